@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The parsed configuration. One INI file (inih); every key is described by a
+ * row in a settings table (conf/settings.c and each module's own table),
+ * which drives parsing, validation, `herald config check`,
+ * `herald config show --defaults` and docs/config.md.
+ */
+#ifndef HERALD_CONF_CONFIG_H
+#define HERALD_CONF_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "lib/buf.h"
+
+enum listen_kind {
+	LISTEN_INET,	/* IPv4 or IPv6 host:port */
+	LISTEN_UNIX,	/* unix:/path */
+};
+
+struct listen_addr {
+	enum listen_kind kind;
+	char *text;			/* as written, e.g. "[::1]:25" */
+	struct sockaddr_storage ss;	/* LISTEN_INET */
+	socklen_t sslen;
+	char *path;			/* LISTEN_UNIX */
+};
+
+struct listen_list {
+	struct listen_addr *v;
+	size_t n;
+};
+
+/* Protocols a listener can serve; the order is the [listen] section's. */
+enum listen_proto {
+	PROTO_SMTP,
+	PROTO_SUBMISSION,
+	PROTO_SUBMISSIONS,
+	PROTO_IMAP,
+	PROTO_IMAPS,
+	PROTO_POP3,
+	PROTO_POP3S,
+	PROTO_LMTP,
+	PROTO_HTTP,
+	PROTO_COUNT
+};
+
+/* Name of a protocol as used in [listen], e.g. "submissions". */
+const char *listen_proto_name(enum listen_proto proto);
+/* Whether connections on this protocol start with a TLS handshake. */
+bool listen_proto_is_implicit_tls(enum listen_proto proto);
+
+struct config_listen {
+	struct listen_list proto[PROTO_COUNT];
+};
+
+struct config_tls {
+	char *cert;		/* NULL: self-signed in data_dir */
+	char *key;
+	char *min_version;	/* "TLSv1.2" or "TLSv1.3" */
+	char *ciphers;		/* TLS 1.2 cipher list */
+	char *ciphersuites;	/* TLS 1.3 suites */
+};
+
+struct config_dns {
+	char *unbound_config;	/* NULL: libunbound defaults + resolv.conf */
+	char *resolv_conf;
+	char *hosts;
+};
+
+struct config_store {
+	char *backend;		/* "sqlite" or "mariadb" */
+	char *sqlite_path;	/* NULL: data_dir/herald.db */
+	char *mariadb_host;
+	unsigned mariadb_port;
+	char *mariadb_socket;
+	char *mariadb_user;
+	char *mariadb_password;
+	char *mariadb_database;
+	unsigned threads;	/* store thread pool size per worker */
+	unsigned group_commit_max;	/* most writes in one transaction */
+	uint64_t group_commit_wait_us;	/* how long to wait to fill a batch */
+	uint64_t busy_timeout_ms;
+};
+
+struct config_auth {
+	unsigned fail_per_ip;		/* failures allowed per window per IP */
+	unsigned fail_per_user;		/* and per account */
+	uint64_t fail_window_s;
+	uint64_t fail_delay_ms;		/* delay before a failure is answered */
+	bool plaintext_on_loopback;	/* allow AUTH without TLS on loopback */
+	char *password_scheme;		/* "ARGON2ID" or "SHA512-CRYPT" */
+	uint64_t argon2_opslimit;
+	uint64_t argon2_memlimit;	/* bytes */
+};
+
+struct config {
+	char *path;		/* file it was loaded from, or NULL */
+	/* top level */
+	char *hostname;
+	char *data_dir;
+	char *user;		/* unprivileged user workers run as */
+	char *group;
+	unsigned workers;
+	char *log_level;
+	uint64_t shutdown_timeout_ms;
+
+	struct config_listen listen;
+	struct config_tls tls;
+	struct config_dns dns;
+	struct config_store store;
+	struct config_auth auth;
+};
+
+/* Types of a setting's value. */
+enum setting_type {
+	SETTING_STRING,		/* char *, NULL when unset and no default */
+	SETTING_BOOL,		/* bool: yes/no, true/false, on/off, 1/0 */
+	SETTING_UINT,		/* unsigned, within [min, max] */
+	SETTING_SIZE,		/* uint64_t bytes; suffixes k, M, G (1024) */
+	SETTING_DURATION,	/* uint64_t in the unit below; suffixes ms s m h d */
+	SETTING_LISTEN,		/* struct listen_list */
+	SETTING_ENUM,		/* char *, one of enum_values ("a|b|c") */
+};
+
+enum duration_unit { DURATION_MS, DURATION_US, DURATION_S };
+
+struct setting {
+	const char *key;
+	enum setting_type type;
+	size_t offset;		/* into struct config */
+	const char *def;	/* default as written in the file; NULL: unset */
+	uint64_t min, max;	/* UINT/SIZE/DURATION bounds (in the stored unit) */
+	enum duration_unit unit;	/* DURATION: unit stored */
+	const char *enum_values;	/* ENUM: "a|b|c" */
+	bool reloadable;	/* SIGHUP may change it without a restart */
+	bool secret;		/* never printed by config show */
+	const char *doc;	/* one or two sentences for docs/config.md */
+};
+
+struct setting_section {
+	const char *name;	/* "" for keys before the first [section] */
+	const struct setting *settings;
+	size_t n_settings;
+	const char *doc;
+};
+
+/* Every section Herald knows, in documentation order. */
+extern const struct setting_section *const config_sections[];
+extern const size_t config_sections_count;
+
+/* Loads defaults, then the file at path. On error returns NULL and sets
+ * *error_r to an allocated "FILE:LINE: message" string (caller frees);
+ * every error in the file is reported, one per line. The result is freed
+ * with config_free(). */
+struct config *config_load(const char *path, char **error_r);
+/* A config with only defaults (hostname from gethostname()). */
+struct config *config_defaults(void);
+/* Applies one key=value as if it appeared in section. Returns 0 or -1 with
+ * an allocated message in *error_r. Used by the loader and by tests. */
+int config_set(struct config *cfg, const char *section, const char *key,
+	       const char *value, char **error_r);
+/* Cross-key checks after loading (e.g. tls.cert without tls.key). */
+int config_validate(const struct config *cfg, char **error_r);
+void config_free(struct config **cfg);
+
+/* Prints the effective configuration (or only defaults) as INI. Secrets are
+ * replaced by "(hidden)". */
+void config_print(const struct config *cfg, struct buf *out);
+/* Writes docs/config.md's body: every section and key with type, default,
+ * bounds and doc. */
+void config_print_docs(struct buf *out);
+
+/* Path of a file under data_dir; caller frees. */
+char *config_data_path(const struct config *cfg, const char *name);
+
+/* Parses "host:port", "[v6]:port", "*:port" or "unix:/path" into *addr.
+ * Returns 0 or -1 with a static message in *error_r. */
+int listen_addr_parse(const char *text, struct listen_addr *addr,
+		      const char **error_r);
+
+/* Default config path: $HERALD_CONFIG, else /etc/herald/herald.conf. */
+const char *config_default_path(void);
+
+#endif

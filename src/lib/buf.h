@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A growable byte buffer that is always NUL-terminated, so it serves for
+ * both text and binary data. Embedded by value: buf_init/buf_deinit.
+ */
+#ifndef HERALD_LIB_BUF_H
+#define HERALD_LIB_BUF_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf {
+	char *data;	/* always valid after buf_init, data[len] == '\0' */
+	size_t len;
+	size_t cap;
+};
+
+void buf_init(struct buf *b);
+/* Frees the storage; the buf may be reused after buf_init. */
+void buf_deinit(struct buf *b);
+/* Empties without freeing. */
+void buf_reset(struct buf *b);
+/* Makes room for at least `extra` more bytes (plus the NUL). */
+void buf_reserve(struct buf *b, size_t extra);
+void buf_append(struct buf *b, const void *data, size_t len);
+void buf_puts(struct buf *b, const char *s);
+void buf_putc(struct buf *b, char c);
+void buf_printf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+/* Removes the first n bytes (n <= len). */
+void buf_consume(struct buf *b, size_t n);
+/* Shortens to len bytes (len <= b->len). */
+void buf_truncate(struct buf *b, size_t len);
+/* Hands the storage to the caller (NUL-terminated, caller frees) and
+ * leaves b empty and initialised. */
+char *buf_steal(struct buf *b);
+
+#endif

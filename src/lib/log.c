@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: MIT */
+/* Structured one-line logging to stderr; see log.h. */
+#include "lib/log.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/buf.h"
+
+static enum log_level log_min_level = LOG_LEVEL_INFO;
+static int log_timestamps = -1;	/* -1: decide from JOURNAL_STREAM */
+
+static const char *const log_level_names[] = {
+	[LOG_LEVEL_DEBUG] = "debug",
+	[LOG_LEVEL_INFO] = "info",
+	[LOG_LEVEL_WARN] = "warn",
+	[LOG_LEVEL_ERROR] = "error",
+};
+
+void
+log_set_level(enum log_level level)
+{
+	log_min_level = level;
+}
+
+enum log_level
+log_get_level(void)
+{
+	return log_min_level;
+}
+
+int
+log_level_parse(const char *s, enum log_level *level_r)
+{
+	for (size_t i = 0; i < sizeof(log_level_names) / sizeof(*log_level_names); i++) {
+		if (strcmp(s, log_level_names[i]) == 0) {
+			*level_r = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void
+log_set_timestamps(bool on)
+{
+	log_timestamps = on;
+}
+
+static void
+log_write_buf(struct buf *b)
+{
+	size_t off = 0;
+
+	while (off < b->len) {
+		ssize_t n = write(STDERR_FILENO, b->data + off, b->len - off);
+
+		if (n <= 0)
+			return;
+		off += (size_t)n;
+	}
+}
+
+static void
+log_prefix(struct buf *b, enum log_level level)
+{
+	if (log_timestamps < 0)
+		log_timestamps = getenv("JOURNAL_STREAM") == NULL;
+	if (log_timestamps) {
+		struct timeval tv;
+		struct tm tm;
+		char ts[32];
+
+		gettimeofday(&tv, NULL);
+		gmtime_r(&tv.tv_sec, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+		buf_printf(b, "%s.%03dZ ", ts, (int)(tv.tv_usec / 1000));
+	}
+	buf_printf(b, "herald[%d]: %s ", (int)getpid(), log_level_names[level]);
+}
+
+void
+log_event(enum log_level level, const char *id, const char *subsys,
+	  const char *event, const char *fmt, ...)
+{
+	struct buf b;
+	va_list ap;
+
+	if (level < log_min_level)
+		return;
+	buf_init(&b);
+	log_prefix(&b, level);
+	buf_printf(&b, "%s %s %s", id != NULL ? id : "-", subsys, event);
+	if (fmt != NULL && fmt[0] != '\0') {
+		buf_putc(&b, ' ');
+		va_start(ap, fmt);
+		buf_vprintf(&b, fmt, ap);
+		va_end(ap);
+	}
+	buf_putc(&b, '\n');
+	log_write_buf(&b);
+	buf_deinit(&b);
+}
+
+const char *
+log_strn(char *out, size_t outsz, const char *s, size_t len)
+{
+	bool quote = len == 0;
+	size_t o = 0;
+
+	if (outsz < 8) {
+		if (outsz > 0)
+			out[0] = '\0';
+		return out;
+	}
+	for (size_t i = 0; i < len && !quote; i++) {
+		if (s[i] == ' ' || s[i] == '"' || s[i] == '\\')
+			quote = true;
+	}
+	if (quote)
+		out[o++] = '"';
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char tmp[5];
+		size_t tl;
+
+		if (c < 0x20 || c >= 0x7f) {
+			snprintf(tmp, sizeof(tmp), "\\x%02x", c);
+			tl = 4;
+		} else if (quote && (c == '"' || c == '\\')) {
+			tmp[0] = '\\';
+			tmp[1] = (char)c;
+			tl = 2;
+		} else {
+			tmp[0] = (char)c;
+			tl = 1;
+		}
+		/* keep room for "...", the closing quote and the NUL */
+		if (o + tl + 5 > outsz) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		memcpy(out + o, tmp, tl);
+		o += tl;
+	}
+	if (quote)
+		out[o++] = '"';
+	out[o] = '\0';
+	return out;
+}
+
+const char *
+log_str(char *out, size_t outsz, const char *s)
+{
+	if (s == NULL)
+		s = "";
+	return log_strn(out, outsz, s, strlen(s));
+}
+
+void
+log_new_id(char *out)
+{
+	static const char alphabet[] = "0123456789BCDFGHJKLMNPQRSTVWXYZ";
+	static uint32_t counter;
+	struct timeval tv;
+	uint64_t v;
+
+	/* 31 symbols, so ids never spell words with vowels; time first so ids
+	 * sort roughly by creation, then pid and a counter for uniqueness. */
+	gettimeofday(&tv, NULL);
+	v = ((uint64_t)tv.tv_sec << 20) ^ (uint64_t)tv.tv_usec;
+	for (int i = 6; i >= 0; i--) {
+		out[i] = alphabet[v % 31];
+		v /= 31;
+	}
+	v = ((uint64_t)getpid() << 16) ^ __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+	for (int i = 11; i >= 7; i--) {
+		out[i] = alphabet[v % 31];
+		v /= 31;
+	}
+	out[LOG_ID_LEN] = '\0';
+}
+
+void
+panic(const char *fmt, ...)
+{
+	struct buf b;
+	va_list ap;
+
+	buf_init(&b);
+	log_prefix(&b, LOG_LEVEL_ERROR);
+	buf_puts(&b, "- panic ");
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	buf_putc(&b, '\n');
+	log_write_buf(&b);
+	abort();
+}
