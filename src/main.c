@@ -3,15 +3,34 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "version.h"
+#include "cli/cli.h"
+
+static const char *
+base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash != NULL ? slash + 1 : path;
+}
 
 int
 main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "version") == 0) {
-		printf("herald %s\n", HERALD_VERSION);
-		return 0;
+	const char *self = argc > 0 ? base_name(argv[0]) : "herald";
+
+	if (argc < 2) {
+		cli_help(0, NULL);
+		return CLI_USAGE;
 	}
-	fprintf(stderr, "usage: herald COMMAND\n");
-	return 2;
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		return cli_help(argc - 1, argv + 1);
+	if (strcmp(argv[1], "--version") == 0)
+		return cli_version(argc - 1, argv + 1);
+	for (const struct cli_command *c = cli_commands; c->name != NULL; c++) {
+		if (strcmp(argv[1], c->name) == 0)
+			return c->run(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "%s: unknown command '%s'; try 'herald help'\n", self,
+		argv[1]);
+	return CLI_USAGE;
 }

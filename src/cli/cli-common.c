@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/* The command table, `herald help`, `herald version` and shared helpers. */
+#include "cli/cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/config.h"
+#include "version.h"
+
+const struct cli_command cli_commands[] = {
+	{ "serve", cli_serve, "run the server in the foreground" },
+	{ "config", cli_config, "check or print the configuration" },
+	{ "domain", cli_domain, "add, delete or list mail domains" },
+	{ "user", cli_user, "add, delete, list users; set passwords" },
+	{ "alias", cli_alias, "add, delete or list aliases" },
+	{ "version", cli_version, "print the version" },
+	{ "help", cli_help, "list the commands, or explain one" },
+	{ NULL, NULL, NULL },
+};
+
+void
+cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("herald: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+struct config *
+cli_load_config(const char *path)
+{
+	struct config *cfg;
+	char *err = NULL;
+
+	if (path == NULL)
+		path = config_default_path();
+	cfg = config_load(path, &err);
+	if (cfg == NULL) {
+		fprintf(stderr, "%s\n", err);
+		free(err);
+	}
+	return cfg;
+}
+
+bool
+cli_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return true;
+	}
+	return false;
+}
+
+int
+cli_version(int argc, char **argv)
+{
+	printf("herald %s\n", HERALD_VERSION);
+	return CLI_OK;
+}
+
+int
+cli_help(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "help") != 0) {
+		for (const struct cli_command *c = cli_commands; c->name != NULL; c++) {
+			if (strcmp(argv[1], c->name) == 0) {
+				char help[] = "--help";
+				char *args[] = { argv[1], help, NULL };
+
+				return c->run(2, args);
+			}
+		}
+		cli_error("unknown command '%s'", argv[1]);
+		return CLI_USAGE;
+	}
+	printf("usage: herald COMMAND [ARGS]\n\n"
+	       "Herald %s: a complete mail server in one program.\n\n"
+	       "Commands:\n", HERALD_VERSION);
+	for (const struct cli_command *c = cli_commands; c->name != NULL; c++)
+		printf("  %-10s %s\n", c->name, c->summary);
+	printf("\nEvery command takes -c FILE (default $HERALD_CONFIG, then\n"
+	       "/etc/herald/herald.conf) and --help. Exit status: 0 success,\n"
+	       "1 error, 2 usage.\n");
+	return CLI_OK;
+}

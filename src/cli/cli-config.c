@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/* herald config check|show|docs */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "conf/config.h"
+#include "lib/buf.h"
+
+static void
+config_usage(FILE *fp)
+{
+	fprintf(fp,
+		"usage: herald config check [-c FILE]\n"
+		"       herald config show [-c FILE] [--defaults]\n"
+		"       herald config docs\n\n"
+		"check     validate the file; every error is printed as FILE:LINE: message\n"
+		"show      print the effective configuration (secrets hidden)\n"
+		"          --defaults: print the built-in defaults instead\n"
+		"docs      print the reference of every key (docs/config.md)\n");
+}
+
+int
+cli_config(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "defaults", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL, *sub;
+	bool defaults = false;
+	struct config *cfg;
+	struct buf out;
+	int c;
+
+	if (argc < 2 || cli_wants_help(argc, argv)) {
+		config_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? CLI_USAGE : CLI_OK;
+	}
+	sub = argv[1];
+	optind = 1;
+	while ((c = getopt_long(argc - 1, argv + 1, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'd':
+			defaults = true;
+			break;
+		default:
+			config_usage(stderr);
+			return CLI_USAGE;
+		}
+	}
+	if (optind < argc - 1) {
+		config_usage(stderr);
+		return CLI_USAGE;
+	}
+	if (strcmp(sub, "docs") == 0) {
+		buf_init(&out);
+		config_print_docs(&out);
+		fwrite(out.data, 1, out.len, stdout);
+		buf_deinit(&out);
+		return CLI_OK;
+	}
+	if (strcmp(sub, "check") != 0 && strcmp(sub, "show") != 0) {
+		config_usage(stderr);
+		return CLI_USAGE;
+	}
+	cfg = defaults ? config_defaults() : cli_load_config(path);
+	if (cfg == NULL)
+		return CLI_ERROR;
+	if (strcmp(sub, "show") == 0) {
+		buf_init(&out);
+		config_print(cfg, &out);
+		fwrite(out.data, 1, out.len, stdout);
+		buf_deinit(&out);
+	} else {
+		printf("%s: ok\n", cfg->path);
+	}
+	config_free(&cfg);
+	return CLI_OK;
+}

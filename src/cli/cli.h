@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The subcommands of the herald program, one file per group, and the small
+ * helpers they share. Each entry point takes the arguments after the
+ * command name (argv[0] is the command name) and returns the exit status:
+ * 0 success, 1 a user error (one line saying what to do), 2 usage.
+ */
+#ifndef HERALD_CLI_CLI_H
+#define HERALD_CLI_CLI_H
+
+#include <stdbool.h>
+
+struct config;
+
+#define CLI_OK 0
+#define CLI_ERROR 1
+#define CLI_USAGE 2
+
+struct cli_command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+/* Every top-level command, for dispatch and `herald help`. */
+extern const struct cli_command cli_commands[];
+
+int cli_config(int argc, char **argv);
+int cli_serve(int argc, char **argv);
+int cli_domain(int argc, char **argv);
+int cli_user(int argc, char **argv);
+int cli_alias(int argc, char **argv);
+int cli_version(int argc, char **argv);
+int cli_help(int argc, char **argv);
+
+/* Prints "herald: <message>" to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Loads the config at path (NULL: config_default_path()). On error prints
+ * every "FILE:LINE: message" line and returns NULL. */
+struct config *cli_load_config(const char *path);
+
+/* True when argv has -h or --help anywhere before "--". */
+bool cli_wants_help(int argc, char **argv);
+
+#endif

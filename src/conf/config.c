@@ -1,0 +1,872 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The config loader: defaults from the settings tables, then the INI file
+ * through inih. inih does not report line numbers to the handler, so the
+ * line reader it is given counts lines itself; every error names FILE:LINE.
+ */
+#include "conf/config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/mem.h"
+
+static const char *const proto_names[PROTO_COUNT] = {
+	[PROTO_SMTP] = "smtp",
+	[PROTO_SUBMISSION] = "submission",
+	[PROTO_SUBMISSIONS] = "submissions",
+	[PROTO_IMAP] = "imap",
+	[PROTO_IMAPS] = "imaps",
+	[PROTO_POP3] = "pop3",
+	[PROTO_POP3S] = "pop3s",
+	[PROTO_LMTP] = "lmtp",
+	[PROTO_HTTP] = "http",
+};
+
+const char *
+listen_proto_name(enum listen_proto proto)
+{
+	return proto < PROTO_COUNT ? proto_names[proto] : "?";
+}
+
+bool
+listen_proto_is_implicit_tls(enum listen_proto proto)
+{
+	return proto == PROTO_SUBMISSIONS || proto == PROTO_IMAPS ||
+	       proto == PROTO_POP3S || proto == PROTO_HTTP;
+}
+
+const char *
+config_default_path(void)
+{
+	const char *p = getenv("HERALD_CONFIG");
+
+	return p != NULL && p[0] != '\0' ? p : "/etc/herald/herald.conf";
+}
+
+/* ---- listen addresses ---- */
+
+int
+listen_addr_parse(const char *text, struct listen_addr *addr,
+		  const char **error_r)
+{
+	char host[256];
+	const char *port, *colon;
+	struct addrinfo hints, *res;
+	size_t hostlen;
+	char *end;
+	unsigned long portnum;
+
+	memset(addr, 0, sizeof(*addr));
+	if (strncmp(text, "unix:", 5) == 0) {
+		const char *path = text + 5;
+
+		if (path[0] != '/') {
+			*error_r = "a unix socket path must be absolute";
+			return -1;
+		}
+		if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+			*error_r = "unix socket path too long";
+			return -1;
+		}
+		addr->kind = LISTEN_UNIX;
+		addr->path = xstrdup(path);
+		addr->text = xstrdup(text);
+		return 0;
+	}
+	if (text[0] == '[') {
+		const char *close = strchr(text, ']');
+
+		if (close == NULL || close[1] != ':') {
+			*error_r = "expected [IPv6]:port";
+			return -1;
+		}
+		hostlen = (size_t)(close - text - 1);
+		if (hostlen >= sizeof(host)) {
+			*error_r = "address too long";
+			return -1;
+		}
+		memcpy(host, text + 1, hostlen);
+		host[hostlen] = '\0';
+		port = close + 2;
+	} else {
+		colon = strrchr(text, ':');
+		if (colon == NULL) {
+			*error_r = "expected address:port";
+			return -1;
+		}
+		hostlen = (size_t)(colon - text);
+		if (hostlen >= sizeof(host) || memchr(text, ':', hostlen) != NULL) {
+			*error_r = "IPv6 addresses are written [addr]:port";
+			return -1;
+		}
+		memcpy(host, text, hostlen);
+		host[hostlen] = '\0';
+		port = colon + 1;
+		if (strcmp(host, "*") == 0 || host[0] == '\0')
+			memcpy(host, "0.0.0.0", sizeof("0.0.0.0"));
+	}
+	errno = 0;
+	portnum = strtoul(port, &end, 10);
+	if (port[0] == '\0' || *end != '\0' || errno != 0 || portnum > 65535 ||
+	    !isdigit((unsigned char)port[0])) {
+		*error_r = "bad port number";
+		return -1;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, port, &hints, &res) != 0) {
+		*error_r = "not a numeric IP address (host names are not "
+			   "accepted for listeners)";
+		return -1;
+	}
+	memcpy(&addr->ss, res->ai_addr, res->ai_addrlen);
+	addr->sslen = res->ai_addrlen;
+	freeaddrinfo(res);
+	addr->kind = LISTEN_INET;
+	addr->text = xstrdup(text);
+	return 0;
+}
+
+static void
+listen_list_clear(struct listen_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].text);
+		free(l->v[i].path);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int
+parse_listen(const char *value, struct listen_list *out, char **error_r)
+{
+	char *copy = xstrdup(value), *p = copy, *tok;
+	struct listen_list l = { 0 };
+
+	while (p != NULL) {
+		const char *err;
+
+		tok = p;
+		p = strchr(p, ',');
+		if (p != NULL)
+			*p++ = '\0';
+		tok = trim(tok);
+		if (tok[0] == '\0')
+			continue;
+		l.v = xreallocarray(l.v, l.n + 1, sizeof(*l.v));
+		if (listen_addr_parse(tok, &l.v[l.n], &err) < 0) {
+			*error_r = xasprintf("bad address '%s': %s", tok, err);
+			listen_list_clear(&l);
+			free(copy);
+			return -1;
+		}
+		l.n++;
+	}
+	free(copy);
+	listen_list_clear(out);
+	*out = l;
+	return 0;
+}
+
+/* ---- scalar values ---- */
+
+static int
+parse_u64(const char *s, uint64_t *v_r, const char **rest_r)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	*v_r = v;
+	*rest_r = end;
+	return 0;
+}
+
+static int
+parse_bool(const char *s, bool *v_r)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*v_r = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*v_r = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int
+mul_check(uint64_t v, uint64_t m, uint64_t *r)
+{
+	if (m != 0 && v > UINT64_MAX / m)
+		return -1;
+	*r = v * m;
+	return 0;
+}
+
+static int
+parse_size(const char *s, uint64_t *v_r)
+{
+	const char *rest;
+	uint64_t v, m = 1;
+
+	if (parse_u64(s, &v, &rest) < 0)
+		return -1;
+	if (strcasecmp(rest, "") == 0 || strcasecmp(rest, "b") == 0)
+		m = 1;
+	else if (strcasecmp(rest, "k") == 0 || strcasecmp(rest, "kb") == 0)
+		m = 1024;
+	else if (strcasecmp(rest, "m") == 0 || strcasecmp(rest, "mb") == 0)
+		m = 1024 * 1024;
+	else if (strcasecmp(rest, "g") == 0 || strcasecmp(rest, "gb") == 0)
+		m = 1024ULL * 1024 * 1024;
+	else
+		return -1;
+	return mul_check(v, m, v_r);
+}
+
+/* Durations are written with a unit (ms, s, m, h, d); a bare number is
+ * seconds, as in Postfix. The value is stored in the setting's unit. */
+static int
+parse_duration(const char *s, enum duration_unit unit, uint64_t *v_r)
+{
+	const char *rest;
+	uint64_t v, us_per;
+
+	if (parse_u64(s, &v, &rest) < 0)
+		return -1;
+	if (strcmp(rest, "ms") == 0)
+		us_per = 1000;
+	else if (strcmp(rest, "") == 0 || strcmp(rest, "s") == 0)
+		us_per = 1000000;
+	else if (strcmp(rest, "m") == 0 || strcmp(rest, "min") == 0)
+		us_per = 60000000ULL;
+	else if (strcmp(rest, "h") == 0)
+		us_per = 3600000000ULL;
+	else if (strcmp(rest, "d") == 0)
+		us_per = 86400000000ULL;
+	else if (strcmp(rest, "us") == 0)
+		us_per = 1;
+	else
+		return -1;
+	if (mul_check(v, us_per, &v) < 0)
+		return -1;
+	switch (unit) {
+	case DURATION_US:
+		break;
+	case DURATION_MS:
+		v /= 1000;
+		break;
+	case DURATION_S:
+		v /= 1000000;
+		break;
+	}
+	*v_r = v;
+	return 0;
+}
+
+static bool
+enum_has(const char *values, const char *v)
+{
+	size_t len = strlen(v);
+	const char *p = values;
+
+	while (*p != '\0') {
+		const char *bar = strchr(p, '|');
+		size_t n = bar != NULL ? (size_t)(bar - p) : strlen(p);
+
+		if (n == len && strncasecmp(p, v, n) == 0)
+			return true;
+		if (bar == NULL)
+			break;
+		p = bar + 1;
+	}
+	return false;
+}
+
+/* The canonical spelling of an enum value as listed in the table. */
+static char *
+enum_canonical(const char *values, const char *v)
+{
+	size_t len = strlen(v);
+	const char *p = values;
+
+	while (*p != '\0') {
+		const char *bar = strchr(p, '|');
+		size_t n = bar != NULL ? (size_t)(bar - p) : strlen(p);
+
+		if (n == len && strncasecmp(p, v, n) == 0)
+			return xstrndup(p, n);
+		if (bar == NULL)
+			break;
+		p = bar + 1;
+	}
+	return xstrdup(v);
+}
+
+static const char *
+unit_name(enum duration_unit u)
+{
+	return u == DURATION_MS ? "ms" : u == DURATION_US ? "us" : "s";
+}
+
+static int
+setting_apply(struct config *cfg, const struct setting *s, const char *value,
+	      char **error_r)
+{
+	void *field = (char *)cfg + s->offset;
+	uint64_t v;
+	bool b;
+
+	switch (s->type) {
+	case SETTING_STRING:
+		free(*(char **)field);
+		*(char **)field = value[0] != '\0' ? xstrdup(value) : NULL;
+		return 0;
+	case SETTING_ENUM:
+		if (!enum_has(s->enum_values, value)) {
+			*error_r = xasprintf("%s: '%s' is not one of %s", s->key,
+					     value, s->enum_values);
+			return -1;
+		}
+		free(*(char **)field);
+		*(char **)field = enum_canonical(s->enum_values, value);
+		return 0;
+	case SETTING_BOOL:
+		if (parse_bool(value, &b) < 0) {
+			*error_r = xasprintf("%s: '%s' is not yes or no",
+					     s->key, value);
+			return -1;
+		}
+		*(bool *)field = b;
+		return 0;
+	case SETTING_UINT:
+		if (parse_u64(value, &v, &(const char *){ NULL }) < 0 ||
+		    strspn(value, "0123456789") != strlen(value)) {
+			*error_r = xasprintf("%s: '%s' is not a number", s->key,
+					     value);
+			return -1;
+		}
+		if (v < s->min || v > s->max) {
+			*error_r = xasprintf("%s: %" PRIu64 " is out of range "
+					     "%" PRIu64 "..%" PRIu64,
+					     s->key, v, s->min, s->max);
+			return -1;
+		}
+		*(unsigned *)field = (unsigned)v;
+		return 0;
+	case SETTING_SIZE:
+		if (parse_size(value, &v) < 0) {
+			*error_r = xasprintf("%s: '%s' is not a size (a number "
+					     "with an optional k, M or G)",
+					     s->key, value);
+			return -1;
+		}
+		if (v < s->min || v > s->max) {
+			*error_r = xasprintf("%s: %s is out of range %" PRIu64
+					     "..%" PRIu64 " bytes",
+					     s->key, value, s->min, s->max);
+			return -1;
+		}
+		*(uint64_t *)field = v;
+		return 0;
+	case SETTING_DURATION:
+		if (parse_duration(value, s->unit, &v) < 0) {
+			*error_r = xasprintf("%s: '%s' is not a duration (a "
+					     "number with ms, s, m, h or d)",
+					     s->key, value);
+			return -1;
+		}
+		if (v < s->min || v > s->max) {
+			*error_r = xasprintf("%s: %s is out of range %" PRIu64
+					     "..%" PRIu64 "%s",
+					     s->key, value, s->min, s->max,
+					     unit_name(s->unit));
+			return -1;
+		}
+		*(uint64_t *)field = v;
+		return 0;
+	case SETTING_LISTEN: {
+		char *err = NULL;
+
+		if (parse_listen(value, (struct listen_list *)field, &err) < 0) {
+			*error_r = xasprintf("%s: %s", s->key, err);
+			free(err);
+			return -1;
+		}
+		return 0;
+	}
+	}
+	panic("setting type %d", (int)s->type);
+}
+
+static const struct setting_section *
+section_find(const char *name)
+{
+	for (size_t i = 0; i < config_sections_count; i++) {
+		if (strcasecmp(config_sections[i]->name, name) == 0)
+			return config_sections[i];
+	}
+	return NULL;
+}
+
+static const struct setting *
+setting_find(const struct setting_section *sec, const char *key)
+{
+	for (size_t i = 0; i < sec->n_settings; i++) {
+		if (strcasecmp(sec->settings[i].key, key) == 0)
+			return &sec->settings[i];
+	}
+	return NULL;
+}
+
+int
+config_set(struct config *cfg, const char *section, const char *key,
+	   const char *value, char **error_r)
+{
+	const struct setting_section *sec = section_find(section);
+	const struct setting *s;
+
+	if (sec == NULL) {
+		*error_r = xasprintf("unknown section [%s]", section);
+		return -1;
+	}
+	s = setting_find(sec, key);
+	if (s == NULL) {
+		if (section[0] == '\0')
+			*error_r = xasprintf("unknown key '%s'", key);
+		else
+			*error_r = xasprintf("unknown key '%s' in [%s]", key,
+					     section);
+		return -1;
+	}
+	return setting_apply(cfg, s, value, error_r);
+}
+
+struct config *
+config_defaults(void)
+{
+	struct config *cfg = xcalloc(1, sizeof(*cfg));
+	char host[256];
+
+	for (size_t i = 0; i < config_sections_count; i++) {
+		const struct setting_section *sec = config_sections[i];
+
+		for (size_t j = 0; j < sec->n_settings; j++) {
+			const struct setting *s = &sec->settings[j];
+			char *err = NULL;
+
+			if (s->def == NULL)
+				continue;
+			if (setting_apply(cfg, s, s->def, &err) < 0)
+				panic("bad default for %s: %s", s->key, err);
+		}
+	}
+	if (gethostname(host, sizeof(host)) == 0) {
+		host[sizeof(host) - 1] = '\0';
+		cfg->hostname = xstrdup(host);
+	} else {
+		cfg->hostname = xstrdup("localhost");
+	}
+	return cfg;
+}
+
+/* ---- loading a file ---- */
+
+struct load_ctx {
+	struct config *cfg;
+	const char *path;
+	FILE *fp;
+	int line;
+	int section_line;	/* line of the last [section] header */
+	bool section_reported;
+	struct buf errors;
+	/* keys seen, to refuse duplicates: "section\0key" strings */
+	char **seen;
+	size_t n_seen;
+};
+
+static void
+load_error(struct load_ctx *ctx, int line, const char *msg)
+{
+	if (ctx->errors.len > 0)
+		buf_putc(&ctx->errors, '\n');
+	buf_printf(&ctx->errors, "%s:%d: %s", ctx->path, line, msg);
+}
+
+static char *
+load_reader(char *str, int num, void *stream)
+{
+	struct load_ctx *ctx = stream;
+	char *r = fgets(str, num, ctx->fp);
+
+	if (r != NULL) {
+		const char *p = r;
+
+		ctx->line++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '[') {
+			ctx->section_line = ctx->line;
+			ctx->section_reported = false;
+		}
+	}
+	return r;
+}
+
+/* Values may end with a "  # comment": inih only strips ';' comments. */
+static void
+strip_inline_comment(char *v)
+{
+	for (char *p = v; *p != '\0'; p++) {
+		if (*p == '#' && p > v && isspace((unsigned char)p[-1])) {
+			*p = '\0';
+			break;
+		}
+	}
+}
+
+static int
+load_handler(void *user, const char *section, const char *name,
+	     const char *value)
+{
+	struct load_ctx *ctx = user;
+	char *v, *err = NULL, *seen;
+
+	if (section_find(section) == NULL) {
+		/* reported once, at the header's line */
+		if (!ctx->section_reported) {
+			err = xasprintf("unknown section [%s]", section);
+			load_error(ctx, ctx->section_line, err);
+			free(err);
+			ctx->section_reported = true;
+		}
+		return 1;
+	}
+	if (name == NULL)
+		return 1;
+	v = xstrdup(value);
+	strip_inline_comment(v);
+	seen = xasprintf("%s]%s", section, name);
+	for (size_t i = 0; i < ctx->n_seen; i++) {
+		if (strcasecmp(ctx->seen[i], seen) == 0) {
+			err = xasprintf("duplicate key '%s'", name);
+			break;
+		}
+	}
+	if (err == NULL) {
+		ctx->seen = xreallocarray(ctx->seen, ctx->n_seen + 1,
+					  sizeof(*ctx->seen));
+		ctx->seen[ctx->n_seen++] = seen;
+		seen = NULL;
+		(void)config_set(ctx->cfg, section, name, trim(v), &err);
+	}
+	free(seen);
+	if (err != NULL) {
+		load_error(ctx, ctx->line, err);
+		free(err);
+	}
+	free(v);
+	return 1;
+}
+
+struct config *
+config_load(const char *path, char **error_r)
+{
+	struct load_ctx ctx = { 0 };
+	int rc;
+	char *err = NULL;
+
+	ctx.fp = fopen(path, "r");
+	if (ctx.fp == NULL) {
+		*error_r = xasprintf("%s: cannot open: %s", path,
+				     strerror(errno));
+		return NULL;
+	}
+	ctx.cfg = config_defaults();
+	ctx.cfg->path = xstrdup(path);
+	ctx.path = path;
+	buf_init(&ctx.errors);
+	rc = ini_parse_stream(load_reader, &ctx, load_handler, &ctx);
+	fclose(ctx.fp);
+	if (rc > 0)
+		load_error(&ctx, rc, "syntax error (expected key = value or "
+				     "[section])");
+	else if (rc < 0)
+		load_error(&ctx, 0, "cannot read file");
+	for (size_t i = 0; i < ctx.n_seen; i++)
+		free(ctx.seen[i]);
+	free(ctx.seen);
+	if (ctx.errors.len == 0 && config_validate(ctx.cfg, &err) < 0) {
+		buf_printf(&ctx.errors, "%s: %s", path, err);
+		free(err);
+	}
+	if (ctx.errors.len > 0) {
+		*error_r = buf_steal(&ctx.errors);
+		buf_deinit(&ctx.errors);
+		config_free(&ctx.cfg);
+		return NULL;
+	}
+	buf_deinit(&ctx.errors);
+	return ctx.cfg;
+}
+
+static bool
+hostname_is_valid(const char *h)
+{
+	size_t len = strlen(h), label = 0;
+
+	if (len == 0 || len > 253)
+		return false;
+	for (const char *p = h; *p != '\0'; p++) {
+		if (*p == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)*p) && *p != '-')
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return label > 0;
+}
+
+int
+config_validate(const struct config *cfg, char **error_r)
+{
+	if (cfg->hostname == NULL || !hostname_is_valid(cfg->hostname)) {
+		*error_r = xasprintf("hostname '%s' is not a valid host name",
+				     cfg->hostname != NULL ? cfg->hostname : "");
+		return -1;
+	}
+	if (cfg->data_dir == NULL || cfg->data_dir[0] != '/') {
+		*error_r = xstrdup("data_dir must be an absolute path");
+		return -1;
+	}
+	if ((cfg->tls.cert == NULL) != (cfg->tls.key == NULL)) {
+		*error_r = xstrdup("[tls] cert and key must be set together");
+		return -1;
+	}
+	if (cfg->store.backend != NULL &&
+	    strcmp(cfg->store.backend, "mariadb") == 0 &&
+	    cfg->store.mariadb_database == NULL) {
+		*error_r = xstrdup("[store] mariadb_database is required");
+		return -1;
+	}
+	return 0;
+}
+
+void
+config_free(struct config **cfgp)
+{
+	struct config *cfg = *cfgp;
+
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; i < config_sections_count; i++) {
+		const struct setting_section *sec = config_sections[i];
+
+		for (size_t j = 0; j < sec->n_settings; j++) {
+			const struct setting *s = &sec->settings[j];
+			void *field = (char *)cfg + s->offset;
+
+			if (s->type == SETTING_STRING || s->type == SETTING_ENUM) {
+				if (s->secret && *(char **)field != NULL)
+					mem_free_secret((char **)field);
+				else
+					xfree((char **)field);
+			} else if (s->type == SETTING_LISTEN) {
+				listen_list_clear(field);
+			}
+		}
+	}
+	free(cfg->path);
+	free(cfg);
+	*cfgp = NULL;
+}
+
+char *
+config_data_path(const struct config *cfg, const char *name)
+{
+	return xasprintf("%s/%s", cfg->data_dir, name);
+}
+
+/* ---- printing ---- */
+
+static void
+format_duration(struct buf *out, uint64_t v, enum duration_unit unit)
+{
+	uint64_t us = unit == DURATION_US ? v :
+		      unit == DURATION_MS ? v * 1000 : v * 1000000;
+
+	if (us == 0)
+		buf_puts(out, "0s");
+	else if (us % 86400000000ULL == 0)
+		buf_printf(out, "%" PRIu64 "d", (uint64_t)(us / 86400000000ULL));
+	else if (us % 3600000000ULL == 0)
+		buf_printf(out, "%" PRIu64 "h", (uint64_t)(us / 3600000000ULL));
+	else if (us % 60000000ULL == 0)
+		buf_printf(out, "%" PRIu64 "m", (uint64_t)(us / 60000000ULL));
+	else if (us % 1000000 == 0)
+		buf_printf(out, "%" PRIu64 "s", us / 1000000);
+	else if (us % 1000 == 0)
+		buf_printf(out, "%" PRIu64 "ms", us / 1000);
+	else
+		buf_printf(out, "%" PRIu64 "us", us);
+}
+
+static void
+format_size(struct buf *out, uint64_t v)
+{
+	if (v != 0 && v % (1024ULL * 1024 * 1024) == 0)
+		buf_printf(out, "%" PRIu64 "G", (uint64_t)(v / (1024ULL * 1024 * 1024)));
+	else if (v != 0 && v % (1024 * 1024) == 0)
+		buf_printf(out, "%" PRIu64 "M", v / (1024 * 1024));
+	else if (v != 0 && v % 1024 == 0)
+		buf_printf(out, "%" PRIu64 "k", v / 1024);
+	else
+		buf_printf(out, "%" PRIu64, v);
+}
+
+static void
+format_value(struct buf *out, const struct config *cfg, const struct setting *s)
+{
+	const void *field = (const char *)cfg + s->offset;
+
+	switch (s->type) {
+	case SETTING_STRING:
+	case SETTING_ENUM: {
+		const char *v = *(char *const *)field;
+
+		if (v != NULL && s->secret)
+			buf_puts(out, "(hidden)");
+		else if (v != NULL)
+			buf_puts(out, v);
+		break;
+	}
+	case SETTING_BOOL:
+		buf_puts(out, *(const bool *)field ? "yes" : "no");
+		break;
+	case SETTING_UINT:
+		buf_printf(out, "%u", *(const unsigned *)field);
+		break;
+	case SETTING_SIZE:
+		format_size(out, *(const uint64_t *)field);
+		break;
+	case SETTING_DURATION:
+		format_duration(out, *(const uint64_t *)field, s->unit);
+		break;
+	case SETTING_LISTEN: {
+		const struct listen_list *l = field;
+
+		for (size_t i = 0; i < l->n; i++)
+			buf_printf(out, "%s%s", i > 0 ? ", " : "", l->v[i].text);
+		break;
+	}
+	}
+}
+
+void
+config_print(const struct config *cfg, struct buf *out)
+{
+	for (size_t i = 0; i < config_sections_count; i++) {
+		const struct setting_section *sec = config_sections[i];
+
+		if (sec->name[0] != '\0')
+			buf_printf(out, "\n[%s]\n", sec->name);
+		for (size_t j = 0; j < sec->n_settings; j++) {
+			buf_printf(out, "%s = ", sec->settings[j].key);
+			format_value(out, cfg, &sec->settings[j]);
+			buf_putc(out, '\n');
+		}
+	}
+}
+
+static const char *
+type_name(const struct setting *s)
+{
+	switch (s->type) {
+	case SETTING_STRING: return "string";
+	case SETTING_BOOL: return "yes/no";
+	case SETTING_UINT: return "number";
+	case SETTING_SIZE: return "size";
+	case SETTING_DURATION: return "duration";
+	case SETTING_LISTEN: return "addresses";
+	case SETTING_ENUM: return "one of";
+	}
+	return "?";
+}
+
+void
+config_print_docs(struct buf *out)
+{
+	for (size_t i = 0; i < config_sections_count; i++) {
+		const struct setting_section *sec = config_sections[i];
+
+		if (sec->name[0] == '\0')
+			buf_puts(out, "## Top level\n\n");
+		else
+			buf_printf(out, "## [%s]\n\n", sec->name);
+		buf_printf(out, "%s\n\n", sec->doc);
+		buf_puts(out, "| key | type | default | reload | description |\n"
+			      "|---|---|---|---|---|\n");
+		for (size_t j = 0; j < sec->n_settings; j++) {
+			const struct setting *s = &sec->settings[j];
+
+			buf_printf(out, "| `%s` | %s", s->key, type_name(s));
+			if (s->type == SETTING_ENUM)
+				buf_printf(out, " `%s`", s->enum_values);
+			if (s->type == SETTING_UINT)
+				buf_printf(out, " %" PRIu64 "..%" PRIu64,
+					   s->min, s->max);
+			buf_puts(out, " | ");
+			if (s->def != NULL && s->def[0] != '\0')
+				buf_printf(out, "`%s`", s->def);
+			else
+				buf_puts(out, "(unset)");
+			buf_printf(out, " | %s | %s |\n",
+				   s->reloadable ? "yes" : "restart", s->doc);
+		}
+		buf_putc(out, '\n');
+	}
+}

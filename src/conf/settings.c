@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The settings tables of the foundation sections: top level, [listen],
+ * [tls], [dns], [store], [auth]. Each row drives parsing, validation,
+ * `herald config show` and docs/config.md; modules with their own sections
+ * register them in config_sections[] below.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf/config.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define OFF(field) offsetof(struct config, field)
+
+static const struct setting top_settings[] = {
+	{ .key = "hostname", .type = SETTING_STRING, .offset = OFF(hostname),
+	  .doc = "Fully qualified name of this server, used in the SMTP "
+		 "greeting, Received headers and the self-signed certificate. "
+		 "Default: the system host name." },
+	{ .key = "data_dir", .type = SETTING_STRING, .offset = OFF(data_dir),
+	  .def = "/var/lib/herald",
+	  .doc = "Directory for the database, message blobs, the self-signed "
+		 "certificate and DKIM keys. Must be an absolute path." },
+	{ .key = "user", .type = SETTING_STRING, .offset = OFF(user),
+	  .def = "herald",
+	  .doc = "Unprivileged user the worker processes run as when Herald is "
+		 "started as root. Ignored when not started as root." },
+	{ .key = "group", .type = SETTING_STRING, .offset = OFF(group),
+	  .doc = "Group for the workers; default: the user's primary group." },
+	{ .key = "workers", .type = SETTING_UINT, .offset = OFF(workers),
+	  .def = "0", .min = 0, .max = 256, .reloadable = true,
+	  .doc = "Number of worker processes; 0 means one per CPU." },
+	{ .key = "log_level", .type = SETTING_ENUM, .offset = OFF(log_level),
+	  .def = "info", .enum_values = "debug|info|warn|error",
+	  .reloadable = true,
+	  .doc = "Least severe level that is logged." },
+	{ .key = "shutdown_timeout", .type = SETTING_DURATION,
+	  .offset = OFF(shutdown_timeout_ms), .def = "5s", .min = 100,
+	  .max = 600000, .unit = DURATION_MS, .reloadable = true,
+	  .doc = "How long SIGTERM waits for workers to finish before they "
+		 "are killed." },
+};
+
+#define LISTEN(p, name, example)                                           \
+	{ .key = name, .type = SETTING_LISTEN,                               \
+	  .offset = OFF(listen.proto[p]), .reloadable = true,                  \
+	  .doc = "Addresses for " example ", comma-separated "                 \
+		 "(`127.0.0.1:25`, `[::1]:25`, `unix:/path`). "                \
+		 "Left out or empty: not opened." }
+
+static const struct setting listen_settings[] = {
+	LISTEN(PROTO_SMTP, "smtp", "inbound SMTP (port 25)"),
+	LISTEN(PROTO_SUBMISSION, "submission",
+	       "message submission with STARTTLS (port 587)"),
+	LISTEN(PROTO_SUBMISSIONS, "submissions",
+	       "message submission over implicit TLS (port 465)"),
+	LISTEN(PROTO_IMAP, "imap", "IMAP with STARTTLS (port 143)"),
+	LISTEN(PROTO_IMAPS, "imaps", "IMAP over implicit TLS (port 993)"),
+	LISTEN(PROTO_POP3, "pop3", "POP3 with STLS (port 110)"),
+	LISTEN(PROTO_POP3S, "pop3s", "POP3 over implicit TLS (port 995)"),
+	LISTEN(PROTO_LMTP, "lmtp", "LMTP (a unix socket or TCP)"),
+	LISTEN(PROTO_HTTP, "http", "HTTPS: JMAP and autoconfig (port 443)"),
+};
+
+static const struct setting tls_settings[] = {
+	{ .key = "cert", .type = SETTING_STRING, .offset = OFF(tls.cert),
+	  .reloadable = true,
+	  .doc = "PEM certificate chain. Absent: a self-signed certificate for "
+		 "`hostname` is created in `data_dir/tls/` at first start." },
+	{ .key = "key", .type = SETTING_STRING, .offset = OFF(tls.key),
+	  .reloadable = true,
+	  .doc = "PEM private key for `cert`. Required when `cert` is set." },
+	{ .key = "min_version", .type = SETTING_ENUM,
+	  .offset = OFF(tls.min_version), .def = "TLSv1.2",
+	  .enum_values = "TLSv1.2|TLSv1.3", .reloadable = true,
+	  .doc = "Oldest TLS version accepted." },
+	{ .key = "ciphers", .type = SETTING_STRING, .offset = OFF(tls.ciphers),
+	  .def = "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20",
+	  .reloadable = true,
+	  .doc = "OpenSSL cipher list for TLS 1.2." },
+	{ .key = "ciphersuites", .type = SETTING_STRING,
+	  .offset = OFF(tls.ciphersuites),
+	  .def = "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:"
+		 "TLS_AES_128_GCM_SHA256",
+	  .reloadable = true,
+	  .doc = "OpenSSL cipher suites for TLS 1.3." },
+};
+
+static const struct setting dns_settings[] = {
+	{ .key = "unbound_config", .type = SETTING_STRING,
+	  .offset = OFF(dns.unbound_config),
+	  .doc = "libunbound configuration file (tests point it at local "
+		 "zones). Absent: libunbound defaults." },
+	{ .key = "resolv_conf", .type = SETTING_STRING,
+	  .offset = OFF(dns.resolv_conf),
+	  .doc = "Forward queries to the servers in this resolv.conf instead "
+		 "of resolving from the root." },
+	{ .key = "hosts", .type = SETTING_STRING, .offset = OFF(dns.hosts),
+	  .doc = "hosts(5) file whose entries answer before DNS." },
+};
+
+static const struct setting store_settings[] = {
+	{ .key = "backend", .type = SETTING_ENUM, .offset = OFF(store.backend),
+	  .def = "sqlite", .enum_values = "sqlite|mariadb",
+	  .doc = "Where domains, users, mailboxes and the queue live." },
+	{ .key = "sqlite_path", .type = SETTING_STRING,
+	  .offset = OFF(store.sqlite_path),
+	  .doc = "SQLite database file. Absent: `data_dir/herald.db`." },
+	{ .key = "mariadb_host", .type = SETTING_STRING,
+	  .offset = OFF(store.mariadb_host), .def = "127.0.0.1",
+	  .doc = "MariaDB server host." },
+	{ .key = "mariadb_port", .type = SETTING_UINT,
+	  .offset = OFF(store.mariadb_port), .def = "3306", .min = 1,
+	  .max = 65535, .doc = "MariaDB server port." },
+	{ .key = "mariadb_socket", .type = SETTING_STRING,
+	  .offset = OFF(store.mariadb_socket),
+	  .doc = "MariaDB unix socket; used instead of host and port." },
+	{ .key = "mariadb_user", .type = SETTING_STRING,
+	  .offset = OFF(store.mariadb_user), .def = "herald",
+	  .doc = "MariaDB user." },
+	{ .key = "mariadb_password", .type = SETTING_STRING,
+	  .offset = OFF(store.mariadb_password), .secret = true,
+	  .doc = "MariaDB password." },
+	{ .key = "mariadb_database", .type = SETTING_STRING,
+	  .offset = OFF(store.mariadb_database), .def = "herald",
+	  .doc = "MariaDB database name." },
+	{ .key = "threads", .type = SETTING_UINT, .offset = OFF(store.threads),
+	  .def = "4", .min = 1, .max = 64,
+	  .doc = "Threads per worker that run blocking store work and "
+		 "password hashing." },
+	{ .key = "group_commit_max", .type = SETTING_UINT,
+	  .offset = OFF(store.group_commit_max), .def = "256", .min = 1,
+	  .max = 10000,
+	  .doc = "Most writes committed together in one transaction." },
+	{ .key = "group_commit_wait", .type = SETTING_DURATION,
+	  .offset = OFF(store.group_commit_wait_us), .def = "0ms", .min = 0,
+	  .max = 100000, .unit = DURATION_US,
+	  .doc = "How long the writer waits for more writes before it "
+		 "commits a batch. 0: commit whatever is waiting at once "
+		 "(writes that arrive during a commit join the next one)." },
+	{ .key = "busy_timeout", .type = SETTING_DURATION,
+	  .offset = OFF(store.busy_timeout_ms), .def = "10s", .min = 0,
+	  .max = 600000, .unit = DURATION_MS,
+	  .doc = "How long a store call waits for a lock held by another "
+		 "process before it fails with a temporary error." },
+};
+
+static const struct setting auth_settings[] = {
+	{ .key = "fail_per_ip", .type = SETTING_UINT,
+	  .offset = OFF(auth.fail_per_ip), .def = "10", .min = 1,
+	  .max = 1000000, .reloadable = true,
+	  .doc = "Failed logins allowed from one client address per window "
+		 "before further attempts are refused." },
+	{ .key = "fail_per_user", .type = SETTING_UINT,
+	  .offset = OFF(auth.fail_per_user), .def = "20", .min = 1,
+	  .max = 1000000, .reloadable = true,
+	  .doc = "Failed logins allowed for one account per window." },
+	{ .key = "fail_window", .type = SETTING_DURATION,
+	  .offset = OFF(auth.fail_window_s), .def = "10m", .min = 1,
+	  .max = 86400, .unit = DURATION_S, .reloadable = true,
+	  .doc = "Length of the failed-login window." },
+	{ .key = "fail_delay", .type = SETTING_DURATION,
+	  .offset = OFF(auth.fail_delay_ms), .def = "1s", .min = 0,
+	  .max = 60000, .unit = DURATION_MS, .reloadable = true,
+	  .doc = "Delay before a failed login is answered." },
+	{ .key = "plaintext_on_loopback", .type = SETTING_BOOL,
+	  .offset = OFF(auth.plaintext_on_loopback), .def = "yes",
+	  .reloadable = true,
+	  .doc = "Allow password authentication without TLS from loopback "
+		 "addresses (elsewhere TLS is always required)." },
+	{ .key = "password_scheme", .type = SETTING_ENUM,
+	  .offset = OFF(auth.password_scheme), .def = "ARGON2ID",
+	  .enum_values = "ARGON2ID|SHA512-CRYPT",
+	  .doc = "Scheme for new password hashes. Existing hashes of any "
+		 "supported scheme keep working." },
+	{ .key = "argon2_opslimit", .type = SETTING_UINT,
+	  .offset = OFF(auth.argon2_opslimit), .def = "2", .min = 1,
+	  .max = 100,
+	  .doc = "Argon2id passes (libsodium opslimit)." },
+	{ .key = "argon2_memlimit", .type = SETTING_SIZE,
+	  .offset = OFF(auth.argon2_memlimit), .def = "64M",
+	  .min = 8192, .max = (uint64_t)4 << 30,
+	  .doc = "Argon2id memory per hash." },
+};
+
+#define SECTION(n, t, d) { .name = n, .settings = t, .n_settings = N(t), .doc = d }
+
+static const struct setting_section section_top =
+	SECTION("", top_settings, "Keys before the first section.");
+static const struct setting_section section_listen =
+	SECTION("listen", listen_settings,
+		"Listening addresses per protocol. A protocol that is left out "
+		"is not served. Changes take effect on SIGHUP.");
+static const struct setting_section section_tls =
+	SECTION("tls", tls_settings, "TLS for every listener.");
+static const struct setting_section section_dns =
+	SECTION("dns", dns_settings, "The DNS resolver (libunbound).");
+static const struct setting_section section_store =
+	SECTION("store", store_settings, "The store: directory, mailboxes, queue.");
+static const struct setting_section section_auth =
+	SECTION("auth", auth_settings, "Authentication and login limits.");
+
+const struct setting_section *const config_sections[] = {
+	&section_top,
+	&section_listen,
+	&section_tls,
+	&section_dns,
+	&section_store,
+	&section_auth,
+};
+const size_t config_sections_count = N(config_sections);

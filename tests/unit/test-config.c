@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: MIT */
+/* Config loader: defaults, every value type, FILE:LINE errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "conf/config.h"
+#include "lib/buf.h"
+#include "lib/mem.h"
+
+static char *
+write_tmp(const char *text)
+{
+	char *path = xstrdup("/tmp/herald-test-config-XXXXXX");
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+static struct config *
+load_text(const char *text, char **err_r)
+{
+	char *path = write_tmp(text);
+	struct config *cfg;
+
+	*err_r = NULL;
+	cfg = config_load(path, err_r);
+	unlink(path);
+	if (*err_r != NULL) {
+		/* replace the random path so tests can compare */
+		struct buf b;
+		const char *p = *err_r, *hit;
+
+		buf_init(&b);
+		while ((hit = strstr(p, path)) != NULL) {
+			buf_append(&b, p, (size_t)(hit - p));
+			buf_putc(&b, 'F');
+			p = hit + strlen(path);
+		}
+		buf_puts(&b, p);
+		free(*err_r);
+		*err_r = buf_steal(&b);
+		buf_deinit(&b);
+	}
+	free(path);
+	return cfg;
+}
+
+static void
+test_defaults(void **state)
+{
+	struct config *cfg = config_defaults();
+
+	assert_string_equal(cfg->data_dir, "/var/lib/herald");
+	assert_string_equal(cfg->user, "herald");
+	assert_int_equal(cfg->shutdown_timeout_ms, 5000);
+	assert_string_equal(cfg->tls.min_version, "TLSv1.2");
+	assert_string_equal(cfg->store.backend, "sqlite");
+	assert_int_equal(cfg->auth.argon2_memlimit, 64 * 1024 * 1024);
+	assert_int_equal(cfg->auth.fail_window_s, 600);
+	assert_true(cfg->auth.plaintext_on_loopback);
+	assert_int_equal(cfg->listen.proto[PROTO_SMTP].n, 0);
+	assert_non_null(cfg->hostname);
+	config_free(&cfg);
+	assert_null(cfg);
+}
+
+static void
+test_good_file(void **state)
+{
+	char *err;
+	struct config *cfg = load_text(
+		"# comment\n"
+		"hostname = mail.example.test\n"
+		"data_dir = /tmp/x   # inline comment\n"
+		"workers = 3\n"
+		"shutdown_timeout = 1500ms\n"
+		"[listen]\n"
+		"smtp = 127.0.0.1:2525, [::1]:2525\n"
+		"lmtp = unix:/run/herald/lmtp\n"
+		"[store]\n"
+		"group_commit_wait = 2ms\n"
+		"[auth]\n"
+		"argon2_memlimit = 16M\n"
+		"plaintext_on_loopback = off\n"
+		"password_scheme = sha512-crypt\n", &err);
+
+	assert_null(err);
+	assert_non_null(cfg);
+	assert_string_equal(cfg->hostname, "mail.example.test");
+	assert_string_equal(cfg->data_dir, "/tmp/x");
+	assert_int_equal(cfg->workers, 3);
+	assert_int_equal(cfg->shutdown_timeout_ms, 1500);
+	assert_int_equal(cfg->listen.proto[PROTO_SMTP].n, 2);
+	assert_string_equal(cfg->listen.proto[PROTO_SMTP].v[1].text, "[::1]:2525");
+	assert_int_equal(cfg->listen.proto[PROTO_SMTP].v[1].ss.ss_family, AF_INET6);
+	assert_int_equal(cfg->listen.proto[PROTO_LMTP].v[0].kind, LISTEN_UNIX);
+	assert_string_equal(cfg->listen.proto[PROTO_LMTP].v[0].path, "/run/herald/lmtp");
+	assert_int_equal(cfg->store.group_commit_wait_us, 2000);
+	assert_int_equal(cfg->auth.argon2_memlimit, 16 * 1024 * 1024);
+	assert_false(cfg->auth.plaintext_on_loopback);
+	assert_string_equal(cfg->auth.password_scheme, "SHA512-CRYPT");
+	config_free(&cfg);
+}
+
+static const struct {
+	const char *text;
+	const char *error;
+} bad_cases[] = {
+	{ "hostname = a.b\nbogus = 1\n", "F:2: unknown key 'bogus'" },
+	{ "[listen]\nsmtp = 1.2.3.4\n", "F:2: smtp: bad address '1.2.3.4': expected address:port" },
+	{ "[listen]\nsmtp = localhost:25\n", "F:2: smtp: bad address 'localhost:25': not a numeric IP address (host names are not accepted for listeners)" },
+	{ "[listen]\nimap = 127.0.0.1:99999\n", "F:2: imap: bad address '127.0.0.1:99999': bad port number" },
+	{ "[nosuch]\nx = 1\n", "F:1: unknown section [nosuch]" },
+	{ "workers = many\n", "F:1: workers: 'many' is not a number" },
+	{ "workers = 1000\n", "F:1: workers: 1000 is out of range 0..256" },
+	{ "shutdown_timeout = 5 years\n", "F:1: shutdown_timeout: '5 years' is not a duration (a number with ms, s, m, h or d)" },
+	{ "log_level = loud\n", "F:1: log_level: 'loud' is not one of debug|info|warn|error" },
+	{ "[auth]\nplaintext_on_loopback = maybe\n", "F:2: plaintext_on_loopback: 'maybe' is not yes or no" },
+	{ "[auth]\nargon2_memlimit = 1k\n", "F:2: argon2_memlimit: 1k is out of range 8192..4294967296 bytes" },
+	{ "workers = 1\nworkers = 2\n", "F:2: duplicate key 'workers'" },
+	{ "this is not ini\n", "F:1: syntax error (expected key = value or [section])" },
+	{ "data_dir = relative\n", "F: data_dir must be an absolute path" },
+	{ "[tls]\ncert = /a.pem\n", "F: [tls] cert and key must be set together" },
+	{ "a = 1\n[listen]\nb = 2\n", "F:1: unknown key 'a'\nF:3: unknown key 'b' in [listen]" },
+};
+
+static void
+test_bad_files(void **state)
+{
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(*bad_cases); i++) {
+		char *err;
+		struct config *cfg = load_text(bad_cases[i].text, &err);
+
+		if (cfg != NULL || err == NULL)
+			fail_msg("case %zu loaded", i);
+		if (strcmp(err, bad_cases[i].error) != 0)
+			fail_msg("case %zu: got '%s' want '%s'", i, err,
+				 bad_cases[i].error);
+		free(err);
+	}
+}
+
+static void
+test_missing_file(void **state)
+{
+	char *err = NULL;
+
+	assert_null(config_load("/nonexistent/herald.conf", &err));
+	assert_string_equal(err, "/nonexistent/herald.conf: cannot open: No such file or directory");
+	free(err);
+}
+
+static void
+test_print_roundtrip(void **state)
+{
+	struct config *cfg = config_defaults(), *cfg2;
+	struct buf b;
+	char *err, *path;
+
+	config_set(cfg, "listen", "smtp", "127.0.0.1:25, [::1]:25", &err);
+	config_set(cfg, "store", "mariadb_password", "s3cret", &err);
+	buf_init(&b);
+	config_print(cfg, &b);
+	assert_non_null(strstr(b.data, "smtp = 127.0.0.1:25, [::1]:25\n"));
+	assert_non_null(strstr(b.data, "mariadb_password = (hidden)\n"));
+	assert_null(strstr(b.data, "s3cret"));
+	assert_non_null(strstr(b.data, "shutdown_timeout = 5s\n"));
+	assert_non_null(strstr(b.data, "argon2_memlimit = 64M\n"));
+	/* what show prints (minus the secret) loads back */
+	char *p = strstr(b.data, "mariadb_password = (hidden)\n");
+	memmove(p, p + strlen("mariadb_password = (hidden)\n"),
+		strlen(p + strlen("mariadb_password = (hidden)\n")) + 1);
+	path = write_tmp(b.data);
+	cfg2 = config_load(path, &err);
+	if (cfg2 == NULL)
+		fail_msg("%s", err);
+	unlink(path);
+	free(path);
+	assert_int_equal(cfg2->listen.proto[PROTO_SMTP].n, 2);
+	config_free(&cfg2);
+	buf_deinit(&b);
+	config_free(&cfg);
+}
+
+static void
+test_docs_cover_every_key(void **state)
+{
+	struct buf b;
+
+	buf_init(&b);
+	config_print_docs(&b);
+	for (size_t i = 0; i < config_sections_count; i++) {
+		for (size_t j = 0; j < config_sections[i]->n_settings; j++) {
+			char *k = xasprintf("| `%s` |", config_sections[i]->settings[j].key);
+			assert_non_null(strstr(b.data, k));
+			assert_non_null(config_sections[i]->settings[j].doc);
+			free(k);
+		}
+	}
+	buf_deinit(&b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_good_file),
+		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_print_roundtrip),
+		cmocka_unit_test(test_docs_cover_every_key),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
