@@ -854,8 +854,16 @@ config_print_docs(struct buf *out)
 			const struct setting *s = &sec->settings[j];
 
 			buf_printf(out, "| `%s` | %s", s->key, type_name(s));
-			if (s->type == SETTING_ENUM)
-				buf_printf(out, " `%s`", s->enum_values);
+			if (s->type == SETTING_ENUM) {
+				/* a bare '|' would split the table cell */
+				buf_putc(out, ' ');
+				for (const char *e = s->enum_values; *e != '\0'; e++) {
+					if (*e == '|')
+						buf_puts(out, ", ");
+					else
+						buf_putc(out, *e);
+				}
+			}
 			if (s->type == SETTING_UINT)
 				buf_printf(out, " %" PRIu64 "..%" PRIu64,
 					   s->min, s->max);

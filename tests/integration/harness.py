@@ -1,0 +1,150 @@
+"""The integration-test harness: a real `herald serve` on loopback.
+
+Herald(...) writes a config into a fresh temporary directory, picks free
+high ports on 127.0.0.1 for the listeners asked for, starts the binary
+named by $HERALD_BIN (default build/herald), waits until every TCP
+listener accepts connections, and stops it with SIGTERM. The directory is
+world-traversable so workers that drop to the `herald` user (when the
+tests run as root) can use it.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERALD_BIN = os.environ.get("HERALD_BIN", os.path.join(ROOT, "build", "herald"))
+DOMAIN = "example.test"
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(host, port, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.01)
+    return False
+
+
+class Herald:
+    def __init__(self, listeners=("smtp",), extra="", sections=None,
+                 workers=1, hostname="mail.example.test"):
+        self.dir = tempfile.mkdtemp(prefix="herald-it-")
+        os.chmod(self.dir, 0o755)
+        self.data_dir = os.path.join(self.dir, "data")
+        self.conf = os.path.join(self.dir, "herald.conf")
+        self.log_path = os.path.join(self.dir, "herald.log")
+        self.hostname = hostname
+        self.ports = {}
+        self.proc = None
+        self._log = None
+        lines = [f"hostname = {hostname}", f"data_dir = {self.data_dir}",
+                 f"workers = {workers}", "shutdown_timeout = 4s", extra, "",
+                 "[listen]"]
+        for name in listeners:
+            if name == "lmtp_unix":
+                self.lmtp_path = os.path.join(self.dir, "lmtp.sock")
+                lines.append(f"lmtp = unix:{self.lmtp_path}")
+                continue
+            self.ports[name] = free_port()
+            lines.append(f"{name} = 127.0.0.1:{self.ports[name]}")
+        for sec, body in (sections or {}).items():
+            lines += ["", f"[{sec}]", body]
+        # password hashing at test speed: tests add many users
+        if not sections or "auth" not in sections:
+            lines += ["", "[auth]", "argon2_memlimit = 8M",
+                      "argon2_opslimit = 1", "fail_delay = 0ms"]
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    # -- the command line -------------------------------------------------
+    def cli(self, *args, input=None, check=True):
+        p = subprocess.run([HERALD_BIN, *args, "-c", self.conf], input=input,
+                           capture_output=True, text=True, timeout=120)
+        if check and p.returncode != 0:
+            raise AssertionError(f"herald {' '.join(args)} -> {p.returncode}\n"
+                                 f"{p.stdout}{p.stderr}")
+        return p
+
+    def add_domain(self, domain=DOMAIN):
+        self.cli("domain", "add", domain)
+
+    def add_user(self, address, password="secret"):
+        self.cli("user", "add", address, input=password + "\n")
+
+    # -- the server --------------------------------------------------------
+    def start(self, timeout=15.0):
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([HERALD_BIN, "serve", "-c", self.conf],
+                                     stdout=self._log, stderr=self._log,
+                                     start_new_session=True)
+        deadline = time.monotonic() + timeout
+        for name, port in self.ports.items():
+            left = max(0.1, deadline - time.monotonic())
+            if not wait_port("127.0.0.1", port, left):
+                self.stop()
+                raise AssertionError(f"herald did not listen on {name} "
+                                     f"port {port}:\n{self.log()}")
+        return self
+
+    def log(self):
+        try:
+            with open(self.log_path, "r", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def wait_log(self, needle, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if needle in self.log():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=10.0):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        rc = self.proc.returncode
+        self.proc = None
+        if self._log:
+            self._log.close()
+            self._log = None
+        return rc
+
+    def kill9(self):
+        """kill -9 the whole process group (supervisor and workers)."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.proc = None
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def sanitizer_errors(self):
+        log = self.log()
+        return [l for l in log.splitlines()
+                if "ERROR: AddressSanitizer" in l or "runtime error:" in l
+                or "ERROR: LeakSanitizer" in l]
