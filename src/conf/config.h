@@ -96,6 +96,16 @@ struct config_auth {
 	uint64_t argon2_memlimit;	/* bytes */
 };
 
+struct config_pop3 {
+	uint64_t idle_timeout_ms;	/* RFC 1939 3: at least 10 minutes */
+	unsigned line_max;		/* command line, with CRLF */
+	unsigned auth_line_max;		/* SASL response line */
+	unsigned max_errors;		/* bad commands before disconnect */
+	bool apop;			/* offer APOP (needs {PLAIN} passwords) */
+	uint64_t login_delay_s;		/* LOGIN-DELAY; 0: none */
+	char *expire;			/* EXPIRE capability value */
+};
+
 struct config {
 	char *path;		/* file it was loaded from, or NULL */
 	/* top level */
@@ -112,6 +122,7 @@ struct config {
 	struct config_dns dns;
 	struct config_store store;
 	struct config_auth auth;
+	struct config_pop3 pop3;
 };
 
 /* Types of a setting's value. */
