@@ -271,7 +271,13 @@ pw_verify_crypt(const char *password, const char *hash, const char *scheme,
 	res = crypt_rn(password, hash, cd, (int)sizeof(*cd));
 	if (res == NULL || res[0] == '*') {
 		*error_r = xasprintf("malformed or unsupported %s hash", scheme);
-	} else if (strlen(res) == strlen(hash)) {
+	} else if (strlen(res) != strlen(hash)) {
+		/* crypt(3) reproduces the setting and appends a hash of
+		 * fixed length, so a well-formed hash comes back with its own
+		 * length whatever the password: this one is truncated or a
+		 * bare setting. */
+		*error_r = xasprintf("malformed %s hash (wrong length)", scheme);
+	} else {
 		ok = CRYPTO_memcmp(res, hash, strlen(hash)) == 0;
 	}
 	mem_wipe(cd, sizeof(*cd));
