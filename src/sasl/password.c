@@ -223,6 +223,11 @@ password_hash(const char *password, const struct config_auth *auth,
 		struct crypt_data *cd;
 		const char *res;
 
+		if (strlen(password) >= CRYPT_MAX_PASSPHRASE_SIZE) {
+			*error_r = xasprintf("SHA512-CRYPT takes passwords of at most %d bytes",
+					     CRYPT_MAX_PASSPHRASE_SIZE - 1);
+			return -1;
+		}
 		if (crypt_gensalt_rn("$6$", 0, NULL, 0, setting,
 				     (int)sizeof(setting)) == NULL) {
 			*error_r = xasprintf("crypt_gensalt for SHA512-CRYPT failed: %s",
@@ -264,10 +269,14 @@ static bool
 pw_verify_crypt(const char *password, const char *hash, const char *scheme,
 		char **error_r)
 {
-	struct crypt_data *cd = xcalloc(1, sizeof(*cd));
+	struct crypt_data *cd;
 	const char *res;
 	bool ok = false;
 
+	/* libxcrypt refuses longer phrases; no stored hash can match one. */
+	if (strlen(password) >= CRYPT_MAX_PASSPHRASE_SIZE)
+		return false;
+	cd = xcalloc(1, sizeof(*cd));
 	res = crypt_rn(password, hash, cd, (int)sizeof(*cd));
 	if (res == NULL || res[0] == '*') {
 		*error_r = xasprintf("malformed or unsupported %s hash", scheme);
