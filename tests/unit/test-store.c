@@ -961,19 +961,17 @@ crash_child(struct config *cfg, int64_t account, int fd)
 	_exit(0);
 }
 
+/* One round: fork a delivering child, kill -9 it after `after` acks, then
+ * check every acknowledged message. The store must be closed on entry. */
 static void
-test_crash(void **state)
+crash_round(struct fixture *f, int64_t account, size_t after)
 {
-	struct fixture *f = *state;
 	const char *error = NULL;
-	int64_t account = add_user(f->store, "crash@example.com", 0);
 	struct ack *acks = NULL;
 	size_t n_acks = 0, cap = 0;
 	int fds[2], status;
 	pid_t pid;
 
-	/* No store (and no writer thread) may be open across fork. */
-	store_close(&f->store);
 	assert_int_equal(pipe(fds), 0);
 	pid = fork();
 	assert_true(pid >= 0);
@@ -994,9 +992,9 @@ test_crash(void **state)
 			acks = xreallocarray(acks, cap, sizeof(*acks));
 		}
 		acks[n_acks++] = ack;
-		if (n_acks == 40) {
-			/* Let it run into the middle of a commit. */
-			struct timespec ts = { 0, (rand() % 5000) * 1000L };
+		if (n_acks == after) {
+			/* Let it run into the middle of a delivery. */
+			struct timespec ts = { 0, (rand() % 8000) * 1000L };
 			nanosleep(&ts, NULL);
 			kill(pid, SIGKILL);
 		}
@@ -1004,32 +1002,34 @@ test_crash(void **state)
 	close(fds[0]);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFSIGNALED(status));
-	assert_true(n_acks >= 40);
+	assert_true(n_acks >= after);
 
 	assert_int_equal(store_open(f->cfg, &f->store, &error), STORE_OK);
 	assert_int_equal(store_check_integrity(f->store, &error), STORE_OK);
 	{
 		struct store_mailbox *inbox;
 		struct store_message *msgs;
-		size_t n;
+		size_t n, j = 0;
 
 		assert_int_equal(store_mailbox_lookup(f->store, account,
 						      "INBOX", &inbox, &error),
 				 STORE_OK);
 		assert_int_equal(store_message_list(f->store, inbox->id, &msgs,
 						    &n, &error), STORE_OK);
-		assert_true(n >= n_acks);
 		for (size_t i = 0; i < n_acks; i++) {
 			uint8_t *data;
 			size_t len;
 
-			assert_int_equal(msgs[i].uid, acks[i].uid);
-			assert_string_equal(msgs[i].blob_id, acks[i].blob_id);
+			while (j < n && msgs[j].uid < acks[i].uid)
+				j++;
+			assert_true(j < n);
+			assert_int_equal(msgs[j].uid, acks[i].uid);
+			assert_string_equal(msgs[j].blob_id, acks[i].blob_id);
 			assert_int_equal(store_blob_read(f->store,
 							 acks[i].blob_id,
 							 &data, &len, &error),
 					 STORE_OK);
-			assert_int_equal(len, msgs[i].size);
+			assert_int_equal(len, msgs[j].size);
 			free(data);
 		}
 		print_message("crash: %zu acknowledged, %zu stored\n", n_acks,
@@ -1046,6 +1046,78 @@ test_crash(void **state)
 		put_text(f->store, "after crash", blob);
 		assert_int_equal(store_deliver(f->store, blob, 11, 0, &t, 1,
 					       NULL, &error), STORE_OK);
+	}
+	store_close(&f->store);
+}
+
+static void
+test_crash(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	int64_t account = add_user(f->store, "crash@example.com", 0);
+
+	/* No store (and no writer thread) may be open across fork. */
+	store_close(&f->store);
+	for (int round = 0; round < 3; round++)
+		crash_round(f, account, 10 + (size_t)(rand() % 40));
+	assert_int_equal(store_open(f->cfg, &f->store, &error), STORE_OK);
+}
+
+/* Several processes share one database: UIDs stay unique and dense. */
+static void
+test_multiprocess(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	int64_t account = add_user(f->store, "shared@example.com", 0);
+	enum { PROCS = 3, EACH = 40 };
+	pid_t pids[PROCS];
+
+	store_close(&f->store);
+	for (int p = 0; p < PROCS; p++) {
+		pids[p] = fork();
+		assert_true(pids[p] >= 0);
+		if (pids[p] == 0) {
+			struct store *s = NULL;
+			struct worker w = { .account = account, .index = p,
+					    .per_thread = EACH };
+
+			if (store_open(f->cfg, &s, &error) != STORE_OK)
+				_exit(2);
+			w.store = s;
+			worker_main(&w);
+			store_close(&s);
+			_exit(w.failures == 0 ? 0 : 3);
+		}
+	}
+	for (int p = 0; p < PROCS; p++) {
+		int status;
+		assert_int_equal(waitpid(pids[p], &status, 0), pids[p]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	assert_int_equal(store_open(f->cfg, &f->store, &error), STORE_OK);
+	{
+		struct store_mailbox *inbox;
+		struct store_message *msgs;
+		struct store_user *u;
+		size_t n;
+
+		assert_int_equal(store_mailbox_lookup(f->store, account,
+						      "INBOX", &inbox, &error),
+				 STORE_OK);
+		assert_int_equal(store_message_list(f->store, inbox->id, &msgs,
+						    &n, &error), STORE_OK);
+		assert_int_equal(n, PROCS * EACH);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(msgs[i].uid, i + 1);
+		free(msgs);
+		store_mailbox_free(&inbox);
+		assert_int_equal(store_user_get(f->store, account, &u, &error),
+				 STORE_OK);
+		assert_int_equal(u->used_messages, PROCS * EACH);
+		store_user_free(&u);
 	}
 }
 
@@ -1070,6 +1142,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_concurrency, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_multiprocess, setup,
+						teardown),
 	};
 
 	srand((unsigned)time(NULL));
