@@ -7,12 +7,14 @@
  */
 #include "store/store-private.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -80,6 +82,33 @@ store_blob_id_is_valid(const char *id)
 	return i == STORE_BLOB_ID_LEN;
 }
 
+/* A temp file this old belongs to a writer that died (kill -9, crash):
+ * writers live for one message, so a day leaves a wide margin for other
+ * processes that share data_dir and are still writing. */
+#define BLOB_TMP_MAX_AGE_S (24 * 3600)
+
+static void
+tmp_cleanup(const char *tmp_dir)
+{
+	DIR *d = opendir(tmp_dir);
+	struct dirent *de;
+	time_t limit = time(NULL) - BLOB_TMP_MAX_AGE_S;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st,
+			    AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && st.st_mtime < limit)
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
 enum store_result
 store_blob_init(struct store *store, const char *data_dir,
 		const char **error_r)
@@ -110,6 +139,7 @@ store_blob_init(struct store *store, const char *data_dir,
 		return store_error(error_r, STORE_E_TEMP,
 				   "cannot create %s: %s", store->blob_dir,
 				   strerror(errno));
+	tmp_cleanup(store->blob_tmp_dir);
 	return STORE_OK;
 }
 
