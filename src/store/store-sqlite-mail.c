@@ -256,11 +256,15 @@ deliver_one(sqlite3 *db, struct deliver_ctx *c, size_t i, int64_t *threads,
 	enum store_result r;
 	size_t j;
 
-	if (sqlite_int(db, &quota, "SELECT quota_bytes FROM accounts"
-		       " WHERE id = ?", "i", t->account_id) != SQLITE_ROW)
+	int rc = sqlite_int(db, &quota, "SELECT quota_bytes FROM accounts"
+			    " WHERE id = ?", "i", t->account_id);
+
+	if (rc == SQLITE_DONE)
 		return store_error(error_r, STORE_E_NOT_FOUND,
 				   "account %lld does not exist",
 				   (long long)t->account_id);
+	if (rc != SQLITE_ROW)
+		return sqlite_fail(db, "account lookup", error_r);
 	r = target_mailbox(db, t, &uidnext, &hms, error_r);
 	if (r != STORE_OK)
 		return r;
