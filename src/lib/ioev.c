@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +113,8 @@ ioev_loop_new(unsigned pool_threads)
 {
 	struct ioev_loop *loop = xcalloc(1, sizeof(*loop));
 
+	/* a peer that closes while we write must give EPIPE, not kill us */
+	signal(SIGPIPE, SIG_IGN);
 	loop->base = event_base_new();
 	if (loop->base == NULL)
 		panic("ioev: event_base_new failed");
@@ -268,12 +271,20 @@ conn_kick(struct ioev_conn *conn)
 	event_active(conn->kick, 0, 0);
 }
 
+/* Whether to read from the socket. A paused conn keeps reading (bounded
+ * by input_max) so a disconnect during a blocking job is noticed. */
+static bool
+conn_wants_socket_read(const struct ioev_conn *conn)
+{
+	return !conn->closed && conn->cbs != NULL && !conn->output_full &&
+		!conn->close_after_write && !conn->starttls_pending;
+}
+
+/* Whether to hand input to the protocol. */
 static bool
 conn_wants_read(const struct ioev_conn *conn)
 {
-	return !conn->closed && conn->cbs != NULL && conn->pauses == 0 &&
-		!conn->output_full && !conn->close_after_write &&
-		!conn->starttls_pending;
+	return conn_wants_socket_read(conn) && conn->pauses == 0;
 }
 
 static void
@@ -281,7 +292,7 @@ conn_update_read(struct ioev_conn *conn)
 {
 	if (conn->bev == NULL)
 		return;
-	if (conn_wants_read(conn))
+	if (conn_wants_socket_read(conn))
 		bufferevent_enable(conn->bev, EV_READ);
 	else
 		bufferevent_disable(conn->bev, EV_READ);
@@ -699,10 +710,16 @@ ioev_conn_peer_is_local(const struct ioev_conn *conn)
 
 /* ----------------------------------------------------------------- input */
 
+/* Input is dead once the protocol said goodbye or asked for TLS: what
+ * follows in the buffer must never be parsed. While paused it reads as
+ * empty so a protocol's parse loop stops by itself. */
 static struct evbuffer *
 conn_input(const struct ioev_conn *conn)
 {
-	return conn->bev != NULL ? bufferevent_get_input(conn->bev) : NULL;
+	if (conn->bev == NULL || conn->close_after_write ||
+	    conn->starttls_pending || conn->pauses > 0)
+		return NULL;
+	return bufferevent_get_input(conn->bev);
 }
 
 enum ioev_line_result
@@ -816,7 +833,7 @@ ioev_conn_write(struct ioev_conn *conn, const void *data, size_t len)
 	struct evbuffer *out;
 	size_t have;
 
-	if (conn->closed || conn->bev == NULL)
+	if (conn->closed || conn->bev == NULL || conn->close_after_write)
 		return -1;
 	out = bufferevent_get_output(conn->bev);
 	have = evbuffer_get_length(out);

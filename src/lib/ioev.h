@@ -26,7 +26,9 @@ struct ioev_conn;
 
 /* --- loop ----------------------------------------------------------- */
 
-/* A new loop with a thread pool of pool_threads threads (0: 4). */
+/* A new loop with a thread pool of pool_threads threads (0: 4). Sets
+ * SIGPIPE to be ignored process-wide (writes to a closed peer fail with
+ * EPIPE instead). */
 struct ioev_loop *ioev_loop_new(unsigned pool_threads);
 /* Closes every connection still open (their close callbacks run with
  * IOEV_CLOSE_SHUTDOWN), waits for pending blocking jobs (their done
@@ -153,7 +155,9 @@ bool ioev_conn_is_closed(const struct ioev_conn *conn);
  * later iteration with IOEV_CLOSE_LOCAL. */
 void ioev_conn_close(struct ioev_conn *conn);
 /* Stops reading, sends what is buffered, then closes (IOEV_CLOSE_LOCAL).
- * Use after a final reply ("221 Bye", "* BYE"). */
+ * Use after a final reply ("221 Bye", "* BYE"). From then on input reads
+ * as empty (pipelined commands after QUIT are never parsed) and writes
+ * fail. */
 void ioev_conn_close_after_write(struct ioev_conn *conn);
 
 /* Connection id for log lines (LOG_ID_LEN characters, from log_new_id). */
@@ -209,10 +213,12 @@ const uint8_t *ioev_conn_peek(struct ioev_conn *conn, size_t want,
 /* Drops n bytes from the front of the input (n <= input_len). */
 void ioev_conn_consume(struct ioev_conn *conn, size_t n);
 
-/* Stops calling input (and reading from the socket) until resumed, e.g.
- * while a store job for the current command runs: pipelined commands stay
- * buffered. Pauses nest: each pause needs one resume. Resuming with input
- * buffered schedules an input callback. */
+/* Stops calling input until resumed, e.g. while a store job for the
+ * current command runs: pipelined commands stay buffered (reading goes on
+ * up to input_max, so a disconnect is still noticed) and input reads as
+ * empty (readline says NEED_MORE), which ends a parse loop. Pauses nest:
+ * each pause needs one resume. Resuming with input buffered schedules an
+ * input callback. */
 void ioev_conn_pause(struct ioev_conn *conn);
 void ioev_conn_resume(struct ioev_conn *conn);
 
