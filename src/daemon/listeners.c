@@ -201,10 +201,13 @@ char *
 daemon_listeners_describe(const struct daemon_listeners *ls)
 {
 	struct buf b;
+	char *msg;
 
 	buf_init(&b);
 	for (size_t i = 0; i < ls->n; i++)
 		buf_printf(&b, "%s%s=%s", i > 0 ? " " : "",
 			   listen_proto_name(ls->v[i].proto), ls->v[i].text);
-	return buf_steal(&b);
+	msg = buf_steal(&b);
+	buf_deinit(&b);	/* buf_steal leaves a fresh empty buffer */
+	return msg;
 }

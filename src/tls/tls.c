@@ -37,7 +37,7 @@ tls_errmsg(const char *what)
 {
 	struct buf b;
 	unsigned long err;
-	char tmp[256];
+	char tmp[256], *msg;
 
 	buf_init(&b);
 	buf_puts(&b, what);
@@ -45,7 +45,9 @@ tls_errmsg(const char *what)
 		ERR_error_string_n(err, tmp, sizeof(tmp));
 		buf_printf(&b, ": %s", tmp);
 	}
-	return buf_steal(&b);
+	msg = buf_steal(&b);
+	buf_deinit(&b);	/* buf_steal leaves a fresh empty buffer */
+	return msg;
 }
 
 static int
