@@ -180,8 +180,9 @@ static void
 echo_start(struct ioev_conn *conn, struct worker *w, enum listen_proto proto)
 {
 	ioev_conn_set_callbacks(conn, &echo_cbs, w);
-	ioev_conn_printf(conn, "hello pid=%d gen=%u proto=%s\r\n", (int)getpid(),
-			 w->generation, listen_proto_name(proto));
+	ioev_conn_printf(conn, "hello pid=%d gen=%u proto=%s uid=%d\r\n",
+			 (int)getpid(), w->generation, listen_proto_name(proto),
+			 (int)geteuid());
 }
 
 /* ---- harness ---- */
@@ -419,6 +420,13 @@ test_serve_and_restart(void **state)
 	assert_string_equal(reply, "echo:hello\r\n");
 	w1 = greeting_pid(g1);
 	assert_true(w1 > 0 && w1 != daemon);
+	if (cfg->user != NULL) {
+		/* workers dropped to the herald user */
+		char *expect = xasprintf("uid=%d", (int)getpwnam("herald")->pw_uid);
+
+		assert_non_null(strstr(g1, expect));
+		free(expect);
+	}
 	assert_true(log_contains("daemon ready listen=\"smtp=127.0.0.1:"));
 
 	kill(w1, SIGKILL);
