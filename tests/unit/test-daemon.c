@@ -291,7 +291,7 @@ greeting_pid(const char *g)
 {
 	const char *p = strstr(g, "pid=");
 
-	return p != NULL ? atoi(p + 4) : -1;
+	return p != NULL ? (int)strtol(p + 4, NULL, 10) : -1;
 }
 
 static unsigned
@@ -299,7 +299,7 @@ greeting_gen(const char *g)
 {
 	const char *p = strstr(g, "gen=");
 
-	return p != NULL ? (unsigned)atoi(p + 4) : 0;
+	return p != NULL ? (unsigned)strtoul(p + 4, NULL, 10) : 0;
 }
 
 static bool
