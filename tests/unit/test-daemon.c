@@ -20,9 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/ssl.h>
 
 #include "conf/config.h"
 #include "daemon/daemon.h"
@@ -72,6 +76,39 @@ cfg_add_listen(struct config *cfg, enum listen_proto proto, unsigned port)
 	a->sslen = sizeof(*sin);
 }
 
+static void
+cfg_add_unix(struct config *cfg, enum listen_proto proto, const char *path)
+{
+	struct listen_list *l = &cfg->listen.proto[proto];
+	struct listen_addr *a;
+
+	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+	a = &l->v[l->n++];
+	memset(a, 0, sizeof(*a));
+	a->kind = LISTEN_UNIX;
+	a->text = xasprintf("unix:%s", path);
+	a->path = xstrdup(path);
+}
+
+static void
+cfg_add_inet6(struct config *cfg, enum listen_proto proto, unsigned port)
+{
+	struct listen_list *l = &cfg->listen.proto[proto];
+	struct listen_addr *a;
+	struct sockaddr_in6 *sin6;
+
+	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+	a = &l->v[l->n++];
+	memset(a, 0, sizeof(*a));
+	a->kind = LISTEN_INET;
+	a->text = xasprintf("[::1]:%u", port);
+	sin6 = (struct sockaddr_in6 *)&a->ss;
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons((uint16_t)port);
+	sin6->sin6_addr = in6addr_loopback;
+	a->sslen = sizeof(*sin6);
+}
+
 static struct config *
 cfg_new(unsigned workers)
 {
@@ -96,8 +133,10 @@ config_free(struct config **cfgp)
 	if (cfg == NULL)
 		return;
 	for (unsigned p = 0; p < PROTO_COUNT; p++) {
-		for (size_t i = 0; i < cfg->listen.proto[p].n; i++)
+		for (size_t i = 0; i < cfg->listen.proto[p].n; i++) {
 			free(cfg->listen.proto[p].v[i].text);
+			free(cfg->listen.proto[p].v[i].path);
+		}
 		free(cfg->listen.proto[p].v);
 	}
 	free(cfg->hostname);
@@ -362,6 +401,7 @@ setup(void **state)
 		return -1;
 	daemon_set_protocol_handler(PROTO_SMTP, echo_start);
 	daemon_set_protocol_handler(PROTO_SUBMISSION, echo_start);
+	daemon_set_protocol_handler(PROTO_SUBMISSIONS, echo_start);
 	return 0;
 }
 
@@ -553,6 +593,86 @@ test_sigterm_stops_all(void **state)
 	config_free(&cfg);
 }
 
+static int
+connect_fd(int fd, const struct sockaddr *sa, socklen_t sl, char *g, size_t gsz)
+{
+	uint64_t end = ms_now() + 3000;
+
+	while (ms_now() < end) {
+		if (connect(fd, sa, sl) == 0)
+			return read_line(fd, g, gsz);
+		usleep(20 * 1000);
+	}
+	return -1;
+}
+
+static void
+test_listener_kinds_and_implicit_tls(void **state)
+{
+	struct config *cfg = cfg_new(1);
+	char *path = xasprintf("%s/lmtp.sock", tmpdir);
+	unsigned port6 = free_port(), port_tls = free_port();
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	char g[256];
+	struct stat st;
+	SSL_CTX *ctx;
+	SSL *ssl;
+	pid_t daemon;
+	int fd;
+
+	/* a stale socket file from an earlier run */
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	close(fd);
+
+	cfg_add_unix(cfg, PROTO_SMTP, path);
+	cfg_add_inet6(cfg, PROTO_SMTP, port6);
+	cfg_add_listen(cfg, PROTO_SUBMISSIONS, port_tls);
+	daemon = daemon_start(cfg, NULL);
+
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(connect_fd(fd, (struct sockaddr *)&sun, sizeof(sun),
+				    g, sizeof(g)), 0);
+	assert_non_null(strstr(g, "proto=smtp"));
+	close(fd);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0660);
+
+	sin6.sin6_port = htons((uint16_t)port6);
+	sin6.sin6_addr = in6addr_loopback;
+	fd = socket(AF_INET6, SOCK_STREAM, 0);
+	if (fd >= 0) {
+		assert_int_equal(connect_fd(fd, (struct sockaddr *)&sin6,
+					    sizeof(sin6), g, sizeof(g)), 0);
+		close(fd);
+	}
+
+	/* submissions: the greeting comes inside TLS */
+	sin.sin_port = htons((uint16_t)port_tls);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ctx = SSL_CTX_new(TLS_client_method());
+	ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, fd);
+	assert_int_equal(SSL_connect(ssl), 1);
+	memset(g, 0, sizeof(g));
+	assert_true(SSL_read(ssl, g, sizeof(g) - 1) > 0);
+	assert_non_null(strstr(g, "proto=submissions"));
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+
+	daemon_stop(daemon);
+	/* the socket file is removed on a clean stop */
+	assert_int_equal(stat(path, &st), -1);
+	config_free(&cfg);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -561,6 +681,7 @@ main(void)
 		cmocka_unit_test(test_serve_and_restart),
 		cmocka_unit_test(test_reload_graceful),
 		cmocka_unit_test(test_sigterm_stops_all),
+		cmocka_unit_test(test_listener_kinds_and_implicit_tls),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
