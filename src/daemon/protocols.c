@@ -8,6 +8,7 @@
 
 #include "daemon/daemon-private.h"
 #include "lib/mem.h"
+#include "pop3/pop3.h"
 
 /* Built into this binary. NULL: not available yet; daemon_serve() refuses
  * a config that listens on it rather than accept and drop connections.
@@ -15,6 +16,8 @@
  * and so on, as the protocol modules arrive. */
 static daemon_protocol_start_cb_t *const builtin_handlers[PROTO_COUNT] = {
 	[PROTO_SMTP] = NULL,
+	[PROTO_POP3] = pop3_session_start,
+	[PROTO_POP3S] = pop3_session_start,
 };
 
 static daemon_protocol_start_cb_t *override_handlers[PROTO_COUNT];
