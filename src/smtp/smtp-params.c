@@ -184,6 +184,7 @@ smtp_decode_xtext(const struct smtp_param *param, bool printable)
 {
 	struct buf out;
 	const char *error;
+	char *s;
 	size_t i;
 
 	buf_init(&out);
@@ -201,7 +202,9 @@ smtp_decode_xtext(const struct smtp_param *param, bool printable)
 			return NULL;
 		}
 	}
-	return buf_steal(&out);
+	s = buf_steal(&out);
+	buf_deinit(&out);
+	return s;
 }
 
 static int
