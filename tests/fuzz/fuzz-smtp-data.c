@@ -102,14 +102,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    a.errors != b.errors || a.out.len != b.out.len ||
 	    memcmp(a.out.data, b.out.data, a.out.len) != 0)
 		abort();
-	if (a.done) {
-		/* the end marker, and the only one */
-		if (a.consumed < 3 ||
-		    memcmp(data + a.consumed - 3, ".\r\n", 3) != 0)
+	/* Reference: DATA ends at the first ".\r\n" that is at the very
+	 * start or right after a "\r\n" pair, and nowhere else. */
+	{
+		size_t k, end = SIZE_MAX;
+
+		for (k = 0; k + 3 <= size; k++) {
+			if (memcmp(data + k, ".\r\n", 3) == 0 &&
+			    (k == 0 || (k >= 2 &&
+					memcmp(data + k - 2, "\r\n", 2) == 0))) {
+				end = k + 3;
+				break;
+			}
+		}
+		if (a.done != (end != SIZE_MAX))
 			abort();
-		if (a.consumed > 3 &&
-		    (a.consumed < 5 ||
-		     memcmp(data + a.consumed - 5, "\r\n", 2) != 0))
+		if (a.done && a.consumed != end)
 			abort();
 	}
 	if (limits.max_message_size != 0 &&
