@@ -145,6 +145,8 @@ smtp_data_text_run(struct smtp_data_reader *reader, const uint8_t *p,
 			reader->errors |= SMTP_DATA_ERR_TOO_BIG;
 	}
 	reader->size += i;
+	/* UNSAFE: after this, either take fits in the free part of stage
+	 * or the stage is empty and take >= SMTP_DATA_STAGE goes direct. */
 	if (take > SMTP_DATA_STAGE - reader->stage_len)
 		smtp_data_flush(reader);
 	if (take >= SMTP_DATA_STAGE) {
