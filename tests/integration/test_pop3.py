@@ -192,7 +192,7 @@ def test_rate_limit_after_failures(herald_factory):
 
 
 def test_commands_in_wrong_state_and_bad_input(herald_factory):
-    h = server(herald_factory, pop3="max_errors = 6")
+    h = server(herald_factory, pop3="max_errors = 7")
     r = Raw(h)
     assert r.greeting.startswith("+OK")
     assert r.cmd("STAT").startswith("-ERR")
@@ -201,7 +201,7 @@ def test_commands_in_wrong_state_and_bad_input(herald_factory):
     assert r.cmd("XYZZ").startswith("-ERR Unknown command")
     assert r.cmd("USER").startswith("-ERR Wrong number")
     assert r.cmd("A" * 5000).startswith("-ERR Line too long")
-    # the sixth error closes the session
+    # the seventh error closes the session
     assert r.cmd("RETR 1").startswith("-ERR")
     assert r.line().startswith("-ERR Too many errors")
     assert r.f.read() == b""
@@ -246,7 +246,8 @@ def test_in_use(herald_factory):
 def test_in_use_released_when_connection_drops(herald_factory):
     h = server(herald_factory)
     p1 = login(h)
-    p1.sock.close()
+    p1.sock.shutdown(socket.SHUT_RDWR)
+    p1.close()
     deadline = time.monotonic() + 5
     while True:
         p2 = pop(h)
@@ -453,7 +454,8 @@ def test_dropped_connection_applies_no_deletions(herald_factory):
     p = login(h)
     p.dele(1)
     p.dele(2)
-    p.sock.close()
+    p.sock.shutdown(socket.SHUT_RDWR)
+    p.close()
     time.sleep(0.3)
     for _ in range(50):
         try:
