@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * RETR and TOP (RFC 1939 5, 7): the blob is read and dot-stuffed on the
- * thread pool in chunks of about RETR_CHUNK bytes; the next chunk is read
- * only once the connection's output has drained below its high mark, so a
- * big message never sits in memory whole and a slow reader costs at most
- * one chunk plus the output buffer.
+ * RETR and TOP (RFC 1939 5, 7). Blobs are read and dot-stuffed on the
+ * thread pool. Two things keep that fast and bounded:
+ *  - a batch: consecutive RETRs already pipelined behind the first one are
+ *    taken into the same job (in order, up to RETR_BATCH messages), so a
+ *    client downloading thousands of small messages pays one thread hand-off
+ *    per batch, not per message;
+ *  - streaming: a job stops after about RETR_CHUNK bytes of output and the
+ *    next one starts only once the connection's output has drained, so a
+ *    big message never sits in memory whole and a slow reader costs at most
+ *    one chunk plus the output buffer.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,56 +23,89 @@
 #include "pop3/pop3-private.h"
 #include "pop3/pop3-stuff.h"
 
-/* Output produced per job; one job covers a typical message. */
+/* Output produced per job. */
 #define RETR_CHUNK (128 * 1024)
 #define READ_SIZE (64 * 1024)
+/* Most pipelined RETRs taken into one batch. */
+#define RETR_BATCH 64
+
+struct retr_item {
+	char blob_id[STORE_BLOB_ID_LEN + 1];
+	uint64_t size;
+	bool top;
+	uint32_t lines;
+};
 
 struct pop3_retr {
 	struct pop3_session *s;
 	struct store *store;
-	char blob_id[STORE_BLOB_ID_LEN + 1];
-	int fd;
-	bool top;
-	uint64_t size;
+	struct retr_item items[RETR_BATCH];
+	size_t n_items;
+	size_t cur;		/* item being sent */
+	int fd;			/* of items[cur], -1 before it is opened */
 	struct pop3_stuffer st;
 	struct buf out;
 	uint8_t *readbuf;
-	bool started;		/* "+OK" sent */
-	bool complete;		/* "." added to out */
 	bool running;		/* a job holds this struct */
-	bool failed;
+	bool fatal;		/* failed in the middle of a message */
+	/* for the log line of a failure (pool thread writes, loop reads) */
+	char failed_blob[STORE_BLOB_ID_LEN + 1];
 	char error[160];
 };
 
 static void retr_submit(struct pop3_retr *r);
 
-/* Pool thread: fills r->out with the next stuffed chunk. */
+/* Pool thread: starts items[cur]. Returns false (after writing -ERR for
+ * it) if its blob cannot be opened. */
+static bool
+item_open(struct pop3_retr *r)
+{
+	struct retr_item *it = &r->items[r->cur];
+	const char *error = NULL;
+	enum store_result res;
+
+	res = store_blob_open(r->store, it->blob_id, &r->fd, &error);
+	if (res != STORE_OK) {
+		snprintf(r->failed_blob, sizeof(r->failed_blob), "%s",
+			 it->blob_id);
+		snprintf(r->error, sizeof(r->error), "%s",
+			 error != NULL ? error : store_result_str(res));
+		buf_puts(&r->out, "-ERR [SYS/TEMP] Cannot read the message, "
+				  "try again later\r\n");
+		r->fd = -1;
+		return false;
+	}
+	pop3_stuffer_init(&r->st, it->top, it->lines);
+	if (it->top)
+		buf_puts(&r->out, "+OK Top of message follows\r\n");
+	else
+		buf_printf(&r->out, "+OK %llu octets\r\n",
+			   (unsigned long long)it->size);
+	return true;
+}
+
+/* Pool thread: fills r->out with the next piece of the batch. */
 static void
 retr_work(void *ctx)
 {
 	struct pop3_retr *r = ctx;
-	const char *error = NULL;
 
-	if (r->fd < 0) {
-		enum store_result res = store_blob_open(r->store, r->blob_id,
-							&r->fd, &error);
+	while (r->cur < r->n_items && r->out.len < RETR_CHUNK) {
+		ssize_t n;
 
-		if (res != STORE_OK) {
-			r->failed = true;
-			snprintf(r->error, sizeof(r->error), "%s",
-				 error != NULL ? error : store_result_str(res));
-			return;
+		if (r->fd < 0 && !item_open(r)) {
+			r->cur++;
+			continue;
 		}
-	}
-	while (r->out.len < RETR_CHUNK) {
-		ssize_t n = read(r->fd, r->readbuf, READ_SIZE);
-
+		n = read(r->fd, r->readbuf, READ_SIZE);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			r->failed = true;
+			snprintf(r->failed_blob, sizeof(r->failed_blob), "%s",
+				 r->items[r->cur].blob_id);
 			snprintf(r->error, sizeof(r->error), "read: %s",
 				 strerror(errno));
+			r->fatal = true;
 			return;
 		}
 		if (n > 0)
@@ -75,8 +113,9 @@ retr_work(void *ctx)
 						&r->out);
 		if (n == 0 || pop3_stuffer_is_done(&r->st)) {
 			pop3_stuffer_finish(&r->st, &r->out);
-			r->complete = true;
-			return;
+			close(r->fd);
+			r->fd = -1;
+			r->cur++;
 		}
 	}
 }
@@ -97,31 +136,20 @@ retr_done(void *ctx)
 	r->running = false;
 	if (ioev_conn_is_closed(s->conn))
 		return;		/* on_close frees r */
-	if (r->failed) {
+	if (r->failed_blob[0] != '\0') {
 		log_warn(s->id, "pop3", "retr-failed",
 			 "user=<%s> blob=%s error=\"%s\"", s->drop.address,
-			 r->blob_id, r->error);
-		if (!r->started) {
-			pop3_reply_err(s, "[SYS/TEMP] Cannot read the message, "
-				       "try again later");
-			retr_end(s);
-		} else {
-			/* half a message was sent: no way to say -ERR now */
-			ioev_conn_close(s->conn);
-		}
-		return;
-	}
-	if (!r->started) {
-		r->started = true;
-		if (r->top)
-			pop3_reply_ok(s, "Top of message follows");
-		else
-			pop3_reply_ok(s, "%llu octets",
-				      (unsigned long long)r->size);
+			 r->failed_blob, r->error);
+		r->failed_blob[0] = '\0';
 	}
 	(void)ioev_conn_write(s->conn, r->out.data, r->out.len);
 	buf_reset(&r->out);
-	if (r->complete) {
+	if (r->fatal) {
+		/* half a message was sent: no way to say -ERR now */
+		ioev_conn_close(s->conn);
+		return;
+	}
+	if (r->cur == r->n_items) {
 		retr_end(s);
 		return;
 	}
@@ -166,6 +194,55 @@ pop3_retr_free(struct pop3_session *s)
 }
 
 static void
+item_add(struct pop3_retr *r, const struct pop3_msg *m, bool top,
+	 uint32_t lines)
+{
+	struct retr_item *it = &r->items[r->n_items++];
+
+	memcpy(it->blob_id, m->blob_id, sizeof(it->blob_id));
+	it->size = m->size;
+	it->top = top;
+	it->lines = lines;
+}
+
+/* Takes further "RETR n" lines that are already buffered into the batch,
+ * as long as each is valid (so its reply is a message, answered in order
+ * by this batch). Anything else stays in the input for the normal path. */
+static void
+batch_pipelined(struct pop3_session *s, struct pop3_retr *r)
+{
+	while (r->n_items < RETR_BATCH) {
+		size_t avail = ioev_conn_input_len(s->conn), len, i;
+		const uint8_t *data, *lf;
+		struct pop3_command cmd;
+		const char *error;
+		char line[64];
+		uint32_t n;
+
+		if (avail == 0)
+			return;
+		data = ioev_conn_peek(s->conn, avail < sizeof(line) ?
+				      avail : sizeof(line), &len);
+		lf = memchr(data, '\n', len);
+		if (lf == NULL)
+			return;
+		i = (size_t)(lf - data);
+		if (i > 0 && data[i - 1] == '\r')
+			i--;
+		memcpy(line, data, i);
+		line[i] = '\0';
+		if (memchr(line, '\0', i) != NULL ||
+		    pop3_command_parse(line, i, &cmd, &error) < 0 ||
+		    cmd.cmd != POP3_CMD_RETR || cmd.n_args != 1 ||
+		    !pop3_parse_number(cmd.args[0], &n) || n == 0 ||
+		    n > s->drop.n_msgs || s->drop.msgs[n - 1].deleted)
+			return;
+		ioev_conn_consume(s->conn, (size_t)(lf - data) + 1);
+		item_add(r, &s->drop.msgs[n - 1], false, 0);
+	}
+}
+
+static void
 retr_start(struct pop3_session *s, struct pop3_msg *m, bool top,
 	   uint32_t lines)
 {
@@ -173,13 +250,12 @@ retr_start(struct pop3_session *s, struct pop3_msg *m, bool top,
 
 	r->s = s;
 	r->store = s->store;
-	memcpy(r->blob_id, m->blob_id, sizeof(r->blob_id));
 	r->fd = -1;
-	r->top = top;
-	r->size = m->size;
-	pop3_stuffer_init(&r->st, top, lines);
 	buf_init(&r->out);
 	r->readbuf = xmalloc(READ_SIZE);
+	item_add(r, m, top, lines);
+	if (!top)
+		batch_pipelined(s, r);
 	s->retr = r;
 	pop3_session_busy(s);
 	retr_submit(r);
