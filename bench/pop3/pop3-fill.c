@@ -4,6 +4,7 @@
  * of ADDRESS through store.h (blob_put + deliver, as SMTP delivery does),
  * and writes the same bytes into MAILDIR/new for the Dovecot side.
  * Usage: pop3-fill CONFIG ADDRESS COUNT SIZE MAILDIR
+ *        pop3-fill CONFIG ADDRESS -        (one message from stdin; tests)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -49,13 +50,13 @@ main(int argc, char **argv)
 	struct buf msg;
 	struct daemon_creds creds;
 
-	if (argc != 6) {
+	if (argc != 6 && !(argc == 4 && strcmp(argv[3], "-") == 0)) {
 		fprintf(stderr, "usage: pop3-fill CONFIG ADDRESS COUNT SIZE "
 				"MAILDIR\n");
 		return 2;
 	}
-	count = (unsigned)strtoul(argv[3], NULL, 10);
-	size = strtoul(argv[4], NULL, 10);
+	count = argc == 6 ? (unsigned)strtoul(argv[3], NULL, 10) : 1;
+	size = argc == 6 ? strtoul(argv[4], NULL, 10) : 0;
 	if ((cfg = config_load(argv[1], &cerr)) == NULL) {
 		fprintf(stderr, "%s\n", cerr);
 		return 1;
@@ -80,13 +81,23 @@ main(int argc, char **argv)
 		char *path;
 		FILE *f;
 
-		make_message(&msg, i, size);
+		if (argc == 4) {
+			char tmp[65536];
+			size_t n;
+
+			while ((n = fread(tmp, 1, sizeof(tmp), stdin)) > 0)
+				buf_append(&msg, tmp, n);
+		} else {
+			make_message(&msg, i, size);
+		}
 		if (store_blob_put(store, msg.data, msg.len, id, &err) != STORE_OK ||
 		    store_deliver(store, id, msg.len, 0, &t, 1, NULL, &err) !=
 		    STORE_OK) {
 			fprintf(stderr, "deliver: %s\n", err);
 			return 1;
 		}
+		if (argc == 4)
+			break;
 		path = xasprintf("%s/new/%u.bench.%u,S=%zu", argv[5], i, i,
 				 msg.len);
 		if ((f = fopen(path, "wb")) == NULL ||
