@@ -1,0 +1,148 @@
+"""Real POP3 clients against Herald: fetchmail (STLS) and getmail6
+(implicit TLS: getmail6 has no STLS for POP3) download 500 messages, keep
+them, then delete them; a further run fetches none."""
+import os
+import shutil
+import smtplib
+import subprocess
+
+import pytest
+
+from harness import DOMAIN
+from test_pop3 import (FILL, PASSWORD, USER, make_msg, pop, server,
+                       smtp_available, smtp_or_skip)
+
+N = 500
+
+
+def fill(h, n=N):
+    if smtp_available():
+        with smtplib.SMTP("127.0.0.1", h.ports["smtp"], timeout=60) as s:
+            for i in range(n):
+                s.sendmail("bob@remote.test", [USER], make_msg(i))
+        return
+    md = os.path.join(h.dir, "fill-maildir")
+    for d in ("new", "cur", "tmp"):
+        os.makedirs(os.path.join(md, d), exist_ok=True)
+    subprocess.run(["chown", "-R", "herald:herald", md], check=False)
+    subprocess.run([FILL, h.conf, USER, str(n), "2000", md], check=True)
+
+
+def stat(h):
+    p = pop(h)
+    p.user(USER)
+    p.pass_(PASSWORD)
+    r = p.stat()
+    p.quit()
+    return r
+
+
+def count_ids(path):
+    if os.path.isfile(path):
+        with open(path, "rb") as fh:
+            return fh.read().count(b"\nMessage-ID: <")
+    n = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            with open(os.path.join(root, f), "rb") as fh:
+                n += fh.read().count(b"\nMessage-ID: <")
+    return n
+
+
+@pytest.mark.skipif(shutil.which("fetchmail") is None,
+                    reason="fetchmail not installed")
+def test_fetchmail_stls_keep_then_delete(herald_factory):
+    smtp_or_skip()
+    h = server(herald_factory, smtp=True)
+    fill(h)
+    assert stat(h)[0] == N
+    home = os.path.join(h.dir, "fm")
+    os.makedirs(home)
+    out = os.path.join(home, "mbox")
+
+    def run(keep):
+        rc = os.path.join(home, "fetchmailrc")
+        with open(rc, "w") as f:
+            f.write(f"""set no syslog
+poll 127.0.0.1 with proto POP3 port {h.ports['pop3']} uidl
+  user "{USER}" there with password "{PASSWORD}" is root here
+  sslproto 'TLS1.2+' no sslcertck
+  {'keep' if keep else 'no keep fetchall'}
+  mda "/bin/sh -c 'cat >> {out}'"
+""")
+        os.chmod(rc, 0o600)
+        p = subprocess.run(["fetchmail", "-f", rc, "-i",
+                            os.path.join(home, "ids"), "-N", "-v"],
+                           env={**os.environ, "HOME": home},
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode in (0, 1), p.stdout + p.stderr
+        return p
+
+    p = run(keep=True)
+    assert "STLS" in p.stdout + p.stderr
+    assert count_ids(out) == N
+    assert stat(h)[0] == N                   # kept
+    run(keep=True)                            # UIDLs known: nothing new
+    assert count_ids(out) == N
+    run(keep=False)                           # fetch all and delete
+    assert count_ids(out) == 2 * N
+    assert stat(h) == (0, 0)
+    p = run(keep=False)
+    assert count_ids(out) == 2 * N            # nothing left
+    assert h.wait_log("tls=yes")
+
+
+@pytest.mark.skipif(shutil.which("getmail") is None,
+                    reason="getmail6 not installed")
+def test_getmail_keep_then_delete(herald_factory):
+    smtp_or_skip()
+    h = server(herald_factory, smtp=True)
+    fill(h)
+    home = os.path.join(h.dir, "gm")
+    maildir = os.path.join(home, "Maildir")
+    for d in ("new", "cur", "tmp"):
+        os.makedirs(os.path.join(maildir, d))
+
+    def run(delete):
+        rc = os.path.join(home, "getmailrc")
+        with open(rc, "w") as f:
+            f.write(f"""[retriever]
+type = SimplePOP3SSLRetriever
+server = 127.0.0.1
+port = {h.ports['pop3s']}
+username = {USER}
+password = {PASSWORD}
+
+[destination]
+type = Maildir
+path = {maildir}/
+
+[options]
+delete = {'true' if delete else 'false'}
+read_all = false
+verbose = 0
+""")
+        cmd = ["getmail", "--getmaildir", home, "--rcfile", rc]
+        if os.geteuid() == 0:
+            # getmail refuses to deliver as root
+            subprocess.run(["chown", "-R", "herald:herald", home], check=True)
+            cmd = ["setpriv", "--reuid=herald", "--regid=herald",
+                   "--init-groups"] + cmd
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stdout + p.stderr
+
+    run(delete=False)
+    assert count_ids(maildir) == N
+    assert stat(h)[0] == N
+    run(delete=False)                         # seen UIDLs: nothing new
+    assert count_ids(maildir) == N
+    # getmail deletes only what it retrieves in that run: forget the
+    # UIDLs so it fetches (again) and deletes everything
+    for f in os.listdir(home):
+        if f.startswith("oldmail-"):
+            os.unlink(os.path.join(home, f))
+    run(delete=True)
+    assert count_ids(maildir) == 2 * N
+    assert stat(h) == (0, 0)
+    run(delete=True)
+    assert count_ids(maildir) == 2 * N
