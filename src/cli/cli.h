@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 struct config;
+struct store;
 
 #define CLI_OK 0
 #define CLI_ERROR 1
@@ -39,6 +40,11 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Loads the config at path (NULL: config_default_path()). On error prints
  * every "FILE:LINE: message" line and returns NULL. */
 struct config *cli_load_config(const char *path);
+
+/* Opens the store for cfg, first creating data_dir for the configured user
+ * and dropping to it when run as root (files stay the workers'). Prints the
+ * error and returns NULL on failure. */
+struct store *cli_open_store(const struct config *cfg);
 
 /* True when argv has -h or --help anywhere before "--". */
 bool cli_wants_help(int argc, char **argv);

@@ -11,6 +11,3 @@ not_yet(const char *what)
 }
 
 int cli_serve(int argc, char **argv) { return not_yet("serve"); }
-int cli_domain(int argc, char **argv) { return not_yet("domain"); }
-int cli_user(int argc, char **argv) { return not_yet("user"); }
-int cli_alias(int argc, char **argv) { return not_yet("alias"); }

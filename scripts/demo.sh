@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Quick start: installs what the build needs, builds Herald, and starts it
+# for the demo domain example.test on 127.0.0.1 with the embedded store and
+# a demo user. Run as root on Debian 12. Stop it with: scripts/demo.sh stop
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DIR=${HERALD_DEMO_DIR:-/var/lib/herald-demo}
+CONF=$DIR/herald.conf
+BIN=$PWD/build/herald
+
+if [ "${1:-}" = stop ]; then
+	[ -f "$DIR/herald.pid" ] && kill "$(cat "$DIR/herald.pid")" 2>/dev/null || true
+	rm -f "$DIR/herald.pid"
+	echo "Herald demo stopped."
+	exit 0
+fi
+
+bash scripts/install-build-deps.sh
+make -j"$(nproc)" >/dev/null
+
+if [ -f "$DIR/herald.pid" ] && kill -0 "$(cat "$DIR/herald.pid")" 2>/dev/null; then
+	kill "$(cat "$DIR/herald.pid")"; sleep 1
+fi
+mkdir -p "$DIR"
+chmod 755 "$DIR"
+cat > "$CONF" <<CONF
+# Herald demo: example.test on loopback, embedded SQLite store.
+hostname = mail.example.test
+data_dir = $DIR/data
+
+[listen]
+smtp        = 127.0.0.1:2525
+submission  = 127.0.0.1:5870
+submissions = 127.0.0.1:4650
+pop3        = 127.0.0.1:1100
+pop3s       = 127.0.0.1:9950
+CONF
+# keep only the listeners this build serves
+for p in smtp submission submissions pop3 pop3s; do
+	if ! "$BIN" serve --protocols | grep -qx "$p"; then
+		sed -i "/^$p /d" "$CONF"
+	fi
+done
+"$BIN" config check -c "$CONF" >/dev/null
+
+"$BIN" domain list -c "$CONF" | grep -qx example.test || "$BIN" domain add example.test -c "$CONF"
+PASS=$(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 12)
+if "$BIN" user list example.test -c "$CONF" | grep -q '^demo@example.test'; then
+	echo "$PASS" | "$BIN" user passwd demo@example.test -c "$CONF"
+else
+	echo "$PASS" | "$BIN" user add demo@example.test -c "$CONF"
+fi
+
+nohup "$BIN" serve -c "$CONF" >"$DIR/herald.log" 2>&1 &
+echo $! > "$DIR/herald.pid"
+for _ in $(seq 50); do grep -q ' ready ' "$DIR/herald.log" 2>/dev/null && break; sleep 0.1; done
+grep -q ' ready ' "$DIR/herald.log" || { cat "$DIR/herald.log"; exit 1; }
+
+cat <<MSG
+
+Herald is running for example.test on 127.0.0.1 (pid $(cat "$DIR/herald.pid")).
+  user:      demo@example.test
+  password:  $PASS
+  config:    $CONF
+  log:       $DIR/herald.log
+  listening: $(grep -E '^(smtp|submission|submissions|pop3|pop3s) ' "$CONF" | awk '{printf "%s=%s ", $1, $3}')
+
+Try it:
+  swaks --server 127.0.0.1:2525 --to demo@example.test --from you@example.org
+  In a mail client: account demo@example.test, the password above,
+  server 127.0.0.1, self-signed certificate (accept it).
+Stop it with: scripts/demo.sh stop
+MSG

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Failed-login rate limiting: counters keyed by a string (a client IP, an
+ * account name), each with a fixed window that opens at the first failure.
+ * Once `limit` failures fall inside a window the key is blocked until the
+ * window ends; a success clears the key. Memory is bounded: at most
+ * max_entries keys, the least recently failed one is evicted to make room.
+ * Thread-safe (one mutex): pool threads and the event loop may share one.
+ * Config: struct config_auth fail_per_ip, fail_per_user, fail_window_s.
+ */
+#ifndef HERALD_SASL_RATELIMIT_H
+#define HERALD_SASL_RATELIMIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+/* Keys are cut to this many bytes (IPs and user names are shorter). */
+#define RATELIMIT_MAX_KEY 255
+
+struct ratelimit;
+
+/* max_entries >= 1. limit 0 disables blocking (counters still kept).
+ * window_s 0 is taken as 1. */
+struct ratelimit *ratelimit_new(size_t max_entries, unsigned limit,
+				time_t window_s);
+void ratelimit_free(struct ratelimit **rl);
+
+/* True if key has `limit` failures in a window that has not ended at
+ * `now`. An entry whose window has ended is dropped. */
+bool ratelimit_is_blocked(struct ratelimit *rl, const char *key, time_t now);
+/* Counts one failure of key at now (opening a new window if none is open
+ * or the last one ended). Returns true if key is now blocked. */
+bool ratelimit_fail(struct ratelimit *rl, const char *key, time_t now);
+/* Forgets key (a successful login). */
+void ratelimit_success(struct ratelimit *rl, const char *key);
+/* Failures counted for key in its open window at now (0 if none). */
+unsigned ratelimit_failures(struct ratelimit *rl, const char *key, time_t now);
+/* Number of keys held (at most max_entries). */
+size_t ratelimit_count(struct ratelimit *rl);
+
+#endif

@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals shared by the store's files: struct store, the backend ops
+ * table (one row per public operation, so a MariaDB backend can sit next to
+ * SQLite with the same schema), the group-commit queue and error helpers.
+ */
+#ifndef HERALD_STORE_STORE_PRIVATE_H
+#define HERALD_STORE_STORE_PRIVATE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+#define STORE_ERROR_SIZE 256
+
+/* A write executed by the writer thread inside a SAVEPOINT of the batch
+ * transaction. run() returns STORE_OK to keep its changes or an error to
+ * have them rolled back (the other operations of the batch are kept). */
+typedef enum store_result store_op_run_cb_t(struct store *store, void *ctx,
+					    const char **error_r);
+
+struct store_op {
+	store_op_run_cb_t *run;
+	void *ctx;
+	enum store_result result;
+	char error[STORE_ERROR_SIZE];
+	bool done;
+	pthread_cond_t done_cond;	/* with store->lock */
+	struct store_op *next;
+};
+
+struct store_backend_ops {
+	const char *name;
+	/* Connects, applies migrations; sets store->schema_version. */
+	enum store_result (*open)(struct store *store, const char **error_r);
+	void (*close)(struct store *store);
+
+	/* Writer-thread transaction steps for group commit. */
+	enum store_result (*batch_begin)(struct store *store,
+					 const char **error_r);
+	enum store_result (*op_begin)(struct store *store,
+				      const char **error_r);
+	/* keep: release the savepoint; else roll back to it and release. */
+	enum store_result (*op_end)(struct store *store, bool keep,
+				    const char **error_r);
+	enum store_result (*batch_commit)(struct store *store,
+					  const char **error_r);
+	void (*batch_rollback)(struct store *store);
+
+	enum store_result (*check_integrity)(struct store *store,
+					     const char **error_r);
+
+	/* Directory. Addresses arrive split and validated by store.c. */
+	enum store_result (*domain_add)(struct store *store, const char *domain,
+					const char **error_r);
+	enum store_result (*domain_del)(struct store *store, const char *domain,
+					bool force, const char **error_r);
+	enum store_result (*domain_list)(struct store *store, char ***names_r,
+					 size_t *count_r, const char **error_r);
+	enum store_result (*domain_exists)(struct store *store,
+					   const char *domain, bool *exists_r,
+					   const char **error_r);
+	enum store_result (*user_add)(struct store *store, const char *local,
+				      const char *domain, const char *hash,
+				      const char *scram, uint64_t quota,
+				      int64_t *id_r, const char **error_r);
+	enum store_result (*user_del)(struct store *store, const char *local,
+				      const char *domain, const char **error_r);
+	enum store_result (*user_set_password)(struct store *store,
+					       const char *local,
+					       const char *domain,
+					       const char *hash,
+					       const char *scram,
+					       const char **error_r);
+	enum store_result (*user_set_quota)(struct store *store,
+					    const char *local,
+					    const char *domain, uint64_t quota,
+					    const char **error_r);
+	enum store_result (*user_lookup)(struct store *store, const char *local,
+					 const char *domain, int64_t id,
+					 struct store_user **user_r,
+					 const char **error_r);
+	enum store_result (*user_list)(struct store *store, const char *domain,
+				       struct store_user **users_r,
+				       size_t *count_r, const char **error_r);
+	enum store_result (*alias_add)(struct store *store, const char *local,
+				       const char *domain, const char *target,
+				       const char **error_r);
+	enum store_result (*alias_del)(struct store *store, const char *local,
+				       const char *domain, const char *target,
+				       const char **error_r);
+	enum store_result (*alias_list)(struct store *store, const char *domain,
+					struct store_alias **aliases_r,
+					size_t *count_r, const char **error_r);
+	enum store_result (*alias_resolve)(struct store *store,
+					   const char *local,
+					   const char *domain,
+					   char ***targets_r, size_t *count_r,
+					   const char **error_r);
+
+	/* Mailboxes and messages. */
+	enum store_result (*mailbox_list)(struct store *store,
+					  int64_t account_id,
+					  struct store_mailbox **boxes_r,
+					  size_t *count_r,
+					  const char **error_r);
+	/* name NULL: by role. */
+	enum store_result (*mailbox_lookup)(struct store *store,
+					    int64_t account_id,
+					    const char *name,
+					    enum store_role role,
+					    struct store_mailbox **box_r,
+					    const char **error_r);
+	enum store_result (*mailbox_status)(struct store *store,
+					    int64_t mailbox_id,
+					    struct store_mailbox_status *st_r,
+					    const char **error_r);
+	enum store_result (*deliver)(struct store *store, const char *blob_id,
+				     uint64_t size, int64_t internal_date,
+				     struct store_target *targets, size_t count,
+				     size_t *failed_r, const char **error_r);
+	enum store_result (*message_list)(struct store *store,
+					  int64_t mailbox_id,
+					  struct store_message **msgs_r,
+					  size_t *count_r,
+					  const char **error_r);
+	enum store_result (*flags_update)(struct store *store,
+					  int64_t mailbox_id,
+					  const uint32_t *uids, size_t count,
+					  uint32_t add, uint32_t remove,
+					  size_t *changed_r, uint64_t *modseq_r,
+					  const char **error_r);
+	enum store_result (*expunge)(struct store *store, int64_t mailbox_id,
+				     const uint32_t *uids, size_t count,
+				     size_t *expunged_r, const char **error_r);
+
+	/* Outbound queue. */
+	enum store_result (*queue_insert)(struct store *store,
+					  const char *blob_id, uint64_t size,
+					  const char *env_from,
+					  const char *dsn_ret,
+					  const char *dsn_envid,
+					  const struct store_queue_rcpt *rcpts,
+					  size_t count, int64_t *id_r,
+					  const char **error_r);
+	enum store_result (*queue_list)(struct store *store, int64_t due,
+					struct store_queue_entry **entries_r,
+					size_t *count_r, const char **error_r);
+	enum store_result (*queue_rcpt_update)(struct store *store,
+					       int64_t rcpt_id,
+					       const char *status,
+					       const char *last_error,
+					       const char **error_r);
+	enum store_result (*queue_reschedule)(struct store *store, int64_t id,
+					      int64_t next_attempt,
+					      const char *status,
+					      const char **error_r);
+	enum store_result (*queue_delete)(struct store *store, int64_t id,
+					  const char **error_r);
+};
+
+struct store {
+	const struct config *cfg;
+	const struct store_backend_ops *ops;
+	void *backend;			/* the backend's own state */
+	int schema_version;
+
+	char *blob_dir;			/* <data_dir>/blobs */
+	char *blob_tmp_dir;		/* <data_dir>/blobs/tmp */
+
+	/* Group commit: callers append ops, one writer thread drains them. */
+	pthread_mutex_t lock;
+	pthread_cond_t queue_cond;
+	struct store_op *queue_head, *queue_tail;
+	size_t queue_len;
+	bool stopping;
+	bool writer_running;
+	pthread_t writer;
+	unsigned batch_max;
+	uint64_t batch_wait_us;
+	struct store_stats stats;
+};
+
+extern const struct store_backend_ops store_sqlite_ops;
+
+/* Sets *error_r (when error_r is not NULL) to a formatted message in this
+ * thread's error buffer and returns r. */
+enum store_result store_error(const char **error_r, enum store_result r,
+			      const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Queues op, waits until its batch is committed (or rolled back) and
+ * returns its result; copies its message into this thread's buffer. */
+enum store_result store_commit_run(struct store *store, store_op_run_cb_t *run,
+				   void *ctx, const char **error_r);
+/* Starts / stops (after draining) the writer thread. */
+int store_commit_start(struct store *store, const char **error_r);
+void store_commit_stop(struct store *store);
+
+/* Blob directory set-up (store-blob.c). */
+enum store_result store_blob_init(struct store *store, const char *data_dir,
+				  const char **error_r);
+/* Whether id is 64 lowercase hex digits. */
+bool store_blob_id_is_valid(const char *id);
+
+/* Fills out with a new random stable id: prefix letter + 20 base32 chars. */
+void store_new_stable_id(char prefix, char out[STORE_ID_SIZE]);
+
+#endif

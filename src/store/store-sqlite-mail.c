@@ -1,0 +1,622 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Mailboxes and messages on SQLite: lookups and status, delivery (UID,
+ * MODSEQ, stable ids, quota), message lists, flag changes and expunge.
+ * Every change bumps the mailbox's HIGHESTMODSEQ and is recorded in the
+ * change log for CONDSTORE/QRESYNC and JMAP.
+ */
+#include "store/store-sqlite-private.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "lib/mem.h"
+
+#define MAILBOX_COLUMNS \
+	"SELECT id, account_id, name, role, uidvalidity, uidnext," \
+	" highestmodseq, subscribed, jmap_id, created FROM mailboxes "
+
+static enum store_role
+role_parse(const char *s)
+{
+	if (s == NULL)
+		return STORE_ROLE_NONE;
+	for (int r = STORE_ROLE_INBOX; r < STORE_ROLE_COUNT; r++)
+		if (strcmp(s, store_role_name((enum store_role)r)) == 0)
+			return (enum store_role)r;
+	return STORE_ROLE_NONE;
+}
+
+static void
+mailbox_from_row(sqlite3_stmt *stmt, struct store_mailbox *b)
+{
+	const unsigned char *jid;
+
+	b->id = sqlite3_column_int64(stmt, 0);
+	b->account_id = sqlite3_column_int64(stmt, 1);
+	b->name = sqlite_col_strdup(stmt, 2);
+	b->role = role_parse((const char *)sqlite3_column_text(stmt, 3));
+	b->uidvalidity = (uint32_t)sqlite3_column_int64(stmt, 4);
+	b->uidnext = (uint32_t)sqlite3_column_int64(stmt, 5);
+	b->highestmodseq = (uint64_t)sqlite3_column_int64(stmt, 6);
+	b->subscribed = sqlite3_column_int(stmt, 7) != 0;
+	jid = sqlite3_column_text(stmt, 8);
+	snprintf(b->jmap_id, sizeof(b->jmap_id), "%s",
+		 jid != NULL ? (const char *)jid : "");
+	b->created = sqlite3_column_int64(stmt, 9);
+}
+
+enum store_result
+sqlite_mailbox_list(struct store *store, int64_t account_id,
+		    struct store_mailbox **boxes_r, size_t *count_r,
+		    const char **error_r)
+{
+	sqlite3 *db;
+	sqlite3_stmt *stmt;
+	struct store_mailbox *v = NULL;
+	size_t n = 0, cap = 0;
+	enum store_result r;
+	int rc;
+
+	r = sqlite_reader_get(store, &db, error_r);
+	if (r != STORE_OK)
+		return r;
+	if (sqlite_prep(db, &stmt, MAILBOX_COLUMNS "WHERE account_id = ?"
+			" ORDER BY name", "i", account_id) != SQLITE_OK) {
+		r = sqlite_fail(db, "mailbox list", error_r);
+		sqlite_reader_put(store, db);
+		return r;
+	}
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap == 0 ? 8 : cap * 2;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		mailbox_from_row(stmt, &v[n++]);
+	}
+	if (rc != SQLITE_DONE) {
+		r = sqlite_fail(db, "mailbox list", error_r);
+		store_mailboxes_free(&v, n);
+		n = 0;
+	}
+	sqlite3_finalize(stmt);
+	sqlite_reader_put(store, db);
+	*boxes_r = v;
+	*count_r = n;
+	return r;
+}
+
+static bool
+name_is_inbox(const char *name)
+{
+	return name == NULL || strcasecmp(name, "INBOX") == 0;
+}
+
+enum store_result
+sqlite_mailbox_lookup(struct store *store, int64_t account_id,
+		      const char *name, enum store_role role,
+		      struct store_mailbox **box_r, const char **error_r)
+{
+	sqlite3 *db;
+	sqlite3_stmt *stmt;
+	enum store_result r;
+	int rc;
+
+	r = sqlite_reader_get(store, &db, error_r);
+	if (r != STORE_OK)
+		return r;
+	/* RFC 9051 5.1: INBOX is case-insensitive, other names are not. */
+	if (name != NULL && !name_is_inbox(name))
+		rc = sqlite_prep(db, &stmt, MAILBOX_COLUMNS
+				 "WHERE account_id = ? AND name = ?", "it",
+				 account_id, name);
+	else
+		rc = sqlite_prep(db, &stmt, MAILBOX_COLUMNS
+				 "WHERE account_id = ? AND role = ?", "it",
+				 account_id,
+				 store_role_name(name != NULL ?
+						 STORE_ROLE_INBOX : role));
+	if (rc != SQLITE_OK) {
+		r = sqlite_fail(db, "mailbox lookup", error_r);
+	} else {
+		rc = sqlite3_step(stmt);
+		if (rc == SQLITE_ROW) {
+			*box_r = xcalloc(1, sizeof(**box_r));
+			mailbox_from_row(stmt, *box_r);
+		} else if (rc == SQLITE_DONE) {
+			r = store_error(error_r, STORE_E_NOT_FOUND,
+					"mailbox %s does not exist",
+					name != NULL ? name :
+					store_role_name(role));
+		} else {
+			r = sqlite_fail(db, "mailbox lookup", error_r);
+		}
+		sqlite3_finalize(stmt);
+	}
+	sqlite_reader_put(store, db);
+	return r;
+}
+
+enum store_result
+sqlite_mailbox_status(struct store *store, int64_t mailbox_id,
+		      struct store_mailbox_status *st, const char **error_r)
+{
+	sqlite3 *db;
+	sqlite3_stmt *stmt = NULL;
+	enum store_result r;
+	int rc;
+
+	r = sqlite_reader_get(store, &db, error_r);
+	if (r != STORE_OK)
+		return r;
+	/* One read transaction so both queries see the same snapshot. */
+	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		r = sqlite_fail(db, "status", error_r);
+		goto out;
+	}
+	rc = sqlite_prep(db, &stmt, "SELECT uidvalidity, uidnext,"
+			 " highestmodseq FROM mailboxes WHERE id = ?", "i",
+			 mailbox_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(stmt);
+	if (rc == SQLITE_DONE) {
+		r = store_error(error_r, STORE_E_NOT_FOUND,
+				"mailbox %lld does not exist",
+				(long long)mailbox_id);
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		r = sqlite_fail(db, "status", error_r);
+		goto out;
+	}
+	st->uidvalidity = (uint32_t)sqlite3_column_int64(stmt, 0);
+	st->uidnext = (uint32_t)sqlite3_column_int64(stmt, 1);
+	st->highestmodseq = (uint64_t)sqlite3_column_int64(stmt, 2);
+	sqlite3_finalize(stmt);
+	rc = sqlite_prep(db, &stmt, "SELECT count(*),"
+			 " coalesce(sum((flags & 1) = 0), 0),"
+			 " coalesce(sum(size), 0)"
+			 " FROM messages WHERE mailbox_id = ?", "i",
+			 mailbox_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		r = sqlite_fail(db, "status", error_r);
+		goto out;
+	}
+	st->messages = (uint32_t)sqlite3_column_int64(stmt, 0);
+	st->unseen = (uint32_t)sqlite3_column_int64(stmt, 1);
+	st->size = (uint64_t)sqlite3_column_int64(stmt, 2);
+out:
+	sqlite3_finalize(stmt);
+	sqlite_reader_put(store, db);
+	return r;
+}
+
+/* ---- delivery ---- */
+
+struct deliver_ctx {
+	const char *blob_id;
+	uint64_t size;
+	int64_t internal_date;
+	struct store_target *targets;
+	size_t count;
+	size_t failed;
+};
+
+static enum store_result
+target_mailbox(sqlite3 *db, struct store_target *t, int64_t *uidnext_r,
+	       int64_t *hms_r, const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (t->mailbox_id != 0)
+		rc = sqlite_prep(db, &stmt, "SELECT id, uidnext, highestmodseq"
+				 " FROM mailboxes WHERE id = ? AND"
+				 " account_id = ?", "ii", t->mailbox_id,
+				 t->account_id);
+	else if (name_is_inbox(t->mailbox_name))
+		rc = sqlite_prep(db, &stmt, "SELECT id, uidnext, highestmodseq"
+				 " FROM mailboxes WHERE account_id = ? AND"
+				 " role = 'inbox'", "i", t->account_id);
+	else
+		rc = sqlite_prep(db, &stmt, "SELECT id, uidnext, highestmodseq"
+				 " FROM mailboxes WHERE account_id = ? AND"
+				 " name = ?", "it", t->account_id,
+				 t->mailbox_name);
+	if (rc != SQLITE_OK)
+		return sqlite_fail(db, "mailbox lookup", error_r);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		t->mailbox_id = sqlite3_column_int64(stmt, 0);
+		*uidnext_r = sqlite3_column_int64(stmt, 1);
+		*hms_r = sqlite3_column_int64(stmt, 2);
+	}
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_DONE)
+		return store_error(error_r, STORE_E_NOT_FOUND,
+				   "mailbox %s of account %lld does not exist",
+				   t->mailbox_name != NULL ? t->mailbox_name :
+				   "INBOX", (long long)t->account_id);
+	if (rc != SQLITE_ROW)
+		return sqlite_fail(db, "mailbox lookup", error_r);
+	return STORE_OK;
+}
+
+static enum store_result
+deliver_one(sqlite3 *db, struct deliver_ctx *c, size_t i, int64_t *threads,
+	    int64_t now, const char **error_r)
+{
+	struct store_target *t = &c->targets[i];
+	int64_t uidnext = 0, hms = 0, quota = 0, used = 0;
+	enum store_result r;
+	size_t j;
+
+	int rc = sqlite_int(db, &quota, "SELECT quota_bytes FROM accounts"
+			    " WHERE id = ?", "i", t->account_id);
+
+	if (rc == SQLITE_DONE)
+		return store_error(error_r, STORE_E_NOT_FOUND,
+				   "account %lld does not exist",
+				   (long long)t->account_id);
+	if (rc != SQLITE_ROW)
+		return sqlite_fail(db, "account lookup", error_r);
+	r = target_mailbox(db, t, &uidnext, &hms, error_r);
+	if (r != STORE_OK)
+		return r;
+	/* RFC 9051 2.3.1.1: UIDs are 32-bit; a full mailbox needs a new
+	 * UIDVALIDITY, which is an administrative act, not a delivery. */
+	if (uidnext >= (int64_t)UINT32_MAX)
+		return store_error(error_r, STORE_E_TEMP,
+				   "mailbox %lld has run out of UIDs",
+				   (long long)t->mailbox_id);
+	/* Copies for one account share the email and thread ids (JMAP). */
+	for (j = 0; j < i; j++)
+		if (c->targets[j].account_id == t->account_id)
+			break;
+	if (j < i) {
+		memcpy(t->email_id, c->targets[j].email_id,
+		       sizeof(t->email_id));
+		threads[i] = threads[j];
+	} else {
+		char tid[STORE_ID_SIZE];
+
+		store_new_stable_id('e', t->email_id);
+		store_new_stable_id('t', tid);
+		if (sqlite_exec(db, "INSERT INTO threads (account_id, jmap_id,"
+				" created) VALUES (?, ?, ?)", "iti",
+				t->account_id, tid, now) != SQLITE_OK)
+			return sqlite_fail(db, "thread insert", error_r);
+		threads[i] = sqlite3_last_insert_rowid(db);
+	}
+	t->uid = (uint32_t)uidnext;
+	t->modseq = (uint64_t)hms + 1;
+	if (sqlite_exec(db, "UPDATE mailboxes SET uidnext = ?,"
+			" highestmodseq = ? WHERE id = ?", "iii", uidnext + 1,
+			hms + 1, t->mailbox_id) != SQLITE_OK ||
+	    sqlite_exec(db, "INSERT INTO messages (mailbox_id, account_id,"
+			" uid, modseq, flags, internal_date, saved_date, size,"
+			" blob_id, thread_id, email_id)"
+			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			"iiiiiiiitit", t->mailbox_id, t->account_id, uidnext,
+			hms + 1, (int64_t)(t->flags & STORE_FLAGS_ALL),
+			c->internal_date != 0 ? c->internal_date : now, now,
+			(int64_t)c->size, c->blob_id, threads[i],
+			t->email_id) != SQLITE_OK)
+		return sqlite_fail(db, "message insert", error_r);
+	t->message_id = sqlite3_last_insert_rowid(db);
+	if (sqlite_exec(db, "INSERT INTO changes (account_id, mailbox_id,"
+			" modseq, kind, object_id, uid, change, at)"
+			" VALUES (?, ?, ?, 'email', ?, ?, 'created', ?)",
+			"iiiiii", t->account_id, t->mailbox_id, hms + 1,
+			t->message_id, uidnext, now) != SQLITE_OK ||
+	    sqlite_exec(db, "UPDATE accounts SET used_bytes = used_bytes + ?,"
+			" used_messages = used_messages + 1 WHERE id = ?",
+			"ii", (int64_t)c->size, t->account_id) != SQLITE_OK ||
+	    sqlite_int(db, &used, "SELECT used_bytes FROM accounts"
+		       " WHERE id = ?", "i", t->account_id) != SQLITE_ROW)
+		return sqlite_fail(db, "usage update", error_r);
+	if (quota > 0 && used > quota)
+		return store_error(error_r, STORE_E_OVER_QUOTA,
+				   "account %lld is over quota (%lld of %lld"
+				   " bytes)", (long long)t->account_id,
+				   (long long)used, (long long)quota);
+	return STORE_OK;
+}
+
+static enum store_result
+run_deliver(struct store *store, void *ctx, const char **error_r)
+{
+	struct deliver_ctx *c = ctx;
+	sqlite3 *db = sqlite_wdb(store);
+	int64_t *threads = xcalloc(c->count, sizeof(*threads));
+	int64_t now = (int64_t)time(NULL);
+	enum store_result r = STORE_OK;
+
+	for (size_t i = 0; i < c->count && r == STORE_OK; i++) {
+		r = deliver_one(db, c, i, threads, now, error_r);
+		if (r != STORE_OK)
+			c->failed = i;
+	}
+	free(threads);
+	return r;
+}
+
+enum store_result
+sqlite_deliver(struct store *store, const char *blob_id, uint64_t size,
+	       int64_t internal_date, struct store_target *targets,
+	       size_t count, size_t *failed_r, const char **error_r)
+{
+	struct deliver_ctx c = {
+		.blob_id = blob_id, .size = size,
+		.internal_date = internal_date, .targets = targets,
+		.count = count,
+	};
+	enum store_result r = store_commit_run(store, run_deliver, &c,
+					       error_r);
+
+	if (failed_r != NULL)
+		*failed_r = c.failed;
+	return r;
+}
+
+/* ---- message list ---- */
+
+enum store_result
+sqlite_message_list(struct store *store, int64_t mailbox_id,
+		    struct store_message **msgs_r, size_t *count_r,
+		    const char **error_r)
+{
+	sqlite3 *db;
+	sqlite3_stmt *stmt = NULL;
+	struct store_message *v = NULL;
+	size_t n = 0, cap = 0;
+	int64_t exists = 0;
+	enum store_result r;
+	int rc;
+
+	r = sqlite_reader_get(store, &db, error_r);
+	if (r != STORE_OK)
+		return r;
+	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite_int(db, &exists, "SELECT count(*) FROM mailboxes"
+		       " WHERE id = ?", "i", mailbox_id) != SQLITE_ROW) {
+		r = sqlite_fail(db, "message list", error_r);
+		goto out;
+	}
+	if (exists == 0) {
+		r = store_error(error_r, STORE_E_NOT_FOUND,
+				"mailbox %lld does not exist",
+				(long long)mailbox_id);
+		goto out;
+	}
+	if (sqlite_prep(db, &stmt, "SELECT id, uid, modseq, flags,"
+			" internal_date, saved_date, size, thread_id, blob_id,"
+			" email_id FROM messages WHERE mailbox_id = ?"
+			" ORDER BY uid", "i", mailbox_id) != SQLITE_OK) {
+		r = sqlite_fail(db, "message list", error_r);
+		goto out;
+	}
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct store_message *m;
+		const unsigned char *s;
+
+		if (n == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		m = &v[n++];
+		memset(m, 0, sizeof(*m));
+		m->id = sqlite3_column_int64(stmt, 0);
+		m->uid = (uint32_t)sqlite3_column_int64(stmt, 1);
+		m->modseq = (uint64_t)sqlite3_column_int64(stmt, 2);
+		m->flags = (uint32_t)sqlite3_column_int64(stmt, 3);
+		m->internal_date = sqlite3_column_int64(stmt, 4);
+		m->saved_date = sqlite3_column_int64(stmt, 5);
+		m->size = (uint64_t)sqlite3_column_int64(stmt, 6);
+		m->thread_id = sqlite3_column_int64(stmt, 7);
+		s = sqlite3_column_text(stmt, 8);
+		snprintf(m->blob_id, sizeof(m->blob_id), "%s",
+			 s != NULL ? (const char *)s : "");
+		s = sqlite3_column_text(stmt, 9);
+		snprintf(m->email_id, sizeof(m->email_id), "%s",
+			 s != NULL ? (const char *)s : "");
+	}
+	if (rc != SQLITE_DONE) {
+		r = sqlite_fail(db, "message list", error_r);
+		free(v);
+		v = NULL;
+		n = 0;
+	}
+out:
+	sqlite3_finalize(stmt);
+	sqlite_reader_put(store, db);
+	*msgs_r = v;
+	*count_r = n;
+	return r;
+}
+
+/* ---- flags and expunge ---- */
+
+struct uid_ctx {
+	int64_t mailbox_id;
+	const uint32_t *uids;
+	size_t count;
+	uint32_t add, remove;
+	size_t changed;
+	uint64_t modseq;
+};
+
+static enum store_result
+mailbox_modseq(sqlite3 *db, int64_t mailbox_id, int64_t *account_r,
+	       int64_t *hms_r, const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (sqlite_prep(db, &stmt, "SELECT account_id, highestmodseq"
+			" FROM mailboxes WHERE id = ?", "i", mailbox_id) !=
+	    SQLITE_OK)
+		return sqlite_fail(db, "mailbox lookup", error_r);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*account_r = sqlite3_column_int64(stmt, 0);
+		*hms_r = sqlite3_column_int64(stmt, 1);
+	}
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_DONE)
+		return store_error(error_r, STORE_E_NOT_FOUND,
+				   "mailbox %lld does not exist",
+				   (long long)mailbox_id);
+	if (rc != SQLITE_ROW)
+		return sqlite_fail(db, "mailbox lookup", error_r);
+	return STORE_OK;
+}
+
+static enum store_result
+run_flags(struct store *store, void *ctx, const char **error_r)
+{
+	struct uid_ctx *c = ctx;
+	sqlite3 *db = sqlite_wdb(store);
+	int64_t account = 0, hms = 0, now = (int64_t)time(NULL);
+	enum store_result r;
+	sqlite3_stmt *stmt;
+
+	r = mailbox_modseq(db, c->mailbox_id, &account, &hms, error_r);
+	if (r != STORE_OK)
+		return r;
+	/* One new modseq for every message this call changes (RFC 7162
+	 * 3.1.1 allows several messages to share one). */
+	for (size_t i = 0; i < c->count; i++) {
+		int rc = sqlite_prep(db, &stmt, "UPDATE messages SET"
+				     " flags = (flags | ?1) & ~?2, modseq = ?3"
+				     " WHERE mailbox_id = ?4 AND uid = ?5 AND"
+				     " ((flags | ?1) & ~?2) != flags"
+				     " RETURNING id", "iiiii",
+				     (int64_t)c->add, (int64_t)c->remove,
+				     hms + 1, c->mailbox_id,
+				     (int64_t)c->uids[i]);
+		int64_t msg_id = 0;
+
+		if (rc != SQLITE_OK)
+			return sqlite_fail(db, "flag update", error_r);
+		rc = sqlite3_step(stmt);
+		if (rc == SQLITE_ROW) {
+			msg_id = sqlite3_column_int64(stmt, 0);
+			rc = sqlite3_step(stmt);
+		}
+		sqlite3_finalize(stmt);
+		if (rc != SQLITE_DONE)
+			return sqlite_fail(db, "flag update", error_r);
+		if (msg_id == 0)
+			continue;
+		c->changed++;
+		if (sqlite_exec(db, "INSERT INTO changes (account_id,"
+				" mailbox_id, modseq, kind, object_id, uid,"
+				" change, at) VALUES (?, ?, ?, 'email', ?, ?,"
+				" 'updated', ?)", "iiiiii", account,
+				c->mailbox_id, hms + 1, msg_id,
+				(int64_t)c->uids[i], now) != SQLITE_OK)
+			return sqlite_fail(db, "change log", error_r);
+	}
+	if (c->changed == 0) {
+		c->modseq = (uint64_t)hms;
+		return STORE_OK;
+	}
+	if (sqlite_exec(db, "UPDATE mailboxes SET highestmodseq = ?"
+			" WHERE id = ?", "ii", hms + 1, c->mailbox_id) !=
+	    SQLITE_OK)
+		return sqlite_fail(db, "modseq update", error_r);
+	c->modseq = (uint64_t)hms + 1;
+	return STORE_OK;
+}
+
+enum store_result
+sqlite_flags_update(struct store *store, int64_t mailbox_id,
+		    const uint32_t *uids, size_t count, uint32_t add,
+		    uint32_t remove, size_t *changed_r, uint64_t *modseq_r,
+		    const char **error_r)
+{
+	struct uid_ctx c = { .mailbox_id = mailbox_id, .uids = uids,
+			     .count = count, .add = add, .remove = remove };
+	enum store_result r = store_commit_run(store, run_flags, &c, error_r);
+
+	if (changed_r != NULL)
+		*changed_r = r == STORE_OK ? c.changed : 0;
+	if (modseq_r != NULL)
+		*modseq_r = c.modseq;
+	return r;
+}
+
+static enum store_result
+run_expunge(struct store *store, void *ctx, const char **error_r)
+{
+	struct uid_ctx *c = ctx;
+	sqlite3 *db = sqlite_wdb(store);
+	int64_t account = 0, hms = 0, bytes = 0, now = (int64_t)time(NULL);
+	enum store_result r;
+	sqlite3_stmt *stmt;
+
+	r = mailbox_modseq(db, c->mailbox_id, &account, &hms, error_r);
+	if (r != STORE_OK)
+		return r;
+	for (size_t i = 0; i < c->count; i++) {
+		int64_t msg_id = 0;
+		int rc = sqlite_prep(db, &stmt, "DELETE FROM messages"
+				     " WHERE mailbox_id = ? AND uid = ?"
+				     " RETURNING id, size", "ii",
+				     c->mailbox_id, (int64_t)c->uids[i]);
+
+		if (rc != SQLITE_OK)
+			return sqlite_fail(db, "expunge", error_r);
+		rc = sqlite3_step(stmt);
+		if (rc == SQLITE_ROW) {
+			msg_id = sqlite3_column_int64(stmt, 0);
+			bytes += sqlite3_column_int64(stmt, 1);
+			rc = sqlite3_step(stmt);
+		}
+		sqlite3_finalize(stmt);
+		if (rc != SQLITE_DONE)
+			return sqlite_fail(db, "expunge", error_r);
+		if (msg_id == 0)
+			continue;
+		c->changed++;
+		if (sqlite_exec(db, "INSERT INTO changes (account_id,"
+				" mailbox_id, modseq, kind, object_id, uid,"
+				" change, at) VALUES (?, ?, ?, 'email', ?, ?,"
+				" 'destroyed', ?)", "iiiiii", account,
+				c->mailbox_id, hms + 1, msg_id,
+				(int64_t)c->uids[i], now) != SQLITE_OK)
+			return sqlite_fail(db, "change log", error_r);
+	}
+	if (c->changed == 0)
+		return STORE_OK;
+	if (sqlite_exec(db, "UPDATE mailboxes SET highestmodseq = ?"
+			" WHERE id = ?", "ii", hms + 1, c->mailbox_id) !=
+	    SQLITE_OK ||
+	    sqlite_exec(db, "UPDATE accounts SET"
+			" used_bytes = max(0, used_bytes - ?),"
+			" used_messages = max(0, used_messages - ?)"
+			" WHERE id = ?", "iii", bytes, (int64_t)c->changed,
+			account) != SQLITE_OK)
+		return sqlite_fail(db, "expunge update", error_r);
+	return STORE_OK;
+}
+
+enum store_result
+sqlite_expunge(struct store *store, int64_t mailbox_id, const uint32_t *uids,
+	       size_t count, size_t *expunged_r, const char **error_r)
+{
+	struct uid_ctx c = { .mailbox_id = mailbox_id, .uids = uids,
+			     .count = count };
+	enum store_result r = store_commit_run(store, run_expunge, &c,
+					       error_r);
+
+	if (expunged_r != NULL)
+		*expunged_r = r == STORE_OK ? c.changed : 0;
+	return r;
+}

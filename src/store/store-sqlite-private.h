@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared by the SQLite backend's files: connections (one writer connection
+ * owned by the writer thread, a mutex-protected pool of reader connections)
+ * and small prepare/bind/step helpers.
+ */
+#ifndef HERALD_STORE_SQLITE_PRIVATE_H
+#define HERALD_STORE_SQLITE_PRIVATE_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "store/store-private.h"
+
+struct sqlite_backend {
+	char *path;
+	sqlite3 *wdb;			/* writer thread (and open) only */
+	pthread_mutex_t pool_lock;
+	sqlite3 **idle;			/* reader connections not in use */
+	size_t n_idle, cap_idle;
+};
+
+/* The migrations, in order; migration N is sqlite_migrations[N - 1]. */
+extern const char *const sqlite_migrations[];
+extern const size_t sqlite_migrations_count;
+
+/* The writer connection; only valid inside a store_op_run_cb_t. */
+sqlite3 *sqlite_wdb(struct store *store);
+/* Borrows a reader connection (opened on demand) / gives it back. */
+enum store_result sqlite_reader_get(struct store *store, sqlite3 **db_r,
+				    const char **error_r);
+void sqlite_reader_put(struct store *store, sqlite3 *db);
+
+/* Maps a failed SQLite call to a result and message ("what: errmsg"). */
+enum store_result sqlite_fail(sqlite3 *db, const char *what,
+			      const char **error_r);
+
+/* Prepares sql and binds the variadic arguments described by types, one
+ * character each: 't' const char * (NULL binds NULL), 'i' int64_t.
+ * Returns an SQLite result code. */
+int sqlite_prep(sqlite3 *db, sqlite3_stmt **stmt_r, const char *sql,
+		const char *types, ...);
+/* Prepares, binds, steps to the end and finalizes. SQLITE_OK or the code. */
+int sqlite_exec(sqlite3 *db, const char *sql, const char *types, ...);
+/* Runs a query giving one integer: SQLITE_ROW with *val_r set, SQLITE_DONE
+ * when there was no row, or an error code. */
+int sqlite_int(sqlite3 *db, int64_t *val_r, const char *sql,
+	       const char *types, ...);
+
+/* Text column copied (NULL stays NULL). */
+char *sqlite_col_strdup(sqlite3_stmt *stmt, int col);
+
+/* Directory ops (store-sqlite-dir.c), mail ops (store-sqlite-mail.c) and
+ * queue ops (store-sqlite-queue.c), wired into store_sqlite_ops. */
+enum store_result sqlite_domain_add(struct store *, const char *,
+				    const char **);
+enum store_result sqlite_domain_del(struct store *, const char *, bool,
+				    const char **);
+enum store_result sqlite_domain_list(struct store *, char ***, size_t *,
+				     const char **);
+enum store_result sqlite_domain_exists(struct store *, const char *, bool *,
+				       const char **);
+enum store_result sqlite_user_add(struct store *, const char *, const char *,
+				  const char *, const char *, uint64_t,
+				  int64_t *, const char **);
+enum store_result sqlite_user_del(struct store *, const char *, const char *,
+				  const char **);
+enum store_result sqlite_user_set_password(struct store *, const char *,
+					   const char *, const char *,
+					   const char *, const char **);
+enum store_result sqlite_user_set_quota(struct store *, const char *,
+					const char *, uint64_t, const char **);
+enum store_result sqlite_user_lookup(struct store *, const char *,
+				     const char *, int64_t,
+				     struct store_user **, const char **);
+enum store_result sqlite_user_list(struct store *, const char *,
+				   struct store_user **, size_t *,
+				   const char **);
+enum store_result sqlite_alias_add(struct store *, const char *, const char *,
+				   const char *, const char **);
+enum store_result sqlite_alias_del(struct store *, const char *, const char *,
+				   const char *, const char **);
+enum store_result sqlite_alias_list(struct store *, const char *,
+				    struct store_alias **, size_t *,
+				    const char **);
+enum store_result sqlite_alias_resolve(struct store *, const char *,
+				       const char *, char ***, size_t *,
+				       const char **);
+
+enum store_result sqlite_mailbox_list(struct store *, int64_t,
+				      struct store_mailbox **, size_t *,
+				      const char **);
+enum store_result sqlite_mailbox_lookup(struct store *, int64_t, const char *,
+					enum store_role,
+					struct store_mailbox **,
+					const char **);
+enum store_result sqlite_mailbox_status(struct store *, int64_t,
+					struct store_mailbox_status *,
+					const char **);
+enum store_result sqlite_deliver(struct store *, const char *, uint64_t,
+				 int64_t, struct store_target *, size_t,
+				 size_t *, const char **);
+enum store_result sqlite_message_list(struct store *, int64_t,
+				      struct store_message **, size_t *,
+				      const char **);
+enum store_result sqlite_flags_update(struct store *, int64_t,
+				      const uint32_t *, size_t, uint32_t,
+				      uint32_t, size_t *, uint64_t *,
+				      const char **);
+enum store_result sqlite_expunge(struct store *, int64_t, const uint32_t *,
+				 size_t, size_t *, const char **);
+
+/* Creates a mailbox inside a write op (used by user add). */
+enum store_result sqlite_mailbox_create(sqlite3 *db, int64_t account_id,
+					const char *name, enum store_role role,
+					bool subscribed, int64_t *id_r,
+					const char **error_r);
+
+enum store_result sqlite_queue_insert(struct store *, const char *, uint64_t,
+				      const char *, const char *,
+				      const char *,
+				      const struct store_queue_rcpt *, size_t,
+				      int64_t *, const char **);
+enum store_result sqlite_queue_list(struct store *, int64_t,
+				    struct store_queue_entry **, size_t *,
+				    const char **);
+enum store_result sqlite_queue_rcpt_update(struct store *, int64_t,
+					   const char *, const char *,
+					   const char **);
+enum store_result sqlite_queue_reschedule(struct store *, int64_t, int64_t,
+					  const char *, const char **);
+enum store_result sqlite_queue_delete(struct store *, int64_t,
+				      const char **);
+
+#endif

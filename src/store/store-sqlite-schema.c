@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Numbered schema migrations, applied in order at open, each in its own
+ * transaction; PRAGMA user_version holds the number of the last one. Never
+ * edit a migration that has shipped: add the next one. docs/store.md
+ * describes the tables.
+ */
+#include "store/store-sqlite-private.h"
+
+static const char migration_1[] =
+	/* Small counters shared by every process (uidvalidity). */
+	"CREATE TABLE meta ("
+	" key TEXT PRIMARY KEY,"
+	" value INTEGER NOT NULL);"
+	"INSERT INTO meta (key, value) VALUES ('uidvalidity', 0);"
+
+	"CREATE TABLE domains ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	" created INTEGER NOT NULL);"
+
+	/* localpart is stored as given, unique case-insensitively (ASCII). */
+	"CREATE TABLE accounts ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,"
+	" localpart TEXT NOT NULL COLLATE NOCASE,"
+	" password_hash TEXT NOT NULL,"
+	" scram_sha256 TEXT,"
+	" quota_bytes INTEGER NOT NULL DEFAULT 0,"
+	" used_bytes INTEGER NOT NULL DEFAULT 0,"
+	" used_messages INTEGER NOT NULL DEFAULT 0,"
+	" created INTEGER NOT NULL,"
+	" UNIQUE (domain_id, localpart));"
+
+	/* localpart '' is the domain's catch-all; one row per target. */
+	"CREATE TABLE aliases ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,"
+	" localpart TEXT NOT NULL COLLATE NOCASE,"
+	" target TEXT NOT NULL COLLATE NOCASE,"
+	" created INTEGER NOT NULL,"
+	" UNIQUE (domain_id, localpart, target));"
+
+	"CREATE TABLE mailboxes ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	" name TEXT NOT NULL,"
+	" role TEXT,"
+	" uidvalidity INTEGER NOT NULL,"
+	" uidnext INTEGER NOT NULL DEFAULT 1,"
+	" highestmodseq INTEGER NOT NULL DEFAULT 1,"
+	" subscribed INTEGER NOT NULL DEFAULT 0,"
+	" jmap_id TEXT NOT NULL UNIQUE,"
+	" created INTEGER NOT NULL,"
+	" UNIQUE (account_id, name));"
+	"CREATE UNIQUE INDEX mailboxes_role ON mailboxes (account_id, role)"
+	" WHERE role IS NOT NULL;"
+
+	/* Subscriptions to names that have no mailbox (RFC 9051 6.3.9);
+	 * existing mailboxes use mailboxes.subscribed. */
+	"CREATE TABLE subscriptions ("
+	" account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	" name TEXT NOT NULL,"
+	" PRIMARY KEY (account_id, name)) WITHOUT ROWID;"
+
+	"CREATE TABLE threads ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	" jmap_id TEXT NOT NULL UNIQUE,"
+	" created INTEGER NOT NULL);"
+	"CREATE INDEX threads_account ON threads (account_id);"
+
+	/* flags: bit 0 \\Seen, 1 \\Answered, 2 \\Flagged, 3 \\Deleted,
+	 * 4 \\Draft. email_id is shared by the copies one delivery puts in
+	 * several mailboxes of one account (JMAP mailboxIds). */
+	"CREATE TABLE messages ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,"
+	" account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	" uid INTEGER NOT NULL,"
+	" modseq INTEGER NOT NULL,"
+	" flags INTEGER NOT NULL DEFAULT 0,"
+	" internal_date INTEGER NOT NULL,"
+	" saved_date INTEGER NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" blob_id TEXT NOT NULL,"
+	" thread_id INTEGER REFERENCES threads(id) ON DELETE SET NULL,"
+	" email_id TEXT NOT NULL,"
+	" UNIQUE (mailbox_id, uid));"
+	"CREATE INDEX messages_modseq ON messages (mailbox_id, modseq);"
+	"CREATE INDEX messages_email ON messages (account_id, email_id);"
+	"CREATE INDEX messages_blob ON messages (blob_id);"
+	"CREATE INDEX messages_thread ON messages (thread_id);"
+
+	"CREATE TABLE keywords ("
+	" message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+	" keyword TEXT NOT NULL,"
+	" PRIMARY KEY (message_id, keyword)) WITHOUT ROWID;"
+
+	/* Change log for CONDSTORE/QRESYNC (VANISHED needs expunged UIDs
+	 * with their modseq) and JMAP /changes (state = last change id). */
+	"CREATE TABLE changes ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	" mailbox_id INTEGER REFERENCES mailboxes(id) ON DELETE CASCADE,"
+	" modseq INTEGER NOT NULL,"
+	" kind TEXT NOT NULL,"		/* 'email' or 'mailbox' */
+	" object_id INTEGER NOT NULL,"	/* messages.id or mailboxes.id */
+	" uid INTEGER,"
+	" change TEXT NOT NULL,"	/* 'created' 'updated' 'destroyed' */
+	" at INTEGER NOT NULL);"
+	"CREATE INDEX changes_mailbox ON changes (mailbox_id, modseq);"
+	"CREATE INDEX changes_account ON changes (account_id, id);"
+
+	/* Outbound queue: one row per message, one per recipient. */
+	"CREATE TABLE queue ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" blob_id TEXT NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" env_from TEXT NOT NULL,"
+	" dsn_ret TEXT,"
+	" dsn_envid TEXT,"
+	" created INTEGER NOT NULL,"
+	" next_attempt INTEGER NOT NULL,"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" status TEXT NOT NULL DEFAULT 'queued');"
+	"CREATE INDEX queue_due ON queue (next_attempt);"
+	"CREATE INDEX queue_blob ON queue (blob_id);"
+	"CREATE TABLE queue_rcpts ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" queue_id INTEGER NOT NULL REFERENCES queue(id) ON DELETE CASCADE,"
+	" address TEXT NOT NULL,"
+	" dsn_notify TEXT,"
+	" dsn_orcpt TEXT,"
+	" status TEXT NOT NULL DEFAULT 'pending',"
+	" last_error TEXT,"
+	" last_attempt INTEGER);"
+	"CREATE INDEX queue_rcpts_queue ON queue_rcpts (queue_id);";
+
+const char *const sqlite_migrations[] = {
+	migration_1,
+};
+const size_t sqlite_migrations_count =
+	sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The SQLite backend: opening connections (WAL, synchronous=FULL, foreign
+ * keys, busy timeout), numbered migrations, the reader pool, the writer's
+ * transaction steps for group commit, and the ops table.
+ */
+#include "store/store-sqlite-private.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/config.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+
+static struct sqlite_backend *
+backend(struct store *store)
+{
+	return store->backend;
+}
+
+sqlite3 *
+sqlite_wdb(struct store *store)
+{
+	return backend(store)->wdb;
+}
+
+enum store_result
+sqlite_fail(sqlite3 *db, const char *what, const char **error_r)
+{
+	int code = sqlite3_extended_errcode(db);
+
+	/* Every failure here is treated as transient (busy, I/O, full disk,
+	 * corrupt page): the caller answers 4xx and the sender retries,
+	 * which is the safe side for mail. */
+	return store_error(error_r, STORE_E_TEMP, "%s: %s (%d)", what,
+			   sqlite3_errmsg(db), code);
+}
+
+static int
+bind_args(sqlite3_stmt *stmt, const char *types, va_list ap)
+{
+	int rc = SQLITE_OK;
+
+	for (int i = 0; types != NULL && types[i] != '\0' && rc == SQLITE_OK;
+	     i++) {
+		if (types[i] == 't') {
+			const char *s = va_arg(ap, const char *);
+			rc = s == NULL ? sqlite3_bind_null(stmt, i + 1) :
+				sqlite3_bind_text(stmt, i + 1, s, -1,
+						  SQLITE_TRANSIENT);
+		} else if (types[i] == 'i') {
+			rc = sqlite3_bind_int64(stmt, i + 1,
+						va_arg(ap, int64_t));
+		} else {
+			panic("store: bad bind type %c", types[i]);
+		}
+	}
+	return rc;
+}
+
+static int
+prep_va(sqlite3 *db, sqlite3_stmt **stmt_r, const char *sql,
+	const char *types, va_list ap)
+{
+	int rc = sqlite3_prepare_v2(db, sql, -1, stmt_r, NULL);
+
+	if (rc != SQLITE_OK) {
+		*stmt_r = NULL;
+		return rc;
+	}
+	rc = bind_args(*stmt_r, types, ap);
+	if (rc != SQLITE_OK) {
+		sqlite3_finalize(*stmt_r);
+		*stmt_r = NULL;
+	}
+	return rc;
+}
+
+int
+sqlite_prep(sqlite3 *db, sqlite3_stmt **stmt_r, const char *sql,
+	    const char *types, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, types);
+	rc = prep_va(db, stmt_r, sql, types, ap);
+	va_end(ap);
+	return rc;
+}
+
+int
+sqlite_exec(sqlite3 *db, const char *sql, const char *types, ...)
+{
+	sqlite3_stmt *stmt;
+	va_list ap;
+	int rc;
+
+	va_start(ap, types);
+	rc = prep_va(db, &stmt, sql, types, ap);
+	va_end(ap);
+	if (rc != SQLITE_OK)
+		return rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		;
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+int
+sqlite_int(sqlite3 *db, int64_t *val_r, const char *sql, const char *types,
+	   ...)
+{
+	sqlite3_stmt *stmt;
+	va_list ap;
+	int rc;
+
+	va_start(ap, types);
+	rc = prep_va(db, &stmt, sql, types, ap);
+	va_end(ap);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*val_r = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+char *
+sqlite_col_strdup(sqlite3_stmt *stmt, int col)
+{
+	const unsigned char *s = sqlite3_column_text(stmt, col);
+
+	return s == NULL ? NULL : xstrdup((const char *)s);
+}
+
+/* ---- connections ---- */
+
+static enum store_result
+conn_open(struct store *store, sqlite3 **db_r, const char **error_r)
+{
+	const struct config *cfg = store->cfg;
+	sqlite3 *db = NULL;
+	int rc;
+
+	*db_r = NULL;
+	/* FULLMUTEX is not needed: a connection is used by one thread at a
+	 * time (the writer, or a reader borrowed from the pool). */
+	rc = sqlite3_open_v2(backend(store)->path, &db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+			     SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		enum store_result r = store_error(error_r, STORE_E_TEMP,
+			"cannot open %s: %s", backend(store)->path,
+			db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		sqlite3_close(db);
+		return r;
+	}
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_timeout(db, cfg->store.busy_timeout_ms > 0 ?
+			     (int)(cfg->store.busy_timeout_ms > 600000 ?
+				   600000 : cfg->store.busy_timeout_ms) :
+			     5000);
+	/* WAL lets readers run beside the writer and other processes;
+	 * synchronous=FULL syncs the WAL at every commit so a commit is
+	 * durable (DESIGN.md 5). */
+	rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL;"
+			  "PRAGMA synchronous=FULL;"
+			  "PRAGMA foreign_keys=ON;", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		enum store_result r = sqlite_fail(db, "setting pragmas",
+						  error_r);
+		sqlite3_close(db);
+		return r;
+	}
+	*db_r = db;
+	return STORE_OK;
+}
+
+enum store_result
+sqlite_reader_get(struct store *store, sqlite3 **db_r, const char **error_r)
+{
+	struct sqlite_backend *be = backend(store);
+
+	pthread_mutex_lock(&be->pool_lock);
+	if (be->n_idle > 0) {
+		*db_r = be->idle[--be->n_idle];
+		pthread_mutex_unlock(&be->pool_lock);
+		return STORE_OK;
+	}
+	pthread_mutex_unlock(&be->pool_lock);
+	return conn_open(store, db_r, error_r);
+}
+
+void
+sqlite_reader_put(struct store *store, sqlite3 *db)
+{
+	struct sqlite_backend *be = backend(store);
+
+	/* A statement left open would pin an old snapshot of the WAL. */
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	pthread_mutex_lock(&be->pool_lock);
+	if (be->n_idle == be->cap_idle) {
+		be->cap_idle = be->cap_idle == 0 ? 8 : be->cap_idle * 2;
+		be->idle = xreallocarray(be->idle, be->cap_idle,
+					 sizeof(*be->idle));
+	}
+	be->idle[be->n_idle++] = db;
+	pthread_mutex_unlock(&be->pool_lock);
+}
+
+/* ---- migrations ---- */
+
+static enum store_result
+migrate(struct store *store, const char **error_r)
+{
+	sqlite3 *db = backend(store)->wdb;
+	int64_t version = 0;
+	enum store_result r = STORE_OK;
+
+	for (size_t n = 1; n <= sqlite_migrations_count; n++) {
+		char *sql;
+
+		/* BEGIN IMMEDIATE takes the write lock, so of several
+		 * processes starting at once exactly one applies each
+		 * migration; the others see the new user_version. */
+		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+		    SQLITE_OK)
+			return sqlite_fail(db, "migration begin", error_r);
+		if (sqlite_int(db, &version, "PRAGMA user_version", NULL) !=
+		    SQLITE_ROW) {
+			r = sqlite_fail(db, "reading user_version", error_r);
+			goto rollback;
+		}
+		if (version >= (int64_t)n) {
+			sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+			continue;
+		}
+		if (sqlite3_exec(db, sqlite_migrations[n - 1], NULL, NULL,
+				 NULL) != SQLITE_OK) {
+			r = sqlite_fail(db, "migration", error_r);
+			goto rollback;
+		}
+		sql = xasprintf("PRAGMA user_version=%zu", n);
+		if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+			free(sql);
+			r = sqlite_fail(db, "setting user_version", error_r);
+			goto rollback;
+		}
+		free(sql);
+		if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+			r = sqlite_fail(db, "migration commit", error_r);
+			goto rollback;
+		}
+		log_info(NULL, "store", "migrated", "version=%zu", n);
+	}
+	if (sqlite_int(db, &version, "PRAGMA user_version", NULL) !=
+	    SQLITE_ROW)
+		return sqlite_fail(db, "reading user_version", error_r);
+	if (version > (int64_t)sqlite_migrations_count)
+		return store_error(error_r, STORE_E_INVALID,
+				   "database schema version %lld is newer "
+				   "than this program (%zu)",
+				   (long long)version,
+				   sqlite_migrations_count);
+	store->schema_version = (int)version;
+	return STORE_OK;
+
+rollback:
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
+/* ---- lifecycle ---- */
+
+static void
+sqlite_close(struct store *store)
+{
+	struct sqlite_backend *be = backend(store);
+
+	if (be == NULL)
+		return;
+	for (size_t i = 0; i < be->n_idle; i++)
+		sqlite3_close(be->idle[i]);
+	free(be->idle);
+	if (be->wdb != NULL)
+		sqlite3_close(be->wdb);
+	pthread_mutex_destroy(&be->pool_lock);
+	free(be->path);
+	free(be);
+	store->backend = NULL;
+}
+
+static enum store_result
+sqlite_open(struct store *store, const char **error_r)
+{
+	const struct config *cfg = store->cfg;
+	struct sqlite_backend *be;
+	enum store_result r;
+
+	if (!sqlite3_threadsafe())
+		return store_error(error_r, STORE_E_INVALID,
+				   "SQLite was built without thread support");
+	be = xcalloc(1, sizeof(*be));
+	pthread_mutex_init(&be->pool_lock, NULL);
+	be->path = cfg->store.sqlite_path != NULL ?
+		xstrdup(cfg->store.sqlite_path) :
+		xasprintf("%s/herald.db", cfg->data_dir);
+	store->backend = be;
+	r = conn_open(store, &be->wdb, error_r);
+	if (r == STORE_OK)
+		r = migrate(store, error_r);
+	if (r != STORE_OK)
+		sqlite_close(store);
+	return r;
+}
+
+/* ---- group commit steps (writer thread) ---- */
+
+static enum store_result
+step(struct store *store, const char *sql, const char **error_r)
+{
+	sqlite3 *db = backend(store)->wdb;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return sqlite_fail(db, sql, error_r);
+	return STORE_OK;
+}
+
+static enum store_result
+sqlite_batch_begin(struct store *store, const char **error_r)
+{
+	return step(store, "BEGIN IMMEDIATE", error_r);
+}
+
+static enum store_result
+sqlite_op_begin(struct store *store, const char **error_r)
+{
+	return step(store, "SAVEPOINT op", error_r);
+}
+
+static enum store_result
+sqlite_op_end(struct store *store, bool keep, const char **error_r)
+{
+	if (!keep) {
+		enum store_result r = step(store, "ROLLBACK TO op", error_r);
+		if (r != STORE_OK)
+			return r;
+	}
+	return step(store, "RELEASE op", error_r);
+}
+
+static enum store_result
+sqlite_batch_commit(struct store *store, const char **error_r)
+{
+	return step(store, "COMMIT", error_r);
+}
+
+static void
+sqlite_batch_rollback(struct store *store)
+{
+	sqlite3 *db = backend(store)->wdb;
+
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static enum store_result
+sqlite_check_integrity(struct store *store, const char **error_r)
+{
+	sqlite3 *db;
+	sqlite3_stmt *stmt;
+	enum store_result r;
+	int rc;
+
+	r = sqlite_reader_get(store, &db, error_r);
+	if (r != STORE_OK)
+		return r;
+	rc = sqlite_prep(db, &stmt, "PRAGMA integrity_check", NULL);
+	if (rc != SQLITE_OK) {
+		r = sqlite_fail(db, "integrity_check", error_r);
+	} else {
+		rc = sqlite3_step(stmt);
+		if (rc != SQLITE_ROW)
+			r = sqlite_fail(db, "integrity_check", error_r);
+		else if (strcmp((const char *)sqlite3_column_text(stmt, 0),
+				"ok") != 0)
+			r = store_error(error_r, STORE_E_TEMP,
+					"integrity_check: %s",
+					sqlite3_column_text(stmt, 0));
+		sqlite3_finalize(stmt);
+	}
+	sqlite_reader_put(store, db);
+	return r;
+}
+
+const struct store_backend_ops store_sqlite_ops = {
+	.name = "sqlite",
+	.open = sqlite_open,
+	.close = sqlite_close,
+	.batch_begin = sqlite_batch_begin,
+	.op_begin = sqlite_op_begin,
+	.op_end = sqlite_op_end,
+	.batch_commit = sqlite_batch_commit,
+	.batch_rollback = sqlite_batch_rollback,
+	.check_integrity = sqlite_check_integrity,
+	.domain_add = sqlite_domain_add,
+	.domain_del = sqlite_domain_del,
+	.domain_list = sqlite_domain_list,
+	.domain_exists = sqlite_domain_exists,
+	.user_add = sqlite_user_add,
+	.user_del = sqlite_user_del,
+	.user_set_password = sqlite_user_set_password,
+	.user_set_quota = sqlite_user_set_quota,
+	.user_lookup = sqlite_user_lookup,
+	.user_list = sqlite_user_list,
+	.alias_add = sqlite_alias_add,
+	.alias_del = sqlite_alias_del,
+	.alias_list = sqlite_alias_list,
+	.alias_resolve = sqlite_alias_resolve,
+	.mailbox_list = sqlite_mailbox_list,
+	.mailbox_lookup = sqlite_mailbox_lookup,
+	.mailbox_status = sqlite_mailbox_status,
+	.deliver = sqlite_deliver,
+	.message_list = sqlite_message_list,
+	.flags_update = sqlite_flags_update,
+	.expunge = sqlite_expunge,
+	.queue_insert = sqlite_queue_insert,
+	.queue_list = sqlite_queue_list,
+	.queue_rcpt_update = sqlite_queue_rcpt_update,
+	.queue_reschedule = sqlite_queue_reschedule,
+	.queue_delete = sqlite_queue_delete,
+};

@@ -1,0 +1,771 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The backend-independent front of store.h: opening and closing, argument
+ * checks and address splitting, error messages, then dispatch through the
+ * backend's ops table.
+ */
+#include "store/store-private.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "conf/config.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+
+/* Messages live until the next store call in the same thread. */
+static _Thread_local char store_errbuf[STORE_ERROR_SIZE];
+
+/* RFC 5321 4.5.3.1: local part 64, domain 255, path 256 octets. */
+#define STORE_LOCAL_MAX 64
+#define STORE_DOMAIN_MAX 255
+
+enum store_result
+store_error(const char **error_r, enum store_result r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (error_r == NULL)
+		return r;
+	va_start(ap, fmt);
+	vsnprintf(store_errbuf, sizeof(store_errbuf), fmt, ap);
+	va_end(ap);
+	*error_r = store_errbuf;
+	return r;
+}
+
+const char *
+store_result_str(enum store_result r)
+{
+	switch (r) {
+	case STORE_OK: return "ok";
+	case STORE_E_NOT_FOUND: return "not found";
+	case STORE_E_EXISTS: return "exists";
+	case STORE_E_OVER_QUOTA: return "over quota";
+	case STORE_E_IN_USE: return "in use";
+	case STORE_E_INVALID: return "invalid";
+	case STORE_E_TEMP: return "temporary failure";
+	}
+	return "unknown";
+}
+
+static const char *const role_names[STORE_ROLE_COUNT] = {
+	"", "inbox", "drafts", "sent", "junk", "trash", "archive",
+};
+static const char *const role_imap[STORE_ROLE_COUNT] = {
+	NULL, NULL, "\\Drafts", "\\Sent", "\\Junk", "\\Trash", "\\Archive",
+};
+
+const char *
+store_role_name(enum store_role role)
+{
+	if ((unsigned)role >= STORE_ROLE_COUNT)
+		return "";
+	return role_names[role];
+}
+
+const char *
+store_role_imap(enum store_role role)
+{
+	if ((unsigned)role >= STORE_ROLE_COUNT)
+		return NULL;
+	return role_imap[role];
+}
+
+void
+store_new_stable_id(char prefix, char out[STORE_ID_SIZE])
+{
+	/* JMAP ids (RFC 8620 1.2) allow [A-Za-z0-9_-]; 100 random bits make
+	 * collisions between processes that share the database negligible
+	 * without any coordination. */
+	static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+	uint8_t rnd[20];
+	size_t got = 0;
+
+	while (got < sizeof(rnd)) {
+		ssize_t n = getrandom(rnd + got, sizeof(rnd) - got, 0);
+		if (n < 0)
+			panic("getrandom failed");
+		got += (size_t)n;
+	}
+	out[0] = prefix;
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		out[i + 1] = alphabet[rnd[i] & 31];
+	out[sizeof(rnd) + 1] = '\0';
+}
+
+/* ---- address handling ---- */
+
+static bool
+domain_is_valid(const char *d)
+{
+	size_t len = strlen(d);
+
+	if (len == 0 || len > STORE_DOMAIN_MAX)
+		return false;
+	for (const char *p = d; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c <= ' ' || c == '@' || c == 0x7f || c == '/' ||
+		    c == '\\')
+			return false;
+	}
+	return true;
+}
+
+/* Splits "local@domain" at the last '@' into a scratch copy: *local_r and
+ * *domain_r point into *copy_r (caller frees). Local may be empty only when
+ * allow_empty_local (catch-all "@domain"). The domain is lowercased. */
+static enum store_result
+address_split(const char *address, bool allow_empty_local, char **copy_r,
+	      const char **local_r, const char **domain_r,
+	      const char **error_r)
+{
+	char *copy, *at;
+
+	if (address == NULL)
+		return store_error(error_r, STORE_E_INVALID, "missing address");
+	at = strrchr(address, '@');
+	if (at == NULL)
+		return store_error(error_r, STORE_E_INVALID,
+				   "address has no @domain");
+	copy = xstrdup(address);
+	at = copy + (at - address);
+	*at = '\0';
+	for (char *p = at + 1; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	if (!domain_is_valid(at + 1) ||
+	    strlen(copy) > STORE_LOCAL_MAX ||
+	    (!allow_empty_local && copy[0] == '\0')) {
+		free(copy);
+		return store_error(error_r, STORE_E_INVALID,
+				   "malformed address");
+	}
+	for (const char *p = copy; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c <= ' ' || c == 0x7f) {
+			free(copy);
+			return store_error(error_r, STORE_E_INVALID,
+					   "malformed address");
+		}
+	}
+	*copy_r = copy;
+	*local_r = copy;
+	*domain_r = at + 1;
+	return STORE_OK;
+}
+
+static enum store_result
+domain_norm(const char *domain, char **copy_r, const char **error_r)
+{
+	char *copy;
+
+	if (domain == NULL || !domain_is_valid(domain))
+		return store_error(error_r, STORE_E_INVALID,
+				   "malformed domain name");
+	copy = xstrdup(domain);
+	for (char *p = copy; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	*copy_r = copy;
+	return STORE_OK;
+}
+
+/* ---- lifecycle ---- */
+
+enum store_result
+store_open(const struct config *cfg, struct store **store_r,
+	   const char **error_r)
+{
+	struct store *store;
+	pthread_condattr_t attr;
+	enum store_result r;
+
+	*store_r = NULL;
+	if (cfg == NULL || cfg->data_dir == NULL)
+		return store_error(error_r, STORE_E_INVALID,
+				   "data_dir is not set");
+	if (cfg->store.backend != NULL &&
+	    strcmp(cfg->store.backend, "sqlite") != 0)
+		return store_error(error_r, STORE_E_INVALID,
+				   "store backend %s is not implemented",
+				   cfg->store.backend);
+	store = xcalloc(1, sizeof(*store));
+	store->cfg = cfg;
+	store->ops = &store_sqlite_ops;
+	store->batch_max = cfg->store.group_commit_max > 0 ?
+		cfg->store.group_commit_max : 64;
+	store->batch_wait_us = cfg->store.group_commit_wait_us;
+	pthread_mutex_init(&store->lock, NULL);
+	pthread_condattr_init(&attr);
+	/* The writer's batch deadline must not jump with the wall clock. */
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&store->queue_cond, &attr);
+	pthread_condattr_destroy(&attr);
+
+	r = store_blob_init(store, cfg->data_dir, error_r);
+	if (r == STORE_OK)
+		r = store->ops->open(store, error_r);
+	if (r != STORE_OK) {
+		free(store->blob_dir);
+		free(store->blob_tmp_dir);
+		pthread_cond_destroy(&store->queue_cond);
+		pthread_mutex_destroy(&store->lock);
+		free(store);
+		return r;
+	}
+	if (store_commit_start(store, error_r) < 0) {
+		store_close(&store);
+		return STORE_E_TEMP;
+	}
+	*store_r = store;
+	return STORE_OK;
+}
+
+void
+store_close(struct store **storep)
+{
+	struct store *store = *storep;
+
+	if (store == NULL)
+		return;
+	store_commit_stop(store);
+	if (store->backend != NULL)
+		store->ops->close(store);
+	free(store->blob_dir);
+	free(store->blob_tmp_dir);
+	pthread_cond_destroy(&store->queue_cond);
+	pthread_mutex_destroy(&store->lock);
+	free(store);
+	*storep = NULL;
+}
+
+int
+store_schema_version(struct store *store)
+{
+	return store->schema_version;
+}
+
+void
+store_get_stats(struct store *store, struct store_stats *stats_r)
+{
+	pthread_mutex_lock(&store->lock);
+	*stats_r = store->stats;
+	pthread_mutex_unlock(&store->lock);
+}
+
+enum store_result
+store_check_integrity(struct store *store, const char **error_r)
+{
+	return store->ops->check_integrity(store, error_r);
+}
+
+void
+store_strv_free(char ***vp, size_t n)
+{
+	char **v = *vp;
+
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+	*vp = NULL;
+}
+
+/* ---- directory ---- */
+
+enum store_result
+store_domain_add(struct store *store, const char *domain, const char **error_r)
+{
+	char *d;
+	enum store_result r = domain_norm(domain, &d, error_r);
+
+	if (r != STORE_OK)
+		return r;
+	r = store->ops->domain_add(store, d, error_r);
+	free(d);
+	return r;
+}
+
+enum store_result
+store_domain_del(struct store *store, const char *domain, bool force,
+		 const char **error_r)
+{
+	char *d;
+	enum store_result r = domain_norm(domain, &d, error_r);
+
+	if (r != STORE_OK)
+		return r;
+	r = store->ops->domain_del(store, d, force, error_r);
+	free(d);
+	return r;
+}
+
+enum store_result
+store_domain_list(struct store *store, char ***names_r, size_t *count_r,
+		  const char **error_r)
+{
+	return store->ops->domain_list(store, names_r, count_r, error_r);
+}
+
+bool
+store_domain_exists(struct store *store, const char *domain)
+{
+	char *d;
+	bool exists = false;
+
+	if (domain_norm(domain, &d, NULL) != STORE_OK)
+		return false;
+	if (store->ops->domain_exists(store, d, &exists, NULL) != STORE_OK)
+		exists = false;
+	free(d);
+	return exists;
+}
+
+static bool
+text_is_valid(const char *s)
+{
+	return s != NULL && s[0] != '\0' && strchr(s, '\n') == NULL;
+}
+
+enum store_result
+store_user_add(struct store *store, const char *address,
+	       const char *password_hash, const char *scram,
+	       uint64_t quota_bytes, int64_t *id_r, const char **error_r)
+{
+	char *copy;
+	const char *local, *domain;
+	int64_t id;
+	enum store_result r;
+
+	if (!text_is_valid(password_hash))
+		return store_error(error_r, STORE_E_INVALID,
+				   "missing password hash");
+	r = address_split(address, false, &copy, &local, &domain, error_r);
+	if (r != STORE_OK)
+		return r;
+	r = store->ops->user_add(store, local, domain, password_hash, scram,
+				 quota_bytes, &id, error_r);
+	free(copy);
+	if (r == STORE_OK && id_r != NULL)
+		*id_r = id;
+	return r;
+}
+
+enum store_result
+store_user_del(struct store *store, const char *address, const char **error_r)
+{
+	char *copy;
+	const char *local, *domain;
+	enum store_result r;
+
+	r = address_split(address, false, &copy, &local, &domain, error_r);
+	if (r != STORE_OK)
+		return r;
+	r = store->ops->user_del(store, local, domain, error_r);
+	free(copy);
+	return r;
+}
+
+enum store_result
+store_user_set_password(struct store *store, const char *address,
+			const char *password_hash, const char *scram,
+			const char **error_r)
+{
+	char *copy;
+	const char *local, *domain;
+	enum store_result r;
+
+	if (!text_is_valid(password_hash))
+		return store_error(error_r, STORE_E_INVALID,
+				   "missing password hash");
+	r = address_split(address, false, &copy, &local, &domain, error_r);
+	if (r != STORE_OK)
+		return r;
+	r = store->ops->user_set_password(store, local, domain,
+					  password_hash, scram, error_r);
+	free(copy);
+	return r;
+}
+
+enum store_result
+store_user_set_quota(struct store *store, const char *address,
+		     uint64_t quota_bytes, const char **error_r)
+{
+	char *copy;
+	const char *local, *domain;
+	enum store_result r;
+
+	r = address_split(address, false, &copy, &local, &domain, error_r);
+	if (r != STORE_OK)
+		return r;
+	r = store->ops->user_set_quota(store, local, domain, quota_bytes,
+				       error_r);
+	free(copy);
+	return r;
+}
+
+enum store_result
+store_user_lookup(struct store *store, const char *address,
+		  struct store_user **user_r, const char **error_r)
+{
+	char *copy;
+	const char *local, *domain;
+	enum store_result r;
+
+	*user_r = NULL;
+	r = address_split(address, false, &copy, &local, &domain, error_r);
+	if (r != STORE_OK)
+		return r;
+	r = store->ops->user_lookup(store, local, domain, 0, user_r, error_r);
+	free(copy);
+	return r;
+}
+
+enum store_result
+store_user_get(struct store *store, int64_t id, struct store_user **user_r,
+	       const char **error_r)
+{
+	*user_r = NULL;
+	return store->ops->user_lookup(store, NULL, NULL, id, user_r, error_r);
+}
+
+enum store_result
+store_user_list(struct store *store, const char *domain,
+		struct store_user **users_r, size_t *count_r,
+		const char **error_r)
+{
+	char *d = NULL;
+	enum store_result r;
+
+	*users_r = NULL;
+	*count_r = 0;
+	if (domain != NULL) {
+		r = domain_norm(domain, &d, error_r);
+		if (r != STORE_OK)
+			return r;
+	}
+	r = store->ops->user_list(store, d, users_r, count_r, error_r);
+	free(d);
+	return r;
+}
+
+static void
+user_clear(struct store_user *u)
+{
+	free(u->address);
+	mem_free_secret(&u->password_hash);
+	mem_free_secret(&u->scram_sha256);
+}
+
+void
+store_user_free(struct store_user **userp)
+{
+	if (*userp == NULL)
+		return;
+	user_clear(*userp);
+	free(*userp);
+	*userp = NULL;
+}
+
+void
+store_users_free(struct store_user **usersp, size_t count)
+{
+	if (*usersp == NULL)
+		return;
+	for (size_t i = 0; i < count; i++)
+		user_clear(&(*usersp)[i]);
+	free(*usersp);
+	*usersp = NULL;
+}
+
+enum store_result
+store_alias_add(struct store *store, const char *source, const char *target,
+		const char **error_r)
+{
+	char *copy;
+	const char *local, *domain;
+	enum store_result r;
+
+	if (target == NULL || strchr(target, '@') == NULL ||
+	    !text_is_valid(target) || strchr(target, ' ') != NULL)
+		return store_error(error_r, STORE_E_INVALID,
+				   "alias target must be an address");
+	r = address_split(source, true, &copy, &local, &domain, error_r);
+	if (r != STORE_OK)
+		return r;
+	r = store->ops->alias_add(store, local, domain, target, error_r);
+	free(copy);
+	return r;
+}
+
+enum store_result
+store_alias_del(struct store *store, const char *source, const char *target,
+		const char **error_r)
+{
+	char *copy;
+	const char *local, *domain;
+	enum store_result r;
+
+	r = address_split(source, true, &copy, &local, &domain, error_r);
+	if (r != STORE_OK)
+		return r;
+	r = store->ops->alias_del(store, local, domain, target, error_r);
+	free(copy);
+	return r;
+}
+
+enum store_result
+store_alias_list(struct store *store, const char *domain,
+		 struct store_alias **aliases_r, size_t *count_r,
+		 const char **error_r)
+{
+	char *d = NULL;
+	enum store_result r;
+
+	*aliases_r = NULL;
+	*count_r = 0;
+	if (domain != NULL) {
+		r = domain_norm(domain, &d, error_r);
+		if (r != STORE_OK)
+			return r;
+	}
+	r = store->ops->alias_list(store, d, aliases_r, count_r, error_r);
+	free(d);
+	return r;
+}
+
+void
+store_aliases_free(struct store_alias **aliasesp, size_t count)
+{
+	if (*aliasesp == NULL)
+		return;
+	for (size_t i = 0; i < count; i++) {
+		free((*aliasesp)[i].source);
+		free((*aliasesp)[i].target);
+	}
+	free(*aliasesp);
+	*aliasesp = NULL;
+}
+
+enum store_result
+store_alias_resolve(struct store *store, const char *address,
+		    char ***targets_r, size_t *count_r, const char **error_r)
+{
+	char *copy;
+	const char *local, *domain;
+	enum store_result r;
+
+	*targets_r = NULL;
+	*count_r = 0;
+	r = address_split(address, false, &copy, &local, &domain, error_r);
+	if (r != STORE_OK)
+		return r;
+	r = store->ops->alias_resolve(store, local, domain, targets_r,
+				      count_r, error_r);
+	free(copy);
+	return r;
+}
+
+/* ---- mailboxes and messages ---- */
+
+enum store_result
+store_mailbox_list(struct store *store, int64_t account_id,
+		   struct store_mailbox **boxes_r, size_t *count_r,
+		   const char **error_r)
+{
+	*boxes_r = NULL;
+	*count_r = 0;
+	return store->ops->mailbox_list(store, account_id, boxes_r, count_r,
+					error_r);
+}
+
+enum store_result
+store_mailbox_lookup(struct store *store, int64_t account_id,
+		     const char *name, struct store_mailbox **box_r,
+		     const char **error_r)
+{
+	*box_r = NULL;
+	if (name == NULL || name[0] == '\0')
+		return store_error(error_r, STORE_E_INVALID,
+				   "empty mailbox name");
+	return store->ops->mailbox_lookup(store, account_id, name,
+					  STORE_ROLE_NONE, box_r, error_r);
+}
+
+enum store_result
+store_mailbox_lookup_role(struct store *store, int64_t account_id,
+			  enum store_role role, struct store_mailbox **box_r,
+			  const char **error_r)
+{
+	*box_r = NULL;
+	if (role <= STORE_ROLE_NONE || role >= STORE_ROLE_COUNT)
+		return store_error(error_r, STORE_E_INVALID, "unknown role");
+	return store->ops->mailbox_lookup(store, account_id, NULL, role,
+					  box_r, error_r);
+}
+
+void
+store_mailbox_free(struct store_mailbox **boxp)
+{
+	if (*boxp == NULL)
+		return;
+	free((*boxp)->name);
+	free(*boxp);
+	*boxp = NULL;
+}
+
+void
+store_mailboxes_free(struct store_mailbox **boxesp, size_t count)
+{
+	if (*boxesp == NULL)
+		return;
+	for (size_t i = 0; i < count; i++)
+		free((*boxesp)[i].name);
+	free(*boxesp);
+	*boxesp = NULL;
+}
+
+enum store_result
+store_mailbox_status(struct store *store, int64_t mailbox_id,
+		     struct store_mailbox_status *status_r,
+		     const char **error_r)
+{
+	memset(status_r, 0, sizeof(*status_r));
+	return store->ops->mailbox_status(store, mailbox_id, status_r,
+					  error_r);
+}
+
+enum store_result
+store_deliver(struct store *store, const char *blob_id, uint64_t size,
+	      int64_t internal_date, struct store_target *targets,
+	      size_t count, size_t *failed_r, const char **error_r)
+{
+	if (!store_blob_id_is_valid(blob_id))
+		return store_error(error_r, STORE_E_INVALID, "bad blob id");
+	if (count == 0)
+		return store_error(error_r, STORE_E_INVALID, "no targets");
+	if (size > INT64_MAX)
+		return store_error(error_r, STORE_E_INVALID, "bad size");
+	return store->ops->deliver(store, blob_id, size, internal_date,
+				   targets, count, failed_r, error_r);
+}
+
+enum store_result
+store_message_list(struct store *store, int64_t mailbox_id,
+		   struct store_message **msgs_r, size_t *count_r,
+		   const char **error_r)
+{
+	*msgs_r = NULL;
+	*count_r = 0;
+	return store->ops->message_list(store, mailbox_id, msgs_r, count_r,
+					error_r);
+}
+
+enum store_result
+store_flags_update(struct store *store, int64_t mailbox_id,
+		   const uint32_t *uids, size_t count, uint32_t add,
+		   uint32_t remove, size_t *changed_r, uint64_t *modseq_r,
+		   const char **error_r)
+{
+	if (((add | remove) & ~STORE_FLAGS_ALL) != 0)
+		return store_error(error_r, STORE_E_INVALID, "unknown flag");
+	return store->ops->flags_update(store, mailbox_id, uids, count, add,
+					remove, changed_r, modseq_r, error_r);
+}
+
+enum store_result
+store_expunge(struct store *store, int64_t mailbox_id, const uint32_t *uids,
+	      size_t count, size_t *expunged_r, const char **error_r)
+{
+	return store->ops->expunge(store, mailbox_id, uids, count, expunged_r,
+				   error_r);
+}
+
+/* ---- outbound queue ---- */
+
+enum store_result
+store_queue_insert(struct store *store, const char *blob_id, uint64_t size,
+		   const char *env_from, const char *dsn_ret,
+		   const char *dsn_envid, const struct store_queue_rcpt *rcpts,
+		   size_t count, int64_t *id_r, const char **error_r)
+{
+	if (!store_blob_id_is_valid(blob_id))
+		return store_error(error_r, STORE_E_INVALID, "bad blob id");
+	if (count == 0 || env_from == NULL)
+		return store_error(error_r, STORE_E_INVALID,
+				   "no sender or no recipients");
+	for (size_t i = 0; i < count; i++)
+		if (!text_is_valid(rcpts[i].address))
+			return store_error(error_r, STORE_E_INVALID,
+					   "empty recipient");
+	return store->ops->queue_insert(store, blob_id, size, env_from,
+					dsn_ret, dsn_envid, rcpts, count, id_r,
+					error_r);
+}
+
+enum store_result
+store_queue_list(struct store *store, int64_t due,
+		 struct store_queue_entry **entries_r, size_t *count_r,
+		 const char **error_r)
+{
+	*entries_r = NULL;
+	*count_r = 0;
+	return store->ops->queue_list(store, due, entries_r, count_r, error_r);
+}
+
+void
+store_queue_entries_free(struct store_queue_entry **entriesp, size_t count)
+{
+	struct store_queue_entry *v = *entriesp;
+
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < count; i++) {
+		free(v[i].env_from);
+		free(v[i].dsn_ret);
+		free(v[i].dsn_envid);
+		free(v[i].status);
+		for (size_t j = 0; j < v[i].n_rcpts; j++) {
+			free(v[i].rcpts[j].address);
+			free(v[i].rcpts[j].dsn_notify);
+			free(v[i].rcpts[j].dsn_orcpt);
+			free(v[i].rcpts[j].status);
+			free(v[i].rcpts[j].last_error);
+		}
+		free(v[i].rcpts);
+	}
+	free(v);
+	*entriesp = NULL;
+}
+
+enum store_result
+store_queue_rcpt_update(struct store *store, int64_t rcpt_id,
+			const char *status, const char *last_error,
+			const char **error_r)
+{
+	if (!text_is_valid(status))
+		return store_error(error_r, STORE_E_INVALID, "missing status");
+	return store->ops->queue_rcpt_update(store, rcpt_id, status,
+					     last_error, error_r);
+}
+
+enum store_result
+store_queue_reschedule(struct store *store, int64_t id, int64_t next_attempt,
+		       const char *status, const char **error_r)
+{
+	if (!text_is_valid(status))
+		return store_error(error_r, STORE_E_INVALID, "missing status");
+	return store->ops->queue_reschedule(store, id, next_attempt, status,
+					    error_r);
+}
+
+enum store_result
+store_queue_delete(struct store *store, int64_t id, const char **error_r)
+{
+	return store->ops->queue_delete(store, id, error_r);
+}

@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The one storage interface every protocol uses: directory (domains,
+ * accounts, aliases), mailboxes, messages, flags, the outbound queue and
+ * content-addressed message blobs. The backend (SQLite now, MariaDB later)
+ * hides behind an ops table in store-private.h; see docs/store.md.
+ *
+ * Threads: every function here blocks (disk I/O, fsync, waiting for a group
+ * commit) and is safe to call from any number of threads at once, never from
+ * an event-loop thread. Writes are queued to one writer thread per store and
+ * committed in batches (group commit); a write returns only once its batch
+ * is durable. Reads use a connection from a mutex-protected pool.
+ *
+ * Processes: open the store after fork(), once per process; several
+ * processes may open the same database and data_dir concurrently.
+ *
+ * Errors: every fallible function returns enum store_result (STORE_OK == 0)
+ * and, when error_r is not NULL, sets *error_r to a message that stays valid
+ * until the next store call in the same thread (thread-local storage).
+ */
+#ifndef HERALD_STORE_STORE_H
+#define HERALD_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+struct store;
+
+enum store_result {
+	STORE_OK = 0,
+	/* The named domain, account, alias, mailbox or message does not exist. */
+	STORE_E_NOT_FOUND,
+	/* Creating something that already exists (duplicate user, alias...). */
+	STORE_E_EXISTS,
+	/* A delivery would push an account over its quota (SMTP 552 5.2.2). */
+	STORE_E_OVER_QUOTA,
+	/* Refused because dependants exist (domain del without force). */
+	STORE_E_IN_USE,
+	/* Bad argument (malformed address, empty name, unknown role). */
+	STORE_E_INVALID,
+	/* Transient: database busy or gone, disk full, I/O error. Nothing was
+	 * changed; retry later (SMTP 451 4.3.0). */
+	STORE_E_TEMP,
+};
+
+/* "ok", "not found", ... for logs. */
+const char *store_result_str(enum store_result r);
+
+/* IMAP system flags as a bitmask (RFC 9051 2.3.2). */
+enum store_flag {
+	STORE_FLAG_SEEN = 1 << 0,
+	STORE_FLAG_ANSWERED = 1 << 1,
+	STORE_FLAG_FLAGGED = 1 << 2,
+	STORE_FLAG_DELETED = 1 << 3,
+	STORE_FLAG_DRAFT = 1 << 4,
+};
+#define STORE_FLAGS_ALL 0x1fu
+
+/* SPECIAL-USE roles (RFC 6154) and JMAP roles (RFC 8621 2). */
+enum store_role {
+	STORE_ROLE_NONE = 0,
+	STORE_ROLE_INBOX,
+	STORE_ROLE_DRAFTS,
+	STORE_ROLE_SENT,
+	STORE_ROLE_JUNK,
+	STORE_ROLE_TRASH,
+	STORE_ROLE_ARCHIVE,
+	STORE_ROLE_COUNT
+};
+
+/* "inbox", "drafts", ... (JMAP spelling); "" for NONE. */
+const char *store_role_name(enum store_role role);
+/* "\\Drafts", "\\Sent", ... (IMAP SPECIAL-USE); NULL for NONE and INBOX. */
+const char *store_role_imap(enum store_role role);
+
+/* Hex SHA-256 of a blob plus NUL. */
+#define STORE_BLOB_ID_LEN 64
+/* Longest stable id string (mailbox, email, thread) plus NUL. */
+#define STORE_ID_SIZE 32
+
+/* ---- lifecycle ---- */
+
+/* Opens (creating if needed) the database at cfg->store.sqlite_path or
+ * <cfg->data_dir>/herald.db and the blob directory <cfg->data_dir>/blobs/,
+ * applies pending schema migrations (each in its own transaction) and
+ * starts the writer thread. cfg must outlive the store. Only backend
+ * "sqlite" (or NULL) is implemented now. */
+enum store_result store_open(const struct config *cfg, struct store **store_r,
+			     const char **error_r);
+/* Stops the writer after it has committed every queued write, closes all
+ * connections and frees the store; NULLs *store. No call may be in
+ * progress on another thread. */
+void store_close(struct store **store);
+
+/* Schema version after open (the number of the last migration applied). */
+int store_schema_version(struct store *store);
+
+struct store_stats {
+	uint64_t commits;	/* write transactions committed */
+	uint64_t ops;		/* write operations executed in them */
+	uint64_t max_batch;	/* most operations in one transaction */
+};
+/* Counters since open (this process only). */
+void store_get_stats(struct store *store, struct store_stats *stats_r);
+
+/* Runs PRAGMA integrity_check; STORE_OK when it answers "ok". */
+enum store_result store_check_integrity(struct store *store,
+					const char **error_r);
+
+/* ---- blobs: <data_dir>/blobs/<2 hex>/<64 hex>, written once ---- */
+
+/* Writes data as a blob: temp file in blobs/tmp, fsync, rename, fsync of the
+ * directory. The same content twice gives the same id and the file is not
+ * rewritten. id_r receives STORE_BLOB_ID_LEN + 1 bytes. Durable on return,
+ * so a write that references the id may be committed afterwards. */
+enum store_result store_blob_put(struct store *store, const void *data,
+				 size_t len, char id_r[STORE_BLOB_ID_LEN + 1],
+				 const char **error_r);
+
+/* Streaming variant for messages that arrive in pieces: new, write any
+ * number of times, then finish (durable, gives the id) or abort. Each
+ * writer belongs to one thread at a time. finish and abort free *w. */
+struct store_blob_writer;
+enum store_result store_blob_writer_new(struct store *store,
+					struct store_blob_writer **w_r,
+					const char **error_r);
+enum store_result store_blob_writer_write(struct store_blob_writer *w,
+					  const void *data, size_t len,
+					  const char **error_r);
+enum store_result store_blob_writer_finish(struct store_blob_writer **w,
+					   char id_r[STORE_BLOB_ID_LEN + 1],
+					   uint64_t *size_r,
+					   const char **error_r);
+void store_blob_writer_abort(struct store_blob_writer **w);
+
+/* Reads a whole blob into a new buffer (*data_r, caller frees with free();
+ * NUL-terminated for convenience, *len_r excludes the NUL). */
+enum store_result store_blob_read(struct store *store, const char *id,
+				  uint8_t **data_r, size_t *len_r,
+				  const char **error_r);
+/* Opens a blob read-only; the caller owns and closes *fd_r. */
+enum store_result store_blob_open(struct store *store, const char *id,
+				  int *fd_r, const char **error_r);
+/* Whether the blob file exists. */
+bool store_blob_exists(struct store *store, const char *id);
+
+/* ---- directory: domains ---- */
+
+enum store_result store_domain_add(struct store *store, const char *domain,
+				   const char **error_r);
+/* Without force, refuses (STORE_E_IN_USE) when the domain has accounts or
+ * aliases; with force, deletes them too (with their mailboxes and
+ * messages; blobs are left for a later garbage collection). */
+enum store_result store_domain_del(struct store *store, const char *domain,
+				   bool force, const char **error_r);
+/* Domain names sorted; *names_r is freed with store_strv_free(). */
+enum store_result store_domain_list(struct store *store, char ***names_r,
+				    size_t *count_r, const char **error_r);
+/* Case-insensitive. False also when the database cannot be read. */
+bool store_domain_exists(struct store *store, const char *domain);
+
+/* Frees an array of n strings and NULLs *v. */
+void store_strv_free(char ***v, size_t n);
+
+/* ---- directory: accounts ---- */
+
+struct store_user {
+	int64_t id;
+	char *address;		/* canonical: localpart as created @ domain */
+	char *password_hash;	/* "{SCHEME}..." text */
+	char *scram_sha256;	/* NULL when none stored */
+	uint64_t quota_bytes;	/* 0: unlimited */
+	uint64_t used_bytes;
+	uint64_t used_messages;
+	int64_t created;	/* unix seconds */
+};
+
+/* Creates an account and its mailboxes INBOX, Drafts, Sent, Junk, Trash,
+ * Archive (with their roles, all subscribed). The domain must exist
+ * (STORE_E_NOT_FOUND, "domain ... does not exist"); a duplicate local part
+ * (compared case-insensitively) gives STORE_E_EXISTS. scram may be NULL.
+ * id_r may be NULL. */
+enum store_result store_user_add(struct store *store, const char *address,
+				 const char *password_hash, const char *scram,
+				 uint64_t quota_bytes, int64_t *id_r,
+				 const char **error_r);
+/* Deletes the account with its mailboxes and messages. */
+enum store_result store_user_del(struct store *store, const char *address,
+				 const char **error_r);
+/* Replaces the password hash and the SCRAM credential (NULL clears it). */
+enum store_result store_user_set_password(struct store *store,
+					  const char *address,
+					  const char *password_hash,
+					  const char *scram,
+					  const char **error_r);
+enum store_result store_user_set_quota(struct store *store,
+				       const char *address,
+				       uint64_t quota_bytes,
+				       const char **error_r);
+/* Looks an account up by address (local part case-insensitive, domain
+ * case-insensitive). *user_r is freed with store_user_free(). */
+enum store_result store_user_lookup(struct store *store, const char *address,
+				    struct store_user **user_r,
+				    const char **error_r);
+/* The same by id. */
+enum store_result store_user_get(struct store *store, int64_t id,
+				 struct store_user **user_r,
+				 const char **error_r);
+/* All accounts (domain NULL) or those of one domain, sorted by address.
+ * Freed with store_users_free(). An unknown domain is STORE_E_NOT_FOUND. */
+enum store_result store_user_list(struct store *store, const char *domain,
+				  struct store_user **users_r, size_t *count_r,
+				  const char **error_r);
+void store_user_free(struct store_user **user);
+void store_users_free(struct store_user **users, size_t count);
+
+/* ---- directory: aliases ---- */
+
+/* source is "local@domain" or "@domain" (catch-all); the domain must be a
+ * local domain. One row per target; the same pair twice is STORE_E_EXISTS. */
+enum store_result store_alias_add(struct store *store, const char *source,
+				  const char *target, const char **error_r);
+/* target NULL deletes every target of source. STORE_E_NOT_FOUND when
+ * nothing matched. */
+enum store_result store_alias_del(struct store *store, const char *source,
+				  const char *target, const char **error_r);
+
+struct store_alias {
+	char *source;
+	char *target;
+};
+/* All aliases (domain NULL) or one domain's, sorted by source then target.
+ * Freed with store_aliases_free(). */
+enum store_result store_alias_list(struct store *store, const char *domain,
+				   struct store_alias **aliases_r,
+				   size_t *count_r, const char **error_r);
+void store_aliases_free(struct store_alias **aliases, size_t count);
+/* Targets of an address: its own alias rows, else the catch-all rows of its
+ * domain, else STORE_E_NOT_FOUND. Sub-addressing (user+tag) is the caller's
+ * business. Freed with store_strv_free(). */
+enum store_result store_alias_resolve(struct store *store, const char *address,
+				      char ***targets_r, size_t *count_r,
+				      const char **error_r);
+
+/* ---- mailboxes ---- */
+
+struct store_mailbox {
+	int64_t id;
+	int64_t account_id;
+	char *name;
+	enum store_role role;
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+	bool subscribed;
+	char jmap_id[STORE_ID_SIZE];
+	int64_t created;
+};
+
+/* Every mailbox of an account, sorted by name; freed with
+ * store_mailboxes_free(). */
+enum store_result store_mailbox_list(struct store *store, int64_t account_id,
+				     struct store_mailbox **boxes_r,
+				     size_t *count_r, const char **error_r);
+/* By name ("INBOX" matches case-insensitively, other names exactly). */
+enum store_result store_mailbox_lookup(struct store *store, int64_t account_id,
+				       const char *name,
+				       struct store_mailbox **box_r,
+				       const char **error_r);
+enum store_result store_mailbox_lookup_role(struct store *store,
+					    int64_t account_id,
+					    enum store_role role,
+					    struct store_mailbox **box_r,
+					    const char **error_r);
+void store_mailbox_free(struct store_mailbox **box);
+void store_mailboxes_free(struct store_mailbox **boxes, size_t count);
+
+struct store_mailbox_status {
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+	uint32_t messages;
+	uint32_t unseen;	/* messages without \Seen */
+	uint64_t size;		/* sum of message sizes */
+};
+enum store_result store_mailbox_status(struct store *store, int64_t mailbox_id,
+				       struct store_mailbox_status *status_r,
+				       const char **error_r);
+
+/* ---- messages ---- */
+
+/* One destination of a delivery. In: account_id and either mailbox_id or
+ * (mailbox_id 0) mailbox_name (NULL: INBOX). Out: the rest. */
+struct store_target {
+	int64_t account_id;
+	int64_t mailbox_id;
+	const char *mailbox_name;
+	uint32_t flags;		/* initial system flags, e.g. 0 */
+	/* filled on success */
+	int64_t message_id;
+	uint32_t uid;
+	uint64_t modseq;
+	char email_id[STORE_ID_SIZE];
+};
+
+/* Stores one blob (already written with store_blob_put) of `size` bytes
+ * into every target in one atomic, group-committed operation: each target
+ * gets uid = uidnext++, modseq = highestmodseq + 1 of its mailbox, new
+ * stable ids, and its account's used_bytes/used_messages grow. Targets of
+ * one account share an email id and thread id. If any target's account
+ * would exceed its quota nothing is stored: STORE_E_OVER_QUOTA and
+ * *failed_r (may be NULL) is that target's index. STORE_E_NOT_FOUND for an
+ * unknown account or mailbox (also with *failed_r). internal_date is unix
+ * seconds (0: now). Durable when STORE_OK is returned. */
+enum store_result store_deliver(struct store *store, const char *blob_id,
+				uint64_t size, int64_t internal_date,
+				struct store_target *targets, size_t count,
+				size_t *failed_r, const char **error_r);
+
+struct store_message {
+	int64_t id;		/* row id, internal */
+	uint32_t uid;
+	uint64_t modseq;
+	uint32_t flags;		/* enum store_flag bits */
+	int64_t internal_date;
+	int64_t saved_date;
+	uint64_t size;
+	int64_t thread_id;
+	char blob_id[STORE_BLOB_ID_LEN + 1];
+	char email_id[STORE_ID_SIZE];
+};
+
+/* Messages of a mailbox in UID order; *msgs_r is one array freed with
+ * free() (NULL when empty). */
+enum store_result store_message_list(struct store *store, int64_t mailbox_id,
+				     struct store_message **msgs_r,
+				     size_t *count_r, const char **error_r);
+
+/* Sets (add) and clears (remove) system flags on the given UIDs of a
+ * mailbox. Messages whose flags change get one new modseq (highestmodseq
+ * + 1, returned in *modseq_r, may be NULL); UIDs that do not exist are
+ * skipped. *changed_r (may be NULL) counts changed messages. */
+enum store_result store_flags_update(struct store *store, int64_t mailbox_id,
+				     const uint32_t *uids, size_t count,
+				     uint32_t add, uint32_t remove,
+				     size_t *changed_r, uint64_t *modseq_r,
+				     const char **error_r);
+
+/* Removes the given UIDs from a mailbox (missing UIDs are skipped), lowers
+ * the account's usage, records the expunges in the change log and bumps
+ * highestmodseq. *expunged_r (may be NULL) counts removed messages. */
+enum store_result store_expunge(struct store *store, int64_t mailbox_id,
+				const uint32_t *uids, size_t count,
+				size_t *expunged_r, const char **error_r);
+
+/* ---- outbound queue ---- */
+
+struct store_queue_rcpt {
+	const char *address;
+	const char *dsn_notify;	/* "SUCCESS,FAILURE" / "NEVER" / NULL */
+	const char *dsn_orcpt;	/* "rfc822;addr" or NULL */
+};
+
+/* Queues a message (blob already written) for relay, with its recipients,
+ * in one group-committed operation. env_from "" is the null sender.
+ * dsn_ret ("FULL"/"HDRS") and dsn_envid may be NULL. *id_r gets the
+ * queue row id. Durable when STORE_OK is returned. */
+enum store_result store_queue_insert(struct store *store, const char *blob_id,
+				     uint64_t size, const char *env_from,
+				     const char *dsn_ret, const char *dsn_envid,
+				     const struct store_queue_rcpt *rcpts,
+				     size_t count, int64_t *id_r,
+				     const char **error_r);
+
+struct store_queue_entry {
+	int64_t id;
+	char blob_id[STORE_BLOB_ID_LEN + 1];
+	uint64_t size;
+	char *env_from;
+	char *dsn_ret;		/* NULL when not given */
+	char *dsn_envid;
+	int64_t created;
+	int64_t next_attempt;
+	uint32_t attempts;
+	char *status;		/* "queued", "held" */
+	size_t n_rcpts;
+	struct store_queue_entry_rcpt {
+		int64_t id;
+		char *address;
+		char *dsn_notify;
+		char *dsn_orcpt;
+		char *status;	/* "pending", "deferred", "sent", "failed" */
+		char *last_error;
+	} *rcpts;
+};
+
+/* Queue entries (all, or only those with next_attempt <= due when due is
+ * not 0), oldest first; freed with store_queue_entries_free(). */
+enum store_result store_queue_list(struct store *store, int64_t due,
+				   struct store_queue_entry **entries_r,
+				   size_t *count_r, const char **error_r);
+void store_queue_entries_free(struct store_queue_entry **entries,
+			      size_t count);
+/* Records the outcome of an attempt for one recipient row. */
+enum store_result store_queue_rcpt_update(struct store *store, int64_t rcpt_id,
+					  const char *status,
+					  const char *last_error,
+					  const char **error_r);
+/* Sets the next attempt time, increments attempts and sets status
+ * ("queued" or "held"). */
+enum store_result store_queue_reschedule(struct store *store, int64_t id,
+					 int64_t next_attempt,
+					 const char *status,
+					 const char **error_r);
+/* Removes a queue entry and its recipients. */
+enum store_result store_queue_delete(struct store *store, int64_t id,
+				    const char **error_r);
+
+#endif

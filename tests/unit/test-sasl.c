@@ -1,0 +1,650 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for sasl/sasl: PLAIN and LOGIN exchanges, SCRAM-SHA-256 with
+ * the RFC 7677 section 3 conversation and with a client written here on
+ * OpenSSL primitives (not the server's code path), malformed messages,
+ * and a few thousand random messages per mechanism.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+
+#include "lib/base64.h"
+#include "lib/buf.h"
+#include "lib/mem.h"
+#include "sasl/password.h"
+#include "sasl/sasl.h"
+
+/* python3: hashlib.pbkdf2_hmac('sha256', b'pencil', salt, 4096), the RFC
+ * 7677 salt. */
+#define PENCIL_SCRAM "{SCRAM-SHA-256}4096,W22ZaJ0SNY7soEsUEjb6gQ==," \
+	"WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=," \
+	"wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU="
+/* mkpasswd -m sha512crypt -S saltsalt, password "pencil" */
+#define PENCIL_SHA512 "$6$saltsalt$rD9fW1BwIrjB90WCgCTdIQc3phTBhf04I6Iw/" \
+	"XlgKD9E9aEbzqGZipjiFxGo/4wWXDA6jV6/vZO.kKdDSfUJb0"
+
+static int lookup_calls;
+
+static int
+test_lookup(void *ctx, const char *user, struct sasl_credentials *cred_r)
+{
+	lookup_calls++;
+	if (strcmp(user, "user") == 0 || strcmp(user, "a,b=c") == 0) {
+		cred_r->password_hash = xstrdup(PENCIL_SHA512);
+		cred_r->scram_sha256 = xstrdup(PENCIL_SCRAM);
+		return SASL_LOOKUP_FOUND;
+	}
+	if (strcmp(user, "scramonly") == 0) {
+		cred_r->scram_sha256 = xstrdup(PENCIL_SCRAM);
+		return SASL_LOOKUP_FOUND;
+	}
+	if (strcmp(user, "hashonly") == 0) {
+		cred_r->password_hash = xstrdup("{PLAIN}pencil");
+		return SASL_LOOKUP_FOUND;
+	}
+	if (strcmp(user, "nothing") == 0)
+		return SASL_LOOKUP_FOUND;
+	if (strcmp(user, "broken") == 0) {
+		cred_r->password_hash = xstrdup("{ROT13}cnapvy");
+		cred_r->scram_sha256 = xstrdup("{SCRAM-SHA-256}x");
+		return SASL_LOOKUP_FOUND;
+	}
+	if (strcmp(user, "down") == 0)
+		return SASL_LOOKUP_TEMPFAIL;
+	return SASL_LOOKUP_UNKNOWN;
+}
+
+/* One step with a byte string; in == NULL is "no message". */
+static enum sasl_result
+step(struct sasl_server *s, const void *in, size_t len, struct buf *out)
+{
+	const char *err = "unset";
+	enum sasl_result res;
+
+	res = sasl_server_step(s, in, len, out, &err);
+	if (res == SASL_CONTINUE || res == SASL_OK)
+		assert_null(err);
+	else
+		assert_non_null(err);
+	return res;
+}
+
+static enum sasl_result
+step_str(struct sasl_server *s, const char *in, struct buf *out)
+{
+	return step(s, in, in != NULL ? strlen(in) : 0, out);
+}
+
+static enum sasl_result
+plain_once(const char *msg, size_t len, const char **user_r)
+{
+	struct sasl_server *s = sasl_server_new("PLAIN", test_lookup, NULL);
+	struct buf out;
+	enum sasl_result res;
+	static char user[64];
+
+	buf_init(&out);
+	res = step(s, msg, len, &out);
+	assert_int_equal(out.len, 0);
+	user[0] = '\0';
+	if (sasl_server_username(s) != NULL)
+		snprintf(user, sizeof(user), "%s", sasl_server_username(s));
+	if (res != SASL_OK)
+		assert_null(sasl_server_username(s));
+	/* Finished: any further step is a protocol error. */
+	assert_int_equal(step(s, "x", 1, &out), SASL_BAD_PROTOCOL);
+	if (user_r != NULL)
+		*user_r = user;
+	buf_deinit(&out);
+	sasl_server_free(&s);
+	assert_null(s);
+	return res;
+}
+
+#define PLAIN(lit) plain_once(lit, sizeof(lit) - 1, NULL)
+
+static void
+test_mech_list(void **state)
+{
+	assert_string_equal(sasl_mech_list(), "PLAIN LOGIN SCRAM-SHA-256");
+	assert_true(sasl_mech_is_supported("plain"));
+	assert_true(sasl_mech_is_supported("SCRAM-SHA-256"));
+	assert_false(sasl_mech_is_supported("SCRAM-SHA-256-PLUS"));
+	assert_false(sasl_mech_is_supported("CRAM-MD5"));
+	assert_true(sasl_mech_is_plaintext("LOGIN"));
+	assert_false(sasl_mech_is_plaintext("SCRAM-SHA-256"));
+	assert_null(sasl_server_new("GSSAPI", test_lookup, NULL));
+}
+
+static void
+test_plain(void **state)
+{
+	const char *user;
+
+	assert_int_equal(plain_once("\0user\0pencil", 12, &user), SASL_OK);
+	assert_string_equal(user, "user");
+	assert_int_equal(PLAIN("user\0user\0pencil"), SASL_OK);
+	assert_int_equal(PLAIN("hashonly\0hashonly\0pencil"), SASL_OK);
+	/* PLAIN against a SCRAM credential works too. */
+	assert_int_equal(PLAIN("\0scramonly\0pencil"), SASL_OK);
+	assert_int_equal(PLAIN("\0user\0pencil2"), SASL_FAIL);
+	assert_int_equal(PLAIN("\0user\0Pencil"), SASL_FAIL);
+	assert_int_equal(PLAIN("\0nobody\0pencil"), SASL_FAIL);
+	assert_int_equal(PLAIN("\0nothing\0pencil"), SASL_FAIL);
+	assert_int_equal(PLAIN("admin\0user\0pencil"), SASL_FAIL);
+	assert_int_equal(PLAIN("\0down\0pencil"), SASL_TEMPFAIL);
+	assert_int_equal(PLAIN("\0broken\0pencil"), SASL_TEMPFAIL);
+	/* Malformed. */
+	assert_int_equal(PLAIN(""), SASL_BAD_PROTOCOL);
+	assert_int_equal(PLAIN("userpencil"), SASL_BAD_PROTOCOL);
+	assert_int_equal(PLAIN("\0userpencil"), SASL_BAD_PROTOCOL);
+	assert_int_equal(PLAIN("\0user\0pencil\0"), SASL_BAD_PROTOCOL);
+	assert_int_equal(PLAIN("\0\0pencil"), SASL_BAD_PROTOCOL);
+	assert_int_equal(PLAIN("\0user\0"), SASL_BAD_PROTOCOL);
+	assert_int_equal(PLAIN("\0us\ter\0pencil"), SASL_BAD_PROTOCOL);
+}
+
+static void
+test_plain_no_initial_response(void **state)
+{
+	struct sasl_server *s = sasl_server_new("plain", test_lookup, NULL);
+	struct buf out;
+
+	buf_init(&out);
+	assert_string_equal(sasl_server_mech(s), "PLAIN");
+	assert_int_equal(step(s, NULL, 0, &out), SASL_CONTINUE);
+	assert_int_equal(out.len, 0);
+	assert_int_equal(step(s, "\0user\0pencil", 12, &out), SASL_OK);
+	assert_string_equal(sasl_server_username(s), "user");
+	sasl_server_free(&s);
+	sasl_server_free(&s);	/* NULL-safe */
+	buf_deinit(&out);
+}
+
+static void
+test_plain_limits(void **state)
+{
+	char *msg = xmalloc(SASL_MAX_INPUT + 1);
+
+	memset(msg, 'a', SASL_MAX_INPUT + 1);
+	msg[0] = '\0';
+	msg[5] = '\0';
+	memcpy(msg + 1, "user", 4);
+	assert_int_equal(plain_once(msg, SASL_MAX_INPUT + 1, NULL), SASL_BAD_PROTOCOL);
+	/* A password longer than PASSWORD_MAX_LEN. */
+	assert_int_equal(plain_once(msg, 6 + PASSWORD_MAX_LEN + 1, NULL), SASL_BAD_PROTOCOL);
+	assert_int_equal(plain_once(msg, 6 + PASSWORD_MAX_LEN, NULL), SASL_FAIL);
+	/* A user name longer than SASL_MAX_USERNAME. */
+	memset(msg, 'u', SASL_MAX_INPUT);
+	msg[0] = '\0';
+	msg[SASL_MAX_USERNAME + 2] = '\0';
+	assert_int_equal(plain_once(msg, SASL_MAX_USERNAME + 6, NULL), SASL_BAD_PROTOCOL);
+	free(msg);
+}
+
+static enum sasl_result
+login_run(const char *initial, const char *user, const char *password,
+	  const char **attempted_r)
+{
+	struct sasl_server *s = sasl_server_new("LOGIN", test_lookup, NULL);
+	struct buf out;
+	enum sasl_result res;
+	static char attempted[64];
+
+	buf_init(&out);
+	res = step_str(s, initial, &out);
+	if (initial == NULL || initial[0] == '\0') {
+		assert_int_equal(res, SASL_CONTINUE);
+		assert_string_equal(out.data, "Username:");
+		assert_null(sasl_server_attempted_user(s));
+		res = step_str(s, user, &out);
+	}
+	if (res == SASL_CONTINUE) {
+		assert_string_equal(out.data, "Password:");
+		res = step_str(s, password, &out);
+	}
+	snprintf(attempted, sizeof(attempted), "%s",
+		 sasl_server_attempted_user(s) != NULL ?
+			 sasl_server_attempted_user(s) : "(null)");
+	*attempted_r = attempted;
+	buf_deinit(&out);
+	sasl_server_free(&s);
+	return res;
+}
+
+static void
+test_login(void **state)
+{
+	const char *who;
+
+	assert_int_equal(login_run(NULL, "user", "pencil", &who), SASL_OK);
+	assert_string_equal(who, "user");
+	assert_int_equal(login_run("", "user", "pencil", &who), SASL_OK);
+	assert_int_equal(login_run("user", NULL, "pencil", &who), SASL_OK);
+	assert_int_equal(login_run(NULL, "user", "wrong", &who), SASL_FAIL);
+	assert_string_equal(who, "user");
+	assert_int_equal(login_run(NULL, "nobody", "pencil", &who), SASL_FAIL);
+	assert_int_equal(login_run(NULL, "down", "pencil", &who), SASL_TEMPFAIL);
+	assert_int_equal(login_run(NULL, "", "pencil", &who), SASL_BAD_PROTOCOL);
+	assert_int_equal(login_run(NULL, "user", "", &who), SASL_BAD_PROTOCOL);
+	assert_int_equal(login_run(NULL, "us\ner", "pencil", &who), SASL_BAD_PROTOCOL);
+	{
+		struct sasl_server *s = sasl_server_new("LOGIN", test_lookup, NULL);
+		struct buf out;
+
+		buf_init(&out);
+		assert_int_equal(step_str(s, "user", &out), SASL_CONTINUE);
+		assert_int_equal(step(s, "pen\0cil", 7, &out), SASL_BAD_PROTOCOL);
+		buf_deinit(&out);
+		sasl_server_free(&s);
+	}
+}
+
+/* ---- SCRAM ---- */
+
+static const char rfc_client_first[] = "n,,n=user,r=rOprNGfwEbeRWgbNEkqO";
+static const char rfc_server_nonce[] = "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
+static const char rfc_server_first[] =
+	"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+	"s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+static const char rfc_client_final[] =
+	"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+	"p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
+static const char rfc_server_final[] =
+	"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
+
+static struct sasl_server *
+scram_new_rfc(void)
+{
+	struct sasl_server *s = sasl_server_new("SCRAM-SHA-256", test_lookup, NULL);
+
+	sasl_server_set_scram_nonce(s, rfc_server_nonce);
+	return s;
+}
+
+static void
+test_scram_rfc7677(void **state)
+{
+	struct sasl_server *s = scram_new_rfc();
+	struct buf out;
+
+	buf_init(&out);
+	assert_int_equal(step(s, NULL, 0, &out), SASL_CONTINUE);
+	assert_int_equal(out.len, 0);
+	assert_int_equal(step_str(s, rfc_client_first, &out), SASL_CONTINUE);
+	assert_string_equal(out.data, rfc_server_first);
+	assert_null(sasl_server_username(s));
+	assert_int_equal(step_str(s, rfc_client_final, &out), SASL_CONTINUE);
+	assert_string_equal(out.data, rfc_server_final);
+	assert_null(sasl_server_username(s));
+	assert_int_equal(step_str(s, "", &out), SASL_OK);
+	assert_string_equal(sasl_server_username(s), "user");
+	sasl_server_free(&s);
+	buf_deinit(&out);
+}
+
+/* Runs the RFC conversation with client-final replaced. */
+static enum sasl_result
+scram_rfc_with_final(const char *final, struct buf *out)
+{
+	struct sasl_server *s = scram_new_rfc();
+	enum sasl_result res;
+
+	assert_int_equal(step_str(s, rfc_client_first, out), SASL_CONTINUE);
+	res = step_str(s, final, out);
+	sasl_server_free(&s);
+	return res;
+}
+
+static void
+test_scram_bad_final(void **state)
+{
+	struct buf out;
+
+	buf_init(&out);
+	/* Proof of another password. */
+	assert_int_equal(scram_rfc_with_final(
+		"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+		"p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVR=", &out),
+		SASL_BAD_PROTOCOL); /* non-canonical base64 */
+	assert_int_equal(scram_rfc_with_final(
+		"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+		"p=eHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", &out),
+		SASL_FAIL);
+	assert_string_equal(out.data, "e=invalid-proof");
+	static const char *const bad[] = {
+		/* wrong nonce */
+		"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k1,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+		/* client nonce only */
+		"c=biws,r=rOprNGfwEbeRWgbNEkqO,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+		/* channel binding header of "y,," */
+		"c=eSws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+		/* no proof */
+		"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0",
+		/* short proof */
+		"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzb",
+		/* proof not last */
+		"c=biws,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0",
+		/* no c= */
+		"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+		"c=bi,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+		"", "p=", ",p=", "c=,p=", "c=biws,r=,p=",
+		/* bad extension */
+		"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,1,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (scram_rfc_with_final(bad[i], &out) != SASL_BAD_PROTOCOL)
+			fail_msg("case %zu (%s) not a protocol error", i, bad[i]);
+	}
+	buf_deinit(&out);
+}
+
+static void
+test_scram_bad_first(void **state)
+{
+	static const char *const bad[] = {
+		"", "n", "n,", "n,,", "x,,n=user,r=abc", "p=tls-unique,,n=user,r=abc",
+		"n,,m=ext,n=user,r=abc", "n,,n=user", "n,,n=,r=abc",
+		"n,,n=user,r=", "n,,n=us=2Xer,r=abc", "n,,n=user,r=a\x7f" "b",
+		"n,a=,n=user,r=abc", "n,a=user", "n,,n=user,x=abc",
+		"n,,r=abc,n=user", "n,,n=user,r=abc,", "n,,n=user,r=abc,1=x",
+		"n,,n=user,r=abc,x", "n,,n=u\tser,r=abc",
+	};
+	struct buf out;
+	size_t i;
+
+	buf_init(&out);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct sasl_server *s = sasl_server_new("SCRAM-SHA-256", test_lookup, NULL);
+
+		if (step_str(s, bad[i], &out) != SASL_BAD_PROTOCOL)
+			fail_msg("case %zu (%s) not a protocol error", i, bad[i]);
+		sasl_server_free(&s);
+	}
+	{
+		struct sasl_server *s = sasl_server_new("SCRAM-SHA-256", test_lookup, NULL);
+
+		assert_int_equal(step(s, "n,,n=user\0,r=abc", 16, &out), SASL_BAD_PROTOCOL);
+		sasl_server_free(&s);
+	}
+	/* authzid for someone else: a failure, not a protocol error. */
+	{
+		struct sasl_server *s = sasl_server_new("SCRAM-SHA-256", test_lookup, NULL);
+
+		assert_int_equal(step_str(s, "n,a=admin,n=user,r=abc", &out), SASL_FAIL);
+		sasl_server_free(&s);
+	}
+	{
+		struct sasl_server *s = sasl_server_new("SCRAM-SHA-256", test_lookup, NULL);
+
+		assert_int_equal(step_str(s, "n,,n=down,r=abc", &out), SASL_TEMPFAIL);
+		sasl_server_free(&s);
+	}
+	{
+		struct sasl_server *s = sasl_server_new("SCRAM-SHA-256", test_lookup, NULL);
+
+		assert_int_equal(step_str(s, "n,,n=broken,r=abc", &out), SASL_TEMPFAIL);
+		sasl_server_free(&s);
+	}
+	buf_deinit(&out);
+}
+
+/* ---- an independent SCRAM client on OpenSSL ---- */
+
+static void
+hmac256(const uint8_t *key, size_t keylen, const char *msg, size_t len,
+	uint8_t out[32])
+{
+	unsigned int n = 32;
+
+	assert_non_null(HMAC(EVP_sha256(), key, (int)keylen,
+			     (const unsigned char *)msg, len, out, &n));
+}
+
+/* Finds "k=" in a comma-separated message; returns a copy of the value. */
+static char *
+attr(const char *msg, char k)
+{
+	const char *p = msg;
+
+	while (p != NULL) {
+		if (p[0] == k && p[1] == '=') {
+			size_t n = strcspn(p + 2, ",");
+
+			return xstrndup(p + 2, n);
+		}
+		p = strchr(p, ',');
+		if (p != NULL)
+			p++;
+	}
+	return NULL;
+}
+
+/* Full exchange: returns the final result. gs2 is "n,," or "y,," or
+ * "n,a=<name>,"; name is already saslname-encoded. */
+static enum sasl_result
+scram_client_run(const char *gs2, const char *name, const char *password,
+		 bool tamper_signature_check)
+{
+	struct sasl_server *s = sasl_server_new("SCRAM-SHA-256", test_lookup, NULL);
+	struct buf out, msg, authmsg, tmp;
+	char *first_bare, *snonce, *salt_b64, *iter_s, *v;
+	uint8_t salt[64], salted[32], ckey[32], skey[32], stored[32];
+	uint8_t csig[32], proof[32], ssig[32], vbin[64];
+	size_t salt_len, vlen, i;
+	enum sasl_result res;
+
+	buf_init(&out);
+	buf_init(&msg);
+	buf_init(&authmsg);
+	buf_init(&tmp);
+	first_bare = xasprintf("n=%s,r=fyko+d2lbbFgONRv9qkxdawL", name);
+	buf_printf(&msg, "%s%s", gs2, first_bare);
+	res = step(s, msg.data, msg.len, &out);
+	if (res != SASL_CONTINUE)
+		goto done;
+	snonce = attr(out.data, 'r');
+	salt_b64 = attr(out.data, 's');
+	iter_s = attr(out.data, 'i');
+	assert_non_null(snonce);
+	assert_true(strncmp(snonce, "fyko+d2lbbFgONRv9qkxdawL", 24) == 0);
+	assert_true(strlen(snonce) > 24 + 16);
+	assert_int_equal(base64_decode_to(salt_b64, strlen(salt_b64), salt,
+					  sizeof(salt), &salt_len), 0);
+	assert_int_equal(PKCS5_PBKDF2_HMAC(password, (int)strlen(password),
+					   salt, (int)salt_len,
+					   (int)strtoul(iter_s, NULL, 10),
+					   EVP_sha256(), 32, salted), 1);
+	hmac256(salted, 32, "Client Key", 10, ckey);
+	SHA256(ckey, 32, stored);
+	hmac256(salted, 32, "Server Key", 10, skey);
+
+	buf_reset(&msg);
+	buf_puts(&msg, "c=");
+	base64_encode((const uint8_t *)gs2, strlen(gs2), &msg);
+	buf_printf(&msg, ",r=%s", snonce);
+	buf_printf(&authmsg, "%s,%s,%s", first_bare, out.data, msg.data);
+	hmac256(stored, 32, authmsg.data, authmsg.len, csig);
+	for (i = 0; i < 32; i++)
+		proof[i] = ckey[i] ^ csig[i];
+	buf_puts(&msg, ",p=");
+	base64_encode(proof, 32, &msg);
+	res = step(s, msg.data, msg.len, &out);
+	if (res == SASL_CONTINUE) {
+		/* Check the server's signature: it knows ServerKey. */
+		hmac256(skey, 32, authmsg.data, authmsg.len, ssig);
+		v = attr(out.data, 'v');
+		assert_non_null(v);
+		assert_int_equal(base64_decode_to(v, strlen(v), vbin,
+						  sizeof(vbin), &vlen), 0);
+		assert_int_equal(vlen, 32);
+		assert_memory_equal(vbin, ssig, 32);
+		free(v);
+		res = step(s, tamper_signature_check ? "x" : "",
+			   tamper_signature_check ? 1 : 0, &out);
+		if (res == SASL_OK)
+			assert_non_null(sasl_server_username(s));
+	} else if (res == SASL_FAIL) {
+		assert_string_equal(out.data, "e=invalid-proof");
+	}
+	free(snonce);
+	free(salt_b64);
+	free(iter_s);
+done:
+	free(first_bare);
+	buf_deinit(&out);
+	buf_deinit(&msg);
+	buf_deinit(&authmsg);
+	buf_deinit(&tmp);
+	sasl_server_free(&s);
+	return res;
+}
+
+static void
+test_scram_client_round_trip(void **state)
+{
+	assert_int_equal(scram_client_run("n,,", "user", "pencil", false), SASL_OK);
+	assert_int_equal(scram_client_run("y,,", "user", "pencil", false), SASL_OK);
+	assert_int_equal(scram_client_run("n,a=user,", "user", "pencil", false), SASL_OK);
+	assert_int_equal(scram_client_run("n,,", "scramonly", "pencil", false), SASL_OK);
+	assert_int_equal(scram_client_run("n,,", "a=2Cb=3Dc", "pencil", false), SASL_OK);
+	assert_int_equal(scram_client_run("n,,", "user", "pencil", true), SASL_BAD_PROTOCOL);
+	assert_int_equal(scram_client_run("n,,", "user", "pencil!", false), SASL_FAIL);
+	/* Unknown user, user without SCRAM credential: a plausible
+	 * server-first, then the same failure as a wrong password. */
+	assert_int_equal(scram_client_run("n,,", "nobody", "pencil", false), SASL_FAIL);
+	assert_int_equal(scram_client_run("n,,", "hashonly", "pencil", false), SASL_FAIL);
+}
+
+static void
+test_scram_fake_salt_is_stable(void **state)
+{
+	struct buf o1, o2;
+	struct sasl_server *a = sasl_server_new("SCRAM-SHA-256", test_lookup, NULL);
+	struct sasl_server *b = sasl_server_new("SCRAM-SHA-256", test_lookup, NULL);
+	char *s1, *s2;
+
+	buf_init(&o1);
+	buf_init(&o2);
+	assert_int_equal(step_str(a, "n,,n=ghost,r=abc", &o1), SASL_CONTINUE);
+	assert_int_equal(step_str(b, "n,,n=ghost,r=abc", &o2), SASL_CONTINUE);
+	s1 = attr(o1.data, 's');
+	s2 = attr(o2.data, 's');
+	assert_string_equal(s1, s2);
+	assert_string_equal(sasl_server_attempted_user(a), "ghost");
+	free(s1);
+	free(s2);
+	buf_deinit(&o1);
+	buf_deinit(&o2);
+	sasl_server_free(&a);
+	sasl_server_free(&b);
+}
+
+/* ---- random input ---- */
+
+static int
+any_lookup(void *ctx, const char *user, struct sasl_credentials *cred_r)
+{
+	cred_r->password_hash = xstrdup("{PLAIN}pencil");
+	cred_r->scram_sha256 = xstrdup(PENCIL_SCRAM);
+	return SASL_LOOKUP_FOUND;
+}
+
+static uint32_t rng_state = 0x12345678;
+
+static uint32_t
+rng(void)
+{
+	/* xorshift32: reproducible, no libc state */
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 17;
+	rng_state ^= rng_state << 5;
+	return rng_state;
+}
+
+static void
+test_random_input(void **state)
+{
+	static const char *const mechs[] = { "PLAIN", "LOGIN", "SCRAM-SHA-256" };
+	static const struct {
+		const char *s;
+		size_t len;
+	} prefixes[] = {
+		{ "", 0 }, { "n,,n=user,r=", 12 }, { "n,,", 3 },
+		{ "c=biws,r=", 9 }, { "\0user\0", 6 }, { "y,,n=", 5 },
+	};
+	uint8_t msg[600];
+	struct buf out;
+	size_t m;
+	int iter, nstep;
+
+	buf_init(&out);
+	for (m = 0; m < 3; m++) {
+		for (iter = 0; iter < 3000; iter++) {
+			struct sasl_server *s = sasl_server_new(mechs[m], any_lookup, NULL);
+			enum sasl_result res = SASL_CONTINUE;
+
+			for (nstep = 0; nstep < 4 && res == SASL_CONTINUE; nstep++) {
+				uint32_t pi = rng() % 6;
+				const char *pre = prefixes[pi].s;
+				size_t plen = prefixes[pi].len;
+				size_t len = plen + rng() % (sizeof(msg) - plen);
+				size_t i;
+				const char *err = NULL;
+
+				memcpy(msg, pre, plen);
+				for (i = plen; i < len; i++) {
+					uint32_t r = rng();
+
+					/* Mostly printable, so parsing gets deep. */
+					msg[i] = (uint8_t)(r % 4 == 0 ? r >> 8 :
+							   0x20 + (r >> 8) % 0x5f);
+				}
+				if (rng() % 16 == 0)
+					res = sasl_server_step(s, NULL, 0, &out, &err);
+				else
+					res = sasl_server_step(s, msg, rng() % 16 == 0 ? 0 : len,
+							       &out, &err);
+				if (res == SASL_CONTINUE)
+					assert_null(err);
+				else
+					assert_non_null(err);
+				assert_true(res != SASL_OK);
+			}
+			sasl_server_free(&s);
+		}
+	}
+	buf_deinit(&out);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mech_list),
+		cmocka_unit_test(test_plain),
+		cmocka_unit_test(test_plain_no_initial_response),
+		cmocka_unit_test(test_plain_limits),
+		cmocka_unit_test(test_login),
+		cmocka_unit_test(test_scram_rfc7677),
+		cmocka_unit_test(test_scram_bad_final),
+		cmocka_unit_test(test_scram_bad_first),
+		cmocka_unit_test(test_scram_client_round_trip),
+		cmocka_unit_test(test_scram_fake_salt_is_stable),
+		cmocka_unit_test(test_random_input),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1151 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for src/store: migrations, directory, mailboxes, delivery,
+ * quota, flags, expunge, blobs, queue, group commit under 8 threads, and a
+ * kill -9 crash test. Each test gets its own temp dir under /tmp.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "conf/config.h"
+#include "lib/mem.h"
+#include "store/store.h"
+
+struct fixture {
+	char dir[64];
+	struct config *cfg;
+	struct store *store;
+};
+
+static int
+rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	return remove(path);
+}
+
+static struct config *
+make_config(const char *dir)
+{
+	struct config *cfg = xcalloc(1, sizeof(*cfg));
+
+	cfg->data_dir = xasprintf("%s/data", dir);
+	cfg->store.backend = xstrdup("sqlite");
+	cfg->store.group_commit_max = 64;
+	cfg->store.group_commit_wait_us = 200;
+	cfg->store.busy_timeout_ms = 10000;
+	return cfg;
+}
+
+static void
+free_config(struct config **cfgp)
+{
+	struct config *cfg = *cfgp;
+
+	free(cfg->data_dir);
+	free(cfg->store.backend);
+	free(cfg->store.sqlite_path);
+	free(cfg);
+	*cfgp = NULL;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	const char *error = NULL;
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/herald-store-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	f->cfg = make_config(f->dir);
+	if (store_open(f->cfg, &f->store, &error) != STORE_OK) {
+		fprintf(stderr, "store_open: %s\n", error);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	store_close(&f->store);
+	free_config(&f->cfg);
+	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+/* A domain and one user; returns the account id. */
+static int64_t
+add_user(struct store *store, const char *address, uint64_t quota)
+{
+	const char *error = NULL;
+	const char *at = strchr(address, '@');
+	int64_t id = 0;
+
+	assert_non_null(at);
+	if (!store_domain_exists(store, at + 1))
+		assert_int_equal(store_domain_add(store, at + 1, &error),
+				 STORE_OK);
+	assert_int_equal(store_user_add(store, address, "{PLAIN}x", NULL,
+					quota, &id, &error), STORE_OK);
+	assert_true(id > 0);
+	return id;
+}
+
+static void
+put_text(struct store *store, const char *text, char id[STORE_BLOB_ID_LEN + 1])
+{
+	const char *error = NULL;
+
+	assert_int_equal(store_blob_put(store, text, strlen(text), id, &error),
+			 STORE_OK);
+}
+
+/* ---- tests ---- */
+
+static void
+test_migrations_reopen(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	char **names;
+	size_t n;
+	int version = store_schema_version(f->store);
+
+	assert_true(version >= 1);
+	assert_int_equal(store_check_integrity(f->store, &error), STORE_OK);
+	assert_int_equal(store_domain_add(f->store, "Example.ORG", &error),
+			 STORE_OK);
+	store_close(&f->store);
+	assert_null(f->store);
+	assert_int_equal(store_open(f->cfg, &f->store, &error), STORE_OK);
+	assert_int_equal(store_schema_version(f->store), version);
+	assert_int_equal(store_domain_list(f->store, &names, &n, &error),
+			 STORE_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(names[0], "example.org");
+	store_strv_free(&names, n);
+	assert_null(names);
+
+	/* An unknown backend is refused cleanly. */
+	{
+		struct config *cfg = make_config(f->dir);
+		struct store *s2 = NULL;
+
+		free(cfg->store.backend);
+		cfg->store.backend = xstrdup("nosuch");
+		assert_int_equal(store_open(cfg, &s2, &error),
+				 STORE_E_INVALID);
+		assert_null(s2);
+		free_config(&cfg);
+	}
+}
+
+static void
+test_domains(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->store;
+	const char *error = NULL;
+	char **names;
+	size_t n;
+
+	assert_int_equal(store_domain_add(s, "b.example", &error), STORE_OK);
+	assert_int_equal(store_domain_add(s, "a.example", &error), STORE_OK);
+	assert_int_equal(store_domain_add(s, "A.Example", &error),
+			 STORE_E_EXISTS);
+	assert_non_null(strstr(error, "already exists"));
+	assert_int_equal(store_domain_add(s, "bad domain", &error),
+			 STORE_E_INVALID);
+	assert_int_equal(store_domain_add(s, "", &error), STORE_E_INVALID);
+	assert_true(store_domain_exists(s, "B.EXAMPLE"));
+	assert_false(store_domain_exists(s, "c.example"));
+	assert_int_equal(store_domain_list(s, &names, &n, &error), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(names[0], "a.example");
+	assert_string_equal(names[1], "b.example");
+	store_strv_free(&names, n);
+
+	assert_int_equal(store_domain_del(s, "c.example", false, &error),
+			 STORE_E_NOT_FOUND);
+	add_user(s, "joe@a.example", 0);
+	assert_int_equal(store_alias_add(s, "info@b.example", "joe@a.example",
+					 &error), STORE_OK);
+	assert_int_equal(store_domain_del(s, "a.example", false, &error),
+			 STORE_E_IN_USE);
+	assert_int_equal(store_domain_del(s, "b.example", false, &error),
+			 STORE_E_IN_USE);
+	assert_int_equal(store_domain_del(s, "a.example", true, &error),
+			 STORE_OK);
+	assert_int_equal(store_domain_del(s, "b.example", true, &error),
+			 STORE_OK);
+	{
+		struct store_user *u;
+		assert_int_equal(store_user_lookup(s, "joe@a.example", &u,
+						   &error), STORE_E_NOT_FOUND);
+		assert_null(u);
+	}
+	assert_int_equal(store_domain_list(s, &names, &n, &error), STORE_OK);
+	assert_int_equal(n, 0);
+	store_strv_free(&names, n);
+	assert_int_equal(store_check_integrity(s, &error), STORE_OK);
+}
+
+static void
+test_users(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->store;
+	const char *error = NULL;
+	struct store_user *u, *users;
+	int64_t id;
+	size_t n;
+
+	assert_int_equal(store_user_add(s, "Alice@nodomain.example", "{X}h",
+					NULL, 0, &id, &error),
+			 STORE_E_NOT_FOUND);
+	assert_non_null(strstr(error, "domain nodomain.example does not"));
+	assert_int_equal(store_domain_add(s, "example.com", &error), STORE_OK);
+	assert_int_equal(store_domain_add(s, "example.net", &error), STORE_OK);
+	assert_int_equal(store_user_add(s, "Alice@Example.com", "{X}h1",
+					"scram-cred", 1000, &id, &error),
+			 STORE_OK);
+	assert_int_equal(store_user_add(s, "ALICE@example.com", "{X}h",
+					NULL, 0, NULL, &error),
+			 STORE_E_EXISTS);
+	assert_int_equal(store_user_add(s, "noat", "{X}h", NULL, 0, NULL,
+					&error), STORE_E_INVALID);
+	assert_int_equal(store_user_add(s, "@example.com", "{X}h", NULL, 0,
+					NULL, &error), STORE_E_INVALID);
+	assert_int_equal(store_user_add(s, "bob@example.com", "", NULL, 0,
+					NULL, &error), STORE_E_INVALID);
+	assert_int_equal(store_user_add(s, "bob@example.com", "{X}b", NULL, 0,
+					NULL, &error), STORE_OK);
+	assert_int_equal(store_user_add(s, "carol@example.net", "{X}c", NULL,
+					0, NULL, &error), STORE_OK);
+
+	assert_int_equal(store_user_lookup(s, "aLiCe@EXAMPLE.COM", &u, &error),
+			 STORE_OK);
+	assert_int_equal(u->id, id);
+	assert_string_equal(u->address, "Alice@example.com");
+	assert_string_equal(u->password_hash, "{X}h1");
+	assert_string_equal(u->scram_sha256, "scram-cred");
+	assert_int_equal(u->quota_bytes, 1000);
+	assert_int_equal(u->used_bytes, 0);
+	store_user_free(&u);
+	assert_null(u);
+
+	assert_int_equal(store_user_set_password(s, "alice@example.com",
+						 "{X}h2", NULL, &error),
+			 STORE_OK);
+	assert_int_equal(store_user_get(s, id, &u, &error), STORE_OK);
+	assert_string_equal(u->password_hash, "{X}h2");
+	assert_null(u->scram_sha256);
+	store_user_free(&u);
+	assert_int_equal(store_user_set_password(s, "zed@example.com", "{X}",
+						 NULL, &error),
+			 STORE_E_NOT_FOUND);
+
+	assert_int_equal(store_user_list(s, NULL, &users, &n, &error),
+			 STORE_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(users[0].address, "Alice@example.com");
+	assert_string_equal(users[1].address, "bob@example.com");
+	assert_string_equal(users[2].address, "carol@example.net");
+	store_users_free(&users, n);
+	assert_int_equal(store_user_list(s, "example.net", &users, &n, &error),
+			 STORE_OK);
+	assert_int_equal(n, 1);
+	store_users_free(&users, n);
+	assert_int_equal(store_user_list(s, "nosuch.example", &users, &n,
+					 &error), STORE_E_NOT_FOUND);
+
+	assert_int_equal(store_user_del(s, "BOB@example.com", &error),
+			 STORE_OK);
+	assert_int_equal(store_user_del(s, "bob@example.com", &error),
+			 STORE_E_NOT_FOUND);
+	assert_int_equal(store_user_lookup(s, "bob@example.com", &u, &error),
+			 STORE_E_NOT_FOUND);
+}
+
+static void
+test_aliases(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->store;
+	const char *error = NULL;
+	struct store_alias *al;
+	char **t;
+	size_t n;
+
+	assert_int_equal(store_alias_add(s, "x@nodomain.example", "a@b.c",
+					 &error), STORE_E_NOT_FOUND);
+	assert_int_equal(store_domain_add(s, "example.com", &error), STORE_OK);
+	assert_int_equal(store_alias_add(s, "team@example.com", "a@x.org",
+					 &error), STORE_OK);
+	assert_int_equal(store_alias_add(s, "team@example.com", "b@x.org",
+					 &error), STORE_OK);
+	assert_int_equal(store_alias_add(s, "Team@example.com", "a@x.org",
+					 &error), STORE_E_EXISTS);
+	assert_int_equal(store_alias_add(s, "team@example.com", "notanaddr",
+					 &error), STORE_E_INVALID);
+
+	assert_int_equal(store_alias_resolve(s, "TEAM@Example.com", &t, &n,
+					     &error), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(t[0], "a@x.org");
+	assert_string_equal(t[1], "b@x.org");
+	store_strv_free(&t, n);
+
+	assert_int_equal(store_alias_resolve(s, "other@example.com", &t, &n,
+					     &error), STORE_E_NOT_FOUND);
+	assert_null(t);
+	assert_int_equal(store_alias_add(s, "@example.com", "catch@x.org",
+					 &error), STORE_OK);
+	assert_int_equal(store_alias_resolve(s, "other@example.com", &t, &n,
+					     &error), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(t[0], "catch@x.org");
+	store_strv_free(&t, n);
+	/* An address with its own rows does not fall back. */
+	assert_int_equal(store_alias_resolve(s, "team@example.com", &t, &n,
+					     &error), STORE_OK);
+	assert_int_equal(n, 2);
+	store_strv_free(&t, n);
+
+	assert_int_equal(store_alias_list(s, NULL, &al, &n, &error), STORE_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(al[0].source, "@example.com");
+	assert_string_equal(al[1].source, "team@example.com");
+	assert_string_equal(al[1].target, "a@x.org");
+	store_aliases_free(&al, n);
+
+	assert_int_equal(store_alias_del(s, "team@example.com", "a@x.org",
+					 &error), STORE_OK);
+	assert_int_equal(store_alias_del(s, "team@example.com", "a@x.org",
+					 &error), STORE_E_NOT_FOUND);
+	assert_int_equal(store_alias_del(s, "team@example.com", NULL, &error),
+			 STORE_OK);
+	assert_int_equal(store_alias_list(s, "example.com", &al, &n, &error),
+			 STORE_OK);
+	assert_int_equal(n, 1);
+	store_aliases_free(&al, n);
+}
+
+static void
+test_mailboxes(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->store;
+	const char *error = NULL;
+	struct store_mailbox *boxes, *b;
+	struct store_mailbox_status st;
+	int64_t acct = add_user(s, "u@example.com", 0);
+	size_t n;
+	static const struct {
+		const char *name;
+		enum store_role role;
+	} want[] = {
+		{ "Archive", STORE_ROLE_ARCHIVE }, { "Drafts", STORE_ROLE_DRAFTS },
+		{ "INBOX", STORE_ROLE_INBOX }, { "Junk", STORE_ROLE_JUNK },
+		{ "Sent", STORE_ROLE_SENT }, { "Trash", STORE_ROLE_TRASH },
+	};
+
+	assert_int_equal(store_mailbox_list(s, acct, &boxes, &n, &error),
+			 STORE_OK);
+	assert_int_equal(n, 6);
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(boxes[i].name, want[i].name);
+		assert_int_equal(boxes[i].role, want[i].role);
+		assert_true(boxes[i].subscribed);
+		assert_int_equal(boxes[i].uidnext, 1);
+		assert_true(boxes[i].uidvalidity > 0);
+		assert_true(strlen(boxes[i].jmap_id) > 10);
+		for (size_t j = 0; j < i; j++) {
+			assert_string_not_equal(boxes[i].jmap_id,
+						boxes[j].jmap_id);
+			assert_int_not_equal(boxes[i].uidvalidity,
+					     boxes[j].uidvalidity);
+		}
+	}
+	store_mailboxes_free(&boxes, n);
+	assert_string_equal(store_role_imap(STORE_ROLE_JUNK), "\\Junk");
+	assert_null(store_role_imap(STORE_ROLE_INBOX));
+
+	assert_int_equal(store_mailbox_lookup(s, acct, "inbox", &b, &error),
+			 STORE_OK);
+	assert_string_equal(b->name, "INBOX");
+	store_mailbox_free(&b);
+	assert_int_equal(store_mailbox_lookup(s, acct, "sent", &b, &error),
+			 STORE_E_NOT_FOUND);
+	assert_int_equal(store_mailbox_lookup(s, acct, "Sent", &b, &error),
+			 STORE_OK);
+	assert_int_equal(b->role, STORE_ROLE_SENT);
+	store_mailbox_free(&b);
+	assert_int_equal(store_mailbox_lookup_role(s, acct, STORE_ROLE_TRASH,
+						   &b, &error), STORE_OK);
+	assert_string_equal(b->name, "Trash");
+	assert_int_equal(store_mailbox_status(s, b->id, &st, &error),
+			 STORE_OK);
+	assert_int_equal(st.messages, 0);
+	assert_int_equal(st.uidnext, 1);
+	assert_int_equal(st.uidvalidity, b->uidvalidity);
+	store_mailbox_free(&b);
+	assert_int_equal(store_mailbox_status(s, 999999, &st, &error),
+			 STORE_E_NOT_FOUND);
+}
+
+static void
+test_deliver_list(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->store;
+	const char *error = NULL;
+	int64_t a = add_user(s, "a@example.com", 0);
+	int64_t b = add_user(s, "b@example.com", 0);
+	struct store_mailbox *inbox;
+	struct store_mailbox_status st;
+	struct store_message *msgs;
+	struct store_user *u;
+	char blob[STORE_BLOB_ID_LEN + 1];
+	uint64_t last_modseq = 0;
+	size_t n, failed = 99;
+
+	for (int i = 0; i < 5; i++) {
+		char text[64];
+		struct store_target t[3] = {
+			{ .account_id = a },
+			{ .account_id = a, .mailbox_name = "Archive",
+			  .flags = STORE_FLAG_SEEN },
+			{ .account_id = b, .mailbox_name = "InBoX" },
+		};
+
+		snprintf(text, sizeof(text), "Subject: %d\r\n\r\nbody\r\n", i);
+		put_text(s, text, blob);
+		assert_int_equal(store_deliver(s, blob, strlen(text), 0, t, 3,
+					       &failed, &error), STORE_OK);
+		assert_int_equal(t[0].uid, (uint32_t)i + 1);
+		assert_int_equal(t[1].uid, (uint32_t)i + 1);
+		assert_int_equal(t[2].uid, (uint32_t)i + 1);
+		assert_true(t[0].modseq > last_modseq);
+		last_modseq = t[0].modseq;
+		assert_string_equal(t[0].email_id, t[1].email_id);
+		assert_string_not_equal(t[0].email_id, t[2].email_id);
+	}
+	/* Unknown mailbox: the whole op fails, nothing is stored. */
+	{
+		struct store_target t[2] = {
+			{ .account_id = a },
+			{ .account_id = b, .mailbox_name = "Nope" },
+		};
+		assert_int_equal(store_deliver(s, blob, 10, 0, t, 2, &failed,
+					       &error), STORE_E_NOT_FOUND);
+		assert_int_equal(failed, 1);
+		t[1].mailbox_name = NULL;
+		t[1].account_id = 424242;
+		assert_int_equal(store_deliver(s, blob, 10, 0, t, 2, &failed,
+					       &error), STORE_E_NOT_FOUND);
+	}
+	assert_int_equal(store_deliver(s, "zz", 10, 0, NULL, 0, NULL, &error),
+			 STORE_E_INVALID);
+
+	assert_int_equal(store_mailbox_lookup(s, a, "INBOX", &inbox, &error),
+			 STORE_OK);
+	assert_int_equal(inbox->uidnext, 6);
+	assert_int_equal(store_message_list(s, inbox->id, &msgs, &n, &error),
+			 STORE_OK);
+	assert_int_equal(n, 5);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *data;
+		size_t len;
+
+		assert_int_equal(msgs[i].uid, i + 1);
+		assert_int_equal(msgs[i].flags, 0);
+		assert_true(msgs[i].internal_date > 0);
+		assert_true(msgs[i].thread_id > 0);
+		if (i > 0)
+			assert_true(msgs[i].modseq > msgs[i - 1].modseq);
+		assert_int_equal(store_blob_read(s, msgs[i].blob_id, &data,
+						 &len, &error), STORE_OK);
+		assert_int_equal(len, msgs[i].size);
+		assert_int_equal(data[9], '0' + (int)i);
+		free(data);
+	}
+	free(msgs);
+	assert_int_equal(store_mailbox_status(s, inbox->id, &st, &error),
+			 STORE_OK);
+	assert_int_equal(st.messages, 5);
+	assert_int_equal(st.unseen, 5);
+	assert_int_equal(st.uidnext, 6);
+	assert_int_equal(st.highestmodseq, last_modseq);
+	store_mailbox_free(&inbox);
+
+	assert_int_equal(store_mailbox_lookup(s, a, "Archive", &inbox, &error),
+			 STORE_OK);
+	assert_int_equal(store_mailbox_status(s, inbox->id, &st, &error),
+			 STORE_OK);
+	assert_int_equal(st.unseen, 0);
+	store_mailbox_free(&inbox);
+
+	assert_int_equal(store_user_get(s, a, &u, &error), STORE_OK);
+	assert_int_equal(u->used_messages, 10);
+	store_user_free(&u);
+}
+
+static void
+test_quota(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->store;
+	const char *error = NULL;
+	int64_t big = add_user(s, "big@example.com", 0);
+	int64_t small = add_user(s, "small@example.com", 100);
+	struct store_target t[2];
+	struct store_mailbox *inbox;
+	struct store_message *msgs;
+	struct store_user *u;
+	char blob[STORE_BLOB_ID_LEN + 1];
+	size_t n, failed = 99;
+
+	put_text(s, "sixty bytes", blob);
+	memset(t, 0, sizeof(t));
+	t[0].account_id = small;
+	assert_int_equal(store_deliver(s, blob, 60, 0, t, 1, &failed, &error),
+			 STORE_OK);
+	memset(t, 0, sizeof(t));
+	t[0].account_id = big;
+	t[1].account_id = small;
+	assert_int_equal(store_deliver(s, blob, 60, 0, t, 2, &failed, &error),
+			 STORE_E_OVER_QUOTA);
+	assert_int_equal(failed, 1);
+	assert_non_null(strstr(error, "quota"));
+	/* Atomic: big's copy was rolled back too. */
+	assert_int_equal(store_user_get(s, big, &u, &error), STORE_OK);
+	assert_int_equal(u->used_bytes, 0);
+	assert_int_equal(u->used_messages, 0);
+	store_user_free(&u);
+	assert_int_equal(store_mailbox_lookup(s, big, "INBOX", &inbox, &error),
+			 STORE_OK);
+	assert_int_equal(store_message_list(s, inbox->id, &msgs, &n, &error),
+			 STORE_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(inbox->uidnext, 1);
+	store_mailbox_free(&inbox);
+
+	/* Exactly at the limit is allowed. */
+	memset(t, 0, sizeof(t));
+	t[0].account_id = small;
+	assert_int_equal(store_deliver(s, blob, 40, 0, t, 1, &failed, &error),
+			 STORE_OK);
+	assert_int_equal(store_user_get(s, small, &u, &error), STORE_OK);
+	assert_int_equal(u->used_bytes, 100);
+	store_user_free(&u);
+	assert_int_equal(store_user_set_quota(s, "small@example.com", 0,
+					      &error), STORE_OK);
+	assert_int_equal(store_deliver(s, blob, 40, 0, t, 1, &failed, &error),
+			 STORE_OK);
+}
+
+static void
+test_flags_expunge(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->store;
+	const char *error = NULL;
+	int64_t a = add_user(s, "a@example.com", 0);
+	struct store_mailbox *inbox;
+	struct store_mailbox_status st;
+	struct store_message *msgs;
+	struct store_user *u;
+	char blob[STORE_BLOB_ID_LEN + 1];
+	uint64_t modseq, hms;
+	size_t n, changed;
+
+	put_text(s, "hello", blob);
+	for (int i = 0; i < 4; i++) {
+		struct store_target t = { .account_id = a };
+		assert_int_equal(store_deliver(s, blob, 100, 0, &t, 1, NULL,
+					       &error), STORE_OK);
+	}
+	assert_int_equal(store_mailbox_lookup(s, a, "INBOX", &inbox, &error),
+			 STORE_OK);
+	assert_int_equal(store_mailbox_status(s, inbox->id, &st, &error),
+			 STORE_OK);
+	hms = st.highestmodseq;
+
+	{
+		uint32_t uids[] = { 1, 3, 77 };
+		assert_int_equal(store_flags_update(s, inbox->id, uids, 3,
+						    STORE_FLAG_SEEN |
+						    STORE_FLAG_DELETED, 0,
+						    &changed, &modseq, &error),
+				 STORE_OK);
+		assert_int_equal(changed, 2);
+		assert_int_equal(modseq, hms + 1);
+		/* No change, no new modseq. */
+		assert_int_equal(store_flags_update(s, inbox->id, uids, 3,
+						    STORE_FLAG_SEEN, 0,
+						    &changed, &modseq, &error),
+				 STORE_OK);
+		assert_int_equal(changed, 0);
+		assert_int_equal(modseq, hms + 1);
+		assert_int_equal(store_flags_update(s, inbox->id, uids, 1, 0,
+						    STORE_FLAG_SEEN, &changed,
+						    &modseq, &error),
+				 STORE_OK);
+		assert_int_equal(changed, 1);
+		assert_int_equal(modseq, hms + 2);
+		assert_int_equal(store_flags_update(s, inbox->id, uids, 1,
+						    1u << 7, 0, NULL, NULL,
+						    &error), STORE_E_INVALID);
+	}
+	assert_int_equal(store_message_list(s, inbox->id, &msgs, &n, &error),
+			 STORE_OK);
+	assert_int_equal(n, 4);
+	assert_int_equal(msgs[0].flags, STORE_FLAG_DELETED);
+	assert_int_equal(msgs[0].modseq, hms + 2);
+	assert_int_equal(msgs[2].flags, STORE_FLAG_SEEN | STORE_FLAG_DELETED);
+	assert_int_equal(msgs[1].flags, 0);
+	free(msgs);
+
+	{
+		uint32_t uids[] = { 1, 3, 99 };
+		size_t expunged;
+		assert_int_equal(store_expunge(s, inbox->id, uids, 3,
+					       &expunged, &error), STORE_OK);
+		assert_int_equal(expunged, 2);
+	}
+	assert_int_equal(store_mailbox_status(s, inbox->id, &st, &error),
+			 STORE_OK);
+	assert_int_equal(st.messages, 2);
+	assert_int_equal(st.unseen, 2);
+	assert_int_equal(st.uidnext, 5);
+	assert_int_equal(st.highestmodseq, hms + 3);
+	assert_int_equal(store_message_list(s, inbox->id, &msgs, &n, &error),
+			 STORE_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(msgs[0].uid, 2);
+	assert_int_equal(msgs[1].uid, 4);
+	free(msgs);
+	assert_int_equal(store_user_get(s, a, &u, &error), STORE_OK);
+	assert_int_equal(u->used_bytes, 200);
+	assert_int_equal(u->used_messages, 2);
+	store_user_free(&u);
+	assert_int_equal(store_expunge(s, 123456, NULL, 0, NULL, &error),
+			 STORE_E_NOT_FOUND);
+	/* UIDs are never reused after an expunge. */
+	{
+		struct store_target t = { .account_id = a };
+		assert_int_equal(store_deliver(s, blob, 100, 0, &t, 1, NULL,
+					       &error), STORE_OK);
+		assert_int_equal(t.uid, 5);
+		assert_true(t.modseq > hms + 3);
+	}
+	store_mailbox_free(&inbox);
+}
+
+static size_t
+count_files(const char *dir)
+{
+	char *cmd = xasprintf("find %s -type f | wc -l", dir);
+	FILE *p = popen(cmd, "r");
+	unsigned long n = 0;
+
+	free(cmd);
+	assert_non_null(p);
+	assert_int_equal(fscanf(p, "%lu", &n), 1);
+	pclose(p);
+	return n;
+}
+
+static void
+test_blobs(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->store;
+	const char *error = NULL;
+	char id1[STORE_BLOB_ID_LEN + 1], id2[STORE_BLOB_ID_LEN + 1];
+	char id3[STORE_BLOB_ID_LEN + 1];
+	char *blobdir = xasprintf("%s/blobs", f->cfg->data_dir);
+	struct store_blob_writer *w;
+	uint8_t *data;
+	size_t len;
+	uint64_t size;
+	int fd;
+
+	put_text(s, "abc", id1);
+	/* SHA-256("abc") */
+	assert_string_equal(id1, "ba7816bf8f01cfea414140de5dae2223"
+			    "b00361a396177a9cb410ff61f20015ad");
+	put_text(s, "abc", id2);
+	assert_string_equal(id1, id2);
+	put_text(s, "abd", id2);
+	assert_string_not_equal(id1, id2);
+	assert_int_equal(count_files(blobdir), 2);
+	assert_true(store_blob_exists(s, id1));
+
+	assert_int_equal(store_blob_writer_new(s, &w, &error), STORE_OK);
+	assert_int_equal(store_blob_writer_write(w, "a", 1, &error), STORE_OK);
+	assert_int_equal(store_blob_writer_write(w, "bc", 2, &error),
+			 STORE_OK);
+	assert_int_equal(store_blob_writer_finish(&w, id3, &size, &error),
+			 STORE_OK);
+	assert_null(w);
+	assert_int_equal(size, 3);
+	assert_string_equal(id1, id3);
+	assert_int_equal(count_files(blobdir), 2);
+
+	assert_int_equal(store_blob_writer_new(s, &w, &error), STORE_OK);
+	assert_int_equal(store_blob_writer_write(w, "zz", 2, &error),
+			 STORE_OK);
+	store_blob_writer_abort(&w);
+	assert_int_equal(count_files(blobdir), 2);
+
+	assert_int_equal(store_blob_read(s, id2, &data, &len, &error),
+			 STORE_OK);
+	assert_int_equal(len, 3);
+	assert_memory_equal(data, "abd", 3);
+	free(data);
+	{
+		char *path = xasprintf("%s/%.2s/%s", blobdir, id2, id2);
+		assert_int_equal(access(path, R_OK), 0);
+		free(path);
+	}
+	assert_int_equal(store_blob_open(s, id1, &fd, &error), STORE_OK);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(store_blob_read(s, "0000000000000000000000000000000"
+					 "000000000000000000000000000000000",
+					 &data, &len, &error),
+			 STORE_E_NOT_FOUND);
+	assert_int_equal(store_blob_read(s, "../etc/passwd", &data, &len,
+					 &error), STORE_E_INVALID);
+	/* Empty content is a valid blob. */
+	assert_int_equal(store_blob_put(s, "", 0, id3, &error), STORE_OK);
+	assert_int_equal(store_blob_read(s, id3, &data, &len, &error),
+			 STORE_OK);
+	assert_int_equal(len, 0);
+	free(data);
+	free(blobdir);
+}
+
+static void
+test_queue(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->store;
+	const char *error = NULL;
+	struct store_queue_entry *e;
+	struct store_queue_rcpt rcpts[2] = {
+		{ "x@remote.example", "SUCCESS,FAILURE", "rfc822;x@remote.example" },
+		{ "y@remote.example", NULL, NULL },
+	};
+	char blob[STORE_BLOB_ID_LEN + 1];
+	int64_t id;
+	size_t n;
+
+	put_text(s, "queued message", blob);
+	assert_int_equal(store_queue_insert(s, blob, 14, "", "HDRS", "env1",
+					    rcpts, 2, &id, &error), STORE_OK);
+	assert_int_equal(store_queue_list(s, 0, &e, &n, &error), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(e[0].id, id);
+	assert_string_equal(e[0].env_from, "");
+	assert_string_equal(e[0].dsn_ret, "HDRS");
+	assert_string_equal(e[0].status, "queued");
+	assert_int_equal(e[0].n_rcpts, 2);
+	assert_string_equal(e[0].rcpts[0].dsn_notify, "SUCCESS,FAILURE");
+	assert_null(e[0].rcpts[1].dsn_notify);
+	assert_string_equal(e[0].rcpts[1].status, "pending");
+	assert_int_equal(store_queue_rcpt_update(s, e[0].rcpts[0].id, "sent",
+						 NULL, &error), STORE_OK);
+	assert_int_equal(store_queue_rcpt_update(s, e[0].rcpts[1].id,
+						 "deferred", "451 try later",
+						 &error), STORE_OK);
+	store_queue_entries_free(&e, n);
+	assert_int_equal(store_queue_reschedule(s, id, time(NULL) + 3600,
+						"queued", &error), STORE_OK);
+	assert_int_equal(store_queue_list(s, time(NULL), &e, &n, &error),
+			 STORE_OK);
+	assert_int_equal(n, 0);
+	store_queue_entries_free(&e, n);
+	assert_int_equal(store_queue_list(s, 0, &e, &n, &error), STORE_OK);
+	assert_int_equal(e[0].attempts, 1);
+	assert_string_equal(e[0].rcpts[1].last_error, "451 try later");
+	store_queue_entries_free(&e, n);
+	assert_int_equal(store_queue_delete(s, id, &error), STORE_OK);
+	assert_int_equal(store_queue_delete(s, id, &error), STORE_E_NOT_FOUND);
+	assert_int_equal(store_queue_insert(s, blob, 14, "a@b", NULL, NULL,
+					    rcpts, 0, &id, &error),
+			 STORE_E_INVALID);
+}
+
+/* ---- concurrency and group commit ---- */
+
+#define THREADS 8
+#define PER_THREAD 200
+
+struct worker {
+	struct store *store;
+	int64_t account;
+	int64_t bogus_mailbox;
+	int index;
+	int per_thread;
+	int failures;
+	int expected_failures;
+};
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	const char *error = NULL;
+
+	for (int i = 0; i < w->per_thread; i++) {
+		char text[96], blob[STORE_BLOB_ID_LEN + 1];
+		struct store_target t = { .account_id = w->account };
+
+		snprintf(text, sizeof(text), "From: t%d\r\n\r\nmessage %d\r\n",
+			 w->index, i);
+		if (store_blob_put(w->store, text, strlen(text), blob,
+				   &error) != STORE_OK ||
+		    store_deliver(w->store, blob, strlen(text), 0, &t, 1,
+				  NULL, &error) != STORE_OK) {
+			fprintf(stderr, "deliver: %s\n", error);
+			w->failures++;
+		}
+		if (i % 25 == 0 && w->bogus_mailbox != 0) {
+			/* A failing op in the same batches as the others. */
+			struct store_target bad = {
+				.account_id = w->account,
+				.mailbox_id = w->bogus_mailbox,
+			};
+			if (store_deliver(w->store, blob, 1, 0, &bad, 1, NULL,
+					  &error) == STORE_E_NOT_FOUND)
+				w->expected_failures++;
+		}
+	}
+	return NULL;
+}
+
+static double
+run_workers(struct store *s, int64_t account, int nthreads, int per_thread,
+	    int64_t bogus)
+{
+	struct worker w[THREADS];
+	pthread_t tid[THREADS];
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < nthreads; i++) {
+		w[i] = (struct worker){ .store = s, .account = account,
+					.index = i, .per_thread = per_thread,
+					.bogus_mailbox = bogus };
+		assert_int_equal(pthread_create(&tid[i], NULL, worker_main,
+						&w[i]), 0);
+	}
+	for (int i = 0; i < nthreads; i++) {
+		pthread_join(tid[i], NULL);
+		assert_int_equal(w[i].failures, 0);
+		if (bogus != 0)
+			assert_int_equal(w[i].expected_failures,
+					 (per_thread + 24) / 25);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0.tv_sec) +
+		(double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+}
+
+static void
+test_concurrency(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->store;
+	const char *error = NULL;
+	int64_t a = add_user(s, "busy@example.com", 0);
+	int64_t solo = add_user(s, "solo@example.com", 0);
+	struct store_mailbox *inbox;
+	struct store_message *msgs;
+	struct store_stats before, after;
+	double secs1, secs8;
+	size_t n;
+
+	store_get_stats(s, &before);
+	secs8 = run_workers(s, a, THREADS, PER_THREAD, 999999);
+	store_get_stats(s, &after);
+
+	assert_int_equal(store_mailbox_lookup(s, a, "INBOX", &inbox, &error),
+			 STORE_OK);
+	assert_int_equal(store_message_list(s, inbox->id, &msgs, &n, &error),
+			 STORE_OK);
+	assert_int_equal(n, THREADS * PER_THREAD);
+	for (size_t i = 0; i < n; i++) {
+		/* Sorted by UID and dense: unique, 1..n, none lost. */
+		assert_int_equal(msgs[i].uid, i + 1);
+		assert_true(store_blob_exists(s, msgs[i].blob_id));
+	}
+	free(msgs);
+	store_mailbox_free(&inbox);
+	{
+		uint64_t ops = after.ops - before.ops;
+		uint64_t commits = after.commits - before.commits;
+
+		print_message("group commit: %llu ops in %llu commits "
+			      "(max batch %llu)\n", (unsigned long long)ops,
+			      (unsigned long long)commits,
+			      (unsigned long long)after.max_batch);
+		assert_true(ops >= THREADS * PER_THREAD);
+		assert_true(commits < ops);
+	}
+
+	secs1 = run_workers(s, solo, 1, PER_THREAD, 0);
+	print_message("bench: 1 thread %.0f deliveries/s, %d threads %.0f "
+		      "deliveries/s\n", PER_THREAD / secs1, THREADS,
+		      THREADS * PER_THREAD / secs8);
+	assert_int_equal(store_check_integrity(s, &error), STORE_OK);
+}
+
+/* ---- crash: kill -9 a delivering child, everything acknowledged stays ---- */
+
+struct ack {
+	uint32_t uid;
+	char blob_id[STORE_BLOB_ID_LEN + 1];
+};
+
+static void
+crash_child(struct config *cfg, int64_t account, int fd)
+{
+	struct store *s = NULL;
+	const char *error = NULL;
+
+	if (store_open(cfg, &s, &error) != STORE_OK)
+		_exit(2);
+	for (int i = 0; i < 1000000; i++) {
+		char text[128];
+		struct ack ack;
+		struct store_target t = { .account_id = account };
+
+		memset(&ack, 0, sizeof(ack));
+		snprintf(text, sizeof(text), "Subject: crash %d\r\n\r\n%d\r\n",
+			 i, i * 7);
+		if (store_blob_put(s, text, strlen(text), ack.blob_id,
+				   &error) != STORE_OK ||
+		    store_deliver(s, ack.blob_id, strlen(text), 0, &t, 1,
+				  NULL, &error) != STORE_OK)
+			_exit(3);
+		ack.uid = t.uid;
+		/* The acknowledgement: written only after the commit. */
+		if (write(fd, &ack, sizeof(ack)) != (ssize_t)sizeof(ack))
+			_exit(4);
+	}
+	_exit(0);
+}
+
+/* One round: fork a delivering child, kill -9 it after `after` acks, then
+ * check every acknowledged message. The store must be closed on entry. */
+static void
+crash_round(struct fixture *f, int64_t account, size_t after)
+{
+	const char *error = NULL;
+	struct ack *acks = NULL;
+	size_t n_acks = 0, cap = 0;
+	int fds[2], status;
+	pid_t pid;
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		crash_child(f->cfg, account, fds[1]);
+	}
+	close(fds[1]);
+	for (;;) {
+		struct ack ack;
+		ssize_t got = read(fds[0], &ack, sizeof(ack));
+
+		if (got == 0)
+			break;
+		assert_int_equal(got, sizeof(ack));
+		if (n_acks == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			acks = xreallocarray(acks, cap, sizeof(*acks));
+		}
+		acks[n_acks++] = ack;
+		if (n_acks == after) {
+			/* Let it run into the middle of a delivery. */
+			struct timespec ts = { 0, (rand() % 8000) * 1000L };
+			nanosleep(&ts, NULL);
+			kill(pid, SIGKILL);
+		}
+	}
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_true(n_acks >= after);
+
+	assert_int_equal(store_open(f->cfg, &f->store, &error), STORE_OK);
+	assert_int_equal(store_check_integrity(f->store, &error), STORE_OK);
+	{
+		struct store_mailbox *inbox;
+		struct store_message *msgs;
+		size_t n, j = 0;
+
+		assert_int_equal(store_mailbox_lookup(f->store, account,
+						      "INBOX", &inbox, &error),
+				 STORE_OK);
+		assert_int_equal(store_message_list(f->store, inbox->id, &msgs,
+						    &n, &error), STORE_OK);
+		for (size_t i = 0; i < n_acks; i++) {
+			uint8_t *data;
+			size_t len;
+
+			while (j < n && msgs[j].uid < acks[i].uid)
+				j++;
+			assert_true(j < n);
+			assert_int_equal(msgs[j].uid, acks[i].uid);
+			assert_string_equal(msgs[j].blob_id, acks[i].blob_id);
+			assert_int_equal(store_blob_read(f->store,
+							 acks[i].blob_id,
+							 &data, &len, &error),
+					 STORE_OK);
+			assert_int_equal(len, msgs[j].size);
+			free(data);
+		}
+		print_message("crash: %zu acknowledged, %zu stored\n", n_acks,
+			      n);
+		free(msgs);
+		store_mailbox_free(&inbox);
+	}
+	free(acks);
+	/* The store keeps working after the crash. */
+	{
+		char blob[STORE_BLOB_ID_LEN + 1];
+		struct store_target t = { .account_id = account };
+
+		put_text(f->store, "after crash", blob);
+		assert_int_equal(store_deliver(f->store, blob, 11, 0, &t, 1,
+					       NULL, &error), STORE_OK);
+	}
+	store_close(&f->store);
+}
+
+static void
+test_crash(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	int64_t account = add_user(f->store, "crash@example.com", 0);
+
+	/* No store (and no writer thread) may be open across fork. */
+	store_close(&f->store);
+	for (int round = 0; round < 3; round++)
+		crash_round(f, account, 10 + (size_t)(rand() % 40));
+	assert_int_equal(store_open(f->cfg, &f->store, &error), STORE_OK);
+}
+
+/* Several processes share one database: UIDs stay unique and dense. */
+static void
+test_multiprocess(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	int64_t account = add_user(f->store, "shared@example.com", 0);
+	enum { PROCS = 3, EACH = 40 };
+	pid_t pids[PROCS];
+
+	store_close(&f->store);
+	for (int p = 0; p < PROCS; p++) {
+		pids[p] = fork();
+		assert_true(pids[p] >= 0);
+		if (pids[p] == 0) {
+			struct store *s = NULL;
+			struct worker w = { .account = account, .index = p,
+					    .per_thread = EACH };
+
+			if (store_open(f->cfg, &s, &error) != STORE_OK)
+				_exit(2);
+			w.store = s;
+			worker_main(&w);
+			store_close(&s);
+			_exit(w.failures == 0 ? 0 : 3);
+		}
+	}
+	for (int p = 0; p < PROCS; p++) {
+		int status;
+		assert_int_equal(waitpid(pids[p], &status, 0), pids[p]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	assert_int_equal(store_open(f->cfg, &f->store, &error), STORE_OK);
+	{
+		struct store_mailbox *inbox;
+		struct store_message *msgs;
+		struct store_user *u;
+		size_t n;
+
+		assert_int_equal(store_mailbox_lookup(f->store, account,
+						      "INBOX", &inbox, &error),
+				 STORE_OK);
+		assert_int_equal(store_message_list(f->store, inbox->id, &msgs,
+						    &n, &error), STORE_OK);
+		assert_int_equal(n, PROCS * EACH);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(msgs[i].uid, i + 1);
+		free(msgs);
+		store_mailbox_free(&inbox);
+		assert_int_equal(store_user_get(f->store, account, &u, &error),
+				 STORE_OK);
+		assert_int_equal(u->used_messages, PROCS * EACH);
+		store_user_free(&u);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_migrations_reopen, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_domains, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_users, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_aliases, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mailboxes, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_deliver_list, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_quota, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flags_expunge, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_blobs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrency, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_multiprocess, setup,
+						teardown),
+	};
+
+	srand((unsigned)time(NULL));
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
