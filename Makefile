@@ -32,6 +32,13 @@ else
   LDFLAGS_V = $(HARDEN_LD)
 endif
 
+# V=1 shows the full compiler command lines
+ifeq ($(V),1)
+  Q =
+else
+  Q = @echo "  CC      $<";
+endif
+
 ALL_CFLAGS  = $(BASE_CFLAGS) $(CFLAGS_V) $(CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS_V) $(LDFLAGS) -pthread
 LIBS        = $(PKG_LIBS) -lm
@@ -50,14 +57,14 @@ all: $(B)/herald
 $(B)/libherald.a: $(OBJS)
 	@mkdir -p $(@D)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(B)/herald: $(B)/src/main.o $(B)/libherald.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(B)/tests/test-%: $(B)/tests/unit/test-%.o $(UNIT_HELPER_OBJS) $(B)/libherald.a
 	@mkdir -p $(@D)

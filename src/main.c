@@ -2,8 +2,10 @@
 /* herald: subcommand dispatch only. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "lib/log.h"
 
 static const char *
 base_name(const char *path)
@@ -18,6 +20,10 @@ main(int argc, char **argv)
 {
 	const char *self = argc > 0 ? base_name(argv[0]) : "herald";
 
+	/* Nothing Herald writes (database, blobs, keys) is for other users. */
+	umask(027);
+	/* Tools print their own messages; `serve` sets the configured level. */
+	log_set_level(LOG_LEVEL_WARN);
 	if (argc < 2) {
 		cli_help(0, NULL);
 		return CLI_USAGE;

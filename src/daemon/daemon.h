@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `herald serve`: a supervisor that binds the listeners and loads TLS (as
+ * root when started as root), then runs worker processes that drop
+ * privileges and serve connections on an event loop. Protocols plug in
+ * through a start handler per enum listen_proto.
+ */
+#ifndef HERALD_DAEMON_DAEMON_H
+#define HERALD_DAEMON_DAEMON_H
+
+#include <stdbool.h>
+
+#include "conf/config.h"
+#include "lib/ioev.h"
+
+struct tls_server;
+struct threadpool;
+
+/* What a worker process gives the protocols it runs. One per worker,
+ * valid for the worker's whole life; everything runs on loop's thread. */
+struct worker {
+	struct ioev_loop *loop;
+	const struct config *cfg;	/* this generation's configuration */
+	struct tls_server *tls;		/* server context for STARTTLS */
+	struct threadpool *pool;	/* == ioev_loop_pool(loop) */
+	void *store;			/* set by the worker init hook */
+	void *hook_ctx;			/* free for the init hook's use */
+	unsigned generation;		/* bumped by every successful reload */
+	unsigned index;			/* 0 .. workers-1 */
+	bool draining;			/* no longer accepting; exit when idle */
+};
+
+/* Takes over a freshly accepted connection on a listener of `proto`. For
+ * implicit-TLS protocols the handshake is already under way (the first
+ * input callback comes after it). The handler installs its callbacks with
+ * ioev_conn_set_callbacks() (and limits) before returning; from then on
+ * the conn is the protocol's until its close callback. */
+typedef void daemon_protocol_start_cb_t(struct ioev_conn *conn,
+					struct worker *w,
+					enum listen_proto proto);
+
+/* Registers (or with NULL removes) the handler for a protocol. Call before
+ * daemon_serve(); tests use it to plug in an echo handler. */
+void daemon_set_protocol_handler(enum listen_proto proto,
+				 daemon_protocol_start_cb_t *start);
+/* The handler for proto: a registered one, else the built-in table's;
+ * NULL when this build has none. */
+daemon_protocol_start_cb_t *daemon_protocol_handler(enum listen_proto proto);
+/* Checks that every protocol cfg listens on has a handler. Returns 0, or
+ * -1 with an allocated "listen.imap: the imap protocol is not available in
+ * this build" in *error_r. */
+int daemon_check_protocols(const struct config *cfg, char **error_r);
+
+/* Called in each worker after privileges are dropped and before the first
+ * accept (init: e.g. open the store into w->store; returning -1 with an
+ * allocated *error_r makes the worker exit with status 1, and the
+ * supervisor restarts it with backoff), and after the loop ends (deinit). */
+typedef int daemon_worker_init_cb_t(struct worker *w, char **error_r);
+typedef void daemon_worker_deinit_cb_t(struct worker *w);
+void daemon_set_worker_hooks(daemon_worker_init_cb_t *init,
+			     daemon_worker_deinit_cb_t *deinit);
+
+/* Runs the server until SIGTERM or SIGINT; SIGHUP re-reads config_path
+ * (through config_load()) and, if it is valid, starts a new generation of
+ * workers while the old one drains. cfg stays the caller's. Returns the
+ * process exit status: 0 after a clean stop, 1 if start-up failed (the
+ * reason is logged). Must be called from a single-threaded process. */
+int daemon_serve(const char *config_path, struct config *cfg);
+
+#endif

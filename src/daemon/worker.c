@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A worker process: drops privileges, opens its event loop and thread
+ * pool, accepts on the shared listening sockets and hands each connection
+ * to its protocol's start handler. SIGTERM closes everything and exits;
+ * DAEMON_SIG_DRAIN stops accepting and exits when the last connection ends.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "daemon/daemon-private.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+
+/* Connections taken per readiness event before other listeners and
+ * established connections get a turn. */
+#define ACCEPT_BATCH 32
+#define ACCEPT_PAUSE_MS 1000
+
+struct worker_listener {
+	struct worker_state *ws;
+	enum listen_proto proto;
+	int fd;
+	struct event *ev;
+};
+
+struct worker_state {
+	struct worker w;
+	struct worker_listener *ls;
+	size_t n_ls;
+	struct ioev_timer *accept_pause;
+	struct event *sig_term, *sig_drain;
+};
+
+static daemon_worker_init_cb_t *hook_init;
+static daemon_worker_deinit_cb_t *hook_deinit;
+
+void
+daemon_set_worker_hooks(daemon_worker_init_cb_t *init,
+			daemon_worker_deinit_cb_t *deinit)
+{
+	hook_init = init;
+	hook_deinit = deinit;
+}
+
+static void
+worker_accepting(struct worker_state *ws, bool on)
+{
+	for (size_t i = 0; i < ws->n_ls; i++) {
+		if (ws->ls[i].ev == NULL)
+			continue;
+		if (on)
+			event_add(ws->ls[i].ev, NULL);
+		else
+			event_del(ws->ls[i].ev);
+	}
+}
+
+static void
+worker_accept_resume(void *arg)
+{
+	struct worker_state *ws = arg;
+
+	if (!ws->w.draining)
+		worker_accepting(ws, true);
+}
+
+static void
+worker_accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker_listener *l = arg;
+	struct worker_state *ws = l->ws;
+
+	(void)what;
+	for (int i = 0; i < ACCEPT_BATCH && !ws->w.draining; i++) {
+		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct ioev_conn *conn;
+
+		if (cfd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;	/* another worker took it */
+			/* EMFILE and friends: back off instead of spinning */
+			log_warn(NULL, "daemon", "accept-failed", "error=\"%s\"",
+				 strerror(errno));
+			worker_accepting(ws, false);
+			ioev_timer_start(ws->accept_pause, ACCEPT_PAUSE_MS, false);
+			return;
+		}
+		conn = ioev_conn_new(ws->w.loop, cfd,
+				     listen_proto_is_implicit_tls(l->proto) ?
+				     ws->w.tls : NULL, NULL);
+		log_debug(ioev_conn_id(conn), listen_proto_name(l->proto),
+			  "connect", "rip=%s rport=%u lip=%s lport=%u",
+			  ioev_conn_peer_ip(conn), ioev_conn_peer_port(conn),
+			  ioev_conn_local_ip(conn), ioev_conn_local_port(conn));
+		daemon_protocol_handler(l->proto)(conn, &ws->w, l->proto);
+	}
+}
+
+static void
+worker_empty(void *arg)
+{
+	struct worker_state *ws = arg;
+
+	ioev_loop_stop(ws->w.loop);
+}
+
+static void
+worker_stop_listening(struct worker_state *ws)
+{
+	ws->w.draining = true;
+	ioev_timer_stop(ws->accept_pause);
+	for (size_t i = 0; i < ws->n_ls; i++) {
+		if (ws->ls[i].ev != NULL)
+			event_free(ws->ls[i].ev);
+		ws->ls[i].ev = NULL;
+		if (ws->ls[i].fd >= 0)
+			close(ws->ls[i].fd);
+		ws->ls[i].fd = -1;
+	}
+}
+
+static void
+worker_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct worker_state *ws = arg;
+
+	(void)what;
+	if (sig == SIGTERM) {
+		log_info(NULL, "daemon", "worker-stopping",
+			 "pid=%d connections=%zu", (int)getpid(),
+			 ioev_loop_conn_count(ws->w.loop));
+		worker_stop_listening(ws);
+		ioev_loop_close_all(ws->w.loop);
+	} else if (!ws->w.draining) {
+		log_info(NULL, "daemon", "worker-draining",
+			 "pid=%d connections=%zu", (int)getpid(),
+			 ioev_loop_conn_count(ws->w.loop));
+		worker_stop_listening(ws);
+	}
+	ioev_loop_set_empty_cb(ws->w.loop, worker_empty, ws);
+}
+
+static void
+worker_signals_reset(void)
+{
+	struct sigaction sa = { .sa_handler = SIG_DFL };
+	sigset_t mask;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(DAEMON_SIG_DRAIN, &sa, NULL);
+	/* a terminal's ^C or hang-up reaches the whole process group; the
+	 * supervisor decides what happens to workers */
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	/* stop and drain stay blocked until libevent handles them */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, DAEMON_SIG_DRAIN);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
+}
+
+void
+daemon_worker_main(const struct config *cfg, struct tls_server *tls,
+		   const struct daemon_listeners *ls,
+		   const struct daemon_creds *creds, pid_t supervisor,
+		   unsigned generation, unsigned index)
+{
+	struct worker_state ws;
+	struct event_base *base;
+	char *error = NULL;
+	sigset_t unblock;
+	int status = 0;
+
+	worker_signals_reset();
+	if (daemon_privdrop(creds, &error) < 0) {
+		log_error(NULL, "daemon", "worker-failed", "pid=%d error=\"%s\"",
+			  (int)getpid(), error);
+		_exit(1);
+	}
+	/* after the drop: changing credentials clears the death signal */
+	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+	if (getppid() != supervisor)
+		_exit(0);
+
+	memset(&ws, 0, sizeof(ws));
+	ws.w.cfg = cfg;
+	ws.w.tls = tls;
+	ws.w.generation = generation;
+	ws.w.index = index;
+	ws.w.loop = ioev_loop_new(cfg->store.threads);
+	ws.w.pool = ioev_loop_pool(ws.w.loop);
+	base = ioev_loop_base(ws.w.loop);
+	ws.accept_pause = ioev_timer_new(ws.w.loop, worker_accept_resume, &ws);
+	ws.sig_term = evsignal_new(base, SIGTERM, worker_signal_cb, &ws);
+	ws.sig_drain = evsignal_new(base, DAEMON_SIG_DRAIN, worker_signal_cb, &ws);
+	event_add(ws.sig_term, NULL);
+	event_add(ws.sig_drain, NULL);
+	sigemptyset(&unblock);
+	sigprocmask(SIG_SETMASK, &unblock, NULL);
+
+	if (hook_init != NULL && hook_init(&ws.w, &error) < 0) {
+		log_error(NULL, "daemon", "worker-failed", "pid=%d error=\"%s\"",
+			  (int)getpid(), error);
+		_exit(1);
+	}
+
+	ws.ls = xcalloc(ls->n > 0 ? ls->n : 1, sizeof(*ws.ls));
+	ws.n_ls = ls->n;
+	for (size_t i = 0; i < ls->n; i++) {
+		ws.ls[i].ws = &ws;
+		ws.ls[i].proto = ls->v[i].proto;
+		ws.ls[i].fd = ls->v[i].fd;
+		ws.ls[i].ev = event_new(base, ls->v[i].fd, EV_READ | EV_PERSIST,
+					worker_accept_cb, &ws.ls[i]);
+	}
+	worker_accepting(&ws, true);
+
+	if (ioev_loop_run(ws.w.loop) < 0)
+		status = 1;
+
+	worker_stop_listening(&ws);
+	if (hook_deinit != NULL)
+		hook_deinit(&ws.w);
+	event_free(ws.sig_term);
+	event_free(ws.sig_drain);
+	ioev_timer_free(&ws.accept_pause);
+	ioev_loop_free(&ws.w.loop);
+	free(ws.ls);
+	/* _exit: the supervisor's atexit handlers and stdio are not ours */
+	_exit(status);
+}

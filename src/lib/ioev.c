@@ -1,0 +1,979 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libevent behind the ioev.h contract: a loop with a thread pool, timers,
+ * and connections over bufferevents (plain sockets or OpenSSL). Callbacks
+ * into protocol code are never made from inside an ioev call: closes and
+ * resumed input are delivered from a per-connection "kick" event.
+ */
+#include "lib/ioev.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+
+#include "lib/mem.h"
+#include "tls/tls.h"
+
+#define IOEV_DEFAULT_INPUT_MAX (64 * 1024)
+#define IOEV_DEFAULT_OUTPUT_HIGH (256 * 1024)
+#define IOEV_DEFAULT_OUTPUT_MAX (16 * 1024 * 1024)
+
+struct ioev_loop {
+	struct event_base *base;
+	struct threadpool *pool;
+	struct ioev_conn *conns;	/* not yet notified of close */
+	size_t n_conns;
+	void (*empty_cb)(void *ctx);
+	void *empty_ctx;
+	struct event *empty_ev;
+};
+
+struct ioev_timer {
+	struct event *ev;
+	ioev_timer_cb_t *cb;
+	void *ctx;
+	bool repeat;
+};
+
+struct ioev_conn {
+	struct ioev_loop *loop;
+	struct ioev_conn *prev, *next;
+	struct bufferevent *bev;	/* NULL once closed */
+	int fd;
+	unsigned refs;
+	unsigned pauses;
+	unsigned jobs;			/* ioev_conn_run_blocking pending */
+	bool closed;
+	bool notified;
+	bool close_after_write;
+	bool output_full;
+	bool tls;
+	bool starttls_pending;		/* waiting for "220" to go out */
+	bool kick_input;
+	enum ioev_close_reason reason;
+	struct tls_server *starttls_ctx;
+	struct event *kick;
+	const struct ioev_conn_callbacks *cbs;
+	void *ctx;
+	struct ioev_conn_limits limits;
+	struct sockaddr_storage peer;
+	bool peer_local;
+	unsigned peer_port, local_port;
+	char peer_ip[INET6_ADDRSTRLEN];
+	char local_ip[INET6_ADDRSTRLEN];
+	char id[LOG_ID_LEN + 1];
+};
+
+static const char *const ioev_close_reason_names[] = {
+	[IOEV_CLOSE_LOCAL] = "local",
+	[IOEV_CLOSE_EOF] = "eof",
+	[IOEV_CLOSE_ERROR] = "error",
+	[IOEV_CLOSE_TLS] = "tls",
+	[IOEV_CLOSE_TIMEOUT] = "timeout",
+	[IOEV_CLOSE_OVERFLOW] = "overflow",
+	[IOEV_CLOSE_SHUTDOWN] = "shutdown",
+};
+
+const char *
+ioev_close_reason_name(enum ioev_close_reason reason)
+{
+	if ((size_t)reason >= sizeof(ioev_close_reason_names) /
+	    sizeof(*ioev_close_reason_names))
+		return "unknown";
+	return ioev_close_reason_names[reason];
+}
+
+/* ------------------------------------------------------------------ loop */
+
+static void
+ioev_loop_empty_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct ioev_loop *loop = arg;
+
+	(void)fd;
+	(void)what;
+	if (loop->n_conns == 0 && loop->empty_cb != NULL)
+		loop->empty_cb(loop->empty_ctx);
+}
+
+struct ioev_loop *
+ioev_loop_new(unsigned pool_threads)
+{
+	struct ioev_loop *loop = xcalloc(1, sizeof(*loop));
+
+	/* a peer that closes while we write must give EPIPE, not kill us */
+	signal(SIGPIPE, SIG_IGN);
+	loop->base = event_base_new();
+	if (loop->base == NULL)
+		panic("ioev: event_base_new failed");
+	loop->pool = threadpool_new(loop->base, pool_threads);
+	loop->empty_ev = event_new(loop->base, -1, 0, ioev_loop_empty_event,
+				   loop);
+	return loop;
+}
+
+void
+ioev_loop_free(struct ioev_loop **loopp)
+{
+	struct ioev_loop *loop = *loopp;
+
+	if (loop == NULL)
+		return;
+	loop->empty_cb = NULL;
+	ioev_loop_close_all(loop);
+	/* runs every pending done callback, which may release conns */
+	threadpool_free(&loop->pool);
+	for (int i = 0; i < 1000 && loop->conns != NULL; i++)
+		event_base_loop(loop->base, EVLOOP_NONBLOCK);
+	if (loop->conns != NULL)
+		panic("ioev: %zu connections still referenced at loop free",
+		      loop->n_conns);
+	event_free(loop->empty_ev);
+	event_base_free(loop->base);
+	free(loop);
+	*loopp = NULL;
+}
+
+int
+ioev_loop_run(struct ioev_loop *loop)
+{
+	return event_base_loop(loop->base, EVLOOP_NO_EXIT_ON_EMPTY) < 0 ? -1 : 0;
+}
+
+void
+ioev_loop_stop(struct ioev_loop *loop)
+{
+	event_base_loopbreak(loop->base);
+}
+
+size_t
+ioev_loop_conn_count(const struct ioev_loop *loop)
+{
+	return loop->n_conns;
+}
+
+static void conn_close(struct ioev_conn *conn, enum ioev_close_reason reason);
+
+void
+ioev_loop_close_all(struct ioev_loop *loop)
+{
+	for (struct ioev_conn *c = loop->conns; c != NULL; c = c->next)
+		conn_close(c, IOEV_CLOSE_SHUTDOWN);
+}
+
+void
+ioev_loop_set_empty_cb(struct ioev_loop *loop, void (*cb)(void *ctx), void *ctx)
+{
+	loop->empty_cb = cb;
+	loop->empty_ctx = ctx;
+	if (cb != NULL && loop->n_conns == 0)
+		event_active(loop->empty_ev, 0, 0);
+}
+
+struct threadpool *
+ioev_loop_pool(struct ioev_loop *loop)
+{
+	return loop->pool;
+}
+
+struct event_base *
+ioev_loop_base(struct ioev_loop *loop)
+{
+	return loop->base;
+}
+
+void
+ioev_run_blocking(struct ioev_loop *loop, threadpool_work_cb_t *work,
+		  threadpool_done_cb_t *done, void *ctx)
+{
+	threadpool_submit(loop->pool, work, done, ctx);
+}
+
+/* ---------------------------------------------------------------- timers */
+
+static void
+ioev_timer_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct ioev_timer *timer = arg;
+
+	(void)fd;
+	(void)what;
+	if (!timer->repeat)
+		event_del(timer->ev);
+	timer->cb(timer->ctx);
+}
+
+struct ioev_timer *
+ioev_timer_new(struct ioev_loop *loop, ioev_timer_cb_t *cb, void *ctx)
+{
+	struct ioev_timer *timer = xcalloc(1, sizeof(*timer));
+
+	timer->cb = cb;
+	timer->ctx = ctx;
+	timer->ev = event_new(loop->base, -1, EV_PERSIST, ioev_timer_event, timer);
+	if (timer->ev == NULL)
+		panic("ioev: event_new failed");
+	return timer;
+}
+
+void
+ioev_timer_start(struct ioev_timer *timer, uint64_t ms, bool repeat)
+{
+	struct timeval tv = {
+		.tv_sec = (time_t)(ms / 1000),
+		.tv_usec = (suseconds_t)(ms % 1000) * 1000,
+	};
+
+	timer->repeat = repeat;
+	event_add(timer->ev, &tv);
+}
+
+void
+ioev_timer_stop(struct ioev_timer *timer)
+{
+	event_del(timer->ev);
+}
+
+bool
+ioev_timer_is_pending(const struct ioev_timer *timer)
+{
+	return event_pending(timer->ev, EV_TIMEOUT, NULL) != 0;
+}
+
+void
+ioev_timer_free(struct ioev_timer **timerp)
+{
+	if (*timerp == NULL)
+		return;
+	event_free((*timerp)->ev);
+	xfree(timerp);
+}
+
+/* ----------------------------------------------------------- connections */
+
+static void conn_setup_bev(struct ioev_conn *conn);
+
+static void
+conn_kick(struct ioev_conn *conn)
+{
+	event_active(conn->kick, 0, 0);
+}
+
+/* Whether to read from the socket. A paused conn keeps reading (bounded
+ * by input_max) so a disconnect during a blocking job is noticed. */
+static bool
+conn_wants_socket_read(const struct ioev_conn *conn)
+{
+	return !conn->closed && conn->cbs != NULL && !conn->output_full &&
+		!conn->close_after_write && !conn->starttls_pending;
+}
+
+/* Whether to hand input to the protocol. */
+static bool
+conn_wants_read(const struct ioev_conn *conn)
+{
+	return conn_wants_socket_read(conn) && conn->pauses == 0;
+}
+
+static void
+conn_update_read(struct ioev_conn *conn)
+{
+	if (conn->bev == NULL)
+		return;
+	if (conn_wants_socket_read(conn))
+		bufferevent_enable(conn->bev, EV_READ);
+	else
+		bufferevent_disable(conn->bev, EV_READ);
+}
+
+static void
+conn_free(struct ioev_conn *conn)
+{
+	event_free(conn->kick);
+	free(conn);
+}
+
+static void
+conn_unlink(struct ioev_conn *conn)
+{
+	struct ioev_loop *loop = conn->loop;
+
+	if (conn->prev != NULL)
+		conn->prev->next = conn->next;
+	else
+		loop->conns = conn->next;
+	if (conn->next != NULL)
+		conn->next->prev = conn->prev;
+	conn->prev = conn->next = NULL;
+	loop->n_conns--;
+	if (loop->n_conns == 0 && loop->empty_cb != NULL)
+		event_active(loop->empty_ev, 0, 0);
+}
+
+static void
+conn_close(struct ioev_conn *conn, enum ioev_close_reason reason)
+{
+	if (conn->closed)
+		return;
+	conn->closed = true;
+	conn->reason = reason;
+	if (conn->bev != NULL) {
+		bufferevent_free(conn->bev);
+		conn->bev = NULL;
+	}
+	if (conn->fd >= 0) {
+		/* a plain bev is made without CLOSE_ON_FREE so STARTTLS
+		 * can swap it for a TLS one, which does own the fd */
+		close(conn->fd);
+		conn->fd = -1;
+	}
+	conn_kick(conn);
+}
+
+static void
+conn_kick_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct ioev_conn *conn = arg;
+
+	(void)fd;
+	(void)what;
+	if (conn->closed) {
+		if (conn->notified || conn->jobs > 0)
+			return;
+		conn->notified = true;
+		if (conn->cbs != NULL)
+			conn->cbs->close(conn, conn->ctx, conn->reason);
+		conn_unlink(conn);
+		ioev_conn_unref(&conn);
+		return;
+	}
+	if (conn->kick_input) {
+		conn->kick_input = false;
+		if (conn_wants_read(conn) && ioev_conn_input_len(conn) > 0)
+			conn->cbs->input(conn, conn->ctx);
+	}
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct ioev_conn *conn = arg;
+
+	(void)bev;
+	if (!conn_wants_read(conn))
+		return;
+	conn->cbs->input(conn, conn->ctx);
+}
+
+static void
+conn_starttls_switch(struct ioev_conn *conn)
+{
+	/* Plaintext that arrived after the STARTTLS line, including what
+	 * came while "220" was going out, is dropped, never parsed. */
+	evbuffer_drain(bufferevent_get_input(conn->bev),
+		       evbuffer_get_length(bufferevent_get_input(conn->bev)));
+	bufferevent_free(conn->bev);
+	conn->bev = bufferevent_openssl_socket_new(
+		conn->loop->base, conn->fd,
+		tls_server_session_new(conn->starttls_ctx),
+		BUFFEREVENT_SSL_ACCEPTING,
+		BEV_OPT_DEFER_CALLBACKS | BEV_OPT_CLOSE_ON_FREE);
+	if (conn->bev == NULL)
+		panic("ioev: bufferevent_openssl_socket_new failed");
+	conn->fd = -1;		/* the TLS bev owns it now */
+	conn->tls = true;
+	conn->starttls_pending = false;
+	conn->starttls_ctx = NULL;
+	conn_setup_bev(conn);
+}
+
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct ioev_conn *conn = arg;
+	size_t len = evbuffer_get_length(bufferevent_get_output(bev));
+
+	if (conn->closed)
+		return;
+	if (len == 0 && conn->starttls_pending) {
+		conn_starttls_switch(conn);
+		return;
+	}
+	if (len == 0 && conn->close_after_write) {
+		conn_close(conn, IOEV_CLOSE_LOCAL);
+		return;
+	}
+	if (conn->output_full && len <= conn->limits.output_high / 2) {
+		conn->output_full = false;
+		conn_update_read(conn);
+		if (ioev_conn_input_len(conn) > 0) {
+			conn->kick_input = true;
+			conn_kick(conn);
+		}
+		if (conn->cbs != NULL && conn->cbs->drain != NULL)
+			conn->cbs->drain(conn, conn->ctx);
+	}
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct ioev_conn *conn = arg;
+
+	if (conn->closed)
+		return;
+	if (what & BEV_EVENT_CONNECTED)
+		return;
+	if (what & BEV_EVENT_TIMEOUT) {
+		if (conn->cbs != NULL && conn->cbs->timeout != NULL) {
+			conn->cbs->timeout(conn, conn->ctx);
+			conn_update_read(conn);
+		} else {
+			conn_close(conn, IOEV_CLOSE_TIMEOUT);
+		}
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		conn_close(conn, IOEV_CLOSE_EOF);
+	} else if (conn->tls && bufferevent_get_openssl_error(bev) != 0) {
+		unsigned long err;
+		char msg[256];
+
+		while ((err = bufferevent_get_openssl_error(bev)) != 0)
+			log_debug(conn->id, "tls", "error", "msg=\"%s\"",
+				  tls_error_string(err, msg, sizeof(msg)));
+		conn_close(conn, IOEV_CLOSE_TLS);
+	} else {
+		conn_close(conn, conn->tls ? IOEV_CLOSE_TLS : IOEV_CLOSE_ERROR);
+	}
+}
+
+static void
+conn_apply_limits(struct ioev_conn *conn)
+{
+	struct timeval tv;
+
+	if (conn->bev == NULL)
+		return;
+	bufferevent_setwatermark(conn->bev, EV_READ, 0, conn->limits.input_max);
+	bufferevent_setwatermark(conn->bev, EV_WRITE,
+				 conn->limits.output_high / 2, 0);
+	if (conn->limits.idle_timeout_ms > 0) {
+		tv.tv_sec = (time_t)(conn->limits.idle_timeout_ms / 1000);
+		tv.tv_usec = (suseconds_t)(conn->limits.idle_timeout_ms % 1000) * 1000;
+		bufferevent_set_timeouts(conn->bev, &tv, NULL);
+	} else {
+		bufferevent_set_timeouts(conn->bev, NULL, NULL);
+	}
+}
+
+static void
+conn_setup_bev(struct ioev_conn *conn)
+{
+	if (conn->tls)
+		bufferevent_openssl_set_allow_dirty_shutdown(conn->bev, 1);
+	bufferevent_setcb(conn->bev, conn_read_cb, conn_write_cb, conn_event_cb,
+			  conn);
+	conn_apply_limits(conn);
+	bufferevent_enable(conn->bev, EV_WRITE);
+	conn_update_read(conn);
+}
+
+static void
+addr_to_text(const struct sockaddr_storage *ss, char *ip, size_t ipsz,
+	     unsigned *port_r)
+{
+	*port_r = 0;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, ip, (socklen_t)ipsz);
+		*port_r = ntohs(sin->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, ip, (socklen_t)ipsz);
+		*port_r = ntohs(sin6->sin6_port);
+	} else if (ss->ss_family == AF_UNIX) {
+		snprintf(ip, ipsz, "unix");
+	} else {
+		snprintf(ip, ipsz, "unknown");
+	}
+}
+
+static bool
+addr_is_local(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_UNIX)
+		return true;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)ss;
+
+		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)ss;
+		const uint8_t *a = sin6->sin6_addr.s6_addr;
+
+		if (IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
+			return true;
+		return IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) && a[12] == 127;
+	}
+	return false;
+}
+
+struct ioev_conn *
+ioev_conn_new(struct ioev_loop *loop, int fd, struct tls_server *tls,
+	      const struct ioev_conn_limits *limits)
+{
+	struct ioev_conn *conn = xcalloc(1, sizeof(*conn));
+	struct sockaddr_storage local;
+	socklen_t sl;
+
+	conn->loop = loop;
+	conn->fd = fd;
+	conn->refs = 1;
+	log_new_id(conn->id);
+	evutil_make_socket_nonblocking(fd);
+	sl = sizeof(conn->peer);
+	if (getpeername(fd, (struct sockaddr *)&conn->peer, &sl) < 0)
+		memset(&conn->peer, 0, sizeof(conn->peer));
+	sl = sizeof(local);
+	if (getsockname(fd, (struct sockaddr *)&local, &sl) < 0)
+		memset(&local, 0, sizeof(local));
+	addr_to_text(&conn->peer, conn->peer_ip, sizeof(conn->peer_ip),
+		     &conn->peer_port);
+	addr_to_text(&local, conn->local_ip, sizeof(conn->local_ip),
+		     &conn->local_port);
+	conn->peer_local = addr_is_local(&conn->peer);
+
+	conn->kick = event_new(loop->base, -1, 0, conn_kick_event, conn);
+	if (conn->kick == NULL)
+		panic("ioev: event_new failed");
+	if (tls != NULL) {
+		conn->tls = true;
+		conn->bev = bufferevent_openssl_socket_new(
+			loop->base, fd, tls_server_session_new(tls),
+			BUFFEREVENT_SSL_ACCEPTING,
+			BEV_OPT_DEFER_CALLBACKS | BEV_OPT_CLOSE_ON_FREE);
+		conn->fd = -1;	/* closed (and the SSL freed) with the bev */
+	} else {
+		conn->bev = bufferevent_socket_new(loop->base, fd,
+						   BEV_OPT_DEFER_CALLBACKS);
+	}
+	if (conn->bev == NULL)
+		panic("ioev: cannot create a bufferevent");
+	ioev_conn_set_limits(conn, limits);
+	conn_setup_bev(conn);
+
+	conn->next = loop->conns;
+	if (loop->conns != NULL)
+		loop->conns->prev = conn;
+	loop->conns = conn;
+	loop->n_conns++;
+	return conn;
+}
+
+void
+ioev_conn_set_callbacks(struct ioev_conn *conn,
+			const struct ioev_conn_callbacks *cbs, void *ctx)
+{
+	if (cbs->input == NULL || cbs->close == NULL)
+		panic("ioev: input and close callbacks are required");
+	conn->cbs = cbs;
+	conn->ctx = ctx;
+	conn_update_read(conn);
+	if (conn->closed) {
+		conn_kick(conn);
+	} else if (ioev_conn_input_len(conn) > 0) {
+		conn->kick_input = true;
+		conn_kick(conn);
+	}
+}
+
+void
+ioev_conn_set_limits(struct ioev_conn *conn,
+		     const struct ioev_conn_limits *limits)
+{
+	if (limits != NULL)
+		conn->limits = *limits;
+	if (conn->limits.input_max == 0)
+		conn->limits.input_max = IOEV_DEFAULT_INPUT_MAX;
+	if (conn->limits.output_high == 0)
+		conn->limits.output_high = IOEV_DEFAULT_OUTPUT_HIGH;
+	if (conn->limits.output_max == 0)
+		conn->limits.output_max = IOEV_DEFAULT_OUTPUT_MAX;
+	if (conn->limits.output_max < conn->limits.output_high)
+		conn->limits.output_max = conn->limits.output_high;
+	conn_apply_limits(conn);
+}
+
+void
+ioev_conn_ref(struct ioev_conn *conn)
+{
+	conn->refs++;
+}
+
+void
+ioev_conn_unref(struct ioev_conn **connp)
+{
+	struct ioev_conn *conn = *connp;
+
+	*connp = NULL;
+	if (conn == NULL)
+		return;
+	if (conn->refs == 0)
+		panic("ioev: conn refcount underflow");
+	if (--conn->refs == 0) {
+		if (!conn->notified)
+			panic("ioev: last reference dropped on a live conn");
+		conn_free(conn);
+	}
+}
+
+bool
+ioev_conn_is_closed(const struct ioev_conn *conn)
+{
+	return conn->closed;
+}
+
+void
+ioev_conn_close(struct ioev_conn *conn)
+{
+	conn_close(conn, IOEV_CLOSE_LOCAL);
+}
+
+void
+ioev_conn_close_after_write(struct ioev_conn *conn)
+{
+	if (conn->closed)
+		return;
+	conn->close_after_write = true;
+	conn_update_read(conn);
+	if (ioev_conn_output_len(conn) == 0)
+		conn_close(conn, IOEV_CLOSE_LOCAL);
+}
+
+const char *
+ioev_conn_id(const struct ioev_conn *conn)
+{
+	return conn->id;
+}
+
+const char *
+ioev_conn_peer_ip(const struct ioev_conn *conn)
+{
+	return conn->peer_ip;
+}
+
+unsigned
+ioev_conn_peer_port(const struct ioev_conn *conn)
+{
+	return conn->peer_port;
+}
+
+const char *
+ioev_conn_local_ip(const struct ioev_conn *conn)
+{
+	return conn->local_ip;
+}
+
+unsigned
+ioev_conn_local_port(const struct ioev_conn *conn)
+{
+	return conn->local_port;
+}
+
+const struct sockaddr_storage *
+ioev_conn_peer_sockaddr(const struct ioev_conn *conn)
+{
+	return &conn->peer;
+}
+
+bool
+ioev_conn_peer_is_local(const struct ioev_conn *conn)
+{
+	return conn->peer_local;
+}
+
+/* ----------------------------------------------------------------- input */
+
+/* Input is dead once the protocol said goodbye or asked for TLS: what
+ * follows in the buffer must never be parsed. While paused it reads as
+ * empty so a protocol's parse loop stops by itself. */
+static struct evbuffer *
+conn_input(const struct ioev_conn *conn)
+{
+	if (conn->bev == NULL || conn->close_after_write ||
+	    conn->starttls_pending || conn->pauses > 0)
+		return NULL;
+	return bufferevent_get_input(conn->bev);
+}
+
+enum ioev_line_result
+ioev_conn_readline(struct ioev_conn *conn, size_t max_len,
+		   struct ioev_line *line_r)
+{
+	struct evbuffer *in = conn_input(conn);
+	struct evbuffer_ptr end, pos;
+	size_t avail, range;
+	const char *p;
+
+	memset(line_r, 0, sizeof(*line_r));
+	if (in == NULL || max_len == 0)
+		return IOEV_LINE_NEED_MORE;
+	avail = evbuffer_get_length(in);
+	range = avail < max_len ? avail : max_len;
+	if (evbuffer_ptr_set(in, &end, range, EVBUFFER_PTR_SET) < 0)
+		return IOEV_LINE_NEED_MORE;
+	pos = evbuffer_search_range(in, "\n", 1, NULL, &end);
+	if (pos.pos < 0)
+		return avail >= max_len ? IOEV_LINE_TOO_LONG : IOEV_LINE_NEED_MORE;
+	/* UNSAFE: pos.pos < range <= avail, so pos.pos + 1 bytes exist */
+	p = (const char *)evbuffer_pullup(in, pos.pos + 1);
+	line_r->data = p;
+	line_r->len = (size_t)pos.pos;
+	line_r->size = (size_t)pos.pos + 1;
+	line_r->crlf = pos.pos > 0 && p[pos.pos - 1] == '\r';
+	return IOEV_LINE_OK;
+}
+
+bool
+ioev_conn_skip_line(struct ioev_conn *conn)
+{
+	struct evbuffer *in = conn_input(conn);
+	struct evbuffer_ptr pos;
+
+	if (in == NULL)
+		return false;
+	pos = evbuffer_search(in, "\n", 1, NULL);
+	if (pos.pos < 0) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return false;
+	}
+	evbuffer_drain(in, (size_t)pos.pos + 1);
+	return true;
+}
+
+size_t
+ioev_conn_input_len(const struct ioev_conn *conn)
+{
+	struct evbuffer *in = conn_input(conn);
+
+	return in != NULL ? evbuffer_get_length(in) : 0;
+}
+
+const uint8_t *
+ioev_conn_peek(struct ioev_conn *conn, size_t want, size_t *len_r)
+{
+	struct evbuffer *in = conn_input(conn);
+	size_t avail = in != NULL ? evbuffer_get_length(in) : 0;
+
+	if (want > avail)
+		want = avail;
+	*len_r = want;
+	if (want == 0)
+		return NULL;
+	return evbuffer_pullup(in, (ev_ssize_t)want);
+}
+
+void
+ioev_conn_consume(struct ioev_conn *conn, size_t n)
+{
+	struct evbuffer *in = conn_input(conn);
+
+	if (in == NULL)
+		return;
+	if (n > evbuffer_get_length(in))
+		panic("ioev: consume %zu of %zu buffered bytes", n,
+		      evbuffer_get_length(in));
+	evbuffer_drain(in, n);
+}
+
+void
+ioev_conn_pause(struct ioev_conn *conn)
+{
+	conn->pauses++;
+	conn_update_read(conn);
+}
+
+void
+ioev_conn_resume(struct ioev_conn *conn)
+{
+	if (conn->pauses == 0)
+		panic("ioev: resume without pause");
+	if (--conn->pauses > 0 || conn->closed)
+		return;
+	conn_update_read(conn);
+	/* pipelined commands may already be buffered: no read event would
+	 * announce them */
+	if (ioev_conn_input_len(conn) > 0) {
+		conn->kick_input = true;
+		conn_kick(conn);
+	}
+}
+
+/* ---------------------------------------------------------------- output */
+
+int
+ioev_conn_write(struct ioev_conn *conn, const void *data, size_t len)
+{
+	struct evbuffer *out;
+	size_t have;
+
+	if (conn->closed || conn->bev == NULL || conn->close_after_write)
+		return -1;
+	out = bufferevent_get_output(conn->bev);
+	have = evbuffer_get_length(out);
+	if (len > conn->limits.output_max - have) {
+		log_info(conn->id, "conn", "overflow", "buffered=%zu write=%zu",
+			 have, len);
+		conn_close(conn, IOEV_CLOSE_OVERFLOW);
+		return -1;
+	}
+	if (bufferevent_write(conn->bev, data, len) < 0)
+		panic("ioev: bufferevent_write failed");
+	if (!conn->output_full && have + len > conn->limits.output_high) {
+		conn->output_full = true;
+		conn_update_read(conn);
+	}
+	return 0;
+}
+
+int
+ioev_conn_puts(struct ioev_conn *conn, const char *s)
+{
+	return ioev_conn_write(conn, s, strlen(s));
+}
+
+int
+ioev_conn_printf(struct ioev_conn *conn, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int ret;
+
+	va_start(ap, fmt);
+	s = xvasprintf(fmt, ap);
+	va_end(ap);
+	ret = ioev_conn_write(conn, s, strlen(s));
+	free(s);
+	return ret;
+}
+
+size_t
+ioev_conn_output_len(const struct ioev_conn *conn)
+{
+	if (conn->bev == NULL)
+		return 0;
+	return evbuffer_get_length(bufferevent_get_output(conn->bev));
+}
+
+bool
+ioev_conn_output_is_full(const struct ioev_conn *conn)
+{
+	return conn->output_full;
+}
+
+/* ------------------------------------------------------------------- TLS */
+
+int
+ioev_conn_starttls(struct ioev_conn *conn, struct tls_server *tls,
+		   const char **error_r)
+{
+	if (conn->closed || conn->bev == NULL) {
+		*error_r = "connection closed";
+		return -1;
+	}
+	if (conn->tls || conn->starttls_pending) {
+		*error_r = "TLS already active";
+		return -1;
+	}
+	/* Discard now (what was pipelined with the command) and again at the
+	 * switch (what arrived meanwhile); reading stays off in between. */
+	evbuffer_drain(bufferevent_get_input(conn->bev),
+		       evbuffer_get_length(bufferevent_get_input(conn->bev)));
+	conn->starttls_pending = true;
+	conn->starttls_ctx = tls;
+	conn_update_read(conn);
+	if (ioev_conn_output_len(conn) == 0)
+		conn_starttls_switch(conn);
+	return 0;
+}
+
+bool
+ioev_conn_is_tls(const struct ioev_conn *conn)
+{
+	return conn->tls;
+}
+
+bool
+ioev_conn_tls_info(const struct ioev_conn *conn, struct tls_info *info_r)
+{
+	struct ssl_st *ssl = NULL;
+
+	if (conn->tls && conn->bev != NULL)
+		ssl = bufferevent_openssl_get_ssl(conn->bev);
+	tls_session_info(ssl, info_r);
+	return info_r->bits > 0;
+}
+
+/* --------------------------------------------------------- blocking work */
+
+struct conn_job {
+	struct ioev_conn *conn;
+	threadpool_work_cb_t *work;
+	threadpool_done_cb_t *done;
+	void *ctx;
+};
+
+static void
+conn_job_work(void *arg)
+{
+	struct conn_job *job = arg;
+
+	if (job->work != NULL)
+		job->work(job->ctx);
+}
+
+static void
+conn_job_done(void *arg)
+{
+	struct conn_job *job = arg;
+	struct ioev_conn *conn = job->conn;
+
+	if (job->done != NULL)
+		job->done(job->ctx);
+	conn->jobs--;
+	if (conn->closed && conn->jobs == 0)
+		conn_kick(conn);
+	ioev_conn_unref(&conn);
+	free(job);
+}
+
+void
+ioev_conn_run_blocking(struct ioev_conn *conn, threadpool_work_cb_t *work,
+		       threadpool_done_cb_t *done, void *ctx)
+{
+	struct conn_job *job = xmalloc(sizeof(*job));
+
+	job->conn = conn;
+	job->work = work;
+	job->done = done;
+	job->ctx = ctx;
+	conn->jobs++;
+	ioev_conn_ref(conn);
+	threadpool_submit(conn->loop->pool, conn_job_work, conn_job_done, job);
+}

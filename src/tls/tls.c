@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Server and client SSL_CTX set-up and per-session hooks; see tls.h. The
+ * self-signed certificate lives in tls-selfsigned.c.
+ */
+#include "tls/tls.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "conf/config.h"
+#include "lib/buf.h"
+#include "lib/mem.h"
+
+/* TLS 1.2: forward secrecy and AEAD only (Mozilla "intermediate" minus
+ * finite-field DHE). TLS 1.3 suites are OpenSSL's defaults unless set. */
+#define TLS_DEFAULT_CIPHERS \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
+struct tls_server {
+	SSL_CTX *ctx;
+};
+
+struct tls_client {
+	SSL_CTX *ctx;
+};
+
+/* Appends OpenSSL's queued errors to a message and empties the queue. */
+static char *
+tls_errmsg(const char *what)
+{
+	struct buf b;
+	unsigned long err;
+	char tmp[256], *msg;
+
+	buf_init(&b);
+	buf_puts(&b, what);
+	while ((err = ERR_get_error()) != 0) {
+		ERR_error_string_n(err, tmp, sizeof(tmp));
+		buf_printf(&b, ": %s", tmp);
+	}
+	msg = buf_steal(&b);
+	buf_deinit(&b);	/* buf_steal leaves a fresh empty buffer */
+	return msg;
+}
+
+static int
+tls_parse_version(const char *s, int *version_r)
+{
+	if (s == NULL || strcmp(s, "TLSv1.2") == 0)
+		*version_r = TLS1_2_VERSION;
+	else if (strcmp(s, "TLSv1.3") == 0)
+		*version_r = TLS1_3_VERSION;
+	else
+		return -1;
+	return 0;
+}
+
+static int
+tls_ctx_common(SSL_CTX *ctx, const struct config_tls *t, char **error_r)
+{
+	int version;
+
+	if (tls_parse_version(t != NULL ? t->min_version : NULL, &version) < 0) {
+		*error_r = xasprintf("tls.min_version: %s is not TLSv1.2 or TLSv1.3",
+				     t->min_version);
+		return -1;
+	}
+	if (SSL_CTX_set_min_proto_version(ctx, version) != 1) {
+		*error_r = tls_errmsg("cannot set the minimum TLS version");
+		return -1;
+	}
+	if (SSL_CTX_set_cipher_list(ctx, t != NULL && t->ciphers != NULL ?
+				    t->ciphers : TLS_DEFAULT_CIPHERS) != 1) {
+		*error_r = tls_errmsg("tls.ciphers: no usable cipher");
+		return -1;
+	}
+	if (t != NULL && t->ciphersuites != NULL &&
+	    SSL_CTX_set_ciphersuites(ctx, t->ciphersuites) != 1) {
+		*error_r = tls_errmsg("tls.ciphersuites: no usable suite");
+		return -1;
+	}
+	/* Compression invites CRIME; renegotiation is a DoS lever and a
+	 * source of historic bugs; neither is needed by mail clients. */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+	/* Idle IMAP connections are the common case: give back the 34 KiB
+	 * of record buffers while a connection is quiet. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	return 0;
+}
+
+struct tls_server *
+tls_server_new(const struct config *cfg, char **error_r)
+{
+	struct tls_server *tls;
+	char *cert = NULL, *key = NULL;
+	SSL_CTX *ctx;
+	static const unsigned char sid_ctx[] = "herald";
+
+	if (cfg->tls.cert != NULL) {
+		cert = xstrdup(cfg->tls.cert);
+		key = xstrdup(cfg->tls.key != NULL ? cfg->tls.key : cfg->tls.cert);
+	} else if (tls_selfsigned_ensure(cfg->data_dir, cfg->hostname,
+					 &cert, &key, error_r) < 0) {
+		return NULL;
+	}
+
+	ctx = SSL_CTX_new(TLS_server_method());
+	if (ctx == NULL) {
+		*error_r = tls_errmsg("SSL_CTX_new");
+		goto fail;
+	}
+	if (tls_ctx_common(ctx, &cfg->tls, error_r) < 0)
+		goto fail;
+	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE |
+			    SSL_OP_NO_TICKET);
+	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		char *m = xasprintf("tls.cert: cannot load %s", cert);
+
+		*error_r = tls_errmsg(m);
+		free(m);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		char *m = xasprintf("tls.key: cannot load %s", key);
+
+		*error_r = tls_errmsg(m);
+		free(m);
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		*error_r = tls_errmsg("tls.key does not match tls.cert");
+		goto fail;
+	}
+	free(cert);
+	free(key);
+	tls = xcalloc(1, sizeof(*tls));
+	tls->ctx = ctx;
+	return tls;
+fail:
+	SSL_CTX_free(ctx);
+	free(cert);
+	free(key);
+	return NULL;
+}
+
+void
+tls_server_free(struct tls_server **tlsp)
+{
+	if (*tlsp == NULL)
+		return;
+	/* sessions hold their own reference to the SSL_CTX */
+	SSL_CTX_free((*tlsp)->ctx);
+	xfree(tlsp);
+}
+
+struct tls_client *
+tls_client_new(const struct config *cfg, char **error_r)
+{
+	struct tls_client *tls;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (ctx == NULL) {
+		*error_r = tls_errmsg("SSL_CTX_new");
+		return NULL;
+	}
+	if (tls_ctx_common(ctx, cfg != NULL ? &cfg->tls : NULL, error_r) < 0) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	/* a missing system store is not fatal: opportunistic TLS still works */
+	if (SSL_CTX_set_default_verify_paths(ctx) != 1)
+		ERR_clear_error();
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	tls = xcalloc(1, sizeof(*tls));
+	tls->ctx = ctx;
+	return tls;
+}
+
+void
+tls_client_free(struct tls_client **tlsp)
+{
+	if (*tlsp == NULL)
+		return;
+	SSL_CTX_free((*tlsp)->ctx);
+	xfree(tlsp);
+}
+
+struct ssl_st *
+tls_server_session_new(struct tls_server *tls)
+{
+	SSL *ssl = SSL_new(tls->ctx);
+
+	if (ssl == NULL)
+		abort();
+	return ssl;
+}
+
+struct ssl_st *
+tls_client_session_new(struct tls_client *tls, const char *sni)
+{
+	SSL *ssl = SSL_new(tls->ctx);
+
+	if (ssl == NULL)
+		abort();
+	if (sni != NULL)
+		SSL_set_tlsext_host_name(ssl, sni);
+	return ssl;
+}
+
+void
+tls_session_free(struct ssl_st **ssl)
+{
+	SSL_free(*ssl);
+	*ssl = NULL;
+}
+
+void
+tls_session_info(const struct ssl_st *ssl, struct tls_info *info)
+{
+	const SSL_CIPHER *c;
+
+	memset(info, 0, sizeof(*info));
+	if (ssl == NULL || (c = SSL_get_current_cipher(ssl)) == NULL)
+		return;
+	snprintf(info->protocol, sizeof(info->protocol), "%s",
+		 SSL_get_version(ssl));
+	snprintf(info->cipher, sizeof(info->cipher), "%s",
+		 SSL_CIPHER_get_name(c));
+	info->bits = SSL_CIPHER_get_bits(c, NULL);
+}
+
+const char *
+tls_error_string(unsigned long err, char *out, size_t outsz)
+{
+	if (err == 0)
+		snprintf(out, outsz, "connection closed during handshake");
+	else
+		ERR_error_string_n(err, out, outsz);
+	return out;
+}

@@ -1,0 +1,746 @@
+/* SPDX-License-Identifier: MIT */
+/* lib/ioev: line reading in pieces and limits, write and close, idle
+ * timeout, STARTTLS discarding pipelined input, implicit TLS, output
+ * high-water mark and overflow, blocking jobs outliving the client. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "conf/config.h"
+#include "lib/buf.h"
+#include "lib/ioev.h"
+#include "lib/mem.h"
+#include "tls/tls.h"
+
+/* ------------------------------------------------------- test protocol */
+
+struct tproto {
+	struct ioev_loop *loop;
+	struct ioev_conn *conn;
+	struct tls_server *tls;
+	struct buf log;			/* what the server saw, one per line */
+	size_t max_line;
+	bool skipping;
+	bool closed;
+	enum ioev_close_reason reason;
+	bool timeout_reply;
+	/* FLOOD */
+	size_t flood_left, max_output;
+	bool saw_full;
+};
+
+static void tp_input(struct ioev_conn *conn, void *ctx);
+
+static void
+tp_flood(struct tproto *t)
+{
+	static char chunk[4096];
+
+	memset(chunk, 'x', sizeof(chunk));
+	while (t->flood_left > 0 && !ioev_conn_output_is_full(t->conn)) {
+		size_t n = t->flood_left < sizeof(chunk) ? t->flood_left :
+			sizeof(chunk);
+
+		assert_int_equal(ioev_conn_write(t->conn, chunk, n), 0);
+		t->flood_left -= n;
+		if (ioev_conn_output_len(t->conn) > t->max_output)
+			t->max_output = ioev_conn_output_len(t->conn);
+	}
+	if (ioev_conn_output_is_full(t->conn))
+		t->saw_full = true;
+	if (t->flood_left == 0)
+		ioev_conn_close_after_write(t->conn);
+}
+
+static void
+tp_drain(struct ioev_conn *conn, void *ctx)
+{
+	tp_flood(ctx);
+}
+
+static void
+tp_close(struct ioev_conn *conn, void *ctx, enum ioev_close_reason reason)
+{
+	struct tproto *t = ctx;
+
+	t->closed = true;
+	t->reason = reason;
+	buf_printf(&t->log, "close:%s\n", ioev_close_reason_name(reason));
+	ioev_loop_stop(t->loop);
+}
+
+static void
+tp_timeout(struct ioev_conn *conn, void *ctx)
+{
+	ioev_conn_puts(conn, "421 idle\r\n");
+	ioev_conn_close_after_write(conn);
+}
+
+struct tp_job {
+	struct tproto *t;
+	struct ioev_conn *conn;
+};
+
+static void
+tp_job_work(void *arg)
+{
+	usleep(200 * 1000);
+}
+
+static void
+tp_job_done(void *arg)
+{
+	struct tp_job *job = arg;
+
+	buf_printf(&job->t->log, "done closed=%d\n",
+		   ioev_conn_is_closed(job->conn));
+	if (!ioev_conn_is_closed(job->conn))
+		ioev_conn_puts(job->conn, "job done\r\n");
+	ioev_conn_resume(job->conn);
+	free(job);
+}
+
+static void
+tp_line(struct tproto *t, const struct ioev_line *line)
+{
+	struct ioev_conn *conn = t->conn;
+	char *text = xstrndup(line->data, line->crlf ? line->len - 1 : line->len);
+	const char *err;
+
+	buf_printf(&t->log, "%s%s\n", text, line->crlf ? "" : "[LF]");
+	ioev_conn_consume(conn, line->size);
+	if (strcmp(text, "STARTTLS") == 0) {
+		ioev_conn_puts(conn, "220 go\r\n");
+		assert_int_equal(ioev_conn_starttls(conn, t->tls, &err), 0);
+	} else if (strcmp(text, "QUIT") == 0) {
+		ioev_conn_puts(conn, "bye\r\n");
+		ioev_conn_close_after_write(conn);
+	} else if (strcmp(text, "TLSINFO") == 0) {
+		struct tls_info info;
+
+		assert_true(ioev_conn_tls_info(conn, &info));
+		ioev_conn_printf(conn, "%s %s %d\r\n", info.protocol,
+				 info.cipher, info.bits);
+	} else if (strcmp(text, "FLOOD") == 0) {
+		t->flood_left = 1024 * 1024;
+		tp_flood(t);
+	} else if (strcmp(text, "BLAST") == 0) {
+		char big[4096];
+
+		memset(big, 'y', sizeof(big));
+		for (int i = 0; i < 10; i++) {
+			if (ioev_conn_write(conn, big, sizeof(big)) < 0) {
+				buf_printf(&t->log, "write-failed\n");
+				break;
+			}
+		}
+	} else if (strcmp(text, "JOB") == 0) {
+		struct tp_job *job = xcalloc(1, sizeof(*job));
+
+		job->t = t;
+		job->conn = conn;
+		ioev_conn_pause(conn);
+		ioev_conn_run_blocking(conn, tp_job_work, tp_job_done, job);
+	} else {
+		ioev_conn_printf(conn, "echo:%s\r\n", text);
+	}
+	free(text);
+}
+
+static void
+tp_input(struct ioev_conn *conn, void *ctx)
+{
+	struct tproto *t = ctx;
+	struct ioev_line line;
+
+	while (!ioev_conn_is_closed(conn)) {
+		if (t->skipping) {
+			if (!ioev_conn_skip_line(conn))
+				return;
+			t->skipping = false;
+		}
+		switch (ioev_conn_readline(conn, t->max_line, &line)) {
+		case IOEV_LINE_NEED_MORE:
+			return;
+		case IOEV_LINE_TOO_LONG:
+			buf_puts(&t->log, "TOOLONG\n");
+			ioev_conn_puts(conn, "500 too long\r\n");
+			t->skipping = true;
+			continue;
+		case IOEV_LINE_OK:
+			tp_line(t, &line);
+			/* after STARTTLS or a paused job, stop parsing */
+			if (ioev_conn_input_len(conn) == 0)
+				return;
+			continue;
+		}
+	}
+}
+
+static const struct ioev_conn_callbacks tp_cbs = {
+	.input = tp_input,
+	.close = tp_close,
+	.drain = tp_drain,
+};
+
+static const struct ioev_conn_callbacks tp_cbs_timeout = {
+	.input = tp_input,
+	.close = tp_close,
+	.timeout = tp_timeout,
+};
+
+/* ----------------------------------------------------------- harness */
+
+struct fixture {
+	struct tproto t;
+	struct config cfg;
+	char dir[64];
+	int client;		/* our end of the socketpair */
+};
+
+static struct tls_server *shared_tls;
+static char shared_dir[64];
+
+static int
+group_setup(void **state)
+{
+	struct config cfg = { 0 };
+	char *err = NULL;
+
+	snprintf(shared_dir, sizeof(shared_dir), "/tmp/herald-ioev-XXXXXX");
+	if (mkdtemp(shared_dir) == NULL)
+		return -1;
+	cfg.data_dir = shared_dir;
+	cfg.hostname = "mail.test";
+	shared_tls = tls_server_new(&cfg, &err);
+	if (shared_tls == NULL) {
+		fprintf(stderr, "tls: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	char *cmd = xasprintf("rm -rf %s", shared_dir);
+
+	tls_server_free(&shared_tls);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", shared_dir);
+	free(cmd);
+	return 0;
+}
+
+static struct fixture *
+fixture_new(const struct ioev_conn_limits *limits,
+	    const struct ioev_conn_callbacks *cbs, bool implicit_tls)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	buf_init(&f->t.log);
+	f->t.max_line = 64;
+	f->t.tls = shared_tls;
+	f->t.loop = ioev_loop_new(2);
+	f->t.conn = ioev_conn_new(f->t.loop, sv[0],
+				  implicit_tls ? shared_tls : NULL, limits);
+	ioev_conn_set_callbacks(f->t.conn, cbs, &f->t);
+	f->client = sv[1];
+	return f;
+}
+
+static void
+fixture_free(struct fixture **fp)
+{
+	struct fixture *f = *fp;
+
+	if (f->client >= 0)
+		close(f->client);
+	ioev_loop_free(&f->t.loop);
+	buf_deinit(&f->t.log);
+	free(f);
+	*fp = NULL;
+}
+
+/* Runs the loop for about ms milliseconds (or until it is stopped). */
+static void
+pump(struct fixture *f, int ms)
+{
+	struct event_base *base = ioev_loop_base(f->t.loop);
+
+	for (int i = 0; i < ms && !f->t.closed; i++) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+	event_base_loop(base, EVLOOP_NONBLOCK);
+}
+
+static void
+send_str(int fd, const char *s)
+{
+	assert_int_equal(write(fd, s, strlen(s)), (ssize_t)strlen(s));
+}
+
+/* Reads whatever the server sent within ms (client socket non-blocking). */
+static void
+recv_all(struct fixture *f, struct buf *out, int ms)
+{
+	char tmp[65536];
+
+	fcntl(f->client, F_SETFL, O_NONBLOCK);
+	for (int i = 0; i < ms; i++) {
+		ssize_t n = read(f->client, tmp, sizeof(tmp));
+
+		if (n > 0) {
+			buf_append(out, tmp, (size_t)n);
+			continue;
+		}
+		if (n == 0)
+			break;
+		pump(f, 1);
+	}
+}
+
+/* ------------------------------------------------------------- tests */
+
+static void
+test_readline_pieces(void **state)
+{
+	struct fixture *f = fixture_new(NULL, &tp_cbs, false);
+	const char *msg = "HELO a\r\nX\r\nY\n";
+	struct buf out;
+
+	for (const char *p = msg; *p != '\0'; p++) {
+		assert_int_equal(write(f->client, p, 1), 1);
+		pump(f, 2);
+	}
+	assert_string_equal(f->t.log.data, "HELO a\nX\nY[LF]\n");
+	buf_init(&out);
+	recv_all(f, &out, 50);
+	assert_string_equal(out.data, "echo:HELO a\r\necho:X\r\necho:Y\r\n");
+	buf_deinit(&out);
+	fixture_free(&f);
+}
+
+static void
+test_readline_one_piece_pipelined(void **state)
+{
+	struct fixture *f = fixture_new(NULL, &tp_cbs, false);
+
+	send_str(f->client, "A\r\nB\r\nC\r\npartial");
+	pump(f, 20);
+	assert_string_equal(f->t.log.data, "A\nB\nC\n");
+	assert_int_equal(ioev_conn_input_len(f->t.conn), 7);
+	send_str(f->client, "\r\n");
+	pump(f, 20);
+	assert_string_equal(f->t.log.data, "A\nB\nC\npartial\n");
+	fixture_free(&f);
+}
+
+static void
+test_readline_too_long(void **state)
+{
+	struct fixture *f = fixture_new(NULL, &tp_cbs, false);
+
+	f->t.max_line = 16;
+	/* exactly 16 with CRLF is fine */
+	send_str(f->client, "0123456789abcd\r\n");
+	pump(f, 10);
+	assert_string_equal(f->t.log.data, "0123456789abcd\n");
+	buf_reset(&f->t.log);
+	send_str(f->client, "0123456789abcdefghijklmnopqrstuvwxyz");
+	pump(f, 10);
+	assert_string_equal(f->t.log.data, "TOOLONG\n");
+	send_str(f->client, "more of the same");
+	pump(f, 10);
+	send_str(f->client, "end\r\nOK\r\n");
+	pump(f, 10);
+	assert_string_equal(f->t.log.data, "TOOLONG\nOK\n");
+	fixture_free(&f);
+}
+
+static void
+test_write_close_after_write(void **state)
+{
+	struct fixture *f = fixture_new(NULL, &tp_cbs, false);
+	struct buf out;
+
+	buf_init(&out);
+	send_str(f->client, "hi\r\nQUIT\r\nNOTSEEN\r\n");
+	recv_all(f, &out, 500);
+	assert_string_equal(out.data, "echo:hi\r\nbye\r\n");
+	pump(f, 10);
+	assert_true(f->t.closed);
+	assert_int_equal(f->t.reason, IOEV_CLOSE_LOCAL);
+	assert_null(strstr(f->t.log.data, "NOTSEEN"));
+	buf_deinit(&out);
+	fixture_free(&f);
+}
+
+static void
+test_peer_eof(void **state)
+{
+	struct fixture *f = fixture_new(NULL, &tp_cbs, false);
+
+	send_str(f->client, "x\r\n");
+	close(f->client);
+	f->client = -1;
+	pump(f, 200);
+	assert_true(f->t.closed);
+	assert_int_equal(f->t.reason, IOEV_CLOSE_EOF);
+	assert_string_equal(f->t.log.data, "x\nclose:eof\n");
+	fixture_free(&f);
+}
+
+static void
+test_idle_timeout(void **state)
+{
+	struct ioev_conn_limits lim = { .idle_timeout_ms = 100 };
+	struct fixture *f = fixture_new(&lim, &tp_cbs, false);
+	struct timespec a, b;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	/* reads reset the timer */
+	for (int i = 0; i < 4; i++) {
+		send_str(f->client, "ping\r\n");
+		pump(f, 60);
+		assert_false(f->t.closed);
+	}
+	pump(f, 1000);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	assert_true(f->t.closed);
+	assert_int_equal(f->t.reason, IOEV_CLOSE_TIMEOUT);
+	assert_true(b.tv_sec - a.tv_sec < 2);
+	fixture_free(&f);
+}
+
+static void
+test_idle_timeout_callback(void **state)
+{
+	struct ioev_conn_limits lim = { .idle_timeout_ms = 50 };
+	struct fixture *f = fixture_new(&lim, &tp_cbs_timeout, false);
+	struct buf out;
+
+	buf_init(&out);
+	recv_all(f, &out, 1000);
+	assert_string_equal(out.data, "421 idle\r\n");
+	pump(f, 10);
+	assert_true(f->t.closed);
+	assert_int_equal(f->t.reason, IOEV_CLOSE_LOCAL);
+	buf_deinit(&out);
+	fixture_free(&f);
+}
+
+/* --- TLS clients run in a thread with blocking sockets --- */
+
+struct tls_client_args {
+	int fd;
+	bool starttls;
+	const char *first;	/* written in one write before anything */
+	struct buf got;		/* everything read (plain + TLS) */
+	bool ok;
+};
+
+static int
+read_line_plain(int fd, struct buf *out)
+{
+	char c;
+
+	for (;;) {
+		ssize_t n = read(fd, &c, 1);
+
+		if (n <= 0)
+			return -1;
+		buf_putc(out, c);
+		if (c == '\n')
+			return 0;
+	}
+}
+
+static int
+ssl_read_line(SSL *ssl, struct buf *out)
+{
+	char c;
+
+	for (;;) {
+		if (SSL_read(ssl, &c, 1) <= 0)
+			return -1;
+		buf_putc(out, c);
+		if (c == '\n')
+			return 0;
+	}
+}
+
+static void *
+tls_client_thread(void *arg)
+{
+	struct tls_client_args *a = arg;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL *ssl;
+
+	if (a->first != NULL)
+		if (write(a->fd, a->first, strlen(a->first)) < 0)
+			goto out;
+	if (a->starttls && read_line_plain(a->fd, &a->got) < 0)
+		goto out;
+	ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, a->fd);
+	if (SSL_connect(ssl) != 1) {
+		SSL_free(ssl);
+		goto out;
+	}
+	SSL_write(ssl, "NEXT\r\nTLSINFO\r\n", 15);
+	/* until the TLSINFO answer */
+	while (!a->ok && ssl_read_line(ssl, &a->got) == 0)
+		a->ok = strstr(a->got.data, "TLSv") != NULL;
+	SSL_shutdown(ssl);
+	SSL_free(ssl);
+out:
+	SSL_CTX_free(ctx);
+	shutdown(a->fd, SHUT_RDWR);
+	return NULL;
+}
+
+static void
+run_tls_client(struct fixture *f, struct tls_client_args *a)
+{
+	pthread_t th;
+
+	a->fd = f->client;
+	buf_init(&a->got);
+	pthread_create(&th, NULL, tls_client_thread, a);
+	pump(f, 3000);
+	pthread_join(th, NULL);
+}
+
+static void
+test_starttls_discards_pipelined(void **state)
+{
+	struct fixture *f = fixture_new(NULL, &tp_cbs, false);
+	struct tls_client_args a = {
+		.starttls = true,
+		.first = "STARTTLS\r\nEVIL\r\n",
+	};
+
+	run_tls_client(f, &a);
+	assert_true(a.ok);
+	assert_null(strstr(f->t.log.data, "EVIL"));
+	assert_non_null(strstr(f->t.log.data, "STARTTLS\nNEXT\nTLSINFO\n"));
+	assert_null(strstr(a.got.data, "EVIL"));
+	assert_memory_equal(a.got.data, "220 go\r\necho:NEXT\r\nTLSv1.3 ", 27);
+	buf_deinit(&a.got);
+	fixture_free(&f);
+}
+
+static void
+test_implicit_tls(void **state)
+{
+	struct fixture *f = fixture_new(NULL, &tp_cbs, true);
+	struct tls_client_args a = { 0 };
+
+	/* written before the handshake: must arrive after it, encrypted */
+	ioev_conn_puts(f->t.conn, "* OK hello\r\n");
+	run_tls_client(f, &a);
+	assert_true(a.ok);
+	assert_memory_equal(a.got.data, "* OK hello\r\necho:NEXT\r\n", 23);
+	assert_non_null(strstr(a.got.data, "TLSv1.3 TLS_"));
+	buf_deinit(&a.got);
+	fixture_free(&f);
+}
+
+static void
+test_implicit_tls_garbage(void **state)
+{
+	struct fixture *f = fixture_new(NULL, &tp_cbs, true);
+
+	send_str(f->client, "EHLO not tls at all\r\n");
+	pump(f, 1000);
+	assert_true(f->t.closed);
+	assert_int_equal(f->t.reason, IOEV_CLOSE_TLS);
+	assert_null(strstr(f->t.log.data, "EHLO"));
+	fixture_free(&f);
+}
+
+static void
+test_output_high_water(void **state)
+{
+	struct ioev_conn_limits lim = { .output_high = 8192,
+					.output_max = 65536 };
+	struct fixture *f = fixture_new(&lim, &tp_cbs, false);
+	struct buf out;
+
+	buf_init(&out);
+	send_str(f->client, "FLOOD\r\n");
+	pump(f, 20);
+	/* the client has not read: the server stopped producing */
+	assert_true(f->t.saw_full);
+	assert_true(f->t.flood_left > 0);
+	assert_true(f->t.max_output <= 8192 + 4096);
+	recv_all(f, &out, 5000);
+	assert_int_equal(out.len, 1024 * 1024);
+	assert_int_equal(f->t.flood_left, 0);
+	pump(f, 10);
+	assert_true(f->t.closed);
+	assert_int_equal(f->t.reason, IOEV_CLOSE_LOCAL);
+	buf_deinit(&out);
+	fixture_free(&f);
+}
+
+static void
+test_output_overflow(void **state)
+{
+	struct ioev_conn_limits lim = { .output_high = 4096,
+					.output_max = 16384 };
+	struct fixture *f = fixture_new(&lim, &tp_cbs, false);
+
+	send_str(f->client, "BLAST\r\n");
+	pump(f, 50);
+	assert_true(f->t.closed);
+	assert_int_equal(f->t.reason, IOEV_CLOSE_OVERFLOW);
+	assert_non_null(strstr(f->t.log.data, "write-failed"));
+	fixture_free(&f);
+}
+
+static void
+test_blocking_job_outlives_client(void **state)
+{
+	struct fixture *f = fixture_new(NULL, &tp_cbs, false);
+
+	send_str(f->client, "JOB\r\nAFTER\r\n");
+	pump(f, 20);
+	close(f->client);
+	f->client = -1;
+	pump(f, 1000);
+	assert_true(f->t.closed);
+	/* done ran with the conn marked closed, before the close callback;
+	 * the pipelined AFTER never ran (paused, then closed) */
+	assert_string_equal(f->t.log.data,
+			    "JOB\ndone closed=1\nclose:eof\n");
+	fixture_free(&f);
+}
+
+static void
+test_blocking_job_resumes_pipeline(void **state)
+{
+	struct fixture *f = fixture_new(NULL, &tp_cbs, false);
+	struct buf out;
+
+	buf_init(&out);
+	send_str(f->client, "JOB\r\nAFTER\r\n");
+	recv_all(f, &out, 600);
+	assert_string_equal(out.data, "job done\r\necho:AFTER\r\n");
+	assert_string_equal(f->t.log.data, "JOB\ndone closed=0\nAFTER\n");
+	buf_deinit(&out);
+	fixture_free(&f);
+}
+
+static void
+timer_cb(void *ctx)
+{
+	int *n = ctx;
+
+	(*n)++;
+}
+
+static void
+test_timer(void **state)
+{
+	struct ioev_loop *loop = ioev_loop_new(1);
+	struct ioev_timer *once, *rep;
+	int n_once = 0, n_rep = 0;
+
+	once = ioev_timer_new(loop, timer_cb, &n_once);
+	rep = ioev_timer_new(loop, timer_cb, &n_rep);
+	ioev_timer_start(once, 10, false);
+	ioev_timer_start(rep, 10, true);
+	for (int i = 0; i < 100; i++) {
+		event_base_loop(ioev_loop_base(loop), EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+	assert_int_equal(n_once, 1);
+	assert_false(ioev_timer_is_pending(once));
+	assert_true(n_rep >= 3);
+	assert_true(ioev_timer_is_pending(rep));
+	ioev_timer_free(&once);
+	ioev_timer_free(&rep);
+	ioev_loop_free(&loop);
+}
+
+static void
+test_addresses(void **state)
+{
+	struct ioev_loop *loop = ioev_loop_new(1);
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sin);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), cfd, sfd;
+	struct ioev_conn *conn;
+	struct tproto t = { .loop = loop };
+
+	sin.sin_addr.s_addr = htonl(0x7f000001);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	listen(lfd, 1);
+	getsockname(lfd, (struct sockaddr *)&sin, &sl);
+	cfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(cfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	sfd = accept(lfd, NULL, NULL);
+	buf_init(&t.log);
+	conn = ioev_conn_new(loop, sfd, NULL, NULL);
+	t.conn = conn;
+	ioev_conn_set_callbacks(conn, &tp_cbs, &t);
+	assert_string_equal(ioev_conn_peer_ip(conn), "127.0.0.1");
+	assert_string_equal(ioev_conn_local_ip(conn), "127.0.0.1");
+	assert_int_equal(ioev_conn_local_port(conn), ntohs(sin.sin_port));
+	assert_true(ioev_conn_peer_port(conn) > 0);
+	assert_true(ioev_conn_peer_is_local(conn));
+	assert_int_equal(strlen(ioev_conn_id(conn)), LOG_ID_LEN);
+	assert_false(ioev_conn_is_tls(conn));
+	close(cfd);
+	close(lfd);
+	/* free with the connection still open: close callback runs */
+	ioev_loop_free(&loop);
+	assert_true(t.closed);
+	assert_int_equal(t.reason, IOEV_CLOSE_SHUTDOWN);
+	buf_deinit(&t.log);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_readline_pieces),
+		cmocka_unit_test(test_readline_one_piece_pipelined),
+		cmocka_unit_test(test_readline_too_long),
+		cmocka_unit_test(test_write_close_after_write),
+		cmocka_unit_test(test_peer_eof),
+		cmocka_unit_test(test_idle_timeout),
+		cmocka_unit_test(test_idle_timeout_callback),
+		cmocka_unit_test(test_starttls_discards_pipelined),
+		cmocka_unit_test(test_implicit_tls),
+		cmocka_unit_test(test_implicit_tls_garbage),
+		cmocka_unit_test(test_output_high_water),
+		cmocka_unit_test(test_output_overflow),
+		cmocka_unit_test(test_blocking_job_outlives_client),
+		cmocka_unit_test(test_blocking_job_resumes_pipeline),
+		cmocka_unit_test(test_timer),
+		cmocka_unit_test(test_addresses),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
