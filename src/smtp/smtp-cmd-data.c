@@ -92,8 +92,8 @@ log_accepted(struct smtp_session *s, const struct data_job *j)
 		 s->id, s->rip,
 		 log_str(fbuf, sizeof(fbuf), s->from != NULL ? s->from : ""),
 		 to.data, s->msg.len, j->delivered, smtp_session_protocol(s),
-		 log_str(ubuf, sizeof(ubuf),
-			 s->auth_user != NULL ? s->auth_user : ""),
+		 s->auth_user != NULL
+			 ? log_str(ubuf, sizeof(ubuf), s->auth_user) : "",
 		 queued ? "queued" : "sent");
 	buf_deinit(&to);
 }
