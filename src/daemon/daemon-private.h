@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "daemon/daemon.h"
+#include "daemon/privdrop.h"
 
 struct daemon_listener {
 	enum listen_proto proto;
@@ -24,12 +25,6 @@ struct daemon_listeners {
 	size_t n;
 };
 
-/* Who workers run as; uid (uid_t)-1 means "no drop". */
-struct daemon_creds {
-	char *user;
-	uid_t uid;
-	gid_t gid;
-};
 
 /* Binds every listener of cfg, reusing the fds of `old` (may be NULL) for
  * entries with the same protocol and address; reused entries get fd -1 in
@@ -43,18 +38,6 @@ int daemon_listeners_open(const struct config *cfg,
 void daemon_listeners_close(struct daemon_listeners *ls, bool unlink_unix);
 /* "smtp=127.0.0.1:25 imap=[::1]:143" for the "ready" line; caller frees. */
 char *daemon_listeners_describe(const struct daemon_listeners *ls);
-
-/* Resolves cfg->user/cfg->group when running as root. Returns 0 (with
- * uid -1 when not root or cfg->user is NULL) or -1 with *error_r. */
-int daemon_creds_resolve(const struct config *cfg, struct daemon_creds *creds,
-			 char **error_r);
-void daemon_creds_deinit(struct daemon_creds *creds);
-/* In a worker: drops to creds for good and verifies root cannot be
- * regained. Returns 0 or -1 with *error_r. */
-int daemon_privdrop(const struct daemon_creds *creds, char **error_r);
-/* Creates data_dir (0750, owned by creds when root) if missing. */
-int daemon_data_dir_ensure(const struct config *cfg,
-			   const struct daemon_creds *creds, char **error_r);
 
 /* Worker process body; never returns (calls _exit). */
 void daemon_worker_main(const struct config *cfg, struct tls_server *tls,

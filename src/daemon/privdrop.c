@@ -13,7 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon/daemon-private.h"
+#include "daemon/privdrop.h"
+#include "conf/config.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 
@@ -111,6 +112,18 @@ daemon_data_dir_ensure(const struct config *cfg,
 			*error_r = xasprintf("data_dir: %s is not a directory",
 					     cfg->data_dir);
 			return -1;
+		}
+		/* a directory made by hand (or by a tool run as root before
+		 * the user existed) is handed to the workers' user */
+		if (creds->uid != (uid_t)-1 &&
+		    (st.st_uid != creds->uid || st.st_gid != creds->gid)) {
+			if (chown(cfg->data_dir, creds->uid, creds->gid) < 0) {
+				*error_r = xasprintf("data_dir: cannot chown %s: %s",
+						     cfg->data_dir, strerror(errno));
+				return -1;
+			}
+			log_info(NULL, "daemon", "data-dir-chown", "path=%s user=%s",
+				 cfg->data_dir, creds->user);
 		}
 		return 0;
 	}

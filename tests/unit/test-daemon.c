@@ -34,27 +34,6 @@
 #include "lib/ioev.h"
 #include "lib/mem.h"
 
-/* ---- stand-ins for conf/config.c until the loader lands (weak: the
- * real definitions win as soon as they are in libherald.a) ---- */
-
-static const char *const proto_names[PROTO_COUNT] = {
-	"smtp", "submission", "submissions", "imap", "imaps", "pop3",
-	"pop3s", "lmtp", "http",
-};
-
-__attribute__((weak)) const char *
-listen_proto_name(enum listen_proto proto)
-{
-	return (unsigned)proto < PROTO_COUNT ? proto_names[proto] : "?";
-}
-
-__attribute__((weak)) bool
-listen_proto_is_implicit_tls(enum listen_proto proto)
-{
-	return proto == PROTO_SUBMISSIONS || proto == PROTO_IMAPS ||
-		proto == PROTO_POP3S;
-}
-
 static char tmpdir[64];
 
 static void
@@ -109,73 +88,27 @@ cfg_add_inet6(struct config *cfg, enum listen_proto proto, unsigned port)
 	a->sslen = sizeof(*sin6);
 }
 
+static bool
+drop_to_herald(void)
+{
+	/* as root, drop to "herald" only if that user exists */
+	return geteuid() == 0 && getpwnam("herald") != NULL;
+}
+
 static struct config *
 cfg_new(unsigned workers)
 {
-	struct config *cfg = xcalloc(1, sizeof(*cfg));
+	struct config *cfg = config_defaults();
 
+	xfree(&cfg->hostname);
 	cfg->hostname = xstrdup("mx.example.test");
+	xfree(&cfg->data_dir);
 	cfg->data_dir = xasprintf("%s/data", tmpdir);
-	/* as root, drop to "herald" only if that user exists */
-	if (geteuid() == 0 && getpwnam("herald") != NULL)
-		cfg->user = xstrdup("herald");
+	if (!drop_to_herald())
+		xfree(&cfg->user);
 	cfg->workers = workers;
 	cfg->shutdown_timeout_ms = 3000;
 	cfg->store.threads = 1;
-	return cfg;
-}
-
-__attribute__((weak)) void
-config_free(struct config **cfgp)
-{
-	struct config *cfg = *cfgp;
-
-	if (cfg == NULL)
-		return;
-	for (unsigned p = 0; p < PROTO_COUNT; p++) {
-		for (size_t i = 0; i < cfg->listen.proto[p].n; i++) {
-			free(cfg->listen.proto[p].v[i].text);
-			free(cfg->listen.proto[p].v[i].path);
-		}
-		free(cfg->listen.proto[p].v);
-	}
-	free(cfg->hostname);
-	free(cfg->data_dir);
-	free(cfg->user);
-	free(cfg);
-	*cfgp = NULL;
-}
-
-/* A tiny format for the reload test: "smtp PORT", "submission PORT",
- * "workers N"; anything else is an error. */
-__attribute__((weak)) struct config *
-config_load(const char *path, char **error_r)
-{
-	FILE *fp = fopen(path, "r");
-	struct config *cfg = cfg_new(1);
-	char key[32];
-	unsigned v;
-
-	if (fp == NULL) {
-		*error_r = xasprintf("%s: cannot open", path);
-		config_free(&cfg);
-		return NULL;
-	}
-	while (fscanf(fp, "%31s %u", key, &v) == 2) {
-		if (strcmp(key, "smtp") == 0)
-			cfg_add_listen(cfg, PROTO_SMTP, v);
-		else if (strcmp(key, "submission") == 0)
-			cfg_add_listen(cfg, PROTO_SUBMISSION, v);
-		else if (strcmp(key, "workers") == 0)
-			cfg->workers = v;
-		else
-			break;
-	}
-	if (!feof(fp)) {
-		*error_r = xasprintf("%s:1: unknown key", path);
-		config_free(&cfg);
-	}
-	fclose(fp);
 	return cfg;
 }
 
@@ -498,12 +431,32 @@ write_conf(const char *path, const char *text)
 	fclose(fp);
 }
 
+/* A real config file for the reload test: one smtp listener, and a
+ * submission listener when port2 is not 0. */
+static char *
+reload_conf(unsigned port, unsigned port2)
+{
+	struct buf b;
+	char *text;
+
+	buf_init(&b);
+	buf_printf(&b, "hostname = mx.example.test\ndata_dir = %s/data\n"
+		   "workers = 1\nshutdown_timeout = 3s\n%s\n[listen]\n"
+		   "smtp = 127.0.0.1:%u\n", tmpdir,
+		   drop_to_herald() ? "" : "user =", port);
+	if (port2 != 0)
+		buf_printf(&b, "submission = 127.0.0.1:%u\n", port2);
+	text = buf_steal(&b);
+	buf_deinit(&b);
+	return text;
+}
+
 static void
 test_reload_graceful(void **state)
 {
 	unsigned port = free_port(), port2 = free_port();
 	char *path = xasprintf("%s/herald.conf", tmpdir);
-	char *text = xasprintf("smtp %u\nworkers 1\n", port);
+	char *text = reload_conf(port, 0);
 	struct config *cfg;
 	char g[256], reply[256];
 	pid_t daemon, old_worker;
@@ -520,7 +473,7 @@ test_reload_graceful(void **state)
 
 	/* new config: one more listener */
 	free(text);
-	text = xasprintf("smtp %u\nsubmission %u\nworkers 1\n", port, port2);
+	text = reload_conf(port, port2);
 	write_conf(path, text);
 	kill(daemon, SIGHUP);
 	end = ms_now() + 3000;
@@ -550,7 +503,7 @@ test_reload_graceful(void **state)
 	assert_true(process_gone(old_worker, 3000));
 
 	/* an invalid config is logged and the running one kept */
-	write_conf(path, "bogus 1\n");
+	write_conf(path, "bogus = 1\n");
 	kill(daemon, SIGHUP);
 	usleep(300 * 1000);
 	assert_true(log_contains("reload-failed"));

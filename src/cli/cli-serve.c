@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/* herald serve: load the config, plug the store into every worker, run. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "conf/config.h"
+#include "daemon/daemon.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+#include "store/store.h"
+
+/* Each worker opens the store after it has dropped privileges, so the
+ * database is only ever opened by the unprivileged user. */
+static int
+serve_worker_init(struct worker *w, char **error_r)
+{
+	struct store *store = NULL;
+	const char *err = NULL;
+
+	if (store_open(w->cfg, &store, &err) != STORE_OK) {
+		*error_r = xasprintf("cannot open the store in %s: %s",
+				     w->cfg->data_dir, err != NULL ? err : "?");
+		return -1;
+	}
+	w->store = store;
+	return 0;
+}
+
+static void
+serve_worker_deinit(struct worker *w)
+{
+	struct store *store = w->store;
+
+	store_close(&store);
+	w->store = NULL;
+}
+
+static void
+serve_usage(FILE *fp)
+{
+	fprintf(fp,
+		"usage: herald serve [-c FILE]\n"
+		"       herald serve --protocols\n\n"
+		"Runs Herald in the foreground until SIGTERM or SIGINT: a supervisor\n"
+		"binds the [listen] addresses, then worker processes (as the\n"
+		"configured user when started as root) serve the connections.\n"
+		"SIGHUP re-reads the config; established connections are kept.\n"
+		"Logs go to stderr. --protocols lists the protocols this build\n"
+		"serves.\n");
+}
+
+int
+cli_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "protocols", no_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL;
+	struct config *cfg;
+	char *err = NULL;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'p':
+			for (int p = 0; p < PROTO_COUNT; p++) {
+				if (daemon_protocol_handler((enum listen_proto)p))
+					printf("%s\n", listen_proto_name((enum listen_proto)p));
+			}
+			return CLI_OK;
+		case 'h':
+			serve_usage(stdout);
+			return CLI_OK;
+		default:
+			serve_usage(stderr);
+			return CLI_USAGE;
+		}
+	}
+	if (optind != argc) {
+		serve_usage(stderr);
+		return CLI_USAGE;
+	}
+	if (path == NULL)
+		path = config_default_path();
+	if ((cfg = cli_load_config(path)) == NULL)
+		return CLI_ERROR;
+	if (daemon_check_protocols(cfg, &err) < 0) {
+		cli_error("%s: %s", path, err);
+		free(err);
+		config_free(&cfg);
+		return CLI_ERROR;
+	}
+	daemon_set_worker_hooks(serve_worker_init, serve_worker_deinit);
+	rc = daemon_serve(path, cfg);
+	config_free(&cfg);
+	return rc;
+}

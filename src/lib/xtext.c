@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xtext encoding and decoding (RFC 3461 section 4). The decoder is strict
+ * about the hexchar form because the RFC requires upper case and a lax
+ * decoder would let two spellings of one ENVID compare unequal.
+ */
+#include "lib/xtext.h"
+
+static int
+xtext_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static bool
+xtext_is_xchar(uint8_t c)
+{
+	return c >= 33 && c <= 126 && c != '+' && c != '=';
+}
+
+int
+xtext_decode(const char *s, size_t len, struct buf *out, const char **error_r)
+{
+	size_t i = 0;
+	int hi, lo;
+
+	while (i < len) {
+		uint8_t c = (uint8_t)s[i];
+
+		if (c == '+') {
+			if (len - i < 3) {
+				*error_r = "truncated xtext hexchar";
+				return -1;
+			}
+			hi = xtext_hexval(s[i + 1]);
+			lo = xtext_hexval(s[i + 2]);
+			if (hi < 0 || lo < 0) {
+				*error_r = "invalid xtext hexchar";
+				return -1;
+			}
+			buf_putc(out, (char)(hi * 16 + lo));
+			i += 3;
+		} else if (xtext_is_xchar(c)) {
+			buf_putc(out, (char)c);
+			i++;
+		} else {
+			*error_r = "invalid character in xtext";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+bool
+xtext_is_valid(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		uint8_t c = (uint8_t)s[i];
+
+		if (c == '+') {
+			if (len - i < 3 || xtext_hexval(s[i + 1]) < 0 ||
+			    xtext_hexval(s[i + 2]) < 0)
+				return false;
+			i += 3;
+		} else if (xtext_is_xchar(c)) {
+			i++;
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
+void
+xtext_encode(const uint8_t *p, size_t len, struct buf *out)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (xtext_is_xchar(p[i])) {
+			buf_putc(out, (char)p[i]);
+		} else {
+			char enc[3] = { '+', hex[p[i] >> 4], hex[p[i] & 0xF] };
+
+			buf_append(out, enc, sizeof(enc));
+		}
+	}
+}
