@@ -358,3 +358,41 @@ def test_command_timeout(herald_factory):
     code, text = r.reply()
     assert (code, text[0][:5]) == (421, "4.4.2")
     assert r.closed()
+
+
+def test_smtputf8_and_quota(server):
+    server.cli("user", "quota", "alice@example.test", "1k")
+    r = Raw(server.ports["smtp"])
+    r.reply()
+    r.cmd("EHLO u.test")
+    code, text = r.cmd("MAIL FROM:<j\u00f6rg@remote.test>")
+    assert code == 553, text          # UTF-8 needs the SMTPUTF8 parameter
+    assert r.cmd("MAIL FROM:<j\u00f6rg@remote.test> SMTPUTF8")[0] == 250
+    assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+    r.cmd("DATA")
+    r.send("Subject: gr\u00fc\u00dfe\r\n\r\nhi\r\n.\r\n".encode())
+    assert r.reply()[0] == 250
+    # alice's quota is 1k: 552 5.2.2 for the whole (one-recipient) message
+    r.cmd("MAIL FROM:<a@remote.test>")
+    assert r.cmd("RCPT TO:<alice@example.test>")[0] == 250
+    r.cmd("DATA")
+    r.send(b"Subject: big\r\n\r\n" + (b"q" * 98 + b"\r\n") * 20 + b".\r\n")
+    code, text = r.reply()
+    assert (code, text[0][:5]) == (552, "5.2.2"), text
+    r.close()
+    raw = inbox(server, "bob@example.test")[0]
+    assert b"with UTF8SMTP id" in raw
+    assert raw.startswith("Return-Path: <j\u00f6rg@remote.test>".encode())
+    assert inbox(server, "alice@example.test") == []
+    assert server.wait_log("status=rejected")
+
+
+def test_auth_on_25_allows_relay(server):
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=10) as s:
+        s.ehlo()
+        s.starttls(context=tls_ctx())
+        s.ehlo()
+        s.login("alice@example.test", "alicepw")
+        assert s.sendmail("alice@example.test", ["x@far.test"],
+                          b"From: alice@example.test\r\n\r\nx\r\n") == {}
+    assert server.wait_log("status=queued")
