@@ -227,3 +227,18 @@ def test_starttls_discards_pipelined_commands(server):
     assert code == 503
     assert r.cmd("EHLO s.test")[0] == 250
     r.close()
+
+
+def test_swaks_submission_with_auth(server):
+    import subprocess
+    p = subprocess.run(["swaks", "--server", "127.0.0.1", "--port",
+                        str(server.ports["submission"]), "--tls",
+                        "--auth", "LOGIN", "--auth-user", "alice@example.test",
+                        "--auth-password", "alicepw",
+                        "--from", "alice@example.test",
+                        "--header", "From: alice@example.test",
+                        "--to", "bob@example.test"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "235 2.7.0" in p.stdout
+    assert len(inbox(server, "bob@example.test")) == 1
