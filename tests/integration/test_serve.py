@@ -124,3 +124,35 @@ def test_sighup_with_broken_config_keeps_running(herald_factory):
     assert h.proc.poll() is None
     sup, workers = h.pids()
     assert len(workers) == 1
+
+
+def test_sighup_keeps_established_connections(herald_factory):
+    """A reload starts new workers; an SMTP session that was open before it
+    finishes its transaction on the old worker, and new connections see the
+    new configuration."""
+    import smtplib
+    h = herald_factory(workers=1, listeners=("smtp",))
+    h.add_domain()
+    h.add_user("rose@example.test")
+    h.start()
+    s = smtplib.SMTP("127.0.0.1", h.ports["smtp"], timeout=10)
+    s.ehlo("before.example")
+    s.mail("a@example.org")
+    sup, (old,) = h.pids()
+    with open(h.conf) as f:
+        text = f.read()
+    with open(h.conf, "w") as f:
+        f.write(text.replace("mail.example.test", "mx2.example.test"))
+    h.signal(signal.SIGHUP)
+    assert h.wait_log("daemon reloaded")
+    # the new generation answers new connections with the new hostname
+    fresh = smtplib.SMTP("127.0.0.1", h.ports["smtp"], timeout=5)
+    code, msg = fresh.ehlo("after.example")
+    fresh.quit()
+    assert b"mx2.example.test" in msg
+    # the old session is still alive and completes its transaction
+    s.rcpt("rose@example.test")
+    code, _ = s.data(b"Subject: across a reload\r\n\r\nstill here\r\n")
+    assert code == 250
+    s.quit()
+    assert wait_for(lambda: gone(old), 5), "old worker did not exit after draining"
