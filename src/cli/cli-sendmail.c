@@ -242,6 +242,7 @@ sm_notify_normalise(const char *s)
 	struct buf out;
 	bool never = false, others = false;
 	const char *p = s;
+	char *result;
 
 	buf_init(&out);
 	while (*p != '\0') {
@@ -274,7 +275,9 @@ sm_notify_normalise(const char *s)
 		buf_deinit(&out);
 		return NULL;
 	}
-	return buf_steal(&out);
+	result = buf_steal(&out);
+	buf_deinit(&out);	/* buf_steal leaves a fresh buffer */
+	return result;
 }
 
 /* RFC 3461 4.4: ENVID is printable ASCII, at most 100 characters. */
@@ -535,13 +538,16 @@ static char *
 sm_clean_name(const char *name)
 {
 	struct buf b;
+	char *out;
 
 	buf_init(&b);
 	for (const char *p = name; *p != '\0'; p++) {
 		if ((unsigned char)*p >= 0x20 && *p != 0x7f)
 			buf_putc(&b, *p);
 	}
-	return buf_steal(&b);
+	out = buf_steal(&b);
+	buf_deinit(&b);		/* buf_steal leaves a fresh buffer */
+	return out;
 }
 
 /* Checks the header of msg (CRLF lines), takes the -t recipients, drops
@@ -623,22 +629,21 @@ sm_prepare(struct sendmail *sm, const struct buf *msg, bool extract,
 	}
 	if (!has_from) {
 		const char *name = sm->o.full_name;
+		const char *addr = sm->env_from[0] != '\0' ? sm->env_from
+							   : "MAILER-DAEMON";
 		char *clean;
 
 		if (name == NULL && !sm->from_given)
 			name = sm->gecos_name;
+		clean = sm_clean_name(name != NULL ? name : "");
 		buf_puts(out, "From: ");
-		if (name != NULL && (clean = sm_clean_name(name))[0] != '\0') {
+		if (clean[0] != '\0') {
 			sm_append_display_name(out, clean);
-			buf_printf(out, " <%s>", sm->env_from[0] != '\0'
-				   ? sm->env_from : "MAILER-DAEMON");
+			buf_printf(out, " <%s>\r\n", addr);
 		} else {
-			buf_puts(out, sm->env_from[0] != '\0' ? sm->env_from
-							      : "MAILER-DAEMON");
-			clean = NULL;
+			buf_printf(out, "%s\r\n", addr);
 		}
 		free(clean);
-		buf_puts(out, "\r\n");
 	}
 	if (!has_date) {
 		buf_puts(out, "Date: ");
@@ -1098,6 +1103,7 @@ sm_smtp_rcpt(struct sm_smtp *s, const struct smtp_command *c)
 		buf_init(&nb);
 		smtp_notify_append(args.notify, &nb);
 		r.notify = buf_steal(&nb);
+		buf_deinit(&nb);
 	}
 	if (args.orcpt_addr != NULL)
 		r.orcpt = xasprintf("%s;%s", args.orcpt_type != NULL
