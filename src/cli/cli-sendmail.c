@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sysexits.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -789,10 +790,16 @@ sm_deliver(struct sendmail *sm, const struct buf *raw, bool extract,
 	if (delivered > 0) {
 		char fbuf[300];
 
+		log_str(fbuf, sizeof(fbuf), sm->env_from);
 		log_info(id_r, "sendmail", "accepted", "from=<%s> nrcpt=%zu "
-			 "size=%zu uid=%u",
-			 log_str(fbuf, sizeof(fbuf), sm->env_from), delivered,
-			 data.len, (unsigned)sm->uid);
+			 "size=%zu uid=%u", fbuf, delivered, data.len,
+			 (unsigned)sm->uid);
+		/* stderr is the caller's (cron mails it): the record of the
+		 * injection goes to syslog, which journald keeps too */
+		if (!sm->o.verbose)
+			syslog(LOG_MAIL | LOG_INFO, "info %s sendmail accepted "
+			       "from=<%s> nrcpt=%zu size=%zu uid=%u", id_r,
+			       fbuf, delivered, data.len, (unsigned)sm->uid);
 	}
 	if (ret != 0 && delivered > 0)
 		sm_error("delivered to %zu of %zu recipients", delivered,
@@ -858,6 +865,8 @@ sm_setup(struct sendmail *sm)
 	}
 	if (sm->o.verbose)
 		log_set_level(LOG_LEVEL_INFO);
+	else
+		openlog("herald", LOG_PID, LOG_MAIL);
 	ret = sm_check_access(sm);
 	if (ret != 0)
 		return ret;

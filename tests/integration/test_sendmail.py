@@ -374,3 +374,20 @@ def test_injected_while_server_runs_matches_smtp(herald_factory):
         return b"\r\n".join(lines[i:])
 
     assert strip_trace(m1) == strip_trace(m2)
+
+
+def test_v_prints_the_log_lines(herald_factory):
+    import re
+    h = prepare(herald_factory())
+    p = sendmail(h, "-v", "-f", "alice@example.org", "bob@example.test",
+                 input=b"Subject: v\n\n")
+    assert p.returncode == 0, p.stderr
+    err = p.stderr.decode()
+    m = re.search(r" info (\w{12}) sendmail accepted from=<alice@example.org>"
+                  r" nrcpt=1 size=(\d+) uid=(\d+)\n", err)
+    assert m, err
+    assert int(m.group(3)) == os.getuid()
+    assert f" info {m.group(1)} delivery sent to=<bob@example.test>" in err
+    [msg] = inbox(h, "bob@example.test")
+    assert f"\tid {m.group(1)}; ".encode() in msg
+    assert "sendmail" in h.cli("help").stdout
