@@ -32,6 +32,21 @@ struct auth_job {
 	char *account;
 };
 
+/* Per-account counters ignore ASCII case, like the account lookup, so
+ * "Bob" and "bob" share one budget. */
+static void
+user_key(const char *user, char *out, size_t outsz)
+{
+	size_t i = 0;
+
+	for (; user[i] != '\0' && i + 1 < outsz; i++) {
+		char c = user[i];
+
+		out[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+	}
+	out[i] = '\0';
+}
+
 static int
 auth_lookup(void *ctx, const char *user, struct sasl_credentials *cred_r)
 {
@@ -93,17 +108,18 @@ auth_failed(struct smtp_session *s, const char *reason)
 {
 	const char *user = s->sasl != NULL
 		? sasl_server_attempted_user(s->sasl) : NULL;
-	char ubuf[300];
+	char ubuf[300], key[RATELIMIT_MAX_KEY + 1];
 	time_t now = time(NULL);
 
 	log_info(s->id, "smtp", "auth-failed", "user=<%s> method=%s rip=%s "
-		 "reason=\"%s\"",
-		 log_str(ubuf, sizeof(ubuf), user != NULL ? user : ""),
+		 "reason=\"%s\"", smtp_log_addr(ubuf, sizeof(ubuf), user),
 		 s->sasl != NULL ? sasl_server_mech(s->sasl) : "?", s->rip,
 		 reason);
 	ratelimit_fail(s->srv->rl_ip, ioev_conn_peer_ip(s->conn), now);
-	if (user != NULL && user[0] != '\0')
-		ratelimit_fail(s->srv->rl_user, user, now);
+	if (user != NULL && user[0] != '\0') {
+		user_key(user, key, sizeof(key));
+		ratelimit_fail(s->srv->rl_user, key, now);
+	}
 	smtp_auth_abort(s);
 	s->auth_failures++;
 	smtp_session_delay(s, s->srv->cfg->auth.fail_delay_ms, fail_reply);
@@ -113,9 +129,10 @@ static void
 auth_succeeded(struct smtp_session *s, struct auth_job *j)
 {
 	const char *user = sasl_server_username(s->sasl);
-	char ubuf[300];
+	char ubuf[300], key[RATELIMIT_MAX_KEY + 1];
 
-	if (ratelimit_is_blocked(s->srv->rl_user, user, time(NULL))) {
+	user_key(user, key, sizeof(key));
+	if (ratelimit_is_blocked(s->srv->rl_user, key, time(NULL))) {
 		log_info(s->id, "smtp", "auth-ratelimited", "user=<%s> "
 			 "method=%s rip=%s", log_str(ubuf, sizeof(ubuf), user),
 			 sasl_server_mech(s->sasl), s->rip);
@@ -126,7 +143,7 @@ auth_succeeded(struct smtp_session *s, struct auth_job *j)
 		return;
 	}
 	ratelimit_success(s->srv->rl_ip, ioev_conn_peer_ip(s->conn));
-	ratelimit_success(s->srv->rl_user, user);
+	ratelimit_success(s->srv->rl_user, key);
 	s->auth_user = xstrdup(j->account != NULL ? j->account : user);
 	s->auth_account_id = j->account_id;
 	log_info(s->id, "smtp", "auth-ok", "user=<%s> method=%s rip=%s",

@@ -67,7 +67,7 @@ log_rejected(struct smtp_session *s, const char *code, const char *dsn,
 	log_info(s->id, "smtp", "reject", "rip=%s cmd=%s code=%s dsn=%s "
 		 "from=<%s> size=%zu nrcpt=%zu reason=\"%s\"", s->rip,
 		 s->bdat ? "BDAT" : "DATA", code, dsn,
-		 log_str(fbuf, sizeof(fbuf), s->from != NULL ? s->from : ""),
+		 smtp_log_addr(fbuf, sizeof(fbuf), s->from),
 		 s->msg.len, s->n_rcpts, reason);
 }
 
@@ -90,7 +90,7 @@ log_accepted(struct smtp_session *s, const struct data_job *j)
 	log_info(s->msg_id, "smtp", "accepted", "sid=%s rip=%s from=<%s> "
 		 "to=%s size=%zu nrcpt=%zu proto=%s user=<%s> status=%s",
 		 s->id, s->rip,
-		 log_str(fbuf, sizeof(fbuf), s->from != NULL ? s->from : ""),
+		 smtp_log_addr(fbuf, sizeof(fbuf), s->from),
 		 to.data, s->msg.len, j->delivered, smtp_session_protocol(s),
 		 s->auth_user != NULL
 			 ? log_str(ubuf, sizeof(ubuf), s->auth_user) : "",

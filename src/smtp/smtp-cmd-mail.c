@@ -78,7 +78,7 @@ mail_refuse_sender(struct smtp_session *s, const char *from)
 
 	log_info(s->id, "smtp", "reject", "rip=%s cmd=MAIL code=553 dsn=5.7.1 "
 		 "from=<%s> user=<%s> reason=\"sender not owned\"", s->rip,
-		 log_str(fbuf, sizeof(fbuf), from),
+		 smtp_log_addr(fbuf, sizeof(fbuf), from),
 		 log_str(ubuf, sizeof(ubuf), s->auth_user));
 	smtp_reply(s, "553 5.7.1 <%s>: Sender address rejected: not owned by "
 		      "user %s", from, s->auth_user);

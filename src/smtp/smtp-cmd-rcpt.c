@@ -21,6 +21,7 @@ struct rcpt_job {
 	struct delivery_dest *dests;
 	size_t n_dests;
 	char *error;
+	bool postmaster;	/* a bare <postmaster> */
 };
 
 static void
@@ -29,21 +30,30 @@ rcpt_work(void *ctx)
 	struct rcpt_job *j = ctx;
 	const char *error = NULL;
 
-	j->result = delivery_resolve(j->s->srv->store, j->address, &j->dests,
-				     &j->n_dests, &error);
-	if (j->result == DELIVERY_UNKNOWN &&
-	    strncmp(j->address, "postmaster@", 11) == 0) {
-		/* <postmaster> (RFC 5321 4.5.1) of the host name's parent
-		 * domain when the host name itself is not a mail domain */
-		const char *dot = strchr(j->address + 11, '.');
+	if (!j->postmaster)
+		j->result = delivery_resolve(j->s->srv->store, j->address,
+					     &j->dests, &j->n_dests, &error);
+	else
+		j->result = DELIVERY_UNKNOWN;
+	if (j->postmaster) {
+		/* <postmaster> (RFC 5321 4.5.1): of the host name, else of
+		 * its parent domains */
+		const char *dom = j->s->srv->cfg->hostname;
 
-		if (dot != NULL && strchr(dot + 1, '.') != NULL) {
-			char *parent = xasprintf("postmaster@%s", dot + 1);
+		while (j->result != DELIVERY_FOUND && j->result !=
+		       DELIVERY_TEMP && dom != NULL && strchr(dom, '.') != NULL) {
+			char *a = xasprintf("postmaster@%s", dom);
 
-			j->result = delivery_resolve(j->s->srv->store, parent,
+			delivery_dests_free(&j->dests, j->n_dests);
+			j->result = delivery_resolve(j->s->srv->store, a,
 						     &j->dests, &j->n_dests,
 						     &error);
-			free(parent);
+			free(a);
+			dom = strchr(dom, '.') + 1;
+		}
+		if (j->result == DELIVERY_NOT_LOCAL) {
+			delivery_dests_free(&j->dests, j->n_dests);
+			j->result = DELIVERY_UNKNOWN;
 		}
 	}
 	if (error != NULL)
@@ -58,7 +68,7 @@ rcpt_reject(struct smtp_session *s, const char *addr, const char *code,
 
 	log_info(s->id, "smtp", "reject", "rip=%s cmd=RCPT code=%s dsn=%s "
 		 "from=<%s> to=<%s> reason=\"%s\"", s->rip, code, dsn,
-		 log_str(fbuf, sizeof(fbuf), s->from != NULL ? s->from : ""),
+		 smtp_log_addr(fbuf, sizeof(fbuf), s->from),
 		 log_str(tbuf, sizeof(tbuf), addr), reason);
 }
 
@@ -168,10 +178,8 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 
 	j->s = s;
 	j->shown = address_to_string(&args.to);
-	if (args.to.domain == NULL)
-		j->address = xasprintf("postmaster@%s", s->srv->cfg->hostname);
-	else
-		j->address = xstrdup(j->shown);
+	j->postmaster = args.to.domain == NULL;
+	j->address = xstrdup(j->shown);
 	if (args.notify != 0) {
 		struct buf b;
 

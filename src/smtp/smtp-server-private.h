@@ -118,6 +118,9 @@ struct smtp_session {
 
 /* The one place the state changes. */
 void smtp_session_set_state(struct smtp_session *s, enum smtp_state state);
+/* An address for a log line's <...>: "" for NULL or the null path, else
+ * log_str() of it. */
+const char *smtp_log_addr(char *out, size_t outsz, const char *addr);
 /* Writes one reply line (text without CRLF). */
 void smtp_reply(struct smtp_session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -92,7 +92,10 @@ smtp_server_header_from(const char *msg, size_t len)
 				buf_append(&v, msg + i, ll);
 				i = eol + 1;
 			}
-			return buf_steal(&v);
+			char *value = buf_steal(&v);
+
+			buf_deinit(&v);
+			return value;
 		}
 		i = eol + 1;
 	}

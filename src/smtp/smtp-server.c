@@ -238,6 +238,16 @@ smtp_session_set_state(struct smtp_session *s, enum smtp_state state)
 	s->state = state;
 }
 
+const char *
+smtp_log_addr(char *out, size_t outsz, const char *addr)
+{
+	if (addr == NULL || addr[0] == '\0') {
+		out[0] = '\0';
+		return out;
+	}
+	return log_str(out, outsz, addr);
+}
+
 void
 smtp_reply(struct smtp_session *s, const char *fmt, ...)
 {
