@@ -392,3 +392,15 @@ def test_v_prints_the_log_lines(herald_factory):
     assert f"\tid {m.group(1)}; ".encode() in msg
     assert "sendmail" in subprocess.run([HERALD_BIN, "help"], capture_output=True,
                                         text=True).stdout
+
+
+def test_over_quota_is_73(herald_factory):
+    h = prepare(herald_factory(), users=("bob", "carol"))
+    h.cli("user", "quota", "bob@example.test", "1k")
+    p = sendmail(h, "bob@example.test", "carol@example.test",
+                 input=b"Subject: q\n\n" + b"x" * 2000 + b"\n")
+    assert p.returncode == 73, p.stderr
+    assert b"<bob@example.test>: mailbox full" in p.stderr
+    assert b"delivered to 1 of 2 recipients" in p.stderr
+    assert inbox(h, "bob@example.test") == []
+    assert len(inbox(h, "carol@example.test")) == 1
