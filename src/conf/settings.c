@@ -127,9 +127,11 @@ static const struct setting store_settings[] = {
 	  .offset = OFF(store.mariadb_database), .def = "herald",
 	  .doc = "MariaDB database name." },
 	{ .key = "threads", .type = SETTING_UINT, .offset = OFF(store.threads),
-	  .def = "4", .min = 1, .max = 64,
+	  .def = "16", .min = 1, .max = 256,
 	  .doc = "Threads per worker that run blocking store work and "
-		 "password hashing." },
+		 "password hashing. Writes waiting in these threads are "
+		 "committed together, so more threads mean bigger group "
+		 "commits under load." },
 	{ .key = "group_commit_max", .type = SETTING_UINT,
 	  .offset = OFF(store.group_commit_max), .def = "256", .min = 1,
 	  .max = 10000,

@@ -11,26 +11,7 @@ import time
 
 def inbox(h, address, mailbox="INBOX"):
     """Raw bytes of every message in the account's mailbox, in UID order."""
-    local, domain = address.rsplit("@", 1)
-    db = sqlite3.connect(os.path.join(h.data_dir, "herald.db"), timeout=10)
-    try:
-        rows = db.execute(
-            "SELECT m.blob_id, m.size FROM messages m"
-            " JOIN mailboxes b ON b.id = m.mailbox_id"
-            " JOIN accounts a ON a.id = m.account_id"
-            " JOIN domains d ON d.id = a.domain_id"
-            " WHERE a.localpart = ? AND d.name = ? AND b.name = ?"
-            " ORDER BY m.uid", (local, domain, mailbox)).fetchall()
-    finally:
-        db.close()
-    out = []
-    for blob_id, size in rows:
-        path = os.path.join(h.data_dir, "blobs", blob_id[:2], blob_id)
-        with open(path, "rb") as f:
-            data = f.read()
-        assert len(data) == size, f"blob {blob_id}: {len(data)} != {size}"
-        out.append(data)
-    return out
+    return h.messages(address, mailbox)
 
 
 def queue_entries(h):

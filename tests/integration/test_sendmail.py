@@ -27,26 +27,7 @@ def sendmail(h, *args, input=b"", prog=None, conf=True, **kw):
 
 
 def inbox(h, address):
-    local, domain = address.rsplit("@", 1)
-    db = sqlite3.connect(os.path.join(h.data_dir, "herald.db"), timeout=10)
-    try:
-        rows = db.execute(
-            "SELECT m.blob_id, m.size FROM messages m"
-            " JOIN mailboxes b ON b.id = m.mailbox_id"
-            " JOIN accounts a ON a.id = m.account_id"
-            " JOIN domains d ON d.id = a.domain_id"
-            " WHERE a.localpart = ? AND d.name = ? AND b.name = 'INBOX'"
-            " ORDER BY m.uid", (local, domain)).fetchall()
-    finally:
-        db.close()
-    out = []
-    for blob_id, size in rows:
-        with open(os.path.join(h.data_dir, "blobs", blob_id[:2], blob_id),
-                  "rb") as f:
-            data = f.read()
-        assert len(data) == size
-        out.append(data)
-    return out
+    return h.messages(address)
 
 
 def query(h, sql):

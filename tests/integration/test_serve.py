@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from harness import HERALD_BIN, Herald
+from harness import HERALD_BIN
 
 
 def uid_of(pid):

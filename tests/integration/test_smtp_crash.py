@@ -56,5 +56,4 @@ def test_kill9_while_20_clients_send(herald_factory):
         assert bodies[token].endswith(body)
     for subj, raw in bodies.items():
         assert raw.endswith(b"END " + subj.encode() + b"\r\n"), subj
-    tmp = os.path.join(h.data_dir, "blobs", "tmp")
     h.stop()
