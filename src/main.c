@@ -24,6 +24,12 @@ main(int argc, char **argv)
 	umask(027);
 	/* Tools print their own messages; `serve` sets the configured level. */
 	log_set_level(LOG_LEVEL_WARN);
+	/* Installed as sendmail and mailq (links to herald): every argument
+	 * is theirs. */
+	if (strcmp(self, "sendmail") == 0)
+		return cli_sendmail(argc, argv);
+	if (strcmp(self, "mailq") == 0)
+		return cli_mailq(argc, argv);
 	if (argc < 2) {
 		cli_help(0, NULL);
 		return CLI_USAGE;

@@ -31,6 +31,9 @@ int cli_serve(int argc, char **argv);
 int cli_domain(int argc, char **argv);
 int cli_user(int argc, char **argv);
 int cli_alias(int argc, char **argv);
+int cli_sendmail(int argc, char **argv);
+/* `herald mailq`, the same as `herald sendmail -bp`. */
+int cli_mailq(int argc, char **argv);
 int cli_version(int argc, char **argv);
 int cli_help(int argc, char **argv);
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "conf/config.h"
+#include "smtp/smtp-server.h"
 #include "pop3/pop3-settings.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -127,9 +128,11 @@ static const struct setting store_settings[] = {
 	  .offset = OFF(store.mariadb_database), .def = "herald",
 	  .doc = "MariaDB database name." },
 	{ .key = "threads", .type = SETTING_UINT, .offset = OFF(store.threads),
-	  .def = "4", .min = 1, .max = 64,
+	  .def = "16", .min = 1, .max = 256,
 	  .doc = "Threads per worker that run blocking store work and "
-		 "password hashing." },
+		 "password hashing. Writes waiting in these threads are "
+		 "committed together, so more threads mean bigger group "
+		 "commits under load." },
 	{ .key = "group_commit_max", .type = SETTING_UINT,
 	  .offset = OFF(store.group_commit_max), .def = "256", .min = 1,
 	  .max = 10000,
@@ -209,6 +212,7 @@ const struct setting_section *const config_sections[] = {
 	&section_dns,
 	&section_store,
 	&section_auth,
+	&smtp_setting_section,
 	&pop3_settings_section,
 };
 const size_t config_sections_count = N(config_sections);

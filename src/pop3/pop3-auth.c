@@ -412,7 +412,14 @@ refuse_if_limited(struct pop3_session *s, const char *user, const char *method)
 	if (!ratelimit_is_blocked(rl_ip, peer_ip(s), now) &&
 	    (user == NULL || !ratelimit_is_blocked(rl_user, user, now)))
 		return false;
-	log_failure(s, user, method, "rate limited");
+	{
+		char ubuf[300];
+
+		log_info(s->id, "pop3", "auth-ratelimited",
+			 "user=<%s> method=%s rip=%s",
+			 user != NULL ? log_str(ubuf, sizeof(ubuf), user) : "",
+			 method, peer_ip(s));
+	}
 	pop3_reply_err(s, "[SYS/TEMP] Too many failed logins, try again later");
 	(void)pop3_session_error(s);
 	return true;

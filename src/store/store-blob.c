@@ -1,18 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Content-addressed message blobs: <data_dir>/blobs/<2 hex>/<sha256 hex>.
- * Written once through a temp file in blobs/tmp (same filesystem): write,
- * fsync, link into place (never replacing an existing file), fsync the
- * directory. Only then may a database row reference the id (DESIGN.md 5).
+ * Content-addressed message blobs, named by SHA-256. Up to
+ * STORE_BLOB_INLINE_MAX bytes they go into the database, inserted by an
+ * asynchronous op of the group commit (durable with the commit of the
+ * write that references them: one WAL fsync per batch); larger ones are
+ * files <data_dir>/blobs/<2 hex>/<sha256 hex>, written through a temp file
+ * in blobs/tmp: write, fsync, link into place (never replacing), fsync the
+ * directory. See docs/store.md "Durability" and docs/ARCHITECTURE.md.
  */
 #include "store/store-private.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,10 +29,12 @@
 
 struct store_blob_writer {
 	struct store *store;
-	int fd;
+	int fd;			/* -1 while the content fits in mem */
 	char *tmp_path;
 	EVP_MD_CTX *md;
 	uint64_t size;
+	uint8_t *mem;		/* content so far, while fd is -1 */
+	size_t mem_cap;
 };
 
 static enum store_result
@@ -113,9 +120,11 @@ enum store_result
 store_blob_init(struct store *store, const char *data_dir,
 		const char **error_r)
 {
-	char *parent = xstrdup(data_dir);
-	char *slash = strrchr(parent, '/');
+	char *parent, *slash;
 
+	pthread_mutex_init(&store->blob_lock, NULL);
+	parent = xstrdup(data_dir);
+	slash = strrchr(parent, '/');
 	if (slash != NULL && slash != parent)
 		*slash = '\0';
 	else if (slash == parent)
@@ -143,25 +152,165 @@ store_blob_init(struct store *store, const char *data_dir,
 	return STORE_OK;
 }
 
+void
+store_blob_deinit(struct store *store)
+{
+	/* The writer has drained its queue, so every pending blob's done
+	 * callback has run and the list is empty. */
+	assert(store->pending_blobs == NULL);
+	free(store->blob_dir);
+	free(store->blob_tmp_dir);
+	store->blob_dir = store->blob_tmp_dir = NULL;
+	pthread_mutex_destroy(&store->blob_lock);
+}
+
+/* ---- pending small blobs ---- */
+
+static void
+pending_done(struct store *store, void *ctx, enum store_result result)
+{
+	struct store_pending_blob *pb = ctx, **pp;
+
+	if (result != STORE_OK)
+		log_warn(NULL, "store", "blob-insert-failed", "blob=%s result=%s",
+			 pb->id, store_result_str(result));
+	pthread_mutex_lock(&store->blob_lock);
+	for (pp = &store->pending_blobs; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == pb) {
+			*pp = pb->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&store->blob_lock);
+	free(pb->data);
+	free(pb);
+}
+
+/* Takes ownership of data. The insert is queued before our caller can
+ * queue anything that references the id, so it commits first or in the
+ * same transaction (store-commit.c keeps queue order). */
+static enum store_result
+pending_add(struct store *store, const char *id, uint8_t *data, size_t len,
+	    const char **error_r)
+{
+	struct store_pending_blob *pb = xcalloc(1, sizeof(*pb));
+	enum store_result r;
+
+	memcpy(pb->id, id, sizeof(pb->id));
+	pb->data = data;
+	pb->len = len;
+	pthread_mutex_lock(&store->blob_lock);
+	pb->next = store->pending_blobs;
+	store->pending_blobs = pb;
+	pthread_mutex_unlock(&store->blob_lock);
+	r = store_commit_queue(store, store->ops->blob_insert, pb,
+			       pending_done, error_r);
+	if (r != STORE_OK)
+		pending_done(store, pb, r);
+	return r;
+}
+
+/* A copy of a pending blob's content (NUL-terminated), or NULL. */
+static uint8_t *
+pending_copy(struct store *store, const char *id, size_t *len_r)
+{
+	struct store_pending_blob *pb;
+	uint8_t *copy = NULL;
+
+	pthread_mutex_lock(&store->blob_lock);
+	for (pb = store->pending_blobs; pb != NULL; pb = pb->next) {
+		if (strcmp(pb->id, id) == 0) {
+			/* UNSAFE: len + 1 cannot wrap, len is at most
+			 * STORE_BLOB_INLINE_MAX. */
+			copy = xmalloc(pb->len + 1);
+			memcpy(copy, pb->data, pb->len);
+			copy[pb->len] = '\0';
+			*len_r = pb->len;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&store->blob_lock);
+	return copy;
+}
+
+static bool
+blob_pending_exists(struct store *store, const char *id)
+{
+	struct store_pending_blob *pb;
+	bool found = false;
+
+	pthread_mutex_lock(&store->blob_lock);
+	for (pb = store->pending_blobs; pb != NULL && !found; pb = pb->next)
+		found = strcmp(pb->id, id) == 0;
+	pthread_mutex_unlock(&store->blob_lock);
+	return found;
+}
+
+static enum store_result
+run_noop(struct store *store, void *ctx, const char **error_r)
+{
+	(void)store; (void)ctx; (void)error_r;
+	return STORE_OK;
+}
+
+enum store_result
+store_blob_sync(struct store *store, const char **error_r)
+{
+	bool pending;
+
+	pthread_mutex_lock(&store->blob_lock);
+	pending = store->pending_blobs != NULL;
+	pthread_mutex_unlock(&store->blob_lock);
+	/* Queued behind every pending insert: when it returns they are
+	 * committed (or failed, and then gone). */
+	return pending ? store_commit_run(store, run_noop, NULL, error_r) :
+		STORE_OK;
+}
+
+static enum store_result
+writer_open_file(struct store_blob_writer *w, const char **error_r)
+{
+	w->tmp_path = xasprintf("%s/XXXXXX", w->store->blob_tmp_dir);
+	w->fd = mkostemp(w->tmp_path, O_CLOEXEC);
+	if (w->fd < 0) {
+		int err = errno;
+		free(w->tmp_path);
+		w->tmp_path = NULL;
+		return store_error(error_r, STORE_E_TEMP,
+				   "cannot create a blob temp file: %s",
+				   strerror(err));
+	}
+	return STORE_OK;
+}
+
+static enum store_result
+write_all(int fd, const uint8_t *p, size_t left, const char **error_r)
+{
+	while (left > 0) {
+		ssize_t n = write(fd, p, left);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return store_error(error_r, STORE_E_TEMP,
+					   "blob write failed: %s",
+					   strerror(errno));
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	return STORE_OK;
+}
+
 enum store_result
 store_blob_writer_new(struct store *store, struct store_blob_writer **w_r,
 		      const char **error_r)
 {
 	struct store_blob_writer *w;
 
-	*w_r = NULL;
+	(void)error_r;
 	w = xcalloc(1, sizeof(*w));
 	w->store = store;
-	w->tmp_path = xasprintf("%s/XXXXXX", store->blob_tmp_dir);
-	w->fd = mkostemp(w->tmp_path, O_CLOEXEC);
-	if (w->fd < 0) {
-		int err = errno;
-		free(w->tmp_path);
-		free(w);
-		return store_error(error_r, STORE_E_TEMP,
-				   "cannot create a blob temp file: %s",
-				   strerror(err));
-	}
+	w->fd = -1;
 	w->md = EVP_MD_CTX_new();
 	if (w->md == NULL || EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) != 1)
 		panic("store: SHA-256 unavailable");
@@ -173,20 +322,35 @@ enum store_result
 store_blob_writer_write(struct store_blob_writer *w, const void *data,
 			size_t len, const char **error_r)
 {
-	const uint8_t *p = data;
-	size_t left = len;
+	enum store_result r;
 
-	while (left > 0) {
-		ssize_t n = write(w->fd, p, left);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return store_error(error_r, STORE_E_TEMP,
-					   "blob write failed: %s",
-					   strerror(errno));
+	if (w->fd < 0 && len <= STORE_BLOB_INLINE_MAX - w->size) {
+		/* Still small: keep it in memory for the database. */
+		if (w->size + len > w->mem_cap) {
+			size_t cap = w->mem_cap == 0 ? 8192 : w->mem_cap;
+
+			while (cap < w->size + len)
+				cap *= 2;
+			w->mem = xrealloc(w->mem, cap);
+			w->mem_cap = cap;
 		}
-		p += n;
-		left -= (size_t)n;
+		if (len > 0)
+			memcpy(w->mem + w->size, data, len);
+	} else {
+		if (w->fd < 0) {
+			/* Too big for the database: spill to a file. */
+			r = writer_open_file(w, error_r);
+			if (r == STORE_OK)
+				r = write_all(w->fd, w->mem, w->size, error_r);
+			if (r != STORE_OK)
+				return r;
+			free(w->mem);
+			w->mem = NULL;
+			w->mem_cap = 0;
+		}
+		r = write_all(w->fd, data, len, error_r);
+		if (r != STORE_OK)
+			return r;
 	}
 	if (EVP_DigestUpdate(w->md, data, len) != 1)
 		panic("store: SHA-256 update failed");
@@ -208,6 +372,7 @@ store_blob_writer_abort(struct store_blob_writer **wp)
 		free(w->tmp_path);
 	}
 	EVP_MD_CTX_free(w->md);
+	free(w->mem);
 	free(w);
 	*wp = NULL;
 }
@@ -219,12 +384,23 @@ blob_paths(struct store *store, const char *id, char **dir_r, char **path_r)
 	*path_r = xasprintf("%s/%.2s/%s", store->blob_dir, id, id);
 }
 
+static void
+hex_id(const uint8_t digest[32], char id_r[STORE_BLOB_ID_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < 32; i++) {
+		id_r[2 * i] = hex[digest[i] >> 4];
+		id_r[2 * i + 1] = hex[digest[i] & 15];
+	}
+	id_r[STORE_BLOB_ID_LEN] = '\0';
+}
+
 enum store_result
 store_blob_writer_finish(struct store_blob_writer **wp,
 			 char id_r[STORE_BLOB_ID_LEN + 1], uint64_t *size_r,
 			 const char **error_r)
 {
-	static const char hex[] = "0123456789abcdef";
 	struct store_blob_writer *w = *wp;
 	struct store *store = w->store;
 	uint8_t digest[32];
@@ -233,6 +409,23 @@ store_blob_writer_finish(struct store_blob_writer **wp,
 	enum store_result r = STORE_OK;
 	int err;
 
+	if (EVP_DigestFinal_ex(w->md, digest, &dlen) != 1 || dlen != 32)
+		panic("store: SHA-256 final failed");
+	hex_id(digest, id_r);
+	if (size_r != NULL)
+		*size_r = w->size;
+
+	if (w->fd < 0) {
+		/* Small: into the database with the next group commit. */
+		uint8_t *mem = w->mem;
+
+		if (mem == NULL)
+			mem = xmalloc(1);
+		w->mem = NULL;
+		r = pending_add(store, id_r, mem, (size_t)w->size, error_r);
+		store_blob_writer_abort(wp);
+		return r;
+	}
 	if (fsync(w->fd) < 0) {
 		err = errno;
 		store_blob_writer_abort(wp);
@@ -247,13 +440,6 @@ store_blob_writer_finish(struct store_blob_writer **wp,
 				   "blob close failed: %s", strerror(err));
 	}
 	w->fd = -1;
-	if (EVP_DigestFinal_ex(w->md, digest, &dlen) != 1 || dlen != 32)
-		panic("store: SHA-256 final failed");
-	for (size_t i = 0; i < 32; i++) {
-		id_r[2 * i] = hex[digest[i] >> 4];
-		id_r[2 * i + 1] = hex[digest[i] & 15];
-	}
-	id_r[STORE_BLOB_ID_LEN] = '\0';
 
 	blob_paths(store, id_r, &dir, &path);
 	if (mkdir_durable(dir, store->blob_dir) < 0) {
@@ -276,8 +462,6 @@ store_blob_writer_finish(struct store_blob_writer **wp,
 				"cannot sync %s: %s", dir, strerror(errno));
 	free(dir);
 	free(path);
-	if (size_r != NULL)
-		*size_r = w->size;
 	store_blob_writer_abort(wp);
 	return r;
 }
@@ -289,6 +473,19 @@ store_blob_put(struct store *store, const void *data, size_t len,
 	struct store_blob_writer *w;
 	enum store_result r;
 
+	if (len <= STORE_BLOB_INLINE_MAX) {
+		uint8_t digest[32];
+		unsigned int dlen = 0;
+		uint8_t *copy = xmalloc(len + 1);
+
+		if (EVP_Digest(data, len, digest, &dlen, EVP_sha256(),
+			       NULL) != 1 || dlen != 32)
+			panic("store: SHA-256 failed");
+		hex_id(digest, id_r);
+		if (len > 0)
+			memcpy(copy, data, len);
+		return pending_add(store, id_r, copy, len, error_r);
+	}
 	r = store_blob_writer_new(store, &w, error_r);
 	if (r != STORE_OK)
 		return r;
@@ -300,42 +497,104 @@ store_blob_put(struct store *store, const void *data, size_t len,
 	return store_blob_writer_finish(&w, id_r, NULL, error_r);
 }
 
-enum store_result
-store_blob_open(struct store *store, const char *id, int *fd_r,
-		const char **error_r)
+static enum store_result
+blob_open_file(struct store *store, const char *id, int *fd_r)
 {
 	char *dir, *path;
 	int fd, err;
 
-	*fd_r = -1;
-	if (!store_blob_id_is_valid(id))
-		return store_error(error_r, STORE_E_INVALID, "bad blob id");
 	blob_paths(store, id, &dir, &path);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	err = errno;
 	free(dir);
 	free(path);
-	if (fd < 0)
-		return store_error(error_r, errno_result(err),
+	*fd_r = fd;
+	errno = err;
+	return fd >= 0 ? STORE_OK : errno_result(err);
+}
+
+/* A small blob: pending (not yet committed) or in the database. */
+static enum store_result
+blob_read_small(struct store *store, const char *id, uint8_t **data_r,
+		size_t *len_r, const char **error_r)
+{
+	/* Pending first: an entry leaves the list only after its commit, so
+	 * a blob missed here is in the database by the time we look. */
+	*data_r = pending_copy(store, id, len_r);
+	if (*data_r != NULL)
+		return STORE_OK;
+	return store->ops->blob_read(store, id, data_r, len_r, error_r);
+}
+
+enum store_result
+store_blob_open(struct store *store, const char *id, int *fd_r,
+		const char **error_r)
+{
+	uint8_t *data;
+	size_t len;
+	enum store_result r;
+	int fd, err;
+
+	*fd_r = -1;
+	if (!store_blob_id_is_valid(id))
+		return store_error(error_r, STORE_E_INVALID, "bad blob id");
+	r = blob_open_file(store, id, &fd);
+	if (r == STORE_OK) {
+		*fd_r = fd;
+		return STORE_OK;
+	}
+	if (r != STORE_E_NOT_FOUND)
+		return store_error(error_r, r, "cannot open blob %s: %s", id,
+				   strerror(errno));
+	r = blob_read_small(store, id, &data, &len, error_r);
+	if (r != STORE_OK)
+		return r;
+	/* Callers want a file descriptor (sendfile, mmap-free streaming):
+	 * hand them an anonymous memory file with the content. */
+	fd = memfd_create("herald-blob", MFD_CLOEXEC);
+	if (fd < 0 || write_all(fd, data, len, error_r) != STORE_OK ||
+	    lseek(fd, 0, SEEK_SET) != 0) {
+		err = errno;
+		if (fd >= 0)
+			close(fd);
+		free(data);
+		return store_error(error_r, STORE_E_TEMP,
 				   "cannot open blob %s: %s", id,
 				   strerror(err));
+	}
+	free(data);
 	*fd_r = fd;
 	return STORE_OK;
 }
 
 bool
-store_blob_exists(struct store *store, const char *id)
+store_blob_file_exists(struct store *store, const char *id)
 {
 	char *dir, *path;
 	bool exists;
 
-	if (!store_blob_id_is_valid(id))
-		return false;
 	blob_paths(store, id, &dir, &path);
 	exists = access(path, F_OK) == 0;
 	free(dir);
 	free(path);
 	return exists;
+}
+
+bool
+store_blob_exists(struct store *store, const char *id)
+{
+	uint8_t *data = NULL;
+	size_t len;
+
+	if (!store_blob_id_is_valid(id))
+		return false;
+	if (store_blob_file_exists(store, id) ||
+	    blob_pending_exists(store, id))
+		return true;
+	if (store->ops->blob_read(store, id, &data, &len, NULL) != STORE_OK)
+		return false;
+	free(data);
+	return true;
 }
 
 enum store_result
@@ -350,9 +609,14 @@ store_blob_read(struct store *store, const char *id, uint8_t **data_r,
 
 	*data_r = NULL;
 	*len_r = 0;
-	r = store_blob_open(store, id, &fd, error_r);
+	if (!store_blob_id_is_valid(id))
+		return store_error(error_r, STORE_E_INVALID, "bad blob id");
+	r = blob_open_file(store, id, &fd);
+	if (r == STORE_E_NOT_FOUND)
+		return blob_read_small(store, id, data_r, len_r, error_r);
 	if (r != STORE_OK)
-		return r;
+		return store_error(error_r, r, "cannot open blob %s: %s", id,
+				   strerror(errno));
 	if (fstat(fd, &st) < 0) {
 		err = errno;
 		close(fd);

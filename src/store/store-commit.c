@@ -5,11 +5,14 @@
  * batch), runs each inside its own SAVEPOINT of one transaction, commits
  * once (one WAL fsync for the whole batch) and wakes every caller with its
  * own result. A failing operation rolls back to its savepoint only.
+ * Asynchronous ops (small blob inserts) ride in the same queue, in order,
+ * with nobody waiting: a callback frees them after their batch.
  */
 #include "store/store-private.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -94,10 +97,16 @@ writer_main(void *arg)
 
 	pthread_mutex_lock(&store->lock);
 	for (;;) {
-		struct store_op *batch, *last;
+		struct store_op *batch, *last, *async;
 		size_t n;
 
-		while (store->queue_head == NULL && !store->stopping)
+		/* Asynchronous ops alone (blob inserts) do not start a
+		 * commit: nobody waits for them, and the write that will
+		 * reference the blob follows them in the queue, so waiting
+		 * for it saves a WAL fsync. A full batch or closing commits
+		 * them anyway. */
+		while (store->queue_waited == 0 &&
+		       store->queue_len < store->batch_max && !store->stopping)
 			pthread_cond_wait(&store->queue_cond, &store->lock);
 		if (store->queue_head == NULL)
 			break;
@@ -117,9 +126,13 @@ writer_main(void *arg)
 		}
 		batch = last = store->queue_head;
 		n = 1;
+		if (last->async_done == NULL)
+			store->queue_waited--;
 		while (n < store->batch_max && last->next != NULL) {
 			last = last->next;
 			n++;
+			if (last->async_done == NULL)
+				store->queue_waited--;
 		}
 		store->queue_head = last->next;
 		if (store->queue_head == NULL)
@@ -131,13 +144,32 @@ writer_main(void *arg)
 		batch_run(store, batch, n);
 
 		pthread_mutex_lock(&store->lock);
+		async = NULL;
 		for (struct store_op *op = batch, *next; op != NULL;
 		     op = next) {
 			/* The caller may return and free op once done is set
 			 * and the lock dropped. */
 			next = op->next;
+			if (op->async_done != NULL) {
+				op->next = async;
+				async = op;
+				continue;
+			}
 			op->done = true;
 			pthread_cond_signal(&op->done_cond);
+		}
+		if (async != NULL) {
+			/* Outside the lock: done callbacks take their own
+			 * locks (store->blob_lock). */
+			pthread_mutex_unlock(&store->lock);
+			while (async != NULL) {
+				struct store_op *op = async;
+
+				async = op->next;
+				op->async_done(store, op->ctx, op->result);
+				free(op);
+			}
+			pthread_mutex_lock(&store->lock);
 		}
 	}
 	pthread_mutex_unlock(&store->lock);
@@ -172,6 +204,24 @@ store_commit_stop(struct store *store)
 	store->writer_running = false;
 }
 
+static bool
+enqueue_locked(struct store *store, struct store_op *op)
+{
+	if (store->stopping)
+		return false;
+	if (store->queue_tail != NULL)
+		store->queue_tail->next = op;
+	else
+		store->queue_head = op;
+	store->queue_tail = op;
+	store->queue_len++;
+	if (op->async_done == NULL)
+		store->queue_waited++;
+	if (op->async_done == NULL || store->queue_len >= store->batch_max)
+		pthread_cond_signal(&store->queue_cond);
+	return true;
+}
+
 enum store_result
 store_commit_run(struct store *store, store_op_run_cb_t *run, void *ctx,
 		 const char **error_r)
@@ -184,18 +234,11 @@ store_commit_run(struct store *store, store_op_run_cb_t *run, void *ctx,
 	pthread_cond_init(&op.done_cond, NULL);
 
 	pthread_mutex_lock(&store->lock);
-	if (store->stopping) {
+	if (!enqueue_locked(store, &op)) {
 		pthread_mutex_unlock(&store->lock);
 		pthread_cond_destroy(&op.done_cond);
 		return store_error(error_r, STORE_E_TEMP, "store is closing");
 	}
-	if (store->queue_tail != NULL)
-		store->queue_tail->next = &op;
-	else
-		store->queue_head = &op;
-	store->queue_tail = &op;
-	store->queue_len++;
-	pthread_cond_signal(&store->queue_cond);
 	while (!op.done)
 		pthread_cond_wait(&op.done_cond, &store->lock);
 	pthread_mutex_unlock(&store->lock);
@@ -203,5 +246,25 @@ store_commit_run(struct store *store, store_op_run_cb_t *run, void *ctx,
 
 	if (op.result != STORE_OK)
 		return store_error(error_r, op.result, "%s", op.error);
+	return STORE_OK;
+}
+
+enum store_result
+store_commit_queue(struct store *store, store_op_run_cb_t *run, void *ctx,
+		   store_op_done_cb_t *done, const char **error_r)
+{
+	struct store_op *op = xcalloc(1, sizeof(*op));
+	bool queued;
+
+	op->run = run;
+	op->ctx = ctx;
+	op->async_done = done;
+	pthread_mutex_lock(&store->lock);
+	queued = enqueue_locked(store, op);
+	pthread_mutex_unlock(&store->lock);
+	if (!queued) {
+		free(op);
+		return store_error(error_r, STORE_E_TEMP, "store is closing");
+	}
 	return STORE_OK;
 }

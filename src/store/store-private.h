@@ -21,9 +21,16 @@
 typedef enum store_result store_op_run_cb_t(struct store *store, void *ctx,
 					    const char **error_r);
 
+/* Called by the writer thread once the batch of an asynchronous op has
+ * been committed or rolled back; result is the op's own result, which is
+ * STORE_E_TEMP when the transaction as a whole failed. */
+typedef void store_op_done_cb_t(struct store *store, void *ctx,
+				enum store_result result);
+
 struct store_op {
 	store_op_run_cb_t *run;
 	void *ctx;
+	store_op_done_cb_t *async_done;	/* non-NULL: nobody waits, op on heap */
 	enum store_result result;
 	char error[STORE_ERROR_SIZE];
 	bool done;
@@ -51,6 +58,14 @@ struct store_backend_ops {
 
 	enum store_result (*check_integrity)(struct store *store,
 					     const char **error_r);
+
+	/* Small blobs kept in the database. blob_insert runs in the writer
+	 * with a struct store_pending_blob as ctx (INSERT OR IGNORE);
+	 * blob_read gives STORE_E_NOT_FOUND when the id has no row. */
+	store_op_run_cb_t *blob_insert;
+	enum store_result (*blob_read)(struct store *store, const char *id,
+				       uint8_t **data_r, size_t *len_r,
+				       const char **error_r);
 
 	/* Directory. Addresses arrive split and validated by store.c. */
 	enum store_result (*domain_add)(struct store *store, const char *domain,
@@ -170,11 +185,17 @@ struct store {
 	char *blob_dir;			/* <data_dir>/blobs */
 	char *blob_tmp_dir;		/* <data_dir>/blobs/tmp */
 
+	/* Small blobs queued for insertion into the database but not yet
+	 * committed (store-blob.c), so reads see them at once. */
+	pthread_mutex_t blob_lock;
+	struct store_pending_blob *pending_blobs;
+
 	/* Group commit: callers append ops, one writer thread drains them. */
 	pthread_mutex_t lock;
 	pthread_cond_t queue_cond;
 	struct store_op *queue_head, *queue_tail;
 	size_t queue_len;
+	size_t queue_waited;		/* queued ops somebody waits for */
 	bool stopping;
 	bool writer_running;
 	pthread_t writer;
@@ -195,6 +216,14 @@ enum store_result store_error(const char **error_r, enum store_result r,
  * returns its result; copies its message into this thread's buffer. */
 enum store_result store_commit_run(struct store *store, store_op_run_cb_t *run,
 				   void *ctx, const char **error_r);
+/* Queues op without waiting: done(store, ctx, result) runs on the writer
+ * thread after its batch. Ops run in the order they were queued, so a
+ * write queued later by anyone who saw this call return runs after it, in
+ * the same transaction or a later one. STORE_E_TEMP when closing. */
+enum store_result store_commit_queue(struct store *store,
+				     store_op_run_cb_t *run, void *ctx,
+				     store_op_done_cb_t *done,
+				     const char **error_r);
 /* Starts / stops (after draining) the writer thread. */
 int store_commit_start(struct store *store, const char **error_r);
 void store_commit_stop(struct store *store);
@@ -202,6 +231,19 @@ void store_commit_stop(struct store *store);
 /* Blob directory set-up (store-blob.c). */
 enum store_result store_blob_init(struct store *store, const char *data_dir,
 				  const char **error_r);
+/* Releases what store_blob_init() set up. */
+void store_blob_deinit(struct store *store);
+
+/* A small blob between store_blob_put() and its commit. */
+struct store_pending_blob {
+	char id[STORE_BLOB_ID_LEN + 1];
+	uint8_t *data;
+	size_t len;
+	struct store_pending_blob *next;
+};
+
+/* Whether blob id exists as a file under blobs/ (not the database). */
+bool store_blob_file_exists(struct store *store, const char *id);
 /* Whether id is 64 lowercase hex digits. */
 bool store_blob_id_is_valid(const char *id);
 

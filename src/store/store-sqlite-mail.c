@@ -335,8 +335,9 @@ run_deliver(struct store *store, void *ctx, const char **error_r)
 	sqlite3 *db = sqlite_wdb(store);
 	int64_t *threads = xcalloc(c->count, sizeof(*threads));
 	int64_t now = (int64_t)time(NULL);
-	enum store_result r = STORE_OK;
+	enum store_result r;
 
+	r = sqlite_blob_check_ref(store, db, c->blob_id, error_r);
 	for (size_t i = 0; i < c->count && r == STORE_OK; i++) {
 		r = deliver_one(db, c, i, threads, now, error_r);
 		if (r != STORE_OK)

@@ -12,9 +12,16 @@
 
 #include "store/store-private.h"
 
+/* Prepared statements of the writer connection, reused across ops: the
+ * writer is CPU-bound once fsyncs are shared, and preparing costs more
+ * than running these one-row statements. */
+#define SQLITE_STMT_CACHE 48
+
 struct sqlite_backend {
 	char *path;
 	sqlite3 *wdb;			/* writer thread (and open) only */
+	sqlite3_stmt *stmt_cache[SQLITE_STMT_CACHE];
+	size_t n_stmt_cache;
 	pthread_mutex_t pool_lock;
 	sqlite3 **idle;			/* reader connections not in use */
 	size_t n_idle, cap_idle;
@@ -36,11 +43,14 @@ enum store_result sqlite_fail(sqlite3 *db, const char *what,
 			      const char **error_r);
 
 /* Prepares sql and binds the variadic arguments described by types, one
- * character each: 't' const char * (NULL binds NULL), 'i' int64_t.
+ * character each: 't' const char * (NULL binds NULL), 'i' int64_t, 'X' a
+ * blob as two arguments (const void *, size_t), not copied: it must stay
+ * valid until the statement is finalized.
  * Returns an SQLite result code. */
 int sqlite_prep(sqlite3 *db, sqlite3_stmt **stmt_r, const char *sql,
 		const char *types, ...);
-/* Prepares, binds, steps to the end and finalizes. SQLITE_OK or the code. */
+/* Prepares, binds, steps to the end and finalizes (on the writer thread's
+ * connection: reuses a cached statement). SQLITE_OK or the code. */
 int sqlite_exec(sqlite3 *db, const char *sql, const char *types, ...);
 /* Runs a query giving one integer: SQLITE_ROW with *val_r set, SQLITE_DONE
  * when there was no row, or an error code. */
@@ -109,6 +119,16 @@ enum store_result sqlite_flags_update(struct store *, int64_t,
 				      const char **);
 enum store_result sqlite_expunge(struct store *, int64_t, const uint32_t *,
 				 size_t, size_t *, const char **);
+
+/* Small blobs (store-sqlite-blob.c). */
+enum store_result sqlite_blob_insert(struct store *, void *, const char **);
+enum store_result sqlite_blob_read(struct store *, const char *, uint8_t **,
+				   size_t *, const char **);
+/* Inside a write op: STORE_OK when blob id is in the blobs table (as seen
+ * by this transaction) or a file; else STORE_E_TEMP, so nothing ever
+ * references a blob that is not stored. */
+enum store_result sqlite_blob_check_ref(struct store *store, sqlite3 *db,
+					const char *id, const char **error_r);
 
 /* Creates a mailbox inside a write op (used by user add). */
 enum store_result sqlite_mailbox_create(sqlite3 *db, int64_t account_id,

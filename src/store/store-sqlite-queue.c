@@ -33,7 +33,11 @@ run_queue_insert(struct store *store, void *ctx, const char **error_r)
 	struct queue_ctx *c = ctx;
 	sqlite3 *db = sqlite_wdb(store);
 	int64_t now = (int64_t)time(NULL);
+	enum store_result r = sqlite_blob_check_ref(store, db, c->blob_id,
+						    error_r);
 
+	if (r != STORE_OK)
+		return r;
 	if (sqlite_exec(db, "INSERT INTO queue (blob_id, size, env_from,"
 			" dsn_ret, dsn_envid, created, next_attempt)"
 			" VALUES (?, ?, ?, ?, ?, ?, ?)", "titttii", c->blob_id,

@@ -137,8 +137,18 @@ static const char migration_1[] =
 	" last_attempt INTEGER);"
 	"CREATE INDEX queue_rcpts_queue ON queue_rcpts (queue_id);";
 
+/* Message bodies up to STORE_BLOB_INLINE_MAX bytes: one WAL fsync makes
+ * body and index durable together (docs/ARCHITECTURE.md). */
+static const char migration_2[] =
+	"CREATE TABLE blobs ("
+	" id TEXT PRIMARY KEY,"
+	" size INTEGER NOT NULL,"
+	" data BLOB NOT NULL,"
+	" created INTEGER NOT NULL);";
+
 const char *const sqlite_migrations[] = {
 	migration_1,
+	migration_2,
 };
 const size_t sqlite_migrations_count =
 	sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

@@ -7,6 +7,7 @@
 #include "store/store-sqlite-private.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,13 @@ bind_args(sqlite3_stmt *stmt, const char *types, va_list ap)
 		} else if (types[i] == 'i') {
 			rc = sqlite3_bind_int64(stmt, i + 1,
 						va_arg(ap, int64_t));
+		} else if (types[i] == 'X') {
+			const void *p = va_arg(ap, const void *);
+			size_t len = va_arg(ap, size_t);
+			/* Static: callers keep the bytes until the step. */
+			rc = sqlite3_bind_blob64(stmt, i + 1, p,
+						 (sqlite3_uint64)len,
+						 SQLITE_STATIC);
 		} else {
 			panic("store: bad bind type %c", types[i]);
 		}
@@ -92,21 +100,82 @@ sqlite_prep(sqlite3 *db, sqlite3_stmt **stmt_r, const char *sql,
 	return rc;
 }
 
+/* The backend whose writer runs on this thread (set by batch_begin), so
+ * the helpers below know when db is a writer connection. */
+static _Thread_local struct sqlite_backend *tls_writer;
+
+/* A reset statement for sql with the arguments bound: from the writer's
+ * cache when db is the writer connection (*cached_r true: reset, do not
+ * finalize), else freshly prepared. */
+static int
+prep_cached(sqlite3 *db, sqlite3_stmt **stmt_r, bool *cached_r,
+	    const char *sql, const char *types, va_list ap)
+{
+	struct sqlite_backend *be = tls_writer;
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	*cached_r = false;
+	if (be == NULL || be->wdb != db)
+		return prep_va(db, stmt_r, sql, types, ap);
+	for (size_t i = 0; i < be->n_stmt_cache; i++) {
+		/* By text, not pointer: callers may pass built strings. */
+		if (strcmp(sqlite3_sql(be->stmt_cache[i]), sql) == 0) {
+			stmt = be->stmt_cache[i];
+			break;
+		}
+	}
+	if (stmt == NULL) {
+		rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+					&stmt, NULL);
+		if (rc != SQLITE_OK)
+			return rc;
+		if (be->n_stmt_cache == SQLITE_STMT_CACHE)
+			sqlite3_finalize(be->stmt_cache[--be->n_stmt_cache]);
+		memmove(be->stmt_cache + 1, be->stmt_cache,
+			be->n_stmt_cache * sizeof(be->stmt_cache[0]));
+		be->stmt_cache[0] = stmt;
+		be->n_stmt_cache++;
+	}
+	sqlite3_clear_bindings(stmt);
+	rc = bind_args(stmt, types, ap);
+	if (rc != SQLITE_OK) {
+		sqlite3_reset(stmt);
+		return rc;
+	}
+	*cached_r = true;
+	*stmt_r = stmt;
+	return SQLITE_OK;
+}
+
+static void
+stmt_done(sqlite3_stmt *stmt, bool cached)
+{
+	if (cached) {
+		sqlite3_reset(stmt);
+		/* Drop pointers to the caller's blob bytes now. */
+		sqlite3_clear_bindings(stmt);
+	} else {
+		sqlite3_finalize(stmt);
+	}
+}
+
 int
 sqlite_exec(sqlite3 *db, const char *sql, const char *types, ...)
 {
 	sqlite3_stmt *stmt;
 	va_list ap;
+	bool cached;
 	int rc;
 
 	va_start(ap, types);
-	rc = prep_va(db, &stmt, sql, types, ap);
+	rc = prep_cached(db, &stmt, &cached, sql, types, ap);
 	va_end(ap);
 	if (rc != SQLITE_OK)
 		return rc;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		;
-	sqlite3_finalize(stmt);
+	stmt_done(stmt, cached);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -116,17 +185,18 @@ sqlite_int(sqlite3 *db, int64_t *val_r, const char *sql, const char *types,
 {
 	sqlite3_stmt *stmt;
 	va_list ap;
+	bool cached;
 	int rc;
 
 	va_start(ap, types);
-	rc = prep_va(db, &stmt, sql, types, ap);
+	rc = prep_cached(db, &stmt, &cached, sql, types, ap);
 	va_end(ap);
 	if (rc != SQLITE_OK)
 		return rc;
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW)
 		*val_r = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
+	stmt_done(stmt, cached);
 	return rc;
 }
 
@@ -285,6 +355,9 @@ sqlite_close(struct store *store)
 
 	if (be == NULL)
 		return;
+	for (size_t i = 0; i < be->n_stmt_cache; i++)
+		sqlite3_finalize(be->stmt_cache[i]);
+	be->n_stmt_cache = 0;
 	for (size_t i = 0; i < be->n_idle; i++)
 		sqlite3_close(be->idle[i]);
 	free(be->idle);
@@ -327,7 +400,7 @@ step(struct store *store, const char *sql, const char **error_r)
 {
 	sqlite3 *db = backend(store)->wdb;
 
-	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite_exec(db, sql, NULL) != SQLITE_OK)
 		return sqlite_fail(db, sql, error_r);
 	return STORE_OK;
 }
@@ -335,6 +408,8 @@ step(struct store *store, const char *sql, const char **error_r)
 static enum store_result
 sqlite_batch_begin(struct store *store, const char **error_r)
 {
+	/* Only the writer thread gets here. */
+	tls_writer = backend(store);
 	return step(store, "BEGIN IMMEDIATE", error_r);
 }
 
@@ -409,6 +484,8 @@ const struct store_backend_ops store_sqlite_ops = {
 	.batch_commit = sqlite_batch_commit,
 	.batch_rollback = sqlite_batch_rollback,
 	.check_integrity = sqlite_check_integrity,
+	.blob_insert = sqlite_blob_insert,
+	.blob_read = sqlite_blob_read,
 	.domain_add = sqlite_domain_add,
 	.domain_del = sqlite_domain_del,
 	.domain_list = sqlite_domain_list,

@@ -210,8 +210,7 @@ store_open(const struct config *cfg, struct store **store_r,
 	if (r == STORE_OK)
 		r = store->ops->open(store, error_r);
 	if (r != STORE_OK) {
-		free(store->blob_dir);
-		free(store->blob_tmp_dir);
+		store_blob_deinit(store);
 		pthread_cond_destroy(&store->queue_cond);
 		pthread_mutex_destroy(&store->lock);
 		free(store);
@@ -235,8 +234,7 @@ store_close(struct store **storep)
 	store_commit_stop(store);
 	if (store->backend != NULL)
 		store->ops->close(store);
-	free(store->blob_dir);
-	free(store->blob_tmp_dir);
+	store_blob_deinit(store);
 	pthread_cond_destroy(&store->queue_cond);
 	pthread_mutex_destroy(&store->lock);
 	free(store);

@@ -9,7 +9,8 @@
  * commit) and is safe to call from any number of threads at once, never from
  * an event-loop thread. Writes are queued to one writer thread per store and
  * committed in batches (group commit); a write returns only once its batch
- * is durable. Reads use a connection from a mutex-protected pool.
+ * is durable, together with every small blob queued before it.
+ * Reads use a connection from a mutex-protected pool.
  *
  * Processes: open the store after fork(), once per process; several
  * processes may open the same database and data_dir concurrently.
@@ -109,19 +110,34 @@ void store_get_stats(struct store *store, struct store_stats *stats_r);
 enum store_result store_check_integrity(struct store *store,
 					const char **error_r);
 
-/* ---- blobs: <data_dir>/blobs/<2 hex>/<64 hex>, written once ---- */
+/* ---- blobs: content-addressed (SHA-256), written once ----
+ *
+ * Durability contract (changed: blobs used to be durable on return; see
+ * docs/store.md "Durability" and docs/ARCHITECTURE.md). A blob of at most
+ * STORE_BLOB_INLINE_MAX bytes is kept in the database: store_blob_put()
+ * and store_blob_writer_finish() queue its insert into the group commit
+ * and return without waiting, so it is readable at once through this
+ * store handle but durable only once a write queued after that return is
+ * committed (store_deliver(), store_queue_insert() or any other write
+ * returning STORE_OK: inserts commit in queue order). Larger blobs are
+ * files <data_dir>/blobs/<2 hex>/<64 hex>, fsynced with their directory
+ * before the call returns. Either way "250 after store_deliver() returned
+ * STORE_OK" means body and index are on disk. A blob id handed to another
+ * process or store handle before such a commit needs store_blob_sync(). */
+#define STORE_BLOB_INLINE_MAX (128u * 1024u)
 
-/* Writes data as a blob: temp file in blobs/tmp, fsync, rename, fsync of the
- * directory. The same content twice gives the same id and the file is not
- * rewritten. id_r receives STORE_BLOB_ID_LEN + 1 bytes. Durable on return,
- * so a write that references the id may be committed afterwards. */
+/* Stores data as a blob and gives its id (id_r receives
+ * STORE_BLOB_ID_LEN + 1 bytes); the same content twice gives the same id
+ * and is stored once. Readable on return, durable as described above. */
 enum store_result store_blob_put(struct store *store, const void *data,
 				 size_t len, char id_r[STORE_BLOB_ID_LEN + 1],
 				 const char **error_r);
 
 /* Streaming variant for messages that arrive in pieces: new, write any
- * number of times, then finish (durable, gives the id) or abort. Each
- * writer belongs to one thread at a time. finish and abort free *w. */
+ * number of times, then finish (gives the id; durable as described above)
+ * or abort. Content is held in memory up to STORE_BLOB_INLINE_MAX, then
+ * spilled to a temp file in blobs/tmp. Each writer belongs to one thread at
+ * a time. finish and abort free *w. */
 struct store_blob_writer;
 enum store_result store_blob_writer_new(struct store *store,
 					struct store_blob_writer **w_r,
@@ -135,15 +151,23 @@ enum store_result store_blob_writer_finish(struct store_blob_writer **w,
 					   const char **error_r);
 void store_blob_writer_abort(struct store_blob_writer **w);
 
-/* Reads a whole blob into a new buffer (*data_r, caller frees with free();
- * NUL-terminated for convenience, *len_r excludes the NUL). */
+/* Waits until every blob finished through this store handle before the
+ * call is committed (returns at once when none is pending). Needed only
+ * when a blob id leaves this handle before a write that references it is
+ * committed here. */
+enum store_result store_blob_sync(struct store *store, const char **error_r);
+
+/* Reads a whole blob (file, database, or pending through this handle)
+ * into a new buffer (*data_r, caller frees with free(); NUL-terminated for
+ * convenience, *len_r excludes the NUL). */
 enum store_result store_blob_read(struct store *store, const char *id,
 				  uint8_t **data_r, size_t *len_r,
 				  const char **error_r);
-/* Opens a blob read-only; the caller owns and closes *fd_r. */
+/* Opens a blob read-only; the caller owns and closes *fd_r (for a blob
+ * kept in the database, an anonymous memfd holding a copy). */
 enum store_result store_blob_open(struct store *store, const char *id,
 				  int *fd_r, const char **error_r);
-/* Whether the blob file exists. */
+/* Whether the blob exists (file, database, or pending). */
 bool store_blob_exists(struct store *store, const char *id);
 
 /* ---- directory: domains ---- */
@@ -305,7 +329,7 @@ struct store_target {
 	char email_id[STORE_ID_SIZE];
 };
 
-/* Stores one blob (already written with store_blob_put) of `size` bytes
+/* Stores one blob (already stored with store_blob_put) of `size` bytes
  * into every target in one atomic, group-committed operation: each target
  * gets uid = uidnext++, modseq = highestmodseq + 1 of its mailbox, new
  * stable ids, and its account's used_bytes/used_messages grow. Targets of
@@ -313,7 +337,9 @@ struct store_target {
  * would exceed its quota nothing is stored: STORE_E_OVER_QUOTA and
  * *failed_r (may be NULL) is that target's index. STORE_E_NOT_FOUND for an
  * unknown account or mailbox (also with *failed_r). internal_date is unix
- * seconds (0: now). Durable when STORE_OK is returned. */
+ * seconds (0: now). Durable when STORE_OK is returned, and so is the blob
+ * (see "blobs" above). A blob that does not exist (or whose own insert
+ * failed) gives STORE_E_TEMP and nothing is stored. */
 enum store_result store_deliver(struct store *store, const char *blob_id,
 				uint64_t size, int64_t internal_date,
 				struct store_target *targets, size_t count,
@@ -366,7 +392,8 @@ struct store_queue_rcpt {
 /* Queues a message (blob already written) for relay, with its recipients,
  * in one group-committed operation. env_from "" is the null sender.
  * dsn_ret ("FULL"/"HDRS") and dsn_envid may be NULL. *id_r gets the
- * queue row id. Durable when STORE_OK is returned. */
+ * queue row id. Durable when STORE_OK is returned, with the blob (as for
+ * store_deliver()). */
 enum store_result store_queue_insert(struct store *store, const char *blob_id,
 				     uint64_t size, const char *env_from,
 				     const char *dsn_ret, const char *dsn_envid,

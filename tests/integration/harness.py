@@ -9,6 +9,7 @@ tests run as root) can use it.
 """
 import os
 import shutil
+import sqlite3
 import signal
 import socket
 import subprocess
@@ -90,6 +91,12 @@ class Herald:
                                      stdout=self._log, stderr=self._log,
                                      start_new_session=True)
         deadline = time.monotonic() + timeout
+        while " daemon ready " not in self.log():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                rc = self.stop()
+                raise AssertionError(f"herald serve did not become ready "
+                                     f"(exit {rc}):\n{self.log()}")
+            time.sleep(0.01)
         for name, port in self.ports.items():
             left = max(0.1, deadline - time.monotonic())
             if not wait_port("127.0.0.1", port, left):
@@ -142,6 +149,63 @@ class Herald:
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- reading what the store holds (there is no IMAP yet) ---------------
+    def db(self):
+        return sqlite3.connect(os.path.join(self.data_dir, "herald.db"),
+                               timeout=10)
+
+    def read_blob(self, blob_id):
+        """A message body: small ones live in the database's blobs table,
+        large ones in data_dir/blobs/<2 hex>/<64 hex> (docs/store.md)."""
+        db = self.db()
+        try:
+            row = db.execute("SELECT data FROM blobs WHERE id = ?",
+                             (blob_id,)).fetchone()
+        finally:
+            db.close()
+        if row is not None:
+            return bytes(row[0])
+        with open(os.path.join(self.data_dir, "blobs", blob_id[:2], blob_id),
+                  "rb") as f:
+            return f.read()
+
+    def messages(self, address, mailbox="INBOX"):
+        """Raw bytes of every message in an account's mailbox, UID order."""
+        local, domain = address.rsplit("@", 1)
+        db = self.db()
+        try:
+            rows = db.execute(
+                "SELECT m.blob_id, m.size FROM messages m"
+                " JOIN mailboxes b ON b.id = m.mailbox_id"
+                " JOIN accounts a ON a.id = m.account_id"
+                " JOIN domains d ON d.id = a.domain_id"
+                " WHERE a.localpart = ? AND d.name = ? AND b.name = ?"
+                " ORDER BY m.uid", (local, domain, mailbox)).fetchall()
+        finally:
+            db.close()
+        out = []
+        for blob_id, size in rows:
+            data = self.read_blob(blob_id)
+            assert len(data) == size, f"blob {blob_id}: {len(data)} != {size}"
+            out.append(data)
+        return out
+
+    def pids(self):
+        """The supervisor's pid and its worker processes' pids."""
+        sup = self.proc.pid
+        workers = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == sup and fields[0] != "Z":
+                workers.append(int(d))
+        return sup, sorted(workers)
 
     def sanitizer_errors(self):
         log = self.log()

@@ -2,7 +2,7 @@
 import os
 import subprocess
 
-from harness import HERALD_BIN, ROOT, Herald
+from harness import HERALD_BIN, ROOT
 
 
 def run(*args, **kw):

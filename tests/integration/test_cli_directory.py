@@ -1,6 +1,5 @@
 """`herald domain|user|alias` against the real store, as a new admin would
 use them (issue 2, "Done when")."""
-import grp
 import os
 import pwd
 import sqlite3

@@ -9,6 +9,7 @@
 #include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 
 #include "conf/config.h"
 #include "lib/mem.h"
@@ -468,6 +470,23 @@ test_deliver_list(void **state)
 	}
 	assert_int_equal(store_deliver(s, "zz", 10, 0, NULL, 0, NULL, &error),
 			 STORE_E_INVALID);
+	/* A well-formed id that was never stored is refused (temporary, so
+	 * a sender would retry), and nothing is stored. */
+	{
+		struct store_target t = { .account_id = a };
+		char missing[STORE_BLOB_ID_LEN + 1];
+
+		memset(missing, 'e', STORE_BLOB_ID_LEN);
+		missing[STORE_BLOB_ID_LEN] = '\0';
+		assert_int_equal(store_deliver(s, missing, 10, 0, &t, 1, NULL,
+					       &error), STORE_E_TEMP);
+		assert_int_equal(store_mailbox_lookup(s, a, "INBOX", &inbox,
+						      &error), STORE_OK);
+		assert_int_equal(store_mailbox_status(s, inbox->id, &st,
+						      &error), STORE_OK);
+		assert_int_equal(st.messages, 5);
+		store_mailbox_free(&inbox);
+	}
 
 	assert_int_equal(store_mailbox_lookup(s, a, "INBOX", &inbox, &error),
 			 STORE_OK);
@@ -701,7 +720,15 @@ test_blobs(void **state)
 	assert_string_equal(id1, id2);
 	put_text(s, "abd", id2);
 	assert_string_not_equal(id1, id2);
-	assert_int_equal(count_files(blobdir), 2);
+	/* Small blobs live in the database: no files (tmp/ is empty). */
+	assert_int_equal(count_files(blobdir), 0);
+	assert_true(store_blob_exists(s, id1));
+	/* Readable at once (pending), and after their commit. */
+	assert_int_equal(store_blob_read(s, id1, &data, &len, &error),
+			 STORE_OK);
+	assert_int_equal(len, 3);
+	free(data);
+	assert_int_equal(store_blob_sync(s, &error), STORE_OK);
 	assert_true(store_blob_exists(s, id1));
 
 	assert_int_equal(store_blob_writer_new(s, &w, &error), STORE_OK);
@@ -713,27 +740,61 @@ test_blobs(void **state)
 	assert_null(w);
 	assert_int_equal(size, 3);
 	assert_string_equal(id1, id3);
-	assert_int_equal(count_files(blobdir), 2);
+	assert_int_equal(count_files(blobdir), 0);
 
 	assert_int_equal(store_blob_writer_new(s, &w, &error), STORE_OK);
 	assert_int_equal(store_blob_writer_write(w, "zz", 2, &error),
 			 STORE_OK);
 	store_blob_writer_abort(&w);
-	assert_int_equal(count_files(blobdir), 2);
+	assert_int_equal(count_files(blobdir), 0);
 
 	assert_int_equal(store_blob_read(s, id2, &data, &len, &error),
 			 STORE_OK);
 	assert_int_equal(len, 3);
 	assert_memory_equal(data, "abd", 3);
 	free(data);
-	{
-		char *path = xasprintf("%s/%.2s/%s", blobdir, id2, id2);
-		assert_int_equal(access(path, R_OK), 0);
-		free(path);
-	}
 	assert_int_equal(store_blob_open(s, id1, &fd, &error), STORE_OK);
 	assert_true(fd >= 0);
+	{
+		char buf[8];
+		assert_int_equal(read(fd, buf, sizeof(buf)), 3);
+		assert_memory_equal(buf, "abc", 3);
+	}
 	close(fd);
+	/* Past STORE_BLOB_INLINE_MAX: a file, streamed and spilled. */
+	{
+		size_t big = STORE_BLOB_INLINE_MAX + 1000;
+		char *content = xmalloc(big);
+		char idb[STORE_BLOB_ID_LEN + 1], idw[STORE_BLOB_ID_LEN + 1];
+		char *path;
+
+		for (size_t i = 0; i < big; i++)
+			content[i] = (char)('a' + i % 23);
+		assert_int_equal(store_blob_put(s, content, big, idb, &error),
+				 STORE_OK);
+		path = xasprintf("%s/%.2s/%s", blobdir, idb, idb);
+		assert_int_equal(access(path, R_OK), 0);
+		free(path);
+		assert_int_equal(count_files(blobdir), 1);
+		assert_int_equal(store_blob_writer_new(s, &w, &error),
+				 STORE_OK);
+		for (size_t off = 0; off < big; off += 10000) {
+			size_t n = big - off < 10000 ? big - off : 10000;
+			assert_int_equal(store_blob_writer_write(w,
+				content + off, n, &error), STORE_OK);
+		}
+		assert_int_equal(store_blob_writer_finish(&w, idw, &size,
+							  &error), STORE_OK);
+		assert_string_equal(idb, idw);
+		assert_int_equal(size, big);
+		assert_int_equal(count_files(blobdir), 1);
+		assert_int_equal(store_blob_read(s, idb, &data, &len, &error),
+				 STORE_OK);
+		assert_int_equal(len, big);
+		assert_memory_equal(data, content, big);
+		free(data);
+		free(content);
+	}
 	assert_int_equal(store_blob_read(s, "0000000000000000000000000000000"
 					 "000000000000000000000000000000000",
 					 &data, &len, &error),
@@ -932,33 +993,98 @@ struct ack {
 	char blob_id[STORE_BLOB_ID_LEN + 1];
 };
 
+#define CRASH_THREADS 4
+
+struct crash_thread {
+	struct store *store;
+	int64_t account;
+	int fd;
+	int index;
+};
+
+static void *
+crash_thread_main(void *arg)
+{
+	struct crash_thread *ct = arg;
+	const char *error = NULL;
+	/* Every 7th message is past STORE_BLOB_INLINE_MAX: a file blob. */
+	size_t cap = STORE_BLOB_INLINE_MAX + 4096;
+	char *text = xmalloc(cap);
+
+	for (int i = 0; i < 1000000; i++) {
+		struct ack ack;
+		struct store_target t = { .account_id = ct->account };
+		size_t len;
+
+		memset(&ack, 0, sizeof(ack));
+		len = (size_t)snprintf(text, cap, "Subject: crash %d.%d\r\n"
+				       "\r\n%d\r\n", ct->index, i, i * 7);
+		if (i % 7 == 3) {
+			memset(text + len, 'x', cap - len);
+			len = cap;
+		}
+		if (store_blob_put(ct->store, text, len, ack.blob_id,
+				   &error) != STORE_OK ||
+		    store_deliver(ct->store, ack.blob_id, len, 0, &t, 1,
+				  NULL, &error) != STORE_OK)
+			_exit(3);
+		ack.uid = t.uid;
+		/* The acknowledgement: written only after the commit; one
+		 * write below PIPE_BUF is atomic between threads. */
+		if (write(ct->fd, &ack, sizeof(ack)) != (ssize_t)sizeof(ack))
+			_exit(4);
+	}
+	_exit(0);
+}
+
 static void
 crash_child(struct config *cfg, int64_t account, int fd)
 {
 	struct store *s = NULL;
 	const char *error = NULL;
+	struct crash_thread ct[CRASH_THREADS];
+	pthread_t tid[CRASH_THREADS];
 
 	if (store_open(cfg, &s, &error) != STORE_OK)
 		_exit(2);
-	for (int i = 0; i < 1000000; i++) {
-		char text[128];
-		struct ack ack;
-		struct store_target t = { .account_id = account };
-
-		memset(&ack, 0, sizeof(ack));
-		snprintf(text, sizeof(text), "Subject: crash %d\r\n\r\n%d\r\n",
-			 i, i * 7);
-		if (store_blob_put(s, text, strlen(text), ack.blob_id,
-				   &error) != STORE_OK ||
-		    store_deliver(s, ack.blob_id, strlen(text), 0, &t, 1,
-				  NULL, &error) != STORE_OK)
-			_exit(3);
-		ack.uid = t.uid;
-		/* The acknowledgement: written only after the commit. */
-		if (write(fd, &ack, sizeof(ack)) != (ssize_t)sizeof(ack))
-			_exit(4);
+	for (int i = 0; i < CRASH_THREADS; i++) {
+		ct[i] = (struct crash_thread){ .store = s, .account = account,
+					       .fd = fd, .index = i };
+		if (pthread_create(&tid[i], NULL, crash_thread_main,
+				   &ct[i]) != 0)
+			_exit(5);
 	}
+	for (int i = 0; i < CRASH_THREADS; i++)
+		pthread_join(tid[i], NULL);
 	_exit(0);
+}
+
+static int
+ack_cmp(const void *a, const void *b)
+{
+	const struct ack *x = a, *y = b;
+
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+/* Whether data hashes to the blob id (the name is the content's SHA-256). */
+static bool
+blob_matches_id(const uint8_t *data, size_t len, const char *id)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char got[STORE_BLOB_ID_LEN + 1];
+
+	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen != 32)
+		return false;
+	for (unsigned i = 0; i < 32; i++) {
+		got[2 * i] = hex[md[i] >> 4];
+		got[2 * i + 1] = hex[md[i] & 15];
+	}
+	got[STORE_BLOB_ID_LEN] = '\0';
+	return strcmp(got, id) == 0;
 }
 
 /* One round: fork a delivering child, kill -9 it after `after` acks, then
@@ -1006,6 +1132,8 @@ crash_round(struct fixture *f, int64_t account, size_t after)
 
 	assert_int_equal(store_open(f->cfg, &f->store, &error), STORE_OK);
 	assert_int_equal(store_check_integrity(f->store, &error), STORE_OK);
+	if (n_acks > 0)
+		qsort(acks, n_acks, sizeof(*acks), ack_cmp);
 	{
 		struct store_mailbox *inbox;
 		struct store_message *msgs;
@@ -1030,6 +1158,21 @@ crash_round(struct fixture *f, int64_t account, size_t after)
 							 &data, &len, &error),
 					 STORE_OK);
 			assert_int_equal(len, msgs[j].size);
+			assert_true(blob_matches_id(data, len, acks[i].blob_id));
+			free(data);
+		}
+		/* Every stored message, acknowledged or not, is whole. */
+		for (size_t i = 0; i < n; i++) {
+			uint8_t *data;
+			size_t len;
+
+			assert_int_equal(store_blob_read(f->store,
+							 msgs[i].blob_id,
+							 &data, &len, &error),
+					 STORE_OK);
+			assert_int_equal(len, msgs[i].size);
+			assert_true(blob_matches_id(data, len,
+						    msgs[i].blob_id));
 			free(data);
 		}
 		print_message("crash: %zu acknowledged, %zu stored\n", n_acks,

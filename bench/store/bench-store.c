@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Store micro-benchmark: durable deliveries per second (store_blob_put of a
+ * unique message, then store_deliver to one INBOX) with 1, 4, 16 and 32
+ * writer threads, each round in a fresh data_dir. Not part of make check;
+ * build with `make -C bench/store` after `make`.
+ */
+#include <ftw.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf/config.h"
+#include "lib/mem.h"
+#include "store/store.h"
+
+enum bench_mode {
+	BENCH_FULL,	/* blob_put + deliver: what SMTP does */
+	BENCH_INDEX,	/* deliver only, one shared blob: the index ceiling */
+};
+
+struct bench_thread {
+	struct store *store;
+	int64_t account;
+	int index;
+	enum bench_mode mode;
+	size_t size;
+	const char *shared_blob;
+	const atomic_bool *stop;
+	uint64_t done;
+	uint64_t failed;
+};
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	return remove(path);
+}
+
+/* A message of exactly size bytes, unique per (thread, counter). */
+static void
+make_message(char *buf, size_t size, int thread, uint64_t n)
+{
+	int head = snprintf(buf, size,
+			    "From: bench%d@example.com\r\n"
+			    "Subject: message %llu\r\n\r\n", thread,
+			    (unsigned long long)n);
+	size_t i = head > 0 && (size_t)head < size ? (size_t)head : 0;
+
+	for (; i < size; i++)
+		buf[i] = (i % 78 == 76) ? '\r' : (i % 78 == 77) ? '\n' :
+			(char)('a' + (char)((i + n) % 26));
+}
+
+static void *
+thread_main(void *arg)
+{
+	struct bench_thread *t = arg;
+	char *msg = xmalloc(t->size + 1);
+	const char *error = NULL;
+
+	for (uint64_t n = 0; !atomic_load(t->stop); n++) {
+		char blob[STORE_BLOB_ID_LEN + 1];
+		struct store_target target = { .account_id = t->account };
+
+		if (t->mode == BENCH_FULL) {
+			make_message(msg, t->size, t->index, n);
+			if (store_blob_put(t->store, msg, t->size, blob,
+					   &error) != STORE_OK) {
+				fprintf(stderr, "blob_put: %s\n", error);
+				t->failed++;
+				continue;
+			}
+		} else {
+			memcpy(blob, t->shared_blob, sizeof(blob));
+		}
+		if (store_deliver(t->store, blob, t->size, 0, &target, 1, NULL,
+				  &error) != STORE_OK) {
+			fprintf(stderr, "deliver: %s\n", error);
+			t->failed++;
+			continue;
+		}
+		t->done++;
+	}
+	free(msg);
+	return NULL;
+}
+
+static int
+bench_round(const char *base, int nthreads, double seconds, size_t size,
+	    enum bench_mode mode, unsigned batch_max)
+{
+	char dir[4096];
+	struct config *cfg = xcalloc(1, sizeof(*cfg));
+	struct store *store = NULL;
+	struct bench_thread *threads;
+	pthread_t *tids;
+	struct store_stats st0, st1;
+	const char *error = NULL;
+	char shared[STORE_BLOB_ID_LEN + 1] = "";
+	atomic_bool stop = false;
+	uint64_t total = 0, failed = 0;
+	int64_t account = 0;
+	double t0, t1;
+
+	snprintf(dir, sizeof(dir), "%s/herald-bench-XXXXXX", base);
+	if (mkdtemp(dir) == NULL) {
+		perror(dir);
+		return -1;
+	}
+	cfg->data_dir = xasprintf("%s/data", dir);
+	cfg->store.backend = xstrdup("sqlite");
+	cfg->store.group_commit_max = batch_max;
+	cfg->store.busy_timeout_ms = 10000;
+	if (store_open(cfg, &store, &error) != STORE_OK ||
+	    store_domain_add(store, "example.com", &error) != STORE_OK ||
+	    store_user_add(store, "bench@example.com", "{PLAIN}x", NULL, 0,
+			   &account, &error) != STORE_OK) {
+		fprintf(stderr, "setup: %s\n", error);
+		return -1;
+	}
+	if (mode == BENCH_INDEX) {
+		char *msg = xmalloc(size + 1);
+		make_message(msg, size, 0, 0);
+		if (store_blob_put(store, msg, size, shared, &error) !=
+		    STORE_OK) {
+			fprintf(stderr, "blob_put: %s\n", error);
+			return -1;
+		}
+		free(msg);
+	}
+	threads = xcalloc((size_t)nthreads, sizeof(*threads));
+	tids = xcalloc((size_t)nthreads, sizeof(*tids));
+	store_get_stats(store, &st0);
+	t0 = now_s();
+	for (int i = 0; i < nthreads; i++) {
+		threads[i] = (struct bench_thread){
+			.store = store, .account = account, .index = i,
+			.mode = mode, .size = size, .shared_blob = shared,
+			.stop = &stop,
+		};
+		if (pthread_create(&tids[i], NULL, thread_main,
+				   &threads[i]) != 0) {
+			perror("pthread_create");
+			return -1;
+		}
+	}
+	usleep((useconds_t)(seconds * 1e6));
+	atomic_store(&stop, true);
+	for (int i = 0; i < nthreads; i++) {
+		pthread_join(tids[i], NULL);
+		total += threads[i].done;
+		failed += threads[i].failed;
+	}
+	t1 = now_s();
+	store_get_stats(store, &st1);
+	printf("%-5s threads=%-3d %8.0f deliveries/s  (%llu in %.2f s, "
+	       "%llu failed, %llu commits, avg batch %.1f, max %llu)\n",
+	       mode == BENCH_FULL ? "full" : "index", nthreads,
+	       (double)total / (t1 - t0), (unsigned long long)total, t1 - t0,
+	       (unsigned long long)failed,
+	       (unsigned long long)(st1.commits - st0.commits),
+	       st1.commits > st0.commits ?
+	       (double)(st1.ops - st0.ops) / (double)(st1.commits - st0.commits) :
+	       0.0, (unsigned long long)st1.max_batch);
+	fflush(stdout);
+	store_close(&store);
+	free(threads);
+	free(tids);
+	free(cfg->data_dir);
+	free(cfg->store.backend);
+	free(cfg);
+	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	return failed == 0 ? 0 : -1;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+		"usage: bench-store [-t SECONDS] [-d DIR] [-s BYTES] "
+		"[-b BATCH_MAX] [-m full|index] [THREADS...]\n"
+		"  defaults: 3 s per round, /tmp, 5120 bytes, batch 64, "
+		"threads 1 4 16 32\n");
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const int default_threads[] = { 1, 4, 16, 32 };
+	const char *dir = "/tmp";
+	double seconds = 3.0;
+	size_t size = 5120;
+	unsigned batch_max = 64;
+	enum bench_mode mode = BENCH_FULL;
+	int opt, rc = 0;
+
+	while ((opt = getopt(argc, argv, "t:d:s:b:m:h")) != -1) {
+		switch (opt) {
+		case 't': seconds = strtod(optarg, NULL); break;
+		case 'd': dir = optarg; break;
+		case 's': size = (size_t)strtoul(optarg, NULL, 10); break;
+		case 'b': batch_max = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'm':
+			if (strcmp(optarg, "full") == 0)
+				mode = BENCH_FULL;
+			else if (strcmp(optarg, "index") == 0)
+				mode = BENCH_INDEX;
+			else
+				usage();
+			break;
+		default: usage();
+		}
+	}
+	if (seconds <= 0 || size < 64 || batch_max == 0)
+		usage();
+	if (optind < argc) {
+		for (int i = optind; i < argc; i++) {
+			int n = (int)strtol(argv[i], NULL, 10);
+			if (n < 1 || n > 1024)
+				usage();
+			if (bench_round(dir, n, seconds, size, mode,
+					batch_max) < 0)
+				rc = 1;
+		}
+	} else {
+		for (size_t i = 0; i < sizeof(default_threads) /
+		     sizeof(default_threads[0]); i++)
+			if (bench_round(dir, default_threads[i], seconds,
+					size, mode, batch_max) < 0)
+				rc = 1;
+	}
+	return rc;
+}

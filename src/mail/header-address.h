@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Address lists in header field values (RFC 5322 3.4: To, Cc, Bcc, From,
+ * Reply-To...): display names, quoted strings, comments (nested), angle
+ * addresses, groups ("name: a, b;") and the obsolete forms of section 4.4
+ * (routes, CFWS around dots, empty list elements). The result is the list
+ * of addr-specs; display names, comments and group names are dropped.
+ */
+#ifndef HERALD_MAIL_HEADER_ADDRESS_H
+#define HERALD_MAIL_HEADER_ADDRESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Defaults of struct header_address_limits. */
+#define HEADER_ADDRESS_DEFAULT_MAX_ADDRESSES 1000
+#define HEADER_ADDRESS_DEFAULT_MAX_VALUE (256u * 1024)
+#define HEADER_ADDRESS_DEFAULT_MAX_ADDRESS_LEN 256
+
+struct header_address_limits {
+	/* Most addr-specs in one value; more is HEADER_ADDRESS_ERR_TOO_MANY. */
+	size_t max_addresses;
+	/* Longest value accepted, in octets (folding included). */
+	size_t max_value_len;
+	/* Longest addr-spec as returned (RFC 5321 4.5.3.1.3: 256 with the
+	 * brackets of a path, so 254 fits any deliverable address). */
+	size_t max_address_len;
+	/* Accept a bare local part without "@domain" ("To: root"), as
+	 * sendmail does for command-line recipients; it is returned as it
+	 * is, without "@". Default false (a syntax error). */
+	bool allow_no_domain;
+};
+
+/* 1000 addresses, 256 KiB, 256 octets, domain required. */
+void header_address_limits_default(struct header_address_limits *limits_r);
+
+enum header_address_error {
+	HEADER_ADDRESS_OK,
+	HEADER_ADDRESS_ERR_SYNTAX,	/* not an address list */
+	HEADER_ADDRESS_ERR_TOO_MANY,	/* over max_addresses */
+	HEADER_ADDRESS_ERR_TOO_LONG,	/* value or one address over its limit */
+};
+
+/* Parses value[0..len) (the text after "Name:", folded lines allowed, CR
+ * and LF count as white space) as an address-list. On success returns 0
+ * and sets *addrs_r to a new array of *count_r NUL-terminated addr-specs
+ * ("local@domain"; NULL and 0 for an empty list or "group:;"). Each local
+ * part is unquoted and requoted only when it needs quoting, and CFWS is
+ * removed from domains; the domain is kept as written (case, "[literal]").
+ * Free with header_address_list_free(). On failure returns -1, sets *err_r
+ * (may be NULL) and *error_r (static text, may be NULL), and *addrs_r is
+ * NULL. Octets >= 0x80 are accepted in atoms and quoted strings (RFC
+ * 6532); NUL and other controls are syntax errors. */
+int header_address_list_parse(const char *value, size_t len,
+			      const struct header_address_limits *limits,
+			      char ***addrs_r, size_t *count_r,
+			      enum header_address_error *err_r,
+			      const char **error_r);
+
+/* Frees an array from header_address_list_parse() and NULLs *addrs. */
+void header_address_list_free(char ***addrs, size_t count);
+
+/* "syntax error", ... */
+const char *header_address_error_str(enum header_address_error err);
+
+#endif

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Small message blobs in the SQLite database (table blobs): the insert
+ * that store-blob.c queues into the group commit, reads, and the check
+ * every delivery and queue insert makes that its blob is really stored.
+ */
+#include "store/store-sqlite-private.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/mem.h"
+
+enum store_result
+sqlite_blob_insert(struct store *store, void *ctx, const char **error_r)
+{
+	struct store_pending_blob *pb = ctx;
+	sqlite3 *db = sqlite_wdb(store);
+
+	/* Same content, same id: a second insert changes nothing. */
+	if (sqlite_exec(db, "INSERT OR IGNORE INTO blobs (id, size, data,"
+			" created) VALUES (?, ?, ?, ?)", "tiXi", pb->id,
+			(int64_t)pb->len, (const void *)pb->data, pb->len,
+			(int64_t)time(NULL)) != SQLITE_OK)
+		return sqlite_fail(db, "blob insert", error_r);
+	return STORE_OK;
+}
+
+enum store_result
+sqlite_blob_read(struct store *store, const char *id, uint8_t **data_r,
+		 size_t *len_r, const char **error_r)
+{
+	sqlite3 *db;
+	sqlite3_stmt *stmt;
+	enum store_result r;
+	int rc;
+
+	*data_r = NULL;
+	*len_r = 0;
+	r = sqlite_reader_get(store, &db, error_r);
+	if (r != STORE_OK)
+		return r;
+	rc = sqlite_prep(db, &stmt, "SELECT data FROM blobs WHERE id = ?",
+			 "t", id);
+	if (rc != SQLITE_OK) {
+		r = sqlite_fail(db, "blob read", error_r);
+	} else {
+		rc = sqlite3_step(stmt);
+		if (rc == SQLITE_ROW) {
+			const void *p = sqlite3_column_blob(stmt, 0);
+			size_t len = (size_t)sqlite3_column_bytes(stmt, 0);
+			/* UNSAFE: len + 1 cannot wrap, SQLite caps a value
+			 * at 1 GB by default. */
+			uint8_t *data = xmalloc(len + 1);
+
+			if (len > 0)
+				memcpy(data, p, len);
+			data[len] = '\0';
+			*data_r = data;
+			*len_r = len;
+		} else if (rc == SQLITE_DONE) {
+			r = store_error(error_r, STORE_E_NOT_FOUND,
+					"blob %s does not exist", id);
+		} else {
+			r = sqlite_fail(db, "blob read", error_r);
+		}
+		sqlite3_finalize(stmt);
+	}
+	sqlite_reader_put(store, db);
+	return r;
+}
+
+enum store_result
+sqlite_blob_check_ref(struct store *store, sqlite3 *db, const char *id,
+		      const char **error_r)
+{
+	int64_t one = 0;
+	int rc = sqlite_int(db, &one, "SELECT 1 FROM blobs WHERE id = ?", "t",
+			    id);
+
+	if (rc == SQLITE_ROW)
+		return STORE_OK;
+	if (rc != SQLITE_DONE)
+		return sqlite_fail(db, "blob lookup", error_r);
+	if (store_blob_file_exists(store, id))
+		return STORE_OK;
+	return store_error(error_r, STORE_E_TEMP,
+			   "blob %s is not stored (write it again)", id);
+}
