@@ -5,4 +5,4 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 bash "$(dirname "$0")/install-build-deps.sh"
 apt_install python3 python3-pytest swaks postfix procps iproute2 \
-	fetchmail getmail6 libfaketime
+	fetchmail getmail6 fail2ban

@@ -96,6 +96,23 @@ struct config_auth {
 	uint64_t argon2_memlimit;	/* bytes */
 };
 
+/* [smtp]: the SMTP, submission and LMTP server (src/smtp/smtp-settings.c,
+ * limits in docs/limits.md). */
+struct config_smtp {
+	uint64_t greeting_delay_ms;	/* wait before the banner (early talkers) */
+	uint64_t command_timeout_ms;	/* RFC 5321 4.5.3.2.7 */
+	uint64_t data_timeout_ms;	/* between data blocks */
+	uint64_t message_size_limit;	/* bytes; advertised with SIZE */
+	unsigned max_recipients;	/* per message */
+	unsigned max_errors;		/* protocol errors before disconnect */
+	unsigned max_connections_per_ip;	/* per worker; 0: no limit */
+	unsigned max_line_length;	/* message text line, with CRLF */
+	bool normalize_line_endings;	/* bare LF/CR -> CRLF instead of 550 */
+	char *relay_networks;		/* CIDRs allowed to relay without AUTH */
+	char *sender_check;		/* "aliases", "own" or "off" */
+	bool check_from_header;		/* apply sender_check to From: too */
+};
+
 struct config {
 	char *path;		/* file it was loaded from, or NULL */
 	/* top level */
@@ -112,6 +129,7 @@ struct config {
 	struct config_dns dns;
 	struct config_store store;
 	struct config_auth auth;
+	struct config_smtp smtp;
 };
 
 /* Types of a setting's value. */

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "conf/config.h"
+#include "smtp/smtp-server.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define OFF(field) offsetof(struct config, field)
@@ -208,5 +209,6 @@ const struct setting_section *const config_sections[] = {
 	&section_dns,
 	&section_store,
 	&section_auth,
+	&smtp_setting_section,
 };
 const size_t config_sections_count = N(config_sections);

@@ -8,13 +8,17 @@
 
 #include "daemon/daemon-private.h"
 #include "lib/mem.h"
+#include "smtp/smtp-server.h"
 
 /* Built into this binary. NULL: not available yet; daemon_serve() refuses
  * a config that listens on it rather than accept and drop connections.
  *   [PROTO_SMTP] = smtp_server_start, [PROTO_IMAP] = imap_session_start,
  * and so on, as the protocol modules arrive. */
 static daemon_protocol_start_cb_t *const builtin_handlers[PROTO_COUNT] = {
-	[PROTO_SMTP] = NULL,
+	[PROTO_SMTP] = smtp_server_start,
+	[PROTO_SUBMISSION] = smtp_server_start,
+	[PROTO_SUBMISSIONS] = smtp_server_start,
+	[PROTO_LMTP] = smtp_server_start,
 };
 
 static daemon_protocol_start_cb_t *override_handlers[PROTO_COUNT];

@@ -90,6 +90,12 @@ class Herald:
                                      stdout=self._log, stderr=self._log,
                                      start_new_session=True)
         deadline = time.monotonic() + timeout
+        while " daemon ready " not in self.log():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                rc = self.stop()
+                raise AssertionError(f"herald serve did not become ready "
+                                     f"(exit {rc}):\n{self.log()}")
+            time.sleep(0.01)
         for name, port in self.ports.items():
             left = max(0.1, deadline - time.monotonic())
             if not wait_port("127.0.0.1", port, left):
@@ -142,6 +148,22 @@ class Herald:
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def pids(self):
+        """The supervisor's pid and its worker processes' pids."""
+        sup = self.proc.pid
+        workers = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == sup and fields[0] != "Z":
+                workers.append(int(d))
+        return sup, sorted(workers)
 
     def sanitizer_errors(self):
         log = self.log()

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Local delivery (the MDA part of Herald): resolving a recipient address
+ * to accounts (users, aliases one-to-many, catch-all, sub-addressing) or to
+ * the outbound queue, formatting the trace headers (Received, Return-Path,
+ * Delivered-To) and storing a message durably for every recipient.
+ *
+ * delivery_resolve() and delivery_run() block on the store: call them from
+ * the thread pool. The formatting functions are pure.
+ */
+#ifndef HERALD_DELIVERY_DELIVERY_H
+#define HERALD_DELIVERY_DELIVERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "lib/buf.h"
+#include "store/store.h"
+
+/* Alias chains longer than this are a loop or a mistake. */
+#define DELIVERY_MAX_ALIAS_DEPTH 8
+/* Most destinations one recipient may expand to. */
+#define DELIVERY_MAX_DESTS 1000
+
+enum delivery_kind {
+	DELIVERY_LOCAL,		/* an account's INBOX */
+	DELIVERY_REMOTE,	/* the outbound queue */
+};
+
+/* Where one recipient ends up. */
+struct delivery_dest {
+	enum delivery_kind kind;
+	int64_t account_id;	/* LOCAL */
+	/* LOCAL: the account's canonical address; REMOTE: the address. */
+	char *address;
+	/* LOCAL: the address for Delivered-To: the account address with the
+	 * sub-address tag ("bob+lists@example.org"). */
+	char *delivered_to;
+	char *tag;		/* sub-address tag kept for Sieve, or NULL */
+};
+
+enum delivery_lookup {
+	DELIVERY_FOUND,		/* a local user, alias or catch-all */
+	DELIVERY_NOT_LOCAL,	/* not one of our domains: one REMOTE dest */
+	DELIVERY_UNKNOWN,	/* our domain, nobody there (550 5.1.1) */
+	DELIVERY_TEMP,		/* the store failed (451 4.3.0) */
+};
+
+/* Resolves address ("local@domain"; the local part may contain the
+ * sub-address separator '+'). Matching is case-insensitive for our users
+ * (RFC 5321 2.4 leaves it to us); the canonical address comes from the
+ * account. Order: the account with the full local part, the account of the
+ * part before '+' (the tag is kept), the aliases of the address (of the
+ * base address when it has a tag), then the domain's catch-all. Alias
+ * targets are resolved again (up to DELIVERY_MAX_ALIAS_DEPTH); targets in
+ * other domains become REMOTE dests. Duplicates are collapsed. On FOUND
+ * and NOT_LOCAL, *dests_r (free with delivery_dests_free) holds at least
+ * one dest; otherwise it is NULL. error_r (may be NULL) explains TEMP. */
+enum delivery_lookup delivery_resolve(struct store *store, const char *address,
+				      struct delivery_dest **dests_r,
+				      size_t *count_r, const char **error_r);
+void delivery_dests_free(struct delivery_dest **dests, size_t count);
+
+/* Whether two dests go to the same place (same account, or the same
+ * remote address compared case-insensitively). */
+bool delivery_dest_same(const struct delivery_dest *a,
+			const struct delivery_dest *b);
+
+/* ---- trace headers ---- */
+
+struct delivery_received {
+	const char *helo;	/* the client's EHLO/HELO/LHLO argument or NULL */
+	const char *peer_ip;	/* "192.0.2.1", "unix" */
+	const char *by_host;	/* our hostname */
+	const char *protocol;	/* from delivery_protocol_name() */
+	const char *id;		/* the message's log id */
+	const char *tls_version;	/* NULL without TLS */
+	const char *tls_cipher;
+	int tls_bits;
+	const char *auth_user;	/* NULL unless authenticated */
+	const char *for_rcpt;	/* set only for a single recipient */
+	time_t when;
+};
+
+/* RFC 3848 / RFC 6531 "with" keywords: SMTP, ESMTP, ESMTPS, ESMTPA,
+ * ESMTPSA, LMTP..., UTF8SMTP... helo is true after HELO (plain SMTP). */
+const char *delivery_protocol_name(bool lmtp, bool helo, bool tls, bool auth,
+				   bool utf8);
+
+/* Appends a Received header (RFC 5321 4.4) ending in CRLF, folded with
+ * CRLF TAB, date in UTC. Peer-supplied text (helo) is reduced to
+ * characters that cannot break the header. */
+void delivery_received_format(const struct delivery_received *r,
+			      struct buf *out);
+/* Appends "Return-Path: <from>\r\n" ("<>" for the null sender). */
+void delivery_return_path_format(const char *env_from, struct buf *out);
+/* Appends "Delivered-To: addr\r\n". */
+void delivery_delivered_to_format(const char *address, struct buf *out);
+/* RFC 5322 date-time of t in UTC ("Mon, 23 Nov 2026 09:20:15 +0000"). */
+void delivery_date_format(time_t t, struct buf *out);
+
+/* ---- storing ---- */
+
+/* One RCPT of a message with what it resolved to. */
+struct delivery_rcpt {
+	const char *address;	/* as given in RCPT TO */
+	const char *dsn_notify;	/* "SUCCESS,FAILURE" or NULL (queue only) */
+	const char *dsn_orcpt;	/* "rfc822;addr" or NULL */
+	const struct delivery_dest *dests;
+	size_t n_dests;
+	/* out: STORE_OK, STORE_E_OVER_QUOTA or STORE_E_TEMP (the worst of
+	 * its dests); error text for logs */
+	enum store_result result;
+	const char *error;
+};
+
+struct delivery_msg {
+	const char *id;		/* log id of the message */
+	const char *env_from;	/* "" for the null sender */
+	const char *dsn_ret;	/* "FULL", "HDRS" or NULL */
+	const char *dsn_envid;
+	const char *received;	/* the Received header, ending in CRLF */
+	const uint8_t *data;	/* the message as received (CRLF lines) */
+	size_t len;
+	int64_t internal_date;	/* unix seconds */
+	struct delivery_rcpt *rcpts;
+	size_t n_rcpts;
+	/* out */
+	int64_t queue_id;	/* the queue row for REMOTE dests, or 0 */
+};
+
+/* Stores the message for every recipient: per account one blob with
+ * Return-Path, Delivered-To and Received prepended, delivered into INBOX
+ * with store_deliver; the REMOTE dests of all recipients together in one
+ * store_queue_insert (Received prepended, DSN fields kept). A dest shared
+ * by several recipients is stored once. Returns when everything that
+ * succeeded is durable; every rcpt's result is set. Logs one line per
+ * dest (docs/logging.md). Blocking. Returns the number of recipients
+ * whose result is STORE_OK. */
+size_t delivery_run(struct store *store, struct delivery_msg *msg);
+
+#endif

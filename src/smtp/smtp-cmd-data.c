@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DATA (RFC 5321 4.1.1.4) and BDAT (RFC 3030), and the end of a message:
+ * the body reader's verdict (bare CR/LF, long lines, NUL, size), the
+ * From: check on submission, delivery on the thread pool, and the reply -
+ * one for SMTP, one per recipient for LMTP (RFC 2033 4.2). 250 is sent
+ * only once the message is durable for every recipient.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "lib/mem.h"
+#include "smtp/smtp-server-private.h"
+#include "tls/tls.h"
+
+/* How much buffered input one data step looks at. */
+#define SMTP_DATA_PEEK 65536
+
+struct data_job {
+	struct smtp_session *s;
+	struct delivery_msg msg;
+	struct delivery_rcpt *rcpts;
+	char *received;
+	bool check_from;
+	bool from_refused;
+	char *from_bad;		/* the From: address refused */
+	size_t delivered;
+};
+
+static struct smtp_data_reader *
+reader_new(struct smtp_session *s)
+{
+	const struct config_smtp *c = &s->srv->cfg->smtp;
+	struct smtp_data_limits lim;
+
+	smtp_data_limits_default(&lim);
+	lim.max_message_size = c->message_size_limit;
+	lim.max_line_len = c->max_line_length - 2;
+	lim.normalize_bare_eol = c->normalize_line_endings;
+	buf_reset(&s->msg);
+	return smtp_data_reader_new_buf(&lim, &s->msg);
+}
+
+/* The same reply for every recipient in LMTP, once in SMTP. */
+static void
+reply_all(struct smtp_session *s, const char *code, const char *dsn,
+	  const char *text)
+{
+	if (!smtp_session_is_lmtp(s)) {
+		smtp_reply(s, "%s %s %s", code, dsn, text);
+		return;
+	}
+	for (size_t i = 0; i < s->n_rcpts; i++)
+		smtp_reply(s, "%s %s <%s> %s", code, dsn, s->rcpts[i].address,
+			   text);
+}
+
+static void
+log_rejected(struct smtp_session *s, const char *code, const char *dsn,
+	     const char *reason)
+{
+	char fbuf[300];
+
+	log_info(s->id, "smtp", "reject", "rip=%s cmd=%s code=%s dsn=%s "
+		 "from=<%s> size=%zu nrcpt=%zu reason=\"%s\"", s->rip,
+		 s->bdat ? "BDAT" : "DATA", code, dsn,
+		 smtp_log_addr(fbuf, sizeof(fbuf), s->from),
+		 s->msg.len, s->n_rcpts, reason);
+}
+
+static void
+log_accepted(struct smtp_session *s, const struct data_job *j)
+{
+	char fbuf[300], ubuf[300], tbuf[200];
+	struct buf to;
+	bool queued = j->msg.queue_id != 0;
+
+	buf_init(&to);
+	for (size_t i = 0; i < s->n_rcpts; i++) {
+		if (j->rcpts[i].result != STORE_OK)
+			continue;
+		if (to.len > 0)
+			buf_putc(&to, ',');
+		buf_printf(&to, "<%s>", log_str(tbuf, sizeof(tbuf),
+						s->rcpts[i].address));
+	}
+	log_info(s->msg_id, "smtp", "accepted", "sid=%s rip=%s from=<%s> "
+		 "to=%s size=%zu nrcpt=%zu proto=%s user=<%s> status=%s",
+		 s->id, s->rip,
+		 smtp_log_addr(fbuf, sizeof(fbuf), s->from),
+		 to.data, s->msg.len, j->delivered, smtp_session_protocol(s),
+		 s->auth_user != NULL
+			 ? log_str(ubuf, sizeof(ubuf), s->auth_user) : "",
+		 queued ? "queued" : "sent");
+	buf_deinit(&to);
+}
+
+static void
+data_work(void *ctx)
+{
+	struct data_job *j = ctx;
+	struct smtp_session *s = j->s;
+
+	if (j->check_from) {
+		char *value = smtp_server_header_from(s->msg.data, s->msg.len);
+		char **addrs = NULL;
+		size_t n = 0;
+
+		if (value != NULL)
+			smtp_server_from_addresses(value, strlen(value), &addrs,
+						   &n);
+		for (size_t i = 0; i < n; i++) {
+			if (!j->from_refused &&
+			    !smtp_sender_allowed(s->srv->store,
+						 s->srv->cfg->smtp.sender_check,
+						 s->auth_user,
+						 s->auth_account_id, addrs[i])) {
+				j->from_refused = true;
+				j->from_bad = xstrdup(addrs[i]);
+			}
+			free(addrs[i]);
+		}
+		free(addrs);
+		free(value);
+		if (j->from_refused)
+			return;
+	}
+	j->delivered = delivery_run(s->srv->store, &j->msg);
+}
+
+static void
+data_done(void *ctx)
+{
+	struct data_job *j = ctx;
+	struct smtp_session *s = j->s;
+
+	if (!smtp_session_job_end(s))
+		goto out;
+	if (j->from_refused) {
+		char fbuf[300], ubuf[300];
+
+		log_info(s->id, "smtp", "reject", "rip=%s cmd=DATA code=553 "
+			 "dsn=5.7.1 header_from=<%s> user=<%s> reason=\"From "
+			 "header not owned\"", s->rip,
+			 log_str(fbuf, sizeof(fbuf), j->from_bad),
+			 log_str(ubuf, sizeof(ubuf), s->auth_user));
+		reply_all(s, "553", "5.7.1", "From: header address not owned "
+			  "by the authenticated user");
+		goto reset;
+	}
+	if (j->delivered > 0)
+		log_accepted(s, j);
+	if (smtp_session_is_lmtp(s)) {
+		for (size_t i = 0; i < s->n_rcpts; i++) {
+			const char *a = s->rcpts[i].address;
+
+			switch (j->rcpts[i].result) {
+			case STORE_OK:
+				smtp_reply(s, "250 2.0.0 <%s> Ok: delivered "
+					      "as %s", a, s->msg_id);
+				break;
+			case STORE_E_OVER_QUOTA:
+				smtp_reply(s, "552 5.2.2 <%s> Mailbox full: "
+					      "over quota", a);
+				break;
+			default:
+				smtp_reply(s, "451 4.3.0 <%s> Temporary "
+					      "storage failure, try again "
+					      "later", a);
+				break;
+			}
+		}
+		goto reset;
+	}
+	bool temp = false, quota = false;
+
+	for (size_t i = 0; i < s->n_rcpts; i++) {
+		if (j->rcpts[i].result == STORE_E_OVER_QUOTA)
+			quota = true;
+		else if (j->rcpts[i].result != STORE_OK)
+			temp = true;
+	}
+	if (temp)
+		smtp_reply(s, "451 4.3.0 Error: temporary storage failure, "
+			      "try again later");
+	else if (quota)
+		smtp_reply(s, "552 5.2.2 Error: mailbox full: over quota");
+	else
+		smtp_reply(s, "250 2.0.0 Ok: queued as %s", s->msg_id);
+reset:
+	s->messages++;
+	smtp_session_reset_tx(s);
+out:
+	free(j->rcpts);
+	free(j->received);
+	free(j->from_bad);
+	free(j);
+}
+
+static void
+build_received(struct smtp_session *s, struct buf *out)
+{
+	struct tls_info info;
+	bool tls = ioev_conn_tls_info(s->conn, &info);
+	struct delivery_received r = {
+		.helo = s->helo,
+		.peer_ip = ioev_conn_peer_ip(s->conn),
+		.by_host = s->srv->cfg->hostname,
+		.protocol = smtp_session_protocol(s),
+		.id = s->msg_id,
+		.tls_version = tls ? info.protocol : NULL,
+		.tls_cipher = tls ? info.cipher : NULL,
+		.tls_bits = tls ? info.bits : 0,
+		.auth_user = s->auth_user,
+		.for_rcpt = s->n_rcpts == 1 ? s->rcpts[0].address : NULL,
+		.when = time(NULL),
+	};
+
+	delivery_received_format(&r, out);
+}
+
+/* The message is complete: check it and hand it to delivery. */
+static void
+message_end(struct smtp_session *s)
+{
+	unsigned errors = smtp_data_reader_errors(s->reader);
+	const struct config_smtp *c = &s->srv->cfg->smtp;
+
+	if (errors != 0) {
+		const char *code = "550", *dsn = "5.6.0";
+
+		if (errors & SMTP_DATA_ERR_TOO_BIG) {
+			code = "552";
+			dsn = "5.3.4";
+		} else if (errors & SMTP_DATA_ERR_LONG_LINE) {
+			code = "500";
+			dsn = "5.5.2";
+		}
+		log_rejected(s, code, dsn, smtp_data_error_str(errors));
+		if (errors & SMTP_DATA_ERR_TOO_BIG)
+			reply_all(s, code, dsn, "Error: message size exceeds "
+				  "fixed maximum message size");
+		else if (errors & SMTP_DATA_ERR_LONG_LINE)
+			reply_all(s, code, dsn, "Error: line too long (RFC "
+				  "5321 4.5.3.1.6)");
+		else if (errors & SMTP_DATA_ERR_NUL)
+			reply_all(s, code, dsn, "Error: NUL character in "
+				  "message");
+		else
+			reply_all(s, code, dsn, "Error: bare CR or LF in "
+				  "message (lines end in CRLF, RFC 5321 "
+				  "2.3.8)");
+		smtp_session_reset_tx(s);
+		smtp_session_error(s);
+		return;
+	}
+	struct data_job *j = xcalloc(1, sizeof(*j));
+	struct buf rec;
+
+	log_new_id(s->msg_id);
+	buf_init(&rec);
+	build_received(s, &rec);
+	j->s = s;
+	j->received = buf_steal(&rec);
+	buf_deinit(&rec);
+	j->rcpts = xcalloc(s->n_rcpts, sizeof(*j->rcpts));
+	for (size_t i = 0; i < s->n_rcpts; i++) {
+		j->rcpts[i] = (struct delivery_rcpt){
+			.address = s->rcpts[i].address,
+			.dsn_notify = s->rcpts[i].dsn_notify,
+			.dsn_orcpt = s->rcpts[i].dsn_orcpt,
+			.dests = s->rcpts[i].dests,
+			.n_dests = s->rcpts[i].n_dests,
+		};
+	}
+	j->msg = (struct delivery_msg){
+		.id = s->msg_id,
+		.env_from = s->from,
+		.dsn_ret = s->dsn_ret,
+		.dsn_envid = s->dsn_envid,
+		.received = j->received,
+		.data = (const uint8_t *)s->msg.data,
+		.len = s->msg.len,
+		.internal_date = (int64_t)time(NULL),
+		.rcpts = j->rcpts,
+		.n_rcpts = s->n_rcpts,
+	};
+	j->check_from = s->auth_user != NULL && c->check_from_header &&
+			strcmp(c->sender_check, "off") != 0;
+	smtp_session_run(s, data_work, data_done, j);
+}
+
+void
+smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len)
+{
+	if (len != 0) {
+		smtp_reply(s, "501 5.5.4 Syntax: DATA");
+		smtp_session_error(s);
+		return;
+	}
+	if (!s->in_tx) {
+		smtp_reply(s, "503 5.5.1 Error: need MAIL command");
+		smtp_session_error(s);
+		return;
+	}
+	if (s->n_rcpts == 0) {
+		smtp_reply(s, "554 5.5.1 Error: no valid recipients");
+		smtp_session_error(s);
+		return;
+	}
+	s->reader = reader_new(s);
+	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+	smtp_session_set_state(s, SMTP_STATE_DATA);
+}
+
+/* A BDAT chunk has been read completely. */
+static void
+bdat_chunk_end(struct smtp_session *s)
+{
+	smtp_session_set_state(s, SMTP_STATE_COMMAND);
+	if (s->bdat_failed) {
+		/* RFC 3030 2: the chunk is read, then refused; the
+		 * transaction is over. */
+		if (!s->in_tx)
+			smtp_reply(s, "503 5.5.1 Error: need MAIL command");
+		else
+			smtp_reply(s, "554 5.5.1 Error: no valid recipients");
+		smtp_session_reset_tx(s);
+		smtp_session_error(s);
+		return;
+	}
+	if (!s->bdat_last) {
+		smtp_reply(s, "250 2.0.0 Ok: %llu octets received",
+			   (unsigned long long)smtp_data_reader_size(s->reader));
+		return;
+	}
+	smtp_data_reader_bdat_finish(s->reader);
+	message_end(s);
+}
+
+void
+smtp_cmd_bdat(struct smtp_session *s, const char *arg, size_t len)
+{
+	uint64_t size = 0;
+	size_t i = 0;
+	bool last = false;
+
+	if (len == 0 || arg[0] < '0' || arg[0] > '9') {
+		smtp_reply(s, "501 5.5.4 Syntax: BDAT size [LAST]");
+		smtp_session_error(s);
+		return;
+	}
+	for (; i < len && arg[i] >= '0' && arg[i] <= '9'; i++) {
+		if (size > (UINT64_MAX - 9) / 10) {
+			smtp_reply(s, "552 5.3.4 Error: chunk too large");
+			smtp_session_close(s, "421 4.7.0 Closing connection");
+			return;
+		}
+		size = size * 10 + (uint64_t)(arg[i] - '0');
+	}
+	while (i < len && arg[i] == ' ')
+		i++;
+	if (i < len) {
+		if (len - i == 4 && strncasecmp(arg + i, "LAST", 4) == 0) {
+			last = true;
+		} else {
+			smtp_reply(s, "501 5.5.4 Syntax: BDAT size [LAST]");
+			smtp_session_error(s);
+			return;
+		}
+	}
+	if (s->reader == NULL) {
+		s->reader = reader_new(s);
+		s->bdat = true;
+		s->bdat_failed = !s->in_tx || s->n_rcpts == 0;
+	}
+	s->bdat_last = last;
+	smtp_data_reader_bdat_begin(s->reader, size);
+	smtp_session_set_state(s, SMTP_STATE_BDAT);
+	if (size == 0)
+		bdat_chunk_end(s);
+}
+
+bool
+smtp_data_input(struct smtp_session *s)
+{
+	size_t avail, used = 0;
+	const uint8_t *p = ioev_conn_peek(s->conn, SMTP_DATA_PEEK, &avail);
+	enum smtp_data_result r;
+
+	if (avail == 0)
+		return false;
+	if (s->state == SMTP_STATE_DATA)
+		r = smtp_data_reader_feed(s->reader, p, avail, &used);
+	else
+		r = smtp_data_reader_bdat_feed(s->reader, p, avail, &used);
+	ioev_conn_consume(s->conn, used);
+	if (r == SMTP_DATA_NEED_MORE)
+		return true;
+	if (s->state == SMTP_STATE_DATA) {
+		smtp_session_set_state(s, SMTP_STATE_COMMAND);
+		message_end(s);
+	} else {
+		bdat_chunk_end(s);
+	}
+	return true;
+}

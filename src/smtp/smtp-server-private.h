@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals shared by the SMTP server's files: the session, its state
+ * enum (changed only through smtp_session_set_state), the transaction, and
+ * the per-command handlers of smtp-cmd-*.c.
+ */
+#ifndef HERALD_SMTP_SERVER_PRIVATE_H
+#define HERALD_SMTP_SERVER_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf/config.h"
+#include "delivery/delivery.h"
+#include "lib/buf.h"
+#include "lib/ioev.h"
+#include "lib/log.h"
+#include "smtp/smtp-data.h"
+#include "smtp/smtp-params.h"
+#include "smtp/smtp-parser.h"
+#include "smtp/smtp-server.h"
+
+struct sasl_server;
+struct store;
+struct ratelimit;
+struct tls_server;
+
+enum smtp_mode {
+	SMTP_MODE_SMTP,		/* port 25 */
+	SMTP_MODE_SUBMISSION,	/* port 587: STARTTLS, then AUTH */
+	SMTP_MODE_SUBMISSIONS,	/* port 465: implicit TLS, AUTH */
+	SMTP_MODE_LMTP,		/* RFC 2033 */
+};
+
+enum smtp_state {
+	SMTP_STATE_GREETING,	/* greeting not sent yet: input = early talker */
+	SMTP_STATE_COMMAND,	/* reading command lines */
+	SMTP_STATE_AUTH,	/* reading a SASL response line */
+	SMTP_STATE_DATA,	/* reading the DATA body */
+	SMTP_STATE_BDAT,	/* reading a BDAT chunk */
+	SMTP_STATE_BUSY,	/* a job runs on the pool; input paused */
+	SMTP_STATE_CLOSING,	/* final reply written; nothing more is read */
+};
+
+/* One server per worker process. */
+struct smtp_server {
+	struct worker *w;
+	const struct config *cfg;
+	struct store *store;
+	bool own_store;		/* opened here because the worker had none */
+	struct ratelimit *rl_ip;
+	struct ratelimit *rl_user;
+	/* concurrent connections per client address */
+	struct smtp_ip_count {
+		char ip[64];
+		unsigned n;
+	} *ips;
+	size_t n_ips, cap_ips;
+};
+
+struct smtp_rcpt {
+	char *address;		/* as given, canonical text form */
+	char *dsn_notify;	/* NOTIFY value or NULL */
+	char *dsn_orcpt;	/* "type;addr" or NULL */
+	struct delivery_dest *dests;
+	size_t n_dests;
+};
+
+struct smtp_session {
+	struct smtp_server *srv;
+	struct ioev_conn *conn;
+	const char *id;		/* the connection id, for log lines */
+	char rip[64];		/* peer address (log_str-safe) */
+	enum smtp_mode mode;
+	enum smtp_state state;
+	struct smtp_parser *parser;
+	struct smtp_parser *auth_parser;	/* while in SMTP_STATE_AUTH */
+	struct smtp_params_limits plimits;
+	struct ioev_timer *timer;	/* greeting delay and AUTH fail delay */
+	void (*timer_action)(struct smtp_session *s);
+
+	char *helo;		/* EHLO/HELO/LHLO argument, NULL before */
+	bool esmtp;		/* EHLO or LHLO (not HELO) */
+	bool tls;		/* TLS is active */
+	bool relay_ok;		/* client inside relay_networks */
+	char *auth_user;	/* canonical address after AUTH, else NULL */
+	int64_t auth_account_id;
+	unsigned errors;
+	unsigned auth_failures;
+	unsigned messages;
+	bool ip_counted;
+
+	/* the mail transaction */
+	bool in_tx;
+	char *from;		/* reverse path text; "" for <> */
+	bool smtputf8;
+	enum smtp_body body;
+	uint64_t size_decl;	/* SIZE= */
+	char *dsn_ret;		/* "FULL"/"HDRS" */
+	char *dsn_envid;
+	struct smtp_rcpt *rcpts;
+	size_t n_rcpts, cap_rcpts;
+	/* message data (DATA or BDAT) */
+	struct smtp_data_reader *reader;
+	struct buf msg;
+	bool bdat;		/* the transaction uses BDAT */
+	bool bdat_last;		/* the chunk being read is the LAST one */
+	bool bdat_failed;	/* refuse the chunk's content (no rcpts...) */
+	char msg_id[LOG_ID_LEN + 1];
+
+	/* AUTH exchange */
+	struct sasl_server *sasl;
+	void *auth_job;		/* smtp-cmd-auth.c's exchange state */
+};
+
+/* ---- smtp-server.c ---- */
+
+/* The one place the state changes. */
+void smtp_session_set_state(struct smtp_session *s, enum smtp_state state);
+/* An address for a log line's <...>: "" for NULL or the null path, else
+ * log_str() of it. */
+const char *smtp_log_addr(char *out, size_t outsz, const char *addr);
+/* Writes one reply line (text without CRLF). */
+void smtp_reply(struct smtp_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Counts a protocol error after its reply was written; at max_errors the
+ * session says 421 and closes. Returns true if the session closes. */
+bool smtp_session_error(struct smtp_session *s);
+/* Writes the final line (e.g. "221 2.0.0 Bye") and closes after it. */
+void smtp_session_close(struct smtp_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Drops the mail transaction (MAIL, RCPTs, data). */
+void smtp_session_reset_tx(struct smtp_session *s);
+/* Runs work on the pool with input paused; done runs on the loop thread
+ * with state back to COMMAND (unless the session closed meanwhile). */
+void smtp_session_run(struct smtp_session *s, threadpool_work_cb_t *work,
+		      threadpool_done_cb_t *done, void *ctx);
+/* After a job's done: back to COMMAND and resume input. Returns false when
+ * the session is gone (closing): the caller must not reply. */
+bool smtp_session_job_end(struct smtp_session *s);
+/* Whether AUTH may be used now (TLS or the loopback exception). */
+bool smtp_session_auth_allowed(const struct smtp_session *s);
+/* Whether the session offers AUTH at all (not LMTP). */
+bool smtp_session_auth_offered(const struct smtp_session *s);
+/* The Received "with" keyword for this session. */
+const char *smtp_session_protocol(const struct smtp_session *s);
+bool smtp_session_is_lmtp(const struct smtp_session *s);
+/* Restarts the idle timer for commands or for data. */
+void smtp_session_timeouts(struct smtp_session *s, bool data);
+/* Starts the session timer: action runs after ms (input paused). */
+void smtp_session_delay(struct smtp_session *s, uint64_t ms,
+			void (*action)(struct smtp_session *s));
+
+/* ---- command handlers (smtp-cmd-*.c) ---- */
+void smtp_cmd_helo(struct smtp_session *s, enum smtp_cmd cmd,
+		   const char *arg, size_t len);
+void smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t len);
+void smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len);
+void smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len);
+void smtp_cmd_bdat(struct smtp_session *s, const char *arg, size_t len);
+void smtp_cmd_auth(struct smtp_session *s, const char *arg, size_t len);
+void smtp_cmd_starttls(struct smtp_session *s, const char *arg, size_t len);
+void smtp_cmd_rset(struct smtp_session *s, const char *arg, size_t len);
+void smtp_cmd_noop(struct smtp_session *s, const char *arg, size_t len);
+void smtp_cmd_quit(struct smtp_session *s, const char *arg, size_t len);
+void smtp_cmd_vrfy(struct smtp_session *s, const char *arg, size_t len);
+void smtp_cmd_help(struct smtp_session *s, const char *arg, size_t len);
+
+/* Replies to a MAIL/RCPT argument error (sender: MAIL) and counts it. */
+void smtp_arg_error_reply(struct smtp_session *s,
+			  const struct smtp_arg_result *res, bool sender);
+
+/* Input while in SMTP_STATE_DATA / SMTP_STATE_BDAT: consumes what it can.
+ * Returns true to keep reading input. */
+bool smtp_data_input(struct smtp_session *s);
+/* Input while in SMTP_STATE_AUTH: handles one SASL response line. */
+void smtp_auth_input(struct smtp_session *s, const char *line, size_t len);
+/* Frees an unfinished AUTH exchange. */
+void smtp_auth_abort(struct smtp_session *s);
+
+/* ---- smtp-server-sender.c ---- */
+
+/* Whether address may be used as a sender by the authenticated account
+ * under [smtp] sender_check. Blocking (alias lookup). */
+bool smtp_sender_allowed(struct store *store, const char *check_mode,
+			 const char *auth_user, int64_t account_id,
+			 const char *address);
+
+#endif

@@ -1,0 +1,710 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SMTP sessions: connection start and end, the greeting and early-talker
+ * check, the input loop that feeds the command reader (or the data reader
+ * in DATA/BDAT), the command table, timeouts and the per-address
+ * connection limit. The commands themselves live in smtp-cmd-*.c.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/daemon.h"
+#include "lib/mem.h"
+#include "sasl/ratelimit.h"
+#include "smtp/smtp-server-private.h"
+#include "store/store.h"
+#include "tls/tls.h"
+
+/* Rate-limit tables hold this many keys per worker (LRU evicted). */
+#define SMTP_RATELIMIT_ENTRIES 10000
+/* RFC 4954 4: a SASL response line may be up to 12288 octets. */
+#define SMTP_AUTH_LINE_MAX 12288
+/* How much buffered input one parser step looks at. */
+#define SMTP_PEEK_MAX 4096
+
+static struct smtp_server *the_server;
+static struct smtp_parser *auth_parser_for(struct smtp_session *s);
+
+static struct smtp_server *
+server_get(struct worker *w)
+{
+	struct smtp_server *srv = the_server;
+
+	if (srv != NULL && srv->w == w)
+		return srv;
+	/* One worker per process: a new worker struct (never expected)
+	 * simply gets a new server; the old one is leaked on purpose
+	 * rather than freed under live sessions. */
+	srv = xcalloc(1, sizeof(*srv));
+	srv->w = w;
+	srv->cfg = w->cfg;
+	srv->store = w->store;
+	if (srv->store == NULL) {
+		const char *error = NULL;
+
+		/* The worker's init hook did not open the store: open it
+		 * here, once per process (blocks only this first time). */
+		if (store_open(w->cfg, &srv->store, &error) != STORE_OK) {
+			log_error(NULL, "smtp", "store-open-failed",
+				  "error=\"%s\"", error != NULL ? error : "?");
+			srv->store = NULL;
+		} else {
+			srv->own_store = true;
+			w->store = srv->store;
+		}
+	}
+	srv->rl_ip = ratelimit_new(SMTP_RATELIMIT_ENTRIES,
+				   w->cfg->auth.fail_per_ip,
+				   (time_t)w->cfg->auth.fail_window_s);
+	srv->rl_user = ratelimit_new(SMTP_RATELIMIT_ENTRIES,
+				     w->cfg->auth.fail_per_user,
+				     (time_t)w->cfg->auth.fail_window_s);
+	the_server = srv;
+	return srv;
+}
+
+/* ---- per-address connection counts ---- */
+
+static struct smtp_ip_count *
+ip_slot(struct smtp_server *srv, const char *ip, bool create)
+{
+	for (size_t i = 0; i < srv->n_ips; i++) {
+		if (strcmp(srv->ips[i].ip, ip) == 0)
+			return &srv->ips[i];
+	}
+	if (!create)
+		return NULL;
+	if (srv->n_ips == srv->cap_ips) {
+		srv->cap_ips = srv->cap_ips == 0 ? 16 : srv->cap_ips * 2;
+		srv->ips = xreallocarray(srv->ips, srv->cap_ips,
+					 sizeof(*srv->ips));
+	}
+	struct smtp_ip_count *c = &srv->ips[srv->n_ips++];
+
+	snprintf(c->ip, sizeof(c->ip), "%s", ip);
+	c->n = 0;
+	return c;
+}
+
+static void
+ip_release(struct smtp_server *srv, const char *ip)
+{
+	struct smtp_ip_count *c = ip_slot(srv, ip, false);
+
+	if (c == NULL)
+		return;
+	if (c->n > 0)
+		c->n--;
+	if (c->n == 0) {
+		*c = srv->ips[srv->n_ips - 1];
+		srv->n_ips--;
+	}
+}
+
+/* ---- relay networks ---- */
+
+static bool
+prefix_match(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+	unsigned bytes = bits / 8, rest = bits % 8;
+
+	if (memcmp(a, b, bytes) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	uint8_t mask = (uint8_t)(0xff << (8 - rest));
+
+	return (a[bytes] & mask) == (b[bytes] & mask);
+}
+
+static bool
+network_entry_match(const char *entry, size_t len, int family,
+		    const uint8_t *addr)
+{
+	char text[80], *slash;
+	unsigned bits;
+	uint8_t net[16];
+	int fam;
+
+	if (len == 0 || len >= sizeof(text))
+		return false;
+	memcpy(text, entry, len);
+	text[len] = '\0';
+	slash = strchr(text, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	char *host = text;
+	size_t hl = strlen(host);
+
+	if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+		host[hl - 1] = '\0';
+		host++;
+	}
+	if (inet_pton(AF_INET, host, net) == 1)
+		fam = AF_INET;
+	else if (inet_pton(AF_INET6, host, net) == 1)
+		fam = AF_INET6;
+	else
+		return false;
+	if (fam != family)
+		return false;
+	bits = fam == AF_INET ? 32 : 128;
+	if (slash != NULL) {
+		char *end;
+		unsigned long v = strtoul(slash + 1, &end, 10);
+
+		if (*end != '\0' || end == slash + 1 || v > bits)
+			return false;
+		bits = (unsigned)v;
+	}
+	return prefix_match(net, addr, bits);
+}
+
+bool
+smtp_server_network_match(const char *networks,
+			  const struct sockaddr_storage *ss)
+{
+	uint8_t addr[16];
+	int family;
+
+	if (networks == NULL || ss == NULL)
+		return false;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)ss;
+
+		memcpy(addr, &sin->sin_addr, 4);
+		family = AF_INET;
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)ss;
+
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			memcpy(addr, &sin6->sin6_addr.s6_addr[12], 4);
+			family = AF_INET;
+		} else {
+			memcpy(addr, &sin6->sin6_addr, 16);
+			family = AF_INET6;
+		}
+	} else {
+		return false;
+	}
+	const char *p = networks;
+
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		const char *start = p;
+
+		while (*p != '\0' && *p != ',' && *p != ' ' && *p != '\t')
+			p++;
+		if (p > start &&
+		    network_entry_match(start, (size_t)(p - start), family,
+					addr))
+			return true;
+	}
+	return false;
+}
+
+/* ---- session helpers ---- */
+
+static const char *
+state_name(enum smtp_state st)
+{
+	switch (st) {
+	case SMTP_STATE_GREETING: return "greeting";
+	case SMTP_STATE_COMMAND: return "command";
+	case SMTP_STATE_AUTH: return "auth";
+	case SMTP_STATE_DATA: return "data";
+	case SMTP_STATE_BDAT: return "bdat";
+	case SMTP_STATE_BUSY: return "busy";
+	case SMTP_STATE_CLOSING: return "closing";
+	}
+	return "?";
+}
+
+void
+smtp_session_set_state(struct smtp_session *s, enum smtp_state state)
+{
+	if (s->state == SMTP_STATE_CLOSING)
+		return;
+	if (state == SMTP_STATE_DATA || state == SMTP_STATE_BDAT)
+		smtp_session_timeouts(s, true);
+	else if (s->state == SMTP_STATE_DATA || s->state == SMTP_STATE_BDAT)
+		smtp_session_timeouts(s, false);
+	s->state = state;
+}
+
+const char *
+smtp_log_addr(char *out, size_t outsz, const char *addr)
+{
+	if (addr == NULL || addr[0] == '\0') {
+		out[0] = '\0';
+		return out;
+	}
+	return log_str(out, outsz, addr);
+}
+
+void
+smtp_reply(struct smtp_session *s, const char *fmt, ...)
+{
+	struct buf b;
+	va_list ap;
+
+	buf_init(&b);
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	buf_puts(&b, "\r\n");
+	(void)ioev_conn_write(s->conn, b.data, b.len);
+	buf_deinit(&b);
+}
+
+void
+smtp_session_close(struct smtp_session *s, const char *fmt, ...)
+{
+	struct buf b;
+	va_list ap;
+
+	if (s->state == SMTP_STATE_CLOSING)
+		return;
+	buf_init(&b);
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	buf_puts(&b, "\r\n");
+	(void)ioev_conn_write(s->conn, b.data, b.len);
+	buf_deinit(&b);
+	s->state = SMTP_STATE_CLOSING;
+	ioev_conn_close_after_write(s->conn);
+}
+
+bool
+smtp_session_error(struct smtp_session *s)
+{
+	s->errors++;
+	if (s->errors < s->srv->cfg->smtp.max_errors)
+		return false;
+	log_info(s->id, "smtp", "too-many-errors", "rip=%s errors=%u", s->rip,
+		 s->errors);
+	smtp_session_close(s, "421 4.7.0 %s Error: too many errors",
+			   s->srv->cfg->hostname);
+	return true;
+}
+
+void
+smtp_session_reset_tx(struct smtp_session *s)
+{
+	s->in_tx = false;
+	xfree(&s->from);
+	xfree(&s->dsn_ret);
+	xfree(&s->dsn_envid);
+	s->smtputf8 = false;
+	s->body = SMTP_BODY_UNSPECIFIED;
+	s->size_decl = 0;
+	for (size_t i = 0; i < s->n_rcpts; i++) {
+		free(s->rcpts[i].address);
+		free(s->rcpts[i].dsn_notify);
+		free(s->rcpts[i].dsn_orcpt);
+		delivery_dests_free(&s->rcpts[i].dests, s->rcpts[i].n_dests);
+	}
+	s->n_rcpts = 0;
+	smtp_data_reader_free(&s->reader);
+	buf_reset(&s->msg);
+	if (s->msg.cap > 65536) {
+		/* do not keep a large message's buffer for an idle session */
+		buf_deinit(&s->msg);
+		buf_init(&s->msg);
+	}
+	s->bdat = false;
+	s->bdat_last = false;
+	s->bdat_failed = false;
+	s->msg_id[0] = '\0';
+}
+
+bool
+smtp_session_is_lmtp(const struct smtp_session *s)
+{
+	return s->mode == SMTP_MODE_LMTP;
+}
+
+bool
+smtp_session_auth_offered(const struct smtp_session *s)
+{
+	return s->mode != SMTP_MODE_LMTP && s->srv->store != NULL;
+}
+
+bool
+smtp_session_auth_allowed(const struct smtp_session *s)
+{
+	if (!smtp_session_auth_offered(s))
+		return false;
+	if (s->tls)
+		return true;
+	/* Port 587 always wants STARTTLS first (RFC 8314 spirit, and the
+	 * client's password never crosses in clear by accident); port 25
+	 * may allow loopback clients by configuration. */
+	if (s->mode == SMTP_MODE_SUBMISSION)
+		return false;
+	return s->srv->cfg->auth.plaintext_on_loopback &&
+	       ioev_conn_peer_is_local(s->conn);
+}
+
+const char *
+smtp_session_protocol(const struct smtp_session *s)
+{
+	return delivery_protocol_name(s->mode == SMTP_MODE_LMTP, !s->esmtp,
+				      s->tls, s->auth_user != NULL,
+				      s->smtputf8);
+}
+
+void
+smtp_session_timeouts(struct smtp_session *s, bool data)
+{
+	struct ioev_conn_limits lim = { 0 };
+	const struct config_smtp *c = &s->srv->cfg->smtp;
+
+	lim.idle_timeout_ms = data ? c->data_timeout_ms : c->command_timeout_ms;
+	/* Enough for a whole SASL response line or a command plus slack;
+	 * message data streams through the reader in pieces. */
+	lim.input_max = 65536;
+	ioev_conn_set_limits(s->conn, &lim);
+}
+
+static void
+timer_fired(void *ctx)
+{
+	struct smtp_session *s = ctx;
+	void (*action)(struct smtp_session *) = s->timer_action;
+
+	s->timer_action = NULL;
+	if (s->state == SMTP_STATE_GREETING) {
+		action(s);
+		return;
+	}
+	ioev_conn_resume(s->conn);
+	if (s->state == SMTP_STATE_CLOSING)
+		return;
+	s->state = SMTP_STATE_COMMAND;
+	if (action != NULL)
+		action(s);
+}
+
+void
+smtp_session_delay(struct smtp_session *s, uint64_t ms,
+		   void (*action)(struct smtp_session *s))
+{
+	if (s->timer == NULL)
+		s->timer = ioev_timer_new(s->srv->w->loop, timer_fired, s);
+	s->timer_action = action;
+	if (s->state != SMTP_STATE_GREETING) {
+		smtp_session_set_state(s, SMTP_STATE_BUSY);
+		ioev_conn_pause(s->conn);
+	}
+	ioev_timer_start(s->timer, ms, false);
+}
+
+void
+smtp_session_run(struct smtp_session *s, threadpool_work_cb_t *work,
+		 threadpool_done_cb_t *done, void *ctx)
+{
+	smtp_session_set_state(s, SMTP_STATE_BUSY);
+	ioev_conn_pause(s->conn);
+	ioev_conn_run_blocking(s->conn, work, done, ctx);
+}
+
+bool
+smtp_session_job_end(struct smtp_session *s)
+{
+	ioev_conn_resume(s->conn);
+	if (s->state == SMTP_STATE_CLOSING || ioev_conn_is_closed(s->conn))
+		return false;
+	smtp_session_set_state(s, SMTP_STATE_COMMAND);
+	return true;
+}
+
+/* ---- greeting ---- */
+
+static void
+send_greeting(struct smtp_session *s)
+{
+	if (ioev_conn_input_len(s->conn) > 0) {
+		log_info(s->id, "smtp", "early-talker", "rip=%s", s->rip);
+		smtp_session_close(s, "554 5.5.0 %s Error: talking before the "
+				      "greeting", s->srv->cfg->hostname);
+		return;
+	}
+	s->state = SMTP_STATE_COMMAND;
+	smtp_reply(s, "220 %s %s Herald", s->srv->cfg->hostname,
+		   s->mode == SMTP_MODE_LMTP ? "LMTP" : "ESMTP");
+}
+
+/* ---- command dispatch ---- */
+
+static void
+cmd_helo(struct smtp_session *s, const char *a, size_t l)
+{
+	smtp_cmd_helo(s, SMTP_CMD_HELO, a, l);
+}
+
+static void
+cmd_ehlo(struct smtp_session *s, const char *a, size_t l)
+{
+	smtp_cmd_helo(s, SMTP_CMD_EHLO, a, l);
+}
+
+static void
+cmd_lhlo(struct smtp_session *s, const char *a, size_t l)
+{
+	smtp_cmd_helo(s, SMTP_CMD_LHLO, a, l);
+}
+
+typedef void smtp_cmd_fn_t(struct smtp_session *s, const char *arg,
+			   size_t len);
+
+static smtp_cmd_fn_t *const cmd_table[SMTP_CMD_COUNT] = {
+	[SMTP_CMD_HELO] = cmd_helo,
+	[SMTP_CMD_EHLO] = cmd_ehlo,
+	[SMTP_CMD_LHLO] = cmd_lhlo,
+	[SMTP_CMD_MAIL] = smtp_cmd_mail,
+	[SMTP_CMD_RCPT] = smtp_cmd_rcpt,
+	[SMTP_CMD_DATA] = smtp_cmd_data,
+	[SMTP_CMD_BDAT] = smtp_cmd_bdat,
+	[SMTP_CMD_RSET] = smtp_cmd_rset,
+	[SMTP_CMD_NOOP] = smtp_cmd_noop,
+	[SMTP_CMD_QUIT] = smtp_cmd_quit,
+	[SMTP_CMD_VRFY] = smtp_cmd_vrfy,
+	[SMTP_CMD_EXPN] = smtp_cmd_vrfy,
+	[SMTP_CMD_HELP] = smtp_cmd_help,
+	[SMTP_CMD_STARTTLS] = smtp_cmd_starttls,
+	[SMTP_CMD_AUTH] = smtp_cmd_auth,
+};
+
+static void
+dispatch(struct smtp_session *s, const char *line, size_t len)
+{
+	struct smtp_command cmd;
+
+	smtp_command_parse(line, len, &cmd);
+	if (cmd.cmd == SMTP_CMD_UNKNOWN || cmd_table[cmd.cmd] == NULL) {
+		smtp_reply(s, "500 5.5.2 Error: command not recognized");
+		smtp_session_error(s);
+		return;
+	}
+	/* Within BDAT, only BDAT, RSET, NOOP and QUIT make sense
+	 * (RFC 3030 2). */
+	if (s->bdat && cmd.cmd != SMTP_CMD_BDAT && cmd.cmd != SMTP_CMD_RSET &&
+	    cmd.cmd != SMTP_CMD_NOOP && cmd.cmd != SMTP_CMD_QUIT) {
+		smtp_reply(s, "503 5.5.1 Error: only BDAT, RSET, NOOP or QUIT "
+			      "during BDAT");
+		smtp_session_error(s);
+		return;
+	}
+	cmd_table[cmd.cmd](s, cmd.arg, cmd.arg_len);
+}
+
+static void
+parser_error(struct smtp_session *s, enum smtp_line_error err)
+{
+	switch (err) {
+	case SMTP_LINE_ERR_TOO_LONG:
+		smtp_reply(s, "500 5.5.2 Error: line too long");
+		break;
+	case SMTP_LINE_ERR_NUL:
+		smtp_reply(s, "500 5.5.2 Error: NUL character in command");
+		break;
+	default:
+		smtp_reply(s, "500 5.5.2 Error: bare CR or LF in command; "
+			      "lines end in CRLF");
+		break;
+	}
+	smtp_session_error(s);
+}
+
+static void
+session_input(struct ioev_conn *conn, void *ctx)
+{
+	struct smtp_session *s = ctx;
+
+	for (;;) {
+		switch (s->state) {
+		case SMTP_STATE_GREETING:
+			if (s->timer_action != NULL)
+				ioev_timer_stop(s->timer);
+			s->timer_action = NULL;
+			send_greeting(s);
+			continue;
+		case SMTP_STATE_BUSY:
+		case SMTP_STATE_CLOSING:
+			return;
+		case SMTP_STATE_DATA:
+		case SMTP_STATE_BDAT:
+			if (!smtp_data_input(s))
+				return;
+			continue;
+		case SMTP_STATE_COMMAND:
+		case SMTP_STATE_AUTH:
+			break;
+		}
+		size_t avail, used = 0;
+		const uint8_t *p = ioev_conn_peek(conn, SMTP_PEEK_MAX, &avail);
+
+		if (avail == 0)
+			return;
+		struct smtp_parser *parser = s->state == SMTP_STATE_AUTH
+			? auth_parser_for(s) : s->parser;
+		enum smtp_parser_result r =
+			smtp_parser_feed(parser, p, avail, &used);
+
+		ioev_conn_consume(conn, used);
+		if (r == SMTP_PARSER_NEED_MORE)
+			continue;
+		if (r == SMTP_PARSER_ERROR) {
+			if (s->state == SMTP_STATE_AUTH)
+				smtp_auth_abort(s);
+			parser_error(s, smtp_parser_error(parser));
+			continue;
+		}
+		size_t len;
+		const char *line = smtp_parser_line(parser, &len);
+
+		if (s->state == SMTP_STATE_AUTH)
+			smtp_auth_input(s, line, len);
+		else
+			dispatch(s, line, len);
+	}
+}
+
+/* The AUTH response reader: longer lines than commands (RFC 4954 4).
+ * Made when an exchange starts, freed when it ends. */
+static struct smtp_parser *
+auth_parser_for(struct smtp_session *s)
+{
+	if (s->auth_parser == NULL) {
+		struct smtp_parser_limits lim;
+
+		smtp_parser_limits_default(&lim);
+		lim.max_line_len = SMTP_AUTH_LINE_MAX;
+		s->auth_parser = smtp_parser_new(&lim);
+	}
+	return s->auth_parser;
+}
+
+static void
+session_timeout(struct ioev_conn *conn, void *ctx)
+{
+	struct smtp_session *s = ctx;
+
+	log_info(s->id, "smtp", "timeout", "rip=%s state=%s", s->rip,
+		 state_name(s->state));
+	smtp_session_close(s, "421 4.4.2 %s Error: timeout exceeded",
+			   s->srv->cfg->hostname);
+}
+
+static void
+session_free(struct smtp_session *s)
+{
+	smtp_session_reset_tx(s);
+	smtp_auth_abort(s);
+	buf_deinit(&s->msg);
+	smtp_parser_free(&s->parser);
+	smtp_parser_free(&s->auth_parser);
+	if (s->timer != NULL)
+		ioev_timer_free(&s->timer);
+	if (s->ip_counted)
+		ip_release(s->srv, s->rip);
+	free(s->helo);
+	free(s->auth_user);
+	free(s);
+}
+
+static void
+session_close(struct ioev_conn *conn, void *ctx,
+	      enum ioev_close_reason reason)
+{
+	struct smtp_session *s = ctx;
+
+	log_info(s->id, "smtp", "disconnect", "rip=%s reason=%s messages=%u "
+		 "errors=%u", s->rip, ioev_close_reason_name(reason),
+		 s->messages, s->errors);
+	session_free(s);
+}
+
+static const struct ioev_conn_callbacks session_callbacks = {
+	.input = session_input,
+	.close = session_close,
+	.timeout = session_timeout,
+};
+
+static enum smtp_mode
+mode_of(enum listen_proto proto)
+{
+	switch (proto) {
+	case PROTO_SUBMISSION:
+		return SMTP_MODE_SUBMISSION;
+	case PROTO_SUBMISSIONS:
+		return SMTP_MODE_SUBMISSIONS;
+	case PROTO_LMTP:
+		return SMTP_MODE_LMTP;
+	default:
+		return SMTP_MODE_SMTP;
+	}
+}
+
+void
+smtp_server_start(struct ioev_conn *conn, struct worker *w,
+		  enum listen_proto proto)
+{
+	struct smtp_server *srv = server_get(w);
+	struct smtp_session *s = xcalloc(1, sizeof(*s));
+	struct smtp_parser_limits plim;
+	const struct config_smtp *c = &srv->cfg->smtp;
+
+	s->srv = srv;
+	s->conn = conn;
+	s->id = ioev_conn_id(conn);
+	s->mode = mode_of(proto);
+	s->state = SMTP_STATE_GREETING;
+	log_str(s->rip, sizeof(s->rip), ioev_conn_peer_ip(conn));
+	buf_init(&s->msg);
+	smtp_parser_limits_default(&plim);
+	s->parser = smtp_parser_new(&plim);
+	smtp_params_limits_default(&s->plimits);
+	s->tls = ioev_conn_is_tls(conn);
+	s->relay_ok = smtp_server_network_match(c->relay_networks,
+						ioev_conn_peer_sockaddr(conn));
+	smtp_session_timeouts(s, false);
+	ioev_conn_set_callbacks(conn, &session_callbacks, s);
+
+	log_info(s->id, "smtp", "connect", "rip=%s rport=%u lport=%u proto=%s",
+		 s->rip, ioev_conn_peer_port(conn), ioev_conn_local_port(conn),
+		 listen_proto_name(proto));
+	if (srv->store == NULL) {
+		smtp_session_close(s, "421 4.3.0 %s Service not available, "
+				      "try later", srv->cfg->hostname);
+		return;
+	}
+	if (c->max_connections_per_ip > 0 &&
+	    strcmp(ioev_conn_peer_ip(conn), "unix") != 0) {
+		struct smtp_ip_count *ic = ip_slot(srv, s->rip, true);
+
+		ic->n++;
+		s->ip_counted = true;
+		if (ic->n > c->max_connections_per_ip) {
+			log_info(s->id, "smtp", "too-many-connections",
+				 "rip=%s count=%u", s->rip, ic->n);
+			smtp_session_close(s, "421 4.7.0 %s Error: too many "
+					      "connections from your address",
+					   srv->cfg->hostname);
+			return;
+		}
+	}
+	if (s->mode == SMTP_MODE_SMTP && c->greeting_delay_ms > 0) {
+		smtp_session_delay(s, c->greeting_delay_ms, send_greeting);
+		return;
+	}
+	send_greeting(s);
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The SMTP server: inbound MTA (port 25), submission (587 with STARTTLS,
+ * 465 with implicit TLS) and LMTP (RFC 2033), one session per connection
+ * on a worker's event loop. Blocking work (recipient lookups, AUTH,
+ * delivery) runs on the worker's thread pool. See docs/smtp.md.
+ */
+#ifndef HERALD_SMTP_SMTP_SERVER_H
+#define HERALD_SMTP_SMTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "conf/config.h"
+
+struct ioev_conn;
+struct worker;
+
+/* The [smtp] section of the configuration (smtp-settings.c). */
+extern const struct setting_section smtp_setting_section;
+
+/* The daemon's start handler for PROTO_SMTP, PROTO_SUBMISSION,
+ * PROTO_SUBMISSIONS and PROTO_LMTP (daemon_protocol_start_cb_t): takes the
+ * connection over, sends the greeting (after [smtp] greeting_delay on
+ * port 25) and runs the session until the close callback, which frees it.
+ * Uses w->cfg, w->tls, w->loop and the store in w->store (opened on first
+ * use if the worker has none). */
+void smtp_server_start(struct ioev_conn *conn, struct worker *w,
+		       enum listen_proto proto);
+
+/* Parses relay_networks ("192.0.2.0/24, ::1, 2001:db8::/32") and tells
+ * whether ss is inside one of them. A malformed entry never matches and
+ * makes the function return false for it. Pure; exposed for tests. */
+bool smtp_server_network_match(const char *networks,
+			       const struct sockaddr_storage *ss);
+
+/* Addresses of a From: header field body (RFC 5322 3.4: mailbox-list
+ * with display names, comments, group syntax), as "local@domain" strings
+ * appended to *addrs_r (count in *count_r; free each and the array).
+ * Returns the number found. Pure; exposed for tests. */
+size_t smtp_server_from_addresses(const char *value, size_t len,
+				  char ***addrs_r, size_t *count_r);
+
+/* Finds the From: header in the header section of msg and returns its
+ * unfolded value (caller frees), or NULL when there is none. */
+char *smtp_server_header_from(const char *msg, size_t len);
+
+#endif

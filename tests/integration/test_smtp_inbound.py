@@ -1,0 +1,398 @@
+"""Inbound SMTP on port 25: delivery with smtplib and swaks, with and
+without STARTTLS, PIPELINING, BDAT, the message byte for byte in the
+store, unknown users, relay refusal, strict input (smuggling, long lines,
+NUL, early talkers), limits."""
+import smtplib
+import ssl
+import subprocess
+import time
+
+import pytest
+
+from smtp_util import Raw, body_of, inbox, wait_for
+
+MSG = (b"From: Sender <sender@remote.test>\r\n"
+       b"To: bob@example.test\r\n"
+       b"Subject: hello\r\n"
+       b"\r\n"
+       b"Line one.\r\n"
+       b"..leading dot stays one dot\r\n"
+       b"8bit: \xc3\xa9t\xc3\xa9\r\n")
+
+
+@pytest.fixture
+def server(herald_factory):
+    h = herald_factory(listeners=("smtp", "submission", "submissions",
+                                  "lmtp_unix"))
+    h.add_domain()
+    h.add_user("bob@example.test")
+    h.add_user("alice@example.test", "alicepw")
+    h.start()
+    return h
+
+
+def tls_ctx():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def test_smtplib_plain_byte_for_byte(server):
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=10) as s:
+        code, caps = s.ehlo("client.test")
+        assert code == 250
+        for ext in (b"PIPELINING", b"8BITMIME", b"SMTPUTF8", b"SIZE",
+                    b"ENHANCEDSTATUSCODES", b"STARTTLS", b"CHUNKING", b"DSN"):
+            assert ext in caps
+        assert s.sendmail("sender@remote.test", ["BOB@Example.Test"], MSG) == {}
+    msgs = inbox(server, "bob@example.test")
+    assert len(msgs) == 1
+    raw = msgs[0]
+    assert raw.startswith(b"Return-Path: <sender@remote.test>\r\n"
+                          b"Delivered-To: bob@example.test\r\n"
+                          b"Received: from client.test ([127.0.0.1])\r\n"
+                          b"\tby mail.example.test (Herald) with ESMTP id ")
+    assert b"for <BOB@Example.Test>;" in raw
+    # dot-unstuffed, otherwise identical
+    assert body_of(raw) == MSG  # smtplib stuffs, we unstuff
+    assert server.wait_log("smtp accepted")
+    log = server.log()
+    assert "from=<sender@remote.test> to=<BOB@Example.Test>" in log
+    assert "nrcpt=1" in log and "status=sent" in log
+    assert "relay=local" in log
+
+
+def test_starttls_delivery(server):
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=10) as s:
+        s.ehlo("client.test")
+        s.starttls(context=tls_ctx())
+        code, caps = s.ehlo("client.test")
+        assert b"STARTTLS" not in caps
+        s.sendmail("sender@remote.test", ["bob@example.test"], MSG)
+    raw = inbox(server, "bob@example.test")[0]
+    assert b"with ESMTPS id" in raw
+    assert b"(using TLSv1." in raw and b"with cipher" in raw
+    assert body_of(raw) == MSG  # smtplib stuffs, we unstuff
+
+
+def test_swaks_plain_tls_and_pipelining(server):
+    port = str(server.ports["smtp"])
+    for extra in ([], ["--tls"], ["--pipeline"]):
+        p = subprocess.run(["swaks", "--server", "127.0.0.1", "--port", port,
+                            "--to", "bob@example.test", "--from",
+                            "swaks@remote.test", "--header",
+                            "Subject: swaks " + " ".join(extra),
+                            "--helo", "swaks.test", *extra],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert "250 2.0.0 Ok: queued as" in p.stdout
+    msgs = inbox(server, "bob@example.test")
+    assert len(msgs) == 3
+    assert b"with ESMTPS" in msgs[1]
+
+
+def test_pipelining_replies_in_order(server):
+    r = Raw(server.ports["smtp"])
+    assert r.reply()[0] == 220
+    r.send("EHLO pipe.test\r\n"
+           "MAIL FROM:<p@remote.test>\r\n"
+           "RCPT TO:<bob@example.test>\r\n"
+           "RCPT TO:<nobody@example.test>\r\n"
+           "RCPT TO:<alice@example.test>\r\n"
+           "RCPT TO:<x@elsewhere.test>\r\n"
+           "DATA\r\n")
+    assert r.reply()[0] == 250
+    assert r.reply() == (250, ["2.1.0 Ok"])
+    assert r.reply() == (250, ["2.1.5 Ok"])
+    code, text = r.reply()
+    assert code == 550 and text[0].startswith("5.1.1")
+    assert r.reply() == (250, ["2.1.5 Ok"])
+    code, text = r.reply()
+    assert code == 550 and text[0].startswith("5.7.1")
+    assert r.reply()[0] == 354
+    r.send("Subject: pipe\r\n\r\nbody\r\n.\r\nRSET\r\nNOOP\r\nQUIT\r\n")
+    code, text = r.reply()
+    assert code == 250 and "queued as" in text[0]
+    assert r.reply()[0] == 250
+    assert r.reply()[0] == 250
+    assert r.reply()[0] == 221
+    r.close()
+    assert len(inbox(server, "bob@example.test")) == 1
+    assert len(inbox(server, "alice@example.test")) == 1
+    # two recipients: no "for <...>" clause (RFC 5321 7.2 privacy)
+    assert b"\tfor <" not in inbox(server, "bob@example.test")[0]
+
+
+def test_bdat(server):
+    body = (b"Subject: chunked\r\n\r\n" + (b"x" * 99 + b"\r\n") * 50 +
+            b".\r\n"
+            b"a dot line above is plain data in BDAT\r\n")
+    r = Raw(server.ports["smtp"])
+    r.reply()
+    r.cmd("EHLO chunk.test")
+    assert r.cmd("MAIL FROM:<c@remote.test> BODY=8BITMIME")[0] == 250
+    assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+    first, rest = body[:1000], body[1000:]
+    r.send(b"BDAT %d\r\n" % len(first) + first)
+    code, text = r.reply()
+    assert code == 250
+    # the last chunk pipelined with QUIT
+    r.send(b"BDAT %d LAST\r\n" % len(rest) + rest + b"QUIT\r\n")
+    code, text = r.reply()
+    assert code == 250 and "queued as" in text[0], text
+    assert r.reply()[0] == 221
+    r.close()
+    raw = inbox(server, "bob@example.test")[0]
+    assert body_of(raw) == body
+    assert b"BDAT 4" not in raw
+
+
+def test_bdat_empty_last_and_without_rcpt(server):
+    r = Raw(server.ports["smtp"])
+    r.reply()
+    r.cmd("EHLO chunk.test")
+    # BDAT without a transaction: the chunk is read and refused
+    r.send(b"BDAT 5\r\nhello")
+    assert r.reply()[0] == 503
+    r.cmd("MAIL FROM:<c@remote.test>")
+    r.cmd("RCPT TO:<bob@example.test>")
+    r.send(b"BDAT 12\r\nSubject: z\r\n")
+    assert r.reply()[0] == 250
+    code, text = r.cmd("BDAT 0 LAST")
+    assert code == 250, text
+    r.close()
+    assert body_of(inbox(server, "bob@example.test")[0]) == b"Subject: z\r\n"
+
+
+def test_unknown_user_and_relay(server):
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=10) as s:
+        s.ehlo()
+        s.mail("a@remote.test")
+        code, text = s.rcpt("nobody@example.test")
+        assert (code, text[:5]) == (550, b"5.1.1")
+        code, text = s.rcpt("victim@gmail.test")
+        assert (code, text[:5]) == (550, b"5.7.1")
+        assert b"Relay access denied" in text
+    assert server.wait_log("reason=\"relay access denied\"")
+    assert "reason=\"user unknown\"" in server.log()
+
+
+def test_null_sender_subaddress_and_postmaster(server):
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=10) as s:
+        s.ehlo()
+        assert s.sendmail("<>", ["bob+lists@example.test"], MSG) == {}
+    raw = inbox(server, "bob@example.test")[0]
+    assert raw.startswith(b"Return-Path: <>\r\nDelivered-To: "
+                          b"bob+lists@example.test\r\n")
+    server.cli("alias", "add", "postmaster@example.test", "bob@example.test")
+    r = Raw(server.ports["smtp"])
+    r.reply()
+    r.cmd("HELO x.test")
+    r.cmd("MAIL FROM:<>")
+    assert r.cmd("RCPT TO:<Postmaster>")[0] == 250
+    r.close()
+
+
+def test_smuggling_bare_lf_never_splits(server):
+    """A body with <LF>.<LF> / <CR>.<CR> followed by a second transaction:
+    one reply (550 5.6.0), nothing delivered, nothing smuggled."""
+    for ending in (b"\n.\n", b"\r.\r", b"\r\n.\n", b"\n.\r\n"):
+        r = Raw(server.ports["smtp"])
+        r.reply()
+        r.cmd("EHLO smuggler.test")
+        r.cmd("MAIL FROM:<a@remote.test>")
+        r.cmd("RCPT TO:<bob@example.test>")
+        assert r.cmd("DATA")[0] == 354
+        r.send(b"Subject: first\r\n\r\nbody" + ending +
+               b"MAIL FROM:<evil@remote.test>\r\n"
+               b"RCPT TO:<alice@example.test>\r\n"
+               b"DATA\r\n"
+               b"Subject: smuggled\r\n\r\nevil\r\n.\r\n")
+        # the smuggled commands are inside the first DATA, whose real
+        # end is the smuggled message's CRLF.CRLF
+        code, text = r.reply()
+        assert (code, text[0][:5]) == (550, "5.6.0"), (ending, code, text)
+        assert r.cmd("NOOP")[0] == 250
+        r.close()
+    assert inbox(server, "alice@example.test") == []
+    assert inbox(server, "bob@example.test") == []
+
+
+def test_smuggling_normalised(herald_factory):
+    h = herald_factory(listeners=("smtp",),
+                       sections={"smtp": "normalize_line_endings = yes"})
+    h.add_domain()
+    h.add_user("bob@example.test")
+    h.add_user("alice@example.test")
+    h.start()
+    r = Raw(h.ports["smtp"])
+    r.reply()
+    r.cmd("EHLO smuggler.test")
+    r.cmd("MAIL FROM:<a@remote.test>")
+    r.cmd("RCPT TO:<bob@example.test>")
+    r.cmd("DATA")
+    r.send(b"Subject: first\r\n\r\nbody\n.\nMAIL FROM:<e@remote.test>\r\n"
+           b"RCPT TO:<alice@example.test>\r\nDATA\r\nsmuggled\r\n.\r\n")
+    code, text = r.reply()
+    assert code == 250, text
+    r.close()
+    assert inbox(h, "alice@example.test") == []
+    raw = inbox(h, "bob@example.test")
+    assert len(raw) == 1
+    assert body_of(raw[0]) == (b"Subject: first\r\n\r\nbody\r\n.\r\n"
+                               b"MAIL FROM:<e@remote.test>\r\n"
+                               b"RCPT TO:<alice@example.test>\r\nDATA\r\n"
+                               b"smuggled\r\n")
+
+
+def test_long_lines_and_nul(server):
+    r = Raw(server.ports["smtp"])
+    r.reply()
+    code, text = r.cmd("EHLO " + "a" * 600)
+    assert (code, text[0][:5]) == (500, "5.5.2")
+    assert r.cmd("EHLO ok.test")[0] == 250
+    code, text = r.cmd("NOOP\0")
+    assert (code, text[0][:5]) == (500, "5.5.2")
+    r.cmd("MAIL FROM:<a@remote.test>")
+    r.cmd("RCPT TO:<bob@example.test>")
+    r.cmd("DATA")
+    r.send(b"Subject: long\r\n\r\n" + b"y" * 999 + b"\r\n.\r\n")
+    code, text = r.reply()
+    assert (code, text[0][:5]) == (500, "5.5.2"), text
+    # exactly 998 octets is fine
+    r.cmd("MAIL FROM:<a@remote.test>")
+    r.cmd("RCPT TO:<bob@example.test>")
+    r.cmd("DATA")
+    r.send(b"Subject: ok\r\n\r\n" + b"y" * 998 + b"\r\n.\r\n")
+    assert r.reply()[0] == 250
+    r.close()
+    assert len(inbox(server, "bob@example.test")) == 1
+
+
+def test_errors_limit_disconnects(herald_factory):
+    h = herald_factory(listeners=("smtp",), sections={"smtp": "max_errors = 3"})
+    h.add_domain()
+    h.start()
+    r = Raw(h.ports["smtp"])
+    r.reply()
+    assert r.cmd("BOGUS")[0] == 500
+    assert r.cmd("BOGUS")[0] == 500
+    assert r.cmd("BOGUS")[0] == 500
+    code, text = r.reply()
+    assert code == 421
+    assert r.closed()
+    assert h.wait_log("too-many-errors")
+
+
+def test_recipient_and_size_limits(herald_factory):
+    h = herald_factory(listeners=("smtp",),
+                       sections={"smtp": "max_recipients = 2\n"
+                                         "message_size_limit = 64k"})
+    h.add_domain()
+    h.add_user("bob@example.test")
+    h.add_user("alice@example.test")
+    h.start()
+    r = Raw(h.ports["smtp"])
+    r.reply()
+    code, text = r.cmd("EHLO x.test")
+    assert "SIZE 65536" in text
+    code, text = r.cmd("MAIL FROM:<a@remote.test> SIZE=70000")
+    assert (code, text[0][:5]) == (552, "5.3.4")
+    r.cmd("MAIL FROM:<a@remote.test>")
+    assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+    assert r.cmd("RCPT TO:<alice@example.test>")[0] == 250
+    code, text = r.cmd("RCPT TO:<bob+x@example.test>")
+    assert (code, text[0][:5]) == (452, "4.5.3")
+    r.cmd("DATA")
+    r.send(b"Subject: big\r\n\r\n" + (b"z" * 100 + b"\r\n") * 700 + b".\r\n")
+    code, text = r.reply()
+    assert (code, text[0][:5]) == (552, "5.3.4")
+    r.close()
+    assert inbox(h, "bob@example.test") == []
+
+
+def test_early_talker(herald_factory):
+    h = herald_factory(listeners=("smtp",),
+                       sections={"smtp": "greeting_delay = 400ms"})
+    h.add_domain()
+    h.start()
+    time.sleep(0.5)   # let the harness's own port probe go away
+    r = Raw(h.ports["smtp"])
+    r.send("EHLO early.test\r\n")
+    code, text = r.reply()
+    assert code == 554
+    assert r.closed()
+    assert h.wait_log("early-talker")
+    # a patient client is greeted
+    r = Raw(h.ports["smtp"])
+    assert r.reply()[0] == 220
+    assert r.cmd("EHLO patient.test")[0] == 250
+    r.close()
+
+
+def test_connections_per_ip(herald_factory):
+    h = herald_factory(listeners=("smtp",),
+                       sections={"smtp": "max_connections_per_ip = 2"})
+    h.add_domain()
+    h.start()
+    time.sleep(0.3)
+    a, b = Raw(h.ports["smtp"]), Raw(h.ports["smtp"])
+    assert a.reply()[0] == 220 and b.reply()[0] == 220
+    c = Raw(h.ports["smtp"])
+    code, text = c.reply()
+    assert (code, text[0][:5]) == (421, "4.7.0")
+    a.close()
+    c.close()
+    assert wait_for(lambda: Raw(h.ports["smtp"]).reply()[0] == 220)
+    b.close()
+
+
+def test_command_timeout(herald_factory):
+    h = herald_factory(listeners=("smtp",),
+                       sections={"smtp": "command_timeout = 1s"})
+    h.add_domain()
+    h.start()
+    r = Raw(h.ports["smtp"])
+    r.reply()
+    code, text = r.reply()
+    assert (code, text[0][:5]) == (421, "4.4.2")
+    assert r.closed()
+
+
+def test_smtputf8_and_quota(server):
+    server.cli("user", "quota", "alice@example.test", "1k")
+    r = Raw(server.ports["smtp"])
+    r.reply()
+    r.cmd("EHLO u.test")
+    code, text = r.cmd("MAIL FROM:<j\u00f6rg@remote.test>")
+    assert code == 553, text          # UTF-8 needs the SMTPUTF8 parameter
+    assert r.cmd("MAIL FROM:<j\u00f6rg@remote.test> SMTPUTF8")[0] == 250
+    assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+    r.cmd("DATA")
+    r.send("Subject: gr\u00fc\u00dfe\r\n\r\nhi\r\n.\r\n".encode())
+    assert r.reply()[0] == 250
+    # alice's quota is 1k: 552 5.2.2 for the whole (one-recipient) message
+    r.cmd("MAIL FROM:<a@remote.test>")
+    assert r.cmd("RCPT TO:<alice@example.test>")[0] == 250
+    r.cmd("DATA")
+    r.send(b"Subject: big\r\n\r\n" + (b"q" * 98 + b"\r\n") * 20 + b".\r\n")
+    code, text = r.reply()
+    assert (code, text[0][:5]) == (552, "5.2.2"), text
+    r.close()
+    raw = inbox(server, "bob@example.test")[0]
+    assert b"with UTF8SMTP id" in raw
+    assert raw.startswith("Return-Path: <j\u00f6rg@remote.test>".encode())
+    assert inbox(server, "alice@example.test") == []
+    assert server.wait_log("status=rejected")
+
+
+def test_auth_on_25_allows_relay(server):
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=10) as s:
+        s.ehlo()
+        s.starttls(context=tls_ctx())
+        s.ehlo()
+        s.login("alice@example.test", "alicepw")
+        assert s.sendmail("alice@example.test", ["x@far.test"],
+                          b"From: alice@example.test\r\n\r\nx\r\n") == {}
+    assert server.wait_log("status=queued")

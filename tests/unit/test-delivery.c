@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for src/delivery: recipient resolution against a real store
+ * in a temp dir (users, case rules, sub-addresses, aliases, catch-all,
+ * loops, remote targets, duplicates), golden Received/Return-Path lines,
+ * and delivery_run into INBOX and the outbound queue, with quota.
+ */
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "conf/config.h"
+#include "delivery/delivery.h"
+#include "lib/mem.h"
+#include "store/store.h"
+
+struct fixture {
+	char dir[64];
+	struct config *cfg;
+	struct store *store;
+	int64_t bob, alice, carol;
+};
+
+static int
+rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	return remove(path);
+}
+
+static void
+must(enum store_result r, const char *error)
+{
+	if (r != STORE_OK)
+		fail_msg("store: %s", error != NULL ? error : "?");
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	const char *error = NULL;
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/herald-delivery-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	f->cfg = xcalloc(1, sizeof(*f->cfg));
+	f->cfg->data_dir = xasprintf("%s/data", f->dir);
+	f->cfg->store.backend = xstrdup("sqlite");
+	f->cfg->store.group_commit_max = 64;
+	f->cfg->store.busy_timeout_ms = 10000;
+	if (store_open(f->cfg, &f->store, &error) != STORE_OK) {
+		fprintf(stderr, "store_open: %s\n", error);
+		return -1;
+	}
+	must(store_domain_add(f->store, "example.test", &error), error);
+	must(store_domain_add(f->store, "catch.test", &error), error);
+	must(store_user_add(f->store, "Bob@example.test", "{PLAIN}x", NULL, 0,
+			    &f->bob, &error), error);
+	must(store_user_add(f->store, "alice@example.test", "{PLAIN}x", NULL,
+			    0, &f->alice, &error), error);
+	must(store_user_add(f->store, "carol@catch.test", "{PLAIN}x", NULL, 0,
+			    &f->carol, &error), error);
+	must(store_alias_add(f->store, "team@example.test", "bob@example.test",
+			     &error), error);
+	must(store_alias_add(f->store, "team@example.test",
+			     "alice@example.test", &error), error);
+	must(store_alias_add(f->store, "team@example.test", "a1@example.test",
+			     &error), error);
+	must(store_alias_add(f->store, "a1@example.test", "a2@example.test",
+			     &error), error);
+	must(store_alias_add(f->store, "a2@example.test", "BOB@example.test",
+			     &error), error);
+	must(store_alias_add(f->store, "l1@example.test", "l2@example.test",
+			     &error), error);
+	must(store_alias_add(f->store, "l2@example.test", "l1@example.test",
+			     &error), error);
+	must(store_alias_add(f->store, "fwd@example.test",
+			     "someone@remote.test", &error), error);
+	must(store_alias_add(f->store, "@catch.test", "carol@catch.test",
+			     &error), error);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	store_close(&f->store);
+	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(f->cfg->data_dir);
+	free(f->cfg->store.backend);
+	free(f->cfg);
+	free(f);
+	return 0;
+}
+
+static void
+test_resolve_user_case(void **state)
+{
+	struct fixture *f = *state;
+	struct delivery_dest *d = NULL;
+	size_t n = 0;
+
+	assert_int_equal(delivery_resolve(f->store, "bOB@EXAMPLE.test", &d, &n,
+					  NULL), DELIVERY_FOUND);
+	assert_int_equal(n, 1);
+	assert_int_equal(d[0].kind, DELIVERY_LOCAL);
+	assert_int_equal(d[0].account_id, f->bob);
+	/* the canonical address keeps the case it was created with */
+	assert_string_equal(d[0].address, "Bob@example.test");
+	assert_string_equal(d[0].delivered_to, "Bob@example.test");
+	assert_null(d[0].tag);
+	delivery_dests_free(&d, n);
+	assert_null(d);
+}
+
+static void
+test_resolve_subaddress(void **state)
+{
+	struct fixture *f = *state;
+	struct delivery_dest *d = NULL;
+	size_t n = 0;
+
+	assert_int_equal(delivery_resolve(f->store, "bob+Lists@example.test",
+					  &d, &n, NULL), DELIVERY_FOUND);
+	assert_int_equal(n, 1);
+	assert_int_equal(d[0].account_id, f->bob);
+	assert_string_equal(d[0].tag, "Lists");
+	assert_string_equal(d[0].delivered_to, "Bob+Lists@example.test");
+	delivery_dests_free(&d, n);
+
+	/* an unknown base with a tag is still unknown */
+	assert_int_equal(delivery_resolve(f->store, "nobody+x@example.test",
+					  &d, &n, NULL), DELIVERY_UNKNOWN);
+	assert_null(d);
+}
+
+static void
+test_resolve_alias_fanout_dedup(void **state)
+{
+	struct fixture *f = *state;
+	struct delivery_dest *d = NULL;
+	size_t n = 0;
+	bool bob = false, alice = false;
+
+	/* team -> bob, alice, a1 -> a2 -> BOB: bob only once */
+	assert_int_equal(delivery_resolve(f->store, "Team@example.test", &d,
+					  &n, NULL), DELIVERY_FOUND);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		bob = bob || d[i].account_id == f->bob;
+		alice = alice || d[i].account_id == f->alice;
+	}
+	assert_true(bob && alice);
+	delivery_dests_free(&d, n);
+}
+
+static void
+test_resolve_catchall(void **state)
+{
+	struct fixture *f = *state;
+	struct delivery_dest *d = NULL;
+	size_t n = 0;
+
+	assert_int_equal(delivery_resolve(f->store, "whatever@catch.test", &d,
+					  &n, NULL), DELIVERY_FOUND);
+	assert_int_equal(n, 1);
+	assert_int_equal(d[0].account_id, f->carol);
+	delivery_dests_free(&d, n);
+	/* a domain without a catch-all stays strict */
+	assert_int_equal(delivery_resolve(f->store, "whatever@example.test",
+					  &d, &n, NULL), DELIVERY_UNKNOWN);
+}
+
+static void
+test_resolve_remote_and_loops(void **state)
+{
+	struct fixture *f = *state;
+	struct delivery_dest *d = NULL;
+	size_t n = 0;
+
+	assert_int_equal(delivery_resolve(f->store, "x@Remote.test", &d, &n,
+					  NULL), DELIVERY_NOT_LOCAL);
+	assert_int_equal(n, 1);
+	assert_int_equal(d[0].kind, DELIVERY_REMOTE);
+	assert_string_equal(d[0].address, "x@Remote.test");
+	delivery_dests_free(&d, n);
+
+	assert_int_equal(delivery_resolve(f->store, "fwd@example.test", &d, &n,
+					  NULL), DELIVERY_FOUND);
+	assert_int_equal(n, 1);
+	assert_int_equal(d[0].kind, DELIVERY_REMOTE);
+	assert_string_equal(d[0].address, "someone@remote.test");
+	delivery_dests_free(&d, n);
+
+	/* l1 -> l2 -> l1: no crash, nobody found */
+	assert_int_equal(delivery_resolve(f->store, "l1@example.test", &d, &n,
+					  NULL), DELIVERY_UNKNOWN);
+	assert_int_equal(delivery_resolve(f->store, "no-at-sign", &d, &n,
+					  NULL), DELIVERY_UNKNOWN);
+}
+
+static void
+test_received_golden(void **state)
+{
+	struct buf b;
+	struct delivery_received r = {
+		.helo = "client.example",
+		.peer_ip = "192.0.2.7",
+		.by_host = "mail.example.test",
+		.protocol = delivery_protocol_name(false, false, true, true,
+						   false),
+		.id = "ABCDEFGHJKLM",
+		.tls_version = "TLSv1.3",
+		.tls_cipher = "TLS_AES_256_GCM_SHA384",
+		.tls_bits = 256,
+		.auth_user = "alice@example.test",
+		.for_rcpt = "bob@example.test",
+		.when = 1795425615,	/* 2026-11-23 09:20:15 UTC */
+	};
+
+	(void)state;
+	buf_init(&b);
+	delivery_received_format(&r, &b);
+	assert_string_equal(b.data,
+		"Received: from client.example ([192.0.2.7])\r\n"
+		"\tby mail.example.test (Herald) with ESMTPSA id ABCDEFGHJKLM\r\n"
+		"\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))\r\n"
+		"\t(authenticated as alice@example.test)\r\n"
+		"\tfor <bob@example.test>;\r\n"
+		"\tMon, 23 Nov 2026 09:20:15 +0000\r\n");
+	buf_reset(&b);
+
+	/* plain, several recipients, a hostile HELO */
+	struct delivery_received p = {
+		.helo = "evil)\r\nX-Injected: 1",
+		.peer_ip = "2001:db8::1",
+		.by_host = "mail.example.test",
+		.protocol = delivery_protocol_name(false, false, false, false,
+						   false),
+		.id = "ID1",
+		.when = 0,
+	};
+
+	delivery_received_format(&p, &b);
+	assert_string_equal(b.data,
+		"Received: from evil___X-Injected:_1 ([2001:db8::1])\r\n"
+		"\tby mail.example.test (Herald) with ESMTP id ID1;\r\n"
+		"\tThu, 1 Jan 1970 00:00:00 +0000\r\n");
+	buf_reset(&b);
+	delivery_return_path_format("", &b);
+	delivery_delivered_to_format("bob+x@example.test", &b);
+	assert_string_equal(b.data, "Return-Path: <>\r\n"
+				    "Delivered-To: bob+x@example.test\r\n");
+	buf_deinit(&b);
+
+	assert_string_equal(delivery_protocol_name(true, false, false, false,
+						   false), "LMTP");
+	assert_string_equal(delivery_protocol_name(false, true, false, false,
+						   false), "SMTP");
+	assert_string_equal(delivery_protocol_name(false, false, true, false,
+						   true), "UTF8SMTPS");
+	assert_string_equal(delivery_protocol_name(true, false, true, true,
+						   false), "LMTPSA");
+}
+
+static char *
+inbox_blob(struct fixture *f, int64_t account, size_t *count_r)
+{
+	struct store_mailbox *box = NULL;
+	struct store_message *msgs = NULL;
+	size_t n = 0;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	const char *error = NULL;
+
+	must(store_mailbox_lookup(f->store, account, "INBOX", &box, &error),
+	     error);
+	must(store_message_list(f->store, box->id, &msgs, &n, &error), error);
+	store_mailbox_free(&box);
+	*count_r = n;
+	if (n == 0)
+		return NULL;
+	must(store_blob_read(f->store, msgs[n - 1].blob_id, &data, &len,
+			     &error), error);
+	assert_int_equal(msgs[n - 1].size, len);
+	free(msgs);
+	return (char *)data;
+}
+
+static void
+test_run_local_and_queue(void **state)
+{
+	struct fixture *f = *state;
+	struct delivery_dest *d1 = NULL, *d2 = NULL, *d3 = NULL;
+	size_t n1 = 0, n2 = 0, n3 = 0, count = 0;
+	const char *body = "Subject: hi\r\n\r\nbody\r\n";
+
+	delivery_resolve(f->store, "bob+x@example.test", &d1, &n1, NULL);
+	delivery_resolve(f->store, "team@example.test", &d2, &n2, NULL);
+	delivery_resolve(f->store, "far@remote.test", &d3, &n3, NULL);
+
+	struct delivery_rcpt rc[3] = {
+		{ .address = "bob+x@example.test", .dests = d1, .n_dests = n1 },
+		{ .address = "team@example.test", .dests = d2, .n_dests = n2 },
+		{ .address = "far@remote.test", .dests = d3, .n_dests = n3,
+		  .dsn_notify = "SUCCESS,FAILURE",
+		  .dsn_orcpt = "rfc822;far@remote.test" },
+	};
+	struct delivery_msg m = {
+		.id = "MSGID1",
+		.env_from = "sender@remote.test",
+		.dsn_ret = "HDRS",
+		.dsn_envid = "env-1",
+		.received = "Received: from x ([192.0.2.1])\r\n\tby y;\r\n\tdate\r\n",
+		.data = (const uint8_t *)body,
+		.len = strlen(body),
+		.internal_date = 1700000000,
+		.rcpts = rc,
+		.n_rcpts = 3,
+	};
+
+	assert_int_equal(delivery_run(f->store, &m), 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(rc[i].result, STORE_OK);
+	assert_true(m.queue_id > 0);
+
+	/* bob got it once, with his tagged Delivered-To (first recipient) */
+	char *blob = inbox_blob(f, f->bob, &count);
+
+	assert_int_equal(count, 1);
+	assert_string_equal(blob,
+		"Return-Path: <sender@remote.test>\r\n"
+		"Delivered-To: Bob+x@example.test\r\n"
+		"Received: from x ([192.0.2.1])\r\n\tby y;\r\n\tdate\r\n"
+		"Subject: hi\r\n\r\nbody\r\n");
+	free(blob);
+	blob = inbox_blob(f, f->alice, &count);
+	assert_int_equal(count, 1);
+	assert_non_null(strstr(blob, "Delivered-To: alice@example.test\r\n"));
+	free(blob);
+
+	struct store_queue_entry *q = NULL;
+	size_t nq = 0;
+	const char *error = NULL;
+
+	must(store_queue_list(f->store, 0, &q, &nq, &error), error);
+	assert_int_equal(nq, 1);
+	assert_string_equal(q[0].env_from, "sender@remote.test");
+	assert_string_equal(q[0].dsn_ret, "HDRS");
+	assert_string_equal(q[0].dsn_envid, "env-1");
+	assert_int_equal(q[0].n_rcpts, 1);
+	assert_string_equal(q[0].rcpts[0].address, "far@remote.test");
+	assert_string_equal(q[0].rcpts[0].dsn_notify, "SUCCESS,FAILURE");
+	assert_string_equal(q[0].rcpts[0].dsn_orcpt, "rfc822;far@remote.test");
+	store_queue_entries_free(&q, nq);
+
+	delivery_dests_free(&d1, n1);
+	delivery_dests_free(&d2, n2);
+	delivery_dests_free(&d3, n3);
+}
+
+static void
+test_run_over_quota(void **state)
+{
+	struct fixture *f = *state;
+	struct delivery_dest *d1 = NULL, *d2 = NULL;
+	size_t n1 = 0, n2 = 0, count = 0;
+	const char *error = NULL;
+	const char *body = "Subject: big\r\n\r\n0123456789012345678901234567890\r\n";
+
+	must(store_user_set_quota(f->store, "alice@example.test", 10, &error),
+	     error);
+	delivery_resolve(f->store, "alice@example.test", &d1, &n1, NULL);
+	delivery_resolve(f->store, "bob@example.test", &d2, &n2, NULL);
+
+	struct delivery_rcpt rc[2] = {
+		{ .address = "alice@example.test", .dests = d1, .n_dests = n1 },
+		{ .address = "bob@example.test", .dests = d2, .n_dests = n2 },
+	};
+	struct delivery_msg m = {
+		.id = "MSGID2",
+		.env_from = "",
+		.received = "Received: x;\r\n\tdate\r\n",
+		.data = (const uint8_t *)body,
+		.len = strlen(body),
+		.rcpts = rc,
+		.n_rcpts = 2,
+	};
+
+	assert_int_equal(delivery_run(f->store, &m), 1);
+	assert_int_equal(rc[0].result, STORE_E_OVER_QUOTA);
+	assert_int_equal(rc[1].result, STORE_OK);
+	assert_null(inbox_blob(f, f->alice, &count));
+	assert_int_equal(count, 0);
+	char *blob = inbox_blob(f, f->bob, &count);
+
+	assert_non_null(blob);
+	assert_true(strncmp(blob, "Return-Path: <>\r\n", 17) == 0);
+	free(blob);
+	delivery_dests_free(&d1, n1);
+	delivery_dests_free(&d2, n2);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_resolve_user_case, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_resolve_subaddress, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_resolve_alias_fanout_dedup,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resolve_catchall, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_resolve_remote_and_loops,
+						setup, teardown),
+		cmocka_unit_test(test_received_golden),
+		cmocka_unit_test_setup_teardown(test_run_local_and_queue, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_run_over_quota, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

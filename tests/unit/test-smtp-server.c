@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for the pure parts of the SMTP server: From: header lookup
+ * and address extraction (sender check on submission) and relay_networks
+ * matching. Sessions are covered by tests/integration/test_smtp_*.py.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "smtp/smtp-server.h"
+
+static void
+check_from(const char *value, const char *const *want, size_t nwant)
+{
+	char **addrs = NULL;
+	size_t n = 0;
+
+	smtp_server_from_addresses(value, strlen(value), &addrs, &n);
+	assert_int_equal(n, nwant);
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(addrs[i], want[i]);
+		free(addrs[i]);
+	}
+	free(addrs);
+}
+
+static void
+test_from_addresses(void **state)
+{
+	(void)state;
+	check_from(" alice@example.test", (const char *[]){ "alice@example.test" }, 1);
+	check_from(" \"Smith, Alice\" <alice@example.test>",
+		   (const char *[]){ "alice@example.test" }, 1);
+	check_from(" Alice (the <boss>, really) <a@x.test>, b@y.test (Bob)",
+		   (const char *[]){ "a@x.test", "b@y.test" }, 2);
+	check_from(" team: a@x.test, \"B\" <b@y.test>;, c@z.test",
+		   (const char *[]){ "a@x.test", "b@y.test", "c@z.test" }, 3);
+	check_from(" undisclosed-recipients:;", NULL, 0);
+	check_from("", NULL, 0);
+	/* an unterminated quote or comment does not run away */
+	check_from(" \"Alice <a@x.test>", NULL, 0);
+	check_from(" (Alice <a@x.test>", NULL, 0);
+}
+
+static void
+test_header_from(void **state)
+{
+	const char *msg = "Subject: x\r\nfrom: \"A\" <a@x.test>,\r\n"
+			  "\tb@y.test\r\nTo: c@z.test\r\n\r\nFrom: body@no.test\r\n";
+	char *v;
+
+	(void)state;
+	v = smtp_server_header_from(msg, strlen(msg));
+	assert_non_null(v);
+	assert_string_equal(v, " \"A\" <a@x.test>,\tb@y.test");
+	free(v);
+	msg = "Subject: x\r\n\r\nFrom: body@no.test\r\n";
+	assert_null(smtp_server_header_from(msg, strlen(msg)));
+	msg = "Subject: x\nFrom: lf@x.test\n\n";
+	v = smtp_server_header_from(msg, strlen(msg));
+	assert_string_equal(v, " lf@x.test");
+	free(v);
+}
+
+static struct sockaddr_storage
+addr(const char *ip)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(ip, ':') == NULL) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		inet_pton(AF_INET, ip, &sin->sin_addr);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		inet_pton(AF_INET6, ip, &sin6->sin6_addr);
+	}
+	return ss;
+}
+
+static void
+test_network_match(void **state)
+{
+	const char *nets = "192.0.2.0/24, 10.1.2.3 ,[2001:db8::]/32,bogus,"
+			   "198.51.100.0/33";
+	struct sockaddr_storage ss;
+
+	(void)state;
+	ss = addr("192.0.2.77");
+	assert_true(smtp_server_network_match(nets, &ss));
+	ss = addr("192.0.3.1");
+	assert_false(smtp_server_network_match(nets, &ss));
+	ss = addr("10.1.2.3");
+	assert_true(smtp_server_network_match(nets, &ss));
+	ss = addr("10.1.2.4");
+	assert_false(smtp_server_network_match(nets, &ss));
+	ss = addr("2001:db8:ffff::1");
+	assert_true(smtp_server_network_match(nets, &ss));
+	ss = addr("2001:db9::1");
+	assert_false(smtp_server_network_match(nets, &ss));
+	/* v4-mapped IPv6 counts as IPv4 */
+	ss = addr("::ffff:192.0.2.5");
+	assert_true(smtp_server_network_match(nets, &ss));
+	/* a bad prefix never matches */
+	ss = addr("198.51.100.1");
+	assert_false(smtp_server_network_match(nets, &ss));
+	assert_false(smtp_server_network_match(NULL, &ss));
+	assert_false(smtp_server_network_match("", &ss));
+	ss = addr("203.0.113.9");
+	assert_true(smtp_server_network_match("0.0.0.0/0", &ss));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_from_addresses),
+		cmocka_unit_test(test_header_from),
+		cmocka_unit_test(test_network_match),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
