@@ -200,6 +200,11 @@ def test_postfix_delivers_to_two_users_over_lmtp(herald_factory, listener):
         transport = f"lmtp:inet:127.0.0.1:{h.ports['lmtp']}"
     else:
         assert h.wait_log("ready"), h.log()
+        # The socket is mode 0660 for Herald's user and group; a deployment
+        # adds postfix to the herald group. The test grants the same access
+        # without touching the system's groups: the socket's group becomes
+        # postfix's.
+        shutil.chown(h.lmtp_path, group="postfix")
         endpoint = f"[{h.lmtp_path}]"  # relay=HOSTNAME[/path]
         transport = f"lmtp:unix:{h.lmtp_path}"
 
