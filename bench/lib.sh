@@ -76,6 +76,26 @@ bench_pss_kb() {
 	echo $sum
 }
 
+# bench_cpu_ticks: "busy total" jiffies of the whole machine (/proc/stat)
+bench_cpu_ticks() {
+	awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i;
+		print t - $5 - $6, t }' /proc/stat
+}
+# bench_cpu_busy "BUSY0 TOTAL0" "BUSY1 TOTAL1": percent of all cores busy
+bench_cpu_busy() {
+	echo "$1 $2" | awk '{ printf "%.0f", 100 * ($3 - $1) / ($4 - $2) }'
+}
+# bench_proc_cpu PID...: user+system seconds of the processes and their
+# reaped children
+bench_proc_cpu() {
+	local p sum=0 v
+	for p in "$@"; do
+		v=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$p/stat" 2>/dev/null)
+		sum=$((sum + ${v:-0}))
+	done
+	awk -v t="$sum" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'
+}
+
 # bench_tree PID: PID and all its descendants, one a line.
 bench_tree() {
 	local p=$1 c

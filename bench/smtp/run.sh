@@ -44,11 +44,13 @@ echo "load: smtp-source ${SOURCE_OPTS[*]}"
 # run_source PORT LABEL: smtp-source against PORT, bounded; sets SRC_START SRC_END
 run_source() {
 	local port=$1 label=$2 rc
+	CPU0=$(bench_cpu_ticks)
 	SRC_START=$(bench_now)
 	timeout "$PHASE_TIMEOUT" smtp-source "${SOURCE_OPTS[@]}" "127.0.0.1:$port" \
 		>"$BENCH_TMP/source-$label.log" 2>&1
 	rc=$?
 	SRC_END=$(bench_now)
+	CPU1=$(bench_cpu_ticks)
 	if [ $rc -ne 0 ]; then
 		echo "$label: smtp-source failed (rc=$rc):" >&2
 		tail -5 "$BENCH_TMP/source-$label.log" >&2
@@ -85,7 +87,7 @@ if want sink; then
 	bench_wait_port "$port" 10 || bench_die "smtp-sink did not listen"
 	if run_source "$port" sink; then
 		SINK_RATE=$(bench_rate "$MESSAGES" "$SRC_START" "$SRC_END")
-		echo "smtp-sink: $MESSAGES messages in $(bench_secs "$SRC_START" "$SRC_END") s: $SINK_RATE msg/s"
+		echo "smtp-sink: $MESSAGES messages in $(bench_secs "$SRC_START" "$SRC_END") s: $SINK_RATE msg/s (machine CPU busy $(bench_cpu_busy "$CPU0" "$CPU1")%)"
 	fi
 	kill "$sink_pid" 2>/dev/null; wait "$sink_pid" 2>/dev/null
 fi
@@ -106,9 +108,10 @@ if want postfix; then
 	if pf_start "$pf" && bench_wait_port "$port" 20; then
 		if run_source "$port" postfix; then
 			accepted=$SRC_END
+			busy=$(bench_cpu_busy "$CPU0" "$CPU1")
 			if done_at=$(wait_files "$pf/vmail/example.test/bench/new" "$MESSAGES"); then
 				PF_RATE=$(bench_rate "$MESSAGES" "$SRC_START" "$done_at")
-				echo "postfix: $MESSAGES messages accepted in $(bench_secs "$SRC_START" "$accepted") s ($(bench_rate "$MESSAGES" "$SRC_START" "$accepted") msg/s), all in Maildir after $(bench_secs "$SRC_START" "$done_at") s: $PF_RATE msg/s"
+				echo "postfix: $MESSAGES messages accepted in $(bench_secs "$SRC_START" "$accepted") s ($(bench_rate "$MESSAGES" "$SRC_START" "$accepted") msg/s), all in Maildir after $(bench_secs "$SRC_START" "$done_at") s: $PF_RATE msg/s (machine CPU busy ${busy}% while accepting)"
 			else
 				echo "postfix: not every message reached the Maildir within ${PHASE_TIMEOUT}s" >&2
 			fi
@@ -155,11 +158,13 @@ if want herald || want idle; then
 fi
 if want herald; then
 	if herald_instance herald; then
+		hcpu0=$(bench_proc_cpu $(bench_tree "$HERALD_PID"))
 		if run_source "$H_PORT" herald; then
+			hcpu=$(awk -v a="$hcpu0" -v b="$(bench_proc_cpu $(bench_tree "$HERALD_PID"))" 'BEGIN { printf "%.2f", b - a }')
 			# a 250 means durable: the run ends when smtp-source returns
 			HERALD_RATE=$(bench_rate "$MESSAGES" "$SRC_START" "$SRC_END")
 			n=$(inbox_count "$H_DIR")
-			echo "herald: $MESSAGES messages in $(bench_secs "$SRC_START" "$SRC_END") s: $HERALD_RATE msg/s ($n in the INBOX)"
+			echo "herald: $MESSAGES messages in $(bench_secs "$SRC_START" "$SRC_END") s: $HERALD_RATE msg/s ($n in the INBOX; herald CPU $hcpu s, $(awk -v c="$hcpu" -v n="$MESSAGES" 'BEGIN { printf "%.0f", c / n * 1e6 }') us/msg; machine CPU busy $(bench_cpu_busy "$CPU0" "$CPU1")%)"
 			[ "$n" = "$MESSAGES" ] || echo "herald: WARNING: INBOX holds $n messages, expected $MESSAGES" >&2
 		fi
 		herald_stop "$HERALD_PID"
