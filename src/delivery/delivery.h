@@ -148,7 +148,8 @@ struct delivery_msg {
 	struct delivery_rcpt *rcpts;
 	size_t n_rcpts;
 	/* out */
-	int64_t queue_id;	/* the (last) queue row for REMOTE dests, or 0 */
+	/* the queue row for REMOTE dests (LMTP: the last one), or 0 */
+	int64_t queue_id;
 };
 
 /* Stores the message for every recipient: per account one blob with
