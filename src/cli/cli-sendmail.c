@@ -758,6 +758,9 @@ sm_deliver(struct sendmail *sm, const struct buf *raw, bool extract,
 	}
 	memset(&msg, 0, sizeof(msg));
 	msg.id = id_r;
+	/* A temporary failure stores nothing, so a retry (exit 75) makes no
+	 * duplicate; a full mailbox fails only its own recipients. */
+	msg.mode = DELIVERY_SKIP_OVER_QUOTA;
 	msg.env_from = sm->env_from;
 	msg.dsn_ret = sm->ret;
 	msg.dsn_envid = sm->envid;

@@ -163,7 +163,16 @@ resolve_addr(struct resolve_ctx *ctx, const char *address, unsigned depth,
 	}
 	if (!split_address(address, &local, &domain))
 		return;
-	if (!store_domain_exists(ctx->store, domain)) {
+	const char *error = NULL;
+	enum store_result dr = store_domain_lookup(ctx->store, domain, &error);
+
+	if (dr != STORE_OK && dr != STORE_E_NOT_FOUND) {
+		ctx->temp = true;
+		ctx->error = error;
+		free(local);
+		return;
+	}
+	if (dr == STORE_E_NOT_FOUND) {
 		/* An alias target elsewhere: relay it. (The top level
 		 * handles a non-local recipient itself.) */
 		if (depth > 0) {
@@ -211,7 +220,18 @@ delivery_resolve(struct store *store, const char *address,
 	if (!split_address(address, &local, &domain))
 		return DELIVERY_UNKNOWN;
 	free(local);
-	if (!store_domain_exists(store, domain)) {
+
+	const char *error = NULL;
+	enum store_result dr = store_domain_lookup(store, domain, &error);
+
+	if (dr != STORE_OK && dr != STORE_E_NOT_FOUND) {
+		/* Not knowing whether the domain is ours is no reason to
+		 * refuse relaying (550 5.7.1): the caller answers 451. */
+		if (error_r != NULL)
+			*error_r = error;
+		return DELIVERY_TEMP;
+	}
+	if (dr == STORE_E_NOT_FOUND) {
 		dest_add(&ctx, DELIVERY_REMOTE, 0, address, NULL, NULL);
 		*dests_r = ctx.dests;
 		*count_r = ctx.n;

@@ -116,8 +116,28 @@ struct delivery_rcpt {
 	const char *error;
 };
 
+/* How the recipients of one message succeed or fail together. */
+enum delivery_mode {
+	/* One atomic store operation for every account and the queue entry:
+	 * every recipient gets the same result, so a message is never
+	 * half-delivered and a retry after a failure makes no duplicate.
+	 * For SMTP DATA/BDAT, which has one reply for all recipients. */
+	DELIVERY_ALL_OR_NOTHING = 0,
+	/* As ALL_OR_NOTHING, except that an account over quota is left out
+	 * (its recipients get STORE_E_OVER_QUOTA, the others are stored in
+	 * one operation). For sendmail, which reports every recipient and
+	 * exits EX_CANTCREAT, a status a script does not blindly retry. */
+	DELIVERY_SKIP_OVER_QUOTA,
+	/* One atomic operation per recipient (its accounts and remote
+	 * targets), each with its own result: LMTP (RFC 2033 4.2), where
+	 * every recipient gets its own reply. A destination already stored
+	 * for an earlier recipient is not stored again. */
+	DELIVERY_PER_RCPT,
+};
+
 struct delivery_msg {
 	const char *id;		/* log id of the message */
+	enum delivery_mode mode;
 	const char *env_from;	/* "" for the null sender */
 	const char *dsn_ret;	/* "FULL", "HDRS" or NULL */
 	const char *dsn_envid;
@@ -128,17 +148,19 @@ struct delivery_msg {
 	struct delivery_rcpt *rcpts;
 	size_t n_rcpts;
 	/* out */
-	int64_t queue_id;	/* the queue row for REMOTE dests, or 0 */
+	/* the queue row for REMOTE dests (LMTP: the last one), or 0 */
+	int64_t queue_id;
 };
 
 /* Stores the message for every recipient: per account one blob with
- * Return-Path, Delivered-To and Received prepended, delivered into INBOX
- * with store_deliver; the REMOTE dests of all recipients together in one
- * store_queue_insert (Received prepended, DSN fields kept). A dest shared
- * by several recipients is stored once. Returns when everything that
- * succeeded is durable; every rcpt's result is set. Logs one line per
- * dest (docs/logging.md). Blocking. Returns the number of recipients
- * whose result is STORE_OK. */
+ * Return-Path, Delivered-To and Received prepended, into its INBOX; the
+ * REMOTE dests as one outbound queue entry (Received prepended, DSN
+ * fields kept). Accounts and queue entry are written with
+ * store_deliver_queue(), in one atomic operation or one per recipient as
+ * msg->mode says. A dest shared by several recipients is stored once.
+ * Returns when everything that succeeded is durable; every rcpt's result
+ * is set. Logs one line per dest (docs/logging.md). Blocking. Returns the
+ * number of recipients whose result is STORE_OK. */
 size_t delivery_run(struct store *store, struct delivery_msg *msg);
 
 #endif

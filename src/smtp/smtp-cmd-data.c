@@ -278,6 +278,10 @@ message_end(struct smtp_session *s)
 	}
 	j->msg = (struct delivery_msg){
 		.id = s->msg_id,
+		/* One reply per recipient in LMTP; one for all in SMTP, so
+		 * all or nothing (docs/smtp.md "Delivery and durability"). */
+		.mode = smtp_session_is_lmtp(s) ? DELIVERY_PER_RCPT
+						: DELIVERY_ALL_OR_NOTHING,
 		.env_from = s->from,
 		.dsn_ret = s->dsn_ret,
 		.dsn_envid = s->dsn_envid,

@@ -8,6 +8,7 @@
 #define HERALD_STORE_STORE_PRIVATE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -132,9 +133,12 @@ struct store_backend_ops {
 					    int64_t mailbox_id,
 					    struct store_mailbox_status *st_r,
 					    const char **error_r);
+	/* blob_id NULL: every target has its own. queue NULL: none; else
+	 * inserted in the same operation (store_deliver_queue). */
 	enum store_result (*deliver)(struct store *store, const char *blob_id,
 				     uint64_t size, int64_t internal_date,
 				     struct store_target *targets, size_t count,
+				     struct store_queue_msg *queue,
 				     size_t *failed_r, const char **error_r);
 	enum store_result (*message_list)(struct store *store,
 					  int64_t mailbox_id,
@@ -202,6 +206,8 @@ struct store {
 	unsigned batch_max;
 	uint64_t batch_wait_us;
 	struct store_stats stats;
+	/* store_test_fail_reads(): the backend's reader connections fail. */
+	atomic_bool test_fail_reads;
 };
 
 extern const struct store_backend_ops store_sqlite_ops;

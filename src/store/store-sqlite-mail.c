@@ -199,11 +199,13 @@ out:
 /* ---- delivery ---- */
 
 struct deliver_ctx {
-	const char *blob_id;
+	const char *blob_id;	/* for targets without their own */
 	uint64_t size;
 	int64_t internal_date;
 	struct store_target *targets;
 	size_t count;
+	struct store_queue_msg *queue;	/* or NULL */
+	struct store *store;
 	size_t failed;
 };
 
@@ -252,10 +254,16 @@ deliver_one(sqlite3 *db, struct deliver_ctx *c, size_t i, int64_t *threads,
 	    int64_t now, const char **error_r)
 {
 	struct store_target *t = &c->targets[i];
+	const char *blob_id = t->blob_id != NULL ? t->blob_id : c->blob_id;
+	int64_t size = (int64_t)(t->blob_id != NULL ? t->size : c->size);
 	int64_t uidnext = 0, hms = 0, quota = 0, used = 0;
 	enum store_result r;
 	size_t j;
 
+	/* Nothing may reference a blob that is not stored. */
+	r = sqlite_blob_check_ref(c->store, db, blob_id, error_r);
+	if (r != STORE_OK)
+		return r;
 	int rc = sqlite_int(db, &quota, "SELECT quota_bytes FROM accounts"
 			    " WHERE id = ?", "i", t->account_id);
 
@@ -274,10 +282,16 @@ deliver_one(sqlite3 *db, struct deliver_ctx *c, size_t i, int64_t *threads,
 		return store_error(error_r, STORE_E_TEMP,
 				   "mailbox %lld has run out of UIDs",
 				   (long long)t->mailbox_id);
-	/* Copies for one account share the email and thread ids (JMAP). */
-	for (j = 0; j < i; j++)
-		if (c->targets[j].account_id == t->account_id)
+	/* Copies of one blob for one account share the email and thread
+	 * ids (JMAP); a different blob is a different email. */
+	for (j = 0; j < i; j++) {
+		const struct store_target *o = &c->targets[j];
+
+		if (o->account_id == t->account_id &&
+		    strcmp(o->blob_id != NULL ? o->blob_id : c->blob_id,
+			   blob_id) == 0)
 			break;
+	}
 	if (j < i) {
 		memcpy(t->email_id, c->targets[j].email_id,
 		       sizeof(t->email_id));
@@ -305,7 +319,7 @@ deliver_one(sqlite3 *db, struct deliver_ctx *c, size_t i, int64_t *threads,
 			"iiiiiiiitit", t->mailbox_id, t->account_id, uidnext,
 			hms + 1, (int64_t)(t->flags & STORE_FLAGS_ALL),
 			c->internal_date != 0 ? c->internal_date : now, now,
-			(int64_t)c->size, c->blob_id, threads[i],
+			size, blob_id, threads[i],
 			t->email_id) != SQLITE_OK)
 		return sqlite_fail(db, "message insert", error_r);
 	t->message_id = sqlite3_last_insert_rowid(db);
@@ -316,7 +330,7 @@ deliver_one(sqlite3 *db, struct deliver_ctx *c, size_t i, int64_t *threads,
 			t->message_id, uidnext, now) != SQLITE_OK ||
 	    sqlite_exec(db, "UPDATE accounts SET used_bytes = used_bytes + ?,"
 			" used_messages = used_messages + 1 WHERE id = ?",
-			"ii", (int64_t)c->size, t->account_id) != SQLITE_OK ||
+			"ii", size, t->account_id) != SQLITE_OK ||
 	    sqlite_int(db, &used, "SELECT used_bytes FROM accounts"
 		       " WHERE id = ?", "i", t->account_id) != SQLITE_ROW)
 		return sqlite_fail(db, "usage update", error_r);
@@ -333,15 +347,25 @@ run_deliver(struct store *store, void *ctx, const char **error_r)
 {
 	struct deliver_ctx *c = ctx;
 	sqlite3 *db = sqlite_wdb(store);
-	int64_t *threads = xcalloc(c->count, sizeof(*threads));
+	int64_t *threads = xcalloc(c->count > 0 ? c->count : 1,
+				   sizeof(*threads));
 	int64_t now = (int64_t)time(NULL);
 	enum store_result r;
 
-	r = sqlite_blob_check_ref(store, db, c->blob_id, error_r);
+	/* One savepoint for every part: a failing target or queue insert
+	 * rolls back the others (store_commit_run), so a message is never
+	 * half-delivered. */
+	c->store = store;
+	r = STORE_OK;
 	for (size_t i = 0; i < c->count && r == STORE_OK; i++) {
 		r = deliver_one(db, c, i, threads, now, error_r);
 		if (r != STORE_OK)
 			c->failed = i;
+	}
+	if (r == STORE_OK && c->queue != NULL) {
+		r = sqlite_queue_insert_in(store, db, c->queue, error_r);
+		if (r != STORE_OK)
+			c->failed = c->count;
 	}
 	free(threads);
 	return r;
@@ -350,12 +374,15 @@ run_deliver(struct store *store, void *ctx, const char **error_r)
 enum store_result
 sqlite_deliver(struct store *store, const char *blob_id, uint64_t size,
 	       int64_t internal_date, struct store_target *targets,
-	       size_t count, size_t *failed_r, const char **error_r)
+	       size_t count, struct store_queue_msg *queue, size_t *failed_r,
+	       const char **error_r)
 {
 	struct deliver_ctx c = {
 		.blob_id = blob_id, .size = size,
 		.internal_date = internal_date, .targets = targets,
-		.count = count,
+		.count = count, .queue = queue,
+		/* a failure that is no part's own (the commit) */
+		.failed = queue != NULL ? count : 0,
 	};
 	enum store_result r = store_commit_run(store, run_deliver, &c,
 					       error_r);

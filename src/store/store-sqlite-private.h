@@ -109,7 +109,8 @@ enum store_result sqlite_mailbox_status(struct store *, int64_t,
 					const char **);
 enum store_result sqlite_deliver(struct store *, const char *, uint64_t,
 				 int64_t, struct store_target *, size_t,
-				 size_t *, const char **);
+				 struct store_queue_msg *, size_t *,
+				 const char **);
 enum store_result sqlite_message_list(struct store *, int64_t,
 				      struct store_message **, size_t *,
 				      const char **);
@@ -136,6 +137,10 @@ enum store_result sqlite_mailbox_create(sqlite3 *db, int64_t account_id,
 					bool subscribed, int64_t *id_r,
 					const char **error_r);
 
+/* Inside a write op: inserts q (blob checked) and sets q->id. */
+enum store_result sqlite_queue_insert_in(struct store *store, sqlite3 *db,
+					 struct store_queue_msg *q,
+					 const char **error_r);
 enum store_result sqlite_queue_insert(struct store *, const char *, uint64_t,
 				      const char *, const char *,
 				      const char *,

@@ -13,48 +13,47 @@
 
 #include "lib/mem.h"
 
+/* Updates of one queue row or recipient row. */
 struct queue_ctx {
-	const char *blob_id;
-	uint64_t size;
-	const char *env_from;
-	const char *dsn_ret;
-	const char *dsn_envid;
-	const struct store_queue_rcpt *rcpts;
-	size_t count;
 	int64_t id;
 	int64_t next_attempt;
 	const char *status;
 	const char *last_error;
 };
 
-static enum store_result
-run_queue_insert(struct store *store, void *ctx, const char **error_r)
+enum store_result
+sqlite_queue_insert_in(struct store *store, sqlite3 *db,
+		       struct store_queue_msg *q, const char **error_r)
 {
-	struct queue_ctx *c = ctx;
-	sqlite3 *db = sqlite_wdb(store);
 	int64_t now = (int64_t)time(NULL);
-	enum store_result r = sqlite_blob_check_ref(store, db, c->blob_id,
+	enum store_result r = sqlite_blob_check_ref(store, db, q->blob_id,
 						    error_r);
 
 	if (r != STORE_OK)
 		return r;
 	if (sqlite_exec(db, "INSERT INTO queue (blob_id, size, env_from,"
 			" dsn_ret, dsn_envid, created, next_attempt)"
-			" VALUES (?, ?, ?, ?, ?, ?, ?)", "titttii", c->blob_id,
-			(int64_t)c->size, c->env_from, c->dsn_ret,
-			c->dsn_envid, now, now) != SQLITE_OK)
+			" VALUES (?, ?, ?, ?, ?, ?, ?)", "titttii", q->blob_id,
+			(int64_t)q->size, q->env_from, q->dsn_ret,
+			q->dsn_envid, now, now) != SQLITE_OK)
 		return sqlite_fail(db, "queue insert", error_r);
-	c->id = sqlite3_last_insert_rowid(db);
-	for (size_t i = 0; i < c->count; i++) {
+	q->id = sqlite3_last_insert_rowid(db);
+	for (size_t i = 0; i < q->count; i++) {
 		if (sqlite_exec(db, "INSERT INTO queue_rcpts (queue_id,"
 				" address, dsn_notify, dsn_orcpt)"
-				" VALUES (?, ?, ?, ?)", "ittt", c->id,
-				c->rcpts[i].address, c->rcpts[i].dsn_notify,
-				c->rcpts[i].dsn_orcpt) != SQLITE_OK)
+				" VALUES (?, ?, ?, ?)", "ittt", q->id,
+				q->rcpts[i].address, q->rcpts[i].dsn_notify,
+				q->rcpts[i].dsn_orcpt) != SQLITE_OK)
 			return sqlite_fail(db, "queue recipient insert",
 					   error_r);
 	}
 	return STORE_OK;
+}
+
+static enum store_result
+run_queue_insert(struct store *store, void *ctx, const char **error_r)
+{
+	return sqlite_queue_insert_in(store, sqlite_wdb(store), ctx, error_r);
 }
 
 enum store_result
@@ -63,15 +62,15 @@ sqlite_queue_insert(struct store *store, const char *blob_id, uint64_t size,
 		    const char *dsn_envid, const struct store_queue_rcpt *rcpts,
 		    size_t count, int64_t *id_r, const char **error_r)
 {
-	struct queue_ctx c = { .blob_id = blob_id, .size = size,
-			       .env_from = env_from, .dsn_ret = dsn_ret,
-			       .dsn_envid = dsn_envid, .rcpts = rcpts,
-			       .count = count };
-	enum store_result r = store_commit_run(store, run_queue_insert, &c,
+	struct store_queue_msg q = { .blob_id = blob_id, .size = size,
+				     .env_from = env_from, .dsn_ret = dsn_ret,
+				     .dsn_envid = dsn_envid, .rcpts = rcpts,
+				     .count = count };
+	enum store_result r = store_commit_run(store, run_queue_insert, &q,
 					       error_r);
 
 	if (r == STORE_OK && id_r != NULL)
-		*id_r = c.id;
+		*id_r = q.id;
 	return r;
 }
 

@@ -256,6 +256,9 @@ sqlite_reader_get(struct store *store, sqlite3 **db_r, const char **error_r)
 {
 	struct sqlite_backend *be = backend(store);
 
+	if (atomic_load(&store->test_fail_reads))
+		return store_error(error_r, STORE_E_TEMP,
+				   "database unreadable (test fault)");
 	pthread_mutex_lock(&be->pool_lock);
 	if (be->n_idle > 0) {
 		*db_r = be->idle[--be->n_idle];

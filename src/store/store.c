@@ -310,18 +310,29 @@ store_domain_list(struct store *store, char ***names_r, size_t *count_r,
 	return store->ops->domain_list(store, names_r, count_r, error_r);
 }
 
-bool
-store_domain_exists(struct store *store, const char *domain)
+enum store_result
+store_domain_lookup(struct store *store, const char *domain,
+		    const char **error_r)
 {
 	char *d;
 	bool exists = false;
+	enum store_result r;
 
-	if (domain_norm(domain, &d, NULL) != STORE_OK)
-		return false;
-	if (store->ops->domain_exists(store, d, &exists, NULL) != STORE_OK)
-		exists = false;
+	if (domain == NULL || !domain_is_valid(domain))
+		return store_error(error_r, STORE_E_NOT_FOUND,
+				   "malformed domain name");
+	r = domain_norm(domain, &d, error_r);
+	if (r != STORE_OK)
+		return r;
+	r = store->ops->domain_exists(store, d, &exists, error_r);
+	if (r == STORE_OK && !exists)
+		r = store_error(error_r, STORE_E_NOT_FOUND,
+				"domain %s is not local", d);
+	else if (r != STORE_OK && r != STORE_E_TEMP)
+		/* Whatever went wrong, the answer is unknown: not "no". */
+		r = STORE_E_TEMP;
 	free(d);
-	return exists;
+	return r;
 }
 
 static bool
@@ -638,19 +649,74 @@ store_mailbox_status(struct store *store, int64_t mailbox_id,
 					  error_r);
 }
 
+/* Every target has a blob: its own (valid id) or the default. */
+static enum store_result
+targets_check(const char *blob_id, const struct store_target *targets,
+	      size_t count, const char **error_r)
+{
+	for (size_t i = 0; i < count; i++) {
+		const char *id = targets[i].blob_id;
+		uint64_t size = targets[i].size;
+
+		if (id == NULL && blob_id == NULL)
+			return store_error(error_r, STORE_E_INVALID,
+					   "target %zu has no blob", i);
+		if (id != NULL && !store_blob_id_is_valid(id))
+			return store_error(error_r, STORE_E_INVALID,
+					   "bad blob id");
+		if (id != NULL && size > INT64_MAX)
+			return store_error(error_r, STORE_E_INVALID,
+					   "bad size");
+	}
+	return STORE_OK;
+}
+
+static enum store_result
+queue_check(const char *blob_id, const char *env_from,
+	    const struct store_queue_rcpt *rcpts, size_t count,
+	    const char **error_r);
+
 enum store_result
 store_deliver(struct store *store, const char *blob_id, uint64_t size,
 	      int64_t internal_date, struct store_target *targets,
 	      size_t count, size_t *failed_r, const char **error_r)
 {
-	if (!store_blob_id_is_valid(blob_id))
+	enum store_result r;
+
+	if (blob_id != NULL && !store_blob_id_is_valid(blob_id))
 		return store_error(error_r, STORE_E_INVALID, "bad blob id");
 	if (count == 0)
 		return store_error(error_r, STORE_E_INVALID, "no targets");
 	if (size > INT64_MAX)
 		return store_error(error_r, STORE_E_INVALID, "bad size");
+	r = targets_check(blob_id, targets, count, error_r);
+	if (r != STORE_OK)
+		return r;
 	return store->ops->deliver(store, blob_id, size, internal_date,
-				   targets, count, failed_r, error_r);
+				   targets, count, NULL, failed_r, error_r);
+}
+
+enum store_result
+store_deliver_queue(struct store *store, int64_t internal_date,
+		    struct store_target *targets, size_t count,
+		    struct store_queue_msg *queue, size_t *failed_r,
+		    const char **error_r)
+{
+	enum store_result r;
+
+	if (count == 0 && queue == NULL)
+		return store_error(error_r, STORE_E_INVALID, "no targets");
+	r = targets_check(NULL, targets, count, error_r);
+	if (r == STORE_OK && queue != NULL) {
+		r = queue_check(queue->blob_id, queue->env_from, queue->rcpts,
+				queue->count, error_r);
+		if (r == STORE_OK && queue->size > INT64_MAX)
+			r = store_error(error_r, STORE_E_INVALID, "bad size");
+	}
+	if (r != STORE_OK)
+		return r;
+	return store->ops->deliver(store, NULL, 0, internal_date, targets,
+				   count, queue, failed_r, error_r);
 }
 
 enum store_result
@@ -686,21 +752,34 @@ store_expunge(struct store *store, int64_t mailbox_id, const uint32_t *uids,
 
 /* ---- outbound queue ---- */
 
-enum store_result
-store_queue_insert(struct store *store, const char *blob_id, uint64_t size,
-		   const char *env_from, const char *dsn_ret,
-		   const char *dsn_envid, const struct store_queue_rcpt *rcpts,
-		   size_t count, int64_t *id_r, const char **error_r)
+static enum store_result
+queue_check(const char *blob_id, const char *env_from,
+	    const struct store_queue_rcpt *rcpts, size_t count,
+	    const char **error_r)
 {
-	if (!store_blob_id_is_valid(blob_id))
+	if (blob_id == NULL || !store_blob_id_is_valid(blob_id))
 		return store_error(error_r, STORE_E_INVALID, "bad blob id");
-	if (count == 0 || env_from == NULL)
+	if (count == 0 || rcpts == NULL || env_from == NULL)
 		return store_error(error_r, STORE_E_INVALID,
 				   "no sender or no recipients");
 	for (size_t i = 0; i < count; i++)
 		if (!text_is_valid(rcpts[i].address))
 			return store_error(error_r, STORE_E_INVALID,
 					   "empty recipient");
+	return STORE_OK;
+}
+
+enum store_result
+store_queue_insert(struct store *store, const char *blob_id, uint64_t size,
+		   const char *env_from, const char *dsn_ret,
+		   const char *dsn_envid, const struct store_queue_rcpt *rcpts,
+		   size_t count, int64_t *id_r, const char **error_r)
+{
+	enum store_result r = queue_check(blob_id, env_from, rcpts, count,
+					  error_r);
+
+	if (r != STORE_OK)
+		return r;
 	return store->ops->queue_insert(store, blob_id, size, env_from,
 					dsn_ret, dsn_envid, rcpts, count, id_r,
 					error_r);
@@ -766,4 +845,12 @@ enum store_result
 store_queue_delete(struct store *store, int64_t id, const char **error_r)
 {
 	return store->ops->queue_delete(store, id, error_r);
+}
+
+/* ---- testing ---- */
+
+void
+store_test_fail_reads(struct store *store, bool on)
+{
+	atomic_store(&store->test_fail_reads, on);
 }

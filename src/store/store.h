@@ -182,8 +182,14 @@ enum store_result store_domain_del(struct store *store, const char *domain,
 /* Domain names sorted; *names_r is freed with store_strv_free(). */
 enum store_result store_domain_list(struct store *store, char ***names_r,
 				    size_t *count_r, const char **error_r);
-/* Case-insensitive. False also when the database cannot be read. */
-bool store_domain_exists(struct store *store, const char *domain);
+/* Whether domain is one of ours (case-insensitive): STORE_OK when it is,
+ * STORE_E_NOT_FOUND when it is not (also for a malformed name, which
+ * cannot be ours), STORE_E_TEMP when the database cannot be read. A
+ * failure is never "not ours": callers answer it with a temporary error
+ * (SMTP 451 4.3.0), never with a relay refusal. (This replaces the old
+ * bool store_domain_exists(), which turned a failure into "no".) */
+enum store_result store_domain_lookup(struct store *store, const char *domain,
+				      const char **error_r);
 
 /* Frees an array of n strings and NULLs *v. */
 void store_strv_free(char ***v, size_t n);
@@ -316,12 +322,18 @@ enum store_result store_mailbox_status(struct store *store, int64_t mailbox_id,
 /* ---- messages ---- */
 
 /* One destination of a delivery. In: account_id and either mailbox_id or
- * (mailbox_id 0) mailbox_name (NULL: INBOX). Out: the rest. */
+ * (mailbox_id 0) mailbox_name (NULL: INBOX), flags, and optionally the
+ * target's own blob. Out: the rest. */
 struct store_target {
 	int64_t account_id;
 	int64_t mailbox_id;
 	const char *mailbox_name;
 	uint32_t flags;		/* initial system flags, e.g. 0 */
+	/* This target's own blob (already stored with store_blob_put) and
+	 * its size, e.g. a copy with the account's Delivered-To; NULL: the
+	 * blob_id and size given to store_deliver(). */
+	const char *blob_id;
+	uint64_t size;
 	/* filled on success */
 	int64_t message_id;
 	uint32_t uid;
@@ -330,6 +342,8 @@ struct store_target {
 };
 
 /* Stores one blob (already stored with store_blob_put) of `size` bytes
+ * (or, for a target with its own blob_id, that blob and its size; blob_id
+ * may be NULL when every target has its own)
  * into every target in one atomic, group-committed operation: each target
  * gets uid = uidnext++, modseq = highestmodseq + 1 of its mailbox, new
  * stable ids, and its account's used_bytes/used_messages grow. Targets of
@@ -389,6 +403,34 @@ struct store_queue_rcpt {
 	const char *dsn_orcpt;	/* "rfc822;addr" or NULL */
 };
 
+/* A new outbound queue entry, for store_deliver_queue(). */
+struct store_queue_msg {
+	const char *blob_id;	/* already stored with store_blob_put */
+	uint64_t size;
+	const char *env_from;	/* "" for the null sender */
+	const char *dsn_ret;	/* "FULL", "HDRS" or NULL */
+	const char *dsn_envid;	/* or NULL */
+	const struct store_queue_rcpt *rcpts;
+	size_t count;		/* at least 1 */
+	int64_t id;		/* out: the queue row id */
+};
+
+/* One message for local accounts and remote recipients as one atomic,
+ * group-committed operation: every target (each with its own blob_id and
+ * size set) as in store_deliver() and, when queue is not NULL, the queue
+ * entry as in store_queue_insert(). Either all of it is stored or none:
+ * a failure of any part (quota, unknown account, missing blob, a failed
+ * commit) rolls every part back. count may be 0 when queue is given.
+ * On failure *failed_r (may be NULL) is the index of the target that
+ * failed, or count when the queue insert failed (or the failure was not
+ * one part's, e.g. the commit). Durable when STORE_OK is returned. */
+enum store_result store_deliver_queue(struct store *store,
+				      int64_t internal_date,
+				      struct store_target *targets,
+				      size_t count,
+				      struct store_queue_msg *queue,
+				      size_t *failed_r, const char **error_r);
+
 /* Queues a message (blob already written) for relay, with its recipients,
  * in one group-committed operation. env_from "" is the null sender.
  * dsn_ret ("FULL"/"HDRS") and dsn_envid may be NULL. *id_r gets the
@@ -444,5 +486,14 @@ enum store_result store_queue_reschedule(struct store *store, int64_t id,
 /* Removes a queue entry and its recipients. */
 enum store_result store_queue_delete(struct store *store, int64_t id,
 				    const char **error_r);
+
+/* ---- testing ---- */
+
+/* Test-only fault hook: while on, every read that borrows a reader
+ * connection (directory lookups, lists, database blob reads) fails with
+ * STORE_E_TEMP, as when the database cannot be read; writes are not
+ * affected. Unit tests use it to check that a store failure is answered
+ * as temporary. Never called outside tests/. */
+void store_test_fail_reads(struct store *store, bool on);
 
 #endif

@@ -396,3 +396,36 @@ def test_auth_on_25_allows_relay(server):
         assert s.sendmail("alice@example.test", ["x@far.test"],
                           b"From: alice@example.test\r\n\r\nx\r\n") == {}
     assert server.wait_log("status=queued")
+
+
+def test_multi_account_all_or_nothing(server):
+    """Issue 3: one message for two accounts where one cannot take it is
+    stored for neither (one SMTP reply for all), so the client's retry
+    after the fix gives each account exactly one copy."""
+    server.cli("user", "quota", "alice@example.test", "1k")
+    msg = b"Subject: both\r\n\r\n" + (b"w" * 98 + b"\r\n") * 20
+
+    def send():
+        r = Raw(server.ports["smtp"])
+        r.reply()
+        r.cmd("EHLO u.test")
+        assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+        assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+        assert r.cmd("RCPT TO:<alice@example.test>")[0] == 250
+        r.cmd("DATA")
+        r.send(msg + b".\r\n")
+        reply = r.reply()
+        r.close()
+        return reply
+
+    code, text = send()
+    assert (code, text[0][:5]) == (552, "5.2.2"), text
+    # bob's copy was rolled back with alice's: nothing half-delivered
+    assert inbox(server, "bob@example.test") == []
+    assert inbox(server, "alice@example.test") == []
+    assert server.wait_log("not stored because <alice@example.test>")
+    server.cli("user", "quota", "alice@example.test", "0")
+    code, text = send()
+    assert code == 250, text
+    assert len(inbox(server, "bob@example.test")) == 1
+    assert len(inbox(server, "alice@example.test")) == 1

@@ -371,10 +371,22 @@ test_run_local_and_queue(void **state)
 	delivery_dests_free(&d3, n3);
 }
 
-static void
-test_run_over_quota(void **state)
+static size_t
+queue_len(struct fixture *f)
 {
-	struct fixture *f = *state;
+	struct store_queue_entry *q = NULL;
+	size_t nq = 0;
+	const char *error = NULL;
+
+	must(store_queue_list(f->store, 0, &q, &nq, &error), error);
+	store_queue_entries_free(&q, nq);
+	return nq;
+}
+
+/* alice over quota, bob fine: what each mode stores. */
+static void
+run_over_quota(struct fixture *f, enum delivery_mode mode)
+{
 	struct delivery_dest *d1 = NULL, *d2 = NULL;
 	size_t n1 = 0, n2 = 0, count = 0;
 	const char *error = NULL;
@@ -391,6 +403,7 @@ test_run_over_quota(void **state)
 	};
 	struct delivery_msg m = {
 		.id = "MSGID2",
+		.mode = mode,
 		.env_from = "",
 		.received = "Received: x;\r\n\tdate\r\n",
 		.data = (const uint8_t *)body,
@@ -399,18 +412,209 @@ test_run_over_quota(void **state)
 		.n_rcpts = 2,
 	};
 
-	assert_int_equal(delivery_run(f->store, &m), 1);
-	assert_int_equal(rc[0].result, STORE_E_OVER_QUOTA);
-	assert_int_equal(rc[1].result, STORE_OK);
+	if (mode == DELIVERY_ALL_OR_NOTHING) {
+		/* one reply for both: 552 and nobody has it */
+		assert_int_equal(delivery_run(f->store, &m), 0);
+		assert_int_equal(rc[0].result, STORE_E_OVER_QUOTA);
+		assert_int_equal(rc[1].result, STORE_E_OVER_QUOTA);
+		assert_null(inbox_blob(f, f->bob, &count));
+		assert_int_equal(count, 0);
+	} else {
+		assert_int_equal(delivery_run(f->store, &m), 1);
+		assert_int_equal(rc[0].result, STORE_E_OVER_QUOTA);
+		assert_int_equal(rc[1].result, STORE_OK);
+		char *blob = inbox_blob(f, f->bob, &count);
+
+		assert_non_null(blob);
+		assert_true(strncmp(blob, "Return-Path: <>\r\n", 17) == 0);
+		free(blob);
+	}
 	assert_null(inbox_blob(f, f->alice, &count));
 	assert_int_equal(count, 0);
-	char *blob = inbox_blob(f, f->bob, &count);
-
-	assert_non_null(blob);
-	assert_true(strncmp(blob, "Return-Path: <>\r\n", 17) == 0);
-	free(blob);
 	delivery_dests_free(&d1, n1);
 	delivery_dests_free(&d2, n2);
+}
+
+static void
+test_run_over_quota_all(void **state)
+{
+	run_over_quota(*state, DELIVERY_ALL_OR_NOTHING);
+}
+
+static void
+test_run_over_quota_skip(void **state)
+{
+	run_over_quota(*state, DELIVERY_SKIP_OVER_QUOTA);
+}
+
+static void
+test_run_over_quota_per_rcpt(void **state)
+{
+	run_over_quota(*state, DELIVERY_PER_RCPT);
+}
+
+/* bob, then carol (deleted after RCPT, so her delivery fails
+ * temporarily), and a remote recipient. */
+struct three {
+	struct delivery_dest *d[3];
+	size_t n[3];
+	struct delivery_rcpt rc[3];
+	struct delivery_msg m;
+};
+
+static void
+three_setup(struct fixture *f, struct three *t, enum delivery_mode mode)
+{
+	static const char *const addrs[3] = {
+		"bob@example.test", "carol@catch.test", "far@remote.test",
+	};
+	const char *error = NULL;
+
+	memset(t, 0, sizeof(*t));
+	for (size_t i = 0; i < 3; i++) {
+		assert_true(delivery_resolve(f->store, addrs[i], &t->d[i],
+					     &t->n[i], NULL) !=
+			    DELIVERY_TEMP);
+		t->rc[i] = (struct delivery_rcpt){
+			.address = addrs[i], .dests = t->d[i],
+			.n_dests = t->n[i],
+		};
+	}
+	must(store_user_del(f->store, "carol@catch.test", &error), error);
+	t->m = (struct delivery_msg){
+		.id = "MSGID3",
+		.mode = mode,
+		.env_from = "s@remote.test",
+		.received = "Received: x;\r\n\tdate\r\n",
+		.data = (const uint8_t *)"Subject: t\r\n\r\nx\r\n",
+		.len = 18,
+		.rcpts = t->rc,
+		.n_rcpts = 3,
+	};
+}
+
+static void
+three_free(struct three *t)
+{
+	for (size_t i = 0; i < 3; i++)
+		delivery_dests_free(&t->d[i], t->n[i]);
+}
+
+/* Issue 3: a message for several accounts where one fails temporarily
+ * leaves no copy anywhere (so the client's retry makes no duplicate),
+ * and no queue entry either. */
+static void
+test_run_atomic_temp_failure(void **state)
+{
+	struct fixture *f = *state;
+	struct three t;
+	size_t count = 0;
+
+	for (int mode = DELIVERY_ALL_OR_NOTHING;
+	     mode <= DELIVERY_SKIP_OVER_QUOTA; mode++) {
+		if (mode == DELIVERY_SKIP_OVER_QUOTA) {
+			const char *error = NULL;
+
+			must(store_user_add(f->store, "carol@catch.test",
+					    "{PLAIN}x", NULL, 0, &f->carol,
+					    &error), error);
+		}
+		three_setup(f, &t, (enum delivery_mode)mode);
+		assert_int_equal(delivery_run(f->store, &t.m), 0);
+		for (size_t i = 0; i < 3; i++)
+			assert_int_equal(t.rc[i].result, STORE_E_TEMP);
+		assert_int_equal(t.m.queue_id, 0);
+		assert_null(inbox_blob(f, f->bob, &count));
+		assert_int_equal(count, 0);
+		assert_int_equal(queue_len(f), 0);
+		three_free(&t);
+	}
+}
+
+/* LMTP: the failing recipient fails alone. */
+static void
+test_run_per_rcpt_temp_failure(void **state)
+{
+	struct fixture *f = *state;
+	struct three t;
+	size_t count = 0;
+
+	three_setup(f, &t, DELIVERY_PER_RCPT);
+	assert_int_equal(delivery_run(f->store, &t.m), 2);
+	assert_int_equal(t.rc[0].result, STORE_OK);
+	assert_int_equal(t.rc[1].result, STORE_E_TEMP);
+	assert_int_equal(t.rc[2].result, STORE_OK);
+	assert_true(t.m.queue_id > 0);
+	free(inbox_blob(f, f->bob, &count));
+	assert_int_equal(count, 1);
+	assert_int_equal(queue_len(f), 1);
+	three_free(&t);
+}
+
+/* LMTP: an alias to two accounts is one recipient, stored for both or
+ * for neither; an account already stored for an earlier recipient is not
+ * stored again. */
+static void
+test_run_per_rcpt_alias(void **state)
+{
+	struct fixture *f = *state;
+	struct delivery_dest *d1 = NULL, *d2 = NULL;
+	size_t n1 = 0, n2 = 0, count = 0;
+	const char *error = NULL;
+
+	delivery_resolve(f->store, "bob@example.test", &d1, &n1, NULL);
+	delivery_resolve(f->store, "team@example.test", &d2, &n2, NULL);
+	must(store_user_set_quota(f->store, "alice@example.test", 10, &error),
+	     error);
+
+	struct delivery_rcpt rc[2] = {
+		{ .address = "bob@example.test", .dests = d1, .n_dests = n1 },
+		{ .address = "team@example.test", .dests = d2, .n_dests = n2 },
+	};
+	struct delivery_msg m = {
+		.id = "MSGID4",
+		.mode = DELIVERY_PER_RCPT,
+		.env_from = "",
+		.received = "Received: x;\r\n\tdate\r\n",
+		.data = (const uint8_t *)"Subject: t\r\n\r\nx\r\n",
+		.len = 18,
+		.rcpts = rc,
+		.n_rcpts = 2,
+	};
+
+	assert_int_equal(delivery_run(f->store, &m), 1);
+	assert_int_equal(rc[0].result, STORE_OK);
+	assert_int_equal(rc[1].result, STORE_E_OVER_QUOTA);
+	free(inbox_blob(f, f->bob, &count));
+	assert_int_equal(count, 1);
+	assert_null(inbox_blob(f, f->alice, &count));
+	delivery_dests_free(&d1, n1);
+	delivery_dests_free(&d2, n2);
+}
+
+/* A store that cannot be read: TEMP (451 4.3.0), never NOT_LOCAL (which
+ * SMTP answers 550 5.7.1 relay denied) or UNKNOWN (550 5.1.1). */
+static void
+test_resolve_store_failure(void **state)
+{
+	struct fixture *f = *state;
+	struct delivery_dest *d = NULL;
+	size_t n = 0;
+	const char *error = NULL;
+
+	store_test_fail_reads(f->store, true);
+	assert_int_equal(delivery_resolve(f->store, "bob@example.test", &d, &n,
+					  &error), DELIVERY_TEMP);
+	assert_null(d);
+	assert_non_null(error);
+	assert_int_equal(delivery_resolve(f->store, "x@remote.test", &d, &n,
+					  &error), DELIVERY_TEMP);
+	assert_int_equal(delivery_resolve(f->store, "x@catch.test", &d, &n,
+					  NULL), DELIVERY_TEMP);
+	store_test_fail_reads(f->store, false);
+	assert_int_equal(delivery_resolve(f->store, "x@remote.test", &d, &n,
+					  NULL), DELIVERY_NOT_LOCAL);
+	delivery_dests_free(&d, n);
 }
 
 int
@@ -430,8 +634,20 @@ main(void)
 		cmocka_unit_test(test_received_golden),
 		cmocka_unit_test_setup_teardown(test_run_local_and_queue, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_run_over_quota, setup,
+		cmocka_unit_test_setup_teardown(test_run_over_quota_all, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_run_over_quota_skip,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_run_over_quota_per_rcpt,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_run_atomic_temp_failure,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_run_per_rcpt_temp_failure,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_run_per_rcpt_alias, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_resolve_store_failure,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

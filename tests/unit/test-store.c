@@ -105,7 +105,7 @@ add_user(struct store *store, const char *address, uint64_t quota)
 	int64_t id = 0;
 
 	assert_non_null(at);
-	if (!store_domain_exists(store, at + 1))
+	if (store_domain_lookup(store, at + 1, &error) == STORE_E_NOT_FOUND)
 		assert_int_equal(store_domain_add(store, at + 1, &error),
 				 STORE_OK);
 	assert_int_equal(store_user_add(store, address, "{PLAIN}x", NULL,
@@ -180,8 +180,24 @@ test_domains(void **state)
 	assert_int_equal(store_domain_add(s, "bad domain", &error),
 			 STORE_E_INVALID);
 	assert_int_equal(store_domain_add(s, "", &error), STORE_E_INVALID);
-	assert_true(store_domain_exists(s, "B.EXAMPLE"));
-	assert_false(store_domain_exists(s, "c.example"));
+	assert_int_equal(store_domain_lookup(s, "B.EXAMPLE", &error),
+			 STORE_OK);
+	assert_int_equal(store_domain_lookup(s, "c.example", &error),
+			 STORE_E_NOT_FOUND);
+	assert_int_equal(store_domain_lookup(s, "bad domain", &error),
+			 STORE_E_NOT_FOUND);
+	assert_int_equal(store_domain_lookup(s, NULL, &error),
+			 STORE_E_NOT_FOUND);
+	/* A database that cannot be read is a temporary failure, never
+	 * "not ours" (which would mean 550 relay denied). */
+	store_test_fail_reads(s, true);
+	assert_int_equal(store_domain_lookup(s, "b.example", &error),
+			 STORE_E_TEMP);
+	assert_non_null(strstr(error, "test fault"));
+	assert_int_equal(store_domain_lookup(s, "c.example", NULL),
+			 STORE_E_TEMP);
+	store_test_fail_reads(s, false);
+	assert_int_equal(store_domain_lookup(s, "b.example", NULL), STORE_OK);
 	assert_int_equal(store_domain_list(s, &names, &n, &error), STORE_OK);
 	assert_int_equal(n, 2);
 	assert_string_equal(names[0], "a.example");
@@ -861,6 +877,171 @@ test_queue(void **state)
 			 STORE_E_INVALID);
 }
 
+static size_t
+inbox_count(struct store *s, int64_t account)
+{
+	struct store_mailbox *inbox = NULL;
+	struct store_mailbox_status st;
+	const char *error = NULL;
+
+	assert_int_equal(store_mailbox_lookup(s, account, "INBOX", &inbox,
+					      &error), STORE_OK);
+	assert_int_equal(store_mailbox_status(s, inbox->id, &st, &error),
+			 STORE_OK);
+	store_mailbox_free(&inbox);
+	return st.messages;
+}
+
+static size_t
+queue_count(struct store *s)
+{
+	struct store_queue_entry *e = NULL;
+	size_t n = 0;
+	const char *error = NULL;
+
+	assert_int_equal(store_queue_list(s, 0, &e, &n, &error), STORE_OK);
+	store_queue_entries_free(&e, n);
+	return n;
+}
+
+/* One message for several accounts, each with its own copy, plus the
+ * outbound queue: stored together or not at all. */
+static void
+test_deliver_queue_atomic(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->store;
+	const char *error = NULL;
+	int64_t a = add_user(s, "a@example.com", 0);
+	int64_t b = add_user(s, "b@example.com", 0);
+	int64_t c = add_user(s, "c@example.com", 30);
+	char ba[STORE_BLOB_ID_LEN + 1], bb[STORE_BLOB_ID_LEN + 1];
+	char bq[STORE_BLOB_ID_LEN + 1], missing[STORE_BLOB_ID_LEN + 1];
+	struct store_queue_rcpt qr[1] = {
+		{ "x@remote.example", "NEVER", NULL },
+	};
+	struct store_queue_msg q = {
+		.blob_id = bq, .size = 5, .env_from = "s@example.com",
+		.rcpts = qr, .count = 1,
+	};
+	size_t failed = 99;
+
+	put_text(s, "Delivered-To: a\r\n\r\nhi\r\n", ba);
+	put_text(s, "Delivered-To: b\r\n\r\nhi\r\n", bb);
+	put_text(s, "hi\r\n", bq);
+	memset(missing, 'e', STORE_BLOB_ID_LEN);
+	missing[STORE_BLOB_ID_LEN] = '\0';
+
+	/* all parts fine: every account has its own blob, and the queue */
+	{
+		struct store_target t[2] = {
+			{ .account_id = a, .blob_id = ba, .size = 25 },
+			{ .account_id = b, .blob_id = bb, .size = 26 },
+		};
+		struct store_message *msgs;
+		size_t n;
+		struct store_mailbox *inbox;
+
+		assert_int_equal(store_deliver_queue(s, 0, t, 2, &q, &failed,
+						     &error), STORE_OK);
+		assert_true(q.id > 0);
+		assert_int_equal(t[0].uid, 1);
+		assert_int_equal(t[1].uid, 1);
+		assert_int_equal(store_mailbox_lookup(s, b, "INBOX", &inbox,
+						      &error), STORE_OK);
+		assert_int_equal(store_message_list(s, inbox->id, &msgs, &n,
+						    &error), STORE_OK);
+		assert_int_equal(n, 1);
+		assert_string_equal(msgs[0].blob_id, bb);
+		assert_int_equal(msgs[0].size, 26);
+		free(msgs);
+		store_mailbox_free(&inbox);
+	}
+	assert_int_equal(queue_count(s), 1);
+
+	/* a later target over quota: nothing anywhere, not even the queue */
+	{
+		struct store_target t[3] = {
+			{ .account_id = a, .blob_id = ba, .size = 25 },
+			{ .account_id = b, .blob_id = bb, .size = 26 },
+			{ .account_id = c, .blob_id = bb, .size = 31 },
+		};
+		assert_int_equal(store_deliver_queue(s, 0, t, 3, &q, &failed,
+						     &error),
+				 STORE_E_OVER_QUOTA);
+		assert_int_equal(failed, 2);
+	}
+	/* a later target whose account is gone */
+	{
+		struct store_target t[2] = {
+			{ .account_id = a, .blob_id = ba, .size = 25 },
+			{ .account_id = 424242, .blob_id = bb, .size = 26 },
+		};
+		assert_int_equal(store_deliver_queue(s, 0, t, 2, &q, &failed,
+						     &error),
+				 STORE_E_NOT_FOUND);
+		assert_int_equal(failed, 1);
+	}
+	/* a later target's blob is not stored (temporary) */
+	{
+		struct store_target t[2] = {
+			{ .account_id = a, .blob_id = ba, .size = 25 },
+			{ .account_id = b, .blob_id = missing, .size = 26 },
+		};
+		assert_int_equal(store_deliver_queue(s, 0, t, 2, &q, &failed,
+						     &error), STORE_E_TEMP);
+		assert_int_equal(failed, 1);
+	}
+	/* the queue part fails (its blob is missing): no account copy */
+	{
+		struct store_target t[2] = {
+			{ .account_id = a, .blob_id = ba, .size = 25 },
+			{ .account_id = b, .blob_id = bb, .size = 26 },
+		};
+		struct store_queue_msg bad = q;
+
+		bad.blob_id = missing;
+		assert_int_equal(store_deliver_queue(s, 0, t, 2, &bad, &failed,
+						     &error), STORE_E_TEMP);
+		assert_int_equal(failed, 2);
+	}
+	assert_int_equal(inbox_count(s, a), 1);
+	assert_int_equal(inbox_count(s, b), 1);
+	assert_int_equal(inbox_count(s, c), 0);
+	assert_int_equal(queue_count(s), 1);
+	{
+		struct store_user *u;
+
+		assert_int_equal(store_user_get(s, a, &u, &error), STORE_OK);
+		assert_int_equal(u->used_bytes, 25);
+		assert_int_equal(u->used_messages, 1);
+		store_user_free(&u);
+	}
+
+	/* queue only; bad arguments */
+	assert_int_equal(store_deliver_queue(s, 0, NULL, 0, &q, NULL, &error),
+			 STORE_OK);
+	assert_int_equal(queue_count(s), 2);
+	assert_int_equal(store_deliver_queue(s, 0, NULL, 0, NULL, NULL,
+					     &error), STORE_E_INVALID);
+	{
+		struct store_target t = { .account_id = a };
+
+		/* store_deliver_queue needs every target's own blob */
+		assert_int_equal(store_deliver_queue(s, 0, &t, 1, NULL, NULL,
+						     &error), STORE_E_INVALID);
+		/* store_deliver: a NULL default needs the same */
+		assert_int_equal(store_deliver(s, NULL, 0, 0, &t, 1, NULL,
+					       &error), STORE_E_INVALID);
+		/* a per-target blob overrides store_deliver's default */
+		t.blob_id = bb;
+		t.size = 26;
+		assert_int_equal(store_deliver(s, ba, 25, 0, &t, 1, NULL,
+					       &error), STORE_OK);
+		assert_int_equal(inbox_count(s, a), 2);
+	}
+}
+
 /* ---- concurrency and group commit ---- */
 
 #define THREADS 8
@@ -1282,6 +1463,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_blobs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deliver_queue_atomic,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrency, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
