@@ -8,12 +8,10 @@ hold the message and Postfix must log status=sent for each recipient
 (per-recipient LMTP replies, RFC 2033). Skipped only when this build does
 not serve `lmtp`. The Postfix instance is stopped in every case.
 """
-import glob
 import os
 import shutil
 import signal
 import smtplib
-import sqlite3
 import subprocess
 import tempfile
 import time
@@ -158,27 +156,6 @@ postlog   unix-dgram n - n - 1 postlogd
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def inbox_messages(h, user):
-    """(size, blob bytes) of every message in user@DOMAIN's INBOX."""
-    db = sqlite3.connect(f"file:{h.data_dir}/herald.db?mode=ro", uri=True,
-                         timeout=10)
-    try:
-        rows = db.execute(
-            "SELECT m.size, m.blob_id FROM messages m"
-            " JOIN mailboxes b ON b.id = m.mailbox_id"
-            " JOIN accounts a ON a.id = b.account_id"
-            " JOIN domains d ON d.id = a.domain_id"
-            " WHERE b.name = 'INBOX' AND a.localpart = ? AND d.name = ?"
-            " ORDER BY m.uid", (user, DOMAIN)).fetchall()
-    finally:
-        db.close()
-    out = []
-    for size, blob in rows:
-        with open(os.path.join(h.data_dir, "blobs", blob[:2], blob), "rb") as f:
-            out.append((size, f.read()))
-    return out
-
-
 def sent_lines(log, rcpt):
     return [l for l in log.splitlines()
             if "postfix/lmtp[" in l and f"to=<{rcpt}>" in l
@@ -234,10 +211,9 @@ def test_postfix_delivers_to_two_users_over_lmtp(herald_factory, listener):
             assert relay.endswith(endpoint), lines[0]
 
         for u in USERS:
-            msgs = inbox_messages(h, u)
+            msgs = h.messages(f"{u}@{DOMAIN}")
             assert len(msgs) == 1, f"{u}: {len(msgs)} messages in INBOX"
-            size, data = msgs[0]
-            assert len(data) == size
+            data = msgs[0]
             assert f"Subject: lmtp {token}".encode() in data
             assert f"Hello over LMTP, {token}.".encode() in data
     finally:

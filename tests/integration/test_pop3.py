@@ -79,7 +79,7 @@ def deliver(h, rcpt, msg, sender="bob@remote.test"):
 
 def make_msg(i, body_lines=3, subject=None):
     subject = subject or f"message {i}"
-    lines = [f"From: bob@remote.test", f"To: {USER}",
+    lines = ["From: bob@remote.test", f"To: {USER}",
              f"Subject: {subject}", f"Message-ID: <m{i}@remote.test>", ""]
     lines += [f"body line {j} of message {i}" for j in range(body_lines)]
     return ("\r\n".join(lines) + "\r\n").encode()

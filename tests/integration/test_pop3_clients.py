@@ -8,7 +8,6 @@ import subprocess
 
 import pytest
 
-from harness import DOMAIN
 from test_pop3 import (FILL, PASSWORD, USER, make_msg, pop, server,
                        smtp_available, smtp_or_skip)
 

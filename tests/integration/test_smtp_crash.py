@@ -1,7 +1,6 @@
 """kill -9 of the whole server while 20 clients send: every message that
 got 250 is in the store after a restart, complete, and nothing is
 half-written."""
-import os
 import smtplib
 import threading
 import time
