@@ -102,8 +102,11 @@ smtp_server_header_from(const char *msg, size_t len)
 	return NULL;
 }
 
+/* Appends one address (kept only below SMTP_FROM_MAX_ADDRS); counts it
+ * in *found either way. */
 static void
-push_addr(char ***addrs, size_t *count, const char *s, size_t len)
+push_addr(char ***addrs, size_t *count, size_t *found, const char *s,
+	  size_t len)
 {
 	while (len > 0 && (s[0] == ' ' || s[0] == '\t')) {
 		s++;
@@ -111,8 +114,10 @@ push_addr(char ***addrs, size_t *count, const char *s, size_t len)
 	}
 	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
 		len--;
-	if (len == 0 || memchr(s, '@', len) == NULL ||
-	    *count >= SMTP_FROM_MAX_ADDRS)
+	if (len == 0 || memchr(s, '@', len) == NULL)
+		return;
+	(*found)++;
+	if (*count >= SMTP_FROM_MAX_ADDRS)
 		return;
 	*addrs = xreallocarray(*addrs, *count + 1, sizeof(**addrs));
 	(*addrs)[(*count)++] = xstrndup(s, len);
@@ -124,7 +129,7 @@ smtp_server_from_addresses(const char *value, size_t len, char ***addrs_r,
 {
 	struct buf bare, angle;
 	bool in_angle = false, have_angle = false;
-	size_t before = *count_r;
+	size_t found = 0;
 
 	buf_init(&bare);
 	buf_init(&angle);
@@ -145,6 +150,9 @@ smtp_server_from_addresses(const char *value, size_t len, char ***addrs_r,
 				if (value[i] == '\\' && i + 1 < len)
 					i++;
 			}
+			/* unterminated: still end the last address */
+			if (i >= len)
+				i = len - 1;
 			break;
 		case '(': {
 			int depth = 1;
@@ -172,11 +180,11 @@ smtp_server_from_addresses(const char *value, size_t len, char ***addrs_r,
 		case ',':
 		case ';':
 			if (have_angle)
-				push_addr(addrs_r, count_r, angle.data,
-					  angle.len);
+				push_addr(addrs_r, count_r, &found,
+					  angle.data, angle.len);
 			else
-				push_addr(addrs_r, count_r, bare.data,
-					  bare.len);
+				push_addr(addrs_r, count_r, &found,
+					  bare.data, bare.len);
 			buf_reset(&bare);
 			buf_reset(&angle);
 			have_angle = false;
@@ -189,5 +197,5 @@ smtp_server_from_addresses(const char *value, size_t len, char ***addrs_r,
 	}
 	buf_deinit(&bare);
 	buf_deinit(&angle);
-	return *count_r - before;
+	return found;
 }

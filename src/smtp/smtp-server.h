@@ -37,7 +37,9 @@ bool smtp_server_network_match(const char *networks,
 /* Addresses of a From: header field body (RFC 5322 3.4: mailbox-list
  * with display names, comments, group syntax), as "local@domain" strings
  * appended to *addrs_r (count in *count_r; free each and the array).
- * Returns the number found. Pure; exposed for tests. */
+ * Returns the number found, which is more than were appended when the
+ * list is longer than the number kept (32): a caller that must check
+ * every address refuses then. Pure; exposed for tests. */
 size_t smtp_server_from_addresses(const char *value, size_t len,
 				  char ***addrs_r, size_t *count_r);
 

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "lib/buf.h"
 #include "smtp/smtp-server.h"
 
 static void
@@ -48,6 +49,34 @@ test_from_addresses(void **state)
 	/* an unterminated quote or comment does not run away */
 	check_from(" \"Alice <a@x.test>", NULL, 0);
 	check_from(" (Alice <a@x.test>", NULL, 0);
+	/* ...but it does not hide the address before it either */
+	check_from(" victim@bank.test \"", (const char *[]){ "victim@bank.test" }, 1);
+	check_from(" a@x.test, victim@bank.test\"",
+		   (const char *[]){ "a@x.test", "victim@bank.test" }, 2);
+}
+
+/* More addresses than are kept: the return value says how many there
+ * were, so a caller checking every address can tell it did not see all
+ * of them (the 33rd address must not slip past the sender check). */
+static void
+test_from_addresses_many(void **state)
+{
+	struct buf b;
+	char **addrs = NULL;
+	size_t n = 0, found;
+
+	(void)state;
+	buf_init(&b);
+	for (int i = 0; i < 40; i++)
+		buf_printf(&b, "%sown%d@x.test", i == 0 ? " " : ", ", i);
+	buf_puts(&b, ", victim@bank.test");
+	found = smtp_server_from_addresses(b.data, b.len, &addrs, &n);
+	assert_int_equal(found, 41);
+	assert_true(n < found);
+	for (size_t i = 0; i < n; i++)
+		free(addrs[i]);
+	free(addrs);
+	buf_deinit(&b);
 }
 
 static void
@@ -127,6 +156,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_from_addresses),
+		cmocka_unit_test(test_from_addresses_many),
 		cmocka_unit_test(test_header_from),
 		cmocka_unit_test(test_network_match),
 	};
