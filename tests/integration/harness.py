@@ -17,7 +17,9 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-HERALD_BIN = os.environ.get("HERALD_BIN", os.path.join(ROOT, "build", "herald"))
+# absolute: tests symlink it (sendmail, mailq) from other directories
+HERALD_BIN = os.path.abspath(os.environ.get("HERALD_BIN",
+                                           os.path.join(ROOT, "build", "herald")))
 DOMAIN = "example.test"
 
 
