@@ -204,6 +204,13 @@ static const struct ioev_conn_callbacks tp_cbs_timeout = {
 	.timeout = tp_timeout,
 };
 
+static const struct ioev_conn_callbacks tp_cbs_timeout_drain = {
+	.input = tp_input,
+	.close = tp_close,
+	.drain = tp_drain,
+	.timeout = tp_timeout,
+};
+
 /* ----------------------------------------------------------- harness */
 
 struct fixture {
@@ -493,6 +500,34 @@ test_idle_timeout_callback(void **state)
 	assert_int_equal(f->t.reason, IOEV_CLOSE_LOCAL);
 	buf_deinit(&out);
 	fixture_free(&f);
+}
+
+/* A peer that sends but never reads: once the output is stuck (reading
+ * then stops, so no read can reset or even run the idle timer) the
+ * connection must still end, not hold its buffers forever. Both with and
+ * without a timeout callback (whose goodbye could never be delivered). */
+static void
+test_idle_timeout_peer_not_reading(void **state)
+{
+	struct ioev_conn_limits lim = { .idle_timeout_ms = 300,
+					.output_high = 8192,
+					.output_max = 65536 };
+	const struct ioev_conn_callbacks *cbs[] = { &tp_cbs,
+						    &tp_cbs_timeout_drain };
+
+	for (size_t i = 0; i < 2; i++) {
+		struct fixture *f = fixture_new(&lim, cbs[i], false);
+
+		send_str(f->client, "FLOOD\r\n");
+		pump_until(f, &f->t.saw_full, 5000);
+		assert_true(f->t.saw_full);
+		pump(f, 10000);
+		assert_true(f->t.closed);
+		if (f->t.reason != IOEV_CLOSE_TIMEOUT)
+			fail_msg("case %zu: closed %s", i,
+				 ioev_close_reason_name(f->t.reason));
+		fixture_free(&f);
+	}
 }
 
 /* --- TLS clients run in a thread with blocking sockets --- */
@@ -790,6 +825,7 @@ main(void)
 		cmocka_unit_test(test_peer_eof),
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_idle_timeout_callback),
+		cmocka_unit_test(test_idle_timeout_peer_not_reading),
 		cmocka_unit_test(test_starttls_discards_pipelined),
 		cmocka_unit_test(test_implicit_tls),
 		cmocka_unit_test(test_implicit_tls_garbage),
