@@ -113,9 +113,9 @@ data_work(void *ctx)
 			found = smtp_server_from_addresses(value, strlen(value),
 							   &addrs, &n);
 		if (found > n) {
-			/* more than are kept: the rest cannot be checked */
+			/* too many, or malformed: not all can be checked */
 			j->from_refused = true;
-			j->from_bad = xstrdup("(too many addresses)");
+			j->from_bad = xstrdup("(unchecked addresses)");
 		}
 		for (size_t i = 0; i < n; i++) {
 			if (!j->from_refused &&

@@ -62,8 +62,11 @@ smtp_sender_allowed(struct store *store, const char *check_mode,
 char *
 smtp_server_header_from(const char *msg, size_t len)
 {
+	struct buf v;
+	bool found = false;
 	size_t i = 0;
 
+	buf_init(&v);
 	while (i < len) {
 		size_t eol = i;
 
@@ -74,11 +77,13 @@ smtp_server_header_from(const char *msg, size_t len)
 		if (ll > 0 && msg[i + ll - 1] == '\r')
 			ll--;
 		if (ll == 0)
-			return NULL;	/* end of the header section */
+			break;	/* end of the header section */
 		if (ll >= 5 && strncasecmp(msg + i, "From:", 5) == 0) {
-			struct buf v;
-
-			buf_init(&v);
+			/* every From: field: a second one must not hide a
+			 * forged address from the sender check */
+			if (found)
+				buf_putc(&v, ',');
+			found = true;
 			buf_append(&v, msg + i + 5, ll - 5);
 			i = eol + 1;
 			/* unfold continuation lines (RFC 5322 2.2.3) */
@@ -92,14 +97,18 @@ smtp_server_header_from(const char *msg, size_t len)
 				buf_append(&v, msg + i, ll);
 				i = eol + 1;
 			}
-			char *value = buf_steal(&v);
-
-			buf_deinit(&v);
-			return value;
+			continue;
 		}
 		i = eol + 1;
 	}
-	return NULL;
+	if (!found) {
+		buf_deinit(&v);
+		return NULL;
+	}
+	char *value = buf_steal(&v);
+
+	buf_deinit(&v);
+	return value;
 }
 
 /* Appends one address (kept only below SMTP_FROM_MAX_ADDRS); counts it
@@ -150,9 +159,13 @@ smtp_server_from_addresses(const char *value, size_t len, char ***addrs_r,
 				if (value[i] == '\\' && i + 1 < len)
 					i++;
 			}
-			/* unterminated: still end the last address */
-			if (i >= len)
+			/* unterminated: what it swallowed cannot be checked
+			 * (counted as one more, never kept); still end the
+			 * address before it */
+			if (i >= len) {
+				found++;
 				i = len - 1;
+			}
 			break;
 		case '(': {
 			int depth = 1;
@@ -165,6 +178,8 @@ smtp_server_from_addresses(const char *value, size_t len, char ***addrs_r,
 				else if (value[i] == ')')
 					depth--;
 			}
+			if (depth > 0)
+				found++;	/* unterminated, as above */
 			i--;
 			break;
 		}

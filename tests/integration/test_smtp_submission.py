@@ -177,6 +177,10 @@ def test_sender_checks(server):
     b"ceo@example.test \"",
     # so did 32 of her own addresses before it (only 32 were looked at)
     b", ".join([b"alice@example.test"] * 32 + [b"ceo@example.test"]),
+    # so did a second From: field (only the first was looked at)
+    b"alice@example.test\r\nFrom: ceo@example.test",
+    # or a quote left open in the first of them
+    b"\"Alice <alice@example.test>\r\nFrom: ceo@example.test",
 ])
 def test_forged_from_cannot_hide(server, from_value):
     with submit(server) as s:
