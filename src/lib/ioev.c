@@ -437,6 +437,12 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED)
 		return;
 	if (what & BEV_EVENT_TIMEOUT) {
+		/* output made no progress: the peer does not read, so a
+		 * goodbye could not reach it either */
+		if (what & BEV_EVENT_WRITING) {
+			conn_close(conn, IOEV_CLOSE_TIMEOUT);
+			return;
+		}
 		if (conn->cbs != NULL && conn->cbs->timeout != NULL) {
 			conn->cbs->timeout(conn, conn->ctx);
 			conn_update_read(conn);
@@ -473,7 +479,9 @@ conn_apply_limits(struct ioev_conn *conn)
 	if (conn->limits.idle_timeout_ms > 0) {
 		tv.tv_sec = (time_t)(conn->limits.idle_timeout_ms / 1000);
 		tv.tv_usec = (suseconds_t)(conn->limits.idle_timeout_ms % 1000) * 1000;
-		bufferevent_set_timeouts(conn->bev, &tv, NULL);
+		/* the write timeout too: with output stuck, reading is off
+		 * and the read timeout would never run */
+		bufferevent_set_timeouts(conn->bev, &tv, &tv);
 	} else {
 		bufferevent_set_timeouts(conn->bev, NULL, NULL);
 	}

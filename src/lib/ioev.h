@@ -101,7 +101,10 @@ struct ioev_conn_limits {
 	/* A write that would take buffered output past this closes the
 	 * connection with IOEV_CLOSE_OVERFLOW. 0: 16 MiB. */
 	size_t output_max;
-	/* Idle timeout in ms, reset by every read; 0: none. */
+	/* Idle timeout in ms, reset by every read; 0: none. It also ends a
+	 * connection whose pending output makes no progress for as long
+	 * (the peer does not read): closed with IOEV_CLOSE_TIMEOUT, without
+	 * the timeout callback. */
 	uint64_t idle_timeout_ms;
 };
 

@@ -107,11 +107,16 @@ data_work(void *ctx)
 	if (j->check_from) {
 		char *value = smtp_server_header_from(s->msg.data, s->msg.len);
 		char **addrs = NULL;
-		size_t n = 0;
+		size_t n = 0, found = 0;
 
 		if (value != NULL)
-			smtp_server_from_addresses(value, strlen(value), &addrs,
-						   &n);
+			found = smtp_server_from_addresses(value, strlen(value),
+							   &addrs, &n);
+		if (found > n) {
+			/* too many, or malformed: not all can be checked */
+			j->from_refused = true;
+			j->from_bad = xstrdup("(unchecked addresses)");
+		}
 		for (size_t i = 0; i < n; i++) {
 			if (!j->from_refused &&
 			    !smtp_sender_allowed(s->srv->store,

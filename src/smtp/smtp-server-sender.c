@@ -62,8 +62,11 @@ smtp_sender_allowed(struct store *store, const char *check_mode,
 char *
 smtp_server_header_from(const char *msg, size_t len)
 {
+	struct buf v;
+	bool found = false;
 	size_t i = 0;
 
+	buf_init(&v);
 	while (i < len) {
 		size_t eol = i;
 
@@ -74,11 +77,13 @@ smtp_server_header_from(const char *msg, size_t len)
 		if (ll > 0 && msg[i + ll - 1] == '\r')
 			ll--;
 		if (ll == 0)
-			return NULL;	/* end of the header section */
+			break;	/* end of the header section */
 		if (ll >= 5 && strncasecmp(msg + i, "From:", 5) == 0) {
-			struct buf v;
-
-			buf_init(&v);
+			/* every From: field: a second one must not hide a
+			 * forged address from the sender check */
+			if (found)
+				buf_putc(&v, ',');
+			found = true;
 			buf_append(&v, msg + i + 5, ll - 5);
 			i = eol + 1;
 			/* unfold continuation lines (RFC 5322 2.2.3) */
@@ -92,18 +97,25 @@ smtp_server_header_from(const char *msg, size_t len)
 				buf_append(&v, msg + i, ll);
 				i = eol + 1;
 			}
-			char *value = buf_steal(&v);
-
-			buf_deinit(&v);
-			return value;
+			continue;
 		}
 		i = eol + 1;
 	}
-	return NULL;
+	if (!found) {
+		buf_deinit(&v);
+		return NULL;
+	}
+	char *value = buf_steal(&v);
+
+	buf_deinit(&v);
+	return value;
 }
 
+/* Appends one address (kept only below SMTP_FROM_MAX_ADDRS); counts it
+ * in *found either way. */
 static void
-push_addr(char ***addrs, size_t *count, const char *s, size_t len)
+push_addr(char ***addrs, size_t *count, size_t *found, const char *s,
+	  size_t len)
 {
 	while (len > 0 && (s[0] == ' ' || s[0] == '\t')) {
 		s++;
@@ -111,8 +123,10 @@ push_addr(char ***addrs, size_t *count, const char *s, size_t len)
 	}
 	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
 		len--;
-	if (len == 0 || memchr(s, '@', len) == NULL ||
-	    *count >= SMTP_FROM_MAX_ADDRS)
+	if (len == 0 || memchr(s, '@', len) == NULL)
+		return;
+	(*found)++;
+	if (*count >= SMTP_FROM_MAX_ADDRS)
 		return;
 	*addrs = xreallocarray(*addrs, *count + 1, sizeof(**addrs));
 	(*addrs)[(*count)++] = xstrndup(s, len);
@@ -124,7 +138,7 @@ smtp_server_from_addresses(const char *value, size_t len, char ***addrs_r,
 {
 	struct buf bare, angle;
 	bool in_angle = false, have_angle = false;
-	size_t before = *count_r;
+	size_t found = 0;
 
 	buf_init(&bare);
 	buf_init(&angle);
@@ -145,6 +159,13 @@ smtp_server_from_addresses(const char *value, size_t len, char ***addrs_r,
 				if (value[i] == '\\' && i + 1 < len)
 					i++;
 			}
+			/* unterminated: what it swallowed cannot be checked
+			 * (counted as one more, never kept); still end the
+			 * address before it */
+			if (i >= len) {
+				found++;
+				i = len - 1;
+			}
 			break;
 		case '(': {
 			int depth = 1;
@@ -157,6 +178,8 @@ smtp_server_from_addresses(const char *value, size_t len, char ***addrs_r,
 				else if (value[i] == ')')
 					depth--;
 			}
+			if (depth > 0)
+				found++;	/* unterminated, as above */
 			i--;
 			break;
 		}
@@ -172,11 +195,11 @@ smtp_server_from_addresses(const char *value, size_t len, char ***addrs_r,
 		case ',':
 		case ';':
 			if (have_angle)
-				push_addr(addrs_r, count_r, angle.data,
-					  angle.len);
+				push_addr(addrs_r, count_r, &found,
+					  angle.data, angle.len);
 			else
-				push_addr(addrs_r, count_r, bare.data,
-					  bare.len);
+				push_addr(addrs_r, count_r, &found,
+					  bare.data, bare.len);
 			buf_reset(&bare);
 			buf_reset(&angle);
 			have_angle = false;
@@ -189,5 +212,5 @@ smtp_server_from_addresses(const char *value, size_t len, char ***addrs_r,
 	}
 	buf_deinit(&bare);
 	buf_deinit(&angle);
-	return *count_r - before;
+	return found;
 }

@@ -17,14 +17,30 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-HERALD_BIN = os.environ.get("HERALD_BIN", os.path.join(ROOT, "build", "herald"))
+# absolute: tests symlink it (sendmail, mailq) from other directories
+HERALD_BIN = os.path.abspath(os.environ.get("HERALD_BIN",
+                                           os.path.join(ROOT, "build", "herald")))
 DOMAIN = "example.test"
 
 
+_next_port = [20000 + (os.getpid() % 1000) * 10]
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port that is free now, for the server to bind later. Picked below
+    the kernel's ephemeral range (32768 and up) so that no client socket is
+    given it in between, and never the same one twice in a run (bind to
+    port 0 can hand out the same port again once it is closed)."""
+    for _ in range(10000):
+        port = _next_port[0]
+        _next_port[0] = 20000 if port >= 32000 else port + 1
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port")
 
 
 def wait_port(host, port, timeout=10.0):
@@ -85,7 +101,7 @@ class Herald:
         self.cli("user", "add", address, input=password + "\n")
 
     # -- the server --------------------------------------------------------
-    def start(self, timeout=15.0):
+    def start(self, timeout=30.0):
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([HERALD_BIN, "serve", "-c", self.conf],
                                      stdout=self._log, stderr=self._log,

@@ -40,7 +40,7 @@ def body_of(raw):
 class Raw:
     """A line-oriented raw SMTP client."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=10, tls=False,
+    def __init__(self, port, host="127.0.0.1", timeout=30, tls=False,
                  unix=None):
         if unix:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -85,7 +85,7 @@ class Raw:
         self.send(text + "\r\n")
         return self.reply()
 
-    def closed(self, timeout=5):
+    def closed(self, timeout=15):
         """True once the server has closed the connection."""
         self.sock.settimeout(timeout)
         try:
@@ -106,7 +106,7 @@ class Raw:
             pass
 
 
-def wait_for(pred, timeout=5.0):
+def wait_for(pred, timeout=15.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pred():

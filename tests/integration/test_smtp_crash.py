@@ -23,7 +23,7 @@ def test_kill9_while_20_clients_send(herald_factory):
                     "END " + token + "\r\n").encode()
             try:
                 with smtplib.SMTP("127.0.0.1", h.ports["smtp"],
-                                  timeout=5) as s:
+                                  timeout=30) as s:
                     s.sendmail("load@remote.test", ["bob@example.test"], body)
                 with lock:
                     acked.append((token, body))
@@ -36,7 +36,16 @@ def test_kill9_while_20_clients_send(herald_factory):
     threads = [threading.Thread(target=client, args=(n,)) for n in range(20)]
     for t in threads:
         t.start()
-    time.sleep(2.0)
+    # kill while they send: once more than 20 got through (by count, not
+    # by a fixed time, which a loaded machine may not reach), and a moment
+    # later so that deliveries are in flight
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with lock:
+            if len(acked) > 20:
+                break
+        time.sleep(0.05)
+    time.sleep(0.2)
     h.kill9()
     stop.set()
     for t in threads:

@@ -314,7 +314,7 @@ def test_recipient_and_size_limits(herald_factory):
 
 def test_early_talker(herald_factory):
     h = herald_factory(listeners=("smtp",),
-                       sections={"smtp": "greeting_delay = 400ms"})
+                       sections={"smtp": "greeting_delay = 1500ms"})
     h.add_domain()
     h.start()
     time.sleep(0.5)   # let the harness's own port probe go away
@@ -336,9 +336,17 @@ def test_connections_per_ip(herald_factory):
                        sections={"smtp": "max_connections_per_ip = 2"})
     h.add_domain()
     h.start()
-    time.sleep(0.3)
-    a, b = Raw(h.ports["smtp"]), Raw(h.ports["smtp"])
-    assert a.reply()[0] == 220 and b.reply()[0] == 220
+    # the harness's own port probe counts until the worker has seen it
+    # close: wait for that (two connections greeted) instead of a fixed time
+    deadline = time.monotonic() + 15
+    while True:
+        a, b = Raw(h.ports["smtp"]), Raw(h.ports["smtp"])
+        if a.reply()[0] == 220 and b.reply()[0] == 220:
+            break
+        a.close()
+        b.close()
+        assert time.monotonic() < deadline, "two connections not greeted"
+        time.sleep(0.1)
     c = Raw(h.ports["smtp"])
     code, text = c.reply()
     assert (code, text[0][:5]) == (421, "4.7.0")

@@ -172,6 +172,26 @@ def test_sender_checks(server):
     assert len(inbox(server, "bob@example.test")) == 2
 
 
+@pytest.mark.parametrize("from_value", [
+    # a stray quote after the forged address once hid it from the check
+    b"ceo@example.test \"",
+    # so did 32 of her own addresses before it (only 32 were looked at)
+    b", ".join([b"alice@example.test"] * 32 + [b"ceo@example.test"]),
+    # so did a second From: field (only the first was looked at)
+    b"alice@example.test\r\nFrom: ceo@example.test",
+    # or a quote left open in the first of them
+    b"\"Alice <alice@example.test>\r\nFrom: ceo@example.test",
+])
+def test_forged_from_cannot_hide(server, from_value):
+    with submit(server) as s:
+        s.login("alice@example.test", "alicepw")
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            s.sendmail("alice@example.test", ["bob@example.test"],
+                       b"From: " + from_value + b"\r\nSubject: x\r\n\r\nx\r\n")
+        assert e.value.smtp_code == 553
+    assert inbox(server, "bob@example.test") == []
+
+
 def test_relay_needs_auth_on_25_but_not_after_auth(server):
     with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=10) as s:
         s.ehlo()

@@ -204,6 +204,13 @@ static const struct ioev_conn_callbacks tp_cbs_timeout = {
 	.timeout = tp_timeout,
 };
 
+static const struct ioev_conn_callbacks tp_cbs_timeout_drain = {
+	.input = tp_input,
+	.close = tp_close,
+	.drain = tp_drain,
+	.timeout = tp_timeout,
+};
+
 /* ----------------------------------------------------------- harness */
 
 struct fixture {
@@ -312,24 +319,55 @@ send_str(int fd, const char *s)
 	assert_int_equal(write(fd, s, strlen(s)), (ssize_t)strlen(s));
 }
 
-/* Reads whatever the server sent within ms (client socket non-blocking). */
+/* Reads what the server sends until EOF, until out holds want (when not
+ * NULL), or until ms have passed by the clock (client socket non-blocking). */
 static void
-recv_all(struct fixture *f, struct buf *out, int ms)
+recv_until(struct fixture *f, struct buf *out, const char *want, int ms)
 {
 	char tmp[65536];
+	struct timespec now, end;
 
 	fcntl(f->client, F_SETFL, O_NONBLOCK);
-	for (int i = 0; i < ms; i++) {
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += ms / 1000;
+	end.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (end.tv_nsec >= 1000000000L) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000L;
+	}
+	for (;;) {
 		ssize_t n = read(f->client, tmp, sizeof(tmp));
 
 		if (n > 0) {
 			buf_append(out, tmp, (size_t)n);
+			if (want != NULL && out->data != NULL &&
+			    strstr(out->data, want) != NULL)
+				break;
 			continue;
 		}
 		if (n == 0)
 			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > end.tv_sec ||
+		    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+			break;
 		pump(f, 1);
 	}
+}
+
+/* Reads whatever the server sent within ms, or until EOF. */
+static void
+recv_all(struct fixture *f, struct buf *out, int ms)
+{
+	recv_until(f, out, NULL, ms);
+}
+
+/* Runs the loop until *flag is true or ms have passed (by the clock). */
+static void
+pump_until(struct fixture *f, const bool *flag, int ms)
+{
+	for (int waited = 0; waited < ms && !*flag; waited += 10)
+		pump(f, 10);
 }
 
 /* ------------------------------------------------------------- tests */
@@ -347,7 +385,7 @@ test_readline_pieces(void **state)
 	}
 	assert_string_equal(f->t.log.data, "HELO a\nX\nY[LF]\n");
 	buf_init(&out);
-	recv_all(f, &out, 50);
+	recv_until(f, &out, "echo:Y\r\n", 5000);
 	assert_string_equal(out.data, "echo:HELO a\r\necho:X\r\necho:Y\r\n");
 	buf_deinit(&out);
 	fixture_free(&f);
@@ -398,9 +436,9 @@ test_write_close_after_write(void **state)
 
 	buf_init(&out);
 	send_str(f->client, "hi\r\nQUIT\r\nNOTSEEN\r\n");
-	recv_all(f, &out, 500);
+	recv_all(f, &out, 5000);
 	assert_string_equal(out.data, "echo:hi\r\nbye\r\n");
-	pump(f, 10);
+	pump(f, 2000);
 	assert_true(f->t.closed);
 	assert_int_equal(f->t.reason, IOEV_CLOSE_LOCAL);
 	assert_null(strstr(f->t.log.data, "NOTSEEN"));
@@ -416,7 +454,7 @@ test_peer_eof(void **state)
 	send_str(f->client, "x\r\n");
 	close(f->client);
 	f->client = -1;
-	pump(f, 200);
+	pump(f, 2000);
 	assert_true(f->t.closed);
 	assert_int_equal(f->t.reason, IOEV_CLOSE_EOF);
 	assert_string_equal(f->t.log.data, "x\nclose:eof\n");
@@ -455,13 +493,41 @@ test_idle_timeout_callback(void **state)
 	struct buf out;
 
 	buf_init(&out);
-	recv_all(f, &out, 1000);
+	recv_all(f, &out, 5000);
 	assert_string_equal(out.data, "421 idle\r\n");
-	pump(f, 10);
+	pump(f, 2000);
 	assert_true(f->t.closed);
 	assert_int_equal(f->t.reason, IOEV_CLOSE_LOCAL);
 	buf_deinit(&out);
 	fixture_free(&f);
+}
+
+/* A peer that sends but never reads: once the output is stuck (reading
+ * then stops, so no read can reset or even run the idle timer) the
+ * connection must still end, not hold its buffers forever. Both with and
+ * without a timeout callback (whose goodbye could never be delivered). */
+static void
+test_idle_timeout_peer_not_reading(void **state)
+{
+	struct ioev_conn_limits lim = { .idle_timeout_ms = 300,
+					.output_high = 8192,
+					.output_max = 65536 };
+	const struct ioev_conn_callbacks *cbs[] = { &tp_cbs,
+						    &tp_cbs_timeout_drain };
+
+	for (size_t i = 0; i < 2; i++) {
+		struct fixture *f = fixture_new(&lim, cbs[i], false);
+
+		send_str(f->client, "FLOOD\r\n");
+		pump_until(f, &f->t.saw_full, 5000);
+		assert_true(f->t.saw_full);
+		pump(f, 10000);
+		assert_true(f->t.closed);
+		if (f->t.reason != IOEV_CLOSE_TIMEOUT)
+			fail_msg("case %zu: closed %s", i,
+				 ioev_close_reason_name(f->t.reason));
+		fixture_free(&f);
+	}
 }
 
 /* --- TLS clients run in a thread with blocking sockets --- */
@@ -542,7 +608,8 @@ run_tls_client(struct fixture *f, struct tls_client_args *a)
 	a->fd = f->client;
 	buf_init(&a->got);
 	pthread_create(&th, NULL, tls_client_thread, a);
-	pump(f, 3000);
+	/* ends early: the client shuts the socket down when it is done */
+	pump(f, 15000);
 	pthread_join(th, NULL);
 }
 
@@ -587,7 +654,7 @@ test_implicit_tls_garbage(void **state)
 	struct fixture *f = fixture_new(NULL, &tp_cbs, true);
 
 	send_str(f->client, "EHLO not tls at all\r\n");
-	pump(f, 1000);
+	pump(f, 5000);
 	assert_true(f->t.closed);
 	assert_int_equal(f->t.reason, IOEV_CLOSE_TLS);
 	assert_null(strstr(f->t.log.data, "EHLO"));
@@ -604,15 +671,15 @@ test_output_high_water(void **state)
 
 	buf_init(&out);
 	send_str(f->client, "FLOOD\r\n");
-	pump(f, 20);
+	pump_until(f, &f->t.saw_full, 5000);
 	/* the client has not read: the server stopped producing */
 	assert_true(f->t.saw_full);
 	assert_true(f->t.flood_left > 0);
 	assert_true(f->t.max_output <= 8192 + 4096);
-	recv_all(f, &out, 5000);
+	recv_all(f, &out, 20000);
 	assert_int_equal(out.len, 1024 * 1024);
 	assert_int_equal(f->t.flood_left, 0);
-	pump(f, 10);
+	pump(f, 2000);
 	assert_true(f->t.closed);
 	assert_int_equal(f->t.reason, IOEV_CLOSE_LOCAL);
 	buf_deinit(&out);
@@ -627,7 +694,7 @@ test_output_overflow(void **state)
 	struct fixture *f = fixture_new(&lim, &tp_cbs, false);
 
 	send_str(f->client, "BLAST\r\n");
-	pump(f, 50);
+	pump(f, 2000);
 	assert_true(f->t.closed);
 	assert_int_equal(f->t.reason, IOEV_CLOSE_OVERFLOW);
 	assert_non_null(strstr(f->t.log.data, "write-failed"));
@@ -640,10 +707,13 @@ test_blocking_job_outlives_client(void **state)
 	struct fixture *f = fixture_new(NULL, &tp_cbs, false);
 
 	send_str(f->client, "JOB\r\nAFTER\r\n");
-	pump(f, 20);
+	/* close while the 200 ms job runs: as soon as JOB was read */
+	for (int waited = 0; waited < 5000 &&
+	     strstr(f->t.log.data, "JOB\n") == NULL; waited += 1)
+		pump(f, 1);
 	close(f->client);
 	f->client = -1;
-	pump(f, 1000);
+	pump(f, 5000);
 	assert_true(f->t.closed);
 	/* done ran with the conn marked closed, before the close callback;
 	 * the pipelined AFTER never ran (paused, then closed) */
@@ -660,7 +730,7 @@ test_blocking_job_resumes_pipeline(void **state)
 
 	buf_init(&out);
 	send_str(f->client, "JOB\r\nAFTER\r\n");
-	recv_all(f, &out, 600);
+	recv_until(f, &out, "echo:AFTER\r\n", 5000);
 	assert_string_equal(out.data, "job done\r\necho:AFTER\r\n");
 	assert_string_equal(f->t.log.data, "JOB\ndone closed=0\nAFTER\n");
 	buf_deinit(&out);
@@ -681,15 +751,23 @@ test_timer(void **state)
 	struct ioev_loop *loop = ioev_loop_new(1);
 	struct ioev_timer *once, *rep;
 	int n_once = 0, n_rep = 0;
+	struct timespec t0, t1;
+	long ms;
 
 	once = ioev_timer_new(loop, timer_cb, &n_once);
 	rep = ioev_timer_new(loop, timer_cb, &n_rep);
 	ioev_timer_start(once, 10, false);
 	ioev_timer_start(rep, 10, true);
-	for (int i = 0; i < 100; i++) {
+	/* by the clock, not by iterations: at least 100 ms, then until the
+	 * repeating timer fired three times (at most 5 s on a loaded box) */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
 		event_base_loop(ioev_loop_base(loop), EVLOOP_NONBLOCK);
 		usleep(1000);
-	}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+		     (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	} while ((ms < 100 || n_rep < 3) && ms < 5000);
 	assert_int_equal(n_once, 1);
 	assert_false(ioev_timer_is_pending(once));
 	assert_true(n_rep >= 3);
@@ -747,6 +825,7 @@ main(void)
 		cmocka_unit_test(test_peer_eof),
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_idle_timeout_callback),
+		cmocka_unit_test(test_idle_timeout_peer_not_reading),
 		cmocka_unit_test(test_starttls_discards_pipelined),
 		cmocka_unit_test(test_implicit_tls),
 		cmocka_unit_test(test_implicit_tls_garbage),
