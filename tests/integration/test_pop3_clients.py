@@ -2,6 +2,7 @@
 (implicit TLS: getmail6 has no STLS for POP3) download 500 messages, keep
 them, then delete them; a further run fetches none."""
 import os
+import re
 import shutil
 import smtplib
 import subprocess
@@ -34,6 +35,15 @@ def stat(h):
     r = p.stat()
     p.quit()
     return r
+
+
+def distinct_ids(path):
+    ids = set()
+    for root, _, files in os.walk(path):
+        for f in files:
+            with open(os.path.join(root, f), "rb") as fh:
+                ids.update(re.findall(rb"\nMessage-ID: <([^>]*)>", fh.read()))
+    return len(ids)
 
 
 def count_ids(path):
@@ -119,7 +129,7 @@ path = {maildir}/
 [options]
 delete = {'true' if delete else 'false'}
 read_all = false
-verbose = 0
+verbose = 1
 """)
         cmd = ["getmail", "--getmaildir", home, "--rcfile", rc]
         if os.geteuid() == 0:
@@ -137,19 +147,23 @@ verbose = 0
             if "waiting child pid" not in p.stderr:
                 break
         assert p.returncode == 0, p.stdout + p.stderr
+        # "  N messages (B bytes) retrieved, M skipped"
+        return sum(int(n) for n in
+                   re.findall(r"(\d+) messages? \(\d+ bytes\) retrieved", p.stdout))
 
-    run(delete=False)
-    assert count_ids(maildir) == N
+    # a rerun after getmail's race may store one message twice, so the
+    # Maildir is checked by distinct Message-IDs and the server's side by
+    # what getmail says it retrieved
+    assert run(delete=False) >= N
+    assert distinct_ids(maildir) == N
     assert stat(h)[0] == N
-    run(delete=False)                         # seen UIDLs: nothing new
-    assert count_ids(maildir) == N
+    assert run(delete=False) == 0             # seen UIDLs: nothing new
     # getmail deletes only what it retrieves in that run: forget the
     # UIDLs so it fetches (again) and deletes everything
     for f in os.listdir(home):
         if f.startswith("oldmail-"):
             os.unlink(os.path.join(home, f))
-    run(delete=True)
-    assert count_ids(maildir) == 2 * N
+    assert run(delete=True) >= N
     assert stat(h) == (0, 0)
-    run(delete=True)
-    assert count_ids(maildir) == 2 * N
+    assert run(delete=True) == 0
+    assert distinct_ids(maildir) == N
