@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -62,6 +63,11 @@ struct ioev_conn {
 	bool tls;
 	bool starttls_pending;		/* waiting for "220" to go out */
 	bool kick_input;
+	/* Bytes handed straight to the socket (ioev_conn_write) since the
+	 * loop last turned, at most limits.output_high / 2: still counted
+	 * against limits.output_max, as they would have been buffered
+	 * until then. Cleared by the kick. */
+	size_t eager_bytes;
 	enum ioev_close_reason reason;
 	struct tls_server *starttls_ctx;
 	struct event *kick;
@@ -349,6 +355,7 @@ conn_kick_event(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	conn->eager_bytes = 0;
 	if (conn->closed) {
 		if (conn->notified || conn->jobs > 0)
 			return;
@@ -845,11 +852,34 @@ ioev_conn_write(struct ioev_conn *conn, const void *data, size_t len)
 		return -1;
 	out = bufferevent_get_output(conn->bev);
 	have = evbuffer_get_length(out);
-	if (len > conn->limits.output_max - have) {
+	if (have + conn->eager_bytes > conn->limits.output_max ||
+	    len > conn->limits.output_max - have - conn->eager_bytes) {
 		log_info(conn->id, "conn", "overflow", "buffered=%zu write=%zu",
 			 have, len);
 		conn_close(conn, IOEV_CLOSE_OVERFLOW);
 		return -1;
+	}
+	if (have == 0 && !conn->tls && !conn->starttls_pending &&
+	    conn->eager_bytes + len <= conn->limits.output_high / 2) {
+		/* Nothing queued: try the socket at once, as the loop would
+		 * on its next turn, which saves arming and disarming the
+		 * write event (two epoll_ctl calls) per reply. Only small
+		 * writes (replies; bulk output is buffered and paced as
+		 * before). Whatever the socket does not take, and any error,
+		 * is left to the bufferevent as before. */
+		evutil_socket_t fd = bufferevent_getfd(conn->bev);
+		ssize_t n = fd < 0 ? -1 :
+			    send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n > 0) {
+			if (conn->eager_bytes == 0)
+				conn_kick(conn);
+			conn->eager_bytes += (size_t)n;
+			data = (const char *)data + n;
+			len -= (size_t)n;
+			if (len == 0)
+				return 0;
+		}
 	}
 	if (bufferevent_write(conn->bev, data, len) < 0)
 		panic("ioev: bufferevent_write failed");

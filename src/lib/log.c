@@ -2,6 +2,7 @@
 /* Structured one-line logging to stderr; see log.h. */
 #include "lib/log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,36 @@
 
 static enum log_level log_min_level = LOG_LEVEL_INFO;
 static int log_timestamps = -1;	/* -1: decide from JOURNAL_STREAM */
+
+/* getpid() is a system call (glibc does not cache it); every log line
+ * and id needs it. 0: not known yet; a fork() child forgets it. */
+static pid_t log_pid_cached;
+static pthread_once_t log_pid_once = PTHREAD_ONCE_INIT;
+
+static void
+log_pid_forget(void)
+{
+	__atomic_store_n(&log_pid_cached, 0, __ATOMIC_RELAXED);
+}
+
+static void
+log_pid_init(void)
+{
+	pthread_atfork(NULL, NULL, log_pid_forget);
+}
+
+static pid_t
+log_pid(void)
+{
+	pid_t pid = __atomic_load_n(&log_pid_cached, __ATOMIC_RELAXED);
+
+	if (pid == 0) {
+		pthread_once(&log_pid_once, log_pid_init);
+		pid = getpid();
+		__atomic_store_n(&log_pid_cached, pid, __ATOMIC_RELAXED);
+	}
+	return pid;
+}
 
 static const char *const log_level_names[] = {
 	[LOG_LEVEL_DEBUG] = "debug",
@@ -82,7 +113,7 @@ log_prefix(struct buf *b, enum log_level level)
 		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 		buf_printf(b, "%s.%03dZ ", ts, (int)(tv.tv_usec / 1000));
 	}
-	buf_printf(b, "herald[%d]: %s ", (int)getpid(), log_level_names[level]);
+	buf_printf(b, "herald[%d]: %s ", (int)log_pid(), log_level_names[level]);
 }
 
 void
@@ -180,7 +211,7 @@ log_new_id(char *out)
 		out[i] = alphabet[v % 31];
 		v /= 31;
 	}
-	v = ((uint64_t)getpid() << 16) ^ __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+	v = ((uint64_t)log_pid() << 16) ^ __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
 	for (int i = 11; i >= 7; i--) {
 		out[i] = alphabet[v % 31];
 		v /= 31;

@@ -214,22 +214,27 @@ target_mailbox(sqlite3 *db, struct store_target *t, int64_t *uidnext_r,
 	       int64_t *hms_r, const char **error_r)
 {
 	sqlite3_stmt *stmt;
+	bool cached;
 	int rc;
 
 	if (t->mailbox_id != 0)
-		rc = sqlite_prep(db, &stmt, "SELECT id, uidnext, highestmodseq"
-				 " FROM mailboxes WHERE id = ? AND"
-				 " account_id = ?", "ii", t->mailbox_id,
-				 t->account_id);
+		rc = sqlite_prep_cached(db, &stmt, &cached,
+					"SELECT id, uidnext, highestmodseq"
+					" FROM mailboxes WHERE id = ? AND"
+					" account_id = ?", "ii", t->mailbox_id,
+					t->account_id);
 	else if (name_is_inbox(t->mailbox_name))
-		rc = sqlite_prep(db, &stmt, "SELECT id, uidnext, highestmodseq"
-				 " FROM mailboxes WHERE account_id = ? AND"
-				 " role = 'inbox'", "i", t->account_id);
+		rc = sqlite_prep_cached(db, &stmt, &cached,
+					"SELECT id, uidnext, highestmodseq"
+					" FROM mailboxes WHERE account_id = ?"
+					" AND role = 'inbox'", "i",
+					t->account_id);
 	else
-		rc = sqlite_prep(db, &stmt, "SELECT id, uidnext, highestmodseq"
-				 " FROM mailboxes WHERE account_id = ? AND"
-				 " name = ?", "it", t->account_id,
-				 t->mailbox_name);
+		rc = sqlite_prep_cached(db, &stmt, &cached,
+					"SELECT id, uidnext, highestmodseq"
+					" FROM mailboxes WHERE account_id = ?"
+					" AND name = ?", "it", t->account_id,
+					t->mailbox_name);
 	if (rc != SQLITE_OK)
 		return sqlite_fail(db, "mailbox lookup", error_r);
 	rc = sqlite3_step(stmt);
@@ -238,7 +243,7 @@ target_mailbox(sqlite3 *db, struct store_target *t, int64_t *uidnext_r,
 		*uidnext_r = sqlite3_column_int64(stmt, 1);
 		*hms_r = sqlite3_column_int64(stmt, 2);
 	}
-	sqlite3_finalize(stmt);
+	sqlite_stmt_done(stmt, cached);
 	if (rc == SQLITE_DONE)
 		return store_error(error_r, STORE_E_NOT_FOUND,
 				   "mailbox %s of account %lld does not exist",

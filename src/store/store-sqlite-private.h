@@ -8,6 +8,7 @@
 #define HERALD_STORE_SQLITE_PRIVATE_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "store/store-private.h"
@@ -49,6 +50,15 @@ enum store_result sqlite_fail(sqlite3 *db, const char *what,
  * Returns an SQLite result code. */
 int sqlite_prep(sqlite3 *db, sqlite3_stmt **stmt_r, const char *sql,
 		const char *types, ...);
+/* As sqlite_prep, but on the writer thread's connection the statement
+ * comes from (and stays in) the writer's cache, *cached_r true; elsewhere
+ * it is freshly prepared. Give it back with sqlite_stmt_done(), never
+ * sqlite3_finalize(), and do not run the same SQL text again while it is
+ * out. Returns an SQLite result code. */
+int sqlite_prep_cached(sqlite3 *db, sqlite3_stmt **stmt_r, bool *cached_r,
+		       const char *sql, const char *types, ...);
+/* Resets and unbinds a cached statement, finalizes any other. */
+void sqlite_stmt_done(sqlite3_stmt *stmt, bool cached);
 /* Prepares, binds, steps to the end and finalizes (on the writer thread's
  * connection: reuses a cached statement). SQLITE_OK or the code. */
 int sqlite_exec(sqlite3 *db, const char *sql, const char *types, ...);

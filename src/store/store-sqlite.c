@@ -148,8 +148,21 @@ prep_cached(sqlite3 *db, sqlite3_stmt **stmt_r, bool *cached_r,
 	return SQLITE_OK;
 }
 
-static void
-stmt_done(sqlite3_stmt *stmt, bool cached)
+int
+sqlite_prep_cached(sqlite3 *db, sqlite3_stmt **stmt_r, bool *cached_r,
+		   const char *sql, const char *types, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, types);
+	rc = prep_cached(db, stmt_r, cached_r, sql, types, ap);
+	va_end(ap);
+	return rc;
+}
+
+void
+sqlite_stmt_done(sqlite3_stmt *stmt, bool cached)
 {
 	if (cached) {
 		sqlite3_reset(stmt);
@@ -175,7 +188,7 @@ sqlite_exec(sqlite3 *db, const char *sql, const char *types, ...)
 		return rc;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		;
-	stmt_done(stmt, cached);
+	sqlite_stmt_done(stmt, cached);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -196,7 +209,7 @@ sqlite_int(sqlite3 *db, int64_t *val_r, const char *sql, const char *types,
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW)
 		*val_r = sqlite3_column_int64(stmt, 0);
-	stmt_done(stmt, cached);
+	sqlite_stmt_done(stmt, cached);
 	return rc;
 }
 
