@@ -89,6 +89,45 @@ dir_parse(int argc, char **argv, struct dir_opts *o)
 	return 0;
 }
 
+typedef void dir_usage_fn(FILE *fp);
+
+/* --help, a missing subcommand and bad options. Returns the exit status
+ * when the command is done, or -1 to go on with *o filled. */
+static int
+dir_prelude(int argc, char **argv, dir_usage_fn *usage, struct dir_opts *o)
+{
+	if (argc < 2 || cli_wants_help(argc, argv)) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? CLI_USAGE : CLI_OK;
+	}
+	if (dir_parse(argc, argv, o) < 0) {
+		usage(stderr);
+		return CLI_USAGE;
+	}
+	return -1;
+}
+
+/* Loads the config named by the options and opens the store (as the
+ * workers' user when run as root); prints the error and returns NULL. */
+static struct store *
+dir_open(const struct dir_opts *o, struct config **cfg_r)
+{
+	struct store *store;
+
+	if ((*cfg_r = cli_load_config(o->config)) == NULL)
+		return NULL;
+	if ((store = cli_open_store(*cfg_r)) == NULL)
+		config_free(cfg_r);
+	return store;
+}
+
+static void
+dir_close(struct store **store, struct config **cfg)
+{
+	store_close(store);
+	config_free(cfg);
+}
+
 static bool
 domain_is_valid(const char *d)
 {
@@ -173,17 +212,12 @@ cli_domain(int argc, char **argv)
 	struct store *store;
 	const char *sub, *err = NULL;
 	enum store_result r;
-	int rc = CLI_OK;
+	int rc;
 
-	if (argc < 2 || cli_wants_help(argc, argv)) {
-		domain_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? CLI_USAGE : CLI_OK;
-	}
+	if ((rc = dir_prelude(argc, argv, domain_usage, &o)) >= 0)
+		return rc;
+	rc = CLI_OK;
 	sub = argv[1];
-	if (dir_parse(argc, argv, &o) < 0) {
-		domain_usage(stderr);
-		return CLI_USAGE;
-	}
 	if ((strcmp(sub, "add") == 0 && o.argc < 1) ||
 	    (strcmp(sub, "del") == 0 && o.argc != 1) ||
 	    (strcmp(sub, "list") == 0 && o.argc != 0) ||
@@ -198,12 +232,8 @@ cli_domain(int argc, char **argv)
 			return CLI_ERROR;
 		}
 	}
-	if ((cfg = cli_load_config(o.config)) == NULL)
+	if ((store = dir_open(&o, &cfg)) == NULL)
 		return CLI_ERROR;
-	if ((store = cli_open_store(cfg)) == NULL) {
-		config_free(&cfg);
-		return CLI_ERROR;
-	}
 	if (strcmp(sub, "add") == 0) {
 		for (int i = 0; i < o.argc && rc == CLI_OK; i++) {
 			char *d = lowercase(o.argv[i]);
@@ -238,8 +268,7 @@ cli_domain(int argc, char **argv)
 			store_strv_free(&names, n);
 		}
 	}
-	store_close(&store);
-	config_free(&cfg);
+	dir_close(&store, &cfg);
 	return rc;
 }
 
@@ -353,15 +382,10 @@ cli_user(int argc, char **argv)
 	const char *sub;
 	int rc, want;
 
-	if (argc < 2 || cli_wants_help(argc, argv)) {
-		user_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? CLI_USAGE : CLI_OK;
-	}
+	if ((rc = dir_prelude(argc, argv, user_usage, &o)) >= 0)
+		return rc;
+	rc = CLI_OK;
 	sub = argv[1];
-	if (dir_parse(argc, argv, &o) < 0) {
-		user_usage(stderr);
-		return CLI_USAGE;
-	}
 	if (strcmp(sub, "add") == 0 || strcmp(sub, "passwd") == 0 ||
 	    strcmp(sub, "del") == 0)
 		want = 1;
@@ -390,15 +414,10 @@ cli_user(int argc, char **argv)
 			  o.argv[1]);
 		return CLI_ERROR;
 	}
-	if ((cfg = cli_load_config(o.config)) == NULL)
+	if ((store = dir_open(&o, &cfg)) == NULL)
 		return CLI_ERROR;
-	if ((store = cli_open_store(cfg)) == NULL) {
-		config_free(&cfg);
-		return CLI_ERROR;
-	}
 	rc = user_run(sub, &o, cfg, store);
-	store_close(&store);
-	config_free(&cfg);
+	dir_close(&store, &cfg);
 	return rc;
 }
 
@@ -425,17 +444,12 @@ cli_alias(int argc, char **argv)
 	struct store *store;
 	const char *sub, *err = NULL;
 	enum store_result r;
-	int rc = CLI_OK;
+	int rc;
 
-	if (argc < 2 || cli_wants_help(argc, argv)) {
-		alias_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? CLI_USAGE : CLI_OK;
-	}
+	if ((rc = dir_prelude(argc, argv, alias_usage, &o)) >= 0)
+		return rc;
+	rc = CLI_OK;
 	sub = argv[1];
-	if (dir_parse(argc, argv, &o) < 0) {
-		alias_usage(stderr);
-		return CLI_USAGE;
-	}
 	if ((strcmp(sub, "add") == 0 && o.argc < 2) ||
 	    (strcmp(sub, "del") == 0 && o.argc < 1) ||
 	    (strcmp(sub, "list") == 0 && o.argc > 1) ||
@@ -463,12 +477,8 @@ cli_alias(int argc, char **argv)
 			}
 		}
 	}
-	if ((cfg = cli_load_config(o.config)) == NULL)
+	if ((store = dir_open(&o, &cfg)) == NULL)
 		return CLI_ERROR;
-	if ((store = cli_open_store(cfg)) == NULL) {
-		config_free(&cfg);
-		return CLI_ERROR;
-	}
 	if (strcmp(sub, "add") == 0) {
 		for (int i = 1; i < o.argc && rc == CLI_OK; i++) {
 			r = store_alias_add(store, o.argv[0], o.argv[i], &err);
@@ -506,7 +516,6 @@ cli_alias(int argc, char **argv)
 			store_aliases_free(&a, n);
 		}
 	}
-	store_close(&store);
-	config_free(&cfg);
+	dir_close(&store, &cfg);
 	return rc;
 }
