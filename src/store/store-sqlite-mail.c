@@ -254,6 +254,21 @@ target_mailbox(sqlite3 *db, struct store_target *t, int64_t *uidnext_r,
 	return STORE_OK;
 }
 
+/* One row of the change log (CONDSTORE/QRESYNC, JMAP state) for an email
+ * in a mailbox: change is "created", "updated" or "destroyed". Returns
+ * sqlite_exec's code. */
+static int
+email_change_log(sqlite3 *db, int64_t account_id, int64_t mailbox_id,
+		 int64_t modseq, int64_t message_id, int64_t uid,
+		 const char *change, int64_t now)
+{
+	return sqlite_exec(db, "INSERT INTO changes (account_id, mailbox_id,"
+			   " modseq, kind, object_id, uid, change, at)"
+			   " VALUES (?, ?, ?, 'email', ?, ?, ?, ?)", "iiiiiti",
+			   account_id, mailbox_id, modseq, message_id, uid,
+			   change, now);
+}
+
 static enum store_result
 deliver_one(sqlite3 *db, struct deliver_ctx *c, size_t i, int64_t *threads,
 	    int64_t now, const char **error_r)
@@ -328,11 +343,9 @@ deliver_one(sqlite3 *db, struct deliver_ctx *c, size_t i, int64_t *threads,
 			t->email_id) != SQLITE_OK)
 		return sqlite_fail(db, "message insert", error_r);
 	t->message_id = sqlite3_last_insert_rowid(db);
-	if (sqlite_exec(db, "INSERT INTO changes (account_id, mailbox_id,"
-			" modseq, kind, object_id, uid, change, at)"
-			" VALUES (?, ?, ?, 'email', ?, ?, 'created', ?)",
-			"iiiiii", t->account_id, t->mailbox_id, hms + 1,
-			t->message_id, uidnext, now) != SQLITE_OK ||
+	if (email_change_log(db, t->account_id, t->mailbox_id, hms + 1,
+			     t->message_id, uidnext, "created",
+			     now) != SQLITE_OK ||
 	    sqlite_exec(db, "UPDATE accounts SET used_bytes = used_bytes + ?,"
 			" used_messages = used_messages + 1 WHERE id = ?",
 			"ii", size, t->account_id) != SQLITE_OK ||
@@ -548,12 +561,9 @@ run_flags(struct store *store, void *ctx, const char **error_r)
 		if (msg_id == 0)
 			continue;
 		c->changed++;
-		if (sqlite_exec(db, "INSERT INTO changes (account_id,"
-				" mailbox_id, modseq, kind, object_id, uid,"
-				" change, at) VALUES (?, ?, ?, 'email', ?, ?,"
-				" 'updated', ?)", "iiiiii", account,
-				c->mailbox_id, hms + 1, msg_id,
-				(int64_t)c->uids[i], now) != SQLITE_OK)
+		if (email_change_log(db, account, c->mailbox_id, hms + 1,
+				     msg_id, (int64_t)c->uids[i], "updated",
+				     now) != SQLITE_OK)
 			return sqlite_fail(db, "change log", error_r);
 	}
 	if (c->changed == 0) {
@@ -618,12 +628,9 @@ run_expunge(struct store *store, void *ctx, const char **error_r)
 		if (msg_id == 0)
 			continue;
 		c->changed++;
-		if (sqlite_exec(db, "INSERT INTO changes (account_id,"
-				" mailbox_id, modseq, kind, object_id, uid,"
-				" change, at) VALUES (?, ?, ?, 'email', ?, ?,"
-				" 'destroyed', ?)", "iiiiii", account,
-				c->mailbox_id, hms + 1, msg_id,
-				(int64_t)c->uids[i], now) != SQLITE_OK)
+		if (email_change_log(db, account, c->mailbox_id, hms + 1,
+				     msg_id, (int64_t)c->uids[i], "destroyed",
+				     now) != SQLITE_OK)
 			return sqlite_fail(db, "change log", error_r);
 	}
 	if (c->changed == 0)
