@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "conf/config.h"
 #include "lib/mem.h"
+#include "mail/address.h"
 #include "sasl/password.h"
 #include "store/store.h"
 
@@ -128,27 +129,12 @@ dir_close(struct store **store, struct config **cfg)
 	config_free(cfg);
 }
 
+/* Domain names as addresses carry them (UTF-8 labels allowed), at most
+ * 253 octets as written in DNS. */
 static bool
 domain_is_valid(const char *d)
 {
-	size_t label = 0, len = strlen(d);
-
-	if (len == 0 || len > 253)
-		return false;
-	for (const char *p = d; *p != '\0'; p++) {
-		if (*p == '.') {
-			if (label == 0)
-				return false;
-			label = 0;
-		} else if (isalnum((unsigned char)*p) || *p == '-' ||
-			   (unsigned char)*p >= 0x80) {
-			if (++label > 63)
-				return false;
-		} else {
-			return false;
-		}
-	}
-	return label > 0;
+	return strlen(d) <= 253 && address_domain_is_valid(d, true);
 }
 
 /* local@domain with a valid domain; or "@domain" when catchall_ok. */

@@ -21,6 +21,7 @@
 
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "mail/address.h"
 
 static const char *const proto_names[PROTO_COUNT] = {
 	[PROTO_SMTP] = "smtp",
@@ -649,26 +650,11 @@ config_load(const char *path, char **error_r)
 	return ctx.cfg;
 }
 
+/* An ASCII host name, at most 253 octets as written in DNS. */
 static bool
 hostname_is_valid(const char *h)
 {
-	size_t len = strlen(h), label = 0;
-
-	if (len == 0 || len > 253)
-		return false;
-	for (const char *p = h; *p != '\0'; p++) {
-		if (*p == '.') {
-			if (label == 0)
-				return false;
-			label = 0;
-			continue;
-		}
-		if (!isalnum((unsigned char)*p) && *p != '-')
-			return false;
-		if (++label > 63)
-			return false;
-	}
-	return label > 0;
+	return strlen(h) <= 253 && address_domain_is_valid(h, false);
 }
 
 int

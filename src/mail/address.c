@@ -319,6 +319,18 @@ address_parse_domain_name(struct address_ctx *ctx)
 	return 0;
 }
 
+bool
+address_domain_is_valid(const char *s, bool utf8)
+{
+	struct address_ctx ctx = { .s = s, .len = strlen(s) };
+
+	if (ctx.len == 0 || ctx.len > 255 || (!utf8 && utf8_has_non_ascii(
+		(const uint8_t *)s, ctx.len)) || !utf8_is_valid(
+		(const uint8_t *)s, ctx.len))
+		return false;
+	return address_parse_domain_name(&ctx) == 0 && ctx.pos == ctx.len;
+}
+
 static int
 address_parse_domain(struct address_ctx *ctx, size_t *start_r)
 {

@@ -98,6 +98,12 @@ void address_append(const struct address *addr, struct buf *out);
 /* The same as a new string; the caller frees. */
 char *address_to_string(const struct address *addr);
 
+/* Whether s is a domain name as a Mailbox may carry it (RFC 5321
+ * Domain: dot-separated LDH labels of at most 63 octets, no leading or
+ * trailing '-', at most 255 octets; non-ASCII labels only with utf8).
+ * Address literals ("[1.2.3.4]") are not domain names. */
+bool address_domain_is_valid(const char *s, bool utf8);
+
 /* ASCII case-insensitive comparison of domains (RFC 5321 2.4); non-ASCII
  * octets must be equal. */
 bool address_domain_equal(const char *a, const char *b);

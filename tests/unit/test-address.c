@@ -380,6 +380,47 @@ test_roundtrip(void **state)
 	}
 }
 
+static void
+test_domain_is_valid(void **state)
+{
+	static const struct {
+		const char *d;
+		bool ascii, utf8;
+	} cases[] = {
+		{ "example.test", true, true },
+		{ "mail.example-1.test", true, true },
+		{ "a", true, true },
+		{ "", false, false },
+		{ ".example.test", false, false },
+		{ "example.test.", false, false },
+		{ "a..b", false, false },
+		{ "-a.test", false, false },
+		{ "a-.test", false, false },
+		{ "a b.test", false, false },
+		{ "a_b.test", false, false },
+		{ "[192.0.2.1]", false, false },
+		{ "user@example.test", false, false },
+		{ "b\xc3\xbc" "cher.test", false, true },	/* valid UTF-8 */
+		{ "b\xc3.test", false, false },		/* truncated UTF-8 */
+	};
+	char label64[80], long_name[300];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		if (address_domain_is_valid(cases[i].d, false) != cases[i].ascii ||
+		    address_domain_is_valid(cases[i].d, true) != cases[i].utf8)
+			fail_msg("case %zu: '%s'", i, cases[i].d);
+	}
+	memset(label64, 'a', 64);
+	memcpy(label64 + 64, ".test", 6);
+	assert_false(address_domain_is_valid(label64, false));
+	assert_true(address_domain_is_valid(label64 + 1, false));
+	for (size_t i = 0; i < 128; i++)
+		memcpy(long_name + i * 2, "a.", 2);
+	memcpy(long_name + 256, "a", 2);	/* 257 octets */
+	assert_false(address_domain_is_valid(long_name, false));
+	assert_true(address_domain_is_valid(long_name + 2, false)); /* 255 */
+}
+
 int
 main(void)
 {
@@ -391,6 +432,7 @@ main(void)
 		cmocka_unit_test(test_subaddress),
 		cmocka_unit_test(test_quoting),
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_domain_is_valid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
