@@ -304,8 +304,10 @@ parse_duration(const char *s, enum duration_unit unit, uint64_t *v_r)
 	return 0;
 }
 
-static bool
-enum_has(const char *values, const char *v)
+/* The entry of "a|b|c" that equals v ignoring case, with its length in
+ * *n_r; NULL when there is none. */
+static const char *
+enum_find(const char *values, const char *v, size_t *n_r)
 {
 	size_t len = strlen(v);
 	const char *p = values;
@@ -314,33 +316,15 @@ enum_has(const char *values, const char *v)
 		const char *bar = strchr(p, '|');
 		size_t n = bar != NULL ? (size_t)(bar - p) : strlen(p);
 
-		if (n == len && strncasecmp(p, v, n) == 0)
-			return true;
+		if (n == len && strncasecmp(p, v, n) == 0) {
+			*n_r = n;
+			return p;
+		}
 		if (bar == NULL)
 			break;
 		p = bar + 1;
 	}
-	return false;
-}
-
-/* The canonical spelling of an enum value as listed in the table. */
-static char *
-enum_canonical(const char *values, const char *v)
-{
-	size_t len = strlen(v);
-	const char *p = values;
-
-	while (*p != '\0') {
-		const char *bar = strchr(p, '|');
-		size_t n = bar != NULL ? (size_t)(bar - p) : strlen(p);
-
-		if (n == len && strncasecmp(p, v, n) == 0)
-			return xstrndup(p, n);
-		if (bar == NULL)
-			break;
-		p = bar + 1;
-	}
-	return xstrdup(v);
+	return NULL;
 }
 
 static const char *
@@ -362,15 +346,20 @@ setting_apply(struct config *cfg, const struct setting *s, const char *value,
 		free(*(char **)field);
 		*(char **)field = value[0] != '\0' ? xstrdup(value) : NULL;
 		return 0;
-	case SETTING_ENUM:
-		if (!enum_has(s->enum_values, value)) {
+	case SETTING_ENUM: {
+		size_t n;
+		const char *canon = enum_find(s->enum_values, value, &n);
+
+		if (canon == NULL) {
 			*error_r = xasprintf("%s: '%s' is not one of %s", s->key,
 					     value, s->enum_values);
 			return -1;
 		}
 		free(*(char **)field);
-		*(char **)field = enum_canonical(s->enum_values, value);
+		/* stored as spelled in the table */
+		*(char **)field = xstrndup(canon, n);
 		return 0;
+	}
 	case SETTING_BOOL:
 		if (parse_bool(value, &b) < 0) {
 			*error_r = xasprintf("%s: '%s' is not yes or no",
