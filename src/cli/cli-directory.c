@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,10 +93,18 @@ dir_parse(int argc, char **argv, struct dir_opts *o)
 
 typedef void dir_usage_fn(FILE *fp);
 
-/* --help, a missing subcommand and bad options. Returns the exit status
- * when the command is done, or -1 to go on with *o filled. */
+/* A subcommand and how many positional arguments it takes. */
+struct dir_sub {
+	const char *name;
+	int min_args, max_args;
+};
+
+/* --help, a missing or unknown subcommand, bad options and a wrong number
+ * of arguments (subs ends with a NULL name). Returns the exit status when
+ * the command is done, or -1 to go on with *o filled. */
 static int
-dir_prelude(int argc, char **argv, dir_usage_fn *usage, struct dir_opts *o)
+dir_prelude(int argc, char **argv, dir_usage_fn *usage,
+	    const struct dir_sub *subs, struct dir_opts *o)
 {
 	if (argc < 2 || cli_wants_help(argc, argv)) {
 		usage(argc < 2 ? stderr : stdout);
@@ -105,7 +114,15 @@ dir_prelude(int argc, char **argv, dir_usage_fn *usage, struct dir_opts *o)
 		usage(stderr);
 		return CLI_USAGE;
 	}
-	return -1;
+	for (; subs->name != NULL; subs++) {
+		if (strcmp(argv[1], subs->name) == 0) {
+			if (o->argc < subs->min_args || o->argc > subs->max_args)
+				break;
+			return -1;
+		}
+	}
+	usage(stderr);
+	return CLI_USAGE;
 }
 
 /* Loads the config named by the options and opens the store (as the
@@ -200,18 +217,15 @@ cli_domain(int argc, char **argv)
 	enum store_result r;
 	int rc;
 
-	if ((rc = dir_prelude(argc, argv, domain_usage, &o)) >= 0)
+	static const struct dir_sub subs[] = {
+		{ "add", 1, INT_MAX }, { "del", 1, 1 }, { "list", 0, 0 },
+		{ NULL, 0, 0 },
+	};
+
+	if ((rc = dir_prelude(argc, argv, domain_usage, subs, &o)) >= 0)
 		return rc;
 	rc = CLI_OK;
 	sub = argv[1];
-	if ((strcmp(sub, "add") == 0 && o.argc < 1) ||
-	    (strcmp(sub, "del") == 0 && o.argc != 1) ||
-	    (strcmp(sub, "list") == 0 && o.argc != 0) ||
-	    (strcmp(sub, "add") != 0 && strcmp(sub, "del") != 0 &&
-	     strcmp(sub, "list") != 0)) {
-		domain_usage(stderr);
-		return CLI_USAGE;
-	}
 	for (int i = 0; i < o.argc; i++) {
 		if (!domain_is_valid(o.argv[i])) {
 			cli_error("'%s' is not a valid domain name", o.argv[i]);
@@ -366,25 +380,16 @@ cli_user(int argc, char **argv)
 	struct config *cfg;
 	struct store *store;
 	const char *sub;
-	int rc, want;
+	int rc;
+	static const struct dir_sub subs[] = {
+		{ "add", 1, 1 }, { "passwd", 1, 1 }, { "del", 1, 1 },
+		{ "quota", 2, 2 }, { "list", 0, 1 }, { NULL, 0, 0 },
+	};
 
-	if ((rc = dir_prelude(argc, argv, user_usage, &o)) >= 0)
+	if ((rc = dir_prelude(argc, argv, user_usage, subs, &o)) >= 0)
 		return rc;
 	rc = CLI_OK;
 	sub = argv[1];
-	if (strcmp(sub, "add") == 0 || strcmp(sub, "passwd") == 0 ||
-	    strcmp(sub, "del") == 0)
-		want = 1;
-	else if (strcmp(sub, "quota") == 0)
-		want = 2;
-	else if (strcmp(sub, "list") == 0)
-		want = o.argc <= 1 ? o.argc : -1;
-	else
-		want = -1;
-	if (want < 0 || o.argc != want) {
-		user_usage(stderr);
-		return CLI_USAGE;
-	}
 	if (strcmp(sub, "list") == 0) {
 		if (o.argc == 1 && !domain_is_valid(o.argv[0])) {
 			cli_error("'%s' is not a valid domain name", o.argv[0]);
@@ -432,18 +437,15 @@ cli_alias(int argc, char **argv)
 	enum store_result r;
 	int rc;
 
-	if ((rc = dir_prelude(argc, argv, alias_usage, &o)) >= 0)
+	static const struct dir_sub subs[] = {
+		{ "add", 2, INT_MAX }, { "del", 1, INT_MAX }, { "list", 0, 1 },
+		{ NULL, 0, 0 },
+	};
+
+	if ((rc = dir_prelude(argc, argv, alias_usage, subs, &o)) >= 0)
 		return rc;
 	rc = CLI_OK;
 	sub = argv[1];
-	if ((strcmp(sub, "add") == 0 && o.argc < 2) ||
-	    (strcmp(sub, "del") == 0 && o.argc < 1) ||
-	    (strcmp(sub, "list") == 0 && o.argc > 1) ||
-	    (strcmp(sub, "add") != 0 && strcmp(sub, "del") != 0 &&
-	     strcmp(sub, "list") != 0)) {
-		alias_usage(stderr);
-		return CLI_USAGE;
-	}
 	if (strcmp(sub, "list") == 0) {
 		if (o.argc == 1 && !domain_is_valid(o.argv[0])) {
 			cli_error("'%s' is not a valid domain name", o.argv[0]);
