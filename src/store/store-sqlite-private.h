@@ -26,6 +26,9 @@ struct sqlite_backend {
 	pthread_mutex_t pool_lock;
 	sqlite3 **idle;			/* reader connections not in use */
 	size_t n_idle, cap_idle;
+	struct store_wlock *wlock;	/* writer lock shared by processes */
+	bool wlock_held;		/* writer thread only */
+	uint64_t wlock_timeout_ms;
 };
 
 /* The migrations, in order; migration N is sqlite_migrations[N - 1]. */
@@ -34,6 +37,10 @@ extern const size_t sqlite_migrations_count;
 
 /* The writer connection; only valid inside a store_op_run_cb_t. */
 sqlite3 *sqlite_wdb(struct store *store);
+/* The name of Herald's VFS (the default one, with writes to the WAL
+ * gathered into one pwrite per commit: store-sqlite-vfs.c), registered on
+ * first use; NULL if it could not be registered (use the default). */
+const char *sqlite_vfs_name(void);
 /* Borrows a reader connection (opened on demand) / gives it back. */
 enum store_result sqlite_reader_get(struct store *store, sqlite3 **db_r,
 				    const char **error_r);

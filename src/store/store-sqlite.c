@@ -15,6 +15,7 @@
 #include "conf/config.h"
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "store/store-wlock.h"
 
 static struct sqlite_backend *
 backend(struct store *store)
@@ -235,7 +236,7 @@ conn_open(struct store *store, sqlite3 **db_r, const char **error_r)
 	 * time (the writer, or a reader borrowed from the pool). */
 	rc = sqlite3_open_v2(backend(store)->path, &db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-			     SQLITE_OPEN_NOMUTEX, NULL);
+			     SQLITE_OPEN_NOMUTEX, sqlite_vfs_name());
 	if (rc != SQLITE_OK) {
 		enum store_result r = store_error(error_r, STORE_E_TEMP,
 			"cannot open %s: %s", backend(store)->path,
@@ -253,6 +254,9 @@ conn_open(struct store *store, sqlite3 **db_r, const char **error_r)
 	 * durable (DESIGN.md 5). */
 	rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL;"
 			  "PRAGMA synchronous=FULL;"
+			  /* Savepoints' statement journals in memory, not
+			   * in a temporary file created per batch. */
+			  "PRAGMA temp_store=MEMORY;"
 			  "PRAGMA foreign_keys=ON;", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		enum store_result r = sqlite_fail(db, "setting pragmas",
@@ -379,6 +383,7 @@ sqlite_close(struct store *store)
 	free(be->idle);
 	if (be->wdb != NULL)
 		sqlite3_close(be->wdb);
+	store_wlock_close(&be->wlock);
 	pthread_mutex_destroy(&be->pool_lock);
 	free(be->path);
 	free(be);
@@ -401,6 +406,19 @@ sqlite_open(struct store *store, const char **error_r)
 		xstrdup(cfg->store.sqlite_path) :
 		xasprintf("%s/herald.db", cfg->data_dir);
 	store->backend = be;
+	be->wlock_timeout_ms = cfg->store.busy_timeout_ms > 0 ?
+		cfg->store.busy_timeout_ms : 5000;
+	{
+		char *lock_path = xasprintf("%s-wlock", be->path);
+		char err[256];
+
+		be->wlock = store_wlock_open(lock_path, err, sizeof(err));
+		free(lock_path);
+		if (be->wlock == NULL) {
+			sqlite_close(store);
+			return store_error(error_r, STORE_E_TEMP, "%s", err);
+		}
+	}
 	r = conn_open(store, &be->wdb, error_r);
 	if (r == STORE_OK)
 		r = migrate(store, error_r);
@@ -421,12 +439,34 @@ step(struct store *store, const char *sql, const char **error_r)
 	return STORE_OK;
 }
 
+static void
+wlock_drop(struct sqlite_backend *be)
+{
+	if (be->wlock_held) {
+		be->wlock_held = false;
+		store_wlock_release(be->wlock);
+	}
+}
+
 static enum store_result
 sqlite_batch_begin(struct store *store, const char **error_r)
 {
+	struct sqlite_backend *be = backend(store);
+	enum store_result r;
+	int rc;
+
 	/* Only the writer thread gets here. */
-	tls_writer = backend(store);
-	return step(store, "BEGIN IMMEDIATE", error_r);
+	tls_writer = be;
+	rc = store_wlock_acquire(be->wlock, be->wlock_timeout_ms);
+	if (rc != 0)
+		return store_error(error_r, STORE_E_TEMP,
+				   "waiting for the writer lock: %s",
+				   strerror(rc));
+	be->wlock_held = true;
+	r = step(store, "BEGIN IMMEDIATE", error_r);
+	if (r != STORE_OK)
+		wlock_drop(be);
+	return r;
 }
 
 static enum store_result
@@ -449,7 +489,12 @@ sqlite_op_end(struct store *store, bool keep, const char **error_r)
 static enum store_result
 sqlite_batch_commit(struct store *store, const char **error_r)
 {
-	return step(store, "COMMIT", error_r);
+	enum store_result r = step(store, "COMMIT", error_r);
+
+	/* A failed COMMIT is followed by batch_rollback, which drops it. */
+	if (r == STORE_OK)
+		wlock_drop(backend(store));
+	return r;
 }
 
 static void
@@ -459,6 +504,7 @@ sqlite_batch_rollback(struct store *store)
 
 	if (!sqlite3_get_autocommit(db))
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	wlock_drop(backend(store));
 }
 
 static enum store_result

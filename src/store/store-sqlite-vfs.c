@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A thin SQLite VFS over the default one that coalesces writes to the WAL
+ * (see store-sqlite-private.h: sqlite_vfs_register).
+ *
+ * SQLite appends a commit to the WAL as two pwrite() calls per page (the
+ * 24-byte frame header, then the page), all contiguous, and then fsyncs.
+ * A 5 KB delivery touches about ten pages, so a batch of deliveries cost
+ * about twenty system calls per message before its one fsync; on a virtual
+ * machine a system call costs a microsecond or more. Here consecutive
+ * appends are gathered in a buffer and written with one pwrite() when
+ * SQLite next does anything else with the file (sync, read, size,
+ * truncate, lock, close) or when the run is no longer contiguous.
+ *
+ * Why this is safe: nothing but this connection looks at WAL frames before
+ * the commit that publishes them, and SQLite publishes a commit (the
+ * wal-index header in shared memory) only after the WAL's xSync, which
+ * flushes first. Reads by this connection flush first too. A failed
+ * flush is reported by the call that caused it (a failed xSync fails the
+ * commit, which is then rolled back and the callers get a 4xx).
+ * Only files opened as SQLITE_OPEN_WAL are buffered; the database file,
+ * journals and temporary files pass straight through.
+ */
+#include "store/store-sqlite-private.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define VFS_NAME "herald"
+/* The unix VFS writes at most 128 KiB - 1 per call (it masks the length
+ * with 0x1ffff and reports a short write as a full disk), so a flush must
+ * stay below that: 31 pages of 4 KiB, with their frame headers. */
+#define WAL_BUF_SIZE (124 * 1024)
+
+struct hfile {
+	sqlite3_file base;	/* our methods */
+	unsigned char *buf;	/* WAL only: pending appends */
+	size_t len;
+	sqlite3_int64 start;	/* file offset of buf[0] */
+	sqlite3_file *real;	/* the default VFS's file, right after us */
+};
+
+static sqlite3_vfs *base_vfs;
+static sqlite3_vfs herald_vfs;
+static sqlite3_io_methods herald_io;
+
+static int
+flush(struct hfile *f)
+{
+	int rc;
+
+	if (f->len == 0)
+		return SQLITE_OK;
+	rc = f->real->pMethods->xWrite(f->real, f->buf, (int)f->len, f->start);
+	f->len = 0;
+	return rc;
+}
+
+static int
+x_close(sqlite3_file *file)
+{
+	struct hfile *f = (struct hfile *)file;
+	int rc = flush(f);
+	int rc2 = f->real->pMethods->xClose(f->real);
+
+	free(f->buf);
+	f->buf = NULL;
+	return rc != SQLITE_OK ? rc : rc2;
+}
+
+static int
+x_read(sqlite3_file *file, void *out, int amt, sqlite3_int64 off)
+{
+	struct hfile *f = (struct hfile *)file;
+
+	if (flush(f) != SQLITE_OK)
+		return SQLITE_IOERR_READ;
+	return f->real->pMethods->xRead(f->real, out, amt, off);
+}
+
+static int
+x_write(sqlite3_file *file, const void *data, int amt, sqlite3_int64 off)
+{
+	struct hfile *f = (struct hfile *)file;
+	int rc;
+
+	if (f->buf == NULL)
+		return f->real->pMethods->xWrite(f->real, data, amt, off);
+	if (f->len > 0 &&
+	    (off != f->start + (sqlite3_int64)f->len ||
+	     f->len + (size_t)amt > WAL_BUF_SIZE)) {
+		rc = flush(f);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	if ((size_t)amt > WAL_BUF_SIZE)
+		return f->real->pMethods->xWrite(f->real, data, amt, off);
+	if (f->len == 0)
+		f->start = off;
+	memcpy(f->buf + f->len, data, (size_t)amt);
+	f->len += (size_t)amt;
+	return SQLITE_OK;
+}
+
+static int
+x_truncate(sqlite3_file *file, sqlite3_int64 size)
+{
+	struct hfile *f = (struct hfile *)file;
+	int rc = flush(f);
+
+	return rc != SQLITE_OK ? rc :
+	       f->real->pMethods->xTruncate(f->real, size);
+}
+
+static int
+x_sync(sqlite3_file *file, int flags)
+{
+	struct hfile *f = (struct hfile *)file;
+	int rc = flush(f);
+
+	return rc != SQLITE_OK ? rc : f->real->pMethods->xSync(f->real, flags);
+}
+
+static int
+x_file_size(sqlite3_file *file, sqlite3_int64 *size_r)
+{
+	struct hfile *f = (struct hfile *)file;
+	int rc = flush(f);
+
+	return rc != SQLITE_OK ? rc :
+	       f->real->pMethods->xFileSize(f->real, size_r);
+}
+
+static int
+x_lock(sqlite3_file *file, int level)
+{
+	struct hfile *f = (struct hfile *)file;
+	int rc = flush(f);
+
+	return rc != SQLITE_OK ? rc : f->real->pMethods->xLock(f->real, level);
+}
+
+static int
+x_unlock(sqlite3_file *file, int level)
+{
+	struct hfile *f = (struct hfile *)file;
+	int rc = flush(f);
+
+	return rc != SQLITE_OK ? rc :
+	       f->real->pMethods->xUnlock(f->real, level);
+}
+
+static int
+x_check_reserved(sqlite3_file *file, int *out)
+{
+	struct hfile *f = (struct hfile *)file;
+
+	return f->real->pMethods->xCheckReservedLock(f->real, out);
+}
+
+static int
+x_file_control(sqlite3_file *file, int op, void *arg)
+{
+	struct hfile *f = (struct hfile *)file;
+	int rc = flush(f);
+
+	return rc != SQLITE_OK ? rc :
+	       f->real->pMethods->xFileControl(f->real, op, arg);
+}
+
+static int
+x_sector_size(sqlite3_file *file)
+{
+	struct hfile *f = (struct hfile *)file;
+
+	return f->real->pMethods->xSectorSize(f->real);
+}
+
+static int
+x_device_characteristics(sqlite3_file *file)
+{
+	struct hfile *f = (struct hfile *)file;
+
+	return f->real->pMethods->xDeviceCharacteristics(f->real);
+}
+
+static int
+x_shm_map(sqlite3_file *file, int region, int size, int extend,
+	  void volatile **p)
+{
+	struct hfile *f = (struct hfile *)file;
+
+	return f->real->pMethods->xShmMap(f->real, region, size, extend, p);
+}
+
+static int
+x_shm_lock(sqlite3_file *file, int offset, int n, int flags)
+{
+	struct hfile *f = (struct hfile *)file;
+
+	return f->real->pMethods->xShmLock(f->real, offset, n, flags);
+}
+
+static void
+x_shm_barrier(sqlite3_file *file)
+{
+	struct hfile *f = (struct hfile *)file;
+
+	f->real->pMethods->xShmBarrier(f->real);
+}
+
+static int
+x_shm_unmap(sqlite3_file *file, int delete_flag)
+{
+	struct hfile *f = (struct hfile *)file;
+
+	return f->real->pMethods->xShmUnmap(f->real, delete_flag);
+}
+
+static int
+x_fetch(sqlite3_file *file, sqlite3_int64 off, int amt, void **p)
+{
+	struct hfile *f = (struct hfile *)file;
+	int rc = flush(f);
+
+	return rc != SQLITE_OK ? rc :
+	       f->real->pMethods->xFetch(f->real, off, amt, p);
+}
+
+static int
+x_unfetch(sqlite3_file *file, sqlite3_int64 off, void *p)
+{
+	struct hfile *f = (struct hfile *)file;
+
+	return f->real->pMethods->xUnfetch(f->real, off, p);
+}
+
+static int
+x_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags,
+       int *out_flags)
+{
+	struct hfile *f = (struct hfile *)file;
+	int rc;
+
+	(void)vfs;
+	memset(f, 0, sizeof(*f));
+	f->real = (sqlite3_file *)(f + 1);
+	rc = base_vfs->xOpen(base_vfs, name, f->real, flags, out_flags);
+	if (rc != SQLITE_OK) {
+		/* SQLite calls xClose only when pMethods is set; the real
+		 * file's own methods clean up after a failed open. */
+		if (f->real->pMethods != NULL)
+			f->real->pMethods->xClose(f->real);
+		f->base.pMethods = NULL;
+		return rc;
+	}
+	if (flags & SQLITE_OPEN_WAL) {
+		f->buf = malloc(WAL_BUF_SIZE);
+		/* Without a buffer the file simply passes through. */
+	}
+	f->base.pMethods = &herald_io;
+	return SQLITE_OK;
+}
+
+/* The rest of the VFS is the default one's. */
+static int
+x_delete(sqlite3_vfs *v, const char *name, int sync_dir)
+{
+	(void)v;
+	return base_vfs->xDelete(base_vfs, name, sync_dir);
+}
+
+static int
+x_access(sqlite3_vfs *v, const char *name, int flags, int *out)
+{
+	(void)v;
+	return base_vfs->xAccess(base_vfs, name, flags, out);
+}
+
+static int
+x_full_pathname(sqlite3_vfs *v, const char *name, int n, char *out)
+{
+	(void)v;
+	return base_vfs->xFullPathname(base_vfs, name, n, out);
+}
+
+static void *
+x_dl_open(sqlite3_vfs *v, const char *name)
+{
+	(void)v;
+	return base_vfs->xDlOpen(base_vfs, name);
+}
+
+static void
+x_dl_error(sqlite3_vfs *v, int n, char *msg)
+{
+	(void)v;
+	base_vfs->xDlError(base_vfs, n, msg);
+}
+
+static void (*x_dl_sym(sqlite3_vfs *v, void *h, const char *sym))(void)
+{
+	(void)v;
+	return base_vfs->xDlSym(base_vfs, h, sym);
+}
+
+static void
+x_dl_close(sqlite3_vfs *v, void *h)
+{
+	(void)v;
+	base_vfs->xDlClose(base_vfs, h);
+}
+
+static int
+x_randomness(sqlite3_vfs *v, int n, char *out)
+{
+	(void)v;
+	return base_vfs->xRandomness(base_vfs, n, out);
+}
+
+static int
+x_sleep(sqlite3_vfs *v, int us)
+{
+	(void)v;
+	return base_vfs->xSleep(base_vfs, us);
+}
+
+static int
+x_current_time(sqlite3_vfs *v, double *out)
+{
+	(void)v;
+	return base_vfs->xCurrentTime(base_vfs, out);
+}
+
+static int
+x_get_last_error(sqlite3_vfs *v, int n, char *out)
+{
+	(void)v;
+	return base_vfs->xGetLastError(base_vfs, n, out);
+}
+
+static int
+x_current_time_int64(sqlite3_vfs *v, sqlite3_int64 *out)
+{
+	(void)v;
+	return base_vfs->xCurrentTimeInt64(base_vfs, out);
+}
+
+static pthread_once_t register_once = PTHREAD_ONCE_INIT;
+static int register_rc = SQLITE_ERROR;
+
+static void
+register_vfs(void)
+{
+	base_vfs = sqlite3_vfs_find(NULL);
+	if (base_vfs == NULL || base_vfs->iVersion < 2)
+		return;
+	herald_io = (sqlite3_io_methods){
+		.iVersion = 3,
+		.xClose = x_close,
+		.xRead = x_read,
+		.xWrite = x_write,
+		.xTruncate = x_truncate,
+		.xSync = x_sync,
+		.xFileSize = x_file_size,
+		.xLock = x_lock,
+		.xUnlock = x_unlock,
+		.xCheckReservedLock = x_check_reserved,
+		.xFileControl = x_file_control,
+		.xSectorSize = x_sector_size,
+		.xDeviceCharacteristics = x_device_characteristics,
+		.xShmMap = x_shm_map,
+		.xShmLock = x_shm_lock,
+		.xShmBarrier = x_shm_barrier,
+		.xShmUnmap = x_shm_unmap,
+		.xFetch = x_fetch,
+		.xUnfetch = x_unfetch,
+	};
+	herald_vfs = (sqlite3_vfs){
+		.iVersion = 2,
+		.szOsFile = (int)sizeof(struct hfile) + base_vfs->szOsFile,
+		.mxPathname = base_vfs->mxPathname,
+		.zName = VFS_NAME,
+		.xOpen = x_open,
+		.xDelete = x_delete,
+		.xAccess = x_access,
+		.xFullPathname = x_full_pathname,
+		.xDlOpen = x_dl_open,
+		.xDlError = x_dl_error,
+		.xDlSym = x_dl_sym,
+		.xDlClose = x_dl_close,
+		.xRandomness = x_randomness,
+		.xSleep = x_sleep,
+		.xCurrentTime = x_current_time,
+		.xGetLastError = x_get_last_error,
+		.xCurrentTimeInt64 = x_current_time_int64,
+	};
+	register_rc = sqlite3_vfs_register(&herald_vfs, 0);
+}
+
+const char *
+sqlite_vfs_name(void)
+{
+	pthread_once(&register_once, register_vfs);
+	return register_rc == SQLITE_OK ? VFS_NAME : NULL;
+}
