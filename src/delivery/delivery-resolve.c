@@ -203,10 +203,9 @@ resolve_addr(struct resolve_ctx *ctx, const char *address, unsigned depth,
 	free(tag);
 }
 
-enum delivery_lookup
-delivery_resolve(struct store *store, const char *address,
-		 struct delivery_dest **dests_r, size_t *count_r,
-		 const char **error_r)
+static enum delivery_lookup
+resolve(struct store *store, const char *address,
+	struct delivery_dest **dests_r, size_t *count_r, const char **error_r)
 {
 	struct resolve_ctx ctx = { .store = store };
 	char *local = NULL;
@@ -250,6 +249,21 @@ delivery_resolve(struct store *store, const char *address,
 	*dests_r = ctx.dests;
 	*count_r = ctx.n;
 	return DELIVERY_FOUND;
+}
+
+enum delivery_lookup
+delivery_resolve(struct store *store, const char *address,
+		 struct delivery_dest **dests_r, size_t *count_r,
+		 const char **error_r)
+{
+	uint64_t gen;
+	bool cacheable = store_directory_generation(store, &gen);
+	enum delivery_lookup r = resolve(store, address, dests_r, count_r,
+					 error_r);
+
+	if (cacheable)
+		delivery_cache_put(store, gen, address, r, *dests_r, *count_r);
+	return r;
 }
 
 void

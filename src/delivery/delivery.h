@@ -63,6 +63,21 @@ enum delivery_lookup delivery_resolve(struct store *store, const char *address,
 				      size_t *count_r, const char **error_r);
 void delivery_dests_free(struct delivery_dest **dests, size_t count);
 
+/* The answer delivery_resolve() gave for exactly this address, if it is
+ * cached and the directory has not changed since (delivery-cache.c):
+ * true with *result_r and a copy of the dests (free with
+ * delivery_dests_free). Never blocks: safe on an event-loop thread. */
+bool delivery_resolve_cached(struct store *store, const char *address,
+			     enum delivery_lookup *result_r,
+			     struct delivery_dest **dests_r, size_t *count_r);
+/* Remembers a resolution read under directory generation `generation`
+ * (TEMP is never kept). delivery_resolve() calls it. */
+void delivery_cache_put(struct store *store, uint64_t generation,
+			const char *address, enum delivery_lookup result,
+			const struct delivery_dest *dests, size_t n);
+/* Empties the cache (tests; a store being closed). */
+void delivery_cache_flush(void);
+
 /* Whether two dests go to the same place (same account, or the same
  * remote address compared case-insensitively). */
 bool delivery_dest_same(const struct delivery_dest *a,

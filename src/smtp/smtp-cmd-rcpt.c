@@ -73,14 +73,24 @@ rcpt_reject(struct smtp_session *s, const char *addr, const char *code,
 }
 
 static void
-rcpt_done(void *ctx)
+rcpt_job_free(struct rcpt_job *j)
 {
-	struct rcpt_job *j = ctx;
+	delivery_dests_free(&j->dests, j->n_dests);
+	free(j->address);
+	free(j->shown);
+	free(j->notify);
+	free(j->orcpt);
+	free(j->error);
+	free(j);
+}
+
+/* Answers the RCPT from j's result and frees j. */
+static void
+rcpt_finish(struct rcpt_job *j)
+{
 	struct smtp_session *s = j->s;
 	bool accept = false;
 
-	if (!smtp_session_job_end(s))
-		goto out;
 	switch (j->result) {
 	case DELIVERY_FOUND:
 		accept = true;
@@ -136,14 +146,18 @@ rcpt_done(void *ctx)
 		j->dests = NULL;
 		smtp_reply(s, "250 2.1.5 Ok");
 	}
-out:
-	delivery_dests_free(&j->dests, j->n_dests);
-	free(j->address);
-	free(j->shown);
-	free(j->notify);
-	free(j->orcpt);
-	free(j->error);
-	free(j);
+	rcpt_job_free(j);
+}
+
+static void
+rcpt_done(void *ctx)
+{
+	struct rcpt_job *j = ctx;
+
+	if (!smtp_session_job_end(j->s))
+		rcpt_job_free(j);	/* closing: nothing is answered */
+	else
+		rcpt_finish(j);
 }
 
 void
@@ -190,6 +204,14 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 	}
 	if (args.orcpt_type != NULL && args.orcpt_addr != NULL)
 		j->orcpt = xasprintf("%s;%s", args.orcpt_type, args.orcpt_addr);
+	/* A known answer (the directory unchanged since) needs no trip
+	 * through the thread pool. */
+	if (!j->postmaster &&
+	    delivery_resolve_cached(s->srv->store, j->address, &j->result,
+				    &j->dests, &j->n_dests)) {
+		rcpt_finish(j);
+		goto out;
+	}
 	smtp_session_run(s, rcpt_work, rcpt_done, j);
 out:
 	smtp_rcpt_args_deinit(&args);

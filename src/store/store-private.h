@@ -57,6 +57,11 @@ struct store_backend_ops {
 					  const char **error_r);
 	void (*batch_rollback)(struct store *store);
 
+	/* The directory generation (see store_directory_generation);
+	 * NULL: the backend cannot tell, lookups are never cached. */
+	bool (*dir_generation)(struct store *store, uint64_t *gen_r);
+	void (*dir_changed)(struct store *store);
+
 	enum store_result (*check_integrity)(struct store *store,
 					     const char **error_r);
 

@@ -422,6 +422,18 @@ sqlite_open(struct store *store, const char **error_r)
 	r = conn_open(store, &be->wdb, error_r);
 	if (r == STORE_OK)
 		r = migrate(store, error_r);
+	/* Checkpoint every 4,000 WAL pages (16 MiB) rather than SQLite's
+	 * 1,000: the automatic checkpoint runs inside the commit on the one
+	 * writer thread and stalls every delivery behind it; fewer, larger
+	 * checkpoints copy each hot index page once instead of four times.
+	 * Measured (bench/smtp, workers=1): 3,540-3,650 -> 4,480-4,590
+	 * msg/s. A checkpoint thread of its own was tried and gained nothing
+	 * over this: under steady load its passive checkpoints never catch
+	 * the writer, so the writer had to finish them anyway. */
+	if (r == STORE_OK &&
+	    sqlite3_exec(be->wdb, "PRAGMA wal_autocheckpoint=4000", NULL, NULL,
+			 NULL) != SQLITE_OK)
+		r = sqlite_fail(be->wdb, "setting wal_autocheckpoint", error_r);
 	if (r != STORE_OK)
 		sqlite_close(store);
 	return r;
@@ -507,6 +519,19 @@ sqlite_batch_rollback(struct store *store)
 	wlock_drop(backend(store));
 }
 
+static bool
+sqlite_dir_generation(struct store *store, uint64_t *gen_r)
+{
+	*gen_r = store_wlock_generation(backend(store)->wlock);
+	return true;
+}
+
+static void
+sqlite_dir_changed(struct store *store)
+{
+	store_wlock_bump(backend(store)->wlock);
+}
+
 static enum store_result
 sqlite_check_integrity(struct store *store, const char **error_r)
 {
@@ -545,6 +570,8 @@ const struct store_backend_ops store_sqlite_ops = {
 	.op_end = sqlite_op_end,
 	.batch_commit = sqlite_batch_commit,
 	.batch_rollback = sqlite_batch_rollback,
+	.dir_generation = sqlite_dir_generation,
+	.dir_changed = sqlite_dir_changed,
 	.check_integrity = sqlite_check_integrity,
 	.blob_insert = sqlite_blob_insert,
 	.blob_read = sqlite_blob_read,

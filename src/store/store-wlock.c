@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@ struct wlock_shared {
 	uint64_t magic;
 	uint64_t mutex_size;	/* sizeof(pthread_mutex_t) of the creator */
 	pthread_mutex_t mutex;
+	_Atomic uint64_t generation;	/* directory changes, see header */
 };
 
 struct store_wlock {
@@ -53,6 +55,17 @@ wlock_init_shared(struct wlock_shared *sh)
 	if (rc != 0)
 		return rc;
 	sh->mutex_size = sizeof(pthread_mutex_t);
+	/* Starts from the clock in nanoseconds, not 0: a cache filled from
+	 * another database (or before a re-initialisation) can never see
+	 * its old value again. */
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		atomic_store(&sh->generation,
+			     (uint64_t)ts.tv_sec * 1000000000u +
+			     (uint64_t)ts.tv_nsec);
+	}
 	/* The magic last: a reader that sees it sees an initialised mutex
 	 * (both happen under the file's flock, which orders them). */
 	sh->magic = WLOCK_MAGIC;
@@ -147,4 +160,16 @@ void
 store_wlock_release(struct store_wlock *wl)
 {
 	pthread_mutex_unlock(&wl->shared->mutex);
+}
+
+uint64_t
+store_wlock_generation(const struct store_wlock *wl)
+{
+	return atomic_load(&wl->shared->generation);
+}
+
+void
+store_wlock_bump(struct store_wlock *wl)
+{
+	atomic_fetch_add(&wl->shared->generation, 1);
 }

@@ -25,4 +25,10 @@ void store_wlock_close(struct store_wlock **wl);
 int store_wlock_acquire(struct store_wlock *wl, uint64_t timeout_ms);
 void store_wlock_release(struct store_wlock *wl);
 
+/* A counter in the same shared page, bumped by every directory change
+ * (domains, users, aliases) in any process: caches of directory lookups
+ * are valid while it has not moved. Lock-free; no system call. */
+uint64_t store_wlock_generation(const struct store_wlock *wl);
+void store_wlock_bump(struct store_wlock *wl);
+
 #endif

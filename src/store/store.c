@@ -276,6 +276,24 @@ store_strv_free(char ***vp, size_t n)
 
 /* ---- directory ---- */
 
+bool
+store_directory_generation(struct store *store, uint64_t *gen_r)
+{
+	return store->ops->dir_generation != NULL &&
+	       store->ops->dir_generation(store, gen_r);
+}
+
+/* Around every change that can alter how an address resolves: before, so
+ * no cache fills from a lookup that might straddle the commit with a
+ * generation that outlives it; after, so every lookup cached before the
+ * commit is dropped. */
+static void
+dir_changed(struct store *store)
+{
+	if (store->ops->dir_changed != NULL)
+		store->ops->dir_changed(store);
+}
+
 enum store_result
 store_domain_add(struct store *store, const char *domain, const char **error_r)
 {
@@ -284,7 +302,9 @@ store_domain_add(struct store *store, const char *domain, const char **error_r)
 
 	if (r != STORE_OK)
 		return r;
+	dir_changed(store);
 	r = store->ops->domain_add(store, d, error_r);
+	dir_changed(store);
 	free(d);
 	return r;
 }
@@ -298,7 +318,9 @@ store_domain_del(struct store *store, const char *domain, bool force,
 
 	if (r != STORE_OK)
 		return r;
+	dir_changed(store);
 	r = store->ops->domain_del(store, d, force, error_r);
+	dir_changed(store);
 	free(d);
 	return r;
 }
@@ -357,8 +379,10 @@ store_user_add(struct store *store, const char *address,
 	r = address_split(address, false, &copy, &local, &domain, error_r);
 	if (r != STORE_OK)
 		return r;
+	dir_changed(store);
 	r = store->ops->user_add(store, local, domain, password_hash, scram,
 				 quota_bytes, &id, error_r);
+	dir_changed(store);
 	free(copy);
 	if (r == STORE_OK && id_r != NULL)
 		*id_r = id;
@@ -375,7 +399,9 @@ store_user_del(struct store *store, const char *address, const char **error_r)
 	r = address_split(address, false, &copy, &local, &domain, error_r);
 	if (r != STORE_OK)
 		return r;
+	dir_changed(store);
 	r = store->ops->user_del(store, local, domain, error_r);
+	dir_changed(store);
 	free(copy);
 	return r;
 }
@@ -507,7 +533,9 @@ store_alias_add(struct store *store, const char *source, const char *target,
 	r = address_split(source, true, &copy, &local, &domain, error_r);
 	if (r != STORE_OK)
 		return r;
+	dir_changed(store);
 	r = store->ops->alias_add(store, local, domain, target, error_r);
+	dir_changed(store);
 	free(copy);
 	return r;
 }
@@ -523,7 +551,9 @@ store_alias_del(struct store *store, const char *source, const char *target,
 	r = address_split(source, true, &copy, &local, &domain, error_r);
 	if (r != STORE_OK)
 		return r;
+	dir_changed(store);
 	r = store->ops->alias_del(store, local, domain, target, error_r);
+	dir_changed(store);
 	free(copy);
 	return r;
 }

@@ -179,6 +179,12 @@ enum store_result store_domain_add(struct store *store, const char *domain,
  * messages; blobs are left for a later garbage collection). */
 enum store_result store_domain_del(struct store *store, const char *domain,
 				   bool force, const char **error_r);
+/* A number that changes whenever a domain, user or alias is added or
+ * removed by any process sharing this store; a cache of lookups stays
+ * valid while it is unchanged. Read it before the lookup whose result is
+ * cached. Lock-free, no system call, safe on an event-loop thread. False:
+ * the backend cannot tell (do not cache). */
+bool store_directory_generation(struct store *store, uint64_t *gen_r);
 /* Domain names sorted; *names_r is freed with store_strv_free(). */
 enum store_result store_domain_list(struct store *store, char ***names_r,
 				    size_t *count_r, const char **error_r);

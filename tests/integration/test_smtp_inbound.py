@@ -178,6 +178,37 @@ def test_unknown_user_and_relay(server):
     assert "reason=\"user unknown\"" in server.log()
 
 
+def test_directory_changes_seen_at_once(server):
+    """RCPT answers come from a cache on the event loop; a user, alias or
+    domain added or removed by the CLI (another process) shows at the very
+    next RCPT, in the same session, on every worker."""
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=10) as s:
+        s.ehlo()
+        s.mail("a@remote.test")
+        for _ in range(3):     # cached after the first
+            assert s.rcpt("carol@example.test")[0] == 550
+            assert s.rcpt("bob@example.test")[0] == 250
+        server.add_user("carol@example.test")
+        assert s.rcpt("carol@example.test")[0] == 250
+        assert s.rcpt("team@example.test")[0] == 550
+        server.cli("alias", "add", "team@example.test", "carol@example.test")
+        assert s.rcpt("team@example.test")[0] == 250
+        server.cli("user", "del", "carol@example.test")
+        server.cli("alias", "del", "team@example.test", "carol@example.test")
+        assert s.rcpt("carol@example.test")[0] == 550
+        assert s.rcpt("team@example.test")[0] == 550
+        assert s.rcpt("x@new.test")[0] == 550        # not ours: relay
+        server.add_domain("new.test")
+        server.cli("alias", "add", "@new.test", "bob@example.test")
+        assert s.rcpt("x@new.test")[0] == 250
+        # carol, accepted above, is gone: a fresh transaction
+        s.rset()
+        s.mail("a@remote.test")
+        assert s.rcpt("x@new.test")[0] == 250
+        assert s.data(b"Subject: t\r\n\r\nbody\r\n")[0] == 250
+    assert len(inbox(server, "bob@example.test")) == 1
+
+
 def test_null_sender_subaddress_and_postmaster(server):
     with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=10) as s:
         s.ehlo()

@@ -617,6 +617,77 @@ test_resolve_store_failure(void **state)
 	delivery_dests_free(&d, n);
 }
 
+/* The resolution cache: hits while the directory is unchanged; any
+ * change by another store handle (standing in for another process: same
+ * database, its own writer and shared generation page) is seen at once;
+ * temporary failures are never cached. */
+static void
+test_resolve_cache(void **state)
+{
+	struct fixture *f = *state;
+	struct store *other = NULL;
+	struct delivery_dest *d = NULL;
+	enum delivery_lookup r;
+	const char *error = NULL;
+	int64_t id = 0;
+	size_t n = 0;
+
+	delivery_cache_flush();
+	assert_false(delivery_resolve_cached(f->store, "nobody@example.test",
+					     &r, &d, &n));
+	assert_int_equal(delivery_resolve(f->store, "nobody@example.test", &d,
+					  &n, NULL), DELIVERY_UNKNOWN);
+	assert_true(delivery_resolve_cached(f->store, "nobody@example.test",
+					    &r, &d, &n));
+	assert_int_equal(r, DELIVERY_UNKNOWN);
+	assert_null(d);
+
+	assert_int_equal(delivery_resolve(f->store, "bob+x@example.test", &d,
+					  &n, NULL), DELIVERY_FOUND);
+	delivery_dests_free(&d, n);
+	assert_true(delivery_resolve_cached(f->store, "bob+x@example.test",
+					    &r, &d, &n));
+	assert_int_equal(r, DELIVERY_FOUND);
+	assert_int_equal(n, 1);
+	assert_int_equal(d[0].account_id, f->bob);
+	assert_string_equal(d[0].delivered_to, "Bob+x@example.test");
+	assert_string_equal(d[0].tag, "x");
+	delivery_dests_free(&d, n);
+
+	/* Another handle adds the user: the cached "unknown" is gone. */
+	must(store_open(f->cfg, &other, &error), error);
+	must(store_user_add(other, "nobody@example.test", "{PLAIN}x", NULL, 0,
+			    &id, &error), error);
+	assert_false(delivery_resolve_cached(f->store, "nobody@example.test",
+					     &r, &d, &n));
+	assert_false(delivery_resolve_cached(f->store, "bob+x@example.test",
+					     &r, &d, &n));
+	assert_int_equal(delivery_resolve(f->store, "nobody@example.test", &d,
+					  &n, NULL), DELIVERY_FOUND);
+	delivery_dests_free(&d, n);
+	assert_true(delivery_resolve_cached(f->store, "nobody@example.test",
+					    &r, &d, &n));
+	assert_int_equal(r, DELIVERY_FOUND);
+	assert_int_equal(d[0].account_id, id);
+	delivery_dests_free(&d, n);
+
+	/* An alias change too. */
+	must(store_alias_del(other, "team@example.test", "a1@example.test",
+			     &error), error);
+	assert_false(delivery_resolve_cached(f->store, "nobody@example.test",
+					     &r, &d, &n));
+	store_close(&other);
+
+	/* A temporary failure is not remembered. */
+	store_test_fail_reads(f->store, true);
+	assert_int_equal(delivery_resolve(f->store, "alice@example.test", &d,
+					  &n, NULL), DELIVERY_TEMP);
+	store_test_fail_reads(f->store, false);
+	assert_false(delivery_resolve_cached(f->store, "alice@example.test",
+					     &r, &d, &n));
+	delivery_cache_flush();
+}
+
 int
 main(void)
 {
@@ -645,6 +716,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_run_per_rcpt_temp_failure,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_per_rcpt_alias, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_resolve_cache, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_resolve_store_failure,
 						setup, teardown),
