@@ -31,8 +31,12 @@ static const struct setting top_settings[] = {
 	{ .key = "group", .type = SETTING_STRING, .offset = OFF(group),
 	  .doc = "Group for the workers; default: the user's primary group." },
 	{ .key = "workers", .type = SETTING_UINT, .offset = OFF(workers),
-	  .def = "0", .min = 0, .max = 256, .reloadable = true,
-	  .doc = "Number of worker processes; 0 means one per CPU." },
+	  .def = "1", .min = 0, .max = 256, .reloadable = true,
+	  .doc = "Number of worker processes; 0 means one per CPU. One is "
+		 "the fastest for mail delivery: every worker has its own "
+		 "store writer, and writers in several processes take turns "
+		 "(docs/ARCHITECTURE.md). More help only where protocol work "
+		 "on the event loop (TLS) fills a core." },
 	{ .key = "log_level", .type = SETTING_ENUM, .offset = OFF(log_level),
 	  .def = "info", .enum_values = "debug|info|warn|error",
 	  .reloadable = true,
