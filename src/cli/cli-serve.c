@@ -33,7 +33,15 @@ static void
 serve_worker_deinit(struct worker *w)
 {
 	struct store *store = w->store;
+	struct store_stats st;
 
+	if (store != NULL) {
+		store_get_stats(store, &st);
+		log_info(NULL, "store", "stats", "commits=%llu ops=%llu "
+			 "max_batch=%llu", (unsigned long long)st.commits,
+			 (unsigned long long)st.ops,
+			 (unsigned long long)st.max_batch);
+	}
 	store_close(&store);
 	w->store = NULL;
 }

@@ -161,78 +161,92 @@ slot_set(struct dest_slot *s, enum store_result r, const char *error)
 		   : xstrdup(error != NULL ? error : store_result_str(r));
 }
 
-/* Stores the slots idx[0..n) in one atomic store operation and sets
- * their results. *culprit_r gets the position in idx of the slot whose
- * own failure it was, or n when it was no single slot's. */
-static enum store_result
-store_group(struct run_ctx *c, const size_t *idx, size_t n, size_t *culprit_r)
-{
-	struct store_target *targets = xcalloc(n, sizeof(*targets));
-	struct store_queue_rcpt *qr = xcalloc(n, sizeof(*qr));
-	size_t *tpos = xcalloc(n, sizeof(*tpos));
-	size_t nt = 0, nq = 0, first_remote = n, failed = 0;
+/* One atomic store operation for the slots idx[0..n): what goes to
+ * store_deliver_queue(), and what is needed to map its result back. */
+struct group {
+	const size_t *idx;
+	size_t n;
+	struct store_target *targets;
+	struct store_queue_rcpt *qr;
+	size_t *tpos;		/* targets[t] is slot idx[tpos[t]] */
+	size_t nt, nq, first_remote;
 	struct store_queue_msg q;
-	const char *error = NULL;
-	enum store_result r = STORE_OK;
-	char *err;
+};
 
+/* Fills g and puts the blobs (small ones: without blocking). On failure
+ * *culprit_r is the position in idx of the slot that failed. */
+static enum store_result
+group_prepare(struct run_ctx *c, const size_t *idx, size_t n, struct group *g,
+	      size_t *culprit_r, const char **error_r)
+{
+	enum store_result r = STORE_OK;
+
+	memset(g, 0, sizeof(*g));
+	g->idx = idx;
+	g->n = n;
+	g->targets = xcalloc(n, sizeof(*g->targets));
+	g->qr = xcalloc(n, sizeof(*g->qr));
+	g->tpos = xcalloc(n, sizeof(*g->tpos));
+	g->first_remote = n;
 	*culprit_r = n;
 	for (size_t i = 0; i < n && r == STORE_OK; i++) {
 		struct dest_slot *s = &c->slots[idx[i]];
 
 		if (s->dest->kind == DELIVERY_REMOTE) {
-			if (first_remote == n)
-				first_remote = i;
-			qr[nq].address = s->dest->address;
-			qr[nq].dsn_notify = s->first_rcpt->dsn_notify;
-			qr[nq].dsn_orcpt = s->first_rcpt->dsn_orcpt;
-			nq++;
+			if (g->first_remote == n)
+				g->first_remote = i;
+			g->qr[g->nq].address = s->dest->address;
+			g->qr[g->nq].dsn_notify = s->first_rcpt->dsn_notify;
+			g->qr[g->nq].dsn_orcpt = s->first_rcpt->dsn_orcpt;
+			g->nq++;
 			continue;
 		}
-		r = local_blob(c, s, &error);
+		r = local_blob(c, s, error_r);
 		if (r != STORE_OK) {
 			*culprit_r = i;
 			break;
 		}
-		targets[nt] = (struct store_target){
+		g->targets[g->nt] = (struct store_target){
 			.account_id = s->dest->account_id,
 			.blob_id = s->blob_id,
 			.size = s->size,
 		};
-		tpos[nt++] = i;
+		g->tpos[g->nt++] = i;
 	}
-	memset(&q, 0, sizeof(q));
-	if (r == STORE_OK && nq > 0) {
-		r = remote_blob(c, &error);
-		q = (struct store_queue_msg){
+	if (r == STORE_OK && g->nq > 0) {
+		r = remote_blob(c, error_r);
+		g->q = (struct store_queue_msg){
 			.blob_id = c->remote_blob,
 			.size = c->remote_size,
 			.env_from = c->msg->env_from,
 			.dsn_ret = c->msg->dsn_ret,
 			.dsn_envid = c->msg->dsn_envid,
-			.rcpts = qr,
-			.count = nq,
+			.rcpts = g->qr,
+			.count = g->nq,
 		};
 		if (r != STORE_OK)
-			*culprit_r = first_remote;
+			*culprit_r = g->first_remote;
 	}
-	if (r == STORE_OK) {
-		r = store_deliver_queue(c->store, c->msg->internal_date,
-					targets, nt, nq > 0 ? &q : NULL,
-					&failed, &error);
-		if (r != STORE_OK)
-			*culprit_r = failed < nt ? tpos[failed] : n;
-	}
-	/* the thread-local message dies with the next store call */
-	err = r == STORE_OK ? NULL
-	      : xstrdup(error != NULL ? error : store_result_str(r));
-	for (size_t i = 0, t = 0; i < n; i++) {
-		struct dest_slot *s = &c->slots[idx[i]];
+	return r;
+}
 
-		if (r != STORE_OK && *culprit_r < n && i != *culprit_r) {
+/* Sets the slots' results from the operation's (failed: the target index
+ * store_deliver_queue gave), frees g, returns the mapped result. */
+static enum store_result
+group_finish(struct run_ctx *c, struct group *g, enum store_result r,
+	     size_t culprit, const char *error)
+{
+	/* the thread-local message dies with the next store call */
+	char *err = r == STORE_OK ? NULL
+		    : xstrdup(error != NULL ? error : store_result_str(r));
+
+	for (size_t i = 0, t = 0; i < g->n; i++) {
+		struct dest_slot *s = &c->slots[g->idx[i]];
+
+		if (r != STORE_OK && culprit < g->n && i != culprit) {
 			/* The log names the destination that failed. */
 			const struct delivery_dest *cd =
-				c->slots[idx[*culprit_r]].dest;
+				c->slots[g->idx[culprit]].dest;
 			char *why = xasprintf("not stored because <%s> "
 					      "failed: %s",
 					      cd->kind == DELIVERY_LOCAL
@@ -247,17 +261,45 @@ store_group(struct run_ctx *c, const size_t *idx, size_t n, size_t *culprit_r)
 		if (r != STORE_OK)
 			continue;
 		if (s->dest->kind == DELIVERY_LOCAL)
-			s->uid = targets[t++].uid;
+			s->uid = g->targets[t++].uid;
 		else
-			s->queue_id = q.id;
+			s->queue_id = g->q.id;
 	}
-	if (r == STORE_OK && nq > 0)
-		c->msg->queue_id = q.id;
+	if (r == STORE_OK && g->nq > 0)
+		c->msg->queue_id = g->q.id;
 	free(err);
-	free(tpos);
-	free(qr);
-	free(targets);
+	free(g->tpos);
+	free(g->qr);
+	free(g->targets);
 	return result_map(r);
+}
+
+/* The culprit position for a failed store_deliver_queue(). */
+static size_t
+group_culprit(const struct group *g, size_t failed)
+{
+	return failed < g->nt ? g->tpos[failed] : g->n;
+}
+
+/* Stores the slots idx[0..n) in one atomic store operation and sets
+ * their results. *culprit_r gets the position in idx of the slot whose
+ * own failure it was, or n when it was no single slot's. */
+static enum store_result
+store_group(struct run_ctx *c, const size_t *idx, size_t n, size_t *culprit_r)
+{
+	struct group g;
+	const char *error = NULL;
+	size_t failed = 0;
+	enum store_result r = group_prepare(c, idx, n, &g, culprit_r, &error);
+
+	if (r == STORE_OK) {
+		r = store_deliver_queue(c->store, c->msg->internal_date,
+					g.targets, g.nt, g.nq > 0 ? &g.q : NULL,
+					&failed, &error);
+		if (r != STORE_OK)
+			*culprit_r = group_culprit(&g, failed);
+	}
+	return group_finish(c, &g, r, *culprit_r, error);
 }
 
 static bool
@@ -269,23 +311,27 @@ rcpt_has_slot(const struct delivery_rcpt *rc, const struct dest_slot *s)
 	return false;
 }
 
-/* Every recipient gets the result of the one operation. */
+/* Every recipient gets r, the result of the one operation. */
+static void
+rcpts_set_all(struct delivery_msg *msg, enum store_result r)
+{
+	for (size_t i = 0; i < msg->n_rcpts; i++) {
+		struct delivery_rcpt *rc = &msg->rcpts[i];
+
+		rc->result = rc->n_dests == 0 ? STORE_E_TEMP : r;
+		rc->error = rc->result == STORE_OK ? NULL : "delivery failed";
+	}
+}
+
 static void
 run_all_or_nothing(struct run_ctx *c)
 {
 	size_t *idx = xcalloc(c->n, sizeof(*idx));
 	size_t culprit;
-	enum store_result r;
 
 	for (size_t k = 0; k < c->n; k++)
 		idx[k] = k;
-	r = store_group(c, idx, c->n, &culprit);
-	for (size_t i = 0; i < c->msg->n_rcpts; i++) {
-		struct delivery_rcpt *rc = &c->msg->rcpts[i];
-
-		rc->result = rc->n_dests == 0 ? STORE_E_TEMP : r;
-		rc->error = rc->result == STORE_OK ? NULL : "delivery failed";
-	}
+	rcpts_set_all(c->msg, store_group(c, idx, c->n, &culprit));
 	free(idx);
 }
 
@@ -355,13 +401,16 @@ run_per_rcpt(struct run_ctx *c)
 	free(idx);
 }
 
-size_t
-delivery_run(struct store *store, struct delivery_msg *msg)
+/* The distinct destinations of msg's recipients, as slots. */
+static void
+run_setup(struct run_ctx *c, struct store *store, struct delivery_msg *msg)
 {
-	struct run_ctx c = { .store = store, .msg = msg };
-	size_t cap = 0, ok = 0;
+	size_t cap = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &c.start);
+	memset(c, 0, sizeof(*c));
+	c->store = store;
+	c->msg = msg;
+	clock_gettime(CLOCK_MONOTONIC, &c->start);
 	msg->queue_id = 0;
 	for (size_t i = 0; i < msg->n_rcpts; i++) {
 		const struct delivery_rcpt *rc = &msg->rcpts[i];
@@ -369,23 +418,49 @@ delivery_run(struct store *store, struct delivery_msg *msg)
 		for (size_t j = 0; j < rc->n_dests; j++) {
 			bool dup = false;
 
-			for (size_t k = 0; k < c.n && !dup; k++)
-				dup = delivery_dest_same(c.slots[k].dest,
+			for (size_t k = 0; k < c->n && !dup; k++)
+				dup = delivery_dest_same(c->slots[k].dest,
 							 &rc->dests[j]);
 			if (dup)
 				continue;
-			if (c.n == cap) {
+			if (c->n == cap) {
 				cap = cap == 0 ? 4 : cap * 2;
-				c.slots = xreallocarray(c.slots, cap,
-							sizeof(*c.slots));
+				c->slots = xreallocarray(c->slots, cap,
+							 sizeof(*c->slots));
 			}
-			c.slots[c.n++] = (struct dest_slot){
+			c->slots[c->n++] = (struct dest_slot){
 				.dest = &rc->dests[j],
 				.first_rcpt = rc,
 				.result = STORE_E_TEMP,
 			};
 		}
 	}
+}
+
+/* Logs every dest, frees the slots, counts the stored recipients. */
+static size_t
+run_end(struct run_ctx *c)
+{
+	size_t ok = 0;
+
+	for (size_t k = 0; k < c->n; k++)
+		log_dest(c->msg, &c->slots[k], &c->start);
+	for (size_t i = 0; i < c->msg->n_rcpts; i++)
+		if (c->msg->rcpts[i].result == STORE_OK)
+			ok++;
+	for (size_t k = 0; k < c->n; k++)
+		free(c->slots[k].error);
+	free(c->slots);
+	c->slots = NULL;
+	return ok;
+}
+
+size_t
+delivery_run(struct store *store, struct delivery_msg *msg)
+{
+	struct run_ctx c;
+
+	run_setup(&c, store, msg);
 	if (c.n > 0) {
 		switch (msg->mode) {
 		case DELIVERY_PER_RCPT:
@@ -400,18 +475,116 @@ delivery_run(struct store *store, struct delivery_msg *msg)
 			break;
 		}
 	} else {
-		for (size_t i = 0; i < msg->n_rcpts; i++) {
-			msg->rcpts[i].result = STORE_E_TEMP;
-			msg->rcpts[i].error = "delivery failed";
-		}
+		rcpts_set_all(msg, STORE_E_TEMP);
 	}
-	for (size_t k = 0; k < c.n; k++)
-		log_dest(msg, &c.slots[k], &c.start);
-	for (size_t i = 0; i < msg->n_rcpts; i++)
-		if (msg->rcpts[i].result == STORE_OK)
-			ok++;
-	for (size_t k = 0; k < c.n; k++)
-		free(c.slots[k].error);
-	free(c.slots);
+	return run_end(&c);
+}
+
+/* ---- without blocking (delivery_start) ---- */
+
+struct delivery_async {
+	struct run_ctx c;
+	size_t *idx;
+	struct group g;
+	enum store_result result;
+	size_t culprit;
+	char *error;
+	delivery_stored_cb_t *stored;
+	void *ctx;
+};
+
+/* Writer thread: the batch is durable (or failed). */
+static void
+async_stored(void *ctx, enum store_result result, size_t failed,
+	     const char *error)
+{
+	struct delivery_async *a = ctx;
+
+	a->result = result;
+	if (result != STORE_OK) {
+		a->culprit = group_culprit(&a->g, failed);
+		a->error = xstrdup(error != NULL ? error
+						 : store_result_str(result));
+	}
+	a->stored(a->ctx);
+}
+
+/* Whether every copy fits in the database, so no blob put blocks. */
+static bool
+async_fits(const struct run_ctx *c)
+{
+	size_t base = c->msg->len + strlen(c->msg->received);
+	struct buf hdr;
+	bool fits = base <= STORE_BLOB_INLINE_MAX;
+
+	buf_init(&hdr);
+	for (size_t k = 0; k < c->n && fits; k++) {
+		const struct delivery_dest *d = c->slots[k].dest;
+
+		if (d->kind != DELIVERY_LOCAL)
+			continue;
+		buf_reset(&hdr);
+		delivery_return_path_format(c->msg->env_from, &hdr);
+		delivery_delivered_to_format(d->delivered_to, &hdr);
+		fits = base + hdr.len <= STORE_BLOB_INLINE_MAX;
+	}
+	buf_deinit(&hdr);
+	return fits;
+}
+
+bool
+delivery_start(struct store *store, struct delivery_msg *msg,
+	       delivery_stored_cb_t *stored, void *ctx,
+	       struct delivery_async **handle_r)
+{
+	struct delivery_async *a;
+	const char *error = NULL;
+	enum store_result r;
+
+	*handle_r = NULL;
+	if (msg->mode != DELIVERY_ALL_OR_NOTHING)
+		return false;
+	a = xcalloc(1, sizeof(*a));
+	run_setup(&a->c, store, msg);
+	if (a->c.n == 0 || !async_fits(&a->c)) {
+		free(a->c.slots);
+		free(a);
+		return false;
+	}
+	a->stored = stored;
+	a->ctx = ctx;
+	a->idx = xcalloc(a->c.n, sizeof(*a->idx));
+	for (size_t k = 0; k < a->c.n; k++)
+		a->idx[k] = k;
+	*handle_r = a;
+	r = group_prepare(&a->c, a->idx, a->c.n, &a->g, &a->culprit, &error);
+	if (r == STORE_OK)
+		r = store_deliver_queue_async(store, msg->internal_date,
+					      a->g.targets, a->g.nt,
+					      a->g.nq > 0 ? &a->g.q : NULL,
+					      async_stored, a, &error);
+	if (r != STORE_OK) {
+		/* Nothing queued: it ends here, reported the same way. */
+		a->result = r;
+		a->error = xstrdup(error != NULL ? error : store_result_str(r));
+		stored(ctx);
+	}
+	return true;
+}
+
+size_t
+delivery_finish(struct delivery_async **handle)
+{
+	struct delivery_async *a = *handle;
+	enum store_result r;
+	size_t ok;
+
+	r = group_finish(&a->c, &a->g, a->result, a->culprit, a->error);
+	rcpts_set_all(a->c.msg, r);
+	ok = run_end(&a->c);
+	free(a->error);
+	free(a->idx);
+	free(a);
+	*handle = NULL;
 	return ok;
 }

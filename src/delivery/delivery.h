@@ -178,4 +178,23 @@ struct delivery_msg {
  * number of recipients whose result is STORE_OK. */
 size_t delivery_run(struct store *store, struct delivery_msg *msg);
 
+/* delivery_run() without blocking, for the common case: an
+ * ALL_OR_NOTHING message whose every copy is small enough to be kept in
+ * the database (STORE_BLOB_INLINE_MAX), so putting the blobs does not
+ * block and the one store operation goes straight to the group commit
+ * from the calling (event-loop) thread, with no pool thread waiting on it.
+ * Returns false, having done nothing, when msg does not qualify (use
+ * delivery_run() on the thread pool). Otherwise true and *handle_r set:
+ * stored(ctx) is called exactly once, from the store's writer thread (or
+ * from this call if nothing could be queued), when the message is durable
+ * or has failed; then delivery_finish() on the caller's thread sets the
+ * results, logs, frees the handle and returns what delivery_run() would.
+ * msg and everything it points to must stay valid until then. */
+struct delivery_async;
+typedef void delivery_stored_cb_t(void *ctx);
+bool delivery_start(struct store *store, struct delivery_msg *msg,
+		    delivery_stored_cb_t *stored, void *ctx,
+		    struct delivery_async **handle_r);
+size_t delivery_finish(struct delivery_async **handle);
+
 #endif

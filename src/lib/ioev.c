@@ -975,6 +975,9 @@ struct conn_job {
 	threadpool_work_cb_t *work;
 	threadpool_done_cb_t *done;
 	void *ctx;
+	/* ioev_conn_run_external */
+	struct threadpool *pool;
+	struct threadpool_job *external;
 };
 
 static void
@@ -1014,4 +1017,30 @@ ioev_conn_run_blocking(struct ioev_conn *conn, threadpool_work_cb_t *work,
 	conn->jobs++;
 	ioev_conn_ref(conn);
 	threadpool_submit(conn->loop->pool, conn_job_work, conn_job_done, job);
+}
+
+void
+ioev_conn_run_external(struct ioev_conn *conn, ioev_external_start_cb_t *start,
+		       threadpool_done_cb_t *done, void *ctx)
+{
+	struct conn_job *job = xcalloc(1, sizeof(*job));
+
+	job->conn = conn;
+	job->done = done;
+	job->ctx = ctx;
+	job->pool = conn->loop->pool;
+	conn->jobs++;
+	ioev_conn_ref(conn);
+	job->external = threadpool_external_begin(job->pool, conn_job_done,
+						  job);
+	start(ctx, (struct ioev_external *)job);
+}
+
+void
+ioev_external_done(struct ioev_external *h)
+{
+	struct conn_job *job = (struct conn_job *)h;
+
+	/* After this call the loop may run conn_job_done and free job. */
+	threadpool_external_done(job->pool, job->external);
 }

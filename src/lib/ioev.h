@@ -269,4 +269,16 @@ bool ioev_conn_tls_info(const struct ioev_conn *conn, struct tls_info *info_r);
 void ioev_conn_run_blocking(struct ioev_conn *conn, threadpool_work_cb_t *work,
 			    threadpool_done_cb_t *done, void *ctx);
 
+/* The same contract, for work that another thread already running does
+ * (threadpool_external_begin): start(ctx, handle) runs at once on the loop
+ * thread and must see to it that ioev_external_done(handle) is called
+ * exactly once, from any thread (possibly from start itself); done(ctx)
+ * then runs on the loop thread. */
+struct ioev_external;
+typedef void ioev_external_start_cb_t(void *ctx, struct ioev_external *h);
+void ioev_conn_run_external(struct ioev_conn *conn,
+			    ioev_external_start_cb_t *start,
+			    threadpool_done_cb_t *done, void *ctx);
+void ioev_external_done(struct ioev_external *h);
+
 #endif

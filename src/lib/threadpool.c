@@ -80,6 +80,19 @@ threadpool_wake(struct threadpool *pool)
 		;
 }
 
+/* With pool->lock held. The eventfd is written only when the done list
+ * was empty: otherwise the loop has been woken already and will take
+ * this job with the others (one system call per wake-up, not per job). */
+static void
+done_push_locked(struct threadpool *pool, struct threadpool_job *job)
+{
+	bool was_empty = pool->done.head == NULL;
+
+	job_list_push(&pool->done, job);
+	if (was_empty)
+		threadpool_wake(pool);
+}
+
 static void *
 threadpool_thread(void *arg)
 {
@@ -99,8 +112,7 @@ threadpool_thread(void *arg)
 		if (job->work_fn != NULL)
 			job->work_fn(job->ctx);
 		pthread_mutex_lock(&pool->lock);
-		job_list_push(&pool->done, job);
-		threadpool_wake(pool);
+		done_push_locked(pool, job);
 	}
 	pthread_mutex_unlock(&pool->lock);
 	return NULL;
@@ -214,4 +226,25 @@ size_t
 threadpool_pending(const struct threadpool *pool)
 {
 	return pool->pending;
+}
+
+struct threadpool_job *
+threadpool_external_begin(struct threadpool *pool,
+			  threadpool_done_cb_t *done_fn, void *ctx)
+{
+	struct threadpool_job *job = xmalloc(sizeof(*job));
+
+	job->work_fn = NULL;
+	job->done_fn = done_fn;
+	job->ctx = ctx;
+	pool->pending++;
+	return job;
+}
+
+void
+threadpool_external_done(struct threadpool *pool, struct threadpool_job *job)
+{
+	pthread_mutex_lock(&pool->lock);
+	done_push_locked(pool, job);
+	pthread_mutex_unlock(&pool->lock);
 }

@@ -36,6 +36,20 @@ void threadpool_free(struct threadpool **pool);
 void threadpool_submit(struct threadpool *pool, threadpool_work_cb_t *work_fn,
 		       threadpool_done_cb_t *done_fn, void *ctx);
 
+/* A job whose work is done elsewhere, by a thread that already exists
+ * (the store's group-commit writer), saving the trip through a pool
+ * thread. threadpool_external_begin() (loop thread) counts it pending and
+ * returns its handle; whoever finishes the work calls
+ * threadpool_external_done() with it exactly once, from any thread; done_fn
+ * then runs on the loop thread like any job's. threadpool_free() does not
+ * wait for external jobs: end them before freeing the pool. */
+struct threadpool_job;
+struct threadpool_job *threadpool_external_begin(struct threadpool *pool,
+						 threadpool_done_cb_t *done_fn,
+						 void *ctx);
+void threadpool_external_done(struct threadpool *pool,
+			      struct threadpool_job *job);
+
 /* Jobs submitted whose done_fn has not run yet. */
 size_t threadpool_pending(const struct threadpool *pool);
 

@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "daemon/daemon.h"
 #include "lib/mem.h"
 #include "smtp/smtp-server-private.h"
 #include "tls/tls.h"
@@ -28,6 +29,8 @@ struct data_job {
 	bool from_refused;
 	char *from_bad;		/* the From: address refused */
 	size_t delivered;
+	struct ioev_external *ext;
+	struct delivery_async *async;	/* delivered without a pool thread */
 };
 
 static struct smtp_data_reader *
@@ -136,12 +139,49 @@ data_work(void *ctx)
 	j->delivered = delivery_run(s->srv->store, &j->msg);
 }
 
+/* The writer thread: the message is durable (or failed). */
+static void
+data_stored(void *ctx)
+{
+	struct data_job *j = ctx;
+
+	ioev_external_done(j->ext);
+}
+
+/* A pool thread, for what delivery_start() does not take. */
+static void
+data_work_then_done(void *ctx)
+{
+	struct data_job *j = ctx;
+
+	data_work(j);
+	ioev_external_done(j->ext);
+}
+
+/* The common case (no From: check, not LMTP, every copy small) goes
+ * from here straight to the group commit; the rest runs on the pool. */
+static void
+data_start(void *ctx, struct ioev_external *h)
+{
+	struct data_job *j = ctx;
+	struct smtp_session *s = j->s;
+
+	j->ext = h;
+	if (j->check_from ||
+	    !delivery_start(s->srv->store, &j->msg, data_stored, j,
+			    &j->async))
+		ioev_run_blocking(s->srv->w->loop, data_work_then_done, NULL,
+				  j);
+}
+
 static void
 data_done(void *ctx)
 {
 	struct data_job *j = ctx;
 	struct smtp_session *s = j->s;
 
+	if (j->async != NULL)
+		j->delivered = delivery_finish(&j->async);
 	if (!smtp_session_job_end(s))
 		goto out;
 	if (j->from_refused) {
@@ -299,7 +339,7 @@ message_end(struct smtp_session *s)
 	};
 	j->check_from = s->auth_user != NULL && c->check_from_header &&
 			strcmp(c->sender_check, "off") != 0;
-	smtp_session_run(s, data_work, data_done, j);
+	smtp_session_run_external(s, data_start, data_done, j);
 }
 
 void

@@ -136,6 +136,10 @@ void smtp_session_reset_tx(struct smtp_session *s);
  * with state back to COMMAND (unless the session closed meanwhile). */
 void smtp_session_run(struct smtp_session *s, threadpool_work_cb_t *work,
 		      threadpool_done_cb_t *done, void *ctx);
+/* The same for work finished by another thread (ioev_conn_run_external). */
+void smtp_session_run_external(struct smtp_session *s,
+			       ioev_external_start_cb_t *start,
+			       threadpool_done_cb_t *done, void *ctx);
 /* After a job's done: back to COMMAND and resume input. Returns false when
  * the session is gone (closing): the caller must not reply. */
 bool smtp_session_job_end(struct smtp_session *s);

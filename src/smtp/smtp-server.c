@@ -416,6 +416,16 @@ smtp_session_run(struct smtp_session *s, threadpool_work_cb_t *work,
 	ioev_conn_run_blocking(s->conn, work, done, ctx);
 }
 
+void
+smtp_session_run_external(struct smtp_session *s,
+			  ioev_external_start_cb_t *start,
+			  threadpool_done_cb_t *done, void *ctx)
+{
+	smtp_session_set_state(s, SMTP_STATE_BUSY);
+	ioev_conn_pause(s->conn);
+	ioev_conn_run_external(s->conn, start, done, ctx);
+}
+
 bool
 smtp_session_job_end(struct smtp_session *s)
 {

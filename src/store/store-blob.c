@@ -167,13 +167,15 @@ store_blob_deinit(struct store *store)
 /* ---- pending small blobs ---- */
 
 static void
-pending_done(struct store *store, void *ctx, enum store_result result)
+pending_done(struct store *store, void *ctx, enum store_result result,
+	     const char *error)
 {
 	struct store_pending_blob *pb = ctx, **pp;
 
 	if (result != STORE_OK)
-		log_warn(NULL, "store", "blob-insert-failed", "blob=%s result=%s",
-			 pb->id, store_result_str(result));
+		log_warn(NULL, "store", "blob-insert-failed",
+			 "blob=%s result=%s error=\"%s\"", pb->id,
+			 store_result_str(result), error != NULL ? error : "");
 	pthread_mutex_lock(&store->blob_lock);
 	for (pp = &store->pending_blobs; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == pb) {
@@ -206,7 +208,7 @@ pending_add(struct store *store, const char *id, uint8_t *data, size_t len,
 	r = store_commit_queue(store, store->ops->blob_insert, pb,
 			       pending_done, error_r);
 	if (r != STORE_OK)
-		pending_done(store, pb, r);
+		pending_done(store, pb, r, "store is closing");
 	return r;
 }
 

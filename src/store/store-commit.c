@@ -126,12 +126,12 @@ writer_main(void *arg)
 		}
 		batch = last = store->queue_head;
 		n = 1;
-		if (last->async_done == NULL)
+		if (last->waited)
 			store->queue_waited--;
 		while (n < store->batch_max && last->next != NULL) {
 			last = last->next;
 			n++;
-			if (last->async_done == NULL)
+			if (last->waited)
 				store->queue_waited--;
 		}
 		store->queue_head = last->next;
@@ -166,7 +166,9 @@ writer_main(void *arg)
 				struct store_op *op = async;
 
 				async = op->next;
-				op->async_done(store, op->ctx, op->result);
+				op->async_done(store, op->ctx, op->result,
+					       op->result == STORE_OK ? NULL
+								      : op->error);
 				free(op);
 			}
 			pthread_mutex_lock(&store->lock);
@@ -215,9 +217,9 @@ enqueue_locked(struct store *store, struct store_op *op)
 		store->queue_head = op;
 	store->queue_tail = op;
 	store->queue_len++;
-	if (op->async_done == NULL)
+	if (op->waited)
 		store->queue_waited++;
-	if (op->async_done == NULL || store->queue_len >= store->batch_max)
+	if (op->waited || store->queue_len >= store->batch_max)
 		pthread_cond_signal(&store->queue_cond);
 	return true;
 }
@@ -231,6 +233,7 @@ store_commit_run(struct store *store, store_op_run_cb_t *run, void *ctx,
 	memset(&op, 0, sizeof(op));
 	op.run = run;
 	op.ctx = ctx;
+	op.waited = true;
 	pthread_cond_init(&op.done_cond, NULL);
 
 	pthread_mutex_lock(&store->lock);
@@ -249,9 +252,9 @@ store_commit_run(struct store *store, store_op_run_cb_t *run, void *ctx,
 	return STORE_OK;
 }
 
-enum store_result
-store_commit_queue(struct store *store, store_op_run_cb_t *run, void *ctx,
-		   store_op_done_cb_t *done, const char **error_r)
+static enum store_result
+queue_async(struct store *store, store_op_run_cb_t *run, void *ctx,
+	    store_op_done_cb_t *done, bool waited, const char **error_r)
 {
 	struct store_op *op = xcalloc(1, sizeof(*op));
 	bool queued;
@@ -259,6 +262,7 @@ store_commit_queue(struct store *store, store_op_run_cb_t *run, void *ctx,
 	op->run = run;
 	op->ctx = ctx;
 	op->async_done = done;
+	op->waited = waited;
 	pthread_mutex_lock(&store->lock);
 	queued = enqueue_locked(store, op);
 	pthread_mutex_unlock(&store->lock);
@@ -267,4 +271,18 @@ store_commit_queue(struct store *store, store_op_run_cb_t *run, void *ctx,
 		return store_error(error_r, STORE_E_TEMP, "store is closing");
 	}
 	return STORE_OK;
+}
+
+enum store_result
+store_commit_queue(struct store *store, store_op_run_cb_t *run, void *ctx,
+		   store_op_done_cb_t *done, const char **error_r)
+{
+	return queue_async(store, run, ctx, done, false, error_r);
+}
+
+enum store_result
+store_commit_submit(struct store *store, store_op_run_cb_t *run, void *ctx,
+		    store_op_done_cb_t *done, const char **error_r)
+{
+	return queue_async(store, run, ctx, done, true, error_r);
 }

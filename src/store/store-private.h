@@ -24,14 +24,18 @@ typedef enum store_result store_op_run_cb_t(struct store *store, void *ctx,
 
 /* Called by the writer thread once the batch of an asynchronous op has
  * been committed or rolled back; result is the op's own result, which is
- * STORE_E_TEMP when the transaction as a whole failed. */
+ * STORE_E_TEMP when the transaction as a whole failed; error explains a
+ * failure (valid during the call only). */
 typedef void store_op_done_cb_t(struct store *store, void *ctx,
-				enum store_result result);
+				enum store_result result, const char *error);
 
 struct store_op {
 	store_op_run_cb_t *run;
 	void *ctx;
-	store_op_done_cb_t *async_done;	/* non-NULL: nobody waits, op on heap */
+	store_op_done_cb_t *async_done;	/* non-NULL: no thread waits, on heap */
+	/* Somebody wants the result soon: a sync op, or an async op whose
+	 * callback answers a client. Only these start a commit. */
+	bool waited;
 	enum store_result result;
 	char error[STORE_ERROR_SIZE];
 	bool done;
@@ -145,6 +149,14 @@ struct store_backend_ops {
 				     struct store_target *targets, size_t count,
 				     struct store_queue_msg *queue,
 				     size_t *failed_r, const char **error_r);
+	/* store_deliver_queue_async(), arguments checked. */
+	enum store_result (*deliver_async)(struct store *store,
+					   int64_t internal_date,
+					   struct store_target *targets,
+					   size_t count,
+					   struct store_queue_msg *queue,
+					   store_deliver_cb_t *cb, void *ctx,
+					   const char **error_r);
 	enum store_result (*message_list)(struct store *store,
 					  int64_t mailbox_id,
 					  struct store_message **msgs_r,
@@ -235,6 +247,12 @@ enum store_result store_commit_queue(struct store *store,
 				     store_op_run_cb_t *run, void *ctx,
 				     store_op_done_cb_t *done,
 				     const char **error_r);
+/* Like store_commit_queue(), but the op starts a commit as a waited op
+ * does: for callers that answer a client from done. */
+enum store_result store_commit_submit(struct store *store,
+				      store_op_run_cb_t *run, void *ctx,
+				      store_op_done_cb_t *done,
+				      const char **error_r);
 /* Starts / stops (after draining) the writer thread. */
 int store_commit_start(struct store *store, const char **error_r);
 void store_commit_stop(struct store *store);

@@ -410,6 +410,46 @@ sqlite_deliver(struct store *store, const char *blob_id, uint64_t size,
 	return r;
 }
 
+struct deliver_async {
+	struct deliver_ctx c;
+	store_deliver_cb_t *cb;
+	void *cb_ctx;
+};
+
+static void
+deliver_async_done(struct store *store, void *ctx, enum store_result result,
+		   const char *error)
+{
+	struct deliver_async *a = ctx;
+
+	(void)store;
+	a->cb(a->cb_ctx, result, a->c.failed, error);
+	free(a);
+}
+
+enum store_result
+sqlite_deliver_async(struct store *store, int64_t internal_date,
+		     struct store_target *targets, size_t count,
+		     struct store_queue_msg *queue, store_deliver_cb_t *cb,
+		     void *cb_ctx, const char **error_r)
+{
+	struct deliver_async *a = xcalloc(1, sizeof(*a));
+	enum store_result r;
+
+	a->c = (struct deliver_ctx){
+		.internal_date = internal_date, .targets = targets,
+		.count = count, .queue = queue,
+		.failed = queue != NULL ? count : 0,
+	};
+	a->cb = cb;
+	a->cb_ctx = cb_ctx;
+	r = store_commit_submit(store, run_deliver, &a->c, deliver_async_done,
+				error_r);
+	if (r != STORE_OK)
+		free(a);
+	return r;
+}
+
 /* ---- message list ---- */
 
 enum store_result

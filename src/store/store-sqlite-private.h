@@ -128,6 +128,11 @@ enum store_result sqlite_deliver(struct store *, const char *, uint64_t,
 				 int64_t, struct store_target *, size_t,
 				 struct store_queue_msg *, size_t *,
 				 const char **);
+enum store_result sqlite_deliver_async(struct store *, int64_t,
+				       struct store_target *, size_t,
+				       struct store_queue_msg *,
+				       store_deliver_cb_t *, void *,
+				       const char **);
 enum store_result sqlite_message_list(struct store *, int64_t,
 				      struct store_message **, size_t *,
 				      const char **);

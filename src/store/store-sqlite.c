@@ -593,6 +593,7 @@ const struct store_backend_ops store_sqlite_ops = {
 	.mailbox_lookup = sqlite_mailbox_lookup,
 	.mailbox_status = sqlite_mailbox_status,
 	.deliver = sqlite_deliver,
+	.deliver_async = sqlite_deliver_async,
 	.message_list = sqlite_message_list,
 	.flags_update = sqlite_flags_update,
 	.expunge = sqlite_expunge,

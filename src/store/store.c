@@ -726,11 +726,9 @@ store_deliver(struct store *store, const char *blob_id, uint64_t size,
 				   targets, count, NULL, failed_r, error_r);
 }
 
-enum store_result
-store_deliver_queue(struct store *store, int64_t internal_date,
-		    struct store_target *targets, size_t count,
-		    struct store_queue_msg *queue, size_t *failed_r,
-		    const char **error_r)
+static enum store_result
+deliver_queue_check(const struct store_target *targets, size_t count,
+		    const struct store_queue_msg *queue, const char **error_r)
 {
 	enum store_result r;
 
@@ -743,10 +741,40 @@ store_deliver_queue(struct store *store, int64_t internal_date,
 		if (r == STORE_OK && queue->size > INT64_MAX)
 			r = store_error(error_r, STORE_E_INVALID, "bad size");
 	}
+	return r;
+}
+
+enum store_result
+store_deliver_queue(struct store *store, int64_t internal_date,
+		    struct store_target *targets, size_t count,
+		    struct store_queue_msg *queue, size_t *failed_r,
+		    const char **error_r)
+{
+	enum store_result r = deliver_queue_check(targets, count, queue,
+						  error_r);
+
 	if (r != STORE_OK)
 		return r;
 	return store->ops->deliver(store, NULL, 0, internal_date, targets,
 				   count, queue, failed_r, error_r);
+}
+
+enum store_result
+store_deliver_queue_async(struct store *store, int64_t internal_date,
+			  struct store_target *targets, size_t count,
+			  struct store_queue_msg *queue, store_deliver_cb_t *cb,
+			  void *ctx, const char **error_r)
+{
+	enum store_result r = deliver_queue_check(targets, count, queue,
+						  error_r);
+
+	if (r != STORE_OK)
+		return r;
+	if (store->ops->deliver_async == NULL)
+		return store_error(error_r, STORE_E_INVALID,
+				   "asynchronous delivery not supported");
+	return store->ops->deliver_async(store, internal_date, targets, count,
+					 queue, cb, ctx, error_r);
 }
 
 enum store_result

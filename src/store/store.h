@@ -437,6 +437,25 @@ enum store_result store_deliver_queue(struct store *store,
 				      struct store_queue_msg *queue,
 				      size_t *failed_r, const char **error_r);
 
+/* store_deliver_queue() without blocking: checks the arguments, queues
+ * the operation to the group commit and returns STORE_OK; cb(ctx, result,
+ * failed, error) is called later from the store's writer thread once the
+ * batch is durable or has failed (targets[].uid and queue->id are set
+ * then; error is valid during the call only). targets, queue and all they
+ * point to must stay valid until cb. Any other return: nothing was
+ * queued and cb is never called. The blobs must already be put (small
+ * blobs: store_blob_put() does not block either), so a whole delivery
+ * can be started from an event-loop thread. */
+typedef void store_deliver_cb_t(void *ctx, enum store_result result,
+				size_t failed, const char *error);
+enum store_result store_deliver_queue_async(struct store *store,
+					    int64_t internal_date,
+					    struct store_target *targets,
+					    size_t count,
+					    struct store_queue_msg *queue,
+					    store_deliver_cb_t *cb, void *ctx,
+					    const char **error_r);
+
 /* Queues a message (blob already written) for relay, with its recipients,
  * in one group-committed operation. env_from "" is the null sender.
  * dsn_ret ("FULL"/"HDRS") and dsn_envid may be NULL. *id_r gets the

@@ -6,6 +6,7 @@
  * and delivery_run into INBOX and the outbound queue, with quota.
  */
 #include <ftw.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -299,10 +300,58 @@ inbox_blob(struct fixture *f, int64_t account, size_t *count_r)
 	return (char *)data;
 }
 
+/* delivery_run(), or (async) delivery_start(), waiting for its stored
+ * callback from the writer thread, then delivery_finish(). */
+struct stored_wait {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int calls;
+	bool on_caller;
+	pthread_t caller;
+};
+
 static void
-test_run_local_and_queue(void **state)
+stored_cb(void *ctx)
 {
-	struct fixture *f = *state;
+	struct stored_wait *w = ctx;
+
+	pthread_mutex_lock(&w->lock);
+	w->calls++;
+	if (pthread_equal(pthread_self(), w->caller))
+		w->on_caller = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static size_t
+deliver_msg(struct fixture *f, struct delivery_msg *m, bool async)
+{
+	struct stored_wait w = { .caller = pthread_self() };
+	struct delivery_async *h = NULL;
+	size_t ok;
+
+	if (!async)
+		return delivery_run(f->store, m);
+	pthread_mutex_init(&w.lock, NULL);
+	pthread_cond_init(&w.cond, NULL);
+	assert_true(delivery_start(f->store, m, stored_cb, &w, &h));
+	assert_non_null(h);
+	pthread_mutex_lock(&w.lock);
+	while (w.calls == 0)
+		pthread_cond_wait(&w.cond, &w.lock);
+	pthread_mutex_unlock(&w.lock);
+	ok = delivery_finish(&h);
+	assert_null(h);
+	assert_int_equal(w.calls, 1);
+	assert_false(w.on_caller);	/* from the store's writer thread */
+	pthread_cond_destroy(&w.cond);
+	pthread_mutex_destroy(&w.lock);
+	return ok;
+}
+
+static void
+run_local_and_queue(struct fixture *f, bool async)
+{
 	struct delivery_dest *d1 = NULL, *d2 = NULL, *d3 = NULL;
 	size_t n1 = 0, n2 = 0, n3 = 0, count = 0;
 	const char *body = "Subject: hi\r\n\r\nbody\r\n";
@@ -331,7 +380,7 @@ test_run_local_and_queue(void **state)
 		.n_rcpts = 3,
 	};
 
-	assert_int_equal(delivery_run(f->store, &m), 3);
+	assert_int_equal(deliver_msg(f, &m, async), 3);
 	for (size_t i = 0; i < 3; i++)
 		assert_int_equal(rc[i].result, STORE_OK);
 	assert_true(m.queue_id > 0);
@@ -371,6 +420,18 @@ test_run_local_and_queue(void **state)
 	delivery_dests_free(&d3, n3);
 }
 
+static void
+test_run_local_and_queue(void **state)
+{
+	run_local_and_queue(*state, false);
+}
+
+static void
+test_start_local_and_queue(void **state)
+{
+	run_local_and_queue(*state, true);
+}
+
 static size_t
 queue_len(struct fixture *f)
 {
@@ -385,7 +446,7 @@ queue_len(struct fixture *f)
 
 /* alice over quota, bob fine: what each mode stores. */
 static void
-run_over_quota(struct fixture *f, enum delivery_mode mode)
+run_over_quota(struct fixture *f, enum delivery_mode mode, bool async)
 {
 	struct delivery_dest *d1 = NULL, *d2 = NULL;
 	size_t n1 = 0, n2 = 0, count = 0;
@@ -414,7 +475,7 @@ run_over_quota(struct fixture *f, enum delivery_mode mode)
 
 	if (mode == DELIVERY_ALL_OR_NOTHING) {
 		/* one reply for both: 552 and nobody has it */
-		assert_int_equal(delivery_run(f->store, &m), 0);
+		assert_int_equal(deliver_msg(f, &m, async), 0);
 		assert_int_equal(rc[0].result, STORE_E_OVER_QUOTA);
 		assert_int_equal(rc[1].result, STORE_E_OVER_QUOTA);
 		assert_null(inbox_blob(f, f->bob, &count));
@@ -438,19 +499,60 @@ run_over_quota(struct fixture *f, enum delivery_mode mode)
 static void
 test_run_over_quota_all(void **state)
 {
-	run_over_quota(*state, DELIVERY_ALL_OR_NOTHING);
+	run_over_quota(*state, DELIVERY_ALL_OR_NOTHING, false);
+}
+
+static void
+test_start_over_quota(void **state)
+{
+	run_over_quota(*state, DELIVERY_ALL_OR_NOTHING, true);
+}
+
+/* What delivery_start() leaves to delivery_run(): one reply per recipient
+ * (LMTP), and a copy too big for the database (it would block on a file
+ * and its fsync). */
+static void
+test_start_declines(void **state)
+{
+	struct fixture *f = *state;
+	struct delivery_dest *d = NULL;
+	struct delivery_async *h = NULL;
+	size_t n = 0, big = STORE_BLOB_INLINE_MAX;
+	char *body = xmalloc(big);
+	struct stored_wait w = { 0 };
+
+	memset(body, 'a', big);
+	delivery_resolve(f->store, "bob@example.test", &d, &n, NULL);
+	struct delivery_rcpt rc = { .address = "bob@example.test",
+				    .dests = d, .n_dests = n };
+	struct delivery_msg m = {
+		.id = "MSGID9", .mode = DELIVERY_PER_RCPT, .env_from = "",
+		.received = "Received: x;\r\n\tdate\r\n",
+		.data = (const uint8_t *)"Subject: s\r\n\r\nb\r\n", .len = 18,
+		.rcpts = &rc, .n_rcpts = 1,
+	};
+
+	assert_false(delivery_start(f->store, &m, stored_cb, &w, &h));
+	m.mode = DELIVERY_ALL_OR_NOTHING;
+	m.data = (const uint8_t *)body;
+	m.len = big - 40;	/* the trace headers push it over */
+	assert_false(delivery_start(f->store, &m, stored_cb, &w, &h));
+	assert_null(h);
+	assert_int_equal(w.calls, 0);
+	free(body);
+	delivery_dests_free(&d, n);
 }
 
 static void
 test_run_over_quota_skip(void **state)
 {
-	run_over_quota(*state, DELIVERY_SKIP_OVER_QUOTA);
+	run_over_quota(*state, DELIVERY_SKIP_OVER_QUOTA, false);
 }
 
 static void
 test_run_over_quota_per_rcpt(void **state)
 {
-	run_over_quota(*state, DELIVERY_PER_RCPT);
+	run_over_quota(*state, DELIVERY_PER_RCPT, false);
 }
 
 /* bob, then carol (deleted after RCPT, so her delivery fails
@@ -718,6 +820,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_run_per_rcpt_alias, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_resolve_cache, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_start_local_and_queue,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_start_over_quota, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_start_declines, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_resolve_store_failure,
 						setup, teardown),

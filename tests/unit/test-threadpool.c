@@ -142,6 +142,68 @@ test_threadpool_null_work(void **state)
 	event_base_free(st.base);
 }
 
+/* External jobs: finished by threads the pool does not own (as the
+ * store's writer does); every done_fn runs once, on the loop thread,
+ * whether the job ends before or after its begin call returned. */
+#define N_EXTERNAL 2000
+
+struct ext_state {
+	struct event_base *base;
+	struct threadpool *pool;
+	pthread_t loop_thread;
+	struct threadpool_job *jobs[N_EXTERNAL];
+	int done_on_loop;
+	int done_count;
+};
+
+static void
+ext_done(void *arg)
+{
+	struct ext_state *st = arg;
+
+	if (pthread_equal(pthread_self(), st->loop_thread))
+		st->done_on_loop++;
+	if (++st->done_count == N_EXTERNAL)
+		event_base_loopbreak(st->base);
+}
+
+static void *
+ext_finisher(void *arg)
+{
+	struct ext_state *st = arg;
+
+	/* every other job, from this thread, in reverse order */
+	for (int i = N_EXTERNAL - 1; i >= 0; i--)
+		if (i % 2 == 1)
+			threadpool_external_done(st->pool, st->jobs[i]);
+	return NULL;
+}
+
+static void
+test_threadpool_external(void **state)
+{
+	struct ext_state st = { 0 };
+	pthread_t t;
+
+	(void)state;
+	st.base = event_base_new();
+	st.pool = threadpool_new(st.base, 2);
+	st.loop_thread = pthread_self();
+	for (int i = 0; i < N_EXTERNAL; i++)
+		st.jobs[i] = threadpool_external_begin(st.pool, ext_done, &st);
+	assert_int_equal(threadpool_pending(st.pool), N_EXTERNAL);
+	for (int i = 0; i < N_EXTERNAL; i += 2)	/* from the loop thread */
+		threadpool_external_done(st.pool, st.jobs[i]);
+	assert_int_equal(pthread_create(&t, NULL, ext_finisher, &st), 0);
+	event_base_dispatch(st.base);
+	pthread_join(t, NULL);
+	assert_int_equal(st.done_count, N_EXTERNAL);
+	assert_int_equal(st.done_on_loop, N_EXTERNAL);
+	assert_int_equal(threadpool_pending(st.pool), 0);
+	threadpool_free(&st.pool);
+	event_base_free(st.base);
+}
+
 int
 main(void)
 {
@@ -149,6 +211,7 @@ main(void)
 		cmocka_unit_test(test_threadpool_many_jobs),
 		cmocka_unit_test(test_threadpool_free_runs_pending),
 		cmocka_unit_test(test_threadpool_null_work),
+		cmocka_unit_test(test_threadpool_external),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
