@@ -21,7 +21,12 @@
 struct sqlite_backend {
 	char *path;
 	sqlite3 *wdb;			/* writer thread (and open) only */
+	/* The writer's prepared statements, most recently added first;
+	 * stmt_key[i] is the SQL text pointer it was last asked with (a
+	 * string literal, normally), so a lookup is a pointer compare and
+	 * one strcmp instead of a strcmp per entry. */
 	sqlite3_stmt *stmt_cache[SQLITE_STMT_CACHE];
+	const char *stmt_key[SQLITE_STMT_CACHE];
 	size_t n_stmt_cache;
 	pthread_mutex_t pool_lock;
 	sqlite3 **idle;			/* reader connections not in use */

@@ -120,10 +120,19 @@ prep_cached(sqlite3 *db, sqlite3_stmt **stmt_r, bool *cached_r,
 	if (be == NULL || be->wdb != db)
 		return prep_va(db, stmt_r, sql, types, ap);
 	for (size_t i = 0; i < be->n_stmt_cache; i++) {
-		/* By text, not pointer: callers may pass built strings. */
-		if (strcmp(sqlite3_sql(be->stmt_cache[i]), sql) == 0) {
+		/* The text is compared too: a built string may have been
+		 * freed and its address reused for another. */
+		if (be->stmt_key[i] == sql &&
+		    strcmp(sqlite3_sql(be->stmt_cache[i]), sql) == 0) {
 			stmt = be->stmt_cache[i];
 			break;
+		}
+	}
+	for (size_t i = 0; stmt == NULL && i < be->n_stmt_cache; i++) {
+		/* By text too: callers may pass built strings. */
+		if (strcmp(sqlite3_sql(be->stmt_cache[i]), sql) == 0) {
+			stmt = be->stmt_cache[i];
+			be->stmt_key[i] = sql;
 		}
 	}
 	if (stmt == NULL) {
@@ -135,10 +144,13 @@ prep_cached(sqlite3 *db, sqlite3_stmt **stmt_r, bool *cached_r,
 			sqlite3_finalize(be->stmt_cache[--be->n_stmt_cache]);
 		memmove(be->stmt_cache + 1, be->stmt_cache,
 			be->n_stmt_cache * sizeof(be->stmt_cache[0]));
+		memmove(be->stmt_key + 1, be->stmt_key,
+			be->n_stmt_cache * sizeof(be->stmt_key[0]));
 		be->stmt_cache[0] = stmt;
+		be->stmt_key[0] = sql;
 		be->n_stmt_cache++;
 	}
-	sqlite3_clear_bindings(stmt);
+	/* sqlite_stmt_done() cleared the bindings */
 	rc = bind_args(stmt, types, ap);
 	if (rc != SQLITE_OK) {
 		sqlite3_reset(stmt);

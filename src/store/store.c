@@ -7,6 +7,7 @@
 #include "store/store-private.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,25 @@ store_role_imap(enum store_role role)
 	return role_imap[role];
 }
 
+/* Random bytes for ids, fetched 4 KiB at a time per thread: a delivery
+ * takes two ids, and a system call each was measurable. A forked child
+ * must not reuse its parent's bytes (the same ids in two processes). */
+static _Thread_local uint8_t pool[4096];
+static _Thread_local size_t pool_left;
+static pthread_once_t id_pool_once = PTHREAD_ONCE_INIT;
+
+static void
+id_pool_forget(void)
+{
+	pool_left = 0;
+}
+
+static void
+id_pool_init(void)
+{
+	pthread_atfork(NULL, NULL, id_pool_forget);
+}
+
 void
 store_new_stable_id(char prefix, char out[STORE_ID_SIZE])
 {
@@ -84,19 +104,30 @@ store_new_stable_id(char prefix, char out[STORE_ID_SIZE])
 	 * collisions between processes that share the database negligible
 	 * without any coordination. */
 	static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
-	uint8_t rnd[20];
-	size_t got = 0;
+	uint8_t *rnd;
 
-	while (got < sizeof(rnd)) {
-		ssize_t n = getrandom(rnd + got, sizeof(rnd) - got, 0);
-		if (n < 0)
-			panic("getrandom failed");
-		got += (size_t)n;
+	pthread_once(&id_pool_once, id_pool_init);
+	if (pool_left < 20) {
+		size_t got = 0;
+
+		while (got < sizeof(pool)) {
+			ssize_t n = getrandom(pool + got, sizeof(pool) - got,
+					      0);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				panic("getrandom failed");
+			}
+			got += (size_t)n;
+		}
+		pool_left = sizeof(pool);
 	}
+	rnd = pool + sizeof(pool) - pool_left;
+	pool_left -= 20;
 	out[0] = prefix;
-	for (size_t i = 0; i < sizeof(rnd); i++)
+	for (size_t i = 0; i < 20; i++)
 		out[i + 1] = alphabet[rnd[i] & 31];
-	out[sizeof(rnd) + 1] = '\0';
+	out[21] = '\0';
 }
 
 /* ---- address handling ---- */
