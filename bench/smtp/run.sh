@@ -42,8 +42,14 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%d MB", $2/1024 }' /p
 echo "load: smtp-source ${SOURCE_OPTS[*]}"
 
 # run_source PORT LABEL: smtp-source against PORT, bounded; sets SRC_START SRC_END
+# Every phase starts with the previous phase's dirty data written back
+# (sync, then a pause), so no phase pays for another's writeback: after
+# Postfix's phase 20,000 Maildir files were still being flushed and the
+# next phase's fsyncs waited behind them.
 run_source() {
 	local port=$1 label=$2 rc
+	sync
+	sleep 2
 	CPU0=$(bench_cpu_ticks)
 	SRC_START=$(bench_now)
 	timeout "$PHASE_TIMEOUT" smtp-source "${SOURCE_OPTS[@]}" "127.0.0.1:$port" \
