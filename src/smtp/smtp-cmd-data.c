@@ -27,6 +27,7 @@ struct data_job {
 	char *received;
 	bool check_from;
 	bool from_refused;
+	bool from_temp;		/* the check could not read the directory */
 	char *from_bad;		/* the From: address refused */
 	size_t delivered;
 	struct ioev_external *ext;
@@ -121,11 +122,16 @@ data_work(void *ctx)
 			j->from_bad = xstrdup("(unchecked addresses)");
 		}
 		for (size_t i = 0; i < n; i++) {
-			if (!j->from_refused &&
-			    !smtp_sender_allowed(s->srv->store,
-						 s->srv->cfg->smtp.sender_check,
-						 s->auth_user,
-						 s->auth_account_id, addrs[i])) {
+			enum smtp_sender_verdict v = SMTP_SENDER_OK;
+
+			if (!j->from_refused && !j->from_temp)
+				v = smtp_sender_allowed(s->srv->store,
+						s->srv->cfg->smtp.sender_check,
+						s->auth_user,
+						s->auth_account_id, addrs[i]);
+			if (v == SMTP_SENDER_TEMP) {
+				j->from_temp = true;
+			} else if (v == SMTP_SENDER_REFUSED) {
 				j->from_refused = true;
 				j->from_bad = xstrdup(addrs[i]);
 			}
@@ -133,7 +139,7 @@ data_work(void *ctx)
 		}
 		free(addrs);
 		free(value);
-		if (j->from_refused)
+		if (j->from_refused || j->from_temp)
 			return;
 	}
 	j->delivered = delivery_run(s->srv->store, &j->msg);
@@ -184,6 +190,13 @@ data_done(void *ctx)
 		j->delivered = delivery_finish(&j->async);
 	if (!smtp_session_job_end(s))
 		goto out;
+	if (j->from_temp && !j->from_refused) {
+		log_warn(s->id, "smtp", "lookup-failed", "rip=%s cmd=DATA "
+			 "check=from", s->rip);
+		reply_all(s, "451", "4.3.0", "Temporary lookup failure, try "
+			  "again later");
+		goto reset;
+	}
 	if (j->from_refused) {
 		char fbuf[300], ubuf[300];
 

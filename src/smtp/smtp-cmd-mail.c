@@ -15,7 +15,7 @@ struct mail_job {
 	struct smtp_session *s;
 	struct smtp_mail_args args;
 	char *from;
-	bool allowed;
+	enum smtp_sender_verdict allowed;
 };
 
 void
@@ -104,11 +104,20 @@ mail_done(void *ctx)
 	struct smtp_session *s = j->s;
 
 	if (smtp_session_job_end(s)) {
-		if (j->allowed) {
+		switch (j->allowed) {
+		case SMTP_SENDER_OK:
 			mail_accept(s, &j->args, j->from);
 			j->from = NULL;
-		} else {
+			break;
+		case SMTP_SENDER_TEMP:
+			log_warn(s->id, "smtp", "lookup-failed", "rip=%s "
+				 "cmd=MAIL check=sender", s->rip);
+			smtp_reply(s, "451 4.3.0 Temporary lookup failure, "
+				      "try again later");
+			break;
+		default:
 			mail_refuse_sender(s, j->from);
+			break;
 		}
 	}
 	smtp_mail_args_deinit(&j->args);

@@ -30,33 +30,40 @@ own_with_tag(const char *auth_user, const char *address)
 	       strcasecmp(at, uat) == 0;
 }
 
-bool
+enum smtp_sender_verdict
 smtp_sender_allowed(struct store *store, const char *check_mode,
 		    const char *auth_user, int64_t account_id,
 		    const char *address)
 {
 	if (check_mode == NULL || strcmp(check_mode, "off") == 0)
-		return true;
+		return SMTP_SENDER_OK;
 	if (auth_user == NULL || address == NULL || address[0] == '\0')
-		return false;
+		return SMTP_SENDER_REFUSED;
 	if (strcasecmp(address, auth_user) == 0 ||
 	    own_with_tag(auth_user, address))
-		return true;
+		return SMTP_SENDER_OK;
 	if (strcmp(check_mode, "aliases") != 0)
-		return false;
+		return SMTP_SENDER_REFUSED;
 
 	struct delivery_dest *dests = NULL;
 	size_t n = 0;
-	bool ok = false;
+	enum smtp_sender_verdict v = SMTP_SENDER_REFUSED;
 
-	if (delivery_resolve(store, address, &dests, &n, NULL) ==
-	    DELIVERY_FOUND) {
-		for (size_t i = 0; i < n && !ok; i++)
-			ok = dests[i].kind == DELIVERY_LOCAL &&
-			     dests[i].account_id == account_id;
+	switch (delivery_resolve(store, address, &dests, &n, NULL)) {
+	case DELIVERY_FOUND:
+		for (size_t i = 0; i < n && v != SMTP_SENDER_OK; i++)
+			if (dests[i].kind == DELIVERY_LOCAL &&
+			    dests[i].account_id == account_id)
+				v = SMTP_SENDER_OK;
+		break;
+	case DELIVERY_TEMP:
+		v = SMTP_SENDER_TEMP;
+		break;
+	default:
+		break;
 	}
 	delivery_dests_free(&dests, n);
-	return ok;
+	return v;
 }
 
 char *
