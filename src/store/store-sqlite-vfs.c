@@ -15,9 +15,16 @@
  * Why this is safe: nothing but this connection looks at WAL frames before
  * the commit that publishes them, and SQLite publishes a commit (the
  * wal-index header in shared memory) only after the WAL's xSync, which
- * flushes first. Reads by this connection flush first too. A failed
- * flush is reported by the call that caused it (a failed xSync fails the
- * commit, which is then rolled back and the callers get a 4xx).
+ * flushes first (and the shared-memory barrier before the header is
+ * written flushes too). Reads by this connection flush first too. A
+ * failed flush is reported by the call that caused it (a failed xSync
+ * fails the commit, which is then rolled back and the callers get a 4xx).
+ * Frames of a transaction that is rolled back (SQLite spills pages of a
+ * large transaction into the WAL before its commit) are dropped when the
+ * connection releases the WAL write lock, and at close: written later
+ * they would land on frames another writer committed meanwhile at the
+ * same offsets (found in review and reproduced: integrity_check errors;
+ * test-store test_vfs_rollback).
  * Only files opened as SQLITE_OPEN_WAL are buffered; the database file,
  * journals and temporary files pass straight through.
  */
@@ -37,6 +44,11 @@ struct hfile {
 	unsigned char *buf;	/* WAL only: pending appends */
 	size_t len;
 	sqlite3_int64 start;	/* file offset of buf[0] */
+	/* A WAL file and its database file know each other: the WAL write
+	 * lock and the shared-memory barrier are calls on the database
+	 * file, and they decide what happens to the WAL's buffer. */
+	struct hfile *wal;	/* database file: its WAL, when open */
+	struct hfile *db;	/* WAL file: its database file */
 	sqlite3_file *real;	/* the default VFS's file, right after us */
 };
 
@@ -60,12 +72,19 @@ static int
 x_close(sqlite3_file *file)
 {
 	struct hfile *f = (struct hfile *)file;
-	int rc = flush(f);
-	int rc2 = f->real->pMethods->xClose(f->real);
+	int rc = f->real->pMethods->xClose(f->real);
 
+	/* Whatever is still buffered was never committed (a commit syncs,
+	 * which flushes): it must not reach the file. */
+	f->len = 0;
 	free(f->buf);
 	f->buf = NULL;
-	return rc != SQLITE_OK ? rc : rc2;
+	if (f->db != NULL)
+		f->db->wal = NULL;
+	if (f->wal != NULL)
+		f->wal->db = NULL;
+	f->db = f->wal = NULL;
+	return rc;
 }
 
 static int
@@ -193,11 +212,22 @@ x_shm_map(sqlite3_file *file, int region, int size, int extend,
 	return f->real->pMethods->xShmMap(f->real, region, size, extend, p);
 }
 
+/* Slot 0 of the shared-memory locks is the WAL write lock (SQLite's
+ * WAL_WRITE_LOCK, file format "WAL-index"). */
+#define WAL_WRITE_LOCK_SLOT 0
+
 static int
 x_shm_lock(sqlite3_file *file, int offset, int n, int flags)
 {
 	struct hfile *f = (struct hfile *)file;
 
+	/* The writer gives up the WAL: a commit has flushed its frames at
+	 * its sync, so what is left are frames of a transaction that was
+	 * rolled back. Another writer may now append at those offsets;
+	 * writing ours later would overwrite its committed frames. */
+	if ((flags & SQLITE_SHM_UNLOCK) && f->wal != NULL &&
+	    offset <= WAL_WRITE_LOCK_SLOT && offset + n > WAL_WRITE_LOCK_SLOT)
+		f->wal->len = 0;
 	return f->real->pMethods->xShmLock(f->real, offset, n, flags);
 }
 
@@ -206,6 +236,10 @@ x_shm_barrier(sqlite3_file *file)
 {
 	struct hfile *f = (struct hfile *)file;
 
+	/* Before SQLite publishes a wal-index header, every frame it names
+	 * must be in the file (normally the sync at commit flushed them). */
+	if (f->wal != NULL)
+		(void)flush(f->wal);
 	f->real->pMethods->xShmBarrier(f->real);
 }
 
@@ -255,8 +289,19 @@ x_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags,
 		return rc;
 	}
 	if (flags & SQLITE_OPEN_WAL) {
-		f->buf = malloc(WAL_BUF_SIZE);
-		/* Without a buffer the file simply passes through. */
+		sqlite3_file *dbf = sqlite3_database_file_object(name);
+
+		/* Buffered only when linked to its database file, whose lock
+		 * calls drop uncommitted frames; otherwise the file simply
+		 * passes through. */
+		if (dbf != NULL && dbf->pMethods == &herald_io) {
+			f->db = (struct hfile *)dbf;
+			f->buf = malloc(WAL_BUF_SIZE);
+			if (f->buf != NULL)
+				f->db->wal = f;
+			else
+				f->db = NULL;
+		}
 	}
 	f->base.pMethods = &herald_io;
 	return SQLITE_OK;

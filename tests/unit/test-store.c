@@ -27,6 +27,7 @@
 #include "conf/config.h"
 #include "lib/mem.h"
 #include "store/store.h"
+#include "store/store-sqlite-private.h"
 #include "store/store-wlock.h"
 
 struct fixture {
@@ -1582,6 +1583,91 @@ test_writer_lock(void **state)
 	assert_null(wl);
 }
 
+/* The WAL write buffer and a rollback (found in review): a transaction
+ * big enough to spill pages into the WAL before its commit is rolled
+ * back; another connection (another process, in life) commits at the
+ * same WAL offsets; the first connection's buffered, uncommitted frames
+ * must never be written over them. */
+static void
+vfs_exec(sqlite3 *db, const char *sql)
+{
+	char *err = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("%s: %s", sql, err != NULL ? err : "?");
+	sqlite3_free(err);
+}
+
+static int64_t
+vfs_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL),
+			 SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void
+test_vfs_rollback(void **state)
+{
+	struct fixture *f = *state;
+	const char *vfs = sqlite_vfs_name();
+	char path[128];
+	sqlite3 *a = NULL, *b = NULL, *c = NULL;
+	sqlite3_stmt *st = NULL;
+
+	assert_non_null(vfs);
+	snprintf(path, sizeof(path), "%s/vfs.db", f->dir);
+	assert_int_equal(sqlite3_open_v2(path, &a, SQLITE_OPEN_READWRITE |
+					 SQLITE_OPEN_CREATE, vfs), SQLITE_OK);
+	assert_int_equal(sqlite3_open_v2(path, &b, SQLITE_OPEN_READWRITE, vfs),
+			 SQLITE_OK);
+	vfs_exec(a, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+		 "PRAGMA wal_autocheckpoint=0;"
+		 "CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);"
+		 "CREATE TABLE u (id INTEGER PRIMARY KEY, v TEXT);"
+		 "INSERT INTO u (v) VALUES ('before');");
+	vfs_exec(b, "PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=0;");
+	vfs_exec(a, "PRAGMA cache_size=10; PRAGMA wal_checkpoint(TRUNCATE);");
+	/* 60 x 3 KB: the 10-page cache spills into the WAL */
+	vfs_exec(a, "BEGIN IMMEDIATE;"
+		 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1"
+		 " FROM n WHERE i < 60) INSERT INTO t (v)"
+		 " SELECT randomblob(3000) FROM n;"
+		 "ROLLBACK;");
+	vfs_exec(b, "BEGIN IMMEDIATE;"
+		 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1"
+		 " FROM n WHERE i < 5) INSERT INTO u (v)"
+		 " SELECT 'committed-' || i FROM n;"
+		 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1"
+		 " FROM n WHERE i < 80) INSERT INTO t (v)"
+		 " SELECT zeroblob(3000) FROM n;"
+		 "COMMIT;");
+	/* a's next transaction, then both close */
+	vfs_exec(a, "BEGIN IMMEDIATE;");
+	assert_int_equal(vfs_int(a, "SELECT count(*) FROM u"), 6);
+	vfs_exec(a, "COMMIT;");
+	sqlite3_close(a);
+	sqlite3_close(b);
+
+	assert_int_equal(sqlite3_open_v2(path, &c, SQLITE_OPEN_READWRITE,
+					 NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(c, "PRAGMA integrity_check", -1,
+					    &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+	sqlite3_finalize(st);
+	assert_int_equal(vfs_int(c, "SELECT count(*) FROM u"), 6);
+	assert_int_equal(vfs_int(c, "SELECT count(*) FROM t"), 80);
+	assert_int_equal(vfs_int(c, "SELECT sum(length(v)) FROM t"), 240000);
+	sqlite3_close(c);
+}
+
 int
 main(void)
 {
@@ -1610,6 +1696,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_big_batches, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_writer_lock, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_vfs_rollback, setup,
 						teardown),
 	};
 
