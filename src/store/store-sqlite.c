@@ -420,18 +420,23 @@ sqlite_open(struct store *store, const char **error_r)
 	store->backend = be;
 	be->wlock_timeout_ms = cfg->store.busy_timeout_ms > 0 ?
 		cfg->store.busy_timeout_ms : 5000;
-	{
-		char *lock_path = xasprintf("%s-wlock", be->path);
+	r = conn_open(store, &be->wdb, error_r);
+	if (r == STORE_OK) {
+		/* Named after the database's real path (it exists now), so
+		 * processes that spell the path differently (a symlink, a
+		 * relative path) still share one lock and one directory
+		 * generation. */
+		char *real = realpath(be->path, NULL);
+		char *lock_path = xasprintf("%s-wlock",
+					    real != NULL ? real : be->path);
 		char err[256];
 
+		free(real);
 		be->wlock = store_wlock_open(lock_path, err, sizeof(err));
 		free(lock_path);
-		if (be->wlock == NULL) {
-			sqlite_close(store);
-			return store_error(error_r, STORE_E_TEMP, "%s", err);
-		}
+		if (be->wlock == NULL)
+			r = store_error(error_r, STORE_E_TEMP, "%s", err);
 	}
-	r = conn_open(store, &be->wdb, error_r);
 	if (r == STORE_OK)
 		r = migrate(store, error_r);
 	/* Checkpoint every 4,000 WAL pages (16 MiB) rather than SQLite's
