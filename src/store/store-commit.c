@@ -78,8 +78,8 @@ abort:
 	}
 }
 
-static void
-deadline_after(struct timespec *ts, uint64_t us)
+void
+store_deadline_after(struct timespec *ts, uint64_t us)
 {
 	clock_gettime(CLOCK_MONOTONIC, ts);
 	ts->tv_sec += (time_t)(us / 1000000);
@@ -114,7 +114,8 @@ writer_main(void *arg)
 		    store->batch_wait_us > 0 && !store->stopping) {
 			struct timespec deadline;
 
-			deadline_after(&deadline, store->batch_wait_us);
+			store_deadline_after(&deadline,
+					     store->batch_wait_us);
 			while (store->queue_len < store->batch_max &&
 			       !store->stopping) {
 				if (pthread_cond_timedwait(&store->queue_cond,

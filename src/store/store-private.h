@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "store/store.h"
 
@@ -253,6 +254,8 @@ enum store_result store_commit_submit(struct store *store,
 				      store_op_run_cb_t *run, void *ctx,
 				      store_op_done_cb_t *done,
 				      const char **error_r);
+/* *ts = now + us on CLOCK_MONOTONIC, for timed waits. */
+void store_deadline_after(struct timespec *ts, uint64_t us);
 /* Starts / stops (after draining) the writer thread. */
 int store_commit_start(struct store *store, const char **error_r);
 void store_commit_stop(struct store *store);

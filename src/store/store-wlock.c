@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "lib/mem.h"
+#include "store/store-private.h"
 
 #define WLOCK_MAGIC UINT64_C(0x4b434f4c57524548) /* "HERWLOCK" */
 
@@ -138,13 +139,7 @@ store_wlock_acquire(struct store_wlock *wl, uint64_t timeout_ms)
 	struct timespec deadline;
 	int rc;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += (time_t)(timeout_ms / 1000);
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	store_deadline_after(&deadline, timeout_ms * 1000);
 	rc = pthread_mutex_clocklock(&wl->shared->mutex, CLOCK_MONOTONIC,
 				     &deadline);
 	if (rc == EOWNERDEAD) {
