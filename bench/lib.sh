@@ -10,7 +10,6 @@ HERALD_BIN=${HERALD_BIN:-$BENCH_ROOT/build/herald}
 PY=/usr/bin/python3
 BENCH_CLEANUP=()
 
-bench_log() { echo "# $*" >&2; }
 bench_die() { echo "bench: $*" >&2; exit 1; }
 
 # bench_init NAME: temp dir, EXIT trap that runs the cleanup list.
@@ -55,26 +54,6 @@ bench_now() { date +%s.%N; }
 # bench_rate COUNT START END -> messages per second, one decimal
 bench_rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.1f", n / (b - a) }'; }
 bench_secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-
-# bench_rss_kb PID...: summed VmRSS of the processes, in kB.
-bench_rss_kb() {
-	local p sum=0 v
-	for p in "$@"; do
-		v=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
-		sum=$((sum + ${v:-0}))
-	done
-	echo $sum
-}
-
-# bench_pss_kb PID...: summed Pss from smaps_rollup, in kB.
-bench_pss_kb() {
-	local p sum=0 v
-	for p in "$@"; do
-		v=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null)
-		sum=$((sum + ${v:-0}))
-	done
-	echo $sum
-}
 
 # bench_cpu_ticks: "busy total" jiffies of the whole machine (/proc/stat)
 bench_cpu_ticks() {
