@@ -53,32 +53,14 @@ herald_cli "$BENCH_TMP/h" domain add example.test >/dev/null || bench_die "domai
 
 # ------------------------------------------------------- start + memory
 if want start || want memory; then
-	timeout $((60 + STARTS * 15)) $PY - "$HERALD_BIN" "$BENCH_TMP/h/herald.conf" \
+	BENCH_ROOT=$BENCH_ROOT timeout $((60 + STARTS * 15)) $PY - "$HERALD_BIN" "$BENCH_TMP/h/herald.conf" \
 		"$BENCH_TMP/h/serve.log" "$PORT" "$STARTS" "$PROTO" \
 		"$(want memory && echo 1 || echo 0)" <<'PYEOF'
 import os, signal, socket, statistics, subprocess, sys, time
+sys.path.insert(0, os.environ["BENCH_ROOT"] + "/bench")
+from procstat import pss_kb, rss_kb, tree
 binary, conf, logpath, port, starts, proto, memory = sys.argv[1:8]
 port, starts, memory = int(port), int(starts), memory == "1"
-
-def children(pid):
-    out = []
-    try:
-        for t in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{t}/children") as f:
-                out += [int(c) for c in f.read().split()]
-    except OSError:
-        pass
-    return out
-
-def field(path, key):
-    try:
-        with open(path) as f:
-            for line in f:
-                if line.startswith(key):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 def ready(proc, logf, pos):
     if proto:
@@ -106,12 +88,12 @@ def one_start(measure_memory):
         ms = (time.perf_counter() - t0) * 1000
         if measure_memory:
             time.sleep(1.5)
-            workers = children(proc.pid)
-            pids = [proc.pid] + workers
-            sup = field(f"/proc/{proc.pid}/status", "VmRSS:")
-            rss = sum(field(f"/proc/{p}/status", "VmRSS:") for p in pids)
-            pss = sum(field(f"/proc/{p}/smaps_rollup", "Pss:") for p in pids)
-            wrss = [field(f"/proc/{p}/status", "VmRSS:") for p in workers]
+            pids = tree(proc.pid)
+            workers = pids[1:]
+            sup = rss_kb(proc.pid)
+            rss = sum(rss_kb(p) for p in pids)
+            pss = sum(pss_kb(p) for p in pids)
+            wrss = [rss_kb(p) for p in workers]
             print(f"idle memory: {len(workers)} workers; RSS supervisor {sup} kB, "
                   f"workers {' + '.join(map(str, wrss))} kB")
             print(f"idle memory: total RSS {rss} kB ({rss / 1024:.1f} MB), "

@@ -4,24 +4,20 @@ thread sends every command while the main thread reads), counts the
 responses by their terminating CRLF.CRLF, samples the RSS of the given
 server processes meanwhile. Prints one JSON line."""
 import json
+import os
 import socket
 import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                ".."))
+from procstat import field  # noqa: E402
+
 
 def rss_kb(pids, key="Rss:"):
     """Sum of Rss (or Pss) over pids, from smaps_rollup, in KiB."""
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/smaps_rollup") as f:
-                for line in f:
-                    if line.startswith(key):
-                        total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
+    return sum(field(f"/proc/{pid}/smaps_rollup", key) for pid in pids)
 
 
 def main():

@@ -14,34 +14,15 @@ import socket
 import sys
 import time
 
-
-def tree(pid):
-    out = [pid]
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as f:
-                for c in f.read().split():
-                    out += tree(int(c))
-    except OSError:
-        pass
-    return out
-
-
-def field(path, key):
-    try:
-        with open(path) as f:
-            for line in f:
-                if line.startswith(key):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                ".."))
+from procstat import pss_kb, rss_kb, tree  # noqa: E402
 
 
 def mem(pid):
     pids = tree(pid)
-    rss = sum(field(f"/proc/{p}/status", "VmRSS:") for p in pids)
-    pss = sum(field(f"/proc/{p}/smaps_rollup", "Pss:") for p in pids)
+    rss = sum(rss_kb(p) for p in pids)
+    pss = sum(pss_kb(p) for p in pids)
     return len(pids), rss, pss
 
 
