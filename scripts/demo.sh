@@ -34,9 +34,10 @@ submission  = 127.0.0.1:5870
 submissions = 127.0.0.1:4650
 pop3        = 127.0.0.1:1100
 pop3s       = 127.0.0.1:9950
+sendmail    = unix:$DIR/run/sendmail.sock
 CONF
 # keep only the listeners this build serves
-for p in smtp submission submissions pop3 pop3s; do
+for p in smtp submission submissions pop3 pop3s sendmail; do
 	if ! "$BIN" serve --protocols | grep -qx "$p"; then
 		sed -i "/^$p /d" "$CONF"
 	fi
@@ -67,6 +68,7 @@ Herald is running for example.test on 127.0.0.1 (pid $(cat "$DIR/herald.pid")).
 
 Try it:
   swaks --server 127.0.0.1:2525 --to demo@example.test --from you@example.org
+  echo "Subject: hi" | $BIN sendmail -C $CONF demo@example.test   (as any user)
   In a mail client: account demo@example.test, the password above,
   server 127.0.0.1, self-signed certificate (accept it).
 Stop it with: scripts/demo.sh stop

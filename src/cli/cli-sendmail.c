@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli-sendmail-socket.h"
 #include "conf/config.h"
 #include "delivery/delivery.h"
 #include "lib/base64.h"
@@ -64,7 +65,8 @@ struct sendmail_rcpt {
 struct sendmail {
 	struct sendmail_opts o;
 	struct config *cfg;
-	struct store *store;
+	struct store *store;	/* NULL when socket_path is set */
+	char *socket_path;	/* the server's local submission socket */
 	uid_t uid;
 	char *login;		/* the invoking user's name */
 	char *gecos_name;	/* their full name from passwd, or NULL */
@@ -118,8 +120,9 @@ sm_usage(FILE *out)
 		"  -v        print the log lines on standard error\n"
 		"Ignored as sendmail does: -o*, -B*, -U, -m, -n, -h N, -L "
 		"label, -X file.\n"
-		"Must run as root or as Herald's user. Exit status: "
-		"sysexits.h (0 delivered,\n"
+		"Root and Herald's user write the store; other users hand "
+		"the message to the\nserver's [listen] sendmail socket. Exit "
+		"status: sysexits.h (0 delivered,\n"
 		"64 usage, 65 bad message, 67 unknown user, 75 try again "
 		"later, 77 no permission).\n");
 }
@@ -689,10 +692,55 @@ static void
 sm_received(const struct sendmail *sm, const char *id, time_t now,
 	    struct buf *out)
 {
-	buf_printf(out, "Received: by %s (Herald sendmail, from userid %u)\r\n"
-		   "\tid %s; ", sm->cfg->hostname, (unsigned)sm->uid, id);
-	delivery_date_format(now, out);
-	buf_puts(out, "\r\n");
+	struct delivery_received r = {
+		.by_host = sm->cfg->hostname,
+		.id = id,
+		.when = now,
+		.local = true,
+		.local_uid = (unsigned)sm->uid,
+	};
+
+	delivery_received_format(&r, out);
+}
+
+/* Hands the prepared message to the server over its socket; the server
+ * adds the Received header with the user id it sees on the socket. */
+static int
+sm_submit(struct sendmail *sm, const struct buf *data,
+	  char id_r[LOG_ID_LEN + 1])
+{
+	struct sendmail_submit_rcpt *r = xcalloc(sm->n_rcpts, sizeof(*r));
+	struct sendmail_submit m = {
+		.prog = sendmail_prog,
+		.socket_path = sm->socket_path,
+		.timeout_s = (unsigned)(sm->cfg->smtp.data_timeout_ms / 1000),
+		.env_from = sm->env_from,
+		.dsn_ret = sm->ret,
+		.dsn_envid = sm->envid,
+		.rcpts = r,
+		.n_rcpts = sm->n_rcpts,
+		.data = data->data,
+		.len = data->len,
+	};
+	int ret;
+
+	for (size_t i = 0; i < sm->n_rcpts; i++) {
+		r[i].address = sm->rcpts[i].address;
+		r[i].notify = sm->rcpts[i].notify != NULL ? sm->rcpts[i].notify
+							  : sm->notify;
+		r[i].orcpt = sm->rcpts[i].orcpt;
+	}
+	ret = sendmail_submit(&m, id_r);
+	if (ret == 0) {
+		char fbuf[300];
+
+		log_str(fbuf, sizeof(fbuf), sm->env_from);
+		log_info(id_r, "sendmail", "accepted", "from=<%s> nrcpt=%zu "
+			 "size=%zu uid=%u via=%s", fbuf, sm->n_rcpts,
+			 data->len, (unsigned)sm->uid, sm->socket_path);
+	}
+	free(r);
+	return ret;
 }
 
 /* Completes and stores one message for sm->rcpts (all resolved). Returns
@@ -725,6 +773,10 @@ sm_deliver(struct sendmail *sm, const struct buf *raw, bool extract,
 		sm_error("too many recipients (%zu; max_recipients is %u)",
 			 sm->n_rcpts, sm->cfg->smtp.max_recipients);
 		ret = EX_DATAERR;
+		goto out;
+	}
+	if (sm->socket_path != NULL) {
+		ret = sm_submit(sm, &data, id_r);
 		goto out;
 	}
 	/* Nobody gets the message unless everyone can (a script sees one
@@ -816,32 +868,42 @@ out:
 
 /* ---- setting up ---- */
 
-/* The store is the herald user's: say so plainly instead of failing deep
- * inside SQLite. Returns 0 or a sysexits code. */
+/* The store is the herald user's: root and that user open it themselves;
+ * anyone else goes through the server's socket when there is one, else is
+ * told plainly instead of failing deep inside SQLite. Returns 0 or a
+ * sysexits code. */
 static int
-sm_check_access(const struct sendmail *sm)
+sm_check_access(struct sendmail *sm)
 {
 	const struct config *cfg = sm->cfg;
+	const struct listen_list *sock = &cfg->listen.proto[PROTO_SENDMAIL];
 	char *db;
 	int ret = 0;
 
 	if (geteuid() == 0)
 		return 0;
-	if (access(cfg->data_dir, F_OK) != 0 && errno == ENOENT) {
+	db = cfg->store.sqlite_path != NULL ? xstrdup(cfg->store.sqlite_path)
+					    : config_data_path(cfg, "herald.db");
+	if (access(cfg->data_dir, F_OK) != 0 && errno == ENOENT &&
+	    sock->n == 0) {
 		sm_error("data_dir %s does not exist; start Herald first "
 			 "(herald serve) or run sendmail as root",
 			 cfg->data_dir);
-		return EX_CONFIG;
-	}
-	db = cfg->store.sqlite_path != NULL ? xstrdup(cfg->store.sqlite_path)
-					    : config_data_path(cfg, "herald.db");
-	if (access(cfg->data_dir, R_OK | W_OK | X_OK) != 0 ||
-	    (access(db, F_OK) == 0 && access(db, R_OK | W_OK) != 0)) {
-		sm_error("permission denied: cannot write to the store in %s "
-			 "as user %s; sendmail must run as root or as "
-			 "Herald's user (%s)", cfg->data_dir, sm->login,
-			 cfg->user != NULL ? cfg->user : "herald");
-		ret = EX_NOPERM;
+		ret = EX_CONFIG;
+	} else if (access(cfg->data_dir, R_OK | W_OK | X_OK) != 0 ||
+		   (access(db, F_OK) == 0 && access(db, R_OK | W_OK) != 0)) {
+		if (sock->n > 0) {
+			sm->socket_path = xstrdup(sock->v[0].path);
+		} else {
+			sm_error("permission denied: cannot write to the store "
+				 "in %s as user %s; sendmail must run as root "
+				 "or as Herald's user (%s), or the server must "
+				 "listen for local submission ([listen] "
+				 "sendmail in %s)", cfg->data_dir, sm->login,
+				 cfg->user != NULL ? cfg->user : "herald",
+				 cfg->path != NULL ? cfg->path : "the config");
+			ret = EX_NOPERM;
+		}
 	}
 	free(db);
 	return ret;
@@ -853,9 +915,20 @@ sm_setup(struct sendmail *sm)
 	struct passwd *pw;
 	int ret;
 
-	sm->cfg = cli_load_config(sm->o.config);
-	if (sm->cfg == NULL)
-		return EX_CONFIG;
+	const char *path = sm->o.config != NULL ? sm->o.config
+						: config_default_path();
+
+	if (geteuid() != 0 && access(path, R_OK) != 0 && errno == EACCES &&
+	    access(SENDMAIL_SOCKET_DEFAULT, F_OK) == 0) {
+		/* a config with secrets, kept from other users: the server
+		 * at the documented socket knows the rest */
+		sm->cfg = config_defaults();
+		sm->socket_path = xstrdup(SENDMAIL_SOCKET_DEFAULT);
+	} else {
+		sm->cfg = cli_load_config(sm->o.config);
+		if (sm->cfg == NULL)
+			return EX_CONFIG;
+	}
 	sm->uid = getuid();
 	pw = getpwuid(sm->uid);
 	sm->login = pw != NULL ? xstrdup(pw->pw_name)
@@ -870,9 +943,21 @@ sm_setup(struct sendmail *sm)
 		log_set_level(LOG_LEVEL_INFO);
 	else
 		openlog("herald", LOG_PID, LOG_MAIL);
-	ret = sm_check_access(sm);
-	if (ret != 0)
-		return ret;
+	if (sm->socket_path == NULL) {
+		ret = sm_check_access(sm);
+		if (ret != 0)
+			return ret;
+	}
+	if (sm->socket_path != NULL) {
+		if (sm->o.mode == 'p') {
+			sm_error("the queue can be listed by root and Herald's "
+				 "user (%s) only",
+				 sm->cfg->user != NULL ? sm->cfg->user
+						       : "herald");
+			return EX_NOPERM;
+		}
+		return 0;
+	}
 	sm->store = cli_open_store(sm->cfg);
 	if (sm->store == NULL)
 		return EX_TEMPFAIL;
@@ -925,6 +1010,7 @@ sm_deinit(struct sendmail *sm)
 		store_close(&sm->store);
 	config_free(&sm->cfg);
 	free(sm->o.args);
+	free(sm->socket_path);
 	free(sm->login);
 	free(sm->gecos_name);
 	free(sm->env_from);
@@ -1360,7 +1446,10 @@ sm_run(int argc, char **argv, bool mailq)
 		goto out;
 	if (sm.o.mode == 's') {
 		xfree(&sm.env_from);
-		ret = sm_smtp(&sm);
+		ret = sm.socket_path != NULL
+			      ? sendmail_socket_proxy(sendmail_prog,
+						      sm.socket_path)
+			      : sm_smtp(&sm);
 		goto out;
 	}
 	for (size_t i = 0; i < sm.o.n_args; i++) {

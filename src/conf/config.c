@@ -33,6 +33,7 @@ static const char *const proto_names[PROTO_COUNT] = {
 	[PROTO_POP3S] = "pop3s",
 	[PROTO_LMTP] = "lmtp",
 	[PROTO_HTTP] = "http",
+	[PROTO_SENDMAIL] = "sendmail",
 };
 
 const char *
@@ -661,6 +662,17 @@ config_validate(const struct config *cfg, char **error_r)
 	if ((cfg->tls.cert == NULL) != (cfg->tls.key == NULL)) {
 		*error_r = xstrdup("[tls] cert and key must be set together");
 		return -1;
+	}
+	for (size_t i = 0; i < cfg->listen.proto[PROTO_SENDMAIL].n; i++) {
+		const struct listen_addr *a =
+			&cfg->listen.proto[PROTO_SENDMAIL].v[i];
+
+		if (a->kind != LISTEN_UNIX) {
+			*error_r = xasprintf("[listen] sendmail: %s: local "
+					     "submission is a unix socket "
+					     "only (unix:/path)", a->text);
+			return -1;
+		}
 	}
 	if (cfg->store.backend != NULL &&
 	    strcmp(cfg->store.backend, "mariadb") == 0 &&

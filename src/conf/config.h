@@ -44,6 +44,7 @@ enum listen_proto {
 	PROTO_POP3S,
 	PROTO_LMTP,
 	PROTO_HTTP,
+	PROTO_SENDMAIL,		/* local injection by herald sendmail (unix only) */
 	PROTO_COUNT
 };
 

@@ -67,6 +67,14 @@ static const struct setting listen_settings[] = {
 	LISTEN(PROTO_POP3S, "pop3s", "POP3 over implicit TLS (port 995)"),
 	LISTEN(PROTO_LMTP, "lmtp", "LMTP (a unix socket or TCP)"),
 	LISTEN(PROTO_HTTP, "http", "HTTPS: JMAP and autoconfig (port 443)"),
+	{ .key = "sendmail", .type = SETTING_LISTEN,
+	  .offset = OFF(listen.proto[PROTO_SENDMAIL]), .reloadable = true,
+	  .doc = "Unix socket through which `herald sendmail` run by users "
+		 "other than root and Herald's user (PHP as www-data, cron "
+		 "jobs) hands over mail: `unix:/run/herald/sendmail.sock`. "
+		 "Mode 0666; the server learns the sender's user id from the "
+		 "socket (docs/sendmail.md). Left out: only root and Herald's "
+		 "user can run sendmail." },
 };
 
 static const struct setting tls_settings[] = {

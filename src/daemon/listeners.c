@@ -23,6 +23,9 @@
 /* LMTP and the like: the herald group (e.g. postfix added to it) may
  * connect, others may not. */
 #define UNIX_SOCKET_MODE 0660
+/* Local submission: any local user may connect; the server tells who from
+ * the socket's peer credentials (SO_PEERCRED). */
+#define SENDMAIL_SOCKET_MODE 0666
 
 static int
 listener_bind_inet(const struct listen_addr *a, char **error_r)
@@ -55,11 +58,45 @@ listener_bind_inet(const struct listen_addr *a, char **error_r)
 	return fd;
 }
 
+/* The sendmail socket's directory (/run/herald, a tmpfs emptied at boot)
+ * is made when missing: readable and searchable by all, since every local
+ * user must reach the socket, and owned by the workers' user. */
 static int
-listener_bind_unix(const struct listen_addr *a, const struct daemon_creds *creds,
-		   char **error_r)
+listener_unix_dir(const char *path, const struct daemon_creds *creds,
+		  char **error_r)
+{
+	char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	int ret = 0;
+
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) == 0) {
+			/* chmod: the daemon's umask would leave others out */
+			if (chmod(dir, 0755) < 0 ||
+			    (creds->uid != (uid_t)-1 &&
+			     chown(dir, creds->uid, creds->gid) < 0)) {
+				*error_r = xasprintf("cannot set up %s: %s",
+						     dir, strerror(errno));
+				ret = -1;
+			}
+		} else if (errno != EEXIST) {
+			*error_r = xasprintf("cannot create %s: %s", dir,
+					     strerror(errno));
+			ret = -1;
+		}
+	}
+	free(dir);
+	return ret;
+}
+
+static int
+listener_bind_unix(const struct listen_addr *a, enum listen_proto proto,
+		   const struct daemon_creds *creds, char **error_r)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	mode_t mode = proto == PROTO_SENDMAIL ? SENDMAIL_SOCKET_MODE
+					      : UNIX_SOCKET_MODE;
 	struct stat st;
 	int fd;
 
@@ -67,6 +104,9 @@ listener_bind_unix(const struct listen_addr *a, const struct daemon_creds *creds
 		*error_r = xasprintf("%s: socket path too long", a->text);
 		return -1;
 	}
+	if (proto == PROTO_SENDMAIL && listener_unix_dir(a->path, creds,
+							 error_r) < 0)
+		return -1;
 	memcpy(sun.sun_path, a->path, strlen(a->path) + 1);
 	/* a socket file left by a previous run that did not exit cleanly;
 	 * anything that is not a socket is left alone and bind fails */
@@ -83,7 +123,7 @@ listener_bind_unix(const struct listen_addr *a, const struct daemon_creds *creds
 		close(fd);
 		return -1;
 	}
-	if (chmod(a->path, UNIX_SOCKET_MODE) < 0 ||
+	if (chmod(a->path, mode) < 0 ||
 	    (creds->uid != (uid_t)-1 &&
 	     chown(a->path, creds->uid, creds->gid) < 0) ||
 	    listen(fd, LISTEN_BACKLOG) < 0) {
@@ -154,7 +194,8 @@ daemon_listeners_open(const struct config *cfg, const struct daemon_creds *creds
 						   a->text);
 
 			if (fd < 0 && a->kind == LISTEN_UNIX)
-				fd = listener_bind_unix(a, creds, error_r);
+				fd = listener_bind_unix(a, (enum listen_proto)p,
+							creds, error_r);
 			else if (fd < 0)
 				fd = listener_bind_inet(a, error_r);
 			if (fd < 0) {

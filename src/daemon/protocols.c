@@ -20,6 +20,7 @@ static daemon_protocol_start_cb_t *const builtin_handlers[PROTO_COUNT] = {
 	[PROTO_SUBMISSION] = smtp_server_start,
 	[PROTO_SUBMISSIONS] = smtp_server_start,
 	[PROTO_LMTP] = smtp_server_start,
+	[PROTO_SENDMAIL] = smtp_server_start,
 	[PROTO_POP3] = pop3_session_start,
 	[PROTO_POP3S] = pop3_session_start,
 };

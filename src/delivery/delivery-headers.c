@@ -81,6 +81,19 @@ delivery_date_format(time_t t, struct buf *out)
 void
 delivery_received_format(const struct delivery_received *r, struct buf *out)
 {
+	if (r->local) {
+		buf_puts(out, "Received: by ");
+		append_safe_host(out, r->by_host != NULL ? r->by_host
+							 : "localhost");
+		buf_printf(out, " (Herald sendmail, from userid %u)",
+			   r->local_uid);
+		if (r->id != NULL)
+			buf_printf(out, "\r\n\tid %s", r->id);
+		buf_puts(out, "; ");
+		delivery_date_format(r->when, out);
+		buf_puts(out, "\r\n");
+		return;
+	}
 	buf_puts(out, "Received: from ");
 	if (r->helo != NULL && r->helo[0] != '\0')
 		append_safe_host(out, r->helo);

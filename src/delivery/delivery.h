@@ -97,6 +97,11 @@ struct delivery_received {
 	const char *auth_user;	/* NULL unless authenticated */
 	const char *for_rcpt;	/* set only for a single recipient */
 	time_t when;
+	/* local injection (herald sendmail): "Received: by HOST (Herald
+	 * sendmail, from userid UID) id ID; DATE", as Postfix writes it;
+	 * helo, peer_ip, protocol, tls_* and auth_user are not used */
+	bool local;
+	unsigned local_uid;
 };
 
 /* RFC 3848 / RFC 6531 "with" keywords: SMTP, ESMTP, ESMTPS, ESMTPA,

@@ -76,6 +76,10 @@ struct ioev_conn {
 	struct ioev_conn_limits limits;
 	struct sockaddr_storage peer;
 	bool peer_local;
+	bool peer_cred_ok;		/* unix socket: SO_PEERCRED read */
+	uid_t peer_uid;
+	gid_t peer_gid;
+	pid_t peer_pid;
 	unsigned peer_port, local_port;
 	char peer_ip[INET6_ADDRSTRLEN];
 	char local_ip[INET6_ADDRSTRLEN];
@@ -573,6 +577,18 @@ ioev_conn_new(struct ioev_loop *loop, int fd, struct tls_server *tls,
 	addr_to_text(&local, conn->local_ip, sizeof(conn->local_ip),
 		     &conn->local_port);
 	conn->peer_local = addr_is_local(&conn->peer);
+	if (conn->peer.ss_family == AF_UNIX) {
+		struct ucred uc;
+
+		sl = sizeof(uc);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &sl) == 0 &&
+		    sl == sizeof(uc)) {
+			conn->peer_cred_ok = true;
+			conn->peer_uid = uc.uid;
+			conn->peer_gid = uc.gid;
+			conn->peer_pid = uc.pid;
+		}
+	}
 
 	conn->kick = event_new(loop->base, -1, 0, conn_kick_event, conn);
 	if (conn->kick == NULL)
@@ -721,6 +737,18 @@ bool
 ioev_conn_peer_is_local(const struct ioev_conn *conn)
 {
 	return conn->peer_local;
+}
+
+bool
+ioev_conn_peer_cred(const struct ioev_conn *conn, uid_t *uid_r, gid_t *gid_r,
+		    pid_t *pid_r)
+{
+	if (!conn->peer_cred_ok)
+		return false;
+	*uid_r = conn->peer_uid;
+	*gid_r = conn->peer_gid;
+	*pid_r = conn->peer_pid;
+	return true;
 }
 
 /* ----------------------------------------------------------------- input */

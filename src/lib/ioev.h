@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "lib/log.h"
 #include "lib/threadpool.h"
@@ -175,6 +176,10 @@ unsigned ioev_conn_local_port(const struct ioev_conn *conn);
 const struct sockaddr_storage *ioev_conn_peer_sockaddr(const struct ioev_conn *conn);
 /* True for 127.0.0.0/8, ::1, v4-mapped loopback and unix sockets. */
 bool ioev_conn_peer_is_local(const struct ioev_conn *conn);
+/* A unix socket peer's user, group and process (SO_PEERCRED, taken by the
+ * kernel when the peer connected). False for TCP. */
+bool ioev_conn_peer_cred(const struct ioev_conn *conn, uid_t *uid_r,
+			 gid_t *gid_r, pid_t *pid_r);
 
 /* --- input ----------------------------------------------------------- */
 

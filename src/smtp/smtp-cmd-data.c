@@ -7,6 +7,7 @@
  * only once the message is durable for every recipient.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -44,6 +45,12 @@ reader_new(struct smtp_session *s)
 	lim.max_message_size = c->message_size_limit;
 	lim.max_line_len = c->max_line_length - 2;
 	lim.normalize_bare_eol = c->normalize_line_endings;
+	if (s->mode == SMTP_MODE_LOCAL) {
+		/* what herald sendmail would store itself: scripts' long
+		 * lines and bare LFs are the norm, not an attack */
+		lim.max_line_len = c->message_size_limit;
+		lim.normalize_bare_eol = true;
+	}
 	buf_reset(&s->msg);
 	return smtp_data_reader_new_buf(&lim, &s->msg);
 }
@@ -78,7 +85,7 @@ log_rejected(struct smtp_session *s, const char *code, const char *dsn,
 static void
 log_accepted(struct smtp_session *s, const struct data_job *j)
 {
-	char fbuf[300], ubuf[300], tbuf[200];
+	char fbuf[300], ubuf[300], tbuf[200], uid[24] = "";
 	struct buf to;
 	bool queued = j->msg.queue_id != 0;
 
@@ -91,14 +98,16 @@ log_accepted(struct smtp_session *s, const struct data_job *j)
 		buf_printf(&to, "<%s>", log_str(tbuf, sizeof(tbuf),
 						s->rcpts[i].address));
 	}
+	if (s->mode == SMTP_MODE_LOCAL)
+		snprintf(uid, sizeof(uid), " uid=%u", s->local_uid);
 	log_info(s->msg_id, "smtp", "accepted", "sid=%s rip=%s from=<%s> "
-		 "to=%s size=%zu nrcpt=%zu proto=%s user=<%s> status=%s",
+		 "to=%s size=%zu nrcpt=%zu proto=%s user=<%s> status=%s%s",
 		 s->id, s->rip,
 		 smtp_log_addr(fbuf, sizeof(fbuf), s->from),
 		 to.data, s->msg.len, j->delivered, smtp_session_protocol(s),
 		 s->auth_user != NULL
 			 ? log_str(ubuf, sizeof(ubuf), s->auth_user) : "",
-		 queued ? "queued" : "sent");
+		 queued ? "queued" : "sent", uid);
 	buf_deinit(&to);
 }
 
@@ -275,6 +284,8 @@ build_received(struct smtp_session *s, struct buf *out)
 		.auth_user = s->auth_user,
 		.for_rcpt = s->n_rcpts == 1 ? s->rcpts[0].address : NULL,
 		.when = time(NULL),
+		.local = s->mode == SMTP_MODE_LOCAL,
+		.local_uid = s->local_uid,
 	};
 
 	delivery_received_format(&r, out);

@@ -31,6 +31,7 @@ enum smtp_mode {
 	SMTP_MODE_SUBMISSION,	/* port 587: STARTTLS, then AUTH */
 	SMTP_MODE_SUBMISSIONS,	/* port 465: implicit TLS, AUTH */
 	SMTP_MODE_LMTP,		/* RFC 2033 */
+	SMTP_MODE_LOCAL,	/* herald sendmail on the local unix socket */
 };
 
 enum smtp_state {
@@ -83,7 +84,9 @@ struct smtp_session {
 	char *helo;		/* EHLO/HELO/LHLO argument, NULL before */
 	bool esmtp;		/* EHLO or LHLO (not HELO) */
 	bool tls;		/* TLS is active */
-	bool relay_ok;		/* client inside relay_networks */
+	bool relay_ok;		/* client inside relay_networks, or local */
+	unsigned local_uid;	/* SMTP_MODE_LOCAL: the sender's user id */
+	char local_user[64];	/* and name (log_str-safe) */
 	char *auth_user;	/* canonical address after AUTH, else NULL */
 	int64_t auth_account_id;
 	unsigned errors;

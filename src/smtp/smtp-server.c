@@ -334,7 +334,8 @@ smtp_session_is_lmtp(const struct smtp_session *s)
 bool
 smtp_session_auth_offered(const struct smtp_session *s)
 {
-	return s->mode != SMTP_MODE_LMTP && s->srv->store != NULL;
+	return s->mode != SMTP_MODE_LMTP && s->mode != SMTP_MODE_LOCAL &&
+	       s->srv->store != NULL;
 }
 
 bool
@@ -659,6 +660,8 @@ mode_of(enum listen_proto proto)
 		return SMTP_MODE_SUBMISSIONS;
 	case PROTO_LMTP:
 		return SMTP_MODE_LMTP;
+	case PROTO_SENDMAIL:
+		return SMTP_MODE_LOCAL;
 	default:
 		return SMTP_MODE_SMTP;
 	}
@@ -689,9 +692,29 @@ smtp_server_start(struct ioev_conn *conn, struct worker *w,
 	smtp_session_timeouts(s, false);
 	ioev_conn_set_callbacks(conn, &session_callbacks, s);
 
-	log_info(s->id, "smtp", "connect", "rip=%s rport=%u lport=%u proto=%s",
-		 s->rip, ioev_conn_peer_port(conn), ioev_conn_local_port(conn),
-		 listen_proto_name(proto));
+	if (s->mode == SMTP_MODE_LOCAL) {
+		uid_t uid;
+		gid_t gid;
+		pid_t pid;
+
+		/* the kernel's word for who connected: the only identity a
+		 * local submission has (docs/sendmail.md) */
+		if (!ioev_conn_peer_cred(conn, &uid, &gid, &pid)) {
+			log_warn(s->id, "smtp", "no-peer-credentials",
+				 "proto=sendmail");
+			smtp_session_close(s, "421 4.3.0 %s Error: cannot tell "
+					      "who you are", srv->cfg->hostname);
+			return;
+		}
+		s->local_uid = (unsigned)uid;
+		s->relay_ok = true;	/* local users send anywhere */
+		log_info(s->id, "smtp", "connect", "rip=unix uid=%u pid=%ld "
+			 "proto=sendmail", s->local_uid, (long)pid);
+	} else {
+		log_info(s->id, "smtp", "connect", "rip=%s rport=%u lport=%u "
+			 "proto=%s", s->rip, ioev_conn_peer_port(conn),
+			 ioev_conn_local_port(conn), listen_proto_name(proto));
+	}
 	if (srv->store == NULL) {
 		smtp_session_close(s, "421 4.3.0 %s Service not available, "
 				      "try later", srv->cfg->hostname);

@@ -74,6 +74,12 @@ class Herald:
                 self.lmtp_path = os.path.join(self.dir, "lmtp.sock")
                 lines.append(f"lmtp = unix:{self.lmtp_path}")
                 continue
+            if name == "sendmail_unix":
+                # in a directory the server makes, as /run/herald
+                self.sendmail_path = os.path.join(self.dir, "run",
+                                                  "sendmail.sock")
+                lines.append(f"sendmail = unix:{self.sendmail_path}")
+                continue
             self.ports[name] = free_port()
             lines.append(f"{name} = 127.0.0.1:{self.ports[name]}")
         for sec, body in (sections or {}).items():

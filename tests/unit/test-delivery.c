@@ -261,6 +261,25 @@ test_received_golden(void **state)
 		"\tby mail.example.test (Herald) with ESMTP id ID1;\r\n"
 		"\tThu, 1 Jan 1970 00:00:00 +0000\r\n");
 	buf_reset(&b);
+
+	/* local submission: the user id, as Postfix writes it; what the
+	 * client said (helo) is not used */
+	struct delivery_received l = {
+		.helo = "ignored",
+		.peer_ip = "unix",
+		.by_host = "mail.example.test",
+		.id = "ID2",
+		.when = 1795425615,
+		.local = true,
+		.local_uid = 33,
+	};
+
+	delivery_received_format(&l, &b);
+	assert_string_equal(b.data,
+		"Received: by mail.example.test (Herald sendmail, from userid "
+		"33)\r\n"
+		"\tid ID2; Mon, 23 Nov 2026 09:20:15 +0000\r\n");
+	buf_reset(&b);
 	delivery_return_path_format("", &b);
 	delivery_delivered_to_format("bob+x@example.test", &b);
 	assert_string_equal(b.data, "Return-Path: <>\r\n"

@@ -1,0 +1,238 @@
+"""`herald sendmail` run by users who cannot write the store (PHP's mail()
+as www-data, cron jobs of ordinary users): the message goes to the running
+server over its local submission socket ([listen] sendmail), which learns
+the user id from the socket (SO_PEERCRED). Runs the client as `nobody`, so
+the tests need root; without it they return at once."""
+import os
+import smtplib
+import socket
+import stat
+import subprocess
+
+from harness import HERALD_BIN
+
+EX_DATAERR, EX_NOUSER, EX_CANTCREAT, EX_TEMPFAIL, EX_NOPERM = 65, 67, 73, 75, 77
+NOBODY = 65534
+
+
+def as_nobody():
+    os.setgid(NOBODY)
+    os.setgroups([])
+    os.setuid(NOBODY)
+
+
+def server(herald_factory, users=("bob",), extra="", start=True):
+    h = herald_factory(listeners=("smtp", "sendmail_unix"), extra=extra)
+    h.add_domain()
+    for u in users:
+        h.add_user(f"{u}@example.test")
+    # what a packaged config is: readable by all (secrets elsewhere)
+    os.chmod(h.conf, 0o644)
+    if start:
+        h.start()
+    return h
+
+
+def sendmail(h, *args, input=b"", user=as_nobody, shell=None):
+    if shell is not None:
+        return subprocess.run(shell, shell=True, input=input,
+                              capture_output=True, preexec_fn=user,
+                              timeout=60)
+    return subprocess.run([HERALD_BIN, "sendmail", "-C", h.conf, *args],
+                          input=input, capture_output=True, preexec_fn=user,
+                          timeout=60)
+
+
+def header(msg, name):
+    head = msg.split(b"\r\n\r\n", 1)[0]
+    return [l for l in head.split(b"\r\n")
+            if l.lower().startswith(name.lower() + b":")]
+
+
+def test_nobody_delivers_through_the_socket(herald_factory):
+    if os.geteuid() != 0:
+        return
+    h = server(herald_factory)
+    st = os.stat(h.sendmail_path)
+    assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o666
+    assert stat.S_IMODE(os.stat(os.path.dirname(h.sendmail_path)).st_mode) \
+        == 0o755
+    p = sendmail(h, shell=f'echo "Subject: hi" | {HERALD_BIN} sendmail -i '
+                          f'bob@example.test -C {h.conf}')
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == b"" and p.stderr == b""
+    [m] = h.messages("bob@example.test")
+    lines = m.split(b"\r\n")
+    assert lines[0] == b"Return-Path: <nobody@mail.example.test>"
+    assert lines[1] == b"Delivered-To: bob@example.test"
+    # the user id is the kernel's, not the client's word
+    assert lines[2] == (b"Received: by mail.example.test (Herald sendmail, "
+                        b"from userid 65534)")
+    assert lines[3].startswith(b"\tid ")
+    assert header(m, b"Subject") == [b"Subject: hi"]
+    assert len(header(m, b"Date")) == 1 and len(header(m, b"Message-ID")) == 1
+    [frm] = header(m, b"From")
+    assert b"<nobody@mail.example.test>" in frm or \
+        frm == b"From: nobody@mail.example.test"
+    assert m.count(b"Received:") == 1
+    assert h.wait_log("proto=sendmail")
+    assert h.wait_log(" uid=65534")
+    log = h.log()
+    assert "rip=unix uid=65534 pid=" in log
+    assert "from=<nobody@mail.example.test> to=<bob@example.test>" in log
+
+
+def test_php_style_message(herald_factory):
+    """What PHP's mail() pipes: LF lines, a long HTML line, -t and -f."""
+    if os.geteuid() != 0:
+        return
+    h = server(herald_factory, users=("bob", "carol"))
+    long_line = b"<p>" + b"x" * 3000 + b"</p>"
+    msg = (b"To: bob@example.test\nCc: carol@example.test\n"
+           b"Bcc: bob@example.test\nSubject: php\n"
+           b"Content-Type: text/html\n\n" + long_line + b"\n.\n..\nend\n")
+    p = sendmail(h, "-t", "-i", "-f", "www@example.test", input=msg)
+    assert p.returncode == 0, p.stderr
+    [mb] = h.messages("bob@example.test")
+    [mc] = h.messages("carol@example.test")
+    for m in (mb, mc):
+        assert header(m, b"Bcc") == []
+        assert m.startswith(b"Return-Path: <www@example.test>\r\n")
+        body = m.split(b"\r\n\r\n", 1)[1]
+        # dot lines survive the socket's dot-stuffing both ways
+        assert body == long_line + b"\r\n.\r\n..\r\nend\r\n"
+
+
+def test_unknown_user_and_remote_and_dsn(herald_factory):
+    if os.geteuid() != 0:
+        return
+    h = server(herald_factory)
+    p = sendmail(h, "bob@example.test", "nosuch@example.test",
+                 input=b"Subject: x\n\nbody\n")
+    assert p.returncode == EX_NOUSER, p.stderr
+    assert b"<nosuch@example.test>: unknown user" in p.stderr
+    assert h.messages("bob@example.test") == []
+    # local users may send anywhere: the outbound queue takes it, with
+    # the DSN parameters given on the command line
+    p = sendmail(h, "-N", "failure,delay", "-R", "hdrs", "-V", "env+1",
+                 "-f", "bob@example.test", "friend@example.org",
+                 input=b"Subject: out\n\nbody\n")
+    assert p.returncode == 0, p.stderr
+    db = h.db()
+    try:
+        [(ret, envid)] = db.execute(
+            "SELECT dsn_ret, dsn_envid FROM queue").fetchall()
+        [(addr, notify)] = db.execute(
+            "SELECT address, dsn_notify FROM queue_rcpts").fetchall()
+    finally:
+        db.close()
+    assert (ret, envid, addr, notify) == ("HDRS", "env+1",
+                                          "friend@example.org",
+                                          "FAILURE,DELAY")
+
+
+def test_over_quota_and_too_big(herald_factory):
+    if os.geteuid() != 0:
+        return
+    h = herald_factory(listeners=("smtp", "sendmail_unix"), sections={
+        "smtp": "message_size_limit = 64k"})
+    h.add_domain()
+    h.add_user("bob@example.test")
+    os.chmod(h.conf, 0o644)
+    h.cli("user", "quota", "bob@example.test", "1k")
+    h.start()
+    p = sendmail(h, "bob@example.test",
+                 input=b"Subject: q\n\n" + b"x" * 2000 + b"\n")
+    assert p.returncode == EX_CANTCREAT, p.stderr
+    assert b"over quota" in p.stderr
+    p = sendmail(h, "bob@example.test",
+                 input=b"Subject: q\n\n" + b"x\n" * 40000)
+    assert p.returncode == EX_DATAERR, p.stderr
+    assert h.messages("bob@example.test") == []
+
+
+def test_server_not_running_is_75(herald_factory):
+    if os.geteuid() != 0:
+        return
+    h = server(herald_factory, start=False)
+    os.makedirs(os.path.dirname(h.sendmail_path), exist_ok=True)
+    p = sendmail(h, "bob@example.test", input=b"Subject: x\n\n")
+    assert p.returncode == EX_TEMPFAIL, p.stderr
+    assert b"is herald serve running?" in p.stderr
+    assert len(p.stderr.splitlines()) == 1
+
+
+def test_without_socket_nobody_is_refused(herald_factory):
+    if os.geteuid() != 0:
+        return
+    h = herald_factory(listeners=("smtp",))
+    h.add_domain()
+    h.add_user("bob@example.test")
+    os.chmod(h.conf, 0o644)
+    h.start()
+    p = sendmail(h, "bob@example.test", input=b"Subject: x\n\n")
+    assert p.returncode == EX_NOPERM, p.stderr
+    assert b"[listen] sendmail" in p.stderr
+
+
+def test_mailq_stays_privileged(herald_factory):
+    if os.geteuid() != 0:
+        return
+    h = server(herald_factory)
+    p = sendmail(h, "-bp")
+    assert p.returncode == EX_NOPERM, p.stderr
+    assert b"root" in p.stderr
+
+
+def test_bs_through_the_socket(herald_factory):
+    if os.geteuid() != 0:
+        return
+    h = server(herald_factory)
+    dialogue = (b"EHLO client\r\nMAIL FROM:<>\r\nRCPT TO:<bob@example.test>\r\n"
+                b"DATA\r\nSubject: bs\r\n\r\n..dot\r\n.\r\nQUIT\r\n")
+    p = sendmail(h, "-bs", input=dialogue)
+    assert p.returncode == 0, p.stderr
+    out = p.stdout.decode()
+    assert out.startswith("220 mail.example.test ESMTP Herald\r\n"), out
+    assert "AUTH" not in out and "STARTTLS" not in out
+    assert "250 2.0.0 Ok: queued as " in out and out.endswith("221 2.0.0 Bye\r\n")
+    [m] = h.messages("bob@example.test")
+    assert b"(Herald sendmail, from userid 65534)" in m
+    assert m.endswith(b"\r\n\r\n.dot\r\n")
+
+
+def test_socket_smtp_with_smtplib(herald_factory):
+    """The socket speaks SMTP to any client; identity comes from the socket
+    (root here), never from AUTH, which is not offered."""
+    h = server(herald_factory)
+
+    class UnixSMTP(smtplib.SMTP):
+        def _get_socket(self, host, port, timeout):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(timeout)
+            s.connect(host)
+            return s
+
+    with UnixSMTP(timeout=30) as s:
+        s.connect(h.sendmail_path)
+        code, caps = s.ehlo("x")
+        assert code == 250
+        assert not s.has_extn("auth") and not s.has_extn("starttls")
+        assert s.has_extn("pipelining") and s.has_extn("chunking")
+        s.sendmail("", ["bob@example.test", "other@example.net"],
+                   b"Subject: smtplib\r\n\r\nbare\nlf\r\n")
+    [m] = h.messages("bob@example.test")
+    assert f"from userid {os.getuid()})".encode() in m
+    assert m.endswith(b"\r\n\r\nbare\r\nlf\r\n")
+
+
+def test_tcp_address_is_refused_for_sendmail(herald_factory):
+    h = herald_factory(listeners=("smtp",))
+    with open(h.conf) as f:
+        text = f.read()
+    with open(h.conf, "w") as f:
+        f.write(text.replace("[listen]\n",
+                             "[listen]\nsendmail = 127.0.0.1:2525\n"))
+    p = h.cli("config", "check", check=False)
+    assert p.returncode != 0
+    assert "unix socket only" in p.stdout + p.stderr
