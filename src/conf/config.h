@@ -84,6 +84,7 @@ struct config_store {
 	unsigned group_commit_max;	/* most writes in one transaction */
 	uint64_t group_commit_wait_us;	/* how long to wait to fill a batch */
 	uint64_t busy_timeout_ms;
+	uint64_t blob_gc_interval_ms;	/* 0: no blob garbage collection */
 };
 
 struct config_auth {

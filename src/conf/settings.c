@@ -160,6 +160,13 @@ static const struct setting store_settings[] = {
 	  .max = 600000, .unit = DURATION_MS,
 	  .doc = "How long a store call waits for a lock held by another "
 		 "process before it fails with a temporary error." },
+	{ .key = "blob_gc_interval", .type = SETTING_DURATION,
+	  .offset = OFF(store.blob_gc_interval_ms), .def = "1m", .min = 0,
+	  .max = 86400000, .unit = DURATION_MS,
+	  .doc = "How often the store writer of each worker removes message "
+		 "bodies no message or queue entry uses any more (expunged, "
+		 "POP3-deleted, removed with their account), at most 500 per "
+		 "transaction. 0: never (docs/store.md \"Deleting blobs\")." },
 };
 
 static const struct setting auth_settings[] = {

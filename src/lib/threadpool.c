@@ -172,6 +172,7 @@ threadpool_new(struct event_base *base, unsigned threads)
 
 		if (err != 0)
 			panic("threadpool: pthread_create: %s", strerror(err));
+		(void)pthread_setname_np(pool->threads[i], "herald-pool");
 		pool->n_threads++;
 	}
 	return pool;

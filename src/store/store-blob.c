@@ -570,6 +570,25 @@ store_blob_open(struct store *store, const char *id, int *fd_r,
 }
 
 bool
+store_blob_file_remove(struct store *store, const char *id, uint64_t *size_r)
+{
+	char *dir, *path;
+	struct stat st;
+	bool removed = false;
+
+	blob_paths(store, id, &dir, &path);
+	/* No directory fsync: a removal lost in a crash leaves a file
+	 * nothing names, which is space, not a missing message. */
+	if (stat(path, &st) == 0 && unlink(path) == 0) {
+		*size_r = (uint64_t)st.st_size;
+		removed = true;
+	}
+	free(dir);
+	free(path);
+	return removed;
+}
+
+bool
 store_blob_file_exists(struct store *store, const char *id)
 {
 	char *dir, *path;

@@ -37,6 +37,9 @@ struct store_op {
 	/* Somebody wants the result soon: a sync op, or an async op whose
 	 * callback answers a client. Only these start a commit. */
 	bool waited;
+	/* Runs in a transaction of its own (the blob collector: its file
+	 * removals must not share a fate with other ops' writes). */
+	bool alone;
 	enum store_result result;
 	char error[STORE_ERROR_SIZE];
 	bool done;
@@ -74,6 +77,9 @@ struct store_backend_ops {
 	 * with a struct store_pending_blob as ctx (INSERT OR IGNORE);
 	 * blob_read gives STORE_E_NOT_FOUND when the id has no row. */
 	store_op_run_cb_t *blob_insert;
+	/* The blob collector, in a transaction of its own, with a struct
+	 * store_blob_gc_result as ctx (max set by the caller). */
+	store_op_run_cb_t *blob_gc;
 	enum store_result (*blob_read)(struct store *store, const char *id,
 				       uint8_t **data_r, size_t *len_r,
 				       const char **error_r);
@@ -223,6 +229,8 @@ struct store {
 	pthread_t writer;
 	unsigned batch_max;
 	uint64_t batch_wait_us;
+	uint64_t gc_interval_us;	/* writer's blob collection; 0: off */
+	struct timespec gc_next;	/* when it runs next (monotonic) */
 	struct store_stats stats;
 	/* store_test_fail_reads(): the backend's reader connections fail. */
 	atomic_bool test_fail_reads;
@@ -254,6 +262,14 @@ enum store_result store_commit_submit(struct store *store,
 				      store_op_run_cb_t *run, void *ctx,
 				      store_op_done_cb_t *done,
 				      const char **error_r);
+/* Like store_commit_run(), in a transaction of its own. */
+enum store_result store_commit_run_alone(struct store *store,
+					 store_op_run_cb_t *run, void *ctx,
+					 const char **error_r);
+/* Removes a blob's file if it has one; true when a file was removed,
+ * *size_r its size. */
+bool store_blob_file_remove(struct store *store, const char *id,
+			    uint64_t *size_r);
 /* *ts = now + us on CLOCK_MONOTONIC, for timed waits. */
 void store_deadline_after(struct timespec *ts, uint64_t us);
 /* Starts / stops (after draining) the writer thread. */

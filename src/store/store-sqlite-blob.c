@@ -88,3 +88,106 @@ sqlite_blob_check_ref(struct store *store, sqlite3 *db, const char *id,
 	return store_error(error_r, STORE_E_TEMP,
 			   "blob %s is not stored (write it again)", id);
 }
+
+/* ---- collection (docs/store.md "Deleting blobs") ---- */
+
+#define BLOB_GC_DEFAULT_MAX 500
+
+/* Whether a message or a queue entry names the blob. Returns 1, 0, or -1
+ * on a database error. */
+static int
+blob_referenced(sqlite3 *db, const char *id)
+{
+	int64_t n = 0;
+	int rc = sqlite_int(db, &n, "SELECT EXISTS (SELECT 1 FROM messages"
+			    " WHERE blob_id = ?1) OR EXISTS (SELECT 1 FROM"
+			    " queue WHERE blob_id = ?1)", "t", id);
+
+	if (rc != SQLITE_ROW)
+		return -1;
+	return n != 0;
+}
+
+/* Runs alone in its transaction (store_commit_run_alone, or the writer's
+ * own round): the ids it takes were queued by committed deletes, and no
+ * other op's write shares this transaction, so a file removed here is one
+ * that nothing committed names, and no rollback can bring a reference
+ * back. A delivery later in the queue that names a removed blob fails its
+ * own check (sqlite_blob_check_ref) and is retried. */
+enum store_result
+sqlite_blob_gc(struct store *store, void *ctx, const char **error_r)
+{
+	struct store_blob_gc_result *res = ctx;
+	sqlite3 *db = sqlite_wdb(store);
+	size_t max = res->max > 0 ? res->max : BLOB_GC_DEFAULT_MAX;
+	sqlite3_stmt *stmt;
+	char **ids = xcalloc(max + 1, sizeof(*ids));
+	size_t n = 0;
+	enum store_result r = STORE_OK;
+	int rc;
+
+	res->checked = res->freed = 0;
+	res->bytes = 0;
+	res->more = false;
+	rc = sqlite_prep(db, &stmt, "SELECT id FROM blob_gc LIMIT ?", "i",
+			 (int64_t)max + 1);
+	if (rc != SQLITE_OK) {
+		free(ids);
+		return sqlite_fail(db, "blob collection", error_r);
+	}
+	while (n <= max && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		ids[n++] = sqlite_col_strdup(stmt, 0);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		r = sqlite_fail(db, "blob collection", error_r);
+		goto out;
+	}
+	if (n > max) {
+		res->more = true;
+		n = max;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int used = blob_referenced(db, ids[i]);
+		int64_t size = 0;
+		uint64_t fsize = 0;
+
+		if (used < 0) {
+			r = sqlite_fail(db, "blob collection", error_r);
+			goto out;
+		}
+		if (!used) {
+			rc = sqlite_int(db, &size, "SELECT size FROM blobs"
+					" WHERE id = ?", "t", ids[i]);
+			if (rc == SQLITE_ROW) {
+				rc = sqlite_exec(db, "DELETE FROM blobs WHERE"
+						 " id = ?", "t", ids[i]);
+				if (rc != SQLITE_OK) {
+					r = sqlite_fail(db, "blob collection",
+							error_r);
+					goto out;
+				}
+				res->freed++;
+				res->bytes += (uint64_t)size;
+			} else if (rc != SQLITE_DONE) {
+				r = sqlite_fail(db, "blob collection", error_r);
+				goto out;
+			}
+			if (store_blob_id_is_valid(ids[i]) &&
+			    store_blob_file_remove(store, ids[i], &fsize)) {
+				res->freed++;
+				res->bytes += fsize;
+			}
+		}
+		if (sqlite_exec(db, "DELETE FROM blob_gc WHERE id = ?", "t",
+				ids[i]) != SQLITE_OK) {
+			r = sqlite_fail(db, "blob collection", error_r);
+			goto out;
+		}
+		res->checked++;
+	}
+out:
+	for (size_t i = 0; i < n + (res->more ? 1 : 0); i++)
+		free(ids[i]);
+	free(ids);
+	return r;
+}

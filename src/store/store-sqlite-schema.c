@@ -146,9 +146,26 @@ static const char migration_2[] =
 	" data BLOB NOT NULL,"
 	" created INTEGER NOT NULL);";
 
+/* Blob garbage collection (docs/store.md "Deleting blobs"): every delete
+ * of a row that names a blob (an expunged message, a message of a removed
+ * account or domain, a finished queue entry) leaves the blob's id here,
+ * in the same transaction; the collector checks and removes them later.
+ * Inline blobs orphaned before this migration are queued at once. */
+static const char migration_3[] =
+	"CREATE TABLE blob_gc ("
+	" id TEXT PRIMARY KEY) WITHOUT ROWID;"
+	"CREATE TRIGGER messages_blob_gc AFTER DELETE ON messages BEGIN"
+	" INSERT OR IGNORE INTO blob_gc (id) VALUES (old.blob_id); END;"
+	"CREATE TRIGGER queue_blob_gc AFTER DELETE ON queue BEGIN"
+	" INSERT OR IGNORE INTO blob_gc (id) VALUES (old.blob_id); END;"
+	"INSERT OR IGNORE INTO blob_gc (id) SELECT id FROM blobs b"
+	" WHERE NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = b.id)"
+	" AND NOT EXISTS (SELECT 1 FROM queue WHERE blob_id = b.id);";
+
 const char *const sqlite_migrations[] = {
 	migration_1,
 	migration_2,
+	migration_3,
 };
 const size_t sqlite_migrations_count =
 	sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

@@ -591,6 +591,7 @@ const struct store_backend_ops store_sqlite_ops = {
 	.dir_changed = sqlite_dir_changed,
 	.check_integrity = sqlite_check_integrity,
 	.blob_insert = sqlite_blob_insert,
+	.blob_gc = sqlite_blob_gc,
 	.blob_read = sqlite_blob_read,
 	.domain_add = sqlite_domain_add,
 	.domain_del = sqlite_domain_del,

@@ -241,6 +241,8 @@ store_open(const struct config *cfg, struct store **store_r,
 	store->batch_max = cfg->store.group_commit_max > 0 ?
 		cfg->store.group_commit_max : 64;
 	store->batch_wait_us = cfg->store.group_commit_wait_us;
+	store->gc_interval_us = cfg->store.blob_gc_interval_ms * 1000;
+	store_deadline_after(&store->gc_next, store->gc_interval_us);
 	pthread_mutex_init(&store->lock, NULL);
 	pthread_condattr_init(&attr);
 	/* The writer's batch deadline must not jump with the wall clock. */
@@ -301,6 +303,17 @@ enum store_result
 store_check_integrity(struct store *store, const char **error_r)
 {
 	return store->ops->check_integrity(store, error_r);
+}
+
+enum store_result
+store_blob_gc(struct store *store, struct store_blob_gc_result *res,
+	      const char **error_r)
+{
+	if (store->ops->blob_gc == NULL)
+		return store_error(error_r, STORE_E_INVALID,
+				   "blob collection not supported");
+	return store_commit_run_alone(store, store->ops->blob_gc, res,
+				      error_r);
 }
 
 void

@@ -106,6 +106,26 @@ struct store_stats {
 /* Counters since open (this process only). */
 void store_get_stats(struct store *store, struct store_stats *stats_r);
 
+/* ---- deleting blobs (docs/store.md "Deleting blobs") ----
+ *
+ * Deleting a message or queue row queues its blob id for collection, in
+ * the same transaction. The collector takes up to max queued ids in one
+ * transaction of its own and removes each blob (row or file) that no
+ * message and no queue entry names. A delivery that names a removed blob
+ * later fails its in-transaction check with STORE_E_TEMP (and is retried),
+ * so nothing committed ever names a missing blob. Each store's writer runs
+ * it every [store] blob_gc_interval; store_blob_gc() runs it now. */
+struct store_blob_gc_result {
+	size_t max;		/* in: most ids to take (0: 500) */
+	size_t checked;		/* ids taken off the queue */
+	size_t freed;		/* blobs removed (rows and files) */
+	uint64_t bytes;		/* their size */
+	bool more;		/* ids are still queued */
+};
+enum store_result store_blob_gc(struct store *store,
+				struct store_blob_gc_result *res,
+				const char **error_r);
+
 /* Runs PRAGMA integrity_check; STORE_OK when it answers "ok". */
 enum store_result store_check_integrity(struct store *store,
 					const char **error_r);

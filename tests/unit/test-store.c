@@ -829,6 +829,144 @@ test_blobs(void **state)
 }
 
 static void
+deliver_to(struct store *s, const char *blob, uint64_t size, int64_t account)
+{
+	struct store_target t = { .account_id = account };
+	const char *error = NULL;
+
+	assert_int_equal(store_deliver(s, blob, size, 0, &t, 1, NULL, &error),
+			 STORE_OK);
+}
+
+static void
+expunge_uids(struct store *s, int64_t account, const uint32_t *uids,
+	     size_t n)
+{
+	struct store_mailbox *box;
+	const char *error = NULL;
+	size_t done = 0;
+
+	assert_int_equal(store_mailbox_lookup(s, account, "INBOX", &box,
+					      &error), STORE_OK);
+	assert_int_equal(store_expunge(s, box->id, uids, n, &done, &error),
+			 STORE_OK);
+	assert_int_equal(done, n);
+	store_mailbox_free(&box);
+}
+
+static void
+test_blob_gc(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->store;
+	const char *error = NULL;
+	int64_t a = add_user(s, "a@example.com", 0);
+	int64_t b = add_user(s, "b@example.com", 0);
+	char small[STORE_BLOB_ID_LEN + 1], shared[STORE_BLOB_ID_LEN + 1];
+	char big[STORE_BLOB_ID_LEN + 1], q[STORE_BLOB_ID_LEN + 1];
+	struct store_queue_rcpt rcpt = { "x@remote.example", NULL, NULL };
+	struct store_blob_gc_result res;
+	size_t big_len = 300 * 1024;
+	char *data = xmalloc(big_len);
+	int64_t qid;
+
+	memset(data, 'g', big_len);
+	put_text(s, "gc small", small);
+	put_text(s, "gc shared", shared);
+	assert_int_equal(store_blob_put(s, data, big_len, big, &error),
+			 STORE_OK);
+	deliver_to(s, small, 8, a);		/* a: uid 1 */
+	deliver_to(s, shared, 9, a);		/* a: uid 2 */
+	deliver_to(s, big, big_len, a);		/* a: uid 3 */
+	deliver_to(s, shared, 9, b);		/* b: uid 1 */
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(store_blob_gc(s, &res, &error), STORE_OK);
+	assert_int_equal(res.checked, 0);
+	assert_int_equal(res.freed, 0);
+
+	/* the expunge queues all three; the shared one is still b's */
+	expunge_uids(s, a, (const uint32_t[]){ 1, 2, 3 }, 3);
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(store_blob_gc(s, &res, &error), STORE_OK);
+	assert_int_equal(res.checked, 3);
+	assert_int_equal(res.freed, 2);
+	assert_int_equal(res.bytes, 8 + big_len);
+	assert_false(res.more);
+	assert_false(store_blob_exists(s, small));
+	assert_false(store_blob_exists(s, big));	/* the file is gone */
+	assert_true(store_blob_exists(s, shared));
+	expunge_uids(s, b, (const uint32_t[]){ 1 }, 1);
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(store_blob_gc(s, &res, &error), STORE_OK);
+	assert_int_equal(res.freed, 1);
+	assert_false(store_blob_exists(s, shared));
+
+	/* a delivery naming a collected blob fails temporarily instead of
+	 * committing a reference to nothing; written again, it works */
+	{
+		struct store_target t = { .account_id = a };
+
+		assert_int_equal(store_deliver(s, small, 8, 0, &t, 1, NULL,
+					       &error), STORE_E_TEMP);
+	}
+	put_text(s, "gc small", small);
+	deliver_to(s, small, 8, a);
+	assert_true(store_blob_exists(s, small));
+
+	/* a finished queue entry frees its blob too */
+	put_text(s, "gc queued", q);
+	assert_int_equal(store_queue_insert(s, q, 9, "", NULL, NULL, &rcpt, 1,
+					    &qid, &error), STORE_OK);
+	assert_int_equal(store_queue_delete(s, qid, &error), STORE_OK);
+
+	/* at most max per transaction; more says so */
+	for (int i = 0; i < 3; i++) {
+		char text[32], id[STORE_BLOB_ID_LEN + 1];
+
+		snprintf(text, sizeof(text), "gc batch %d", i);
+		put_text(s, text, id);
+		deliver_to(s, id, strlen(text), b);
+	}
+	expunge_uids(s, b, (const uint32_t[]){ 2, 3, 4 }, 3);
+	memset(&res, 0, sizeof(res));
+	res.max = 2;
+	assert_int_equal(store_blob_gc(s, &res, &error), STORE_OK);
+	assert_int_equal(res.checked, 2);
+	assert_true(res.more);
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(store_blob_gc(s, &res, &error), STORE_OK);
+	assert_int_equal(res.checked, 2);	/* the queue's and the last */
+	assert_int_equal(res.freed, 2);
+	assert_false(res.more);
+	assert_false(store_blob_exists(s, q));
+	assert_true(store_blob_exists(s, small));	/* a's, delivered again */
+	assert_int_equal(store_check_integrity(s, &error), STORE_OK);
+	free(data);
+}
+
+/* Each store's writer collects on its own every blob_gc_interval. */
+static void
+test_blob_gc_periodic(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	char blob[STORE_BLOB_ID_LEN + 1];
+	int64_t a;
+	int i;
+
+	store_close(&f->store);
+	f->cfg->store.blob_gc_interval_ms = 50;
+	assert_int_equal(store_open(f->cfg, &f->store, &error), STORE_OK);
+	a = add_user(f->store, "a@example.com", 0);
+	put_text(f->store, "collected by the writer", blob);
+	deliver_to(f->store, blob, 23, a);
+	expunge_uids(f->store, a, (const uint32_t[]){ 1 }, 1);
+	for (i = 0; i < 200 && store_blob_exists(f->store, blob); i++)
+		usleep(10000);
+	assert_true(i < 200);
+}
+
+static void
 test_queue(void **state)
 {
 	struct fixture *f = *state;
@@ -1686,6 +1824,9 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_blobs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blob_gc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blob_gc_periodic, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_queue_atomic,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrency, setup,
