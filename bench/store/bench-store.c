@@ -5,6 +5,7 @@
  * writer threads, each round in a fresh data_dir. Not part of make check;
  * build with `make -C bench/store` after `make`.
  */
+#include <dirent.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -44,6 +45,54 @@ now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CPU seconds (user + system) of this process's thread named name, from
+ * /proc (the store names its writer "herald-writer"); -1 if none. */
+static double
+thread_cpu(const char *name)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	double cpu = -1;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		char path[300], comm[64] = "", stat[1024];
+		unsigned long ut, st;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+			 e->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(comm, sizeof(comm), f) == NULL)
+			comm[0] = '\0';
+		fclose(f);
+		comm[strcspn(comm, "\n")] = '\0';
+		if (strcmp(comm, name) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/stat",
+			 e->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(stat, sizeof(stat), f) != NULL) {
+			/* fields 14 and 15, after the ")" of the name */
+			const char *p = strrchr(stat, ')');
+
+			if (p != NULL && sscanf(p + 2, "%*c %*d %*d %*d %*d "
+						"%*d %*u %*u %*u %*u %*u %lu %lu",
+						&ut, &st) == 2)
+				cpu = (double)(ut + st) /
+				      (double)sysconf(_SC_CLK_TCK);
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return cpu;
 }
 
 static int
@@ -117,7 +166,7 @@ bench_round(const char *base, int nthreads, double seconds, size_t size,
 	atomic_bool stop = false;
 	uint64_t total = 0, failed = 0;
 	int64_t account = 0;
-	double t0, t1;
+	double t0, t1, w0, w1;
 
 	snprintf(dir, sizeof(dir), "%s/herald-bench-XXXXXX", base);
 	if (mkdtemp(dir) == NULL) {
@@ -148,6 +197,7 @@ bench_round(const char *base, int nthreads, double seconds, size_t size,
 	threads = xcalloc((size_t)nthreads, sizeof(*threads));
 	tids = xcalloc((size_t)nthreads, sizeof(*tids));
 	store_get_stats(store, &st0);
+	w0 = thread_cpu("herald-writer");
 	t0 = now_s();
 	for (int i = 0; i < nthreads; i++) {
 		threads[i] = (struct bench_thread){
@@ -169,16 +219,19 @@ bench_round(const char *base, int nthreads, double seconds, size_t size,
 		failed += threads[i].failed;
 	}
 	t1 = now_s();
+	w1 = thread_cpu("herald-writer");
 	store_get_stats(store, &st1);
 	printf("%-5s threads=%-3d %8.0f deliveries/s  (%llu in %.2f s, "
-	       "%llu failed, %llu commits, avg batch %.1f, max %llu)\n",
+	       "%llu failed, %llu commits, avg batch %.1f, max %llu, "
+	       "writer CPU %.0f us/delivery)\n",
 	       mode == BENCH_FULL ? "full" : "index", nthreads,
 	       (double)total / (t1 - t0), (unsigned long long)total, t1 - t0,
 	       (unsigned long long)failed,
 	       (unsigned long long)(st1.commits - st0.commits),
 	       st1.commits > st0.commits ?
 	       (double)(st1.ops - st0.ops) / (double)(st1.commits - st0.commits) :
-	       0.0, (unsigned long long)st1.max_batch);
+	       0.0, (unsigned long long)st1.max_batch,
+	       total > 0 && w0 >= 0 ? (w1 - w0) / (double)total * 1e6 : 0.0);
 	fflush(stdout);
 	store_close(&store);
 	free(threads);

@@ -397,6 +397,11 @@ static int register_rc = SQLITE_ERROR;
 static void
 register_vfs(void)
 {
+	/* Before SQLite initialises (the vfs lookup does): no global memory
+	 * statistics, which take a process-wide mutex around every
+	 * allocation SQLite makes; nothing here reads them. Fails harmlessly
+	 * (SQLITE_MISUSE) when the process already initialised SQLite. */
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	base_vfs = sqlite3_vfs_find(NULL);
 	if (base_vfs == NULL || base_vfs->iVersion < 2)
 		return;
