@@ -41,6 +41,22 @@ batch_run(struct store *store, struct store_op *batch, size_t n)
 		return;
 	}
 	for (op = batch; op != NULL; op = op->next) {
+		if (op->no_savepoint && store->ops->op_mark != NULL) {
+			uint64_t mark = store->ops->op_mark(store);
+
+			err = NULL;
+			r = op->run(store, op->ctx, &err);
+			op_set_error(op, r, err);
+			if (r != STORE_OK &&
+			    !store->ops->op_untouched(store, mark)) {
+				/* wrote, then failed: only the whole
+				 * transaction can undo it */
+				if (err == NULL)
+					err = op->error;
+				goto abort;
+			}
+			continue;
+		}
 		err = NULL;
 		r = store->ops->op_begin(store, &err);
 		if (r != STORE_OK)
@@ -282,9 +298,16 @@ enqueue_locked(struct store *store, struct store_op *op)
 	return true;
 }
 
-static enum store_result
-commit_run(struct store *store, store_op_run_cb_t *run, void *ctx, bool alone,
-	   const char **error_r)
+static void
+op_set_flags(struct store_op *op, unsigned flags)
+{
+	op->alone = (flags & STORE_OP_ALONE) != 0;
+	op->no_savepoint = (flags & STORE_OP_NO_SAVEPOINT) != 0;
+}
+
+enum store_result
+store_commit_run_flags(struct store *store, store_op_run_cb_t *run, void *ctx,
+		       unsigned flags, const char **error_r)
 {
 	struct store_op op;
 
@@ -292,7 +315,7 @@ commit_run(struct store *store, store_op_run_cb_t *run, void *ctx, bool alone,
 	op.run = run;
 	op.ctx = ctx;
 	op.waited = true;
-	op.alone = alone;
+	op_set_flags(&op, flags);
 	pthread_cond_init(&op.done_cond, NULL);
 
 	pthread_mutex_lock(&store->lock);
@@ -315,19 +338,13 @@ enum store_result
 store_commit_run(struct store *store, store_op_run_cb_t *run, void *ctx,
 		 const char **error_r)
 {
-	return commit_run(store, run, ctx, false, error_r);
-}
-
-enum store_result
-store_commit_run_alone(struct store *store, store_op_run_cb_t *run, void *ctx,
-		       const char **error_r)
-{
-	return commit_run(store, run, ctx, true, error_r);
+	return store_commit_run_flags(store, run, ctx, 0, error_r);
 }
 
 static enum store_result
 queue_async(struct store *store, store_op_run_cb_t *run, void *ctx,
-	    store_op_done_cb_t *done, bool waited, const char **error_r)
+	    store_op_done_cb_t *done, bool waited, unsigned flags,
+	    const char **error_r)
 {
 	struct store_op *op = xcalloc(1, sizeof(*op));
 	bool queued;
@@ -336,6 +353,7 @@ queue_async(struct store *store, store_op_run_cb_t *run, void *ctx,
 	op->ctx = ctx;
 	op->async_done = done;
 	op->waited = waited;
+	op_set_flags(op, flags);
 	pthread_mutex_lock(&store->lock);
 	queued = enqueue_locked(store, op);
 	pthread_mutex_unlock(&store->lock);
@@ -350,12 +368,22 @@ enum store_result
 store_commit_queue(struct store *store, store_op_run_cb_t *run, void *ctx,
 		   store_op_done_cb_t *done, const char **error_r)
 {
-	return queue_async(store, run, ctx, done, false, error_r);
+	/* the blob insert: one statement, atomic by itself */
+	return queue_async(store, run, ctx, done, false,
+			   STORE_OP_NO_SAVEPOINT, error_r);
 }
 
 enum store_result
 store_commit_submit(struct store *store, store_op_run_cb_t *run, void *ctx,
 		    store_op_done_cb_t *done, const char **error_r)
 {
-	return queue_async(store, run, ctx, done, true, error_r);
+	return queue_async(store, run, ctx, done, true, 0, error_r);
+}
+
+enum store_result
+store_commit_submit_flags(struct store *store, store_op_run_cb_t *run,
+			  void *ctx, store_op_done_cb_t *done, unsigned flags,
+			  const char **error_r)
+{
+	return queue_async(store, run, ctx, done, true, flags, error_r);
 }

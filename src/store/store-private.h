@@ -40,6 +40,12 @@ struct store_op {
 	/* Runs in a transaction of its own (the blob collector: its file
 	 * removals must not share a fate with other ops' writes). */
 	bool alone;
+	/* Runs without a SAVEPOINT: the op checks everything that can
+	 * refuse it before its first write, so a refusal leaves nothing to
+	 * undo; a failure after a write (a database error) fails the whole
+	 * batch, as a failed commit does. Saves the savepoint's statements
+	 * and the copies of every page it would journal. */
+	bool no_savepoint;
 	enum store_result result;
 	char error[STORE_ERROR_SIZE];
 	bool done;
@@ -64,6 +70,12 @@ struct store_backend_ops {
 	enum store_result (*batch_commit)(struct store *store,
 					  const char **error_r);
 	void (*batch_rollback)(struct store *store);
+	/* For ops run without a savepoint (no_savepoint): a mark taken
+	 * before the op, and whether, after it failed, the transaction is
+	 * still open and nothing was written since the mark (a failure
+	 * that needs no rollback). NULL: every op gets a savepoint. */
+	uint64_t (*op_mark)(struct store *store);
+	bool (*op_untouched)(struct store *store, uint64_t mark);
 
 	/* The directory generation (see store_directory_generation);
 	 * NULL: the backend cannot tell, lookups are never cached. */
@@ -262,10 +274,19 @@ enum store_result store_commit_submit(struct store *store,
 				      store_op_run_cb_t *run, void *ctx,
 				      store_op_done_cb_t *done,
 				      const char **error_r);
-/* Like store_commit_run(), in a transaction of its own. */
-enum store_result store_commit_run_alone(struct store *store,
+/* Flags for store_commit_run_flags() and store_commit_submit_flags(). */
+#define STORE_OP_ALONE		0x1	/* a transaction of its own */
+#define STORE_OP_NO_SAVEPOINT	0x2	/* see struct store_op */
+/* Like store_commit_run(), with STORE_OP_* flags. */
+enum store_result store_commit_run_flags(struct store *store,
 					 store_op_run_cb_t *run, void *ctx,
-					 const char **error_r);
+					 unsigned flags, const char **error_r);
+/* Like store_commit_submit(), with STORE_OP_* flags. */
+enum store_result store_commit_submit_flags(struct store *store,
+					    store_op_run_cb_t *run, void *ctx,
+					    store_op_done_cb_t *done,
+					    unsigned flags,
+					    const char **error_r);
 /* Removes a blob's file if it has one; true when a file was removed,
  * *size_r its size. */
 bool store_blob_file_remove(struct store *store, const char *id,

@@ -269,47 +269,106 @@ email_change_log(sqlite3 *db, int64_t account_id, int64_t mailbox_id,
 			   change, now);
 }
 
+/* Where a target goes, found before anything is written. */
+struct deliver_plan {
+	int64_t uidnext;
+	int64_t hms;
+};
+
+static const char *
+target_blob(const struct deliver_ctx *c, const struct store_target *t)
+{
+	return t->blob_id != NULL ? t->blob_id : c->blob_id;
+}
+
+static uint64_t
+target_size(const struct deliver_ctx *c, const struct store_target *t)
+{
+	return t->blob_id != NULL ? t->size : c->size;
+}
+
+/* Everything that can refuse target i, before the op writes anything (it
+ * runs without a savepoint: store-private.h no_savepoint): the blob is
+ * stored, the account and mailbox exist, UIDs are left, and the account's
+ * quota holds this copy on top of the op's earlier copies for it. */
 static enum store_result
-deliver_one(sqlite3 *db, struct deliver_ctx *c, size_t i, int64_t *threads,
-	    int64_t now, const char **error_r)
+deliver_check(sqlite3 *db, struct deliver_ctx *c, size_t i,
+	      struct deliver_plan *plan, const char **error_r)
 {
 	struct store_target *t = &c->targets[i];
-	const char *blob_id = t->blob_id != NULL ? t->blob_id : c->blob_id;
-	int64_t size = (int64_t)(t->blob_id != NULL ? t->size : c->size);
-	int64_t uidnext = 0, hms = 0, quota = 0, used = 0;
+	int64_t quota = 0, used = 0, size = (int64_t)target_size(c, t);
 	enum store_result r;
-	size_t j;
+	sqlite3_stmt *stmt;
+	bool cached;
+	int rc;
 
 	/* Nothing may reference a blob that is not stored. */
-	r = sqlite_blob_check_ref(c->store, db, blob_id, error_r);
+	r = sqlite_blob_check_ref(c->store, db, target_blob(c, t), error_r);
 	if (r != STORE_OK)
 		return r;
-	int rc = sqlite_int(db, &quota, "SELECT quota_bytes FROM accounts"
-			    " WHERE id = ?", "i", t->account_id);
-
+	rc = sqlite_prep_cached(db, &stmt, &cached, "SELECT quota_bytes,"
+				" used_bytes FROM accounts WHERE id = ?", "i",
+				t->account_id);
+	if (rc != SQLITE_OK)
+		return sqlite_fail(db, "account lookup", error_r);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		quota = sqlite3_column_int64(stmt, 0);
+		used = sqlite3_column_int64(stmt, 1);
+	}
+	sqlite_stmt_done(stmt, cached);
 	if (rc == SQLITE_DONE)
 		return store_error(error_r, STORE_E_NOT_FOUND,
 				   "account %lld does not exist",
 				   (long long)t->account_id);
 	if (rc != SQLITE_ROW)
 		return sqlite_fail(db, "account lookup", error_r);
-	r = target_mailbox(db, t, &uidnext, &hms, error_r);
+	for (size_t j = 0; j < i; j++) {
+		if (c->targets[j].account_id == t->account_id)
+			used += (int64_t)target_size(c, &c->targets[j]);
+	}
+	if (quota > 0 && used + size > quota)
+		return store_error(error_r, STORE_E_OVER_QUOTA,
+				   "account %lld is over quota (%lld of %lld"
+				   " bytes)", (long long)t->account_id,
+				   (long long)(used + size), (long long)quota);
+	r = target_mailbox(db, t, &plan->uidnext, &plan->hms, error_r);
 	if (r != STORE_OK)
 		return r;
+	/* Earlier copies into the same mailbox take the UIDs before. */
+	for (size_t j = 0; j < i; j++) {
+		if (c->targets[j].mailbox_id == t->mailbox_id) {
+			plan->uidnext++;
+			plan->hms++;
+		}
+	}
 	/* RFC 9051 2.3.1.1: UIDs are 32-bit; a full mailbox needs a new
 	 * UIDVALIDITY, which is an administrative act, not a delivery. */
-	if (uidnext >= (int64_t)UINT32_MAX)
+	if (plan->uidnext >= (int64_t)UINT32_MAX)
 		return store_error(error_r, STORE_E_TEMP,
 				   "mailbox %lld has run out of UIDs",
 				   (long long)t->mailbox_id);
+	return STORE_OK;
+}
+
+static enum store_result
+deliver_write(sqlite3 *db, struct deliver_ctx *c, size_t i,
+	      const struct deliver_plan *plan, int64_t *threads, int64_t now,
+	      const char **error_r)
+{
+	struct store_target *t = &c->targets[i];
+	const char *blob_id = target_blob(c, t);
+	int64_t size = (int64_t)target_size(c, t);
+	int64_t uidnext = plan->uidnext, hms = plan->hms;
+	size_t j;
+
 	/* Copies of one blob for one account share the email and thread
 	 * ids (JMAP); a different blob is a different email. */
 	for (j = 0; j < i; j++) {
 		const struct store_target *o = &c->targets[j];
 
 		if (o->account_id == t->account_id &&
-		    strcmp(o->blob_id != NULL ? o->blob_id : c->blob_id,
-			   blob_id) == 0)
+		    strcmp(target_blob(c, o), blob_id) == 0)
 			break;
 	}
 	if (j < i) {
@@ -348,35 +407,41 @@ deliver_one(sqlite3 *db, struct deliver_ctx *c, size_t i, int64_t *threads,
 			     now) != SQLITE_OK ||
 	    sqlite_exec(db, "UPDATE accounts SET used_bytes = used_bytes + ?,"
 			" used_messages = used_messages + 1 WHERE id = ?",
-			"ii", size, t->account_id) != SQLITE_OK ||
-	    sqlite_int(db, &used, "SELECT used_bytes FROM accounts"
-		       " WHERE id = ?", "i", t->account_id) != SQLITE_ROW)
+			"ii", size, t->account_id) != SQLITE_OK)
 		return sqlite_fail(db, "usage update", error_r);
-	if (quota > 0 && used > quota)
-		return store_error(error_r, STORE_E_OVER_QUOTA,
-				   "account %lld is over quota (%lld of %lld"
-				   " bytes)", (long long)t->account_id,
-				   (long long)used, (long long)quota);
 	return STORE_OK;
 }
 
+/* Runs without a savepoint (STORE_OP_NO_SAVEPOINT): every check, for all
+ * targets and the queue entry, comes before the first write, so a refusal
+ * (quota, a missing account, mailbox or blob) leaves nothing to undo and a
+ * message is never half-delivered; a database error while writing fails
+ * the whole batch (store-commit.c). */
 static enum store_result
 run_deliver(struct store *store, void *ctx, const char **error_r)
 {
 	struct deliver_ctx *c = ctx;
 	sqlite3 *db = sqlite_wdb(store);
-	int64_t *threads = xcalloc(c->count > 0 ? c->count : 1,
-				   sizeof(*threads));
+	size_t n = c->count > 0 ? c->count : 1;
+	int64_t *threads = xcalloc(n, sizeof(*threads));
+	struct deliver_plan *plans = xcalloc(n, sizeof(*plans));
 	int64_t now = (int64_t)time(NULL);
-	enum store_result r;
+	enum store_result r = STORE_OK;
 
-	/* One savepoint for every part: a failing target or queue insert
-	 * rolls back the others (store_commit_run), so a message is never
-	 * half-delivered. */
 	c->store = store;
-	r = STORE_OK;
 	for (size_t i = 0; i < c->count && r == STORE_OK; i++) {
-		r = deliver_one(db, c, i, threads, now, error_r);
+		r = deliver_check(db, c, i, &plans[i], error_r);
+		if (r != STORE_OK)
+			c->failed = i;
+	}
+	if (r == STORE_OK && c->queue != NULL) {
+		r = sqlite_blob_check_ref(store, db, c->queue->blob_id,
+					  error_r);
+		if (r != STORE_OK)
+			c->failed = c->count;
+	}
+	for (size_t i = 0; i < c->count && r == STORE_OK; i++) {
+		r = deliver_write(db, c, i, &plans[i], threads, now, error_r);
 		if (r != STORE_OK)
 			c->failed = i;
 	}
@@ -385,6 +450,7 @@ run_deliver(struct store *store, void *ctx, const char **error_r)
 		if (r != STORE_OK)
 			c->failed = c->count;
 	}
+	free(plans);
 	free(threads);
 	return r;
 }
@@ -402,8 +468,9 @@ sqlite_deliver(struct store *store, const char *blob_id, uint64_t size,
 		/* a failure that is no part's own (the commit) */
 		.failed = queue != NULL ? count : 0,
 	};
-	enum store_result r = store_commit_run(store, run_deliver, &c,
-					       error_r);
+	enum store_result r = store_commit_run_flags(store, run_deliver, &c,
+						     STORE_OP_NO_SAVEPOINT,
+						     error_r);
 
 	if (failed_r != NULL)
 		*failed_r = c.failed;
@@ -443,8 +510,9 @@ sqlite_deliver_async(struct store *store, int64_t internal_date,
 	};
 	a->cb = cb;
 	a->cb_ctx = cb_ctx;
-	r = store_commit_submit(store, run_deliver, &a->c, deliver_async_done,
-				error_r);
+	r = store_commit_submit_flags(store, run_deliver, &a->c,
+				      deliver_async_done,
+				      STORE_OP_NO_SAVEPOINT, error_r);
 	if (r != STORE_OK)
 		free(a);
 	return r;

@@ -526,6 +526,23 @@ sqlite_batch_commit(struct store *store, const char **error_r)
 	return r;
 }
 
+static uint64_t
+sqlite_op_mark(struct store *store)
+{
+	return (uint64_t)sqlite3_total_changes64(backend(store)->wdb);
+}
+
+static bool
+sqlite_op_untouched(struct store *store, uint64_t mark)
+{
+	sqlite3 *db = backend(store)->wdb;
+
+	/* an I/O error or a full disk may have rolled the transaction
+	 * back behind our back: then nothing may carry on in it */
+	return !sqlite3_get_autocommit(db) &&
+	       (uint64_t)sqlite3_total_changes64(db) == mark;
+}
+
 static void
 sqlite_batch_rollback(struct store *store)
 {
@@ -587,6 +604,8 @@ const struct store_backend_ops store_sqlite_ops = {
 	.op_end = sqlite_op_end,
 	.batch_commit = sqlite_batch_commit,
 	.batch_rollback = sqlite_batch_rollback,
+	.op_mark = sqlite_op_mark,
+	.op_untouched = sqlite_op_untouched,
 	.dir_generation = sqlite_dir_generation,
 	.dir_changed = sqlite_dir_changed,
 	.check_integrity = sqlite_check_integrity,

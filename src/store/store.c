@@ -312,8 +312,8 @@ store_blob_gc(struct store *store, struct store_blob_gc_result *res,
 	if (store->ops->blob_gc == NULL)
 		return store_error(error_r, STORE_E_INVALID,
 				   "blob collection not supported");
-	return store_commit_run_alone(store, store->ops->blob_gc, res,
-				      error_r);
+	return store_commit_run_flags(store, store->ops->blob_gc, res,
+				      STORE_OP_ALONE, error_r);
 }
 
 void

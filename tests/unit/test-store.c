@@ -966,6 +966,123 @@ test_blob_gc_periodic(void **state)
 	assert_true(i < 200);
 }
 
+struct async_result {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int done;
+	enum store_result r[4];
+};
+
+struct async_one {
+	struct async_result *ar;
+	int index;
+};
+
+static void
+async_cb(void *ctx, enum store_result result, size_t failed, const char *error)
+{
+	struct async_one *o = ctx;
+
+	(void)failed;
+	(void)error;
+	pthread_mutex_lock(&o->ar->lock);
+	o->ar->r[o->index] = result;
+	o->ar->done++;
+	pthread_cond_broadcast(&o->ar->cond);
+	pthread_mutex_unlock(&o->ar->lock);
+}
+
+static size_t inbox_count(struct store *s, int64_t account);
+
+/* Deliveries run without savepoints (STORE_OP_NO_SAVEPOINT): a refused
+ * one (quota) in the middle of a batch leaves the others alone; a failure
+ * after a write fails the whole batch and leaves nothing of any of them. */
+static void
+test_deliver_no_savepoint(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->store;
+	const char *error = NULL;
+	int64_t a = add_user(s, "a@example.com", 0);
+	int64_t full = add_user(s, "full@example.com", 10);
+	int64_t bad = add_user(s, "bad@example.com", 0);
+	struct async_result ar = { .done = 0 };
+	struct async_one ones[4];
+	struct store_target t[4][2];
+	char blob[STORE_BLOB_ID_LEN + 1];
+	struct store_stats st;
+	char *path, *sql;
+	sqlite3 *db;
+
+	pthread_mutex_init(&ar.lock, NULL);
+	pthread_cond_init(&ar.cond, NULL);
+	put_text(s, "twenty bytes of mail", blob);
+	/* a, full (over quota: refused before writing), a, and a + full in
+	 * one op: submitted back to back, so they share batches */
+	memset(t, 0, sizeof(t));
+	t[0][0] = (struct store_target){ .account_id = a, .blob_id = blob,
+					 .size = 20 };
+	t[1][0] = (struct store_target){ .account_id = full, .blob_id = blob,
+					 .size = 20 };
+	t[2][0] = t[0][0];
+	t[3][0] = t[0][0];
+	t[3][1] = t[1][0];
+	for (int i = 0; i < 4; i++) {
+		ones[i] = (struct async_one){ .ar = &ar, .index = i };
+		assert_int_equal(store_deliver_queue_async(s, 0, t[i],
+							   i == 3 ? 2 : 1,
+							   NULL, async_cb,
+							   &ones[i], &error),
+				 STORE_OK);
+	}
+	pthread_mutex_lock(&ar.lock);
+	while (ar.done < 4)
+		pthread_cond_wait(&ar.cond, &ar.lock);
+	pthread_mutex_unlock(&ar.lock);
+	assert_int_equal(ar.r[0], STORE_OK);
+	assert_int_equal(ar.r[1], STORE_E_OVER_QUOTA);
+	assert_int_equal(ar.r[2], STORE_OK);
+	assert_int_equal(ar.r[3], STORE_E_OVER_QUOTA);
+	assert_int_equal(inbox_count(s, a), 2);
+	assert_int_equal(inbox_count(s, full), 0);
+	store_get_stats(s, &st);
+	assert_true(st.max_batch >= 2);
+
+	/* a database error after the op wrote (a trigger refuses messages
+	 * for bad@): the op's first copy (a) is not kept, and the batch's
+	 * other ops fail with it rather than commit beside a half */
+	path = xasprintf("%s/herald.db", f->cfg->data_dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sql = xasprintf("CREATE TRIGGER test_refuse BEFORE INSERT ON messages"
+			" WHEN NEW.account_id = %lld BEGIN"
+			" SELECT RAISE(ABORT, 'refused by test'); END",
+			(long long)bad);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	{
+		struct store_target two[2] = {
+			{ .account_id = a, .blob_id = blob, .size = 20 },
+			{ .account_id = bad, .blob_id = blob, .size = 20 },
+		};
+		size_t failed = 0;
+
+		assert_int_equal(store_deliver_queue(s, 0, two, 2, NULL,
+						     &failed, &error),
+				 STORE_E_TEMP);
+		assert_non_null(strstr(error, "refused by test"));
+		assert_int_equal(failed, 1);
+	}
+	assert_int_equal(inbox_count(s, a), 2);
+	assert_int_equal(inbox_count(s, bad), 0);
+	deliver_to(s, blob, 20, a);	/* the writer carries on */
+	assert_int_equal(inbox_count(s, a), 3);
+	assert_int_equal(store_check_integrity(s, &error), STORE_OK);
+	free(sql);
+	free(path);
+	pthread_cond_destroy(&ar.cond);
+	pthread_mutex_destroy(&ar.lock);
+}
+
 static void
 test_queue(void **state)
 {
@@ -1825,6 +1942,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_blobs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_gc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deliver_no_savepoint,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_gc_periodic, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_queue_atomic,
