@@ -10,7 +10,7 @@ set -e
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-apt_install postfix dovecot-pop3d procps python3
+apt_install postfix dovecot-pop3d procps python3 tcpdump
 
 # The package may have left a system instance configured; keep it stopped.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
