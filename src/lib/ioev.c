@@ -63,6 +63,11 @@ struct ioev_conn {
 	bool tls;
 	bool starttls_pending;		/* waiting for "220" to go out */
 	bool kick_input;
+	/* Paused with input_max bytes buffered: EV_READ is off until the
+	 * protocol consumes some (libevent >= 2.1.11 re-runs the read
+	 * callback on every loop turn while the input sits at its high
+	 * watermark with reading enabled, a busy loop; libevent issue 891). */
+	bool input_stalled;
 	/* Bytes handed straight to the socket (ioev_conn_write) since the
 	 * loop last turned, at most limits.output_high / 2: still counted
 	 * against limits.output_max, as they would have been buffered
@@ -298,10 +303,20 @@ conn_update_read(struct ioev_conn *conn)
 {
 	if (conn->bev == NULL)
 		return;
-	if (conn_wants_socket_read(conn))
+	if (conn_wants_socket_read(conn) && !conn->input_stalled)
 		bufferevent_enable(conn->bev, EV_READ);
 	else
 		bufferevent_disable(conn->bev, EV_READ);
+}
+
+/* Input was consumed: a stalled conn may read again. */
+static void
+conn_input_consumed(struct ioev_conn *conn)
+{
+	if (conn->input_stalled) {
+		conn->input_stalled = false;
+		conn_update_read(conn);
+	}
 }
 
 static void
@@ -378,9 +393,17 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct ioev_conn *conn = arg;
 
-	(void)bev;
-	if (!conn_wants_read(conn))
+	if (!conn_wants_read(conn)) {
+		/* Paused and full: nothing more can be read anyway (a
+		 * disconnect is noticed once the protocol consumes). */
+		if (conn->pauses > 0 && !conn->input_stalled &&
+		    evbuffer_get_length(bufferevent_get_input(bev)) >=
+		    conn->limits.input_max) {
+			conn->input_stalled = true;
+			conn_update_read(conn);
+		}
 		return;
+	}
 	conn->cbs->input(conn, conn->ctx);
 }
 
@@ -503,6 +526,7 @@ conn_setup_bev(struct ioev_conn *conn)
 			  conn);
 	conn_apply_limits(conn);
 	bufferevent_enable(conn->bev, EV_WRITE);
+	conn->input_stalled = false;	/* a new, empty input buffer */
 	conn_update_read(conn);
 }
 
@@ -633,6 +657,8 @@ ioev_conn_set_limits(struct ioev_conn *conn,
 	if (conn->limits.output_max < conn->limits.output_high)
 		conn->limits.output_max = conn->limits.output_high;
 	conn_apply_limits(conn);
+	/* a larger input_max leaves room to read again */
+	conn_input_consumed(conn);
 }
 
 void
@@ -776,9 +802,11 @@ ioev_conn_skip_line(struct ioev_conn *conn)
 	pos = evbuffer_search(in, "\n", 1, NULL);
 	if (pos.pos < 0) {
 		evbuffer_drain(in, evbuffer_get_length(in));
+		conn_input_consumed(conn);
 		return false;
 	}
 	evbuffer_drain(in, (size_t)pos.pos + 1);
+	conn_input_consumed(conn);
 	return true;
 }
 
@@ -815,6 +843,8 @@ ioev_conn_consume(struct ioev_conn *conn, size_t n)
 		panic("ioev: consume %zu of %zu buffered bytes", n,
 		      evbuffer_get_length(in));
 	evbuffer_drain(in, n);
+	if (n > 0)
+		conn_input_consumed(conn);
 }
 
 void
