@@ -34,6 +34,7 @@ sqlite_blob_read(struct store *store, const char *id, uint8_t **data_r,
 	sqlite3 *db;
 	sqlite3_stmt *stmt;
 	enum store_result r;
+	bool cached;
 	int rc;
 
 	*data_r = NULL;
@@ -41,8 +42,8 @@ sqlite_blob_read(struct store *store, const char *id, uint8_t **data_r,
 	r = sqlite_reader_get(store, &db, error_r);
 	if (r != STORE_OK)
 		return r;
-	rc = sqlite_prep(db, &stmt, "SELECT data FROM blobs WHERE id = ?",
-			 "t", id);
+	rc = sqlite_prep_cached(db, &stmt, &cached,
+				"SELECT data FROM blobs WHERE id = ?", "t", id);
 	if (rc != SQLITE_OK) {
 		r = sqlite_fail(db, "blob read", error_r);
 	} else {
@@ -65,7 +66,7 @@ sqlite_blob_read(struct store *store, const char *id, uint8_t **data_r,
 		} else {
 			r = sqlite_fail(db, "blob read", error_r);
 		}
-		sqlite3_finalize(stmt);
+		sqlite_stmt_done(stmt, cached);
 	}
 	sqlite_reader_put(store, db);
 	return r;

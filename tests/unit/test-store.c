@@ -828,6 +828,42 @@ test_blobs(void **state)
 	free(blobdir);
 }
 
+/* Reader connections keep their statements prepared: the blob SELECT a
+ * POP3 download runs per message is parsed once per connection. */
+static void
+test_reader_stmt_cache(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->store;
+	const char *error = NULL;
+	char id[STORE_BLOB_ID_LEN + 1];
+	sqlite3_stmt *stmt;
+	uint8_t *data;
+	size_t len;
+	sqlite3 *db;
+	int n = 0;
+
+	put_text(s, "cached", id);
+	assert_int_equal(store_blob_sync(s, &error), STORE_OK);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(store_blob_read(s, id, &data, &len, &error),
+				 STORE_OK);
+		assert_int_equal(len, 6);
+		free(data);
+	}
+	/* the one idle reader is the one those reads used */
+	assert_int_equal(sqlite_reader_get(s, &db, &error), STORE_OK);
+	for (stmt = sqlite3_next_stmt(db, NULL); stmt != NULL;
+	     stmt = sqlite3_next_stmt(db, stmt)) {
+		assert_false(sqlite3_stmt_busy(stmt));
+		if (strcmp(sqlite3_sql(stmt),
+			   "SELECT data FROM blobs WHERE id = ?") == 0)
+			n++;
+	}
+	assert_int_equal(n, 1);
+	sqlite_reader_put(s, db);
+}
+
 static void
 test_queue(void **state)
 {
@@ -1685,6 +1721,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_flags_expunge, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_blobs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reader_stmt_cache, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_queue_atomic,
 						setup, teardown),
