@@ -173,6 +173,13 @@ enum store_result sqlite_expunge(struct store *, int64_t, const uint32_t *,
 enum store_result sqlite_blob_insert(struct store *, void *, const char **);
 enum store_result sqlite_blob_read(struct store *, const char *, uint8_t **,
 				   size_t *, const char **);
+enum store_result sqlite_blob_batch_begin(struct store *, void **,
+					  const char **);
+enum store_result sqlite_blob_batch_get(void *, const char *,
+					const uint8_t **, size_t *,
+					const char **);
+void sqlite_blob_batch_refresh(void *);
+void sqlite_blob_batch_end(void *);
 /* Inside a write op: STORE_OK when blob id is in the blobs table (as seen
  * by this transaction) or a file; else STORE_E_TEMP, so nothing ever
  * references a blob that is not stored. */
