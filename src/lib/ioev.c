@@ -506,6 +506,12 @@ conn_apply_limits(struct ioev_conn *conn)
 	bufferevent_setwatermark(conn->bev, EV_READ, 0, conn->limits.input_max);
 	bufferevent_setwatermark(conn->bev, EV_WRITE,
 				 conn->limits.output_high / 2, 0);
+	/* libevent writes at most 16 KiB per call by default: a 128 KiB
+	 * POP3 chunk took eight writev calls and eight loop turns. TLS
+	 * records are 16 KiB whatever this says. */
+	if (!conn->tls)
+		bufferevent_set_max_single_write(conn->bev,
+						 conn->limits.output_high);
 	if (conn->limits.idle_timeout_ms > 0) {
 		tv.tv_sec = (time_t)(conn->limits.idle_timeout_ms / 1000);
 		tv.tv_usec = (suseconds_t)(conn->limits.idle_timeout_ms % 1000) * 1000;
