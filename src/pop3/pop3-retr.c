@@ -283,6 +283,10 @@ retr_start(struct pop3_session *s, struct pop3_msg *m, bool top,
 	r->store = s->store;
 	r->fd = -1;
 	buf_init(&r->out);
+	/* Grown here, on the loop thread, not by whichever pool thread runs
+	 * the first job: a block of this size freed on a pool thread stays
+	 * in that thread's malloc arena (one per pool thread, over time). */
+	buf_reserve(&r->out, RETR_CHUNK + RETR_CHUNK / 4);
 	item_add(r, m, top, lines);
 	if (!top)
 		batch_pipelined(s, r);
