@@ -196,6 +196,7 @@ daemon_worker_main(const struct config *cfg, struct tls_server *tls,
 	if (getppid() != supervisor)
 		_exit(0);
 
+	mem_tune_long_lived();
 	memset(&ws, 0, sizeof(ws));
 	ws.w.cfg = cfg;
 	ws.w.tls = tls;

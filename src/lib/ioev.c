@@ -63,6 +63,11 @@ struct ioev_conn {
 	bool tls;
 	bool starttls_pending;		/* waiting for "220" to go out */
 	bool kick_input;
+	/* Paused with input_max bytes buffered: EV_READ is off until the
+	 * protocol consumes some (libevent >= 2.1.11 re-runs the read
+	 * callback on every loop turn while the input sits at its high
+	 * watermark with reading enabled, a busy loop; libevent issue 891). */
+	bool input_stalled;
 	/* Bytes handed straight to the socket (ioev_conn_write) since the
 	 * loop last turned, at most limits.output_high / 2: still counted
 	 * against limits.output_max, as they would have been buffered
@@ -302,10 +307,20 @@ conn_update_read(struct ioev_conn *conn)
 {
 	if (conn->bev == NULL)
 		return;
-	if (conn_wants_socket_read(conn))
+	if (conn_wants_socket_read(conn) && !conn->input_stalled)
 		bufferevent_enable(conn->bev, EV_READ);
 	else
 		bufferevent_disable(conn->bev, EV_READ);
+}
+
+/* Input was consumed: a stalled conn may read again. */
+static void
+conn_input_consumed(struct ioev_conn *conn)
+{
+	if (conn->input_stalled) {
+		conn->input_stalled = false;
+		conn_update_read(conn);
+	}
 }
 
 static void
@@ -382,9 +397,17 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct ioev_conn *conn = arg;
 
-	(void)bev;
-	if (!conn_wants_read(conn))
+	if (!conn_wants_read(conn)) {
+		/* Paused and full: nothing more can be read anyway (a
+		 * disconnect is noticed once the protocol consumes). */
+		if (conn->pauses > 0 && !conn->input_stalled &&
+		    evbuffer_get_length(bufferevent_get_input(bev)) >=
+		    conn->limits.input_max) {
+			conn->input_stalled = true;
+			conn_update_read(conn);
+		}
 		return;
+	}
 	conn->cbs->input(conn, conn->ctx);
 }
 
@@ -487,6 +510,12 @@ conn_apply_limits(struct ioev_conn *conn)
 	bufferevent_setwatermark(conn->bev, EV_READ, 0, conn->limits.input_max);
 	bufferevent_setwatermark(conn->bev, EV_WRITE,
 				 conn->limits.output_high / 2, 0);
+	/* libevent writes at most 16 KiB per call by default: a 128 KiB
+	 * POP3 chunk took eight writev calls and eight loop turns. TLS
+	 * records are 16 KiB whatever this says. */
+	if (!conn->tls)
+		bufferevent_set_max_single_write(conn->bev,
+						 conn->limits.output_high);
 	if (conn->limits.idle_timeout_ms > 0) {
 		tv.tv_sec = (time_t)(conn->limits.idle_timeout_ms / 1000);
 		tv.tv_usec = (suseconds_t)(conn->limits.idle_timeout_ms % 1000) * 1000;
@@ -507,6 +536,7 @@ conn_setup_bev(struct ioev_conn *conn)
 			  conn);
 	conn_apply_limits(conn);
 	bufferevent_enable(conn->bev, EV_WRITE);
+	conn->input_stalled = false;	/* a new, empty input buffer */
 	conn_update_read(conn);
 }
 
@@ -649,6 +679,8 @@ ioev_conn_set_limits(struct ioev_conn *conn,
 	if (conn->limits.output_max < conn->limits.output_high)
 		conn->limits.output_max = conn->limits.output_high;
 	conn_apply_limits(conn);
+	/* a larger input_max leaves room to read again */
+	conn_input_consumed(conn);
 }
 
 void
@@ -804,9 +836,11 @@ ioev_conn_skip_line(struct ioev_conn *conn)
 	pos = evbuffer_search(in, "\n", 1, NULL);
 	if (pos.pos < 0) {
 		evbuffer_drain(in, evbuffer_get_length(in));
+		conn_input_consumed(conn);
 		return false;
 	}
 	evbuffer_drain(in, (size_t)pos.pos + 1);
+	conn_input_consumed(conn);
 	return true;
 }
 
@@ -843,6 +877,8 @@ ioev_conn_consume(struct ioev_conn *conn, size_t n)
 		panic("ioev: consume %zu of %zu buffered bytes", n,
 		      evbuffer_get_length(in));
 	evbuffer_drain(in, n);
+	if (n > 0)
+		conn_input_consumed(conn);
 }
 
 void

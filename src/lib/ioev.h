@@ -223,7 +223,9 @@ void ioev_conn_consume(struct ioev_conn *conn, size_t n);
 
 /* Stops calling input until resumed, e.g. while a store job for the
  * current command runs: pipelined commands stay buffered (reading goes on
- * up to input_max, so a disconnect is still noticed) and input reads as
+ * up to input_max, so a disconnect is still noticed; once input_max bytes
+ * wait, reading stops until some are consumed, since libevent would run
+ * its read callback on every loop turn meanwhile) and input reads as
  * empty (readline says NEED_MORE), which ends a parse loop. Pauses nest:
  * each pause needs one resume. Resuming with input buffered schedules an
  * input callback. */

@@ -2,6 +2,7 @@
 /* Allocation wrappers that abort on failure; see mem.h. */
 #include "lib/mem.h"
 
+#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +105,14 @@ xasprintf(const char *fmt, ...)
 	p = xvasprintf(fmt, ap);
 	va_end(ap);
 	return p;
+}
+
+void
+mem_tune_long_lived(void)
+{
+	/* Setting either disables glibc's dynamic adjustment of both. */
+	(void)mallopt(M_MMAP_THRESHOLD, 512 * 1024);
+	(void)mallopt(M_TRIM_THRESHOLD, 2 * 1024 * 1024);
 }
 
 void

@@ -55,16 +55,20 @@ struct pop3_retr {
 
 static void retr_submit(struct pop3_retr *r);
 
-/* Pool thread: starts items[cur]. Returns false (after writing -ERR for
- * it) if its blob cannot be opened. */
+/* Pool thread: starts items[cur]: writes its status line and either
+ * gives its body (*data_r, a blob kept in the database: valid until the
+ * next get on br) or opens r->fd (a blob file, streamed). Returns false
+ * (after writing -ERR for it) if its blob cannot be read. */
 static bool
-item_open(struct pop3_retr *r)
+item_open(struct pop3_retr *r, struct store_blob_reader *br,
+	  const uint8_t **data_r, size_t *len_r)
 {
 	struct retr_item *it = &r->items[r->cur];
 	const char *error = NULL;
 	enum store_result res;
 
-	res = store_blob_open(r->store, it->blob_id, &r->fd, &error);
+	res = store_blob_reader_get(br, it->blob_id, it->size, data_r, len_r,
+				    &r->fd, &error);
 	if (res != STORE_OK) {
 		snprintf(r->failed_blob, sizeof(r->failed_blob), "%s",
 			 it->blob_id);
@@ -84,19 +88,48 @@ item_open(struct pop3_retr *r)
 	return true;
 }
 
-/* Pool thread: fills r->out with the next piece of the batch. */
+static void
+item_end(struct pop3_retr *r)
+{
+	pop3_stuffer_finish(&r->st, &r->out);
+	if (r->fd >= 0) {
+		close(r->fd);
+		r->fd = -1;
+	}
+	r->cur++;
+}
+
+/* Pool thread: fills r->out with the next piece of the batch: about
+ * RETR_CHUNK bytes, plus at most one whole blob from the database (at most
+ * STORE_BLOB_INLINE_MAX, before stuffing). */
 static void
 retr_work(void *ctx)
 {
 	struct pop3_retr *r = ctx;
+	struct store_blob_reader *br = NULL;
 
 	while (r->cur < r->n_items && r->out.len < RETR_CHUNK) {
 		ssize_t n;
 
-		if (r->fd < 0 && !item_open(r)) {
-			r->cur++;
-			continue;
+		if (r->fd < 0) {
+			const uint8_t *data;
+			size_t len;
+
+			if (br == NULL)
+				br = store_blob_reader_new(r->store);
+			if (!item_open(r, br, &data, &len)) {
+				r->cur++;
+				continue;
+			}
+			if (r->fd < 0) {
+				(void)pop3_stuffer_feed(&r->st, data, len,
+							&r->out);
+				item_end(r);
+				continue;
+			}
 		}
+		if (r->readbuf == NULL)
+			r->readbuf = xmalloc(READ_SIZE);
 		n = read(r->fd, r->readbuf, READ_SIZE);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -106,18 +139,16 @@ retr_work(void *ctx)
 			snprintf(r->error, sizeof(r->error), "read: %s",
 				 strerror(errno));
 			r->fatal = true;
-			return;
+			break;
 		}
 		if (n > 0)
 			(void)pop3_stuffer_feed(&r->st, r->readbuf, (size_t)n,
 						&r->out);
-		if (n == 0 || pop3_stuffer_is_done(&r->st)) {
-			pop3_stuffer_finish(&r->st, &r->out);
-			close(r->fd);
-			r->fd = -1;
-			r->cur++;
-		}
+		if (n == 0 || pop3_stuffer_is_done(&r->st))
+			item_end(r);
 	}
+	/* the connection and its snapshot go back before the loop waits */
+	store_blob_reader_free(&br);
 }
 
 static void
@@ -252,7 +283,10 @@ retr_start(struct pop3_session *s, struct pop3_msg *m, bool top,
 	r->store = s->store;
 	r->fd = -1;
 	buf_init(&r->out);
-	r->readbuf = xmalloc(READ_SIZE);
+	/* Grown here, on the loop thread, not by whichever pool thread runs
+	 * the first job: a block of this size freed on a pool thread stays
+	 * in that thread's malloc arena (one per pool thread, over time). */
+	buf_reserve(&r->out, RETR_CHUNK + RETR_CHUNK / 4);
 	item_add(r, m, top, lines);
 	if (!top)
 		batch_pipelined(s, r);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Dot-stuffing and TOP's line counting over chunks. Lines are copied in
- * runs found with memchr so a 10 KB message costs a handful of copies.
+ * Dot-stuffing and TOP's line counting over chunks. RETR copies the
+ * input in runs between the places that need a change (a line starting
+ * with '.', a bare LF), so a 10 KB message costs a handful of copies; TOP
+ * goes line by line, as it counts them.
  */
 #include <stdio.h>
 #include <string.h>
@@ -44,6 +46,38 @@ end_of_line(struct pop3_stuffer *s)
 	s->line_empty = true;
 }
 
+/* RETR: all of in, stuffed, appended in runs. */
+static void
+feed_retr(struct pop3_stuffer *s, const uint8_t *in, size_t len,
+	  struct buf *out)
+{
+	size_t run = 0, i = 0;
+	const uint8_t *lf;
+
+	if (s->bol && in[0] == '.')
+		buf_putc(out, '.');
+	while ((lf = memchr(in + i, '\n', len - i)) != NULL) {
+		size_t p = (size_t)(lf - in);
+		bool cr = p > 0 ? in[p - 1] == '\r' : s->prev_cr;
+
+		if (!cr) {
+			/* a bare LF (a damaged blob): CRLF on the wire */
+			buf_append(out, in + run, p - run);
+			buf_putc(out, '\r');
+			run = p;
+		}
+		i = p + 1;
+		if (i < len && in[i] == '.') {
+			buf_append(out, in + run, i - run);
+			buf_putc(out, '.');
+			run = i;
+		}
+	}
+	buf_append(out, in + run, len - run);
+	s->bol = in[len - 1] == '\n';
+	s->prev_cr = in[len - 1] == '\r';
+}
+
 size_t
 pop3_stuffer_feed(struct pop3_stuffer *s, const uint8_t *in, size_t len,
 		  struct buf *out)
@@ -53,6 +87,11 @@ pop3_stuffer_feed(struct pop3_stuffer *s, const uint8_t *in, size_t len,
 	if (s->done)
 		return 0;
 	buf_reserve(out, len + len / 64 + 8);
+	if (!s->top) {
+		if (len > 0)
+			feed_retr(s, in, len, out);
+		return len;
+	}
 	while (i < len) {
 		const uint8_t *lf = memchr(in + i, '\n', len - i);
 		size_t end = lf != NULL ? (size_t)(lf - in) : len;

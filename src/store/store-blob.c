@@ -569,6 +569,109 @@ store_blob_open(struct store *store, const char *id, int *fd_r,
 	return STORE_OK;
 }
 
+/* ---- a run of reads ---- */
+
+struct store_blob_reader {
+	struct store *store;
+	void *batch;		/* the backend's, from the first get on */
+	uint8_t *copy;		/* a pending blob, until the next get */
+};
+
+struct store_blob_reader *
+store_blob_reader_new(struct store *store)
+{
+	struct store_blob_reader *r = xcalloc(1, sizeof(*r));
+
+	r->store = store;
+	return r;
+}
+
+static enum store_result
+reader_db_get(struct store_blob_reader *r, const char *id,
+	      const uint8_t **data_r, size_t *len_r, const char **error_r)
+{
+	enum store_result res;
+
+	if (r->batch == NULL) {
+		res = r->store->ops->blob_batch_begin(r->store, &r->batch,
+						      error_r);
+		if (res != STORE_OK)
+			return res;
+	}
+	return r->store->ops->blob_batch_get(r->batch, id, data_r, len_r,
+					     error_r);
+}
+
+enum store_result
+store_blob_reader_get(struct store_blob_reader *r, const char *id,
+		      uint64_t size, const uint8_t **data_r, size_t *len_r,
+		      int *fd_r, const char **error_r)
+{
+	struct store *store = r->store;
+	enum store_result res;
+	int fd;
+
+	*data_r = NULL;
+	*len_r = 0;
+	*fd_r = -1;
+	xfree(&r->copy);
+	if (!store_blob_id_is_valid(id))
+		return store_error(error_r, STORE_E_INVALID, "bad blob id");
+	/* A large blob is a file: look there first. */
+	if (size > STORE_BLOB_INLINE_MAX) {
+		res = blob_open_file(store, id, &fd);
+		if (res == STORE_OK) {
+			*fd_r = fd;
+			return STORE_OK;
+		}
+		if (res != STORE_E_NOT_FOUND)
+			return store_error(error_r, res,
+					   "cannot open blob %s: %s", id,
+					   strerror(errno));
+	}
+	res = reader_db_get(r, id, data_r, len_r, error_r);
+	if (res != STORE_E_NOT_FOUND)
+		return res;
+	/* Not in our snapshot: pending through this handle, or committed
+	 * since the snapshot was taken (a pending entry leaves the list only
+	 * after its commit, so looking again after it finds it). */
+	r->copy = pending_copy(store, id, len_r);
+	if (r->copy != NULL) {
+		*data_r = r->copy;
+		return STORE_OK;
+	}
+	store->ops->blob_batch_refresh(r->batch);
+	res = reader_db_get(r, id, data_r, len_r, error_r);
+	if (res != STORE_E_NOT_FOUND || size > STORE_BLOB_INLINE_MAX)
+		return res;
+	/* A small blob written as a file (before bodies moved into the
+	 * database) */
+	res = blob_open_file(store, id, &fd);
+	if (res == STORE_OK) {
+		*fd_r = fd;
+		return STORE_OK;
+	}
+	if (res != STORE_E_NOT_FOUND)
+		return store_error(error_r, res, "cannot open blob %s: %s", id,
+				   strerror(errno));
+	return store_error(error_r, STORE_E_NOT_FOUND,
+			   "blob %s does not exist", id);
+}
+
+void
+store_blob_reader_free(struct store_blob_reader **rp)
+{
+	struct store_blob_reader *r = *rp;
+
+	if (r == NULL)
+		return;
+	if (r->batch != NULL)
+		r->store->ops->blob_batch_end(r->batch);
+	free(r->copy);
+	free(r);
+	*rp = NULL;
+}
+
 bool
 store_blob_file_remove(struct store *store, const char *id, uint64_t *size_r)
 {

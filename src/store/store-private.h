@@ -95,6 +95,20 @@ struct store_backend_ops {
 	enum store_result (*blob_read)(struct store *store, const char *id,
 				       uint8_t **data_r, size_t *len_r,
 				       const char **error_r);
+	/* store_blob_reader's database side: one connection and read
+	 * transaction for many reads. batch_get's *data_r stays valid until
+	 * the next call on the handle (STORE_E_NOT_FOUND: no row);
+	 * batch_refresh ends the transaction, so the next get sees every
+	 * commit made so far. */
+	enum store_result (*blob_batch_begin)(struct store *store,
+					      void **handle_r,
+					      const char **error_r);
+	enum store_result (*blob_batch_get)(void *handle, const char *id,
+					    const uint8_t **data_r,
+					    size_t *len_r,
+					    const char **error_r);
+	void (*blob_batch_refresh)(void *handle);
+	void (*blob_batch_end)(void *handle);
 
 	/* Directory. Addresses arrive split and validated by store.c. */
 	enum store_result (*domain_add)(struct store *store, const char *domain,

@@ -34,6 +34,7 @@ sqlite_blob_read(struct store *store, const char *id, uint8_t **data_r,
 	sqlite3 *db;
 	sqlite3_stmt *stmt;
 	enum store_result r;
+	bool cached;
 	int rc;
 
 	*data_r = NULL;
@@ -41,8 +42,8 @@ sqlite_blob_read(struct store *store, const char *id, uint8_t **data_r,
 	r = sqlite_reader_get(store, &db, error_r);
 	if (r != STORE_OK)
 		return r;
-	rc = sqlite_prep(db, &stmt, "SELECT data FROM blobs WHERE id = ?",
-			 "t", id);
+	rc = sqlite_prep_cached(db, &stmt, &cached,
+				"SELECT data FROM blobs WHERE id = ?", "t", id);
 	if (rc != SQLITE_OK) {
 		r = sqlite_fail(db, "blob read", error_r);
 	} else {
@@ -65,10 +66,113 @@ sqlite_blob_read(struct store *store, const char *id, uint8_t **data_r,
 		} else {
 			r = sqlite_fail(db, "blob read", error_r);
 		}
-		sqlite3_finalize(stmt);
+		sqlite_stmt_done(stmt, cached);
 	}
 	sqlite_reader_put(store, db);
 	return r;
+}
+
+/* store_blob_reader's connection: the SELECT stays stepped on its row
+ * (the blob's bytes are SQLite's, not copied) until the next get. */
+struct sqlite_blob_batch {
+	struct store *store;
+	sqlite3 *db;
+	sqlite3_stmt *stmt;	/* on a row, or NULL */
+	bool cached;
+	bool in_txn;
+};
+
+static const char blob_select_sql[] = "SELECT data FROM blobs WHERE id = ?";
+
+static void
+batch_release_row(struct sqlite_blob_batch *b)
+{
+	if (b->stmt != NULL) {
+		sqlite_stmt_done(b->stmt, b->cached);
+		b->stmt = NULL;
+	}
+}
+
+enum store_result
+sqlite_blob_batch_begin(struct store *store, void **handle_r,
+			const char **error_r)
+{
+	struct sqlite_blob_batch *b;
+	sqlite3 *db;
+	enum store_result r;
+
+	*handle_r = NULL;
+	r = sqlite_reader_get(store, &db, error_r);
+	if (r != STORE_OK)
+		return r;
+	b = xcalloc(1, sizeof(*b));
+	b->store = store;
+	b->db = db;
+	*handle_r = b;
+	return STORE_OK;
+}
+
+enum store_result
+sqlite_blob_batch_get(void *handle, const char *id, const uint8_t **data_r,
+		      size_t *len_r, const char **error_r)
+{
+	struct sqlite_blob_batch *b = handle;
+	int rc;
+
+	*data_r = NULL;
+	*len_r = 0;
+	batch_release_row(b);
+	/* One snapshot for the whole run: without it every SELECT is a
+	 * read transaction of its own (two fcntl locks and an fstat). */
+	if (!b->in_txn) {
+		if (sqlite_exec(b->db, "BEGIN", NULL) != SQLITE_OK)
+			return sqlite_fail(b->db, "blob read", error_r);
+		b->in_txn = true;
+	}
+	rc = sqlite_prep_cached(b->db, &b->stmt, &b->cached, blob_select_sql,
+				"t", id);
+	if (rc != SQLITE_OK) {
+		b->stmt = NULL;
+		return sqlite_fail(b->db, "blob read", error_r);
+	}
+	rc = sqlite3_step(b->stmt);
+	if (rc == SQLITE_ROW) {
+		static const uint8_t empty[1];
+		const void *p = sqlite3_column_blob(b->stmt, 0);
+
+		*len_r = (size_t)sqlite3_column_bytes(b->stmt, 0);
+		*data_r = p != NULL ? p : empty;
+		return STORE_OK;
+	}
+	batch_release_row(b);
+	if (rc == SQLITE_DONE)
+		return store_error(error_r, STORE_E_NOT_FOUND,
+				   "blob %s does not exist", id);
+	return sqlite_fail(b->db, "blob read", error_r);
+}
+
+void
+sqlite_blob_batch_refresh(void *handle)
+{
+	struct sqlite_blob_batch *b = handle;
+
+	batch_release_row(b);
+	if (b->in_txn) {
+		/* read-only: COMMIT cannot lose anything; if it fails,
+		 * reader_put rolls back */
+		(void)sqlite_exec(b->db, "COMMIT", NULL);
+		b->in_txn = false;
+	}
+}
+
+void
+sqlite_blob_batch_end(void *handle)
+{
+	struct sqlite_blob_batch *b = handle;
+
+	sqlite_blob_batch_refresh(b);
+	sqlite_reader_put(b->store, b->db);
+	free(b);
 }
 
 enum store_result

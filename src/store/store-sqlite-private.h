@@ -17,20 +17,38 @@
  * writer is CPU-bound once fsyncs are shared, and preparing costs more
  * than running these one-row statements. */
 #define SQLITE_STMT_CACHE 48
+/* The same for each reader connection (a POP3 download runs one blob
+ * SELECT per message; parsing it each time cost more than the lookup). */
+#define SQLITE_READER_STMT_CACHE 16
+
+/* A connection's prepared statements, most recently added first; key[i]
+ * is the SQL text pointer it was last asked with (a string literal,
+ * normally), so a lookup is a pointer compare and one strcmp instead of a
+ * strcmp per entry. */
+struct sqlite_stmt_cache {
+	sqlite3_stmt **stmt;
+	const char **key;
+	size_t n, max;
+};
+
+/* A reader connection and its statements (in the pool or borrowed). */
+struct sqlite_reader {
+	sqlite3 *db;
+	struct sqlite_stmt_cache cache;
+	sqlite3_stmt *stmt[SQLITE_READER_STMT_CACHE];
+	const char *key[SQLITE_READER_STMT_CACHE];
+};
 
 struct sqlite_backend {
 	char *path;
 	sqlite3 *wdb;			/* writer thread (and open) only */
-	/* The writer's prepared statements, most recently added first;
-	 * stmt_key[i] is the SQL text pointer it was last asked with (a
-	 * string literal, normally), so a lookup is a pointer compare and
-	 * one strcmp instead of a strcmp per entry. */
-	sqlite3_stmt *stmt_cache[SQLITE_STMT_CACHE];
-	const char *stmt_key[SQLITE_STMT_CACHE];
-	size_t n_stmt_cache;
+	struct sqlite_stmt_cache wcache;	/* the writer's statements */
+	sqlite3_stmt *wstmt[SQLITE_STMT_CACHE];
+	const char *wkey[SQLITE_STMT_CACHE];
 	pthread_mutex_t pool_lock;
-	sqlite3 **idle;			/* reader connections not in use */
-	size_t n_idle, cap_idle;
+	/* every reader connection opened; those not in use */
+	struct sqlite_reader **readers, **idle;
+	size_t n_readers, n_idle, cap_readers;
 	struct store_wlock *wlock;	/* writer lock shared by processes */
 	bool wlock_held;		/* writer thread only */
 	uint64_t wlock_timeout_ms;
@@ -46,7 +64,9 @@ sqlite3 *sqlite_wdb(struct store *store);
  * gathered into one pwrite per commit: store-sqlite-vfs.c), registered on
  * first use; NULL if it could not be registered (use the default). */
 const char *sqlite_vfs_name(void);
-/* Borrows a reader connection (opened on demand) / gives it back. */
+/* Borrows a reader connection (opened on demand) / gives it back. While
+ * borrowed, sqlite_prep_cached() and the helpers below reuse the
+ * connection's own prepared statements (on the borrowing thread). */
 enum store_result sqlite_reader_get(struct store *store, sqlite3 **db_r,
 				    const char **error_r);
 void sqlite_reader_put(struct store *store, sqlite3 *db);
@@ -62,17 +82,18 @@ enum store_result sqlite_fail(sqlite3 *db, const char *what,
  * Returns an SQLite result code. */
 int sqlite_prep(sqlite3 *db, sqlite3_stmt **stmt_r, const char *sql,
 		const char *types, ...);
-/* As sqlite_prep, but on the writer thread's connection the statement
- * comes from (and stays in) the writer's cache, *cached_r true; elsewhere
- * it is freshly prepared. Give it back with sqlite_stmt_done(), never
+/* As sqlite_prep, but on the writer thread's connection, or on a reader
+ * connection borrowed by this thread, the statement comes from (and stays
+ * in) that connection's cache, *cached_r true; elsewhere it is freshly
+ * prepared. Give it back with sqlite_stmt_done(), never
  * sqlite3_finalize(), and do not run the same SQL text again while it is
  * out. Returns an SQLite result code. */
 int sqlite_prep_cached(sqlite3 *db, sqlite3_stmt **stmt_r, bool *cached_r,
 		       const char *sql, const char *types, ...);
 /* Resets and unbinds a cached statement, finalizes any other. */
 void sqlite_stmt_done(sqlite3_stmt *stmt, bool cached);
-/* Prepares, binds, steps to the end and finalizes (on the writer thread's
- * connection: reuses a cached statement). SQLITE_OK or the code. */
+/* Prepares, binds, steps to the end and finalizes (on the writer's or a
+ * borrowed reader connection: reuses a cached statement). SQLITE_OK or the code. */
 int sqlite_exec(sqlite3 *db, const char *sql, const char *types, ...);
 /* Runs a query giving one integer: SQLITE_ROW with *val_r set, SQLITE_DONE
  * when there was no row, or an error code. */
@@ -153,6 +174,13 @@ enum store_result sqlite_blob_insert(struct store *, void *, const char **);
 enum store_result sqlite_blob_gc(struct store *, void *, const char **);
 enum store_result sqlite_blob_read(struct store *, const char *, uint8_t **,
 				   size_t *, const char **);
+enum store_result sqlite_blob_batch_begin(struct store *, void **,
+					  const char **);
+enum store_result sqlite_blob_batch_get(void *, const char *,
+					const uint8_t **, size_t *,
+					const char **);
+void sqlite_blob_batch_refresh(void *);
+void sqlite_blob_batch_end(void *);
 /* Inside a write op: STORE_OK when blob id is in the blobs table (as seen
  * by this transaction) or a file; else STORE_E_TEMP, so nothing ever
  * references a blob that is not stored. */

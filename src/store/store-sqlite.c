@@ -104,35 +104,66 @@ sqlite_prep(sqlite3 *db, sqlite3_stmt **stmt_r, const char *sql,
 /* The backend whose writer runs on this thread (set by batch_begin), so
  * the helpers below know when db is a writer connection. */
 static _Thread_local struct sqlite_backend *tls_writer;
+/* The reader connection this thread borrowed last (sqlite_reader_get). */
+static _Thread_local struct sqlite_reader *tls_reader;
 
-/* A reset statement for sql with the arguments bound: from the writer's
- * cache when db is the writer connection (*cached_r true: reset, do not
- * finalize), else freshly prepared. */
+static void
+stmt_cache_init(struct sqlite_stmt_cache *c, sqlite3_stmt **stmt,
+		const char **key, size_t max)
+{
+	c->stmt = stmt;
+	c->key = key;
+	c->n = 0;
+	c->max = max;
+}
+
+static void
+stmt_cache_clear(struct sqlite_stmt_cache *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		sqlite3_finalize(c->stmt[i]);
+	c->n = 0;
+}
+
+/* The cache of db if it is this thread's writer or borrowed reader. */
+static struct sqlite_stmt_cache *
+stmt_cache_of(sqlite3 *db)
+{
+	if (tls_writer != NULL && tls_writer->wdb == db)
+		return &tls_writer->wcache;
+	if (tls_reader != NULL && tls_reader->db == db)
+		return &tls_reader->cache;
+	return NULL;
+}
+
+/* A reset statement for sql with the arguments bound: from db's cache
+ * when it has one (*cached_r true: reset, do not finalize), else freshly
+ * prepared. */
 static int
 prep_cached(sqlite3 *db, sqlite3_stmt **stmt_r, bool *cached_r,
 	    const char *sql, const char *types, va_list ap)
 {
-	struct sqlite_backend *be = tls_writer;
+	struct sqlite_stmt_cache *c = stmt_cache_of(db);
 	sqlite3_stmt *stmt = NULL;
 	int rc;
 
 	*cached_r = false;
-	if (be == NULL || be->wdb != db)
+	if (c == NULL)
 		return prep_va(db, stmt_r, sql, types, ap);
-	for (size_t i = 0; i < be->n_stmt_cache; i++) {
+	for (size_t i = 0; i < c->n; i++) {
 		/* The text is compared too: a built string may have been
 		 * freed and its address reused for another. */
-		if (be->stmt_key[i] == sql &&
-		    strcmp(sqlite3_sql(be->stmt_cache[i]), sql) == 0) {
-			stmt = be->stmt_cache[i];
+		if (c->key[i] == sql &&
+		    strcmp(sqlite3_sql(c->stmt[i]), sql) == 0) {
+			stmt = c->stmt[i];
 			break;
 		}
 	}
-	for (size_t i = 0; stmt == NULL && i < be->n_stmt_cache; i++) {
+	for (size_t i = 0; stmt == NULL && i < c->n; i++) {
 		/* By text too: callers may pass built strings. */
-		if (strcmp(sqlite3_sql(be->stmt_cache[i]), sql) == 0) {
-			stmt = be->stmt_cache[i];
-			be->stmt_key[i] = sql;
+		if (strcmp(sqlite3_sql(c->stmt[i]), sql) == 0) {
+			stmt = c->stmt[i];
+			c->key[i] = sql;
 		}
 	}
 	if (stmt == NULL) {
@@ -140,15 +171,13 @@ prep_cached(sqlite3 *db, sqlite3_stmt **stmt_r, bool *cached_r,
 					&stmt, NULL);
 		if (rc != SQLITE_OK)
 			return rc;
-		if (be->n_stmt_cache == SQLITE_STMT_CACHE)
-			sqlite3_finalize(be->stmt_cache[--be->n_stmt_cache]);
-		memmove(be->stmt_cache + 1, be->stmt_cache,
-			be->n_stmt_cache * sizeof(be->stmt_cache[0]));
-		memmove(be->stmt_key + 1, be->stmt_key,
-			be->n_stmt_cache * sizeof(be->stmt_key[0]));
-		be->stmt_cache[0] = stmt;
-		be->stmt_key[0] = sql;
-		be->n_stmt_cache++;
+		if (c->n == c->max)
+			sqlite3_finalize(c->stmt[--c->n]);
+		memmove(c->stmt + 1, c->stmt, c->n * sizeof(c->stmt[0]));
+		memmove(c->key + 1, c->key, c->n * sizeof(c->key[0]));
+		c->stmt[0] = stmt;
+		c->key[0] = sql;
+		c->n++;
 	}
 	/* sqlite_stmt_done() cleared the bindings */
 	rc = bind_args(stmt, types, ap);
@@ -284,35 +313,67 @@ enum store_result
 sqlite_reader_get(struct store *store, sqlite3 **db_r, const char **error_r)
 {
 	struct sqlite_backend *be = backend(store);
+	struct sqlite_reader *rd = NULL;
+	enum store_result r;
+	sqlite3 *db;
 
 	if (atomic_load(&store->test_fail_reads))
 		return store_error(error_r, STORE_E_TEMP,
 				   "database unreadable (test fault)");
 	pthread_mutex_lock(&be->pool_lock);
-	if (be->n_idle > 0) {
-		*db_r = be->idle[--be->n_idle];
-		pthread_mutex_unlock(&be->pool_lock);
-		return STORE_OK;
-	}
+	if (be->n_idle > 0)
+		rd = be->idle[--be->n_idle];
 	pthread_mutex_unlock(&be->pool_lock);
-	return conn_open(store, db_r, error_r);
+	if (rd == NULL) {
+		r = conn_open(store, &db, error_r);
+		if (r != STORE_OK)
+			return r;
+		rd = xcalloc(1, sizeof(*rd));
+		rd->db = db;
+		stmt_cache_init(&rd->cache, rd->stmt, rd->key,
+				SQLITE_READER_STMT_CACHE);
+		pthread_mutex_lock(&be->pool_lock);
+		if (be->n_readers == be->cap_readers) {
+			be->cap_readers = be->cap_readers == 0 ? 8 :
+				be->cap_readers * 2;
+			be->readers = xreallocarray(be->readers,
+						    be->cap_readers,
+						    sizeof(*be->readers));
+			/* the idle list never holds more than all readers */
+			be->idle = xreallocarray(be->idle, be->cap_readers,
+						 sizeof(*be->idle));
+		}
+		be->readers[be->n_readers++] = rd;
+		pthread_mutex_unlock(&be->pool_lock);
+	}
+	/* a second borrow on one thread goes without a statement cache */
+	if (tls_reader == NULL)
+		tls_reader = rd;
+	*db_r = rd->db;
+	return STORE_OK;
 }
 
 void
 sqlite_reader_put(struct store *store, sqlite3 *db)
 {
 	struct sqlite_backend *be = backend(store);
+	struct sqlite_reader *rd = NULL;
 
 	/* A statement left open would pin an old snapshot of the WAL. */
 	if (!sqlite3_get_autocommit(db))
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	pthread_mutex_lock(&be->pool_lock);
-	if (be->n_idle == be->cap_idle) {
-		be->cap_idle = be->cap_idle == 0 ? 8 : be->cap_idle * 2;
-		be->idle = xreallocarray(be->idle, be->cap_idle,
-					 sizeof(*be->idle));
+	if (tls_reader != NULL && tls_reader->db == db) {
+		rd = tls_reader;
+		tls_reader = NULL;
 	}
-	be->idle[be->n_idle++] = db;
+	pthread_mutex_lock(&be->pool_lock);
+	for (size_t i = 0; rd == NULL && i < be->n_readers; i++) {
+		if (be->readers[i]->db == db)
+			rd = be->readers[i];
+	}
+	if (rd == NULL)
+		panic("store: returning a connection that is not a reader");
+	be->idle[be->n_idle++] = rd;
 	pthread_mutex_unlock(&be->pool_lock);
 }
 
@@ -387,11 +448,14 @@ sqlite_close(struct store *store)
 
 	if (be == NULL)
 		return;
-	for (size_t i = 0; i < be->n_stmt_cache; i++)
-		sqlite3_finalize(be->stmt_cache[i]);
-	be->n_stmt_cache = 0;
-	for (size_t i = 0; i < be->n_idle; i++)
-		sqlite3_close(be->idle[i]);
+	stmt_cache_clear(&be->wcache);
+	/* (sqlite3_close refuses a connection with statements left) */
+	for (size_t i = 0; i < be->n_idle; i++) {
+		stmt_cache_clear(&be->idle[i]->cache);
+		sqlite3_close(be->idle[i]->db);
+		free(be->idle[i]);
+	}
+	free(be->readers);
 	free(be->idle);
 	if (be->wdb != NULL)
 		sqlite3_close(be->wdb);
@@ -413,6 +477,7 @@ sqlite_open(struct store *store, const char **error_r)
 		return store_error(error_r, STORE_E_INVALID,
 				   "SQLite was built without thread support");
 	be = xcalloc(1, sizeof(*be));
+	stmt_cache_init(&be->wcache, be->wstmt, be->wkey, SQLITE_STMT_CACHE);
 	pthread_mutex_init(&be->pool_lock, NULL);
 	be->path = cfg->store.sqlite_path != NULL ?
 		xstrdup(cfg->store.sqlite_path) :
@@ -612,6 +677,10 @@ const struct store_backend_ops store_sqlite_ops = {
 	.blob_insert = sqlite_blob_insert,
 	.blob_gc = sqlite_blob_gc,
 	.blob_read = sqlite_blob_read,
+	.blob_batch_begin = sqlite_blob_batch_begin,
+	.blob_batch_get = sqlite_blob_batch_get,
+	.blob_batch_refresh = sqlite_blob_batch_refresh,
+	.blob_batch_end = sqlite_blob_batch_end,
 	.domain_add = sqlite_domain_add,
 	.domain_del = sqlite_domain_del,
 	.domain_list = sqlite_domain_list,

@@ -190,6 +190,30 @@ enum store_result store_blob_open(struct store *store, const char *id,
 /* Whether the blob exists (file, database, or pending). */
 bool store_blob_exists(struct store *store, const char *id);
 
+/* A run of blob reads (POP3 downloading many messages) on one borrowed
+ * database connection and read transaction, with its statement prepared
+ * once, and no copy of a small blob: the cost per blob of
+ * store_blob_open() / store_blob_read() was mostly setup. One thread at a
+ * time; it pins a database snapshot while it holds a blob, so free it
+ * when the batch is done (do not keep it across waits for a client). */
+struct store_blob_reader;
+/* Never fails: the connection is borrowed at the first get. */
+struct store_blob_reader *store_blob_reader_new(struct store *store);
+/*
+ * Looks blob id up. A blob in the database (or pending through this
+ * handle) comes back as *data_r and *len_r, owned by the reader, valid
+ * until its next get or free; *fd_r is -1. A blob file comes back as
+ * *fd_r, which the caller owns and closes; *data_r is NULL. size is the
+ * size the caller expects (a message's), so a large blob is looked for
+ * as a file first; 0 if unknown. Errors as store_blob_open().
+ */
+enum store_result store_blob_reader_get(struct store_blob_reader *r,
+					const char *id, uint64_t size,
+					const uint8_t **data_r, size_t *len_r,
+					int *fd_r, const char **error_r);
+/* Ends the read transaction, returns the connection; NULLs *r. */
+void store_blob_reader_free(struct store_blob_reader **r);
+
 /* ---- directory: domains ---- */
 
 enum store_result store_domain_add(struct store *store, const char *domain,

@@ -521,3 +521,77 @@ def test_big_message_streams(herald_factory):
     assert data.endswith(msg)
     assert len(data) == size
     p.quit()
+
+
+def fill_lines(out, upto, first=b"y"):
+    """Appends CRLF lines of about 80 bytes to out up to exactly upto
+    bytes; the first one starts with first."""
+    while len(out) < upto:
+        left = upto - len(out)
+        n = 80 if left >= 160 else left
+        assert n >= 3
+        out += first + b"z" * (n - 3) + b"\r\n"
+        first = b"y"
+
+
+def unstuff(lines):
+    return b"".join((l[1:] if l.startswith(b".") else l) + b"\r\n"
+                    for l in lines)
+
+
+def test_pipelined_retr_boundaries_and_quit(herald_factory):
+    """More pipelined RETRs than one batch (64) takes, bodies kept in the
+    database and as files, sizes around the 128 KiB database limit and at
+    multiples of the 64 KiB read size, lines starting with '.' right at
+    those offsets; then QUIT with another RETR pipelined behind it, which
+    is never answered."""
+    h = server(herald_factory, smtp=True)
+    probe = make_msg(0)
+    deliver(h, USER, probe)
+    p = login(h)
+    # what Herald prepends (Received:) moves every offset by this much
+    overhead = int(p.list(1).split()[2]) - len(probe)
+    p.quit()
+    msgs = [probe]
+    for target in (131071, 131072, 131073, 196608, 262144):
+        for shift in (-1, 0, 1):
+            total = target + shift - overhead
+            out = bytearray(make_msg(len(msgs), body_lines=0))
+            first = b"y"
+            for q in (65536, 131072, 196608):
+                if q - overhead < total - 3:
+                    fill_lines(out, q - overhead + shift, first)
+                    first = b"."
+            fill_lines(out, total, first)
+            msgs.append(bytes(out))
+    for i in range(70):
+        msgs.append(make_msg(len(msgs), body_lines=20) +
+                    b".dot line\r\n..\r\n.\r\n")
+    for m in msgs[1:]:
+        deliver(h, USER, m)
+    p = login(h)
+    assert p.stat()[0] == len(msgs)
+    sizes = {int(a): int(b) for a, b in (l.split() for l in p.list()[1])}
+    assert 131072 in sizes.values() and 262144 in sizes.values()
+    p.quit()
+    r = Raw(h)
+    r.send(f"USER {USER}\r\nPASS {PASSWORD}\r\n" +
+           "".join(f"RETR {i}\r\n" for i in range(1, len(msgs) + 1)) +
+           "QUIT\r\nRETR 1\r\n")
+    assert r.line().startswith("+OK")
+    assert r.line().startswith("+OK Logged in")
+    for i, m in enumerate(msgs, 1):
+        assert r.line() == f"+OK {sizes[i]} octets"
+        lines = []
+        while True:
+            l = r.f.readline()
+            assert l.endswith(b"\r\n"), (i, l[-40:])
+            if l == b".\r\n":
+                break
+            lines.append(l[:-2])
+        data = unstuff(lines)
+        assert len(data) == sizes[i], i
+        assert data.endswith(m), i
+    assert r.line().startswith("+OK")   # QUIT
+    assert r.f.readline() == b""        # closed: the last RETR never ran
+    r.close()

@@ -738,6 +738,58 @@ test_blocking_job_resumes_pipeline(void **state)
 }
 
 static void
+stop_cb(void *ctx)
+{
+	ioev_loop_stop(ctx);
+}
+
+static long
+thread_cpu_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A paused conn whose input is full must leave the loop idle: libevent
+ * (>= 2.1.11) re-runs the read callback on every turn while the input sits
+ * at its high watermark with reading on, so the loop spun at 100% CPU for
+ * as long as the job ran. Once the job resumes the conn, the lines still
+ * in the socket are read and answered. */
+static void
+test_paused_full_input_idle(void **state)
+{
+	struct ioev_conn_limits lim = { .input_max = 4096 };
+	struct fixture *f = fixture_new(&lim, &tp_cbs, false);
+	struct ioev_timer *timer;
+	struct buf in, out;
+	long cpu;
+
+	buf_init(&in);
+	buf_init(&out);
+	buf_puts(&in, "JOB\r\n");
+	for (int i = 0; i < 1000; i++)
+		buf_printf(&in, "L%04d\r\n", i);
+	/* the loop thread's CPU over 120 ms of the 200 ms job */
+	timer = ioev_timer_new(f->t.loop, stop_cb, f->t.loop);
+	ioev_timer_start(timer, 120, false);
+	cpu = thread_cpu_ms();
+	assert_int_equal(write(f->client, in.data, in.len), (ssize_t)in.len);
+	assert_int_equal(ioev_loop_run(f->t.loop), 0);
+	cpu = thread_cpu_ms() - cpu;
+	assert_string_equal(f->t.log.data, "JOB\n");
+	assert_true(cpu < 30);
+	recv_until(f, &out, "echo:L0999\r\n", 5000);
+	assert_non_null(strstr(out.data, "job done\r\necho:L0000\r\n"));
+	assert_non_null(strstr(out.data, "echo:L0999\r\n"));
+	ioev_timer_free(&timer);
+	buf_deinit(&in);
+	buf_deinit(&out);
+	fixture_free(&f);
+}
+
+static void
 timer_cb(void *ctx)
 {
 	int *n = ctx;
@@ -833,6 +885,7 @@ main(void)
 		cmocka_unit_test(test_output_overflow),
 		cmocka_unit_test(test_blocking_job_outlives_client),
 		cmocka_unit_test(test_blocking_job_resumes_pipeline),
+		cmocka_unit_test(test_paused_full_input_idle),
 		cmocka_unit_test(test_timer),
 		cmocka_unit_test(test_addresses),
 	};

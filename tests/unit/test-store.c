@@ -828,6 +828,147 @@ test_blobs(void **state)
 	free(blobdir);
 }
 
+/* Gets id through r and checks it is want (a file when is_file). */
+static void
+reader_expect(struct store_blob_reader *r, const char *id, uint64_t size,
+	      const char *want, size_t want_len, bool is_file)
+{
+	const char *error = NULL;
+	const uint8_t *data;
+	size_t len;
+	int fd;
+
+	assert_int_equal(store_blob_reader_get(r, id, size, &data, &len, &fd,
+					       &error), STORE_OK);
+	if (is_file) {
+		char *got = xmalloc(want_len + 1);
+		size_t n = 0;
+		ssize_t k;
+
+		assert_null(data);
+		assert_true(fd >= 0);
+		while ((k = read(fd, got + n, want_len + 1 - n)) > 0)
+			n += (size_t)k;
+		assert_int_equal(n, want_len);
+		assert_memory_equal(got, want, want_len);
+		free(got);
+		close(fd);
+	} else {
+		assert_int_equal(fd, -1);
+		assert_non_null(data);
+		assert_int_equal(len, want_len);
+		if (want_len > 0)
+			assert_memory_equal(data, want, want_len);
+	}
+}
+
+/* store_blob_reader: database blobs without a copy, pending ones, ones
+ * committed after its snapshot was taken, files (large, and small ones
+ * written as files before bodies moved into the database), errors. */
+static void
+test_blob_reader(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->store;
+	const char *error = NULL;
+	char id1[STORE_BLOB_ID_LEN + 1], id2[STORE_BLOB_ID_LEN + 1];
+	char idp[STORE_BLOB_ID_LEN + 1], idb[STORE_BLOB_ID_LEN + 1];
+	char ide[STORE_BLOB_ID_LEN + 1];
+	const char *legacy = "1111111111111111111111111111111111111111111111"
+			     "111111111111111111";
+	size_t big = STORE_BLOB_INLINE_MAX + 1;
+	char *content = xmalloc(big), *path;
+	struct store_blob_reader *r;
+	const uint8_t *data;
+	size_t len;
+	int fd;
+
+	memset(content, 'b', big);
+	put_text(s, "first", id1);
+	put_text(s, "", ide);
+	assert_int_equal(store_blob_put(s, content, big, idb, &error),
+			 STORE_OK);
+	assert_int_equal(store_blob_sync(s, &error), STORE_OK);
+	/* a small blob left as a file by an older version */
+	path = xasprintf("%s/blobs/11", f->cfg->data_dir);
+	assert_int_equal(mkdir(path, 0750), 0);
+	free(path);
+	path = xasprintf("%s/blobs/11/%s", f->cfg->data_dir, legacy);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0640);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "old", 3), 3);
+	close(fd);
+	free(path);
+
+	r = store_blob_reader_new(s);
+	reader_expect(r, id1, 5, "first", 5, false);
+	reader_expect(r, ide, 0, "", 0, false);
+	/* committed after r's snapshot began: found all the same */
+	put_text(s, "second", id2);
+	assert_int_equal(store_blob_sync(s, &error), STORE_OK);
+	reader_expect(r, id2, 6, "second", 6, false);
+	/* pending (not committed yet) */
+	put_text(s, "pending", idp);
+	reader_expect(r, idp, 7, "pending", 7, false);
+	reader_expect(r, idb, big, content, big, true);
+	/* the size is a hint only */
+	reader_expect(r, idb, 0, content, big, true);
+	reader_expect(r, legacy, 3, "old", 3, true);
+	assert_int_equal(store_blob_reader_get(r, "00000000000000000000000000"
+		"00000000000000000000000000000000000000", 10, &data, &len,
+		&fd, &error), STORE_E_NOT_FOUND);
+	assert_int_equal(store_blob_reader_get(r, "../etc/passwd", 10, &data,
+					       &len, &fd, &error),
+			 STORE_E_INVALID);
+	store_blob_reader_free(&r);
+	assert_null(r);
+	/* an unreadable database is a temporary failure */
+	r = store_blob_reader_new(s);
+	store_test_fail_reads(s, true);
+	assert_int_equal(store_blob_reader_get(r, id1, 5, &data, &len, &fd,
+					       &error), STORE_E_TEMP);
+	store_test_fail_reads(s, false);
+	reader_expect(r, id1, 5, "first", 5, false);
+	store_blob_reader_free(&r);
+	free(content);
+}
+
+/* Reader connections keep their statements prepared: the blob SELECT a
+ * POP3 download runs per message is parsed once per connection. */
+static void
+test_reader_stmt_cache(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->store;
+	const char *error = NULL;
+	char id[STORE_BLOB_ID_LEN + 1];
+	sqlite3_stmt *stmt;
+	uint8_t *data;
+	size_t len;
+	sqlite3 *db;
+	int n = 0;
+
+	put_text(s, "cached", id);
+	assert_int_equal(store_blob_sync(s, &error), STORE_OK);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(store_blob_read(s, id, &data, &len, &error),
+				 STORE_OK);
+		assert_int_equal(len, 6);
+		free(data);
+	}
+	/* the one idle reader is the one those reads used */
+	assert_int_equal(sqlite_reader_get(s, &db, &error), STORE_OK);
+	for (stmt = sqlite3_next_stmt(db, NULL); stmt != NULL;
+	     stmt = sqlite3_next_stmt(db, stmt)) {
+		assert_false(sqlite3_stmt_busy(stmt));
+		if (strcmp(sqlite3_sql(stmt),
+			   "SELECT data FROM blobs WHERE id = ?") == 0)
+			n++;
+	}
+	assert_int_equal(n, 1);
+	sqlite_reader_put(s, db);
+}
+
 static void
 deliver_to(struct store *s, const char *blob, uint64_t size, int64_t account)
 {
@@ -1940,6 +2081,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_flags_expunge, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_blobs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blob_reader, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_reader_stmt_cache, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_gc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_no_savepoint,
