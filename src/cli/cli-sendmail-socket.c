@@ -413,7 +413,7 @@ int
 sendmail_socket_proxy(const char *prog, const char *socket_path)
 {
 	char buf[16384];
-	bool in_open = true, wr_open = true;
+	bool in_open = true, wr_open = true, greeted = false;
 	int fd = submit_connect(prog, socket_path, 0);
 
 	if (fd < 0)
@@ -424,7 +424,9 @@ sendmail_socket_proxy(const char *prog, const char *socket_path)
 			{ .fd = STDIN_FILENO, .events = POLLIN },
 		};
 		ssize_t n;
-		int r = poll(p, in_open ? 2 : 1,
+		/* nothing is passed on before the greeting (the server
+		 * refuses early talkers) */
+		int r = poll(p, in_open && greeted ? 2 : 1,
 			     in_open || !wr_open ? -1 : PROXY_LINGER_MS);
 
 		if (r < 0) {
@@ -444,11 +446,12 @@ sendmail_socket_proxy(const char *prog, const char *socket_path)
 				continue;
 			if (n <= 0)
 				break;	/* the server ended the session */
+			greeted = true;
 			if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n ||
 			    fflush(stdout) != 0)
 				break;
 		}
-		if (in_open && p[1].revents != 0) {
+		if (in_open && greeted && p[1].revents != 0) {
 			n = read(STDIN_FILENO, buf, sizeof(buf));
 			if (n < 0 && errno == EINTR)
 				continue;
