@@ -148,13 +148,18 @@ submit_read_line(struct submit_conn *c, char *line)
 	return 0;
 }
 
-/* Reads one reply, multi-line or not. Returns its code, or -1. */
+/* Reads one reply, multi-line or not. Returns its code, or -1 (and
+ * c->code is -1: a lost connection is never mistaken for the previous
+ * reply). */
 static int
 submit_reply(struct submit_conn *c)
 {
+	c->code = -1;
 	for (;;) {
-		if (submit_read_line(c, c->text) < 0)
+		if (submit_read_line(c, c->text) < 0) {
+			c->text[0] = '\0';
 			return -1;
+		}
 		if (strlen(c->text) < 3 || c->text[0] < '1' ||
 		    c->text[0] > '5' || c->text[1] < '0' || c->text[1] > '9' ||
 		    c->text[2] < '0' || c->text[2] > '9' ||
@@ -162,6 +167,7 @@ submit_reply(struct submit_conn *c)
 		     c->text[3] != '-')) {
 			submit_error(c->prog, "Herald answered something that "
 				     "is not SMTP: %.80s", c->text);
+			c->text[0] = '\0';
 			return -1;
 		}
 		if (c->text[3] != '-')
@@ -186,7 +192,12 @@ submit_command(struct submit_conn *c, const char *fmt, ...)
 	buf_puts(&b, "\r\n");
 	ret = submit_write(c, b.data, b.len);
 	buf_deinit(&b);
-	return ret < 0 ? -1 : submit_reply(c);
+	if (ret < 0) {
+		c->code = -1;
+		c->text[0] = '\0';
+		return -1;
+	}
+	return submit_reply(c);
 }
 
 static bool
@@ -306,9 +317,10 @@ submit_dialogue(struct submit_conn *c, const struct sendmail_submit *m,
 		return EX_TEMPFAIL;
 	}
 	if (submit_command(c, "EHLO localhost") != 250) {
-		if (c->code > 0)
-			submit_error(c->prog, "EHLO refused: %s", c->text);
-		return EX_PROTOCOL;
+		if (c->code < 0)
+			return EX_TEMPFAIL;
+		submit_error(c->prog, "EHLO refused: %s", c->text);
+		return c->code / 100 == 4 ? EX_TEMPFAIL : EX_PROTOCOL;
 	}
 	for (size_t i = 0; i < m->n_rcpts; i++)
 		utf8 |= has_8bit(m->rcpts[i].address,
@@ -375,6 +387,8 @@ submit_dialogue(struct submit_conn *c, const struct sendmail_submit *m,
 		goto out;
 	}
 	if (submit_data(c, m->data, m->len) < 0 || submit_reply(c) < 0) {
+		/* the server may or may not have stored it: a retry can
+		 * duplicate, as with any SMTP client that loses the reply */
 		ret = EX_TEMPFAIL;
 		goto out;
 	}
@@ -414,6 +428,7 @@ sendmail_socket_proxy(const char *prog, const char *socket_path)
 {
 	char buf[16384];
 	bool in_open = true, wr_open = true, greeted = false;
+	int ret = EX_OK;
 	int fd = submit_connect(prog, socket_path, 0);
 
 	if (fd < 0)
@@ -444,12 +459,28 @@ sendmail_socket_proxy(const char *prog, const char *socket_path)
 			n = recv(fd, buf, sizeof(buf), 0);
 			if (n < 0 && errno == EINTR)
 				continue;
-			if (n <= 0)
-				break;	/* the server ended the session */
+			if (n < 0) {
+				submit_error(prog, "reading from Herald: %s",
+					     strerror(errno));
+				ret = EX_TEMPFAIL;
+				break;
+			}
+			if (n == 0) {
+				/* the server ended the session */
+				if (!greeted) {
+					submit_error(prog, "Herald closed the "
+						     "connection without a "
+						     "greeting");
+					ret = EX_TEMPFAIL;
+				}
+				break;
+			}
 			greeted = true;
 			if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n ||
-			    fflush(stdout) != 0)
+			    fflush(stdout) != 0) {
+				ret = EX_IOERR;
 				break;
+			}
 		}
 		if (in_open && greeted && p[1].revents != 0) {
 			n = read(STDIN_FILENO, buf, sizeof(buf));
@@ -461,10 +492,12 @@ sendmail_socket_proxy(const char *prog, const char *socket_path)
 			}
 			struct submit_conn c = { .prog = prog, .fd = fd };
 
-			if (submit_write(&c, buf, (size_t)n) < 0)
+			if (submit_write(&c, buf, (size_t)n) < 0) {
+				ret = EX_TEMPFAIL;
 				break;
+			}
 		}
 	}
 	close(fd);
-	return EX_OK;
+	return ret;
 }

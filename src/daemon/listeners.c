@@ -60,10 +60,11 @@ listener_bind_inet(const struct listen_addr *a, char **error_r)
 
 /* The sendmail socket's directory (/run/herald, a tmpfs emptied at boot)
  * is made when missing: readable and searchable by all, since every local
- * user must reach the socket, and owned by the workers' user. */
+ * user must reach the socket, and left to the supervisor's user (root):
+ * workers never bind, and a directory of theirs would let a compromised
+ * worker swap the socket for a symlink before root's chmod/chown. */
 static int
-listener_unix_dir(const char *path, const struct daemon_creds *creds,
-		  char **error_r)
+listener_unix_dir(const char *path, char **error_r)
 {
 	char *dir = xstrdup(path);
 	char *slash = strrchr(dir, '/');
@@ -73,9 +74,7 @@ listener_unix_dir(const char *path, const struct daemon_creds *creds,
 		*slash = '\0';
 		if (mkdir(dir, 0755) == 0) {
 			/* chmod: the daemon's umask would leave others out */
-			if (chmod(dir, 0755) < 0 ||
-			    (creds->uid != (uid_t)-1 &&
-			     chown(dir, creds->uid, creds->gid) < 0)) {
+			if (chmod(dir, 0755) < 0) {
 				*error_r = xasprintf("cannot set up %s: %s",
 						     dir, strerror(errno));
 				ret = -1;
@@ -97,15 +96,15 @@ listener_bind_unix(const struct listen_addr *a, enum listen_proto proto,
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	mode_t mode = proto == PROTO_SENDMAIL ? SENDMAIL_SOCKET_MODE
 					      : UNIX_SOCKET_MODE;
+	mode_t old_umask;
 	struct stat st;
-	int fd;
+	int fd, rc;
 
 	if (a->path == NULL || strlen(a->path) >= sizeof(sun.sun_path)) {
 		*error_r = xasprintf("%s: socket path too long", a->text);
 		return -1;
 	}
-	if (proto == PROTO_SENDMAIL && listener_unix_dir(a->path, creds,
-							 error_r) < 0)
+	if (proto == PROTO_SENDMAIL && listener_unix_dir(a->path, error_r) < 0)
 		return -1;
 	memcpy(sun.sun_path, a->path, strlen(a->path) + 1);
 	/* a socket file left by a previous run that did not exit cleanly;
@@ -117,15 +116,21 @@ listener_bind_unix(const struct listen_addr *a, enum listen_proto proto,
 		*error_r = xasprintf("%s: socket: %s", a->text, strerror(errno));
 		return -1;
 	}
-	if (bind(fd, (const struct sockaddr *)&sun, sizeof(sun)) < 0) {
+	/* The mode comes from the umask at bind (the supervisor has no
+	 * threads), and the owner is set without following a symlink: a
+	 * path-based chmod/chown after bind would act on whatever another
+	 * user put at that name meanwhile. */
+	old_umask = umask(0777 & ~mode);
+	rc = bind(fd, (const struct sockaddr *)&sun, sizeof(sun));
+	umask(old_umask);
+	if (rc < 0) {
 		*error_r = xasprintf("%s: cannot bind: %s", a->text,
 				     strerror(errno));
 		close(fd);
 		return -1;
 	}
-	if (chmod(a->path, mode) < 0 ||
-	    (creds->uid != (uid_t)-1 &&
-	     chown(a->path, creds->uid, creds->gid) < 0) ||
+	if ((creds->uid != (uid_t)-1 &&
+	     lchown(a->path, creds->uid, creds->gid) < 0) ||
 	    listen(fd, LISTEN_BACKLOG) < 0) {
 		*error_r = xasprintf("%s: %s", a->text, strerror(errno));
 		close(fd);

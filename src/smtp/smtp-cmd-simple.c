@@ -55,7 +55,8 @@ smtp_cmd_starttls(struct smtp_session *s, const char *arg, size_t len)
 		smtp_session_error(s);
 		return;
 	}
-	if (s->srv->w->tls == NULL || smtp_session_is_lmtp(s)) {
+	if (s->srv->w->tls == NULL || smtp_session_is_lmtp(s) ||
+	    s->mode == SMTP_MODE_LOCAL) {
 		smtp_reply(s, "502 5.5.1 Error: command not implemented");
 		smtp_session_error(s);
 		return;

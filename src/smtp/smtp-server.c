@@ -708,8 +708,11 @@ smtp_server_start(struct ioev_conn *conn, struct worker *w,
 		}
 		s->local_uid = (unsigned)uid;
 		s->relay_ok = true;	/* local users send anywhere */
-		log_info(s->id, "smtp", "connect", "rip=unix uid=%u pid=%ld "
-			 "proto=sendmail", s->local_uid, (long)pid);
+		/* counted per user, as TCP clients are per address: the
+		 * socket is open to every local user */
+		snprintf(s->rip, sizeof(s->rip), "uid:%u", s->local_uid);
+		log_info(s->id, "smtp", "connect", "rip=%s pid=%ld "
+			 "proto=sendmail", s->rip, (long)pid);
 	} else {
 		log_info(s->id, "smtp", "connect", "rip=%s rport=%u lport=%u "
 			 "proto=%s", s->rip, ioev_conn_peer_port(conn),
@@ -721,7 +724,8 @@ smtp_server_start(struct ioev_conn *conn, struct worker *w,
 		return;
 	}
 	if (c->max_connections_per_ip > 0 &&
-	    strcmp(ioev_conn_peer_ip(conn), "unix") != 0) {
+	    (strcmp(ioev_conn_peer_ip(conn), "unix") != 0 ||
+	     s->mode == SMTP_MODE_LOCAL)) {
 		struct smtp_ip_count *ic = ip_slot(srv, s->rip, true);
 
 		ic->n++;

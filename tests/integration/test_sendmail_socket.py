@@ -8,6 +8,8 @@ import smtplib
 import socket
 import stat
 import subprocess
+import threading
+import time
 
 from harness import HERALD_BIN
 
@@ -78,7 +80,7 @@ def test_nobody_delivers_through_the_socket(herald_factory):
     assert h.wait_log("proto=sendmail")
     assert h.wait_log(" uid=65534")
     log = h.log()
-    assert "rip=unix uid=65534 pid=" in log
+    assert "connect rip=uid:65534 pid=" in log
     assert "from=<nobody@mail.example.test> to=<bob@example.test>" in log
 
 
@@ -236,3 +238,101 @@ def test_tcp_address_is_refused_for_sendmail(herald_factory):
     p = h.cli("config", "check", check=False)
     assert p.returncode != 0
     assert "unix socket only" in p.stdout + p.stderr
+
+
+def test_connections_are_limited_per_user(herald_factory):
+    """The socket is open to every local user: max_connections_per_ip
+    counts each user id as TCP counts each address."""
+    if os.geteuid() != 0:
+        return
+    h = herald_factory(listeners=("smtp", "sendmail_unix"),
+                       sections={"smtp": "max_connections_per_ip = 2"})
+    h.add_domain()
+    h.start()
+
+    def connect(uid):
+        pid = os.fork()
+        if pid == 0:    # a child that connects as uid, reports the greeting
+            try:
+                os.setgid(uid)
+                os.setgroups([])
+                os.setuid(uid)
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.settimeout(10)
+                s.connect(h.sendmail_path)
+                line = s.recv(200)
+                os.write(w, line[:3] if line else b"EOF")
+                time.sleep(3)
+            finally:
+                os._exit(0)
+        return pid
+
+    r, w = os.pipe()
+    pids = [connect(NOBODY) for _ in range(3)]
+    got = sorted(os.read(r, 3) for _ in range(3))
+    assert got == [b"220", b"220", b"421"], got
+    # another user is not held to nobody's count
+    pids.append(connect(1))
+    assert os.read(r, 3) == b"220"
+    for p in pids:
+        os.waitpid(p, 0)
+    assert h.wait_log("too-many-connections rip=uid:65534")
+
+
+def test_starttls_refused_on_the_socket(herald_factory):
+    h = server(herald_factory)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(h.sendmail_path)
+    f = s.makefile("rb")
+    assert f.readline().startswith(b"220 ")
+    s.sendall(b"EHLO x\r\n")
+    while not f.readline().startswith(b"250 "):
+        pass
+    s.sendall(b"STARTTLS\r\n")
+    assert f.readline().startswith(b"502 ")
+    s.sendall(b"AUTH PLAIN AGJvYgBzZWNyZXQ=\r\n")
+    assert f.readline()[:1] == b"5"
+    s.close()
+
+
+def test_lost_connection_is_75_not_permanent(herald_factory):
+    """A server that goes away in the middle of the dialogue (a restart)
+    must give 'try again later', never a permanent refusal."""
+    if os.geteuid() != 0:
+        return
+    h = herald_factory(listeners=("smtp", "sendmail_unix"))
+    os.chmod(h.conf, 0o644)
+    os.makedirs(os.path.dirname(h.sendmail_path), mode=0o755, exist_ok=True)
+    for drop_after in (b"MAIL", b"DATA", b"."):
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        if os.path.exists(h.sendmail_path):
+            os.unlink(h.sendmail_path)
+        srv.bind(h.sendmail_path)
+        os.chmod(h.sendmail_path, 0o666)
+        srv.listen(1)
+
+        def fake():
+            c, _ = srv.accept()
+            f = c.makefile("rb")
+            c.sendall(b"220 fake ESMTP\r\n")
+            while True:
+                line = f.readline()
+                if not line or line.startswith(drop_after) or \
+                        (drop_after == b"." and line == b".\r\n"):
+                    break
+                if line.startswith(b"EHLO"):
+                    c.sendall(b"250-fake\r\n250 PIPELINING\r\n")
+                elif line.startswith(b"DATA"):
+                    c.sendall(b"354 go\r\n")
+                elif line.startswith((b"MAIL", b"RCPT")):
+                    c.sendall(b"250 2.1.0 Ok\r\n")
+            c.close()
+
+        t = threading.Thread(target=fake)
+        t.start()
+        p = sendmail(h, "bob@example.test", input=b"Subject: x\n\nbody\n")
+        t.join(10)
+        srv.close()
+        assert p.returncode == EX_TEMPFAIL, (drop_after, p.returncode,
+                                             p.stderr)
