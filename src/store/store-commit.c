@@ -106,12 +106,18 @@ store_deadline_after(struct timespec *ts, uint64_t us)
 	}
 }
 
+/* Whether a collection round runs now: one every interval whatever the
+ * load, and the next ones of a backlog (gc_more) only while no write that
+ * somebody waits for is queued, so a big backlog (a deleted domain, the
+ * orphans migration 3 found) never holds deliveries up for more than one
+ * round at a time. */
 static bool
 gc_due(const struct store *store)
 {
 	struct timespec now;
 
-	if (store->gc_interval_us == 0 || store->stopping)
+	if (store->gc_interval_us == 0 || store->stopping ||
+	    (store->gc_more && store->queue_waited > 0))
 		return false;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return now.tv_sec > store->gc_next.tv_sec ||
@@ -140,9 +146,10 @@ writer_gc(struct store *store)
 			 "bytes=%llu", res.checked, res.freed,
 			 (unsigned long long)res.bytes);
 	pthread_mutex_lock(&store->lock);
-	store_deadline_after(&store->gc_next, op.result == STORE_OK &&
-					      res.more ? 0
-						       : store->gc_interval_us);
+	store->gc_more = op.result == STORE_OK && res.more;
+	store_deadline_after(&store->gc_next, store->gc_more
+						      ? 0
+						      : store->gc_interval_us);
 	pthread_mutex_unlock(&store->lock);
 }
 
