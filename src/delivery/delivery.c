@@ -438,11 +438,41 @@ run_setup(struct run_ctx *c, struct store *store, struct delivery_msg *msg)
 }
 
 /* Logs every dest, frees the slots, counts the stored recipients. */
+/* Bodies written for copies that were not kept (refused, failed) go to
+ * the blob collector, unless a kept copy of this message uses the same
+ * blob (docs/store.md "Deleting blobs"). */
+static void
+forget_unused_blobs(struct run_ctx *c)
+{
+	bool remote_kept = false;
+
+	for (size_t k = 0; k < c->n; k++) {
+		const struct dest_slot *s = &c->slots[k];
+		bool kept = false;
+
+		if (s->dest->kind != DELIVERY_LOCAL) {
+			remote_kept |= s->result == STORE_OK;
+			continue;
+		}
+		if (!s->have_blob || s->result == STORE_OK)
+			continue;
+		for (size_t j = 0; j < c->n && !kept; j++)
+			kept = c->slots[j].have_blob &&
+			       c->slots[j].result == STORE_OK &&
+			       strcmp(c->slots[j].blob_id, s->blob_id) == 0;
+		if (!kept)
+			store_blob_forget(c->store, s->blob_id);
+	}
+	if (c->have_remote_blob && !remote_kept)
+		store_blob_forget(c->store, c->remote_blob);
+}
+
 static size_t
 run_end(struct run_ctx *c)
 {
 	size_t ok = 0;
 
+	forget_unused_blobs(c);
 	for (size_t k = 0; k < c->n; k++)
 		log_dest(c->msg, &c->slots[k], &c->start);
 	for (size_t i = 0; i < c->msg->n_rcpts; i++)

@@ -92,6 +92,9 @@ struct store_backend_ops {
 	/* The blob collector, in a transaction of its own, with a struct
 	 * store_blob_gc_result as ctx (max set by the caller). */
 	store_op_run_cb_t *blob_gc;
+	/* Queues one blob id for collection; ctx is the id (a heap
+	 * string). */
+	store_op_run_cb_t *blob_forget;
 	enum store_result (*blob_read)(struct store *store, const char *id,
 				       uint8_t **data_r, size_t *len_r,
 				       const char **error_r);

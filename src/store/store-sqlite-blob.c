@@ -295,3 +295,14 @@ out:
 	free(ids);
 	return r;
 }
+
+enum store_result
+sqlite_blob_forget(struct store *store, void *ctx, const char **error_r)
+{
+	sqlite3 *db = sqlite_wdb(store);
+
+	if (sqlite_exec(db, "INSERT OR IGNORE INTO blob_gc (id) VALUES (?)",
+			"t", (const char *)ctx) != SQLITE_OK)
+		return sqlite_fail(db, "blob collection queue", error_r);
+	return STORE_OK;
+}

@@ -172,6 +172,7 @@ enum store_result sqlite_expunge(struct store *, int64_t, const uint32_t *,
 /* Small blobs (store-sqlite-blob.c). */
 enum store_result sqlite_blob_insert(struct store *, void *, const char **);
 enum store_result sqlite_blob_gc(struct store *, void *, const char **);
+enum store_result sqlite_blob_forget(struct store *, void *, const char **);
 enum store_result sqlite_blob_read(struct store *, const char *, uint8_t **,
 				   size_t *, const char **);
 enum store_result sqlite_blob_batch_begin(struct store *, void **,

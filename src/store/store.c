@@ -305,6 +305,33 @@ store_check_integrity(struct store *store, const char **error_r)
 	return store->ops->check_integrity(store, error_r);
 }
 
+static void
+blob_forget_done(struct store *store, void *ctx, enum store_result result,
+		 const char *error)
+{
+	(void)store;
+	(void)result;
+	(void)error;
+	free(ctx);
+}
+
+void
+store_blob_forget(struct store *store, const char *id)
+{
+	char *copy;
+
+	if (store->ops->blob_forget == NULL || !store_blob_id_is_valid(id))
+		return;
+	copy = xstrdup(id);
+	/* one statement, no savepoint needed; it starts a commit like a
+	 * waited op (an asynchronous op alone would wait for the next
+	 * write, which may never come) */
+	if (store_commit_submit_flags(store, store->ops->blob_forget, copy,
+				      blob_forget_done, STORE_OP_NO_SAVEPOINT,
+				      NULL) != STORE_OK)
+		free(copy);
+}
+
 enum store_result
 store_blob_gc(struct store *store, struct store_blob_gc_result *res,
 	      const char **error_r)

@@ -125,6 +125,12 @@ struct store_blob_gc_result {
 enum store_result store_blob_gc(struct store *store,
 				struct store_blob_gc_result *res,
 				const char **error_r);
+/* Queues blob id for the collector because a write that was to name it
+ * failed (a refused or failed delivery): without this a body stored for
+ * a message that was never kept would stay forever. Asynchronous, rides
+ * with the next commit; harmless when something does name the blob (the
+ * collector checks). */
+void store_blob_forget(struct store *store, const char *id);
 
 /* Runs PRAGMA integrity_check; STORE_OK when it answers "ok". */
 enum store_result store_check_integrity(struct store *store,

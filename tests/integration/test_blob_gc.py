@@ -98,3 +98,25 @@ def test_gc_off_keeps_bodies(herald_factory):
         assert db.execute("SELECT count(*) FROM blob_gc").fetchone()[0] == 1
     finally:
         db.close()
+
+
+def test_refused_mail_leaves_no_body(herald_factory):
+    """A message refused after its body was written (a full mailbox: 552)
+    must not leave the body behind, small (a row) or large (a file)."""
+    h = herald_factory(listeners=("smtp",),
+                       sections={"store": "blob_gc_interval = 200ms"})
+    h.add_domain()
+    h.add_user(USER, PASSWORD)
+    h.cli("user", "quota", USER, "1k")
+    h.start()
+    for body in ((b"x" * 70 + b"\r\n") * 30, (b"z" * 998 + b"\r\n") * 300):
+        with smtplib.SMTP("127.0.0.1", h.ports["smtp"], timeout=30) as s:
+            try:
+                s.sendmail("bob@remote.test", [USER],
+                           b"Subject: too big\r\n\r\n" + body)
+                raise AssertionError("accepted over quota")
+            except smtplib.SMTPDataError as e:
+                assert e.smtp_code == 552, e
+    assert wait_for(lambda: blob_rows(h) == 0 and blob_files(h) == 0), \
+        (blob_rows(h), blob_files(h))
+    assert h.messages(USER) == []
