@@ -41,11 +41,14 @@ struct submit_conn {
 	char text[SUBMIT_LINE_MAX];	/* its last line */
 };
 
+/* prog NULL: say nothing */
 static void __attribute__((format(printf, 2, 3)))
 submit_error(const char *prog, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (prog == NULL)
+		return;
 	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -419,6 +422,29 @@ sendmail_submit(const struct sendmail_submit *m, char id_r[LOG_ID_LEN + 1])
 	(void)submit_write(&c, "QUIT\r\n", 6);
 	close(c.fd);
 	return ret;
+}
+
+char *
+sendmail_socket_hostname(const char *socket_path)
+{
+	struct submit_conn c;
+	char *host = NULL;
+
+	/* prog NULL: quiet, the submission that follows reports errors */
+	memset(&c, 0, sizeof(c));
+	c.fd = submit_connect(NULL, socket_path, 10);
+	if (c.fd >= 0) {
+		if (submit_reply(&c) == 220 && c.text[3] == ' ') {
+			const char *p = c.text + 4;
+			size_t n = strcspn(p, " ");
+
+			if (n > 0 && n < 256)
+				host = xstrndup(p, n);
+		}
+		(void)submit_write(&c, "QUIT\r\n", 6);
+		close(c.fd);
+	}
+	return host;
 }
 
 /* ---- -bs ---- */

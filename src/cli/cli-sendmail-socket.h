@@ -44,6 +44,12 @@ struct sendmail_submit {
 int sendmail_submit(const struct sendmail_submit *m,
 		    char id_r[LOG_ID_LEN + 1]);
 
+/* The host name the server at socket_path greets with ("220 HOST ..."),
+ * for a caller that cannot read the config: bare names (root, alice) are
+ * qualified with the server's name, not this machine's. NULL when the
+ * server does not answer (errors are left to the submission). */
+char *sendmail_socket_hostname(const char *socket_path);
+
 /* -bs for such users: copies standard input to the socket and the server's
  * replies to standard output until either side ends. Returns a sysexits
  * code. */

@@ -922,8 +922,14 @@ sm_setup(struct sendmail *sm)
 	    access(SENDMAIL_SOCKET_DEFAULT, F_OK) == 0) {
 		/* a config with secrets, kept from other users: the server
 		 * at the documented socket knows the rest */
+		char *host = sendmail_socket_hostname(SENDMAIL_SOCKET_DEFAULT);
+
 		sm->cfg = config_defaults();
 		sm->socket_path = xstrdup(SENDMAIL_SOCKET_DEFAULT);
+		if (host != NULL) {
+			free(sm->cfg->hostname);
+			sm->cfg->hostname = host;
+		}
 	} else {
 		sm->cfg = cli_load_config(sm->o.config);
 		if (sm->cfg == NULL)

@@ -336,3 +336,46 @@ def test_lost_connection_is_75_not_permanent(herald_factory):
         srv.close()
         assert p.returncode == EX_TEMPFAIL, (drop_after, p.returncode,
                                              p.stderr)
+
+
+def test_unreadable_config_uses_the_default_socket(herald_factory):
+    """A config kept from other users (mode 0600): sendmail falls back to
+    /run/herald/sendmail.sock and qualifies bare names with the host name
+    the server greets with, not this machine's."""
+    if os.geteuid() != 0:
+        return
+    default = "/run/herald/sendmail.sock"
+    if os.path.exists(default):
+        return      # a real Herald on this machine: leave it alone
+    h = herald_factory(listeners=("smtp",))
+    with open(h.conf) as f:
+        text = f.read()
+    with open(h.conf, "w") as f:
+        f.write(text.replace("[listen]\n",
+                             f"[listen]\nsendmail = unix:{default}\n"))
+    h.add_domain()
+    h.add_user("bob@example.test")
+    os.chmod(h.conf, 0o600)
+    h.start()
+    try:
+        p = sendmail(h, "bob@example.test", "root",
+                     input=b"Subject: fallback\n\nbody\n")
+        assert p.returncode == 0, p.stderr
+        [m] = h.messages("bob@example.test")
+        assert m.startswith(b"Return-Path: <nobody@mail.example.test>\r\n")
+        assert b"from userid 65534" in m
+        db = h.db()
+        try:
+            [(addr,)] = db.execute(
+                "SELECT address FROM queue_rcpts").fetchall()
+        finally:
+            db.close()
+        assert addr == "root@mail.example.test"
+    finally:
+        h.stop()
+        if os.path.exists(default):
+            os.unlink(default)
+        try:
+            os.rmdir(os.path.dirname(default))
+        except OSError:
+            pass
