@@ -1081,6 +1081,22 @@ test_blob_gc(void **state)
 	assert_false(res.more);
 	assert_false(store_blob_exists(s, q));
 	assert_true(store_blob_exists(s, small));	/* a's, delivered again */
+
+	/* removing an account removes its messages (the cascade fires the
+	 * trigger) and so, collected, their bodies */
+	{
+		char gone[STORE_BLOB_ID_LEN + 1];
+		int64_t d = add_user(s, "d@example.com", 0);
+
+		put_text(s, "d's only message", gone);
+		deliver_to(s, gone, 16, d);
+		assert_int_equal(store_user_del(s, "d@example.com", &error),
+				 STORE_OK);
+		memset(&res, 0, sizeof(res));
+		assert_int_equal(store_blob_gc(s, &res, &error), STORE_OK);
+		assert_int_equal(res.freed, 1);
+		assert_false(store_blob_exists(s, gone));
+	}
 	assert_int_equal(store_check_integrity(s, &error), STORE_OK);
 	free(data);
 }
