@@ -263,10 +263,11 @@ submit_queue_id(const char *text, char id_r[LOG_ID_LEN + 1])
 	id_r[n] = '\0';
 }
 
+/* Whether a reply line "CODE X.Y.Z ..." carries the enhanced code dsn. */
 static bool
 is_enhanced(const char *text, const char *dsn)
 {
-	return strncmp(text + 4, dsn, strlen(dsn)) == 0;
+	return strlen(text) > 4 && strncmp(text + 4, dsn, strlen(dsn)) == 0;
 }
 
 /* The exit status for a refused RCPT. */
