@@ -137,6 +137,9 @@ writer_gc(struct store *store)
 	memset(&op, 0, sizeof(op));
 	op.run = store->ops->blob_gc;
 	op.ctx = &res;
+	pthread_mutex_lock(&store->lock);
+	res.max = store->gc_round_max;
+	pthread_mutex_unlock(&store->lock);
 	batch_run(store, &op, 1);
 	if (op.result != STORE_OK)
 		log_warn(NULL, "store", "blob-gc-failed", "error=\"%s\"",

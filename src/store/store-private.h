@@ -261,6 +261,7 @@ struct store {
 	uint64_t gc_interval_us;	/* writer's blob collection; 0: off */
 	struct timespec gc_next;	/* when it runs next (monotonic) */
 	bool gc_more;			/* the last round left ids queued */
+	size_t gc_round_max;		/* 0: the collector's default */
 	struct store_stats stats;
 	/* store_test_fail_reads(): the backend's reader connections fail. */
 	atomic_bool test_fail_reads;

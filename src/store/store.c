@@ -994,3 +994,11 @@ store_test_fail_reads(struct store *store, bool on)
 {
 	atomic_store(&store->test_fail_reads, on);
 }
+
+void
+store_test_gc_round(struct store *store, size_t n)
+{
+	pthread_mutex_lock(&store->lock);
+	store->gc_round_max = n;
+	pthread_mutex_unlock(&store->lock);
+}

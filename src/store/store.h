@@ -570,5 +570,8 @@ enum store_result store_queue_delete(struct store *store, int64_t id,
  * affected. Unit tests use it to check that a store failure is answered
  * as temporary. Never called outside tests/. */
 void store_test_fail_reads(struct store *store, bool on);
+/* Test-only: the writer's periodic collection rounds take at most n ids
+ * (0: the default, 500), so a test can make a backlog of many rounds. */
+void store_test_gc_round(struct store *store, size_t n);
 
 #endif

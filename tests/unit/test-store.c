@@ -1101,6 +1101,67 @@ test_blob_gc(void **state)
 	free(data);
 }
 
+/* A backlog of many rounds does not hold deliveries up: a further round
+ * runs only while no waited write is queued. With rounds of one id, 300
+ * rounds are 300 commits; a delivery made while they run returns long
+ * before the last (back-to-back rounds made it wait for all of them). */
+static void
+test_blob_gc_backlog(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	char blob[STORE_BLOB_ID_LEN + 1];
+	char *path, *sql;
+	int64_t left = 0, a;
+	sqlite3 *db;
+	int i;
+
+	store_close(&f->store);
+	f->cfg->store.blob_gc_interval_ms = 50;
+	assert_int_equal(store_open(f->cfg, &f->store, &error), STORE_OK);
+	store_test_gc_round(f->store, 1);
+	a = add_user(f->store, "a@example.com", 0);
+	put_text(f->store, "delivered during the backlog", blob);
+	path = xasprintf("%s/herald.db", f->cfg->data_dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 10000);
+	sql = xstrdup("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1"
+		      " FROM n WHERE i < 300) INSERT INTO blob_gc (id) SELECT"
+		      " printf('%064x', i) FROM n");
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	/* wait for the first rounds, then deliver in the middle of them */
+	for (i = 0; i < 500; i++) {
+		sqlite3_stmt *st;
+
+		assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM"
+						    " blob_gc", -1, &st, NULL),
+				 SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		left = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		if (left < 300)
+			break;
+		usleep(5000);
+	}
+	assert_true(left < 300);
+	deliver_to(f->store, blob, 28, a);
+	{
+		sqlite3_stmt *st;
+
+		assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM"
+						    " blob_gc", -1, &st, NULL),
+				 SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		left = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	/* the delivery came back with most of the backlog still queued */
+	assert_true(left > 100);
+	sqlite3_close(db);
+	free(sql);
+	free(path);
+}
+
 /* Each store's writer collects on its own every blob_gc_interval. */
 static void
 test_blob_gc_periodic(void **state)
@@ -2106,6 +2167,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_deliver_no_savepoint,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_gc_periodic, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_blob_gc_backlog, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_queue_atomic,
 						setup, teardown),
