@@ -179,10 +179,20 @@ enum store_result
 sqlite_blob_check_ref(struct store *store, sqlite3 *db, const char *id,
 		      const char **error_r)
 {
-	int64_t one = 0;
-	int rc = sqlite_int(db, &one, "SELECT 1 FROM blobs WHERE id = ?", "t",
-			    id);
+	int64_t rid;
 
+	return sqlite_blob_ref(store, db, id, &rid, error_r);
+}
+
+enum store_result
+sqlite_blob_ref(struct store *store, sqlite3 *db, const char *id,
+		int64_t *rid_r, const char **error_r)
+{
+	int rc;
+
+	*rid_r = 0;
+	rc = sqlite_int(db, rid_r, "SELECT rid FROM blobs WHERE id = ?", "t",
+			id);
 	if (rc == SQLITE_ROW)
 		return STORE_OK;
 	if (rc != SQLITE_DONE)
@@ -202,11 +212,19 @@ sqlite_blob_check_ref(struct store *store, sqlite3 *db, const char *id,
 static int
 blob_referenced(sqlite3 *db, const char *id)
 {
-	int64_t n = 0;
-	int rc = sqlite_int(db, &n, "SELECT EXISTS (SELECT 1 FROM messages"
-			    " WHERE blob_id = ?1) OR EXISTS (SELECT 1 FROM"
-			    " queue WHERE blob_id = ?1)", "t", id);
+	int64_t n = 0, rid = 0;
+	int rc = sqlite_int(db, &rid, "SELECT rid FROM blobs WHERE id = ?", "t",
+			    id);
 
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	/* by row id for an inline body (messages_blob_rid), by name for a
+	 * file or a message that has no row id (messages_blob_file) */
+	rc = sqlite_int(db, &n, "SELECT EXISTS (SELECT 1 FROM messages"
+			" WHERE blob_rid = ?1) OR EXISTS (SELECT 1 FROM"
+			" messages WHERE blob_id = ?2 AND blob_rid IS NULL)"
+			" OR EXISTS (SELECT 1 FROM queue WHERE blob_id = ?2)",
+			"it", rid, id);
 	if (rc != SQLITE_ROW)
 		return -1;
 	return n != 0;

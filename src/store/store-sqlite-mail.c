@@ -273,6 +273,7 @@ email_change_log(sqlite3 *db, int64_t account_id, int64_t mailbox_id,
 struct deliver_plan {
 	int64_t uidnext;
 	int64_t hms;
+	int64_t blob_rid;	/* 0: the body is a file */
 };
 
 static const char *
@@ -303,7 +304,8 @@ deliver_check(sqlite3 *db, struct deliver_ctx *c, size_t i,
 	int rc;
 
 	/* Nothing may reference a blob that is not stored. */
-	r = sqlite_blob_check_ref(c->store, db, target_blob(c, t), error_r);
+	r = sqlite_blob_ref(c->store, db, target_blob(c, t), &plan->blob_rid,
+			    error_r);
 	if (r != STORE_OK)
 		return r;
 	rc = sqlite_prep_cached(db, &stmt, &cached, "SELECT quota_bytes,"
@@ -393,12 +395,12 @@ deliver_write(sqlite3 *db, struct deliver_ctx *c, size_t i,
 			hms + 1, t->mailbox_id) != SQLITE_OK ||
 	    sqlite_exec(db, "INSERT INTO messages (mailbox_id, account_id,"
 			" uid, modseq, flags, internal_date, saved_date, size,"
-			" blob_id, thread_id, email_id)"
-			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			"iiiiiiiitit", t->mailbox_id, t->account_id, uidnext,
+			" blob_id, blob_rid, thread_id, email_id)"
+			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0), ?, ?)",
+			"iiiiiiiitiit", t->mailbox_id, t->account_id, uidnext,
 			hms + 1, (int64_t)(t->flags & STORE_FLAGS_ALL),
 			c->internal_date != 0 ? c->internal_date : now, now,
-			size, blob_id, threads[i],
+			size, blob_id, plan->blob_rid, threads[i],
 			t->email_id) != SQLITE_OK)
 		return sqlite_fail(db, "message insert", error_r);
 	t->message_id = sqlite3_last_insert_rowid(db);

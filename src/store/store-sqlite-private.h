@@ -187,6 +187,11 @@ void sqlite_blob_batch_end(void *);
  * references a blob that is not stored. */
 enum store_result sqlite_blob_check_ref(struct store *store, sqlite3 *db,
 					const char *id, const char **error_r);
+/* The same, with the body's row id in *rid_r (0 for a body kept as a
+ * file). */
+enum store_result sqlite_blob_ref(struct store *store, sqlite3 *db,
+				  const char *id, int64_t *rid_r,
+				  const char **error_r);
 
 /* Creates a mailbox inside a write op (used by user add). */
 enum store_result sqlite_mailbox_create(sqlite3 *db, int64_t account_id,

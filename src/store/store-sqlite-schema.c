@@ -162,10 +162,37 @@ static const char migration_3[] =
 	" WHERE NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = b.id)"
 	" AND NOT EXISTS (SELECT 1 FROM queue WHERE blob_id = b.id);";
 
+/* Messages name an inline body by its row id too (blob_rid), so the
+ * index the blob collector needs grows at its right edge like the others
+ * instead of taking a random leaf (the SHA-256 name) per delivery: the
+ * body table gets an explicit INTEGER PRIMARY KEY (VACUUM may renumber an
+ * implicit rowid), keeping every row's id; bodies kept as files have no
+ * row, so their messages are indexed by name, and they alone. */
+static const char migration_4[] =
+	"CREATE TABLE blobs_new ("
+	" rid INTEGER PRIMARY KEY,"
+	" id TEXT NOT NULL UNIQUE,"
+	" size INTEGER NOT NULL,"
+	" data BLOB NOT NULL,"
+	" created INTEGER NOT NULL);"
+	"INSERT INTO blobs_new (rid, id, size, data, created)"
+	" SELECT rowid, id, size, data, created FROM blobs;"
+	"DROP TABLE blobs;"
+	"ALTER TABLE blobs_new RENAME TO blobs;"
+	"ALTER TABLE messages ADD COLUMN blob_rid INTEGER;"
+	"UPDATE messages SET blob_rid ="
+	" (SELECT rid FROM blobs WHERE blobs.id = messages.blob_id);"
+	"DROP INDEX messages_blob;"
+	"CREATE INDEX messages_blob_rid ON messages (blob_rid)"
+	" WHERE blob_rid IS NOT NULL;"
+	"CREATE INDEX messages_blob_file ON messages (blob_id)"
+	" WHERE blob_rid IS NULL;";
+
 const char *const sqlite_migrations[] = {
 	migration_1,
 	migration_2,
 	migration_3,
+	migration_4,
 };
 const size_t sqlite_migrations_count =
 	sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

@@ -1162,6 +1162,94 @@ test_blob_gc_backlog(void **state)
 	free(path);
 }
 
+static int64_t
+db_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t v;
+
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Migration 4 (messages name inline bodies by row id) on a database of
+ * schema 3 with mail in it: made by this code, then taken back to
+ * schema 3 by hand, then opened again. */
+static void
+test_migration_blob_rid(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->store;
+	const char *error = NULL;
+	int64_t a = add_user(s, "a@example.com", 0);
+	int64_t b = add_user(s, "b@example.com", 0);
+	char shared[STORE_BLOB_ID_LEN + 1], big[STORE_BLOB_ID_LEN + 1];
+	struct store_blob_gc_result res;
+	size_t big_len = 200 * 1024;
+	char *data = xmalloc(big_len);
+	char *path;
+	sqlite3 *db;
+
+	memset(data, 'm', big_len);
+	put_text(s, "shared by a and b", shared);
+	assert_int_equal(store_blob_put(s, data, big_len, big, &error),
+			 STORE_OK);
+	deliver_to(s, shared, 17, a);		/* a uid 1 */
+	deliver_to(s, big, big_len, a);		/* a uid 2 */
+	deliver_to(s, shared, 17, b);		/* b uid 1 */
+	store_close(&f->store);
+
+	path = xasprintf("%s/herald.db", f->cfg->data_dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+		"BEGIN;"
+		"DROP INDEX messages_blob_rid; DROP INDEX messages_blob_file;"
+		"ALTER TABLE messages DROP COLUMN blob_rid;"
+		"CREATE INDEX messages_blob ON messages (blob_id);"
+		"CREATE TABLE blobs_old (id TEXT PRIMARY KEY,"
+		" size INTEGER NOT NULL, data BLOB NOT NULL,"
+		" created INTEGER NOT NULL);"
+		/* rowids out of step with the old rid, as after a VACUUM */
+		"INSERT INTO blobs_old (rowid, id, size, data, created)"
+		" SELECT rid + 100, id, size, data, created FROM blobs;"
+		"DROP TABLE blobs; ALTER TABLE blobs_old RENAME TO blobs;"
+		"PRAGMA user_version = 3; COMMIT;", NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_int_equal(store_open(f->cfg, &f->store, &error), STORE_OK);
+	s = f->store;
+	assert_int_equal(store_schema_version(s), 4);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	/* every inline body's messages name its row; the file's none */
+	assert_int_equal(db_int(db, "SELECT count(*) FROM messages m JOIN"
+				" blobs b ON b.rid = m.blob_rid AND"
+				" b.id = m.blob_id"), 2);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM messages WHERE"
+				" blob_rid IS NULL"), 1);
+	sqlite3_close(db);
+
+	/* and the collector still tells used from unused */
+	expunge_uids(s, a, (const uint32_t[]){ 1, 2 }, 2);
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(store_blob_gc(s, &res, &error), STORE_OK);
+	assert_int_equal(res.checked, 2);
+	assert_int_equal(res.freed, 1);		/* the file, a's only */
+	assert_true(store_blob_exists(s, shared));	/* still b's */
+	assert_false(store_blob_exists(s, big));
+	expunge_uids(s, b, (const uint32_t[]){ 1 }, 1);
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(store_blob_gc(s, &res, &error), STORE_OK);
+	assert_int_equal(res.freed, 1);
+	assert_false(store_blob_exists(s, shared));
+	assert_int_equal(store_check_integrity(s, &error), STORE_OK);
+	free(path);
+	free(data);
+}
+
 /* Each store's writer collects on its own every blob_gc_interval. */
 static void
 test_blob_gc_periodic(void **state)
@@ -2170,6 +2258,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_blob_gc_backlog, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_migration_blob_rid,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_queue_atomic,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrency, setup,
