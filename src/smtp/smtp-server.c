@@ -609,6 +609,15 @@ session_timeout(struct ioev_conn *conn, void *ctx)
 {
 	struct smtp_session *s = ctx;
 
+	/* The timeouts of RFC 5321 4.5.3.2 bound how long we wait for the
+	 * client. While a job of ours runs (a delivery waiting on a busy
+	 * store, say) the client is waiting for us: a 421 now could follow a
+	 * message already stored, and the client's retry would duplicate
+	 * it. The reply comes when the job ends; the timer starts again. */
+	if (s->state == SMTP_STATE_BUSY) {
+		log_debug(s->id, "smtp", "timeout-busy", "rip=%s", s->rip);
+		return;
+	}
 	log_info(s->id, "smtp", "timeout", "rip=%s state=%s", s->rip,
 		 state_name(s->state));
 	smtp_session_close(s, "421 4.4.2 %s Error: timeout exceeded",

@@ -399,6 +399,38 @@ def test_command_timeout(herald_factory):
     assert r.closed()
 
 
+def test_command_timeout_not_while_delivering(herald_factory):
+    # The command timeout bounds the wait for the client, not our own
+    # work: a delivery that waits on a busy store longer than the timeout
+    # still gets its 250 (a 421 after the message was stored would make
+    # the client send it again).
+    h = herald_factory(listeners=("smtp",),
+                       sections={"smtp": "command_timeout = 1s"})
+    h.add_domain()
+    h.add_user("bob@example.test")
+    h.start()
+    r = Raw(h.ports["smtp"])
+    r.reply()
+    r.cmd("EHLO u.test")
+    assert r.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+    assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+    assert r.cmd("DATA")[0] == 354
+    db = h.db()
+    db.execute("BEGIN IMMEDIATE")     # the store's write lock, for 2.5 s
+    try:
+        t0 = time.monotonic()
+        r.send(b"Subject: slow\r\n\r\nwaits for the store\r\n.\r\n")
+        time.sleep(2.5)
+    finally:
+        db.rollback()
+        db.close()
+    code, text = r.reply()
+    assert code == 250, text
+    assert time.monotonic() - t0 >= 2.5
+    assert r.cmd("QUIT")[0] == 221
+    assert len(inbox(h, "bob@example.test")) == 1
+
+
 def test_smtputf8_and_quota(server):
     server.cli("user", "quota", "alice@example.test", "1k")
     r = Raw(server.ports["smtp"])
