@@ -22,10 +22,31 @@ static int log_timestamps = -1;	/* -1: decide from JOURNAL_STREAM */
 static pid_t log_pid_cached;
 static pthread_once_t log_pid_once = PTHREAD_ONCE_INIT;
 
+/* Lines an event-loop thread holds until the end of its loop turn
+ * (log_hold). Each write(2) of them is whole lines and at most
+ * LOG_HOLD_MAX bytes, so it stays atomic on a pipe (PIPE_BUF). */
+#define LOG_HOLD_MAX 4096
+
+struct log_held {
+	bool on;
+	void (*kick)(void *ctx);
+	void *ctx;
+	size_t len;
+	char data[LOG_HOLD_MAX];
+};
+
+static __thread struct log_held *log_held;
+
 static void
 log_pid_forget(void)
 {
 	__atomic_store_n(&log_pid_cached, 0, __ATOMIC_RELAXED);
+	/* a forked child must not write its parent's held lines again,
+	 * nor wake the parent's loop */
+	if (log_held != NULL) {
+		log_held->on = false;
+		log_held->len = 0;
+	}
 }
 
 static void
@@ -85,17 +106,72 @@ log_set_timestamps(bool on)
 }
 
 static void
-log_write_buf(struct buf *b)
+log_write(const char *data, size_t len)
 {
 	size_t off = 0;
 
-	while (off < b->len) {
-		ssize_t n = write(STDERR_FILENO, b->data + off, b->len - off);
+	while (off < len) {
+		ssize_t n = write(STDERR_FILENO, data + off, len - off);
 
 		if (n <= 0)
 			return;
 		off += (size_t)n;
 	}
+}
+
+void
+log_flush(void)
+{
+	struct log_held *h = log_held;
+
+	if (h != NULL && h->len > 0) {
+		log_write(h->data, h->len);
+		h->len = 0;
+	}
+}
+
+/* One whole line: held when this thread holds lines and the line is
+ * info or debug, else written at once after whatever is held. */
+static void
+log_write_buf(struct buf *b, enum log_level level)
+{
+	struct log_held *h = log_held;
+
+	if (h == NULL || !h->on || level > LOG_LEVEL_INFO ||
+	    b->len > LOG_HOLD_MAX) {
+		log_flush();
+		log_write(b->data, b->len);
+		return;
+	}
+	if (h->len + b->len > LOG_HOLD_MAX)
+		log_flush();
+	if (h->len == 0 && h->kick != NULL)
+		h->kick(h->ctx);
+	memcpy(h->data + h->len, b->data, b->len);
+	h->len += b->len;
+}
+
+void
+log_hold(void (*kick)(void *ctx), void *ctx)
+{
+	/* the fork handler that drops held lines in a child */
+	pthread_once(&log_pid_once, log_pid_init);
+	if (log_held == NULL)
+		log_held = calloc(1, sizeof(*log_held));
+	if (log_held == NULL)
+		return;		/* lines are simply written at once */
+	log_flush();
+	log_held->kick = kick;
+	log_held->ctx = ctx;
+	log_held->on = true;
+}
+
+void
+log_release(void)
+{
+	log_flush();
+	free(log_held);
+	log_held = NULL;
 }
 
 static void
@@ -135,7 +211,7 @@ log_event(enum log_level level, const char *id, const char *subsys,
 		va_end(ap);
 	}
 	buf_putc(&b, '\n');
-	log_write_buf(&b);
+	log_write_buf(&b, level);
 	buf_deinit(&b);
 }
 
@@ -232,6 +308,6 @@ panic(const char *fmt, ...)
 	buf_vprintf(&b, fmt, ap);
 	va_end(ap);
 	buf_putc(&b, '\n');
-	log_write_buf(&b);
+	log_write_buf(&b, LOG_LEVEL_ERROR);
 	abort();
 }

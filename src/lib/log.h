@@ -42,6 +42,18 @@ void log_event(enum log_level level, const char *id, const char *subsys,
 #define log_warn(...) log_event(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_error(...) log_event(LOG_LEVEL_ERROR, __VA_ARGS__)
 
+/* Event-loop threads: from now on this thread's info and debug lines
+ * are held in memory and written together by log_flush(), which the
+ * caller runs once per loop turn; kick(ctx) is called when the first
+ * line of a turn is held, to schedule that. A warn or error line, a
+ * panic, and a full hold buffer (4 KiB) write what is held at once, in
+ * order. log_release() writes what is held and stops holding. Lines of
+ * one thread stay in order; another thread's line may be written before
+ * a held line that was logged earlier (by at most one loop turn). */
+void log_hold(void (*kick)(void *ctx), void *ctx);
+void log_flush(void);
+void log_release(void);
+
 /* Makes peer text safe for a log value: control and non-ASCII bytes become
  * \xHH, and the value is wrapped in double quotes (with \" and \\) when it
  * contains a space, a quote or is empty. Truncated to fit outsz with "..."

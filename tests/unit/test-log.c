@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lib/log: lines an event-loop thread holds (log_hold) are written
+ * together, whole and in order, at most 4 KiB per write; warnings are
+ * never held; a forked child does not write its parent's held lines.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+
+struct capture {
+	int saved;		/* the real stderr */
+	int rd;			/* the pipe's read end */
+};
+
+/* stderr into a non-blocking pipe, so each write(2) arrives as one
+ * read here (the pipe is drained between writes by the test) */
+static void
+capture_start(struct capture *c)
+{
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+	c->saved = dup(STDERR_FILENO);
+	assert_true(c->saved >= 0);
+	assert_true(dup2(p[1], STDERR_FILENO) >= 0);
+	close(p[1]);
+	c->rd = p[0];
+}
+
+static void
+capture_end(struct capture *c)
+{
+	assert_true(dup2(c->saved, STDERR_FILENO) >= 0);
+	close(c->saved);
+	close(c->rd);
+}
+
+/* What the pipe holds now (NUL-terminated, static). */
+static const char *
+captured(struct capture *c, size_t *len_r)
+{
+	static char buf[65536];
+	ssize_t n = read(c->rd, buf, sizeof(buf) - 1);
+
+	if (n < 0)
+		n = 0;
+	buf[n] = '\0';
+	if (len_r != NULL)
+		*len_r = (size_t)n;
+	return buf;
+}
+
+static int kicks;
+
+static void
+kick(void *ctx)
+{
+	(void)ctx;
+	kicks++;
+}
+
+static size_t
+count_lines(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static void
+test_held_until_flush(void **state)
+{
+	struct capture c;
+	const char *out, *a, *b;
+
+	(void)state;
+	capture_start(&c);
+	kicks = 0;
+	log_hold(kick, NULL);
+	log_info("ID1", "test", "first", "n=%d", 1);
+	log_info("ID2", "test", "second", "n=%d", 2);
+	assert_int_equal(kicks, 1);		/* once per turn */
+	assert_string_equal(captured(&c, NULL), "");
+	log_flush();
+	out = captured(&c, NULL);		/* one write: both lines */
+	a = strstr(out, "ID1 test first n=1\n");
+	b = strstr(out, "ID2 test second n=2\n");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_true(a < b);
+	assert_int_equal(count_lines(out), 2);
+	/* the next turn's first line kicks again */
+	log_info("ID3", "test", "third", NULL);
+	assert_int_equal(kicks, 2);
+	log_release();				/* writes what is held */
+	assert_non_null(strstr(captured(&c, NULL), "ID3 test third\n"));
+	/* not holding any more: written at once */
+	log_info("ID4", "test", "fourth", NULL);
+	assert_non_null(strstr(captured(&c, NULL), "ID4 test fourth\n"));
+	capture_end(&c);
+}
+
+static void
+test_warning_not_held(void **state)
+{
+	struct capture c;
+	const char *out, *a, *b;
+
+	(void)state;
+	capture_start(&c);
+	log_hold(kick, NULL);
+	log_info("ID1", "test", "before", NULL);
+	log_warn("ID2", "test", "problem", NULL);
+	/* the warning is out at once, after the line held before it */
+	out = captured(&c, NULL);
+	a = strstr(out, "ID1 test before\n");
+	b = strstr(out, "warn ID2 test problem\n");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_true(a < b);
+	log_release();
+	assert_string_equal(captured(&c, NULL), "");
+	capture_end(&c);
+}
+
+static void
+test_writes_at_most_4k(void **state)
+{
+	struct capture c;
+	char value[300];
+	size_t len, total = 0, lines = 0;
+	const char *out;
+
+	(void)state;
+	memset(value, 'v', sizeof(value) - 1);
+	value[sizeof(value) - 1] = '\0';
+	capture_start(&c);
+	log_hold(kick, NULL);
+	/* 40 lines of about 360 bytes: more than one 4 KiB write */
+	for (int i = 0; i < 40; i++) {
+		log_info("ID", "test", "long", "i=%02d v=%s", i, value);
+		out = captured(&c, &len);
+		if (len > 0) {
+			/* written because the hold was full: whole lines */
+			assert_true(len <= 4096);
+			assert_int_equal(out[len - 1], '\n');
+			total += len;
+			lines += count_lines(out);
+		}
+	}
+	assert_true(lines > 0);
+	log_release();
+	out = captured(&c, &len);
+	assert_true(len <= 4096);
+	lines += count_lines(out);
+	total += len;
+	assert_int_equal(lines, 40);
+	assert_true(total > 40 * 300);
+	capture_end(&c);
+}
+
+static void
+test_fork_child_drops_held(void **state)
+{
+	struct capture c;
+	const char *out;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	capture_start(&c);
+	log_hold(kick, NULL);
+	log_info("PARENT", "test", "held", NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* not the parent's line, and not held: written at once */
+		log_info("CHILD", "test", "line", NULL);
+		log_flush();
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	out = captured(&c, NULL);
+	assert_non_null(strstr(out, "CHILD test line\n"));
+	assert_null(strstr(out, "PARENT"));
+	log_release();
+	out = captured(&c, NULL);
+	assert_non_null(strstr(out, "PARENT test held\n"));
+	assert_int_equal(count_lines(out), 1);
+	capture_end(&c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_held_until_flush),
+		cmocka_unit_test(test_warning_not_held),
+		cmocka_unit_test(test_writes_at_most_4k),
+		cmocka_unit_test(test_fork_child_drops_held),
+	};
+
+	log_set_timestamps(false);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
