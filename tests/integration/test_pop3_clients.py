@@ -121,6 +121,9 @@ server = 127.0.0.1
 port = {h.ports['pop3s']}
 username = {USER}
 password = {PASSWORD}
+# also how long getmail waits for its delivery child (180 s by
+# default), which is what its race below costs before the rerun
+timeout = 30
 
 [destination]
 type = Maildir
