@@ -27,18 +27,20 @@ op_set_error(struct store_op *op, enum store_result r, const char *msg)
 		 msg != NULL ? msg : store_result_str(r));
 }
 
-static void
-batch_run(struct store *store, struct store_op *batch, size_t n)
+/* One transaction for the batch. Returns the op that failed after
+ * writing and so rolled the whole batch back, or NULL. */
+static struct store_op *
+batch_try(struct store *store, struct store_op *batch, size_t n)
 {
 	const char *err = NULL;
 	enum store_result r;
-	struct store_op *op;
+	struct store_op *op, *culprit = NULL;
 
 	r = store->ops->batch_begin(store, &err);
 	if (r != STORE_OK) {
 		for (op = batch; op != NULL; op = op->next)
 			op_set_error(op, r, err);
-		return;
+		return NULL;
 	}
 	for (op = batch; op != NULL; op = op->next) {
 		if (op->no_savepoint && store->ops->op_mark != NULL) {
@@ -53,6 +55,7 @@ batch_run(struct store *store, struct store_op *batch, size_t n)
 				 * transaction can undo it */
 				if (err == NULL)
 					err = op->error;
+				culprit = op;
 				goto abort;
 			}
 			continue;
@@ -79,7 +82,7 @@ batch_run(struct store *store, struct store_op *batch, size_t n)
 	if (n > store->stats.max_batch)
 		store->stats.max_batch = n;
 	pthread_mutex_unlock(&store->lock);
-	return;
+	return NULL;
 
 abort:
 	/* The transaction as a whole is lost: nothing of it is on disk, so
@@ -92,6 +95,33 @@ abort:
 			op_set_error(op, STORE_E_TEMP,
 				     err != NULL ? err : "transaction failed");
 	}
+	return culprit;
+}
+
+/* Runs a batch. When one op failed after writing, the batch's other ops
+ * did nothing wrong: if they can run again (struct store_op.rerun) they
+ * do, once, in a new transaction without it, so a message that keeps
+ * failing (a database error it alone causes) does not take the
+ * deliveries that happened to share its batch down with it every time. */
+static void
+batch_run(struct store *store, struct store_op *batch, size_t n)
+{
+	struct store_op *culprit = batch_try(store, batch, n), *op, **pp;
+	bool rerun = culprit != NULL && n > 1;
+
+	for (op = batch; rerun && op != NULL; op = op->next)
+		rerun = op == culprit || op->rerun;
+	if (!rerun)
+		return;
+	log_info(NULL, "store", "batch-rerun", "ops=%zu", n - 1);
+	for (pp = &batch; *pp != culprit; pp = &(*pp)->next)
+		;
+	*pp = culprit->next;	/* out of the list for the rerun */
+	for (op = batch; op != NULL; op = op->next)
+		op_set_error(op, STORE_OK, NULL);
+	(void)batch_try(store, batch, n - 1);
+	culprit->next = *pp;	/* back: the caller walks the whole batch */
+	*pp = culprit;
 }
 
 void
@@ -313,6 +343,7 @@ op_set_flags(struct store_op *op, unsigned flags)
 {
 	op->alone = (flags & STORE_OP_ALONE) != 0;
 	op->no_savepoint = (flags & STORE_OP_NO_SAVEPOINT) != 0;
+	op->rerun = (flags & STORE_OP_RERUN) != 0;
 }
 
 enum store_result
@@ -378,9 +409,10 @@ enum store_result
 store_commit_queue(struct store *store, store_op_run_cb_t *run, void *ctx,
 		   store_op_done_cb_t *done, const char **error_r)
 {
-	/* the blob insert: one statement, atomic by itself */
+	/* the blob insert: one statement, atomic by itself, and the same
+	 * again if it has to run again */
 	return queue_async(store, run, ctx, done, false,
-			   STORE_OP_NO_SAVEPOINT, error_r);
+			   STORE_OP_NO_SAVEPOINT | STORE_OP_RERUN, error_r);
 }
 
 enum store_result

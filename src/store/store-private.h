@@ -46,6 +46,11 @@ struct store_op {
 	 * batch, as a failed commit does. Saves the savepoint's statements
 	 * and the copies of every page it would journal. */
 	bool no_savepoint;
+	/* May run again in a new transaction after its batch was rolled
+	 * back: its run sets every output afresh (a delivery, a blob
+	 * insert). When one op of a batch fails after writing, the others
+	 * are run again without it if all of them are rerunnable. */
+	bool rerun;
 	enum store_result result;
 	char error[STORE_ERROR_SIZE];
 	bool done;
@@ -296,6 +301,7 @@ enum store_result store_commit_submit(struct store *store,
 /* Flags for store_commit_run_flags() and store_commit_submit_flags(). */
 #define STORE_OP_ALONE		0x1	/* a transaction of its own */
 #define STORE_OP_NO_SAVEPOINT	0x2	/* see struct store_op */
+#define STORE_OP_RERUN		0x4	/* see struct store_op */
 /* Like store_commit_run(), with STORE_OP_* flags. */
 enum store_result store_commit_run_flags(struct store *store,
 					 store_op_run_cb_t *run, void *ctx,

@@ -471,8 +471,8 @@ sqlite_deliver(struct store *store, const char *blob_id, uint64_t size,
 		.failed = queue != NULL ? count : 0,
 	};
 	enum store_result r = store_commit_run_flags(store, run_deliver, &c,
-						     STORE_OP_NO_SAVEPOINT,
-						     error_r);
+						     STORE_OP_NO_SAVEPOINT |
+						     STORE_OP_RERUN, error_r);
 
 	if (failed_r != NULL)
 		*failed_r = c.failed;
@@ -514,7 +514,8 @@ sqlite_deliver_async(struct store *store, int64_t internal_date,
 	a->cb_ctx = cb_ctx;
 	r = store_commit_submit_flags(store, run_deliver, &a->c,
 				      deliver_async_done,
-				      STORE_OP_NO_SAVEPOINT, error_r);
+				      STORE_OP_NO_SAVEPOINT | STORE_OP_RERUN,
+				      error_r);
 	if (r != STORE_OK)
 		free(a);
 	return r;

@@ -1389,6 +1389,81 @@ test_deliver_no_savepoint(void **state)
 	pthread_mutex_destroy(&ar.lock);
 }
 
+
+/* A delivery that fails after writing (a database error of its own)
+ * rolls its batch back; the other deliveries of the batch run again
+ * without it and are stored, instead of failing with it. */
+static void
+test_batch_rerun(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->store;
+	const char *error = NULL;
+	int64_t a = add_user(s, "a@example.com", 0);
+	int64_t bad = add_user(s, "bad@example.com", 0);
+	struct async_result ar = { .done = 0 };
+	struct async_one ones[4];
+	struct store_target t[4][2];
+	char blob[STORE_BLOB_ID_LEN + 1];
+	struct store_stats st;
+	char *path, *sql;
+	sqlite3 *db;
+
+	pthread_mutex_init(&ar.lock, NULL);
+	pthread_cond_init(&ar.cond, NULL);
+	put_text(s, "twenty bytes of mail", blob);
+	deliver_to(s, blob, 20, a);	/* the blob is committed */
+	path = xasprintf("%s/herald.db", f->cfg->data_dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sql = xasprintf("CREATE TRIGGER test_refuse BEFORE INSERT ON messages"
+			" WHEN NEW.account_id = %lld BEGIN"
+			" SELECT RAISE(ABORT, 'refused by test'); END",
+			(long long)bad);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	/* hold the write lock so the writer waits on its first batch while
+	 * the other three queue up behind it and share the next batch */
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+			 SQLITE_OK);
+	memset(t, 0, sizeof(t));
+	for (int i = 0; i < 4; i++)
+		t[i][0] = (struct store_target){ .account_id = a,
+						 .blob_id = blob, .size = 20 };
+	/* the third one writes a's copy, then bad's is refused */
+	t[2][1] = (struct store_target){ .account_id = bad, .blob_id = blob,
+					 .size = 20 };
+	for (int i = 0; i < 4; i++) {
+		ones[i] = (struct async_one){ .ar = &ar, .index = i };
+		assert_int_equal(store_deliver_queue_async(s, 0, t[i],
+							   i == 2 ? 2 : 1,
+							   NULL, async_cb,
+							   &ones[i], &error),
+				 STORE_OK);
+		if (i == 0)
+			usleep(100 * 1000);	/* the writer takes it */
+	}
+	usleep(100 * 1000);
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL),
+			 SQLITE_OK);
+	pthread_mutex_lock(&ar.lock);
+	while (ar.done < 4)
+		pthread_cond_wait(&ar.cond, &ar.lock);
+	pthread_mutex_unlock(&ar.lock);
+	assert_int_equal(ar.r[0], STORE_OK);
+	assert_int_equal(ar.r[1], STORE_OK);
+	assert_int_equal(ar.r[2], STORE_E_TEMP);
+	assert_int_equal(ar.r[3], STORE_OK);
+	store_get_stats(s, &st);
+	assert_true(st.max_batch >= 2);
+	/* 1 + ops 0, 1 and 3; nothing of op 2 */
+	assert_int_equal(inbox_count(s, a), 4);
+	assert_int_equal(inbox_count(s, bad), 0);
+	assert_int_equal(store_check_integrity(s, &error), STORE_OK);
+	sqlite3_close(db);
+	free(sql);
+	free(path);
+	pthread_mutex_destroy(&ar.lock);
+	pthread_cond_destroy(&ar.cond);
+}
 static void
 test_queue(void **state)
 {
@@ -2254,6 +2329,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_blob_gc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_no_savepoint,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_rerun, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_blob_gc_periodic, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_blob_gc_backlog, setup,
