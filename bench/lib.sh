@@ -99,32 +99,10 @@ pf_setup() {
 	chmod 755 "$d" "$d/etc"
 	: > "$d/etc/main.cf"
 	: > "$d/maillog"
-	cat > "$d/etc/master.cf" <<MASTER
-127.0.0.1:$port inet n - n - - smtpd
-pickup    unix  n - n 60 1 pickup
-cleanup   unix  n - n - 0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-rewrite   unix  - - n - - trivial-rewrite
-bounce    unix  - - n - 0 bounce
-defer     unix  - - n - 0 bounce
-trace     unix  - - n - 0 bounce
-verify    unix  - - n - 1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n - - proxymap
-proxywrite unix - - n - 1 proxymap
-showq     unix  n - n - - showq
-error     unix  - - n - - error
-retry     unix  - - n - - error
-discard   unix  - - n - - discard
-local     unix  - n n - - local
-virtual   unix  - n n - - virtual
-lmtp      unix  - - n - - lmtp
-smtp      unix  - - n - - smtp
-relay     unix  - - n - - smtp
-anvil     unix  - - n - 1 anvil
-scache    unix  - - n - 1 scache
-postlog   unix-dgram n - n - 1 postlogd
-MASTER
+	{
+		echo "127.0.0.1:$port inet n - n - - smtpd"
+		cat "$(dirname "${BASH_SOURCE[0]}")/../tests/data/postfix-master.cf"
+	} > "$d/etc/master.cf"
 	pf_conf "$d" \
 		"compatibility_level=3.6" \
 		"config_directory=$d/etc" \

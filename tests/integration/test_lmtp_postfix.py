@@ -34,28 +34,9 @@ def build_protocols():
 class Postfix:
     """A private Postfix instance under a temporary directory."""
 
-    MASTER = """\
-127.0.0.1:{port} inet n - n - - smtpd
-pickup    unix  n - n 60 1 pickup
-cleanup   unix  n - n - 0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-rewrite   unix  - - n - - trivial-rewrite
-bounce    unix  - - n - 0 bounce
-defer     unix  - - n - 0 bounce
-trace     unix  - - n - 0 bounce
-verify    unix  - - n - 1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n - - proxymap
-showq     unix  n - n - - showq
-error     unix  - - n - - error
-retry     unix  - - n - - error
-discard   unix  - - n - - discard
-lmtp      unix  - - n - - lmtp
-smtp      unix  - - n - - smtp
-anvil     unix  - - n - 1 anvil
-scache    unix  - - n - 1 scache
-postlog   unix-dgram n - n - 1 postlogd
-"""
+    # the services are shared with bench/lib.sh
+    MASTER = os.path.join(os.path.dirname(__file__), "..", "data",
+                          "postfix-master.cf")
 
     def __init__(self, transport, recipients):
         self.dir = tempfile.mkdtemp(prefix="herald-it-postfix-")
@@ -72,7 +53,9 @@ postlog   unix-dgram n - n - 1 postlogd
         shutil.chown(data, "postfix", "postfix")
         open(self.maillog, "w").close()
         with open(os.path.join(self.etc, "master.cf"), "w") as f:
-            f.write(self.MASTER.format(port=self.port))
+            f.write(f"127.0.0.1:{self.port} inet n - n - - smtpd\n")
+            with open(self.MASTER) as m:
+                f.write(m.read())
         with open(os.path.join(self.etc, "vmailbox"), "w") as f:
             f.writelines(f"{r} ok\n" for r in recipients)
         with open(os.path.join(self.etc, "main.cf"), "w") as f:
