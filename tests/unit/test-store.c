@@ -1298,11 +1298,41 @@ async_cb(void *ctx, enum store_result result, size_t failed, const char *error)
 	pthread_mutex_unlock(&o->ar->lock);
 }
 
+static void
+async_wait(struct async_result *ar, int n)
+{
+	pthread_mutex_lock(&ar->lock);
+	while (ar->done < n)
+		pthread_cond_wait(&ar->cond, &ar->lock);
+	pthread_mutex_unlock(&ar->lock);
+}
+
+/* A second connection to the store's database, with a trigger that makes
+ * every message insert for account fail ("refused by test"): a database
+ * error in the middle of a delivery's writes. */
+static sqlite3 *
+refuse_messages_for(struct fixture *f, int64_t account)
+{
+	char *path = xasprintf("%s/herald.db", f->cfg->data_dir);
+	char *sql = xasprintf("CREATE TRIGGER test_refuse BEFORE INSERT ON"
+			      " messages WHEN NEW.account_id = %lld BEGIN"
+			      " SELECT RAISE(ABORT, 'refused by test'); END",
+			      (long long)account);
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	free(sql);
+	free(path);
+	return db;
+}
+
 static size_t inbox_count(struct store *s, int64_t account);
 
 /* Deliveries run without savepoints (STORE_OP_NO_SAVEPOINT): a refused
  * one (quota) in the middle of a batch leaves the others alone; a failure
- * after a write fails the whole batch and leaves nothing of any of them. */
+ * after a write rolls the whole batch back and leaves nothing of it (the
+ * others then run again: test_batch_rerun). */
 static void
 test_deliver_no_savepoint(void **state)
 {
@@ -1317,8 +1347,6 @@ test_deliver_no_savepoint(void **state)
 	struct store_target t[4][2];
 	char blob[STORE_BLOB_ID_LEN + 1];
 	struct store_stats st;
-	char *path, *sql;
-	sqlite3 *db;
 
 	pthread_mutex_init(&ar.lock, NULL);
 	pthread_cond_init(&ar.cond, NULL);
@@ -1341,10 +1369,7 @@ test_deliver_no_savepoint(void **state)
 							   &ones[i], &error),
 				 STORE_OK);
 	}
-	pthread_mutex_lock(&ar.lock);
-	while (ar.done < 4)
-		pthread_cond_wait(&ar.cond, &ar.lock);
-	pthread_mutex_unlock(&ar.lock);
+	async_wait(&ar, 4);
 	assert_int_equal(ar.r[0], STORE_OK);
 	assert_int_equal(ar.r[1], STORE_E_OVER_QUOTA);
 	assert_int_equal(ar.r[2], STORE_OK);
@@ -1355,16 +1380,8 @@ test_deliver_no_savepoint(void **state)
 	assert_true(st.max_batch >= 2);
 
 	/* a database error after the op wrote (a trigger refuses messages
-	 * for bad@): the op's first copy (a) is not kept, and the batch's
-	 * other ops fail with it rather than commit beside a half */
-	path = xasprintf("%s/herald.db", f->cfg->data_dir);
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	sql = xasprintf("CREATE TRIGGER test_refuse BEFORE INSERT ON messages"
-			" WHEN NEW.account_id = %lld BEGIN"
-			" SELECT RAISE(ABORT, 'refused by test'); END",
-			(long long)bad);
-	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	 * for bad@): the op's first copy (a) is not kept */
+	sqlite3_close(refuse_messages_for(f, bad));
 	{
 		struct store_target two[2] = {
 			{ .account_id = a, .blob_id = blob, .size = 20 },
@@ -1383,12 +1400,9 @@ test_deliver_no_savepoint(void **state)
 	deliver_to(s, blob, 20, a);	/* the writer carries on */
 	assert_int_equal(inbox_count(s, a), 3);
 	assert_int_equal(store_check_integrity(s, &error), STORE_OK);
-	free(sql);
-	free(path);
 	pthread_cond_destroy(&ar.cond);
 	pthread_mutex_destroy(&ar.lock);
 }
-
 
 /* A delivery that fails after writing (a database error of its own)
  * rolls its batch back; the other deliveries of the batch run again
@@ -1406,20 +1420,13 @@ test_batch_rerun(void **state)
 	struct store_target t[4][2];
 	char blob[STORE_BLOB_ID_LEN + 1];
 	struct store_stats st;
-	char *path, *sql;
 	sqlite3 *db;
 
 	pthread_mutex_init(&ar.lock, NULL);
 	pthread_cond_init(&ar.cond, NULL);
 	put_text(s, "twenty bytes of mail", blob);
 	deliver_to(s, blob, 20, a);	/* the blob is committed */
-	path = xasprintf("%s/herald.db", f->cfg->data_dir);
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	sql = xasprintf("CREATE TRIGGER test_refuse BEFORE INSERT ON messages"
-			" WHEN NEW.account_id = %lld BEGIN"
-			" SELECT RAISE(ABORT, 'refused by test'); END",
-			(long long)bad);
-	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	db = refuse_messages_for(f, bad);
 	/* hold the write lock so the writer waits on its first batch while
 	 * the other three queue up behind it and share the next batch */
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
@@ -1444,10 +1451,7 @@ test_batch_rerun(void **state)
 	usleep(100 * 1000);
 	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL),
 			 SQLITE_OK);
-	pthread_mutex_lock(&ar.lock);
-	while (ar.done < 4)
-		pthread_cond_wait(&ar.cond, &ar.lock);
-	pthread_mutex_unlock(&ar.lock);
+	async_wait(&ar, 4);
 	assert_int_equal(ar.r[0], STORE_OK);
 	assert_int_equal(ar.r[1], STORE_OK);
 	assert_int_equal(ar.r[2], STORE_E_TEMP);
@@ -1459,11 +1463,10 @@ test_batch_rerun(void **state)
 	assert_int_equal(inbox_count(s, bad), 0);
 	assert_int_equal(store_check_integrity(s, &error), STORE_OK);
 	sqlite3_close(db);
-	free(sql);
-	free(path);
 	pthread_mutex_destroy(&ar.lock);
 	pthread_cond_destroy(&ar.cond);
 }
+
 static void
 test_queue(void **state)
 {
