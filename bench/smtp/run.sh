@@ -192,7 +192,7 @@ if want idle; then
 		rc=$?
 		sed 's/^/herald /' "$BENCH_TMP/idle.out"
 		added=$(awk '/^idle_rss_added_kb/ { print $2 }' "$BENCH_TMP/idle.out")
-		[ -n "$added" ] && echo "herald: $IDLE idle SMTP sessions add $((added / 1024)) MB resident (target: under 64 MB)"
+		[ -n "$added" ] && echo "herald: $IDLE idle SMTP sessions add $(awk -v k="$added" 'BEGIN { printf "%.1f", k / 1024 }') MB resident (target: under 64 MB)"
 		[ $rc -eq 0 ] || echo "herald: idle sessions: rc=$rc" >&2
 		herald_stop "$HERALD_PID"
 	else
