@@ -62,6 +62,7 @@ struct ioev_conn {
 	 * where one read does. TLS conns read through their bufferevent. */
 	struct event *rev;
 	bool rev_on;
+	bool rev_timed;			/* rev was last added with a timeout */
 	int fd;
 	unsigned refs;
 	unsigned pauses;
@@ -339,6 +340,19 @@ conn_wants_read(const struct ioev_conn *conn)
 	return conn_wants_socket_read(conn) && conn->pauses == 0;
 }
 
+static void conn_sock_read(evutil_socket_t fd, short what, void *arg);
+
+static void
+conn_new_rev(struct ioev_conn *conn)
+{
+	conn->rev = event_new(conn->loop->base, conn->fd, EV_READ | EV_PERSIST,
+			      conn_sock_read, conn);
+	if (conn->rev == NULL)
+		panic("ioev: event_new failed");
+	conn->rev_on = false;
+	conn->rev_timed = false;
+}
+
 /* The idle timeout as a timeval for libevent, or NULL for none. */
 static const struct timeval *
 conn_read_timeout(const struct ioev_conn *conn, struct timeval *tv)
@@ -363,8 +377,17 @@ conn_update_read(struct ioev_conn *conn)
 		 * bufferevent's reading does */
 		if (on) {
 			struct timeval tv;
+			const struct timeval *t = conn_read_timeout(conn, &tv);
 
-			event_add(conn->rev, conn_read_timeout(conn, &tv));
+			/* libevent keeps a persistent event's timeout when it
+			 * is added again without one (and renews it on every
+			 * read): only a new event has none */
+			if (t == NULL && conn->rev_timed) {
+				event_free(conn->rev);
+				conn_new_rev(conn);
+			}
+			event_add(conn->rev, t);
+			conn->rev_timed = t != NULL;
 		} else if (conn->rev_on) {
 			event_del(conn->rev);
 		}
@@ -622,9 +645,10 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if ((what & BEV_EVENT_ERROR) && conn->rev != NULL) {
-		/* A reply to a peer that has gone fails; when the peer
-		 * closed in order (its FIN is waiting to be read), say eof,
-		 * as the bufferevent's own read would have. */
+		/* A reply to a peer that has gone fails; when the socket
+		 * reads as ended (the peer closed, or reset the connection,
+		 * which the failed send has consumed), say eof, as the
+		 * bufferevent's own read would mostly have. */
 		char c;
 
 		if (recv(conn->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
@@ -685,11 +709,7 @@ conn_setup_bev(struct ioev_conn *conn)
 		conn->rev = NULL;
 		conn->rev_on = false;
 	} else if (!conn->tls && conn->rev == NULL) {
-		conn->rev = event_new(conn->loop->base, conn->fd,
-				      EV_READ | EV_PERSIST, conn_sock_read,
-				      conn);
-		if (conn->rev == NULL)
-			panic("ioev: event_new failed");
+		conn_new_rev(conn);
 	}
 	conn_apply_limits(conn);
 	bufferevent_enable(conn->bev, EV_WRITE);

@@ -502,6 +502,27 @@ test_idle_timeout_callback(void **state)
 	fixture_free(&f);
 }
 
+/* An idle timeout set back to 0 is off: the timer armed before does not
+ * fire later (re-adding a pending libevent event without a timeout keeps
+ * its old one). */
+static void
+test_idle_timeout_cleared(void **state)
+{
+	struct ioev_conn_limits lim = { .idle_timeout_ms = 200 };
+	struct fixture *f = fixture_new(&lim, &tp_cbs, false);
+
+	pump(f, 50);
+	lim.idle_timeout_ms = 0;
+	ioev_conn_set_limits(f->t.conn, &lim);
+	pump(f, 800);
+	assert_false(f->t.closed);
+	send_str(f->client, "still here\r\n");
+	pump(f, 800);		/* a read renews no old timeout either */
+	assert_false(f->t.closed);
+	assert_string_equal(f->t.log.data, "still here\n");
+	fixture_free(&f);
+}
+
 /* A peer that sends but never reads: once the output is stuck (reading
  * then stops, so no read can reset or even run the idle timer) the
  * connection must still end, not hold its buffers forever. Both with and
@@ -877,6 +898,7 @@ main(void)
 		cmocka_unit_test(test_peer_eof),
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_idle_timeout_callback),
+		cmocka_unit_test(test_idle_timeout_cleared),
 		cmocka_unit_test(test_idle_timeout_peer_not_reading),
 		cmocka_unit_test(test_starttls_discards_pipelined),
 		cmocka_unit_test(test_implicit_tls),
