@@ -91,9 +91,11 @@ abort:
 		 err != NULL ? err : "?");
 	store->ops->batch_rollback(store);
 	for (op = batch; op != NULL; op = op->next) {
-		if (op->result == STORE_OK)
+		if (op->result == STORE_OK) {
 			op_set_error(op, STORE_E_TEMP,
 				     err != NULL ? err : "transaction failed");
+			op->aborted = true;
+		}
 	}
 	return culprit;
 }
@@ -102,26 +104,46 @@ abort:
  * did nothing wrong: if they can run again (struct store_op.rerun) they
  * do, once, in a new transaction without it, so a message that keeps
  * failing (a database error it alone causes) does not take the
- * deliveries that happened to share its batch down with it every time. */
+ * deliveries that happened to share its batch down with it every time.
+ * Ops refused in their own right before the failure keep their answer:
+ * the rerun would give them the same (the same writes precede them). */
 static void
 batch_run(struct store *store, struct store_op *batch, size_t n)
 {
-	struct store_op *culprit = batch_try(store, batch, n), *op, **pp;
-	bool rerun = culprit != NULL && n > 1;
+	struct store_op *culprit = batch_try(store, batch, n), *op;
+	struct store_op *head = NULL, **tail = &head, **order;
+	size_t i, m = 0;
 
-	for (op = batch; rerun && op != NULL; op = op->next)
-		rerun = op == culprit || op->rerun;
-	if (!rerun)
+	if (culprit == NULL)
 		return;
-	log_info(NULL, "store", "batch-rerun", "ops=%zu", n - 1);
-	for (pp = &batch; *pp != culprit; pp = &(*pp)->next)
-		;
-	*pp = culprit->next;	/* out of the list for the rerun */
-	for (op = batch; op != NULL; op = op->next)
-		op_set_error(op, STORE_OK, NULL);
-	(void)batch_try(store, batch, n - 1);
-	culprit->next = *pp;	/* back: the caller walks the whole batch */
-	*pp = culprit;
+	for (op = batch; op != NULL; op = op->next) {
+		if (!op->aborted)
+			continue;
+		if (!op->rerun)
+			return;
+		m++;
+	}
+	if (m == 0)
+		return;
+	log_info(NULL, "store", "batch-rerun", "ops=%zu", m);
+	/* The caller walks the whole batch afterwards: keep its order. */
+	order = xmalloc(n * sizeof(*order));
+	for (i = 0, op = batch; op != NULL; op = op->next)
+		order[i++] = op;
+	for (i = 0; i < n; i++) {
+		if (!order[i]->aborted)
+			continue;
+		order[i]->aborted = false;
+		op_set_error(order[i], STORE_OK, NULL);
+		*tail = order[i];
+		tail = &order[i]->next;
+	}
+	*tail = NULL;
+	(void)batch_try(store, head, m);
+	for (i = 0; i + 1 < n; i++)
+		order[i]->next = order[i + 1];
+	order[n - 1]->next = NULL;
+	free(order);
 }
 
 void

@@ -51,6 +51,10 @@ struct store_op {
 	 * insert). When one op of a batch fails after writing, the others
 	 * are run again without it if all of them are rerunnable. */
 	bool rerun;
+	/* Its batch was rolled back while this op had succeeded or not yet
+	 * run: only such ops run again (one refused in its own right keeps
+	 * that answer). */
+	bool aborted;
 	enum store_result result;
 	char error[STORE_ERROR_SIZE];
 	bool done;

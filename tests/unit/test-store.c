@@ -1406,7 +1406,8 @@ test_deliver_no_savepoint(void **state)
 
 /* A delivery that fails after writing (a database error of its own)
  * rolls its batch back; the other deliveries of the batch run again
- * without it and are stored, instead of failing with it. */
+ * without it and are stored, instead of failing with it; one refused in
+ * its own right (over quota) keeps that answer. */
 static void
 test_batch_rerun(void **state)
 {
@@ -1414,6 +1415,7 @@ test_batch_rerun(void **state)
 	struct store *s = f->store;
 	const char *error = NULL;
 	int64_t a = add_user(s, "a@example.com", 0);
+	int64_t full = add_user(s, "full@example.com", 10);
 	int64_t bad = add_user(s, "bad@example.com", 0);
 	struct async_result ar = { .done = 0 };
 	struct async_one ones[4];
@@ -1435,7 +1437,9 @@ test_batch_rerun(void **state)
 	for (int i = 0; i < 4; i++)
 		t[i][0] = (struct store_target){ .account_id = a,
 						 .blob_id = blob, .size = 20 };
-	/* the third one writes a's copy, then bad's is refused */
+	/* the second is over quota; the third writes a's copy, then bad's
+	 * fails */
+	t[1][0].account_id = full;
 	t[2][1] = (struct store_target){ .account_id = bad, .blob_id = blob,
 					 .size = 20 };
 	for (int i = 0; i < 4; i++) {
@@ -1453,13 +1457,14 @@ test_batch_rerun(void **state)
 			 SQLITE_OK);
 	async_wait(&ar, 4);
 	assert_int_equal(ar.r[0], STORE_OK);
-	assert_int_equal(ar.r[1], STORE_OK);
+	assert_int_equal(ar.r[1], STORE_E_OVER_QUOTA);
 	assert_int_equal(ar.r[2], STORE_E_TEMP);
 	assert_int_equal(ar.r[3], STORE_OK);
 	store_get_stats(s, &st);
 	assert_true(st.max_batch >= 2);
-	/* 1 + ops 0, 1 and 3; nothing of op 2 */
-	assert_int_equal(inbox_count(s, a), 4);
+	/* 1 + ops 0 and 3; nothing of ops 1 and 2 */
+	assert_int_equal(inbox_count(s, a), 3);
+	assert_int_equal(inbox_count(s, full), 0);
 	assert_int_equal(inbox_count(s, bad), 0);
 	assert_int_equal(store_check_integrity(s, &error), STORE_OK);
 	sqlite3_close(db);
