@@ -24,15 +24,21 @@ const struct cli_command cli_commands[] = {
 };
 
 void
+cli_verror(const char *prog, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: ", prog);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void
 cli_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("herald: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	cli_verror("herald", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 struct config *

@@ -19,8 +19,10 @@
 #include <unistd.h>
 
 #include "cli/cli-sendmail-socket.h"
+#include "cli/cli.h"
 #include "lib/buf.h"
 #include "lib/mem.h"
+#include "lib/utf8.h"
 #include "lib/xtext.h"
 
 /* -bs: after standard input ends, how long the server may stay silent
@@ -49,11 +51,9 @@ submit_error(const char *prog, const char *fmt, ...)
 
 	if (prog == NULL)
 		return;
-	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	cli_verror(prog, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 static int
@@ -206,11 +206,7 @@ submit_command(struct submit_conn *c, const char *fmt, ...)
 static bool
 has_8bit(const char *p, size_t len)
 {
-	for (size_t i = 0; i < len; i++) {
-		if ((unsigned char)p[i] >= 0x80)
-			return true;
-	}
-	return false;
+	return utf8_has_non_ascii((const uint8_t *)p, len);
 }
 
 /* The message dot-stuffed (RFC 5321 4.5.2), then the end of data. */

@@ -86,11 +86,9 @@ sm_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", sendmail_prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	cli_verror(sendmail_prog, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 static void

@@ -8,6 +8,7 @@
 #ifndef HERALD_CLI_CLI_H
 #define HERALD_CLI_CLI_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 
 struct config;
@@ -39,6 +40,10 @@ int cli_help(int argc, char **argv);
 
 /* Prints "herald: <message>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "<prog>: <message>" to stderr (sendmail and mailq name
+ * themselves). */
+void cli_verror(const char *prog, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 /* Loads the config at path (NULL: config_default_path()). On error prints
  * every "FILE:LINE: message" line and returns NULL. */
