@@ -995,6 +995,32 @@ expunge_uids(struct store *s, int64_t account, const uint32_t *uids,
 	store_mailbox_free(&box);
 }
 
+/* A second connection to the store's database, as another program would
+ * open it. */
+static sqlite3 *
+db_open(struct fixture *f)
+{
+	char *path = xasprintf("%s/herald.db", f->cfg->data_dir);
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	free(path);
+	return db;
+}
+
+/* One collection round of at most max ids (0: the default). */
+static struct store_blob_gc_result
+gc_round(struct store *s, size_t max)
+{
+	struct store_blob_gc_result res;
+	const char *error = NULL;
+
+	memset(&res, 0, sizeof(res));
+	res.max = max;
+	assert_int_equal(store_blob_gc(s, &res, &error), STORE_OK);
+	return res;
+}
+
 static void
 test_blob_gc(void **state)
 {
@@ -1020,15 +1046,13 @@ test_blob_gc(void **state)
 	deliver_to(s, shared, 9, a);		/* a: uid 2 */
 	deliver_to(s, big, big_len, a);		/* a: uid 3 */
 	deliver_to(s, shared, 9, b);		/* b: uid 1 */
-	memset(&res, 0, sizeof(res));
-	assert_int_equal(store_blob_gc(s, &res, &error), STORE_OK);
+	res = gc_round(s, 0);
 	assert_int_equal(res.checked, 0);
 	assert_int_equal(res.freed, 0);
 
 	/* the expunge queues all three; the shared one is still b's */
 	expunge_uids(s, a, (const uint32_t[]){ 1, 2, 3 }, 3);
-	memset(&res, 0, sizeof(res));
-	assert_int_equal(store_blob_gc(s, &res, &error), STORE_OK);
+	res = gc_round(s, 0);
 	assert_int_equal(res.checked, 3);
 	assert_int_equal(res.freed, 2);
 	assert_int_equal(res.bytes, 8 + big_len);
@@ -1037,8 +1061,7 @@ test_blob_gc(void **state)
 	assert_false(store_blob_exists(s, big));	/* the file is gone */
 	assert_true(store_blob_exists(s, shared));
 	expunge_uids(s, b, (const uint32_t[]){ 1 }, 1);
-	memset(&res, 0, sizeof(res));
-	assert_int_equal(store_blob_gc(s, &res, &error), STORE_OK);
+	res = gc_round(s, 0);
 	assert_int_equal(res.freed, 1);
 	assert_false(store_blob_exists(s, shared));
 
@@ -1069,13 +1092,10 @@ test_blob_gc(void **state)
 		deliver_to(s, id, strlen(text), b);
 	}
 	expunge_uids(s, b, (const uint32_t[]){ 2, 3, 4 }, 3);
-	memset(&res, 0, sizeof(res));
-	res.max = 2;
-	assert_int_equal(store_blob_gc(s, &res, &error), STORE_OK);
+	res = gc_round(s, 2);
 	assert_int_equal(res.checked, 2);
 	assert_true(res.more);
-	memset(&res, 0, sizeof(res));
-	assert_int_equal(store_blob_gc(s, &res, &error), STORE_OK);
+	res = gc_round(s, 0);
 	assert_int_equal(res.checked, 2);	/* the queue's and the last */
 	assert_int_equal(res.freed, 2);
 	assert_false(res.more);
@@ -1092,8 +1112,7 @@ test_blob_gc(void **state)
 		deliver_to(s, gone, 16, d);
 		assert_int_equal(store_user_del(s, "d@example.com", &error),
 				 STORE_OK);
-		memset(&res, 0, sizeof(res));
-		assert_int_equal(store_blob_gc(s, &res, &error), STORE_OK);
+		res = gc_round(s, 0);
 		assert_int_equal(res.freed, 1);
 		assert_false(store_blob_exists(s, gone));
 	}
@@ -1111,7 +1130,7 @@ test_blob_gc_backlog(void **state)
 	struct fixture *f = *state;
 	const char *error = NULL;
 	char blob[STORE_BLOB_ID_LEN + 1];
-	char *path, *sql;
+	char *sql;
 	int64_t left = 0, a;
 	sqlite3 *db;
 	int i;
@@ -1122,8 +1141,7 @@ test_blob_gc_backlog(void **state)
 	store_test_gc_round(f->store, 1);
 	a = add_user(f->store, "a@example.com", 0);
 	put_text(f->store, "delivered during the backlog", blob);
-	path = xasprintf("%s/herald.db", f->cfg->data_dir);
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	db = db_open(f);
 	sqlite3_busy_timeout(db, 10000);
 	sql = xstrdup("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1"
 		      " FROM n WHERE i < 300) INSERT INTO blob_gc (id) SELECT"
@@ -1159,7 +1177,6 @@ test_blob_gc_backlog(void **state)
 	assert_true(left > 100);
 	sqlite3_close(db);
 	free(sql);
-	free(path);
 }
 
 static int64_t
@@ -1190,7 +1207,6 @@ test_migration_blob_rid(void **state)
 	struct store_blob_gc_result res;
 	size_t big_len = 200 * 1024;
 	char *data = xmalloc(big_len);
-	char *path;
 	sqlite3 *db;
 
 	memset(data, 'm', big_len);
@@ -1202,8 +1218,7 @@ test_migration_blob_rid(void **state)
 	deliver_to(s, shared, 17, b);		/* b uid 1 */
 	store_close(&f->store);
 
-	path = xasprintf("%s/herald.db", f->cfg->data_dir);
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	db = db_open(f);
 	assert_int_equal(sqlite3_exec(db,
 		"BEGIN;"
 		"DROP INDEX messages_blob_rid; DROP INDEX messages_blob_file;"
@@ -1223,7 +1238,7 @@ test_migration_blob_rid(void **state)
 	assert_int_equal(store_open(f->cfg, &f->store, &error), STORE_OK);
 	s = f->store;
 	assert_int_equal(store_schema_version(s), 4);
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	db = db_open(f);
 	/* every inline body's messages name its row; the file's none */
 	assert_int_equal(db_int(db, "SELECT count(*) FROM messages m JOIN"
 				" blobs b ON b.rid = m.blob_rid AND"
@@ -1234,19 +1249,16 @@ test_migration_blob_rid(void **state)
 
 	/* and the collector still tells used from unused */
 	expunge_uids(s, a, (const uint32_t[]){ 1, 2 }, 2);
-	memset(&res, 0, sizeof(res));
-	assert_int_equal(store_blob_gc(s, &res, &error), STORE_OK);
+	res = gc_round(s, 0);
 	assert_int_equal(res.checked, 2);
 	assert_int_equal(res.freed, 1);		/* the file, a's only */
 	assert_true(store_blob_exists(s, shared));	/* still b's */
 	assert_false(store_blob_exists(s, big));
 	expunge_uids(s, b, (const uint32_t[]){ 1 }, 1);
-	memset(&res, 0, sizeof(res));
-	assert_int_equal(store_blob_gc(s, &res, &error), STORE_OK);
+	res = gc_round(s, 0);
 	assert_int_equal(res.freed, 1);
 	assert_false(store_blob_exists(s, shared));
 	assert_int_equal(store_check_integrity(s, &error), STORE_OK);
-	free(path);
 	free(data);
 }
 
@@ -1313,17 +1325,14 @@ async_wait(struct async_result *ar, int n)
 static sqlite3 *
 refuse_messages_for(struct fixture *f, int64_t account)
 {
-	char *path = xasprintf("%s/herald.db", f->cfg->data_dir);
 	char *sql = xasprintf("CREATE TRIGGER test_refuse BEFORE INSERT ON"
 			      " messages WHEN NEW.account_id = %lld BEGIN"
 			      " SELECT RAISE(ABORT, 'refused by test'); END",
 			      (long long)account);
-	sqlite3 *db;
+	sqlite3 *db = db_open(f);
 
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	free(sql);
-	free(path);
 	return db;
 }
 
