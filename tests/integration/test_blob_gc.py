@@ -7,6 +7,8 @@ import poplib
 import smtplib
 import time
 
+from smtp_util import wait_for
+
 USER = "alice@example.test"
 PASSWORD = "correct horse"
 
@@ -27,13 +29,11 @@ def blob_files(h):
     return n
 
 
-def wait_for(pred, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
+def pop3_login(h):
+    p = poplib.POP3("127.0.0.1", h.ports["pop3"], timeout=30)
+    p.user(USER)
+    p.pass_(PASSWORD)
+    return p
 
 
 def test_pop3_deleted_mail_frees_its_bodies(herald_factory):
@@ -50,25 +50,22 @@ def test_pop3_deleted_mail_frees_its_bodies(herald_factory):
                    b"Subject: big\r\n\r\n" + b"y" * 78 + b"\r\n" * 1
                    + (b"z" * 998 + b"\r\n") * 300)
     assert blob_rows(h) == 3 and blob_files(h) == 1
-    p = poplib.POP3("127.0.0.1", h.ports["pop3"], timeout=30)
-    p.user(USER)
-    p.pass_(PASSWORD)
+    p = pop3_login(h)
     # keep message 1, delete the others
     for i in (2, 3, 4):
         p.dele(i)
     p.quit()
-    assert wait_for(lambda: blob_rows(h) == 1 and blob_files(h) == 0), \
+    assert wait_for(lambda: blob_rows(h) == 1 and blob_files(h) == 0,
+                    timeout=10.0), \
         (blob_rows(h), blob_files(h))
     assert h.wait_log(" store blob-gc checked=3 freed=3 ")
     # what is left is whole and still served
-    p = poplib.POP3("127.0.0.1", h.ports["pop3"], timeout=30)
-    p.user(USER)
-    p.pass_(PASSWORD)
+    p = pop3_login(h)
     assert p.stat()[0] == 1
     assert b"body 0" in b"\r\n".join(p.retr(1)[1])
     p.dele(1)
     p.quit()
-    assert wait_for(lambda: blob_rows(h) == 0)
+    assert wait_for(lambda: blob_rows(h) == 0, timeout=10.0)
     db = h.db()
     try:
         assert db.execute("SELECT count(*) FROM blob_gc").fetchone()[0] == 0
@@ -85,9 +82,7 @@ def test_gc_off_keeps_bodies(herald_factory):
     h.start()
     with smtplib.SMTP("127.0.0.1", h.ports["smtp"], timeout=30) as s:
         s.sendmail("bob@remote.test", [USER], b"Subject: x\r\n\r\nx\r\n")
-    p = poplib.POP3("127.0.0.1", h.ports["pop3"], timeout=30)
-    p.user(USER)
-    p.pass_(PASSWORD)
+    p = pop3_login(h)
     p.dele(1)
     p.quit()
     time.sleep(1)
@@ -117,6 +112,7 @@ def test_refused_mail_leaves_no_body(herald_factory):
                 raise AssertionError("accepted over quota")
             except smtplib.SMTPDataError as e:
                 assert e.smtp_code == 552, e
-    assert wait_for(lambda: blob_rows(h) == 0 and blob_files(h) == 0), \
+    assert wait_for(lambda: blob_rows(h) == 0 and blob_files(h) == 0,
+                    timeout=10.0), \
         (blob_rows(h), blob_files(h))
     assert h.messages(USER) == []
