@@ -499,11 +499,15 @@ store_blob_put(struct store *store, const void *data, size_t len,
 	return store_blob_writer_finish(&w, id_r, NULL, error_r);
 }
 
+/* The blob's file, opened into *fd_r (-1 when it fails). STORE_E_NOT_FOUND
+ * (no message: the callers look elsewhere next) when there is none. */
 static enum store_result
-blob_open_file(struct store *store, const char *id, int *fd_r)
+blob_open_file(struct store *store, const char *id, int *fd_r,
+	       const char **error_r)
 {
 	char *dir, *path;
 	int fd, err;
+	enum store_result r;
 
 	blob_paths(store, id, &dir, &path);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -511,8 +515,13 @@ blob_open_file(struct store *store, const char *id, int *fd_r)
 	free(dir);
 	free(path);
 	*fd_r = fd;
-	errno = err;
-	return fd >= 0 ? STORE_OK : errno_result(err);
+	if (fd >= 0)
+		return STORE_OK;
+	r = errno_result(err);
+	if (r == STORE_E_NOT_FOUND)
+		return r;
+	return store_error(error_r, r, "cannot open blob %s: %s", id,
+			   strerror(err));
 }
 
 /* A small blob: pending (not yet committed) or in the database. */
@@ -540,14 +549,9 @@ store_blob_open(struct store *store, const char *id, int *fd_r,
 	*fd_r = -1;
 	if (!store_blob_id_is_valid(id))
 		return store_error(error_r, STORE_E_INVALID, "bad blob id");
-	r = blob_open_file(store, id, &fd);
-	if (r == STORE_OK) {
-		*fd_r = fd;
-		return STORE_OK;
-	}
+	r = blob_open_file(store, id, fd_r, error_r);
 	if (r != STORE_E_NOT_FOUND)
-		return store_error(error_r, r, "cannot open blob %s: %s", id,
-				   strerror(errno));
+		return r;
 	r = blob_read_small(store, id, &data, &len, error_r);
 	if (r != STORE_OK)
 		return r;
@@ -609,7 +613,6 @@ store_blob_reader_get(struct store_blob_reader *r, const char *id,
 {
 	struct store *store = r->store;
 	enum store_result res;
-	int fd;
 
 	*data_r = NULL;
 	*len_r = 0;
@@ -619,15 +622,9 @@ store_blob_reader_get(struct store_blob_reader *r, const char *id,
 		return store_error(error_r, STORE_E_INVALID, "bad blob id");
 	/* A large blob is a file: look there first. */
 	if (size > STORE_BLOB_INLINE_MAX) {
-		res = blob_open_file(store, id, &fd);
-		if (res == STORE_OK) {
-			*fd_r = fd;
-			return STORE_OK;
-		}
+		res = blob_open_file(store, id, fd_r, error_r);
 		if (res != STORE_E_NOT_FOUND)
-			return store_error(error_r, res,
-					   "cannot open blob %s: %s", id,
-					   strerror(errno));
+			return res;
 	}
 	res = reader_db_get(r, id, data_r, len_r, error_r);
 	if (res != STORE_E_NOT_FOUND)
@@ -646,14 +643,9 @@ store_blob_reader_get(struct store_blob_reader *r, const char *id,
 		return res;
 	/* A small blob written as a file (before bodies moved into the
 	 * database) */
-	res = blob_open_file(store, id, &fd);
-	if (res == STORE_OK) {
-		*fd_r = fd;
-		return STORE_OK;
-	}
+	res = blob_open_file(store, id, fd_r, error_r);
 	if (res != STORE_E_NOT_FOUND)
-		return store_error(error_r, res, "cannot open blob %s: %s", id,
-				   strerror(errno));
+		return res;
 	return store_error(error_r, STORE_E_NOT_FOUND,
 			   "blob %s does not exist", id);
 }
@@ -735,12 +727,11 @@ store_blob_read(struct store *store, const char *id, uint8_t **data_r,
 	*len_r = 0;
 	if (!store_blob_id_is_valid(id))
 		return store_error(error_r, STORE_E_INVALID, "bad blob id");
-	r = blob_open_file(store, id, &fd);
+	r = blob_open_file(store, id, &fd, error_r);
 	if (r == STORE_E_NOT_FOUND)
 		return blob_read_small(store, id, data_r, len_r, error_r);
 	if (r != STORE_OK)
-		return store_error(error_r, r, "cannot open blob %s: %s", id,
-				   strerror(errno));
+		return r;
 	if (fstat(fd, &st) < 0) {
 		err = errno;
 		close(fd);
