@@ -27,6 +27,9 @@ sqlite_blob_insert(struct store *store, void *ctx, const char **error_r)
 	return STORE_OK;
 }
 
+static const char blob_select_sql[] = "SELECT data FROM blobs WHERE id = ?";
+static const char blob_rid_sql[] = "SELECT rid FROM blobs WHERE id = ?";
+
 enum store_result
 sqlite_blob_read(struct store *store, const char *id, uint8_t **data_r,
 		 size_t *len_r, const char **error_r)
@@ -42,8 +45,7 @@ sqlite_blob_read(struct store *store, const char *id, uint8_t **data_r,
 	r = sqlite_reader_get(store, &db, error_r);
 	if (r != STORE_OK)
 		return r;
-	rc = sqlite_prep_cached(db, &stmt, &cached,
-				"SELECT data FROM blobs WHERE id = ?", "t", id);
+	rc = sqlite_prep_cached(db, &stmt, &cached, blob_select_sql, "t", id);
 	if (rc != SQLITE_OK) {
 		r = sqlite_fail(db, "blob read", error_r);
 	} else {
@@ -81,8 +83,6 @@ struct sqlite_blob_batch {
 	bool cached;
 	bool in_txn;
 };
-
-static const char blob_select_sql[] = "SELECT data FROM blobs WHERE id = ?";
 
 static void
 batch_release_row(struct sqlite_blob_batch *b)
@@ -191,8 +191,7 @@ sqlite_blob_ref(struct store *store, sqlite3 *db, const char *id,
 	int rc;
 
 	*rid_r = 0;
-	rc = sqlite_int(db, rid_r, "SELECT rid FROM blobs WHERE id = ?", "t",
-			id);
+	rc = sqlite_int(db, rid_r, blob_rid_sql, "t", id);
 	if (rc == SQLITE_ROW)
 		return STORE_OK;
 	if (rc != SQLITE_DONE)
@@ -213,8 +212,7 @@ static int
 blob_referenced(sqlite3 *db, const char *id)
 {
 	int64_t n = 0, rid = 0;
-	int rc = sqlite_int(db, &rid, "SELECT rid FROM blobs WHERE id = ?", "t",
-			    id);
+	int rc = sqlite_int(db, &rid, blob_rid_sql, "t", id);
 
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return -1;
