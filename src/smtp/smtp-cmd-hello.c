@@ -30,8 +30,7 @@ ehlo_reply(struct smtp_session *s)
 	buf_puts(&b, "250-SMTPUTF8\r\n");
 	buf_puts(&b, "250-ENHANCEDSTATUSCODES\r\n");
 	buf_puts(&b, "250-CHUNKING\r\n");
-	if (!s->tls && s->srv->w->tls != NULL && !smtp_session_is_lmtp(s) &&
-	    s->mode != SMTP_MODE_LOCAL)
+	if (!s->tls && smtp_session_starttls_available(s))
 		buf_puts(&b, "250-STARTTLS\r\n");
 	if (s->auth_user == NULL && smtp_session_auth_allowed(s))
 		buf_printf(&b, "250-AUTH %s\r\n", sasl_mech_list());

@@ -55,8 +55,7 @@ smtp_cmd_starttls(struct smtp_session *s, const char *arg, size_t len)
 		smtp_session_error(s);
 		return;
 	}
-	if (s->srv->w->tls == NULL || smtp_session_is_lmtp(s) ||
-	    s->mode == SMTP_MODE_LOCAL) {
+	if (!smtp_session_starttls_available(s)) {
 		smtp_reply(s, "502 5.5.1 Error: command not implemented");
 		smtp_session_error(s);
 		return;

@@ -86,7 +86,6 @@ struct smtp_session {
 	bool tls;		/* TLS is active */
 	bool relay_ok;		/* client inside relay_networks, or local */
 	unsigned local_uid;	/* SMTP_MODE_LOCAL: the sender's user id */
-	char local_user[64];	/* and name (log_str-safe) */
 	char *auth_user;	/* canonical address after AUTH, else NULL */
 	int64_t auth_account_id;
 	unsigned errors;
@@ -153,6 +152,9 @@ bool smtp_session_auth_offered(const struct smtp_session *s);
 /* The Received "with" keyword for this session. */
 const char *smtp_session_protocol(const struct smtp_session *s);
 bool smtp_session_is_lmtp(const struct smtp_session *s);
+/* Whether STARTTLS exists here: TLS configured, and neither LMTP nor the
+ * local sendmail socket (whether TLS is already on is the caller's). */
+bool smtp_session_starttls_available(const struct smtp_session *s);
 /* Restarts the idle timer for commands or for data. */
 void smtp_session_timeouts(struct smtp_session *s, bool data);
 /* Starts the session timer: action runs after ms (input paused). */

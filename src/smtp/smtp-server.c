@@ -332,6 +332,13 @@ smtp_session_is_lmtp(const struct smtp_session *s)
 }
 
 bool
+smtp_session_starttls_available(const struct smtp_session *s)
+{
+	return s->srv->w->tls != NULL && s->mode != SMTP_MODE_LMTP &&
+	       s->mode != SMTP_MODE_LOCAL;
+}
+
+bool
 smtp_session_auth_offered(const struct smtp_session *s)
 {
 	return s->mode != SMTP_MODE_LMTP && s->mode != SMTP_MODE_LOCAL &&
