@@ -74,10 +74,12 @@ struct ioev_conn {
 	bool tls;
 	bool starttls_pending;		/* waiting for "220" to go out */
 	bool kick_input;
-	/* Paused with input_max bytes buffered: EV_READ is off until the
-	 * protocol consumes some (libevent >= 2.1.11 re-runs the read
-	 * callback on every loop turn while the input sits at its high
-	 * watermark with reading enabled, a busy loop; libevent issue 891). */
+	/* input_max bytes buffered: EV_READ is off until the protocol
+	 * consumes some. A TLS conn sets it only while paused (libevent >=
+	 * 2.1.11 re-runs the read callback on every loop turn while the
+	 * input sits at its high watermark with reading enabled, a busy
+	 * loop; libevent issue 891); a plain conn, read by conn_sock_read,
+	 * whenever its input is full. */
 	bool input_stalled;
 	/* Bytes handed straight to the socket (ioev_conn_write) since the
 	 * loop last turned, at most limits.output_high / 2: still counted
