@@ -30,8 +30,7 @@
  * end of file even with commands still waiting, so the pump does not pass
  * the end on at once: a client that sent QUIT gets every reply first. */
 #define PROXY_LINGER_MS 5000
-/* A reply line longer than this is cut (RFC 5321 4.5.3.1.5: 512). */
-#define SUBMIT_LINE_MAX 2048
+#define SUBMIT_LINE_MAX SENDMAIL_REPLY_LINE_MAX
 #define SUBMIT_WRITE_CHUNK 65536
 
 struct submit_conn {
@@ -158,7 +157,13 @@ static int
 submit_reply(struct submit_conn *c)
 {
 	c->code = -1;
-	for (;;) {
+	for (size_t lines = 1;; lines++) {
+		if (lines > SENDMAIL_REPLY_LINES_MAX) {
+			submit_error(c->prog, "Herald's reply goes on for more "
+				     "than %d lines", SENDMAIL_REPLY_LINES_MAX);
+			c->text[0] = '\0';
+			return -1;
+		}
 		if (submit_read_line(c, c->text) < 0) {
 			c->text[0] = '\0';
 			return -1;
@@ -179,6 +184,21 @@ submit_reply(struct submit_conn *c)
 	c->code = (c->text[0] - '0') * 100 + (c->text[1] - '0') * 10 +
 		  (c->text[2] - '0');
 	return c->code;
+}
+
+int
+sendmail_socket_read_reply(int fd, const char *prog,
+			   char text[SENDMAIL_REPLY_LINE_MAX])
+{
+	struct submit_conn c;
+	int code;
+
+	memset(&c, 0, sizeof(c));
+	c.prog = prog;
+	c.fd = fd;
+	code = submit_reply(&c);
+	memcpy(text, c.text, sizeof(c.text));
+	return code;
 }
 
 static int __attribute__((format(printf, 2, 3)))

@@ -50,6 +50,21 @@ int sendmail_submit(const struct sendmail_submit *m,
  * server does not answer (errors are left to the submission). */
 char *sendmail_socket_hostname(const char *socket_path);
 
+/* A reply line longer than this (with its NUL) is cut; RFC 5321
+ * 4.5.3.1.5 allows 512 octets. */
+#define SENDMAIL_REPLY_LINE_MAX 2048
+/* A reply of more lines than this is refused (EHLO's has about a dozen). */
+#define SENDMAIL_REPLY_LINES_MAX 1000
+
+/* Reads one SMTP reply, multi-line or not, from fd: returns its code
+ * (100..599) with its last line (no CRLF, cut to SENDMAIL_REPLY_LINE_MAX -
+ * 1 octets) in text, or -1 on end of file, an error, a timeout, a line
+ * that is not an SMTP reply or more than SENDMAIL_REPLY_LINES_MAX lines
+ * (said on stderr unless prog is NULL; text is then empty). What the submission reads its replies with; public for the
+ * unit test and the fuzz target. */
+int sendmail_socket_read_reply(int fd, const char *prog,
+			       char text[SENDMAIL_REPLY_LINE_MAX]);
+
 /* -bs for such users: copies standard input to the socket and the server's
  * replies to standard output until either side ends. Returns a sysexits
  * code. */
