@@ -82,8 +82,12 @@ smtp_auth_abort(struct smtp_session *s)
 {
 	struct auth_job *j = session_job(s);
 
+	/* A session waiting for a response line goes back to commands: left
+	 * in SMTP_STATE_AUTH, its next line would feed an exchange that is
+	 * gone. */
+	if (s->state == SMTP_STATE_AUTH)
+		smtp_session_set_state(s, SMTP_STATE_COMMAND);
 	sasl_server_free(&s->sasl);
-	smtp_parser_free(&s->auth_parser);
 	if (j != NULL) {
 		free(j->in);
 		if (j->out.data != NULL) {

@@ -185,7 +185,9 @@ void smtp_arg_error_reply(struct smtp_session *s,
 bool smtp_data_input(struct smtp_session *s);
 /* Input while in SMTP_STATE_AUTH: handles one SASL response line. */
 void smtp_auth_input(struct smtp_session *s, const char *line, size_t len);
-/* Frees an unfinished AUTH exchange. */
+/* Frees an unfinished AUTH exchange; a session in SMTP_STATE_AUTH goes
+ * back to SMTP_STATE_COMMAND. The AUTH line reader is not touched (the
+ * input loop owns it). */
 void smtp_auth_abort(struct smtp_session *s);
 
 /* ---- smtp-server-sender.c ---- */

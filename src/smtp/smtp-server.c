@@ -572,8 +572,15 @@ session_input(struct ioev_conn *conn, void *ctx)
 
 		if (avail == 0)
 			return;
-		struct smtp_parser *parser = s->state == SMTP_STATE_AUTH
-			? auth_parser_for(s) : s->parser;
+		struct smtp_parser *parser = s->parser;
+
+		/* This loop owns the AUTH line reader: the commands that end
+		 * an exchange only change the state, so a reader they ended
+		 * is never freed under a caller still reading it. */
+		if (s->state == SMTP_STATE_AUTH)
+			parser = auth_parser_for(s);
+		else
+			smtp_parser_free(&s->auth_parser);
 		enum smtp_parser_result r =
 			smtp_parser_feed(parser, p, avail, &used);
 
@@ -597,7 +604,8 @@ session_input(struct ioev_conn *conn, void *ctx)
 }
 
 /* The AUTH response reader: longer lines than commands (RFC 4954 4).
- * Made when an exchange starts, freed when it ends. */
+ * Made when an exchange reads its first line, freed by session_input once
+ * the session is out of SMTP_STATE_AUTH (or with the session). */
 static struct smtp_parser *
 auth_parser_for(struct smtp_session *s)
 {
