@@ -106,6 +106,8 @@ struct config_smtp {
 	uint64_t data_timeout_ms;	/* between data blocks */
 	uint64_t message_size_limit;	/* bytes; advertised with SIZE */
 	unsigned max_recipients;	/* per message */
+	unsigned recipient_overshoot_limit;	/* 452s before they count
+						 * as errors */
 	unsigned max_errors;		/* protocol errors before disconnect */
 	unsigned max_connections_per_ip;	/* per worker; 0: no limit */
 	unsigned max_line_length;	/* message text line, with CRLF */

@@ -174,8 +174,15 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 		return;
 	}
 	if (s->n_rcpts >= s->srv->cfg->smtp.max_recipients) {
+		/* RFC 5321 4.5.3.1.10: 452 is how a client learns the limit;
+		 * it sends the rest in another transaction. Counting these as
+		 * errors closed the session of a client that pipelined more
+		 * than max_errors of them, and lost the accepted ones too.
+		 * Only far past the limit (Postfix's overshoot) is it abuse. */
 		smtp_reply(s, "452 4.5.3 Error: too many recipients");
-		smtp_session_error(s);
+		if (++s->rcpt_overshoot >
+		    s->srv->cfg->smtp.recipient_overshoot_limit)
+			smtp_session_error(s);
 		return;
 	}
 	if (smtp_rcpt_args_parse(arg, len, &s->plimits, s->smtputf8, &args,

@@ -103,6 +103,7 @@ struct smtp_session {
 	char *dsn_envid;
 	struct smtp_rcpt *rcpts;
 	size_t n_rcpts, cap_rcpts;
+	unsigned rcpt_overshoot;	/* RCPTs refused over max_recipients */
 	/* message data (DATA or BDAT) */
 	struct smtp_data_reader *reader;
 	struct buf msg;

@@ -312,6 +312,7 @@ smtp_session_reset_tx(struct smtp_session *s)
 		delivery_dests_free(&s->rcpts[i].dests, s->rcpts[i].n_dests);
 	}
 	s->n_rcpts = 0;
+	s->rcpt_overshoot = 0;
 	smtp_data_reader_free(&s->reader);
 	buf_reset(&s->msg);
 	if (s->msg.cap > 65536) {

@@ -42,6 +42,13 @@ static const struct setting smtp_settings[] = {
 	  .max = 100000, .reloadable = true,
 	  .doc = "Recipients per message; more get 452 4.5.3 (RFC 5321 "
 		 "4.5.3.1.8: at least 100)." },
+	{ .key = "recipient_overshoot_limit", .type = SETTING_UINT,
+	  .offset = OFF(smtp.recipient_overshoot_limit), .def = "1000",
+	  .min = 0, .max = 100000, .reloadable = true,
+	  .doc = "Recipients past max_recipients in one transaction that are "
+		 "answered 452 4.5.3 without counting as errors (RFC 5321 "
+		 "4.5.3.1.10: the client sends them again later). Each one "
+		 "beyond this counts towards max_errors." },
 	{ .key = "max_errors", .type = SETTING_UINT,
 	  .offset = OFF(smtp.max_errors), .def = "10", .min = 1,
 	  .max = 1000, .reloadable = true,

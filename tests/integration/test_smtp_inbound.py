@@ -500,3 +500,55 @@ def test_multi_account_all_or_nothing(server):
     assert code == 250, text
     assert len(inbox(server, "bob@example.test")) == 1
     assert len(inbox(server, "alice@example.test")) == 1
+
+
+def test_too_many_recipients_are_not_errors(server):
+    """Issue 10 2.9: 120 pipelined RCPTs over max_recipients (100) give
+    100 x 250 and 20 x 452 4.5.3 (RFC 5321 4.5.3.1.10), none counted
+    towards max_errors (10), and the message reaches the accepted ones."""
+    r = Raw(server.ports["smtp"])
+    assert r.reply()[0] == 220
+    rcpts = "".join("RCPT TO:<%s@example.test>\r\n" %
+                    ("bob" if i % 2 else "alice") for i in range(120))
+    r.send("EHLO many.test\r\nMAIL FROM:<m@remote.test>\r\n" + rcpts +
+           "DATA\r\n")
+    assert r.reply()[0] == 250
+    assert r.reply()[0] == 250
+    codes = [r.reply() for _ in range(120)]
+    assert [c for c, _ in codes[:100]] == [250] * 100
+    for code, text in codes[100:]:
+        assert code == 452 and text[0].startswith("4.5.3"), (code, text)
+    assert r.reply()[0] == 354
+    r.send("Subject: many\r\n\r\nbody\r\n.\r\nQUIT\r\n")
+    code, text = r.reply()
+    assert code == 250 and "queued as" in text[0]
+    assert r.reply()[0] == 221
+    r.close()
+    assert len(inbox(server, "bob@example.test")) == 1
+    assert len(inbox(server, "alice@example.test")) == 1
+    assert "too-many-errors" not in server.log()
+
+
+def test_recipient_overshoot_limit_counts_errors(herald_factory):
+    """Far past the limit the 452s count as errors again, so a client
+    cannot send RCPTs forever: max_recipients 2, recipient_overshoot_limit
+    3, max_errors 2 closes the session at the 5th refused RCPT."""
+    h = herald_factory(listeners=("smtp",), sections={
+        "smtp": "max_recipients = 2\nrecipient_overshoot_limit = 3\n"
+                "max_errors = 2"})
+    h.add_domain()
+    h.add_user("bob@example.test")
+    h.start()
+    r = Raw(h.ports["smtp"])
+    assert r.reply()[0] == 220
+    r.cmd("EHLO o.test")
+    assert r.cmd("MAIL FROM:<o@remote.test>")[0] == 250
+    for _ in range(2):
+        assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+    for _ in range(4):
+        assert r.cmd("RCPT TO:<bob@example.test>")[0] == 452
+    assert r.cmd("RCPT TO:<bob@example.test>")[0] == 452
+    code, text = r.reply()
+    assert code == 421, (code, text)
+    assert r.closed()
+    r.close()
