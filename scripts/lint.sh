@@ -14,6 +14,70 @@ fi
 if grep -rn 'sqlite3' src --include='*.c' --include='*.h' -l | grep -v '^src/store/' ; then
 	echo "lint: only src/store/ talks to SQLite" >&2; rc=1
 fi
+# Layers (DESIGN.md section 4): a file in src/<dir>/ includes headers of
+# its own dir or of a lower layer, never of a higher one. Dirs on the same
+# layer are peers and do not include each other unless an exception below
+# names the pair. A new dir gets a row here before it can be included.
+layers='
+7 cli
+6 daemon
+5 smtp pop3 imap http jmap
+4 queue delivery mailauth sieve
+3 store sasl dns tls
+2 mail conf
+1 lib
+'
+# "from>to" pairs of peers (or, while it lasts, a known upward include)
+# that may include each other, each with its reason.
+#   conf>mail: hostname is checked with mail/address.h's domain syntax
+#   lib>tls:   lib/ioev.c drives the TLS handshake; being removed (issue 10)
+layer_exceptions='conf>mail lib>tls'
+if ! out=$(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]+"[a-z0-9_]+/' \
+	src --include='*.c' --include='*.h' | awk -v layers="$layers" \
+	-v exceptions="$layer_exceptions" '
+	BEGIN {
+		n = split(layers, rows, "\n")
+		for (i = 1; i <= n; i++) {
+			m = split(rows[i], w, " ")
+			for (j = 2; j <= m; j++)
+				level[w[j]] = w[1] + 0
+		}
+		m = split(exceptions, w, " ")
+		for (j = 1; j <= m; j++)
+			allowed[w[j]] = 1
+	}
+	{
+		# src/DIR/file.c:LINE:#include "TO/x.h"
+		split($0, f, ":")
+		split(f[1], path, "/")
+		if (path[3] == "")
+			next	# src/main.c sits above every layer
+		from = path[2]
+		match($0, /"[a-z0-9_]+\//)
+		to = substr($0, RSTART + 1, RLENGTH - 2)
+		if (from == to)
+			next
+		where = f[1] ":" f[2]
+		if (!(from in level)) {
+			printf "%s: src/%s/ is in no layer of scripts/lint.sh\n", where, from
+			bad = 1
+		} else if (!(to in level)) {
+			printf "%s: includes %s/, which is in no layer of scripts/lint.sh\n", where, to
+			bad = 1
+		} else if (allowed[from ">" to]) {
+			next
+		} else if (level[to] > level[from]) {
+			printf "%s: %s/ includes %s/, a higher layer\n", where, from, to
+			bad = 1
+		} else if (level[to] == level[from]) {
+			printf "%s: %s/ includes its peer %s/ (same layer)\n", where, from, to
+			bad = 1
+		}
+	}
+	END { exit bad }'); then
+	printf '%s\n' "$out" >&2
+	echo "lint: include against the layers (DESIGN.md section 4)" >&2; rc=1
+fi
 for f in $(find src -name '*.c' -o -name '*.h'); do
 	head -1 "$f" | grep -q SPDX || { echo "lint: $f: no SPDX line" >&2; rc=1; }
 done

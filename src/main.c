@@ -20,6 +20,7 @@ main(int argc, char **argv)
 {
 	const char *self = argc > 0 ? base_name(argv[0]) : "herald";
 
+	cli_modules_register();
 	/* Nothing Herald writes (database, blobs, keys) is for other users. */
 	umask(027);
 	/* Tools print their own messages; `serve` sets the configured level. */

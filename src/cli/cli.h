@@ -38,6 +38,12 @@ int cli_mailq(int argc, char **argv);
 int cli_version(int argc, char **argv);
 int cli_help(int argc, char **argv);
 
+/* Registers the settings section and the protocol start handlers of
+ * every module built in (config_register_section(),
+ * config_register_protocol(), daemon_set_protocol_handler()). main() calls
+ * it first; unit tests that load configs call it too. Idempotent. */
+void cli_modules_register(void);
+
 /* Prints "herald: <message>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "<prog>: <message>" to stderr (sendmail and mailq name

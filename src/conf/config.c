@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <netdb.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -432,9 +433,9 @@ setting_apply(struct config *cfg, const struct setting *s, const char *value,
 static const struct setting_section *
 section_find(const char *name)
 {
-	for (size_t i = 0; i < config_sections_count; i++) {
-		if (strcasecmp(config_sections[i]->name, name) == 0)
-			return config_sections[i];
+	for (size_t i = 0; i < config_section_count(); i++) {
+		if (strcasecmp(config_section_at(i)->name, name) == 0)
+			return config_section_at(i);
 	}
 	return NULL;
 }
@@ -447,6 +448,25 @@ setting_find(const struct setting_section *sec, const char *key)
 			return &sec->settings[i];
 	}
 	return NULL;
+}
+
+/* A listener for a protocol this build has no server for would accept
+ * connections and drop them; refuse it where it is written. */
+static int
+listen_check_available(const struct config *cfg, const struct setting *s,
+		       char **error_r)
+{
+	size_t base = offsetof(struct config, listen.proto);
+	enum listen_proto proto = (enum listen_proto)
+		((s->offset - base) / sizeof(struct listen_list));
+	const struct listen_list *l = (const struct listen_list *)
+		((const char *)cfg + s->offset);
+
+	if (l->n == 0 || config_protocol_is_available(proto))
+		return 0;
+	*error_r = xasprintf("%s: the %s protocol is not available in this "
+			     "build", s->key, listen_proto_name(proto));
+	return -1;
 }
 
 int
@@ -469,7 +489,11 @@ config_set(struct config *cfg, const char *section, const char *key,
 					     section);
 		return -1;
 	}
-	return setting_apply(cfg, s, value, error_r);
+	if (setting_apply(cfg, s, value, error_r) < 0)
+		return -1;
+	if (s->type == SETTING_LISTEN)
+		return listen_check_available(cfg, s, error_r);
+	return 0;
 }
 
 struct config *
@@ -478,8 +502,8 @@ config_defaults(void)
 	struct config *cfg = xcalloc(1, sizeof(*cfg));
 	char host[256];
 
-	for (size_t i = 0; i < config_sections_count; i++) {
-		const struct setting_section *sec = config_sections[i];
+	for (size_t i = 0; i < config_section_count(); i++) {
+		const struct setting_section *sec = config_section_at(i);
 
 		for (size_t j = 0; j < sec->n_settings; j++) {
 			const struct setting *s = &sec->settings[j];
@@ -690,8 +714,8 @@ config_free(struct config **cfgp)
 
 	if (cfg == NULL)
 		return;
-	for (size_t i = 0; i < config_sections_count; i++) {
-		const struct setting_section *sec = config_sections[i];
+	for (size_t i = 0; i < config_section_count(); i++) {
+		const struct setting_section *sec = config_section_at(i);
 
 		for (size_t j = 0; j < sec->n_settings; j++) {
 			const struct setting *s = &sec->settings[j];
@@ -796,8 +820,8 @@ format_value(struct buf *out, const struct config *cfg, const struct setting *s)
 void
 config_print(const struct config *cfg, struct buf *out)
 {
-	for (size_t i = 0; i < config_sections_count; i++) {
-		const struct setting_section *sec = config_sections[i];
+	for (size_t i = 0; i < config_section_count(); i++) {
+		const struct setting_section *sec = config_section_at(i);
 
 		if (sec->name[0] != '\0')
 			buf_printf(out, "\n[%s]\n", sec->name);
@@ -827,8 +851,8 @@ type_name(const struct setting *s)
 void
 config_print_docs(struct buf *out)
 {
-	for (size_t i = 0; i < config_sections_count; i++) {
-		const struct setting_section *sec = config_sections[i];
+	for (size_t i = 0; i < config_section_count(); i++) {
+		const struct setting_section *sec = config_section_at(i);
 
 		if (sec->name[0] == '\0')
 			buf_puts(out, "## Top level\n\n");

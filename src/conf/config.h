@@ -180,9 +180,21 @@ struct setting_section {
 	const char *doc;
 };
 
-/* Every section Herald knows, in documentation order. */
-extern const struct setting_section *const config_sections[];
-extern const size_t config_sections_count;
+/* Adds a module's section (smtp/, pop3/: modules above conf/) after the
+ * foundation sections of conf/settings.c; registering the same section
+ * again does nothing. The top layer (cli/) registers every module once at
+ * start, before any config is built: a section that is not registered is
+ * an unknown section, and its defaults are not applied. */
+void config_register_section(const struct setting_section *sec);
+/* Every section Herald knows, in documentation order: i < count. */
+size_t config_section_count(void);
+const struct setting_section *config_section_at(size_t i);
+
+/* Marks a protocol as served by this build (cli/ registers each one that
+ * has a start handler). config_load() refuses a listener for a protocol
+ * that is not registered, naming its line. */
+void config_register_protocol(enum listen_proto proto);
+bool config_protocol_is_available(enum listen_proto proto);
 
 /* Loads defaults, then the file at path. On error returns NULL and sets
  * *error_r to an allocated "FILE:LINE: message" string (caller frees);

@@ -2,15 +2,17 @@
 /*
  * The settings tables of the foundation sections: top level, [listen],
  * [tls], [dns], [store], [auth]. Each row drives parsing, validation,
- * `herald config show` and docs/config.md; modules with their own sections
- * register them in config_sections[] below.
+ * `herald config show` and docs/config.md. Modules above conf/ (smtp/,
+ * pop3/) own their sections; cli/ registers them at start, so that conf/
+ * includes none of them.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "conf/config.h"
-#include "smtp/smtp-server.h"
-#include "pop3/pop3-settings.h"
+#include "lib/log.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define OFF(field) offsetof(struct config, field)
@@ -224,14 +226,59 @@ static const struct setting_section section_store =
 static const struct setting_section section_auth =
 	SECTION("auth", auth_settings, "Authentication and login limits.");
 
-const struct setting_section *const config_sections[] = {
+/* The foundation sections first, then the registered ones in the order
+ * of registration: that is the order of docs/config.md. */
+#define SECTIONS_MAX 32
+
+static const struct setting_section *sections[SECTIONS_MAX] = {
 	&section_top,
 	&section_listen,
 	&section_tls,
 	&section_dns,
 	&section_store,
 	&section_auth,
-	&smtp_setting_section,
-	&pop3_settings_section,
 };
-const size_t config_sections_count = N(config_sections);
+static size_t sections_count = 6;
+static bool protocols_available[PROTO_COUNT];
+
+void
+config_register_section(const struct setting_section *sec)
+{
+	for (size_t i = 0; i < sections_count; i++) {
+		if (sections[i] == sec)
+			return;
+		if (strcmp(sections[i]->name, sec->name) == 0)
+			panic("config: section [%s] registered twice", sec->name);
+	}
+	if (sections_count == SECTIONS_MAX)
+		panic("config: more than %d sections", SECTIONS_MAX);
+	sections[sections_count++] = sec;
+}
+
+size_t
+config_section_count(void)
+{
+	return sections_count;
+}
+
+const struct setting_section *
+config_section_at(size_t i)
+{
+	if (i >= sections_count)
+		panic("config: section %zu of %zu", i, sections_count);
+	return sections[i];
+}
+
+void
+config_register_protocol(enum listen_proto proto)
+{
+	if ((unsigned)proto >= PROTO_COUNT)
+		panic("config: protocol %d out of range", (int)proto);
+	protocols_available[proto] = true;
+}
+
+bool
+config_protocol_is_available(enum listen_proto proto)
+{
+	return (unsigned)proto < PROTO_COUNT && protocols_available[proto];
+}

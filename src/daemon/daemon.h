@@ -11,24 +11,8 @@
 #include <stdbool.h>
 
 #include "conf/config.h"
+#include "conf/worker.h"
 #include "lib/ioev.h"
-
-struct tls_server;
-struct threadpool;
-
-/* What a worker process gives the protocols it runs. One per worker,
- * valid for the worker's whole life; everything runs on loop's thread. */
-struct worker {
-	struct ioev_loop *loop;
-	const struct config *cfg;	/* this generation's configuration */
-	struct tls_server *tls;		/* server context for STARTTLS */
-	struct threadpool *pool;	/* == ioev_loop_pool(loop) */
-	void *store;			/* set by the worker init hook */
-	void *hook_ctx;			/* free for the init hook's use */
-	unsigned generation;		/* bumped by every successful reload */
-	unsigned index;			/* 0 .. workers-1 */
-	bool draining;			/* no longer accepting; exit when idle */
-};
 
 /* Takes over a freshly accepted connection on a listener of `proto`. For
  * implicit-TLS protocols the handshake is already under way (the first
@@ -40,11 +24,11 @@ typedef void daemon_protocol_start_cb_t(struct ioev_conn *conn,
 					enum listen_proto proto);
 
 /* Registers (or with NULL removes) the handler for a protocol. Call before
- * daemon_serve(); tests use it to plug in an echo handler. */
+ * daemon_serve(): cli/ registers the built-in protocols
+ * (cli_modules_register()); tests plug in an echo handler. */
 void daemon_set_protocol_handler(enum listen_proto proto,
 				 daemon_protocol_start_cb_t *start);
-/* The handler for proto: a registered one, else the built-in table's;
- * NULL when this build has none. */
+/* The registered handler for proto; NULL when there is none. */
 daemon_protocol_start_cb_t *daemon_protocol_handler(enum listen_proto proto);
 /* Checks that every protocol cfg listens on has a handler. Returns 0, or
  * -1 with an allocated "listen.imap: the imap protocol is not available in

@@ -1,32 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Protocol dispatch: which start handler takes a connection accepted on a
- * listener of each enum listen_proto. A protocol module adds its entry to
- * builtin_handlers when it lands; tests override entries at run time.
+ * listener of each enum listen_proto. The daemon knows no protocol: cli/
+ * registers the built-in handlers (cli-modules.c), tests their own.
  */
 #include <signal.h>
 
 #include "daemon/daemon-private.h"
 #include "lib/mem.h"
-#include "pop3/pop3.h"
-#include "smtp/smtp-server.h"
 
-/* Built into this binary. NULL: not available yet; daemon_serve() refuses
- * a config that listens on it rather than accept and drop connections.
- *   [PROTO_SMTP] = smtp_server_start, [PROTO_IMAP] = imap_session_start,
- * and so on, as the protocol modules arrive. */
-static daemon_protocol_start_cb_t *const builtin_handlers[PROTO_COUNT] = {
-	[PROTO_SMTP] = smtp_server_start,
-	[PROTO_SUBMISSION] = smtp_server_start,
-	[PROTO_SUBMISSIONS] = smtp_server_start,
-	[PROTO_LMTP] = smtp_server_start,
-	[PROTO_SENDMAIL] = smtp_server_start,
-	[PROTO_POP3] = pop3_session_start,
-	[PROTO_POP3S] = pop3_session_start,
-};
-
-static daemon_protocol_start_cb_t *override_handlers[PROTO_COUNT];
-static bool override_set[PROTO_COUNT];
+/* NULL: not available; daemon_serve() refuses a config that listens on it
+ * rather than accept and drop connections. */
+static daemon_protocol_start_cb_t *handlers[PROTO_COUNT];
 
 void
 daemon_set_protocol_handler(enum listen_proto proto,
@@ -34,8 +19,7 @@ daemon_set_protocol_handler(enum listen_proto proto,
 {
 	if ((unsigned)proto >= PROTO_COUNT)
 		panic("daemon: protocol %d out of range", (int)proto);
-	override_handlers[proto] = start;
-	override_set[proto] = true;
+	handlers[proto] = start;
 }
 
 daemon_protocol_start_cb_t *
@@ -43,9 +27,7 @@ daemon_protocol_handler(enum listen_proto proto)
 {
 	if ((unsigned)proto >= PROTO_COUNT)
 		return NULL;
-	if (override_set[proto])
-		return override_handlers[proto];
-	return builtin_handlers[proto];
+	return handlers[proto];
 }
 
 int

@@ -13,8 +13,9 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "daemon/daemon.h"
+#include "conf/worker.h"
 #include "lib/base64.h"
+#include "lib/ioev.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "pop3/pop3-private.h"

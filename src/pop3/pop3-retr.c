@@ -17,7 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/daemon.h"
+#include "conf/worker.h"
+#include "lib/ioev.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "pop3/pop3-private.h"

@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/daemon.h"
+#include "conf/worker.h"
+#include "lib/ioev.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "pop3/pop3-private.h"

@@ -13,7 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "daemon/daemon.h"
+#include "conf/worker.h"
 #include "lib/mem.h"
 #include "smtp/smtp-server-private.h"
 #include "tls/tls.h"

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/worker.h"
 #include "lib/mem.h"
 #include "sasl/sasl.h"
 #include "smtp/smtp-server-private.h"
-#include "daemon/daemon.h"
 
 /* Longest HELO argument kept (a domain is at most 255 octets). */
 #define SMTP_HELO_MAX 255

@@ -6,7 +6,7 @@
  */
 #include <stdlib.h>
 
-#include "daemon/daemon.h"
+#include "conf/worker.h"
 #include "lib/mem.h"
 #include "smtp/smtp-server-private.h"
 

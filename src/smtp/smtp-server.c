@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "daemon/daemon.h"
+#include "conf/worker.h"
 #include "lib/mem.h"
 #include "sasl/ratelimit.h"
 #include "smtp/smtp-server-private.h"

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "cli/cli.h"
 #include "conf/config.h"
 #include "lib/buf.h"
 #include "lib/mem.h"
@@ -200,11 +201,13 @@ test_docs_cover_every_key(void **state)
 
 	buf_init(&b);
 	config_print_docs(&b);
-	for (size_t i = 0; i < config_sections_count; i++) {
-		for (size_t j = 0; j < config_sections[i]->n_settings; j++) {
-			char *k = xasprintf("| `%s` |", config_sections[i]->settings[j].key);
+	for (size_t i = 0; i < config_section_count(); i++) {
+		const struct setting_section *sec = config_section_at(i);
+
+		for (size_t j = 0; j < sec->n_settings; j++) {
+			char *k = xasprintf("| `%s` |", sec->settings[j].key);
 			assert_non_null(strstr(b.data, k));
-			assert_non_null(config_sections[i]->settings[j].doc);
+			assert_non_null(sec->settings[j].doc);
 			free(k);
 		}
 	}
@@ -222,5 +225,7 @@ main(void)
 		cmocka_unit_test(test_print_roundtrip),
 		cmocka_unit_test(test_docs_cover_every_key),
 	};
+	/* the sections and protocols of the modules, as herald's main() */
+	cli_modules_register();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

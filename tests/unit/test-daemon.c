@@ -373,9 +373,11 @@ setup(void **state)
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/herald-daemon-XXXXXX");
 	if (mkdtemp(tmpdir) == NULL)
 		return -1;
-	daemon_set_protocol_handler(PROTO_SMTP, echo_start);
-	daemon_set_protocol_handler(PROTO_SUBMISSION, echo_start);
-	daemon_set_protocol_handler(PROTO_SUBMISSIONS, echo_start);
+	/* the echo handler stands in for SMTP; IMAP stays unavailable */
+	for (enum listen_proto p = PROTO_SMTP; p <= PROTO_SUBMISSIONS; p++) {
+		config_register_protocol(p);
+		daemon_set_protocol_handler(p, echo_start);
+	}
 	return 0;
 }
 

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The wiring of the modules this binary is built with: each protocol's
+ * start handler and each module's settings section. It lives in cli/, the
+ * top layer, so that daemon/ and conf/ need not include the protocols
+ * (DESIGN.md "Layers"). A new protocol (imap/) adds its row here.
+ */
+#include "cli/cli.h"
+
+#include <stddef.h>
+
+#include "conf/config.h"
+#include "daemon/daemon.h"
+#include "pop3/pop3-settings.h"
+#include "pop3/pop3.h"
+#include "smtp/smtp-server.h"
+
+static const struct {
+	enum listen_proto proto;
+	daemon_protocol_start_cb_t *start;
+} protocols[] = {
+	{ PROTO_SMTP, smtp_server_start },
+	{ PROTO_SUBMISSION, smtp_server_start },
+	{ PROTO_SUBMISSIONS, smtp_server_start },
+	{ PROTO_LMTP, smtp_server_start },
+	{ PROTO_SENDMAIL, smtp_server_start },
+	{ PROTO_POP3, pop3_session_start },
+	{ PROTO_POP3S, pop3_session_start },
+};
+
+/* In documentation order, after conf/'s own sections. */
+static const struct setting_section *const sections[] = {
+	&smtp_setting_section,
+	&pop3_settings_section,
+};
+
+void
+cli_modules_register(void)
+{
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		config_register_section(sections[i]);
+	for (size_t i = 0; i < sizeof(protocols) / sizeof(protocols[0]); i++) {
+		config_register_protocol(protocols[i].proto);
+		daemon_set_protocol_handler(protocols[i].proto,
+					    protocols[i].start);
+	}
+}

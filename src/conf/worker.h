@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * struct worker: what a worker process gives the protocols it runs (its
+ * configuration generation, event loop, TLS context, thread pool, store).
+ * It lives here, below the protocols, because daemon/ (which fills it in)
+ * is above them: smtp/, pop3/ and imap/ include this, never daemon/.
+ */
+#ifndef HERALD_CONF_WORKER_H
+#define HERALD_CONF_WORKER_H
+
+#include <stdbool.h>
+
+struct config;
+struct ioev_loop;
+struct threadpool;
+struct tls_server;
+
+/* One per worker, valid for the worker's whole life; everything runs on
+ * loop's thread. */
+struct worker {
+	struct ioev_loop *loop;
+	const struct config *cfg;	/* this generation's configuration */
+	struct tls_server *tls;		/* server context for STARTTLS */
+	struct threadpool *pool;	/* == ioev_loop_pool(loop) */
+	void *store;			/* set by the worker init hook */
+	void *hook_ctx;			/* free for the init hook's use */
+	unsigned generation;		/* bumped by every successful reload */
+	unsigned index;			/* 0 .. workers-1 */
+	bool draining;			/* no longer accepting; exit when idle */
+};
+
+#endif
