@@ -6,6 +6,8 @@
  */
 #include "lib/xtext.h"
 
+#include "lib/utf8.h"
+
 static int
 xtext_hexval(char c)
 {
@@ -51,6 +53,45 @@ xtext_decode(const char *s, size_t len, struct buf *out, const char **error_r)
 			*error_r = "invalid character in xtext";
 			return -1;
 		}
+	}
+	return 0;
+}
+
+int
+xtext_decode_text(const char *s, size_t len, bool utf8, struct buf *out,
+		  const char **error_r)
+{
+	size_t start = out->len, i;
+
+	if (xtext_decode(s, len, out, error_r) < 0)
+		return -1;
+	for (i = start; i < out->len;) {
+		const uint8_t *p = (const uint8_t *)out->data + i;
+		uint32_t cp;
+		size_t n;
+
+		if (*p < 0x80) {
+			if (*p < 0x20 || *p == 0x7f) {
+				*error_r = "control character in xtext";
+				return -1;
+			}
+			i++;
+			continue;
+		}
+		if (!utf8) {
+			*error_r = "non-ASCII octet in xtext";
+			return -1;
+		}
+		n = utf8_decode(p, out->len - i, &cp);
+		if (n == 0) {
+			*error_r = "invalid UTF-8 in xtext";
+			return -1;
+		}
+		if (cp >= 0x80 && cp <= 0x9f) {
+			*error_r = "control character in xtext";
+			return -1;
+		}
+		i += n;
 	}
 	return 0;
 }

@@ -21,6 +21,15 @@
 int xtext_decode(const char *s, size_t len, struct buf *out,
 		 const char **error_r);
 
+/* xtext_decode() for a value that is text (an envelope id, an address):
+ * the decoded octets must also contain no control character (C0, DEL,
+ * and with utf8 the C1 range) since they end up in queue records, DSNs
+ * and log lines, where a CR or LF splits a line. Octets >= 0x80 are
+ * refused unless utf8 is set, and must then be valid UTF-8 (RFC 3629).
+ * Same return convention as xtext_decode(). */
+int xtext_decode_text(const char *s, size_t len, bool utf8, struct buf *out,
+		      const char **error_r);
+
 /* Whether s[0..len) is well-formed xtext (same rules as xtext_decode). */
 bool xtext_is_valid(const char *s, size_t len);
 

@@ -179,28 +179,20 @@ smtp_parse_size(const struct smtp_param *param, uint64_t *size_r)
 	return 0;
 }
 
+/* A decoded xtext value, or NULL when it is not text (see
+ * xtext_decode_text(): no controls, valid UTF-8 only with utf8). */
 static char *
-smtp_decode_xtext(const struct smtp_param *param, bool printable)
+smtp_decode_xtext(const struct smtp_param *param, bool utf8)
 {
 	struct buf out;
 	const char *error;
 	char *s;
-	size_t i;
 
 	buf_init(&out);
-	if (xtext_decode(param->value, param->value_len, &out, &error) < 0) {
+	if (xtext_decode_text(param->value, param->value_len, utf8, &out,
+			      &error) < 0) {
 		buf_deinit(&out);
 		return NULL;
-	}
-	for (i = 0; i < out.len; i++) {
-		uint8_t c = (uint8_t)out.data[i];
-
-		/* A NUL could never be carried in a C string; controls
-		 * have no business in an envelope id or address. */
-		if (c == 0 || (printable && (c < 32 || c > 126))) {
-			buf_deinit(&out);
-			return NULL;
-		}
 	}
 	s = buf_steal(&out);
 	buf_deinit(&out);
@@ -268,13 +260,13 @@ smtp_mail_param(struct smtp_mail_args *args, const struct smtp_param *param,
 	case SMTP_PARAM_ENVID:
 		if (param->value == NULL ||
 		    param->value_len > SMTP_PARAMS_MAX_ENVID ||
-		    (args->envid = smtp_decode_xtext(param, true)) == NULL)
+		    (args->envid = smtp_decode_xtext(param, false)) == NULL)
 			return smtp_arg_fail(res, SMTP_ARG_BAD_PARAM,
 					     "invalid ENVID", param);
 		break;
 	case SMTP_PARAM_AUTH:
 		if (param->value == NULL ||
-		    (args->auth = smtp_decode_xtext(param, false)) == NULL)
+		    (args->auth = smtp_decode_xtext(param, true)) == NULL)
 			return smtp_arg_fail(res, SMTP_ARG_BAD_PARAM,
 					     "invalid AUTH", param);
 		break;
@@ -324,7 +316,67 @@ smtp_parse_notify(const struct smtp_param *param, unsigned *notify_r)
 	return 0;
 }
 
-/* ORCPT=addr-type ";" xtext; addr-type is an atom (RFC 3461 4.2). */
+static int
+smtp_hexval(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* RFC 6533 3: utf-8-addr-xtext (QCHAR and "\x{HEXPOINT}") or, with
+ * SMTPUTF8, utf-8-addr-unitext (raw UTF-8 as well). Kept as sent, so
+ * what an escape stands for is checked here: a control character, a
+ * surrogate or a value past U+10FFFF must not reach a DSN through it. */
+static bool
+smtp_orcpt_utf8_is_valid(const char *v, size_t len, bool smtputf8)
+{
+	const uint8_t *p = (const uint8_t *)v;
+	size_t i = 0;
+
+	while (i < len) {
+		uint32_t cp = 0;
+		size_t n, digits = 0;
+
+		if (p[i] >= 0x80) {
+			n = smtputf8 ? utf8_decode(p + i, len - i, &cp) : 0;
+			if (n == 0 || cp <= 0x9f)
+				return false;
+			i += n;
+			continue;
+		}
+		if (p[i] == '\\') {
+			if (len - i < 5 || p[i + 1] != 'x' || p[i + 2] != '{')
+				return false;
+			for (i += 3; i < len && p[i] != '}'; i++) {
+				int h = smtp_hexval(p[i]);
+
+				if (h < 0 || ++digits > 6)
+					return false;
+				cp = cp * 16 + (uint32_t)h;
+			}
+			if (i >= len || digits < 2 || cp < 0x20 ||
+			    (cp >= 0x7f && cp <= 0x9f) ||
+			    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+				return false;
+			i++;
+			continue;
+		}
+		/* QCHAR: printable ASCII but for '+', '=' and the backslash */
+		if (p[i] < 0x21 || p[i] > 0x7e || p[i] == '+' || p[i] == '=')
+			return false;
+		i++;
+	}
+	return true;
+}
+
+/* ORCPT=addr-type ";" xtext; addr-type is an atom (RFC 3461 4.2), and
+ * "utf-8" has its own encoding (RFC 6533). Every form is checked for
+ * what it decodes to: the value goes into the queue and into DSNs. */
 static int
 smtp_parse_orcpt(const struct smtp_param *param, bool smtputf8,
 		 struct smtp_rcpt_args *args)
@@ -350,15 +402,16 @@ smtp_parse_orcpt(const struct smtp_param *param, bool smtputf8,
 	xparam.value_len = param->value_len - tlen - 1;
 	if (xparam.value_len == 0)
 		return -1;
-	if (utf8_has_non_ascii((const uint8_t *)xparam.value,
-			       xparam.value_len)) {
-		/* RFC 6533 utf-8-addr-unitext: raw UTF-8 is allowed with
-		 * SMTPUTF8; it is kept as sent (\x{} escapes included). */
-		if (!smtputf8)
+	if (tlen == 5 && strncasecmp(param->value, "utf-8", 5) == 0) {
+		if (!smtp_orcpt_utf8_is_valid(xparam.value, xparam.value_len,
+					      smtputf8))
 			return -1;
 		args->orcpt_addr = xstrndup(xparam.value, xparam.value_len);
 	} else {
-		args->orcpt_addr = smtp_decode_xtext(&xparam, false);
+		/* RFC 3461 4.2: plain xtext, ASCII on the wire; what it
+		 * encodes may be UTF-8 (an SMTPUTF8 address sent as
+		 * rfc822 by an older client) but never a control */
+		args->orcpt_addr = smtp_decode_xtext(&xparam, true);
 		if (args->orcpt_addr == NULL)
 			return -1;
 	}

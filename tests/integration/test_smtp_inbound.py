@@ -552,3 +552,28 @@ def test_recipient_overshoot_limit_counts_errors(herald_factory):
     assert code == 421, (code, text)
     assert r.closed()
     r.close()
+
+
+def test_dsn_xtext_values_carry_no_controls(server):
+    """Issue 10 2.11: ORCPT's xtext decoded to a raw CR/LF (ENVID was
+    checked, ORCPT and AUTH= were not); every decoded value is text now.
+    Good values still pass."""
+    r = Raw(server.ports["smtp"])
+    assert r.reply()[0] == 220
+    r.cmd("EHLO dsn.test")
+    code, text = r.cmd("MAIL FROM:<d@remote.test> AUTH=x+0D+0Ay@remote.test")
+    assert code == 501 and "AUTH" in text[0], (code, text)
+    assert r.cmd("MAIL FROM:<d@remote.test> ENVID=q+20r "
+                 "AUTH=d@remote.test")[0] == 250
+    for orcpt in ("rfc822;bob+0D+0AX-Injected:+20yes@example.test",
+                  "rfc822;bob+0A@example.test",
+                  "utf-8;bob+0D+0A@example.test",
+                  "utf-8;bob\\x{0D}\\x{0A}@example.test"):
+        code, text = r.cmd("RCPT TO:<bob@example.test> ORCPT=" + orcpt)
+        assert code == 501 and "ORCPT" in text[0], (orcpt, code, text)
+    assert r.cmd("RCPT TO:<bob@example.test> NOTIFY=FAILURE "
+                 "ORCPT=rfc822;bob+2Bx@example.test")[0] == 250
+    assert r.cmd("RCPT TO:<alice@example.test> "
+                 "ORCPT=utf-8;\\x{E9}lice@example.test")[0] == 250
+    assert r.cmd("QUIT")[0] == 221
+    r.close()
