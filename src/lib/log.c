@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lib/buf.h"
+#include "lib/utf8.h"
 
 static enum log_level log_min_level = LOG_LEVEL_INFO;
 static int log_timestamps = -1;	/* -1: decide from JOURNAL_STREAM */
@@ -215,6 +216,22 @@ log_event(enum log_level level, const char *id, const char *subsys,
 	buf_deinit(&b);
 }
 
+/* Code points that stay escaped although they are valid UTF-8: C1
+ * controls (U+0085 ends a line for some readers), the Unicode spaces and
+ * line/paragraph separators (a reader splitting fields on white space,
+ * fail2ban's \s among them, would see two fields), the bidirectional
+ * controls that can make a line read differently from what it holds, and
+ * U+FEFF. */
+static bool
+log_cp_escaped(uint32_t cp)
+{
+	return (cp >= 0x80 && cp <= 0xa0) || cp == 0x1680 ||
+	       (cp >= 0x2000 && cp <= 0x200f) ||
+	       (cp >= 0x2028 && cp <= 0x202f) ||
+	       (cp >= 0x205f && cp <= 0x206f) || cp == 0x3000 ||
+	       cp == 0xfeff;
+}
+
 const char *
 log_strn(char *out, size_t outsz, const char *s, size_t len)
 {
@@ -232,14 +249,29 @@ log_strn(char *out, size_t outsz, const char *s, size_t len)
 	}
 	if (quote)
 		out[o++] = '"';
-	for (size_t i = 0; i < len; i++) {
+	for (size_t i = 0; i < len;) {
 		unsigned char c = (unsigned char)s[i];
-		char tmp[5];
-		size_t tl;
+		char tmp[16];
+		size_t tl, n = 1;
+		uint32_t cp;
 
-		if (c < 0x20 || c >= 0x7f) {
-			snprintf(tmp, sizeof(tmp), "\\x%02x", c);
-			tl = 4;
+		if (c >= 0x80 &&
+		    (n = utf8_decode((const uint8_t *)s + i, len - i, &cp)) > 0 &&
+		    !log_cp_escaped(cp)) {
+			/* UTF-8 addresses and names read as themselves
+			 * (RFC 6531); only invalid sequences and the code
+			 * points above are escaped, octet by octet */
+			memcpy(tmp, s + i, n);
+			tl = n;
+		} else if (c < 0x20 || c >= 0x7f) {
+			if (n == 0)
+				n = 1;
+			tl = 0;
+			for (size_t k = 0; k < n; k++) {
+				snprintf(tmp + tl, sizeof(tmp) - tl, "\\x%02x",
+					 (unsigned char)s[i + k]);
+				tl += 4;
+			}
 		} else if (quote && (c == '"' || c == '\\')) {
 			tmp[0] = '\\';
 			tmp[1] = (char)c;
@@ -248,7 +280,8 @@ log_strn(char *out, size_t outsz, const char *s, size_t len)
 			tmp[0] = (char)c;
 			tl = 1;
 		}
-		/* keep room for "...", the closing quote and the NUL */
+		/* keep room for "...", the closing quote and the NUL; a
+		 * character is written whole or not at all */
 		if (o + tl + 5 > outsz) {
 			memcpy(out + o, "...", 3);
 			o += 3;
@@ -256,6 +289,7 @@ log_strn(char *out, size_t outsz, const char *s, size_t len)
 		}
 		memcpy(out + o, tmp, tl);
 		o += tl;
+		i += n;
 	}
 	if (quote)
 		out[o++] = '"';

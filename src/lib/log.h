@@ -54,8 +54,10 @@ void log_hold(void (*kick)(void *ctx), void *ctx);
 void log_flush(void);
 void log_release(void);
 
-/* Makes peer text safe for a log value: control and non-ASCII bytes become
- * \xHH, and the value is wrapped in double quotes (with \" and \\) when it
+/* Makes peer text safe for a log value: control bytes, octets that are
+ * not valid UTF-8, and C1 controls, Unicode spaces and separators,
+ * bidirectional controls and U+FEFF become \xHH (one per octet); other
+ * UTF-8 is kept as it is. The value is wrapped in double quotes (with \" and \\) when it
  * contains a space, a quote or is empty. Truncated to fit outsz with "..."
  * appended. Returns out. */
 const char *log_str(char *out, size_t outsz, const char *s);

@@ -3,6 +3,7 @@
  * lib/log: lines an event-loop thread holds (log_hold) are written
  * together, whole and in order, at most 4 KiB per write; warnings are
  * never held; a forked child does not write its parent's held lines.
+ * log_str keeps UTF-8 and escapes controls and invalid octets.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -206,6 +207,64 @@ test_fork_child_drops_held(void **state)
 	capture_end(&c);
 }
 
+struct str_case {
+	const char *in;
+	size_t outsz;
+	const char *want;
+};
+
+/* Issue 10 2.14: UTF-8 addresses are logged as UTF-8; controls, invalid
+ * UTF-8 and what would split or disguise a field stay escaped. */
+static const struct str_case str_cases[] = {
+	{ "alice@example.test", 64, "alice@example.test" },
+	{ "", 64, "\"\"" },
+	{ "a b", 64, "\"a b\"" },
+	{ "a\"b\\c", 64, "\"a\\\"b\\\\c\"" },
+	{ "a\r\nb\x7f", 64, "a\\x0d\\x0ab\\x7f" },
+	/* UTF-8 as itself (RFC 6531 addresses, IDN domains) */
+	{ "j\xc3\xb6rg@b\xc3\xbc""cher.example", 64,
+	  "j\xc3\xb6rg@b\xc3\xbc""cher.example" },
+	{ "\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe5\xb9\xbf"
+	  "\xe5\x91\x8a", 64,
+	  "\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe5\xb9\xbf"
+	  "\xe5\x91\x8a" },
+	{ "\xf0\x9f\x98\x80@x.test", 64, "\xf0\x9f\x98\x80@x.test" },
+	/* invalid UTF-8: each octet escaped */
+	{ "a\xc3@x", 64, "a\\xc3@x" },
+	{ "a\xff\xfe@x", 64, "a\\xff\\xfe@x" },
+	{ "\xc0\xaf", 64, "\\xc0\\xaf" },		/* overlong '/' */
+	{ "\xed\xa0\x80", 64, "\\xed\\xa0\\x80" },	/* surrogate */
+	{ "\xf4\x90\x80\x80", 64, "\\xf4\\x90\\x80\\x80" },
+	{ "a\xe2\x82", 64, "a\\xe2\\x82" },	/* truncated */
+	/* valid, but a control, a space or a separator: escaped */
+	{ "a\xc2\x85""b", 64, "a\\xc2\\x85b" },		/* NEL */
+	{ "a\xc2\xa0""b", 64, "a\\xc2\\xa0b" },		/* NBSP */
+	{ "a\xe2\x80\xa8""b", 64, "a\\xe2\\x80\\xa8b" },	/* LS */
+	{ "a\xe2\x80\xae""b", 64, "a\\xe2\\x80\\xaeb" },	/* RLO */
+	{ "a\xe2\x81\xa6""b", 64, "a\\xe2\\x81\\xa6b" },	/* LRI */
+	{ "a\xe3\x80\x80""b", 64, "a\\xe3\\x80\\x80b" },	/* ideographic */
+	{ "\xef\xbb\xbf""a", 64, "\\xef\\xbb\\xbfa" },	/* BOM */
+	/* truncation never cuts a character in two */
+	{ "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 10, "\xc3\xa9\xc3\xa9..." },
+	{ "abcdefgh\xc3\xa9", 14, "abcdefgh..." },
+};
+
+static void
+test_log_str(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(str_cases) / sizeof(str_cases[0]); i++) {
+		const struct str_case *tc = &str_cases[i];
+		char out[64];
+
+		assert_true(tc->outsz <= sizeof(out));
+		log_str(out, tc->outsz, tc->in);
+		if (strcmp(out, tc->want) != 0)
+			fail_msg("case %zu: got [%s] want [%s]", i, out,
+				 tc->want);
+	}
+}
+
 int
 main(void)
 {
@@ -214,6 +273,7 @@ main(void)
 		cmocka_unit_test(test_warning_not_held),
 		cmocka_unit_test(test_writes_at_most_4k),
 		cmocka_unit_test(test_fork_child_drops_held),
+		cmocka_unit_test(test_log_str),
 	};
 
 	log_set_timestamps(false);
