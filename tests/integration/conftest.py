@@ -1,12 +1,14 @@
 """pytest fixtures: `herald_factory` makes servers that are always stopped
-and checked for sanitizer reports after the test."""
+and checked for sanitizer reports after the test; no thread a test starts
+may outlive it (a thread left waiting in accept() hangs the whole run)."""
 import os
 import sys
+import threading
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Herald  # noqa: E402
+from harness import Herald, remove_binary_for_all_users  # noqa: E402
 
 
 @pytest.fixture
@@ -26,3 +28,21 @@ def herald_factory():
         if not problems:
             h.cleanup()
     assert not problems, "sanitizer reports:\n" + "\n".join(problems)
+
+
+@pytest.fixture(autouse=True)
+def no_thread_outlives_its_test():
+    before = set(threading.enumerate())
+    yield
+    left = [t for t in threading.enumerate()
+            if t not in before and t.is_alive()]
+    for t in left:
+        t.join(5)
+    left = [t.name for t in left if t.is_alive()]
+    assert not left, f"threads still running after the test: {left}"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _shared_binary_cleanup():
+    yield
+    remove_binary_for_all_users()

@@ -22,6 +22,28 @@ HERALD_BIN = os.path.abspath(os.environ.get("HERALD_BIN",
                                            os.path.join(ROOT, "build", "herald")))
 DOMAIN = "example.test"
 
+_shared_bin = []
+
+
+def binary_for_all_users():
+    """HERALD_BIN copied into a directory every user can reach, for tests
+    that run the client as another user (nobody): a checkout under /root
+    (mode 0700) is out of their reach. The same binary, so nothing is
+    tested less; conftest removes the copy when the run ends."""
+    if not _shared_bin:
+        d = tempfile.mkdtemp(prefix="herald-it-bin-")
+        os.chmod(d, 0o755)
+        path = os.path.join(d, "herald")
+        shutil.copy2(HERALD_BIN, path)
+        os.chmod(path, 0o755)
+        _shared_bin.append(path)
+    return _shared_bin[0]
+
+
+def remove_binary_for_all_users():
+    if _shared_bin:
+        shutil.rmtree(os.path.dirname(_shared_bin.pop()), ignore_errors=True)
+
 
 _next_port = [20000 + (os.getpid() % 1000) * 10]
 

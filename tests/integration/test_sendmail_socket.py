@@ -2,8 +2,10 @@
 as www-data, cron jobs of ordinary users): the message goes to the running
 server over its local submission socket ([listen] sendmail), which learns
 the user id from the socket (SO_PEERCRED). Runs the client as `nobody`, so
-most tests need root; without it they are skipped."""
+most tests need root; without it they are skipped. The client run as nobody
+is a copy of $HERALD_BIN nobody can reach (a checkout under /root is not)."""
 import os
+import select
 import smtplib
 import socket
 import stat
@@ -13,7 +15,7 @@ import time
 
 import pytest
 
-from harness import HERALD_BIN
+from harness import HERALD_BIN, binary_for_all_users
 
 EX_DATAERR, EX_NOUSER, EX_CANTCREAT, EX_TEMPFAIL, EX_NOPERM = 65, 67, 73, 75, 77
 NOBODY = 65534
@@ -40,13 +42,16 @@ def server(herald_factory, users=("bob",), extra="", start=True):
 
 
 def sendmail(h, *args, input=b"", user=as_nobody, shell=None):
+    """Runs sendmail as `user` (a preexec function; None: as we are), from
+    / since our working directory may be out of nobody's reach."""
     if shell is not None:
         return subprocess.run(shell, shell=True, input=input,
                               capture_output=True, preexec_fn=user,
-                              timeout=60)
-    return subprocess.run([HERALD_BIN, "sendmail", "-C", h.conf, *args],
+                              timeout=60, cwd="/")
+    binary = HERALD_BIN if user is None else binary_for_all_users()
+    return subprocess.run([binary, "sendmail", "-C", h.conf, *args],
                           input=input, capture_output=True, preexec_fn=user,
-                          timeout=60)
+                          timeout=60, cwd="/")
 
 
 def header(msg, name):
@@ -62,8 +67,8 @@ def test_nobody_delivers_through_the_socket(herald_factory):
     assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o666
     assert stat.S_IMODE(os.stat(os.path.dirname(h.sendmail_path)).st_mode) \
         == 0o755
-    p = sendmail(h, shell=f'echo "Subject: hi" | {HERALD_BIN} sendmail -i '
-                          f'bob@example.test -C {h.conf}')
+    p = sendmail(h, shell=f'echo "Subject: hi" | {binary_for_all_users()} '
+                          f'sendmail -i bob@example.test -C {h.conf}')
     assert p.returncode == 0, p.stderr
     assert p.stdout == b"" and p.stderr == b""
     [m] = h.messages("bob@example.test")
@@ -237,6 +242,7 @@ def test_tcp_address_is_refused_for_sendmail(herald_factory):
     assert "unix socket only" in p.stdout + p.stderr
 
 
+@needs_root
 def test_connections_are_limited_per_user(herald_factory):
     """The socket is open to every local user: max_connections_per_ip
     counts each user id as TCP counts each address."""
@@ -262,15 +268,25 @@ def test_connections_are_limited_per_user(herald_factory):
                 os._exit(0)
         return pid
 
+    def report():
+        # bounded: a child that died before writing must not hang the run
+        ready, _, _ = select.select([r], [], [], 20)
+        return os.read(r, 3) if ready else b"none"
+
     r, w = os.pipe()
-    pids = [connect(NOBODY) for _ in range(3)]
-    got = sorted(os.read(r, 3) for _ in range(3))
-    assert got == [b"220", b"220", b"421"], got
-    # another user is not held to nobody's count
-    pids.append(connect(1))
-    assert os.read(r, 3) == b"220"
-    for p in pids:
-        os.waitpid(p, 0)
+    pids = []
+    try:
+        pids += [connect(NOBODY) for _ in range(3)]
+        got = sorted(report() for _ in range(3))
+        assert got == [b"220", b"220", b"421"], got
+        # another user is not held to nobody's count
+        pids.append(connect(1))
+        assert report() == b"220"
+    finally:
+        for p in pids:
+            os.waitpid(p, 0)
+        os.close(r)
+        os.close(w)
     assert h.wait_log("too-many-connections rip=uid:65534")
 
 
@@ -305,29 +321,49 @@ def test_lost_connection_is_75_not_permanent(herald_factory):
         srv.bind(h.sendmail_path)
         os.chmod(h.sendmail_path, 0o666)
         srv.listen(1)
+        # bounded: when sendmail never connects (it could not start), the
+        # fake server gives up instead of waiting in accept() for good
+        srv.settimeout(0.1)
+        seen, done = [], threading.Event()
 
         def fake():
-            c, _ = srv.accept()
-            f = c.makefile("rb")
-            c.sendall(b"220 fake ESMTP\r\n")
+            deadline = time.monotonic() + 20
             while True:
-                line = f.readline()
-                if not line or line.startswith(drop_after) or \
-                        (drop_after == b"." and line == b".\r\n"):
+                if done.is_set() or time.monotonic() > deadline:
+                    return
+                try:
+                    c, _ = srv.accept()
                     break
-                if line.startswith(b"EHLO"):
-                    c.sendall(b"250-fake\r\n250 PIPELINING\r\n")
-                elif line.startswith(b"DATA"):
-                    c.sendall(b"354 go\r\n")
-                elif line.startswith((b"MAIL", b"RCPT")):
-                    c.sendall(b"250 2.1.0 Ok\r\n")
-            c.close()
+                except socket.timeout:
+                    continue
+            with c:
+                c.settimeout(20)
+                seen.append("connected")
+                f = c.makefile("rb")
+                c.sendall(b"220 fake ESMTP\r\n")
+                while True:
+                    line = f.readline()
+                    if not line or line.startswith(drop_after) or \
+                            (drop_after == b"." and line == b".\r\n"):
+                        break
+                    if line.startswith(b"EHLO"):
+                        c.sendall(b"250-fake\r\n250 PIPELINING\r\n")
+                    elif line.startswith(b"DATA"):
+                        c.sendall(b"354 go\r\n")
+                    elif line.startswith((b"MAIL", b"RCPT")):
+                        c.sendall(b"250 2.1.0 Ok\r\n")
 
-        t = threading.Thread(target=fake)
+        t = threading.Thread(target=fake, daemon=True)
         t.start()
-        p = sendmail(h, "bob@example.test", input=b"Subject: x\n\nbody\n")
-        t.join(10)
-        srv.close()
+        try:
+            p = sendmail(h, "bob@example.test",
+                         input=b"Subject: x\n\nbody\n")
+        finally:
+            done.set()
+            t.join(30)
+            srv.close()
+        assert not t.is_alive()
+        assert seen == ["connected"], (drop_after, p.returncode, p.stderr)
         assert p.returncode == EX_TEMPFAIL, (drop_after, p.returncode,
                                              p.stderr)
 
@@ -339,7 +375,8 @@ def test_unreadable_config_uses_the_default_socket(herald_factory):
     the server greets with, not this machine's."""
     default = "/run/herald/sendmail.sock"
     if os.path.exists(default):
-        return      # a real Herald on this machine: leave it alone
+        pytest.skip(f"{default} exists: a real Herald on this machine, "
+                    "left alone")
     h = herald_factory(listeners=("smtp",))
     with open(h.conf) as f:
         text = f.read()

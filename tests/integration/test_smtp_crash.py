@@ -33,7 +33,8 @@ def test_kill9_while_20_clients_send(herald_factory):
                 time.sleep(0.01)
             i += 1
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(20)]
+    threads = [threading.Thread(target=client, args=(n,), daemon=True)
+               for n in range(20)]
     for t in threads:
         t.start()
     # kill while they send: once more than 20 got through (by count, not
@@ -48,8 +49,9 @@ def test_kill9_while_20_clients_send(herald_factory):
     time.sleep(0.2)
     h.kill9()
     stop.set()
-    for t in threads:
-        t.join(10)
+    for t in threads:   # each client call is bounded by its 30 s timeout
+        t.join(40)
+    assert not any(t.is_alive() for t in threads), "a client thread hangs"
     with lock:
         acked_now = list(acked)
     assert len(acked_now) > 20, "too few messages got through"
