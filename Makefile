@@ -81,7 +81,7 @@ unit: unit-bins
 # The one entry point CI uses (.ci/run). Installs what the tests need,
 # builds the release and the sanitizer variants, runs unit tests on both
 # and the integration tests against the sanitizer build. Last line:
-# "N passed, N failed".
+# "N passed, N failed", then ", N skipped" when any test was skipped.
 check:
 	@bash scripts/install-test-deps.sh
 	$(MAKE) unit-bins

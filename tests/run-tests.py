@@ -1,9 +1,11 @@
 #!/usr/bin/python3
-"""Runs every Herald test and ends with the line "N passed, N failed".
+"""Runs every Herald test and ends with the line "N passed, N failed",
+followed by ", N skipped" when any test was skipped.
 
 Unit tests: each build/tests/test-* (cmocka, TAP output) for the release
 build and the ASan+UBSan build. Integration tests: pytest against the
-sanitizer binary (HERALD_BIN). Lint counts as one test.
+sanitizer binary (HERALD_BIN). Lint counts as one test. A skip is neither
+passed nor failed: each one is listed with its reason before the summary.
 """
 import argparse
 import os
@@ -14,12 +16,28 @@ import xml.etree.ElementTree as ET
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_unit(build):
-    passed = failed = 0
+class Tally:
+    def __init__(self):
+        self.passed = self.failed = 0
+        self.skips = []     # (test, reason)
+
+    def add(self, passed=0, failed=0):
+        self.passed += passed
+        self.failed += failed
+
+    def summary(self):
+        line = f"{self.passed} passed, {self.failed} failed"
+        if self.skips:
+            line += f", {len(self.skips)} skipped"
+        return line
+
+
+def run_unit(build, tally):
     tdir = os.path.join(ROOT, build, "tests")
     if not os.path.isdir(tdir):
         print(f"no unit tests built in {tdir}")
-        return 0, 1
+        tally.add(failed=1)
+        return
     env = dict(os.environ, CMOCKA_MESSAGE_OUTPUT="TAP")
     env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
     env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
@@ -34,20 +52,29 @@ def run_unit(build):
         except subprocess.TimeoutExpired as e:
             out, rc = (e.stdout or "") if isinstance(e.stdout, str) else "", -9
             out += "\nTIMEOUT"
-        ok = sum(1 for l in out.splitlines() if l.startswith("ok "))
-        bad = sum(1 for l in out.splitlines() if l.startswith("not ok "))
+        lines = out.splitlines()
+        # cmocka's TAP: "not ok 3 # SKIP name" is a skip(), not a failure;
+        # the test prints its reason before calling skip()
+        skipped = [l.split("# SKIP", 1)[1].strip() for l in lines
+                   if l.startswith(("ok ", "not ok ")) and "# SKIP" in l]
+        ok = sum(1 for l in lines if l.startswith("ok ") and "# SKIP" not in l)
+        bad = sum(1 for l in lines
+                  if l.startswith("not ok ") and "# SKIP" not in l)
         if rc != 0 and bad == 0:
             bad = 1  # crashed or a sanitizer aborted outside a test
-        passed += ok
-        failed += bad
+        tally.add(ok, bad)
+        for t in skipped:
+            tally.skips.append((f"{build}/{name}: {t}",
+                                "skip() in the test; see its output"))
         status = "ok" if bad == 0 else "FAILED"
-        print(f"{build}/{name}: {ok} passed, {bad} failed {status}", flush=True)
-        if bad:
-            print("\n".join(out.splitlines()[-60:]))
-    return passed, failed
+        more = f", {len(skipped)} skipped" if skipped else ""
+        print(f"{build}/{name}: {ok} passed, {bad} failed{more} {status}",
+              flush=True)
+        if bad or skipped:
+            print("\n".join(lines[-60:]))
 
 
-def run_integration(binary, extra):
+def run_integration(binary, extra, tally):
     xml = os.path.join(ROOT, "build", "pytest-results.xml")
     os.makedirs(os.path.dirname(xml), exist_ok=True)
     if os.path.exists(xml):
@@ -55,27 +82,34 @@ def run_integration(binary, extra):
     env = dict(os.environ, HERALD_BIN=os.path.join(ROOT, binary))
     env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
     env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
-    cmd = ["/usr/bin/python3", "-m", "pytest", "-q", "-p", "no:cacheprovider",
-           f"--junitxml={xml}", "tests/integration"] + extra
+    cmd = ["/usr/bin/python3", "-m", "pytest", "-q", "-rs", "-p",
+           "no:cacheprovider", f"--junitxml={xml}", "tests/integration"] + extra
     subprocess.run(cmd, cwd=ROOT, env=env)
     if not os.path.exists(xml):
-        return 0, 1
+        tally.add(failed=1)
+        return
     root = ET.parse(xml).getroot()
-    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
-    passed = failed = 0
-    for s in suites:
-        total = int(s.get("tests", 0))
-        f = int(s.get("failures", 0)) + int(s.get("errors", 0))
-        sk = int(s.get("skipped", 0))
-        failed += f
-        passed += total - f - sk
-    return passed, failed
+    for case in root.iter("testcase"):
+        name = f"{case.get('classname', '')}::{case.get('name', '')}"
+        results = [c for c in case
+                   if c.tag in ("failure", "error", "skipped")]
+        if any(c.tag in ("failure", "error") for c in results):
+            tally.add(failed=1)
+        elif results:
+            reason = results[0].get("message") or ""
+            if reason in ("", "Skipped"):
+                # a bare pytest.skip(): a skip must say why
+                reason = "FAILED: skipped without a reason"
+                tally.add(failed=1)
+            tally.skips.append((name, reason))
+        else:
+            tally.add(passed=1)
 
 
-def run_lint():
+def run_lint(tally):
     p = subprocess.run(["bash", "scripts/lint.sh"], cwd=ROOT)
     print(f"lint: {'ok' if p.returncode == 0 else 'FAILED'}")
-    return (1, 0) if p.returncode == 0 else (0, 1)
+    tally.add(*((1, 0) if p.returncode == 0 else (0, 1)))
 
 
 def main():
@@ -85,21 +119,17 @@ def main():
     ap.add_argument("--binary", default="build-asan/herald")
     ap.add_argument("pytest_args", nargs="*")
     a = ap.parse_args()
-    passed = failed = 0
+    tally = Tally()
     builds = [a.build] if a.build else ["build", "build-asan"]
     for b in builds:
-        p, f = run_unit(b)
-        passed += p
-        failed += f
+        run_unit(b, tally)
     if not a.unit_only:
-        p, f = run_lint()
-        passed += p
-        failed += f
-        p, f = run_integration(a.binary, a.pytest_args)
-        passed += p
-        failed += f
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+        run_lint(tally)
+        run_integration(a.binary, a.pytest_args, tally)
+    for name, reason in tally.skips:
+        print(f"skipped: {name}: {reason}")
+    print(tally.summary())
+    return 1 if tally.failed else 0
 
 
 if __name__ == "__main__":

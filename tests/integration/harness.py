@@ -25,6 +25,14 @@ DOMAIN = "example.test"
 _shared_bin = []
 
 
+def build_protocols():
+    """The protocols this build serves (herald serve --protocols)."""
+    p = subprocess.run([HERALD_BIN, "serve", "--protocols"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, f"herald serve --protocols: {p.stderr}"
+    return p.stdout.split()
+
+
 def binary_for_all_users():
     """HERALD_BIN copied into a directory every user can reach, for tests
     that run the client as another user (nobody): a checkout under /root

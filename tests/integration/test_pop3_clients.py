@@ -15,6 +15,13 @@ from test_pop3 import (FILL, PASSWORD, USER, make_msg, pop, server,
 N = 500
 
 
+def need(tool):
+    # make check installs it: missing is a failure, not a skip
+    if shutil.which(tool) is None:
+        pytest.fail(f"{tool} missing: scripts/install-test-deps.sh "
+                    "installs it")
+
+
 def fill(h, n=N):
     if smtp_available():
         with smtplib.SMTP("127.0.0.1", h.ports["smtp"], timeout=60) as s:
@@ -58,9 +65,8 @@ def count_ids(path):
     return n
 
 
-@pytest.mark.skipif(shutil.which("fetchmail") is None,
-                    reason="fetchmail not installed")
 def test_fetchmail_stls_keep_then_delete(herald_factory):
+    need("fetchmail")
     smtp_or_skip()
     h = server(herald_factory, smtp=True)
     fill(h)
@@ -101,9 +107,8 @@ poll 127.0.0.1 with proto POP3 port {h.ports['pop3']} uidl
     assert h.wait_log("tls=yes")
 
 
-@pytest.mark.skipif(shutil.which("getmail") is None,
-                    reason="getmail6 not installed")
 def test_getmail_keep_then_delete(herald_factory):
+    need("getmail")
     smtp_or_skip()
     h = server(herald_factory, smtp=True)
     fill(h)
