@@ -3,7 +3,7 @@
 #   make asan       AddressSanitizer + UBSan build in build-asan/
 #   make check      install test deps, build both, run every test
 #   make unit       unit tests only (release build)
-#   make lint       forbidden-function grep and clang-format check
+#   make lint       forbidden functions, layers, SPDX lines (scripts/lint.sh)
 #   make fuzz       libFuzzer targets (clang) in build-fuzz/
 #   make install    install the binary and the sendmail/mailq links
 
