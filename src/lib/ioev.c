@@ -70,8 +70,16 @@ struct ioev_conn {
 	bool closed;
 	bool notified;
 	bool close_after_write;
+	/* The peer shut its sending side: nothing more is read, but what was
+	 * read is still answered (a client that half-closes after QUIT
+	 * waits for its replies); conn_eof_settle() closes once the
+	 * protocol has taken all it can and the output has gone. */
+	bool input_eof;
 	bool output_full;
 	bool tls;
+	/* A TLS handshake is under way: nothing useful can be written
+	 * before it ends, so it must never be starved of reads */
+	bool handshaking;
 	bool starttls_pending;		/* waiting for "220" to go out */
 	bool kick_input;
 	/* input_max bytes buffered: EV_READ is off until the protocol
@@ -87,6 +95,8 @@ struct ioev_conn {
 	 * until then. Cleared by the kick. */
 	size_t eager_bytes;
 	enum ioev_close_reason reason;
+	/* the reason a close-after-write closes with */
+	enum ioev_close_reason after_write_reason;
 	struct tls_server *starttls_ctx;
 	struct event *kick;
 	const struct ioev_conn_callbacks *cbs;
@@ -326,20 +336,27 @@ conn_kick(struct ioev_conn *conn)
 	event_active(conn->kick, 0, 0);
 }
 
+/* Whether input may be handed to the protocol, paused or not. */
+static bool
+conn_input_open(const struct ioev_conn *conn)
+{
+	return !conn->closed && conn->cbs != NULL && !conn->output_full &&
+		!conn->close_after_write && !conn->starttls_pending;
+}
+
 /* Whether to read from the socket. A paused conn keeps reading (bounded
  * by input_max) so a disconnect during a blocking job is noticed. */
 static bool
 conn_wants_socket_read(const struct ioev_conn *conn)
 {
-	return !conn->closed && conn->cbs != NULL && !conn->output_full &&
-		!conn->close_after_write && !conn->starttls_pending;
+	return conn_input_open(conn) && !conn->input_eof;
 }
 
 /* Whether to hand input to the protocol. */
 static bool
 conn_wants_read(const struct ioev_conn *conn)
 {
-	return conn_wants_socket_read(conn) && conn->pauses == 0;
+	return conn_input_open(conn) && conn->pauses == 0;
 }
 
 static void conn_sock_read(evutil_socket_t fd, short what, void *arg);
@@ -461,6 +478,33 @@ conn_close(struct ioev_conn *conn, enum ioev_close_reason reason)
 	conn_kick(conn);
 }
 
+/* After the peer's EOF: once the protocol is idle (not paused, no job
+ * running, its output not backed up) it has answered every complete
+ * command it was given, and what input is left is a command the peer
+ * never finished; send what is buffered, then close. Runs only from the
+ * kick, never inside a call the protocol made: a protocol that resumes
+ * and then writes its reply must find the conn still open. */
+static void
+conn_eof_settle(struct ioev_conn *conn)
+{
+	if (!conn->input_eof || conn->closed || conn->close_after_write ||
+	    conn->starttls_pending || conn->kick_input)
+		return;
+	if (conn->pauses > 0 || conn->jobs > 0 || conn->output_full)
+		return;
+	conn->after_write_reason = IOEV_CLOSE_EOF;
+	ioev_conn_close_after_write(conn);
+}
+
+/* The peer will send no more. */
+static void
+conn_input_ended(struct ioev_conn *conn)
+{
+	conn->input_eof = true;
+	conn_update_read(conn);
+	conn_kick(conn);
+}
+
 static void
 conn_kick_event(evutil_socket_t fd, short what, void *arg)
 {
@@ -484,6 +528,7 @@ conn_kick_event(evutil_socket_t fd, short what, void *arg)
 		if (conn_wants_read(conn) && ioev_conn_input_len(conn) > 0)
 			conn->cbs->input(conn, conn->ctx);
 	}
+	conn_eof_settle(conn);
 }
 
 static void
@@ -546,7 +591,7 @@ conn_sock_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (n == 0) {
-		conn_close(conn, IOEV_CLOSE_EOF);
+		conn_input_ended(conn);
 		return;
 	}
 	/* a bufferevent keeps the end of its input frozen except while it
@@ -580,6 +625,7 @@ conn_starttls_switch(struct ioev_conn *conn)
 		panic("ioev: bufferevent_openssl_socket_new failed");
 	conn->fd = -1;		/* the TLS bev owns it now */
 	conn->tls = true;
+	conn->handshaking = true;
 	conn->starttls_pending = false;
 	conn->starttls_ctx = NULL;
 	conn_setup_bev(conn);
@@ -598,7 +644,7 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 		return;
 	}
 	if (len == 0 && conn->close_after_write) {
-		conn_close(conn, IOEV_CLOSE_LOCAL);
+		conn_close(conn, conn->after_write_reason);
 		return;
 	}
 	if (conn->output_full && len <= conn->limits.output_high / 2) {
@@ -606,6 +652,8 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 		conn_update_read(conn);
 		if (ioev_conn_input_len(conn) > 0) {
 			conn->kick_input = true;
+			conn_kick(conn);
+		} else if (conn->input_eof) {
 			conn_kick(conn);
 		}
 		if (conn->cbs != NULL && conn->cbs->drain != NULL)
@@ -634,8 +682,11 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	if (conn->closed)
 		return;
-	if (what & BEV_EVENT_CONNECTED)
+	if (what & BEV_EVENT_CONNECTED) {
+		conn->handshaking = false;
+		conn_update_read(conn);
 		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		/* output made no progress: the peer does not read, so a
 		 * goodbye could not reach it either */
@@ -656,7 +707,13 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		if (recv(conn->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
 			what |= BEV_EVENT_EOF;
 	}
-	if (what & BEV_EVENT_EOF) {
+	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) &&
+	    !conn->input_eof && !conn->handshaking) {
+		conn_input_ended(conn);
+		/* libevent stops writing at a TLS EOF; the replies still
+		 * owed go out after it */
+		bufferevent_enable(bev, EV_WRITE);
+	} else if (what & BEV_EVENT_EOF) {
 		conn_close(conn, IOEV_CLOSE_EOF);
 	} else if (conn->tls && bufferevent_get_openssl_error(bev) != 0) {
 		unsigned long err;
@@ -804,6 +861,7 @@ ioev_conn_new(struct ioev_loop *loop, int fd, struct tls_server *tls,
 		panic("ioev: event_new failed");
 	if (tls != NULL) {
 		conn->tls = true;
+		conn->handshaking = true;
 		conn->bev = bufferevent_openssl_socket_new(
 			loop->base, fd, tls_server_session_new(tls),
 			BUFFEREVENT_SSL_ACCEPTING,
@@ -905,7 +963,7 @@ ioev_conn_close_after_write(struct ioev_conn *conn)
 	conn->close_after_write = true;
 	conn_update_read(conn);
 	if (ioev_conn_output_len(conn) == 0)
-		conn_close(conn, IOEV_CLOSE_LOCAL);
+		conn_close(conn, conn->after_write_reason);
 }
 
 const char *
@@ -1080,6 +1138,8 @@ ioev_conn_resume(struct ioev_conn *conn)
 	if (ioev_conn_input_len(conn) > 0) {
 		conn->kick_input = true;
 		conn_kick(conn);
+	} else if (conn->input_eof) {
+		conn_kick(conn);
 	}
 }
 
@@ -1241,7 +1301,7 @@ conn_job_done(void *arg)
 	if (job->done != NULL)
 		job->done(job->ctx);
 	conn->jobs--;
-	if (conn->closed && conn->jobs == 0)
+	if ((conn->closed || conn->input_eof) && conn->jobs == 0)
 		conn_kick(conn);
 	ioev_conn_unref(&conn);
 	free(job);

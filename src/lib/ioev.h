@@ -79,7 +79,7 @@ void ioev_timer_free(struct ioev_timer **timer);
 /* Why a connection ended; passed to the close callback. */
 enum ioev_close_reason {
 	IOEV_CLOSE_LOCAL,	/* ioev_conn_close() or close-after-write done */
-	IOEV_CLOSE_EOF,		/* the peer closed */
+	IOEV_CLOSE_EOF,		/* the peer closed (after its replies went out) */
 	IOEV_CLOSE_ERROR,	/* socket error (reset, ...) */
 	IOEV_CLOSE_TLS,		/* TLS handshake or record error */
 	IOEV_CLOSE_TIMEOUT,	/* idle timeout and no timeout callback */
@@ -115,7 +115,11 @@ struct ioev_conn_callbacks {
 	 * what is left stays buffered for the next call. Not called while
 	 * reading is paused or after the connection closed. Required. */
 	void (*input)(struct ioev_conn *conn, void *ctx);
-	/* The connection ended. Fires exactly once, never from inside
+	/* The connection ended. After the peer's EOF (which may be a
+	 * half-close: the peer still reads) the conn stays open until the
+	 * protocol has been given every buffered byte, is not paused, has no
+	 * job pending and its output has gone; it then closes with
+	 * IOEV_CLOSE_EOF. Fires exactly once, never from inside
 	 * another ioev call, and only once no job of
 	 * ioev_conn_run_blocking() is pending. The socket is already
 	 * closed; free the session here. The conn stays valid until this

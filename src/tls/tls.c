@@ -118,8 +118,13 @@ tls_server_new(const struct config *cfg, char **error_r)
 	}
 	if (tls_ctx_common(ctx, &cfg->tls, error_r) < 0)
 		goto fail;
+	/* A client that half-closes without close_notify (Exim over
+	 * STARTTLS, most POP3 clients) still gets the replies it is owed:
+	 * OpenSSL 3 would call its FIN an error and refuse to write. SMTP
+	 * and POP3 end their data with a terminator of their own, so a
+	 * truncated stream is never taken for a whole one. */
 	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE |
-			    SSL_OP_NO_TICKET);
+			    SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		char *m = xasprintf("tls.cert: cannot load %s", cert);

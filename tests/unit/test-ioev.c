@@ -736,10 +736,53 @@ test_blocking_job_outlives_client(void **state)
 	f->client = -1;
 	pump(f, 5000);
 	assert_true(f->t.closed);
-	/* done ran with the conn marked closed, before the close callback;
-	 * the pipelined AFTER never ran (paused, then closed) */
+	/* a FIN may be a half-close: done and the pipelined AFTER still
+	 * run, then the failed replies end the conn */
+	assert_non_null(strstr(f->t.log.data, "JOB\ndone closed=0\n"));
+	assert_non_null(strstr(f->t.log.data, "close:eof\n"));
+	fixture_free(&f);
+}
+
+/* A client that sends its last commands and shuts down its sending side
+ * (Exim after QUIT) gets every reply, including those a blocking job
+ * computes after the FIN arrived; a command it never finished is dropped,
+ * and the conn closes with reason eof once the replies are out. */
+static void
+test_half_close_answers_everything(void **state)
+{
+	struct fixture *f = fixture_new(NULL, &tp_cbs, false);
+	struct buf out;
+
+	buf_init(&out);
+	send_str(f->client, "JOB\r\nAFTER\r\nunfinished");
+	assert_int_equal(shutdown(f->client, SHUT_WR), 0);
+	recv_until(f, &out, NULL, 5000);
+	assert_string_equal(out.data, "job done\r\necho:AFTER\r\n");
+	pump(f, 2000);
+	assert_true(f->t.closed);
 	assert_string_equal(f->t.log.data,
-			    "JOB\ndone closed=1\nclose:eof\n");
+			    "JOB\ndone closed=0\nAFTER\nclose:eof\n");
+	buf_deinit(&out);
+	fixture_free(&f);
+}
+
+/* The same when the protocol ends the session itself (QUIT) after the
+ * FIN: its close-after-write is the one that counts. */
+static void
+test_half_close_quit(void **state)
+{
+	struct fixture *f = fixture_new(NULL, &tp_cbs, false);
+	struct buf out;
+
+	buf_init(&out);
+	send_str(f->client, "A\r\nJOB\r\nQUIT\r\nB\r\n");
+	assert_int_equal(shutdown(f->client, SHUT_WR), 0);
+	recv_until(f, &out, NULL, 5000);
+	assert_string_equal(out.data, "echo:A\r\njob done\r\nbye\r\n");
+	pump(f, 2000);
+	assert_string_equal(f->t.log.data,
+			    "A\nJOB\ndone closed=0\nQUIT\nclose:local\n");
+	buf_deinit(&out);
 	fixture_free(&f);
 }
 
@@ -906,6 +949,8 @@ main(void)
 		cmocka_unit_test(test_output_high_water),
 		cmocka_unit_test(test_output_overflow),
 		cmocka_unit_test(test_blocking_job_outlives_client),
+		cmocka_unit_test(test_half_close_answers_everything),
+		cmocka_unit_test(test_half_close_quit),
 		cmocka_unit_test(test_blocking_job_resumes_pipeline),
 		cmocka_unit_test(test_paused_full_input_idle),
 		cmocka_unit_test(test_timer),

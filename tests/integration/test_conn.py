@@ -1,0 +1,204 @@
+"""The connection layer under every protocol (lib/ioev, tls/, daemon/):
+half-closed clients still get their replies, TLS handshakes that stall are
+closed, TLS sessions end with close_notify, per-address and global
+connection limits. Raw sockets, so the tests control every byte and FIN."""
+import base64
+import smtplib
+import socket
+import ssl
+import time
+
+import pytest
+
+from harness import DOMAIN
+from smtp_util import Raw, inbox, wait_for
+
+USER = f"bob@{DOMAIN}"
+PASSWORD = "secret"
+MSG = (b"From: bob@example.test\r\nTo: bob@example.test\r\nSubject: half\r\n"
+       b"\r\nbody\r\n")
+
+
+def tls_ctx():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def read_to_eof(sock, timeout=15):
+    """Everything the server sends until it closes (b'' on timeout too:
+    the caller's assertions then show what came)."""
+    sock.settimeout(timeout)
+    data = b""
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+    except (socket.timeout, ConnectionResetError):
+        return data
+
+
+class TlsPipe:
+    """TLS over a plain socket through memory BIOs, so that the client can
+    shut down its TCP sending side (which ssl.SSLSocket cannot do and
+    still read) and can tell a close_notify from a bare FIN."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        ctx = tls_ctx()
+        # Python ignores a missing close_notify by default; the tests
+        # want to see it
+        ctx.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
+        self.obj = ctx.wrap_bio(self.inc, self.out)
+        self.sock.settimeout(15)
+        while True:
+            try:
+                self.obj.do_handshake()
+                self.flush()
+                return
+            except ssl.SSLWantReadError:
+                self.flush()
+                self.feed()
+
+    def flush(self):
+        data = self.out.read()
+        if data:
+            self.sock.sendall(data)
+
+    def feed(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            self.inc.write_eof()
+        else:
+            self.inc.write(chunk)
+        return chunk
+
+    def send(self, data):
+        self.obj.write(data)
+        self.flush()
+
+    def read_all(self):
+        """(plaintext, how): how is 'close_notify' when the server ended
+        the session properly, 'eof' for a TCP close without it."""
+        data = b""
+        while True:
+            try:
+                chunk = self.obj.read(65536)
+                if not chunk:
+                    return data, "close_notify"
+                data += chunk
+            except ssl.SSLWantReadError:
+                try:
+                    self.feed()
+                except (socket.timeout, ConnectionResetError):
+                    return data, "timeout"
+            except ssl.SSLZeroReturnError:
+                return data, "close_notify"
+            except ssl.SSLEOFError:
+                return data, "eof"
+            except ssl.SSLError as e:
+                return data, f"error {e}"
+
+
+def smtp_server(factory, listeners=("smtp", "submissions"), **kw):
+    h = factory(listeners=listeners, **kw)
+    h.add_domain()
+    h.add_user(USER, PASSWORD)
+    return h.start()
+
+
+def smtp_half_close_session(send, shut, read, sender="a@remote.test"):
+    """MAIL, RCPT and DATA pipelined, then the message, '.', QUIT and a
+    half-close, as Exim does over plain SMTP. Returns what was read after
+    the half-close."""
+    send(b"EHLO client.test\r\n")
+    send(b"MAIL FROM:<%s>\r\nRCPT TO:<bob@example.test>\r\n"
+         b"DATA\r\n" % sender.encode())
+    time.sleep(0.3)
+    send(MSG + b".\r\nQUIT\r\n")
+    shut()
+    return read()
+
+
+def test_smtp_half_close_gets_replies(herald_factory):
+    h = smtp_server(herald_factory)
+    s = socket.create_connection(("127.0.0.1", h.ports["smtp"]), timeout=15)
+    out = smtp_half_close_session(s.sendall,
+                                  lambda: s.shutdown(socket.SHUT_WR),
+                                  lambda: read_to_eof(s))
+    s.close()
+    lines = out.split(b"\r\n")
+    assert any(l.startswith(b"250 2.0.0") for l in lines), h.log()
+    assert any(l.startswith(b"221 ") for l in lines), out
+    assert len(inbox(h, USER)) == 1
+    assert h.wait_log("smtp disconnect")
+    assert h.wait_log("reason=local")
+
+
+def test_smtp_half_close_tls_gets_replies(herald_factory):
+    h = smtp_server(herald_factory)
+    s = socket.create_connection(("127.0.0.1", h.ports["submissions"]),
+                                 timeout=15)
+    t = TlsPipe(s)
+    auth = base64.b64encode(f"\0{USER}\0{PASSWORD}".encode())
+    t.send(b"EHLO client.test\r\nAUTH PLAIN " + auth + b"\r\n")
+    time.sleep(0.5)
+    out = smtp_half_close_session(t.send,
+                                  lambda: s.shutdown(socket.SHUT_WR),
+                                  t.read_all, sender=USER)
+    s.close()
+    data, how = out
+    lines = data.split(b"\r\n")
+    assert any(l.startswith(b"235 ") for l in lines), data
+    assert any(l.startswith(b"250 2.0.0") for l in lines), data
+    assert any(l.startswith(b"221 ") for l in lines), data
+    assert len(inbox(h, USER)) == 1
+
+
+def deliver(h, n):
+    with smtplib.SMTP("127.0.0.1", h.ports["smtp"], timeout=30) as c:
+        for i in range(n):
+            c.sendmail("a@remote.test", [USER],
+                       MSG.replace(b"half", b"msg %d" % i))
+
+
+def pop3_half_close_session(send, shut, read):
+    send(f"USER {USER}\r\nPASS {PASSWORD}\r\n".encode())
+    time.sleep(0.5)
+    send(b"DELE 1\r\nQUIT\r\n")
+    shut()
+    return read()
+
+
+def test_pop3_half_close_commits_dele(herald_factory):
+    h = smtp_server(herald_factory, listeners=("smtp", "pop3"))
+    deliver(h, 2)
+    s = socket.create_connection(("127.0.0.1", h.ports["pop3"]), timeout=15)
+    out = pop3_half_close_session(s.sendall,
+                                  lambda: s.shutdown(socket.SHUT_WR),
+                                  lambda: read_to_eof(s))
+    s.close()
+    lines = out.split(b"\r\n")
+    assert lines[0].startswith(b"+OK"), out
+    assert not any(l.startswith(b"-ERR") for l in lines), out
+    assert any(l.startswith(b"+OK Logging out, 1 messages deleted")
+               for l in lines), out
+    assert len(inbox(h, USER)) == 1
+
+
+def test_pop3s_half_close_commits_dele(herald_factory):
+    h = smtp_server(herald_factory, listeners=("smtp", "pop3s"))
+    deliver(h, 2)
+    s = socket.create_connection(("127.0.0.1", h.ports["pop3s"]), timeout=15)
+    t = TlsPipe(s)
+    data, how = pop3_half_close_session(t.send,
+                                        lambda: s.shutdown(socket.SHUT_WR),
+                                        t.read_all)
+    s.close()
+    assert any(l.startswith(b"+OK Logging out, 1 messages deleted")
+               for l in data.split(b"\r\n")), data
+    assert len(inbox(h, USER)) == 1
