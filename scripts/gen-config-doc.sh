@@ -13,7 +13,10 @@ Herald reads one INI file: `herald serve -c FILE` (default
 line, or with ` #` after a value. Keys and enum values are
 case-insensitive. An unknown section or key, a bad value or a duplicate
 key is an error that names the file and the line; `herald config check`
-prints all of them.
+prints all of them. The file must be a regular file of at most 1 MiB
+without NUL bytes; lines may be of any length (a long comment stays a
+comment). A listener for a protocol this build does not serve is an
+error too.
 
 Value types:
 - **size**: bytes, with an optional `k`, `M` or `G` suffix (powers of 1024).

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The config loader: defaults from the settings tables, then the INI file
- * through inih. inih does not report line numbers to the handler, so the
- * line reader it is given counts lines itself; every error names FILE:LINE.
+ * through inih. The file is read whole (a regular file, bounded) and
+ * handed to inih line by line; inih does not report line numbers to the
+ * handler, so that reader counts them itself: every error names FILE:LINE.
  */
 #include "conf/config.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -529,7 +532,9 @@ config_defaults(void)
 struct load_ctx {
 	struct config *cfg;
 	const char *path;
-	FILE *fp;
+	const char *text;	/* the whole file, checked by file_read() */
+	size_t len, pos;
+	bool at_line_start;
 	int line;
 	int section_line;	/* line of the last [section] header */
 	bool section_reported;
@@ -547,14 +552,106 @@ load_error(struct load_ctx *ctx, int line, const char *msg)
 	buf_printf(&ctx->errors, "%s:%d: %s", ctx->path, line, msg);
 }
 
+/* The whole file into *text_r (NUL-terminated, length *len_r). Only a
+ * regular file is read, and only up to CONFIG_FILE_MAX: a directory, a
+ * FIFO or /dev/urandom given as the config is refused, not read forever. */
+static int
+file_read(const char *path, char **text_r, size_t *len_r, char **error_r)
+{
+	struct stat st;
+	struct buf b;
+	int fd;
+
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		*error_r = xasprintf("%s: cannot open: %s", path,
+				     strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		*error_r = xasprintf("%s: cannot stat: %s", path,
+				     strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		*error_r = xasprintf("%s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	buf_init(&b);
+	for (;;) {
+		char chunk[8192];
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			*error_r = xasprintf("%s: cannot read: %s", path,
+					     strerror(errno));
+			break;
+		}
+		if (n == 0) {
+			close(fd);
+			*len_r = b.len;
+			*text_r = buf_steal(&b);
+			buf_deinit(&b);
+			return 0;
+		}
+		if (b.len + (size_t)n > CONFIG_FILE_MAX) {
+			*error_r = xasprintf("%s: larger than %u bytes", path,
+					     (unsigned)CONFIG_FILE_MAX);
+			break;
+		}
+		buf_append(&b, chunk, (size_t)n);
+	}
+	close(fd);
+	buf_deinit(&b);
+	return -1;
+}
+
+/* Lines that inih must not see: one with a NUL would be cut at it (the
+ * rest dropped unseen); every such line is named. */
+static void
+check_lines(struct load_ctx *ctx)
+{
+	int line = 1;
+
+	for (size_t i = 0; i < ctx->len; i++) {
+		if (ctx->text[i] == '\n') {
+			line++;
+		} else if (ctx->text[i] == '\0') {
+			const char *nl = memchr(ctx->text + i, '\n',
+						ctx->len - i);
+
+			load_error(ctx, line, "contains a NUL byte");
+			/* one report per line */
+			i = nl != NULL ? (size_t)(nl - ctx->text) - 1 : ctx->len;
+		}
+	}
+}
+
+/* fgets() over the file in memory. inih reads a line in pieces while it
+ * grows its buffer (ini_allow_realloc), so a line is counted when its
+ * first piece is handed out. */
 static char *
 load_reader(char *str, int num, void *stream)
 {
 	struct load_ctx *ctx = stream;
-	char *r = fgets(str, num, ctx->fp);
+	const char *start = ctx->text + ctx->pos, *nl;
+	size_t n;
 
-	if (r != NULL) {
-		const char *p = r;
+	if (ctx->pos >= ctx->len || num < 2)
+		return NULL;
+	nl = memchr(start, '\n', ctx->len - ctx->pos);
+	n = nl != NULL ? (size_t)(nl - start) + 1 : ctx->len - ctx->pos;
+	if (n > (size_t)num - 1)
+		n = (size_t)num - 1;
+	memcpy(str, start, n);
+	str[n] = '\0';
+	if (ctx->at_line_start) {
+		const char *p = str;
 
 		ctx->line++;
 		while (*p == ' ' || *p == '\t')
@@ -564,7 +661,30 @@ load_reader(char *str, int num, void *stream)
 			ctx->section_reported = false;
 		}
 	}
-	return r;
+	ctx->pos += n;
+	ctx->at_line_start = str[n - 1] == '\n';
+	return str;
+}
+
+/* The longest line in octets, its newline included. */
+static size_t
+longest_line(const char *text, size_t len, int *line_r)
+{
+	size_t max = 0, start = 0;
+	int line = 1;
+
+	*line_r = 1;
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && text[i] != '\n')
+			continue;
+		if (i - start + 1 > max) {
+			max = i - start + 1;
+			*line_r = line;
+		}
+		start = i + 1;
+		line++;
+	}
+	return max;
 }
 
 /* Values may end with a "  # comment": inih only strips ';' comments. */
@@ -627,26 +747,39 @@ struct config *
 config_load(const char *path, char **error_r)
 {
 	struct load_ctx ctx = { 0 };
-	int rc;
-	char *err = NULL;
+	char *text, *err = NULL;
+	size_t len;
+	int rc, long_line;
 
-	ctx.fp = fopen(path, "r");
-	if (ctx.fp == NULL) {
-		*error_r = xasprintf("%s: cannot open: %s", path,
-				     strerror(errno));
+	if (file_read(path, &text, &len, error_r) < 0)
 		return NULL;
-	}
 	ctx.cfg = config_defaults();
 	ctx.cfg->path = xstrdup(path);
 	ctx.path = path;
+	ctx.text = text;
+	ctx.len = len;
+	ctx.at_line_start = true;
 	buf_init(&ctx.errors);
-	rc = ini_parse_stream(load_reader, &ctx, load_handler, &ctx);
-	fclose(ctx.fp);
-	if (rc > 0)
-		load_error(&ctx, rc, "syntax error (expected key = value or "
-				     "[section])");
-	else if (rc < 0)
-		load_error(&ctx, 0, "cannot read file");
+	/* inih's line buffer is fixed (200 bytes) unless it may grow: a
+	 * longer line was read as several, and the tail of a comment became a
+	 * live setting. Let it grow past the largest file we read; should a
+	 * build ignore these switches, the check below refuses the line
+	 * instead of letting it split. */
+	ini_use_stack = false;
+	ini_allow_realloc = true;
+	ini_max_line = CONFIG_FILE_MAX + 3;
+	if (longest_line(text, len, &long_line) + 2 > (size_t)ini_max_line)
+		load_error(&ctx, long_line, "line too long");
+	check_lines(&ctx);
+	if (ctx.errors.len == 0) {
+		rc = ini_parse_stream(load_reader, &ctx, load_handler, &ctx);
+		if (rc > 0)
+			load_error(&ctx, rc, "syntax error (expected key = "
+					     "value or [section])");
+		else if (rc < 0)
+			load_error(&ctx, 0, "cannot parse file");
+	}
+	free(text);
 	for (size_t i = 0; i < ctx.n_seen; i++)
 		free(ctx.seen[i]);
 	free(ctx.seen);

@@ -196,7 +196,12 @@ const struct setting_section *config_section_at(size_t i);
 void config_register_protocol(enum listen_proto proto);
 bool config_protocol_is_available(enum listen_proto proto);
 
-/* Loads defaults, then the file at path. On error returns NULL and sets
+/* Largest config file read, in bytes: a file is read whole, and a device
+ * or a runaway file given as the config must not be. */
+#define CONFIG_FILE_MAX (1024 * 1024)
+
+/* Loads defaults, then the file at path (a regular file of at most
+ * CONFIG_FILE_MAX bytes; lines of any length, no NUL bytes). On error returns NULL and sets
  * *error_r to an allocated "FILE:LINE: message" string (caller frees);
  * every error in the file is reported, one per line. The result is freed
  * with config_free(). */

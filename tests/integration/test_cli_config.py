@@ -2,6 +2,8 @@
 import os
 import subprocess
 
+import pytest
+
 from harness import HERALD_BIN, ROOT
 
 
@@ -72,3 +74,62 @@ def test_help_and_usage():
         assert "usage: herald " + cmd in q.stdout, cmd
     assert run("frobnicate").returncode == 2
     assert run("version").stdout.startswith("herald ")
+
+
+def test_long_comment_tail_is_not_live(tmp_path):
+    # inih read a line in 200-byte pieces: the tail of this comment was a
+    # setting, and Herald an open relay
+    conf = tmp_path / "long.conf"
+    conf.write_text("hostname = mail.example.test\n[smtp]\n#" + "x" * 198 +
+                    "relay_networks = 0.0.0.0/0\n")
+    p = run("config", "check", "-c", str(conf))
+    assert p.returncode == 0, p.stderr
+    p = run("config", "show", "-c", str(conf))
+    assert "relay_networks = \n" in p.stdout
+    assert "0.0.0.0/0" not in p.stdout
+
+
+def test_long_value_is_read_whole(tmp_path):
+    nets = ", ".join(f"10.{i}.0.0/16" for i in range(100))
+    conf = tmp_path / "long.conf"
+    conf.write_text(f"hostname = mail.example.test\n[smtp]\nrelay_networks = {nets}\n")
+    p = run("config", "show", "-c", str(conf))
+    assert p.returncode == 0, p.stderr
+    assert f"relay_networks = {nets}\n" in p.stdout
+
+
+# (name, file contents or None for a path given as is, expected stderr)
+BAD_FILES = [
+    ("nul-in-value", b"hostname = mail.example.test\n[smtp]\n"
+     b"relay_networks = 192.0.2.1\0, 0.0.0.0/0\n", "{conf}:3: contains a NUL byte"),
+    ("imap-listener", b"hostname = mail.example.test\n[listen]\n"
+     b"imap = 127.0.0.1:1143\n",
+     "{conf}:3: imap: the imap protocol is not available in this build"),
+    ("http-listener", b"[listen]\nsmtp = 127.0.0.1:2525\nhttp = 127.0.0.1:8443\n",
+     "{conf}:3: http: the http protocol is not available in this build"),
+]
+
+
+@pytest.mark.parametrize("name,text,want", BAD_FILES, ids=[c[0] for c in BAD_FILES])
+def test_check_refuses(tmp_path, name, text, want):
+    conf = tmp_path / f"{name}.conf"
+    conf.write_bytes(text)
+    p = run("config", "check", "-c", str(conf))
+    assert p.returncode == 1, p.stdout
+    assert p.stderr.strip() == want.format(conf=conf)
+
+
+@pytest.mark.parametrize("kind", ["directory", "urandom", "fifo"])
+def test_check_refuses_non_regular_file(tmp_path, kind):
+    if kind == "directory":
+        path = str(tmp_path)
+    elif kind == "urandom":
+        path = "/dev/urandom"
+    else:
+        path = str(tmp_path / "fifo.conf")
+        os.mkfifo(path)
+    # timeout: /dev/urandom and a FIFO without a writer used to hang it
+    p = subprocess.run([HERALD_BIN, "config", "check", "-c", path],
+                       capture_output=True, text=True, timeout=10)
+    assert p.returncode == 1
+    assert p.stderr.strip() == f"{path}: not a regular file"

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -55,6 +56,27 @@ load_text(const char *text, char **err_r)
 	}
 	free(path);
 	return cfg;
+}
+
+/* Formatted text freed at the end of the test run (a few per test). */
+static char *tmp_strings[16];
+static size_t n_tmp_strings;
+
+static const char *
+xasprintf_tmp(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static const char *
+xasprintf_tmp(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	assert_true(n_tmp_strings < sizeof(tmp_strings) / sizeof(*tmp_strings));
+	va_start(ap, fmt);
+	assert_true(vasprintf(&s, fmt, ap) >= 0);
+	va_end(ap);
+	tmp_strings[n_tmp_strings++] = s;
+	return s;
 }
 
 static void
@@ -152,6 +174,120 @@ test_bad_files(void **state)
 	}
 }
 
+/* A comment line longer than inih's 200-byte buffer was read as two
+ * lines, and its tail became a live setting: an open relay. */
+static void
+test_long_lines(void **state)
+{
+	struct buf text;
+	struct config *cfg;
+	char *err;
+
+	buf_init(&text);
+	buf_puts(&text, "hostname = a.example\n[smtp]\n#");
+	for (int i = 0; i < 198; i++)
+		buf_putc(&text, 'x');
+	buf_puts(&text, "relay_networks = 0.0.0.0/0\n");
+	cfg = load_text(text.data, &err);
+	if (cfg == NULL)
+		fail_msg("%s", err);
+	assert_null(cfg->smtp.relay_networks);
+	config_free(&cfg);
+
+	for (int i = 0; i < 3; i++) {
+		buf_putc(&text, '#');
+		for (int j = 0; j < 5000; j++)
+			buf_putc(&text, 'y');
+		buf_puts(&text, " relay_networks = 0.0.0.0/0\n");
+	}
+	/* a long value is read whole */
+	buf_puts(&text, "relay_networks = 10.0.0.1");
+	for (int i = 2; i < 1000; i++)
+		buf_printf(&text, ", 10.0.%d.%d", i / 256, i % 256);
+	buf_puts(&text, "\n");
+	cfg = load_text(text.data, &err);
+	if (cfg == NULL)
+		fail_msg("%s", err);
+	assert_non_null(cfg->smtp.relay_networks);
+	assert_null(strstr(cfg->smtp.relay_networks, "0.0.0.0/0"));
+	assert_non_null(strstr(cfg->smtp.relay_networks, "10.0.0.1, 10.0.0.2,"));
+	assert_non_null(strstr(cfg->smtp.relay_networks, ", 10.0.3.231"));
+	config_free(&cfg);
+
+	/* lines are still counted right after long ones */
+	buf_puts(&text, "bogus = 1\n");
+	assert_null(load_text(text.data, &err));
+	assert_string_equal(err, "F:8: unknown key 'bogus' in [smtp]");
+	free(err);
+	buf_deinit(&text);
+}
+
+static void
+expect_file_error(const char *path, const char *want)
+{
+	char *err = NULL;
+
+	assert_null(config_load(path, &err));
+	assert_non_null(err);
+	if (strcmp(err, want) != 0)
+		fail_msg("%s: got '%s' want '%s'", path, err, want);
+	free(err);
+}
+
+/* Only a regular file of bounded size is read: a directory, a device that
+ * never ends or a FIFO without a writer are refused at once. */
+static void
+test_not_regular_files(void **state)
+{
+	char dir[] = "/tmp/herald-test-config-XXXXXX", *fifo, *big;
+	FILE *fp;
+
+	assert_non_null(mkdtemp(dir));
+	expect_file_error(dir, xasprintf_tmp("%s: not a regular file", dir));
+	expect_file_error("/dev/urandom", "/dev/urandom: not a regular file");
+	fifo = xasprintf("%s/fifo.conf", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	expect_file_error(fifo, xasprintf_tmp("%s: not a regular file", fifo));
+	big = xasprintf("%s/big.conf", dir);
+	fp = fopen(big, "w");
+	assert_non_null(fp);
+	/* one byte more than the bound, in comment lines of 1 KiB */
+	for (size_t i = 0; i < CONFIG_FILE_MAX / 1024; i++)
+		fprintf(fp, "#%01022d\n", 0);
+	fputc('\n', fp);
+	fclose(fp);
+	expect_file_error(big, xasprintf_tmp("%s: larger than 1048576 bytes",
+					     big));
+	unlink(fifo);
+	unlink(big);
+	rmdir(dir);
+	free(fifo);
+	free(big);
+}
+
+/* A NUL cut the line short for inih: the rest was never checked. */
+static void
+test_nul_bytes(void **state)
+{
+	static const char text[] = "hostname = a.example\n"
+				   "[smtp]\nrelay_networks = 192.0.2.1\0, banana\n"
+				   "max_errors = 5\n"
+				   "sender_check = own\0\0x\0\n";
+	char *path = xstrdup("/tmp/herald-test-config-XXXXXX"), *want;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, sizeof(text) - 1),
+			 (ssize_t)sizeof(text) - 1);
+	close(fd);
+	want = xasprintf("%s:3: contains a NUL byte\n%s:5: contains a NUL byte",
+			 path, path);
+	expect_file_error(path, want);
+	unlink(path);
+	free(want);
+	free(path);
+}
+
 static void
 test_missing_file(void **state)
 {
@@ -221,11 +357,18 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_good_file),
 		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_long_lines),
+		cmocka_unit_test(test_not_regular_files),
+		cmocka_unit_test(test_nul_bytes),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_print_roundtrip),
 		cmocka_unit_test(test_docs_cover_every_key),
 	};
 	/* the sections and protocols of the modules, as herald's main() */
 	cli_modules_register();
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+
+	for (size_t i = 0; i < n_tmp_strings; i++)
+		free(tmp_strings[i]);
+	return rc;
 }
