@@ -14,48 +14,45 @@
 #include "lib/mem.h"
 #include "pop3/pop3-parser.h"
 
-enum split { SPLIT_WHOLE, SPLIT_BYTES, SPLIT_RANDOM };
+#include "feed-split.h"
 
-/* Feeds input with the given split and records every event as text:
- * "L:<line>" per line, "T" per over-long line. */
+struct splitter {
+	struct pop3_parser *p;
+	struct buf *events;
+};
+
+/* Records every event as text: "L:<line>|" per line, "T|" per over-long
+ * line; the parser takes one line at a time, the rest is offered again. */
+static size_t
+splitter_feed(const uint8_t *data, size_t len, void *ctx)
+{
+	struct splitter *s = ctx;
+	size_t consumed, llen;
+	char *line;
+	enum pop3_parse_result r;
+
+	r = pop3_parser_feed(s->p, data, len, &consumed, &line, &llen);
+	assert_true(consumed > 0);
+	if (r == POP3_PARSE_LINE) {
+		assert_int_equal(strlen(line), llen);
+		buf_printf(s->events, "L:%s|", line);
+	} else if (r == POP3_PARSE_TOO_LONG) {
+		buf_puts(s->events, "T|");
+	}
+	return consumed;
+}
+
 static void
-run_splitter(const char *input, size_t line_max, enum split split,
-	     unsigned seed, struct buf *events)
+run_splitter(const char *input, size_t line_max, unsigned way,
+	     struct buf *events)
 {
 	struct pop3_limits limits = { .line_max = line_max };
-	struct pop3_parser *p = pop3_parser_new(&limits);
-	size_t len = strlen(input), off = 0;
+	struct splitter s = { pop3_parser_new(&limits), events };
 
-	srand(seed);
-	while (off < len) {
-		size_t chunk = len - off, used = 0;
-
-		if (split == SPLIT_BYTES)
-			chunk = 1;
-		else if (split == SPLIT_RANDOM)
-			chunk = 1 + (size_t)rand() % chunk;
-		/* the caller keeps unconsumed bytes: feed until chunk used */
-		while (used < chunk) {
-			size_t consumed;
-			char *line;
-			size_t llen;
-			enum pop3_parse_result r;
-
-			r = pop3_parser_feed(p, (const uint8_t *)input + off + used,
-					     chunk - used, &consumed, &line, &llen);
-			assert_true(consumed > 0);
-			used += consumed;
-			if (r == POP3_PARSE_LINE) {
-				assert_int_equal(strlen(line), llen);
-				buf_printf(events, "L:%s|", line);
-			} else if (r == POP3_PARSE_TOO_LONG) {
-				buf_puts(events, "T|");
-			}
-		}
-		off += chunk;
-	}
-	pop3_parser_free(&p);
-	assert_null(p);
+	assert_int_equal(feed_split(input, strlen(input), way, 0,
+				    splitter_feed, &s), strlen(input));
+	pop3_parser_free(&s.p);
+	assert_null(s.p);
 }
 
 static const struct {
@@ -81,24 +78,19 @@ static void
 test_splitter(void **state)
 {
 	size_t i;
-	unsigned seed;
 
 	for (i = 0; i < sizeof(split_cases) / sizeof(split_cases[0]); i++) {
-		for (int s = SPLIT_WHOLE; s <= SPLIT_RANDOM; s++) {
-			for (seed = 1; seed <= (s == SPLIT_RANDOM ? 50u : 1u);
-			     seed++) {
-				struct buf ev;
+		for (unsigned way = 0; way < FEED_RANDOM + 50; way++) {
+			struct buf ev;
 
-				buf_init(&ev);
-				run_splitter(split_cases[i].input,
-					     split_cases[i].line_max,
-					     (enum split)s, seed, &ev);
-				if (strcmp(ev.data, split_cases[i].events) != 0)
-					fail_msg("case %zu split %d: got '%s' "
-						 "want '%s'", i, s, ev.data,
-						 split_cases[i].events);
-				buf_deinit(&ev);
-			}
+			buf_init(&ev);
+			run_splitter(split_cases[i].input,
+				     split_cases[i].line_max, way, &ev);
+			if (strcmp(ev.data, split_cases[i].events) != 0)
+				fail_msg("case %zu way %u: got '%s' want '%s'",
+					 i, way, ev.data,
+					 split_cases[i].events);
+			buf_deinit(&ev);
 		}
 	}
 }

@@ -15,6 +15,8 @@
 #include "lib/buf.h"
 #include "smtp/smtp-data.h"
 
+#include "feed-split.h"
+
 #define S(x) x, sizeof(x) - 1
 
 struct data_case {
@@ -80,65 +82,75 @@ static const struct data_case data_cases[] = {
 	{ S("abc\r\n"), S("abc\r\n"), 0, SIZE_MAX, false, 0, 0 },
 };
 
-/* Deterministic generator so random splits are repeatable. */
-static uint32_t
-test_rand(uint32_t *state)
+struct data_feed {
+	struct smtp_data_reader *reader;
+	enum smtp_data_result res;
+	size_t taken;
+	size_t bdat_len;	/* BDAT: the chunk's length; 0 for DATA */
+};
+
+/* Until DONE the reader takes every octet it is given; after DONE it takes
+ * none, and what follows (pipelined commands) stays with the caller. */
+static size_t
+data_feed(const uint8_t *data, size_t len, void *ctx)
 {
-	*state = *state * 1103515245u + 12345u;
-	return (*state >> 16) & 0x7fff;
+	struct data_feed *f = ctx;
+	size_t consumed;
+
+	if (f->res == SMTP_DATA_DONE)
+		return 0;
+	if (f->bdat_len != 0)
+		f->res = smtp_data_reader_bdat_feed(f->reader, data, len,
+						    &consumed);
+	else
+		f->res = smtp_data_reader_feed(f->reader, data, len,
+					       &consumed);
+	assert_true(consumed <= len);
+	f->taken += consumed;
+	if (f->res != SMTP_DATA_DONE) {
+		assert_int_equal(consumed, len);
+		/* a BDAT chunk all read must end with DONE */
+		if (f->bdat_len != 0)
+			assert_true(f->taken < f->bdat_len);
+	}
+	return consumed;
 }
 
-/* mode 0: whole; 1: octet by octet; >= 2: random splits, seed = mode */
 static void
-run_data_case(const struct data_case *tc, unsigned mode)
+run_data_case(const struct data_case *tc, unsigned way)
 {
 	struct smtp_data_limits limits;
-	struct smtp_data_reader *reader;
-	enum smtp_data_result res = SMTP_DATA_NEED_MORE;
+	struct data_feed f = { .res = SMTP_DATA_NEED_MORE };
+	enum smtp_data_result res;
 	struct buf out;
-	size_t pos = 0, consumed;
-	uint32_t seed = mode;
+	size_t pos, consumed;
 
 	smtp_data_limits_default(&limits);
 	limits.normalize_bare_eol = tc->normalize;
 	if (tc->max_size != 0)
 		limits.max_message_size = tc->max_size;
 	buf_init(&out);
-	reader = smtp_data_reader_new_buf(&limits, &out);
-	while (pos < tc->in_len) {
-		size_t n = tc->in_len - pos;
-
-		if (mode == 1)
-			n = 1;
-		else if (mode >= 2)
-			n = 1 + test_rand(&seed) % (n < 7 ? n : 7);
-		res = smtp_data_reader_feed(reader,
-					    (const uint8_t *)tc->in + pos, n,
-					    &consumed);
-		assert_true(consumed <= n);
-		pos += consumed;
-		if (res == SMTP_DATA_DONE)
-			break;
-		assert_int_equal(consumed, n);
-	}
+	f.reader = smtp_data_reader_new_buf(&limits, &out);
+	pos = feed_split(tc->in, tc->in_len, way, 7, data_feed, &f);
+	assert_int_equal(pos, f.taken);
 	if (tc->consumed == SIZE_MAX) {
-		assert_int_equal(res, SMTP_DATA_NEED_MORE);
+		assert_int_equal(f.res, SMTP_DATA_NEED_MORE);
 		assert_int_equal(pos, tc->in_len);
 	} else {
-		assert_int_equal(res, SMTP_DATA_DONE);
+		assert_int_equal(f.res, SMTP_DATA_DONE);
 		assert_int_equal(pos, tc->consumed == 0 ? tc->in_len :
 				 tc->consumed);
 		/* after DONE nothing more is taken */
-		res = smtp_data_reader_feed(reader, (const uint8_t *)"x", 1,
+		res = smtp_data_reader_feed(f.reader, (const uint8_t *)"x", 1,
 					    &consumed);
 		assert_int_equal(res, SMTP_DATA_DONE);
 		assert_int_equal(consumed, 0);
 	}
 	assert_int_equal(out.len, tc->out_len);
 	assert_memory_equal(out.data, tc->out, tc->out_len);
-	assert_int_equal(smtp_data_reader_errors(reader), tc->errors);
-	smtp_data_reader_free(&reader);
-	assert_null(reader);
+	assert_int_equal(smtp_data_reader_errors(f.reader), tc->errors);
+	smtp_data_reader_free(&f.reader);
+	assert_null(f.reader);
 	buf_deinit(&out);
 }
 
@@ -146,11 +158,11 @@ static void
 test_data_table(void **state)
 {
 	size_t i;
-	unsigned mode;
+	unsigned way;
 
 	for (i = 0; i < sizeof(data_cases) / sizeof(data_cases[0]); i++) {
-		for (mode = 0; mode < 40; mode++)
-			run_data_case(&data_cases[i], mode);
+		for (way = 0; way < 40; way++)
+			run_data_case(&data_cases[i], way);
 	}
 }
 
@@ -290,13 +302,12 @@ static const struct bdat_case bdat_cases[] = {
 };
 
 static void
-run_bdat_case(const struct bdat_case *tc, unsigned mode)
+run_bdat_case(const struct bdat_case *tc, unsigned way)
 {
 	struct smtp_data_limits limits;
 	struct smtp_data_reader *reader;
 	struct buf out, expect;
 	size_t i, pos, consumed, clen;
-	uint32_t seed = mode;
 	const char *trailer = "QUIT\r\n";
 
 	smtp_data_limits_default(&limits);
@@ -323,20 +334,15 @@ run_bdat_case(const struct bdat_case *tc, unsigned mode)
 				(uint8_t *)wire.data, wire.len, &consumed);
 			assert_int_equal(res, SMTP_DATA_DONE);
 			assert_int_equal(consumed, 0);
-		}
-		while (pos < clen) {
-			size_t n = wire.len - pos;
+		} else {
+			struct data_feed f = { .reader = reader,
+					       .res = SMTP_DATA_NEED_MORE,
+					       .bdat_len = clen };
 
-			if (mode == 1)
-				n = 1;
-			else if (mode >= 2)
-				n = 1 + test_rand(&seed) % (n < 5 ? n : 5);
-			res = smtp_data_reader_bdat_feed(reader,
-				(uint8_t *)wire.data + pos, n, &consumed);
-			pos += consumed;
-			if (res == SMTP_DATA_DONE)
-				break;
-			assert_int_equal(consumed, n);
+			/* the reader stops at the chunk's end by itself */
+			pos = feed_split(wire.data, wire.len, way, 5,
+					 data_feed, &f);
+			res = f.res;
 		}
 		assert_int_equal(res, SMTP_DATA_DONE);
 		assert_int_equal(pos, clen);
@@ -357,11 +363,11 @@ static void
 test_bdat_table(void **state)
 {
 	size_t i;
-	unsigned mode;
+	unsigned way;
 
 	for (i = 0; i < sizeof(bdat_cases) / sizeof(bdat_cases[0]); i++) {
-		for (mode = 0; mode < 20; mode++)
-			run_bdat_case(&bdat_cases[i], mode);
+		for (way = 0; way < 20; way++)
+			run_bdat_case(&bdat_cases[i], way);
 	}
 }
 
