@@ -631,8 +631,9 @@ sm_prepare(struct sendmail *sm, const struct buf *msg, bool extract,
 	}
 	if (!has_from) {
 		const char *name = sm->o.full_name;
-		const char *addr = sm->env_from[0] != '\0' ? sm->env_from
-							   : "MAILER-DAEMON";
+		/* -f '<>': a From needs a domain (RFC 5322 addr-spec) */
+		char *addr = sm->env_from[0] != '\0' ? xstrdup(sm->env_from)
+			: xasprintf("MAILER-DAEMON@%s", sm->cfg->hostname);
 		char *clean;
 
 		if (name == NULL && !sm->from_given)
@@ -646,6 +647,7 @@ sm_prepare(struct sendmail *sm, const struct buf *msg, bool extract,
 			buf_printf(out, "%s\r\n", addr);
 		}
 		free(clean);
+		free(addr);
 	}
 	if (!has_date) {
 		buf_puts(out, "Date: ");
@@ -929,9 +931,20 @@ sm_setup(struct sendmail *sm)
 			sm->cfg->hostname = host;
 		}
 	} else {
-		sm->cfg = cli_load_config(sm->o.config);
-		if (sm->cfg == NULL)
+		char *err = NULL;
+
+		sm->cfg = config_load(path, &err);
+		if (sm->cfg == NULL) {
+			/* scripts run sendmail with no config in mind: say
+			 * who speaks and how to name the file */
+			if (access(path, F_OK) != 0 && errno == ENOENT)
+				sm_error("%s; name Herald's config with -C FILE "
+					 "or HERALD_CONFIG", err);
+			else
+				sm_error("%s", err);
+			free(err);
 			return EX_CONFIG;
+		}
 	}
 	sm->uid = getuid();
 	pw = getpwuid(sm->uid);

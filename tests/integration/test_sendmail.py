@@ -148,6 +148,41 @@ def test_f_sender_and_full_name(herald_factory):
     assert header(m3, b"From") == [b"From: daemon <d@example.test>"]
 
 
+def test_null_sender_gets_a_from_with_a_domain(herald_factory):
+    """-f '<>' on a message without From: the added From is
+    MAILER-DAEMON@hostname, never a bare MAILER-DAEMON (RFC 5322 needs a
+    domain)."""
+    h = prepare(herald_factory())
+    for flag in (["-f", "<>"], ["-f<>"], ["-r", "<>"]):
+        p = sendmail(h, *flag, "bob@example.test",
+                     input=b"Subject: null\n\nbounce\n")
+        assert p.returncode == 0, p.stderr
+    msgs = inbox(h, "bob@example.test")
+    assert len(msgs) == 3
+    for m in msgs:
+        assert m.startswith(b"Return-Path: <>\r\n")
+        assert header(m, b"From") == [b"From: MAILER-DAEMON@mail.example.test"]
+
+
+def test_missing_config_names_c_and_herald_config(herald_factory):
+    h = herald_factory()
+    missing = os.path.join(h.dir, "no-such.conf")
+    p = subprocess.run([HERALD_BIN, "sendmail", "-C", missing,
+                        "bob@example.test"], input=b"Subject: x\n\n",
+                       capture_output=True, timeout=60)
+    env = {k: v for k, v in os.environ.items() if k != "HERALD_CONFIG"}
+    env["HERALD_CONFIG"] = missing
+    sm = os.path.join(h.dir, "sendmail")
+    os.symlink(HERALD_BIN, sm)
+    p2 = subprocess.run([sm, "bob@example.test"], input=b"Subject: x\n\n",
+                        capture_output=True, env=env, timeout=60)
+    for q in (p, p2):
+        assert q.returncode == 78, q.stderr
+        [line] = q.stderr.decode().splitlines()
+        assert line.startswith(f"sendmail: {missing}: "), line
+        assert "-C" in line and "HERALD_CONFIG" in line, line
+
+
 def test_dot_line_ends_input_without_i(herald_factory):
     h = prepare(herald_factory())
     text = b"Subject: dots\n\nbefore\n.\nafter\n"
