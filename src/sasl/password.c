@@ -23,6 +23,7 @@
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "lib/utf8.h"
 
 #define SCRAM_PREFIX "{SCRAM-SHA-256}"
 
@@ -92,47 +93,6 @@ pw_has_prefix(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/* RFC 3629 UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
-static bool
-pw_utf8_is_valid(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t n, k;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (len - i <= n)
-			return false;
-		for (k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += n + 1;
-	}
-	return true;
-}
-
 bool
 password_is_acceptable(const char *password, const char **error_r)
 {
@@ -154,7 +114,7 @@ password_is_acceptable(const char *password, const char **error_r)
 			return false;
 		}
 	}
-	if (!pw_utf8_is_valid((const unsigned char *)password, len)) {
+	if (!utf8_is_valid((const uint8_t *)password, len)) {
 		*error_r = "password is not valid UTF-8";
 		return false;
 	}
@@ -346,6 +306,20 @@ pw_digest(enum pw_kind kind, const uint8_t *a, size_t alen,
 	}
 }
 
+/* The cleartext of a {PLAIN}/{CLEARTEXT} value in its encoding. */
+static int
+pw_plain_decode(const char *value, enum pw_encoding enc, struct buf *raw)
+{
+	size_t vlen = strlen(value);
+
+	if (enc == PW_ENC_BASE64)
+		return base64_decode(value, vlen, raw);
+	if (enc == PW_ENC_HEX)
+		return pw_hex_decode(value, vlen, raw);
+	buf_append(raw, value, vlen);
+	return 0;
+}
+
 /* {SHA*}, {SSHA*}, {PLAIN}: decode the stored value per its encoding, then
  * compare digests. PLAIN compares SHA-256 digests of both sides so the
  * time taken does not depend on where they first differ or on length. */
@@ -363,12 +337,7 @@ pw_verify_digest(const char *password, const char *value,
 
 	buf_init(&raw);
 	if (sc->kind == PW_PLAIN) {
-		if (enc == PW_ENC_BASE64)
-			ret = base64_decode(value, vlen, &raw);
-		else if (enc == PW_ENC_HEX)
-			ret = pw_hex_decode(value, vlen, &raw);
-		else
-			buf_append(&raw, value, vlen);
+		ret = pw_plain_decode(value, enc, &raw);
 	} else if (enc == PW_ENC_BASE64 && vlen == dlen * 2 &&
 		   pw_hex_decode(value, vlen, &raw) == 0) {
 		/* Dovecot takes a hex digest in a base64 scheme when the
@@ -835,4 +804,60 @@ password_scram_parse(const char *cred, struct password_scram *scram_r,
 		return -1;
 	}
 	return 0;
+}
+
+/* ---- APOP (RFC 1939 7) ---- */
+
+bool
+password_apop_verify(const char *stored, const char *stamp,
+		     const char *digest, const char **error_r)
+{
+	static const char digits[] = "0123456789abcdef";
+	const struct pw_scheme *sc = NULL;
+	enum pw_encoding enc = PW_ENC_NONE;
+	const char *rest = NULL;
+	char *err = NULL;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	char hex[32], want[32];
+	size_t mdlen = 0, i;
+	struct buf text;
+	bool ok = false;
+
+	*error_r = NULL;
+	if (stored[0] == '{')
+		sc = pw_parse_prefix(stored, &enc, &rest, &err);
+	free(err);
+	if (sc == NULL || sc->kind != PW_PLAIN) {
+		*error_r = "no plaintext password for APOP";
+		return false;
+	}
+	if (strlen(digest) != sizeof(hex) ||
+	    strspn(digest, "0123456789abcdefABCDEF") != sizeof(hex))
+		return false;
+	buf_init(&text);
+	buf_puts(&text, stamp);
+	if (pw_plain_decode(rest, enc, &text) < 0) {
+		*error_r = "malformed plaintext password";
+		goto out;
+	}
+	/* An empty stored password opens nothing (as in password_verify). */
+	if (text.len == strlen(stamp))
+		goto out;
+	if (!EVP_Q_digest(NULL, "MD5", NULL, text.data, text.len, md,
+			  &mdlen) || mdlen != 16)
+		goto out;
+	for (i = 0; i < 16; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+		/* RFC 1939 shows lower case; take either */
+		want[2 * i] = (char)(digest[2 * i] | 0x20);
+		want[2 * i + 1] = (char)(digest[2 * i + 1] | 0x20);
+	}
+	ok = CRYPTO_memcmp(hex, want, sizeof(hex)) == 0;
+out:
+	mem_wipe(md, sizeof(md));
+	mem_wipe(hex, sizeof(hex));
+	mem_wipe(text.data, text.len);
+	buf_deinit(&text);
+	return ok;
 }

@@ -3,7 +3,8 @@
  * Password schemes: hashing new passwords (argon2id by default, or
  * SHA512-CRYPT), verifying stored hashes of every scheme we accept for
  * migration (crypt(3) strings and Dovecot-style "{SCHEME}" prefixes),
- * SCRAM-SHA-256 credentials, and reading a password from a descriptor.
+ * SCRAM-SHA-256 credentials, APOP digests against a stored cleartext,
+ * and reading a password from a descriptor.
  * All of it may block (argon2 is slow on purpose): call it from the thread
  * pool, never from an event-loop thread. The formats are in
  * docs/passwords.md.
@@ -117,5 +118,16 @@ void password_scram_derive(const char *password, const uint8_t *salt,
 			   size_t salt_len, unsigned iterations,
 			   uint8_t stored_key_r[PASSWORD_SCRAM_KEY_LEN],
 			   uint8_t server_key_r[PASSWORD_SCRAM_KEY_LEN]);
+
+/*
+ * APOP (RFC 1939 7): true if digest (32 hex digits, either case) is
+ * MD5(stamp cleartext) for the cleartext that stored holds. Only a
+ * "{PLAIN}" or "{CLEARTEXT}" value (any encoding suffix) holds one; for
+ * any other stored form, and a malformed one, *error_r gets a static
+ * reason. On a plain mismatch *error_r is NULL. An empty stored password
+ * never matches. Constant-time in the digest.
+ */
+bool password_apop_verify(const char *stored, const char *stamp,
+			  const char *digest, const char **error_r);
 
 #endif

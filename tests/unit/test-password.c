@@ -369,6 +369,56 @@ test_acceptable(void **state)
 	assert_false(password_is_acceptable("\xe2\x82", &err));	/* truncated */
 }
 
+/* RFC 1939 section 7's example, and the stored forms that hold (or do not
+ * hold) a cleartext. */
+static void
+test_apop(void **state)
+{
+	const char *stamp = "<1896.697170952@dbc.mtview.ca.us>";
+	const char *digest = "c4c9334bac560ecc979e58001b3e22fb";
+	const char *err;
+
+	assert_true(password_apop_verify("{PLAIN}tanstaaf", stamp, digest,
+					 &err));
+	assert_null(err);
+	assert_true(password_apop_verify("{CLEARTEXT}tanstaaf", stamp,
+					 "C4C9334BAC560ECC979E58001B3E22FB",
+					 &err));
+	/* "tanstaaf" in base64 and hex encodings */
+	assert_true(password_apop_verify("{PLAIN.B64}dGFuc3RhYWY=", stamp,
+					 digest, &err));
+	assert_true(password_apop_verify("{plain.hex}74616e7374616166", stamp,
+					 digest, &err));
+	/* wrong digest, wrong stamp, malformed digests */
+	assert_false(password_apop_verify("{PLAIN}tanstaaf", stamp,
+					  "c4c9334bac560ecc979e58001b3e22fc",
+					  &err));
+	assert_null(err);
+	assert_false(password_apop_verify("{PLAIN}tanstaaf", "<1@x>", digest,
+					  &err));
+	assert_false(password_apop_verify("{PLAIN}tanstaaf", stamp,
+					  "c4c9334bac560ecc979e58001b3e22f",
+					  &err));
+	/* 0x10 | 0x20 is '0': only hex digits are digits */
+	assert_false(password_apop_verify("{PLAIN}tanstaaf", stamp,
+					  "c4c9334bac560ecc979e58001b3e22f\x10",
+					  &err));
+	/* an empty cleartext opens nothing */
+	assert_false(password_apop_verify("{PLAIN}", stamp,
+					  "00000000000000000000000000000000",
+					  &err));
+	/* no cleartext to compute the digest from */
+	assert_false(password_apop_verify("$6$saltsalt$x", stamp, digest,
+					  &err));
+	assert_string_equal(err, "no plaintext password for APOP");
+	assert_false(password_apop_verify("{SSHA256}abcd", stamp, digest,
+					  &err));
+	assert_string_equal(err, "no plaintext password for APOP");
+	assert_false(password_apop_verify("{PLAIN.B64}!!!", stamp, digest,
+					  &err));
+	assert_string_equal(err, "malformed plaintext password");
+}
+
 int
 main(void)
 {
@@ -383,6 +433,7 @@ main(void)
 		cmocka_unit_test(test_scram_credential),
 		cmocka_unit_test(test_read_fd),
 		cmocka_unit_test(test_acceptable),
+		cmocka_unit_test(test_apop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
