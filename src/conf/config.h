@@ -92,6 +92,9 @@ struct config_auth {
 	unsigned fail_per_user;		/* and per account */
 	uint64_t fail_window_s;
 	uint64_t fail_delay_ms;		/* delay before a failure is answered */
+	uint64_t known_address_s;	/* exempt from the account budget */
+	unsigned fail_ipv6_prefix;	/* IPv6 budget per network */
+	unsigned fail_table_size;	/* keys per failure table */
 	bool plaintext_on_loopback;	/* allow AUTH without TLS on loopback */
 	char *password_scheme;		/* "ARGON2ID" or "SHA512-CRYPT" */
 	uint64_t argon2_opslimit;

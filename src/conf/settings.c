@@ -175,12 +175,16 @@ static const struct setting auth_settings[] = {
 	{ .key = "fail_per_ip", .type = SETTING_UINT,
 	  .offset = OFF(auth.fail_per_ip), .def = "10", .min = 1,
 	  .max = 1000000, .reloadable = true,
-	  .doc = "Failed logins allowed from one client address per window "
-		 "before further attempts are refused." },
+	  .doc = "Failed logins allowed from one client address per window, "
+		 "in all protocols together, before further attempts are "
+		 "refused. A successful login does not reset the count." },
 	{ .key = "fail_per_user", .type = SETTING_UINT,
 	  .offset = OFF(auth.fail_per_user), .def = "20", .min = 1,
 	  .max = 1000000, .reloadable = true,
-	  .doc = "Failed logins allowed for one account per window." },
+	  .doc = "Failed logins allowed for one account per window (user "
+		 "names compared without ASCII case, all protocols together). "
+		 "Once spent, only addresses that logged in to the account "
+		 "within `known_address_ttl` may still log in to it." },
 	{ .key = "fail_window", .type = SETTING_DURATION,
 	  .offset = OFF(auth.fail_window_s), .def = "10m", .min = 1,
 	  .max = 86400, .unit = DURATION_S, .reloadable = true,
@@ -189,6 +193,24 @@ static const struct setting auth_settings[] = {
 	  .offset = OFF(auth.fail_delay_ms), .def = "1s", .min = 0,
 	  .max = 60000, .unit = DURATION_MS, .reloadable = true,
 	  .doc = "Delay before a failed login is answered." },
+	{ .key = "known_address_ttl", .type = SETTING_DURATION,
+	  .offset = OFF(auth.known_address_s), .def = "30d", .min = 0,
+	  .max = 31536000, .unit = DURATION_S, .reloadable = true,
+	  .doc = "How long an address that logged in to an account keeps "
+		 "logging in to it while failures from other addresses have "
+		 "spent the account's budget (`fail_per_user`). 0: the "
+		 "account budget applies to every address." },
+	{ .key = "fail_ipv6_prefix", .type = SETTING_UINT,
+	  .offset = OFF(auth.fail_ipv6_prefix), .def = "64", .min = 32,
+	  .max = 128, .reloadable = true,
+	  .doc = "IPv6 clients share one `fail_per_ip` budget per network of "
+		 "this prefix length (one host usually holds a whole /64)." },
+	{ .key = "fail_table_size", .type = SETTING_UINT,
+	  .offset = OFF(auth.fail_table_size), .def = "16384", .min = 16,
+	  .max = 1000000, .reloadable = true,
+	  .doc = "Addresses, accounts and known address/account pairs each "
+		 "worker remembers for the limits above (each table; the "
+		 "least recently failed entry is forgotten first)." },
 	{ .key = "plaintext_on_loopback", .type = SETTING_BOOL,
 	  .offset = OFF(auth.plaintext_on_loopback), .def = "yes",
 	  .reloadable = true,

@@ -2,16 +2,14 @@
 /*
  * AUTHORIZATION state: USER/PASS (run as SASL PLAIN so one code path checks
  * passwords), AUTH (RFC 5034) with the sasl module's mechanisms, APOP
- * (RFC 1939 7, off by default). Steps run on the thread pool; a success
- * locks and snapshots the maildrop in the same job. Failures are delayed,
- * rate-limited and logged in the shape fail2ban reads (docs/logging.md).
+ * (RFC 1939 7, off by default), all through the login service
+ * (sasl/login.h: lookup, failure budgets shared with SMTP, the auth-failed
+ * line). Steps run on the thread pool; a success locks and snapshots the
+ * maildrop in the same job. Failures are answered after the fail delay.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "conf/worker.h"
 #include "lib/base64.h"
@@ -19,22 +17,9 @@
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "pop3/pop3-private.h"
-#include "sasl/ratelimit.h"
-#include "sasl/sasl.h"
+#include "sasl/login.h"
 
 enum auth_mode { AUTH_MODE_SASL, AUTH_MODE_APOP };
-
-/* What the credential lookup learnt; lives for one AUTH exchange (the
- * sasl object keeps a pointer to it across steps). Written on a pool
- * thread during a job, read on the loop thread after it. */
-struct pop3_auth_lookup {
-	struct store *store;
-	int64_t account_id;
-	char *address;
-};
-
-/* Failed-login counters of this worker process (sasl/ratelimit.h). */
-static struct ratelimit *rl_ip, *rl_user;
 
 /* Owned by the job while it runs on a pool thread; the session is only
  * touched again in auth_done, on the loop thread (ioev_conn_run_blocking
@@ -44,10 +29,7 @@ struct auth_job {
 	enum auth_mode mode;
 	struct store *store;
 	const struct config *cfg;
-	struct sasl_server *sasl;	/* borrowed from the session */
-	struct pop3_auth_lookup *lookup;	/* borrowed from the session */
-	const char *method;		/* for logs: USER, APOP, PLAIN... */
-	char *claimed;			/* user name claimed, for logs */
+	struct login_attempt *login;	/* borrowed from the session */
 	struct buf in;
 	bool has_in;
 	struct buf out;
@@ -55,9 +37,6 @@ struct auth_job {
 	const char *error;
 	/* APOP */
 	char *apop_user, *apop_digest, *apop_stamp;
-	/* APOP's own lookup result */
-	int64_t account_id;
-	char *address;
 	/* maildrop, after a success */
 	enum pop3_drop_result drop_result;
 	const char *drop_error;
@@ -70,86 +49,10 @@ peer_ip(const struct pop3_session *s)
 	return ioev_conn_peer_ip(s->conn);
 }
 
-/* Runs on a pool thread, called by sasl_server_step. */
-static int
-auth_lookup(void *ctx, const char *user, struct sasl_credentials *cred_r)
+static struct login_service *
+session_login(const struct pop3_session *s)
 {
-	struct pop3_auth_lookup *lk = ctx;
-	struct store_user *u = NULL;
-	enum store_result r;
-
-	r = store_user_lookup(lk->store, user, &u, NULL);
-	if (r == STORE_E_NOT_FOUND || r == STORE_E_INVALID)
-		return SASL_LOOKUP_UNKNOWN;
-	if (r != STORE_OK)
-		return SASL_LOOKUP_TEMPFAIL;
-	if (u->password_hash != NULL)
-		cred_r->password_hash = xstrdup(u->password_hash);
-	if (u->scram_sha256 != NULL)
-		cred_r->scram_sha256 = xstrdup(u->scram_sha256);
-	lk->account_id = u->id;
-	free(lk->address);
-	lk->address = xstrdup(u->address);
-	store_user_free(&u);
-	return SASL_LOOKUP_FOUND;
-}
-
-/* APOP digest check on a pool thread: MD5(stamp password) in lower-case
- * hex, possible only for passwords stored with {PLAIN}/{CLEARTEXT}. */
-static void
-apop_work(struct auth_job *job)
-{
-	struct store_user *u = NULL;
-	enum store_result r;
-	const char *pw = NULL;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	char hex[2 * 16 + 1], want[2 * 16 + 1];
-	size_t mdlen = 0, i;
-	struct buf text;
-
-	r = store_user_lookup(job->store, job->apop_user, &u, NULL);
-	if (r != STORE_OK && r != STORE_E_NOT_FOUND && r != STORE_E_INVALID) {
-		job->result = SASL_TEMPFAIL;
-		job->error = "store unavailable";
-		return;
-	}
-	job->result = SASL_FAIL;
-	job->error = "bad credentials";
-	if (r != STORE_OK)
-		return;
-	if (strncmp(u->password_hash, "{PLAIN}", 7) == 0)
-		pw = u->password_hash + 7;
-	else if (strncmp(u->password_hash, "{CLEARTEXT}", 11) == 0)
-		pw = u->password_hash + 11;
-	if (pw == NULL || strlen(job->apop_digest) != 32) {
-		if (pw == NULL)
-			job->error = "no plaintext password for APOP";
-		store_user_free(&u);
-		return;
-	}
-	buf_init(&text);
-	buf_puts(&text, job->apop_stamp);
-	buf_puts(&text, pw);
-	if (EVP_Q_digest(NULL, "MD5", NULL, text.data, text.len, md, &mdlen) &&
-	    mdlen == 16) {
-		for (i = 0; i < 16; i++) {
-			static const char digits[] = "0123456789abcdef";
-
-			hex[2 * i] = digits[md[i] >> 4];
-			hex[2 * i + 1] = digits[md[i] & 15];
-			want[2 * i] = job->apop_digest[2 * i] | 0x20;
-			want[2 * i + 1] = job->apop_digest[2 * i + 1] | 0x20;
-		}
-		if (CRYPTO_memcmp(hex, want, 32) == 0) {
-			job->result = SASL_OK;
-			job->error = NULL;
-			job->account_id = u->id;
-			job->address = xstrdup(u->address);
-		}
-	}
-	mem_wipe(text.data, text.len);
-	buf_deinit(&text);
-	store_user_free(&u);
+	return login_service_get(&s->cfg->auth);
 }
 
 static void
@@ -157,28 +60,21 @@ auth_work(void *ctx)
 {
 	struct auth_job *job = ctx;
 
-	if (job->mode == AUTH_MODE_APOP) {
-		apop_work(job);
-	} else {
-		job->result = sasl_server_step(job->sasl,
-					       job->has_in ?
-					       (const uint8_t *)job->in.data :
-					       NULL, job->in.len, &job->out,
-					       &job->error);
-		if (job->result == SASL_OK) {
-			job->account_id = job->lookup->account_id;
-			job->address = xstrdup(job->lookup->address);
-		}
-		if (job->claimed == NULL &&
-		    sasl_server_attempted_user(job->sasl) != NULL)
-			job->claimed =
-				xstrdup(sasl_server_attempted_user(job->sasl));
-	}
+	if (job->mode == AUTH_MODE_APOP)
+		job->result = login_attempt_apop(job->login, job->apop_user,
+						 job->apop_stamp,
+						 job->apop_digest,
+						 &job->error);
+	else
+		job->result = login_attempt_step(job->login, job->has_in ?
+						 (const uint8_t *)job->in.data :
+						 NULL, job->in.len, &job->out,
+						 &job->error);
 	if (job->result == SASL_OK)
-		job->drop_result = pop3_maildrop_open(job->store, job->cfg,
-						      job->account_id,
-						      &job->drop,
-						      &job->drop_error);
+		job->drop_result = pop3_maildrop_open(
+			job->store, job->cfg,
+			login_attempt_account_id(job->login), &job->drop,
+			&job->drop_error);
 }
 
 static void
@@ -193,8 +89,6 @@ auth_job_free(struct auth_job **jobp)
 	if (job->apop_digest != NULL)
 		mem_free_secret(&job->apop_digest);
 	free(job->apop_stamp);
-	free(job->address);
-	free(job->claimed);
 	pop3_maildrop_close(&job->drop);
 	xfree(jobp);
 }
@@ -215,7 +109,7 @@ delay_done(void *ctx)
 static void
 reply_delayed(struct pop3_session *s, const char *text)
 {
-	uint64_t ms = s->cfg->auth.fail_delay_ms;
+	uint64_t ms = login_service_fail_delay_ms(session_login(s));
 
 	if (ms == 0) {
 		(void)ioev_conn_puts(s->conn, text);
@@ -231,32 +125,15 @@ reply_delayed(struct pop3_session *s, const char *text)
 }
 
 static void
-log_failure(struct pop3_session *s, const char *user, const char *method,
-	    const char *reason)
+login_success(struct pop3_session *s, struct auth_job *job)
 {
-	char ubuf[300];
-
-	log_info(s->id, "pop3", "auth-failed",
-		 "user=<%s> method=%s rip=%s reason=\"%s\"",
-		 user != NULL ? log_str(ubuf, sizeof(ubuf), user) : "", method,
-		 peer_ip(s), reason);
-}
-
-static void
-login_success(struct pop3_session *s, struct auth_job *job,
-	      const char *method)
-{
+	const char *method = login_attempt_method(job->login);
 	char ubuf[300];
 
 	s->drop = job->drop;
-	s->drop.address = job->address;
-	job->address = NULL;
+	s->drop.address = xstrdup(login_attempt_account(job->login));
 	memset(&job->drop, 0, sizeof(job->drop));
 	job->drop.lock_fd = -1;
-	if (rl_ip != NULL) {
-		ratelimit_success(rl_ip, peer_ip(s));
-		ratelimit_success(rl_user, s->drop.address);
-	}
 	pop3_session_set_state(s, POP3_STATE_TRANSACTION);
 	log_info(s->id, "pop3", "login",
 		 "user=<%s> method=%s rip=%s tls=%s messages=%zu size=%llu",
@@ -267,13 +144,54 @@ login_success(struct pop3_session *s, struct auth_job *job,
 		      s->drop.n_msgs, (unsigned long long)s->drop.total_size);
 }
 
+/* The end of a login whose password was right: the maildrop. */
+static void
+login_opened(struct pop3_session *s, struct auth_job *job)
+{
+	char ubuf[300];
+
+	switch (job->drop_result) {
+	case POP3_DROP_OK:
+		login_success(s, job);
+		break;
+	case POP3_DROP_IN_USE:
+		log_info(s->id, "pop3", "in-use", "user=<%s> rip=%s",
+			 log_str(ubuf, sizeof(ubuf),
+				 login_attempt_account(job->login)),
+			 peer_ip(s));
+		pop3_reply_err(s, "[IN-USE] Maildrop is locked by another POP3 "
+			       "session");
+		break;
+	case POP3_DROP_LOGIN_DELAY:
+		pop3_reply_err(s, "[LOGIN-DELAY] Logged in too recently; wait "
+			       "%llu seconds between logins",
+			       (unsigned long long)s->set->login_delay_s);
+		break;
+	case POP3_DROP_TEMP:
+		log_warn(s->id, "pop3", "maildrop-failed",
+			 "user=<%s> error=\"%s\"",
+			 log_str(ubuf, sizeof(ubuf),
+				 login_attempt_account(job->login)),
+			 job->drop_error);
+		pop3_reply_err(s, "[SYS/TEMP] Cannot open the maildrop, try "
+			       "again later");
+		break;
+	}
+	pop3_session_unbusy(s);
+}
+
+static void
+limited_reply(struct pop3_session *s)
+{
+	pop3_reply_err(s, "[SYS/TEMP] Too many failed logins, try again later");
+	(void)pop3_session_error(s);
+}
+
 static void
 auth_done(void *ctx)
 {
 	struct auth_job *job = ctx;
 	struct pop3_session *s = job->s;
-	const char *method = job->method;
-	const char *claimed = job->claimed;
 
 	if (ioev_conn_is_closed(s->conn)) {
 		auth_job_free(&job);
@@ -295,54 +213,24 @@ auth_done(void *ctx)
 		return;
 	}
 	pop3_session_set_state(s, POP3_STATE_AUTHORIZATION);
-	switch (job->result) {
-	case SASL_OK:
-		switch (job->drop_result) {
-		case POP3_DROP_OK:
-			login_success(s, job, method);
-			break;
-		case POP3_DROP_IN_USE:
-			log_info(s->id, "pop3", "in-use", "user=<%s> rip=%s",
-				 job->address, peer_ip(s));
-			pop3_reply_err(s, "[IN-USE] Maildrop is locked by "
-				       "another POP3 session");
-			break;
-		case POP3_DROP_LOGIN_DELAY:
-			pop3_reply_err(s, "[LOGIN-DELAY] Logged in too "
-				       "recently; wait %llu seconds between "
-				       "logins",
-				       (unsigned long long)s->set->login_delay_s);
-			break;
-		case POP3_DROP_TEMP:
-			log_warn(s->id, "pop3", "maildrop-failed",
-				 "user=<%s> error=\"%s\"", job->address,
-				 job->drop_error);
-			pop3_reply_err(s, "[SYS/TEMP] Cannot open the maildrop, "
-				       "try again later");
-			break;
-		}
-		pop3_session_unbusy(s);
+	switch (login_attempt_finish(job->login, job->result, job->error)) {
+	case LOGIN_OUTCOME_OK:
+		login_opened(s, job);
 		break;
-	case SASL_FAIL:
-		ratelimit_fail(rl_ip, peer_ip(s), time(NULL));
-		if (claimed != NULL)
-			ratelimit_fail(rl_user, claimed, time(NULL));
-		log_failure(s, claimed, method, job->error != NULL ?
-			    job->error : "bad credentials");
+	case LOGIN_OUTCOME_FAILED:
 		s->errors++;
 		reply_delayed(s, "-ERR [AUTH] Authentication failed\r\n");
 		break;
-	case SASL_TEMPFAIL:
-		log_warn(s->id, "pop3", "auth-tempfail",
-			 "method=%s rip=%s error=\"%s\"", method, peer_ip(s),
-			 job->error != NULL ? job->error : "");
+	case LOGIN_OUTCOME_LIMITED:
+		pop3_session_unbusy(s);
+		limited_reply(s);
+		break;
+	case LOGIN_OUTCOME_TEMPFAIL:
 		pop3_reply_err(s, "[SYS/TEMP] Temporary authentication failure, "
 			       "try again later");
 		pop3_session_unbusy(s);
 		break;
-	default:
-		log_failure(s, claimed, method, job->error != NULL ?
-			    job->error : "protocol error");
+	case LOGIN_OUTCOME_MALFORMED:
 		pop3_reply_err(s, "Authentication failed: malformed response");
 		pop3_session_unbusy(s);
 		(void)pop3_session_error(s);
@@ -353,43 +241,38 @@ auth_done(void *ctx)
 	auth_job_free(&job);
 }
 
-static void
-ratelimit_setup(const struct config_auth *auth)
+/* Starts a login exchange: an AUTH mechanism, PLAIN behind USER/PASS, or
+ * APOP. False (and refused) when the address or account is limited. */
+static bool
+exchange_new(struct pop3_session *s, const char *mech, const char *method,
+	     const char *user)
 {
-	if (rl_ip != NULL)
-		return;
-	rl_ip = ratelimit_new(65536, auth->fail_per_ip,
-			      (time_t)auth->fail_window_s);
-	rl_user = ratelimit_new(65536, auth->fail_per_user,
-				(time_t)auth->fail_window_s);
-}
+	struct login_client client = {
+		.sid = s->id, .proto = "pop3", .ip = peer_ip(s),
+	};
 
-/* Starts an AUTH exchange (or the PLAIN one behind USER/PASS). */
-static void
-exchange_new(struct pop3_session *s, const char *mech)
-{
-	s->auth_lookup = xcalloc(1, sizeof(*s->auth_lookup));
-	s->auth_lookup->store = s->store;
-	s->sasl = sasl_server_new(mech, auth_lookup, s->auth_lookup);
-	if (s->sasl == NULL)
+	if (!login_service_allows(session_login(s), s->id, "pop3", method,
+				  client.ip, user)) {
+		limited_reply(s);
+		return false;
+	}
+	s->login = login_attempt_new(session_login(s), s->store, &client, mech,
+				     method);
+	if (s->login == NULL)
 		panic("pop3: mechanism %s vanished", mech);
+	return true;
 }
 
 static struct auth_job *
-job_new(struct pop3_session *s, enum auth_mode mode, const char *method,
-	const char *claimed)
+job_new(struct pop3_session *s, enum auth_mode mode)
 {
 	struct auth_job *job = xcalloc(1, sizeof(*job));
 
-	ratelimit_setup(&s->cfg->auth);
 	job->s = s;
 	job->mode = mode;
 	job->store = s->store;
 	job->cfg = s->cfg;
-	job->sasl = s->sasl;
-	job->lookup = s->auth_lookup;
-	job->method = method;
-	job->claimed = claimed != NULL ? xstrdup(claimed) : NULL;
+	job->login = s->login;
 	job->drop.lock_fd = -1;
 	buf_init(&job->in);
 	buf_init(&job->out);
@@ -401,29 +284,6 @@ job_run(struct pop3_session *s, struct auth_job *job)
 {
 	pop3_session_busy(s);
 	ioev_conn_run_blocking(s->conn, auth_work, auth_done, job);
-}
-
-/* The per-address and per-account limits, checked before any work. */
-static bool
-refuse_if_limited(struct pop3_session *s, const char *user, const char *method)
-{
-	time_t now = time(NULL);
-
-	ratelimit_setup(&s->cfg->auth);
-	if (!ratelimit_is_blocked(rl_ip, peer_ip(s), now) &&
-	    (user == NULL || !ratelimit_is_blocked(rl_user, user, now)))
-		return false;
-	{
-		char ubuf[300];
-
-		log_info(s->id, "pop3", "auth-ratelimited",
-			 "user=<%s> method=%s rip=%s",
-			 user != NULL ? log_str(ubuf, sizeof(ubuf), user) : "",
-			 method, peer_ip(s));
-	}
-	pop3_reply_err(s, "[SYS/TEMP] Too many failed logins, try again later");
-	(void)pop3_session_error(s);
-	return true;
 }
 
 static bool
@@ -463,12 +323,11 @@ pop3_cmd_pass(struct pop3_session *s, struct pop3_command *cmd)
 		(void)pop3_session_error(s);
 		return;
 	}
-	if (refuse_plaintext(s) || refuse_if_limited(s, s->user, "USER")) {
+	if (refuse_plaintext(s) || !exchange_new(s, "PLAIN", "USER", s->user)) {
 		xfree(&s->user);
 		return;
 	}
-	exchange_new(s, "PLAIN");
-	job = job_new(s, AUTH_MODE_SASL, "USER", s->user);
+	job = job_new(s, AUTH_MODE_SASL);
 	/* RFC 4616: authzid NUL authcid NUL passwd */
 	buf_putc(&job->in, '\0');
 	buf_puts(&job->in, s->user);
@@ -489,9 +348,9 @@ pop3_cmd_apop(struct pop3_session *s, struct pop3_command *cmd)
 		(void)pop3_session_error(s);
 		return;
 	}
-	if (refuse_if_limited(s, cmd->args[0], "APOP"))
+	if (!exchange_new(s, "APOP", "APOP", cmd->args[0]))
 		return;
-	job = job_new(s, AUTH_MODE_APOP, "APOP", cmd->args[0]);
+	job = job_new(s, AUTH_MODE_APOP);
 	job->apop_user = xstrdup(cmd->args[0]);
 	job->apop_digest = xstrdup(cmd->args[1]);
 	job->apop_stamp = xstrdup(s->apop_stamp);
@@ -532,10 +391,9 @@ pop3_cmd_auth(struct pop3_session *s, struct pop3_command *cmd)
 	}
 	if (sasl_mech_is_plaintext(cmd->args[0]) && refuse_plaintext(s))
 		return;
-	if (refuse_if_limited(s, NULL, cmd->args[0]))
+	if (!exchange_new(s, cmd->args[0], NULL, NULL))
 		return;
-	exchange_new(s, cmd->args[0]);
-	job = job_new(s, AUTH_MODE_SASL, sasl_server_mech(s->sasl), NULL);
+	job = job_new(s, AUTH_MODE_SASL);
 	if (cmd->n_args == 2) {
 		/* RFC 5034 4: "=" is an empty initial response */
 		job->has_in = true;
@@ -564,7 +422,7 @@ pop3_auth_line(struct pop3_session *s, const char *line, size_t len)
 		pop3_reply_err(s, "Authentication cancelled");
 		return;
 	}
-	job = job_new(s, AUTH_MODE_SASL, sasl_server_mech(s->sasl), NULL);
+	job = job_new(s, AUTH_MODE_SASL);
 	job->has_in = true;
 	if (!(len == 1 && line[0] == '=') &&
 	    base64_decode(line, len, &job->in) < 0) {
@@ -591,11 +449,7 @@ pop3_apop_stamp_new(const struct config *cfg)
 void
 pop3_auth_deinit_exchange(struct pop3_session *s)
 {
-	sasl_server_free(&s->sasl);
-	if (s->auth_lookup != NULL) {
-		free(s->auth_lookup->address);
-		xfree(&s->auth_lookup);
-	}
+	login_attempt_free(&s->login);
 }
 
 void

@@ -19,9 +19,8 @@
 struct worker;
 struct ioev_conn;
 struct ioev_timer;
-struct sasl_server;
+struct login_attempt;
 struct pop3_retr;
-struct pop3_auth_lookup;
 
 enum pop3_state {
 	POP3_STATE_AUTHORIZATION,	/* RFC 1939 4 */
@@ -69,8 +68,7 @@ struct pop3_session {
 
 	char *user;			/* from USER, until PASS */
 	char *apop_stamp;		/* "<...>" of the greeting, or NULL */
-	struct sasl_server *sasl;	/* during AUTH */
-	struct pop3_auth_lookup *auth_lookup;	/* during AUTH */
+	struct login_attempt *login;	/* during AUTH */
 	struct ioev_timer *delay_timer;	/* failed-login delay */
 	char *delayed_reply;		/* written when the delay ends */
 
@@ -111,7 +109,7 @@ void pop3_cmd_auth(struct pop3_session *s, struct pop3_command *cmd);
 void pop3_auth_line(struct pop3_session *s, const char *line, size_t len);
 /* Makes the APOP timestamp for the greeting (when apop is on). */
 char *pop3_apop_stamp_new(const struct config *cfg);
-/* Ends an AUTH exchange (frees the sasl state). */
+/* Ends an AUTH exchange (frees its login attempt). */
 void pop3_auth_deinit_exchange(struct pop3_session *s);
 /* Frees SASL state and the delay timer (session closing). */
 void pop3_auth_deinit(struct pop3_session *s);

@@ -170,16 +170,16 @@ ratelimit_is_blocked(struct ratelimit *rl, const char *key, time_t now)
 	return blocked;
 }
 
-bool
-ratelimit_fail(struct ratelimit *rl, const char *key, time_t now)
+/* The entry of key, made (evicting the least recently used one when the
+ * table is full) if there is none; moved to the front of the LRU list.
+ * Called with the lock held. */
+static struct rl_entry *
+rl_get(struct ratelimit *rl, const char *key, time_t now)
 {
 	size_t len = rl_key_len(key);
 	uint64_t h = rl_hash(rl, key, len);
-	struct rl_entry *e;
-	bool blocked;
+	struct rl_entry *e = rl_find(rl, key, len, h);
 
-	pthread_mutex_lock(&rl->lock);
-	e = rl_find(rl, key, len, h);
 	if (e != NULL) {
 		rl_lru_unlink(rl, e);
 		if (rl_is_expired(rl, e, now)) {
@@ -200,6 +200,17 @@ ratelimit_fail(struct ratelimit *rl, const char *key, time_t now)
 		rl->count++;
 	}
 	rl_lru_push(rl, e);
+	return e;
+}
+
+bool
+ratelimit_fail(struct ratelimit *rl, const char *key, time_t now)
+{
+	struct rl_entry *e;
+	bool blocked;
+
+	pthread_mutex_lock(&rl->lock);
+	e = rl_get(rl, key, now);
 	if (e->failures < UINT32_MAX)
 		e->failures++;
 	blocked = rl->limit > 0 && e->failures >= rl->limit;
@@ -208,16 +219,14 @@ ratelimit_fail(struct ratelimit *rl, const char *key, time_t now)
 }
 
 void
-ratelimit_success(struct ratelimit *rl, const char *key)
+ratelimit_mark(struct ratelimit *rl, const char *key, time_t now)
 {
-	size_t len = rl_key_len(key);
-	uint64_t h = rl_hash(rl, key, len);
 	struct rl_entry *e;
 
 	pthread_mutex_lock(&rl->lock);
-	e = rl_find(rl, key, len, h);
-	if (e != NULL)
-		rl_remove(rl, e);
+	e = rl_get(rl, key, now);
+	e->window_start = now;
+	e->failures = 1;
 	pthread_mutex_unlock(&rl->lock);
 }
 

@@ -3,10 +3,13 @@
  * Failed-login rate limiting: counters keyed by a string (a client IP, an
  * account name), each with a fixed window that opens at the first failure.
  * Once `limit` failures fall inside a window the key is blocked until the
- * window ends; a success clears the key. Memory is bounded: at most
+ * window ends; nothing but the end of the window clears it (a success
+ * must not: one good account would reset a guesser's budget). The same
+ * table with limit 1 is a set of keys seen recently (ratelimit_mark).
+ * Memory is bounded: at most
  * max_entries keys, the least recently failed one is evicted to make room.
  * Thread-safe (one mutex): pool threads and the event loop may share one.
- * Config: struct config_auth fail_per_ip, fail_per_user, fail_window_s.
+ * sasl/login.c holds the tables of the login service.
  */
 #ifndef HERALD_SASL_RATELIMIT_H
 #define HERALD_SASL_RATELIMIT_H
@@ -15,8 +18,8 @@
 #include <stddef.h>
 #include <time.h>
 
-/* Keys are cut to this many bytes (IPs and user names are shorter). */
-#define RATELIMIT_MAX_KEY 255
+/* Keys are cut to this many bytes (an account key and an address fit). */
+#define RATELIMIT_MAX_KEY 511
 
 struct ratelimit;
 
@@ -32,8 +35,9 @@ bool ratelimit_is_blocked(struct ratelimit *rl, const char *key, time_t now);
 /* Counts one failure of key at now (opening a new window if none is open
  * or the last one ended). Returns true if key is now blocked. */
 bool ratelimit_fail(struct ratelimit *rl, const char *key, time_t now);
-/* Forgets key (a successful login). */
-void ratelimit_success(struct ratelimit *rl, const char *key);
+/* Records key at now: its window restarts at now with one count, so with
+ * limit 1 ratelimit_is_blocked() says "marked less than window_s ago". */
+void ratelimit_mark(struct ratelimit *rl, const char *key, time_t now);
 /* Failures counted for key in its open window at now (0 if none). */
 unsigned ratelimit_failures(struct ratelimit *rl, const char *key, time_t now);
 /* Number of keys held (at most max_entries). */

@@ -1,80 +1,42 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * AUTH (RFC 4954) with PLAIN, LOGIN and SCRAM-SHA-256 from src/sasl/.
- * Every step runs on the thread pool (credential lookup, argon2). Failed
- * logins are delayed ([auth] fail_delay), counted per client address and
- * per account (sasl/ratelimit), and logged in one fail2ban-friendly shape:
- *   <sid> smtp auth-failed user=<name> method=PLAIN rip=192.0.2.1
- * Passwords and SASL messages are never logged.
+ * AUTH (RFC 4954) with PLAIN, LOGIN and SCRAM-SHA-256 through the login
+ * service (sasl/login.h), which looks the user up, keeps the failure
+ * budgets shared with POP3 and logs the auth-failed line. Every step runs
+ * on the thread pool (credential lookup, argon2); a failure is answered
+ * after [auth] fail_delay. Passwords and SASL messages are never logged.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "lib/base64.h"
 #include "lib/mem.h"
-#include "sasl/ratelimit.h"
-#include "sasl/sasl.h"
+#include "sasl/login.h"
 #include "smtp/smtp-server-private.h"
-#include "store/store.h"
 
-/* A credential lookup's result travels through the session, which is
- * paused (and kept alive by ioev) while the step runs. */
+/* One exchange; the session is paused (and kept alive by ioev) while a
+ * step runs. */
 struct auth_job {
 	struct smtp_session *s;
+	struct login_attempt *login;
 	uint8_t *in;		/* NULL: no initial response */
 	size_t inlen;
 	struct buf out;
 	enum sasl_result result;
 	const char *error;
-	int64_t account_id;	/* filled by the lookup */
-	char *account;
 };
 
-/* Per-account counters ignore ASCII case, like the account lookup, so
- * "Bob" and "bob" share one budget. */
-static void
-user_key(const char *user, char *out, size_t outsz)
-{
-	size_t i = 0;
-
-	for (; user[i] != '\0' && i + 1 < outsz; i++) {
-		char c = user[i];
-
-		out[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-	}
-	out[i] = '\0';
-}
-
-static int
-auth_lookup(void *ctx, const char *user, struct sasl_credentials *cred_r)
-{
-	struct auth_job *j = ctx;
-	struct store_user *u = NULL;
-	enum store_result r = store_user_lookup(j->s->srv->store, user, &u,
-						NULL);
-
-	if (r == STORE_E_NOT_FOUND || r == STORE_E_INVALID)
-		return SASL_LOOKUP_UNKNOWN;
-	if (r != STORE_OK)
-		return SASL_LOOKUP_TEMPFAIL;
-	cred_r->password_hash = u->password_hash != NULL
-		? xstrdup(u->password_hash) : NULL;
-	cred_r->scram_sha256 = u->scram_sha256 != NULL
-		? xstrdup(u->scram_sha256) : NULL;
-	j->account_id = u->id;
-	free(j->account);
-	j->account = xstrdup(u->address);
-	store_user_free(&u);
-	return SASL_LOOKUP_FOUND;
-}
-
-/* The lookup callback's ctx must stay put for the whole exchange. */
 static struct auth_job *
 session_job(struct smtp_session *s)
 {
 	return (struct auth_job *)s->auth_job;
+}
+
+static struct login_service *
+session_login(struct smtp_session *s)
+{
+	return login_service_get(&s->srv->cfg->auth);
 }
 
 void
@@ -87,14 +49,13 @@ smtp_auth_abort(struct smtp_session *s)
 	 * gone. */
 	if (s->state == SMTP_STATE_AUTH)
 		smtp_session_set_state(s, SMTP_STATE_COMMAND);
-	sasl_server_free(&s->sasl);
 	if (j != NULL) {
+		login_attempt_free(&j->login);
 		free(j->in);
 		if (j->out.data != NULL) {
 			mem_wipe(j->out.data, j->out.len);
 			buf_deinit(&j->out);
 		}
-		free(j->account);
 		free(j);
 		s->auth_job = NULL;
 	}
@@ -108,53 +69,25 @@ fail_reply(struct smtp_session *s)
 }
 
 static void
-auth_failed(struct smtp_session *s, const char *reason)
+auth_succeeded(struct smtp_session *s, struct auth_job *j)
 {
-	const char *user = s->sasl != NULL
-		? sasl_server_attempted_user(s->sasl) : NULL;
-	char ubuf[300], key[RATELIMIT_MAX_KEY + 1];
-	time_t now = time(NULL);
+	char ubuf[300];
 
-	log_info(s->id, "smtp", "auth-failed", "user=<%s> method=%s rip=%s "
-		 "reason=\"%s\"", smtp_log_addr(ubuf, sizeof(ubuf), user),
-		 s->sasl != NULL ? sasl_server_mech(s->sasl) : "?", s->rip,
-		 reason);
-	ratelimit_fail(s->srv->rl_ip, ioev_conn_peer_ip(s->conn), now);
-	if (user != NULL && user[0] != '\0') {
-		user_key(user, key, sizeof(key));
-		ratelimit_fail(s->srv->rl_user, key, now);
-	}
+	s->auth_user = xstrdup(login_attempt_account(j->login));
+	s->auth_account_id = login_attempt_account_id(j->login);
+	log_info(s->id, "smtp", "auth-ok", "user=<%s> method=%s rip=%s",
+		 log_str(ubuf, sizeof(ubuf), s->auth_user),
+		 login_attempt_method(j->login), s->rip);
 	smtp_auth_abort(s);
-	s->auth_failures++;
-	smtp_session_delay(s, s->srv->cfg->auth.fail_delay_ms, fail_reply);
+	smtp_reply(s, "235 2.7.0 Authentication successful");
 }
 
 static void
-auth_succeeded(struct smtp_session *s, struct auth_job *j)
+limited_reply(struct smtp_session *s)
 {
-	const char *user = sasl_server_username(s->sasl);
-	char ubuf[300], key[RATELIMIT_MAX_KEY + 1];
-
-	user_key(user, key, sizeof(key));
-	if (ratelimit_is_blocked(s->srv->rl_user, key, time(NULL))) {
-		log_info(s->id, "smtp", "auth-ratelimited", "user=<%s> "
-			 "method=%s rip=%s", log_str(ubuf, sizeof(ubuf), user),
-			 sasl_server_mech(s->sasl), s->rip);
-		smtp_auth_abort(s);
-		smtp_reply(s, "454 4.7.0 Error: too many failed logins, try "
-			      "again later");
-		smtp_session_error(s);
-		return;
-	}
-	ratelimit_success(s->srv->rl_ip, ioev_conn_peer_ip(s->conn));
-	ratelimit_success(s->srv->rl_user, key);
-	s->auth_user = xstrdup(j->account != NULL ? j->account : user);
-	s->auth_account_id = j->account_id;
-	log_info(s->id, "smtp", "auth-ok", "user=<%s> method=%s rip=%s",
-		 log_str(ubuf, sizeof(ubuf), s->auth_user),
-		 sasl_server_mech(s->sasl), s->rip);
-	smtp_auth_abort(s);
-	smtp_reply(s, "235 2.7.0 Authentication successful");
+	smtp_reply(s, "454 4.7.0 Error: too many failed logins, try again "
+		      "later");
+	smtp_session_error(s);
 }
 
 static void
@@ -162,8 +95,8 @@ step_work(void *ctx)
 {
 	struct auth_job *j = ctx;
 
-	j->result = sasl_server_step(j->s->sasl, j->in, j->inlen, &j->out,
-				     &j->error);
+	j->result = login_attempt_step(j->login, j->in, j->inlen, &j->out,
+				       &j->error);
 }
 
 static void
@@ -178,8 +111,7 @@ step_done(void *ctx)
 	}
 	if (!smtp_session_job_end(s))
 		return;
-	switch (j->result) {
-	case SASL_CONTINUE: {
+	if (j->result == SASL_CONTINUE) {
 		struct buf b;
 
 		buf_init(&b);
@@ -189,22 +121,27 @@ step_done(void *ctx)
 		smtp_session_set_state(s, SMTP_STATE_AUTH);
 		return;
 	}
-	case SASL_OK:
+	switch (login_attempt_finish(j->login, j->result, j->error)) {
+	case LOGIN_OUTCOME_OK:
 		auth_succeeded(s, j);
 		return;
-	case SASL_FAIL:
-		auth_failed(s, j->error != NULL ? j->error : "bad credentials");
+	case LOGIN_OUTCOME_FAILED:
+		smtp_auth_abort(s);
+		s->auth_failures++;
+		smtp_session_delay(s, login_service_fail_delay_ms(
+					   session_login(s)), fail_reply);
 		return;
-	case SASL_BAD_PROTOCOL:
+	case LOGIN_OUTCOME_LIMITED:
+		smtp_auth_abort(s);
+		limited_reply(s);
+		return;
+	case LOGIN_OUTCOME_MALFORMED:
 		smtp_auth_abort(s);
 		smtp_reply(s, "501 5.5.2 Error: malformed authentication "
 			      "exchange");
 		smtp_session_error(s);
 		return;
-	case SASL_TEMPFAIL:
-		log_warn(s->id, "smtp", "auth-tempfail", "method=%s rip=%s "
-			 "reason=\"%s\"", sasl_server_mech(s->sasl), s->rip,
-			 j->error != NULL ? j->error : "?");
+	case LOGIN_OUTCOME_TEMPFAIL:
 		smtp_auth_abort(s);
 		smtp_reply(s, "454 4.7.0 Error: temporary authentication "
 			      "failure");
@@ -302,13 +239,14 @@ smtp_cmd_auth(struct smtp_session *s, const char *arg, size_t len)
 		smtp_session_error(s);
 		return;
 	}
-	if (ratelimit_is_blocked(s->srv->rl_ip, ioev_conn_peer_ip(s->conn),
-				 time(NULL))) {
-		log_info(s->id, "smtp", "auth-ratelimited", "user=<> method=%s "
-			 "rip=%s", mech, s->rip);
-		smtp_reply(s, "454 4.7.0 Error: too many failed logins, try "
-			      "again later");
-		smtp_session_error(s);
+	struct login_client client = {
+		.sid = s->id, .proto = "smtp",
+		.ip = ioev_conn_peer_ip(s->conn), .rip = s->rip,
+	};
+
+	if (!login_service_allows(session_login(s), s->id, "smtp", mech,
+				  client.ip, NULL)) {
+		limited_reply(s);
 		return;
 	}
 	struct auth_job *j = xcalloc(1, sizeof(*j));
@@ -316,8 +254,9 @@ smtp_cmd_auth(struct smtp_session *s, const char *arg, size_t len)
 	j->s = s;
 	buf_init(&j->out);
 	s->auth_job = j;
-	s->sasl = sasl_server_new(mech, auth_lookup, j);
-	if (s->sasl == NULL) {
+	j->login = login_attempt_new(session_login(s), s->srv->store, &client,
+				     mech, NULL);
+	if (j->login == NULL) {
 		smtp_auth_abort(s);
 		smtp_reply(s, "504 5.5.4 Error: unsupported authentication "
 			      "mechanism");

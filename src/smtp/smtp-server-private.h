@@ -21,7 +21,6 @@
 #include "smtp/smtp-parser.h"
 #include "smtp/smtp-server.h"
 
-struct sasl_server;
 struct store;
 struct ratelimit;
 struct tls_server;
@@ -50,8 +49,6 @@ struct smtp_server {
 	const struct config *cfg;
 	struct store *store;
 	bool own_store;		/* opened here because the worker had none */
-	struct ratelimit *rl_ip;
-	struct ratelimit *rl_user;
 	/* concurrent connections per client address */
 	struct smtp_ip_count {
 		char ip[64];
@@ -113,7 +110,6 @@ struct smtp_session {
 	char msg_id[LOG_ID_LEN + 1];
 
 	/* AUTH exchange */
-	struct sasl_server *sasl;
 	void *auth_job;		/* smtp-cmd-auth.c's exchange state */
 };
 

@@ -15,13 +15,10 @@
 
 #include "conf/worker.h"
 #include "lib/mem.h"
-#include "sasl/ratelimit.h"
 #include "smtp/smtp-server-private.h"
 #include "store/store.h"
 #include "tls/tls.h"
 
-/* Rate-limit tables hold this many keys per worker (LRU evicted). */
-#define SMTP_RATELIMIT_ENTRIES 10000
 /* RFC 4954 4: a SASL response line may be up to 12288 octets. */
 #define SMTP_AUTH_LINE_MAX 12288
 /* How much buffered input one parser step looks at. */
@@ -58,12 +55,6 @@ server_get(struct worker *w)
 			w->store = srv->store;
 		}
 	}
-	srv->rl_ip = ratelimit_new(SMTP_RATELIMIT_ENTRIES,
-				   w->cfg->auth.fail_per_ip,
-				   (time_t)w->cfg->auth.fail_window_s);
-	srv->rl_user = ratelimit_new(SMTP_RATELIMIT_ENTRIES,
-				     w->cfg->auth.fail_per_user,
-				     (time_t)w->cfg->auth.fail_window_s);
 	the_server = srv;
 	return srv;
 }

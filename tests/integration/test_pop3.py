@@ -175,9 +175,10 @@ def test_failed_login_is_refused_and_logged(herald_factory):
     p.user(USER)
     ok(p.pass_(PASSWORD))
     p.quit()
-    assert h.wait_log(f"pop3 auth-failed user=<{USER}> method=USER "
+    assert h.wait_log(f"sasl auth-failed user=<{USER}> method=USER "
+                      f"proto=pop3 rip=127.0.0.1")
+    assert h.wait_log(f"user=<nobody@{DOMAIN}> method=USER proto=pop3 "
                       f"rip=127.0.0.1")
-    assert h.wait_log(f"user=<nobody@{DOMAIN}> method=USER rip=127.0.0.1")
 
 
 def test_rate_limit_after_failures(herald_factory):

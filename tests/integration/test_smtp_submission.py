@@ -141,8 +141,8 @@ def test_wrong_password_then_rate_limited(server):
             s.login("bob@example.test", "secret")
         assert e.value.smtp_code == 454
     log = server.log()
-    fails = re.findall(r"smtp auth-failed user=<bob@example.test> "
-                       r"method=PLAIN rip=127\.0\.0\.1", log)
+    fails = re.findall(r"sasl auth-failed user=<bob@example.test> "
+                       r"method=PLAIN proto=smtp rip=127\.0\.0\.1", log)
     assert len(fails) == 3
     assert "auth-ratelimited" in log
     assert "bad-Pa55word" not in log and "secret" not in log

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for sasl/ratelimit: blocking after N failures, window expiry,
- * success clearing a key, the eviction bound, long keys, and several
+ * marking a key (and that nothing else clears one), the eviction bound, long keys, and several
  * threads hammering one table.
  */
 #include <setjmp.h>
@@ -63,16 +63,19 @@ test_window_expiry(void **state)
 }
 
 static void
-test_success_clears(void **state)
+test_mark_restarts_window(void **state)
 {
-	struct ratelimit *rl = ratelimit_new(10, 2, 60);
+	struct ratelimit *seen = ratelimit_new(10, 1, 60);
 
-	ratelimit_fail(rl, "k", 1);
-	ratelimit_success(rl, "k");
-	ratelimit_success(rl, "unknown");
-	assert_int_equal(ratelimit_count(rl), 0);
-	assert_false(ratelimit_fail(rl, "k", 2));
-	ratelimit_free(&rl);
+	assert_false(ratelimit_is_blocked(seen, "k", 1));
+	ratelimit_mark(seen, "k", 1);
+	assert_true(ratelimit_is_blocked(seen, "k", 60));
+	/* a new mark restarts the window: seen until 50 + 60 */
+	ratelimit_mark(seen, "k", 50);
+	assert_int_equal(ratelimit_failures(seen, "k", 100), 1);
+	assert_true(ratelimit_is_blocked(seen, "k", 109));
+	assert_false(ratelimit_is_blocked(seen, "k", 110));
+	ratelimit_free(&seen);
 }
 
 static void
@@ -118,12 +121,12 @@ static void
 test_long_keys(void **state)
 {
 	struct ratelimit *rl = ratelimit_new(10, 2, 60);
-	char a[600], b[600];
+	char a[1000], b[1000];
 
 	memset(a, 'x', sizeof(a) - 1);
 	a[sizeof(a) - 1] = '\0';
 	memcpy(b, a, sizeof(b));
-	b[500] = 'y';	/* differs past RATELIMIT_MAX_KEY: same key */
+	b[700] = 'y';	/* differs past RATELIMIT_MAX_KEY: same key */
 	ratelimit_fail(rl, a, 1);
 	assert_true(ratelimit_fail(rl, b, 1));
 	ratelimit_fail(rl, "", 1);
@@ -143,7 +146,7 @@ hammer(void *arg)
 		ratelimit_fail(rl, key, i / 1000);
 		(void)ratelimit_is_blocked(rl, key, i / 1000);
 		if (i % 7 == 0)
-			ratelimit_success(rl, key);
+			ratelimit_mark(rl, key, i / 1000);
 	}
 	return NULL;
 }
@@ -169,7 +172,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_block_after_limit),
 		cmocka_unit_test(test_window_expiry),
-		cmocka_unit_test(test_success_clears),
+		cmocka_unit_test(test_mark_restarts_window),
 		cmocka_unit_test(test_limit_zero_never_blocks),
 		cmocka_unit_test(test_eviction_bound),
 		cmocka_unit_test(test_long_keys),

@@ -3,7 +3,10 @@
  * Unit tests for sasl/sasl: PLAIN and LOGIN exchanges, SCRAM-SHA-256 with
  * the RFC 7677 section 3 conversation and with a client written here on
  * OpenSSL primitives (not the server's code path), malformed messages,
- * and a few thousand random messages per mechanism.
+ * and a few thousand random messages per mechanism. Then the login service
+ * (sasl/login.h) against a real SQLite store with a clock the tests move:
+ * account keys, the per-address and per-account budgets, known addresses,
+ * APOP.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <openssl/evp.h>
@@ -20,9 +25,12 @@
 
 #include "lib/base64.h"
 #include "lib/buf.h"
+#include "conf/config.h"
 #include "lib/mem.h"
+#include "sasl/login.h"
 #include "sasl/password.h"
 #include "sasl/sasl.h"
+#include "store/store.h"
 
 /* python3: hashlib.pbkdf2_hmac('sha256', b'pencil', salt, 4096), the RFC
  * 7677 salt. */
@@ -629,6 +637,359 @@ test_random_input(void **state)
 	buf_deinit(&out);
 }
 
+/* ---- the login service ---- */
+
+static time_t fake_now = 100000;
+
+static time_t
+fake_clock(void)
+{
+	return fake_now;
+}
+
+struct login_fixture {
+	char dir[64];
+	struct config *cfg;
+	struct store *store;
+	struct login_service *svc;
+};
+
+static int
+login_setup(void **state)
+{
+	struct login_fixture *f = xcalloc(1, sizeof(*f));
+	struct login_limits lim = {
+		.fail_per_ip = 3, .fail_per_user = 4, .fail_window_s = 600,
+		.fail_delay_ms = 1000, .known_address_s = 86400,
+		.ipv6_prefix = 64, .table_size = 100,
+	};
+	const char *error = NULL;
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/herald-login-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	f->cfg = xcalloc(1, sizeof(*f->cfg));
+	f->cfg->data_dir = xasprintf("%s/data", f->dir);
+	assert_int_equal(mkdir(f->cfg->data_dir, 0700), 0);
+	f->cfg->store.backend = xstrdup("sqlite");
+	f->cfg->store.group_commit_max = 64;
+	f->cfg->store.busy_timeout_ms = 10000;
+	if (store_open(f->cfg, &f->store, &error) != STORE_OK)
+		fail_msg("store_open: %s", error);
+	assert_int_equal(store_domain_add(f->store, "example.test", NULL),
+			 STORE_OK);
+	assert_int_equal(store_user_add(f->store, "Alice@example.test",
+					"{PLAIN}pencil", NULL, 0, NULL, NULL),
+			 STORE_OK);
+	assert_int_equal(store_user_add(f->store, "bob@example.test",
+					PENCIL_SHA512, NULL, 0, NULL, NULL),
+			 STORE_OK);
+	fake_now = 100000;
+	f->svc = login_service_new(&lim, fake_clock);
+	*state = f;
+	return 0;
+}
+
+static int
+login_teardown(void **state)
+{
+	struct login_fixture *f = *state;
+	char *cmd = xasprintf("rm -rf '%s'", f->dir);
+
+	login_service_free(&f->svc);
+	assert_null(f->svc);
+	store_close(&f->store);
+	free(f->cfg->data_dir);
+	free(f->cfg->store.backend);
+	free(f->cfg);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(f);
+	return 0;
+}
+
+/* One PLAIN login of user/password from ip, as a protocol runs it: the
+ * start check, the step, the end. LOGIN_OUTCOME_LIMITED also stands for
+ * a refusal at the start. */
+static enum login_outcome
+try_login(struct login_fixture *f, const char *proto, const char *ip,
+	  const char *user, const char *password)
+{
+	struct login_client client = { .sid = "T", .proto = proto, .ip = ip };
+	struct login_attempt *a;
+	struct buf msg, out;
+	const char *error = NULL;
+	enum sasl_result r;
+	enum login_outcome o;
+
+	if (!login_service_allows(f->svc, "T", proto, "PLAIN", ip, NULL))
+		return LOGIN_OUTCOME_LIMITED;
+	a = login_attempt_new(f->svc, f->store, &client, "PLAIN", NULL);
+	assert_non_null(a);
+	buf_init(&msg);
+	buf_init(&out);
+	buf_putc(&msg, '\0');
+	buf_puts(&msg, user);
+	buf_putc(&msg, '\0');
+	buf_puts(&msg, password);
+	r = login_attempt_step(a, (const uint8_t *)msg.data, msg.len, &out,
+			       &error);
+	o = login_attempt_finish(a, r, error);
+	if (o == LOGIN_OUTCOME_OK)
+		assert_string_equal(login_attempt_method(a), "PLAIN");
+	login_attempt_free(&a);
+	assert_null(a);
+	buf_deinit(&msg);
+	buf_deinit(&out);
+	return o;
+}
+
+static void
+test_login_keys(void **state)
+{
+	struct login_fixture *f = *state;
+	char k[LOGIN_KEY_MAX], big[600];
+
+	login_account_key("ALICE@Example.TEST", k);
+	assert_string_equal(k, "alice@example.test");
+	/* non-ASCII octets stay as they are (the store folds ASCII only) */
+	login_account_key("\xc3\x89mile@example.test", k);
+	assert_string_equal(k, "\xc3\x89mile@example.test");
+	memset(big, 'A', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	login_account_key(big, k);
+	assert_int_equal(strlen(k), LOGIN_KEY_MAX - 1);
+	assert_int_equal(k[0], 'a');
+
+	login_address_key(f->svc, "192.0.2.7", k);
+	assert_string_equal(k, "192.0.2.7");
+	login_address_key(f->svc, "2001:db8:1:2:aaaa:bbbb:cccc:dddd", k);
+	assert_string_equal(k, "2001:db8:1:2::/64");
+	login_address_key(f->svc, "2001:db8:1:2::1", k);
+	assert_string_equal(k, "2001:db8:1:2::/64");
+	login_address_key(f->svc, "unix", k);
+	assert_string_equal(k, "unix");
+}
+
+static void
+test_login_ok_gives_canonical_account(void **state)
+{
+	struct login_fixture *f = *state;
+	struct login_client client = { .sid = "T", .proto = "smtp",
+				       .ip = "192.0.2.1" };
+	struct login_attempt *a = login_attempt_new(f->svc, f->store, &client,
+						    "PLAIN", "USER");
+	static const uint8_t msg[] = "\0ALICE@EXAMPLE.TEST\0pencil";
+	struct buf out;
+	const char *error = NULL;
+
+	buf_init(&out);
+	assert_int_equal(login_attempt_step(a, msg, sizeof(msg) - 1, &out,
+					    &error), SASL_OK);
+	assert_int_equal(login_attempt_finish(a, SASL_OK, NULL),
+			 LOGIN_OUTCOME_OK);
+	assert_string_equal(login_attempt_account(a), "Alice@example.test");
+	assert_true(login_attempt_account_id(a) > 0);
+	assert_string_equal(login_attempt_method(a), "USER");
+	login_attempt_free(&a);
+	assert_null(login_attempt_new(f->svc, f->store, &client, "GSSAPI",
+				      NULL));
+	assert_int_equal(login_service_fail_delay_ms(f->svc), 1000);
+	buf_deinit(&out);
+}
+
+static void
+test_login_success_does_not_reset_address(void **state)
+{
+	struct login_fixture *f = *state;
+	const char *ip = "192.0.2.1";
+
+	assert_int_equal(try_login(f, "smtp", ip, "bob@example.test", "pencil"),
+			 LOGIN_OUTCOME_OK);
+	assert_int_equal(try_login(f, "smtp", ip, "x@example.test", "g1"),
+			 LOGIN_OUTCOME_FAILED);
+	assert_int_equal(try_login(f, "pop3", ip, "y@example.test", "g2"),
+			 LOGIN_OUTCOME_FAILED);
+	assert_int_equal(try_login(f, "smtp", ip, "bob@example.test", "pencil"),
+			 LOGIN_OUTCOME_OK);
+	assert_int_equal(try_login(f, "pop3", ip, "z@example.test", "g3"),
+			 LOGIN_OUTCOME_FAILED);
+	/* three failures across both protocols: the address is done */
+	assert_int_equal(try_login(f, "smtp", ip, "bob@example.test", "pencil"),
+			 LOGIN_OUTCOME_LIMITED);
+	assert_false(login_service_allows(f->svc, "T", "pop3", "USER", ip,
+					  NULL));
+	/* others are not, and the window ends */
+	assert_int_equal(try_login(f, "smtp", "192.0.2.2", "bob@example.test",
+				   "pencil"), LOGIN_OUTCOME_OK);
+	fake_now += 599;
+	assert_false(login_service_allows(f->svc, "T", "smtp", "PLAIN", ip,
+					  NULL));
+	fake_now += 1;
+	assert_int_equal(try_login(f, "smtp", ip, "bob@example.test", "pencil"),
+			 LOGIN_OUTCOME_OK);
+}
+
+static void
+test_login_ipv6_network_shares_budget(void **state)
+{
+	struct login_fixture *f = *state;
+	char ip[64];
+
+	for (int i = 1; i <= 3; i++) {
+		snprintf(ip, sizeof(ip), "2001:db8:0:7::%x", i);
+		assert_int_equal(try_login(f, "smtp", ip, "x@example.test",
+					   "g"), LOGIN_OUTCOME_FAILED);
+	}
+	assert_int_equal(try_login(f, "smtp", "2001:db8:0:7::99",
+				   "bob@example.test", "pencil"),
+			 LOGIN_OUTCOME_LIMITED);
+	assert_int_equal(try_login(f, "smtp", "2001:db8:0:8::1",
+				   "bob@example.test", "pencil"),
+			 LOGIN_OUTCOME_OK);
+}
+
+static void
+test_login_account_budget_spares_known_address(void **state)
+{
+	struct login_fixture *f = *state;
+	static const char *const spellings[] = {
+		"alice@example.test", "ALICE@example.test",
+		"Alice@EXAMPLE.test", "aLiCe@example.TEST",
+	};
+
+	/* the owner logs in from home once */
+	assert_int_equal(try_login(f, "pop3", "198.51.100.1",
+				   "alice@example.test", "pencil"),
+			 LOGIN_OUTCOME_OK);
+	/* four addresses, four spellings: one account, budget spent */
+	for (int i = 0; i < 4; i++) {
+		char ip[32];
+
+		snprintf(ip, sizeof(ip), "203.0.113.%d", i + 1);
+		assert_int_equal(try_login(f, i % 2 ? "pop3" : "smtp", ip,
+					   spellings[i], "guess"),
+				 LOGIN_OUTCOME_FAILED);
+	}
+	/* a new address: refused at the start when the name is known... */
+	assert_false(login_service_allows(f->svc, "T", "pop3", "USER",
+					  "203.0.113.50", "ALICE@example.test"));
+	/* ...and at the end when it came inside the exchange, the same for
+	 * a right password as for a wrong one */
+	assert_int_equal(try_login(f, "smtp", "203.0.113.51",
+				   "alice@example.test", "pencil"),
+			 LOGIN_OUTCOME_LIMITED);
+	assert_int_equal(try_login(f, "smtp", "203.0.113.52",
+				   "alice@example.test", "wrong"),
+			 LOGIN_OUTCOME_LIMITED);
+	/* the owner's address still works, in either protocol */
+	assert_true(login_service_allows(f->svc, "T", "pop3", "USER",
+					 "198.51.100.1", "alice@example.test"));
+	assert_int_equal(try_login(f, "smtp", "198.51.100.1",
+				   "ALICE@example.test", "pencil"),
+			 LOGIN_OUTCOME_OK);
+	/* other accounts are untouched */
+	assert_int_equal(try_login(f, "smtp", "203.0.113.53",
+				   "bob@example.test", "pencil"),
+			 LOGIN_OUTCOME_OK);
+	/* the address stays known for known_address_s after its last login,
+	 * the budget for the window: both end */
+	fake_now += 600;
+	assert_int_equal(try_login(f, "smtp", "203.0.113.51",
+				   "alice@example.test", "pencil"),
+			 LOGIN_OUTCOME_OK);
+}
+
+static void
+test_login_known_address_expires(void **state)
+{
+	struct login_fixture *f = *state;
+
+	assert_int_equal(try_login(f, "smtp", "198.51.100.1",
+				   "alice@example.test", "pencil"),
+			 LOGIN_OUTCOME_OK);
+	fake_now += 86400;
+	for (int i = 0; i < 4; i++) {
+		char ip[32];
+
+		snprintf(ip, sizeof(ip), "203.0.113.%d", i + 1);
+		assert_int_equal(try_login(f, "smtp", ip, "alice@example.test",
+					   "guess"), LOGIN_OUTCOME_FAILED);
+	}
+	/* a day later the owner's address is no longer known */
+	assert_int_equal(try_login(f, "smtp", "198.51.100.1",
+				   "alice@example.test", "pencil"),
+			 LOGIN_OUTCOME_LIMITED);
+}
+
+static void
+test_login_apop(void **state)
+{
+	struct login_fixture *f = *state;
+	struct login_client client = { .sid = "T", .proto = "pop3",
+				       .ip = "192.0.2.1" };
+	/* MD5("<1.2@h>pencil") */
+	const char *digest = "d5e2a1ea81e1a5e4ef5b3d0f71e6a5e0";
+	struct login_attempt *a;
+	const char *error = NULL;
+	unsigned char md[16];
+	unsigned int mdlen = 0;
+	char hex[33];
+
+	assert_int_equal(EVP_Digest("<1.2@h>pencil", 13, md, &mdlen,
+				    EVP_md5(), NULL), 1);
+	for (unsigned i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02X", md[i]);
+	a = login_attempt_new(f->svc, f->store, &client, "APOP", NULL);
+	assert_null(login_attempt_sasl(a));
+	assert_string_equal(login_attempt_method(a), "APOP");
+	assert_int_equal(login_attempt_apop(a, "ALICE@example.test", "<1.2@h>",
+					    hex, &error), SASL_OK);
+	assert_int_equal(login_attempt_finish(a, SASL_OK, error),
+			 LOGIN_OUTCOME_OK);
+	assert_string_equal(login_attempt_account(a), "Alice@example.test");
+	login_attempt_free(&a);
+
+	a = login_attempt_new(f->svc, f->store, &client, "APOP", NULL);
+	assert_int_equal(login_attempt_apop(a, "alice@example.test", "<1.2@h>",
+					    digest, &error), SASL_FAIL);
+	assert_int_equal(login_attempt_finish(a, SASL_FAIL, error),
+			 LOGIN_OUTCOME_FAILED);
+	login_attempt_free(&a);
+	/* bob's password is hashed: no APOP for him */
+	a = login_attempt_new(f->svc, f->store, &client, "APOP", NULL);
+	assert_int_equal(login_attempt_apop(a, "bob@example.test", "<1.2@h>",
+					    hex, &error), SASL_FAIL);
+	assert_string_equal(error, "no plaintext password for APOP");
+	login_attempt_free(&a);
+	a = login_attempt_new(f->svc, f->store, &client, "APOP", NULL);
+	assert_int_equal(login_attempt_apop(a, "nobody@example.test",
+					    "<1.2@h>", hex, &error), SASL_FAIL);
+	assert_string_equal(error, "unknown user");
+	login_attempt_free(&a);
+}
+
+static void
+test_login_config_limits(void **state)
+{
+	struct config_auth auth = {
+		.fail_per_ip = 7, .fail_per_user = 9, .fail_window_s = 60,
+		.fail_delay_ms = 5, .known_address_s = 3600,
+		.fail_ipv6_prefix = 56, .fail_table_size = 32,
+	};
+	struct login_limits lim;
+
+	login_limits_from_config(&auth, &lim);
+	assert_int_equal(lim.fail_per_ip, 7);
+	assert_int_equal(lim.fail_per_user, 9);
+	assert_int_equal(lim.fail_window_s, 60);
+	assert_int_equal(lim.fail_delay_ms, 5);
+	assert_int_equal(lim.known_address_s, 3600);
+	assert_int_equal(lim.ipv6_prefix, 56);
+	assert_int_equal(lim.table_size, 32);
+	/* the worker's service is made once */
+	assert_ptr_equal(login_service_get(&auth), login_service_get(&auth));
+}
+
 int
 main(void)
 {
@@ -644,6 +1005,21 @@ main(void)
 		cmocka_unit_test(test_scram_client_round_trip),
 		cmocka_unit_test(test_scram_fake_salt_is_stable),
 		cmocka_unit_test(test_random_input),
+		cmocka_unit_test_setup_teardown(test_login_keys, login_setup,
+						login_teardown),
+		cmocka_unit_test_setup_teardown(test_login_ok_gives_canonical_account,
+						login_setup, login_teardown),
+		cmocka_unit_test_setup_teardown(test_login_success_does_not_reset_address,
+						login_setup, login_teardown),
+		cmocka_unit_test_setup_teardown(test_login_ipv6_network_shares_budget,
+						login_setup, login_teardown),
+		cmocka_unit_test_setup_teardown(test_login_account_budget_spares_known_address,
+						login_setup, login_teardown),
+		cmocka_unit_test_setup_teardown(test_login_known_address_expires,
+						login_setup, login_teardown),
+		cmocka_unit_test_setup_teardown(test_login_apop, login_setup,
+						login_teardown),
+		cmocka_unit_test(test_login_config_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

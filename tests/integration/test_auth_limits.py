@@ -1,0 +1,143 @@
+"""One login service for SMTP AUTH and POP3 (issue 10, 2.6): a success
+never resets an address's failure count, failures from other addresses do
+not lock an account's owner out of the address they logged in from, POP3
+and SMTP failures count together, and user names that differ only in
+ASCII case are one account. Clients come from several loopback addresses
+(127.0.0.x: AUTH without TLS is allowed from loopback)."""
+import base64
+import poplib
+import smtplib
+import socket
+
+import pytest
+
+USER, PASSWORD = "alice@example.test", "alicepw"
+OTHER, OTHER_PW = "mallory@example.test", "mallorypw"
+
+
+def server(herald_factory, limits):
+    h = herald_factory(listeners=("smtp", "pop3"),
+                       sections={"auth": "argon2_memlimit = 8M\n"
+                                         "argon2_opslimit = 1\n"
+                                         "fail_delay = 0ms\n" + limits})
+    h.add_domain()
+    h.add_user(USER, PASSWORD)
+    h.add_user(OTHER, OTHER_PW)
+    h.start()
+    return h
+
+
+def smtp_login(h, user, password, src="127.0.0.1"):
+    """The AUTH PLAIN reply code (one mechanism: smtplib's login() would
+    try a second one after a failure and count twice)."""
+    with smtplib.SMTP("127.0.0.1", h.ports["smtp"], timeout=10,
+                      source_address=(src, 0)) as s:
+        s.ehlo("client.test")
+        creds = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+        code, text = s.docmd("AUTH", "PLAIN " + creds)
+        return code
+
+
+class POP3From(poplib.POP3):
+    """poplib's client from a chosen source address."""
+
+    def __init__(self, host, port, src):
+        self.src = src
+        super().__init__(host, port, timeout=10)
+
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout,
+                                        source_address=(self.src, 0))
+
+
+def pop3_login(h, user, password, src="127.0.0.1"):
+    """"+OK", or the -ERR line's response code ("[AUTH]", "[SYS/TEMP]")."""
+    p = POP3From("127.0.0.1", h.ports["pop3"], src)
+    try:
+        p.user(user)
+        try:
+            p.pass_(password)
+            return "+OK"
+        except poplib.error_proto as e:
+            return e.args[0].decode().split()[1]
+    finally:
+        try:
+            p.quit()
+        except (poplib.error_proto, OSError):
+            pass
+
+
+def test_spraying_after_one_success_is_still_limited(herald_factory):
+    h = server(herald_factory, "fail_per_ip = 3\nfail_per_user = 100")
+    # an attacker with one valid account of their own...
+    assert smtp_login(h, OTHER, OTHER_PW) == 235
+    assert smtp_login(h, "bob@example.test", "guess1") == 535
+    assert smtp_login(h, "carol@example.test", "guess2") == 535
+    # ...whose next success must not hand them a fresh budget
+    assert smtp_login(h, OTHER, OTHER_PW) == 235
+    assert pop3_login(h, "dave@example.test", "guess3") == "[AUTH]"
+    # three failures from 127.0.0.1: even a right password is refused now
+    assert smtp_login(h, USER, PASSWORD) == 454
+    assert pop3_login(h, USER, PASSWORD) == "[SYS/TEMP]"
+    assert smtp_login(h, OTHER, OTHER_PW) == 454
+    # another address is not affected
+    assert smtp_login(h, USER, PASSWORD, src="127.0.0.9") == 235
+
+
+def test_owner_keeps_logging_in_while_others_fail(herald_factory):
+    h = server(herald_factory, "fail_per_ip = 10\nfail_per_user = 20")
+    # the owner logs in from home...
+    assert smtp_login(h, USER, PASSWORD, src="127.0.0.1") == 235
+    # ...while three other addresses spend the account's budget (each
+    # under its own per-address budget), in both protocols
+    fails = 0
+    for src in ("127.0.0.2", "127.0.0.3", "127.0.0.4"):
+        for i in range(4):
+            assert smtp_login(h, USER, f"guess{i}", src=src) in (535, 454)
+            assert pop3_login(h, USER, f"guess{i}", src=src) in (
+                "[AUTH]", "[SYS/TEMP]")
+            fails += 2
+    assert fails >= 21
+    # a fresh address is held off, even with the right password...
+    assert smtp_login(h, USER, PASSWORD, src="127.0.0.5") == 454
+    assert pop3_login(h, USER, PASSWORD, src="127.0.0.5") == "[SYS/TEMP]"
+    # ...but the owner still logs in from their own address, both ways
+    assert smtp_login(h, USER, PASSWORD, src="127.0.0.1") == 235
+    assert pop3_login(h, USER, PASSWORD, src="127.0.0.1") == "+OK"
+    # and another account is not affected
+    assert smtp_login(h, OTHER, OTHER_PW, src="127.0.0.6") == 235
+    assert "auth-ratelimited" in h.log()
+
+
+def test_pop3_and_smtp_failures_count_together(herald_factory):
+    h = server(herald_factory, "fail_per_ip = 3\nfail_per_user = 100")
+    assert pop3_login(h, USER, "wrong1") == "[AUTH]"
+    assert pop3_login(h, USER, "wrong2") == "[AUTH]"
+    assert smtp_login(h, USER, "wrong3") == 535
+    # three failures in all: both protocols now refuse this address
+    assert smtp_login(h, USER, PASSWORD) == 454
+    assert pop3_login(h, USER, PASSWORD) == "[SYS/TEMP]"
+    log = h.log()
+    assert log.count("sasl auth-failed") == 3, log
+    assert "proto=pop3 rip=127.0.0.1" in log
+    assert "proto=smtp rip=127.0.0.1" in log
+
+
+def test_user_name_case_variants_share_one_budget(herald_factory):
+    h = server(herald_factory, "fail_per_ip = 100\nfail_per_user = 3")
+    assert pop3_login(h, "ALICE@example.test", "x", src="127.0.0.2") == "[AUTH]"
+    assert pop3_login(h, "Alice@Example.TEST", "y", src="127.0.0.3") == "[AUTH]"
+    assert smtp_login(h, "aLiCe@EXAMPLE.test", "z", src="127.0.0.4") == 535
+    # the account's budget is spent, whatever the spelling
+    for user in (USER, "ALICE@EXAMPLE.TEST"):
+        assert pop3_login(h, user, PASSWORD, src="127.0.0.5") == "[SYS/TEMP]"
+        assert smtp_login(h, user, PASSWORD, src="127.0.0.5") == 454
+
+
+def test_right_and_wrong_password_look_alike_once_limited(herald_factory):
+    h = server(herald_factory, "fail_per_ip = 100\nfail_per_user = 2")
+    assert smtp_login(h, USER, "a", src="127.0.0.2") == 535
+    assert smtp_login(h, USER, "b", src="127.0.0.3") == 535
+    # a guesser must not learn that a guess was right from the answer
+    for pw in ("c", PASSWORD):
+        assert smtp_login(h, USER, pw, src="127.0.0.4") == 454
