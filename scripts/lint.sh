@@ -31,7 +31,9 @@ layers='
 # that may include each other, each with its reason.
 #   conf>mail: hostname is checked with mail/address.h's domain syntax
 #   lib>tls:   lib/ioev.c drives the TLS handshake; being removed (issue 10)
-layer_exceptions='conf>mail lib>tls'
+#   sasl>store: the login service (sasl/login.c) looks credentials up in
+#              the store for every protocol; store/ never includes sasl/
+layer_exceptions='conf>mail lib>tls sasl>store'
 if ! out=$(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]+"[a-z0-9_]+/' \
 	src --include='*.c' --include='*.h' | awk -v layers="$layers" \
 	-v exceptions="$layer_exceptions" '
