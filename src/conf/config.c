@@ -23,6 +23,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "lib/array.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "mail/address.h"
@@ -539,9 +540,8 @@ struct load_ctx {
 	int section_line;	/* line of the last [section] header */
 	bool section_reported;
 	struct buf errors;
-	/* keys seen, to refuse duplicates: "section\0key" strings */
-	char **seen;
-	size_t n_seen;
+	/* keys seen, to refuse duplicates: "section]key" strings */
+	ARRAY(char *) seen;
 };
 
 static void
@@ -721,16 +721,14 @@ load_handler(void *user, const char *section, const char *name,
 	v = xstrdup(value);
 	strip_inline_comment(v);
 	seen = xasprintf("%s]%s", section, name);
-	for (size_t i = 0; i < ctx->n_seen; i++) {
-		if (strcasecmp(ctx->seen[i], seen) == 0) {
+	for (size_t i = 0; i < array_len(&ctx->seen); i++) {
+		if (strcasecmp(*array_idx(&ctx->seen, i), seen) == 0) {
 			err = xasprintf("duplicate key '%s'", name);
 			break;
 		}
 	}
 	if (err == NULL) {
-		ctx->seen = xreallocarray(ctx->seen, ctx->n_seen + 1,
-					  sizeof(*ctx->seen));
-		ctx->seen[ctx->n_seen++] = seen;
+		array_append(&ctx->seen, &seen);
 		seen = NULL;
 		(void)config_set(ctx->cfg, section, name, trim(v), &err);
 	}
@@ -780,9 +778,9 @@ config_load(const char *path, char **error_r)
 			load_error(&ctx, 0, "cannot parse file");
 	}
 	free(text);
-	for (size_t i = 0; i < ctx.n_seen; i++)
-		free(ctx.seen[i]);
-	free(ctx.seen);
+	for (size_t i = 0; i < array_len(&ctx.seen); i++)
+		free(*array_idx(&ctx.seen, i));
+	array_free(&ctx.seen);
 	if (ctx.errors.len == 0 && config_validate(ctx.cfg, &err) < 0) {
 		buf_printf(&ctx.errors, "%s: %s", path, err);
 		free(err);

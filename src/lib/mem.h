@@ -15,7 +15,9 @@ void *xmalloc(size_t size);
 /* Zeroed; aborts on overflow of nmemb * size. */
 void *xcalloc(size_t nmemb, size_t size);
 void *xrealloc(void *ptr, size_t size);
-/* Grows an array to hold at least `need` elements of `elem` bytes, doubling. */
+/* Resizes to nmemb elements of elem bytes; aborts when the size overflows.
+ * It does not over-allocate: a list that grows one element at a time
+ * wants lib/array.h, which doubles. */
 void *xreallocarray(void *ptr, size_t nmemb, size_t elem);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
