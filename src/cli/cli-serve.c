@@ -19,11 +19,15 @@ serve_worker_init(struct worker *w, char **error_r)
 {
 	struct store *store = NULL;
 	const char *err = NULL;
+	enum store_result r;
 
-	if (store_open(w->cfg, &store, &err) != STORE_OK) {
+	r = store_open(w->cfg, &store, &err);
+	if (r != STORE_OK) {
 		*error_r = xasprintf("cannot open the store in %s: %s",
 				     w->cfg->data_dir, err != NULL ? err : "?");
-		return -1;
+		/* INVALID (not Herald's database, a newer schema) stays so
+		 * on every restart: stop with the reason instead. */
+		return r == STORE_E_INVALID ? DAEMON_INIT_FATAL : -1;
 	}
 	w->store = store;
 	return 0;
@@ -57,7 +61,8 @@ serve_usage(FILE *fp)
 		"configured user when started as root) serve the connections.\n"
 		"SIGHUP re-reads the config; established connections are kept.\n"
 		"Logs go to stderr. --protocols lists the protocols this build\n"
-		"serves.\n");
+		"serves. Exits 1 when it cannot start, also when data_dir/herald.db\n"
+		"is not Herald's database (empty, another program's, newer).\n");
 }
 
 int

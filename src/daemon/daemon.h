@@ -38,7 +38,12 @@ int daemon_check_protocols(const struct config *cfg, char **error_r);
 /* Called in each worker after privileges are dropped and before the first
  * accept (init: e.g. open the store into w->store; returning -1 with an
  * allocated *error_r makes the worker exit with status 1, and the
- * supervisor restarts it with backoff), and after the loop ends (deinit). */
+ * supervisor restarts it with backoff; DAEMON_INIT_FATAL, for what no
+ * restart can cure (a database that is not Herald's), makes it exit with
+ * DAEMON_EXIT_FATAL and the supervisor stop the server, which exits 1),
+ * and after the loop ends (deinit). */
+#define DAEMON_INIT_FATAL (-2)
+#define DAEMON_EXIT_FATAL 78	/* EX_CONFIG */
 typedef int daemon_worker_init_cb_t(struct worker *w, char **error_r);
 typedef void daemon_worker_deinit_cb_t(struct worker *w);
 void daemon_set_worker_hooks(daemon_worker_init_cb_t *init,

@@ -53,6 +53,7 @@ struct supervisor {
 	size_t n_draining;
 	bool stopping, killed;
 	uint64_t kill_at_ms;
+	int exit_status;	/* of daemon_serve(): 1 after a fatal worker */
 };
 
 static uint64_t
@@ -120,8 +121,10 @@ status_text(int status, char *out, size_t outsz)
 		snprintf(out, outsz, "status=%d", status);
 }
 
+static void begin_stop(struct supervisor *sup, int sig);
+
 static bool
-reap_current(struct supervisor *sup, pid_t pid, const char *st)
+reap_current(struct supervisor *sup, pid_t pid, int status, const char *st)
 {
 	struct generation *g = &sup->cur;
 	uint64_t now = now_ms();
@@ -135,6 +138,17 @@ reap_current(struct supervisor *sup, pid_t pid, const char *st)
 		if (sup->stopping) {
 			log_info(NULL, "daemon", "worker-exit",
 				 "pid=%d generation=%u %s", (int)pid, g->number, st);
+			return true;
+		}
+		if (WIFEXITED(status) &&
+		    WEXITSTATUS(status) == DAEMON_EXIT_FATAL) {
+			/* The worker logged why; a restart would fail the
+			 * same way, forever. */
+			log_error(NULL, "daemon", "worker-fatal",
+				  "pid=%d generation=%u %s: stopping", (int)pid,
+				  g->number, st);
+			sup->exit_status = 1;
+			begin_stop(sup, 0);
 			return true;
 		}
 		if (now - s->started_ms >= BACKOFF_RESET_MS)
@@ -160,7 +174,7 @@ reap(struct supervisor *sup)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		status_text(status, st, sizeof(st));
-		if (reap_current(sup, pid, st))
+		if (reap_current(sup, pid, status, st))
 			continue;
 		for (size_t i = 0; i < sup->n_draining; i++) {
 			if (sup->draining[i] != pid)
@@ -429,5 +443,5 @@ daemon_serve(const char *config_path, struct config *cfg)
 	generation_deinit(&sup.cur);
 	free(sup.draining);
 	sigprocmask(SIG_SETMASK, &old_mask, NULL);
-	return 0;
+	return sup.exit_status;
 }

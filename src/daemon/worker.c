@@ -213,10 +213,10 @@ daemon_worker_main(const struct config *cfg, struct tls_server *tls,
 	sigemptyset(&unblock);
 	sigprocmask(SIG_SETMASK, &unblock, NULL);
 
-	if (hook_init != NULL && hook_init(&ws.w, &error) < 0) {
+	if (hook_init != NULL && (status = hook_init(&ws.w, &error)) < 0) {
 		log_error(NULL, "daemon", "worker-failed", "pid=%d error=\"%s\"",
 			  (int)getpid(), error);
-		_exit(1);
+		_exit(status == DAEMON_INIT_FATAL ? DAEMON_EXIT_FATAL : 1);
 	}
 
 	ws.ls = xcalloc(ls->n > 0 ? ls->n : 1, sizeof(*ws.ls));

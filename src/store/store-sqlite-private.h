@@ -54,6 +54,16 @@ struct sqlite_backend {
 	uint64_t wlock_timeout_ms;
 };
 
+/* PRAGMA application_id of a Herald database ("HRLD"), set by migration
+ * 5: what tells Herald's store apart from another program's SQLite file
+ * at open (docs/store.md "Opening"). */
+#define SQLITE_HERALD_APP_ID 1213353028
+#define SQLITE_XSTR(x) SQLITE_STR(x)
+#define SQLITE_STR(x) #x
+/* The last migration without application_id: a database at or below it
+ * with the id unset is Herald's if it has Herald's tables. */
+#define SQLITE_LEGACY_SCHEMA_MAX 4
+
 /* The migrations, in order; migration N is sqlite_migrations[N - 1]. */
 extern const char *const sqlite_migrations[];
 extern const size_t sqlite_migrations_count;

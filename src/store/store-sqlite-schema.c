@@ -188,11 +188,19 @@ static const char migration_4[] =
 	"CREATE INDEX messages_blob_file ON messages (blob_id)"
 	" WHERE blob_rid IS NULL;";
 
+/* The database says it is Herald's: an empty file or another program's
+ * SQLite database at data_dir/herald.db is refused at open instead of
+ * being taken for a new, empty store (issue 10). Databases made before
+ * this migration are recognised by their tables (store-sqlite.c). */
+static const char migration_5[] =
+	"PRAGMA application_id = " SQLITE_XSTR(SQLITE_HERALD_APP_ID) ";";
+
 const char *const sqlite_migrations[] = {
 	migration_1,
 	migration_2,
 	migration_3,
 	migration_4,
+	migration_5,
 };
 const size_t sqlite_migrations_count =
 	sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

@@ -6,11 +6,15 @@
  */
 #include "store/store-sqlite-private.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "conf/config.h"
 #include "lib/log.h"
@@ -265,8 +269,11 @@ sqlite_col_strdup(sqlite3_stmt *stmt, int col)
 
 /* ---- connections ---- */
 
+/* Opens path, which must exist unless create: a database that vanished
+ * is not silently replaced by an empty one. */
 static enum store_result
-conn_open(struct store *store, sqlite3 **db_r, const char **error_r)
+conn_open_path(struct store *store, const char *path, bool create,
+	       sqlite3 **db_r, const char **error_r)
 {
 	const struct config *cfg = store->cfg;
 	sqlite3 *db = NULL;
@@ -275,12 +282,12 @@ conn_open(struct store *store, sqlite3 **db_r, const char **error_r)
 	*db_r = NULL;
 	/* FULLMUTEX is not needed: a connection is used by one thread at a
 	 * time (the writer, or a reader borrowed from the pool). */
-	rc = sqlite3_open_v2(backend(store)->path, &db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+			     (create ? SQLITE_OPEN_CREATE : 0) |
 			     SQLITE_OPEN_NOMUTEX, sqlite_vfs_name());
 	if (rc != SQLITE_OK) {
 		enum store_result r = store_error(error_r, STORE_E_TEMP,
-			"cannot open %s: %s", backend(store)->path,
+			"cannot open %s: %s", path,
 			db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		sqlite3_close(db);
 		return r;
@@ -307,6 +314,13 @@ conn_open(struct store *store, sqlite3 **db_r, const char **error_r)
 	}
 	*db_r = db;
 	return STORE_OK;
+}
+
+static enum store_result
+conn_open(struct store *store, sqlite3 **db_r, const char **error_r)
+{
+	return conn_open_path(store, backend(store)->path, false, db_r,
+			      error_r);
 }
 
 enum store_result
@@ -427,8 +441,9 @@ migrate(struct store *store, const char **error_r)
 		return sqlite_fail(db, "reading user_version", error_r);
 	if (version > (int64_t)sqlite_migrations_count)
 		return store_error(error_r, STORE_E_INVALID,
-				   "database schema version %lld is newer "
-				   "than this program (%zu)",
+				   "%s: database schema version %lld is newer "
+				   "than this program's (%zu); run the newer "
+				   "Herald", backend(store)->path,
 				   (long long)version,
 				   sqlite_migrations_count);
 	store->schema_version = (int)version;
@@ -466,12 +481,193 @@ sqlite_close(struct store *store)
 	store->backend = NULL;
 }
 
+/* ---- opening: whose database is it? (docs/store.md "Opening") ---- */
+
+/* A refusal that a restart cannot cure: it names the file and says what
+ * to do, and `herald serve` stops on it instead of retrying. */
+#define NOT_HERALDS "; move it away (a brand-new data_dir starts a new " \
+	"store) or restore Herald's database from a backup"
+
+/* What is at path before SQLite touches it. *exists_r is false when
+ * there is nothing (a new store); an empty file, a directory or a file
+ * that is not SQLite is refused. */
+static enum store_result
+db_file_check(const char *path, bool *exists_r, const char **error_r)
+{
+	static const char magic[16] = "SQLite format 3";
+	char head[sizeof(magic)];
+	struct stat st;
+	ssize_t n;
+	int fd, err;
+
+	*exists_r = false;
+	if (stat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return STORE_OK;
+		return store_error(error_r, STORE_E_TEMP, "cannot stat %s: %s",
+				   path, strerror(errno));
+	}
+	*exists_r = true;
+	if (!S_ISREG(st.st_mode))
+		return store_error(error_r, STORE_E_INVALID, "%s is not a "
+				   "regular file" NOT_HERALDS, path);
+	if (st.st_size == 0)
+		return store_error(error_r, STORE_E_INVALID, "%s is empty (0 "
+				   "bytes), not a Herald database" NOT_HERALDS,
+				   path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return store_error(error_r, STORE_E_TEMP, "cannot open %s: %s",
+				   path, strerror(errno));
+	n = pread(fd, head, sizeof(head), 0);
+	err = errno;
+	close(fd);
+	if (n < 0)
+		return store_error(error_r, STORE_E_TEMP, "cannot read %s: %s",
+				   path, strerror(err));
+	if ((size_t)n < sizeof(head) || memcmp(head, magic, sizeof(head)) != 0)
+		return store_error(error_r, STORE_E_INVALID, "%s is not an "
+				   "SQLite database, so not Herald's"
+				   NOT_HERALDS, path);
+	return STORE_OK;
+}
+
+/* An existing SQLite file: Herald's if it carries Herald's application_id,
+ * or (made before migration 5 set it) no id, a schema version Herald
+ * had then and Herald's tables. Read on a plain connection, before the
+ * writer's pragmas could change another program's file (WAL mode). */
+static enum store_result
+db_owner_check(struct store *store, const char **error_r)
+{
+	const char *path = backend(store)->path;
+	sqlite3 *db = NULL;
+	int64_t app_id = 0, version = 0, tables = 0;
+	enum store_result r = STORE_OK;
+	int rc;
+
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+			     SQLITE_OPEN_NOMUTEX, sqlite_vfs_name());
+	if (rc != SQLITE_OK) {
+		r = store_error(error_r, STORE_E_TEMP, "cannot open %s: %s",
+				path, db != NULL ? sqlite3_errmsg(db) :
+				sqlite3_errstr(rc));
+		sqlite3_close(db);
+		return r;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite_int(db, &app_id, "PRAGMA application_id", NULL) !=
+	    SQLITE_ROW ||
+	    sqlite_int(db, &version, "PRAGMA user_version", NULL) !=
+	    SQLITE_ROW ||
+	    sqlite_int(db, &tables, "SELECT count(*) FROM sqlite_master "
+		       "WHERE type = 'table' AND name IN ('meta', 'domains', "
+		       "'accounts', 'mailboxes', 'messages')", NULL) !=
+	    SQLITE_ROW) {
+		rc = sqlite3_errcode(db);
+		if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT)
+			r = store_error(error_r, STORE_E_INVALID, "%s is not "
+					"a readable SQLite database (%s)"
+					NOT_HERALDS, path,
+					sqlite3_errmsg(db));
+		else
+			r = store_error(error_r, STORE_E_TEMP, "cannot read "
+					"%s: %s", path, sqlite3_errmsg(db));
+	} else if (app_id != 0 && app_id != SQLITE_HERALD_APP_ID) {
+		r = store_error(error_r, STORE_E_INVALID, "%s belongs to "
+				"another program (SQLite application_id "
+				"0x%08llx, Herald's is 0x%08x)" NOT_HERALDS,
+				path, (unsigned long long)(uint32_t)app_id,
+				SQLITE_HERALD_APP_ID);
+	} else if (app_id == 0 &&
+		   (version < 1 || version > SQLITE_LEGACY_SCHEMA_MAX ||
+		    tables != 5)) {
+		r = store_error(error_r, STORE_E_INVALID, "%s is an SQLite "
+				"database without Herald's schema "
+				"(application_id 0, user_version %lld)"
+				NOT_HERALDS, path, (long long)version);
+	}
+	sqlite3_close(db);
+	return r;
+}
+
+static int
+fsync_path(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = fsync(fd);
+	close(fd);
+	return ret;
+}
+
+/* A new store: the schema is built in a file of its own, which is then
+ * linked into place whole. So there is never a herald.db that is empty
+ * or half made (a crash during the first start, or a second process
+ * starting at the same time, would otherwise find one and, now, refuse
+ * it). Losing the race to another process is fine: its file is used. */
+static enum store_result
+db_create(struct store *store, const char **error_r)
+{
+	struct sqlite_backend *be = backend(store);
+	char *tmp = xasprintf("%s.new-%ld", be->path, (long)getpid());
+	char *wal = xasprintf("%s-wal", tmp), *shm = xasprintf("%s-shm", tmp);
+	char *dir = xstrdup(be->path), *slash = strrchr(dir, '/');
+	enum store_result r;
+
+	/* left by a process of the same pid that died here */
+	unlink(tmp);
+	unlink(wal);
+	unlink(shm);
+	r = conn_open_path(store, tmp, true, &be->wdb, error_r);
+	if (r == STORE_OK)
+		r = migrate(store, error_r);
+	if (be->wdb != NULL) {
+		/* The last connection's close checkpoints the WAL into
+		 * the file and removes it. */
+		stmt_cache_clear(&be->wcache);
+		if (sqlite3_close(be->wdb) != SQLITE_OK && r == STORE_OK)
+			r = store_error(error_r, STORE_E_TEMP, "cannot close "
+					"%s", tmp);
+		be->wdb = NULL;
+	}
+	if (r == STORE_OK && access(wal, F_OK) == 0)
+		r = store_error(error_r, STORE_E_TEMP, "the new database %s "
+				"kept its WAL", tmp);
+	if (r == STORE_OK && fsync_path(tmp, O_RDWR) < 0)
+		r = store_error(error_r, STORE_E_TEMP, "cannot sync %s: %s",
+				tmp, strerror(errno));
+	if (r == STORE_OK && link(tmp, be->path) < 0 && errno != EEXIST)
+		r = store_error(error_r, STORE_E_TEMP, "cannot create %s: %s",
+				be->path, strerror(errno));
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash != NULL)
+		*slash = '\0';
+	if (r == STORE_OK &&
+	    fsync_path(slash != NULL ? dir : ".", O_RDONLY | O_DIRECTORY) < 0)
+		r = store_error(error_r, STORE_E_TEMP, "cannot sync %s: %s",
+				dir, strerror(errno));
+	if (r == STORE_OK)
+		log_info(NULL, "store", "created", "path=%s", be->path);
+	unlink(tmp);
+	unlink(wal);
+	unlink(shm);
+	free(dir);
+	free(shm);
+	free(wal);
+	free(tmp);
+	return r;
+}
+
 static enum store_result
 sqlite_open(struct store *store, const char **error_r)
 {
 	const struct config *cfg = store->cfg;
 	struct sqlite_backend *be;
 	enum store_result r;
+	bool exists = false;
 
 	if (!sqlite3_threadsafe())
 		return store_error(error_r, STORE_E_INVALID,
@@ -485,7 +681,12 @@ sqlite_open(struct store *store, const char **error_r)
 	store->backend = be;
 	be->wlock_timeout_ms = cfg->store.busy_timeout_ms > 0 ?
 		cfg->store.busy_timeout_ms : 5000;
-	r = conn_open(store, &be->wdb, error_r);
+	r = db_file_check(be->path, &exists, error_r);
+	if (r == STORE_OK)
+		r = exists ? db_owner_check(store, error_r) :
+			db_create(store, error_r);
+	if (r == STORE_OK)
+		r = conn_open(store, &be->wdb, error_r);
 	if (r == STORE_OK) {
 		/* Named after the database's real path (it exists now), so
 		 * processes that spell the path differently (a symlink, a

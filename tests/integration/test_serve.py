@@ -159,3 +159,89 @@ def test_sighup_keeps_established_connections(herald_factory):
     assert code == 250
     s.quit()
     assert wait_for(lambda: gone(old), 15), "old worker did not exit after draining"
+
+
+def _owned_by_workers(path):
+    """Root runs the tests; the workers open the store as `herald`."""
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("herald")
+        os.chown(path, pw.pw_uid, pw.pw_gid)
+
+
+def _sqlite_bytes(tmp_path, name, sql):
+    import sqlite3
+    path = str(tmp_path / f"{name}.db")
+    db = sqlite3.connect(path)
+    db.executescript(sql)
+    db.close()
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _foreign_contents(tmp_path):
+    garbage = bytes((i * 7 + 3) & 0xff for i in range(8192))
+    return {
+        "empty": (b"", "is empty (0 bytes)"),
+        "garbage": (garbage, "is not an SQLite database"),
+        "foreign": (_sqlite_bytes(tmp_path, "foreign",
+                                  "CREATE TABLE notes (t TEXT);"
+                                  "INSERT INTO notes VALUES ('x');"),
+                    "without Herald's schema"),
+        "appid": (_sqlite_bytes(tmp_path, "appid",
+                                "PRAGMA application_id = 1234;"
+                                "CREATE TABLE notes (t TEXT);"),
+                  "belongs to another program"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["empty", "garbage", "foreign", "appid",
+                                  "newer"])
+def test_foreign_database_stops_serve(herald_factory, tmp_path, kind):
+    """An empty, foreign or newer herald.db is not taken for a new store
+    (mail for existing users would get 550): `herald serve` exits 1 with
+    the reason naming the file, instead of restarting workers forever."""
+    h = herald_factory(workers=2, listeners=("smtp",))
+    db = os.path.join(h.data_dir, "herald.db")
+    if kind == "newer":
+        h.add_domain()
+        import sqlite3
+        c = sqlite3.connect(db)
+        c.execute("PRAGMA user_version = 99")
+        c.close()
+        reason = "schema version 99 is newer"
+    else:
+        content, reason = _foreign_contents(tmp_path)[kind]
+        os.makedirs(h.data_dir)
+        with open(db, "wb") as f:
+            f.write(content)
+    _owned_by_workers(h.data_dir)
+    _owned_by_workers(db)
+    before = open(db, "rb").read()
+    p = subprocess.Popen([HERALD_BIN, "serve", "-c", h.conf],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+    try:
+        out, _ = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, _ = p.communicate()
+        pytest.fail("herald serve kept running on a bad herald.db:\n" +
+                    out.decode(errors="replace")[-3000:])
+    log = out.decode(errors="replace")
+    assert p.returncode == 1, log
+    assert db in log and reason in log, log
+    assert "worker-fatal" in log, log
+    # one start per worker, no restarts with backoff
+    assert log.count("worker-start") == 2, log
+    assert open(db, "rb").read() == before
+    # the command line refuses it too, with the same reason
+    r = h.cli("domain", "list", check=False)
+    assert r.returncode == 1 and reason in r.stderr, r.stderr
+
+
+def test_new_data_dir_still_initialises(herald_factory):
+    h = herald_factory(workers=1, listeners=("smtp",)).start()
+    assert h.wait_log("store created"), h.log()
+    assert os.path.getsize(os.path.join(h.data_dir, "herald.db")) > 0
+    h.add_domain()
+    assert "example.test" in h.cli("domain", "list").stdout

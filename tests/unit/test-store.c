@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1237,7 +1238,8 @@ test_migration_blob_rid(void **state)
 
 	assert_int_equal(store_open(f->cfg, &f->store, &error), STORE_OK);
 	s = f->store;
-	assert_int_equal(store_schema_version(s), 4);
+	assert_int_equal(store_schema_version(s),
+			 (int)sqlite_migrations_count);
 	db = db_open(f);
 	/* every inline body's messages name its row; the file's none */
 	assert_int_equal(db_int(db, "SELECT count(*) FROM messages m JOIN"
@@ -1260,6 +1262,204 @@ test_migration_blob_rid(void **state)
 	assert_false(store_blob_exists(s, shared));
 	assert_int_equal(store_check_integrity(s, &error), STORE_OK);
 	free(data);
+}
+
+/* ---- opening: only Herald's own database (issue 10, 2.10) ---- */
+
+/* store_open() on data_dir <f->dir>/<name> whose herald.db holds len
+ * bytes of content (len 0: an empty file; content NULL: no file). The
+ * error text is copied to *error_r (free it). */
+static enum store_result
+open_with_db(struct fixture *f, const char *name, const void *content,
+	     size_t len, char **error_r)
+{
+	struct config *cfg = make_config(f->dir);
+	struct store *s = NULL;
+	const char *error = NULL;
+	char *path;
+	enum store_result r;
+
+	free(cfg->data_dir);
+	cfg->data_dir = xasprintf("%s/%s", f->dir, name);
+	assert_int_equal(mkdir(cfg->data_dir, 0700), 0);
+	path = xasprintf("%s/herald.db", cfg->data_dir);
+	if (content != NULL) {
+		FILE *fp = fopen(path, "wb");
+
+		assert_non_null(fp);
+		assert_int_equal(fwrite(content, 1, len, fp), len);
+		assert_int_equal(fclose(fp), 0);
+	}
+	r = store_open(cfg, &s, &error);
+	*error_r = xstrdup(error != NULL ? error : "");
+	if (r == STORE_OK)
+		store_close(&s);
+	assert_null(s);
+	free(path);
+	free_config(&cfg);
+	return r;
+}
+
+/* The bytes of a file (NUL-terminated; *len_r its length). */
+static char *
+slurp(const char *path, size_t *len_r)
+{
+	FILE *fp = fopen(path, "rb");
+	char *data = xmalloc(1 << 20);
+
+	assert_non_null(fp);
+	*len_r = fread(data, 1, (1 << 20) - 1, fp);
+	data[*len_r] = '\0';
+	fclose(fp);
+	return data;
+}
+
+/* A SQLite file made by sql in <f->dir>/<name>.db; returns its path. */
+static char *
+make_sqlite(struct fixture *f, const char *name, const char *sql)
+{
+	char *path = xasprintf("%s/%s.db", f->dir, name);
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	return path;
+}
+
+static void
+assert_refused(struct fixture *f, const char *name, const void *content,
+	       size_t len, const char *why)
+{
+	char *error = NULL, *path = xasprintf("%s/%s/herald.db", f->dir, name);
+	char *after;
+	size_t after_len;
+
+	assert_int_equal(open_with_db(f, name, content, len, &error),
+			 STORE_E_INVALID);
+	if (strstr(error, path) == NULL || strstr(error, why) == NULL)
+		fail_msg("%s: \"%s\" lacks the path or \"%s\"", name, error,
+			 why);
+	/* nothing was written to it, and nothing beside it */
+	after = slurp(path, &after_len);
+	assert_int_equal(after_len, len);
+	assert_memory_equal(after, content, len);
+	free(after);
+	free(path);
+	path = xasprintf("%s/%s/herald.db-wal", f->dir, name);
+	assert_int_equal(access(path, F_OK), -1);
+	free(path);
+	free(error);
+}
+
+static void
+test_open_refuses_foreign(void **state)
+{
+	struct fixture *f = *state;
+	char garbage[8192], *error = NULL, *path, *data;
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(garbage); i++)
+		garbage[i] = (char)(i * 7 + 3);
+	assert_refused(f, "empty", "", 0, "is empty (0 bytes)");
+	assert_refused(f, "garbage", garbage, sizeof(garbage),
+		       "is not an SQLite database");
+	/* SQLite's magic, then garbage */
+	memcpy(garbage, "SQLite format 3", 16);
+	assert_refused(f, "corrupt", garbage, sizeof(garbage),
+		       "not a readable SQLite database");
+
+	/* another program's database, with and without an application_id */
+	path = make_sqlite(f, "foreign", "CREATE TABLE notes (t TEXT);"
+			   "INSERT INTO notes VALUES ('mine');");
+	data = slurp(path, &len);
+	assert_refused(f, "foreign", data, len, "without Herald's schema");
+	free(data);
+	free(path);
+	path = make_sqlite(f, "appid", "PRAGMA application_id = 1234;"
+			   "CREATE TABLE notes (t TEXT);");
+	data = slurp(path, &len);
+	assert_refused(f, "appid", data, len, "another program");
+	free(data);
+	free(path);
+	/* an empty SQLite database (no schema) is not Herald's either */
+	path = make_sqlite(f, "blank", "PRAGMA user_version = 0; VACUUM;");
+	data = slurp(path, &len);
+	assert_refused(f, "blank", data, len, "without Herald's schema");
+	free(data);
+	free(path);
+
+	/* Herald's database from a newer Herald */
+	store_close(&f->store);
+	{
+		sqlite3 *db = db_open(f);
+
+		assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99",
+					      NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(db);
+	}
+	{
+		const char *err = NULL;
+
+		assert_int_equal(store_open(f->cfg, &f->store, &err),
+				 STORE_E_INVALID);
+		assert_non_null(strstr(err, "schema version 99 is newer"));
+		assert_non_null(strstr(err, f->cfg->data_dir));
+	}
+
+	/* A brand-new data_dir still makes a store, with Herald's id and
+	 * nothing left of the file it was built in. */
+	assert_int_equal(open_with_db(f, "new", NULL, 0, &error), STORE_OK);
+	free(error);
+	path = xasprintf("%s/new/herald.db", f->dir);
+	{
+		sqlite3 *db;
+		int64_t id = 0;
+
+		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+		assert_int_equal(sqlite_int(db, &id, "PRAGMA application_id",
+					    NULL), SQLITE_ROW);
+		assert_int_equal(id, SQLITE_HERALD_APP_ID);
+		sqlite3_close(db);
+	}
+	free(path);
+	path = xasprintf("%s/new/herald.db.new-%ld", f->dir, (long)getpid());
+	assert_int_equal(access(path, F_OK), -1);
+	free(path);
+}
+
+/* A database made before migration 5 (no application_id) is recognised
+ * by its tables, opened, and gets the id. */
+static void
+test_open_legacy(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	sqlite3 *db;
+	int64_t id = -1;
+
+	add_user(f->store, "old@example.com", 0);
+	store_close(&f->store);
+	db = db_open(f);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA application_id = 0;"
+				      "PRAGMA user_version = 4;", NULL, NULL,
+				      NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(f->cfg, &f->store, &error), STORE_OK);
+	assert_int_equal(store_schema_version(f->store),
+			 (int)sqlite_migrations_count);
+	db = db_open(f);
+	assert_int_equal(sqlite_int(db, &id, "PRAGMA application_id", NULL),
+			 SQLITE_ROW);
+	assert_int_equal(id, SQLITE_HERALD_APP_ID);
+	sqlite3_close(db);
+	{
+		struct store_user *u = NULL;
+
+		assert_int_equal(store_user_lookup(f->store, "old@example.com",
+						   &u, &error), STORE_OK);
+		store_user_free(&u);
+	}
 }
 
 /* Each store's writer collects on its own every blob_gc_interval. */
@@ -2351,6 +2551,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_blob_gc_periodic, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_blob_gc_backlog, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_open_refuses_foreign,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_legacy, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_migration_blob_rid,
 						setup, teardown),
