@@ -20,11 +20,12 @@
 #include "lib/mem.h"
 #include "pop3/pop3-private.h"
 #include "store/store.h"
+#include "store-fixture.h"
 
 struct fixture {
-	char dir[64];
-	struct config *cfg;
-	struct store *store;
+	struct test_store ts;
+	struct config *cfg;	/* == ts.cfg */
+	struct store *store;	/* == ts.store */
 	int64_t account;
 };
 
@@ -32,23 +33,13 @@ static int
 setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
-	const char *error = NULL;
 	char id[STORE_BLOB_ID_LEN + 1];
 	struct store_target t = { 0 };
 	const char *msg = "Subject: hi\r\n\r\nbody\r\n";
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/herald-pop3-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	f->cfg = xcalloc(1, sizeof(*f->cfg));
-	f->cfg->data_dir = xasprintf("%s/data", f->dir);
-	assert_int_equal(mkdir(f->cfg->data_dir, 0700), 0);
-	f->cfg->store.backend = xstrdup("sqlite");
-	f->cfg->store.group_commit_max = 64;
-	f->cfg->store.busy_timeout_ms = 10000;
-	if (store_open(f->cfg, &f->store, &error) != STORE_OK)
-		fail_msg("store_open: %s", error);
-	assert_int_equal(store_domain_add(f->store, "example.test", NULL),
-			 STORE_OK);
+	test_store_open(&f->ts, "pop3");
+	f->cfg = f->ts.cfg;
+	f->store = f->ts.store;
 	assert_int_equal(store_user_add(f->store, "a@example.test", "{PLAIN}x",
 					NULL, 0, &f->account, NULL), STORE_OK);
 	assert_int_equal(store_blob_put(f->store, msg, strlen(msg), id, NULL),
@@ -65,14 +56,8 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char *cmd = xasprintf("rm -rf '%s'", f->dir);
 
-	store_close(&f->store);
-	free(f->cfg->data_dir);
-	free(f->cfg->store.backend);
-	free(f->cfg);
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
+	test_store_close(&f->ts);
 	free(f);
 	return 0;
 }

@@ -15,8 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <cmocka.h>
 
 #include <openssl/evp.h>
@@ -31,6 +29,7 @@
 #include "sasl/password.h"
 #include "sasl/sasl.h"
 #include "store/store.h"
+#include "store-fixture.h"
 
 /* python3: hashlib.pbkdf2_hmac('sha256', b'pencil', salt, 4096), the RFC
  * 7677 salt. */
@@ -648,9 +647,8 @@ fake_clock(void)
 }
 
 struct login_fixture {
-	char dir[64];
-	struct config *cfg;
-	struct store *store;
+	struct test_store ts;
+	struct store *store;	/* == ts.store */
 	struct login_service *svc;
 };
 
@@ -663,20 +661,9 @@ login_setup(void **state)
 		.fail_delay_ms = 1000, .known_address_s = 86400,
 		.ipv6_prefix = 64, .table_size = 100,
 	};
-	const char *error = NULL;
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/herald-login-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	f->cfg = xcalloc(1, sizeof(*f->cfg));
-	f->cfg->data_dir = xasprintf("%s/data", f->dir);
-	assert_int_equal(mkdir(f->cfg->data_dir, 0700), 0);
-	f->cfg->store.backend = xstrdup("sqlite");
-	f->cfg->store.group_commit_max = 64;
-	f->cfg->store.busy_timeout_ms = 10000;
-	if (store_open(f->cfg, &f->store, &error) != STORE_OK)
-		fail_msg("store_open: %s", error);
-	assert_int_equal(store_domain_add(f->store, "example.test", NULL),
-			 STORE_OK);
+	test_store_open(&f->ts, "login");
+	f->store = f->ts.store;
 	assert_int_equal(store_user_add(f->store, "Alice@example.test",
 					"{PLAIN}pencil", NULL, 0, NULL, NULL),
 			 STORE_OK);
@@ -693,16 +680,10 @@ static int
 login_teardown(void **state)
 {
 	struct login_fixture *f = *state;
-	char *cmd = xasprintf("rm -rf '%s'", f->dir);
 
 	login_service_free(&f->svc);
 	assert_null(f->svc);
-	store_close(&f->store);
-	free(f->cfg->data_dir);
-	free(f->cfg->store.backend);
-	free(f->cfg);
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
+	test_store_close(&f->ts);
 	free(f);
 	return 0;
 }
@@ -921,15 +902,33 @@ test_login_known_address_expires(void **state)
 			 LOGIN_OUTCOME_LIMITED);
 }
 
+/* One APOP attempt of user with digest over "<1.2@h>", ended. */
+static enum login_outcome
+try_apop(struct login_fixture *f, const char *user, const char *digest,
+	 const char **error_r)
+{
+	struct login_client client = { .sid = "T", .proto = "pop3",
+				       .ip = "192.0.2.1" };
+	struct login_attempt *a = login_attempt_new(f->svc, f->store, &client,
+						    "APOP", NULL);
+	enum sasl_result r;
+	enum login_outcome o;
+
+	assert_null(login_attempt_sasl(a));
+	assert_string_equal(login_attempt_method(a), "APOP");
+	r = login_attempt_apop(a, user, "<1.2@h>", digest, error_r);
+	o = login_attempt_finish(a, r, *error_r);
+	if (o == LOGIN_OUTCOME_OK)
+		assert_string_equal(login_attempt_account(a),
+				    "Alice@example.test");
+	login_attempt_free(&a);
+	return o;
+}
+
 static void
 test_login_apop(void **state)
 {
 	struct login_fixture *f = *state;
-	struct login_client client = { .sid = "T", .proto = "pop3",
-				       .ip = "192.0.2.1" };
-	/* MD5("<1.2@h>pencil") */
-	const char *digest = "d5e2a1ea81e1a5e4ef5b3d0f71e6a5e0";
-	struct login_attempt *a;
 	const char *error = NULL;
 	unsigned char md[16];
 	unsigned int mdlen = 0;
@@ -939,33 +938,19 @@ test_login_apop(void **state)
 				    EVP_md5(), NULL), 1);
 	for (unsigned i = 0; i < 16; i++)
 		snprintf(hex + 2 * i, 3, "%02X", md[i]);
-	a = login_attempt_new(f->svc, f->store, &client, "APOP", NULL);
-	assert_null(login_attempt_sasl(a));
-	assert_string_equal(login_attempt_method(a), "APOP");
-	assert_int_equal(login_attempt_apop(a, "ALICE@example.test", "<1.2@h>",
-					    hex, &error), SASL_OK);
-	assert_int_equal(login_attempt_finish(a, SASL_OK, error),
+	assert_int_equal(try_apop(f, "ALICE@example.test", hex, &error),
 			 LOGIN_OUTCOME_OK);
-	assert_string_equal(login_attempt_account(a), "Alice@example.test");
-	login_attempt_free(&a);
-
-	a = login_attempt_new(f->svc, f->store, &client, "APOP", NULL);
-	assert_int_equal(login_attempt_apop(a, "alice@example.test", "<1.2@h>",
-					    digest, &error), SASL_FAIL);
-	assert_int_equal(login_attempt_finish(a, SASL_FAIL, error),
+	assert_int_equal(try_apop(f, "alice@example.test",
+				  "d5e2a1ea81e1a5e4ef5b3d0f71e6a5e0", &error),
 			 LOGIN_OUTCOME_FAILED);
-	login_attempt_free(&a);
+	assert_string_equal(error, "wrong digest");
 	/* bob's password is hashed: no APOP for him */
-	a = login_attempt_new(f->svc, f->store, &client, "APOP", NULL);
-	assert_int_equal(login_attempt_apop(a, "bob@example.test", "<1.2@h>",
-					    hex, &error), SASL_FAIL);
+	assert_int_equal(try_apop(f, "bob@example.test", hex, &error),
+			 LOGIN_OUTCOME_FAILED);
 	assert_string_equal(error, "no plaintext password for APOP");
-	login_attempt_free(&a);
-	a = login_attempt_new(f->svc, f->store, &client, "APOP", NULL);
-	assert_int_equal(login_attempt_apop(a, "nobody@example.test",
-					    "<1.2@h>", hex, &error), SASL_FAIL);
+	assert_int_equal(try_apop(f, "nobody@example.test", hex, &error),
+			 LOGIN_OUTCOME_FAILED);
 	assert_string_equal(error, "unknown user");
-	login_attempt_free(&a);
 }
 
 static void
