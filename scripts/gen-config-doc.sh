@@ -25,6 +25,9 @@ Value types:
 - **addresses**: comma-separated `IPv4:port`, `[IPv6]:port` or
   `unix:/path`. `*:port` is `0.0.0.0:port`. Host names are refused.
 - **yes/no**: also `true/false`, `on/off`, `1/0`.
+- **networks**: IPv4 or IPv6 addresses with an optional prefix length
+  (`192.0.2.0/24`, `10.1.2.3`, `2001:db8::/32`, `[::1]`), separated by
+  commas or blanks. A bad entry is an error when the file is loaded.
 
 "reload: yes" means a SIGHUP applies a change; "restart" means it takes
 effect when Herald is restarted.

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "lib/array.h"
+#include "lib/cidr.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "mail/address.h"
@@ -352,6 +353,18 @@ setting_apply(struct config *cfg, const struct setting *s, const char *value,
 		free(*(char **)field);
 		*(char **)field = value[0] != '\0' ? xstrdup(value) : NULL;
 		return 0;
+	case SETTING_NETWORKS: {
+		char *err = NULL;
+
+		if (cidr_list_check(value, &err) < 0) {
+			*error_r = xasprintf("%s: %s", s->key, err);
+			free(err);
+			return -1;
+		}
+		free(*(char **)field);
+		*(char **)field = value[0] != '\0' ? xstrdup(value) : NULL;
+		return 0;
+	}
 	case SETTING_ENUM: {
 		size_t n;
 		const char *canon = enum_find(s->enum_values, value, &n);
@@ -852,7 +865,8 @@ config_free(struct config **cfgp)
 			const struct setting *s = &sec->settings[j];
 			void *field = (char *)cfg + s->offset;
 
-			if (s->type == SETTING_STRING || s->type == SETTING_ENUM) {
+			if (s->type == SETTING_STRING || s->type == SETTING_ENUM ||
+			    s->type == SETTING_NETWORKS) {
 				if (s->secret && *(char **)field != NULL)
 					mem_free_secret((char **)field);
 				else
@@ -917,6 +931,7 @@ format_value(struct buf *out, const struct config *cfg, const struct setting *s)
 
 	switch (s->type) {
 	case SETTING_STRING:
+	case SETTING_NETWORKS:
 	case SETTING_ENUM: {
 		const char *v = *(char *const *)field;
 
@@ -969,6 +984,7 @@ type_name(const struct setting *s)
 {
 	switch (s->type) {
 	case SETTING_STRING: return "string";
+	case SETTING_NETWORKS: return "networks";
 	case SETTING_BOOL: return "yes/no";
 	case SETTING_UINT: return "number";
 	case SETTING_SIZE: return "size";

@@ -159,6 +159,7 @@ enum setting_type {
 	SETTING_DURATION,	/* uint64_t in the unit below; suffixes ms s m h d */
 	SETTING_LISTEN,		/* struct listen_list */
 	SETTING_ENUM,		/* char *, one of enum_values ("a|b|c") */
+	SETTING_NETWORKS,	/* char *, networks checked by lib/cidr.h */
 };
 
 enum duration_unit { DURATION_MS, DURATION_US, DURATION_S };

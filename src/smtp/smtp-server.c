@@ -5,8 +5,6 @@
  * in DATA/BDAT), the command table, timeouts and the per-address
  * connection limit. The commands themselves live in smtp-cmd-*.c.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +12,7 @@
 #include <time.h>
 
 #include "conf/worker.h"
+#include "lib/cidr.h"
 #include "lib/mem.h"
 #include "smtp/smtp-server-private.h"
 #include "store/store.h"
@@ -95,109 +94,6 @@ ip_release(struct smtp_server *srv, const char *ip)
 		*c = srv->ips[srv->n_ips - 1];
 		srv->n_ips--;
 	}
-}
-
-/* ---- relay networks ---- */
-
-static bool
-prefix_match(const uint8_t *a, const uint8_t *b, unsigned bits)
-{
-	unsigned bytes = bits / 8, rest = bits % 8;
-
-	if (memcmp(a, b, bytes) != 0)
-		return false;
-	if (rest == 0)
-		return true;
-	uint8_t mask = (uint8_t)(0xff << (8 - rest));
-
-	return (a[bytes] & mask) == (b[bytes] & mask);
-}
-
-static bool
-network_entry_match(const char *entry, size_t len, int family,
-		    const uint8_t *addr)
-{
-	char text[80], *slash;
-	unsigned bits;
-	uint8_t net[16];
-	int fam;
-
-	if (len == 0 || len >= sizeof(text))
-		return false;
-	memcpy(text, entry, len);
-	text[len] = '\0';
-	slash = strchr(text, '/');
-	if (slash != NULL)
-		*slash = '\0';
-	char *host = text;
-	size_t hl = strlen(host);
-
-	if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
-		host[hl - 1] = '\0';
-		host++;
-	}
-	if (inet_pton(AF_INET, host, net) == 1)
-		fam = AF_INET;
-	else if (inet_pton(AF_INET6, host, net) == 1)
-		fam = AF_INET6;
-	else
-		return false;
-	if (fam != family)
-		return false;
-	bits = fam == AF_INET ? 32 : 128;
-	if (slash != NULL) {
-		char *end;
-		unsigned long v = strtoul(slash + 1, &end, 10);
-
-		if (*end != '\0' || end == slash + 1 || v > bits)
-			return false;
-		bits = (unsigned)v;
-	}
-	return prefix_match(net, addr, bits);
-}
-
-bool
-smtp_server_network_match(const char *networks,
-			  const struct sockaddr_storage *ss)
-{
-	uint8_t addr[16];
-	int family;
-
-	if (networks == NULL || ss == NULL)
-		return false;
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const void *)ss;
-
-		memcpy(addr, &sin->sin_addr, 4);
-		family = AF_INET;
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const void *)ss;
-
-		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-			memcpy(addr, &sin6->sin6_addr.s6_addr[12], 4);
-			family = AF_INET;
-		} else {
-			memcpy(addr, &sin6->sin6_addr, 16);
-			family = AF_INET6;
-		}
-	} else {
-		return false;
-	}
-	const char *p = networks;
-
-	while (*p != '\0') {
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		const char *start = p;
-
-		while (*p != '\0' && *p != ',' && *p != ' ' && *p != '\t')
-			p++;
-		if (p > start &&
-		    network_entry_match(start, (size_t)(p - start), family,
-					addr))
-			return true;
-	}
-	return false;
 }
 
 /* ---- session helpers ---- */
@@ -703,8 +599,8 @@ smtp_server_start(struct ioev_conn *conn, struct worker *w,
 	s->parser = smtp_parser_new(&plim);
 	smtp_params_limits_default(&s->plimits);
 	s->tls = ioev_conn_is_tls(conn);
-	s->relay_ok = smtp_server_network_match(c->relay_networks,
-						ioev_conn_peer_sockaddr(conn));
+	s->relay_ok = cidr_list_match(c->relay_networks,
+				      ioev_conn_peer_sockaddr(conn));
 	smtp_session_timeouts(s, false);
 	ioev_conn_set_callbacks(conn, &session_callbacks, s);
 

@@ -28,12 +28,6 @@ extern const struct setting_section smtp_setting_section;
 void smtp_server_start(struct ioev_conn *conn, struct worker *w,
 		       enum listen_proto proto);
 
-/* Parses relay_networks ("192.0.2.0/24, ::1, 2001:db8::/32") and tells
- * whether ss is inside one of them. A malformed entry never matches and
- * makes the function return false for it. Pure; exposed for tests. */
-bool smtp_server_network_match(const char *networks,
-			       const struct sockaddr_storage *ss);
-
 /* Addresses of a From: header field body (RFC 5322 3.4: mailbox-list
  * with display names, comments, group syntax), as "local@domain" strings
  * appended to *addrs_r (count in *count_r; free each and the array).

@@ -70,7 +70,7 @@ static const struct setting smtp_settings[] = {
 	  .doc = "Turn a bare LF or bare CR inside message data into CRLF "
 		 "instead of refusing the message with 550 5.6.0. The end of "
 		 "data is CRLF.CRLF either way." },
-	{ .key = "relay_networks", .type = SETTING_STRING,
+	{ .key = "relay_networks", .type = SETTING_NETWORKS,
 	  .offset = OFF(smtp.relay_networks), .reloadable = true,
 	  .doc = "Comma-separated networks (`192.0.2.0/24`, `2001:db8::/32`, "
 		 "`127.0.0.1`) whose clients may relay to other domains without "

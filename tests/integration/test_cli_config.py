@@ -107,6 +107,12 @@ BAD_FILES = [
      "{conf}:3: imap: the imap protocol is not available in this build"),
     ("http-listener", b"[listen]\nsmtp = 127.0.0.1:2525\nhttp = 127.0.0.1:8443\n",
      "{conf}:3: http: the http protocol is not available in this build"),
+    ("relay-networks", b"hostname = mail.example.test\n[smtp]\n"
+     b"relay_networks = 192.0.2.0/33, banana\n",
+     "{conf}:3: relay_networks: '192.0.2.0/33' is not a network: prefix "
+     "longer than the address"),
+    ("relay-networks-word", b"[smtp]\nrelay_networks = 127.0.0.1 banana\n",
+     "{conf}:2: relay_networks: 'banana' is not a network: not an IP address"),
 ]
 
 

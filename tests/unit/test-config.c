@@ -156,6 +156,12 @@ static const struct {
 	{ "data_dir = relative\n", "F: data_dir must be an absolute path" },
 	{ "[tls]\ncert = /a.pem\n", "F: [tls] cert and key must be set together" },
 	{ "a = 1\n[listen]\nb = 2\n", "F:1: unknown key 'a'\nF:3: unknown key 'b' in [listen]" },
+	/* checked when loaded, not only when a client connects */
+	{ "[smtp]\nrelay_networks = 192.0.2.0/33, banana\n", "F:2: relay_networks: '192.0.2.0/33' is not a network: prefix longer than the address" },
+	{ "[smtp]\nrelay_networks = 192.0.2.0/24, banana\n", "F:2: relay_networks: 'banana' is not a network: not an IP address" },
+	/* a listener nothing in this build would serve */
+	{ "[listen]\nimap = 127.0.0.1:143\n", "F:2: imap: the imap protocol is not available in this build" },
+	{ "[listen]\nsmtp = 127.0.0.1:25\nhttp = 127.0.0.1:443\n", "F:3: http: the http protocol is not available in this build" },
 };
 
 static void

@@ -129,58 +129,6 @@ test_header_from(void **state)
 	free(v);
 }
 
-static struct sockaddr_storage
-addr(const char *ip)
-{
-	struct sockaddr_storage ss;
-
-	memset(&ss, 0, sizeof(ss));
-	if (strchr(ip, ':') == NULL) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-		sin->sin_family = AF_INET;
-		inet_pton(AF_INET, ip, &sin->sin_addr);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-		sin6->sin6_family = AF_INET6;
-		inet_pton(AF_INET6, ip, &sin6->sin6_addr);
-	}
-	return ss;
-}
-
-static void
-test_network_match(void **state)
-{
-	const char *nets = "192.0.2.0/24, 10.1.2.3 ,[2001:db8::]/32,bogus,"
-			   "198.51.100.0/33";
-	struct sockaddr_storage ss;
-
-	(void)state;
-	ss = addr("192.0.2.77");
-	assert_true(smtp_server_network_match(nets, &ss));
-	ss = addr("192.0.3.1");
-	assert_false(smtp_server_network_match(nets, &ss));
-	ss = addr("10.1.2.3");
-	assert_true(smtp_server_network_match(nets, &ss));
-	ss = addr("10.1.2.4");
-	assert_false(smtp_server_network_match(nets, &ss));
-	ss = addr("2001:db8:ffff::1");
-	assert_true(smtp_server_network_match(nets, &ss));
-	ss = addr("2001:db9::1");
-	assert_false(smtp_server_network_match(nets, &ss));
-	/* v4-mapped IPv6 counts as IPv4 */
-	ss = addr("::ffff:192.0.2.5");
-	assert_true(smtp_server_network_match(nets, &ss));
-	/* a bad prefix never matches */
-	ss = addr("198.51.100.1");
-	assert_false(smtp_server_network_match(nets, &ss));
-	assert_false(smtp_server_network_match(NULL, &ss));
-	assert_false(smtp_server_network_match("", &ss));
-	ss = addr("203.0.113.9");
-	assert_true(smtp_server_network_match("0.0.0.0/0", &ss));
-}
-
 int
 main(void)
 {
@@ -189,7 +137,6 @@ main(void)
 		cmocka_unit_test(test_from_addresses_many),
 		cmocka_unit_test(test_from_addresses_unterminated),
 		cmocka_unit_test(test_header_from),
-		cmocka_unit_test(test_network_match),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
