@@ -18,6 +18,8 @@
 #include "conf/config.h"
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "lib/utf8.h"
+#include "mail/address.h"
 
 /* Messages live until the next store call in the same thread. */
 static _Thread_local char store_errbuf[STORE_ERROR_SIZE];
@@ -143,20 +145,27 @@ store_new_stable_id(char prefix, char out[STORE_ID_SIZE])
 
 /* ---- address handling ---- */
 
+/* A domain we hold or look up: RFC 5321 syntax, U-labels allowed
+ * (mail/address.h, the check RCPT and the config use). */
 static bool
 domain_is_valid(const char *d)
 {
-	size_t len = strlen(d);
+	return strlen(d) <= STORE_DOMAIN_MAX && address_domain_is_valid(d, true);
+}
 
-	if (len == 0 || len > STORE_DOMAIN_MAX)
-		return false;
-	for (const char *p = d; *p != '\0'; p++) {
+/* A local part as accounts and aliases keep it: valid UTF-8 without
+ * spaces or controls (it reaches SQL parameters and log lines). */
+static bool
+local_is_valid(const char *local)
+{
+	for (const char *p = local; *p != '\0'; p++) {
 		unsigned char c = (unsigned char)*p;
-		if (c <= ' ' || c == '@' || c == 0x7f || c == '/' ||
-		    c == '\\')
+
+		if (c <= ' ' || c == 0x7f)
 			return false;
 	}
-	return true;
+	return strlen(local) <= STORE_LOCAL_MAX &&
+	       utf8_is_valid((const uint8_t *)local, strlen(local));
 }
 
 /* Splits "local@domain" at the last '@' into a scratch copy: *local_r and
@@ -180,20 +189,11 @@ address_split(const char *address, bool allow_empty_local, char **copy_r,
 	*at = '\0';
 	for (char *p = at + 1; *p != '\0'; p++)
 		*p = (char)tolower((unsigned char)*p);
-	if (!domain_is_valid(at + 1) ||
-	    strlen(copy) > STORE_LOCAL_MAX ||
+	if (!domain_is_valid(at + 1) || !local_is_valid(copy) ||
 	    (!allow_empty_local && copy[0] == '\0')) {
 		free(copy);
 		return store_error(error_r, STORE_E_INVALID,
 				   "malformed address");
-	}
-	for (const char *p = copy; *p != '\0'; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c <= ' ' || c == 0x7f) {
-			free(copy);
-			return store_error(error_r, STORE_E_INVALID,
-					   "malformed address");
-		}
 	}
 	*copy_r = copy;
 	*local_r = copy;

@@ -183,6 +183,18 @@ test_domains(void **state)
 	assert_int_equal(store_domain_add(s, "bad domain", &error),
 			 STORE_E_INVALID);
 	assert_int_equal(store_domain_add(s, "", &error), STORE_E_INVALID);
+	/* the domain syntax is mail/address.h's: LDH labels, U-labels as
+	 * valid UTF-8 */
+	assert_int_equal(store_domain_add(s, "a..example", &error),
+			 STORE_E_INVALID);
+	assert_int_equal(store_domain_add(s, "-a.example", &error),
+			 STORE_E_INVALID);
+	assert_int_equal(store_domain_add(s, "a_b.example", &error),
+			 STORE_E_INVALID);
+	assert_int_equal(store_domain_add(s, "[192.0.2.1]", &error),
+			 STORE_E_INVALID);
+	assert_int_equal(store_domain_add(s, "b\xff.example", &error),
+			 STORE_E_INVALID);
 	assert_int_equal(store_domain_lookup(s, "B.EXAMPLE", &error),
 			 STORE_OK);
 	assert_int_equal(store_domain_lookup(s, "c.example", &error),
@@ -230,6 +242,15 @@ test_domains(void **state)
 	assert_int_equal(n, 0);
 	store_strv_free(&names, n);
 	assert_int_equal(store_check_integrity(s, &error), STORE_OK);
+	/* a U-label domain, and local parts that must be valid UTF-8 */
+	assert_int_equal(store_domain_add(s, "b\xc3\xbcro.example", &error),
+			 STORE_OK);
+	assert_int_equal(store_user_add(s, "x\xc3@b\xc3\xbcro.example", "{X}h",
+					NULL, 0, NULL, &error),
+			 STORE_E_INVALID);
+	assert_int_equal(store_user_add(s, "j\xc3\xb6rg@b\xc3\xbcro.example",
+					"{X}h", NULL, 0, NULL, &error),
+			 STORE_OK);
 }
 
 static void
