@@ -68,7 +68,7 @@ done
 "$BIN" config check -c "$CONF" >/dev/null
 
 "$BIN" domain list -c "$CONF" | grep -qx example.test || "$BIN" domain add example.test -c "$CONF"
-PASS=$(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 12)
+PASS=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 12)
 if "$BIN" user list example.test -c "$CONF" | grep -q '^demo@example.test'; then
 	echo "$PASS" | "$BIN" user passwd demo@example.test -c "$CONF"
 else

@@ -46,7 +46,7 @@ free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0));
 HPORT=$(free_port)
 DPORT=$(free_port)
 USER_ADDR=bench@example.test
-PASS=benchpw
+PASS=bench-password
 
 cat > "$T/herald.conf" <<CONF
 hostname = bench.example.test

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "conf/config.h"
@@ -284,20 +285,77 @@ user_usage(FILE *fp)
 		"       herald user del ADDRESS [-c FILE]\n"
 		"       herald user list [DOMAIN] [-c FILE]\n\n"
 		"The password is read from standard input (one line), never from\n"
-		"the command line: echo 'secret' | herald user add alice@example.org\n"
+		"the command line: echo 'a long secret' | herald user add alice@example.org\n"
+		"On a terminal it is asked for twice, without echo. It must have at\n"
+		"least [auth] password_min_length characters (8 by default).\n"
 		"SIZE is bytes with an optional k, M or G; 0 means no quota.\n");
 }
 
-/* Reads the password from stdin and hashes it (argon2id by default) and
- * derives the SCRAM-SHA-256 credential. */
+/* Characters, not bytes: a minimum in bytes would let three CJK
+ * characters pass for nine. The password is valid UTF-8 by now. */
+static size_t
+password_chars(const char *pw)
+{
+	size_t n = 0;
+
+	for (; *pw != '\0'; pw++)
+		n += ((unsigned char)*pw & 0xc0) != 0x80;
+	return n;
+}
+
+/* On a terminal: a prompt on stderr, no echo (password_read_fd), and the
+ * password twice, since a typo nobody saw would lock the user out. */
 static int
-read_and_hash(const struct config *cfg, char **hash_r, char **scram_r)
+read_password(const char *address, char **pw_r)
+{
+	char *again = NULL;
+	const char *rerr;
+	bool tty = isatty(STDIN_FILENO);
+
+	if (tty) {
+		fprintf(stderr, "Password for %s: ", address);
+		fflush(stderr);
+	}
+	if (password_read_stdin(pw_r, &rerr) < 0) {
+		cli_error("reading the password%s: %s",
+			  tty ? "" : " from standard input", rerr);
+		return -1;
+	}
+	if (!tty)
+		return 0;
+	fprintf(stderr, "Again: ");
+	fflush(stderr);
+	if (password_read_stdin(&again, &rerr) < 0) {
+		cli_error("reading the password: %s", rerr);
+		mem_free_secret(pw_r);
+		return -1;
+	}
+	if (strcmp(*pw_r, again) != 0) {
+		cli_error("the two passwords differ; nothing changed");
+		mem_free_secret(pw_r);
+		mem_free_secret(&again);
+		return -1;
+	}
+	mem_free_secret(&again);
+	return 0;
+}
+
+/* Reads the password, checks it against [auth] password_min_length,
+ * hashes it (argon2id by default) and derives the SCRAM-SHA-256
+ * credential. */
+static int
+read_and_hash(const struct config *cfg, const char *address, char **hash_r,
+	      char **scram_r)
 {
 	char *pw = NULL, *err = NULL;
-	const char *rerr;
 
-	if (password_read_stdin(&pw, &rerr) < 0) {
-		cli_error("reading the password from standard input: %s", rerr);
+	if (read_password(address, &pw) < 0)
+		return -1;
+	if (password_chars(pw) < cfg->auth.password_min_length) {
+		cli_error("the password is shorter than %u characters "
+			  "([auth] password_min_length); nothing changed",
+			  cfg->auth.password_min_length);
+		mem_free_secret(&pw);
 		return -1;
 	}
 	if (password_hash(pw, &cfg->auth, hash_r, &err) < 0 ||
@@ -320,7 +378,7 @@ user_run(const char *sub, struct dir_opts *o, const struct config *cfg,
 	char *hash = NULL, *scram = NULL;
 
 	if (strcmp(sub, "add") == 0 || strcmp(sub, "passwd") == 0) {
-		if (read_and_hash(cfg, &hash, &scram) < 0)
+		if (read_and_hash(cfg, o->argv[0], &hash, &scram) < 0)
 			return CLI_ERROR;
 		if (strcmp(sub, "add") == 0)
 			r = store_user_add(store, o->argv[0], hash, scram,

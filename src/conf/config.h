@@ -99,6 +99,7 @@ struct config_auth {
 	char *password_scheme;		/* "ARGON2ID" or "SHA512-CRYPT" */
 	uint64_t argon2_opslimit;
 	uint64_t argon2_memlimit;	/* bytes */
+	unsigned password_min_length;	/* characters, herald user add/passwd */
 };
 
 /* [smtp]: the SMTP, submission and LMTP server (src/smtp/smtp-settings.c,

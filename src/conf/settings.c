@@ -229,6 +229,11 @@ static const struct setting auth_settings[] = {
 	  .offset = OFF(auth.argon2_memlimit), .def = "64M",
 	  .min = 8192, .max = (uint64_t)4 << 30,
 	  .doc = "Argon2id memory per hash." },
+	{ .key = "password_min_length", .type = SETTING_UINT,
+	  .offset = OFF(auth.password_min_length), .def = "8", .min = 1,
+	  .max = 1024,
+	  .doc = "Fewest characters of a password set with `herald user add` "
+		 "or `herald user passwd`." },
 };
 
 #define SECTION(n, t, d) { .name = n, .settings = t, .n_settings = N(t), .doc = d }

@@ -1,9 +1,14 @@
 """`herald domain|user|alias` against the real store, as a new admin would
 use them (issue 2, "Done when")."""
 import os
+import pty
 import pwd
+import select
+import signal
 import sqlite3
 import subprocess
+import termios
+import time
 
 import pytest
 
@@ -116,3 +121,121 @@ def test_bad_arguments(herald_factory):
     assert h.cli("user", "add", "nobody", input="x\n", check=False).returncode == 1
     assert h.cli("domain", "frob", check=False).returncode == 2
     assert h.cli("user", "list", "a", "b", check=False).returncode == 2
+
+
+PROMPTS = (b"Password for ", b"Again: ")
+
+
+def run_on_terminal(h, args, answers, timeout=60):
+    """Runs `herald ARGS -c CONF` with a pty as its terminal (stdin, stdout
+    and stderr) and answers each prompt in turn; returns the exit code and
+    everything the terminal showed."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            os.execv(HERALD_BIN, [HERALD_BIN, *args, "-c", h.conf])
+        finally:
+            os._exit(127)
+    shown, sent = b"", 0
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.05)
+            if ready:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:     # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+            prompts = sum(shown.count(p) for p in PROMPTS)
+            # answer once the prompt shows and echo is off: what is typed
+            # before herald turns echo off is flushed, as on a real tty
+            # (the master reads the slave's termios on Linux)
+            if sent < len(answers) and prompts > sent and \
+                    not termios.tcgetattr(fd)[3] & termios.ECHO:
+                os.write(fd, answers[sent].encode() + b"\n")
+                sent += 1
+    finally:
+        os.close(fd)
+        for _ in range(100):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            _, status = os.waitpid(pid, 0)
+    assert time.monotonic() < deadline, f"no end on the terminal: {shown!r}"
+    return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
+
+
+def stored_hash(h, local):
+    db = sqlite3.connect(os.path.join(h.data_dir, "herald.db"))
+    try:
+        row = db.execute("select password_hash from accounts where "
+                         "localpart = ?", (local,)).fetchone()
+    finally:
+        db.close()
+    return row[0] if row else None
+
+
+def test_user_add_on_a_terminal_asks_twice_without_echo(herald_factory):
+    h = herald_factory()
+    h.add_domain()
+    rc, shown = run_on_terminal(h, ["user", "add", "tess@example.test"],
+                                ["a long secret", "a long secret"])
+    assert rc == 0, shown
+    assert "Password for tess@example.test: " in shown
+    assert "Again: " in shown
+    assert "a long secret" not in shown          # no echo
+    assert stored_hash(h, "tess").startswith("$argon2id$")
+    # the two differ: nothing is stored
+    rc, shown = run_on_terminal(h, ["user", "add", "uma@example.test"],
+                                ["a long secret", "a long secreT"])
+    assert rc == 1, shown
+    assert "differ" in shown
+    assert stored_hash(h, "uma") is None
+    # passwd asks the same way
+    before = stored_hash(h, "tess")
+    rc, shown = run_on_terminal(h, ["user", "passwd", "tess@example.test"],
+                                ["another secret", "another secret"])
+    assert rc == 0, shown
+    assert stored_hash(h, "tess") != before
+
+
+def test_password_shorter_than_the_minimum_is_refused(herald_factory):
+    h = herald_factory(sections={"auth": "argon2_memlimit = 8M\n"
+                                         "argon2_opslimit = 1\n"
+                                         "password_min_length = 10"})
+    h.add_domain()
+    # on a terminal
+    rc, shown = run_on_terminal(h, ["user", "add", "vic@example.test"],
+                                ["too short", "too short"])
+    assert rc == 1, shown
+    assert "shorter than 10 characters" in shown
+    assert "password_min_length" in shown
+    assert stored_hash(h, "vic") is None
+    # and on a pipe; characters count, not bytes: 9 characters in 18 bytes
+    p = h.cli("user", "add", "vic@example.test", input="ééééééééé\n",
+              check=False)
+    assert p.returncode == 1 and "shorter than 10" in p.stderr, p.stderr
+    h.cli("user", "add", "vic@example.test", input="éééééééééé\n")
+    assert stored_hash(h, "vic").startswith("$argon2id$")
+    p = h.cli("user", "passwd", "vic@example.test", input="short\n",
+              check=False)
+    assert p.returncode == 1 and "shorter than 10" in p.stderr, p.stderr
+
+
+def test_default_minimum_is_8(herald_factory):
+    h = herald_factory()
+    with open(h.conf) as f:
+        text = f.read()
+    with open(h.conf, "w") as f:
+        f.write(text.replace("password_min_length = 1\n", ""))
+    h.add_domain()
+    p = h.cli("user", "add", "walt@example.test", input="1234567\n",
+              check=False)
+    assert p.returncode == 1 and "shorter than 8 characters" in p.stderr
+    h.cli("user", "add", "walt@example.test", input="12345678\n")
