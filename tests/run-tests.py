@@ -108,7 +108,7 @@ def run_integration(binary, extra, tally):
 
 def run_lint(tally):
     p = subprocess.run(["bash", "scripts/lint.sh"], cwd=ROOT)
-    print(f"lint: {'ok' if p.returncode == 0 else 'FAILED'}")
+    print(f"lint: {'ok' if p.returncode == 0 else 'FAILED'}", flush=True)
     tally.add(*((1, 0) if p.returncode == 0 else (0, 1)))
 
 
