@@ -63,6 +63,7 @@ struct config_tls {
 	char *min_version;	/* "TLSv1.2" or "TLSv1.3" */
 	char *ciphers;		/* TLS 1.2 cipher list */
 	char *ciphersuites;	/* TLS 1.3 suites */
+	uint64_t handshake_timeout_ms;	/* a slower handshake is closed */
 };
 
 struct config_dns {

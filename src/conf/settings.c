@@ -101,6 +101,11 @@ static const struct setting tls_settings[] = {
 		 "TLS_AES_128_GCM_SHA256",
 	  .reloadable = true,
 	  .doc = "OpenSSL cipher suites for TLS 1.3." },
+	{ .key = "handshake_timeout", .type = SETTING_DURATION,
+	  .offset = OFF(tls.handshake_timeout_ms), .def = "30s", .min = 100,
+	  .max = 600000, .unit = DURATION_MS, .reloadable = true,
+	  .doc = "A TLS handshake (implicit TLS, STARTTLS, STLS) not finished "
+		 "after this long is closed, and its connection slot freed." },
 };
 
 static const struct setting dns_settings[] = {

@@ -18,6 +18,7 @@
 #include "daemon/daemon-private.h"
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "tls/tls.h"
 
 /* Connections taken per readiness event before other listeners and
  * established connections get a turn. */
@@ -96,8 +97,9 @@ worker_accept_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		conn = ioev_conn_new(ws->w.loop, cfd,
-				     listen_proto_is_implicit_tls(l->proto) ?
-				     ws->w.tls : NULL, NULL);
+				     listen_proto_is_implicit_tls(l->proto) &&
+				     ws->w.tls != NULL ?
+				     tls_server_ioev(ws->w.tls) : NULL, NULL);
 		log_debug(ioev_conn_id(conn), listen_proto_name(l->proto),
 			  "connect", "rip=%s rport=%u lip=%s lport=%u",
 			  ioev_conn_peer_ip(conn), ioev_conn_peer_port(conn),

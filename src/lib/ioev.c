@@ -25,7 +25,6 @@
 #include <event2/event.h>
 
 #include "lib/mem.h"
-#include "tls/tls.h"
 
 #define IOEV_DEFAULT_INPUT_MAX (64 * 1024)
 #define IOEV_DEFAULT_OUTPUT_HIGH (256 * 1024)
@@ -97,7 +96,9 @@ struct ioev_conn {
 	enum ioev_close_reason reason;
 	/* the reason a close-after-write closes with */
 	enum ioev_close_reason after_write_reason;
-	struct tls_server *starttls_ctx;
+	struct ioev_tls *starttls_ctx;
+	struct ioev_tls *tls_engine;	/* the session's, once TLS is on */
+	struct event *hs_timer;		/* the handshake's time limit */
 	struct event *kick;
 	const struct ioev_conn_callbacks *cbs;
 	void *ctx;
@@ -329,6 +330,7 @@ ioev_timer_free(struct ioev_timer **timerp)
 /* ----------------------------------------------------------- connections */
 
 static void conn_setup_bev(struct ioev_conn *conn);
+static void conn_apply_limits(struct ioev_conn *conn);
 
 static void
 conn_kick(struct ioev_conn *conn)
@@ -391,6 +393,11 @@ conn_update_read(struct ioev_conn *conn)
 	if (conn->bev == NULL)
 		return;
 	on = conn_wants_socket_read(conn) && !conn->input_stalled;
+	/* libevent's TLS bufferevent drives its handshake with its read
+	 * event: turning reading off (a goodbye written before the
+	 * handshake ended, a full output) would stall it for good */
+	if (conn->handshaking)
+		on = true;
 	if (conn->rev != NULL) {
 		/* re-adding restarts the idle timeout, as enabling a
 		 * bufferevent's reading does */
@@ -465,7 +472,21 @@ conn_close(struct ioev_conn *conn, enum ioev_close_reason reason)
 		conn->rev = NULL;
 		conn->rev_on = false;
 	}
+	if (conn->hs_timer != NULL) {
+		event_free(conn->hs_timer);
+		conn->hs_timer = NULL;
+	}
 	if (conn->bev != NULL) {
+		/* An orderly end of a TLS session says so (RFC 8446 6.1):
+		 * without close_notify a peer cannot tell our close from a
+		 * cut connection (Exim logs an error for every delivery).
+		 * Not after a broken session or the peer's own EOF, where
+		 * the alert could only fail or come too late. */
+		if (conn->tls && !conn->handshaking &&
+		    reason != IOEV_CLOSE_TLS && reason != IOEV_CLOSE_ERROR &&
+		    !(reason == IOEV_CLOSE_EOF && !conn->input_eof))
+			conn->tls_engine->session_close_notify(
+				bufferevent_openssl_get_ssl(conn->bev));
 		bufferevent_free(conn->bev);
 		conn->bev = NULL;
 	}
@@ -608,6 +629,61 @@ conn_sock_read(evutil_socket_t fd, short what, void *arg)
 		conn->cbs->input(conn, conn->ctx);
 }
 
+/* A handshake that failed: one info line an admin can read (not
+ * OpenSSL's error stack), then the conn ends. */
+static void
+conn_tls_failed(struct ioev_conn *conn, const char *reason,
+		enum ioev_close_reason close_reason)
+{
+	log_info(conn->id, "tls", "handshake-failed", "rip=%s reason=\"%s\"",
+		 conn->peer_ip, reason);
+	conn_close(conn, close_reason);
+}
+
+/* The handshake's time is up: a client that connected to 465 or sent
+ * STARTTLS and then half a ClientHello (or nothing) would otherwise hold
+ * its socket and its per-address slot for good. Nothing can be said to
+ * it in clear, so it is just closed. */
+static void
+conn_hs_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct ioev_conn *conn = arg;
+
+	(void)fd;
+	(void)what;
+	if (conn->closed || !conn->handshaking)
+		return;
+	conn_tls_failed(conn, "handshake timeout", IOEV_CLOSE_TIMEOUT);
+}
+
+/* Puts a server TLS bufferevent on the conn's socket (which it then owns)
+ * and starts the handshake's clock. */
+static void
+conn_tls_start(struct ioev_conn *conn, int fd, struct ioev_tls *tls)
+{
+	uint64_t ms = tls->handshake_timeout_ms != 0 ?
+		tls->handshake_timeout_ms : IOEV_TLS_HANDSHAKE_TIMEOUT_MS;
+	struct timeval tv = {
+		.tv_sec = (time_t)(ms / 1000),
+		.tv_usec = (suseconds_t)(ms % 1000) * 1000,
+	};
+
+	conn->bev = bufferevent_openssl_socket_new(
+		conn->loop->base, fd, tls->session_new(tls),
+		BUFFEREVENT_SSL_ACCEPTING,
+		BEV_OPT_DEFER_CALLBACKS | BEV_OPT_CLOSE_ON_FREE);
+	if (conn->bev == NULL)
+		panic("ioev: bufferevent_openssl_socket_new failed");
+	conn->fd = -1;		/* closed (and the SSL freed) with the bev */
+	conn->tls = true;
+	conn->handshaking = true;
+	conn->tls_engine = tls;
+	conn->hs_timer = evtimer_new(conn->loop->base, conn_hs_timeout, conn);
+	if (conn->hs_timer == NULL)
+		panic("ioev: evtimer_new failed");
+	evtimer_add(conn->hs_timer, &tv);
+}
+
 static void
 conn_starttls_switch(struct ioev_conn *conn)
 {
@@ -616,16 +692,7 @@ conn_starttls_switch(struct ioev_conn *conn)
 	evbuffer_drain(bufferevent_get_input(conn->bev),
 		       evbuffer_get_length(bufferevent_get_input(conn->bev)));
 	bufferevent_free(conn->bev);
-	conn->bev = bufferevent_openssl_socket_new(
-		conn->loop->base, conn->fd,
-		tls_server_session_new(conn->starttls_ctx),
-		BUFFEREVENT_SSL_ACCEPTING,
-		BEV_OPT_DEFER_CALLBACKS | BEV_OPT_CLOSE_ON_FREE);
-	if (conn->bev == NULL)
-		panic("ioev: bufferevent_openssl_socket_new failed");
-	conn->fd = -1;		/* the TLS bev owns it now */
-	conn->tls = true;
-	conn->handshaking = true;
+	conn_tls_start(conn, conn->fd, conn->starttls_ctx);
 	conn->starttls_pending = false;
 	conn->starttls_ctx = NULL;
 	conn_setup_bev(conn);
@@ -684,7 +751,15 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	if (what & BEV_EVENT_CONNECTED) {
 		conn->handshaking = false;
+		if (conn->hs_timer != NULL) {
+			event_free(conn->hs_timer);
+			conn->hs_timer = NULL;
+		}
+		/* the idle timeouts start now */
+		conn_apply_limits(conn);
 		conn_update_read(conn);
+		if (conn->cbs != NULL && conn->cbs->tls_ready != NULL)
+			conn->cbs->tls_ready(conn, conn->ctx);
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
@@ -713,6 +788,18 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		/* libevent stops writing at a TLS EOF; the replies still
 		 * owed go out after it */
 		bufferevent_enable(bev, EV_WRITE);
+	} else if (conn->handshaking) {
+		/* the first error is the cause; the rest is OpenSSL's
+		 * stack for it */
+		unsigned long err = bufferevent_get_openssl_error(bev);
+		char msg[256];
+
+		while (bufferevent_get_openssl_error(bev) != 0)
+			;
+		conn_tls_failed(conn, conn->tls_engine->error_reason(
+					err, msg, sizeof(msg)),
+				(what & BEV_EVENT_EOF) && err == 0 ?
+				IOEV_CLOSE_EOF : IOEV_CLOSE_TLS);
 	} else if (what & BEV_EVENT_EOF) {
 		conn_close(conn, IOEV_CLOSE_EOF);
 	} else if (conn->tls && bufferevent_get_openssl_error(bev) != 0) {
@@ -721,7 +808,8 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 
 		while ((err = bufferevent_get_openssl_error(bev)) != 0)
 			log_debug(conn->id, "tls", "error", "msg=\"%s\"",
-				  tls_error_string(err, msg, sizeof(msg)));
+				  conn->tls_engine->error_reason(
+					err, msg, sizeof(msg)));
 		conn_close(conn, IOEV_CLOSE_TLS);
 	} else {
 		conn_close(conn, conn->tls ? IOEV_CLOSE_TLS : IOEV_CLOSE_ERROR);
@@ -744,6 +832,12 @@ conn_apply_limits(struct ioev_conn *conn)
 	if (!conn->tls)
 		bufferevent_set_max_single_write(conn->bev,
 						 conn->limits.output_high);
+	/* During a handshake only its own timer runs: the protocol's idle
+	 * timeout would have it write a goodbye that cannot go out. */
+	if (conn->handshaking) {
+		bufferevent_set_timeouts(conn->bev, NULL, NULL);
+		return;
+	}
 	/* the write timeout too: with output stuck, reading is off and the
 	 * read timeout would never run */
 	if (conn_read_timeout(conn, &tv) != NULL)
@@ -820,7 +914,7 @@ addr_is_local(const struct sockaddr_storage *ss)
 }
 
 struct ioev_conn *
-ioev_conn_new(struct ioev_loop *loop, int fd, struct tls_server *tls,
+ioev_conn_new(struct ioev_loop *loop, int fd, struct ioev_tls *tls,
 	      const struct ioev_conn_limits *limits)
 {
 	struct ioev_conn *conn = xcalloc(1, sizeof(*conn));
@@ -860,13 +954,7 @@ ioev_conn_new(struct ioev_loop *loop, int fd, struct tls_server *tls,
 	if (conn->kick == NULL)
 		panic("ioev: event_new failed");
 	if (tls != NULL) {
-		conn->tls = true;
-		conn->handshaking = true;
-		conn->bev = bufferevent_openssl_socket_new(
-			loop->base, fd, tls_server_session_new(tls),
-			BUFFEREVENT_SSL_ACCEPTING,
-			BEV_OPT_DEFER_CALLBACKS | BEV_OPT_CLOSE_ON_FREE);
-		conn->fd = -1;	/* closed (and the SSL freed) with the bev */
+		conn_tls_start(conn, fd, tls);
 	} else {
 		conn->bev = bufferevent_socket_new(loop->base, fd,
 						   BEV_OPT_DEFER_CALLBACKS);
@@ -1231,7 +1319,7 @@ ioev_conn_output_is_full(const struct ioev_conn *conn)
 /* ------------------------------------------------------------------- TLS */
 
 int
-ioev_conn_starttls(struct ioev_conn *conn, struct tls_server *tls,
+ioev_conn_starttls(struct ioev_conn *conn, struct ioev_tls *tls,
 		   const char **error_r)
 {
 	if (conn->closed || conn->bev == NULL) {
@@ -1261,13 +1349,14 @@ ioev_conn_is_tls(const struct ioev_conn *conn)
 }
 
 bool
-ioev_conn_tls_info(const struct ioev_conn *conn, struct tls_info *info_r)
+ioev_conn_tls_info(const struct ioev_conn *conn,
+		   struct ioev_tls_info *info_r)
 {
-	struct ssl_st *ssl = NULL;
-
-	if (conn->tls && conn->bev != NULL)
-		ssl = bufferevent_openssl_get_ssl(conn->bev);
-	tls_session_info(ssl, info_r);
+	memset(info_r, 0, sizeof(*info_r));
+	if (!conn->tls || conn->bev == NULL || conn->handshaking)
+		return false;
+	conn->tls_engine->session_info(bufferevent_openssl_get_ssl(conn->bev),
+				       info_r);
 	return info_r->bits > 0;
 }
 

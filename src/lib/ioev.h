@@ -18,8 +18,7 @@
 #include "lib/threadpool.h"
 
 struct event_base;
-struct tls_server;
-struct tls_info;
+struct ssl_st;
 
 struct ioev_loop;
 struct ioev_timer;
@@ -74,6 +73,40 @@ void ioev_timer_stop(struct ioev_timer *timer);
 bool ioev_timer_is_pending(const struct ioev_timer *timer);
 void ioev_timer_free(struct ioev_timer **timer);
 
+/* --- TLS engine ------------------------------------------------------ */
+
+/* lib/ is the lowest layer and tls/ a service above it, so ioev never
+ * includes a tls/ header: it does TLS through this table, which tls/
+ * fills in for a server context (tls_server_ioev()). The sessions are
+ * OpenSSL SSL objects, handed to libevent's OpenSSL bufferevent. */
+struct ioev_tls_info {
+	char protocol[16];	/* "TLSv1.3" */
+	char cipher[64];	/* "TLS_AES_256_GCM_SHA384" */
+	int bits;		/* secret bits of the cipher, e.g. 256 */
+};
+
+struct ioev_tls {
+	/* A new server-side session for one connection; never NULL. The
+	 * conn owns it from then on. */
+	struct ssl_st *(*session_new)(struct ioev_tls *tls);
+	/* Fills *info_r for an established session; zeroes it otherwise. */
+	void (*session_info)(const struct ssl_st *ssl,
+			     struct ioev_tls_info *info_r);
+	/* Sends close_notify on an established session without waiting
+	 * for the peer's (the socket is closed right after). */
+	void (*session_close_notify)(struct ssl_st *ssl);
+	/* A short, readable reason for an error code OpenSSL queued ("no
+	 * shared cipher", "wrong version number"); err 0: the peer closed.
+	 * Returns out. */
+	const char *(*error_reason)(unsigned long err, char *out,
+				    size_t outsz);
+	/* A handshake not finished after this long closes the conn
+	 * (IOEV_CLOSE_TIMEOUT); 0: IOEV_TLS_HANDSHAKE_TIMEOUT_MS. */
+	uint64_t handshake_timeout_ms;
+};
+
+#define IOEV_TLS_HANDSHAKE_TIMEOUT_MS 30000
+
 /* --- connections ---------------------------------------------------- */
 
 /* Why a connection ended; passed to the close callback. */
@@ -82,7 +115,8 @@ enum ioev_close_reason {
 	IOEV_CLOSE_EOF,		/* the peer closed (after its replies went out) */
 	IOEV_CLOSE_ERROR,	/* socket error (reset, ...) */
 	IOEV_CLOSE_TLS,		/* TLS handshake or record error */
-	IOEV_CLOSE_TIMEOUT,	/* idle timeout and no timeout callback */
+	IOEV_CLOSE_TIMEOUT,	/* idle timeout and no timeout callback, or
+				 * a TLS handshake past its time */
 	IOEV_CLOSE_OVERFLOW,	/* output beyond ioev_conn_limits.output_max */
 	IOEV_CLOSE_SHUTDOWN,	/* the worker is stopping */
 };
@@ -133,16 +167,25 @@ struct ioev_conn_callbacks {
 	 * and calls ioev_conn_close_after_write(). If NULL the connection is
 	 * closed with IOEV_CLOSE_TIMEOUT. Optional. */
 	void (*timeout)(struct ioev_conn *conn, void *ctx);
+	/* A TLS handshake (implicit or after ioev_conn_starttls) completed:
+	 * ioev_conn_tls_info() now has its version and cipher. Optional. */
+	void (*tls_ready)(struct ioev_conn *conn, void *ctx);
 };
 
 /* Wraps an accepted, connected socket (takes ownership of fd; it is made
  * non-blocking). With tls non-NULL the connection starts with a server TLS
  * handshake (implicit TLS, ports 465/993/995); output written before the
- * handshake ends is sent after it, and a failed handshake ends the
- * connection with IOEV_CLOSE_TLS. limits may be NULL (defaults). Nothing
- * fires until ioev_conn_set_callbacks(). Never NULL (aborts on OOM). */
+ * handshake ends is sent after it, a failed handshake ends the connection
+ * with IOEV_CLOSE_TLS and one that takes longer than
+ * tls->handshake_timeout_ms with IOEV_CLOSE_TIMEOUT (the idle timeout and
+ * the timeout callback wait for the handshake to end; either failure is
+ * logged at info with a readable reason). An established TLS session
+ * ends with close_notify whenever ioev closes it (close, close after
+ * write, timeouts, shutdown), not when the peer broke it. limits may be
+ * NULL (defaults). Nothing fires until ioev_conn_set_callbacks(). Never
+ * NULL (aborts on OOM). tls must outlive the conn. */
 struct ioev_conn *ioev_conn_new(struct ioev_loop *loop, int fd,
-				struct tls_server *tls,
+				struct ioev_tls *tls,
 				const struct ioev_conn_limits *limits);
 /* Installs callbacks and starts reading. cbs must outlive the conn
  * (usually a static table). */
@@ -260,15 +303,17 @@ bool ioev_conn_output_is_full(const struct ioev_conn *conn);
  * never executed inside the TLS session (CVE-2011-0411). The caller must
  * already have consumed the STARTTLS line itself and must reset its
  * protocol state (RFC 3207 4.2). Input resumes once the handshake is done;
- * a failed handshake closes with IOEV_CLOSE_TLS. Returns 0, or -1 with a
+ * a failed handshake closes with IOEV_CLOSE_TLS (a slow one with
+ * IOEV_CLOSE_TIMEOUT, as for ioev_conn_new). Returns 0, or -1 with a
  * static *error_r if TLS is already active or the conn is closed. */
-int ioev_conn_starttls(struct ioev_conn *conn, struct tls_server *tls,
+int ioev_conn_starttls(struct ioev_conn *conn, struct ioev_tls *tls,
 		       const char **error_r);
 bool ioev_conn_is_tls(const struct ioev_conn *conn);
 /* Protocol, cipher and bits of an established TLS session, for Received
  * headers ("using TLSv1.3 with cipher X (256/256 bits)"); returns false
  * (and zeroes *info_r) when the connection is not (yet) encrypted. */
-bool ioev_conn_tls_info(const struct ioev_conn *conn, struct tls_info *info_r);
+bool ioev_conn_tls_info(const struct ioev_conn *conn,
+			struct ioev_tls_info *info_r);
 
 /* --- blocking work --------------------------------------------------- */
 

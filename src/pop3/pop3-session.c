@@ -15,6 +15,7 @@
 #include "lib/mem.h"
 #include "pop3/pop3-private.h"
 #include "pop3/pop3.h"
+#include "tls/tls.h"
 
 #define STATE_AUTH (1u << POP3_STATE_AUTHORIZATION)
 #define STATE_TRANS (1u << POP3_STATE_TRANSACTION)
@@ -181,7 +182,8 @@ cmd_stls(struct pop3_session *s, struct pop3_command *cmd)
 		return;
 	}
 	pop3_reply_ok(s, "Begin TLS negotiation");
-	if (ioev_conn_starttls(s->conn, s->w->tls, &error) < 0) {
+	if (ioev_conn_starttls(s->conn, tls_server_ioev(s->w->tls),
+			       &error) < 0) {
 		log_warn(s->id, "pop3", "starttls-failed", "error=\"%s\"", error);
 		ioev_conn_close(s->conn);
 		return;
@@ -313,11 +315,26 @@ on_close(struct ioev_conn *conn, void *ctx, enum ioev_close_reason reason)
 	session_count--;
 }
 
+/* The handshake is done (STLS, or pop3s): the log says with what. */
+static void
+on_tls_ready(struct ioev_conn *conn, void *ctx)
+{
+	struct pop3_session *s = ctx;
+	struct ioev_tls_info info;
+
+	ioev_conn_tls_info(conn, &info);
+	log_info(s->id, "pop3", s->proto == PROTO_POP3S ? "tls" : "starttls",
+		 "rip=%s version=%s cipher=%s bits=%d",
+		 ioev_conn_peer_ip(conn), info.protocol, info.cipher,
+		 info.bits);
+}
+
 static const struct ioev_conn_callbacks pop3_callbacks = {
 	.input = on_input,
 	.close = on_close,
 	.drain = on_drain,
 	.timeout = on_timeout,
+	.tls_ready = on_tls_ready,
 };
 
 void

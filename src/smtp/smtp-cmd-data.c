@@ -270,7 +270,7 @@ out:
 static void
 build_received(struct smtp_session *s, struct buf *out)
 {
-	struct tls_info info;
+	struct ioev_tls_info info;
 	bool tls = ioev_conn_tls_info(s->conn, &info);
 	struct delivery_received r = {
 		.helo = s->helo,

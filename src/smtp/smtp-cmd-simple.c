@@ -9,6 +9,7 @@
 #include "conf/worker.h"
 #include "lib/mem.h"
 #include "smtp/smtp-server-private.h"
+#include "tls/tls.h"
 
 void
 smtp_cmd_rset(struct smtp_session *s, const char *arg, size_t len)
@@ -66,14 +67,15 @@ smtp_cmd_starttls(struct smtp_session *s, const char *arg, size_t len)
 		return;
 	}
 	smtp_reply(s, "220 2.0.0 Ready to start TLS");
-	if (ioev_conn_starttls(s->conn, s->srv->w->tls, &error) < 0) {
+	if (ioev_conn_starttls(s->conn, tls_server_ioev(s->srv->w->tls),
+			       &error) < 0) {
 		log_warn(s->id, "smtp", "starttls-failed", "rip=%s error=\"%s\"",
 			 s->rip, error);
 		smtp_session_close(s, "454 4.7.0 TLS not available");
 		return;
 	}
-	/* RFC 3207 4.2: forget everything learnt before the handshake. */
-	log_info(s->id, "smtp", "starttls", "rip=%s", s->rip);
+	/* RFC 3207 4.2: forget everything learnt before the handshake.
+	 * The starttls line comes when it is done (session_tls_ready). */
 	s->tls = true;
 	smtp_session_reset_tx(s);
 	smtp_auth_abort(s);

@@ -556,10 +556,25 @@ session_close(struct ioev_conn *conn, void *ctx,
 	session_free(s);
 }
 
+/* The handshake is done: the log says with what, for STARTTLS (the
+ * starttls line) and for implicit TLS (port 465) alike. */
+static void
+session_tls_ready(struct ioev_conn *conn, void *ctx)
+{
+	struct smtp_session *s = ctx;
+	struct ioev_tls_info info;
+
+	ioev_conn_tls_info(conn, &info);
+	log_info(s->id, "smtp", s->mode == SMTP_MODE_SUBMISSIONS ? "tls" :
+		 "starttls", "rip=%s version=%s cipher=%s bits=%d", s->rip,
+		 info.protocol, info.cipher, info.bits);
+}
+
 static const struct ioev_conn_callbacks session_callbacks = {
 	.input = session_input,
 	.close = session_close,
 	.timeout = session_timeout,
+	.tls_ready = session_tls_ready,
 };
 
 static enum smtp_mode

@@ -24,6 +24,7 @@
 	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
 struct tls_server {
+	struct ioev_tls io;
 	SSL_CTX *ctx;
 };
 
@@ -95,6 +96,13 @@ tls_ctx_common(SSL_CTX *ctx, const struct config_tls *t, char **error_r)
 	return 0;
 }
 
+static struct ssl_st *
+tls_ioev_session_new(struct ioev_tls *io)
+{
+	/* io is the first member of its tls_server */
+	return tls_server_session_new((struct tls_server *)(void *)io);
+}
+
 struct tls_server *
 tls_server_new(const struct config *cfg, char **error_r)
 {
@@ -148,6 +156,11 @@ tls_server_new(const struct config *cfg, char **error_r)
 	free(key);
 	tls = xcalloc(1, sizeof(*tls));
 	tls->ctx = ctx;
+	tls->io.session_new = tls_ioev_session_new;
+	tls->io.session_info = tls_session_info;
+	tls->io.session_close_notify = tls_session_close_notify;
+	tls->io.error_reason = tls_error_reason;
+	tls->io.handshake_timeout_ms = cfg->tls.handshake_timeout_ms;
 	return tls;
 fail:
 	SSL_CTX_free(ctx);
@@ -164,6 +177,12 @@ tls_server_free(struct tls_server **tlsp)
 	/* sessions hold their own reference to the SSL_CTX */
 	SSL_CTX_free((*tlsp)->ctx);
 	xfree(tlsp);
+}
+
+struct ioev_tls *
+tls_server_ioev(struct tls_server *tls)
+{
+	return &tls->io;
 }
 
 struct tls_client *
@@ -228,7 +247,7 @@ tls_session_free(struct ssl_st **ssl)
 }
 
 void
-tls_session_info(const struct ssl_st *ssl, struct tls_info *info)
+tls_session_info(const struct ssl_st *ssl, struct ioev_tls_info *info)
 {
 	const SSL_CIPHER *c;
 
@@ -242,11 +261,28 @@ tls_session_info(const struct ssl_st *ssl, struct tls_info *info)
 	info->bits = SSL_CIPHER_get_bits(c, NULL);
 }
 
-const char *
-tls_error_string(unsigned long err, char *out, size_t outsz)
+void
+tls_session_close_notify(struct ssl_st *ssl)
 {
+	if (ssl == NULL || !SSL_is_init_finished(ssl) ||
+	    (SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN) != 0)
+		return;
+	/* Non-blocking socket: the alert is written now or not at all; the
+	 * peer's answer is not waited for (the socket closes next), and a
+	 * failure (the peer gone) is nobody's business. */
+	if (SSL_shutdown(ssl) < 0)
+		ERR_clear_error();
+}
+
+const char *
+tls_error_reason(unsigned long err, char *out, size_t outsz)
+{
+	const char *r = err != 0 ? ERR_reason_error_string(err) : NULL;
+
 	if (err == 0)
 		snprintf(out, outsz, "connection closed during handshake");
+	else if (r != NULL)
+		snprintf(out, outsz, "%s", r);
 	else
 		ERR_error_string_n(err, out, outsz);
 	return out;

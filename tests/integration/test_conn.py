@@ -202,3 +202,178 @@ def test_pop3s_half_close_commits_dele(herald_factory):
     assert any(l.startswith(b"+OK Logging out, 1 messages deleted")
                for l in data.split(b"\r\n")), data
     assert len(inbox(h, USER)) == 1
+
+
+# -- TLS handshakes that stall (issue 10, 2.3) --------------------------
+
+# The first bytes of a TLS 1.2 ClientHello record: a handshake that
+# starts and never finishes.
+HALF_HELLO = bytes.fromhex("160301020001000" "1fc0303") + b"\x00" * 20
+
+
+def starttls_raw(h, port_name):
+    """A plain connection on an SMTP or POP3 port, up to the point where
+    the server waits for the TLS handshake."""
+    s = socket.create_connection(("127.0.0.1", h.ports[port_name]),
+                                 timeout=15)
+    r = Raw.__new__(Raw)
+    r.sock, r.buf = s, b""
+    if port_name.startswith("pop3"):
+        assert r.line().startswith("+OK")
+        r.send("STLS\r\n")
+        assert r.line().startswith("+OK")
+    else:
+        assert r.reply()[0] == 220
+        assert r.cmd("EHLO client.test")[0] == 250
+        assert r.cmd("STARTTLS")[0] == 220
+    return s
+
+
+def closed_within(s, seconds):
+    """How long until the server closes s (None: not within seconds)."""
+    t0 = time.monotonic()
+    s.settimeout(seconds)
+    try:
+        while s.recv(4096):
+            pass
+    except socket.timeout:
+        return None
+    except ConnectionResetError:
+        pass
+    return time.monotonic() - t0
+
+
+TLS_SECTIONS = {"tls": "handshake_timeout = 1s"}
+
+
+@pytest.mark.parametrize("port,how", [
+    ("submissions", "nothing"), ("submissions", "half"),
+    ("pop3s", "nothing"), ("pop3s", "half"),
+    ("smtp", "starttls"), ("submission", "starttls"),
+    ("pop3", "starttls")])
+def test_stalled_handshake_is_closed(herald_factory, port, how):
+    h = smtp_server(herald_factory,
+                    listeners=("smtp", "submission", "submissions", "pop3",
+                               "pop3s"), sections=dict(TLS_SECTIONS))
+    if how == "starttls":
+        s = starttls_raw(h, port)
+        s.sendall(HALF_HELLO)
+    else:
+        s = socket.create_connection(("127.0.0.1", h.ports[port]),
+                                     timeout=15)
+        if how == "half":
+            s.sendall(HALF_HELLO)
+    took = closed_within(s, 10)
+    s.close()
+    assert took is not None, "the server kept the stalled handshake open"
+    assert 0.5 < took < 5, took
+    assert h.wait_log('tls handshake-failed rip=127.0.0.1 '
+                      'reason="handshake timeout"')
+    assert h.wait_log("reason=timeout")
+
+
+def test_stalled_handshake_frees_ip_slot(herald_factory):
+    """max_connections_per_ip = 1: a client stuck in the handshake on 465
+    holds the address's only slot until the handshake times out; then
+    the address is served again."""
+    h = smtp_server(herald_factory,
+                    sections=dict(TLS_SECTIONS,
+                                  smtp="max_connections_per_ip = 1"))
+    # the harness's port probes count until the worker has seen them go
+    assert wait_for(lambda: Raw(h.ports["smtp"]).reply()[0] == 220)
+    s = socket.create_connection(("127.0.0.1", h.ports["submissions"]),
+                                 timeout=15)
+    s.sendall(HALF_HELLO)
+    time.sleep(0.3)
+    r = Raw(h.ports["smtp"])
+    assert r.reply()[0] == 421        # the slot is taken
+    r.close()
+    assert closed_within(s, 10) is not None
+    s.close()
+    assert wait_for(lambda: Raw(h.ports["smtp"]).reply()[0] == 220, 5)
+
+
+# -- close_notify (issue 10, 2.12) ---------------------------------------
+
+def tls_session(h, port_name):
+    """A TLS session on any port: implicit, or after STARTTLS/STLS."""
+    if port_name in ("submissions", "pop3s"):
+        s = socket.create_connection(("127.0.0.1", h.ports[port_name]),
+                                     timeout=15)
+    else:
+        s = starttls_raw(h, port_name)
+    return s, TlsPipe(s)
+
+
+def tls_read_line(t):
+    data = b""
+    while not data.endswith(b"\r\n"):
+        try:
+            data += t.obj.read(1)
+        except ssl.SSLWantReadError:
+            t.feed()
+    return data
+
+
+@pytest.mark.parametrize("port", ["submissions", "smtp", "pop3s", "pop3"])
+def test_quit_sends_close_notify(herald_factory, port):
+    h = smtp_server(herald_factory,
+                    listeners=("smtp", "submissions", "pop3", "pop3s"))
+    s, t = tls_session(h, port)
+    pop = port.startswith("pop3")
+    if port in ("submissions", "pop3s"):
+        assert tls_read_line(t)[:3] in (b"220", b"+OK")
+    t.send(b"QUIT\r\n")
+    data, how = t.read_all()
+    s.close()
+    assert data.startswith(b"+OK" if pop else b"221"), data
+    assert how == "close_notify"
+
+
+def test_timeout_sends_close_notify(herald_factory):
+    h = smtp_server(herald_factory, sections={"smtp": "command_timeout = 1s"})
+    s, t = tls_session(h, "submissions")
+    data, how = t.read_all()
+    s.close()
+    assert b"421 4.4.2" in data, data
+    assert how == "close_notify"
+
+
+def test_shutdown_sends_close_notify(herald_factory):
+    h = smtp_server(herald_factory, listeners=("smtp", "pop3s"))
+    s, t = tls_session(h, "pop3s")
+    assert tls_read_line(t).startswith(b"+OK")
+    h.stop()
+    data, how = t.read_all()
+    s.close()
+    assert how == "close_notify"
+
+
+# -- TLS in the log (issue 10, 2.14) -------------------------------------
+
+def test_tls_log_lines(herald_factory):
+    h = smtp_server(herald_factory,
+                    listeners=("smtp", "submissions", "pop3", "pop3s"))
+    for port in ("smtp", "submissions", "pop3", "pop3s"):
+        s, t = tls_session(h, port)
+        t.send(b"QUIT\r\n")
+        t.read_all()
+        s.close()
+    # a plaintext client on the implicit-TLS port
+    s = socket.create_connection(("127.0.0.1", h.ports["submissions"]),
+                                 timeout=15)
+    s.sendall(b"EHLO client.test\r\n")
+    assert closed_within(s, 10) is not None
+    s.close()
+    assert h.wait_log("tls handshake-failed")
+    log = h.log()
+    for line in ("smtp starttls rip=127.0.0.1 version=TLSv1.3 cipher=TLS_",
+                 "smtp tls rip=127.0.0.1 version=TLSv1.3 cipher=TLS_",
+                 "pop3 starttls rip=127.0.0.1 version=TLSv1.3 cipher=TLS_",
+                 "pop3 tls rip=127.0.0.1 version=TLSv1.3 cipher=TLS_"):
+        assert line in log, line
+    failed = [l for l in log.splitlines() if "handshake-failed" in l]
+    assert " info " in failed[0]
+    assert 'rip=127.0.0.1 reason="' in failed[0]
+    assert "error:" not in failed[0]      # no OpenSSL error stack
+    assert "warn" not in "".join(l for l in log.splitlines() if " tls " in l)

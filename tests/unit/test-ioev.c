@@ -32,7 +32,7 @@
 struct tproto {
 	struct ioev_loop *loop;
 	struct ioev_conn *conn;
-	struct tls_server *tls;
+	struct ioev_tls *tls;
 	struct buf log;			/* what the server saw, one per line */
 	size_t max_line;
 	bool skipping;
@@ -131,7 +131,7 @@ tp_line(struct tproto *t, const struct ioev_line *line)
 		ioev_conn_puts(conn, "bye\r\n");
 		ioev_conn_close_after_write(conn);
 	} else if (strcmp(text, "TLSINFO") == 0) {
-		struct tls_info info;
+		struct ioev_tls_info info;
 
 		assert_true(ioev_conn_tls_info(conn, &info));
 		ioev_conn_printf(conn, "%s %s %d\r\n", info.protocol,
@@ -264,10 +264,10 @@ fixture_new(const struct ioev_conn_limits *limits,
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	buf_init(&f->t.log);
 	f->t.max_line = 64;
-	f->t.tls = shared_tls;
+	f->t.tls = tls_server_ioev(shared_tls);
 	f->t.loop = ioev_loop_new(2);
 	f->t.conn = ioev_conn_new(f->t.loop, sv[0],
-				  implicit_tls ? shared_tls : NULL, limits);
+				  implicit_tls ? f->t.tls : NULL, limits);
 	ioev_conn_set_callbacks(f->t.conn, cbs, &f->t);
 	f->client = sv[1];
 	return f;
@@ -682,6 +682,33 @@ test_implicit_tls_garbage(void **state)
 	fixture_free(&f);
 }
 
+/* A client that opens a TLS connection and stalls (nothing, or half a
+ * ClientHello) is closed at the handshake's timeout, even with a goodbye
+ * queued and an idle timeout of its own: neither may keep the socket. */
+static void
+test_implicit_tls_handshake_timeout(void **state)
+{
+	struct ioev_conn_limits lim = { .idle_timeout_ms = 100 };
+	struct ioev_tls *tls = tls_server_ioev(shared_tls);
+	struct fixture *f;
+	struct timespec a, b;
+	long ms;
+
+	tls->handshake_timeout_ms = 400;
+	f = fixture_new(&lim, &tp_cbs_timeout, true);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	send_str(f->client, "\x16\x03\x01\x02\x00\x01");
+	ioev_conn_puts(f->t.conn, "220 greeting\r\n");
+	pump(f, 5000);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+	tls->handshake_timeout_ms = 0;
+	assert_true(f->t.closed);
+	assert_int_equal(f->t.reason, IOEV_CLOSE_TIMEOUT);
+	assert_true(ms >= 350 && ms < 3000);
+	fixture_free(&f);
+}
+
 static void
 test_output_high_water(void **state)
 {
@@ -946,6 +973,7 @@ main(void)
 		cmocka_unit_test(test_starttls_discards_pipelined),
 		cmocka_unit_test(test_implicit_tls),
 		cmocka_unit_test(test_implicit_tls_garbage),
+		cmocka_unit_test(test_implicit_tls_handshake_timeout),
 		cmocka_unit_test(test_output_high_water),
 		cmocka_unit_test(test_output_overflow),
 		cmocka_unit_test(test_blocking_job_outlives_client),

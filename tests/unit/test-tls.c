@@ -97,7 +97,7 @@ struct srv_args {
 	struct tls_server *tls;
 	int fd;
 	int ok;
-	struct tls_info info;
+	struct ioev_tls_info info;
 };
 
 static void *
@@ -123,7 +123,7 @@ srv_thread(void *arg)
 /* Handshakes a client limited to [min, max] against tls; returns whether
  * the handshake succeeded. */
 static bool
-try_handshake(struct tls_server *tls, int min, int max, struct tls_info *info)
+try_handshake(struct tls_server *tls, int min, int max, struct ioev_tls_info *info)
 {
 	struct srv_args a = { .tls = tls };
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -162,7 +162,7 @@ test_protocol_floor(void **state)
 {
 	struct config cfg;
 	struct tls_server *tls;
-	struct tls_info info;
+	struct ioev_tls_info info;
 	char *error = NULL;
 
 	cfg_init(&cfg);
