@@ -27,6 +27,7 @@ struct ha_tok {
 	char c;		/* HA_TOK_SPECIAL */
 	size_t off;	/* text in the lexer's buffer */
 	size_t len;
+	size_t src_from, src_to;	/* where it stands in the value */
 };
 
 struct ha_parser {
@@ -37,6 +38,11 @@ struct ha_parser {
 	struct buf text;	/* decoded token text, back to back */
 	char **addrs;
 	size_t n_addrs;
+	/* header_address_list_parse_full(): what a reader shows */
+	bool want_texts;
+	char **texts;
+	size_t n_texts;
+	bool has_route;
 	enum header_address_error err;
 	const char *error;
 };
@@ -102,7 +108,8 @@ ha_is_ctl(unsigned char c)
 }
 
 static void
-ha_push(struct ha_parser *p, enum ha_tok_type type, char c, size_t off)
+ha_push(struct ha_parser *p, enum ha_tok_type type, char c, size_t off,
+	size_t src_from, size_t src_to)
 {
 	struct ha_tok *t;
 
@@ -112,29 +119,53 @@ ha_push(struct ha_parser *p, enum ha_tok_type type, char c, size_t off)
 	t->c = c;
 	t->off = off;
 	t->len = p->text.len - off;
+	t->src_from = src_from;
+	t->src_to = src_to;
 	buf_putc(&p->text, '\0');
 }
 
+static void
+ha_add_text(struct ha_parser *p, struct buf *text)
+{
+	p->texts = xreallocarray(p->texts, p->n_texts + 1, sizeof(*p->texts));
+	p->texts[p->n_texts++] = buf_steal(text);
+}
+
 /* Skips a comment starting at s[i] == '('; nesting and quoted-pairs per
- * RFC 5322 3.2.2. Returns the index after it, or 0 when unterminated. */
+ * RFC 5322 3.2.2. Returns the index after it, or 0 when unterminated.
+ * With want_texts its content (inner parentheses kept, quoted-pairs
+ * resolved, folding removed) is kept: clients show a comment as the
+ * name of "addr (Name)". */
 static size_t
-ha_skip_comment(const unsigned char *s, size_t len, size_t i)
+ha_skip_comment(struct ha_parser *p, const unsigned char *s, size_t len,
+		size_t i)
 {
 	size_t depth = 0;
+	struct buf text;
 
+	buf_init(&text);
 	for (; i < len; i++) {
 		if (ha_is_ctl(s[i]))
-			return 0;
+			break;
 		if (s[i] == '\\') {
 			if (++i >= len || s[i] == '\0')
-				return 0;
+				break;
 		} else if (s[i] == '(') {
-			depth++;
+			if (depth++ == 0)
+				continue;
 		} else if (s[i] == ')') {
-			if (--depth == 0)
+			if (--depth == 0) {
+				if (p->want_texts)
+					ha_add_text(p, &text);
+				buf_deinit(&text);
 				return i + 1;
+			}
+		} else if (s[i] == '\r' || s[i] == '\n') {
+			continue;
 		}
+		buf_putc(&text, (char)s[i]);
 	}
+	buf_deinit(&text);
 	return 0;
 }
 
@@ -145,7 +176,7 @@ ha_lex(struct ha_parser *p, const unsigned char *s, size_t len)
 
 	while (i < len) {
 		unsigned char c = s[i];
-		size_t off = p->text.len;
+		size_t off = p->text.len, from = i;
 
 		if (ha_is_wsp(c)) {
 			i++;
@@ -153,7 +184,7 @@ ha_lex(struct ha_parser *p, const unsigned char *s, size_t len)
 			return ha_fail(p, HEADER_ADDRESS_ERR_SYNTAX,
 				       "control character");
 		} else if (c == '(') {
-			i = ha_skip_comment(s, len, i);
+			i = ha_skip_comment(p, s, len, i);
 			if (i == 0)
 				return ha_fail(p, HEADER_ADDRESS_ERR_SYNTAX,
 					       "unterminated comment");
@@ -175,7 +206,7 @@ ha_lex(struct ha_parser *p, const unsigned char *s, size_t len)
 				return ha_fail(p, HEADER_ADDRESS_ERR_SYNTAX,
 					       "unterminated quoted string");
 			i++;
-			ha_push(p, HA_TOK_QSTR, 0, off);
+			ha_push(p, HA_TOK_QSTR, 0, off, from, i);
 		} else if (c == '[') {
 			buf_putc(&p->text, '[');
 			for (i++; i < len && s[i] != ']'; i++) {
@@ -195,21 +226,21 @@ ha_lex(struct ha_parser *p, const unsigned char *s, size_t len)
 					       "unterminated domain literal");
 			buf_putc(&p->text, ']');
 			i++;
-			ha_push(p, HA_TOK_DLIT, 0, off);
+			ha_push(p, HA_TOK_DLIT, 0, off, from, i);
 		} else if (strchr("<>:;@,.", c) != NULL) {
 			i++;
-			ha_push(p, HA_TOK_SPECIAL, (char)c, off);
+			ha_push(p, HA_TOK_SPECIAL, (char)c, off, from, i);
 		} else if (ha_is_atext(c)) {
 			while (i < len && ha_is_atext(s[i]))
 				buf_putc(&p->text, (char)s[i++]);
-			ha_push(p, HA_TOK_ATOM, 0, off);
+			ha_push(p, HA_TOK_ATOM, 0, off, from, i);
 		} else {
 			/* ) ] \ outside their context */
 			return ha_fail(p, HEADER_ADDRESS_ERR_SYNTAX,
 				       "unexpected character");
 		}
 	}
-	ha_push(p, HA_TOK_END, 0, p->text.len);
+	ha_push(p, HA_TOK_END, 0, p->text.len, len, len);
 	return 0;
 }
 
@@ -354,6 +385,33 @@ ha_skip_words(struct ha_parser *p)
 		p->pos++;
 }
 
+/* Keeps tokens [from, pos) as a display or group name, as a client shows
+ * it: quoted strings unquoted, each gap of white space or comments one
+ * space. */
+static void
+ha_phrase(struct ha_parser *p, size_t from)
+{
+	struct buf text;
+
+	if (!p->want_texts || from == p->pos)
+		return;
+	buf_init(&text);
+	for (size_t i = from; i < p->pos; i++) {
+		const struct ha_tok *t = &p->toks[i];
+
+		/* white space or a comment between two tokens shows as one
+		 * space; none, as none (an encoded word stays whole) */
+		if (i > from && t->src_from > p->toks[i - 1].src_to)
+			buf_putc(&text, ' ');
+		if (t->type == HA_TOK_SPECIAL)
+			buf_putc(&text, t->c);
+		else
+			buf_append(&text, ha_text(p, t), t->len);
+	}
+	ha_add_text(p, &text);
+	buf_deinit(&text);
+}
+
 /* angle-addr after "<": [obs-route] addr-spec ">", or "<>". */
 static int
 ha_angle(struct ha_parser *p)
@@ -362,6 +420,7 @@ ha_angle(struct ha_parser *p)
 
 	if (ha_is_special(ha_peek(p), '@')) {
 		/* obs-route: "@a.example,@b.example:" is dropped (4.4) */
+		p->has_route = true;
 		for (;;) {
 			const struct ha_tok *t = ha_peek(p);
 
@@ -400,6 +459,7 @@ ha_element(struct ha_parser *p, bool in_group)
 	ha_skip_words(p);
 	t = ha_peek(p);
 	if (ha_is_special(t, '<')) {
+		ha_phrase(p, from);
 		p->pos++;
 		return ha_angle(p);
 	}
@@ -407,6 +467,7 @@ ha_element(struct ha_parser *p, bool in_group)
 		if (in_group)
 			return ha_fail(p, HEADER_ADDRESS_ERR_SYNTAX,
 				       "group inside a group");
+		ha_phrase(p, from);
 		p->pos++;
 		return ha_list(p, true);
 	}
@@ -461,6 +522,23 @@ header_address_list_free(char ***addrs, size_t count)
 	xfree(addrs);
 }
 
+static void
+ha_texts_free(char ***texts, size_t count)
+{
+	header_address_list_free(texts, count);
+}
+
+static int
+ha_parse(struct ha_parser *p, const char *value, size_t len)
+{
+	if (len > p->limits->max_value_len)
+		return ha_fail(p, HEADER_ADDRESS_ERR_TOO_LONG, "value too long");
+	if (ha_lex(p, (const unsigned char *)value, len) < 0 ||
+	    ha_list(p, false) < 0)
+		return -1;
+	return 0;
+}
+
 int
 header_address_list_parse(const char *value, size_t len,
 			  const struct header_address_limits *limits,
@@ -468,24 +546,42 @@ header_address_list_parse(const char *value, size_t len,
 			  enum header_address_error *err_r,
 			  const char **error_r)
 {
+	struct header_address_list list;
+	int ret;
+
+	ret = header_address_list_parse_full(value, len, limits, false, &list,
+					     err_r, error_r);
+	*addrs_r = list.addrs;
+	*count_r = list.n_addrs;
+	return ret;
+}
+
+int
+header_address_list_parse_full(const char *value, size_t len,
+			       const struct header_address_limits *limits,
+			       bool want_texts,
+			       struct header_address_list *list_r,
+			       enum header_address_error *err_r,
+			       const char **error_r)
+{
 	struct ha_parser p;
-	int ret = 0;
+	int ret;
 
 	memset(&p, 0, sizeof(p));
+	memset(list_r, 0, sizeof(*list_r));
 	p.limits = limits;
+	p.want_texts = want_texts;
 	buf_init(&p.text);
-	*addrs_r = NULL;
-	*count_r = 0;
-	if (len > limits->max_value_len)
-		ret = ha_fail(&p, HEADER_ADDRESS_ERR_TOO_LONG, "value too long");
-	else if (ha_lex(&p, (const unsigned char *)value, len) < 0 ||
-		 ha_list(&p, false) < 0)
-		ret = -1;
+	ret = ha_parse(&p, value, len);
 	if (ret < 0) {
 		header_address_list_free(&p.addrs, p.n_addrs);
+		ha_texts_free(&p.texts, p.n_texts);
 	} else {
-		*addrs_r = p.addrs;
-		*count_r = p.n_addrs;
+		list_r->addrs = p.addrs;
+		list_r->n_addrs = p.n_addrs;
+		list_r->texts = p.texts;
+		list_r->n_texts = p.n_texts;
+		list_r->has_route = p.has_route;
 	}
 	if (err_r != NULL)
 		*err_r = p.err;
@@ -494,4 +590,12 @@ header_address_list_parse(const char *value, size_t len,
 	free(p.toks);
 	buf_deinit(&p.text);
 	return ret;
+}
+
+void
+header_address_list_deinit(struct header_address_list *list)
+{
+	header_address_list_free(&list->addrs, list->n_addrs);
+	ha_texts_free(&list->texts, list->n_texts);
+	memset(list, 0, sizeof(*list));
 }

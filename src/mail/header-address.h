@@ -57,6 +57,32 @@ int header_address_list_parse(const char *value, size_t len,
 			      enum header_address_error *err_r,
 			      const char **error_r);
 
+/* An address list with what a mail client shows beside the addresses. */
+struct header_address_list {
+	char **addrs;		/* as header_address_list_parse() gives them */
+	size_t n_addrs;
+	/* With want_texts: each display name, group name and comment, in
+	 * order, quoted strings and quoted-pairs resolved, folding removed,
+	 * words of a name joined by one space. RFC 2047 encoded words are
+	 * left as they are (decoding them is the caller's choice). */
+	char **texts;
+	size_t n_texts;
+	/* An obsolete source route ("<@relay.example:a@b.example>") was
+	 * dropped from an address. */
+	bool has_route;
+};
+
+/* header_address_list_parse() that fills *list_r (zeroed on failure;
+ * release with header_address_list_deinit()) and, with want_texts, also
+ * keeps the display texts. Same errors. */
+int header_address_list_parse_full(const char *value, size_t len,
+				   const struct header_address_limits *limits,
+				   bool want_texts,
+				   struct header_address_list *list_r,
+				   enum header_address_error *err_r,
+				   const char **error_r);
+void header_address_list_deinit(struct header_address_list *list);
+
 /* Frees an array from header_address_list_parse() and NULLs *addrs. */
 void header_address_list_free(char ***addrs, size_t count);
 

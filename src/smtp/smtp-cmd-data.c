@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "conf/worker.h"
+#include "delivery/sender-policy.h"
 #include "lib/mem.h"
 #include "smtp/smtp-server-private.h"
 #include "tls/tls.h"
@@ -27,9 +28,7 @@ struct data_job {
 	struct delivery_rcpt *rcpts;
 	char *received;
 	bool check_from;
-	bool from_refused;
-	bool from_temp;		/* the check could not read the directory */
-	char *from_bad;		/* the From: address refused */
+	struct sender_policy_result from;	/* the From:/Sender: check */
 	size_t delivered;
 	struct ioev_external *ext;
 	struct delivery_async *async;	/* delivered without a pool thread */
@@ -118,37 +117,11 @@ data_work(void *ctx)
 	struct smtp_session *s = j->s;
 
 	if (j->check_from) {
-		char *value = smtp_server_header_from(s->msg.data, s->msg.len);
-		char **addrs = NULL;
-		size_t n = 0, found = 0;
-
-		if (value != NULL)
-			found = smtp_server_from_addresses(value, strlen(value),
-							   &addrs, &n);
-		if (found > n) {
-			/* too many, or malformed: not all can be checked */
-			j->from_refused = true;
-			j->from_bad = xstrdup("(unchecked addresses)");
-		}
-		for (size_t i = 0; i < n; i++) {
-			enum smtp_sender_verdict v = SMTP_SENDER_OK;
-
-			if (!j->from_refused && !j->from_temp)
-				v = smtp_sender_allowed(s->srv->store,
-						s->srv->cfg->smtp.sender_check,
-						s->auth_user,
-						s->auth_account_id, addrs[i]);
-			if (v == SMTP_SENDER_TEMP) {
-				j->from_temp = true;
-			} else if (v == SMTP_SENDER_REFUSED) {
-				j->from_refused = true;
-				j->from_bad = xstrdup(addrs[i]);
-			}
-			free(addrs[i]);
-		}
-		free(addrs);
-		free(value);
-		if (j->from_refused || j->from_temp)
+		sender_policy_check_header(s->srv->store,
+					   s->srv->cfg->smtp.sender_check,
+					   s->auth_user, s->auth_account_id,
+					   s->msg.data, s->msg.len, &j->from);
+		if (j->from.verdict != SENDER_POLICY_OK)
 			return;
 	}
 	j->delivered = delivery_run(s->srv->store, &j->msg);
@@ -199,23 +172,29 @@ data_done(void *ctx)
 		j->delivered = delivery_finish(&j->async);
 	if (!smtp_session_job_end(s))
 		goto out;
-	if (j->from_temp && !j->from_refused) {
+	if (j->from.verdict == SENDER_POLICY_TEMP) {
 		log_warn(s->id, "smtp", "lookup-failed", "rip=%s cmd=DATA "
 			 "check=from", s->rip);
 		reply_all(s, "451", "4.3.0", "Temporary lookup failure, try "
 			  "again later");
 		goto reset;
 	}
-	if (j->from_refused) {
-		char fbuf[300], ubuf[300];
+	if (j->from.verdict == SENDER_POLICY_REFUSED) {
+		char fbuf[300], ubuf[300], rbuf[300];
+		char *reason = xasprintf("%s header %s", j->from.field,
+					 j->from.reason);
+		char *text = xasprintf("%s: header %s", j->from.field,
+				       j->from.reason);
 
 		log_info(s->id, "smtp", "reject", "rip=%s cmd=DATA code=553 "
-			 "dsn=5.7.1 header_from=<%s> user=<%s> reason=\"From "
-			 "header not owned\"", s->rip,
-			 log_str(fbuf, sizeof(fbuf), j->from_bad),
-			 log_str(ubuf, sizeof(ubuf), s->auth_user));
-		reply_all(s, "553", "5.7.1", "From: header address not owned "
-			  "by the authenticated user");
+			 "dsn=5.7.1 header_from=<%s> user=<%s> reason=%s",
+			 s->rip, log_str(fbuf, sizeof(fbuf), j->from.address),
+			 log_str(ubuf, sizeof(ubuf), s->auth_user),
+			 log_str(rbuf, sizeof(rbuf), reason));
+		/* the reason is the policy's own text, never the peer's */
+		reply_all(s, "553", "5.7.1", text);
+		free(reason);
+		free(text);
 		goto reset;
 	}
 	if (j->delivered > 0)
@@ -263,7 +242,7 @@ reset:
 out:
 	free(j->rcpts);
 	free(j->received);
-	free(j->from_bad);
+	sender_policy_result_deinit(&j->from);
 	free(j);
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "delivery/sender-policy.h"
 #include "lib/mem.h"
 #include "smtp/smtp-server-private.h"
 
@@ -15,7 +16,7 @@ struct mail_job {
 	struct smtp_session *s;
 	struct smtp_mail_args args;
 	char *from;
-	enum smtp_sender_verdict allowed;
+	enum sender_policy_verdict allowed;
 };
 
 void
@@ -91,10 +92,10 @@ mail_work(void *ctx)
 	struct mail_job *j = ctx;
 	struct smtp_session *s = j->s;
 
-	j->allowed = smtp_sender_allowed(s->srv->store,
-					 s->srv->cfg->smtp.sender_check,
-					 s->auth_user, s->auth_account_id,
-					 j->from);
+	j->allowed = sender_policy_allowed(s->srv->store,
+					   s->srv->cfg->smtp.sender_check,
+					   s->auth_user, s->auth_account_id,
+					   j->from);
 }
 
 static void
@@ -105,11 +106,11 @@ mail_done(void *ctx)
 
 	if (smtp_session_job_end(s)) {
 		switch (j->allowed) {
-		case SMTP_SENDER_OK:
+		case SENDER_POLICY_OK:
 			mail_accept(s, &j->args, j->from);
 			j->from = NULL;
 			break;
-		case SMTP_SENDER_TEMP:
+		case SENDER_POLICY_TEMP:
 			log_warn(s->id, "smtp", "lookup-failed", "rip=%s "
 				 "cmd=MAIL check=sender", s->rip);
 			smtp_reply(s, "451 4.3.0 Temporary lookup failure, "

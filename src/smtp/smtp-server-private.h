@@ -187,20 +187,4 @@ void smtp_auth_input(struct smtp_session *s, const char *line, size_t len);
  * input loop owns it). */
 void smtp_auth_abort(struct smtp_session *s);
 
-/* ---- smtp-server-sender.c ---- */
-
-/* Whether address may be used as a sender by the authenticated account
- * under [smtp] sender_check. Blocking (alias lookup). SENDER_TEMP: the
- * directory could not be read; answer 451 4.3.0, never 553. */
-enum smtp_sender_verdict {
-	SMTP_SENDER_OK,
-	SMTP_SENDER_REFUSED,
-	SMTP_SENDER_TEMP,
-};
-enum smtp_sender_verdict smtp_sender_allowed(struct store *store,
-					     const char *check_mode,
-					     const char *auth_user,
-					     int64_t account_id,
-					     const char *address);
-
 #endif

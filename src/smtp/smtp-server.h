@@ -28,20 +28,4 @@ extern const struct setting_section smtp_setting_section;
 void smtp_server_start(struct ioev_conn *conn, struct worker *w,
 		       enum listen_proto proto);
 
-/* Addresses of a From: header field body (RFC 5322 3.4: mailbox-list
- * with display names, comments, group syntax), as "local@domain" strings
- * appended to *addrs_r (count in *count_r; free each and the array).
- * Returns the number found, which is more than were appended when the
- * list is longer than the number kept (32) or an unterminated quote or
- * comment swallowed the rest: a caller that must check every address
- * refuses then. Pure; exposed for tests. */
-size_t smtp_server_from_addresses(const char *value, size_t len,
-				  char ***addrs_r, size_t *count_r);
-
-/* Finds the From: header in the header section of msg and returns its
- * unfolded value (caller frees), or NULL when there is none. Several
- * From: fields (RFC 5322 allows one) give their values joined by ",",
- * so that every one is checked. */
-char *smtp_server_header_from(const char *msg, size_t len);
-
 #endif

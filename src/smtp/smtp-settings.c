@@ -85,8 +85,11 @@ static const struct setting smtp_settings[] = {
 	{ .key = "check_from_header", .type = SETTING_BOOL,
 	  .offset = OFF(smtp.check_from_header), .def = "yes",
 	  .reloadable = true,
-	  .doc = "Apply sender_check to the addresses of the From: header of "
-		 "submitted messages as well." },
+	  .doc = "Apply sender_check to the From: and Sender: fields of "
+		 "submitted messages as well, read as a mail client shows "
+		 "them: display names and comments that read as an address "
+		 "count, and a field that cannot be read unambiguously is "
+		 "refused (docs/smtp.md)." },
 };
 
 const struct setting_section smtp_setting_section = {

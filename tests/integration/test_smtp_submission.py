@@ -192,6 +192,68 @@ def test_forged_from_cannot_hide(server, from_value):
     assert inbox(server, "bob@example.test") == []
 
 
+# Issue 10 2.4: From:/Sender: fields alice's session had accepted, read by
+# a client as someone else's (each with the reason the 553 gives).
+FORGED_FROM = [
+    (b"From : bob@example.test", b"address not owned"),
+    (b"From: <bob@example.test> <alice@example.test>", b"cannot be parsed"),
+    (b"From: <bob@example.test", b"cannot be parsed"),
+    (b"From: =?utf-8?q?bob=40example.test?=", b"cannot be parsed"),
+    (b"From: =?utf-8?b?Ym9iQGV4YW1wbGUudGVzdA==?= <alice@example.test>",
+     b"display name shows an address"),
+    (b"From: \"bob@example.test\" <alice@example.test>",
+     b"display name shows an address"),
+    (b"From: alice@example.test (bob@example.test)",
+     b"display name shows an address"),
+    (b"From: \"bob\xef\xbc\xa0example.test\" <alice@example.test>",
+     b"display name shows an address"),
+    (b"FROM:\talice@example.test\r\nSender : bob@example.test",
+     b"address not owned"),
+    (b"From: bob@example.test <alice@example.test>", b"cannot be parsed"),
+    (b"From: team: alice@example.test, bob@example.test;",
+     b"address not owned"),
+    (b"From: undisclosed-recipients:;", b"has no address"),
+    (b"From: <@bob.example.test:alice@example.test>", b"source route"),
+    (b"From bob@example.test\r\nFrom: alice@example.test", b"no colon"),
+    (b"From: =?x-unknown?q?Bob?= <alice@example.test>", b"cannot be decoded"),
+]
+
+
+@pytest.mark.parametrize("header,reason", FORGED_FROM,
+                         ids=[str(i) for i in range(len(FORGED_FROM))])
+def test_from_forgeries_refused(server, header, reason):
+    with submit(server) as s:
+        s.login("alice@example.test", "alicepw")
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            s.sendmail("alice@example.test", ["bob@example.test"],
+                       header + b"\r\nSubject: x\r\n\r\nx\r\n")
+        assert e.value.smtp_code == 553
+        assert e.value.smtp_error.startswith(b"5.7.1 ")
+        assert reason in e.value.smtp_error, e.value.smtp_error
+    assert inbox(server, "bob@example.test") == []
+    assert server.wait_log("cmd=DATA code=553 dsn=5.7.1 header_from=<")
+
+
+def test_from_real_clients_accepted(server):
+    """What Thunderbird, mutt and phones send for her still goes."""
+    ok = [
+        b"From: Alice Smith <alice@example.test>",
+        b"From: \"Smith, Alice\" <ALICE@Example.Test>",
+        b"From: =?UTF-8?Q?Alice_Sm=C3=AFth?= <alice@example.test>",
+        b"From: =?ISO-8859-1?Q?J=F6rg?= <sales@example.test>",
+        b"From: \"alice@example.test\" <alice@example.test>",
+        b"From: Alice\r\n <alice+news@example.test>",
+        b"From: alice@example.test\r\nSender: Sales <sales@example.test>",
+        b"From: \xd0\x90\xd0\xbb\xd0\xb8\xd1\x81\xd0\xb0 <alice@example.test>",
+    ]
+    with submit(server) as s:
+        s.login("alice@example.test", "alicepw")
+        for h in ok:
+            assert s.sendmail("alice@example.test", ["bob@example.test"],
+                              h + b"\r\nSubject: x\r\n\r\nx\r\n") == {}, h
+    assert len(inbox(server, "bob@example.test")) == len(ok)
+
+
 def test_relay_needs_auth_on_25_but_not_after_auth(server):
     with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=10) as s:
         s.ehlo()

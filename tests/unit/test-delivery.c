@@ -21,7 +21,6 @@
 #include "conf/config.h"
 #include "delivery/delivery.h"
 #include "lib/mem.h"
-#include "smtp/smtp-server-private.h"
 #include "store/store.h"
 
 struct fixture {
@@ -810,39 +809,6 @@ test_resolve_cache(void **state)
 	delivery_cache_flush();
 }
 
-/* The submission sender check: an alias of the user is allowed, another
- * user's address is refused (553), an unreadable directory is neither
- * (451 4.3.0, the client retries). */
-static void
-test_sender_check_verdicts(void **state)
-{
-	struct fixture *f = *state;
-	const char *user = "bob@example.test";
-
-	delivery_cache_flush();
-	assert_int_equal(smtp_sender_allowed(f->store, "aliases", user, f->bob,
-					     "BOB+x@example.test"),
-			 SMTP_SENDER_OK);
-	assert_int_equal(smtp_sender_allowed(f->store, "aliases", user, f->bob,
-					     "team@example.test"),
-			 SMTP_SENDER_OK);
-	assert_int_equal(smtp_sender_allowed(f->store, "aliases", user, f->bob,
-					     "alice@example.test"),
-			 SMTP_SENDER_REFUSED);
-	assert_int_equal(smtp_sender_allowed(f->store, "own", user, f->bob,
-					     "team@example.test"),
-			 SMTP_SENDER_REFUSED);
-	store_test_fail_reads(f->store, true);
-	assert_int_equal(smtp_sender_allowed(f->store, "aliases", user, f->bob,
-					     "team@example.test"),
-			 SMTP_SENDER_TEMP);
-	/* no lookup needed for the user's own address */
-	assert_int_equal(smtp_sender_allowed(f->store, "aliases", user, f->bob,
-					     "bob@example.test"),
-			 SMTP_SENDER_OK);
-	store_test_fail_reads(f->store, false);
-}
-
 int
 main(void)
 {
@@ -880,8 +846,6 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_start_declines, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_sender_check_verdicts,
-						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resolve_store_failure,
 						setup, teardown),
 	};

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for RFC 5322 address-list extraction: the examples of RFC
- * 5322 appendix A, obsolete forms, groups, comments and the limits.
+ * 5322 appendix A, obsolete forms, groups, comments and the limits; the
+ * display texts a client shows; and a table of From:/Sender: forgeries
+ * run through the submission sender check (issue 10 2.4).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,8 +15,11 @@
 
 #include <cmocka.h>
 
+#include "delivery/sender-policy.h"
 #include "lib/buf.h"
+#include "mail/encoded-word.h"
 #include "mail/header-address.h"
+#include "mail/header-field.h"
 
 struct ha_case {
 	const char *in;
@@ -260,11 +265,353 @@ test_deep_comments(void **state)
 	buf_deinit(&in);
 }
 
+struct text_case {
+	const char *in;
+	const char *texts;	/* joined with " | " */
+	bool route;
+};
+
+static const struct text_case text_cases[] = {
+	{ "alice@x.test", "", false },
+	{ "Alice Smith <a@x.test>", "Alice Smith", false },
+	{ "\"Smith, Alice\" <a@x.test>", "Smith, Alice", false },
+	{ "\"bob@y.test\" <a@x.test>", "bob@y.test", false },
+	{ "a@x.test (Alice (the boss))", "Alice (the boss)", false },
+	{ "Joe Q. Public <j@x.test>", "Joe Q. Public", false },
+	{ "\"a\\\"b\" <a@x.test>", "a\"b", false },
+	{ "team: a@x.test, Bob <b@y.test>;", "team | Bob", false },
+	{ "a(one)@x.test(two)", "one | two", false },
+	{ "=?utf-8?q?J=C3=B6rg?= <j@x.test>", "=?utf-8?q?J=C3=B6rg?=", false },
+	{ "Mary <@node.test:mary@x.test>", "Mary", true },
+	{ "A\r\n Folded\r\n\tName <a@x.test>", "A Folded Name", false },
+};
+
+/* The names and comments a client may show beside the addresses. */
+static void
+test_display_texts(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(text_cases) / sizeof(text_cases[0]);
+	     i++) {
+		const struct text_case *c = &text_cases[i];
+		struct header_address_limits lim;
+		struct header_address_list list;
+		struct buf got;
+
+		header_address_limits_default(&lim);
+		assert_int_equal(header_address_list_parse_full(c->in,
+				strlen(c->in), &lim, true, &list, NULL, NULL),
+				 0);
+		buf_init(&got);
+		join(list.texts, list.n_texts, &got);
+		if (strcmp(got.data != NULL ? got.data : "", c->texts) != 0)
+			fail_msg("case %zu '%s': got '%s', want '%s'", i, c->in,
+				 got.data, c->texts);
+		assert_int_equal(list.has_route, c->route);
+		buf_deinit(&got);
+		header_address_list_deinit(&list);
+		assert_null(list.texts);
+	}
+}
+
+struct ew_case {
+	const char *in;
+	const char *out;	/* NULL: an error */
+};
+
+static const struct ew_case ew_cases[] = {
+	{ "plain text", "plain text" },
+	{ "=?utf-8?q?J=C3=B6rg_M?=", "J\xc3\xb6rg M" },
+	{ "=?UTF-8?Q?a=40b?=", "a@b" },
+	{ "=?utf-8?b?Ym9iQGV4YW1wbGUudGVzdA==?=", "bob@example.test" },
+	{ "=?utf-8?b?Ym9iQGV4YW1wbGUudGVzdA?=", "bob@example.test" },
+	{ "=?iso-8859-1?q?J=F6rg?=", "J\xc3\xb6rg" },
+	{ "=?utf-8*en?q?hi?=", "hi" },
+	{ "=?ISO-2022-JP?B?GyRCJTUlcyVXJWsbKEI=?=",
+	  "\xe3\x82\xb5\xe3\x83\xb3\xe3\x83\x97\xe3\x83\xab" },
+	{ "=?utf-7?q?bob+AEA-example.test?=", "bob@example.test" },
+	/* white space between encoded words is not shown (RFC 2047 6.2) */
+	{ "=?utf-8?q?bob?= =?utf-8?q?=40x.test?=", "bob@x.test" },
+	{ "=?utf-8?q?a?=\r\n =?utf-8?q?b?= c", "ab c" },
+	{ "x =?utf-8?q?a?= y", "x a y" },
+	/* decoded where a lenient client decodes them */
+	{ "Bob=?utf-8?q?=40?=x.test", "Bob@x.test" },
+	/* not an encoded word: kept */
+	{ "=?utf-8?x?abc?=", "=?utf-8?x?abc?=" },
+	{ "=?utf-8?q?a b?=", "=?utf-8?q?a b?=" },
+	{ "=?", "=?" },
+	/* cannot be decoded: the caller must not guess */
+	{ "=?x-no-such-charset?q?bob?=", NULL },
+	{ "=?utf-8?b?Ym9i!Q==?=", NULL },
+	{ "=?utf-8?b?Y?=", NULL },
+	{ "=?utf-8?q?bob=4?=", NULL },
+	{ "=?utf-8?q?bob=ZZ?=", NULL },
+	{ "=?us-ascii*?q?x?=", "x" },
+	{ "=?*en?q?x?=", NULL },
+	{ "=?iso-2022-jp?b?GyRCJA==?=", NULL },
+};
+
+static void
+test_encoded_words(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(ew_cases) / sizeof(ew_cases[0]); i++) {
+		const struct ew_case *c = &ew_cases[i];
+		const char *error = NULL;
+		struct buf out;
+		int ret;
+
+		buf_init(&out);
+		ret = encoded_word_decode(c->in, strlen(c->in), &out, &error);
+		if (c->out == NULL) {
+			if (ret != -1)
+				fail_msg("case %zu '%s': decoded to '%s'", i,
+					 c->in, out.data);
+			assert_non_null(error);
+		} else if (ret != 0 || strcmp(out.data, c->out) != 0) {
+			fail_msg("case %zu '%s': got %d '%s' (%s), want '%s'",
+				 i, c->in, ret, out.data, error, c->out);
+		}
+		buf_deinit(&out);
+	}
+}
+
+/* Header sections with their fields as the sender check sees them. */
+static void
+test_header_fields(void **state)
+{
+	const char *msg = "Subject: x\r\nfrom : \"A\" <a@x.test>,\r\n"
+			  "\tb@y.test\r\nTo: c@z.test\rSender: s@x.test\n"
+			  "From bob\r\n\r\nFrom: body@no.test\r\n";
+	struct header_field_iter it;
+	struct header_field f;
+
+	(void)state;
+	header_field_iter_init(&it, msg, strlen(msg));
+	assert_true(header_field_next(&it, &f));
+	assert_true(header_field_is(&f, "subject"));
+	assert_int_equal(f.value_len, 2);
+	assert_true(header_field_next(&it, &f));
+	assert_true(header_field_is(&f, "From"));
+	assert_false(f.malformed);
+	assert_int_equal(f.value_len, strlen(" \"A\" <a@x.test>,\r\n\tb@y.test"));
+	assert_memory_equal(f.value, " \"A\" <a@x.test>,\r\n\tb@y.test",
+			    f.value_len);
+	assert_true(header_field_next(&it, &f));
+	assert_true(header_field_is(&f, "To"));
+	assert_int_equal(f.value_len, strlen(" c@z.test"));
+	/* a lone CR ends a line for some readers */
+	assert_true(header_field_next(&it, &f));
+	assert_true(header_field_is(&f, "Sender"));
+	assert_true(header_field_next(&it, &f));
+	assert_true(f.malformed);
+	assert_true(header_field_is(&f, "From"));
+	assert_false(header_field_next(&it, &f));
+	assert_false(header_field_next(&it, &f));
+
+	/* no header at all, or only a body */
+	header_field_iter_init(&it, "\r\nFrom: a@x.test\r\n", 19);
+	assert_false(header_field_next(&it, &f));
+	header_field_iter_init(&it, "", 0);
+	assert_false(header_field_next(&it, &f));
+	/* no final line break */
+	header_field_iter_init(&it, "From: a@x.test", 14);
+	assert_true(header_field_next(&it, &f));
+	assert_int_equal(f.value_len, 9);
+	assert_false(header_field_next(&it, &f));
+}
+
+struct attack_case {
+	const char *header;	/* the header section, without the blank line */
+	bool ok;		/* the check lets it through */
+	const char *reason;	/* a part of the refusal's reason */
+};
+
+#define NOT_OWNED "address not owned"
+#define DISPLAYED "display name shows an address"
+#define UNPARSED "cannot be parsed"
+
+/* alice@example.test is logged in; bob@example.test is someone else. */
+static const struct attack_case attack_cases[] = {
+	/* the four of the issue */
+	{ "From : bob@example.test", false, NOT_OWNED },
+	{ "From: <bob@example.test> <alice@example.test>", false, UNPARSED },
+	{ "From: <bob@example.test", false, UNPARSED },
+	{ "From: =?utf-8?q?bob=40example.test?=", false, UNPARSED },
+	{ "From: =?utf-8?b?Ym9iQGV4YW1wbGUudGVzdA==?= <alice@example.test>",
+	  false, DISPLAYED },
+	/* field names and lines */
+	{ "From\t: bob@example.test", false, NOT_OWNED },
+	{ "FROM: bob@example.test", false, NOT_OWNED },
+	{ "fRoM  \t : bob@example.test", false, NOT_OWNED },
+	{ "From: alice@example.test\r\nFrom: bob@example.test", false,
+	  NOT_OWNED },
+	{ "From: alice@example.test\r\nSender: bob@example.test", false,
+	  NOT_OWNED },
+	{ "Sender : <bob@example.test>", false, NOT_OWNED },
+	{ "From bob@example.test\r\nFrom: alice@example.test", false,
+	  "no colon" },
+	{ " From: bob@example.test\r\nSubject: x", false, "no colon" },
+	{ "Subject: x\rFrom: bob@example.test", false, NOT_OWNED },
+	{ "Subject: x\r\rFrom: bob@example.test\r\nTo: y@z.test", false,
+	  NOT_OWNED },
+	{ "Subject: x\nFrom: bob@example.test", false, NOT_OWNED },
+	{ "From: alice@example.test,\r\n bob@example.test", false,
+	  NOT_OWNED },
+	{ "From: alice@example.test\r\n bob@example.test", false, UNPARSED },
+	/* structure */
+	{ "From: Alice <alice@example.test", false, UNPARSED },
+	{ "From: alice@example.test>", false, UNPARSED },
+	{ "From: \"Alice <alice@example.test>", false, UNPARSED },
+	{ "From: (Alice <alice@example.test>", false, UNPARSED },
+	{ "From: alice@example.test \"", false, UNPARSED },
+	{ "From: bob@example.test <alice@example.test>", false, UNPARSED },
+	{ "From: alice@example.test bob@example.test", false, UNPARSED },
+	{ "From: alice@example.test, <bob@example.test>", false, NOT_OWNED },
+	{ "From: Alice <alice@example.test>, Bob <bob@example.test>", false,
+	  NOT_OWNED },
+	{ "From: team: alice@example.test, bob@example.test;", false,
+	  NOT_OWNED },
+	{ "From: undisclosed-recipients:;", false, "no address" },
+	{ "From: <>", false, "no address" },
+	{ "From:", false, "no address" },
+	{ "From: alice@example.test;", false, UNPARSED },
+	{ "From: alice", false, UNPARSED },
+	{ "From: <@bob.example.test:alice@example.test>", false, "route" },
+	{ "From: \"bob\"@example.test", false, NOT_OWNED },
+	{ "From: \"alice@example.test\"@example.test", false, NOT_OWNED },
+	{ "From: alice@[192.0.2.1]", false, NOT_OWNED },
+	{ "From: alice@example.test\x01", false, UNPARSED },
+	{ "From: =?utf-8?q?bob=40example.test?=@example.test", false,
+	  NOT_OWNED },
+	/* names and comments that read as an address */
+	{ "From: \"bob@example.test\" <alice@example.test>", false,
+	  DISPLAYED },
+	{ "From: \"Bob <bob@example.test>\" <alice@example.test>", false,
+	  DISPLAYED },
+	{ "From: \"Bob (bob@example.test)\" <alice@example.test>", false,
+	  DISPLAYED },
+	{ "From: alice@example.test (bob@example.test)", false, DISPLAYED },
+	{ "From: alice(bob@example.test)@example.test", false, DISPLAYED },
+	{ "From: \"bob@example.test\": alice@example.test;", false,
+	  DISPLAYED },
+	{ "From: \"bob\xef\xbc\xa0""example.test\" <alice@example.test>", false,
+	  DISPLAYED },
+	{ "From: bob\xef\xbc\xa0" "example\xef\xbc\x8etest <alice@example.test>",
+	  false, DISPLAYED },
+	{ "From: \"bob\xef\xb9\xab""example.test\" <alice@example.test>", false,
+	  DISPLAYED },
+	{ "From: \"\xe2\x80\xaetset.elpmaxe@bob\" <alice@example.test>", false,
+	  DISPLAYED },
+	{ "From: \"bob@exa\xe2\x80\x8bmple.test\" <alice@example.test>", false,
+	  DISPLAYED },
+	{ "From: \"bob@example\xe3\x80\x82test\" <alice@example.test>", false,
+	  DISPLAYED },
+	{ "From: \"bob@example.test\xc2\xa0\" <alice@example.test>", false,
+	  DISPLAYED },
+	{ "From: \"\xe2\x80\xae" "bob@\" <alice@example.test>", false, DISPLAYED },
+	{ "From: \"bob@example\" <alice@example.test>", true, NULL },
+	{ "From: \"bob@example.test.\" <alice@example.test>", false,
+	  DISPLAYED },
+	{ "From: \"mailto:bob@example.test\" <alice@example.test>", false,
+	  DISPLAYED },
+	/* encoded words: decoded as a client would, or refused */
+	{ "From: \"=?utf-8?q?bob=40example.test?=\" <alice@example.test>",
+	  false, DISPLAYED },
+	{ "From: =?utf-8?q?bob?= =?utf-8?q?=40example.test?= "
+	  "<alice@example.test>", false, DISPLAYED },
+	{ "From: =?iso-8859-1?q?bob=40example.test?= <alice@example.test>",
+	  false, DISPLAYED },
+	{ "From: =?utf-7?q?bob+AEA-example.test?= <alice@example.test>",
+	  false, DISPLAYED },
+	{ "From: =?utf-8?q?bob=EF=BC=A0example.test?= <alice@example.test>",
+	  false, DISPLAYED },
+	{ "From: alice@example.test (=?utf-8?b?Ym9iQGV4YW1wbGUudGVzdA?=)",
+	  false, DISPLAYED },
+	{ "From: =?x-unknown?q?Bob?= <alice@example.test>", false,
+	  "cannot be decoded" },
+	{ "From: =?utf-8?b?Ym9i!?= <alice@example.test>", false,
+	  "cannot be decoded" },
+	/* too many to look at */
+	{ "From: alice@example.test, alice@example.test, alice@example.test, "
+	  "alice@example.test, alice@example.test, alice@example.test, "
+	  "alice@example.test, alice@example.test, alice@example.test, "
+	  "alice@example.test, alice@example.test, alice@example.test, "
+	  "alice@example.test, alice@example.test, alice@example.test, "
+	  "alice@example.test, alice@example.test, alice@example.test, "
+	  "alice@example.test, alice@example.test, alice@example.test, "
+	  "alice@example.test, alice@example.test, alice@example.test, "
+	  "alice@example.test, alice@example.test, alice@example.test, "
+	  "alice@example.test, alice@example.test, alice@example.test, "
+	  "alice@example.test, alice@example.test, bob@example.test", false,
+	  "too many" },
+
+	/* what real clients send: let through */
+	{ "From: alice@example.test", true, NULL },
+	{ "From: Alice Smith <alice@example.test>", true, NULL },
+	{ "From: \"Smith, Alice\" <ALICE@Example.Test>", true, NULL },
+	{ "From: Alice <alice+lists@example.test>", true, NULL },
+	{ "From: =?utf-8?q?Alice_Sm=C3=AFth?= <alice@example.test>", true,
+	  NULL },
+	{ "From: =?ISO-8859-1?Q?J=F6rg?= <alice@example.test>", true, NULL },
+	{ "From: =?ISO-2022-JP?B?GyRCJTUlcyVXJWsbKEI=?= <alice@example.test>",
+	  true, NULL },
+	{ "From: \xd0\x90\xd0\xbb\xd0\xb8\xd1\x81\xd0\xb0 <alice@example.test>",
+	  true, NULL },
+	{ "From: J\xf6rg <alice@example.test>", true, NULL },
+	{ "From: \"alice@example.test\" <alice@example.test>", true, NULL },
+	{ "From: alice@example.test (Alice at work)", true, NULL },
+	{ "From: \"Team @ HQ\" <alice@example.test>", true, NULL },
+	{ "From: \"Alice@Home\" <alice@example.test>", true, NULL },
+	{ "From: \"@alice\" <alice@example.test>", true, NULL },
+	{ "From: Alice\r\n <alice@example.test>", true, NULL },
+	{ "From: alice@example.test\r\nSender: Alice <alice@example.test>",
+	  true, NULL },
+	{ "Subject: no From at all", true, NULL },
+	{ "Fromage: bob@example.test\r\nX-From: bob@example.test\r\n"
+	  "Reply-To: bob@example.test\r\nFrom: alice@example.test", true,
+	  NULL },
+	{ "From: alice@example.test\r\n\r\nFrom: bob@example.test", true,
+	  NULL },
+};
+
+static void
+test_from_attacks(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(attack_cases) / sizeof(attack_cases[0]);
+	     i++) {
+		const struct attack_case *c = &attack_cases[i];
+		struct sender_policy_result r;
+		struct buf msg;
+
+		buf_init(&msg);
+		buf_printf(&msg, "%s\r\n\r\nbody\r\n", c->header);
+		/* "own" needs no directory: no store */
+		sender_policy_check_header(NULL, "own", "alice@example.test", 1,
+					   msg.data, msg.len, &r);
+		if (c->ok && r.verdict != SENDER_POLICY_OK)
+			fail_msg("case %zu [%s]: refused: %s", i, c->header,
+				 r.reason);
+		if (!c->ok && r.verdict != SENDER_POLICY_REFUSED)
+			fail_msg("case %zu [%s]: let through", i, c->header);
+		if (!c->ok && strstr(r.reason, c->reason) == NULL)
+			fail_msg("case %zu [%s]: reason '%s', want '%s'", i,
+				 c->header, r.reason, c->reason);
+		sender_policy_result_deinit(&r);
+		buf_deinit(&msg);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_display_texts),
+		cmocka_unit_test(test_encoded_words),
+		cmocka_unit_test(test_header_fields),
+		cmocka_unit_test(test_from_attacks),
 		cmocka_unit_test(test_nul_in_value),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_deep_comments),

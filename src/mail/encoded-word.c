@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * RFC 2047 decoding of header text. The charset conversion is iconv(3)
+ * from the C library; an encoded word it cannot convert is an error, not
+ * a guess, since the caller decides what a reader would see.
+ */
+#include "mail/encoded-word.h"
+
+#include <errno.h>
+#include <iconv.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+
+#include "lib/base64.h"
+
+/* RFC 2047 2: 75 octets per encoded word; clients accept longer, so
+ * this only bounds a charset name. */
+#define EW_MAX_CHARSET 64
+
+struct ew {
+	const char *charset;
+	size_t charset_len;
+	char enc;		/* 'B' or 'Q' */
+	const char *text;
+	size_t text_len;
+	size_t len;		/* of the whole "=?...?=" */
+};
+
+/* Whether s[0..len) starts with an encoded word: "=?" charset "?" B|Q
+ * "?" text "?=", no white space or '?' inside the text. */
+static bool
+ew_match(const char *s, size_t len, struct ew *ew_r)
+{
+	size_t i = 2, cs, t;
+
+	if (len < 8 || s[0] != '=' || s[1] != '?')
+		return false;
+	cs = i;
+	while (i < len && s[i] != '?' && s[i] != ' ' && s[i] != '\t' &&
+	       s[i] != '\r' && s[i] != '\n')
+		i++;
+	if (i == cs || i + 3 >= len || s[i] != '?' || s[i + 2] != '?')
+		return false;
+	ew_r->charset = s + cs;
+	ew_r->charset_len = i - cs;
+	ew_r->enc = (char)(s[i + 1] & ~0x20);
+	if (ew_r->enc != 'B' && ew_r->enc != 'Q')
+		return false;
+	t = i + 3;
+	for (i = t; i + 1 < len; i++) {
+		if (s[i] == '?' && s[i + 1] == '=')
+			break;
+		if (s[i] == '?' || s[i] == ' ' || s[i] == '\t' ||
+		    s[i] == '\r' || s[i] == '\n')
+			return false;
+	}
+	if (i + 1 >= len)
+		return false;
+	ew_r->text = s + t;
+	ew_r->text_len = i - t;
+	ew_r->len = i + 2;
+	return true;
+}
+
+static int
+ew_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* The encoded octets of one word, before charset conversion. */
+static int
+ew_octets(const struct ew *ew, struct buf *out, const char **error_r)
+{
+	if (ew->enc == 'B') {
+		char pad[4] = "===";
+		size_t rem = ew->text_len % 4;
+		struct buf tmp;
+		int ret;
+
+		/* missing padding is common and every client accepts it */
+		if (rem == 1) {
+			*error_r = "bad base64 in encoded word";
+			return -1;
+		}
+		buf_init(&tmp);
+		buf_append(&tmp, ew->text, ew->text_len);
+		if (rem != 0)
+			buf_append(&tmp, pad, 4 - rem);
+		ret = base64_decode(tmp.data, tmp.len, out);
+		buf_deinit(&tmp);
+		if (ret < 0)
+			*error_r = "bad base64 in encoded word";
+		return ret;
+	}
+	for (size_t i = 0; i < ew->text_len; i++) {
+		char c = ew->text[i];
+
+		if (c == '_') {
+			buf_putc(out, ' ');
+		} else if (c == '=') {
+			int hi, lo;
+
+			if (i + 2 >= ew->text_len) {
+				*error_r = "bad quoted-printable in encoded word";
+				return -1;
+			}
+			hi = ew_hexval(ew->text[i + 1]);
+			lo = ew_hexval(ew->text[i + 2]);
+			if (hi < 0 || lo < 0) {
+				*error_r = "bad quoted-printable in encoded word";
+				return -1;
+			}
+			buf_putc(out, (char)(hi * 16 + lo));
+			i += 2;
+		} else {
+			buf_putc(out, c);
+		}
+	}
+	return 0;
+}
+
+/* Converts octets[0..len) from charset to UTF-8, appended to out. */
+static int
+ew_convert(const char *charset, const char *octets, size_t len,
+	   struct buf *out, const char **error_r)
+{
+	iconv_t cd;
+	char *in = (char *)octets;
+	size_t in_left = len;
+	int ret = 0;
+
+	if (strcasecmp(charset, "utf-8") == 0 ||
+	    strcasecmp(charset, "us-ascii") == 0) {
+		/* the common case without iconv; invalid UTF-8 stays as it
+		 * is, shown as replacement characters, never as ASCII */
+		buf_append(out, octets, len);
+		return 0;
+	}
+	cd = iconv_open("UTF-8", charset);
+	if (cd == (iconv_t)-1) {
+		*error_r = "unknown charset in encoded word";
+		return -1;
+	}
+	while (in_left > 0) {
+		char chunk[256];
+		char *o = chunk;
+		size_t o_left = sizeof(chunk);
+		size_t r = iconv(cd, &in, &in_left, &o, &o_left);
+
+		buf_append(out, chunk, sizeof(chunk) - o_left);
+		if (r == (size_t)-1 && errno != E2BIG) {
+			*error_r = "encoded word not in its charset";
+			ret = -1;
+			break;
+		}
+	}
+	if (ret == 0) {
+		/* a stateful charset (ISO-2022-JP) returns to its initial
+		 * state at the end */
+		char chunk[64];
+		char *o = chunk;
+		size_t o_left = sizeof(chunk);
+
+		if (iconv(cd, NULL, NULL, &o, &o_left) == (size_t)-1) {
+			*error_r = "encoded word not in its charset";
+			ret = -1;
+		}
+		buf_append(out, chunk, sizeof(chunk) - o_left);
+	}
+	iconv_close(cd);
+	return ret;
+}
+
+static int
+ew_decode_one(const struct ew *ew, struct buf *out, const char **error_r)
+{
+	char charset[EW_MAX_CHARSET + 1];
+	size_t cs_len = ew->charset_len;
+	const char *star = memchr(ew->charset, '*', ew->charset_len);
+	struct buf octets;
+	int ret;
+
+	/* RFC 2231 5: "charset*language" */
+	if (star != NULL)
+		cs_len = (size_t)(star - ew->charset);
+	if (cs_len == 0 || cs_len > EW_MAX_CHARSET) {
+		*error_r = "unknown charset in encoded word";
+		return -1;
+	}
+	memcpy(charset, ew->charset, cs_len);
+	charset[cs_len] = '\0';
+	buf_init(&octets);
+	ret = ew_octets(ew, &octets, error_r);
+	if (ret == 0)
+		ret = ew_convert(charset, octets.data, octets.len, out,
+				 error_r);
+	buf_deinit(&octets);
+	return ret;
+}
+
+int
+encoded_word_decode(const char *s, size_t len, struct buf *out,
+		    const char **error_r)
+{
+	size_t i = 0;
+	bool after_word = false;
+
+	while (i < len) {
+		struct ew ew;
+
+		if (ew_match(s + i, len - i, &ew)) {
+			if (ew_decode_one(&ew, out, error_r) < 0)
+				return -1;
+			i += ew.len;
+			after_word = true;
+			continue;
+		}
+		if (after_word && (s[i] == ' ' || s[i] == '\t' ||
+				   s[i] == '\r' || s[i] == '\n')) {
+			/* white space between two encoded words is not
+			 * shown (RFC 2047 6.2); before other text it is */
+			size_t j = i;
+			struct ew next;
+
+			while (j < len && (s[j] == ' ' || s[j] == '\t' ||
+					   s[j] == '\r' || s[j] == '\n'))
+				j++;
+			if (j < len && ew_match(s + j, len - j, &next)) {
+				i = j;
+				continue;
+			}
+		}
+		after_word = false;
+		buf_putc(out, s[i]);
+		i++;
+	}
+	return 0;
+}

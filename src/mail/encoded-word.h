@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * RFC 2047 encoded words ("=?utf-8?q?J=C3=B6rg?=") in header text, decoded
+ * to UTF-8 the way a mail client shows them: B and Q encodings, any
+ * charset iconv knows (RFC 2231 language suffixes dropped), white space
+ * between adjacent encoded words removed (6.2).
+ */
+#ifndef HERALD_MAIL_ENCODED_WORD_H
+#define HERALD_MAIL_ENCODED_WORD_H
+
+#include <stddef.h>
+
+#include "lib/buf.h"
+
+/* Appends s[0..len) to out with every encoded word decoded, wherever it
+ * stands (clients decode them inside quoted strings and next to other
+ * text too, though RFC 2047 5 does not ask for it); other text is copied
+ * as it is. Returns 0, or -1 with *error_r (static text) when an encoded
+ * word cannot be decoded: an unknown charset, bad base64, octets that
+ * are not in its charset. A caller that must know what a reader sees
+ * treats that as unknown. out may then hold part of the text. */
+int encoded_word_decode(const char *s, size_t len, struct buf *out,
+			const char **error_r);
+
+#endif

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Header section iteration (RFC 5322 2.2, 2.2.3 folding, 4.5 obsolete
+ * white space before the colon). See header-field.h.
+ */
+#include "mail/header-field.h"
+
+#include <string.h>
+#include <strings.h>
+
+void
+header_field_iter_init(struct header_field_iter *it, const char *msg,
+		       size_t len)
+{
+	it->msg = msg;
+	it->len = len;
+	it->pos = 0;
+}
+
+static bool
+hf_is_wsp(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* The end of the line starting at i (the index of its break, or len). */
+static size_t
+hf_line_end(const struct header_field_iter *it, size_t i)
+{
+	while (i < it->len && it->msg[i] != '\r' && it->msg[i] != '\n')
+		i++;
+	return i;
+}
+
+/* The index after the line break (CRLF, LF or a lone CR) at i. */
+static size_t
+hf_skip_break(const struct header_field_iter *it, size_t i)
+{
+	if (i < it->len && it->msg[i] == '\r') {
+		i++;
+		if (i < it->len && it->msg[i] == '\n')
+			i++;
+	} else if (i < it->len && it->msg[i] == '\n') {
+		i++;
+	}
+	return i;
+}
+
+bool
+header_field_next(struct header_field_iter *it, struct header_field *field_r)
+{
+	const char *m = it->msg;
+	size_t start, eol, colon, end;
+
+	/* a lone CR at the start of a line breaks it for some readers
+	 * but ends the header for none */
+	while (it->pos < it->len && m[it->pos] == '\r' &&
+	       (it->pos + 1 >= it->len || m[it->pos + 1] != '\n'))
+		it->pos++;
+	if (it->pos >= it->len || m[it->pos] == '\n' ||
+	    (m[it->pos] == '\r' && it->pos + 1 < it->len &&
+	     m[it->pos + 1] == '\n'))
+		return false;
+	start = it->pos;
+	eol = hf_line_end(it, start);
+	memset(field_r, 0, sizeof(*field_r));
+	colon = start;
+	while (colon < eol && m[colon] != ':')
+		colon++;
+	if (hf_is_wsp(m[start]) || colon == eol) {
+		/* no field to continue, or no colon: the name is what a
+		 * reader might take for one */
+		size_t n = start;
+
+		while (n < eol && hf_is_wsp(m[n]))
+			n++;
+		field_r->name = m + n;
+		while (n < eol && !hf_is_wsp(m[n]) && m[n] != ':')
+			n++;
+		field_r->name_len = (size_t)(n - (size_t)(field_r->name - m));
+		field_r->malformed = true;
+		it->pos = hf_skip_break(it, eol);
+		return true;
+	}
+	end = colon;
+	while (end > start && hf_is_wsp(m[end - 1]))
+		end--;
+	field_r->name = m + start;
+	field_r->name_len = end - start;
+	/* the value runs over the continuation lines (RFC 5322 2.2.3) */
+	end = eol;
+	for (;;) {
+		size_t next = hf_skip_break(it, end);
+
+		if (next >= it->len || !hf_is_wsp(m[next]))
+			break;
+		end = hf_line_end(it, next);
+	}
+	field_r->value = m + colon + 1;
+	field_r->value_len = end - (colon + 1);
+	it->pos = hf_skip_break(it, end);
+	return true;
+}
+
+bool
+header_field_is(const struct header_field *field, const char *name)
+{
+	size_t n = strlen(name);
+
+	return field->name_len == n && strncasecmp(field->name, name, n) == 0;
+}

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for delivery/sender-policy against a real store in a temp
+ * dir: whose addresses an account may send as (own, +tag, aliases,
+ * catch-all, another user's), a directory that cannot be read (TEMP, not
+ * REFUSED), and the header check with aliases. The table of From:
+ * forgeries is in test-header-address.c.
+ */
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "conf/config.h"
+#include "delivery/delivery.h"
+#include "delivery/sender-policy.h"
+#include "lib/mem.h"
+#include "store/store.h"
+
+struct fixture {
+	char dir[64];
+	struct config *cfg;
+	struct store *store;
+	int64_t bob, alice, carol;
+};
+
+static int
+rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	return remove(path);
+}
+
+static void
+must(enum store_result r, const char *error)
+{
+	if (r != STORE_OK)
+		fail_msg("store: %s", error != NULL ? error : "?");
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	const char *error = NULL;
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/herald-sender-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	f->cfg = xcalloc(1, sizeof(*f->cfg));
+	f->cfg->data_dir = xasprintf("%s/data", f->dir);
+	f->cfg->store.backend = xstrdup("sqlite");
+	f->cfg->store.group_commit_max = 64;
+	f->cfg->store.busy_timeout_ms = 10000;
+	if (store_open(f->cfg, &f->store, &error) != STORE_OK) {
+		fprintf(stderr, "store_open: %s\n", error);
+		return -1;
+	}
+	must(store_domain_add(f->store, "example.test", &error), error);
+	must(store_domain_add(f->store, "catch.test", &error), error);
+	must(store_user_add(f->store, "Bob@example.test", "{PLAIN}x", NULL, 0,
+			    &f->bob, &error), error);
+	must(store_user_add(f->store, "alice@example.test", "{PLAIN}x", NULL,
+			    0, &f->alice, &error), error);
+	must(store_user_add(f->store, "carol@catch.test", "{PLAIN}x", NULL, 0,
+			    &f->carol, &error), error);
+	must(store_alias_add(f->store, "team@example.test", "bob@example.test",
+			     &error), error);
+	must(store_alias_add(f->store, "team@example.test",
+			     "alice@example.test", &error), error);
+	must(store_alias_add(f->store, "sales@example.test",
+			     "alice@example.test", &error), error);
+	must(store_alias_add(f->store, "@catch.test", "carol@catch.test",
+			     &error), error);
+	delivery_cache_flush();
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	delivery_cache_flush();
+	store_close(&f->store);
+	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(f->cfg->data_dir);
+	free(f->cfg->store.backend);
+	free(f->cfg);
+	free(f);
+	return 0;
+}
+
+/* An alias of the user is allowed, another user's address is refused
+ * (553), an unreadable directory is neither (451 4.3.0, the client
+ * retries). */
+static void
+test_allowed_verdicts(void **state)
+{
+	struct fixture *f = *state;
+	const char *user = "bob@example.test";
+
+	assert_int_equal(sender_policy_allowed(f->store, "aliases", user,
+					       f->bob, "BOB+x@example.test"),
+			 SENDER_POLICY_OK);
+	assert_int_equal(sender_policy_allowed(f->store, "aliases", user,
+					       f->bob, "team@example.test"),
+			 SENDER_POLICY_OK);
+	assert_int_equal(sender_policy_allowed(f->store, "aliases", user,
+					       f->bob, "alice@example.test"),
+			 SENDER_POLICY_REFUSED);
+	assert_int_equal(sender_policy_allowed(f->store, "aliases", user,
+					       f->bob, "nobody@example.test"),
+			 SENDER_POLICY_REFUSED);
+	assert_int_equal(sender_policy_allowed(f->store, "aliases", user,
+					       f->bob, "x@remote.test"),
+			 SENDER_POLICY_REFUSED);
+	assert_int_equal(sender_policy_allowed(f->store, "own", user, f->bob,
+					       "team@example.test"),
+			 SENDER_POLICY_REFUSED);
+	assert_int_equal(sender_policy_allowed(f->store, "off", user, f->bob,
+					       "x@remote.test"),
+			 SENDER_POLICY_OK);
+	assert_int_equal(sender_policy_allowed(f->store, "own", user, f->bob,
+					       ""),
+			 SENDER_POLICY_REFUSED);
+	assert_int_equal(sender_policy_allowed(f->store, "own", NULL, f->bob,
+					       "bob@example.test"),
+			 SENDER_POLICY_REFUSED);
+	/* a tag on someone else's name is not the user's */
+	assert_int_equal(sender_policy_allowed(f->store, "own", user, f->bob,
+					       "bobby+x@example.test"),
+			 SENDER_POLICY_REFUSED);
+	/* a catch-all makes the whole domain its target's */
+	assert_int_equal(sender_policy_allowed(f->store, "aliases",
+					       "carol@catch.test", f->carol,
+					       "anything@catch.test"),
+			 SENDER_POLICY_OK);
+	store_test_fail_reads(f->store, true);
+	assert_int_equal(sender_policy_allowed(f->store, "aliases", user,
+					       f->bob, "team@example.test"),
+			 SENDER_POLICY_TEMP);
+	/* no lookup needed for the user's own address */
+	assert_int_equal(sender_policy_allowed(f->store, "aliases", user,
+					       f->bob, "bob@example.test"),
+			 SENDER_POLICY_OK);
+	store_test_fail_reads(f->store, false);
+}
+
+static enum sender_policy_verdict
+check(struct fixture *f, const char *mode, const char *header,
+      struct sender_policy_result *r)
+{
+	struct buf msg;
+
+	buf_init(&msg);
+	buf_printf(&msg, "%s\r\nSubject: x\r\n\r\nbody\r\n", header);
+	sender_policy_check_header(f->store, mode, "alice@example.test",
+				   f->alice, msg.data, msg.len, r);
+	buf_deinit(&msg);
+	return r->verdict;
+}
+
+/* The header check uses the same aliases; its refusal names the field
+ * and the address; a directory that cannot be read is TEMP unless
+ * something else is refused anyway. */
+static void
+test_header_with_aliases(void **state)
+{
+	struct fixture *f = *state;
+	struct sender_policy_result r;
+
+	assert_int_equal(check(f, "aliases", "From: Sales <sales@example.test>,"
+			       " alice+x@example.test", &r), SENDER_POLICY_OK);
+	sender_policy_result_deinit(&r);
+	assert_int_equal(check(f, "own", "From: Sales <sales@example.test>",
+			       &r), SENDER_POLICY_REFUSED);
+	assert_string_equal(r.field, "From");
+	assert_string_equal(r.address, "sales@example.test");
+	sender_policy_result_deinit(&r);
+	assert_int_equal(check(f, "aliases", "From: alice@example.test\r\n"
+			       "Sender: \"team@example.test\" <bob@example.test>",
+			       &r), SENDER_POLICY_REFUSED);
+	assert_string_equal(r.field, "Sender");
+	assert_string_equal(r.address, "bob@example.test");
+	assert_non_null(strstr(r.reason, "not owned"));
+	sender_policy_result_deinit(&r);
+	/* "off" looks at nothing */
+	assert_int_equal(check(f, "off", "From: <bob@example.test", &r),
+			 SENDER_POLICY_OK);
+	sender_policy_result_deinit(&r);
+
+	store_test_fail_reads(f->store, true);
+	delivery_cache_flush();
+	assert_int_equal(check(f, "aliases", "From: sales@example.test", &r),
+			 SENDER_POLICY_TEMP);
+	sender_policy_result_deinit(&r);
+	assert_int_equal(check(f, "aliases", "From: sales@example.test, "
+			       "<bob@example.test", &r),
+			 SENDER_POLICY_REFUSED);
+	assert_null(r.address);
+	sender_policy_result_deinit(&r);
+	store_test_fail_reads(f->store, false);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_allowed_verdicts, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_header_with_aliases,
+						setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
