@@ -577,3 +577,27 @@ def test_dsn_xtext_values_carry_no_controls(server):
                  "ORCPT=utf-8;\\x{E9}lice@example.test")[0] == 250
     assert r.cmd("QUIT")[0] == 221
     r.close()
+
+
+def test_log_shows_utf8_addresses(server):
+    """Issue 10 2.14: a UTF-8 address is logged as UTF-8, not as \\xHH
+    octets; what could split or forge a line (an invalid octet sent
+    through the UTF-8 check of another field) stays escaped."""
+    r = Raw(server.ports["smtp"])
+    r.reply()
+    r.cmd("EHLO u.test")
+    assert r.cmd("MAIL FROM:<j\u00f6rg@b\u00fccher.test> SMTPUTF8")[0] == 250
+    assert r.cmd("RCPT TO:<n\u00f6body@example.test>")[0] == 550
+    assert r.cmd("RCPT TO:<bob@example.test>")[0] == 250
+    r.cmd("DATA")
+    r.send(b"Subject: x\r\n\r\nhi\r\n.\r\n")
+    assert r.reply()[0] == 250
+    r.cmd("QUIT")
+    r.close()
+    assert server.wait_log("smtp accepted")
+    with open(server.log_path, "rb") as f:
+        log = f.read().decode("utf-8")
+    assert "from=<j\u00f6rg@b\u00fccher.test> to=<n\u00f6body@example.test>" \
+        in log
+    assert "from=<j\u00f6rg@b\u00fccher.test> to=<bob@example.test>" in log
+    assert "\\xc3" not in log
