@@ -7,6 +7,7 @@
  * line). Steps run on the thread pool; a success locks and snapshots the
  * maildrop in the same job. Failures are answered after the fail delay.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -39,7 +40,9 @@ struct auth_job {
 	char *apop_user, *apop_digest, *apop_stamp;
 	/* maildrop, after a success */
 	enum pop3_drop_result drop_result;
-	const char *drop_error;
+	/* copied on the pool thread: a store error lives in that thread's
+	 * buffer, which its next job overwrites */
+	char drop_error[200];
 	struct pop3_maildrop drop;
 };
 
@@ -70,11 +73,16 @@ auth_work(void *ctx)
 						 (const uint8_t *)job->in.data :
 						 NULL, job->in.len, &job->out,
 						 &job->error);
-	if (job->result == SASL_OK)
+	if (job->result == SASL_OK) {
+		const char *error = NULL;
+
 		job->drop_result = pop3_maildrop_open(
 			job->store, job->cfg,
 			login_attempt_account_id(job->login), &job->drop,
-			&job->drop_error);
+			&error);
+		snprintf(job->drop_error, sizeof(job->drop_error), "%s",
+			 error != NULL ? error : "?");
+	}
 }
 
 static void
