@@ -213,9 +213,10 @@ static const struct setting auth_settings[] = {
 	{ .key = "fail_table_size", .type = SETTING_UINT,
 	  .offset = OFF(auth.fail_table_size), .def = "16384", .min = 16,
 	  .max = 1000000, .reloadable = true,
-	  .doc = "Addresses, accounts and known address/account pairs each "
-		 "worker remembers for the limits above (each table; the "
-		 "least recently failed entry is forgotten first)." },
+	  .doc = "Addresses, accounts and known address/account pairs the "
+		 "server remembers for the limits above (each table, shared "
+		 "by all workers; the least recently failed entry is "
+		 "forgotten first)." },
 	{ .key = "plaintext_on_loopback", .type = SETTING_BOOL,
 	  .offset = OFF(auth.plaintext_on_loopback), .def = "yes",
 	  .reloadable = true,

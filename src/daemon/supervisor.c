@@ -18,6 +18,7 @@
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "sasl/login.h"
 #include "tls/tls.h"
 
 #define BACKOFF_FIRST_MS 100
@@ -261,6 +262,8 @@ generation_prepare(struct generation *g, struct config *cfg,
 		goto fail;
 	g->n_slots = worker_count(cfg);
 	g->slots = xcalloc(g->n_slots, sizeof(*g->slots));
+	/* one set of failed-login budgets for all workers of the generation */
+	login_service_prepare(&cfg->auth);
 	return 0;
 fail:
 	tls_server_free(&g->tls);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The login service: three keyed tables per worker (failures per address,
- * failures per account, addresses that logged in to an account), the
+ * The login service: three keyed tables (failures per address, failures
+ * per account, addresses that logged in to an account) in memory the
+ * workers of a generation share (sasl/ratelimit.c), the
  * credential lookup the SASL mechanisms and APOP call on a pool thread,
  * and the log lines of a login's end.
  */
@@ -98,6 +99,16 @@ login_service_get(const struct config_auth *auth)
 		login_worker_service = login_service_new(&lim, NULL);
 	}
 	return login_worker_service;
+}
+
+void
+login_service_prepare(const struct config_auth *auth)
+{
+	struct login_limits lim;
+
+	login_service_free(&login_worker_service);
+	login_limits_from_config(auth, &lim);
+	login_worker_service = login_service_new(&lim, NULL);
 }
 
 uint64_t

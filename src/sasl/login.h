@@ -3,7 +3,7 @@
  * The one login service of every protocol (SMTP AUTH, POP3 USER/PASS, APOP
  * and AUTH; IMAP next): credential lookup through the store, the canonical
  * account key, one failure budget per client address and one per account
- * shared by all protocols of a worker, the fail delay, and the auth-failed
+ * shared by all protocols and all workers, the fail delay, and the auth-failed
  * log line fail2ban reads (docs/logging.md, docs/limits.md "Failed logins").
  */
 #ifndef HERALD_SASL_LOGIN_H
@@ -51,10 +51,16 @@ void login_limits_from_config(const struct config_auth *auth,
 struct login_service *login_service_new(const struct login_limits *limits,
 					login_clock_cb_t *clock);
 void login_service_free(struct login_service **svc);
-/* The worker's service, shared by every protocol of the process: made
- * from auth on the first call, the same object afterwards (a reload
- * starts new workers). Event-loop thread. Never freed. */
+/* The worker's service, shared by every protocol of the process: the one
+ * login_service_prepare() made before the worker was forked, else one
+ * made from auth on the first call. Event-loop thread. Never freed. */
 struct login_service *login_service_get(const struct config_auth *auth);
+/* Makes the service for the workers about to be forked (the supervisor,
+ * once per generation): its tables live in shared memory, so every
+ * worker of the generation counts failures in the same budgets, and a
+ * worker restarted after a crash keeps them. The one made before goes
+ * from this process; workers already running keep theirs. */
+void login_service_prepare(const struct config_auth *auth);
 
 /* How long to wait before answering a failed login. */
 uint64_t login_service_fail_delay_ms(const struct login_service *svc);

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Failed-login rate limiting: counters keyed by a string (a client IP, an
- * account name), each with a fixed window that opens at the first failure.
+ * Failed-login rate limiting: counters keyed by a string (a client address,
+ * an account), each with a fixed window that opens at the first failure.
  * Once `limit` failures fall inside a window the key is blocked until the
  * window ends; nothing but the end of the window clears it (a success
  * must not: one good account would reset a guesser's budget). The same
  * table with limit 1 is a set of keys seen recently (ratelimit_mark).
- * Memory is bounded: at most
- * max_entries keys, the least recently failed one is evicted to make room.
- * Thread-safe (one mutex): pool threads and the event loop may share one.
+ * Memory is fixed at creation: at most max_entries keys, the least
+ * recently failed one is evicted to make room. The table lives in a
+ * shared mapping: one made before fork() is shared by the parent and
+ * every child (the workers), across threads and processes alike.
  * sasl/login.c holds the tables of the login service.
  */
 #ifndef HERALD_SASL_RATELIMIT_H
@@ -18,15 +19,14 @@
 #include <stddef.h>
 #include <time.h>
 
-/* Keys are cut to this many bytes (an account key and an address fit). */
-#define RATELIMIT_MAX_KEY 511
-
 struct ratelimit;
 
-/* max_entries >= 1. limit 0 disables blocking (counters still kept).
- * window_s 0 is taken as 1. */
+/* 1 <= max_entries < 2^31. limit 0 disables blocking (counters still
+ * kept). window_s 0 is taken as 1. Keys are compared by a keyed 64-bit
+ * hash of the whole key. */
 struct ratelimit *ratelimit_new(size_t max_entries, unsigned limit,
 				time_t window_s);
+/* Unmaps this process's view (forked children keep theirs); NULLs *rl. */
 void ratelimit_free(struct ratelimit **rl);
 
 /* True if key has `limit` failures in a window that has not ended at

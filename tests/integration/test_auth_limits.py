@@ -141,3 +141,27 @@ def test_right_and_wrong_password_look_alike_once_limited(herald_factory):
     # a guesser must not learn that a guess was right from the answer
     for pw in ("c", PASSWORD):
         assert smtp_login(h, USER, pw, src="127.0.0.4") == 454
+
+
+def test_workers_share_one_budget(herald_factory):
+    h = herald_factory(listeners=("smtp", "pop3"), workers=3,
+                       sections={"auth": "argon2_memlimit = 8M\n"
+                                         "argon2_opslimit = 1\n"
+                                         "fail_delay = 0ms\n"
+                                         "fail_per_ip = 4\n"
+                                         "fail_per_user = 1000"})
+    h.add_domain()
+    h.add_user(USER, PASSWORD)
+    h.start()
+    assert len(h.pids()[1]) == 3
+    # each login is a new connection, which any of the three workers may
+    # accept: four failures in all spend the address's budget everywhere
+    for i in range(4):
+        assert smtp_login(h, USER, f"wrong{i}") == 535
+    for _ in range(12):
+        assert smtp_login(h, USER, PASSWORD) == 454
+        assert pop3_login(h, USER, PASSWORD) == "[SYS/TEMP]"
+    # which workers took them, from the connection ids in the log
+    pids = {l.split("herald[", 1)[1].split("]", 1)[0]
+            for l in h.log().splitlines() if "auth-ratelimited" in l}
+    assert len(pids) >= 2, "all logins went to one worker: nothing shown"

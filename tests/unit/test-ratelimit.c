@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for sasl/ratelimit: blocking after N failures, window expiry,
- * marking a key (and that nothing else clears one), the eviction bound, long keys, and several
+ * marking a key (and that nothing else clears one), sharing across fork(), the eviction bound, long keys, and several
  * threads hammering one table.
  */
 #include <setjmp.h>
@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "sasl/ratelimit.h"
@@ -126,11 +128,37 @@ test_long_keys(void **state)
 	memset(a, 'x', sizeof(a) - 1);
 	a[sizeof(a) - 1] = '\0';
 	memcpy(b, a, sizeof(b));
-	b[700] = 'y';	/* differs past RATELIMIT_MAX_KEY: same key */
+	b[998] = 'y';	/* the whole key counts, however long */
 	ratelimit_fail(rl, a, 1);
-	assert_true(ratelimit_fail(rl, b, 1));
+	assert_false(ratelimit_fail(rl, b, 1));
+	assert_true(ratelimit_fail(rl, a, 1));
 	ratelimit_fail(rl, "", 1);
-	assert_int_equal(ratelimit_count(rl), 2);
+	assert_int_equal(ratelimit_count(rl), 3);
+	ratelimit_free(&rl);
+}
+
+/* A table made before fork() is one table: failures counted in two
+ * children block the key in the parent (the workers of one server). */
+static void
+test_shared_across_fork(void **state)
+{
+	struct ratelimit *rl = ratelimit_new(100, 4, 60);
+	int status;
+
+	for (int c = 0; c < 2; c++) {
+		pid_t pid = fork();
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			ratelimit_fail(rl, "192.0.2.1", 5);
+			ratelimit_fail(rl, "192.0.2.1", 5);
+			_exit(0);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	assert_int_equal(ratelimit_failures(rl, "192.0.2.1", 5), 4);
+	assert_true(ratelimit_is_blocked(rl, "192.0.2.1", 5));
 	ratelimit_free(&rl);
 }
 
@@ -177,6 +205,7 @@ main(void)
 		cmocka_unit_test(test_eviction_bound),
 		cmocka_unit_test(test_long_keys),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_shared_across_fork),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
