@@ -110,6 +110,7 @@ struct config_smtp {
 	uint64_t command_timeout_ms;	/* RFC 5321 4.5.3.2.7 */
 	uint64_t data_timeout_ms;	/* between data blocks */
 	uint64_t message_size_limit;	/* bytes; advertised with SIZE */
+	uint64_t message_memory_limit;	/* in memory; beyond: a temp file */
 	unsigned max_recipients;	/* per message */
 	unsigned recipient_overshoot_limit;	/* 452s before they count
 						 * as errors */

@@ -113,6 +113,54 @@ result_map(enum store_result r)
 	return r == STORE_OK || r == STORE_E_OVER_QUOTA ? r : STORE_E_TEMP;
 }
 
+/* Blocks in which a spooled message is copied into its blobs. */
+#define DELIVERY_COPY_BLOCK (64 * 1024)
+
+/* Stores hdr (the trace headers of one copy) followed by the message as
+ * one blob. A spooled message is read in blocks into a streaming blob
+ * writer, so neither it nor its copy is ever whole in memory. */
+static enum store_result
+put_copy(struct run_ctx *c, struct buf *hdr, char id_r[STORE_BLOB_ID_LEN + 1],
+	 uint64_t *size_r, const char **error_r)
+{
+	const struct delivery_msg *msg = c->msg;
+	struct store_blob_writer *w = NULL;
+	uint8_t *block;
+	uint64_t off = 0;
+	enum store_result r;
+
+	if (msg->data != NULL || msg->spool == NULL) {
+		buf_append(hdr, msg->data, msg->len);
+		*size_r = hdr->len;
+		return store_blob_put(c->store, hdr->data, hdr->len, id_r,
+				      error_r);
+	}
+	r = store_blob_writer_new(c->store, &w, error_r);
+	if (r == STORE_OK)
+		r = store_blob_writer_write(w, hdr->data, hdr->len, error_r);
+	block = xmalloc(DELIVERY_COPY_BLOCK);
+	while (r == STORE_OK && off < msg->len) {
+		size_t want = msg->len - off < DELIVERY_COPY_BLOCK ?
+			(size_t)(msg->len - off) : DELIVERY_COPY_BLOCK;
+		ssize_t n = spool_pread(msg->spool, block, want, off);
+
+		if (n <= 0) {
+			r = STORE_E_TEMP;
+			*error_r = n < 0 ? "cannot read the message spool" :
+				"the message spool is short";
+			break;
+		}
+		r = store_blob_writer_write(w, block, (size_t)n, error_r);
+		off += (uint64_t)n;
+	}
+	free(block);
+	if (r != STORE_OK) {
+		store_blob_writer_abort(&w);
+		return r;
+	}
+	return store_blob_writer_finish(&w, id_r, size_r, error_r);
+}
+
 static enum store_result
 local_blob(struct run_ctx *c, struct dest_slot *s, const char **error_r)
 {
@@ -125,9 +173,7 @@ local_blob(struct run_ctx *c, struct dest_slot *s, const char **error_r)
 	delivery_return_path_format(c->msg->env_from, &blob);
 	delivery_delivered_to_format(s->dest->delivered_to, &blob);
 	buf_puts(&blob, c->msg->received);
-	buf_append(&blob, c->msg->data, c->msg->len);
-	r = store_blob_put(c->store, blob.data, blob.len, s->blob_id, error_r);
-	s->size = blob.len;
+	r = put_copy(c, &blob, s->blob_id, &s->size, error_r);
 	s->have_blob = r == STORE_OK;
 	buf_deinit(&blob);
 	return r;
@@ -143,10 +189,7 @@ remote_blob(struct run_ctx *c, const char **error_r)
 		return STORE_OK;
 	buf_init(&blob);
 	buf_puts(&blob, c->msg->received);
-	buf_append(&blob, c->msg->data, c->msg->len);
-	r = store_blob_put(c->store, blob.data, blob.len, c->remote_blob,
-			   error_r);
-	c->remote_size = blob.len;
+	r = put_copy(c, &blob, c->remote_blob, &c->remote_size, error_r);
 	c->have_remote_blob = r == STORE_OK;
 	buf_deinit(&blob);
 	return r;
@@ -545,7 +588,8 @@ async_fits(const struct run_ctx *c)
 {
 	size_t base = c->msg->len + strlen(c->msg->received);
 	struct buf hdr;
-	bool fits = base <= STORE_BLOB_INLINE_MAX;
+	/* a spooled message is read with blocking I/O */
+	bool fits = c->msg->data != NULL && base <= STORE_BLOB_INLINE_MAX;
 
 	buf_init(&hdr);
 	for (size_t k = 0; k < c->n && fits; k++) {

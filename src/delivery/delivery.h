@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "lib/buf.h"
+#include "lib/spool.h"
 #include "store/store.h"
 
 /* Alias chains longer than this are a loop or a mistake. */
@@ -162,7 +163,10 @@ struct delivery_msg {
 	const char *dsn_ret;	/* "FULL", "HDRS" or NULL */
 	const char *dsn_envid;
 	const char *received;	/* the Received header, ending in CRLF */
-	const uint8_t *data;	/* the message as received (CRLF lines) */
+	/* the message as received (CRLF lines): in memory, or when data is
+	 * NULL in a spool, read from it in blocks (never whole in memory) */
+	const uint8_t *data;
+	const struct spool *spool;
 	size_t len;
 	int64_t internal_date;	/* unix seconds */
 	struct delivery_rcpt *rcpts;
@@ -184,8 +188,8 @@ struct delivery_msg {
 size_t delivery_run(struct store *store, struct delivery_msg *msg);
 
 /* delivery_run() without blocking, for the common case: an
- * ALL_OR_NOTHING message whose every copy is small enough to be kept in
- * the database (STORE_BLOB_INLINE_MAX), so putting the blobs does not
+ * ALL_OR_NOTHING message in memory whose every copy is small enough to be
+ * kept in the database (STORE_BLOB_INLINE_MAX), so putting the blobs does not
  * block and the one store operation goes straight to the group commit
  * from the calling (event-loop) thread, with no pool thread waiting on it.
  * Returns false, having done nothing, when msg does not qualify (use

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "conf/worker.h"
@@ -34,6 +35,19 @@ struct data_job {
 	struct delivery_async *async;	/* delivered without a pool thread */
 };
 
+static void
+data_sink(const uint8_t *data, size_t len, void *ctx)
+{
+	spool_write(ctx, data, len);
+}
+
+/* Octets of the message stored so far (for the logs). */
+static uint64_t
+msg_size(const struct smtp_session *s)
+{
+	return s->spool != NULL ? spool_size(s->spool) : 0;
+}
+
 static struct smtp_data_reader *
 reader_new(struct smtp_session *s)
 {
@@ -50,8 +64,10 @@ reader_new(struct smtp_session *s)
 		lim.max_line_len = c->message_size_limit;
 		lim.normalize_bare_eol = true;
 	}
-	buf_reset(&s->msg);
-	return smtp_data_reader_new_buf(&lim, &s->msg);
+	spool_free(&s->spool);
+	s->spool = spool_new(store_tmp_dir(s->srv->store),
+			     (size_t)c->message_memory_limit);
+	return smtp_data_reader_new(&lim, data_sink, s->spool);
 }
 
 /* The same reply for every recipient in LMTP, once in SMTP. */
@@ -75,10 +91,10 @@ log_rejected(struct smtp_session *s, const char *code, const char *dsn,
 	char fbuf[300];
 
 	log_info(s->id, "smtp", "reject", "rip=%s cmd=%s code=%s dsn=%s "
-		 "from=<%s> size=%zu nrcpt=%zu reason=\"%s\"", s->rip,
+		 "from=<%s> size=%llu nrcpt=%zu reason=\"%s\"", s->rip,
 		 s->bdat ? "BDAT" : "DATA", code, dsn,
 		 smtp_log_addr(fbuf, sizeof(fbuf), s->from),
-		 s->msg.len, s->n_rcpts, reason);
+		 (unsigned long long)msg_size(s), s->n_rcpts, reason);
 }
 
 static void
@@ -100,10 +116,11 @@ log_accepted(struct smtp_session *s, const struct data_job *j)
 	if (s->mode == SMTP_MODE_LOCAL)
 		snprintf(uid, sizeof(uid), " uid=%u", s->local_uid);
 	log_info(s->msg_id, "smtp", "accepted", "sid=%s rip=%s from=<%s> "
-		 "to=%s size=%zu nrcpt=%zu proto=%s user=<%s> status=%s%s",
+		 "to=%s size=%llu nrcpt=%zu proto=%s user=<%s> status=%s%s",
 		 s->id, s->rip,
 		 smtp_log_addr(fbuf, sizeof(fbuf), s->from),
-		 to.data, s->msg.len, j->delivered, smtp_session_protocol(s),
+		 to.data, (unsigned long long)msg_size(s), j->delivered,
+		 smtp_session_protocol(s),
 		 s->auth_user != NULL
 			 ? log_str(ubuf, sizeof(ubuf), s->auth_user) : "",
 		 queued ? "queued" : "sent", uid);
@@ -117,10 +134,26 @@ data_work(void *ctx)
 	struct smtp_session *s = j->s;
 
 	if (j->check_from) {
+		const char *text = (const char *)j->msg.data;
+		void *map = NULL;
+
+		if (text == NULL) {
+			/* Spooled: mapped, so only the header's pages are
+			 * read, not the whole message into memory. */
+			map = mmap(NULL, j->msg.len, PROT_READ, MAP_PRIVATE,
+				   spool_fd(s->spool), 0);
+			if (map == MAP_FAILED) {
+				j->from.verdict = SENDER_POLICY_TEMP;
+				return;
+			}
+			text = map;
+		}
 		sender_policy_check_header(s->srv->store,
 					   s->srv->cfg->smtp.sender_check,
 					   s->auth_user, s->auth_account_id,
-					   s->msg.data, s->msg.len, &j->from);
+					   text, j->msg.len, &j->from);
+		if (map != NULL)
+			munmap(map, j->msg.len);
 		if (j->from.verdict != SENDER_POLICY_OK)
 			return;
 	}
@@ -305,6 +338,20 @@ message_end(struct smtp_session *s)
 		smtp_session_error(s);
 		return;
 	}
+	int err = 0;
+	const char *why = NULL;
+
+	if (spool_finish(s->spool, &err, &why) < 0) {
+		/* Our disk, not the client's fault: temporary, and not
+		 * counted as a client error. */
+		log_warn(s->id, "smtp", "spool-failed", "rip=%s error=\"%s\"",
+			 s->rip, why);
+		log_rejected(s, "452", "4.3.1", "cannot spool the message");
+		reply_all(s, "452", "4.3.1", "Error: insufficient system "
+			  "storage, try again later");
+		smtp_session_reset_tx(s);
+		return;
+	}
 	struct data_job *j = xcalloc(1, sizeof(*j));
 	struct buf rec;
 
@@ -334,8 +381,9 @@ message_end(struct smtp_session *s)
 		.dsn_ret = s->dsn_ret,
 		.dsn_envid = s->dsn_envid,
 		.received = j->received,
-		.data = (const uint8_t *)s->msg.data,
-		.len = s->msg.len,
+		.data = spool_data(s->spool),
+		.spool = s->spool,
+		.len = (size_t)spool_size(s->spool),
 		.internal_date = (int64_t)time(NULL),
 		.rcpts = j->rcpts,
 		.n_rcpts = s->n_rcpts,

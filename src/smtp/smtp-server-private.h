@@ -16,6 +16,7 @@
 #include "lib/buf.h"
 #include "lib/ioev.h"
 #include "lib/log.h"
+#include "lib/spool.h"
 #include "smtp/smtp-data.h"
 #include "smtp/smtp-params.h"
 #include "smtp/smtp-parser.h"
@@ -103,7 +104,9 @@ struct smtp_session {
 	unsigned rcpt_overshoot;	/* RCPTs refused over max_recipients */
 	/* message data (DATA or BDAT) */
 	struct smtp_data_reader *reader;
-	struct buf msg;
+	/* the message as it arrives: memory up to message_memory_limit,
+	 * then a temp file (docs/limits.md "Memory") */
+	struct spool *spool;
 	bool bdat;		/* the transaction uses BDAT */
 	bool bdat_last;		/* the chunk being read is the LAST one */
 	bool bdat_failed;	/* refuse the chunk's content (no rcpts...) */

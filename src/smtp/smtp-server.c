@@ -201,12 +201,7 @@ smtp_session_reset_tx(struct smtp_session *s)
 	s->n_rcpts = 0;
 	s->rcpt_overshoot = 0;
 	smtp_data_reader_free(&s->reader);
-	buf_reset(&s->msg);
-	if (s->msg.cap > 65536) {
-		/* do not keep a large message's buffer for an idle session */
-		buf_deinit(&s->msg);
-		buf_init(&s->msg);
-	}
+	spool_free(&s->spool);
 	s->bdat = false;
 	s->bdat_last = false;
 	s->bdat_failed = false;
@@ -532,7 +527,6 @@ session_free(struct smtp_session *s)
 {
 	smtp_session_reset_tx(s);
 	smtp_auth_abort(s);
-	buf_deinit(&s->msg);
 	smtp_parser_free(&s->parser);
 	smtp_parser_free(&s->auth_parser);
 	if (s->timer != NULL)
@@ -609,7 +603,6 @@ smtp_server_start(struct ioev_conn *conn, struct worker *w,
 	s->mode = mode_of(proto);
 	s->state = SMTP_STATE_GREETING;
 	log_str(s->rip, sizeof(s->rip), ioev_conn_peer_ip(conn));
-	buf_init(&s->msg);
 	smtp_parser_limits_default(&plim);
 	s->parser = smtp_parser_new(&plim);
 	smtp_params_limits_default(&s->plimits);

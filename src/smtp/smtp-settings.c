@@ -37,6 +37,14 @@ static const struct setting smtp_settings[] = {
 	  .max = (uint64_t)2 << 30, .reloadable = true,
 	  .doc = "Largest message accepted, in octets; advertised with SIZE "
 		 "(RFC 1870). Larger messages get 552 5.3.4." },
+	{ .key = "message_memory_limit", .type = SETTING_SIZE,
+	  .offset = OFF(smtp.message_memory_limit), .def = "256k",
+	  .min = 4096, .max = 64 << 20, .reloadable = true,
+	  .doc = "How much of a message being received (DATA, BDAT) a session "
+		 "keeps in memory. A larger message goes, whole, to an "
+		 "unnamed temp file in data_dir/blobs/tmp, and delivery "
+		 "reads it from there in blocks; so memory per session stays "
+		 "near this, not near the message's size (docs/limits.md)." },
 	{ .key = "max_recipients", .type = SETTING_UINT,
 	  .offset = OFF(smtp.max_recipients), .def = "100", .min = 1,
 	  .max = 100000, .reloadable = true,

@@ -152,6 +152,12 @@ store_blob_init(struct store *store, const char *data_dir,
 	return STORE_OK;
 }
 
+const char *
+store_tmp_dir(const struct store *store)
+{
+	return store->blob_tmp_dir;
+}
+
 void
 store_blob_deinit(struct store *store)
 {

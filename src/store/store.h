@@ -183,6 +183,11 @@ void store_blob_writer_abort(struct store_blob_writer **w);
  * committed here. */
 enum store_result store_blob_sync(struct store *store, const char **error_r);
 
+/* A directory on the blobs' filesystem for a message in transit (the
+ * SMTP server's spool, lib/spool.h): <data_dir>/blobs/tmp. Files in it a
+ * day old are removed at open. Valid while the store is open. */
+const char *store_tmp_dir(const struct store *store);
+
 /* Reads a whole blob (file, database, or pending through this handle)
  * into a new buffer (*data_r, caller frees with free(); NUL-terminated for
  * convenience, *len_r excludes the NUL). */

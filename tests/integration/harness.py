@@ -86,7 +86,10 @@ def wait_port(host, port, timeout=10.0):
 
 class Herald:
     def __init__(self, listeners=("smtp",), extra="", sections=None,
-                 workers=1, hostname="mail.example.test"):
+                 workers=1, hostname="mail.example.test", binary=None):
+        # binary: another build to serve with (the release one, to
+        # measure memory); the command line stays HERALD_BIN
+        self.binary = binary or HERALD_BIN
         self.dir = tempfile.mkdtemp(prefix="herald-it-")
         os.chmod(self.dir, 0o755)
         self.data_dir = os.path.join(self.dir, "data")
@@ -144,7 +147,7 @@ class Herald:
     # -- the server --------------------------------------------------------
     def start(self, timeout=30.0):
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([HERALD_BIN, "serve", "-c", self.conf],
+        self.proc = subprocess.Popen([self.binary, "serve", "-c", self.conf],
                                      stdout=self._log, stderr=self._log,
                                      start_new_session=True)
         deadline = time.monotonic() + timeout

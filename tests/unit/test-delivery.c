@@ -451,6 +451,83 @@ test_start_local_and_queue(void **state)
 	run_local_and_queue(*state, true);
 }
 
+/* A message too big for memory comes from its spool (fed in pieces, read
+ * back in blocks) into every copy, byte for byte, and is not taken by
+ * delivery_start(): its copies are written with blocking file I/O. */
+static void
+test_run_spooled(void **state)
+{
+	struct fixture *f = *state;
+	struct delivery_dest *d1 = NULL, *d2 = NULL;
+	size_t n1 = 0, n2 = 0, count = 0, len = 3 * 1024 * 1024 + 17;
+	const char *rec = "Received: x;\r\n\tdate\r\n", *error = NULL;
+	struct spool *sp = spool_new(store_tmp_dir(f->store), 65536);
+	uint8_t *body = xmalloc(len);
+	struct delivery_async *h = NULL;
+	int err = 0;
+
+	memcpy(body, "Subject: big\r\n\r\n", 16);
+	for (size_t i = 16; i < len; i++)
+		body[i] = (uint8_t)("0123456789abcdef\r\n"[i % 18]);
+	for (size_t off = 0, n = 1; off < len; off += n, n = n * 3 + 1) {
+		if (n > len - off)
+			n = len - off;
+		spool_write(sp, body + off, n);
+	}
+	assert_int_equal(spool_finish(sp, &err, &error), 0);
+	assert_null(spool_data(sp));
+	delivery_resolve(f->store, "bob@example.test", &d1, &n1, NULL);
+	delivery_resolve(f->store, "far@remote.test", &d2, &n2, NULL);
+
+	struct delivery_rcpt rc[2] = {
+		{ .address = "bob@example.test", .dests = d1, .n_dests = n1 },
+		{ .address = "far@remote.test", .dests = d2, .n_dests = n2 },
+	};
+	struct delivery_msg m = {
+		.id = "MSGIDS",
+		.env_from = "s@remote.test",
+		.received = rec,
+		.spool = sp,
+		.len = len,
+		.rcpts = rc,
+		.n_rcpts = 2,
+	};
+
+	assert_false(delivery_start(f->store, &m, NULL, NULL, &h));
+	assert_null(h);
+	assert_int_equal(delivery_run(f->store, &m), 2);
+
+	const char *pre = "Return-Path: <s@remote.test>\r\n"
+			  "Delivered-To: Bob@example.test\r\n";
+	size_t plen = strlen(pre) + strlen(rec);
+	char *blob = inbox_blob(f, f->bob, &count);
+
+	assert_int_equal(count, 1);
+	assert_memory_equal(blob, pre, strlen(pre));
+	assert_memory_equal(blob + strlen(pre), rec, strlen(rec));
+	assert_memory_equal(blob + plen, body, len);
+	free(blob);
+
+	struct store_queue_entry *q = NULL;
+	size_t nq = 0, qlen = 0;
+	uint8_t *qdata = NULL;
+
+	must(store_queue_list(f->store, 0, &q, &nq, &error), error);
+	assert_int_equal(nq, 1);
+	must(store_blob_read(f->store, q[0].blob_id, &qdata, &qlen, &error),
+	     error);
+	assert_int_equal(qlen, strlen(rec) + len);
+	assert_int_equal(q[0].size, qlen);
+	assert_memory_equal(qdata, rec, strlen(rec));
+	assert_memory_equal(qdata + strlen(rec), body, len);
+	free(qdata);
+	store_queue_entries_free(&q, nq);
+	delivery_dests_free(&d1, n1);
+	delivery_dests_free(&d2, n2);
+	spool_free(&sp);
+	free(body);
+}
+
 static size_t
 queue_len(struct fixture *f)
 {
@@ -839,6 +916,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_run_per_rcpt_alias, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_resolve_cache, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_run_spooled, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_start_local_and_queue,
 						setup, teardown),
