@@ -255,3 +255,20 @@ def test_full_disk_is_temporary(herald_factory):
     finally:
         h.stop()
         subprocess.run(["umount", "-l", h.data_dir])
+
+
+def test_sendmail_socket_big_message(herald_factory):
+    """`herald sendmail` through the server's socket: the server side is
+    the same spooled path (local mode: long lines and bare LFs allowed)."""
+    from test_sendmail_socket import needs_root, sendmail, server
+    if needs_root.args[0]:
+        pytest.skip(needs_root.kwargs["reason"])
+    h = server(herald_factory,
+               extra="[smtp]\nmessage_size_limit = 64M")
+    msg = make_message(5, 10 * MB)
+    p = sendmail(h, "-i", "bob@example.test",
+                 input=msg.replace(b"\r\n", b"\n"))
+    assert p.returncode == 0, p.stderr
+    (raw,) = h.messages("bob@example.test")
+    assert raw.endswith(msg[msg.index(b"\r\n\r\n"):])
+    assert tmp_files(h) == []
