@@ -194,6 +194,11 @@ class Herald:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         rc = self.proc.returncode
+        # no worker outlives its test, even one the supervisor lost
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
         self.proc = None
         if self._log:
             self._log.close()
