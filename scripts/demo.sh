@@ -9,18 +9,6 @@ cd "$(dirname "$0")/.."
 DIR=${HERALD_DEMO_DIR:-/var/lib/herald-demo}
 CONF=$DIR/herald.conf
 BIN=$PWD/build/herald
-declare -A PORT=([smtp]=2525 [submission]=5870 [submissions]=4650
-	[pop3]=1100 [pop3s]=9950)
-for kv in ${HERALD_DEMO_PORTS:+${HERALD_DEMO_PORTS//,/ }}; do
-	name=${kv%%=*} port=${kv#*=}
-	if [ -z "${PORT[$name]+set}" ] || [ "$kv" = "$name" ] ||
-	   ! [[ $port =~ ^[0-9]+$ ]] || [ "$port" -lt 1 ] || [ "$port" -gt 65535 ]; then
-		echo "demo: HERALD_DEMO_PORTS: '$kv' is not NAME=PORT with NAME one of:" \
-			"${!PORT[*]}" >&2
-		exit 2
-	fi
-	PORT[$name]=$port
-done
 
 if [ "${1:-}" = stop ]; then
 	[ -f "$DIR/herald.pid" ] && kill "$(cat "$DIR/herald.pid")" 2>/dev/null || true
@@ -28,6 +16,21 @@ if [ "${1:-}" = stop ]; then
 	echo "Herald demo stopped."
 	exit 0
 fi
+
+declare -A PORT=([smtp]=2525 [submission]=5870 [submissions]=4650
+	[pop3]=1100 [pop3s]=9950)
+IFS=', ' read -r -a kvs <<< "${HERALD_DEMO_PORTS:-}"
+for kv in ${kvs[@]+"${kvs[@]}"}; do
+	[ -n "$kv" ] || continue
+	name=${kv%%=*} port=${kv#*=}
+	if [ -z "$name" ] || [ -z "${PORT[$name]+set}" ] || [ "$kv" = "$name" ] ||
+	   ! [[ $port =~ ^[0-9]+$ ]] || [ "$port" -lt 1 ] || [ "$port" -gt 65535 ]; then
+		echo "demo: HERALD_DEMO_PORTS: '$kv' is not NAME=PORT with NAME one of:" \
+			"${!PORT[*]}" >&2
+		exit 2
+	fi
+	PORT[$name]=$port
+done
 
 bash scripts/install-build-deps.sh
 make -j"$(nproc)" >/dev/null
