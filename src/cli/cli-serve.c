@@ -25,8 +25,9 @@ serve_worker_init(struct worker *w, char **error_r)
 	if (r != STORE_OK) {
 		*error_r = xasprintf("cannot open the store in %s: %s",
 				     w->cfg->data_dir, err != NULL ? err : "?");
-		/* INVALID (not Herald's database, a newer schema) stays so
-		 * on every restart: stop with the reason instead. */
+		/* INVALID (not Herald's database, a newer schema, files
+		 * our user may not write) stays so on every restart: stop
+		 * with the reason instead. */
 		return r == STORE_E_INVALID ? DAEMON_INIT_FATAL : -1;
 	}
 	w->store = store;
@@ -62,7 +63,8 @@ serve_usage(FILE *fp)
 		"SIGHUP re-reads the config; established connections are kept.\n"
 		"Logs go to stderr. --protocols lists the protocols this build\n"
 		"serves. Exits 1 when it cannot start, also when data_dir/herald.db\n"
-		"is not Herald's database (empty, another program's, newer).\n");
+		"is not Herald's database (empty, another program's, newer) or\n"
+		"the workers' user cannot write it.\n");
 }
 
 int

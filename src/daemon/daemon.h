@@ -39,7 +39,8 @@ int daemon_check_protocols(const struct config *cfg, char **error_r);
  * accept (init: e.g. open the store into w->store; returning -1 with an
  * allocated *error_r makes the worker exit with status 1, and the
  * supervisor restarts it with backoff; DAEMON_INIT_FATAL, for what no
- * restart can cure (a database that is not Herald's), makes it exit with
+ * restart can cure (a database that is not Herald's, a file
+ * Herald's user may not write), makes it exit with
  * DAEMON_EXIT_FATAL and the supervisor stop the server, which exits 1),
  * and after the loop ends (deinit). */
 #define DAEMON_INIT_FATAL (-2)

@@ -45,6 +45,14 @@ errno_result(int err)
 	return err == ENOENT ? STORE_E_NOT_FOUND : STORE_E_TEMP;
 }
 
+enum store_result
+store_open_result(int err)
+{
+	/* Only the admin can cure these: a restart would fail alike. */
+	return err == EACCES || err == EPERM || err == EROFS ?
+		STORE_E_INVALID : STORE_E_TEMP;
+}
+
 static int
 fsync_dir(const char *path)
 {
@@ -136,7 +144,7 @@ store_blob_init(struct store *store, const char *data_dir,
 	if (mkdir_durable(data_dir, parent) < 0) {
 		int err = errno;
 		free(parent);
-		return store_error(error_r, STORE_E_TEMP,
+		return store_error(error_r, store_open_result(err),
 				   "cannot create %s: %s", data_dir,
 				   strerror(err));
 	}
@@ -145,8 +153,16 @@ store_blob_init(struct store *store, const char *data_dir,
 	store->blob_tmp_dir = xasprintf("%s/blobs/tmp", data_dir);
 	if (mkdir_durable(store->blob_dir, data_dir) < 0 ||
 	    mkdir_durable(store->blob_tmp_dir, store->blob_dir) < 0)
-		return store_error(error_r, STORE_E_TEMP,
+		return store_error(error_r, store_open_result(errno),
 				   "cannot create %s: %s", store->blob_dir,
+				   strerror(errno));
+	/* Existing but someone else's (made by hand as root): every large
+	 * message would fail with 451 until it is fixed. */
+	if (access(store->blob_tmp_dir, W_OK) < 0)
+		return store_error(error_r, store_open_result(errno),
+				   "%s is not writable by uid %u: %s; give "
+				   "data_dir to Herald's user (chown -R)",
+				   store->blob_tmp_dir, (unsigned)geteuid(),
 				   strerror(errno));
 	tmp_cleanup(store->blob_tmp_dir);
 	return STORE_OK;

@@ -278,6 +278,11 @@ struct store {
 
 extern const struct store_backend_ops store_sqlite_ops;
 
+/* The result for a failed open, mkdir or access (errno err): INVALID for
+ * what only the admin can cure (permissions, a read-only filesystem), so
+ * `herald serve` stops with the reason instead of retrying; else TEMP. */
+enum store_result store_open_result(int err);
+
 /* Sets *error_r (when error_r is not NULL) to a formatted message in this
  * thread's error buffer and returns r. */
 enum store_result store_error(const char **error_r, enum store_result r,

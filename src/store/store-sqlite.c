@@ -504,8 +504,9 @@ db_file_check(const char *path, bool *exists_r, const char **error_r)
 	if (stat(path, &st) < 0) {
 		if (errno == ENOENT)
 			return STORE_OK;
-		return store_error(error_r, STORE_E_TEMP, "cannot stat %s: %s",
-				   path, strerror(errno));
+		return store_error(error_r, store_open_result(errno),
+				   "cannot stat %s: %s", path,
+				   strerror(errno));
 	}
 	*exists_r = true;
 	if (!S_ISREG(st.st_mode))
@@ -515,10 +516,13 @@ db_file_check(const char *path, bool *exists_r, const char **error_r)
 		return store_error(error_r, STORE_E_INVALID, "%s is empty (0 "
 				   "bytes), not a Herald database" NOT_HERALDS,
 				   path);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return store_error(error_r, STORE_E_TEMP, "cannot open %s: %s",
-				   path, strerror(errno));
+	/* Someone else's file (copied in as root): every write would fail
+	 * until it is fixed. */
+	if (access(path, R_OK | W_OK) < 0 ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return store_error(error_r, store_open_result(errno),
+				   "cannot open %s as uid %u: %s", path,
+				   (unsigned)geteuid(), strerror(errno));
 	n = pread(fd, head, sizeof(head), 0);
 	err = errno;
 	close(fd);
@@ -616,6 +620,16 @@ db_create(struct store *store, const char **error_r)
 	char *dir = xstrdup(be->path), *slash = strrchr(dir, '/');
 	enum store_result r;
 
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash != NULL)
+		*slash = '\0';
+	if (access(slash != NULL ? dir : ".", W_OK) < 0) {
+		r = store_error(error_r, store_open_result(errno), "cannot "
+				"create %s as uid %u: %s", be->path,
+				(unsigned)geteuid(), strerror(errno));
+		goto out;
+	}
 	/* left by a process of the same pid that died here */
 	unlink(tmp);
 	unlink(wal);
@@ -641,10 +655,6 @@ db_create(struct store *store, const char **error_r)
 	if (r == STORE_OK && link(tmp, be->path) < 0 && errno != EEXIST)
 		r = store_error(error_r, STORE_E_TEMP, "cannot create %s: %s",
 				be->path, strerror(errno));
-	if (slash == dir)
-		slash[1] = '\0';
-	else if (slash != NULL)
-		*slash = '\0';
 	if (r == STORE_OK &&
 	    fsync_path(slash != NULL ? dir : ".", O_RDONLY | O_DIRECTORY) < 0)
 		r = store_error(error_r, STORE_E_TEMP, "cannot sync %s: %s",
@@ -654,6 +664,7 @@ db_create(struct store *store, const char **error_r)
 	unlink(tmp);
 	unlink(wal);
 	unlink(shm);
+out:
 	free(dir);
 	free(shm);
 	free(wal);

@@ -195,7 +195,7 @@ def _foreign_contents(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["empty", "garbage", "foreign", "appid",
-                                  "newer"])
+                                  "newer", "root-owned", "root-blobs"])
 def test_foreign_database_stops_serve(herald_factory, tmp_path, kind):
     """An empty, foreign or newer herald.db is not taken for a new store
     (mail for existing users would get 550): `herald serve` exits 1 with
@@ -209,14 +209,28 @@ def test_foreign_database_stops_serve(herald_factory, tmp_path, kind):
         c.execute("PRAGMA user_version = 99")
         c.close()
         reason = "schema version 99 is newer"
+    elif kind.startswith("root-"):
+        # Herald's own store, but its file (or blob directory) made
+        # root's by hand: no restart can cure it either
+        if os.geteuid() != 0:
+            pytest.skip("needs root to give the files to another user")
+        h.add_domain()
+        reason = "Permission denied"
+        if kind == "root-blobs":
+            db = os.path.join(h.data_dir, "blobs", "tmp")
+        for path in (db, db + "-wal", db + "-shm"):
+            if os.path.exists(path):
+                os.chown(path, 0, 0)
+                os.chmod(path, 0o700 if os.path.isdir(path) else 0o600)
     else:
         content, reason = _foreign_contents(tmp_path)[kind]
         os.makedirs(h.data_dir)
         with open(db, "wb") as f:
             f.write(content)
     _owned_by_workers(h.data_dir)
-    _owned_by_workers(db)
-    before = open(db, "rb").read()
+    if not kind.startswith("root-"):
+        _owned_by_workers(db)
+    before = None if os.path.isdir(db) else open(db, "rb").read()
     p = subprocess.Popen([HERALD_BIN, "serve", "-c", h.conf],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          start_new_session=True)
@@ -233,7 +247,7 @@ def test_foreign_database_stops_serve(herald_factory, tmp_path, kind):
     assert "worker-fatal" in log, log
     # one start per worker, no restarts with backoff
     assert log.count("worker-start") == 2, log
-    assert open(db, "rb").read() == before
+    assert before is None or open(db, "rb").read() == before
     # the command line refuses it too, with the same reason
     r = h.cli("domain", "list", check=False)
     assert r.returncode == 1 and reason in r.stderr, r.stderr
