@@ -20,8 +20,8 @@
 enum sender_policy_verdict {
 	SENDER_POLICY_OK,
 	SENDER_POLICY_REFUSED,	/* 553 5.7.1 */
-	SENDER_POLICY_TEMP,	/* the directory could not be read: 451 4.3.0,
-				 * never 553 */
+	/* the directory could not be read: 451 4.3.0, never 553 */
+	SENDER_POLICY_TEMP,
 };
 
 /* Whether address may be used as a sender by the account account_id

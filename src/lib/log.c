@@ -253,11 +253,11 @@ log_strn(char *out, size_t outsz, const char *s, size_t len)
 		unsigned char c = (unsigned char)s[i];
 		char tmp[16];
 		size_t tl, n = 1;
-		uint32_t cp;
+		uint32_t cp = 0;
 
-		if (c >= 0x80 &&
-		    (n = utf8_decode((const uint8_t *)s + i, len - i, &cp)) > 0 &&
-		    !log_cp_escaped(cp)) {
+		if (c >= 0x80)
+			n = utf8_decode((const uint8_t *)s + i, len - i, &cp);
+		if (c >= 0x80 && n > 0 && !log_cp_escaped(cp)) {
 			/* UTF-8 addresses and names read as themselves
 			 * (RFC 6531); only invalid sequences and the code
 			 * points above are escaped, octet by octet */

@@ -18,6 +18,7 @@
 /* RFC 2047 2: 75 octets per encoded word; clients accept longer, so
  * this only bounds a charset name. */
 #define EW_MAX_CHARSET 64
+#define EW_BAD_QP "bad quoted-printable in encoded word"
 
 struct ew {
 	const char *charset;
@@ -110,13 +111,13 @@ ew_octets(const struct ew *ew, struct buf *out, const char **error_r)
 			int hi, lo;
 
 			if (i + 2 >= ew->text_len) {
-				*error_r = "bad quoted-printable in encoded word";
+				*error_r = EW_BAD_QP;
 				return -1;
 			}
 			hi = ew_hexval(ew->text[i + 1]);
 			lo = ew_hexval(ew->text[i + 2]);
 			if (hi < 0 || lo < 0) {
-				*error_r = "bad quoted-printable in encoded word";
+				*error_r = EW_BAD_QP;
 				return -1;
 			}
 			buf_putc(out, (char)(hi * 16 + lo));

@@ -118,10 +118,12 @@ rcpt_finish(struct rcpt_job *j)
 		smtp_session_error(s);
 		break;
 	case DELIVERY_TEMP: {
-		char ebuf[200];
+		char ebuf[200], tbuf[300];
 
+		/* a quoted local part may hold a space or a quote */
 		log_warn(s->id, "smtp", "lookup-failed", "rip=%s to=<%s> "
-			 "error=%s", s->rip, j->shown,
+			 "error=%s", s->rip,
+			 log_str(tbuf, sizeof(tbuf), j->shown),
 			 log_str(ebuf, sizeof(ebuf),
 				 j->error != NULL ? j->error : "?"));
 		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure, try "

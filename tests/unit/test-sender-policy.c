@@ -187,8 +187,9 @@ test_header_with_aliases(void **state)
 	assert_string_equal(r.address, "sales@example.test");
 	sender_policy_result_deinit(&r);
 	assert_int_equal(check(f, "aliases", "From: alice@example.test\r\n"
-			       "Sender: \"team@example.test\" <bob@example.test>",
-			       &r), SENDER_POLICY_REFUSED);
+			       "Sender: \"team@example.test\" "
+			       "<bob@example.test>", &r),
+			 SENDER_POLICY_REFUSED);
 	assert_string_equal(r.field, "Sender");
 	assert_string_equal(r.address, "bob@example.test");
 	assert_non_null(strstr(r.reason, "not owned"));
