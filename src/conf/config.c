@@ -311,27 +311,41 @@ parse_duration(const char *s, enum duration_unit unit, uint64_t *v_r)
 	return 0;
 }
 
-/* The entry of "a|b|c" that equals v ignoring case, with its length in
- * *n_r; NULL when there is none. */
-static const char *
-enum_find(const char *values, const char *v, size_t *n_r)
+/* The index of the entry of "a|b|c" that equals v ignoring case; -1 when
+ * there is none. */
+static int
+enum_find(const char *values, const char *v)
 {
 	size_t len = strlen(v);
 	const char *p = values;
 
-	while (*p != '\0') {
+	for (int i = 0; *p != '\0'; i++) {
 		const char *bar = strchr(p, '|');
 		size_t n = bar != NULL ? (size_t)(bar - p) : strlen(p);
 
-		if (n == len && strncasecmp(p, v, n) == 0) {
-			*n_r = n;
-			return p;
-		}
+		if (n == len && strncasecmp(p, v, n) == 0)
+			return i;
 		if (bar == NULL)
 			break;
 		p = bar + 1;
 	}
-	return NULL;
+	return -1;
+}
+
+/* Entry i of "a|b|c" (its length in *n_r), or NULL past the end. */
+static const char *
+enum_nth(const char *values, unsigned i, size_t *n_r)
+{
+	const char *p = values;
+
+	for (; i > 0; i--) {
+		p = strchr(p, '|');
+		if (p == NULL)
+			return NULL;
+		p++;
+	}
+	*n_r = strcspn(p, "|");
+	return p;
 }
 
 static const char *
@@ -366,17 +380,15 @@ setting_apply(struct config *cfg, const struct setting *s, const char *value,
 		return 0;
 	}
 	case SETTING_ENUM: {
-		size_t n;
-		const char *canon = enum_find(s->enum_values, value, &n);
+		int i = enum_find(s->enum_values, value);
 
-		if (canon == NULL) {
+		if (i < 0) {
 			*error_r = xasprintf("%s: '%s' is not one of %s", s->key,
 					     value, s->enum_values);
 			return -1;
 		}
-		free(*(char **)field);
-		/* stored as spelled in the table */
-		*(char **)field = xstrndup(canon, n);
+		/* the field is a C enum whose constants follow enum_values */
+		*(unsigned *)field = (unsigned)i;
 		return 0;
 	}
 	case SETTING_BOOL:
@@ -842,8 +854,7 @@ config_validate(const struct config *cfg, char **error_r)
 			return -1;
 		}
 	}
-	if (cfg->store.backend != NULL &&
-	    strcmp(cfg->store.backend, "mariadb") == 0 &&
+	if (cfg->store.backend == CONFIG_STORE_MARIADB &&
 	    cfg->store.mariadb_database == NULL) {
 		*error_r = xstrdup("[store] mariadb_database is required");
 		return -1;
@@ -865,7 +876,7 @@ config_free(struct config **cfgp)
 			const struct setting *s = &sec->settings[j];
 			void *field = (char *)cfg + s->offset;
 
-			if (s->type == SETTING_STRING || s->type == SETTING_ENUM ||
+			if (s->type == SETTING_STRING ||
 			    s->type == SETTING_NETWORKS) {
 				if (s->secret && *(char **)field != NULL)
 					mem_free_secret((char **)field);
@@ -931,14 +942,24 @@ format_value(struct buf *out, const struct config *cfg, const struct setting *s)
 
 	switch (s->type) {
 	case SETTING_STRING:
-	case SETTING_NETWORKS:
-	case SETTING_ENUM: {
+	case SETTING_NETWORKS: {
 		const char *v = *(char *const *)field;
 
 		if (v != NULL && s->secret)
 			buf_puts(out, "(hidden)");
 		else if (v != NULL)
 			buf_puts(out, v);
+		break;
+	}
+	case SETTING_ENUM: {
+		size_t n;
+		const char *v = enum_nth(s->enum_values,
+					 *(const unsigned *)field, &n);
+
+		if (v == NULL)
+			panic("%s: enum value %u", s->key,
+			      *(const unsigned *)field);
+		buf_append(out, v, n);
 		break;
 	}
 	case SETTING_BOOL:

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "lib/buf.h"
+#include "lib/log.h"
 
 enum listen_kind {
 	LISTEN_INET,	/* IPv4 or IPv6 host:port */
@@ -57,10 +58,24 @@ struct config_listen {
 	struct listen_list proto[PROTO_COUNT];
 };
 
+/* The values of the enum settings, in the order of their enum_values
+ * ("a|b|c": the first is 0); test-config checks that they agree. */
+enum config_tls_version { CONFIG_TLS_V1_2, CONFIG_TLS_V1_3 };
+enum config_store_backend { CONFIG_STORE_SQLITE, CONFIG_STORE_MARIADB };
+enum config_password_scheme {
+	CONFIG_PASSWORD_ARGON2ID,
+	CONFIG_PASSWORD_SHA512_CRYPT,
+};
+enum config_sender_check {
+	CONFIG_SENDER_CHECK_ALIASES,
+	CONFIG_SENDER_CHECK_OWN,
+	CONFIG_SENDER_CHECK_OFF,
+};
+
 struct config_tls {
 	char *cert;		/* NULL: self-signed in data_dir */
 	char *key;
-	char *min_version;	/* "TLSv1.2" or "TLSv1.3" */
+	enum config_tls_version min_version;
 	char *ciphers;		/* TLS 1.2 cipher list */
 	char *ciphersuites;	/* TLS 1.3 suites */
 	uint64_t handshake_timeout_ms;	/* a slower handshake is closed */
@@ -73,7 +88,7 @@ struct config_dns {
 };
 
 struct config_store {
-	char *backend;		/* "sqlite" or "mariadb" */
+	enum config_store_backend backend;
 	char *sqlite_path;	/* NULL: data_dir/herald.db */
 	char *mariadb_host;
 	unsigned mariadb_port;
@@ -97,7 +112,7 @@ struct config_auth {
 	unsigned fail_ipv6_prefix;	/* IPv6 budget per network */
 	unsigned fail_table_size;	/* keys per failure table */
 	bool plaintext_on_loopback;	/* allow AUTH without TLS on loopback */
-	char *password_scheme;		/* "ARGON2ID" or "SHA512-CRYPT" */
+	enum config_password_scheme password_scheme;	/* for new hashes */
 	uint64_t argon2_opslimit;
 	uint64_t argon2_memlimit;	/* bytes */
 	unsigned password_min_length;	/* characters, herald user add/passwd */
@@ -119,7 +134,7 @@ struct config_smtp {
 	unsigned max_line_length;	/* message text line, with CRLF */
 	bool normalize_line_endings;	/* bare LF/CR -> CRLF instead of 550 */
 	char *relay_networks;		/* CIDRs allowed to relay without AUTH */
-	char *sender_check;		/* "aliases", "own" or "off" */
+	enum config_sender_check sender_check;
 	bool check_from_header;		/* apply sender_check to From: too */
 };
 
@@ -141,7 +156,7 @@ struct config {
 	char *user;		/* unprivileged user workers run as */
 	char *group;
 	unsigned workers;
-	char *log_level;
+	enum log_level log_level;
 	uint64_t shutdown_timeout_ms;
 
 	struct config_listen listen;
@@ -161,7 +176,7 @@ enum setting_type {
 	SETTING_SIZE,		/* uint64_t bytes; suffixes k, M, G (1024) */
 	SETTING_DURATION,	/* uint64_t in the unit below; suffixes ms s m h d */
 	SETTING_LISTEN,		/* struct listen_list */
-	SETTING_ENUM,		/* char *, one of enum_values ("a|b|c") */
+	SETTING_ENUM,		/* an enum: the index in enum_values "a|b|c" */
 	SETTING_NETWORKS,	/* char *, networks checked by lib/cidr.h */
 };
 

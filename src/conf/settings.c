@@ -15,6 +15,15 @@
 #include "lib/log.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* config_set() stores an enum setting through an unsigned *. */
+_Static_assert(sizeof(enum log_level) == sizeof(unsigned), "enum size");
+_Static_assert(sizeof(enum config_tls_version) == sizeof(unsigned),
+	       "enum size");
+_Static_assert(sizeof(enum config_store_backend) == sizeof(unsigned),
+	       "enum size");
+_Static_assert(sizeof(enum config_password_scheme) == sizeof(unsigned),
+	       "enum size");
 #define OFF(field) offsetof(struct config, field)
 
 static const struct setting top_settings[] = {

@@ -80,10 +80,7 @@ worker_count(const struct config *cfg)
 static void
 apply_log_level(const struct config *cfg)
 {
-	enum log_level level;
-
-	if (cfg->log_level != NULL && log_level_parse(cfg->log_level, &level) == 0)
-		log_set_level(level);
+	log_set_level(cfg->log_level);
 }
 
 static void

@@ -36,18 +36,19 @@ own_with_tag(const char *auth_user, const char *address)
 }
 
 enum sender_policy_verdict
-sender_policy_allowed(struct store *store, const char *check_mode,
+sender_policy_allowed(struct store *store,
+		      enum config_sender_check check_mode,
 		      const char *auth_user, int64_t account_id,
 		      const char *address)
 {
-	if (check_mode == NULL || strcmp(check_mode, "off") == 0)
+	if (check_mode == CONFIG_SENDER_CHECK_OFF)
 		return SENDER_POLICY_OK;
 	if (auth_user == NULL || address == NULL || address[0] == '\0')
 		return SENDER_POLICY_REFUSED;
 	if (strcasecmp(address, auth_user) == 0 ||
 	    own_with_tag(auth_user, address))
 		return SENDER_POLICY_OK;
-	if (strcmp(check_mode, "aliases") != 0)
+	if (check_mode != CONFIG_SENDER_CHECK_ALIASES)
 		return SENDER_POLICY_REFUSED;
 
 	struct delivery_dest *dests = NULL;
@@ -73,7 +74,7 @@ sender_policy_allowed(struct store *store, const char *check_mode,
 
 struct sp_check {
 	struct store *store;
-	const char *mode;
+	enum config_sender_check mode;
 	const char *auth_user;
 	int64_t account_id;
 	struct sender_policy_result *res;
@@ -249,7 +250,8 @@ sp_malformed_is_sender(const struct header_field *f)
 }
 
 void
-sender_policy_check_header(struct store *store, const char *check_mode,
+sender_policy_check_header(struct store *store,
+			   enum config_sender_check check_mode,
 			   const char *auth_user, int64_t account_id,
 			   const char *msg, size_t len,
 			   struct sender_policy_result *result_r)
@@ -265,7 +267,7 @@ sender_policy_check_header(struct store *store, const char *check_mode,
 	struct header_field f;
 
 	memset(result_r, 0, sizeof(*result_r));
-	if (check_mode == NULL || strcmp(check_mode, "off") == 0)
+	if (check_mode == CONFIG_SENDER_CHECK_OFF)
 		return;
 	header_field_iter_init(&it, msg, len);
 	while (result_r->verdict != SENDER_POLICY_REFUSED &&

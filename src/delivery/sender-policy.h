@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conf/config.h"
 #include "store/store.h"
 
 /* Most addresses in one From: or Sender: field: more is refused (a
@@ -25,13 +26,14 @@ enum sender_policy_verdict {
 };
 
 /* Whether address may be used as a sender by the account account_id
- * (whose canonical address is auth_user) under check_mode: "off"
- * (anything; also for a NULL mode), "own" (auth_user itself or with a
- * +tag, ASCII case-insensitive) or "aliases" (also an address that
- * resolves to the account, a catch-all included). A NULL or empty
+ * (whose canonical address is auth_user) under check_mode: OFF
+ * (anything), OWN (auth_user itself or with a +tag, ASCII
+ * case-insensitive) or ALIASES (also an address that resolves to the
+ * account, a catch-all included). A NULL or empty
  * address or a NULL auth_user is refused. */
 enum sender_policy_verdict
-sender_policy_allowed(struct store *store, const char *check_mode,
+sender_policy_allowed(struct store *store,
+		      enum config_sender_check check_mode,
 		      const char *auth_user, int64_t account_id,
 		      const char *address);
 
@@ -60,7 +62,8 @@ struct sender_policy_result {
  * SENDER_POLICY_MAX_ADDRESSES, a From or Sender line without a colon.
  * No field at all is OK. Release *result_r with
  * sender_policy_result_deinit(). */
-void sender_policy_check_header(struct store *store, const char *check_mode,
+void sender_policy_check_header(struct store *store,
+				enum config_sender_check check_mode,
 				const char *auth_user, int64_t account_id,
 				const char *msg, size_t len,
 				struct sender_policy_result *result_r);

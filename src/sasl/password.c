@@ -139,16 +139,16 @@ pw_argon2_limits(const struct config_auth *auth, unsigned long long *ops_r,
 static bool
 pw_scheme_is_sha512_crypt(const struct config_auth *auth)
 {
-	return auth != NULL && auth->password_scheme != NULL &&
-	       strcasecmp(auth->password_scheme, "SHA512-CRYPT") == 0;
+	return auth != NULL &&
+	       auth->password_scheme == CONFIG_PASSWORD_SHA512_CRYPT;
 }
 
 int
 password_hash(const char *password, const struct config_auth *auth,
 	      char **hash_r, char **error_r)
 {
-	const char *scheme = auth != NULL && auth->password_scheme != NULL ?
-				     auth->password_scheme : "ARGON2ID";
+	enum config_password_scheme scheme = auth != NULL ?
+		auth->password_scheme : CONFIG_PASSWORD_ARGON2ID;
 	const char *why;
 
 	pw_sodium_init();
@@ -156,7 +156,7 @@ password_hash(const char *password, const struct config_auth *auth,
 		*error_r = xstrdup(why);
 		return -1;
 	}
-	if (strcasecmp(scheme, "ARGON2ID") == 0) {
+	if (scheme == CONFIG_PASSWORD_ARGON2ID) {
 		char out[crypto_pwhash_STRBYTES];
 		unsigned long long ops;
 		size_t mem;
@@ -207,8 +207,8 @@ password_hash(const char *password, const struct config_auth *auth,
 		free(cd);
 		return 0;
 	}
-	*error_r = xasprintf("unknown password scheme \"%s\" (use ARGON2ID or SHA512-CRYPT)",
-			     scheme);
+	*error_r = xasprintf("unknown password scheme %u (use ARGON2ID or "
+			     "SHA512-CRYPT)", (unsigned)scheme);
 	return -1;
 }
 

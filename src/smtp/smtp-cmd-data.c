@@ -389,7 +389,7 @@ message_end(struct smtp_session *s)
 		.n_rcpts = s->n_rcpts,
 	};
 	j->check_from = s->auth_user != NULL && c->check_from_header &&
-			strcmp(c->sender_check, "off") != 0;
+			c->sender_check != CONFIG_SENDER_CHECK_OFF;
 	smtp_session_run_external(s, data_start, data_done, j);
 }
 

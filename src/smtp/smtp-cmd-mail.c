@@ -174,7 +174,8 @@ smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 	}
 	char *from = address_to_string(&args.from);
 
-	if (s->auth_user != NULL && strcmp(cfg->smtp.sender_check, "off") != 0) {
+	if (s->auth_user != NULL &&
+	    cfg->smtp.sender_check != CONFIG_SENDER_CHECK_OFF) {
 		struct mail_job *j = xcalloc(1, sizeof(*j));
 
 		j->s = s;

@@ -13,6 +13,10 @@
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define OFF(field) offsetof(struct config, field)
 
+/* config_set() stores an enum setting through an unsigned *. */
+_Static_assert(sizeof(enum config_sender_check) == sizeof(unsigned),
+	       "enum size");
+
 static const struct setting smtp_settings[] = {
 	{ .key = "greeting_delay", .type = SETTING_DURATION,
 	  .offset = OFF(smtp.greeting_delay_ms), .def = "0ms", .min = 0,

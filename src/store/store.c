@@ -230,11 +230,11 @@ store_open(const struct config *cfg, struct store **store_r,
 	if (cfg == NULL || cfg->data_dir == NULL)
 		return store_error(error_r, STORE_E_INVALID,
 				   "data_dir is not set");
-	if (cfg->store.backend != NULL &&
-	    strcmp(cfg->store.backend, "sqlite") != 0)
+	if (cfg->store.backend != CONFIG_STORE_SQLITE)
 		return store_error(error_r, STORE_E_INVALID,
 				   "store backend %s is not implemented",
-				   cfg->store.backend);
+				   cfg->store.backend == CONFIG_STORE_MARIADB ?
+				   "mariadb" : "(unknown)");
 	store = xcalloc(1, sizeof(*store));
 	store->cfg = cfg;
 	store->ops = &store_sqlite_ops;

@@ -52,15 +52,17 @@ tls_errmsg(const char *what)
 }
 
 static int
-tls_parse_version(const char *s, int *version_r)
+tls_parse_version(enum config_tls_version v, int *version_r)
 {
-	if (s == NULL || strcmp(s, "TLSv1.2") == 0)
+	switch (v) {
+	case CONFIG_TLS_V1_2:
 		*version_r = TLS1_2_VERSION;
-	else if (strcmp(s, "TLSv1.3") == 0)
+		return 0;
+	case CONFIG_TLS_V1_3:
 		*version_r = TLS1_3_VERSION;
-	else
-		return -1;
-	return 0;
+		return 0;
+	}
+	return -1;
 }
 
 static int
@@ -68,9 +70,10 @@ tls_ctx_common(SSL_CTX *ctx, const struct config_tls *t, char **error_r)
 {
 	int version;
 
-	if (tls_parse_version(t != NULL ? t->min_version : NULL, &version) < 0) {
-		*error_r = xasprintf("tls.min_version: %s is not TLSv1.2 or TLSv1.3",
-				     t->min_version);
+	if (tls_parse_version(t != NULL ? t->min_version : CONFIG_TLS_V1_2,
+			      &version) < 0) {
+		*error_r = xasprintf("tls.min_version: %u is not TLSv1.2 or "
+				     "TLSv1.3", (unsigned)t->min_version);
 		return -1;
 	}
 	if (SSL_CTX_set_min_proto_version(ctx, version) != 1) {

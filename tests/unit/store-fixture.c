@@ -29,7 +29,6 @@ test_store_open(struct test_store *ts, const char *name)
 	ts->cfg->data_dir = xasprintf("%s/data", ts->dir);
 	if (mkdir(ts->cfg->data_dir, 0700) < 0)
 		fail_msg("mkdir %s failed", ts->cfg->data_dir);
-	ts->cfg->store.backend = xstrdup("sqlite");
 	ts->cfg->store.group_commit_max = 64;
 	ts->cfg->store.busy_timeout_ms = 10000;
 	if (store_open(ts->cfg, &ts->store, &error) != STORE_OK)
@@ -45,7 +44,6 @@ test_store_close(struct test_store *ts)
 
 	store_close(&ts->store);
 	free(ts->cfg->data_dir);
-	free(ts->cfg->store.backend);
 	xfree(&ts->cfg);
 	if (system(cmd) != 0)
 		fail_msg("%s failed", cmd);

@@ -2,11 +2,13 @@
 /* Config loader: defaults, every value type, FILE:LINE errors. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -87,8 +89,11 @@ test_defaults(void **state)
 	assert_string_equal(cfg->data_dir, "/var/lib/herald");
 	assert_string_equal(cfg->user, "herald");
 	assert_int_equal(cfg->shutdown_timeout_ms, 5000);
-	assert_string_equal(cfg->tls.min_version, "TLSv1.2");
-	assert_string_equal(cfg->store.backend, "sqlite");
+	assert_int_equal(cfg->tls.min_version, CONFIG_TLS_V1_2);
+	assert_int_equal(cfg->store.backend, CONFIG_STORE_SQLITE);
+	assert_int_equal(cfg->log_level, LOG_LEVEL_INFO);
+	assert_int_equal(cfg->auth.password_scheme, CONFIG_PASSWORD_ARGON2ID);
+	assert_int_equal(cfg->smtp.sender_check, CONFIG_SENDER_CHECK_ALIASES);
 	assert_int_equal(cfg->auth.argon2_memlimit, 64 * 1024 * 1024);
 	assert_int_equal(cfg->auth.fail_window_s, 600);
 	assert_true(cfg->auth.plaintext_on_loopback);
@@ -132,7 +137,7 @@ test_good_file(void **state)
 	assert_int_equal(cfg->store.group_commit_wait_us, 2000);
 	assert_int_equal(cfg->auth.argon2_memlimit, 16 * 1024 * 1024);
 	assert_false(cfg->auth.plaintext_on_loopback);
-	assert_string_equal(cfg->auth.password_scheme, "SHA512-CRYPT");
+	assert_int_equal(cfg->auth.password_scheme, CONFIG_PASSWORD_SHA512_CRYPT);
 	config_free(&cfg);
 }
 
@@ -294,6 +299,78 @@ test_nul_bytes(void **state)
 	free(path);
 }
 
+/* Each enum setting's words, in order, and the C constants they must
+ * become: config_set() stores the index in enum_values. */
+static const struct {
+	const char *section, *key, *value;
+	size_t offset;
+	unsigned want;
+} enum_cases[] = {
+	{ "", "log_level", "debug", offsetof(struct config, log_level), LOG_LEVEL_DEBUG },
+	{ "", "log_level", "info", offsetof(struct config, log_level), LOG_LEVEL_INFO },
+	{ "", "log_level", "warn", offsetof(struct config, log_level), LOG_LEVEL_WARN },
+	{ "", "log_level", "ERROR", offsetof(struct config, log_level), LOG_LEVEL_ERROR },
+	{ "tls", "min_version", "TLSv1.2", offsetof(struct config, tls.min_version), CONFIG_TLS_V1_2 },
+	{ "tls", "min_version", "tlsv1.3", offsetof(struct config, tls.min_version), CONFIG_TLS_V1_3 },
+	{ "store", "backend", "sqlite", offsetof(struct config, store.backend), CONFIG_STORE_SQLITE },
+	{ "store", "backend", "mariadb", offsetof(struct config, store.backend), CONFIG_STORE_MARIADB },
+	{ "auth", "password_scheme", "argon2id", offsetof(struct config, auth.password_scheme), CONFIG_PASSWORD_ARGON2ID },
+	{ "auth", "password_scheme", "SHA512-CRYPT", offsetof(struct config, auth.password_scheme), CONFIG_PASSWORD_SHA512_CRYPT },
+	{ "smtp", "sender_check", "aliases", offsetof(struct config, smtp.sender_check), CONFIG_SENDER_CHECK_ALIASES },
+	{ "smtp", "sender_check", "own", offsetof(struct config, smtp.sender_check), CONFIG_SENDER_CHECK_OWN },
+	{ "smtp", "sender_check", "Off", offsetof(struct config, smtp.sender_check), CONFIG_SENDER_CHECK_OFF },
+};
+
+static void
+test_enums(void **state)
+{
+	size_t n_enum_settings = 0;
+
+	for (size_t i = 0; i < sizeof(enum_cases) / sizeof(*enum_cases); i++) {
+		struct config *cfg = config_defaults();
+		char *err = NULL;
+		struct buf b;
+		char *want;
+
+		if (config_set(cfg, enum_cases[i].section, enum_cases[i].key,
+			       enum_cases[i].value, &err) < 0)
+			fail_msg("%s: %s", enum_cases[i].key, err);
+		assert_int_equal(*(unsigned *)((char *)cfg + enum_cases[i].offset),
+				 enum_cases[i].want);
+		/* config show prints the word as the table spells it */
+		buf_init(&b);
+		config_print(cfg, &b);
+		want = xasprintf("\n%s = ", enum_cases[i].key);
+		const char *line = strstr(b.data, want);
+
+		assert_non_null(line);
+		line += strlen(want);
+		assert_true(strncasecmp(line, enum_cases[i].value,
+					strlen(enum_cases[i].value)) == 0);
+		assert_int_equal(line[strlen(enum_cases[i].value)], '\n');
+		free(want);
+		buf_deinit(&b);
+		config_free(&cfg);
+	}
+	/* every enum setting is in the table above */
+	for (size_t i = 0; i < config_section_count(); i++) {
+		const struct setting_section *sec = config_section_at(i);
+
+		for (size_t j = 0; j < sec->n_settings; j++) {
+			if (sec->settings[j].type != SETTING_ENUM)
+				continue;
+			n_enum_settings++;
+			bool found = false;
+
+			for (size_t k = 0; k < sizeof(enum_cases) / sizeof(*enum_cases); k++)
+				found |= strcmp(enum_cases[k].key, sec->settings[j].key) == 0;
+			if (!found)
+				fail_msg("enum setting %s has no case", sec->settings[j].key);
+		}
+	}
+	assert_int_equal(n_enum_settings, 5);
+}
+
 static void
 test_missing_file(void **state)
 {
@@ -366,6 +443,7 @@ main(void)
 		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_not_regular_files),
 		cmocka_unit_test(test_nul_bytes),
+		cmocka_unit_test(test_enums),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_print_roundtrip),
 		cmocka_unit_test(test_docs_cover_every_key),

@@ -55,7 +55,6 @@ setup(void **state)
 		return -1;
 	f->cfg = xcalloc(1, sizeof(*f->cfg));
 	f->cfg->data_dir = xasprintf("%s/data", f->dir);
-	f->cfg->store.backend = xstrdup("sqlite");
 	f->cfg->store.group_commit_max = 64;
 	f->cfg->store.busy_timeout_ms = 10000;
 	if (store_open(f->cfg, &f->store, &error) != STORE_OK) {
@@ -100,7 +99,6 @@ teardown(void **state)
 	store_close(&f->store);
 	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 	free(f->cfg->data_dir);
-	free(f->cfg->store.backend);
 	free(f->cfg);
 	free(f);
 	return 0;

@@ -24,6 +24,11 @@
 #include "lib/mem.h"
 #include "store/store.h"
 
+/* [smtp] sender_check modes, short for the checks below */
+#define ALIASES CONFIG_SENDER_CHECK_ALIASES
+#define OWN CONFIG_SENDER_CHECK_OWN
+#define OFF CONFIG_SENDER_CHECK_OFF
+
 struct fixture {
 	char dir[64];
 	struct config *cfg;
@@ -56,7 +61,6 @@ setup(void **state)
 		return -1;
 	f->cfg = xcalloc(1, sizeof(*f->cfg));
 	f->cfg->data_dir = xasprintf("%s/data", f->dir);
-	f->cfg->store.backend = xstrdup("sqlite");
 	f->cfg->store.group_commit_max = 64;
 	f->cfg->store.busy_timeout_ms = 10000;
 	if (store_open(f->cfg, &f->store, &error) != STORE_OK) {
@@ -93,7 +97,6 @@ teardown(void **state)
 	store_close(&f->store);
 	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 	free(f->cfg->data_dir);
-	free(f->cfg->store.backend);
 	free(f->cfg);
 	free(f);
 	return 0;
@@ -108,55 +111,55 @@ test_allowed_verdicts(void **state)
 	struct fixture *f = *state;
 	const char *user = "bob@example.test";
 
-	assert_int_equal(sender_policy_allowed(f->store, "aliases", user,
+	assert_int_equal(sender_policy_allowed(f->store, ALIASES, user,
 					       f->bob, "BOB+x@example.test"),
 			 SENDER_POLICY_OK);
-	assert_int_equal(sender_policy_allowed(f->store, "aliases", user,
+	assert_int_equal(sender_policy_allowed(f->store, ALIASES, user,
 					       f->bob, "team@example.test"),
 			 SENDER_POLICY_OK);
-	assert_int_equal(sender_policy_allowed(f->store, "aliases", user,
+	assert_int_equal(sender_policy_allowed(f->store, ALIASES, user,
 					       f->bob, "alice@example.test"),
 			 SENDER_POLICY_REFUSED);
-	assert_int_equal(sender_policy_allowed(f->store, "aliases", user,
+	assert_int_equal(sender_policy_allowed(f->store, ALIASES, user,
 					       f->bob, "nobody@example.test"),
 			 SENDER_POLICY_REFUSED);
-	assert_int_equal(sender_policy_allowed(f->store, "aliases", user,
+	assert_int_equal(sender_policy_allowed(f->store, ALIASES, user,
 					       f->bob, "x@remote.test"),
 			 SENDER_POLICY_REFUSED);
-	assert_int_equal(sender_policy_allowed(f->store, "own", user, f->bob,
+	assert_int_equal(sender_policy_allowed(f->store, OWN, user, f->bob,
 					       "team@example.test"),
 			 SENDER_POLICY_REFUSED);
-	assert_int_equal(sender_policy_allowed(f->store, "off", user, f->bob,
+	assert_int_equal(sender_policy_allowed(f->store, OFF, user, f->bob,
 					       "x@remote.test"),
 			 SENDER_POLICY_OK);
-	assert_int_equal(sender_policy_allowed(f->store, "own", user, f->bob,
+	assert_int_equal(sender_policy_allowed(f->store, OWN, user, f->bob,
 					       ""),
 			 SENDER_POLICY_REFUSED);
-	assert_int_equal(sender_policy_allowed(f->store, "own", NULL, f->bob,
+	assert_int_equal(sender_policy_allowed(f->store, OWN, NULL, f->bob,
 					       "bob@example.test"),
 			 SENDER_POLICY_REFUSED);
 	/* a tag on someone else's name is not the user's */
-	assert_int_equal(sender_policy_allowed(f->store, "own", user, f->bob,
+	assert_int_equal(sender_policy_allowed(f->store, OWN, user, f->bob,
 					       "bobby+x@example.test"),
 			 SENDER_POLICY_REFUSED);
 	/* a catch-all makes the whole domain its target's */
-	assert_int_equal(sender_policy_allowed(f->store, "aliases",
+	assert_int_equal(sender_policy_allowed(f->store, ALIASES,
 					       "carol@catch.test", f->carol,
 					       "anything@catch.test"),
 			 SENDER_POLICY_OK);
 	store_test_fail_reads(f->store, true);
-	assert_int_equal(sender_policy_allowed(f->store, "aliases", user,
+	assert_int_equal(sender_policy_allowed(f->store, ALIASES, user,
 					       f->bob, "team@example.test"),
 			 SENDER_POLICY_TEMP);
 	/* no lookup needed for the user's own address */
-	assert_int_equal(sender_policy_allowed(f->store, "aliases", user,
+	assert_int_equal(sender_policy_allowed(f->store, ALIASES, user,
 					       f->bob, "bob@example.test"),
 			 SENDER_POLICY_OK);
 	store_test_fail_reads(f->store, false);
 }
 
 static enum sender_policy_verdict
-check(struct fixture *f, const char *mode, const char *header,
+check(struct fixture *f, enum config_sender_check mode, const char *header,
       struct sender_policy_result *r)
 {
 	struct buf msg;
@@ -178,15 +181,15 @@ test_header_with_aliases(void **state)
 	struct fixture *f = *state;
 	struct sender_policy_result r;
 
-	assert_int_equal(check(f, "aliases", "From: Sales <sales@example.test>,"
+	assert_int_equal(check(f, ALIASES, "From: Sales <sales@example.test>,"
 			       " alice+x@example.test", &r), SENDER_POLICY_OK);
 	sender_policy_result_deinit(&r);
-	assert_int_equal(check(f, "own", "From: Sales <sales@example.test>",
+	assert_int_equal(check(f, OWN, "From: Sales <sales@example.test>",
 			       &r), SENDER_POLICY_REFUSED);
 	assert_string_equal(r.field, "From");
 	assert_string_equal(r.address, "sales@example.test");
 	sender_policy_result_deinit(&r);
-	assert_int_equal(check(f, "aliases", "From: alice@example.test\r\n"
+	assert_int_equal(check(f, ALIASES, "From: alice@example.test\r\n"
 			       "Sender: \"team@example.test\" "
 			       "<bob@example.test>", &r),
 			 SENDER_POLICY_REFUSED);
@@ -194,17 +197,17 @@ test_header_with_aliases(void **state)
 	assert_string_equal(r.address, "bob@example.test");
 	assert_non_null(strstr(r.reason, "not owned"));
 	sender_policy_result_deinit(&r);
-	/* "off" looks at nothing */
-	assert_int_equal(check(f, "off", "From: <bob@example.test", &r),
+	/* OFF looks at nothing */
+	assert_int_equal(check(f, OFF, "From: <bob@example.test", &r),
 			 SENDER_POLICY_OK);
 	sender_policy_result_deinit(&r);
 
 	store_test_fail_reads(f->store, true);
 	delivery_cache_flush();
-	assert_int_equal(check(f, "aliases", "From: sales@example.test", &r),
+	assert_int_equal(check(f, ALIASES, "From: sales@example.test", &r),
 			 SENDER_POLICY_TEMP);
 	sender_policy_result_deinit(&r);
-	assert_int_equal(check(f, "aliases", "From: sales@example.test, "
+	assert_int_equal(check(f, ALIASES, "From: sales@example.test, "
 			       "<bob@example.test", &r),
 			 SENDER_POLICY_REFUSED);
 	assert_null(r.address);

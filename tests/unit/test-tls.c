@@ -178,7 +178,7 @@ test_protocol_floor(void **state)
 	assert_string_equal(info.protocol, "TLSv1.3");
 	tls_server_free(&tls);
 
-	cfg.tls.min_version = "TLSv1.3";
+	cfg.tls.min_version = CONFIG_TLS_V1_3;
 	tls = tls_server_new(&cfg, &error);
 	assert_non_null(tls);
 	assert_false(try_handshake(tls, TLS1_2_VERSION, TLS1_2_VERSION, NULL));
@@ -193,7 +193,8 @@ test_bad_settings(void **state)
 	char *error = NULL;
 
 	cfg_init(&cfg);
-	cfg.tls.min_version = "TLSv1.1";
+	/* a value no setting can produce */
+	cfg.tls.min_version = (enum config_tls_version)7;
 	assert_null(tls_server_new(&cfg, &error));
 	assert_non_null(strstr(error, "tls.min_version"));
 	free(error);
