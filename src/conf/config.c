@@ -364,6 +364,15 @@ setting_apply(struct config *cfg, const struct setting *s, const char *value,
 
 	switch (s->type) {
 	case SETTING_STRING:
+		if (s->check != NULL && value[0] != '\0') {
+			char *err = NULL;
+
+			if (s->check(value, &err) < 0) {
+				*error_r = xasprintf("%s: %s", s->key, err);
+				free(err);
+				return -1;
+			}
+		}
 		free(*(char **)field);
 		*(char **)field = value[0] != '\0' ? xstrdup(value) : NULL;
 		return 0;

@@ -190,6 +190,10 @@ struct setting {
 	uint64_t min, max;	/* UINT/SIZE/DURATION bounds (in the stored unit) */
 	enum duration_unit unit;	/* DURATION: unit stored */
 	const char *enum_values;	/* ENUM: "a|b|c" */
+	/* STRING: checks a non-empty value when it is loaded, so that a bad
+	 * one is an error naming its line, not found when first used.
+	 * Returns 0, or -1 with an allocated reason in *error_r. */
+	int (*check)(const char *value, char **error_r);
 	bool reloadable;	/* SIGHUP may change it without a restart */
 	bool secret;		/* never printed by config show */
 	const char *doc;	/* one or two sentences for docs/config.md */

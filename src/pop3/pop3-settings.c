@@ -4,10 +4,29 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "lib/mem.h"
 #include "pop3/pop3-settings.h"
 
 #define OFF(field) offsetof(struct config, field)
+
+/* RFC 2449 6.7: expire-policy = ( 1*DIGIT / "NEVER" ) [ SP "USER" ]; the
+ * value goes into CAPA as it is, so nothing else may pass. */
+static int
+expire_check(const char *value, char **error_r)
+{
+	size_t n = strspn(value, "0123456789");
+
+	if (n == 0 && strncmp(value, "NEVER", 5) == 0)
+		n = 5;
+	if (n > 0 && n <= 5 &&
+	    (value[n] == '\0' || strcmp(value + n, " USER") == 0))
+		return 0;
+	*error_r = xasprintf("'%s' is not NEVER or a number of days, "
+			     "optionally followed by USER (RFC 2449)", value);
+	return -1;
+}
 
 static const struct setting pop3_settings[] = {
 	{ .key = "idle_timeout", .type = SETTING_DURATION,
@@ -40,7 +59,7 @@ static const struct setting pop3_settings[] = {
 	  .doc = "Least time between two POP3 logins of one account, "
 		 "announced as LOGIN-DELAY (RFC 2449); 0: no limit." },
 	{ .key = "expire", .type = SETTING_STRING, .offset = OFF(pop3.expire),
-	  .def = "NEVER", .reloadable = true,
+	  .def = "NEVER", .reloadable = true, .check = expire_check,
 	  .doc = "Value of the EXPIRE capability (RFC 2449): NEVER, or the "
 		 "days after which retrieved mail may be removed by policy. "
 		 "Empty: not announced. Herald itself never expires mail." },

@@ -111,6 +111,9 @@ BAD_FILES = [
      b"relay_networks = 192.0.2.0/33, banana\n",
      "{conf}:3: relay_networks: '192.0.2.0/33' is not a network: prefix "
      "longer than the address"),
+    ("pop3-expire", b"[pop3]\nexpire = 30 days\n", "{conf}:2: expire: "
+     "'30 days' is not NEVER or a number of days, optionally followed by USER "
+     "(RFC 2449)"),
     ("relay-networks-word", b"[smtp]\nrelay_networks = 127.0.0.1 banana\n",
      "{conf}:2: relay_networks: 'banana' is not a network: not an IP address"),
 ]
