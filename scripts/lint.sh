@@ -27,13 +27,12 @@ layers='
 2 mail conf
 1 lib
 '
-# "from>to" pairs of peers (or, while it lasts, a known upward include)
-# that may include each other, each with its reason.
+# "from>to" pairs of peers that may include each other, each with its
+# reason. An upward include has no exception: invert it instead.
 #   conf>mail: hostname is checked with mail/address.h's domain syntax
-#   lib>tls:   lib/ioev.c drives the TLS handshake; being removed (issue 10)
 #   sasl>store: the login service (sasl/login.c) looks credentials up in
 #              the store for every protocol; store/ never includes sasl/
-layer_exceptions='conf>mail lib>tls sasl>store'
+layer_exceptions='conf>mail sasl>store'
 if ! out=$(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]+"[a-z0-9_]+/' \
 	src --include='*.c' --include='*.h' | awk -v layers="$layers" \
 	-v exceptions="$layer_exceptions" '

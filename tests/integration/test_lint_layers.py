@@ -58,6 +58,14 @@ def test_protocol_including_daemon_fails(tree):
     assert f"src/pop3/pop3-session.c:{line}: pop3/ includes daemon/" in p.stderr
 
 
+def test_lib_including_tls_fails(tree):
+    # lib/ioev.c included tls/tls.h until issue 10; it stays out
+    line = add_include(tree / "src/lib/ioev.c", "tls/tls.h")
+    p = lint(tree)
+    assert p.returncode == 1
+    assert f"src/lib/ioev.c:{line}: lib/ includes tls/, a higher layer" in p.stderr
+
+
 def test_unknown_dir_fails(tree):
     (tree / "src/newdir").mkdir()
     (tree / "src/newdir/x.c").write_text(
