@@ -778,128 +778,125 @@ test_login_ok_gives_canonical_account(void **state)
 	buf_deinit(&out);
 }
 
+/* A login, or with password NULL only the start check with the name
+ * known (POP3 USER/PASS, APOP): LOGIN_OUTCOME_OK when allowed. `later`
+ * moves the clock first. */
+struct login_step {
+	time_t later;
+	const char *proto, *ip, *user, *password;
+	enum login_outcome want;
+};
+
+static void
+run_steps(struct login_fixture *f, const struct login_step *steps, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct login_step *st = &steps[i];
+		enum login_outcome got;
+
+		fake_now += st->later;
+		if (st->password != NULL)
+			got = try_login(f, st->proto, st->ip, st->user,
+					st->password);
+		else
+			got = login_service_allows(f->svc, "T", st->proto,
+						   "USER", st->ip, st->user)
+				? LOGIN_OUTCOME_OK : LOGIN_OUTCOME_LIMITED;
+		if (got != st->want)
+			fail_msg("step %zu (%s %s %s): outcome %d, want %d", i,
+				 st->proto, st->ip, st->user, (int)got,
+				 (int)st->want);
+	}
+}
+
+#define OK LOGIN_OUTCOME_OK
+#define FAILED LOGIN_OUTCOME_FAILED
+#define LIMITED LOGIN_OUTCOME_LIMITED
+#define ALICE "alice@example.test"
+#define BOB "bob@example.test"
+
+/* fail_per_ip 3: a success in between does not reset the count, and
+ * SMTP and POP3 failures add up. */
 static void
 test_login_success_does_not_reset_address(void **state)
 {
-	struct login_fixture *f = *state;
-	const char *ip = "192.0.2.1";
+	static const struct login_step steps[] = {
+		{ 0, "smtp", "192.0.2.1", BOB, "pencil", OK },
+		{ 0, "smtp", "192.0.2.1", "x@example.test", "g1", FAILED },
+		{ 0, "pop3", "192.0.2.1", "y@example.test", "g2", FAILED },
+		{ 0, "smtp", "192.0.2.1", BOB, "pencil", OK },
+		{ 0, "pop3", "192.0.2.1", "z@example.test", "g3", FAILED },
+		/* three failures across both protocols: the address is done */
+		{ 0, "smtp", "192.0.2.1", BOB, "pencil", LIMITED },
+		{ 0, "pop3", "192.0.2.1", BOB, NULL, LIMITED },
+		/* others are not, and the window ends */
+		{ 0, "smtp", "192.0.2.2", BOB, "pencil", OK },
+		{ 599, "smtp", "192.0.2.1", BOB, NULL, LIMITED },
+		{ 1, "smtp", "192.0.2.1", BOB, "pencil", OK },
+	};
 
-	assert_int_equal(try_login(f, "smtp", ip, "bob@example.test", "pencil"),
-			 LOGIN_OUTCOME_OK);
-	assert_int_equal(try_login(f, "smtp", ip, "x@example.test", "g1"),
-			 LOGIN_OUTCOME_FAILED);
-	assert_int_equal(try_login(f, "pop3", ip, "y@example.test", "g2"),
-			 LOGIN_OUTCOME_FAILED);
-	assert_int_equal(try_login(f, "smtp", ip, "bob@example.test", "pencil"),
-			 LOGIN_OUTCOME_OK);
-	assert_int_equal(try_login(f, "pop3", ip, "z@example.test", "g3"),
-			 LOGIN_OUTCOME_FAILED);
-	/* three failures across both protocols: the address is done */
-	assert_int_equal(try_login(f, "smtp", ip, "bob@example.test", "pencil"),
-			 LOGIN_OUTCOME_LIMITED);
-	assert_false(login_service_allows(f->svc, "T", "pop3", "USER", ip,
-					  NULL));
-	/* others are not, and the window ends */
-	assert_int_equal(try_login(f, "smtp", "192.0.2.2", "bob@example.test",
-				   "pencil"), LOGIN_OUTCOME_OK);
-	fake_now += 599;
-	assert_false(login_service_allows(f->svc, "T", "smtp", "PLAIN", ip,
-					  NULL));
-	fake_now += 1;
-	assert_int_equal(try_login(f, "smtp", ip, "bob@example.test", "pencil"),
-			 LOGIN_OUTCOME_OK);
+	run_steps(*state, steps, sizeof(steps) / sizeof(steps[0]));
 }
 
 static void
 test_login_ipv6_network_shares_budget(void **state)
 {
-	struct login_fixture *f = *state;
-	char ip[64];
+	static const struct login_step steps[] = {
+		{ 0, "smtp", "2001:db8:0:7::1", "x@example.test", "g", FAILED },
+		{ 0, "smtp", "2001:db8:0:7::2", "x@example.test", "g", FAILED },
+		{ 0, "smtp", "2001:db8:0:7::3", "x@example.test", "g", FAILED },
+		{ 0, "smtp", "2001:db8:0:7::99", BOB, "pencil", LIMITED },
+		{ 0, "smtp", "2001:db8:0:8::1", BOB, "pencil", OK },
+	};
 
-	for (int i = 1; i <= 3; i++) {
-		snprintf(ip, sizeof(ip), "2001:db8:0:7::%x", i);
-		assert_int_equal(try_login(f, "smtp", ip, "x@example.test",
-					   "g"), LOGIN_OUTCOME_FAILED);
-	}
-	assert_int_equal(try_login(f, "smtp", "2001:db8:0:7::99",
-				   "bob@example.test", "pencil"),
-			 LOGIN_OUTCOME_LIMITED);
-	assert_int_equal(try_login(f, "smtp", "2001:db8:0:8::1",
-				   "bob@example.test", "pencil"),
-			 LOGIN_OUTCOME_OK);
+	run_steps(*state, steps, sizeof(steps) / sizeof(steps[0]));
 }
 
+/* fail_per_user 4 from four addresses in four spellings: the account is
+ * limited for new addresses, not for the one its owner logged in from. */
 static void
 test_login_account_budget_spares_known_address(void **state)
 {
-	struct login_fixture *f = *state;
-	static const char *const spellings[] = {
-		"alice@example.test", "ALICE@example.test",
-		"Alice@EXAMPLE.test", "aLiCe@example.TEST",
+	static const struct login_step steps[] = {
+		{ 0, "pop3", "198.51.100.1", ALICE, "pencil", OK },
+		{ 0, "smtp", "203.0.113.1", "alice@example.test", "x", FAILED },
+		{ 0, "pop3", "203.0.113.2", "ALICE@example.test", "x", FAILED },
+		{ 0, "smtp", "203.0.113.3", "Alice@EXAMPLE.test", "x", FAILED },
+		{ 0, "pop3", "203.0.113.4", "aLiCe@example.TEST", "x", FAILED },
+		/* refused at the start when the name is known... */
+		{ 0, "pop3", "203.0.113.50", "ALICE@example.test", NULL,
+		  LIMITED },
+		/* ...and at the end when it came inside the exchange, a
+		 * right password as a wrong one */
+		{ 0, "smtp", "203.0.113.51", ALICE, "pencil", LIMITED },
+		{ 0, "smtp", "203.0.113.52", ALICE, "wrong", LIMITED },
+		/* the owner's address still works, in either protocol */
+		{ 0, "pop3", "198.51.100.1", ALICE, NULL, OK },
+		{ 0, "smtp", "198.51.100.1", "ALICE@example.test", "pencil",
+		  OK },
+		/* other accounts are untouched */
+		{ 0, "smtp", "203.0.113.53", BOB, "pencil", OK },
+		/* the window ends */
+		{ 600, "smtp", "203.0.113.51", ALICE, "pencil", OK },
 	};
 
-	/* the owner logs in from home once */
-	assert_int_equal(try_login(f, "pop3", "198.51.100.1",
-				   "alice@example.test", "pencil"),
-			 LOGIN_OUTCOME_OK);
-	/* four addresses, four spellings: one account, budget spent */
-	for (int i = 0; i < 4; i++) {
-		char ip[32];
-
-		snprintf(ip, sizeof(ip), "203.0.113.%d", i + 1);
-		assert_int_equal(try_login(f, i % 2 ? "pop3" : "smtp", ip,
-					   spellings[i], "guess"),
-				 LOGIN_OUTCOME_FAILED);
-	}
-	/* a new address: refused at the start when the name is known... */
-	assert_false(login_service_allows(f->svc, "T", "pop3", "USER",
-					  "203.0.113.50", "ALICE@example.test"));
-	/* ...and at the end when it came inside the exchange, the same for
-	 * a right password as for a wrong one */
-	assert_int_equal(try_login(f, "smtp", "203.0.113.51",
-				   "alice@example.test", "pencil"),
-			 LOGIN_OUTCOME_LIMITED);
-	assert_int_equal(try_login(f, "smtp", "203.0.113.52",
-				   "alice@example.test", "wrong"),
-			 LOGIN_OUTCOME_LIMITED);
-	/* the owner's address still works, in either protocol */
-	assert_true(login_service_allows(f->svc, "T", "pop3", "USER",
-					 "198.51.100.1", "alice@example.test"));
-	assert_int_equal(try_login(f, "smtp", "198.51.100.1",
-				   "ALICE@example.test", "pencil"),
-			 LOGIN_OUTCOME_OK);
-	/* other accounts are untouched */
-	assert_int_equal(try_login(f, "smtp", "203.0.113.53",
-				   "bob@example.test", "pencil"),
-			 LOGIN_OUTCOME_OK);
-	/* the address stays known for known_address_s after its last login,
-	 * the budget for the window: both end */
-	fake_now += 600;
-	assert_int_equal(try_login(f, "smtp", "203.0.113.51",
-				   "alice@example.test", "pencil"),
-			 LOGIN_OUTCOME_OK);
+	run_steps(*state, steps, sizeof(steps) / sizeof(steps[0]));
 }
 
+/* known_address_s (a day) after its last login an address is new again */
 static void
 test_login_known_address_expires(void **state)
 {
-	struct login_fixture *f = *state;
+	static const struct login_step steps[] = {
+		{ 0, "smtp", "198.51.100.1", ALICE, "pencil", OK },
+		{ 86400, "smtp", "203.0.113.1", ALICE, "guess", FAILED },
+		{ 0, "smtp", "203.0.113.2", ALICE, "guess", FAILED },
+		{ 0, "smtp", "203.0.113.3", ALICE, "guess", FAILED },
+		{ 0, "smtp", "203.0.113.4", ALICE, "guess", FAILED },
+		{ 0, "smtp", "198.51.100.1", ALICE, "pencil", LIMITED },
+	};
 
-	assert_int_equal(try_login(f, "smtp", "198.51.100.1",
-				   "alice@example.test", "pencil"),
-			 LOGIN_OUTCOME_OK);
-	fake_now += 86400;
-	for (int i = 0; i < 4; i++) {
-		char ip[32];
-
-		snprintf(ip, sizeof(ip), "203.0.113.%d", i + 1);
-		assert_int_equal(try_login(f, "smtp", ip, "alice@example.test",
-					   "guess"), LOGIN_OUTCOME_FAILED);
-	}
-	/* a day later the owner's address is no longer known */
-	assert_int_equal(try_login(f, "smtp", "198.51.100.1",
-				   "alice@example.test", "pencil"),
-			 LOGIN_OUTCOME_LIMITED);
+	run_steps(*state, steps, sizeof(steps) / sizeof(steps[0]));
 }
 
 /* One APOP attempt of user with digest over "<1.2@h>", ended. */
