@@ -553,11 +553,13 @@ sm_clean_name(const char *name)
 }
 
 /* Checks the header of msg (CRLF lines), takes the -t recipients, drops
- * Bcc and adds Date, Message-ID and From when missing. Writes the result
- * to out. Returns 0 or a sysexits code after printing why. */
+ * Bcc and adds Date, Message-ID and From when missing. Writes the new
+ * header section (with its empty line) to out and where msg's body
+ * starts to *body_r (sm_splice() joins them). Returns 0 or a sysexits
+ * code after printing why. */
 static int
 sm_prepare(struct sendmail *sm, const struct buf *msg, bool extract,
-	   const char *id, time_t now, struct buf *out)
+	   const char *id, time_t now, struct buf *out, size_t *body_r)
 {
 	struct sm_field *fields = NULL;
 	size_t n_fields = 0, pos = 0, body = msg->len, lineno = 0;
@@ -658,11 +660,26 @@ sm_prepare(struct sendmail *sm, const struct buf *msg, bool extract,
 		buf_printf(out, "Message-ID: <%s.%lld@%s>\r\n", id,
 			   (long long)now, sm->cfg->hostname);
 	buf_puts(out, "\r\n");
-	if (body < msg->len)
-		buf_append(out, msg->data + body, msg->len - body);
+	*body_r = body < msg->len ? body : msg->len;
 out:
 	free(fields);
 	return ret;
+}
+
+/* Puts the completed header section hdr in front of the body, which
+ * starts at offset body of msg, inside msg's own buffer: a large message
+ * is not copied whole a second time. */
+static void
+sm_splice(struct buf *msg, size_t body, const struct buf *hdr)
+{
+	size_t blen = msg->len - body;
+
+	if (hdr->len > body)
+		buf_reserve(msg, hdr->len - body);
+	memmove(msg->data + hdr->len, msg->data + body, blen);
+	memcpy(msg->data, hdr->data, hdr->len);
+	msg->len = hdr->len + blen;
+	msg->data[msg->len] = '\0';
 }
 
 /* ---- delivery ---- */
@@ -743,25 +760,28 @@ sm_submit(struct sendmail *sm, const struct buf *data,
 	return ret;
 }
 
-/* Completes and stores one message for sm->rcpts (all resolved). Returns
- * 0 or a sysexits code; *id_r gets the message id. */
+/* Completes and stores one message for sm->rcpts (all resolved); raw
+ * becomes the completed message. Returns 0 or a sysexits code; *id_r
+ * gets the message id. */
 static int
-sm_deliver(struct sendmail *sm, const struct buf *raw, bool extract,
+sm_deliver(struct sendmail *sm, struct buf *raw, bool extract,
 	   char id_r[LOG_ID_LEN + 1])
 {
 	struct delivery_msg msg;
 	struct delivery_rcpt *drcpts;
-	struct buf data, received;
+	struct buf hdr, received;
+	size_t body = 0;
 	time_t now = time(NULL);
 	size_t delivered;
 	int ret = 0;
 
 	log_new_id(id_r);
-	buf_init(&data);
+	buf_init(&hdr);
 	buf_init(&received);
-	ret = sm_prepare(sm, raw, extract, id_r, now, &data);
+	ret = sm_prepare(sm, raw, extract, id_r, now, &hdr, &body);
 	if (ret != 0)
 		goto out;
+	sm_splice(raw, body, &hdr);
 	if (sm->n_rcpts == 0) {
 		sm_error(extract ? "no recipient addresses found in the "
 				   "To, Cc, Bcc headers or arguments"
@@ -776,7 +796,7 @@ sm_deliver(struct sendmail *sm, const struct buf *raw, bool extract,
 		goto out;
 	}
 	if (sm->socket_path != NULL) {
-		ret = sm_submit(sm, &data, id_r);
+		ret = sm_submit(sm, raw, id_r);
 		goto out;
 	}
 	/* Nobody gets the message unless everyone can (a script sees one
@@ -817,8 +837,8 @@ sm_deliver(struct sendmail *sm, const struct buf *raw, bool extract,
 	msg.dsn_ret = sm->ret;
 	msg.dsn_envid = sm->envid;
 	msg.received = received.data;
-	msg.data = (const uint8_t *)data.data;
-	msg.len = data.len;
+	msg.data = (const uint8_t *)raw->data;
+	msg.len = raw->len;
 	msg.internal_date = (int64_t)now;
 	msg.rcpts = drcpts;
 	msg.n_rcpts = sm->n_rcpts;
@@ -847,21 +867,21 @@ sm_deliver(struct sendmail *sm, const struct buf *raw, bool extract,
 
 		log_str(fbuf, sizeof(fbuf), sm->env_from);
 		log_info(id_r, "sendmail", "accepted", "from=<%s> nrcpt=%zu "
-			 "size=%zu uid=%u", fbuf, delivered, data.len,
+			 "size=%zu uid=%u", fbuf, delivered, raw->len,
 			 (unsigned)sm->uid);
 		/* stderr is the caller's (cron mails it): the record of the
 		 * injection goes to syslog, which journald keeps too */
 		if (!sm->o.verbose)
 			syslog(LOG_MAIL | LOG_INFO, "info %s sendmail accepted "
 			       "from=<%s> nrcpt=%zu size=%zu uid=%u", id_r,
-			       fbuf, delivered, data.len, (unsigned)sm->uid);
+			       fbuf, delivered, raw->len, (unsigned)sm->uid);
 	}
 	if (ret != 0 && delivered > 0)
 		sm_error("delivered to %zu of %zu recipients", delivered,
 			 sm->n_rcpts);
 	free(drcpts);
 out:
-	buf_deinit(&data);
+	buf_deinit(&hdr);
 	buf_deinit(&received);
 	return ret;
 }

@@ -117,19 +117,21 @@ result_map(enum store_result r)
 #define DELIVERY_COPY_BLOCK (64 * 1024)
 
 /* Stores hdr (the trace headers of one copy) followed by the message as
- * one blob. A spooled message is read in blocks into a streaming blob
- * writer, so neither it nor its copy is ever whole in memory. */
+ * one blob. A copy that goes to the database is put whole (it is small);
+ * a larger one goes through a streaming blob writer, from memory as it
+ * is or from the spool in blocks, so it is never built whole in memory. */
 static enum store_result
 put_copy(struct run_ctx *c, struct buf *hdr, char id_r[STORE_BLOB_ID_LEN + 1],
 	 uint64_t *size_r, const char **error_r)
 {
 	const struct delivery_msg *msg = c->msg;
 	struct store_blob_writer *w = NULL;
-	uint8_t *block;
+	uint8_t *block = NULL;
 	uint64_t off = 0;
 	enum store_result r;
 
-	if (msg->data != NULL || msg->spool == NULL) {
+	if (msg->data != NULL &&
+	    msg->len <= STORE_BLOB_INLINE_MAX - hdr->len) {
 		buf_append(hdr, msg->data, msg->len);
 		*size_r = hdr->len;
 		return store_blob_put(c->store, hdr->data, hdr->len, id_r,
@@ -138,8 +140,15 @@ put_copy(struct run_ctx *c, struct buf *hdr, char id_r[STORE_BLOB_ID_LEN + 1],
 	r = store_blob_writer_new(c->store, &w, error_r);
 	if (r == STORE_OK)
 		r = store_blob_writer_write(w, hdr->data, hdr->len, error_r);
-	block = xmalloc(DELIVERY_COPY_BLOCK);
-	while (r == STORE_OK && off < msg->len) {
+	if (r == STORE_OK && msg->data != NULL) {
+		r = store_blob_writer_write(w, msg->data, msg->len, error_r);
+	} else if (r == STORE_OK && msg->spool == NULL && msg->len > 0) {
+		r = STORE_E_INVALID;
+		*error_r = "the message has neither data nor a spool";
+	} else if (r == STORE_OK) {
+		block = xmalloc(DELIVERY_COPY_BLOCK);
+	}
+	while (r == STORE_OK && msg->data == NULL && off < msg->len) {
 		size_t want = msg->len - off < DELIVERY_COPY_BLOCK ?
 			(size_t)(msg->len - off) : DELIVERY_COPY_BLOCK;
 		ssize_t n = spool_pread(msg->spool, block, want, off);
