@@ -564,6 +564,11 @@ config_defaults(void)
 
 /* ---- loading a file ---- */
 
+struct seen_key {
+	char *name;		/* "section]key" as written */
+	int line;
+};
+
 struct load_ctx {
 	struct config *cfg;
 	const char *path;
@@ -574,8 +579,9 @@ struct load_ctx {
 	int section_line;	/* line of the last [section] header */
 	bool section_reported;
 	struct buf errors;
-	/* keys seen, to refuse duplicates: "section]key" strings */
-	ARRAY(char *) seen;
+	/* keys seen, to refuse duplicates and to name the line of a value
+	 * config_validate() refuses */
+	ARRAY(struct seen_key) seen;
 };
 
 static void
@@ -756,13 +762,14 @@ load_handler(void *user, const char *section, const char *name,
 	strip_inline_comment(v);
 	seen = xasprintf("%s]%s", section, name);
 	for (size_t i = 0; i < array_len(&ctx->seen); i++) {
-		if (strcasecmp(*array_idx(&ctx->seen, i), seen) == 0) {
+		if (strcasecmp(array_idx(&ctx->seen, i)->name, seen) == 0) {
 			err = xasprintf("duplicate key '%s'", name);
 			break;
 		}
 	}
 	if (err == NULL) {
-		array_append(&ctx->seen, &seen);
+		array_append(&ctx->seen, &((struct seen_key){
+			.name = seen, .line = ctx->line }));
 		seen = NULL;
 		(void)config_set(ctx->cfg, section, name, trim(v), &err);
 	}
@@ -775,11 +782,23 @@ load_handler(void *user, const char *section, const char *name,
 	return 1;
 }
 
+/* The line that set key ("section]name"), or 0 when the file did not. */
+static int
+seen_line(struct load_ctx *ctx, const char *key)
+{
+	for (size_t i = 0; key != NULL && i < array_len(&ctx->seen); i++) {
+		if (strcasecmp(array_idx(&ctx->seen, i)->name, key) == 0)
+			return array_idx(&ctx->seen, i)->line;
+	}
+	return 0;
+}
+
 struct config *
 config_load(const char *path, char **error_r)
 {
 	struct load_ctx ctx = { 0 };
 	char *text, *err = NULL;
+	const char *key;
 	size_t len;
 	int rc, long_line;
 
@@ -812,13 +831,19 @@ config_load(const char *path, char **error_r)
 			load_error(&ctx, 0, "cannot parse file");
 	}
 	free(text);
-	for (size_t i = 0; i < array_len(&ctx.seen); i++)
-		free(*array_idx(&ctx.seen, i));
-	array_free(&ctx.seen);
-	if (ctx.errors.len == 0 && config_validate(ctx.cfg, &err) < 0) {
-		buf_printf(&ctx.errors, "%s: %s", path, err);
+	if (ctx.errors.len == 0 && config_validate(ctx.cfg, &key, &err) < 0) {
+		int line = seen_line(&ctx, key);
+
+		/* a default (hostname from gethostname()) has no line */
+		if (line > 0)
+			load_error(&ctx, line, err);
+		else
+			buf_printf(&ctx.errors, "%s: %s", path, err);
 		free(err);
 	}
+	for (size_t i = 0; i < array_len(&ctx.seen); i++)
+		free(array_idx(&ctx.seen, i)->name);
+	array_free(&ctx.seen);
 	if (ctx.errors.len > 0) {
 		*error_r = buf_steal(&ctx.errors);
 		buf_deinit(&ctx.errors);
@@ -837,18 +862,23 @@ hostname_is_valid(const char *h)
 }
 
 int
-config_validate(const struct config *cfg, char **error_r)
+config_validate(const struct config *cfg, const char **key_r,
+		char **error_r)
 {
+	*key_r = NULL;
 	if (cfg->hostname == NULL || !hostname_is_valid(cfg->hostname)) {
+		*key_r = "]hostname";
 		*error_r = xasprintf("hostname '%s' is not a valid host name",
 				     cfg->hostname != NULL ? cfg->hostname : "");
 		return -1;
 	}
 	if (cfg->data_dir == NULL || cfg->data_dir[0] != '/') {
+		*key_r = "]data_dir";
 		*error_r = xstrdup("data_dir must be an absolute path");
 		return -1;
 	}
 	if ((cfg->tls.cert == NULL) != (cfg->tls.key == NULL)) {
+		*key_r = cfg->tls.cert != NULL ? "tls]cert" : "tls]key";
 		*error_r = xstrdup("[tls] cert and key must be set together");
 		return -1;
 	}
@@ -857,6 +887,7 @@ config_validate(const struct config *cfg, char **error_r)
 			&cfg->listen.proto[PROTO_SENDMAIL].v[i];
 
 		if (a->kind != LISTEN_UNIX) {
+			*key_r = "listen]sendmail";
 			*error_r = xasprintf("[listen] sendmail: %s: local "
 					     "submission is a unix socket "
 					     "only (unix:/path)", a->text);
@@ -865,6 +896,7 @@ config_validate(const struct config *cfg, char **error_r)
 	}
 	if (cfg->store.backend == CONFIG_STORE_MARIADB &&
 	    cfg->store.mariadb_database == NULL) {
+		*key_r = "store]mariadb_database";
 		*error_r = xstrdup("[store] mariadb_database is required");
 		return -1;
 	}

@@ -238,8 +238,11 @@ struct config *config_defaults(void);
  * an allocated message in *error_r. Used by the loader and by tests. */
 int config_set(struct config *cfg, const char *section, const char *key,
 	       const char *value, char **error_r);
-/* Cross-key checks after loading (e.g. tls.cert without tls.key). */
-int config_validate(const struct config *cfg, char **error_r);
+/* Cross-key checks after loading (e.g. tls.cert without tls.key). On
+ * error *key_r is the setting at fault as "section]key" ("]hostname" at
+ * the top level), so that the loader can name its line. */
+int config_validate(const struct config *cfg, const char **key_r,
+		    char **error_r);
 void config_free(struct config **cfg);
 
 /* Prints the effective configuration (or only defaults) as INI. Secrets are

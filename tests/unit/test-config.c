@@ -158,8 +158,14 @@ static const struct {
 	{ "[auth]\nargon2_memlimit = 1k\n", "F:2: argon2_memlimit: 1k is out of range 8192..4294967296 bytes" },
 	{ "workers = 1\nworkers = 2\n", "F:2: duplicate key 'workers'" },
 	{ "this is not ini\n", "F:1: syntax error (expected key = value or [section])" },
-	{ "data_dir = relative\n", "F: data_dir must be an absolute path" },
-	{ "[tls]\ncert = /a.pem\n", "F: [tls] cert and key must be set together" },
+	/* cross-key checks name the line of the value at fault */
+	{ "data_dir = relative\n", "F:1: data_dir must be an absolute path" },
+	{ "# x\nDATA_DIR =\n", "F:2: data_dir must be an absolute path" },
+	{ "hostname = -bad-\n", "F:1: hostname '-bad-' is not a valid host name" },
+	{ "[tls]\ncert = /a.pem\n", "F:2: [tls] cert and key must be set together" },
+	{ "[tls]\n\nkey = /a.pem\n", "F:3: [tls] cert and key must be set together" },
+	{ "[listen]\nsendmail = 127.0.0.1:25\n", "F:2: [listen] sendmail: 127.0.0.1:25: local submission is a unix socket only (unix:/path)" },
+	{ "[store]\nbackend = mariadb\nmariadb_database =\n", "F:3: [store] mariadb_database is required" },
 	{ "a = 1\n[listen]\nb = 2\n", "F:1: unknown key 'a'\nF:3: unknown key 'b' in [listen]" },
 	/* checked when loaded, not only when a client connects */
 	{ "[smtp]\nrelay_networks = 192.0.2.0/33, banana\n", "F:2: relay_networks: '192.0.2.0/33' is not a network: prefix longer than the address" },
