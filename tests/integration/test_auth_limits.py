@@ -165,3 +165,42 @@ def test_workers_share_one_budget(herald_factory):
     pids = {l.split("herald[", 1)[1].split("]", 1)[0]
             for l in h.log().splitlines() if "auth-ratelimited" in l}
     assert len(pids) >= 2, "all logins went to one worker: nothing shown"
+
+
+def test_apop_counts_with_smtp_and_folds_case(herald_factory):
+    h = herald_factory(listeners=("smtp", "pop3"),
+                       sections={"auth": "argon2_memlimit = 8M\n"
+                                         "argon2_opslimit = 1\n"
+                                         "fail_delay = 0ms\n"
+                                         "fail_per_ip = 2\n"
+                                         "fail_per_user = 1000",
+                                 "pop3": "apop = yes"})
+    h.add_domain()
+    h.add_user(USER, PASSWORD)
+    h.start()
+    # APOP needs the cleartext: store it the way docs/passwords.md allows
+    db = h.db()
+    db.execute("UPDATE accounts SET password_hash = ?", ("{PLAIN}" + PASSWORD,))
+    db.commit()
+    db.close()
+
+    def apop(user, secret, src):
+        p = POP3From("127.0.0.1", h.ports["pop3"], src)
+        try:
+            p.apop(user, secret)
+            return "+OK"
+        except poplib.error_proto as e:
+            return e.args[0].decode().split()[1]
+        finally:
+            try:
+                p.quit()
+            except (poplib.error_proto, OSError):
+                pass
+
+    assert apop("ALICE@example.test", PASSWORD, "127.0.0.2") == "+OK"
+    assert apop(USER, "wrong", "127.0.0.3") == "[AUTH]"
+    assert smtp_login(h, USER, "wrong", src="127.0.0.3") == 535
+    # one APOP and one SMTP failure spend 127.0.0.3's budget of two
+    assert apop(USER, PASSWORD, "127.0.0.3") == "[SYS/TEMP]"
+    assert "sasl auth-failed user=<alice@example.test> method=APOP " \
+           "proto=pop3 rip=127.0.0.3" in h.log()
