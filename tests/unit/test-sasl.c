@@ -899,6 +899,27 @@ test_login_known_address_expires(void **state)
 	run_steps(*state, steps, sizeof(steps) / sizeof(steps[0]));
 }
 
+/* known_address_s 0: the account budget holds the owner's address too */
+static void
+test_login_known_address_off(void **state)
+{
+	struct login_fixture *f = *state;
+	struct login_limits lim = {
+		.fail_per_ip = 3, .fail_per_user = 2, .fail_window_s = 600,
+		.known_address_s = 0, .ipv6_prefix = 64, .table_size = 100,
+	};
+	static const struct login_step steps[] = {
+		{ 0, "smtp", "198.51.100.1", ALICE, "pencil", OK },
+		{ 0, "smtp", "203.0.113.1", ALICE, "guess", FAILED },
+		{ 0, "smtp", "203.0.113.2", ALICE, "guess", FAILED },
+		{ 0, "smtp", "198.51.100.1", ALICE, "pencil", LIMITED },
+	};
+
+	login_service_free(&f->svc);
+	f->svc = login_service_new(&lim, fake_clock);
+	run_steps(f, steps, sizeof(steps) / sizeof(steps[0]));
+}
+
 /* One APOP attempt of user with digest over "<1.2@h>", ended. */
 static enum login_outcome
 try_apop(struct login_fixture *f, const char *user, const char *digest,
@@ -998,6 +1019,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_login_account_budget_spares_known_address,
 						login_setup, login_teardown),
 		cmocka_unit_test_setup_teardown(test_login_known_address_expires,
+						login_setup, login_teardown),
+		cmocka_unit_test_setup_teardown(test_login_known_address_off,
 						login_setup, login_teardown),
 		cmocka_unit_test_setup_teardown(test_login_apop, login_setup,
 						login_teardown),
