@@ -18,14 +18,15 @@
 static const struct {
 	enum listen_proto proto;
 	daemon_protocol_start_cb_t *start;
+	daemon_protocol_refuse_cb_t *refuse;
 } protocols[] = {
-	{ PROTO_SMTP, smtp_server_start },
-	{ PROTO_SUBMISSION, smtp_server_start },
-	{ PROTO_SUBMISSIONS, smtp_server_start },
-	{ PROTO_LMTP, smtp_server_start },
-	{ PROTO_SENDMAIL, smtp_server_start },
-	{ PROTO_POP3, pop3_session_start },
-	{ PROTO_POP3S, pop3_session_start },
+	{ PROTO_SMTP, smtp_server_start, smtp_server_refuse },
+	{ PROTO_SUBMISSION, smtp_server_start, smtp_server_refuse },
+	{ PROTO_SUBMISSIONS, smtp_server_start, NULL },
+	{ PROTO_LMTP, smtp_server_start, smtp_server_refuse },
+	{ PROTO_SENDMAIL, smtp_server_start, smtp_server_refuse },
+	{ PROTO_POP3, pop3_session_start, pop3_session_refuse },
+	{ PROTO_POP3S, pop3_session_start, NULL },
 };
 
 /* In documentation order, after conf/'s own sections. */
@@ -43,5 +44,7 @@ cli_modules_register(void)
 		config_register_protocol(protocols[i].proto);
 		daemon_set_protocol_handler(protocols[i].proto,
 					    protocols[i].start);
+		daemon_set_protocol_refuse_handler(protocols[i].proto,
+						   protocols[i].refuse);
 	}
 }

@@ -130,7 +130,6 @@ struct config_smtp {
 	unsigned recipient_overshoot_limit;	/* 452s before they count
 						 * as errors */
 	unsigned max_errors;		/* protocol errors before disconnect */
-	unsigned max_connections_per_ip;	/* per worker; 0: no limit */
 	unsigned max_line_length;	/* message text line, with CRLF */
 	bool normalize_line_endings;	/* bare LF/CR -> CRLF instead of 550 */
 	char *relay_networks;		/* CIDRs allowed to relay without AUTH */
@@ -158,6 +157,10 @@ struct config {
 	unsigned workers;
 	enum log_level log_level;
 	uint64_t shutdown_timeout_ms;
+	/* the connection layer (src/daemon/worker.c), every protocol */
+	unsigned max_connections_per_ip;	/* per worker; 0: no limit */
+	unsigned max_connections;		/* per worker */
+	unsigned max_open_files;	/* RLIMIT_NOFILE; 0: the hard limit */
 
 	struct config_listen listen;
 	struct config_tls tls;

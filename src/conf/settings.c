@@ -57,6 +57,27 @@ static const struct setting top_settings[] = {
 	  .max = 600000, .unit = DURATION_MS, .reloadable = true,
 	  .doc = "How long SIGTERM waits for workers to finish before they "
 		 "are killed." },
+	{ .key = "max_connections_per_ip", .type = SETTING_UINT,
+	  .offset = OFF(max_connections_per_ip), .def = "50", .min = 0,
+	  .max = 100000, .reloadable = true,
+	  .doc = "Concurrent connections from one client address per worker "
+		 "process, all protocols together (a local user's on the "
+		 "sendmail socket count per user; LMTP's unix socket not at "
+		 "all). More are refused: SMTP 421 4.7.0, POP3 -ERR, closed "
+		 "on implicit TLS ports. 0: no limit." },
+	{ .key = "max_connections", .type = SETTING_UINT,
+	  .offset = OFF(max_connections), .def = "10000", .min = 1,
+	  .max = 1000000, .reloadable = true,
+	  .doc = "Concurrent connections per worker process, all listeners "
+		 "together; more are refused like those over "
+		 "`max_connections_per_ip` (SMTP 421 4.3.2). Lowered at start "
+		 "to what the open-file limit leaves room for." },
+	{ .key = "max_open_files", .type = SETTING_UINT,
+	  .offset = OFF(max_open_files), .def = "0", .min = 0,
+	  .max = 16777216,
+	  .doc = "The open-file limit (RLIMIT_NOFILE) `herald serve` sets for "
+		 "itself and its workers at start. 0: raise it to the hard "
+		 "limit. Above the hard limit needs root." },
 };
 
 #define LISTEN(p, name, example)                                           \

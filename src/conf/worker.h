@@ -15,6 +15,14 @@ struct ioev_loop;
 struct threadpool;
 struct tls_server;
 
+/* Why the connection layer refuses a client before any session starts:
+ * the address has max_connections_per_ip open already, or the worker
+ * max_connections. */
+enum worker_refusal {
+	WORKER_REFUSE_PER_IP,
+	WORKER_REFUSE_TOTAL,
+};
+
 /* One per worker, valid for the worker's whole life; everything runs on
  * loop's thread. */
 struct worker {

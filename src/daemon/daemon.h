@@ -23,6 +23,15 @@ typedef void daemon_protocol_start_cb_t(struct ioev_conn *conn,
 					struct worker *w,
 					enum listen_proto proto);
 
+/* Refuses a connection that is over max_connections_per_ip or
+ * max_connections with the protocol's own words ("421 ...", "-ERR ...")
+ * and ioev_conn_close_after_write(); starts no session. Never called for
+ * implicit-TLS listeners (their connections are closed: a handshake just
+ * to refuse costs what the limit saves). */
+typedef void daemon_protocol_refuse_cb_t(struct ioev_conn *conn,
+					 struct worker *w,
+					 enum worker_refusal why);
+
 /* Registers (or with NULL removes) the handler for a protocol. Call before
  * daemon_serve(): cli/ registers the built-in protocols
  * (cli_modules_register()); tests plug in an echo handler. */
@@ -30,6 +39,12 @@ void daemon_set_protocol_handler(enum listen_proto proto,
 				 daemon_protocol_start_cb_t *start);
 /* The registered handler for proto; NULL when there is none. */
 daemon_protocol_start_cb_t *daemon_protocol_handler(enum listen_proto proto);
+/* The refusal handler, likewise; without one a refused connection is
+ * just closed. */
+void daemon_set_protocol_refuse_handler(enum listen_proto proto,
+					daemon_protocol_refuse_cb_t *refuse);
+daemon_protocol_refuse_cb_t *
+daemon_protocol_refuse_handler(enum listen_proto proto);
 /* Checks that every protocol cfg listens on has a handler. Returns 0, or
  * -1 with an allocated "listen.imap: the imap protocol is not available in
  * this build" in *error_r. */

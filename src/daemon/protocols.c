@@ -12,6 +12,7 @@
 /* NULL: not available; daemon_serve() refuses a config that listens on it
  * rather than accept and drop connections. */
 static daemon_protocol_start_cb_t *handlers[PROTO_COUNT];
+static daemon_protocol_refuse_cb_t *refusers[PROTO_COUNT];
 
 void
 daemon_set_protocol_handler(enum listen_proto proto,
@@ -28,6 +29,23 @@ daemon_protocol_handler(enum listen_proto proto)
 	if ((unsigned)proto >= PROTO_COUNT)
 		return NULL;
 	return handlers[proto];
+}
+
+void
+daemon_set_protocol_refuse_handler(enum listen_proto proto,
+				   daemon_protocol_refuse_cb_t *refuse)
+{
+	if ((unsigned)proto >= PROTO_COUNT)
+		panic("daemon: protocol %d out of range", (int)proto);
+	refusers[proto] = refuse;
+}
+
+daemon_protocol_refuse_cb_t *
+daemon_protocol_refuse_handler(enum listen_proto proto)
+{
+	if ((unsigned)proto >= PROTO_COUNT)
+		return NULL;
+	return refusers[proto];
 }
 
 int

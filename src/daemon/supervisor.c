@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -401,6 +402,38 @@ supervise(struct supervisor *sup, const sigset_t *set)
 	}
 }
 
+/* Debian's soft limit of 1024 open files runs out at about a thousand
+ * connections, and then every listener waits in accept(2) (EMFILE). The
+ * hard limit is what the admin (or systemd's LimitNOFILE) allows; workers
+ * inherit what is set here. */
+static void
+raise_nofile(const struct config *cfg)
+{
+	struct rlimit rl, want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	want = rl;
+	if (cfg->max_open_files == 0) {
+		want.rlim_cur = rl.rlim_max;
+	} else {
+		want.rlim_cur = cfg->max_open_files;
+		if (want.rlim_cur > rl.rlim_max)
+			want.rlim_max = want.rlim_cur;	/* root only */
+	}
+	if (want.rlim_cur == rl.rlim_cur && want.rlim_max == rl.rlim_max)
+		return;
+	if (setrlimit(RLIMIT_NOFILE, &want) < 0) {
+		log_warn(NULL, "daemon", "nofile-failed", "want=%llu hard=%llu "
+			 "error=\"%s\"", (unsigned long long)want.rlim_cur,
+			 (unsigned long long)rl.rlim_max, strerror(errno));
+		return;
+	}
+	log_info(NULL, "daemon", "nofile", "soft=%llu hard=%llu",
+		 (unsigned long long)want.rlim_cur,
+		 (unsigned long long)want.rlim_max);
+}
+
 int
 daemon_serve(const char *config_path, struct config *cfg)
 {
@@ -422,6 +455,7 @@ daemon_serve(const char *config_path, struct config *cfg)
 
 	sup.pid = getpid();
 	apply_log_level(cfg);
+	raise_nofile(cfg);
 	if (generation_prepare(&sup.cur, cfg, NULL, &error) < 0) {
 		log_multiline_error("start-failed", error);
 		free(error);

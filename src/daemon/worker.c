@@ -2,14 +2,20 @@
 /*
  * A worker process: drops privileges, opens its event loop and thread
  * pool, accepts on the shared listening sockets and hands each connection
- * to its protocol's start handler. SIGTERM closes everything and exits;
- * DAEMON_SIG_DRAIN stops accepting and exits when the last connection ends.
+ * to its protocol's start handler, or refuses it when its address or the
+ * worker has too many open (limits that hold for every protocol). SIGTERM
+ * closes everything and exits; DAEMON_SIG_DRAIN stops accepting and exits
+ * when the last connection ends.
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,6 +30,18 @@
  * established connections get a turn. */
 #define ACCEPT_BATCH 32
 #define ACCEPT_PAUSE_MS 1000
+/* File descriptors kept free of connections: the store's database and
+ * blob files, the pool's eventfd, listeners, log, a refusal in flight. */
+#define NOFILE_RESERVE 64
+#define IP_BUCKETS 1024
+
+/* The open connections of one client address (or local user) here. */
+struct worker_ip {
+	struct worker_ip *next;
+	struct worker_state *ws;
+	unsigned n;
+	char key[INET6_ADDRSTRLEN + 8];	/* "192.0.2.1", "uid:1000" */
+};
 
 struct worker_listener {
 	struct worker_state *ws;
@@ -38,6 +56,8 @@ struct worker_state {
 	size_t n_ls;
 	struct ioev_timer *accept_pause;
 	struct event *sig_term, *sig_drain;
+	struct worker_ip *ips[IP_BUCKETS];
+	size_t max_conns;		/* cfg's, within the open-file limit */
 };
 
 static daemon_worker_init_cb_t *hook_init;
@@ -73,6 +93,154 @@ worker_accept_resume(void *arg)
 		worker_accepting(ws, true);
 }
 
+static unsigned
+ip_bucket(const char *key)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (; *key != '\0'; key++)
+		h = (h ^ (uint8_t)*key) * 16777619u;
+	return h % IP_BUCKETS;
+}
+
+static struct worker_ip *
+ip_get(struct worker_state *ws, const char *key)
+{
+	unsigned b = ip_bucket(key);
+	struct worker_ip *ip;
+
+	for (ip = ws->ips[b]; ip != NULL; ip = ip->next)
+		if (strcmp(ip->key, key) == 0)
+			return ip;
+	ip = xcalloc(1, sizeof(*ip));
+	ip->ws = ws;
+	snprintf(ip->key, sizeof(ip->key), "%s", key);
+	ip->next = ws->ips[b];
+	ws->ips[b] = ip;
+	return ip;
+}
+
+/* A counted connection has ended (ioev's release callback). */
+static void
+ip_release(void *ctx)
+{
+	struct worker_ip *ip = ctx, **pp;
+
+	if (--ip->n > 0)
+		return;
+	for (pp = &ip->ws->ips[ip_bucket(ip->key)]; *pp != ip;
+	     pp = &(*pp)->next)
+		;
+	*pp = ip->next;
+	free(ip);
+}
+
+/* What a connection counts against: the peer's address, or on the
+ * sendmail socket the local user (the socket is open to all of them).
+ * False for what is not limited (LMTP's unix socket: the local MTA). */
+static bool
+conn_key(int fd, enum listen_proto proto, const struct sockaddr_storage *ss,
+	 char *key, size_t keysz)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)ss;
+
+		return inet_ntop(AF_INET, &sin->sin_addr, key,
+				 (socklen_t)keysz) != NULL;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)ss;
+
+		return inet_ntop(AF_INET6, &sin6->sin6_addr, key,
+				 (socklen_t)keysz) != NULL;
+	}
+	if (ss->ss_family == AF_UNIX && proto == PROTO_SENDMAIL) {
+		struct ucred uc;
+		socklen_t sl = sizeof(uc);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &sl) < 0)
+			return false;
+		snprintf(key, keysz, "uid:%u", (unsigned)uc.uid);
+		return true;
+	}
+	return false;
+}
+
+/* Over a limit: the protocol's "too many connections" where that is
+ * cheap, else (implicit TLS: it would need a handshake) just a close. */
+static void
+worker_refuse(struct worker_state *ws, int cfd, enum listen_proto proto,
+	      enum worker_refusal why)
+{
+	daemon_protocol_refuse_cb_t *refuse =
+		daemon_protocol_refuse_handler(proto);
+	struct ioev_conn *conn;
+
+	if (refuse == NULL || listen_proto_is_implicit_tls(proto)) {
+		close(cfd);
+		return;
+	}
+	conn = ioev_conn_new(ws->w.loop, cfd, NULL, NULL);
+	refuse(conn, &ws->w, why);
+	/* a client that never reads must not keep the socket */
+	ioev_conn_set_limits(conn, &(struct ioev_conn_limits){
+		.idle_timeout_ms = 10000 });
+	if (!ioev_conn_is_closed(conn))
+		ioev_conn_close_after_write(conn);
+}
+
+/* The limits every protocol shares (docs/limits.md "Connections"):
+ * max_connections per worker, max_connections_per_ip per address. Starts
+ * the protocol's session, or refuses. */
+static void
+worker_take(struct worker_state *ws, struct worker_listener *l, int cfd,
+	    const struct sockaddr_storage *ss)
+{
+	const struct config *cfg = ws->w.cfg;
+	struct worker_ip *ip = NULL;
+	struct ioev_conn *conn;
+	char key[INET6_ADDRSTRLEN + 8];
+
+	if (conn_key(cfd, l->proto, ss, key, sizeof(key))) {
+		if (ioev_loop_conn_count(ws->w.loop) >= ws->max_conns) {
+			log_info(NULL, "conn", "server-full", "rip=%s proto=%s "
+				 "connections=%zu", key,
+				 listen_proto_name(l->proto),
+				 ioev_loop_conn_count(ws->w.loop));
+			worker_refuse(ws, cfd, l->proto, WORKER_REFUSE_TOTAL);
+			return;
+		}
+		ip = ip_get(ws, key);
+		if (cfg->max_connections_per_ip > 0 &&
+		    ip->n >= cfg->max_connections_per_ip) {
+			log_info(NULL, "conn", "too-many-connections",
+				 "rip=%s proto=%s count=%u", key,
+				 listen_proto_name(l->proto), ip->n + 1);
+			worker_refuse(ws, cfd, l->proto, WORKER_REFUSE_PER_IP);
+			return;
+		}
+	} else if (ioev_loop_conn_count(ws->w.loop) >= ws->max_conns) {
+		log_info(NULL, "conn", "server-full", "rip=unix proto=%s "
+			 "connections=%zu", listen_proto_name(l->proto),
+			 ioev_loop_conn_count(ws->w.loop));
+		worker_refuse(ws, cfd, l->proto, WORKER_REFUSE_TOTAL);
+		return;
+	}
+	conn = ioev_conn_new(ws->w.loop, cfd,
+			     listen_proto_is_implicit_tls(l->proto) &&
+			     ws->w.tls != NULL ?
+			     tls_server_ioev(ws->w.tls) : NULL, NULL);
+	if (ip != NULL) {
+		ip->n++;
+		ioev_conn_set_release(conn, ip_release, ip);
+	}
+	log_debug(ioev_conn_id(conn), listen_proto_name(l->proto),
+		  "connect", "rip=%s rport=%u lip=%s lport=%u",
+		  ioev_conn_peer_ip(conn), ioev_conn_peer_port(conn),
+		  ioev_conn_local_ip(conn), ioev_conn_local_port(conn));
+	daemon_protocol_handler(l->proto)(conn, &ws->w, l->proto);
+}
+
 static void
 worker_accept_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -81,8 +249,10 @@ worker_accept_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)what;
 	for (int i = 0; i < ACCEPT_BATCH && !ws->w.draining; i++) {
-		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct ioev_conn *conn;
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int cfd = accept4(fd, (struct sockaddr *)&ss, &sl,
+				  SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (cfd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
@@ -96,16 +266,32 @@ worker_accept_cb(evutil_socket_t fd, short what, void *arg)
 			ioev_timer_start(ws->accept_pause, ACCEPT_PAUSE_MS, false);
 			return;
 		}
-		conn = ioev_conn_new(ws->w.loop, cfd,
-				     listen_proto_is_implicit_tls(l->proto) &&
-				     ws->w.tls != NULL ?
-				     tls_server_ioev(ws->w.tls) : NULL, NULL);
-		log_debug(ioev_conn_id(conn), listen_proto_name(l->proto),
-			  "connect", "rip=%s rport=%u lip=%s lport=%u",
-			  ioev_conn_peer_ip(conn), ioev_conn_peer_port(conn),
-			  ioev_conn_local_ip(conn), ioev_conn_local_port(conn));
-		daemon_protocol_handler(l->proto)(conn, &ws->w, l->proto);
+		if (sl > sizeof(ss))
+			memset(&ss, 0, sizeof(ss));
+		worker_take(ws, l, cfd, &ss);
 	}
+}
+
+/* max_connections, within what the open-file limit leaves: past it,
+ * accept(2) would fail with EMFILE and every listener stall. */
+static void
+worker_set_max_conns(struct worker_state *ws)
+{
+	struct rlimit rl;
+	size_t cap = ws->w.cfg->max_connections;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+		size_t room = rl.rlim_cur > NOFILE_RESERVE + ws->n_ls ?
+			(size_t)rl.rlim_cur - NOFILE_RESERVE - ws->n_ls : 1;
+
+		if (room < cap) {
+			log_info(NULL, "daemon", "max-connections", "limit=%zu "
+				 "configured=%zu open_files=%llu", room, cap,
+				 (unsigned long long)rl.rlim_cur);
+			cap = room;
+		}
+	}
+	ws->max_conns = cap;
 }
 
 static void
@@ -230,6 +416,7 @@ daemon_worker_main(const struct config *cfg, struct tls_server *tls,
 		ws.ls[i].ev = event_new(base, ls->v[i].fd, EV_READ | EV_PERSIST,
 					worker_accept_cb, &ws.ls[i]);
 	}
+	worker_set_max_conns(&ws);
 	worker_accepting(&ws, true);
 
 	if (ioev_loop_run(ws.w.loop) < 0)

@@ -102,6 +102,8 @@ struct ioev_conn {
 	struct event *kick;
 	const struct ioev_conn_callbacks *cbs;
 	void *ctx;
+	void (*release)(void *ctx);
+	void *release_ctx;
 	struct ioev_conn_limits limits;
 	struct sockaddr_storage peer;
 	bool peer_local;
@@ -540,6 +542,8 @@ conn_kick_event(evutil_socket_t fd, short what, void *arg)
 		conn->notified = true;
 		if (conn->cbs != NULL)
 			conn->cbs->close(conn, conn->ctx, conn->reason);
+		if (conn->release != NULL)
+			conn->release(conn->release_ctx);
 		conn_unlink(conn);
 		ioev_conn_unref(&conn);
 		return;
@@ -987,6 +991,14 @@ ioev_conn_set_callbacks(struct ioev_conn *conn,
 		conn->kick_input = true;
 		conn_kick(conn);
 	}
+}
+
+void
+ioev_conn_set_release(struct ioev_conn *conn, void (*release)(void *ctx),
+		      void *ctx)
+{
+	conn->release = release;
+	conn->release_ctx = ctx;
 }
 
 void

@@ -193,6 +193,12 @@ void ioev_conn_set_callbacks(struct ioev_conn *conn,
 			     const struct ioev_conn_callbacks *cbs, void *ctx);
 void ioev_conn_set_limits(struct ioev_conn *conn,
 			  const struct ioev_conn_limits *limits);
+/* A second close callback, for the layer that accepted the conn and
+ * counts it (per-address limits): runs once, right after the protocol's
+ * close callback (or alone when none was set), when the conn is gone.
+ * One per conn; a second call replaces the first. */
+void ioev_conn_set_release(struct ioev_conn *conn,
+			   void (*release)(void *ctx), void *ctx);
 
 /* Extra references keep the struct (not the socket) alive, e.g. across a
  * lookup that does not go through ioev_conn_run_blocking(). After close,

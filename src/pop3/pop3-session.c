@@ -338,6 +338,20 @@ static const struct ioev_conn_callbacks pop3_callbacks = {
 };
 
 void
+pop3_session_refuse(struct ioev_conn *conn, struct worker *w,
+		    enum worker_refusal why)
+{
+	/* RFC 1939 4: a server may answer the connection with -ERR; RFC
+	 * 3206's [SYS/TEMP] tells the client it is worth trying later */
+	ioev_conn_puts(conn, why == WORKER_REFUSE_PER_IP ?
+		       "-ERR [SYS/TEMP] Too many connections from your "
+		       "address\r\n" :
+		       "-ERR [SYS/TEMP] Too many connections, try again "
+		       "later\r\n");
+	ioev_conn_close_after_write(conn);
+}
+
+void
 pop3_session_start(struct ioev_conn *conn, struct worker *w,
 		   enum listen_proto proto)
 {

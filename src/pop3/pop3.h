@@ -8,6 +8,7 @@
 #define HERALD_POP3_POP3_H
 
 #include "conf/config.h"
+#include "conf/worker.h"
 
 struct ioev_conn;
 struct worker;
@@ -20,6 +21,11 @@ struct worker;
  */
 void pop3_session_start(struct ioev_conn *conn, struct worker *w,
 			enum listen_proto proto);
+/* The daemon's refusal handler for PROTO_POP3
+ * (daemon_protocol_refuse_cb_t): "-ERR [SYS/TEMP] ..." instead of the
+ * greeting, then close. */
+void pop3_session_refuse(struct ioev_conn *conn, struct worker *w,
+			 enum worker_refusal why);
 
 /* Number of POP3 sessions open in this process (tests, benchmarks). */
 unsigned pop3_session_count(void);

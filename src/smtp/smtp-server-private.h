@@ -51,11 +51,6 @@ struct smtp_server {
 	struct store *store;
 	bool own_store;		/* opened here because the worker had none */
 	/* concurrent connections per client address */
-	struct smtp_ip_count {
-		char ip[64];
-		unsigned n;
-	} *ips;
-	size_t n_ips, cap_ips;
 };
 
 struct smtp_rcpt {
@@ -89,7 +84,6 @@ struct smtp_session {
 	unsigned errors;
 	unsigned auth_failures;
 	unsigned messages;
-	bool ip_counted;
 
 	/* the mail transaction */
 	bool in_tx;

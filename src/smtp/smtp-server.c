@@ -2,8 +2,8 @@
 /*
  * SMTP sessions: connection start and end, the greeting and early-talker
  * check, the input loop that feeds the command reader (or the data reader
- * in DATA/BDAT), the command table, timeouts and the per-address
- * connection limit. The commands themselves live in smtp-cmd-*.c.
+ * in DATA/BDAT), the command table and timeouts. The commands themselves
+ * live in smtp-cmd-*.c.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -56,44 +56,6 @@ server_get(struct worker *w)
 	}
 	the_server = srv;
 	return srv;
-}
-
-/* ---- per-address connection counts ---- */
-
-static struct smtp_ip_count *
-ip_slot(struct smtp_server *srv, const char *ip, bool create)
-{
-	for (size_t i = 0; i < srv->n_ips; i++) {
-		if (strcmp(srv->ips[i].ip, ip) == 0)
-			return &srv->ips[i];
-	}
-	if (!create)
-		return NULL;
-	if (srv->n_ips == srv->cap_ips) {
-		srv->cap_ips = srv->cap_ips == 0 ? 16 : srv->cap_ips * 2;
-		srv->ips = xreallocarray(srv->ips, srv->cap_ips,
-					 sizeof(*srv->ips));
-	}
-	struct smtp_ip_count *c = &srv->ips[srv->n_ips++];
-
-	snprintf(c->ip, sizeof(c->ip), "%s", ip);
-	c->n = 0;
-	return c;
-}
-
-static void
-ip_release(struct smtp_server *srv, const char *ip)
-{
-	struct smtp_ip_count *c = ip_slot(srv, ip, false);
-
-	if (c == NULL)
-		return;
-	if (c->n > 0)
-		c->n--;
-	if (c->n == 0) {
-		*c = srv->ips[srv->n_ips - 1];
-		srv->n_ips--;
-	}
 }
 
 /* ---- session helpers ---- */
@@ -531,8 +493,6 @@ session_free(struct smtp_session *s)
 	smtp_parser_free(&s->auth_parser);
 	if (s->timer != NULL)
 		ioev_timer_free(&s->timer);
-	if (s->ip_counted)
-		ip_release(s->srv, s->rip);
 	free(s->helo);
 	free(s->auth_user);
 	free(s);
@@ -643,25 +603,26 @@ smtp_server_start(struct ioev_conn *conn, struct worker *w,
 				      "try later", srv->cfg->hostname);
 		return;
 	}
-	if (c->max_connections_per_ip > 0 &&
-	    (strcmp(ioev_conn_peer_ip(conn), "unix") != 0 ||
-	     s->mode == SMTP_MODE_LOCAL)) {
-		struct smtp_ip_count *ic = ip_slot(srv, s->rip, true);
-
-		ic->n++;
-		s->ip_counted = true;
-		if (ic->n > c->max_connections_per_ip) {
-			log_info(s->id, "smtp", "too-many-connections",
-				 "rip=%s count=%u", s->rip, ic->n);
-			smtp_session_close(s, "421 4.7.0 %s Error: too many "
-					      "connections from your address",
-					   srv->cfg->hostname);
-			return;
-		}
-	}
 	if (s->mode == SMTP_MODE_SMTP && c->greeting_delay_ms > 0) {
 		smtp_session_delay(s, c->greeting_delay_ms, send_greeting);
 		return;
 	}
 	send_greeting(s);
+}
+
+void
+smtp_server_refuse(struct ioev_conn *conn, struct worker *w,
+		   enum worker_refusal why)
+{
+	/* RFC 5321 3.1: a server that cannot serve says 421 instead of its
+	 * greeting; 4.7.0 is policy (this address), 4.3.2 the system */
+	if (why == WORKER_REFUSE_PER_IP)
+		ioev_conn_printf(conn, "421 4.7.0 %s Error: too many "
+				 "connections from your address\r\n",
+				 w->cfg->hostname);
+	else
+		ioev_conn_printf(conn, "421 4.3.2 %s Error: too many "
+				 "connections, try again later\r\n",
+				 w->cfg->hostname);
+	ioev_conn_close_after_write(conn);
 }

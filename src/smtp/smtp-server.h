@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "conf/config.h"
+#include "conf/worker.h"
 
 struct ioev_conn;
 struct worker;
@@ -27,5 +28,10 @@ extern const struct setting_section smtp_setting_section;
  * use if the worker has none). */
 void smtp_server_start(struct ioev_conn *conn, struct worker *w,
 		       enum listen_proto proto);
+/* The daemon's refusal handler for the same listeners
+ * (daemon_protocol_refuse_cb_t): "421" instead of the greeting, then
+ * close. */
+void smtp_server_refuse(struct ioev_conn *conn, struct worker *w,
+			enum worker_refusal why);
 
 #endif

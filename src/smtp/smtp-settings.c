@@ -66,11 +66,6 @@ static const struct setting smtp_settings[] = {
 	  .max = 1000, .reloadable = true,
 	  .doc = "Protocol errors (bad commands, refused recipients) in one "
 		 "session before the server answers 421 and disconnects." },
-	{ .key = "max_connections_per_ip", .type = SETTING_UINT,
-	  .offset = OFF(smtp.max_connections_per_ip), .def = "50", .min = 0,
-	  .max = 100000, .reloadable = true,
-	  .doc = "Concurrent SMTP connections from one client address per "
-		 "worker process; more get 421 4.7.0. 0: no limit." },
 	{ .key = "max_line_length", .type = SETTING_UINT,
 	  .offset = OFF(smtp.max_line_length), .def = "1000", .min = 1000,
 	  .max = 1048576, .reloadable = true,

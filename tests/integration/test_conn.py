@@ -3,6 +3,7 @@ half-closed clients still get their replies, TLS handshakes that stall are
 closed, TLS sessions end with close_notify, per-address and global
 connection limits. Raw sockets, so the tests control every byte and FIN."""
 import base64
+import resource
 import smtplib
 import socket
 import ssl
@@ -273,14 +274,12 @@ def test_stalled_handshake_is_closed(herald_factory, port, how):
 
 
 def test_stalled_handshake_frees_ip_slot(herald_factory):
-    """max_connections_per_ip = 1: a client stuck in the handshake on 465
-    holds the address's only slot until the handshake times out; then
-    the address is served again."""
-    h = smtp_server(herald_factory,
-                    sections=dict(TLS_SECTIONS,
-                                  smtp="max_connections_per_ip = 1"))
-    # the harness's port probes count until the worker has seen them go
-    assert wait_for(lambda: Raw(h.ports["smtp"]).reply()[0] == 220)
+    """max_connections_per_ip = 2, one taken by a greeted SMTP client: a
+    client stuck in the handshake on 465 holds the address's last slot
+    until the handshake times out; then the address is served again."""
+    h = smtp_server(herald_factory, sections=dict(TLS_SECTIONS),
+                    extra="max_connections_per_ip = 2")
+    held = fill_slots(h, "smtp", 1, b"220")
     s = socket.create_connection(("127.0.0.1", h.ports["submissions"]),
                                  timeout=15)
     s.sendall(HALF_HELLO)
@@ -291,6 +290,7 @@ def test_stalled_handshake_frees_ip_slot(herald_factory):
     assert closed_within(s, 10) is not None
     s.close()
     assert wait_for(lambda: Raw(h.ports["smtp"]).reply()[0] == 220, 5)
+    held[0].close()
 
 
 # -- close_notify (issue 10, 2.12) ---------------------------------------
@@ -377,3 +377,91 @@ def test_tls_log_lines(herald_factory):
     assert 'rip=127.0.0.1 reason="' in failed[0]
     assert "error:" not in failed[0]      # no OpenSSL error stack
     assert "warn" not in "".join(l for l in log.splitlines() if " tls " in l)
+
+
+# -- connection limits for every protocol (issue 10, 2.7) ----------------
+
+def probes_gone(h):
+    """The harness's port probes (one per listener) count against the
+    limits until the worker has seen them close: wait for that."""
+    def gone():
+        log = h.log()
+        return (log.count(" disconnect ") + log.count(" conn server-full ") +
+                log.count(" conn too-many-connections ")) >= len(h.ports)
+    assert wait_for(gone), h.log()
+
+
+def fill_slots(h, port_name, n, greeting):
+    """n connections that were greeted."""
+    probes_gone(h)
+    deadline = time.monotonic() + 15
+    while True:
+        socks = [socket.create_connection(("127.0.0.1", h.ports[port_name]),
+                                          timeout=15) for _ in range(n)]
+        got = [s.recv(200) for s in socks]
+        if all(g.startswith(greeting) for g in got):
+            return socks
+        for s in socks:
+            s.close()
+        assert time.monotonic() < deadline, got
+        time.sleep(0.1)
+
+
+def test_pop3_per_ip_limit(herald_factory):
+    h = smtp_server(herald_factory, listeners=("smtp", "pop3", "pop3s"),
+                    extra="max_connections_per_ip = 2")
+    held = fill_slots(h, "pop3", 2, b"+OK")
+    s = socket.create_connection(("127.0.0.1", h.ports["pop3"]), timeout=15)
+    assert read_to_eof(s).startswith(b"-ERR [SYS/TEMP] Too many connections")
+    s.close()
+    # pop3s counts against the same address: closed without a handshake
+    s = socket.create_connection(("127.0.0.1", h.ports["pop3s"]), timeout=15)
+    assert read_to_eof(s) == b""
+    s.close()
+    assert h.wait_log("conn too-many-connections rip=127.0.0.1 proto=pop3s")
+    held.pop().close()
+    assert wait_for(lambda: socket.create_connection(
+        ("127.0.0.1", h.ports["pop3s"]), timeout=5) and True)
+    # a free slot: the next pop3 client is greeted again
+    assert wait_for(lambda: socket.create_connection(
+        ("127.0.0.1", h.ports["pop3"]), timeout=5).recv(3) == b"+OK")
+    for s in held:
+        s.close()
+
+
+def test_global_connection_cap(herald_factory):
+    h = smtp_server(herald_factory, listeners=("smtp", "pop3", "pop3s"),
+                    extra="max_connections = 3\nmax_connections_per_ip = 0")
+    held = fill_slots(h, "smtp", 3, b"220")
+    for port, want in (("smtp", b"421 4.3.2 "), ("pop3", b"-ERR [SYS/TEMP]"),
+                       ("pop3s", b"")):
+        s = socket.create_connection(("127.0.0.1", h.ports[port]),
+                                     timeout=15)
+        got = read_to_eof(s)
+        s.close()
+        assert got.startswith(want) and (want or got == b""), (port, got)
+    assert h.wait_log("conn server-full rip=127.0.0.1 proto=smtp")
+    held.pop().close()
+    assert wait_for(lambda: socket.create_connection(
+        ("127.0.0.1", h.ports["pop3"]), timeout=5).recv(3) == b"+OK")
+    for s in held:
+        s.close()
+
+
+def test_open_file_limit_raised(herald_factory):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard <= 1024:
+        pytest.skip("the hard open-file limit is 1024: nothing to raise")
+    h = herald_factory(listeners=("smtp",))
+    h.add_domain()
+    # started with a low soft limit, as on a stock Debian
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+    try:
+        h.start()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    sup, workers = h.pids()
+    assert workers
+    with open(f"/proc/{workers[0]}/limits") as f:
+        line = next(l for l in f if l.startswith("Max open files"))
+    assert int(line.split()[3]) == hard, line

@@ -247,7 +247,7 @@ def test_connections_are_limited_per_user(herald_factory):
     """The socket is open to every local user: max_connections_per_ip
     counts each user id as TCP counts each address."""
     h = herald_factory(listeners=("smtp", "sendmail_unix"),
-                       sections={"smtp": "max_connections_per_ip = 2"})
+                       extra="max_connections_per_ip = 2")
     h.add_domain()
     h.start()
 

@@ -364,7 +364,7 @@ def test_early_talker(herald_factory):
 
 def test_connections_per_ip(herald_factory):
     h = herald_factory(listeners=("smtp",),
-                       sections={"smtp": "max_connections_per_ip = 2"})
+                       extra="max_connections_per_ip = 2")
     h.add_domain()
     h.start()
     # the harness's own port probe counts until the worker has seen it

@@ -462,6 +462,28 @@ test_peer_eof(void **state)
 }
 
 static void
+release_cb(void *ctx)
+{
+	struct tproto *t = ctx;
+
+	buf_puts(&t->log, "release\n");
+}
+
+/* The accepting layer's release runs once, after the protocol's close. */
+static void
+test_release_after_close(void **state)
+{
+	struct fixture *f = fixture_new(NULL, &tp_cbs, false);
+
+	ioev_conn_set_release(f->t.conn, release_cb, &f->t);
+	send_str(f->client, "QUIT\r\n");
+	pump(f, 2000);
+	pump(f, 10);
+	assert_string_equal(f->t.log.data, "QUIT\nclose:local\nrelease\n");
+	fixture_free(&f);
+}
+
+static void
 test_idle_timeout(void **state)
 {
 	/* generous margins: CI machines are loaded and sanitizers are slow;
@@ -966,6 +988,7 @@ main(void)
 		cmocka_unit_test(test_readline_too_long),
 		cmocka_unit_test(test_write_close_after_write),
 		cmocka_unit_test(test_peer_eof),
+		cmocka_unit_test(test_release_after_close),
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_idle_timeout_callback),
 		cmocka_unit_test(test_idle_timeout_cleared),
