@@ -672,6 +672,8 @@ out:
 static void
 sm_splice(struct buf *msg, size_t body, const struct buf *hdr)
 {
+	/* UNSAFE: body <= msg->len (sm_prepare), and after the reserve
+	 * the buffer holds hdr->len + blen bytes and the NUL. */
 	size_t blen = msg->len - body;
 
 	if (hdr->len > body)

@@ -130,7 +130,7 @@ put_copy(struct run_ctx *c, struct buf *hdr, char id_r[STORE_BLOB_ID_LEN + 1],
 	uint64_t off = 0;
 	enum store_result r;
 
-	if (msg->data != NULL &&
+	if (msg->data != NULL && hdr->len <= STORE_BLOB_INLINE_MAX &&
 	    msg->len <= STORE_BLOB_INLINE_MAX - hdr->len) {
 		buf_append(hdr, msg->data, msg->len);
 		*size_r = hdr->len;
