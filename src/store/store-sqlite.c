@@ -625,8 +625,10 @@ db_create(struct store *store, const char **error_r)
 	else if (slash != NULL)
 		*slash = '\0';
 	if (access(slash != NULL ? dir : ".", W_OK) < 0) {
-		r = store_error(error_r, store_open_result(errno), "cannot "
-				"create %s as uid %u: %s", be->path,
+		/* a missing directory is a wrong store.sqlite_path */
+		r = store_error(error_r, errno == ENOENT || errno == ENOTDIR ?
+				STORE_E_INVALID : store_open_result(errno),
+				"cannot create %s as uid %u: %s", be->path,
 				(unsigned)geteuid(), strerror(errno));
 		goto out;
 	}

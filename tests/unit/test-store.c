@@ -1425,6 +1425,20 @@ test_open_refuses_foreign(void **state)
 		assert_non_null(strstr(err, f->cfg->data_dir));
 	}
 
+	/* a database path in a directory that does not exist */
+	{
+		struct config *cfg = make_config(f->dir);
+		struct store *s2 = NULL;
+		const char *err = NULL;
+
+		cfg->store.sqlite_path = xasprintf("%s/nodir/herald.db",
+						   f->dir);
+		assert_int_equal(store_open(cfg, &s2, &err), STORE_E_INVALID);
+		assert_non_null(strstr(err, "nodir/herald.db"));
+		assert_null(s2);
+		free_config(&cfg);
+	}
+
 	/* A brand-new data_dir still makes a store, with Herald's id and
 	 * nothing left of the file it was built in. */
 	assert_int_equal(open_with_db(f, "new", NULL, 0, &error), STORE_OK);
