@@ -14,6 +14,7 @@
 #include "pop3/pop3-settings.h"
 #include "pop3/pop3.h"
 #include "smtp/smtp-server.h"
+#include "tls/tls.h"
 
 static const struct {
 	enum listen_proto proto;
@@ -31,6 +32,7 @@ static const struct {
 
 /* In documentation order, after conf/'s own sections. */
 static const struct setting_section *const sections[] = {
+	&tls_settings_section,
 	&smtp_setting_section,
 	&pop3_settings_section,
 };

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The settings tables of the foundation sections: top level, [listen],
- * [tls], [dns], [store], [auth]. Each row drives parsing, validation,
- * `herald config show` and docs/config.md. Modules above conf/ (smtp/,
- * pop3/) own their sections; cli/ registers them at start, so that conf/
+ * [dns], [store], [auth]. Each row drives parsing, validation,
+ * `herald config show` and docs/config.md. Modules above conf/ (tls/,
+ * smtp/, pop3/) own their sections; cli/ registers them at start, so that conf/
  * includes none of them.
  */
 #include <stdbool.h>
@@ -18,8 +18,6 @@
 
 /* config_set() stores an enum setting through an unsigned *. */
 _Static_assert(sizeof(enum log_level) == sizeof(unsigned), "enum size");
-_Static_assert(sizeof(enum config_tls_version) == sizeof(unsigned),
-	       "enum size");
 _Static_assert(sizeof(enum config_store_backend) == sizeof(unsigned),
 	       "enum size");
 _Static_assert(sizeof(enum config_password_scheme) == sizeof(unsigned),
@@ -107,35 +105,6 @@ static const struct setting listen_settings[] = {
 		 "Mode 0666; the server learns the sender's user id from the "
 		 "socket (docs/sendmail.md). Left out: only root and Herald's "
 		 "user can run sendmail." },
-};
-
-static const struct setting tls_settings[] = {
-	{ .key = "cert", .type = SETTING_STRING, .offset = OFF(tls.cert),
-	  .reloadable = true,
-	  .doc = "PEM certificate chain. Absent: a self-signed certificate for "
-		 "`hostname` is created in `data_dir/tls/` at first start." },
-	{ .key = "key", .type = SETTING_STRING, .offset = OFF(tls.key),
-	  .reloadable = true,
-	  .doc = "PEM private key for `cert`. Required when `cert` is set." },
-	{ .key = "min_version", .type = SETTING_ENUM,
-	  .offset = OFF(tls.min_version), .def = "TLSv1.2",
-	  .enum_values = "TLSv1.2|TLSv1.3", .reloadable = true,
-	  .doc = "Oldest TLS version accepted." },
-	{ .key = "ciphers", .type = SETTING_STRING, .offset = OFF(tls.ciphers),
-	  .def = "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20",
-	  .reloadable = true,
-	  .doc = "OpenSSL cipher list for TLS 1.2." },
-	{ .key = "ciphersuites", .type = SETTING_STRING,
-	  .offset = OFF(tls.ciphersuites),
-	  .def = "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:"
-		 "TLS_AES_128_GCM_SHA256",
-	  .reloadable = true,
-	  .doc = "OpenSSL cipher suites for TLS 1.3." },
-	{ .key = "handshake_timeout", .type = SETTING_DURATION,
-	  .offset = OFF(tls.handshake_timeout_ms), .def = "30s", .min = 100,
-	  .max = 600000, .unit = DURATION_MS, .reloadable = true,
-	  .doc = "A TLS handshake (implicit TLS, STARTTLS, STLS) not finished "
-		 "after this long is closed, and its connection slot freed." },
 };
 
 static const struct setting dns_settings[] = {
@@ -280,8 +249,6 @@ static const struct setting_section section_listen =
 	SECTION("listen", listen_settings,
 		"Listening addresses per protocol. A protocol that is left out "
 		"is not served. Changes take effect on SIGHUP.");
-static const struct setting_section section_tls =
-	SECTION("tls", tls_settings, "TLS for every listener.");
 static const struct setting_section section_dns =
 	SECTION("dns", dns_settings, "The DNS resolver (libunbound).");
 static const struct setting_section section_store =
@@ -296,12 +263,11 @@ static const struct setting_section section_auth =
 static const struct setting_section *sections[SECTIONS_MAX] = {
 	&section_top,
 	&section_listen,
-	&section_tls,
 	&section_dns,
 	&section_store,
 	&section_auth,
 };
-static size_t sections_count = 6;
+static size_t sections_count = 5;
 static bool protocols_available[PROTO_COUNT];
 
 void

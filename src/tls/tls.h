@@ -14,7 +14,11 @@
 #include "lib/ioev.h"
 
 struct config;
+struct setting_section;
 struct ssl_st;			/* OpenSSL's SSL */
+
+/* The [tls] section of the configuration (tls-settings.c). */
+extern const struct setting_section tls_settings_section;
 
 struct tls_server;		/* server SSL_CTX with certificate and key */
 struct tls_client;		/* client SSL_CTX (outbound SMTP) */

@@ -114,6 +114,8 @@ BAD_FILES = [
     ("pop3-expire", b"[pop3]\nexpire = 30 days\n", "{conf}:2: expire: "
      "'30 days' is not NEVER or a number of days, optionally followed by USER "
      "(RFC 2449)"),
+    ("tls-ciphers", b"hostname = mail.example.test\n[tls]\nciphers = RC4-MD5X\n",
+     "{conf}:3: ciphers: 'RC4-MD5X' has no TLS 1.2 cipher OpenSSL knows"),
     ("relay-networks-word", b"[smtp]\nrelay_networks = 127.0.0.1 banana\n",
      "{conf}:2: relay_networks: 'banana' is not a network: not an IP address"),
 ]

@@ -171,6 +171,8 @@ static const struct {
 	{ "[smtp]\nrelay_networks = 192.0.2.0/33, banana\n", "F:2: relay_networks: '192.0.2.0/33' is not a network: prefix longer than the address" },
 	{ "[smtp]\nrelay_networks = 192.0.2.0/24, banana\n", "F:2: relay_networks: 'banana' is not a network: not an IP address" },
 	{ "[pop3]\nexpire = 30 days\n", "F:2: expire: '30 days' is not NEVER or a number of days, optionally followed by USER (RFC 2449)" },
+	{ "[tls]\nciphers = NOPE\n", "F:2: ciphers: 'NOPE' has no TLS 1.2 cipher OpenSSL knows" },
+	{ "[tls]\nciphersuites = TLS_FAKE\n", "F:2: ciphersuites: 'TLS_FAKE' has no TLS 1.3 suite OpenSSL knows" },
 	/* a listener nothing in this build would serve */
 	{ "[listen]\nimap = 127.0.0.1:143\n", "F:2: imap: the imap protocol is not available in this build" },
 	{ "[listen]\nsmtp = 127.0.0.1:25\nhttp = 127.0.0.1:443\n", "F:3: http: the http protocol is not available in this build" },

@@ -28,6 +28,7 @@
 
 #include <openssl/ssl.h>
 
+#include "cli/cli.h"
 #include "conf/config.h"
 #include "daemon/daemon.h"
 #include "lib/buf.h"
@@ -680,5 +681,8 @@ main(void)
 		cmocka_unit_test(test_listener_kinds_and_implicit_tls),
 	};
 
+	/* the settings sections, for config_defaults(); setup() then puts
+	 * the echo handler in SMTP's place */
+	cli_modules_register();
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
