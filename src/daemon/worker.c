@@ -19,8 +19,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <event2/event.h>
-
 #include "daemon/daemon-private.h"
 #include "lib/log.h"
 #include "lib/mem.h"
@@ -47,7 +45,7 @@ struct worker_listener {
 	struct worker_state *ws;
 	enum listen_proto proto;
 	int fd;
-	struct event *ev;
+	struct ioev_watch *watch;
 };
 
 struct worker_state {
@@ -55,7 +53,7 @@ struct worker_state {
 	struct worker_listener *ls;
 	size_t n_ls;
 	struct ioev_timer *accept_pause;
-	struct event *sig_term, *sig_drain;
+	struct ioev_watch *sig_term, *sig_drain;
 	struct worker_ip *ips[IP_BUCKETS];
 	size_t max_conns;		/* cfg's, within the open-file limit */
 };
@@ -75,12 +73,12 @@ static void
 worker_accepting(struct worker_state *ws, bool on)
 {
 	for (size_t i = 0; i < ws->n_ls; i++) {
-		if (ws->ls[i].ev == NULL)
+		if (ws->ls[i].watch == NULL)
 			continue;
 		if (on)
-			event_add(ws->ls[i].ev, NULL);
+			ioev_watch_start(ws->ls[i].watch);
 		else
-			event_del(ws->ls[i].ev);
+			ioev_watch_stop(ws->ls[i].watch);
 	}
 }
 
@@ -242,12 +240,11 @@ worker_take(struct worker_state *ws, struct worker_listener *l, int cfd,
 }
 
 static void
-worker_accept_cb(evutil_socket_t fd, short what, void *arg)
+worker_accept_cb(int fd, void *arg)
 {
 	struct worker_listener *l = arg;
 	struct worker_state *ws = l->ws;
 
-	(void)what;
 	for (int i = 0; i < ACCEPT_BATCH && !ws->w.draining; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
@@ -308,9 +305,7 @@ worker_stop_listening(struct worker_state *ws)
 	ws->w.draining = true;
 	ioev_timer_stop(ws->accept_pause);
 	for (size_t i = 0; i < ws->n_ls; i++) {
-		if (ws->ls[i].ev != NULL)
-			event_free(ws->ls[i].ev);
-		ws->ls[i].ev = NULL;
+		ioev_watch_free(&ws->ls[i].watch);
 		if (ws->ls[i].fd >= 0)
 			close(ws->ls[i].fd);
 		ws->ls[i].fd = -1;
@@ -318,11 +313,10 @@ worker_stop_listening(struct worker_state *ws)
 }
 
 static void
-worker_signal_cb(evutil_socket_t sig, short what, void *arg)
+worker_signal_cb(int sig, void *arg)
 {
 	struct worker_state *ws = arg;
 
-	(void)what;
 	if (sig == SIGTERM) {
 		log_info(NULL, "daemon", "worker-stopping",
 			 "pid=%d connections=%zu", (int)getpid(),
@@ -354,7 +348,7 @@ worker_signals_reset(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGPIPE, &sa, NULL);
-	/* stop and drain stay blocked until libevent handles them */
+	/* stop and drain stay blocked until the loop's watches take them */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, DAEMON_SIG_DRAIN);
@@ -368,7 +362,6 @@ daemon_worker_main(const struct config *cfg, struct tls_server *tls,
 		   unsigned generation, unsigned index)
 {
 	struct worker_state ws;
-	struct event_base *base;
 	char *error = NULL;
 	sigset_t unblock;
 	int status = 0;
@@ -392,12 +385,11 @@ daemon_worker_main(const struct config *cfg, struct tls_server *tls,
 	ws.w.index = index;
 	ws.w.loop = ioev_loop_new(cfg->store.threads);
 	ws.w.pool = ioev_loop_pool(ws.w.loop);
-	base = ioev_loop_base(ws.w.loop);
 	ws.accept_pause = ioev_timer_new(ws.w.loop, worker_accept_resume, &ws);
-	ws.sig_term = evsignal_new(base, SIGTERM, worker_signal_cb, &ws);
-	ws.sig_drain = evsignal_new(base, DAEMON_SIG_DRAIN, worker_signal_cb, &ws);
-	event_add(ws.sig_term, NULL);
-	event_add(ws.sig_drain, NULL);
+	ws.sig_term = ioev_watch_signal(ws.w.loop, SIGTERM, worker_signal_cb,
+					&ws);
+	ws.sig_drain = ioev_watch_signal(ws.w.loop, DAEMON_SIG_DRAIN,
+					 worker_signal_cb, &ws);
 	sigemptyset(&unblock);
 	sigprocmask(SIG_SETMASK, &unblock, NULL);
 
@@ -413,8 +405,8 @@ daemon_worker_main(const struct config *cfg, struct tls_server *tls,
 		ws.ls[i].ws = &ws;
 		ws.ls[i].proto = ls->v[i].proto;
 		ws.ls[i].fd = ls->v[i].fd;
-		ws.ls[i].ev = event_new(base, ls->v[i].fd, EV_READ | EV_PERSIST,
-					worker_accept_cb, &ws.ls[i]);
+		ws.ls[i].watch = ioev_watch_fd(ws.w.loop, ls->v[i].fd,
+					       worker_accept_cb, &ws.ls[i]);
 	}
 	worker_set_max_conns(&ws);
 	worker_accepting(&ws, true);
@@ -425,8 +417,8 @@ daemon_worker_main(const struct config *cfg, struct tls_server *tls,
 	worker_stop_listening(&ws);
 	if (hook_deinit != NULL)
 		hook_deinit(&ws.w);
-	event_free(ws.sig_term);
-	event_free(ws.sig_drain);
+	ioev_watch_free(&ws.sig_term);
+	ioev_watch_free(&ws.sig_drain);
 	ioev_timer_free(&ws.accept_pause);
 	ioev_loop_free(&ws.w.loop);
 	free(ws.ls);

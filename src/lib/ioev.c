@@ -256,10 +256,10 @@ ioev_loop_pool(struct ioev_loop *loop)
 	return loop->pool;
 }
 
-struct event_base *
-ioev_loop_base(struct ioev_loop *loop)
+int
+ioev_loop_poll(struct ioev_loop *loop)
 {
-	return loop->base;
+	return event_base_loop(loop->base, EVLOOP_NONBLOCK) < 0 ? -1 : 0;
 }
 
 void
@@ -327,6 +327,99 @@ ioev_timer_free(struct ioev_timer **timerp)
 		return;
 	event_free((*timerp)->ev);
 	xfree(timerp);
+}
+
+/* --------------------------------------------------------------- watches */
+
+struct ioev_watch {
+	struct event *ev;
+	ioev_fd_cb_t *fd_cb;
+	ioev_signal_cb_t *sig_cb;
+	void *ctx;
+	bool active;
+};
+
+static void
+ioev_watch_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct ioev_watch *watch = arg;
+
+	(void)what;
+	if (watch->fd_cb != NULL)
+		watch->fd_cb(fd, watch->ctx);
+	else
+		watch->sig_cb(fd, watch->ctx);
+}
+
+static struct ioev_watch *
+ioev_watch_new(struct ioev_loop *loop, int fd, short events, void *ctx)
+{
+	struct ioev_watch *watch = xcalloc(1, sizeof(*watch));
+
+	watch->ctx = ctx;
+	watch->ev = event_new(loop->base, fd, events | EV_PERSIST,
+			      ioev_watch_event, watch);
+	if (watch->ev == NULL)
+		panic("ioev: event_new failed");
+	return watch;
+}
+
+struct ioev_watch *
+ioev_watch_fd(struct ioev_loop *loop, int fd, ioev_fd_cb_t *cb, void *ctx)
+{
+	struct ioev_watch *watch = ioev_watch_new(loop, fd, EV_READ, ctx);
+
+	watch->fd_cb = cb;
+	ioev_watch_start(watch);
+	return watch;
+}
+
+struct ioev_watch *
+ioev_watch_signal(struct ioev_loop *loop, int sig, ioev_signal_cb_t *cb,
+		  void *ctx)
+{
+	struct ioev_watch *watch = ioev_watch_new(loop, sig, EV_SIGNAL, ctx);
+
+	watch->sig_cb = cb;
+	ioev_watch_start(watch);
+	return watch;
+}
+
+void
+ioev_watch_stop(struct ioev_watch *watch)
+{
+	if (!watch->active)
+		return;
+	event_del(watch->ev);
+	watch->active = false;
+}
+
+void
+ioev_watch_start(struct ioev_watch *watch)
+{
+	if (watch->active)
+		return;
+	if (event_add(watch->ev, NULL) < 0)
+		panic("ioev: event_add failed");
+	watch->active = true;
+}
+
+bool
+ioev_watch_is_active(const struct ioev_watch *watch)
+{
+	return watch->active;
+}
+
+void
+ioev_watch_free(struct ioev_watch **watchp)
+{
+	struct ioev_watch *watch = *watchp;
+
+	if (watch == NULL)
+		return;
+	event_free(watch->ev);
+	free(watch);
+	*watchp = NULL;
 }
 
 /* ----------------------------------------------------------- connections */

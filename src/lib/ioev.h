@@ -17,7 +17,6 @@
 #include "lib/log.h"
 #include "lib/threadpool.h"
 
-struct event_base;
 struct ssl_st;
 
 struct ioev_loop;
@@ -49,8 +48,9 @@ void ioev_loop_set_empty_cb(struct ioev_loop *loop,
 			    void (*cb)(void *ctx), void *ctx);
 /* The loop's thread pool, for code that needs it directly. */
 struct threadpool *ioev_loop_pool(struct ioev_loop *loop);
-/* For lib/ and daemon/ code only (signals, listeners): the libevent base. */
-struct event_base *ioev_loop_base(struct ioev_loop *loop);
+/* Runs the callbacks that are ready now, without waiting for more (tests
+ * drive a loop with it). Returns 0, or -1 on an internal error. */
+int ioev_loop_poll(struct ioev_loop *loop);
 
 /* Runs work(ctx) on the loop's thread pool, then done(ctx) on the loop
  * thread. ctx belongs to the caller; a result travels inside it. A session
@@ -72,6 +72,35 @@ void ioev_timer_start(struct ioev_timer *timer, uint64_t ms, bool repeat);
 void ioev_timer_stop(struct ioev_timer *timer);
 bool ioev_timer_is_pending(const struct ioev_timer *timer);
 void ioev_timer_free(struct ioev_timer **timer);
+
+/* --- fd and signal watches ------------------------------------------- */
+
+/* A descriptor ioev does not own (a listening socket, libunbound's fd, a
+ * pipe) or a signal, delivered to a callback on the loop. */
+struct ioev_watch;
+
+typedef void ioev_fd_cb_t(int fd, void *ctx);
+typedef void ioev_signal_cb_t(int sig, void *ctx);
+
+/* Calls cb(fd, ctx) on the loop each time fd is readable (level
+ * triggered: again on the next turn if cb left data unread) until the
+ * watch is stopped or freed. fd stays the caller's: close it after
+ * ioev_watch_free(). Starts active. */
+struct ioev_watch *ioev_watch_fd(struct ioev_loop *loop, int fd,
+				 ioev_fd_cb_t *cb, void *ctx);
+/* Calls cb(sig, ctx) on the loop after sig arrives (several arrivals
+ * between two turns may come as one call). The signal's disposition is
+ * the loop's while the watch exists (restored by ioev_watch_free); in
+ * a threaded process block sig in every other thread. One loop per
+ * process may watch a given signal. Starts active. */
+struct ioev_watch *ioev_watch_signal(struct ioev_loop *loop, int sig,
+				     ioev_signal_cb_t *cb, void *ctx);
+/* Pauses and resumes a watch (a listener that backs off after EMFILE). */
+void ioev_watch_stop(struct ioev_watch *watch);
+void ioev_watch_start(struct ioev_watch *watch);
+bool ioev_watch_is_active(const struct ioev_watch *watch);
+/* Stops and frees; sets *watch to NULL. NULL is fine. */
+void ioev_watch_free(struct ioev_watch **watch);
 
 /* --- TLS engine ------------------------------------------------------ */
 

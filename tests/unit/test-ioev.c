@@ -8,9 +8,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <event2/event.h>
 #include <openssl/ssl.h>
 
 #include "conf/config.h"
@@ -290,8 +292,6 @@ fixture_free(struct fixture **fp)
 static void
 pump(struct fixture *f, int ms)
 {
-	struct event_base *base = ioev_loop_base(f->t.loop);
-
 	struct timespec now, end;
 
 	/* by the clock, not by iterations: usleep oversleeps on a busy box */
@@ -303,14 +303,14 @@ pump(struct fixture *f, int ms)
 		end.tv_nsec -= 1000000000L;
 	}
 	for (;;) {
-		event_base_loop(base, EVLOOP_NONBLOCK);
+		ioev_loop_poll(f->t.loop);
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (f->t.closed || now.tv_sec > end.tv_sec ||
 		    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
 			break;
 		usleep(1000);
 	}
-	event_base_loop(base, EVLOOP_NONBLOCK);
+	ioev_loop_poll(f->t.loop);
 }
 
 static void
@@ -927,7 +927,7 @@ test_timer(void **state)
 	 * repeating timer fired three times (at most 5 s on a loaded box) */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	do {
-		event_base_loop(ioev_loop_base(loop), EVLOOP_NONBLOCK);
+		ioev_loop_poll(loop);
 		usleep(1000);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		ms = (t1.tv_sec - t0.tv_sec) * 1000 +
@@ -939,6 +939,129 @@ test_timer(void **state)
 	assert_true(ioev_timer_is_pending(rep));
 	ioev_timer_free(&once);
 	ioev_timer_free(&rep);
+	ioev_loop_free(&loop);
+}
+
+/* Runs loop until *done or ms have passed by the clock. */
+static void
+poll_until(struct ioev_loop *loop, const int *done, int want, int ms)
+{
+	struct timespec t0, t1;
+	long el;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		ioev_loop_poll(loop);
+		usleep(1000);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		el = (t1.tv_sec - t0.tv_sec) * 1000 +
+		     (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	} while (*done < want && el < ms);
+}
+
+struct fd_seen {
+	int fd;
+	int calls;
+	char last;
+};
+
+static void
+fd_cb(int fd, void *ctx)
+{
+	struct fd_seen *seen = ctx;
+	char c;
+
+	seen->fd = fd;
+	if (read(fd, &c, 1) == 1) {
+		seen->last = c;
+		seen->calls++;
+	}
+}
+
+/* A watched fd calls back once per readable byte here (the callback reads
+ * one at a time: level triggered, it is called again while data is left);
+ * a stopped watch is quiet, a started one sees what came meanwhile. */
+static void
+test_watch_fd(void **state)
+{
+	struct ioev_loop *loop = ioev_loop_new(1);
+	struct fd_seen seen = { .fd = -1 };
+	struct ioev_watch *w;
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	w = ioev_watch_fd(loop, p[0], fd_cb, &seen);
+	assert_true(ioev_watch_is_active(w));
+	poll_until(loop, &seen.calls, 1, 50);
+	assert_int_equal(seen.calls, 0);
+	assert_int_equal(write(p[1], "ab", 2), 2);
+	poll_until(loop, &seen.calls, 2, 5000);
+	assert_int_equal(seen.calls, 2);
+	assert_int_equal(seen.fd, p[0]);
+	assert_int_equal(seen.last, 'b');
+
+	ioev_watch_stop(w);
+	assert_false(ioev_watch_is_active(w));
+	assert_int_equal(write(p[1], "c", 1), 1);
+	poll_until(loop, &seen.calls, 3, 100);
+	assert_int_equal(seen.calls, 2);
+	ioev_watch_start(w);
+	poll_until(loop, &seen.calls, 3, 5000);
+	assert_int_equal(seen.calls, 3);
+	assert_int_equal(seen.last, 'c');
+
+	ioev_watch_free(&w);
+	assert_null(w);
+	ioev_watch_free(&w);	/* NULL is fine */
+	/* freed: the fd is still the caller's, and nobody reads it */
+	assert_int_equal(write(p[1], "d", 1), 1);
+	poll_until(loop, &seen.calls, 4, 100);
+	assert_int_equal(seen.calls, 3);
+	close(p[0]);
+	close(p[1]);
+	ioev_loop_free(&loop);
+}
+
+struct sig_seen {
+	int calls;
+	int sig;
+};
+
+static void
+sig_cb(int sig, void *ctx)
+{
+	struct sig_seen *seen = ctx;
+
+	seen->sig = sig;
+	seen->calls++;
+}
+
+/* A signal reaches its callback on the loop, not in a signal handler,
+ * also after a stop and start; once the watch is freed the old
+ * disposition is back. */
+static void
+test_watch_signal(void **state)
+{
+	struct ioev_loop *loop = ioev_loop_new(1);
+	struct sig_seen seen = { 0 };
+	struct ioev_watch *w;
+	struct sigaction old;
+
+	w = ioev_watch_signal(loop, SIGUSR2, sig_cb, &seen);
+	assert_int_equal(kill(getpid(), SIGUSR2), 0);
+	poll_until(loop, &seen.calls, 1, 5000);
+	assert_int_equal(seen.calls, 1);
+	assert_int_equal(seen.sig, SIGUSR2);
+
+	ioev_watch_stop(w);
+	ioev_watch_start(w);
+	assert_int_equal(kill(getpid(), SIGUSR2), 0);
+	poll_until(loop, &seen.calls, 2, 5000);
+	assert_int_equal(seen.calls, 2);
+
+	ioev_watch_free(&w);
+	assert_int_equal(sigaction(SIGUSR2, NULL, &old), 0);
+	assert_true(old.sa_handler == SIG_DFL);
 	ioev_loop_free(&loop);
 }
 
@@ -1005,6 +1128,8 @@ main(void)
 		cmocka_unit_test(test_blocking_job_resumes_pipeline),
 		cmocka_unit_test(test_paused_full_input_idle),
 		cmocka_unit_test(test_timer),
+		cmocka_unit_test(test_watch_fd),
+		cmocka_unit_test(test_watch_signal),
 		cmocka_unit_test(test_addresses),
 	};
 
