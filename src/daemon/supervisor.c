@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "daemon/daemon-private.h"
+#include "lib/array.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/mem.h"
@@ -51,8 +52,7 @@ struct supervisor {
 	const char *config_path;
 	pid_t pid;
 	struct generation cur;
-	pid_t *draining;	/* workers of older generations */
-	size_t n_draining;
+	ARRAY(pid_t) draining;	/* workers of older generations */
 	bool stopping, killed;
 	uint64_t kill_at_ms;
 	int exit_status;	/* of daemon_serve(): 1 after a fatal worker */
@@ -175,10 +175,10 @@ reap(struct supervisor *sup)
 		status_text(status, st, sizeof(st));
 		if (reap_current(sup, pid, status, st))
 			continue;
-		for (size_t i = 0; i < sup->n_draining; i++) {
-			if (sup->draining[i] != pid)
+		for (size_t i = 0; i < array_len(&sup->draining); i++) {
+			if (*array_idx(&sup->draining, i) != pid)
 				continue;
-			sup->draining[i] = sup->draining[--sup->n_draining];
+			array_delete(&sup->draining, i);
 			log_info(NULL, "daemon", "worker-exit",
 				 "pid=%d generation=old %s", (int)pid, st);
 			break;
@@ -189,7 +189,7 @@ reap(struct supervisor *sup)
 static size_t
 live_workers(const struct supervisor *sup)
 {
-	size_t n = sup->n_draining;
+	size_t n = array_len(&sup->draining);
 
 	for (unsigned i = 0; i < sup->cur.n_slots; i++)
 		n += sup->cur.slots[i].pid > 0;
@@ -203,8 +203,8 @@ signal_all(struct supervisor *sup, int sig)
 		if (sup->cur.slots[i].pid > 0)
 			kill(sup->cur.slots[i].pid, sig);
 	}
-	for (size_t i = 0; i < sup->n_draining; i++)
-		kill(sup->draining[i], sig);
+	for (size_t i = 0; i < array_len(&sup->draining); i++)
+		kill(*array_idx(&sup->draining, i), sig);
 }
 
 static void
@@ -314,9 +314,7 @@ reload(struct supervisor *sup)
 		if (pid <= 0)
 			continue;
 		kill(pid, DAEMON_SIG_DRAIN);
-		sup->draining = xreallocarray(sup->draining, sup->n_draining + 1,
-					      sizeof(*sup->draining));
-		sup->draining[sup->n_draining++] = pid;
+		array_append(&sup->draining, &pid);
 	}
 	/* listeners reused by the new generation have fd -1 here */
 	generation_deinit(&sup->cur);
@@ -475,7 +473,7 @@ daemon_serve(const char *config_path, struct config *cfg)
 
 	log_info(NULL, "daemon", "stopped", "pid=%d", (int)sup.pid);
 	generation_deinit(&sup.cur);
-	free(sup.draining);
+	array_free(&sup.draining);
 	sigprocmask(SIG_SETMASK, &old_mask, NULL);
 	return sup.exit_status;
 }
