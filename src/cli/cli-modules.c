@@ -13,7 +13,9 @@
 #include "daemon/daemon.h"
 #include "pop3/pop3-settings.h"
 #include "pop3/pop3.h"
+#include "sasl/login.h"
 #include "smtp/smtp-server.h"
+#include "store/store.h"
 #include "tls/tls.h"
 
 static const struct {
@@ -32,6 +34,8 @@ static const struct {
 
 /* In documentation order, after conf/'s own sections. */
 static const struct setting_section *const sections[] = {
+	&store_settings_section,
+	&auth_settings_section,
 	&tls_settings_section,
 	&smtp_setting_section,
 	&pop3_settings_section,

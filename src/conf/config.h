@@ -209,11 +209,12 @@ struct setting_section {
 	const char *doc;
 };
 
-/* Adds a module's section (smtp/, pop3/: modules above conf/) after the
- * foundation sections of conf/settings.c; registering the same section
- * again does nothing. The top layer (cli/) registers every module once at
- * start, before any config is built: a section that is not registered is
- * an unknown section, and its defaults are not applied. */
+/* Adds a module's section (store/, sasl/, tls/, smtp/, pop3/: modules
+ * above conf/) after the foundation sections of conf/settings.c;
+ * registering the same section again does nothing. The top layer (cli/)
+ * registers every module once at start, before any config is built: a
+ * section that is not registered is an unknown section, and its defaults
+ * are not applied. */
 void config_register_section(const struct setting_section *sec);
 /* Every section Herald knows, in documentation order: i < count. */
 size_t config_section_count(void);

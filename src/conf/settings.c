@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The settings tables of the foundation sections: top level, [listen],
- * [dns], [store], [auth]. Each row drives parsing, validation,
- * `herald config show` and docs/config.md. Modules above conf/ (tls/,
- * smtp/, pop3/) own their sections; cli/ registers them at start, so that conf/
+ * [dns]. Each row drives parsing, validation,
+ * `herald config show` and docs/config.md. Modules above conf/ (store/,
+ * sasl/, tls/, smtp/, pop3/) own their sections; cli/ registers them at start, so that conf/
  * includes none of them.
  */
 #include <stdbool.h>
@@ -18,10 +18,6 @@
 
 /* config_set() stores an enum setting through an unsigned *. */
 _Static_assert(sizeof(enum log_level) == sizeof(unsigned), "enum size");
-_Static_assert(sizeof(enum config_store_backend) == sizeof(unsigned),
-	       "enum size");
-_Static_assert(sizeof(enum config_password_scheme) == sizeof(unsigned),
-	       "enum size");
 #define OFF(field) offsetof(struct config, field)
 
 static const struct setting top_settings[] = {
@@ -120,127 +116,6 @@ static const struct setting dns_settings[] = {
 	  .doc = "hosts(5) file whose entries answer before DNS." },
 };
 
-static const struct setting store_settings[] = {
-	{ .key = "backend", .type = SETTING_ENUM, .offset = OFF(store.backend),
-	  .def = "sqlite", .enum_values = "sqlite|mariadb",
-	  .doc = "Where domains, users, mailboxes and the queue live." },
-	{ .key = "sqlite_path", .type = SETTING_STRING,
-	  .offset = OFF(store.sqlite_path),
-	  .doc = "SQLite database file. Absent: `data_dir/herald.db`." },
-	{ .key = "mariadb_host", .type = SETTING_STRING,
-	  .offset = OFF(store.mariadb_host), .def = "127.0.0.1",
-	  .doc = "MariaDB server host." },
-	{ .key = "mariadb_port", .type = SETTING_UINT,
-	  .offset = OFF(store.mariadb_port), .def = "3306", .min = 1,
-	  .max = 65535, .doc = "MariaDB server port." },
-	{ .key = "mariadb_socket", .type = SETTING_STRING,
-	  .offset = OFF(store.mariadb_socket),
-	  .doc = "MariaDB unix socket; used instead of host and port." },
-	{ .key = "mariadb_user", .type = SETTING_STRING,
-	  .offset = OFF(store.mariadb_user), .def = "herald",
-	  .doc = "MariaDB user." },
-	{ .key = "mariadb_password", .type = SETTING_STRING,
-	  .offset = OFF(store.mariadb_password), .secret = true,
-	  .doc = "MariaDB password." },
-	{ .key = "mariadb_database", .type = SETTING_STRING,
-	  .offset = OFF(store.mariadb_database), .def = "herald",
-	  .doc = "MariaDB database name." },
-	{ .key = "threads", .type = SETTING_UINT, .offset = OFF(store.threads),
-	  .def = "16", .min = 1, .max = 256,
-	  .doc = "Threads per worker that run blocking store work and "
-		 "password hashing. Writes waiting in these threads are "
-		 "committed together, so more threads mean bigger group "
-		 "commits under load." },
-	{ .key = "group_commit_max", .type = SETTING_UINT,
-	  .offset = OFF(store.group_commit_max), .def = "256", .min = 1,
-	  .max = 10000,
-	  .doc = "Most writes committed together in one transaction." },
-	{ .key = "group_commit_wait", .type = SETTING_DURATION,
-	  .offset = OFF(store.group_commit_wait_us), .def = "0ms", .min = 0,
-	  .max = 100000, .unit = DURATION_US,
-	  .doc = "How long the writer waits for more writes before it "
-		 "commits a batch. 0: commit whatever is waiting at once "
-		 "(writes that arrive during a commit join the next one)." },
-	{ .key = "busy_timeout", .type = SETTING_DURATION,
-	  .offset = OFF(store.busy_timeout_ms), .def = "10s", .min = 0,
-	  .max = 600000, .unit = DURATION_MS,
-	  .doc = "How long a store call waits for a lock held by another "
-		 "process before it fails with a temporary error." },
-	{ .key = "blob_gc_interval", .type = SETTING_DURATION,
-	  .offset = OFF(store.blob_gc_interval_ms), .def = "1m", .min = 0,
-	  .max = 86400000, .unit = DURATION_MS,
-	  .doc = "How often the store writer of each worker removes message "
-		 "bodies no message or queue entry uses any more (expunged, "
-		 "POP3-deleted, removed with their account), at most 500 per "
-		 "transaction. 0: never (docs/store.md \"Deleting blobs\")." },
-};
-
-static const struct setting auth_settings[] = {
-	{ .key = "fail_per_ip", .type = SETTING_UINT,
-	  .offset = OFF(auth.fail_per_ip), .def = "10", .min = 1,
-	  .max = 1000000, .reloadable = true,
-	  .doc = "Failed logins allowed from one client address per window, "
-		 "in all protocols together, before further attempts are "
-		 "refused. A successful login does not reset the count." },
-	{ .key = "fail_per_user", .type = SETTING_UINT,
-	  .offset = OFF(auth.fail_per_user), .def = "20", .min = 1,
-	  .max = 1000000, .reloadable = true,
-	  .doc = "Failed logins allowed for one account per window (user "
-		 "names compared without ASCII case, all protocols together). "
-		 "Once spent, only addresses that logged in to the account "
-		 "within `known_address_ttl` may still log in to it." },
-	{ .key = "fail_window", .type = SETTING_DURATION,
-	  .offset = OFF(auth.fail_window_s), .def = "10m", .min = 1,
-	  .max = 86400, .unit = DURATION_S, .reloadable = true,
-	  .doc = "Length of the failed-login window." },
-	{ .key = "fail_delay", .type = SETTING_DURATION,
-	  .offset = OFF(auth.fail_delay_ms), .def = "1s", .min = 0,
-	  .max = 60000, .unit = DURATION_MS, .reloadable = true,
-	  .doc = "Delay before a failed login is answered." },
-	{ .key = "known_address_ttl", .type = SETTING_DURATION,
-	  .offset = OFF(auth.known_address_s), .def = "30d", .min = 0,
-	  .max = 31536000, .unit = DURATION_S, .reloadable = true,
-	  .doc = "How long an address that logged in to an account keeps "
-		 "logging in to it while failures from other addresses have "
-		 "spent the account's budget (`fail_per_user`). 0: the "
-		 "account budget applies to every address." },
-	{ .key = "fail_ipv6_prefix", .type = SETTING_UINT,
-	  .offset = OFF(auth.fail_ipv6_prefix), .def = "64", .min = 32,
-	  .max = 128, .reloadable = true,
-	  .doc = "IPv6 clients share one `fail_per_ip` budget per network of "
-		 "this prefix length (one host usually holds a whole /64)." },
-	{ .key = "fail_table_size", .type = SETTING_UINT,
-	  .offset = OFF(auth.fail_table_size), .def = "16384", .min = 16,
-	  .max = 1000000, .reloadable = true,
-	  .doc = "Addresses, accounts and known address/account pairs the "
-		 "server remembers for the limits above (each table, shared "
-		 "by all workers; the least recently failed entry is "
-		 "forgotten first)." },
-	{ .key = "plaintext_on_loopback", .type = SETTING_BOOL,
-	  .offset = OFF(auth.plaintext_on_loopback), .def = "yes",
-	  .reloadable = true,
-	  .doc = "Allow password authentication without TLS from loopback "
-		 "addresses (elsewhere TLS is always required)." },
-	{ .key = "password_scheme", .type = SETTING_ENUM,
-	  .offset = OFF(auth.password_scheme), .def = "ARGON2ID",
-	  .enum_values = "ARGON2ID|SHA512-CRYPT",
-	  .doc = "Scheme for new password hashes. Existing hashes of any "
-		 "supported scheme keep working." },
-	{ .key = "argon2_opslimit", .type = SETTING_UINT,
-	  .offset = OFF(auth.argon2_opslimit), .def = "2", .min = 1,
-	  .max = 100,
-	  .doc = "Argon2id passes (libsodium opslimit)." },
-	{ .key = "argon2_memlimit", .type = SETTING_SIZE,
-	  .offset = OFF(auth.argon2_memlimit), .def = "64M",
-	  .min = 8192, .max = (uint64_t)4 << 30,
-	  .doc = "Argon2id memory per hash." },
-	{ .key = "password_min_length", .type = SETTING_UINT,
-	  .offset = OFF(auth.password_min_length), .def = "8", .min = 1,
-	  .max = 1024,
-	  .doc = "Fewest characters of a password set with `herald user add` "
-		 "or `herald user passwd`." },
-};
-
 #define SECTION(n, t, d) { .name = n, .settings = t, .n_settings = N(t), .doc = d }
 
 static const struct setting_section section_top =
@@ -251,10 +126,6 @@ static const struct setting_section section_listen =
 		"is not served. Changes take effect on SIGHUP.");
 static const struct setting_section section_dns =
 	SECTION("dns", dns_settings, "The DNS resolver (libunbound).");
-static const struct setting_section section_store =
-	SECTION("store", store_settings, "The store: directory, mailboxes, queue.");
-static const struct setting_section section_auth =
-	SECTION("auth", auth_settings, "Authentication and login limits.");
 
 /* The foundation sections first, then the registered ones in the order
  * of registration: that is the order of docs/config.md. */
@@ -264,10 +135,8 @@ static const struct setting_section *sections[SECTIONS_MAX] = {
 	&section_top,
 	&section_listen,
 	&section_dns,
-	&section_store,
-	&section_auth,
 };
-static size_t sections_count = 5;
+static size_t sections_count = 3;
 static bool protocols_available[PROTO_COUNT];
 
 void

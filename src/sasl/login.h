@@ -18,7 +18,12 @@
 
 struct buf;
 struct config_auth;
+struct setting_section;
 struct store;
+
+/* The [auth] section of the configuration (sasl-settings.c): these
+ * limits, password hashing and the shortest password. */
+extern const struct setting_section auth_settings_section;
 
 /* Room for a canonical account key or an address key, with the NUL. */
 #define LOGIN_KEY_MAX (SASL_MAX_USERNAME + 1)

@@ -27,7 +27,11 @@
 #include <stdint.h>
 
 struct config;
+struct setting_section;
 struct store;
+
+/* The [store] section of the configuration (store-settings.c). */
+extern const struct setting_section store_settings_section;
 
 enum store_result {
 	STORE_OK = 0,

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The [store] settings table: the backend, its database, the writer's
+ * thread pool and group commit, blob collection (docs/store.md).
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf/config.h"
+#include "store/store.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define OFF(field) offsetof(struct config, field)
+
+/* config_set() stores an enum setting through an unsigned *. */
+_Static_assert(sizeof(enum config_store_backend) == sizeof(unsigned),
+	       "enum size");
+
+static const struct setting store_settings[] = {
+	{ .key = "backend", .type = SETTING_ENUM, .offset = OFF(store.backend),
+	  .def = "sqlite", .enum_values = "sqlite|mariadb",
+	  .doc = "Where domains, users, mailboxes and the queue live." },
+	{ .key = "sqlite_path", .type = SETTING_STRING,
+	  .offset = OFF(store.sqlite_path),
+	  .doc = "SQLite database file. Absent: `data_dir/herald.db`." },
+	{ .key = "mariadb_host", .type = SETTING_STRING,
+	  .offset = OFF(store.mariadb_host), .def = "127.0.0.1",
+	  .doc = "MariaDB server host." },
+	{ .key = "mariadb_port", .type = SETTING_UINT,
+	  .offset = OFF(store.mariadb_port), .def = "3306", .min = 1,
+	  .max = 65535, .doc = "MariaDB server port." },
+	{ .key = "mariadb_socket", .type = SETTING_STRING,
+	  .offset = OFF(store.mariadb_socket),
+	  .doc = "MariaDB unix socket; used instead of host and port." },
+	{ .key = "mariadb_user", .type = SETTING_STRING,
+	  .offset = OFF(store.mariadb_user), .def = "herald",
+	  .doc = "MariaDB user." },
+	{ .key = "mariadb_password", .type = SETTING_STRING,
+	  .offset = OFF(store.mariadb_password), .secret = true,
+	  .doc = "MariaDB password." },
+	{ .key = "mariadb_database", .type = SETTING_STRING,
+	  .offset = OFF(store.mariadb_database), .def = "herald",
+	  .doc = "MariaDB database name." },
+	{ .key = "threads", .type = SETTING_UINT, .offset = OFF(store.threads),
+	  .def = "16", .min = 1, .max = 256,
+	  .doc = "Threads per worker that run blocking store work and "
+		 "password hashing. Writes waiting in these threads are "
+		 "committed together, so more threads mean bigger group "
+		 "commits under load." },
+	{ .key = "group_commit_max", .type = SETTING_UINT,
+	  .offset = OFF(store.group_commit_max), .def = "256", .min = 1,
+	  .max = 10000,
+	  .doc = "Most writes committed together in one transaction." },
+	{ .key = "group_commit_wait", .type = SETTING_DURATION,
+	  .offset = OFF(store.group_commit_wait_us), .def = "0ms", .min = 0,
+	  .max = 100000, .unit = DURATION_US,
+	  .doc = "How long the writer waits for more writes before it "
+		 "commits a batch. 0: commit whatever is waiting at once "
+		 "(writes that arrive during a commit join the next one)." },
+	{ .key = "busy_timeout", .type = SETTING_DURATION,
+	  .offset = OFF(store.busy_timeout_ms), .def = "10s", .min = 0,
+	  .max = 600000, .unit = DURATION_MS,
+	  .doc = "How long a store call waits for a lock held by another "
+		 "process before it fails with a temporary error." },
+	{ .key = "blob_gc_interval", .type = SETTING_DURATION,
+	  .offset = OFF(store.blob_gc_interval_ms), .def = "1m", .min = 0,
+	  .max = 86400000, .unit = DURATION_MS,
+	  .doc = "How often the store writer of each worker removes message "
+		 "bodies no message or queue entry uses any more (expunged, "
+		 "POP3-deleted, removed with their account), at most 500 per "
+		 "transaction. 0: never (docs/store.md \"Deleting blobs\")." },
+};
+
+const struct setting_section store_settings_section = {
+	.name = "store",
+	.settings = store_settings,
+	.n_settings = N(store_settings),
+	.doc = "The store: directory, mailboxes, queue.",
+};
