@@ -465,3 +465,27 @@ def test_open_file_limit_raised(herald_factory):
     with open(f"/proc/{workers[0]}/limits") as f:
         line = next(l for l in f if l.startswith("Max open files"))
     assert int(line.split()[3]) == hard, line
+
+
+def test_fd_exhaustion_refuses_cleanly(herald_factory):
+    """With few file descriptors the worker keeps max_connections below
+    the open-file limit: clients past it get 421 at once instead of
+    waiting in the listen queue while accept(2) fails with EMFILE."""
+    h = herald_factory(listeners=("smtp",), extra="max_open_files = 128\n"
+                       "max_connections_per_ip = 0")
+    h.add_domain()
+    h.start()
+    assert h.wait_log("daemon max-connections limit=63 configured=10000 "
+                      "open_files=128")
+    probes_gone(h)
+    socks, replies = [], []
+    for _ in range(80):
+        s = socket.create_connection(("127.0.0.1", h.ports["smtp"]),
+                                     timeout=5)
+        socks.append(s)
+        replies.append(s.recv(200)[:9])
+    assert replies.count(b"220 mail.") == 63, replies
+    assert replies[63:] == [b"421 4.3.2"] * 17, replies
+    for s in socks:
+        s.close()
+    assert "accept-failed" not in h.log()
