@@ -117,12 +117,17 @@ sp_check_address(struct sp_check *c, const char *address, bool displayed)
 			  NULL);
 }
 
-/* Invisible code points a name can hide an address behind: zero-width
- * characters, bidirectional controls (U+202E shows text reversed), the
+/* Invisible code points a name can hide an address behind: controls,
+ * zero-width characters, bidirectional controls (U+202E shows text reversed), the
  * word joiners and U+FEFF. */
 static bool
 sp_is_invisible(uint32_t cp)
 {
+	/* controls (an encoded word can hold "=00") show as nothing in
+	 * some readers; tab, LF, CR and NEL separate words */
+	if ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') ||
+	    (cp >= 0x7f && cp <= 0x9f && cp != 0x85))
+		return true;
 	return (cp >= 0x200b && cp <= 0x200f) ||
 	       (cp >= 0x202a && cp <= 0x202e) ||
 	       (cp >= 0x2060 && cp <= 0x2069) || cp == 0xfeff ||
@@ -183,7 +188,9 @@ sp_check_text(struct sp_check *c, const char *text, size_t len)
 				n = 1;
 			}
 		}
-		if (end || sp_is_separator(cp)) {
+		if (!end && sp_is_invisible(cp)) {
+			hidden = true;
+		} else if (end || sp_is_separator(cp)) {
 			if (sp_word_is_address(&word, hidden))
 				sp_check_address(c, word.data, true);
 			buf_reset(&word);
@@ -194,8 +201,6 @@ sp_check_text(struct sp_check *c, const char *text, size_t len)
 			buf_putc(&word, '@');	/* fullwidth, small at */
 		} else if (cp == 0x3002 || cp == 0xff0e || cp == 0xff61) {
 			buf_putc(&word, '.');	/* IDNA 2003 dots */
-		} else if (sp_is_invisible(cp)) {
-			hidden = true;
 		} else {
 			buf_append(&word, text + i, n);
 		}
@@ -238,15 +243,37 @@ sp_check_field(struct sp_check *c, const struct header_field *f)
 	for (size_t i = 0; i < list.n_addrs; i++)
 		sp_check_address(c, list.addrs[i], false);
 	header_address_list_deinit(&list);
+	/* A reader that decodes encoded words in the raw field before it
+	 * parses it (Roundcube's decode_address_list) shows what an encoded
+	 * word spanning a comment or a domain makes:
+	 * "=?utf-8?q?(bob=40example.org)?= <alice@...>". */
+	if (memmem(f->value, f->value_len, "=?", 2) != NULL) {
+		struct buf raw;
+
+		buf_init(&raw);
+		encoded_word_decode_lenient(f->value, f->value_len, &raw);
+		sp_check_text(c, raw.data != NULL ? raw.data : "", raw.len);
+		buf_deinit(&raw);
+	}
 }
 
-/* Whether a line without a colon could be read as From or Sender
- * ("From bob@example.org", the mbox separator, shown by some readers). */
+/* Whether a malformed line could be read as From or Sender: "From
+ * bob@example.org" (the mbox separator, shown by some readers), or a
+ * name with controls, 8-bit octets or spaces around it that a reader
+ * trims ("From\v:", "\xa0Sender:"). */
 static bool
 sp_malformed_is_sender(const struct header_field *f)
 {
-	return (f->name_len >= 4 && strncasecmp(f->name, "from", 4) == 0) ||
-	       (f->name_len >= 6 && strncasecmp(f->name, "sender", 6) == 0);
+	const char *name = f->name;
+	size_t len = f->name_len;
+
+	while (len > 0 && ((unsigned char)name[0] <= 0x20 ||
+			   (unsigned char)name[0] >= 0x7f)) {
+		name++;
+		len--;
+	}
+	return (len >= 4 && strncasecmp(name, "from", 4) == 0) ||
+	       (len >= 6 && strncasecmp(name, "sender", 6) == 0);
 }
 
 void
@@ -275,8 +302,9 @@ sender_policy_check_header(struct store *store,
 		if (f.malformed) {
 			if (sp_malformed_is_sender(&f)) {
 				c.field = "From";
-				sp_refuse(&c, NULL, "line has no colon",
-					  NULL);
+				sp_refuse(&c, NULL, f.value == NULL
+					  ? "line has no colon"
+					  : "field name is malformed", NULL);
 			}
 			continue;
 		}

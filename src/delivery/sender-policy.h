@@ -59,7 +59,9 @@ struct sender_policy_result {
  * zero-width characters). A field that cannot be read unambiguously is
  * refused: a syntax error, an encoded word that does not decode, an
  * obsolete source route, no address at all, more than
- * SENDER_POLICY_MAX_ADDRESSES, a From or Sender line without a colon.
+ * SENDER_POLICY_MAX_ADDRESSES, a From or Sender line without a colon
+ * or with octets outside ftext around its name ("From\v:", a reader's
+ * trim() takes it for From).
  * No field at all is OK. Release *result_r with
  * sender_policy_result_deinit(). */
 void sender_policy_check_header(struct store *store,

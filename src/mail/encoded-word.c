@@ -129,6 +129,33 @@ ew_octets(const struct ew *ew, struct buf *out, const char **error_r)
 	return 0;
 }
 
+/* Whether octets in charset can be read in either byte order: UTF-16,
+ * UCS-2, UTF-32 and UCS-4 without a BOM are little-endian to iconv,
+ * WHATWG and Windows, big-endian to RFC 2781 and Java, so a name that
+ * reads as text one way may read as an address the other. */
+static bool
+ew_byte_order_unknown(const char *charset, const char *octets, size_t len)
+{
+	static const char *const unmarked[] = {
+		"utf-16", "utf16", "ucs-2", "ucs2", "unicode", "utf-32",
+		"utf32", "ucs-4", "ucs4", "iso-10646-ucs-2",
+		"iso-10646-ucs-4",
+	};
+	const unsigned char *o = (const unsigned char *)octets;
+	bool known = false;
+
+	for (size_t i = 0; i < sizeof(unmarked) / sizeof(unmarked[0]); i++)
+		if (strcasecmp(charset, unmarked[i]) == 0)
+			known = true;
+	if (!known)
+		return false;
+	if (len >= 2 && ((o[0] == 0xfe && o[1] == 0xff) ||
+			 (o[0] == 0xff && o[1] == 0xfe)))
+		return false;	/* UTF-32LE's BOM starts FF FE too */
+	return !(len >= 4 && o[0] == 0 && o[1] == 0 && o[2] == 0xfe &&
+		 o[3] == 0xff);
+}
+
 /* Converts octets[0..len) from charset to UTF-8, appended to out. */
 static int
 ew_convert(const char *charset, const char *octets, size_t len,
@@ -139,6 +166,11 @@ ew_convert(const char *charset, const char *octets, size_t len,
 	size_t in_left = len;
 	int ret = 0;
 
+	if (ew_byte_order_unknown(charset, octets, len)) {
+		*error_r = "encoded word in UTF-16 or UTF-32 without a byte "
+			   "order mark";
+		return -1;
+	}
 	if (strcasecmp(charset, "utf-8") == 0 ||
 	    strcasecmp(charset, "us-ascii") == 0) {
 		/* the common case without iconv; invalid UTF-8 stays as it
@@ -208,9 +240,9 @@ ew_decode_one(const struct ew *ew, struct buf *out, const char **error_r)
 	return ret;
 }
 
-int
-encoded_word_decode(const char *s, size_t len, struct buf *out,
-		    const char **error_r)
+static int
+ew_decode(const char *s, size_t len, bool lenient, struct buf *out,
+	  const char **error_r)
 {
 	size_t i = 0;
 	bool after_word = false;
@@ -219,8 +251,15 @@ encoded_word_decode(const char *s, size_t len, struct buf *out,
 		struct ew ew;
 
 		if (ew_match(s + i, len - i, &ew)) {
-			if (ew_decode_one(&ew, out, error_r) < 0)
-				return -1;
+			size_t mark = out->len;
+
+			if (ew_decode_one(&ew, out, error_r) < 0) {
+				if (!lenient)
+					return -1;
+				/* shown as written, as a reader would */
+				buf_truncate(out, mark);
+				buf_append(out, s + i, ew.len);
+			}
 			i += ew.len;
 			after_word = true;
 			continue;
@@ -245,4 +284,19 @@ encoded_word_decode(const char *s, size_t len, struct buf *out,
 		i++;
 	}
 	return 0;
+}
+
+int
+encoded_word_decode(const char *s, size_t len, struct buf *out,
+		    const char **error_r)
+{
+	return ew_decode(s, len, false, out, error_r);
+}
+
+void
+encoded_word_decode_lenient(const char *s, size_t len, struct buf *out)
+{
+	const char *error;
+
+	(void)ew_decode(s, len, true, out, &error);
 }

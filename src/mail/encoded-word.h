@@ -22,4 +22,10 @@
 int encoded_word_decode(const char *s, size_t len, struct buf *out,
 			const char **error_r);
 
+/* Like encoded_word_decode(), but an encoded word that cannot be decoded
+ * is copied as it is and decoding goes on: what a reader that decodes
+ * the raw field before parsing it shows. */
+void encoded_word_decode_lenient(const char *s, size_t len,
+				 struct buf *out);
+
 #endif

@@ -23,6 +23,13 @@ hf_is_wsp(char c)
 	return c == ' ' || c == '\t';
 }
 
+/* RFC 5322 2.2 ftext: printable US-ASCII but the colon. */
+static bool
+hf_is_ftext(unsigned char c)
+{
+	return c >= 33 && c <= 126 && c != ':';
+}
+
 /* The end of the line starting at i (the index of its break, or len). */
 static size_t
 hf_line_end(const struct header_field_iter *it, size_t i)
@@ -87,6 +94,12 @@ header_field_next(struct header_field_iter *it, struct header_field *field_r)
 		end--;
 	field_r->name = m + start;
 	field_r->name_len = end - start;
+	/* A name with any other octet is no RFC 5322 name, but readers
+	 * still take some for one: libmime drops isspace() (VT, FF) before
+	 * the colon, a JavaScript trim() also U+00A0 and other spaces. */
+	for (size_t i = start; i < end; i++)
+		if (!hf_is_ftext((unsigned char)m[i]))
+			field_r->malformed = true;
 	/* the value runs over the continuation lines (RFC 5322 2.2.3) */
 	end = eol;
 	for (;;) {

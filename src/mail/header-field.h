@@ -13,16 +13,18 @@
 
 struct header_field {
 	/* The field name without the white space before its colon; for a
-	 * malformed line, its text up to the first white space. */
+	 * line without a colon, its text up to the first white space. */
 	const char *name;
 	size_t name_len;
 	/* Everything after the colon up to the end of the field, folding
 	 * line breaks included (CR and LF count as white space to
-	 * header_address_list_parse()). Empty for a malformed line. */
+	 * header_address_list_parse()). Empty for a line without a colon. */
 	const char *value;
 	size_t value_len;
 	/* The field's first line has no colon, or starts with white
-	 * space with no field before it to continue. */
+	 * space with no field before it to continue, or its name has an
+	 * octet outside RFC 5322 ftext (a control, 8-bit, or white space
+	 * inside it). The value is set when there is a colon. */
 	bool malformed;
 };
 

@@ -216,6 +216,17 @@ FORGED_FROM = [
     (b"From: <@bob.example.test:alice@example.test>", b"source route"),
     (b"From bob@example.test\r\nFrom: alice@example.test", b"no colon"),
     (b"From: =?x-unknown?q?Bob?= <alice@example.test>", b"cannot be decoded"),
+    # review: names Thunderbird's libmime trims (isspace before the
+    # colon), a reader decoding the raw field first (Roundcube), a NUL
+    # hidden in an encoded word, UTF-16 without a byte order mark
+    (b"From\x0b: bob@example.test", b"field name is malformed"),
+    (b"From\xc2\xa0: bob@example.test", b"field name is malformed"),
+    (b"From: =?utf-8?q?(bob=40example.test)?= <alice@example.test>",
+     b"display name shows an address"),
+    (b"From: =?utf-8?q?bob=00=40example.test?= <alice@example.test>",
+     b"display name shows an address"),
+    (b"From: =?utf-16?b?AGIAbwBiAEAAZQB4AGEAbQBwAGwAZQAuAHQAZQBzAHQ=?= "
+     b"<alice@example.test>", b"cannot be decoded"),
 ]
 
 

@@ -352,6 +352,12 @@ static const struct ew_case ew_cases[] = {
 	{ "=?us-ascii*?q?x?=", "x" },
 	{ "=?*en?q?x?=", NULL },
 	{ "=?iso-2022-jp?b?GyRCJA==?=", NULL },
+	/* byte order unknown: read either way by clients */
+	{ "=?utf-16?b?AGIAbwBi?=", NULL },
+	{ "=?UCS-2?b?AGIAbwBi?=", NULL },
+	{ "=?utf-16?b?/v8AYgBvAGI=?=", "bob" },
+	{ "=?utf-16?b?//5iAG8AYgA=?=", "bob" },
+	{ "=?utf-16be?b?AGIAbwBi?=", "bob" },
 };
 
 static void
@@ -377,6 +383,23 @@ test_encoded_words(void **state)
 		}
 		buf_deinit(&out);
 	}
+}
+
+/* What a reader that decodes the raw field shows: a word that does not
+ * decode stays as written and the next one is still decoded. */
+static void
+test_encoded_words_lenient(void **state)
+{
+	const char *in = "=?x-no-such?q?a?= =?utf-8?q?(bob=40x.test)?= "
+			 "=?utf-8?b?Y?= z";
+	struct buf out;
+
+	(void)state;
+	buf_init(&out);
+	encoded_word_decode_lenient(in, strlen(in), &out);
+	assert_string_equal(out.data, "=?x-no-such?q?a?=(bob@x.test)"
+			    "=?utf-8?b?Y?= z");
+	buf_deinit(&out);
 }
 
 /* Header sections with their fields as the sender check sees them. */
@@ -462,6 +485,15 @@ static const struct attack_case attack_cases[] = {
 	{ "From: alice@example.test,\r\n bob@example.test", false,
 	  NOT_OWNED },
 	{ "From: alice@example.test\r\n bob@example.test", false, UNPARSED },
+	/* names a reader trims: libmime drops isspace() before the colon,
+	 * a JavaScript trim() U+00A0 too */
+	{ "From\v: bob@example.test", false, "field name" },
+	{ "From\f: bob@example.test", false, "field name" },
+	{ "From \v : bob@example.test", false, "field name" },
+	{ "From\xc2\xa0: bob@example.test", false, "field name" },
+	{ "From\xa0: bob@example.test", false, "field name" },
+	{ "\xa0Sender: bob@example.test", false, "field name" },
+	{ "X-\xc3\xa9t\xc3\xa9\v: x\r\nFrom: alice@example.test", true, NULL },
 	/* structure */
 	{ "From: Alice <alice@example.test", false, UNPARSED },
 	{ "From: alice@example.test>", false, UNPARSED },
@@ -531,6 +563,24 @@ static const struct attack_case attack_cases[] = {
 	  false, DISPLAYED },
 	{ "From: alice@example.test (=?utf-8?b?Ym9iQGV4YW1wbGUudGVzdA?=)",
 	  false, DISPLAYED },
+	/* a reader that decodes the raw field first, then parses it */
+	{ "From: =?utf-8?q?(bob=40example.test)?= <alice@example.test>",
+	  false, DISPLAYED },
+	{ "From: =?utf-8?q?x(?= bob@example.test =?utf-8?q?)?= "
+	  "<alice@example.test>", false, DISPLAYED },
+	/* controls some readers show as nothing */
+	{ "From: =?utf-8?q?bob=00=40example.test?= <alice@example.test>",
+	  false, DISPLAYED },
+	{ "From: =?utf-8?q?bob=40example=1B.test?= <alice@example.test>",
+	  false, DISPLAYED },
+	{ "From: =?utf-8?q?bob=C2=80=40example.test?= <alice@example.test>",
+	  false, DISPLAYED },
+	/* UTF-16 without a BOM: little-endian to iconv, big-endian to
+	 * RFC 2781 ("bob@example.test" in UTF-16BE) */
+	{ "From: =?utf-16?b?AGIAbwBiAEAAZQB4AGEAbQBwAGwAZQAuAHQAZQBzAHQ=?= "
+	  "<alice@example.test>", false, "byte order" },
+	{ "From: =?utf-16?b?/v8AQQBsAGkAYwBl?= <alice@example.test>", true,
+	  NULL },
 	{ "From: =?x-unknown?q?Bob?= <alice@example.test>", false,
 	  "cannot be decoded" },
 	{ "From: =?utf-8?b?Ym9i!?= <alice@example.test>", false,
@@ -613,6 +663,7 @@ main(void)
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_display_texts),
 		cmocka_unit_test(test_encoded_words),
+		cmocka_unit_test(test_encoded_words_lenient),
 		cmocka_unit_test(test_header_fields),
 		cmocka_unit_test(test_from_attacks),
 		cmocka_unit_test(test_nul_in_value),
