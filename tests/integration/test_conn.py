@@ -330,6 +330,28 @@ def test_quit_sends_close_notify(herald_factory, port):
     assert how == "close_notify"
 
 
+def test_quit_clean_tls_eof_sslsocket(herald_factory):
+    """The same with a plain ssl.SSLSocket: after 221 the reads end in a
+    clean TLS EOF (b''), not SSLEOFError, with ragged EOFs not ignored."""
+    h = smtp_server(herald_factory)
+    ctx = tls_ctx()
+    ctx.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
+    raw = socket.create_connection(("127.0.0.1", h.ports["submissions"]),
+                                   timeout=15)
+    s = ctx.wrap_socket(raw, suppress_ragged_eofs=False)
+    data = b""
+    while b"\r\n" not in data:
+        data += s.recv(4096)
+    s.sendall(b"QUIT\r\n")
+    while True:
+        chunk = s.recv(4096)      # SSLEOFError here: no close_notify
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    assert b"\r\n221 " in data, data
+
+
 def test_timeout_sends_close_notify(herald_factory):
     h = smtp_server(herald_factory, sections={"smtp": "command_timeout = 1s"})
     s, t = tls_session(h, "submissions")
