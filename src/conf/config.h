@@ -109,6 +109,7 @@ struct config_auth {
 	uint64_t fail_window_s;
 	uint64_t fail_delay_ms;		/* delay before a failure is answered */
 	uint64_t known_address_s;	/* exempt from the account budget */
+	unsigned known_addresses_per_day;	/* new ones per account */
 	unsigned fail_ipv6_prefix;	/* IPv6 budget per network */
 	unsigned fail_table_size;	/* keys per failure table */
 	bool plaintext_on_loopback;	/* allow AUTH without TLS on loopback */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The login service: three keyed tables (failures per address, failures
- * per account, addresses that logged in to an account) in memory the
+ * The login service: keyed tables (failures per address, failures per
+ * account, addresses that logged in to an account, and how many new
+ * ones each account added today) in memory the
  * workers of a generation share (sasl/ratelimit.c), the
  * credential lookup the SASL mechanisms and APOP call on a pool thread,
  * and the log lines of a login's end.
@@ -29,6 +30,8 @@ struct login_service {
 	struct ratelimit *by_user;	/* failures per account key */
 	/* "<account key> <address key>" of recent successes (limit 1) */
 	struct ratelimit *known;
+	/* new known addresses per account key and day; NULL: no cap */
+	struct ratelimit *known_new;
 };
 
 struct login_attempt {
@@ -55,6 +58,7 @@ login_limits_from_config(const struct config_auth *auth,
 	limits_r->fail_window_s = (time_t)auth->fail_window_s;
 	limits_r->fail_delay_ms = auth->fail_delay_ms;
 	limits_r->known_address_s = (time_t)auth->known_address_s;
+	limits_r->known_addresses_per_day = auth->known_addresses_per_day;
 	limits_r->ipv6_prefix = auth->fail_ipv6_prefix;
 	limits_r->table_size = auth->fail_table_size;
 }
@@ -72,6 +76,10 @@ login_service_new(const struct login_limits *limits, login_clock_cb_t *clock)
 	svc->by_user = ratelimit_new(n, limits->fail_per_user,
 				     limits->fail_window_s);
 	svc->known = ratelimit_new(n, 1, limits->known_address_s);
+	if (limits->known_addresses_per_day > 0)
+		svc->known_new = ratelimit_new(n,
+					       limits->known_addresses_per_day,
+					       86400);
 	return svc;
 }
 
@@ -85,6 +93,7 @@ login_service_free(struct login_service **svcp)
 	ratelimit_free(&svc->by_ip);
 	ratelimit_free(&svc->by_user);
 	ratelimit_free(&svc->known);
+	ratelimit_free(&svc->known_new);
 	free(svc);
 	*svcp = NULL;
 }
@@ -191,6 +200,30 @@ account_is_limited(struct login_service *svc, const char *user,
 		return true;
 	known_key(svc, user, ip, kk, sizeof(kk));
 	return !ratelimit_is_blocked(svc->known, kk, now);
+}
+
+/* Remembers that ip logged in to account. An address already known is
+ * only refreshed; a new one spends one of the account's
+ * known_addresses_per_day, and past them is not remembered: the table is
+ * LRU, and one account logging in from ever new addresses (its own
+ * account, a /48 of 65,536 /64s) would otherwise push everyone's known
+ * addresses out, leaving them to be locked out by failures from
+ * elsewhere. */
+static void
+remember_address(struct login_service *svc, const char *account,
+		 const char *ip, time_t now)
+{
+	char kk[2 * LOGIN_KEY_MAX], ak[LOGIN_KEY_MAX];
+
+	known_key(svc, account, ip, kk, sizeof(kk));
+	if (svc->known_new != NULL &&
+	    !ratelimit_is_blocked(svc->known, kk, now)) {
+		login_account_key(account, ak);
+		if (ratelimit_is_blocked(svc->known_new, ak, now))
+			return;
+		(void)ratelimit_fail(svc->known_new, ak, now);
+	}
+	ratelimit_mark(svc->known, kk, now);
 }
 
 static void
@@ -376,7 +409,6 @@ login_attempt_finish(struct login_attempt *a, enum sasl_result result,
 {
 	struct login_service *svc = a->svc;
 	time_t now = login_now(svc);
-	char kk[2 * LOGIN_KEY_MAX];
 	bool limited;
 
 	switch (result) {
@@ -391,10 +423,8 @@ login_attempt_finish(struct login_attempt *a, enum sasl_result result,
 				    a->account);
 			return LOGIN_OUTCOME_LIMITED;
 		}
-		if (svc->limits.known_address_s > 0) {
-			known_key(svc, a->account, a->ip, kk, sizeof(kk));
-			ratelimit_mark(svc->known, kk, now);
-		}
+		if (svc->limits.known_address_s > 0)
+			remember_address(svc, a->account, a->ip, now);
 		return LOGIN_OUTCOME_OK;
 	case SASL_FAIL:
 		/* Limited before this guess: the same answer as a right

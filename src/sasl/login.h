@@ -36,6 +36,11 @@ struct login_limits {
 	/* How long an address that logged in to an account stays exempt
 	 * from that account's budget; 0: no address is. */
 	time_t known_address_s;
+	/* New known addresses one account may add per day (0: no cap):
+	 * beyond them its logins still succeed but are not remembered, so
+	 * one account logging in from ever new addresses cannot push the
+	 * known addresses of others out of the table. */
+	unsigned known_addresses_per_day;
 	unsigned ipv6_prefix;		/* IPv6 addresses share a budget per
 					 * prefix of this many bits */
 	size_t table_size;		/* keys per table (LRU evicted) */

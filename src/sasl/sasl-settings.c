@@ -46,6 +46,16 @@ static const struct setting auth_settings[] = {
 		 "logging in to it while failures from other addresses have "
 		 "spent the account's budget (`fail_per_user`). 0: the "
 		 "account budget applies to every address." },
+	{ .key = "known_addresses_per_day", .type = SETTING_UINT,
+	  .offset = OFF(auth.known_addresses_per_day), .def = "10", .min = 1,
+	  .max = 1000000, .reloadable = true,
+	  .doc = "New addresses one account may add per day to the known "
+		 "addresses of `known_address_ttl`; logins from more still "
+		 "succeed but are not remembered. Without this cap one "
+		 "account logging in from ever new addresses (a /48 holds "
+		 "65,536 /64 networks) would push other users' known "
+		 "addresses out of the table (`fail_table_size`), and "
+		 "failures from elsewhere would then lock them out." },
 	{ .key = "fail_ipv6_prefix", .type = SETTING_UINT,
 	  .offset = OFF(auth.fail_ipv6_prefix), .def = "64", .min = 32,
 	  .max = 128, .reloadable = true,

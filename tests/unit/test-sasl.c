@@ -899,6 +899,45 @@ test_login_known_address_expires(void **state)
 	run_steps(*state, steps, sizeof(steps) / sizeof(steps[0]));
 }
 
+/* One account logging in from ever new addresses (bob's own, from a /48)
+ * cannot push alice's known address out of the LRU table (100 entries
+ * here) and so lock her out with failures from elsewhere: past
+ * known_addresses_per_day (8) his new addresses are not remembered. */
+static void
+test_login_known_addresses_not_evicted(void **state)
+{
+	struct login_fixture *f = *state;
+	struct login_limits lim = {
+		.fail_per_ip = 3, .fail_per_user = 4, .fail_window_s = 600,
+		.known_address_s = 86400, .known_addresses_per_day = 8,
+		.ipv6_prefix = 64, .table_size = 100,
+	};
+	static const struct login_step alice_in[] = {
+		{ 0, "pop3", "198.51.100.1", ALICE, "pencil", OK },
+	};
+	static const struct login_step spray[] = {
+		{ 0, "smtp", "203.0.113.1", ALICE, "guess", FAILED },
+		{ 0, "smtp", "203.0.113.2", ALICE, "guess", FAILED },
+		{ 0, "smtp", "203.0.113.3", ALICE, "guess", FAILED },
+		{ 0, "smtp", "203.0.113.4", ALICE, "guess", FAILED },
+		{ 0, "smtp", "203.0.113.5", ALICE, "pencil", LIMITED },
+		/* her own address still gets in */
+		{ 0, "pop3", "198.51.100.1", ALICE, "pencil", OK },
+	};
+
+	login_service_free(&f->svc);
+	f->svc = login_service_new(&lim, fake_clock);
+	run_steps(f, alice_in, 1);
+	for (unsigned i = 0; i < 150; i++) {
+		char ip[64];
+		struct login_step st = { 0, "smtp", ip, BOB, "pencil", OK };
+
+		snprintf(ip, sizeof(ip), "2001:db8:%x:%x::1", i / 256, i % 256);
+		run_steps(f, &st, 1);
+	}
+	run_steps(f, spray, sizeof(spray) / sizeof(spray[0]));
+}
+
 /* known_address_s 0: the account budget holds the owner's address too */
 static void
 test_login_known_address_off(void **state)
@@ -977,7 +1016,8 @@ test_login_config_limits(void **state)
 	struct config_auth auth = {
 		.fail_per_ip = 7, .fail_per_user = 9, .fail_window_s = 60,
 		.fail_delay_ms = 5, .known_address_s = 3600,
-		.fail_ipv6_prefix = 56, .fail_table_size = 32,
+		.known_addresses_per_day = 3, .fail_ipv6_prefix = 56,
+		.fail_table_size = 32,
 	};
 	struct login_limits lim;
 
@@ -987,6 +1027,7 @@ test_login_config_limits(void **state)
 	assert_int_equal(lim.fail_window_s, 60);
 	assert_int_equal(lim.fail_delay_ms, 5);
 	assert_int_equal(lim.known_address_s, 3600);
+	assert_int_equal(lim.known_addresses_per_day, 3);
 	assert_int_equal(lim.ipv6_prefix, 56);
 	assert_int_equal(lim.table_size, 32);
 	/* the worker's service is made once */
@@ -1019,6 +1060,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_login_account_budget_spares_known_address,
 						login_setup, login_teardown),
 		cmocka_unit_test_setup_teardown(test_login_known_address_expires,
+						login_setup, login_teardown),
+		cmocka_unit_test_setup_teardown(test_login_known_addresses_not_evicted,
 						login_setup, login_teardown),
 		cmocka_unit_test_setup_teardown(test_login_known_address_off,
 						login_setup, login_teardown),
