@@ -79,6 +79,8 @@ cli_config(int argc, char **argv)
 		fwrite(out.data, 1, out.len, stdout);
 		buf_deinit(&out);
 	} else {
+		if (cfg->warnings != NULL)
+			fprintf(stderr, "%s\n", cfg->warnings);
 		printf("%s: ok\n", cfg->path);
 	}
 	config_free(&cfg);

@@ -579,6 +579,7 @@ struct load_ctx {
 	int section_line;	/* line of the last [section] header */
 	bool section_reported;
 	struct buf errors;
+	struct buf warnings;
 	/* keys seen, to refuse duplicates and to name the line of a value
 	 * config_validate() refuses */
 	ARRAY(struct seen_key) seen;
@@ -744,6 +745,7 @@ load_handler(void *user, const char *section, const char *name,
 	     const char *value)
 {
 	struct load_ctx *ctx = user;
+	const struct setting_rename *rename;
 	char *v, *err = NULL, *seen;
 
 	if (section_find(section) == NULL) {
@@ -758,6 +760,22 @@ load_handler(void *user, const char *section, const char *name,
 	}
 	if (name == NULL)
 		return 1;
+	rename = config_renamed_key(section, name);
+	if (rename != NULL) {
+		if (ctx->warnings.len > 0)
+			buf_putc(&ctx->warnings, '\n');
+		buf_printf(&ctx->warnings, "%s:%d: warning: %s%s%s%s is now "
+			   "%s%s%s%s; the old name still works but will go",
+			   ctx->path, ctx->line,
+			   section[0] != '\0' ? "[" : "", section,
+			   section[0] != '\0' ? "] " : "", name,
+			   rename->new_section[0] != '\0' ? "[" : "",
+			   rename->new_section,
+			   rename->new_section[0] != '\0' ? "] " : "top-level ",
+			   rename->new_key);
+		section = rename->new_section;
+		name = rename->new_key;
+	}
 	v = xstrdup(value);
 	strip_inline_comment(v);
 	seen = xasprintf("%s]%s", section, name);
@@ -811,6 +829,7 @@ config_load(const char *path, char **error_r)
 	ctx.len = len;
 	ctx.at_line_start = true;
 	buf_init(&ctx.errors);
+	buf_init(&ctx.warnings);
 	/* inih's line buffer is fixed (200 bytes) unless it may grow: a
 	 * longer line was read as several, and the tail of a comment became a
 	 * live setting. Let it grow past the largest file we read; should a
@@ -847,10 +866,14 @@ config_load(const char *path, char **error_r)
 	if (ctx.errors.len > 0) {
 		*error_r = buf_steal(&ctx.errors);
 		buf_deinit(&ctx.errors);
+		buf_deinit(&ctx.warnings);
 		config_free(&ctx.cfg);
 		return NULL;
 	}
 	buf_deinit(&ctx.errors);
+	if (ctx.warnings.len > 0)
+		ctx.cfg->warnings = buf_steal(&ctx.warnings);
+	buf_deinit(&ctx.warnings);
 	return ctx.cfg;
 }
 
@@ -929,6 +952,7 @@ config_free(struct config **cfgp)
 		}
 	}
 	free(cfg->path);
+	free(cfg->warnings);
 	free(cfg);
 	*cfgp = NULL;
 }
@@ -1097,4 +1121,20 @@ config_print_docs(struct buf *out)
 		}
 		buf_putc(out, '\n');
 	}
+	if (config_rename_count() == 0)
+		return;
+	buf_puts(out, "## Renamed keys\n\n"
+		      "A file that still uses an old name is read as if it used "
+		      "the new one; `herald config check` and the start-up log "
+		      "warn with its line. Setting both names is a duplicate.\n\n"
+		      "| old | new |\n|---|---|\n");
+	for (size_t i = 0; i < config_rename_count(); i++) {
+		const struct setting_rename *r = config_rename_at(i);
+
+		buf_printf(out, "| `[%s] %s` | `%s%s%s%s` |\n", r->section,
+			   r->key, r->new_section[0] != '\0' ? "[" : "",
+			   r->new_section,
+			   r->new_section[0] != '\0' ? "] " : "", r->new_key);
+	}
+	buf_putc(out, '\n');
 }

@@ -150,6 +150,9 @@ struct config_pop3 {
 
 struct config {
 	char *path;		/* file it was loaded from, or NULL */
+	/* "FILE:LINE: warning: ..." lines (renamed keys), or NULL; the
+	 * caller shows them (config check on stderr, serve in its log) */
+	char *warnings;
 	/* top level */
 	char *hostname;
 	char *data_dir;
@@ -220,6 +223,21 @@ void config_register_section(const struct setting_section *sec);
 /* Every section Herald knows, in documentation order: i < count. */
 size_t config_section_count(void);
 const struct setting_section *config_section_at(size_t i);
+
+/* A key that moved: a file that still sets section/key is loaded as if it
+ * set new_section/new_key, with a warning naming the line and the new
+ * name (STYLE.md: deprecated keys warn and name their successor). Setting
+ * both the old and the new key is a duplicate. */
+struct setting_rename {
+	const char *section, *key;
+	const char *new_section, *new_key;
+};
+/* The rename of section/key (case-insensitive), or NULL. */
+const struct setting_rename *config_renamed_key(const char *section,
+						const char *key);
+/* Every rename, for the docs: i < count. */
+size_t config_rename_count(void);
+const struct setting_rename *config_rename_at(size_t i);
 
 /* Marks a protocol as served by this build (cli/ registers each one that
  * has a start handler). config_load() refuses a listener for a protocol

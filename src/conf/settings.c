@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conf/config.h"
 #include "lib/log.h"
@@ -179,4 +180,33 @@ bool
 config_protocol_is_available(enum listen_proto proto)
 {
 	return (unsigned)proto < PROTO_COUNT && protocols_available[proto];
+}
+
+/* Keys that moved, oldest first. Each stays readable with a warning. */
+static const struct setting_rename renames[] = {
+	/* the limit moved to the connection layer and covers every protocol */
+	{ "smtp", "max_connections_per_ip", "", "max_connections_per_ip" },
+};
+
+const struct setting_rename *
+config_renamed_key(const char *section, const char *key)
+{
+	for (size_t i = 0; i < N(renames); i++) {
+		if (strcasecmp(renames[i].section, section) == 0 &&
+		    strcasecmp(renames[i].key, key) == 0)
+			return &renames[i];
+	}
+	return NULL;
+}
+
+size_t
+config_rename_count(void)
+{
+	return N(renames);
+}
+
+const struct setting_rename *
+config_rename_at(size_t i)
+{
+	return &renames[i];
 }

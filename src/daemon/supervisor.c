@@ -282,6 +282,24 @@ log_multiline_error(const char *event, const char *error)
 	free(copy);
 }
 
+/* A renamed key still works; say so in the log at every (re)load, since
+ * nobody runs config check before a restart. */
+static void
+log_config_warnings(const struct config *cfg)
+{
+	const char *p = cfg->warnings;
+
+	while (p != NULL && *p != '\0') {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+		char safe[1024];
+
+		log_warn(NULL, "daemon", "config-warning", "warning=%s",
+			 log_strn(safe, sizeof(safe), p, n));
+		p = nl != NULL ? nl + 1 : NULL;
+	}
+}
+
 static void
 reload(struct supervisor *sup)
 {
@@ -306,6 +324,7 @@ reload(struct supervisor *sup)
 	}
 	next.cfg_owned = true;
 	next.number = sup->cur.number + 1;
+	log_config_warnings(cfg);
 
 	/* commit: the old workers drain, the new ones start accepting */
 	for (unsigned i = 0; i < sup->cur.n_slots; i++) {
@@ -453,6 +472,7 @@ daemon_serve(const char *config_path, struct config *cfg)
 
 	sup.pid = getpid();
 	apply_log_level(cfg);
+	log_config_warnings(cfg);
 	raise_nofile(cfg);
 	if (generation_prepare(&sup.cur, cfg, NULL, &error) < 0) {
 		log_multiline_error("start-failed", error);

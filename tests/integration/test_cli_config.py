@@ -1,6 +1,8 @@
 """`herald config check|show|docs`, `help`, `version`, exit codes."""
 import os
+import socket
 import subprocess
+import time
 
 import pytest
 
@@ -144,3 +146,33 @@ def test_check_refuses_non_regular_file(tmp_path, kind):
                        capture_output=True, text=True, timeout=10)
     assert p.returncode == 1
     assert p.stderr.strip() == f"{path}: not a regular file"
+
+
+def test_renamed_key_warns_and_still_works(tmp_path, herald_factory):
+    """[smtp] max_connections_per_ip moved to the top level: a file that
+    still sets it loads (it was "unknown key" right after the move), config
+    check names the line and the new name, and serve logs the warning and
+    applies the value."""
+    conf = tmp_path / "old.conf"
+    conf.write_text("hostname = mail.example.test\ndata_dir = /var/lib/x\n"
+                    "[smtp]\nmax_connections_per_ip = 1\n")
+    p = run("config", "check", "-c", str(conf))
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.strip() == (
+        f"{conf}:4: warning: [smtp] max_connections_per_ip is now top-level "
+        "max_connections_per_ip; the old name still works but will go")
+    h = herald_factory(sections={"smtp": "max_connections_per_ip = 1"})
+    h.start()
+    h.wait_log("daemon config-warning")
+    port = h.ports["smtp"]
+    # start()'s port probe may hold the one slot for a moment
+    deadline = time.monotonic() + 10
+    while True:
+        a = socket.create_connection(("127.0.0.1", port), timeout=10)
+        if a.recv(512).startswith(b"220"):
+            break
+        a.close()
+        assert time.monotonic() < deadline, "the one slot never freed"
+        time.sleep(0.1)
+    with a, socket.create_connection(("127.0.0.1", port), timeout=10) as b:
+        assert b.recv(512).startswith(b"421")

@@ -380,6 +380,43 @@ test_enums(void **state)
 	assert_int_equal(n_enum_settings, 5);
 }
 
+/* A key that moved keeps working, with a warning naming its line and its
+ * new name; the old and the new name together are a duplicate. */
+static void
+test_renamed_key(void **state)
+{
+	struct config *cfg;
+	char *err;
+
+	(void)state;
+	cfg = load_text("hostname = mail.example.test\n"
+			"data_dir = /var/lib/herald\n"
+			"[smtp]\n"
+			"max_connections_per_ip = 7\n", &err);
+	assert_non_null(cfg);
+	assert_null(err);
+	assert_int_equal(cfg->max_connections_per_ip, 7);
+	assert_non_null(cfg->warnings);
+	assert_non_null(strstr(cfg->warnings, ":4: warning: [smtp] "
+			       "max_connections_per_ip is now top-level "
+			       "max_connections_per_ip"));
+	config_free(&cfg);
+
+	cfg = load_text("hostname = mail.example.test\n"
+			"max_connections_per_ip = 3\n"
+			"[smtp]\n"
+			"max_connections_per_ip = 7\n", &err);
+	assert_null(cfg);
+	assert_string_equal(err, "F:4: duplicate key 'max_connections_per_ip'");
+	free(err);
+
+	/* a file without old names carries no warnings */
+	cfg = load_text("hostname = mail.example.test\n", &err);
+	assert_non_null(cfg);
+	assert_null(cfg->warnings);
+	config_free(&cfg);
+}
+
 static void
 test_missing_file(void **state)
 {
@@ -453,6 +490,7 @@ main(void)
 		cmocka_unit_test(test_not_regular_files),
 		cmocka_unit_test(test_nul_bytes),
 		cmocka_unit_test(test_enums),
+		cmocka_unit_test(test_renamed_key),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_print_roundtrip),
 		cmocka_unit_test(test_docs_cover_every_key),
