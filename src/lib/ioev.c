@@ -1312,6 +1312,20 @@ ioev_conn_consume(struct ioev_conn *conn, size_t n)
 }
 
 void
+ioev_conn_consume_wipe(struct ioev_conn *conn, size_t n)
+{
+	struct evbuffer *in = conn_input(conn);
+
+	if (in != NULL && n > 0 && n <= evbuffer_get_length(in)) {
+		unsigned char *p = evbuffer_pullup(in, (ev_ssize_t)n);
+
+		if (p != NULL)
+			mem_wipe(p, n);
+	}
+	ioev_conn_consume(conn, n);
+}
+
+void
 ioev_conn_pause(struct ioev_conn *conn)
 {
 	conn->pauses++;

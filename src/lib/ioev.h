@@ -302,6 +302,12 @@ const uint8_t *ioev_conn_peek(struct ioev_conn *conn, size_t want,
 			      size_t *len_r);
 /* Drops n bytes from the front of the input (n <= input_len). */
 void ioev_conn_consume(struct ioev_conn *conn, size_t n);
+/* ioev_conn_consume() that first zeroes those n bytes in the input
+ * buffer, for lines that may carry a password or SASL response: the
+ * buffer's memory is reused and freed without being cleared. Copies
+ * made on the way (by OpenSSL, or by a pullup that joined chunks) are
+ * not reached. */
+void ioev_conn_consume_wipe(struct ioev_conn *conn, size_t n);
 
 /* Stops calling input until resumed, e.g. while a store job for the
  * current command runs: pipelined commands stay buffered (reading goes on

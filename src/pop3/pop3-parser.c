@@ -59,6 +59,8 @@ pop3_parser_free(struct pop3_parser **parser)
 {
 	if (*parser == NULL)
 		return;
+	if ((*parser)->line != NULL)
+		mem_wipe((*parser)->line, (*parser)->line_max + 1);
 	free((*parser)->line);
 	xfree(parser);
 }
@@ -75,8 +77,25 @@ pop3_parser_set_line_max(struct pop3_parser *p, size_t line_max)
 		p->overflow = true;
 		p->len = 0;
 	}
-	p->line = xrealloc(p->line, line_max + 1);
+	/* not xrealloc: the old block may hold the AUTH line that asked
+	 * for the change, and is cleared before it is freed */
+	char *line = xmalloc(line_max + 1);
+
+	if (p->line != NULL) {
+		memcpy(line, p->line, p->len);
+		mem_wipe(p->line, p->line_max + 1);
+		free(p->line);
+	}
+	p->line = line;
 	p->line_max = line_max;
+}
+
+void
+pop3_parser_wipe(struct pop3_parser *p)
+{
+	mem_wipe(p->line, p->line_max + 1);
+	p->len = 0;
+	p->overflow = false;
 }
 
 void

@@ -59,6 +59,10 @@ void pop3_parser_free(struct pop3_parser **parser);
 void pop3_parser_set_line_max(struct pop3_parser *parser, size_t line_max);
 /* Forgets a partial line (after STLS). */
 void pop3_parser_reset(struct pop3_parser *parser);
+/* Zeroes the line buffer (a line that carried a password or SASL
+ * response) and forgets a partial line; pop3_parser_free() and a change
+ * of line_max clear the old buffer too. */
+void pop3_parser_wipe(struct pop3_parser *parser);
 
 /*
  * Consumes input up to and including the LF that ends the next line, or

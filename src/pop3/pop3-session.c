@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conf/worker.h"
 #include "lib/ioev.h"
@@ -249,7 +250,10 @@ process_input(struct pop3_session *s)
 				      &len);
 		r = pop3_parser_feed(s->parser, data, len, &consumed, &line,
 				     &len);
-		ioev_conn_consume(s->conn, consumed);
+		/* command lines are short: each is cleared in the input
+		 * buffer, so PASS, AUTH and SASL responses are not left in
+		 * freed memory */
+		ioev_conn_consume_wipe(s->conn, consumed);
 		if (r == POP3_PARSE_TOO_LONG) {
 			if (s->state == POP3_STATE_SASL) {
 				/* RFC 5034 4: abandon the exchange */
@@ -260,7 +264,14 @@ process_input(struct pop3_session *s)
 			pop3_reply_err(s, "Line too long");
 			(void)pop3_session_error(s);
 		} else if (r == POP3_PARSE_LINE) {
+			bool secret = s->state == POP3_STATE_SASL ||
+				      (len >= 5 &&
+				       (strncasecmp(line, "PASS ", 5) == 0 ||
+					strncasecmp(line, "AUTH ", 5) == 0));
+
 			handle_line(s, line, len);
+			if (secret)
+				pop3_parser_wipe(s->parser);
 		}
 	}
 }

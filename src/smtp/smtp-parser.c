@@ -52,6 +52,7 @@ smtp_parser_free(struct smtp_parser **parser)
 {
 	if (*parser == NULL)
 		return;
+	mem_wipe((*parser)->line, (*parser)->limits.max_line_len + 1);
 	free((*parser)->line);
 	xfree(parser);
 }
@@ -73,6 +74,13 @@ smtp_parser_reset(struct smtp_parser *parser)
 {
 	smtp_parser_start_line(parser);
 	parser->error = SMTP_LINE_ERR_NONE;
+}
+
+void
+smtp_parser_wipe(struct smtp_parser *parser)
+{
+	mem_wipe(parser->line, parser->limits.max_line_len + 1);
+	smtp_parser_start_line(parser);
 }
 
 bool

@@ -81,6 +81,11 @@ bool smtp_parser_has_partial(const struct smtp_parser *parser);
  * handshake may be acted on after it). */
 void smtp_parser_reset(struct smtp_parser *parser);
 
+/* Zeroes the whole line buffer (a line that carried an AUTH response,
+ * also one refused as too long) and starts a new line. The line of
+ * smtp_parser_line() is then empty. smtp_parser_free() does the same. */
+void smtp_parser_wipe(struct smtp_parser *parser);
+
 /* ---- tokenising one line ---- */
 
 enum smtp_cmd {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "conf/worker.h"
@@ -429,22 +430,33 @@ session_input(struct ioev_conn *conn, void *ctx)
 		enum smtp_parser_result r =
 			smtp_parser_feed(parser, p, avail, &used);
 
-		ioev_conn_consume(conn, used);
+		/* Command lines are short: each is cleared in the input
+		 * buffer, so an AUTH response or initial response (a
+		 * password in base64) is not left in freed memory. */
+		ioev_conn_consume_wipe(conn, used);
 		if (r == SMTP_PARSER_NEED_MORE)
 			continue;
 		if (r == SMTP_PARSER_ERROR) {
 			if (s->state == SMTP_STATE_AUTH)
 				smtp_auth_abort(s);
 			parser_error(s, smtp_parser_error(parser));
+			smtp_parser_wipe(parser);
 			continue;
 		}
 		size_t len;
 		const char *line = smtp_parser_line(parser, &len);
 
-		if (s->state == SMTP_STATE_AUTH)
+		if (s->state == SMTP_STATE_AUTH) {
 			smtp_auth_input(s, line, len);
-		else
+			smtp_parser_wipe(parser);
+		} else if (len >= 5 && strncasecmp(line, "AUTH ", 5) == 0) {
+			/* run_step() decoded the initial response into a
+			 * copy of its own: the line is no longer read */
 			dispatch(s, line, len);
+			smtp_parser_wipe(parser);
+		} else {
+			dispatch(s, line, len);
+		}
 	}
 }
 
