@@ -6,16 +6,14 @@
  */
 #include "lib/xtext.h"
 
+#include "lib/hex.h"
 #include "lib/utf8.h"
 
+/* RFC 3461 4: hexchar is upper case only */
 static int
 xtext_hexval(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	return c >= 'a' && c <= 'f' ? -1 : hex_digit_value(c);
 }
 
 static bool

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "lib/base64.h"
+#include "lib/hex.h"
 
 /* RFC 2047 2: 75 octets per encoded word; clients accept longer, so
  * this only bounds a charset name. */
@@ -65,18 +66,6 @@ ew_match(const char *s, size_t len, struct ew *ew_r)
 	return true;
 }
 
-static int
-ew_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* The encoded octets of one word, before charset conversion. */
 static int
 ew_octets(const struct ew *ew, struct buf *out, const char **error_r)
@@ -114,8 +103,8 @@ ew_octets(const struct ew *ew, struct buf *out, const char **error_r)
 				*error_r = EW_BAD_QP;
 				return -1;
 			}
-			hi = ew_hexval(ew->text[i + 1]);
-			lo = ew_hexval(ew->text[i + 2]);
+			hi = hex_digit_value(ew->text[i + 1]);
+			lo = hex_digit_value(ew->text[i + 2]);
 			if (hi < 0 || lo < 0) {
 				*error_r = EW_BAD_QP;
 				return -1;

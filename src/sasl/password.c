@@ -21,6 +21,7 @@
 #include "conf/config.h"
 #include "lib/base64.h"
 #include "lib/buf.h"
+#include "lib/hex.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/utf8.h"
@@ -255,18 +256,6 @@ pw_verify_crypt(const char *password, const char *hash, const char *scheme,
 }
 
 static int
-pw_hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int
 pw_hex_decode(const char *in, size_t len, struct buf *out)
 {
 	size_t i;
@@ -274,7 +263,7 @@ pw_hex_decode(const char *in, size_t len, struct buf *out)
 	if (len % 2 != 0)
 		return -1;
 	for (i = 0; i < len; i += 2) {
-		int hi = pw_hex_value(in[i]), lo = pw_hex_value(in[i + 1]);
+		int hi = hex_digit_value(in[i]), lo = hex_digit_value(in[i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;

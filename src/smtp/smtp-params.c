@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "lib/buf.h"
+#include "lib/hex.h"
 #include "lib/mem.h"
 #include "lib/utf8.h"
 #include "lib/xtext.h"
@@ -316,18 +317,6 @@ smtp_parse_notify(const struct smtp_param *param, unsigned *notify_r)
 	return 0;
 }
 
-static int
-smtp_hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* RFC 6533 3: utf-8-addr-xtext (QCHAR and "\x{HEXPOINT}") or, with
  * SMTPUTF8, utf-8-addr-unitext (raw UTF-8 as well). Kept as sent, so
  * what an escape stands for is checked here: a control character, a
@@ -353,7 +342,7 @@ smtp_orcpt_utf8_is_valid(const char *v, size_t len, bool smtputf8)
 			if (len - i < 5 || p[i + 1] != 'x' || p[i + 2] != '{')
 				return false;
 			for (i += 3; i < len && p[i] != '}'; i++) {
-				int h = smtp_hexval(p[i]);
+				int h = hex_digit_value(p[i]);
 
 				if (h < 0 || ++digits > 6)
 					return false;

@@ -5,7 +5,6 @@
  * loops, remote targets, duplicates), golden Received/Return-Path lines,
  * and delivery_run into INBOX and the outbound queue, with quota.
  */
-#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,20 +21,14 @@
 #include "delivery/delivery.h"
 #include "lib/mem.h"
 #include "store/store.h"
+#include "store-fixture.h"
 
 struct fixture {
-	char dir[64];
-	struct config *cfg;
-	struct store *store;
+	struct test_store ts;
+	struct config *cfg;	/* == ts.cfg */
+	struct store *store;	/* == ts.store */
 	int64_t bob, alice, carol;
 };
-
-static int
-rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
 
 static void
 must(enum store_result r, const char *error)
@@ -50,18 +43,9 @@ setup(void **state)
 	struct fixture *f = xcalloc(1, sizeof(*f));
 	const char *error = NULL;
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/herald-delivery-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	f->cfg = xcalloc(1, sizeof(*f->cfg));
-	f->cfg->data_dir = xasprintf("%s/data", f->dir);
-	f->cfg->store.group_commit_max = 64;
-	f->cfg->store.busy_timeout_ms = 10000;
-	if (store_open(f->cfg, &f->store, &error) != STORE_OK) {
-		fprintf(stderr, "store_open: %s\n", error);
-		return -1;
-	}
-	must(store_domain_add(f->store, "example.test", &error), error);
+	test_store_open(&f->ts, "delivery");
+	f->cfg = f->ts.cfg;
+	f->store = f->ts.store;
 	must(store_domain_add(f->store, "catch.test", &error), error);
 	must(store_user_add(f->store, "Bob@example.test", "{PLAIN}x", NULL, 0,
 			    &f->bob, &error), error);
@@ -96,10 +80,7 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	store_close(&f->store);
-	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-	free(f->cfg->data_dir);
-	free(f->cfg);
+	test_store_close(&f->ts);
 	free(f);
 	return 0;
 }
