@@ -127,6 +127,7 @@ struct config_smtp {
 	uint64_t data_timeout_ms;	/* between data blocks */
 	uint64_t message_size_limit;	/* bytes; advertised with SIZE */
 	uint64_t message_memory_limit;	/* in memory; beyond: a temp file */
+	uint64_t message_memory_total;	/* all sessions of a worker */
 	unsigned max_recipients;	/* per message */
 	unsigned recipient_overshoot_limit;	/* 452s before they count
 						 * as errors */

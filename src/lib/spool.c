@@ -2,12 +2,15 @@
 /*
  * Message spool: memory up to a threshold, then an unnamed temp file; see
  * spool.h. After the move the memory buffer stages writes, so a message
- * costs one write(2) per mem_max bytes, not one per reader block.
+ * costs one write(2) per mem_max bytes, not one per reader block - unless
+ * the process's spools together hold their budget, when a spool moves to
+ * its file early and writes through without staging.
  */
 #include "lib/spool.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +19,34 @@
 #include "lib/mem.h"
 
 #define SPOOL_MEM_MIN 4096
+
+/* Bytes of buffer all spools of the process hold, and the most they may
+ * (spool_set_memory_budget). */
+static _Atomic size_t spool_mem_held;
+static _Atomic size_t spool_mem_budget = SIZE_MAX;
+
+void
+spool_set_memory_budget(size_t bytes)
+{
+	atomic_store(&spool_mem_budget, bytes);
+}
+
+size_t
+spool_memory_held(void)
+{
+	return atomic_load(&spool_mem_held);
+}
+
+/* Whether `more` bytes of buffer would take the process past its
+ * budget. */
+static bool
+spool_over_budget(size_t more)
+{
+	size_t held = atomic_load(&spool_mem_held);
+
+	return held > atomic_load(&spool_mem_budget) ||
+	       more > atomic_load(&spool_mem_budget) - held;
+}
 
 struct spool {
 	char *dir;
@@ -49,6 +80,7 @@ spool_free(struct spool **spp)
 		return;
 	if (sp->fd >= 0)
 		close(sp->fd);
+	atomic_fetch_sub(&spool_mem_held, sp->mem_cap);
 	free(sp->mem);
 	free(sp->dir);
 	free(sp);
@@ -119,6 +151,19 @@ spool_move_to_file(struct spool *sp)
 	return spool_flush(sp);
 }
 
+/* On file while the process is over its budget: the staged bytes are
+ * written and the buffer given back, and writes go straight through. */
+static void
+spool_write_through(struct spool *sp, const uint8_t *p, size_t len)
+{
+	if (spool_flush(sp) < 0)
+		return;
+	atomic_fetch_sub(&spool_mem_held, sp->mem_cap);
+	xfree(&sp->mem);
+	sp->mem_cap = 0;
+	(void)write_all(sp, p, len);
+}
+
 void
 spool_write(struct spool *sp, const void *data, size_t len)
 {
@@ -130,6 +175,10 @@ spool_write(struct spool *sp, const void *data, size_t len)
 	while (len > 0) {
 		size_t room, take;
 
+		if (sp->fd >= 0 && spool_over_budget(0)) {
+			spool_write_through(sp, p, len);
+			return;
+		}
 		if (sp->mem_len == sp->mem_max &&
 		    (sp->fd < 0 ? spool_move_to_file(sp) : spool_flush(sp)) <
 		    0)
@@ -150,6 +199,19 @@ spool_write(struct spool *sp, const void *data, size_t len)
 			 * configured size far below SIZE_MAX. */
 			if (cap > sp->mem_max + 1)
 				cap = sp->mem_max + 1;
+			if (spool_over_budget(cap - sp->mem_cap)) {
+				/* the worker's sessions hold their budget
+				 * (spool_set_memory_budget): this one goes
+				 * to its file now */
+				if (sp->fd >= 0) {
+					spool_write_through(sp, p, len);
+					return;
+				}
+				if (spool_move_to_file(sp) < 0)
+					return;
+				continue;
+			}
+			atomic_fetch_add(&spool_mem_held, cap - sp->mem_cap);
 			sp->mem = xrealloc(sp->mem, cap);
 			sp->mem_cap = cap;
 		}

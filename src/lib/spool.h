@@ -37,6 +37,15 @@ const uint8_t *spool_data(const struct spool *sp);
 /* The temp file once the content is there (after spool_finish(): all of
  * it, from offset 0), else -1. Still owned by sp. */
 int spool_fd(const struct spool *sp);
+/* The most buffer memory all spools of the process may hold together
+ * (default: no limit). A spool that would take the total past it moves
+ * to its file at once, however small, and one on file then writes
+ * through without staging; so the total stays near bytes, plus at most
+ * one growth step of a spool. */
+void spool_set_memory_budget(size_t bytes);
+/* Buffer memory the process's spools hold now. */
+size_t spool_memory_held(void);
+
 /* Reads up to len bytes at off from either place (pread: several
  * threads may read one finished spool). Returns the count (0 at the
  * end), or -1 with errno. */

@@ -41,6 +41,7 @@ server_get(struct worker *w)
 	srv->w = w;
 	srv->cfg = w->cfg;
 	srv->store = w->store;
+	spool_set_memory_budget((size_t)w->cfg->smtp.message_memory_total);
 	if (srv->store == NULL) {
 		const char *error = NULL;
 

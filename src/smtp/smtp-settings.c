@@ -49,6 +49,15 @@ static const struct setting smtp_settings[] = {
 		 "unnamed temp file in data_dir/blobs/tmp, and delivery "
 		 "reads it from there in blocks; so memory per session stays "
 		 "near this, not near the message's size (docs/limits.md)." },
+	{ .key = "message_memory_total", .type = SETTING_SIZE,
+	  .offset = OFF(smtp.message_memory_total), .def = "64M",
+	  .min = 0, .max = (uint64_t)64 << 30, .reloadable = true,
+	  .doc = "How much memory the messages being received hold in one "
+		 "worker, all sessions together (each up to "
+		 "message_memory_limit). Past it a message goes to its temp "
+		 "file at once, however small, and is written through "
+		 "without staging, so a flood of sessions in DATA costs disk, "
+		 "not memory (docs/limits.md). 0: every message is spooled." },
 	{ .key = "max_recipients", .type = SETTING_UINT,
 	  .offset = OFF(smtp.max_recipients), .def = "100", .min = 1,
 	  .max = 100000, .reloadable = true,

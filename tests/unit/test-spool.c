@@ -3,7 +3,8 @@
  * Unit tests for lib/spool: a message fed whole, octet by octet and in
  * random pieces comes back the same from memory or from its temp file; the
  * file is made only past the threshold and leaves no name behind; a write
- * that fails (no space) is reported at the end, not lost.
+ * that fails (no space) is reported at the end, not lost; the spools of a
+ * process together stay within their memory budget.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -202,6 +203,69 @@ test_write_fails(void **state)
 	free(data);
 }
 
+/* 40 sessions each receiving 200 KB with a 256 KiB per-session limit
+ * held 8 MB; with a 1 MiB budget the ones past it go to their files
+ * (even small ones), those on file stop staging, and every message still
+ * reads back whole. */
+static void
+test_memory_budget(void **state)
+{
+	enum { N = 40, LEN = 200000, BUDGET = 1 << 20, MEM_MAX = 256 << 10 };
+	struct spool *sp[N];
+	uint8_t *data = make_content(LEN);
+	size_t peak = 0, on_file = 0;
+	int err = 0;
+	const char *why = NULL;
+
+	(void)state;
+	assert_int_equal(spool_memory_held(), 0);
+	spool_set_memory_budget(BUDGET);
+	for (size_t i = 0; i < N; i++)
+		sp[i] = spool_new(tmpdir, MEM_MAX);
+	/* all sessions receive at once, 4 KiB at a time (the reader's
+	 * stage) */
+	for (size_t off = 0; off < LEN; off += 4096) {
+		size_t n = LEN - off < 4096 ? LEN - off : 4096;
+
+		for (size_t i = 0; i < N; i++)
+			spool_write(sp[i], data + off, n);
+		if (spool_memory_held() > peak)
+			peak = spool_memory_held();
+	}
+	/* within the budget but for one growth step of one spool */
+	assert_true(peak <= BUDGET + MEM_MAX + 1);
+	for (size_t i = 0; i < N; i++) {
+		assert_int_equal(spool_finish(sp[i], &err, &why), 0);
+		on_file += spool_fd(sp[i]) >= 0;
+		assert_content(sp[i], data, LEN);
+	}
+	assert_true(on_file >= N - BUDGET / LEN);
+	/* a small message past the budget goes to a file too */
+	{
+		struct spool *small = spool_new(tmpdir, MEM_MAX);
+
+		spool_write(small, "hi\r\n", 4);
+		assert_int_equal(spool_finish(small, &err, &why), 0);
+		assert_true(spool_fd(small) >= 0);
+		assert_content(small, (const uint8_t *)"hi\r\n", 4);
+		spool_free(&small);
+	}
+	for (size_t i = 0; i < N; i++)
+		spool_free(&sp[i]);
+	assert_int_equal(spool_memory_held(), 0);
+	/* under the budget again: in memory as before */
+	{
+		struct spool *small = spool_new(tmpdir, MEM_MAX);
+
+		spool_write(small, "hi\r\n", 4);
+		assert_int_equal(spool_finish(small, &err, &why), 0);
+		assert_int_equal(spool_fd(small), -1);
+		spool_free(&small);
+	}
+	spool_set_memory_budget(SIZE_MAX);
+	free(data);
+}
+
 int
 main(void)
 {
@@ -209,6 +273,7 @@ main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_no_dir),
 		cmocka_unit_test(test_write_fails),
+		cmocka_unit_test(test_memory_budget),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
