@@ -272,6 +272,15 @@ sp_malformed_is_sender(const struct header_field *f)
 		name++;
 		len--;
 	}
+	if (f->value != NULL) {
+		/* a name with a colon: what is left once trimmed
+		 * ("X-\xc3\xa9t\xc3\xa9" or "From-\xc3\x9c" are no From) */
+		while (len > 0 && ((unsigned char)name[len - 1] <= 0x20 ||
+				   (unsigned char)name[len - 1] >= 0x7f))
+			len--;
+		return (len == 4 && strncasecmp(name, "from", 4) == 0) ||
+		       (len == 6 && strncasecmp(name, "sender", 6) == 0);
+	}
 	return (len >= 4 && strncasecmp(name, "from", 4) == 0) ||
 	       (len >= 6 && strncasecmp(name, "sender", 6) == 0);
 }

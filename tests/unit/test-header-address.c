@@ -494,6 +494,8 @@ static const struct attack_case attack_cases[] = {
 	{ "From\xa0: bob@example.test", false, "field name" },
 	{ "\xa0Sender: bob@example.test", false, "field name" },
 	{ "X-\xc3\xa9t\xc3\xa9\v: x\r\nFrom: alice@example.test", true, NULL },
+	{ "From-\xc3\x9c" "bersicht: bob@example.test\r\n"
+	  "From: alice@example.test", true, NULL },
 	/* structure */
 	{ "From: Alice <alice@example.test", false, UNPARSED },
 	{ "From: alice@example.test>", false, UNPARSED },
