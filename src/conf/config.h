@@ -164,6 +164,7 @@ struct config {
 	uint64_t shutdown_timeout_ms;
 	/* the connection layer (src/daemon/worker.c), every protocol */
 	unsigned max_connections_per_ip;	/* per worker; 0: no limit */
+	unsigned connections_ipv6_prefix;	/* IPv6 counts per network */
 	unsigned max_connections;		/* per worker */
 	unsigned max_open_files;	/* RLIMIT_NOFILE; 0: the hard limit */
 

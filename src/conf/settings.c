@@ -60,6 +60,13 @@ static const struct setting top_settings[] = {
 		 "sendmail socket count per user; LMTP's unix socket not at "
 		 "all). More are refused: SMTP 421 4.7.0, POP3 -ERR, closed "
 		 "on implicit TLS ports. 0: no limit." },
+	{ .key = "connections_ipv6_prefix", .type = SETTING_UINT,
+	  .offset = OFF(connections_ipv6_prefix), .def = "64", .min = 32,
+	  .max = 128, .reloadable = true,
+	  .doc = "IPv6 clients count against `max_connections_per_ip` per "
+		 "network of this prefix length (one host is usually given a "
+		 "whole /64, and could otherwise open as many connections as "
+		 "it has addresses); 128: per address." },
 	{ .key = "max_connections", .type = SETTING_UINT,
 	  .offset = OFF(max_connections), .def = "10000", .min = 1,
 	  .max = 1000000, .reloadable = true,

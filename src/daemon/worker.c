@@ -11,8 +11,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -20,6 +18,7 @@
 #include <unistd.h>
 
 #include "daemon/daemon-private.h"
+#include "lib/cidr.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "tls/tls.h"
@@ -38,7 +37,7 @@ struct worker_ip {
 	struct worker_ip *next;
 	struct worker_state *ws;
 	unsigned n;
-	char key[INET6_ADDRSTRLEN + 8];	/* "192.0.2.1", "uid:1000" */
+	char key[CIDR_KEY_MAX + 8];	/* "192.0.2.1", "uid:1000" */
 };
 
 struct worker_listener {
@@ -133,25 +132,17 @@ ip_release(void *ctx)
 	free(ip);
 }
 
-/* What a connection counts against: the peer's address, or on the
- * sendmail socket the local user (the socket is open to all of them).
- * False for what is not limited (LMTP's unix socket: the local MTA). */
+/* What a connection counts against: the peer's network (an IPv4
+ * address, an IPv6 connections_ipv6_prefix network), or on the sendmail
+ * socket the local user (the socket is open to all of them). False for
+ * what is not limited (LMTP's unix socket: the local MTA). */
 static bool
-conn_key(int fd, enum listen_proto proto, const struct sockaddr_storage *ss,
-	 char *key, size_t keysz)
+conn_key(int fd, enum listen_proto proto, const struct config *cfg,
+	 const struct sockaddr_storage *ss, char *key, size_t keysz)
 {
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const void *)ss;
-
-		return inet_ntop(AF_INET, &sin->sin_addr, key,
-				 (socklen_t)keysz) != NULL;
-	}
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const void *)ss;
-
-		return inet_ntop(AF_INET6, &sin6->sin6_addr, key,
-				 (socklen_t)keysz) != NULL;
-	}
+	if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6)
+		return cidr_network_key(ss, cfg->connections_ipv6_prefix, key,
+					keysz);
 	if (ss->ss_family == AF_UNIX && proto == PROTO_SENDMAIL) {
 		struct ucred uc;
 		socklen_t sl = sizeof(uc);
@@ -197,9 +188,9 @@ worker_take(struct worker_state *ws, struct worker_listener *l, int cfd,
 	const struct config *cfg = ws->w.cfg;
 	struct worker_ip *ip = NULL;
 	struct ioev_conn *conn;
-	char key[INET6_ADDRSTRLEN + 8];
+	char key[CIDR_KEY_MAX + 8];
 
-	if (conn_key(cfd, l->proto, ss, key, sizeof(key))) {
+	if (conn_key(cfd, l->proto, cfg, ss, key, sizeof(key))) {
 		if (ioev_loop_conn_count(ws->w.loop) >= ws->max_conns) {
 			log_info(NULL, "conn", "server-full", "rip=%s proto=%s "
 				 "connections=%zu", key,

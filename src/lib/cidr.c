@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lib/mem.h"
@@ -164,4 +165,39 @@ cidr_list_match(const char *list, const struct sockaddr_storage *ss)
 			return true;
 	}
 	return false;
+}
+
+bool
+cidr_network_key(const struct sockaddr_storage *ss, unsigned ipv6_bits,
+		 char *key_r, size_t keysz)
+{
+	char text[INET6_ADDRSTRLEN];
+	struct in6_addr a;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)ss;
+
+		return inet_ntop(AF_INET, &sin->sin_addr, key_r,
+				 (socklen_t)keysz) != NULL;
+	}
+	if (ss->ss_family != AF_INET6)
+		return false;
+	a = ((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr;
+	/* a [::] listener without IPV6_V6ONLY would see IPv4 clients so:
+	 * the same client must count the same on either listener */
+	if (IN6_IS_ADDR_V4MAPPED(&a))
+		return inet_ntop(AF_INET, &a.s6_addr[12], key_r,
+				 (socklen_t)keysz) != NULL;
+	if (ipv6_bits >= 128)
+		return inet_ntop(AF_INET6, &a, key_r, (socklen_t)keysz) != NULL;
+	for (unsigned i = 0; i < 16; i++) {
+		if (ipv6_bits >= 8 * (i + 1))
+			continue;
+		a.s6_addr[i] &= ipv6_bits > 8 * i ?
+			(uint8_t)(0xff << (8 - (ipv6_bits - 8 * i))) : 0;
+	}
+	if (inet_ntop(AF_INET6, &a, text, sizeof(text)) == NULL)
+		return false;
+	return snprintf(key_r, keysz, "%s/%u", text, ipv6_bits) <
+		(int)keysz;
 }

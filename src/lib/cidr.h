@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 struct cidr {
@@ -34,5 +35,15 @@ int cidr_list_check(const char *list, char **error_r);
  * one of the list's networks. A bad entry matches nothing; NULL lists and
  * addresses of other families match nothing. */
 bool cidr_list_match(const char *list, const struct sockaddr_storage *ss);
+
+/* The network a client address counts in, as text for a table key:
+ * IPv4 (and IPv4-mapped IPv6) as the address ("192.0.2.1"), IPv6 as its
+ * network of ipv6_bits ("2001:db8:1:2::/64"; 128 or more: the address).
+ * A host is commonly given a whole IPv6 /64: counting each address of it
+ * apart would hand it 2^64 budgets. False for other families. keysz must
+ * be at least CIDR_KEY_MAX. */
+#define CIDR_KEY_MAX (INET6_ADDRSTRLEN + 4)
+bool cidr_network_key(const struct sockaddr_storage *ss, unsigned ipv6_bits,
+		      char *key_r, size_t keysz);
 
 #endif

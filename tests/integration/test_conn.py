@@ -3,15 +3,19 @@ half-closed clients still get their replies, TLS handshakes that stall are
 closed, TLS sessions end with close_notify, per-address and global
 connection limits. Raw sockets, so the tests control every byte and FIN."""
 import base64
+import contextlib
+import ctypes
+import os
 import resource
 import smtplib
 import socket
 import ssl
+import subprocess
 import time
 
 import pytest
 
-from harness import DOMAIN
+from harness import DOMAIN, free_port
 from smtp_util import Raw, inbox, wait_for
 
 USER = f"bob@{DOMAIN}"
@@ -511,3 +515,82 @@ def test_fd_exhaustion_refuses_cleanly(herald_factory):
     for s in socks:
         s.close()
     assert "accept-failed" not in h.log()
+
+
+CLONE_NEWNET = 0x40000000
+
+
+@contextlib.contextmanager
+def own_netns(addrs):
+    """The test process (and the server it starts) in a network namespace
+    of its own with lo up and the IPv6 addresses addrs on it, so that
+    clients can come from several addresses of one /64; the process's
+    namespace is restored after. Sockets keep the namespace they were
+    made in."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: a network namespace for extra addresses")
+    libc = ctypes.CDLL(None, use_errno=True)
+    old = os.open("/proc/self/ns/net", os.O_RDONLY)
+    try:
+        if libc.unshare(CLONE_NEWNET) != 0:
+            pytest.skip("unshare(CLONE_NEWNET): " +
+                        os.strerror(ctypes.get_errno()))
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+        for a in addrs:
+            subprocess.run(["ip", "-6", "addr", "add", a + "/128", "dev",
+                            "lo", "nodad"], check=True)
+        yield
+    finally:
+        assert libc.setns(old, CLONE_NEWNET) == 0
+        os.close(old)
+
+
+def greeting_from(src, port):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s.settimeout(15)
+    s.bind((src, 0))
+    s.connect(("::1", port))
+    return s, s.recv(200)[:9]
+
+
+@pytest.mark.parametrize("prefix", [None, 128])
+def test_ipv6_per_ip_limit_counts_the_64(herald_factory, prefix):
+    """One host holds a /64: with max_connections_per_ip = 2, a third
+    connection from another address of the same /64 is refused like one
+    from the same address (the old code counted each address apart, so
+    a /64 could open 2^64 times the limit); another /64 is served.
+    connections_ipv6_prefix = 128 counts addresses apart again."""
+    net = "2001:db8:1:2::"
+    addrs = [net + "1", net + "2", net + "3", "2001:db8:1:3::1"]
+    with own_netns(addrs):
+        extra = "max_connections_per_ip = 2"
+        if prefix:
+            extra += f"\nconnections_ipv6_prefix = {prefix}"
+        h = herald_factory(listeners=("smtp",), extra=extra)
+        h.add_domain()
+        p6 = free_port()
+        with open(h.conf) as f:
+            conf = f.read()
+        v4 = f"smtp = 127.0.0.1:{h.ports['smtp']}"
+        with open(h.conf, "w") as f:
+            f.write(conf.replace(v4, v4 + f", [::1]:{p6}"))
+        h.start()
+        probes_gone(h)
+        held = []
+        for a in addrs[:2]:
+            s, got = greeting_from(a, p6)
+            held.append(s)
+            assert got == b"220 mail.", (a, got)
+        s, third = greeting_from(addrs[2], p6)
+        held.append(s)
+        s, other = greeting_from(addrs[3], p6)
+        held.append(s)
+        for s in held:
+            s.close()
+    if prefix == 128:
+        assert third == b"220 mail.", third
+    else:
+        assert third == b"421 4.7.0", third
+        assert h.wait_log("conn too-many-connections "
+                          "rip=2001:db8:1:2::/64 proto=smtp count=3")
+    assert other == b"220 mail.", other

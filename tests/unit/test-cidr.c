@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* lib/cidr: entries that parse and entries that do not, list checks, and
- * matching IPv4, IPv6 and IPv4-mapped client addresses. */
+ * matching IPv4, IPv6 and IPv4-mapped client addresses, and the network
+ * key a client address counts under (connection limits). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -151,6 +152,46 @@ test_match(void **state)
 	assert_false(cidr_list_match("0.0.0.0/0", &ss));
 }
 
+/* One IPv6 host holds a /64: its addresses share one key, IPv4 and
+ * v4-mapped IPv6 share theirs, and prefixes inside an octet mask it. */
+static void
+test_network_key(void **state)
+{
+	static const struct {
+		const char *ip;
+		unsigned bits;
+		const char *key;	/* NULL: no key */
+	} cases[] = {
+		{ "192.0.2.1", 64, "192.0.2.1" },
+		{ "::ffff:192.0.2.1", 64, "192.0.2.1" },
+		{ "2001:db8:1:2:aaaa::1", 64, "2001:db8:1:2::/64" },
+		{ "2001:db8:1:2:ffff:ffff:ffff:ffff", 64, "2001:db8:1:2::/64" },
+		{ "2001:db8:1:3::1", 64, "2001:db8:1:3::/64" },
+		{ "2001:db8:1:2::1", 56, "2001:db8:1::/56" },
+		{ "2001:db8:1:ff::1", 60, "2001:db8:1:f0::/60" },
+		{ "2001:db8:1:2::1", 128, "2001:db8:1:2::1" },
+		{ "::1", 64, "::/64" },
+	};
+	struct sockaddr_storage ss;
+	char key[CIDR_KEY_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ss = addr(cases[i].ip);
+		assert_true(cidr_network_key(&ss, cases[i].bits, key,
+					     sizeof(key)));
+		assert_string_equal(key, cases[i].key);
+	}
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_family = AF_UNIX;
+	assert_false(cidr_network_key(&ss, 64, key, sizeof(key)));
+	/* the longest key fits */
+	ss = addr("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+	assert_true(cidr_network_key(&ss, 127, key, sizeof(key)));
+	assert_string_equal(key,
+		"ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe/127");
+}
+
 int
 main(void)
 {
@@ -158,6 +199,7 @@ main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_list_check),
 		cmocka_unit_test(test_match),
+		cmocka_unit_test(test_network_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
