@@ -16,7 +16,9 @@ key is an error that names the file and the line; `herald config check`
 prints all of them. The file must be a regular file of at most 1 MiB
 without NUL bytes; lines may be of any length (a long comment stays a
 comment). A listener for a protocol this build does not serve is an
-error too.
+error too. `herald config check` also loads `[tls] cert` and `key` as
+`herald serve` does (a missing file or a key of another certificate is
+an error naming the key); run it as the user serve starts as.
 
 Value types:
 - **size**: bytes, with an optional `k`, `M` or `G` suffix (powers of 1024).

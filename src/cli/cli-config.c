@@ -2,11 +2,13 @@
 /* herald config check|show|docs */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "conf/config.h"
 #include "lib/buf.h"
+#include "tls/tls.h"
 
 static void
 config_usage(FILE *fp)
@@ -15,10 +17,33 @@ config_usage(FILE *fp)
 		"usage: herald config check [-c FILE]\n"
 		"       herald config show [-c FILE] [--defaults]\n"
 		"       herald config docs\n\n"
-		"check     validate the file; every error is printed as FILE:LINE: message\n"
+		"check     validate the file; every error is printed as FILE:LINE: message;\n"
+		"          tls.cert and tls.key are loaded as serve loads them\n"
 		"show      print the effective configuration (secrets hidden)\n"
 		"          --defaults: print the built-in defaults instead\n"
 		"docs      print the reference of every key (docs/config.md)\n");
+}
+
+/* What serve loads from other files before it starts: the certificate
+ * and key (a path that does not exist or a key of another certificate
+ * passed config check and only stopped herald serve). Without tls.cert
+ * serve makes its own. */
+static int
+check_tls(const struct config *cfg)
+{
+	struct tls_server *tls;
+	char *err = NULL;
+
+	if (cfg->tls.cert == NULL)
+		return 0;
+	tls = tls_server_new(cfg, &err);
+	if (tls == NULL) {
+		fprintf(stderr, "%s: %s\n", cfg->path, err);
+		free(err);
+		return -1;
+	}
+	tls_server_free(&tls);
+	return 0;
 }
 
 int
@@ -81,6 +106,10 @@ cli_config(int argc, char **argv)
 	} else {
 		if (cfg->warnings != NULL)
 			fprintf(stderr, "%s\n", cfg->warnings);
+		if (check_tls(cfg) < 0) {
+			config_free(&cfg);
+			return CLI_ERROR;
+		}
 		printf("%s: ok\n", cfg->path);
 	}
 	config_free(&cfg);

@@ -176,3 +176,38 @@ def test_renamed_key_warns_and_still_works(tmp_path, herald_factory):
         time.sleep(0.1)
     with a, socket.create_connection(("127.0.0.1", port), timeout=10) as b:
         assert b.recv(512).startswith(b"421")
+
+
+def openssl_pair(tmp_path, name):
+    cert, key = tmp_path / f"{name}.crt", tmp_path / f"{name}.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                    "-subj", f"/CN={name}.example.test", "-keyout", str(key),
+                    "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
+
+
+def test_check_loads_certificate_and_key(tmp_path, herald_factory):
+    """A tls.cert that does not exist, or a tls.key of another
+    certificate, passed config check ("ok") and only stopped herald
+    serve: check loads them as serve does."""
+    c1, k1 = openssl_pair(tmp_path, "one")
+    _, k2 = openssl_pair(tmp_path, "two")
+    cases = [
+        (tmp_path / "missing.crt", k1, "tls.cert: cannot load"),
+        (c1, k2, "tls.key: cannot load"),
+    ]
+    for cert, key, why in cases:
+        h = herald_factory(listeners=(),
+                           sections={"tls": f"cert = {cert}\nkey = {key}\n"})
+        p = run("config", "check", "-c", h.conf)
+        assert p.returncode == 1, p.stdout
+        assert p.stderr.startswith(f"{h.conf}: {why}"), p.stderr
+        s = subprocess.run([HERALD_BIN, "serve", "-c", h.conf],
+                           capture_output=True, text=True, timeout=20)
+        assert s.returncode != 0 and why in s.stderr, s.stderr
+    h = herald_factory(listeners=(),
+                       sections={"tls": f"cert = {c1}\nkey = {k1}\n"})
+    p = run("config", "check", "-c", h.conf)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == f"{h.conf}: ok"
