@@ -41,14 +41,49 @@ struct ioev_loop {
 	void *empty_ctx;
 	struct event *empty_ev;
 	struct event *log_ev;		/* writes the lines of a loop turn */
+	/* Timers and watches not yet freed: a loop freed before them
+	 * detaches them (their events go with the base), so that freeing
+	 * them later does not reach into the freed base. */
+	struct ioev_timer *timers;
+	struct ioev_watch *watches;
 };
 
 struct ioev_timer {
+	struct ioev_loop *loop;		/* NULL once the loop is freed */
+	struct ioev_timer *prev, *next;
 	struct event *ev;
 	ioev_timer_cb_t *cb;
 	void *ctx;
 	bool repeat;
 };
+
+struct ioev_watch {
+	struct ioev_loop *loop;		/* NULL once the loop is freed */
+	struct ioev_watch *prev, *next;
+	struct event *ev;
+	ioev_fd_cb_t *fd_cb;
+	ioev_signal_cb_t *sig_cb;
+	void *ctx;
+	bool active;
+};
+
+/* Links x into the list at *head (x has prev and next). */
+#define IOEV_LIST_ADD(head, x) do {					\
+		(x)->prev = NULL;					\
+		(x)->next = (head);					\
+		if ((head) != NULL)					\
+			(head)->prev = (x);				\
+		(head) = (x);						\
+	} while (0)
+#define IOEV_LIST_DEL(head, x) do {					\
+		if ((x)->prev != NULL)					\
+			(x)->prev->next = (x)->next;			\
+		else							\
+			(head) = (x)->next;				\
+		if ((x)->next != NULL)					\
+			(x)->next->prev = (x)->prev;			\
+		(x)->prev = (x)->next = NULL;				\
+	} while (0)
 
 struct ioev_conn {
 	struct ioev_loop *loop;
@@ -202,6 +237,25 @@ ioev_loop_free(struct ioev_loop **loopp)
 	if (loop->conns != NULL)
 		panic("ioev: %zu connections still referenced at loop free",
 		      loop->n_conns);
+	/* event_free before the base: a signal's old disposition is put
+	 * back by the event's removal */
+	while (loop->watches != NULL) {
+		struct ioev_watch *w = loop->watches;
+
+		IOEV_LIST_DEL(loop->watches, w);
+		event_free(w->ev);
+		w->ev = NULL;
+		w->loop = NULL;
+		w->active = false;
+	}
+	while (loop->timers != NULL) {
+		struct ioev_timer *t = loop->timers;
+
+		IOEV_LIST_DEL(loop->timers, t);
+		event_free(t->ev);
+		t->ev = NULL;
+		t->loop = NULL;
+	}
 	event_free(loop->empty_ev);
 	event_free(loop->log_ev);
 	event_base_free(loop->base);
@@ -288,11 +342,13 @@ ioev_timer_new(struct ioev_loop *loop, ioev_timer_cb_t *cb, void *ctx)
 {
 	struct ioev_timer *timer = xcalloc(1, sizeof(*timer));
 
+	timer->loop = loop;
 	timer->cb = cb;
 	timer->ctx = ctx;
 	timer->ev = event_new(loop->base, -1, EV_PERSIST, ioev_timer_event, timer);
 	if (timer->ev == NULL)
 		panic("ioev: event_new failed");
+	IOEV_LIST_ADD(loop->timers, timer);
 	return timer;
 }
 
@@ -305,39 +361,39 @@ ioev_timer_start(struct ioev_timer *timer, uint64_t ms, bool repeat)
 	};
 
 	timer->repeat = repeat;
-	event_add(timer->ev, &tv);
+	if (timer->ev != NULL)
+		event_add(timer->ev, &tv);
 }
 
 void
 ioev_timer_stop(struct ioev_timer *timer)
 {
-	event_del(timer->ev);
+	if (timer->ev != NULL)
+		event_del(timer->ev);
 }
 
 bool
 ioev_timer_is_pending(const struct ioev_timer *timer)
 {
-	return event_pending(timer->ev, EV_TIMEOUT, NULL) != 0;
+	return timer->ev != NULL &&
+		event_pending(timer->ev, EV_TIMEOUT, NULL) != 0;
 }
 
 void
 ioev_timer_free(struct ioev_timer **timerp)
 {
-	if (*timerp == NULL)
+	struct ioev_timer *timer = *timerp;
+
+	if (timer == NULL)
 		return;
-	event_free((*timerp)->ev);
+	if (timer->loop != NULL) {
+		IOEV_LIST_DEL(timer->loop->timers, timer);
+		event_free(timer->ev);
+	}
 	xfree(timerp);
 }
 
 /* --------------------------------------------------------------- watches */
-
-struct ioev_watch {
-	struct event *ev;
-	ioev_fd_cb_t *fd_cb;
-	ioev_signal_cb_t *sig_cb;
-	void *ctx;
-	bool active;
-};
 
 static void
 ioev_watch_event(evutil_socket_t fd, short what, void *arg)
@@ -356,11 +412,13 @@ ioev_watch_new(struct ioev_loop *loop, int fd, short events, void *ctx)
 {
 	struct ioev_watch *watch = xcalloc(1, sizeof(*watch));
 
+	watch->loop = loop;
 	watch->ctx = ctx;
 	watch->ev = event_new(loop->base, fd, events | EV_PERSIST,
 			      ioev_watch_event, watch);
 	if (watch->ev == NULL)
 		panic("ioev: event_new failed");
+	IOEV_LIST_ADD(loop->watches, watch);
 	return watch;
 }
 
@@ -397,7 +455,7 @@ ioev_watch_stop(struct ioev_watch *watch)
 void
 ioev_watch_start(struct ioev_watch *watch)
 {
-	if (watch->active)
+	if (watch->active || watch->ev == NULL)
 		return;
 	if (event_add(watch->ev, NULL) < 0)
 		panic("ioev: event_add failed");
@@ -417,7 +475,10 @@ ioev_watch_free(struct ioev_watch **watchp)
 
 	if (watch == NULL)
 		return;
-	event_free(watch->ev);
+	if (watch->loop != NULL) {
+		IOEV_LIST_DEL(watch->loop->watches, watch);
+		event_free(watch->ev);
+	}
 	free(watch);
 	*watchp = NULL;
 }

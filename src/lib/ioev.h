@@ -31,7 +31,9 @@ struct ioev_conn;
 struct ioev_loop *ioev_loop_new(unsigned pool_threads);
 /* Closes every connection still open (their close callbacks run with
  * IOEV_CLOSE_SHUTDOWN), waits for pending blocking jobs (their done
- * callbacks run), frees the loop. Sets *loop to NULL. */
+ * callbacks run), frees the loop. Timers and watches not freed yet are
+ * stopped for good (a signal gets its old disposition back); they must
+ * still be freed, which is then safe. Sets *loop to NULL. */
 void ioev_loop_free(struct ioev_loop **loop);
 /* Runs until ioev_loop_stop(). Returns 0, or -1 on an internal error. */
 int ioev_loop_run(struct ioev_loop *loop);
@@ -95,7 +97,8 @@ struct ioev_watch *ioev_watch_fd(struct ioev_loop *loop, int fd,
  * process may watch a given signal. Starts active. */
 struct ioev_watch *ioev_watch_signal(struct ioev_loop *loop, int sig,
 				     ioev_signal_cb_t *cb, void *ctx);
-/* Pauses and resumes a watch (a listener that backs off after EMFILE). */
+/* Pauses and resumes a watch (a listener that backs off after EMFILE).
+ * A callback may stop or free its own watch. */
 void ioev_watch_stop(struct ioev_watch *watch);
 void ioev_watch_start(struct ioev_watch *watch);
 bool ioev_watch_is_active(const struct ioev_watch *watch);

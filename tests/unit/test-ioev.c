@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* lib/ioev: line reading in pieces and limits, write and close, idle
  * timeout, STARTTLS discarding pipelined input, implicit TLS, output
- * high-water mark and overflow, blocking jobs outliving the client. */
+ * high-water mark and overflow, blocking jobs outliving the client, fd
+ * and signal watches (freed from their own callback, or after the loop). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1065,6 +1066,118 @@ test_watch_signal(void **state)
 	ioev_loop_free(&loop);
 }
 
+/* A callback that frees its own watch (a listener closing itself,
+ * libunbound done): it is never called again, and nothing is touched
+ * after the free. */
+struct self_free {
+	struct ioev_watch *w;
+	int calls;
+};
+
+static void
+self_free_fd_cb(int fd, void *ctx)
+{
+	struct self_free *sf = ctx;
+
+	(void)fd;
+	sf->calls++;
+	ioev_watch_free(&sf->w);
+}
+
+static void
+self_free_sig_cb(int sig, void *ctx)
+{
+	struct self_free *sf = ctx;
+
+	(void)sig;
+	sf->calls++;
+	ioev_watch_free(&sf->w);
+}
+
+static void
+test_watch_free_in_callback(void **state)
+{
+	struct ioev_loop *loop = ioev_loop_new(1);
+	struct self_free sf = { 0 }, ss = { 0 };
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+	int p[2];
+
+	/* the unread byte keeps the fd readable: a watch still there
+	 * would be called on every turn */
+	assert_int_equal(pipe(p), 0);
+	sf.w = ioev_watch_fd(loop, p[0], self_free_fd_cb, &sf);
+	assert_int_equal(write(p[1], "ab", 2), 2);
+	poll_until(loop, &sf.calls, 1, 5000);
+	poll_until(loop, &sf.calls, 2, 100);
+	assert_int_equal(sf.calls, 1);
+	assert_null(sf.w);
+
+	/* a signal arriving twice before the loop turns, then once more
+	 * after the free: the disposition from before the watch (ignore)
+	 * is back */
+	sigemptyset(&ign.sa_mask);
+	assert_int_equal(sigaction(SIGUSR2, &ign, &old), 0);
+	ss.w = ioev_watch_signal(loop, SIGUSR2, self_free_sig_cb, &ss);
+	assert_int_equal(kill(getpid(), SIGUSR2), 0);
+	assert_int_equal(kill(getpid(), SIGUSR2), 0);
+	poll_until(loop, &ss.calls, 1, 5000);
+	assert_null(ss.w);
+	assert_int_equal(kill(getpid(), SIGUSR2), 0);
+	poll_until(loop, &ss.calls, 2, 100);
+	assert_int_equal(ss.calls, 1);
+	assert_int_equal(sigaction(SIGUSR2, &old, NULL), 0);
+	close(p[0]);
+	close(p[1]);
+	ioev_loop_free(&loop);
+}
+
+/* A loop freed while watches and timers still exist (an error path that
+ * tears down in the wrong order): they go quiet with it, and freeing
+ * them afterwards is still safe, not a use of the freed loop. */
+static void
+test_loop_free_with_watches(void **state)
+{
+	struct ioev_loop *loop = ioev_loop_new(1);
+	struct fd_seen seen = { .fd = -1 };
+	struct sig_seen sig = { 0 };
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old, now;
+	struct ioev_watch *wf, *ws, *stopped;
+	struct ioev_timer *t;
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	sigemptyset(&ign.sa_mask);
+	assert_int_equal(sigaction(SIGUSR2, &ign, &old), 0);
+	wf = ioev_watch_fd(loop, p[0], fd_cb, &seen);
+	stopped = ioev_watch_fd(loop, p[0], fd_cb, &seen);
+	ioev_watch_stop(stopped);
+	ws = ioev_watch_signal(loop, SIGUSR2, sig_cb, &sig);
+	t = ioev_timer_new(loop, (ioev_timer_cb_t *)abort, NULL);
+	ioev_timer_start(t, 60000, false);
+	assert_int_equal(write(p[1], "a", 1), 1);
+
+	ioev_loop_free(&loop);
+	assert_null(loop);
+	/* the signal's disposition is the caller's again */
+	assert_int_equal(sigaction(SIGUSR2, NULL, &now), 0);
+	assert_true(now.sa_handler == SIG_IGN);
+	assert_false(ioev_watch_is_active(wf));
+	assert_false(ioev_timer_is_pending(t));
+	ioev_watch_start(wf);		/* no loop: stays quiet */
+	assert_false(ioev_watch_is_active(wf));
+	ioev_timer_start(t, 1, false);
+	assert_false(ioev_timer_is_pending(t));
+	ioev_timer_stop(t);
+	ioev_watch_free(&wf);
+	ioev_watch_free(&stopped);
+	ioev_watch_free(&ws);
+	ioev_timer_free(&t);
+	assert_int_equal(seen.calls, 0);
+	assert_int_equal(sigaction(SIGUSR2, &old, NULL), 0);
+	close(p[0]);
+	close(p[1]);
+}
+
 static void
 test_addresses(void **state)
 {
@@ -1130,6 +1243,8 @@ main(void)
 		cmocka_unit_test(test_timer),
 		cmocka_unit_test(test_watch_fd),
 		cmocka_unit_test(test_watch_signal),
+		cmocka_unit_test(test_watch_free_in_callback),
+		cmocka_unit_test(test_loop_free_with_watches),
 		cmocka_unit_test(test_addresses),
 	};
 
