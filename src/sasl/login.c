@@ -113,10 +113,29 @@ login_service_get(const struct config_auth *auth)
 void
 login_service_prepare(const struct config_auth *auth)
 {
+	struct login_service *svc = login_worker_service;
 	struct login_limits lim;
 
-	login_service_free(&login_worker_service);
 	login_limits_from_config(auth, &lim);
+	/* A reload keeps the tables: new ones would hand every guesser a
+	 * fresh budget and forget every known address at each reload (a
+	 * certificate renewal hook reloads daily). Only a new table size
+	 * starts them over. */
+	if (svc != NULL && svc->limits.table_size == lim.table_size &&
+	    (svc->known_new != NULL) == (lim.known_addresses_per_day > 0)) {
+		svc->limits = lim;
+		ratelimit_set_limits(svc->by_ip, lim.fail_per_ip,
+				     lim.fail_window_s);
+		ratelimit_set_limits(svc->by_user, lim.fail_per_user,
+				     lim.fail_window_s);
+		ratelimit_set_limits(svc->known, 1, lim.known_address_s);
+		if (svc->known_new != NULL)
+			ratelimit_set_limits(svc->known_new,
+					     lim.known_addresses_per_day,
+					     86400);
+		return;
+	}
+	login_service_free(&login_worker_service);
 	login_worker_service = login_service_new(&lim, NULL);
 }
 

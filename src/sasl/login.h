@@ -68,8 +68,10 @@ struct login_service *login_service_get(const struct config_auth *auth);
 /* Makes the service for the workers about to be forked (the supervisor,
  * once per generation): its tables live in shared memory, so every
  * worker of the generation counts failures in the same budgets, and a
- * worker restarted after a crash keeps them. The one made before goes
- * from this process; workers already running keep theirs. */
+ * worker restarted after a crash keeps them. On a reload the tables and
+ * their counts stay (the draining workers share them) with the new
+ * limits; only a changed fail_table_size makes new ones, when this
+ * process lets go of the old and workers already running keep theirs. */
 void login_service_prepare(const struct config_auth *auth);
 
 /* How long to wait before answering a failed login. */

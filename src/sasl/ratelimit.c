@@ -135,6 +135,15 @@ ratelimit_new(size_t max_entries, unsigned limit, time_t window_s)
 }
 
 void
+ratelimit_set_limits(struct ratelimit *rl, unsigned limit, time_t window_s)
+{
+	rl_lock(rl);
+	rl->t->limit = limit;
+	rl->t->window_s = window_s > 0 ? window_s : 1;
+	rl_unlock(rl);
+}
+
+void
 ratelimit_free(struct ratelimit **rlp)
 {
 	struct ratelimit *rl = *rlp;

@@ -26,6 +26,10 @@ struct ratelimit;
  * hash of the whole key. */
 struct ratelimit *ratelimit_new(size_t max_entries, unsigned limit,
 				time_t window_s);
+/* Changes limit and window (a reload): the counters stay, and every
+ * process sharing the table sees the new values. */
+void ratelimit_set_limits(struct ratelimit *rl, unsigned limit,
+			  time_t window_s);
 /* Unmaps this process's view (forked children keep theirs); NULLs *rl. */
 void ratelimit_free(struct ratelimit **rl);
 

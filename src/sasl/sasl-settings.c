@@ -67,7 +67,8 @@ static const struct setting auth_settings[] = {
 	  .doc = "Addresses, accounts and known address/account pairs the "
 		 "server remembers for the limits above (each table, shared "
 		 "by all workers; the least recently failed entry is "
-		 "forgotten first)." },
+		 "forgotten first). A reload keeps the tables and their "
+		 "counts; a new size starts them empty." },
 	{ .key = "plaintext_on_loopback", .type = SETTING_BOOL,
 	  .offset = OFF(auth.plaintext_on_loopback), .def = "yes",
 	  .reloadable = true,

@@ -6,6 +6,7 @@ ASCII case are one account. Clients come from several loopback addresses
 (127.0.0.x: AUTH without TLS is allowed from loopback)."""
 import base64
 import poplib
+import signal
 import smtplib
 import socket
 
@@ -204,3 +205,23 @@ def test_apop_counts_with_smtp_and_folds_case(herald_factory):
     assert apop(USER, PASSWORD, "127.0.0.3") == "[SYS/TEMP]"
     assert "sasl auth-failed user=<alice@example.test> method=APOP " \
            "proto=pop3 rip=127.0.0.3" in h.log()
+
+
+def test_reload_keeps_budgets_and_known_addresses(herald_factory):
+    """SIGHUP made new tables: every guesser had a fresh budget and every
+    owner lost their known address after each reload (a certificate
+    renewal hook reloads daily)."""
+    h = server(herald_factory, "fail_per_ip = 3\nfail_per_user = 3")
+    assert smtp_login(h, USER, PASSWORD, src="127.0.0.1") == 235
+    for i in range(3):
+        assert smtp_login(h, "x@example.test", f"g{i}", src="127.0.0.7") \
+            == 535
+    for i, src in enumerate(("127.0.0.2", "127.0.0.3", "127.0.0.4")):
+        assert smtp_login(h, USER, f"guess{i}", src=src) == 535
+    h.signal(signal.SIGHUP)
+    assert h.wait_log("daemon reloaded")
+    # the address and the account are still out of budget...
+    assert smtp_login(h, OTHER, OTHER_PW, src="127.0.0.7") == 454
+    assert smtp_login(h, USER, PASSWORD, src="127.0.0.5") == 454
+    # ...and the owner's address is still known
+    assert smtp_login(h, USER, PASSWORD, src="127.0.0.1") == 235

@@ -938,6 +938,46 @@ test_login_known_addresses_not_evicted(void **state)
 	run_steps(f, spray, sizeof(spray) / sizeof(spray[0]));
 }
 
+/* A reload (login_service_prepare with the new [auth]) keeps the counts
+ * and the known addresses, with the new limits: new tables gave every
+ * guesser a fresh budget and forgot every known address at each reload. */
+static void
+test_login_reload_keeps_budgets(void **state)
+{
+	struct login_fixture *f = *state;
+	struct login_service *mine = f->svc;
+	struct config_auth auth = {
+		.fail_per_ip = 5, .fail_per_user = 20, .fail_window_s = 600,
+		.known_address_s = 3600, .known_addresses_per_day = 10,
+		.fail_ipv6_prefix = 64, .fail_table_size = 64,
+	};
+	static const struct login_step before[] = {
+		{ 0, "pop3", "198.51.100.7", ALICE, "pencil", OK },
+		{ 0, "smtp", "192.0.2.9", "x@example.test", "g", FAILED },
+		{ 0, "smtp", "192.0.2.9", "y@example.test", "g", FAILED },
+		{ 0, "smtp", "192.0.2.9", "z@example.test", "g", FAILED },
+	};
+	static const struct login_step after[] = {
+		/* the three failures count against the new limit of 3 */
+		{ 0, "smtp", "192.0.2.9", BOB, "pencil", LIMITED },
+		{ 0, "smtp", "203.0.113.1", ALICE, "guess", FAILED },
+		{ 0, "smtp", "203.0.113.2", ALICE, "guess", FAILED },
+		{ 0, "smtp", "203.0.113.3", ALICE, "pencil", LIMITED },
+		/* her address is still known */
+		{ 0, "pop3", "198.51.100.7", ALICE, "pencil", OK },
+	};
+
+	login_service_prepare(&auth);
+	f->svc = login_service_get(&auth);
+	run_steps(f, before, sizeof(before) / sizeof(before[0]));
+	auth.fail_per_ip = 3;
+	auth.fail_per_user = 2;
+	login_service_prepare(&auth);
+	f->svc = login_service_get(&auth);
+	run_steps(f, after, sizeof(after) / sizeof(after[0]));
+	f->svc = mine;
+}
+
 /* known_address_s 0: the account budget holds the owner's address too */
 static void
 test_login_known_address_off(void **state)
@@ -1062,6 +1102,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_login_known_address_expires,
 						login_setup, login_teardown),
 		cmocka_unit_test_setup_teardown(test_login_known_addresses_not_evicted,
+						login_setup, login_teardown),
+		cmocka_unit_test_setup_teardown(test_login_reload_keeps_budgets,
 						login_setup, login_teardown),
 		cmocka_unit_test_setup_teardown(test_login_known_address_off,
 						login_setup, login_teardown),
