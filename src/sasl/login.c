@@ -10,6 +10,7 @@
 #include "sasl/login.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +175,15 @@ login_address_key(const struct login_service *svc, const char *ip,
 	unsigned bits = svc->limits.ipv6_prefix, i;
 	char text[INET6_ADDRSTRLEN];
 
+	/* An IPv4 client as a dual-stack socket shows it (our listeners
+	 * set IPV6_V6ONLY, an inherited socket may not): under the /64 rule
+	 * below every IPv4 client would share the one budget of ::/64. */
+	if (strchr(ip, ':') != NULL && inet_pton(AF_INET6, ip, &a) == 1 &&
+	    IN6_IS_ADDR_V4MAPPED(&a) &&
+	    inet_ntop(AF_INET, &a.s6_addr[12], text, sizeof(text)) != NULL) {
+		snprintf(key_r, LOGIN_KEY_MAX, "%s", text);
+		return;
+	}
 	/* One IPv6 host commonly holds a whole /64: counting each address
 	 * apart would hand it 2^64 budgets. */
 	if (strchr(ip, ':') != NULL && bits > 0 && bits < 128 &&

@@ -749,6 +749,9 @@ test_login_keys(void **state)
 	assert_string_equal(k, "2001:db8:1:2::/64");
 	login_address_key(f->svc, "unix", k);
 	assert_string_equal(k, "unix");
+	/* IPv4 through a dual-stack socket: its own budget, not ::/64's */
+	login_address_key(f->svc, "::ffff:192.0.2.7", k);
+	assert_string_equal(k, "192.0.2.7");
 }
 
 static void
