@@ -30,6 +30,9 @@
 /* File descriptors kept free of connections: the store's database and
  * blob files, the pool's eventfd, listeners, log, a refusal in flight. */
 #define NOFILE_RESERVE 64
+/* Files one connection may hold: its socket, and the spool file of a
+ * message in transit or the blob file a RETR reads. */
+#define NOFILE_PER_CONN 2
 #define IP_BUCKETS 1024
 
 /* The open connections of one client address (or local user) here. */
@@ -261,7 +264,10 @@ worker_accept_cb(int fd, void *arg)
 }
 
 /* max_connections, within what the open-file limit leaves: past it,
- * accept(2) would fail with EMFILE and every listener stall. */
+ * accept(2) would fail with EMFILE and every listener stall. Counted
+ * with NOFILE_PER_CONN files each: sessions that each spool a large
+ * message would otherwise exhaust the files with half the limit's
+ * connections, and no client on any port would be answered. */
 static void
 worker_set_max_conns(struct worker_state *ws)
 {
@@ -270,7 +276,11 @@ worker_set_max_conns(struct worker_state *ws)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
 		size_t room = rl.rlim_cur > NOFILE_RESERVE + ws->n_ls ?
-			(size_t)rl.rlim_cur - NOFILE_RESERVE - ws->n_ls : 1;
+			((size_t)rl.rlim_cur - NOFILE_RESERVE - ws->n_ls) /
+			NOFILE_PER_CONN : 1;
+
+		if (room == 0)
+			room = 1;
 
 		if (room < cap) {
 			log_info(NULL, "daemon", "max-connections", "limit=%zu "
