@@ -21,6 +21,9 @@
 #include "lib/mem.h"
 
 #define RL_NIL UINT32_MAX
+/* How many of the least recently used entries eviction looks at for
+ * one that blocks nothing. */
+#define RL_EVICT_SCAN 64
 
 struct rl_entry {
 	uint64_t hash;
@@ -255,9 +258,31 @@ ratelimit_is_blocked(struct ratelimit *rl, const char *key, time_t now)
 	return blocked;
 }
 
-/* The entry of key, made (evicting the least recently used one when the
- * table is full) if there is none; moved to the front of the LRU list.
- * Called with the lock held. */
+/* The entry to forget for a new one: among the RL_EVICT_SCAN least
+ * recently used, the oldest that blocks nothing (under the limit, or its
+ * window over); else the least recently used. Forgetting a blocked key
+ * hands its budget back: junk keys of one failure each (user names
+ * anyone may try) would otherwise push out the account being guessed
+ * at, and with it the limit. Called with the lock held. */
+static uint32_t
+rl_victim(struct ratelimit *rl, time_t now)
+{
+	uint32_t i = rl->t->lru_tail;
+
+	for (unsigned n = 0; i != RL_NIL && n < RL_EVICT_SCAN; n++) {
+		const struct rl_entry *e = &rl->entries[i];
+
+		if (rl->t->limit == 0 || e->failures < rl->t->limit ||
+		    rl_is_expired(rl, e, now))
+			return i;
+		i = e->lru_prev;
+	}
+	return rl->t->lru_tail;
+}
+
+/* The entry of key, made (evicting one, rl_victim(), when the table is
+ * full) if there is none; moved to the front of the LRU list. Called
+ * with the lock held. */
 static struct rl_entry *
 rl_get(struct ratelimit *rl, const char *key, time_t now)
 {
@@ -275,7 +300,7 @@ rl_get(struct ratelimit *rl, const char *key, time_t now)
 		}
 	} else {
 		if (t->count >= t->max_entries)
-			rl_remove(rl, t->lru_tail);
+			rl_remove(rl, rl_victim(rl, now));
 		i = t->free_head;
 		e = &rl->entries[i];
 		t->free_head = e->lru_next;

@@ -6,8 +6,9 @@
  * window ends; nothing but the end of the window clears it (a success
  * must not: one good account would reset a guesser's budget). The same
  * table with limit 1 is a set of keys seen recently (ratelimit_mark).
- * Memory is fixed at creation: at most max_entries keys, the least
- * recently failed one is evicted to make room. The table lives in a
+ * Memory is fixed at creation: at most max_entries keys; to make room
+ * the least recently failed key that blocks nothing is evicted (among
+ * the 64 oldest), else the least recently failed one. The table lives in a
  * shared mapping: one made before fork() is shared by the parent and
  * every child (the workers), across threads and processes alike.
  * sasl/login.c holds the tables of the login service.

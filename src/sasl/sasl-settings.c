@@ -66,8 +66,9 @@ static const struct setting auth_settings[] = {
 	  .max = 1000000, .reloadable = true,
 	  .doc = "Addresses, accounts and known address/account pairs the "
 		 "server remembers for the limits above (each table, shared "
-		 "by all workers; the least recently failed entry is "
-		 "forgotten first). A reload keeps the tables and their "
+		 "by all workers; the least recently failed entry that "
+		 "blocks nothing is forgotten first). A reload keeps the "
+		 "tables and their "
 		 "counts; a new size starts them empty." },
 	{ .key = "plaintext_on_loopback", .type = SETTING_BOOL,
 	  .offset = OFF(auth.plaintext_on_loopback), .def = "yes",

@@ -119,6 +119,30 @@ test_eviction_bound(void **state)
 	ratelimit_free(&rl);
 }
 
+/* A blocked key is not pushed out by a flood of keys with one failure
+ * each (user names anyone may try): they are evicted first, so the
+ * account being guessed at keeps its limit. */
+static void
+test_eviction_spares_blocked(void **state)
+{
+	struct ratelimit *rl = ratelimit_new(16, 3, 600);
+	char key[32];
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		ratelimit_fail(rl, "alice@example.test", 10);
+	assert_true(ratelimit_is_blocked(rl, "alice@example.test", 10));
+	for (int i = 0; i < 1000; i++) {
+		snprintf(key, sizeof(key), "junk%d@example.test", i);
+		assert_false(ratelimit_fail(rl, key, 11));
+	}
+	assert_int_equal(ratelimit_count(rl), 16);
+	assert_true(ratelimit_is_blocked(rl, "alice@example.test", 12));
+	/* its window still ends */
+	assert_false(ratelimit_is_blocked(rl, "alice@example.test", 610));
+	ratelimit_free(&rl);
+}
+
 static void
 test_long_keys(void **state)
 {
@@ -203,6 +227,7 @@ main(void)
 		cmocka_unit_test(test_mark_restarts_window),
 		cmocka_unit_test(test_limit_zero_never_blocks),
 		cmocka_unit_test(test_eviction_bound),
+		cmocka_unit_test(test_eviction_spares_blocked),
 		cmocka_unit_test(test_long_keys),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_shared_across_fork),
