@@ -134,8 +134,12 @@ tls_server_new(const struct config *cfg, char **error_r)
 	 * OpenSSL 3 would call its FIN an error and refuse to write. SMTP
 	 * and POP3 end their data with a terminator of their own, so a
 	 * truncated stream is never taken for a whole one. */
+	/* SSL_OP_CLEANSE_PLAINTEXT: a decrypted record holds the AUTH line
+	 * or PASS; OpenSSL frees its record buffer without wiping unless told
+	 * (the protocols wipe their own copies, STYLE.md "Memory"). */
 	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE |
-			    SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
+			    SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF |
+			    SSL_OP_CLEANSE_PLAINTEXT);
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		char *m = xasprintf("tls.cert: cannot load %s", cert);

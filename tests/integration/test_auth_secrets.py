@@ -109,3 +109,43 @@ def test_no_password_left_in_worker_memory(herald_factory):
     for pid in workers:
         left = memory_holds(pid, needles)
         assert not left, f"worker {pid} still holds {sorted(left)}"
+
+
+def test_no_password_left_after_tls(herald_factory):
+    """The same over STARTTLS and STLS: the decrypted record also sits in
+    OpenSSL's buffers, which it frees without wiping unless told to
+    (SSL_OP_CLEANSE_PLAINTEXT)."""
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    h = herald_factory(listeners=("smtp", "pop3"),
+                       sections={"auth": "argon2_memlimit = 8M\n"
+                                         "argon2_opslimit = 1\n"
+                                         "fail_delay = 0ms\n"})
+    h.add_domain()
+    h.add_user(USER, RIGHT)
+    h.start()
+    needles = {RIGHT, b64(f"\0{USER}\0{RIGHT}"), b64(RIGHT)}
+
+    with smtplib.SMTP("127.0.0.1", h.ports["smtp"], timeout=10) as s:
+        s.starttls(context=ctx)
+        s.ehlo("client.test")
+        assert s.docmd("AUTH", "PLAIN " + b64(f"\0{USER}\0{RIGHT}"))[0] == 235
+    with smtplib.SMTP("127.0.0.1", h.ports["smtp"], timeout=10) as s:
+        s.starttls(context=ctx)
+        s.ehlo("client.test")
+        assert s.docmd("AUTH", "LOGIN")[0] == 334
+        assert s.docmd(b64(USER))[0] == 334
+        assert s.docmd(b64(RIGHT))[0] == 235
+    p = poplib.POP3("127.0.0.1", h.ports["pop3"], timeout=10)
+    p.stls(context=ctx)
+    p.user(USER)
+    p.pass_(RIGHT)
+    p.quit()
+
+    _, workers = h.pids()
+    assert workers
+    for pid in workers:
+        left = memory_holds(pid, needles)
+        assert not left, f"worker {pid} still holds {sorted(left)}"
