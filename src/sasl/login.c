@@ -18,6 +18,7 @@
 
 #include "conf/config.h"
 #include "lib/buf.h"
+#include "lib/cidr.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "sasl/password.h"
@@ -171,36 +172,20 @@ void
 login_address_key(const struct login_service *svc, const char *ip,
 		  char key_r[LOGIN_KEY_MAX])
 {
-	struct in6_addr a;
-	unsigned bits = svc->limits.ipv6_prefix, i;
-	char text[INET6_ADDRSTRLEN];
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
 
-	/* An IPv4 client as a dual-stack socket shows it (our listeners
-	 * set IPV6_V6ONLY, an inherited socket may not): under the /64 rule
-	 * below every IPv4 client would share the one budget of ::/64. */
-	if (strchr(ip, ':') != NULL && inet_pton(AF_INET6, ip, &a) == 1 &&
-	    IN6_IS_ADDR_V4MAPPED(&a) &&
-	    inet_ntop(AF_INET, &a.s6_addr[12], text, sizeof(text)) != NULL) {
-		snprintf(key_r, LOGIN_KEY_MAX, "%s", text);
-		return;
-	}
-	/* One IPv6 host commonly holds a whole /64: counting each address
-	 * apart would hand it 2^64 budgets. */
-	if (strchr(ip, ':') != NULL && bits > 0 && bits < 128 &&
-	    inet_pton(AF_INET6, ip, &a) == 1) {
-		for (i = 0; i < 16; i++) {
-			if (bits >= 8 * (i + 1))
-				continue;
-			a.s6_addr[i] &= bits > 8 * i
-				? (uint8_t)(0xff << (8 - (bits - 8 * i)))
-				: 0;
-		}
-		if (inet_ntop(AF_INET6, &a, text, sizeof(text)) != NULL) {
-			snprintf(key_r, LOGIN_KEY_MAX, "%s/%u", text, bits);
-			return;
-		}
-	}
-	snprintf(key_r, LOGIN_KEY_MAX, "%s", ip);
+	/* the connection layer's rule (lib/cidr): an IPv6 host commonly
+	 * holds a whole /64, and an IPv4-mapped client is its IPv4 address */
+	if (inet_pton(AF_INET, ip, &sin->sin_addr) == 1)
+		ss.ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, ip, &sin6->sin6_addr) == 1)
+		ss.ss_family = AF_INET6;
+	if (ss.ss_family == 0 ||
+	    !cidr_network_key(&ss, svc->limits.ipv6_prefix, key_r,
+			      LOGIN_KEY_MAX))
+		snprintf(key_r, LOGIN_KEY_MAX, "%s", ip);
 }
 
 /* "<account key> <address key>": the known-address table's key. */
