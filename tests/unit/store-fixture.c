@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -35,6 +36,47 @@ test_store_open(struct test_store *ts, const char *name)
 		fail_msg("store_open: %s", error);
 	if (store_domain_add(ts->store, "example.test", &error) != STORE_OK)
 		fail_msg("store_domain_add: %s", error);
+}
+
+void
+test_store_fill(struct test_store *ts, const char *const *rows)
+{
+	for (; *rows != NULL; rows++) {
+		const char *row = *rows, *error = NULL, *sp;
+		enum store_result r;
+		char *a;
+
+		if (strncmp(row, "domain ", 7) == 0) {
+			r = store_domain_add(ts->store, row + 7, &error);
+		} else if (strncmp(row, "user ", 5) == 0) {
+			r = store_user_add(ts->store, row + 5, "{PLAIN}x", NULL,
+					   0, NULL, &error);
+		} else if (strncmp(row, "alias ", 6) == 0 &&
+			   (sp = strchr(row + 6, ' ')) != NULL) {
+			a = xstrndup(row + 6, (size_t)(sp - (row + 6)));
+			r = store_alias_add(ts->store, a, sp + 1, &error);
+			free(a);
+		} else {
+			fail_msg("test_store_fill: bad row '%s'", row);
+			return;
+		}
+		if (r != STORE_OK)
+			fail_msg("%s: %s", row, error != NULL ? error : "?");
+	}
+}
+
+int64_t
+test_store_user_id(struct test_store *ts, const char *address)
+{
+	struct store_user *u = NULL;
+	const char *error = NULL;
+	int64_t id;
+
+	if (store_user_lookup(ts->store, address, &u, &error) != STORE_OK)
+		fail_msg("%s: %s", address, error != NULL ? error : "?");
+	id = u->id;
+	store_user_free(&u);
+	return id;
 }
 
 void

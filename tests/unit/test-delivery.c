@@ -37,40 +37,34 @@ must(enum store_result r, const char *error)
 		fail_msg("store: %s", error != NULL ? error : "?");
 }
 
+static const char *const people[] = {
+	"domain catch.test",
+	"user Bob@example.test",
+	"user alice@example.test",
+	"user carol@catch.test",
+	"alias team@example.test bob@example.test",
+	"alias team@example.test alice@example.test",
+	"alias team@example.test a1@example.test",
+	"alias a1@example.test a2@example.test",
+	"alias a2@example.test BOB@example.test",
+	"alias l1@example.test l2@example.test",
+	"alias l2@example.test l1@example.test",
+	"alias fwd@example.test someone@remote.test",
+	"alias @catch.test carol@catch.test",
+	NULL,
+};
+
 static int
 setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
-	const char *error = NULL;
-
 	test_store_open(&f->ts, "delivery");
 	f->cfg = f->ts.cfg;
 	f->store = f->ts.store;
-	must(store_domain_add(f->store, "catch.test", &error), error);
-	must(store_user_add(f->store, "Bob@example.test", "{PLAIN}x", NULL, 0,
-			    &f->bob, &error), error);
-	must(store_user_add(f->store, "alice@example.test", "{PLAIN}x", NULL,
-			    0, &f->alice, &error), error);
-	must(store_user_add(f->store, "carol@catch.test", "{PLAIN}x", NULL, 0,
-			    &f->carol, &error), error);
-	must(store_alias_add(f->store, "team@example.test", "bob@example.test",
-			     &error), error);
-	must(store_alias_add(f->store, "team@example.test",
-			     "alice@example.test", &error), error);
-	must(store_alias_add(f->store, "team@example.test", "a1@example.test",
-			     &error), error);
-	must(store_alias_add(f->store, "a1@example.test", "a2@example.test",
-			     &error), error);
-	must(store_alias_add(f->store, "a2@example.test", "BOB@example.test",
-			     &error), error);
-	must(store_alias_add(f->store, "l1@example.test", "l2@example.test",
-			     &error), error);
-	must(store_alias_add(f->store, "l2@example.test", "l1@example.test",
-			     &error), error);
-	must(store_alias_add(f->store, "fwd@example.test",
-			     "someone@remote.test", &error), error);
-	must(store_alias_add(f->store, "@catch.test", "carol@catch.test",
-			     &error), error);
+	test_store_fill(&f->ts, people);
+	f->bob = test_store_user_id(&f->ts, "bob@example.test");
+	f->alice = test_store_user_id(&f->ts, "alice@example.test");
+	f->carol = test_store_user_id(&f->ts, "carol@catch.test");
 	*state = f;
 	return 0;
 }

@@ -36,37 +36,29 @@ struct fixture {
 	int64_t bob, alice, carol;
 };
 
-static void
-must(enum store_result r, const char *error)
-{
-	if (r != STORE_OK)
-		fail_msg("store: %s", error != NULL ? error : "?");
-}
+static const char *const people[] = {
+	"domain catch.test",
+	"user Bob@example.test",
+	"user alice@example.test",
+	"user carol@catch.test",
+	"alias team@example.test bob@example.test",
+	"alias team@example.test alice@example.test",
+	"alias sales@example.test alice@example.test",
+	"alias @catch.test carol@catch.test",
+	NULL,
+};
 
 static int
 setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
-	const char *error = NULL;
-
 	test_store_open(&f->ts, "sender");
 	f->cfg = f->ts.cfg;
 	f->store = f->ts.store;
-	must(store_domain_add(f->store, "catch.test", &error), error);
-	must(store_user_add(f->store, "Bob@example.test", "{PLAIN}x", NULL, 0,
-			    &f->bob, &error), error);
-	must(store_user_add(f->store, "alice@example.test", "{PLAIN}x", NULL,
-			    0, &f->alice, &error), error);
-	must(store_user_add(f->store, "carol@catch.test", "{PLAIN}x", NULL, 0,
-			    &f->carol, &error), error);
-	must(store_alias_add(f->store, "team@example.test", "bob@example.test",
-			     &error), error);
-	must(store_alias_add(f->store, "team@example.test",
-			     "alice@example.test", &error), error);
-	must(store_alias_add(f->store, "sales@example.test",
-			     "alice@example.test", &error), error);
-	must(store_alias_add(f->store, "@catch.test", "carol@catch.test",
-			     &error), error);
+	test_store_fill(&f->ts, people);
+	f->bob = test_store_user_id(&f->ts, "bob@example.test");
+	f->alice = test_store_user_id(&f->ts, "alice@example.test");
+	f->carol = test_store_user_id(&f->ts, "carol@catch.test");
 	delivery_cache_flush();
 	*state = f;
 	return 0;
