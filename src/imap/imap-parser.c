@@ -59,6 +59,8 @@ struct node {
 
 struct imap_parser {
 	struct imap_parser_limits limits;
+	struct imap_parser_limits next_limits;
+	bool limits_pending;	/* next_limits apply from the next command */
 	enum state state;
 	bool reset_pending;	/* a result was returned: clear on next feed */
 
@@ -99,23 +101,42 @@ imap_parser_limits_default(struct imap_parser_limits *limits_r)
 	limits_r->args_max = 4096;
 }
 
+static void
+limits_set(struct imap_parser_limits *dest,
+	   const struct imap_parser_limits *limits)
+{
+	if (limits != NULL)
+		*dest = *limits;
+	else
+		imap_parser_limits_default(dest);
+	if (dest->line_max < 16)
+		dest->line_max = 16;
+	if (dest->depth_max == 0)
+		dest->depth_max = 1;
+	if (dest->args_max == 0)
+		dest->args_max = 1;
+}
+
 struct imap_parser *
 imap_parser_new(const struct imap_parser_limits *limits)
 {
 	struct imap_parser *p = xcalloc(1, sizeof(*p));
 
-	if (limits != NULL)
-		p->limits = *limits;
-	else
-		imap_parser_limits_default(&p->limits);
-	if (p->limits.line_max < 16)
-		p->limits.line_max = 16;
-	if (p->limits.depth_max == 0)
-		p->limits.depth_max = 1;
-	if (p->limits.args_max == 0)
-		p->limits.args_max = 1;
+	limits_set(&p->limits, limits);
 	buf_init(&p->text);
 	return p;
+}
+
+void
+imap_parser_set_limits(struct imap_parser *p,
+		       const struct imap_parser_limits *limits)
+{
+	/* a command half-read keeps the limits it started under */
+	if (imap_parser_has_partial(p))
+		limits_set(&p->next_limits, limits);
+	else
+		limits_set(&p->limits, limits);
+	p->limits_pending = imap_parser_has_partial(p);
 }
 
 void
@@ -192,6 +213,57 @@ static const char *const error_texts[] = {
 	[IMAP_PARSE_ERR_TOO_MANY_ARGS] = "Too many arguments",
 };
 
+/*
+ * Whether a line ends in a non-synchronising literal header "{n+}" (or
+ * "~{n+}"), tracked over every octet of command text whatever state the
+ * parser is in: when the line is refused, its n octets of literal data
+ * follow anyway (RFC 7888 4) and must be skipped, or a client's literal
+ * would be read as commands.
+ */
+static void
+sk_track(struct imap_parser *p, uint8_t c)
+{
+	if (c == '{') {
+		p->sk = 1;
+		p->sk_num = 0;
+	} else if (p->sk == 1 && c >= '0' && c <= '9') {
+		if (p->sk_num > (UINT64_MAX - 9) / 10)
+			p->sk_num = UINT64_MAX;
+		else
+			p->sk_num = p->sk_num * 10 + (c - '0');
+	} else if (p->sk == 1 && c == '+') {
+		p->sk = 2;
+	} else if (p->sk == 2 && c == '}') {
+		p->sk = 3;
+	} else if (p->sk == 3 && c == '\r') {
+		p->sk = 4;
+	} else {
+		p->sk = 0;
+	}
+}
+
+/* A line being refused or skipped has ended. */
+static void
+skip_line_end(struct imap_parser *p)
+{
+	if (p->sk >= 3) {
+		p->skip_left = p->sk_num;
+		p->state = S_SKIP_LIT;
+	} else {
+		p->state = S_LINE_START;
+	}
+	p->sk = 0;
+}
+
+static void
+skip_octet(struct imap_parser *p, uint8_t c)
+{
+	if (c == '\n')
+		skip_line_end(p);
+	else
+		sk_track(p, c);
+}
+
 /* Records an error found at octet c (already consumed). Unless the line
  * ended with it, the rest of the line is skipped. */
 static enum imap_parse_result
@@ -201,20 +273,12 @@ fail(struct imap_parser *p, enum imap_parse_error code, const char *text,
 	p->err.code = code;
 	p->err.text = text != NULL ? text : error_texts[code];
 	p->err.tag = p->tag_done ? p->text.data : NULL;
-	if (c == '\n' && p->lit_nonsync &&
-	    (p->state == S_LIT_CR || p->state == S_LIT_LF)) {
-		/* RFC 7888 4: the client sends the data of a {n+} without
-		 * waiting; they are not a command */
-		p->err.skip_line = true;
-		p->skip_left = p->lit_overflow ? UINT64_MAX : p->lit_size;
-		p->state = S_SKIP_LIT;
-	} else if (c == '\n') {
-		p->err.skip_line = false;
-		p->state = S_LINE_START;
+	if (c == '\n') {
+		skip_line_end(p);
+		p->err.skip_line = p->state == S_SKIP_LIT;
 	} else {
 		p->err.skip_line = true;
 		p->state = S_SKIP;
-		p->sk = 0;
 	}
 	p->reset_pending = true;
 	return IMAP_PARSE_ERROR;
@@ -391,40 +455,6 @@ literal_header_done(struct imap_parser *p, uint8_t c)
 	}
 	p->state = S_LIT_WAIT;
 	return IMAP_PARSE_LITERAL;
-}
-
-/* One octet of a line being skipped; a "{n+}" right before its end means
- * n octets of literal data follow that are not a line. */
-static void
-skip_octet(struct imap_parser *p, uint8_t c)
-{
-	if (c == '\n') {
-		if (p->sk >= 3) {
-			p->skip_left = p->sk_num;
-			p->state = S_SKIP_LIT;
-		} else {
-			p->state = S_LINE_START;
-		}
-		p->sk = 0;
-		return;
-	}
-	if (c == '{') {
-		p->sk = 1;
-		p->sk_num = 0;
-	} else if (p->sk == 1 && c >= '0' && c <= '9') {
-		if (p->sk_num > (UINT64_MAX - 9) / 10)
-			p->sk_num = UINT64_MAX;
-		else
-			p->sk_num = p->sk_num * 10 + (c - '0');
-	} else if (p->sk == 1 && c == '+') {
-		p->sk = 2;
-	} else if (p->sk == 2 && c == '}') {
-		p->sk = 3;
-	} else if (p->sk == 3 && c == '\r') {
-		p->sk = 4;
-	} else {
-		p->sk = 0;
-	}
 }
 
 static enum imap_parse_result
@@ -710,8 +740,6 @@ octet(struct imap_parser *p, uint8_t c)
 			return line_end(p, c);
 		return fail(p, IMAP_PARSE_ERR_CHAR, "Bare CR", c);
 	case S_SKIP:
-		skip_octet(p, c);
-		return IMAP_PARSE_NEED_MORE;
 	case S_LIT_WAIT:
 	case S_LIT_DATA:
 	case S_SKIP_LIT:
@@ -778,20 +806,30 @@ imap_parser_feed(struct imap_parser *p, const uint8_t *data, size_t len,
 				p->state = S_SKIP;
 			continue;
 		}
-		if (p->state != S_SKIP && p->state != S_EMPTY_CR &&
+		if (p->state == S_SKIP) {
+			skip_octet(p, data[i++]);
+			continue;
+		}
+		if (p->limits_pending && p->state == S_LINE_START) {
+			p->limits = p->next_limits;
+			p->limits_pending = false;
+		}
+		if (data[i] != '\n')
+			sk_track(p, data[i]);
+		if (p->state != S_EMPTY_CR &&
 		    (p->state != S_LINE_START ||
 		     (data[i] != '\r' && data[i] != '\n'))) {
 			/* the text of one command, CRLFs counted */
 			if (++p->line_len > p->limits.line_max) {
 				res = fail(p, IMAP_PARSE_ERR_LINE_TOO_LONG,
 					   NULL, data[i]);
-				if (p->state == S_SKIP)
-					skip_octet(p, data[i]);
 				i++;
 				break;
 			}
 		}
-		res = octet(p, data[i++]);
+		res = octet(p, data[i]);
+		if (data[i++] == '\n')
+			p->sk = 0;
 	}
 	*consumed_r = i;
 	return res;

@@ -113,6 +113,10 @@ struct imap_parser;
 /* limits NULL: the defaults. Values of 0 are raised to 1 (line_max to 16). */
 struct imap_parser *imap_parser_new(const struct imap_parser_limits *limits);
 void imap_parser_free(struct imap_parser **parser);
+/* Replaces the limits (tighter before login than after, STYLE.md); they
+ * apply from the next command on. Same raising of 0 as imap_parser_new. */
+void imap_parser_set_limits(struct imap_parser *parser,
+			    const struct imap_parser_limits *limits);
 /* Forgets any partial command (after STARTTLS). */
 void imap_parser_reset(struct imap_parser *parser);
 /* Whether part of a command, or of a line being skipped, has been read. */

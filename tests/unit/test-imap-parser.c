@@ -188,6 +188,12 @@ static const struct pcase pcases[] = {
 	 * follow anyway and are skipped, not read as a command */
 	{ S("a X abcdefgh {5+}\r\nb NOO\r\nc NOOP\r\n"), 18, 0, 0, 0, 0,
 	  "E:5:a:1|D:c NOOP" },
+	{ S("a X abcdefghi {5+}\r\nb NOO\r\nc NOOP\r\n"), 18, 0, 0, 0, 0,
+	  "E:5:a:1|D:c NOOP" },
+	{ S("a X abcdefghij {5+}\r\nb NOO\r\nc NOOP\r\n"), 18, 0, 0, 0, 0,
+	  "E:5:a:1|D:c NOOP" },
+	{ S("a X abcdefghij {5+}\nb NOO\nc NOOP\r\n"), 18, 0, 0, 0, 0,
+	  "E:5:a:1|D:c NOOP" },
 	{ S("a X abcdefghi {5}\r\nc NOOP\r\n"), 18, 0, 0, 0, 0,
 	  "E:5:a:0|D:c NOOP" },
 	{ S("a X 012345678901234567890123456789 {3+}\r\nx\ny\r\nb NOOP\r\n"),
@@ -451,6 +457,43 @@ test_reset(void **state)
 	imap_parser_free(&p);
 }
 
+/* Limits change between commands (tighter before login); a command
+ * already begun keeps the limits it started under. */
+static enum imap_parse_result
+feed_str(struct imap_parser *p, const char *s, size_t *consumed_r)
+{
+	return imap_parser_feed(p, (const uint8_t *)s, strlen(s), consumed_r);
+}
+
+static void
+test_set_limits(void **state)
+{
+	struct imap_parser_limits tight, loose;
+	struct imap_parser *p;
+	size_t consumed;
+
+	imap_parser_limits_default(&tight);
+	tight.line_max = 20;
+	imap_parser_limits_default(&loose);
+	p = imap_parser_new(&tight);
+	assert_int_equal(feed_str(p, "a X 0123456789abcdef\r\n", &consumed),
+			 IMAP_PARSE_ERROR);
+	assert_int_equal(imap_parser_error(p)->code,
+			 IMAP_PARSE_ERR_LINE_TOO_LONG);
+	imap_parser_set_limits(p, &loose);
+	assert_int_equal(feed_str(p, "\nb X 0123456789abcdef", &consumed),
+			 IMAP_PARSE_NEED_MORE);
+	/* back to tight while b is half-read: b still gets the loose ones */
+	imap_parser_set_limits(p, &tight);
+	assert_int_equal(feed_str(p, "\r\n", &consumed),
+			 IMAP_PARSE_DONE);
+	assert_string_equal(imap_parser_command(p)->tag, "b");
+	assert_int_equal(feed_str(p, "c X 0123456789abcdef\r\n", &consumed),
+			 IMAP_PARSE_ERROR);
+	assert_string_equal(imap_parser_error(p)->tag, "c");
+	imap_parser_free(&p);
+}
+
 static void
 test_arg_helpers(void **state)
 {
@@ -604,6 +647,7 @@ main(void)
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_big_literal),
 		cmocka_unit_test(test_reset),
+		cmocka_unit_test(test_set_limits),
 		cmocka_unit_test(test_arg_helpers),
 		cmocka_unit_test(test_seqset),
 		cmocka_unit_test(test_seq_range_bounds),
