@@ -145,10 +145,9 @@ ew_byte_order_unknown(const char *charset, const char *octets, size_t len)
 		 o[3] == 0xff);
 }
 
-/* Converts octets[0..len) from charset to UTF-8, appended to out. */
-static int
-ew_convert(const char *charset, const char *octets, size_t len,
-	   struct buf *out, const char **error_r)
+int
+encoded_word_charset_convert(const char *charset, const char *octets,
+			     size_t len, struct buf *out, const char **error_r)
 {
 	iconv_t cd;
 	char *in = (char *)octets;
@@ -223,8 +222,8 @@ ew_decode_one(const struct ew *ew, struct buf *out, const char **error_r)
 	buf_init(&octets);
 	ret = ew_octets(ew, &octets, error_r);
 	if (ret == 0)
-		ret = ew_convert(charset, octets.data, octets.len, out,
-				 error_r);
+		ret = encoded_word_charset_convert(charset, octets.data,
+						   octets.len, out, error_r);
 	buf_deinit(&octets);
 	return ret;
 }

@@ -28,4 +28,13 @@ int encoded_word_decode(const char *s, size_t len, struct buf *out,
 void encoded_word_decode_lenient(const char *s, size_t len,
 				 struct buf *out);
 
+/* Appends octets[0..len), text in charset (a MIME charset name), to out
+ * converted to UTF-8; shared with RFC 2231 parameter values (mail/mime).
+ * UTF-8 and US-ASCII are copied as they are. Returns 0, or -1 with
+ * *error_r (static text) for an unknown charset, octets not in it, or
+ * UTF-16/32 without a byte order mark; out may then hold part of it. */
+int encoded_word_charset_convert(const char *charset, const char *octets,
+				 size_t len, struct buf *out,
+				 const char **error_r);
+
 #endif
