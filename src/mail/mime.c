@@ -31,6 +31,7 @@ struct mp_part {
 	size_t boundary_len;
 	bool active;
 	bool closed;
+	uint64_t header_lfs;	/* LFs in the message before header_offset */
 	uint64_t body_lfs;	/* LFs in the message before body_offset */
 };
 
@@ -86,6 +87,7 @@ mp_part_new(struct mime_parser *p, struct mp_part *parent, uint64_t offset)
 	part->stage = MP_HEADER;
 	part->pub.header_offset = offset;
 	part->pub.body_offset = offset;
+	part->header_lfs = p->lfs;
 	if (parent != NULL) {
 		part->pub.parent = &parent->pub;
 		part->pub.depth = parent->pub.depth + 1;
@@ -268,12 +270,27 @@ mp_end_part(struct mime_parser *p, uint64_t end, uint64_t end_lfs,
 static void
 mp_delimiter(struct mime_parser *p, bool at_eof)
 {
-	struct mp_part *m = p->cand;
+	struct mp_part *m = p->cand, *cur = p->cur;
 	bool close = p->cand_close;
+	uint64_t end = p->brk, end_lfs = p->brk_lfs;
+	unsigned char end_prev = p->brk_prev;
 
 	p->cand = NULL;
+	/* The line break before the delimiter may be the one that ended
+	 * the innermost part's header or delimiter line ("\r\n\r\n--b"):
+	 * then that part is empty and the ones around it end with it, so
+	 * that no part reaches past its parent. */
+	if (cur->stage == MP_HEADER && cur->pub.header_offset > end) {
+		end = cur->pub.header_offset;
+		end_lfs = cur->header_lfs;
+		end_prev = '\n';
+	} else if (cur->stage == MP_BODY && cur->pub.body_offset > end) {
+		end = cur->pub.body_offset;
+		end_lfs = cur->body_lfs;
+		end_prev = '\n';
+	}
 	while (p->cur != m)
-		mp_end_part(p, p->brk, p->brk_lfs, p->brk_prev);
+		mp_end_part(p, end, end_lfs, end_prev);
 	if (close || at_eof) {
 		m->closed = close;
 		mp_deactivate(p, m);

@@ -705,6 +705,35 @@ test_padding(void **state)
 	buf_deinit(&m);
 }
 
+/* A delimiter right after a message's empty line (fuzz-mime found the
+ * message reaching 2 octets past its part): the line break is the
+ * header's, the parts around end after it. */
+static void
+test_delimiter_after_header(void **state)
+{
+	const char *m = "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+			"--b\r\n"
+			"Content-Type: message/rfc822\r\n\r\n"
+			"Subject: inner\r\n\r\n"
+			"--b\r\n"
+			"--b--\r\n";
+	struct mime_part *root = parse(m);
+	const struct mime_part *p1, *inner;
+
+	(void)state;
+	assert_int_equal(root->child_count, 2);
+	p1 = nth(root, 0);
+	inner = nth(p1, 0);
+	assert_int_equal(inner->header_size, strlen("Subject: inner\r\n\r\n"));
+	assert_int_equal(inner->body_size, 0);
+	assert_int_equal(p1->body_offset + p1->body_size, inner->body_offset);
+	assert_int_equal(p1->body_lines, 2);
+	/* the empty part between two delimiters */
+	assert_int_equal(nth(root, 1)->header_size, 0);
+	assert_int_equal(nth(root, 1)->header_offset, off(m, "--b--"));
+	mime_part_free(&root);
+}
+
 /* An encoded message/rfc822 is not looked into. */
 static void
 test_encoded_message(void **state)
@@ -742,6 +771,7 @@ main(void)
 		cmocka_unit_test(test_max_parts),
 		cmocka_unit_test(test_padding),
 		cmocka_unit_test(test_encoded_message),
+		cmocka_unit_test(test_delimiter_after_header),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
