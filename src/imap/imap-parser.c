@@ -46,6 +46,7 @@ enum state {
 	S_CR,		/* CR at the end of a command line */
 	S_SKIP,		/* after an error: up to the end of the line */
 	S_SKIP_LIT,	/* after an error: data of a non-sync literal */
+	S_RAW,		/* imap_parser_feed_line: a line half-read */
 };
 
 struct node {
@@ -84,6 +85,7 @@ struct imap_parser {
 	int sk;			/* 0 none, 1 digits, 2 "+", 3 "}", 4 "}" CR */
 	uint64_t sk_num;
 	uint64_t skip_left;
+	bool skip_raw;		/* skipping a raw line: no literals follow */
 
 	struct imap_parser_error err;
 	struct imap_command cmd;
@@ -193,6 +195,7 @@ imap_parser_reset(struct imap_parser *p)
 	p->state = S_LINE_START;
 	p->sk = 0;
 	p->skip_left = 0;
+	p->skip_raw = false;
 }
 
 bool
@@ -258,10 +261,12 @@ skip_line_end(struct imap_parser *p)
 static void
 skip_octet(struct imap_parser *p, uint8_t c)
 {
-	if (c == '\n')
+	if (c == '\n') {
 		skip_line_end(p);
-	else
+		p->skip_raw = false;
+	} else if (!p->skip_raw) {
 		sk_track(p, c);
+	}
 }
 
 /* Records an error found at octet c (already consumed). Unless the line
@@ -740,6 +745,7 @@ octet(struct imap_parser *p, uint8_t c)
 			return line_end(p, c);
 		return fail(p, IMAP_PARSE_ERR_CHAR, "Bare CR", c);
 	case S_SKIP:
+	case S_RAW:
 	case S_LIT_WAIT:
 	case S_LIT_DATA:
 	case S_SKIP_LIT:
@@ -786,6 +792,8 @@ imap_parser_feed(struct imap_parser *p, const uint8_t *data, size_t len,
 	if (p->state == S_LIT_WAIT)
 		panic("imap parser: fed before the literal was accepted or "
 		      "refused");
+	if (p->state == S_RAW)
+		panic("imap parser: command fed while a raw line is read");
 	if (p->reset_pending)
 		command_reset(p);
 	while (res == IMAP_PARSE_NEED_MORE &&
@@ -833,6 +841,77 @@ imap_parser_feed(struct imap_parser *p, const uint8_t *data, size_t len,
 	}
 	*consumed_r = i;
 	return res;
+}
+
+enum imap_parse_result
+imap_parser_feed_line(struct imap_parser *p, const uint8_t *data, size_t len,
+		      size_t *consumed_r, const char **line_r, size_t *len_r)
+{
+	const uint8_t *lf;
+	size_t take, line_len;
+
+	*line_r = NULL;
+	*len_r = 0;
+	if (p->state != S_LINE_START && p->state != S_RAW &&
+	    p->state != S_SKIP)
+		panic("imap parser: raw line asked for inside a command");
+	if (p->state == S_SKIP) {
+		/* the rest of an over-long line; raw lines carry no
+		 * literals */
+		enum imap_parse_result res;
+		size_t more;
+
+		lf = memchr(data, '\n', len);
+		if (lf == NULL) {
+			*consumed_r = len;
+			return IMAP_PARSE_NEED_MORE;
+		}
+		take = (size_t)(lf - data) + 1;
+		p->state = S_LINE_START;
+		p->sk = 0;
+		p->skip_raw = false;
+		res = imap_parser_feed_line(p, data + take, len - take, &more,
+					    line_r, len_r);
+		*consumed_r = take + more;
+		return res;
+	}
+	if (len == 0) {
+		*consumed_r = 0;
+		return IMAP_PARSE_NEED_MORE;
+	}
+	if (p->reset_pending)
+		command_reset(p);
+	p->state = S_RAW;
+	lf = memchr(data, '\n', len);
+	take = lf != NULL ? (size_t)(lf - data) + 1 : len;
+	/* line_max counts the CRLF like a command line */
+	if (p->text.len + take > p->limits.line_max) {
+		size_t room = p->limits.line_max - p->text.len;
+		enum imap_parse_result res;
+
+		p->sk = 0;
+		res = fail(p, IMAP_PARSE_ERR_LINE_TOO_LONG, NULL,
+			   data[room]);
+		p->skip_raw = p->state == S_SKIP;
+		*consumed_r = room + 1;
+		return res;
+	}
+	*consumed_r = take;
+	buf_append(&p->text, data, take);
+	if (lf == NULL)
+		return IMAP_PARSE_NEED_MORE;
+	line_len = p->text.len - 1;
+	if (line_len > 0 && p->text.data[line_len - 1] == '\r')
+		line_len--;
+	buf_truncate(&p->text, line_len);
+	if (memchr(p->text.data, '\0', line_len) != NULL ||
+	    memchr(p->text.data, '\r', line_len) != NULL)
+		return fail(p, IMAP_PARSE_ERR_CHAR, NULL, '\n');
+	p->state = S_LINE_START;
+	p->reset_pending = true;
+	*line_r = p->text.data;
+	*len_r = line_len;
+	return IMAP_PARSE_DONE;
 }
 
 const struct imap_command *

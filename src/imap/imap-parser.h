@@ -143,6 +143,25 @@ enum imap_parse_result imap_parser_feed(struct imap_parser *parser,
 					const uint8_t *data, size_t len,
 					size_t *consumed_r);
 
+/*
+ * Reads one raw line instead of a command: IDLE's "DONE" (RFC 2177) or an
+ * AUTHENTICATE response, which are not commands. Call it only between
+ * commands (not while imap_parser_feed has a command half-read) and until
+ * it returns something other than IMAP_PARSE_NEED_MORE. Consumes up to and
+ * including the line's LF, so commands a client sends in the same packet
+ * (iOS Mail after DONE) stay in the caller's buffer for imap_parser_feed.
+ * IMAP_PARSE_DONE: *line_r / *len_r is the line without its CRLF (or bare
+ * LF), possibly empty, NUL-terminated, owned by the parser and valid until
+ * the next feed. IMAP_PARSE_ERROR (imap_parser_error, tag NULL): a NUL or
+ * a CR inside the line (skip_line false), or a line over line_max (the
+ * rest of it is skipped, skip_line true). Never IMAP_PARSE_LITERAL.
+ */
+enum imap_parse_result imap_parser_feed_line(struct imap_parser *parser,
+					     const uint8_t *data, size_t len,
+					     size_t *consumed_r,
+					     const char **line_r,
+					     size_t *len_r);
+
 /* The command after IMAP_PARSE_DONE; owned by the parser. */
 const struct imap_command *imap_parser_command(const struct imap_parser *p);
 

@@ -3,7 +3,8 @@
  * libFuzzer target: the IMAP command parser on arbitrary bytes. The first
  * octet picks limits and whether big synchronising literals are refused;
  * the stream is fed whole, octet by octet and in pieces of a size taken
- * from the second octet, and must give the same events each time. Every
+ * from the second octet, and must give the same events each time. After
+ * IDLE or AUTHENTICATE one raw line is read, as the session will. Every
  * command is checked against the limits, and its atoms go through the
  * sequence-set parser and its strings through modified UTF-7.
  */
@@ -81,12 +82,40 @@ fuzz_run(const uint8_t *data, size_t size,
 {
 	struct imap_parser *p = imap_parser_new(limits);
 	struct run r = { limits, refuse, 0, 0 };
+	bool raw = false;
 	size_t pos = 0;
 
 	while (pos < size) {
 		size_t n = size - pos < step ? size - pos : step, consumed;
 		enum imap_parse_result res;
 
+		if (raw) {
+			const char *line;
+			size_t len;
+
+			res = imap_parser_feed_line(p, data + pos, n,
+						    &consumed, &line, &len);
+			if (consumed > n || (res == IMAP_PARSE_NEED_MORE &&
+					     consumed != n) ||
+			    res == IMAP_PARSE_LITERAL)
+				abort();
+			pos += consumed;
+			if (res == IMAP_PARSE_DONE) {
+				if (strlen(line) != len ||
+				    len >= limits->line_max ||
+				    memchr(line, '\r', len) != NULL)
+					abort();
+				buf_printf(ev, "L%zu:", len);
+				buf_append(ev, line, len);
+				buf_putc(ev, '|');
+				raw = false;
+			} else if (res == IMAP_PARSE_ERROR) {
+				buf_printf(ev, "LE%d|",
+					   (int)imap_parser_error(p)->code);
+				raw = false;
+			}
+			continue;
+		}
 		res = imap_parser_feed(p, data + pos, n, &consumed);
 		if (consumed > n || (res == IMAP_PARSE_NEED_MORE &&
 				     consumed != n))
@@ -118,6 +147,8 @@ fuzz_run(const uint8_t *data, size_t size,
 			    r.lit_total > limits->literal_max)
 				abort();
 			buf_putc(ev, '|');
+			raw = strcmp(cmd->name, "IDLE") == 0 ||
+				strcmp(cmd->name, "AUTHENTICATE") == 0;
 		} else if (res == IMAP_PARSE_ERROR) {
 			const struct imap_parser_error *e =
 				imap_parser_error(p);

@@ -362,6 +362,155 @@ test_parser_table(void **state)
 	}
 }
 
+static enum imap_parse_result
+feed_str(struct imap_parser *p, const char *s, size_t *consumed_r)
+{
+	return imap_parser_feed(p, (const uint8_t *)s, strlen(s), consumed_r);
+}
+
+struct lcase {
+	const char *in;
+	size_t in_len;
+	size_t line_max;	/* 0: default */
+	/* "L:<line>" per line, "E:<code>:*:<skip>" per error, "P" */
+	const char *events;
+};
+
+static const struct lcase lcases[] = {
+	{ S("DONE\r\n"), 0, "L:DONE" },
+	{ S("DONE\n"), 0, "L:DONE" },
+	{ S("\r\n\n"), 0, "L:|L:" },
+	{ S("dXNlcgB1c2VyAHB3ZA==\r\n*\r\n"), 0,
+	  "L:dXNlcgB1c2VyAHB3ZA==|L:*" },
+	{ S("DO"), 0, "P" },
+	{ S("a\rb\r\nx\r\n"), 0, "E:4:*:0|L:x" },
+	{ S("a\0b\r\nx\r\n"), 0, "E:4:*:0|L:x" },
+	{ S("0123456789abcd\r\n"), 16, "L:0123456789abcd" },
+	{ S("0123456789abcde\r\nok\r\n"), 16, "E:5:*:0|L:ok" },
+	{ S("0123456789abcdef\r\nok\r\n"), 16, "E:5:*:1|L:ok" },
+	{ S("0123456789abcdef0123456789 {3+}\r\nok\r\n"), 16,
+	  "E:5:*:1|L:ok" },
+};
+
+static size_t
+line_feed(const uint8_t *data, size_t len, void *ctx)
+{
+	struct stream *st = ctx;
+	enum imap_parse_result res;
+	const char *line;
+	size_t consumed, llen;
+
+	res = imap_parser_feed_line(st->p, data, len, &consumed, &line,
+				    &llen);
+	assert_true(consumed <= len);
+	if (res == IMAP_PARSE_NEED_MORE) {
+		assert_int_equal(consumed, len);
+	} else if (res == IMAP_PARSE_DONE) {
+		assert_int_equal(strlen(line), llen);
+		ev_sep(st);
+		buf_printf(&st->ev, "L:%s", line);
+	} else {
+		const struct imap_parser_error *e = imap_parser_error(st->p);
+
+		assert_int_equal(res, IMAP_PARSE_ERROR);
+		assert_null(e->tag);
+		ev_sep(st);
+		buf_printf(&st->ev, "E:%d:*:%d", (int)e->code, e->skip_line);
+	}
+	return consumed;
+}
+
+/* Raw lines (IDLE's DONE, AUTHENTICATE responses), every split. */
+static void
+test_line_table(void **state)
+{
+	size_t i;
+	unsigned way;
+
+	for (i = 0; i < sizeof(lcases) / sizeof(lcases[0]); i++) {
+		const struct lcase *tc = &lcases[i];
+
+		for (way = 0; way < 40; way++) {
+			struct imap_parser_limits limits;
+			struct stream st;
+
+			imap_parser_limits_default(&limits);
+			if (tc->line_max != 0)
+				limits.line_max = tc->line_max;
+			st.p = imap_parser_new(&limits);
+			buf_init(&st.ev);
+			assert_int_equal(feed_split(tc->in, tc->in_len, way, 7,
+						    line_feed, &st),
+					 tc->in_len);
+			if (imap_parser_has_partial(st.p)) {
+				ev_sep(&st);
+				buf_putc(&st.ev, 'P');
+			}
+			if (strcmp(st.ev.data, tc->events) != 0)
+				fail_msg("line case %zu way %u: got \"%s\"",
+					 i, way, st.ev.data);
+			buf_deinit(&st.ev);
+			imap_parser_free(&st.p);
+		}
+	}
+}
+
+/* CLIENT-QUIRKS: iOS Mail sends DONE and its next commands in one packet;
+ * the line reader takes DONE only and leaves the commands. */
+static void
+test_done_then_commands(void **state)
+{
+	static const char in[] =
+		"DONE\r\na2 UID FETCH 1:* FLAGS\r\na3 IDLE\r\n";
+	struct imap_parser *p = imap_parser_new(NULL);
+	size_t consumed, off, len;
+	const char *line;
+
+	assert_int_equal(imap_parser_feed_line(p, (const uint8_t *)in,
+					       sizeof(in) - 1, &consumed,
+					       &line, &len), IMAP_PARSE_DONE);
+	assert_string_equal(line, "DONE");
+	assert_int_equal(consumed, 6);
+	off = consumed;
+	assert_int_equal(imap_parser_feed(p, (const uint8_t *)in + off,
+					  sizeof(in) - 1 - off, &consumed),
+			 IMAP_PARSE_DONE);
+	assert_string_equal(imap_parser_command(p)->name, "UID");
+	off += consumed;
+	assert_int_equal(imap_parser_feed(p, (const uint8_t *)in + off,
+					  sizeof(in) - 1 - off, &consumed),
+			 IMAP_PARSE_DONE);
+	assert_string_equal(imap_parser_command(p)->name, "IDLE");
+	assert_int_equal(off + consumed, sizeof(in) - 1);
+	imap_parser_free(&p);
+}
+
+/* An over-long raw line is skipped as a line even when the session goes
+ * back to commands before its end: a "{n+}" at its end is not a literal. */
+static void
+test_raw_skip_then_commands(void **state)
+{
+	struct imap_parser_limits limits;
+	struct imap_parser *p;
+	const char *line;
+	size_t consumed, len;
+
+	imap_parser_limits_default(&limits);
+	limits.line_max = 16;
+	p = imap_parser_new(&limits);
+	assert_int_equal(imap_parser_feed_line(p, (const uint8_t *)
+					       "0123456789abcdefgh", 18,
+					       &consumed, &line, &len),
+			 IMAP_PARSE_ERROR);
+	assert_true(imap_parser_error(p)->skip_line);
+	assert_int_equal(feed_str(p, "ij {3+}\r\n", &consumed),
+			 IMAP_PARSE_NEED_MORE);
+	assert_int_equal(feed_str(p, "a NOOP\r\n", &consumed),
+			 IMAP_PARSE_DONE);
+	assert_string_equal(imap_parser_command(p)->tag, "a");
+	imap_parser_free(&p);
+}
+
 /* 10,000 nested parentheses: one BAD with the tag, the next command
  * still works (issue 11, "Done when"). */
 static void
@@ -459,12 +608,6 @@ test_reset(void **state)
 
 /* Limits change between commands (tighter before login); a command
  * already begun keeps the limits it started under. */
-static enum imap_parse_result
-feed_str(struct imap_parser *p, const char *s, size_t *consumed_r)
-{
-	return imap_parser_feed(p, (const uint8_t *)s, strlen(s), consumed_r);
-}
-
 static void
 test_set_limits(void **state)
 {
@@ -644,6 +787,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parser_table),
+		cmocka_unit_test(test_line_table),
+		cmocka_unit_test(test_done_then_commands),
+		cmocka_unit_test(test_raw_skip_then_commands),
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_big_literal),
 		cmocka_unit_test(test_reset),
