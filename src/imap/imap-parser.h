@@ -101,10 +101,12 @@ struct imap_parser_error {
 	/* The tag when it was read (answer "TAG BAD"), else NULL ("* BAD").
 	 * Valid until the next feed. */
 	const char *tag;
-	/* True when the error came before the end of the line: the parser
-	 * discards the rest of it on the next feeds (and the data of a
-	 * non-synchronising literal that ends the line, so literal octets
-	 * never count as lines) before it reads the next command. */
+	/* True when the parser discards more input on the next feeds before
+	 * it reads the next command: the rest of the line when the error came
+	 * before its end, and the n octets of a "{n+}" that ends the refused
+	 * line (the client sends them without waiting, RFC 7888 4), even
+	 * when that header itself was refused. Literal octets never count
+	 * as lines. */
 	bool skip_line;
 };
 
@@ -126,9 +128,11 @@ bool imap_parser_has_partial(const struct imap_parser *parser);
  * Consumes input until a command is complete, a synchronising literal is
  * announced, an error is found, or the input is used up; *consumed_r gets
  * how many octets were used and the caller offers the rest (pipelined
- * commands) again on the next call. Never allocates more than line_max
- * plus the literal octets actually received: an announced size is only
- * compared with the limits.
+ * commands) again on the next call. Never allocates for what a client
+ * only announces: a literal's size is only compared with the limits.
+ * Memory grows with the octets received, up to about twice line_max +
+ * literal_max (buffers double); a buffer grown by one big command is
+ * given back when the next one starts.
  *
  * Line ends: CRLF, and a bare LF is accepted as CRLF (many servers do, and
  * IMAP carries message data only in counted literals, so no smuggling
