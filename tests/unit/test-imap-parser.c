@@ -134,6 +134,8 @@ static const struct pcase pcases[] = {
 	{ S("a APPEND INBOX {100}\r\nb NOOP\r\n"), 0, 0, 0, 0, 50,
 	  "C:100+R|D:b NOOP" },
 	{ S("a X {5}x\r\nb NOOP\r\n"), 0, 0, 0, 0, 0, "E:3:a:1|D:b NOOP" },
+	/* LITERAL- has no syntax of its own: "{n-}" is not a literal */
+	{ S("a X {5-}\r\nb NOOP\r\n"), 0, 0, 0, 0, 0, "E:3:a:1|D:b NOOP" },
 	{ S("a X {}\r\nb NOOP\r\n"), 0, 0, 0, 0, 0, "E:3:a:1|D:b NOOP" },
 	{ S("a X {-1}\r\nb NOOP\r\n"), 0, 0, 0, 0, 0, "E:3:a:1|D:b NOOP" },
 	{ S("a X {2}\r\na\0\r\nb NOOP\r\n"), 0, 0, 0, 0, 0,
