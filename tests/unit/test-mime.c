@@ -734,6 +734,61 @@ test_delimiter_after_header(void **state)
 	mime_part_free(&root);
 }
 
+/* multipart/alternative as a part of multipart/mixed, with an
+ * attachment after it; the first Content-Type counts. */
+static void
+test_alternative_in_mixed(void **state)
+{
+	const char *m = "Content-Type: multipart/mixed; boundary=\"=_m\"\r\n"
+			"Content-Type: text/html\r\n\r\n"
+			"--=_m\r\n"
+			"Content-Type: multipart/alternative; boundary=\"=_a\"\r\n"
+			"\r\n"
+			"preamble\r\n"
+			"--=_a\r\nContent-Type: text/plain\r\n\r\nalpha\r\n\r\n"
+			"--=_a\r\nContent-Type: text/html\r\n\r\n<b>beta</b>\r\n"
+			"--=_a--\r\nepilogue\r\n"
+			"--=_m\r\nContent-Type: image/png\r\n"
+			"Content-Transfer-Encoding: base64\r\n\r\niVBORw0K\r\n"
+			"--=_m--\r\n";
+	struct mime_part *root = parse(m);
+	const struct mime_part *alt;
+
+	(void)state;
+	assert_true(mime_part_is(root, "multipart", "mixed"));
+	assert_int_equal(root->child_count, 2);
+	alt = nth(root, 0);
+	assert_true(mime_part_is(alt, "multipart", "alternative"));
+	assert_int_equal(alt->child_count, 2);
+	assert_body(nth(alt, 0), m, "alpha\r\n", 1);
+	assert_body(nth(alt, 1), m, "<b>beta</b>", 1);
+	/* the alternative's body: preamble to epilogue */
+	assert_body(alt, m, "preamble\r\n--=_a\r\nContent-Type: text/plain"
+		    "\r\n\r\nalpha\r\n\r\n--=_a\r\nContent-Type: text/html\r\n"
+		    "\r\n<b>beta</b>\r\n--=_a--\r\nepilogue", 12);
+	assert_body(nth(root, 1), m, "iVBORw0K", 1);
+	mime_part_free(&root);
+}
+
+/* A lone CR before the empty line ends the header, as for
+ * mail/header-field, which then reads the same fields. */
+static void
+test_lone_cr_header(void **state)
+{
+	const char *m = "Subject: a\r\r\nContent-Type: text/html\r\n\r\n";
+	struct mime_part *root = parse(m);
+
+	(void)state;
+	assert_int_equal(root->header_size, strlen("Subject: a\r\r\n"));
+	assert_true(mime_part_is(root, "text", "plain"));
+	mime_part_free(&root);
+	m = "Content-Type: text/html\r\rX: y\r\n\r\nbody";
+	root = parse(m);
+	assert_true(mime_part_is(root, "text", "html"));
+	assert_body(root, m, "body", 1);
+	mime_part_free(&root);
+}
+
 /* An encoded message/rfc822 is not looked into. */
 static void
 test_encoded_message(void **state)
@@ -772,6 +827,8 @@ main(void)
 		cmocka_unit_test(test_padding),
 		cmocka_unit_test(test_encoded_message),
 		cmocka_unit_test(test_delimiter_after_header),
+		cmocka_unit_test(test_alternative_in_mixed),
+		cmocka_unit_test(test_lone_cr_header),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
