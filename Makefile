@@ -49,6 +49,10 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 UNIT_HELPERS := $(filter-out tests/unit/test-%,$(wildcard tests/unit/*.c))
 UNIT_HELPER_OBJS := $(UNIT_HELPERS:%.c=$(B)/%.o)
+# each fuzz target also builds with gcc against a replay driver, so that
+# make check compiles it and replays its corpus (tests/run-tests.py)
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz-*.c))
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
 
 .PHONY: all asan check unit lint fuzz install clean bench deps
 
@@ -70,7 +74,11 @@ $(B)/tests/test-%: $(B)/tests/unit/test-%.o $(UNIT_HELPER_OBJS) $(B)/libherald.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs cmocka)
 
-unit-bins: $(UNIT_BINS) $(B)/herald
+$(B)/fuzz/fuzz-%: $(B)/tests/fuzz/fuzz-%.o $(B)/tests/fuzz/replay-main.o $(B)/libherald.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+unit-bins: $(UNIT_BINS) $(FUZZ_BINS) $(B)/herald
 
 asan:
 	$(MAKE) VARIANT=asan all unit-bins

@@ -4,7 +4,8 @@ followed by ", N skipped" when any test was skipped.
 
 Unit tests: each build/tests/test-* (cmocka, TAP output) for the release
 build and the ASan+UBSan build. Integration tests: pytest against the
-sanitizer binary (HERALD_BIN). Lint counts as one test. A skip is neither
+sanitizer binary (HERALD_BIN). Each fuzz target replays its seed corpus
+on both builds (one test each). Lint counts as one test. A skip is neither
 passed nor failed: each one is listed with its reason before the summary.
 """
 import argparse
@@ -74,6 +75,38 @@ def run_unit(build, tally):
             print("\n".join(lines[-60:]))
 
 
+def run_fuzz_replay(build, tally):
+    """Each fuzz target, built against tests/fuzz/replay-main.c, runs
+    once over its seed corpus (tests/fuzz/corpus/NAME): one test each."""
+    fdir = os.path.join(ROOT, build, "fuzz")
+    env = dict(os.environ)
+    env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+    env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+    targets = sorted(n for n in os.listdir(os.path.join(ROOT, "tests/fuzz"))
+                     if n.startswith("fuzz-") and n.endswith(".c"))
+    for src in targets:
+        name = src[:-2]
+        path = os.path.join(fdir, name)
+        corpus = os.path.join(ROOT, "tests/fuzz/corpus", name[len("fuzz-"):])
+        if not os.access(path, os.X_OK):
+            out, rc = f"not built: {path}", 1
+        elif not os.path.isdir(corpus):
+            out, rc = f"no corpus: {corpus}", 1
+        else:
+            try:
+                p = subprocess.run([path, corpus], cwd=ROOT, env=env,
+                                   capture_output=True, text=True,
+                                   errors="replace", timeout=300)
+                out, rc = p.stdout + p.stderr, p.returncode
+            except subprocess.TimeoutExpired:
+                out, rc = "TIMEOUT", -9
+        tally.add(*((1, 0) if rc == 0 else (0, 1)))
+        print(f"{build}/fuzz/{name}: {out.strip().splitlines()[-1] if rc == 0 else 'FAILED'}",
+              flush=True)
+        if rc != 0:
+            print("\n".join(out.splitlines()[-60:]))
+
+
 def run_integration(binary, extra, tally):
     xml = os.path.join(ROOT, "build", "pytest-results.xml")
     os.makedirs(os.path.dirname(xml), exist_ok=True)
@@ -123,6 +156,7 @@ def main():
     builds = [a.build] if a.build else ["build", "build-asan"]
     for b in builds:
         run_unit(b, tally)
+        run_fuzz_replay(b, tally)
     if not a.unit_only:
         run_lint(tally)
         run_integration(a.binary, a.pytest_args, tally)

@@ -66,7 +66,10 @@ fuzz_mech(const char *mech, const uint8_t *data, size_t size)
 			free(copy);
 			pos += len;
 		}
-		if (res != SASL_CONTINUE && err == NULL)
+		/* a refusal says why; a success names the user */
+		if (res != SASL_CONTINUE && res != SASL_OK && err == NULL)
+			__builtin_trap();
+		if (res == SASL_OK && sasl_server_username(s) == NULL)
 			__builtin_trap();
 		if (res != SASL_CONTINUE)
 			break;
