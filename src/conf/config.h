@@ -114,7 +114,7 @@ struct config_auth {
 	unsigned fail_table_size;	/* keys per failure table */
 	bool plaintext_on_loopback;	/* allow AUTH without TLS on loopback */
 	enum config_password_scheme password_scheme;	/* for new hashes */
-	uint64_t argon2_opslimit;
+	unsigned argon2_opslimit;	/* SETTING_UINT stores an unsigned */
 	uint64_t argon2_memlimit;	/* bytes */
 	unsigned password_min_length;	/* characters, herald user add/passwd */
 };

@@ -17,6 +17,11 @@
 _Static_assert(sizeof(enum config_password_scheme) == sizeof(unsigned),
 	       "enum size");
 
+/* config_set() stores a SETTING_UINT through an unsigned *: a wider field
+ * would be half written (argon2_opslimit was a uint64_t). */
+_Static_assert(sizeof(((struct config *)0)->auth.argon2_opslimit) ==
+	       sizeof(unsigned), "argon2_opslimit is a SETTING_UINT");
+
 static const struct setting auth_settings[] = {
 	{ .key = "fail_per_ip", .type = SETTING_UINT,
 	  .offset = OFF(auth.fail_per_ip), .def = "10", .min = 1,
