@@ -43,6 +43,12 @@ struct ha_parser {
 	char **texts;
 	size_t n_texts;
 	bool has_route;
+	/* header_address_list_parse_entries() */
+	bool want_entries;
+	struct header_address_entry *entries;
+	size_t n_entries;
+	char *pending_name;	/* display name of the angle-addr being read */
+	char *pending_route;
 	enum header_address_error err;
 	const char *error;
 };
@@ -270,7 +276,8 @@ ha_text(const struct ha_parser *p, const struct ha_tok *t)
 
 /* Builds the local part from tokens [from, to): word *("." word). */
 static int
-ha_local_part(struct ha_parser *p, size_t from, size_t to, struct buf *out)
+ha_local_part(struct ha_parser *p, size_t from, size_t to, struct buf *out,
+	      char **raw_r)
 {
 	struct buf raw;
 
@@ -305,6 +312,8 @@ ha_local_part(struct ha_parser *p, size_t from, size_t to, struct buf *out)
 	} else {
 		buf_append(out, raw.data, raw.len);
 	}
+	if (raw_r != NULL)
+		*raw_r = buf_steal(&raw);
 	buf_deinit(&raw);
 	return 0;
 }
@@ -352,28 +361,59 @@ ha_add(struct ha_parser *p, struct buf *addr)
 
 /* The words from `from` to the current position are the local part; an
  * "@" and a domain may follow. */
+static struct header_address_entry *
+ha_entry(struct ha_parser *p, enum header_address_entry_type type)
+{
+	struct header_address_entry *e;
+
+	p->entries = xreallocarray(p->entries, p->n_entries + 1,
+				   sizeof(*p->entries));
+	e = &p->entries[p->n_entries++];
+	memset(e, 0, sizeof(*e));
+	e->type = type;
+	return e;
+}
+
 static int
 ha_addr_spec(struct ha_parser *p, size_t from)
 {
 	struct buf addr;
+	char *local = NULL;
+	size_t domain_at = 0;
 
 	buf_init(&addr);
-	if (ha_local_part(p, from, p->pos, &addr) < 0)
+	if (ha_local_part(p, from, p->pos, &addr,
+			  p->want_entries ? &local : NULL) < 0)
 		goto fail;
 	if (ha_is_special(ha_peek(p), '@')) {
 		p->pos++;
 		buf_putc(&addr, '@');
+		domain_at = addr.len;
 		if (ha_domain(p, &addr) < 0)
 			goto fail;
 	} else if (!p->limits->allow_no_domain) {
 		ha_fail(p, HEADER_ADDRESS_ERR_SYNTAX, "address without domain");
 		goto fail;
 	}
+	if (p->want_entries && addr.len <= p->limits->max_address_len &&
+	    p->n_addrs < p->limits->max_addresses) {
+		struct header_address_entry *e =
+			ha_entry(p, HEADER_ADDRESS_ENTRY_MAILBOX);
+
+		e->name = p->pending_name;
+		e->route = p->pending_route;
+		p->pending_name = p->pending_route = NULL;
+		e->local = local;
+		local = NULL;
+		if (domain_at > 0)
+			e->domain = xstrdup(addr.data + domain_at);
+	}
 	if (ha_add(p, &addr) < 0)
 		goto fail;
 	buf_deinit(&addr);
 	return 0;
 fail:
+	free(local);
 	buf_deinit(&addr);
 	return -1;
 }
@@ -389,13 +429,10 @@ ha_skip_words(struct ha_parser *p)
  * it: quoted strings unquoted, each gap of white space or comments one
  * space. */
 static void
-ha_phrase(struct ha_parser *p, size_t from)
+ha_phrase_build(struct ha_parser *p, size_t from, struct buf *text_out)
 {
-	struct buf text;
+	struct buf text = *text_out;
 
-	if (!p->want_texts || from == p->pos)
-		return;
-	buf_init(&text);
 	for (size_t i = from; i < p->pos; i++) {
 		const struct ha_tok *t = &p->toks[i];
 
@@ -408,8 +445,36 @@ ha_phrase(struct ha_parser *p, size_t from)
 		else
 			buf_append(&text, ha_text(p, t), t->len);
 	}
+	*text_out = text;
+}
+
+static void
+ha_phrase(struct ha_parser *p, size_t from)
+{
+	struct buf text;
+
+	if (!p->want_texts || from == p->pos)
+		return;
+	buf_init(&text);
+	ha_phrase_build(p, from, &text);
 	ha_add_text(p, &text);
 	buf_deinit(&text);
+}
+
+/* The phrase [from, pos) for an entry, or NULL when empty. */
+static char *
+ha_entry_phrase(struct ha_parser *p, size_t from)
+{
+	struct buf text;
+	char *name;
+
+	if (!p->want_entries || from == p->pos)
+		return NULL;
+	buf_init(&text);
+	ha_phrase_build(p, from, &text);
+	name = buf_steal(&text);
+	buf_deinit(&text);
+	return name;
 }
 
 /* angle-addr after "<": [obs-route] addr-spec ">", or "<>". */
@@ -420,17 +485,31 @@ ha_angle(struct ha_parser *p)
 
 	if (ha_is_special(ha_peek(p), '@')) {
 		/* obs-route: "@a.example,@b.example:" is dropped (4.4) */
+		struct buf route;
+
 		p->has_route = true;
+		buf_init(&route);
 		for (;;) {
 			const struct ha_tok *t = ha_peek(p);
 
-			if (t->type == HA_TOK_END || ha_is_special(t, '>'))
+			if (t->type == HA_TOK_END || ha_is_special(t, '>')) {
+				buf_deinit(&route);
 				return ha_fail(p, HEADER_ADDRESS_ERR_SYNTAX,
 					       "bad route");
+			}
 			p->pos++;
 			if (ha_is_special(t, ':'))
 				break;
+			if (t->type == HA_TOK_SPECIAL)
+				buf_putc(&route, t->c);
+			else
+				buf_append(&route, ha_text(p, t), t->len);
 		}
+		if (p->want_entries) {
+			free(p->pending_route);
+			p->pending_route = buf_steal(&route);
+		}
+		buf_deinit(&route);
 	}
 	if (ha_is_special(ha_peek(p), '>')) {
 		p->pos++;	/* "<>": no address */
@@ -459,17 +538,34 @@ ha_element(struct ha_parser *p, bool in_group)
 	ha_skip_words(p);
 	t = ha_peek(p);
 	if (ha_is_special(t, '<')) {
+		int ret;
+
 		ha_phrase(p, from);
+		free(p->pending_name);
+		p->pending_name = ha_entry_phrase(p, from);
 		p->pos++;
-		return ha_angle(p);
+		ret = ha_angle(p);
+		/* "<>" takes no entry */
+		free(p->pending_name);
+		free(p->pending_route);
+		p->pending_name = p->pending_route = NULL;
+		return ret;
 	}
 	if (ha_is_special(t, ':') && p->pos > from) {
+		int ret;
+
 		if (in_group)
 			return ha_fail(p, HEADER_ADDRESS_ERR_SYNTAX,
 				       "group inside a group");
 		ha_phrase(p, from);
+		if (p->want_entries)
+			ha_entry(p, HEADER_ADDRESS_ENTRY_GROUP_START)->name =
+				ha_entry_phrase(p, from);
 		p->pos++;
-		return ha_list(p, true);
+		ret = ha_list(p, true);
+		if (ret == 0 && p->want_entries)
+			ha_entry(p, HEADER_ADDRESS_ENTRY_GROUP_END);
+		return ret;
 	}
 	if (p->pos == from)
 		return ha_fail(p, HEADER_ADDRESS_ERR_SYNTAX,
@@ -583,6 +679,55 @@ header_address_list_parse_full(const char *value, size_t len,
 		list_r->n_texts = p.n_texts;
 		list_r->has_route = p.has_route;
 	}
+	if (err_r != NULL)
+		*err_r = p.err;
+	if (error_r != NULL)
+		*error_r = ret < 0 ? p.error : NULL;
+	free(p.toks);
+	buf_deinit(&p.text);
+	return ret;
+}
+
+void
+header_address_entries_free(struct header_address_entry **entries,
+			    size_t count)
+{
+	if (*entries == NULL)
+		return;
+	for (size_t i = 0; i < count; i++) {
+		free((*entries)[i].name);
+		free((*entries)[i].route);
+		free((*entries)[i].local);
+		free((*entries)[i].domain);
+	}
+	xfree(entries);
+}
+
+int
+header_address_list_parse_entries(const char *value, size_t len,
+				  const struct header_address_limits *limits,
+				  struct header_address_entry **entries_r,
+				  size_t *count_r,
+				  enum header_address_error *err_r,
+				  const char **error_r)
+{
+	struct ha_parser p;
+	int ret;
+
+	memset(&p, 0, sizeof(p));
+	p.limits = limits;
+	p.want_entries = true;
+	buf_init(&p.text);
+	ret = ha_parse(&p, value, len);
+	header_address_list_free(&p.addrs, p.n_addrs);
+	free(p.pending_name);
+	free(p.pending_route);
+	if (ret < 0) {
+		header_address_entries_free(&p.entries, p.n_entries);
+		p.n_entries = 0;
+	}
+	*entries_r = p.entries;
+	*count_r = p.n_entries;
 	if (err_r != NULL)
 		*err_r = p.err;
 	if (error_r != NULL)

@@ -83,6 +83,44 @@ int header_address_list_parse_full(const char *value, size_t len,
 				   const char **error_r);
 void header_address_list_deinit(struct header_address_list *list);
 
+/* One element of an address list in order, with the parts IMAP's
+ * ENVELOPE (RFC 9051 7.5.2) shows: mailboxes, and the start and end of
+ * each group around its members. */
+enum header_address_entry_type {
+	HEADER_ADDRESS_ENTRY_MAILBOX,
+	HEADER_ADDRESS_ENTRY_GROUP_START,	/* name: the group's name */
+	HEADER_ADDRESS_ENTRY_GROUP_END,		/* no fields set */
+};
+
+struct header_address_entry {
+	enum header_address_entry_type type;
+	/* Display name or group name as ha_phrase joins it (quoted strings
+	 * unquoted, gaps one space, encoded words left as they are);
+	 * NULL when there is none. */
+	char *name;
+	/* Obsolete source route without its ":" ("@a.example,@b.example"),
+	 * or NULL. */
+	char *route;
+	/* Local part with RFC 5322 quoting removed. */
+	char *local;
+	/* Domain as header_address_list_parse() gives it, or NULL for an
+	 * address without one (limits->allow_no_domain). */
+	char *domain;
+};
+
+/* Parses like header_address_list_parse() (same limits, same errors) and
+ * sets *entries_r to a new array of *count_r entries (NULL and 0 for an
+ * empty list); "<>" yields no entry, a group always a start and an end,
+ * even without its final ";". Free with header_address_entries_free(). */
+int header_address_list_parse_entries(const char *value, size_t len,
+				      const struct header_address_limits *limits,
+				      struct header_address_entry **entries_r,
+				      size_t *count_r,
+				      enum header_address_error *err_r,
+				      const char **error_r);
+void header_address_entries_free(struct header_address_entry **entries,
+				 size_t count);
+
 /* Frees an array from header_address_list_parse() and NULLs *addrs. */
 void header_address_list_free(char ***addrs, size_t count);
 

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * FETCH ENVELOPE (RFC 9051 7.5.2, RFC 3501 7.4.2): the envelope structure
+ * built from a message's header section, written with the response
+ * string primitives of imap-write.h.
+ */
+#ifndef HERALD_IMAP_ENVELOPE_H
+#define HERALD_IMAP_ENVELOPE_H
+
+#include <stddef.h>
+
+struct buf;
+struct header_address_limits;
+
+/*
+ * Appends "(date subject from sender reply-to to cc bcc in-reply-to
+ * message-id)" for the message (or header section) msg[0..len) to out.
+ * The first field of each name counts; values are raw (RFC 2047 encoded
+ * words stay encoded), unfolded (CR and LF dropped) and trimmed of
+ * surrounding white space; an absent field is NIL. Address fields are
+ * lists of (name adl mailbox host), groups as (NIL NIL "group" NIL) ...
+ * (NIL NIL NIL NIL); a field without addresses, or one that does not
+ * parse as an address list within limits, is NIL. Sender and Reply-To
+ * default to From when they are NIL. An address without a domain gets
+ * host "MISSING_DOMAIN" (NIL host would mean a group). flags are
+ * imap_write_flags (IMAP_WRITE_UTF8 when the session enabled UTF8=ACCEPT).
+ * limits bound each address field (NULL: header_address_limits_default);
+ * the header walk itself is linear in len.
+ */
+void imap_envelope_write(struct buf *out, const char *msg, size_t len,
+			 const struct header_address_limits *limits,
+			 unsigned int flags);
+
+#endif
