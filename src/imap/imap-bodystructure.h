@@ -36,8 +36,8 @@ struct imap_bodystructure_params {
 	 * literal, which RFC 3501 allows for any 8-bit text. */
 	bool utf8;
 	/* ENVELOPE of nested message/rfc822 and message/global parts. NULL
-	 * writes an envelope of ten NILs (valid syntax, no data) until
-	 * imap-envelope exists; FETCH must pass the real one. */
+	 * writes an envelope of ten NILs (valid syntax, no data); FETCH
+	 * passes imap_envelope_part_write (imap-envelope.h). */
 	imap_envelope_cb_t *envelope;
 	void *envelope_context;
 };

@@ -11,6 +11,7 @@
 #include "lib/buf.h"
 #include "mail/header-address.h"
 #include "mail/header-field.h"
+#include "mail/mime.h"
 
 enum env_field {
 	ENV_DATE,
@@ -188,4 +189,21 @@ imap_envelope_write(struct buf *out, const char *msg, size_t len,
 	buf_putc(out, ' ');
 	write_unstructured(out, &v[ENV_MESSAGE_ID], flags);
 	buf_putc(out, ')');
+}
+
+void
+imap_envelope_part_write(struct buf *out, const struct mime_part *msg,
+			 const uint8_t *msg_data, size_t msg_size,
+			 void *context)
+{
+	const unsigned int *flags = context;
+
+	if (msg->header_offset > msg_size ||
+	    msg->header_size > msg_size - msg->header_offset) {
+		imap_envelope_write(out, "", 0, NULL, 0);
+		return;
+	}
+	imap_envelope_write(out, (const char *)msg_data + msg->header_offset,
+			    (size_t)msg->header_size, NULL,
+			    flags != NULL ? *flags : 0);
 }

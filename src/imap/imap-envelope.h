@@ -8,9 +8,11 @@
 #define HERALD_IMAP_ENVELOPE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct buf;
 struct header_address_limits;
+struct mime_part;
 
 /*
  * Appends "(date subject from sender reply-to to cc bcc in-reply-to
@@ -30,5 +32,16 @@ struct header_address_limits;
 void imap_envelope_write(struct buf *out, const char *msg, size_t len,
 			 const struct header_address_limits *limits,
 			 unsigned int flags);
+
+/*
+ * imap_envelope_write() for the message whose root part is msg, header at
+ * msg_data[msg->header_offset .. + msg->header_size), default limits:
+ * an imap_envelope_cb_t for imap-bodystructure (nested message/rfc822).
+ * context points to the unsigned int imap_write_flags, or is NULL (0).
+ * A header range outside msg_data gives ten NILs.
+ */
+void imap_envelope_part_write(struct buf *out, const struct mime_part *msg,
+			      const uint8_t *msg_data, size_t msg_size,
+			      void *context);
 
 #endif

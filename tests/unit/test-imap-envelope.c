@@ -12,10 +12,12 @@
 
 #include <cmocka.h>
 
+#include "imap/imap-bodystructure.h"
 #include "imap/imap-envelope.h"
 #include "imap/imap-write.h"
 #include "lib/buf.h"
 #include "mail/header-address.h"
+#include "mail/mime.h"
 
 struct tcase {
 	const char *header;
@@ -182,12 +184,54 @@ test_hostile(void **state)
 	buf_deinit(&out);
 }
 
+/* As imap-bodystructure's callback: the nested message's own envelope,
+ * not the outer one's. */
+static void
+test_nested(void **state)
+{
+	static const char msg[] =
+		"From: outer@o.example\r\nSubject: outer\r\n"
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+		"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n"
+		"--b\r\nContent-Type: message/rfc822\r\n\r\n"
+		"From: Inner <in@i.example>\r\nSubject: caf\xc3\xa9\r\n\r\n"
+		"inner body\r\n--b--\r\n";
+	struct mime_part *root = mime_parse(msg, strlen(msg), NULL);
+	unsigned int flags = IMAP_WRITE_UTF8;
+	struct imap_bodystructure_params params = {
+		.envelope = imap_envelope_part_write,
+		.envelope_context = &flags,
+	};
+	struct buf out;
+
+	(void)state;
+	buf_init(&out);
+	imap_bodystructure_write(&out, root, (const uint8_t *)msg,
+				 strlen(msg), &params);
+	if (strstr(out.data, "(NIL \"caf\xc3\xa9\" ((\"Inner\" NIL \"in\" "
+		   "\"i.example\")) ((\"Inner\" NIL \"in\" \"i.example\")) "
+		   "((\"Inner\" NIL \"in\" \"i.example\")) "
+		   "NIL NIL NIL NIL NIL)") == NULL || strstr(out.data, "outer"))
+		fail_msg("got %s", out.data);
+
+	buf_reset(&out);
+	imap_envelope_part_write(&out, root, (const uint8_t *)msg,
+				 strlen(msg), NULL);
+	assert_string_equal(out.data,
+		"(NIL \"outer\" ((NIL NIL \"outer\" \"o.example\")) "
+		"((NIL NIL \"outer\" \"o.example\")) "
+		"((NIL NIL \"outer\" \"o.example\")) NIL NIL NIL NIL NIL)");
+	buf_deinit(&out);
+	mime_part_free(&root);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_nested),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
