@@ -19,9 +19,10 @@ struct buf;
 #define IMAP_WRITE_QUOTED_MAX 1024
 
 enum imap_write_flags {
-	/* The session has UTF8=ACCEPT enabled (RFC 6855 3): valid UTF-8 may
-	 * be quoted and mailbox names go out in UTF-8. Without it, any
-	 * octet >= 0x80 forces a literal. */
+	/* The session has UTF8=ACCEPT enabled (RFC 6855 3), or IMAP4rev2,
+	 * which includes it (RFC 9755's abstract): valid UTF-8 may be
+	 * quoted and mailbox names go out in UTF-8. Without it, any octet
+	 * >= 0x80 forces a literal. */
 	IMAP_WRITE_UTF8 = 1 << 0,
 	/* The caller's grammar allows literal8 here (RFC 3516 BINARY): a
 	 * value holding NUL goes out as ~{n}. */
