@@ -4,7 +4,8 @@
  * over any MIME tree. The first octet picks flags and limits; the data up
  * to the first LF is a section, the rest the message. The written body must
  * be well formed (balanced lists, closed quoted strings, exact literals)
- * and a resolved section must lie inside the message.
+ * and a resolved section must lie inside the message. A HEADER.FIELDS(.NOT)
+ * list that parses filters the header: the two subsets share no field.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "imap/imap-bodystructure.h"
+#include "imap/imap-header-fields.h"
 #include "lib/buf.h"
 #include "lib/mem.h"
 #include "mail/mime.h"
@@ -76,6 +78,34 @@ fz_check_syntax(const char *s, size_t len)
 		abort();
 }
 
+/* HEADER.FIELDS and HEADER.FIELDS.NOT of one list split the header: each
+ * field goes to one of them, the empty line (at most CRLF) to both. */
+static void
+fz_check_fields(const struct imap_section *sec, const uint8_t *msg)
+{
+	struct imap_header_fields fields;
+	const char *error = NULL;
+	struct buf in, out;
+
+	if (imap_header_fields_parse(sec->fields, 4, &fields, &error) != 0) {
+		if (error == NULL)
+			abort();
+		return;
+	}
+	buf_init(&in);
+	buf_init(&out);
+	imap_header_fields_write(&in, msg + sec->offset, sec->size, &fields,
+				 false);
+	imap_header_fields_write(&out, msg + sec->offset, sec->size, &fields,
+				 true);
+	if (in.len > sec->size || out.len > sec->size ||
+	    in.len + out.len > sec->size + 2)
+		abort();
+	buf_deinit(&in);
+	buf_deinit(&out);
+	imap_header_fields_deinit(&fields);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -116,6 +146,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    IMAP_SECTION_OK) {
 		if (sec.offset + sec.size > msg_len || sec.part == NULL)
 			abort();
+		if (sec.kind == IMAP_SECTION_HEADER_FIELDS ||
+		    sec.kind == IMAP_SECTION_HEADER_FIELDS_NOT)
+			fz_check_fields(&sec, msg);
 	} else if (error == NULL) {
 		abort();
 	}
