@@ -7,28 +7,13 @@
 #include <stdint.h>
 
 #include "imap/imap-utf7.h"
+#include "lib/base64.h"
 #include "lib/buf.h"
 #include "lib/utf8.h"
 
 /* RFC 3501 5.1.3: base64 with "," instead of "/" */
 static const char b64[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
-
-static int
-b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == ',')
-		return 63;
-	return -1;
-}
 
 static bool
 is_direct(uint32_t c)
@@ -132,29 +117,14 @@ fail:
 	return -1;
 }
 
+/* cp comes from a checked UTF-16 unit or surrogate pair: never a lone
+ * surrogate or past U+10FFFF, so utf8_encode() always writes it. */
 static void
 put_utf8(struct buf *out, uint32_t cp)
 {
-	char s[4];
-	size_t n;
+	uint8_t s[4];
 
-	if (cp < 0x800) {
-		s[0] = (char)(0xc0 | (cp >> 6));
-		s[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		s[0] = (char)(0xe0 | (cp >> 12));
-		s[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		s[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		s[0] = (char)(0xf0 | (cp >> 18));
-		s[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		s[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		s[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	buf_append(out, s, n);
+	buf_append(out, s, utf8_encode(cp, s));
 }
 
 /* Decodes the base64 run in[0..len) (between "&" and "-"). */
@@ -167,7 +137,7 @@ decode_shift(const char *in, size_t len, struct buf *out,
 	size_t i;
 
 	for (i = 0; i < len; i++) {
-		int v = b64_value(in[i]);
+		int v = base64_digit_value((unsigned char)in[i], ',');
 
 		if (v < 0) {
 			*error_r = "Invalid character in modified UTF-7 shift";

@@ -13,9 +13,8 @@
 static const char b64_alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* 0..63 for alphabet characters, -1 otherwise ('=' is handled apart). */
-static int
-b64_value(unsigned char c)
+int
+base64_digit_value(unsigned char c, char c63)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -25,7 +24,7 @@ b64_value(unsigned char c)
 		return c - '0' + 52;
 	if (c == '+')
 		return 62;
-	if (c == '/')
+	if (c == (unsigned char)c63)
 		return 63;
 	return -1;
 }
@@ -125,7 +124,7 @@ b64_decode_raw(const char *in, size_t len, uint8_t *out)
 			}
 			if (pad > 0)
 				return (size_t)-1; /* data after '=' */
-			v[j] = b64_value(c);
+			v[j] = base64_digit_value(c, '/');
 			if (v[j] < 0)
 				return (size_t)-1;
 		}

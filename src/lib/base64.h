@@ -15,6 +15,11 @@
 
 struct buf;
 
+/* The value (0..63) of one digit of a base64 alphabet whose 63rd symbol is
+ * c63 ('/' in RFC 4648, ',' in IMAP's modified base64, RFC 3501 5.1.3),
+ * or -1 for any other octet ('=' included). */
+int base64_digit_value(unsigned char c, char c63);
+
 /* Length of the encoding of n bytes, without a NUL. */
 size_t base64_encoded_len(size_t n);
 /* Upper bound of the decoded size of n characters of base64. */

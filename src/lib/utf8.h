@@ -16,6 +16,11 @@
  * p do not start a valid, complete sequence. */
 size_t utf8_decode(const uint8_t *p, size_t len, uint32_t *cp_r);
 
+/* Encodes code point cp into out. Returns its length in octets (1..4), or
+ * 0 for a surrogate (U+D800..U+DFFF) or a value above U+10FFFF, which
+ * have no UTF-8 form. */
+size_t utf8_encode(uint32_t cp, uint8_t out[4]);
+
 /* Returns the length of the longest valid UTF-8 prefix of p; equal to len
  * when all of it is valid. */
 size_t utf8_valid_prefix(const uint8_t *p, size_t len);

@@ -135,6 +135,31 @@ test_utf8_exhaustive_2(void **state)
 	}
 }
 
+/* Every code point encodes to what utf8_decode reads back whole; the
+ * surrogates and values past U+10FFFF have no form. */
+static void
+test_utf8_encode(void **state)
+{
+	uint8_t s[4];
+	uint32_t cp, back;
+	size_t n;
+
+	(void)state;
+	for (cp = 0; cp <= 0x10FFFF; cp++) {
+		n = utf8_encode(cp, s);
+		if (cp >= 0xD800 && cp <= 0xDFFF) {
+			assert_int_equal(n, 0);
+			continue;
+		}
+		assert_int_equal(n, cp < 0x80 ? 1 : cp < 0x800 ? 2 :
+				 cp < 0x10000 ? 3 : 4);
+		assert_int_equal(utf8_decode(s, n, &back), n);
+		assert_int_equal(back, cp);
+	}
+	assert_int_equal(utf8_encode(0x110000, s), 0);
+	assert_int_equal(utf8_encode(UINT32_MAX, s), 0);
+}
+
 static void
 test_utf8_non_ascii(void **state)
 {
@@ -150,6 +175,7 @@ main(void)
 		cmocka_unit_test(test_utf8_table),
 		cmocka_unit_test(test_utf8_decode),
 		cmocka_unit_test(test_utf8_exhaustive_2),
+		cmocka_unit_test(test_utf8_encode),
 		cmocka_unit_test(test_utf8_non_ascii),
 	};
 
