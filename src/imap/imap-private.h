@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals shared by the IMAP files: the session, its state, the selected
+ * mailbox's view, the command being run and the helpers every command
+ * handler uses (tagged replies, pool jobs, output). One file per command or
+ * small family (imap-cmd-*.c) registers its handlers in the table of
+ * imap-commands.c; the session loop (imap-session.c) knows no command.
+ */
+#ifndef HERALD_IMAP_PRIVATE_H
+#define HERALD_IMAP_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "conf/config.h"
+#include "imap/imap-parser.h"
+#include "lib/buf.h"
+#include "lib/threadpool.h"
+#include "store/store.h"
+
+struct ioev_conn;
+struct ioev_timer;
+struct login_attempt;
+struct worker;
+struct imap_cmd;
+struct imap_session;
+
+/* RFC 9051 3. */
+enum imap_state {
+	IMAP_STATE_NOT_AUTH,
+	IMAP_STATE_AUTH,
+	IMAP_STATE_SELECTED,
+	IMAP_STATE_LOGOUT,
+};
+#define IMAP_STATES_NOT_AUTH (1u << IMAP_STATE_NOT_AUTH)
+#define IMAP_STATES_AUTH (1u << IMAP_STATE_AUTH)
+#define IMAP_STATES_SELECTED (1u << IMAP_STATE_SELECTED)
+#define IMAP_STATES_ANY (IMAP_STATES_NOT_AUTH | IMAP_STATES_AUTH | \
+			 IMAP_STATES_SELECTED)
+#define IMAP_STATES_LOGGED_IN (IMAP_STATES_AUTH | IMAP_STATES_SELECTED)
+
+/* ---- the selected mailbox ---- */
+
+/* One message as the session knows it: sequence number = index + 1.
+ * Keywords are indexes into imap_mailbox.keywords. */
+struct imap_msg {
+	uint32_t uid;
+	uint32_t flags;		/* enum store_flag bits */
+	uint64_t modseq;
+	int64_t internal_date;
+	uint64_t size;
+	int64_t row_id;		/* store_message.id */
+	char blob_id[STORE_BLOB_ID_LEN + 1];
+	uint32_t *keywords;	/* indexes, sorted; NULL when none */
+	uint16_t n_keywords;
+	bool recent;		/* \Recent (IMAP4rev1 only) */
+};
+
+/* The view of the selected mailbox: what this session has told the client
+ * (RFC 9051 7.5.1: sequence numbers change only through EXPUNGE responses
+ * this session sends). */
+struct imap_mailbox {
+	int64_t id;
+	char *name;		/* UTF-8, as stored */
+	enum store_role role;
+	bool readonly;		/* EXAMINE */
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+	struct imap_msg *msgs;	/* in UID order */
+	size_t count;
+	size_t alloc;
+	char **keywords;	/* every keyword announced in FLAGS */
+	size_t n_keywords;
+};
+
+/* Index of uid in box->msgs or -1 (binary search). */
+ssize_t imap_mailbox_find_uid(const struct imap_mailbox *box, uint32_t uid);
+void imap_mailbox_free(struct imap_mailbox **box);
+
+/* ---- the command table ---- */
+
+/* What a handler returns: it has answered (or the command is over), or it
+ * has started something that ends with imap_cmd_done() later (a pool job,
+ * a literal to read, output to drain). */
+enum imap_cmd_result {
+	IMAP_CMD_FINISHED,
+	IMAP_CMD_PENDING,
+};
+
+typedef enum imap_cmd_result imap_cmd_fn_t(struct imap_cmd *cmd);
+
+enum imap_cmd_flags {
+	/* The command works on sequence numbers (FETCH, STORE, COPY, MOVE,
+	 * SEARCH without UID): no EXPUNGE may be sent while it runs, and
+	 * none sent before its tagged reply (RFC 9051 7.5.1). */
+	IMAP_CMD_FLAG_USES_SEQ = 1 << 0,
+	/* Accepts the UID prefix ("UID FETCH"). */
+	IMAP_CMD_FLAG_UID = 1 << 1,
+	/* Changes the mailbox: refused NO on an EXAMINEd (read-only) one. */
+	IMAP_CMD_FLAG_WRITES = 1 << 2,
+	/* Arguments may hold secrets (LOGIN): the parser's buffer is wiped
+	 * after the command. */
+	IMAP_CMD_FLAG_SECRET = 1 << 3,
+};
+
+struct imap_cmd_def {
+	const char *name;	/* upper case */
+	imap_cmd_fn_t *run;
+	unsigned states;	/* IMAP_STATES_* mask */
+	unsigned flags;		/* enum imap_cmd_flags */
+};
+
+/* The command being run; one at a time per session. */
+struct imap_cmd {
+	struct imap_session *s;
+	const struct imap_cmd_def *def;
+	char *tag;
+	const char *name;	/* "FETCH", with uid set for "UID FETCH" */
+	bool uid;
+	/* Arguments after the name (after FETCH for UID FETCH). Owned by
+	 * the parser: valid until the command is done, since the session
+	 * feeds the parser nothing meanwhile. */
+	const struct imap_arg *args;
+	size_t n_args;
+	/* The handler's own state and how to free it (called once when the
+	 * command ends, also when the connection closes under it). */
+	void *ctx;
+	void (*ctx_free)(void *ctx);
+	/* Called when output has drained (the client read a big response)
+	 * while the handler returned PENDING for that reason. */
+	enum imap_cmd_result (*drain)(struct imap_cmd *cmd);
+};
+
+/* The handlers, each in its imap-cmd-*.c file. */
+imap_cmd_fn_t imap_cmd_capability, imap_cmd_noop, imap_cmd_logout,
+	imap_cmd_id, imap_cmd_enable, imap_cmd_starttls, imap_cmd_login,
+	imap_cmd_authenticate, imap_cmd_select, imap_cmd_examine,
+	imap_cmd_unselect, imap_cmd_close;
+
+/* The entry for an upper-cased name, or NULL. */
+const struct imap_cmd_def *imap_command_find(const char *name);
+
+/* ---- the session ---- */
+
+struct imap_session {
+	struct ioev_conn *conn;
+	struct worker *w;
+	const struct config *cfg;
+	const struct config_imap *set;
+	struct store *store;
+	const char *id;			/* the conn's log id */
+	enum listen_proto proto;
+	enum imap_state state;
+	struct imap_parser *parser;
+	struct imap_parser_limits limits;	/* as logged in */
+	unsigned errors;		/* BADs and NOs since the last OK */
+
+	struct imap_cmd *cmd;		/* the command running, or NULL */
+	/* the command waits for a "+" continuation line (AUTHENTICATE):
+	 * raw lines go to this instead of the parser */
+	enum imap_cmd_result (*line_cb)(struct imap_cmd *cmd,
+					const char *line, size_t len);
+
+	/* ENABLEd (RFC 5161) */
+	bool rev2;			/* IMAP4rev2 */
+	bool utf8;			/* UTF8=ACCEPT (rev2 implies it) */
+
+	/* after login */
+	int64_t account_id;
+	char *user;			/* canonical address */
+	struct login_attempt *login;	/* during LOGIN / AUTHENTICATE */
+	struct ioev_timer *delay_timer;	/* failed-login delay */
+
+	/* IMAP_STATE_SELECTED */
+	struct imap_mailbox *box;
+	/* SEARCHRES (RFC 5182): the UIDs of the last SEARCH ... SAVE */
+	uint32_t *saved;
+	size_t n_saved;
+};
+
+/* Writes "TAG OK text\r\n" (NO, BAD) for the running command, counts
+ * errors, and ends the command: the session then reads the next one. Use
+ * as "return imap_cmd_ok(cmd, ...)" from a handler, or from the done
+ * callback of a job (which ignores the return value). text may start
+ * with a response code ("[TRYCREATE] ..."). */
+enum imap_cmd_result imap_cmd_ok(struct imap_cmd *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+enum imap_cmd_result imap_cmd_no(struct imap_cmd *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+enum imap_cmd_result imap_cmd_bad(struct imap_cmd *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The store failed: NO [UNAVAILABLE] (temporary) or NO [SERVERBUG]. */
+enum imap_cmd_result imap_cmd_store_error(struct imap_cmd *cmd,
+					  enum store_result r,
+					  const char *error);
+
+/* Runs work(ctx) on the pool, then done(ctx) on the loop thread, unless the
+ * connection has closed meanwhile (then only ctx_free). The handler returns
+ * IMAP_CMD_PENDING; done writes the tagged reply with imap_cmd_ok() and
+ * friends. Uses cmd->ctx / cmd->ctx_free for ctx. */
+enum imap_cmd_result imap_cmd_run_blocking(struct imap_cmd *cmd,
+					   threadpool_work_cb_t *work,
+					   void (*done)(struct imap_cmd *cmd),
+					   void *ctx, void (*ctx_free)(void *));
+
+/* Output: the session's write buffer for untagged responses. Append to it,
+ * then imap_session_flush(). */
+struct buf *imap_session_out(struct imap_session *s);
+void imap_session_flush(struct imap_session *s);
+/* "* text\r\n" at once. */
+void imap_session_untagged(struct imap_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Whether the client has not read enough of what we sent: a handler that
+ * streams a big response returns PENDING with cmd->drain set. */
+bool imap_session_output_full(const struct imap_session *s);
+
+/* The CAPABILITY words for now (state, TLS), space separated. */
+void imap_session_capabilities(const struct imap_session *s, struct buf *out);
+/* Whether LOGIN / PLAIN may be used now (TLS, or loopback with
+ * auth.plaintext_on_loopback). */
+bool imap_session_plaintext_ok(const struct imap_session *s);
+/* Moves to AUTH or SELECTED (logs the change). */
+void imap_session_set_state(struct imap_session *s, enum imap_state state);
+/* Leaves the selected mailbox (no expunge): state AUTH. */
+void imap_session_unselect(struct imap_session *s);
+/* Says BYE text and closes once it is written. */
+void imap_session_bye(struct imap_session *s, const char *text);
+
+/* Resolves a sequence set against the selected mailbox (UIDs when uid,
+ * else sequence numbers; "$" is the saved result) into message indexes in
+ * order, no duplicates. A sequence number past the end is an error (BAD),
+ * a UID that does not exist is skipped (RFC 9051 6.4.8). Returns 0, or -1
+ * with *error_r static. *idx_r freed with free(). */
+int imap_session_seqset(struct imap_session *s, const struct imap_arg *arg,
+			bool uid, size_t **idx_r, size_t *count_r,
+			const char **error_r);
+
+/* ---- changes made elsewhere (imap-sync.c) ----
+ *
+ * A delivery, or another session's STORE, EXPUNGE, APPEND, COPY or MOVE,
+ * reaches this session's view before the tagged reply of its next
+ * command, and at once in IDLE. The session calls imap_sync_pending()
+ * before every tagged reply; when true it calls imap_sync_start(), which
+ * reads the changes on the pool, writes EXISTS / EXPUNGE / FETCH FLAGS
+ * (EXPUNGE only when allow_expunge, RFC 9051 7.5.1) and then calls
+ * then(s) on the loop thread. */
+bool imap_sync_pending(const struct imap_session *s);
+void imap_sync_start(struct imap_session *s, bool allow_expunge,
+		     void (*then)(struct imap_session *s));
+
+#endif
