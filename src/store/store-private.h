@@ -187,6 +187,39 @@ struct store_backend_ops {
 					    int64_t mailbox_id,
 					    struct store_mailbox_status *st_r,
 					    const char **error_r);
+	/* Mailbox management: names arrive checked and canonical
+	 * (store-mailbox.c), limits never NULL, id_r never NULL. */
+	enum store_result (*mailbox_find)(struct store *store,
+					  int64_t account_id,
+					  const char *name, int64_t *id_r,
+					  const char **error_r);
+	enum store_result (*mailbox_create)(struct store *store,
+					    int64_t account_id,
+					    const char *name,
+					    enum store_role role,
+					    const struct store_mailbox_limits *limits,
+					    int64_t *id_r,
+					    const char **error_r);
+	enum store_result (*mailbox_delete)(struct store *store,
+					    int64_t account_id,
+					    const char *name, int64_t *id_r,
+					    const char **error_r);
+	enum store_result (*mailbox_rename)(struct store *store,
+					    int64_t account_id,
+					    const char *from, const char *to,
+					    const struct store_mailbox_limits *limits,
+					    const char **error_r);
+	enum store_result (*mailbox_subscribe)(struct store *store,
+					       int64_t account_id,
+					       const char *name,
+					       bool subscribe,
+					       const struct store_mailbox_limits *limits,
+					       const char **error_r);
+	enum store_result (*subscription_list)(struct store *store,
+					       int64_t account_id,
+					       char ***names_r,
+					       size_t *count_r,
+					       const char **error_r);
 	/* blob_id NULL: every target has its own. queue NULL: none; else
 	 * inserted in the same operation (store_deliver_queue). */
 	enum store_result (*deliver)(struct store *store, const char *blob_id,

@@ -214,36 +214,6 @@ sqlite_domain_exists(struct store *store, const char *domain, bool *exists_r,
 
 /* ---- accounts ---- */
 
-enum store_result
-sqlite_mailbox_create(sqlite3 *db, int64_t account_id, const char *name,
-		      enum store_role role, bool subscribed, int64_t *id_r,
-		      const char **error_r)
-{
-	char jmap_id[STORE_ID_SIZE];
-	int64_t uidvalidity;
-
-	/* UIDVALIDITY must never repeat for a name (RFC 9051 2.3.1.1): one
-	 * counter for the whole database, at least the current time so a
-	 * restored backup does not reuse old values. */
-	if (sqlite_exec(db, "UPDATE meta SET value = max(value + 1, ?)"
-			" WHERE key = 'uidvalidity'", "i", now()) != SQLITE_OK ||
-	    sqlite_int(db, &uidvalidity, "SELECT value FROM meta"
-		       " WHERE key = 'uidvalidity'", NULL) != SQLITE_ROW)
-		return sqlite_fail(db, "uidvalidity", error_r);
-	store_new_stable_id('m', jmap_id);
-	if (sqlite_exec(db, "INSERT INTO mailboxes (account_id, name, role,"
-			" uidvalidity, subscribed, jmap_id, created)"
-			" VALUES (?, ?, ?, ?, ?, ?, ?)", "ittiiti",
-			account_id, name,
-			role == STORE_ROLE_NONE ? NULL : store_role_name(role),
-			(int64_t)(uint32_t)uidvalidity, (int64_t)subscribed,
-			jmap_id, now()) != SQLITE_OK)
-		return sqlite_fail(db, "mailbox insert", error_r);
-	if (id_r != NULL)
-		*id_r = sqlite3_last_insert_rowid(db);
-	return STORE_OK;
-}
-
 static enum store_result
 run_user_add(struct store *store, void *ctx, const char **error_r)
 {

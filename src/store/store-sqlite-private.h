@@ -203,7 +203,29 @@ enum store_result sqlite_blob_ref(struct store *store, sqlite3 *db,
 				  const char *id, int64_t *rid_r,
 				  const char **error_r);
 
-/* Creates a mailbox inside a write op (used by user add). */
+/* Mailbox management (store-sqlite-mailbox.c). */
+enum store_result sqlite_mailbox_find(struct store *, int64_t, const char *,
+				      int64_t *, const char **);
+enum store_result sqlite_mailbox_create_op(struct store *, int64_t,
+					   const char *, enum store_role,
+					   const struct store_mailbox_limits *,
+					   int64_t *, const char **);
+enum store_result sqlite_mailbox_delete(struct store *, int64_t, const char *,
+					int64_t *, const char **);
+enum store_result sqlite_mailbox_rename(struct store *, int64_t, const char *,
+					const char *,
+					const struct store_mailbox_limits *,
+					const char **);
+enum store_result sqlite_mailbox_subscribe(struct store *, int64_t,
+					   const char *, bool,
+					   const struct store_mailbox_limits *,
+					   const char **);
+enum store_result sqlite_subscription_list(struct store *, int64_t, char ***,
+					   size_t *, const char **);
+
+/* Creates a mailbox inside a write op (user add, CREATE and its parents,
+ * RENAME of INBOX): a new UIDVALIDITY, a subscription made to the name
+ * before it existed, a 'created' row in the change log. */
 enum store_result sqlite_mailbox_create(sqlite3 *db, int64_t account_id,
 					const char *name, enum store_role role,
 					bool subscribed, int64_t *id_r,

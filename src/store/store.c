@@ -710,12 +710,18 @@ store_mailbox_lookup(struct store *store, int64_t account_id,
 		     const char *name, struct store_mailbox **box_r,
 		     const char **error_r)
 {
+	enum store_result r;
+	char *canon;
+
 	*box_r = NULL;
 	if (name == NULL || name[0] == '\0')
 		return store_error(error_r, STORE_E_INVALID,
 				   "empty mailbox name");
-	return store->ops->mailbox_lookup(store, account_id, name,
-					  STORE_ROLE_NONE, box_r, error_r);
+	canon = store_mailbox_name_canonical(name);
+	r = store->ops->mailbox_lookup(store, account_id, canon,
+				       STORE_ROLE_NONE, box_r, error_r);
+	free(canon);
+	return r;
 }
 
 enum store_result

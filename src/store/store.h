@@ -359,7 +359,8 @@ struct store_mailbox {
 enum store_result store_mailbox_list(struct store *store, int64_t account_id,
 				     struct store_mailbox **boxes_r,
 				     size_t *count_r, const char **error_r);
-/* By name ("INBOX" matches case-insensitively, other names exactly). */
+/* By name ("INBOX" matches case-insensitively, also as the first level
+ * of a child, "inbox/x"; other names exactly). */
 enum store_result store_mailbox_lookup(struct store *store, int64_t account_id,
 				       const char *name,
 				       struct store_mailbox **box_r,
@@ -372,17 +373,117 @@ enum store_result store_mailbox_lookup_role(struct store *store,
 void store_mailbox_free(struct store_mailbox **box);
 void store_mailboxes_free(struct store_mailbox **boxes, size_t count);
 
+/* Counted from the messages when asked (CLIENT-QUIRKS "counters derived,
+ * not kept"), in one read transaction. */
 struct store_mailbox_status {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t highestmodseq;
 	uint32_t messages;
 	uint32_t unseen;	/* messages without \Seen */
+	uint32_t deleted;	/* messages with \Deleted */
 	uint64_t size;		/* sum of message sizes */
 };
 enum store_result store_mailbox_status(struct store *store, int64_t mailbox_id,
 				       struct store_mailbox_status *status_r,
 				       const char **error_r);
+
+/* ---- mailboxes: names, hierarchy, subscriptions (docs/store.md) ----
+ *
+ * Names are UTF-8 with "/" as the hierarchy delimiter: "a/b" is a child
+ * of "a". A first level "INBOX" in any case is INBOX ("inbox/x" is
+ * "INBOX/x"); other names are compared octet for octet. Every change
+ * below is written to the change log (kind 'mailbox'; the messages a
+ * delete or an INBOX rename takes away as kind 'email' 'destroyed'). */
+#define STORE_MAILBOX_DELIM '/'
+
+/* Limits on what a client may create (the [imap] settings pass them). */
+struct store_mailbox_limits {
+	/* Octets of a whole name (all levels); 0: no limit. */
+	size_t name_max;
+	/* Mailboxes of one account; subscriptions to names that have no
+	 * mailbox are counted apart against the same number; 0: no
+	 * limit. */
+	size_t mailboxes_max;
+};
+
+/* Whether name is a valid mailbox name: not empty, valid UTF-8 without
+ * control characters (C0, DEL, C1), no empty level (no "/" at the start
+ * or end, no "//"), at most name_max octets (0: no limit). STORE_OK or
+ * STORE_E_INVALID with the reason. */
+enum store_result store_mailbox_name_check(const char *name, size_t name_max,
+					   const char **error_r);
+/* A new copy of name with a first level "INBOX" in any case spelled
+ * "INBOX"; free() it. */
+char *store_mailbox_name_canonical(const char *name);
+
+/* The id of mailbox name: STORE_OK, STORE_E_NOT_FOUND (for IMAP's
+ * [TRYCREATE] on COPY, MOVE and APPEND), STORE_E_INVALID for a name that
+ * cannot exist, or STORE_E_TEMP. id_r may be NULL. */
+enum store_result store_mailbox_find(struct store *store, int64_t account_id,
+				     const char *name, int64_t *id_r,
+				     const char **error_r);
+
+/* Creates mailbox name with role (NONE, or one no other mailbox of the
+ * account has) and a new UIDVALIDITY, and every missing parent ("a" and
+ * "a/b" for "a/b/c"; RFC 9051 6.3.4) with no role. A mailbox is created
+ * subscribed when its name was subscribed before it existed. Results:
+ * STORE_E_EXISTS when name exists (INBOX always does), STORE_E_IN_USE
+ * when another mailbox has role, STORE_E_INVALID for a bad name or the
+ * role INBOX, STORE_E_OVER_QUOTA when the account would hold more than
+ * limits->mailboxes_max. limits may be NULL (none). *id_r (may be NULL)
+ * is the new mailbox's id. */
+enum store_result store_mailbox_create(struct store *store, int64_t account_id,
+				       const char *name, enum store_role role,
+				       const struct store_mailbox_limits *limits,
+				       int64_t *id_r, const char **error_r);
+
+/* Deletes mailbox name with its messages (their blobs go to the
+ * collector, the account's usage drops). A subscription stays, as a
+ * subscription to a name that no longer exists (RFC 9051 6.3.9).
+ * Results: STORE_E_NOT_FOUND; STORE_E_INVALID for INBOX, which cannot be
+ * deleted; STORE_E_IN_USE when the mailbox has children (RFC 9051 6.3.5
+ * allows refusing; Herald never keeps a \Noselect mailbox, docs/imap.md).
+ * *id_r (may be NULL) is the deleted mailbox's id. */
+enum store_result store_mailbox_delete(struct store *store, int64_t account_id,
+				       const char *name, int64_t *id_r,
+				       const char **error_r);
+
+/* Renames mailbox from to to, with its children ("from/x" becomes
+ * "to/x"), creating missing parents of to; each keeps its id, role,
+ * subscription, UIDVALIDITY (UIDVALIDITY values are never reused by any
+ * mailbox of the store, so the name keeps pointing at the right
+ * messages: RFC 9051 2.3.1.1) and messages. Renaming INBOX (RFC 9051
+ * 6.3.6) creates mailbox to with a new UIDVALIDITY and moves every INBOX
+ * message into it, keeping their UIDs (to's UIDNEXT is INBOX's); INBOX
+ * stays, empty, with its UIDVALIDITY and UIDNEXT, and its children stay
+ * where they are. Results: STORE_E_NOT_FOUND for from; STORE_E_EXISTS
+ * for to (also INBOX); STORE_E_INVALID for a bad name or to under from;
+ * STORE_E_OVER_QUOTA past limits (name_max applies to every renamed
+ * child too). */
+enum store_result store_mailbox_rename(struct store *store, int64_t account_id,
+				       const char *from, const char *to,
+				       const struct store_mailbox_limits *limits,
+				       const char **error_r);
+
+/* Subscribes (or unsubscribes) name: an existing mailbox's subscribed
+ * flag, otherwise the account's list of subscriptions to names that have
+ * no mailbox (RFC 9051 6.3.9 allows those). Unsubscribing a name that is
+ * not subscribed is STORE_OK. STORE_E_INVALID for a bad name;
+ * STORE_E_OVER_QUOTA when a new subscription to a name without mailbox
+ * would pass limits->mailboxes_max. */
+enum store_result store_mailbox_subscribe(struct store *store,
+					  int64_t account_id, const char *name,
+					  bool subscribe,
+					  const struct store_mailbox_limits *limits,
+					  const char **error_r);
+
+/* The subscribed names that have no mailbox, sorted; the subscribed
+ * mailboxes have store_mailbox.subscribed. Freed with store_strv_free(). */
+enum store_result store_subscription_list(struct store *store,
+					  int64_t account_id, char ***names_r,
+					  size_t *count_r,
+					  const char **error_r);
 
 /* ---- messages ---- */
 
