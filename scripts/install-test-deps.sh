@@ -14,3 +14,21 @@ apt_install python3 python3-pytest procps iproute2
 # getmail6 (test_pop3_clients), fail2ban-regex (test_fail2ban); openssl
 # (test_serve) comes with the build dependencies
 apt_install swaks libnet-ssleay-perl postfix fetchmail getmail6 fail2ban
+# IMAP clients (issue 11): mbsync (isync) and offlineimap3 sync both ways
+# (test_imap_mbsync, test_imap_offlineimap), mutt reads and files mail in
+# tmux (test_imap_mutt)
+apt_install isync offlineimap3 mutt tmux
+# Node's imapflow (test_imap_imapflow), from the npm registry into
+# tests/integration/imapflow/node_modules, never globally. The machine's
+# Node.js is used when it has one (imapflow 2 wants Node 20); otherwise
+# Debian's.
+command -v node >/dev/null 2>&1 || apt_install nodejs
+command -v npm >/dev/null 2>&1 || apt_install npm
+imapflow_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/integration/imapflow"
+want=$(sed -n 's/.*"imapflow": "\(.*\)".*/\1/p' "$imapflow_dir/package.json")
+have=$(node -p 'require(process.argv[1]).version' \
+	"$imapflow_dir/node_modules/imapflow/package.json" 2>/dev/null || true)
+if [ "$have" != "$want" ]; then
+	echo "installing: imapflow $want (npm, $imapflow_dir)" >&2
+	(cd "$imapflow_dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+fi
