@@ -36,6 +36,7 @@ batch_try(struct store *store, struct store_op *batch, size_t n)
 	enum store_result r;
 	struct store_op *op, *culprit = NULL;
 
+	store_changes_discard(store);
 	r = store->ops->batch_begin(store, &err);
 	if (r != STORE_OK) {
 		for (op = batch; op != NULL; op = op->next)
@@ -76,6 +77,9 @@ batch_try(struct store *store, struct store_op *batch, size_t n)
 	r = store->ops->batch_commit(store, &err);
 	if (r != STORE_OK)
 		goto abort;
+	/* Before any caller is woken: a client told "OK" for a change can
+	 * count on every other session having been told to look. */
+	store_changes_publish(store);
 	pthread_mutex_lock(&store->lock);
 	store->stats.commits++;
 	store->stats.ops += n;
@@ -90,6 +94,7 @@ abort:
 	log_warn(NULL, "store", "commit-failed", "ops=%zu error=\"%s\"", n,
 		 err != NULL ? err : "?");
 	store->ops->batch_rollback(store);
+	store_changes_discard(store);
 	for (op = batch; op != NULL; op = op->next) {
 		if (op->result == STORE_OK) {
 			op_set_error(op, STORE_E_TEMP,

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "store/store.h"
+#include "store/store-notify.h"
 
 #define STORE_ERROR_SIZE 256
 
@@ -249,6 +250,11 @@ struct store_backend_ops {
 	enum store_result (*expunge)(struct store *store, int64_t mailbox_id,
 				     const uint32_t *uids, size_t count,
 				     size_t *expunged_r, const char **error_r);
+	enum store_result (*mailbox_delta)(struct store *store,
+					   int64_t mailbox_id, uint64_t since,
+					   uint32_t uid_from,
+					   struct store_mailbox_delta *d,
+					   const char **error_r);
 
 	/* Outbound queue. */
 	enum store_result (*queue_insert)(struct store *store,
@@ -305,11 +311,27 @@ struct store {
 	bool gc_more;			/* the last round left ids queued */
 	size_t gc_round_max;		/* 0: the collector's default */
 	struct store_stats stats;
+	/* Change notification (store-notify.h), opened by the backend;
+	 * NULL: none. changed holds what the batch being written changed
+	 * (writer thread only), published once it is committed. */
+	struct store_notify *notify;
+	struct store_notify_key *changed;
+	size_t n_changed, cap_changed;
 	/* store_test_fail_reads(): the backend's reader connections fail. */
 	atomic_bool test_fail_reads;
 };
 
 extern const struct store_backend_ops store_sqlite_ops;
+
+/* Writer thread, inside an op: the object changed; watchers learn it once
+ * the batch is committed (store_changes_publish()), never when it is
+ * rolled back. */
+void store_changed(struct store *store, enum store_watch_kind kind,
+		   int64_t id);
+/* After a commit: bumps the counters of what the batch changed. After a
+ * rollback: forgets them. */
+void store_changes_publish(struct store *store);
+void store_changes_discard(struct store *store);
 
 /* The result for a failed open, mkdir or access (errno err): INVALID for
  * what only the admin can cure (permissions, a read-only filesystem), so

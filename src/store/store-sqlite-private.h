@@ -178,6 +178,9 @@ enum store_result sqlite_flags_update(struct store *, int64_t,
 				      const char **);
 enum store_result sqlite_expunge(struct store *, int64_t, const uint32_t *,
 				 size_t, size_t *, const char **);
+enum store_result sqlite_mailbox_delta(struct store *, int64_t, uint64_t,
+				       uint32_t, struct store_mailbox_delta *,
+				       const char **);
 
 /* Small blobs (store-sqlite-blob.c). */
 enum store_result sqlite_blob_insert(struct store *, void *, const char **);

@@ -454,6 +454,60 @@ rollback:
 	return r;
 }
 
+/* ---- change notification ---- */
+
+/* herald_changed(account_id, mailbox_id), called by the triggers below
+ * on the writer connection, inside the op that changed the mailbox. */
+static void
+fn_changed(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct store *store = sqlite3_user_data(ctx);
+
+	(void)argc;
+	store_changed(store, STORE_WATCH_ACCOUNT,
+		      sqlite3_value_int64(argv[0]));
+	store_changed(store, STORE_WATCH_MAILBOX,
+		      sqlite3_value_int64(argv[1]));
+	sqlite3_result_null(ctx);
+}
+
+/* Every write that changes a mailbox's messages moves its UIDNEXT or
+ * HIGHESTMODSEQ (RFC 7162: each change gets a new modseq), so a trigger
+ * on the mailboxes row sees every write path, present and future,
+ * without each remembering to notify. TEMP triggers live in this
+ * connection only: the database file holds nothing that names a
+ * function another program (the sqlite3 shell) would lack. */
+static enum store_result
+notify_open(struct store *store, const char **error_r)
+{
+	struct sqlite_backend *be = backend(store);
+	char *real = realpath(be->path, NULL);
+	char *path = xasprintf("%s-notify", real != NULL ? real : be->path);
+	char err[256];
+
+	free(real);
+	store->notify = store_notify_open(path, err, sizeof(err));
+	free(path);
+	if (store->notify == NULL)
+		return store_error(error_r, STORE_E_TEMP, "%s", err);
+	if (sqlite3_create_function(be->wdb, "herald_changed", 2, SQLITE_UTF8,
+				    store, fn_changed, NULL, NULL) !=
+	    SQLITE_OK ||
+	    sqlite3_exec(be->wdb,
+			 "CREATE TEMP TRIGGER herald_mailbox_insert"
+			 " AFTER INSERT ON main.mailboxes BEGIN"
+			 " SELECT herald_changed(NEW.account_id, NEW.id); END;"
+			 "CREATE TEMP TRIGGER herald_mailbox_update"
+			 " AFTER UPDATE ON main.mailboxes BEGIN"
+			 " SELECT herald_changed(NEW.account_id, NEW.id); END;"
+			 "CREATE TEMP TRIGGER herald_mailbox_delete"
+			 " AFTER DELETE ON main.mailboxes BEGIN"
+			 " SELECT herald_changed(OLD.account_id, OLD.id); END;",
+			 NULL, NULL, NULL) != SQLITE_OK)
+		return sqlite_fail(be->wdb, "change triggers", error_r);
+	return STORE_OK;
+}
+
 /* ---- lifecycle ---- */
 
 static void
@@ -718,6 +772,8 @@ sqlite_open(struct store *store, const char **error_r)
 	}
 	if (r == STORE_OK)
 		r = migrate(store, error_r);
+	if (r == STORE_OK)
+		r = notify_open(store, error_r);
 	/* Checkpoint every 4,000 WAL pages (16 MiB) rather than SQLite's
 	 * 1,000: the automatic checkpoint runs inside the commit on the one
 	 * writer thread and stalls every delivery behind it; fewer, larger
@@ -924,6 +980,7 @@ const struct store_backend_ops store_sqlite_ops = {
 	.message_list = sqlite_message_list,
 	.flags_update = sqlite_flags_update,
 	.expunge = sqlite_expunge,
+	.mailbox_delta = sqlite_mailbox_delta,
 	.queue_insert = sqlite_queue_insert,
 	.queue_list = sqlite_queue_list,
 	.queue_rcpt_update = sqlite_queue_rcpt_update,

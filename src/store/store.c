@@ -254,6 +254,7 @@ store_open(const struct config *cfg, struct store **store_r,
 	if (r == STORE_OK)
 		r = store->ops->open(store, error_r);
 	if (r != STORE_OK) {
+		store_notify_close(&store->notify);
 		store_blob_deinit(store);
 		pthread_cond_destroy(&store->queue_cond);
 		pthread_mutex_destroy(&store->lock);
@@ -278,6 +279,8 @@ store_close(struct store **storep)
 	store_commit_stop(store);
 	if (store->backend != NULL)
 		store->ops->close(store);
+	store_notify_close(&store->notify);
+	free(store->changed);
 	store_blob_deinit(store);
 	pthread_cond_destroy(&store->queue_cond);
 	pthread_mutex_destroy(&store->lock);

@@ -561,6 +561,68 @@ enum store_result store_expunge(struct store *store, int64_t mailbox_id,
 				const uint32_t *uids, size_t count,
 				size_t *expunged_r, const char **error_r);
 
+/* ---- what changed since a modseq (IMAP unsolicited updates) ---- */
+
+/* One message that is new or changed, with its keywords. */
+struct store_message_change {
+	struct store_message msg;
+	char **keywords;	/* sorted; NULL when none */
+	size_t n_keywords;
+};
+
+struct store_mailbox_delta {
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+	/* Messages with modseq > since or uid >= uid_from, in UID order. */
+	struct store_message_change *changed;
+	size_t n_changed;
+	/* UIDs expunged with modseq > since (the change log), ascending,
+	 * no duplicates; may name UIDs the caller never knew. */
+	uint32_t *expunged;
+	size_t n_expunged;
+};
+
+/* What changed in a mailbox after modseq since, read in one snapshot: its
+ * counters, the messages changed or added (modseq > since) or at least
+ * uid_from, and the UIDs expunged. STORE_E_NOT_FOUND when the mailbox is
+ * gone. Free with store_mailbox_delta_free(). */
+enum store_result store_mailbox_delta(struct store *store, int64_t mailbox_id,
+				      uint64_t since, uint32_t uid_from,
+				      struct store_mailbox_delta *delta_r,
+				      const char **error_r);
+void store_mailbox_delta_free(struct store_mailbox_delta *delta);
+
+/* ---- change notification (docs/ARCHITECTURE.md "Change notification") ----
+ *
+ * Every committed change of a mailbox (a delivery, flags, an expunge, any
+ * write that moves its UIDNEXT or HIGHESTMODSEQ, a rename or delete) moves
+ * a counter that every process sharing the store sees, right after the
+ * commit and before the writing call returns. Read the counter before
+ * reading the mailbox: when it has moved since, look again. */
+enum store_watch_kind {
+	STORE_WATCH_MAILBOX,
+	STORE_WATCH_ACCOUNT,	/* any mailbox of the account */
+};
+/* Lock-free, no system call, safe on an event-loop thread. A counter may
+ * also move for another object that shares its slot (rarely): a look
+ * that finds nothing new is normal. 0 when the backend cannot tell. */
+uint64_t store_change_counter(struct store *store, enum store_watch_kind kind,
+			      int64_t id);
+
+/* A descriptor that becomes readable after changes committed by any
+ * process after store_watch_new() returned (several changes may make one
+ * wake-up); for an event loop, which then compares the counters it cares
+ * for and calls store_watch_ack(). A thread per watch sleeps until then:
+ * one watch per process is enough. Free before store_close(). */
+struct store_watch;
+enum store_result store_watch_new(struct store *store,
+				  struct store_watch **watch_r,
+				  const char **error_r);
+int store_watch_fd(const struct store_watch *watch);
+void store_watch_ack(struct store_watch *watch);
+void store_watch_free(struct store_watch **watch);
+
 /* ---- outbound queue ---- */
 
 struct store_queue_rcpt {

@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Change counters shared by every process of one store (see
+ * store-notify.h). The table lives in a mapped file beside the database,
+ * as the writer lock does, so worker processes, the queue runner and the
+ * command-line tools find it without the supervisor's help. A watch is a
+ * thread asleep on the futex word that wakes its event loop through an
+ * eventfd: nothing polls while nothing changes.
+ */
+#include "store/store-notify.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/mem.h"
+
+#define NOTIFY_MAGIC UINT64_C(0x594649544f4e5248) /* "HRNOTIFY" */
+/* 32 KiB of counters: a collision only costs a session a look at the
+ * database that finds nothing new. */
+#define NOTIFY_SLOTS_LOG2 12
+#define NOTIFY_SLOTS (1u << NOTIFY_SLOTS_LOG2)
+
+struct notify_shared {
+	uint64_t magic;
+	uint32_t slots;		/* NOTIFY_SLOTS of the creator */
+	/* Bumped by every publish; watches sleep on it (a futex word is 32
+	 * bits; it may wrap, only "changed" matters). */
+	_Atomic uint32_t seq;
+	_Atomic uint64_t counter[NOTIFY_SLOTS];
+};
+
+struct store_notify {
+	struct notify_shared *shared;
+};
+
+struct store_notify_watch {
+	struct store_notify *n;
+	pthread_t thread;
+	int efd;
+	uint32_t bit;		/* FUTEX_WAIT_BITSET mask for our own wake */
+	atomic_bool stop;
+	atomic_bool exited;
+};
+
+static long
+futex(_Atomic uint32_t *addr, int op, uint32_t val, uint32_t bitset)
+{
+	/* Not FUTEX_PRIVATE_FLAG: the word is shared between processes
+	 * (the kernel keys it by the file's inode and offset). */
+	return syscall(SYS_futex, (uint32_t *)addr, op, val, NULL, NULL,
+		       bitset);
+}
+
+struct store_notify *
+store_notify_open(const char *path, char *err, size_t err_size)
+{
+	struct store_notify *n;
+	struct notify_shared *sh;
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		snprintf(err, err_size, "cannot open %s: %s", path,
+			 strerror(errno));
+		return NULL;
+	}
+	/* flock serialises the one-time initialisation between processes
+	 * that open the store at the same moment. */
+	if (flock(fd, LOCK_EX) < 0 || fstat(fd, &st) < 0 ||
+	    ((size_t)st.st_size < sizeof(*sh) &&
+	     ftruncate(fd, (off_t)sizeof(*sh)) < 0)) {
+		snprintf(err, err_size, "cannot prepare %s: %s", path,
+			 strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		  0);
+	if (sh == MAP_FAILED) {
+		snprintf(err, err_size, "cannot map %s: %s", path,
+			 strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (sh->magic != NOTIFY_MAGIC || sh->slots != NOTIFY_SLOTS) {
+		/* Counters start from the clock, not 0: a process that
+		 * mapped an earlier incarnation of the file must never see
+		 * its old values again and miss a change. */
+		struct timespec ts;
+		uint64_t base;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		base = (uint64_t)ts.tv_sec * 1000000000u +
+		       (uint64_t)ts.tv_nsec;
+		for (size_t i = 0; i < NOTIFY_SLOTS; i++)
+			atomic_store(&sh->counter[i], base);
+		atomic_store(&sh->seq, (uint32_t)base);
+		sh->slots = NOTIFY_SLOTS;
+		sh->magic = NOTIFY_MAGIC;
+	}
+	flock(fd, LOCK_UN);
+	close(fd);		/* the mapping stays */
+	n = xcalloc(1, sizeof(*n));
+	n->shared = sh;
+	return n;
+}
+
+void
+store_notify_close(struct store_notify **np)
+{
+	struct store_notify *n = *np;
+
+	if (n == NULL)
+		return;
+	munmap(n->shared, sizeof(*n->shared));
+	free(n);
+	*np = NULL;
+}
+
+static uint32_t
+slot_of(enum store_watch_kind kind, int64_t id)
+{
+	/* Fibonacci hashing: consecutive ids (mailboxes of one account)
+	 * spread over the table. */
+	uint64_t h = ((uint64_t)id * 2 + (uint64_t)kind) *
+		     UINT64_C(0x9e3779b97f4a7c15);
+
+	return (uint32_t)(h >> (64 - NOTIFY_SLOTS_LOG2));
+}
+
+uint64_t
+store_notify_counter(const struct store_notify *n, enum store_watch_kind kind,
+		     int64_t id)
+{
+	return atomic_load(&n->shared->counter[slot_of(kind, id)]);
+}
+
+void
+store_notify_publish(struct store_notify *n,
+		     const struct store_notify_key *keys, size_t count)
+{
+	struct notify_shared *sh = n->shared;
+
+	if (count == 0)
+		return;
+	for (size_t i = 0; i < count; i++) {
+		uint32_t slot = slot_of(keys[i].kind, keys[i].id);
+		size_t j;
+
+		for (j = 0; j < i; j++)
+			if (slot_of(keys[j].kind, keys[j].id) == slot)
+				break;
+		if (j == i)
+			atomic_fetch_add(&sh->counter[slot], 1);
+	}
+	/* After the counters: a watch that wakes reads them moved. */
+	atomic_fetch_add(&sh->seq, 1);
+	futex(&sh->seq, FUTEX_WAKE_BITSET, INT_MAX, FUTEX_BITSET_MATCH_ANY);
+}
+
+static void *
+watch_main(void *arg)
+{
+	struct store_notify_watch *w = arg;
+	_Atomic uint32_t *seq = &w->n->shared->seq;
+	uint32_t seen = atomic_load(seq);
+
+	while (!atomic_load(&w->stop)) {
+		uint32_t now;
+
+		/* Returns at once (EAGAIN) when seq moved since it was
+		 * read: no publish between the load and the sleep is
+		 * missed. EINTR and our own stop wake just loop. */
+		(void)futex(seq, FUTEX_WAIT_BITSET, seen, w->bit);
+		now = atomic_load(seq);
+		if (now != seen) {
+			uint64_t one = 1;
+
+			seen = now;
+			/* EAGAIN: the counter is already non-zero, the loop
+			 * will wake anyway */
+			(void)!write(w->efd, &one, sizeof(one));
+		}
+	}
+	atomic_store(&w->exited, true);
+	return NULL;
+}
+
+struct store_notify_watch *
+store_notify_watch_new(struct store_notify *n, char *err, size_t err_size)
+{
+	static atomic_uint next_bit;
+	struct store_notify_watch *w = xcalloc(1, sizeof(*w));
+	sigset_t all, old;
+	int rc;
+
+	w->n = n;
+	/* Stopping a watch wakes only the sleepers of its bit (other
+	 * processes sharing it wake for nothing, rarely). */
+	w->bit = 1u << ((atomic_fetch_add(&next_bit, 1) + (unsigned)getpid())
+			% 32);
+	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->efd < 0) {
+		snprintf(err, err_size, "eventfd: %s", strerror(errno));
+		free(w);
+		return NULL;
+	}
+	/* Signals are the event loop's business. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&w->thread, NULL, watch_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		snprintf(err, err_size, "cannot start the watch thread: %s",
+			 strerror(rc));
+		close(w->efd);
+		free(w);
+		return NULL;
+	}
+	(void)pthread_setname_np(w->thread, "herald-notify");
+	return w;
+}
+
+int
+store_notify_watch_fd(const struct store_notify_watch *w)
+{
+	return w->efd;
+}
+
+void
+store_notify_watch_ack(struct store_notify_watch *w)
+{
+	uint64_t v;
+
+	(void)!read(w->efd, &v, sizeof(v));
+}
+
+void
+store_notify_watch_free(struct store_notify_watch **wp)
+{
+	struct store_notify_watch *w = *wp;
+
+	if (w == NULL)
+		return;
+	atomic_store(&w->stop, true);
+	/* The thread may be between its stop check and its sleep when the
+	 * first wake comes: wake until it has gone. */
+	while (!atomic_load(&w->exited)) {
+		struct timespec ts = { .tv_nsec = 1000000 };
+
+		futex(&w->n->shared->seq, FUTEX_WAKE_BITSET, INT_MAX, w->bit);
+		nanosleep(&ts, NULL);
+	}
+	pthread_join(w->thread, NULL);
+	close(w->efd);
+	free(w);
+	*wp = NULL;
+}

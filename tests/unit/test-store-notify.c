@@ -1,0 +1,374 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Change notification (store.h "change notification", store-notify.h): the
+ * counters move after every committed write of a mailbox, from any write
+ * path and any process, and only then; a watch wakes for a change made by
+ * another process; store_mailbox_delta reads what changed since a modseq.
+ */
+#include <poll.h>
+#include <setjmp.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "conf/config.h"
+#include "lib/mem.h"
+#include "store/store.h"
+#include "store-fixture.h"
+
+static int
+setup(void **state)
+{
+	struct test_store *ts = xcalloc(1, sizeof(*ts));
+
+	test_store_open(ts, "notify");
+	test_store_fill(ts, (const char *const[]){
+		"user a@example.test", "user b@example.test", NULL });
+	*state = ts;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct test_store *ts = *state;
+
+	test_store_close(ts);
+	free(ts);
+	return 0;
+}
+
+static int64_t
+mailbox_id(struct test_store *ts, const char *user, const char *name)
+{
+	struct store_mailbox *box = NULL;
+	const char *error = NULL;
+	int64_t id;
+
+	assert_int_equal(store_mailbox_lookup(ts->store,
+					      test_store_user_id(ts, user),
+					      name, &box, &error), STORE_OK);
+	id = box->id;
+	store_mailbox_free(&box);
+	return id;
+}
+
+static uint32_t
+deliver(struct store *store, int64_t account, int64_t mailbox)
+{
+	static int n;
+	char body[128], id[STORE_BLOB_ID_LEN + 1];
+	struct store_target t = { .account_id = account,
+				  .mailbox_id = mailbox };
+	const char *error = NULL;
+	int len = snprintf(body, sizeof(body),
+			   "Subject: %d\r\n\r\nbody %d %d\r\n", n, n,
+			   (int)getpid());
+
+	n++;
+	assert_int_equal(store_blob_put(store, body, (size_t)len, id, &error),
+			 STORE_OK);
+	assert_int_equal(store_deliver(store, id, (uint64_t)len, 0, &t, 1, NULL,
+				       &error), STORE_OK);
+	return t.uid;
+}
+
+static uint64_t
+counter(struct test_store *ts, int64_t mailbox)
+{
+	return store_change_counter(ts->store, STORE_WATCH_MAILBOX, mailbox);
+}
+
+/* Every write path moves the mailbox's counter (and its account's) by the
+ * time the call returns; writes that change nothing, and other accounts'
+ * writes, leave it. */
+static void
+test_counters(void **state)
+{
+	struct test_store *ts = *state;
+	int64_t a = test_store_user_id(ts, "a@example.test");
+	int64_t b = test_store_user_id(ts, "b@example.test");
+	int64_t inbox = mailbox_id(ts, "a@example.test", "INBOX");
+	int64_t other = mailbox_id(ts, "b@example.test", "INBOX");
+	const char *error = NULL;
+	uint64_t c, acc, o;
+	uint32_t uid, missing = 999;
+	size_t changed;
+
+	c = counter(ts, inbox);
+	acc = store_change_counter(ts->store, STORE_WATCH_ACCOUNT, a);
+	o = counter(ts, other);
+	assert_int_not_equal(c, 0);
+
+	uid = deliver(ts->store, a, inbox);
+	assert_true(counter(ts, inbox) > c);
+	assert_true(store_change_counter(ts->store, STORE_WATCH_ACCOUNT, a) >
+		    acc);
+	assert_int_equal(counter(ts, other), o);
+
+	c = counter(ts, inbox);
+	assert_int_equal(store_flags_update(ts->store, inbox, &uid, 1,
+					    STORE_FLAG_SEEN, 0, &changed, NULL,
+					    &error), STORE_OK);
+	assert_int_equal(changed, 1);
+	assert_true(counter(ts, inbox) > c);
+
+	/* nothing changed: no modseq, no wake-up */
+	c = counter(ts, inbox);
+	assert_int_equal(store_flags_update(ts->store, inbox, &uid, 1,
+					    STORE_FLAG_SEEN, 0, &changed, NULL,
+					    &error), STORE_OK);
+	assert_int_equal(changed, 0);
+	assert_int_equal(store_flags_update(ts->store, inbox, &missing, 1,
+					    STORE_FLAG_SEEN, 0, &changed, NULL,
+					    &error), STORE_OK);
+	assert_int_equal(counter(ts, inbox), c);
+
+	assert_int_equal(store_expunge(ts->store, inbox, &uid, 1, &changed,
+				       &error), STORE_OK);
+	assert_int_equal(changed, 1);
+	assert_true(counter(ts, inbox) > c);
+	assert_int_equal(counter(ts, other), o);
+
+	/* a refused delivery (quota) commits nothing and wakes nobody */
+	assert_int_equal(store_user_set_quota(ts->store, "b@example.test", 1,
+					      &error), STORE_OK);
+	{
+		char id[STORE_BLOB_ID_LEN + 1];
+		struct store_target t = { .account_id = b,
+					  .mailbox_id = other };
+
+		assert_int_equal(store_blob_put(ts->store, "x\r\n", 3, id,
+						&error), STORE_OK);
+		assert_int_equal(store_deliver(ts->store, id, 3, 0, &t, 1,
+					       NULL, &error),
+				 STORE_E_OVER_QUOTA);
+	}
+	assert_int_equal(counter(ts, other), o);
+
+	/* deleting the account deletes its mailboxes (by cascade): a
+	 * session that has one selected must hear of it */
+	c = counter(ts, inbox);
+	assert_int_equal(store_user_del(ts->store, "a@example.test", &error),
+			 STORE_OK);
+	assert_true(counter(ts, inbox) > c);
+}
+
+static bool
+readable(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, ms) == 1 && (p.revents & POLLIN) != 0;
+}
+
+/* A watch wakes for a delivery made by another process (as a worker's
+ * sessions do for SMTP on the other worker), and sees the counter moved;
+ * no change, no wake-up. */
+static void
+test_watch_other_process(void **state)
+{
+	struct test_store *ts = *state;
+	int64_t a = test_store_user_id(ts, "a@example.test");
+	int64_t inbox = mailbox_id(ts, "a@example.test", "INBOX");
+	struct store_watch *w = NULL;
+	const char *error = NULL;
+	struct timespec t0, t1;
+	uint64_t c;
+	pid_t pid;
+	int status;
+
+	assert_int_equal(store_watch_new(ts->store, &w, &error), STORE_OK);
+	assert_false(readable(store_watch_fd(w), 50));
+	c = counter(ts, inbox);
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* a store of its own, as a worker opens after fork (the
+		 * parent's writer thread is not in the child) */
+		struct store *s = NULL;
+
+		if (store_open(ts->cfg, &s, &error) != STORE_OK)
+			_exit(2);
+		deliver(s, a, inbox);
+		store_close(&s);
+		_exit(0);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_true(readable(store_watch_fd(w), 5000));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true(counter(ts, inbox) > c);
+	store_watch_ack(w);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* acknowledged, and nothing since */
+	assert_false(readable(store_watch_fd(w), 50));
+
+	/* and for this process's own writes */
+	deliver(ts->store, a, inbox);
+	assert_true(readable(store_watch_fd(w), 1000));
+
+	/* freeing does not wait for a change */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	store_watch_free(&w);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_null(w);
+	assert_true((t1.tv_sec - t0.tv_sec) * 1000 +
+		    (t1.tv_nsec - t0.tv_nsec) / 1000000 < 500);
+}
+
+/* Several watches in one process all wake, and each frees alone. */
+static void
+test_watch_many(void **state)
+{
+	struct test_store *ts = *state;
+	int64_t a = test_store_user_id(ts, "a@example.test");
+	int64_t inbox = mailbox_id(ts, "a@example.test", "INBOX");
+	struct store_watch *w[4] = { 0 };
+	const char *error = NULL;
+
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(store_watch_new(ts->store, &w[i], &error),
+				 STORE_OK);
+	store_watch_free(&w[1]);
+	deliver(ts->store, a, inbox);
+	for (int i = 0; i < 4; i++) {
+		if (i != 1)
+			assert_true(readable(store_watch_fd(w[i]), 1000));
+	}
+	for (int i = 0; i < 4; i++)
+		store_watch_free(&w[i]);
+}
+
+static void
+add_keyword(struct test_store *ts, int64_t mailbox, uint32_t uid,
+	    const char *kw)
+{
+	char *path = xasprintf("%s/herald.db", ts->cfg->data_dir);
+	char *sql = sqlite3_mprintf("INSERT INTO keywords (message_id, keyword)"
+				    " SELECT id, %Q FROM messages WHERE"
+				    " mailbox_id = %lld AND uid = %u;"
+				    "UPDATE messages SET modseq = modseq + 100"
+				    " WHERE mailbox_id = %lld AND uid = %u;",
+				    kw, (long long)mailbox, uid,
+				    (long long)mailbox, uid);
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	sqlite3_free(sql);
+	free(path);
+}
+
+/* store_mailbox_delta: new messages by UID, changed ones by modseq (with
+ * keywords), expunged UIDs from the change log. */
+static void
+test_delta(void **state)
+{
+	struct test_store *ts = *state;
+	int64_t a = test_store_user_id(ts, "a@example.test");
+	int64_t inbox = mailbox_id(ts, "a@example.test", "INBOX");
+	struct store_mailbox_delta d;
+	const char *error = NULL;
+	uint32_t uids[4];
+	uint64_t since;
+	size_t n;
+
+	for (int i = 0; i < 4; i++)
+		uids[i] = deliver(ts->store, a, inbox);
+	assert_int_equal(store_mailbox_delta(ts->store, inbox, 0, 1, &d,
+					     &error), STORE_OK);
+	assert_int_equal(d.n_changed, 4);
+	assert_int_equal(d.uidnext, uids[3] + 1);
+	assert_int_equal(d.n_expunged, 0);
+	since = d.highestmodseq;
+	store_mailbox_delta_free(&d);
+
+	/* nothing since */
+	assert_int_equal(store_mailbox_delta(ts->store, inbox, since,
+					     uids[3] + 1, &d, &error),
+			 STORE_OK);
+	assert_int_equal(d.n_changed, 0);
+	assert_int_equal(d.n_expunged, 0);
+	assert_int_equal(d.highestmodseq, since);
+	store_mailbox_delta_free(&d);
+
+	/* a flag change, an expunge, a delivery, a keyword */
+	assert_int_equal(store_flags_update(ts->store, inbox, &uids[1], 1,
+					    STORE_FLAG_FLAGGED, 0, &n, NULL,
+					    &error), STORE_OK);
+	assert_int_equal(store_expunge(ts->store, inbox, &uids[2], 1, &n,
+				       &error), STORE_OK);
+	uids[2] = deliver(ts->store, a, inbox);
+	add_keyword(ts, inbox, uids[0], "$Forwarded");
+	add_keyword(ts, inbox, uids[0], "$Label1");
+
+	/* the same UID asked twice (modseq and uid_from) comes once */
+	assert_int_equal(store_mailbox_delta(ts->store, inbox, since,
+					     uids[2], &d, &error), STORE_OK);
+	assert_int_equal(d.n_changed, 3);
+	assert_int_equal(d.changed[0].msg.uid, uids[0]);
+	assert_int_equal(d.changed[0].n_keywords, 2);
+	assert_string_equal(d.changed[0].keywords[0], "$Forwarded");
+	assert_string_equal(d.changed[0].keywords[1], "$Label1");
+	assert_int_equal(d.changed[1].msg.uid, uids[1]);
+	assert_int_equal(d.changed[1].msg.flags, STORE_FLAG_FLAGGED);
+	assert_int_equal(d.changed[1].n_keywords, 0);
+	assert_int_equal(d.changed[2].msg.uid, uids[2]);
+	assert_int_equal(d.n_expunged, 1);
+	assert_int_equal(d.expunged[0], 3);
+	assert_true(d.highestmodseq > since);
+	store_mailbox_delta_free(&d);
+
+	assert_int_equal(store_mailbox_delta(ts->store, 99999, 0, 1, &d,
+					     &error), STORE_E_NOT_FOUND);
+}
+
+/* The counters live in the shared file: another store handle on the same
+ * database (a second process, here a second open) reads the same values. */
+static void
+test_shared_between_handles(void **state)
+{
+	struct test_store *ts = *state;
+	int64_t a = test_store_user_id(ts, "a@example.test");
+	int64_t inbox = mailbox_id(ts, "a@example.test", "INBOX");
+	struct store *s2 = NULL;
+	const char *error = NULL;
+
+	assert_int_equal(store_open(ts->cfg, &s2, &error), STORE_OK);
+	assert_int_equal(store_change_counter(s2, STORE_WATCH_MAILBOX, inbox),
+			 counter(ts, inbox));
+	deliver(s2, a, inbox);
+	assert_int_equal(store_change_counter(s2, STORE_WATCH_MAILBOX, inbox),
+			 counter(ts, inbox));
+	store_close(&s2);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_counters, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_watch_other_process,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_many, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_delta, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_between_handles,
+						setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
