@@ -154,6 +154,25 @@ test_counters(void **state)
 	}
 	assert_int_equal(counter(ts, other), o);
 
+	/* a mailbox renamed or deleted under a session that has it
+	 * selected */
+	{
+		int64_t id;
+
+		assert_int_equal(store_mailbox_create(ts->store, a, "Lists",
+						      STORE_ROLE_NONE, NULL,
+						      &id, &error), STORE_OK);
+		c = counter(ts, id);
+		assert_int_equal(store_mailbox_rename(ts->store, a, "Lists",
+						      "Lists2", NULL, &error),
+				 STORE_OK);
+		assert_true(counter(ts, id) > c);
+		c = counter(ts, id);
+		assert_int_equal(store_mailbox_delete(ts->store, a, "Lists2",
+						      NULL, &error), STORE_OK);
+		assert_true(counter(ts, id) > c);
+	}
+
 	/* deleting the account deletes its mailboxes (by cascade): a
 	 * session that has one selected must hear of it */
 	c = counter(ts, inbox);
