@@ -236,20 +236,30 @@ struct store_backend_ops {
 					   struct store_queue_msg *queue,
 					   store_deliver_cb_t *cb, void *ctx,
 					   const char **error_r);
+	/* kw_r NULL: keywords not read. */
 	enum store_result (*message_list)(struct store *store,
 					  int64_t mailbox_id,
 					  struct store_message **msgs_r,
 					  size_t *count_r,
+					  struct store_keywords *kw_r,
 					  const char **error_r);
-	enum store_result (*flags_update)(struct store *store,
-					  int64_t mailbox_id,
-					  const uint32_t *uids, size_t count,
-					  uint32_t add, uint32_t remove,
-					  size_t *changed_r, uint64_t *modseq_r,
-					  const char **error_r);
+	/* Keywords checked, *res zeroed; states false: only changed and
+	 * modseq are wanted (no msgs, no kw). */
+	enum store_result (*flags_store)(struct store *store,
+					 int64_t mailbox_id,
+					 const uint32_t *uids, size_t count,
+					 const struct store_flags_change *ch,
+					 struct store_flags_result *res,
+					 bool states, const char **error_r);
+	/* only_deleted: those with \Deleted; *expunged_r (when not NULL)
+	 * the UIDs removed. */
 	enum store_result (*expunge)(struct store *store, int64_t mailbox_id,
 				     const uint32_t *uids, size_t count,
-				     size_t *expunged_r, const char **error_r);
+				     bool only_deleted, uint32_t **expunged_r,
+				     size_t *expunged_count_r,
+				     const char **error_r);
+	enum store_result (*copy)(struct store *store, struct store_copy *c,
+				  const char **error_r);
 	enum store_result (*mailbox_delta)(struct store *store,
 					   int64_t mailbox_id, uint64_t since,
 					   uint32_t uid_from,

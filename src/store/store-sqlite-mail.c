@@ -256,11 +256,8 @@ target_mailbox(sqlite3 *db, struct store_target *t, int64_t *uidnext_r,
 	return STORE_OK;
 }
 
-/* One row of the change log (CONDSTORE/QRESYNC, JMAP state) for an email
- * in a mailbox: change is "created", "updated" or "destroyed". Returns
- * sqlite_exec's code. */
-static int
-email_change_log(sqlite3 *db, int64_t account_id, int64_t mailbox_id,
+int
+sqlite_email_change_log(sqlite3 *db, int64_t account_id, int64_t mailbox_id,
 		 int64_t modseq, int64_t message_id, int64_t uid,
 		 const char *change, int64_t now)
 {
@@ -401,12 +398,23 @@ deliver_write(sqlite3 *db, struct deliver_ctx *c, size_t i,
 			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0), ?, ?)",
 			"iiiiiiiitiit", t->mailbox_id, t->account_id, uidnext,
 			hms + 1, (int64_t)(t->flags & STORE_FLAGS_ALL),
+			t->internal_date != 0 ? t->internal_date :
 			c->internal_date != 0 ? c->internal_date : now, now,
 			size, blob_id, plan->blob_rid, threads[i],
 			t->email_id) != SQLITE_OK)
 		return sqlite_fail(db, "message insert", error_r);
 	t->message_id = sqlite3_last_insert_rowid(db);
-	if (email_change_log(db, t->account_id, t->mailbox_id, hms + 1,
+	if (t->n_keywords > 0) {
+		enum store_result r = sqlite_keywords_add(db, t->mailbox_id,
+							  t->message_id,
+							  t->keywords,
+							  t->n_keywords,
+							  t->keywords_max,
+							  error_r);
+		if (r != STORE_OK)
+			return r;
+	}
+	if (sqlite_email_change_log(db, t->account_id, t->mailbox_id, hms + 1,
 			     t->message_id, uidnext, "created",
 			     now) != SQLITE_OK ||
 	    sqlite_exec(db, "UPDATE accounts SET used_bytes = used_bytes + ?,"
@@ -420,7 +428,9 @@ deliver_write(sqlite3 *db, struct deliver_ctx *c, size_t i,
  * targets and the queue entry, comes before the first write, so a refusal
  * (quota, a missing account, mailbox or blob) leaves nothing to undo and a
  * message is never half-delivered; a database error while writing fails
- * the whole batch (store-commit.c). */
+ * the whole batch (store-commit.c). The exception is a target with
+ * keywords (IMAP APPEND): the keyword limit is met while writing, so such
+ * an op gets a savepoint (deliver_op_flags). */
 static enum store_result
 run_deliver(struct store *store, void *ctx, const char **error_r)
 {
@@ -459,6 +469,15 @@ run_deliver(struct store *store, void *ctx, const char **error_r)
 	return r;
 }
 
+static unsigned
+deliver_op_flags(const struct store_target *targets, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		if (targets[i].n_keywords > 0)
+			return STORE_OP_RERUN;
+	return STORE_OP_NO_SAVEPOINT | STORE_OP_RERUN;
+}
+
 enum store_result
 sqlite_deliver(struct store *store, const char *blob_id, uint64_t size,
 	       int64_t internal_date, struct store_target *targets,
@@ -473,8 +492,9 @@ sqlite_deliver(struct store *store, const char *blob_id, uint64_t size,
 		.failed = queue != NULL ? count : 0,
 	};
 	enum store_result r = store_commit_run_flags(store, run_deliver, &c,
-						     STORE_OP_NO_SAVEPOINT |
-						     STORE_OP_RERUN, error_r);
+						     deliver_op_flags(targets,
+								      count),
+						     error_r);
 
 	if (failed_r != NULL)
 		*failed_r = c.failed;
@@ -516,7 +536,7 @@ sqlite_deliver_async(struct store *store, int64_t internal_date,
 	a->cb_ctx = cb_ctx;
 	r = store_commit_submit_flags(store, run_deliver, &a->c,
 				      deliver_async_done,
-				      STORE_OP_NO_SAVEPOINT | STORE_OP_RERUN,
+				      deliver_op_flags(targets, count),
 				      error_r);
 	if (r != STORE_OK)
 		free(a);
@@ -528,7 +548,7 @@ sqlite_deliver_async(struct store *store, int64_t internal_date,
 enum store_result
 sqlite_message_list(struct store *store, int64_t mailbox_id,
 		    struct store_message **msgs_r, size_t *count_r,
-		    const char **error_r)
+		    struct store_keywords *kw_r, const char **error_r)
 {
 	sqlite3 *db;
 	sqlite3_stmt *stmt = NULL;
@@ -603,6 +623,17 @@ sqlite_message_list(struct store *store, int64_t mailbox_id,
 		v = NULL;
 		n = 0;
 	}
+	/* In the same read transaction: the same snapshot. */
+	if (r == STORE_OK && kw_r != NULL) {
+		r = sqlite_message_keywords_read(db, mailbox_id, v, n, kw_r,
+						 error_r);
+		if (r != STORE_OK) {
+			store_keywords_deinit(kw_r);
+			free(v);
+			v = NULL;
+			n = 0;
+		}
+	}
 out:
 	sqlite3_finalize(stmt);
 	sqlite_reader_put(store, db);
@@ -617,13 +648,13 @@ struct uid_ctx {
 	int64_t mailbox_id;
 	const uint32_t *uids;
 	size_t count;
-	uint32_t add, remove;
+	bool only_deleted;
+	uint32_t *expunged;	/* count entries, or NULL */
 	size_t changed;
-	uint64_t modseq;
 };
 
-static enum store_result
-mailbox_modseq(sqlite3 *db, int64_t mailbox_id, int64_t *account_r,
+enum store_result
+sqlite_mailbox_modseq(sqlite3 *db, int64_t mailbox_id, int64_t *account_r,
 	       int64_t *hms_r, const char **error_r)
 {
 	sqlite3_stmt *stmt;
@@ -649,78 +680,6 @@ mailbox_modseq(sqlite3 *db, int64_t mailbox_id, int64_t *account_r,
 }
 
 static enum store_result
-run_flags(struct store *store, void *ctx, const char **error_r)
-{
-	struct uid_ctx *c = ctx;
-	sqlite3 *db = sqlite_wdb(store);
-	int64_t account = 0, hms = 0, now = (int64_t)time(NULL);
-	enum store_result r;
-	sqlite3_stmt *stmt;
-
-	r = mailbox_modseq(db, c->mailbox_id, &account, &hms, error_r);
-	if (r != STORE_OK)
-		return r;
-	/* One new modseq for every message this call changes (RFC 7162
-	 * 3.1.1 allows several messages to share one). */
-	for (size_t i = 0; i < c->count; i++) {
-		int rc = sqlite_prep(db, &stmt, "UPDATE messages SET"
-				     " flags = (flags | ?1) & ~?2, modseq = ?3"
-				     " WHERE mailbox_id = ?4 AND uid = ?5 AND"
-				     " ((flags | ?1) & ~?2) != flags"
-				     " RETURNING id", "iiiii",
-				     (int64_t)c->add, (int64_t)c->remove,
-				     hms + 1, c->mailbox_id,
-				     (int64_t)c->uids[i]);
-		int64_t msg_id = 0;
-
-		if (rc != SQLITE_OK)
-			return sqlite_fail(db, "flag update", error_r);
-		rc = sqlite3_step(stmt);
-		if (rc == SQLITE_ROW) {
-			msg_id = sqlite3_column_int64(stmt, 0);
-			rc = sqlite3_step(stmt);
-		}
-		sqlite3_finalize(stmt);
-		if (rc != SQLITE_DONE)
-			return sqlite_fail(db, "flag update", error_r);
-		if (msg_id == 0)
-			continue;
-		c->changed++;
-		if (email_change_log(db, account, c->mailbox_id, hms + 1,
-				     msg_id, (int64_t)c->uids[i], "updated",
-				     now) != SQLITE_OK)
-			return sqlite_fail(db, "change log", error_r);
-	}
-	if (c->changed == 0) {
-		c->modseq = (uint64_t)hms;
-		return STORE_OK;
-	}
-	if (sqlite_exec(db, "UPDATE mailboxes SET highestmodseq = ?"
-			" WHERE id = ?", "ii", hms + 1, c->mailbox_id) !=
-	    SQLITE_OK)
-		return sqlite_fail(db, "modseq update", error_r);
-	c->modseq = (uint64_t)hms + 1;
-	return STORE_OK;
-}
-
-enum store_result
-sqlite_flags_update(struct store *store, int64_t mailbox_id,
-		    const uint32_t *uids, size_t count, uint32_t add,
-		    uint32_t remove, size_t *changed_r, uint64_t *modseq_r,
-		    const char **error_r)
-{
-	struct uid_ctx c = { .mailbox_id = mailbox_id, .uids = uids,
-			     .count = count, .add = add, .remove = remove };
-	enum store_result r = store_commit_run(store, run_flags, &c, error_r);
-
-	if (changed_r != NULL)
-		*changed_r = r == STORE_OK ? c.changed : 0;
-	if (modseq_r != NULL)
-		*modseq_r = c.modseq;
-	return r;
-}
-
-static enum store_result
 run_expunge(struct store *store, void *ctx, const char **error_r)
 {
 	struct uid_ctx *c = ctx;
@@ -729,15 +688,22 @@ run_expunge(struct store *store, void *ctx, const char **error_r)
 	enum store_result r;
 	sqlite3_stmt *stmt;
 
-	r = mailbox_modseq(db, c->mailbox_id, &account, &hms, error_r);
+	c->changed = 0;
+	r = sqlite_mailbox_modseq(db, c->mailbox_id, &account, &hms, error_r);
 	if (r != STORE_OK)
 		return r;
 	for (size_t i = 0; i < c->count; i++) {
 		int64_t msg_id = 0;
+		/* \Deleted is bit 3 (migration 1). */
 		int rc = sqlite_prep(db, &stmt, "DELETE FROM messages"
 				     " WHERE mailbox_id = ? AND uid = ?"
-				     " RETURNING id, size", "ii",
-				     c->mailbox_id, (int64_t)c->uids[i]);
+				     " AND (flags & ?) = ?"
+				     " RETURNING id, size", "iiii",
+				     c->mailbox_id, (int64_t)c->uids[i],
+				     (int64_t)(c->only_deleted ?
+					       STORE_FLAG_DELETED : 0),
+				     (int64_t)(c->only_deleted ?
+					       STORE_FLAG_DELETED : 0));
 
 		if (rc != SQLITE_OK)
 			return sqlite_fail(db, "expunge", error_r);
@@ -752,8 +718,10 @@ run_expunge(struct store *store, void *ctx, const char **error_r)
 			return sqlite_fail(db, "expunge", error_r);
 		if (msg_id == 0)
 			continue;
+		if (c->expunged != NULL)
+			c->expunged[c->changed] = c->uids[i];
 		c->changed++;
-		if (email_change_log(db, account, c->mailbox_id, hms + 1,
+		if (sqlite_email_change_log(db, account, c->mailbox_id, hms + 1,
 				     msg_id, (int64_t)c->uids[i], "destroyed",
 				     now) != SQLITE_OK)
 			return sqlite_fail(db, "change log", error_r);
@@ -774,14 +742,24 @@ run_expunge(struct store *store, void *ctx, const char **error_r)
 
 enum store_result
 sqlite_expunge(struct store *store, int64_t mailbox_id, const uint32_t *uids,
-	       size_t count, size_t *expunged_r, const char **error_r)
+	       size_t count, bool only_deleted, uint32_t **expunged_r,
+	       size_t *expunged_count_r, const char **error_r)
 {
 	struct uid_ctx c = { .mailbox_id = mailbox_id, .uids = uids,
-			     .count = count };
-	enum store_result r = store_commit_run(store, run_expunge, &c,
-					       error_r);
+			     .count = count, .only_deleted = only_deleted };
+	enum store_result r;
 
+	if (expunged_r != NULL && count > 0)
+		c.expunged = xcalloc(count, sizeof(*c.expunged));
+	r = store_commit_run_flags(store, run_expunge, &c, STORE_OP_RERUN,
+				   error_r);
+	if (r != STORE_OK || c.changed == 0) {
+		free(c.expunged);
+		c.expunged = NULL;
+		c.changed = 0;
+	}
 	if (expunged_r != NULL)
-		*expunged_r = r == STORE_OK ? c.changed : 0;
+		*expunged_r = c.expunged;
+	*expunged_count_r = c.changed;
 	return r;
 }

@@ -171,13 +171,55 @@ enum store_result sqlite_deliver_async(struct store *, int64_t,
 				       const char **);
 enum store_result sqlite_message_list(struct store *, int64_t,
 				      struct store_message **, size_t *,
-				      const char **);
-enum store_result sqlite_flags_update(struct store *, int64_t,
-				      const uint32_t *, size_t, uint32_t,
-				      uint32_t, size_t *, uint64_t *,
-				      const char **);
+				      struct store_keywords *, const char **);
 enum store_result sqlite_expunge(struct store *, int64_t, const uint32_t *,
-				 size_t, size_t *, const char **);
+				 size_t, bool, uint32_t **, size_t *,
+				 const char **);
+
+/* Inside a write op: the account of a mailbox and its highestmodseq;
+ * STORE_E_NOT_FOUND when there is no such mailbox. */
+enum store_result sqlite_mailbox_modseq(sqlite3 *db, int64_t mailbox_id,
+					int64_t *account_r, int64_t *hms_r,
+					const char **error_r);
+/* One row of the change log (CONDSTORE/QRESYNC, JMAP state) for an email
+ * in a mailbox: change is "created", "updated" or "destroyed". Returns
+ * sqlite_exec's code. */
+int sqlite_email_change_log(sqlite3 *db, int64_t account_id,
+			    int64_t mailbox_id, int64_t modseq,
+			    int64_t message_id, int64_t uid,
+			    const char *change, int64_t now);
+
+/* Keywords (store-sqlite-flags.c). */
+/* Inside a write op: the mailbox's spelling of keyword name in *canon_r
+ * (heap). An unknown name is added to the mailbox's list when create
+ * (STORE_E_INVALID when the list already has max, 0: no limit), else
+ * *canon_r is NULL. */
+enum store_result sqlite_keyword_canon(sqlite3 *db, int64_t mailbox_id,
+				       const char *name, bool create,
+				       size_t max, char **canon_r,
+				       const char **error_r);
+/* Inside a write op: gives a message the keywords (canonicalised and
+ * created as sqlite_keyword_canon does). */
+enum store_result sqlite_keywords_add(sqlite3 *db, int64_t mailbox_id,
+				      int64_t message_id,
+				      const char *const *names, size_t n,
+				      size_t max, const char **error_r);
+/* In a read transaction: the mailbox's keywords into kw and each
+ * message's kw_first / n_kw (msgs in UID order). */
+enum store_result sqlite_message_keywords_read(sqlite3 *db,
+					       int64_t mailbox_id,
+					       struct store_message *msgs,
+					       size_t count,
+					       struct store_keywords *kw,
+					       const char **error_r);
+enum store_result sqlite_flags_store(struct store *, int64_t,
+				     const uint32_t *, size_t,
+				     const struct store_flags_change *,
+				     struct store_flags_result *, bool,
+				     const char **);
+/* COPY and MOVE (store-sqlite-copy.c). */
+enum store_result sqlite_copy(struct store *, struct store_copy *,
+			      const char **);
 enum store_result sqlite_mailbox_delta(struct store *, int64_t, uint64_t,
 				       uint32_t, struct store_mailbox_delta *,
 				       const char **);

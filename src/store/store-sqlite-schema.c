@@ -195,12 +195,29 @@ static const char migration_4[] =
 static const char migration_5[] =
 	"PRAGMA application_id = " SQLITE_XSTR(SQLITE_HERALD_APP_ID) ";";
 
+/* Keywords (RFC 9051 2.3.2) as each mailbox knows them, in the order
+ * they were first set there (id), each in its first spelling: a keyword
+ * is compared case-insensitively, so "$label1" set where "$Label1" is
+ * known is stored as "$Label1" in keywords. IMAP's FLAGS response lists
+ * a mailbox's rows; [imap] keywords_max bounds their number. */
+static const char migration_6[] =
+	"CREATE TABLE mailbox_keywords ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id)"
+	" ON DELETE CASCADE,"
+	" keyword TEXT NOT NULL COLLATE NOCASE,"
+	" UNIQUE (mailbox_id, keyword));"
+	"INSERT OR IGNORE INTO mailbox_keywords (mailbox_id, keyword)"
+	" SELECT m.mailbox_id, k.keyword FROM keywords k"
+	" JOIN messages m ON m.id = k.message_id ORDER BY k.message_id;";
+
 const char *const sqlite_migrations[] = {
 	migration_1,
 	migration_2,
 	migration_3,
 	migration_4,
 	migration_5,
+	migration_6,
 };
 const size_t sqlite_migrations_count =
 	sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

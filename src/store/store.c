@@ -770,7 +770,11 @@ store_mailbox_status(struct store *store, int64_t mailbox_id,
 					  error_r);
 }
 
-/* Every target has a blob: its own (valid id) or the default. */
+static enum store_result keywords_check(const char *const *kw, size_t n,
+				       const char **error_r);
+
+/* Every target has a blob: its own (valid id) or the default; keywords
+ * are valid. */
 static enum store_result
 targets_check(const char *blob_id, const struct store_target *targets,
 	      size_t count, const char **error_r)
@@ -788,6 +792,9 @@ targets_check(const char *blob_id, const struct store_target *targets,
 		if (id != NULL && size > INT64_MAX)
 			return store_error(error_r, STORE_E_INVALID,
 					   "bad size");
+		if (keywords_check(targets[i].keywords,
+				   targets[i].n_keywords, error_r) != STORE_OK)
+			return STORE_E_INVALID;
 	}
 	return STORE_OK;
 }
@@ -876,7 +883,94 @@ store_message_list(struct store *store, int64_t mailbox_id,
 	*msgs_r = NULL;
 	*count_r = 0;
 	return store->ops->message_list(store, mailbox_id, msgs_r, count_r,
-					error_r);
+					NULL, error_r);
+}
+
+enum store_result
+store_message_list_keywords(struct store *store, int64_t mailbox_id,
+			    struct store_message **msgs_r, size_t *count_r,
+			    struct store_keywords *kw_r, const char **error_r)
+{
+	*msgs_r = NULL;
+	*count_r = 0;
+	memset(kw_r, 0, sizeof(*kw_r));
+	return store->ops->message_list(store, mailbox_id, msgs_r, count_r,
+					kw_r, error_r);
+}
+
+bool
+store_keyword_is_valid(const char *s)
+{
+	size_t n = 0;
+
+	if (s == NULL || s[0] == '\\')
+		return false;
+	for (; s[n] != '\0'; n++) {
+		unsigned char c = (unsigned char)s[n];
+
+		/* RFC 9051 9: ATOM-CHAR is any CHAR except atom-specials
+		 * ( ) { SP CTL % * " \ ] (resp-specials). */
+		if (c <= 0x20 || c >= 0x7f || strchr("(){%*\"\\]", c) != NULL)
+			return false;
+		if (n >= STORE_KEYWORD_MAX)
+			return false;
+	}
+	return n > 0;
+}
+
+void
+store_keywords_deinit(struct store_keywords *kw)
+{
+	store_strv_free(&kw->names, kw->n_names);
+	free(kw->refs);
+	memset(kw, 0, sizeof(*kw));
+}
+
+void
+store_flags_result_deinit(struct store_flags_result *res)
+{
+	free(res->msgs);
+	store_keywords_deinit(&res->kw);
+	memset(res, 0, sizeof(*res));
+}
+
+static enum store_result
+keywords_check(const char *const *kw, size_t n, const char **error_r)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!store_keyword_is_valid(kw[i]))
+			return store_error(error_r, STORE_E_INVALID,
+					   "invalid keyword");
+	return STORE_OK;
+}
+
+enum store_result
+store_flags_store(struct store *store, int64_t mailbox_id,
+		  const uint32_t *uids, size_t count,
+		  const struct store_flags_change *change,
+		  struct store_flags_result *res, const char **error_r)
+{
+	struct store_flags_result local;
+	enum store_result r;
+
+	if (res != NULL)
+		memset(res, 0, sizeof(*res));
+	if (((change->add | change->remove) & ~STORE_FLAGS_ALL) != 0)
+		return store_error(error_r, STORE_E_INVALID, "unknown flag");
+	r = keywords_check(change->kw_add, change->n_kw_add, error_r);
+	if (r == STORE_OK)
+		r = keywords_check(change->kw_remove, change->n_kw_remove,
+				   error_r);
+	if (r != STORE_OK)
+		return r;
+	if (res != NULL)
+		return store->ops->flags_store(store, mailbox_id, uids, count,
+					       change, res, true, error_r);
+	memset(&local, 0, sizeof(local));
+	r = store->ops->flags_store(store, mailbox_id, uids, count, change,
+				    &local, false, error_r);
+	store_flags_result_deinit(&local);
+	return r;
 }
 
 enum store_result
@@ -885,18 +979,71 @@ store_flags_update(struct store *store, int64_t mailbox_id,
 		   uint32_t remove, size_t *changed_r, uint64_t *modseq_r,
 		   const char **error_r)
 {
+	struct store_flags_change ch = { .add = add, .remove = remove };
+	struct store_flags_result res;
+	enum store_result r;
+
 	if (((add | remove) & ~STORE_FLAGS_ALL) != 0)
 		return store_error(error_r, STORE_E_INVALID, "unknown flag");
-	return store->ops->flags_update(store, mailbox_id, uids, count, add,
-					remove, changed_r, modseq_r, error_r);
+	memset(&res, 0, sizeof(res));
+	r = store->ops->flags_store(store, mailbox_id, uids, count, &ch,
+				    &res, false, error_r);
+	if (changed_r != NULL)
+		*changed_r = res.changed;
+	if (modseq_r != NULL)
+		*modseq_r = res.modseq;
+	store_flags_result_deinit(&res);
+	return r;
 }
 
 enum store_result
 store_expunge(struct store *store, int64_t mailbox_id, const uint32_t *uids,
 	      size_t count, size_t *expunged_r, const char **error_r)
 {
-	return store->ops->expunge(store, mailbox_id, uids, count, expunged_r,
-				   error_r);
+	size_t n = 0;
+	enum store_result r = store->ops->expunge(store, mailbox_id, uids,
+						  count, false, NULL, &n,
+						  error_r);
+
+	if (expunged_r != NULL)
+		*expunged_r = n;
+	return r;
+}
+
+enum store_result
+store_expunge_deleted(struct store *store, int64_t mailbox_id,
+		      const uint32_t *uids, size_t count,
+		      uint32_t **expunged_r, size_t *count_r,
+		      const char **error_r)
+{
+	*expunged_r = NULL;
+	*count_r = 0;
+	return store->ops->expunge(store, mailbox_id, uids, count, true,
+				   expunged_r, count_r, error_r);
+}
+
+enum store_result
+store_copy(struct store *store, struct store_copy *c, const char **error_r)
+{
+	c->dst_uidvalidity = 0;
+	c->src_uids = NULL;
+	c->dst_uids = NULL;
+	c->n = 0;
+	for (size_t i = 1; i < c->count; i++)
+		if (c->uids[i] <= c->uids[i - 1])
+			return store_error(error_r, STORE_E_INVALID,
+					   "UIDs not ascending");
+	return store->ops->copy(store, c, error_r);
+}
+
+void
+store_copy_deinit(struct store_copy *c)
+{
+	free(c->src_uids);
+	free(c->dst_uids);
+	c->src_uids = NULL;
+	c->dst_uids = NULL;
+	c->n = 0;
 }
 
 /* ---- outbound queue ---- */

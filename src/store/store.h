@@ -500,6 +500,16 @@ struct store_target {
 	 * blob_id and size given to store_deliver(). */
 	const char *blob_id;
 	uint64_t size;
+	/* Keywords (RFC 9051 2.3.2) to set, compared case-insensitively;
+	 * one new to the mailbox takes the spelling given, one it knows
+	 * takes the mailbox's (see store_flags_store). keywords_max: most
+	 * keywords the mailbox may then know (0: no limit), else
+	 * STORE_E_INVALID. */
+	const char *const *keywords;
+	size_t n_keywords;
+	size_t keywords_max;
+	/* This target's internal date (unix seconds); 0: the call's. */
+	int64_t internal_date;
 	/* filled on success */
 	int64_t message_id;
 	uint32_t uid;
@@ -536,23 +546,159 @@ struct store_message {
 	int64_t thread_id;
 	char blob_id[STORE_BLOB_ID_LEN + 1];
 	char email_id[STORE_ID_SIZE];
+	/* Its keywords in a struct store_keywords's refs (see
+	 * store_message_list_keywords). */
+	uint32_t kw_first;
+	uint32_t n_kw;
 };
 
 /* Messages of a mailbox in UID order; *msgs_r is one array freed with
- * free() (NULL when empty). */
+ * free() (NULL when empty). kw_first and n_kw are 0. */
 enum store_result store_message_list(struct store *store, int64_t mailbox_id,
 				     struct store_message **msgs_r,
 				     size_t *count_r, const char **error_r);
 
+/* ---- keywords (RFC 9051 2.3.2) ----
+ *
+ * A keyword is an atom that does not start with a backslash, compared
+ * case-insensitively (ASCII). Each mailbox keeps the list of keywords it
+ * knows, in the order they were first set there, each in the spelling
+ * first used: setting "$label1" where "$Label1" is known sets "$Label1".
+ * A mailbox's list only grows (IMAP's FLAGS response lists it; RFC 9051
+ * 7.3.5 lets it keep keywords no message has). */
+
+/* Longest keyword in octets. */
+#define STORE_KEYWORD_MAX 255
+
+/* Whether s (NUL-terminated) is a keyword: 1 to STORE_KEYWORD_MAX
+ * ATOM-CHARs (RFC 9051 9), the first not '\'. */
+bool store_keyword_is_valid(const char *s);
+
+/* A mailbox's keywords and which of them each message has: names in the
+ * mailbox's order; message i of a list has the n_kw indexes into names at
+ * refs[kw_first]... (in names' order). */
+struct store_keywords {
+	char **names;
+	size_t n_names;
+	uint32_t *refs;
+	size_t n_refs;
+};
+/* Frees what kw holds and zeroes it. */
+void store_keywords_deinit(struct store_keywords *kw);
+
+/* store_message_list() and, from the same snapshot, the mailbox's
+ * keywords (kw_r, freed with store_keywords_deinit) with each message's
+ * kw_first and n_kw set. */
+enum store_result store_message_list_keywords(struct store *store,
+					      int64_t mailbox_id,
+					      struct store_message **msgs_r,
+					      size_t *count_r,
+					      struct store_keywords *kw_r,
+					      const char **error_r);
+
+/* A change of flags and keywords (IMAP STORE, JMAP keyword patches). */
+struct store_flags_change {
+	/* false: set add and kw_add, clear remove and kw_remove (a flag in
+	 * both ends up cleared). true: the message gets exactly the system
+	 * flags add and the keywords kw_add (IMAP "FLAGS"). */
+	bool replace;
+	uint32_t add, remove;		/* enum store_flag bits */
+	const char *const *kw_add;
+	size_t n_kw_add;
+	const char *const *kw_remove;
+	size_t n_kw_remove;
+	/* Most keywords the mailbox may know after the change (0: no
+	 * limit): a change that would add one past it is refused. */
+	size_t keywords_max;
+};
+
+/* The state of one message after a change. */
+struct store_flags_msg {
+	uint32_t uid;
+	uint32_t flags;
+	uint64_t modseq;
+	bool changed;		/* by this call */
+	uint32_t kw_first, n_kw;	/* into the result's kw.refs */
+};
+
+struct store_flags_result {
+	/* Every given UID that exists, in the order given. */
+	struct store_flags_msg *msgs;
+	size_t count;
+	/* The mailbox's keywords after the change and msgs' indexes. */
+	struct store_keywords kw;
+	size_t changed;		/* messages changed */
+	uint64_t modseq;	/* theirs, or highestmodseq when none */
+};
+void store_flags_result_deinit(struct store_flags_result *res);
+
+/* Applies change to the given UIDs of a mailbox in one atomic,
+ * group-committed operation; UIDs that do not exist are skipped. Messages
+ * whose flags or keywords change get one new modseq (highestmodseq + 1)
+ * and a change-log row. res (may be NULL) gets every message's new state.
+ * STORE_E_INVALID: an unknown flag, an invalid keyword, or a keyword new
+ * to the mailbox past change->keywords_max (nothing is changed then).
+ * STORE_E_NOT_FOUND: no such mailbox. */
+enum store_result store_flags_store(struct store *store, int64_t mailbox_id,
+				    const uint32_t *uids, size_t count,
+				    const struct store_flags_change *change,
+				    struct store_flags_result *res,
+				    const char **error_r);
+
 /* Sets (add) and clears (remove) system flags on the given UIDs of a
- * mailbox. Messages whose flags change get one new modseq (highestmodseq
- * + 1, returned in *modseq_r, may be NULL); UIDs that do not exist are
- * skipped. *changed_r (may be NULL) counts changed messages. */
+ * mailbox: store_flags_store() without keywords. Messages whose flags
+ * change get one new modseq (highestmodseq + 1, returned in *modseq_r,
+ * may be NULL); UIDs that do not exist are skipped. *changed_r (may be
+ * NULL) counts changed messages. */
 enum store_result store_flags_update(struct store *store, int64_t mailbox_id,
 				     const uint32_t *uids, size_t count,
 				     uint32_t add, uint32_t remove,
 				     size_t *changed_r, uint64_t *modseq_r,
 				     const char **error_r);
+
+/* Like store_expunge(), but removes only those of the given UIDs that
+ * have \Deleted when the operation runs (IMAP EXPUNGE, UID EXPUNGE, CLOSE:
+ * another session may have cleared it meanwhile). *expunged_r gets the
+ * removed UIDs in the order given (freed with free(), NULL when none) and
+ * *count_r their number. */
+enum store_result store_expunge_deleted(struct store *store,
+					int64_t mailbox_id,
+					const uint32_t *uids, size_t count,
+					uint32_t **expunged_r, size_t *count_r,
+					const char **error_r);
+
+/* COPY and MOVE (RFC 9051 6.4.7, RFC 6851) between two mailboxes of one
+ * account. */
+struct store_copy {
+	int64_t src_mailbox_id;
+	const uint32_t *uids;	/* source UIDs, ascending */
+	size_t count;
+	int64_t dst_mailbox_id;
+	/* Expunge the copied messages from the source in the same
+	 * operation (their usage moves, so no quota check). */
+	bool move;
+	/* out: the pairs for the UIDs that existed, in order (COPYUID) */
+	uint32_t dst_uidvalidity;
+	uint32_t *src_uids;
+	uint32_t *dst_uids;
+	size_t n;
+};
+
+/* Copies (or moves) the messages in one atomic, group-committed
+ * operation: each gets a new row and a new UID in the target mailbox,
+ * always, even where the target already holds the same message
+ * (CLIENT-QUIRKS), with its flags, keywords (even past a keywords limit,
+ * so a copy never fails for them), internal date, blob (shared, not
+ * copied), email and thread ids; saved date and modseq are new. UIDs that
+ * do not exist are skipped (c->n may be 0). STORE_E_NOT_FOUND: a mailbox
+ * does not exist (message "target ..." for the target, for TRYCREATE);
+ * STORE_E_OVER_QUOTA: a copy would exceed the account's quota (nothing is
+ * copied); STORE_E_INVALID: the mailboxes belong to different accounts;
+ * STORE_E_TEMP: the target has run out of UIDs, or a database failure.
+ * Free the out arrays with store_copy_deinit(). */
+enum store_result store_copy(struct store *store, struct store_copy *c,
+			     const char **error_r);
+void store_copy_deinit(struct store_copy *c);
 
 /* Removes the given UIDs from a mailbox (missing UIDs are skipped), lowers
  * the account's usage, records the expunges in the change log and bumps
