@@ -1,8 +1,7 @@
-"""Helpers for the IMAP integration tests: a Herald with imap and imaps
-listeners (and smtp, to deliver with), users, fast delivery of many
-messages over SMTP, and imaplib clients that accept the server's
-self-signed certificate."""
-import email.utils
+"""Helpers for the IMAP tests: a Herald with imap, imaps and smtp
+listeners and users, delivery over its SMTP listener (one message, or many
+over parallel sessions), imaplib clients, a mailbox's state read with
+imaplib, and a raw line client for what imaplib cannot send."""
 import imaplib
 import os
 import re
@@ -15,20 +14,22 @@ import threading
 from harness import DOMAIN
 
 USER = f"alice@{DOMAIN}"
+USER2 = f"bob@{DOMAIN}"
 PASSWORD = "correct horse"
-# what a new account holds (issue 11: created with their roles, subscribed)
+# what a new account holds besides INBOX (issue 11: created with their
+# roles, subscribed)
 SPECIAL = {"Drafts": "\\Drafts", "Sent": "\\Sent", "Junk": "\\Junk",
            "Trash": "\\Trash", "Archive": "\\Archive"}
 
 
-def server(factory, users=(USER,), listeners=("imap", "imaps", "smtp"),
-           imap="", sections=None, own_cert=False, **kw):
-    """A started Herald with the listeners and users asked for; imap adds
-    lines to its [imap] section. own_cert: serve a certificate made here
+def server(factory, listeners=("imap", "imaps", "smtp"), imap="",
+           users=(USER,), own_cert=False, **kw):
+    """A started Herald with the given users (password PASSWORD); imap is
+    the body of an [imap] section. own_cert: serve a certificate made here
     for localhost and 127.0.0.1 (h.cert_path), which clients that check
     the name (mbsync, mutt) can be told to trust, instead of the
     self-signed one for the server's hostname."""
-    sections = dict(sections or {})
+    sections = kw.pop("sections", {})
     if imap:
         sections["imap"] = imap
     h = factory(listeners=listeners, sections=sections or None, **kw)
@@ -49,21 +50,17 @@ def server(factory, users=(USER,), listeners=("imap", "imaps", "smtp"),
     return h.start()
 
 
-def make_msg(i, subject=None, body=None, to=USER, date=None):
-    """A small plain-text message, distinct per i (Message-ID <mI@remote.test>)."""
-    subject = subject if subject is not None else f"message {i}"
-    body = body if body is not None else (
-        f"body of message {i}\r\nsecond line of message {i}\r\n")
-    date = date or email.utils.formatdate(1700000000 + i * 60)
-    return (f"From: Bob <bob@remote.test>\r\nTo: {to}\r\n"
-            f"Subject: {subject}\r\nDate: {date}\r\n"
-            f"Message-ID: <m{i}@remote.test>\r\n\r\n{body}").encode()
+def deliver(h, rcpt, msg, sender="carol@remote.test"):
+    if isinstance(msg, str):
+        msg = msg.encode()
+    with smtplib.SMTP("127.0.0.1", h.ports["smtp"], timeout=30) as s:
+        s.sendmail(sender, [rcpt], msg)
 
 
-def deliver(h, msgs, rcpt=USER, conns=4, sender="bob@remote.test"):
-    """Delivers each message (bytes) to rcpt over Herald's SMTP listener,
-    over a few parallel sessions. The UID order is then not the list order:
-    tests find messages by Message-ID."""
+def deliver_many(h, msgs, rcpt=USER, conns=4, sender="carol@remote.test"):
+    """Delivers each message (bytes) to rcpt over a few parallel SMTP
+    sessions. With conns > 1 the UID order is not the list order: tests
+    then find messages by Message-ID."""
     msgs = list(msgs)
     conns = max(1, min(conns, len(msgs)))
     errors = []
@@ -85,6 +82,19 @@ def deliver(h, msgs, rcpt=USER, conns=4, sender="bob@remote.test"):
     assert not errors, f"delivery failed: {errors[0]!r}"
 
 
+def make_msg(i, body_lines=3, subject=None, to=USER, body=None):
+    """Message-ID <mI@remote.test>; body (text with CRLFs) replaces the
+    body_lines generated lines."""
+    subject = subject or f"message {i}"
+    lines = ["From: Carol <carol@remote.test>", f"To: {to}",
+             f"Subject: {subject}", f"Message-ID: <m{i}@remote.test>",
+             "Date: Sun, 06 Dec 2026 12:00:00 +0000", ""]
+    if body is not None:
+        return ("\r\n".join(lines) + "\r\n" + body).encode()
+    lines += [f"body line {j} of message {i}" for j in range(body_lines)]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
 def tls_context():
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
@@ -92,27 +102,65 @@ def tls_context():
     return ctx
 
 
-def server_cert_pem(h, port_name="imaps"):
-    """The certificate the imaps listener presents (self-signed), as PEM:
-    clients that cannot skip verification are told to trust this one."""
-    with socket.create_connection(("127.0.0.1", h.ports[port_name]), 10) as s:
-        with tls_context().wrap_socket(s) as t:
-            der = t.getpeercert(binary_form=True)
-    return ssl.DER_cert_to_PEM_cert(der)
-
-
-def connect(h, tls=True):
+def connect(h, tls=False):
     if tls:
         return imaplib.IMAP4_SSL("127.0.0.1", h.ports["imaps"],
-                                 ssl_context=tls_context(), timeout=60)
-    return imaplib.IMAP4("127.0.0.1", h.ports["imap"], timeout=60)
+                                 ssl_context=tls_context(), timeout=30)
+    return imaplib.IMAP4("127.0.0.1", h.ports["imap"], timeout=30)
 
 
-def login(h, user=USER, password=PASSWORD, tls=True):
+def login(h, user=USER, tls=False):
     c = connect(h, tls)
-    typ, data = c.login(user, password)
-    assert typ == "OK", data
+    c.login(user, PASSWORD)
     return c
+
+
+class Raw:
+    """A line client: send text, read response lines (literals are not
+    followed: tests that need them read bytes)."""
+
+    def __init__(self, h, port_name="imap", tls=False):
+        sock = socket.create_connection(("127.0.0.1", h.ports[port_name]),
+                                        timeout=15)
+        if tls:
+            sock = tls_context().wrap_socket(sock)
+        self.sock = sock
+        self.f = sock.makefile("rb")
+        self.greeting = self.line()
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def line(self):
+        return self.f.readline().decode("utf-8", "replace").rstrip("\r\n")
+
+    def until_tagged(self, tag):
+        """Lines up to and including the one starting with tag."""
+        lines = []
+        while True:
+            ln = self.line()
+            if ln == "":
+                raise AssertionError(f"connection closed, got {lines}")
+            lines.append(ln)
+            if ln.startswith(tag + " "):
+                return lines
+
+    def cmd(self, tag, text):
+        self.send(f"{tag} {text}\r\n")
+        return self.until_tagged(tag)
+
+    def login(self, user=USER, password=PASSWORD):
+        lines = self.cmd("L1", f'LOGIN "{user}" "{password}"')
+        assert lines[-1].startswith("L1 OK"), lines
+        return lines
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
 
 
 def ok(res):

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from imap_util import USER, deliver, login, make_msg, ok, server, state
+from imap_util import USER, deliver_many, login, make_msg, ok, server, state
 
 N = 1000
 # Maildir info letters (maildir(5)) and the IMAP system flags they stand for
@@ -56,7 +56,7 @@ def account(factory, n=N):
         else:
             m = make_msg(i)
         msgs.append(m)
-    deliver(h, msgs)
+    deliver_many(h, msgs)
     return h
 
 
@@ -211,7 +211,7 @@ def run_scenario(h, md, sync):
                  + [(msgid(i), "+FLAGS", "(\\Seen \\Answered)")
                     for i in range(10, 20)])
     server_delete(h, [msgid(i) for i in range(20, 30)])
-    deliver(h, [make_msg(2000), make_msg(2001)])
+    deliver_many(h, [make_msg(2000), make_msg(2001)])
     for i in range(30, 40):
         set_local_flags(md, msgid(i), "FS")
     for i in range(40, 50):
@@ -236,7 +236,7 @@ def run_scenario(h, md, sync):
         set_local_flags(md, msgid(i), "F")
     server_delete(h, [msgid(3000)])
     delete_local(md, msgid(2000))
-    deliver(h, [make_msg(2002)])
+    deliver_many(h, [make_msg(2002)])
     add_local(md, make_msg(3002))
     ids -= {msgid(3000), msgid(2000)}
     ids |= {msgid(2002), msgid(3002)}

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from imap_util import PASSWORD, SPECIAL, USER, deliver, make_msg, server
+from imap_util import PASSWORD, SPECIAL, USER, deliver_many, make_msg, server
 
 DIR = os.path.join(os.path.dirname(os.path.realpath(__file__)), "imapflow")
 
@@ -108,7 +108,7 @@ def test_imapflow_list_fetch_idle(herald_factory):
                     "(scripts/install-test-deps.sh installs them)")
     h = server(herald_factory, listeners=("imaps", "smtp"))
     sent = messages()
-    deliver(h, sent, conns=1)
+    deliver_many(h, sent, conns=1)
     stored = h.messages(USER)
     assert len(stored) == 3
 
@@ -137,8 +137,9 @@ def test_imapflow_list_fetch_idle(herald_factory):
         env = [m["envelope"] for m in msgs]
         assert env[0]["subject"] == "café au lait"
         assert env[0]["messageId"] == "<m1@remote.test>"
-        assert env[0]["from"] == [{"name": "Bob", "address": "bob@remote.test"}]
-        assert env[0]["date"] == "2023-11-14T22:14:20.000Z"
+        assert env[0]["from"] == [{"name": "Carol",
+                                   "address": "carol@remote.test"}]
+        assert env[0]["date"] == "2026-12-06T12:00:00.000Z"
         assert env[1]["to"] == [{"name": "Alice", "address": USER},
                                 {"name": "", "address": "dave@remote.test"}]
         assert env[1]["cc"] == [{"name": "Eve, E.",
@@ -154,7 +155,7 @@ def test_imapflow_list_fetch_idle(herald_factory):
 
         # IDLE: a delivery shows up as EXISTS within a second of its 250
         t0 = time.monotonic()
-        deliver(h, [make_msg(4)])
+        deliver_many(h, [make_msg(4)])
         t1 = time.monotonic()
         got = node.until("exists", timeout=10)
         t2, ev = got[-1]

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from imap_util import PASSWORD, USER, deliver, login, make_msg, server, state
+from imap_util import PASSWORD, USER, deliver_many, login, make_msg, server, state
 
 pytestmark = pytest.mark.xfail(
     reason="needs LIST, FETCH, STORE, COPY/MOVE and EXPUNGE (issue 11, in "
@@ -57,7 +57,7 @@ def test_mutt_reads_inbox_and_moves_to_archive(herald_factory):
             pytest.skip(f"{tool} is not installed "
                         "(scripts/install-test-deps.sh installs it)")
     h = server(herald_factory, listeners=("imaps", "smtp"), own_cert=True)
-    deliver(h, [make_msg(1, subject="first of three"),
+    deliver_many(h, [make_msg(1, subject="first of three"),
                 make_msg(2, subject="please archive me",
                          body="the text mutt shows in its pager\r\n"),
                 make_msg(3, subject="third of three")], conns=1)
@@ -118,7 +118,7 @@ set index_format = "[%C] %s"
     finally:
         t.kill()
 
-    c = login(h)
+    c = login(h, tls=True)
     try:
         inbox = state(c, "INBOX")
         archive = state(c, "Archive")
