@@ -126,5 +126,6 @@ store_mailbox_delta_free(struct store_mailbox_delta *d)
 				d->changed[i].n_keywords);
 	free(d->changed);
 	free(d->expunged);
+	store_strv_free(&d->keywords, d->n_keywords);
 	memset(d, 0, sizeof(*d));
 }

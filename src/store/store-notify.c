@@ -47,6 +47,8 @@ struct notify_shared {
 
 struct store_notify {
 	struct notify_shared *shared;
+	/* the store's and each watch's: a watch may outlive the store */
+	atomic_uint refs;
 };
 
 struct store_notify_watch {
@@ -119,6 +121,7 @@ store_notify_open(const char *path, char *err, size_t err_size)
 	close(fd);		/* the mapping stays */
 	n = xcalloc(1, sizeof(*n));
 	n->shared = sh;
+	atomic_store(&n->refs, 1);
 	return n;
 }
 
@@ -129,9 +132,11 @@ store_notify_close(struct store_notify **np)
 
 	if (n == NULL)
 		return;
+	*np = NULL;
+	if (atomic_fetch_sub(&n->refs, 1) > 1)
+		return;
 	munmap(n->shared, sizeof(*n->shared));
 	free(n);
-	*np = NULL;
 }
 
 static uint32_t
@@ -212,6 +217,7 @@ store_notify_watch_new(struct store_notify *n, char *err, size_t err_size)
 	int rc;
 
 	w->n = n;
+	atomic_fetch_add(&n->refs, 1);
 	/* Stopping a watch wakes only the sleepers of its bit (other
 	 * processes sharing it wake for nothing, rarely). */
 	w->bit = 1u << ((atomic_fetch_add(&next_bit, 1) + (unsigned)getpid())
@@ -219,6 +225,7 @@ store_notify_watch_new(struct store_notify *n, char *err, size_t err_size)
 	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->efd < 0) {
 		snprintf(err, err_size, "eventfd: %s", strerror(errno));
+		store_notify_close(&w->n);
 		free(w);
 		return NULL;
 	}
@@ -231,6 +238,7 @@ store_notify_watch_new(struct store_notify *n, char *err, size_t err_size)
 		snprintf(err, err_size, "cannot start the watch thread: %s",
 			 strerror(rc));
 		close(w->efd);
+		store_notify_close(&w->n);
 		free(w);
 		return NULL;
 	}
@@ -270,6 +278,7 @@ store_notify_watch_free(struct store_notify_watch **wp)
 	}
 	pthread_join(w->thread, NULL);
 	close(w->efd);
+	store_notify_close(&w->n);
 	free(w);
 	*wp = NULL;
 }

@@ -21,6 +21,8 @@ struct store_notify;
  * NULL with a message in err on failure. */
 struct store_notify *store_notify_open(const char *path, char *err,
 				       size_t err_size);
+/* Drops the caller's reference (the mapping goes with the last one: a
+ * watch keeps it). */
 void store_notify_close(struct store_notify **n);
 
 /* One object that changed: a mailbox or an account. */
@@ -42,7 +44,8 @@ uint64_t store_notify_counter(const struct store_notify *n,
 			      enum store_watch_kind kind, int64_t id);
 
 /* A watch: an eventfd that becomes readable after any publish, in any
- * process, that happens after store_notify_watch_new() returned. Returns
+ * process, that happens after store_notify_watch_new() returned. It holds
+ * a reference to n, so it may be freed after the store. Returns
  * NULL with a message in err on failure. */
 struct store_notify_watch;
 struct store_notify_watch *store_notify_watch_new(struct store_notify *n,

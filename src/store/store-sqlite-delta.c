@@ -138,6 +138,33 @@ delta_keywords(sqlite3 *db, int64_t mailbox_id, uint64_t since,
 }
 
 static enum store_result
+delta_mailbox_keywords(sqlite3 *db, int64_t mailbox_id,
+		       struct store_mailbox_delta *d, const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	size_t cap = 0;
+	int rc;
+
+	/* ids grow as keywords are added: the mailbox's order */
+	if (sqlite_prep(db, &stmt, "SELECT keyword FROM mailbox_keywords"
+			" WHERE mailbox_id = ? ORDER BY id", "i",
+			mailbox_id) != SQLITE_OK)
+		return sqlite_fail(db, "mailbox delta", error_r);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (d->n_keywords == cap) {
+			cap = cap == 0 ? 8 : cap * 2;
+			d->keywords = xreallocarray(d->keywords, cap,
+						    sizeof(*d->keywords));
+		}
+		d->keywords[d->n_keywords++] = sqlite_col_strdup(stmt, 0);
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return sqlite_fail(db, "mailbox delta", error_r);
+	return STORE_OK;
+}
+
+static enum store_result
 delta_expunged(sqlite3 *db, int64_t mailbox_id, uint64_t since,
 	       struct store_mailbox_delta *d, const char **error_r)
 {
@@ -182,6 +209,8 @@ sqlite_mailbox_delta(struct store *store, int64_t mailbox_id, uint64_t since,
 		r = sqlite_fail(db, "mailbox delta", error_r);
 	if (r == STORE_OK)
 		r = delta_counters(db, mailbox_id, d, error_r);
+	if (r == STORE_OK)
+		r = delta_mailbox_keywords(db, mailbox_id, d, error_r);
 	if (r == STORE_OK)
 		r = delta_messages(db, mailbox_id, since, uid_from, d,
 				   error_r);

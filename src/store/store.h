@@ -720,7 +720,12 @@ struct store_mailbox_delta {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t highestmodseq;
-	/* Messages with modseq > since or uid >= uid_from, in UID order. */
+	/* The mailbox's keywords in its order (see "keywords" below): what
+	 * IMAP's FLAGS response lists. */
+	char **keywords;
+	size_t n_keywords;
+	/* Messages with modseq > since or uid >= uid_from, in UID order;
+	 * their keywords in the mailbox's spelling. */
 	struct store_message_change *changed;
 	size_t n_changed;
 	/* UIDs expunged with modseq > since (the change log), ascending,
@@ -730,8 +735,8 @@ struct store_mailbox_delta {
 };
 
 /* What changed in a mailbox after modseq since, read in one snapshot: its
- * counters, the messages changed or added (modseq > since) or at least
- * uid_from, and the UIDs expunged. STORE_E_NOT_FOUND when the mailbox is
+ * counters and keywords, the messages changed or added (modseq > since)
+ * or at least uid_from, and the UIDs expunged. STORE_E_NOT_FOUND when the mailbox is
  * gone. Free with store_mailbox_delta_free(). */
 enum store_result store_mailbox_delta(struct store *store, int64_t mailbox_id,
 				      uint64_t since, uint32_t uid_from,
@@ -760,7 +765,7 @@ uint64_t store_change_counter(struct store *store, enum store_watch_kind kind,
  * process after store_watch_new() returned (several changes may make one
  * wake-up); for an event loop, which then compares the counters it cares
  * for and calls store_watch_ack(). A thread per watch sleeps until then:
- * one watch per process is enough. Free before store_close(). */
+ * one watch per process is enough. It may outlive the store. */
 struct store_watch;
 enum store_result store_watch_new(struct store *store,
 				  struct store_watch **watch_r,

@@ -7,7 +7,6 @@
  */
 #include <poll.h>
 #include <setjmp.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -236,7 +235,9 @@ test_watch_other_process(void **state)
 	deliver(ts->store, a, inbox);
 	assert_true(readable(store_watch_fd(w), 1000));
 
-	/* freeing does not wait for a change */
+	/* freeing does not wait for a change, and works after the store
+	 * is closed (a worker's sessions may go after its store) */
+	store_close(&ts->store);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	store_watch_free(&w);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -272,22 +273,11 @@ static void
 add_keyword(struct test_store *ts, int64_t mailbox, uint32_t uid,
 	    const char *kw)
 {
-	char *path = xasprintf("%s/herald.db", ts->cfg->data_dir);
-	char *sql = sqlite3_mprintf("INSERT INTO keywords (message_id, keyword)"
-				    " SELECT id, %Q FROM messages WHERE"
-				    " mailbox_id = %lld AND uid = %u;"
-				    "UPDATE messages SET modseq = modseq + 100"
-				    " WHERE mailbox_id = %lld AND uid = %u;",
-				    kw, (long long)mailbox, uid,
-				    (long long)mailbox, uid);
-	sqlite3 *db;
+	struct store_flags_change ch = { .kw_add = &kw, .n_kw_add = 1 };
+	const char *error = NULL;
 
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
-	sqlite3_free(sql);
-	free(path);
+	assert_int_equal(store_flags_store(ts->store, mailbox, &uid, 1, &ch,
+					   NULL, &error), STORE_OK);
 }
 
 /* store_mailbox_delta: new messages by UID, changed ones by modseq (with
@@ -348,6 +338,9 @@ test_delta(void **state)
 	assert_int_equal(d.n_expunged, 1);
 	assert_int_equal(d.expunged[0], 3);
 	assert_true(d.highestmodseq > since);
+	assert_int_equal(d.n_keywords, 2);
+	assert_string_equal(d.keywords[0], "$Forwarded");
+	assert_string_equal(d.keywords[1], "$Label1");
 	store_mailbox_delta_free(&d);
 
 	assert_int_equal(store_mailbox_delta(ts->store, 99999, 0, 1, &d,
