@@ -24,8 +24,11 @@
 
 #include <openssl/evp.h>
 
+#include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "mail/mime-cache.h"
+#include "mail/mime.h"
 
 struct store_blob_writer {
 	struct store *store;
@@ -35,6 +38,8 @@ struct store_blob_writer {
 	uint64_t size;
 	uint8_t *mem;		/* content so far, while fd is -1 */
 	size_t mem_cap;
+	/* the MIME structure, parsed as the octets pass */
+	struct mime_parser *mime;
 };
 
 static enum store_result
@@ -207,15 +212,17 @@ pending_done(struct store *store, void *ctx, enum store_result result,
 	}
 	pthread_mutex_unlock(&store->blob_lock);
 	free(pb->data);
+	free(pb->mime);
 	free(pb);
 }
 
-/* Takes ownership of data. The insert is queued before our caller can
- * queue anything that references the id, so it commits first or in the
- * same transaction (store-commit.c keeps queue order). */
+/* Takes ownership of data and of mime's octets (its MIME structure
+ * record, inserted in the same operation). The insert is queued before
+ * our caller can queue anything that references the id, so it commits
+ * first or in the same transaction (store-commit.c keeps queue order). */
 static enum store_result
 pending_add(struct store *store, const char *id, uint8_t *data, size_t len,
-	    const char **error_r)
+	    struct buf *mime, const char **error_r)
 {
 	struct store_pending_blob *pb = xcalloc(1, sizeof(*pb));
 	enum store_result r;
@@ -223,6 +230,8 @@ pending_add(struct store *store, const char *id, uint8_t *data, size_t len,
 	memcpy(pb->id, id, sizeof(pb->id));
 	pb->data = data;
 	pb->len = len;
+	pb->mime_len = mime->len;
+	pb->mime = (uint8_t *)buf_steal(mime);
 	pthread_mutex_lock(&store->blob_lock);
 	pb->next = store->pending_blobs;
 	store->pending_blobs = pb;
@@ -338,6 +347,7 @@ store_blob_writer_new(struct store *store, struct store_blob_writer **w_r,
 	w->md = EVP_MD_CTX_new();
 	if (w->md == NULL || EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) != 1)
 		panic("store: SHA-256 unavailable");
+	w->mime = mime_parser_new(NULL);
 	*w_r = w;
 	return STORE_OK;
 }
@@ -378,6 +388,7 @@ store_blob_writer_write(struct store_blob_writer *w, const void *data,
 	}
 	if (EVP_DigestUpdate(w->md, data, len) != 1)
 		panic("store: SHA-256 update failed");
+	mime_parser_feed(w->mime, data, len);
 	w->size += len;
 	return STORE_OK;
 }
@@ -396,6 +407,11 @@ store_blob_writer_abort(struct store_blob_writer **wp)
 		free(w->tmp_path);
 	}
 	EVP_MD_CTX_free(w->md);
+	if (w->mime != NULL) {
+		struct mime_part *root = mime_parser_finish(&w->mime);
+
+		mime_part_free(&root);
+	}
 	free(w->mem);
 	free(w);
 	*wp = NULL;
@@ -431,6 +447,8 @@ store_blob_writer_finish(struct store_blob_writer **wp,
 	unsigned int dlen = 0;
 	char *dir, *path;
 	enum store_result r = STORE_OK;
+	struct mime_part *root;
+	struct buf mime;
 	int err;
 
 	if (EVP_DigestFinal_ex(w->md, digest, &dlen) != 1 || dlen != 32)
@@ -438,6 +456,8 @@ store_blob_writer_finish(struct store_blob_writer **wp,
 	hex_id(digest, id_r);
 	if (size_r != NULL)
 		*size_r = w->size;
+	root = mime_parser_finish(&w->mime);
+	buf_init(&mime);
 
 	if (w->fd < 0) {
 		/* Small: into the database with the next group commit. */
@@ -446,12 +466,22 @@ store_blob_writer_finish(struct store_blob_writer **wp,
 		if (mem == NULL)
 			mem = xmalloc(1);
 		w->mem = NULL;
-		r = pending_add(store, id_r, mem, (size_t)w->size, error_r);
+		mime_cache_write_mem(&mime, root, mem, (size_t)w->size);
+		mime_part_free(&root);
+		r = pending_add(store, id_r, mem, (size_t)w->size, &mime,
+				error_r);
+		buf_deinit(&mime);
 		store_blob_writer_abort(wp);
 		return r;
 	}
+	/* the envelope headers are read back from the file; a failure
+	 * leaves the record to the first FETCH */
+	if (store_mime_record_fd(w->fd, root, w->size, &mime) < 0)
+		buf_reset(&mime);
+	mime_part_free(&root);
 	if (fsync(w->fd) < 0) {
 		err = errno;
+		buf_deinit(&mime);
 		store_blob_writer_abort(wp);
 		return store_error(error_r, STORE_E_TEMP,
 				   "blob fsync failed: %s", strerror(err));
@@ -459,6 +489,7 @@ store_blob_writer_finish(struct store_blob_writer **wp,
 	if (close(w->fd) < 0) {
 		err = errno;
 		w->fd = -1;
+		buf_deinit(&mime);
 		store_blob_writer_abort(wp);
 		return store_error(error_r, STORE_E_TEMP,
 				   "blob close failed: %s", strerror(err));
@@ -486,6 +517,11 @@ store_blob_writer_finish(struct store_blob_writer **wp,
 				"cannot sync %s: %s", dir, strerror(errno));
 	free(dir);
 	free(path);
+	/* after the file is durable, so a record never names a blob that
+	 * a crash lost (content-addressed: same octets, same record) */
+	if (r == STORE_OK && mime.len > 0)
+		store_mime_queue(store, id_r, mime.data, mime.len);
+	buf_deinit(&mime);
 	store_blob_writer_abort(wp);
 	return r;
 }
@@ -495,6 +531,8 @@ store_blob_put(struct store *store, const void *data, size_t len,
 	       char id_r[STORE_BLOB_ID_LEN + 1], const char **error_r)
 {
 	struct store_blob_writer *w;
+	struct mime_part *root;
+	struct buf mime;
 	enum store_result r;
 
 	if (len <= STORE_BLOB_INLINE_MAX) {
@@ -508,7 +546,13 @@ store_blob_put(struct store *store, const void *data, size_t len,
 		hex_id(digest, id_r);
 		if (len > 0)
 			memcpy(copy, data, len);
-		return pending_add(store, id_r, copy, len, error_r);
+		root = mime_parse(data, len, NULL);
+		buf_init(&mime);
+		mime_cache_write_mem(&mime, root, data, len);
+		mime_part_free(&root);
+		r = pending_add(store, id_r, copy, len, &mime, error_r);
+		buf_deinit(&mime);
+		return r;
 	}
 	r = store_blob_writer_new(store, &w, error_r);
 	if (r != STORE_OK)

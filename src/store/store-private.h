@@ -122,6 +122,13 @@ struct store_backend_ops {
 					    const char **error_r);
 	void (*blob_batch_refresh)(void *handle);
 	void (*blob_batch_end)(void *handle);
+	/* The MIME structure cache (docs/store.md): mime_get reads blob
+	 * id's record (STORE_E_NOT_FOUND: none); mime_put runs in the
+	 * writer with a struct store_mime_put as ctx and replaces it. */
+	enum store_result (*mime_get)(struct store *store, const char *id,
+				      uint8_t **data_r, size_t *len_r,
+				      const char **error_r);
+	store_op_run_cb_t *mime_put;
 
 	/* Directory. Addresses arrive split and validated by store.c. */
 	enum store_result (*domain_add)(struct store *store, const char *domain,
@@ -407,8 +414,31 @@ struct store_pending_blob {
 	char id[STORE_BLOB_ID_LEN + 1];
 	uint8_t *data;
 	size_t len;
+	/* its MIME structure record (mail/mime-cache.h), inserted with it */
+	uint8_t *mime;
+	size_t mime_len;
 	struct store_pending_blob *next;
 };
+
+/* A MIME structure record on its way to the database (mime_put). */
+struct store_mime_put {
+	char id[STORE_BLOB_ID_LEN + 1];
+	uint8_t *data;
+	size_t len;
+};
+
+/* Queues the record of blob id (copied) into the group commit without
+ * waiting: a cache, so a failure is only logged (store-mime.c). */
+void store_mime_queue(struct store *store, const char *id,
+		      const void *data, size_t len);
+
+/* Appends the MIME structure record of the message in file fd (size
+ * octets, parsed into root) to out, reading the envelope headers with
+ * pread. Returns 0, or -1 when a read failed. */
+struct buf;
+struct mime_part;
+int store_mime_record_fd(int fd, struct mime_part *root, uint64_t size,
+			 struct buf *out);
 
 /* Whether blob id exists as a file under blobs/ (not the database). */
 bool store_blob_file_exists(struct store *store, const char *id);

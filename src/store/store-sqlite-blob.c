@@ -12,6 +12,11 @@
 
 #include "lib/mem.h"
 
+/* A record is a pure function of the blob's octets and the record
+ * version: replacing one changes it only when the version moved on. */
+static const char mime_put_sql[] =
+	"INSERT OR REPLACE INTO mime_cache (blob_id, data) VALUES (?, ?)";
+
 enum store_result
 sqlite_blob_insert(struct store *store, void *ctx, const char **error_r)
 {
@@ -24,7 +29,65 @@ sqlite_blob_insert(struct store *store, void *ctx, const char **error_r)
 			(int64_t)pb->len, (const void *)pb->data, pb->len,
 			(int64_t)time(NULL)) != SQLITE_OK)
 		return sqlite_fail(db, "blob insert", error_r);
+	if (pb->mime != NULL &&
+	    sqlite_exec(db, mime_put_sql, "tX", pb->id,
+			(const void *)pb->mime, pb->mime_len) != SQLITE_OK)
+		return sqlite_fail(db, "MIME structure insert", error_r);
 	return STORE_OK;
+}
+
+enum store_result
+sqlite_mime_put(struct store *store, void *ctx, const char **error_r)
+{
+	struct store_mime_put *mp = ctx;
+	sqlite3 *db = sqlite_wdb(store);
+
+	if (sqlite_exec(db, mime_put_sql, "tX", mp->id, (const void *)mp->data,
+			mp->len) != SQLITE_OK)
+		return sqlite_fail(db, "MIME structure insert", error_r);
+	return STORE_OK;
+}
+
+enum store_result
+sqlite_mime_get(struct store *store, const char *id, uint8_t **data_r,
+		size_t *len_r, const char **error_r)
+{
+	sqlite3 *db;
+	sqlite3_stmt *stmt;
+	enum store_result r;
+	bool cached;
+	int rc;
+
+	*data_r = NULL;
+	*len_r = 0;
+	r = sqlite_reader_get(store, &db, error_r);
+	if (r != STORE_OK)
+		return r;
+	rc = sqlite_prep_cached(db, &stmt, &cached,
+				"SELECT data FROM mime_cache WHERE blob_id = ?",
+				"t", id);
+	if (rc != SQLITE_OK) {
+		r = sqlite_fail(db, "MIME structure read", error_r);
+	} else {
+		rc = sqlite3_step(stmt);
+		if (rc == SQLITE_ROW) {
+			size_t len = (size_t)sqlite3_column_bytes(stmt, 0);
+			const void *p = sqlite3_column_blob(stmt, 0);
+
+			*data_r = xmalloc(len + 1);
+			if (len > 0)
+				memcpy(*data_r, p, len);
+			*len_r = len;
+		} else if (rc == SQLITE_DONE) {
+			r = store_error(error_r, STORE_E_NOT_FOUND,
+					"no MIME structure for blob %s", id);
+		} else {
+			r = sqlite_fail(db, "MIME structure read", error_r);
+		}
+		sqlite_stmt_done(stmt, cached);
+	}
+	sqlite_reader_put(store, db);
+	return r;
 }
 
 static const char blob_select_sql[] = "SELECT data FROM blobs WHERE id = ?";
@@ -290,6 +353,13 @@ sqlite_blob_gc(struct store *store, void *ctx, const char **error_r)
 				res->bytes += (uint64_t)size;
 			} else if (rc != SQLITE_DONE) {
 				r = sqlite_fail(db, "blob collection", error_r);
+				goto out;
+			}
+			if (sqlite_exec(db, "DELETE FROM mime_cache WHERE"
+					" blob_id = ?", "t", ids[i]) !=
+			    SQLITE_OK) {
+				r = sqlite_fail(db, "blob collection",
+						error_r);
 				goto out;
 			}
 			if (store_blob_id_is_valid(ids[i]) &&

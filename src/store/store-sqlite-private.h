@@ -237,6 +237,9 @@ enum store_result sqlite_blob_batch_get(void *, const char *,
 					const char **);
 void sqlite_blob_batch_refresh(void *);
 void sqlite_blob_batch_end(void *);
+enum store_result sqlite_mime_get(struct store *, const char *, uint8_t **,
+				  size_t *, const char **);
+enum store_result sqlite_mime_put(struct store *, void *, const char **);
 /* Inside a write op: STORE_OK when blob id is in the blobs table (as seen
  * by this transaction) or a file; else STORE_E_TEMP, so nothing ever
  * references a blob that is not stored. */

@@ -211,6 +211,16 @@ static const char migration_6[] =
 	" SELECT m.mailbox_id, k.keyword FROM keywords k"
 	" JOIN messages m ON m.id = k.message_id ORDER BY k.message_id;";
 
+/* The MIME structure of each message body (mail/mime-cache.h), computed
+ * when the body is stored so that IMAP FETCH never parses a message
+ * again (docs/store.md "MIME structure cache"). Keyed by the blob's id:
+ * copies share a body, so they share its structure. Bodies stored
+ * before this migration get theirs at their first FETCH. */
+static const char migration_7[] =
+	"CREATE TABLE IF NOT EXISTS mime_cache ("
+	" blob_id TEXT PRIMARY KEY,"
+	" data BLOB NOT NULL);";
+
 const char *const sqlite_migrations[] = {
 	migration_1,
 	migration_2,
@@ -218,6 +228,7 @@ const char *const sqlite_migrations[] = {
 	migration_4,
 	migration_5,
 	migration_6,
+	migration_7,
 };
 const size_t sqlite_migrations_count =
 	sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 struct config;
+struct mime_cache;
 struct setting_section;
 struct store;
 
@@ -228,6 +229,25 @@ enum store_result store_blob_reader_get(struct store_blob_reader *r,
 					int *fd_r, const char **error_r);
 /* Ends the read transaction, returns the connection; NULLs *r. */
 void store_blob_reader_free(struct store_blob_reader **r);
+
+/* ---- the MIME structure cache (docs/store.md) ----
+ *
+ * Every blob stored through store_blob_put() or a store_blob_writer gets
+ * its MIME structure record (mail/mime-cache.h) computed as its octets
+ * pass and saved with it, so that IMAP FETCH (BODYSTRUCTURE, ENVELOPE,
+ * BODY[section]) never parses a message again. */
+
+/*
+ * The MIME structure of blob id, size octets: the saved record, checked
+ * as it is read; when there is none, or it does not read (another
+ * version, damage), the blob is parsed now (streamed, memory bounded by
+ * its number of parts, not its size) and the record saved for next time
+ * (without waiting for the commit). *cache_r is freed with
+ * mime_cache_free(). STORE_E_NOT_FOUND when the blob does not exist.
+ */
+enum store_result store_mime_get(struct store *store, const char *id,
+				 uint64_t size, struct mime_cache **cache_r,
+				 const char **error_r);
 
 /* ---- directory: domains ---- */
 

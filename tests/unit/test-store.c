@@ -27,6 +27,7 @@
 
 #include "conf/config.h"
 #include "lib/mem.h"
+#include "mail/mime-cache.h"
 #include "store/store.h"
 #include "store/store-sqlite-private.h"
 #include "store/store-wlock.h"
@@ -2557,6 +2558,135 @@ test_vfs_rollback(void **state)
 	sqlite3_close(c);
 }
 
+
+/* ---- the MIME structure cache ---- */
+
+static const char mime_msg[] =
+	"From: a@example.org\r\n"
+	"Subject: cached\r\n"
+	"Content-Type: multipart/mixed; boundary=b\r\n"
+	"\r\n"
+	"--b\r\n"
+	"Content-Type: text/plain\r\n"
+	"\r\n"
+	"hello\r\n"
+	"--b\r\n"
+	"Content-Type: application/octet-stream\r\n"
+	"Content-Transfer-Encoding: base64\r\n"
+	"\r\n"
+	"QUJD\r\n"
+	"--b--\r\n";
+
+static void
+assert_mime_ok(struct store *s, const char *id, uint64_t size,
+	       unsigned int parts)
+{
+	struct mime_cache *c = NULL;
+	const char *error = NULL;
+
+	assert_int_equal(store_mime_get(s, id, size, &c, &error), STORE_OK);
+	assert_non_null(c);
+	assert_int_equal(c->part_count, parts);
+	assert_int_equal(c->msg_size, size);
+	assert_string_equal(c->root->type, "multipart");
+	mime_cache_free(&c);
+}
+
+static int64_t
+mime_rows(struct fixture *f, const char *id)
+{
+	sqlite3 *db = db_open(f);
+	char *sql = xasprintf("SELECT count(*) FROM mime_cache"
+			      " WHERE blob_id = '%s'", id);
+	int64_t n = db_int(db, sql);
+
+	free(sql);
+	sqlite3_close(db);
+	return n;
+}
+
+static void
+mime_sql(struct fixture *f, const char *sql)
+{
+	sqlite3 *db = db_open(f);
+
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void
+test_mime_cache(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->store;
+	char small[STORE_BLOB_ID_LEN + 1], big[STORE_BLOB_ID_LEN + 1];
+	int64_t acct = add_user(s, "mime@example.com", 0);
+	struct buf msg;
+	struct mime_cache *c = NULL;
+	const char *error = NULL;
+	uint64_t wsize = 0;
+	struct store_blob_writer *w;
+	uint32_t uid1 = 1, uid2 = 2;
+
+	/* a small body: its record is inserted with it */
+	put_text(s, mime_msg, small);
+	deliver_to(s, small, strlen(mime_msg), acct);
+	assert_int_equal(mime_rows(f, small), 1);
+	assert_mime_ok(s, small, strlen(mime_msg), 3);
+
+	/* a body kept as a file, written in pieces: the record follows it
+	 * into the next commit */
+	buf_init(&msg);
+	buf_append(&msg, mime_msg, strlen(mime_msg) - strlen("--b--\r\n"));
+	buf_puts(&msg, "--b\r\nContent-Type: text/plain\r\n\r\n");
+	while (msg.len < STORE_BLOB_INLINE_MAX + 1000)
+		buf_puts(&msg, "0123456789012345678901234567890123456789\r\n");
+	buf_puts(&msg, "--b--\r\n");
+	assert_int_equal(store_blob_writer_new(s, &w, &error), STORE_OK);
+	for (size_t off = 0; off < msg.len; off += 1000)
+		assert_int_equal(store_blob_writer_write(w, msg.data + off,
+			msg.len - off < 1000 ? msg.len - off : 1000, &error),
+			STORE_OK);
+	assert_int_equal(store_blob_writer_finish(&w, big, &wsize, &error),
+			 STORE_OK);
+	assert_int_equal(wsize, msg.len);
+	deliver_to(s, big, msg.len, acct);
+	assert_int_equal(mime_rows(f, big), 1);
+	assert_mime_ok(s, big, msg.len, 4);
+
+	/* a body stored before the cache: parsed at the first get, saved */
+	mime_sql(f, "DELETE FROM mime_cache");
+	assert_mime_ok(s, small, strlen(mime_msg), 3);
+	assert_mime_ok(s, big, msg.len, 4);
+	deliver_to(s, small, strlen(mime_msg), acct);	/* a commit */
+	assert_int_equal(mime_rows(f, small), 1);
+	assert_int_equal(mime_rows(f, big), 1);
+
+	/* a damaged record or one of another version is made again */
+	mime_sql(f, "UPDATE mime_cache SET data = x'484d4301ff'");
+	assert_mime_ok(s, small, strlen(mime_msg), 3);
+	mime_sql(f, "UPDATE mime_cache SET data = x'484d4363'");
+	assert_mime_ok(s, big, msg.len, 4);
+
+	/* a wrong size is refused, a missing blob is not found */
+	assert_int_equal(store_mime_get(s, small, strlen(mime_msg) + 1, &c,
+					&error), STORE_E_TEMP);
+	assert_null(c);
+	assert_int_equal(store_mime_get(s, "0000000000000000000000000000000"
+					"000000000000000000000000000000000", 5,
+					&c, &error), STORE_E_NOT_FOUND);
+	assert_int_equal(store_mime_get(s, "../x", 5, &c, &error),
+			 STORE_E_INVALID);
+
+	/* collected with the blob */
+	expunge_uids(s, acct, (uint32_t[]){ uid1, 3 }, 2);
+	expunge_uids(s, acct, &uid2, 1);
+	gc_round(s, 0);
+	assert_int_equal(mime_rows(f, small), 0);
+	assert_int_equal(mime_rows(f, big), 0);
+	buf_deinit(&msg);
+}
+
 int
 main(void)
 {
@@ -2604,6 +2734,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_big_batches, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_writer_lock, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_mime_cache, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_vfs_rollback, setup,
 						teardown),
