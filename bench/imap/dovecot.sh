@@ -32,7 +32,7 @@ first_valid_uid = $uid
 first_valid_gid = $gid
 mail_max_userip_connections = 100000
 default_process_limit = 20000
-default_client_limit = 40000
+default_client_limit = 18000
 default_vsz_limit = 1G
 passdb {
   driver = passwd-file
@@ -79,19 +79,19 @@ service imap-login {
   # high-performance mode: long-lived login processes, one per core
   service_count = 0
   process_min_avail = $(nproc)
-  client_limit = 40000
+  client_limit = 18000
 }
 service imap {
   process_limit = 20000
 }
 service anvil {
-  client_limit = 50000
+  client_limit = 18000
 }
 service auth {
-  client_limit = 50000
+  client_limit = 18000
 }
 service stats {
-  client_limit = 50000
+  client_limit = 18000
   unix_listener stats-reader {
     mode = 0666
   }
