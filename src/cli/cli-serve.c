@@ -31,6 +31,11 @@ serve_worker_init(struct worker *w, char **error_r)
 		return r == STORE_E_INVALID ? DAEMON_INIT_FATAL : -1;
 	}
 	w->store = store;
+	/* the full-text index follows deliveries in the background; a
+	 * failure only makes searches read bodies */
+	if (store_search_indexer_start(store, &err) != STORE_OK)
+		log_warn(NULL, "store", "search-indexer-failed", "error=\"%s\"",
+			 err != NULL ? err : "?");
 	return 0;
 }
 

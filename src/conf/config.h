@@ -101,6 +101,8 @@ struct config_store {
 	uint64_t group_commit_wait_us;	/* how long to wait to fill a batch */
 	uint64_t busy_timeout_ms;
 	uint64_t blob_gc_interval_ms;	/* 0: no blob garbage collection */
+	bool search_index;		/* run the full-text indexer */
+	uint64_t search_text_max;	/* searchable text per message */
 };
 
 struct config_auth {

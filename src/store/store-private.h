@@ -18,6 +18,9 @@
 
 #define STORE_ERROR_SIZE 256
 
+struct buf;
+struct store_search_item;
+
 /* A write executed by the writer thread inside a SAVEPOINT of the batch
  * transaction. run() returns STORE_OK to keep its changes or an error to
  * have them rolled back (the other operations of the batch are kept). */
@@ -273,6 +276,32 @@ struct store_backend_ops {
 					   struct store_mailbox_delta *d,
 					   const char **error_r);
 
+	/* Full-text search index (store-search.c drives it). */
+	/* Up to max queue entries, oldest first, with indexed set. */
+	enum store_result (*search_queue_read)(struct store *store, size_t max,
+					       struct store_search_item **items_r,
+					       size_t *count_r,
+					       const char **error_r);
+	/* Write op, ctx a struct store_search_batch. */
+	store_op_run_cb_t *search_apply;
+	/* Write op: empties the index, queues every message. */
+	store_op_run_cb_t *search_reset;
+	/* A read snapshot for one search (struct store_search's handle). */
+	enum store_result (*search_begin)(struct store *store,
+					  int64_t account_id, void **handle_r,
+					  const char **error_r);
+	void (*search_end)(void *handle);
+	enum store_result (*search_doc)(void *handle, const char *blob_id,
+					int64_t *doc_r, const char **error_r);
+	enum store_result (*search_match)(void *handle, const char *needle,
+					  bool body_only, int64_t **docs_r,
+					  size_t *count_r,
+					  const char **error_r);
+	/* STORE_E_NOT_FOUND when doc is gone. body NULL: hdr only. */
+	enum store_result (*search_text)(void *handle, int64_t doc,
+					 struct buf *hdr, struct buf *body,
+					 const char **error_r);
+
 	/* Outbound queue. */
 	enum store_result (*queue_insert)(struct store *store,
 					  const char *blob_id, uint64_t size,
@@ -297,6 +326,25 @@ struct store_backend_ops {
 	enum store_result (*queue_delete)(struct store *store, int64_t id,
 					  const char **error_r);
 };
+
+/* One entry of the search index's work list (store-search.c). */
+enum store_search_op { STORE_SEARCH_ADD = 0, STORE_SEARCH_DROP = 1 };
+struct store_search_item {
+	int64_t queue_id;
+	int64_t account_id;
+	char blob_id[STORE_BLOB_ID_LEN + 1];
+	enum store_search_op op;
+	bool indexed;		/* ADD: the account has an entry for it */
+	bool skip;		/* only take it off the queue */
+	struct buf *hdr;	/* ADD: the text to index */
+	struct buf *body;
+	bool complete;		/* the text was not cut at the cap */
+};
+struct store_search_batch {
+	struct store_search_item *items;
+	size_t count;
+};
+struct store_indexer;
 
 struct store {
 	const struct config *cfg;
@@ -334,6 +382,8 @@ struct store {
 	struct store_notify *notify;
 	struct store_notify_key *changed;
 	size_t n_changed, cap_changed;
+	/* The search indexer thread (store-search.c), or NULL. */
+	struct store_indexer *indexer;
 	/* store_test_fail_reads(): the backend's reader connections fail. */
 	atomic_bool test_fail_reads;
 };
@@ -402,6 +452,9 @@ void store_deadline_after(struct timespec *ts, uint64_t us);
 /* Starts / stops (after draining) the writer thread. */
 int store_commit_start(struct store *store, const char **error_r);
 void store_commit_stop(struct store *store);
+
+/* Stops and frees the search indexer thread, if any (store-search.c). */
+void store_search_indexer_stop(struct store *store);
 
 /* Blob directory set-up (store-blob.c). */
 enum store_result store_blob_init(struct store *store, const char *data_dir,

@@ -69,6 +69,18 @@ static const struct setting store_settings[] = {
 		 "bodies no message or queue entry uses any more (expunged, "
 		 "POP3-deleted, removed with their account), at most 500 per "
 		 "transaction. 0: never (docs/store.md \"Deleting blobs\")." },
+	{ .key = "search_index", .type = SETTING_BOOL,
+	  .offset = OFF(store.search_index), .def = "yes",
+	  .doc = "Keep the full-text index IMAP SEARCH BODY and TEXT use up "
+		 "to date in each worker. Off: searches read every "
+		 "message's text (docs/store.md \"Search index\")." },
+	{ .key = "search_text_max", .type = SETTING_SIZE,
+	  .offset = OFF(store.search_text_max), .def = "1M", .min = 1024,
+	  .max = 64 * 1024 * 1024,
+	  .doc = "Searchable text kept per message (decoded header fields "
+		 "and body text, UTF-8). Text past it is not found by "
+		 "SEARCH. A change applies to messages indexed after it; "
+		 "`herald index rebuild` reindexes the others." },
 };
 
 const struct setting_section store_settings_section = {

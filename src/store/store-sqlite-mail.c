@@ -513,7 +513,8 @@ deliver_async_done(struct store *store, void *ctx, enum store_result result,
 {
 	struct deliver_async *a = ctx;
 
-	(void)store;
+	if (result == STORE_OK && a->c.count > 0)
+		store_search_kick(store);
 	a->cb(a->cb_ctx, result, a->c.failed, error);
 	free(a);
 }

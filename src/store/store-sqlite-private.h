@@ -224,6 +224,22 @@ enum store_result sqlite_mailbox_delta(struct store *, int64_t, uint64_t,
 				       uint32_t, struct store_mailbox_delta *,
 				       const char **);
 
+/* The search index (store-sqlite-search.c). */
+enum store_result sqlite_search_queue_read(struct store *, size_t,
+					   struct store_search_item **,
+					   size_t *, const char **);
+enum store_result sqlite_search_apply(struct store *, void *, const char **);
+enum store_result sqlite_search_reset(struct store *, void *, const char **);
+enum store_result sqlite_search_begin(struct store *, int64_t, void **,
+				      const char **);
+void sqlite_search_end(void *);
+enum store_result sqlite_search_doc(void *, const char *, int64_t *,
+				    const char **);
+enum store_result sqlite_search_match(void *, const char *, bool, int64_t **,
+				      size_t *, const char **);
+enum store_result sqlite_search_text(void *, int64_t, struct buf *,
+				     struct buf *, const char **);
+
 /* Small blobs (store-sqlite-blob.c). */
 enum store_result sqlite_blob_insert(struct store *, void *, const char **);
 enum store_result sqlite_blob_gc(struct store *, void *, const char **);

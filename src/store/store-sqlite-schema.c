@@ -221,6 +221,43 @@ static const char migration_7[] =
 	" blob_id TEXT PRIMARY KEY,"
 	" data BLOB NOT NULL);";
 
+/* The full-text search index (docs/store.md "Search index", migration 8): one entry
+ * per account and body, id (account_id << 32) + n so that one account's
+ * entries form one rowid range of the FTS5 table (a search reads only
+ * that range of each trigram's doclist). search_docs holds the text
+ * (header fields, body text) and is the external content of search_text.
+ * search_queue is the work list the indexer applies: op 0 index the body
+ * for the account, op 1 drop its entry if no message of the account
+ * names the body any more; the triggers fill it in the transaction that
+ * adds or removes the message, so nothing is missed across a crash.
+ * Messages stored before this migration are queued at once (IF NOT
+ * EXISTS: the tests replay migrations on a database rewound to an older
+ * user_version). */
+static const char migration_8[] =
+	"CREATE TABLE IF NOT EXISTS search_docs ("
+	" id INTEGER PRIMARY KEY,"
+	" account_id INTEGER NOT NULL,"
+	" blob_id TEXT NOT NULL,"
+	" flags INTEGER NOT NULL DEFAULT 0,"
+	" hdr TEXT NOT NULL,"
+	" body TEXT NOT NULL,"
+	" UNIQUE (account_id, blob_id));"
+	"CREATE VIRTUAL TABLE IF NOT EXISTS search_text USING fts5(hdr, body,"
+	" content='search_docs', content_rowid='id', tokenize='trigram');"
+	"CREATE TABLE IF NOT EXISTS search_queue ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" account_id INTEGER NOT NULL,"
+	" blob_id TEXT NOT NULL,"
+	" op INTEGER NOT NULL);"
+	"CREATE TRIGGER IF NOT EXISTS messages_search_add AFTER INSERT ON messages BEGIN"
+	" INSERT INTO search_queue (account_id, blob_id, op)"
+	" VALUES (new.account_id, new.blob_id, 0); END;"
+	"CREATE TRIGGER IF NOT EXISTS messages_search_del AFTER DELETE ON messages BEGIN"
+	" INSERT INTO search_queue (account_id, blob_id, op)"
+	" VALUES (old.account_id, old.blob_id, 1); END;"
+	"INSERT INTO search_queue (account_id, blob_id, op)"
+	" SELECT DISTINCT account_id, blob_id, 0 FROM messages;";
+
 const char *const sqlite_migrations[] = {
 	migration_1,
 	migration_2,
@@ -229,6 +266,7 @@ const char *const sqlite_migrations[] = {
 	migration_5,
 	migration_6,
 	migration_7,
+	migration_8,
 };
 const size_t sqlite_migrations_count =
 	sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

@@ -276,6 +276,7 @@ store_close(struct store **storep)
 
 	if (store == NULL)
 		return;
+	store_search_indexer_stop(store);
 	store_commit_stop(store);
 	if (store->backend != NULL)
 		store->ops->close(store);
@@ -820,8 +821,11 @@ store_deliver(struct store *store, const char *blob_id, uint64_t size,
 	r = targets_check(blob_id, targets, count, error_r);
 	if (r != STORE_OK)
 		return r;
-	return store->ops->deliver(store, blob_id, size, internal_date,
-				   targets, count, NULL, failed_r, error_r);
+	r = store->ops->deliver(store, blob_id, size, internal_date, targets,
+				count, NULL, failed_r, error_r);
+	if (r == STORE_OK)
+		store_search_kick(store);
+	return r;
 }
 
 static enum store_result
@@ -853,8 +857,11 @@ store_deliver_queue(struct store *store, int64_t internal_date,
 
 	if (r != STORE_OK)
 		return r;
-	return store->ops->deliver(store, NULL, 0, internal_date, targets,
-				   count, queue, failed_r, error_r);
+	r = store->ops->deliver(store, NULL, 0, internal_date, targets, count,
+				queue, failed_r, error_r);
+	if (r == STORE_OK && count > 0)
+		store_search_kick(store);
+	return r;
 }
 
 enum store_result
@@ -1007,6 +1014,8 @@ store_expunge(struct store *store, int64_t mailbox_id, const uint32_t *uids,
 
 	if (expunged_r != NULL)
 		*expunged_r = n;
+	if (r == STORE_OK)
+		store_search_kick(store);
 	return r;
 }
 
@@ -1016,10 +1025,15 @@ store_expunge_deleted(struct store *store, int64_t mailbox_id,
 		      uint32_t **expunged_r, size_t *count_r,
 		      const char **error_r)
 {
+	enum store_result r;
+
 	*expunged_r = NULL;
 	*count_r = 0;
-	return store->ops->expunge(store, mailbox_id, uids, count, true,
-				   expunged_r, count_r, error_r);
+	r = store->ops->expunge(store, mailbox_id, uids, count, true,
+				expunged_r, count_r, error_r);
+	if (r == STORE_OK)
+		store_search_kick(store);
+	return r;
 }
 
 enum store_result
@@ -1033,7 +1047,11 @@ store_copy(struct store *store, struct store_copy *c, const char **error_r)
 		if (c->uids[i] <= c->uids[i - 1])
 			return store_error(error_r, STORE_E_INVALID,
 					   "UIDs not ascending");
-	return store->ops->copy(store, c, error_r);
+	enum store_result r = store->ops->copy(store, c, error_r);
+
+	if (r == STORE_OK)
+		store_search_kick(store);
+	return r;
 }
 
 void

@@ -905,6 +905,72 @@ enum store_result store_queue_reschedule(struct store *store, int64_t id,
 enum store_result store_queue_delete(struct store *store, int64_t id,
 				    const char **error_r);
 
+/* ---- full-text search index (docs/store.md "Search index") ----
+ *
+ * The searchable text of every message (mail/mime-text: decoded header
+ * fields and body text, at most [store] search_text_max octets) is kept
+ * per account and body in an SQLite FTS5 table with the trigram
+ * tokenizer, which finds any substring of 3 or more characters, case
+ * folded. Delivering, appending, copying or expunging a message, or
+ * removing its account, queues the change in the same transaction; an
+ * indexer thread extracts the text outside the writer and applies the
+ * queue in its own transactions. So the index may lag (a crash loses no
+ * queued work) but never holds a message back: a search reads the text
+ * of a message not yet indexed from its body. */
+
+/* Starts this handle's indexer thread (a process that serves mail calls
+ * it once after store_open; [store] search_index off: does nothing).
+ * store_close() stops it. */
+enum store_result store_search_indexer_start(struct store *store,
+					     const char **error_r);
+/* Wakes the indexer: changes are queued (called by the store itself after
+ * deliveries and expunges; harmless at any time). */
+void store_search_kick(struct store *store);
+/* Applies queued index changes in the calling thread until the queue is
+ * empty or max entries are done (0: no limit); *done_r (may be NULL)
+ * counts them. For tests and `herald index`. */
+enum store_result store_search_index_pending(struct store *store, size_t max,
+					     size_t *done_r,
+					     const char **error_r);
+/* Empties the index and queues every message again (a rebuild after a
+ * change of the extraction or the cap). */
+enum store_result store_search_reindex(struct store *store,
+				       const char **error_r);
+
+/* Shortest needle, in characters, the index can look up; a shorter one
+ * needs every message's text (store_search_text). */
+#define STORE_SEARCH_NEEDLE_MIN 3
+
+/* One search over one account's messages: a read snapshot on one
+ * borrowed connection. One thread at a time; end it before waiting for a
+ * client. */
+struct store_search;
+enum store_result store_search_begin(struct store *store, int64_t account_id,
+				     struct store_search **search_r,
+				     const char **error_r);
+void store_search_end(struct store_search **search);
+/* The index entry of the body blob_id for this account: *doc_r, or 0
+ * when it is not (yet) indexed. */
+enum store_result store_search_doc(struct store_search *search,
+				   const char *blob_id, int64_t *doc_r,
+				   const char **error_r);
+/* The entries of the account whose text (body_only: body text only;
+ * else header or body) contains needle, case folded, as a sorted array
+ * freed with free(). needle has at least STORE_SEARCH_NEEDLE_MIN
+ * characters (else STORE_E_INVALID). Entries may be a superset of what
+ * unifold_contains() finds in store_search_text(): confirm with it. */
+enum store_result store_search_match(struct store_search *search,
+				     const char *needle, bool body_only,
+				     int64_t **docs_r, size_t *count_r,
+				     const char **error_r);
+/* The searchable text of a message (mime_text_extract's hdr and, when
+ * body is not NULL, body), appended to the buffers: from the index entry
+ * doc, or, when doc is 0, extracted now from blob_id. */
+struct buf;
+enum store_result store_search_text(struct store_search *search, int64_t doc,
+				    const char *blob_id, struct buf *hdr,
+				    struct buf *body, const char **error_r);
+
 /* ---- testing ---- */
 
 /* Test-only fault hook: while on, every read that borrows a reader

@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The full-text search index's driver (docs/store.md "Search index"): an
+ * indexer thread per store handle that reads the work list, extracts each
+ * body's text (mail/mime-text) outside the writer, and hands the results
+ * to the group commit in batches; and the search handle SEARCH reads it
+ * through, which extracts a body not yet indexed on the spot.
+ */
+#include "store/store-private.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "conf/config.h"
+#include "lib/buf.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+#include "mail/mime-text.h"
+#include "mail/mime.h"
+
+/* Work list entries read at once, and the text gathered into one write
+ * op (the writer holds other writes back while it runs). */
+#define INDEX_ROUND 64
+#define INDEX_BATCH_TEXT (4u * 1024 * 1024)
+/* The indexer also looks at the work list this often: other processes
+ * sharing the database queue work there too. */
+#define INDEX_POLL_S 5
+
+struct store_indexer {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;
+	bool kicked;
+};
+
+struct store_search {
+	struct store *store;
+	void *handle;
+	struct store_blob_reader *blobs;
+};
+
+static size_t
+text_max(const struct store *store)
+{
+	uint64_t m = store->cfg->store.search_text_max;
+
+	return m > 0 && m < SIZE_MAX ? (size_t)m : MIME_TEXT_DEFAULT_MAX;
+}
+
+/* The text of the body blob_id through reader rd (one of a run). */
+static enum store_result
+extract_blob(struct store *store, struct store_blob_reader *rd,
+	     const char *blob_id, struct buf *hdr, struct buf *body,
+	     bool *complete_r, const char **error_r)
+{
+	const uint8_t *data = NULL;
+	size_t len = 0;
+	void *map = NULL;
+	struct mime_part *root;
+	enum store_result r;
+	struct stat st;
+	int fd = -1;
+
+	r = store_blob_reader_get(rd, blob_id, 0, &data, &len, &fd, error_r);
+	if (r != STORE_OK)
+		return r;
+	if (fd >= 0) {
+		if (fstat(fd, &st) < 0) {
+			int err = errno;
+
+			close(fd);
+			return store_error(error_r, STORE_E_TEMP,
+					   "blob %s: %s", blob_id,
+					   strerror(err));
+		}
+		len = (size_t)st.st_size;
+		if (len > 0) {
+			map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+			if (map == MAP_FAILED) {
+				int err = errno;
+
+				close(fd);
+				return store_error(error_r, STORE_E_TEMP,
+						   "blob %s: %s", blob_id,
+						   strerror(err));
+			}
+		}
+		close(fd);
+		data = map;
+	}
+	root = mime_parse(data, len, NULL);
+	*complete_r = mime_text_extract(data != NULL ? data :
+					(const uint8_t *)"", len, root,
+					text_max(store), hdr, body);
+	mime_part_free(&root);
+	if (map != NULL)
+		munmap(map, len);
+	return STORE_OK;
+}
+
+static void
+batch_free(struct store_search_item *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].hdr != NULL) {
+			buf_deinit(items[i].hdr);
+			free(items[i].hdr);
+		}
+		if (items[i].body != NULL) {
+			buf_deinit(items[i].body);
+			free(items[i].body);
+		}
+	}
+	free(items);
+}
+
+/* One round: up to INDEX_ROUND entries of the work list. *done_r counts
+ * them (0: the list was empty). */
+static enum store_result
+index_round(struct store *store, size_t max, size_t *done_r,
+	    const char **error_r)
+{
+	struct store_search_item *items = NULL;
+	struct store_blob_reader *rd;
+	struct store_search_batch b;
+	size_t n = 0, text = 0, i;
+	enum store_result r;
+
+	*done_r = 0;
+	r = store->ops->search_queue_read(store, max, &items, &n, error_r);
+	if (r != STORE_OK || n == 0) {
+		free(items);
+		return r;
+	}
+	rd = store_blob_reader_new(store);
+	for (i = 0; i < n && text < INDEX_BATCH_TEXT; i++) {
+		struct store_search_item *it = &items[i];
+		const char *err = NULL;
+
+		if (it->op != STORE_SEARCH_ADD)
+			continue;
+		it->skip = it->indexed;
+		/* the same body twice in one round (a copy) */
+		for (size_t j = 0; j < i && !it->skip; j++)
+			it->skip = items[j].op == STORE_SEARCH_ADD &&
+				   items[j].account_id == it->account_id &&
+				   strcmp(items[j].blob_id, it->blob_id) == 0;
+		if (it->skip)
+			continue;
+		it->hdr = xcalloc(1, sizeof(*it->hdr));
+		it->body = xcalloc(1, sizeof(*it->body));
+		buf_init(it->hdr);
+		buf_init(it->body);
+		r = extract_blob(store, rd, it->blob_id, it->hdr, it->body,
+				 &it->complete, &err);
+		if (r == STORE_E_NOT_FOUND || r == STORE_E_INVALID) {
+			/* the body is gone: its message was expunged and
+			 * collected (a DROP follows), nothing to index */
+			it->skip = true;
+		} else if (r != STORE_OK) {
+			store_blob_reader_free(&rd);
+			batch_free(items, n);
+			return store_error(error_r, r, "%s", err);
+		}
+		text += it->hdr->len + it->body->len;
+	}
+	store_blob_reader_free(&rd);
+	/* a round cut short by INDEX_BATCH_TEXT applies what it has */
+	b.items = items;
+	b.count = i;
+	r = store_commit_run(store, store->ops->search_apply, &b, error_r);
+	if (r == STORE_OK)
+		*done_r = i;
+	batch_free(items, n);
+	return r;
+}
+
+enum store_result
+store_search_index_pending(struct store *store, size_t max, size_t *done_r,
+			   const char **error_r)
+{
+	size_t total = 0, done;
+	enum store_result r;
+
+	do {
+		size_t round = INDEX_ROUND;
+
+		if (max > 0 && max - total < round)
+			round = max - total;
+		r = index_round(store, round, &done, error_r);
+		total += done;
+	} while (r == STORE_OK && done > 0 && (max == 0 || total < max));
+	if (done_r != NULL)
+		*done_r = total;
+	return r;
+}
+
+enum store_result
+store_search_reindex(struct store *store, const char **error_r)
+{
+	enum store_result r = store_commit_run_flags(store,
+						     store->ops->search_reset,
+						     NULL, STORE_OP_ALONE,
+						     error_r);
+
+	if (r == STORE_OK)
+		store_search_kick(store);
+	return r;
+}
+
+/* ---- the indexer thread ---- */
+
+static bool
+indexer_stopping(struct store_indexer *ix)
+{
+	bool stop;
+
+	pthread_mutex_lock(&ix->lock);
+	stop = ix->stop;
+	pthread_mutex_unlock(&ix->lock);
+	return stop;
+}
+
+static void *
+indexer_main(void *arg)
+{
+	struct store *store = arg;
+	struct store_indexer *ix = store->indexer;
+
+	/* below the threads that answer clients (Linux: per thread) */
+	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+	for (;;) {
+		struct timespec until;
+		size_t done;
+		const char *err = NULL;
+		enum store_result r;
+
+		do {
+			r = index_round(store, INDEX_ROUND, &done, &err);
+		} while (r == STORE_OK && done > 0 && !indexer_stopping(ix));
+		if (r != STORE_OK)
+			log_warn(NULL, "store", "search-index-failed",
+				 "error=\"%s\"", err != NULL ? err : "?");
+		pthread_mutex_lock(&ix->lock);
+		store_deadline_after(&until, INDEX_POLL_S * 1000000ull);
+		while (!ix->stop && !ix->kicked)
+			if (pthread_cond_timedwait(&ix->cond, &ix->lock,
+						   &until) == ETIMEDOUT)
+				break;
+		ix->kicked = false;
+		if (ix->stop) {
+			pthread_mutex_unlock(&ix->lock);
+			break;
+		}
+		pthread_mutex_unlock(&ix->lock);
+	}
+	return NULL;
+}
+
+enum store_result
+store_search_indexer_start(struct store *store, const char **error_r)
+{
+	struct store_indexer *ix;
+	pthread_condattr_t attr;
+	int err;
+
+	if (!store->cfg->store.search_index || store->indexer != NULL)
+		return STORE_OK;
+	ix = xcalloc(1, sizeof(*ix));
+	pthread_mutex_init(&ix->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&ix->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	store->indexer = ix;
+	err = pthread_create(&ix->thread, NULL, indexer_main, store);
+	if (err != 0) {
+		store->indexer = NULL;
+		pthread_cond_destroy(&ix->cond);
+		pthread_mutex_destroy(&ix->lock);
+		free(ix);
+		return store_error(error_r, STORE_E_TEMP,
+				   "cannot start the search indexer: %s",
+				   strerror(err));
+	}
+	(void)pthread_setname_np(ix->thread, "herald-index");
+	return STORE_OK;
+}
+
+void
+store_search_kick(struct store *store)
+{
+	struct store_indexer *ix = store->indexer;
+
+	if (ix == NULL)
+		return;
+	pthread_mutex_lock(&ix->lock);
+	ix->kicked = true;
+	pthread_cond_signal(&ix->cond);
+	pthread_mutex_unlock(&ix->lock);
+}
+
+/* Called by store_close() before the writer stops (the indexer's last
+ * round may still commit). */
+void
+store_search_indexer_stop(struct store *store)
+{
+	struct store_indexer *ix = store->indexer;
+
+	if (ix == NULL)
+		return;
+	pthread_mutex_lock(&ix->lock);
+	ix->stop = true;
+	pthread_cond_signal(&ix->cond);
+	pthread_mutex_unlock(&ix->lock);
+	pthread_join(ix->thread, NULL);
+	pthread_cond_destroy(&ix->cond);
+	pthread_mutex_destroy(&ix->lock);
+	free(ix);
+	store->indexer = NULL;
+}
+
+/* ---- one search ---- */
+
+enum store_result
+store_search_begin(struct store *store, int64_t account_id,
+		   struct store_search **search_r, const char **error_r)
+{
+	struct store_search *s;
+	enum store_result r;
+	void *h = NULL;
+
+	*search_r = NULL;
+	r = store->ops->search_begin(store, account_id, &h, error_r);
+	if (r != STORE_OK)
+		return r;
+	s = xcalloc(1, sizeof(*s));
+	s->store = store;
+	s->handle = h;
+	*search_r = s;
+	return STORE_OK;
+}
+
+void
+store_search_end(struct store_search **searchp)
+{
+	struct store_search *s = *searchp;
+
+	if (s == NULL)
+		return;
+	if (s->blobs != NULL)
+		store_blob_reader_free(&s->blobs);
+	s->store->ops->search_end(s->handle);
+	free(s);
+	*searchp = NULL;
+}
+
+enum store_result
+store_search_doc(struct store_search *s, const char *blob_id, int64_t *doc_r,
+		 const char **error_r)
+{
+	return s->store->ops->search_doc(s->handle, blob_id, doc_r, error_r);
+}
+
+enum store_result
+store_search_match(struct store_search *s, const char *needle,
+		   bool body_only, int64_t **docs_r, size_t *count_r,
+		   const char **error_r)
+{
+	size_t chars = 0;
+
+	*docs_r = NULL;
+	*count_r = 0;
+	for (const char *p = needle; *p != '\0'; p++)
+		if (((unsigned char)*p & 0xc0) != 0x80)
+			chars++;
+	if (chars < STORE_SEARCH_NEEDLE_MIN)
+		return store_error(error_r, STORE_E_INVALID,
+				   "needle too short for the index");
+	return s->store->ops->search_match(s->handle, needle, body_only,
+					   docs_r, count_r, error_r);
+}
+
+enum store_result
+store_search_text(struct store_search *s, int64_t doc, const char *blob_id,
+		  struct buf *hdr, struct buf *body, const char **error_r)
+{
+	struct buf scratch;
+	enum store_result r;
+	bool complete;
+
+	if (doc != 0) {
+		r = s->store->ops->search_text(s->handle, doc, hdr, body,
+					       error_r);
+		if (r != STORE_E_NOT_FOUND)
+			return r;
+	}
+	if (s->blobs == NULL)
+		s->blobs = store_blob_reader_new(s->store);
+	buf_init(&scratch);
+	r = extract_blob(s->store, s->blobs, blob_id, hdr,
+			 body != NULL ? body : &scratch, &complete, error_r);
+	buf_deinit(&scratch);
+	return r;
+}
