@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for SEARCH programs (imap-search): the grammar of every key,
+ * RETURN and CHARSET, the complexity limits, what the view decides for
+ * sample messages, and the Date field's day.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "imap/imap-parser.h"
+#include "imap/imap-search.h"
+#include "lib/buf.h"
+#include "lib/mem.h"
+#include "store/store.h"
+
+static const char *const sk_names[] = {
+	"ALL", "AND", "OR", "NOT", "FLAGS", "UNFLAGS", "KEYWORD",
+	"UNKEYWORD", "RECENT", "NEW", "OLD", "BEFORE", "ON", "SINCE",
+	"SENTBEFORE", "SENTON", "SENTSINCE", "LARGER", "SMALLER", "SEQ",
+	"UID", "HEADER", "BODY", "TEXT",
+};
+
+static void
+dump(const struct imap_search_key *k, struct buf *out)
+{
+	buf_puts(out, sk_names[k->type]);
+	switch (k->type) {
+	case IMAP_SK_FLAGS:
+	case IMAP_SK_UNFLAGS:
+		buf_printf(out, ":%u", k->flags);
+		break;
+	case IMAP_SK_KEYWORD:
+	case IMAP_SK_UNKEYWORD:
+		buf_printf(out, ":%u", k->kw);
+		break;
+	case IMAP_SK_BEFORE: case IMAP_SK_ON: case IMAP_SK_SINCE:
+	case IMAP_SK_SENTBEFORE: case IMAP_SK_SENTON: case IMAP_SK_SENTSINCE:
+		buf_printf(out, ":%lld", (long long)k->day);
+		break;
+	case IMAP_SK_LARGER:
+	case IMAP_SK_SMALLER:
+		buf_printf(out, ":%llu", (unsigned long long)k->size);
+		break;
+	case IMAP_SK_SEQ:
+	case IMAP_SK_UID:
+		if (k->set.saved)
+			buf_puts(out, ":$");
+		for (size_t i = 0; i < k->set.count; i++)
+			buf_printf(out, "%c%u-%u", i == 0 ? ':' : ',',
+				   k->set.ranges[i].first,
+				   k->set.ranges[i].last);
+		break;
+	case IMAP_SK_HEADER:
+		buf_printf(out, ":%s=%s", k->field, k->str);
+		break;
+	case IMAP_SK_BODY:
+	case IMAP_SK_TEXT:
+		buf_printf(out, ":%s", k->str);
+		break;
+	default:
+		break;
+	}
+	if (k->n_children > 0) {
+		buf_putc(out, '(');
+		for (size_t i = 0; i < k->n_children; i++) {
+			if (i > 0)
+				buf_putc(out, ' ');
+			dump(&k->children[i], out);
+		}
+		buf_putc(out, ')');
+	}
+}
+
+/* Parses "SEARCH <text>" as the session would. */
+static enum imap_search_parse_result
+parse(const char *args, const struct imap_search_limits *lim,
+      struct imap_search_program *prog, const char **error_r)
+{
+	static struct imap_parser *parser;
+	char *line = xasprintf("t SEARCH %s\r\n", args);
+	struct imap_parser_limits pl;
+	size_t consumed;
+	enum imap_parse_result r;
+	const struct imap_command *cmd;
+
+	imap_parser_limits_default(&pl);
+	pl.depth_max = 100;
+	imap_parser_free(&parser);
+	parser = imap_parser_new(&pl);
+	r = imap_parser_feed(parser, (const uint8_t *)line, strlen(line),
+			     &consumed);
+	free(line);
+	if (r != IMAP_PARSE_DONE) {
+		*error_r = "imap parser";
+		return IMAP_SEARCH_PARSE_BAD;
+	}
+	cmd = imap_parser_command(parser);
+	return imap_search_parse(cmd->args, cmd->n_args, lim, prog, error_r);
+}
+
+static void
+expect(const char *args, const char *want)
+{
+	struct imap_search_program prog;
+	const char *error = NULL;
+	struct buf b;
+
+	if (parse(args, NULL, &prog, &error) != IMAP_SEARCH_PARSE_OK)
+		fail_msg("%s: %s", args, error);
+	buf_init(&b);
+	if (prog.has_return)
+		buf_printf(&b, "R%u ", prog.ret);
+	dump(&prog.root, &b);
+	if (strcmp(b.data, want) != 0)
+		fail_msg("%s:\n got  %s\n want %s", args, b.data, want);
+	buf_deinit(&b);
+	imap_search_program_deinit(&prog);
+}
+
+static void
+expect_bad(const char *args, enum imap_search_parse_result want)
+{
+	struct imap_search_program prog;
+	const char *error = NULL;
+	enum imap_search_parse_result r = parse(args, NULL, &prog, &error);
+
+	if (r != want)
+		fail_msg("%s: got %d want %d", args, r, want);
+	assert_non_null(error);
+}
+
+static void
+test_keys(void **state)
+{
+	(void)state;
+	expect("ALL", "AND(ALL)");
+	expect("seen unanswered DELETED undeleted", "AND(FLAGS:1 UNFLAGS:2 "
+	       "FLAGS:8 UNFLAGS:8)");
+	expect("DRAFT UNDRAFT FLAGGED UNFLAGGED UNSEEN ANSWERED",
+	       "AND(FLAGS:16 UNFLAGS:16 FLAGS:4 UNFLAGS:4 UNFLAGS:1 "
+	       "FLAGS:2)");
+	expect("NEW OLD RECENT", "AND(NEW OLD RECENT)");
+	expect("KEYWORD $Forwarded UNKEYWORD foo KEYWORD $forwarded",
+	       "AND(KEYWORD:0 UNKEYWORD:1 KEYWORD:0)");
+	expect("BEFORE 1-Jan-1970 ON \"02-Jan-1970\" SINCE 29-Feb-2024",
+	       "AND(BEFORE:0 ON:1 SINCE:19782)");
+	expect("LARGER 100 SMALLER 9223372036854775807",
+	       "AND(LARGER:100 SMALLER:9223372036854775807)");
+	expect("1:3,5,* UID 7:* $", "AND(SEQ:1-3,5-5,4294967295-4294967295 "
+	       "UID:7-4294967295 SEQ:$)");
+	/* cheap keys first, then header keys, then text */
+	expect("TEXT \"Grüße\" SENTON 1-Feb-1994 FROM \"Jörg\" SEEN",
+	       "AND(FLAGS:1 SENTON:8797 HEADER:FROM=jörg TEXT:grüße)");
+	expect("HEADER X-Spam-Flag \"\" BODY {3+}\r\nABC",
+	       "AND(HEADER:X-Spam-Flag= BODY:abc)");
+	expect("TO a CC b BCC c SUBJECT NIL", "AND(HEADER:TO=a HEADER:CC=b "
+	       "HEADER:BCC=c HEADER:SUBJECT=nil)");
+	expect("OR NOT SEEN (FLAGGED TEXT x) DELETED",
+	       "AND(FLAGS:8 OR(NOT(FLAGS:1) AND(FLAGS:4 TEXT:x)))");
+	expect("NOT NOT NOT ALL", "AND(NOT(NOT(NOT(ALL))))");
+	expect("RETURN (MIN MAX COUNT ALL SAVE) CHARSET utf-8 ALL",
+	       "R31 AND(ALL)");
+	expect("RETURN () ALL", "R4 AND(ALL)");
+	expect("RETURN (save) CHARSET US-ASCII UID $", "R16 AND(UID:$)");
+	expect("CHARSET \"UTF-8\" SUBJECT \"ÄÖÜ ok\"",
+	       "AND(HEADER:SUBJECT=äöü ok)");
+}
+
+static void
+test_bad(void **state)
+{
+	(void)state;
+	expect_bad("", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("CHARSET UTF-8", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("CHARSET ISO-8859-1 ALL", IMAP_SEARCH_PARSE_BADCHARSET);
+	expect_bad("CHARSET KOI8-R TEXT x", IMAP_SEARCH_PARSE_BADCHARSET);
+	expect_bad("FOO", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("SEEN FROM", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("HEADER Subject", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("HEADER \"Sub ject\" x", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("HEADER \"\" x", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("BEFORE 31-Feb-2020", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("BEFORE 1-Foo-2020", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("BEFORE 2020-01-01", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("BEFORE 1-Jan-20", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("BEFORE (1-Jan-2020)", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("LARGER -1", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("LARGER 18446744073709551616", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("UID 0", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("1:0", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("$,1", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("KEYWORD \\Seen", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("KEYWORD \"x\"", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("NOT", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("OR SEEN", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("()", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("RETURN (FOO) ALL", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("RETURN ALL", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("ALL RETURN (MIN)", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("\"ALL\"", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("TEXT (x)", IMAP_SEARCH_PARSE_BAD);
+}
+
+static void
+test_limits(void **state)
+{
+	struct imap_search_limits lim = { .keys_max = 5, .depth_max = 3 };
+	struct imap_search_program prog;
+	const char *error = NULL;
+	struct buf b;
+
+	(void)state;
+	assert_int_equal(parse("SEEN SEEN SEEN SEEN SEEN", &lim, &prog,
+			       &error), IMAP_SEARCH_PARSE_OK);
+	imap_search_program_deinit(&prog);
+	assert_int_equal(parse("SEEN SEEN SEEN SEEN SEEN SEEN", &lim, &prog,
+			       &error), IMAP_SEARCH_PARSE_BAD);
+	assert_int_equal(parse("NOT NOT NOT SEEN", &lim, &prog, &error),
+			 IMAP_SEARCH_PARSE_OK);
+	imap_search_program_deinit(&prog);
+	assert_int_equal(parse("NOT NOT NOT NOT SEEN", &lim, &prog, &error),
+			 IMAP_SEARCH_PARSE_BAD);
+	assert_int_equal(parse("((NOT (SEEN)))", &lim, &prog, &error),
+			 IMAP_SEARCH_PARSE_BAD);
+	/* 10,000 NOTs with the default limits: refused, not recursed */
+	buf_init(&b);
+	for (int i = 0; i < 10000; i++)
+		buf_puts(&b, "NOT ");
+	buf_puts(&b, "ALL");
+	assert_int_equal(parse(b.data, NULL, &prog, &error),
+			 IMAP_SEARCH_PARSE_BAD);
+	buf_reset(&b);
+	for (int i = 0; i < 2000; i++)
+		buf_puts(&b, "SEEN ");
+	buf_puts(&b, "ALL");
+	assert_int_equal(parse(b.data, NULL, &prog, &error),
+			 IMAP_SEARCH_PARSE_BAD);
+	buf_reset(&b);
+	for (int i = 0; i < 65; i++)
+		buf_printf(&b, "KEYWORD k%d ", i);
+	buf_puts(&b, "ALL");
+	assert_int_equal(parse(b.data, NULL, &prog, &error),
+			 IMAP_SEARCH_PARSE_BAD);
+	buf_deinit(&b);
+}
+
+static bool
+view_match(const char *args, const struct imap_search_msg *m,
+	   enum imap_search_match want)
+{
+	static const uint32_t saved[] = { 3, 7, 9 };
+	struct imap_search_view view = { .last_seq = 10, .last_uid = 20,
+					 .saved = saved, .n_saved = 3 };
+	struct imap_search_program prog;
+	const char *error = NULL;
+	enum imap_search_match r;
+
+	if (parse(args, NULL, &prog, &error) != IMAP_SEARCH_PARSE_OK)
+		fail_msg("%s: %s", args, error);
+	r = imap_search_match_view(&prog, &view, m);
+	imap_search_program_deinit(&prog);
+	if (r != want)
+		fail_msg("%s: got %d want %d", args, r, want);
+	return true;
+}
+
+static void
+test_view(void **state)
+{
+	/* 1994-02-01 12:00 UTC */
+	struct imap_search_msg m = {
+		.seq = 3, .uid = 7, .flags = STORE_FLAG_SEEN |
+		STORE_FLAG_FLAGGED, .recent = true,
+		.internal_date = 760104000, .size = 500, .keywords = 2,
+	};
+	const enum imap_search_match Y = IMAP_SEARCH_YES, N = IMAP_SEARCH_NO,
+		M = IMAP_SEARCH_MAYBE;
+
+	(void)state;
+	view_match("ALL", &m, Y);
+	view_match("SEEN FLAGGED", &m, Y);
+	view_match("SEEN DELETED", &m, N);
+	view_match("UNSEEN", &m, N);
+	view_match("NOT DELETED", &m, Y);
+	view_match("OR DELETED FLAGGED", &m, Y);
+	view_match("NEW", &m, N);
+	view_match("RECENT NOT OLD", &m, Y);
+	/* a: bit 0, b: bit 1 of the program's keywords */
+	view_match("KEYWORD a KEYWORD b", &m, N);
+	view_match("UNKEYWORD a KEYWORD b", &m, Y);
+	view_match("UNKEYWORD a", &m, Y);
+	view_match("KEYWORD a", &m, N);
+	view_match("ON 1-Feb-1994", &m, Y);
+	view_match("SINCE 1-Feb-1994 BEFORE 2-Feb-1994", &m, Y);
+	view_match("BEFORE 1-Feb-1994", &m, N);
+	view_match("SINCE 2-Feb-1994", &m, N);
+	view_match("LARGER 499 SMALLER 501", &m, Y);
+	view_match("LARGER 500", &m, N);
+	view_match("2:4", &m, Y);
+	view_match("*", &m, N);
+	view_match("*:3", &m, Y);
+	view_match("UID 7", &m, Y);
+	view_match("UID 8:*", &m, N);
+	view_match("UID $", &m, Y);
+	view_match("$", &m, Y);		/* $ names UIDs even as a seq key */
+	view_match("TEXT x", &m, M);
+	view_match("SEEN TEXT x", &m, M);
+	view_match("DELETED TEXT x", &m, N);
+	view_match("OR SEEN TEXT x", &m, Y);
+	view_match("NOT TEXT x", &m, M);
+	view_match("SENTON 1-Feb-1994", &m, M);
+}
+
+static void
+test_date_field(void **state)
+{
+	(void)state;
+	assert_int_equal(imap_search_date_day(" Tue, 1 Feb 1994 21:52:25 "
+					      "-0800", 32), 8797);
+	assert_int_equal(imap_search_date_day("1 Feb 1994", 10), 8797);
+	assert_int_equal(imap_search_date_day("01-feb-94 10:00", 15), 8797);
+	assert_int_equal(imap_search_date_day("Thu, 1 January 1970", 19), 0);
+	assert_int_equal(imap_search_date_day("yesterday", 9), -1);
+	assert_int_equal(imap_search_date_day("31 Feb 2001", 11), -1);
+	assert_int_equal(imap_search_date_day("", 0), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_view),
+		cmocka_unit_test(test_date_field),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
