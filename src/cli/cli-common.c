@@ -16,6 +16,7 @@ const struct cli_command cli_commands[] = {
 	{ "domain", cli_domain, "add, delete or list mail domains" },
 	{ "user", cli_user, "add, delete, list users; set passwords" },
 	{ "alias", cli_alias, "add, delete or list aliases" },
+	{ "index", cli_index, "run or rebuild the full-text search index" },
 	{ "sendmail", cli_sendmail, "inject a message from stdin (sendmail-compatible)" },
 	{ "mailq", cli_mailq, "list the outbound queue (sendmail -bp)" },
 	{ "version", cli_version, "print the version" },

@@ -32,6 +32,8 @@ int cli_serve(int argc, char **argv);
 int cli_domain(int argc, char **argv);
 int cli_user(int argc, char **argv);
 int cli_alias(int argc, char **argv);
+/* `herald index run|rebuild`: the full-text search index. */
+int cli_index(int argc, char **argv);
 int cli_sendmail(int argc, char **argv);
 /* `herald mailq`, the same as `herald sendmail -bp`. */
 int cli_mailq(int argc, char **argv);
