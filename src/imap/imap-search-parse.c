@@ -62,6 +62,7 @@ sp_fold(struct imap_search_key *key, const char *s, size_t len)
 	unifold_append(s, len, &b);
 	key->str_len = b.len;
 	key->str = buf_steal(&b);
+	buf_deinit(&b);		/* buf_steal leaves a fresh empty buffer */
 }
 
 /* Days from 1970-01-01 to y-m-d (proleptic Gregorian), H. Hinnant's
