@@ -115,6 +115,7 @@ pop3_maildrop_open(struct store *store, const struct config *cfg,
 	for (i = 0; i < count; i++) {
 		drop->msgs[i].uid = msgs[i].uid;
 		drop->msgs[i].size = msgs[i].size;
+		drop->msgs[i].seen = (msgs[i].flags & STORE_FLAG_SEEN) != 0;
 		memcpy(drop->msgs[i].blob_id, msgs[i].blob_id,
 		       sizeof(drop->msgs[i].blob_id));
 		drop->total_size += msgs[i].size;

@@ -35,6 +35,7 @@ enum pop3_state {
 struct pop3_msg {
 	uint32_t uid;
 	bool deleted;
+	bool seen;		/* \Seen (IMAP), set by RETR */
 	uint64_t size;
 	char blob_id[STORE_BLOB_ID_LEN + 1];
 };

@@ -10,6 +10,9 @@
  *    next one starts only once the connection's output has drained, so a
  *    big message never sits in memory whole and a slow reader costs at most
  *    one chunk plus the output buffer.
+ * A message RETR has sent whole gets \Seen in the store (IMAP shows it
+ * read), one flag update per job for the messages it finished; TOP does
+ * not (RFC 9051 6.4.5's rule for BODY.PEEK).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -35,11 +38,15 @@ struct retr_item {
 	uint64_t size;
 	bool top;
 	uint32_t lines;
+	uint32_t uid;
+	bool mark_seen;		/* RETR of a message without \Seen */
+	bool sent;		/* written out whole */
 };
 
 struct pop3_retr {
 	struct pop3_session *s;
 	struct store *store;
+	int64_t mailbox_id;
 	struct retr_item items[RETR_BATCH];
 	size_t n_items;
 	size_t cur;		/* item being sent */
@@ -52,6 +59,8 @@ struct pop3_retr {
 	/* for the log line of a failure (pool thread writes, loop reads) */
 	char failed_blob[STORE_BLOB_ID_LEN + 1];
 	char error[160];
+	/* the flag update of the last job failed (pool writes, loop logs) */
+	char seen_error[160];
 };
 
 static void retr_submit(struct pop3_retr *r);
@@ -97,7 +106,31 @@ item_end(struct pop3_retr *r)
 		close(r->fd);
 		r->fd = -1;
 	}
+	r->items[r->cur].sent = true;
 	r->cur++;
+}
+
+/* Pool thread: \Seen for the RETRs this job finished, items
+ * [from, r->cur), in one write. A failure costs the flag, never the
+ * download: it is logged by retr_done. */
+static void
+mark_seen(struct pop3_retr *r, size_t from)
+{
+	uint32_t uids[RETR_BATCH];
+	size_t n = 0;
+	const char *error = NULL;
+	enum store_result res;
+
+	for (size_t i = from; i < r->cur && i < r->n_items; i++)
+		if (r->items[i].mark_seen && r->items[i].sent)
+			uids[n++] = r->items[i].uid;
+	if (n == 0)
+		return;
+	res = store_flags_update(r->store, r->mailbox_id, uids, n,
+				 STORE_FLAG_SEEN, 0, NULL, NULL, &error);
+	if (res != STORE_OK)
+		snprintf(r->seen_error, sizeof(r->seen_error), "%s",
+			 error != NULL ? error : store_result_str(res));
 }
 
 /* Pool thread: fills r->out with the next piece of the batch: about
@@ -108,6 +141,7 @@ retr_work(void *ctx)
 {
 	struct pop3_retr *r = ctx;
 	struct store_blob_reader *br = NULL;
+	size_t first = r->cur;
 
 	while (r->cur < r->n_items && r->out.len < RETR_CHUNK) {
 		ssize_t n;
@@ -150,6 +184,8 @@ retr_work(void *ctx)
 	}
 	/* the connection and its snapshot go back before the loop waits */
 	store_blob_reader_free(&br);
+	if (!r->fatal)
+		mark_seen(r, first);
 }
 
 static void
@@ -173,6 +209,11 @@ retr_done(void *ctx)
 			 "user=<%s> blob=%s error=\"%s\"", s->drop.address,
 			 r->failed_blob, r->error);
 		r->failed_blob[0] = '\0';
+	}
+	if (r->seen_error[0] != '\0') {
+		log_warn(s->id, "pop3", "seen-failed", "user=<%s> error=\"%s\"",
+			 s->drop.address, r->seen_error);
+		r->seen_error[0] = '\0';
 	}
 	(void)ioev_conn_write(s->conn, r->out.data, r->out.len);
 	buf_reset(&r->out);
@@ -226,8 +267,7 @@ pop3_retr_free(struct pop3_session *s)
 }
 
 static void
-item_add(struct pop3_retr *r, const struct pop3_msg *m, bool top,
-	 uint32_t lines)
+item_add(struct pop3_retr *r, struct pop3_msg *m, bool top, uint32_t lines)
 {
 	struct retr_item *it = &r->items[r->n_items++];
 
@@ -235,6 +275,10 @@ item_add(struct pop3_retr *r, const struct pop3_msg *m, bool top,
 	it->size = m->size;
 	it->top = top;
 	it->lines = lines;
+	it->uid = m->uid;
+	it->mark_seen = !top && !m->seen;
+	if (it->mark_seen)
+		m->seen = true;		/* one update per message */
 }
 
 /* Takes further "RETR n" lines that are already buffered into the batch,
@@ -282,6 +326,7 @@ retr_start(struct pop3_session *s, struct pop3_msg *m, bool top,
 
 	r->s = s;
 	r->store = s->store;
+	r->mailbox_id = s->drop.mailbox_id;
 	r->fd = -1;
 	buf_init(&r->out);
 	/* Grown here, on the loop thread, not by whichever pool thread runs

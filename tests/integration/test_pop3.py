@@ -590,3 +590,40 @@ def test_pipelined_retr_boundaries_and_quit(herald_factory):
     assert r.line().startswith("+OK")   # QUIT
     assert r.f.readline() == b""        # closed: the last RETR never ran
     r.close()
+
+
+def _seen_flags(h):
+    """The \\Seen bit of every INBOX message, in UID order."""
+    db = h.db()
+    try:
+        rows = db.execute(
+            "SELECT m.flags FROM messages m JOIN mailboxes b"
+            " ON b.id = m.mailbox_id WHERE b.name = 'INBOX'"
+            " ORDER BY m.uid").fetchall()
+    finally:
+        db.close()
+    return [bool(f & 1) for (f,) in rows]
+
+
+def test_retr_sets_seen_top_does_not(herald_factory):
+    """RETR marks the message \\Seen in the store (IMAP shows it read,
+    issue 11); TOP, a refused RETR and a pipelined batch behave."""
+    h = server(herald_factory, smtp=True)
+    for i in range(1, 6):
+        deliver(h, USER, make_msg(i))
+    p = login(h)
+    p.top(1, 0)
+    p.top(2, 5)
+    assert _seen_flags(h) == [False] * 5
+    raw_retr(p, 2)
+    assert _seen_flags(h) == [False, True, False, False, False]
+    # a second RETR of it changes nothing; a missing one is refused
+    raw_retr(p, 2)
+    with pytest.raises(poplib.error_proto):
+        p.retr(9)
+    # RETR 4 and 5 pipelined: one batch, both marked
+    p._putcmd("RETR 4\r\nRETR 5")
+    for _ in range(2):
+        p._getlongresp()
+    ok(p.quit())
+    assert _seen_flags(h) == [False, True, False, True, True]
