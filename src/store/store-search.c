@@ -408,5 +408,9 @@ store_search_text(struct store_search *s, int64_t doc, const char *blob_id,
 	r = extract_blob(s->store, s->blobs, blob_id, hdr,
 			 body != NULL ? body : &scratch, &complete, error_r);
 	buf_deinit(&scratch);
+	/* a body that cannot be found has no text: the message matches no
+	 * text key, and the rest of the search goes on */
+	if (r == STORE_E_NOT_FOUND || r == STORE_E_INVALID)
+		r = STORE_OK;
 	return r;
 }

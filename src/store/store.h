@@ -965,7 +965,8 @@ enum store_result store_search_match(struct store_search *search,
 				     const char **error_r);
 /* The searchable text of a message (mime_text_extract's hdr and, when
  * body is not NULL, body), appended to the buffers: from the index entry
- * doc, or, when doc is 0, extracted now from blob_id. */
+ * doc, or, when doc is 0, extracted now from blob_id (a body that is not
+ * stored gives no text, not an error). */
 struct buf;
 enum store_result store_search_text(struct store_search *search, int64_t doc,
 				    const char *blob_id, struct buf *hdr,
