@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Text extraction for SEARCH and the full-text index: walks the MIME tree
- * of mail/mime, undoes base64 and quoted-printable leniently (the way
- * readers show a broken part rather than nothing), converts charsets with
+ * of mail/mime, undoes base64 and quoted-printable leniently with
+ * mail/cte (the way readers show a broken part), converts charsets with
  * iconv(3) and keeps the output valid UTF-8 within a budget.
  */
 #include "mail/mime-text.h"
@@ -13,14 +13,16 @@
 #include <strings.h>
 
 #include "lib/base64.h"
-#include "lib/hex.h"
 #include "lib/utf8.h"
+#include "mail/cte.h"
 #include "mail/encoded-word.h"
 #include "mail/header-field.h"
 
 /* Decoded octets looked at before deciding that a leaf which is not
  * text/ is text after all. */
 #define MT_SNIFF 512
+/* Encoded octets decoded at a time. */
+#define MT_SLICE 65536
 
 struct mt {
 	const uint8_t *msg;
@@ -133,67 +135,6 @@ mt_fields(struct mt *mt, const uint8_t *h, size_t len, struct buf *out)
 	buf_deinit(&decoded);
 }
 
-/* Lenient base64: octets outside the alphabet are skipped, decoding
- * ends at "=" or once cap octets are out. */
-static void
-mt_base64(const uint8_t *in, size_t len, size_t cap, struct buf *out)
-{
-	uint32_t acc = 0;
-	unsigned int bits = 0;
-
-	for (size_t i = 0; i < len && out->len < cap; i++) {
-		int v;
-
-		if (in[i] == '=')
-			break;
-		v = base64_digit_value(in[i], '/');
-		if (v < 0)
-			continue;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			buf_putc(out, (char)((acc >> bits) & 0xff));
-		}
-	}
-}
-
-/* Lenient quoted-printable (RFC 2045 6.7): "=XX" and soft line breaks
- * undone, any other "=" kept as it is. */
-static void
-mt_qp(const uint8_t *in, size_t len, size_t cap, struct buf *out)
-{
-	for (size_t i = 0; i < len && out->len < cap; i++) {
-		if (in[i] != '=') {
-			buf_putc(out, (char)in[i]);
-			continue;
-		}
-		if (i + 2 < len &&
-		    hex_digit_value(in[i + 1]) >= 0 &&
-		    hex_digit_value(in[i + 2]) >= 0) {
-			buf_putc(out, (char)(hex_digit_value(in[i + 1]) * 16 +
-					     hex_digit_value(in[i + 2])));
-			i += 2;
-			continue;
-		}
-		/* soft break: "=" then white space up to the line's end */
-		size_t j = i + 1;
-
-		while (j < len && (in[j] == ' ' || in[j] == '\t'))
-			j++;
-		if (j < len && in[j] == '\r' && j + 1 < len &&
-		    in[j + 1] == '\n') {
-			i = j + 1;
-		} else if (j < len && in[j] == '\n') {
-			i = j;
-		} else if (j >= len) {
-			i = j;
-		} else {
-			buf_putc(out, '=');
-		}
-	}
-}
-
 /* The part's body with its transfer encoding undone, at most cap octets
  * (out is empty on entry). */
 static void
@@ -202,18 +143,19 @@ mt_decode(const struct mt *mt, const struct mime_part *part, size_t cap,
 {
 	const uint8_t *b = mt->msg + part->body_offset;
 	size_t n = part->body_size;
+	struct cte_decoder d;
 
 	if (part->body_offset > mt->len)
 		return;
 	if (n > mt->len - part->body_offset)
 		n = mt->len - part->body_offset;
-	if (part->encoding != NULL && strcmp(part->encoding, "base64") == 0)
-		mt_base64(b, n, cap, out);
-	else if (part->encoding != NULL &&
-		 strcmp(part->encoding, "quoted-printable") == 0)
-		mt_qp(b, n, cap, out);
-	else
-		buf_append(out, b, n < cap ? n : cap);
+	/* in slices, so that a cap reached early stops the work early */
+	cte_decoder_init(&d, cte_from_name(part->encoding));
+	for (size_t off = 0; off < n && out->len < cap; off += MT_SLICE)
+		cte_decode(&d, b + off, n - off < MT_SLICE ? n - off : MT_SLICE,
+			   out);
+	if (out->len < cap)
+		cte_decode_finish(&d, out);
 	if (out->len > cap)
 		buf_truncate(out, cap);
 }

@@ -204,9 +204,10 @@ test_qp_edges(void **state)
 	(void)state;
 	extract("Content-Transfer-Encoding: quoted-printable\n"
 		"\n"
-		"a=3Db =zz c=  \n"
+		"a=3Db =zz c=\r\n"
 		"d=\n"
 		"e=4", MIME_TEXT_DEFAULT_MAX, &x);
+	/* mail/cte: soft breaks "=" CRLF and "=" LF; a bad "=" stays */
 	assert_string_equal(x.body.data, "a=b =zz cde=4\n");
 	extracted_free(&x);
 }
