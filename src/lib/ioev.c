@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1260,6 +1261,29 @@ bool
 ioev_conn_peer_is_local(const struct ioev_conn *conn)
 {
 	return conn->peer_local;
+}
+
+int
+ioev_conn_set_keepalive(struct ioev_conn *conn, unsigned idle_s)
+{
+	int one = 1, idle = (int)idle_s, intvl = 60, cnt = 5;
+
+	if (conn->closed || conn->fd < 0)
+		return -1;
+	if (setsockopt(conn->fd, SOL_SOCKET, SO_KEEPALIVE, &one,
+		       sizeof(one)) < 0)
+		return -1;
+	if (idle_s == 0)
+		return 0;
+	/* unix sockets have no TCP options: SO_KEEPALIVE alone is fine */
+	if (setsockopt(conn->fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle,
+		       sizeof(idle)) < 0 ||
+	    setsockopt(conn->fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl,
+		       sizeof(intvl)) < 0 ||
+	    setsockopt(conn->fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt,
+		       sizeof(cnt)) < 0)
+		return -1;
+	return 0;
 }
 
 bool

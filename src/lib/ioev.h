@@ -261,6 +261,12 @@ unsigned ioev_conn_local_port(const struct ioev_conn *conn);
 const struct sockaddr_storage *ioev_conn_peer_sockaddr(const struct ioev_conn *conn);
 /* True for 127.0.0.0/8, ::1, v4-mapped loopback and unix sockets. */
 bool ioev_conn_peer_is_local(const struct ioev_conn *conn);
+/* Turns on TCP keepalive probes (SO_KEEPALIVE) after idle_s seconds of
+ * silence (0: the system's default, two hours on Linux), then every
+ * minute, five times: a peer gone without a FIN (a phone that lost its
+ * network) is noticed, and carrier NATs see traffic. Returns 0, or -1
+ * (errno) for a closed conn or a socket that refuses. */
+int ioev_conn_set_keepalive(struct ioev_conn *conn, unsigned idle_s);
 /* A unix socket peer's user, group and process (SO_PEERCRED, taken by the
  * kernel when the peer connected). False for TCP. */
 bool ioev_conn_peer_cred(const struct ioev_conn *conn, uid_t *uid_r,

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1206,6 +1207,19 @@ test_addresses(void **state)
 	assert_true(ioev_conn_peer_is_local(conn));
 	assert_int_equal(strlen(ioev_conn_id(conn)), LOG_ID_LEN);
 	assert_false(ioev_conn_is_tls(conn));
+	/* keepalive probes (IMAP IDLE behind mobile NATs) */
+	{
+		int on = 0, idle = 0;
+		socklen_t ol = sizeof(on), il = sizeof(idle);
+
+		assert_int_equal(ioev_conn_set_keepalive(conn, 300), 0);
+		assert_int_equal(getsockopt(sfd, SOL_SOCKET, SO_KEEPALIVE, &on,
+					    &ol), 0);
+		assert_int_equal(on, 1);
+		assert_int_equal(getsockopt(sfd, IPPROTO_TCP, TCP_KEEPIDLE,
+					    &idle, &il), 0);
+		assert_int_equal(idle, 300);
+	}
 	close(cfd);
 	close(lfd);
 	/* free with the connection still open: close callback runs */
