@@ -11,6 +11,8 @@
 
 #include "conf/config.h"
 #include "daemon/daemon.h"
+#include "imap/imap-settings.h"
+#include "imap/imap.h"
 #include "pop3/pop3-settings.h"
 #include "pop3/pop3.h"
 #include "sasl/login.h"
@@ -30,6 +32,8 @@ static const struct {
 	{ PROTO_SENDMAIL, smtp_server_start, smtp_server_refuse },
 	{ PROTO_POP3, pop3_session_start, pop3_session_refuse },
 	{ PROTO_POP3S, pop3_session_start, NULL },
+	{ PROTO_IMAP, imap_session_start, imap_session_refuse },
+	{ PROTO_IMAPS, imap_session_start, NULL },
 };
 
 /* In documentation order, after conf/'s own sections. */
@@ -39,6 +43,7 @@ static const struct setting_section *const sections[] = {
 	&tls_settings_section,
 	&smtp_setting_section,
 	&pop3_settings_section,
+	&imap_settings_section,
 };
 
 void

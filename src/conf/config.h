@@ -151,6 +151,18 @@ struct config_pop3 {
 	char *expire;			/* EXPIRE capability value */
 };
 
+struct config_imap {
+	uint64_t idle_timeout_ms;	/* autologout once logged in, RFC 9051
+					 * 5.4: at least 30 minutes */
+	uint64_t login_timeout_ms;	/* before login */
+	unsigned line_max;		/* command text, literals not counted */
+	uint64_t literal_max;		/* literal data of one command */
+	unsigned depth_max;		/* nested parenthesised lists */
+	unsigned args_max;		/* arguments of one command */
+	unsigned max_errors;		/* BAD commands in a row before BYE */
+	unsigned auth_line_max;		/* AUTHENTICATE response line */
+};
+
 struct config {
 	char *path;		/* file it was loaded from, or NULL */
 	/* "FILE:LINE: warning: ..." lines (renamed keys), or NULL; the
@@ -177,6 +189,7 @@ struct config {
 	struct config_auth auth;
 	struct config_smtp smtp;
 	struct config_pop3 pop3;
+	struct config_imap imap;
 };
 
 /* Types of a setting's value. */

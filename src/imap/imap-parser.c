@@ -198,6 +198,14 @@ imap_parser_reset(struct imap_parser *p)
 	p->skip_raw = false;
 }
 
+void
+imap_parser_wipe(struct imap_parser *p)
+{
+	/* the whole capacity: a longer earlier command left bytes too */
+	mem_wipe(p->text.data, p->text.cap);
+	p->text.len = 0;
+}
+
 bool
 imap_parser_has_partial(const struct imap_parser *p)
 {

@@ -121,6 +121,10 @@ void imap_parser_set_limits(struct imap_parser *parser,
 			    const struct imap_parser_limits *limits);
 /* Forgets any partial command (after STARTTLS). */
 void imap_parser_reset(struct imap_parser *parser);
+/* Overwrites the text of the last command or raw line (LOGIN's
+ * password, AUTHENTICATE's responses) with zeros. Call it only between
+ * commands, after the last one was used. */
+void imap_parser_wipe(struct imap_parser *parser);
 /* Whether part of a command, or of a line being skipped, has been read. */
 bool imap_parser_has_partial(const struct imap_parser *parser);
 

@@ -80,6 +80,21 @@ struct imap_mailbox {
 ssize_t imap_mailbox_find_uid(const struct imap_mailbox *box, uint32_t uid);
 void imap_mailbox_free(struct imap_mailbox **box);
 
+/* A mailbox argument as the store names it: modified UTF-7 decoded
+ * unless the session has UTF8=ACCEPT (then checked UTF-8), "INBOX" in any
+ * case (also as the first level, "inbox/x") spelt "INBOX". Returns 0 with
+ * *name_r (free()), or -1 with a static *error_r. */
+int imap_mailbox_arg(const struct imap_session *s, const struct imap_arg *arg,
+		     char **name_r, const char **error_r);
+/* The flags of the view as written in FLAGS and PERMANENTFLAGS: system
+ * flags then every keyword of box (no parentheses). */
+void imap_mailbox_write_flags(const struct imap_mailbox *box, struct buf *out);
+/* A message's flags for FETCH FLAGS, "(\Seen kw)" with parentheses;
+ * \Recent for rev1 sessions when set. */
+void imap_msg_write_flags(const struct imap_session *s,
+			  const struct imap_mailbox *box,
+			  const struct imap_msg *msg, struct buf *out);
+
 /* ---- the command table ---- */
 
 /* What a handler returns: it has answered (or the command is over), or it
@@ -132,13 +147,22 @@ struct imap_cmd {
 	/* Called when output has drained (the client read a big response)
 	 * while the handler returned PENDING for that reason. */
 	enum imap_cmd_result (*drain)(struct imap_cmd *cmd);
+	/* the tagged reply, once given (written after the sync) */
+	char *reply;
 };
 
 /* The handlers, each in its imap-cmd-*.c file. */
 imap_cmd_fn_t imap_cmd_capability, imap_cmd_noop, imap_cmd_logout,
 	imap_cmd_id, imap_cmd_enable, imap_cmd_starttls, imap_cmd_login,
 	imap_cmd_authenticate, imap_cmd_select, imap_cmd_examine,
-	imap_cmd_unselect, imap_cmd_close;
+	imap_cmd_unselect;
+/* Not written yet: stubs in imap-cmd-todo.c until their files land. */
+imap_cmd_fn_t imap_cmd_append, imap_cmd_close, imap_cmd_copy,
+	imap_cmd_create, imap_cmd_delete, imap_cmd_expunge, imap_cmd_fetch,
+	imap_cmd_idle, imap_cmd_list, imap_cmd_lsub, imap_cmd_move,
+	imap_cmd_namespace, imap_cmd_rename, imap_cmd_search,
+	imap_cmd_status, imap_cmd_store, imap_cmd_subscribe,
+	imap_cmd_unsubscribe;
 
 /* The entry for an upper-cased name, or NULL. */
 const struct imap_cmd_def *imap_command_find(const char *name);
@@ -159,10 +183,14 @@ struct imap_session {
 	unsigned errors;		/* BADs and NOs since the last OK */
 
 	struct imap_cmd *cmd;		/* the command running, or NULL */
-	/* the command waits for a "+" continuation line (AUTHENTICATE):
-	 * raw lines go to this instead of the parser */
+	/* the command waits for a raw line (imap_session_want_line) */
 	enum imap_cmd_result (*line_cb)(struct imap_cmd *cmd,
 					const char *line, size_t len);
+	struct buf out;			/* untagged responses being built */
+	bool in_input;			/* inside process_input: no recursion */
+	bool job_pending;		/* imap_cmd_run_blocking running */
+	bool paused;			/* input paused (imap_session_pause) */
+	void (*job_done)(struct imap_cmd *cmd);
 
 	/* ENABLEd (RFC 5161) */
 	bool rev2;			/* IMAP4rev2 */
@@ -205,6 +233,19 @@ enum imap_cmd_result imap_cmd_run_blocking(struct imap_cmd *cmd,
 					   threadpool_work_cb_t *work,
 					   void (*done)(struct imap_cmd *cmd),
 					   void *ctx, void (*ctx_free)(void *));
+
+/* The command reads raw lines (AUTHENTICATE responses, IDLE's DONE)
+ * instead of commands: cb(cmd, line, len) for each, line NULL for a line
+ * that was refused (too long, NUL, bare CR). Stays in force until the
+ * command ends; the line text is wiped after the command. */
+void imap_session_want_line(struct imap_cmd *cmd,
+			    enum imap_cmd_result (*cb)(struct imap_cmd *cmd,
+						       const char *line,
+						       size_t len));
+
+/* Pauses (true) or resumes reading the client's input; the session
+ * pauses while a command runs and resumes when it ends. */
+void imap_session_pause(struct imap_session *s, bool pause);
 
 /* Output: the session's write buffer for untagged responses. Append to it,
  * then imap_session_flush(). */

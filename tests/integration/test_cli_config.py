@@ -104,9 +104,6 @@ def test_long_value_is_read_whole(tmp_path):
 BAD_FILES = [
     ("nul-in-value", b"hostname = mail.example.test\n[smtp]\n"
      b"relay_networks = 192.0.2.1\0, 0.0.0.0/0\n", "{conf}:3: contains a NUL byte"),
-    ("imap-listener", b"hostname = mail.example.test\n[listen]\n"
-     b"imap = 127.0.0.1:1143\n",
-     "{conf}:3: imap: the imap protocol is not available in this build"),
     ("http-listener", b"[listen]\nsmtp = 127.0.0.1:2525\nhttp = 127.0.0.1:8443\n",
      "{conf}:3: http: the http protocol is not available in this build"),
     ("relay-networks", b"hostname = mail.example.test\n[smtp]\n"

@@ -174,7 +174,6 @@ static const struct {
 	{ "[tls]\nciphers = NOPE\n", "F:2: ciphers: 'NOPE' has no TLS 1.2 cipher OpenSSL knows" },
 	{ "[tls]\nciphersuites = TLS_FAKE\n", "F:2: ciphersuites: 'TLS_FAKE' has no TLS 1.3 suite OpenSSL knows" },
 	/* a listener nothing in this build would serve */
-	{ "[listen]\nimap = 127.0.0.1:143\n", "F:2: imap: the imap protocol is not available in this build" },
 	{ "[listen]\nsmtp = 127.0.0.1:25\nhttp = 127.0.0.1:443\n", "F:3: http: the http protocol is not available in this build" },
 };
 

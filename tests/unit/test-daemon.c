@@ -374,7 +374,7 @@ setup(void **state)
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/herald-daemon-XXXXXX");
 	if (mkdtemp(tmpdir) == NULL)
 		return -1;
-	/* the echo handler stands in for SMTP; IMAP stays unavailable */
+	/* the echo handler stands in for SMTP; HTTP stays unavailable */
 	for (enum listen_proto p = PROTO_SMTP; p <= PROTO_SUBMISSIONS; p++) {
 		config_register_protocol(p);
 		daemon_set_protocol_handler(p, echo_start);
@@ -409,12 +409,12 @@ test_missing_protocol(void **state)
 	pid_t pid;
 	int status;
 
-	cfg_add_listen(cfg, PROTO_IMAP, free_port());
+	cfg_add_listen(cfg, PROTO_HTTP, free_port());
 	pid = daemon_start(cfg, NULL);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 1);
-	assert_true(log_contains("listen.imap: the imap protocol is not "
+	assert_true(log_contains("listen.http: the http protocol is not "
 				 "available in this build"));
 	config_free(&cfg);
 }

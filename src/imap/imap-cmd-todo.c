@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Commands of the table not written yet: each answers BAD until its own
+ * imap-cmd-*.c replaces the stub here (and deletes it from this file).
+ */
+#include "imap/imap-private.h"
+
+#define TODO(fn) \
+	enum imap_cmd_result fn(struct imap_cmd *cmd) \
+	{ \
+		return imap_cmd_bad(cmd, "%s is not implemented yet", \
+				    cmd->name); \
+	}
+
+TODO(imap_cmd_append)
+TODO(imap_cmd_close)
+TODO(imap_cmd_copy)
+TODO(imap_cmd_create)
+TODO(imap_cmd_delete)
+TODO(imap_cmd_expunge)
+TODO(imap_cmd_fetch)
+TODO(imap_cmd_idle)
+TODO(imap_cmd_list)
+TODO(imap_cmd_lsub)
+TODO(imap_cmd_move)
+TODO(imap_cmd_namespace)
+TODO(imap_cmd_rename)
+TODO(imap_cmd_search)
+TODO(imap_cmd_status)
+TODO(imap_cmd_store)
+TODO(imap_cmd_subscribe)
+TODO(imap_cmd_unsubscribe)
+
+/* imap-sync.c replaces these: nothing changes under a session yet. */
+bool
+imap_sync_pending(const struct imap_session *s)
+{
+	(void)s;
+	return false;
+}
+
+void
+imap_sync_start(struct imap_session *s, bool allow_expunge,
+		void (*then)(struct imap_session *s))
+{
+	(void)allow_expunge;
+	then(s);
+}

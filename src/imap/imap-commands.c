@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The command table (name, handler, states, flags) and the capability
+ * words. One row per command of RFC 9051 / RFC 3501 and the extensions of
+ * issue 11; handlers live in imap-cmd-*.c (not yet written ones answer BAD
+ * from imap-cmd-todo.c). A capability word is listed only once its feature
+ * is complete and tested (clients act on what is advertised).
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "imap/imap-private.h"
+#include "conf/worker.h"
+#include "lib/ioev.h"
+#include "sasl/sasl.h"
+
+#define ANY IMAP_STATES_ANY
+#define NOT_AUTH IMAP_STATES_NOT_AUTH
+#define AUTH IMAP_STATES_AUTH
+#define LOGGED_IN IMAP_STATES_LOGGED_IN
+#define SELECTED IMAP_STATES_SELECTED
+#define SEQ IMAP_CMD_FLAG_USES_SEQ
+#define UID IMAP_CMD_FLAG_UID
+#define WRITES IMAP_CMD_FLAG_WRITES
+#define SECRET IMAP_CMD_FLAG_SECRET
+
+/* Sorted by name (bsearch). */
+static const struct imap_cmd_def commands[] = {
+	{ "APPEND", imap_cmd_append, LOGGED_IN, 0 },
+	{ "AUTHENTICATE", imap_cmd_authenticate, NOT_AUTH, SECRET },
+	{ "CAPABILITY", imap_cmd_capability, ANY, 0 },
+	{ "CHECK", imap_cmd_noop, SELECTED, 0 },
+	{ "CLOSE", imap_cmd_close, SELECTED, 0 },
+	{ "COPY", imap_cmd_copy, SELECTED, SEQ | UID },
+	{ "CREATE", imap_cmd_create, LOGGED_IN, 0 },
+	{ "DELETE", imap_cmd_delete, LOGGED_IN, 0 },
+	{ "ENABLE", imap_cmd_enable, AUTH, 0 },
+	{ "EXAMINE", imap_cmd_examine, LOGGED_IN, 0 },
+	{ "EXPUNGE", imap_cmd_expunge, SELECTED, UID | WRITES },
+	{ "FETCH", imap_cmd_fetch, SELECTED, SEQ | UID },
+	{ "ID", imap_cmd_id, ANY, 0 },
+	{ "IDLE", imap_cmd_idle, LOGGED_IN, 0 },
+	{ "LIST", imap_cmd_list, LOGGED_IN, 0 },
+	{ "LOGIN", imap_cmd_login, NOT_AUTH, SECRET },
+	{ "LOGOUT", imap_cmd_logout, ANY, 0 },
+	{ "LSUB", imap_cmd_lsub, LOGGED_IN, 0 },
+	{ "MOVE", imap_cmd_move, SELECTED, SEQ | UID | WRITES },
+	{ "NAMESPACE", imap_cmd_namespace, LOGGED_IN, 0 },
+	{ "NOOP", imap_cmd_noop, ANY, 0 },
+	{ "RENAME", imap_cmd_rename, LOGGED_IN, 0 },
+	{ "SEARCH", imap_cmd_search, SELECTED, SEQ | UID },
+	{ "SELECT", imap_cmd_select, LOGGED_IN, 0 },
+	{ "STARTTLS", imap_cmd_starttls, NOT_AUTH, 0 },
+	{ "STATUS", imap_cmd_status, LOGGED_IN, 0 },
+	{ "STORE", imap_cmd_store, SELECTED, SEQ | UID | WRITES },
+	{ "SUBSCRIBE", imap_cmd_subscribe, LOGGED_IN, 0 },
+	{ "UNSELECT", imap_cmd_unselect, SELECTED, 0 },
+	{ "UNSUBSCRIBE", imap_cmd_unsubscribe, LOGGED_IN, 0 },
+};
+
+const struct imap_cmd_def *
+imap_command_find(const char *name)
+{
+	size_t lo = 0, hi = sizeof(commands) / sizeof(commands[0]);
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(name, commands[mid].name);
+
+		if (c == 0)
+			return &commands[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* When a capability word is shown. */
+enum cap_when {
+	CAP_ALWAYS,
+	CAP_BEFORE_LOGIN,
+	CAP_AFTER_LOGIN,
+};
+
+/* The words whose feature is complete and tested; the dynamic ones
+ * (STARTTLS, LOGINDISABLED, AUTH=, LITERAL+/-) are added in code. */
+static const struct {
+	const char *word;
+	enum cap_when when;
+} capabilities[] = {
+	{ "IMAP4rev1", CAP_ALWAYS },
+	{ "SASL-IR", CAP_BEFORE_LOGIN },
+	{ "ID", CAP_ALWAYS },
+	{ "ENABLE", CAP_ALWAYS },
+	{ "UNSELECT", CAP_ALWAYS },
+};
+
+void
+imap_session_capabilities(const struct imap_session *s, struct buf *out)
+{
+	bool logged_in = s->state != IMAP_STATE_NOT_AUTH;
+	bool tls = ioev_conn_is_tls(s->conn);
+
+	for (size_t i = 0; i < sizeof(capabilities) / sizeof(capabilities[0]);
+	     i++) {
+		if ((capabilities[i].when == CAP_BEFORE_LOGIN && logged_in) ||
+		    (capabilities[i].when == CAP_AFTER_LOGIN && !logged_in))
+			continue;
+		if (i > 0)
+			buf_putc(out, ' ');
+		buf_puts(out, capabilities[i].word);
+	}
+	/* RFC 7888: any size after login; before it, only what LITERAL-
+	 * allows (the parser's literal_nonsync_max) */
+	buf_puts(out, logged_in ? " LITERAL+" : " LITERAL-");
+	if (logged_in)
+		return;
+	if (s->proto == PROTO_IMAP && !tls && s->w->tls != NULL)
+		buf_puts(out, " STARTTLS");
+	if (!imap_session_plaintext_ok(s)) {
+		/* RFC 9051 6.2.3, 7.2.2: no password in clear */
+		buf_puts(out, " LOGINDISABLED AUTH=SCRAM-SHA-256");
+		return;
+	}
+	buf_puts(out, " AUTH=PLAIN AUTH=LOGIN AUTH=SCRAM-SHA-256");
+}

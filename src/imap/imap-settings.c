@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * [imap] settings table. Every limit here is also listed in docs/limits.md
+ * ("IMAP"); the session applies them to the parser (imap-parser.h).
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "imap/imap-settings.h"
+
+#define OFF(field) offsetof(struct config, field)
+
+static const struct setting imap_settings[] = {
+	{ .key = "idle_timeout", .type = SETTING_DURATION,
+	  .offset = OFF(imap.idle_timeout_ms), .def = "30m", .min = 60000,
+	  .max = 86400000, .unit = DURATION_MS, .reloadable = true,
+	  .doc = "Autologout of a logged-in session that sends nothing for "
+		 "this long (RFC 9051 5.4 asks for at least 30 minutes); "
+		 "IDLE keeps a session alive for as long." },
+	{ .key = "login_timeout", .type = SETTING_DURATION,
+	  .offset = OFF(imap.login_timeout_ms), .def = "1m", .min = 1000,
+	  .max = 3600000, .unit = DURATION_MS, .reloadable = true,
+	  .doc = "Autologout of a session that has not logged in and sends "
+		 "nothing for this long." },
+	{ .key = "line_max", .type = SETTING_UINT,
+	  .offset = OFF(imap.line_max), .def = "65536", .min = 8192,
+	  .max = 16777216, .reloadable = true,
+	  .doc = "Longest command in bytes, literal data not counted, CRLFs "
+		 "counted (RFC 9051 4 asks servers to take at least 8000)." },
+	{ .key = "literal_max", .type = SETTING_SIZE,
+	  .offset = OFF(imap.literal_max), .def = "64M", .min = 1024,
+	  .max = 1073741824, .reloadable = true,
+	  .doc = "Literal data of one command, all its literals together "
+		 "(the largest APPEND). Before login literals are capped at "
+		 "8K whatever this says." },
+	{ .key = "depth_max", .type = SETTING_UINT,
+	  .offset = OFF(imap.depth_max), .def = "32", .min = 4, .max = 256,
+	  .reloadable = true,
+	  .doc = "Parenthesised lists open at once in one command." },
+	{ .key = "args_max", .type = SETTING_UINT,
+	  .offset = OFF(imap.args_max), .def = "4096", .min = 64,
+	  .max = 1000000, .reloadable = true,
+	  .doc = "Arguments of one command (a list counts as one, plus its "
+		 "members)." },
+	{ .key = "max_errors", .type = SETTING_UINT,
+	  .offset = OFF(imap.max_errors), .def = "20", .min = 1,
+	  .max = 1000, .reloadable = true,
+	  .doc = "Commands answered BAD in one session (a good command "
+		 "resets nothing) before the session is closed with BYE." },
+	{ .key = "auth_line_max", .type = SETTING_UINT,
+	  .offset = OFF(imap.auth_line_max), .def = "16384", .min = 1024,
+	  .max = 65536, .reloadable = true,
+	  .doc = "Longest AUTHENTICATE response line in bytes." },
+};
+
+const struct setting_section imap_settings_section = {
+	.name = "imap",
+	.settings = imap_settings,
+	.n_settings = sizeof(imap_settings) / sizeof(imap_settings[0]),
+	.doc = "The IMAP server (RFC 9051, RFC 3501) on the imap and imaps "
+	       "listeners.",
+};
