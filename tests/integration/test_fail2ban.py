@@ -2,6 +2,7 @@
 and a user name crafted to look like another address cannot get that
 address banned."""
 import os
+import imaplib
 import poplib
 import re
 import shutil
@@ -26,7 +27,7 @@ def fail2ban_regex(log):
 
 
 def test_filter_matches_failed_logins(herald_factory):
-    h = herald_factory(listeners=("pop3", "submission"))
+    h = herald_factory(listeners=("pop3", "submission", "imap"))
     h.add_domain()
     h.add_user("alice@example.test", "right")
     h.start()
@@ -43,14 +44,19 @@ def test_filter_matches_failed_logins(herald_factory):
         with pytest.raises(smtplib.SMTPAuthenticationError):
             s.login(user, "wrong")
         s.quit()
+    c = imaplib.IMAP4("127.0.0.1", h.ports["imap"], timeout=10)
+    with pytest.raises(imaplib.IMAP4.error):
+        c.login("alice@example.test", "wrong")
+    c.logout()
     # smtplib tries PLAIN, then LOGIN: two failures per SMTP login
     assert h.wait_log("proto=smtp rip=")
+    assert h.wait_log("proto=imap rip=")
     out = fail2ban_regex(h.log_path)
-    assert "Failregex: 6 total" in out, out
+    assert "Failregex: 7 total" in out, out
     # the host each failure is charged to, as fail2ban extracts it
     with open(FILTER) as f:
         rx = [l.split("=", 1)[1].strip() for l in f if l.startswith("failregex")][0]
     rx = re.compile(rx.replace("<HOST>", r"(?P<host>\S+)"))
     hosts = [m.group("host") for l in h.log().splitlines()
              if (m := rx.search(l))]
-    assert hosts == ["127.0.0.1"] * 6, hosts
+    assert hosts == ["127.0.0.1"] * 7, hosts

@@ -353,3 +353,22 @@ def test_connection_limit_refusal(herald_factory):
     s.close()
     for r in held:
         r.close()
+
+
+def test_nonsync_literal_limit_before_login(herald_factory):
+    # LITERAL- (RFC 7888 5): {n+} over 4096 before login is refused and
+    # its octets are skipped, never read as commands
+    h = server(herald_factory)
+    r = Raw(h)
+    payload = ("x NOOP\r\n" * 700).encode()[:5000]
+    r.send(b"a LOGIN {5000+}\r\n" + payload + b"\r\n")
+    lines = r.until_tagged("a")
+    assert lines[-1].startswith("a BAD"), lines
+    assert not [ln for ln in lines if ln.startswith("x ")], lines
+    assert r.cmd("b", "NOOP")[-1] == "b OK NOOP completed"
+    # after login LITERAL+ takes any size up to literal_max
+    r.login()
+    lines = r.cmd("c", 'ID ("name" {5000+}\r\n' + "n" * 5000 + ")")
+    assert lines[-1].startswith("c BAD"), "value over RFC 2971's 1024"
+    assert r.cmd("d", "NOOP")[-1] == "d OK NOOP completed"
+    r.close()
