@@ -161,6 +161,7 @@ struct config_imap {
 	unsigned args_max;		/* arguments of one command */
 	unsigned max_errors;		/* BAD commands in a row before BYE */
 	unsigned auth_line_max;		/* AUTHENTICATE response line */
+	unsigned max_sessions_per_user;	/* per worker; 0: no limit */
 };
 
 struct config {

@@ -113,6 +113,18 @@ login_ok(struct imap_cmd *cmd)
 	struct buf caps;
 	char ubuf[300];
 
+	if (!imap_session_user_add(s, login_attempt_account_id(s->login))) {
+		log_info(s->id, "imap", "too-many-sessions",
+			 "user=<%s> rip=%s max=%u",
+			 log_str(ubuf, sizeof(ubuf),
+				 login_attempt_account(s->login)),
+			 ioev_conn_peer_ip(s->conn),
+			 s->set->max_sessions_per_user);
+		login_attempt_free(&s->login);
+		(void)imap_cmd_no(cmd, "[LIMIT] Too many IMAP sessions for "
+				  "this account");
+		return;
+	}
 	s->account_id = login_attempt_account_id(s->login);
 	s->user = xstrdup(login_attempt_account(s->login));
 	log_info(s->id, "imap", "login", "user=<%s> method=%s rip=%s tls=%s",

@@ -199,6 +199,7 @@ struct imap_session {
 	/* after login */
 	int64_t account_id;
 	char *user;			/* canonical address */
+	bool counted;			/* in the per-user session count */
 	struct login_attempt *login;	/* during LOGIN / AUTHENTICATE */
 	struct ioev_timer *delay_timer;	/* failed-login delay */
 
@@ -263,6 +264,10 @@ void imap_session_capabilities(const struct imap_session *s, struct buf *out);
 /* Whether LOGIN / PLAIN may be used now (TLS, or loopback with
  * auth.plaintext_on_loopback). */
 bool imap_session_plaintext_ok(const struct imap_session *s);
+/* Counts a login of account_id against [imap] max_sessions_per_user;
+ * false (nothing counted) when the account has that many sessions in
+ * this process already. The count drops when the session closes. */
+bool imap_session_user_add(struct imap_session *s, int64_t account_id);
 /* Moves to AUTH or SELECTED (logs the change). */
 void imap_session_set_state(struct imap_session *s, enum imap_state state);
 /* Leaves the selected mailbox (no expunge): state AUTH. */

@@ -15,6 +15,7 @@
 #include "conf/worker.h"
 #include "imap/imap-private.h"
 #include "imap/imap.h"
+#include "lib/array.h"
 #include "lib/ioev.h"
 #include "lib/log.h"
 #include "lib/mem.h"
@@ -29,6 +30,15 @@
 #define PRELOGIN_DEPTH_MAX 4
 
 static unsigned session_count;
+
+/* Logged-in sessions per account in this process ([imap]
+ * max_sessions_per_user). A short array: a worker serves few distinct
+ * accounts compared with its connections, and a login is rare. */
+struct user_count {
+	int64_t account_id;
+	unsigned n;
+};
+static ARRAY(struct user_count) user_counts;
 
 static const char *const state_names[] = {
 	[IMAP_STATE_NOT_AUTH] = "not-authenticated",
@@ -57,6 +67,58 @@ unsigned
 imap_session_count(void)
 {
 	return session_count;
+}
+
+static struct user_count *
+user_count_find(int64_t account_id)
+{
+	for (size_t i = 0; i < array_len(&user_counts); i++) {
+		struct user_count *u = array_idx(&user_counts, i);
+
+		if (u->account_id == account_id)
+			return u;
+	}
+	return NULL;
+}
+
+bool
+imap_session_user_add(struct imap_session *s, int64_t account_id)
+{
+	struct user_count *u = user_count_find(account_id);
+	unsigned max = s->set->max_sessions_per_user;
+
+	if (u != NULL && max > 0 && u->n >= max)
+		return false;
+	if (u == NULL) {
+		u = array_push(&user_counts);
+		u->account_id = account_id;
+		u->n = 0;
+	}
+	u->n++;
+	s->counted = true;
+	return true;
+}
+
+static void
+user_count_drop(struct imap_session *s)
+{
+	struct user_count *u;
+
+	if (!s->counted)
+		return;
+	s->counted = false;
+	u = user_count_find(s->account_id);
+	if (u == NULL)
+		panic("imap: session of account %lld not counted",
+		      (long long)s->account_id);
+	if (--u->n == 0) {
+		*u = *(struct user_count *)array_idx(&user_counts,
+						     array_len(&user_counts) -
+						     1);
+		array_delete(&user_counts, array_len(&user_counts) - 1);
+	}
+	if (array_is_empty(&user_counts))
+		array_free(&user_counts);
 }
 
 struct buf *
@@ -677,6 +739,7 @@ on_close(struct ioev_conn *conn, void *ctx, enum ioev_close_reason reason)
 		 ioev_conn_peer_ip(conn), ioev_close_reason_name(reason),
 		 state_names[s->state]);
 	cmd_free(&s->cmd);
+	user_count_drop(s);
 	login_attempt_free(&s->login);
 	ioev_timer_free(&s->delay_timer);
 	imap_mailbox_free(&s->box);

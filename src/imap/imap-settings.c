@@ -51,6 +51,12 @@ static const struct setting imap_settings[] = {
 	  .offset = OFF(imap.auth_line_max), .def = "16384", .min = 1024,
 	  .max = 65536, .reloadable = true,
 	  .doc = "Longest AUTHENTICATE response line in bytes." },
+	{ .key = "max_sessions_per_user", .type = SETTING_UINT,
+	  .offset = OFF(imap.max_sessions_per_user), .def = "100", .min = 0,
+	  .max = 100000, .reloadable = true,
+	  .doc = "Logged-in IMAP sessions one account may have open in one "
+		 "worker process; a login beyond them gets NO [LIMIT]. 0: no "
+		 "limit." },
 };
 
 const struct setting_section imap_settings_section = {

@@ -372,3 +372,28 @@ def test_nonsync_literal_limit_before_login(herald_factory):
     assert lines[-1].startswith("c BAD"), "value over RFC 2971's 1024"
     assert r.cmd("d", "NOOP")[-1] == "d OK NOOP completed"
     r.close()
+
+
+def test_sessions_per_user_limit(herald_factory):
+    h = server(herald_factory, imap="max_sessions_per_user = 2",
+               users=(USER, "bob@example.test"))
+    a, b = login(h), login(h)
+    c = connect(h)
+    with pytest.raises(imaplib.IMAP4.error, match=r"\[LIMIT\]"):
+        c.login(USER, PASSWORD)
+    h.wait_log("imap too-many-sessions user=<alice@example.test> "
+               "rip=127.0.0.1 max=2")
+    # another account is not affected, and a closed session frees a slot
+    assert c.login("bob@example.test", PASSWORD)[0] == "OK"
+    a.logout()
+    deadline = time.monotonic() + 10
+    while True:
+        d = connect(h)
+        try:
+            d.login(USER, PASSWORD)
+            break
+        except imaplib.IMAP4.error:
+            assert time.monotonic() < deadline, "slot never freed"
+            time.sleep(0.1)
+    for x in (b, c, d):
+        x.logout()
