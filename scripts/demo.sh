@@ -18,7 +18,7 @@ if [ "${1:-}" = stop ]; then
 fi
 
 declare -A PORT=([smtp]=2525 [submission]=5870 [submissions]=4650
-	[pop3]=1100 [pop3s]=9950)
+	[imap]=1430 [imaps]=9930 [pop3]=1100 [pop3s]=9950)
 IFS=', ' read -r -a kvs <<< "${HERALD_DEMO_PORTS:-}"
 for kv in ${kvs[@]+"${kvs[@]}"}; do
 	[ -n "$kv" ] || continue
@@ -49,18 +49,20 @@ data_dir = $DIR/data
 smtp        = 127.0.0.1:${PORT[smtp]}
 submission  = 127.0.0.1:${PORT[submission]}
 submissions = 127.0.0.1:${PORT[submissions]}
+imap        = 127.0.0.1:${PORT[imap]}
+imaps       = 127.0.0.1:${PORT[imaps]}
 pop3        = 127.0.0.1:${PORT[pop3]}
 pop3s       = 127.0.0.1:${PORT[pop3s]}
 sendmail    = unix:$DIR/run/sendmail.sock
 CONF
 # keep only the listeners this build serves
-for p in smtp submission submissions pop3 pop3s sendmail; do
+for p in smtp submission submissions imap imaps pop3 pop3s sendmail; do
 	if ! "$BIN" serve --protocols | grep -qx "$p"; then
 		sed -i "/^$p /d" "$CONF"
 	fi
 done
 # a port something else listens on: say which, before the server fails
-for p in smtp submission submissions pop3 pop3s; do
+for p in smtp submission submissions imap imaps pop3 pop3s; do
 	grep -q "^$p " "$CONF" || continue
 	if (exec 3<>"/dev/tcp/127.0.0.1/${PORT[$p]}") 2>/dev/null; then
 		echo "demo: port ${PORT[$p]} ($p) on 127.0.0.1 is taken by another" \
@@ -97,7 +99,7 @@ Herald is running for example.test on 127.0.0.1 (pid $(cat "$DIR/herald.pid")).
   password:  $PASS
   config:    $CONF
   log:       $DIR/herald.log
-  listening: $(grep -E '^(smtp|submission|submissions|pop3|pop3s) ' "$CONF" | awk '{printf "%s=%s ", $1, $3}')
+  listening: $(grep -E '^(smtp|submission|submissions|imap|imaps|pop3|pop3s) ' "$CONF" | awk '{printf "%s=%s ", $1, $3}')
 
 Try it:
   swaks --server 127.0.0.1:${PORT[smtp]} --to demo@example.test --from you@example.org

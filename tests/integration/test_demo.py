@@ -1,6 +1,8 @@
 """scripts/demo.sh, the README's first command: its ports come from
 HERALD_DEMO_PORTS, and a port something else holds is named."""
+import imaplib
 import os
+import re
 import shutil
 import smtplib
 import socket
@@ -11,7 +13,8 @@ import pytest
 
 from harness import ROOT, free_port
 
-NAMES = ("smtp", "submission", "submissions", "pop3", "pop3s")
+NAMES = ("smtp", "submission", "submissions", "imap", "imaps", "pop3",
+         "pop3s")
 
 
 @pytest.fixture
@@ -40,6 +43,12 @@ def test_ports_from_the_environment(demo):
     assert f"swaks --server 127.0.0.1:{ports['smtp']}" in p.stdout
     with smtplib.SMTP("127.0.0.1", ports["smtp"], timeout=30) as s:
         assert s.noop()[0] == 250
+    # the printed password logs in over IMAP
+    assert f"imap=127.0.0.1:{ports['imap']}" in p.stdout
+    password = re.search(r"password:\s+(\S+)", p.stdout).group(1)
+    c = imaplib.IMAP4("127.0.0.1", ports["imap"], timeout=30)
+    assert c.login("demo@example.test", password)[0] == "OK"
+    c.logout()
     assert demo("stop").returncode == 0
 
 
@@ -58,7 +67,7 @@ def test_a_taken_port_is_named(demo):
 
 
 def test_bad_ports_variable(demo):
-    for bad in ("smtp", "smtp=", "smtp=x", "imap=143", "pop3=70000"):
+    for bad in ("smtp", "smtp=", "smtp=x", "http=443", "pop3=70000"):
         p = demo(ports=bad)
         assert p.returncode == 2, (bad, p.stdout + p.stderr)
         assert f"'{bad}' is not NAME=PORT" in p.stderr, p.stderr
