@@ -162,6 +162,7 @@ struct config_imap {
 	unsigned max_errors;		/* BAD commands in a row before BYE */
 	unsigned auth_line_max;		/* AUTHENTICATE response line */
 	unsigned max_sessions_per_user;	/* per worker; 0: no limit */
+	unsigned keywords_max;		/* keywords one mailbox may know */
 };
 
 struct config {

@@ -39,6 +39,7 @@ select_work(void *ctx)
 	struct select_job *job = ctx;
 	struct store_mailbox *mb = NULL;
 	struct store_message *msgs = NULL;
+	struct store_keywords kw = { 0 };
 	struct imap_mailbox *box;
 	const char *error = NULL;
 	size_t count = 0;
@@ -46,8 +47,9 @@ select_work(void *ctx)
 	job->result = store_mailbox_lookup(job->store, job->account_id,
 					   job->name, &mb, &error);
 	if (job->result == STORE_OK)
-		job->result = store_message_list(job->store, mb->id, &msgs,
-						 &count, &error);
+		job->result = store_message_list_keywords(job->store, mb->id,
+							  &msgs, &count, &kw,
+							  &error);
 	if (job->result != STORE_OK) {
 		/* the error lives in this thread's buffer */
 		snprintf(job->error, sizeof(job->error), "%s",
@@ -76,7 +78,21 @@ select_work(void *ctx)
 		m->size = msgs[i].size;
 		m->row_id = msgs[i].id;
 		memcpy(m->blob_id, msgs[i].blob_id, sizeof(m->blob_id));
+		/* the store's indexes are the view's: box->keywords below
+		 * is its name list as it is */
+		if (msgs[i].n_kw > 0) {
+			m->keywords = xcalloc(msgs[i].n_kw,
+					      sizeof(*m->keywords));
+			memcpy(m->keywords, kw.refs + msgs[i].kw_first,
+			       msgs[i].n_kw * sizeof(*m->keywords));
+			m->n_keywords = (uint16_t)msgs[i].n_kw;
+		}
 	}
+	box->keywords = kw.names;
+	box->n_keywords = kw.n_names;
+	kw.names = NULL;
+	kw.n_names = 0;
+	store_keywords_deinit(&kw);
 	free(msgs);
 	store_mailbox_free(&mb);
 	job->box = box;
@@ -129,7 +145,10 @@ select_done(struct imap_cmd *cmd)
 	} else {
 		buf_puts(out, "* OK [PERMANENTFLAGS (");
 		imap_mailbox_write_flags(box, out);
-		buf_puts(out, " \\*)] Flags permitted\r\n");
+		/* \* while the mailbox may take another keyword */
+		if (box->n_keywords < s->set->keywords_max)
+			buf_puts(out, " \\*");
+		buf_puts(out, ")] Flags permitted\r\n");
 	}
 	if (s->rev2) {
 		buf_puts(out, "* LIST () \"/\" ");

@@ -12,22 +12,16 @@
 				    cmd->name); \
 	}
 
-TODO(imap_cmd_append)
-TODO(imap_cmd_close)
-TODO(imap_cmd_copy)
 TODO(imap_cmd_create)
 TODO(imap_cmd_delete)
-TODO(imap_cmd_expunge)
 TODO(imap_cmd_fetch)
 TODO(imap_cmd_idle)
 TODO(imap_cmd_list)
 TODO(imap_cmd_lsub)
-TODO(imap_cmd_move)
 TODO(imap_cmd_namespace)
 TODO(imap_cmd_rename)
 TODO(imap_cmd_search)
 TODO(imap_cmd_status)
-TODO(imap_cmd_store)
 TODO(imap_cmd_subscribe)
 TODO(imap_cmd_unsubscribe)
 

@@ -95,6 +95,9 @@ static const struct {
 	{ "ID", CAP_ALWAYS },
 	{ "ENABLE", CAP_ALWAYS },
 	{ "UNSELECT", CAP_ALWAYS },
+	{ "UIDPLUS", CAP_AFTER_LOGIN },
+	{ "MOVE", CAP_AFTER_LOGIN },
+	{ "MULTIAPPEND", CAP_AFTER_LOGIN },
 };
 
 void
@@ -115,8 +118,12 @@ imap_session_capabilities(const struct imap_session *s, struct buf *out)
 	/* RFC 7888: any size after login; before it, only what LITERAL-
 	 * allows (the parser's literal_nonsync_max) */
 	buf_puts(out, logged_in ? " LITERAL+" : " LITERAL-");
-	if (logged_in)
+	if (logged_in) {
+		/* RFC 7889: the largest APPEND is the parser's literal_max */
+		buf_printf(out, " APPENDLIMIT=%llu",
+			   (unsigned long long)s->set->literal_max);
 		return;
+	}
 	if (s->proto == PROTO_IMAP && !tls && s->w->tls != NULL)
 		buf_puts(out, " STARTTLS");
 	if (!imap_session_plaintext_ok(s)) {

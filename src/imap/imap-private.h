@@ -95,6 +95,53 @@ void imap_msg_write_flags(const struct imap_session *s,
 			  const struct imap_mailbox *box,
 			  const struct imap_msg *msg, struct buf *out);
 
+/* ---- flags and the writing commands (imap-flags.c,
+ * imap-cmd-expunge.c) ---- */
+
+/* A flag list of STORE or APPEND: system flags and keywords, the
+ * keywords pointing into the command's arguments, deduplicated
+ * case-insensitively. */
+struct imap_flag_args {
+	uint32_t flags;		/* enum store_flag bits */
+	const char **keywords;
+	size_t n_keywords;
+};
+/* Reads n flag arguments (atoms: \Seen ..., keywords). \Recent is
+ * ignored for APPEND (append true), refused for STORE; other unknown
+ * system flags, \* and invalid keywords are refused. Returns 0, or -1
+ * with a static *error_r (answer BAD). */
+int imap_flag_args_parse(const struct imap_arg *args, size_t n, bool append,
+			 struct imap_flag_args *f, const char **error_r);
+void imap_flag_args_deinit(struct imap_flag_args *f);
+
+/* Index of keyword name in box->keywords (case-insensitive), or -1. */
+ssize_t imap_mailbox_keyword_index(const struct imap_mailbox *box,
+				   const char *name);
+/* How many of names box->keywords does not have yet. */
+size_t imap_mailbox_keywords_new(const struct imap_mailbox *box,
+				 const char *const *names, size_t n);
+/* The index of name in box->keywords, appended when new (*added_r set
+ * true: announce it with imap_mailbox_write_flags_update() before use). */
+uint32_t imap_mailbox_keyword_add(struct imap_mailbox *box, const char *name,
+				  bool *added_r);
+/* Sets msg's keywords to names (added to box as needed, see above). */
+void imap_msg_set_keywords(struct imap_mailbox *box, struct imap_msg *msg,
+			   const char *const *names, size_t n, bool *added_r);
+/* Writes "* FLAGS (...)" and, for a writable mailbox, "* OK
+ * [PERMANENTFLAGS (... \*)]" for the view's keywords (\* while the
+ * mailbox may take another keyword, [imap] keywords_max). */
+void imap_mailbox_write_flags_update(struct imap_session *s);
+/* Removes the messages with these UIDs (ascending; ones not in the view
+ * are skipped) from s->box and, unless silent, writes "* n EXPUNGE" for
+ * each in RFC 9051 7.5.1's order. */
+void imap_mailbox_expunge_uids(struct imap_session *s, const uint32_t *uids,
+			       size_t n, bool silent);
+/* uids (ascending) as a uid-set, "4:7,9" (RFC 4315 COPYUID, APPENDUID). */
+void imap_write_uid_set(struct buf *out, const uint32_t *uids, size_t n);
+/* Copies a store error message (valid only in the pool thread that got
+ * it) into a job's buffer; NULL gives "?". */
+void imap_copy_error(char *dst, size_t size, const char *error);
+
 /* ---- the command table ---- */
 
 /* What a handler returns: it has answered (or the command is over), or it
@@ -155,14 +202,13 @@ struct imap_cmd {
 imap_cmd_fn_t imap_cmd_capability, imap_cmd_noop, imap_cmd_logout,
 	imap_cmd_id, imap_cmd_enable, imap_cmd_starttls, imap_cmd_login,
 	imap_cmd_authenticate, imap_cmd_select, imap_cmd_examine,
-	imap_cmd_unselect;
+	imap_cmd_unselect, imap_cmd_store, imap_cmd_expunge, imap_cmd_close,
+	imap_cmd_copy, imap_cmd_move, imap_cmd_append;
 /* Not written yet: stubs in imap-cmd-todo.c until their files land. */
-imap_cmd_fn_t imap_cmd_append, imap_cmd_close, imap_cmd_copy,
-	imap_cmd_create, imap_cmd_delete, imap_cmd_expunge, imap_cmd_fetch,
-	imap_cmd_idle, imap_cmd_list, imap_cmd_lsub, imap_cmd_move,
-	imap_cmd_namespace, imap_cmd_rename, imap_cmd_search,
-	imap_cmd_status, imap_cmd_store, imap_cmd_subscribe,
-	imap_cmd_unsubscribe;
+imap_cmd_fn_t imap_cmd_create, imap_cmd_delete, imap_cmd_fetch,
+	imap_cmd_idle, imap_cmd_list, imap_cmd_lsub, imap_cmd_namespace,
+	imap_cmd_rename, imap_cmd_search, imap_cmd_status,
+	imap_cmd_subscribe, imap_cmd_unsubscribe;
 
 /* The entry for an upper-cased name, or NULL. */
 const struct imap_cmd_def *imap_command_find(const char *name);

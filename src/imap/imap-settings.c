@@ -57,6 +57,13 @@ static const struct setting imap_settings[] = {
 	  .doc = "Logged-in IMAP sessions one account may have open in one "
 		 "worker process; a login beyond them gets NO [LIMIT]. 0: no "
 		 "limit." },
+	{ .key = "keywords_max", .type = SETTING_UINT,
+	  .offset = OFF(imap.keywords_max), .def = "256", .min = 1,
+	  .max = 4096, .reloadable = true,
+	  .doc = "Keywords (flags such as $Forwarded or Work) one mailbox "
+		 "may know; a STORE or APPEND that would add one more is "
+		 "refused with NO [LIMIT] (COPY and MOVE bring a message's "
+		 "keywords along regardless)." },
 };
 
 const struct setting_section imap_settings_section = {

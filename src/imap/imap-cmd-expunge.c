@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * EXPUNGE, UID EXPUNGE (RFC 9051 6.4.3, 6.4.9) and CLOSE (6.4.1): the
+ * messages of the view that have \Deleted when the store runs the expunge
+ * are removed, each announced by "* n EXPUNGE" (CLOSE says nothing and
+ * leaves the mailbox).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "imap/imap-private.h"
+#include "lib/mem.h"
+
+void
+imap_mailbox_expunge_uids(struct imap_session *s, const uint32_t *uids,
+			  size_t n, bool silent)
+{
+	struct imap_mailbox *box = s->box;
+	struct buf *out = imap_session_out(s);
+	size_t k = 0, gone = 0;
+
+	if (box == NULL || n == 0)
+		return;
+	/* One pass over the view: both lists are in UID order. Each
+	 * EXPUNGE renumbers the messages after it at once (RFC 9051
+	 * 7.5.1), so the number sent is the message's index less the
+	 * messages already announced gone. */
+	for (size_t i = 0; i < box->count; i++) {
+		struct imap_msg *m = &box->msgs[i];
+
+		while (k < n && uids[k] < m->uid)
+			k++;
+		if (k < n && uids[k] == m->uid) {
+			if (!silent)
+				buf_printf(out, "* %zu EXPUNGE\r\n",
+					   i + 1 - gone);
+			free(m->keywords);
+			gone++;
+			continue;
+		}
+		if (gone > 0)
+			box->msgs[i - gone] = *m;
+	}
+	box->count -= gone;
+}
+
+struct expunge_job {
+	struct store *store;
+	int64_t mailbox_id;
+	uint32_t *uids;
+	size_t count;
+	uint32_t *gone;
+	size_t n_gone;
+	enum store_result result;
+	char error[200];
+};
+
+static void
+expunge_job_free(void *ctx)
+{
+	struct expunge_job *job = ctx;
+
+	free(job->uids);
+	free(job->gone);
+	free(job);
+}
+
+static void
+expunge_work(void *ctx)
+{
+	struct expunge_job *job = ctx;
+	const char *error = NULL;
+
+	job->result = store_expunge_deleted(job->store, job->mailbox_id,
+					    job->uids, job->count, &job->gone,
+					    &job->n_gone, &error);
+	if (job->result != STORE_OK)
+		imap_copy_error(job->error, sizeof(job->error), error);
+}
+
+/* A job over the given view indexes (NULL: every message). */
+static struct expunge_job *
+expunge_job_new(struct imap_session *s, const size_t *idx, size_t n)
+{
+	struct expunge_job *job = xcalloc(1, sizeof(*job));
+	struct imap_mailbox *box = s->box;
+
+	job->store = s->store;
+	job->mailbox_id = box->id;
+	if (idx == NULL)
+		n = box->count;
+	job->uids = xcalloc(n > 0 ? n : 1, sizeof(*job->uids));
+	/* Every message named goes to the store, which removes those
+	 * with \Deleted as it sees them: another session may have set or
+	 * cleared the flag since this view was told. */
+	for (size_t i = 0; i < n; i++)
+		job->uids[i] = box->msgs[idx != NULL ? idx[i] : i].uid;
+	job->count = n;
+	return job;
+}
+
+static void
+expunge_done(struct imap_cmd *cmd)
+{
+	struct expunge_job *job = cmd->ctx;
+
+	if (job->result == STORE_E_NOT_FOUND)
+		return (void)imap_cmd_no(cmd, "[NONEXISTENT] The mailbox no "
+					 "longer exists");
+	if (job->result != STORE_OK)
+		return (void)imap_cmd_store_error(cmd, job->result,
+						  job->error);
+	imap_mailbox_expunge_uids(cmd->s, job->gone, job->n_gone, false);
+	(void)imap_cmd_ok(cmd, "%s completed", cmd->uid ? "UID EXPUNGE" :
+			  "EXPUNGE");
+}
+
+enum imap_cmd_result
+imap_cmd_expunge(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->s;
+	struct expunge_job *job;
+	size_t *idx = NULL, n = 0;
+	const char *error;
+
+	if (!cmd->uid) {
+		if (cmd->n_args != 0)
+			return imap_cmd_bad(cmd, "EXPUNGE takes no arguments");
+		if (s->box->count == 0)
+			return imap_cmd_ok(cmd, "EXPUNGE completed");
+		job = expunge_job_new(s, NULL, 0);
+	} else {
+		/* RFC 9051 6.4.9: only the given UIDs */
+		if (cmd->n_args != 1)
+			return imap_cmd_bad(cmd, "UID EXPUNGE takes a UID set");
+		if (imap_session_seqset(s, &cmd->args[0], true, &idx, &n,
+					&error) < 0)
+			return imap_cmd_bad(cmd, "%s", error);
+		if (n == 0)
+			return imap_cmd_ok(cmd, "UID EXPUNGE completed");
+		job = expunge_job_new(s, idx, n);
+		free(idx);
+	}
+	return imap_cmd_run_blocking(cmd, expunge_work, expunge_done, job,
+				     expunge_job_free);
+}
+
+static void
+close_done(struct imap_cmd *cmd)
+{
+	struct expunge_job *job = cmd->ctx;
+	struct imap_session *s = cmd->s;
+
+	/* RFC 9051 6.4.1: the session leaves the mailbox whatever came of
+	 * the expunge; a failure is still told */
+	imap_session_unselect(s);
+	if (job->result != STORE_OK && job->result != STORE_E_NOT_FOUND)
+		return (void)imap_cmd_store_error(cmd, job->result,
+						  job->error);
+	(void)imap_cmd_ok(cmd, "CLOSE completed");
+}
+
+enum imap_cmd_result
+imap_cmd_close(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->s;
+
+	if (cmd->n_args != 0)
+		return imap_cmd_bad(cmd, "CLOSE takes no arguments");
+	/* EXAMINE: nothing is expunged (RFC 9051 6.4.1) */
+	if (s->box->readonly || s->box->count == 0) {
+		imap_session_unselect(s);
+		return imap_cmd_ok(cmd, "CLOSE completed");
+	}
+	return imap_cmd_run_blocking(cmd, expunge_work, close_done,
+				     expunge_job_new(s, NULL, 0),
+				     expunge_job_free);
+}

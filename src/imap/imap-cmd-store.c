@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * STORE and UID STORE (RFC 9051 6.4.6): FLAGS, +FLAGS and -FLAGS with
+ * .SILENT, system flags and keywords changed in one store operation; the
+ * new flags of every message go out as untagged FETCH (with UID for UID
+ * STORE), after a FLAGS response for any keyword the client was not told
+ * about yet.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "imap/imap-private.h"
+#include "lib/mem.h"
+
+struct store_job {
+	struct store *store;
+	int64_t mailbox_id;
+	uint32_t *uids;
+	size_t count;
+	struct imap_flag_args flags;
+	struct store_flags_change change;
+	bool silent;
+	struct store_flags_result res;
+	enum store_result result;
+	char error[200];
+};
+
+static void
+store_job_free(void *ctx)
+{
+	struct store_job *job = ctx;
+
+	store_flags_result_deinit(&job->res);
+	imap_flag_args_deinit(&job->flags);
+	free(job->uids);
+	free(job);
+}
+
+static void
+store_work(void *ctx)
+{
+	struct store_job *job = ctx;
+	const char *error = NULL;
+
+	job->result = store_flags_store(job->store, job->mailbox_id, job->uids,
+					job->count, &job->change, &job->res,
+					&error);
+	if (job->result != STORE_OK)
+		imap_copy_error(job->error, sizeof(job->error), error);
+}
+
+static void
+store_done(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->s;
+	struct store_job *job = cmd->ctx;
+	struct imap_mailbox *box = s->box;
+	struct buf *out = imap_session_out(s);
+	const struct store_keywords *kw = &job->res.kw;
+	bool added = false;
+	size_t mark;
+
+	if (job->result == STORE_E_INVALID)
+		/* the keywords were checked: only the limit is left */
+		return (void)imap_cmd_no(cmd, "[LIMIT] %s", job->error);
+	if (job->result == STORE_E_NOT_FOUND)
+		return (void)imap_cmd_no(cmd, "[NONEXISTENT] The mailbox no "
+					 "longer exists");
+	if (job->result != STORE_OK)
+		return (void)imap_cmd_store_error(cmd, job->result,
+						  job->error);
+	/* The FLAGS response, if one is needed, goes before the FETCHes:
+	 * write those after a mark and move them behind it. */
+	mark = out->len;
+	for (size_t i = 0; i < job->res.count; i++) {
+		const struct store_flags_msg *m = &job->res.msgs[i];
+		ssize_t idx = imap_mailbox_find_uid(box, m->uid);
+		const char **names;
+		struct imap_msg *msg;
+
+		if (idx < 0)
+			continue;
+		msg = &box->msgs[idx];
+		msg->flags = m->flags;
+		msg->modseq = m->modseq;
+		names = xcalloc(m->n_kw + 1, sizeof(*names));
+		for (uint32_t k = 0; k < m->n_kw; k++)
+			names[k] = kw->names[kw->refs[m->kw_first + k]];
+		imap_msg_set_keywords(box, msg, names, m->n_kw, &added);
+		free(names);
+		/* RFC 9051 6.4.6: .SILENT asks for no FETCH of the flags set */
+		if (job->silent)
+			continue;
+		buf_printf(out, "* %zu FETCH (", (size_t)idx + 1);
+		if (cmd->uid)
+			buf_printf(out, "UID %u ", m->uid);
+		buf_puts(out, "FLAGS ");
+		imap_msg_write_flags(s, box, msg, out);
+		buf_puts(out, ")\r\n");
+	}
+	if (added) {
+		char *fetches = xstrndup(out->data + mark, out->len - mark);
+		size_t len = out->len - mark;
+
+		buf_truncate(out, mark);
+		imap_mailbox_write_flags_update(s);
+		buf_append(out, fetches, len);
+		free(fetches);
+	}
+	(void)imap_cmd_ok(cmd, "%s completed", cmd->uid ? "UID STORE" :
+			  "STORE");
+}
+
+/* "FLAGS", "+FLAGS.SILENT", ... */
+static int
+store_item(const struct imap_arg *arg, struct store_job *job)
+{
+	const char *s;
+	size_t len;
+
+	if (arg->type != IMAP_ARG_ATOM)
+		return -1;
+	s = arg->str;
+	len = arg->len;
+	if (len > 7 && strcasecmp(s + len - 7, ".SILENT") == 0) {
+		job->silent = true;
+		len -= 7;
+	}
+	if (len > 0 && (s[0] == '+' || s[0] == '-')) {
+		s++;
+		len--;
+	} else {
+		job->change.replace = true;
+	}
+	if (len != 5 || strncasecmp(s, "FLAGS", 5) != 0)
+		return -1;
+	return 0;
+}
+
+enum imap_cmd_result
+imap_cmd_store(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->s;
+	const struct imap_arg *args = cmd->args;
+	struct store_job *job;
+	const struct imap_arg *flags;
+	size_t *idx = NULL, n = 0, n_flags;
+	const char *error;
+	bool remove;
+
+	if (cmd->n_args < 3)
+		return imap_cmd_bad(cmd, "%s takes a sequence set, an item "
+				    "and flags", cmd->name);
+	if (args[1].type == IMAP_ARG_LIST)
+		/* (UNCHANGEDSINCE n) needs CONDSTORE, not offered */
+		return imap_cmd_bad(cmd, "STORE modifiers are not supported");
+	job = xcalloc(1, sizeof(*job));
+	if (store_item(&args[1], job) < 0) {
+		store_job_free(job);
+		return imap_cmd_bad(cmd, "Invalid STORE item: FLAGS, +FLAGS "
+				    "or -FLAGS, optionally .SILENT");
+	}
+	remove = args[1].str[0] == '-';
+	/* RFC 9051 9: store-att-flags takes a flag-list or flags with no
+	 * parentheses */
+	if (cmd->n_args == 3 && args[2].type == IMAP_ARG_LIST) {
+		flags = args[2].list;
+		n_flags = args[2].list_count;
+	} else {
+		flags = &args[2];
+		n_flags = cmd->n_args - 2;
+	}
+	if (imap_flag_args_parse(flags, n_flags, false, &job->flags,
+				 &error) < 0) {
+		store_job_free(job);
+		return imap_cmd_bad(cmd, "%s", error);
+	}
+	if (remove) {
+		job->change.remove = job->flags.flags;
+		job->change.kw_remove = job->flags.keywords;
+		job->change.n_kw_remove = job->flags.n_keywords;
+	} else {
+		job->change.add = job->flags.flags;
+		job->change.kw_add = job->flags.keywords;
+		job->change.n_kw_add = job->flags.n_keywords;
+		job->change.keywords_max = s->set->keywords_max;
+		if (s->set->keywords_max > 0 &&
+		    s->box->n_keywords +
+		    imap_mailbox_keywords_new(s->box, job->flags.keywords,
+					      job->flags.n_keywords) >
+		    s->set->keywords_max) {
+			store_job_free(job);
+			return imap_cmd_no(cmd, "[LIMIT] A mailbox takes at "
+					   "most %u keywords",
+					   s->set->keywords_max);
+		}
+	}
+	if (imap_session_seqset(s, &args[0], cmd->uid, &idx, &n,
+				&error) < 0) {
+		store_job_free(job);
+		return imap_cmd_bad(cmd, "%s", error);
+	}
+	if (n == 0) {
+		store_job_free(job);
+		return imap_cmd_ok(cmd, "%s completed (no messages)",
+				   cmd->uid ? "UID STORE" : "STORE");
+	}
+	job->uids = xcalloc(n, sizeof(*job->uids));
+	for (size_t i = 0; i < n; i++)
+		job->uids[i] = s->box->msgs[idx[i]].uid;
+	free(idx);
+	job->count = n;
+	job->store = s->store;
+	job->mailbox_id = s->box->id;
+	return imap_cmd_run_blocking(cmd, store_work, store_done, job,
+				     store_job_free);
+}
