@@ -163,6 +163,8 @@ struct config_imap {
 	unsigned auth_line_max;		/* AUTHENTICATE response line */
 	unsigned max_sessions_per_user;	/* per worker; 0: no limit */
 	unsigned keywords_max;		/* keywords one mailbox may know */
+	unsigned search_keys_max;	/* keys in one SEARCH program */
+	unsigned search_depth_max;	/* NOT/OR/parentheses nested */
 };
 
 struct config {

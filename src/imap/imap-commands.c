@@ -98,6 +98,8 @@ static const struct {
 	{ "UIDPLUS", CAP_AFTER_LOGIN },
 	{ "MOVE", CAP_AFTER_LOGIN },
 	{ "MULTIAPPEND", CAP_AFTER_LOGIN },
+	{ "ESEARCH", CAP_AFTER_LOGIN },
+	{ "SEARCHRES", CAP_AFTER_LOGIN },
 };
 
 void

@@ -64,6 +64,17 @@ static const struct setting imap_settings[] = {
 		 "may know; a STORE or APPEND that would add one more is "
 		 "refused with NO [LIMIT] (COPY and MOVE bring a message's "
 		 "keywords along regardless)." },
+	{ .key = "search_keys_max", .type = SETTING_UINT,
+	  .offset = OFF(imap.search_keys_max), .def = "1000", .min = 1,
+	  .max = 1000000, .reloadable = true,
+	  .doc = "Keys in one SEARCH program, each NOT, OR and parenthesised "
+		 "list counting as one; more is BAD (docs/imap.md "
+		 "\"SEARCH\")." },
+	{ .key = "search_depth_max", .type = SETTING_UINT,
+	  .offset = OFF(imap.search_depth_max), .def = "64", .min = 1,
+	  .max = 1000, .reloadable = true,
+	  .doc = "NOT, OR and parentheses nested at once in one SEARCH "
+		 "program; deeper is BAD." },
 };
 
 const struct setting_section imap_settings_section = {

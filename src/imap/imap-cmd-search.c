@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SEARCH and UID SEARCH (RFC 9051 6.4.4, RFC 3501 6.4.4) with ESEARCH
+ * results (RFC 4731) and SAVE / "$" (SEARCHRES, RFC 5182). The view
+ * decides what it can on the loop thread; messages whose verdict needs
+ * their text go to one pool job that reads it through the store's search
+ * index. IMAP4rev1 sessions get "* SEARCH", IMAP4rev2 ones and any RETURN
+ * "* ESEARCH" (CLIENT-QUIRKS).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "imap/imap-private.h"
+#include "imap/imap-search.h"
+#include "lib/buf.h"
+#include "lib/mem.h"
+
+/* A message the view could not decide, with what the pool job needs. */
+struct search_pending {
+	size_t idx;			/* in the view */
+	struct imap_search_msg msg;
+	char blob_id[STORE_BLOB_ID_LEN + 1];
+};
+
+struct search_job {
+	struct imap_search_program prog;
+	struct imap_search_view view;
+	uint32_t *saved;		/* the view's copy of "$", sorted */
+	bool *match;			/* per message of the view */
+	size_t count;
+	struct search_pending *pending;
+	size_t n_pending;
+	struct store *store;
+	int64_t account_id;
+	bool failed;
+	char error[200];
+};
+
+static void
+search_job_free(void *ctx)
+{
+	struct search_job *job = ctx;
+
+	imap_search_program_deinit(&job->prog);
+	free(job->saved);
+	free(job->match);
+	free(job->pending);
+	free(job);
+}
+
+static int
+uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The program's keyword number -> the view's bit in msg keywords. */
+static uint64_t
+msg_keywords(const struct imap_mailbox *box, const struct imap_msg *msg,
+	     const int *kwmap, size_t n_kw)
+{
+	uint64_t bits = 0;
+
+	for (size_t k = 0; k < n_kw; k++) {
+		if (kwmap[k] < 0)
+			continue;
+		for (uint16_t j = 0; j < msg->n_keywords; j++)
+			if (msg->keywords[j] == (uint32_t)kwmap[k])
+				bits |= (uint64_t)1 << k;
+	}
+	(void)box;
+	return bits;
+}
+
+static void
+write_numbers(struct buf *out, const uint32_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		buf_printf(out, " %u", v[i]);
+}
+
+/* sequence-set of ascending numbers: runs as "a:b" */
+static void
+write_set(struct buf *out, const uint32_t *v, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+
+		while (j + 1 < n && v[j + 1] == v[j] + 1)
+			j++;
+		if (i > 0)
+			buf_putc(out, ',');
+		if (j > i)
+			buf_printf(out, "%u:%u", v[i], v[j]);
+		else
+			buf_printf(out, "%u", v[i]);
+		i = j + 1;
+	}
+}
+
+/* RFC 5182 2.4: with MIN and/or MAX but neither ALL nor COUNT, SAVE
+ * keeps only those. */
+static void
+save_result(struct imap_session *s, unsigned int ret, const uint32_t *uids,
+	    size_t n)
+{
+	free(s->saved);
+	s->saved = NULL;
+	s->n_saved = 0;
+	if (n == 0)
+		return;
+	if ((ret & (IMAP_SEARCH_RET_ALL | IMAP_SEARCH_RET_COUNT)) != 0 ||
+	    (ret & (IMAP_SEARCH_RET_MIN | IMAP_SEARCH_RET_MAX)) == 0) {
+		s->saved = xmemdup(uids, n * sizeof(*uids));
+		s->n_saved = n;
+		return;
+	}
+	s->saved = xcalloc(2, sizeof(*s->saved));
+	if (ret & IMAP_SEARCH_RET_MIN)
+		s->saved[s->n_saved++] = uids[0];
+	if ((ret & IMAP_SEARCH_RET_MAX) && (s->n_saved == 0 || n > 1))
+		s->saved[s->n_saved++] = uids[n - 1];
+}
+
+/* Whether the arguments start with RETURN (... SAVE ...). */
+static bool
+asks_save(const struct imap_arg *args, size_t n)
+{
+	if (n < 2 || !imap_arg_atom_equals(&args[0], "RETURN") ||
+	    args[1].type != IMAP_ARG_LIST)
+		return false;
+	for (size_t i = 0; i < args[1].list_count; i++)
+		if (imap_arg_atom_equals(&args[1].list[i], "SAVE"))
+			return true;
+	return false;
+}
+
+static enum imap_cmd_result
+search_reply(struct imap_cmd *cmd, struct search_job *job)
+{
+	struct imap_session *s = cmd->s;
+	const struct imap_mailbox *box = s->box;
+	const struct imap_search_program *prog = &job->prog;
+	unsigned int ret = prog->ret;
+	uint32_t *nums, *uids;
+	size_t n = 0;
+	struct buf *out;
+
+	nums = xcalloc(job->count + 1, sizeof(*nums));
+	uids = xcalloc(job->count + 1, sizeof(*uids));
+	for (size_t i = 0; i < job->count; i++) {
+		if (!job->match[i])
+			continue;
+		uids[n] = box->msgs[i].uid;
+		nums[n++] = cmd->uid ? box->msgs[i].uid : (uint32_t)(i + 1);
+	}
+	if (ret & IMAP_SEARCH_RET_SAVE)
+		save_result(s, ret, uids, n);
+	out = imap_session_out(s);
+	if (!prog->has_return && !s->rev2) {
+		buf_puts(out, "* SEARCH");
+		write_numbers(out, nums, n);
+		buf_puts(out, "\r\n");
+	} else if (ret != IMAP_SEARCH_RET_SAVE) {
+		/* RFC 9051 6.4.4: no RETURN is RETURN (ALL); SAVE alone
+		 * gives no ESEARCH (RFC 5182 2.1) */
+		if (!prog->has_return)
+			ret = IMAP_SEARCH_RET_ALL;
+		buf_printf(out, "* ESEARCH (TAG \"%s\")%s", cmd->tag,
+			   cmd->uid ? " UID" : "");
+		if ((ret & IMAP_SEARCH_RET_MIN) && n > 0)
+			buf_printf(out, " MIN %u", nums[0]);
+		if ((ret & IMAP_SEARCH_RET_MAX) && n > 0)
+			buf_printf(out, " MAX %u", nums[n - 1]);
+		if ((ret & IMAP_SEARCH_RET_ALL) && n > 0) {
+			buf_puts(out, " ALL ");
+			write_set(out, nums, n);
+		}
+		if (ret & IMAP_SEARCH_RET_COUNT)
+			buf_printf(out, " COUNT %zu", n);
+		buf_puts(out, "\r\n");
+	}
+	free(nums);
+	free(uids);
+	imap_session_flush(s);
+	return imap_cmd_ok(cmd, "%sSEARCH completed", cmd->uid ? "UID " : "");
+}
+
+static void
+search_work(void *ctx)
+{
+	struct search_job *job = ctx;
+	struct store_search *search = NULL;
+	const char *error = NULL;
+
+	if (store_search_begin(job->store, job->account_id, &search,
+			       &error) != STORE_OK)
+		goto fail;
+	for (size_t i = 0; i < job->n_pending; i++) {
+		struct search_pending *p = &job->pending[i];
+		bool match = false;
+
+		p->msg.blob_id = p->blob_id;
+		if (imap_search_match_store(&job->prog, &job->view, &p->msg,
+					    search, &match, &error) < 0)
+			goto fail;
+		job->match[p->idx] = match;
+	}
+	store_search_end(&search);
+	return;
+fail:
+	/* the error lives in this thread's buffer */
+	snprintf(job->error, sizeof(job->error), "%s",
+		 error != NULL ? error : "?");
+	job->failed = true;
+	store_search_end(&search);
+}
+
+static void
+search_done(struct imap_cmd *cmd)
+{
+	struct search_job *job = cmd->ctx;
+
+	if (job->failed) {
+		if (job->prog.ret & IMAP_SEARCH_RET_SAVE)
+			save_result(cmd->s, 0, NULL, 0);
+		imap_cmd_no(cmd, "[UNAVAILABLE] SEARCH failed: %s",
+			    job->error);
+		return;
+	}
+	search_reply(cmd, job);
+}
+
+enum imap_cmd_result
+imap_cmd_search(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->s;
+	const struct imap_mailbox *box = s->box;
+	struct imap_search_limits lim = {
+		.keys_max = s->set->search_keys_max,
+		.depth_max = s->set->search_depth_max,
+	};
+	struct search_job *job = xcalloc(1, sizeof(*job));
+	const char *error = NULL;
+	int kwmap[IMAP_SEARCH_KEYWORDS_MAX];
+
+	switch (imap_search_parse(cmd->args, cmd->n_args, &lim, &job->prog,
+				  &error)) {
+	case IMAP_SEARCH_PARSE_OK:
+		break;
+	case IMAP_SEARCH_PARSE_BADCHARSET:
+		search_job_free(job);
+		/* RFC 5182 2.1: a SAVE answered NO empties the result (a
+		 * BAD leaves it) */
+		if (asks_save(cmd->args, cmd->n_args))
+			save_result(s, 0, NULL, 0);
+		return imap_cmd_no(cmd, "[BADCHARSET (UTF-8 US-ASCII)] %s",
+				   error);
+	default:
+		search_job_free(job);
+		return imap_cmd_bad(cmd, "%s", error);
+	}
+	for (size_t k = 0; k < job->prog.n_keywords; k++) {
+		kwmap[k] = -1;
+		for (size_t j = 0; j < box->n_keywords; j++)
+			if (strcasecmp(box->keywords[j],
+				       job->prog.keywords[k]) == 0)
+				kwmap[k] = (int)j;
+	}
+	if (s->n_saved > 0) {
+		job->saved = xmemdup(s->saved, s->n_saved * sizeof(*s->saved));
+		qsort(job->saved, s->n_saved, sizeof(*job->saved), uid_cmp);
+	}
+	job->view = (struct imap_search_view){
+		.last_seq = (uint32_t)box->count,
+		.last_uid = box->count > 0 ? box->msgs[box->count - 1].uid : 0,
+		.saved = job->saved, .n_saved = s->n_saved,
+	};
+	job->count = box->count;
+	job->match = xcalloc(box->count + 1, sizeof(*job->match));
+	for (size_t i = 0; i < box->count; i++) {
+		const struct imap_msg *m = &box->msgs[i];
+		struct imap_search_msg sm = {
+			.seq = (uint32_t)(i + 1), .uid = m->uid,
+			.flags = m->flags, .recent = !s->rev2 && m->recent,
+			.internal_date = m->internal_date, .size = m->size,
+			.keywords = msg_keywords(box, m, kwmap,
+						 job->prog.n_keywords),
+		};
+		struct search_pending *p;
+
+		switch (imap_search_match_view(&job->prog, &job->view, &sm)) {
+		case IMAP_SEARCH_YES:
+			job->match[i] = true;
+			break;
+		case IMAP_SEARCH_NO:
+			break;
+		case IMAP_SEARCH_MAYBE:
+			if (job->pending == NULL)
+				job->pending = xcalloc(box->count,
+						       sizeof(*job->pending));
+			p = &job->pending[job->n_pending++];
+			p->idx = i;
+			p->msg = sm;
+			memcpy(p->blob_id, m->blob_id, sizeof(p->blob_id));
+			break;
+		}
+	}
+	if (job->n_pending == 0) {
+		enum imap_cmd_result r = search_reply(cmd, job);
+
+		search_job_free(job);
+		return r;
+	}
+	job->store = s->store;
+	job->account_id = s->account_id;
+	return imap_cmd_run_blocking(cmd, search_work, search_done, job,
+				     search_job_free);
+}
