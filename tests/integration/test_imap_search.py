@@ -333,3 +333,74 @@ def test_search_1000_messages(herald_factory):
     typ, data = c.response("ESEARCH")
     assert data[0].endswith(b") UID MIN 17 MAX 999 COUNT 3"), data
     c.logout()
+
+
+def test_flags_and_keywords_after_store(three):
+    h, c = three
+    assert c.store("1", "+FLAGS", "(\\Seen \\Flagged $Work)")[0] == "OK"
+    assert c.store("3", "+FLAGS", "(\\Deleted \\Answered)")[0] == "OK"
+    assert nums(c, "SEEN") == [1]
+    assert nums(c, "UNSEEN") == [2, 3]
+    assert nums(c, "FLAGGED", "SEEN") == [1]
+    assert nums(c, "KEYWORD", "$Work") == [1]
+    assert nums(c, "KEYWORD", "$WORK") == [1]       # case-insensitive
+    assert nums(c, "UNKEYWORD", "$Work") == [2, 3]
+    assert nums(c, "OR", "FLAGGED", "DELETED") == [1, 3]
+    assert nums(c, "NOT", "DELETED", "NOT", "SEEN") == [2]
+    assert nums(c, "ANSWERED", "TEXT", "muenchen") == [3]
+    assert nums(c, "UID", "1:*", "UNANSWERED", "UNDELETED",
+                "UNFLAGGED") == [2]
+
+
+def wait_docs(h, want, timeout=30):
+    """The number of search index entries once the indexer is idle."""
+    deadline = time.time() + timeout
+    while True:
+        db = h.db()
+        left = db.execute("SELECT count(*) FROM search_queue").fetchone()[0]
+        docs = db.execute("SELECT count(*) FROM search_docs").fetchone()[0]
+        db.close()
+        if (left == 0 and docs == want) or time.time() > deadline:
+            return left, docs
+        time.sleep(0.1)
+
+
+def test_index_follows_append_copy_expunge(herald_factory):
+    h = server(herald_factory)
+    c = login(h)
+    quokka = QP_LATIN1.replace("Fr=FChling", "Quokka-Fr=FChling")
+    assert c.append("INBOX", None, None, quokka.encode())[0] == "OK"
+    c.select("INBOX")
+    c.literal = "quokka-frühling".encode()
+    assert nums(c, "BODY", charset="UTF-8") == [1]
+    assert c.copy("1", "Archive")[0] == "OK"
+    # two copies in one account share one entry
+    assert wait_docs(h, 1) == (0, 1)
+    assert nums(c, "TEXT", "quokka") == [1]
+    c.select("Archive")
+    assert nums(c, "TEXT", "quokka") == [1]
+    # gone from INBOX, still in Archive: the entry stays
+    c.select("INBOX")
+    c.store("1", "+FLAGS", "(\\Deleted)")
+    assert c.expunge()[0] == "OK"
+    assert nums(c, "TEXT", "quokka") == []
+    assert wait_docs(h, 1) == (0, 1)
+    c.select("Archive")
+    assert nums(c, "TEXT", "quokka") == [1]
+    # SAVE, then the saved message is moved away: $ no longer names it
+    typ, _ = c.search(None, "RETURN", "(SAVE)", "ALL")
+    assert typ == "OK"
+    assert nums(c, "$") == [1]
+    assert c._simple_command("MOVE", "1", "Trash")[0] == "OK"
+    assert nums(c, "$") == []
+    c.select("Trash")
+    assert nums(c, "TEXT", "quokka") == [1]
+    c.store("1", "+FLAGS", "(\\Deleted)")
+    assert c.expunge()[0] == "OK"
+    # no message of the account names the body: its entry goes
+    assert wait_docs(h, 0) == (0, 0)
+    db = h.db()
+    assert db.execute("SELECT count(*) FROM search_text WHERE search_text"
+                      " MATCH '\"quokka\"'").fetchone()[0] == 0
+    db.close()
+    c.logout()
