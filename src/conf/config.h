@@ -165,6 +165,7 @@ struct config_imap {
 	unsigned keywords_max;		/* keywords one mailbox may know */
 	unsigned search_keys_max;	/* keys in one SEARCH program */
 	unsigned search_depth_max;	/* NOT/OR/parentheses nested */
+	uint64_t idle_keepalive_ms;	/* "* OK Still here" in IDLE */
 };
 
 struct config {

@@ -15,7 +15,6 @@
 TODO(imap_cmd_create)
 TODO(imap_cmd_delete)
 TODO(imap_cmd_fetch)
-TODO(imap_cmd_idle)
 TODO(imap_cmd_list)
 TODO(imap_cmd_lsub)
 TODO(imap_cmd_namespace)
@@ -23,19 +22,3 @@ TODO(imap_cmd_rename)
 TODO(imap_cmd_status)
 TODO(imap_cmd_subscribe)
 TODO(imap_cmd_unsubscribe)
-
-/* imap-sync.c replaces these: nothing changes under a session yet. */
-bool
-imap_sync_pending(const struct imap_session *s)
-{
-	(void)s;
-	return false;
-}
-
-void
-imap_sync_start(struct imap_session *s, bool allow_expunge,
-		void (*then)(struct imap_session *s))
-{
-	(void)allow_expunge;
-	then(s);
-}

@@ -100,6 +100,7 @@ static const struct {
 	{ "MULTIAPPEND", CAP_AFTER_LOGIN },
 	{ "ESEARCH", CAP_AFTER_LOGIN },
 	{ "SEARCHRES", CAP_AFTER_LOGIN },
+	{ "IDLE", CAP_ALWAYS },
 };
 
 void

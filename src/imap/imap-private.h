@@ -56,6 +56,11 @@ struct imap_msg {
 	uint32_t *keywords;	/* indexes, sorted; NULL when none */
 	uint16_t n_keywords;
 	bool recent;		/* \Recent (IMAP4rev1 only) */
+	/* Gone from the store, its EXPUNGE not sent yet because the
+	 * commands since used sequence numbers (RFC 9051 7.5.1): it keeps
+	 * its number until imap-sync.c sends the EXPUNGE and drops it. A
+	 * command that removes messages from the view leaves these. */
+	bool expunged;
 };
 
 /* The view of the selected mailbox: what this session has told the client
@@ -74,6 +79,13 @@ struct imap_mailbox {
 	size_t alloc;
 	char **keywords;	/* every keyword announced in FLAGS */
 	size_t n_keywords;
+	/* imap-sync.c: the store's change counter and the HIGHESTMODSEQ
+	 * the view was last brought up to date with (0: not yet since
+	 * SELECT, whose highestmodseq must be read no later than its
+	 * message list), and how many msgs are marked expunged. */
+	uint64_t sync_counter;
+	uint64_t sync_modseq;
+	size_t n_expunged;
 };
 
 /* Index of uid in box->msgs or -1 (binary search). */

@@ -48,6 +48,7 @@ static const char *const state_names[] = {
 };
 
 static void process_input(struct imap_session *s);
+static void process_line(struct imap_session *s);
 
 /* Input is paused while a command runs (and resumed when it ends or
  * wants a raw line); ioev insists on pairs, the flag keeps them. */
@@ -637,6 +638,11 @@ process_input(struct imap_session *s)
 		}
 	}
 	s->in_input = false;
+	/* a command that now reads raw lines (IDLE's DONE) may find them
+	 * buffered already: "IDLE\r\nDONE\r\n" in one packet */
+	if (s->cmd != NULL && s->line_cb != NULL && !s->job_pending &&
+	    ioev_conn_input_len(s->conn) > 0)
+		process_line(s);
 }
 
 /* A command waiting for a raw line (AUTHENTICATE's responses, IDLE's

@@ -75,6 +75,13 @@ static const struct setting imap_settings[] = {
 	  .max = 1000, .reloadable = true,
 	  .doc = "NOT, OR and parentheses nested at once in one SEARCH "
 		 "program; deeper is BAD." },
+	{ .key = "idle_keepalive", .type = SETTING_DURATION,
+	  .offset = OFF(imap.idle_keepalive_ms), .def = "2m", .min = 1000,
+	  .max = 1800000, .unit = DURATION_MS, .reloadable = true,
+	  .doc = "Interval of the untagged \"* OK Still here\" sent to a "
+		 "session in IDLE: mobile carriers' NATs drop TCP connections "
+		 "silent for 5 to 15 minutes. Each one also looks for changes "
+		 "the notification may have missed." },
 };
 
 const struct setting_section imap_settings_section = {
