@@ -73,7 +73,9 @@ fi
 herald_setup "$T/herald" "$listen" "workers = 1
 max_connections = 18000
 max_connections_per_ip = 0" "[auth]
-password_scheme = SHA512-CRYPT"
+password_scheme = SHA512-CRYPT
+[imap]
+max_sessions_per_user = 0"
 herald_cli "$T/herald" domain add example.test >/dev/null
 for u in $USER $IDLE_USER $APP_USERS; do
 	echo "$PASS" | herald_cli "$T/herald" user add "$u" >/dev/null
