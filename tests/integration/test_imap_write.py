@@ -322,6 +322,49 @@ def test_append_bare_lf_normalised(herald_factory):
     assert h.messages(USER) == [want]
 
 
+def test_append_copy_move_into_selected_mailbox(herald_factory):
+    """RFC 9051 6.3.12: APPEND to the selected mailbox gives EXISTS before
+    the tagged OK; so do COPY and MOVE into it (new UIDs in the same
+    mailbox), MOVE with its EXPUNGE first."""
+    h = server(herald_factory)
+    r, sel = raw_selected(h)
+    assert "* 0 EXISTS" in sel, sel
+    m1 = make_msg(1)
+    lines = r.cmd("a", f"APPEND INBOX (\\Seen) {{{len(m1)}+}}\r\n" +
+                  m1.decode())
+    assert lines[0] == "* 1 EXISTS", lines
+    assert lines[-1].startswith("a OK [APPENDUID "), lines
+    lines = r.cmd("b", "COPY 1 INBOX")
+    assert lines[0] == "* 2 EXISTS", lines
+    assert re.match(r"b OK \[COPYUID \d+ 1 2\] COPY completed$",
+                    lines[-1]), lines
+    lines = r.cmd("c", "UID MOVE 1 INBOX")
+    assert lines[1:] == ["* 1 EXPUNGE", "* 2 EXISTS",
+                         "c OK UID MOVE completed"], lines
+    assert re.match(r"\* OK \[COPYUID \d+ 1 3\] Moved$", lines[0]), lines
+    assert flags_of(r) == {1: {"\\Seen"}, 2: {"\\Seen"}}
+    r.close()
+    assert len(h.messages(USER)) == 2
+
+
+def test_append_utf8(herald_factory):
+    """RFC 6855 4: after ENABLE UTF8=ACCEPT a message may come as UTF8
+    (literal8), here with UTF-8 in its header. (imaplib 3.11 puts the
+    "UTF8 (" inside its literal, so a raw client sends it.)"""
+    h = server(herald_factory)
+    r = Raw(h)
+    r.login()
+    assert r.cmd("e", "ENABLE UTF8=ACCEPT")[-1].startswith("e OK")
+    msg = ("Subject: Gr\u00fc\u00dfe\r\nFrom: J\u00fcrgen <j@remote.test>"
+           "\r\n\r\nHallo\r\n").encode()
+    r.send(f"a APPEND INBOX UTF8 (~{{{len(msg)}+}}\r\n".encode() + msg +
+           b")\r\n")
+    lines = r.until_tagged("a")
+    assert lines[-1].startswith("a OK [APPENDUID "), lines
+    r.close()
+    assert h.messages(USER) == [msg]
+
+
 def test_append_bad(herald_factory):
     h = server(herald_factory)
     r = Raw(h)
