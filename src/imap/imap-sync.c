@@ -47,21 +47,6 @@ imap_sync_pending(const struct imap_session *s)
 	       s->box->n_expunged > 0;
 }
 
-/* The view's index of keyword name (the mailbox's spelling, compared
- * case-insensitively as the store does), adding it when new. */
-static uint32_t
-keyword_index(struct imap_mailbox *box, const char *name, bool *added)
-{
-	for (size_t i = 0; i < box->n_keywords; i++)
-		if (strcasecmp(box->keywords[i], name) == 0)
-			return (uint32_t)i;
-	box->keywords = xreallocarray(box->keywords, box->n_keywords + 1,
-				      sizeof(*box->keywords));
-	box->keywords[box->n_keywords] = xstrdup(name);
-	*added = true;
-	return (uint32_t)box->n_keywords++;
-}
-
 static int
 cmp_u32(const void *a, const void *b)
 {
@@ -82,7 +67,8 @@ keywords_apply(struct imap_mailbox *box, struct imap_msg *msg,
 	if (c->n_keywords > 0) {
 		kw = xcalloc(c->n_keywords, sizeof(*kw));
 		for (size_t i = 0; i < c->n_keywords; i++)
-			kw[i] = keyword_index(box, c->keywords[i], added);
+			kw[i] = imap_mailbox_keyword_add(box, c->keywords[i],
+							 added);
 		qsort(kw, c->n_keywords, sizeof(*kw), cmp_u32);
 	}
 	differ = msg->n_keywords != c->n_keywords ||
@@ -92,25 +78,6 @@ keywords_apply(struct imap_mailbox *box, struct imap_msg *msg,
 	msg->keywords = kw;
 	msg->n_keywords = (uint16_t)c->n_keywords;
 	return differ;
-}
-
-static void
-write_flags_responses(struct imap_session *s)
-{
-	struct imap_mailbox *box = s->box;
-	struct buf *out = imap_session_out(s);
-
-	/* RFC 9051 7.3.5: FLAGS lists the keywords before any is used
-	 * (CLIENT-QUIRKS: stalwart #102); PERMANENTFLAGS follows, as at
-	 * SELECT */
-	buf_puts(out, "* FLAGS (");
-	imap_mailbox_write_flags(box, out);
-	buf_puts(out, ")\r\n");
-	if (!box->readonly) {
-		buf_puts(out, "* OK [PERMANENTFLAGS (");
-		imap_mailbox_write_flags(box, out);
-		buf_puts(out, " \\*)] Flags permitted\r\n");
-	}
 }
 
 /* Sends the EXPUNGEs held back (RFC 9051 7.5.1) and drops those
@@ -165,7 +132,8 @@ sync_apply(struct imap_session *s, struct sync_job *job)
 
 	/* the mailbox's keyword list, in its order, before any use */
 	for (size_t i = 0; i < d->n_keywords; i++)
-		(void)keyword_index(box, d->keywords[i], &kw_added);
+		(void)imap_mailbox_keyword_add(box, d->keywords[i],
+						 &kw_added);
 	/* never an EXPUNGE for a message the client was never told about:
 	 * UIDs not in the view (delivered and expunged in between, or
 	 * expunged by this session itself) are skipped */
@@ -219,7 +187,10 @@ sync_apply(struct imap_session *s, struct sync_job *job)
 			flagged[n_flagged++] = c->msg.uid;
 	}
 	if (kw_added)
-		write_flags_responses(s);
+		/* RFC 9051 7.3.5: FLAGS lists the keywords before any is
+		 * used (CLIENT-QUIRKS: stalwart #102), PERMANENTFLAGS with
+		 * \* only while the mailbox takes another keyword */
+		imap_mailbox_write_flags_update(s);
 	if (job->allow_expunge)
 		write_expunges(s);
 	/* held expunges keep their numbers until sent: EXISTS counts them */

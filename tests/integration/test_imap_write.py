@@ -148,6 +148,26 @@ def test_store_refused(herald_factory):
     r.close()
 
 
+def test_keyword_from_another_session_announced(herald_factory):
+    """A keyword another session sets reaches this one as FLAGS and
+    PERMANENTFLAGS before the FETCH; at the limit without \\*."""
+    h = server(herald_factory, imap="keywords_max = 1")
+    deliver_n(h, 1)
+    r, _ = raw_selected(h)
+    c = login(h)
+    c.select("INBOX")
+    c.store("1", "+FLAGS", "(Todo)")
+    c.logout()
+    lines = r.cmd("a", "NOOP")
+    assert lines[0] == ("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen "
+                        "\\Draft Todo)"), lines
+    assert lines[1] == ("* OK [PERMANENTFLAGS (\\Answered \\Flagged "
+                        "\\Deleted \\Seen \\Draft Todo)] Flags permitted"), \
+        lines
+    assert lines[2] == "* 1 FETCH (UID 1 FLAGS (Todo))", lines
+    r.close()
+
+
 # ---- EXPUNGE, UID EXPUNGE, CLOSE --------------------------------------------
 
 def test_expunge_sequence_numbers(herald_factory):
