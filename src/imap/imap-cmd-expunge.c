@@ -91,12 +91,18 @@ expunge_job_new(struct imap_session *s, const size_t *idx, size_t n)
 	if (idx == NULL)
 		n = box->count;
 	job->uids = xcalloc(n > 0 ? n : 1, sizeof(*job->uids));
-	/* Every message named goes to the store, which removes those
-	 * with \Deleted as it sees them: another session may have set or
-	 * cleared the flag since this view was told. */
-	for (size_t i = 0; i < n; i++)
-		job->uids[i] = box->msgs[idx != NULL ? idx[i] : i].uid;
-	job->count = n;
+	/* The messages this client was told have \Deleted (the sync
+	 * before every reply keeps the view's flags current); the store
+	 * removes those that still have it when the operation runs, since
+	 * another session may have cleared it meanwhile. Naming only these
+	 * keeps an EXPUNGE in a big mailbox from costing the writer a
+	 * statement per message. */
+	for (size_t i = 0; i < n; i++) {
+		const struct imap_msg *m = &box->msgs[idx != NULL ? idx[i] : i];
+
+		if (m->flags & STORE_FLAG_DELETED)
+			job->uids[job->count++] = m->uid;
+	}
 	return job;
 }
 
@@ -127,8 +133,6 @@ imap_cmd_expunge(struct imap_cmd *cmd)
 	if (!cmd->uid) {
 		if (cmd->n_args != 0)
 			return imap_cmd_bad(cmd, "EXPUNGE takes no arguments");
-		if (s->box->count == 0)
-			return imap_cmd_ok(cmd, "EXPUNGE completed");
 		job = expunge_job_new(s, NULL, 0);
 	} else {
 		/* RFC 9051 6.4.9: only the given UIDs */
@@ -137,10 +141,13 @@ imap_cmd_expunge(struct imap_cmd *cmd)
 		if (imap_session_seqset(s, &cmd->args[0], true, &idx, &n,
 					&error) < 0)
 			return imap_cmd_bad(cmd, "%s", error);
-		if (n == 0)
-			return imap_cmd_ok(cmd, "UID EXPUNGE completed");
 		job = expunge_job_new(s, idx, n);
 		free(idx);
+	}
+	if (job->count == 0) {
+		expunge_job_free(job);
+		return imap_cmd_ok(cmd, "%s completed", cmd->uid ?
+				   "UID EXPUNGE" : "EXPUNGE");
 	}
 	return imap_cmd_run_blocking(cmd, expunge_work, expunge_done, job,
 				     expunge_job_free);
@@ -165,15 +172,18 @@ enum imap_cmd_result
 imap_cmd_close(struct imap_cmd *cmd)
 {
 	struct imap_session *s = cmd->s;
+	struct expunge_job *job;
 
 	if (cmd->n_args != 0)
 		return imap_cmd_bad(cmd, "CLOSE takes no arguments");
 	/* EXAMINE: nothing is expunged (RFC 9051 6.4.1) */
-	if (s->box->readonly || s->box->count == 0) {
+	job = s->box->readonly ? NULL : expunge_job_new(s, NULL, 0);
+	if (job == NULL || job->count == 0) {
+		if (job != NULL)
+			expunge_job_free(job);
 		imap_session_unselect(s);
 		return imap_cmd_ok(cmd, "CLOSE completed");
 	}
-	return imap_cmd_run_blocking(cmd, expunge_work, close_done,
-				     expunge_job_new(s, NULL, 0),
+	return imap_cmd_run_blocking(cmd, expunge_work, close_done, job,
 				     expunge_job_free);
 }

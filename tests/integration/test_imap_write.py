@@ -207,6 +207,24 @@ def test_expunge_sequence_numbers(herald_factory):
     c.logout()
 
 
+def test_expunge_deleted_by_another_session(herald_factory):
+    """A \\Deleted set in another session, once this one was told (the
+    FETCH before NOOP's OK), is expunged by this session's EXPUNGE."""
+    h = server(herald_factory)
+    deliver_n(h, 3)
+    r, _ = raw_selected(h)
+    c = login(h)
+    c.select("INBOX")
+    c.store("2", "+FLAGS.SILENT", "(\\Deleted)")
+    c.logout()
+    lines = r.cmd("a", "NOOP")
+    assert "* 2 FETCH (UID 2 FLAGS (\\Deleted))" in lines, lines
+    lines = r.cmd("b", "EXPUNGE")
+    assert lines == ["* 2 EXPUNGE", "b OK EXPUNGE completed"], lines
+    r.close()
+    assert len(h.messages(USER)) == 2
+
+
 def test_close(herald_factory):
     h = server(herald_factory)
     deliver_n(h, 3)
