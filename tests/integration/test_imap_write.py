@@ -225,6 +225,25 @@ def test_expunge_deleted_by_another_session(herald_factory):
     assert len(h.messages(USER)) == 2
 
 
+def test_pipelined_store_expunge_in_order(herald_factory):
+    """CLIENT-QUIRKS: pipelined STORE and EXPUNGE run in order."""
+    h = server(herald_factory)
+    deliver_n(h, 3)
+    r, _ = raw_selected(h)
+    r.send("a STORE 1 +FLAGS.SILENT (\\Deleted)\r\nb EXPUNGE\r\n"
+           "c STORE 1 +FLAGS (\\Deleted)\r\nd UID EXPUNGE 2\r\n"
+           "e NOOP\r\n")
+    lines = r.until_tagged("e")
+    assert lines == ["a OK STORE completed", "* 1 EXPUNGE",
+                     "b OK EXPUNGE completed",
+                     "* 1 FETCH (FLAGS (\\Deleted))",
+                     "c OK STORE completed", "* 1 EXPUNGE",
+                     "d OK UID EXPUNGE completed", "e OK NOOP completed"], \
+        lines
+    r.close()
+    assert len(h.messages(USER)) == 1
+
+
 def test_close(herald_factory):
     h = server(herald_factory)
     deliver_n(h, 3)
