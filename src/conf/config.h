@@ -161,6 +161,8 @@ struct config_imap {
 	unsigned args_max;		/* arguments of one command */
 	unsigned max_errors;		/* BAD commands in a row before BYE */
 	unsigned auth_line_max;		/* AUTHENTICATE response line */
+	unsigned mailbox_name_max;	/* octets of a mailbox name */
+	unsigned mailboxes_max;		/* mailboxes of one account */
 	unsigned max_sessions_per_user;	/* per worker; 0: no limit */
 	unsigned keywords_max;		/* keywords one mailbox may know */
 	unsigned search_keys_max;	/* keys in one SEARCH program */

@@ -12,13 +12,4 @@
 				    cmd->name); \
 	}
 
-TODO(imap_cmd_create)
-TODO(imap_cmd_delete)
 TODO(imap_cmd_fetch)
-TODO(imap_cmd_list)
-TODO(imap_cmd_lsub)
-TODO(imap_cmd_namespace)
-TODO(imap_cmd_rename)
-TODO(imap_cmd_status)
-TODO(imap_cmd_subscribe)
-TODO(imap_cmd_unsubscribe)

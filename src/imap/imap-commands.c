@@ -101,6 +101,13 @@ static const struct {
 	{ "ESEARCH", CAP_AFTER_LOGIN },
 	{ "SEARCHRES", CAP_AFTER_LOGIN },
 	{ "IDLE", CAP_ALWAYS },
+	/* mailboxes (imap-cmd-list.c, imap-cmd-mailbox.c) */
+	{ "NAMESPACE", CAP_ALWAYS },
+	{ "CHILDREN", CAP_ALWAYS },
+	{ "LIST-EXTENDED", CAP_ALWAYS },
+	{ "LIST-STATUS", CAP_ALWAYS },
+	{ "SPECIAL-USE", CAP_ALWAYS },
+	{ "CREATE-SPECIAL-USE", CAP_ALWAYS },
 };
 
 void

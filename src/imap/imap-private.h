@@ -216,11 +216,12 @@ imap_cmd_fn_t imap_cmd_capability, imap_cmd_noop, imap_cmd_logout,
 	imap_cmd_authenticate, imap_cmd_select, imap_cmd_examine,
 	imap_cmd_unselect, imap_cmd_store, imap_cmd_expunge, imap_cmd_close,
 	imap_cmd_copy, imap_cmd_move, imap_cmd_append;
+/* Mailboxes: imap-cmd-list.c, imap-cmd-mailbox.c, imap-cmd-status.c. */
+imap_cmd_fn_t imap_cmd_list, imap_cmd_lsub, imap_cmd_create,
+	imap_cmd_delete, imap_cmd_rename, imap_cmd_subscribe,
+	imap_cmd_unsubscribe, imap_cmd_namespace, imap_cmd_status;
 /* Not written yet: stubs in imap-cmd-todo.c until their files land. */
-imap_cmd_fn_t imap_cmd_create, imap_cmd_delete, imap_cmd_fetch,
-	imap_cmd_idle, imap_cmd_list, imap_cmd_lsub, imap_cmd_namespace,
-	imap_cmd_rename, imap_cmd_search, imap_cmd_status,
-	imap_cmd_subscribe, imap_cmd_unsubscribe;
+imap_cmd_fn_t imap_cmd_fetch, imap_cmd_idle, imap_cmd_search;
 
 /* The entry for an upper-cased name, or NULL. */
 const struct imap_cmd_def *imap_command_find(const char *name);
@@ -354,5 +355,37 @@ int imap_session_seqset(struct imap_session *s, const struct imap_arg *arg,
 bool imap_sync_pending(const struct imap_session *s);
 void imap_sync_start(struct imap_session *s, bool allow_expunge,
 		     void (*then)(struct imap_session *s));
+
+/* ---- STATUS items (imap-cmd-status.c), also LIST's STATUS return
+ * option (RFC 5819, imap-cmd-list.c) ---- */
+enum imap_status_item {
+	IMAP_STATUS_MESSAGES = 1 << 0,
+	IMAP_STATUS_UIDNEXT = 1 << 1,
+	IMAP_STATUS_UIDVALIDITY = 1 << 2,
+	IMAP_STATUS_UNSEEN = 1 << 3,
+	IMAP_STATUS_DELETED = 1 << 4,
+	IMAP_STATUS_SIZE = 1 << 5,
+	IMAP_STATUS_RECENT = 1 << 6,
+	IMAP_STATUS_HIGHESTMODSEQ = 1 << 7,
+};
+#define IMAP_STATUS_ITEMS_MAX 8
+/* The items asked for, each once, in the client's order. */
+struct imap_status_items {
+	unsigned mask;
+	size_t count;
+	enum imap_status_item order[IMAP_STATUS_ITEMS_MAX];
+};
+/* Parses the parenthesised item list (RFC 9051 6.3.11; RECENT only when
+ * not rev2). Returns 0, or -1 with a static *error_r (answer BAD). */
+int imap_status_items_parse(bool rev2, const struct imap_arg *list,
+			    struct imap_status_items *items_r,
+			    const char **error_r);
+/* Appends "* STATUS name (ITEM n ...)" for st (RECENT is 0). write_flags
+ * as imap_write_mailbox(); returns -1 with out unchanged and a static
+ * *error_r when name cannot be written. */
+int imap_status_write(struct buf *out, const char *name, unsigned write_flags,
+		      const struct imap_status_items *items,
+		      const struct store_mailbox_status *st,
+		      const char **error_r);
 
 #endif

@@ -51,6 +51,17 @@ static const struct setting imap_settings[] = {
 	  .offset = OFF(imap.auth_line_max), .def = "16384", .min = 1024,
 	  .max = 65536, .reloadable = true,
 	  .doc = "Longest AUTHENTICATE response line in bytes." },
+	{ .key = "mailbox_name_max", .type = SETTING_UINT,
+	  .offset = OFF(imap.mailbox_name_max), .def = "512", .min = 16,
+	  .max = 4096, .reloadable = true,
+	  .doc = "Longest mailbox name in bytes of UTF-8, all levels with "
+		 "their / (CREATE and RENAME answer NO [LIMIT] beyond)." },
+	{ .key = "mailboxes_max", .type = SETTING_UINT,
+	  .offset = OFF(imap.mailboxes_max), .def = "10000", .min = 8,
+	  .max = 1000000, .reloadable = true,
+	  .doc = "Mailboxes of one account, the parents CREATE and RENAME "
+		 "make included, and as many subscriptions to names without "
+		 "a mailbox (NO [LIMIT] beyond)." },
 	{ .key = "max_sessions_per_user", .type = SETTING_UINT,
 	  .offset = OFF(imap.max_sessions_per_user), .def = "100", .min = 0,
 	  .max = 100000, .reloadable = true,

@@ -1,0 +1,382 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * CREATE (with RFC 6154's USE), DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE
+ * (RFC 9051 6.3.4-6.3.10) and NAMESPACE (RFC 2342). The rules on names,
+ * parents, children and INBOX live in the store (store.h "mailboxes:
+ * names, hierarchy, subscriptions"); this file speaks the protocol.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "imap/imap-private.h"
+#include "imap/imap-write.h"
+#include "lib/mem.h"
+
+enum mbox_op { OP_CREATE, OP_DELETE, OP_RENAME, OP_SUBSCRIBE,
+	       OP_UNSUBSCRIBE };
+
+struct mbox_job {
+	struct store *store;
+	int64_t account_id;
+	enum mbox_op op;
+	char *name;
+	char *to;		/* RENAME */
+	char *asked;		/* CREATE: the name as the client sent it */
+	enum store_role role;
+	struct store_mailbox_limits limits;
+	int64_t id;		/* DELETE: the mailbox deleted */
+	enum store_result result;
+	char error[200];
+};
+
+static void
+mbox_job_free(void *ctx)
+{
+	struct mbox_job *job = ctx;
+
+	free(job->name);
+	free(job->to);
+	free(job->asked);
+	free(job);
+}
+
+static void
+mbox_work(void *ctx)
+{
+	struct mbox_job *job = ctx;
+	const char *error = NULL;
+
+	switch (job->op) {
+	case OP_CREATE:
+		job->result = store_mailbox_create(job->store, job->account_id,
+						   job->name, job->role,
+						   &job->limits, &job->id,
+						   &error);
+		break;
+	case OP_DELETE:
+		job->result = store_mailbox_delete(job->store, job->account_id,
+						   job->name, &job->id,
+						   &error);
+		break;
+	case OP_RENAME:
+		job->result = store_mailbox_rename(job->store, job->account_id,
+						   job->name, job->to,
+						   &job->limits, &error);
+		break;
+	case OP_SUBSCRIBE:
+	case OP_UNSUBSCRIBE:
+		job->result = store_mailbox_subscribe(job->store,
+						      job->account_id,
+						      job->name,
+						      job->op == OP_SUBSCRIBE,
+						      &job->limits, &error);
+		break;
+	}
+	if (job->result != STORE_OK)
+		snprintf(job->error, sizeof(job->error), "%s",
+			 error != NULL ? error : "?");
+}
+
+/* The store's refusals as tagged NOs with RFC 5530 codes. The store's
+ * text is not echoed: it may hold the name in UTF-8, which a rev1 reply
+ * may not carry. */
+static void
+mbox_refused(struct imap_cmd *cmd, struct mbox_job *job)
+{
+	switch (job->result) {
+	case STORE_E_NOT_FOUND:
+		(void)imap_cmd_no(cmd, "[NONEXISTENT] No such mailbox");
+		return;
+	case STORE_E_EXISTS:
+		(void)imap_cmd_no(cmd, "[ALREADYEXISTS] Mailbox already"
+				  " exists");
+		return;
+	case STORE_E_IN_USE:
+		if (job->op == OP_CREATE)
+			(void)imap_cmd_no(cmd, "[USEATTR] Another mailbox"
+					  " already has that special use");
+		else
+			/* RFC 9051 6.3.5 allows refusing; the store keeps
+			 * no \Noselect mailboxes (docs/imap.md) */
+			(void)imap_cmd_no(cmd, "[HASCHILDREN] Mailbox has"
+					  " children, delete them first");
+		return;
+	case STORE_E_OVER_QUOTA:
+		(void)imap_cmd_no(cmd, "[LIMIT] Too many mailboxes");
+		return;
+	case STORE_E_INVALID:
+		if (job->op == OP_DELETE &&
+		    strcmp(job->name, "INBOX") == 0)
+			(void)imap_cmd_no(cmd, "[CANNOT] INBOX cannot be"
+					  " deleted");
+		else if (job->op == OP_RENAME &&
+			 strstr(job->error, "under itself") != NULL)
+			(void)imap_cmd_no(cmd, "[CANNOT] A mailbox cannot move"
+					  " under itself");
+		else if (strstr(job->error, "longer than") != NULL)
+			(void)imap_cmd_no(cmd, "[LIMIT] Mailbox name too"
+					  " long");
+		else
+			(void)imap_cmd_no(cmd, "[CANNOT] Invalid mailbox name"
+					  " (empty level or control"
+					  " character)");
+		return;
+	default:
+		(void)imap_cmd_store_error(cmd, job->result, job->error);
+		return;
+	}
+}
+
+/* RFC 9051 7.3.1: a rev2 client learns the name the mailbox got when it
+ * differs from the one it asked for ("inbox/x" is "INBOX/x"). */
+static void
+write_oldname(struct imap_session *s, const char *name, const char *asked)
+{
+	struct buf *out = imap_session_out(s);
+	size_t start = out->len;
+	const char *error;
+
+	buf_puts(out, "* LIST () \"/\" ");
+	if (imap_write_mailbox(out, name, strlen(name), IMAP_WRITE_UTF8,
+			       &error) < 0)
+		goto fail;
+	buf_puts(out, " (\"OLDNAME\" (");
+	/* the old name is written as sent, not as INBOX */
+	imap_write_astring(out, asked, strlen(asked), IMAP_WRITE_UTF8);
+	buf_puts(out, "))\r\n");
+	return;
+fail:
+	buf_truncate(out, start);
+}
+
+static void
+mbox_done(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->s;
+	struct mbox_job *job = cmd->ctx;
+	static const char *const what[] = {
+		"CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE",
+	};
+
+	if (job->result != STORE_OK) {
+		mbox_refused(cmd, job);
+		return;
+	}
+	if (job->op == OP_CREATE && s->rev2 && job->asked != NULL &&
+	    strcmp(job->asked, job->name) != 0)
+		write_oldname(s, job->name, job->asked);
+	if (job->op == OP_DELETE && s->box != NULL && s->box->id == job->id) {
+		/* The selected mailbox is gone: leave it as SELECT of
+		 * another would (RFC 9051 7.1, CLOSED). */
+		imap_session_unselect(s);
+		buf_puts(imap_session_out(s), "* OK [CLOSED] Selected mailbox"
+			 " deleted\r\n");
+	}
+	if (job->op == OP_RENAME && s->box != NULL &&
+	    strcmp(job->name, "INBOX") != 0) {
+		size_t n = strlen(job->name);
+
+		if (strncmp(s->box->name, job->name, n) == 0 &&
+		    (s->box->name[n] == '\0' || s->box->name[n] == '/')) {
+			char *renamed = xasprintf("%s%s", job->to,
+						  s->box->name + n);
+
+			free(s->box->name);
+			s->box->name = renamed;
+		}
+	}
+	(void)imap_cmd_ok(cmd, "%s completed", what[job->op]);
+}
+
+static struct mbox_job *
+mbox_job_new(struct imap_session *s, enum mbox_op op, char *name)
+{
+	struct mbox_job *job = xcalloc(1, sizeof(*job));
+
+	job->store = s->store;
+	job->account_id = s->account_id;
+	job->op = op;
+	job->name = name;
+	job->limits.name_max = s->set->mailbox_name_max;
+	job->limits.mailboxes_max = s->set->mailboxes_max;
+	return job;
+}
+
+/* RFC 9051 6.3.4: a trailing delimiter declares that children will
+ * follow; Herald needs no such declaration and ignores it. */
+static void
+strip_trailing_delim(char *name)
+{
+	size_t n = strlen(name);
+
+	if (n > 1 && name[n - 1] == STORE_MAILBOX_DELIM)
+		name[n - 1] = '\0';
+}
+
+/* The wildcards of LIST could never list a name that holds them. */
+static bool
+has_wildcard(const char *name)
+{
+	return strpbrk(name, "*%") != NULL;
+}
+
+/* RFC 6154 5.3: CREATE name (USE (\Drafts)). One role per mailbox here,
+ * and only the roles JMAP knows too. Returns 0, -1 with *bad_r (BAD) or
+ * with *no_r (NO [USEATTR]). */
+static int
+create_params(const struct imap_arg *params, enum store_role *role_r,
+	      const char **bad_r, const char **no_r)
+{
+	*role_r = STORE_ROLE_NONE;
+	*bad_r = *no_r = NULL;
+	if (params->type != IMAP_ARG_LIST || params->list_count == 0) {
+		*bad_r = "CREATE parameters must be a non-empty list";
+		return -1;
+	}
+	for (size_t i = 0; i < params->list_count; i++) {
+		const struct imap_arg *use;
+
+		if (!imap_arg_atom_equals(&params->list[i], "USE") ||
+		    i + 1 == params->list_count ||
+		    params->list[i + 1].type != IMAP_ARG_LIST) {
+			*bad_r = "Unknown CREATE parameter";
+			return -1;
+		}
+		use = &params->list[++i];
+		for (size_t k = 0; k < use->list_count; k++) {
+			enum store_role r;
+
+			for (r = STORE_ROLE_DRAFTS; r < STORE_ROLE_COUNT; r++)
+				if (imap_arg_atom_equals(&use->list[k],
+							 store_role_imap(r)))
+					break;
+			if (use->list[k].type != IMAP_ARG_ATOM ||
+			    use->list[k].str[0] != '\\') {
+				*bad_r = "USE takes special-use attributes";
+				return -1;
+			}
+			if (r == STORE_ROLE_COUNT) {
+				*no_r = "[USEATTR] Special use not supported";
+				return -1;
+			}
+			if (*role_r != STORE_ROLE_NONE && *role_r != r) {
+				*no_r = "[USEATTR] One special use per"
+					" mailbox";
+				return -1;
+			}
+			*role_r = r;
+		}
+	}
+	return 0;
+}
+
+enum imap_cmd_result
+imap_cmd_create(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->s;
+	struct mbox_job *job;
+	enum store_role role = STORE_ROLE_NONE;
+	const char *error, *no;
+	const char *asked = NULL;
+	size_t asked_len = 0;
+	char *name;
+
+	if (cmd->n_args != 1 && cmd->n_args != 2)
+		return imap_cmd_bad(cmd, "CREATE takes a mailbox name and"
+				    " optional parameters");
+	if (cmd->n_args == 2 &&
+	    create_params(&cmd->args[1], &role, &error, &no) < 0)
+		return error != NULL ? imap_cmd_bad(cmd, "%s", error) :
+		       imap_cmd_no(cmd, "%s", no);
+	if (imap_mailbox_arg(s, &cmd->args[0], &name, &error) < 0)
+		return imap_cmd_bad(cmd, "%s", error);
+	(void)imap_arg_get_astring(&cmd->args[0], &asked, &asked_len);
+	strip_trailing_delim(name);
+	if (has_wildcard(name)) {
+		free(name);
+		return imap_cmd_no(cmd, "[CANNOT] Mailbox names cannot hold"
+				   " * or %%");
+	}
+	job = mbox_job_new(s, OP_CREATE, name);
+	job->role = role;
+	if (s->rev2 && asked != NULL)
+		job->asked = xstrndup(asked, asked_len);
+	return imap_cmd_run_blocking(cmd, mbox_work, mbox_done, job,
+				     mbox_job_free);
+}
+
+static enum imap_cmd_result
+one_name(struct imap_cmd *cmd, enum mbox_op op)
+{
+	struct imap_session *s = cmd->s;
+	const char *error;
+	char *name;
+
+	if (cmd->n_args != 1)
+		return imap_cmd_bad(cmd, "%s takes one mailbox name",
+				    cmd->name);
+	if (imap_mailbox_arg(s, &cmd->args[0], &name, &error) < 0)
+		return imap_cmd_bad(cmd, "%s", error);
+	return imap_cmd_run_blocking(cmd, mbox_work, mbox_done,
+				     mbox_job_new(s, op, name), mbox_job_free);
+}
+
+enum imap_cmd_result
+imap_cmd_delete(struct imap_cmd *cmd)
+{
+	return one_name(cmd, OP_DELETE);
+}
+
+enum imap_cmd_result
+imap_cmd_subscribe(struct imap_cmd *cmd)
+{
+	return one_name(cmd, OP_SUBSCRIBE);
+}
+
+enum imap_cmd_result
+imap_cmd_unsubscribe(struct imap_cmd *cmd)
+{
+	return one_name(cmd, OP_UNSUBSCRIBE);
+}
+
+enum imap_cmd_result
+imap_cmd_rename(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->s;
+	struct mbox_job *job;
+	const char *error;
+	char *from, *to;
+
+	if (cmd->n_args != 2)
+		return imap_cmd_bad(cmd, "RENAME takes two mailbox names");
+	if (imap_mailbox_arg(s, &cmd->args[0], &from, &error) < 0)
+		return imap_cmd_bad(cmd, "%s", error);
+	if (imap_mailbox_arg(s, &cmd->args[1], &to, &error) < 0) {
+		free(from);
+		return imap_cmd_bad(cmd, "%s", error);
+	}
+	strip_trailing_delim(to);
+	if (has_wildcard(to)) {
+		free(from);
+		free(to);
+		return imap_cmd_no(cmd, "[CANNOT] Mailbox names cannot hold"
+				   " * or %%");
+	}
+	job = mbox_job_new(s, OP_RENAME, from);
+	job->to = to;
+	return imap_cmd_run_blocking(cmd, mbox_work, mbox_done, job,
+				     mbox_job_free);
+}
+
+/* RFC 2342: one personal namespace, no prefix, "/" between levels; no
+ * other users' or shared namespaces. */
+enum imap_cmd_result
+imap_cmd_namespace(struct imap_cmd *cmd)
+{
+	if (cmd->n_args != 0)
+		return imap_cmd_bad(cmd, "NAMESPACE takes no arguments");
+	buf_puts(imap_session_out(cmd->s),
+		 "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+	return imap_cmd_ok(cmd, "NAMESPACE completed");
+}
