@@ -6,7 +6,9 @@ The CLIENT-QUIRKS checked here: special-use attributes in a plain LIST,
 modified UTF-7 names that round-trip, \\NonExistent only for IMAP4rev2,
 special folders subscribed from the start."""
 import base64
+import os
 import re
+import sqlite3
 import time
 
 import imaplib
@@ -215,6 +217,56 @@ def test_create_special_use(h):
 
 NAMES = ["Café", "a & b", 'quote"d', "back\\slash", "📧 mail",
          "Ünïcode/Kind", "日本語", "[Gmail]/Sent Mail", "&-literal"]
+
+
+def test_oldname_for_rev2(h):
+    """RFC 9051: a rev2 client is told the name a mailbox got when it is
+    not the one it asked for; a rev1 client never sees OLDNAME."""
+    r = raw(h, rev2=True)
+    lines = r.cmd("O1", "CREATE inbox/New")
+    assert lines == ['* LIST () "/" INBOX/New ("OLDNAME" (inbox/New))',
+                     "O1 OK CREATE completed"], lines
+    lines = r.cmd("O2", "CREATE Plain/")
+    assert lines == ['* LIST () "/" Plain ("OLDNAME" (Plain/))',
+                     "O2 OK CREATE completed"], lines
+    assert r.cmd("O3", "CREATE Same") == ["O3 OK CREATE completed"]
+    r.close()
+    r = raw(h)
+    assert r.cmd("O4", "CREATE inbox/Old") == ["O4 OK CREATE completed"]
+    r.close()
+
+
+def test_levels_without_mailbox(h):
+    """A level above mailboxes that is no mailbox itself (Herald's CREATE
+    and RENAME never leave one, a database from elsewhere may): listed as
+    \\Noselect to rev1 and \\NonExistent to rev2, with children."""
+    db = sqlite3.connect(os.path.join(h.data_dir, "herald.db"), timeout=30)
+    with db:
+        acct = db.execute("SELECT id FROM accounts").fetchone()[0]
+        db.execute("INSERT INTO mailboxes (account_id, name, uidvalidity,"
+                   " jmap_id, created) VALUES (?, 'orphan/child', 1,"
+                   " 'mtestorphan', 0)", (acct,))
+    db.close()
+    r = raw(h)
+    got = parse_list(r.cmd("N1", 'LIST "" "*"'))
+    assert got["orphan"][0] == {"\\Noselect", "\\HasChildren"}, got
+    assert got["orphan/child"][0] == {"\\HasNoChildren"}
+    got = parse_list(r.cmd("N2", 'LIST "" "%"'))
+    assert got["orphan"][0] == {"\\Noselect", "\\HasChildren"}, got
+    assert "orphan/child" not in got
+    lines = r.cmd("N3", "SELECT orphan")
+    assert tagged(lines).startswith("NO [NONEXISTENT]"), lines
+    # nothing to delete; a CREATE makes it a mailbox
+    assert tagged(r.cmd("N4", "DELETE orphan")).startswith(
+        "NO [NONEXISTENT]")
+    r.close()
+    r = raw(h, rev2=True)
+    got = parse_list(r.cmd("N5", 'LIST "" "%"'))
+    assert got["orphan"][0] == {"\\NonExistent", "\\HasChildren"}, got
+    assert tagged(r.cmd("N6", "CREATE orphan")) == "OK CREATE completed"
+    got = parse_list(r.cmd("N7", 'LIST "" "%"'))
+    assert got["orphan"][0] == {"\\HasChildren"}, got
+    r.close()
 
 
 def test_utf7_round_trip(h):
