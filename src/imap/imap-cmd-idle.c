@@ -168,6 +168,14 @@ idle_keepalive(void *arg)
 	struct idle_ctx *ctx = arg;
 	struct imap_session *s = ctx->cmd->s;
 
+	/* After a reload this worker drains: a client that re-IDLEs every
+	 * 29 minutes would keep it (and the old configuration) forever.
+	 * BYE sends it to the new workers (RFC 9051 7.1.5). */
+	if (s->w->draining) {
+		log_info(s->id, "imap", "idle-bye", "reason=draining");
+		imap_session_bye(s, "Server restarting, please reconnect");
+		return;
+	}
 	imap_session_untagged(s, "OK Still here");
 	/* the safety net of docs/ARCHITECTURE.md "Change notification": a
 	 * writer killed between its commit and its wake-up leaves a change

@@ -407,3 +407,23 @@ def test_idle_keepalive_looks_without_a_wakeup(herald_factory):
     r.send("DONE\r\n")
     assert r.until_tagged("I1")[-1].startswith("I1 OK")
     r.close()
+
+
+def test_idle_session_leaves_a_draining_worker(herald_factory):
+    """After a reload (SIGHUP) the old worker drains; a session in IDLE
+    there gets BYE at its next keepalive instead of keeping the old
+    worker (and configuration) alive, and a new connection works."""
+    import signal
+    h = server(herald_factory, imap="idle_keepalive = 1s")
+    r = Raw(h)
+    r.login()
+    r.cmd("S1", "SELECT INBOX")
+    idle_start(r)
+    h.signal(signal.SIGHUP)
+    lines, found = read_until(r, lambda ln: ln.startswith("* BYE"), 6)
+    assert found, lines
+    r.close()
+    r2 = Raw(h)
+    r2.login()
+    assert r2.cmd("N1", "NOOP")[-1].startswith("N1 OK")
+    r2.close()
