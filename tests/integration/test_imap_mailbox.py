@@ -335,6 +335,28 @@ def test_rename_inbox(h):
     c.logout()
 
 
+def test_rename_inbox_while_selected(h):
+    """The messages leave INBOX: the renaming session and another one
+    with INBOX selected are told with EXPUNGE, and UIDNEXT stays."""
+    for i in range(2):
+        deliver(h, USER, make_msg(i))
+    r, r2 = raw(h), raw(h)
+    assert "* 2 EXISTS" in r.cmd("W1", "SELECT INBOX")
+    assert "* 2 EXISTS" in r2.cmd("W2", "SELECT INBOX")
+    assert r.cmd("W3", "RENAME INBOX Old") == [
+        "* 2 EXPUNGE", "* 1 EXPUNGE", "W3 OK RENAME completed"]
+    assert r2.cmd("W4", "NOOP") == [
+        "* 2 EXPUNGE", "* 1 EXPUNGE", "W4 OK NOOP completed"]
+    lines = r2.cmd("W5", "SELECT Old")
+    assert "* 2 EXISTS" in lines and "* OK [UIDNEXT 3] Predicted next UID" \
+        in lines, lines
+    deliver(h, USER, make_msg(7))
+    lines = r.cmd("W6", "NOOP")
+    assert lines == ["* 1 EXISTS", "W6 OK NOOP completed"], lines
+    r.close()
+    r2.close()
+
+
 def test_rename_children_and_selected(h):
     c = login(h)
     ok(c.create("p/q"))
