@@ -427,3 +427,21 @@ def test_idle_session_leaves_a_draining_worker(herald_factory):
     r2.login()
     assert r2.cmd("N1", "NOOP")[-1].startswith("N1 OK")
     r2.close()
+
+
+def test_selected_mailbox_deleted_under_idle(herald_factory):
+    """`herald user del` (another process, with no IMAP in it) deletes the
+    account and its mailboxes: the session idling in its INBOX is told
+    with BYE at once, and the connection closes."""
+    h = server(herald_factory)
+    r = Raw(h)
+    r.login()
+    r.cmd("S1", "SELECT INBOX")
+    idle_start(r)
+    h.cli("user", "del", USER)
+    lines, found = read_until(
+        r, lambda ln: ln.startswith("* BYE Selected mailbox was deleted"), 3)
+    assert found, lines
+    assert r.line() == "", "the connection stays open after BYE"
+    r.close()
+    assert "imap mailbox-gone" in h.log()
