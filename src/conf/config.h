@@ -168,6 +168,7 @@ struct config_imap {
 	unsigned search_keys_max;	/* keys in one SEARCH program */
 	unsigned search_depth_max;	/* NOT/OR/parentheses nested */
 	uint64_t idle_keepalive_ms;	/* "* OK Still here" in IDLE */
+	uint64_t fetch_header_max;	/* header read for HEADER.FIELDS */
 };
 
 struct config {

@@ -12,4 +12,3 @@
 				    cmd->name); \
 	}
 
-TODO(imap_cmd_fetch)

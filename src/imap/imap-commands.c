@@ -108,6 +108,7 @@ static const struct {
 	{ "LIST-STATUS", CAP_ALWAYS },
 	{ "SPECIAL-USE", CAP_ALWAYS },
 	{ "CREATE-SPECIAL-USE", CAP_ALWAYS },
+	{ "BINARY", CAP_ALWAYS },
 };
 
 void

@@ -93,6 +93,14 @@ static const struct setting imap_settings[] = {
 		 "session in IDLE: mobile carriers' NATs drop TCP connections "
 		 "silent for 5 to 15 minutes. Each one also looks for changes "
 		 "the notification may have missed." },
+	{ .key = "fetch_header_max", .type = SETTING_SIZE,
+	  .offset = OFF(imap.fetch_header_max), .def = "1M", .min = 65536,
+	  .max = 67108864, .reloadable = true,
+	  .doc = "Octets of a message header that FETCH BODY[HEADER.FIELDS "
+		 "(...)] and HEADER.FIELDS.NOT read and filter (the filter "
+		 "needs the header in one piece); fields past it are not "
+		 "seen. Real headers are a few KiB; a longer one is "
+		 "malformed or hostile." },
 };
 
 const struct setting_section imap_settings_section = {

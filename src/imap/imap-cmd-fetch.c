@@ -1,0 +1,763 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * FETCH and UID FETCH (RFC 9051 6.4.5, RFC 3516 BINARY): the plan
+ * (imap-fetch), then \Seen for the body items on a read-write mailbox,
+ * then the responses, produced on the pool in chunks of bounded size from
+ * the MIME structure cache and the message blob, so a message of any size
+ * streams with bounded memory and a client that reads slowly stalls only
+ * its own command.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "imap/imap-bodystructure.h"
+#include "imap/imap-envelope.h"
+#include "imap/imap-fetch.h"
+#include "imap/imap-header-fields.h"
+#include "imap/imap-private.h"
+#include "imap/imap-write.h"
+#include "lib/buf.h"
+#include "lib/mem.h"
+#include "mail/cte.h"
+#include "mail/mime-cache.h"
+
+/* Octets one pool job produces before it hands them to the session:
+ * the memory a FETCH holds beyond the session's output buffer. */
+#define FETCH_CHUNK (256u * 1024)
+/* Blocks in which a part is read from the blob. */
+#define FETCH_BLOCK (64u * 1024)
+
+/* What FETCH needs of one message, copied from the view so the pool
+ * never reads the session. */
+struct fetch_msg {
+	uint32_t seq;
+	uint32_t uid;
+	uint64_t size;
+	int64_t internal_date;
+	char blob_id[STORE_BLOB_ID_LEN + 1];
+	char *flags;		/* "(\Seen ...)" when FLAGS goes out */
+	bool flags_extra;	/* FLAGS not asked for: \Seen changed */
+};
+
+/* A literal being written across chunks. */
+struct fetch_stream {
+	bool active;
+	bool binary;		/* decode through dec */
+	uint64_t raw_off;	/* next octet of the blob to read */
+	uint64_t raw_left;	/* octets of the range not yet read */
+	uint64_t skip;		/* decoded octets to drop (partial origin) */
+	uint64_t left;		/* octets still to write */
+	bool nul_to_8bit;	/* a literal, not literal8: NUL goes as 0x80 */
+	struct cte_decoder dec;
+};
+
+struct fetch_ctx {
+	struct store *store;
+	int64_t mailbox_id;
+	struct imap_fetch_plan plan;
+	unsigned int write_flags;	/* imap_write_flags */
+	/* [imap] fetch_header_max: the octets of a header HEADER.FIELDS
+	 * reads (the filter needs it in one piece) */
+	uint64_t header_max;
+	struct fetch_msg *msgs;
+	size_t count;
+	/* loop thread only: the messages' indexes in the view (nothing in
+	 * it moves while the command runs), their flags before, and
+	 * whether this FETCH set \Seen on them */
+	size_t *idx;
+	uint32_t *seen_before;
+	bool *seen_changed;
+
+	/* \Seen: the UIDs to mark and the result */
+	uint32_t *seen_uids;
+	size_t n_seen;
+	struct store_flags_result seen_res;
+	enum store_result seen_r;
+	char *seen_error;
+
+	/* production, on the pool */
+	size_t next;			/* message being written */
+	bool in_msg;			/* its "* n FETCH (" is out */
+	size_t item;			/* its next item */
+	struct mime_cache *cache;
+	/* the message's octets: a blob file, or a copy of a blob kept in
+	 * the database (at most STORE_BLOB_INLINE_MAX) */
+	int fd;
+	uint8_t *mem;
+	size_t mem_len;
+	/* one read transaction per job (store_blob_reader), never kept
+	 * across a wait for the client */
+	struct store_blob_reader *reader;
+	struct fetch_stream st;
+	struct buf out;			/* produced, not yet handed over */
+	struct buf tmp;
+	/* the command ends: NO with this text (before any octet of the
+	 * message's response), or the connection must close (after) */
+	char *no_text;
+	bool fatal;
+};
+
+static void
+fetch_ctx_free(void *p)
+{
+	struct fetch_ctx *c = p;
+
+	imap_fetch_plan_deinit(&c->plan);
+	for (size_t i = 0; i < c->count; i++)
+		free(c->msgs[i].flags);
+	free(c->msgs);
+	free(c->idx);
+	free(c->seen_before);
+	free(c->seen_changed);
+	free(c->seen_uids);
+	store_flags_result_deinit(&c->seen_res);
+	free(c->seen_error);
+	mime_cache_free(&c->cache);
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->mem);
+	store_blob_reader_free(&c->reader);
+	buf_deinit(&c->out);
+	buf_deinit(&c->tmp);
+	free(c->no_text);
+	free(c);
+}
+
+/* ---- writing one message's items (pool thread) ---- */
+
+static void
+write_internaldate(struct buf *out, int64_t t)
+{
+	static const char months[12][4] = {
+		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+	};
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL)
+		memset(&tm, 0, sizeof(tm));
+	/* date-time: date-day-fixed is SP DIGIT below 10 (RFC 9051 9) */
+	buf_printf(out, "\"%2d-%s-%04d %02d:%02d:%02d +0000\"", tm.tm_mday,
+		   months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour,
+		   tm.tm_min, tm.tm_sec);
+}
+
+static void
+envelope_cb(struct buf *out, const struct mime_part *msg,
+	    const uint8_t *data, size_t size, void *context)
+{
+	const struct fetch_ctx *c = context;
+	size_t len;
+	const char *env = mime_cache_envelope(c->cache, msg, &len);
+
+	(void)data;
+	(void)size;
+	imap_envelope_write(out, env != NULL ? env : "", len, NULL,
+			    c->write_flags & IMAP_WRITE_UTF8);
+}
+
+/* Reads blob octets [off, off + len) into out (appending). */
+static int
+blob_read(struct fetch_ctx *c, uint64_t off, size_t len, struct buf *out)
+{
+	size_t done = 0;
+
+	if (c->mem != NULL) {
+		if (off > c->mem_len || len > c->mem_len - off)
+			return -1;
+		buf_append(out, c->mem + off, len);
+		return 0;
+	}
+	buf_reserve(out, len);
+	while (done < len) {
+		ssize_t n = pread(c->fd, out->data + out->len, len - done,
+				  (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		done += (size_t)n;
+		out->len += (size_t)n;
+	}
+	out->data[out->len] = '\0';
+	return 0;
+}
+
+/* The decoded size of a part and whether it holds NUL, in one pass. */
+static int
+binary_measure(struct fetch_ctx *c, uint64_t off, uint64_t size, enum cte cte,
+	       uint64_t *size_r, bool *nul_r)
+{
+	struct cte_decoder dec;
+	uint64_t total = 0;
+	bool nul = false;
+
+	cte_decoder_init(&dec, cte);
+	while (size > 0) {
+		size_t n = size < FETCH_BLOCK ? (size_t)size : FETCH_BLOCK;
+
+		buf_reset(&c->tmp);
+		if (blob_read(c, off, n, &c->tmp) < 0)
+			return -1;
+		off += n;
+		size -= n;
+		if (cte == CTE_IDENTITY) {
+			total += n;
+			nul = nul || memchr(c->tmp.data, '\0', n) != NULL;
+			continue;
+		}
+		struct buf dbuf;
+
+		buf_init(&dbuf);
+		cte_decode(&dec, (const uint8_t *)c->tmp.data, n, &dbuf);
+		total += dbuf.len;
+		nul = nul || memchr(dbuf.data, '\0', dbuf.len) != NULL;
+		buf_deinit(&dbuf);
+	}
+	buf_reset(&c->tmp);
+	cte_decode_finish(&dec, &c->tmp);
+	total += c->tmp.len;
+	nul = nul || memchr(c->tmp.data, '\0', c->tmp.len) != NULL;
+	*size_r = total;
+	*nul_r = nul;
+	return 0;
+}
+
+/* The range (after <partial>) of a body of size octets: *off_r, *len_r. */
+static void
+partial_range(const struct imap_fetch_item *it, uint64_t size,
+	      uint64_t *off_r, uint64_t *len_r)
+{
+	*off_r = 0;
+	*len_r = size;
+	if (!it->partial)
+		return;
+	if (it->partial_offset >= size) {
+		*off_r = size;
+		*len_r = 0;
+		return;
+	}
+	*off_r = it->partial_offset;
+	*len_r = size - it->partial_offset;
+	if (*len_r > it->partial_count)
+		*len_r = it->partial_count;
+}
+
+/* The name, with "<origin>" as asked (RFC 9051 7.5.2), also when the
+ * origin is past the end. */
+static void
+write_item_name(struct buf *out, const struct imap_fetch_item *it)
+{
+	buf_puts(out, it->name);
+	if (it->partial)
+		buf_printf(out, "<%llu>",
+			   (unsigned long long)it->partial_offset);
+	buf_putc(out, ' ');
+}
+
+/* Writes octets as a literal (NUL as 0x80: CHAR8 excludes it). */
+static void
+append_literal_data(struct buf *out, const char *p, size_t n, bool nul_to_8bit)
+{
+	size_t start = out->len;
+
+	buf_append(out, p, n);
+	if (!nul_to_8bit)
+		return;
+	for (char *q = out->data + start; q < out->data + out->len; q++)
+		if (*q == '\0')
+			*q = (char)0x80;
+}
+
+/* BODY[section]: the answer is the blob range, streamed, or for
+ * HEADER.FIELDS(.NOT) the filtered header. Returns -1 on a read error. */
+static int
+item_section(struct fetch_ctx *c, const struct imap_fetch_item *it)
+{
+	struct imap_section sec;
+	const char *why;
+	uint64_t off, len;
+
+	if (imap_section_resolve(c->cache->root, it->section, &sec, &why) !=
+	    IMAP_SECTION_OK) {
+		/* a part this message does not have (the plan checked the
+		 * syntax) */
+		write_item_name(&c->out, it);
+		buf_puts(&c->out, "NIL");
+		return 0;
+	}
+	if (it->has_fields) {
+		size_t hlen = (size_t)(sec.size < c->header_max ?
+				       sec.size : c->header_max);
+		struct buf sel;
+
+		buf_reset(&c->tmp);
+		if (hlen > 0 && blob_read(c, sec.offset, hlen, &c->tmp) < 0)
+			return -1;
+		buf_init(&sel);
+		imap_header_fields_write(&sel, (const uint8_t *)c->tmp.data,
+					 c->tmp.len, &it->fields,
+					 it->fields_not);
+		partial_range(it, sel.len, &off, &len);
+		write_item_name(&c->out, it);
+		buf_printf(&c->out, "{%llu}\r\n", (unsigned long long)len);
+		append_literal_data(&c->out, sel.data + off, (size_t)len, true);
+		buf_deinit(&sel);
+		return 0;
+	}
+	partial_range(it, sec.size, &off, &len);
+	write_item_name(&c->out, it);
+	buf_printf(&c->out, "{%llu}\r\n", (unsigned long long)len);
+	c->st = (struct fetch_stream){
+		.active = len > 0, .raw_off = sec.offset + off,
+		.raw_left = len, .left = len, .nul_to_8bit = true,
+	};
+	return 0;
+}
+
+/* BINARY[part] and BINARY.SIZE[part] (RFC 3516). Returns -1 on a read
+ * error, 1 for an encoding we cannot decode (NO [UNKNOWN-CTE]). */
+static int
+item_binary(struct fetch_ctx *c, const struct imap_fetch_item *it)
+{
+	struct imap_section sec;
+	const char *why;
+	enum cte cte;
+	uint64_t size, off, len;
+	bool nul;
+
+	if (imap_section_resolve(c->cache->root, it->section, &sec, &why) !=
+	    IMAP_SECTION_OK) {
+		buf_puts(&c->out, it->name);
+		buf_puts(&c->out, it->kind == IMAP_FETCH_BINARY_SIZE ? " 0" :
+			 " NIL");
+		return 0;
+	}
+	/* the whole message and parts that hold parts are not encoded
+	 * (RFC 2045 6.4: a multipart is 7bit, 8bit or binary) */
+	cte = sec.part == c->cache->root && it->section[0] == '\0' ?
+		CTE_IDENTITY : cte_from_name(sec.part->encoding);
+	if (cte == CTE_UNKNOWN)
+		return 1;
+	if (binary_measure(c, sec.offset, sec.size, cte, &size, &nul) < 0)
+		return -1;
+	if (it->kind == IMAP_FETCH_BINARY_SIZE) {
+		buf_puts(&c->out, it->name);
+		buf_printf(&c->out, " %llu", (unsigned long long)size);
+		return 0;
+	}
+	partial_range(it, size, &off, &len);
+	write_item_name(&c->out, it);
+	/* literal8 only where the octets need it (RFC 3516 4.2) */
+	buf_printf(&c->out, "%s{%llu}\r\n", nul ? "~" : "",
+		   (unsigned long long)len);
+	c->st = (struct fetch_stream){
+		.active = len > 0, .binary = true, .raw_off = sec.offset,
+		.raw_left = sec.size, .skip = off, .left = len,
+	};
+	cte_decoder_init(&c->st.dec, cte);
+	return 0;
+}
+
+/* Continues the literal in c->st up to the chunk budget. */
+static int
+stream_step(struct fetch_ctx *c)
+{
+	struct fetch_stream *st = &c->st;
+
+	while (st->active && c->out.len < FETCH_CHUNK) {
+		size_t n;
+
+		if (!st->binary) {
+			n = st->left < FETCH_BLOCK ? (size_t)st->left :
+				FETCH_BLOCK;
+			buf_reset(&c->tmp);
+			if (blob_read(c, st->raw_off, n, &c->tmp) < 0)
+				return -1;
+			append_literal_data(&c->out, c->tmp.data, n,
+					    st->nul_to_8bit);
+			st->raw_off += n;
+			st->left -= n;
+			st->active = st->left > 0;
+			continue;
+		}
+		struct buf dbuf;
+
+		buf_init(&dbuf);
+		if (st->raw_left > 0) {
+			n = st->raw_left < FETCH_BLOCK ? (size_t)st->raw_left :
+				FETCH_BLOCK;
+			buf_reset(&c->tmp);
+			if (blob_read(c, st->raw_off, n, &c->tmp) < 0) {
+				buf_deinit(&dbuf);
+				return -1;
+			}
+			st->raw_off += n;
+			st->raw_left -= n;
+			cte_decode(&st->dec, (const uint8_t *)c->tmp.data, n,
+				   &dbuf);
+		} else {
+			cte_decode_finish(&st->dec, &dbuf);
+		}
+		size_t from = dbuf.len < st->skip ? dbuf.len : (size_t)st->skip;
+		size_t take = dbuf.len - from;
+
+		st->skip -= from;
+		if (take > st->left)
+			take = (size_t)st->left;
+		buf_append(&c->out, dbuf.data + from, take);
+		st->left -= take;
+		if (st->raw_left == 0 && st->left > 0) {
+			/* the blob changed under us: keep the syntax */
+			while (st->left-- > 0)
+				buf_putc(&c->out, ' ');
+			st->left = 0;
+		}
+		buf_deinit(&dbuf);
+		st->active = st->left > 0;
+	}
+	return 0;
+}
+
+/* Writes the item (or starts its literal). -1: read error; 1: NO. */
+static int
+write_item(struct fetch_ctx *c, const struct fetch_msg *m,
+	   const struct imap_fetch_item *it)
+{
+	struct buf *out = &c->out;
+
+	switch (it->kind) {
+	case IMAP_FETCH_UID:
+		buf_printf(out, "UID %u", m->uid);
+		break;
+	case IMAP_FETCH_FLAGS:
+		buf_puts(out, "FLAGS ");
+		buf_puts(out, m->flags != NULL ? m->flags : "()");
+		break;
+	case IMAP_FETCH_INTERNALDATE:
+		buf_puts(out, "INTERNALDATE ");
+		write_internaldate(out, m->internal_date);
+		break;
+	case IMAP_FETCH_RFC822_SIZE:
+		buf_printf(out, "RFC822.SIZE %llu",
+			   (unsigned long long)m->size);
+		break;
+	case IMAP_FETCH_ENVELOPE:
+		buf_puts(out, "ENVELOPE ");
+		envelope_cb(out, c->cache->root, NULL, 0, c);
+		break;
+	case IMAP_FETCH_BODY:
+	case IMAP_FETCH_BODYSTRUCTURE: {
+		struct imap_bodystructure_params p = {
+			.extended = it->kind == IMAP_FETCH_BODYSTRUCTURE,
+			.utf8 = (c->write_flags & IMAP_WRITE_UTF8) != 0,
+			.envelope = envelope_cb,
+			.envelope_context = c,
+		};
+
+		buf_puts(out, it->kind == IMAP_FETCH_BODY ? "BODY " :
+			 "BODYSTRUCTURE ");
+		imap_bodystructure_write(out, c->cache->root, NULL, 0, &p);
+		break;
+	}
+	case IMAP_FETCH_SECTION:
+		return item_section(c, it);
+	case IMAP_FETCH_BINARY:
+	case IMAP_FETCH_BINARY_SIZE:
+		return item_binary(c, it);
+	}
+	return 0;
+}
+
+/* Loads what the message's items need; on failure the command ends NO
+ * before any octet of this message's response. */
+static bool
+msg_begin(struct fetch_ctx *c, const struct fetch_msg *m)
+{
+	const char *error = NULL;
+	enum store_result r = STORE_OK;
+
+	if (c->plan.needs_structure)
+		r = store_mime_get(c->store, m->blob_id, m->size, &c->cache,
+				   &error);
+	if (r == STORE_OK && c->plan.needs_octets) {
+		const uint8_t *data = NULL;
+		size_t len = 0;
+
+		if (c->reader == NULL)
+			c->reader = store_blob_reader_new(c->store);
+		r = store_blob_reader_get(c->reader, m->blob_id, m->size,
+					  &data, &len, &c->fd, &error);
+		if (r == STORE_OK && data != NULL) {
+			c->mem = xmalloc(len > 0 ? len : 1);
+			memcpy(c->mem, data, len);
+			c->mem_len = len;
+		}
+	}
+	if (r != STORE_OK) {
+		c->no_text = xasprintf("[%s] FETCH failed for message %u: %s",
+				       r == STORE_E_TEMP ? "UNAVAILABLE" :
+				       "SERVERBUG", m->seq,
+				       error != NULL ? error :
+				       store_result_str(r));
+		return false;
+	}
+	/* RFC 3516: an encoding we cannot decode fails the command before
+	 * its response starts */
+	for (size_t i = 0; i < c->plan.count; i++) {
+		const struct imap_fetch_item *it = &c->plan.items[i];
+		struct imap_section sec;
+		const char *why;
+
+		if (it->kind != IMAP_FETCH_BINARY &&
+		    it->kind != IMAP_FETCH_BINARY_SIZE)
+			continue;
+		if (it->section[0] == '\0' ||
+		    imap_section_resolve(c->cache->root, it->section, &sec,
+					 &why) != IMAP_SECTION_OK)
+			continue;
+		if (cte_from_name(sec.part->encoding) == CTE_UNKNOWN) {
+			c->no_text = xasprintf("[UNKNOWN-CTE] Cannot decode "
+					       "%s of message %u",
+					       sec.part->encoding, m->seq);
+			return false;
+		}
+	}
+	return true;
+}
+
+static void
+msg_end(struct fetch_ctx *c)
+{
+	mime_cache_free(&c->cache);
+	if (c->fd >= 0) {
+		close(c->fd);
+		c->fd = -1;
+	}
+	xfree(&c->mem);
+	c->mem_len = 0;
+	c->in_msg = false;
+	c->item = 0;
+	c->next++;
+}
+
+/* The pool job: produces responses until the chunk is full, the
+ * messages are done, or the command must end. */
+static void
+fetch_work(void *p)
+{
+	struct fetch_ctx *c = p;
+
+	while (c->next < c->count && c->out.len < FETCH_CHUNK &&
+	       c->no_text == NULL && !c->fatal) {
+		const struct fetch_msg *m = &c->msgs[c->next];
+
+		if (!c->in_msg) {
+			if (!msg_begin(c, m))
+				break;
+			buf_printf(&c->out, "* %u FETCH (", m->seq);
+			c->in_msg = true;
+			c->item = 0;
+		}
+		if (c->st.active) {
+			if (stream_step(c) < 0)
+				c->fatal = true;
+			continue;
+		}
+		if (c->item < c->plan.count) {
+			int ret;
+
+			if (c->item > 0)
+				buf_putc(&c->out, ' ');
+			ret = write_item(c, m, &c->plan.items[c->item]);
+			c->item++;
+			/* a read error mid-response; UNKNOWN-CTE (ret > 0)
+			 * was ruled out by msg_begin, so cannot come here */
+			if (ret != 0)
+				c->fatal = true;
+			continue;
+		}
+		if (m->flags_extra) {
+			buf_puts(&c->out, " FLAGS ");
+			buf_puts(&c->out, m->flags);
+		}
+		buf_puts(&c->out, ")\r\n");
+		msg_end(c);
+	}
+	/* the snapshot goes back before the loop waits for the client */
+	store_blob_reader_free(&c->reader);
+}
+
+/* ---- the loop thread ---- */
+
+static enum imap_cmd_result fetch_resume(struct imap_cmd *cmd);
+
+static void
+fetch_done(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->s;
+	struct fetch_ctx *c = cmd->ctx;
+
+	if (c->out.len > 0) {
+		buf_append(imap_session_out(s), c->out.data, c->out.len);
+		buf_reset(&c->out);
+		imap_session_flush(s);
+	}
+	if (c->fatal) {
+		/* mid-response: nothing the client could parse can follow */
+		imap_session_bye(s, "Cannot read a message being sent");
+		return;
+	}
+	if (c->no_text != NULL) {
+		(void)imap_cmd_no(cmd, "%s", c->no_text);
+		return;
+	}
+	if (c->next >= c->count) {
+		(void)imap_cmd_ok(cmd, "%s completed",
+				  cmd->uid ? "UID FETCH" : "FETCH");
+		return;
+	}
+	if (imap_session_output_full(s)) {
+		cmd->drain = fetch_resume;
+		return;
+	}
+	(void)fetch_resume(cmd);
+}
+
+static enum imap_cmd_result
+fetch_resume(struct imap_cmd *cmd)
+{
+	return imap_cmd_run_blocking(cmd, fetch_work, fetch_done, cmd->ctx,
+				     fetch_ctx_free);
+}
+
+/* FLAGS text for the messages that need it (after \Seen), from the
+ * view, then the responses. */
+static void
+fetch_begin_output(struct imap_cmd *cmd, struct fetch_ctx *c)
+{
+	struct imap_session *s = cmd->s;
+	struct buf b;
+
+	buf_init(&b);
+	for (size_t i = 0; i < c->count; i++) {
+		struct fetch_msg *m = &c->msgs[i];
+
+		m->flags_extra = !c->plan.has_flags && c->seen_changed[i];
+		if (!c->plan.has_flags && !m->flags_extra)
+			continue;
+		buf_reset(&b);
+		imap_msg_write_flags(s, s->box, &s->box->msgs[c->idx[i]], &b);
+		m->flags = xstrdup(b.data);
+	}
+	buf_deinit(&b);
+	(void)fetch_resume(cmd);
+}
+
+static void
+seen_work(void *p)
+{
+	struct fetch_ctx *c = p;
+	const char *error = NULL;
+	struct store_flags_change change = { .add = STORE_FLAG_SEEN };
+
+	c->seen_r = store_flags_store(c->store, c->mailbox_id, c->seen_uids,
+				      c->n_seen, &change, &c->seen_res,
+				      &error);
+	if (c->seen_r != STORE_OK)
+		c->seen_error = xstrdup(error != NULL ? error :
+					store_result_str(c->seen_r));
+}
+
+static void
+seen_done(struct imap_cmd *cmd)
+{
+	struct imap_mailbox *box = cmd->s->box;
+	struct fetch_ctx *c = cmd->ctx;
+
+	if (c->seen_r != STORE_OK) {
+		(void)imap_cmd_store_error(cmd, c->seen_r, c->seen_error);
+		return;
+	}
+	for (size_t k = 0; k < c->seen_res.count; k++) {
+		const struct store_flags_msg *fm = &c->seen_res.msgs[k];
+		ssize_t at = imap_mailbox_find_uid(box, fm->uid);
+
+		if (at < 0 || !fm->changed)
+			continue;
+		box->msgs[at].flags |= STORE_FLAG_SEEN;
+		if (fm->modseq > box->msgs[at].modseq)
+			box->msgs[at].modseq = fm->modseq;
+	}
+	/* FLAGS goes out for each message whose view gained \Seen here
+	 * (RFC 9051 6.4.5), asked for or not */
+	for (size_t i = 0; i < c->count; i++)
+		c->seen_changed[i] = (box->msgs[c->idx[i]].flags &
+				      STORE_FLAG_SEEN) &&
+			!(c->seen_before[i] & STORE_FLAG_SEEN);
+	fetch_begin_output(cmd, c);
+}
+
+enum imap_cmd_result
+imap_cmd_fetch(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->s;
+	struct imap_mailbox *box = s->box;
+	struct fetch_ctx *c;
+	const char *error = NULL;
+	size_t n;
+
+	if (cmd->n_args < 2)
+		return imap_cmd_bad(cmd, "FETCH needs a sequence set and items");
+	c = xcalloc(1, sizeof(*c));
+	c->fd = -1;
+	buf_init(&c->out);
+	buf_init(&c->tmp);
+	if (imap_fetch_plan_parse(cmd->args + 1, cmd->n_args - 1, cmd->uid,
+				  &c->plan, &error) < 0 ||
+	    imap_session_seqset(s, &cmd->args[0], cmd->uid, &c->idx,
+				&c->count, &error) < 0) {
+		fetch_ctx_free(c);
+		return imap_cmd_bad(cmd, "%s", error);
+	}
+	c->store = s->store;
+	c->mailbox_id = box->id;
+	c->write_flags = s->utf8 || s->rev2 ? IMAP_WRITE_UTF8 : 0;
+	c->header_max = s->set->fetch_header_max;
+	n = c->count > 0 ? c->count : 1;
+	c->msgs = xcalloc(n, sizeof(*c->msgs));
+	c->seen_changed = xcalloc(n, sizeof(*c->seen_changed));
+	c->seen_before = xcalloc(n, sizeof(*c->seen_before));
+	for (size_t i = 0; i < c->count; i++) {
+		const struct imap_msg *v = &box->msgs[c->idx[i]];
+		struct fetch_msg *m = &c->msgs[i];
+
+		m->seq = (uint32_t)(c->idx[i] + 1);
+		m->uid = v->uid;
+		m->size = v->size;
+		m->internal_date = v->internal_date;
+		memcpy(m->blob_id, v->blob_id, sizeof(m->blob_id));
+		c->seen_before[i] = v->flags;
+		/* RFC 9051 6.4.5: the body items set \Seen, on a mailbox
+		 * opened read-write */
+		if (c->plan.sets_seen && !box->readonly &&
+		    !(v->flags & STORE_FLAG_SEEN)) {
+			c->seen_uids = xreallocarray(c->seen_uids,
+						     c->n_seen + 1,
+						     sizeof(*c->seen_uids));
+			c->seen_uids[c->n_seen++] = v->uid;
+		}
+	}
+	if (c->n_seen > 0)
+		return imap_cmd_run_blocking(cmd, seen_work, seen_done, c,
+					     fetch_ctx_free);
+	cmd->ctx = c;
+	cmd->ctx_free = fetch_ctx_free;
+	fetch_begin_output(cmd, c);
+	return IMAP_CMD_PENDING;
+}
