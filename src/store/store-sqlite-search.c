@@ -327,13 +327,16 @@ sqlite_search_text(void *handle, int64_t doc, struct buf *hdr,
 	struct sqlite_search *h = handle;
 	sqlite3_stmt *stmt;
 	enum store_result r = STORE_OK;
+	bool cached;
 	int rc;
 
+	/* once per message of a search: the statements stay prepared on
+	 * the borrowed connection */
 	rc = body != NULL ?
-	     sqlite_prep(h->db, &stmt, "SELECT hdr, body FROM search_docs"
-			 " WHERE id = ?", "i", doc) :
-	     sqlite_prep(h->db, &stmt, "SELECT hdr FROM search_docs"
-			 " WHERE id = ?", "i", doc);
+	     sqlite_prep_cached(h->db, &stmt, &cached, "SELECT hdr, body FROM"
+				" search_docs WHERE id = ?", "i", doc) :
+	     sqlite_prep_cached(h->db, &stmt, &cached, "SELECT hdr FROM"
+				" search_docs WHERE id = ?", "i", doc);
 	if (rc != SQLITE_OK)
 		return sqlite_fail(h->db, "search", error_r);
 	rc = sqlite3_step(stmt);
@@ -349,6 +352,6 @@ sqlite_search_text(void *handle, int64_t doc, struct buf *hdr,
 	} else {
 		r = sqlite_fail(h->db, "search", error_r);
 	}
-	sqlite3_finalize(stmt);
+	sqlite_stmt_done(stmt, cached);
 	return r;
 }
