@@ -25,11 +25,51 @@
 #define MT_SLICE 65536
 
 struct mt {
-	const uint8_t *msg;
-	size_t len;
+	const uint8_t *msg;	/* the message in memory, or NULL: read */
+	uint64_t len;
+	mime_text_read_cb_t *read;
+	void *ctx;
+	struct buf window;	/* what read gave last */
 	size_t left;		/* output budget */
 	bool cut;
 };
+
+/* Octets [off, off + n) of the message, clamped to its size (*n_r); NULL
+ * when read fails (the text then ends there). Valid until the next
+ * call. */
+static const uint8_t *
+mt_range(struct mt *mt, uint64_t off, uint64_t n, size_t *n_r)
+{
+	*n_r = 0;
+	if (off >= mt->len)
+		return (const uint8_t *)"";
+	if (n > mt->len - off)
+		n = mt->len - off;
+	if (n > SIZE_MAX)
+		n = SIZE_MAX;
+	*n_r = (size_t)n;
+	if (mt->msg != NULL)
+		return mt->msg + off;
+	buf_reset(&mt->window);
+	if (mt->read(mt->ctx, off, (size_t)n, &mt->window) < 0 ||
+	    mt->window.len != n) {
+		*n_r = 0;
+		mt->cut = true;
+		return NULL;
+	}
+	return (const uint8_t *)mt->window.data;
+}
+
+/* How much of a header section to read for the budget left: decoding
+ * never makes a field longer than it was written, so twice the budget
+ * (plus a line) is always enough. */
+static uint64_t
+mt_header_want(const struct mt *mt, uint64_t size)
+{
+	uint64_t want = (uint64_t)mt->left * 2 + 4096;
+
+	return size < want ? size : want;
+}
 
 static const char mt_replacement[] = "\xef\xbf\xbd";	/* U+FFFD */
 
@@ -138,22 +178,26 @@ mt_fields(struct mt *mt, const uint8_t *h, size_t len, struct buf *out)
 /* The part's body with its transfer encoding undone, at most cap octets
  * (out is empty on entry). */
 static void
-mt_decode(const struct mt *mt, const struct mime_part *part, size_t cap,
+mt_decode(struct mt *mt, const struct mime_part *part, size_t cap,
 	  struct buf *out)
 {
-	const uint8_t *b = mt->msg + part->body_offset;
-	size_t n = part->body_size;
 	struct cte_decoder d;
 
-	if (part->body_offset > mt->len)
-		return;
-	if (n > mt->len - part->body_offset)
-		n = mt->len - part->body_offset;
-	/* in slices, so that a cap reached early stops the work early */
+	/* in slices, so that a cap reached early stops the reading and the
+	 * decoding early, and a file is never read whole */
 	cte_decoder_init(&d, cte_from_name(part->encoding));
-	for (size_t off = 0; off < n && out->len < cap; off += MT_SLICE)
-		cte_decode(&d, b + off, n - off < MT_SLICE ? n - off : MT_SLICE,
-			   out);
+	for (uint64_t pos = 0; pos < part->body_size && out->len < cap;) {
+		size_t n;
+		const uint8_t *b = mt_range(mt, part->body_offset + pos,
+					    part->body_size - pos < MT_SLICE ?
+					    part->body_size - pos : MT_SLICE,
+					    &n);
+
+		if (b == NULL || n == 0)
+			break;
+		cte_decode(&d, b, n, out);
+		pos += n;
+	}
 	if (out->len < cap)
 		cte_decode_finish(&d, out);
 	if (out->len > cap)
@@ -229,12 +273,16 @@ mt_is_text(const uint8_t *s, size_t n, bool whole)
 static void
 mt_leaf(struct mt *mt, const struct mime_part *part, struct buf *out)
 {
-	/* single-octet charsets at most triple in UTF-8, so 4 * budget of
-	 * input is more than enough to fill it */
-	size_t cap = mt->left > (SIZE_MAX - 16) / 4 ? SIZE_MAX :
-		     mt->left * 4 + 16;
 	bool text = (part->flags & MIME_PART_FLAG_TYPE_DEFAULT) != 0 ||
 		    strcmp(part->type, "text") == 0;
+	const char *cs = text ? mime_part_param(part, "charset") : NULL;
+	bool convert = !mt_charset_is_utf8(cs);
+	/* UTF-8 (and octets read as it) never shrinks on its way out, so
+	 * the budget and a sequence of input fill it; another charset may
+	 * (UTF-16 halves ASCII, ISO-2022-JP's escapes vanish): four times
+	 * the budget is enough */
+	size_t cap = mt->left > (SIZE_MAX - 16) / 4 ? SIZE_MAX :
+		     convert ? mt->left * 4 + 16 : mt->left + 16;
 	struct buf raw, conv;
 
 	buf_init(&raw);
@@ -253,11 +301,8 @@ mt_leaf(struct mt *mt, const struct mime_part *part, struct buf *out)
 		buf_deinit(&raw);
 		return;
 	}
-	const char *cs = text ? mime_part_param(part, "charset") : NULL;
-
 	buf_init(&conv);
-	if (!mt_charset_is_utf8(cs) &&
-	    mt_iconv(cs, (const uint8_t *)raw.data, raw.len, &conv))
+	if (convert && mt_iconv(cs, (const uint8_t *)raw.data, raw.len, &conv))
 		mt_put(mt, out, (const uint8_t *)conv.data, conv.len, false);
 	else
 		mt_put(mt, out, (const uint8_t *)raw.data, raw.len, false);
@@ -277,11 +322,13 @@ mt_walk(struct mt *mt, const struct mime_part *part, struct buf *out)
 	}
 	if (mime_part_is(part, "message", NULL)) {
 		const struct mime_part *m = part->children;
+		size_t n;
+		const uint8_t *h = mt_range(mt, m->header_offset,
+					    mt_header_want(mt, m->header_size),
+					    &n);
 
-		if (m->header_offset <= mt->len &&
-		    m->header_size <= mt->len - m->header_offset)
-			mt_fields(mt, mt->msg + m->header_offset,
-				  m->header_size, out);
+		if (h != NULL)
+			mt_fields(mt, h, n, out);
 		mt_walk(mt, m, out);
 		return;
 	}
@@ -290,19 +337,44 @@ mt_walk(struct mt *mt, const struct mime_part *part, struct buf *out)
 		mt_walk(mt, c, out);
 }
 
+static bool
+mt_run(struct mt *mt, const struct mime_part *root, struct buf *hdr,
+       struct buf *body)
+{
+	size_t n;
+	const uint8_t *h = mt_range(mt, 0, mt_header_want(mt,
+							  root->header_size),
+				    &n);
+
+	if (h != NULL)
+		mt_fields(mt, h, n, hdr);
+	mt_walk(mt, root, body);
+	buf_deinit(&mt->window);
+	return !mt->cut;
+}
+
 bool
 mime_text_extract(const uint8_t *msg, size_t len,
 		  const struct mime_part *root, size_t max, struct buf *hdr,
 		  struct buf *body)
 {
-	struct mt mt = { .msg = msg, .len = len, .left = max };
-	size_t hsize = root->header_size;
+	struct mt mt = { .msg = len > 0 ? msg : (const uint8_t *)"",
+			 .len = len, .left = max };
 
-	if (hsize > len)
-		hsize = len;
-	mt_fields(&mt, msg, hsize, hdr);
-	mt_walk(&mt, root, body);
-	return !mt.cut;
+	buf_init(&mt.window);
+	return mt_run(&mt, root, hdr, body);
+}
+
+bool
+mime_text_extract_read(const struct mime_part *root, uint64_t size,
+		       mime_text_read_cb_t *read, void *ctx, size_t max,
+		       struct buf *hdr, struct buf *body)
+{
+	struct mt mt = { .len = size, .read = read, .ctx = ctx,
+			 .left = max };
+
+	buf_init(&mt.window);
+	return mt_run(&mt, root, hdr, body);
 }
 
 bool

@@ -38,11 +38,27 @@
  *   else is changed (HTML keeps its tags).
  * Stops once hdr and body together would pass max octets (cut on a
  * character boundary) and returns false; true when all the text is in.
- * Memory besides the output stays under about 4 * max.
+ * Memory besides the output stays under about 2 * max for UTF-8 and
+ * US-ASCII text, 5 * max for other charsets.
  */
 bool mime_text_extract(const uint8_t *msg, size_t len,
 		       const struct mime_part *root, size_t max,
 		       struct buf *hdr, struct buf *body);
+
+/* Reads octets msg[offset .. offset + len) of the message into out
+ * (appending); 0, or -1 when it cannot (the text then ends there, as if
+ * cut). The shape of mail/mime-cache.h's reader. */
+typedef int mime_text_read_cb_t(void *ctx, uint64_t offset, size_t len,
+				struct buf *out);
+
+/* mime_text_extract() for a message of size octets that is not in
+ * memory (a blob file): read(ctx, ...) is asked for at most 64 KiB at a
+ * time, and only for what the text needs (each leaf's first octets up to
+ * the cap, the header sections), so memory stays bounded by the cap
+ * whatever the message's size. */
+bool mime_text_extract_read(const struct mime_part *root, uint64_t size,
+			    mime_text_read_cb_t *read, void *ctx, size_t max,
+			    struct buf *hdr, struct buf *body);
 
 /* The header-field part only: appends the fields of the header section
  * h[0..len) to out as mime_text_extract() writes hdr, at most max

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -21,8 +20,8 @@
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "mail/mime-cache.h"
 #include "mail/mime-text.h"
-#include "mail/mime.h"
 
 /* Work list entries read at once, and the text gathered into one write
  * op (the writer holds other writes back while it runs). */
@@ -54,55 +53,81 @@ text_max(const struct store *store)
 	return m > 0 && m < SIZE_MAX ? (size_t)m : MIME_TEXT_DEFAULT_MAX;
 }
 
-/* The text of the body blob_id through reader rd (one of a run). */
+/* A body as mime-text reads it: in memory (a database blob) or a file
+ * read in pieces (never mapped or read whole: a 50 MB attachment must not
+ * cost 50 MB). */
+struct blob_src {
+	const uint8_t *data;
+	int fd;
+};
+
+static int
+blob_src_read(void *ctx, uint64_t offset, size_t len, struct buf *out)
+{
+	struct blob_src *src = ctx;
+
+	if (src->data != NULL) {
+		buf_append(out, src->data + offset, len);
+		return 0;
+	}
+	buf_reserve(out, len);
+	while (len > 0) {
+		ssize_t n = pread(src->fd, out->data + out->len, len,
+				  (off_t)offset);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		out->len += (size_t)n;
+		out->data[out->len] = '\0';
+		offset += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The text of the body blob_id through reader rd (one of a run); its
+ * MIME tree from the store's structure cache (parsed once, when it was
+ * stored). */
 static enum store_result
 extract_blob(struct store *store, struct store_blob_reader *rd,
 	     const char *blob_id, struct buf *hdr, struct buf *body,
 	     bool *complete_r, const char **error_r)
 {
-	const uint8_t *data = NULL;
-	size_t len = 0;
-	void *map = NULL;
-	struct mime_part *root;
+	struct blob_src src = { .fd = -1 };
+	struct mime_cache *mc = NULL;
 	enum store_result r;
+	uint64_t size;
+	size_t len = 0;
 	struct stat st;
-	int fd = -1;
 
-	r = store_blob_reader_get(rd, blob_id, 0, &data, &len, &fd, error_r);
+	r = store_blob_reader_get(rd, blob_id, 0, &src.data, &len, &src.fd,
+				  error_r);
 	if (r != STORE_OK)
 		return r;
-	if (fd >= 0) {
-		if (fstat(fd, &st) < 0) {
+	size = len;
+	if (src.fd >= 0) {
+		if (fstat(src.fd, &st) < 0) {
 			int err = errno;
 
-			close(fd);
+			close(src.fd);
 			return store_error(error_r, STORE_E_TEMP,
 					   "blob %s: %s", blob_id,
 					   strerror(err));
 		}
-		len = (size_t)st.st_size;
-		if (len > 0) {
-			map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-			if (map == MAP_FAILED) {
-				int err = errno;
-
-				close(fd);
-				return store_error(error_r, STORE_E_TEMP,
-						   "blob %s: %s", blob_id,
-						   strerror(err));
-			}
-		}
-		close(fd);
-		data = map;
+		size = (uint64_t)st.st_size;
 	}
-	root = mime_parse(data, len, NULL);
-	*complete_r = mime_text_extract(data != NULL ? data :
-					(const uint8_t *)"", len, root,
-					text_max(store), hdr, body);
-	mime_part_free(&root);
-	if (map != NULL)
-		munmap(map, len);
-	return STORE_OK;
+	r = store_mime_get(store, blob_id, size, &mc, error_r);
+	if (r == STORE_OK)
+		*complete_r = mime_text_extract_read(mc->root, size,
+						     blob_src_read, &src,
+						     text_max(store), hdr,
+						     body);
+	mime_cache_free(&mc);
+	if (src.fd >= 0)
+		close(src.fd);
+	return r;
 }
 
 static void

@@ -25,15 +25,47 @@ struct extracted {
 	bool complete;
 };
 
+struct src {
+	const char *msg;
+	size_t len;
+	size_t max_read;
+};
+
+static int
+src_read(void *ctx, uint64_t offset, size_t len, struct buf *out)
+{
+	struct src *s = ctx;
+
+	assert_true(offset + len <= s->len);
+	if (len > s->max_read)
+		s->max_read = len;
+	buf_append(out, s->msg + offset, len);
+	return 0;
+}
+
 static void
 extract_n(const char *msg, size_t len, size_t max, struct extracted *x)
 {
 	struct mime_part *root = mime_parse(msg, len, NULL);
+	struct src src = { .msg = msg, .len = len };
+	struct buf h2, b2;
+	bool c2;
 
 	buf_init(&x->hdr);
 	buf_init(&x->body);
 	x->complete = mime_text_extract((const uint8_t *)msg, len, root,
 					max, &x->hdr, &x->body);
+	/* read in pieces (a blob file), the same text */
+	buf_init(&h2);
+	buf_init(&b2);
+	c2 = mime_text_extract_read(root, len, src_read, &src, max, &h2, &b2);
+	assert_int_equal(c2, x->complete);
+	assert_string_equal(h2.data, x->hdr.data);
+	assert_int_equal(b2.len, x->body.len);
+	assert_memory_equal(b2.data, x->body.data, b2.len);
+	assert_true(src.max_read <= 64 * 1024 + 4096 + 2 * max);
+	buf_deinit(&h2);
+	buf_deinit(&b2);
 	mime_part_free(&root);
 	assert_true(utf8_is_valid((const uint8_t *)x->hdr.data, x->hdr.len));
 	assert_true(utf8_is_valid((const uint8_t *)x->body.data,
@@ -213,6 +245,27 @@ test_qp_edges(void **state)
 }
 
 static void
+test_big_attachment_reads_bounded(void **state)
+{
+	struct buf m;
+	struct extracted x;
+
+	(void)state;
+	buf_init(&m);
+	buf_puts(&m, "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+		 "Content-Type: application/octet-stream\n"
+		 "Content-Transfer-Encoding: base64\n\n");
+	for (int i = 0; i < 40000; i++)
+		buf_puts(&m, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIj\n");
+	buf_puts(&m, "--b\nContent-Type: text/plain\n\nthe text after it\n"
+		 "--b--\n");
+	extract_n(m.data, m.len, 4096, &x);
+	assert_string_equal(x.body.data, "the text after it\n");
+	extracted_free(&x);
+	buf_deinit(&m);
+}
+
+static void
 test_fold(void **state)
 {
 	struct buf b;
@@ -251,6 +304,7 @@ main(void)
 		cmocka_unit_test(test_unknown_charset),
 		cmocka_unit_test(test_cap),
 		cmocka_unit_test(test_qp_edges),
+		cmocka_unit_test(test_big_attachment_reads_bounded),
 		cmocka_unit_test(test_fold),
 	};
 
