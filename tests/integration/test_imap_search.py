@@ -224,6 +224,11 @@ def test_save_and_dollar(three):
     assert r.cmd("d", "UID SEARCH UID $")[0] == "* SEARCH 2 3"
     assert r.cmd("e", "SEARCH NOT $")[0] == "* SEARCH 1"
     assert r.cmd("f", "SEARCH $ TEXT muenchen")[0] == "* SEARCH 3"
+    # $ in other commands (RFC 5182): FETCH, UID FETCH
+    lines = r.cmd("f2", "FETCH $ (UID)")
+    assert lines[:2] == ["* 2 FETCH (UID 2)", "* 3 FETCH (UID 3)"], lines
+    lines = r.cmd("f3", "UID FETCH $ (FLAGS)")
+    assert len(lines) == 3 and lines[-1].startswith("f3 OK"), lines
     # SAVE with MIN alone keeps the minimum (RFC 5182 2.4)
     lines = r.cmd("g", "SEARCH RETURN (SAVE MIN) ALL")
     assert lines[0] == '* ESEARCH (TAG "g") MIN 1', lines
