@@ -43,9 +43,17 @@ select_work(void *ctx)
 	struct imap_mailbox *box;
 	const char *error = NULL;
 	size_t count = 0;
+	uint64_t counter = 0;
 
 	job->result = store_mailbox_lookup(job->store, job->account_id,
 					   job->name, &mb, &error);
+	/* imap-sync.c: the change counter read after HIGHESTMODSEQ and
+	 * before the list, so the view is current as of it and the first
+	 * reply needs no look of its own; a change racing this SELECT moves
+	 * it and is found once (CLIENT-QUIRKS) */
+	if (job->result == STORE_OK)
+		counter = store_change_counter(job->store, STORE_WATCH_MAILBOX,
+					       mb->id);
 	if (job->result == STORE_OK)
 		job->result = store_message_list_keywords(job->store, mb->id,
 							  &msgs, &count, &kw,
@@ -65,6 +73,8 @@ select_work(void *ctx)
 	box->uidvalidity = mb->uidvalidity;
 	box->uidnext = mb->uidnext;
 	box->highestmodseq = mb->highestmodseq;
+	box->sync_counter = counter;
+	box->sync_modseq = mb->highestmodseq;
 	box->count = count;
 	box->alloc = count;
 	box->msgs = count > 0 ? xcalloc(count, sizeof(*box->msgs)) : NULL;

@@ -80,9 +80,9 @@ struct imap_mailbox {
 	char **keywords;	/* every keyword announced in FLAGS */
 	size_t n_keywords;
 	/* imap-sync.c: the store's change counter and the HIGHESTMODSEQ
-	 * the view was last brought up to date with (0: not yet since
-	 * SELECT, whose highestmodseq must be read no later than its
-	 * message list), and how many msgs are marked expunged. */
+	 * the view is up to date with, and how many msgs are marked
+	 * expunged. SELECT reads HIGHESTMODSEQ, then the counter, then the
+	 * messages; a counter of 0 makes the next reply look. */
 	uint64_t sync_counter;
 	uint64_t sync_modseq;
 	size_t n_expunged;

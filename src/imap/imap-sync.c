@@ -299,9 +299,9 @@ imap_sync_start(struct imap_session *s, bool allow_expunge,
 	job->s = s;
 	job->store = s->store;
 	job->box_id = box->id;
-	/* 0 until the first look after SELECT, which reads from the
-	 * HIGHESTMODSEQ SELECT saw (read no later than its message list)
-	 * and every UID above the view's last */
+	/* from the HIGHESTMODSEQ the view is current with (SELECT's was
+	 * read before its message list: what came between is read again,
+	 * harmlessly) and every UID above the view's last */
 	job->since = box->sync_modseq != 0 ? box->sync_modseq :
 		box->highestmodseq;
 	job->uid_from = box->count > 0 ? box->msgs[box->count - 1].uid + 1 : 1;

@@ -56,6 +56,10 @@ struct store_notify_watch {
 	pthread_t thread;
 	int efd;
 	uint32_t bit;		/* FUTEX_WAIT_BITSET mask for our own wake */
+	/* seq when the watch was made: read before the thread starts, so
+	 * a publish between our return and the thread's first look is not
+	 * taken for the starting point and lost */
+	uint32_t seen;
 	atomic_bool stop;
 	atomic_bool exited;
 };
@@ -185,7 +189,7 @@ watch_main(void *arg)
 {
 	struct store_notify_watch *w = arg;
 	_Atomic uint32_t *seq = &w->n->shared->seq;
-	uint32_t seen = atomic_load(seq);
+	uint32_t seen = w->seen;
 
 	while (!atomic_load(&w->stop)) {
 		uint32_t now;
@@ -217,6 +221,7 @@ store_notify_watch_new(struct store_notify *n, char *err, size_t err_size)
 	int rc;
 
 	w->n = n;
+	w->seen = atomic_load(&n->shared->seq);
 	atomic_fetch_add(&n->refs, 1);
 	/* Stopping a watch wakes only the sleepers of its bit (other
 	 * processes sharing it wake for nothing, rarely). */

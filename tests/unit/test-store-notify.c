@@ -20,6 +20,7 @@
 
 #include "conf/config.h"
 #include "lib/mem.h"
+#include "store/store-notify.h"
 #include "store/store.h"
 #include "store-fixture.h"
 
@@ -269,6 +270,37 @@ test_watch_many(void **state)
 		store_watch_free(&w[i]);
 }
 
+/* A publish right after the watch is made (before its thread has run)
+ * still wakes it: the thread's starting point is taken at creation. */
+static void
+test_watch_publish_at_once(void **state)
+{
+	struct test_store *ts = *state;
+	char *path = xasprintf("%s/test-notify", ts->cfg->data_dir);
+	char err[256];
+	struct store_notify *n = store_notify_open(path, err, sizeof(err));
+	struct store_notify_key key = { .kind = STORE_WATCH_MAILBOX,
+					.id = 7 };
+
+	assert_non_null(n);
+	for (int i = 0; i < 200; i++) {
+		struct store_notify_watch *w =
+			store_notify_watch_new(n, err, sizeof(err));
+		struct pollfd p;
+
+		assert_non_null(w);
+		store_notify_publish(n, &key, 1);
+		p = (struct pollfd){ .fd = store_notify_watch_fd(w),
+				     .events = POLLIN };
+		assert_int_equal(poll(&p, 1, 2000), 1);
+		store_notify_watch_free(&w);
+	}
+	/* the watch held a reference: the mapping goes with the last */
+	store_notify_close(&n);
+	assert_null(n);
+	free(path);
+}
+
 static void
 add_keyword(struct test_store *ts, int64_t mailbox, uint32_t uid,
 	    const char *kw)
@@ -377,6 +409,8 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watch_many, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_watch_publish_at_once,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_between_handles,
 						setup, teardown),
