@@ -35,6 +35,9 @@ imap_mailbox_expunge_uids(struct imap_session *s, const uint32_t *uids,
 			if (!silent)
 				buf_printf(out, "* %zu EXPUNGE\r\n",
 					   i + 1 - gone);
+			/* one the sync held back is announced here instead */
+			if (m->expunged && box->n_expunged > 0)
+				box->n_expunged--;
 			free(m->keywords);
 			gone++;
 			continue;
