@@ -513,3 +513,40 @@ def test_pipelined_fetches_answer_in_order(herald_factory):
     assert "* 2 FETCH (BODY[TEXT]<0> {11}" in lines
     assert "body line 0)" in lines
     r.close()
+
+
+def test_slow_reader_holds_bounded_memory(herald_factory):
+    """A client that asks for a 30 MB message and does not read: the
+    command waits for the output to drain instead of producing more, so
+    the worker holds a few chunks, not the message; once the client
+    reads, every octet comes, then the tagged OK."""
+    if not os.access(RELEASE, os.X_OK):
+        pytest.skip("the release binary build/herald is not built (make)")
+    from imap_util import Raw
+    h = server(herald_factory, binary=RELEASE, workers=1)
+    line = b"abcdefghijklmnopqrstuvwxyz0123456789" * 2 + b"\r\n"
+    body = line * (30 * MB // len(line))
+    deliver(h, USER, b"From: a@remote.test\r\nSubject: slow\r\n\r\n" + body)
+    h.stop()
+    h.start()
+    deadline = time.monotonic() + 10
+    while len(h.pids()[1]) != 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    _, (worker,) = h.pids()
+    r = Raw(h)
+    r.login()
+    assert r.cmd("S", "SELECT INBOX")[-1].startswith("S OK")
+    base = vm_kb(worker, "VmRSS")
+    r.send("F FETCH 1 (BODY.PEEK[])\r\n")
+    time.sleep(2)           # the socket buffers fill; the worker waits
+    grown = vm_kb(worker, "VmRSS") - base
+    print(f"worker grew by {grown} KiB with a client not reading")
+    assert grown < 12 * 1024, f"worker grew by {grown} KiB"
+    head = r.f.readline()
+    m = re.match(rb"\* 1 FETCH \(BODY\[\] \{(\d+)\}\r\n", head)
+    assert m, head
+    data = r.f.read(int(m.group(1)))
+    assert data.endswith(body)
+    assert r.f.readline() == b")\r\n"
+    assert r.f.readline().startswith(b"F OK")
+    r.close()
