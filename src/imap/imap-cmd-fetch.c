@@ -747,9 +747,8 @@ imap_cmd_fetch(struct imap_cmd *cmd)
 		 * opened read-write */
 		if (c->plan.sets_seen && !box->readonly &&
 		    !(v->flags & STORE_FLAG_SEEN)) {
-			c->seen_uids = xreallocarray(c->seen_uids,
-						     c->n_seen + 1,
-						     sizeof(*c->seen_uids));
+			if (c->seen_uids == NULL)
+				c->seen_uids = xcalloc(n, sizeof(*c->seen_uids));
 			c->seen_uids[c->n_seen++] = v->uid;
 		}
 	}
