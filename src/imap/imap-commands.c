@@ -2,9 +2,9 @@
 /*
  * The command table (name, handler, states, flags) and the capability
  * words. One row per command of RFC 9051 / RFC 3501 and the extensions of
- * issue 11; handlers live in imap-cmd-*.c (not yet written ones answer BAD
- * from imap-cmd-todo.c). A capability word is listed only once its feature
- * is complete and tested (clients act on what is advertised).
+ * issue 11; handlers live in imap-cmd-*.c. A capability word is listed
+ * only once its feature is complete and tested (clients act on what is
+ * advertised).
  */
 #include <stddef.h>
 #include <string.h>

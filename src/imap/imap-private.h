@@ -220,7 +220,7 @@ imap_cmd_fn_t imap_cmd_capability, imap_cmd_noop, imap_cmd_logout,
 imap_cmd_fn_t imap_cmd_list, imap_cmd_lsub, imap_cmd_create,
 	imap_cmd_delete, imap_cmd_rename, imap_cmd_subscribe,
 	imap_cmd_unsubscribe, imap_cmd_namespace, imap_cmd_status;
-/* Not written yet: stubs in imap-cmd-todo.c until their files land. */
+/* imap-cmd-fetch.c, imap-cmd-idle.c, imap-cmd-search.c. */
 imap_cmd_fn_t imap_cmd_fetch, imap_cmd_idle, imap_cmd_search;
 
 /* The entry for an upper-cased name, or NULL. */

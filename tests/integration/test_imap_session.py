@@ -346,7 +346,14 @@ def test_starttls_drops_pipelined_input(herald_factory):
 
 def test_connection_limit_refusal(herald_factory):
     h = server(herald_factory, extra="max_connections_per_ip = 2")
+    # the harness's port probes count until the worker saw them close
+    deadline = time.monotonic() + 10
+    while (h.log().count(" disconnect ") +
+           h.log().count(" conn too-many-connections ")) < len(h.ports):
+        assert time.monotonic() < deadline, h.log()
+        time.sleep(0.05)
     held = [Raw(h), Raw(h)]
+    assert all(r.greeting.startswith("* OK") for r in held)
     s = socket.create_connection(("127.0.0.1", h.ports["imap"]), timeout=10)
     line = s.makefile("rb").readline()
     assert line.startswith(b"* BYE [UNAVAILABLE] Too many connections"), line
