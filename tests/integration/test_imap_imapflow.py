@@ -20,8 +20,6 @@ from imap_util import PASSWORD, SPECIAL, USER, deliver_many, make_msg, server
 
 DIR = os.path.join(os.path.dirname(os.path.realpath(__file__)), "imapflow")
 
-pytestmark = pytest.mark.xfail(
-    reason="needs LIST, FETCH and IDLE (issue 11, in progress)", strict=False)
 
 ATTACHMENT = bytes(range(256)) * 20
 

@@ -5,14 +5,8 @@ reach the other, and a second sync in a row changes nothing (issue 11,
 import os
 import subprocess
 
-import pytest
-
 from imap_util import PASSWORD, USER
 from sync_util import account, need, run_scenario
-
-pytestmark = pytest.mark.xfail(
-    reason="needs LIST, FETCH, STORE, EXPUNGE and APPEND (issue 11, in "
-    "progress)", strict=False)
 
 
 def test_mbsync_two_way(herald_factory):

@@ -11,10 +11,6 @@ import pytest
 
 from imap_util import PASSWORD, USER, deliver_many, login, make_msg, server, state
 
-pytestmark = pytest.mark.xfail(
-    reason="needs LIST, FETCH, STORE, COPY/MOVE and EXPUNGE (issue 11, in "
-    "progress)", strict=False)
-
 
 class Tmux:
     """A tmux server of its own (its own socket) running one program."""
