@@ -91,6 +91,11 @@ static const struct {
 	enum cap_when when;
 } capabilities[] = {
 	{ "IMAP4rev1", CAP_ALWAYS },
+	/* RFC 9051: everything it folds in is here (NAMESPACE, UNSELECT,
+	 * UIDPLUS, ESEARCH, SEARCHRES, ENABLE, IDLE, SASL-IR, LIST-EXTENDED,
+	 * LIST-STATUS, MOVE, LITERAL-, BINARY, SPECIAL-USE, STATUS=SIZE and
+	 * DELETED); a client picks it with ENABLE IMAP4rev2 */
+	{ "IMAP4rev2", CAP_ALWAYS },
 	{ "SASL-IR", CAP_BEFORE_LOGIN },
 	{ "ID", CAP_ALWAYS },
 	{ "ENABLE", CAP_ALWAYS },
@@ -109,6 +114,8 @@ static const struct {
 	{ "SPECIAL-USE", CAP_ALWAYS },
 	{ "CREATE-SPECIAL-USE", CAP_ALWAYS },
 	{ "BINARY", CAP_ALWAYS },
+	/* RFC 8438 (imap-cmd-status.c) */
+	{ "STATUS=SIZE", CAP_AFTER_LOGIN },
 };
 
 void

@@ -26,7 +26,7 @@ def test_greeting_and_capabilities(herald_factory):
     r = Raw(h)
     assert r.greeting.startswith("* OK [CAPABILITY "), r.greeting
     caps = caps_of(r.greeting)
-    for word in ("IMAP4rev1", "STARTTLS", "AUTH=PLAIN", "AUTH=LOGIN",
+    for word in ("IMAP4rev1", "IMAP4rev2", "STARTTLS", "AUTH=PLAIN", "AUTH=LOGIN",
                  "AUTH=SCRAM-SHA-256", "SASL-IR", "LITERAL-", "ID",
                  "ENABLE"):
         assert word in caps, caps
@@ -38,6 +38,7 @@ def test_greeting_and_capabilities(herald_factory):
     ok = r.login()[-1]
     after = caps_of(ok)
     assert "LITERAL+" in after and "LITERAL-" not in after
+    assert "STATUS=SIZE" in after and "IMAP4rev2" in after
     assert not [c for c in after if c.startswith("AUTH=")], after
     assert "STARTTLS" not in after and "SASL-IR" not in after
     r.close()
@@ -289,6 +290,14 @@ def test_rev2_select(herald_factory):
     assert lines[0] == "* OK [CLOSED] Previous mailbox closed", lines
     # ENABLE is for the authenticated state only
     assert r.cmd("d", "ENABLE UTF8=ACCEPT")[-1].startswith("d BAD")
+    # rev2 answers: ESEARCH, not SEARCH; STATUS SIZE and DELETED; no
+    # \Recent anywhere
+    lines = r.cmd("e", "SEARCH ALL")
+    assert lines == ['* ESEARCH (TAG "e") ALL 1', "e OK SEARCH completed"]
+    lines = r.cmd("f", "STATUS INBOX (MESSAGES DELETED SIZE)")
+    assert lines[0].startswith("* STATUS INBOX (MESSAGES 1 DELETED 0 SIZE ")
+    lines = r.cmd("g", "FETCH 1 FLAGS")
+    assert lines[0] == "* 1 FETCH (FLAGS ())", lines
     r.close()
 
 
