@@ -362,6 +362,15 @@ def test_append_flags_date_appenduid(herald_factory):
     r, _ = raw_selected(h, "Drafts")
     assert flags_of(r) == {1: {"\\Seen", "\\Draft", "$Pending"}, 2: set()}
     r.close()
+    # and as FETCH gives them back
+    c = login(h)
+    c.select("Drafts")
+    typ, data = c.fetch("1", "(INTERNALDATE FLAGS)")
+    assert typ == "OK", data
+    t = imaplib.Internaldate2tuple(data[0])
+    assert int(time.mktime(t)) == 760689784, data
+    assert b"$Pending" in data[0] and b"\\Draft" in data[0], data
+    c.logout()
 
 
 def test_append_bare_lf_normalised(herald_factory):
@@ -377,6 +386,14 @@ def test_append_bare_lf_normalised(herald_factory):
     # stored with CRLF only, so the size and the bytes served agree
     want = b"Subject: lf\r\n\r\nline one\r\nline two\r\nline three\r\n"
     assert h.messages(USER) == [want]
+    c = login(h)
+    c.select("INBOX")
+    typ, data = c.fetch("1", "(RFC822.SIZE BODY.PEEK[])")
+    assert typ == "OK", data
+    assert data[0][1] == want, data
+    assert re.search(rb"RFC822\.SIZE (\d+)", data[0][0]).group(1) == \
+        str(len(want)).encode(), data
+    c.logout()
 
 
 def test_append_copy_move_into_selected_mailbox(herald_factory):
