@@ -40,6 +40,7 @@ struct fetch_msg {
 	char blob_id[STORE_BLOB_ID_LEN + 1];
 	char *flags;		/* "(\Seen ...)" when FLAGS goes out */
 	bool flags_extra;	/* FLAGS not asked for: \Seen changed */
+	bool expunged;		/* imap_msg.expunged: its body may be gone */
 };
 
 /* A literal being written across chunks. */
@@ -499,6 +500,13 @@ msg_begin(struct fetch_ctx *c, const struct fetch_msg *m)
 			c->mem_len = len;
 		}
 	}
+	if (r != STORE_OK && m->expunged) {
+		/* RFC 9051 7.1: expunged elsewhere, its EXPUNGE held back
+		 * (imap-sync.c) and its body already collected */
+		c->no_text = xasprintf("[EXPUNGEISSUED] Message %u was "
+				       "expunged by another session", m->seq);
+		return false;
+	}
 	if (r != STORE_OK) {
 		c->no_text = xasprintf("[%s] FETCH failed for message %u: %s",
 				       r == STORE_E_TEMP ? "UNAVAILABLE" :
@@ -742,6 +750,7 @@ imap_cmd_fetch(struct imap_cmd *cmd)
 		m->size = v->size;
 		m->internal_date = v->internal_date;
 		memcpy(m->blob_id, v->blob_id, sizeof(m->blob_id));
+		m->expunged = v->expunged;
 		c->seen_before[i] = v->flags;
 		/* RFC 9051 6.4.5: the body items set \Seen, on a mailbox
 		 * opened read-write */

@@ -445,3 +445,37 @@ def test_selected_mailbox_deleted_under_idle(herald_factory):
     assert r.line() == "", "the connection stays open after BYE"
     r.close()
     assert "imap mailbox-gone" in h.log()
+
+
+def test_fetch_of_a_message_expunged_elsewhere(herald_factory):
+    """B still numbers a message A expunged (its EXPUNGE held back during
+    FETCH): FETCH of its flags works from the view; once its body is
+    collected, FETCH of the body is NO [EXPUNGEISSUED] (RFC 9051 7.1), not
+    a server error; NOOP then sends the EXPUNGE."""
+    h = server(herald_factory, sections={"store": "blob_gc_interval = 100ms"})
+    for i in range(1, 4):
+        deliver(h, USER, make_msg(i))
+    a = login(h)
+    ok(a.select("INBOX"))
+    b = Raw(h)
+    b.login()
+    b.cmd("S1", "SELECT INBOX")
+    call("STORE", a.store, "2", "+FLAGS", "(\\Deleted)")
+    call("EXPUNGE", a.expunge)
+    lines = b.cmd("F1", "FETCH 2 (UID FLAGS)")
+    assert any(ln.startswith("* 2 FETCH (") for ln in lines), lines
+    assert not any("EXPUNGE" in ln for ln in lines), lines
+    deadline = time.monotonic() + 10
+    while True:
+        lines = b.cmd("F2", "FETCH 2 (BODY.PEEK[]<0.10>)")
+        assert not any(re.fullmatch(r"\* \d+ EXPUNGE", ln)
+                       for ln in lines), lines
+        if lines[-1].startswith("F2 NO"):
+            break
+        assert time.monotonic() < deadline, "the blob was never collected"
+        time.sleep(0.2)
+    assert lines[-1].startswith("F2 NO [EXPUNGEISSUED]"), lines
+    lines = b.cmd("N1", "NOOP")
+    assert "* 2 EXPUNGE" in lines, lines
+    a.logout()
+    b.close()
