@@ -34,6 +34,7 @@ struct search_job {
 	size_t n_pending;
 	struct store *store;
 	int64_t account_id;
+	int64_t mailbox_id;
 	bool failed;
 	char error[200];
 };
@@ -190,6 +191,36 @@ search_reply(struct imap_cmd *cmd, struct search_job *job)
 	return imap_cmd_ok(cmd, "%sSEARCH completed", cmd->uid ? "UID " : "");
 }
 
+/* Sets msg.doc of each pending message whose body the mailbox's rows
+ * say is indexed; the others look theirs up one by one if a key needs
+ * it (a message expunged by another session is still in the view). */
+static int
+docs_known(struct search_job *job, struct store_search *search,
+	   const char **error_r)
+{
+	uint32_t *uids = NULL;
+	int64_t *docs = NULL;
+	size_t n = 0, k = 0;
+
+	if (store_search_mailbox_docs(search, job->mailbox_id, &uids, &docs,
+				      &n, error_r) != STORE_OK)
+		return -1;
+	/* both in UID order */
+	for (size_t i = 0; i < job->n_pending && k < n; i++) {
+		struct imap_search_msg *m = &job->pending[i].msg;
+
+		while (k < n && uids[k] < m->uid)
+			k++;
+		if (k < n && uids[k] == m->uid) {
+			m->doc = docs[k];
+			m->doc_known = true;
+		}
+	}
+	free(uids);
+	free(docs);
+	return 0;
+}
+
 static void
 search_work(void *ctx)
 {
@@ -199,6 +230,9 @@ search_work(void *ctx)
 
 	if (store_search_begin(job->store, job->account_id, &search,
 			       &error) != STORE_OK)
+		goto fail;
+	/* many messages: their index entries in one statement */
+	if (job->n_pending > 1 && docs_known(job, search, &error) < 0)
 		goto fail;
 	for (size_t i = 0; i < job->n_pending; i++) {
 		struct search_pending *p = &job->pending[i];
@@ -318,6 +352,7 @@ imap_cmd_search(struct imap_cmd *cmd)
 	}
 	job->store = s->store;
 	job->account_id = s->account_id;
+	job->mailbox_id = box->id;
 	return imap_cmd_run_blocking(cmd, search_work, search_done, job,
 				     search_job_free);
 }

@@ -349,7 +349,8 @@ imap_search_match_store(struct imap_search_program *prog,
 			struct store_search *search, bool *match_r,
 			const char **error_r)
 {
-	struct msg_text t = { .search = search, .msg = msg, .sent_day = -2 };
+	struct msg_text t = { .search = search, .msg = msg, .sent_day = -2,
+			      .doc = msg->doc, .doc_known = msg->doc_known };
 	bool match;
 
 	buf_init(&t.hdr);

@@ -150,6 +150,10 @@ struct imap_search_msg {
 	uint64_t size;
 	uint64_t keywords;	/* bit kw: has program keyword kw */
 	const char *blob_id;	/* for the store keys */
+	/* its search index entry when known beforehand
+	 * (store_search_mailbox_docs), else doc_known false */
+	int64_t doc;
+	bool doc_known;
 };
 
 /* The sets of SEQ and UID keys are resolved against these (sequence

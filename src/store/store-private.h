@@ -293,6 +293,12 @@ struct store_backend_ops {
 	void (*search_end)(void *handle);
 	enum store_result (*search_doc)(void *handle, const char *blob_id,
 					int64_t *doc_r, const char **error_r);
+	enum store_result (*search_mailbox_docs)(void *handle,
+						 int64_t mailbox_id,
+						 uint32_t **uids_r,
+						 int64_t **docs_r,
+						 size_t *count_r,
+						 const char **error_r);
 	enum store_result (*search_match)(void *handle, const char *needle,
 					  bool body_only, int64_t **docs_r,
 					  size_t *count_r,

@@ -395,6 +395,16 @@ store_search_doc(struct store_search *s, const char *blob_id, int64_t *doc_r,
 }
 
 enum store_result
+store_search_mailbox_docs(struct store_search *s, int64_t mailbox_id,
+			  uint32_t **uids_r, int64_t **docs_r,
+			  size_t *count_r, const char **error_r)
+{
+	return s->store->ops->search_mailbox_docs(s->handle, mailbox_id,
+						  uids_r, docs_r, count_r,
+						  error_r);
+}
+
+enum store_result
 store_search_match(struct store_search *s, const char *needle,
 		   bool body_only, int64_t **docs_r, size_t *count_r,
 		   const char **error_r)

@@ -235,6 +235,9 @@ enum store_result sqlite_search_begin(struct store *, int64_t, void **,
 void sqlite_search_end(void *);
 enum store_result sqlite_search_doc(void *, const char *, int64_t *,
 				    const char **);
+enum store_result sqlite_search_mailbox_docs(void *, int64_t, uint32_t **,
+					     int64_t **, size_t *,
+					     const char **);
 enum store_result sqlite_search_match(void *, const char *, bool, int64_t **,
 				      size_t *, const char **);
 enum store_result sqlite_search_text(void *, int64_t, struct buf *,

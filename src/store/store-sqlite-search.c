@@ -268,6 +268,54 @@ sqlite_search_doc(void *handle, const char *blob_id, int64_t *doc_r,
 }
 
 enum store_result
+sqlite_search_mailbox_docs(void *handle, int64_t mailbox_id, uint32_t **uids_r,
+			   int64_t **docs_r, size_t *count_r,
+			   const char **error_r)
+{
+	struct sqlite_search *h = handle;
+	sqlite3_stmt *stmt;
+	uint32_t *uids = NULL;
+	int64_t *docs = NULL;
+	size_t n = 0, cap = 0;
+	enum store_result r = STORE_OK;
+	int rc;
+
+	*uids_r = NULL;
+	*docs_r = NULL;
+	*count_r = 0;
+	/* the mailbox's rows in UID order, each entry by the unique index
+	 * on (account_id, blob_id) */
+	if (sqlite_prep(h->db, &stmt, "SELECT m.uid, d.id FROM messages m"
+			" JOIN search_docs d ON d.account_id = m.account_id"
+			" AND d.blob_id = m.blob_id WHERE m.mailbox_id = ?"
+			" AND m.account_id = ? ORDER BY m.uid", "ii",
+			mailbox_id, h->account_id) != SQLITE_OK)
+		return sqlite_fail(h->db, "search", error_r);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap == 0 ? 256 : cap * 2;
+			uids = xreallocarray(uids, cap, sizeof(*uids));
+			docs = xreallocarray(docs, cap, sizeof(*docs));
+		}
+		uids[n] = (uint32_t)sqlite3_column_int64(stmt, 0);
+		docs[n++] = sqlite3_column_int64(stmt, 1);
+	}
+	if (rc != SQLITE_DONE) {
+		r = sqlite_fail(h->db, "search", error_r);
+		free(uids);
+		free(docs);
+		uids = NULL;
+		docs = NULL;
+		n = 0;
+	}
+	sqlite3_finalize(stmt);
+	*uids_r = uids;
+	*docs_r = docs;
+	*count_r = n;
+	return r;
+}
+
+enum store_result
 sqlite_search_match(void *handle, const char *needle, bool body_only,
 		    int64_t **docs_r, size_t *count_r, const char **error_r)
 {

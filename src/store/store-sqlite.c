@@ -960,6 +960,7 @@ const struct store_backend_ops store_sqlite_ops = {
 	.search_begin = sqlite_search_begin,
 	.search_end = sqlite_search_end,
 	.search_doc = sqlite_search_doc,
+	.search_mailbox_docs = sqlite_search_mailbox_docs,
 	.search_match = sqlite_search_match,
 	.search_text = sqlite_search_text,
 	.domain_add = sqlite_domain_add,

@@ -954,6 +954,15 @@ void store_search_end(struct store_search **search);
 enum store_result store_search_doc(struct store_search *search,
 				   const char *blob_id, int64_t *doc_r,
 				   const char **error_r);
+/* The index entries of a mailbox's messages in one statement (a SEARCH
+ * over many messages, instead of store_search_doc() for each): for each
+ * message whose body is indexed, its UID in (*uids_r)[i] and its entry in
+ * (*docs_r)[i], sorted by UID; both arrays freed with free(). */
+enum store_result store_search_mailbox_docs(struct store_search *search,
+					    int64_t mailbox_id,
+					    uint32_t **uids_r,
+					    int64_t **docs_r, size_t *count_r,
+					    const char **error_r);
 /* The entries of the account whose text (body_only: body text only;
  * else header or body) contains needle, case folded, as a sorted array
  * freed with free(). needle has at least STORE_SEARCH_NEEDLE_MIN

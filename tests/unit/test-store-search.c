@@ -187,6 +187,27 @@ test_index_lifecycle(void **state)
 	assert_true(doc_of(f, f->alice, f->blob2) > 0);
 	assert_int_equal(doc_of(f, f->bob, f->blob2), 0);
 
+	/* the mailbox's entries in one statement, by UID */
+	{
+		uint32_t *uids = NULL;
+		int64_t *docs = NULL;
+		size_t n = 0;
+
+		assert_int_equal(store_search_begin(f->ts.store, f->alice, &s,
+						    &error), STORE_OK);
+		assert_int_equal(store_search_mailbox_docs(s, f->inbox_a,
+							   &uids, &docs, &n,
+							   &error), STORE_OK);
+		assert_int_equal(n, 2);
+		assert_int_equal(uids[0], 1);
+		assert_int_equal(docs[0], d1);
+		assert_int_equal(uids[1], 2);
+		assert_int_equal(docs[1], doc_of(f, f->alice, f->blob2));
+		free(uids);
+		free(docs);
+		store_search_end(&s);
+	}
+
 	/* each account sees its own entries only; case folded */
 	assert_int_equal(matches(f, f->alice, "MÜNCHEN", true, d1), 1);
 	assert_int_equal(matches(f, f->bob, "münchen", true, d1b), 1);
