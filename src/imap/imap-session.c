@@ -59,9 +59,9 @@ imap_session_pause(struct imap_session *s, bool pause)
 		return;
 	s->paused = pause;
 	if (pause)
-		imap_session_pause(s, true);
+		ioev_conn_pause(s->conn);
 	else
-		imap_session_pause(s, false);
+		ioev_conn_resume(s->conn);
 }
 
 unsigned
