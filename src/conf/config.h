@@ -103,6 +103,7 @@ struct config_store {
 	uint64_t blob_gc_interval_ms;	/* 0: no blob garbage collection */
 	bool search_index;		/* run the full-text indexer */
 	uint64_t search_text_max;	/* searchable text per message */
+	uint64_t search_round_bytes;	/* text one indexer round holds */
 };
 
 struct config_auth {

@@ -20,6 +20,7 @@
 
 struct buf;
 struct store_search_item;
+struct store_search_batch;
 
 /* A write executed by the writer thread inside a SAVEPOINT of the batch
  * transaction. run() returns STORE_OK to keep its changes or an error to
@@ -282,10 +283,19 @@ struct store_backend_ops {
 					       struct store_search_item **items_r,
 					       size_t *count_r,
 					       const char **error_r);
-	/* Write op, ctx a struct store_search_batch. */
-	store_op_run_cb_t *search_apply;
-	/* Write op: empties the index, queues every message. */
-	store_op_run_cb_t *search_reset;
+	/* Applies a round to the index (not a write op: the index has its
+	 * own file and connection). */
+	enum store_result (*search_apply)(struct store *store,
+					  struct store_search_batch *b,
+					  const char **error_r);
+	/* Write op, ctx a struct store_search_batch: takes its entries off
+	 * the work list. */
+	store_op_run_cb_t *search_dequeue;
+	/* Empties the index. */
+	enum store_result (*search_clear)(struct store *store,
+					  const char **error_r);
+	/* Write op: queues every message. */
+	store_op_run_cb_t *search_requeue;
 	/* A read snapshot for one search (struct store_search's handle). */
 	enum store_result (*search_begin)(struct store *store,
 					  int64_t account_id, void **handle_r,

@@ -2,9 +2,10 @@
 /*
  * The full-text search index's driver (docs/store.md "Search index"): an
  * indexer thread per store handle that reads the work list, extracts each
- * body's text (mail/mime-text) outside the writer, and hands the results
- * to the group commit in batches; and the search handle SEARCH reads it
- * through, which extracts a body not yet indexed on the spot.
+ * body's text (mail/mime-text), writes the index file in rounds bounded
+ * by count and by text, then takes the round off the work list; and the
+ * search handle SEARCH reads it through, which extracts a body not yet
+ * indexed on the spot.
  */
 #include "store/store-private.h"
 
@@ -23,13 +24,19 @@
 #include "mail/mime-cache.h"
 #include "mail/mime-text.h"
 
-/* Work list entries read at once, and the text gathered into one write
- * op (the writer holds other writes back while it runs). */
+/* Work list entries read at once; [store] search_round_bytes bounds the
+ * text a round holds. */
 #define INDEX_ROUND 64
-#define INDEX_BATCH_TEXT (4u * 1024 * 1024)
+#define INDEX_ROUND_BYTES_DEFAULT (2u * 1024 * 1024)
 /* The indexer also looks at the work list this often: other processes
  * sharing the database queue work there too. */
 #define INDEX_POLL_S 5
+/* After a round that emptied the work list, the indexer lets work gather
+ * this long before the next: during a burst of deliveries rounds are
+ * then full ones instead of one message each, and each round costs a
+ * commit of the index, an FTS5 segment to merge later and a write op in
+ * herald.db whatever its size. */
+#define INDEX_GATHER_MS 200
 
 struct store_indexer {
 	pthread_t thread;
@@ -51,6 +58,14 @@ text_max(const struct store *store)
 	uint64_t m = store->cfg->store.search_text_max;
 
 	return m > 0 && m < SIZE_MAX ? (size_t)m : MIME_TEXT_DEFAULT_MAX;
+}
+
+static size_t
+round_bytes(const struct store *store)
+{
+	uint64_t m = store->cfg->store.search_round_bytes;
+
+	return m > 0 && m < SIZE_MAX ? (size_t)m : INDEX_ROUND_BYTES_DEFAULT;
 }
 
 /* A body as mime-text reads it: in memory (a database blob) or a file
@@ -146,26 +161,29 @@ batch_free(struct store_search_item *items, size_t n)
 	free(items);
 }
 
-/* One round: up to INDEX_ROUND entries of the work list. *done_r counts
- * them (0: the list was empty). */
+/* One round: up to INDEX_ROUND entries of the work list, fewer when their
+ * text reaches [store] search_round_bytes (at least one: a message's text
+ * is at most search_text_max). *done_r counts them (0: the list was
+ * empty); *more_r: entries may be left (a full or cut round). */
 static enum store_result
-index_round(struct store *store, size_t max, size_t *done_r,
+index_round(struct store *store, size_t max, size_t *done_r, bool *more_r,
 	    const char **error_r)
 {
 	struct store_search_item *items = NULL;
 	struct store_blob_reader *rd;
 	struct store_search_batch b;
-	size_t n = 0, text = 0, i;
+	size_t n = 0, text = 0, i, budget = round_bytes(store);
 	enum store_result r;
 
 	*done_r = 0;
+	*more_r = false;
 	r = store->ops->search_queue_read(store, max, &items, &n, error_r);
 	if (r != STORE_OK || n == 0) {
 		free(items);
 		return r;
 	}
 	rd = store_blob_reader_new(store);
-	for (i = 0; i < n && text < INDEX_BATCH_TEXT; i++) {
+	for (i = 0; i < n && text < budget; i++) {
 		struct store_search_item *it = &items[i];
 		const char *err = NULL;
 
@@ -197,12 +215,23 @@ index_round(struct store *store, size_t max, size_t *done_r,
 		text += it->hdr->len + it->body->len;
 	}
 	store_blob_reader_free(&rd);
-	/* a round cut short by INDEX_BATCH_TEXT applies what it has */
+	/* a round cut short by the budget applies what it has; the rest
+	 * (nothing extracted yet) is read again next round */
 	b.items = items;
 	b.count = i;
-	r = store_commit_run(store, store->ops->search_apply, &b, error_r);
+	/* the index first, then the work list: a crash between them
+	 * applies the round again, which changes nothing */
+	r = store->ops->search_apply(store, &b, error_r);
 	if (r == STORE_OK)
+		r = store_commit_run(store, store->ops->search_dequeue, &b,
+				     error_r);
+	if (r == STORE_OK) {
 		*done_r = i;
+		*more_r = n == max || i < n;
+		pthread_mutex_lock(&store->lock);
+		store->stats.search_rounds++;
+		pthread_mutex_unlock(&store->lock);
+	}
 	batch_free(items, n);
 	return r;
 }
@@ -213,13 +242,14 @@ store_search_index_pending(struct store *store, size_t max, size_t *done_r,
 {
 	size_t total = 0, done;
 	enum store_result r;
+	bool more;
 
 	do {
 		size_t round = INDEX_ROUND;
 
 		if (max > 0 && max - total < round)
 			round = max - total;
-		r = index_round(store, round, &done, error_r);
+		r = index_round(store, round, &done, &more, error_r);
 		total += done;
 	} while (r == STORE_OK && done > 0 && (max == 0 || total < max));
 	if (done_r != NULL)
@@ -230,11 +260,13 @@ store_search_index_pending(struct store *store, size_t max, size_t *done_r,
 enum store_result
 store_search_reindex(struct store *store, const char **error_r)
 {
-	enum store_result r = store_commit_run_flags(store,
-						     store->ops->search_reset,
-						     NULL, STORE_OP_ALONE,
-						     error_r);
+	/* empty first: a round running meanwhile adds only entries that
+	 * are right, and the queue keeps its pending drops */
+	enum store_result r = store->ops->search_clear(store, error_r);
 
+	if (r == STORE_OK)
+		r = store_commit_run(store, store->ops->search_requeue, NULL,
+				     error_r);
 	if (r == STORE_OK)
 		store_search_kick(store);
 	return r;
@@ -264,18 +296,30 @@ indexer_main(void *arg)
 	for (;;) {
 		struct timespec until;
 		size_t done;
+		bool more;
 		const char *err = NULL;
 		enum store_result r;
 
+		/* on while rounds come out full (or cut by the byte
+		 * budget: done > 0 and entries left) */
 		do {
-			r = index_round(store, INDEX_ROUND, &done, &err);
-		} while (r == STORE_OK && done > 0 && !indexer_stopping(ix));
+			r = index_round(store, INDEX_ROUND, &done, &more,
+					&err);
+		} while (r == STORE_OK && more &&
+			 !indexer_stopping(ix));
 		if (r != STORE_OK)
 			log_warn(NULL, "store", "search-index-failed",
 				 "error=\"%s\"", err != NULL ? err : "?");
 		pthread_mutex_lock(&ix->lock);
 		store_deadline_after(&until, INDEX_POLL_S * 1000000ull);
 		while (!ix->stop && !ix->kicked)
+			if (pthread_cond_timedwait(&ix->cond, &ix->lock,
+						   &until) == ETIMEDOUT)
+				break;
+		ix->kicked = false;
+		/* let the burst that kicked us gather (stop cuts it) */
+		store_deadline_after(&until, INDEX_GATHER_MS * 1000ull);
+		while (!ix->stop)
 			if (pthread_cond_timedwait(&ix->cond, &ix->lock,
 						   &until) == ETIMEDOUT)
 				break;
@@ -333,7 +377,7 @@ store_search_kick(struct store *store)
 }
 
 /* Called by store_close() before the writer stops (the indexer's last
- * round may still commit). */
+ * round may still take its entries off the work list). */
 void
 store_search_indexer_stop(struct store *store)
 {

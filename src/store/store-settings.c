@@ -81,6 +81,13 @@ static const struct setting store_settings[] = {
 		 "and body text, UTF-8). Text past it is not found by "
 		 "SEARCH. A change applies to messages indexed after it; "
 		 "`herald index rebuild` reindexes the others." },
+	{ .key = "search_round_bytes", .type = SETTING_SIZE,
+	  .offset = OFF(store.search_round_bytes), .def = "2M",
+	  .min = 1024, .max = 256 * 1024 * 1024,
+	  .doc = "Text the search indexer of a worker extracts and holds in "
+		 "one round (at most 64 messages, at least one): its memory "
+		 "is about this plus one message's extraction "
+		 "(docs/store.md \"Search index\")." },
 };
 
 const struct setting_section store_settings_section = {

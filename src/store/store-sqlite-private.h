@@ -52,6 +52,12 @@ struct sqlite_backend {
 	struct store_wlock *wlock;	/* writer lock shared by processes */
 	bool wlock_held;		/* writer thread only */
 	uint64_t wlock_timeout_ms;
+	/* The search index's file (<herald.db>-search), attached to every
+	 * reader as "ix", and the connection the indexer writes it on
+	 * (under ix_lock; docs/store.md "Search index"). */
+	char *ix_path;
+	sqlite3 *ixdb;
+	pthread_mutex_t ix_lock;
 };
 
 /* PRAGMA application_id of a Herald database ("HRLD"), set by migration
@@ -228,8 +234,20 @@ enum store_result sqlite_mailbox_delta(struct store *, int64_t, uint64_t,
 enum store_result sqlite_search_queue_read(struct store *, size_t,
 					   struct store_search_item **,
 					   size_t *, const char **);
-enum store_result sqlite_search_apply(struct store *, void *, const char **);
-enum store_result sqlite_search_reset(struct store *, void *, const char **);
+enum store_result sqlite_search_apply(struct store *,
+				      struct store_search_batch *,
+				      const char **);
+enum store_result sqlite_search_dequeue(struct store *, void *, const char **);
+enum store_result sqlite_search_clear(struct store *, const char **);
+enum store_result sqlite_search_requeue(struct store *, void *, const char **);
+/* At open, after the migrations: checks the index file, replaces a
+ * missing, foreign or unreadable one by an empty index (and queues every
+ * message), opens the indexer's connection. */
+enum store_result sqlite_search_open(struct store *, const char **);
+void sqlite_search_close(struct sqlite_backend *);
+/* Attaches the index file to a new reader connection as "ix" (if it can:
+ * searches without it read every body). */
+void sqlite_search_attach(struct sqlite_backend *, sqlite3 *);
 enum store_result sqlite_search_begin(struct store *, int64_t, void **,
 				      const char **);
 void sqlite_search_end(void *);

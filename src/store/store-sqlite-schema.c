@@ -258,6 +258,16 @@ static const char migration_8[] =
 	"INSERT INTO search_queue (account_id, blob_id, op)"
 	" SELECT DISTINCT account_id, blob_id, 0 FROM messages;";
 
+/* The search index moves to a file of its own beside herald.db (written
+ * by the indexer on its own connection, so a delivery's commit never
+ * waits behind index writes: docs/store.md "Search index"). Its tables
+ * leave herald.db; search_queue and its triggers stay. The new file
+ * starts empty at the first open after this, which queues every message
+ * again. */
+static const char migration_9[] =
+	"DROP TABLE IF EXISTS search_text;"
+	"DROP TABLE IF EXISTS search_docs;";
+
 const char *const sqlite_migrations[] = {
 	migration_1,
 	migration_2,
@@ -267,6 +277,7 @@ const char *const sqlite_migrations[] = {
 	migration_6,
 	migration_7,
 	migration_8,
+	migration_9,
 };
 const size_t sqlite_migrations_count =
 	sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

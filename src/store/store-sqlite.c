@@ -342,6 +342,7 @@ sqlite_reader_get(struct store *store, sqlite3 **db_r, const char **error_r)
 		r = conn_open(store, &db, error_r);
 		if (r != STORE_OK)
 			return r;
+		sqlite_search_attach(be, db);
 		rd = xcalloc(1, sizeof(*rd));
 		rd->db = db;
 		stmt_cache_init(&rd->cache, rd->stmt, rd->key,
@@ -528,7 +529,9 @@ sqlite_close(struct store *store)
 	free(be->idle);
 	if (be->wdb != NULL)
 		sqlite3_close(be->wdb);
+	sqlite_search_close(be);
 	store_wlock_close(&be->wlock);
+	pthread_mutex_destroy(&be->ix_lock);
 	pthread_mutex_destroy(&be->pool_lock);
 	free(be->path);
 	free(be);
@@ -742,6 +745,7 @@ sqlite_open(struct store *store, const char **error_r)
 	be = xcalloc(1, sizeof(*be));
 	stmt_cache_init(&be->wcache, be->wstmt, be->wkey, SQLITE_STMT_CACHE);
 	pthread_mutex_init(&be->pool_lock, NULL);
+	pthread_mutex_init(&be->ix_lock, NULL);
 	be->path = cfg->store.sqlite_path != NULL ?
 		xstrdup(cfg->store.sqlite_path) :
 		xasprintf("%s/herald.db", cfg->data_dir);
@@ -772,6 +776,8 @@ sqlite_open(struct store *store, const char **error_r)
 	}
 	if (r == STORE_OK)
 		r = migrate(store, error_r);
+	if (r == STORE_OK)
+		r = sqlite_search_open(store, error_r);
 	if (r == STORE_OK)
 		r = notify_open(store, error_r);
 	/* Checkpoint every 4,000 WAL pages (16 MiB) rather than SQLite's
@@ -956,7 +962,9 @@ const struct store_backend_ops store_sqlite_ops = {
 	.mime_put = sqlite_mime_put,
 	.search_queue_read = sqlite_search_queue_read,
 	.search_apply = sqlite_search_apply,
-	.search_reset = sqlite_search_reset,
+	.search_dequeue = sqlite_search_dequeue,
+	.search_clear = sqlite_search_clear,
+	.search_requeue = sqlite_search_requeue,
 	.search_begin = sqlite_search_begin,
 	.search_end = sqlite_search_end,
 	.search_doc = sqlite_search_doc,

@@ -107,6 +107,7 @@ struct store_stats {
 	uint64_t commits;	/* write transactions committed */
 	uint64_t ops;		/* write operations executed in them */
 	uint64_t max_batch;	/* most operations in one transaction */
+	uint64_t search_rounds;	/* search indexer rounds applied */
 };
 /* Counters since open (this process only). */
 void store_get_stats(struct store *store, struct store_stats *stats_r);
@@ -911,7 +912,8 @@ enum store_result store_queue_delete(struct store *store, int64_t id,
  * fields and body text, at most [store] search_text_max octets) is kept
  * per account and body in an SQLite FTS5 table with the trigram
  * tokenizer, which finds any substring of 3 or more characters, case
- * folded. Delivering, appending, copying or expunging a message, or
+ * folded, in a database file of its own beside the store's (<db>-search)
+ * that only the indexer writes. Delivering, appending, copying or expunging a message, or
  * removing its account, queues the change in the same transaction; an
  * indexer thread extracts the text outside the writer and applies the
  * queue in its own transactions. So the index may lag (a crash loses no
@@ -967,7 +969,9 @@ enum store_result store_search_mailbox_docs(struct store_search *search,
  * else header or body) contains needle, case folded, as a sorted array
  * freed with free(). needle has at least STORE_SEARCH_NEEDLE_MIN
  * characters (else STORE_E_INVALID). Entries may be a superset of what
- * unifold_contains() finds in store_search_text(): confirm with it. */
+ * unifold_contains() finds in store_search_text() (body_only too may
+ * give entries with the needle in the header fields only): confirm with
+ * it. */
 enum store_result store_search_match(struct store_search *search,
 				     const char *needle, bool body_only,
 				     int64_t **docs_r, size_t *count_r,

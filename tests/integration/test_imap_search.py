@@ -4,7 +4,9 @@ text, the limits. Driven by imaplib (and raw lines where the exact
 response matters); mail arrives over Herald's SMTP listener."""
 import base64
 import datetime
+import os
 import smtplib
+import sqlite3
 import time
 
 import pytest
@@ -53,6 +55,23 @@ PLAIN = (
     "Date: Thu, 3 Feb 1994 10:00:00 +0000\r\n"
     "\r\n"
     "Gruesse aus Muenchen, ASCII only. xq\r\n")
+
+
+def index_db(h):
+    """The search index: a file of its own beside herald.db."""
+    return sqlite3.connect(os.path.join(h.data_dir, "herald.db-search"),
+                           timeout=10)
+
+
+def counts(h):
+    """(queued index work in herald.db, entries in the index file)."""
+    db = h.db()
+    left = db.execute("SELECT count(*) FROM search_queue").fetchone()[0]
+    db.close()
+    ix = index_db(h)
+    docs = ix.execute("SELECT count(*) FROM search_docs").fetchone()[0]
+    ix.close()
+    return left, docs
 
 
 def fill(h, msgs):
@@ -284,10 +303,7 @@ def test_index_off_gives_the_same_answers(herald_factory):
     # and the index made afterwards by hand answers alike
     out = h.cli("index", "run").stdout
     assert "entries applied" in out, out
-    db = h.db()
-    assert db.execute("SELECT count(*) FROM search_docs").fetchone()[0] == 3
-    assert db.execute("SELECT count(*) FROM search_queue").fetchone()[0] == 0
-    db.close()
+    assert counts(h) == (0, 3)
     c = login(h)
     c.select("INBOX")
     c.literal = "münchen".encode()
@@ -310,10 +326,7 @@ def test_search_1000_messages(herald_factory):
     # the indexer catches up within a few seconds of the deliveries
     deadline = time.time() + 60
     while time.time() < deadline:
-        db = h.db()
-        left = db.execute("SELECT count(*) FROM search_queue").fetchone()[0]
-        docs = db.execute("SELECT count(*) FROM search_docs").fetchone()[0]
-        db.close()
+        left, docs = counts(h)
         if left == 0 and docs == 1000:
             break
         time.sleep(0.2)
@@ -361,10 +374,7 @@ def wait_docs(h, want, timeout=30):
     """The number of search index entries once the indexer is idle."""
     deadline = time.time() + timeout
     while True:
-        db = h.db()
-        left = db.execute("SELECT count(*) FROM search_queue").fetchone()[0]
-        docs = db.execute("SELECT count(*) FROM search_docs").fetchone()[0]
-        db.close()
+        left, docs = counts(h)
         if (left == 0 and docs == want) or time.time() > deadline:
             return left, docs
         time.sleep(0.1)
@@ -404,8 +414,50 @@ def test_index_follows_append_copy_expunge(herald_factory):
     assert c.expunge()[0] == "OK"
     # no message of the account names the body: its entry goes
     assert wait_docs(h, 0) == (0, 0)
-    db = h.db()
-    assert db.execute("SELECT count(*) FROM search_text WHERE search_text"
-                      " MATCH '\"quokka\"'").fetchone()[0] == 0
-    db.close()
+    ix = index_db(h)
+    assert ix.execute("SELECT count(*) FROM search_text WHERE search_text"
+                      " MATCH '\"quo\" AND \"kka\"'").fetchone()[0] == 0
+    ix.close()
     c.logout()
+
+
+@pytest.mark.parametrize("damage", ["deleted", "garbage"])
+def test_index_file_recreated(herald_factory, damage):
+    """The index file deleted, or overwritten with garbage, while the
+    server is stopped: the next start makes it anew (a log line says
+    why), queues every message, and SEARCH answers as before, while the
+    index is rebuilt and after."""
+    h = server(herald_factory)
+    fill(h, [QP_LATIN1, B64_UTF8, PLAIN])
+    assert wait_docs(h, 3) == (0, 3)
+
+    def answers():
+        c = login(h)
+        c.select("INBOX")
+        c.literal = "münchen".encode()
+        got = [nums(c, "TEXT", charset="UTF-8"), nums(c, "BODY", "muenchen"),
+               nums(c, "TEXT", "bayern"), nums(c, "BODY", "bayern"),
+               nums(c, "TEXT", "nothing"), nums(c, "TEXT", "xq")]
+        c.logout()
+        return got
+
+    want = answers()
+    assert want == [[1, 2], [3], [1], [], [3], [3]], want
+    h.stop()
+    path = os.path.join(h.data_dir, "herald.db-search")
+    for sfx in ("-wal", "-shm"):
+        if os.path.exists(path + sfx):
+            os.unlink(path + sfx)
+    if damage == "deleted":
+        os.unlink(path)
+    else:
+        with open(path, "r+b") as f:
+            f.write(os.urandom(8192))
+    h.start()
+    assert answers() == want
+    assert wait_docs(h, 3) == (0, 3)
+    assert answers() == want
+    log = open(h.log_path, encoding="utf-8", errors="replace").read()
+    line = [ln for ln in log.splitlines() if "search-index-created" in ln]
+    assert line, log[-2000:]
+    assert ("reason=missing" in line[-1]) == (damage == "deleted"), line
