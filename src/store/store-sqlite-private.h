@@ -245,9 +245,6 @@ enum store_result sqlite_search_requeue(struct store *, void *, const char **);
  * message), opens the indexer's connection. */
 enum store_result sqlite_search_open(struct store *, const char **);
 void sqlite_search_close(struct sqlite_backend *);
-/* Attaches the index file to a new reader connection as "ix" (if it can:
- * searches without it read every body). */
-void sqlite_search_attach(struct sqlite_backend *, sqlite3 *);
 enum store_result sqlite_search_begin(struct store *, int64_t, void **,
 				      const char **);
 void sqlite_search_end(void *);

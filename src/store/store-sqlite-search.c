@@ -233,8 +233,10 @@ sqlite_search_close(struct sqlite_backend *be)
 	be->ix_path = NULL;
 }
 
-void
-sqlite_search_attach(struct sqlite_backend *be, sqlite3 *db)
+/* Attached for one search only: a reader holds two more files while the
+ * index is attached, and the workers' file budget counts on few. */
+static void
+ix_attach(struct sqlite_backend *be, sqlite3 *db)
 {
 	sqlite3_stmt *stmt;
 
@@ -261,6 +263,7 @@ sqlite_search_queue_read(struct store *store, size_t max,
 			 struct store_search_item **items_r, size_t *count_r,
 			 const char **error_r)
 {
+	struct sqlite_backend *be = store->backend;
 	sqlite3 *db;
 	sqlite3_stmt *stmt;
 	struct store_search_item *v = NULL;
@@ -273,14 +276,7 @@ sqlite_search_queue_read(struct store *store, size_t max,
 	r = sqlite_reader_get(store, &db, error_r);
 	if (r != STORE_OK)
 		return r;
-	rc = has_index(db) ?
-	     sqlite_prep(db, &stmt, "SELECT q.id, q.account_id, q.blob_id,"
-			 " q.op, EXISTS (SELECT 1 FROM ix.search_docs d WHERE"
-			 " d.account_id = q.account_id AND"
-			 " d.blob_id = q.blob_id)"
-			 " FROM search_queue q ORDER BY q.id LIMIT ?", "i",
-			 (int64_t)max) :
-	     sqlite_prep(db, &stmt, "SELECT id, account_id, blob_id, op, 0"
+	rc = sqlite_prep(db, &stmt, "SELECT id, account_id, blob_id, op"
 			 " FROM search_queue ORDER BY id LIMIT ?", "i",
 			 (int64_t)max);
 	if (rc != SQLITE_OK) {
@@ -299,7 +295,6 @@ sqlite_search_queue_read(struct store *store, size_t max,
 			 b != NULL ? (const char *)b : "");
 		it->op = sqlite3_column_int(stmt, 3) == 0 ?
 			 STORE_SEARCH_ADD : STORE_SEARCH_DROP;
-		it->indexed = sqlite3_column_int(stmt, 4) != 0;
 	}
 	if (n < max && rc != SQLITE_DONE) {
 		r = sqlite_fail(db, "search queue", error_r);
@@ -309,6 +304,22 @@ sqlite_search_queue_read(struct store *store, size_t max,
 	}
 	sqlite3_finalize(stmt);
 	sqlite_reader_put(store, db);
+	/* which ADDs the index has already (a copy, a move): no text to
+	 * extract for those; the round checks again under its lock */
+	if (be->ixdb != NULL && n > 0) {
+		pthread_mutex_lock(&be->ix_lock);
+		for (size_t i = 0; i < n; i++) {
+			int64_t has = 0;
+
+			if (v[i].op == STORE_SEARCH_ADD &&
+			    sqlite_int(be->ixdb, &has, "SELECT count(*) FROM"
+				       " search_docs WHERE account_id = ? AND"
+				       " blob_id = ?", "it", v[i].account_id,
+				       v[i].blob_id) == SQLITE_ROW)
+				v[i].indexed = has != 0;
+		}
+		pthread_mutex_unlock(&be->ix_lock);
+	}
 	*items_r = v;
 	*count_r = n;
 	return r;
@@ -547,9 +558,11 @@ sqlite_search_begin(struct store *store, int64_t account_id,
 	r = sqlite_reader_get(store, &db, error_r);
 	if (r != STORE_OK)
 		return r;
+	ix_attach(store->backend, db);
 	/* one snapshot for the whole search */
 	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
 		r = sqlite_fail(db, "search", error_r);
+		sqlite3_exec(db, "DETACH DATABASE ix", NULL, NULL, NULL);
 		sqlite_reader_put(store, db);
 		return r;
 	}
@@ -569,6 +582,10 @@ sqlite_search_end(void *handle)
 
 	if (h == NULL)
 		return;
+	if (!sqlite3_get_autocommit(h->db))
+		sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+	if (h->indexed)
+		sqlite3_exec(h->db, "DETACH DATABASE ix", NULL, NULL, NULL);
 	sqlite_reader_put(h->store, h->db);
 	free(h);
 }

@@ -342,7 +342,6 @@ sqlite_reader_get(struct store *store, sqlite3 **db_r, const char **error_r)
 		r = conn_open(store, &db, error_r);
 		if (r != STORE_OK)
 			return r;
-		sqlite_search_attach(be, db);
 		rd = xcalloc(1, sizeof(*rd));
 		rd->db = db;
 		stmt_cache_init(&rd->cache, rd->stmt, rd->key,
