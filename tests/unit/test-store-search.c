@@ -373,6 +373,95 @@ test_index_file_recreated(void **state)
 	free(path);
 }
 
+static void
+sql_on(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	char *err = NULL;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("%s: %s", sql, err);
+	sqlite3_close(db);
+}
+
+/* The two crash orders of a round (docs/store.md "Search index"): the
+ * index written but its queue rows left (the round runs again: nothing
+ * changes), and the queue rows removed but the index's last rounds lost
+ * (an OS crash with synchronous=NORMAL: no entry, the text comes from
+ * the body, the answers stay; a stale entry is never an answer). */
+static void
+test_crash_orders(void **state)
+{
+	struct fx *f = *state;
+	char *ixp = index_path(f), *dbp = NULL;
+	struct store_search *s = NULL;
+	const char *error = NULL;
+	struct buf hdr, body;
+	int64_t d1, d2;
+	uint32_t uid2 = 2;
+
+	assert_true(asprintf(&dbp, "%s/data/herald.db", f->ts.dir) > 0);
+	deliver(f, f->blob1, strlen(msg_latin1), f->alice, f->inbox_a);
+	deliver(f, f->blob2, strlen(msg_plain), f->alice, f->inbox_a);
+	assert_int_equal(index_pending(f), 2);
+	d1 = doc_of(f, f->alice, f->blob1);
+	d2 = doc_of(f, f->alice, f->blob2);
+	assert_true(d1 > 0 && d2 > 0);
+
+	/* (1) the same work again, adds and a drop of a body still named */
+	sql_on(dbp, "INSERT INTO search_queue (account_id, blob_id, op)"
+	       " SELECT account_id, blob_id, 0 FROM messages;"
+	       "INSERT INTO search_queue (account_id, blob_id, op)"
+	       " SELECT account_id, blob_id, 1 FROM messages;");
+	assert_int_equal(index_pending(f), 4);
+	assert_int_equal(doc_of(f, f->alice, f->blob1), d1);
+	assert_int_equal(doc_of(f, f->alice, f->blob2), d2);
+	assert_int_equal(matches(f, f->alice, "münchen", false, d1), 1);
+	/* the drop of blob2 applied, then its queue row again */
+	assert_int_equal(store_expunge(f->ts.store, f->inbox_a, &uid2, 1,
+				       NULL, &error), STORE_OK);
+	assert_int_equal(index_pending(f), 1);
+	assert_int_equal(doc_of(f, f->alice, f->blob2), 0);
+	{
+		char *sql = NULL;
+
+		assert_true(asprintf(&sql, "INSERT INTO search_queue"
+				     " (account_id, blob_id, op) VALUES"
+				     " (%lld, '%s', 1), (%lld, '%s', 0)",
+				     (long long)f->alice, f->blob2,
+				     (long long)f->alice, f->blob2) > 0);
+		sql_on(dbp, sql);
+		free(sql);
+	}
+	assert_int_equal(index_pending(f), 2);
+	assert_int_equal(doc_of(f, f->alice, f->blob2), 0);
+	assert_int_equal(matches(f, f->alice, "special", false, 0), 0);
+
+	/* (2) the index lost its rounds, the queue is empty: no entry, the
+	 * text comes from the body */
+	sql_on(ixp, "INSERT INTO search_text (search_text)"
+	       " VALUES ('delete-all'); DELETE FROM search_docs;");
+	assert_int_equal(doc_of(f, f->alice, f->blob1), 0);
+	buf_init(&hdr);
+	buf_init(&body);
+	assert_int_equal(store_search_begin(f->ts.store, f->alice, &s,
+					    &error), STORE_OK);
+	assert_int_equal(store_search_text(s, 0, f->blob1, &hdr, &body,
+					   &error), STORE_OK);
+	assert_non_null(strstr(body.data, "München"));
+	store_search_end(&s);
+	buf_deinit(&hdr);
+	buf_deinit(&body);
+	/* a rebuild brings the entry back */
+	assert_int_equal(store_search_reindex(f->ts.store, &error), STORE_OK);
+	assert_int_equal(index_pending(f), 1);
+	assert_true(doc_of(f, f->alice, f->blob1) > 0);
+	free(dbp);
+	free(ixp);
+}
+
 /* [store] search_round_bytes: a round stops taking messages once their
  * text reaches it (at least one per round). */
 static void
@@ -426,6 +515,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_index_file_recreated,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_round_bytes, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_crash_orders, setup,
 						teardown),
 	};
 
