@@ -296,6 +296,11 @@ struct store_backend_ops {
 					  const char **error_r);
 	/* Write op: queues every message. */
 	store_op_run_cb_t *search_requeue;
+	/* The index file was found damaged or gone while open... */
+	bool (*search_damaged)(struct store *store);
+	/* ... write op: replaces it by an empty one, queues every message
+	 * (unless another process did already). */
+	store_op_run_cb_t *search_repair;
 	/* A read snapshot for one search (struct store_search's handle). */
 	enum store_result (*search_begin)(struct store *store,
 					  int64_t account_id, void **handle_r,

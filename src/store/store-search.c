@@ -161,6 +161,21 @@ batch_free(struct store_search_item *items, size_t n)
 	free(items);
 }
 
+/* An index file found damaged or gone while open is replaced by an empty
+ * one and every message queued again (docs/store.md "Search index"). */
+static void
+repair_if_damaged(struct store *store)
+{
+	const char *err = NULL;
+
+	if (!store->ops->search_damaged(store))
+		return;
+	if (store_commit_run(store, store->ops->search_repair, NULL, &err) !=
+	    STORE_OK)
+		log_warn(NULL, "store", "search-index-failed", "error=\"%s\"",
+			 err != NULL ? err : "?");
+}
+
 /* One round: up to INDEX_ROUND entries of the work list, fewer when their
  * text reaches [store] search_round_bytes (at least one: a message's text
  * is at most search_text_max). *done_r counts them (0: the list was
@@ -177,6 +192,7 @@ index_round(struct store *store, size_t max, size_t *done_r, bool *more_r,
 
 	*done_r = 0;
 	*more_r = false;
+	repair_if_damaged(store);
 	r = store->ops->search_queue_read(store, max, &items, &n, error_r);
 	if (r != STORE_OK || n == 0) {
 		free(items);
@@ -222,6 +238,8 @@ index_round(struct store *store, size_t max, size_t *done_r, bool *more_r,
 	/* the index first, then the work list: a crash between them
 	 * applies the round again, which changes nothing */
 	r = store->ops->search_apply(store, &b, error_r);
+	if (r != STORE_OK)
+		repair_if_damaged(store);
 	if (r == STORE_OK)
 		r = store_commit_run(store, store->ops->search_dequeue, &b,
 				     error_r);
@@ -264,6 +282,11 @@ store_search_reindex(struct store *store, const char **error_r)
 	 * are right, and the queue keeps its pending drops */
 	enum store_result r = store->ops->search_clear(store, error_r);
 
+	if (r != STORE_OK && store->ops->search_damaged(store)) {
+		/* damaged: replaced by an empty one instead */
+		repair_if_damaged(store);
+		r = STORE_OK;
+	}
 	if (r == STORE_OK)
 		r = store_commit_run(store, store->ops->search_requeue, NULL,
 				     error_r);
@@ -427,6 +450,9 @@ store_search_end(struct store_search **searchp)
 	if (s->blobs != NULL)
 		store_blob_reader_free(&s->blobs);
 	s->store->ops->search_end(s->handle);
+	/* a damaged index file found: the indexer replaces it now */
+	if (s->store->ops->search_damaged(s->store))
+		store_search_kick(s->store);
 	free(s);
 	*searchp = NULL;
 }

@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "store/store-private.h"
 
@@ -58,6 +59,10 @@ struct sqlite_backend {
 	char *ix_path;
 	sqlite3 *ixdb;
 	pthread_mutex_t ix_lock;
+	/* the file ixdb has open; found damaged or gone (under ix_lock) */
+	dev_t ix_dev;
+	ino_t ix_ino;
+	bool ix_bad;
 };
 
 /* PRAGMA application_id of a Herald database ("HRLD"), set by migration
@@ -245,6 +250,8 @@ enum store_result sqlite_search_requeue(struct store *, void *, const char **);
  * message), opens the indexer's connection. */
 enum store_result sqlite_search_open(struct store *, const char **);
 void sqlite_search_close(struct sqlite_backend *);
+bool sqlite_search_damaged(struct store *);
+enum store_result sqlite_search_repair(struct store *, void *, const char **);
 enum store_result sqlite_search_begin(struct store *, int64_t, void **,
 				      const char **);
 void sqlite_search_end(void *);

@@ -165,6 +165,121 @@ ix_create(const char *path, int busy_ms, const char **error_r)
 	return STORE_OK;
 }
 
+/* (Re)opens the indexer's connection on the file now at ix_path, and
+ * remembers which file that is. Under ix_lock, or at open. */
+static int
+ix_reopen(struct sqlite_backend *be)
+{
+	struct stat st;
+
+	if (be->ixdb != NULL)
+		sqlite3_close(be->ixdb);
+	be->ixdb = NULL;
+	if (stat(be->ix_path, &st) < 0)
+		return SQLITE_CANTOPEN;
+	be->ix_dev = st.st_dev;
+	be->ix_ino = st.st_ino;
+	return ix_conn_open(be->ix_path, (int)be->wlock_timeout_ms,
+			    &be->ixdb);
+}
+
+/* Under ix_lock, before each use of ixdb: another process may have
+ * replaced the file (a damaged one); follow it. false: no usable index
+ * (gone: marked for repair). */
+static bool
+ix_current(struct sqlite_backend *be)
+{
+	struct stat st;
+
+	if (stat(be->ix_path, &st) < 0) {
+		be->ix_bad = true;
+		return false;
+	}
+	if (be->ixdb == NULL || st.st_dev != be->ix_dev ||
+	    st.st_ino != be->ix_ino)
+		(void)ix_reopen(be);
+	return be->ixdb != NULL;
+}
+
+/* Whether the last error of db says its file is damaged. */
+static bool
+damage(sqlite3 *db)
+{
+	int ec = sqlite3_extended_errcode(db);
+
+	return (ec & 0xff) == SQLITE_CORRUPT || (ec & 0xff) == SQLITE_NOTADB ||
+	       ec == SQLITE_IOERR_SHORT_READ;
+}
+
+/* A failure of ixdb: damage marks the file for repair. */
+static enum store_result
+ix_fail(struct sqlite_backend *be, const char *what, const char **error_r)
+{
+	if (damage(be->ixdb))
+		be->ix_bad = true;
+	return sqlite_fail(be->ixdb, what, error_r);
+}
+
+bool
+sqlite_search_damaged(struct store *store)
+{
+	struct sqlite_backend *be = store->backend;
+	struct stat st;
+	bool bad;
+
+	pthread_mutex_lock(&be->ix_lock);
+	/* (one stat a round: a file deleted while we run) */
+	if (!be->ix_bad && stat(be->ix_path, &st) < 0 && errno == ENOENT)
+		be->ix_bad = true;
+	bad = be->ix_bad;
+	pthread_mutex_unlock(&be->ix_lock);
+	return bad;
+}
+
+/* A write op, so that herald.db's write lock orders the processes that
+ * found the file damaged: the first replaces it, the others find a new
+ * file that checks good and leave it (their indexers follow it at their
+ * next round, ix_current). If the batch rolls back after the file was
+ * made, the index is empty without queued work: searches read bodies
+ * (slower, right) until a rebuild. */
+enum store_result
+sqlite_search_repair(struct store *store, void *ctx, const char **error_r)
+{
+	struct sqlite_backend *be = store->backend;
+	int busy_ms = (int)be->wlock_timeout_ms;
+	enum store_result r;
+	struct stat st;
+	char why[256];
+	dev_t dev;
+	ino_t ino;
+	bool bad;
+
+	(void)ctx;
+	pthread_mutex_lock(&be->ix_lock);
+	bad = be->ix_bad;
+	dev = be->ix_dev;
+	ino = be->ix_ino;
+	be->ix_bad = false;
+	pthread_mutex_unlock(&be->ix_lock);
+	if (!bad)
+		return STORE_OK;
+	ix_check(be->ix_path, busy_ms, why, sizeof(why));
+	if (why[0] == '\0' && stat(be->ix_path, &st) == 0 &&
+	    (st.st_dev != dev || st.st_ino != ino))
+		return STORE_OK;
+	if (why[0] == '\0')
+		snprintf(why, sizeof(why), "damaged");
+	r = ix_create(be->ix_path, busy_ms, error_r);
+	if (r != STORE_OK)
+		return r;
+	if (sqlite_exec(sqlite_wdb(store), requeue_sql, "") != SQLITE_OK)
+		return sqlite_fail(sqlite_wdb(store), "search requeue",
+				   error_r);
+	log_warn(NULL, "store", "search-index-created", "path=%s "
+		 "reason=\"%s\"", be->ix_path, why);
+	return STORE_OK;
+}
+
 enum store_result
 sqlite_search_open(struct store *store, const char **error_r)
 {
@@ -215,7 +330,7 @@ sqlite_search_open(struct store *store, const char **error_r)
 					 why);
 		}
 	}
-	rc = ix_conn_open(be->ix_path, busy_ms, &be->ixdb);
+	rc = ix_reopen(be);
 	if (rc != SQLITE_OK)
 		return store_error(error_r, STORE_E_TEMP, "cannot open the "
 				   "search index %s: %s", be->ix_path,
@@ -306,9 +421,9 @@ sqlite_search_queue_read(struct store *store, size_t max,
 	sqlite_reader_put(store, db);
 	/* which ADDs the index has already (a copy, a move): no text to
 	 * extract for those; the round checks again under its lock */
-	if (be->ixdb != NULL && n > 0) {
+	if (n > 0) {
 		pthread_mutex_lock(&be->ix_lock);
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = 0; ix_current(be) && i < n; i++) {
 			int64_t has = 0;
 
 			if (v[i].op == STORE_SEARCH_ADD &&
@@ -438,17 +553,20 @@ sqlite_search_apply(struct store *store, struct store_search_batch *b,
 		    const char **error_r)
 {
 	struct sqlite_backend *be = store->backend;
-	sqlite3 *ix = be->ixdb, *db = NULL;
+	sqlite3 *ix, *db = NULL;
 	enum store_result r = STORE_OK;
 	int rc;
 
-	if (ix == NULL)
-		return store_error(error_r, STORE_E_TEMP,
-				   "the search index is not open");
 	pthread_mutex_lock(&be->ix_lock);
+	if (!ix_current(be)) {
+		pthread_mutex_unlock(&be->ix_lock);
+		return store_error(error_r, STORE_E_TEMP, "the search index "
+				   "%s is gone", be->ix_path);
+	}
+	ix = be->ixdb;
 	if (sqlite3_exec(ix, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
 	    SQLITE_OK) {
-		r = sqlite_fail(ix, "search index", error_r);
+		r = ix_fail(be, "search index", error_r);
 		pthread_mutex_unlock(&be->ix_lock);
 		return r;
 	}
@@ -479,13 +597,13 @@ sqlite_search_apply(struct store *store, struct store_search_batch *b,
 					"of account %lld is full",
 					(long long)it->account_id);
 		else if (rc != SQLITE_OK)
-			r = sqlite_fail(ix, "search index", error_r);
+			r = ix_fail(be, "search index", error_r);
 	}
 	if (db != NULL)
 		sqlite_reader_put(store, db);
 	if (r == STORE_OK &&
 	    sqlite3_exec(ix, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		r = sqlite_fail(ix, "search index commit", error_r);
+		r = ix_fail(be, "search index commit", error_r);
 	if (r != STORE_OK)
 		sqlite3_exec(ix, "ROLLBACK", NULL, NULL, NULL);
 	pthread_mutex_unlock(&be->ix_lock);
@@ -511,16 +629,18 @@ sqlite_search_clear(struct store *store, const char **error_r)
 	struct sqlite_backend *be = store->backend;
 	enum store_result r = STORE_OK;
 
-	if (be->ixdb == NULL)
-		return store_error(error_r, STORE_E_TEMP,
-				   "the search index is not open");
 	pthread_mutex_lock(&be->ix_lock);
+	if (!ix_current(be)) {
+		/* gone: the repair makes it empty anyway */
+		pthread_mutex_unlock(&be->ix_lock);
+		return STORE_OK;
+	}
 	if (sqlite3_exec(be->ixdb, "BEGIN IMMEDIATE;"
 			 "INSERT INTO search_text (search_text)"
 			 " VALUES ('delete-all');"
 			 "DELETE FROM search_docs;"
 			 "COMMIT;", NULL, NULL, NULL) != SQLITE_OK) {
-		r = sqlite_fail(be->ixdb, "search reindex", error_r);
+		r = ix_fail(be, "search reindex", error_r);
 		sqlite3_exec(be->ixdb, "ROLLBACK", NULL, NULL, NULL);
 	}
 	pthread_mutex_unlock(&be->ix_lock);
@@ -546,6 +666,22 @@ struct sqlite_search {
 	int64_t account_id;
 	bool indexed;		/* the index file is attached */
 };
+
+/* A failed read of a search. A damaged index file fails the search (a
+ * NO, never a wrong answer: its entries may be readable and its trigrams
+ * not) and is marked for the indexer to replace. */
+static enum store_result
+search_fail(struct sqlite_search *h, const char **error_r)
+{
+	struct sqlite_backend *be = h->store->backend;
+
+	if (h->indexed && damage(h->db)) {
+		pthread_mutex_lock(&be->ix_lock);
+		be->ix_bad = true;
+		pthread_mutex_unlock(&be->ix_lock);
+	}
+	return sqlite_fail(h->db, "search", error_r);
+}
 
 enum store_result
 sqlite_search_begin(struct store *store, int64_t account_id,
@@ -604,7 +740,7 @@ sqlite_search_doc(void *handle, const char *blob_id, int64_t *doc_r,
 			" account_id = ? AND blob_id = ?", "it",
 			h->account_id, blob_id);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return sqlite_fail(h->db, "search", error_r);
+		return search_fail(h, error_r);
 	if (rc == SQLITE_DONE)
 		*doc_r = 0;
 	return STORE_OK;
@@ -683,7 +819,7 @@ sqlite_search_mailbox_docs(void *handle, int64_t mailbox_id, uint32_t **uids_r,
 			" AND d.blob_id = m.blob_id WHERE m.mailbox_id = ?"
 			" AND m.account_id = ? ORDER BY m.uid", "ii",
 			mailbox_id, h->account_id) != SQLITE_OK)
-		return sqlite_fail(h->db, "search", error_r);
+		return search_fail(h, error_r);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		if (n == cap) {
 			cap = cap == 0 ? 256 : cap * 2;
@@ -694,7 +830,7 @@ sqlite_search_mailbox_docs(void *handle, int64_t mailbox_id, uint32_t **uids_r,
 		docs[n++] = sqlite3_column_int64(stmt, 1);
 	}
 	if (rc != SQLITE_DONE) {
-		r = sqlite_fail(h->db, "search", error_r);
+		r = search_fail(h, error_r);
 		free(uids);
 		free(docs);
 		uids = NULL;
@@ -734,7 +870,7 @@ sqlite_search_match(void *handle, const char *needle, bool body_only,
 			 DOC_FIRST(h->account_id), DOC_LAST(h->account_id));
 	if (rc != SQLITE_OK) {
 		buf_deinit(&q);
-		return sqlite_fail(h->db, "search", error_r);
+		return search_fail(h, error_r);
 	}
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		if (n == cap) {
@@ -744,7 +880,7 @@ sqlite_search_match(void *handle, const char *needle, bool body_only,
 		v[n++] = sqlite3_column_int64(stmt, 0);
 	}
 	if (rc != SQLITE_DONE) {
-		r = sqlite_fail(h->db, "search", error_r);
+		r = search_fail(h, error_r);
 		free(v);
 		v = NULL;
 		n = 0;
@@ -774,7 +910,7 @@ sqlite_search_text(void *handle, int64_t doc, struct buf *hdr,
 	     sqlite_prep_cached(h->db, &stmt, &cached, "SELECT hdr FROM"
 				" ix.search_docs WHERE id = ?", "i", doc);
 	if (rc != SQLITE_OK)
-		return sqlite_fail(h->db, "search", error_r);
+		return search_fail(h, error_r);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
 		buf_append(hdr, sqlite3_column_text(stmt, 0),
@@ -786,7 +922,7 @@ sqlite_search_text(void *handle, int64_t doc, struct buf *hdr,
 		r = store_error(error_r, STORE_E_NOT_FOUND,
 				"search entry %lld is gone", (long long)doc);
 	} else {
-		r = sqlite_fail(h->db, "search", error_r);
+		r = search_fail(h, error_r);
 	}
 	sqlite_stmt_done(stmt, cached);
 	return r;

@@ -127,7 +127,8 @@ doc_of(struct fx *f, int64_t account, const char *blob)
 
 	assert_int_equal(store_search_begin(f->ts.store, account, &s, &error),
 			 STORE_OK);
-	assert_int_equal(store_search_doc(s, blob, &doc, &error), STORE_OK);
+	if (store_search_doc(s, blob, &doc, &error) != STORE_OK)
+		fail_msg("search doc: %s", error);
 	store_search_end(&s);
 	return doc;
 }
@@ -462,6 +463,74 @@ test_crash_orders(void **state)
 	free(ixp);
 }
 
+/* The index file deleted, or its pages overwritten, while the store is
+ * open: the indexer's next round replaces it by an empty one and queues
+ * every message; searches stay right meanwhile. */
+static void
+test_index_damaged_while_open(void **state)
+{
+	static char garbage[65536];
+	struct fx *f = *state;
+	char *ixp = index_path(f), *p = NULL;
+	const char *error = NULL;
+	size_t done = 0;
+	enum store_result r;
+	int fd;
+
+	deliver(f, f->blob1, strlen(msg_latin1), f->alice, f->inbox_a);
+	deliver(f, f->blob2, strlen(msg_plain), f->alice, f->inbox_a);
+	assert_int_equal(index_pending(f), 2);
+	assert_true(doc_of(f, f->alice, f->blob1) > 0);
+
+	/* deleted */
+	assert_int_equal(unlink(ixp), 0);
+	assert_true(asprintf(&p, "%s-wal", ixp) > 0);
+	(void)unlink(p);
+	free(p);
+	assert_int_equal(index_pending(f), 2);
+	assert_true(doc_of(f, f->alice, f->blob1) > 0);
+	assert_int_equal(matches(f, f->alice, "special", true,
+				 doc_of(f, f->alice, f->blob2)), 1);
+
+	/* every page but the first (the schema) overwritten, once they
+	 * are all in the file: a round that reads the entries fails, the
+	 * next after the repair succeeds */
+	sql_on(ixp, "PRAGMA wal_checkpoint(TRUNCATE)");
+	for (size_t i = 0; i < sizeof(garbage); i++)
+		garbage[i] = (char)(i * 131 + 7);
+	fd = open(ixp, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, garbage, sizeof(garbage), 4096),
+			 (ssize_t)sizeof(garbage));
+	close(fd);
+	deliver(f, f->blob2, strlen(msg_plain), f->alice, f->archive_a);
+	/* a search that reads the damage fails (a NO, never a wrong
+	 * answer) and marks the file; the indexer's next round, or the one
+	 * after the round that reads it, replaces it */
+	{
+		struct store_search *s = NULL;
+		int64_t *docs = NULL;
+		size_t n = 0;
+
+		assert_int_equal(store_search_begin(f->ts.store, f->alice, &s,
+						    &error), STORE_OK);
+		(void)store_search_match(s, "münchen", false, &docs, &n,
+					 &error);
+		free(docs);
+		store_search_end(&s);
+	}
+	r = store_search_index_pending(f->ts.store, 0, &done, &error);
+	if (r != STORE_OK)
+		assert_int_equal(store_search_index_pending(f->ts.store, 0,
+							    &done, &error),
+				 STORE_OK);
+	assert_true(doc_of(f, f->alice, f->blob1) > 0);
+	assert_true(doc_of(f, f->alice, f->blob2) > 0);
+	assert_int_equal(matches(f, f->alice, "münchen", true,
+				 doc_of(f, f->alice, f->blob1)), 1);
+	free(ixp);
+}
+
 /* [store] search_round_bytes: a round stops taking messages once their
  * text reaches it (at least one per round). */
 static void
@@ -518,6 +587,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_crash_orders, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_index_damaged_while_open,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
