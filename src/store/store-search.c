@@ -31,12 +31,17 @@
 /* The indexer also looks at the work list this often: other processes
  * sharing the database queue work there too. */
 #define INDEX_POLL_S 5
-/* After a round that emptied the work list, the indexer lets work gather
- * this long before the next: during a burst of deliveries rounds are
- * then full ones instead of one message each, and each round costs a
- * commit of the index, an FTS5 segment to merge later and a write op in
- * herald.db whatever its size. */
-#define INDEX_GATHER_MS 200
+/* After a round that emptied the work list, the indexer waits until
+ * deliveries have paused this long (no kick for INDEX_QUIET_MS), but no
+ * longer than INDEX_LAG_MAX_MS after the first kick. A burst of
+ * deliveries so has both cores to itself and is indexed in full rounds
+ * once it is over (each round costs a commit of the index, an FTS5
+ * segment to merge later and a write op in herald.db whatever its size);
+ * a delivery stream that never pauses is indexed every INDEX_LAG_MAX_MS.
+ * A SEARCH meanwhile reads the bodies not indexed yet: slower, never
+ * wrong. */
+#define INDEX_QUIET_MS 300
+#define INDEX_LAG_MAX_MS 10000
 
 struct store_indexer {
 	pthread_t thread;
@@ -317,7 +322,7 @@ indexer_main(void *arg)
 	/* below the threads that answer clients (Linux: per thread) */
 	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
 	for (;;) {
-		struct timespec until;
+		struct timespec until, limit;
 		size_t done;
 		bool more;
 		const char *err = NULL;
@@ -340,12 +345,24 @@ indexer_main(void *arg)
 						   &until) == ETIMEDOUT)
 				break;
 		ix->kicked = false;
-		/* let the burst that kicked us gather (stop cuts it) */
-		store_deadline_after(&until, INDEX_GATHER_MS * 1000ull);
-		while (!ix->stop)
-			if (pthread_cond_timedwait(&ix->cond, &ix->lock,
-						   &until) == ETIMEDOUT)
+		/* let the burst that kicked us end (stop cuts it) */
+		store_deadline_after(&limit, INDEX_LAG_MAX_MS * 1000ull);
+		while (!ix->stop) {
+			int rc = 0;
+
+			store_deadline_after(&until, INDEX_QUIET_MS * 1000ull);
+			if (until.tv_sec > limit.tv_sec ||
+			    (until.tv_sec == limit.tv_sec &&
+			     until.tv_nsec > limit.tv_nsec))
+				until = limit;
+			while (!ix->stop && !ix->kicked && rc != ETIMEDOUT)
+				rc = pthread_cond_timedwait(&ix->cond,
+							    &ix->lock, &until);
+			if (rc == ETIMEDOUT || ix->stop)
 				break;
+			/* another delivery: the burst goes on */
+			ix->kicked = false;
+		}
 		ix->kicked = false;
 		if (ix->stop) {
 			pthread_mutex_unlock(&ix->lock);
