@@ -10,7 +10,6 @@
 #include "store/store-notify.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -21,14 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/file.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "lib/mem.h"
+#include "store/store-private.h"
 
 #define NOTIFY_MAGIC UINT64_C(0x594649544f4e5248) /* "HRNOTIFY" */
 /* 32 KiB of counters: a collision only costs a session a look at the
@@ -73,38 +71,12 @@ futex(_Atomic uint32_t *addr, int op, uint32_t val, uint32_t bitset)
 		       bitset);
 }
 
-struct store_notify *
-store_notify_open(const char *path, char *err, size_t err_size)
+static int
+notify_init(void *mem, void *ctx)
 {
-	struct store_notify *n;
-	struct notify_shared *sh;
-	struct stat st;
-	int fd;
+	struct notify_shared *sh = mem;
 
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		snprintf(err, err_size, "cannot open %s: %s", path,
-			 strerror(errno));
-		return NULL;
-	}
-	/* flock serialises the one-time initialisation between processes
-	 * that open the store at the same moment. */
-	if (flock(fd, LOCK_EX) < 0 || fstat(fd, &st) < 0 ||
-	    ((size_t)st.st_size < sizeof(*sh) &&
-	     ftruncate(fd, (off_t)sizeof(*sh)) < 0)) {
-		snprintf(err, err_size, "cannot prepare %s: %s", path,
-			 strerror(errno));
-		close(fd);
-		return NULL;
-	}
-	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		  0);
-	if (sh == MAP_FAILED) {
-		snprintf(err, err_size, "cannot map %s: %s", path,
-			 strerror(errno));
-		close(fd);
-		return NULL;
-	}
+	(void)ctx;
 	if (sh->magic != NOTIFY_MAGIC || sh->slots != NOTIFY_SLOTS) {
 		/* Counters start from the clock, not 0: a process that
 		 * mapped an earlier incarnation of the file must never see
@@ -121,8 +93,19 @@ store_notify_open(const char *path, char *err, size_t err_size)
 		sh->slots = NOTIFY_SLOTS;
 		sh->magic = NOTIFY_MAGIC;
 	}
-	flock(fd, LOCK_UN);
-	close(fd);		/* the mapping stays */
+	return 0;
+}
+
+struct store_notify *
+store_notify_open(const char *path, char *err, size_t err_size)
+{
+	struct store_notify *n;
+	struct notify_shared *sh;
+
+	sh = store_shared_map(path, sizeof(*sh), notify_init, NULL, err,
+			      err_size);
+	if (sh == NULL)
+		return NULL;
 	n = xcalloc(1, sizeof(*n));
 	n->shared = sh;
 	atomic_store(&n->refs, 1);

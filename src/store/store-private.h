@@ -470,6 +470,14 @@ bool store_blob_file_remove(struct store *store, const char *id,
 			    uint64_t *size_r);
 /* *ts = now + us on CLOCK_MONOTONIC, for timed waits. */
 void store_deadline_after(struct timespec *ts, uint64_t us);
+
+/* store-shared.c: maps the file at path (created 0600, grown to size) shared
+ * for the process's life and calls init(mem, ctx) under the file's flock,
+ * which checks its magic and initialises what it finds unset; init returns
+ * 0 or an errno. Returns the mapping, or NULL with err filled. */
+void *store_shared_map(const char *path, size_t size,
+		       int (*init)(void *mem, void *ctx), void *ctx, char *err,
+		       size_t err_size);
 /* Starts / stops (after draining) the writer thread. */
 int store_commit_start(struct store *store, const char **error_r);
 void store_commit_stop(struct store *store);

@@ -13,16 +13,13 @@
 #include "store/store-wlock.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,49 +70,28 @@ wlock_init_shared(struct wlock_shared *sh)
 	return 0;
 }
 
+static int
+wlock_init(void *mem, void *ctx)
+{
+	struct wlock_shared *sh = mem;
+
+	(void)ctx;
+	if (sh->magic == WLOCK_MAGIC &&
+	    sh->mutex_size == sizeof(pthread_mutex_t))
+		return 0;
+	return wlock_init_shared(sh);
+}
+
 struct store_wlock *
 store_wlock_open(const char *path, char *err, size_t err_size)
 {
 	struct store_wlock *wl;
 	struct wlock_shared *sh;
-	struct stat st;
-	int fd, rc = 0;
 
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		snprintf(err, err_size, "cannot open %s: %s", path,
-			 strerror(errno));
+	sh = store_shared_map(path, sizeof(*sh), wlock_init, NULL, err,
+			      err_size);
+	if (sh == NULL)
 		return NULL;
-	}
-	/* flock serialises the one-time initialisation between processes
-	 * that open the store at the same moment. */
-	if (flock(fd, LOCK_EX) < 0 || fstat(fd, &st) < 0 ||
-	    ((size_t)st.st_size < sizeof(*sh) &&
-	     ftruncate(fd, (off_t)sizeof(*sh)) < 0)) {
-		snprintf(err, err_size, "cannot prepare %s: %s", path,
-			 strerror(errno));
-		close(fd);
-		return NULL;
-	}
-	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		  0);
-	if (sh == MAP_FAILED) {
-		snprintf(err, err_size, "cannot map %s: %s", path,
-			 strerror(errno));
-		close(fd);
-		return NULL;
-	}
-	if (sh->magic != WLOCK_MAGIC ||
-	    sh->mutex_size != sizeof(pthread_mutex_t))
-		rc = wlock_init_shared(sh);
-	flock(fd, LOCK_UN);
-	close(fd);		/* the mapping stays */
-	if (rc != 0) {
-		snprintf(err, err_size, "cannot initialise %s: %s", path,
-			 strerror(rc));
-		munmap(sh, sizeof(*sh));
-		return NULL;
-	}
 	wl = xcalloc(1, sizeof(*wl));
 	wl->shared = sh;
 	return wl;
