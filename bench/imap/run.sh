@@ -6,7 +6,7 @@
 # checking the same {SHA512-CRYPT} hashes. Prints each figure and the ratio
 # Herald/Dovecot. Not part of `make check`.
 #
-# Usage: bench/imap/run.sh [-n 10000] [-r 3] [-a 200] [-l 10] [-i 10000]
+# Usage: bench/imap/run.sh [-n 10000] [-r 3] [-a 500] [-l 10] [-i 10000]
 #                          [-d 1000] [-p "ops append login idle"]
 #                          [-s "herald dovecot"]
 #   -n  messages in the INBOX           -r  best of how many rounds (ops)
@@ -20,7 +20,7 @@ cd "$(dirname "$0")/../.."
 . scripts/lib.sh
 . bench/imap/dovecot.sh
 
-COUNT=10000 ROUNDS=3 APPENDS=200 LOGIN_SECS=10 IDLE=10000 DIDLE=1000
+COUNT=10000 ROUNDS=3 APPENDS=500 LOGIN_SECS=10 IDLE=10000 DIDLE=1000
 PHASES="ops append login idle" SIDES="herald dovecot"
 while getopts "n:r:a:l:i:d:p:s:" o; do
 	case $o in
