@@ -58,15 +58,13 @@ delta_messages(sqlite3 *db, int64_t mailbox_id, uint64_t since,
 	size_t cap = 0;
 	int rc;
 
-	if (sqlite_prep(db, &stmt, "SELECT m.id, m.uid, m.modseq, m.flags,"
-			" m.internal_date, m.saved_date, m.size, m.thread_id,"
-			" m.blob_id, m.email_id FROM messages m" DELTA_WHERE
+	if (sqlite_prep(db, &stmt, "SELECT " SQLITE_MESSAGE_COLUMNS("m.")
+			" FROM messages m" DELTA_WHERE
 			" ORDER BY m.uid", "iii", mailbox_id, (int64_t)since,
 			(int64_t)uid_from) != SQLITE_OK)
 		return sqlite_fail(db, "mailbox delta", error_r);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		struct store_message *m;
-		const unsigned char *s;
 
 		if (d->n_changed == cap) {
 			cap = cap == 0 ? 16 : cap * 2;
@@ -75,20 +73,7 @@ delta_messages(sqlite3 *db, int64_t mailbox_id, uint64_t since,
 		}
 		memset(&d->changed[d->n_changed], 0, sizeof(*d->changed));
 		m = &d->changed[d->n_changed++].msg;
-		m->id = sqlite3_column_int64(stmt, 0);
-		m->uid = (uint32_t)sqlite3_column_int64(stmt, 1);
-		m->modseq = (uint64_t)sqlite3_column_int64(stmt, 2);
-		m->flags = (uint32_t)sqlite3_column_int64(stmt, 3);
-		m->internal_date = sqlite3_column_int64(stmt, 4);
-		m->saved_date = sqlite3_column_int64(stmt, 5);
-		m->size = (uint64_t)sqlite3_column_int64(stmt, 6);
-		m->thread_id = sqlite3_column_int64(stmt, 7);
-		s = sqlite3_column_text(stmt, 8);
-		snprintf(m->blob_id, sizeof(m->blob_id), "%s",
-			 s != NULL ? (const char *)s : "");
-		s = sqlite3_column_text(stmt, 9);
-		snprintf(m->email_id, sizeof(m->email_id), "%s",
-			 s != NULL ? (const char *)s : "");
+		sqlite_message_from_row(stmt, 0, m);
 	}
 	sqlite3_finalize(stmt);
 	if (rc != SQLITE_DONE)

@@ -143,57 +143,12 @@ sqlite_domain_del(struct store *store, const char *domain, bool force,
 	return store_commit_run(store, run_domain_del, &c, error_r);
 }
 
-/* Runs a one-column text query on a reader into a string vector. */
-static enum store_result
-query_strv(struct store *store, char ***v_r, size_t *count_r,
-	   const char **error_r, const char *sql, const char *a,
-	   const char *b)
-{
-	sqlite3 *db;
-	sqlite3_stmt *stmt;
-	char **v = NULL;
-	size_t n = 0, cap = 0;
-	enum store_result r;
-	int rc;
-
-	*v_r = NULL;
-	*count_r = 0;
-	r = sqlite_reader_get(store, &db, error_r);
-	if (r != STORE_OK)
-		return r;
-	rc = sqlite_prep(db, &stmt, sql, b != NULL ? "tt" : a != NULL ?
-			 "t" : "", a, b);
-	if (rc != SQLITE_OK) {
-		r = sqlite_fail(db, "query", error_r);
-		sqlite_reader_put(store, db);
-		return r;
-	}
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap == 0 ? 8 : cap * 2;
-			v = xreallocarray(v, cap, sizeof(*v));
-		}
-		v[n++] = sqlite_col_strdup(stmt, 0);
-	}
-	if (rc != SQLITE_DONE) {
-		r = sqlite_fail(db, "query", error_r);
-		store_strv_free(&v, n);
-		n = 0;
-	}
-	sqlite3_finalize(stmt);
-	sqlite_reader_put(store, db);
-	*v_r = v;
-	*count_r = n;
-	return r;
-}
-
 enum store_result
 sqlite_domain_list(struct store *store, char ***names_r, size_t *count_r,
 		   const char **error_r)
 {
-	return query_strv(store, names_r, count_r, error_r,
-			  "SELECT name FROM domains ORDER BY name", NULL,
-			  NULL);
+	return sqlite_query_strv(store, names_r, count_r, error_r, "query",
+				 "SELECT name FROM domains ORDER BY name", "");
 }
 
 enum store_result
@@ -602,11 +557,11 @@ sqlite_alias_resolve(struct store *store, const char *local,
 		" ORDER BY a.id";
 	enum store_result r;
 
-	r = query_strv(store, targets_r, count_r, error_r, sql, domain,
-		       local);
+	r = sqlite_query_strv(store, targets_r, count_r, error_r, "query",
+			      sql, "tt", domain, local);
 	if (r == STORE_OK && *count_r == 0)
-		r = query_strv(store, targets_r, count_r, error_r, sql,
-			       domain, "");
+		r = sqlite_query_strv(store, targets_r, count_r, error_r,
+				      "query", sql, "tt", domain, "");
 	if (r == STORE_OK && *count_r == 0)
 		r = store_error(error_r, STORE_E_NOT_FOUND,
 				"no alias for %s@%s", local, domain);

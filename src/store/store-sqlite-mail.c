@@ -546,6 +546,28 @@ sqlite_deliver_async(struct store *store, int64_t internal_date,
 
 /* ---- message list ---- */
 
+void
+sqlite_message_from_row(sqlite3_stmt *stmt, int col, struct store_message *m)
+{
+	const unsigned char *t;
+
+	memset(m, 0, sizeof(*m));
+	m->id = sqlite3_column_int64(stmt, col);
+	m->uid = (uint32_t)sqlite3_column_int64(stmt, col + 1);
+	m->modseq = (uint64_t)sqlite3_column_int64(stmt, col + 2);
+	m->flags = (uint32_t)sqlite3_column_int64(stmt, col + 3);
+	m->internal_date = sqlite3_column_int64(stmt, col + 4);
+	m->saved_date = sqlite3_column_int64(stmt, col + 5);
+	m->size = (uint64_t)sqlite3_column_int64(stmt, col + 6);
+	m->thread_id = sqlite3_column_int64(stmt, col + 7);
+	t = sqlite3_column_text(stmt, col + 8);
+	snprintf(m->blob_id, sizeof(m->blob_id), "%s",
+		 t != NULL ? (const char *)t : "");
+	t = sqlite3_column_text(stmt, col + 9);
+	snprintf(m->email_id, sizeof(m->email_id), "%s",
+		 t != NULL ? (const char *)t : "");
+}
+
 enum store_result
 sqlite_message_list(struct store *store, int64_t mailbox_id,
 		    struct store_message **msgs_r, size_t *count_r,
@@ -586,37 +608,21 @@ sqlite_message_list(struct store *store, int64_t mailbox_id,
 		cap = (size_t)total;
 		v = xreallocarray(NULL, cap, sizeof(*v));
 	}
-	if (sqlite_prep(db, &stmt, "SELECT id, uid, modseq, flags,"
-			" internal_date, saved_date, size, thread_id, blob_id,"
-			" email_id FROM messages WHERE mailbox_id = ?"
+	if (sqlite_prep(db, &stmt, "SELECT " SQLITE_MESSAGE_COLUMNS("")
+			" FROM messages WHERE mailbox_id = ?"
 			" ORDER BY uid", "i", mailbox_id) != SQLITE_OK) {
 		r = sqlite_fail(db, "message list", error_r);
 		goto out;
 	}
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		struct store_message *m;
-		const unsigned char *s;
 
 		if (n == cap) {
 			cap = cap == 0 ? 64 : cap * 2;
 			v = xreallocarray(v, cap, sizeof(*v));
 		}
 		m = &v[n++];
-		memset(m, 0, sizeof(*m));
-		m->id = sqlite3_column_int64(stmt, 0);
-		m->uid = (uint32_t)sqlite3_column_int64(stmt, 1);
-		m->modseq = (uint64_t)sqlite3_column_int64(stmt, 2);
-		m->flags = (uint32_t)sqlite3_column_int64(stmt, 3);
-		m->internal_date = sqlite3_column_int64(stmt, 4);
-		m->saved_date = sqlite3_column_int64(stmt, 5);
-		m->size = (uint64_t)sqlite3_column_int64(stmt, 6);
-		m->thread_id = sqlite3_column_int64(stmt, 7);
-		s = sqlite3_column_text(stmt, 8);
-		snprintf(m->blob_id, sizeof(m->blob_id), "%s",
-			 s != NULL ? (const char *)s : "");
-		s = sqlite3_column_text(stmt, 9);
-		snprintf(m->email_id, sizeof(m->email_id), "%s",
-			 s != NULL ? (const char *)s : "");
+		sqlite_message_from_row(stmt, 0, m);
 	}
 	if (rc != SQLITE_DONE) {
 		r = sqlite_fail(db, "message list", error_r);

@@ -624,40 +624,11 @@ sqlite_subscription_list(struct store *store, int64_t account_id,
 			 char ***names_r, size_t *count_r,
 			 const char **error_r)
 {
-	sqlite3 *db;
-	sqlite3_stmt *stmt;
-	char **v = NULL;
-	size_t n = 0, cap = 0;
-	enum store_result r;
-	int rc;
-
-	r = sqlite_reader_get(store, &db, error_r);
-	if (r != STORE_OK)
-		return r;
-	if (sqlite_prep(db, &stmt, "SELECT name FROM subscriptions"
-			" WHERE account_id = ? ORDER BY name", "i",
-			account_id) != SQLITE_OK) {
-		r = sqlite_fail(db, "subscription list", error_r);
-		sqlite_reader_put(store, db);
-		return r;
-	}
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap == 0 ? 8 : cap * 2;
-			v = xreallocarray(v, cap, sizeof(*v));
-		}
-		v[n++] = sqlite_col_strdup(stmt, 0);
-	}
-	if (rc != SQLITE_DONE) {
-		r = sqlite_fail(db, "subscription list", error_r);
-		store_strv_free(&v, n);
-		n = 0;
-	}
-	sqlite3_finalize(stmt);
-	sqlite_reader_put(store, db);
-	*names_r = v;
-	*count_r = n;
-	return r;
+	return sqlite_query_strv(store, names_r, count_r, error_r,
+				 "subscription list",
+				 "SELECT name FROM subscriptions"
+				 " WHERE account_id = ? ORDER BY name", "i",
+				 account_id);
 }
 
 enum store_result

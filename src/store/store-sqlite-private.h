@@ -103,6 +103,22 @@ enum store_result sqlite_fail(sqlite3 *db, const char *what,
  * Returns an SQLite result code. */
 int sqlite_prep(sqlite3 *db, sqlite3_stmt **stmt_r, const char *sql,
 		const char *types, ...);
+/* The columns of a struct store_message, in the order
+ * sqlite_message_from_row() reads them from col on; prefix is a table
+ * alias with its dot, or "". */
+#define SQLITE_MESSAGE_COLUMNS(prefix) \
+	prefix "id, " prefix "uid, " prefix "modseq, " prefix "flags, " \
+	prefix "internal_date, " prefix "saved_date, " prefix "size, " \
+	prefix "thread_id, " prefix "blob_id, " prefix "email_id"
+void sqlite_message_from_row(sqlite3_stmt *stmt, int col,
+			     struct store_message *m);
+/* Runs a one-column text query (sql with sqlite_prep's types and
+ * arguments) on a reader into a string vector (*v_r freed with
+ * store_strv_free, NULL when empty); what names the query in errors. */
+enum store_result sqlite_query_strv(struct store *store, char ***v_r,
+				    size_t *count_r, const char **error_r,
+				    const char *what, const char *sql,
+				    const char *types, ...);
 /* As sqlite_prep, but on the writer thread's connection, or on a reader
  * connection borrowed by this thread, the statement comes from (and stays
  * in) that connection's cache, *cached_r true; elsewhere it is freshly

@@ -105,6 +105,51 @@ sqlite_prep(sqlite3 *db, sqlite3_stmt **stmt_r, const char *sql,
 	return rc;
 }
 
+enum store_result
+sqlite_query_strv(struct store *store, char ***v_r, size_t *count_r,
+		  const char **error_r, const char *what, const char *sql,
+		  const char *types, ...)
+{
+	sqlite3 *db;
+	sqlite3_stmt *stmt;
+	char **v = NULL;
+	size_t n = 0, cap = 0;
+	enum store_result r;
+	va_list ap;
+	int rc;
+
+	*v_r = NULL;
+	*count_r = 0;
+	r = sqlite_reader_get(store, &db, error_r);
+	if (r != STORE_OK)
+		return r;
+	va_start(ap, types);
+	rc = prep_va(db, &stmt, sql, types, ap);
+	va_end(ap);
+	if (rc != SQLITE_OK) {
+		r = sqlite_fail(db, what, error_r);
+		sqlite_reader_put(store, db);
+		return r;
+	}
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap == 0 ? 8 : cap * 2;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		v[n++] = sqlite_col_strdup(stmt, 0);
+	}
+	if (rc != SQLITE_DONE) {
+		r = sqlite_fail(db, what, error_r);
+		store_strv_free(&v, n);
+		n = 0;
+	}
+	sqlite3_finalize(stmt);
+	sqlite_reader_put(store, db);
+	*v_r = v;
+	*count_r = n;
+	return r;
+}
+
 /* The backend whose writer runs on this thread (set by batch_begin), so
  * the helpers below know when db is a writer connection. */
 static _Thread_local struct sqlite_backend *tls_writer;
