@@ -261,6 +261,18 @@ after_sync(struct imap_session *s)
 	cmd_end(s);
 }
 
+/* Counts a BAD; true (logged) when it reaches max_errors and the session
+ * is to say BYE. */
+static bool
+count_error(struct imap_session *s)
+{
+	if (++s->errors < s->set->max_errors)
+		return false;
+	log_info(s->id, "imap", "too-many-errors", "rip=%s errors=%u",
+		 ioev_conn_peer_ip(s->conn), s->errors);
+	return true;
+}
+
 static enum imap_cmd_result
 tagged(struct imap_cmd *cmd, const char *status, const char *fmt,
        va_list ap)
@@ -275,17 +287,12 @@ tagged(struct imap_cmd *cmd, const char *status, const char *fmt,
 	buf_vprintf(&b, fmt, ap);
 	buf_append(&b, "\r\n", 2);
 	cmd->reply = buf_steal(&b);
-	if (status[0] == 'B') {
-		if (++s->errors >= s->set->max_errors) {
-			log_info(s->id, "imap", "too-many-errors",
-				 "rip=%s errors=%u", ioev_conn_peer_ip(s->conn),
-				 s->errors);
-			buf_puts(&s->out, cmd->reply);
-			imap_session_bye(s, "Too many invalid commands");
-			s->cmd = NULL;
-			cmd_free(&cmd);
-			return IMAP_CMD_FINISHED;
-		}
+	if (status[0] == 'B' && count_error(s)) {
+		buf_puts(&s->out, cmd->reply);
+		imap_session_bye(s, "Too many invalid commands");
+		s->cmd = NULL;
+		cmd_free(&cmd);
+		return IMAP_CMD_FINISHED;
 	}
 	/* changes made elsewhere come before the tagged reply (RFC 9051
 	 * 7.5.1: no EXPUNGE after a command that used sequence numbers) */
@@ -582,12 +589,8 @@ parse_error(struct imap_session *s)
 
 	if (e->tag == NULL) {
 		(void)ioev_conn_printf(s->conn, "* BAD %s\r\n", e->text);
-		if (++s->errors >= s->set->max_errors) {
-			log_info(s->id, "imap", "too-many-errors",
-				 "rip=%s errors=%u",
-				 ioev_conn_peer_ip(s->conn), s->errors);
+		if (count_error(s))
 			imap_session_bye(s, "Too many invalid commands");
-		}
 		return;
 	}
 	cmd = xcalloc(1, sizeof(*cmd));
