@@ -16,6 +16,7 @@
 #include "pop3/pop3-settings.h"
 #include "pop3/pop3.h"
 #include "sasl/login.h"
+#include "smtp/smtp-client.h"
 #include "smtp/smtp-server.h"
 #include "store/store.h"
 #include "tls/tls.h"
@@ -42,6 +43,7 @@ static const struct setting_section *const sections[] = {
 	&auth_settings_section,
 	&tls_settings_section,
 	&smtp_setting_section,
+	&smtp_client_settings_section,
 	&pop3_settings_section,
 	&imap_settings_section,
 };

@@ -142,6 +142,26 @@ struct config_smtp {
 	bool check_from_header;		/* apply sender_check to From: too */
 };
 
+/* [smtp_client]: the outbound SMTP/LMTP client (src/smtp/
+ * smtp-client-settings.c; RFC 5321 4.5.3.2 timeouts, limits in
+ * docs/limits.md). Routing and relayhost settings are the queue's. */
+struct config_smtp_client {
+	char *helo_name;		/* NULL: hostname */
+	char *ca_file;			/* NULL: the system trust store */
+	uint64_t connect_timeout_ms;
+	uint64_t greeting_timeout_ms;	/* 4.5.3.2.1 */
+	uint64_t helo_timeout_ms;	/* EHLO, STARTTLS, AUTH */
+	uint64_t mail_timeout_ms;	/* 4.5.3.2.2 */
+	uint64_t rcpt_timeout_ms;	/* 4.5.3.2.3 */
+	uint64_t data_init_timeout_ms;	/* 4.5.3.2.4 */
+	uint64_t data_block_timeout_ms;	/* 4.5.3.2.5 */
+	uint64_t data_end_timeout_ms;	/* 4.5.3.2.6 */
+	uint64_t tls_timeout_ms;	/* handshake */
+	uint64_t quit_timeout_ms;	/* RSET, QUIT */
+	unsigned reply_line_max;	/* octets of a reply line */
+	unsigned reply_lines_max;	/* lines of one reply */
+};
+
 struct config_pop3 {
 	uint64_t idle_timeout_ms;	/* RFC 1939 3: at least 10 minutes */
 	unsigned line_max;		/* command line, with CRLF */
@@ -197,6 +217,7 @@ struct config {
 	struct config_store store;
 	struct config_auth auth;
 	struct config_smtp smtp;
+	struct config_smtp_client smtp_client;
 	struct config_pop3 pop3;
 	struct config_imap imap;
 };
