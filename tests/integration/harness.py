@@ -56,8 +56,8 @@ def remove_binary_for_all_users():
 _next_port = [20000 + (os.getpid() % 1000) * 10]
 
 
-def free_port():
-    """A port that is free now, for the server to bind later. Picked below
+def free_port(host="127.0.0.1"):
+    """A port that is free now on host, for the server to bind later. Picked below
     the kernel's ephemeral range (32768 and up) so that no client socket is
     given it in between, and never the same one twice in a run (bind to
     port 0 can hand out the same port again once it is closed)."""
@@ -66,7 +66,7 @@ def free_port():
         _next_port[0] = 20000 if port >= 32000 else port + 1
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
-                s.bind(("127.0.0.1", port))
+                s.bind((host, port))
             except OSError:
                 continue
             return port
@@ -86,10 +86,17 @@ def wait_port(host, port, timeout=10.0):
 
 class Herald:
     def __init__(self, listeners=("smtp",), extra="", sections=None,
-                 workers=1, hostname="mail.example.test", binary=None):
+                 workers=1, hostname="mail.example.test", binary=None,
+                 host="127.0.0.1", fixed_ports=None):
         # binary: another build to serve with (the release one, to
-        # measure memory); the command line stays HERALD_BIN
+        # measure memory); the command line stays HERALD_BIN.
+        # host: the address every TCP listener binds (another loopback
+        # address such as 127.0.0.2 for the outbound tests, whose servers
+        # must each have port 25 of their own); fixed_ports: listener name
+        # -> port for those that need a well-known one (smtp = 25), the
+        # others get a free high port
         self.binary = binary or HERALD_BIN
+        self.host = host
         self.dir = tempfile.mkdtemp(prefix="herald-it-")
         os.chmod(self.dir, 0o755)
         self.data_dir = os.path.join(self.dir, "data")
@@ -113,8 +120,9 @@ class Herald:
                                                   "sendmail.sock")
                 lines.append(f"sendmail = unix:{self.sendmail_path}")
                 continue
-            self.ports[name] = free_port()
-            lines.append(f"{name} = 127.0.0.1:{self.ports[name]}")
+            self.ports[name] = ((fixed_ports or {}).get(name)
+                                or free_port(host))
+            lines.append(f"{name} = {host}:{self.ports[name]}")
         for sec, body in (sections or {}).items():
             # tests use short passwords ("pw"); a test of the minimum
             # sets its own
@@ -159,7 +167,7 @@ class Herald:
             time.sleep(0.01)
         for name, port in self.ports.items():
             left = max(0.1, deadline - time.monotonic())
-            if not wait_port("127.0.0.1", port, left):
+            if not wait_port(self.host, port, left):
                 self.stop()
                 raise AssertionError(f"herald did not listen on {name} "
                                      f"port {port}:\n{self.log()}")

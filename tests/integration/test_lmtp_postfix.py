@@ -10,133 +10,29 @@ not serve `lmtp`. The Postfix instance is stopped in every case.
 """
 import os
 import shutil
-import signal
 import smtplib
-import subprocess
-import tempfile
 import time
 import uuid
 
 import pytest
 
-from harness import DOMAIN, HERALD_BIN, free_port, wait_port
+from harness import DOMAIN, build_protocols
+from postfix_util import Postfix
 
 USERS = ("alice", "bob")
 
 
-def build_protocols():
-    p = subprocess.run([HERALD_BIN, "serve", "--protocols"],
-                       capture_output=True, text=True, timeout=30)
-    assert p.returncode == 0, f"herald serve --protocols: {p.stderr}"
-    return p.stdout.split()
-
-
-class Postfix:
-    """A private Postfix instance under a temporary directory."""
-
-    # the services are shared with bench/lib.sh
-    MASTER = os.path.join(os.path.dirname(__file__), "..", "data",
-                          "postfix-master.cf")
-
-    def __init__(self, transport, recipients):
-        self.dir = tempfile.mkdtemp(prefix="herald-it-postfix-")
-        os.chmod(self.dir, 0o755)
-        self.etc = os.path.join(self.dir, "etc")
-        self.spool = os.path.join(self.dir, "spool")
-        data = os.path.join(self.dir, "data")
-        self.maillog = os.path.join(self.dir, "maillog")
-        self.port = free_port()
-        self.started = False
-        for d in (self.etc, self.spool, data):
-            os.makedirs(d)
-        os.chmod(self.etc, 0o755)
-        shutil.chown(data, "postfix", "postfix")
-        open(self.maillog, "w").close()
-        with open(os.path.join(self.etc, "master.cf"), "w") as f:
-            f.write(f"127.0.0.1:{self.port} inet n - n - - smtpd\n")
-            with open(self.MASTER) as m:
-                f.write(m.read())
-        with open(os.path.join(self.etc, "vmailbox"), "w") as f:
-            f.writelines(f"{r} ok\n" for r in recipients)
-        with open(os.path.join(self.etc, "main.cf"), "w") as f:
-            f.write("")
-        self.postconf(
-            "compatibility_level=3.6",
-            f"config_directory={self.etc}",
-            f"queue_directory={self.spool}",
-            f"data_directory={data}",
-            f"maillog_file={self.maillog}",
-            f"maillog_file_prefixes={self.dir}",
-            "mail_owner=postfix", "setgid_group=postdrop",
-            "myhostname=postfix.relay.test", "mydomain=relay.test",
-            "myorigin=postfix.relay.test", "mydestination=",
-            "local_transport=error:no local delivery",
-            "alias_maps=", "alias_database=",
-            "inet_interfaces=127.0.0.1", "inet_protocols=ipv4",
-            "mynetworks=127.0.0.0/8", "relayhost=", "biff=no",
-            "smtputf8_enable=no",
-            f"virtual_mailbox_domains={DOMAIN}",
-            f"virtual_mailbox_maps=texthash:{self.etc}/vmailbox",
-            f"virtual_transport={transport}",
-            # fail fast instead of deferring for minutes
-            "lmtp_connect_timeout=10s", "maximal_backoff_time=5s",
-            "minimal_backoff_time=1s", "queue_run_delay=1s")
-
-    def postconf(self, *settings):
-        subprocess.run(["postconf", "-c", self.etc, "-e", *settings],
-                       check=True, capture_output=True, timeout=30)
-
-    def _postfix(self, cmd):
-        return subprocess.run(["postfix", "-c", self.etc, cmd],
-                              capture_output=True, text=True, timeout=60)
-
-    def start(self):
-        for cmd in ("check", "start"):
-            p = self._postfix(cmd)
-            if cmd == "start":
-                self.started = True
-            assert p.returncode == 0, \
-                f"postfix {cmd}: {p.stdout}{p.stderr}\n{self.log()}"
-        assert wait_port("127.0.0.1", self.port, 20), \
-            f"postfix smtpd does not listen:\n{self.log()}"
-
-    def log(self):
-        with open(self.maillog, errors="replace") as f:
-            return f.read()
-
-    def master_pid(self):
-        try:
-            with open(os.path.join(self.spool, "pid", "master.pid")) as f:
-                return int(f.read().strip())
-        except (OSError, ValueError):
-            return None
-
-    def stop(self):
-        if not self.started:
-            return
-        pid = self.master_pid()
-        try:
-            self._postfix("stop")
-        except subprocess.TimeoutExpired:
-            pass
-        deadline = time.monotonic() + 10
-        while pid and time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
-        else:
-            if pid:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        self.started = False
-
-    def cleanup(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
+def postfix_to_lmtp(transport, recipients):
+    """A private Postfix (postfix_util) whose virtual domain DOMAIN holds
+    recipients and is delivered by the given lmtp transport."""
+    pf = Postfix()
+    vmailbox = os.path.join(pf.etc, "vmailbox")
+    with open(vmailbox, "w") as f:
+        f.writelines(f"{r} ok\n" for r in recipients)
+    pf.postconf(f"virtual_mailbox_domains={DOMAIN}",
+                f"virtual_mailbox_maps=texthash:{vmailbox}",
+                f"virtual_transport={transport}")
+    return pf
 
 
 def sent_lines(log, rcpt):
@@ -168,7 +64,7 @@ def test_postfix_delivers_to_two_users_over_lmtp(herald_factory, listener):
         endpoint = f"[{h.lmtp_path}]"  # relay=HOSTNAME[/path]
         transport = f"lmtp:unix:{h.lmtp_path}"
 
-    pf = Postfix(transport, rcpts)
+    pf = postfix_to_lmtp(transport, rcpts)
     try:
         pf.start()
         token = uuid.uuid4().hex
