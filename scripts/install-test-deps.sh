@@ -14,6 +14,11 @@ apt_install python3 python3-pytest procps iproute2
 # getmail6 (test_pop3_clients), fail2ban-regex (test_fail2ban); openssl
 # (test_serve) comes with the build dependencies
 apt_install swaks libnet-ssleay-perl postfix fetchmail getmail6 fail2ban
+# DNS (issue 12): the unbound daemon serves test zones on a loopback high
+# port (tests/integration/dns_util.py; apt_install's policy-rc.d keeps the
+# package from starting a system instance on port 53), ldnsutils signs a
+# DNSSEC test zone (ldns-keygen, ldns-signzone) and queries it (drill)
+apt_install unbound ldnsutils
 # IMAP clients (issue 11): mbsync (isync) and offlineimap3 sync both ways
 # (test_imap_mbsync, test_imap_offlineimap), mutt reads and files mail in
 # tmux (test_imap_mutt)

@@ -17,6 +17,7 @@ const struct cli_command cli_commands[] = {
 	{ "user", cli_user, "add, delete, list users; set passwords" },
 	{ "alias", cli_alias, "add, delete or list aliases" },
 	{ "index", cli_index, "run or rebuild the full-text search index" },
+	{ "dns", cli_dns, "look a name up with Herald's resolver (dns lookup TYPE NAME)" },
 	{ "sendmail", cli_sendmail, "inject a message from stdin (sendmail-compatible)" },
 	{ "mailq", cli_mailq, "list the outbound queue (sendmail -bp)" },
 	{ "version", cli_version, "print the version" },

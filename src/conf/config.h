@@ -81,10 +81,17 @@ struct config_tls {
 	uint64_t handshake_timeout_ms;	/* a slower handshake is closed */
 };
 
+/* [dns]: the resolver (src/dns/, docs/dns.md). */
 struct config_dns {
-	char *unbound_config;	/* NULL: libunbound defaults + resolv.conf */
-	char *resolv_conf;
-	char *hosts;
+	char *unbound_config;	/* libunbound config file, read first */
+	char *forward;		/* "addr[@port], ..." to forward to */
+	char *resolv_conf;	/* forward to its nameservers */
+	char *hosts;		/* hosts(5) file answered first */
+	char *trust_anchor;	/* DNSSEC anchor file; NULL: no validation */
+	uint64_t timeout_ms;	/* per lookup: DNS_TIMEOUT after it */
+	unsigned cache_size;	/* answers kept; 0: no cache */
+	uint64_t cache_max_ttl_s;	/* positive answers kept at most */
+	uint64_t cache_negative_ttl_s;	/* NXDOMAIN/NODATA kept at most */
 };
 
 struct config_store {

@@ -114,14 +114,50 @@ static const struct setting listen_settings[] = {
 static const struct setting dns_settings[] = {
 	{ .key = "unbound_config", .type = SETTING_STRING,
 	  .offset = OFF(dns.unbound_config),
-	  .doc = "libunbound configuration file (tests point it at local "
-		 "zones). Absent: libunbound defaults." },
+	  .doc = "libunbound configuration file (unbound.conf(5) syntax: "
+		 "forward-zone, trust-anchor-file, local-zone, local-data), "
+		 "read before the keys below. Unset: none." },
+	{ .key = "forward", .type = SETTING_STRING, .offset = OFF(dns.forward),
+	  .doc = "Send every query to these resolvers instead of resolving "
+		 "from the root: addresses separated by commas, each with an "
+		 "optional `@port` (`127.0.0.1@5353, ::1`). Takes precedence "
+		 "over `resolv_conf`." },
 	{ .key = "resolv_conf", .type = SETTING_STRING,
-	  .offset = OFF(dns.resolv_conf),
-	  .doc = "Forward queries to the servers in this resolv.conf instead "
-		 "of resolving from the root." },
+	  .offset = OFF(dns.resolv_conf), .def = "/etc/resolv.conf",
+	  .doc = "Forward queries to the nameservers of this resolv.conf(5) "
+		 "file when neither `forward` nor `unbound_config` is set. "
+		 "Empty: resolve from the root servers (recursion)." },
 	{ .key = "hosts", .type = SETTING_STRING, .offset = OFF(dns.hosts),
-	  .doc = "hosts(5) file whose entries answer before DNS." },
+	  .doc = "hosts(5) file whose entries answer A and AAAA lookups "
+		 "before DNS. Unset: none." },
+	{ .key = "trust_anchor", .type = SETTING_STRING,
+	  .offset = OFF(dns.trust_anchor),
+	  .doc = "DNSSEC trust anchor file (DS or DNSKEY records in zone "
+		 "file format, e.g. `/usr/share/dns/root.key` from "
+		 "dns-root-data): answers are then validated, and a bogus one "
+		 "is a temporary failure. Unset: no validation (every answer "
+		 "insecure), unless `unbound_config` names an anchor." },
+	{ .key = "timeout", .type = SETTING_DURATION,
+	  .offset = OFF(dns.timeout_ms), .def = "10s", .min = 100,
+	  .max = 600000, .unit = DURATION_MS,
+	  .doc = "How long one lookup may take; after it the caller gets a "
+		 "timeout (a temporary failure)." },
+	{ .key = "cache_size", .type = SETTING_UINT,
+	  .offset = OFF(dns.cache_size), .def = "10000", .min = 0,
+	  .max = 10000000,
+	  .doc = "Answers kept by each process's resolver, the least "
+		 "recently used dropped first (libunbound keeps its own cache "
+		 "below this one). 0: no cache." },
+	{ .key = "cache_max_ttl", .type = SETTING_DURATION,
+	  .offset = OFF(dns.cache_max_ttl_s), .def = "1h", .min = 0,
+	  .max = 604800, .unit = DURATION_S,
+	  .doc = "Longest time an answer stays in the cache, whatever its "
+		 "TTL." },
+	{ .key = "cache_negative_ttl", .type = SETTING_DURATION,
+	  .offset = OFF(dns.cache_negative_ttl_s), .def = "5m", .min = 0,
+	  .max = 86400, .unit = DURATION_S,
+	  .doc = "Longest time a \"no such name\" or \"no such record\" answer "
+		 "stays in the cache (its SOA may ask for longer)." },
 };
 
 #define SECTION(n, t, d) { .name = n, .settings = t, .n_settings = N(t), .doc = d }

@@ -30,6 +30,23 @@ def herald_factory():
     assert not problems, "sanitizer reports:\n" + "\n".join(problems)
 
 
+@pytest.fixture
+def dns_server_factory():
+    """dns_server_factory(records=..., ...) -> a started dns_util.DnsServer
+    (a real unbound on 127.0.0.1), stopped after the test."""
+    from dns_util import DnsServer
+    made = []
+
+    def make(**kw):
+        s = DnsServer(**kw)
+        made.append(s)
+        return s.start()
+
+    yield make
+    for s in made:
+        s.cleanup()
+
+
 @pytest.fixture(autouse=True)
 def no_thread_outlives_its_test():
     before = set(threading.enumerate())

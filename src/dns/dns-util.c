@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The small pieces of the DNS module that need no resolver: names of
+ * types and states, reverse (PTR) names of addresses, addresses as
+ * sockaddrs and text, and copying and freeing results.
+ */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dns/dns-private.h"
+#include "lib/mem.h"
+
+static const struct {
+	enum dns_type type;
+	const char *name;
+} type_names[] = {
+	{ DNS_TYPE_A, "A" },
+	{ DNS_TYPE_AAAA, "AAAA" },
+	{ DNS_TYPE_MX, "MX" },
+	{ DNS_TYPE_TXT, "TXT" },
+	{ DNS_TYPE_TLSA, "TLSA" },
+	{ DNS_TYPE_PTR, "PTR" },
+};
+
+const char *
+dns_type_name(enum dns_type type)
+{
+	for (size_t i = 0; i < sizeof(type_names) / sizeof(type_names[0]); i++) {
+		if (type_names[i].type == type)
+			return type_names[i].name;
+	}
+	return "?";
+}
+
+int
+dns_type_parse(const char *s, enum dns_type *type_r)
+{
+	for (size_t i = 0; i < sizeof(type_names) / sizeof(type_names[0]); i++) {
+		if (strcasecmp(type_names[i].name, s) == 0) {
+			*type_r = type_names[i].type;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+bool
+dns_type_is_known(int type)
+{
+	for (size_t i = 0; i < sizeof(type_names) / sizeof(type_names[0]); i++) {
+		if ((int)type_names[i].type == type)
+			return true;
+	}
+	return false;
+}
+
+const char *
+dns_status_name(enum dns_status status)
+{
+	switch (status) {
+	case DNS_OK: return "ok";
+	case DNS_NXDOMAIN: return "nxdomain";
+	case DNS_NODATA: return "nodata";
+	case DNS_SERVFAIL: return "servfail";
+	case DNS_TIMEOUT: return "timeout";
+	case DNS_ERROR: return "error";
+	}
+	return "?";
+}
+
+const char *
+dns_sec_name(enum dns_sec sec)
+{
+	switch (sec) {
+	case DNS_SEC_INSECURE: return "insecure";
+	case DNS_SEC_SECURE: return "secure";
+	case DNS_SEC_BOGUS: return "bogus";
+	}
+	return "?";
+}
+
+bool
+dns_status_is_permanent(enum dns_status status)
+{
+	return status == DNS_NXDOMAIN || status == DNS_NODATA;
+}
+
+static void
+ptr_name_v4(const uint8_t a[4], char out[DNS_PTR_NAME_MAX])
+{
+	snprintf(out, DNS_PTR_NAME_MAX, "%u.%u.%u.%u.in-addr.arpa",
+		 a[3], a[2], a[1], a[0]);
+}
+
+static void
+ptr_name_v6(const uint8_t a[16], char out[DNS_PTR_NAME_MAX])
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	/* UNSAFE: 32 nibbles of two bytes and "ip6.arpa" with its NUL are
+	 * 73 bytes, within DNS_PTR_NAME_MAX */
+	for (int i = 15; i >= 0; i--) {
+		out[o++] = hex[a[i] & 0x0f];
+		out[o++] = '.';
+		out[o++] = hex[a[i] >> 4];
+		out[o++] = '.';
+	}
+	memcpy(out + o, "ip6.arpa", sizeof("ip6.arpa"));
+}
+
+int
+dns_ptr_name(const struct sockaddr *sa, char out[DNS_PTR_NAME_MAX])
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		ptr_name_v4((const uint8_t *)&in->sin_addr, out);
+		return 0;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		const uint8_t *a = in6->sin6_addr.s6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			ptr_name_v4(a + 12, out);
+		else
+			ptr_name_v6(a, out);
+		return 0;
+	}
+	return -1;
+}
+
+int
+dns_ptr_name_ip(const char *ip, char out[DNS_PTR_NAME_MAX])
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
+		ss.ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, ip,
+			   &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
+		ss.ss_family = AF_INET6;
+	else
+		return -1;
+	return dns_ptr_name((const struct sockaddr *)&ss, out);
+}
+
+socklen_t
+dns_addr_sockaddr(const struct dns_addr *addr, uint16_t port,
+		  struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (addr->family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		in6->sin6_addr = addr->v6;
+		return sizeof(*in6);
+	}
+	struct sockaddr_in *in = (struct sockaddr_in *)ss;
+
+	in->sin_family = AF_INET;
+	in->sin_port = htons(port);
+	in->sin_addr = addr->v4;
+	return sizeof(*in);
+}
+
+const char *
+dns_addr_str(const struct dns_addr *addr, char *out, size_t outsz)
+{
+	if (inet_ntop(addr->family, addr->family == AF_INET6 ?
+		      (const void *)&addr->v6 : (const void *)&addr->v4,
+		      out, (socklen_t)outsz) == NULL)
+		snprintf(out, outsz, "?");
+	return out;
+}
+
+static void
+rr_copy(enum dns_type type, struct dns_rr *dst, const struct dns_rr *src)
+{
+	*dst = *src;
+	switch (type) {
+	case DNS_TYPE_MX:
+		dst->mx.exchange = xstrdup(src->mx.exchange);
+		break;
+	case DNS_TYPE_PTR:
+		dst->ptr = xstrdup(src->ptr);
+		break;
+	case DNS_TYPE_TXT:
+		dst->txt.text = xmemdup(src->txt.text, src->txt.text_len + 1);
+		dst->txt.strings = xcalloc(src->txt.n_strings + 1,
+					   sizeof(char *));
+		dst->txt.string_lens = xcalloc(src->txt.n_strings + 1,
+					       sizeof(size_t));
+		for (size_t i = 0; i < src->txt.n_strings; i++) {
+			dst->txt.strings[i] = xmemdup(src->txt.strings[i],
+						      src->txt.string_lens[i] + 1);
+			dst->txt.string_lens[i] = src->txt.string_lens[i];
+		}
+		break;
+	case DNS_TYPE_TLSA:
+		dst->tlsa.data = xmemdup(src->tlsa.data,
+					 src->tlsa.data_len + 1);
+		break;
+	case DNS_TYPE_A:
+	case DNS_TYPE_AAAA:
+		break;
+	}
+}
+
+static void
+rr_free(enum dns_type type, struct dns_rr *rr)
+{
+	switch (type) {
+	case DNS_TYPE_MX:
+		free(rr->mx.exchange);
+		break;
+	case DNS_TYPE_PTR:
+		free(rr->ptr);
+		break;
+	case DNS_TYPE_TXT:
+		for (size_t i = 0; i < rr->txt.n_strings; i++)
+			free(rr->txt.strings[i]);
+		free(rr->txt.strings);
+		free(rr->txt.string_lens);
+		free(rr->txt.text);
+		break;
+	case DNS_TYPE_TLSA:
+		free(rr->tlsa.data);
+		break;
+	case DNS_TYPE_A:
+	case DNS_TYPE_AAAA:
+		break;
+	}
+}
+
+struct dns_result *
+dns_result_dup(const struct dns_result *result)
+{
+	struct dns_result *r = xmalloc(sizeof(*r));
+
+	*r = *result;
+	r->name = xstrdup(result->name);
+	r->canonname = xstrdup(result->canonname);
+	r->error = result->error != NULL ? xstrdup(result->error) : NULL;
+	r->why_bogus = result->why_bogus != NULL ?
+		xstrdup(result->why_bogus) : NULL;
+	r->rrs = xcalloc(result->count + 1, sizeof(struct dns_rr));
+	for (size_t i = 0; i < result->count; i++)
+		rr_copy(result->type, &r->rrs[i], &result->rrs[i]);
+	return r;
+}
+
+void
+dns_result_free(struct dns_result **result)
+{
+	struct dns_result *r = *result;
+
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->count; i++)
+		rr_free(r->type, &r->rrs[i]);
+	free(r->rrs);
+	free(r->name);
+	free(r->canonname);
+	free(r->error);
+	free(r->why_bogus);
+	free(r);
+	*result = NULL;
+}
+
+struct dns_result *
+dns_result_new(const char *name, enum dns_type type)
+{
+	struct dns_result *r = xcalloc(1, sizeof(*r));
+
+	r->name = xstrdup(name);
+	r->canonname = xstrdup(name);
+	r->type = type;
+	r->rrs = xcalloc(1, sizeof(struct dns_rr));
+	return r;
+}
+
+struct dns_result *
+dns_result_new_error(const char *name, enum dns_type type,
+		     enum dns_status status, const char *fmt, ...)
+{
+	struct dns_result *r = dns_result_new(name, type);
+	va_list ap;
+
+	r->status = status;
+	r->rcode = status == DNS_SERVFAIL ? 2 : 0;
+	va_start(ap, fmt);
+	r->error = xvasprintf(fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int
+dns_name_normalize(const char *name, char out[DNS_NAME_MAX + 1],
+		   const char **error_r)
+{
+	size_t len = strlen(name), label = 0;
+
+	if (len > 0 && name[len - 1] == '.')
+		len--;
+	if (len == 0) {
+		*error_r = "empty domain name";
+		return -1;
+	}
+	if (len > DNS_NAME_MAX) {
+		*error_r = "domain name longer than 253 octets";
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c == '.') {
+			if (label == 0) {
+				*error_r = "empty label in domain name";
+				return -1;
+			}
+			label = 0;
+		} else if (c <= ' ' || c >= 0x7f || c == '\\') {
+			/* names reach us from addresses and headers: only
+			 * printable ASCII without escapes goes to the wire
+			 * (an IDN arrives as A-labels) */
+			*error_r = "invalid character in domain name";
+			return -1;
+		} else if (++label > 63) {
+			*error_r = "label longer than 63 octets";
+			return -1;
+		}
+		out[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+	}
+	out[len] = '\0';
+	return 0;
+}
