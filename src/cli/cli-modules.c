@@ -15,6 +15,7 @@
 #include "imap/imap.h"
 #include "pop3/pop3-settings.h"
 #include "pop3/pop3.h"
+#include "queue/dsn.h"
 #include "sasl/login.h"
 #include "smtp/smtp-client.h"
 #include "smtp/smtp-server.h"
@@ -46,6 +47,7 @@ static const struct setting_section *const sections[] = {
 	&smtp_client_settings_section,
 	&pop3_settings_section,
 	&imap_settings_section,
+	&dsn_settings_section,
 };
 
 void

@@ -199,6 +199,13 @@ struct config_imap {
 	uint64_t fetch_header_max;	/* header read for HEADER.FIELDS */
 };
 
+/* [bounce]: what a delivery status notification returns
+ * (src/queue/dsn-settings.c). */
+struct config_bounce {
+	uint64_t return_size_max;	/* whole message up to this */
+	uint64_t headers_max;		/* returned header cut beyond */
+};
+
 struct config {
 	char *path;		/* file it was loaded from, or NULL */
 	/* "FILE:LINE: warning: ..." lines (renamed keys), or NULL; the
@@ -227,6 +234,7 @@ struct config {
 	struct config_smtp_client smtp_client;
 	struct config_pop3 pop3;
 	struct config_imap imap;
+	struct config_bounce bounce;
 };
 
 /* Types of a setting's value. */

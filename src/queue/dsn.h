@@ -19,6 +19,9 @@
 #include "lib/buf.h"
 #include "store/store.h"
 
+/* The [bounce] section of the configuration (dsn-settings.c). */
+extern const struct setting_section dsn_settings_section;
+
 /* RFC 3464 2.3.3 action-value. */
 enum dsn_action {
 	DSN_ACTION_FAILED,
@@ -119,6 +122,9 @@ enum dsn_result {
 	/* the sender's address is in one of our domains and nobody has
 	 * it: the report is dropped; the caller logs it */
 	DSN_SENDER_UNKNOWN,
+	/* the sender's mailbox refused it (over quota): dropped, logged;
+	 * a retry would fill the queue with reports nobody can take */
+	DSN_REFUSED,
 	/* reading the message or storing the report failed (error_r):
 	 * nothing was sent, call again later */
 	DSN_TEMP,
@@ -130,10 +136,14 @@ const char *dsn_result_name(enum dsn_result result);
 /* Builds the report (dsn_build(), settings from cfg: hostname and
  * [bounce]) from the message read from the store, and delivers it from
  * <> to rep->env_from with delivery_resolve() and delivery_run() (local
- * accounts, aliases, or the outbound queue), in one durable step. Logs
- * one line (docs/logging.md "dsn"). *queue_id_r (may be NULL) gets the
- * new queue row for DSN_QUEUED, 0 otherwise. Blocking: call it on the
- * thread pool. error_r (may be NULL) explains DSN_TEMP. */
+ * accounts, aliases, or the outbound queue), in one durable step. A
+ * message whose blob is gone is reported without its header (a lost
+ * bounce is worse). Logs one line for every outcome (docs/logging.md
+ * "dsn"), so the caller need not. *queue_id_r (may be NULL) gets the new
+ * queue row when the report was queued (DSN_QUEUED; or DSN_DELIVERED
+ * when an alias of the sender also points elsewhere), else 0. Blocking:
+ * call it on the thread pool. error_r (may be NULL) explains DSN_TEMP
+ * and DSN_REFUSED; valid until the next store call on this thread. */
 enum dsn_result dsn_send(struct store *store, const struct config *cfg,
 			 const struct dsn_report *rep, int64_t *queue_id_r,
 			 const char **error_r);
