@@ -29,7 +29,9 @@ a name is its last two labels unless zones= names them; a reverse name
 /24 reverse zone.
 auth_zones: {zone: zone file text} served authoritatively (signed zones).
 forward_zones: {zone: "127.0.0.1@PORT"}: queries for the zone go there
-(a dead port gives SERVFAIL).
+(a dead port: the server keeps retrying; Herald times out).
+refused_zones: [zone, ...]: the server answers REFUSED, which a
+resolver forwarding to it reports as SERVFAIL at once.
 """
 import contextlib
 import os
@@ -62,7 +64,7 @@ def _zone_of(name, zones):
 
 class DnsServer:
     def __init__(self, records=None, zones=(), auth_zones=None,
-                 forward_zones=None, ttl=3600, negative_ttl=60, extra=""):
+                 forward_zones=None, refused_zones=(), ttl=3600, negative_ttl=60, extra=""):
         self.dir = tempfile.mkdtemp(prefix="herald-dns-")
         os.chmod(self.dir, 0o755)
         self.port = free_port()
@@ -123,6 +125,8 @@ class DnsServer:
                         lines.append(f"  local-data: '{text}'")
                     else:
                         lines.append(f"  local-data: \"{text}\"")
+        for zone in refused_zones:
+            lines.append(f"  local-zone: \"{zone.rstrip('.')}.\" refuse")
         for zone in list(auth_zones) + list(forward_zones):
             lines.append(f"  local-zone: \"{zone.rstrip('.')}.\" transparent")
         lines.append(extra)

@@ -160,3 +160,155 @@ def test_cache_off(tmp_path, zone_server):
     conf = write_config(tmp_path, zone_server.herald_config(cache_size=0))
     rc, answers, _ = lookup(conf, "MX", "example.test", "--repeat", "2")
     assert [a["cache"] for a in answers] == ["miss", "miss"]
+
+
+def test_servfail(tmp_path):
+    with dns_server(records=RECORDS, refused_zones=["broken.test"]) as s:
+        conf = write_config(tmp_path, s.herald_config())
+        rc, [a], err = lookup(conf, "MX", "broken.test")
+        assert rc == 1
+        assert a["status"] == "servfail", a
+        assert a["rcode"] == "2" and a["error"] == "server failure (rcode 2)"
+        assert "dns failed name=broken.test type=MX status=servfail" in err
+        # failures are not cached
+        rc, answers, _ = lookup(conf, "MX", "broken.test", "--repeat", "2")
+        assert [x["cache"] for x in answers] == ["miss", "miss"]
+        assert [x["status"] for x in answers] == ["servfail", "servfail"]
+
+
+def test_dead_forwarder_is_temporary(tmp_path):
+    dead = SilentUdp()
+    dead.close()            # nothing listens there
+    with dns_server(records=RECORDS,
+                    forward_zones={"dead.test": dead.forward}) as s:
+        conf = write_config(tmp_path, s.herald_config(timeout="1500ms"))
+        t0 = time.monotonic()
+        rc, [a], _ = lookup(conf, "MX", "dead.test")
+        assert rc == 1
+        # unbound keeps retrying the dead server: Herald's timeout ends it
+        assert a["status"] in ("servfail", "timeout"), a
+        assert time.monotonic() - t0 < 5
+
+
+@pytest.mark.parametrize("sync", [False, True])
+def test_timeout(tmp_path, sync):
+    silent = SilentUdp()
+    try:
+        conf = write_config(tmp_path, f"forward = {silent.forward}\n"
+                            "timeout = 700ms")
+        t0 = time.monotonic()
+        rc, [a], err = lookup(conf, "A", "example.test",
+                              *(["--sync"] if sync else []))
+        took = time.monotonic() - t0
+    finally:
+        silent.close()
+    assert rc == 1
+    assert a["status"] == "timeout", a
+    assert a["error"] == "timed out after 700 ms"
+    assert 0.6 < took < 5, took
+    assert "dns failed name=example.test type=A status=timeout" in err
+
+
+def test_large_answer_over_tcp(tmp_path):
+    # 60 TXT records of 200 octets: about 12 KB, far over the 1232-octet
+    # EDNS buffer: the UDP answer is truncated, libunbound retries on TCP
+    big = [("TXT", '"%s"' % (f"{i:03d}" + "x" * 197)) for i in range(60)]
+    big_a = [("A", f"127.0.1.{i}") for i in range(1, 201)]
+    with dns_server(records={"big.example.test": big + big_a}) as s:
+        conf = write_config(tmp_path, s.herald_config())
+        rc, [a], _ = lookup(conf, "TXT", "big.example.test")
+        assert rc == 0, a
+        assert len(a["record"]) == 60
+        assert sorted(j[1:4] for j in a["joined"]) == \
+            [f"{i:03d}" for i in range(60)]
+        rc, [a], _ = lookup(conf, "A", "big.example.test")
+        assert rc == 0 and len(a["record"]) == 200
+        log = s.log()
+    assert "error" not in log.lower(), log
+
+
+SECURE_ZONE = """$ORIGIN secure.test.
+$TTL 3600
+@ IN SOA ns.secure.test. hostmaster.secure.test. 1 3600 600 86400 60
+@ IN NS ns.secure.test.
+ns IN A 127.0.0.53
+@ IN MX 10 mx.secure.test.
+mx IN A 127.0.0.5
+_25._tcp.mx IN TLSA 3 1 1 0102030405060708
+"""
+
+
+def sign_zone(d, name, text):
+    """Signs a zone with fresh keys (ldns-keygen, ldns-signzone); returns
+    (signed zone text, path of the KSK's DS record: the trust anchor)."""
+    zone = os.path.join(d, name + ".zone")
+    with open(zone, "w") as f:
+        f.write(text)
+
+    def keygen(*args):
+        p = subprocess.run(["ldns-keygen", "-a", "ECDSAP256SHA256", *args,
+                            name], cwd=d, capture_output=True, text=True,
+                           check=True)
+        return os.path.join(d, p.stdout.strip())
+
+    ksk = keygen("-k")
+    zsk = keygen()
+    subprocess.run(["ldns-signzone", zone, zsk, ksk], cwd=d, check=True,
+                   capture_output=True)
+    with open(zone + ".signed") as f:
+        return f.read(), ksk + ".ds"
+
+
+@pytest.fixture(scope="module")
+def signed(tmp_path_factory):
+    for tool in ("ldns-keygen", "ldns-signzone"):
+        if subprocess.run(["sh", "-c", f"command -v {tool}"],
+                          capture_output=True).returncode != 0:
+            pytest.skip(f"{tool} (package ldnsutils) is not installed: "
+                        "bash scripts/install-test-deps.sh")
+    d = str(tmp_path_factory.mktemp("dnssec"))
+    text, anchor = sign_zone(d, "secure.test", SECURE_ZONE)
+    # a second key set whose DS does not match the served zone
+    other = os.path.join(d, "other")
+    os.mkdir(other)
+    _, wrong = sign_zone(other, "secure.test", SECURE_ZONE)
+    with dns_server(records=RECORDS, auth_zones={"secure.test": text}) as s:
+        yield s, anchor, wrong
+
+
+def test_dnssec_secure(tmp_path, signed):
+    s, anchor, _ = signed
+    conf = write_config(tmp_path, s.herald_config(trust_anchor=anchor))
+    rc, [a], _ = lookup(conf, "MX", "secure.test")
+    assert rc == 0, a
+    assert a["sec"] == "secure" and a["record"] == ["3600 MX 10 mx.secure.test"]
+    rc, [a], _ = lookup(conf, "TLSA", "_25._tcp.mx.secure.test")
+    assert rc == 0 and a["sec"] == "secure"
+    assert a["record"] == ["3600 TLSA 3 1 1 0102030405060708"]
+    # a proven absence is secure too
+    rc, [a], _ = lookup(conf, "A", "nosuch.secure.test")
+    assert a["status"] == "nxdomain" and a["sec"] == "secure"
+    rc, [a], _ = lookup(conf, "AAAA", "mx.secure.test")
+    assert a["status"] == "nodata" and a["sec"] == "secure"
+    # outside the anchor's zone: insecure
+    rc, [a], _ = lookup(conf, "MX", "example.test")
+    assert rc == 0 and a["sec"] == "insecure"
+
+
+def test_dnssec_without_anchor_is_insecure(tmp_path, signed):
+    s, _, _ = signed
+    conf = write_config(tmp_path, s.herald_config())
+    rc, [a], _ = lookup(conf, "MX", "secure.test")
+    assert rc == 0 and a["sec"] == "insecure"
+
+
+def test_dnssec_bogus_is_a_temporary_error(tmp_path, signed):
+    s, _, wrong = signed
+    conf = write_config(tmp_path, s.herald_config(trust_anchor=wrong))
+    rc, answers, err = lookup(conf, "MX", "secure.test", "--repeat", "2")
+    for a in answers:
+        assert a["status"] == "error" and a["sec"] == "bogus", a
+        assert a["record"] == []
+        assert a["why_bogus"] and a["error"].startswith("DNSSEC bogus: ")
+    assert [a["cache"] for a in answers] == ["miss", "miss"]
+    assert "warn - dns bogus name=secure.test type=MX" in err
