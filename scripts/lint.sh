@@ -18,11 +18,14 @@ fi
 # its own dir or of a lower layer, never of a higher one. Dirs on the same
 # layer are peers and do not include each other unless an exception below
 # names the pair. A new dir gets a row here before it can be included.
+#   queue sits above the protocols: its runner drives the SMTP client
+#   (smtp/smtp-client.h); nothing below it includes queue/.
 layers='
-7 cli
-6 daemon
+8 cli
+7 daemon
+6 queue
 5 smtp pop3 imap http jmap
-4 queue delivery mailauth sieve
+4 delivery mailauth sieve
 3 store sasl dns tls
 2 mail conf
 1 lib

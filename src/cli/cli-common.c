@@ -19,6 +19,7 @@ const struct cli_command cli_commands[] = {
 	{ "index", cli_index, "run or rebuild the full-text search index" },
 	{ "dns", cli_dns, "look a name up with Herald's resolver (dns lookup TYPE NAME)" },
 	{ "sendmail", cli_sendmail, "inject a message from stdin (sendmail-compatible)" },
+	{ "queue", cli_queue, "list, show, flush, hold, release, delete or bounce queued mail" },
 	{ "mailq", cli_mailq, "list the outbound queue (sendmail -bp)" },
 	{ "version", cli_version, "print the version" },
 	{ "help", cli_help, "list the commands, or explain one" },
@@ -31,6 +32,16 @@ cli_verror(const char *prog, const char *fmt, va_list ap)
 	fprintf(stderr, "%s: ", prog);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
+}
+
+void
+cli_verror_s(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cli_verror(prog, fmt, ap);
+	va_end(ap);
 }
 
 void

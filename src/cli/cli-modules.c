@@ -16,6 +16,7 @@
 #include "pop3/pop3-settings.h"
 #include "pop3/pop3.h"
 #include "queue/dsn.h"
+#include "queue/queue.h"
 #include "sasl/login.h"
 #include "smtp/smtp-client.h"
 #include "smtp/smtp-server.h"
@@ -48,6 +49,9 @@ static const struct setting_section *const sections[] = {
 	&pop3_settings_section,
 	&imap_settings_section,
 	&dsn_settings_section,
+	&queue_settings_section,
+	&queue_transport_section,
+	&queue_tls_policy_section,
 };
 
 void

@@ -1063,52 +1063,7 @@ sm_deinit(struct sendmail *sm)
 static int
 sm_mailq(struct sendmail *sm)
 {
-	struct store_queue_entry *e = NULL;
-	const char *error = NULL;
-	uint64_t bytes = 0;
-	size_t n = 0;
-
-	if (store_queue_list(sm->store, 0, &e, &n, &error) != STORE_OK) {
-		sm_error("cannot read the queue: %s", error != NULL ? error
-							       : "store error");
-		return EX_TEMPFAIL;
-	}
-	if (n == 0) {
-		printf("Mail queue is empty\n");
-		return EX_OK;
-	}
-	printf("-Queue ID-  --Size-- ----Arrival Time---- "
-	       "-Sender/Recipient-------\n");
-	for (size_t i = 0; i < n; i++) {
-		char when[32], idbuf[24];
-		time_t t = (time_t)e[i].created;
-		struct tm tm;
-
-		localtime_r(&t, &tm);
-		strftime(when, sizeof(when), "%a %b %e %H:%M:%S", &tm);
-		/* Postfix marks held mail with "!" */
-		snprintf(idbuf, sizeof(idbuf), "%lld%s", (long long)e[i].id,
-			 strcmp(e[i].status, "held") == 0 ? "!" : "");
-		printf("%-11s %8llu %-20s  %s\n", idbuf,
-		       (unsigned long long)e[i].size, when,
-		       e[i].env_from[0] != '\0' ? e[i].env_from
-						: "MAILER-DAEMON");
-		for (size_t k = 0; k < e[i].n_rcpts; k++) {
-			const struct store_queue_entry_rcpt *r = &e[i].rcpts[k];
-
-			if (r->last_error != NULL && r->last_error[0] != '\0')
-				printf("%43s(%s: %s)\n", "", r->status,
-				       r->last_error);
-			printf("%43s%s (%s)\n", "", r->address, r->status);
-		}
-		printf("\n");
-		bytes += e[i].size;
-	}
-	printf("-- %llu Kbytes in %zu Request%s.\n",
-	       (unsigned long long)((bytes + 1023) / 1024), n,
-	       n == 1 ? "" : "s");
-	store_queue_entries_free(&e, n);
-	return EX_OK;
+	return cli_queue_print_mailq(sm->store) < 0 ? EX_TEMPFAIL : EX_OK;
 }
 
 /* ---- -bs: SMTP on stdin/stdout ---- */

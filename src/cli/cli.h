@@ -39,6 +39,11 @@ int cli_dns(int argc, char **argv);
 int cli_sendmail(int argc, char **argv);
 /* `herald mailq`, the same as `herald sendmail -bp`. */
 int cli_mailq(int argc, char **argv);
+/* `herald queue list|show|flush|hold|release|delete|bounce`. */
+int cli_queue(int argc, char **argv);
+/* The Postfix-shaped queue listing of mailq (`sendmail -bp`) on stdout;
+ * -1 after printing why the queue could not be read. */
+int cli_queue_print_mailq(struct store *store);
 int cli_version(int argc, char **argv);
 int cli_help(int argc, char **argv);
 
@@ -51,7 +56,9 @@ void cli_modules_register(void);
 /* Prints "herald: <message>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "<prog>: <message>" to stderr (sendmail and mailq name
- * themselves). */
+ * themselves); the second form takes the arguments directly. */
+void cli_verror_s(const char *prog, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 void cli_verror(const char *prog, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 

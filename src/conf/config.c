@@ -468,6 +468,15 @@ setting_apply(struct config *cfg, const struct setting *s, const char *value,
 	panic("setting type %d", (int)s->type);
 }
 
+const char *
+config_map_get(const struct config_map *map, const char *key)
+{
+	for (size_t i = 0; i < map->n; i++)
+		if (strcasecmp(map->v[i].key, key) == 0)
+			return map->v[i].value;
+	return NULL;
+}
+
 static const struct setting_section *
 section_find(const char *name)
 {
@@ -517,6 +526,30 @@ config_set(struct config *cfg, const char *section, const char *key,
 	if (sec == NULL) {
 		*error_r = xasprintf("unknown section [%s]", section);
 		return -1;
+	}
+	if (sec->is_map) {
+		struct config_map *map = (struct config_map *)
+			((char *)cfg + sec->map_offset);
+		struct config_map_entry *e;
+
+		if (key[0] == '\0') {
+			*error_r = xstrdup("empty key");
+			return -1;
+		}
+		if (config_map_get(map, key) != NULL) {
+			*error_r = xasprintf("duplicate key '%s'", key);
+			return -1;
+		}
+		if (sec->map_check != NULL &&
+		    sec->map_check(key, value, error_r) < 0)
+			return -1;
+		map->v = xreallocarray(map->v, map->n + 1, sizeof(*map->v));
+		e = &map->v[map->n++];
+		e->key = xstrdup(key);
+		for (char *p = e->key; *p != '\0'; p++)
+			*p = (char)tolower((unsigned char)*p);
+		e->value = xstrdup(value);
+		return 0;
 	}
 	s = setting_find(sec, key);
 	if (s == NULL) {
@@ -936,6 +969,17 @@ config_free(struct config **cfgp)
 	for (size_t i = 0; i < config_section_count(); i++) {
 		const struct setting_section *sec = config_section_at(i);
 
+		if (sec->is_map) {
+			struct config_map *map = (struct config_map *)
+				((char *)cfg + sec->map_offset);
+
+			for (size_t j = 0; j < map->n; j++) {
+				free(map->v[j].key);
+				free(map->v[j].value);
+			}
+			free(map->v);
+			memset(map, 0, sizeof(*map));
+		}
 		for (size_t j = 0; j < sec->n_settings; j++) {
 			const struct setting *s = &sec->settings[j];
 			void *field = (char *)cfg + s->offset;
@@ -1057,6 +1101,14 @@ config_print(const struct config *cfg, struct buf *out)
 
 		if (sec->name[0] != '\0')
 			buf_printf(out, "\n[%s]\n", sec->name);
+		if (sec->is_map) {
+			const struct config_map *map = (const struct config_map *)
+				((const char *)cfg + sec->map_offset);
+
+			for (size_t j = 0; j < map->n; j++)
+				buf_printf(out, "%s = %s\n", map->v[j].key,
+					   map->v[j].value);
+		}
 		for (size_t j = 0; j < sec->n_settings; j++) {
 			buf_printf(out, "%s = ", sec->settings[j].key);
 			format_value(out, cfg, &sec->settings[j]);
@@ -1092,6 +1144,12 @@ config_print_docs(struct buf *out)
 		else
 			buf_printf(out, "## [%s]\n\n", sec->name);
 		buf_printf(out, "%s\n\n", sec->doc);
+		if (sec->is_map) {
+			buf_printf(out, "```\n[%s]\n%s\n```\n\n", sec->name,
+				   sec->map_example != NULL ?
+				   sec->map_example : "");
+			continue;
+		}
 		buf_puts(out, "| key | type | default | reload | description |\n"
 			      "|---|---|---|---|---|\n");
 		for (size_t j = 0; j < sec->n_settings; j++) {

@@ -206,6 +206,56 @@ struct config_bounce {
 	uint64_t headers_max;		/* returned header cut beyond */
 };
 
+/* The keys of a free-form section, in file order ([transport]: one key
+ * per domain). */
+struct config_map {
+	struct config_map_entry {
+		char *key;	/* lower-cased */
+		char *value;
+	} *v;
+	size_t n;
+};
+
+/* The value of key (case-insensitive) in map, or NULL. */
+const char *config_map_get(const struct config_map *map, const char *key);
+
+enum config_queue_family {
+	CONFIG_QUEUE_FAMILY_ANY,	/* IPv6 addresses first, then IPv4 */
+	CONFIG_QUEUE_FAMILY_IPV4,	/* IPv4 only */
+	CONFIG_QUEUE_FAMILY_IPV6,	/* IPv6 only */
+	CONFIG_QUEUE_FAMILY_PREFER_IPV4,	/* IPv4 first, then IPv6 */
+};
+/* TLS policy of an outbound connection (docs/outbound.md "TLS"). */
+enum config_queue_tls {
+	CONFIG_QUEUE_TLS_NONE,		/* never STARTTLS */
+	CONFIG_QUEUE_TLS_MAY,		/* STARTTLS when offered, unverified */
+	CONFIG_QUEUE_TLS_ENCRYPT,	/* STARTTLS required, verified */
+	CONFIG_QUEUE_TLS_IMPLICIT,	/* TLS from the first byte (465) */
+};
+
+/* [queue], [transport], [tls_policy]: the queue runner (src/queue/,
+ * docs/outbound.md). */
+struct config_queue {
+	bool enabled;			/* run the queue runner */
+	uint64_t retry_min_s;		/* first retry interval */
+	uint64_t retry_max_s;		/* intervals double up to this */
+	uint64_t max_lifetime_s;	/* then the message bounces */
+	uint64_t delay_warning_s;	/* 0: no delay warning */
+	unsigned concurrency;		/* connections at once, all in all */
+	unsigned destination_concurrency;	/* per destination */
+	unsigned destination_rate;	/* messages/s per destination; 0: any */
+	uint64_t connection_cache_ms;	/* an idle connection is kept */
+	enum config_queue_family address_family;
+	enum config_queue_tls tls;	/* towards MX hosts */
+	char *relayhost;		/* "[host]:port" / "host"; NULL: MX */
+	enum config_queue_tls relayhost_tls;
+	char *relayhost_auth;		/* file: user line, password line */
+	unsigned mx_addresses_max;	/* addresses tried per attempt */
+	unsigned batch;			/* messages loaded per runner round */
+	struct config_map transport;	/* domain -> "lmtp:...", "smtp:..." */
+	struct config_map tls_policy;	/* domain -> none|may|encrypt */
+};
+
 struct config {
 	char *path;		/* file it was loaded from, or NULL */
 	/* "FILE:LINE: warning: ..." lines (renamed keys), or NULL; the
@@ -235,6 +285,7 @@ struct config {
 	struct config_pop3 pop3;
 	struct config_imap imap;
 	struct config_bounce bounce;
+	struct config_queue queue;
 };
 
 /* Types of a setting's value. */
@@ -273,6 +324,13 @@ struct setting_section {
 	const struct setting *settings;
 	size_t n_settings;
 	const char *doc;
+	/* A free-form section (no settings): every key goes into the
+	 * struct config_map at map_offset, after map_check (may be NULL)
+	 * accepted its value (0, or -1 with an allocated reason). */
+	bool is_map;
+	size_t map_offset;
+	int (*map_check)(const char *key, const char *value, char **error_r);
+	const char *map_example;	/* "key = value" line for the docs */
 };
 
 /* Adds a module's section (store/, sasl/, tls/, smtp/, pop3/: modules

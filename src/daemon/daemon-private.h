@@ -39,12 +39,15 @@ void daemon_listeners_close(struct daemon_listeners *ls, bool unlink_unix);
 /* "smtp=127.0.0.1:25 imap=[::1]:143" for the "ready" line; caller frees. */
 char *daemon_listeners_describe(const struct daemon_listeners *ls);
 
-/* Worker process body; never returns (calls _exit). */
+/* Worker process body; never returns (calls _exit). runner: the queue
+ * runner's process (ls unused, the runner hooks run instead of accept). */
 void daemon_worker_main(const struct config *cfg, struct tls_server *tls,
 			const struct daemon_listeners *ls,
 			const struct daemon_creds *creds, pid_t supervisor,
-			unsigned generation, unsigned index)
+			unsigned generation, unsigned index, bool runner)
 	__attribute__((noreturn));
+/* Whether a runner is to be started for cfg (hooks set, enabled). */
+bool daemon_runner_wanted(const struct config *cfg);
 
 /* Worker signals: SIGTERM = close everything and exit now; this one =
  * stop accepting and exit once established connections are gone. */

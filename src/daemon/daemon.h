@@ -65,6 +65,17 @@ typedef void daemon_worker_deinit_cb_t(struct worker *w);
 void daemon_set_worker_hooks(daemon_worker_init_cb_t *init,
 			     daemon_worker_deinit_cb_t *deinit);
 
+/* The queue runner: one more process beside the workers, with no
+ * listeners, started, restarted with backoff, reloaded and stopped like
+ * them. After the worker init hook (the store is open) start runs on the
+ * process's loop; SIGTERM or DAEMON_SIG_DRAIN (reload) calls stop, which
+ * must make the loop end (ioev_loop_stop) once its work is put away.
+ * Without hooks, or with [queue] enabled = no, there is no runner. */
+typedef int daemon_runner_start_cb_t(struct worker *w, char **error_r);
+typedef void daemon_runner_stop_cb_t(struct worker *w);
+void daemon_set_runner_hooks(daemon_runner_start_cb_t *start,
+			     daemon_runner_stop_cb_t *stop);
+
 /* Runs the server until SIGTERM or SIGINT; SIGHUP re-reads config_path
  * (through config_load()) and, if it is valid, starts a new generation of
  * workers while the old one drains. cfg stays the caller's. Returns the

@@ -45,7 +45,8 @@ struct generation {
 	struct daemon_listeners ls;
 	struct daemon_creds creds;
 	struct slot *slots;
-	unsigned n_slots;
+	unsigned n_slots;	/* the workers, then the runner if any */
+	unsigned n_workers;
 };
 
 struct supervisor {
@@ -101,12 +102,17 @@ spawn(struct supervisor *sup, unsigned i)
 	}
 	if (pid == 0)
 		daemon_worker_main(g->cfg, g->tls, &g->ls, &g->creds, sup->pid,
-				   g->number, i);
+				   g->number, i, i >= g->n_workers);
 	s->pid = pid;
 	s->started_ms = now_ms();
 	s->restart_at_ms = 0;
-	log_info(NULL, "daemon", "worker-start", "pid=%d generation=%u index=%u",
-		 (int)pid, g->number, i);
+	if (i >= g->n_workers)
+		log_info(NULL, "daemon", "runner-start", "pid=%d generation=%u",
+			 (int)pid, g->number);
+	else
+		log_info(NULL, "daemon", "worker-start",
+			 "pid=%d generation=%u index=%u", (int)pid, g->number,
+			 i);
 }
 
 static void
@@ -258,7 +264,8 @@ generation_prepare(struct generation *g, struct config *cfg,
 		goto fail;
 	if (daemon_listeners_open(cfg, &g->creds, old, &g->ls, error_r) < 0)
 		goto fail;
-	g->n_slots = worker_count(cfg);
+	g->n_workers = worker_count(cfg);
+	g->n_slots = g->n_workers + (daemon_runner_wanted(cfg) ? 1 : 0);
 	g->slots = xcalloc(g->n_slots, sizeof(*g->slots));
 	/* one set of failed-login budgets for all workers of the generation */
 	login_service_prepare(&cfg->auth);
@@ -484,8 +491,10 @@ daemon_serve(const char *config_path, struct config *cfg)
 	for (unsigned i = 0; i < sup.cur.n_slots; i++)
 		spawn(&sup, i);
 	desc = daemon_listeners_describe(&sup.cur.ls);
-	log_info(NULL, "daemon", "ready", "listen=\"%s\" workers=%u start_ms=%llu",
-		 desc, sup.cur.n_slots, (unsigned long long)(now_ms() - t0));
+	log_info(NULL, "daemon", "ready", "listen=\"%s\" workers=%u runner=%s "
+		 "start_ms=%llu", desc, sup.cur.n_workers,
+		 sup.cur.n_slots > sup.cur.n_workers ? "yes" : "no",
+		 (unsigned long long)(now_ms() - t0));
 	free(desc);
 	daemon_notify("READY=1");
 

@@ -62,6 +62,22 @@ struct worker_state {
 
 static daemon_worker_init_cb_t *hook_init;
 static daemon_worker_deinit_cb_t *hook_deinit;
+static daemon_runner_start_cb_t *runner_start;
+static daemon_runner_stop_cb_t *runner_stop;
+
+void
+daemon_set_runner_hooks(daemon_runner_start_cb_t *start,
+			daemon_runner_stop_cb_t *stop)
+{
+	runner_start = start;
+	runner_stop = stop;
+}
+
+bool
+daemon_runner_wanted(const struct config *cfg)
+{
+	return runner_start != NULL && cfg->queue.enabled;
+}
 
 void
 daemon_set_worker_hooks(daemon_worker_init_cb_t *init,
@@ -313,6 +329,21 @@ worker_stop_listening(struct worker_state *ws)
 	}
 }
 
+/* The runner has no connections to drain: both signals stop it, and
+ * what it had in flight stays in the store for the next runner. */
+static void
+runner_signal_cb(int sig, void *arg)
+{
+	struct worker_state *ws = arg;
+
+	if (ws->w.draining)
+		return;
+	log_info(NULL, "daemon", "runner-stopping", "pid=%d signal=%d",
+		 (int)getpid(), sig);
+	ws->w.draining = true;
+	runner_stop(&ws->w);
+}
+
 static void
 worker_signal_cb(int sig, void *arg)
 {
@@ -360,7 +391,7 @@ void
 daemon_worker_main(const struct config *cfg, struct tls_server *tls,
 		   const struct daemon_listeners *ls,
 		   const struct daemon_creds *creds, pid_t supervisor,
-		   unsigned generation, unsigned index)
+		   unsigned generation, unsigned index, bool runner)
 {
 	struct worker_state ws;
 	char *error = NULL;
@@ -387,10 +418,14 @@ daemon_worker_main(const struct config *cfg, struct tls_server *tls,
 	ws.w.loop = ioev_loop_new(cfg->store.threads);
 	ws.w.pool = ioev_loop_pool(ws.w.loop);
 	ws.accept_pause = ioev_timer_new(ws.w.loop, worker_accept_resume, &ws);
-	ws.sig_term = ioev_watch_signal(ws.w.loop, SIGTERM, worker_signal_cb,
+	ws.sig_term = ioev_watch_signal(ws.w.loop, SIGTERM, runner ?
+					runner_signal_cb : worker_signal_cb,
 					&ws);
-	ws.sig_drain = ioev_watch_signal(ws.w.loop, DAEMON_SIG_DRAIN,
-					 worker_signal_cb, &ws);
+	ws.sig_drain = ioev_watch_signal(ws.w.loop, DAEMON_SIG_DRAIN, runner ?
+					 runner_signal_cb : worker_signal_cb,
+					 &ws);
+	if (runner)
+		prctl(PR_SET_NAME, "herald-runner", 0, 0, 0);
 	sigemptyset(&unblock);
 	sigprocmask(SIG_SETMASK, &unblock, NULL);
 
@@ -400,9 +435,14 @@ daemon_worker_main(const struct config *cfg, struct tls_server *tls,
 		_exit(status == DAEMON_INIT_FATAL ? DAEMON_EXIT_FATAL : 1);
 	}
 
+	if (runner && runner_start(&ws.w, &error) < 0) {
+		log_error(NULL, "daemon", "runner-failed", "pid=%d error=\"%s\"",
+			  (int)getpid(), error);
+		_exit(1);
+	}
 	ws.ls = xcalloc(ls->n > 0 ? ls->n : 1, sizeof(*ws.ls));
-	ws.n_ls = ls->n;
-	for (size_t i = 0; i < ls->n; i++) {
+	ws.n_ls = runner ? 0 : ls->n;
+	for (size_t i = 0; i < ws.n_ls; i++) {
 		ws.ls[i].ws = &ws;
 		ws.ls[i].proto = ls->v[i].proto;
 		ws.ls[i].fd = ls->v[i].fd;
@@ -411,6 +451,12 @@ daemon_worker_main(const struct config *cfg, struct tls_server *tls,
 	}
 	worker_set_max_conns(&ws);
 	worker_accepting(&ws, true);
+	if (runner) {
+		/* the listeners are the workers' */
+		for (size_t i = 0; i < ls->n; i++)
+			if (ls->v[i].fd >= 0)
+				close(ls->v[i].fd);
+	}
 
 	if (ioev_loop_run(ws.w.loop) < 0)
 		status = 1;

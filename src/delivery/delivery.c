@@ -273,6 +273,7 @@ group_prepare(struct run_ctx *c, const size_t *idx, size_t n, struct group *g,
 			.env_from = c->msg->env_from,
 			.dsn_ret = c->msg->dsn_ret,
 			.dsn_envid = c->msg->dsn_envid,
+			.msg_id = c->msg->id,
 			.rcpts = g->qr,
 			.count = g->nq,
 		};

@@ -346,6 +346,26 @@ struct store_backend_ops {
 					      const char **error_r);
 	enum store_result (*queue_delete)(struct store *store, int64_t id,
 					  const char **error_r);
+	enum store_result (*queue_get)(struct store *store, int64_t id,
+				       struct store_queue_entry **entry_r,
+				       const char **error_r);
+	enum store_result (*queue_due)(struct store *store, int64_t now,
+				       size_t max, int64_t **ids_r,
+				       size_t *count_r, int64_t *next_r,
+				       const char **error_r);
+	enum store_result (*queue_record)(struct store *store, int64_t id,
+					  const struct store_queue_result *res,
+					  size_t count, bool *finished_r,
+					  const char **error_r);
+	enum store_result (*queue_notified)(struct store *store, int64_t id,
+					    const int64_t *rcpt_ids,
+					    size_t count, bool delay_warned,
+					    bool *finished_r,
+					    const char **error_r);
+	enum store_result (*queue_admin)(struct store *store, int64_t id,
+					 enum store_queue_admin op,
+					 const char *reason, size_t *changed_r,
+					 const char **error_r);
 };
 
 /* One entry of the search index's work list (store-search.c). */

@@ -355,5 +355,19 @@ enum store_result sqlite_queue_reschedule(struct store *, int64_t, int64_t,
 					  const char *, const char **);
 enum store_result sqlite_queue_delete(struct store *, int64_t,
 				      const char **);
+enum store_result sqlite_queue_get(struct store *, int64_t,
+				   struct store_queue_entry **, const char **);
+enum store_result sqlite_queue_due(struct store *, int64_t, size_t,
+				   int64_t **, size_t *, int64_t *,
+				   const char **);
+enum store_result sqlite_queue_record(struct store *, int64_t,
+				      const struct store_queue_result *,
+				      size_t, bool *, const char **);
+enum store_result sqlite_queue_notified(struct store *, int64_t,
+					const int64_t *, size_t, bool, bool *,
+					const char **);
+enum store_result sqlite_queue_admin(struct store *, int64_t,
+				     enum store_queue_admin, const char *,
+				     size_t *, const char **);
 
 #endif

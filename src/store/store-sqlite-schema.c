@@ -268,6 +268,33 @@ static const char migration_9[] =
 	"DROP TABLE IF EXISTS search_text;"
 	"DROP TABLE IF EXISTS search_docs;";
 
+/* The queue runner (docs/outbound.md "Durable states"): each recipient
+ * has its own schedule and the outcome of its last attempt, so a restart
+ * resumes where the last one stopped and never resends to a recipient the
+ * remote acknowledged. notify is the DSN still owed for a recipient
+ * (1 failure, 2 success, 3 delay), cleared once the DSN is injected; a
+ * queue row goes only when no recipient is pending, deferred or owed a
+ * DSN. msg_id is the log id the message was accepted under, so that the
+ * runner's log lines carry it. "failed" was the earlier name of
+ * "bounced". */
+static const char migration_10[] =
+	"ALTER TABLE queue ADD COLUMN msg_id TEXT;"
+	"ALTER TABLE queue ADD COLUMN warned INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE queue_rcpts ADD COLUMN next_attempt INTEGER NOT NULL"
+	" DEFAULT 0;"
+	"ALTER TABLE queue_rcpts ADD COLUMN attempts INTEGER NOT NULL"
+	" DEFAULT 0;"
+	"ALTER TABLE queue_rcpts ADD COLUMN dsn_status TEXT;"
+	"ALTER TABLE queue_rcpts ADD COLUMN relay TEXT;"
+	"ALTER TABLE queue_rcpts ADD COLUMN tls TEXT;"
+	"ALTER TABLE queue_rcpts ADD COLUMN notify INTEGER NOT NULL"
+	" DEFAULT 0;"
+	"UPDATE queue_rcpts SET status = 'bounced' WHERE status = 'failed';"
+	"UPDATE queue_rcpts SET next_attempt = (SELECT q.next_attempt"
+	" FROM queue q WHERE q.id = queue_rcpts.queue_id);"
+	"CREATE INDEX IF NOT EXISTS queue_status_due ON queue (status,"
+	" next_attempt);";
+
 const char *const sqlite_migrations[] = {
 	migration_1,
 	migration_2,
@@ -278,6 +305,7 @@ const char *const sqlite_migrations[] = {
 	migration_7,
 	migration_8,
 	migration_9,
+	migration_10,
 };
 const size_t sqlite_migrations_count =
 	sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

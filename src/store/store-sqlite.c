@@ -1052,4 +1052,9 @@ const struct store_backend_ops store_sqlite_ops = {
 	.queue_rcpt_update = sqlite_queue_rcpt_update,
 	.queue_reschedule = sqlite_queue_reschedule,
 	.queue_delete = sqlite_queue_delete,
+	.queue_get = sqlite_queue_get,
+	.queue_due = sqlite_queue_due,
+	.queue_record = sqlite_queue_record,
+	.queue_notified = sqlite_queue_notified,
+	.queue_admin = sqlite_queue_admin,
 };

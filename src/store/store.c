@@ -1121,12 +1121,16 @@ store_queue_entries_free(struct store_queue_entry **entriesp, size_t count)
 		free(v[i].dsn_ret);
 		free(v[i].dsn_envid);
 		free(v[i].status);
+		free(v[i].msg_id);
 		for (size_t j = 0; j < v[i].n_rcpts; j++) {
 			free(v[i].rcpts[j].address);
 			free(v[i].rcpts[j].dsn_notify);
 			free(v[i].rcpts[j].dsn_orcpt);
 			free(v[i].rcpts[j].status);
 			free(v[i].rcpts[j].last_error);
+			free(v[i].rcpts[j].dsn_status);
+			free(v[i].rcpts[j].relay);
+			free(v[i].rcpts[j].tls);
 		}
 		free(v[i].rcpts);
 	}
@@ -1159,6 +1163,84 @@ enum store_result
 store_queue_delete(struct store *store, int64_t id, const char **error_r)
 {
 	return store->ops->queue_delete(store, id, error_r);
+}
+
+enum store_result
+store_queue_get(struct store *store, int64_t id,
+		struct store_queue_entry **entry_r, const char **error_r)
+{
+	*entry_r = NULL;
+	return store->ops->queue_get(store, id, entry_r, error_r);
+}
+
+enum store_result
+store_queue_due(struct store *store, int64_t now, size_t max, int64_t **ids_r,
+		size_t *count_r, int64_t *next_r, const char **error_r)
+{
+	*ids_r = NULL;
+	*count_r = 0;
+	*next_r = 0;
+	if (max == 0)
+		return store_error(error_r, STORE_E_INVALID, "max is 0");
+	return store->ops->queue_due(store, now, max, ids_r, count_r, next_r,
+				     error_r);
+}
+
+static bool
+queue_status_is_valid(const char *status)
+{
+	return status != NULL && (strcmp(status, STORE_QUEUE_PENDING) == 0 ||
+				  strcmp(status, STORE_QUEUE_DEFERRED) == 0 ||
+				  strcmp(status, STORE_QUEUE_SENT) == 0 ||
+				  strcmp(status, STORE_QUEUE_BOUNCED) == 0);
+}
+
+enum store_result
+store_queue_record(struct store *store, int64_t id,
+		   const struct store_queue_result *results, size_t count,
+		   bool *finished_r, const char **error_r)
+{
+	bool finished;
+
+	for (size_t i = 0; i < count; i++)
+		if (!queue_status_is_valid(results[i].status))
+			return store_error(error_r, STORE_E_INVALID,
+					   "bad recipient status");
+	return store->ops->queue_record(store, id, results, count,
+					finished_r != NULL ? finished_r :
+					&finished, error_r);
+}
+
+enum store_result
+store_queue_notified(struct store *store, int64_t id, const int64_t *rcpt_ids,
+		     size_t count, bool delay_warned, bool *finished_r,
+		     const char **error_r)
+{
+	bool finished;
+
+	return store->ops->queue_notified(store, id, rcpt_ids, count,
+					  delay_warned, finished_r != NULL ?
+					  finished_r : &finished, error_r);
+}
+
+enum store_result
+store_queue_admin(struct store *store, int64_t id, enum store_queue_admin op,
+		  const char *reason, size_t *changed_r, const char **error_r)
+{
+	size_t changed;
+
+	if (op == STORE_QUEUE_BOUNCE && id == 0)
+		return store_error(error_r, STORE_E_INVALID,
+				   "bounce needs an entry");
+	return store->ops->queue_admin(store, id, op, reason,
+				       changed_r != NULL ? changed_r : &changed,
+				       error_r);
+}
+
+uint64_t
+store_queue_counter(struct store *store)
+{
+	return store_change_counter(store, STORE_WATCH_QUEUE, 0);
 }
 
 /* ---- testing ---- */

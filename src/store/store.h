@@ -775,6 +775,7 @@ void store_mailbox_delta_free(struct store_mailbox_delta *delta);
 enum store_watch_kind {
 	STORE_WATCH_MAILBOX,
 	STORE_WATCH_ACCOUNT,	/* any mailbox of the account */
+	STORE_WATCH_QUEUE,	/* the outbound queue (id 0) */
 };
 /* Lock-free, no system call, safe on an event-loop thread. A counter may
  * also move for another object that shares its slot (rarely): a look
@@ -795,7 +796,32 @@ int store_watch_fd(const struct store_watch *watch);
 void store_watch_ack(struct store_watch *watch);
 void store_watch_free(struct store_watch **watch);
 
-/* ---- outbound queue ---- */
+/* ---- outbound queue (docs/outbound.md, docs/store.md "Outbound queue") ----
+ *
+ * One row per queued message, one per recipient. A recipient is pending
+ * (not tried yet), deferred (a temporary failure: last_error and
+ * next_attempt say why and when), sent (the remote acknowledged it) or
+ * bounced (a permanent failure, or the message expired). The message row
+ * goes when no recipient is pending or deferred and no DSN is still owed
+ * (store_queue_record, store_queue_notified). Every insert and every
+ * change a runner must act on moves the queue's change counter
+ * (store_queue_counter), so a runner in another process wakes at once. */
+
+#define STORE_QUEUE_PENDING "pending"
+#define STORE_QUEUE_DEFERRED "deferred"
+#define STORE_QUEUE_SENT "sent"
+#define STORE_QUEUE_BOUNCED "bounced"
+/* Message status: "queued" (the runner takes it when due) or "held". */
+#define STORE_QUEUE_QUEUED "queued"
+#define STORE_QUEUE_HELD "held"
+
+/* The DSN still owed for a recipient (its notify column). */
+enum store_queue_notify {
+	STORE_QUEUE_NOTIFY_NONE = 0,
+	STORE_QUEUE_NOTIFY_FAILURE = 1,
+	STORE_QUEUE_NOTIFY_SUCCESS = 2,
+	STORE_QUEUE_NOTIFY_DELAY = 3,
+};
 
 struct store_queue_rcpt {
 	const char *address;
@@ -810,6 +836,7 @@ struct store_queue_msg {
 	const char *env_from;	/* "" for the null sender */
 	const char *dsn_ret;	/* "FULL", "HDRS" or NULL */
 	const char *dsn_envid;	/* or NULL */
+	const char *msg_id;	/* the log id it was accepted under, or NULL */
 	const struct store_queue_rcpt *rcpts;
 	size_t count;		/* at least 1 */
 	int64_t id;		/* out: the queue row id */
@@ -869,18 +896,27 @@ struct store_queue_entry {
 	char *env_from;
 	char *dsn_ret;		/* NULL when not given */
 	char *dsn_envid;
+	char *msg_id;		/* NULL for rows queued before migration 10 */
 	int64_t created;
-	int64_t next_attempt;
+	int64_t next_attempt;	/* the earliest of its open recipients' */
 	uint32_t attempts;
-	char *status;		/* "queued", "held" */
+	char *status;		/* STORE_QUEUE_QUEUED or _HELD */
+	bool warned;		/* the delay warning was sent */
 	size_t n_rcpts;
 	struct store_queue_entry_rcpt {
 		int64_t id;
 		char *address;
 		char *dsn_notify;
 		char *dsn_orcpt;
-		char *status;	/* "pending", "deferred", "sent", "failed" */
-		char *last_error;
+		char *status;	/* STORE_QUEUE_PENDING ... _BOUNCED */
+		char *last_error;	/* the remote's reply or the reason */
+		int64_t next_attempt;
+		int64_t last_attempt;	/* 0: never tried */
+		uint32_t attempts;
+		char *dsn_status;	/* "4.4.1", NULL before any attempt */
+		char *relay;		/* "host[addr]:port" of the last try */
+		char *tls;		/* "TLSv1.3/cipher" or NULL */
+		enum store_queue_notify notify;
 	} *rcpts;
 };
 
@@ -891,6 +927,74 @@ enum store_result store_queue_list(struct store *store, int64_t due,
 				   size_t *count_r, const char **error_r);
 void store_queue_entries_free(struct store_queue_entry **entries,
 			      size_t count);
+/* One entry with its recipients; STORE_E_NOT_FOUND when there is none.
+ * Free with store_queue_entries_free(entry_r, 1). */
+enum store_result store_queue_get(struct store *store, int64_t id,
+				  struct store_queue_entry **entry_r,
+				  const char **error_r);
+/* The ids of at most max "queued" entries due at now (next_attempt <=
+ * now), earliest first (*ids_r freed by the caller, NULL when none), and
+ * in *next_r the next_attempt of the earliest queued entry not returned
+ * (0 when there is none). For the runner: it never holds the whole queue
+ * in memory. */
+enum store_result store_queue_due(struct store *store, int64_t now,
+				  size_t max, int64_t **ids_r, size_t *count_r,
+				  int64_t *next_r, const char **error_r);
+
+/* The outcome of an attempt for one recipient, for store_queue_record. */
+struct store_queue_result {
+	int64_t rcpt_id;
+	const char *status;	/* STORE_QUEUE_PENDING ... _BOUNCED */
+	const char *last_error;	/* reply or reason; NULL keeps the old */
+	const char *dsn_status;	/* NULL keeps the old */
+	const char *relay;	/* NULL keeps the old */
+	const char *tls;	/* NULL keeps the old */
+	int64_t next_attempt;	/* deferred: when to try again */
+	bool attempted;		/* counts as an attempt */
+	enum store_queue_notify notify;	/* a DSN owed from now on */
+};
+/* Records outcomes of recipients of entry id in one durable write, then
+ * sets the entry's next_attempt to the earliest of its pending and
+ * deferred recipients' (attempts to their largest) and removes the entry
+ * when none is left open and no DSN is owed (*finished_r true; may be
+ * NULL). A recipient id that is not the entry's, or an entry that is
+ * gone (deleted meanwhile), is STORE_E_NOT_FOUND. */
+enum store_result store_queue_record(struct store *store, int64_t id,
+				     const struct store_queue_result *results,
+				     size_t count, bool *finished_r,
+				     const char **error_r);
+/* The DSNs owed for these recipients of entry id were injected (count 0:
+ * all of them); delay_warned also sets the entry's warned flag. Removes
+ * the entry when it is then finished, as store_queue_record does. */
+enum store_result store_queue_notified(struct store *store, int64_t id,
+				       const int64_t *rcpt_ids, size_t count,
+				       bool delay_warned, bool *finished_r,
+				       const char **error_r);
+
+/* What an administrator does with an entry (`herald queue`), id 0 for
+ * every entry where that makes sense; each one wakes the runner. */
+enum store_queue_admin {
+	/* pending and deferred recipients due now (entry not held) */
+	STORE_QUEUE_FLUSH,
+	STORE_QUEUE_HOLD,	/* status held: the runner leaves it */
+	STORE_QUEUE_RELEASE,	/* queued again and due now */
+	/* every open recipient bounced with reason, a failure DSN owed
+	 * (the runner makes it and removes the entry) */
+	STORE_QUEUE_BOUNCE,
+};
+/* Applies op to entry id (0: every entry; not for BOUNCE); *changed_r
+ * (may be NULL) is the number of entries changed. STORE_E_NOT_FOUND when
+ * id names no entry. reason is for BOUNCE (NULL: a default text). */
+enum store_result store_queue_admin(struct store *store, int64_t id,
+				    enum store_queue_admin op,
+				    const char *reason, size_t *changed_r,
+				    const char **error_r);
+/* The queue's change counter: it moves after every insert and every
+ * store_queue_admin() change, in any process sharing the store (as
+ * store_change_counter(); 0 when the backend cannot tell). A runner
+ * watches it with store_watch_new(). */
+uint64_t store_queue_counter(struct store *store);
+
 /* Records the outcome of an attempt for one recipient row. */
 enum store_result store_queue_rcpt_update(struct store *store, int64_t rcpt_id,
 					  const char *status,

@@ -264,21 +264,32 @@ class Herald:
             out.append(data)
         return out
 
-    def pids(self):
-        """The supervisor's pid and its worker processes' pids."""
+    def _children(self):
         sup = self.proc.pid
-        workers = []
         for d in os.listdir("/proc"):
             if not d.isdigit():
                 continue
             try:
                 with open(f"/proc/{d}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
+                    comm, rest = f.read().split(" (", 1)[1].rsplit(")", 1)
+                fields = rest.split()
+            except (OSError, IndexError, ValueError):
                 continue
             if int(fields[1]) == sup and fields[0] != "Z":
-                workers.append(int(d))
-        return sup, sorted(workers)
+                yield int(d), comm
+
+    def pids(self):
+        """The supervisor's pid and its worker processes' pids (not the
+        queue runner's: runner_pid())."""
+        return self.proc.pid, sorted(p for p, comm in self._children()
+                                     if comm != "herald-runner")
+
+    def runner_pid(self):
+        """The queue runner's pid, or None."""
+        for p, comm in self._children():
+            if comm == "herald-runner":
+                return p
+        return None
 
     def sanitizer_errors(self):
         log = self.log()

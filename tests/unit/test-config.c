@@ -327,6 +327,14 @@ static const struct {
 	{ "smtp", "sender_check", "aliases", offsetof(struct config, smtp.sender_check), CONFIG_SENDER_CHECK_ALIASES },
 	{ "smtp", "sender_check", "own", offsetof(struct config, smtp.sender_check), CONFIG_SENDER_CHECK_OWN },
 	{ "smtp", "sender_check", "Off", offsetof(struct config, smtp.sender_check), CONFIG_SENDER_CHECK_OFF },
+	{ "queue", "address_family", "any", offsetof(struct config, queue.address_family), CONFIG_QUEUE_FAMILY_ANY },
+	{ "queue", "address_family", "ipv4", offsetof(struct config, queue.address_family), CONFIG_QUEUE_FAMILY_IPV4 },
+	{ "queue", "address_family", "ipv6", offsetof(struct config, queue.address_family), CONFIG_QUEUE_FAMILY_IPV6 },
+	{ "queue", "address_family", "prefer-ipv4", offsetof(struct config, queue.address_family), CONFIG_QUEUE_FAMILY_PREFER_IPV4 },
+	{ "queue", "tls", "none", offsetof(struct config, queue.tls), CONFIG_QUEUE_TLS_NONE },
+	{ "queue", "tls", "may", offsetof(struct config, queue.tls), CONFIG_QUEUE_TLS_MAY },
+	{ "queue", "tls", "encrypt", offsetof(struct config, queue.tls), CONFIG_QUEUE_TLS_ENCRYPT },
+	{ "queue", "relayhost_tls", "implicit", offsetof(struct config, queue.relayhost_tls), CONFIG_QUEUE_TLS_IMPLICIT },
 };
 
 static void
@@ -376,7 +384,7 @@ test_enums(void **state)
 				fail_msg("enum setting %s has no case", sec->settings[j].key);
 		}
 	}
-	assert_int_equal(n_enum_settings, 5);
+	assert_int_equal(n_enum_settings, 8);
 }
 
 /* A key that moved keeps working, with a warning naming its line and its

@@ -38,6 +38,18 @@ struct fixture {
 	struct store *store;
 };
 
+/* A database from before migration 10 has none of its columns. */
+#define QUEUE_BEFORE_10 \
+	"DROP INDEX IF EXISTS queue_status_due;" \
+	"ALTER TABLE queue DROP COLUMN msg_id;" \
+	"ALTER TABLE queue DROP COLUMN warned;" \
+	"ALTER TABLE queue_rcpts DROP COLUMN next_attempt;" \
+	"ALTER TABLE queue_rcpts DROP COLUMN attempts;" \
+	"ALTER TABLE queue_rcpts DROP COLUMN dsn_status;" \
+	"ALTER TABLE queue_rcpts DROP COLUMN relay;" \
+	"ALTER TABLE queue_rcpts DROP COLUMN tls;" \
+	"ALTER TABLE queue_rcpts DROP COLUMN notify;"
+
 static int
 rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -1253,6 +1265,7 @@ test_migration_blob_rid(void **state)
 		"DROP TABLE blobs; ALTER TABLE blobs_old RENAME TO blobs;"
 		/* and what later migrations made */
 		"DROP TABLE mailbox_keywords;"
+		QUEUE_BEFORE_10
 		"PRAGMA user_version = 3; COMMIT;", NULL, NULL, NULL),
 		SQLITE_OK);
 	sqlite3_close(db);
@@ -1479,6 +1492,7 @@ test_open_legacy(void **state)
 	/* a database as migration 4 left it */
 	assert_int_equal(sqlite3_exec(db, "PRAGMA application_id = 0;"
 				      "DROP TABLE mailbox_keywords;"
+				      QUEUE_BEFORE_10
 				      "PRAGMA user_version = 4;", NULL, NULL,
 				      NULL), SQLITE_OK);
 	sqlite3_close(db);
@@ -1716,6 +1730,126 @@ test_batch_rerun(void **state)
 	sqlite3_close(db);
 	pthread_mutex_destroy(&ar.lock);
 	pthread_cond_destroy(&ar.cond);
+}
+
+static void
+test_queue_runner_state(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->store;
+	const char *error = NULL;
+	struct store_queue_entry *e;
+	struct store_queue_rcpt rcpts[3] = {
+		{ "a@one.example", NULL, NULL },
+		{ "b@two.example", "SUCCESS", NULL },
+		{ "c@two.example", NULL, NULL },
+	};
+	struct store_queue_msg q = { .size = 14, .env_from = "s@here.example",
+				     .msg_id = "MSGID0000001", .rcpts = rcpts,
+				     .count = 3 };
+	char blob[STORE_BLOB_ID_LEN + 1];
+	uint64_t c0 = store_queue_counter(s);
+	int64_t *ids, next, now = time(NULL);
+	size_t n, changed;
+	bool finished;
+
+	put_text(s, "queued message", blob);
+	q.blob_id = blob;
+	assert_int_equal(store_deliver_queue(s, now, NULL, 0, &q, NULL,
+					     &error), STORE_OK);
+	/* an insert wakes the runner */
+	assert_true(store_queue_counter(s) != c0);
+	assert_int_equal(store_queue_due(s, now + 1, 10, &ids, &n, &next,
+					 &error), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(ids[0], q.id);
+	assert_int_equal(next, 0);
+	free(ids);
+	assert_int_equal(store_queue_get(s, q.id, &e, &error), STORE_OK);
+	assert_string_equal(e->msg_id, "MSGID0000001");
+	assert_string_equal(e->rcpts[0].status, STORE_QUEUE_PENDING);
+
+	/* one sent (success DSN owed), one deferred, one bounced */
+	struct store_queue_result res[3] = {
+		{ .rcpt_id = e->rcpts[0].id, .status = STORE_QUEUE_DEFERRED,
+		  .last_error = "451 4.7.1 later", .dsn_status = "4.7.1",
+		  .relay = "mx.one.example[192.0.2.1]:25",
+		  .next_attempt = now + 600, .attempted = true },
+		{ .rcpt_id = e->rcpts[1].id, .status = STORE_QUEUE_SENT,
+		  .last_error = "250 2.0.0 ok", .dsn_status = "2.0.0",
+		  .tls = "TLSv1.3/TLS_AES_256_GCM_SHA384", .attempted = true,
+		  .notify = STORE_QUEUE_NOTIFY_SUCCESS },
+		{ .rcpt_id = e->rcpts[2].id, .status = STORE_QUEUE_BOUNCED,
+		  .last_error = "550 5.1.1 no such user",
+		  .dsn_status = "5.1.1", .attempted = true,
+		  .notify = STORE_QUEUE_NOTIFY_FAILURE },
+	};
+	assert_int_equal(store_queue_record(s, q.id, res, 3, &finished,
+					    &error), STORE_OK);
+	assert_false(finished);
+	store_queue_entries_free(&e, 1);
+	assert_int_equal(store_queue_get(s, q.id, &e, &error), STORE_OK);
+	assert_string_equal(e->rcpts[0].status, STORE_QUEUE_DEFERRED);
+	assert_string_equal(e->rcpts[0].relay, "mx.one.example[192.0.2.1]:25");
+	assert_int_equal(e->rcpts[0].attempts, 1);
+	assert_int_equal(e->rcpts[0].next_attempt, now + 600);
+	assert_int_equal(e->rcpts[1].notify, STORE_QUEUE_NOTIFY_SUCCESS);
+	assert_string_equal(e->rcpts[1].tls, "TLSv1.3/TLS_AES_256_GCM_SHA384");
+	assert_int_equal(e->rcpts[2].notify, STORE_QUEUE_NOTIFY_FAILURE);
+	/* the entry's schedule is its open recipient's */
+	assert_int_equal(e->next_attempt, now + 600);
+	assert_int_equal(e->attempts, 1);
+	/* not due before then; due at it */
+	assert_int_equal(store_queue_due(s, now + 1, 10, &ids, &n, &next,
+					 &error), STORE_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(next, now + 600);
+	free(ids);
+	/* the DSNs are made: still open for the deferred one */
+	assert_int_equal(store_queue_notified(s, q.id, NULL, 0, false,
+					      &finished, &error), STORE_OK);
+	assert_false(finished);
+	/* flush makes it due now, and wakes the runner */
+	c0 = store_queue_counter(s);
+	assert_int_equal(store_queue_admin(s, 0, STORE_QUEUE_FLUSH, NULL,
+					   &changed, &error), STORE_OK);
+	assert_int_equal(changed, 1);
+	assert_true(store_queue_counter(s) != c0);
+	assert_int_equal(store_queue_due(s, time(NULL), 10, &ids, &n, &next,
+					 &error), STORE_OK);
+	assert_int_equal(n, 1);
+	free(ids);
+	/* held: never due; released: due */
+	assert_int_equal(store_queue_admin(s, q.id, STORE_QUEUE_HOLD, NULL,
+					   &changed, &error), STORE_OK);
+	assert_int_equal(store_queue_due(s, time(NULL) + 10000, 10, &ids, &n,
+					 &next, &error), STORE_OK);
+	assert_int_equal(n, 0);
+	free(ids);
+	assert_int_equal(store_queue_admin(s, q.id, STORE_QUEUE_RELEASE, NULL,
+					   &changed, &error), STORE_OK);
+	assert_int_equal(changed, 1);
+	/* bounce: the open one bounces with a failure DSN owed */
+	assert_int_equal(store_queue_admin(s, q.id, STORE_QUEUE_BOUNCE, NULL,
+					   &changed, &error), STORE_OK);
+	store_queue_entries_free(&e, 1);
+	assert_int_equal(store_queue_get(s, q.id, &e, &error), STORE_OK);
+	assert_string_equal(e->rcpts[0].status, STORE_QUEUE_BOUNCED);
+	assert_int_equal(e->rcpts[0].notify, STORE_QUEUE_NOTIFY_FAILURE);
+	int64_t rid = e->rcpts[0].id;
+
+	store_queue_entries_free(&e, 1);
+	/* the last DSN made: the entry goes */
+	assert_int_equal(store_queue_notified(s, q.id, &rid, 1, false,
+					      &finished, &error), STORE_OK);
+	assert_true(finished);
+	assert_int_equal(store_queue_get(s, q.id, &e, &error),
+			 STORE_E_NOT_FOUND);
+	assert_int_equal(store_queue_record(s, q.id, res, 1, &finished,
+					    &error), STORE_E_NOT_FOUND);
+	assert_int_equal(store_queue_admin(s, q.id, STORE_QUEUE_FLUSH, NULL,
+					   &changed, &error),
+			 STORE_E_NOT_FOUND);
 }
 
 static void
@@ -2707,6 +2841,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_blob_reader, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_reader_stmt_cache, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_queue_runner_state, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_gc, setup, teardown),

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: MIT */
+/* The queue runner's pure parts: routes ([transport], relayhost, MX), the
+ * retry schedule and the [transport] section of the config loader. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cli/cli.h"
+#include "conf/config.h"
+#include "lib/mem.h"
+#include "queue/queue.h"
+
+static void
+test_route_parse(void **state)
+{
+	static const struct {
+		const char *text;
+		bool relayhost;
+		int ok;
+		enum queue_route_kind kind;
+		bool lmtp;
+		const char *host;
+		unsigned port;
+		const char *key;
+	} cases[] = {
+		{ "smtp:[192.0.2.1]:2525", false, 0, QUEUE_ROUTE_DIRECT, false,
+		  "192.0.2.1", 2525, "smtp:[192.0.2.1]:2525" },
+		{ "smtp:[Mail.Example.ORG]", false, 0, QUEUE_ROUTE_DIRECT,
+		  false, "mail.example.org", 25, "smtp:[mail.example.org]:25" },
+		{ "smtp:example.net", false, 0, QUEUE_ROUTE_MX, false,
+		  "example.net", 25, "smtp:mx:example.net:25" },
+		{ "smtp:example.net:587", false, 0, QUEUE_ROUTE_MX, false,
+		  "example.net", 587, "smtp:mx:example.net:587" },
+		{ "lmtp:[::1]:24", false, 0, QUEUE_ROUTE_DIRECT, true, "::1",
+		  24, "lmtp:[::1]:24" },
+		{ "lmtp:localhost", false, 0, QUEUE_ROUTE_DIRECT, true,
+		  "localhost", 24, "lmtp:[localhost]:24" },
+		{ "lmtp:unix:/run/dovecot/lmtp", false, 0, QUEUE_ROUTE_UNIX,
+		  true, "", 24, "lmtp:unix:/run/dovecot/lmtp" },
+		{ "[relay.example.com]:465", true, 0, QUEUE_ROUTE_DIRECT, false,
+		  "relay.example.com", 465, "smtp:[relay.example.com]:465" },
+		{ "relay.example.com", true, 0, QUEUE_ROUTE_MX, false,
+		  "relay.example.com", 25, "smtp:mx:relay.example.com:25" },
+		/* refused */
+		{ "[relay.example.com]:465", false, -1, 0, false, NULL, 0, NULL },
+		{ "smtp:unix:/x", false, -1, 0, false, NULL, 0, NULL },
+		{ "lmtp:unix:relative", false, -1, 0, false, NULL, 0, NULL },
+		{ "smtp:[host", false, -1, 0, false, NULL, 0, NULL },
+		{ "smtp:[]:25", false, -1, 0, false, NULL, 0, NULL },
+		{ "smtp:host:0", false, -1, 0, false, NULL, 0, NULL },
+		{ "smtp:host:70000", false, -1, 0, false, NULL, 0, NULL },
+		{ "smtp:host:25x", false, -1, 0, false, NULL, 0, NULL },
+		{ "smtp:ho st", false, -1, 0, false, NULL, 0, NULL },
+		{ "smtp:::1", false, -1, 0, false, NULL, 0, NULL },
+		{ "smtp:[h]x", false, -1, 0, false, NULL, 0, NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct queue_route r;
+		const char *err = NULL;
+		char key[512];
+		int rc = queue_route_parse(cases[i].text, cases[i].relayhost,
+					   &r, &err);
+
+		if (rc != cases[i].ok)
+			fail_msg("%s: %d (%s)", cases[i].text, rc,
+				 err != NULL ? err : "");
+		if (rc < 0) {
+			assert_non_null(err);
+			continue;
+		}
+		assert_int_equal(r.kind, cases[i].kind);
+		assert_int_equal(r.lmtp, cases[i].lmtp);
+		assert_string_equal(r.host, cases[i].host);
+		assert_int_equal(r.port, cases[i].port);
+		queue_route_key(&r, key, sizeof(key));
+		assert_string_equal(key, cases[i].key);
+	}
+}
+
+static char *
+write_tmp(const char *text)
+{
+	char *path = xstrdup("/tmp/herald-test-queue-XXXXXX");
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+static struct config *
+load(const char *text, char **err_r)
+{
+	char *path = write_tmp(text);
+	struct config *cfg = config_load(path, err_r);
+
+	unlink(path);
+	free(path);
+	return cfg;
+}
+
+static void
+test_route_for(void **state)
+{
+	char *err = NULL;
+	struct config *cfg = load("hostname = mx.example.test\n"
+				  "data_dir = /tmp/x\n"
+				  "[queue]\n"
+				  "relayhost = [smarthost.example]:587\n"
+				  "relayhost_tls = encrypt\n"
+				  "tls = may\n"
+				  "[transport]\n"
+				  "Lists.Example.COM = lmtp:unix:/run/lmtp\n"
+				  "example.org = smtp:[192.0.2.7]:2525\n"
+				  "[tls_policy]\n"
+				  "example.org = encrypt\n"
+				  "bank.example = none\n", &err);
+	struct queue_route r;
+
+	(void)state;
+	if (cfg == NULL)
+		fail_msg("%s", err);
+	queue_route_for(cfg, "lists.example.com", &r);
+	assert_int_equal(r.kind, QUEUE_ROUTE_UNIX);
+	assert_true(r.lmtp);
+	assert_int_equal(r.tls, CONFIG_QUEUE_TLS_NONE);
+	queue_route_for(cfg, "example.org", &r);
+	assert_int_equal(r.kind, QUEUE_ROUTE_DIRECT);
+	assert_string_equal(r.host, "192.0.2.7");
+	assert_int_equal(r.port, 2525);
+	assert_int_equal(r.tls, CONFIG_QUEUE_TLS_ENCRYPT);
+	assert_false(r.relayhost);
+	/* everything else through the relayhost, with its policy */
+	queue_route_for(cfg, "gmail.example", &r);
+	assert_true(r.relayhost);
+	assert_string_equal(r.host, "smarthost.example");
+	assert_int_equal(r.port, 587);
+	assert_int_equal(r.tls, CONFIG_QUEUE_TLS_ENCRYPT);
+	queue_route_for(cfg, "bank.example", &r);
+	assert_int_equal(r.tls, CONFIG_QUEUE_TLS_NONE);
+	config_free(&cfg);
+
+	/* no relayhost: the domain's MX under [queue] tls */
+	cfg = load("hostname = mx.example.test\ndata_dir = /tmp/x\n", &err);
+	assert_non_null(cfg);
+	queue_route_for(cfg, "Example.NET", &r);
+	assert_int_equal(r.kind, QUEUE_ROUTE_MX);
+	assert_string_equal(r.host, "example.net");
+	assert_int_equal(r.port, 25);
+	assert_int_equal(r.tls, CONFIG_QUEUE_TLS_MAY);
+	config_free(&cfg);
+}
+
+static void
+test_config_errors(void **state)
+{
+	static const char *const bad[] = {
+		"[transport]\nexample.org = ftp:host\n",
+		"[transport]\nexample.org = smtp:[x\n",
+		"[transport]\nexample.org = smtp:a\nEXAMPLE.org = smtp:b\n",
+		"[tls_policy]\nexample.org = sometimes\n",
+		"[queue]\nrelayhost = smtp:unix:/x\n",
+		"[queue]\nrelayhost_auth = relative/file\n",
+		"[queue]\naddress_family = ipv5\n",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *text = xasprintf("hostname = a.example\ndata_dir = /x\n%s",
+				       bad[i]);
+		char *err = NULL;
+		struct config *cfg = load(text, &err);
+
+		if (cfg != NULL)
+			fail_msg("accepted: %s", bad[i]);
+		assert_non_null(strstr(err, ":"));
+		free(err);
+		free(text);
+	}
+}
+
+static void
+test_schedule(void **state)
+{
+	struct config_queue q = { .retry_min_s = 300, .retry_max_s = 14400,
+				  .max_lifetime_s = 5 * 86400,
+				  .delay_warning_s = 4 * 3600 };
+	static const struct {
+		uint32_t attempts;
+		uint64_t interval;
+	} steps[] = {
+		{ 0, 300 }, { 1, 300 }, { 2, 600 }, { 3, 1200 }, { 4, 2400 },
+		{ 5, 4800 }, { 6, 9600 }, { 7, 14400 }, { 8, 14400 },
+		{ 1000, 14400 }, { UINT32_MAX, 14400 },
+	};
+	int64_t created = 1000000;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		assert_int_equal(queue_retry_interval(&q, steps[i].attempts),
+				 steps[i].interval);
+	assert_int_equal(queue_next_attempt(&q, created, 1, created),
+			 created + 300);
+	/* the last attempt comes at the deadline, then it bounces */
+	assert_int_equal(queue_next_attempt(&q, created, 40,
+					    created + 5 * 86400 - 60),
+			 created + 5 * 86400);
+	assert_int_equal(queue_next_attempt(&q, created, 41,
+					    created + 5 * 86400), 0);
+	assert_false(queue_delay_warning_due(&q, created, created + 3600));
+	assert_true(queue_delay_warning_due(&q, created,
+					    created + 4 * 3600));
+	q.delay_warning_s = 0;
+	assert_false(queue_delay_warning_due(&q, created, created + 86400));
+	/* a warning after the give-up would never be sent */
+	q.delay_warning_s = 6 * 86400;
+	assert_false(queue_delay_warning_due(&q, created,
+					     created + 7 * 86400));
+	/* seconds for tests: 1 s doubling to 4 s */
+	q = (struct config_queue){ .retry_min_s = 1, .retry_max_s = 4,
+				   .max_lifetime_s = 10 };
+	assert_int_equal(queue_retry_interval(&q, 3), 4);
+	assert_int_equal(queue_retry_interval(&q, 4), 4);
+}
+
+static void
+test_domain(void **state)
+{
+	(void)state;
+	assert_string_equal(queue_address_domain("bob@example.org"),
+			    "example.org");
+	assert_string_equal(queue_address_domain("\"a@b\"@example.org"),
+			    "example.org");
+	assert_string_equal(queue_address_domain("postmaster"), "");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_route_parse),
+		cmocka_unit_test(test_route_for),
+		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_schedule),
+		cmocka_unit_test(test_domain),
+	};
+
+	cli_modules_register();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
