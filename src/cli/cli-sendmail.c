@@ -28,6 +28,7 @@
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "lib/utf8.h"
 #include "mail/address.h"
 #include "mail/header-address.h"
 #include "smtp/smtp-data.h"
@@ -844,6 +845,13 @@ sm_deliver(struct sendmail *sm, struct buf *raw, bool extract,
 	msg.internal_date = (int64_t)now;
 	msg.rcpts = drcpts;
 	msg.n_rcpts = sm->n_rcpts;
+	/* as the socket path does: BODY=8BITMIME for any 8-bit octet,
+	 * SMTPUTF8 only for a UTF-8 address (a script's raw UTF-8 Subject
+	 * should not keep its mail from servers without SMTPUTF8) */
+	delivery_msg_set_needs(&msg, false, false,
+			       utf8_has_non_ascii((const uint8_t *)raw->data,
+						  raw->len),
+			       false);
 	delivered = delivery_run(sm->store, &msg);
 	for (size_t i = 0; i < sm->n_rcpts; i++) {
 		switch (drcpts[i].result) {

@@ -15,6 +15,7 @@
 #include "delivery/delivery.h"
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "lib/utf8.h"
 
 /* A distinct destination and the recipients that lead to it. */
 struct dest_slot {
@@ -274,6 +275,8 @@ group_prepare(struct run_ctx *c, const size_t *idx, size_t n, struct group *g,
 			.dsn_ret = c->msg->dsn_ret,
 			.dsn_envid = c->msg->dsn_envid,
 			.msg_id = c->msg->id,
+			.need_8bitmime = c->msg->need_8bitmime,
+			.need_smtputf8 = c->msg->need_smtputf8,
 			.rcpts = g->qr,
 			.count = g->nq,
 		};
@@ -536,6 +539,31 @@ run_end(struct run_ctx *c)
 	free(c->slots);
 	c->slots = NULL;
 	return ok;
+}
+
+static bool
+is_utf8_addr(const char *s)
+{
+	return s != NULL &&
+	       utf8_has_non_ascii((const uint8_t *)s, strlen(s));
+}
+
+void
+delivery_msg_set_needs(struct delivery_msg *msg, bool body_8bit,
+		       bool smtputf8, bool seen_8bit, bool header_8bit)
+{
+	bool utf8 = is_utf8_addr(msg->env_from);
+
+	for (size_t i = 0; i < msg->n_rcpts && !utf8; i++) {
+		const struct delivery_rcpt *r = &msg->rcpts[i];
+
+		utf8 = is_utf8_addr(r->address);
+		for (size_t k = 0; k < r->n_dests && !utf8; k++)
+			utf8 = r->dests[k].kind == DELIVERY_REMOTE &&
+			       is_utf8_addr(r->dests[k].address);
+	}
+	msg->need_8bitmime = body_8bit || seen_8bit;
+	msg->need_smtputf8 = utf8 || (smtputf8 && header_8bit);
 }
 
 size_t

@@ -162,6 +162,10 @@ struct delivery_msg {
 	const char *env_from;	/* "" for the null sender */
 	const char *dsn_ret;	/* "FULL", "HDRS" or NULL */
 	const char *dsn_envid;
+	/* what the next hop must offer, kept with the queue entry
+	 * (store_queue_msg); not used for local accounts */
+	bool need_8bitmime;
+	bool need_smtputf8;
 	const char *received;	/* the Received header, ending in CRLF */
 	/* the message as received (CRLF lines): in memory, or when data is
 	 * NULL in a spool, read from it in blocks (never whole in memory) */
@@ -175,6 +179,16 @@ struct delivery_msg {
 	/* the queue row for REMOTE dests (LMTP: the last one), or 0 */
 	int64_t queue_id;
 };
+
+/* Sets msg->need_8bitmime and need_smtputf8 (msg->rcpts and their dests
+ * set) from what the client declared and what was seen in the message:
+ * 8BITMIME when body_8bit (BODY=8BITMIME or BINARYMIME was given) or an
+ * octet above 127 was seen anywhere (seen_8bit); SMTPUTF8 when an
+ * envelope address is UTF-8 (the sender, a recipient, or where an alias
+ * sends it), or when the client gave SMTPUTF8 and the header has octets
+ * above 127 (header_8bit). */
+void delivery_msg_set_needs(struct delivery_msg *msg, bool body_8bit,
+			    bool smtputf8, bool seen_8bit, bool header_8bit);
 
 /* Stores the message for every recipient: per account one blob with
  * Return-Path, Delivered-To and Received prepended, into its INBOX; the

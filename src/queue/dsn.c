@@ -17,6 +17,7 @@
 #include "delivery/delivery.h"
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "lib/utf8.h"
 
 /* Whether the comma-separated NOTIFY list has the keyword. */
 static bool
@@ -318,6 +319,13 @@ dsn_send(struct store *store, const struct config *cfg,
 		.rcpts = &rcpt,
 		.n_rcpts = 1,
 	};
+	/* a report with 8-bit text (a UTF-8 address or reply, a returned
+	 * 8-bit message) needs 8BITMIME from the next hop; to a UTF-8
+	 * sender, SMTPUTF8 */
+	delivery_msg_set_needs(&msg, false, false,
+			       utf8_has_non_ascii((const uint8_t *)report.data,
+						  report.len),
+			       false);
 	if (delivery_run(store, &msg) == 1) {
 		bool local = false;
 

@@ -388,6 +388,13 @@ message_end(struct smtp_session *s)
 		.rcpts = j->rcpts,
 		.n_rcpts = s->n_rcpts,
 	};
+	unsigned eight = smtp_data_reader_8bit(s->reader);
+
+	delivery_msg_set_needs(&j->msg,
+			       s->body == SMTP_BODY_8BITMIME ||
+			       s->body == SMTP_BODY_BINARYMIME,
+			       s->smtputf8, eight != 0,
+			       (eight & SMTP_DATA_8BIT_HEADER) != 0);
 	j->check_from = s->auth_user != NULL && c->check_from_header &&
 			c->sender_check != CONFIG_SENDER_CHECK_OFF;
 	smtp_session_run_external(s, data_start, data_done, j);

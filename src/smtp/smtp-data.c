@@ -39,6 +39,8 @@ struct smtp_data_reader {
 	uint64_t line_no;	/* 1-based number of the current line */
 	uint64_t line_len;
 	uint64_t long_line;
+	bool in_body;		/* the header's empty line was seen */
+	unsigned eight_bit;	/* SMTP_DATA_8BIT_* */
 
 	size_t stage_len;
 	uint8_t stage[SMTP_DATA_STAGE];
@@ -124,11 +126,15 @@ smtp_data_text_run(struct smtp_data_reader *reader, const uint8_t *p,
 {
 	uint64_t max = reader->limits.max_message_size;
 	size_t i = 0, take;
+	uint8_t any = 0;
 
 	while (i < n && p[i] != '\r' && p[i] != '\n' && p[i] != '\0')
-		i++;
+		any |= p[i++];
 	if (i == 0)
 		return 0;
+	if (any & 0x80)
+		reader->eight_bit |= reader->in_body ? SMTP_DATA_8BIT_BODY
+						     : SMTP_DATA_8BIT_HEADER;
 	if (reader->line_len + i > reader->limits.max_line_len &&
 	    reader->long_line == 0) {
 		reader->errors |= SMTP_DATA_ERR_LONG_LINE;
@@ -163,6 +169,9 @@ smtp_data_content(struct smtp_data_reader *reader, uint8_t c)
 {
 	if (c == '\0')
 		reader->errors |= SMTP_DATA_ERR_NUL;
+	if (c & 0x80)
+		reader->eight_bit |= reader->in_body ? SMTP_DATA_8BIT_BODY
+						     : SMTP_DATA_8BIT_HEADER;
 	reader->line_len++;
 	if (reader->line_len > reader->limits.max_line_len &&
 	    reader->long_line == 0) {
@@ -175,6 +184,8 @@ smtp_data_content(struct smtp_data_reader *reader, uint8_t c)
 static void
 smtp_data_end_line(struct smtp_data_reader *reader)
 {
+	if (reader->line_len == 0)
+		reader->in_body = true;
 	reader->line_no++;
 	reader->line_len = 0;
 }
@@ -334,6 +345,12 @@ smtp_data_reader_bdat_finish(struct smtp_data_reader *reader)
 		smtp_data_bare_eol(reader, '\r');
 	smtp_data_flush(reader);
 	reader->state = SMTP_DATA_ST_DONE;
+}
+
+unsigned
+smtp_data_reader_8bit(const struct smtp_data_reader *reader)
+{
+	return reader->eight_bit;
 }
 
 unsigned

@@ -96,6 +96,14 @@ uint64_t smtp_data_reader_long_line(const struct smtp_data_reader *reader);
 /* Whether a bare CR or LF was rewritten (normalize_bare_eol). */
 bool smtp_data_reader_normalized(const struct smtp_data_reader *reader);
 
+/* Where octets above 127 were seen (bits), for the queue's envelope
+ * facts: an 8-bit body needs 8BITMIME from the next hop, UTF-8 in the
+ * header SMTPUTF8 (when the client sent it). The header ends at the
+ * first empty line. */
+#define SMTP_DATA_8BIT_HEADER	0x01u
+#define SMTP_DATA_8BIT_BODY	0x02u
+unsigned smtp_data_reader_8bit(const struct smtp_data_reader *reader);
+
 /* A static description of the most severe bit in errors ("" for 0). */
 const char *smtp_data_error_str(unsigned errors);
 

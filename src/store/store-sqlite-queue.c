@@ -33,10 +33,13 @@ sqlite_queue_insert_in(struct store *store, sqlite3 *db,
 	if (r != STORE_OK)
 		return r;
 	if (sqlite_exec(db, "INSERT INTO queue (blob_id, size, env_from,"
-			" dsn_ret, dsn_envid, created, next_attempt, msg_id)"
-			" VALUES (?, ?, ?, ?, ?, ?, ?, ?)", "titttiit",
+			" dsn_ret, dsn_envid, created, next_attempt, msg_id,"
+			" need_8bitmime, need_smtputf8)"
+			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", "titttiitii",
 			q->blob_id, (int64_t)q->size, q->env_from, q->dsn_ret,
-			q->dsn_envid, now, now, q->msg_id) != SQLITE_OK)
+			q->dsn_envid, now, now, q->msg_id,
+			(int64_t)q->need_8bitmime,
+			(int64_t)q->need_smtputf8) != SQLITE_OK)
 		return sqlite_fail(db, "queue insert", error_r);
 	q->id = sqlite3_last_insert_rowid(db);
 	for (size_t i = 0; i < q->count; i++) {
@@ -122,7 +125,8 @@ load_rcpts(sqlite3 *db, struct store_queue_entry *e, const char **error_r)
 }
 
 #define QUEUE_COLUMNS "id, blob_id, size, env_from, dsn_ret, dsn_envid," \
-	" created, next_attempt, attempts, status, msg_id, warned"
+	" created, next_attempt, attempts, status, msg_id, warned," \
+	" need_8bitmime, need_smtputf8"
 
 static void
 entry_from_row(sqlite3_stmt *stmt, struct store_queue_entry *e)
@@ -144,6 +148,8 @@ entry_from_row(sqlite3_stmt *stmt, struct store_queue_entry *e)
 	e->status = sqlite_col_strdup(stmt, 9);
 	e->msg_id = sqlite_col_strdup(stmt, 10);
 	e->warned = sqlite3_column_int64(stmt, 11) != 0;
+	e->need_8bitmime = sqlite3_column_int64(stmt, 12) != 0;
+	e->need_smtputf8 = sqlite3_column_int64(stmt, 13) != 0;
 }
 
 /* Entries of a query over QUEUE_COLUMNS (one bound integer), with their

@@ -295,6 +295,15 @@ static const char migration_10[] =
 	"CREATE INDEX IF NOT EXISTS queue_status_due ON queue (status,"
 	" next_attempt);";
 
+/* What the next hop must offer for a queued message (8BITMIME,
+ * SMTPUTF8), decided while it was received. Rows queued before this were
+ * never scanned and count as needing neither. */
+static const char migration_11[] =
+	"ALTER TABLE queue ADD COLUMN need_8bitmime INTEGER NOT NULL"
+	" DEFAULT 0;"
+	"ALTER TABLE queue ADD COLUMN need_smtputf8 INTEGER NOT NULL"
+	" DEFAULT 0;";
+
 const char *const sqlite_migrations[] = {
 	migration_1,
 	migration_2,
@@ -306,6 +315,7 @@ const char *const sqlite_migrations[] = {
 	migration_8,
 	migration_9,
 	migration_10,
+	migration_11,
 };
 const size_t sqlite_migrations_count =
 	sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

@@ -837,6 +837,11 @@ struct store_queue_msg {
 	const char *dsn_ret;	/* "FULL", "HDRS" or NULL */
 	const char *dsn_envid;	/* or NULL */
 	const char *msg_id;	/* the log id it was accepted under, or NULL */
+	/* What the next hop must offer (RFC 6152, RFC 6531), decided at
+	 * acceptance: BODY=8BITMIME/BINARYMIME or an octet above 127;
+	 * a UTF-8 envelope address, or SMTPUTF8 with a UTF-8 header. */
+	bool need_8bitmime;
+	bool need_smtputf8;
 	const struct store_queue_rcpt *rcpts;
 	size_t count;		/* at least 1 */
 	int64_t id;		/* out: the queue row id */
@@ -897,6 +902,9 @@ struct store_queue_entry {
 	char *dsn_ret;		/* NULL when not given */
 	char *dsn_envid;
 	char *msg_id;		/* NULL for rows queued before migration 10 */
+	/* as in store_queue_msg; false for rows queued before migration 11 */
+	bool need_8bitmime;
+	bool need_smtputf8;
 	int64_t created;
 	int64_t next_attempt;	/* the earliest of its open recipients' */
 	uint32_t attempts;

@@ -364,6 +364,9 @@ run_local_and_queue(struct fixture *f, bool async)
 		.env_from = "sender@remote.test",
 		.dsn_ret = "HDRS",
 		.dsn_envid = "env-1",
+		/* both paths pass these on to the queue entry */
+		.need_8bitmime = true,
+		.need_smtputf8 = async,
 		.received = "Received: from x ([192.0.2.1])\r\n\tby y;\r\n\tdate\r\n",
 		.data = (const uint8_t *)body,
 		.len = strlen(body),
@@ -401,6 +404,8 @@ run_local_and_queue(struct fixture *f, bool async)
 	assert_string_equal(q[0].env_from, "sender@remote.test");
 	assert_string_equal(q[0].dsn_ret, "HDRS");
 	assert_string_equal(q[0].dsn_envid, "env-1");
+	assert_true(q[0].need_8bitmime);
+	assert_int_equal(q[0].need_smtputf8, async);
 	assert_int_equal(q[0].n_rcpts, 1);
 	assert_string_equal(q[0].rcpts[0].address, "far@remote.test");
 	assert_string_equal(q[0].rcpts[0].dsn_notify, "SUCCESS,FAILURE");
@@ -499,6 +504,56 @@ test_run_spooled(void **state)
 	delivery_dests_free(&d2, n2);
 	spool_free(&sp);
 	free(body);
+}
+
+/* What the next hop must offer, from what the client declared and what
+ * was seen: table of (sender, recipient, remote dest, BODY=, SMTPUTF8,
+ * 8-bit seen, 8-bit header) -> (8BITMIME, SMTPUTF8). */
+static void
+test_set_needs(void **state)
+{
+	static const struct {
+		const char *from, *rcpt, *dest;
+		bool body8, utf8, seen8, head8;
+		bool want8, wantu;
+	} cases[] = {
+		{ "a@x.test", "b@y.test", "b@y.test", 0, 0, 0, 0, 0, 0 },
+		{ "a@x.test", "b@y.test", "b@y.test", 1, 0, 0, 0, 1, 0 },
+		{ "a@x.test", "b@y.test", "b@y.test", 0, 0, 1, 0, 1, 0 },
+		/* SMTPUTF8 given, nothing UTF-8: not needed */
+		{ "a@x.test", "b@y.test", "b@y.test", 0, 1, 0, 0, 0, 0 },
+		{ "a@x.test", "b@y.test", "b@y.test", 0, 1, 1, 1, 1, 1 },
+		/* a UTF-8 header without SMTPUTF8: 8BITMIME only */
+		{ "a@x.test", "b@y.test", "b@y.test", 0, 0, 1, 1, 1, 0 },
+		{ "j\xc3\xb6rg@x.test", "b@y.test", "b@y.test", 0, 1, 0, 0, 0,
+		  1 },
+		{ "a@x.test", "j\xc3\xb6rg@y.test", "b@y.test", 0, 1, 0, 0, 0,
+		  1 },
+		/* an ASCII alias that sends to a UTF-8 address elsewhere */
+		{ "a@x.test", "fwd@x.test", "j\xc3\xb6rg@y.test", 0, 0, 0, 0,
+		  0, 1 },
+		{ "", "b@y.test", "b@y.test", 0, 0, 0, 0, 0, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct delivery_dest d = {
+			.kind = DELIVERY_REMOTE,
+			.address = (char *)cases[i].dest,
+		};
+		struct delivery_rcpt r = {
+			.address = cases[i].rcpt, .dests = &d, .n_dests = 1,
+		};
+		struct delivery_msg m = {
+			.env_from = cases[i].from, .rcpts = &r, .n_rcpts = 1,
+		};
+
+		delivery_msg_set_needs(&m, cases[i].body8, cases[i].utf8,
+				       cases[i].seen8, cases[i].head8);
+		if (m.need_8bitmime != cases[i].want8 ||
+		    m.need_smtputf8 != cases[i].wantu)
+			fail_msg("case %zu: 8bitmime %d smtputf8 %d", i,
+				 m.need_8bitmime, m.need_smtputf8);
+	}
 }
 
 static size_t
@@ -863,6 +918,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_set_needs),
 		cmocka_unit_test_setup_teardown(test_resolve_user_case, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_resolve_subaddress, setup,

@@ -637,12 +637,23 @@ test_send_remote(void **state)
 	assert_int_equal(q[0].n_rcpts, 1);
 	assert_string_equal(q[0].rcpts[0].address, "someone@remote.test");
 	assert_string_equal(q[0].rcpts[0].dsn_notify, "NEVER");
+	assert_false(q[0].need_8bitmime || q[0].need_smtputf8);
 	assert_int_equal(store_blob_read(f->ts.store, q[0].blob_id, &data,
 					 &len, &error), STORE_OK);
 	assert_non_null(strstr((char *)data, "\r\nTo: <someone@remote.test>"
 					     "\r\n"));
 	assert_non_null(strstr((char *)data, "\r\nAction: failed\r\n"));
 	free(data);
+	store_queue_entries_free(&q, nq);
+
+	/* to a UTF-8 sender: a global report, over SMTPUTF8 */
+	rep.env_from = "j\xc3\xb6rg@remote.test";
+	assert_int_equal(dsn_send(f->ts.store, f->cfg, &rep, &qid, &error),
+			 DSN_QUEUED);
+	assert_int_equal(store_queue_list(f->ts.store, 0, &q, &nq, &error),
+			 STORE_OK);
+	assert_int_equal(nq, 2);
+	assert_true(q[1].need_8bitmime && q[1].need_smtputf8);
 	store_queue_entries_free(&q, nq);
 }
 

@@ -404,6 +404,52 @@ test_data_callback_sink(void **state)
 	buf_deinit(&in);
 }
 
+/* Where 8-bit octets are (header, body), whatever the split: the
+ * queue's envelope facts (8BITMIME, SMTPUTF8) come from it. */
+static void
+test_data_8bit(void **state)
+{
+	static const struct {
+		const char *in;
+		unsigned want;
+	} cases[] = {
+		{ "Subject: hi\r\n\r\nplain\r\n.\r\n", 0 },
+		{ "Subject: caf\xc3\xa9\r\n\r\nplain\r\n.\r\n",
+		  SMTP_DATA_8BIT_HEADER },
+		{ "Subject: hi\r\n\r\ncaf\xc3\xa9\r\n.\r\n",
+		  SMTP_DATA_8BIT_BODY },
+		{ "S: \xff\r\n\r\n\xff\r\n.\r\n",
+		  SMTP_DATA_8BIT_HEADER | SMTP_DATA_8BIT_BODY },
+		/* no empty line: all header */
+		{ "S: a\r\n\x80\r\n.\r\n", SMTP_DATA_8BIT_HEADER },
+		/* a message that starts with the empty line: all body */
+		{ "\r\n\x80\r\n.\r\n", SMTP_DATA_8BIT_BODY },
+		/* a dot-stuffed 8-bit line, the first octet of a line */
+		{ "S: a\r\n\r\n..\xe9\r\n\xe9x\r\n.\r\n",
+		  SMTP_DATA_8BIT_BODY },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (unsigned way = 0; way < 20; way++) {
+			struct smtp_data_limits limits;
+			struct data_feed f = { .res = SMTP_DATA_NEED_MORE };
+			struct buf out;
+
+			smtp_data_limits_default(&limits);
+			buf_init(&out);
+			f.reader = smtp_data_reader_new_buf(&limits, &out);
+			feed_split(cases[i].in, strlen(cases[i].in), way, 7,
+				   data_feed, &f);
+			assert_int_equal(f.res, SMTP_DATA_DONE);
+			if (smtp_data_reader_8bit(f.reader) != cases[i].want)
+				fail_msg("case %zu way %u: 8bit %u", i, way,
+					 smtp_data_reader_8bit(f.reader));
+			smtp_data_reader_free(&f.reader);
+			buf_deinit(&out);
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -414,6 +460,7 @@ main(void)
 		cmocka_unit_test(test_data_normalized_flag),
 		cmocka_unit_test(test_bdat_table),
 		cmocka_unit_test(test_data_callback_sink),
+		cmocka_unit_test(test_data_8bit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -754,6 +754,18 @@ test_migration_keywords(void **state)
 		" SELECT id, 'Old' FROM messages;"
 		"INSERT INTO keywords (message_id, keyword)"
 		" SELECT id, '$Junk' FROM messages WHERE uid = 2;"
+		/* and what later migrations made (11, then 10) */
+		"ALTER TABLE queue DROP COLUMN need_8bitmime;"
+		"ALTER TABLE queue DROP COLUMN need_smtputf8;"
+		"DROP INDEX IF EXISTS queue_status_due;"
+		"ALTER TABLE queue DROP COLUMN msg_id;"
+		"ALTER TABLE queue DROP COLUMN warned;"
+		"ALTER TABLE queue_rcpts DROP COLUMN next_attempt;"
+		"ALTER TABLE queue_rcpts DROP COLUMN attempts;"
+		"ALTER TABLE queue_rcpts DROP COLUMN dsn_status;"
+		"ALTER TABLE queue_rcpts DROP COLUMN relay;"
+		"ALTER TABLE queue_rcpts DROP COLUMN tls;"
+		"ALTER TABLE queue_rcpts DROP COLUMN notify;"
 		"PRAGMA user_version = 5; COMMIT;", NULL, NULL, NULL),
 		SQLITE_OK);
 	sqlite3_close(db);

@@ -39,6 +39,10 @@ struct fixture {
 };
 
 /* A database from before migration 10 has none of its columns. */
+/* What migration 11 added, for a database taken back before it. */
+#define QUEUE_BEFORE_11 \
+	"ALTER TABLE queue DROP COLUMN need_8bitmime;" \
+	"ALTER TABLE queue DROP COLUMN need_smtputf8;"
 #define QUEUE_BEFORE_10 \
 	"DROP INDEX IF EXISTS queue_status_due;" \
 	"ALTER TABLE queue DROP COLUMN msg_id;" \
@@ -1265,7 +1269,7 @@ test_migration_blob_rid(void **state)
 		"DROP TABLE blobs; ALTER TABLE blobs_old RENAME TO blobs;"
 		/* and what later migrations made */
 		"DROP TABLE mailbox_keywords;"
-		QUEUE_BEFORE_10
+		QUEUE_BEFORE_11 QUEUE_BEFORE_10
 		"PRAGMA user_version = 3; COMMIT;", NULL, NULL, NULL),
 		SQLITE_OK);
 	sqlite3_close(db);
@@ -1492,7 +1496,7 @@ test_open_legacy(void **state)
 	/* a database as migration 4 left it */
 	assert_int_equal(sqlite3_exec(db, "PRAGMA application_id = 0;"
 				      "DROP TABLE mailbox_keywords;"
-				      QUEUE_BEFORE_10
+				      QUEUE_BEFORE_11 QUEUE_BEFORE_10
 				      "PRAGMA user_version = 4;", NULL, NULL,
 				      NULL), SQLITE_OK);
 	sqlite3_close(db);
@@ -1928,6 +1932,60 @@ queue_count(struct store *s)
 	assert_int_equal(store_queue_list(s, 0, &e, &n, &error), STORE_OK);
 	store_queue_entries_free(&e, n);
 	return n;
+}
+
+/* What the next hop must offer (8BITMIME, SMTPUTF8) is kept with the
+ * entry; rows from before migration 11 read as needing neither. */
+static void
+test_queue_needs(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->store;
+	const char *error = NULL;
+	struct store_queue_entry *e;
+	struct store_queue_rcpt qr[1] = { { "x@remote.example", NULL, NULL } };
+	struct store_queue_msg q = {
+		.size = 5, .env_from = "s@example.com", .rcpts = qr,
+		.count = 1, .need_8bitmime = true,
+	};
+	char blob[STORE_BLOB_ID_LEN + 1];
+	int64_t id;
+	size_t n;
+	sqlite3 *db;
+
+	put_text(s, "caf\xc3\xa9", blob);
+	q.blob_id = blob;
+	assert_int_equal(store_deliver_queue(s, 0, NULL, 0, &q, NULL, &error),
+			 STORE_OK);
+	q.need_8bitmime = false;
+	q.need_smtputf8 = true;
+	assert_int_equal(store_deliver_queue(s, 0, NULL, 0, &q, NULL, &error),
+			 STORE_OK);
+	assert_int_equal(store_queue_insert(s, blob, 5, "", NULL, NULL, qr, 1,
+					    &id, &error), STORE_OK);
+	assert_int_equal(store_queue_list(s, 0, &e, &n, &error), STORE_OK);
+	assert_int_equal(n, 3);
+	assert_true(e[0].need_8bitmime && !e[0].need_smtputf8);
+	assert_true(!e[1].need_8bitmime && e[1].need_smtputf8);
+	assert_true(!e[2].need_8bitmime && !e[2].need_smtputf8);
+	store_queue_entries_free(&e, n);
+
+	/* back to schema 10 (its rows lose the columns) and forward again */
+	store_close(&f->store);
+	db = db_open(f);
+	assert_int_equal(sqlite3_exec(db, "BEGIN;" QUEUE_BEFORE_11
+		"PRAGMA user_version = 10; COMMIT;", NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(f->cfg, &f->store, &error), STORE_OK);
+	s = f->store;
+	assert_int_equal(store_schema_version(s),
+			 (int)sqlite_migrations_count);
+	assert_int_equal(store_queue_list(s, 0, &e, &n, &error), STORE_OK);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++)
+		assert_false(e[i].need_8bitmime || e[i].need_smtputf8);
+	store_queue_entries_free(&e, n);
 }
 
 /* One message for several accounts, each with its own copy, plus the
@@ -2860,6 +2918,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_migration_blob_rid,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_needs, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_queue_atomic,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrency, setup,
