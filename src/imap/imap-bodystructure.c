@@ -17,19 +17,19 @@
 #include "lib/mem.h"
 
 /* nstring per imap-write's rules (quoted, or a literal for CR, LF,
- * long values, or 8-bit text without UTF8=ACCEPT). */
+ * long values, or 8-bit text without UTF8=ACCEPT that is not UTF-8;
+ * UTF-8 is encoded words then, see write_flags()). */
 static void
-write_nstring(struct buf *out, const char *s, bool utf8)
+write_nstring(struct buf *out, const char *s, unsigned int flags)
 {
-	imap_write_nstring(out, s, s != NULL ? strlen(s) : 0,
-			   utf8 ? IMAP_WRITE_UTF8 : 0);
+	imap_write_nstring(out, s, s != NULL ? strlen(s) : 0, flags);
 }
 
 /* A quoted string in upper case; the callers pass tokens (types,
  * encodings, parameter names), which mail/mime keeps in ASCII lower
  * case, but anything else still goes out valid. */
 static void
-write_upper(struct buf *out, const char *s, bool utf8)
+write_upper(struct buf *out, const char *s, unsigned int wf)
 {
 	char *up = xstrdup(s);
 
@@ -37,13 +37,13 @@ write_upper(struct buf *out, const char *s, bool utf8)
 		if (*p >= 'a' && *p <= 'z')
 			*p = (char)(*p - 'a' + 'A');
 	}
-	write_nstring(out, up, utf8);
+	write_nstring(out, up, wf);
 	free(up);
 }
 
 static void
 write_params(struct buf *out, const struct mime_param *params,
-	     unsigned int count, bool utf8)
+	     unsigned int count, unsigned int wf)
 {
 	if (count == 0) {
 		buf_puts(out, "NIL");
@@ -53,11 +53,11 @@ write_params(struct buf *out, const struct mime_param *params,
 	for (unsigned int i = 0; i < count; i++) {
 		if (i > 0)
 			buf_putc(out, ' ');
-		write_upper(out, params[i].name, utf8);
+		write_upper(out, params[i].name, wf);
 		buf_putc(out, ' ');
 		/* body-fld-param values are strings, never NIL */
 		write_nstring(out, params[i].value != NULL ?
-						 params[i].value : "", utf8);
+						 params[i].value : "", wf);
 	}
 	buf_putc(out, ')');
 }
@@ -65,23 +65,24 @@ write_params(struct buf *out, const struct mime_param *params,
 /* body-fld-dsp SP body-fld-lang SP body-fld-loc: written in full, since
  * the Gmail apps misrender attachments without them (CLIENT-QUIRKS). */
 static void
-write_dsp_lang_loc(struct buf *out, const struct mime_part *part, bool utf8)
+write_dsp_lang_loc(struct buf *out, const struct mime_part *part,
+		   unsigned int wf)
 {
 	if (part->disposition == NULL) {
 		buf_puts(out, "NIL");
 	} else {
 		buf_putc(out, '(');
-		write_upper(out, part->disposition, utf8);
+		write_upper(out, part->disposition, wf);
 		buf_putc(out, ' ');
 		write_params(out, part->disposition_params,
-			     part->disposition_param_count, utf8);
+			     part->disposition_param_count, wf);
 		buf_putc(out, ')');
 	}
 	buf_putc(out, ' ');
 	if (part->language_count == 0) {
 		buf_puts(out, "NIL");
 	} else if (part->language_count == 1) {
-		write_nstring(out, part->languages[0], utf8);
+		write_nstring(out, part->languages[0], wf);
 	} else {
 		buf_putc(out, '(');
 		for (unsigned int i = 0; i < part->language_count; i++) {
@@ -89,12 +90,12 @@ write_dsp_lang_loc(struct buf *out, const struct mime_part *part, bool utf8)
 				buf_putc(out, ' ');
 			write_nstring(out,
 							 part->languages[i],
-							 utf8);
+							 wf);
 		}
 		buf_putc(out, ')');
 	}
 	buf_putc(out, ' ');
-	write_nstring(out, part->location, utf8);
+	write_nstring(out, part->location, wf);
 }
 
 static bool
@@ -109,6 +110,15 @@ part_is_message(const struct mime_part *part)
 	return strcmp(part->type, "message") == 0 &&
 		(strcmp(part->subtype, "rfc822") == 0 ||
 		 strcmp(part->subtype, "global") == 0);
+}
+
+/* The imap_write_flags of the strings. */
+static unsigned int
+write_flags(const struct imap_bodystructure_params *params)
+{
+	if (params->utf8)
+		return IMAP_WRITE_UTF8;
+	return params->downgrade ? IMAP_WRITE_DOWNGRADE : 0;
 }
 
 static void
@@ -126,15 +136,22 @@ write_1part(struct buf *out, const struct mime_part *part,
 	    const uint8_t *msg_data, size_t msg_size,
 	    const struct imap_bodystructure_params *params)
 {
-	bool utf8 = params->utf8;
+	unsigned int wf = write_flags(params);
 	bool message = part_is_message(part) && part->children != NULL;
 	bool text = strcmp(part->type, "text") == 0;
+	/* a legacy session's grammar has message/rfc822 only */
+	bool basic_global = params->downgrade && !params->utf8 &&
+		strcmp(part->type, "message") == 0 &&
+		strcmp(part->subtype, "global") == 0;
 
+	if (basic_global)
+		message = false;
 	buf_putc(out, '(');
-	if (message || (!part_is_multipart(part) && !part_is_message(part))) {
-		write_upper(out, part->type, utf8);
+	if (message || basic_global ||
+	    (!part_is_multipart(part) && !part_is_message(part))) {
+		write_upper(out, part->type, wf);
 		buf_putc(out, ' ');
-		write_upper(out, part->subtype, utf8);
+		write_upper(out, part->subtype, wf);
 	} else {
 		/* a multipart without parts or a message without its
 		 * message: the grammar has no form for either */
@@ -142,14 +159,14 @@ write_1part(struct buf *out, const struct mime_part *part,
 	}
 	/* body-fields */
 	buf_putc(out, ' ');
-	write_params(out, part->params, part->param_count, utf8);
+	write_params(out, part->params, part->param_count, wf);
 	buf_putc(out, ' ');
-	write_nstring(out, part->id, utf8);
+	write_nstring(out, part->id, wf);
 	buf_putc(out, ' ');
-	write_nstring(out, part->description, utf8);
+	write_nstring(out, part->description, wf);
 	buf_putc(out, ' ');
 	write_upper(out, part->encoding != NULL ? part->encoding : "7bit",
-		    utf8);
+		    wf);
 	buf_printf(out, " %llu", (unsigned long long)part->body_size);
 
 	if (message) {
@@ -170,9 +187,9 @@ write_1part(struct buf *out, const struct mime_part *part,
 	if (params->extended) {
 		/* body-ext-1part */
 		buf_putc(out, ' ');
-		write_nstring(out, part->md5, utf8);
+		write_nstring(out, part->md5, wf);
 		buf_putc(out, ' ');
-		write_dsp_lang_loc(out, part, utf8);
+		write_dsp_lang_loc(out, part, wf);
 	}
 	buf_putc(out, ')');
 }
@@ -192,13 +209,13 @@ write_body(struct buf *out, const struct mime_part *part,
 	     c = c->next)
 		write_body(out, c, msg_data, msg_size, params);
 	buf_putc(out, ' ');
-	write_upper(out, part->subtype, params->utf8);
+	write_upper(out, part->subtype, write_flags(params));
 	if (params->extended) {
 		buf_putc(out, ' ');
 		write_params(out, part->params, part->param_count,
-			     params->utf8);
+			     write_flags(params));
 		buf_putc(out, ' ');
-		write_dsp_lang_loc(out, part, params->utf8);
+		write_dsp_lang_loc(out, part, write_flags(params));
 	}
 	buf_putc(out, ')');
 }

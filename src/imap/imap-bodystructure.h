@@ -35,6 +35,13 @@ struct imap_bodystructure_params {
 	 * UTF-8. Otherwise a string with an octet >= 0x80 goes out as a
 	 * literal, which RFC 3501 allows for any 8-bit text. */
 	bool utf8;
+	/* Neither UTF8=ACCEPT nor IMAP4rev2 (and utf8 false): strings in
+	 * UTF-8 (file names decoded from RFC 2231 or RFC 2047, descriptions
+	 * of internationalized messages) go out as RFC 2047 encoded words
+	 * (imap-downgrade.h), and message/global is a basic part, since
+	 * RFC 3501's media-message is "MESSAGE" "RFC822" only (RFC 9755 6
+	 * lets it be a message part once UTF8=ACCEPT is enabled). */
+	bool downgrade;
 	/* ENVELOPE of nested message/rfc822 and message/global parts. NULL
 	 * writes an envelope of ten NILs (valid syntax, no data); FETCH
 	 * passes imap_envelope_part_write (imap-envelope.h). */

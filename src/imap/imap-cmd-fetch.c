@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "imap/imap-bodystructure.h"
+#include "imap/imap-downgrade.h"
 #include "imap/imap-envelope.h"
 #include "imap/imap-fetch.h"
 #include "imap/imap-header-fields.h"
@@ -21,6 +22,7 @@
 #include "imap/imap-write.h"
 #include "lib/buf.h"
 #include "lib/mem.h"
+#include "lib/utf8.h"
 #include "mail/cte.h"
 #include "mail/mime-cache.h"
 
@@ -158,7 +160,8 @@ envelope_cb(struct buf *out, const struct mime_part *msg,
 	(void)data;
 	(void)size;
 	imap_envelope_write(out, env != NULL ? env : "", len, NULL,
-			    c->write_flags & IMAP_WRITE_UTF8);
+			    c->write_flags &
+			    (IMAP_WRITE_UTF8 | IMAP_WRITE_DOWNGRADE));
 }
 
 /* Reads blob octets [off, off + len) into out (appending). */
@@ -275,6 +278,24 @@ append_literal_data(struct buf *out, const char *p, size_t n, bool nul_to_8bit)
 			*q = (char)0x80;
 }
 
+/* For a session without UTF8=ACCEPT, replaces the header section in hdr
+ * by its downgraded form when it holds UTF-8 (RFC 9755 7; BODY[] and
+ * TEXT stay as stored, so a sync client keeps the real message). */
+static void
+downgrade_header(const struct fetch_ctx *c, struct buf *hdr)
+{
+	struct buf d;
+
+	if ((c->write_flags & IMAP_WRITE_DOWNGRADE) == 0 ||
+	    !utf8_has_non_ascii((const uint8_t *)hdr->data, hdr->len))
+		return;
+	buf_init(&d);
+	imap_downgrade_header(&d, (const uint8_t *)hdr->data, hdr->len);
+	buf_reset(hdr);
+	buf_append(hdr, d.data, d.len);
+	buf_deinit(&d);
+}
+
 /* BODY[section]: the answer is the blob range, streamed, or for
  * HEADER.FIELDS(.NOT) the filtered header. Returns -1 on a read error. */
 static int
@@ -304,11 +325,34 @@ item_section(struct fetch_ctx *c, const struct imap_fetch_item *it)
 		imap_header_fields_write(&sel, (const uint8_t *)c->tmp.data,
 					 c->tmp.len, &it->fields,
 					 it->fields_not);
+		downgrade_header(c, &sel);
 		partial_range(it, sel.len, &off, &len);
 		write_item_name(&c->out, it);
 		buf_printf(&c->out, "{%llu}\r\n", (unsigned long long)len);
 		append_literal_data(&c->out, sel.data + off, (size_t)len, true);
 		buf_deinit(&sel);
+		return 0;
+	}
+	if ((sec.kind == IMAP_SECTION_HEADER ||
+	     sec.kind == IMAP_SECTION_MIME) &&
+	    (c->write_flags & IMAP_WRITE_DOWNGRADE) != 0 &&
+	    sec.size <= c->header_max) {
+		/* a header for a legacy session: read whole, downgraded
+		 * when it holds UTF-8 */
+		struct buf hdr;
+
+		buf_init(&hdr);
+		if (sec.size > 0 &&
+		    blob_read(c, sec.offset, (size_t)sec.size, &hdr) < 0) {
+			buf_deinit(&hdr);
+			return -1;
+		}
+		downgrade_header(c, &hdr);
+		partial_range(it, hdr.len, &off, &len);
+		write_item_name(&c->out, it);
+		buf_printf(&c->out, "{%llu}\r\n", (unsigned long long)len);
+		append_literal_data(&c->out, hdr.data + off, (size_t)len, true);
+		buf_deinit(&hdr);
 		return 0;
 	}
 	partial_range(it, sec.size, &off, &len);
@@ -457,6 +501,8 @@ write_item(struct fetch_ctx *c, const struct fetch_msg *m,
 		struct imap_bodystructure_params p = {
 			.extended = it->kind == IMAP_FETCH_BODYSTRUCTURE,
 			.utf8 = (c->write_flags & IMAP_WRITE_UTF8) != 0,
+			.downgrade =
+				(c->write_flags & IMAP_WRITE_DOWNGRADE) != 0,
 			.envelope = envelope_cb,
 			.envelope_context = c,
 		};
@@ -735,7 +781,10 @@ imap_cmd_fetch(struct imap_cmd *cmd)
 	}
 	c->store = s->store;
 	c->mailbox_id = box->id;
-	c->write_flags = s->utf8 || s->rev2 ? IMAP_WRITE_UTF8 : 0;
+	/* RFC 9755 7: a session that did not enable UTF8=ACCEPT gets the
+	 * header text of internationalized messages downgraded */
+	c->write_flags = s->utf8 || s->rev2 ? IMAP_WRITE_UTF8 :
+		IMAP_WRITE_DOWNGRADE;
 	c->header_max = s->set->fetch_header_max;
 	n = c->count > 0 ? c->count : 1;
 	c->msgs = xcalloc(n, sizeof(*c->msgs));

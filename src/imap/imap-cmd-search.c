@@ -269,6 +269,18 @@ search_done(struct imap_cmd *cmd)
 	search_reply(cmd, job);
 }
 
+/* Whether the arguments name a CHARSET: "[RETURN (...)] CHARSET x". */
+static bool
+names_charset(const struct imap_cmd *cmd)
+{
+	size_t i = 0;
+
+	if (cmd->n_args > 1 && imap_arg_atom_equals(&cmd->args[0], "RETURN"))
+		i = 2;
+	return i < cmd->n_args &&
+	       imap_arg_atom_equals(&cmd->args[i], "CHARSET");
+}
+
 enum imap_cmd_result
 imap_cmd_search(struct imap_cmd *cmd)
 {
@@ -282,6 +294,15 @@ imap_cmd_search(struct imap_cmd *cmd)
 	const char *error = NULL;
 	int kwmap[IMAP_SEARCH_KEYWORDS_MAX];
 
+	if (s->utf8_accept && !s->rev2 && names_charset(cmd)) {
+		/* RFC 9755 3 (RFC 6855 erratum 4029): after ENABLE
+		 * UTF8=ACCEPT strings are UTF-8, and a CHARSET label is a
+		 * conflicting one. IMAP4rev2's grammar keeps CHARSET, so a
+		 * rev2 session may still send it. */
+		search_job_free(job);
+		return imap_cmd_bad(cmd, "CHARSET is not allowed after ENABLE "
+				    "UTF8=ACCEPT (RFC 9755 3)");
+	}
 	switch (imap_search_parse(cmd->args, cmd->n_args, &lim, &job->prog,
 				  &error)) {
 	case IMAP_SEARCH_PARSE_OK:

@@ -119,9 +119,12 @@ imap_cmd_enable(struct imap_cmd *cmd)
 			s->utf8 = true;
 			buf_puts(&enabled, " IMAP4rev2");
 		} else if (imap_arg_atom_equals(a, "UTF8=ACCEPT") &&
-			   !s->utf8) {
-			/* RFC 6855 3 */
+			   !s->utf8_accept) {
+			/* RFC 9755 3; listed also after IMAP4rev2 (which
+			 * includes it), so a client that asks for both
+			 * sees both on */
 			s->utf8 = true;
+			s->utf8_accept = true;
 			buf_puts(&enabled, " UTF8=ACCEPT");
 		}
 	}

@@ -116,6 +116,10 @@ static const struct {
 	{ "BINARY", CAP_ALWAYS },
 	/* RFC 8438 (imap-cmd-status.c) */
 	{ "STATUS=SIZE", CAP_AFTER_LOGIN },
+	/* RFC 9755 (imap-downgrade.c for sessions that do not enable it);
+	 * after login, as LOGIN takes no UTF-8 (RFC 9755 5). Not UTF8=ONLY:
+	 * most clients never enable it (docs/imap.md "UTF-8"). */
+	{ "UTF8=ACCEPT", CAP_AFTER_LOGIN },
 };
 
 void

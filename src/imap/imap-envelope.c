@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "imap/imap-envelope.h"
+#include "imap/imap-downgrade.h"
 #include "imap/imap-write.h"
 #include "lib/buf.h"
 #include "mail/header-address.h"
@@ -76,6 +77,42 @@ write_cstr(struct buf *out, const char *s, unsigned int flags)
 	imap_write_nstring(out, s, s == NULL ? 0 : strlen(s), flags);
 }
 
+static bool
+wanted(const char *s)
+{
+	return s != NULL && imap_downgrade_wanted(s, strlen(s));
+}
+
+/* For a session without UTF8=ACCEPT, an address whose local part or
+ * domain is UTF-8 has no form it can read: RFC 6858 3 makes it an empty
+ * group named after the address, which is shown but not replied to. */
+static bool
+downgrade_group(struct buf *out, const struct header_address_entry *e,
+		unsigned int flags)
+{
+	struct buf orig, ew;
+
+	if ((flags & (IMAP_WRITE_DOWNGRADE | IMAP_WRITE_UTF8)) !=
+	    IMAP_WRITE_DOWNGRADE ||
+	    !(wanted(e->local) || wanted(e->domain) || wanted(e->route)))
+		return false;
+	buf_init(&orig);
+	if (e->name != NULL)
+		buf_printf(&orig, "%s <", e->name);
+	buf_printf(&orig, "%s@%s", e->local != NULL ? e->local : "",
+		   e->domain != NULL ? e->domain : "");
+	if (e->name != NULL)
+		buf_putc(&orig, '>');
+	buf_init(&ew);
+	imap_downgrade_encode(&ew, orig.data, orig.len, " ");
+	buf_puts(out, "(NIL NIL ");
+	imap_write_string(out, ew.data, ew.len, 0);
+	buf_puts(out, " NIL)(NIL NIL NIL NIL)");
+	buf_deinit(&ew);
+	buf_deinit(&orig);
+	return true;
+}
+
 /* Writes the address list of v, or nothing and returns false when it has
  * no entries or does not parse. */
 static bool
@@ -97,6 +134,9 @@ write_addresses(struct buf *out, const struct env_value *v,
 	for (size_t i = 0; i < count; i++) {
 		const struct header_address_entry *e = &entries[i];
 
+		if (e->type == HEADER_ADDRESS_ENTRY_MAILBOX &&
+		    downgrade_group(out, e, flags))
+			continue;
 		buf_putc(out, '(');
 		switch (e->type) {
 		case HEADER_ADDRESS_ENTRY_MAILBOX:

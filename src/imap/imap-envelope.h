@@ -25,7 +25,10 @@ struct mime_part;
  * parse as an address list within limits, is NIL. Sender and Reply-To
  * default to From when they are NIL. An address without a domain gets
  * host "MISSING_DOMAIN" (NIL host would mean a group). flags are
- * imap_write_flags (IMAP_WRITE_UTF8 when the session enabled UTF8=ACCEPT).
+ * imap_write_flags (IMAP_WRITE_UTF8 when the session enabled UTF8=ACCEPT;
+ * IMAP_WRITE_DOWNGRADE for one that did not: UTF-8 text as encoded words,
+ * an address with a UTF-8 local part or domain as an empty group named
+ * with the encoded "name <address>", RFC 6858 3).
  * limits bound each address field (NULL: header_address_limits_default);
  * the header walk itself is linear in len.
  */

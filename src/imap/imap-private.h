@@ -254,6 +254,9 @@ struct imap_session {
 	/* ENABLEd (RFC 5161) */
 	bool rev2;			/* IMAP4rev2 */
 	bool utf8;			/* UTF8=ACCEPT (rev2 implies it) */
+	/* the client ENABLEd UTF8=ACCEPT itself: SEARCH may not name a
+	 * CHARSET then (RFC 9755 3), unless rev2's grammar allows it */
+	bool utf8_accept;
 
 	/* after login */
 	int64_t account_id;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "imap/imap-downgrade.h"
 #include "imap/imap-utf7.h"
 #include "imap/imap-write.h"
 #include "lib/buf.h"
@@ -110,6 +111,17 @@ void
 imap_write_string(struct buf *out, const char *s, size_t len,
 		  unsigned int flags)
 {
+	if ((flags & (IMAP_WRITE_DOWNGRADE | IMAP_WRITE_UTF8)) ==
+	    IMAP_WRITE_DOWNGRADE && imap_downgrade_wanted(s, len)) {
+		struct buf ew;
+
+		buf_init(&ew);
+		imap_downgrade_text(&ew, s, len, " ");
+		imap_write_string(out, ew.data, ew.len,
+				  flags & ~IMAP_WRITE_DOWNGRADE);
+		buf_deinit(&ew);
+		return;
+	}
 	if (can_quote(s, len, flags))
 		write_quoted(out, s, len);
 	else

@@ -27,6 +27,12 @@ enum imap_write_flags {
 	/* The caller's grammar allows literal8 here (RFC 3516 BINARY): a
 	 * value holding NUL goes out as ~{n}. */
 	IMAP_WRITE_BINARY = 1 << 1,
+	/* The value is header text (ENVELOPE, BODYSTRUCTURE) for a session
+	 * without IMAP_WRITE_UTF8: valid UTF-8 with 8-bit octets goes out
+	 * as RFC 2047 encoded words (imap_downgrade_text(), RFC 9755 7),
+	 * not as raw 8-bit the client did not say it can read. Ignored
+	 * with IMAP_WRITE_UTF8. */
+	IMAP_WRITE_DOWNGRADE = 1 << 2,
 };
 
 /*
@@ -37,6 +43,8 @@ enum imap_write_flags {
  * neither (CHAR8 is %x01-ff): with IMAP_WRITE_BINARY such a value is a
  * literal8 "~{n}\r\n..."; without it each NUL is sent as 0x80 in a
  * literal, the length unchanged (a client reading text needs no exact NUL).
+ * With IMAP_WRITE_DOWNGRADE (and not IMAP_WRITE_UTF8) UTF-8 text is first
+ * turned into encoded words.
  */
 void imap_write_string(struct buf *out, const char *s, size_t len,
 		       unsigned int flags);

@@ -109,6 +109,24 @@ static const struct tcase cases[] = {
 	  "(NIL {5}\r\ncaf\xc3\xa9 " NIL8 ")" },
 	{ "Subject: caf\xc3\xa9\r\n", IMAP_WRITE_UTF8,
 	  "(NIL \"caf\xc3\xa9\" " NIL8 ")" },
+	/* a legacy session (RFC 9755 7): encoded words; an address with
+	 * no ASCII form is an empty group named after it (RFC 6858 3);
+	 * UTF8=ACCEPT wins over DOWNGRADE; 8-bit that is not UTF-8 stays
+	 * a literal */
+	{ "Subject: caf\xc3\xa9 au lait\r\n", IMAP_WRITE_DOWNGRADE,
+	  "(NIL \"=?UTF-8?B?Y2Fmw6k=?= au lait\" " NIL8 ")" },
+	{ "Subject: caf\xc3\xa9\r\n", IMAP_WRITE_DOWNGRADE | IMAP_WRITE_UTF8,
+	  "(NIL \"caf\xc3\xa9\" " NIL8 ")" },
+	{ "Subject: caf\xe9\r\n", IMAP_WRITE_DOWNGRADE,
+	  "(NIL {4}\r\ncaf\xe9 " NIL8 ")" },
+	{ "From: Zo\xc3\xab <z@b.example>\r\n"
+	  "To: x@b.example, \xc3\xa9@b.example\r\n", IMAP_WRITE_DOWNGRADE,
+	  "(NIL NIL ((\"=?UTF-8?B?Wm/Dqw==?=\" NIL \"z\" \"b.example\")) "
+	  "((\"=?UTF-8?B?Wm/Dqw==?=\" NIL \"z\" \"b.example\")) "
+	  "((\"=?UTF-8?B?Wm/Dqw==?=\" NIL \"z\" \"b.example\")) "
+	  "((NIL NIL \"x\" \"b.example\")"
+	  "(NIL NIL \"=?UTF-8?B?w6lAYi5leGFtcGxl?=\" NIL)(NIL NIL NIL NIL)) "
+	  "NIL NIL NIL NIL)" },
 	/* obsolete route, address without a domain, "<>" */
 	{ "To: Bob <@r1.example,@r2.example:bob@b.example>, root, <>\r\n", 0,
 	  "(NIL NIL NIL NIL NIL ((\"Bob\" \"@r1.example,@r2.example\" \"bob\" "
