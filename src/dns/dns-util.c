@@ -340,6 +340,10 @@ dns_name_normalize(const char *name, char out[DNS_NAME_MAX + 1],
 		}
 		out[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 	}
+	if (label == 0) {
+		*error_r = "empty label in domain name";
+		return -1;
+	}
 	out[len] = '\0';
 	return 0;
 }

@@ -14,12 +14,18 @@
 #include <string.h>
 #include <time.h>
 #include <unbound.h>
+#include <unistd.h>
 
 #include "conf/config.h"
 #include "dns/dns-private.h"
 #include "lib/ioev.h"
 #include "lib/log.h"
 #include "lib/mem.h"
+
+/* Callers waiting, delivered first come, first served. */
+struct query_list {
+	struct dns_query *head, *tail;
+};
 
 /* One libunbound query, shared by every dns_query of the same name and
  * type started while it is in flight. */
@@ -31,7 +37,7 @@ struct dns_op {
 	int async_id;
 	bool answered;			/* on ->done: libunbound is through */
 	struct dns_result *result;	/* once answered */
-	struct dns_query *queries;	/* waiting callers */
+	struct query_list queries;	/* waiting callers */
 };
 
 struct dns_query {
@@ -54,45 +60,58 @@ struct dns_resolver {
 	uint64_t timeout_ms;
 	struct dns_op *ops;		/* in flight */
 	struct dns_op *done;		/* answered, not yet delivered */
-	struct dns_query *ready;	/* results to deliver next turn */
+	struct query_list ready;	/* results to deliver next turn */
 	struct ioev_timer *ready_timer;
 	char *error;			/* dns_resolver_new()'s */
 };
 
 static void
-list_add(void **head, void *item, size_t off_prev, size_t off_next)
+op_list_add(struct dns_op **head, struct dns_op *op)
 {
-	/* the three lists share this: items have prev/next at offsets */
-	void **prev = (void **)((char *)item + off_prev);
-	void **next = (void **)((char *)item + off_next);
-
-	*prev = NULL;
-	*next = *head;
+	op->prev = NULL;
+	op->next = *head;
 	if (*head != NULL)
-		*(void **)((char *)*head + off_prev) = item;
-	*head = item;
+		(*head)->prev = op;
+	*head = op;
 }
 
 static void
-list_del(void **head, void *item, size_t off_prev, size_t off_next)
+op_list_del(struct dns_op **head, struct dns_op *op)
 {
-	void *prev = *(void **)((char *)item + off_prev);
-	void *next = *(void **)((char *)item + off_next);
-
-	if (prev != NULL)
-		*(void **)((char *)prev + off_next) = next;
+	if (op->prev != NULL)
+		op->prev->next = op->next;
 	else
-		*head = next;
-	if (next != NULL)
-		*(void **)((char *)next + off_prev) = prev;
-	*(void **)((char *)item + off_prev) = NULL;
-	*(void **)((char *)item + off_next) = NULL;
+		*head = op->next;
+	if (op->next != NULL)
+		op->next->prev = op->prev;
+	op->prev = op->next = NULL;
 }
 
-#define LIST_ADD(head, item, type) \
-	list_add((void **)(head), (item), offsetof(type, prev), offsetof(type, next))
-#define LIST_DEL(head, item, type) \
-	list_del((void **)(head), (item), offsetof(type, prev), offsetof(type, next))
+static void
+qlist_push(struct query_list *l, struct dns_query *q)
+{
+	q->next = NULL;
+	q->prev = l->tail;
+	if (l->tail != NULL)
+		l->tail->next = q;
+	else
+		l->head = q;
+	l->tail = q;
+}
+
+static void
+qlist_del(struct query_list *l, struct dns_query *q)
+{
+	if (q->prev != NULL)
+		q->prev->next = q->next;
+	else
+		l->head = q->next;
+	if (q->next != NULL)
+		q->next->prev = q->prev;
+	else
+		l->tail = q->prev;
+	q->prev = q->next = NULL;
+}
 
 /* --- resolver ---------------------------------------------------------- */
 
@@ -182,15 +201,24 @@ configure(struct dns_resolver *r, const struct config_dns *cfg,
 	    (err = ub_ctx_hosts(r->ub, cfg->hosts)) != 0)
 		return fail(r, error_r, "[dns] hosts %s: %s", cfg->hosts,
 			    ub_strerror(err));
-	if (cfg->trust_anchor != NULL &&
-	    (err = ub_ctx_add_ta_file(r->ub, cfg->trust_anchor)) != 0)
-		return fail(r, error_r, "[dns] trust_anchor %s: %s",
-			    cfg->trust_anchor, ub_strerror(err));
+	if (cfg->trust_anchor != NULL) {
+		/* libunbound reads the file only when it finalizes, with a
+		 * vague error: say which file is missing now */
+		if (access(cfg->trust_anchor, R_OK) < 0)
+			return fail(r, error_r, "[dns] trust_anchor %s: %s",
+				    cfg->trust_anchor, strerror(errno));
+		if ((err = ub_ctx_add_ta_file(r->ub, cfg->trust_anchor)) != 0)
+			return fail(r, error_r, "[dns] trust_anchor %s: %s",
+				    cfg->trust_anchor, ub_strerror(err));
+	}
 	/* RFC 6761 6.2: .test names are looked up like any other; unbound's
 	 * built-in local zone would answer NXDOMAIN for them itself, and
 	 * tests (and labs) serve .test zones. This finalizes the context:
 	 * it comes last. */
-	(void)ub_ctx_zone_remove(r->ub, "test.");
+	if ((err = ub_ctx_zone_remove(r->ub, "test.")) != 0)
+		return fail(r, error_r, "[dns] libunbound refuses the settings "
+			    "(a trust anchor file it cannot read?): %s",
+			    ub_strerror(err));
 	return 0;
 }
 
@@ -251,10 +279,10 @@ query_free(struct dns_query *q)
 static void
 op_free(struct dns_op *op)
 {
-	while (op->queries != NULL) {
-		struct dns_query *q = op->queries;
+	while (op->queries.head != NULL) {
+		struct dns_query *q = op->queries.head;
 
-		LIST_DEL(&op->queries, q, struct dns_query);
+		qlist_del(&op->queries, q);
 		query_free(q);
 	}
 	dns_result_free(&op->result);
@@ -276,19 +304,19 @@ dns_resolver_free(struct dns_resolver **resolver)
 	while (r->ops != NULL) {
 		struct dns_op *op = r->ops;
 
-		LIST_DEL(&r->ops, op, struct dns_op);
+		op_list_del(&r->ops, op);
 		op_free(op);
 	}
 	while (r->done != NULL) {
 		struct dns_op *op = r->done;
 
-		LIST_DEL(&r->done, op, struct dns_op);
+		op_list_del(&r->done, op);
 		op_free(op);
 	}
-	while (r->ready != NULL) {
-		struct dns_query *q = r->ready;
+	while (r->ready.head != NULL) {
+		struct dns_query *q = r->ready.head;
 
-		LIST_DEL(&r->ready, q, struct dns_query);
+		qlist_del(&r->ready, q);
 		query_free(q);
 	}
 	ioev_timer_free(&r->ready_timer);
@@ -421,8 +449,8 @@ ub_answered(void *mydata, int err, struct ub_result *ub)
 	op->answered = true;
 	log_result(op->result);
 	dns_cache_put(r->cache, op->result);
-	LIST_DEL(&r->ops, op, struct dns_op);
-	LIST_ADD(&r->done, op, struct dns_op);
+	op_list_del(&r->ops, op);
+	op_list_add(&r->done, op);
 }
 
 static void
@@ -443,14 +471,14 @@ deliver_done(struct dns_resolver *r)
 		/* a callback may cancel other queries of this op (they leave
 		 * op->queries) or start new lookups (they find the cache or
 		 * a new op, never this one) */
-		while (op->queries != NULL) {
-			struct dns_query *q = op->queries;
+		while (op->queries.head != NULL) {
+			struct dns_query *q = op->queries.head;
 
-			LIST_DEL(&op->queries, q, struct dns_query);
+			qlist_del(&op->queries, q);
 			q->op = NULL;
 			query_deliver(q, op->result);
 		}
-		LIST_DEL(&r->done, op, struct dns_op);
+		op_list_del(&r->done, op);
 		op_free(op);
 	}
 }
@@ -460,11 +488,11 @@ ready_fire(void *ctx)
 {
 	struct dns_resolver *r = ctx;
 
-	while (r->ready != NULL) {
-		struct dns_query *q = r->ready;
+	while (r->ready.head != NULL) {
+		struct dns_query *q = r->ready.head;
 		struct dns_result *res;
 
-		LIST_DEL(&r->ready, q, struct dns_query);
+		qlist_del(&r->ready, q);
 		res = q->result;
 		q->result = NULL;
 		query_deliver(q, res);
@@ -486,12 +514,12 @@ query_timeout(void *ctx)
 				   "timed out after %llu ms",
 				   (unsigned long long)r->timeout_ms);
 	log_result(res);
-	LIST_DEL(&op->queries, q, struct dns_query);
+	qlist_del(&op->queries, q);
 	q->op = NULL;
-	if (op->queries == NULL && !op->answered) {
+	if (op->queries.head == NULL && !op->answered) {
 		/* nobody waits any more: stop libunbound's work too */
 		(void)ub_cancel(r->ub, op->async_id);
-		LIST_DEL(&r->ops, op, struct dns_op);
+		op_list_del(&r->ops, op);
 		op_free(op);
 	}
 	query_deliver(q, res);
@@ -515,7 +543,7 @@ query_ready(struct dns_query *q, struct dns_result *res)
 	struct dns_resolver *r = q->resolver;
 
 	q->result = res;
-	LIST_ADD(&r->ready, q, struct dns_query);
+	qlist_push(&r->ready, q);
 	if (!ioev_timer_is_pending(r->ready_timer))
 		ioev_timer_start(r->ready_timer, 0, false);
 }
@@ -553,7 +581,7 @@ op_start(struct dns_resolver *r, const char *name, enum dns_type type,
 		free(op);
 		return NULL;
 	}
-	LIST_ADD(&r->ops, op, struct dns_op);
+	op_list_add(&r->ops, op);
 	return op;
 }
 
@@ -604,7 +632,7 @@ dns_lookup(struct dns_resolver *r, const char *name, enum dns_type type,
 		return q;
 	}
 	q->op = op;
-	LIST_ADD(&op->queries, q, struct dns_query);
+	qlist_push(&op->queries, q);
 	q->timer = ioev_timer_new(r->loop, query_timeout, q);
 	ioev_timer_start(q->timer, r->timeout_ms, false);
 	return q;
@@ -628,14 +656,14 @@ dns_query_cancel(struct dns_query **query)
 	if (q->op != NULL) {
 		struct dns_op *op = q->op;
 
-		LIST_DEL(&op->queries, q, struct dns_query);
-		if (op->queries == NULL && !op->answered) {
+		qlist_del(&op->queries, q);
+		if (op->queries.head == NULL && !op->answered) {
 			(void)ub_cancel(r->ub, op->async_id);
-			LIST_DEL(&r->ops, op, struct dns_op);
+			op_list_del(&r->ops, op);
 			op_free(op);
 		}
 	} else {
-		LIST_DEL(&r->ready, q, struct dns_query);
+		qlist_del(&r->ready, q);
 	}
 	query_free(q);
 }
@@ -675,7 +703,7 @@ dns_lookup_sync(struct dns_resolver *r, const char *name, enum dns_type type)
 
 		if (now >= deadline) {
 			(void)ub_cancel(r->ub, op->async_id);
-			LIST_DEL(&r->ops, op, struct dns_op);
+			op_list_del(&r->ops, op);
 			op_free(op);
 			res = dns_result_new_error(norm, type, DNS_TIMEOUT,
 						   "timed out after %llu ms",
@@ -689,7 +717,7 @@ dns_lookup_sync(struct dns_resolver *r, const char *name, enum dns_type type)
 		if (ret > 0)
 			(void)ub_process(r->ub);
 	}
-	LIST_DEL(&r->done, op, struct dns_op);
+	op_list_del(&r->done, op);
 	res = op->result;
 	op->result = NULL;
 	op_free(op);
