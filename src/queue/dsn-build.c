@@ -378,6 +378,34 @@ header_cut(const uint8_t *h, size_t len, uint64_t max)
 	return line_cut;
 }
 
+/* Whether p[0..len) can go into the report as it is: CRLF line ends
+ * only, lines of at most 998 octets (RFC 5322 2.1.1), no NUL. A last
+ * line without its CRLF is allowed (one is added). Stored mail passed
+ * the SMTP reader's checks; this guards against what did not. */
+static bool
+is_clean(const uint8_t *p, size_t len)
+{
+	size_t start = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == '\0')
+			return false;
+		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+			return false;
+		if (p[i] == '\r' && i + 1 < len && p[i + 1] != '\n')
+			return false;
+		if (p[i] == '\n') {
+			if (i - 1 - start > 998)
+				return false;
+			start = i + 1;
+		}
+	}
+	/* a lone CR at the very end would become CR CRLF */
+	if (len > 0 && p[len - 1] == '\r')
+		return false;
+	return len - start <= 998;
+}
+
 static bool
 contains(const uint8_t *hay, size_t len, const char *needle)
 {
@@ -391,6 +419,7 @@ struct text_ctx {
 	size_t n;
 	bool global;		/* RFC 6533: UTF-8 allowed in the report */
 	bool whole;		/* the whole message is returned */
+	bool returned;		/* the message or its header is */
 };
 
 static void
@@ -419,21 +448,30 @@ build_text(const struct text_ctx *c, enum dsn_action main, struct buf *out)
 			 ? "Your message could not be delivered to one or more "
 			   "of its recipients. The reasons are below; your "
 			   "message is attached."
-			 : "Your message could not be delivered to one or more "
+			 : c->returned
+			 ? "Your message could not be delivered to one or more "
 			   "of its recipients. The reasons are below; the "
-			   "header of your message is attached.");
+			   "header of your message is attached."
+			 : "Your message could not be delivered to one or more "
+			   "of its recipients. The reasons are below.");
 		break;
 	case DSN_ACTION_DELAYED:
-		put_para(out, "Your message has not been delivered yet to one "
-			      "or more of its recipients. The mail system "
-			      "keeps trying; you do not need to send it "
-			      "again. The header of your message is "
-			      "attached.");
+		put_para(out, c->returned
+			 ? "Your message has not been delivered yet to one or "
+			   "more of its recipients. The mail system keeps "
+			   "trying; you do not need to send it again. The "
+			   "header of your message is attached."
+			 : "Your message has not been delivered yet to one or "
+			   "more of its recipients. The mail system keeps "
+			   "trying; you do not need to send it again.");
 		break;
 	default:
-		put_para(out, "Your message was delivered to the recipients "
-			      "below, as you asked when you sent it. The "
-			      "header of your message is attached.");
+		put_para(out, c->returned
+			 ? "Your message was delivered to the recipients below, "
+			   "as you asked when you sent it. The header of your "
+			   "message is attached."
+			 : "Your message was delivered to the recipients below, "
+			   "as you asked when you sent it.");
 		break;
 	}
 	for (size_t i = 0; i < c->n; i++) {
@@ -659,6 +697,14 @@ dsn_build(const struct dsn_report *rep, const struct dsn_build_settings *set,
 	    orig_len > 0)
 		c.whole = true;
 	ret_len = c.whole ? orig_len : header_cut(orig, hend, set->headers_max);
+	/* the report must stay a valid message whatever was queued */
+	if (c.whole && !is_clean(orig, ret_len)) {
+		c.whole = false;
+		ret_len = header_cut(orig, hend, set->headers_max);
+	}
+	if (!is_clean(orig, ret_len))
+		ret_len = 0;
+	c.returned = ret_len > 0;
 	orig_hdr8 = bytes_have_8bit(orig, header_cut(orig, hend,
 						    set->headers_max));
 	orig8 = bytes_have_8bit(orig, ret_len);

@@ -305,6 +305,54 @@ test_build_headers_only(void **state)
 	assert_false(has(&b, "To: bob@example.org"));
 	buf_deinit(&b);
 
+	/* a body that is no valid message text (bare LF, a line over 998
+	 * octets) is not returned as it is: the header is */
+	{
+		static const char bad[] = "Subject: x\r\n\r\nbare\nLF\r\n";
+		struct dsn_report r2 = base_rep;
+		struct buf big;
+
+		r2.size = sizeof(bad) - 1;
+		buf_init(&b);
+		assert_int_equal(dsn_build(&r2, &base_set,
+					   (const uint8_t *)bad, r2.size, &b),
+				 1);
+		check_lines(&b);
+		assert_true(has(&b, "text/rfc822-headers\r\n\r\n"
+				    "Subject: x\r\n\r\n--"));
+		assert_false(has(&b, "bare"));
+		buf_deinit(&b);
+
+		buf_init(&big);
+		buf_puts(&big, "Subject: y\r\n\r\n");
+		for (int i = 0; i < 1200; i++)
+			buf_putc(&big, 'z');
+		buf_puts(&big, "\r\n");
+		r2.size = big.len;
+		buf_init(&b);
+		assert_int_equal(dsn_build(&r2, &base_set,
+					   (const uint8_t *)big.data, big.len,
+					   &b), 1);
+		check_lines(&b);
+		assert_true(has(&b, "Subject: y\r\n\r\n--"));
+		assert_true(has(&b, "the header of your message is"));
+		buf_deinit(&b);
+		buf_deinit(&big);
+
+		/* a NUL in the header: nothing returned, and the text
+		 * does not claim otherwise */
+		r2.size = 12;
+		buf_init(&b);
+		assert_int_equal(dsn_build(&r2, &base_set,
+					   (const uint8_t *)"Subj\0ct: x\r\n",
+					   12, &b), 1);
+		check_lines(&b);
+		assert_false(has(&b, "rfc822-headers"));
+		assert_false(has(&b, "message/rfc822"));
+		assert_false(has(&b, "attached"));
+		buf_deinit(&b);
+	}
+
 	/* the blob was gone: no third part, the report still goes */
 	buf_init(&b);
 	assert_int_equal(dsn_build(&base_rep, &base_set, NULL, 0, &b), 1);
