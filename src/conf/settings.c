@@ -6,14 +6,19 @@
  * sasl/, tls/, smtp/, pop3/) own their sections; cli/ registers them at start, so that conf/
  * includes none of them.
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
 #include "conf/config.h"
 #include "lib/log.h"
+#include "lib/mem.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -111,6 +116,54 @@ static const struct setting listen_settings[] = {
 		 "user can run sendmail." },
 };
 
+/* [dns] forward: "ADDR[@PORT], ..." with IP addresses only (libunbound
+ * takes no host names there); checked here so that `herald config check`
+ * names the bad entry rather than the resolver failing at start. */
+static int
+forward_check(const char *value, char **error_r)
+{
+	char *copy = xstrdup(value), *p = copy;
+	int ret = 0, n = 0;
+
+	while (ret == 0 && *p != '\0') {
+		char *end = p + strcspn(p, ", \t"), save = *end, *at;
+		unsigned char addr[sizeof(struct in6_addr)];
+
+		*end = '\0';
+		if (*p != '\0') {
+			n++;
+			at = strchr(p, '@');
+			if (at != NULL) {
+				char *pe;
+				unsigned long port;
+
+				*at = '\0';
+				errno = 0;
+				port = strtoul(at + 1, &pe, 10);
+				if (at[1] == '\0' || *pe != '\0' || errno != 0 ||
+				    port == 0 || port > 65535)
+					ret = -1;
+			}
+			if (inet_pton(AF_INET, p, addr) != 1 &&
+			    inet_pton(AF_INET6, p, addr) != 1)
+				ret = -1;
+			if (ret < 0) {
+				if (at != NULL)
+					*at = '@';
+				*error_r = xasprintf("'%s' is not an IP address "
+						     "with an optional @port", p);
+			}
+		}
+		p = save != '\0' ? end + 1 : end;
+	}
+	free(copy);
+	if (ret == 0 && n == 0) {
+		*error_r = xstrdup("no address");
+		ret = -1;
+	}
+	return ret;
+}
+
 static const struct setting dns_settings[] = {
 	{ .key = "unbound_config", .type = SETTING_STRING,
 	  .offset = OFF(dns.unbound_config),
@@ -118,6 +171,7 @@ static const struct setting dns_settings[] = {
 		 "forward-zone, trust-anchor-file, local-zone, local-data), "
 		 "read before the keys below. Unset: none." },
 	{ .key = "forward", .type = SETTING_STRING, .offset = OFF(dns.forward),
+	  .check = forward_check,
 	  .doc = "Send every query to these resolvers instead of resolving "
 		 "from the root: addresses separated by commas, each with an "
 		 "optional `@port` (`127.0.0.1@5353, ::1`). Takes precedence "

@@ -312,3 +312,50 @@ def test_dnssec_bogus_is_a_temporary_error(tmp_path, signed):
         assert a["why_bogus"] and a["error"].startswith("DNSSEC bogus: ")
     assert [a["cache"] for a in answers] == ["miss", "miss"]
     assert "warn - dns bogus name=secure.test type=MX" in err
+
+
+@pytest.mark.parametrize("value", ["mail.example.test@53", "127.0.0.1@0",
+                                   "127.0.0.1@70000", "127.0.0.1, x"])
+def test_config_check_refuses_bad_forward(tmp_path, value):
+    conf = write_config(tmp_path, f"forward = {value}")
+    p = subprocess.run([HERALD_BIN, "config", "check", "-c", conf],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0
+    assert "forward:" in p.stderr and "not an IP address" in p.stderr
+
+
+def test_unreadable_settings_fail_at_start(tmp_path, zone_server):
+    bad = tmp_path / "bad.key"
+    bad.write_text("this is not a trust anchor\n")
+    for body, want in [
+            (f"trust_anchor = {tmp_path}/missing.key",
+             "trust_anchor " + f"{tmp_path}/missing.key: No such file"),
+            (f"trust_anchor = {bad}", "libunbound refuses the settings"),
+            (f"unbound_config = {tmp_path}/missing.conf",
+             "unbound_config")]:
+        conf = write_config(tmp_path, zone_server.herald_config() + "\n" +
+                            body)
+        p = subprocess.run([HERALD_BIN, "dns", "lookup", "-c", conf, "A",
+                            "example.test"], capture_output=True, text=True,
+                           timeout=30)
+        assert p.returncode == 1, p.stdout
+        assert p.stdout == ""
+        assert want in p.stderr, p.stderr
+        assert "Sanitizer" not in p.stderr
+
+
+def test_unbound_config_file(tmp_path, zone_server):
+    # admins' own libunbound config: a forward-zone and local data
+    uc = tmp_path / "unbound.conf"
+    uc.write_text("server:\n"
+                  "  do-not-query-localhost: no\n"
+                  "  local-zone: \"lab.test.\" static\n"
+                  "  local-data: \"mx.lab.test. 300 IN A 192.0.2.25\"\n"
+                  "forward-zone:\n"
+                  "  name: \"example.test.\"\n"
+                  f"  forward-addr: {zone_server.forward}\n")
+    conf = write_config(tmp_path, f"unbound_config = {uc}\nresolv_conf =")
+    rc, [a], _ = lookup(conf, "A", "mx.lab.test")
+    assert rc == 0 and a["record"] == ["300 A 192.0.2.25"]
+    rc, [a], _ = lookup(conf, "A", "mx.example.test")
+    assert rc == 0 and a["record"] == ["3600 A 127.0.0.2"]
