@@ -21,6 +21,7 @@ const struct cli_command cli_commands[] = {
 	{ "sendmail", cli_sendmail, "inject a message from stdin (sendmail-compatible)" },
 	{ "queue", cli_queue, "list, show, flush, hold, release, delete or bounce queued mail" },
 	{ "mailq", cli_mailq, "list the outbound queue (sendmail -bp)" },
+	{ "debug", cli_debug, "developer tools: smtp-send (the outbound client by hand)" },
 	{ "version", cli_version, "print the version" },
 	{ "help", cli_help, "list the commands, or explain one" },
 	{ NULL, NULL, NULL },

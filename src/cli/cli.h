@@ -44,6 +44,8 @@ int cli_queue(int argc, char **argv);
 /* The Postfix-shaped queue listing of mailq (`sendmail -bp`) on stdout;
  * -1 after printing why the queue could not be read. */
 int cli_queue_print_mailq(struct store *store);
+/* `herald debug smtp-send`: the outbound client by hand (cli-debug.c). */
+int cli_debug(int argc, char **argv);
 int cli_version(int argc, char **argv);
 int cli_help(int argc, char **argv);
 

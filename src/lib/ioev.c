@@ -151,6 +151,7 @@ struct ioev_conn {
 	char peer_ip[INET6_ADDRSTRLEN];
 	char local_ip[INET6_ADDRSTRLEN];
 	char id[LOG_ID_LEN + 1];
+	char tls_error[128];		/* why the handshake failed */
 };
 
 static const char *const ioev_close_reason_names[] = {
@@ -796,6 +797,7 @@ conn_tls_failed(struct ioev_conn *conn, const char *reason,
 {
 	log_info(conn->id, "tls", "handshake-failed", "rip=%s reason=\"%s\"",
 		 conn->peer_ip, reason);
+	snprintf(conn->tls_error, sizeof(conn->tls_error), "%s", reason);
 	conn_close(conn, close_reason);
 }
 
@@ -815,10 +817,12 @@ conn_hs_timeout(evutil_socket_t fd, short what, void *arg)
 	conn_tls_failed(conn, "handshake timeout", IOEV_CLOSE_TIMEOUT);
 }
 
-/* Puts a server TLS bufferevent on the conn's socket (which it then owns)
- * and starts the handshake's clock. */
+/* Puts a TLS bufferevent on the conn's socket (which it then owns) and
+ * starts the handshake's clock: a server session from tls, or the client
+ * session ssl when it is not NULL. */
 static void
-conn_tls_start(struct ioev_conn *conn, int fd, struct ioev_tls *tls)
+conn_tls_start(struct ioev_conn *conn, int fd, struct ioev_tls *tls,
+	       struct ssl_st *ssl)
 {
 	uint64_t ms = tls->handshake_timeout_ms != 0 ?
 		tls->handshake_timeout_ms : IOEV_TLS_HANDSHAKE_TIMEOUT_MS;
@@ -828,7 +832,8 @@ conn_tls_start(struct ioev_conn *conn, int fd, struct ioev_tls *tls)
 	};
 
 	conn->bev = bufferevent_openssl_socket_new(
-		conn->loop->base, fd, tls->session_new(tls),
+		conn->loop->base, fd, ssl != NULL ? ssl : tls->session_new(tls),
+		ssl != NULL ? BUFFEREVENT_SSL_CONNECTING :
 		BUFFEREVENT_SSL_ACCEPTING,
 		BEV_OPT_DEFER_CALLBACKS | BEV_OPT_CLOSE_ON_FREE);
 	if (conn->bev == NULL)
@@ -851,7 +856,7 @@ conn_starttls_switch(struct ioev_conn *conn)
 	evbuffer_drain(bufferevent_get_input(conn->bev),
 		       evbuffer_get_length(bufferevent_get_input(conn->bev)));
 	bufferevent_free(conn->bev);
-	conn_tls_start(conn, conn->fd, conn->starttls_ctx);
+	conn_tls_start(conn, conn->fd, conn->starttls_ctx, NULL);
 	conn->starttls_pending = false;
 	conn->starttls_ctx = NULL;
 	conn_setup_bev(conn);
@@ -1113,7 +1118,7 @@ ioev_conn_new(struct ioev_loop *loop, int fd, struct ioev_tls *tls,
 	if (conn->kick == NULL)
 		panic("ioev: event_new failed");
 	if (tls != NULL) {
-		conn_tls_start(conn, fd, tls);
+		conn_tls_start(conn, fd, tls, NULL);
 	} else {
 		conn->bev = bufferevent_socket_new(loop->base, fd,
 						   BEV_OPT_DEFER_CALLBACKS);
@@ -1129,6 +1134,113 @@ ioev_conn_new(struct ioev_loop *loop, int fd, struct ioev_tls *tls,
 	loop->conns = conn;
 	loop->n_conns++;
 	return conn;
+}
+
+/* ------------------------------------------------- outgoing connections */
+
+struct ioev_connect {
+	struct ioev_loop *loop;
+	struct event *ev;
+	int fd;
+	int error;		/* failed before the event: reported by it */
+	struct ioev_conn_limits limits;
+	bool has_limits;
+	ioev_connect_cb_t *cb;
+	void *ctx;
+};
+
+static void
+ioev_connect_free(struct ioev_connect *c)
+{
+	if (c->ev != NULL)
+		event_free(c->ev);
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c);
+}
+
+static void
+ioev_connect_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct ioev_connect *c = arg;
+	struct ioev_conn *conn = NULL;
+	int err = c->error;
+
+	(void)fd;
+	if (err == 0 && (what & EV_TIMEOUT) != 0) {
+		err = ETIMEDOUT;
+	} else if (err == 0) {
+		socklen_t len = sizeof(err);
+
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+	}
+	if (err == 0) {
+		conn = ioev_conn_new(c->loop, c->fd, NULL,
+				     c->has_limits ? &c->limits : NULL);
+		c->fd = -1;
+	}
+	c->cb(conn, err, c->ctx);
+	ioev_connect_free(c);
+}
+
+struct ioev_connect *
+ioev_connect_start(struct ioev_loop *loop, const struct sockaddr *addr,
+		   socklen_t addrlen, uint64_t timeout_ms,
+		   const struct ioev_conn_limits *limits,
+		   ioev_connect_cb_t *cb, void *ctx)
+{
+	struct ioev_connect *c = xcalloc(1, sizeof(*c));
+	struct timeval tv = {
+		.tv_sec = (time_t)(timeout_ms / 1000),
+		.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000,
+	};
+
+	c->loop = loop;
+	c->cb = cb;
+	c->ctx = ctx;
+	if (limits != NULL) {
+		c->limits = *limits;
+		c->has_limits = true;
+	}
+	c->fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
+		       SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		c->error = errno;
+	} else if (connect(c->fd, addr, addrlen) < 0 && errno != EINPROGRESS) {
+		c->error = errno;
+		close(c->fd);
+		c->fd = -1;
+	}
+	if (c->error != 0) {
+		/* reported from the loop, never from inside this call */
+		c->ev = event_new(loop->base, -1, 0, ioev_connect_event, c);
+		if (c->ev == NULL)
+			panic("ioev: event_new failed");
+		event_active(c->ev, 0, 0);
+		return c;
+	}
+	if (addr->sa_family != AF_UNIX) {
+		int one = 1;
+
+		/* commands and replies are small and answered one by one */
+		(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one,
+				 sizeof(one));
+	}
+	c->ev = event_new(loop->base, c->fd, EV_WRITE, ioev_connect_event, c);
+	if (c->ev == NULL)
+		panic("ioev: event_new failed");
+	event_add(c->ev, timeout_ms > 0 ? &tv : NULL);
+	return c;
+}
+
+void
+ioev_connect_cancel(struct ioev_connect **cp)
+{
+	if (*cp == NULL)
+		return;
+	ioev_connect_free(*cp);
+	*cp = NULL;
 }
 
 void
@@ -1544,6 +1656,47 @@ ioev_conn_starttls(struct ioev_conn *conn, struct ioev_tls *tls,
 	if (ioev_conn_output_len(conn) == 0)
 		conn_starttls_switch(conn);
 	return 0;
+}
+
+int
+ioev_conn_starttls_client(struct ioev_conn *conn, struct ioev_tls *tls,
+			  struct ssl_st *ssl, const char **error_r)
+{
+	if (conn->closed || conn->bev == NULL) {
+		*error_r = "connection closed";
+		return -1;
+	}
+	if (conn->tls || conn->starttls_pending) {
+		*error_r = "TLS already active";
+		return -1;
+	}
+	if (ioev_conn_output_len(conn) > 0) {
+		*error_r = "output still pending";
+		return -1;
+	}
+	/* What the server sent after its "220" was not protected by the
+	 * session to come: a man in the middle may have added replies
+	 * (the client side of CVE-2011-0411). */
+	evbuffer_drain(bufferevent_get_input(conn->bev),
+		       evbuffer_get_length(bufferevent_get_input(conn->bev)));
+	bufferevent_free(conn->bev);
+	conn_tls_start(conn, conn->fd, tls, ssl);
+	conn_setup_bev(conn);
+	return 0;
+}
+
+struct ssl_st *
+ioev_conn_tls_session(const struct ioev_conn *conn)
+{
+	if (!conn->tls || conn->bev == NULL)
+		return NULL;
+	return bufferevent_openssl_get_ssl(conn->bev);
+}
+
+const char *
+ioev_conn_tls_error(const struct ioev_conn *conn)
+{
+	return conn->tls_error;
 }
 
 bool

@@ -249,6 +249,24 @@ void ioev_conn_close(struct ioev_conn *conn);
  * fail. */
 void ioev_conn_close_after_write(struct ioev_conn *conn);
 
+/* Opens an outgoing connection (the SMTP client) without blocking:
+ * cb(conn, 0, ctx) once connected, with a new conn like ioev_conn_new()'s
+ * (no TLS, no callbacks yet), or cb(NULL, errno, ctx) when it failed
+ * (ETIMEDOUT after timeout_ms; 0: no limit). cb runs exactly once, on a
+ * later loop iteration, unless the attempt is cancelled first; the
+ * handle is freed after cb returns. addr is AF_INET, AF_INET6 or
+ * AF_UNIX. Never NULL. Cancel pending attempts before freeing the loop. */
+struct ioev_connect;
+typedef void ioev_connect_cb_t(struct ioev_conn *conn, int error, void *ctx);
+struct ioev_connect *ioev_connect_start(struct ioev_loop *loop,
+					const struct sockaddr *addr,
+					socklen_t addrlen, uint64_t timeout_ms,
+					const struct ioev_conn_limits *limits,
+					ioev_connect_cb_t *cb, void *ctx);
+/* Abandons a pending attempt (its socket is closed, cb never runs); sets
+ * *c to NULL. Only before cb has run; NULL is fine. */
+void ioev_connect_cancel(struct ioev_connect **c);
+
 /* Connection id for log lines (LOG_ID_LEN characters, from log_new_id). */
 const char *ioev_conn_id(const struct ioev_conn *conn);
 /* Peer and local addresses: the IP as text ("192.0.2.1", "2001:db8::1";
@@ -358,6 +376,24 @@ bool ioev_conn_output_is_full(const struct ioev_conn *conn);
  * static *error_r if TLS is already active or the conn is closed. */
 int ioev_conn_starttls(struct ioev_conn *conn, struct ioev_tls *tls,
 		       const char **error_r);
+/* Starts a client TLS handshake on a plain connection (outbound SMTP:
+ * after the server's "220" to STARTTLS, or at once for implicit TLS).
+ * ssl is a new client session (tls_client_session_new(), with its SNI
+ * and verification name); the conn owns it from now on. tls supplies
+ * session_info, close_notify, error_reason and the handshake timeout
+ * (session_new is not used). Input still buffered is discarded (a man in
+ * the middle's injected replies). Nothing may be buffered for output.
+ * tls_ready fires when the handshake is done; a failure closes with
+ * IOEV_CLOSE_TLS (IOEV_CLOSE_EOF when the peer just closed, or
+ * IOEV_CLOSE_TIMEOUT) and ioev_conn_tls_error() says why. Returns 0, or
+ * -1 with a static *error_r (ssl is then still the caller's). */
+int ioev_conn_starttls_client(struct ioev_conn *conn, struct ioev_tls *tls,
+			      struct ssl_st *ssl, const char **error_r);
+/* The TLS session (for tls/ to read the peer's certificate), or NULL. */
+struct ssl_st *ioev_conn_tls_session(const struct ioev_conn *conn);
+/* Why the last TLS handshake failed ("certificate verify failed",
+ * "handshake timeout"), "" when none did; valid in the close callback. */
+const char *ioev_conn_tls_error(const struct ioev_conn *conn);
 bool ioev_conn_is_tls(const struct ioev_conn *conn);
 /* Protocol, cipher and bits of an established TLS session, for Received
  * headers ("using TLSv1.3 with cipher X (256/256 bits)"); returns false

@@ -390,3 +390,71 @@ smtp_data_error_str(unsigned errors)
 		return "message line too long";
 	return "";
 }
+
+/* ---- encoder ---------------------------------------------------------- */
+
+void
+smtp_data_encoder_init(struct smtp_data_encoder *enc, bool dot_stuff)
+{
+	memset(enc, 0, sizeof(*enc));
+	enc->dot_stuff = dot_stuff;
+	enc->line_start = true;
+}
+
+void
+smtp_data_encode(struct smtp_data_encoder *enc, const uint8_t *p, size_t len,
+		 struct buf *out)
+{
+	size_t start = out->len, i = 0;
+
+	buf_reserve(out, len + len / 32 + 4);
+	if (enc->cr_pending && len > 0) {
+		/* CR LF split across pieces, or a bare CR: CRLF either way */
+		buf_append(out, "\r\n", 2);
+		enc->cr_pending = false;
+		enc->line_start = true;
+		if (p[0] == '\n')
+			i = 1;
+	}
+	while (i < len) {
+		size_t run = i;
+
+		if (enc->line_start && enc->dot_stuff && p[i] == '.')
+			buf_putc(out, '.');
+		enc->line_start = false;
+		/* copy the run of ordinary octets in one go */
+		while (run < len && p[run] != '\r' && p[run] != '\n')
+			run++;
+		buf_append(out, p + i, run - i);
+		i = run;
+		if (i == len)
+			break;
+		if (p[i] == '\r') {
+			if (i + 1 == len) {
+				enc->cr_pending = true;
+				i++;
+				break;
+			}
+			if (p[i + 1] == '\n')
+				i++;
+		}
+		buf_append(out, "\r\n", 2);
+		enc->line_start = true;
+		i++;
+	}
+	enc->out_bytes += out->len - start;
+}
+
+void
+smtp_data_encode_finish(struct smtp_data_encoder *enc, struct buf *out)
+{
+	size_t start = out->len;
+
+	if (enc->cr_pending || !enc->line_start)
+		buf_append(out, "\r\n", 2);
+	enc->cr_pending = false;
+	enc->line_start = true;
+	if (enc->dot_stuff)
+		buf_append(out, ".\r\n", 3);
+	enc->out_bytes += out->len - start;
+}

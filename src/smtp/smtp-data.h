@@ -107,4 +107,26 @@ unsigned smtp_data_reader_8bit(const struct smtp_data_reader *reader);
 /* A static description of the most severe bit in errors ("" for 0). */
 const char *smtp_data_error_str(unsigned errors);
 
+/* ---- the client's side: encoding a message for DATA or BDAT ---- */
+
+/* Turns stored message text into what goes on the wire: every line ends
+ * in CRLF whatever it ended in (CRLF, bare LF, bare CR: no outbound
+ * smuggling, RFC 5321 2.3.8), a line starting with "." gets another one
+ * for DATA (4.5.2), and finish adds a final CRLF when the text did not
+ * end with one and, for DATA, the "." CRLF terminator. Incremental: a
+ * CR at the end of one piece is decided by the next. */
+struct smtp_data_encoder {
+	bool dot_stuff;
+	bool cr_pending;	/* last piece ended in CR */
+	bool line_start;	/* next octet starts a line */
+	uint64_t out_bytes;	/* octets appended so far */
+};
+
+void smtp_data_encoder_init(struct smtp_data_encoder *enc, bool dot_stuff);
+/* Appends the encoding of p[0..len) to out. */
+void smtp_data_encode(struct smtp_data_encoder *enc, const uint8_t *p,
+		      size_t len, struct buf *out);
+/* Appends what ends the message (see above). */
+void smtp_data_encode_finish(struct smtp_data_encoder *enc, struct buf *out);
+
 #endif

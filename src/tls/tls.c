@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 #include <openssl/ssl.h>
 
 #include "conf/config.h"
@@ -29,6 +30,7 @@ struct tls_server {
 };
 
 struct tls_client {
+	struct ioev_tls io;	/* first: ioev hands it back */
 	SSL_CTX *ctx;
 };
 
@@ -206,12 +208,40 @@ tls_client_new(const struct config *cfg, char **error_r)
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
-	/* a missing system store is not fatal: opportunistic TLS still works */
-	if (SSL_CTX_set_default_verify_paths(ctx) != 1)
+	if (cfg != NULL && cfg->smtp_client.ca_file != NULL) {
+		if (SSL_CTX_load_verify_locations(
+			    ctx, cfg->smtp_client.ca_file, NULL) != 1) {
+			char *m = xasprintf("smtp_client.ca_file: cannot load "
+					    "%s", cfg->smtp_client.ca_file);
+
+			*error_r = tls_errmsg(m);
+			free(m);
+			SSL_CTX_free(ctx);
+			return NULL;
+		}
+	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		/* a missing system store is not fatal: opportunistic TLS
+		 * still works */
 		ERR_clear_error();
+	}
+	/* The handshake never fails on the certificate: the caller reads
+	 * the verification result afterwards (tls_session_peer()) and
+	 * decides by its policy, so that opportunistic TLS still encrypts
+	 * and a required one fails with a readable reason. */
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	/* Session tickets after STARTTLS make Microsoft's servers drop the
+	 * connection (golang/go #70232, maddy #730, mox #237); a client that
+	 * never resumes has no use for them anyway. */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET |
+			    SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	tls = xcalloc(1, sizeof(*tls));
 	tls->ctx = ctx;
+	tls->io.session_info = tls_session_info;
+	tls->io.session_close_notify = tls_session_close_notify;
+	tls->io.error_reason = tls_error_reason;
+	tls->io.handshake_timeout_ms = cfg != NULL ?
+		cfg->smtp_client.tls_timeout_ms : 0;
 	return tls;
 }
 
@@ -244,6 +274,77 @@ tls_client_session_new(struct tls_client *tls, const char *sni)
 	if (sni != NULL)
 		SSL_set_tlsext_host_name(ssl, sni);
 	return ssl;
+}
+
+struct ioev_tls *
+tls_client_ioev(struct tls_client *tls)
+{
+	return &tls->io;
+}
+
+void
+tls_client_session_verify_name(struct ssl_st *ssl, const char *name)
+{
+	if (name == NULL || *name == '\0')
+		return;
+	/* RFC 6125 matching with wildcards only as the whole leftmost label
+	 * and no partial wildcards; the check runs during the handshake and
+	 * its outcome is in SSL_get_verify_result() */
+	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	if (SSL_set1_host(ssl, name) != 1)
+		ERR_clear_error();
+}
+
+static void
+tls_name_oneline(X509_NAME *name, char *out, size_t outsz)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *p;
+	long n;
+
+	out[0] = '\0';
+	if (bio == NULL || name == NULL) {
+		BIO_free(bio);
+		return;
+	}
+	/* RFC 2253 order, UTF-8 kept, control characters escaped: the
+	 * text goes into log lines and Received headers */
+	X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+	n = BIO_get_mem_data(bio, &p);
+	if (n > 0)
+		snprintf(out, outsz, "%.*s", (int)n, p);
+	BIO_free(bio);
+	for (char *c = out; *c != '\0'; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '"')
+			*c = '?';
+}
+
+void
+tls_session_peer(const struct ssl_st *ssl, struct tls_peer *peer_r)
+{
+	X509 *cert;
+	long res;
+
+	memset(peer_r, 0, sizeof(*peer_r));
+	if (ssl == NULL)
+		return;
+	cert = SSL_get0_peer_certificate(ssl);
+	if (cert == NULL) {
+		snprintf(peer_r->error, sizeof(peer_r->error),
+			 "no peer certificate");
+		return;
+	}
+	tls_name_oneline(X509_get_subject_name(cert), peer_r->subject,
+			 sizeof(peer_r->subject));
+	tls_name_oneline(X509_get_issuer_name(cert), peer_r->issuer,
+			 sizeof(peer_r->issuer));
+	res = SSL_get_verify_result(ssl);
+	if (res == X509_V_OK) {
+		peer_r->verified = true;
+		return;
+	}
+	snprintf(peer_r->error, sizeof(peer_r->error), "%s",
+		 X509_verify_cert_error_string(res));
 }
 
 void

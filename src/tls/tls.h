@@ -40,9 +40,11 @@ void tls_server_free(struct tls_server **tls);
  * valid as long as tls. */
 struct ioev_tls *tls_server_ioev(struct tls_server *tls);
 
-/* Client context for outbound SMTP: TLS 1.2+, system trust store loaded
- * (verification policy, DANE or MTA-STS, is decided per connection by the
- * caller later). Returns NULL with an allocated *error_r. */
+/* Client context for outbound SMTP: TLS 1.2+, [smtp_client] ca_file or
+ * else the system trust store loaded, no session tickets (CLIENT-QUIRKS:
+ * Microsoft), the handshake never fails on the certificate (the caller
+ * reads tls_session_peer() and applies its policy). cfg may be NULL
+ * (defaults, system store). Returns NULL with an allocated *error_r. */
 struct tls_client *tls_client_new(const struct config *cfg, char **error_r);
 void tls_client_free(struct tls_client **tls);
 
@@ -61,6 +63,25 @@ int tls_selfsigned_ensure(const char *data_dir, const char *hostname,
 struct ssl_st *tls_server_session_new(struct tls_server *tls);
 /* A new client-side SSL object; sni (may be NULL) is sent as server name. */
 struct ssl_st *tls_client_session_new(struct tls_client *tls, const char *sni);
+/* Sets the name a client session's certificate is checked against (RFC
+ * 6125: SAN dNSName, wildcard only as the whole first label); the result
+ * is in tls_session_peer() after the handshake. NULL/"": chain only. */
+void tls_client_session_verify_name(struct ssl_st *ssl, const char *name);
+/* The client context as lib/ioev uses it (ioev_conn_starttls_client);
+ * valid as long as tls. */
+struct ioev_tls *tls_client_ioev(struct tls_client *tls);
+
+/* The peer's certificate after a client handshake: whether chain and
+ * name (tls_client_session_verify_name) verified, else why (OpenSSL's
+ * text: "self-signed certificate", "hostname mismatch"), and subject
+ * and issuer on one line (RFC 2253, control characters and '"' as '?'). */
+struct tls_peer {
+	bool verified;
+	char error[128];
+	char subject[256];
+	char issuer[256];
+};
+void tls_session_peer(const struct ssl_st *ssl, struct tls_peer *peer_r);
 void tls_session_free(struct ssl_st **ssl);
 /* Fills *info for an established session; zeroes it if there is none. */
 void tls_session_info(const struct ssl_st *ssl, struct ioev_tls_info *info);
