@@ -116,7 +116,12 @@ debug_sent(struct smtp_client *client, const struct smtp_client_send_result *res
 	for (size_t i = 0; i < res->n_rcpts; i++) {
 		const struct smtp_client_rcpt_result *r = &res->rcpts[i];
 
-		printf("rcpt <%s>: ", run->env.rcpts[i].address);
+		char safe[512];
+
+		/* an address is printed as the log shows peer text: a line
+		 * end in it must not start a line of its own */
+		printf("rcpt <%s>: ", log_str(safe, sizeof(safe),
+					      run->env.rcpts[i].address));
 		print_reply_line(&r->reply);
 		printf(" stage=\"%s\" local=%s\n",
 		       smtp_client_stage_name(r->stage),

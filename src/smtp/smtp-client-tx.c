@@ -344,6 +344,8 @@ tx_build_cmds(struct smtp_client *c)
 	for (size_t i = 0; i < tx->env.n_rcpts; i++) {
 		const struct smtp_client_rcpt *r = &tx->rcpts[i];
 
+		if (tx->rcpt_done[i])
+			continue;	/* refused locally */
 		buf_printf(&b, "RCPT TO:<%s>", r->address);
 		if ((ext & SMTP_EXT_DSN) != 0 && r->notify != 0) {
 			buf_puts(&b, " NOTIFY=");
@@ -730,6 +732,84 @@ client_tx_reply(struct smtp_client *c)
 
 /* ---- starting a transaction ---------------------------------------------- */
 
+/* What goes between the angle brackets of a command: no control
+ * characters, spaces or brackets, so nothing the queue hands over can end
+ * a command line early or add one (addresses come from our own parser,
+ * but a command injection must not hinge on that). */
+static bool
+path_is_safe(const char *s, bool *utf8)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0';
+	     p++) {
+		if (*p <= 0x20 || *p == 0x7f || *p == '<' || *p == '>')
+			return false;
+		if (*p >= 0x80)
+			*utf8 = true;
+	}
+	return true;
+}
+
+/* Refuses unusable addresses locally (the sender for all, a recipient for
+ * itself) and notes UTF-8 ones: they need SMTPUTF8 whatever the queue
+ * said (RFC 6531 3.2). Returns false when nothing is left to send. */
+static bool
+tx_check_addresses(struct smtp_client *c)
+{
+	struct client_tx *tx = c->tx;
+	bool utf8 = false, any = false;
+	struct smtp_reply r;
+
+	if (!path_is_safe(tx->env.mail_from, &utf8)) {
+		tx_refuse_local(c, SMTP_CLIENT_SEND_MAIL_REFUSED, 553, "5.1.7",
+				"the envelope sender cannot be sent");
+		return false;
+	}
+	smtp_reply_init(&r);
+	smtp_reply_set(&r, 553, "5.1.3", "the recipient address cannot be "
+		       "sent");
+	for (size_t i = 0; i < tx->env.n_rcpts; i++) {
+		bool dummy = false;
+
+		if (path_is_safe(tx->rcpts[i].address, &utf8) &&
+		    *tx->rcpts[i].address != '\0' &&
+		    (tx->rcpts[i].orcpt_type == NULL ||
+		     path_is_safe(tx->rcpts[i].orcpt_type, &dummy))) {
+			any = true;
+			continue;
+		}
+		rcpt_set(tx, i, &r, true, SMTP_CLIENT_STAGE_NONE);
+	}
+	smtp_reply_deinit(&r);
+	if (tx->env.envid != NULL) {
+		bool dummy = false;
+
+		/* xtext-encoded anyway; only ASCII text is allowed (RFC 3461
+		 * 4.4) and it must not smuggle a line end */
+		if (!path_is_safe(tx->env.envid, &dummy) || dummy) {
+			free((char *)tx->env.envid);
+			tx->env.envid = NULL;
+		}
+	}
+	if (!any) {
+		tx->error = SMTP_CLIENT_SEND_NO_RCPT;
+		buf_puts(&tx->message, "no recipient address can be sent");
+		c->tx_done_pending = true;
+		ioev_timer_start(c->later, 0, false);
+		return false;
+	}
+	if (utf8 && !tx->env.smtputf8) {
+		tx->env.smtputf8 = true;
+		if ((c->info.ext & SMTP_EXT_SMTPUTF8) == 0) {
+			tx_refuse_local(c, SMTP_CLIENT_SEND_NEED_SMTPUTF8, 553,
+					"5.6.7", "the destination does not "
+					"support SMTPUTF8, needed by this "
+					"message");
+			return false;
+		}
+	}
+	return true;
+}
+
 static char *
 xstrdup_or_null(const char *s)
 {
@@ -823,6 +903,8 @@ smtp_client_send(struct smtp_client *c, const struct smtp_client_envelope *env,
 		free(why);
 		return;
 	}
+	if (!tx_check_addresses(c))
+		return;
 	tx_build_cmds(c);
 	tx_pump(c);
 }

@@ -4,37 +4,51 @@
  * exchange and the list of ESMTP extensions offered, which depends on the
  * mode, on TLS and on whether AUTH is allowed yet.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conf/worker.h"
 #include "lib/mem.h"
 #include "sasl/sasl.h"
+#include "smtp/smtp-reply.h"
 #include "smtp/smtp-server-private.h"
 
 /* Longest HELO argument kept (a domain is at most 255 octets). */
 #define SMTP_HELO_MAX 255
+
+/* The keywords come from smtp-reply.c's table, the one the client reads
+ * EHLO replies with, so both sides spell an extension the same way. */
+static void
+ehlo_keyword(struct buf *b, unsigned bit, const char *param)
+{
+	buf_printf(b, "250-%s%s%s\r\n", smtp_ext_name(bit),
+		   param != NULL ? " " : "", param != NULL ? param : "");
+}
 
 static void
 ehlo_reply(struct smtp_session *s)
 {
 	const struct config *cfg = s->srv->cfg;
 	struct buf b;
+	char size[32];
 
 	buf_init(&b);
 	buf_printf(&b, "250-%s\r\n", cfg->hostname);
-	buf_puts(&b, "250-PIPELINING\r\n");
-	buf_printf(&b, "250-SIZE %llu\r\n",
-		   (unsigned long long)cfg->smtp.message_size_limit);
-	buf_puts(&b, "250-8BITMIME\r\n");
-	buf_puts(&b, "250-SMTPUTF8\r\n");
-	buf_puts(&b, "250-ENHANCEDSTATUSCODES\r\n");
-	buf_puts(&b, "250-CHUNKING\r\n");
+	ehlo_keyword(&b, SMTP_EXT_PIPELINING, NULL);
+	snprintf(size, sizeof(size), "%llu",
+		 (unsigned long long)cfg->smtp.message_size_limit);
+	ehlo_keyword(&b, SMTP_EXT_SIZE, size);
+	ehlo_keyword(&b, SMTP_EXT_8BITMIME, NULL);
+	ehlo_keyword(&b, SMTP_EXT_SMTPUTF8, NULL);
+	ehlo_keyword(&b, SMTP_EXT_ENHANCEDSTATUSCODES, NULL);
+	ehlo_keyword(&b, SMTP_EXT_CHUNKING, NULL);
 	if (!s->tls && smtp_session_starttls_available(s))
-		buf_puts(&b, "250-STARTTLS\r\n");
+		ehlo_keyword(&b, SMTP_EXT_STARTTLS, NULL);
 	if (s->auth_user == NULL && smtp_session_auth_allowed(s))
-		buf_printf(&b, "250-AUTH %s\r\n", sasl_mech_list());
-	buf_puts(&b, "250 DSN\r\n");
+		ehlo_keyword(&b, SMTP_EXT_AUTH, sasl_mech_list());
+	/* the last line: "250 " */
+	buf_printf(&b, "250 %s\r\n", smtp_ext_name(SMTP_EXT_DSN));
 	(void)ioev_conn_write(s->conn, b.data, b.len);
 	buf_deinit(&b);
 }

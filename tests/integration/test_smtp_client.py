@@ -784,3 +784,32 @@ def test_wire_starttls_required_but_not_offered():
     srv.join()
     assert "error=tls-unavailable" in line_with(out, "connect:")
     assert srv.received.endswith(b"QUIT\r\n")
+
+
+def test_unsendable_addresses_refused_locally(sink):
+    s = sink()
+    rc, out, rcpts = smtp_send("--port", str(s.port), "--tls", "none",
+                               "--from", "a@example.test",
+                               "--rcpt", "b@example.org",
+                               "--rcpt", "x@y.test>\r\nRSET",
+                               "--rcpt", "sp ace@example.org")
+    assert rc == 1
+    assert rcpts["b@example.org"][0] == 250
+    # printed escaped: the CR LF cannot start a line of the output
+    bad = [l for l in out if l.startswith("rcpt ") and
+           ": 553 5.1.3 " in l and l.endswith("local=yes")]
+    assert len(bad) == 2, out
+    assert not any(l.startswith("RSET") for l in out)
+    d = s.dumps()
+    assert len(d) == 1 and b"X-Rcpt-Args: <b@example.org>\n" in d[0]
+    assert b"RSET" not in d[0] and b"sp ace" not in d[0]
+
+
+def test_utf8_address_needs_smtputf8(sink):
+    s = sink()
+    rc, out, rcpts = smtp_send("--port", str(s.port), "--tls", "none",
+                               "--from", "a@example.test",
+                               "--rcpt", "jösé@example.org")
+    assert rc == 1
+    assert list(rcpts.values())[0][:2] == (553, "5.6.7")
+    assert s.dumps() == []
