@@ -653,6 +653,8 @@ client_tx_reply(struct smtp_client *c)
 	if (tx == NULL || !expect_pending(tx)) {
 		char *why = xasprintf("unexpected reply %u", r->code);
 
+		log_info(c->id, "smtp-client", "protocol-error",
+			 "host=%s error=\"%s\"", c->info.server_name, why);
 		c->broken = true;
 		client_tx_abort(c, SMTP_CLIENT_SEND_PROTOCOL, why);
 		free(why);
