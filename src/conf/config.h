@@ -197,6 +197,7 @@ struct config_imap {
 	unsigned search_depth_max;	/* NOT/OR/parentheses nested */
 	uint64_t idle_keepalive_ms;	/* "* OK Still here" in IDLE */
 	uint64_t fetch_header_max;	/* header read for HEADER.FIELDS */
+	char *capabilities_hide;	/* words CAPABILITY leaves out */
 };
 
 /* [bounce]: what a delivery status notification returns

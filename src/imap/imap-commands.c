@@ -8,8 +8,10 @@
  */
 #include <stddef.h>
 #include <string.h>
+#include <strings.h>
 
 #include "imap/imap-private.h"
+#include "imap/imap-settings.h"
 #include "conf/worker.h"
 #include "lib/ioev.h"
 #include "sasl/sasl.h"
@@ -122,28 +124,82 @@ static const struct {
 	{ "UTF8=ACCEPT", CAP_AFTER_LOGIN },
 };
 
+/* The dynamic words an admin may hide too ([imap] capabilities_hide). */
+static const char *const hideable_dynamic[] = {
+	"LITERAL+", "LITERAL-", "APPENDLIMIT",
+};
+
+static bool
+word_is(const char *word, size_t len, const char *name)
+{
+	return strlen(name) == len && strncasecmp(word, name, len) == 0;
+}
+
+bool
+imap_capability_hideable(const char *word, size_t len)
+{
+	if (word_is(word, len, "IMAP4rev1"))
+		return false;
+	for (size_t i = 0; i < sizeof(capabilities) / sizeof(capabilities[0]);
+	     i++) {
+		if (word_is(word, len, capabilities[i].word))
+			return true;
+	}
+	for (size_t i = 0; i < sizeof(hideable_dynamic) /
+	     sizeof(hideable_dynamic[0]); i++) {
+		if (word_is(word, len, hideable_dynamic[i]))
+			return true;
+	}
+	return false;
+}
+
+/* Whether [imap] capabilities_hide names word. */
+static bool
+hidden(const struct imap_session *s, const char *word)
+{
+	const char *p = s->set->capabilities_hide;
+
+	if (p == NULL)
+		return false;
+	while (*p != '\0') {
+		size_t n;
+
+		p += strspn(p, " ,");
+		n = strcspn(p, " ,");
+		if (n > 0 && word_is(p, n, word))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
 void
 imap_session_capabilities(const struct imap_session *s, struct buf *out)
 {
 	bool logged_in = s->state != IMAP_STATE_NOT_AUTH;
 	bool tls = ioev_conn_is_tls(s->conn);
+	const char *literal = logged_in ? "LITERAL+" : "LITERAL-";
 
 	for (size_t i = 0; i < sizeof(capabilities) / sizeof(capabilities[0]);
 	     i++) {
 		if ((capabilities[i].when == CAP_BEFORE_LOGIN && logged_in) ||
-		    (capabilities[i].when == CAP_AFTER_LOGIN && !logged_in))
+		    (capabilities[i].when == CAP_AFTER_LOGIN && !logged_in) ||
+		    hidden(s, capabilities[i].word))
 			continue;
+		/* IMAP4rev1 is first and never hidden */
 		if (i > 0)
 			buf_putc(out, ' ');
 		buf_puts(out, capabilities[i].word);
 	}
 	/* RFC 7888: any size after login; before it, only what LITERAL-
 	 * allows (the parser's literal_nonsync_max) */
-	buf_puts(out, logged_in ? " LITERAL+" : " LITERAL-");
+	if (!hidden(s, literal))
+		buf_printf(out, " %s", literal);
 	if (logged_in) {
 		/* RFC 7889: the largest APPEND is the parser's literal_max */
-		buf_printf(out, " APPENDLIMIT=%llu",
-			   (unsigned long long)s->set->literal_max);
+		if (!hidden(s, "APPENDLIMIT"))
+			buf_printf(out, " APPENDLIMIT=%llu",
+				   (unsigned long long)s->set->literal_max);
 		return;
 	}
 	if (s->proto == PROTO_IMAP && !tls && s->w->tls != NULL)

@@ -5,10 +5,37 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "imap/imap-settings.h"
+#include "lib/mem.h"
 
 #define OFF(field) offsetof(struct config, field)
+
+/* Words separated by spaces or commas, each one Herald announces and an
+ * admin may hide (a misbehaving client, CLIENT-QUIRKS). */
+static int
+capabilities_hide_check(const char *value, char **error_r)
+{
+	const char *p = value;
+
+	while (*p != '\0') {
+		size_t n;
+
+		p += strspn(p, " ,");
+		n = strcspn(p, " ,");
+		if (n > 0 && !imap_capability_hideable(p, n)) {
+			*error_r = xasprintf("'%.*s' is not a capability Herald "
+					     "announces, or one that may not "
+					     "be hidden (IMAP4rev1, STARTTLS, "
+					     "LOGINDISABLED, AUTH=)", (int)n,
+					     p);
+			return -1;
+		}
+		p += n;
+	}
+	return 0;
+}
 
 static const struct setting imap_settings[] = {
 	{ .key = "idle_timeout", .type = SETTING_DURATION,
@@ -101,6 +128,15 @@ static const struct setting imap_settings[] = {
 		 "needs the header in one piece); fields past it are not "
 		 "seen. Real headers are a few KiB; a longer one is "
 		 "malformed or hostile." },
+	{ .key = "capabilities_hide", .type = SETTING_STRING,
+	  .offset = OFF(imap.capabilities_hide), .reloadable = true,
+	  .check = capabilities_hide_check,
+	  .doc = "Capabilities left out of CAPABILITY (in the greeting and "
+		 "after login), separated by spaces or commas, e.g. "
+		 "\"UTF8=ACCEPT IMAP4rev2\" for a client that misbehaves "
+		 "once it sees one. Their commands keep working for a client "
+		 "that uses them anyway. IMAP4rev1, STARTTLS, LOGINDISABLED "
+		 "and AUTH= may not be hidden. Unset: all are announced." },
 };
 
 const struct setting_section imap_settings_section = {

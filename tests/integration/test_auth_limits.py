@@ -9,6 +9,7 @@ import poplib
 import signal
 import smtplib
 import socket
+import time
 
 import pytest
 
@@ -16,11 +17,13 @@ USER, PASSWORD = "alice@example.test", "alicepw"
 OTHER, OTHER_PW = "mallory@example.test", "mallorypw"
 
 
-def server(herald_factory, limits):
-    h = herald_factory(listeners=("smtp", "pop3"),
+def server(herald_factory, limits, listeners=("smtp", "pop3")):
+    h = herald_factory(listeners=listeners,
                        sections={"auth": "argon2_memlimit = 8M\n"
                                          "argon2_opslimit = 1\n"
-                                         "fail_delay = 0ms\n" + limits})
+                                         + ("" if "fail_delay" in limits
+                                            else "fail_delay = 0ms\n")
+                                         + limits})
     h.add_domain()
     h.add_user(USER, PASSWORD)
     h.add_user(OTHER, OTHER_PW)
@@ -122,6 +125,53 @@ def test_pop3_and_smtp_failures_count_together(herald_factory):
     assert log.count("sasl auth-failed") == 3, log
     assert "proto=pop3 rip=127.0.0.1" in log
     assert "proto=smtp rip=127.0.0.1" in log
+
+
+def imap_login(h, user, password, src="127.0.0.1"):
+    """The tagged reply of LOGIN from src, "OK" or "NO [CODE]"."""
+    with socket.create_connection(("127.0.0.1", h.ports["imap"]), 10,
+                                  source_address=(src, 0)) as sock:
+        f = sock.makefile("rb")
+        assert f.readline().startswith(b"* OK")
+        sock.sendall(f'a LOGIN "{user}" "{password}"\r\n'.encode())
+        while True:
+            ln = f.readline().decode()
+            assert ln, "connection closed"
+            if ln.startswith("a "):
+                parts = ln.split()
+                return "OK" if parts[1] == "OK" else " ".join(parts[1:3])
+
+
+def test_imap_failures_count_with_pop3_and_smtp(herald_factory):
+    """Issue 11, 2: IMAP logins go through the same budgets as SMTP and
+    POP3, with the same fail delay and log line."""
+    h = server(herald_factory, "fail_per_ip = 3\nfail_per_user = 100",
+               listeners=("smtp", "pop3", "imap"))
+    assert imap_login(h, USER, "wrong1") == "NO [AUTHENTICATIONFAILED]"
+    assert pop3_login(h, USER, "wrong2") == "[AUTH]"
+    assert smtp_login(h, USER, "wrong3") == 535
+    # three failures in all: every protocol now refuses this address,
+    # the right password included
+    assert imap_login(h, USER, PASSWORD) == "NO [UNAVAILABLE]"
+    assert pop3_login(h, USER, PASSWORD) == "[SYS/TEMP]"
+    # another address is not affected, in IMAP either
+    assert imap_login(h, USER, PASSWORD, src="127.0.0.7") == "OK"
+    log = h.log()
+    assert log.count("sasl auth-failed") == 3, log
+    assert "proto=imap rip=127.0.0.1" in log
+
+
+def test_imap_fail_delay(herald_factory):
+    """A wrong IMAP password is answered after [auth] fail_delay, like
+    SMTP's and POP3's."""
+    h = server(herald_factory, "fail_per_ip = 100\nfail_per_user = 100\n"
+               "fail_delay = 700ms", listeners=("smtp", "pop3", "imap"))
+    t0 = time.monotonic()
+    assert imap_login(h, USER, "wrong") == "NO [AUTHENTICATIONFAILED]"
+    assert time.monotonic() - t0 >= 0.7
+    t0 = time.monotonic()
+    assert imap_login(h, USER, PASSWORD) == "OK"
+    assert time.monotonic() - t0 < 0.7
 
 
 def test_user_name_case_variants_share_one_budget(herald_factory):

@@ -8,6 +8,7 @@ import base64
 import imaplib
 import os
 import re
+import select
 import time
 
 import pytest
@@ -550,3 +551,45 @@ def test_slow_reader_holds_bounded_memory(herald_factory):
     assert r.f.readline() == b")\r\n"
     assert r.f.readline().startswith(b"F OK")
     r.close()
+
+
+def test_readers_never_wait_for_a_writer(herald_factory):
+    """CLIENT-QUIRKS (mox b822533): FETCH and the other reading commands
+    take no write lock, and in SQLite's WAL a reader never waits for a
+    writer. Another program holds the database's write lock for a few
+    seconds; SELECT, FETCH, SEARCH, STATUS and LIST answer meanwhile; a
+    STORE, which writes, completes once the lock is let go."""
+    h = server(herald_factory)
+    for i in range(3):
+        deliver(h, USER, make_msg(i, subject=f"rare{i} word"))
+    c = login(h)
+    ok(c.select("INBOX"))           # MIME records of all three exist now
+    ok(c.fetch("1:*", "(ENVELOPE BODYSTRUCTURE)"))
+    c.close()
+    db = h.db()
+    db.isolation_level = None
+    db.execute("BEGIN IMMEDIATE")   # the write lock, until COMMIT
+    try:
+        for cmd in (lambda: c.select("INBOX"),
+                    lambda: c.fetch("1:*", "(FLAGS ENVELOPE BODYSTRUCTURE "
+                                    "BODY.PEEK[] RFC822.SIZE)"),
+                    lambda: c.search(None, "TEXT", "rare1"),
+                    lambda: c.status("Drafts", "(MESSAGES UNSEEN SIZE)"),
+                    lambda: c.list('""', "*"),
+                    lambda: c.select("INBOX", readonly=True)):
+            t0 = time.monotonic()
+            ok(cmd())
+            assert time.monotonic() - t0 < 1.5, cmd
+        ok(c.select("INBOX"))
+        # a write waits (the store's busy timeout) for the lock
+        tag = c._command("STORE", "1", "+FLAGS", "(\\Flagged)")
+        # (so the lock is real: the STORE has no answer while it is held)
+        assert not select.select([c.sock], [], [], 1.0)[0]
+    finally:
+        db.execute("COMMIT")
+        db.close()
+    typ, _ = c._command_complete("STORE", tag)
+    assert typ == "OK"
+    data = ok(c.fetch("1", "(FLAGS)"))
+    assert b"\\Flagged" in data[0], data
+    c.logout()

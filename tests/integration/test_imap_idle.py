@@ -6,6 +6,8 @@ command that uses sequence numbers (RFC 9051 7.5.1); DONE with a command
 behind it in the same packet (iOS Mail); the keepalive."""
 import imaplib
 import re
+import shutil
+import subprocess
 import threading
 import time
 
@@ -478,4 +480,112 @@ def test_fetch_of_a_message_expunged_elsewhere(herald_factory):
     lines = b.cmd("N1", "NOOP")
     assert "* 2 EXPUNGE" in lines, lines
     a.logout()
+    b.close()
+
+
+def test_noop_sends_no_status(herald_factory):
+    """CLIENT-QUIRKS: STATUS responses in NOOP replies break Thunderbird's
+    Drafts. Changes to the selected mailbox and to others reach a NOOP as
+    EXISTS / FETCH, never as STATUS."""
+    h = server(herald_factory)
+    deliver(h, USER, make_msg(1))
+    a = Raw(h)
+    a.login()
+    a.cmd("S1", "SELECT INBOX")
+    b = login(h)
+    ok(b.append("Drafts", None, None, make_msg(2)))
+    ok(b.select("INBOX"))
+    ok(b.store("1", "+FLAGS", "\\Flagged"))
+    deliver(h, USER, make_msg(3))
+    lines = a.cmd("N1", "NOOP")
+    assert "* 2 EXISTS" in lines, lines
+    assert any(ln.startswith("* 1 FETCH") for ln in lines), lines
+    assert not [ln for ln in lines if ln.startswith("* STATUS")], lines
+    lines = a.cmd("N2", "NOOP")
+    assert lines == ["N2 OK NOOP completed"], lines
+    b.logout()
+    a.close()
+
+
+def server_keepalive(h, client_port):
+    """The TCP timer ss shows for the server's end of our connection."""
+    out = subprocess.run(["ss", "-tnoH", "state", "established",
+                          f"( dport = :{client_port} )"],
+                         capture_output=True, text=True, timeout=10).stdout
+    return out
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="ss (iproute2) "
+                    "is not installed")
+def test_idle_sets_so_keepalive(herald_factory):
+    """CLIENT-QUIRKS: carrier NATs drop silent TCP; IDLE turns on TCP
+    keepalive probes on the server's socket (SO_KEEPALIVE), which ss shows
+    as a keepalive timer."""
+    h = server(herald_factory)
+    r = Raw(h)
+    r.login()
+    r.cmd("S1", "SELECT INBOX")
+    port = r.sock.getsockname()[1]
+    before = server_keepalive(h, port)
+    assert f":{port}" in before and "keepalive" not in before, before
+    idle_start(r)
+    deadline = time.monotonic() + 5
+    while "keepalive" not in server_keepalive(h, port):
+        assert time.monotonic() < deadline, server_keepalive(h, port)
+        time.sleep(0.1)
+    r.send("DONE\r\n")
+    assert r.until_tagged("I1")[-1].startswith("I1 OK")
+    r.close()
+
+
+def test_autologout_after_login_and_idle_renews_it(herald_factory):
+    """Issue 11, 2: autologout after login ([imap] idle_timeout, at least
+    a minute, so this test takes about 100 s); IDLE renews it, the
+    server's own keepalives do not."""
+    h = server(herald_factory, imap="idle_timeout = 1m\n"
+                                    "idle_keepalive = 10s")
+    r = Raw(h)
+    r.login()
+    r.cmd("S1", "SELECT INBOX")
+    t0 = time.monotonic()
+    time.sleep(40)
+    idle_start(r)                   # renews the timer: 60 s from here
+    t_idle = time.monotonic()
+    # past the minute since the last command before IDLE: still here
+    lines, found = read_until(r, lambda ln: ln.startswith("* BYE"), 50)
+    assert not found, lines
+    assert time.monotonic() - t0 >= 85
+    assert "* OK Still here" in lines, lines
+    # a minute after IDLE, whatever the keepalives: logged out
+    lines, found = read_until(r, lambda ln: ln.startswith("* BYE"), 30)
+    assert found, lines
+    assert lines[-1].startswith("* BYE Autologout"), lines
+    assert 55 <= time.monotonic() - t_idle <= 75
+    assert r.f.read() == b""
+    r.close()
+    h.wait_log("imap timeout rip=127.0.0.1")
+
+
+def test_no_expunge_for_a_message_never_announced(herald_factory):
+    """CLIENT-QUIRKS (stalwart #102): a message delivered and expunged
+    between two of B's commands was never announced to B, so B gets
+    neither its EXISTS nor an EXPUNGE; a message B knows that goes at the
+    same time is announced with B's number for it."""
+    h = server(herald_factory)
+    deliver(h, USER, make_msg(1))
+    deliver(h, USER, make_msg(2))
+    b = Raw(h)
+    b.login()
+    b.cmd("S1", "SELECT INBOX")
+    deliver(h, USER, make_msg(3))
+    a = login(h)
+    ok(a.select("INBOX"))
+    ok(a.store("2:3", "+FLAGS", "(\\Deleted)"))
+    ok(a.expunge())
+    a.logout()
+    lines = b.cmd("N1", "NOOP")
+    assert lines == ["* 2 EXPUNGE", "N1 OK NOOP completed"], lines
+    lines = b.cmd("F1", "FETCH 1:* (UID)")
+    assert lines[0].startswith("* 1 FETCH (UID 1)"), lines
+    assert len(lines) == 2, lines
     b.close()

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from harness import ROOT
 from imap_util import (PASSWORD, USER, Raw, connect, deliver, login,
                        make_msg, server, tls_context)
 
@@ -413,3 +414,66 @@ def test_sessions_per_user_limit(herald_factory):
             time.sleep(0.1)
     for x in (b, c, d):
         x.logout()
+
+
+def test_capabilities_hide(herald_factory):
+    """CLIENT-QUIRKS: an admin switch to hide a capability from a client
+    that misbehaves once it sees it ([imap] capabilities_hide); the
+    command still works for a client that uses it anyway."""
+    h = server(herald_factory,
+               imap='capabilities_hide = UTF8=ACCEPT, idle LITERAL-')
+    r = Raw(h)
+    caps = caps_of(r.greeting)
+    assert "IDLE" not in caps and "LITERAL-" not in caps, caps
+    assert caps[0] == "IMAP4rev1" and "ENABLE" in caps, caps
+    after = caps_of(r.login()[-1])
+    assert "UTF8=ACCEPT" not in after and "IDLE" not in after, after
+    assert "LITERAL+" in after and "IMAP4rev2" in after, after
+    lines = r.cmd("c", "CAPABILITY")
+    assert "IDLE" not in lines[0].split(), lines
+    assert r.cmd("e", "ENABLE UTF8=ACCEPT")[0] == "* ENABLED UTF8=ACCEPT"
+    r.close()
+    from harness import Herald
+    for bad in ("IMAP4rev1", "STARTTLS", "AUTH=PLAIN", "X-NONE"):
+        h2 = Herald(listeners=("imap",),
+                    sections={"imap": f"capabilities_hide = {bad}"})
+        try:
+            p = h2.cli("config", "check", check=False)
+            assert p.returncode != 0, bad
+            assert "capabilities_hide" in p.stderr + p.stdout, bad
+        finally:
+            h2.cleanup()
+
+
+def test_huge_literal_reserves_no_memory(herald_factory):
+    """Issue 11 "Done when": {4294967296} is refused without an
+    allocation. The worker's peak virtual size (VmPeak, which a 4 GiB
+    malloc raises even when no page is touched) stays where it was; the
+    release binary, since ASan maps its own arenas."""
+    release = os.path.join(ROOT, "build", "herald")
+    if not os.access(release, os.X_OK):
+        pytest.skip("the release binary build/herald is not built (make)")
+    h = server(herald_factory, binary=release, workers=1)
+    _, (worker,) = h.pids()
+    r = Raw(h)
+    r.login()
+    assert r.cmd("a", "NOOP")[-1].startswith("a OK")
+
+    def peak_kb():
+        with open(f"/proc/{worker}/status") as f:
+            for line in f:
+                if line.startswith("VmPeak:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmPeak")
+
+    base = peak_kb()
+    for i, text in enumerate(("APPEND INBOX {4294967296}",
+                              "APPEND INBOX (\\Seen) ~{4294967296}",
+                              'ID ("name" {4294967295})',
+                              "APPEND INBOX {18446744073709551615}")):
+        lines = r.cmd(f"b{i}", text)
+        assert lines[-1].startswith((f"b{i} NO [TOOBIG]", f"b{i} BAD")), \
+            lines
+    assert r.cmd("c", "NOOP")[-1] == "c OK NOOP completed"
+    assert peak_kb() - base < 256 * 1024, (base, peak_kb())
+    r.close()
