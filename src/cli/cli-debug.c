@@ -50,6 +50,7 @@ debug_usage(FILE *f)
 "  --verify-name NAME     name the certificate must match instead\n"
 "  --ca-file FILE         trusted CAs for encrypt/implicit\n"
 "  --helo NAME            name sent in EHLO (default: hostname)\n"
+"  --bind IP              source address (else [smtp_client] bind_address)\n"
 "  --auth-user USER       AUTH PLAIN/LOGIN as USER; the password is\n"
 "                         read from the HERALD_AUTH_PASS variable\n"
 "  --auth-plaintext       allow AUTH without TLS\n"
@@ -157,8 +158,8 @@ debug_ready(struct smtp_client *client, const struct smtp_client_failure *f,
 		ioev_loop_stop(run->loop);
 		return;
 	}
-	printf("connect: ok remote=\"%s\" esmtp=%s auth=%s\n",
-	       info->remote_name, info->esmtp ? "yes" : "no",
+	printf("connect: ok remote=\"%s\" local=%s esmtp=%s auth=%s\n",
+	       info->remote_name, info->local_ip, info->esmtp ? "yes" : "no",
 	       info->authenticated ? "yes" : "no");
 	if (info->tls)
 		printf("tls: protocol=%s cipher=%s bits=%d verified=%s "
@@ -255,7 +256,7 @@ debug_smtp_send(int argc, char **argv)
 	enum { O_HOST = 256, O_PORT, O_UNIX, O_LMTP, O_TLS, O_SNAME, O_VNAME,
 	       O_CA, O_HELO, O_AUSER, O_APLAIN, O_FROM, O_RCPT, O_NOTIFY,
 	       O_ORCPT, O_RET, O_ENVID, O_8BIT, O_UTF8, O_PREFIX, O_MEM,
-	       O_COUNT, O_TIMEOUT };
+	       O_COUNT, O_TIMEOUT, O_BIND };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "host", required_argument, NULL, O_HOST },
@@ -281,12 +282,13 @@ debug_smtp_send(int argc, char **argv)
 		{ "memory", no_argument, NULL, O_MEM },
 		{ "count", required_argument, NULL, O_COUNT },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "bind", required_argument, NULL, O_BIND },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cfg_path = NULL, *host = "127.0.0.1", *unix_path = NULL;
 	const char *from = NULL, *notify = NULL, *orcpt = NULL, *ca = NULL;
-	const char *helo = NULL, *prefix = NULL;
+	const char *helo = NULL, *prefix = NULL, *bind_ip = NULL;
 	unsigned port = 25, count = 1;
 	unsigned long long timeout = 0;
 	bool memory = false;
@@ -345,6 +347,7 @@ debug_smtp_send(int argc, char **argv)
 		case O_MEM: memory = true; break;
 		case O_COUNT: count = (unsigned)strtoul(optarg, NULL, 10); break;
 		case O_TIMEOUT: timeout = strtoull(optarg, NULL, 10); break;
+		case O_BIND: bind_ip = optarg; break;
 		case 'h':
 			debug_usage(stdout);
 			free(rcpts);
@@ -383,6 +386,10 @@ debug_smtp_send(int argc, char **argv)
 	}
 	if (helo != NULL)
 		o.helo_name = helo;
+	if (bind_ip != NULL) {
+		o.bind_address = bind_ip;
+		o.bind_address6 = bind_ip;
+	}
 	if (o.auth_user != NULL)
 		o.auth_pass = getenv("HERALD_AUTH_PASS");
 	if (timeout > 0) {

@@ -155,6 +155,8 @@ struct config_smtp {
 struct config_smtp_client {
 	char *helo_name;		/* NULL: hostname */
 	char *ca_file;			/* NULL: the system trust store */
+	char *bind_address;		/* IPv4 source address, or NULL */
+	char *bind_address6;		/* IPv6 source address, or NULL */
 	uint64_t connect_timeout_ms;
 	uint64_t greeting_timeout_ms;	/* 4.5.3.2.1 */
 	uint64_t helo_timeout_ms;	/* EHLO, STARTTLS, AUTH */

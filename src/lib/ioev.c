@@ -1186,7 +1186,8 @@ ioev_connect_event(evutil_socket_t fd, short what, void *arg)
 
 struct ioev_connect *
 ioev_connect_start(struct ioev_loop *loop, const struct sockaddr *addr,
-		   socklen_t addrlen, uint64_t timeout_ms,
+		   socklen_t addrlen, const struct sockaddr *bind_addr,
+		   socklen_t bind_len, uint64_t timeout_ms,
 		   const struct ioev_conn_limits *limits,
 		   ioev_connect_cb_t *cb, void *ctx)
 {
@@ -1207,6 +1208,10 @@ ioev_connect_start(struct ioev_loop *loop, const struct sockaddr *addr,
 		       SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
 		c->error = errno;
+	} else if (bind_addr != NULL && bind(c->fd, bind_addr, bind_len) < 0) {
+		c->error = errno;
+		close(c->fd);
+		c->fd = -1;
 	} else if (connect(c->fd, addr, addrlen) < 0 && errno != EINPROGRESS) {
 		c->error = errno;
 		close(c->fd);

@@ -249,7 +249,8 @@ void ioev_conn_close(struct ioev_conn *conn);
  * fail. */
 void ioev_conn_close_after_write(struct ioev_conn *conn);
 
-/* Opens an outgoing connection (the SMTP client) without blocking:
+/* Opens an outgoing connection (the SMTP client) without blocking, from
+ * the source address bind_addr when it is not NULL (port 0):
  * cb(conn, 0, ctx) once connected, with a new conn like ioev_conn_new()'s
  * (no TLS, no callbacks yet), or cb(NULL, errno, ctx) when it failed
  * (ETIMEDOUT after timeout_ms; 0: no limit). cb runs exactly once, on a
@@ -260,7 +261,9 @@ struct ioev_connect;
 typedef void ioev_connect_cb_t(struct ioev_conn *conn, int error, void *ctx);
 struct ioev_connect *ioev_connect_start(struct ioev_loop *loop,
 					const struct sockaddr *addr,
-					socklen_t addrlen, uint64_t timeout_ms,
+					socklen_t addrlen,
+					const struct sockaddr *bind_addr,
+					socklen_t bind_len, uint64_t timeout_ms,
 					const struct ioev_conn_limits *limits,
 					ioev_connect_cb_t *cb, void *ctx);
 /* Abandons a pending attempt (its socket is closed, cb never runs); sets

@@ -5,8 +5,12 @@
  * name and the CA file for verified TLS. docs/config.md is generated from
  * it; docs/limits.md explains the limits.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "lib/mem.h"
 
 #include "conf/config.h"
 #include "smtp/smtp-client.h"
@@ -20,6 +24,30 @@
 	  .max = 3600000, .unit = DURATION_MS, .reloadable = true, \
 	  .doc = text }
 
+static int
+bind_check(const char *value, int family, char **error_r)
+{
+	unsigned char tmp[sizeof(struct in6_addr)];
+
+	if (inet_pton(family, value, tmp) == 1)
+		return 0;
+	*error_r = xasprintf("'%s' is not an %s address", value,
+			     family == AF_INET ? "IPv4" : "IPv6");
+	return -1;
+}
+
+static int
+bind4_check(const char *value, char **error_r)
+{
+	return bind_check(value, AF_INET, error_r);
+}
+
+static int
+bind6_check(const char *value, char **error_r)
+{
+	return bind_check(value, AF_INET6, error_r);
+}
+
 static const struct setting smtp_client_settings[] = {
 	{ .key = "helo_name", .type = SETTING_STRING,
 	  .offset = OFF(smtp_client.helo_name), .reloadable = true,
@@ -32,6 +60,18 @@ static const struct setting smtp_client_settings[] = {
 		 "destination's TLS policy requires a verified certificate "
 		 "(`encrypt`, implicit TLS). Unset: the system's trust "
 		 "store." },
+	{ .key = "bind_address", .type = SETTING_STRING,
+	  .offset = OFF(smtp_client.bind_address), .reloadable = true,
+	  .check = bind4_check,
+	  .doc = "Source IPv4 address of outgoing connections (Postfix's "
+		 "smtp_bind_address): the address whose PTR record matches "
+		 "helo_name on a host with several. Unset: the system "
+		 "chooses." },
+	{ .key = "bind_address6", .type = SETTING_STRING,
+	  .offset = OFF(smtp_client.bind_address6), .reloadable = true,
+	  .check = bind6_check,
+	  .doc = "Source IPv6 address of outgoing connections. Unset: the "
+		 "system chooses." },
 	TIMEOUT("connect_timeout", connect_timeout_ms, "30s",
 		"How long a TCP connect to a remote server may take."),
 	TIMEOUT("greeting_timeout", greeting_timeout_ms, "5m",

@@ -110,6 +110,8 @@ smtp_client_opts_from_config(const struct config *cfg,
 
 	smtp_client_opts_default(o);
 	o->helo_name = c->helo_name != NULL ? c->helo_name : cfg->hostname;
+	o->bind_address = c->bind_address;
+	o->bind_address6 = c->bind_address6;
 	o->timeouts.connect_ms = c->connect_timeout_ms;
 	o->timeouts.greeting_ms = c->greeting_timeout_ms;
 	o->timeouts.helo_ms = c->helo_timeout_ms;
@@ -772,6 +774,8 @@ client_connected(struct ioev_conn *conn, int error, void *ctx)
 	c->conn = conn;
 	client_ref(c);		/* released by the close callback */
 	memcpy(c->id, ioev_conn_id(conn), sizeof(c->id));
+	snprintf(c->info.local_ip, sizeof(c->info.local_ip), "%s",
+		 ioev_conn_local_ip(conn));
 	ioev_conn_set_callbacks(conn, &client_conn_cbs, c);
 	log_debug(c->id, "smtp-client", "connected", "host=%s addr=%s port=%u",
 		  c->info.server_name, c->info.peer_ip, c->info.peer_port);
@@ -845,6 +849,32 @@ client_later(void *ctx)
 	client_unref(c);
 }
 
+/* The source address for family, or 0 when there is none to bind. */
+static socklen_t
+client_bind_addr(int family, const char *text, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (text == NULL || *text == '\0')
+		return 0;
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		if (inet_pton(AF_INET, text, &sin->sin_addr) != 1)
+			return 0;
+		sin->sin_family = AF_INET;
+		return sizeof(*sin);
+	}
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		if (inet_pton(AF_INET6, text, &sin6->sin6_addr) != 1)
+			return 0;
+		sin6->sin6_family = AF_INET6;
+		return sizeof(*sin6);
+	}
+	return 0;
+}
+
 struct smtp_client *
 smtp_client_connect(struct ioev_loop *loop, const struct sockaddr *addr,
 		    socklen_t addrlen, const struct smtp_client_opts *opts,
@@ -852,6 +882,8 @@ smtp_client_connect(struct ioev_loop *loop, const struct sockaddr *addr,
 {
 	struct smtp_client *c = xcalloc(1, sizeof(*c));
 	struct smtp_reply_limits rl;
+	struct sockaddr_storage bind_ss;
+	socklen_t bind_len;
 	unsigned port = 0;
 
 	c->loop = loop;
@@ -905,8 +937,15 @@ smtp_client_connect(struct ioev_loop *loop, const struct sockaddr *addr,
 	c->timer = ioev_timer_new(loop, client_timeout, c);
 	c->later = ioev_timer_new(loop, client_later, c);
 	client_set_state(c, CS_CONNECTING);
+	bind_len = client_bind_addr(addr->sa_family,
+				    addr->sa_family == AF_INET ?
+				    opts->bind_address : opts->bind_address6,
+				    &bind_ss);
+	c->opts.bind_address = c->opts.bind_address6 = NULL;
 	c->connecting = ioev_connect_start(loop, (const struct sockaddr *)&c->addr,
-					   c->addrlen,
+					   c->addrlen, bind_len > 0 ?
+					   (const struct sockaddr *)&bind_ss :
+					   NULL, bind_len,
 					   c->opts.timeouts.connect_ms, NULL,
 					   client_connected, c);
 	return c;

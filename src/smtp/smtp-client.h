@@ -103,10 +103,16 @@ struct smtp_client_opts {
 	bool auth_allow_plaintext;
 	struct smtp_client_timeouts timeouts;
 	struct smtp_client_limits limits;
+	/* Source address for TCP connections of each family ("192.0.2.7",
+	 * "2001:db8::7"); NULL: the system chooses. A value that does not
+	 * parse is ignored (the config check refuses it). */
+	const char *bind_address;
+	const char *bind_address6;
 };
 
 /* Fills *opts_r from cfg->smtp_client: helo_name = cfg->hostname (or
- * [smtp_client] helo_name), timeouts and limits from the settings, policy
+ * [smtp_client] helo_name), bind addresses, timeouts and limits from
+ * the settings, policy
  * MAY, protocol SMTP, no TLS context and no AUTH (the caller sets those).
  * The strings point into cfg. */
 void smtp_client_opts_from_config(const struct config *cfg,
@@ -187,6 +193,7 @@ struct smtp_client_info {
 	char peer_ip[46];	/* "192.0.2.1", "2001:db8::1", "unix" */
 	unsigned peer_port;	/* 0 for unix */
 	const char *server_name; /* opts->server_name, or peer_ip */
+	char local_ip[46];	/* our end, once connected ("" before) */
 	/* The domain the remote named in its greeting ("mx.example.org"),
 	 * or "" */
 	const char *remote_name;

@@ -813,3 +813,24 @@ def test_utf8_address_needs_smtputf8(sink):
     assert rc == 1
     assert list(rcpts.values())[0][:2] == (553, "5.6.7")
     assert s.dumps() == []
+
+
+def test_bind_address(sink, tmp_path):
+    s = sink()
+    conf = tmp_path / "herald.conf"
+    conf.write_text(f"hostname = out.example.test\ndata_dir = {tmp_path}\n"
+                    "[smtp_client]\nbind_address = 127.0.0.2\n"
+                    "helo_name = mx-out.example.test\n")
+    rc, out, _ = smtp_send("-c", str(conf), "--port", str(s.port),
+                           "--tls", "none", "--from", "a@example.test",
+                           "--rcpt", "b@example.org")
+    assert rc == 0, out
+    assert "local=127.0.0.2" in line_with(out, "connect:")
+    d = s.dumps()[0]
+    assert b"X-Client-Addr: 127.0.0.2\n" in d
+    assert b"X-Helo-Args: mx-out.example.test\n" in d
+    conf.write_text(f"data_dir = {tmp_path}\n[smtp_client]\n"
+                    "bind_address = 2001:db8::1\n")
+    p = subprocess.run([HERALD_BIN, "config", "check", "-c", str(conf)],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0 and "not an IPv4 address" in p.stderr, p.stderr
