@@ -10,6 +10,7 @@
 #include "daemon/daemon.h"
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "queue/queue.h"
 #include "store/store.h"
 
 /* Each worker opens the store after it has dropped privileges, so the
@@ -121,6 +122,7 @@ cli_serve(int argc, char **argv)
 		return CLI_ERROR;
 	}
 	daemon_set_worker_hooks(serve_worker_init, serve_worker_deinit);
+	daemon_set_runner_hooks(queue_runner_start, queue_runner_stop);
 	rc = daemon_serve(path, cfg);
 	config_free(&cfg);
 	return rc;

@@ -471,7 +471,7 @@ run_notified(struct store *store, void *ctx, const char **error_r)
 
 	if (r != STORE_OK)
 		return r;
-	if (c->count == 0)
+	if (c->count == 0 && c->rcpt_ids == NULL)
 		rc = sqlite_exec(db, "UPDATE queue_rcpts SET notify = 0"
 				 " WHERE queue_id = ?", "i", c->id);
 	for (size_t i = 0; i < c->count && rc == SQLITE_OK; i++)

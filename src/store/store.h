@@ -971,8 +971,8 @@ enum store_result store_queue_record(struct store *store, int64_t id,
 				     const struct store_queue_result *results,
 				     size_t count, bool *finished_r,
 				     const char **error_r);
-/* The DSNs owed for these recipients of entry id were injected (count 0:
- * all of them); delay_warned also sets the entry's warned flag. Removes
+/* The DSNs owed for these recipients of entry id were injected (rcpt_ids
+ * NULL: all of them); delay_warned also sets the entry's warned flag. Removes
  * the entry when it is then finished, as store_queue_record does. */
 enum store_result store_queue_notified(struct store *store, int64_t id,
 				       const int64_t *rcpt_ids, size_t count,

@@ -116,6 +116,8 @@ class Site:
         secs = {"tls": f"cert = {cert}\nkey = {key}"}
         if dns_config:
             secs["dns"] = dns_config
+        # a [queue] section runs the queue runner (harness: off without)
+        secs["queue"] = ""
         for name, body in (sections or {}).items():
             secs[name] = (secs[name] + "\n" + body) if name in secs else body
         self.h = factory(listeners=listeners, host=addr,

@@ -1,0 +1,1075 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The queue runner process (docs/outbound.md): takes due messages from
+ * the store (woken by the queue counter when mail is queued or flushed,
+ * and by a timer for the next retry), groups each message's due
+ * recipients by destination, and runs one transaction per message and
+ * destination on connections it keeps per destination (reused while
+ * busy, within per-destination and global limits). Each transaction's
+ * outcome is made durable before its connection carries the next one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dns/dns.h"
+#include "lib/ioev.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+#include "queue/queue-private.h"
+#include "smtp/smtp-client.h"
+#include "tls/tls.h"
+
+/* A resolved destination is looked up again after this, when it has no
+ * connection open. */
+#define RESOLVE_TTL_MS 60000
+/* The runner lock is tried this often while another runner (of the
+ * previous generation, after a reload) still holds it. */
+#define LOCK_RETRY_MS 200
+
+uint64_t
+queue_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void scan(struct queue_runner *rn);
+static void dest_pump(struct queue_dest *d);
+static void conn_try(struct queue_conn *c);
+static void conn_close(struct queue_conn *c);
+static void tx_finish(struct queue_tx *tx);
+
+static void
+maybe_stopped(struct queue_runner *rn)
+{
+	if (rn->stopping && rn->pool_jobs == 0)
+		ioev_loop_stop(rn->loop);
+}
+
+/* ---- the schedule timer ---- */
+
+static void
+due_cb(void *ctx)
+{
+	struct queue_runner *rn = ctx;
+
+	rn->next_due = 0;
+	scan(rn);
+}
+
+static void
+arm_due(struct queue_runner *rn, int64_t when)
+{
+	int64_t now = (int64_t)time(NULL);
+
+	if (when <= 0 || rn->stopping)
+		return;
+	if (rn->next_due != 0 && rn->next_due <= when)
+		return;
+	rn->next_due = when;
+	/* whole seconds in the store: wake just after the second turns */
+	ioev_timer_start(rn->due_timer, when > now ?
+			 (uint64_t)(when - now) * 1000 + 20 : 0, false);
+}
+
+/* ---- messages ---- */
+
+static void
+msg_unref(struct queue_msg *m)
+{
+	struct queue_runner *rn = m->rn;
+	struct queue_msg **pp;
+
+	if (--m->refs > 0)
+		return;
+	for (pp = &rn->msgs; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == m) {
+			*pp = m->next;
+			break;
+		}
+	}
+	rn->n_msgs--;
+	if (m->fd >= 0)
+		close(m->fd);
+	store_queue_entries_free(&m->e, 1);
+	free(m);
+	if (rn->scan_again && !rn->stopping)
+		scan(rn);
+}
+
+static struct queue_dest *
+dest_get(struct queue_runner *rn, const struct queue_route *route)
+{
+	struct queue_dest *d;
+	char key[sizeof(d->key)];
+
+	queue_route_key(route, key, sizeof(key));
+	for (d = rn->dests; d != NULL; d = d->next)
+		if (strcmp(d->key, key) == 0)
+			return d;
+	d = xcalloc(1, sizeof(*d));
+	d->rn = rn;
+	snprintf(d->key, sizeof(d->key), "%s", key);
+	d->route = *route;
+	d->next = rn->dests;
+	rn->dests = d;
+	return d;
+}
+
+static bool
+rcpt_is_open(const struct store_queue_entry_rcpt *r)
+{
+	return strcmp(r->status, STORE_QUEUE_PENDING) == 0 ||
+	       strcmp(r->status, STORE_QUEUE_DEFERRED) == 0;
+}
+
+/* Groups the message's due recipients by destination: one transaction
+ * each. */
+static void
+msg_dispatch(struct queue_msg *m)
+{
+	struct queue_runner *rn = m->rn;
+	struct store_queue_entry *e = m->e;
+	int64_t now = (int64_t)time(NULL);
+	struct queue_tx **txs = xcalloc(e->n_rcpts, sizeof(*txs));
+	size_t n_tx = 0;
+	char key[QUEUE_HOST_MAX + QUEUE_PATH_MAX + 32];
+	char (*keys)[sizeof(key)] = xcalloc(e->n_rcpts, sizeof(*keys));
+
+	for (size_t i = 0; i < e->n_rcpts; i++) {
+		const struct store_queue_entry_rcpt *r = &e->rcpts[i];
+		struct queue_route route;
+		size_t k;
+
+		if (!rcpt_is_open(r) || r->next_attempt > now)
+			continue;
+		queue_route_for(rn->cfg, queue_address_domain(r->address),
+				&route);
+		queue_route_key(&route, key, sizeof(key));
+		for (k = 0; k < n_tx && strcmp(keys[k], key) != 0; k++)
+			;
+		if (k == n_tx) {
+			txs[k] = xcalloc(1, sizeof(*txs[k]));
+			txs[k]->m = m;
+			txs[k]->d = dest_get(rn, &route);
+			txs[k]->idx = xcalloc(e->n_rcpts, sizeof(size_t));
+			memcpy(keys[k], key, sizeof(key));
+			n_tx++;
+			m->refs++;
+		}
+		txs[k]->idx[txs[k]->n++] = i;
+	}
+	for (size_t k = 0; k < n_tx; k++) {
+		struct queue_dest *d = txs[k]->d;
+
+		txs[k]->t_queued_ms = queue_now_ms();
+		if (d->tail != NULL)
+			d->tail->next = txs[k];
+		else
+			d->head = txs[k];
+		d->tail = txs[k];
+		d->n_waiting++;
+	}
+	for (size_t k = 0; k < n_tx; k++)
+		dest_pump(txs[k]->d);
+	/* not due yet (another recipient's retry): the timer brings it */
+	for (size_t i = 0; i < e->n_rcpts; i++)
+		if (rcpt_is_open(&e->rcpts[i]) && e->rcpts[i].next_attempt > now)
+			arm_due(rn, e->rcpts[i].next_attempt);
+	free(txs);
+	free(keys);
+	msg_unref(m);
+}
+
+struct prep_job {
+	struct queue_msg *m;
+	bool delay;
+};
+
+/* Pool: the DSNs the store says are owed (a bounce recorded before a
+ * crash, `herald queue bounce`, a delay warning), then the entry again. */
+static void
+prep_work(void *ctx)
+{
+	struct prep_job *j = ctx;
+	struct queue_msg *m = j->m;
+	struct store_queue_entry *e = NULL;
+	const char *error = NULL;
+
+	queue_report_owed(m->rn, m, j->delay);
+	if (store_queue_get(m->rn->store, m->e->id, &e, &error) == STORE_OK) {
+		store_queue_entries_free(&m->e, 1);
+		m->e = e;
+	} else {
+		/* finished (or deleted): nothing left to send */
+		for (size_t i = 0; i < m->e->n_rcpts; i++) {
+			free(m->e->rcpts[i].status);
+			m->e->rcpts[i].status = xstrdup(STORE_QUEUE_SENT);
+		}
+	}
+}
+
+static void
+prep_done(void *ctx)
+{
+	struct prep_job *j = ctx;
+	struct queue_msg *m = j->m;
+	struct queue_runner *rn = m->rn;
+
+	free(j);
+	rn->pool_jobs--;
+	if (rn->stopping) {
+		msg_unref(m);
+		maybe_stopped(rn);
+		return;
+	}
+	msg_dispatch(m);
+}
+
+static void
+msg_start(struct queue_msg *m)
+{
+	struct queue_runner *rn = m->rn;
+	struct store_queue_entry *e = m->e;
+	int64_t now = (int64_t)time(NULL);
+	bool owed = false, deferred = false, delay;
+
+	for (size_t i = 0; i < e->n_rcpts; i++) {
+		owed |= e->rcpts[i].notify != STORE_QUEUE_NOTIFY_NONE;
+		deferred |= strcmp(e->rcpts[i].status,
+				   STORE_QUEUE_DEFERRED) == 0;
+	}
+	delay = !e->warned && deferred &&
+		queue_delay_warning_due(rn->q, e->created, now);
+	if (owed || delay) {
+		struct prep_job *j = xcalloc(1, sizeof(*j));
+
+		j->m = m;
+		j->delay = delay;
+		rn->pool_jobs++;
+		ioev_run_blocking(rn->loop, prep_work, prep_done, j);
+		return;
+	}
+	msg_dispatch(m);
+}
+
+/* ---- scanning the store ---- */
+
+struct scan_job {
+	struct queue_runner *rn;
+	int64_t *skip;			/* ids in hand already */
+	size_t n_skip;
+	size_t max;
+	struct store_queue_entry **entries;
+	int *fds;
+	size_t n;
+	int64_t next;
+	bool full;
+};
+
+static void
+scan_work(void *ctx)
+{
+	struct scan_job *j = ctx;
+	struct queue_runner *rn = j->rn;
+	const char *error = NULL;
+	int64_t *ids = NULL;
+	size_t n = 0;
+
+	if (store_queue_due(rn->store, (int64_t)time(NULL), j->max + j->n_skip,
+			    &ids, &n, &j->next, &error) != STORE_OK) {
+		log_warn(NULL, "queue", "scan-failed", "error=\"%s\"",
+			 error != NULL ? error : "?");
+		j->next = (int64_t)time(NULL) + 5;
+		return;
+	}
+	j->full = n == j->max + j->n_skip;
+	j->entries = xcalloc(n > 0 ? n : 1, sizeof(*j->entries));
+	j->fds = xcalloc(n > 0 ? n : 1, sizeof(*j->fds));
+	for (size_t i = 0; i < n && j->n < j->max; i++) {
+		struct store_queue_entry *e = NULL;
+		bool skip = false;
+		int fd = -1;
+
+		for (size_t k = 0; k < j->n_skip && !skip; k++)
+			skip = j->skip[k] == ids[i];
+		if (skip || store_queue_get(rn->store, ids[i], &e, &error) !=
+		    STORE_OK)
+			continue;
+		if (store_blob_open(rn->store, e->blob_id, &fd, &error) !=
+		    STORE_OK) {
+			log_warn(e->msg_id, "queue", "blob-failed",
+				 "queue_id=%lld blob=%s error=\"%s\"",
+				 (long long)e->id, e->blob_id,
+				 error != NULL ? error : "?");
+			store_queue_entries_free(&e, 1);
+			continue;
+		}
+		j->entries[j->n] = e;
+		j->fds[j->n++] = fd;
+	}
+	free(ids);
+}
+
+static void
+scan_done(void *ctx)
+{
+	struct scan_job *j = ctx;
+	struct queue_runner *rn = j->rn;
+
+	rn->pool_jobs--;
+	rn->scanning = false;
+	for (size_t i = 0; i < j->n; i++) {
+		struct queue_msg *m;
+
+		if (rn->stopping) {
+			close(j->fds[i]);
+			store_queue_entries_free(&j->entries[i], 1);
+			continue;
+		}
+		m = xcalloc(1, sizeof(*m));
+		m->rn = rn;
+		m->e = j->entries[i];
+		m->fd = j->fds[i];
+		m->refs = 1;
+		if (m->e->msg_id != NULL)
+			snprintf(m->name, sizeof(m->name), "%s", m->e->msg_id);
+		else
+			snprintf(m->name, sizeof(m->name), "Q%lld",
+				 (long long)m->e->id);
+		m->next = rn->msgs;
+		rn->msgs = m;
+		rn->n_msgs++;
+		msg_start(m);
+	}
+	if (!rn->stopping) {
+		/* more are due than were taken: again when some are done;
+		 * all due ones unreadable: not in a tight loop */
+		if (j->full && j->n == 0)
+			arm_due(rn, (int64_t)time(NULL) + 5);
+		else
+			arm_due(rn, j->next);
+		if (j->full && j->n > 0)
+			rn->scan_again = true;
+		if (rn->scan_again)
+			scan(rn);
+	}
+	free(j->skip);
+	free(j->entries);
+	free(j->fds);
+	free(j);
+	maybe_stopped(rn);
+}
+
+static void
+scan(struct queue_runner *rn)
+{
+	struct scan_job *j;
+	size_t k = 0;
+
+	if (rn->stopping || !rn->started)
+		return;
+	if (rn->scanning || rn->n_msgs >= rn->q->batch) {
+		rn->scan_again = true;
+		return;
+	}
+	rn->scan_again = false;
+	rn->scanning = true;
+	j = xcalloc(1, sizeof(*j));
+	j->rn = rn;
+	j->max = rn->q->batch - rn->n_msgs;
+	j->skip = xcalloc(rn->n_msgs > 0 ? rn->n_msgs : 1, sizeof(*j->skip));
+	for (struct queue_msg *m = rn->msgs; m != NULL; m = m->next)
+		j->skip[k++] = m->e->id;
+	j->n_skip = k;
+	rn->pool_jobs++;
+	ioev_run_blocking(rn->loop, scan_work, scan_done, j);
+}
+
+static void
+watch_cb(int fd, void *ctx)
+{
+	struct queue_runner *rn = ctx;
+	uint64_t c;
+
+	(void)fd;
+	store_watch_ack(rn->watch);
+	c = store_queue_counter(rn->store);
+	if (c == rn->counter)
+		return;
+	rn->counter = c;
+	scan(rn);
+}
+
+/* ---- transactions ---- */
+
+struct record_job {
+	struct queue_tx *tx;
+	bool owed;
+};
+
+static void
+record_work(void *ctx)
+{
+	struct record_job *j = ctx;
+	struct queue_tx *tx = j->tx;
+	struct queue_runner *rn = tx->m->rn;
+	struct store_queue_result *res = xcalloc(tx->n, sizeof(*res));
+	const char *error = NULL;
+	enum store_result r;
+
+	for (size_t i = 0; i < tx->n; i++) {
+		res[i] = tx->out[i].res;
+		j->owed |= res[i].notify != STORE_QUEUE_NOTIFY_NONE;
+	}
+	r = store_queue_record(rn->store, tx->m->e->id, res, tx->n, NULL,
+			       &error);
+	if (r != STORE_OK && r != STORE_E_NOT_FOUND)
+		/* the outcome is lost: the recipients stay as they were and
+		 * are tried again (a remote that took it may see it twice,
+		 * as RFC 5321 6.3 allows) */
+		log_warn(tx->m->name, "queue", "record-failed",
+			 "error=\"%s\"", error != NULL ? error : "?");
+	else if (r == STORE_OK && j->owed)
+		queue_report_owed(rn, tx->m, false);
+	free(res);
+}
+
+static void
+record_done(void *ctx)
+{
+	struct record_job *j = ctx;
+	struct queue_tx *tx = j->tx;
+	struct queue_runner *rn = tx->m->rn;
+	struct queue_conn *c = tx->c;
+	struct queue_dest *d = tx->d;
+	bool reusable = c != NULL && c->cl != NULL && c->ready &&
+		smtp_client_is_reusable(c->cl);
+
+	free(j);
+	rn->pool_jobs--;
+	for (size_t i = 0; i < tx->n; i++) {
+		if (tx->out[i].retry_now) {
+			/* the same MX over IPv4: this IPv6 session is done */
+			reusable = false;
+			if (!d->prefer_ipv4) {
+				d->prefer_ipv4 = true;
+				queue_targets_prefer_ipv4(d->targets,
+							  d->n_targets);
+			}
+		}
+		if (strcmp(tx->out[i].res.status, STORE_QUEUE_DEFERRED) == 0)
+			arm_due(rn, tx->out[i].res.next_attempt);
+	}
+	if (c != NULL)
+		c->tx = NULL;
+	tx_finish(tx);
+	if (rn->stopping) {
+		maybe_stopped(rn);
+		return;
+	}
+	if (c != NULL) {
+		if (reusable) {
+			dest_pump(d);
+			if (c->tx == NULL && c->cl != NULL) {
+				if (rn->q->connection_cache_ms == 0)
+					conn_close(c);
+				else
+					ioev_timer_start(c->idle,
+						rn->q->connection_cache_ms,
+						false);
+			}
+		} else {
+			conn_close(c);
+		}
+	}
+	dest_pump(d);
+}
+
+static void
+tx_finish(struct queue_tx *tx)
+{
+	struct queue_msg *m = tx->m;
+
+	queue_outcomes_free(tx);
+	free(tx->idx);
+	free(tx);
+	msg_unref(m);
+}
+
+static void
+tx_record(struct queue_tx *tx)
+{
+	struct record_job *j = xcalloc(1, sizeof(*j));
+	struct queue_runner *rn = tx->m->rn;
+
+	tx->t_done_ms = queue_now_ms();
+	queue_log_outcomes(tx);
+	j->tx = tx;
+	rn->pool_jobs++;
+	ioev_run_blocking(rn->loop, record_work, record_done, j);
+}
+
+static void
+tx_fail(struct queue_tx *tx, bool permanent, const char *dsn,
+	const char *reason)
+{
+	queue_outcomes_fail(tx, permanent, dsn, reason);
+	tx_record(tx);
+}
+
+static unsigned
+notify_bits(const char *notify)
+{
+	unsigned v = 0;
+
+	if (notify == NULL)
+		return 0;
+	if (strcasestr(notify, "NEVER") != NULL)
+		return SMTP_NOTIFY_NEVER;
+	if (strcasestr(notify, "SUCCESS") != NULL)
+		v |= SMTP_NOTIFY_SUCCESS;
+	if (strcasestr(notify, "FAILURE") != NULL)
+		v |= SMTP_NOTIFY_FAILURE;
+	if (strcasestr(notify, "DELAY") != NULL)
+		v |= SMTP_NOTIFY_DELAY;
+	return v;
+}
+
+static void
+tx_sent(struct smtp_client *cl, const struct smtp_client_send_result *res,
+	void *ctx)
+{
+	struct queue_tx *tx = ctx;
+
+	(void)cl;
+	queue_outcomes_from_send(tx, res);
+	tx_record(tx);
+}
+
+static void
+tx_send(struct queue_conn *c, struct queue_tx *tx)
+{
+	const struct store_queue_entry *e = tx->m->e;
+	struct smtp_client_rcpt *rcpts = xcalloc(tx->n, sizeof(*rcpts));
+	char **orcpt = xcalloc(tx->n, sizeof(*orcpt));
+	struct smtp_client_envelope env = {
+		.mail_from = e->env_from,
+		.ret = e->dsn_ret == NULL ? SMTP_RET_UNSPECIFIED :
+		       strcasecmp(e->dsn_ret, "FULL") == 0 ? SMTP_RET_FULL :
+		       SMTP_RET_HDRS,
+		.envid = e->dsn_envid,
+		.smtputf8 = e->need_smtputf8,
+		.body = e->need_8bitmime ? SMTP_BODY_8BITMIME :
+			SMTP_BODY_UNSPECIFIED,
+		.rcpts = rcpts,
+		.n_rcpts = tx->n,
+	};
+	struct smtp_client_message msg = { .fd = tx->m->fd };
+	uint64_t now = queue_now_ms();
+
+	ioev_timer_stop(c->idle);
+	c->tx = tx;
+	tx->c = c;
+	tx->t_conn_ms = c->t_start_ms > tx->t_queued_ms ? c->t_start_ms : now;
+	tx->t_send_ms = now;
+	c->t_start_ms = 0;
+	tx->d->last_start_ms = now;
+	for (size_t i = 0; i < tx->n; i++) {
+		const struct store_queue_entry_rcpt *r = &e->rcpts[tx->idx[i]];
+
+		rcpts[i].address = r->address;
+		rcpts[i].notify = notify_bits(r->dsn_notify);
+		if (r->dsn_orcpt != NULL && strchr(r->dsn_orcpt, ';') != NULL) {
+			orcpt[i] = xstrdup(r->dsn_orcpt);
+			*strchr(orcpt[i], ';') = '\0';
+			rcpts[i].orcpt_type = orcpt[i];
+			rcpts[i].orcpt_addr = orcpt[i] + strlen(orcpt[i]) + 1;
+		}
+	}
+	smtp_client_send(c->cl, &env, &msg, tx_sent, tx);
+	for (size_t i = 0; i < tx->n; i++)
+		free(orcpt[i]);
+	free(orcpt);
+	free(rcpts);
+}
+
+/* ---- connections ---- */
+
+static struct queue_tx *
+dest_pop(struct queue_dest *d)
+{
+	struct queue_tx *tx = d->head;
+
+	if (tx == NULL)
+		return NULL;
+	d->head = tx->next;
+	if (d->head == NULL)
+		d->tail = NULL;
+	tx->next = NULL;
+	d->n_waiting--;
+	return tx;
+}
+
+/* Every target failed: what is waiting for this destination fails with
+ * the last error, unless another connection still serves it. */
+static void
+conn_all_failed(struct queue_conn *c)
+{
+	struct queue_dest *d = c->d;
+	bool serving = false;
+	char *reason = xstrdup(c->last_error != NULL ? c->last_error :
+			       "no address to connect to");
+	char dsn[16];
+	bool perm = c->all_perm && c->last_error != NULL;
+	struct queue_tx *tx;
+
+	snprintf(dsn, sizeof(dsn), "%s", c->last_dsn[0] != '\0' ?
+		 c->last_dsn : "4.4.1");
+	for (struct queue_conn *o = d->conns; o != NULL; o = o->next)
+		serving |= o != c && o->ready;
+	conn_close(c);
+	/* looked up again next time: the addresses may have changed */
+	if (d->n_conns == 0 && d->state == DEST_READY)
+		d->state = DEST_UNRESOLVED;
+	if (!serving)
+		while ((tx = dest_pop(d)) != NULL)
+			tx_fail(tx, perm, dsn, reason);
+	free(reason);
+}
+
+static void
+conn_ready(struct smtp_client *cl, const struct smtp_client_failure *failure,
+	   void *ctx)
+{
+	struct queue_conn *c = ctx;
+	struct queue_dest *d = c->d;
+	struct queue_tx *tx;
+
+	(void)cl;
+	if (failure == NULL) {
+		c->ready = true;
+		d->n_connecting--;
+		tx = dest_pop(d);
+		if (tx != NULL)
+			tx_send(c, tx);
+		else
+			ioev_timer_start(c->idle, d->rn->q->connection_cache_ms,
+					 false);
+		return;
+	}
+	free(c->last_error);
+	c->last_error = xstrdup(failure->message);
+	if (failure->reply != NULL && failure->reply->enhanced[0] != '\0')
+		snprintf(c->last_dsn, sizeof(c->last_dsn), "%s",
+			 failure->reply->enhanced);
+	else
+		snprintf(c->last_dsn, sizeof(c->last_dsn), "%s",
+			 failure->permanent ? "5.0.0" :
+			 failure->error == SMTP_CLIENT_ERR_TLS_CERT ||
+			 failure->error == SMTP_CLIENT_ERR_TLS_UNAVAILABLE ?
+			 "4.7.5" : "4.4.1");
+	if (!failure->permanent)
+		c->all_perm = false;
+	char why[600];
+
+	log_info(NULL, "queue", "connect-failed", "dest=%s relay=%s[%s] "
+		 "error=%s reason=%s", d->key, c->cur.host, c->cur.ip,
+		 smtp_client_error_name(failure->error),
+		 log_str(why, sizeof(why), failure->message));
+	smtp_client_free(&c->cl);
+	if (failure->error == SMTP_CLIENT_ERR_TLS_HANDSHAKE && !c->no_tls &&
+	    d->route.tls == CONFIG_QUEUE_TLS_MAY) {
+		/* RFC 7435: opportunistic TLS that fails is retried in
+		 * the clear rather than not delivered */
+		c->no_tls = true;
+		conn_try(c);
+		return;
+	}
+	c->no_tls = false;
+	c->ti++;
+	conn_try(c);
+}
+
+static enum smtp_client_tls_policy
+client_policy(enum config_queue_tls t)
+{
+	switch (t) {
+	case CONFIG_QUEUE_TLS_NONE:
+		return SMTP_CLIENT_TLS_NONE;
+	case CONFIG_QUEUE_TLS_ENCRYPT:
+		return SMTP_CLIENT_TLS_ENCRYPT;
+	case CONFIG_QUEUE_TLS_IMPLICIT:
+		return SMTP_CLIENT_TLS_IMPLICIT;
+	default:
+		return SMTP_CLIENT_TLS_MAY;
+	}
+}
+
+static void
+conn_try(struct queue_conn *c)
+{
+	struct queue_dest *d = c->d;
+	struct queue_runner *rn = d->rn;
+	struct smtp_client_opts opts;
+	const char *local_error = NULL;
+
+	if (c->ti >= d->n_targets) {
+		conn_all_failed(c);
+		return;
+	}
+	c->cur = d->targets[c->ti];
+	smtp_client_opts_from_config(rn->cfg, &opts);
+	opts.protocol = d->route.lmtp ? SMTP_CLIENT_LMTP : SMTP_CLIENT_SMTP;
+	opts.server_name = c->cur.host[0] != '\0' ? c->cur.host : NULL;
+	opts.tls_policy = c->no_tls || c->cur.ss.ss_family == AF_UNIX ?
+		SMTP_CLIENT_TLS_NONE : client_policy(d->route.tls);
+	opts.tls = rn->tls;
+	if (rn->tls == NULL && opts.tls_policy == SMTP_CLIENT_TLS_MAY)
+		opts.tls_policy = SMTP_CLIENT_TLS_NONE;
+	else if (rn->tls == NULL && opts.tls_policy != SMTP_CLIENT_TLS_NONE)
+		local_error = rn->tls_error;
+	if (d->route.relayhost && rn->q->relayhost_auth != NULL) {
+		if (rn->auth_user == NULL)
+			local_error = rn->auth_error;
+		opts.auth_user = rn->auth_user;
+		opts.auth_pass = rn->auth_pass;
+	}
+	if (local_error != NULL) {
+		free(c->last_error);
+		c->last_error = xstrdup(local_error);
+		snprintf(c->last_dsn, sizeof(c->last_dsn), "4.3.5");
+		c->all_perm = false;
+		c->ti = d->n_targets;
+		conn_all_failed(c);
+		return;
+	}
+	if (c->t_start_ms == 0)
+		c->t_start_ms = queue_now_ms();
+	c->cl = smtp_client_connect(rn->loop, (const struct sockaddr *)&c->cur.ss,
+				    c->cur.len, &opts, conn_ready, c);
+}
+
+static void
+idle_cb(void *ctx)
+{
+	struct queue_conn *c = ctx;
+
+	if (c->tx == NULL) {
+		struct queue_dest *d = c->d;
+
+		conn_close(c);
+		dest_pump(d);
+	}
+}
+
+static void
+conn_open(struct queue_dest *d)
+{
+	struct queue_runner *rn = d->rn;
+	struct queue_conn *c = xcalloc(1, sizeof(*c));
+
+	c->d = d;
+	c->all_perm = true;
+	c->idle = ioev_timer_new(rn->loop, idle_cb, c);
+	c->next = d->conns;
+	d->conns = c;
+	d->n_conns++;
+	d->n_connecting++;
+	rn->n_conns++;
+	conn_try(c);
+}
+
+static void
+conn_close(struct queue_conn *c)
+{
+	struct queue_dest *d = c->d;
+	struct queue_conn **pp;
+
+	for (pp = &d->conns; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	d->n_conns--;
+	if (!c->ready)
+		d->n_connecting--;
+	d->rn->n_conns--;
+	if (c->ready && c->cl != NULL && smtp_client_is_reusable(c->cl))
+		smtp_client_quit(&c->cl);
+	else
+		smtp_client_free(&c->cl);
+	ioev_timer_free(&c->idle);
+	free(c->last_error);
+	free(c);
+}
+
+static void
+rate_cb(void *ctx)
+{
+	dest_pump(ctx);
+}
+
+/* destination_rate: whether a transaction may start now; else the
+ * timer brings the destination back. */
+static bool
+dest_rate_ok(struct queue_dest *d)
+{
+	unsigned rate = d->rn->q->destination_rate;
+	uint64_t gap, now;
+
+	if (rate == 0 || d->last_start_ms == 0)
+		return true;
+	gap = 1000 / rate;
+	now = queue_now_ms();
+	if (now >= d->last_start_ms + gap)
+		return true;
+	if (d->rate_timer == NULL)
+		d->rate_timer = ioev_timer_new(d->rn->loop, rate_cb, d);
+	if (!ioev_timer_is_pending(d->rate_timer))
+		ioev_timer_start(d->rate_timer, d->last_start_ms + gap - now,
+				 false);
+	return false;
+}
+
+static void
+dest_resolved(struct queue_dest *d, struct queue_resolved *res)
+{
+	struct queue_tx *tx;
+
+	if (res->status != QUEUE_RESOLVED_OK) {
+		free(res->targets);
+		d->state = DEST_UNRESOLVED;
+		log_info(NULL, "queue", "route-failed", "dest=%s dsn=%s "
+			 "reason=\"%s\"", d->key, res->dsn, res->reason);
+		while ((tx = dest_pop(d)) != NULL)
+			tx_fail(tx, res->status == QUEUE_RESOLVED_PERM,
+				res->dsn, res->reason);
+		return;
+	}
+	free(d->targets);
+	d->targets = res->targets;
+	d->n_targets = res->n_targets;
+	if (d->prefer_ipv4)
+		queue_targets_prefer_ipv4(d->targets, d->n_targets);
+	d->state = DEST_READY;
+	d->resolved_ms = queue_now_ms();
+	dest_pump(d);
+}
+
+static void
+dest_pump(struct queue_dest *d)
+{
+	struct queue_runner *rn = d->rn;
+
+	if (rn->stopping || d->head == NULL)
+		return;
+	if (d->state == DEST_RESOLVING)
+		return;
+	if (d->state == DEST_UNRESOLVED ||
+	    (d->n_conns == 0 &&
+	     queue_now_ms() - d->resolved_ms > RESOLVE_TTL_MS)) {
+		d->state = DEST_RESOLVING;
+		(void)queue_resolve_start(rn, d, dest_resolved);
+		return;
+	}
+	while (d->head != NULL) {
+		struct queue_conn *idle = NULL;
+
+		for (struct queue_conn *c = d->conns; c != NULL; c = c->next)
+			if (c->ready && c->tx == NULL && c->cl != NULL &&
+			    smtp_client_is_reusable(c->cl))
+				idle = c;
+		if (!dest_rate_ok(d))
+			return;
+		if (idle != NULL) {
+			tx_send(idle, dest_pop(d));
+			continue;
+		}
+		if (d->n_connecting < d->n_waiting &&
+		    d->n_conns < rn->q->destination_concurrency &&
+		    rn->n_conns < rn->q->concurrency) {
+			conn_open(d);
+			continue;
+		}
+		return;
+	}
+}
+
+/* ---- start and stop ---- */
+
+/* The relayhost's AUTH credentials: user name on the first line,
+ * password on the second; a file other users may read is refused (a
+ * password in it would be theirs). */
+static void
+read_auth(struct queue_runner *rn)
+{
+	const char *path = rn->q->relayhost_auth;
+	char buf[2048];
+	struct stat st;
+	ssize_t n;
+	int fd;
+	char *nl;
+
+	if (path == NULL)
+		return;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		rn->auth_error = xasprintf("relayhost_auth %s: %s", path,
+					   strerror(errno));
+		goto out;
+	}
+	if ((st.st_mode & 0007) != 0) {
+		rn->auth_error = xasprintf("relayhost_auth %s is readable by "
+					   "every user: not used", path);
+		goto out;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0) {
+		rn->auth_error = xasprintf("relayhost_auth %s: empty", path);
+		goto out;
+	}
+	buf[n] = '\0';
+	nl = strchr(buf, '\n');
+	if (nl == NULL) {
+		rn->auth_error = xasprintf("relayhost_auth %s: needs the user "
+					   "name and the password on two "
+					   "lines", path);
+		goto out;
+	}
+	*nl = '\0';
+	rn->auth_user = xstrdup(buf);
+	nl++;
+	nl[strcspn(nl, "\r\n")] = '\0';
+	rn->auth_pass = xstrdup(nl);
+out:
+	mem_wipe(buf, sizeof(buf));
+	if (fd >= 0)
+		close(fd);
+	if (rn->auth_error != NULL)
+		log_warn(NULL, "queue", "relayhost-auth-failed", "error=\"%s\"",
+			 rn->auth_error);
+}
+
+static void
+runner_begin(struct queue_runner *rn)
+{
+	const char *err = NULL;
+	char *error = NULL;
+
+	rn->dns = dns_resolver_new(rn->loop, &rn->cfg->dns, &err);
+	if (rn->dns == NULL) {
+		rn->dns_error = err;
+		log_warn(NULL, "queue", "dns-failed", "error=\"%s\"",
+			 err != NULL ? err : "?");
+	}
+	rn->tls = tls_client_new(rn->cfg, &error);
+	if (rn->tls == NULL) {
+		rn->tls_error = error;
+		log_warn(NULL, "queue", "tls-failed", "error=\"%s\"",
+			 error != NULL ? error : "?");
+	}
+	read_auth(rn);
+	if (store_watch_new(rn->store, &rn->watch, &err) == STORE_OK)
+		rn->watch_io = ioev_watch_fd(rn->loop, store_watch_fd(rn->watch),
+					     watch_cb, rn);
+	else
+		/* without a watch only the timer brings new mail */
+		log_warn(NULL, "queue", "watch-failed", "error=\"%s\"",
+			 err != NULL ? err : "?");
+	rn->counter = store_queue_counter(rn->store);
+	rn->started = true;
+	log_info(NULL, "queue", "runner-started", "pid=%d relayhost=%s",
+		 (int)getpid(), rn->q->relayhost != NULL ?
+		 rn->q->relayhost : "none");
+	scan(rn);
+	if (rn->watch == NULL)
+		ioev_timer_start(rn->due_timer, 1000, false);
+}
+
+static void
+lock_cb(void *ctx)
+{
+	struct queue_runner *rn = ctx;
+
+	if (flock(rn->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		ioev_timer_start(rn->lock_timer, LOCK_RETRY_MS, false);
+		return;
+	}
+	runner_begin(rn);
+}
+
+int
+queue_runner_start(struct worker *w, char **error_r)
+{
+	struct queue_runner *rn = xcalloc(1, sizeof(*rn));
+	char *path = config_data_path(w->cfg, "queue-runner.lock");
+
+	rn->w = w;
+	rn->loop = w->loop;
+	rn->store = w->store;
+	rn->cfg = w->cfg;
+	rn->q = &w->cfg->queue;
+	rn->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (rn->lock_fd < 0) {
+		*error_r = xasprintf("%s: %s", path, strerror(errno));
+		free(path);
+		free(rn);
+		return -1;
+	}
+	free(path);
+	rn->due_timer = ioev_timer_new(rn->loop, due_cb, rn);
+	rn->lock_timer = ioev_timer_new(rn->loop, lock_cb, rn);
+	w->hook_ctx = rn;
+	/* one runner per store: after a reload the old one may still be
+	 * putting its work away */
+	ioev_timer_start(rn->lock_timer, 0, false);
+	return 0;
+}
+
+void
+queue_runner_stop(struct worker *w)
+{
+	struct queue_runner *rn = w->hook_ctx;
+
+	if (rn == NULL || rn->stopping)
+		return;
+	rn->stopping = true;
+	ioev_timer_stop(rn->due_timer);
+	ioev_timer_stop(rn->lock_timer);
+	ioev_watch_free(&rn->watch_io);
+	store_watch_free(&rn->watch);
+	for (struct queue_dest *d = rn->dests; d != NULL; d = d->next) {
+		struct queue_tx *tx;
+
+		queue_resolve_cancel(&d->resolving);
+		ioev_timer_free(&d->rate_timer);
+		while ((tx = dest_pop(d)) != NULL)
+			tx_finish(tx);
+		while (d->conns != NULL) {
+			struct queue_conn *c = d->conns;
+			struct queue_tx *busy = c->tx;
+
+			/* a send in flight: its outcome is not known and
+			 * the recipients stay as the store has them */
+			smtp_client_free(&c->cl);
+			if (busy != NULL && busy->out == NULL)
+				tx_finish(busy);
+			else if (busy != NULL)
+				busy->c = NULL;	/* its record job ends it */
+			c->tx = NULL;
+			conn_close(c);
+		}
+	}
+	maybe_stopped(rn);
+}

@@ -1,0 +1,383 @@
+"""The queue runner on its own (issue 12 items 2, 3, 5, 6): a Herald whose
+queued mail goes, through [transport] or MX routing served by a real
+unbound, to Postfix's smtp-sink or to a second Herald on loopback ports.
+Delivery at once, per-recipient outcomes, retries with the schedule in
+seconds, expiry and delay DSNs, null MX / NXDOMAIN / SERVFAIL, a kill -9
+while a message is in flight, and the `herald queue` commands. The
+two-server "Done when" tests are test_outbound_e2e.py."""
+import glob
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from harness import HERALD_BIN, free_port
+
+SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+
+pytestmark = pytest.mark.skipif(not os.path.exists(SINK),
+                                reason="Postfix's smtp-sink is not installed")
+
+
+class Sink:
+    """smtp-sink on 127.0.0.1:port; every message it takes is a file in
+    self.dir (-d). opts: its options (-r RCPT: 4xx to RCPT, ...)."""
+
+    def __init__(self, port=None, opts=(), host="127.0.0.1"):
+        self.port = port or free_port(host)
+        self.host = host
+        self.dir = tempfile.mkdtemp(prefix="herald-sink-")
+        os.chmod(self.dir, 0o777)
+        self.opts = list(opts)
+        self.proc = None
+
+    def start(self):
+        argv = [SINK, "-d", os.path.join(self.dir, "%M."), "-u", "nobody",
+                *self.opts, f"{self.host}:{self.port}", "64"]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 5
+        import socket
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((self.host, self.port), 0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("smtp-sink did not start")
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def messages(self):
+        out = []
+        for p in sorted(glob.glob(os.path.join(self.dir, "*"))):
+            with open(p, "rb") as f:
+                data = f.read()
+            # a transaction that ended before its data leaves an empty
+            # file
+            if data:
+                out.append(data)
+        return out
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def sinks():
+    made = []
+
+    def make(**kw):
+        s = Sink(**kw)
+        made.append(s)
+        return s.start()
+
+    yield make
+    for s in made:
+        s.cleanup()
+
+
+FAST = "retry_min = 1s\nretry_max = 2s\nconnection_cache_time = 0\n"
+
+
+def sender(herald_factory, queue=FAST, transport=None, dns=None,
+           users=("alice",)):
+    sections = {"queue": queue}
+    if transport:
+        sections["transport"] = "\n".join(f"{d} = {t}"
+                                          for d, t in transport.items())
+    if dns is not None:
+        sections["dns"] = dns.herald_config()
+    h = herald_factory(listeners=("smtp",), sections=sections)
+    h.add_domain("example.test")
+    for u in users:
+        h.add_user(f"{u}@example.test")
+    return h
+
+
+def inject(h, rcpts, sender_addr="alice@example.test", body=None, extra=()):
+    msg = body or (f"From: {sender_addr or 'MAILER-DAEMON@example.test'}\n"
+                   f"To: {', '.join(rcpts)}\nSubject: queue test\n"
+                   f"Message-ID: <{time.monotonic_ns()}@example.test>\n\n"
+                   "hello\n").encode()
+    p = subprocess.run([HERALD_BIN, "sendmail", "-C", h.conf,
+                        "-f", sender_addr or "<>", *extra, *rcpts],
+                       input=msg, capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return msg
+
+
+def queue_rows(h):
+    db = sqlite3.connect(os.path.join(h.data_dir, "herald.db"), timeout=10)
+    try:
+        return db.execute("SELECT r.address, r.status, r.attempts,"
+                          " r.last_error, r.next_attempt, r.dsn_status"
+                          " FROM queue_rcpts r ORDER BY r.id").fetchall()
+    finally:
+        db.close()
+
+
+def wait_for(pred, timeout=15.0, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+def log_lines(h, event):
+    return [l for l in h.log().splitlines() if f" queue {event} " in l]
+
+
+# ---- delivery through [transport] ----
+
+def test_delivered_at_once_and_logged(herald_factory, sinks):
+    """New mail goes out at once (the queue counter wakes the runner, no
+    polling delay); one transaction for both recipients of the domain;
+    a Postfix-shaped line per recipient; the queue row goes."""
+    sink = sinks()
+    h = sender(herald_factory,
+               transport={"example.org": f"smtp:[127.0.0.1]:{sink.port}"})
+    h.start()
+    assert h.wait_log("queue runner-started")
+    t0 = time.monotonic()
+    inject(h, ["bob@example.org", "carol@example.org"])
+    assert wait_for(lambda: len(log_lines(h, "sent")) == 2, 10), h.log()
+    assert time.monotonic() - t0 < 3
+    assert wait_for(lambda: queue_rows(h) == [], 5)
+    msgs = sink.messages()
+    assert len(msgs) == 1, msgs
+    assert b"bob@example.org" in msgs[0] and b"carol@example.org" in msgs[0]
+    line = log_lines(h, "sent")[0]
+    assert re.search(r" queue sent to=<(bob|carol)@example\.org> "
+                     rf"relay=127\.0\.0\.1\[127\.0\.0\.1\]:{sink.port} "
+                     r"delay=[0-9.]+ delays=[0-9.]+/[0-9.]+/[0-9.]+/[0-9.]+ "
+                     r"tls=\S+ dsn=2\.0\.0 status=sent \(250 .*\)$",
+                     line), line
+    h.cli("queue", "list")
+
+
+def test_4xx_then_success(herald_factory, sinks):
+    """A 4xx defers with the remote's reply kept (queue show, mailq);
+    after the remote recovers and a flush, it is delivered once."""
+    port = free_port()
+    sink = sinks(port=port, opts=["-r", "RCPT"])
+    h = sender(herald_factory, queue="retry_min = 1h\nretry_max = 2h\n",
+               transport={"example.org": f"smtp:[127.0.0.1]:{port}"})
+    h.start()
+    inject(h, ["bob@example.org"])
+    rows = wait_for(lambda: [r for r in queue_rows(h)
+                             if r[1] == "deferred"], 10)
+    assert rows, h.log()
+    addr, status, attempts, last_error, next_attempt, dsn = rows[0]
+    assert attempts == 1 and last_error.startswith("450") and dsn == "4.3.0"
+    assert next_attempt >= time.time() + 3000
+    show = h.cli("queue", "show", "1").stdout
+    assert "state: deferred" in show and "450 4.3.0" in show, show
+    assert "relay: 127.0.0.1[127.0.0.1]:" in show
+    mailq = h.cli("mailq").stdout
+    assert "(450 4.3.0" in mailq and "bob@example.org" in mailq, mailq
+    assert log_lines(h, "deferred")
+    sink.stop()
+    sink2 = sinks(port=port)
+    h.cli("queue", "flush")
+    assert wait_for(lambda: queue_rows(h) == [], 10), h.log()
+    assert len(sink2.messages()) == 1
+    assert len(sink.messages()) == 0
+
+
+def test_per_recipient_5xx_bounces_only_that_one(herald_factory):
+    """A second Herald as the remote: an unknown user gets 550 at RCPT;
+    only that recipient bounces (the sender, ours, finds the DSN in her
+    INBOX, quoting the 550), the other is delivered."""
+    rcv = herald_factory(listeners=("smtp",), hostname="mx.example.org")
+    rcv.add_domain("example.org")
+    rcv.add_user("bob@example.org")
+    rcv.start()
+    h = sender(herald_factory, transport={
+        "example.org": f"smtp:[127.0.0.1]:{rcv.ports['smtp']}"})
+    h.start()
+    inject(h, ["bob@example.org", "nobody@example.org"])
+    assert wait_for(lambda: queue_rows(h) == [], 15), h.log()
+    assert len(rcv.messages("bob@example.org")) == 1
+    dsn = wait_for(lambda: h.messages("alice@example.test"), 10)
+    assert dsn, h.log()
+    text = dsn[0].decode(errors="replace")
+    assert "nobody@example.org" in text and "550" in text, text
+    assert "multipart/report" in text
+    assert "bob@example.org" not in text.split("Final-Recipient")[-1] or \
+        text.count("Final-Recipient") == 1
+    assert len(log_lines(h, "sent")) == 1
+    assert len(log_lines(h, "bounced")) == 1
+
+
+def test_null_sender_never_bounced(herald_factory, sinks):
+    """A bounce that bounces is logged and dropped: no DSN to <>."""
+    sink = sinks(opts=["-f", "RCPT"])
+    h = sender(herald_factory,
+               transport={"example.org": f"smtp:[127.0.0.1]:{sink.port}"})
+    h.start()
+    inject(h, ["bob@example.org"], sender_addr="")
+    assert wait_for(lambda: queue_rows(h) == [], 10), h.log()
+    assert log_lines(h, "bounced")
+    assert h.wait_log("dsn-dropped"), h.log()
+    assert "reason=null-sender" in h.log()
+    assert h.messages("alice@example.test") == []
+
+
+# ---- retries ----
+
+def test_retry_schedule_and_expiry(herald_factory, sinks):
+    """Nothing listens: each attempt defers with the connection error,
+    intervals grow (1 s, 2 s, capped at 2 s), the delay warning comes once,
+    and after max_lifetime the recipient bounces with a DSN to the
+    sender."""
+    port = free_port()
+    h = sender(herald_factory,
+               queue="retry_min = 1s\nretry_max = 2s\nmax_lifetime = 6s\n"
+                     "delay_warning = 2s\n",
+               transport={"example.org": f"smtp:[127.0.0.1]:{port}"})
+    h.start()
+    inject(h, ["bob@example.org"])
+    assert wait_for(lambda: queue_rows(h) == [], 20), h.log()
+    deferred = log_lines(h, "deferred")
+    assert 3 <= len(deferred) <= 7, deferred
+    assert all("status=deferred (" in l and str(port) in l
+               for l in deferred), deferred
+    bounced = log_lines(h, "bounced")
+    assert len(bounced) == 1 and "dsn=4.4.7" in bounced[0], bounced
+    got = wait_for(lambda: len(h.messages("alice@example.test")) == 2, 10)
+    assert got, h.log()
+    texts = [m.decode(errors="replace") for m in
+             h.messages("alice@example.test")]
+    assert any("Action: delayed" in t for t in texts), texts
+    assert any("Action: failed" in t for t in texts), texts
+
+
+def test_kill_during_delivery_loses_and_resends_nothing(herald_factory,
+                                                        sinks):
+    """kill -9 while a message waits for the remote's DATA reply: after
+    the restart it is delivered; the one acknowledged before is not sent
+    again."""
+    sink = sinks(opts=["-W", "DATA:3"])
+    h = sender(herald_factory,
+               transport={"example.org": f"smtp:[127.0.0.1]:{sink.port}"})
+    h.start()
+    inject(h, ["bob@example.org"])
+    assert wait_for(lambda: len(log_lines(h, "sent")) == 1, 15), h.log()
+    assert wait_for(lambda: queue_rows(h) == [], 5)
+    inject(h, ["carol@example.org"])
+    time.sleep(1.5)
+    assert len(sink.messages()) == 1
+    os.killpg(h.proc.pid, signal.SIGKILL)
+    h.proc.wait()
+    assert [r[1] for r in queue_rows(h)] == ["pending"]
+    h.start()
+    assert wait_for(lambda: queue_rows(h) == [], 15), h.log()
+    msgs = sink.messages()
+    assert len(msgs) == 2, msgs
+    assert sum(b"carol@example.org" in m for m in msgs) == 1
+    assert sum(b"bob@example.org" in m for m in msgs) == 1
+
+
+# ---- routing through DNS ----
+
+def test_mx_routing(herald_factory, sinks, dns_server_factory):
+    """MX by preference: a dead best MX is skipped for the next one;
+    null MX bounces at once (5.1.10); NXDOMAIN bounces (5.1.2); SERVFAIL
+    defers."""
+    port = free_port("127.0.0.1")
+    live = sinks(port=port, host="127.0.0.1")
+    dns = dns_server_factory(records={
+        "example.org": [("MX", "10 dead.example.org."),
+                        ("MX", "20 live.example.org.")],
+        "dead.example.org": [("A", "127.0.0.9")],
+        "live.example.org": [("A", "127.0.0.1")],
+        "nullmx.example": [("MX", "0 .")],
+        "implicit.example": [("A", "127.0.0.1")],
+    }, refused_zones=["broken.example"])
+    transport = {d: f"smtp:{d}:{port}" for d in
+                 ("example.org", "nullmx.example", "nx.example",
+                  "broken.example", "implicit.example")}
+    h = sender(herald_factory, transport=transport, dns=dns,
+               queue="retry_min = 1h\nretry_max = 1h\n")
+    h.start()
+    inject(h, ["bob@example.org", "a@nullmx.example", "b@nx.example",
+               "c@broken.example", "d@implicit.example"])
+
+    def settled():
+        rows = {r[0]: r for r in queue_rows(h)}
+        return rows if rows.get("c@broken.example", (0, ""))[1] == \
+            "deferred" and len(log_lines(h, "sent")) == 2 and \
+            len(log_lines(h, "bounced")) == 2 else None
+    rows = wait_for(settled, 20)
+    assert rows, h.log() + repr(queue_rows(h))
+    assert "4.4.3" == rows["c@broken.example"][5]
+    bounced = "\n".join(log_lines(h, "bounced"))
+    assert "to=<a@nullmx.example>" in bounced and "dsn=5.1.10" in bounced
+    assert "to=<b@nx.example>" in bounced and "dsn=5.1.2" in bounced
+    sent = "\n".join(log_lines(h, "sent"))
+    assert f"relay=live.example.org[127.0.0.1]:{port}" in sent, sent
+    assert "to=<d@implicit.example>" in sent
+    assert len(live.messages()) == 2
+
+
+# ---- queue management ----
+
+def test_queue_commands(herald_factory, sinks):
+    """hold keeps a message back (flush does not send it), release sends
+    it; bounce gives up with a DSN; delete removes silently; list and show
+    name each recipient's state."""
+    port = free_port()
+    h = sender(herald_factory, queue="retry_min = 1h\nretry_max = 1h\n",
+               transport={"example.org": f"smtp:[127.0.0.1]:{port}"})
+    h.start()
+    inject(h, ["bob@example.org"])
+    assert wait_for(lambda: [r for r in queue_rows(h)
+                             if r[1] == "deferred"], 10), h.log()
+    out = h.cli("queue", "list").stdout
+    assert "to=<bob@example.org> deferred attempts=1" in out, out
+    assert "Connection refused" in out or "connect" in out, out
+    assert h.cli("queue", "hold", "1").returncode == 0
+    assert "!" in h.cli("mailq").stdout.splitlines()[1]
+    sink = sinks(port=port)
+    h.cli("queue", "flush")
+    time.sleep(1.5)
+    assert sink.messages() == []
+    h.cli("queue", "release", "1")
+    assert wait_for(lambda: queue_rows(h) == [], 10), h.log()
+    assert len(sink.messages()) == 1
+    # bounce and delete
+    sink.stop()
+    inject(h, ["carol@example.org"])
+    inject(h, ["dave@example.org"])
+    assert wait_for(lambda: len([r for r in queue_rows(h)
+                                 if r[1] == "deferred"]) == 2, 10), h.log()
+    ids = [l.split()[0] for l in h.cli("queue", "list").stdout.splitlines()
+           if l[:1].isdigit()]
+    assert len(ids) == 2
+    show = h.cli("queue", "show", ids[0]).stdout
+    assert "recipient: <carol@example.org>" in show
+    assert "state: deferred" in show and "last reply:" in show
+    h.cli("queue", "bounce", ids[0])
+    h.cli("queue", "delete", ids[1])
+    assert wait_for(lambda: queue_rows(h) == [], 10), h.log()
+    dsn = wait_for(lambda: h.messages("alice@example.test"), 10)
+    assert len(dsn) == 1 and b"carol@example.org" in dsn[0]
+    assert b"dave@example.org" not in dsn[0]
+    r = h.cli("queue", "show", "999", check=False)
+    assert r.returncode == 1 and "no queued message" in r.stderr
+    assert h.cli("queue", "frobnicate", check=False).returncode == 2
