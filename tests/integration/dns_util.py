@@ -10,7 +10,8 @@
     }) as dns:
         h = herald_factory(sections={"dns": dns.herald_config()})
 
-or as a pytest fixture: `def test_x(dns_server_factory): dns = dns_server_factory(records=...)`
+(site_records({"example.test": "127.0.0.2", "example.org": "127.0.0.3"})
+makes those records), or as a pytest fixture: `def test_x(dns_server_factory): dns = dns_server_factory(records=...)`
 (conftest.py provides it; it stops the server after the test).
 
 The server never touches port 53 or any address other than 127.0.0.1: it
@@ -211,6 +212,23 @@ class DnsServer:
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def site_records(sites, ttl=None):
+    """Records for mail domains served by one address each:
+    site_records({"example.test": "127.0.0.2", "example.org": "127.0.0.3"})
+    gives each domain an MX 10 mx.DOMAIN, mx.DOMAIN an A (AAAA for an
+    IPv6 address), and the domain itself the same address (the implicit
+    MX). Merge with other records: {**site_records(...), "x.test": [...]}.
+    """
+    recs = {}
+    for domain, addr in sites.items():
+        rtype = "AAAA" if ":" in addr else "A"
+        extra = () if ttl is None else (ttl,)
+        recs[domain] = [("MX", f"10 mx.{domain}.", *extra),
+                        (rtype, addr, *extra)]
+        recs[f"mx.{domain}"] = [(rtype, addr, *extra)]
+    return recs
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from dns_util import SilentUdp, dns_server  # noqa: F401
+from dns_util import SilentUdp, dns_server, site_records
 from harness import HERALD_BIN
 
 RECORDS = {
@@ -359,3 +359,27 @@ def test_unbound_config_file(tmp_path, zone_server):
     assert rc == 0 and a["record"] == ["300 A 192.0.2.25"]
     rc, [a], _ = lookup(conf, "A", "mx.example.test")
     assert rc == 0 and a["record"] == ["3600 A 127.0.0.2"]
+
+
+def test_site_records_and_factory(tmp_path, dns_server_factory):
+    s = dns_server_factory(records=site_records({"example.test": "127.0.0.2",
+                                                 "example.org": "127.0.0.3"}))
+    conf = write_config(tmp_path, s.herald_config())
+    rc, [a], _ = lookup(conf, "MX", "example.org")
+    assert rc == 0 and a["record"] == ["3600 MX 10 mx.example.org"]
+    rc, [a], _ = lookup(conf, "A", "mx.example.org")
+    assert rc == 0 and a["record"] == ["3600 A 127.0.0.3"]
+    rc, [a], _ = lookup(conf, "A", "example.test")
+    assert rc == 0 and a["record"] == ["3600 A 127.0.0.2"]
+
+
+def test_help_names_the_lookup():
+    p = subprocess.run([HERALD_BIN, "help"], capture_output=True, text=True,
+                       timeout=30)
+    assert "dns lookup TYPE NAME" in p.stdout
+    p = subprocess.run([HERALD_BIN, "dns", "--help"], capture_output=True,
+                       text=True, timeout=30)
+    assert p.returncode == 0 and "herald dns lookup" in p.stdout
+    p = subprocess.run([HERALD_BIN, "dns", "lookup", "SRV", "x.test"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and "unknown record type" in p.stderr
