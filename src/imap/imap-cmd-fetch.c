@@ -89,8 +89,12 @@ struct fetch_ctx {
 	/* the message's octets: a blob file, or a copy of a blob kept in
 	 * the database (at most STORE_BLOB_INLINE_MAX) */
 	int fd;
-	uint8_t *mem;
+	const uint8_t *mem;
 	size_t mem_len;
+	/* mem is ours (free it), not the reader's: a message whose
+	 * response continues in the next job keeps a copy, since the
+	 * reader's snapshot ends with each job */
+	bool mem_owned;
 	/* one read transaction per job (store_blob_reader), never kept
 	 * across a wait for the client */
 	struct store_blob_reader *reader;
@@ -121,7 +125,8 @@ fetch_ctx_free(void *p)
 	mime_cache_free(&c->cache);
 	if (c->fd >= 0)
 		close(c->fd);
-	free(c->mem);
+	if (c->mem_owned)
+		free((void *)c->mem);
 	store_blob_reader_free(&c->reader);
 	buf_deinit(&c->out);
 	buf_deinit(&c->tmp);
@@ -271,7 +276,8 @@ append_literal_data(struct buf *out, const char *p, size_t n, bool nul_to_8bit)
 	size_t start = out->len;
 
 	buf_append(out, p, n);
-	if (!nul_to_8bit)
+	/* a body rarely holds NUL: one memchr, not a loop per octet */
+	if (!nul_to_8bit || memchr(p, '\0', n) == NULL)
 		return;
 	for (char *q = out->data + start; q < out->data + out->len; q++)
 		if (*q == '\0')
@@ -421,11 +427,22 @@ stream_step(struct fetch_ctx *c)
 		if (!st->binary) {
 			n = st->left < FETCH_BLOCK ? (size_t)st->left :
 				FETCH_BLOCK;
-			buf_reset(&c->tmp);
-			if (blob_read(c, st->raw_off, n, &c->tmp) < 0)
-				return -1;
-			append_literal_data(&c->out, c->tmp.data, n,
-					    st->nul_to_8bit);
+			if (c->mem != NULL) {
+				/* straight from the blob: no copy between */
+				if (st->raw_off > c->mem_len ||
+				    n > c->mem_len - st->raw_off)
+					return -1;
+				append_literal_data(&c->out,
+						    (const char *)c->mem +
+						    st->raw_off, n,
+						    st->nul_to_8bit);
+			} else {
+				buf_reset(&c->tmp);
+				if (blob_read(c, st->raw_off, n, &c->tmp) < 0)
+					return -1;
+				append_literal_data(&c->out, c->tmp.data, n,
+						    st->nul_to_8bit);
+			}
 			st->raw_off += n;
 			st->left -= n;
 			st->active = st->left > 0;
@@ -529,21 +546,23 @@ msg_begin(struct fetch_ctx *c, const struct fetch_msg *m)
 	const char *error = NULL;
 	enum store_result r = STORE_OK;
 
+	if ((c->plan.needs_structure || c->plan.needs_octets) &&
+	    c->reader == NULL)
+		c->reader = store_blob_reader_new(c->store);
 	if (c->plan.needs_structure)
-		r = store_mime_get(c->store, m->blob_id, m->size, &c->cache,
-				   &error);
+		r = store_blob_reader_mime(c->reader, m->blob_id, m->size,
+					   &c->cache, &error);
 	if (r == STORE_OK && c->plan.needs_octets) {
 		const uint8_t *data = NULL;
 		size_t len = 0;
 
-		if (c->reader == NULL)
-			c->reader = store_blob_reader_new(c->store);
 		r = store_blob_reader_get(c->reader, m->blob_id, m->size,
 					  &data, &len, &c->fd, &error);
 		if (r == STORE_OK && data != NULL) {
-			c->mem = xmalloc(len > 0 ? len : 1);
-			memcpy(c->mem, data, len);
+			/* the reader's until this job ends (fetch_work) */
+			c->mem = data;
 			c->mem_len = len;
+			c->mem_owned = false;
 		}
 	}
 	if (r != STORE_OK && m->expunged) {
@@ -593,7 +612,10 @@ msg_end(struct fetch_ctx *c)
 		close(c->fd);
 		c->fd = -1;
 	}
-	xfree(&c->mem);
+	if (c->mem_owned)
+		free((void *)c->mem);
+	c->mem = NULL;
+	c->mem_owned = false;
 	c->mem_len = 0;
 	c->in_msg = false;
 	c->item = 0;
@@ -643,7 +665,15 @@ fetch_work(void *p)
 		buf_puts(&c->out, ")\r\n");
 		msg_end(c);
 	}
-	/* the snapshot goes back before the loop waits for the client */
+	/* the snapshot goes back before the loop waits for the client;
+	 * a message not finished keeps its octets */
+	if (c->mem != NULL && !c->mem_owned) {
+		uint8_t *copy = xmalloc(c->mem_len > 0 ? c->mem_len : 1);
+
+		memcpy(copy, c->mem, c->mem_len);
+		c->mem = copy;
+		c->mem_owned = true;
+	}
 	store_blob_reader_free(&c->reader);
 }
 
@@ -658,9 +688,8 @@ fetch_done(struct imap_cmd *cmd)
 	struct fetch_ctx *c = cmd->ctx;
 
 	if (c->out.len > 0) {
-		buf_append(imap_session_out(s), c->out.data, c->out.len);
+		imap_session_write(s, c->out.data, c->out.len);
 		buf_reset(&c->out);
-		imap_session_flush(s);
 	}
 	if (c->fatal) {
 		/* mid-response: nothing the client could parse can follow */

@@ -314,6 +314,8 @@ void imap_session_pause(struct imap_session *s, bool pause);
  * then imap_session_flush(). */
 struct buf *imap_session_out(struct imap_session *s);
 void imap_session_flush(struct imap_session *s);
+/* Flushes out, then writes data (a bulk response: no copy into out). */
+void imap_session_write(struct imap_session *s, const void *data, size_t len);
 /* "* text\r\n" at once. */
 void imap_session_untagged(struct imap_session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

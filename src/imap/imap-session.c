@@ -138,6 +138,14 @@ imap_session_flush(struct imap_session *s)
 }
 
 void
+imap_session_write(struct imap_session *s, const void *data, size_t len)
+{
+	imap_session_flush(s);
+	if (len > 0)
+		(void)ioev_conn_write(s->conn, data, len);
+}
+
+void
 imap_session_untagged(struct imap_session *s, const char *fmt, ...)
 {
 	va_list ap;

@@ -716,6 +716,43 @@ store_blob_reader_get(struct store_blob_reader *r, const char *id,
 			   "blob %s does not exist", id);
 }
 
+enum store_result
+store_blob_reader_mime(struct store_blob_reader *r, const char *id,
+		       uint64_t size, struct mime_cache **cache_r,
+		       const char **error_r)
+{
+	const struct store_backend_ops *ops = r->store->ops;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	const char *why;
+	enum store_result res;
+
+	*cache_r = NULL;
+	if (!store_blob_id_is_valid(id))
+		return store_error(error_r, STORE_E_INVALID, "not a blob id");
+	if (ops->blob_batch_mime_get != NULL) {
+		if (r->batch == NULL) {
+			res = ops->blob_batch_begin(r->store, &r->batch,
+						    error_r);
+			if (res != STORE_OK)
+				return res;
+		}
+		res = ops->blob_batch_mime_get(r->batch, id, &data, &len,
+					       error_r);
+		if (res == STORE_OK &&
+		    mime_cache_read(data, len, size, cache_r, &why) == 0) {
+			free(data);
+			return STORE_OK;
+		}
+		free(data);
+		if (res != STORE_OK && res != STORE_E_NOT_FOUND)
+			return res;
+	}
+	/* none in this snapshot, or one that does not read: made again
+	 * (and the damage logged) there */
+	return store_mime_get(r->store, id, size, cache_r, error_r);
+}
+
 void
 store_blob_reader_free(struct store_blob_reader **rp)
 {

@@ -126,6 +126,12 @@ struct store_backend_ops {
 					    const char **error_r);
 	void (*blob_batch_refresh)(void *handle);
 	void (*blob_batch_end)(void *handle);
+	/* mime_get (below) on the batch's connection and transaction:
+	 * *data_r is a copy (free()); NULL: use mime_get. */
+	enum store_result (*blob_batch_mime_get)(void *handle, const char *id,
+						 uint8_t **data_r,
+						 size_t *len_r,
+						 const char **error_r);
 	/* The MIME structure cache (docs/store.md): mime_get reads blob
 	 * id's record (STORE_E_NOT_FOUND: none); mime_put runs in the
 	 * writer with a struct store_mime_put as ctx and replaces it. */

@@ -48,24 +48,22 @@ sqlite_mime_put(struct store *store, void *ctx, const char **error_r)
 	return STORE_OK;
 }
 
-enum store_result
-sqlite_mime_get(struct store *store, const char *id, uint8_t **data_r,
-		size_t *len_r, const char **error_r)
+static const char mime_select_sql[] =
+	"SELECT data FROM mime_cache WHERE blob_id = ?";
+
+/* The record of blob id on db (a reader this thread borrowed). */
+static enum store_result
+mime_select(sqlite3 *db, const char *id, uint8_t **data_r, size_t *len_r,
+	    const char **error_r)
 {
-	sqlite3 *db;
 	sqlite3_stmt *stmt;
-	enum store_result r;
+	enum store_result r = STORE_OK;
 	bool cached;
 	int rc;
 
 	*data_r = NULL;
 	*len_r = 0;
-	r = sqlite_reader_get(store, &db, error_r);
-	if (r != STORE_OK)
-		return r;
-	rc = sqlite_prep_cached(db, &stmt, &cached,
-				"SELECT data FROM mime_cache WHERE blob_id = ?",
-				"t", id);
+	rc = sqlite_prep_cached(db, &stmt, &cached, mime_select_sql, "t", id);
 	if (rc != SQLITE_OK) {
 		r = sqlite_fail(db, "MIME structure read", error_r);
 	} else {
@@ -86,6 +84,22 @@ sqlite_mime_get(struct store *store, const char *id, uint8_t **data_r,
 		}
 		sqlite_stmt_done(stmt, cached);
 	}
+	return r;
+}
+
+enum store_result
+sqlite_mime_get(struct store *store, const char *id, uint8_t **data_r,
+		size_t *len_r, const char **error_r)
+{
+	sqlite3 *db;
+	enum store_result r;
+
+	*data_r = NULL;
+	*len_r = 0;
+	r = sqlite_reader_get(store, &db, error_r);
+	if (r != STORE_OK)
+		return r;
+	r = mime_select(db, id, data_r, len_r, error_r);
 	sqlite_reader_put(store, db);
 	return r;
 }
@@ -212,6 +226,26 @@ sqlite_blob_batch_get(void *handle, const char *id, const uint8_t **data_r,
 		return store_error(error_r, STORE_E_NOT_FOUND,
 				   "blob %s does not exist", id);
 	return sqlite_fail(b->db, "blob read", error_r);
+}
+
+enum store_result
+sqlite_blob_batch_mime_get(void *handle, const char *id, uint8_t **data_r,
+			   size_t *len_r, const char **error_r)
+{
+	struct sqlite_blob_batch *b = handle;
+
+	*data_r = NULL;
+	*len_r = 0;
+	/* the same snapshot as the blob reads: a FETCH reads both per
+	 * message, and a second borrow per message would be a read
+	 * transaction of its own with its statement parsed each time */
+	if (!b->in_txn) {
+		if (sqlite_exec(b->db, "BEGIN", NULL) != SQLITE_OK)
+			return sqlite_fail(b->db, "MIME structure read",
+					   error_r);
+		b->in_txn = true;
+	}
+	return mime_select(b->db, id, data_r, len_r, error_r);
 }
 
 void

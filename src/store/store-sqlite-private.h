@@ -294,6 +294,9 @@ enum store_result sqlite_blob_batch_get(void *, const char *,
 					const char **);
 void sqlite_blob_batch_refresh(void *);
 void sqlite_blob_batch_end(void *);
+enum store_result sqlite_blob_batch_mime_get(void *, const char *,
+					     uint8_t **, size_t *,
+					     const char **);
 enum store_result sqlite_mime_get(struct store *, const char *, uint8_t **,
 				  size_t *, const char **);
 enum store_result sqlite_mime_put(struct store *, void *, const char **);

@@ -1002,6 +1002,7 @@ const struct store_backend_ops store_sqlite_ops = {
 	.blob_batch_get = sqlite_blob_batch_get,
 	.blob_batch_refresh = sqlite_blob_batch_refresh,
 	.blob_batch_end = sqlite_blob_batch_end,
+	.blob_batch_mime_get = sqlite_blob_batch_mime_get,
 	.mime_get = sqlite_mime_get,
 	.mime_put = sqlite_mime_put,
 	.search_queue_read = sqlite_search_queue_read,

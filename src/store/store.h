@@ -249,6 +249,13 @@ void store_blob_reader_free(struct store_blob_reader **r);
 enum store_result store_mime_get(struct store *store, const char *id,
 				 uint64_t size, struct mime_cache **cache_r,
 				 const char **error_r);
+/* store_mime_get() through a blob reader: the saved record is read on the
+ * reader's connection and snapshot (IMAP FETCH reads a record and a blob
+ * per message), the rest as store_mime_get(). */
+enum store_result store_blob_reader_mime(struct store_blob_reader *r,
+					 const char *id, uint64_t size,
+					 struct mime_cache **cache_r,
+					 const char **error_r);
 
 /* ---- directory: domains ---- */
 
