@@ -200,6 +200,8 @@ struct config_imap {
 	uint64_t idle_keepalive_ms;	/* "* OK Still here" in IDLE */
 	uint64_t fetch_header_max;	/* header read for HEADER.FIELDS */
 	char *capabilities_hide;	/* words CAPABILITY leaves out */
+	unsigned view_cache_messages;	/* messages in a worker's cached
+					 * mailbox views; 0: no cache */
 };
 
 /* [bounce]: what a delivery status notification returns

@@ -22,6 +22,7 @@ imap_mailbox_expunge_uids(struct imap_session *s, const uint32_t *uids,
 
 	if (box == NULL || n == 0)
 		return;
+	imap_mailbox_own(box);
 	/* One pass over the view: both lists are in UID order. Each
 	 * EXPUNGE renumbers the messages after it at once (RFC 9051
 	 * 7.5.1), so the number sent is the message's index less the

@@ -767,6 +767,7 @@ seen_done(struct imap_cmd *cmd)
 		(void)imap_cmd_store_error(cmd, c->seen_r, c->seen_error);
 		return;
 	}
+	imap_mailbox_own(box);
 	for (size_t k = 0; k < c->seen_res.count; k++) {
 		const struct store_flags_msg *fm = &c->seen_res.msgs[k];
 		ssize_t at = imap_mailbox_find_uid(box, fm->uid);

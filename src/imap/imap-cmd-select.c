@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * SELECT and EXAMINE (RFC 9051 6.3.2-3) build the session's view of a
- * mailbox from the store on the pool; UNSELECT (RFC 3691) leaves it
- * without expunging.
+ * mailbox on the pool (from the worker's view cache, imap-view-cache.c);
+ * UNSELECT (RFC 3691) leaves it without expunging.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +18,7 @@ struct select_job {
 	int64_t account_id;
 	char *name;
 	bool readonly;
+	size_t cache_max;	/* [imap] view_cache_messages */
 	struct imap_mailbox *box;
 	enum store_result result;
 	char error[200];
@@ -38,72 +39,35 @@ select_work(void *ctx)
 {
 	struct select_job *job = ctx;
 	struct store_mailbox *mb = NULL;
-	struct store_message *msgs = NULL;
-	struct store_keywords kw = { 0 };
 	struct imap_mailbox *box;
 	const char *error = NULL;
-	size_t count = 0;
 	uint64_t counter = 0;
 
 	job->result = store_mailbox_lookup(job->store, job->account_id,
 					   job->name, &mb, &error);
-	/* imap-sync.c: the change counter read after HIGHESTMODSEQ and
-	 * before the list, so the view is current as of it and the first
-	 * reply needs no look of its own; a change racing this SELECT moves
-	 * it and is found once (CLIENT-QUIRKS) */
+	/* imap-sync.c: the change counter read after the mailbox row and
+	 * before the messages, so the view is current as of it and the
+	 * first reply needs no look of its own; a change racing this
+	 * SELECT moves it and is found once (CLIENT-QUIRKS) */
 	if (job->result == STORE_OK)
 		counter = store_change_counter(job->store, STORE_WATCH_MAILBOX,
 					       mb->id);
+	box = xcalloc(1, sizeof(*box));
 	if (job->result == STORE_OK)
-		job->result = store_message_list_keywords(job->store, mb->id,
-							  &msgs, &count, &kw,
-							  &error);
+		job->result = imap_view_load(job->store, mb, counter,
+					     job->cache_max, box, &error);
 	if (job->result != STORE_OK) {
 		/* the error lives in this thread's buffer */
 		snprintf(job->error, sizeof(job->error), "%s",
 			 error != NULL ? error : "?");
+		free(box);
 		store_mailbox_free(&mb);
 		return;
 	}
-	box = xcalloc(1, sizeof(*box));
 	box->id = mb->id;
 	box->name = xstrdup(mb->name);
 	box->role = mb->role;
 	box->readonly = job->readonly;
-	box->uidvalidity = mb->uidvalidity;
-	box->uidnext = mb->uidnext;
-	box->highestmodseq = mb->highestmodseq;
-	box->sync_counter = counter;
-	box->sync_modseq = mb->highestmodseq;
-	box->count = count;
-	box->alloc = count;
-	box->msgs = count > 0 ? xcalloc(count, sizeof(*box->msgs)) : NULL;
-	for (size_t i = 0; i < count; i++) {
-		struct imap_msg *m = &box->msgs[i];
-
-		m->uid = msgs[i].uid;
-		m->flags = msgs[i].flags;
-		m->modseq = msgs[i].modseq;
-		m->internal_date = msgs[i].internal_date;
-		m->size = msgs[i].size;
-		m->row_id = msgs[i].id;
-		memcpy(m->blob_id, msgs[i].blob_id, sizeof(m->blob_id));
-		/* the store's indexes are the view's: box->keywords below
-		 * is its name list as it is */
-		if (msgs[i].n_kw > 0) {
-			m->keywords = xcalloc(msgs[i].n_kw,
-					      sizeof(*m->keywords));
-			memcpy(m->keywords, kw.refs + msgs[i].kw_first,
-			       msgs[i].n_kw * sizeof(*m->keywords));
-			m->n_keywords = (uint16_t)msgs[i].n_kw;
-		}
-	}
-	box->keywords = kw.names;
-	box->n_keywords = kw.n_names;
-	kw.names = NULL;
-	kw.n_names = 0;
-	store_keywords_deinit(&kw);
-	free(msgs);
 	store_mailbox_free(&mb);
 	job->box = box;
 }
@@ -198,6 +162,7 @@ select_common(struct imap_cmd *cmd, bool readonly)
 	job->account_id = s->account_id;
 	job->name = name;
 	job->readonly = readonly;
+	job->cache_max = (size_t)s->set->view_cache_messages;
 	return imap_cmd_run_blocking(cmd, select_work, select_done, job,
 				     select_job_free);
 }

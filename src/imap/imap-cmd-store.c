@@ -70,6 +70,7 @@ store_done(struct imap_cmd *cmd)
 	if (job->result != STORE_OK)
 		return (void)imap_cmd_store_error(cmd, job->result,
 						  job->error);
+	imap_mailbox_own(box);
 	/* The FLAGS response, if one is needed, goes before the FETCHes:
 	 * write those after a mark and move them behind it. */
 	mark = out->len;

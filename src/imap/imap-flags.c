@@ -5,6 +5,7 @@
  * keyword list grown and announced with FLAGS before a new keyword is used
  * (CLIENT-QUIRKS), and uid-sets for UIDPLUS response codes (RFC 4315).
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,8 @@ imap_mailbox_keyword_add(struct imap_mailbox *box, const char *name,
 
 	if (i >= 0)
 		return (uint32_t)i;
+	/* the caller owns the view: its msg pointers are into it */
+	assert(box->snap == NULL);
 	box->keywords = xreallocarray(box->keywords, box->n_keywords + 1,
 				      sizeof(*box->keywords));
 	box->keywords[box->n_keywords] = xstrdup(name);
@@ -158,6 +161,7 @@ void
 imap_msg_set_keywords(struct imap_mailbox *box, struct imap_msg *msg,
 		      const char *const *names, size_t n, bool *added_r)
 {
+	assert(box->snap == NULL);
 	free(msg->keywords);
 	msg->keywords = NULL;
 	msg->n_keywords = 0;

@@ -38,6 +38,8 @@ imap_mailbox_free(struct imap_mailbox **boxp)
 
 	if (box == NULL)
 		return;
+	if (box->snap != NULL)
+		imap_view_release(box);
 	for (size_t i = 0; i < box->count; i++)
 		free(box->msgs[i].keywords);
 	for (size_t i = 0; i < box->n_keywords; i++)

@@ -26,6 +26,7 @@ struct login_attempt;
 struct worker;
 struct imap_cmd;
 struct imap_session;
+struct imap_view_snap;
 
 /* RFC 9051 3. */
 enum imap_state {
@@ -86,7 +87,31 @@ struct imap_mailbox {
 	uint64_t sync_counter;
 	uint64_t sync_modseq;
 	size_t n_expunged;
+	/* Non-NULL while msgs and keywords are the worker's shared
+	 * snapshot (imap-view-cache.c), read-only: call
+	 * imap_mailbox_own() before changing either. */
+	struct imap_view_snap *snap;
 };
+
+/* ---- the worker's cache of mailbox views (imap-view-cache.c) ---- */
+
+/* SELECT's view of mailbox mb (read just now; counter is its change
+ * counter, read before mb): the messages, keywords, UIDNEXT and modseqs
+ * of box from the worker's shared snapshot when nothing has changed
+ * since it was read, else from one brought up to date with a delta, or
+ * read in full; the new snapshot is kept for the next SELECT while the
+ * cache holds at most cache_max messages ([imap] view_cache_messages, 0:
+ * no cache). Pool thread. */
+enum store_result imap_view_load(struct store *store,
+				 const struct store_mailbox *mb,
+				 uint64_t counter, size_t cache_max,
+				 struct imap_mailbox *box,
+				 const char **error_r);
+/* Makes box's messages and keywords its own (a copy of the shared
+ * snapshot) before any change to them; nothing when they are. */
+void imap_mailbox_own(struct imap_mailbox *box);
+/* Lets go of the shared snapshot (imap_mailbox_free). */
+void imap_view_release(struct imap_mailbox *box);
 
 /* Index of uid in box->msgs or -1 (binary search). */
 ssize_t imap_mailbox_find_uid(const struct imap_mailbox *box, uint32_t uid);

@@ -137,6 +137,14 @@ static const struct setting imap_settings[] = {
 		 "once it sees one. Their commands keep working for a client "
 		 "that uses them anyway. IMAP4rev1, STARTTLS, LOGINDISABLED "
 		 "and AUTH= may not be hidden. Unset: all are announced." },
+	{ .key = "view_cache_messages", .type = SETTING_UINT,
+	  .offset = OFF(imap.view_cache_messages), .def = "100000",
+	  .min = 0, .max = 10000000, .reloadable = true,
+	  .doc = "Messages of the mailbox views a worker keeps for the next "
+		 "SELECT of the same mailbox (about 130 octets each, shared "
+		 "by every session that has the mailbox selected and has not "
+		 "changed it); the least recently selected go beyond. 0: "
+		 "every SELECT reads the mailbox in full." },
 };
 
 const struct setting_section imap_settings_section = {

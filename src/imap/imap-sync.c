@@ -91,6 +91,7 @@ write_expunges(struct imap_session *s)
 
 	if (box->n_expunged == 0)
 		return;
+	imap_mailbox_own(box);
 	for (size_t i = box->count; i > 0; i--)
 		if (box->msgs[i - 1].expunged)
 			buf_printf(out, "* %zu EXPUNGE\r\n", i);
@@ -129,6 +130,7 @@ sync_apply(struct imap_session *s, struct sync_job *job)
 	size_t n_flagged = 0, n_new = 0;
 	bool kw_added = false;
 
+	imap_mailbox_own(box);
 	/* the mailbox's keyword list, in its order, before any use */
 	for (size_t i = 0; i < d->n_keywords; i++)
 		(void)imap_mailbox_keyword_add(box, d->keywords[i],
