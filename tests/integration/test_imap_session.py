@@ -8,6 +8,7 @@ import imaplib
 import os
 import socket
 import ssl
+import threading
 import time
 
 import pytest
@@ -42,6 +43,11 @@ def test_greeting_and_capabilities(herald_factory):
     assert "STATUS=SIZE" in after and "IMAP4rev2" in after
     assert not [c for c in after if c.startswith("AUTH=")], after
     assert "STARTTLS" not in after and "SASL-IR" not in after
+    # CLIENT-QUIRKS: nothing that is not complete (no QUOTA root with
+    # limit 0, no CONDSTORE, no UIDONLY, no COMPRESS)
+    assert not [c for c in caps + after if c.startswith(
+        ("QUOTA", "CONDSTORE", "QRESYNC", "UIDONLY", "COMPRESS",
+         "UTF8=ONLY"))], after
     r.close()
     # imaps: no STARTTLS on implicit TLS
     t = Raw(h, "imaps", tls=True)
@@ -476,4 +482,66 @@ def test_huge_literal_reserves_no_memory(herald_factory):
             lines
     assert r.cmd("c", "NOOP")[-1] == "c OK NOOP completed"
     assert peak_kb() - base < 256 * 1024, (base, peak_kb())
+    r.close()
+
+
+def test_line_over_line_max_is_bad(herald_factory):
+    """Issue 11, 8: the command line length is bounded ([imap] line_max):
+    a longer command is BAD, its rest skipped, and the session goes on."""
+    h = server(herald_factory, imap="line_max = 8192")
+    r = Raw(h)
+    r.login()
+    lines = r.cmd("a", 'SELECT "' + "x" * 9000 + '"')
+    assert lines[-1].startswith("a BAD"), lines[-1][:80]
+    # literal data does not count, the command text around it does
+    msg = "Subject: long\r\n\r\n" + ("y" * 70 + "\r\n") * 130
+    lines = r.cmd("b", f"APPEND INBOX {{{len(msg)}+}}\r\n" + msg)
+    assert lines[-1].startswith("b OK [APPENDUID "), lines[-1][:80]
+    lines = r.cmd("c", "ID (" + '"k" "v" ' * 1100 + ")")
+    assert lines[-1].startswith("c BAD"), lines[-1][:80]
+    assert r.cmd("d", "NOOP")[-1] == "d OK NOOP completed"
+    r.close()
+
+
+def test_pipelined_flood_holds_bounded_memory(herald_factory):
+    """Issue 11, 8: the number of pipelined commands is bounded: a client
+    that sends a million NOOPs without reading a reply stalls on TCP
+    flow control (the worker reads no further while its output is
+    unread), so the worker's memory stays flat; then every command is
+    answered, in order. Release binary, for honest memory figures."""
+    release = os.path.join(ROOT, "build", "herald")
+    if not os.access(release, os.X_OK):
+        pytest.skip("the release binary build/herald is not built (make)")
+    h = server(herald_factory, binary=release, workers=1)
+    _, (worker,) = h.pids()
+    r = Raw(h)
+    r.login()
+    r.cmd("a", "SELECT INBOX")
+
+    def rss_kb():
+        with open(f"/proc/{worker}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmRSS")
+
+    n = 1000000
+    base = rss_kb()
+    flood = b"".join(b"n%d NOOP\r\n" % i for i in range(n))
+    sender = threading.Thread(target=r.sock.sendall, args=(flood,))
+    sender.start()
+    time.sleep(3)
+    grown = rss_kb() - base
+    assert sender.is_alive(), "the server read and buffered it all"
+    assert grown < 16 * 1024, f"worker grew by {grown} KiB"
+    count = 0
+    while True:
+        ln = r.line()
+        assert ln, "connection closed"
+        assert ln == f"n{count} OK NOOP completed", ln
+        count += 1
+        if count == n:
+            break
+    sender.join(30)
+    assert r.cmd("z", "NOOP")[-1] == "z OK NOOP completed"
     r.close()
