@@ -45,6 +45,12 @@ store_mailbox_name_check(const char *name, size_t name_max,
 			return store_error(error_r, STORE_E_INVALID,
 					   "control character in mailbox"
 					   " name");
+		/* RFC 9755 3 (Net-Unicode, RFC 5198 2): no line or
+		 * paragraph separator either */
+		if (cp == 0x2028 || cp == 0x2029)
+			return store_error(error_r, STORE_E_INVALID,
+					   "line or paragraph separator in"
+					   " mailbox name");
 		i += n;
 	}
 	return STORE_OK;

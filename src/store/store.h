@@ -436,7 +436,8 @@ struct store_mailbox_limits {
 };
 
 /* Whether name is a valid mailbox name: not empty, valid UTF-8 without
- * control characters (C0, DEL, C1), no empty level (no "/" at the start
+ * control characters (C0, DEL, C1) or U+2028 and U+2029 (RFC 9755 3),
+ * no empty level (no "/" at the start
  * or end, no "//"), at most name_max octets (0: no limit). STORE_OK or
  * STORE_E_INVALID with the reason. */
 enum store_result store_mailbox_name_check(const char *name, size_t name_max,

@@ -154,7 +154,10 @@ def test_utf8_quoted_strings_after_enable(h):
     assert r.until_tagged("g")[-1].startswith("g BAD")
     r.send(b'h SEARCH SUBJECT "\xc3"\r\n')
     assert r.until_tagged("h")[-1].startswith("h BAD")
-    # a literal naming a mailbox must be UTF-8 too
+    # RFC 9755 3: no line or paragraph separator in a name
+    lines = r.cmd("j", 'CREATE "a\u2028b"')
+    assert lines[-1].startswith("j NO [CANNOT]"), lines
+        # a literal naming a mailbox must be UTF-8 too
     r.send(b"i SELECT {4+}\r\ncaf\xe9\r\n")
     assert r.until_tagged("i")[-1].startswith("i BAD")
     r.close()

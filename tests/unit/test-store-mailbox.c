@@ -147,6 +147,9 @@ test_names(void **state)
 		{ "a\tb", STORE_E_INVALID },
 		{ "a\x7f", STORE_E_INVALID },
 		{ "a\xc2\x85", STORE_E_INVALID },	/* U+0085, C1 */
+		{ "a\xe2\x80\xa8" "b", STORE_E_INVALID },	/* U+2028 */
+		{ "a\xe2\x80\xa9", STORE_E_INVALID },	/* U+2029 */
+		{ "a\xe2\x80\xa7", STORE_OK },	/* U+2027 */
 		{ "\xff", STORE_E_INVALID },
 		{ "\xc3", STORE_E_INVALID },
 		{ "\xed\xa0\x80", STORE_E_INVALID },	/* surrogate */
