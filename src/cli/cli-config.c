@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "conf/config.h"
 #include "lib/buf.h"
+#include "dns/dns.h"
 #include "tls/tls.h"
 
 static void
@@ -18,7 +19,8 @@ config_usage(FILE *fp)
 		"       herald config show [-c FILE] [--defaults]\n"
 		"       herald config docs\n\n"
 		"check     validate the file; every error is printed as FILE:LINE: message;\n"
-		"          tls.cert and tls.key are loaded as serve loads them\n"
+		"          tls.cert and tls.key are loaded as serve loads them, and\n"
+		"          the [dns] files as the resolver reads them\n"
 		"show      print the effective configuration (secrets hidden)\n"
 		"          --defaults: print the built-in defaults instead\n"
 		"docs      print the reference of every key (docs/config.md)\n");
@@ -43,6 +45,24 @@ check_tls(const struct config *cfg)
 		return -1;
 	}
 	tls_server_free(&tls);
+	return 0;
+}
+
+/* The [dns] files (unbound_config, resolv_conf, hosts, trust_anchor) as
+ * the resolver reads them: libunbound refuses a broken one only when it
+ * is set up. */
+static int
+check_dns(const struct config *cfg)
+{
+	struct dns_resolver *r;
+	const char *err;
+
+	r = dns_resolver_new(NULL, &cfg->dns, &err);
+	if (r == NULL) {
+		fprintf(stderr, "%s: %s\n", cfg->path, err);
+		return -1;
+	}
+	dns_resolver_free(&r);
 	return 0;
 }
 
@@ -106,7 +126,7 @@ cli_config(int argc, char **argv)
 	} else {
 		if (cfg->warnings != NULL)
 			fprintf(stderr, "%s\n", cfg->warnings);
-		if (check_tls(cfg) < 0) {
+		if (check_tls(cfg) < 0 || check_dns(cfg) < 0) {
 			config_free(&cfg);
 			return CLI_ERROR;
 		}

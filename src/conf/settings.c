@@ -180,7 +180,8 @@ static const struct setting dns_settings[] = {
 	  .offset = OFF(dns.resolv_conf), .def = "/etc/resolv.conf",
 	  .doc = "Forward queries to the nameservers of this resolv.conf(5) "
 		 "file when neither `forward` nor `unbound_config` is set. "
-		 "Empty: resolve from the root servers (recursion)." },
+		 "Empty, or a file that does not exist (with a warning): "
+		 "resolve from the root servers (recursion)." },
 	{ .key = "hosts", .type = SETTING_STRING, .offset = OFF(dns.hosts),
 	  .doc = "hosts(5) file whose entries answer A and AAAA lookups "
 		 "before DNS. Unset: none." },

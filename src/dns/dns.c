@@ -191,6 +191,12 @@ configure(struct dns_resolver *r, const struct config_dns *cfg,
 		(void)ub_ctx_set_option(r->ub, "do-not-query-localhost:", "no");
 		if (set_forwarders(r, cfg->forward, error_r) < 0)
 			return -1;
+	} else if (cfg->unbound_config == NULL && cfg->resolv_conf != NULL &&
+		   access(cfg->resolv_conf, F_OK) < 0 && errno == ENOENT) {
+		/* a container without /etc/resolv.conf (the default) still
+		 * resolves: from the root servers */
+		log_warn(NULL, "dns", "no-resolv-conf",
+			 "path=%s resolving=recursive", cfg->resolv_conf);
 	} else if (cfg->unbound_config == NULL && cfg->resolv_conf != NULL) {
 		(void)ub_ctx_set_option(r->ub, "do-not-query-localhost:", "no");
 		if ((err = ub_ctx_resolvconf(r->ub, cfg->resolv_conf)) != 0)

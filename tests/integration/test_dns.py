@@ -383,3 +383,23 @@ def test_help_names_the_lookup():
     p = subprocess.run([HERALD_BIN, "dns", "lookup", "SRV", "x.test"],
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 2 and "unknown record type" in p.stderr
+
+
+def test_config_check_reads_the_dns_files(tmp_path):
+    bad = tmp_path / "bad.key"
+    bad.write_text("this is not a trust anchor\n")
+    conf = write_config(tmp_path, f"forward = 127.0.0.1@53\n"
+                        f"trust_anchor = {bad}")
+    p = subprocess.run([HERALD_BIN, "config", "check", "-c", conf],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1
+    assert "libunbound refuses the settings" in p.stderr
+    conf = write_config(tmp_path, "forward = 127.0.0.1@53\n"
+                        f"hosts = {tmp_path}/missing-hosts")
+    p = subprocess.run([HERALD_BIN, "config", "check", "-c", conf],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and "[dns] hosts" in p.stderr
+    conf = write_config(tmp_path, "forward = 127.0.0.1@53")
+    p = subprocess.run([HERALD_BIN, "config", "check", "-c", conf],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
