@@ -449,7 +449,8 @@ daemon_worker_main(const struct config *cfg, struct tls_server *tls,
 		ws.ls[i].watch = ioev_watch_fd(ws.w.loop, ls->v[i].fd,
 					       worker_accept_cb, &ws.ls[i]);
 	}
-	worker_set_max_conns(&ws);
+	if (!runner)
+		worker_set_max_conns(&ws);
 	worker_accepting(&ws, true);
 	if (runner) {
 		/* the listeners are the workers' */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/mem.h"
 #include "queue/queue.h"
 
 static int
@@ -219,4 +220,55 @@ queue_address_domain(const char *address)
 	const char *at = strrchr(address, '@');
 
 	return at != NULL ? at + 1 : "";
+}
+
+bool
+queue_rcpt_is_open(const struct store_queue_entry_rcpt *r)
+{
+	return strcmp(r->status, STORE_QUEUE_PENDING) == 0 ||
+	       strcmp(r->status, STORE_QUEUE_DEFERRED) == 0;
+}
+
+size_t
+queue_group_due(const struct config *cfg, const struct store_queue_entry *e,
+		int64_t now, struct queue_group **groups_r)
+{
+	struct queue_group *g = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < e->n_rcpts; i++) {
+		const struct store_queue_entry_rcpt *r = &e->rcpts[i];
+		struct queue_route route;
+		char key[sizeof(g->key)];
+		size_t k;
+
+		if (!queue_rcpt_is_open(r) || r->next_attempt > now)
+			continue;
+		queue_route_for(cfg, queue_address_domain(r->address), &route);
+		queue_route_key(&route, key, sizeof(key));
+		for (k = 0; k < n && strcmp(g[k].key, key) != 0; k++)
+			;
+		if (k == n) {
+			g = xreallocarray(g, n + 1, sizeof(*g));
+			memset(&g[n], 0, sizeof(g[n]));
+			g[n].route = route;
+			memcpy(g[n].key, key, sizeof(key));
+			g[n].idx = xcalloc(e->n_rcpts, sizeof(*g[n].idx));
+			n++;
+		}
+		g[k].idx[g[k].n++] = i;
+	}
+	*groups_r = g;
+	return n;
+}
+
+void
+queue_groups_free(struct queue_group **groups, size_t count)
+{
+	if (*groups == NULL)
+		return;
+	for (size_t i = 0; i < count; i++)
+		free((*groups)[i].idx);
+	free(*groups);
+	*groups = NULL;
 }

@@ -47,6 +47,7 @@ static void dest_pump(struct queue_dest *d);
 static void conn_try(struct queue_conn *c);
 static void conn_close(struct queue_conn *c);
 static void tx_finish(struct queue_tx *tx);
+static bool dest_rate_ok(struct queue_dest *d);
 
 static void
 maybe_stopped(struct queue_runner *rn)
@@ -102,7 +103,9 @@ msg_unref(struct queue_msg *m)
 		close(m->fd);
 	store_queue_entries_free(&m->e, 1);
 	free(m);
-	if (rn->scan_again && !rn->stopping)
+	/* a full hand is topped up when half of it is done: one look at
+	 * the store per many messages, not per message */
+	if (rn->scan_again && !rn->stopping && rn->n_msgs <= rn->q->batch / 2)
 		scan(rn);
 }
 
@@ -125,13 +128,6 @@ dest_get(struct queue_runner *rn, const struct queue_route *route)
 	return d;
 }
 
-static bool
-rcpt_is_open(const struct store_queue_entry_rcpt *r)
-{
-	return strcmp(r->status, STORE_QUEUE_PENDING) == 0 ||
-	       strcmp(r->status, STORE_QUEUE_DEFERRED) == 0;
-}
-
 /* Groups the message's due recipients by destination: one transaction
  * each. */
 static void
@@ -140,53 +136,38 @@ msg_dispatch(struct queue_msg *m)
 	struct queue_runner *rn = m->rn;
 	struct store_queue_entry *e = m->e;
 	int64_t now = (int64_t)time(NULL);
-	struct queue_tx **txs = xcalloc(e->n_rcpts, sizeof(*txs));
-	size_t n_tx = 0;
-	char key[QUEUE_HOST_MAX + QUEUE_PATH_MAX + 32];
-	char (*keys)[sizeof(key)] = xcalloc(e->n_rcpts, sizeof(*keys));
+	struct queue_group *g;
+	size_t n = queue_group_due(rn->cfg, e, now, &g);
+	struct queue_tx **txs = xcalloc(n > 0 ? n : 1, sizeof(*txs));
 
-	for (size_t i = 0; i < e->n_rcpts; i++) {
-		const struct store_queue_entry_rcpt *r = &e->rcpts[i];
-		struct queue_route route;
-		size_t k;
+	for (size_t k = 0; k < n; k++) {
+		struct queue_tx *tx = xcalloc(1, sizeof(*tx));
+		struct queue_dest *d = dest_get(rn, &g[k].route);
 
-		if (!rcpt_is_open(r) || r->next_attempt > now)
-			continue;
-		queue_route_for(rn->cfg, queue_address_domain(r->address),
-				&route);
-		queue_route_key(&route, key, sizeof(key));
-		for (k = 0; k < n_tx && strcmp(keys[k], key) != 0; k++)
-			;
-		if (k == n_tx) {
-			txs[k] = xcalloc(1, sizeof(*txs[k]));
-			txs[k]->m = m;
-			txs[k]->d = dest_get(rn, &route);
-			txs[k]->idx = xcalloc(e->n_rcpts, sizeof(size_t));
-			memcpy(keys[k], key, sizeof(key));
-			n_tx++;
-			m->refs++;
-		}
-		txs[k]->idx[txs[k]->n++] = i;
-	}
-	for (size_t k = 0; k < n_tx; k++) {
-		struct queue_dest *d = txs[k]->d;
-
-		txs[k]->t_queued_ms = queue_now_ms();
+		tx->m = m;
+		tx->d = d;
+		tx->idx = g[k].idx;
+		tx->n = g[k].n;
+		g[k].idx = NULL;
+		tx->t_queued_ms = queue_now_ms();
+		m->refs++;
 		if (d->tail != NULL)
-			d->tail->next = txs[k];
+			d->tail->next = tx;
 		else
-			d->head = txs[k];
-		d->tail = txs[k];
+			d->head = tx;
+		d->tail = tx;
 		d->n_waiting++;
+		txs[k] = tx;
 	}
-	for (size_t k = 0; k < n_tx; k++)
+	queue_groups_free(&g, n);
+	for (size_t k = 0; k < n; k++)
 		dest_pump(txs[k]->d);
 	/* not due yet (another recipient's retry): the timer brings it */
 	for (size_t i = 0; i < e->n_rcpts; i++)
-		if (rcpt_is_open(&e->rcpts[i]) && e->rcpts[i].next_attempt > now)
+		if (queue_rcpt_is_open(&e->rcpts[i]) &&
+		    e->rcpts[i].next_attempt > now)
 			arm_due(rn, e->rcpts[i].next_attempt);
 	free(txs);
-	free(keys);
 	msg_unref(m);
 }
 
@@ -276,6 +257,14 @@ struct scan_job {
 	bool full;
 };
 
+static int
+id_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static void
 scan_work(void *ctx)
 {
@@ -300,8 +289,8 @@ scan_work(void *ctx)
 		bool skip = false;
 		int fd = -1;
 
-		for (size_t k = 0; k < j->n_skip && !skip; k++)
-			skip = j->skip[k] == ids[i];
+		skip = bsearch(&ids[i], j->skip, j->n_skip, sizeof(*j->skip),
+			       id_cmp) != NULL;
 		if (skip || store_queue_get(rn->store, ids[i], &e, &error) !=
 		    STORE_OK)
 			continue;
@@ -391,6 +380,7 @@ scan(struct queue_runner *rn)
 	for (struct queue_msg *m = rn->msgs; m != NULL; m = m->next)
 		j->skip[k++] = m->e->id;
 	j->n_skip = k;
+	qsort(j->skip, k, sizeof(*j->skip), id_cmp);
 	rn->pool_jobs++;
 	ioev_run_blocking(rn->loop, scan_work, scan_done, j);
 }
@@ -480,7 +470,9 @@ record_done(void *ctx)
 	if (c != NULL) {
 		if (reusable) {
 			dest_pump(d);
-			if (c->tx == NULL && c->cl != NULL) {
+			/* with mail waiting (over destination_rate) it stays
+			 * for the rate timer */
+			if (c->tx == NULL && c->cl != NULL && d->head == NULL) {
 				if (rn->q->connection_cache_ms == 0)
 					conn_close(c);
 				else
@@ -659,10 +651,11 @@ conn_ready(struct smtp_client *cl, const struct smtp_client_failure *failure,
 	if (failure == NULL) {
 		c->ready = true;
 		d->n_connecting--;
-		tx = dest_pop(d);
+		/* over destination_rate: idle until the rate timer pumps */
+		tx = dest_rate_ok(d) ? dest_pop(d) : NULL;
 		if (tx != NULL)
 			tx_send(c, tx);
-		else
+		else if (d->head == NULL)
 			ioev_timer_start(c->idle, d->rn->q->connection_cache_ms,
 					 false);
 		return;

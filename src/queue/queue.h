@@ -16,6 +16,7 @@
 
 #include "conf/config.h"
 #include "conf/worker.h"
+#include "store/store.h"
 
 /* [queue], [transport] and [tls_policy] (queue-settings.c). */
 extern const struct setting_section queue_settings_section;
@@ -62,6 +63,24 @@ void queue_route_for(const struct config *cfg, const char *domain,
  * recipients of a message with one key share one transaction. */
 void queue_route_key(const struct queue_route *route, char *out,
 		     size_t outsz);
+
+/* The recipients of one message that go to one destination together. */
+struct queue_group {
+	struct queue_route route;
+	char key[QUEUE_HOST_MAX + QUEUE_PATH_MAX + 32];	/* queue_route_key */
+	size_t *idx;		/* indexes into the entry's rcpts */
+	size_t n;
+};
+/* Groups the recipients of e that are open (pending or deferred) and
+ * due at now by destination, in the order of their first recipient:
+ * one transaction each. Returns the number of groups (*groups_r NULL
+ * when 0); free with queue_groups_free(). */
+size_t queue_group_due(const struct config *cfg,
+		       const struct store_queue_entry *e, int64_t now,
+		       struct queue_group **groups_r);
+void queue_groups_free(struct queue_group **groups, size_t count);
+/* Whether a recipient is still to be delivered (pending or deferred). */
+bool queue_rcpt_is_open(const struct store_queue_entry_rcpt *r);
 
 /* ---- schedule ---- */
 

@@ -38,8 +38,9 @@ class Sink:
         self.proc = None
 
     def start(self):
+        where = f"[{self.host}]" if ":" in self.host else self.host
         argv = [SINK, "-d", os.path.join(self.dir, "%M."), "-u", "nobody",
-                *self.opts, f"{self.host}:{self.port}", "64"]
+                *self.opts, f"{where}:{self.port}", "64"]
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
         deadline = time.monotonic() + 5
@@ -381,3 +382,123 @@ def test_queue_commands(herald_factory, sinks):
     r = h.cli("queue", "show", "999", check=False)
     assert r.returncode == 1 and "no queued message" in r.stderr
     assert h.cli("queue", "frobnicate", check=False).returncode == 2
+
+
+def test_relayhost_takes_everything(herald_factory, sinks):
+    """relayhost: every domain through one server, so recipients of
+    several domains share one transaction; [transport] still wins."""
+    relay = sinks()
+    other = sinks()
+    h = sender(herald_factory,
+               queue=FAST + f"relayhost = [127.0.0.1]:{relay.port}\n"
+                            "relayhost_tls = none\n",
+               transport={"lmtp.example": f"smtp:[127.0.0.1]:{other.port}"})
+    h.start()
+    inject(h, ["bob@example.org", "carol@example.net", "dan@lmtp.example"])
+    assert wait_for(lambda: queue_rows(h) == [], 10), h.log()
+    msgs = relay.messages()
+    assert len(msgs) == 1, msgs
+    assert b"bob@example.org" in msgs[0] and b"carol@example.net" in msgs[0]
+    assert len(other.messages()) == 1
+    assert f"relay=127.0.0.1[127.0.0.1]:{relay.port}" in h.log()
+
+
+def test_relayhost_auth_file_must_be_private(herald_factory, tmp_path):
+    """A credentials file other users can read is refused where it is
+    named."""
+    f = tmp_path / "relay-auth"
+    f.write_text("user\nsecret\n")
+    f.chmod(0o644)
+    h = herald_factory(listeners=(), sections={"queue": (
+        "relayhost = [127.0.0.1]:587\n"
+        f"relayhost_auth = {f}\n")})
+    r = h.cli("config", "check", check=False)
+    assert r.returncode == 1 and "readable by every user" in \
+        (r.stdout + r.stderr), r.stdout + r.stderr
+    f.chmod(0o600)
+    assert h.cli("config", "check", check=False).returncode == 0
+
+
+def test_success_dsn_when_remote_has_no_dsn(herald_factory, sinks):
+    """NOTIFY=SUCCESS and a remote that does not offer DSN: the sender
+    gets a "relayed" report from us (RFC 3461 4.1)."""
+    sink = sinks(opts=["-N"])
+    h = sender(herald_factory,
+               transport={"example.org": f"smtp:[127.0.0.1]:{sink.port}"})
+    h.start()
+    inject(h, ["bob@example.org"], extra=("-N", "success"))
+    assert wait_for(lambda: queue_rows(h) == [], 10), h.log()
+    dsn = wait_for(lambda: h.messages("alice@example.test"), 10)
+    assert dsn, h.log()
+    assert b"Action: relayed" in dsn[0]
+
+
+def test_ipv6_ptr_refusal_retried_over_ipv4(herald_factory, sinks,
+                                           dns_server_factory):
+    """CLIENT-QUIRKS: a 5xx over IPv6 that blames the missing PTR is not a
+    bounce: the same MX is tried over IPv4 at once."""
+    port = free_port()
+    v6 = sinks(port=port, host="::1", opts=[
+        "-f", "RCPT", "-B", "550 5.7.1 This message does not meet IPv6 "
+        "sending guidelines regarding PTR records"])
+    v4 = sinks(port=port)
+    dns = dns_server_factory(records={
+        "v6.example": [("MX", "10 mx.v6.example.")],
+        "mx.v6.example": [("AAAA", "::1"), ("A", "127.0.0.1")],
+    })
+    h = sender(herald_factory, dns=dns,
+               transport={"v6.example": f"smtp:v6.example:{port}"})
+    h.start()
+    inject(h, ["bob@v6.example"])
+    assert wait_for(lambda: queue_rows(h) == [], 15), h.log()
+    assert len(v4.messages()) == 1
+    assert v6.messages() == []
+    deferred = log_lines(h, "deferred")
+    assert len(deferred) == 1 and "relay=mx.v6.example[::1]" in deferred[0]
+    sent = log_lines(h, "sent")
+    assert len(sent) == 1 and "relay=mx.v6.example[127.0.0.1]" in sent[0]
+    assert not log_lines(h, "bounced")
+
+
+def test_runner_restarted_and_reloaded(herald_factory, sinks):
+    """The runner is a supervised process: killed, it comes back; on
+    SIGHUP a new one takes over (one at a time, by its lock); mail goes
+    out after each."""
+    sink = sinks()
+    h = sender(herald_factory,
+               transport={"example.org": f"smtp:[127.0.0.1]:{sink.port}"})
+    h.start()
+    assert h.wait_log("queue runner-started")
+    first = h.runner_pid()
+    assert first not in h.pids()[1]
+    os.kill(first, signal.SIGKILL)
+    assert wait_for(lambda: h.runner_pid() not in (None, first), 15), h.log()
+    inject(h, ["bob@example.org"])
+    assert wait_for(lambda: len(sink.messages()) == 1, 10), h.log()
+    second = h.runner_pid()
+    h.signal(signal.SIGHUP)
+    assert wait_for(lambda: h.runner_pid() not in (None, second), 15)
+    assert wait_for(lambda: h.log().count("queue runner-started") == 3, 10), h.log()
+    inject(h, ["carol@example.org"])
+    assert wait_for(lambda: len(sink.messages()) == 2, 10), h.log()
+    assert wait_for(lambda: queue_rows(h) == [], 5)
+
+
+def test_destination_rate(herald_factory, sinks):
+    """destination_rate = 2: four messages to one destination take at
+    least 1.5 s from the first transaction to the last."""
+    sink = sinks()
+    h = sender(herald_factory, queue=FAST + "destination_rate = 2\n",
+               transport={"example.org": f"smtp:[127.0.0.1]:{sink.port}"})
+    h.start()
+    assert h.wait_log("queue runner-started")
+    for i in range(4):
+        inject(h, [f"u{i}@example.org"])
+    assert wait_for(lambda: len(log_lines(h, "sent")) == 4, 20), h.log()
+    stamps = [l.split()[0] for l in log_lines(h, "sent")]
+
+    def secs(t):
+        hh, mm, ss = t.split("T")[1].rstrip("Z").split(":")
+        return int(hh) * 3600 + int(mm) * 60 + float(ss)
+    assert secs(stamps[-1]) - secs(stamps[0]) >= 1.4, stamps
+    assert len(sink.messages()) == 4

@@ -235,6 +235,65 @@ test_schedule(void **state)
 }
 
 static void
+test_group(void **state)
+{
+	char *err = NULL;
+	struct config *cfg = load("hostname = mx.example.test\n"
+				  "data_dir = /tmp/x\n"
+				  "[transport]\n"
+				  "a.example = smtp:[192.0.2.1]:25\n"
+				  "b.example = smtp:[192.0.2.1]:25\n"
+				  "c.example = smtp:[192.0.2.1]:2525\n", &err);
+	struct store_queue_entry_rcpt r[] = {
+		{ .address = "x@a.example", .status = "pending" },
+		{ .address = "y@other.example", .status = "deferred",
+		  .next_attempt = 100 },
+		{ .address = "z@B.example", .status = "pending" },
+		{ .address = "w@c.example", .status = "pending" },
+		{ .address = "v@a.example", .status = "sent" },
+		{ .address = "u@OTHER.example", .status = "deferred",
+		  .next_attempt = 1000 },
+		{ .address = "t@other.example", .status = "bounced" },
+		{ .address = "s@other.example", .status = "pending" },
+	};
+	struct store_queue_entry e = { .rcpts = r,
+				       .n_rcpts = sizeof(r) / sizeof(r[0]) };
+	struct queue_group *g;
+	size_t n;
+
+	(void)state;
+	assert_non_null(cfg);
+	/* at 500: a and b share one route (one transaction), c has its own
+	 * port, other.example's due ones go together by MX; sent, bounced
+	 * and not yet due recipients are left out */
+	n = queue_group_due(cfg, &e, 500, &g);
+	assert_int_equal(n, 3);
+	assert_string_equal(g[0].key, "smtp:[192.0.2.1]:25");
+	assert_int_equal(g[0].n, 2);
+	assert_int_equal(g[0].idx[0], 0);
+	assert_int_equal(g[0].idx[1], 2);
+	assert_string_equal(g[1].key, "smtp:mx:other.example:25");
+	assert_int_equal(g[1].n, 2);
+	assert_int_equal(g[1].idx[0], 1);
+	assert_int_equal(g[1].idx[1], 7);
+	assert_string_equal(g[2].key, "smtp:[192.0.2.1]:2525");
+	assert_int_equal(g[2].n, 1);
+	queue_groups_free(&g, n);
+	assert_null(g);
+	/* later, u is due too, with its domain's group */
+	n = queue_group_due(cfg, &e, 1000, &g);
+	assert_int_equal(n, 3);
+	assert_int_equal(g[1].n, 3);
+	queue_groups_free(&g, n);
+	/* nothing open */
+	for (size_t i = 0; i < e.n_rcpts; i++)
+		r[i].status = "sent";
+	assert_int_equal(queue_group_due(cfg, &e, 1000, &g), 0);
+	assert_null(g);
+	config_free(&cfg);
+}
+
+static void
 test_domain(void **state)
 {
 	(void)state;
@@ -253,6 +312,7 @@ main(void)
 		cmocka_unit_test(test_route_for),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_schedule),
+		cmocka_unit_test(test_group),
 		cmocka_unit_test(test_domain),
 	};
 
