@@ -24,9 +24,16 @@ struct dns_result *dns_result_new_error(const char *name, enum dns_type type,
 	__attribute__((format(printf, 4, 5)));
 
 /* Checks name and writes it lower case without the trailing dot into
- * out. Returns 0, or -1 with a static *error_r. */
+ * out, UTF-8 labels as their A-labels. Returns 0, or -1 with a static
+ * *error_r. */
 int dns_name_normalize(const char *name, char out[DNS_NAME_MAX + 1],
 		       const char **error_r);
+
+/* The A-label ("xn--...", lower case, NUL-terminated) of the UTF-8
+ * label[0..len) into out; returns its length, or -1 with a static
+ * *error_r (invalid UTF-8, a control or space, over 63 octets). */
+int dns_idn_label(const char *label, size_t len, char out[64],
+		  const char **error_r);
 
 /* Decodes one record's rdata of type (uncompressed wire format, as
  * libunbound hands it over) into *rr_r (ttl left 0). Returns 0, or -1

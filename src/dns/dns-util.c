@@ -307,7 +307,7 @@ int
 dns_name_normalize(const char *name, char out[DNS_NAME_MAX + 1],
 		   const char **error_r)
 {
-	size_t len = strlen(name), label = 0;
+	size_t len = strlen(name), o = 0;
 
 	if (len > 0 && name[len - 1] == '.')
 		len--;
@@ -315,35 +315,71 @@ dns_name_normalize(const char *name, char out[DNS_NAME_MAX + 1],
 		*error_r = "empty domain name";
 		return -1;
 	}
-	if (len > DNS_NAME_MAX) {
+	/* UTF-8 labels are longer than their A-labels, but not by more
+	 * than 4 octets per code point */
+	if (len > DNS_NAME_MAX * 4) {
 		*error_r = "domain name longer than 253 octets";
 		return -1;
 	}
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)name[i];
+	for (size_t start = 0; start <= len;) {
+		size_t end = start;
+		bool ascii = true;
+		char alabel[64];
+		int alen;
 
-		if (c == '.') {
-			if (label == 0) {
-				*error_r = "empty label in domain name";
-				return -1;
-			}
-			label = 0;
-		} else if (c <= ' ' || c >= 0x7f || c == '\\') {
-			/* names reach us from addresses and headers: only
-			 * printable ASCII without escapes goes to the wire
-			 * (an IDN arrives as A-labels) */
-			*error_r = "invalid character in domain name";
-			return -1;
-		} else if (++label > 63) {
-			*error_r = "label longer than 63 octets";
+		while (end < len && name[end] != '.') {
+			if ((unsigned char)name[end] >= 0x80)
+				ascii = false;
+			end++;
+		}
+		if (end == start) {
+			*error_r = "empty label in domain name";
 			return -1;
 		}
-		out[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+		if (ascii) {
+			for (size_t i = start; i < end; i++) {
+				unsigned char c = (unsigned char)name[i];
+
+				/* names reach us from addresses and headers:
+				 * only printable ASCII without escapes goes
+				 * to the wire */
+				if (c <= ' ' || c == 0x7f || c == '\\') {
+					*error_r = "invalid character in domain name";
+					return -1;
+				}
+			}
+			if (end - start > 63) {
+				*error_r = "label longer than 63 octets";
+				return -1;
+			}
+			alen = (int)(end - start);
+			for (int i = 0; i < alen; i++) {
+				unsigned char c = (unsigned char)name[start + i];
+
+				alabel[i] = (char)(c >= 'A' && c <= 'Z' ?
+						   c + 32 : c);
+			}
+		} else {
+			/* an SMTPUTF8 domain: its A-label (dns-idn.c) */
+			alen = dns_idn_label(name + start, end - start, alabel,
+					     error_r);
+			if (alen < 0)
+				return -1;
+		}
+		/* UNSAFE: o + dot + label <= DNS_NAME_MAX is checked before
+		 * the copy; out holds DNS_NAME_MAX + 1 */
+		if (o + (o > 0) + (size_t)alen > DNS_NAME_MAX) {
+			*error_r = "domain name longer than 253 octets";
+			return -1;
+		}
+		if (o > 0)
+			out[o++] = '.';
+		memcpy(out + o, alabel, (size_t)alen);
+		o += (size_t)alen;
+		start = end + 1;
+		if (end == len)
+			break;
 	}
-	if (label == 0) {
-		*error_r = "empty label in domain name";
-		return -1;
-	}
-	out[len] = '\0';
+	out[o] = '\0';
 	return 0;
 }

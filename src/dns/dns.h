@@ -105,7 +105,7 @@ struct dns_rr {
 /* A finished lookup. */
 struct dns_result {
 	char *name;		/* the name asked for, lower case, no
-				 * trailing dot */
+				 * trailing dot, UTF-8 labels as A-labels */
 	enum dns_type type;
 	enum dns_status status;
 	enum dns_sec sec;
@@ -155,8 +155,9 @@ struct dns_resolver *dns_resolver_new(struct ioev_loop *loop,
 void dns_resolver_free(struct dns_resolver **resolver);
 
 /* Starts a lookup of name (a domain, with or without the trailing dot;
- * for PTR the reverse name, see dns_ptr_name(), or an IP address, which
- * is turned into it). Lookups of the same name and type in flight at
+ * a label in UTF-8, as in an SMTPUTF8 address, is looked up as its
+ * A-label, "bücher" as "xn--bcher-kva"; for PTR the reverse name, see
+ * dns_ptr_name(), or an IP address, which is turned into it). Lookups of the same name and type in flight at
  * the same time share one query to libunbound. cb runs later with the
  * result, or with DNS_TIMEOUT after [dns] timeout. A name that is not a
  * valid domain (empty, a label over 63 octets, over 253 octets) gives

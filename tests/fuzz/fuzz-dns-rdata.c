@@ -5,6 +5,9 @@
  * record type; the rest is the rdata. A decoded record stays inside what
  * it was given: names are host-name text of at most 253 octets, TXT
  * strings add up to the join, TLSA data is the rdata after 3 octets.
+ * A seventh choice feeds the rest to the name check instead (UTF-8
+ * labels become A-labels): what it accepts is ASCII of at most 253
+ * octets that it accepts again unchanged.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -43,6 +46,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
+	if (data[0] % 7 == 6) {
+		char in[DNS_NAME_MAX * 4 + 2], out[DNS_NAME_MAX + 1];
+
+		if (size - 1 >= sizeof(in) || memchr(data + 1, 0, size - 1))
+			return 0;
+		memcpy(in, data + 1, size - 1);
+		in[size - 1] = '\0';
+		if (dns_name_normalize(in, out, &err) < 0) {
+			if (err == NULL)
+				abort();
+			return 0;
+		}
+		for (const char *p = out; *p != '\0'; p++) {
+			if ((unsigned char)*p >= 0x80 || *p == ' ')
+				abort();
+		}
+		check_name(out);
+		return 0;
+	}
 	type = types[data[0] % 6];
 	res = dns_result_new("fuzz.test", type);
 	if (dns_rdata_parse(type, data + 1, size - 1, &res->rrs[0], &err) < 0) {

@@ -26,6 +26,7 @@ RECORDS = {
     "alias2.example.test": [("CNAME", "mx.example.test.")],
     "short.example.test": [("A", "127.0.0.9", 2)],
     "4.3.2.1.in-addr.arpa": [("PTR", "mx.example.test.")],
+    "xn--bcher-kva.example.test": [("MX", "10 mx.example.test.")],
 }
 
 
@@ -403,3 +404,10 @@ def test_config_check_reads_the_dns_files(tmp_path):
     p = subprocess.run([HERALD_BIN, "config", "check", "-c", conf],
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 0, p.stderr
+
+
+def test_utf8_domain_is_looked_up_as_its_a_label(conf):
+    rc, [a], _ = lookup(conf, "MX", "B\u00fccher.example.test")
+    assert rc == 0, a
+    assert a["name"] == "xn--bcher-kva.example.test"
+    assert a["record"] == ["3600 MX 10 mx.example.test"]

@@ -28,6 +28,7 @@
 #include "dns/dns.h"
 #include "lib/ioev.h"
 #include "lib/mem.h"
+#include "lib/utf8.h"
 
 #define UNBOUND "/usr/sbin/unbound"
 
@@ -95,7 +96,8 @@ test_name_normalize(void **state)
 	assert_int_equal(dns_name_normalize(".a", out, &err), -1);
 	assert_int_equal(dns_name_normalize("a b", out, &err), -1);
 	assert_int_equal(dns_name_normalize("a\\046b", out, &err), -1);
-	assert_int_equal(dns_name_normalize("b\xc3\xa4r.test", out, &err), -1);
+	/* a bare octet over 0x7f is not UTF-8 */
+	assert_int_equal(dns_name_normalize("b\xe4r.test", out, &err), -1);
 	memset(big, 'a', 64);
 	big[64] = '\0';
 	assert_int_equal(dns_name_normalize(big, out, &err), -1);
@@ -112,6 +114,61 @@ test_name_normalize(void **state)
 	big[254] = 'a';
 	big[255] = '\0';
 	assert_int_equal(dns_name_normalize(big, out, &err), -1);
+}
+
+static void
+test_idn(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "b\xc3\xa4r.test", "xn--br-via.test" },
+		{ "B\xc3\xbc" "cher.Example", "xn--bcher-kva.example" },
+		{ "M\xc3\x9c" "nchen.de.", "xn--mnchen-3ya.de" },
+		{ "\xc3\xbc", "xn--tda" },
+		/* RFC 3492 7.1 (A) and (C) */
+		{ "\xd9\x84\xd9\x8a\xd9\x87\xd9\x85\xd8\xa7\xd8\xa8\xd8\xaa"
+		  "\xd9\x83\xd9\x84\xd9\x85\xd9\x88\xd8\xb4\xd8\xb9\xd8\xb1"
+		  "\xd8\xa8\xd9\x8a\xd8\x9f.test",
+		  "xn--egbpdaj6bu4bxfgehfvwxn.test" },
+		{ "\xe4\xbb\x96\xe4\xbb\xac\xe4\xb8\xba\xe4\xbb\x80\xe4\xb9"
+		  "\x88\xe4\xb8\x8d\xe8\xaf\xb4\xe4\xb8\xad\xe6\x96\x87",
+		  "xn--ihqwcrb4cv8a8dqg056pqjye" },
+		/* capital Greek and Cyrillic fold */
+		{ "\xce\xa0\xce\xb1\xcf\x81\xce\xac\xce\xb4\xce\xb5\xce\xb9"
+		  "\xce\xb3\xce\xbc\xce\xb1.test", "xn--hxajbheg2az3al.test" },
+		{ "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.test",
+		  "xn--e1afmkfd.test" },
+	};
+	char out[DNS_NAME_MAX + 1], big[400];
+	const char *err;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (dns_name_normalize(cases[i].in, out, &err) < 0)
+			fail_msg("case %zu: %s", i, err);
+		assert_string_equal(out, cases[i].out);
+	}
+	/* a no-break space, an ideographic full stop, a bidi control */
+	assert_int_equal(dns_name_normalize("a\xc2\xa0" "b.test", out, &err), -1);
+	assert_int_equal(dns_name_normalize("a\xe3\x80\x82" "b", out, &err), -1);
+	assert_int_equal(dns_name_normalize("a\xe2\x80\xae" "b", out, &err), -1);
+	assert_int_equal(dns_name_normalize("a\xed\xa0\x80", out, &err), -1);
+	/* 30 distinct CJK ideographs: an A-label over 63 octets (20 make
+	 * 57 octets) */
+	for (size_t i = 0; i < 30; i++) {
+		uint8_t u[4];
+
+		assert_int_equal(utf8_encode(0x4e00 + (uint32_t)i * 97, u), 3);
+		memcpy(big + 3 * i, u, 3);
+	}
+	big[90] = '\0';
+	assert_int_equal(dns_name_normalize(big, out, &err), -1);
+	assert_string_equal(err, "label longer than 63 octets");
+	big[60] = '\0';
+	assert_int_equal(dns_name_normalize(big, out, &err), 0);
+	/* as Python's punycode codec has it */
+	assert_string_equal(out, "xn--4gq0ilk2mupyshviyp0az1ar4aj7abzb20bu3bm5"
+			    "be8b5xcxycp1c");
 }
 
 struct rdata_case {
@@ -890,6 +947,7 @@ main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_ptr_name),
 		cmocka_unit_test(test_name_normalize),
+		cmocka_unit_test(test_idn),
 		cmocka_unit_test(test_rdata_parse),
 		cmocka_unit_test(test_mx_sort_is_stable),
 		cmocka_unit_test(test_cache),
