@@ -27,6 +27,8 @@
 #define PRELOGIN_LINE_MAX 8192
 #define PRELOGIN_LITERAL_MAX 8192
 #define PRELOGIN_ARGS_MAX 16
+/* Output buffered before a FETCH waits for the client (ioev output_high). */
+#define IMAP_OUTPUT_HIGH (1024u * 1024)
 #define PRELOGIN_DEPTH_MAX 4
 
 static unsigned session_count;
@@ -190,6 +192,10 @@ apply_limits(struct imap_session *s)
 	imap_parser_set_limits(s->parser, &s->limits);
 	limits.idle_timeout_ms = in ? s->set->idle_timeout_ms :
 				 s->set->login_timeout_ms;
+	/* a FETCH of many bodies: the pool produces the next chunks while
+	 * the loop writes the last (with 256 KiB, one chunk filled it and
+	 * the two took turns) */
+	limits.output_high = in ? IMAP_OUTPUT_HIGH : 0;
 	ioev_conn_set_limits(s->conn, &limits);
 }
 
