@@ -202,6 +202,8 @@ struct config_imap {
 	char *capabilities_hide;	/* words CAPABILITY leaves out */
 	unsigned view_cache_messages;	/* messages in a worker's cached
 					 * mailbox views; 0: no cache */
+	uint64_t fetch_cache_size;	/* a worker's rendered ENVELOPE /
+					 * BODYSTRUCTURE cache; 0: none */
 };
 
 /* [bounce]: what a delivery status notification returns

@@ -101,6 +101,13 @@ struct fetch_ctx {
 	struct fetch_stream st;
 	struct buf out;			/* produced, not yet handed over */
 	struct buf tmp;
+	/* ENVELOPE, BODY and BODYSTRUCTURE from the worker's cache
+	 * (imap-fetch-cache.c) when the plan needs no octets: hit[i] holds
+	 * item i's text when from_cache (then cache is NULL) */
+	bool item_cache;
+	size_t item_cache_max;		/* [imap] fetch_cache_size */
+	struct buf *hit;
+	bool from_cache;
 	/* the command ends: NO with this text (before any octet of the
 	 * message's response), or the connection must close (after) */
 	char *no_text;
@@ -130,6 +137,9 @@ fetch_ctx_free(void *p)
 	store_blob_reader_free(&c->reader);
 	buf_deinit(&c->out);
 	buf_deinit(&c->tmp);
+	for (size_t i = 0; c->hit != NULL && i < c->plan.count; i++)
+		buf_deinit(&c->hit[i]);
+	free(c->hit);
 	free(c->no_text);
 	free(c);
 }
@@ -486,13 +496,39 @@ stream_step(struct fetch_ctx *c)
 	return 0;
 }
 
+static bool
+item_cacheable(const struct imap_fetch_item *it)
+{
+	return it->kind == IMAP_FETCH_ENVELOPE ||
+	       it->kind == IMAP_FETCH_BODY ||
+	       it->kind == IMAP_FETCH_BODYSTRUCTURE;
+}
+
+static unsigned
+item_cache_key(const struct fetch_ctx *c, const struct imap_fetch_item *it)
+{
+	return (unsigned)it->kind | c->write_flags << 8;
+}
+
 /* Writes the item (or starts its literal). -1: read error; 1: NO. */
 static int
 write_item(struct fetch_ctx *c, const struct fetch_msg *m,
 	   const struct imap_fetch_item *it)
 {
 	struct buf *out = &c->out;
+	size_t start;
 
+	if (item_cacheable(it)) {
+		buf_puts(out, it->kind == IMAP_FETCH_ENVELOPE ? "ENVELOPE " :
+			 it->kind == IMAP_FETCH_BODY ? "BODY " :
+			 "BODYSTRUCTURE ");
+		if (c->from_cache) {
+			buf_append(out, c->hit[c->item].data,
+				   c->hit[c->item].len);
+			return 0;
+		}
+	}
+	start = out->len;
 	switch (it->kind) {
 	case IMAP_FETCH_UID:
 		buf_printf(out, "UID %u", m->uid);
@@ -510,7 +546,6 @@ write_item(struct fetch_ctx *c, const struct fetch_msg *m,
 			   (unsigned long long)m->size);
 		break;
 	case IMAP_FETCH_ENVELOPE:
-		buf_puts(out, "ENVELOPE ");
 		envelope_cb(out, c->cache->root, NULL, 0, c);
 		break;
 	case IMAP_FETCH_BODY:
@@ -524,8 +559,6 @@ write_item(struct fetch_ctx *c, const struct fetch_msg *m,
 			.envelope_context = c,
 		};
 
-		buf_puts(out, it->kind == IMAP_FETCH_BODY ? "BODY " :
-			 "BODYSTRUCTURE ");
 		imap_bodystructure_write(out, c->cache->root, NULL, 0, &p);
 		break;
 	}
@@ -535,7 +568,32 @@ write_item(struct fetch_ctx *c, const struct fetch_msg *m,
 	case IMAP_FETCH_BINARY_SIZE:
 		return item_binary(c, it);
 	}
+	if (c->item_cache && item_cacheable(it))
+		imap_fetch_cache_put(m->blob_id, item_cache_key(c, it),
+				     out->data + start, out->len - start,
+				     c->item_cache_max);
 	return 0;
+}
+
+/* Every cacheable item of the plan from the worker's cache, or false. */
+static bool
+items_from_cache(struct fetch_ctx *c, const struct fetch_msg *m)
+{
+	if (c->hit == NULL)
+		c->hit = xcalloc(c->plan.count, sizeof(*c->hit));
+	for (size_t i = 0; i < c->plan.count; i++) {
+		const struct imap_fetch_item *it = &c->plan.items[i];
+
+		if (!item_cacheable(it))
+			continue;
+		if (c->hit[i].data == NULL)
+			buf_init(&c->hit[i]);
+		buf_reset(&c->hit[i]);
+		if (!imap_fetch_cache_get(m->blob_id, item_cache_key(c, it),
+					  &c->hit[i]))
+			return false;
+	}
+	return true;
 }
 
 /* Loads what the message's items need; on failure the command ends NO
@@ -546,6 +604,12 @@ msg_begin(struct fetch_ctx *c, const struct fetch_msg *m)
 	const char *error = NULL;
 	enum store_result r = STORE_OK;
 
+	/* a message expunged elsewhere is not served from the cache: its
+	 * answer is the store's (EXPUNGEISSUED once its body is gone) */
+	if (c->item_cache && !m->expunged && items_from_cache(c, m)) {
+		c->from_cache = true;
+		return true;
+	}
 	if ((c->plan.needs_structure || c->plan.needs_octets) &&
 	    c->reader == NULL)
 		c->reader = store_blob_reader_new(c->store);
@@ -617,6 +681,7 @@ msg_end(struct fetch_ctx *c)
 	c->mem = NULL;
 	c->mem_owned = false;
 	c->mem_len = 0;
+	c->from_cache = false;
 	c->in_msg = false;
 	c->item = 0;
 	c->next++;
@@ -816,6 +881,9 @@ imap_cmd_fetch(struct imap_cmd *cmd)
 	c->write_flags = s->utf8 || s->rev2 ? IMAP_WRITE_UTF8 :
 		IMAP_WRITE_DOWNGRADE;
 	c->header_max = s->set->fetch_header_max;
+	c->item_cache_max = (size_t)s->set->fetch_cache_size;
+	c->item_cache = c->item_cache_max > 0 && c->plan.needs_structure &&
+			!c->plan.needs_octets;
 	n = c->count > 0 ? c->count : 1;
 	c->msgs = xcalloc(n, sizeof(*c->msgs));
 	c->seen_changed = xcalloc(n, sizeof(*c->seen_changed));

@@ -113,6 +113,18 @@ void imap_mailbox_own(struct imap_mailbox *box);
 /* Lets go of the shared snapshot (imap_mailbox_free). */
 void imap_view_release(struct imap_mailbox *box);
 
+/* ---- the worker's cache of rendered FETCH items (imap-fetch-cache.c)
+ * ---- */
+
+/* Appends the text kept for blob_id and key (the item and how it is
+ * written) to out; false when there is none. Any thread. */
+bool imap_fetch_cache_get(const char *blob_id, unsigned key, struct buf *out);
+/* Keeps text for blob_id and key; the least recently used entries go
+ * while the cache holds more than max_bytes ([imap] fetch_cache_size; 0:
+ * nothing is kept). */
+void imap_fetch_cache_put(const char *blob_id, unsigned key, const char *text,
+			  size_t len, size_t max_bytes);
+
 /* Index of uid in box->msgs or -1 (binary search). */
 ssize_t imap_mailbox_find_uid(const struct imap_mailbox *box, uint32_t uid);
 void imap_mailbox_free(struct imap_mailbox **box);

@@ -145,6 +145,14 @@ static const struct setting imap_settings[] = {
 		 "by every session that has the mailbox selected and has not "
 		 "changed it); the least recently selected go beyond. 0: "
 		 "every SELECT reads the mailbox in full." },
+	{ .key = "fetch_cache_size", .type = SETTING_SIZE,
+	  .offset = OFF(imap.fetch_cache_size), .def = "32M", .min = 0,
+	  .max = 1073741824, .reloadable = true,
+	  .doc = "Memory a worker gives to the ENVELOPE, BODY and "
+		 "BODYSTRUCTURE texts it has sent (about 500 octets a "
+		 "message), so that listing a mailbox again reads neither "
+		 "the MIME structure nor the address headers; the least "
+		 "recently used go beyond. 0: none kept." },
 };
 
 const struct setting_section imap_settings_section = {

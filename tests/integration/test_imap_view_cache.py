@@ -143,3 +143,36 @@ def test_view_cache_off(herald_factory):
     assert flags_of(b, "F1") == {1: "\\Answered"}
     a.close()
     b.close()
+
+
+def test_fetch_item_cache_keyed_by_how_items_are_written(herald_factory):
+    """The worker's cache of ENVELOPE / BODY / BODYSTRUCTURE texts: a
+    legacy session, a UTF8=ACCEPT one, then a legacy one again each get
+    their own form (the second legacy one from the cache), the same as a
+    server that keeps none sends."""
+    from test_imap_utf8 import deliver_utf8, intl_msg
+
+    def items(h, utf8):
+        r = Raw(h)
+        r.login()
+        if utf8:
+            assert r.cmd("E", "ENABLE UTF8=ACCEPT")[-1].startswith("E OK")
+        r.cmd("S", "EXAMINE INBOX")
+        lines = r.cmd("F", "FETCH 1:* (ENVELOPE BODYSTRUCTURE BODY)")
+        assert lines[-1].startswith("F OK"), lines
+        r.close()
+        return lines[:-1]
+
+    runs = []
+    for imap in ("", "fetch_cache_size = 0"):
+        h = server(herald_factory, imap=imap)
+        deliver_utf8(h, intl_msg())
+        deliver(h, USER, make_msg(2))
+        runs.append([items(h, False), items(h, True), items(h, False),
+                     items(h, True)])
+        h.stop()
+    cached, uncached = runs
+    assert cached == uncached
+    legacy, utf8 = cached[0], cached[1]
+    assert len(legacy) == 2 and legacy != utf8
+    assert "=?UTF-8?" in legacy[0] and "=?UTF-8?" not in utf8[0]
