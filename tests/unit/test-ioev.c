@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -961,6 +962,108 @@ poll_until(struct ioev_loop *loop, const int *done, int want, int ms)
 	} while (*done < want && el < ms);
 }
 
+/* ---- outgoing connections ---- */
+
+struct connect_seen {
+	int calls;
+	int error;
+	struct ioev_conn *conn;
+};
+
+static void
+connect_cb(struct ioev_conn *conn, int error, void *ctx)
+{
+	struct connect_seen *seen = ctx;
+
+	seen->calls++;
+	seen->error = error;
+	seen->conn = conn;
+}
+
+static void
+connect_input(struct ioev_conn *conn, void *ctx)
+{
+}
+
+static void
+connect_close(struct ioev_conn *conn, void *ctx,
+	      enum ioev_close_reason reason)
+{
+	struct connect_seen *seen = ctx;
+
+	seen->calls++;
+}
+
+static const struct ioev_conn_callbacks connect_cbs = {
+	.input = connect_input,
+	.close = connect_close,
+};
+
+static void
+test_connect(void **state)
+{
+	struct ioev_loop *loop = ioev_loop_new(1);
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sockaddr_in from = { .sin_family = AF_INET };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	socklen_t sl = sizeof(sin);
+	struct connect_seen seen = { 0 };
+	struct ioev_connect *c;
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+
+	/* connected (the listener's backlog takes it), from 127.0.0.2 */
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sl), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &sl), 0);
+	from.sin_addr.s_addr = htonl(0x7f000002);
+	c = ioev_connect_start(loop, (struct sockaddr *)&sin, sizeof(sin),
+			       (struct sockaddr *)&from, sizeof(from), 5000,
+			       NULL, connect_cb, &seen);
+	assert_non_null(c);
+	assert_int_equal(seen.calls, 0);	/* never from inside the call */
+	poll_until(loop, &seen.calls, 1, 5000);
+	assert_int_equal(seen.calls, 1);
+	assert_int_equal(seen.error, 0);
+	assert_non_null(seen.conn);
+	assert_string_equal(ioev_conn_peer_ip(seen.conn), "127.0.0.1");
+	assert_int_equal(ioev_conn_peer_port(seen.conn), ntohs(sin.sin_port));
+	assert_string_equal(ioev_conn_local_ip(seen.conn), "127.0.0.2");
+	ioev_conn_set_callbacks(seen.conn, &connect_cbs, &seen);
+	ioev_conn_close(seen.conn);
+	poll_until(loop, &seen.calls, 2, 5000);
+	assert_int_equal(seen.calls, 2);
+
+	/* refused: nobody listens any more */
+	close(lfd);
+	memset(&seen, 0, sizeof(seen));
+	(void)ioev_connect_start(loop, (struct sockaddr *)&sin, sizeof(sin),
+				 NULL, 0, 5000, NULL, connect_cb, &seen);
+	poll_until(loop, &seen.calls, 1, 5000);
+	assert_int_equal(seen.calls, 1);
+	assert_int_equal(seen.error, ECONNREFUSED);
+	assert_null(seen.conn);
+
+	/* a unix socket that does not exist: reported from the loop too */
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "/nonexistent/herald.sock");
+	memset(&seen, 0, sizeof(seen));
+	(void)ioev_connect_start(loop, (struct sockaddr *)&sun, sizeof(sun),
+				 NULL, 0, 5000, NULL, connect_cb, &seen);
+	assert_int_equal(seen.calls, 0);
+	poll_until(loop, &seen.calls, 1, 5000);
+	assert_int_equal(seen.error, ENOENT);
+
+	/* cancelled: the callback never runs */
+	memset(&seen, 0, sizeof(seen));
+	c = ioev_connect_start(loop, (struct sockaddr *)&sun, sizeof(sun),
+			       NULL, 0, 5000, NULL, connect_cb, &seen);
+	ioev_connect_cancel(&c);
+	assert_null(c);
+	poll_until(loop, &seen.calls, 1, 50);
+	assert_int_equal(seen.calls, 0);
+	ioev_loop_free(&loop);
+}
+
 struct fd_seen {
 	int fd;
 	int calls;
@@ -1255,6 +1358,7 @@ main(void)
 		cmocka_unit_test(test_blocking_job_resumes_pipeline),
 		cmocka_unit_test(test_paused_full_input_idle),
 		cmocka_unit_test(test_timer),
+		cmocka_unit_test(test_connect),
 		cmocka_unit_test(test_watch_fd),
 		cmocka_unit_test(test_watch_signal),
 		cmocka_unit_test(test_watch_free_in_callback),
