@@ -19,6 +19,10 @@ apt_install swaks libnet-ssleay-perl postfix fetchmail getmail6 fail2ban
 # package from starting a system instance on port 53), ldnsutils signs a
 # DNSSEC test zone (ldns-keygen, ldns-signzone) and queries it (drill)
 apt_install unbound ldnsutils
+# the outbound SMTP client (issue 12) against another implementation:
+# aiosmtpd, Python's asyncio SMTP server (test_smtp_client); Postfix's
+# smtp-sink comes with postfix above
+apt_install python3-aiosmtpd
 # IMAP clients (issue 11): mbsync (isync) and offlineimap3 sync both ways
 # (test_imap_mbsync, test_imap_offlineimap), mutt reads and files mail in
 # tmux (test_imap_mutt)

@@ -897,3 +897,83 @@ def test_big_message_memory_stays_flat(sink, tmp_path):
     base_kb = int(p.stdout.split()[1])
     assert maxrss_kb - base_kb < 8 * 1024, (maxrss_kb, base_kb)
     assert len(s.dumps()) == 2
+
+
+# ---- aiosmtpd: another server implementation -------------------------------
+
+class Recorder:
+    def __init__(self):
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        return "250 2.0.0 stored"
+
+
+@pytest.fixture
+def aiosmtpd_server():
+    try:
+        from aiosmtpd.controller import Controller
+    except ImportError:
+        pytest.skip("python3-aiosmtpd not installed "
+                    "(scripts/install-test-deps.sh)")
+    made = []
+
+    def make(**kw):
+        rec = Recorder()
+        port = free_port()
+        ctl = Controller(rec, hostname="127.0.0.1", port=port,
+                         server_hostname="aio.example.test", **kw)
+        ctl.start()
+        made.append(ctl)
+        return port, rec
+
+    yield make
+    for ctl in made:
+        ctl.stop()
+
+
+def test_aiosmtpd_smtputf8_8bitmime(aiosmtpd_server):
+    port, rec = aiosmtpd_server(enable_SMTPUTF8=True)
+    msg = "Subject: ü\r\n\r\n.straße\nzwei\r\n".encode()
+    rc, out, rcpts = smtp_send("--port", str(port), "--tls", "none",
+                               "--from", "jörg@example.test",
+                               "--rcpt", "bob@bücher.example",
+                               "--rcpt", "ann@example.org",
+                               "--8bitmime", message=msg)
+    assert rc == 0, out
+    ext = line_with(out, "ext:").split()
+    assert "SMTPUTF8" in ext and "8BITMIME" in ext
+    assert len(rec.envelopes) == 1
+    e = rec.envelopes[0]
+    assert e.mail_from == "jörg@example.test"
+    assert e.rcpt_tos == ["bob@bücher.example", "ann@example.org"]
+    assert "SMTPUTF8" in e.mail_options and "BODY=8BITMIME" in e.mail_options
+    # aiosmtpd undoes the dot-stuffing; the bare LF arrived as CRLF
+    assert e.original_content == "Subject: ü\r\n\r\n.straße\r\nzwei\r\n".encode()
+    assert all(r[:2] == (250, "2.0.0") for r in rcpts.values())
+
+
+def test_aiosmtpd_required_starttls(aiosmtpd_server, tmp_path):
+    import ssl
+    os.chmod(tmp_path, 0o755)
+    ca, crt, key = make_ca(str(tmp_path), "aio.example.test")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(crt, key)
+    port, rec = aiosmtpd_server(tls_context=ctx, require_starttls=True)
+    rc, out, rcpts = smtp_send("--port", str(port), "--tls", "encrypt",
+                               "--server-name", "aio.example.test",
+                               "--ca-file", ca, "--count", "2",
+                               "--from", "a@example.test",
+                               "--rcpt", "b@example.org")
+    assert rc == 0, out
+    assert "verified=yes" in line_with(out, "tls:")
+    assert 'subject="CN=aio.example.test"' in line_with(out, "tls:")
+    assert len(rec.envelopes) == 2
+    # without TLS the server refuses; the client says so per recipient
+    rc, out, rcpts = smtp_send("--port", str(port), "--tls", "none",
+                               "--from", "a@example.test",
+                               "--rcpt", "b@example.org")
+    assert rc == 1
+    assert rcpts["b@example.org"][0] == 530
+    assert rcpts["b@example.org"][3] == "MAIL FROM"
