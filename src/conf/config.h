@@ -90,6 +90,7 @@ struct config_dns {
 	char *trust_anchor;	/* DNSSEC anchor file; NULL: no validation */
 	uint64_t timeout_ms;	/* per lookup: DNS_TIMEOUT after it */
 	unsigned cache_size;	/* answers kept; 0: no cache */
+	uint64_t cache_memory;	/* bytes the kept answers may take */
 	uint64_t cache_max_ttl_s;	/* positive answers kept at most */
 	uint64_t cache_negative_ttl_s;	/* NXDOMAIN/NODATA kept at most */
 };

@@ -203,6 +203,12 @@ static const struct setting dns_settings[] = {
 	  .doc = "Answers kept by each process's resolver, the least "
 		 "recently used dropped first (libunbound keeps its own cache "
 		 "below this one). 0: no cache." },
+	{ .key = "cache_memory", .type = SETTING_SIZE,
+	  .offset = OFF(dns.cache_memory), .def = "16M", .min = 65536,
+	  .max = 1ULL << 32,
+	  .doc = "Memory the cached answers of one resolver may take "
+		 "together (a TXT answer can be 64 KiB); the least recently "
+		 "used are dropped to stay under it." },
 	{ .key = "cache_max_ttl", .type = SETTING_DURATION,
 	  .offset = OFF(dns.cache_max_ttl_s), .def = "1h", .min = 0,
 	  .max = 604800, .unit = DURATION_S,

@@ -20,11 +20,13 @@ struct cache_entry {
 	enum dns_type type;
 	uint64_t stored;	/* monotonic seconds */
 	uint64_t expires;
+	size_t bytes;
 	struct dns_result *result;
 };
 
 struct dns_cache {
 	unsigned size;
+	uint64_t max_bytes, bytes;
 	uint32_t max_ttl, negative_ttl;
 	size_t count;
 	size_t n_buckets;	/* a power of two */
@@ -55,11 +57,13 @@ key_hash(const char *name, enum dns_type type)
 }
 
 struct dns_cache *
-dns_cache_new(unsigned size, uint32_t max_ttl_s, uint32_t negative_ttl_s)
+dns_cache_new(unsigned size, uint64_t max_bytes, uint32_t max_ttl_s,
+	      uint32_t negative_ttl_s)
 {
 	struct dns_cache *c = xcalloc(1, sizeof(*c));
 
 	c->size = size;
+	c->max_bytes = max_bytes;
 	c->max_ttl = max_ttl_s;
 	c->negative_ttl = negative_ttl_s;
 	c->n_buckets = 64;
@@ -105,6 +109,7 @@ entry_remove(struct dns_cache *c, struct cache_entry *e)
 	*pp = e->hnext;
 	lru_unlink(c, e);
 	dns_result_free(&e->result);
+	c->bytes -= e->bytes;
 	free(e);
 	c->count--;
 }
@@ -171,6 +176,7 @@ dns_cache_put(struct dns_cache *c, const struct dns_result *result)
 	uint32_t ttl = result->ttl, h;
 	struct cache_entry *e;
 	uint64_t now = now_s();
+	size_t bytes;
 
 	if (c == NULL || c->size == 0 || result->sec == DNS_SEC_BOGUS)
 		return;
@@ -191,11 +197,17 @@ dns_cache_put(struct dns_cache *c, const struct dns_result *result)
 	}
 	if (ttl == 0)
 		return;
+	bytes = sizeof(*e) + dns_result_size(result);
 	h = key_hash(result->name, result->type);
 	e = find(c, result->name, result->type, h);
 	if (e != NULL)
 		entry_remove(c, e);
-	while (c->count >= c->size)
+	/* one answer bigger than an eighth of the budget would push out
+	 * many others: it is not kept */
+	if (c->max_bytes > 0 && bytes > c->max_bytes / 8)
+		return;
+	while (c->count >= c->size ||
+	       (c->max_bytes > 0 && c->bytes + bytes > c->max_bytes))
 		entry_remove(c, c->lru_tail);
 	e = xcalloc(1, sizeof(*e));
 	e->hash = h;
@@ -204,6 +216,8 @@ dns_cache_put(struct dns_cache *c, const struct dns_result *result)
 	e->expires = now + ttl;
 	e->result = dns_result_dup(result);
 	e->result->from_cache = false;
+	e->bytes = bytes;
+	c->bytes += bytes;
 	e->hnext = c->buckets[h & (c->n_buckets - 1)];
 	c->buckets[h & (c->n_buckets - 1)] = e;
 	lru_push(c, e);
@@ -214,4 +228,10 @@ size_t
 dns_cache_count(const struct dns_cache *c)
 {
 	return c != NULL ? c->count : 0;
+}
+
+uint64_t
+dns_cache_bytes(const struct dns_cache *c)
+{
+	return c != NULL ? c->bytes : 0;
 }

@@ -55,10 +55,11 @@ void dns_result_sort_mx(struct dns_result *result);
 
 struct dns_cache;
 
-/* A cache of at most size answers; positive answers kept at most
- * max_ttl_s seconds, negative ones negative_ttl_s. */
-struct dns_cache *dns_cache_new(unsigned size, uint32_t max_ttl_s,
-				uint32_t negative_ttl_s);
+/* A cache of at most size answers taking at most max_bytes together
+ * (0: no byte limit); positive answers kept at most max_ttl_s seconds,
+ * negative ones negative_ttl_s. */
+struct dns_cache *dns_cache_new(unsigned size, uint64_t max_bytes,
+				uint32_t max_ttl_s, uint32_t negative_ttl_s);
 void dns_cache_free(struct dns_cache **cache);
 /* A copy (caller frees) of the live answer for name and type, with
  * TTLs lowered by its age and from_cache set; NULL on a miss. */
@@ -67,7 +68,10 @@ struct dns_result *dns_cache_get(struct dns_cache *cache, const char *name,
 /* Keeps a copy of result if it is cacheable: DNS_OK, NXDOMAIN or NODATA,
  * not bogus, TTL above 0. */
 void dns_cache_put(struct dns_cache *cache, const struct dns_result *result);
-/* Number of answers held (tests). */
+/* Number of answers held and the bytes they take (tests). */
 size_t dns_cache_count(const struct dns_cache *cache);
+uint64_t dns_cache_bytes(const struct dns_cache *cache);
+/* What a result takes in memory, roughly (the cache's accounting). */
+size_t dns_result_size(const struct dns_result *result);
 
 #endif

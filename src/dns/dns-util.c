@@ -241,6 +241,44 @@ rr_free(enum dns_type type, struct dns_rr *rr)
 	}
 }
 
+size_t
+dns_result_size(const struct dns_result *r)
+{
+	/* allocations as dns_result_dup() makes them, without malloc's
+	 * own overhead */
+	size_t n = sizeof(*r) + strlen(r->name) + 1 + strlen(r->canonname) + 1 +
+		   (r->count + 1) * sizeof(struct dns_rr);
+
+	if (r->error != NULL)
+		n += strlen(r->error) + 1;
+	if (r->why_bogus != NULL)
+		n += strlen(r->why_bogus) + 1;
+	for (size_t i = 0; i < r->count; i++) {
+		const struct dns_rr *rr = &r->rrs[i];
+
+		switch (r->type) {
+		case DNS_TYPE_MX:
+			n += strlen(rr->mx.exchange) + 1;
+			break;
+		case DNS_TYPE_PTR:
+			n += strlen(rr->ptr) + 1;
+			break;
+		case DNS_TYPE_TXT:
+			n += 2 * (rr->txt.text_len + 1) +
+			     (rr->txt.n_strings + 1) *
+			     (sizeof(char *) + sizeof(size_t) + 1);
+			break;
+		case DNS_TYPE_TLSA:
+			n += rr->tlsa.data_len + 1;
+			break;
+		case DNS_TYPE_A:
+		case DNS_TYPE_AAAA:
+			break;
+		}
+	}
+	return n;
+}
+
 struct dns_result *
 dns_result_dup(const struct dns_result *result)
 {

@@ -256,7 +256,7 @@ dns_resolver_new(struct ioev_loop *loop, const struct config_dns *cfg,
 		free(r);
 		return NULL;
 	}
-	r->cache = dns_cache_new(cfg->cache_size,
+	r->cache = dns_cache_new(cfg->cache_size, cfg->cache_memory,
 				 (uint32_t)cfg->cache_max_ttl_s,
 				 (uint32_t)cfg->cache_negative_ttl_s);
 	if (loop != NULL) {

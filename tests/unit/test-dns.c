@@ -314,7 +314,7 @@ cache_put_free(struct dns_cache *c, struct dns_result *r)
 static void
 test_cache(void **state)
 {
-	struct dns_cache *c = dns_cache_new(2, 100, 10);
+	struct dns_cache *c = dns_cache_new(2, 0, 100, 10);
 	struct dns_result *r;
 
 	cache_put_free(c, a_result("a.test", DNS_OK, 3600));
@@ -354,9 +354,72 @@ test_cache(void **state)
 	assert_null(c);
 
 	/* size 0: off */
-	c = dns_cache_new(0, 100, 10);
+	c = dns_cache_new(0, 0, 100, 10);
 	cache_put_free(c, a_result("a.test", DNS_OK, 60));
 	assert_null(dns_cache_get(c, "a.test", DNS_TYPE_A));
+	dns_cache_free(&c);
+}
+
+static struct dns_result *
+txt_result(const char *name, size_t len)
+{
+	struct dns_result *r = dns_result_new(name, DNS_TYPE_TXT);
+	uint8_t rdata[256];
+	const char *err;
+
+	r->ttl = 3600;
+	rdata[0] = (uint8_t)(len - 1);
+	memset(rdata + 1, 'x', len - 1);
+	assert_int_equal(dns_rdata_parse(DNS_TYPE_TXT, rdata, len,
+					 &r->rrs[0], &err), 0);
+	r->count = 1;
+	return r;
+}
+
+static void
+test_cache_memory(void **state)
+{
+	/* 8 KiB: a 200-octet TXT answer takes about 700 bytes with its
+	 * entry, so about 11 fit; one over 1 KiB (an eighth) is never
+	 * kept */
+	struct dns_cache *c = dns_cache_new(1000, 8192, 100, 10);
+	struct dns_result *r;
+	char name[32];
+
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "t%d.test", i);
+		r = txt_result(name, 200);
+		if (i == 0)
+			assert_true(dns_result_size(r) > 400 &&
+				    dns_result_size(r) < 1000);
+		cache_put_free(c, r);
+		assert_true(dns_cache_bytes(c) <= 8192);
+	}
+	assert_true(dns_cache_count(c) >= 8 && dns_cache_count(c) < 20);
+	/* the newest stay */
+	r = dns_cache_get(c, "t19.test", DNS_TYPE_TXT);
+	assert_non_null(r);
+	dns_result_free(&r);
+	assert_null(dns_cache_get(c, "t0.test", DNS_TYPE_TXT));
+	dns_cache_free(&c);
+
+	c = dns_cache_new(1000, 65536, 100, 10);
+	struct dns_result *big = dns_result_new("big.test", DNS_TYPE_TXT);
+
+	big->ttl = 60;
+	big->count = 40;
+	free(big->rrs);
+	big->rrs = xcalloc(41, sizeof(struct dns_rr));
+	for (size_t i = 0; i < 40; i++) {
+		struct dns_result *one = txt_result("x.test", 256);
+
+		big->rrs[i] = one->rrs[0];
+		one->count = 0;
+		dns_result_free(&one);
+	}
+	cache_put_free(c, big);
+	assert_int_equal(dns_cache_count(c), 0);
+	assert_int_equal(dns_cache_bytes(c), 0);
 	dns_cache_free(&c);
 }
 
@@ -364,7 +427,7 @@ static void
 test_cache_expiry(void **state)
 {
 	/* max TTL 1 s caps a TTL of an hour; negative answers likewise */
-	struct dns_cache *c = dns_cache_new(10, 1, 1);
+	struct dns_cache *c = dns_cache_new(10, 0, 1, 1);
 	struct dns_result *r;
 
 	cache_put_free(c, a_result("a.test", DNS_OK, 3600));
@@ -522,6 +585,7 @@ test_cfg(unsigned port, uint64_t timeout_ms, unsigned cache_size)
 	struct config_dns cfg = {
 		.timeout_ms = timeout_ms,
 		.cache_size = cache_size,
+		.cache_memory = 1 << 20,
 		.cache_max_ttl_s = 3600,
 		.cache_negative_ttl_s = 300,
 	};
@@ -951,6 +1015,7 @@ main(void)
 		cmocka_unit_test(test_rdata_parse),
 		cmocka_unit_test(test_mx_sort_is_stable),
 		cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_cache_memory),
 		cmocka_unit_test(test_cache_expiry),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_lookup_async),
