@@ -444,8 +444,10 @@ read_done(void *arg)
 	struct smtp_client *c = job->c;
 	struct client_tx *tx = c->tx;
 
+	/* a conn that closed meanwhile gets its close callback next (it
+	 * waited for this job) and that decides the recipients */
 	if (tx == NULL || c->state != CS_TX || job->tx_no != c->tx_count ||
-	    c->conn == NULL || c->freed) {
+	    c->conn == NULL || ioev_conn_is_closed(c->conn) || c->freed) {
 		free(job->buf);
 		free(job);
 		client_unref(c);
@@ -533,7 +535,7 @@ tx_body_pump(struct smtp_client *c)
 	bool pipelining = (c->info.ext & SMTP_EXT_PIPELINING) != 0;
 
 	while (tx != NULL && c->tx == tx && c->conn != NULL &&
-	       tx->body_started && !tx->body_sent && !tx->body_reading &&
+	       !ioev_conn_is_closed(c->conn) && tx->body_started && !tx->body_sent && !tx->body_reading &&
 	       !tx->data_failed && !ioev_conn_output_is_full(c->conn)) {
 		/* RFC 3030 4.2: BDAT chunks go back to back only with
 		 * PIPELINING */
