@@ -123,9 +123,13 @@ ub_readable(int fd, void *ctx)
 	struct dns_resolver *r = ctx;
 	int ret = ub_process(r->ub);
 
-	if (ret != 0)
+	if (ret != 0) {
+		/* a broken pipe stays readable: stop watching rather than
+		 * spin; lookups in flight and later ones end in timeouts */
 		log_error(NULL, "dns", "process-failed", "error=\"%s\"",
 			  ub_strerror(ret));
+		ioev_watch_stop(r->watch);
+	}
 	deliver_done(r);
 }
 
