@@ -977,3 +977,47 @@ def test_aiosmtpd_required_starttls(aiosmtpd_server, tmp_path):
     assert rc == 1
     assert rcpts["b@example.org"][0] == 530
     assert rcpts["b@example.org"][3] == "MAIL FROM"
+
+
+def test_wire_tls_handshake_failure_under_may():
+    def script(s):
+        s.send(b"220 fake.test ESMTP\r\n")
+        s.line()
+        s.send(b"250-fake.test\r\n250 STARTTLS\r\n")
+        assert s.line() == b"STARTTLS\r\n"
+        s.send(b"220 go ahead\r\n")
+        s.recv_n(5)             # the ClientHello's record header
+        s.send(b"this is not TLS\r\n")
+
+    srv = Scripted(script)
+    rc, out, _ = smtp_send("--port", str(srv.port), "--tls", "may",
+                           "--from", "a@x.test", "--rcpt", "b@x.test")
+    srv.join()
+    l = line_with(out, "connect:")
+    assert "error=tls-handshake permanent=no" in l, l
+    assert "TLS handshake with 127.0.0.1[127.0.0.1] failed: " in l
+
+
+def test_wire_starttls_refused_under_may_goes_on_in_clear():
+    got = {}
+
+    def script(s):
+        s.send(b"220 fake.test ESMTP\r\n")
+        s.line()
+        s.send(b"250-fake.test\r\n250-STARTTLS\r\n250 PIPELINING\r\n")
+        assert s.line() == b"STARTTLS\r\n"
+        s.send(b"454 4.7.0 TLS not available now\r\n")
+        got["cmds"] = s.recv_until(b"DATA\r\n")
+        s.send(b"250 ok\r\n250 ok\r\n354 go\r\n")
+        s.recv_until(b"\r\n.\r\n")
+        s.send(b"250 ok\r\n")
+        s.line()
+        s.send(b"221 bye\r\n")
+
+    srv = Scripted(script)
+    rc, out, _ = smtp_send("--port", str(srv.port), "--tls", "may",
+                           "--from", "a@x.test", "--rcpt", "b@x.test")
+    srv.join()
+    assert rc == 0, out
+    assert line_with(out, "tls:") == "tls: none"
+    assert got["cmds"].startswith(b"MAIL FROM:<a@x.test>")
