@@ -549,6 +549,49 @@ test_opaque(void **state)
 	mime_part_free(&root);
 }
 
+/* A session without UTF8=ACCEPT (params.downgrade): a UTF-8 file name
+ * as encoded words, message/global as a basic part (RFC 3501's
+ * media-message is MESSAGE/RFC822 only); with UTF8=ACCEPT the name is
+ * quoted UTF-8 and message/global a message part. */
+static void
+test_downgrade(void **state)
+{
+	(void)state;
+	const char *msg =
+		"Content-Type: multipart/mixed; boundary=x\r\n"
+		"\r\n"
+		"--x\r\n"
+		"Content-Type: text/plain; name=\"\xc3\xa9.txt\"\r\n"
+		"\r\n"
+		"hi\r\n"
+		"--x\r\n"
+		"Content-Type: message/global\r\n"
+		"\r\n"
+		"Subject: s\r\n\r\nin\r\n"
+		"--x--\r\n";
+	struct mime_part *root = mime_parse(msg, strlen(msg), NULL);
+	struct imap_bodystructure_params params = { .downgrade = true };
+	struct buf out;
+
+	buf_init(&out);
+	imap_bodystructure_write(&out, root, (const uint8_t *)msg, strlen(msg),
+				 &params);
+	assert_str(out.data,
+		   "((\"TEXT\" \"PLAIN\" (\"NAME\" \"=?UTF-8?B?w6kudHh0?=\") "
+		   "NIL NIL \"7BIT\" 2 1)(\"MESSAGE\" \"GLOBAL\" NIL NIL NIL "
+		   "\"7BIT\" 16) \"MIXED\")");
+	buf_reset(&out);
+	params.utf8 = true;
+	imap_bodystructure_write(&out, root, (const uint8_t *)msg, strlen(msg),
+				 &params);
+	if (strstr(out.data, "(\"NAME\" \"\xc3\xa9.txt\")") == NULL ||
+	    strstr(out.data, "(\"MESSAGE\" \"GLOBAL\" NIL NIL NIL \"7BIT\" "
+		   "16 (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) (") == NULL)
+		fail_msg("got %s", out.data);
+	buf_deinit(&out);
+	mime_part_free(&root);
+}
+
 int
 main(void)
 {
@@ -561,6 +604,7 @@ main(void)
 		cmocka_unit_test(test_alternative),
 		cmocka_unit_test(test_no_content_type),
 		cmocka_unit_test(test_opaque),
+		cmocka_unit_test(test_downgrade),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
