@@ -99,7 +99,7 @@ struct queue_dest {
 };
 
 struct queue_msg {
-	struct queue_msg *next;
+	struct queue_msg *next, *prev;
 	struct queue_runner *rn;
 	struct store_queue_entry *e;
 	int fd;				/* the blob, for the client */
@@ -147,6 +147,7 @@ struct queue_runner {
 	int lock_fd;
 	bool started, stopping;
 	bool scanning, scan_again;
+	bool scan_on_done;		/* look when a message is put away */
 	int64_t next_due;		/* armed in due_timer; 0: none */
 	uint64_t counter;
 	struct queue_msg *msgs;

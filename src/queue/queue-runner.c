@@ -88,16 +88,15 @@ static void
 msg_unref(struct queue_msg *m)
 {
 	struct queue_runner *rn = m->rn;
-	struct queue_msg **pp;
 
 	if (--m->refs > 0)
 		return;
-	for (pp = &rn->msgs; *pp != NULL; pp = &(*pp)->next) {
-		if (*pp == m) {
-			*pp = m->next;
-			break;
-		}
-	}
+	if (m->prev != NULL)
+		m->prev->next = m->next;
+	else
+		rn->msgs = m->next;
+	if (m->next != NULL)
+		m->next->prev = m->prev;
 	rn->n_msgs--;
 	if (m->fd >= 0)
 		close(m->fd);
@@ -105,7 +104,8 @@ msg_unref(struct queue_msg *m)
 	free(m);
 	/* a full hand is topped up when half of it is done: one look at
 	 * the store per many messages, not per message */
-	if (rn->scan_again && !rn->stopping && rn->n_msgs <= rn->q->batch / 2)
+	if ((rn->scan_again || rn->scan_on_done) && !rn->stopping &&
+	    rn->n_msgs <= rn->q->batch / 2)
 		scan(rn);
 }
 
@@ -255,6 +255,7 @@ struct scan_job {
 	size_t n;
 	int64_t next;
 	bool full;
+	bool skipped;			/* due ones were in hand */
 };
 
 static int
@@ -291,6 +292,7 @@ scan_work(void *ctx)
 
 		skip = bsearch(&ids[i], j->skip, j->n_skip, sizeof(*j->skip),
 			       id_cmp) != NULL;
+		j->skipped |= skip;
 		if (skip || store_queue_get(rn->store, ids[i], &e, &error) !=
 		    STORE_OK)
 			continue;
@@ -336,6 +338,8 @@ scan_done(void *ctx)
 			snprintf(m->name, sizeof(m->name), "Q%lld",
 				 (long long)m->e->id);
 		m->next = rn->msgs;
+		if (rn->msgs != NULL)
+			rn->msgs->prev = m;
 		rn->msgs = m;
 		rn->n_msgs++;
 		msg_start(m);
@@ -351,6 +355,10 @@ scan_done(void *ctx)
 			rn->scan_again = true;
 		if (rn->scan_again)
 			scan(rn);
+		/* a message in hand may be due again (flushed, or its
+		 * IPv4 retry) by the time it is put away: look then */
+		if (j->skipped)
+			rn->scan_on_done = true;
 	}
 	free(j->skip);
 	free(j->entries);
@@ -372,6 +380,7 @@ scan(struct queue_runner *rn)
 		return;
 	}
 	rn->scan_again = false;
+	rn->scan_on_done = false;
 	rn->scanning = true;
 	j = xcalloc(1, sizeof(*j));
 	j->rn = rn;
