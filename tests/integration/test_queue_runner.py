@@ -502,3 +502,48 @@ def test_destination_rate(herald_factory, sinks):
         return int(hh) * 3600 + int(mm) * 60 + float(ss)
     assert secs(stamps[-1]) - secs(stamps[0]) >= 1.4, stamps
     assert len(sink.messages()) == 4
+
+
+def test_connection_reused_for_the_next_message(herald_factory):
+    """Three messages for one destination, one connection at a time: all
+    three go over one connection (the remote, a second Herald, logs one
+    session)."""
+    rcv = herald_factory(listeners=("smtp",), hostname="mx.example.org")
+    rcv.add_domain("example.org")
+    rcv.add_user("bob@example.org")
+    rcv.start()
+    h = sender(herald_factory,
+               queue="retry_min = 1s\nretry_max = 2s\n"
+                     "destination_concurrency = 1\n"
+                     "connection_cache_time = 5s\n",
+               transport={"example.org":
+                          f"smtp:[127.0.0.1]:{rcv.ports['smtp']}"})
+    h.cli("queue", "list")
+    for _ in range(3):
+        inject(h, ["bob@example.org"])
+    h.start()
+    assert wait_for(lambda: len(log_lines(h, "sent")) == 3, 15), h.log()
+    assert len(rcv.messages("bob@example.org")) == 3
+    sids = {re.search(r" sid=(\S+)", l).group(1) for l in
+            rcv.log().splitlines() if " smtp accepted " in l}
+    assert len(sids) == 1, rcv.log()
+
+
+def test_lmtp_transport_on_a_unix_socket(herald_factory):
+    """[transport] lmtp:unix:/path: LHLO, one reply per recipient."""
+    rcv = herald_factory(listeners=("lmtp_unix",),
+                         hostname="mx.example.org")
+    rcv.add_domain("example.org")
+    rcv.add_user("bob@example.org")
+    rcv.add_user("carol@example.org")
+    rcv.start()
+    h = sender(herald_factory,
+               transport={"example.org": f"lmtp:unix:{rcv.lmtp_path}"})
+    h.start()
+    inject(h, ["bob@example.org", "carol@example.org", "nobody@example.org"])
+    assert wait_for(lambda: queue_rows(h) == [], 15), h.log()
+    assert len(rcv.messages("bob@example.org")) == 1
+    assert len(rcv.messages("carol@example.org")) == 1
+    sent = log_lines(h, "sent")
+    assert len(sent) == 2 and f"relay=unix:{rcv.lmtp_path}" in sent[0]
+    assert len(log_lines(h, "bounced")) == 1
