@@ -547,3 +547,33 @@ def test_lmtp_transport_on_a_unix_socket(herald_factory):
     sent = log_lines(h, "sent")
     assert len(sent) == 2 and f"relay=unix:{rcv.lmtp_path}" in sent[0]
     assert len(log_lines(h, "bounced")) == 1
+
+
+def test_equal_preference_mx_in_random_order(herald_factory,
+                                             dns_server_factory):
+    """RFC 5321 5.1: MX hosts of equal preference are tried in random
+    order (both are dead here: each attempt tries both; over 16 attempts
+    each comes first at least once, or the order is not random: a false
+    failure has odds of 2 in 65,536)."""
+    port = free_port()
+    dns = dns_server_factory(records={
+        "eq.example": [("MX", "10 mx1.eq.example."),
+                       ("MX", "10 mx2.eq.example.")],
+        "mx1.eq.example": [("A", "127.0.0.1")],
+        "mx2.eq.example": [("A", "127.0.0.1")],
+    })
+    h = sender(herald_factory, dns=dns,
+               queue="retry_min = 1h\nretry_max = 1h\n",
+               transport={"eq.example": f"smtp:eq.example:{port}"})
+    h.start()
+    inject(h, ["bob@eq.example"])
+    firsts = []
+    for i in range(16):
+        if i > 0:
+            h.cli("queue", "flush")
+        assert wait_for(lambda: len(log_lines(h, "connect-failed")) ==
+                        2 * (i + 1) and len(log_lines(h, "deferred")) ==
+                        i + 1, 10), h.log()
+        line = log_lines(h, "connect-failed")[2 * i]
+        firsts.append(re.search(r"relay=(mx[12])\.", line).group(1))
+    assert set(firsts) == {"mx1", "mx2"}, firsts
