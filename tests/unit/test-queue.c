@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -16,7 +17,10 @@
 #include "cli/cli.h"
 #include "conf/config.h"
 #include "lib/mem.h"
+#include "queue/queue-private.h"
 #include "queue/queue.h"
+#include "smtp/smtp-client.h"
+#include "smtp/smtp-reply.h"
 
 static void
 test_route_parse(void **state)
@@ -293,6 +297,97 @@ test_group(void **state)
 	config_free(&cfg);
 }
 
+/* What each reply means for its recipient (queue-report.c). */
+static void
+test_outcomes(void **state)
+{
+	struct queue_runner rn = { 0 };
+	struct queue_dest d = { 0 };
+	struct queue_msg m = { 0 };
+	struct store_queue_entry e = { 0 };
+	struct store_queue_entry_rcpt r[4] = {
+		{ .id = 11, .address = "a@x.example", .status = "pending",
+		  .dsn_notify = "SUCCESS" },
+		{ .id = 12, .address = "b@x.example", .status = "deferred",
+		  .attempts = 2 },
+		{ .id = 13, .address = "c@x.example", .status = "pending" },
+		{ .id = 14, .address = "d@x.example", .status = "deferred",
+		  .attempts = 9 },
+	};
+	struct config_queue q = { .retry_min_s = 300, .retry_max_s = 14400,
+				  .max_lifetime_s = 86400 };
+	size_t idx[4] = { 0, 1, 2, 3 };
+	struct queue_tx tx = { .m = &m, .d = &d, .idx = idx, .n = 4 };
+	struct smtp_client_rcpt_result rr[4];
+	struct smtp_client_send_result res = { .rcpts = rr, .n_rcpts = 4 };
+	int64_t now = time(NULL);
+
+	(void)state;
+	rn.q = &q;
+	m.rn = &rn;
+	m.e = &e;
+	e.rcpts = r;
+	e.n_rcpts = 4;
+	e.created = now - 3600;
+	memset(rr, 0, sizeof(rr));
+	smtp_reply_set(&rr[0].reply, 250, "2.0.0", "Ok: queued as X");
+	smtp_reply_set(&rr[1].reply, 451, "4.7.1", "greylisted");
+	rr[1].stage = SMTP_CLIENT_STAGE_RCPT;
+	smtp_reply_set(&rr[2].reply, 550, "5.1.1", "no such user");
+	rr[2].stage = SMTP_CLIENT_STAGE_RCPT;
+	smtp_reply_set(&rr[3].reply, 421, NULL, "closing");
+	e.created = now - 86400 + 60;	/* d's next try would be too late */
+	queue_outcomes_from_send(&tx, &res);
+
+	assert_string_equal(tx.out[0].res.status, STORE_QUEUE_SENT);
+	assert_string_equal(tx.out[0].res.dsn_status, "2.0.0");
+	/* NOTIFY=SUCCESS and no DSN offered: we report "relayed" */
+	assert_int_equal(tx.out[0].res.notify, STORE_QUEUE_NOTIFY_SUCCESS);
+	assert_true(tx.out[0].res.attempted);
+	assert_int_equal(tx.out[0].res.rcpt_id, 11);
+
+	assert_string_equal(tx.out[1].res.status, STORE_QUEUE_DEFERRED);
+	assert_string_equal(tx.out[1].res.dsn_status, "4.7.1");
+	assert_string_equal(tx.out[1].res.last_error, "451 4.7.1 greylisted");
+	/* its third attempt failed: 20 minutes, but not past the lifetime */
+	assert_true(tx.out[1].res.next_attempt == now + 1200 ||
+		    tx.out[1].res.next_attempt == e.created + 86400);
+	assert_int_equal(tx.out[1].res.notify, STORE_QUEUE_NOTIFY_NONE);
+	assert_non_null(strstr(tx.out[1].log_reply, "said: 451 4.7.1 "
+			       "greylisted (in reply to RCPT TO command)"));
+
+	assert_string_equal(tx.out[2].res.status, STORE_QUEUE_BOUNCED);
+	assert_string_equal(tx.out[2].res.dsn_status, "5.1.1");
+	assert_int_equal(tx.out[2].res.notify, STORE_QUEUE_NOTIFY_FAILURE);
+
+	/* a 4xx is at the deadline: bounced, the last error kept */
+	e.created = now - 86400;
+	queue_outcomes_free(&tx);
+	queue_outcomes_from_send(&tx, &res);
+	assert_string_equal(tx.out[3].res.status, STORE_QUEUE_BOUNCED);
+	assert_string_equal(tx.out[3].res.dsn_status, "4.4.7");
+	assert_non_null(strstr(tx.out[3].res.last_error,
+			       "delivery time expired; last error: 421"));
+	assert_int_equal(tx.out[3].res.notify, STORE_QUEUE_NOTIFY_FAILURE);
+	queue_outcomes_free(&tx);
+
+	/* no server reached: every recipient alike */
+	e.created = now;
+	queue_outcomes_fail(&tx, false, "4.4.3", "MX lookup failed");
+	for (size_t i = 0; i < 4; i++) {
+		assert_string_equal(tx.out[i].res.status, STORE_QUEUE_DEFERRED);
+		assert_string_equal(tx.out[i].res.last_error,
+				    "MX lookup failed");
+	}
+	queue_outcomes_free(&tx);
+	queue_outcomes_fail(&tx, true, "5.1.10", "null MX");
+	for (size_t i = 0; i < 4; i++)
+		assert_string_equal(tx.out[i].res.status, STORE_QUEUE_BOUNCED);
+	queue_outcomes_free(&tx);
+	for (size_t i = 0; i < 4; i++)
+		smtp_reply_deinit(&rr[i].reply);
+}
+
 static void
 test_domain(void **state)
 {
@@ -313,6 +408,7 @@ main(void)
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_schedule),
 		cmocka_unit_test(test_group),
+		cmocka_unit_test(test_outcomes),
 		cmocka_unit_test(test_domain),
 	};
 
