@@ -58,3 +58,7 @@ elif [ "$have" != "$want" ]; then
 fi
 [ ! -f "$imapflow_dir/not-installed.txt" ] ||
 	echo "warning: $(cat "$imapflow_dir/not-installed.txt"); test_imap_imapflow will be skipped" >&2
+# DKIM (issue 14): independent signers and verifiers for the interop tests
+# (test_dkim): dkimpy's dkimsign/dkimverify (python3-dkim; ed25519 through
+# python3-nacl) and OpenDKIM's opendkim-testmsg and opendkim-genkey
+apt_install python3-dkim python3-nacl python3-dnspython opendkim-tools

@@ -13,6 +13,7 @@
 #include "daemon/daemon.h"
 #include "imap/imap-settings.h"
 #include "imap/imap.h"
+#include "mailauth/dkim.h"
 #include "pop3/pop3-settings.h"
 #include "pop3/pop3.h"
 #include "queue/dsn.h"
@@ -52,6 +53,7 @@ static const struct setting_section *const sections[] = {
 	&queue_settings_section,
 	&queue_transport_section,
 	&queue_tls_policy_section,
+	&dkim_settings_section,
 };
 
 void

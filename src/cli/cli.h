@@ -36,6 +36,8 @@ int cli_alias(int argc, char **argv);
 int cli_index(int argc, char **argv);
 /* `herald dns lookup TYPE NAME`: one lookup through src/dns/. */
 int cli_dns(int argc, char **argv);
+/* `herald dkim keygen|list|sign|verify` (cli-dkim.c). */
+int cli_dkim(int argc, char **argv);
 int cli_sendmail(int argc, char **argv);
 /* `herald mailq`, the same as `herald sendmail -bp`. */
 int cli_mailq(int argc, char **argv);

@@ -264,6 +264,18 @@ struct config_queue {
 	struct config_map tls_policy;	/* domain -> none|may|encrypt */
 };
 
+/* [dkim]: DKIM signing and verification (src/mailauth/dkim-settings.c,
+ * docs/mailauth.md "DKIM", limits in docs/limits.md). */
+struct config_dkim {
+	bool sign;			/* sign mail of local users */
+	unsigned verify_max_signatures;	/* verified per message */
+	uint64_t header_max;		/* header octets kept per message */
+	uint64_t clock_skew_s;		/* t= this far ahead is accepted */
+	uint64_t rotation_delay_s;	/* a new key of a domain that has
+					 * one signs after this */
+	uint64_t expire_s;		/* x= after t=; 0: none */
+};
+
 struct config {
 	char *path;		/* file it was loaded from, or NULL */
 	/* "FILE:LINE: warning: ..." lines (renamed keys), or NULL; the
@@ -294,6 +306,7 @@ struct config {
 	struct config_imap imap;
 	struct config_bounce bounce;
 	struct config_queue queue;
+	struct config_dkim dkim;
 };
 
 /* Types of a setting's value. */

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DKIM canonicalization (RFC 6376 3.4) as state machines fed in pieces:
+ * the body's (its output goes straight into the hashes, so a message of
+ * any size is hashed in one pass with constant memory) and one header
+ * field's.
+ */
+#include <string.h>
+
+#include "mailauth/dkim.h"
+
+const char *
+dkim_canon_name(enum dkim_canon canon)
+{
+	return canon == DKIM_CANON_RELAXED ? "relaxed" : "simple";
+}
+
+void
+dkim_body_canon_init(struct dkim_body_canon *bc, enum dkim_canon canon,
+		     dkim_body_out_cb_t *out, void *ctx)
+{
+	memset(bc, 0, sizeof(*bc));
+	bc->canon = canon;
+	bc->out = out;
+	bc->ctx = ctx;
+}
+
+static void
+body_flush(struct dkim_body_canon *bc)
+{
+	if (bc->pending_len > 0) {
+		bc->out(bc->pending, bc->pending_len, bc->ctx);
+		bc->pending_len = 0;
+	}
+}
+
+static inline void
+body_emit(struct dkim_body_canon *bc, uint8_t c)
+{
+	if (bc->pending_len == sizeof(bc->pending))
+		body_flush(bc);
+	bc->pending[bc->pending_len++] = c;
+	bc->out_len++;
+}
+
+/* An octet of line content: the empty lines and white space held back
+ * before it turn out not to be trailing, so they go out first. */
+static inline void
+body_content(struct dkim_body_canon *bc, uint8_t c)
+{
+	for (; bc->empty_lines > 0; bc->empty_lines--) {
+		body_emit(bc, '\r');
+		body_emit(bc, '\n');
+	}
+	if (bc->wsp) {
+		/* relaxed: a run of WSP is one SP (leading ones too) */
+		body_emit(bc, ' ');
+		bc->wsp = false;
+	}
+	body_emit(bc, c);
+	bc->line = true;
+}
+
+static inline void
+body_line_end(struct dkim_body_canon *bc)
+{
+	/* relaxed: white space at the end of a line goes */
+	bc->wsp = false;
+	if (bc->line) {
+		body_emit(bc, '\r');
+		body_emit(bc, '\n');
+		bc->line = false;
+	} else {
+		/* empty lines are only known not to be trailing when
+		 * content follows them */
+		bc->empty_lines++;
+	}
+}
+
+void
+dkim_body_canon_feed(struct dkim_body_canon *bc, const uint8_t *data,
+		     size_t len)
+{
+	bool relaxed = bc->canon == DKIM_CANON_RELAXED;
+
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = data[i];
+
+		if (bc->cr) {
+			bc->cr = false;
+			if (c == '\n') {
+				body_line_end(bc);
+				continue;
+			}
+			/* a bare CR is content */
+			body_content(bc, '\r');
+		}
+		if (c == '\r')
+			bc->cr = true;
+		else if (relaxed && (c == ' ' || c == '\t'))
+			bc->wsp = true;
+		else
+			body_content(bc, c);
+	}
+	body_flush(bc);
+}
+
+void
+dkim_body_canon_finish(struct dkim_body_canon *bc)
+{
+	if (bc->cr) {
+		bc->cr = false;
+		body_content(bc, '\r');
+	}
+	bc->wsp = false;
+	/* a last line without CRLF gets one (both algorithms) */
+	if (bc->line) {
+		body_emit(bc, '\r');
+		body_emit(bc, '\n');
+		bc->line = false;
+	}
+	bc->empty_lines = 0;
+	/* simple: an empty body is one CRLF (RFC 6376 3.4.3); relaxed:
+	 * empty stays empty (3.4.4, erratum 1384) */
+	if (bc->canon == DKIM_CANON_SIMPLE && bc->out_len == 0) {
+		body_emit(bc, '\r');
+		body_emit(bc, '\n');
+	}
+	body_flush(bc);
+}
+
+enum {
+	HC_NAME,	/* before the colon */
+	HC_VALUE_START,	/* after it, white space dropped */
+	HC_VALUE,
+};
+
+void
+dkim_header_canon_init(struct dkim_header_canon *hc, enum dkim_canon canon,
+		       struct buf *out)
+{
+	hc->canon = canon;
+	hc->out = out;
+	hc->state = HC_NAME;
+	hc->wsp = false;
+}
+
+void
+dkim_header_canon_feed(struct dkim_header_canon *hc, const uint8_t *data,
+		       size_t len)
+{
+	if (hc->canon == DKIM_CANON_SIMPLE) {
+		buf_append(hc->out, data, len);
+		return;
+	}
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = data[i];
+		bool space = c == ' ' || c == '\t' || c == '\r' || c == '\n';
+
+		switch (hc->state) {
+		case HC_NAME:
+			/* white space before the colon goes (3.4.2) */
+			if (space)
+				break;
+			if (c == ':') {
+				buf_putc(hc->out, ':');
+				hc->state = HC_VALUE_START;
+			} else {
+				buf_putc(hc->out, (char)((c >= 'A' && c <= 'Z')
+							 ? c + 32 : c));
+			}
+			break;
+		case HC_VALUE_START:
+			if (space)
+				break;
+			hc->state = HC_VALUE;
+			buf_putc(hc->out, (char)c);
+			break;
+		default:
+			/* unfolding drops CR and LF; the WSP after them
+			 * joins the run that becomes one SP */
+			if (c == '\r' || c == '\n')
+				break;
+			if (c == ' ' || c == '\t') {
+				hc->wsp = true;
+				break;
+			}
+			if (hc->wsp) {
+				buf_putc(hc->out, ' ');
+				hc->wsp = false;
+			}
+			buf_putc(hc->out, (char)c);
+			break;
+		}
+	}
+}
+
+void
+dkim_header_canon_finish(struct dkim_header_canon *hc)
+{
+	/* trailing white space of the value goes */
+	hc->wsp = false;
+	hc->state = HC_NAME;
+}
+
+void
+dkim_header_canon(enum dkim_canon canon, const char *field, size_t len,
+		  struct buf *out)
+{
+	struct dkim_header_canon hc;
+
+	dkim_header_canon_init(&hc, canon, out);
+	dkim_header_canon_feed(&hc, (const uint8_t *)field, len);
+	dkim_header_canon_finish(&hc);
+}

@@ -1,0 +1,615 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DKIM tag lists (RFC 6376 3.2) and the two records made of them: the
+ * DKIM-Signature field (3.5) and the key record (3.6.1, RFC 8463 4). All
+ * untrusted (a message header, a DNS answer): parsed strictly, each
+ * failure a permerror with its reason.
+ */
+#include <ctype.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include "lib/base64.h"
+#include "lib/buf.h"
+#include "lib/mem.h"
+#include "mailauth/dkim.h"
+
+static bool
+is_fws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static bool
+is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* VALCHAR: %x21-3A / %x3C-7E */
+static bool
+is_valchar(char c)
+{
+	unsigned char u = (unsigned char)c;
+
+	return u >= 0x21 && u <= 0x7e && u != ';';
+}
+
+void
+dkim_tags_deinit(struct dkim_tag_list *list)
+{
+	for (size_t i = 0; i < list->n; i++) {
+		free(list->tags[i].name);
+		free(list->tags[i].value);
+	}
+	free(list->tags);
+	list->tags = NULL;
+	list->n = 0;
+}
+
+const struct dkim_tag *
+dkim_tags_get(const struct dkim_tag_list *list, const char *name)
+{
+	for (size_t i = 0; i < list->n; i++) {
+		if (strcmp(list->tags[i].name, name) == 0)
+			return &list->tags[i];
+	}
+	return NULL;
+}
+
+int
+dkim_tags_parse(const char *s, size_t len, struct dkim_tag_list *list_r,
+		const char **error_r)
+{
+	struct dkim_tag_list list = { NULL, 0 };
+	size_t pos = 0;
+
+	for (;;) {
+		size_t name_start, name_end, vs, ve, ts, te;
+		struct dkim_tag *t;
+
+		while (pos < len && is_fws(s[pos]))
+			pos++;
+		if (pos == len)
+			break;
+		name_start = pos;
+		if (!is_alpha(s[pos])) {
+			*error_r = s[pos] == ';' ? "empty tag" : "bad tag name";
+			goto fail;
+		}
+		while (pos < len && (is_alpha(s[pos]) || is_digit(s[pos]) ||
+				     s[pos] == '_'))
+			pos++;
+		name_end = pos;
+		while (pos < len && is_fws(s[pos]))
+			pos++;
+		if (pos == len || s[pos] != '=') {
+			*error_r = "tag without '='";
+			goto fail;
+		}
+		vs = ++pos;
+		while (pos < len && s[pos] != ';') {
+			if (!is_valchar(s[pos]) && !is_fws(s[pos])) {
+				*error_r = "bad character in a tag value";
+				goto fail;
+			}
+			pos++;
+		}
+		ve = pos;
+		for (ts = vs; ts < ve && is_fws(s[ts]); ts++)
+			;
+		for (te = ve; te > ts && is_fws(s[te - 1]); te--)
+			;
+		for (size_t i = 0; i < list.n; i++) {
+			if (strlen(list.tags[i].name) == name_end - name_start &&
+			    memcmp(list.tags[i].name, s + name_start,
+				   name_end - name_start) == 0) {
+				*error_r = "duplicate tag";
+				goto fail;
+			}
+		}
+		if (list.n == DKIM_TAGS_MAX) {
+			*error_r = "too many tags";
+			goto fail;
+		}
+		list.tags = xreallocarray(list.tags, list.n + 1,
+					  sizeof(*list.tags));
+		t = &list.tags[list.n++];
+		t->name = xstrndup(s + name_start, name_end - name_start);
+		t->value = xstrndup(s + ts, te - ts);
+		t->value_start = vs;
+		t->value_end = ve;
+		if (pos < len)
+			pos++;	/* the ';' */
+	}
+	*list_r = list;
+	return 0;
+fail:
+	dkim_tags_deinit(&list);
+	list_r->tags = NULL;
+	list_r->n = 0;
+	return -1;
+}
+
+/* Base64 with folding white space inside (b=, bh=, p=) into out. */
+static int
+base64_fws_decode(const char *v, struct buf *out)
+{
+	struct buf clean;
+	int ret;
+
+	buf_init(&clean);
+	for (; *v != '\0'; v++) {
+		if (!is_fws(*v))
+			buf_putc(&clean, *v);
+	}
+	ret = base64_decode(clean.data, clean.len, out);
+	buf_deinit(&clean);
+	return ret;
+}
+
+/* A decimal of at most max_digits digits. */
+static int
+parse_decimal(const char *v, unsigned max_digits, uint64_t *value_r)
+{
+	uint64_t n = 0;
+	size_t len = strlen(v);
+
+	if (len == 0 || len > max_digits)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (!is_digit(v[i]))
+			return -1;
+		n = n * 10 + (uint64_t)(v[i] - '0');
+	}
+	*value_r = n;
+	return 0;
+}
+
+static char *
+lower_dup(const char *s)
+{
+	char *d = xstrdup(s);
+
+	for (char *p = d; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return d;
+}
+
+/* A domain or selector as DKIM names them: dot-separated labels of
+ * letters, digits, hyphens and underscores (a selector may be
+ * "2024._x"); UTF-8 labels are taken as they are. */
+static bool
+dns_name_is_valid(const char *s)
+{
+	size_t label = 0, len = strlen(s);
+
+	if (len == 0 || len > 253)
+		return false;
+	for (const char *p = s; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!(is_alpha((char)c) || is_digit((char)c) || c == '-' ||
+		      c == '_' || c >= 0x80))
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return label > 0;
+}
+
+/* Is auid's domain d or a subdomain of it (RFC 6376 3.5 i=)? */
+static bool
+auid_in_domain(const char *auid, const char *d)
+{
+	const char *at = strrchr(auid, '@');
+	size_t alen, dlen = strlen(d);
+
+	if (at == NULL)
+		return false;
+	at++;
+	alen = strlen(at);
+	if (alen == dlen)
+		return strcasecmp(at, d) == 0;
+	return alen > dlen && at[alen - dlen - 1] == '.' &&
+	       strcasecmp(at + alen - dlen, d) == 0;
+}
+
+void
+dkim_signature_deinit(struct dkim_signature *sig)
+{
+	free(sig->domain);
+	free(sig->selector);
+	free(sig->auid);
+	for (size_t i = 0; i < sig->n_headers; i++)
+		free(sig->headers[i]);
+	free(sig->headers);
+	free(sig->bh);
+	free(sig->b);
+	memset(sig, 0, sizeof(*sig));
+}
+
+static int
+parse_canon(const char *v, struct dkim_signature *sig)
+{
+	const char *slash = strchr(v, '/');
+	size_t hlen = slash != NULL ? (size_t)(slash - v) : strlen(v);
+
+	if (hlen == 6 && strncmp(v, "simple", 6) == 0)
+		sig->hcanon = DKIM_CANON_SIMPLE;
+	else if (hlen == 7 && strncmp(v, "relaxed", 7) == 0)
+		sig->hcanon = DKIM_CANON_RELAXED;
+	else
+		return -1;
+	if (slash == NULL)
+		sig->bcanon = DKIM_CANON_SIMPLE;
+	else if (strcmp(slash + 1, "simple") == 0)
+		sig->bcanon = DKIM_CANON_SIMPLE;
+	else if (strcmp(slash + 1, "relaxed") == 0)
+		sig->bcanon = DKIM_CANON_RELAXED;
+	else
+		return -1;
+	return 0;
+}
+
+/* h=: hdr-name *( [FWS] ":" [FWS] hdr-name ) */
+static int
+parse_header_list(const char *v, struct dkim_signature *sig)
+{
+	bool from = false;
+	const char *p = v;
+
+	for (;;) {
+		const char *start, *end;
+		char *name;
+
+		while (is_fws(*p))
+			p++;
+		start = p;
+		while (*p != '\0' && *p != ':' && !is_fws(*p)) {
+			/* field-name: printable ASCII but the colon */
+			if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
+				return -1;
+			p++;
+		}
+		end = p;
+		if (end == start)
+			return -1;
+		while (is_fws(*p))
+			p++;
+		name = xstrndup(start, (size_t)(end - start));
+		for (char *q = name; *q != '\0'; q++)
+			*q = (char)tolower((unsigned char)*q);
+		if (strcmp(name, "from") == 0)
+			from = true;
+		sig->headers = xreallocarray(sig->headers, sig->n_headers + 1,
+					     sizeof(*sig->headers));
+		sig->headers[sig->n_headers++] = name;
+		if (*p == '\0')
+			break;
+		if (*p != ':')
+			return -1;
+		p++;
+	}
+	return from ? 0 : -2;
+}
+
+int
+dkim_signature_parse(const char *value, size_t len,
+		     struct dkim_signature *sig_r, const char **error_r)
+{
+	static const char *const required[] = {
+		"v", "a", "b", "bh", "d", "h", "s",
+	};
+	struct dkim_tag_list tags;
+	struct dkim_signature sig;
+	const struct dkim_tag *t;
+	struct buf b;
+	uint64_t n;
+	int ret;
+
+	memset(&sig, 0, sizeof(sig));
+	memset(sig_r, 0, sizeof(*sig_r));
+	if (dkim_tags_parse(value, len, &tags, error_r) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		if (dkim_tags_get(&tags, required[i]) == NULL) {
+			*error_r = "a required tag is missing (v a b bh d h s)";
+			goto fail;
+		}
+	}
+	if (strcmp(dkim_tags_get(&tags, "v")->value, "1") != 0) {
+		*error_r = "unknown version (v= is not 1)";
+		goto fail;
+	}
+	t = dkim_tags_get(&tags, "a");
+	if (strcmp(t->value, "rsa-sha256") == 0) {
+		sig.alg = DKIM_ALG_RSA_SHA256;
+	} else if (strcmp(t->value, "ed25519-sha256") == 0) {
+		sig.alg = DKIM_ALG_ED25519_SHA256;
+	} else if (strcmp(t->value, "rsa-sha1") == 0) {
+		*error_r = "rsa-sha1 is not accepted (RFC 8301)";
+		goto fail;
+	} else {
+		*error_r = "unknown algorithm";
+		goto fail;
+	}
+	buf_init(&b);
+	t = dkim_tags_get(&tags, "b");
+	if (base64_fws_decode(t->value, &b) < 0 || b.len == 0) {
+		buf_deinit(&b);
+		*error_r = "bad b= (base64)";
+		goto fail;
+	}
+	sig.b_len = b.len;
+	sig.b = (uint8_t *)buf_steal(&b);
+	sig.b_value_start = t->value_start;
+	sig.b_value_end = t->value_end;
+	if (base64_fws_decode(dkim_tags_get(&tags, "bh")->value, &b) < 0 ||
+	    b.len == 0) {
+		buf_deinit(&b);
+		*error_r = "bad bh= (base64)";
+		goto fail;
+	}
+	sig.bh_len = b.len;
+	sig.bh = (uint8_t *)buf_steal(&b);
+	buf_deinit(&b);
+	sig.hcanon = sig.bcanon = DKIM_CANON_SIMPLE;
+	if ((t = dkim_tags_get(&tags, "c")) != NULL &&
+	    parse_canon(t->value, &sig) < 0) {
+		*error_r = "unknown canonicalization (c=)";
+		goto fail;
+	}
+	t = dkim_tags_get(&tags, "d");
+	if (!dns_name_is_valid(t->value)) {
+		*error_r = "bad domain (d=)";
+		goto fail;
+	}
+	sig.domain = lower_dup(t->value);
+	t = dkim_tags_get(&tags, "s");
+	if (!dns_name_is_valid(t->value)) {
+		*error_r = "bad selector (s=)";
+		goto fail;
+	}
+	sig.selector = lower_dup(t->value);
+	ret = parse_header_list(dkim_tags_get(&tags, "h")->value, &sig);
+	if (ret == -2) {
+		*error_r = "From is not signed (h=)";
+		goto fail;
+	} else if (ret < 0) {
+		*error_r = "bad header list (h=)";
+		goto fail;
+	}
+	if ((t = dkim_tags_get(&tags, "i")) != NULL) {
+		if (!auid_in_domain(t->value, sig.domain)) {
+			*error_r = "i= is not within d=";
+			goto fail;
+		}
+		sig.auid = xstrdup(t->value);
+	}
+	if ((t = dkim_tags_get(&tags, "l")) != NULL) {
+		/* 76 digits in the grammar; 2^64 is far beyond any message */
+		if (parse_decimal(t->value, 19, &sig.l) < 0) {
+			*error_r = "bad body length (l=)";
+			goto fail;
+		}
+		sig.has_l = true;
+	}
+	if ((t = dkim_tags_get(&tags, "q")) != NULL) {
+		/* a colon-separated list: one of them must be dns/txt */
+		bool ok = false;
+		const char *p = t->value;
+
+		while (*p != '\0') {
+			size_t l = strcspn(p, ":");
+			const char *q = p;
+
+			while (is_fws(*q))
+				q++;
+			if (strncmp(q, "dns/txt", 7) == 0) {
+				const char *r = q + 7;
+
+				while (is_fws(*r))
+					r++;
+				if (r == p + l)
+					ok = true;
+			}
+			p += l;
+			if (*p == ':')
+				p++;
+		}
+		if (!ok) {
+			*error_r = "unknown query method (q=)";
+			goto fail;
+		}
+	}
+	if ((t = dkim_tags_get(&tags, "t")) != NULL) {
+		if (parse_decimal(t->value, 18, &n) < 0) {
+			*error_r = "bad timestamp (t=)";
+			goto fail;
+		}
+		sig.has_t = true;
+		sig.t = (int64_t)n;
+	}
+	if ((t = dkim_tags_get(&tags, "x")) != NULL) {
+		if (parse_decimal(t->value, 18, &n) < 0) {
+			*error_r = "bad expiry (x=)";
+			goto fail;
+		}
+		sig.has_x = true;
+		sig.x = (int64_t)n;
+		if (sig.has_t && sig.x < sig.t) {
+			*error_r = "x= is before t=";
+			goto fail;
+		}
+	}
+	dkim_tags_deinit(&tags);
+	*sig_r = sig;
+	return 0;
+fail:
+	dkim_tags_deinit(&tags);
+	dkim_signature_deinit(&sig);
+	return -1;
+}
+
+void
+dkim_key_deinit(struct dkim_key *key)
+{
+	EVP_PKEY_free(key->pkey);
+	memset(key, 0, sizeof(*key));
+}
+
+/* Does the colon-separated list v hold word? */
+static bool
+list_has(const char *v, const char *word)
+{
+	size_t wlen = strlen(word);
+	const char *p = v;
+
+	while (*p != '\0') {
+		size_t l = strcspn(p, ":");
+		const char *s = p, *e = p + l;
+
+		while (s < e && is_fws(*s))
+			s++;
+		while (e > s && is_fws(e[-1]))
+			e--;
+		if ((size_t)(e - s) == wlen && strncmp(s, word, wlen) == 0)
+			return true;
+		p += l;
+		if (*p == ':')
+			p++;
+	}
+	return false;
+}
+
+static EVP_PKEY *
+rsa_key_from_der(const uint8_t *der, size_t len)
+{
+	const unsigned char *p = der;
+	EVP_PKEY *pkey;
+
+	/* SubjectPublicKeyInfo (RFC 6376 3.6.1), or, as some signers
+	 * publish, a bare RSAPublicKey */
+	pkey = d2i_PUBKEY(NULL, &p, (long)len);
+	if (pkey != NULL && p == der + len)
+		return pkey;
+	EVP_PKEY_free(pkey);
+	p = der;
+	pkey = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, (long)len);
+	if (pkey != NULL && p == der + len)
+		return pkey;
+	EVP_PKEY_free(pkey);
+	return NULL;
+}
+
+int
+dkim_key_parse(const char *txt, size_t len, struct dkim_key *key_r,
+	       const char **error_r)
+{
+	struct dkim_tag_list tags;
+	const struct dkim_tag *t;
+	struct dkim_key key;
+	struct buf der;
+
+	memset(&key, 0, sizeof(key));
+	memset(key_r, 0, sizeof(*key_r));
+	if (dkim_tags_parse(txt, len, &tags, error_r) < 0)
+		return -1;
+	if ((t = dkim_tags_get(&tags, "v")) != NULL &&
+	    (t != &tags.tags[0] || strcmp(t->value, "DKIM1") != 0)) {
+		*error_r = "key record: v= is not DKIM1 or not first";
+		goto fail;
+	}
+	if ((t = dkim_tags_get(&tags, "h")) != NULL &&
+	    !list_has(t->value, "sha256")) {
+		*error_r = "key record: h= does not allow sha256";
+		goto fail;
+	}
+	key.alg = DKIM_ALG_RSA_SHA256;
+	if ((t = dkim_tags_get(&tags, "k")) != NULL) {
+		if (strcmp(t->value, "ed25519") == 0) {
+			key.alg = DKIM_ALG_ED25519_SHA256;
+		} else if (strcmp(t->value, "rsa") != 0) {
+			*error_r = "key record: unknown key type (k=)";
+			goto fail;
+		}
+	}
+	if ((t = dkim_tags_get(&tags, "s")) != NULL &&
+	    !list_has(t->value, "*") && !list_has(t->value, "email")) {
+		*error_r = "key record: not for email (s=)";
+		goto fail;
+	}
+	if ((t = dkim_tags_get(&tags, "t")) != NULL) {
+		key.testing = list_has(t->value, "y");
+		key.strict = list_has(t->value, "s");
+	}
+	if ((t = dkim_tags_get(&tags, "p")) == NULL) {
+		*error_r = "key record: no p=";
+		goto fail;
+	}
+	if (t->value[0] == '\0') {
+		*error_r = "key revoked (empty p=)";
+		goto fail;
+	}
+	buf_init(&der);
+	if (base64_fws_decode(t->value, &der) < 0) {
+		buf_deinit(&der);
+		*error_r = "key record: bad p= (base64)";
+		goto fail;
+	}
+	if (key.alg == DKIM_ALG_ED25519_SHA256) {
+		if (der.len == 32)
+			key.pkey = EVP_PKEY_new_raw_public_key(
+				EVP_PKEY_ED25519, NULL,
+				(const unsigned char *)der.data, der.len);
+		buf_deinit(&der);
+		if (key.pkey == NULL) {
+			*error_r = "key record: bad ed25519 key (p=)";
+			goto fail;
+		}
+		key.bits = 256;
+	} else {
+		key.pkey = rsa_key_from_der((const uint8_t *)der.data, der.len);
+		buf_deinit(&der);
+		if (key.pkey == NULL || EVP_PKEY_get_base_id(key.pkey) !=
+		    EVP_PKEY_RSA) {
+			*error_r = "key record: bad rsa key (p=)";
+			goto fail;
+		}
+		key.bits = (unsigned)EVP_PKEY_get_bits(key.pkey);
+		if (key.bits < DKIM_RSA_BITS_MIN) {
+			*error_r = "key too small (RFC 8301: 1024 bits at least)";
+			goto fail;
+		}
+		if (key.bits > DKIM_RSA_BITS_MAX) {
+			*error_r = "key too large (over 8192 bits)";
+			goto fail;
+		}
+	}
+	dkim_tags_deinit(&tags);
+	*key_r = key;
+	return 0;
+fail:
+	dkim_tags_deinit(&tags);
+	dkim_key_deinit(&key);
+	return -1;
+}

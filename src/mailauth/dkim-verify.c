@@ -1,0 +1,598 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DKIM verification (RFC 6376 6): the signatures are found when the
+ * header is complete, their body hashes computed while the body streams
+ * in (one canonicalizer per algorithm, one hash per signature, stopping
+ * at l=), and each signature decided once the message has ended and its
+ * key has come.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#include "dns/dns.h"
+#include "lib/mem.h"
+#include "mailauth/dkim-private.h"
+#include "mailauth/dkim.h"
+
+struct sig_state {
+	struct dkim_signature sig;
+	bool parsed;
+	size_t field;		/* index in msg.fields */
+	char *key_name;		/* NULL: no key needed */
+	struct dkim_key key;
+	bool key_set;
+	EVP_MD_CTX *md;		/* the body hash, while it runs */
+	uint64_t hashed;
+	uint8_t bh[EVP_MAX_MD_SIZE];
+	unsigned bh_len;
+	bool decided;
+	char *reason;		/* owned text for res.reason */
+	char *rep_domain, *rep_selector;	/* d=, s= of a bad signature */
+	char header_b[9];
+	struct dkim_verify_result res;
+};
+
+struct canon_ctx {
+	struct dkim_verifier *v;
+	enum dkim_canon canon;
+};
+
+struct dkim_verifier {
+	struct dkim_verify_limits lim;
+	struct dkim_msg msg;
+	struct dkim_body_canon bc[2];
+	struct canon_ctx cctx[2];
+	bool bc_used[2];
+	struct sig_state *sigs;
+	size_t n;
+	bool finished;
+};
+
+const char *
+dkim_result_name(enum dkim_result result)
+{
+	switch (result) {
+	case DKIM_RESULT_NONE: return "none";
+	case DKIM_RESULT_PASS: return "pass";
+	case DKIM_RESULT_FAIL: return "fail";
+	case DKIM_RESULT_NEUTRAL: return "neutral";
+	case DKIM_RESULT_POLICY: return "policy";
+	case DKIM_RESULT_TEMPERROR: return "temperror";
+	case DKIM_RESULT_PERMERROR: return "permerror";
+	}
+	return "permerror";
+}
+
+const char *
+dkim_algorithm_name(enum dkim_algorithm alg)
+{
+	return alg == DKIM_ALG_ED25519_SHA256 ? "ed25519-sha256" : "rsa-sha256";
+}
+
+const char *
+dkim_algorithm_key_type(enum dkim_algorithm alg)
+{
+	return alg == DKIM_ALG_ED25519_SHA256 ? "ed25519" : "rsa";
+}
+
+static void
+decide(struct sig_state *s, enum dkim_result result, const char *reason)
+{
+	s->decided = true;
+	s->res.result = result;
+	if (reason != NULL) {
+		free(s->reason);
+		s->reason = xstrdup(reason);
+	}
+	s->res.reason = s->reason;
+	if (s->md != NULL) {
+		EVP_MD_CTX_free(s->md);
+		s->md = NULL;
+	}
+}
+
+static void
+body_out(const uint8_t *data, size_t len, void *ctx)
+{
+	struct canon_ctx *cc = ctx;
+	struct dkim_verifier *v = cc->v;
+
+	for (size_t i = 0; i < v->n; i++) {
+		struct sig_state *s = &v->sigs[i];
+		size_t n = len;
+
+		if (s->md == NULL || s->sig.bcanon != cc->canon)
+			continue;
+		if (s->sig.has_l) {
+			if (s->hashed >= s->sig.l)
+				continue;
+			if (s->sig.l - s->hashed < n)
+				n = (size_t)(s->sig.l - s->hashed);
+		}
+		EVP_DigestUpdate(s->md, data, n);
+		s->hashed += n;
+	}
+}
+
+/* The d= and s= of a signature that did not parse, for the report. */
+static void
+salvage_names(struct sig_state *s, const char *value, size_t len)
+{
+	struct dkim_tag_list tags;
+	const struct dkim_tag *t;
+	const char *err;
+
+	if (dkim_tags_parse(value, len, &tags, &err) < 0)
+		return;
+	if ((t = dkim_tags_get(&tags, "d")) != NULL && strlen(t->value) < 256)
+		s->rep_domain = xstrdup(t->value);
+	if ((t = dkim_tags_get(&tags, "s")) != NULL && strlen(t->value) < 256)
+		s->rep_selector = xstrdup(t->value);
+	dkim_tags_deinit(&tags);
+}
+
+static void
+setup_signature(struct dkim_verifier *v, struct sig_state *s, size_t index)
+{
+	const struct dkim_field *f = &v->msg.fields[s->field];
+	const char *value, *err;
+	size_t len;
+
+	value = dkim_msg_field_value(&v->msg, f, &len);
+	if (index >= v->lim.max_signatures) {
+		salvage_names(s, value, len);
+		decide(s, DKIM_RESULT_POLICY,
+		       "not verified: over [dkim] verify_max_signatures");
+		return;
+	}
+	if (dkim_signature_parse(value, len, &s->sig, &err) < 0) {
+		salvage_names(s, value, len);
+		decide(s, DKIM_RESULT_PERMERROR, err);
+		return;
+	}
+	s->parsed = true;
+	if (s->sig.has_x && (int64_t)v->lim.now > s->sig.x) {
+		decide(s, DKIM_RESULT_PERMERROR, "signature expired (x=)");
+		return;
+	}
+	if (s->sig.has_t &&
+	    s->sig.t > (int64_t)v->lim.now + (int64_t)v->lim.clock_skew_s) {
+		decide(s, DKIM_RESULT_PERMERROR,
+		       "signature timestamp in the future (t=)");
+		return;
+	}
+	s->key_name = xasprintf("%s._domainkey.%s", s->sig.selector,
+				s->sig.domain);
+	s->md = EVP_MD_CTX_new();
+	if (s->md == NULL || EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1) {
+		decide(s, DKIM_RESULT_TEMPERROR, "out of memory (hash)");
+		return;
+	}
+	if (!v->bc_used[s->sig.bcanon]) {
+		v->bc_used[s->sig.bcanon] = true;
+		v->cctx[s->sig.bcanon].v = v;
+		v->cctx[s->sig.bcanon].canon = s->sig.bcanon;
+		dkim_body_canon_init(&v->bc[s->sig.bcanon], s->sig.bcanon,
+				     body_out, &v->cctx[s->sig.bcanon]);
+	}
+}
+
+static void
+on_header(void *ctx)
+{
+	struct dkim_verifier *v = ctx;
+	size_t count = 0;
+
+	if (v->msg.header_too_big) {
+		v->sigs = xcalloc(1, sizeof(*v->sigs));
+		v->n = 1;
+		decide(&v->sigs[0], DKIM_RESULT_PERMERROR,
+		       "header over [dkim] header_max: not verified");
+		return;
+	}
+	for (size_t i = 0; i < v->msg.n_fields; i++) {
+		if (dkim_msg_field_is(&v->msg, &v->msg.fields[i],
+				      "DKIM-Signature"))
+			count++;
+	}
+	v->sigs = xcalloc(count > 0 ? count : 1, sizeof(*v->sigs));
+	for (size_t i = 0; i < v->msg.n_fields; i++) {
+		struct sig_state *s;
+
+		if (!dkim_msg_field_is(&v->msg, &v->msg.fields[i],
+				       "DKIM-Signature"))
+			continue;
+		s = &v->sigs[v->n];
+		s->field = i;
+		setup_signature(v, s, v->n);
+		v->n++;
+	}
+}
+
+static void
+on_body(const uint8_t *data, size_t len, void *ctx)
+{
+	struct dkim_verifier *v = ctx;
+
+	for (int c = 0; c < 2; c++) {
+		if (v->bc_used[c])
+			dkim_body_canon_feed(&v->bc[c], data, len);
+	}
+}
+
+struct dkim_verifier *
+dkim_verifier_new(const struct dkim_verify_limits *lim)
+{
+	struct dkim_verifier *v = xcalloc(1, sizeof(*v));
+
+	v->lim = *lim;
+	if (v->lim.now == 0)
+		v->lim.now = time(NULL);
+	if (v->lim.header_max == 0)
+		v->lim.header_max = 1024 * 1024;
+	dkim_msg_init(&v->msg, v->lim.header_max, on_header, on_body, v);
+	return v;
+}
+
+void
+dkim_verifier_free(struct dkim_verifier **vp)
+{
+	struct dkim_verifier *v = *vp;
+
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < v->n; i++) {
+		struct sig_state *s = &v->sigs[i];
+
+		dkim_signature_deinit(&s->sig);
+		dkim_key_deinit(&s->key);
+		EVP_MD_CTX_free(s->md);
+		free(s->key_name);
+		free(s->reason);
+		free(s->rep_domain);
+		free(s->rep_selector);
+	}
+	free(v->sigs);
+	dkim_msg_deinit(&v->msg);
+	free(v);
+	*vp = NULL;
+}
+
+void
+dkim_verifier_feed(struct dkim_verifier *v, const uint8_t *data, size_t len)
+{
+	dkim_msg_feed(&v->msg, data, len);
+}
+
+bool
+dkim_verifier_header_done(const struct dkim_verifier *v)
+{
+	return v->msg.header_done;
+}
+
+size_t
+dkim_verifier_count(const struct dkim_verifier *v)
+{
+	return v->n;
+}
+
+const char *
+dkim_verifier_key_name(const struct dkim_verifier *v, size_t i)
+{
+	if (i >= v->n || v->sigs[i].decided || v->sigs[i].key_set)
+		return NULL;
+	return v->sigs[i].key_name;
+}
+
+/* The header hash input and the signature check (RFC 6376 6.1.3). */
+static void
+check_signature(struct dkim_verifier *v, struct sig_state *s)
+{
+	const struct dkim_field *f = &v->msg.fields[s->field];
+	const char *fs = v->msg.header.data + f->start;
+	size_t voff, len;
+	struct buf in, field;
+	uint8_t digest[32];
+	EVP_MD_CTX *ctx;
+	int ok = 0;
+
+	buf_init(&in);
+	buf_init(&field);
+	dkim_msg_hash_headers(&v->msg, s->sig.headers, s->sig.n_headers,
+			      s->sig.hcanon, &in);
+	/* the signature's own field, its b= value (and the white space
+	 * around it) taken out, canonicalized, without the final CRLF */
+	(void)dkim_msg_field_value(&v->msg, f, &len);
+	voff = f->len - len;
+	buf_append(&field, fs, voff + s->sig.b_value_start);
+	buf_append(&field, fs + voff + s->sig.b_value_end,
+		   len - s->sig.b_value_end);
+	dkim_header_canon(s->sig.hcanon, field.data, field.len, &in);
+	buf_deinit(&field);
+
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL)
+		abort();
+	if (s->sig.alg == DKIM_ALG_RSA_SHA256) {
+		ok = EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL,
+					  s->key.pkey) == 1 &&
+		     EVP_DigestVerify(ctx, s->sig.b, s->sig.b_len,
+				      (const uint8_t *)in.data, in.len) == 1;
+	} else {
+		/* RFC 8463 3: Ed25519 (pure) over the SHA-256 of the data */
+		unsigned dlen = 0;
+
+		ok = EVP_Digest(in.data, in.len, digest, &dlen, EVP_sha256(),
+				NULL) == 1 &&
+		     EVP_DigestVerifyInit(ctx, NULL, NULL, NULL,
+					  s->key.pkey) == 1 &&
+		     EVP_DigestVerify(ctx, s->sig.b, s->sig.b_len, digest,
+				      dlen) == 1;
+	}
+	EVP_MD_CTX_free(ctx);
+	buf_deinit(&in);
+	if (!ok) {
+		decide(s, s->key.testing ? DKIM_RESULT_NEUTRAL :
+		       DKIM_RESULT_FAIL,
+		       s->key.testing ? "signature mismatch (key in testing, t=y)"
+		       : "signature mismatch");
+		return;
+	}
+	decide(s, DKIM_RESULT_PASS, NULL);
+	if (s->res.body_partial) {
+		char note[160];
+
+		snprintf(note, sizeof(note),
+			 "%llu octets of body after l=%llu not covered",
+			 (unsigned long long)(s->res.body_len - s->sig.l),
+			 (unsigned long long)s->sig.l);
+		decide(s, DKIM_RESULT_PASS, note);
+	}
+}
+
+static void
+try_decide(struct dkim_verifier *v, struct sig_state *s)
+{
+	const char *at;
+
+	if (s->decided || !v->finished || !s->key_set)
+		return;
+	if (s->key.alg != s->sig.alg) {
+		decide(s, DKIM_RESULT_PERMERROR, "key type does not match a=");
+		return;
+	}
+	if (s->key.strict && s->sig.auid != NULL &&
+	    ((at = strrchr(s->sig.auid, '@')) == NULL ||
+	     strcasecmp(at + 1, s->sig.domain) != 0)) {
+		decide(s, DKIM_RESULT_PERMERROR,
+		       "i= is a subdomain of d= and the key has t=s");
+		return;
+	}
+	if (s->bh_len != s->sig.bh_len ||
+	    memcmp(s->bh, s->sig.bh, s->bh_len) != 0) {
+		decide(s, s->key.testing ? DKIM_RESULT_NEUTRAL :
+		       DKIM_RESULT_FAIL,
+		       s->key.testing ? "body hash mismatch (key in testing, t=y)"
+		       : "body hash mismatch");
+		return;
+	}
+	check_signature(v, s);
+}
+
+void
+dkim_verifier_set_key(struct dkim_verifier *v, size_t i,
+		      const struct dns_result *res)
+{
+	struct sig_state *s;
+	const char *err = "key record: no TXT record";
+	char reason[128];
+
+	if (i >= v->n || v->sigs[i].decided || v->sigs[i].key_set)
+		return;
+	s = &v->sigs[i];
+	if (res->status == DNS_NXDOMAIN || res->status == DNS_NODATA) {
+		snprintf(reason, sizeof(reason), "no key (%s)",
+			 dns_status_name(res->status));
+		decide(s, DKIM_RESULT_PERMERROR, reason);
+		return;
+	}
+	if (res->status != DNS_OK) {
+		snprintf(reason, sizeof(reason), "key lookup: %s",
+			 dns_status_name(res->status));
+		decide(s, DKIM_RESULT_TEMPERROR, reason);
+		return;
+	}
+	for (size_t j = 0; j < res->count; j++) {
+		const struct dns_txt *txt = &res->rrs[j].txt;
+
+		if (dkim_key_parse(txt->text, txt->text_len, &s->key,
+				   &err) == 0) {
+			s->key_set = true;
+			s->res.key_bits = s->key.bits;
+			s->res.testing = s->key.testing;
+			try_decide(v, s);
+			return;
+		}
+	}
+	decide(s, DKIM_RESULT_PERMERROR, err);
+}
+
+void
+dkim_verifier_finish(struct dkim_verifier *v)
+{
+	if (v->finished)
+		return;
+	dkim_msg_finish(&v->msg);
+	for (int c = 0; c < 2; c++) {
+		if (v->bc_used[c])
+			dkim_body_canon_finish(&v->bc[c]);
+	}
+	v->finished = true;
+	for (size_t i = 0; i < v->n; i++) {
+		struct sig_state *s = &v->sigs[i];
+
+		if (s->md != NULL) {
+			EVP_DigestFinal_ex(s->md, s->bh, &s->bh_len);
+			EVP_MD_CTX_free(s->md);
+			s->md = NULL;
+		}
+		if (s->parsed) {
+			s->res.body_len = v->bc[s->sig.bcanon].out_len;
+			s->res.body_partial = s->sig.has_l &&
+					      s->res.body_len > s->sig.l;
+		}
+		try_decide(v, s);
+	}
+}
+
+const struct dkim_verify_result *
+dkim_verifier_result(const struct dkim_verifier *vc, size_t i)
+{
+	struct dkim_verifier *v = (struct dkim_verifier *)vc;
+	struct sig_state *s;
+
+	if (i >= v->n)
+		return NULL;
+	s = &v->sigs[i];
+	if (s->parsed) {
+		s->res.domain = s->sig.domain;
+		s->res.selector = s->sig.selector;
+		s->res.auid = s->sig.auid;
+		s->res.algorithm = dkim_algorithm_name(s->sig.alg);
+		s->res.has_l = s->sig.has_l;
+		s->res.l = s->sig.l;
+		if (s->header_b[0] == '\0') {
+			/* RFC 6008: the first characters of b= as written */
+			const struct dkim_field *f = &v->msg.fields[s->field];
+			const char *val;
+			size_t len, k = 0;
+
+			val = dkim_msg_field_value(&v->msg, f, &len);
+			for (size_t j = s->sig.b_value_start;
+			     j < s->sig.b_value_end && k < 8; j++) {
+				char c = val[j];
+
+				if (c != ' ' && c != '\t' && c != '\r' &&
+				    c != '\n')
+					s->header_b[k++] = c;
+			}
+			s->header_b[k] = '\0';
+		}
+		s->res.header_b = s->header_b;
+	} else {
+		s->res.domain = s->rep_domain;
+		s->res.selector = s->rep_selector;
+	}
+	if (!s->decided) {
+		/* asked before the end or before the key: not known yet */
+		s->res.result = DKIM_RESULT_TEMPERROR;
+		s->res.reason = v->finished ? "key not looked up" :
+				"message not complete";
+	}
+	return &s->res;
+}
+
+void
+dkim_verifier_lookup_sync(struct dkim_verifier *v,
+			  struct dns_resolver *resolver)
+{
+	for (size_t i = 0; i < v->n; i++) {
+		const char *name = dkim_verifier_key_name(v, i);
+		struct dns_result *res;
+
+		if (name == NULL)
+			continue;
+		res = dns_lookup_sync(resolver, name, DNS_TYPE_TXT);
+		dkim_verifier_set_key(v, i, res);
+		dns_result_free(&res);
+	}
+}
+
+struct lookup_query {
+	struct dkim_lookup *lk;
+	struct dns_query *q;
+	size_t index;
+};
+
+struct dkim_lookup {
+	struct dkim_verifier *v;
+	struct lookup_query *queries;
+	size_t n, pending;
+	dkim_lookup_done_cb_t *cb;
+	void *ctx;
+};
+
+static void
+lookup_free(struct dkim_lookup *lk)
+{
+	free(lk->queries);
+	free(lk);
+}
+
+static void
+lookup_answer(const struct dns_result *res, void *ctx)
+{
+	struct lookup_query *lq = ctx;
+	struct dkim_lookup *lk = lq->lk;
+
+	lq->q = NULL;
+	dkim_verifier_set_key(lk->v, lq->index, res);
+	if (--lk->pending == 0) {
+		dkim_lookup_done_cb_t *cb = lk->cb;
+		void *cctx = lk->ctx;
+
+		lookup_free(lk);
+		cb(cctx);
+	}
+}
+
+struct dkim_lookup *
+dkim_verifier_lookup(struct dkim_verifier *v, struct dns_resolver *resolver,
+		     dkim_lookup_done_cb_t *cb, void *ctx)
+{
+	struct dkim_lookup *lk;
+	size_t n = 0;
+
+	for (size_t i = 0; i < v->n; i++) {
+		if (dkim_verifier_key_name(v, i) != NULL)
+			n++;
+	}
+	if (n == 0)
+		return NULL;
+	lk = xcalloc(1, sizeof(*lk));
+	lk->v = v;
+	lk->cb = cb;
+	lk->ctx = ctx;
+	lk->queries = xcalloc(n, sizeof(*lk->queries));
+	lk->n = lk->pending = n;
+	n = 0;
+	for (size_t i = 0; i < v->n; i++) {
+		const char *name = dkim_verifier_key_name(v, i);
+
+		if (name == NULL)
+			continue;
+		lk->queries[n].lk = lk;
+		lk->queries[n].index = i;
+		lk->queries[n].q = dns_lookup(resolver, name, DNS_TYPE_TXT,
+					      lookup_answer, &lk->queries[n]);
+		n++;
+	}
+	return lk;
+}
+
+void
+dkim_lookup_cancel(struct dkim_lookup **lkp)
+{
+	struct dkim_lookup *lk = *lkp;
+
+	if (lk == NULL)
+		return;
+	for (size_t i = 0; i < lk->n; i++)
+		dns_query_cancel(&lk->queries[i].q);
+	lookup_free(lk);
+	*lkp = NULL;
+}
