@@ -103,22 +103,25 @@ sqlite_mailbox_lookup(struct store *store, int64_t account_id,
 	sqlite3 *db;
 	sqlite3_stmt *stmt;
 	enum store_result r;
+	bool cached;
 	int rc;
 
 	r = sqlite_reader_get(store, &db, error_r);
 	if (r != STORE_OK)
 		return r;
-	/* RFC 9051 5.1: INBOX is case-insensitive, other names are not. */
+	/* RFC 9051 5.1: INBOX is case-insensitive, other names are not.
+	 * Cached: IMAP looks a mailbox up for every SELECT and APPEND. */
 	if (name != NULL && !name_is_inbox(name))
-		rc = sqlite_prep(db, &stmt, MAILBOX_COLUMNS
-				 "WHERE account_id = ? AND name = ?", "it",
-				 account_id, name);
+		rc = sqlite_prep_cached(db, &stmt, &cached, MAILBOX_COLUMNS
+					"WHERE account_id = ? AND name = ?",
+					"it", account_id, name);
 	else
-		rc = sqlite_prep(db, &stmt, MAILBOX_COLUMNS
-				 "WHERE account_id = ? AND role = ?", "it",
-				 account_id,
-				 store_role_name(name != NULL ?
-						 STORE_ROLE_INBOX : role));
+		rc = sqlite_prep_cached(db, &stmt, &cached, MAILBOX_COLUMNS
+					"WHERE account_id = ? AND role = ?",
+					"it", account_id,
+					store_role_name(name != NULL ?
+							STORE_ROLE_INBOX :
+							role));
 	if (rc != SQLITE_OK) {
 		r = sqlite_fail(db, "mailbox lookup", error_r);
 	} else {
@@ -134,7 +137,7 @@ sqlite_mailbox_lookup(struct store *store, int64_t account_id,
 		} else {
 			r = sqlite_fail(db, "mailbox lookup", error_r);
 		}
-		sqlite3_finalize(stmt);
+		sqlite_stmt_done(stmt, cached);
 	}
 	sqlite_reader_put(store, db);
 	return r;
