@@ -100,7 +100,7 @@ queue_outcomes_from_send(struct queue_tx *tx,
 			 const struct smtp_client_send_result *res)
 {
 	struct queue_conn_view v;
-	char relay[QUEUE_HOST_MAX + 80], tls[96];
+	char relay[QUEUE_HOST_MAX + 80], tls[320];
 
 	view_of(tx, &v, relay, sizeof(relay), tls, sizeof(tls));
 	tx->out = xcalloc(tx->n, sizeof(*tx->out));
@@ -207,9 +207,15 @@ view_of(const struct queue_tx *tx, struct queue_conn_view *v, char *relay,
 		snprintf(relay, relaysz, "%s[%s]:%u",
 			 t->host[0] != '\0' ? t->host : t->ip, t->ip,
 			 tx->d->route.port);
-	if (info->tls)
-		snprintf(tls, tlssz, "%s/%s", info->tls_info.protocol,
-			 info->tls_info.cipher);
+	/* kept with the recipient: what was negotiated and whether the
+	 * certificate verified (under "may" an unverified one is used) */
+	if (info->tls && info->cert_verified)
+		snprintf(tls, tlssz, "%s/%s, certificate verified",
+			 info->tls_info.protocol, info->tls_info.cipher);
+	else if (info->tls)
+		snprintf(tls, tlssz, "%s/%s, certificate not verified (%s)",
+			 info->tls_info.protocol, info->tls_info.cipher,
+			 info->cert_error[0] != '\0' ? info->cert_error : "?");
 	v->remote_dsn = (info->ext & SMTP_EXT_DSN) != 0;
 	v->ipv6 = t->ss.ss_family == AF_INET6;
 }
@@ -270,12 +276,23 @@ queue_log_outcomes(const struct queue_tx *tx)
 		log_str(relay, sizeof(relay), o->relay != NULL ? o->relay :
 			"none");
 		paren_text(reply, sizeof(reply), o->log_reply);
+		char tls[80];
+		const char *cert = "none";
+
+		/* "TLSv1.3/CIPHER, certificate ..." as kept: the log has
+		 * tls=TLSv1.3/CIPHER cert=verified|unverified */
+		snprintf(tls, sizeof(tls), "%s", o->tls != NULL ? o->tls :
+			 "none");
+		if (strchr(tls, ',') != NULL) {
+			cert = strstr(o->tls, "not verified") != NULL ?
+				"unverified" : "verified";
+			*strchr(tls, ',') = '\0';
+		}
 		log_event(strcmp(st, STORE_QUEUE_SENT) == 0 ? LOG_LEVEL_INFO :
 			LOG_LEVEL_WARN, m->name, "queue", st,
 			"to=<%s> relay=%s delay=%s delays=%s/%s/%s/%s "
-			"tls=%s dsn=%s status=%s (%s)", to, relay, delay, a1,
-			a2, a3, a4, o->tls != NULL ? o->tls : "none", o->dsn,
-			st, reply);
+			"tls=%s cert=%s dsn=%s status=%s (%s)", to, relay,
+			delay, a1, a2, a3, a4, tls, cert, o->dsn, st, reply);
 	}
 }
 
