@@ -143,6 +143,7 @@ struct queue_runner {
 	struct store_watch *watch;
 	struct ioev_watch *watch_io;
 	struct ioev_timer *due_timer;
+	struct ioev_timer *pump_timer;	/* a connection slot came free */
 	struct ioev_timer *lock_timer;
 	int lock_fd;
 	bool started, stopping;

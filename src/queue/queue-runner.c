@@ -351,6 +351,10 @@ scan_done(void *ctx)
 			arm_due(rn, (int64_t)time(NULL) + 5);
 		else
 			arm_due(rn, j->next);
+		/* without the queue counter's watch, new mail is found by
+		 * looking every second */
+		if (rn->watch == NULL)
+			arm_due(rn, (int64_t)time(NULL) + 1);
 		if (j->full && j->n > 0)
 			rn->scan_again = true;
 		if (rn->scan_again)
@@ -806,7 +810,10 @@ conn_close(struct queue_conn *c)
 	d->n_conns--;
 	if (!c->ready)
 		d->n_connecting--;
-	d->rn->n_conns--;
+	/* at the global limit, other destinations may be waiting for this
+	 * slot: they get a turn on the next loop iteration */
+	if (d->rn->n_conns-- >= d->rn->q->concurrency && !d->rn->stopping)
+		ioev_timer_start(d->rn->pump_timer, 0, false);
 	if (c->ready && c->cl != NULL && smtp_client_is_reusable(c->cl))
 		smtp_client_quit(&c->cl);
 	else
@@ -814,6 +821,16 @@ conn_close(struct queue_conn *c)
 	ioev_timer_free(&c->idle);
 	free(c->last_error);
 	free(c);
+}
+
+static void
+pump_all_cb(void *ctx)
+{
+	struct queue_runner *rn = ctx;
+
+	for (struct queue_dest *d = rn->dests; d != NULL; d = d->next)
+		if (d->head != NULL)
+			dest_pump(d);
 }
 
 static void
@@ -1031,6 +1048,7 @@ queue_runner_start(struct worker *w, char **error_r)
 	}
 	free(path);
 	rn->due_timer = ioev_timer_new(rn->loop, due_cb, rn);
+	rn->pump_timer = ioev_timer_new(rn->loop, pump_all_cb, rn);
 	rn->lock_timer = ioev_timer_new(rn->loop, lock_cb, rn);
 	w->hook_ctx = rn;
 	/* one runner per store: after a reload the old one may still be
@@ -1049,6 +1067,7 @@ queue_runner_stop(struct worker *w)
 	rn->stopping = true;
 	ioev_timer_stop(rn->due_timer);
 	ioev_timer_stop(rn->lock_timer);
+	ioev_timer_stop(rn->pump_timer);
 	ioev_watch_free(&rn->watch_io);
 	store_watch_free(&rn->watch);
 	for (struct queue_dest *d = rn->dests; d != NULL; d = d->next) {

@@ -582,3 +582,18 @@ def test_equal_preference_mx_in_random_order(herald_factory,
         line = log_lines(h, "connect-failed")[2 * i]
         firsts.append(re.search(r"relay=(mx[12])\.", line).group(1))
     assert set(firsts) == {"mx1", "mx2"}, firsts
+
+
+def test_global_concurrency_one(herald_factory, sinks):
+    """concurrency = 1: one connection at a time in all; a destination
+    waiting for the slot gets it when another's connection closes."""
+    a, b = sinks(), sinks()
+    h = sender(herald_factory, queue=FAST + "concurrency = 1\n",
+               transport={"a.example": f"smtp:[127.0.0.1]:{a.port}",
+                          "b.example": f"smtp:[127.0.0.1]:{b.port}"})
+    for i in range(3):
+        inject(h, [f"x{i}@a.example"])
+        inject(h, [f"y{i}@b.example"])
+    h.start()
+    assert wait_for(lambda: queue_rows(h) == [], 15), h.log()
+    assert len(a.messages()) == 3 and len(b.messages()) == 3
