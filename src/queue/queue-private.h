@@ -9,6 +9,7 @@
 #ifndef HERALD_QUEUE_QUEUE_PRIVATE_H
 #define HERALD_QUEUE_QUEUE_PRIVATE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -104,6 +105,9 @@ struct queue_msg {
 	struct store_queue_entry *e;
 	int fd;				/* the blob, for the client */
 	unsigned refs;
+	/* two transactions of one message recording at once on the pool
+	 * must not both report a recipient the other made owed */
+	pthread_mutex_t report_lock;
 	char name[LOG_ID_LEN + 24];	/* msg_id or the row id */
 };
 

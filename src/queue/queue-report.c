@@ -318,8 +318,12 @@ queue_report_owed(struct queue_runner *rn, struct queue_msg *m, bool delay)
 	enum dsn_result r;
 	int64_t now = (int64_t)time(NULL);
 
-	if (store_queue_get(rn->store, m->e->id, &e, &error) != STORE_OK)
-		return;		/* deleted meanwhile: nothing owed */
+	pthread_mutex_lock(&m->report_lock);
+	if (store_queue_get(rn->store, m->e->id, &e, &error) != STORE_OK) {
+		/* deleted meanwhile: nothing owed */
+		pthread_mutex_unlock(&m->report_lock);
+		return;
+	}
 	v = xcalloc(e->n_rcpts, sizeof(*v));
 	ids = xcalloc(e->n_rcpts, sizeof(*ids));
 	mta = xcalloc(e->n_rcpts, sizeof(*mta));
@@ -383,6 +387,7 @@ queue_report_owed(struct queue_runner *rn, struct queue_msg *m, bool delay)
 	(void)store_queue_notified(rn->store, e->id, ids, n, delay, NULL,
 				   &error);
 out:
+	pthread_mutex_unlock(&m->report_lock);
 	free(v);
 	free(ids);
 	free(mta);

@@ -101,6 +101,7 @@ msg_unref(struct queue_msg *m)
 	if (m->fd >= 0)
 		close(m->fd);
 	store_queue_entries_free(&m->e, 1);
+	pthread_mutex_destroy(&m->report_lock);
 	free(m);
 	/* a full hand is topped up when half of it is done: one look at
 	 * the store per many messages, not per message */
@@ -174,29 +175,23 @@ msg_dispatch(struct queue_msg *m)
 struct prep_job {
 	struct queue_msg *m;
 	bool delay;
+	struct store_queue_entry *fresh;	/* NULL: the entry is gone */
 };
 
 /* Pool: the DSNs the store says are owed (a bounce recorded before a
- * crash, `herald queue bounce`, a delay warning), then the entry again. */
+ * crash, `herald queue bounce`, a delay warning), then the entry again
+ * (swapped in on the loop thread, which reads m->e meanwhile). */
 static void
 prep_work(void *ctx)
 {
 	struct prep_job *j = ctx;
 	struct queue_msg *m = j->m;
-	struct store_queue_entry *e = NULL;
 	const char *error = NULL;
 
 	queue_report_owed(m->rn, m, j->delay);
-	if (store_queue_get(m->rn->store, m->e->id, &e, &error) == STORE_OK) {
-		store_queue_entries_free(&m->e, 1);
-		m->e = e;
-	} else {
-		/* finished (or deleted): nothing left to send */
-		for (size_t i = 0; i < m->e->n_rcpts; i++) {
-			free(m->e->rcpts[i].status);
-			m->e->rcpts[i].status = xstrdup(STORE_QUEUE_SENT);
-		}
-	}
+	if (store_queue_get(m->rn->store, m->e->id, &j->fresh, &error) !=
+	    STORE_OK)
+		j->fresh = NULL;
 }
 
 static void
@@ -206,8 +201,18 @@ prep_done(void *ctx)
 	struct queue_msg *m = j->m;
 	struct queue_runner *rn = m->rn;
 
-	free(j);
 	rn->pool_jobs--;
+	if (j->fresh != NULL) {
+		store_queue_entries_free(&m->e, 1);
+		m->e = j->fresh;
+	} else {
+		/* finished (or deleted): nothing left to send */
+		for (size_t i = 0; i < m->e->n_rcpts; i++) {
+			free(m->e->rcpts[i].status);
+			m->e->rcpts[i].status = xstrdup(STORE_QUEUE_SENT);
+		}
+	}
+	free(j);
 	if (rn->stopping) {
 		msg_unref(m);
 		maybe_stopped(rn);
@@ -332,6 +337,7 @@ scan_done(void *ctx)
 		m->e = j->entries[i];
 		m->fd = j->fds[i];
 		m->refs = 1;
+		pthread_mutex_init(&m->report_lock, NULL);
 		if (m->e->msg_id != NULL)
 			snprintf(m->name, sizeof(m->name), "%s", m->e->msg_id);
 		else
