@@ -23,6 +23,9 @@ apt_install unbound ldnsutils
 # aiosmtpd, Python's asyncio SMTP server (test_smtp_client); Postfix's
 # smtp-sink comes with postfix above
 apt_install python3-aiosmtpd
+# Postfix as the relayhost that requires AUTH (test_outbound_e2e): Cyrus
+# SASL's sasldb (saslpasswd2) and its PLAIN/LOGIN and sasldb plugins
+apt_install sasl2-bin libsasl2-modules libsasl2-modules-db
 # IMAP clients (issue 11): mbsync (isync) and offlineimap3 sync both ways
 # (test_imap_mbsync, test_imap_offlineimap), mutt reads and files mail in
 # tmux (test_imap_mutt)

@@ -142,7 +142,9 @@ class Postfix:
     def sasl_users(self, users):
         """SMTP AUTH (PLAIN, LOGIN) against a Cyrus sasldb of the given
         {"user@realm": password} under the instance's directory."""
-        sasl = os.path.join(self.dir, "sasl")
+        # Debian's Postfix reads $config_directory/sasl/smtpd.conf
+        # whatever cyrus_sasl_config_path says (set too, for others)
+        sasl = os.path.join(self.etc, "sasl")
         os.makedirs(sasl)
         os.chmod(sasl, 0o755)
         db = os.path.join(sasl, "sasldb2")
