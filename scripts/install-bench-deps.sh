@@ -2,15 +2,16 @@
 # Installs from Debian what the benchmarks in bench/ need: Postfix (its
 # smtp-source load generator, smtp-sink, and the MTA compared against),
 # dovecot-pop3d and dovecot-imapd (compared against by the POP3 and IMAP
-# benchmarks), procps and python3. No service is started: policy-rc.d
-# forbids it, Postfix is set to "No configuration", and its system instance
-# is disabled afterwards so nothing ever takes port 25. The benchmarks run
-# private Postfix and Dovecot instances (bench/lib.sh, bench/*/run.sh).
+# benchmarks), unbound (bench/outbound's DNS), procps and python3. No
+# service is started: policy-rc.d forbids it, Postfix is set to "No
+# configuration", and its system instance is disabled afterwards so nothing
+# ever takes port 25. The benchmarks run private Postfix, Dovecot and
+# unbound instances (bench/lib.sh, bench/*/run.sh).
 set -e
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-apt_install postfix dovecot-pop3d dovecot-imapd procps python3 tcpdump
+apt_install postfix dovecot-pop3d dovecot-imapd procps python3 tcpdump unbound
 
 # The package may have left a system instance configured; keep it stopped.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then

@@ -102,6 +102,16 @@ class MiniCA:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def mx_records(sites):
+    """DNS records for (domain, address) pairs: DOMAIN MX 10 mx.DOMAIN,
+    mx.DOMAIN A address; for dns_util.DnsServer(records=...)."""
+    records = {}
+    for domain, addr in sites:
+        records[domain] = [("MX", f"10 mx.{domain}.")]
+        records[f"mx.{domain}"] = [("A", addr)]
+    return records
+
+
 class Site:
     """One domain on its own Herald: h is the harness server, addr its
     address, mx its host name (mx.DOMAIN)."""
@@ -113,7 +123,9 @@ class Site:
         self.mx = f"mx.{domain}"
         self.ca = ca
         cert, key = ca.issue(self.mx, addr)
-        secs = {"tls": f"cert = {cert}\nkey = {key}"}
+        secs = {"tls": f"cert = {cert}\nkey = {key}",
+                # verified TLS (a relayhost, policy encrypt) trusts the CA
+                "smtp_client": f"ca_file = {ca.ca_path}"}
         if dns_config:
             secs["dns"] = dns_config
         # a [queue] section runs the queue runner (harness: off without)

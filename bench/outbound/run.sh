@@ -1,0 +1,301 @@
+#!/bin/bash
+# Outbound relay throughput and the queue runner's memory (issue 12
+# targets). See bench/README.md.
+#
+# relay: MESSAGES messages of LENGTH bytes, each to bench@dNNN.bench.test
+# for DOMAINS domains whose MX (mx.sink.bench.test) is Postfix's smtp-sink
+# on 127.0.9.25:25, handed in over SMTP by smtp-source (SESSIONS parallel
+# sessions, relaying allowed for 127.0.0.0/8 on both MTAs, a 250 durable
+# on both). Timed from the first connection to the sink's MESSAGESth 250,
+# for a private Postfix from Debian and for Herald, in the same run. DNS
+# comes from a local unbound on 127.0.9.53:53 (a zone bench.test, nothing
+# else resolved); Herald is pointed at it with [dns] forward, Postfix
+# (whose resolver reads /etc/resolv.conf) runs in a mount namespace where
+# /etc/resolv.conf names it.
+# memory: QUEUED messages to dead.bench.test, whose MX is an address where
+# nothing listens, so every one is deferred; the queue runner's resident
+# memory (VmRSS, and VmHWM, its peak) once they all are.
+#
+# usage: bench/outbound/run.sh [-m MESSAGES] [-d DOMAINS] [-l BYTES]
+#                              [-s SESSIONS] [-q QUEUED] [-p PHASES]
+#   -p   any of "postfix herald memory" (default all)
+# Needs root (private Postfix, ports 25 and 53 on 127.0.9.x, a mount
+# namespace) and scripts/install-bench-deps.sh.
+set -u
+cd "$(dirname "$0")/../.."
+. bench/lib.sh
+
+MESSAGES=10000 DOMAINS=100 LENGTH=5120 SESSIONS=20 QUEUED=100000
+PHASES="postfix herald memory"
+while getopts "m:d:l:s:q:p:h" o; do
+	case $o in
+	m) MESSAGES=$OPTARG ;;
+	d) DOMAINS=$OPTARG ;;
+	l) LENGTH=$OPTARG ;;
+	s) SESSIONS=$OPTARG ;;
+	q) QUEUED=$OPTARG ;;
+	p) PHASES=$OPTARG ;;
+	*) sed -n '2,23p' "$0"; exit 2 ;;
+	esac
+done
+PHASE_TIMEOUT=${PHASE_TIMEOUT:-$((120 + MESSAGES / 20))}
+DNS_ADDR=127.0.9.53 SINK_ADDR=127.0.9.25 DEAD_ADDR=127.0.9.26
+[ $((MESSAGES % DOMAINS)) -eq 0 ] || bench_die "-m must be a multiple of -d"
+[ "$SESSIONS" -le "$DOMAINS" ] || bench_die "-s must not exceed -d"
+[ "$(id -u)" -eq 0 ] || bench_die "needs root (ports 25 and 53, mount namespace)"
+for t in smtp-source smtp-sink unbound unshare; do
+	command -v "$t" >/dev/null || bench_die "no $t: run scripts/install-bench-deps.sh"
+done
+want() { [[ " $PHASES " == *" $1 "* ]]; }
+bench_init outbound
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%d MB", $2/1024 }' /proc/meminfo), $(uname -r)"
+
+# ------------------------------------------------------------------ DNS
+dom() { printf "d%03d.bench.test" "$1"; }
+dns_start() {
+	local d=$BENCH_TMP/unbound i
+	mkdir -p "$d"
+	{
+		cat <<EOF
+server:
+  do-daemonize: no
+  interface: $DNS_ADDR@53
+  do-ip6: no
+  username: ""
+  chroot: ""
+  directory: "$d"
+  pidfile: "$d/unbound.pid"
+  use-syslog: no
+  logfile: "$d/unbound.log"
+  num-threads: 1
+  access-control: 127.0.0.0/8 allow
+  module-config: "iterator"
+  do-not-query-localhost: no
+  local-zone: "." static
+  local-zone: "bench.test." static
+  local-data: "bench.test. 3600 IN SOA ns.bench.test. h.bench.test. 1 3600 600 86400 60"
+  local-data: "mx.sink.bench.test. 3600 IN A $SINK_ADDR"
+  local-data: "dead.bench.test. 3600 IN MX 10 mx.dead.bench.test."
+  local-data: "mx.dead.bench.test. 3600 IN A $DEAD_ADDR"
+EOF
+		for ((i = 1; i <= DOMAINS; i++)); do
+			echo "  local-data: \"$(dom $i). 3600 IN MX 10 mx.sink.bench.test.\""
+		done
+	} > "$d/unbound.conf"
+	unbound-checkconf "$d/unbound.conf" >/dev/null || bench_die "unbound config"
+	unbound -d -c "$d/unbound.conf" >"$d/stderr" 2>&1 &
+	bench_on_exit "kill $!"
+	echo "nameserver $DNS_ADDR" > "$BENCH_TMP/resolv.conf"
+	echo "options attempts:2 timeout:1" >> "$BENCH_TMP/resolv.conf"
+	$PY - "$DNS_ADDR" <<'PYEOF' || bench_die "unbound does not answer on $DNS_ADDR:53"
+import socket, sys, time
+q = bytes.fromhex("424201000001000000000000") + b"\x00\x00\x06\x00\x01"
+end = time.monotonic() + 10
+while time.monotonic() < end:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.2)
+        try:
+            s.sendto(q, (sys.argv[1], 53)); s.recv(512); sys.exit(0)
+        except OSError:
+            time.sleep(0.05)
+sys.exit(1)
+PYEOF
+}
+
+# ------------------------------------------------------------ the sink
+# sink_start: a fresh smtp-sink on $SINK_ADDR:25 (its counters from 0)
+sink_start() {
+	smtp-sink -c -u nobody "$SINK_ADDR:25" 1024 >"$BENCH_TMP/sink.out" 2>&1 &
+	SINK_PID=$!
+	bench_on_exit "kill $SINK_PID"
+	$PY - "$SINK_ADDR" <<'PYEOF' || bench_die "smtp-sink does not listen"
+import socket, sys, time
+end = time.monotonic() + 10
+while time.monotonic() < end:
+    try:
+        socket.create_connection((sys.argv[1], 25), 0.5).close(); sys.exit(0)
+    except OSError:
+        time.sleep(0.02)
+sys.exit(1)
+PYEOF
+}
+sink_stop() { kill "$SINK_PID" 2>/dev/null; wait "$SINK_PID" 2>/dev/null; }
+
+# sink_wait COUNT: until the sink has answered 250 to COUNT messages;
+# prints the time then (or fails with the count reached)
+sink_wait() {
+	$PY - "$BENCH_TMP/sink.out" "$1" "$PHASE_TIMEOUT" <<'PYEOF'
+import re, sys, time
+path, n, end = sys.argv[1], int(sys.argv[2]), time.monotonic() + float(sys.argv[3])
+got = 0
+while True:
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        f.seek(max(0, f.tell() - 200))
+        m = re.findall(rb"mesg=(\d+)", f.read())
+    got = int(m[-1]) if m else 0
+    if got >= n:
+        print(f"{time.time():.6f}"); sys.exit(0)
+    if time.monotonic() > end:
+        print(f"the sink got {got} of {n}", file=sys.stderr); sys.exit(1)
+    time.sleep(0.01)
+PYEOF
+}
+
+# load PORT LABEL: MESSAGES messages over SESSIONS parallel sessions, each
+# session working through its share of the domains (smtp-source keeps its
+# connection for all messages of one domain); sets LOAD_START LOAD_END
+load() {
+	local port=$1 label=$2 per=$((MESSAGES / DOMAINS)) s pids=() rc=0
+	sync
+	sleep 2
+	CPU0=$(bench_cpu_ticks)
+	LOAD_START=$(bench_now)
+	for ((s = 0; s < SESSIONS; s++)); do
+		(
+			for ((i = s + 1; i <= DOMAINS; i += SESSIONS)); do
+				smtp-source -s 1 -d -l "$LENGTH" -m "$per" \
+					-f sender@source.test -M source.test \
+					-t "bench@$(dom $i)" "127.0.0.1:$port" || exit 1
+			done
+		) >>"$BENCH_TMP/source-$label.log" 2>&1 &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" || rc=1
+	done
+	LOAD_END=$(bench_now)
+	if [ $rc -ne 0 ]; then
+		echo "$label: smtp-source failed:" >&2
+		tail -5 "$BENCH_TMP/source-$label.log" >&2
+		return 1
+	fi
+}
+
+# relay_phase LABEL PORT: load, then wait for the sink; prints the line
+# and sets RATE
+relay_phase() {
+	local label=$1 port=$2 done_at busy
+	RATE=""
+	load "$port" "$label" || return 1
+	if done_at=$(sink_wait "$MESSAGES"); then
+		CPU1=$(bench_cpu_ticks)
+		busy=$(bench_cpu_busy "$CPU0" "$CPU1")
+		RATE=$(bench_rate "$MESSAGES" "$LOAD_START" "$done_at")
+		echo "$label: $MESSAGES messages accepted in $(bench_secs "$LOAD_START" "$LOAD_END") s ($(bench_rate "$MESSAGES" "$LOAD_START" "$LOAD_END") msg/s), all at the sink after $(bench_secs "$LOAD_START" "$done_at") s: $RATE msg/s (machine CPU busy ${busy}%)"
+	else
+		echo "$label: not every message reached the sink within ${PHASE_TIMEOUT}s" >&2
+		return 1
+	fi
+}
+
+dns_start
+echo "load: $MESSAGES messages of $LENGTH bytes to $DOMAINS domains (MX: smtp-sink on $SINK_ADDR:25), $SESSIONS smtp-source sessions"
+PF_RATE="" HERALD_RATE=""
+
+# -------------------------------------------------------------- Postfix
+if want postfix; then
+	pf=$BENCH_TMP/postfix
+	port=$(bench_free_port)
+	pf_setup "$pf" "$port"
+	# relay for mynetworks (pf_setup: 127.0.0.0/8); defaults otherwise
+	pf_conf "$pf" "smtpd_relay_restrictions=permit_mynetworks,reject"
+	sink_start
+	if postfix -c "$pf/etc" check >"$pf/check.log" 2>&1 &&
+	   unshare -m sh -c 'mount --bind "$1" /etc/resolv.conf && exec postfix -c "$2" start' \
+		sh "$BENCH_TMP/resolv.conf" "$pf/etc" >"$pf/start.log" 2>&1; then
+		bench_on_exit "pf_stop '$pf'"
+		if bench_wait_port "$port" 20; then
+			relay_phase postfix "$port" && PF_RATE=$RATE
+		fi
+	else
+		echo "postfix: the private instance did not start" >&2
+		cat "$pf/check.log" "$pf/start.log" >&2
+	fi
+	pf_stop "$pf"
+	sink_stop
+fi
+
+# --------------------------------------------------------------- Herald
+# herald_instance NAME: configured (relay for 127.0.0.0/8, DNS from the
+# local unbound), started; sets H_DIR H_PORT HERALD_PID
+herald_instance() {
+	H_DIR=$BENCH_TMP/$1
+	H_PORT=$(bench_free_port)
+	herald_setup "$H_DIR" "smtp = 127.0.0.1:$H_PORT" "${HERALD_EXTRA:-}" "
+[smtp]
+relay_networks = 127.0.0.0/8
+
+[dns]
+forward = $DNS_ADDR@53
+resolv_conf =
+
+[queue]
+${QUEUE_EXTRA:-}"
+	herald_cli "$H_DIR" domain add example.test >/dev/null || return 1
+	herald_start "$H_DIR"
+	bench_wait_port "$H_PORT" 20 || { tail -20 "$H_DIR/herald.log" >&2; return 1; }
+}
+
+# runner_pid DIR: the queue runner's pid from the log of the Herald in DIR
+runner_pid() {
+	sed -n 's/.* daemon runner-start pid=\([0-9]*\).*/\1/p' "$1/herald.log" | tail -1
+}
+
+if want herald || want memory; then
+	[ -x "$HERALD_BIN" ] || bench_die "no $HERALD_BIN: run make first"
+fi
+if want herald; then
+	sink_start
+	if herald_instance herald; then
+		hcpu0=$(bench_proc_cpu $(bench_tree "$HERALD_PID"))
+		if relay_phase herald "$H_PORT"; then
+			HERALD_RATE=$RATE
+			hcpu=$(awk -v a="$hcpu0" -v b="$(bench_proc_cpu $(bench_tree "$HERALD_PID"))" 'BEGIN { printf "%.2f", b - a }')
+			echo "herald: CPU $hcpu s, $(awk -v c="$hcpu" -v n="$MESSAGES" 'BEGIN { printf "%.0f", c / n * 1e6 }') us/msg (server and runner)"
+		fi
+		herald_stop "$HERALD_PID"
+	else
+		echo "herald: did not start" >&2
+	fi
+	sink_stop
+fi
+if [ -n "$HERALD_RATE" ] && [ -n "$PF_RATE" ]; then
+	echo "ratio herald/postfix: $(awk -v a="$HERALD_RATE" -v b="$PF_RATE" 'BEGIN { printf "%.1f", a / b }') (target: 10)"
+fi
+
+# ----------------------------------------------------- runner memory
+if want memory; then
+	if herald_instance herald-memory; then
+		rpid=$(runner_pid "$H_DIR")
+		[ -n "$rpid" ] || bench_die "no runner-start line in the log"
+		rss0=$(awk '/^VmRSS:/ { print $2 }' "/proc/$rpid/status")
+		t0=$(bench_now)
+		timeout $((300 + QUEUED / 50)) smtp-source -s "$SESSIONS" -d -l 1024 \
+			-m "$QUEUED" -f sender@source.test -M source.test \
+			-t bench@dead.bench.test "127.0.0.1:$H_PORT" \
+			>"$BENCH_TMP/source-memory.log" 2>&1 ||
+			echo "memory: smtp-source failed: $(tail -1 "$BENCH_TMP/source-memory.log")" >&2
+		t1=$(bench_now)
+		echo "memory: $QUEUED messages of 1024 bytes queued in $(bench_secs "$t0" "$t1") s"
+		# until every recipient has been tried and deferred
+		$PY - "$H_DIR/data/herald.db" "$QUEUED" "$rpid" "$((120 + QUEUED / 200))" <<'PYEOF'
+import sqlite3, sys, time
+db, n, pid, end = sys.argv[1], int(sys.argv[2]), sys.argv[3], time.monotonic() + float(sys.argv[4])
+c = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+peak = 0
+while True:
+    d = c.execute("SELECT count(*) FROM queue_rcpts WHERE status = 'deferred'").fetchone()[0]
+    with open(f"/proc/{pid}/status") as f:
+        st = {l.split(":")[0]: l.split()[1] for l in f if l.startswith(("VmRSS", "VmHWM"))}
+    if d >= n or time.monotonic() > end:
+        break
+    time.sleep(1)
+print(f"memory: {d} of {n} recipients deferred; runner pid {pid}: VmRSS {int(st['VmRSS']) / 1024:.1f} MB, peak (VmHWM) {int(st['VmHWM']) / 1024:.1f} MB (target: under 100 MB)")
+PYEOF
+		echo "memory: runner RSS before the load: $(awk -v k="$rss0" 'BEGIN { printf "%.1f", k / 1024 }') MB"
+		herald_stop "$HERALD_PID"
+	else
+		echo "herald: did not start" >&2
+	fi
+fi
