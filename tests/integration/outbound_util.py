@@ -175,6 +175,23 @@ class Site:
         return self.h.cli("queue", *args, check=check)
 
 
+def inbox_count(h, address, mailbox="INBOX"):
+    """Messages in an account's mailbox, counted in the store (cheap
+    enough to poll while mail arrives)."""
+    local, domain = address.rsplit("@", 1)
+    db = h.db()
+    try:
+        return db.execute(
+            "SELECT count(*) FROM messages m"
+            " JOIN mailboxes b ON b.id = m.mailbox_id"
+            " JOIN accounts a ON a.id = m.account_id"
+            " JOIN domains d ON d.id = a.domain_id"
+            " WHERE a.localpart = ? AND d.name = ? AND b.name = ?",
+            (local, domain, mailbox)).fetchone()[0]
+    finally:
+        db.close()
+
+
 def imap_fetch_all(c, mailbox="INBOX"):
     """Every message of the mailbox as raw bytes (BODY.PEEK[]), UID
     order, read on an open session."""
@@ -222,15 +239,17 @@ def make_msg(sender, rcpts, token, subject=None, body=None):
 
 
 def header_block(raw):
-    """The header section of a raw message, unfolded, as text."""
-    head = raw.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
-    return head.replace("\r\n\t", " ").replace("\r\n ", " ")
+    """The header section of a raw message (CRLF, or LF as in a
+    Maildir), unfolded, one field a line, as text."""
+    raw = raw.replace(b"\r\n", b"\n")
+    head = raw.split(b"\n\n", 1)[0].decode("utf-8", "replace")
+    return head.replace("\n\t", " ").replace("\n ", " ")
 
 
 def headers(raw, name):
     """Every value of header field name, unfolded, in order."""
     want = name.lower() + ":"
-    return [l.split(":", 1)[1].strip() for l in header_block(raw).split("\r\n")
+    return [l.split(":", 1)[1].strip() for l in header_block(raw).split("\n")
             if l.lower().startswith(want)]
 
 
