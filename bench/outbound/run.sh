@@ -190,7 +190,9 @@ relay_phase() {
 }
 
 dns_start
-echo "load: $MESSAGES messages of $LENGTH bytes to $DOMAINS domains (MX: smtp-sink on $SINK_ADDR:25), $SESSIONS smtp-source sessions"
+if want postfix || want herald; then
+	echo "load: $MESSAGES messages of $LENGTH bytes to $DOMAINS domains (MX: smtp-sink on $SINK_ADDR:25), $SESSIONS smtp-source sessions"
+fi
 PF_RATE="" HERALD_RATE=""
 
 # -------------------------------------------------------------- Postfix
