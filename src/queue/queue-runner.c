@@ -892,6 +892,25 @@ dest_resolved(struct queue_dest *d, struct queue_resolved *res)
 	dest_pump(d);
 }
 
+/* At the global concurrency limit, a cached idle connection of a
+ * destination with nothing waiting gives its slot to one with mail
+ * (Postfix's scache does the same); otherwise the mail waits out
+ * connection_cache_time. True when one was closed. */
+static bool
+evict_idle(struct queue_runner *rn, const struct queue_dest *want)
+{
+	for (struct queue_dest *d = rn->dests; d != NULL; d = d->next) {
+		if (d == want || d->head != NULL)
+			continue;
+		for (struct queue_conn *c = d->conns; c != NULL; c = c->next)
+			if (c->ready && c->tx == NULL && c->cl != NULL) {
+				conn_close(c);
+				return true;
+			}
+	}
+	return false;
+}
+
 static void
 dest_pump(struct queue_dest *d)
 {
@@ -923,7 +942,7 @@ dest_pump(struct queue_dest *d)
 		}
 		if (d->n_connecting < d->n_waiting &&
 		    d->n_conns < rn->q->destination_concurrency &&
-		    rn->n_conns < rn->q->concurrency) {
+		    (rn->n_conns < rn->q->concurrency || evict_idle(rn, d))) {
 			conn_open(d);
 			continue;
 		}

@@ -597,3 +597,21 @@ def test_global_concurrency_one(herald_factory, sinks):
     h.start()
     assert wait_for(lambda: queue_rows(h) == [], 15), h.log()
     assert len(a.messages()) == 3 and len(b.messages()) == 3
+
+
+def test_idle_connection_gives_up_its_slot(herald_factory, sinks):
+    """At the global limit, a cached idle connection to a destination
+    with nothing to send is closed for a destination with mail, which
+    would otherwise wait connection_cache_time (bench/outbound, 100
+    domains: deliveries came in bursts 2 s apart)."""
+    a, b = sinks(), sinks()
+    h = sender(herald_factory,
+               queue="retry_min = 1s\nretry_max = 2s\nconcurrency = 1\n"
+                     "connection_cache_time = 60s\n",
+               transport={"a.example": f"smtp:[127.0.0.1]:{a.port}",
+                          "b.example": f"smtp:[127.0.0.1]:{b.port}"})
+    h.start()
+    inject(h, ["x@a.example"])
+    assert wait_for(lambda: len(a.messages()) == 1, 15), h.log()
+    inject(h, ["y@b.example"])
+    assert wait_for(lambda: len(b.messages()) == 1, 10), h.log()
