@@ -65,3 +65,6 @@ fi
 # (test_dkim): dkimpy's dkimsign/dkimverify (python3-dkim; ed25519 through
 # python3-nacl) and OpenDKIM's opendkim-testmsg and opendkim-genkey
 apt_install python3-dkim python3-nacl python3-dnspython opendkim-tools
+# SPF (issue 14): the RFC 7208 test suite ships in python3-spf
+# (rfc7208-tests.yml, read in place by test_spf_suite); python3-yaml reads it
+apt_install python3-spf python3-yaml

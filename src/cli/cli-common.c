@@ -19,6 +19,7 @@ const struct cli_command cli_commands[] = {
 	{ "index", cli_index, "run or rebuild the full-text search index" },
 	{ "dns", cli_dns, "look a name up with Herald's resolver (dns lookup TYPE NAME)" },
 	{ "dkim", cli_dkim, "DKIM keys (keygen, list); sign or verify a message" },
+	{ "spf", cli_spf, "check SPF for an address and sender (spf check IP SENDER)" },
 	{ "sendmail", cli_sendmail, "inject a message from stdin (sendmail-compatible)" },
 	{ "queue", cli_queue, "list, show, flush, hold, release, delete or bounce queued mail" },
 	{ "mailq", cli_mailq, "list the outbound queue (sendmail -bp)" },

@@ -14,6 +14,7 @@
 #include "imap/imap-settings.h"
 #include "imap/imap.h"
 #include "mailauth/dkim.h"
+#include "mailauth/mailauth-settings.h"
 #include "pop3/pop3-settings.h"
 #include "pop3/pop3.h"
 #include "queue/dsn.h"
@@ -54,6 +55,7 @@ static const struct setting_section *const sections[] = {
 	&queue_transport_section,
 	&queue_tls_policy_section,
 	&dkim_settings_section,
+	&mailauth_settings_section,
 };
 
 void

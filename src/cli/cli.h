@@ -38,6 +38,8 @@ int cli_index(int argc, char **argv);
 int cli_dns(int argc, char **argv);
 /* `herald dkim keygen|list|sign|verify` (cli-dkim.c). */
 int cli_dkim(int argc, char **argv);
+/* `herald spf check IP SENDER`: one SPF check (src/mailauth/spf.h). */
+int cli_spf(int argc, char **argv);
 int cli_sendmail(int argc, char **argv);
 /* `herald mailq`, the same as `herald sendmail -bp`. */
 int cli_mailq(int argc, char **argv);

@@ -95,6 +95,16 @@ struct config_dns {
 	uint64_t cache_negative_ttl_s;	/* NXDOMAIN/NODATA kept at most */
 };
 
+/* [mailauth]: SPF checks (src/mailauth/spf.h, docs/mailauth.md); DMARC and
+ * Authentication-Results settings may join. DKIM has [dkim]. */
+struct config_mailauth {
+	unsigned spf_dns_mechanisms;	/* RFC 7208 4.6.4: 10 */
+	unsigned spf_void_lookups;	/* 2 */
+	unsigned spf_mx_names;		/* 10 */
+	unsigned spf_ptr_names;		/* 10 */
+	uint64_t spf_timeout_ms;	/* the whole check: 20 s */
+};
+
 struct config_store {
 	enum config_store_backend backend;
 	char *sqlite_path;	/* NULL: data_dir/herald.db */
@@ -307,6 +317,7 @@ struct config {
 	struct config_bounce bounce;
 	struct config_queue queue;
 	struct config_dkim dkim;
+	struct config_mailauth mailauth;
 };
 
 /* Types of a setting's value. */

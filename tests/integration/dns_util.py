@@ -33,6 +33,13 @@ forward_zones: {zone: "127.0.0.1@PORT"}: queries for the zone go there
 (a dead port: the server keeps retrying; Herald times out).
 refused_zones: [zone, ...]: the server answers REFUSED, which a
 resolver forwarding to it reports as SERVFAIL at once.
+timeout_zones: {zone: "127.0.0.1@PORT"}: the zone's own records (in
+records=) are answered, any other type or name in it goes to the port
+(a SilentUdp: the lookup times out): local-zone typetransparent plus a
+forward-zone, for the RFC 7208 suite's TIMEOUT entries.
+RDATA of a name with spaces or other octets zone files escape: write the
+name and the TXT strings with zone-file escapes ("a\\032b", "\\000");
+txt_rdata() makes TXT/SPF RDATA from Python strings.
 """
 import contextlib
 import os
@@ -65,7 +72,7 @@ def _zone_of(name, zones):
 
 class DnsServer:
     def __init__(self, records=None, zones=(), auth_zones=None,
-                 forward_zones=None, refused_zones=(), ttl=3600, negative_ttl=60, extra=""):
+                 forward_zones=None, refused_zones=(), timeout_zones=None, ttl=3600, negative_ttl=60, extra=""):
         self.dir = tempfile.mkdtemp(prefix="herald-dns-")
         os.chmod(self.dir, 0o755)
         self.port = free_port()
@@ -74,6 +81,8 @@ class DnsServer:
         records = records or {}
         auth_zones = auth_zones or {}
         forward_zones = forward_zones or {}
+        timeout_zones = {z.rstrip(".").lower(): a
+                         for z, a in (timeout_zones or {}).items()}
         lines = [
             "server:",
             "  do-daemonize: no",
@@ -109,13 +118,18 @@ class DnsServer:
         by_zone = {}
         for name, rrs in records.items():
             by_zone.setdefault(_zone_of(name, zones), []).append((name, rrs))
-        for z in zones:
+        for z in list(zones) + list(timeout_zones):
             by_zone.setdefault(z.rstrip(".").lower(), [])
         for zone, names in sorted(by_zone.items()):
-            lines.append(f"  local-zone: \"{zone}.\" static")
-            lines.append(f"  local-data: \"{zone}. {ttl} IN SOA ns.{zone}. "
-                         f"hostmaster.{zone}. 1 3600 600 86400 "
-                         f"{negative_ttl}\"")
+            if zone in timeout_zones:
+                lines.append(f"  local-zone: \"{zone}.\" typetransparent")
+            else:
+                lines.append(f"  local-zone: \"{zone}.\" static")
+                # "ns.ZONE" would not fit for a zone name near 253 octets
+                host = zone if len(zone) < 200 else "invalid"
+                lines.append(f"  local-data: \"{zone}. {ttl} IN SOA "
+                             f"ns.{host}. hostmaster.{host}. 1 3600 600 "
+                             f"86400 {negative_ttl}\"")
             for name, rrs in names:
                 for rr in rrs:
                     rtype, rdata = rr[0], rr[1]
@@ -138,7 +152,8 @@ class DnsServer:
             lines += ["auth-zone:", f"  name: \"{zone.rstrip('.')}.\"",
                       f"  zonefile: \"{path}\"", "  for-downstream: yes",
                       "  for-upstream: no", "  fallback-enabled: no"]
-        for zone, addr in forward_zones.items():
+        for zone, addr in list(forward_zones.items()) + \
+                list(timeout_zones.items()):
             lines += ["forward-zone:", f"  name: \"{zone.rstrip('.')}.\"",
                       f"  forward-addr: {addr}"]
         self.conf = os.path.join(self.dir, "unbound.conf")
@@ -212,6 +227,29 @@ class DnsServer:
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def zone_escape(data):
+    """bytes as zone-file text: printable ASCII as is except the quotes,
+    the backslash and the semicolon; those, spaces and the rest as
+    \\DDD."""
+    out = []
+    for b in data:
+        if 0x21 <= b <= 0x7e and chr(b) not in '"\\\';':
+            out.append(chr(b))
+        else:
+            out.append("\\%03d" % b)
+    return "".join(out)
+
+
+def txt_rdata(strings):
+    """TXT (or SPF) RDATA from a list of str or bytes character-strings:
+    '"v=spf1 " "-all"', every octet that needs it escaped."""
+    parts = []
+    for s in strings:
+        data = s.encode("utf-8") if isinstance(s, str) else s
+        parts.append('"' + zone_escape(data) + '"')
+    return " ".join(parts)
 
 
 def site_records(sites, ttl=None):

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * [mailauth] settings table. Every limit here is also listed in
+ * docs/limits.md ("Mail authentication"); RFC 7208 4.6.4 sets the SPF
+ * defaults.
+ */
+#include <stddef.h>
+
+#include "mailauth/mailauth-settings.h"
+#include "mailauth/spf.h"
+
+#define OFF(field) offsetof(struct config, field)
+
+static const struct setting mailauth_settings[] = {
+	{ .key = "spf_dns_mechanisms", .type = SETTING_UINT,
+	  .offset = OFF(mailauth.spf_dns_mechanisms), .def = "10", .min = 1,
+	  .max = 100, .reloadable = true,
+	  .doc = "SPF: terms that look DNS up (include, a, mx, ptr, exists, "
+		 "redirect) one check may evaluate; one more is a permerror "
+		 "(RFC 7208 4.6.4 sets 10)." },
+	{ .key = "spf_void_lookups", .type = SETTING_UINT,
+	  .offset = OFF(mailauth.spf_void_lookups), .def = "2", .min = 0,
+	  .max = 100, .reloadable = true,
+	  .doc = "SPF: lookups of those terms answered \"no such name\" or "
+		 "\"no such record\" one check may meet; one more is a "
+		 "permerror (RFC 7208 4.6.4 recommends 2)." },
+	{ .key = "spf_mx_names", .type = SETTING_UINT,
+	  .offset = OFF(mailauth.spf_mx_names), .def = "10", .min = 1,
+	  .max = 100, .reloadable = true,
+	  .doc = "SPF: MX records an mx mechanism may return; more is a "
+		 "permerror (RFC 7208 4.6.4: 10)." },
+	{ .key = "spf_ptr_names", .type = SETTING_UINT,
+	  .offset = OFF(mailauth.spf_ptr_names), .def = "10", .min = 1,
+	  .max = 100, .reloadable = true,
+	  .doc = "SPF: PTR names of the client address a ptr mechanism or "
+		 "%{p} macro checks; the rest are ignored (RFC 7208 4.6.4: "
+		 "10)." },
+	{ .key = "spf_timeout", .type = SETTING_DURATION,
+	  .offset = OFF(mailauth.spf_timeout_ms), .def = "20s", .min = 1000,
+	  .max = 600000, .unit = DURATION_MS, .reloadable = true,
+	  .doc = "SPF: the whole check, all its lookups; past it the result "
+		 "is temperror (RFC 7208 4.6.4 asks for at least 20 s)." },
+};
+
+const struct setting_section mailauth_settings_section = {
+	.name = "mailauth",
+	.settings = mailauth_settings,
+	.n_settings = sizeof(mailauth_settings) / sizeof(mailauth_settings[0]),
+	.doc = "Mail authentication: SPF checks (docs/mailauth.md).",
+};
+
+void
+spf_limits_from_config(const struct config_mailauth *cfg,
+		       struct spf_limits *lim_r)
+{
+	lim_r->dns_mechanisms = cfg->spf_dns_mechanisms;
+	lim_r->void_lookups = cfg->spf_void_lookups;
+	lim_r->mx_names = cfg->spf_mx_names;
+	lim_r->ptr_names = cfg->spf_ptr_names;
+	lim_r->timeout_ms = (unsigned)cfg->spf_timeout_ms;
+}
