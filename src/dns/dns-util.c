@@ -380,8 +380,10 @@ dns_name_normalize(const char *name, char out[DNS_NAME_MAX + 1],
 
 				/* names reach us from addresses and headers:
 				 * only printable ASCII without escapes goes
-				 * to the wire */
-				if (c <= ' ' || c == 0x7f || c == '\\') {
+				 * to the wire. A space is a legal octet of a
+				 * label (RFC 2181 11) that SPF macros make
+				 * (RFC 7208 7.3: "%_"); logs quote it. */
+				if (c < ' ' || c == 0x7f || c == '\\') {
 					*error_r = "invalid character in domain name";
 					return -1;
 				}

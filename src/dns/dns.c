@@ -423,12 +423,13 @@ result_from_ub(const char *name, enum dns_type type, int err,
 static void
 log_result(const struct dns_result *res)
 {
-	char err[256];
+	char err[256], lname[DNS_NAME_MAX * 2];
 
 	if (res->status == DNS_OK || dns_status_is_permanent(res->status)) {
 		log_debug(NULL, "dns", "answer",
 			  "name=%s type=%s status=%s sec=%s count=%zu ttl=%u",
-			  res->name, dns_type_name(res->type),
+			  log_str(lname, sizeof(lname), res->name),
+			  dns_type_name(res->type),
 			  dns_status_name(res->status), dns_sec_name(res->sec),
 			  res->count, res->ttl);
 		return;
@@ -436,10 +437,12 @@ log_result(const struct dns_result *res)
 	log_str(err, sizeof(err), res->error != NULL ? res->error : "");
 	if (res->sec == DNS_SEC_BOGUS)
 		log_warn(NULL, "dns", "bogus", "name=%s type=%s error=%s",
-			 res->name, dns_type_name(res->type), err);
+			 log_str(lname, sizeof(lname), res->name),
+			 dns_type_name(res->type), err);
 	else
 		log_info(NULL, "dns", "failed",
-			 "name=%s type=%s status=%s error=%s", res->name,
+			 "name=%s type=%s status=%s error=%s",
+			 log_str(lname, sizeof(lname), res->name),
 			 dns_type_name(res->type),
 			 dns_status_name(res->status), err);
 }
