@@ -158,13 +158,19 @@ spf_macro_expand(const char *s, size_t len, bool exp,
 		 const struct spf_macro_vars *vars, struct buf *out)
 {
 	size_t start = out->len;
+	bool too_long = false;
 	char tbuf[24];
 
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (out->len - start > SPF_MACRO_MAX)
-			return SPF_MACRO_TOO_LONG;
+		/* past the cap nothing more is expanded, but the rest is
+		 * still checked: a syntax error anywhere is one (and the
+		 * answer agrees with spf_macro_is_valid()) */
+		if (!too_long && out->len - start > SPF_MACRO_MAX) {
+			too_long = true;
+			vars = NULL;
+		}
 		if (c == ' ' && exp) {
 			buf_putc(out, ' ');
 			continue;
@@ -221,8 +227,10 @@ spf_macro_expand(const char *s, size_t len, bool exp,
 		}
 		expand_one(out, value, s + m, j - m);
 	}
-	if (out->len - start > SPF_MACRO_MAX)
+	if (too_long || out->len - start > SPF_MACRO_MAX) {
+		buf_truncate(out, start);
 		return SPF_MACRO_TOO_LONG;
+	}
 	return SPF_MACRO_OK;
 }
 
