@@ -25,6 +25,11 @@ from outbound_util import PASSWORD, PREFERRED, MiniCA, Site, headers, \
     pick_addresses, wait_imap
 from postfix_util import Postfix
 
+# port 25 of each site's address, and the private Postfix, need root
+pytestmark = pytest.mark.skipif(os.geteuid() != 0,
+                                reason="binds port 25 and runs Postfix: "
+                                       "needs root")
+
 ALICE = "alice@example.test"
 BOB = "bob@example.org"
 CAROL = "carol@example.org"
