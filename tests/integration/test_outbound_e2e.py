@@ -241,6 +241,16 @@ def test_relayhost_with_starttls_and_auth(world, postfix_factory):
     pf.sasl_users({"sender@relay.test": "relay-pw"})
     pf.transport({"example.org": f"smtp:[{a[1]}]:25"})
     pf.start()
+    # the relayhost refuses mail before STARTTLS, and relaying before AUTH
+    with smtplib.SMTP(a[2], 587, timeout=30) as s:
+        s.ehlo("probe.example")
+        assert s.mail(ALICE)[0] == 530
+    with smtplib.SMTP(a[2], 587, timeout=30) as s:
+        s.ehlo("probe.example")
+        s.starttls(context=world.ca.context())
+        s.ehlo("probe.example")
+        assert s.mail(ALICE)[0] == 250
+        assert s.rcpt(BOB)[0] == 554
 
     org = world.make_org().start()
     creds = os.path.join(world.ca.dir, "relay-auth")
@@ -267,6 +277,13 @@ def test_relayhost_with_starttls_and_auth(world, postfix_factory):
     assert "using TLSv1." in rcvd[1] and f"from {test.mx}" in rcvd[1], rcvd
     assert "sasl_username=sender@relay.test" in log, log
     assert f"relay={a[1]}[{a[1]}]:25" in log and "status=sent" in log, log
+    # example.test's server handed it to the relayhost only
+    sent = [l for l in test.h.log().splitlines()
+            if " queue sent " in l and f"to=<{BOB}>" in l]
+    assert len(sent) == 1 and f"relay=mx.relay.test[{a[2]}]:587" in sent[0], \
+        sent
+    # relayhost_tls = encrypt: the test CA's certificate was checked
+    assert " tls=TLSv1." in sent[0] and " cert=verified " in sent[0], sent
 
 
 def test_kill9_with_200_in_flight(world):
