@@ -209,7 +209,14 @@ if want postfix; then
 		sh "$BENCH_TMP/resolv.conf" "$pf/etc" >"$pf/start.log" 2>&1; then
 		bench_on_exit "pf_stop '$pf'"
 		if bench_wait_port "$port" 20; then
-			relay_phase postfix "$port" && PF_RATE=$RATE
+			mpid=$(tr -d ' ' < "$pf/spool/pid/master.pid")
+			pcpu0=$(bench_proc_cpu $(bench_tree "$mpid"))
+			if relay_phase postfix "$port"; then
+				PF_RATE=$RATE
+				# the master's tree, and the children it reaped
+				pcpu=$(awk -v a="$pcpu0" -v b="$(bench_proc_cpu $(bench_tree "$mpid"))" 'BEGIN { printf "%.2f", b - a }')
+				echo "postfix: CPU $pcpu s, $(awk -v c="$pcpu" -v n="$MESSAGES" 'BEGIN { printf "%.0f", c / n * 1e6 }') us/msg (master and its children)"
+			fi
 		fi
 	else
 		echo "postfix: the private instance did not start" >&2

@@ -180,7 +180,7 @@ def test_remote_down_waits_then_flush_delivers_once(world):
 
     org.start()
     test.queue("flush")
-    msgs, waited = wait_imap(org, BOB, with_token(token), timeout=30)
+    msgs, _ = wait_imap(org, BOB, with_token(token), timeout=30)
     assert count_token(msgs, token) == 1, f"{count_token(msgs, token)} copies"
     # nothing more comes: the recipient is done, not tried again
     time.sleep(2)
