@@ -9,6 +9,10 @@
 
 #include "lib/mem.h"
 
+/* What a buf points at after buf_steal(): empty, NUL-terminated, with
+ * cap 0 so that nothing writes into it (buf_reserve() allocates first). */
+static char buf_empty[1];
+
 void
 buf_init(struct buf *b)
 {
@@ -21,7 +25,8 @@ buf_init(struct buf *b)
 void
 buf_deinit(struct buf *b)
 {
-	free(b->data);
+	if (b->cap != 0)
+		free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
 }
@@ -30,7 +35,8 @@ void
 buf_reset(struct buf *b)
 {
 	b->len = 0;
-	b->data[0] = '\0';
+	if (b->cap != 0)
+		b->data[0] = '\0';
 }
 
 void
@@ -44,6 +50,15 @@ buf_reserve(struct buf *b, size_t extra)
 	need = b->len + extra + 1;
 	if (need <= b->cap)
 		return;
+	if (b->cap == 0) {
+		/* emptied by buf_steal(): len is 0, data is buf_empty */
+		b->cap = 64;
+		while (b->cap < need)
+			b->cap *= 2;
+		b->data = xmalloc(b->cap);
+		b->data[0] = '\0';
+		return;
+	}
 	while (b->cap < need)
 		b->cap *= 2;
 	b->data = xrealloc(b->data, b->cap);
@@ -99,6 +114,8 @@ void
 buf_consume(struct buf *b, size_t n)
 {
 	assert(n <= b->len);
+	if (n == 0)
+		return;
 	memmove(b->data, b->data + n, b->len - n);
 	b->len -= n;
 	b->data[b->len] = '\0';
@@ -108,6 +125,8 @@ void
 buf_truncate(struct buf *b, size_t len)
 {
 	assert(len <= b->len);
+	if (len == b->len)
+		return;
 	b->len = len;
 	b->data[len] = '\0';
 }
@@ -115,8 +134,12 @@ buf_truncate(struct buf *b, size_t len)
 char *
 buf_steal(struct buf *b)
 {
-	char *p = b->data;
+	char *p = b->cap != 0 ? b->data : xcalloc(1, 1);
 
-	buf_init(b);
+	/* no new storage until the next write: a buf that goes out of scope
+	 * after its text was taken (the usual case) leaks nothing */
+	b->data = buf_empty;
+	b->len = 0;
+	b->cap = 0;
 	return p;
 }

@@ -46,7 +46,9 @@ void buf_consume(struct buf *b, size_t n);
 /* Shortens to len bytes (len <= b->len). */
 void buf_truncate(struct buf *b, size_t len);
 /* Hands the storage to the caller (NUL-terminated, caller frees) and
- * leaves b empty and initialised. */
+ * leaves b empty and usable without storage of its own: it may go out of
+ * scope without buf_deinit() (which is harmless too), and the next write
+ * allocates. */
 char *buf_steal(struct buf *b);
 
 #endif
