@@ -248,6 +248,7 @@ scan_domain(const char *data_dir, const char *domain,
 		buf_init(&rec);
 		dkim_sign_key_record(key, &rec);
 		ki->record = buf_steal(&rec);
+		buf_deinit(&rec);
 		dkim_sign_key_free(&key);
 	}
 	closedir(d);
