@@ -63,8 +63,11 @@ fi
 	echo "warning: $(cat "$imapflow_dir/not-installed.txt"); test_imap_imapflow will be skipped" >&2
 # DKIM (issue 14): independent signers and verifiers for the interop tests
 # (test_dkim): dkimpy's dkimsign/dkimverify (python3-dkim; ed25519 through
-# python3-nacl) and OpenDKIM's opendkim-testmsg and opendkim-genkey
-apt_install python3-dkim python3-nacl python3-dnspython opendkim-tools
+# python3-nacl); OpenDKIM: opendkim-testmsg verifies, the opendkim milter
+# (never started by the package: policy-rc.d) signs through miltertest,
+# opendkim-genkey makes its key
+apt_install python3-dkim python3-nacl python3-dnspython opendkim opendkim-tools \
+	miltertest
 # SPF (issue 14): the RFC 7208 test suite ships in python3-spf
 # (rfc7208-tests.yml, read in place by test_spf_suite); python3-yaml reads it
 apt_install python3-spf python3-yaml

@@ -284,7 +284,8 @@ dkim_keystore_list(const char *data_dir, const char *domain, time_t now,
 			closedir(d);
 		free(top);
 	}
-	qsort(infos, n, sizeof(*infos), info_cmp);
+	if (n > 1)
+		qsort(infos, n, sizeof(*infos), info_cmp);
 	/* the newest key of each domain and algorithm whose time has come
 	 * signs; newer ones wait (pending), older ones are retired */
 	for (size_t i = 0; i < n; i++) {
