@@ -31,6 +31,7 @@
 #include "lib/utf8.h"
 #include "mail/address.h"
 #include "mail/header-address.h"
+#include "mailauth/dkim.h"
 #include "smtp/smtp-data.h"
 #include "smtp/smtp-params.h"
 #include "smtp/smtp-parser.h"
@@ -708,6 +709,60 @@ sm_resolve(struct sendmail *sm, struct sendmail_rcpt *r)
 	}
 }
 
+/* Signs the message as the server signs a local user's (docs/mailauth.md
+ * "Signing"): DKIM-Signature fields appended to out (after Received). The
+ * `dkim signed|unsigned` line as the server logs it. */
+static void
+sm_dkim_sign(const struct sendmail *sm, const char *id, const struct buf *raw,
+	     struct buf *out)
+{
+	const struct config_dkim *d = &sm->cfg->dkim;
+	struct dkim_sign_params p = {
+		.hcanon = DKIM_CANON_RELAXED, .bcanon = DKIM_CANON_RELAXED,
+		.expire_s = d->expire_s, .header_max = (size_t)d->header_max,
+	};
+	struct dkim_sign_key **keys = NULL;
+	struct dkim_signer *signer;
+	const char *domain, *err;
+	char *perr = NULL, dbuf[300];
+	size_t n = 0;
+
+	if (!d->sign)
+		return;
+	signer = dkim_signer_new(&p);
+	dkim_signer_feed(signer, (const uint8_t *)raw->data, raw->len);
+	domain = dkim_signer_from_domain(signer);
+	if (domain == NULL) {
+		log_info(id, "dkim", "unsigned",
+			 "reason=\"no single From address\"");
+	} else if (dkim_keystore_load_signing(sm->cfg->data_dir, domain,
+					      time(NULL), &keys, &n,
+					      &perr) < 0 || n == 0) {
+		log_info(id, "dkim", "unsigned", "d=%s reason=\"%s\"",
+			 log_str(dbuf, sizeof(dbuf), domain),
+			 perr != NULL ? perr : "no active key");
+	} else {
+		struct buf sels;
+
+		buf_init(&sels);
+		for (size_t i = 0; i < n; i++) {
+			dkim_signer_add_key(signer, keys[i]);
+			buf_printf(&sels, "%s%s", i > 0 ? "," : "",
+				   keys[i]->selector);
+		}
+		if (dkim_signer_finish(signer, out, &err) < 0)
+			log_info(id, "dkim", "unsigned", "d=%s reason=\"%s\"",
+				 domain, err);
+		else
+			log_info(id, "dkim", "signed", "d=%s s=%s", domain,
+				 sels.data);
+		buf_deinit(&sels);
+	}
+	free(perr);
+	dkim_signer_free(&signer);
+	dkim_sign_keys_free(&keys, n);
+}
+
 static void
 sm_received(const struct sendmail *sm, const char *id, time_t now,
 	    struct buf *out)
@@ -821,6 +876,7 @@ sm_deliver(struct sendmail *sm, struct buf *raw, bool extract,
 	if (ret != 0)
 		goto out;
 	sm_received(sm, id_r, now, &received);
+	sm_dkim_sign(sm, id_r, raw, &received);
 	drcpts = xcalloc(sm->n_rcpts, sizeof(*drcpts));
 	for (size_t i = 0; i < sm->n_rcpts; i++) {
 		drcpts[i].address = sm->rcpts[i].address;

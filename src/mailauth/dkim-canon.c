@@ -77,15 +77,47 @@ body_line_end(struct dkim_body_canon *bc)
 	}
 }
 
+/* A run of ordinary octets (no CR, no WSP in relaxed) with nothing
+ * held back: copied as it is, in bulk. */
+static void
+body_run(struct dkim_body_canon *bc, const uint8_t *data, size_t len)
+{
+	bc->line = true;
+	bc->out_len += len;
+	if (len >= sizeof(bc->pending)) {
+		body_flush(bc);
+		bc->out(data, len, bc->ctx);
+		return;
+	}
+	if (bc->pending_len + len > sizeof(bc->pending))
+		body_flush(bc);
+	memcpy(bc->pending + bc->pending_len, data, len);
+	bc->pending_len += len;
+}
+
 void
 dkim_body_canon_feed(struct dkim_body_canon *bc, const uint8_t *data,
 		     size_t len)
 {
 	bool relaxed = bc->canon == DKIM_CANON_RELAXED;
+	size_t i = 0;
 
-	for (size_t i = 0; i < len; i++) {
+	while (i < len) {
 		uint8_t c = data[i];
 
+		if (!bc->cr && !bc->wsp && bc->empty_lines == 0 &&
+		    c != '\r' && !(relaxed && (c == ' ' || c == '\t'))) {
+			size_t j = i + 1;
+
+			while (j < len && data[j] != '\r' &&
+			       !(relaxed && (data[j] == ' ' ||
+					     data[j] == '\t')))
+				j++;
+			body_run(bc, data + i, j - i);
+			i = j;
+			continue;
+		}
+		i++;
 		if (bc->cr) {
 			bc->cr = false;
 			if (c == '\n') {

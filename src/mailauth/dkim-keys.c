@@ -201,8 +201,10 @@ info_cmp(const void *a, const void *b)
 	return strcmp(x->selector, y->selector);
 }
 
+/* records: make each key's TXT record too (the listing); without, only
+ * what choosing the signing keys needs. */
 static void
-scan_domain(const char *data_dir, const char *domain,
+scan_domain(const char *data_dir, const char *domain, bool records,
 	    struct dkim_key_info **infos, size_t *n)
 {
 	char *dir = domain_dir(data_dir, domain);
@@ -245,26 +247,28 @@ scan_domain(const char *data_dir, const char *domain,
 		}
 		ki->alg = key->alg;
 		ki->bits = key->bits;
-		buf_init(&rec);
-		dkim_sign_key_record(key, &rec);
-		ki->record = buf_steal(&rec);
-		buf_deinit(&rec);
+		if (records) {
+			buf_init(&rec);
+			dkim_sign_key_record(key, &rec);
+			ki->record = buf_steal(&rec);
+			buf_deinit(&rec);
+		}
 		dkim_sign_key_free(&key);
 	}
 	closedir(d);
 	free(dir);
 }
 
-int
-dkim_keystore_list(const char *data_dir, const char *domain, time_t now,
-		   struct dkim_key_info **infos_r, size_t *n_r,
-		   char **error_r)
+static int
+keystore_list(const char *data_dir, const char *domain, time_t now,
+	      bool records, struct dkim_key_info **infos_r, size_t *n_r,
+	      char **error_r)
 {
 	struct dkim_key_info *infos = NULL;
 	size_t n = 0;
 
 	if (domain != NULL) {
-		scan_domain(data_dir, domain, &infos, &n);
+		scan_domain(data_dir, domain, records, &infos, &n);
 	} else {
 		char *top = xasprintf("%s/dkim", data_dir);
 		DIR *d = opendir(top);
@@ -278,7 +282,8 @@ dkim_keystore_list(const char *data_dir, const char *domain, time_t now,
 		}
 		while (d != NULL && (de = readdir(d)) != NULL) {
 			if (dkim_name_is_valid(de->d_name))
-				scan_domain(data_dir, de->d_name, &infos, &n);
+				scan_domain(data_dir, de->d_name, records, &infos,
+					    &n);
 		}
 		if (d != NULL)
 			closedir(d);
@@ -315,6 +320,15 @@ dkim_keystore_list(const char *data_dir, const char *domain, time_t now,
 	*infos_r = infos;
 	*n_r = n;
 	return 0;
+}
+
+int
+dkim_keystore_list(const char *data_dir, const char *domain, time_t now,
+		   struct dkim_key_info **infos_r, size_t *n_r,
+		   char **error_r)
+{
+	return keystore_list(data_dir, domain, now, true, infos_r, n_r,
+			     error_r);
 }
 
 void
@@ -356,8 +370,10 @@ dkim_keystore_load_signing(const char *data_dir, const char *domain,
 
 	*keys_r = NULL;
 	*n_r = 0;
-	if (dkim_keystore_list(data_dir, domain, now, &infos, &n,
-			       error_r) < 0)
+	if (!dkim_name_is_valid(domain))
+		return 0;
+	if (keystore_list(data_dir, domain, now, false, &infos, &n,
+			  error_r) < 0)
 		return -1;
 	/* RSA first: the signature every receiver checks (mox #45) */
 	for (size_t i = 0; i < n; i++) {

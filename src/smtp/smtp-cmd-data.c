@@ -33,12 +33,26 @@ struct data_job {
 	size_t delivered;
 	struct ioev_external *ext;
 	struct delivery_async *async;	/* delivered without a pool thread */
+	struct dkim_signer *signer;	/* sign before storing (pool) */
 };
 
 static void
 data_sink(const uint8_t *data, size_t len, void *ctx)
 {
-	spool_write(ctx, data, len);
+	struct smtp_session *s = ctx;
+
+	spool_write(s->spool, data, len);
+	if (s->signer != NULL)
+		dkim_signer_feed(s->signer, data, len);
+}
+
+/* Mail of our own users is signed (docs/mailauth.md "Signing"): an
+ * authenticated session's, or herald sendmail's. */
+static bool
+session_signs(const struct smtp_session *s)
+{
+	return s->srv->cfg->dkim.sign &&
+	       (s->auth_user != NULL || s->mode == SMTP_MODE_LOCAL);
 }
 
 /* Octets of the message stored so far (for the logs). */
@@ -67,7 +81,19 @@ reader_new(struct smtp_session *s)
 	spool_free(&s->spool);
 	s->spool = spool_new(store_tmp_dir(s->srv->store),
 			     (size_t)c->message_memory_limit);
-	return smtp_data_reader_new(&lim, data_sink, s->spool);
+	dkim_signer_free(&s->signer);
+	if (session_signs(s)) {
+		const struct config_dkim *d = &s->srv->cfg->dkim;
+		struct dkim_sign_params p = {
+			.hcanon = DKIM_CANON_RELAXED,
+			.bcanon = DKIM_CANON_RELAXED,
+			.expire_s = d->expire_s,
+			.header_max = (size_t)d->header_max,
+		};
+
+		s->signer = dkim_signer_new(&p);
+	}
+	return smtp_data_reader_new(&lim, data_sink, s);
 }
 
 /* The same reply for every recipient in LMTP, once in SMTP. */
@@ -127,6 +153,56 @@ log_accepted(struct smtp_session *s, const struct data_job *j)
 	buf_deinit(&to);
 }
 
+/* On the pool: the active keys of the From domain (read from data_dir
+ * for each message, so a rotation needs no reload) sign; their
+ * DKIM-Signature fields go after our Received field. A message that
+ * cannot be signed goes unsigned, with a log line. */
+static void
+data_sign(struct data_job *j)
+{
+	struct smtp_session *s = j->s;
+	const char *domain = dkim_signer_from_domain(j->signer), *err;
+	struct dkim_sign_key **keys = NULL;
+	char *perr = NULL, dbuf[300];
+	size_t n = 0;
+	struct buf out, sels;
+
+	if (domain == NULL) {
+		log_info(s->msg_id, "dkim", "unsigned", "reason=\"no single "
+			 "From address\"");
+		return;
+	}
+	if (dkim_keystore_load_signing(s->srv->cfg->data_dir, domain,
+				       time(NULL), &keys, &n, &perr) < 0 ||
+	    n == 0) {
+		log_info(s->msg_id, "dkim", "unsigned", "d=%s reason=\"%s\"",
+			 log_str(dbuf, sizeof(dbuf), domain),
+			 perr != NULL ? perr : "no active key");
+		free(perr);
+		return;
+	}
+	buf_init(&out);
+	buf_init(&sels);
+	for (size_t i = 0; i < n; i++) {
+		dkim_signer_add_key(j->signer, keys[i]);
+		buf_printf(&sels, "%s%s", i > 0 ? "," : "", keys[i]->selector);
+	}
+	buf_puts(&out, j->received);
+	if (dkim_signer_finish(j->signer, &out, &err) < 0) {
+		log_info(s->msg_id, "dkim", "unsigned", "d=%s reason=\"%s\"",
+			 log_str(dbuf, sizeof(dbuf), domain), err);
+	} else {
+		free(j->received);
+		j->received = buf_steal(&out);
+		j->msg.received = j->received;
+		log_info(s->msg_id, "dkim", "signed", "d=%s s=%s", domain,
+			 sels.data);
+	}
+	buf_deinit(&out);
+	buf_deinit(&sels);
+	dkim_sign_keys_free(&keys, n);
+}
+
 static void
 data_work(void *ctx)
 {
@@ -157,6 +233,8 @@ data_work(void *ctx)
 		if (j->from.verdict != SENDER_POLICY_OK)
 			return;
 	}
+	if (j->signer != NULL)
+		data_sign(j);
 	j->delivered = delivery_run(s->srv->store, &j->msg);
 }
 
@@ -188,7 +266,7 @@ data_start(void *ctx, struct ioev_external *h)
 	struct smtp_session *s = j->s;
 
 	j->ext = h;
-	if (j->check_from ||
+	if (j->check_from || j->signer != NULL ||
 	    !delivery_start(s->srv->store, &j->msg, data_stored, j,
 			    &j->async))
 		ioev_run_blocking(s->srv->w->loop, data_work_then_done, NULL,
@@ -275,6 +353,7 @@ reset:
 out:
 	free(j->rcpts);
 	free(j->received);
+	dkim_signer_free(&j->signer);
 	sender_policy_result_deinit(&j->from);
 	free(j);
 }
@@ -397,6 +476,10 @@ message_end(struct smtp_session *s)
 			       (eight & SMTP_DATA_8BIT_HEADER) != 0);
 	j->check_from = s->auth_user != NULL && c->check_from_header &&
 			c->sender_check != CONFIG_SENDER_CHECK_OFF;
+	/* the job signs on the pool; the session may start the next
+	 * message meanwhile */
+	j->signer = s->signer;
+	s->signer = NULL;
 	smtp_session_run_external(s, data_start, data_done, j);
 }
 

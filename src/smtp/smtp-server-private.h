@@ -17,6 +17,7 @@
 #include "lib/ioev.h"
 #include "lib/log.h"
 #include "lib/spool.h"
+#include "mailauth/dkim.h"
 #include "smtp/smtp-data.h"
 #include "smtp/smtp-params.h"
 #include "smtp/smtp-parser.h"
@@ -104,6 +105,9 @@ struct smtp_session {
 	bool bdat;		/* the transaction uses BDAT */
 	bool bdat_last;		/* the chunk being read is the LAST one */
 	bool bdat_failed;	/* refuse the chunk's content (no rcpts...) */
+	/* a local user's message: DKIM-signed as it streams in ([dkim]
+	 * sign), the signature made at its end (smtp-cmd-data.c) */
+	struct dkim_signer *signer;
 	char msg_id[LOG_ID_LEN + 1];
 
 	/* AUTH exchange */

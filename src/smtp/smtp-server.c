@@ -166,6 +166,7 @@ smtp_session_reset_tx(struct smtp_session *s)
 	s->rcpt_overshoot = 0;
 	smtp_data_reader_free(&s->reader);
 	spool_free(&s->spool);
+	dkim_signer_free(&s->signer);
 	s->bdat = false;
 	s->bdat_last = false;
 	s->bdat_failed = false;

@@ -670,3 +670,108 @@ def test_help_lists_dkim():
     assert p.returncode == 0
     for word in ("keygen", "list", "sign", "verify"):
         assert f"herald dkim {word}" in p.stdout
+
+
+# --- signing in the submission path --------------------------------------
+
+def tls_ctx():
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def test_submission_signs(herald_factory):
+    """Alice submits (587, STARTTLS, AUTH): the copy stored for bob and the
+    one queued for another domain carry Herald's RSA and Ed25519
+    signatures, which dkimpy and Herald verify; a From domain without keys
+    goes unsigned with a log line."""
+    import smtplib
+    from smtp_util import queue_entries
+    h = herald_factory(listeners=("smtp", "submission"))
+    h.add_domain()
+    h.add_domain("nokeys.test")
+    h.add_user("alice@example.test", "alicepw")
+    h.add_user("bob@example.test")
+    h.add_user("carol@nokeys.test", "carolpw")
+    out = h.cli("dkim", "keygen", "--selector", "sub", "example.test").stdout
+    records = {}
+    for sel, text in re.findall(
+            r"^(\S+)\._domainkey\.example\.test\. IN TXT (\(.*\))$", out,
+            re.M):
+        records[f"{sel}._domainkey.example.test"] = [
+            ("TXT", txt_rdata(zone_txt(text)))]
+    assert len(records) == 2
+    h.start()
+    msg = message(body=QP_BODY, extra=QP_HEADERS)
+    s = smtplib.SMTP("127.0.0.1", h.ports["submission"], timeout=10)
+    s.starttls(context=tls_ctx())
+    s.login("alice@example.test", "alicepw")
+    s.sendmail("alice@example.test", ["bob@example.test",
+                                      "someone@example.org"], msg)
+    s.quit()
+    stored = h.messages("bob@example.test")[0]
+    (entry,) = queue_entries(h)
+    queued = h.read_blob(entry["blob_id"])
+    h.wait_log("dkim signed")
+    assert re.search(r" dkim signed d=example\.test s=sub-rsa,sub-ed25519",
+                     h.log())
+    # a verifier with the records in its DNS
+    dns = DnsServer(records=records)
+    dns.start()
+    d = tempfile.mkdtemp(prefix="herald-dkim-v-")
+    try:
+        conf = os.path.join(d, "v.conf")
+        with open(conf, "w") as f:
+            f.write(f"data_dir = {d}/data\n[dns]\n{dns.herald_config()}\n")
+        for copy in (stored, queued):
+            assert copy.count(b"DKIM-Signature:") == 2
+            # after our Received field, before the message as sent
+            assert copy.index(b"Received:") < copy.index(b"DKIM-Signature")
+            assert copy.endswith(msg)
+            p = subprocess.run([HERALD_BIN, "dkim", "verify", "-c", conf],
+                               input=copy, capture_output=True, text=False)
+            lines = p.stdout.decode().splitlines()
+            assert p.returncode == 0, p.stdout + p.stderr
+            assert [ln.split()[0] for ln in lines] == ["dkim=pass"] * 2
+            for index in (0, 1):
+                code = ("import dns.resolver\n"
+                        "r = dns.resolver.Resolver(configure=False)\n"
+                        f"r.nameservers = ['127.0.0.1']; r.port = {dns.port}\n"
+                        "dns.resolver.default_resolver = r\n"
+                        "import sys; from dkim.dkimverify import main\n"
+                        f"sys.argv = ['dkimverify', '--index', '{index}']\n"
+                        "main()\n")
+                v = subprocess.run([PY, "-c", code], input=copy,
+                                   capture_output=True)
+                assert v.returncode == 0, v.stdout + v.stderr
+    finally:
+        dns.cleanup()
+        shutil.rmtree(d, ignore_errors=True)
+    # a domain without keys: stored unsigned, said in the log
+    s = smtplib.SMTP("127.0.0.1", h.ports["submission"], timeout=10)
+    s.starttls(context=tls_ctx())
+    s.login("carol@nokeys.test", "carolpw")
+    s.sendmail("carol@nokeys.test", ["bob@example.test"],
+               message(frm="carol@nokeys.test"))
+    s.quit()
+    assert b"DKIM-Signature" not in h.messages("bob@example.test")[1]
+    h.wait_log("dkim unsigned")
+    assert re.search(r' dkim unsigned d=nokeys\.test reason="no active key"',
+                     h.log())
+    # mail from outside (port 25, no AUTH) is not signed
+    s = smtplib.SMTP("127.0.0.1", h.ports["smtp"], timeout=10)
+    s.sendmail("x@elsewhere.test", ["bob@example.test"],
+               message(frm="x@example.test"))
+    s.quit()
+    assert b"DKIM-Signature" not in h.messages("bob@example.test")[2]
+    # herald sendmail run by root stores itself: signed the same way
+    p = subprocess.run([HERALD_BIN, "sendmail", "-i", "-f",
+                        "alice@example.test", "bob@example.test", "-C",
+                        h.conf], input=message(), capture_output=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    stored = h.messages("bob@example.test")[3]
+    assert stored.count(b"DKIM-Signature:") == 2
+    assert b"s=sub-rsa;" in stored and b"s=sub-ed25519;" in stored
