@@ -39,8 +39,8 @@ dkim_usage(FILE *fp)
 		"        bits, --bits) and an Ed25519 key, selectors S-rsa and\n"
 		"        S-ed25519; with it, the selector S itself. S defaults to\n"
 		"        the date (20261207). A domain that already has a key of\n"
-		"        the algorithm: the new one signs after [dkim]\n"
-		"        rotation_delay (publish its record before).\n"
+		"        the algorithm: the new one signs after [mailauth]\n"
+		"        dkim_rotation_delay (publish its record before).\n"
 		"list    the keys: domain, selector, algorithm, bits, created,\n"
 		"        state (active, pending, retired) and the TXT record.\n"
 		"sign    print MESSAGE (default stdin) with DKIM-Signature fields\n"
@@ -120,7 +120,7 @@ keygen_one(const struct config *cfg, const char *domain, const char *selector,
 		for (size_t i = 0; i < n; i++) {
 			if (infos[i].alg == alg &&
 			    infos[i].state == DKIM_KEY_ACTIVE)
-				sign_after = now + (time_t)cfg->dkim.rotation_delay_s;
+				sign_after = now + (time_t)cfg->mailauth.dkim_rotation_delay_s;
 		}
 		dkim_key_infos_free(&infos, n);
 	}
@@ -361,8 +361,8 @@ cmd_sign(struct config *cfg, const struct sign_opts *o, const char *path)
 	}
 	params.now = o->now;
 	params.body_length = o->body_length;
-	params.expire_s = cfg->dkim.expire_s;
-	params.header_max = cfg->dkim.header_max;
+	params.expire_s = cfg->mailauth.dkim_expire_s;
+	params.header_max = cfg->mailauth.dkim_header_max;
 	buf_init(&msg);
 	buf_init(&out);
 	if (read_message(path, &msg) < 0)
@@ -462,9 +462,9 @@ static int
 cmd_verify(struct config *cfg, time_t now, const char *path)
 {
 	struct dkim_verify_limits lim = {
-		.max_signatures = cfg->dkim.verify_max_signatures,
-		.header_max = cfg->dkim.header_max,
-		.clock_skew_s = (unsigned)cfg->dkim.clock_skew_s,
+		.max_signatures = cfg->mailauth.dkim_verify_max_signatures,
+		.header_max = cfg->mailauth.dkim_header_max,
+		.clock_skew_s = (unsigned)cfg->mailauth.dkim_clock_skew_s,
 		.now = now,
 	};
 	struct dkim_verifier *v;

@@ -13,7 +13,6 @@
 #include "daemon/daemon.h"
 #include "imap/imap-settings.h"
 #include "imap/imap.h"
-#include "mailauth/dkim.h"
 #include "mailauth/mailauth-settings.h"
 #include "pop3/pop3-settings.h"
 #include "pop3/pop3.h"
@@ -54,7 +53,6 @@ static const struct setting_section *const sections[] = {
 	&queue_settings_section,
 	&queue_transport_section,
 	&queue_tls_policy_section,
-	&dkim_settings_section,
 	&mailauth_settings_section,
 };
 

@@ -716,10 +716,10 @@ static void
 sm_dkim_sign(const struct sendmail *sm, const char *id, const struct buf *raw,
 	     struct buf *out)
 {
-	const struct config_dkim *d = &sm->cfg->dkim;
+	const struct config_mailauth *d = &sm->cfg->mailauth;
 	struct dkim_sign_params p = {
 		.hcanon = DKIM_CANON_RELAXED, .bcanon = DKIM_CANON_RELAXED,
-		.expire_s = d->expire_s, .header_max = (size_t)d->header_max,
+		.expire_s = d->dkim_expire_s, .header_max = (size_t)d->dkim_header_max,
 	};
 	struct dkim_sign_key **keys = NULL;
 	struct dkim_signer *signer;
@@ -727,7 +727,7 @@ sm_dkim_sign(const struct sendmail *sm, const char *id, const struct buf *raw,
 	char *perr = NULL, dbuf[300];
 	size_t n = 0;
 
-	if (!d->sign)
+	if (!d->dkim_sign)
 		return;
 	signer = dkim_signer_new(&p);
 	dkim_signer_feed(signer, (const uint8_t *)raw->data, raw->len);

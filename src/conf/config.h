@@ -95,14 +95,23 @@ struct config_dns {
 	uint64_t cache_negative_ttl_s;	/* NXDOMAIN/NODATA kept at most */
 };
 
-/* [mailauth]: SPF checks (src/mailauth/spf.h, docs/mailauth.md); DMARC and
- * Authentication-Results settings may join. DKIM has [dkim]. */
+/* [mailauth]: SPF checks (src/mailauth/spf.h), DKIM signing and
+ * verification (src/mailauth/dkim.h; docs/mailauth.md); DMARC and
+ * Authentication-Results settings may join. */
 struct config_mailauth {
 	unsigned spf_dns_mechanisms;	/* RFC 7208 4.6.4: 10 */
 	unsigned spf_void_lookups;	/* 2 */
 	unsigned spf_mx_names;		/* 10 */
 	unsigned spf_ptr_names;		/* 10 */
 	uint64_t spf_timeout_ms;	/* the whole check: 20 s */
+	/* DKIM (src/mailauth/dkim.h, docs/mailauth.md "DKIM") */
+	bool dkim_sign;			/* sign mail of local users */
+	unsigned dkim_verify_max_signatures;	/* verified per message */
+	uint64_t dkim_header_max;	/* header octets kept per message */
+	uint64_t dkim_clock_skew_s;	/* t= this far ahead is accepted */
+	uint64_t dkim_rotation_delay_s;	/* a new key of a domain that has
+					 * one signs after this */
+	uint64_t dkim_expire_s;		/* x= after t=; 0: none */
 };
 
 struct config_store {
@@ -274,18 +283,6 @@ struct config_queue {
 	struct config_map tls_policy;	/* domain -> none|may|encrypt */
 };
 
-/* [dkim]: DKIM signing and verification (src/mailauth/dkim-settings.c,
- * docs/mailauth.md "DKIM", limits in docs/limits.md). */
-struct config_dkim {
-	bool sign;			/* sign mail of local users */
-	unsigned verify_max_signatures;	/* verified per message */
-	uint64_t header_max;		/* header octets kept per message */
-	uint64_t clock_skew_s;		/* t= this far ahead is accepted */
-	uint64_t rotation_delay_s;	/* a new key of a domain that has
-					 * one signs after this */
-	uint64_t expire_s;		/* x= after t=; 0: none */
-};
-
 struct config {
 	char *path;		/* file it was loaded from, or NULL */
 	/* "FILE:LINE: warning: ..." lines (renamed keys), or NULL; the
@@ -316,7 +313,6 @@ struct config {
 	struct config_imap imap;
 	struct config_bounce bounce;
 	struct config_queue queue;
-	struct config_dkim dkim;
 	struct config_mailauth mailauth;
 };
 

@@ -146,7 +146,7 @@ setup_signature(struct dkim_verifier *v, struct sig_state *s, size_t index)
 	if (index >= v->lim.max_signatures) {
 		salvage_names(s, value, len);
 		decide(s, DKIM_RESULT_POLICY,
-		       "not verified: over [dkim] verify_max_signatures");
+		       "not verified: over [mailauth] dkim_verify_max_signatures");
 		return;
 	}
 	if (dkim_signature_parse(value, len, &s->sig, &err) < 0) {
@@ -191,7 +191,7 @@ on_header(void *ctx)
 		v->sigs = xcalloc(1, sizeof(*v->sigs));
 		v->n = 1;
 		decide(&v->sigs[0], DKIM_RESULT_PERMERROR,
-		       "header over [dkim] header_max: not verified");
+		       "header over [mailauth] dkim_header_max: not verified");
 		return;
 	}
 	for (size_t i = 0; i < v->msg.n_fields; i++) {

@@ -14,15 +14,11 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "conf/config.h"
 #include "lib/buf.h"
 
 struct dns_result;
 struct dns_resolver;
 struct evp_pkey_st;	/* OpenSSL's EVP_PKEY */
-
-/* [dkim] (dkim-settings.c). */
-extern const struct setting_section dkim_settings_section;
 
 enum dkim_canon {
 	DKIM_CANON_SIMPLE,

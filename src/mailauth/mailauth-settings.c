@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * [mailauth] settings table. Every limit here is also listed in
- * docs/limits.md ("Mail authentication"); RFC 7208 4.6.4 sets the SPF
- * defaults.
+ * docs/limits.md ("Mail authentication", "DKIM"); RFC 7208 4.6.4 sets
+ * the SPF defaults.
  */
 #include <stddef.h>
 
@@ -40,13 +40,45 @@ static const struct setting mailauth_settings[] = {
 	  .max = 600000, .unit = DURATION_MS, .reloadable = true,
 	  .doc = "SPF: the whole check, all its lookups; past it the result "
 		 "is temperror (RFC 7208 4.6.4 asks for at least 20 s)." },
+	{ .key = "dkim_sign", .type = SETTING_BOOL, .offset = OFF(mailauth.dkim_sign),
+	  .def = "yes", .reloadable = true,
+	  .doc = "DKIM: Sign mail that local users submit with the active keys of "
+		 "its From domain (herald dkim keygen); a domain without "
+		 "keys is sent unsigned." },
+	{ .key = "dkim_verify_max_signatures", .type = SETTING_UINT,
+	  .offset = OFF(mailauth.dkim_verify_max_signatures), .def = "5", .min = 1,
+	  .max = 50, .reloadable = true,
+	  .doc = "DKIM: DKIM-Signature fields verified per message, top down; "
+		 "later ones get the result policy without a key lookup." },
+	{ .key = "dkim_header_max", .type = SETTING_SIZE,
+	  .offset = OFF(mailauth.dkim_header_max), .def = "1M", .min = 4096,
+	  .max = 64 * 1024 * 1024, .reloadable = true,
+	  .doc = "DKIM: Header octets kept to sign or verify a message; a bigger "
+		 "header is not signed and its signatures are a permerror." },
+	{ .key = "dkim_clock_skew", .type = SETTING_DURATION,
+	  .offset = OFF(mailauth.dkim_clock_skew_s), .def = "5m", .min = 0,
+	  .max = 86400, .unit = DURATION_S, .reloadable = true,
+	  .doc = "DKIM: A signature time (t=) up to this far in the future is "
+		 "accepted (the signer's clock may be ahead)." },
+	{ .key = "dkim_rotation_delay", .type = SETTING_DURATION,
+	  .offset = OFF(mailauth.dkim_rotation_delay_s), .def = "2d", .min = 0,
+	  .max = 90 * 86400, .unit = DURATION_S, .reloadable = true,
+	  .doc = "DKIM: herald dkim keygen for a domain that already has a key of "
+		 "the algorithm: the new key signs after this long, time to "
+		 "publish its record." },
+	{ .key = "dkim_expire", .type = SETTING_DURATION,
+	  .offset = OFF(mailauth.dkim_expire_s), .def = "0", .min = 0,
+	  .max = 365 * 86400, .unit = DURATION_S, .reloadable = true,
+	  .doc = "DKIM: Signatures made carry x= this long after t=; 0: no x= "
+		 "(a message re-delivered late still verifies)." },
 };
 
 const struct setting_section mailauth_settings_section = {
 	.name = "mailauth",
 	.settings = mailauth_settings,
 	.n_settings = sizeof(mailauth_settings) / sizeof(mailauth_settings[0]),
-	.doc = "Mail authentication: SPF checks (docs/mailauth.md).",
+	.doc = "Mail authentication: SPF checks, DKIM signing and "
+	       "verification (docs/mailauth.md).",
 };
 
 void

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The [mailauth] section of the configuration (mailauth-settings.c): the
- * limits of SPF checks now; DKIM and DMARC keys join it.
+ * limits of SPF checks, DKIM signing and verification (dkim_*); DMARC
+ * keys join it.
  */
 #ifndef HERALD_MAILAUTH_SETTINGS_H
 #define HERALD_MAILAUTH_SETTINGS_H

@@ -51,7 +51,7 @@ data_sink(const uint8_t *data, size_t len, void *ctx)
 static bool
 session_signs(const struct smtp_session *s)
 {
-	return s->srv->cfg->dkim.sign &&
+	return s->srv->cfg->mailauth.dkim_sign &&
 	       (s->auth_user != NULL || s->mode == SMTP_MODE_LOCAL);
 }
 
@@ -83,12 +83,12 @@ reader_new(struct smtp_session *s)
 			     (size_t)c->message_memory_limit);
 	dkim_signer_free(&s->signer);
 	if (session_signs(s)) {
-		const struct config_dkim *d = &s->srv->cfg->dkim;
+		const struct config_mailauth *d = &s->srv->cfg->mailauth;
 		struct dkim_sign_params p = {
 			.hcanon = DKIM_CANON_RELAXED,
 			.bcanon = DKIM_CANON_RELAXED,
-			.expire_s = d->expire_s,
-			.header_max = (size_t)d->header_max,
+			.expire_s = d->dkim_expire_s,
+			.header_max = (size_t)d->dkim_header_max,
 		};
 
 		s->signer = dkim_signer_new(&p);

@@ -105,8 +105,8 @@ struct smtp_session {
 	bool bdat;		/* the transaction uses BDAT */
 	bool bdat_last;		/* the chunk being read is the LAST one */
 	bool bdat_failed;	/* refuse the chunk's content (no rcpts...) */
-	/* a local user's message: DKIM-signed as it streams in ([dkim]
-	 * sign), the signature made at its end (smtp-cmd-data.c) */
+	/* a local user's message: DKIM-signed as it streams in
+	 * ([mailauth] dkim_sign), the signature made at its end (smtp-cmd-data.c) */
 	struct dkim_signer *signer;
 	char msg_id[LOG_ID_LEN + 1];
 

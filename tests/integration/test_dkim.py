@@ -581,7 +581,7 @@ def test_small_key_and_missing_key(site):
 def test_verify_max_signatures(site):
     signed = site.sign(message())
     with open(site.conf, "a") as f:
-        f.write("\n[dkim]\nverify_max_signatures = 1\n")
+        f.write("\n[mailauth]\ndkim_verify_max_signatures = 1\n")
     try:
         res, rc = site.verify(signed)
     finally:
@@ -628,7 +628,7 @@ def test_rotation(tmp_path):
     os.chmod(d, 0o755)
     conf = os.path.join(d, "herald.conf")
     with open(conf, "w") as f:
-        f.write(f"data_dir = {d}/data\n[dkim]\nrotation_delay = 3d\n")
+        f.write(f"data_dir = {d}/data\n[mailauth]\ndkim_rotation_delay = 3d\n")
 
     def run(*args, input=None):
         p = subprocess.run([HERALD_BIN, *args, "-c", conf], input=input,
