@@ -646,6 +646,10 @@ conn_all_failed(struct queue_conn *c)
 
 	snprintf(dsn, sizeof(dsn), "%s", c->last_dsn[0] != '\0' ?
 		 c->last_dsn : "4.4.1");
+	/* some address refused for good, another only for now: deferred,
+	 * and its status says so */
+	if (!perm && dsn[0] == '5')
+		dsn[0] = '4';
 	for (struct queue_conn *o = d->conns; o != NULL; o = o->next)
 		serving |= o != c && o->ready;
 	conn_close(c);
@@ -742,7 +746,9 @@ conn_try(struct queue_conn *c)
 	c->cur = d->targets[c->ti];
 	smtp_client_opts_from_config(rn->cfg, &opts);
 	opts.protocol = d->route.lmtp ? SMTP_CLIENT_LMTP : SMTP_CLIENT_SMTP;
-	opts.server_name = c->cur.host[0] != '\0' ? c->cur.host : NULL;
+	/* a name, not an IP literal, goes out as SNI and is verified */
+	opts.server_name = c->cur.host[0] != '\0' &&
+		strcmp(c->cur.host, c->cur.ip) != 0 ? c->cur.host : NULL;
 	opts.tls_policy = c->no_tls || c->cur.ss.ss_family == AF_UNIX ?
 		SMTP_CLIENT_TLS_NONE : client_policy(d->route.tls);
 	opts.tls = rn->tls;
