@@ -35,10 +35,7 @@ layers='
 #   conf>mail: hostname is checked with mail/address.h's domain syntax
 #   sasl>store: the login service (sasl/login.c) looks credentials up in
 #              the store for every protocol; store/ never includes sasl/
-#   queue>delivery: a DSN to one of our users, and mail the queue hands
-#              to a local account, is stored through delivery_run();
-#              delivery/ only puts entries into the queue table
-layer_exceptions='conf>mail sasl>store queue>delivery'
+layer_exceptions='conf>mail sasl>store'
 if ! out=$(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]+"[a-z0-9_]+/' \
 	src --include='*.c' --include='*.h' | awk -v layers="$layers" \
 	-v exceptions="$layer_exceptions" '
