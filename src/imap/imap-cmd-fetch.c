@@ -31,6 +31,12 @@
 #define FETCH_CHUNK (256u * 1024)
 /* Blocks in which a part is read from the blob. */
 #define FETCH_BLOCK (64u * 1024)
+/* Output a FETCH leaves unsent before it waits for the client to read,
+ * while it runs: the pool produces the next chunks while the loop writes
+ * (with the connection's 256 KiB, one chunk filled it and the two took
+ * turns). Only for FETCH: other output (a flood of NOOP replies) still
+ * stops reading at the default. */
+#define FETCH_OUTPUT_HIGH (1024u * 1024)
 
 /* What FETCH needs of one message, copied from the view so the pool
  * never reads the session. */
@@ -761,6 +767,8 @@ fetch_done(struct imap_cmd *cmd)
 		imap_session_bye(s, "Cannot read a message being sent");
 		return;
 	}
+	if (c->no_text != NULL || c->next >= c->count)
+		imap_session_set_output_high(s, 0);
 	if (c->no_text != NULL) {
 		(void)imap_cmd_no(cmd, "%s", c->no_text);
 		return;
@@ -804,6 +812,9 @@ fetch_begin_output(struct imap_cmd *cmd, struct fetch_ctx *c)
 		m->flags = xstrdup(b.data);
 	}
 	buf_deinit(&b);
+	/* back to the default when the command ends (fetch_done) */
+	if (c->count > 1)
+		imap_session_set_output_high(s, FETCH_OUTPUT_HIGH);
 	(void)fetch_resume(cmd);
 }
 

@@ -359,6 +359,9 @@ void imap_session_untagged(struct imap_session *s, const char *fmt, ...)
 /* Whether the client has not read enough of what we sent: a handler that
  * streams a big response returns PENDING with cmd->drain set. */
 bool imap_session_output_full(const struct imap_session *s);
+/* Output the session may buffer before imap_session_output_full() (0:
+ * the connection's default, 256 KiB), for a command that streams. */
+void imap_session_set_output_high(struct imap_session *s, size_t high);
 
 /* The CAPABILITY words for now (state, TLS), space separated. */
 void imap_session_capabilities(const struct imap_session *s, struct buf *out);

@@ -27,8 +27,6 @@
 #define PRELOGIN_LINE_MAX 8192
 #define PRELOGIN_LITERAL_MAX 8192
 #define PRELOGIN_ARGS_MAX 16
-/* Output buffered before a FETCH waits for the client (ioev output_high). */
-#define IMAP_OUTPUT_HIGH (1024u * 1024)
 #define PRELOGIN_DEPTH_MAX 4
 
 static unsigned session_count;
@@ -166,6 +164,12 @@ imap_session_output_full(const struct imap_session *s)
 	return ioev_conn_output_is_full(s->conn);
 }
 
+void
+imap_session_set_output_high(struct imap_session *s, size_t high)
+{
+	ioev_conn_set_output_high(s->conn, high);
+}
+
 bool
 imap_session_plaintext_ok(const struct imap_session *s)
 {
@@ -192,10 +196,6 @@ apply_limits(struct imap_session *s)
 	imap_parser_set_limits(s->parser, &s->limits);
 	limits.idle_timeout_ms = in ? s->set->idle_timeout_ms :
 				 s->set->login_timeout_ms;
-	/* a FETCH of many bodies: the pool produces the next chunks while
-	 * the loop writes the last (with 256 KiB, one chunk filled it and
-	 * the two took turns) */
-	limits.output_high = in ? IMAP_OUTPUT_HIGH : 0;
 	ioev_conn_set_limits(s->conn, &limits);
 }
 

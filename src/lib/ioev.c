@@ -1293,6 +1293,17 @@ ioev_conn_set_limits(struct ioev_conn *conn,
 }
 
 void
+ioev_conn_set_output_high(struct ioev_conn *conn, size_t output_high)
+{
+	struct ioev_conn_limits limits = conn->limits;
+
+	limits.output_high = output_high;
+	if (output_high == 0 && limits.output_max < IOEV_DEFAULT_OUTPUT_HIGH)
+		limits.output_max = IOEV_DEFAULT_OUTPUT_HIGH;
+	ioev_conn_set_limits(conn, &limits);
+}
+
+void
 ioev_conn_ref(struct ioev_conn *conn)
 {
 	conn->refs++;

@@ -223,6 +223,9 @@ struct ioev_conn *ioev_conn_new(struct ioev_loop *loop, int fd,
  * (usually a static table). */
 void ioev_conn_set_callbacks(struct ioev_conn *conn,
 			     const struct ioev_conn_callbacks *cbs, void *ctx);
+/* Changes only limits.output_high (0: the default); for a command that
+ * streams a large response for a while. */
+void ioev_conn_set_output_high(struct ioev_conn *conn, size_t output_high);
 void ioev_conn_set_limits(struct ioev_conn *conn,
 			  const struct ioev_conn_limits *limits);
 /* A second close callback, for the layer that accepted the conn and
