@@ -25,6 +25,10 @@ struct answer {
 	char *name;
 	enum dns_type type;
 	struct dns_result *res;
+	/* TXT: its SPF record, parsed once for all the replays */
+	bool parsed;
+	struct spf_record *rec;
+	const char *rec_error;
 };
 
 struct spf_eval {
@@ -89,21 +93,29 @@ set_problem(struct run *r, const char *fmt, ...)
 }
 
 /* The answer for name/type, or NULL after noting it as the one wanted. */
-static const struct dns_result *
-lookup(struct run *r, const char *name, enum dns_type type)
+static struct answer *
+lookup_answer(struct run *r, const char *name, enum dns_type type)
 {
 	struct spf_eval *e = r->e;
 
 	for (size_t i = 0; i < e->n_answers; i++) {
 		if (e->answers[i].type == type &&
 		    strcasecmp(e->answers[i].name, name) == 0)
-			return e->answers[i].res;
+			return &e->answers[i];
 	}
 	if (e->pending == NULL) {
 		e->pending = xstrdup(name);
 		e->pending_type = type;
 	}
 	return NULL;
+}
+
+static const struct dns_result *
+lookup(struct run *r, const char *name, enum dns_type type)
+{
+	struct answer *a = lookup_answer(r, name, type);
+
+	return a != NULL ? a->res : NULL;
 }
 
 static bool
@@ -567,17 +579,19 @@ out:
 }
 
 /* The SPF record of domain: SPF_NONE with *rec_r NULL when there is
- * none, a parsed record, or temperror/permerror/R_PENDING. */
+ * none, a parsed record (the answer's), or temperror/permerror/R_PENDING. */
 static enum spf_result
-find_record(struct run *r, const char *domain, struct spf_record **rec_r)
+find_record(struct run *r, const char *domain,
+	    const struct spf_record **rec_r)
 {
+	struct answer *a;
 	const struct dns_result *res;
 	const struct dns_txt *found = NULL;
-	const char *err;
 
 	*rec_r = NULL;
-	if ((res = lookup(r, domain, DNS_TYPE_TXT)) == NULL)
+	if ((a = lookup_answer(r, domain, DNS_TYPE_TXT)) == NULL)
 		return R_PENDING;
+	res = a->res;
 	if (status_is_void(res->status))
 		return SPF_NONE;
 	if (answer_failed(r, res))
@@ -595,12 +609,19 @@ find_record(struct run *r, const char *domain, struct spf_record **rec_r)
 	}
 	if (found == NULL)
 		return SPF_NONE;
-	if (spf_record_parse(found->text, found->text_len, rec_r, &err) < 0) {
-		if (r->problem == NULL)
-			r->problem = xasprintf("%s in the SPF record of %s",
-					       err, domain);
+	/* every replay reads the record again: parse it once */
+	if (!a->parsed) {
+		a->parsed = true;
+		if (spf_record_parse(found->text, found->text_len, &a->rec,
+				     &a->rec_error) < 0)
+			a->rec = NULL;
+	}
+	if (a->rec == NULL) {
+		set_problem(r, "%s in the SPF record of %s", a->rec_error,
+			    domain);
 		return SPF_PERMERROR;
 	}
+	*rec_r = a->rec;
 	return SPF_PASS;
 }
 
@@ -610,7 +631,7 @@ find_record(struct run *r, const char *domain, struct spf_record **rec_r)
 static enum spf_result
 check_host(struct run *r, const char *domain, bool top, char **exp_r)
 {
-	struct spf_record *rec;
+	const struct spf_record *rec;
 	enum spf_result ret;
 	const struct spf_term *matched = NULL;
 
@@ -655,7 +676,6 @@ check_host(struct run *r, const char *domain, bool top, char **exp_r)
 		buf_deinit(&name);
 		if (top && r->mechanism == NULL && ret != R_PENDING)
 			r->mechanism = xasprintf("redirect=%s", rec->redirect);
-		spf_record_free(&rec);
 		return ret;
 	}
 	if (ret == SPF_NONE)
@@ -667,7 +687,6 @@ check_host(struct run *r, const char *domain, bool top, char **exp_r)
 	if (ret == SPF_FAIL && top && rec->exp != NULL &&
 	    explanation(r, rec->exp, domain, exp_r) == R_PENDING)
 		ret = R_PENDING;
-	spf_record_free(&rec);
 	return ret;
 }
 
@@ -754,6 +773,9 @@ spf_eval_answer(struct spf_eval *e, const struct dns_result *res)
 	a->name = e->pending;
 	a->type = e->pending_type;
 	a->res = dns_result_dup(res);
+	a->parsed = false;
+	a->rec = NULL;
+	a->rec_error = NULL;
 	e->pending = NULL;
 }
 
@@ -884,6 +906,7 @@ spf_eval_free(struct spf_eval **ep)
 	for (size_t i = 0; i < e->n_answers; i++) {
 		xfree(&e->answers[i].name);
 		dns_result_free(&e->answers[i].res);
+		spf_record_free(&e->answers[i].rec);
 	}
 	xfree(&e->answers);
 	xfree(&e->pending);

@@ -136,7 +136,8 @@ struct spf_check *spf_check_start(struct ioev_loop *loop,
 void spf_check_cancel(struct spf_check **check);
 
 /* The same, blocking (dns_lookup_sync(), a resolver made without a
- * loop): for command-line tools and tests. The caller frees the verdict
+ * loop): for command-line tools and tests. The time limit is checked
+ * between lookups (each one is bounded by [dns] timeout). The caller frees the verdict
  * with spf_verdict_free(). */
 struct spf_verdict *spf_check_sync(struct dns_resolver *resolver,
 				   const struct spf_request *req,
