@@ -33,9 +33,11 @@ spf_usage(FILE *fp)
 		"       name instead. Prints result, identity, domain, mechanism,\n"
 		"       explanation (fail) and its source (record: exp=, or\n"
 		"       default), problem (errors), and the DNS terms and void\n"
-		"       lookups counted. --batch reads lines of IP TAB SENDER TAB\n"
-		"       HELO from stdin and prints one such block per line,\n"
-		"       each ended by an empty line. --sync uses the blocking\n"
+		"       lookups counted, then the Received-SPF field and the\n"
+		"       Authentication-Results method it gives (receiver: the\n"
+		"       config's hostname or --receiver). --batch reads lines\n"
+		"       of IP TAB SENDER TAB HELO from stdin and prints one\n"
+		"       such block per line, each ended by an empty line. --sync uses the blocking\n"
 		"       resolver instead of the event loop. Exit status 0 when\n"
 		"       the checks ran, 1 otherwise.\n");
 }
@@ -54,9 +56,15 @@ print_field(const char *key, const char *value)
 	putchar('\n');
 }
 
+/* For the Received-SPF line: the request of the verdict printed. */
+static const struct spf_request *cur_req;
+static const char *cur_receiver;
+
 static void
 print_verdict(const struct spf_verdict *v)
 {
+	char ip[INET6_ADDRSTRLEN] = "", *h;
+
 	print_field("result", spf_result_name(v->result));
 	print_field("identity", v->identity == SPF_ID_HELO ? "helo" :
 		    "mailfrom");
@@ -72,6 +80,21 @@ print_verdict(const struct spf_verdict *v)
 		print_field("problem", v->problem);
 	printf("dns-mechanisms: %u\nvoid-lookups: %u\n", v->dns_mechanisms,
 	       v->void_lookups);
+	if (cur_req->ip->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)
+				      (const void *)cur_req->ip)->sin6_addr,
+			  ip, sizeof(ip));
+	else
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)
+				     (const void *)cur_req->ip)->sin_addr,
+			  ip, sizeof(ip));
+	h = spf_received_spf(v, ip, cur_req->mail_from, cur_req->helo,
+			     cur_receiver);
+	print_field("received-spf", h);
+	free(h);
+	h = spf_auth_results(v);
+	print_field("authentication-results", h);
+	free(h);
 	fflush(stdout);
 }
 
@@ -112,6 +135,7 @@ static int
 run_one(struct ioev_loop *loop, struct dns_resolver *r,
 	const struct spf_request *req, const struct spf_limits *lim)
 {
+	cur_req = req;
 	if (loop == NULL) {
 		struct spf_verdict *v = spf_check_sync(r, req, lim);
 
@@ -241,6 +265,8 @@ cli_spf(int argc, char **argv)
 		config_free(&cfg);
 		return CLI_ERROR;
 	}
+	cur_receiver = req.receiver != NULL ? req.receiver :
+		cfg->hostname != NULL ? cfg->hostname : "unknown";
 	if (batch)
 		ret = run_batch(loop, r, &lim);
 	else

@@ -144,4 +144,20 @@ struct spf_verdict *spf_check_sync(struct dns_resolver *resolver,
 				   const struct spf_limits *lim);
 void spf_verdict_free(struct spf_verdict **verdict);
 
+/* --- the verdict as header text (spf-header.c) ------------------------ */
+
+/* The body of a Received-SPF field (RFC 7208 9.1), unfolded, allocated:
+ * 'pass (mx.example.org: domain of a@example.com designates 192.0.2.1 as
+ * permitted sender) client-ip=192.0.2.1; envelope-from=a@example.com;
+ * helo=mail.example.com; receiver=mx.example.org; identity=mailfrom;
+ * mechanism="ip4:192.0.2.0/24"'. Peer values are quoted or made safe
+ * (no controls: no new header lines). */
+char *spf_received_spf(const struct spf_verdict *verdict,
+		       const char *client_ip, const char *mail_from,
+		       const char *helo, const char *receiver);
+/* The spf resinfo of Authentication-Results (RFC 8601 2.7.2),
+ * allocated: "spf=pass smtp.mailfrom=example.com", or smtp.helo= for the
+ * HELO identity. */
+char *spf_auth_results(const struct spf_verdict *verdict);
+
 #endif

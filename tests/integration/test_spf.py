@@ -85,6 +85,23 @@ def test_explanation_from_record(conf):
         "(client.test)"
 
 
+def test_header_fields(conf):
+    rc, v, _ = check(conf, "--helo", "client.test", "--receiver",
+                     "mx.herald.test", "192.0.2.77", "alice@example.test")
+    assert v["received-spf"] == (
+        "pass (mx.herald.test: domain of alice@example.test designates "
+        "192.0.2.77 as permitted sender) client-ip=192.0.2.77; "
+        'envelope-from="alice@example.test"; helo=client.test; '
+        'receiver=mx.herald.test; identity=mailfrom; '
+        'mechanism="ip4:192.0.2.0/24"')
+    assert v["authentication-results"] == "spf=pass smtp.mailfrom=example.test"
+    rc, v, _ = check(conf, "--helo", "bad\"helo", "--receiver",
+                     "mx.herald.test", "192.0.2.77", "")
+    assert v["result"] == "none"
+    assert 'helo="bad\\"helo"' in v["received-spf"]
+    assert v["authentication-results"] == 'spf=none smtp.helo="bad\\"helo"'
+
+
 def test_helo_identity(conf):
     rc, v, _ = check(conf, "--identity-helo", "--helo", "helo.test",
                      "192.0.2.9", "alice@example.test")

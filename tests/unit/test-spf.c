@@ -553,6 +553,46 @@ test_eval_ptr_and_p(void **state)
 	spf_verdict_free(&v);
 }
 
+static void
+test_headers(void **state)
+{
+	struct spf_verdict v = {
+		.result = SPF_PASS, .identity = SPF_ID_MAILFROM,
+		.domain = "example.com", .mechanism = "ip4:192.0.2.0/24",
+	};
+	char *h;
+
+	(void)state;
+	h = spf_received_spf(&v, "192.0.2.1", "a@example.com",
+			     "mail.example.com", "mx.example.org");
+	assert_string_equal(h, "pass (mx.example.org: domain of a@example.com "
+			    "designates 192.0.2.1 as permitted sender) "
+			    "client-ip=192.0.2.1; envelope-from=\"a@example.com\"; "
+			    "helo=mail.example.com; receiver=mx.example.org; "
+			    "identity=mailfrom; mechanism=\"ip4:192.0.2.0/24\"");
+	free(h);
+	h = spf_auth_results(&v);
+	assert_string_equal(h, "spf=pass smtp.mailfrom=example.com");
+	free(h);
+	/* a HELO with a line break and quotes stays one quoted value */
+	v.result = SPF_PERMERROR;
+	v.identity = SPF_ID_HELO;
+	v.mechanism = NULL;
+	v.problem = "more than 10 DNS mechanisms";
+	h = spf_received_spf(&v, "2001:db8::1", "", "evil\r\nX-Spam: \"no\"",
+			     "mx.example.org");
+	assert_null(strchr(h, '\r'));
+	assert_null(strchr(h, '\n'));
+	assert_non_null(strstr(h, "helo=\"evil??X-Spam: \\\"no\\\"\""));
+	assert_non_null(strstr(h, "client-ip=\"2001:db8::1\""));
+	assert_non_null(strstr(h, "problem=\"more than 10 DNS mechanisms\""));
+	assert_true(strncmp(h, "permerror (mx.example.org: more than 10", 39) == 0);
+	free(h);
+	h = spf_auth_results(&v);
+	assert_string_equal(h, "spf=permerror smtp.helo=example.com");
+	free(h);
+}
+
 int
 main(void)
 {
@@ -569,6 +609,7 @@ main(void)
 		cmocka_unit_test(test_eval_results_and_exp),
 		cmocka_unit_test(test_eval_limits),
 		cmocka_unit_test(test_eval_ptr_and_p),
+		cmocka_unit_test(test_headers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
