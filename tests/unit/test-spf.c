@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -17,7 +18,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conf/config.h"
 #include "lib/buf.h"
+#include "lib/ioev.h"
 #include "mailauth/spf-private.h"
 #include "mailauth/spf.h"
 
@@ -593,6 +599,99 @@ test_headers(void **state)
 	free(h);
 }
 
+/* --- the runner on an event loop -------------------------------------- */
+
+struct async_run {
+	struct ioev_loop *loop;
+	struct spf_check *check;
+	int calls;
+	enum spf_result result;
+	char problem[128];
+};
+
+static void
+async_done(const struct spf_verdict *v, void *ctx)
+{
+	struct async_run *a = ctx;
+
+	a->calls++;
+	a->result = v->result;
+	snprintf(a->problem, sizeof(a->problem), "%s",
+		 v->problem != NULL ? v->problem : "");
+	a->check = NULL;
+	ioev_loop_stop(a->loop);
+}
+
+static void
+async_cancel(void *ctx)
+{
+	struct async_run *a = ctx;
+
+	spf_check_cancel(&a->check);
+	assert_null(a->check);
+	ioev_loop_stop(a->loop);
+}
+
+/* Against a port that never answers: a check cancelled while its lookup
+ * is in flight never calls back; one left alone ends at its time limit
+ * with temperror, before the lookup's own timeout. */
+static void
+test_async_cancel_and_time_limit(void **state)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t slen = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	char fwd[32];
+	struct config_dns cfg = {
+		.timeout_ms = 10000, .cache_size = 100,
+		.cache_memory = 1 << 20, .cache_max_ttl_s = 3600,
+		.cache_negative_ttl_s = 300,
+	};
+	struct sockaddr_in client = { .sin_family = AF_INET };
+	struct spf_request req = { .identity = SPF_ID_MAILFROM,
+				   .mail_from = "a@example.test",
+				   .helo = "h.example.test",
+				   .ip = (struct sockaddr *)&client };
+	struct spf_limits lim;
+	struct async_run a = { 0 };
+	struct dns_resolver *r;
+	struct ioev_timer *t;
+	const char *err;
+
+	(void)state;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &slen), 0);
+	snprintf(fwd, sizeof(fwd), "127.0.0.1@%u", ntohs(sin.sin_port));
+	cfg.forward = fwd;
+	client.sin_addr.s_addr = htonl(0xc0000201);
+	spf_limits_default(&lim);
+
+	a.loop = ioev_loop_new(1);
+	r = dns_resolver_new(a.loop, &cfg, &err);
+	assert_non_null(r);
+	a.check = spf_check_start(a.loop, r, &req, &lim, async_done, &a);
+	assert_non_null(a.check);
+	assert_int_equal(a.calls, 0);	/* never from inside the start */
+	t = ioev_timer_new(a.loop, async_cancel, &a);
+	ioev_timer_start(t, 200, false);
+	assert_int_equal(ioev_loop_run(a.loop), 0);
+	assert_int_equal(a.calls, 0);
+	ioev_timer_free(&t);
+
+	lim.timeout_ms = 300;
+	a.check = spf_check_start(a.loop, r, &req, &lim, async_done, &a);
+	assert_int_equal(ioev_loop_run(a.loop), 0);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.result, SPF_TEMPERROR);
+	assert_non_null(strstr(a.problem, "time limit"));
+
+	dns_resolver_free(&r);
+	ioev_loop_free(&a.loop);
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -610,6 +709,7 @@ main(void)
 		cmocka_unit_test(test_eval_limits),
 		cmocka_unit_test(test_eval_ptr_and_p),
 		cmocka_unit_test(test_headers),
+		cmocka_unit_test(test_async_cancel_and_time_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
