@@ -44,6 +44,8 @@ struct spf_eval {
 	size_t n_answers;
 	char *pending;
 	enum dns_type pending_type;
+	size_t answer_bytes;	/* about what the answers take */
+	bool oversize;		/* one more would pass SPF_EVAL_MAX_BYTES */
 	bool done;
 	struct spf_verdict verdict;
 };
@@ -716,6 +718,14 @@ spf_eval_step(struct spf_eval *e, const char **name_r, enum dns_type *type_r)
 
 	if (e->done)
 		return SPF_STEP_DONE;
+	if (e->oversize) {
+		/* a processing limit, like the lookup counts (4.6.4) */
+		e->verdict.result = SPF_PERMERROR;
+		e->verdict.problem = xasprintf("DNS answers over %u octets",
+					       SPF_EVAL_MAX_BYTES);
+		e->done = true;
+		return SPF_STEP_DONE;
+	}
 	xfree(&e->pending);
 	if (!domain_is_checkable(v->domain)) {
 		ret = SPF_NONE;
@@ -765,8 +775,27 @@ spf_eval_answer(struct spf_eval *e, const struct dns_result *res)
 {
 	struct answer *a;
 
+	size_t bytes = sizeof(struct answer) + sizeof(*res) +
+		res->count * sizeof(struct dns_rr);
+
 	if (e->pending == NULL || e->n_answers >= SPF_EVAL_MAX_ANSWERS)
 		return;
+	for (size_t i = 0; i < res->count; i++) {
+		const struct dns_rr *rr = &res->rrs[i];
+
+		if (res->type == DNS_TYPE_TXT)
+			bytes += 2 * rr->txt.text_len +
+				rr->txt.n_strings * (sizeof(char *) + 8);
+		else if (res->type == DNS_TYPE_MX)
+			bytes += strlen(rr->mx.exchange) + 1;
+		else if (res->type == DNS_TYPE_PTR)
+			bytes += strlen(rr->ptr) + 1;
+	}
+	if (e->answer_bytes + bytes > SPF_EVAL_MAX_BYTES) {
+		e->oversize = true;
+		return;
+	}
+	e->answer_bytes += bytes;
 	e->answers = xreallocarray(e->answers, e->n_answers + 1,
 				   sizeof(*e->answers));
 	a = &e->answers[e->n_answers++];

@@ -102,6 +102,10 @@ void spf_eval_free(struct spf_eval **eval);
  * give its answer with spf_eval_answer() and step again. At most
  * SPF_EVAL_MAX_ANSWERS lookups are ever asked for. */
 #define SPF_EVAL_MAX_ANSWERS 256
+/* The answers kept take at most about this many octets: one that would
+ * go past it ends the check with permerror (a hostile domain's large
+ * RRsets at every lookup). */
+#define SPF_EVAL_MAX_BYTES (2u * 1024 * 1024)
 enum spf_step spf_eval_step(struct spf_eval *eval, const char **name_r,
 			    enum dns_type *type_r);
 /* The answer to the lookup the last step asked for (copied). */

@@ -599,6 +599,51 @@ test_headers(void **state)
 	free(h);
 }
 
+/* Answers that add up past SPF_EVAL_MAX_BYTES end the check. */
+static void
+test_eval_answer_bytes(void **state)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct spf_request req = { .identity = SPF_ID_MAILFROM,
+				   .mail_from = "a@big.test",
+				   .ip = (struct sockaddr *)&sin };
+	static char text[60000];
+	char *strs[1] = { text };
+	size_t lens[1];
+	struct dns_rr rr = { .txt = { .text = text, .n_strings = 1,
+				      .strings = strs,
+				      .string_lens = lens } };
+	struct spf_limits lim;
+	struct spf_eval *e;
+	const char *name;
+	enum dns_type type;
+	unsigned steps = 0;
+
+	(void)state;
+	/* v=spf1 include:i0.big.test include:i1.big.test ... : every
+	 * include's TXT answer is the same 60,000-octet record */
+	memset(text, ' ', sizeof(text) - 1);
+	memcpy(text, "v=spf1 include:%{d}.x", 21);
+	lens[0] = rr.txt.text_len = strlen(text);
+	spf_limits_default(&lim);
+	lim.dns_mechanisms = 100;
+	e = spf_eval_new(&req, &lim);
+	while (spf_eval_step(e, &name, &type) == SPF_STEP_NEED_DNS) {
+		struct dns_result res = { .name = (char *)name,
+					  .canonname = (char *)name,
+					  .type = type, .status = DNS_OK,
+					  .count = 1, .rrs = &rr };
+
+		assert_int_equal(type, DNS_TYPE_TXT);
+		spf_eval_answer(e, &res);
+		assert_true(++steps < 100);
+	}
+	assert_int_equal(spf_eval_verdict(e)->result, SPF_PERMERROR);
+	assert_non_null(strstr(spf_eval_verdict(e)->problem, "octets"));
+	assert_true(steps > 10);
+	spf_eval_free(&e);
+}
+
 /* --- the runner on an event loop -------------------------------------- */
 
 struct async_run {
@@ -709,6 +754,7 @@ main(void)
 		cmocka_unit_test(test_eval_limits),
 		cmocka_unit_test(test_eval_ptr_and_p),
 		cmocka_unit_test(test_headers),
+		cmocka_unit_test(test_eval_answer_bytes),
 		cmocka_unit_test(test_async_cancel_and_time_limit),
 	};
 
