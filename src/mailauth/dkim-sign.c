@@ -6,10 +6,14 @@
  * 78 columns. Keys are PEM files (herald dkim keygen writes them).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -62,27 +66,106 @@ dkim_sign_key_free(struct dkim_sign_key **keyp)
 	*keyp = NULL;
 }
 
+/* Parsed private keys by file: OpenSSL's PEM decoding of a 2048-bit RSA
+ * key costs more than a signature, and the submission path reads the
+ * keys for every message (so that a rotation needs no reload). A file is
+ * parsed again when its device, inode, size or mtime change (keygen
+ * writes a new file and renames it). Shared by the pool threads: an
+ * EVP_PKEY is only read when signing, and each user holds a reference. */
+#define KEY_CACHE_SIZE 64
+
+static struct key_cache_entry {
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	EVP_PKEY *pkey;
+} key_cache[KEY_CACHE_SIZE];
+static size_t key_cache_next;
+static pthread_mutex_t key_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool
+entry_matches(const struct key_cache_entry *e, const char *path,
+	      const struct stat *st)
+{
+	return e->path != NULL && strcmp(e->path, path) == 0 &&
+	       e->dev == st->st_dev && e->ino == st->st_ino &&
+	       e->size == st->st_size &&
+	       e->mtime.tv_sec == st->st_mtim.tv_sec &&
+	       e->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+/* The parsed key of path (a new reference), from the cache or read now. */
+static EVP_PKEY *
+key_cache_get(const char *path, char **error_r)
+{
+	struct key_cache_entry *e;
+	EVP_PKEY *pkey = NULL;
+	struct stat st;
+	FILE *fp;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    fstat(fd, &st) < 0) {
+		*error_r = xasprintf("cannot open %s: %s", path,
+				     strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	pthread_mutex_lock(&key_cache_lock);
+	for (size_t i = 0; i < KEY_CACHE_SIZE; i++) {
+		if (entry_matches(&key_cache[i], path, &st)) {
+			pkey = key_cache[i].pkey;
+			EVP_PKEY_up_ref(pkey);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&key_cache_lock);
+	if (pkey != NULL) {
+		close(fd);
+		return pkey;
+	}
+	if ((fp = fdopen(fd, "r")) == NULL) {
+		close(fd);
+		*error_r = xasprintf("cannot read %s: %s", path,
+				     strerror(errno));
+		return NULL;
+	}
+	pkey = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
+	fclose(fp);
+	if (pkey == NULL) {
+		*error_r = xasprintf("%s: not a PEM private key", path);
+		return NULL;
+	}
+	pthread_mutex_lock(&key_cache_lock);
+	e = &key_cache[key_cache_next];
+	key_cache_next = (key_cache_next + 1) % KEY_CACHE_SIZE;
+	free(e->path);
+	EVP_PKEY_free(e->pkey);
+	e->path = xstrdup(path);
+	e->dev = st.st_dev;
+	e->ino = st.st_ino;
+	e->size = st.st_size;
+	e->mtime = st.st_mtim;
+	e->pkey = pkey;
+	EVP_PKEY_up_ref(pkey);
+	pthread_mutex_unlock(&key_cache_lock);
+	return pkey;
+}
+
 int
 dkim_sign_key_load(const char *path, const char *domain, const char *selector,
 		   struct dkim_sign_key **key_r, char **error_r)
 {
 	struct dkim_sign_key *key;
 	EVP_PKEY *pkey;
-	FILE *fp;
 	int type;
 
 	*key_r = NULL;
-	if ((fp = fopen(path, "r")) == NULL) {
-		*error_r = xasprintf("cannot open %s: %s", path,
-				     strerror(errno));
+	if ((pkey = key_cache_get(path, error_r)) == NULL)
 		return -1;
-	}
-	pkey = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
-	fclose(fp);
-	if (pkey == NULL) {
-		*error_r = xasprintf("%s: not a PEM private key", path);
-		return -1;
-	}
 	key = xcalloc(1, sizeof(*key));
 	key->pkey = pkey;
 	type = EVP_PKEY_get_base_id(pkey);

@@ -287,8 +287,10 @@ struct dkim_sign_key {
 };
 
 /* Loads a PEM private key (RSA of DKIM_RSA_BITS_MIN..MAX bits or
- * Ed25519); the algorithm follows from the key. Returns 0, or -1 with an
- * allocated *error_r. */
+ * Ed25519); the algorithm follows from the key. Parsed keys are kept per
+ * process (64 files; a file is read again when its inode, size or mtime
+ * change), so loading a key per message costs a stat. Thread-safe.
+ * Returns 0, or -1 with an allocated *error_r. */
 int dkim_sign_key_load(const char *path, const char *domain,
 		       const char *selector, struct dkim_sign_key **key_r,
 		       char **error_r);

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -935,6 +937,77 @@ test_sign_empty_body(void **state)
 	EVP_PKEY_free(ed);
 }
 
+/* Keys are cached per file: a key written over the old file (keygen's
+ * write and rename, or a copy in place) is read again. */
+static void
+test_key_cache_sees_a_new_file(void **state)
+{
+	char dir[] = "/tmp/test-dkim-cache-XXXXXX", *path, *tmp, *err = NULL;
+	char *rec1, *rec2, *rec3;
+	struct dkim_sign_key *key;
+	struct buf rec;
+	FILE *fp;
+
+	assert_non_null(mkdtemp(dir));
+	path = xasprintf("%s/k.key", dir);
+	tmp = xasprintf("%s/k.tmp", dir);
+	for (int round = 0; round < 3; round++) {
+		EVP_PKEY *pkey = NULL;
+		EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
+
+		assert_int_equal(EVP_PKEY_keygen_init(ctx), 1);
+		assert_int_equal(EVP_PKEY_keygen(ctx, &pkey), 1);
+		EVP_PKEY_CTX_free(ctx);
+		/* round 1 renames over, round 2 rewrites in place */
+		fp = fopen(round == 2 ? path : tmp, "w");
+		assert_non_null(fp);
+		PEM_write_PrivateKey(fp, pkey, NULL, NULL, 0, NULL, NULL);
+		fclose(fp);
+		EVP_PKEY_free(pkey);
+		if (round < 2)
+			assert_int_equal(rename(tmp, path), 0);
+		if (round == 2) {
+			/* same inode and size: the mtime tells */
+			struct timespec ts[2] = { { 0, UTIME_OMIT },
+						  { 1000000000, 0 } };
+
+			assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+		}
+		assert_int_equal(dkim_sign_key_load(path, "x.test", "k", &key,
+						    &err), 0);
+		/* twice: the second from the cache, the same key */
+		buf_init(&rec);
+		dkim_sign_key_record(key, &rec);
+		dkim_sign_key_free(&key);
+		assert_int_equal(dkim_sign_key_load(path, "x.test", "k", &key,
+						    &err), 0);
+		{
+			struct buf again;
+
+			buf_init(&again);
+			dkim_sign_key_record(key, &again);
+			assert_string_equal(again.data, rec.data);
+			buf_deinit(&again);
+		}
+		dkim_sign_key_free(&key);
+		if (round == 0)
+			rec1 = steal(&rec);
+		else if (round == 1)
+			rec2 = steal(&rec);
+		else
+			rec3 = steal(&rec);
+	}
+	assert_string_not_equal(rec1, rec2);
+	assert_string_not_equal(rec2, rec3);
+	unlink(path);
+	rmdir(dir);
+	free(rec1);
+	free(rec2);
+	free(rec3);
+	free(path);
+	free(tmp);
+}
+
 static void
 test_sign_refuses(void **state)
 {
@@ -975,6 +1048,7 @@ main(void)
 		cmocka_unit_test(test_sign_round_trip),
 		cmocka_unit_test(test_sign_empty_body),
 		cmocka_unit_test(test_sign_refuses),
+		cmocka_unit_test(test_key_cache_sees_a_new_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
