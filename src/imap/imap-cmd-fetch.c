@@ -114,6 +114,11 @@ struct fetch_ctx {
 	size_t item_cache_max;		/* [imap] fetch_cache_size */
 	struct buf *hit;
 	bool from_cache;
+	/* every item that needs the message is the whole of it (BODY[],
+	 * RFC822): the blob is the answer, no MIME record is read (cache
+	 * stays NULL) */
+	bool whole_only;
+	uint64_t msg_size;		/* the message's, for whole_only */
 	/* the command ends: NO with this text (before any octet of the
 	 * message's response), or the connection must close (after) */
 	char *no_text;
@@ -327,8 +332,13 @@ item_section(struct fetch_ctx *c, const struct imap_fetch_item *it)
 	const char *why;
 	uint64_t off, len;
 
-	if (imap_section_resolve(c->cache->root, it->section, &sec, &why) !=
-	    IMAP_SECTION_OK) {
+	if (c->cache == NULL) {
+		/* whole_only: BODY[] is the blob */
+		memset(&sec, 0, sizeof(sec));
+		sec.kind = IMAP_SECTION_FULL;
+		sec.size = c->mem != NULL ? c->mem_len : c->msg_size;
+	} else if (imap_section_resolve(c->cache->root, it->section, &sec,
+					&why) != IMAP_SECTION_OK) {
 		/* a part this message does not have (the plan checked the
 		 * syntax) */
 		write_item_name(&c->out, it);
@@ -619,9 +629,10 @@ msg_begin(struct fetch_ctx *c, const struct fetch_msg *m)
 	if ((c->plan.needs_structure || c->plan.needs_octets) &&
 	    c->reader == NULL)
 		c->reader = store_blob_reader_new(c->store);
-	if (c->plan.needs_structure)
+	if (c->plan.needs_structure && !c->whole_only)
 		r = store_blob_reader_mime(c->reader, m->blob_id, m->size,
 					   &c->cache, &error);
+	c->msg_size = m->size;
 	if (r == STORE_OK && c->plan.needs_octets) {
 		const uint8_t *data = NULL;
 		size_t len = 0;
@@ -652,7 +663,7 @@ msg_begin(struct fetch_ctx *c, const struct fetch_msg *m)
 	}
 	/* RFC 3516: an encoding we cannot decode fails the command before
 	 * its response starts */
-	for (size_t i = 0; i < c->plan.count; i++) {
+	for (size_t i = 0; c->cache != NULL && i < c->plan.count; i++) {
 		const struct imap_fetch_item *it = &c->plan.items[i];
 		struct imap_section sec;
 		const char *why;
@@ -895,6 +906,16 @@ imap_cmd_fetch(struct imap_cmd *cmd)
 	c->item_cache_max = (size_t)s->set->fetch_cache_size;
 	c->item_cache = c->item_cache_max > 0 && c->plan.needs_structure &&
 			!c->plan.needs_octets;
+	c->whole_only = c->plan.needs_octets;
+	for (size_t i = 0; i < c->plan.count; i++) {
+		const struct imap_fetch_item *it = &c->plan.items[i];
+
+		if (item_cacheable(it) || it->kind == IMAP_FETCH_BINARY ||
+		    it->kind == IMAP_FETCH_BINARY_SIZE ||
+		    (it->kind == IMAP_FETCH_SECTION &&
+		     (it->section[0] != '\0' || it->has_fields)))
+			c->whole_only = false;
+	}
 	n = c->count > 0 ? c->count : 1;
 	c->msgs = xcalloc(n, sizeof(*c->msgs));
 	c->seen_changed = xcalloc(n, sizeof(*c->seen_changed));
