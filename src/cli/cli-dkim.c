@@ -384,8 +384,7 @@ cmd_sign(struct config *cfg, const struct sign_opts *o, const char *path)
 
 			dkim_signer_feed(probe, (const uint8_t *)msg.data,
 					 msg.len);
-			(void)dkim_signer_finish(probe, &out, &err);
-			buf_reset(&out);
+			dkim_signer_end_input(probe);
 			domain = dkim_signer_from_domain(probe) != NULL ?
 				 xstrdup(dkim_signer_from_domain(probe)) : NULL;
 			dkim_signer_free(&probe);

@@ -731,6 +731,7 @@ sm_dkim_sign(const struct sendmail *sm, const char *id, const struct buf *raw,
 		return;
 	signer = dkim_signer_new(&p);
 	dkim_signer_feed(signer, (const uint8_t *)raw->data, raw->len);
+	dkim_signer_end_input(signer);
 	domain = dkim_signer_from_domain(signer);
 	if (domain == NULL) {
 		log_info(id, "dkim", "unsigned",

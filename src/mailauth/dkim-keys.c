@@ -347,6 +347,21 @@ dkim_key_infos_free(struct dkim_key_info **infos, size_t n)
 	*infos = NULL;
 }
 
+bool
+dkim_keystore_has_domain(const char *data_dir, const char *domain)
+{
+	char *dir;
+	struct stat st;
+	bool ret;
+
+	if (!dkim_name_is_valid(domain))
+		return false;
+	dir = domain_dir(data_dir, domain);
+	ret = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+	free(dir);
+	return ret;
+}
+
 const char *
 dkim_key_state_name(enum dkim_key_state state)
 {

@@ -333,6 +333,12 @@ dkim_signer_feed(struct dkim_signer *s, const uint8_t *data, size_t len)
 	dkim_msg_feed(&s->msg, data, len);
 }
 
+void
+dkim_signer_end_input(struct dkim_signer *s)
+{
+	dkim_msg_finish(&s->msg);
+}
+
 const char *
 dkim_signer_from_domain(const struct dkim_signer *s)
 {

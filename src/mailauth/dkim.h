@@ -328,6 +328,10 @@ void dkim_signer_add_key(struct dkim_signer *s,
 void dkim_signer_free(struct dkim_signer **s);
 /* The message in pieces, as dkim_verifier_feed(). */
 void dkim_signer_feed(struct dkim_signer *s, const uint8_t *data, size_t len);
+/* The message has ended (no more feed): a header without the empty line
+ * that ends it is complete now, so dkim_signer_from_domain() can answer.
+ * dkim_signer_finish() does it too. */
+void dkim_signer_end_input(struct dkim_signer *s);
 /* The end of the message: appends one folded DKIM-Signature field per key
  * (each ending in CRLF) to out, to be put before the message's header.
  * Returns 0, or -1 with a static *error_r (a header over header_max, a
@@ -335,7 +339,7 @@ void dkim_signer_feed(struct dkim_signer *s, const uint8_t *data, size_t len);
 int dkim_signer_finish(struct dkim_signer *s, struct buf *out,
 		       const char **error_r);
 /* The domain of the message's From field (lower case), once the header
- * is complete; NULL when there is no From field, several of them, or a
+ * is complete (its empty line fed, or dkim_signer_end_input()); NULL when there is no From field, several of them, or a
  * From with no single addr-spec. For choosing the keys of "our" domain. */
 const char *dkim_signer_from_domain(const struct dkim_signer *s);
 
@@ -384,6 +388,10 @@ int dkim_keystore_list(const char *data_dir, const char *domain, time_t now,
 		       struct dkim_key_info **infos_r, size_t *n_r,
 		       char **error_r);
 void dkim_key_infos_free(struct dkim_key_info **infos, size_t n);
+/* Whether domain has a directory in the key store (one stat: cheap
+ * enough for an event-loop thread, to skip the pool when there is
+ * nothing to sign with). */
+bool dkim_keystore_has_domain(const char *data_dir, const char *domain);
 /* The active keys of domain at now, RSA first (the signature every
  * receiver checks; Ed25519 is an extra). *n_r 0 when it has none. */
 int dkim_keystore_load_signing(const char *data_dir, const char *domain,

@@ -476,10 +476,28 @@ message_end(struct smtp_session *s)
 			       (eight & SMTP_DATA_8BIT_HEADER) != 0);
 	j->check_from = s->auth_user != NULL && c->check_from_header &&
 			c->sender_check != CONFIG_SENDER_CHECK_OFF;
-	/* the job signs on the pool; the session may start the next
-	 * message meanwhile */
-	j->signer = s->signer;
-	s->signer = NULL;
+	/* the job signs on the pool; a From domain without keys (one
+	 * stat) keeps the message on the fast path, unsigned */
+	if (s->signer != NULL) {
+		const char *domain;
+		char dbuf[300];
+
+		dkim_signer_end_input(s->signer);
+		domain = dkim_signer_from_domain(s->signer);
+		if (domain == NULL) {
+			log_info(s->msg_id, "dkim", "unsigned", "reason=\"no "
+				 "single From address\"");
+		} else if (!dkim_keystore_has_domain(s->srv->cfg->data_dir,
+						     domain)) {
+			log_info(s->msg_id, "dkim", "unsigned", "d=%s "
+				 "reason=\"no active key\"",
+				 log_str(dbuf, sizeof(dbuf), domain));
+		} else {
+			j->signer = s->signer;
+			s->signer = NULL;
+		}
+		dkim_signer_free(&s->signer);
+	}
 	smtp_session_run_external(s, data_start, data_done, j);
 }
 

@@ -1026,6 +1026,13 @@ test_sign_refuses(void **state)
 	assert_int_equal(dkim_signer_finish(s, &out, &err), -1);
 	assert_string_equal(err, "several From fields");
 	dkim_signer_free(&s);
+	/* a message that is all header: its From is known at the end */
+	s = dkim_signer_new(NULL);
+	dkim_signer_feed(s, (const uint8_t *)"From: A <a@X.test>", 18);
+	assert_null(dkim_signer_from_domain(s));
+	dkim_signer_end_input(s);
+	assert_string_equal(dkim_signer_from_domain(s), "x.test");
+	dkim_signer_free(&s);
 	buf_deinit(&out);
 }
 
