@@ -49,11 +49,55 @@ static void conn_close(struct queue_conn *c);
 static void tx_finish(struct queue_tx *tx);
 static bool dest_rate_ok(struct queue_dest *d);
 
+/* Everything the runner holds, once it is stopped and no pool job can
+ * call back: libunbound's thread and descriptors above all (the worker
+ * leaves with _exit, so nothing else would free them). */
+static void
+runner_free(struct queue_runner *rn)
+{
+	while (rn->dests != NULL) {
+		struct queue_dest *d = rn->dests;
+
+		rn->dests = d->next;
+		queue_resolve_cancel(&d->resolving);
+		ioev_timer_free(&d->rate_timer);
+		free(d->targets);
+		free(d);
+	}
+	while (rn->msgs != NULL) {
+		struct queue_msg *m = rn->msgs;
+
+		rn->msgs = m->next;
+		if (m->fd >= 0)
+			close(m->fd);
+		store_queue_entries_free(&m->e, 1);
+		pthread_mutex_destroy(&m->report_lock);
+		free(m);
+	}
+	dns_resolver_free(&rn->dns);
+	tls_client_free(&rn->tls);
+	ioev_timer_free(&rn->due_timer);
+	ioev_timer_free(&rn->pump_timer);
+	ioev_timer_free(&rn->lock_timer);
+	if (rn->auth_pass != NULL)
+		mem_wipe(rn->auth_pass, strlen(rn->auth_pass));
+	free(rn->auth_user);
+	free(rn->auth_pass);
+	free(rn->auth_error);
+	free(rn->tls_error);
+	if (rn->lock_fd >= 0)
+		close(rn->lock_fd);
+	rn->w->hook_ctx = NULL;
+	free(rn);
+}
+
 static void
 maybe_stopped(struct queue_runner *rn)
 {
-	if (rn->stopping && rn->pool_jobs == 0)
+	if (rn->stopping && rn->pool_jobs == 0) {
 		ioev_loop_stop(rn->loop);
+		runner_free(rn);
+	}
 }
 
 /* ---- the schedule timer ---- */
@@ -692,7 +736,8 @@ conn_ready(struct smtp_client *cl, const struct smtp_client_failure *failure,
 		snprintf(c->last_dsn, sizeof(c->last_dsn), "%s",
 			 failure->permanent ? "5.0.0" :
 			 failure->error == SMTP_CLIENT_ERR_TLS_CERT ||
-			 failure->error == SMTP_CLIENT_ERR_TLS_UNAVAILABLE ?
+			 failure->error == SMTP_CLIENT_ERR_TLS_UNAVAILABLE ||
+			 failure->error == SMTP_CLIENT_ERR_TLS_HANDSHAKE ?
 			 "4.7.5" : "4.4.1");
 	if (!failure->permanent)
 		c->all_perm = false;
