@@ -70,6 +70,45 @@ def test_delay_warning_off(herald_factory):
     assert h.messages("alice@example.test") == []
 
 
+def test_delay_warning_names_only_deferred_and_notify_delay(herald_factory,
+                                                            sinks):
+    """One message to a recipient that is delivered and one that is not:
+    the warning names only the deferred one. A second message whose
+    NOTIFY is FAILURE only gets no warning (RFC 3461 4.1), and is marked
+    warned all the same (not looked at again at each retry)."""
+    sink = sinks()
+    dead = free_port()
+    h = sender(herald_factory,
+               queue="retry_min = 1s\nretry_max = 1s\nmax_lifetime = 1h\n"
+                     "delay_warning = 2s\n",
+               transport={"example.org": f"smtp:[127.0.0.1]:{sink.port}",
+                          "example.net": f"smtp:[127.0.0.1]:{dead}"})
+    h.start()
+    inject(h, ["bob@example.org", "carol@example.net"])
+    inject(h, ["dan@example.net"], extra=("-N", "failure"))
+    got = wait_for(lambda: dsns(h, "Delayed Mail"), 15)
+    assert got, h.log()
+    text = got[0].decode(errors="replace")
+    report = text.split("message/delivery-status", 1)[1] \
+        .split("--=_herald_dsn", 1)[0]
+    assert "Final-Recipient: rfc822; carol@example.net" in report, text
+    assert report.count("Final-Recipient:") == 1, text
+    assert "dan@example.net" not in text, text
+    assert len(sink.messages()) == 1
+
+    def both_warned():
+        db = sqlite3.connect(os.path.join(h.data_dir, "herald.db"),
+                             timeout=10)
+        try:
+            return [w for (w,) in db.execute("SELECT warned FROM queue")]
+        finally:
+            db.close()
+    assert wait_for(lambda: both_warned() == [1, 1], 10), both_warned()
+    n = len(log_lines(h, "deferred"))
+    assert wait_for(lambda: len(log_lines(h, "deferred")) >= n + 4, 15)
+    assert len(h.messages("alice@example.test")) == 1, h.log()
+
+
 # ---- a DSN owed across a crash ----
 
 def test_bounce_recorded_before_crash_reported_once(herald_factory, sinks):
