@@ -163,6 +163,7 @@ class BrokenTlsServer:
         self.messages = []
         self.starttls = 0
         self.done = False
+        self.conn = None
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
 
@@ -172,11 +173,13 @@ class BrokenTlsServer:
                 c, _ = self.sock.accept()
             except OSError:
                 continue
+            self.conn = c
             try:
                 self.session(c)
             except OSError:
                 pass
             finally:
+                self.conn = None
                 c.close()
 
     def session(self, c):
@@ -215,6 +218,14 @@ class BrokenTlsServer:
 
     def close(self):
         self.done = True
+        c = self.conn
+        if c is not None:
+            # a session the client keeps open (connection cache) ends
+            # now, not at its read timeout
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         self.thread.join(5)
         self.sock.close()
 
