@@ -85,14 +85,15 @@ load_rcpts(sqlite3 *db, struct store_queue_entry *e, const char **error_r)
 {
 	sqlite3_stmt *stmt;
 	size_t cap = 0;
+	bool cached;
 	int rc;
 
-	if (sqlite_prep(db, &stmt, "SELECT id, address, dsn_notify, dsn_orcpt,"
-			" status, last_error, next_attempt, last_attempt,"
-			" attempts, dsn_status, relay, tls, notify"
-			" FROM queue_rcpts"
-			" WHERE queue_id = ? ORDER BY id", "i", e->id) !=
-	    SQLITE_OK)
+	if (sqlite_prep_cached(db, &stmt, &cached, "SELECT id, address,"
+			       " dsn_notify, dsn_orcpt, status, last_error,"
+			       " next_attempt, last_attempt, attempts,"
+			       " dsn_status, relay, tls, notify"
+			       " FROM queue_rcpts WHERE queue_id = ?"
+			       " ORDER BY id", "i", e->id) != SQLITE_OK)
 		return sqlite_fail(db, "queue recipients", error_r);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		struct store_queue_entry_rcpt *r;
@@ -118,7 +119,7 @@ load_rcpts(sqlite3 *db, struct store_queue_entry *e, const char **error_r)
 		r->notify = (enum store_queue_notify)
 			sqlite3_column_int64(stmt, 12);
 	}
-	sqlite3_finalize(stmt);
+	sqlite_stmt_done(stmt, cached);
 	if (rc != SQLITE_DONE)
 		return sqlite_fail(db, "queue recipients", error_r);
 	return STORE_OK;
@@ -164,13 +165,16 @@ read_entries(struct store *store, const char *sql, int64_t arg,
 	struct store_queue_entry *v = NULL;
 	size_t n = 0, cap = 0;
 	enum store_result r;
+	bool cached;
 	int rc;
 
 	r = sqlite_reader_get(store, &db, error_r);
 	if (r != STORE_OK)
 		return r;
-	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite_prep(db, &stmt, sql, "i", arg) != SQLITE_OK) {
+	/* cached statements: the runner reads every message it takes */
+	if (sqlite_exec(db, "BEGIN", NULL) != SQLITE_OK ||
+	    sqlite_prep_cached(db, &stmt, &cached, sql, "i", arg) !=
+	    SQLITE_OK) {
 		r = sqlite_fail(db, "queue list", error_r);
 		sqlite_reader_put(store, db);
 		return r;
@@ -187,7 +191,7 @@ read_entries(struct store *store, const char *sql, int64_t arg,
 	}
 	if (r == STORE_OK && rc != SQLITE_DONE)
 		r = sqlite_fail(db, "queue list", error_r);
-	sqlite3_finalize(stmt);
+	sqlite_stmt_done(stmt, cached);
 	sqlite_reader_put(store, db);
 	if (r != STORE_OK) {
 		store_queue_entries_free(&v, n);
@@ -235,15 +239,17 @@ sqlite_queue_due(struct store *store, int64_t now, size_t max,
 	int64_t *v = NULL, next = 0;
 	size_t n = 0, cap = 0;
 	enum store_result r;
+	bool cached;
 	int rc;
 
 	r = sqlite_reader_get(store, &db, error_r);
 	if (r != STORE_OK)
 		return r;
-	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite_prep(db, &stmt, "SELECT id FROM queue WHERE status ="
-			" 'queued' AND next_attempt <= ? ORDER BY next_attempt,"
-			" id LIMIT ?", "ii", now, (int64_t)max) != SQLITE_OK) {
+	if (sqlite_exec(db, "BEGIN", NULL) != SQLITE_OK ||
+	    sqlite_prep_cached(db, &stmt, &cached, "SELECT id FROM queue"
+			       " WHERE status = 'queued' AND next_attempt <= ?"
+			       " ORDER BY next_attempt, id LIMIT ?", "ii", now,
+			       (int64_t)max) != SQLITE_OK) {
 		r = sqlite_fail(db, "queue due", error_r);
 		sqlite_reader_put(store, db);
 		return r;
@@ -255,7 +261,7 @@ sqlite_queue_due(struct store *store, int64_t now, size_t max,
 		}
 		v[n++] = sqlite3_column_int64(stmt, 0);
 	}
-	sqlite3_finalize(stmt);
+	sqlite_stmt_done(stmt, cached);
 	if (rc != SQLITE_DONE) {
 		r = sqlite_fail(db, "queue due", error_r);
 	} else if (n == max) {

@@ -194,28 +194,38 @@ prep_cached(sqlite3 *db, sqlite3_stmt **stmt_r, bool *cached_r,
 {
 	struct sqlite_stmt_cache *c = stmt_cache_of(db);
 	sqlite3_stmt *stmt = NULL;
+	size_t hit;
 	int rc;
 
 	*cached_r = false;
 	if (c == NULL)
 		return prep_va(db, stmt_r, sql, types, ap);
+	hit = c->n;
 	for (size_t i = 0; i < c->n; i++) {
 		/* The text is compared too: a built string may have been
 		 * freed and its address reused for another. */
 		if (c->key[i] == sql &&
 		    strcmp(sqlite3_sql(c->stmt[i]), sql) == 0) {
-			stmt = c->stmt[i];
+			hit = i;
 			break;
 		}
 	}
-	for (size_t i = 0; stmt == NULL && i < c->n; i++) {
+	for (size_t i = 0; hit == c->n && i < c->n; i++) {
 		/* By text too: callers may pass built strings. */
-		if (strcmp(sqlite3_sql(c->stmt[i]), sql) == 0) {
-			stmt = c->stmt[i];
-			c->key[i] = sql;
-		}
+		if (strcmp(sqlite3_sql(c->stmt[i]), sql) == 0)
+			hit = i;
 	}
-	if (stmt == NULL) {
+	if (hit < c->n) {
+		/* Most recently used first: the one evicted by the next
+		 * miss is never one just handed out, so a caller may hold
+		 * two cached statements at once (a row loop and the
+		 * lookup it runs per row). */
+		stmt = c->stmt[hit];
+		memmove(c->stmt + 1, c->stmt, hit * sizeof(c->stmt[0]));
+		memmove(c->key + 1, c->key, hit * sizeof(c->key[0]));
+		c->stmt[0] = stmt;
+		c->key[0] = sql;
+	} else {
 		rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT,
 					&stmt, NULL);
 		if (rc != SQLITE_OK)
@@ -420,7 +430,7 @@ sqlite_reader_put(struct store *store, sqlite3 *db)
 
 	/* A statement left open would pin an old snapshot of the WAL. */
 	if (!sqlite3_get_autocommit(db))
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		sqlite_exec(db, "ROLLBACK", NULL);	/* cached */
 	if (tls_reader != NULL && tls_reader->db == db) {
 		rd = tls_reader;
 		tls_reader = NULL;
@@ -934,7 +944,7 @@ sqlite_batch_rollback(struct store *store)
 	sqlite3 *db = backend(store)->wdb;
 
 	if (!sqlite3_get_autocommit(db))
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		sqlite_exec(db, "ROLLBACK", NULL);	/* cached */
 	wlock_drop(backend(store));
 }
 
