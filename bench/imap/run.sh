@@ -14,6 +14,8 @@
 #   -i  IDLE sessions on Herald         -d  IDLE sessions on Dovecot (a
 #       process each: 10,000 would take several GB)
 #   -p  phases                          -s  servers to run
+# HERALD_AUTH_EXTRA: more [auth] lines for Herald (an A/B of one build,
+# e.g. "login_cache_ttl = 0").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . bench/lib.sh
@@ -27,7 +29,7 @@ while getopts "n:r:a:l:i:d:p:s:" o; do
 	n) COUNT=$OPTARG ;; r) ROUNDS=$OPTARG ;; a) APPENDS=$OPTARG ;;
 	l) LOGIN_SECS=$OPTARG ;; i) IDLE=$OPTARG ;; d) DIDLE=$OPTARG ;;
 	p) PHASES=$OPTARG ;; s) SIDES=$OPTARG ;;
-	*) sed -n '2,17p' "$0" >&2; exit 2 ;;
+	*) sed -n '2,19p' "$0" >&2; exit 2 ;;
 	esac
 done
 has() { case " $2 " in *" $1 "*) return 0 ;; esac; return 1; }
@@ -74,6 +76,7 @@ herald_setup "$T/herald" "$listen" "workers = 1
 max_connections = 18000
 max_connections_per_ip = 0" "[auth]
 password_scheme = SHA512-CRYPT
+${HERALD_AUTH_EXTRA:-}
 [imap]
 max_sessions_per_user = 0"
 herald_cli "$T/herald" domain add example.test >/dev/null

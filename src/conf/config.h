@@ -142,6 +142,8 @@ struct config_auth {
 	unsigned known_addresses_per_day;	/* new ones per account */
 	unsigned fail_ipv6_prefix;	/* IPv6 budget per network */
 	unsigned fail_table_size;	/* keys per failure table */
+	uint64_t login_cache_ttl_s;	/* verified-login cache; 0: off */
+	unsigned login_cache_size;	/* its entries per worker */
 	bool plaintext_on_loopback;	/* allow AUTH without TLS on loopback */
 	enum config_password_scheme password_scheme;	/* for new hashes */
 	unsigned argon2_opslimit;	/* SETTING_UINT stores an unsigned */

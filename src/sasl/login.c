@@ -5,16 +5,20 @@
  * ones each account added today) in memory the
  * workers of a generation share (sasl/ratelimit.c), the
  * credential lookup the SASL mechanisms and APOP call on a pool thread,
- * and the log lines of a login's end.
+ * the cache of verified passwords (this process's memory only), and the
+ * log lines of a login's end.
  */
 #include "sasl/login.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "conf/config.h"
 #include "lib/buf.h"
@@ -63,6 +67,8 @@ login_limits_from_config(const struct config_auth *auth,
 	limits_r->known_addresses_per_day = auth->known_addresses_per_day;
 	limits_r->ipv6_prefix = auth->fail_ipv6_prefix;
 	limits_r->table_size = auth->fail_table_size;
+	limits_r->login_cache_s = (time_t)auth->login_cache_ttl_s;
+	limits_r->login_cache_size = auth->login_cache_size;
 }
 
 struct login_service *
@@ -268,6 +274,152 @@ login_service_allows(struct login_service *svc, const char *sid,
 	return false;
 }
 
+/* ---- the verified-login cache ----
+ *
+ * Remembers that a user name and password matched a stored hash: an
+ * entry is HMAC-SHA256, under a key drawn at random by each process, of
+ * the name, the password AND the stored hash string, and its expiry.
+ * Neither the password nor the hash is kept. A new stored hash (herald
+ * user passwd) gives another MAC, so the old password misses at once;
+ * the user is still looked up in the store before every check, so a
+ * deleted or disabled account is refused at once; only a match is ever
+ * added, so a wrong password always pays the full hash, the fail delay
+ * and the budgets. The trade-off is in docs/passwords.md. */
+
+#define LOGIN_CACHE_PROBE 4	/* slots an entry may take */
+
+struct login_cache_entry {
+	uint8_t mac[crypto_auth_hmacsha256_BYTES];
+	time_t expires;		/* 0: empty */
+};
+
+/* Pool threads of one worker share it. Made on first use in the worker
+ * (pid differs from the one that made it: a new key after a fork). */
+static pthread_mutex_t login_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t login_cache_pid;
+static size_t login_cache_n;
+static uint8_t login_cache_key[crypto_auth_hmacsha256_KEYBYTES];
+static struct login_cache_entry *login_cache_tab;
+
+static void
+login_cache_mac_field(crypto_auth_hmacsha256_state *st, const char *s)
+{
+	uint64_t len = s != NULL ? strlen(s) : 0;
+	uint8_t lb[8];
+
+	/* length first: no two (user, password, hash) give one input */
+	for (int i = 0; i < 8; i++)
+		lb[i] = (uint8_t)(len >> (8 * i));
+	crypto_auth_hmacsha256_update(st, lb, sizeof(lb));
+	if (len > 0)
+		crypto_auth_hmacsha256_update(st, (const uint8_t *)s, len);
+}
+
+/* Under the lock: the table for n entries, fresh in a new process. */
+static void
+login_cache_ready(size_t n)
+{
+	pid_t pid = getpid();
+
+	if (login_cache_tab != NULL && login_cache_pid == pid &&
+	    login_cache_n == n)
+		return;
+	/* after a fork: the parent's copy goes, and so does its key */
+	free(login_cache_tab);
+	login_cache_tab = xcalloc(n, sizeof(*login_cache_tab));
+	login_cache_n = n;
+	login_cache_pid = pid;
+	randombytes_buf(login_cache_key, sizeof(login_cache_key));
+}
+
+static size_t
+login_cache_slot(const uint8_t *mac, size_t n)
+{
+	uint64_t h = 0;
+
+	for (int i = 0; i < 8; i++)
+		h = h << 8 | mac[i];
+	return (size_t)(h % n);
+}
+
+/* Looks mac up (hit: true) or, with add, stores it until expires. */
+static bool
+login_cache_op(const struct login_service *svc, const char *user,
+	       const char *password, const char *stored, time_t now,
+	       bool add)
+{
+	size_t n = svc->limits.login_cache_size, i0, victim;
+	crypto_auth_hmacsha256_state st;
+	uint8_t mac[crypto_auth_hmacsha256_BYTES];
+	bool hit = false;
+
+	pthread_mutex_lock(&login_cache_lock);
+	login_cache_ready(n);
+	crypto_auth_hmacsha256_init(&st, login_cache_key,
+				    sizeof(login_cache_key));
+	pthread_mutex_unlock(&login_cache_lock);
+	login_cache_mac_field(&st, user);
+	login_cache_mac_field(&st, password);
+	login_cache_mac_field(&st, stored);
+	crypto_auth_hmacsha256_final(&st, mac);
+	sodium_memzero(&st, sizeof(st));
+
+	pthread_mutex_lock(&login_cache_lock);
+	if (login_cache_n != n || login_cache_pid != getpid()) {
+		/* resized by a reload between the two locks: a miss */
+		pthread_mutex_unlock(&login_cache_lock);
+		return false;
+	}
+	i0 = login_cache_slot(mac, n);
+	victim = i0;
+	for (size_t k = 0; k < LOGIN_CACHE_PROBE && k < n; k++) {
+		struct login_cache_entry *e = &login_cache_tab[(i0 + k) % n];
+
+		if (e->expires > now &&
+		    sodium_memcmp(e->mac, mac, sizeof(mac)) == 0) {
+			hit = true;
+			victim = (i0 + k) % n;
+			break;
+		}
+		if (e->expires < login_cache_tab[victim].expires)
+			victim = (i0 + k) % n;
+	}
+	if (add) {
+		memcpy(login_cache_tab[victim].mac, mac, sizeof(mac));
+		login_cache_tab[victim].expires = now +
+						  svc->limits.login_cache_s;
+	}
+	pthread_mutex_unlock(&login_cache_lock);
+	return hit;
+}
+
+/* sasl_verify_cb_t for PLAIN and LOGIN, on a pool thread. */
+static bool
+login_verify(void *ctx, const char *user, const char *password,
+	     const char *stored, char **error_r)
+{
+	struct login_attempt *a = ctx;
+	const struct login_service *svc = a->svc;
+	bool on = svc->limits.login_cache_s > 0 &&
+		  svc->limits.login_cache_size > 0;
+	time_t now = login_now(svc);
+	char ubuf[300];
+
+	if (error_r != NULL)
+		*error_r = NULL;
+	if (on && login_cache_op(svc, user, password, stored, now, false)) {
+		log_debug(a->sid, "sasl", "login-cache",
+			  "hit user=<%s> proto=%s",
+			  log_str(ubuf, sizeof(ubuf), user), a->proto);
+		return true;
+	}
+	if (!password_verify(password, stored, error_r))
+		return false;
+	if (on)
+		(void)login_cache_op(svc, user, password, stored, now, true);
+	return true;
+}
+
 /* ---- one attempt ---- */
 
 /* Runs on a pool thread, from sasl_server_step or APOP. */
@@ -308,6 +460,7 @@ login_attempt_new(struct login_service *svc, struct store *store,
 			free(a);
 			return NULL;
 		}
+		sasl_server_set_verify(a->sasl, login_verify);
 	}
 	a->method = method != NULL ? method :
 		    a->sasl != NULL ? sasl_server_mech(a->sasl) : "APOP";

@@ -44,6 +44,11 @@ struct login_limits {
 	unsigned ipv6_prefix;		/* IPv6 addresses share a budget per
 					 * prefix of this many bits */
 	size_t table_size;		/* keys per table (LRU evicted) */
+	/* The verified-login cache (login.c): how long a (user, password,
+	 * stored hash) that matched is remembered, and how many such
+	 * entries a worker keeps; either 0: no cache. */
+	time_t login_cache_s;
+	size_t login_cache_size;
 };
 
 /* Time source; tests inject one. */

@@ -75,6 +75,21 @@ static const struct setting auth_settings[] = {
 		 "blocks nothing is forgotten first). A reload keeps the "
 		 "tables and their "
 		 "counts; a new size starts them empty." },
+	{ .key = "login_cache_ttl", .type = SETTING_DURATION,
+	  .offset = OFF(auth.login_cache_ttl_s), .def = "5m", .min = 0,
+	  .max = 86400, .unit = DURATION_S, .reloadable = true,
+	  .doc = "How long a worker remembers, in its own memory, that a "
+		 "user name and password matched the stored hash, so that "
+		 "the next login with them skips the password hash "
+		 "(docs/passwords.md \"The verified-login cache\": the "
+		 "trade-off). A changed password misses at once; failures "
+		 "are never remembered. 0: no cache." },
+	{ .key = "login_cache_size", .type = SETTING_UINT,
+	  .offset = OFF(auth.login_cache_size), .def = "4096", .min = 0,
+	  .max = 1000000, .reloadable = true,
+	  .doc = "Entries of the verified-login cache per worker (48 bytes "
+		 "each; the soonest to expire is replaced first). 0: no "
+		 "cache." },
 	{ .key = "plaintext_on_loopback", .type = SETTING_BOOL,
 	  .offset = OFF(auth.plaintext_on_loopback), .def = "yes",
 	  .reloadable = true,

@@ -58,6 +58,7 @@ struct sasl_server {
 	const char *mech_name;
 	enum sasl_state state;
 	sasl_lookup_cb_t *lookup;
+	sasl_verify_cb_t *verify;	/* NULL: password_verify */
 	void *ctx;
 	char *user;		/* claimed authentication identity */
 	bool authenticated;
@@ -123,6 +124,12 @@ sasl_server_new(const char *mech, sasl_lookup_cb_t *lookup, void *ctx)
 	s->ctx = ctx;
 	s->state = SASL_STATE_START;
 	return s;
+}
+
+void
+sasl_server_set_verify(struct sasl_server *s, sasl_verify_cb_t *verify)
+{
+	s->verify = verify;
 }
 
 void
@@ -230,7 +237,9 @@ sasl_check_password(struct sasl_server *s, const char *password,
 						      "user has no password";
 		return sasl_finish(s, SASL_FAIL);
 	}
-	ok = password_verify(password, stored, &err);
+	ok = s->verify != NULL ?
+		     s->verify(s->ctx, s->user, password, stored, &err) :
+		     password_verify(password, stored, &err);
 	sasl_cred_wipe(&cred);
 	if (err != NULL) {
 		char u[SASL_MAX_USERNAME + 16];

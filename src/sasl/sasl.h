@@ -55,6 +55,15 @@ struct sasl_credentials {
 typedef int sasl_lookup_cb_t(void *ctx, const char *user,
 			     struct sasl_credentials *cred_r);
 
+/* Checks password against the stored hash the lookup gave, for PLAIN and
+ * LOGIN; as password_verify() (whose contract it keeps: true on a match,
+ * *error_r allocated for an unusable hash). Without one set,
+ * password_verify() itself. The login service sets one that remembers
+ * verified passwords (sasl/login.c, docs/passwords.md). */
+typedef bool sasl_verify_cb_t(void *ctx, const char *user,
+			      const char *password, const char *stored,
+			      char **error_r);
+
 struct sasl_server;
 
 /* True if name (case-insensitive) is one of SASL_MECH_LIST. */
@@ -69,6 +78,8 @@ const char *sasl_mech_list(void);
  * not supported. lookup and ctx must outlive the session. */
 struct sasl_server *sasl_server_new(const char *mech, sasl_lookup_cb_t *lookup,
 				    void *ctx);
+/* Uses verify (with the ctx of sasl_server_new) to check passwords. */
+void sasl_server_set_verify(struct sasl_server *s, sasl_verify_cb_t *verify);
 
 /*
  * Runs one step with the client's message in[0..inlen). in == NULL means
