@@ -15,6 +15,7 @@
 #include "conf/config.h"
 #include "daemon/privdrop.h"
 #include "dns/dns.h"
+#include "lib/ioev.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/mem.h"
@@ -32,7 +33,7 @@ dkim_usage(FILE *fp)
 		"       herald dkim list [-c FILE] [DOMAIN]\n"
 		"       herald dkim sign [-c FILE] [--domain D] [--selector S] [--key PEM]\n"
 		"                        [--canon H/B] [--body-length] [--time T] [MESSAGE]\n"
-		"       herald dkim verify [-c FILE] [--time T] [MESSAGE]\n\n"
+		"       herald dkim verify [-c FILE] [--time T] [--sync] [MESSAGE]\n\n"
 		"keygen  make a key for DOMAIN under data_dir/dkim/DOMAIN/ (mode\n"
 		"        0600, owned by the user Herald runs as) and print the TXT\n"
 		"        record to publish. Without --algorithm: an RSA key (2048\n"
@@ -52,7 +53,9 @@ dkim_usage(FILE *fp)
 		"        the [dns] settings; one line per signature:\n"
 		"        dkim=RESULT d= s= a= b= bits= [l= body_len= partial=]\n"
 		"        [testing=yes] [reason=\"...\"]. Exit status 0 when one\n"
-		"        passes, 1 otherwise.\n");
+		"        passes, 1 otherwise. The keys are looked up together on\n"
+		"        the event loop; --sync looks them up one after the other\n"
+		"        with the blocking resolver.\n");
 }
 
 /* Resolves the workers' user and drops to it (when root), as
@@ -457,8 +460,14 @@ print_quoted(const char *s)
 	putchar('"');
 }
 
+static void
+keys_in(void *ctx)
+{
+	ioev_loop_stop(ctx);
+}
+
 static int
-cmd_verify(struct config *cfg, time_t now, const char *path)
+cmd_verify(struct config *cfg, time_t now, bool sync, const char *path)
 {
 	struct dkim_verify_limits lim = {
 		.max_signatures = cfg->mailauth.dkim_verify_max_signatures,
@@ -468,6 +477,7 @@ cmd_verify(struct config *cfg, time_t now, const char *path)
 	};
 	struct dkim_verifier *v;
 	struct dns_resolver *r;
+	struct ioev_loop *loop = NULL;
 	const char *err;
 	struct buf msg;
 	bool pass = false;
@@ -477,16 +487,24 @@ cmd_verify(struct config *cfg, time_t now, const char *path)
 		buf_deinit(&msg);
 		return CLI_ERROR;
 	}
-	r = dns_resolver_new(NULL, &cfg->dns, &err);
+	if (!sync)
+		loop = ioev_loop_new(1);
+	r = dns_resolver_new(loop, &cfg->dns, &err);
 	if (r == NULL) {
 		cli_error("%s", err);
+		ioev_loop_free(&loop);
 		buf_deinit(&msg);
 		return CLI_ERROR;
 	}
 	v = dkim_verifier_new(&lim);
 	dkim_verifier_feed(v, (const uint8_t *)msg.data, msg.len);
 	dkim_verifier_finish(v);
-	dkim_verifier_lookup_sync(v, r);
+	if (sync) {
+		dkim_verifier_lookup_sync(v, r);
+	} else if (dkim_verifier_lookup(v, r, keys_in, loop) != NULL &&
+		   ioev_loop_run(loop) < 0) {
+		cli_error("event loop failed");
+	}
 	if (dkim_verifier_count(v) == 0)
 		printf("dkim=none\n");
 	for (size_t i = 0; i < dkim_verifier_count(v); i++) {
@@ -520,6 +538,7 @@ cmd_verify(struct config *cfg, time_t now, const char *path)
 	}
 	dkim_verifier_free(&v);
 	dns_resolver_free(&r);
+	ioev_loop_free(&loop);
 	buf_deinit(&msg);
 	return pass ? CLI_OK : CLI_ERROR;
 }
@@ -537,10 +556,12 @@ cli_dkim(int argc, char **argv)
 		{ "canon", required_argument, NULL, 'C' },
 		{ "body-length", no_argument, NULL, 'l' },
 		{ "time", required_argument, NULL, 't' },
+		{ "sync", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sign_opts so = { 0 };
+	bool sync = false;
 	const char *path = NULL, *algorithm = NULL, *cmd;
 	unsigned long bits = 2048;
 	struct config *cfg;
@@ -557,6 +578,7 @@ cli_dkim(int argc, char **argv)
 		case 'k': so.key = optarg; break;
 		case 'C': so.canon = optarg; break;
 		case 'l': so.body_length = true; break;
+		case 'S': sync = true; break;
 		case 'B':
 			bits = strtoul(optarg, &end, 10);
 			if (*end != '\0' || bits < 1024 || bits > 8192) {
@@ -605,8 +627,8 @@ cli_dkim(int argc, char **argv)
 	else if (strcmp(cmd, "sign") == 0)
 		ret = cmd_sign(cfg, &so, nargs == 1 ? argv[optind + 1] : NULL);
 	else
-		ret = cmd_verify(cfg, so.now, nargs == 1 ? argv[optind + 1] :
-				 NULL);
+		ret = cmd_verify(cfg, so.now, sync,
+				 nargs == 1 ? argv[optind + 1] : NULL);
 	config_free(&cfg);
 	return ret;
 }
