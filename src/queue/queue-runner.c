@@ -321,8 +321,10 @@ scan_work(void *ctx)
 	struct scan_job *j = ctx;
 	struct queue_runner *rn = j->rn;
 	const char *error = NULL;
+	struct store_queue_entry **got = NULL;
+	struct store_blob_reader *br = NULL;
 	int64_t *ids = NULL;
-	size_t n = 0;
+	size_t n = 0, n_want = 0;
 
 	if (store_queue_due(rn->store, (int64_t)time(NULL), j->max + j->n_skip,
 			    &ids, &n, &j->next, &error) != STORE_OK) {
@@ -334,19 +336,31 @@ scan_work(void *ctx)
 	j->full = n == j->max + j->n_skip;
 	j->entries = xcalloc(n > 0 ? n : 1, sizeof(*j->entries));
 	j->fds = xcalloc(n > 0 ? n : 1, sizeof(*j->fds));
-	for (size_t i = 0; i < n && j->n < j->max; i++) {
-		struct store_queue_entry *e = NULL;
-		bool skip = false;
+	/* the ones not in hand, read in one transaction */
+	for (size_t i = 0; i < n && n_want < j->max; i++) {
+		bool skip = bsearch(&ids[i], j->skip, j->n_skip,
+				    sizeof(*j->skip), id_cmp) != NULL;
+
+		j->skipped |= skip;
+		if (!skip)
+			ids[n_want++] = ids[i];
+	}
+	if (n_want > 0 && store_queue_get_many(rn->store, ids, n_want, &got,
+					       &error) != STORE_OK) {
+		log_warn(NULL, "queue", "scan-failed", "error=\"%s\"",
+			 error != NULL ? error : "?");
+		n_want = 0;
+	}
+	if (n_want > 0)
+		br = store_blob_reader_new(rn->store);
+	for (size_t i = 0; i < n_want; i++) {
+		struct store_queue_entry *e = got[i];
 		int fd = -1;
 
-		skip = bsearch(&ids[i], j->skip, j->n_skip, sizeof(*j->skip),
-			       id_cmp) != NULL;
-		j->skipped |= skip;
-		if (skip || store_queue_get(rn->store, ids[i], &e, &error) !=
-		    STORE_OK)
+		if (e == NULL)
 			continue;
-		if (store_blob_open(rn->store, e->blob_id, &fd, &error) !=
-		    STORE_OK) {
+		if (store_blob_reader_open(br, e->blob_id, e->size, &fd,
+					   &error) != STORE_OK) {
 			log_warn(e->msg_id, "queue", "blob-failed",
 				 "queue_id=%lld blob=%s error=\"%s\"",
 				 (long long)e->id, e->blob_id,
@@ -357,6 +371,9 @@ scan_work(void *ctx)
 		j->entries[j->n] = e;
 		j->fds[j->n++] = fd;
 	}
+	if (br != NULL)
+		store_blob_reader_free(&br);
+	free(got);
 	free(ids);
 }
 

@@ -603,6 +603,27 @@ blob_read_small(struct store *store, const char *id, uint8_t **data_r,
 	return store->ops->blob_read(store, id, data_r, len_r, error_r);
 }
 
+/* Callers want a file descriptor (sendfile, mmap-free streaming): an
+ * anonymous memory file with the content of a blob kept in memory. */
+static enum store_result
+blob_memfd(const char *id, const uint8_t *data, size_t len, int *fd_r,
+	   const char **error_r)
+{
+	int fd = memfd_create("herald-blob", MFD_CLOEXEC), err;
+
+	if (fd < 0 || write_all(fd, data, len, error_r) != STORE_OK ||
+	    lseek(fd, 0, SEEK_SET) != 0) {
+		err = errno;
+		if (fd >= 0)
+			close(fd);
+		return store_error(error_r, STORE_E_TEMP,
+				   "cannot open blob %s: %s", id,
+				   strerror(err));
+	}
+	*fd_r = fd;
+	return STORE_OK;
+}
+
 enum store_result
 store_blob_open(struct store *store, const char *id, int *fd_r,
 		const char **error_r)
@@ -610,7 +631,6 @@ store_blob_open(struct store *store, const char *id, int *fd_r,
 	uint8_t *data;
 	size_t len;
 	enum store_result r;
-	int fd, err;
 
 	*fd_r = -1;
 	if (!store_blob_id_is_valid(id))
@@ -621,22 +641,9 @@ store_blob_open(struct store *store, const char *id, int *fd_r,
 	r = blob_read_small(store, id, &data, &len, error_r);
 	if (r != STORE_OK)
 		return r;
-	/* Callers want a file descriptor (sendfile, mmap-free streaming):
-	 * hand them an anonymous memory file with the content. */
-	fd = memfd_create("herald-blob", MFD_CLOEXEC);
-	if (fd < 0 || write_all(fd, data, len, error_r) != STORE_OK ||
-	    lseek(fd, 0, SEEK_SET) != 0) {
-		err = errno;
-		if (fd >= 0)
-			close(fd);
-		free(data);
-		return store_error(error_r, STORE_E_TEMP,
-				   "cannot open blob %s: %s", id,
-				   strerror(err));
-	}
+	r = blob_memfd(id, data, len, fd_r, error_r);
 	free(data);
-	*fd_r = fd;
-	return STORE_OK;
+	return r;
 }
 
 /* ---- a run of reads ---- */
@@ -714,6 +721,20 @@ store_blob_reader_get(struct store_blob_reader *r, const char *id,
 		return res;
 	return store_error(error_r, STORE_E_NOT_FOUND,
 			   "blob %s does not exist", id);
+}
+
+enum store_result
+store_blob_reader_open(struct store_blob_reader *r, const char *id,
+		       uint64_t size, int *fd_r, const char **error_r)
+{
+	const uint8_t *data;
+	size_t len;
+	enum store_result res = store_blob_reader_get(r, id, size, &data,
+						      &len, fd_r, error_r);
+
+	if (res != STORE_OK || *fd_r >= 0)
+		return res;
+	return blob_memfd(id, data, len, fd_r, error_r);
 }
 
 enum store_result

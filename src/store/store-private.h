@@ -355,6 +355,11 @@ struct store_backend_ops {
 	enum store_result (*queue_get)(struct store *store, int64_t id,
 				       struct store_queue_entry **entry_r,
 				       const char **error_r);
+	/* entries[i] (NULL on entry) for ids[i], NULL when it is gone */
+	enum store_result (*queue_get_many)(struct store *store,
+					    const int64_t *ids, size_t n,
+					    struct store_queue_entry **entries,
+					    const char **error_r);
 	enum store_result (*queue_due)(struct store *store, int64_t now,
 				       size_t max, int64_t **ids_r,
 				       size_t *count_r, int64_t *next_r,

@@ -360,6 +360,9 @@ enum store_result sqlite_queue_delete(struct store *, int64_t,
 				      const char **);
 enum store_result sqlite_queue_get(struct store *, int64_t,
 				   struct store_queue_entry **, const char **);
+enum store_result sqlite_queue_get_many(struct store *, const int64_t *,
+					size_t, struct store_queue_entry **,
+					const char **);
 enum store_result sqlite_queue_due(struct store *, int64_t, size_t,
 				   int64_t **, size_t *, int64_t *,
 				   const char **);

@@ -230,6 +230,45 @@ sqlite_queue_get(struct store *store, int64_t id,
 }
 
 enum store_result
+sqlite_queue_get_many(struct store *store, const int64_t *ids, size_t n,
+		      struct store_queue_entry **entries, const char **error_r)
+{
+	sqlite3 *db;
+	enum store_result r;
+
+	r = sqlite_reader_get(store, &db, error_r);
+	if (r != STORE_OK)
+		return r;
+	if (sqlite_exec(db, "BEGIN", NULL) != SQLITE_OK)
+		r = sqlite_fail(db, "queue entries", error_r);
+	for (size_t i = 0; i < n && r == STORE_OK; i++) {
+		sqlite3_stmt *stmt;
+		bool cached;
+		int rc;
+
+		/* the text of sqlite_queue_get's: one cached statement */
+		if (sqlite_prep_cached(db, &stmt, &cached, "SELECT "
+				       QUEUE_COLUMNS " FROM queue WHERE id = ?",
+				       "i", ids[i]) != SQLITE_OK) {
+			r = sqlite_fail(db, "queue entries", error_r);
+			break;
+		}
+		rc = sqlite3_step(stmt);
+		if (rc == SQLITE_ROW) {
+			entries[i] = xmalloc(sizeof(*entries[i]));
+			entry_from_row(stmt, entries[i]);
+		} else if (rc != SQLITE_DONE) {
+			r = sqlite_fail(db, "queue entries", error_r);
+		}
+		sqlite_stmt_done(stmt, cached);
+		if (r == STORE_OK && entries[i] != NULL)
+			r = load_rcpts(db, entries[i], error_r);
+	}
+	sqlite_reader_put(store, db);
+	return r;
+}
+
+enum store_result
 sqlite_queue_due(struct store *store, int64_t now, size_t max,
 		 int64_t **ids_r, size_t *count_r, int64_t *next_r,
 		 const char **error_r)

@@ -1064,6 +1064,7 @@ const struct store_backend_ops store_sqlite_ops = {
 	.queue_reschedule = sqlite_queue_reschedule,
 	.queue_delete = sqlite_queue_delete,
 	.queue_get = sqlite_queue_get,
+	.queue_get_many = sqlite_queue_get_many,
 	.queue_due = sqlite_queue_due,
 	.queue_record = sqlite_queue_record,
 	.queue_notified = sqlite_queue_notified,

@@ -1174,6 +1174,25 @@ store_queue_get(struct store *store, int64_t id,
 }
 
 enum store_result
+store_queue_get_many(struct store *store, const int64_t *ids, size_t n,
+		     struct store_queue_entry ***entries_r,
+		     const char **error_r)
+{
+	struct store_queue_entry **v = xcalloc(n > 0 ? n : 1, sizeof(*v));
+	enum store_result r = store->ops->queue_get_many(store, ids, n, v,
+							 error_r);
+
+	if (r != STORE_OK) {
+		for (size_t i = 0; i < n; i++)
+			store_queue_entries_free(&v[i], 1);
+		free(v);
+		v = NULL;
+	}
+	*entries_r = v;
+	return r;
+}
+
+enum store_result
 store_queue_due(struct store *store, int64_t now, size_t max, int64_t **ids_r,
 		size_t *count_r, int64_t *next_r, const char **error_r)
 {

@@ -228,6 +228,12 @@ enum store_result store_blob_reader_get(struct store_blob_reader *r,
 					const char *id, uint64_t size,
 					const uint8_t **data_r, size_t *len_r,
 					int *fd_r, const char **error_r);
+/* As store_blob_open() (a blob kept in the database comes back as a
+ * memfd with a copy), through the reader's connection and snapshot: the
+ * queue runner opens all the messages of a scan with one. */
+enum store_result store_blob_reader_open(struct store_blob_reader *r,
+					 const char *id, uint64_t size,
+					 int *fd_r, const char **error_r);
 /* Ends the read transaction, returns the connection; NULLs *r. */
 void store_blob_reader_free(struct store_blob_reader **r);
 
@@ -948,6 +954,16 @@ void store_queue_entries_free(struct store_queue_entry **entries,
 enum store_result store_queue_get(struct store *store, int64_t id,
 				  struct store_queue_entry **entry_r,
 				  const char **error_r);
+/* The entries of ids[0..n) read in one transaction (the runner reads a
+ * scan's due messages at once: a read transaction after another
+ * process's commit starts with an empty page cache, so one per entry
+ * re-read the same pages each time). *entries_r is an array of n (free
+ * it with free()), element i the entry of ids[i] or NULL when it no
+ * longer exists; free each with store_queue_entries_free(&e, 1). */
+enum store_result store_queue_get_many(struct store *store,
+				       const int64_t *ids, size_t n,
+				       struct store_queue_entry ***entries_r,
+				       const char **error_r);
 /* The ids of at most max "queued" entries due at now (next_attempt <=
  * now), earliest first (*ids_r freed by the caller, NULL when none), and
  * in *next_r the next_attempt of the earliest queued entry not returned

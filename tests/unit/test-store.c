@@ -1900,6 +1900,35 @@ test_queue(void **state)
 	assert_int_equal(e[0].attempts, 1);
 	assert_string_equal(e[0].rcpts[1].last_error, "451 try later");
 	store_queue_entries_free(&e, n);
+	/* several in one read: a missing one comes back NULL, in place */
+	{
+		int64_t ids[3] = { id, id + 1000, id };
+		struct store_queue_entry **v = NULL;
+		struct store_blob_reader *br = store_blob_reader_new(s);
+		char buf[32];
+		int fd = -1;
+
+		assert_int_equal(store_queue_get_many(s, ids, 3, &v, &error),
+				 STORE_OK);
+		assert_non_null(v[0]);
+		assert_null(v[1]);
+		assert_non_null(v[2]);
+		assert_int_equal(v[0]->id, id);
+		assert_int_equal(v[2]->n_rcpts, 2);
+		assert_string_equal(v[2]->rcpts[1].last_error,
+				    "451 try later");
+		assert_int_equal(store_blob_reader_open(br, v[0]->blob_id,
+							v[0]->size, &fd,
+							&error), STORE_OK);
+		assert_true(fd >= 0);
+		assert_int_equal(read(fd, buf, sizeof(buf)), 14);
+		assert_memory_equal(buf, "queued message", 14);
+		close(fd);
+		store_blob_reader_free(&br);
+		for (size_t i = 0; i < 3; i++)
+			store_queue_entries_free(&v[i], 1);
+		free(v);
+	}
 	assert_int_equal(store_queue_delete(s, id, &error), STORE_OK);
 	assert_int_equal(store_queue_delete(s, id, &error), STORE_E_NOT_FOUND);
 	assert_int_equal(store_queue_insert(s, blob, 14, "a@b", NULL, NULL,
