@@ -149,6 +149,8 @@ struct queue_runner {
 	struct ioev_timer *due_timer;
 	struct ioev_timer *pump_timer;	/* a connection slot came free */
 	struct ioev_timer *lock_timer;
+	struct ioev_timer *gap_timer;	/* the next look at new mail */
+	uint64_t watch_scan_ms;		/* the last look at new mail */
 	int lock_fd;
 	bool started, stopping;
 	bool scanning, scan_again;

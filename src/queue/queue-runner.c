@@ -79,6 +79,7 @@ runner_free(struct queue_runner *rn)
 	ioev_timer_free(&rn->due_timer);
 	ioev_timer_free(&rn->pump_timer);
 	ioev_timer_free(&rn->lock_timer);
+	ioev_timer_free(&rn->gap_timer);
 	if (rn->auth_pass != NULL)
 		mem_wipe(rn->auth_pass, strlen(rn->auth_pass));
 	free(rn->auth_user);
@@ -465,11 +466,26 @@ scan(struct queue_runner *rn)
 	ioev_run_blocking(rn->loop, scan_work, scan_done, j);
 }
 
+/* New mail is looked for at most this often while it flows in: every
+ * accepted message moves the queue counter, and a scan per message cost
+ * a pool job and three read transactions for one message (a look every
+ * 5 ms takes ten at 2,000 msg/s, and delays none by more than 5 ms). */
+#define WATCH_SCAN_GAP_MS 5
+
+static void
+gap_cb(void *ctx)
+{
+	struct queue_runner *rn = ctx;
+
+	rn->watch_scan_ms = queue_now_ms();
+	scan(rn);
+}
+
 static void
 watch_cb(int fd, void *ctx)
 {
 	struct queue_runner *rn = ctx;
-	uint64_t c;
+	uint64_t c, now;
 
 	(void)fd;
 	store_watch_ack(rn->watch);
@@ -477,6 +493,15 @@ watch_cb(int fd, void *ctx)
 	if (c == rn->counter)
 		return;
 	rn->counter = c;
+	if (ioev_timer_is_pending(rn->gap_timer))
+		return;
+	now = queue_now_ms();
+	if (now - rn->watch_scan_ms < WATCH_SCAN_GAP_MS) {
+		ioev_timer_start(rn->gap_timer, WATCH_SCAN_GAP_MS -
+				 (now - rn->watch_scan_ms), false);
+		return;
+	}
+	rn->watch_scan_ms = now;
 	scan(rn);
 }
 
@@ -1143,6 +1168,7 @@ queue_runner_start(struct worker *w, char **error_r)
 	rn->due_timer = ioev_timer_new(rn->loop, due_cb, rn);
 	rn->pump_timer = ioev_timer_new(rn->loop, pump_all_cb, rn);
 	rn->lock_timer = ioev_timer_new(rn->loop, lock_cb, rn);
+	rn->gap_timer = ioev_timer_new(rn->loop, gap_cb, rn);
 	w->hook_ctx = rn;
 	/* one runner per store: after a reload the old one may still be
 	 * putting its work away */
