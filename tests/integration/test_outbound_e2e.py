@@ -265,7 +265,9 @@ def test_relayhost_with_starttls_and_auth(world, postfix_factory):
     token = "e2e-relayhost"
     assert test.submit(ALICE, [BOB], make_msg(ALICE, [BOB], token)) == {}
     msgs, _ = wait_imap(org, BOB, with_token(token), timeout=30)
-    log = pf.log()
+    # Postfix logs status=sent after the remote's 250, which bob's INBOX
+    # may show first
+    log = pf.wait_log(lambda l: "status=sent" in l, timeout=10)
     assert count_token(msgs, token) == 1, f"{msgs}\n{log}\n{test.h.log()}"
     raw = next(m for m in msgs if token.encode() in m)
     rcvd = headers(raw, "Received")
@@ -403,7 +405,10 @@ def test_postfix_relays_to_herald_with_starttls(herald_factory, ca, addrs,
         assert s.sendmail("dave@postfix.test", [BOB], msg) == {}
 
     msgs, _ = wait_imap(org, BOB, with_token(token), timeout=30)
-    log = pf.log()
+    # Postfix logs status=sent after Herald's 250, which bob's INBOX may
+    # show first
+    log = pf.wait_log(lambda l: f"to=<{BOB}>" in l and "status=sent" in l,
+                      timeout=10)
     assert len(msgs) == 1, f"bob's INBOX: {len(msgs)} messages\n{log}"
     rcvd = tls_received(msgs[0], org.mx)
     assert rcvd and "with ESMTPS" in rcvd, headers(msgs[0], "Received")
