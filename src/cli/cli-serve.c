@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "conf/config.h"
 #include "daemon/daemon.h"
+#include "dns/dns.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "queue/queue.h"
@@ -32,6 +33,12 @@ serve_worker_init(struct worker *w, char **error_r)
 		return r == STORE_E_INVALID ? DAEMON_INIT_FATAL : -1;
 	}
 	w->store = store;
+	/* SPF and DKIM lookups of inbound mail (docs/mailauth.md "Inbound
+	 * checks"); a resolver that cannot start leaves the checks at
+	 * temperror, mail still flows */
+	if ((w->dns = dns_resolver_new(w->loop, &w->cfg->dns, &err)) == NULL)
+		log_warn(NULL, "mailauth", "resolver-failed", "error=\"%s\"",
+			 err != NULL ? err : "?");
 	/* the full-text index follows deliveries in the background; a
 	 * failure only makes searches read bodies */
 	if (store_search_indexer_start(store, &err) != STORE_OK)
@@ -55,6 +62,7 @@ serve_worker_deinit(struct worker *w)
 	}
 	store_close(&store);
 	w->store = NULL;
+	dns_resolver_free(&w->dns);
 }
 
 static void

@@ -112,6 +112,11 @@ struct config_mailauth {
 	uint64_t dkim_rotation_delay_s;	/* a new key of a domain that has
 					 * one signs after this */
 	uint64_t dkim_expire_s;		/* x= after t=; 0: none */
+	/* inbound checks on port 25 (docs/mailauth.md "Inbound checks") */
+	bool spf;			/* SPF at MAIL FROM */
+	bool dkim_verify;		/* DKIM while DATA streams in */
+	char *authserv_id;		/* Authentication-Results id; NULL:
+					 * hostname */
 };
 
 struct config_store {

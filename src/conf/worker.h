@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 struct config;
+struct dns_resolver;
 struct ioev_loop;
 struct threadpool;
 struct tls_server;
@@ -32,6 +33,10 @@ struct worker {
 	struct threadpool *pool;	/* == ioev_loop_pool(loop) */
 	void *store;			/* set by the worker init hook */
 	void *hook_ctx;			/* free for the init hook's use */
+	/* For mail authentication (SPF, DKIM key lookups) on loop, made
+	 * by the init hook from cfg's [dns] and freed by its deinit; NULL
+	 * when there is none (the checks then give temperror). */
+	struct dns_resolver *dns;
 	unsigned generation;		/* bumped by every successful reload */
 	unsigned index;			/* 0 .. workers-1 */
 	bool draining;			/* no longer accepting; exit when idle */

@@ -71,6 +71,23 @@ static const struct setting mailauth_settings[] = {
 	  .max = 365 * 86400, .unit = DURATION_S, .reloadable = true,
 	  .doc = "DKIM: Signatures made carry x= this long after t=; 0: no x= "
 		 "(a message re-delivered late still verifies)." },
+	{ .key = "spf", .type = SETTING_BOOL, .offset = OFF(mailauth.spf),
+	  .def = "yes", .reloadable = true,
+	  .doc = "Inbound: check SPF (MAIL FROM, or HELO for <>) of mail "
+		 "received on port 25 without AUTH and record the result "
+		 "(Received-SPF, Authentication-Results); nothing is "
+		 "rejected." },
+	{ .key = "dkim_verify", .type = SETTING_BOOL,
+	  .offset = OFF(mailauth.dkim_verify), .def = "yes",
+	  .reloadable = true,
+	  .doc = "Inbound: verify the DKIM signatures of mail received on "
+		 "port 25 without AUTH and record the results "
+		 "(Authentication-Results); nothing is rejected." },
+	{ .key = "authserv_id", .type = SETTING_STRING,
+	  .offset = OFF(mailauth.authserv_id), .reloadable = true,
+	  .doc = "The authserv-id of the Authentication-Results field Herald "
+		 "adds (RFC 8601 2.5); incoming fields that claim it are "
+		 "removed. Unset: hostname." },
 };
 
 const struct setting_section mailauth_settings_section = {

@@ -37,13 +37,22 @@ struct data_job {
 };
 
 static void
+data_store(struct smtp_session *s, const uint8_t *data, size_t len)
+{
+	spool_write(s->spool, data, len);
+	if (s->signer != NULL)
+		dkim_signer_feed(s->signer, data, len);
+}
+
+static void
 data_sink(const uint8_t *data, size_t len, void *ctx)
 {
 	struct smtp_session *s = ctx;
 
-	spool_write(s->spool, data, len);
-	if (s->signer != NULL)
-		dkim_signer_feed(s->signer, data, len);
+	if (s->authin != NULL)
+		smtp_authin_feed(s, data, len, data_store);
+	else
+		data_store(s, data, len);
 }
 
 /* Mail of our own users is signed (docs/mailauth.md "Signing"): an
@@ -93,6 +102,7 @@ reader_new(struct smtp_session *s)
 
 		s->signer = dkim_signer_new(&p);
 	}
+	smtp_authin_data_begin(s);
 	return smtp_data_reader_new(&lim, data_sink, s);
 }
 
@@ -260,17 +270,28 @@ data_work_then_done(void *ctx)
 /* The common case (no From: check, not LMTP, every copy small) goes
  * from here straight to the group commit; the rest runs on the pool. */
 static void
-data_start(void *ctx, struct ioev_external *h)
+data_deliver(void *ctx)
 {
 	struct data_job *j = ctx;
 	struct smtp_session *s = j->s;
 
-	j->ext = h;
+	j->msg.received = j->received;
 	if (j->check_from || j->signer != NULL ||
 	    !delivery_start(s->srv->store, &j->msg, data_stored, j,
 			    &j->async))
 		ioev_run_blocking(s->srv->w->loop, data_work_then_done, NULL,
 				  j);
+}
+
+/* Input stays paused while SPF and the DKIM key lookups finish
+ * (docs/mailauth.md "Inbound checks"); their fields go on top. */
+static void
+data_start(void *ctx, struct ioev_external *h)
+{
+	struct data_job *j = ctx;
+
+	j->ext = h;
+	smtp_authin_wait(j->s, &j->received, data_deliver, j);
 }
 
 static void
@@ -420,6 +441,7 @@ message_end(struct smtp_session *s)
 	int err = 0;
 	const char *why = NULL;
 
+	smtp_authin_data_end(s, data_store);
 	if (spool_finish(s->spool, &err, &why) < 0) {
 		/* Our disk, not the client's fault: temporary, and not
 		 * counted as a client error. */

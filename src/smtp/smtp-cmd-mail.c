@@ -69,6 +69,7 @@ mail_accept(struct smtp_session *s, struct smtp_mail_args *args, char *from)
 		s->dsn_ret = xstrdup("HDRS");
 	if (args->envid != NULL)
 		s->dsn_envid = xstrdup(args->envid);
+	smtp_authin_mail(s);
 	smtp_reply(s, "250 2.1.0 Ok");
 }
 
