@@ -15,28 +15,12 @@
 #include "lib/mem.h"
 #include "mailauth/mailauth-settings.h"
 #include "mailauth/spf.h"
+#include "smtp/smtp-ar-filter.h"
 #include "smtp/smtp-server-private.h"
 
-/* An Authentication-Results field is buffered to read its authserv-id;
- * past this many octets it is decided on what was read. */
-#define AUTHIN_AR_FIELD_MAX 65536
-/* A field name longer than this is not Authentication-Results. */
-#define AUTHIN_NAME_MAX 998
-
-enum hdr_mode {
-	HDR_NAME,	/* reading a field name into the buffer */
-	HDR_PASS,	/* the field is kept: written through */
-	HDR_AR,		/* an Authentication-Results field: buffered */
-	HDR_DROP,	/* one that claims our id: dropped */
-	HDR_BODY,	/* past the header */
-};
-
 struct smtp_authin {
-	/* header filter */
-	enum hdr_mode mode;
-	bool line_start;
-	struct buf field;
-	unsigned ar_removed;
+	struct smtp_ar_filter filter;
+	bool filtering;
 	/* SPF */
 	bool spf_on;
 	struct spf_check *spf;
@@ -84,9 +68,8 @@ authin_get(struct smtp_session *s)
 {
 	if (s->authin == NULL) {
 		s->authin = xcalloc(1, sizeof(*s->authin));
-		buf_init(&s->authin->field);
-		s->authin->mode = HDR_NAME;
-		s->authin->line_start = true;
+		smtp_ar_filter_init(&s->authin->filter, authserv_id(s), NULL,
+				    NULL);
 	}
 	return s->authin;
 }
@@ -101,7 +84,7 @@ smtp_authin_reset(struct smtp_session *s)
 	spf_check_cancel(&a->spf);
 	dkim_lookup_cancel(&a->lookup);
 	dkim_verifier_free(&a->dkim);
-	buf_deinit(&a->field);
+	smtp_ar_filter_deinit(&a->filter);
 	free(a->spf_domain);
 	free(a->spf_received);
 	free(a->spf_ar);
@@ -163,193 +146,6 @@ smtp_authin_mail(struct smtp_session *s)
 				 spf_done_cb, s);
 }
 
-/* ---- the header filter ---- */
-
-static bool
-is_tspecial(unsigned char c)
-{
-	return strchr("()<>@,;:\\\"/[]?=", c) != NULL;
-}
-
-/* Skips CFWS (RFC 5322 3.2.2, comments nested); returns the new index. */
-static size_t
-skip_cfws(const char *p, size_t len, size_t i)
-{
-	while (i < len) {
-		unsigned char c = (unsigned char)p[i];
-
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-			i++;
-		} else if (c == '(') {
-			unsigned depth = 0;
-
-			for (; i < len; i++) {
-				if (p[i] == '\\' && i + 1 < len)
-					i++;
-				else if (p[i] == '(')
-					depth++;
-				else if (p[i] == ')' && --depth == 0)
-					break;
-			}
-			if (i < len)
-				i++;
-		} else {
-			break;
-		}
-	}
-	return i;
-}
-
-/* Whether the field body (after the colon) names id as its authserv-id
- * (RFC 8601 2.2: CFWS, then a token or a quoted-string), compared as a
- * reader would: case-insensitively, the quoted form unescaped, and only
- * when followed by what may follow it (CFWS, ";", or the end). */
-bool
-smtp_authin_ar_claims(const char *p, size_t len, const char *id)
-{
-	size_t i = skip_cfws(p, len, 0);
-	struct buf v;
-	bool match;
-
-	buf_init(&v);
-	if (i < len && p[i] == '"') {
-		for (i++; i < len && p[i] != '"'; i++) {
-			if (p[i] == '\\' && i + 1 < len)
-				i++;
-			if (p[i] != '\r' && p[i] != '\n')
-				buf_putc(&v, p[i]);
-		}
-		if (i >= len) {
-			buf_deinit(&v);
-			return false;
-		}
-		i++;
-	} else {
-		for (; i < len; i++) {
-			unsigned char c = (unsigned char)p[i];
-
-			if (c <= ' ' || c == 0x7f || is_tspecial(c))
-				break;
-			buf_putc(&v, (char)c);
-		}
-	}
-	match = v.len > 0 && v.len == strlen(id) &&
-		strncasecmp(v.data, id, v.len) == 0;
-	buf_deinit(&v);
-	if (!match || i == len)
-		return match;
-	unsigned char c = (unsigned char)p[i];
-
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '(' ||
-	       c == ';';
-}
-
-typedef void out_fn(struct smtp_session *s, const uint8_t *d, size_t n);
-
-static void
-field_flush(struct smtp_session *s, out_fn *out)
-{
-	struct smtp_authin *a = s->authin;
-	const char *colon;
-
-	if (a->field.len == 0)
-		return;
-	if (a->mode == HDR_AR) {
-		colon = memchr(a->field.data, ':', a->field.len);
-		if (colon != NULL &&
-		    smtp_authin_ar_claims(colon + 1, a->field.len -
-					  (size_t)(colon + 1 - a->field.data),
-					  authserv_id(s))) {
-			a->ar_removed++;
-			a->mode = HDR_DROP;
-			a->field.len = 0;
-			return;
-		}
-		a->mode = HDR_PASS;
-	}
-	out(s, (const uint8_t *)a->field.data, a->field.len);
-	a->field.len = 0;
-}
-
-/* The field name is complete (a colon seen, or too long). */
-static void
-name_done(struct smtp_session *s, out_fn *out)
-{
-	struct smtp_authin *a = s->authin;
-	static const char ar[] = "Authentication-Results";
-	size_t n = a->field.len;
-	const char *d = a->field.data;
-
-	if (n > 0 && d[n - 1] == ':')
-		n--;
-	while (n > 0 && (d[n - 1] == ' ' || d[n - 1] == '\t'))
-		n--;
-	if (n == sizeof(ar) - 1 && strncasecmp(d, ar, n) == 0) {
-		a->mode = HDR_AR;
-		return;
-	}
-	a->mode = HDR_PASS;
-	out(s, (const uint8_t *)d, a->field.len);
-	a->field.len = 0;
-}
-
-static void
-filter_feed(struct smtp_session *s, const uint8_t *data, size_t len,
-	    out_fn *out)
-{
-	struct smtp_authin *a = s->authin;
-	size_t i = 0, run = 0;	/* data[run..i) is to be written through */
-
-	for (; i < len && a->mode != HDR_BODY; i++) {
-		uint8_t c = data[i];
-
-		if (a->line_start) {
-			a->line_start = false;
-			if (c != ' ' && c != '\t') {
-				/* a new field, or the end of the header */
-				if (i > run && a->mode == HDR_PASS)
-					out(s, data + run, i - run);
-				field_flush(s, out);
-				run = i;
-				if (c == '\r' || c == '\n') {
-					a->mode = HDR_BODY;
-					break;
-				}
-				a->mode = HDR_NAME;
-			}
-		}
-		switch (a->mode) {
-		case HDR_NAME:
-			buf_putc(&a->field, (char)c);
-			if (c == ':' || a->field.len > AUTHIN_NAME_MAX ||
-			    c == '\n')
-				name_done(s, out);
-			run = i + 1;
-			break;
-		case HDR_AR:
-			buf_putc(&a->field, (char)c);
-			if (a->field.len > AUTHIN_AR_FIELD_MAX)
-				field_flush(s, out);
-			run = i + 1;
-			break;
-		case HDR_DROP:
-			run = i + 1;
-			break;
-		case HDR_PASS:
-		case HDR_BODY:
-			break;
-		}
-		if (c == '\n')
-			a->line_start = true;
-	}
-	if (a->mode == HDR_BODY) {
-		if (len > run)
-			out(s, data + run, len - run);
-	} else if (a->mode == HDR_PASS && i > run) {
-		out(s, data + run, i - run);
-	}
-}
-
 void
 smtp_authin_data_begin(struct smtp_session *s)
 {
@@ -359,10 +155,7 @@ smtp_authin_data_begin(struct smtp_session *s)
 	if (!session_filters(s))
 		return;
 	a = authin_get(s);
-	a->mode = HDR_NAME;
-	a->line_start = true;
-	a->field.len = 0;
-	a->ar_removed = 0;
+	a->filtering = false;
 	dkim_lookup_cancel(&a->lookup);
 	dkim_verifier_free(&a->dkim);
 	/* without a resolver (it failed to start) DKIM is not checked */
@@ -379,8 +172,7 @@ smtp_authin_data_begin(struct smtp_session *s)
 
 void
 smtp_authin_feed(struct smtp_session *s, const uint8_t *data, size_t len,
-		 void (*out)(struct smtp_session *s, const uint8_t *d,
-			     size_t n))
+		 smtp_ar_out_fn *out)
 {
 	struct smtp_authin *a = s->authin;
 
@@ -388,10 +180,12 @@ smtp_authin_feed(struct smtp_session *s, const uint8_t *data, size_t len,
 	 * still counts in its signature */
 	if (a->dkim != NULL)
 		dkim_verifier_feed(a->dkim, data, len);
-	if (a->mode == HDR_BODY)
-		out(s, data, len);
-	else
-		filter_feed(s, data, len, out);
+	if (!a->filtering) {
+		smtp_ar_filter_deinit(&a->filter);
+		smtp_ar_filter_init(&a->filter, authserv_id(s), out, s);
+		a->filtering = true;
+	}
+	smtp_ar_filter_feed(&a->filter, data, len);
 }
 
 static void
@@ -404,19 +198,14 @@ dkim_lookups_done(void *ctx)
 }
 
 void
-smtp_authin_data_end(struct smtp_session *s,
-		     void (*out)(struct smtp_session *s, const uint8_t *d,
-				 size_t n))
+smtp_authin_data_end(struct smtp_session *s)
 {
 	struct smtp_authin *a = s->authin;
 
 	if (a == NULL)
 		return;
-	if (a->mode != HDR_BODY) {
-		/* a message that is all header */
-		field_flush(s, out);
-		a->mode = HDR_BODY;
-	}
+	if (a->filtering)
+		smtp_ar_filter_finish(&a->filter);
 	if (a->dkim != NULL) {
 		dkim_verifier_finish(a->dkim);
 		a->lookup = dkim_verifier_lookup(a->dkim, s->srv->w->dns,
@@ -425,6 +214,12 @@ smtp_authin_data_end(struct smtp_session *s,
 }
 
 /* ---- at the end of data ---- */
+
+static bool
+is_tspecial(unsigned char c)
+{
+	return c != '\0' && strchr("()<>@,;:\\\"/[]?=", c) != NULL;
+}
 
 /* A resinfo value as a token, else a quoted-string (RFC 8601 2.2):
  * peer text cannot end the field or start another. */
@@ -534,14 +329,14 @@ authin_finish(struct smtp_session *s)
 		free(*a->received);
 		*a->received = buf_steal(&hdr);
 	}
-	if (any || a->ar_removed > 0)
+	if (any || a->filter.removed > 0)
 		log_info(s->msg_id, "mailauth", "verdicts", "spf=%s "
 			 "spf_domain=%s dkim=%s ar_removed=%u",
 			 a->spf_on ? spf_result_name(a->spf_result) : "off",
 			 log_str(dbuf, sizeof(dbuf), a->spf_domain != NULL
 				 ? a->spf_domain : ""),
 			 a->dkim == NULL ? "off" : n == 0 ? "none" : logd.data,
-			 a->ar_removed);
+			 a->filter.removed);
 	buf_deinit(&hdr);
 	buf_deinit(&logd);
 }

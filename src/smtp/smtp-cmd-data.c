@@ -37,8 +37,10 @@ struct data_job {
 };
 
 static void
-data_store(struct smtp_session *s, const uint8_t *data, size_t len)
+data_store(const uint8_t *data, size_t len, void *ctx)
 {
+	struct smtp_session *s = ctx;
+
 	spool_write(s->spool, data, len);
 	if (s->signer != NULL)
 		dkim_signer_feed(s->signer, data, len);
@@ -52,7 +54,7 @@ data_sink(const uint8_t *data, size_t len, void *ctx)
 	if (s->authin != NULL)
 		smtp_authin_feed(s, data, len, data_store);
 	else
-		data_store(s, data, len);
+		data_store(data, len, s);
 }
 
 /* Mail of our own users is signed (docs/mailauth.md "Signing"): an
@@ -441,7 +443,7 @@ message_end(struct smtp_session *s)
 	int err = 0;
 	const char *why = NULL;
 
-	smtp_authin_data_end(s, data_store);
+	smtp_authin_data_end(s);
 	if (spool_finish(s->spool, &err, &why) < 0) {
 		/* Our disk, not the client's fault: temporary, and not
 		 * counted as a client error. */

@@ -18,6 +18,7 @@
 #include "lib/log.h"
 #include "lib/spool.h"
 #include "mailauth/dkim.h"
+#include "smtp/smtp-ar-filter.h"
 #include "smtp/smtp-data.h"
 #include "smtp/smtp-params.h"
 #include "smtp/smtp-parser.h"
@@ -163,8 +164,6 @@ void smtp_session_delay(struct smtp_session *s, uint64_t ms,
 
 /* ---- smtp-authin.c: inbound SPF, DKIM, Authentication-Results ---- */
 struct smtp_authin;
-typedef void smtp_authin_out_fn(struct smtp_session *s, const uint8_t *d,
-				size_t n);
 /* MAIL accepted: starts SPF in the background (port 25 without AUTH,
  * [mailauth] spf). */
 void smtp_authin_mail(struct smtp_session *s);
@@ -173,9 +172,9 @@ void smtp_authin_mail(struct smtp_session *s);
 void smtp_authin_data_begin(struct smtp_session *s);
 /* Message octets while s->authin is set: what is kept goes to out. */
 void smtp_authin_feed(struct smtp_session *s, const uint8_t *data,
-		      size_t len, smtp_authin_out_fn *out);
+		      size_t len, smtp_ar_out_fn *out);
 /* The last octet was fed: flushes the filter, starts the key lookups. */
-void smtp_authin_data_end(struct smtp_session *s, smtp_authin_out_fn *out);
+void smtp_authin_data_end(struct smtp_session *s);
 /* cont(ctx) once SPF and the key lookups are done (maybe at once),
  * with Authentication-Results and Received-SPF put before *received and
  * the verdicts logged. */
@@ -183,9 +182,6 @@ void smtp_authin_wait(struct smtp_session *s, char **received,
 		      void (*cont)(void *ctx), void *ctx);
 /* Cancels the checks, frees the state (smtp_session_reset_tx). */
 void smtp_authin_reset(struct smtp_session *s);
-/* Whether an Authentication-Results field body claims id (RFC 8601 2.2,
- * read as a mail client reads it). For tests. */
-bool smtp_authin_ar_claims(const char *p, size_t len, const char *id);
 
 /* ---- command handlers (smtp-cmd-*.c) ---- */
 void smtp_cmd_helo(struct smtp_session *s, enum smtp_cmd cmd,
