@@ -205,3 +205,27 @@ def test_authenticated_submission_not_checked(herald_factory,
     raw = fetch_last(h)
     assert b"Received-SPF" not in raw
     assert ar_fields(raw) == []
+
+
+def test_dns_timeout_mail_accepted(site, keys):
+    """Every lookup of slow.test times out: SPF and the DKIM key are
+    temperror, the mail is still accepted; MAIL is answered before the
+    SPF check ends (it runs in the background), the final reply waits."""
+    import time
+    p = subprocess.run(["dkimsign", "sel", "slow.test", keys[0]],
+                       input=message("carol@slow.test", subject="slow"),
+                       capture_output=True, check=True, timeout=60)
+    with smtplib.SMTP("127.0.0.1", site.ports["smtp"], timeout=30) as c:
+        c.ehlo("client.test")
+        t0 = time.monotonic()
+        assert c.mail("carol@slow.test")[0] == 250
+        assert time.monotonic() - t0 < 0.5
+        assert c.rcpt(USER)[0] == 250
+        code, _ = c.data(p.stdout)
+        assert code == 250
+        # the SPF time limit (2 s) ran from MAIL
+        assert time.monotonic() - t0 >= 0.9
+    ar = our_ar(fetch_last(site))
+    assert "spf=temperror smtp.mailfrom=slow.test" in ar, ar
+    assert re.search(r"dkim=temperror reason=\"[^\"]+\" header\.d=slow\.test "
+                     r"header\.s=sel", ar), ar
