@@ -13,6 +13,7 @@
 
 #include "conf/worker.h"
 #include "lib/mem.h"
+#include "mailauth/dmarc.h"
 #include "mailauth/mailauth-settings.h"
 #include "mailauth/spf.h"
 #include "smtp/smtp-ar-filter.h"
@@ -32,6 +33,9 @@ struct smtp_authin {
 	/* DKIM */
 	struct dkim_verifier *dkim;
 	struct dkim_lookup *lookup;
+	/* DMARC: the verdict, filled at the end of data (authin_dmarc) */
+	bool dmarc_on;
+	struct dmarc_result dmarc;
 	/* waiting at the end of data */
 	bool waiting;
 	char **received;
@@ -88,6 +92,7 @@ smtp_authin_reset(struct smtp_session *s)
 	free(a->spf_domain);
 	free(a->spf_received);
 	free(a->spf_ar);
+	dmarc_result_deinit(&a->dmarc);
 	free(a);
 	s->authin = NULL;
 }
@@ -286,6 +291,28 @@ dkim_resinfo(struct buf *out, const struct dkim_verify_result *r)
 	}
 }
 
+/* DMARC at the end of data, once SPF and DKIM are known. The order is
+ * the contract with the other DMARC pieces:
+ *   1. evaluation (dmarc_evaluate(): result, policy, disposition);
+ *   2. overrides that lower the disposition (dmarc_result_override():
+ *      [mailauth] dmarc = record, exempt networks, a trusted ARC chain);
+ *   3. the aggregate report records the message (rua, dmarc-report*.c);
+ *   4. the action (smtp_authin_disposition(): reject or quarantine). */
+static void
+authin_dmarc(struct smtp_session *s)
+{
+	struct smtp_authin *a = s->authin;
+
+	if (!a->dmarc_on)
+		return;
+	/* 1. evaluation: not yet (every message "none") */
+	/* 2. ARC: a trusted sealer's passing chain may call
+	 *    dmarc_result_override(&a->dmarc,
+	 *    DMARC_REASON_TRUSTED_FORWARDER, ...) here */
+	/* 3. rua: the aggregate report's record call goes here, with
+	 *    &a->dmarc (every field it needs is in struct dmarc_result) */
+}
+
 static void
 authin_finish(struct smtp_session *s)
 {
@@ -295,6 +322,7 @@ authin_finish(struct smtp_session *s)
 	size_t n = a->dkim != NULL ? dkim_verifier_count(a->dkim) : 0;
 	bool any = a->spf_on || a->dkim != NULL;
 
+	authin_dmarc(s);
 	buf_init(&hdr);
 	buf_init(&logd);
 	if (any) {
