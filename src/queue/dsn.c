@@ -18,6 +18,7 @@
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/utf8.h"
+#include "mailauth/dkim-generated.h"
 
 /* Whether the comma-separated NOTIFY list has the keyword. */
 static bool
@@ -300,6 +301,10 @@ dsn_send(struct store *store, const struct config *cfg,
 		   cfg->hostname, dsn_id);
 	delivery_date_format(set.now, &received);
 	buf_puts(&received, "\r\n");
+	/* signed like a user's mail, after our Received field (From
+	 * MAILER-DAEMON@hostname: the hostname's keys or its parent's) */
+	dkim_sign_generated(cfg, dsn_id, (const uint8_t *)report.data,
+			    report.len, &received);
 
 	rcpt = (struct delivery_rcpt){
 		.address = rep->env_from,
