@@ -58,12 +58,17 @@ data_sink(const uint8_t *data, size_t len, void *ctx)
 }
 
 /* Mail of our own users is signed (docs/mailauth.md "Signing"): an
- * authenticated session's, or herald sendmail's. */
+ * authenticated session's, herald sendmail's, and a relay_networks
+ * host's (a web application relaying without AUTH is trusted like a
+ * user; an admin expects its mail signed, as OpenDKIM's InternalHosts
+ * does). Only a From domain with keys is signed. LMTP is final delivery
+ * from our own front end: never. */
 static bool
 session_signs(const struct smtp_session *s)
 {
-	return s->srv->cfg->mailauth.dkim_sign &&
-	       (s->auth_user != NULL || s->mode == SMTP_MODE_LOCAL);
+	return s->srv->cfg->mailauth.dkim_sign && !smtp_session_is_lmtp(s) &&
+	       (s->auth_user != NULL || s->mode == SMTP_MODE_LOCAL ||
+		s->relay_ok);
 }
 
 /* Octets of the message stored so far (for the logs). */

@@ -90,7 +90,9 @@ static const struct setting smtp_settings[] = {
 	  .offset = OFF(smtp.relay_networks), .reloadable = true,
 	  .doc = "Comma-separated networks (`192.0.2.0/24`, `2001:db8::/32`, "
 		 "`127.0.0.1`) whose clients may relay to other domains without "
-		 "authenticating. Empty: only authenticated users relay." },
+		 "authenticating. Their mail is DKIM-signed like a user's "
+		 "when its From domain has keys (docs/mailauth.md). Empty: "
+		 "only authenticated users relay." },
 	{ .key = "sender_check", .type = SETTING_ENUM,
 	  .offset = OFF(smtp.sender_check), .def = "aliases",
 	  .enum_values = "aliases|own|off", .reloadable = true,
