@@ -35,10 +35,12 @@ serve_worker_init(struct worker *w, char **error_r)
 	w->store = store;
 	/* SPF and DKIM lookups of inbound mail (docs/mailauth.md "Inbound
 	 * checks"); a resolver that cannot start leaves the checks at
-	 * temperror, mail still flows */
-	if ((w->dns = dns_resolver_new(w->loop, &w->cfg->dns, &err)) == NULL)
+	 * temperror, mail still flows; the queue runner uses it too */
+	if ((w->dns = dns_resolver_new(w->loop, &w->cfg->dns, &err)) == NULL) {
+		w->dns_error = err;
 		log_warn(NULL, "mailauth", "resolver-failed", "error=\"%s\"",
 			 err != NULL ? err : "?");
+	}
 	/* the full-text index follows deliveries in the background; a
 	 * failure only makes searches read bodies */
 	if (store_search_indexer_start(store, &err) != STORE_OK)

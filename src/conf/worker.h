@@ -37,6 +37,7 @@ struct worker {
 	 * by the init hook from cfg's [dns] and freed by its deinit; NULL
 	 * when there is none (the checks then give temperror). */
 	struct dns_resolver *dns;
+	const char *dns_error;		/* why dns is NULL (static text) */
 	unsigned generation;		/* bumped by every successful reload */
 	unsigned index;			/* 0 .. workers-1 */
 	bool draining;			/* no longer accepting; exit when idle */

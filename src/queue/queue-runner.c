@@ -74,7 +74,9 @@ runner_free(struct queue_runner *rn)
 		pthread_mutex_destroy(&m->report_lock);
 		free(m);
 	}
-	dns_resolver_free(&rn->dns);
+	/* rn->dns is the worker's: serve_worker_deinit frees it after the
+	 * loop ends (our queries were cancelled above) */
+	rn->dns = NULL;
 	tls_client_free(&rn->tls);
 	ioev_timer_free(&rn->due_timer);
 	ioev_timer_free(&rn->pump_timer);
@@ -1104,11 +1106,15 @@ runner_begin(struct queue_runner *rn)
 	const char *err = NULL;
 	char *error = NULL;
 
-	rn->dns = dns_resolver_new(rn->loop, &rn->cfg->dns, &err);
+	/* the worker's resolver (made from the same [dns] by the init
+	 * hook): a second one would be a second libunbound thread, cache
+	 * and set of descriptors */
+	rn->dns = rn->w->dns;
 	if (rn->dns == NULL) {
-		rn->dns_error = err;
+		rn->dns_error = rn->w->dns_error != NULL ? rn->w->dns_error :
+			"no resolver";
 		log_warn(NULL, "queue", "dns-failed", "error=\"%s\"",
-			 err != NULL ? err : "?");
+			 rn->dns_error);
 	}
 	rn->tls = tls_client_new(rn->cfg, &error);
 	if (rn->tls == NULL) {
