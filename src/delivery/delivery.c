@@ -7,6 +7,7 @@
  * the thread pool; each store write is group-committed with other
  * sessions'.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -349,9 +350,10 @@ store_group(struct run_ctx *c, const size_t *idx, size_t n, size_t *culprit_r)
 	enum store_result r = group_prepare(c, idx, n, &g, culprit_r, &error);
 
 	if (r == STORE_OK) {
-		r = store_deliver_queue(c->store, c->msg->internal_date,
-					g.targets, g.nt, g.nq > 0 ? &g.q : NULL,
-					&failed, &error);
+		r = store_deliver_report(c->store, c->msg->internal_date,
+					 g.targets, g.nt,
+					 g.nq > 0 ? &g.q : NULL,
+					 c->msg->notified, &failed, &error);
 		if (r != STORE_OK)
 			*culprit_r = group_culprit(&g, failed);
 	}
@@ -571,6 +573,8 @@ delivery_run(struct store *store, struct delivery_msg *msg)
 {
 	struct run_ctx c;
 
+	/* one operation carries the marks: only one mode has one */
+	assert(msg->notified == NULL || msg->mode == DELIVERY_ALL_OR_NOTHING);
 	run_setup(&c, store, msg);
 	if (c.n > 0) {
 		switch (msg->mode) {

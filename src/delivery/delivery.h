@@ -175,6 +175,10 @@ struct delivery_msg {
 	int64_t internal_date;	/* unix seconds */
 	struct delivery_rcpt *rcpts;
 	size_t n_rcpts;
+	/* A DSN: the queue entry's marks it carries, cleared in the same
+	 * store operation (store_deliver_report); DELIVERY_ALL_OR_NOTHING
+	 * only. NULL for everything else. */
+	struct store_queue_notified *notified;
 	/* out */
 	/* the queue row for REMOTE dests (LMTP: the last one), or 0 */
 	int64_t queue_id;

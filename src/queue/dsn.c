@@ -323,6 +323,7 @@ dsn_send(struct store *store, const struct config *cfg,
 		.internal_date = (int64_t)set.now,
 		.rcpts = &rcpt,
 		.n_rcpts = 1,
+		.notified = rep->notified,
 	};
 	/* a report with 8-bit text (a UTF-8 address or reply, a returned
 	 * 8-bit message) needs 8BITMIME from the next hop; to a UTF-8

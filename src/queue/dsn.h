@@ -77,6 +77,12 @@ struct dsn_report {
 	bool smtputf8;
 	const struct dsn_rcpt *rcpts;
 	size_t n_rcpts;
+	/* The queue entry's owed-DSN marks this report discharges (NULL:
+	 * none), cleared by dsn_send() in the same store commit that stores
+	 * or queues the report (DSN_DELIVERED, DSN_QUEUED): a crash between
+	 * the two would otherwise send it again. For any other result they
+	 * are left to the caller. */
+	struct store_queue_notified *notified;
 };
 
 /* Whether a recipient with this NOTIFY value (as stored, NULL when not

@@ -361,11 +361,15 @@ queue_report_owed(struct queue_runner *rn, struct queue_msg *m, bool delay)
 	}
 	if (n == 0 && !delay)
 		goto out;
+	struct store_queue_notified marks = {
+		.id = e->id, .rcpt_ids = ids, .count = n,
+		.delay_warned = delay,
+	};
 	struct dsn_report rep = {
 		.queue_id = m->name, .blob_id = e->blob_id, .size = e->size,
 		.env_from = e->env_from, .dsn_ret = e->dsn_ret,
 		.dsn_envid = e->dsn_envid, .arrival = (time_t)e->created,
-		.rcpts = v, .n_rcpts = n,
+		.rcpts = v, .n_rcpts = n, .notified = &marks,
 	};
 
 	r = n > 0 ? dsn_send(rn->store, rn->cfg, &rep, NULL, &error) :
@@ -384,8 +388,11 @@ queue_report_owed(struct queue_runner *rn, struct queue_msg *m, bool delay)
 	else if (r == DSN_SENDER_UNKNOWN)
 		log_info(m->name, "queue", "dsn-dropped", "rcpts=%zu "
 			 "reason=sender-unknown", n);
-	(void)store_queue_notified(rn->store, e->id, ids, n, delay, NULL,
-				   &error);
+	/* a report made cleared the marks in its own commit; none made
+	 * (dropped, refused, not wanted): nothing can go twice */
+	if (r != DSN_DELIVERED && r != DSN_QUEUED)
+		(void)store_queue_notified(rn->store, e->id, ids, n, delay,
+					   NULL, &error);
 out:
 	pthread_mutex_unlock(&m->report_lock);
 	free(v);

@@ -239,11 +239,13 @@ struct store_backend_ops {
 					       size_t *count_r,
 					       const char **error_r);
 	/* blob_id NULL: every target has its own. queue NULL: none; else
-	 * inserted in the same operation (store_deliver_queue). */
+	 * inserted in the same operation (store_deliver_queue). notified
+	 * NULL: none; else cleared in it (store_deliver_report). */
 	enum store_result (*deliver)(struct store *store, const char *blob_id,
 				     uint64_t size, int64_t internal_date,
 				     struct store_target *targets, size_t count,
 				     struct store_queue_msg *queue,
+				     struct store_queue_notified *notified,
 				     size_t *failed_r, const char **error_r);
 	/* store_deliver_queue_async(), arguments checked. */
 	enum store_result (*deliver_async)(struct store *store,

@@ -210,6 +210,8 @@ struct deliver_ctx {
 	struct store_target *targets;
 	size_t count;
 	struct store_queue_msg *queue;	/* or NULL */
+	struct store_queue_notified *notified;	/* or NULL */
+	bool notified_exists;
 	struct store *store;
 	size_t failed;
 };
@@ -457,6 +459,15 @@ run_deliver(struct store *store, void *ctx, const char **error_r)
 		if (r != STORE_OK)
 			c->failed = c->count;
 	}
+	if (r == STORE_OK && c->notified != NULL) {
+		/* a check, so before the first write (no savepoint) */
+		r = sqlite_queue_entry_exists(db, c->notified->id, error_r);
+		c->notified_exists = r == STORE_OK;
+		if (r == STORE_E_NOT_FOUND)
+			r = STORE_OK;
+		else if (r != STORE_OK)
+			c->failed = c->count;
+	}
 	for (size_t i = 0; i < c->count && r == STORE_OK; i++) {
 		r = deliver_write(db, c, i, &plans[i], threads, now, error_r);
 		if (r != STORE_OK)
@@ -464,6 +475,11 @@ run_deliver(struct store *store, void *ctx, const char **error_r)
 	}
 	if (r == STORE_OK && c->queue != NULL) {
 		r = sqlite_queue_insert_in(store, db, c->queue, error_r);
+		if (r != STORE_OK)
+			c->failed = c->count;
+	}
+	if (r == STORE_OK && c->notified_exists) {
+		r = sqlite_queue_notified_in(db, c->notified, error_r);
 		if (r != STORE_OK)
 			c->failed = c->count;
 	}
@@ -484,13 +500,14 @@ deliver_op_flags(const struct store_target *targets, size_t count)
 enum store_result
 sqlite_deliver(struct store *store, const char *blob_id, uint64_t size,
 	       int64_t internal_date, struct store_target *targets,
-	       size_t count, struct store_queue_msg *queue, size_t *failed_r,
+	       size_t count, struct store_queue_msg *queue,
+	       struct store_queue_notified *notified, size_t *failed_r,
 	       const char **error_r)
 {
 	struct deliver_ctx c = {
 		.blob_id = blob_id, .size = size,
 		.internal_date = internal_date, .targets = targets,
-		.count = count, .queue = queue,
+		.count = count, .queue = queue, .notified = notified,
 		/* a failure that is no part's own (the commit) */
 		.failed = queue != NULL ? count : 0,
 	};

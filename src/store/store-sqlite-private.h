@@ -189,7 +189,8 @@ enum store_result sqlite_mailbox_status(struct store *, int64_t,
 					const char **);
 enum store_result sqlite_deliver(struct store *, const char *, uint64_t,
 				 int64_t, struct store_target *, size_t,
-				 struct store_queue_msg *, size_t *,
+				 struct store_queue_msg *,
+				 struct store_queue_notified *, size_t *,
 				 const char **);
 enum store_result sqlite_deliver_async(struct store *, int64_t,
 				       struct store_target *, size_t,
@@ -343,6 +344,13 @@ enum store_result sqlite_mailbox_create(sqlite3 *db, int64_t account_id,
 enum store_result sqlite_queue_insert_in(struct store *store, sqlite3 *db,
 					 struct store_queue_msg *q,
 					 const char **error_r);
+/* Inside a write op: whether entry id exists (STORE_E_NOT_FOUND when
+ * not), then clearing n's marks as store_queue_notified() does. */
+enum store_result sqlite_queue_entry_exists(sqlite3 *db, int64_t id,
+					    const char **error_r);
+enum store_result sqlite_queue_notified_in(sqlite3 *db,
+					   struct store_queue_notified *n,
+					   const char **error_r);
 enum store_result sqlite_queue_insert(struct store *, const char *, uint64_t,
 				      const char *, const char *,
 				      const char *,

@@ -440,8 +440,8 @@ struct record_ctx {
 	bool *finished_r;
 };
 
-static enum store_result
-entry_exists(sqlite3 *db, int64_t id, const char **error_r)
+enum store_result
+sqlite_queue_entry_exists(sqlite3 *db, int64_t id, const char **error_r)
 {
 	int64_t one;
 	int rc = sqlite_int(db, &one, "SELECT 1 FROM queue WHERE id = ?", "i",
@@ -462,7 +462,7 @@ run_record(struct store *store, void *ctx, const char **error_r)
 	struct record_ctx *c = ctx;
 	sqlite3 *db = sqlite_wdb(store);
 	int64_t now = (int64_t)time(NULL);
-	enum store_result r = entry_exists(db, c->id, error_r);
+	enum store_result r = sqlite_queue_entry_exists(db, c->id, error_r);
 
 	if (r != STORE_OK)
 		return r;
@@ -506,29 +506,43 @@ sqlite_queue_record(struct store *store, int64_t id,
 	return store_commit_run(store, run_record, &c, error_r);
 }
 
+enum store_result
+sqlite_queue_notified_in(sqlite3 *db, struct store_queue_notified *n,
+			 const char **error_r)
+{
+	int rc = SQLITE_OK;
+
+	if (n->count == 0 && n->rcpt_ids == NULL)
+		rc = sqlite_exec(db, "UPDATE queue_rcpts SET notify = 0"
+				 " WHERE queue_id = ?", "i", n->id);
+	for (size_t i = 0; i < n->count && rc == SQLITE_OK; i++)
+		rc = sqlite_exec(db, "UPDATE queue_rcpts SET notify = 0"
+				 " WHERE queue_id = ? AND id = ?", "ii", n->id,
+				 n->rcpt_ids[i]);
+	if (rc == SQLITE_OK && n->delay_warned)
+		rc = sqlite_exec(db, "UPDATE queue SET warned = 1 WHERE"
+				 " id = ?", "i", n->id);
+	if (rc != SQLITE_OK)
+		return sqlite_fail(db, "queue notified", error_r);
+	return settle(db, n->id, (int64_t)time(NULL), &n->finished, error_r);
+}
+
 static enum store_result
 run_notified(struct store *store, void *ctx, const char **error_r)
 {
 	struct record_ctx *c = ctx;
 	sqlite3 *db = sqlite_wdb(store);
-	enum store_result r = entry_exists(db, c->id, error_r);
-	int rc = SQLITE_OK;
+	enum store_result r = sqlite_queue_entry_exists(db, c->id, error_r);
+	struct store_queue_notified n = {
+		.id = c->id, .rcpt_ids = c->rcpt_ids, .count = c->count,
+		.delay_warned = c->delay_warned,
+	};
 
 	if (r != STORE_OK)
 		return r;
-	if (c->count == 0 && c->rcpt_ids == NULL)
-		rc = sqlite_exec(db, "UPDATE queue_rcpts SET notify = 0"
-				 " WHERE queue_id = ?", "i", c->id);
-	for (size_t i = 0; i < c->count && rc == SQLITE_OK; i++)
-		rc = sqlite_exec(db, "UPDATE queue_rcpts SET notify = 0"
-				 " WHERE queue_id = ? AND id = ?", "ii", c->id,
-				 c->rcpt_ids[i]);
-	if (rc == SQLITE_OK && c->delay_warned)
-		rc = sqlite_exec(db, "UPDATE queue SET warned = 1 WHERE"
-				 " id = ?", "i", c->id);
-	if (rc != SQLITE_OK)
-		return sqlite_fail(db, "queue notified", error_r);
-	return settle(db, c->id, (int64_t)time(NULL), c->finished_r, error_r);
+	r = sqlite_queue_notified_in(db, &n, error_r);
+	*c->finished_r = n.finished;
+	return r;
 }
 
 enum store_result
@@ -560,7 +574,8 @@ run_admin(struct store *store, void *ctx, const char **error_r)
 	enum store_result r = STORE_OK;
 	int rc = SQLITE_OK;
 
-	if (c->id != 0 && (r = entry_exists(db, c->id, error_r)) != STORE_OK)
+	if (c->id != 0 &&
+	    (r = sqlite_queue_entry_exists(db, c->id, error_r)) != STORE_OK)
 		return r;
 	switch (c->op) {
 	case STORE_QUEUE_FLUSH:

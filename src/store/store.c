@@ -822,7 +822,7 @@ store_deliver(struct store *store, const char *blob_id, uint64_t size,
 	if (r != STORE_OK)
 		return r;
 	r = store->ops->deliver(store, blob_id, size, internal_date, targets,
-				count, NULL, failed_r, error_r);
+				count, NULL, NULL, failed_r, error_r);
 	if (r == STORE_OK)
 		store_search_kick(store);
 	return r;
@@ -858,7 +858,28 @@ store_deliver_queue(struct store *store, int64_t internal_date,
 	if (r != STORE_OK)
 		return r;
 	r = store->ops->deliver(store, NULL, 0, internal_date, targets, count,
-				queue, failed_r, error_r);
+				queue, NULL, failed_r, error_r);
+	if (r == STORE_OK && count > 0)
+		store_search_kick(store);
+	return r;
+}
+
+enum store_result
+store_deliver_report(struct store *store, int64_t internal_date,
+		     struct store_target *targets, size_t count,
+		     struct store_queue_msg *queue,
+		     struct store_queue_notified *notified, size_t *failed_r,
+		     const char **error_r)
+{
+	enum store_result r = deliver_queue_check(targets, count, queue,
+						  error_r);
+
+	if (r != STORE_OK)
+		return r;
+	if (notified != NULL)
+		notified->finished = false;
+	r = store->ops->deliver(store, NULL, 0, internal_date, targets, count,
+				queue, notified, failed_r, error_r);
 	if (r == STORE_OK && count > 0)
 		store_search_kick(store);
 	return r;

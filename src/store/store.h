@@ -877,6 +877,30 @@ enum store_result store_deliver_queue(struct store *store,
 				      struct store_queue_msg *queue,
 				      size_t *failed_r, const char **error_r);
 
+/* A queue entry's owed DSNs (store_queue_notified) that a report being
+ * stored now carries: cleared in the same operation that stores the
+ * report (store_deliver_report), so a crash can neither lose the
+ * report nor have it made twice. */
+struct store_queue_notified {
+	int64_t id;			/* the entry reported on */
+	const int64_t *rcpt_ids;	/* its recipients; NULL: all */
+	size_t count;
+	bool delay_warned;		/* also sets the entry's warned flag */
+	bool finished;			/* out: the entry was removed */
+};
+
+/* store_deliver_queue() that also clears notified's marks (NULL: none)
+ * in the same operation, and so in the same commit: both or neither are
+ * durable. An entry gone meanwhile (`herald queue delete`) only leaves
+ * the marks part out; the report is stored all the same. */
+enum store_result store_deliver_report(struct store *store,
+				       int64_t internal_date,
+				       struct store_target *targets,
+				       size_t count,
+				       struct store_queue_msg *queue,
+				       struct store_queue_notified *notified,
+				       size_t *failed_r, const char **error_r);
+
 /* store_deliver_queue() without blocking: checks the arguments, queues
  * the operation to the group commit and returns STORE_OK; cb(ctx, result,
  * failed, error) is called later from the store's writer thread once the

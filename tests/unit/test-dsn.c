@@ -782,6 +782,91 @@ test_send_big_message(void **state)
 	buf_deinit(&big);
 }
 
+/* The owed marks of a queue entry ride in the report's own commit: one
+ * commit stores the report and clears them (a crash between two would
+ * report it twice); a report refused (over quota) clears nothing. */
+static int64_t
+owed_entry(struct fixture *f, int64_t *rcpt_id_r)
+{
+	static const struct store_queue_rcpt rc = {
+		.address = "bob@example.org",
+	};
+	struct store_queue_entry *e = NULL;
+	struct store_queue_result res = {
+		.status = STORE_QUEUE_BOUNCED, .last_error = "550 no",
+		.dsn_status = "5.1.1", .attempted = true,
+		.notify = STORE_QUEUE_NOTIFY_FAILURE,
+	};
+	const char *error = NULL;
+	int64_t id = 0;
+
+	assert_int_equal(store_queue_insert(f->ts.store, f->blob_id,
+					    sizeof(orig_msg) - 1,
+					    "alice@example.test", NULL, NULL,
+					    &rc, 1, &id, &error), STORE_OK);
+	assert_int_equal(store_queue_get(f->ts.store, id, &e, &error),
+			 STORE_OK);
+	res.rcpt_id = e->rcpts[0].id;
+	*rcpt_id_r = res.rcpt_id;
+	store_queue_entries_free(&e, 1);
+	assert_int_equal(store_queue_record(f->ts.store, id, &res, 1, NULL,
+					    &error), STORE_OK);
+	return id;
+}
+
+static void
+test_send_clears_marks_in_its_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct dsn_report rep = base_rep;
+	struct store_queue_entry *e = NULL;
+	struct store_stats before, after;
+	const char *error = NULL;
+	int64_t rcpt_id = 0;
+	int64_t id = owed_entry(f, &rcpt_id);
+	struct store_queue_notified marks = {
+		.id = id, .rcpt_ids = &rcpt_id, .count = 1,
+	};
+	size_t count = 0;
+
+	rep.blob_id = f->blob_id;
+	rep.notified = &marks;
+	/* refused: the report is not stored and the mark stays */
+	assert_int_equal(store_user_set_quota(f->ts.store,
+					      "alice@example.test", 10,
+					      &error), STORE_OK);
+	assert_int_equal(dsn_send(f->ts.store, f->cfg, &rep, NULL, &error),
+			 DSN_REFUSED);
+	assert_int_equal(store_queue_get(f->ts.store, id, &e, &error),
+			 STORE_OK);
+	assert_int_equal(e->rcpts[0].notify, STORE_QUEUE_NOTIFY_FAILURE);
+	store_queue_entries_free(&e, 1);
+	assert_false(marks.finished);
+
+	/* stored: report and cleared mark in one commit, entry gone */
+	assert_int_equal(store_user_set_quota(f->ts.store,
+					      "alice@example.test", 0,
+					      &error), STORE_OK);
+	store_get_stats(f->ts.store, &before);
+	assert_int_equal(dsn_send(f->ts.store, f->cfg, &rep, NULL, &error),
+			 DSN_DELIVERED);
+	store_get_stats(f->ts.store, &after);
+	assert_int_equal(after.commits - before.commits, 1);
+	assert_true(marks.finished);
+	assert_int_equal(store_queue_get(f->ts.store, id, &e, &error),
+			 STORE_E_NOT_FOUND);
+	free(inbox_last(f, "alice@example.test", &count));
+	assert_int_equal(count, 1);
+
+	/* the entry deleted meanwhile: the report is stored all the same */
+	marks.finished = false;
+	assert_int_equal(dsn_send(f->ts.store, f->cfg, &rep, NULL, &error),
+			 DSN_DELIVERED);
+	assert_false(marks.finished);
+	free(inbox_last(f, "alice@example.test", &count));
+	assert_int_equal(count, 2);
+}
+
 int
 main(void)
 {
@@ -800,6 +885,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_send_big_message, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_send_clears_marks_in_its_commit, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
