@@ -117,6 +117,11 @@ struct config_mailauth {
 	bool dkim_verify;		/* DKIM while DATA streams in */
 	char *authserv_id;		/* Authentication-Results id; NULL:
 					 * hostname */
+	/* ARC (src/mailauth/arc.h, docs/mailauth.md "ARC") */
+	bool arc_verify;		/* verify chains on port 25 */
+	unsigned arc_max_instances;	/* sets verified; more: fail */
+	bool arc_seal;			/* seal mail forwarded by an alias */
+	char *arc_trusted_sealers;	/* domains, comma-separated, or NULL */
 };
 
 struct config_store {

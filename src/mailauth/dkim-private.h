@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "lib/buf.h"
+#include "mailauth/dkim.h"
 
 typedef void dkim_msg_body_cb_t(const uint8_t *data, size_t len, void *ctx);
 typedef void dkim_msg_header_cb_t(void *ctx);
@@ -56,5 +57,32 @@ const char *dkim_msg_field_value(const struct dkim_msg *m,
  * left adds nothing), each canonicalized and ending in CRLF. */
 void dkim_msg_hash_headers(struct dkim_msg *m, char *const *names,
 			   size_t n_names, int canon, struct buf *out);
+
+/* ---- shared with ARC (src/mailauth/arc-*.c) ---- */
+
+/* Parses an ARC-Message-Signature value (RFC 8617 4.1.2): the tags of a
+ * DKIM-Signature (same rules, From in h=) except that i= is the instance
+ * (1..ARC_INSTANCE_LIMIT, in *instance_r) and v= is not required; l= is
+ * refused (ARC does not support it) and so is ARC-Seal in h=. Returns 0,
+ * or -1 with a static *error_r. */
+int dkim_ams_parse(const char *value, size_t len, struct dkim_signature *sig_r,
+		   unsigned *instance_r, const char **error_r);
+/* A decimal instance number i= (1..limit): 0, or -1 when it is not one. */
+int dkim_instance_parse(const char *v, unsigned limit, unsigned *instance_r);
+/* Base64 with folding white space inside (b=, bh=, p=) into out. */
+int dkim_base64_fws_decode(const char *v, struct buf *out);
+/* A domain or selector as DKIM names them (d=, s=). */
+bool dkim_dns_name_is_valid(const char *s);
+/* Whether sig (b64-decoded) is key's signature of data with alg
+ * (rsa-sha256 over data; ed25519 over its SHA-256, RFC 8463 3). */
+bool dkim_verify_data(const struct dkim_key *key, enum dkim_algorithm alg,
+		      const uint8_t *data, size_t len, const uint8_t *sig,
+		      size_t sig_len);
+/* Sets dkim_sign_params.arc_instance once it is known (before finish). */
+void dkim_signer_set_arc_instance(struct dkim_signer *s, unsigned instance);
+/* Appends key's base64 signature of data (alg from the key). Returns 0,
+ * or -1 when OpenSSL fails. */
+int dkim_sign_data(const struct dkim_sign_key *key, const uint8_t *data,
+		   size_t len, struct buf *sig_b64);
 
 #endif

@@ -339,6 +339,12 @@ dkim_signer_end_input(struct dkim_signer *s)
 	dkim_msg_finish(&s->msg);
 }
 
+void
+dkim_signer_set_arc_instance(struct dkim_signer *s, unsigned instance)
+{
+	s->params.arc_instance = instance;
+}
+
 const char *
 dkim_signer_from_domain(const struct dkim_signer *s)
 {
@@ -425,9 +431,9 @@ fold_base64(struct fold *f, const char *s)
 	}
 }
 
-static int
-sign_data(const struct dkim_sign_key *key, const struct buf *in,
-	  struct buf *sig_b64)
+int
+dkim_sign_data(const struct dkim_sign_key *key, const uint8_t *data,
+	       size_t len, struct buf *sig_b64)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	uint8_t digest[32], *sig = NULL;
@@ -440,16 +446,13 @@ sign_data(const struct dkim_sign_key *key, const struct buf *in,
 	if (key->alg == DKIM_ALG_RSA_SHA256) {
 		ok = EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL,
 					key->pkey) == 1 &&
-		     EVP_DigestSign(ctx, NULL, &slen, (const uint8_t *)in->data,
-				    in->len) == 1;
+		     EVP_DigestSign(ctx, NULL, &slen, data, len) == 1;
 		if (ok) {
 			sig = xmalloc(slen);
-			ok = EVP_DigestSign(ctx, sig, &slen,
-					    (const uint8_t *)in->data,
-					    in->len) == 1;
+			ok = EVP_DigestSign(ctx, sig, &slen, data, len) == 1;
 		}
 	} else {
-		ok = EVP_Digest(in->data, in->len, digest, &dlen, EVP_sha256(),
+		ok = EVP_Digest(data, len, digest, &dlen, EVP_sha256(),
 				NULL) == 1 &&
 		     EVP_DigestSignInit(ctx, NULL, NULL, NULL, key->pkey) == 1 &&
 		     EVP_DigestSign(ctx, NULL, &slen, digest, dlen) == 1;
@@ -477,9 +480,17 @@ sign_one(struct dkim_signer *s, const struct dkim_sign_key *key,
 	buf_init(&field);
 	f.b = &field;
 	f.col = 0;
-	buf_puts(&field, "DKIM-Signature:");
-	f.col = field.len;
-	fold_unit(&f, "v=1;", true);
+	if (s->params.arc_instance > 0) {
+		/* RFC 8617 4.1.2: i= is the instance, no v= */
+		buf_puts(&field, "ARC-Message-Signature:");
+		f.col = field.len;
+		snprintf(tmp, sizeof(tmp), "i=%u;", s->params.arc_instance);
+		fold_unit(&f, tmp, true);
+	} else {
+		buf_puts(&field, "DKIM-Signature:");
+		f.col = field.len;
+		fold_unit(&f, "v=1;", true);
+	}
 	snprintf(tmp, sizeof(tmp), "a=%s;", dkim_algorithm_name(key->alg));
 	fold_unit(&f, tmp, true);
 	snprintf(tmp, sizeof(tmp), "c=%s/%s;",
@@ -498,7 +509,7 @@ sign_one(struct dkim_signer *s, const struct dkim_sign_key *key,
 			 (long long)s->params.expire_s);
 		fold_unit(&f, tmp, true);
 	}
-	if (s->params.body_length) {
+	if (s->params.body_length && s->params.arc_instance == 0) {
 		snprintf(tmp, sizeof(tmp), "l=%llu;",
 			 (unsigned long long)s->bc.out_len);
 		fold_unit(&f, tmp, true);
@@ -518,7 +529,7 @@ sign_one(struct dkim_signer *s, const struct dkim_sign_key *key,
 	dkim_msg_hash_headers(&s->msg, names, n_names, s->params.hcanon, &in);
 	dkim_header_canon(s->params.hcanon, field.data, field.len, &in);
 	buf_init(&b64);
-	ret = sign_data(key, &in, &b64);
+	ret = dkim_sign_data(key, (const uint8_t *)in.data, in.len, &b64);
 	if (ret == 0) {
 		fold_base64(&f, b64.data);
 		buf_append(out, field.data, field.len);

@@ -18,6 +18,8 @@
 #include "lib/base64.h"
 #include "lib/buf.h"
 #include "lib/mem.h"
+#include "mailauth/arc.h"
+#include "mailauth/dkim-private.h"
 #include "mailauth/dkim.h"
 
 static bool
@@ -143,9 +145,8 @@ fail:
 	return -1;
 }
 
-/* Base64 with folding white space inside (b=, bh=, p=) into out. */
-static int
-base64_fws_decode(const char *v, struct buf *out)
+int
+dkim_base64_fws_decode(const char *v, struct buf *out)
 {
 	struct buf clean;
 	int ret;
@@ -191,8 +192,8 @@ lower_dup(const char *s)
 /* A domain or selector as DKIM names them: dot-separated labels of
  * letters, digits, hyphens and underscores (a selector may be
  * "2024._x"); UTF-8 labels are taken as they are. */
-static bool
-dns_name_is_valid(const char *s)
+bool
+dkim_dns_name_is_valid(const char *s)
 {
 	size_t label = 0, len = strlen(s);
 
@@ -313,11 +314,27 @@ parse_header_list(const char *v, struct dkim_signature *sig)
 }
 
 int
-dkim_signature_parse(const char *value, size_t len,
-		     struct dkim_signature *sig_r, const char **error_r)
+dkim_instance_parse(const char *v, unsigned limit, unsigned *instance_r)
+{
+	uint64_t n;
+
+	if (parse_decimal(v, 3, &n) < 0 || n < 1 || n > limit)
+		return -1;
+	*instance_r = (unsigned)n;
+	return 0;
+}
+
+/* ams: an ARC-Message-Signature (RFC 8617 4.1.2), else a DKIM-Signature */
+static int
+signature_parse(const char *value, size_t len, bool ams,
+		struct dkim_signature *sig_r, unsigned *instance_r,
+		const char **error_r)
 {
 	static const char *const required[] = {
 		"v", "a", "b", "bh", "d", "h", "s",
+	};
+	static const char *const ams_required[] = {
+		"i", "a", "b", "bh", "d", "h", "s",
 	};
 	struct dkim_tag_list tags;
 	struct dkim_signature sig;
@@ -331,12 +348,26 @@ dkim_signature_parse(const char *value, size_t len,
 	if (dkim_tags_parse(value, len, &tags, error_r) < 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
-		if (dkim_tags_get(&tags, required[i]) == NULL) {
-			*error_r = "a required tag is missing (v a b bh d h s)";
+		if (dkim_tags_get(&tags, ams ? ams_required[i] : required[i])
+		    == NULL) {
+			*error_r = ams ? "a required tag is missing "
+					 "(i a b bh d h s)"
+				       : "a required tag is missing "
+					 "(v a b bh d h s)";
 			goto fail;
 		}
 	}
-	if (strcmp(dkim_tags_get(&tags, "v")->value, "1") != 0) {
+	if (ams) {
+		if (dkim_instance_parse(dkim_tags_get(&tags, "i")->value,
+					ARC_INSTANCE_LIMIT, instance_r) < 0) {
+			*error_r = "bad instance (i=)";
+			goto fail;
+		}
+		if (dkim_tags_get(&tags, "l") != NULL) {
+			*error_r = "l= is not allowed (RFC 8617 4.1.2)";
+			goto fail;
+		}
+	} else if (strcmp(dkim_tags_get(&tags, "v")->value, "1") != 0) {
 		*error_r = "unknown version (v= is not 1)";
 		goto fail;
 	}
@@ -354,7 +385,7 @@ dkim_signature_parse(const char *value, size_t len,
 	}
 	buf_init(&b);
 	t = dkim_tags_get(&tags, "b");
-	if (base64_fws_decode(t->value, &b) < 0 || b.len == 0) {
+	if (dkim_base64_fws_decode(t->value, &b) < 0 || b.len == 0) {
 		buf_deinit(&b);
 		*error_r = "bad b= (base64)";
 		goto fail;
@@ -363,7 +394,7 @@ dkim_signature_parse(const char *value, size_t len,
 	sig.b = (uint8_t *)buf_steal(&b);
 	sig.b_value_start = t->value_start;
 	sig.b_value_end = t->value_end;
-	if (base64_fws_decode(dkim_tags_get(&tags, "bh")->value, &b) < 0 ||
+	if (dkim_base64_fws_decode(dkim_tags_get(&tags, "bh")->value, &b) < 0 ||
 	    b.len == 0) {
 		buf_deinit(&b);
 		*error_r = "bad bh= (base64)";
@@ -379,13 +410,13 @@ dkim_signature_parse(const char *value, size_t len,
 		goto fail;
 	}
 	t = dkim_tags_get(&tags, "d");
-	if (!dns_name_is_valid(t->value)) {
+	if (!dkim_dns_name_is_valid(t->value)) {
 		*error_r = "bad domain (d=)";
 		goto fail;
 	}
 	sig.domain = lower_dup(t->value);
 	t = dkim_tags_get(&tags, "s");
-	if (!dns_name_is_valid(t->value)) {
+	if (!dkim_dns_name_is_valid(t->value)) {
 		*error_r = "bad selector (s=)";
 		goto fail;
 	}
@@ -398,7 +429,13 @@ dkim_signature_parse(const char *value, size_t len,
 		*error_r = "bad header list (h=)";
 		goto fail;
 	}
-	if ((t = dkim_tags_get(&tags, "i")) != NULL) {
+	for (size_t i = 0; ams && i < sig.n_headers; i++) {
+		if (strcmp(sig.headers[i], "arc-seal") == 0) {
+			*error_r = "ARC-Seal is signed (h=, RFC 8617 4.1.2)";
+			goto fail;
+		}
+	}
+	if (!ams && (t = dkim_tags_get(&tags, "i")) != NULL) {
 		if (!auid_in_domain(t->value, sig.domain)) {
 			*error_r = "i= is not within d=";
 			goto fail;
@@ -468,6 +505,20 @@ fail:
 	dkim_tags_deinit(&tags);
 	dkim_signature_deinit(&sig);
 	return -1;
+}
+
+int
+dkim_signature_parse(const char *value, size_t len,
+		     struct dkim_signature *sig_r, const char **error_r)
+{
+	return signature_parse(value, len, false, sig_r, NULL, error_r);
+}
+
+int
+dkim_ams_parse(const char *value, size_t len, struct dkim_signature *sig_r,
+	       unsigned *instance_r, const char **error_r)
+{
+	return signature_parse(value, len, true, sig_r, instance_r, error_r);
 }
 
 void
@@ -571,7 +622,7 @@ dkim_key_parse(const char *txt, size_t len, struct dkim_key *key_r,
 		goto fail;
 	}
 	buf_init(&der);
-	if (base64_fws_decode(t->value, &der) < 0) {
+	if (dkim_base64_fws_decode(t->value, &der) < 0) {
 		buf_deinit(&der);
 		*error_r = "key record: bad p= (base64)";
 		goto fail;

@@ -288,6 +288,36 @@ dkim_verifier_key_name(const struct dkim_verifier *v, size_t i)
 	return v->sigs[i].key_name;
 }
 
+bool
+dkim_verify_data(const struct dkim_key *key, enum dkim_algorithm alg,
+		 const uint8_t *data, size_t len, const uint8_t *sig,
+		 size_t sig_len)
+{
+	uint8_t digest[32];
+	EVP_MD_CTX *ctx;
+	bool ok;
+
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL)
+		abort();
+	if (alg == DKIM_ALG_RSA_SHA256) {
+		ok = EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL,
+					  key->pkey) == 1 &&
+		     EVP_DigestVerify(ctx, sig, sig_len, data, len) == 1;
+	} else {
+		/* RFC 8463 3: Ed25519 (pure) over the SHA-256 of the data */
+		unsigned dlen = 0;
+
+		ok = EVP_Digest(data, len, digest, &dlen, EVP_sha256(),
+				NULL) == 1 &&
+		     EVP_DigestVerifyInit(ctx, NULL, NULL, NULL,
+					  key->pkey) == 1 &&
+		     EVP_DigestVerify(ctx, sig, sig_len, digest, dlen) == 1;
+	}
+	EVP_MD_CTX_free(ctx);
+	return ok;
+}
+
 /* The header hash input and the signature check (RFC 6376 6.1.3). */
 static void
 check_signature(struct dkim_verifier *v, struct sig_state *s)
@@ -296,9 +326,7 @@ check_signature(struct dkim_verifier *v, struct sig_state *s)
 	const char *fs = v->msg.header.data + f->start;
 	size_t voff, len;
 	struct buf in, field;
-	uint8_t digest[32];
-	EVP_MD_CTX *ctx;
-	int ok = 0;
+	bool ok;
 
 	buf_init(&in);
 	buf_init(&field);
@@ -314,26 +342,8 @@ check_signature(struct dkim_verifier *v, struct sig_state *s)
 	dkim_header_canon(s->sig.hcanon, field.data, field.len, &in);
 	buf_deinit(&field);
 
-	ctx = EVP_MD_CTX_new();
-	if (ctx == NULL)
-		abort();
-	if (s->sig.alg == DKIM_ALG_RSA_SHA256) {
-		ok = EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL,
-					  s->key.pkey) == 1 &&
-		     EVP_DigestVerify(ctx, s->sig.b, s->sig.b_len,
-				      (const uint8_t *)in.data, in.len) == 1;
-	} else {
-		/* RFC 8463 3: Ed25519 (pure) over the SHA-256 of the data */
-		unsigned dlen = 0;
-
-		ok = EVP_Digest(in.data, in.len, digest, &dlen, EVP_sha256(),
-				NULL) == 1 &&
-		     EVP_DigestVerifyInit(ctx, NULL, NULL, NULL,
-					  s->key.pkey) == 1 &&
-		     EVP_DigestVerify(ctx, s->sig.b, s->sig.b_len, digest,
-				      dlen) == 1;
-	}
-	EVP_MD_CTX_free(ctx);
+	ok = dkim_verify_data(&s->key, s->sig.alg, (const uint8_t *)in.data,
+			      in.len, s->sig.b, s->sig.b_len);
 	buf_deinit(&in);
 	if (!ok) {
 		decide(s, s->key.testing ? DKIM_RESULT_NEUTRAL :

@@ -314,6 +314,9 @@ struct dkim_sign_params {
 	const char *const *headers;	/* NULL: dkim_sign_default_headers */
 	const char *const *oversign;	/* NULL: dkim_sign_default_oversign */
 	size_t header_max;		/* octets of the header kept; 0: 1 MiB */
+	/* > 0: make an ARC-Message-Signature of this instance instead
+	 * (RFC 8617 4.1.2: i=N, no v=, never l=); see arc.h */
+	unsigned arc_instance;
 };
 
 struct dkim_signer;

@@ -7,9 +7,21 @@
 #include <stddef.h>
 
 #include "mailauth/mailauth-settings.h"
+#include "mailauth/arc.h"
 #include "mailauth/spf.h"
 
 #define OFF(field) offsetof(struct config, field)
+
+static int
+arc_trusted_sealers_check(const char *value, char **error_r)
+{
+	char **domains = NULL;
+	size_t n = 0;
+	int ret = arc_domain_list_parse(value, &domains, &n, error_r);
+
+	arc_domain_list_free(&domains, n);
+	return ret;
+}
 
 static const struct setting mailauth_settings[] = {
 	{ .key = "spf_dns_mechanisms", .type = SETTING_UINT,
@@ -88,6 +100,33 @@ static const struct setting mailauth_settings[] = {
 	  .doc = "The authserv-id of the Authentication-Results field Herald "
 		 "adds (RFC 8601 2.5); incoming fields that claim it are "
 		 "removed. Unset: hostname." },
+	{ .key = "arc_verify", .type = SETTING_BOOL,
+	  .offset = OFF(mailauth.arc_verify), .def = "yes",
+	  .reloadable = true,
+	  .doc = "Inbound: verify the ARC chain (RFC 8617) of mail received "
+		 "on port 25 without AUTH and record arc= in "
+		 "Authentication-Results; needed by arc_seal and "
+		 "arc_trusted_sealers." },
+	{ .key = "arc_max_instances", .type = SETTING_UINT,
+	  .offset = OFF(mailauth.arc_max_instances), .def = "50", .min = 1,
+	  .max = 50, .reloadable = true,
+	  .doc = "ARC: a chain with more sets than this fails without a key "
+		 "lookup (RFC 8617 allows 50; each set costs a lookup and a "
+		 "signature check)." },
+	{ .key = "arc_seal", .type = SETTING_BOOL,
+	  .offset = OFF(mailauth.arc_seal), .def = "yes", .reloadable = true,
+	  .doc = "ARC: add an ARC set (seal) to mail received on port 25 "
+		 "that an alias forwards to an external address, signed "
+		 "with the RSA DKIM key of the alias's domain (else of "
+		 "hostname's domain); needs arc_verify." },
+	{ .key = "arc_trusted_sealers", .type = SETTING_STRING,
+	  .offset = OFF(mailauth.arc_trusted_sealers),
+	  .check = arc_trusted_sealers_check, .reloadable = true,
+	  .doc = "ARC: domains (comma-separated) whose ARC seal Herald "
+		 "trusts: mail failing DMARC whose chain passes and whose "
+		 "set sealed by one of them says DMARC (or aligned SPF or "
+		 "DKIM) passed is not rejected or quarantined (override "
+		 "trusted_forwarder). Unset: none." },
 };
 
 const struct setting_section mailauth_settings_section = {
@@ -95,7 +134,7 @@ const struct setting_section mailauth_settings_section = {
 	.settings = mailauth_settings,
 	.n_settings = sizeof(mailauth_settings) / sizeof(mailauth_settings[0]),
 	.doc = "Mail authentication: SPF checks, DKIM signing and "
-	       "verification (docs/mailauth.md).",
+	       "verification, ARC (docs/mailauth.md).",
 };
 
 void

@@ -14,6 +14,7 @@
 #include "conf/worker.h"
 #include "lib/mem.h"
 #include "mailauth/dmarc.h"
+#include "mailauth/arc.h"
 #include "mailauth/mailauth-settings.h"
 #include "mailauth/spf.h"
 #include "smtp/smtp-ar-filter.h"
@@ -36,6 +37,10 @@ struct smtp_authin {
 	/* DMARC: the verdict, filled at the end of data (authin_dmarc) */
 	bool dmarc_on;
 	struct dmarc_result dmarc;
+	/* ARC */
+	struct arc_verifier *arc;
+	struct arc_lookup *arc_lookup;
+	char *ar_body;		/* our A-R without its name, for the seal */
 	/* waiting at the end of data */
 	bool waiting;
 	char **received;
@@ -88,6 +93,9 @@ smtp_authin_reset(struct smtp_session *s)
 	spf_check_cancel(&a->spf);
 	dkim_lookup_cancel(&a->lookup);
 	dkim_verifier_free(&a->dkim);
+	arc_lookup_cancel(&a->arc_lookup);
+	arc_verifier_free(&a->arc);
+	free(a->ar_body);
 	smtp_ar_filter_deinit(&a->filter);
 	free(a->spf_domain);
 	free(a->spf_received);
@@ -163,6 +171,8 @@ smtp_authin_data_begin(struct smtp_session *s)
 	a->filtering = false;
 	dkim_lookup_cancel(&a->lookup);
 	dkim_verifier_free(&a->dkim);
+	arc_lookup_cancel(&a->arc_lookup);
+	arc_verifier_free(&a->arc);
 	/* without a resolver (it failed to start) DKIM is not checked */
 	if (session_checked(s) && m->dkim_verify && s->srv->w->dns != NULL) {
 		struct dkim_verify_limits lim = {
@@ -172,6 +182,14 @@ smtp_authin_data_begin(struct smtp_session *s)
 		};
 
 		a->dkim = dkim_verifier_new(&lim);
+	}
+	if (session_checked(s) && m->arc_verify && s->srv->w->dns != NULL) {
+		struct arc_verify_limits lim = {
+			.max_instances = m->arc_max_instances,
+			.header_max = (size_t)m->dkim_header_max,
+		};
+
+		a->arc = arc_verifier_new(&lim);
 	}
 }
 
@@ -185,6 +203,8 @@ smtp_authin_feed(struct smtp_session *s, const uint8_t *data, size_t len,
 	 * still counts in its signature */
 	if (a->dkim != NULL)
 		dkim_verifier_feed(a->dkim, data, len);
+	if (a->arc != NULL)
+		arc_verifier_feed(a->arc, data, len);
 	if (!a->filtering) {
 		smtp_ar_filter_deinit(&a->filter);
 		smtp_ar_filter_init(&a->filter, authserv_id(s), out, s);
@@ -202,6 +222,15 @@ dkim_lookups_done(void *ctx)
 	authin_maybe_continue(s);
 }
 
+static void
+arc_lookups_done(void *ctx)
+{
+	struct smtp_session *s = ctx;
+
+	s->authin->arc_lookup = NULL;
+	authin_maybe_continue(s);
+}
+
 void
 smtp_authin_data_end(struct smtp_session *s)
 {
@@ -215,6 +244,12 @@ smtp_authin_data_end(struct smtp_session *s)
 		dkim_verifier_finish(a->dkim);
 		a->lookup = dkim_verifier_lookup(a->dkim, s->srv->w->dns,
 						 dkim_lookups_done, s);
+	}
+	/* the ARC keys in the same round trip as DKIM's */
+	if (a->arc != NULL) {
+		arc_verifier_finish(a->arc);
+		a->arc_lookup = arc_verifier_lookup(a->arc, s->srv->w->dns,
+						    arc_lookups_done, s);
 	}
 }
 
@@ -313,6 +348,24 @@ authin_dmarc(struct smtp_session *s)
 	 *    &a->dmarc (every field it needs is in struct dmarc_result) */
 }
 
+/* RFC 8617 10.1: arc=, with the client's address (smtp.remote-ip) */
+static void
+arc_resinfo(struct smtp_session *s, struct buf *out,
+	    const struct arc_verify_result *r)
+{
+	buf_printf(out, "arc=%s", arc_result_name(r->result));
+	if (r->result == ARC_RESULT_NONE)
+		return;
+	if (r->result == ARC_RESULT_FAIL && r->reason != NULL) {
+		buf_puts(out, " reason=");
+		put_value(out, r->reason);
+	}
+	if (r->result == ARC_RESULT_PASS && r->as_domain != NULL)
+		buf_printf(out, " (i=%u; sealed by %s)", r->instances,
+			   r->as_domain);
+	buf_printf(out, " smtp.remote-ip=%s", ioev_conn_peer_ip(s->conn));
+}
+
 static void
 authin_finish(struct smtp_session *s)
 {
@@ -320,7 +373,9 @@ authin_finish(struct smtp_session *s)
 	struct buf hdr, logd;
 	char dbuf[300];
 	size_t n = a->dkim != NULL ? dkim_verifier_count(a->dkim) : 0;
-	bool any = a->spf_on || a->dkim != NULL;
+	bool any = a->spf_on || a->dkim != NULL || a->arc != NULL;
+	const struct arc_verify_result *ar = a->arc != NULL ?
+		arc_verifier_result(a->arc) : NULL;
 
 	authin_dmarc(s);
 	buf_init(&hdr);
@@ -348,6 +403,12 @@ authin_finish(struct smtp_session *s)
 				   log_str(dbuf, sizeof(dbuf),
 					   r->domain != NULL ? r->domain : ""));
 		}
+		if (ar != NULL) {
+			buf_puts(&hdr, ";\r\n\t");
+			arc_resinfo(s, &hdr, ar);
+		}
+		/* the body again for our ARC set's AAR (RFC 8617 5.1) */
+		a->ar_body = xstrdup(hdr.data + strlen("Authentication-Results: "));
 		buf_puts(&hdr, "\r\n");
 	}
 	if (a->spf_received != NULL)
@@ -359,11 +420,12 @@ authin_finish(struct smtp_session *s)
 	}
 	if (any || a->filter.removed > 0)
 		log_info(s->msg_id, "mailauth", "verdicts", "spf=%s "
-			 "spf_domain=%s dkim=%s ar_removed=%u",
+			 "spf_domain=%s dkim=%s arc=%s ar_removed=%u",
 			 a->spf_on ? spf_result_name(a->spf_result) : "off",
 			 log_str(dbuf, sizeof(dbuf), a->spf_domain != NULL
 				 ? a->spf_domain : ""),
 			 a->dkim == NULL ? "off" : n == 0 ? "none" : logd.data,
+			 ar == NULL ? "off" : arc_result_name(ar->result),
 			 a->filter.removed);
 	buf_deinit(&hdr);
 	buf_deinit(&logd);
@@ -374,11 +436,28 @@ authin_maybe_continue(struct smtp_session *s)
 {
 	struct smtp_authin *a = s->authin;
 
-	if (!a->waiting || a->spf != NULL || a->lookup != NULL)
+	if (!a->waiting || a->spf != NULL || a->lookup != NULL ||
+	    a->arc_lookup != NULL)
 		return;
 	a->waiting = false;
 	authin_finish(s);
 	a->cont(a->cont_ctx);
+}
+
+void
+smtp_authin_take_arc(struct smtp_session *s, struct arc_verifier **arc_r,
+		     char **ar_body_r)
+{
+	struct smtp_authin *a = s->authin;
+
+	*arc_r = NULL;
+	*ar_body_r = NULL;
+	if (a == NULL || a->arc == NULL || a->ar_body == NULL)
+		return;
+	*arc_r = a->arc;
+	*ar_body_r = a->ar_body;
+	a->arc = NULL;
+	a->ar_body = NULL;
 }
 
 void

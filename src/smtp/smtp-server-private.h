@@ -180,6 +180,12 @@ void smtp_authin_data_end(struct smtp_session *s);
  * the verdicts logged. */
 void smtp_authin_wait(struct smtp_session *s, char **received,
 		      void (*cont)(void *ctx), void *ctx);
+/* After the wait: hands the verified ARC chain and the
+ * Authentication-Results body (without "Authentication-Results: ") to the
+ * caller, for sealing; both NULL when ARC was not checked. */
+struct arc_verifier;
+void smtp_authin_take_arc(struct smtp_session *s, struct arc_verifier **arc_r,
+			  char **ar_body_r);
 /* Cancels the checks, frees the state (smtp_session_reset_tx). */
 void smtp_authin_reset(struct smtp_session *s);
 

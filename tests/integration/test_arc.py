@@ -1,0 +1,206 @@
+"""ARC (RFC 8617, docs/mailauth.md "ARC"): chains sealed by dkimpy (one
+and two hops) verify as arc=pass in Herald's Authentication-Results; a
+message changed after sealing, a missing ARC-Seal, a gap in the instances
+and a cv=fail seal give arc=fail; no ARC fields give arc=none. The keys
+are served by a real unbound on loopback; mail is sent with smtplib and
+read back with imaplib."""
+import email
+import imaplib
+import re
+import smtplib
+import subprocess
+
+import dkim
+import pytest
+
+from dns_util import txt_rdata
+
+USER, PASSWORD = "bob@example.test", "pw"
+HOST = "mail.example.test"
+
+
+def make_key(d, name):
+    subprocess.run(["dknewkey", "--ktype", "rsa", name], cwd=d, check=True,
+                   capture_output=True)
+    with open(d / f"{name}.dns") as f:
+        rec = f.read().strip()
+    with open(d / f"{name}.key", "rb") as f:
+        priv = f.read()
+    return priv, rec
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    d = tmp_path_factory.mktemp("arckeys")
+    return {dom: make_key(d, dom.split(".")[0])
+            for dom in ("fwd1.test", "fwd2.test", "orig.test")}
+
+
+def key_records(keys):
+    return {f"arc._domainkey.{dom}": [
+        ("TXT", txt_rdata([rec[i:i + 255] for i in range(0, len(rec), 255)]))]
+        for dom, (_, rec) in keys.items()}
+
+
+@pytest.fixture
+def site(herald_factory, dns_server_factory, keys):
+    dns = dns_server_factory(records=key_records(keys))
+    h = herald_factory(listeners=("smtp", "imap"), sections={
+        "dns": dns.herald_config(timeout="2s"),
+        "mailauth": "dkim_verify = on\narc_verify = on",
+    }, hostname=HOST)
+    h.add_domain()
+    h.add_user(USER, PASSWORD)
+    h.start()
+    return h
+
+
+def message(subject="hi", body="Hello Bob,\r\n\r\nbye.\r\n"):
+    return (f"From: Carol <carol@orig.test>\r\nTo: <{USER}>\r\n"
+            f"Subject: {subject}\r\n"
+            f"Date: Mon, 07 Dec 2026 02:00:00 +0000\r\n"
+            f"Message-ID: <{subject.replace(' ', '.')}@orig.test>\r\n"
+            f"\r\n{body}").encode()
+
+
+def seal(keys, msg, domain, results):
+    """One hop: the forwarder's Authentication-Results, then its ARC set
+    (dkimpy reads the cv= from arc= in that field)."""
+    ar = f"Authentication-Results: {domain}; {results}\r\n".encode()
+    msg = ar + msg
+    hdrs = dkim.arc_sign(msg, b"arc", domain.encode(), keys[domain][0],
+                         domain.encode())
+    assert len(hdrs) == 3, hdrs
+    return b"".join(hdrs) + msg
+
+
+def one_hop(keys, subject="one"):
+    return seal(keys, message(subject), "fwd1.test",
+                "spf=pass smtp.mailfrom=orig.test")
+
+
+def two_hops(keys, subject="two", cv="pass"):
+    return seal(keys, one_hop(keys, subject), "fwd2.test",
+                f"arc={cv}; dkim=none")
+
+
+def send(h, msg):
+    with smtplib.SMTP("127.0.0.1", h.ports["smtp"], local_hostname="c.test",
+                      timeout=30) as c:
+        c.sendmail("carol@orig.test", [USER], msg)
+
+
+def fetch_last(h):
+    m = imaplib.IMAP4("127.0.0.1", h.ports["imap"], timeout=30)
+    try:
+        m.login(USER, PASSWORD)
+        m.select("INBOX")
+        typ, data = m.search(None, "ALL")
+        last = data[0].split()[-1]
+        typ, data = m.fetch(last, "(BODY.PEEK[])")
+        return data[0][1]
+    finally:
+        m.logout()
+
+
+def our_ar(raw):
+    mine = [f for f in email.message_from_bytes(raw).get_all(
+        "Authentication-Results") or []
+        if re.match(r"\s*" + re.escape(HOST) + r"\s*;", f)]
+    assert len(mine) == 1, raw
+    return re.sub(r"\s+", " ", mine[0])
+
+
+def drop_field(msg, name, instance):
+    """msg without the field name of instance (folded lines included)."""
+    head, body = msg.split(b"\r\n\r\n", 1)
+    fields = re.split(rb"\r\n(?![ \t])", head)
+    keep = [f for f in fields if not (
+        f.lower().startswith(name.lower() + b":") and
+        re.search(rb"\bi=%d;" % instance, f))]
+    assert len(keep) == len(fields) - 1
+    return b"\r\n".join(keep) + b"\r\n\r\n" + body
+
+
+def test_dkimpy_chain_verifies_with_dkimpy(keys):
+    """The test's own chains are good ones (dkimpy verifies them)."""
+    def dnsfunc(name, timeout=5):
+        name = name.decode().rstrip(".")
+        for dom, (_, rec) in keys.items():
+            if name == f"arc._domainkey.{dom}":
+                return rec.encode()
+        return None
+    cv, _, why = dkim.arc_verify(two_hops(keys), dnsfunc=dnsfunc)
+    assert cv == b"pass", why
+
+
+@pytest.mark.parametrize("hops", [1, 2])
+def test_sealed_chain_passes(site, keys, hops):
+    msg = one_hop(keys, "p1") if hops == 1 else two_hops(keys, "p2")
+    send(site, msg)
+    ar = our_ar(fetch_last(site))
+    sealer = "fwd1.test" if hops == 1 else "fwd2.test"
+    assert f"arc=pass (i={hops}; sealed by {sealer}) " \
+           f"smtp.remote-ip=127.0.0.1" in ar, ar
+    assert site.wait_log("arc=pass")
+
+
+def test_changed_after_sealing_fails(site, keys):
+    msg = two_hops(keys, "changed").replace(b"bye.", b"BYE!")
+    send(site, msg)
+    ar = our_ar(fetch_last(site))
+    assert 'arc=fail reason="ARC-Message-Signature i=2: body hash ' \
+           'mismatch"' in ar, ar
+    assert site.wait_log("arc=fail")
+
+
+def test_changed_header_fails(site, keys):
+    msg = two_hops(keys, "subj").replace(b"Subject: subj",
+                                         b"Subject: [list] subj")
+    send(site, msg)
+    assert 'arc=fail reason="ARC-Message-Signature i=2: signature ' \
+           'mismatch"' in our_ar(fetch_last(site))
+
+
+@pytest.mark.parametrize("case,reason", [
+    ("no-seal", "instance 2 has no ARC-Seal"),
+    ("gap", "instance 1 has no ARC-Authentication-Results"),
+    ("cv-fail", "ARC-Seal i=2 says cv=fail: the chain has ended"),
+    # the seals are checked from the latest down: i=2 covers set 1 too
+    ("seal-changed", "ARC-Seal i=2: signature mismatch"),
+])
+def test_broken_chain_fails(site, keys, case, reason):
+    if case == "no-seal":
+        msg = drop_field(two_hops(keys, case), b"ARC-Seal", 2)
+    elif case == "gap":
+        msg = two_hops(keys, case)
+        for name in (b"ARC-Seal", b"ARC-Message-Signature",
+                     b"ARC-Authentication-Results"):
+            msg = drop_field(msg, name, 1)
+    elif case == "cv-fail":
+        msg = two_hops(keys, case, cv="fail")
+        assert re.search(rb"ARC-Seal: i=2;[^:]*cv=fail", msg)
+    else:
+        # the first hop's recorded results changed: its seal breaks
+        msg = two_hops(keys, case).replace(
+            b"i=1; fwd1.test; spf=pass", b"i=1; fwd1.test; spf=fail")
+    send(site, msg)
+    ar = our_ar(fetch_last(site))
+    assert f'arc=fail reason="{reason}"' in ar, ar
+
+
+def test_no_arc_is_none(site):
+    send(site, message("plain"))
+    ar = our_ar(fetch_last(site))
+    assert "arc=none" in ar
+    assert site.wait_log("dkim=none arc=none")
+
+
+def test_missing_key_fails(site, keys):
+    msg = seal(keys, message("nokey"), "fwd1.test", "spf=pass "
+               "smtp.mailfrom=orig.test").replace(b"d=fwd1.test",
+                                                  b"d=gone.test")
+    send(site, msg)
+    ar = our_ar(fetch_last(site))
+    assert re.search(r'arc=fail reason="ARC-Message-Signature i=1: no key '
+                     r'\(nxdomain\)"', ar), ar
