@@ -367,7 +367,7 @@ ar_parse(struct ar_reader *r, struct arc_aar *ar, const char **error_r)
 	buf_init(&tmp);
 	if (!skip_cfws(r))
 		goto out;
-	if (!read_value(r, 0, &tmp)) {
+	if (!read_value(r, 0, &tmp) || tmp.len == 0) {
 		r->error = r->error != NULL ? r->error : "no authserv-id";
 		goto out;
 	}
