@@ -22,8 +22,9 @@ dns_usage(FILE *fp)
 	fprintf(fp,
 		"usage: herald dns lookup [-c FILE] [--sync] [--repeat N] TYPE NAME\n\n"
 		"lookup  look NAME up with the resolver and [dns] settings of\n"
-		"        the config; TYPE is A, AAAA, MX, TXT, TLSA or PTR (for\n"
-		"        PTR, NAME may be an IP address). Prints the status\n"
+		"        the config; TYPE is A, AAAA, MX, TXT, SRV, TLSA or\n"
+		"        PTR (for PTR, NAME may be an IP address). Prints the\n"
+		"        status\n"
 		"        (ok, nxdomain, nodata, servfail, timeout, error), the\n"
 		"        DNSSEC state, the TTLs and the records. --repeat looks\n"
 		"        it up N times in a row (the later ones from the cache);\n"
@@ -88,6 +89,11 @@ print_result(const struct dns_result *res)
 				print_txt_string(rr->txt.strings[j],
 						 rr->txt.string_lens[j]);
 			}
+			break;
+		case DNS_TYPE_SRV:
+			printf("%u %u %u %s", rr->srv.priority, rr->srv.weight,
+			       rr->srv.port,
+			       rr->srv.target[0] != '\0' ? rr->srv.target : ".");
 			break;
 		case DNS_TYPE_TLSA:
 			printf("%u %u %u ", rr->tlsa.usage, rr->tlsa.selector,
@@ -209,7 +215,7 @@ cli_dns(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	if (dns_type_parse(argv[optind + 1], &type) < 0) {
-		cli_error("unknown record type '%s' (A, AAAA, MX, TXT, TLSA, PTR)",
+		cli_error("unknown record type '%s' (A, AAAA, MX, TXT, SRV, TLSA, PTR)",
 			  argv[optind + 1]);
 		return CLI_USAGE;
 	}

@@ -151,6 +151,24 @@ dns_rdata_parse(enum dns_type type, const uint8_t *data, size_t len,
 		return 0;
 	case DNS_TYPE_TXT:
 		return parse_txt(data, len, &rr_r->txt, error_r);
+	case DNS_TYPE_SRV:
+		/* priority, weight, port, then the target (RFC 2782) */
+		if (len < 7) {
+			*error_r = "SRV record too short";
+			return -1;
+		}
+		pos = 6;
+		if (dns_wire_name(data, len, &pos, name, error_r) < 0)
+			return -1;
+		if (pos != len) {
+			*error_r = "SRV record with trailing data";
+			return -1;
+		}
+		rr_r->srv.priority = (uint16_t)(data[0] << 8 | data[1]);
+		rr_r->srv.weight = (uint16_t)(data[2] << 8 | data[3]);
+		rr_r->srv.port = (uint16_t)(data[4] << 8 | data[5]);
+		rr_r->srv.target = xstrdup(name);
+		return 0;
 	case DNS_TYPE_TLSA:
 		if (len < 3) {
 			*error_r = "TLSA record too short";

@@ -23,6 +23,7 @@ static const struct {
 	{ DNS_TYPE_MX, "MX" },
 	{ DNS_TYPE_TXT, "TXT" },
 	{ DNS_TYPE_TLSA, "TLSA" },
+	{ DNS_TYPE_SRV, "SRV" },
 	{ DNS_TYPE_PTR, "PTR" },
 };
 
@@ -193,6 +194,9 @@ rr_copy(enum dns_type type, struct dns_rr *dst, const struct dns_rr *src)
 	case DNS_TYPE_PTR:
 		dst->ptr = xstrdup(src->ptr);
 		break;
+	case DNS_TYPE_SRV:
+		dst->srv.target = xstrdup(src->srv.target);
+		break;
 	case DNS_TYPE_TXT:
 		dst->txt.text = xmemdup(src->txt.text, src->txt.text_len + 1);
 		dst->txt.strings = xcalloc(src->txt.n_strings + 1,
@@ -224,6 +228,9 @@ rr_free(enum dns_type type, struct dns_rr *rr)
 		break;
 	case DNS_TYPE_PTR:
 		free(rr->ptr);
+		break;
+	case DNS_TYPE_SRV:
+		free(rr->srv.target);
 		break;
 	case DNS_TYPE_TXT:
 		for (size_t i = 0; i < rr->txt.n_strings; i++)
@@ -262,6 +269,9 @@ dns_result_size(const struct dns_result *r)
 			break;
 		case DNS_TYPE_PTR:
 			n += strlen(rr->ptr) + 1;
+			break;
+		case DNS_TYPE_SRV:
+			n += strlen(rr->srv.target) + 1;
 			break;
 		case DNS_TYPE_TXT:
 			n += 2 * (rr->txt.text_len + 1) +

@@ -27,6 +27,7 @@ enum dns_type {
 	DNS_TYPE_MX = 15,
 	DNS_TYPE_TXT = 16,
 	DNS_TYPE_AAAA = 28,
+	DNS_TYPE_SRV = 33,
 	DNS_TYPE_TLSA = 52,
 };
 
@@ -79,6 +80,15 @@ struct dns_txt {
 	size_t *string_lens;
 };
 
+/* One SRV record (RFC 2782): the mail services of RFC 6186 and 8314. */
+struct dns_srv {
+	uint16_t priority;
+	uint16_t weight;
+	uint16_t port;
+	char *target;		/* lower case, no trailing dot; "" for "."
+				 * (the service is not offered) */
+};
+
 /* One TLSA record (RFC 6698 2.1). */
 struct dns_tlsa {
 	uint8_t usage;
@@ -98,6 +108,7 @@ struct dns_rr {
 		struct dns_addr addr;
 		struct dns_txt txt;
 		struct dns_tlsa tlsa;
+		struct dns_srv srv;
 		char *ptr;	/* lower case, no trailing dot */
 	};
 };

@@ -5,7 +5,8 @@
  * record type; the rest is the rdata. A decoded record stays inside what
  * it was given: names are host-name text of at most 253 octets, TXT
  * strings add up to the join, TLSA data is the rdata after 3 octets.
- * A seventh choice feeds the rest to the name check instead (UTF-8
+ * The eighth choice is SRV (added after the name check, so the seeds keep
+ * their meaning). A seventh choice feeds the rest to the name check instead (UTF-8
  * labels become A-labels): what it accepts is ASCII of at most 253
  * octets that it accepts again unchanged.
  */
@@ -46,7 +47,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	if (data[0] % 7 == 6) {
+	if (data[0] % 8 == 6) {
 		char in[DNS_NAME_MAX * 4 + 2], out[DNS_NAME_MAX + 1];
 
 		if (size - 1 >= sizeof(in) || memchr(data + 1, 0, size - 1))
@@ -65,7 +66,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_name(out);
 		return 0;
 	}
-	type = types[data[0] % 6];
+	type = data[0] % 8 == 7 ? DNS_TYPE_SRV : types[data[0] % 8];
 	res = dns_result_new("fuzz.test", type);
 	if (dns_rdata_parse(type, data + 1, size - 1, &res->rrs[0], &err) < 0) {
 		if (err == NULL)
@@ -80,6 +81,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case DNS_TYPE_PTR:
 		check_name(res->rrs[0].ptr);
+		break;
+	case DNS_TYPE_SRV:
+		check_name(res->rrs[0].srv.target);
 		break;
 	case DNS_TYPE_TXT:
 		for (size_t i = 0; i < res->rrs[0].txt.n_strings; i++)

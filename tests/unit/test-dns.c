@@ -206,6 +206,12 @@ static const struct rdata_case rdata_cases[] = {
 	{ DNS_TYPE_TXT, RD("\x05" "abc"), -1, NULL },
 	{ DNS_TYPE_TXT, RD(""), -1, NULL },
 	{ DNS_TYPE_TLSA, RD("\x03\x01\x01\xab\xcd"), 0, "3 1 1 abcd" },
+	{ DNS_TYPE_SRV, RD("\x00\x00\x00\x01\x03\xe1\x04MAIL\x07" "example\x00"),
+	  0, "0 1 993 mail.example" },
+	{ DNS_TYPE_SRV, RD("\x00\x00\x00\x00\x00\x00\x00"), 0, "0 0 0 " },
+	{ DNS_TYPE_SRV, RD("\x00\x00\x00\x00\x00\x00"), -1, NULL },
+	{ DNS_TYPE_SRV, RD("\x00\x00\x00\x00\x00\x00\x00\x00"), -1, NULL },
+	{ DNS_TYPE_SRV, RD("\x00\x00\x00\x00\x00\x19\x05mx"), -1, NULL },
 	{ DNS_TYPE_TLSA, RD("\x03\x01"), -1, NULL },
 };
 
@@ -227,6 +233,10 @@ rr_text(enum dns_type type, const struct dns_rr *rr, char *out, size_t n)
 		break;
 	case DNS_TYPE_TXT:
 		snprintf(out, n, "%s|%zu", rr->txt.text, rr->txt.n_strings);
+		break;
+	case DNS_TYPE_SRV:
+		snprintf(out, n, "%u %u %u %s", rr->srv.priority,
+			 rr->srv.weight, rr->srv.port, rr->srv.target);
 		break;
 	case DNS_TYPE_TLSA:
 		snprintf(out, n, "%u %u %u %02x%02x", rr->tlsa.usage,
