@@ -19,6 +19,9 @@ apt_install swaks libnet-ssleay-perl postfix fetchmail getmail6 fail2ban
 # package from starting a system instance on port 53), ldnsutils signs a
 # DNSSEC test zone (ldns-keygen, ldns-signzone) and queries it (drill)
 apt_install unbound ldnsutils
+# a second zone parser for the zone file `herald dns DOMAIN` prints
+# (test_dns_cmd: named-checkzone)
+apt_install bind9-utils
 # the outbound SMTP client (issue 12) against another implementation:
 # aiosmtpd, Python's asyncio SMTP server (test_smtp_client); Postfix's
 # smtp-sink comes with postfix above

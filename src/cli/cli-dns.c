@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * herald dns lookup: one lookup through Herald's resolver (src/dns/) with
- * the [dns] settings of a config, printed with its status, DNSSEC state,
- * TTLs and records. For admins checking what the queue will see, and for
- * the integration tests of the DNS module (docs/dns.md).
+ * herald dns: the option parsing of the group, and `herald dns lookup`:
+ * one lookup through Herald's resolver (src/dns/) with the [dns] settings
+ * of a config, printed with its status, DNSSEC state, TTLs and records
+ * (docs/dns.md). `herald dns DOMAIN` and `check` are cli-dns-publish.c.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli-dns.h"
 #include "cli/cli.h"
 #include "conf/config.h"
 #include "dns/dns.h"
@@ -20,17 +21,37 @@ static void
 dns_usage(FILE *fp)
 {
 	fprintf(fp,
-		"usage: herald dns lookup [-c FILE] [--sync] [--repeat N] TYPE NAME\n\n"
+		"usage: herald dns [-c FILE] [--selector S] [--ttl N] [--json]\n"
+		"                  [--dmarc-policy none|quarantine|reject]\n"
+		"                  [--report-address ADDR]\n"
+		"                  [--mta-sts-mode testing|enforce] DOMAIN\n"
+		"       herald dns check [-c FILE] [same options] DOMAIN\n"
+		"       herald dns lookup [-c FILE] [--sync] [--repeat N] TYPE NAME\n\n"
+		"DOMAIN  print the records DOMAIN (a domain of this server)\n"
+		"        should publish, as a zone file with a comment on each:\n"
+		"        MX, SPF, DKIM (each key of the domain that is active,\n"
+		"        next or retired but still to be kept), DMARC, MTA-STS,\n"
+		"        TLS-RPT, the SRV records of RFC 6186/8314, and hints\n"
+		"        for the A/AAAA of the hostname and for autoconfig.\n"
+		"        --selector: only that DKIM key; --ttl: a TTL column;\n"
+		"        --json: [{name, type, value, purpose}]; reports go to\n"
+		"        postmaster@DOMAIN unless --report-address.\n"
+		"check   look each of those records up with the [dns]\n"
+		"        settings and print one line per record: ok, warn,\n"
+		"        missing, wrong or error (the lookup failed), what was\n"
+		"        found and what was expected, then a summary. Exit\n"
+		"        status 0 when MX, the hostname's address, SPF, the\n"
+		"        active DKIM keys and DMARC are ok (or only warned\n"
+		"        about), 1 otherwise.\n"
 		"lookup  look NAME up with the resolver and [dns] settings of\n"
 		"        the config; TYPE is A, AAAA, MX, TXT, SRV, TLSA or\n"
 		"        PTR (for PTR, NAME may be an IP address). Prints the\n"
-		"        status\n"
-		"        (ok, nxdomain, nodata, servfail, timeout, error), the\n"
-		"        DNSSEC state, the TTLs and the records. --repeat looks\n"
-		"        it up N times in a row (the later ones from the cache);\n"
-		"        --sync uses the blocking variant instead of the event\n"
-		"        loop. Exit status 0 when the last answer is ok, 1\n"
-		"        otherwise.\n");
+		"        status (ok, nxdomain, nodata, servfail, timeout,\n"
+		"        error), the DNSSEC state, the TTLs and the records.\n"
+		"        --repeat looks it up N times in a row (the later ones\n"
+		"        from the cache); --sync uses the blocking variant\n"
+		"        instead of the event loop. Exit status 0 when the last\n"
+		"        answer is ok, 1 otherwise.\n");
 }
 
 /* TXT strings in zone-file presentation: quoted, with \" \\ and \DDD. */
@@ -175,16 +196,23 @@ cli_dns(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "sync", no_argument, NULL, 's' },
 		{ "repeat", required_argument, NULL, 'r' },
+		{ "selector", required_argument, NULL, 'S' },
+		{ "ttl", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "dmarc-policy", required_argument, NULL, 'p' },
+		{ "report-address", required_argument, NULL, 'a' },
+		{ "mta-sts-mode", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cli_dns_publish_opts po = { 0 };
 	const char *path = NULL;
 	bool sync = false;
-	unsigned long repeat = 1;
+	unsigned long repeat = 1, ttl;
 	enum dns_type type;
 	struct config *cfg;
 	char *end;
-	int c, ret;
+	int c, ret, npos;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -202,6 +230,50 @@ cli_dns(int argc, char **argv)
 				return CLI_USAGE;
 			}
 			break;
+		case 'S':
+			po.selector = optarg;
+			break;
+		case 't':
+			ttl = strtoul(optarg, &end, 10);
+			/* RFC 2181 8: a TTL is at most 2^31 - 1 */
+			if (*end != '\0' || optarg[0] == '-' || ttl == 0 ||
+			    ttl > 2147483647UL) {
+				cli_error("--ttl takes 1 to 2147483647 seconds");
+				return CLI_USAGE;
+			}
+			po.ttl = (unsigned)ttl;
+			break;
+		case 'j':
+			po.json = true;
+			break;
+		case 'p':
+			if (strcmp(optarg, "none") != 0 &&
+			    strcmp(optarg, "quarantine") != 0 &&
+			    strcmp(optarg, "reject") != 0) {
+				cli_error("--dmarc-policy takes none, quarantine "
+					  "or reject");
+				return CLI_USAGE;
+			}
+			po.dmarc_policy = optarg;
+			break;
+		case 'a':
+			if (strchr(optarg, '@') == NULL ||
+			    strpbrk(optarg, " \t;,!\"\\") != NULL) {
+				cli_error("--report-address takes an address "
+					  "(reports@example.com)");
+				return CLI_USAGE;
+			}
+			po.report_address = optarg;
+			break;
+		case 'm':
+			if (strcmp(optarg, "testing") != 0 &&
+			    strcmp(optarg, "enforce") != 0) {
+				cli_error("--mta-sts-mode takes testing or "
+					  "enforce");
+				return CLI_USAGE;
+			}
+			po.mta_sts_enforce = strcmp(optarg, "enforce") == 0;
+			break;
 		case 'h':
 			dns_usage(stdout);
 			return CLI_OK;
@@ -210,19 +282,34 @@ cli_dns(int argc, char **argv)
 			return CLI_USAGE;
 		}
 	}
-	if (optind + 3 != argc || strcmp(argv[optind], "lookup") != 0) {
-		dns_usage(stderr);
-		return CLI_USAGE;
+	npos = argc - optind;
+	if (npos == 3 && strcmp(argv[optind], "lookup") == 0) {
+		if (dns_type_parse(argv[optind + 1], &type) < 0) {
+			cli_error("unknown record type '%s' (A, AAAA, MX, TXT, "
+				  "SRV, TLSA, PTR)", argv[optind + 1]);
+			return CLI_USAGE;
+		}
+		if ((cfg = cli_load_config(path)) == NULL)
+			return CLI_ERROR;
+		log_set_level(cfg->log_level);
+		ret = run_lookup(cfg, sync, (unsigned)repeat, type,
+				 argv[optind + 2]);
+		config_free(&cfg);
+		return ret;
 	}
-	if (dns_type_parse(argv[optind + 1], &type) < 0) {
-		cli_error("unknown record type '%s' (A, AAAA, MX, TXT, SRV, TLSA, PTR)",
-			  argv[optind + 1]);
+	if (!((npos == 2 && strcmp(argv[optind], "check") == 0) ||
+	      (npos == 1 && strcmp(argv[optind], "lookup") != 0 &&
+	       strcmp(argv[optind], "check") != 0))) {
+		dns_usage(stderr);
 		return CLI_USAGE;
 	}
 	if ((cfg = cli_load_config(path)) == NULL)
 		return CLI_ERROR;
 	log_set_level(cfg->log_level);
-	ret = run_lookup(cfg, sync, (unsigned)repeat, type, argv[optind + 2]);
+	if (npos == 2)
+		ret = cli_dns_check(cfg, argv[optind + 1], &po);
+	else
+		ret = cli_dns_publish(cfg, argv[optind], &po);
 	config_free(&cfg);
 	return ret;
 }

@@ -34,7 +34,8 @@ int cli_user(int argc, char **argv);
 int cli_alias(int argc, char **argv);
 /* `herald index run|rebuild`: the full-text search index. */
 int cli_index(int argc, char **argv);
-/* `herald dns lookup TYPE NAME`: one lookup through src/dns/. */
+/* `herald dns DOMAIN|check DOMAIN|lookup TYPE NAME` (cli-dns.c,
+ * cli-dns-publish.c). */
 int cli_dns(int argc, char **argv);
 /* `herald dkim keygen|list|sign|verify` (cli-dkim.c). */
 int cli_dkim(int argc, char **argv);
