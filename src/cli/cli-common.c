@@ -17,7 +17,7 @@ const struct cli_command cli_commands[] = {
 	{ "user", cli_user, "add, delete, list users; set passwords" },
 	{ "alias", cli_alias, "add, delete or list aliases" },
 	{ "index", cli_index, "run or rebuild the full-text search index" },
-	{ "dns", cli_dns, "records to publish (dns DOMAIN), check them (dns check DOMAIN), lookups" },
+	{ "dns", cli_dns, "records to publish (dns DOMAIN), check them (dns check DOMAIN); dns lookup TYPE NAME" },
 	{ "dkim", cli_dkim, "DKIM keys (keygen, list); sign or verify a message" },
 	{ "spf", cli_spf, "check SPF for an address and sender (spf check IP SENDER)" },
 	{ "sendmail", cli_sendmail, "inject a message from stdin (sendmail-compatible)" },

@@ -22,6 +22,8 @@ RECORDS = {
     "example.org": [("MX", "10 example.org."), ("A", "127.0.0.3")],
     "null.example.org": [("MX", "0 .")],
     "_25._tcp.mx.example.test": [("TLSA", "3 1 1 0a0b0c0d0e0f")],
+    "_imaps._tcp.example.test": [("SRV", "0 1 993 MX.example.test.")],
+    "_pop3._tcp.example.test": [("SRV", "0 0 0 .")],
     "alias.example.test": [("CNAME", "alias2.example.test.")],
     "alias2.example.test": [("CNAME", "mx.example.test.")],
     "short.example.test": [("A", "127.0.0.9", 2)],
@@ -92,6 +94,8 @@ def test_null_mx(conf):
     ("AAAA", "mx.example.test", "AAAA ::1"),
     ("A", "example.org", "A 127.0.0.3"),
     ("TLSA", "_25._tcp.mx.example.test", "TLSA 3 1 1 0a0b0c0d0e0f"),
+    ("SRV", "_imaps._tcp.example.test", "SRV 0 1 993 mx.example.test"),
+    ("SRV", "_pop3._tcp.example.test", "SRV 0 0 0 ."),
     ("PTR", "4.3.2.1.in-addr.arpa", "PTR mx.example.test"),
     ("PTR", "1.2.3.4", "PTR mx.example.test"),
 ])
@@ -381,7 +385,7 @@ def test_help_names_the_lookup():
     p = subprocess.run([HERALD_BIN, "dns", "--help"], capture_output=True,
                        text=True, timeout=30)
     assert p.returncode == 0 and "herald dns lookup" in p.stdout
-    p = subprocess.run([HERALD_BIN, "dns", "lookup", "SRV", "x.test"],
+    p = subprocess.run([HERALD_BIN, "dns", "lookup", "CNAME", "x.test"],
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 2 and "unknown record type" in p.stderr
 
