@@ -11,6 +11,7 @@
 #include "dns/dns.h"
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "mailauth/dmarc.h"
 #include "queue/queue.h"
 #include "store/store.h"
 
@@ -41,6 +42,21 @@ serve_worker_init(struct worker *w, char **error_r)
 		log_warn(NULL, "mailauth", "resolver-failed", "error=\"%s\"",
 			 err != NULL ? err : "?");
 	}
+	/* DMARC's organisational domains: read by each worker of a
+	 * generation, so SIGHUP reads the file again */
+	if (w->cfg->mailauth.dmarc != CONFIG_DMARC_OFF) {
+		char *perr = NULL;
+
+		w->psl = dmarc_psl_load(w->cfg->mailauth.psl_file, &perr);
+		if (w->psl == NULL) {
+			*error_r = xasprintf("[mailauth] psl_file: %s", perr);
+			free(perr);
+			store_close(&store);
+			w->store = NULL;
+			dns_resolver_free(&w->dns);
+			return DAEMON_INIT_FATAL;
+		}
+	}
 	/* the full-text index follows deliveries in the background; a
 	 * failure only makes searches read bodies */
 	if (store_search_indexer_start(store, &err) != STORE_OK)
@@ -65,6 +81,7 @@ serve_worker_deinit(struct worker *w)
 	store_close(&store);
 	w->store = NULL;
 	dns_resolver_free(&w->dns);
+	dmarc_psl_free(&w->psl);
 }
 
 static void
@@ -130,6 +147,22 @@ cli_serve(int argc, char **argv)
 		free(err);
 		config_free(&cfg);
 		return CLI_ERROR;
+	}
+	/* DMARC needs the Public Suffix List: a missing file stops the
+	 * start with the reason, not every message later */
+	if (cfg->mailauth.dmarc != CONFIG_DMARC_OFF) {
+		struct dmarc_psl *psl = dmarc_psl_load(cfg->mailauth.psl_file,
+						       &err);
+
+		if (psl == NULL) {
+			cli_error("%s: [mailauth] psl_file: %s (install the "
+				  "publicsuffix package, set psl_file, or set "
+				  "dmarc = off)", path, err);
+			free(err);
+			config_free(&cfg);
+			return CLI_ERROR;
+		}
+		dmarc_psl_free(&psl);
 	}
 	daemon_set_worker_hooks(serve_worker_init, serve_worker_deinit);
 	daemon_set_runner_hooks(queue_runner_start, queue_runner_stop);

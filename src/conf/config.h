@@ -98,6 +98,13 @@ struct config_dns {
 /* [mailauth]: SPF checks (src/mailauth/spf.h), DKIM signing and
  * verification (src/mailauth/dkim.h; docs/mailauth.md); DMARC and
  * Authentication-Results settings may join. */
+/* [mailauth] dmarc: what a DMARC verdict does (docs/mailauth.md). */
+enum config_dmarc_mode {
+	CONFIG_DMARC_OFF,	/* not evaluated */
+	CONFIG_DMARC_RECORD,	/* Authentication-Results and the log only */
+	CONFIG_DMARC_ENFORCE,	/* reject / quarantine as the policy says */
+};
+
 struct config_mailauth {
 	unsigned spf_dns_mechanisms;	/* RFC 7208 4.6.4: 10 */
 	unsigned spf_void_lookups;	/* 2 */
@@ -122,6 +129,11 @@ struct config_mailauth {
 	unsigned arc_max_instances;	/* sets verified; more: fail */
 	bool arc_seal;			/* seal mail forwarded by an alias */
 	char *arc_trusted_sealers;	/* domains, comma-separated, or NULL */
+	/* DMARC (src/mailauth/dmarc.h, docs/mailauth.md "DMARC") */
+	enum config_dmarc_mode dmarc;
+	unsigned dmarc_discovery;	/* enum dmarc_discovery */
+	char *psl_file;			/* the Public Suffix List */
+	char *dmarc_reject_exempt;	/* networks never rejected */
 };
 
 struct config_store {

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 struct config;
+struct dmarc_psl;
 struct dns_resolver;
 struct ioev_loop;
 struct threadpool;
@@ -38,6 +39,9 @@ struct worker {
 	 * when there is none (the checks then give temperror). */
 	struct dns_resolver *dns;
 	const char *dns_error;		/* why dns is NULL (static text) */
+	/* The Public Suffix List for DMARC ([mailauth] psl_file), loaded
+	 * by the init hook when dmarc is not off; NULL otherwise. */
+	struct dmarc_psl *psl;
 	unsigned generation;		/* bumped by every successful reload */
 	unsigned index;			/* 0 .. workers-1 */
 	bool draining;			/* no longer accepting; exit when idle */

@@ -30,6 +30,7 @@ struct dest_slot {
 	bool have_blob;
 	char blob_id[STORE_BLOB_ID_LEN + 1];
 	uint64_t size;
+	bool junk;		/* LOCAL: filed into the Junk-role mailbox */
 };
 
 struct run_ctx {
@@ -81,8 +82,8 @@ log_dest(const struct delivery_msg *msg, const struct dest_slot *s,
 	log_str(obuf, sizeof(obuf), s->first_rcpt->address);
 	if (s->result == STORE_OK) {
 		if (s->dest->kind == DELIVERY_LOCAL)
-			snprintf(extra, sizeof(extra), " mailbox=INBOX uid=%u",
-				 (unsigned)s->uid);
+			snprintf(extra, sizeof(extra), " mailbox=%s uid=%u",
+				 s->junk ? "Junk" : "INBOX", (unsigned)s->uid);
 		else
 			snprintf(extra, sizeof(extra), " queue_id=%lld",
 				 (long long)s->queue_id);
@@ -227,6 +228,26 @@ struct group {
 	struct store_queue_msg q;
 };
 
+/* A quarantined message (DMARC) goes to the account's mailbox with the
+ * Junk role (RFC 6154 \\Junk; every new account has one); an account
+ * without one gets it in INBOX, where the Authentication-Results field
+ * still says dis=quarantine. Blocks on the store: delivery_start() never
+ * takes a junk message. */
+static void
+junk_target(struct run_ctx *c, struct dest_slot *s, struct store_target *t)
+{
+	struct store_mailbox *box = NULL;
+
+	s->junk = false;
+	if (store_mailbox_lookup_role(c->store, s->dest->account_id,
+				      STORE_ROLE_JUNK, &box, NULL) != STORE_OK ||
+	    box == NULL)
+		return;
+	t->mailbox_id = box->id;
+	s->junk = true;
+	store_mailbox_free(&box);
+}
+
 /* Fills g and puts the blobs (small ones: without blocking). On failure
  * *culprit_r is the position in idx of the slot that failed. */
 static enum store_result
@@ -265,6 +286,8 @@ group_prepare(struct run_ctx *c, const size_t *idx, size_t n, struct group *g,
 			.blob_id = s->blob_id,
 			.size = s->size,
 		};
+		if (c->msg->junk)
+			junk_target(c, s, &g->targets[g->nt]);
 		g->tpos[g->nt++] = i;
 	}
 	if (r == STORE_OK && g->nq > 0) {
@@ -658,7 +681,7 @@ delivery_start(struct store *store, struct delivery_msg *msg,
 	enum store_result r;
 
 	*handle_r = NULL;
-	if (msg->mode != DELIVERY_ALL_OR_NOTHING)
+	if (msg->mode != DELIVERY_ALL_OR_NOTHING || msg->junk)
 		return false;
 	a = xcalloc(1, sizeof(*a));
 	run_setup(&a->c, store, msg);

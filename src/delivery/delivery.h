@@ -173,6 +173,10 @@ struct delivery_msg {
 	const struct spool *spool;
 	size_t len;
 	int64_t internal_date;	/* unix seconds */
+	/* File local copies into each account's Junk-role mailbox (DMARC
+	 * p=quarantine), INBOX for an account without one; remote copies
+	 * are queued as usual. Only delivery_run() takes such a message. */
+	bool junk;
 	struct delivery_rcpt *rcpts;
 	size_t n_rcpts;
 	/* A DSN: the queue entry's marks it carries, cleared in the same

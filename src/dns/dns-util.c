@@ -433,3 +433,15 @@ dns_name_normalize(const char *name, char out[DNS_NAME_MAX + 1],
 	out[o] = '\0';
 	return 0;
 }
+
+int
+dns_name_ascii(const char *name, char *out, size_t outsz)
+{
+	char buf[DNS_NAME_MAX + 1];
+	const char *err;
+
+	if (outsz < sizeof(buf) || dns_name_normalize(name, buf, &err) < 0)
+		return -1;
+	memcpy(out, buf, sizeof(buf));
+	return 0;
+}

@@ -205,6 +205,14 @@ const char *dns_sec_name(enum dns_sec sec);
  * Every other failure is temporary (the queue defers). */
 bool dns_status_is_permanent(enum dns_status status);
 
+/* Writes name as DNS carries it into out (at least 254 bytes): lower
+ * case, without the trailing dot, UTF-8 labels as their A-labels
+ * ("b\xc3\xbccher.example" as "xn--bcher-kva.example"), as dns_lookup()
+ * asks for it. Returns 0, or -1 for a name DNS cannot carry (an empty
+ * label, over 253 octets, invalid UTF-8). For comparing names from
+ * different sources (DMARC's Public Suffix List rules). */
+int dns_name_ascii(const char *name, char *out, size_t outsz);
+
 /* Largest reverse name dns_ptr_name() writes, with its NUL
  * (an IPv6 nibble name: 64 + 9 + 1). */
 #define DNS_PTR_NAME_MAX 74

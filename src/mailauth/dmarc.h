@@ -24,9 +24,9 @@ struct dmarc_psl;
 
 /* Loads a PSL file (Debian: /usr/share/publicsuffix/public_suffix_list.dat)
  * into a compact read-only structure (thread-safe to query). Rules are
- * lower-cased (ASCII); the ICANN and private sections are both used, as
- * the PSL algorithm says. Unicode rules match domains given in UTF-8
- * (docs/mailauth.md "Organisational domain"). Returns
+ * lower-cased (ASCII), a Unicode rule kept both as written and as
+ * A-labels, so a domain may be given either way; the ICANN and private
+ * sections are both used, as the PSL algorithm says. Returns
  * NULL with an allocated *error_r (the file cannot be read, or has no
  * rule). */
 struct dmarc_psl *dmarc_psl_load(const char *path, char **error_r);
@@ -79,6 +79,8 @@ struct dmarc_record {
 	uint32_t ri;		/* default 86400 */
 	bool psd_set;		/* DMARCbis psd=y|n given */
 	bool psd;		/* psd=y */
+	bool testing;		/* DMARCbis t=y: as pct=0 (next lower
+				 * policy) */
 	/* p was missing or invalid and a valid rua made it p=none
 	 * (RFC 7489 6.6.3) */
 	bool p_from_rua;
@@ -86,9 +88,11 @@ struct dmarc_record {
 
 /* Parses text (a TXT record's strings joined) per RFC 7489 6.3: v=DMARC1
  * first; tags separated by ';' with optional white space; unknown tags
- * ignored; pct, ri, adkim, aspf, sp, np with an invalid value ignored
- * (their default applies); a missing or invalid p is an error unless
- * rua holds at least one valid URI, then p=none (6.6.3). Returns 0, or
+ * and parts that are not tag=value ignored; pct, ri, adkim, aspf, fo,
+ * np, psd, t with an invalid value ignored (their default applies); a
+ * known tag given twice is an error; a missing or invalid p, or an
+ * invalid sp, is an error unless rua holds at least one valid URI, then
+ * p=none (6.6.3 step 6). Returns 0, or
  * -1 with a static *error_r (not a DMARC record at all: *error_r says
  * "not a DMARC record"; a DMARC record that is invalid: why). */
 int dmarc_record_parse(const char *text, size_t len,
@@ -143,6 +147,9 @@ struct dmarc_policy_found {
 	char *policy_domain;	/* where the record was found, or NULL */
 	char *org_domain;	/* the From domain's organisational domain
 				 * (PSL, or the tree walk's) or NULL */
+	/* org_domain comes from the tree walk (DMARCbis 4.10.2): relaxed
+	 * alignment is then "equal to or under org_domain" */
+	bool org_from_walk;
 	struct dmarc_record record;	/* FOUND only */
 	/* The From domain does not exist (NXDOMAIN for A, AAAA and MX;
 	 * looked up only when the record has np= and the From domain is a

@@ -87,14 +87,15 @@ static const struct setting mailauth_settings[] = {
 	  .def = "yes", .reloadable = true,
 	  .doc = "Inbound: check SPF (MAIL FROM, or HELO for <>) of mail "
 		 "received on port 25 without AUTH and record the result "
-		 "(Received-SPF, Authentication-Results); nothing is "
-		 "rejected." },
+		 "(Received-SPF, Authentication-Results); the verdict "
+		 "feeds DMARC (dmarc), nothing else acts on it." },
 	{ .key = "dkim_verify", .type = SETTING_BOOL,
 	  .offset = OFF(mailauth.dkim_verify), .def = "yes",
 	  .reloadable = true,
 	  .doc = "Inbound: verify the DKIM signatures of mail received on "
 		 "port 25 without AUTH and record the results "
-		 "(Authentication-Results); nothing is rejected." },
+		 "(Authentication-Results); the verdicts feed DMARC "
+		 "(dmarc), nothing else acts on them." },
 	{ .key = "authserv_id", .type = SETTING_STRING,
 	  .offset = OFF(mailauth.authserv_id), .reloadable = true,
 	  .doc = "The authserv-id of the Authentication-Results field Herald "
@@ -127,6 +128,36 @@ static const struct setting mailauth_settings[] = {
 		 "set sealed by one of them says DMARC (or aligned SPF or "
 		 "DKIM) passed is not rejected or quarantined (override "
 		 "trusted_forwarder). Unset: none." },
+	{ .key = "dmarc", .type = SETTING_ENUM, .offset = OFF(mailauth.dmarc),
+	  .def = "enforce", .enum_values = "off|record|enforce",
+	  .reloadable = true,
+	  .doc = "Inbound: DMARC (RFC 7489) of mail received on port 25 "
+		 "without AUTH. off: not evaluated; record: "
+		 "Authentication-Results and the log only; enforce: "
+		 "p=reject is refused with 550 5.7.1 at the end of data, "
+		 "p=quarantine is filed into each recipient's Junk, and a "
+		 "message without exactly one From domain is refused." },
+	{ .key = "dmarc_discovery", .type = SETTING_ENUM,
+	  .offset = OFF(mailauth.dmarc_discovery), .def = "psl",
+	  .enum_values = "psl|treewalk", .reloadable = true,
+	  .doc = "DMARC: how the policy and the organisational domain are "
+		 "found: psl (RFC 7489: _dmarc.FROM, then _dmarc of the "
+		 "organisational domain from the Public Suffix List) or "
+		 "treewalk (DMARCbis: up to 8 names from the From domain "
+		 "upwards)." },
+	{ .key = "psl_file", .type = SETTING_STRING,
+	  .offset = OFF(mailauth.psl_file),
+	  .def = "/usr/share/publicsuffix/public_suffix_list.dat",
+	  .reloadable = true,
+	  .doc = "DMARC: the Public Suffix List (Debian package "
+		 "publicsuffix), read when a worker starts (so again on "
+		 "SIGHUP). Missing while dmarc is not off: Herald does not "
+		 "start." },
+	{ .key = "dmarc_reject_exempt", .type = SETTING_NETWORKS,
+	  .offset = OFF(mailauth.dmarc_reject_exempt), .reloadable = true,
+	  .doc = "DMARC: comma-separated networks whose mail is never "
+		 "rejected or quarantined on a DMARC fail (a forwarder you "
+		 "trust); the verdict is still recorded." },
 };
 
 const struct setting_section mailauth_settings_section = {
@@ -134,7 +165,7 @@ const struct setting_section mailauth_settings_section = {
 	.settings = mailauth_settings,
 	.n_settings = sizeof(mailauth_settings) / sizeof(mailauth_settings[0]),
 	.doc = "Mail authentication: SPF checks, DKIM signing and "
-	       "verification, ARC (docs/mailauth.md).",
+	       "verification, DMARC, ARC (docs/mailauth.md).",
 };
 
 void

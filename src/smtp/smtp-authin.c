@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "conf/worker.h"
+#include "lib/cidr.h"
 #include "lib/mem.h"
 #include "mailauth/dmarc.h"
 #include "mailauth/arc.h"
@@ -34,13 +35,25 @@ struct smtp_authin {
 	/* DKIM */
 	struct dkim_verifier *dkim;
 	struct dkim_lookup *lookup;
-	/* DMARC: the verdict, filled at the end of data (authin_dmarc) */
+	/* DMARC: the header kept until its end, the From domain, the
+	 * policy lookup started as soon as the header is complete, and
+	 * the verdict made at the end of data (authin_dmarc) */
 	bool dmarc_on;
+	bool hdr_done;
+	struct buf hdr;
+	enum dmarc_from_status from_status;
+	char *from_domain;
+	struct dmarc_lookup *dmarc_lookup;
+	bool found_set;
+	struct dmarc_policy_found found;
+	bool dmarc_done;
 	struct dmarc_result dmarc;
 	/* ARC */
 	struct arc_verifier *arc;
 	struct arc_lookup *arc_lookup;
 	char *ar_body;		/* our A-R without its name, for the seal */
+	enum smtp_authin_action action;
+	const char *action_text;	/* static text for a reject */
 	/* waiting at the end of data */
 	bool waiting;
 	char **received;
@@ -83,6 +96,20 @@ authin_get(struct smtp_session *s)
 	return s->authin;
 }
 
+static void
+authin_dmarc_clear(struct smtp_authin *a)
+{
+	dmarc_lookup_cancel(&a->dmarc_lookup);
+	buf_deinit(&a->hdr);
+	free(a->from_domain);
+	a->from_domain = NULL;
+	dmarc_policy_found_deinit(&a->found);
+	dmarc_result_deinit(&a->dmarc);
+	a->dmarc_on = a->hdr_done = a->found_set = a->dmarc_done = false;
+	a->action = SMTP_AUTHIN_ACCEPT;
+	a->action_text = NULL;
+}
+
 void
 smtp_authin_reset(struct smtp_session *s)
 {
@@ -100,7 +127,7 @@ smtp_authin_reset(struct smtp_session *s)
 	free(a->spf_domain);
 	free(a->spf_received);
 	free(a->spf_ar);
-	dmarc_result_deinit(&a->dmarc);
+	authin_dmarc_clear(a);
 	free(a);
 	s->authin = NULL;
 }
@@ -108,6 +135,7 @@ smtp_authin_reset(struct smtp_session *s)
 /* ---- SPF ---- */
 
 static void authin_maybe_continue(struct smtp_session *s);
+static void authin_dmarc_clear(struct smtp_authin *a);
 
 static void
 spf_done_cb(const struct spf_verdict *v, void *ctx)
@@ -191,6 +219,88 @@ smtp_authin_data_begin(struct smtp_session *s)
 
 		a->arc = arc_verifier_new(&lim);
 	}
+	authin_dmarc_clear(a);
+	/* DMARC needs the PSL (loaded by the worker when dmarc is not
+	 * off); without a resolver its result is temperror */
+	if (session_checked(s) && m->dmarc != CONFIG_DMARC_OFF &&
+	    s->srv->w->psl != NULL) {
+		a->dmarc_on = true;
+		buf_init(&a->hdr);
+	}
+}
+
+static void
+dmarc_found_cb(const struct dmarc_policy_found *f, void *ctx)
+{
+	struct smtp_session *s = ctx;
+	struct smtp_authin *a = s->authin;
+
+	a->dmarc_lookup = NULL;
+	a->found = *f;
+	a->found.from_domain = f->from_domain != NULL
+				       ? xstrdup(f->from_domain) : NULL;
+	a->found.policy_domain = f->policy_domain != NULL
+					 ? xstrdup(f->policy_domain) : NULL;
+	a->found.org_domain = f->org_domain != NULL ? xstrdup(f->org_domain)
+						    : NULL;
+	a->found.problem = f->problem != NULL ? xstrdup(f->problem) : NULL;
+	dmarc_record_copy(&a->found.record, &f->record);
+	a->found_set = true;
+	authin_maybe_continue(s);
+}
+
+/* The header is complete (or the message ended inside it): find the From
+ * domain and start the policy lookup now, so that it overlaps with the
+ * body (no round trip of its own after the dot). */
+static void
+dmarc_header_done(struct smtp_session *s, bool too_big)
+{
+	struct smtp_authin *a = s->authin;
+	const struct config_mailauth *m = &s->srv->cfg->mailauth;
+
+	a->hdr_done = true;
+	if (too_big)
+		a->from_status = DMARC_FROM_UNPARSEABLE;
+	else
+		a->from_status = dmarc_from_domain(a->hdr.data != NULL
+						   ? a->hdr.data : "",
+						   a->hdr.len,
+						   &a->from_domain);
+	buf_deinit(&a->hdr);
+	if (a->from_status != DMARC_FROM_OK || s->srv->w->dns == NULL)
+		return;
+	a->dmarc_lookup = dmarc_lookup_start(s->srv->w->dns, s->srv->w->psl,
+					     (enum dmarc_discovery)
+					     m->dmarc_discovery,
+					     a->from_domain, dmarc_found_cb,
+					     s);
+}
+
+/* Keeps header octets until the empty line (CRLF CRLF; a header longer
+ * than dkim_header_max is not evaluated). */
+static void
+dmarc_feed(struct smtp_session *s, const uint8_t *data, size_t len)
+{
+	struct smtp_authin *a = s->authin;
+	size_t max = (size_t)s->srv->cfg->mailauth.dkim_header_max;
+	size_t from = a->hdr.len >= 3 ? a->hdr.len - 3 : 0;
+
+	buf_append(&a->hdr, data, len);
+	/* a message that starts with its empty line has no header */
+	if (a->hdr.len >= 2 && memcmp(a->hdr.data, "\r\n", 2) == 0) {
+		buf_truncate(&a->hdr, 0);
+		dmarc_header_done(s, false);
+		return;
+	}
+	const char *end = memmem(a->hdr.data + from, a->hdr.len - from,
+				 "\r\n\r\n", 4);
+
+	if (end != NULL) {
+		buf_truncate(&a->hdr, (size_t)(end - a->hdr.data) + 2);
+		dmarc_header_done(s, false);
+	} else if (a->hdr.len > max) {
+		dmarc_header_done(s, true);
+	}
 }
 
 void
@@ -205,6 +315,8 @@ smtp_authin_feed(struct smtp_session *s, const uint8_t *data, size_t len,
 		dkim_verifier_feed(a->dkim, data, len);
 	if (a->arc != NULL)
 		arc_verifier_feed(a->arc, data, len);
+	if (a->dmarc_on && !a->hdr_done)
+		dmarc_feed(s, data, len);
 	if (!a->filtering) {
 		smtp_ar_filter_deinit(&a->filter);
 		smtp_ar_filter_init(&a->filter, authserv_id(s), out, s);
@@ -240,6 +352,8 @@ smtp_authin_data_end(struct smtp_session *s)
 		return;
 	if (a->filtering)
 		smtp_ar_filter_finish(&a->filter);
+	if (a->dmarc_on && !a->hdr_done)
+		dmarc_header_done(s, false);	/* all header, no body */
 	if (a->dkim != NULL) {
 		dkim_verifier_finish(a->dkim);
 		a->lookup = dkim_verifier_lookup(a->dkim, s->srv->w->dns,
@@ -337,15 +451,102 @@ static void
 authin_dmarc(struct smtp_session *s)
 {
 	struct smtp_authin *a = s->authin;
+	const struct config_mailauth *m = &s->srv->cfg->mailauth;
+	size_t n = a->dkim != NULL ? dkim_verifier_count(a->dkim) : 0;
+	const struct dkim_verify_result **dk = NULL;
 
 	if (!a->dmarc_on)
 		return;
-	/* 1. evaluation: not yet (every message "none") */
-	/* 2. ARC: a trusted sealer's passing chain may call
-	 *    dmarc_result_override(&a->dmarc,
-	 *    DMARC_REASON_TRUSTED_FORWARDER, ...) here */
+	a->dmarc_done = true;
+	/* 1. evaluation */
+	if (a->from_status != DMARC_FROM_OK) {
+		dmarc_result_from_problem(a->from_status, &a->dmarc);
+	} else {
+		struct dmarc_policy_found tmp = {
+			.status = DMARC_LOOKUP_TEMPERROR,
+			.from_domain = a->from_domain,
+			.problem = (char *)"no resolver",
+		};
+		bool helo = s->from == NULL || s->from[0] == '\0';
+		struct dmarc_input in = {
+			.from_domain = a->from_domain,
+			.spf_result = a->spf_on ? a->spf_result : SPF_NONE,
+			.spf_domain = a->spf_on ? a->spf_domain : NULL,
+			.spf_is_helo = helo,
+			.n_dkim = n,
+		};
+
+		if (n > 0) {
+			dk = xcalloc(n, sizeof(*dk));
+			for (size_t i = 0; i < n; i++)
+				dk[i] = dkim_verifier_result(a->dkim, i);
+		}
+		in.dkim = dk;
+		dmarc_evaluate(&in, a->found_set ? &a->found : &tmp,
+			       s->srv->w->psl, arc4random_uniform(100),
+			       &a->dmarc);
+		free(dk);
+	}
+	a->dmarc.source_ip = xstrdup(ioev_conn_peer_ip(s->conn));
+	{
+		const char *at = s->from != NULL ? strrchr(s->from, '@') : NULL;
+
+		a->dmarc.env_from_domain = xstrdup(at != NULL ? at + 1 : "");
+	}
+	/* 2. overrides that lower the disposition */
+	if (a->dmarc.disposition != DMARC_POLICY_NONE) {
+		if (m->dmarc == CONFIG_DMARC_RECORD)
+			dmarc_result_override(&a->dmarc,
+					      DMARC_REASON_LOCAL_POLICY,
+					      "dmarc = record");
+		else if (m->dmarc_reject_exempt != NULL &&
+			 cidr_list_match(m->dmarc_reject_exempt,
+					 ioev_conn_peer_sockaddr(s->conn)))
+			dmarc_result_override(&a->dmarc,
+					      DMARC_REASON_LOCAL_POLICY,
+					      "dmarc_reject_exempt");
+	}
+	/* ARC: a trusted sealer's passing chain may call
+	 * dmarc_result_override(&a->dmarc, DMARC_REASON_TRUSTED_FORWARDER,
+	 * ...) here, before the report and the action */
+
 	/* 3. rua: the aggregate report's record call goes here, with
 	 *    &a->dmarc (every field it needs is in struct dmarc_result) */
+
+	/* 4. the action, taken by smtp-cmd-data.c (smtp_authin_action) */
+	if (m->dmarc != CONFIG_DMARC_ENFORCE)
+		return;
+	if (a->from_status != DMARC_FROM_OK) {
+		/* RFC 7489 6.6.1 lets a receiver refuse what it cannot
+		 * evaluate; RFC 5322 3.6 asks for exactly one From */
+		a->action = SMTP_AUTHIN_REJECT;
+		a->action_text = a->from_status == DMARC_FROM_SEVERAL_DOMAINS
+			? "Message rejected: From addresses of several "
+			  "domains (RFC 7489 6.6.1)"
+			: a->from_status == DMARC_FROM_UNPARSEABLE
+			? "Message rejected: From field without one clear "
+			  "address domain (RFC 7489 6.6.1)"
+			: "Message rejected: a message needs exactly one "
+			  "From field (RFC 5322 3.6)";
+	} else if (a->dmarc.disposition == DMARC_POLICY_REJECT) {
+		a->action = SMTP_AUTHIN_REJECT;
+		a->action_text = "Message rejected: DMARC policy of the From "
+				 "domain";
+	} else if (a->dmarc.disposition == DMARC_POLICY_QUARANTINE) {
+		a->action = SMTP_AUTHIN_QUARANTINE;
+	}
+}
+
+enum smtp_authin_action
+smtp_authin_action(const struct smtp_session *s, const char **text_r)
+{
+	const struct smtp_authin *a = s->authin;
+
+	*text_r = NULL;
+	if (a == NULL)
+		return SMTP_AUTHIN_ACCEPT;
+	*text_r = a->action_text;
+	return a->action;
 }
 
 /* RFC 8617 10.1: arc=, with the client's address (smtp.remote-ip) */
@@ -373,7 +574,8 @@ authin_finish(struct smtp_session *s)
 	struct buf hdr, logd;
 	char dbuf[300];
 	size_t n = a->dkim != NULL ? dkim_verifier_count(a->dkim) : 0;
-	bool any = a->spf_on || a->dkim != NULL || a->arc != NULL;
+	bool any = a->spf_on || a->dkim != NULL || a->arc != NULL ||
+		   a->dmarc_on;
 	const struct arc_verify_result *ar = a->arc != NULL ?
 		arc_verifier_result(a->arc) : NULL;
 
@@ -407,6 +609,13 @@ authin_finish(struct smtp_session *s)
 			buf_puts(&hdr, ";\r\n\t");
 			arc_resinfo(s, &hdr, ar);
 		}
+		if (a->dmarc_done) {
+			char *dm = dmarc_auth_results(&a->dmarc);
+
+			buf_puts(&hdr, ";\r\n\t");
+			buf_puts(&hdr, dm);
+			free(dm);
+		}
 		/* the body again for our ARC set's AAR (RFC 8617 5.1) */
 		a->ar_body = xstrdup(hdr.data + strlen("Authentication-Results: "));
 		buf_puts(&hdr, "\r\n");
@@ -418,15 +627,30 @@ authin_finish(struct smtp_session *s)
 		free(*a->received);
 		*a->received = buf_steal(&hdr);
 	}
-	if (any || a->filter.removed > 0)
+	if (any || a->filter.removed > 0) {
+		char fbuf[300];
+		const struct dmarc_result *d = &a->dmarc;
+
 		log_info(s->msg_id, "mailauth", "verdicts", "spf=%s "
-			 "spf_domain=%s dkim=%s arc=%s ar_removed=%u",
+			 "spf_domain=%s dkim=%s arc=%s ar_removed=%u dmarc=%s "
+			 "header_from=%s policy=%s dis=%s override=%s",
 			 a->spf_on ? spf_result_name(a->spf_result) : "off",
 			 log_str(dbuf, sizeof(dbuf), a->spf_domain != NULL
 				 ? a->spf_domain : ""),
 			 a->dkim == NULL ? "off" : n == 0 ? "none" : logd.data,
 			 ar == NULL ? "off" : arc_result_name(ar->result),
-			 a->filter.removed);
+			 a->filter.removed,
+			 !a->dmarc_done ? "off" : dmarc_result_name(d->result),
+			 log_str(fbuf, sizeof(fbuf), d->from_domain != NULL
+				 ? d->from_domain
+				 : dmarc_from_status_name(a->from_status)),
+			 d->policy == DMARC_POLICY_UNSET
+				 ? "-" : dmarc_policy_name(d->policy),
+			 dmarc_policy_name(a->dmarc_done ? d->disposition
+							 : DMARC_POLICY_NONE),
+			 d->reason == DMARC_REASON_NONE
+				 ? "-" : dmarc_reason_name(d->reason));
+	}
 	buf_deinit(&hdr);
 	buf_deinit(&logd);
 }
@@ -437,7 +661,7 @@ authin_maybe_continue(struct smtp_session *s)
 	struct smtp_authin *a = s->authin;
 
 	if (!a->waiting || a->spf != NULL || a->lookup != NULL ||
-	    a->arc_lookup != NULL)
+	    a->arc_lookup != NULL || a->dmarc_lookup != NULL)
 		return;
 	a->waiting = false;
 	authin_finish(s);

@@ -34,6 +34,7 @@ struct data_job {
 	struct ioev_external *ext;
 	struct delivery_async *async;	/* delivered without a pool thread */
 	struct dkim_signer *signer;	/* sign before storing (pool) */
+	const char *dmarc_reject;	/* refused by DMARC: the reply text */
 };
 
 static void
@@ -281,8 +282,21 @@ data_deliver(void *ctx)
 {
 	struct data_job *j = ctx;
 	struct smtp_session *s = j->s;
+	const char *text;
 
 	j->msg.received = j->received;
+	switch (smtp_authin_action(s, &text)) {
+	case SMTP_AUTHIN_REJECT:
+		/* nothing is stored; data_done() replies 550 */
+		j->dmarc_reject = text;
+		ioev_external_done(j->ext);
+		return;
+	case SMTP_AUTHIN_QUARANTINE:
+		j->msg.junk = true;	/* delivery_start() declines it */
+		break;
+	case SMTP_AUTHIN_ACCEPT:
+		break;
+	}
 	if (j->check_from || j->signer != NULL ||
 	    !delivery_start(s->srv->store, &j->msg, data_stored, j,
 			    &j->async))
@@ -311,6 +325,11 @@ data_done(void *ctx)
 		j->delivered = delivery_finish(&j->async);
 	if (!smtp_session_job_end(s))
 		goto out;
+	if (j->dmarc_reject != NULL) {
+		log_rejected(s, "550", "5.7.1", j->dmarc_reject);
+		reply_all(s, "550", "5.7.1", j->dmarc_reject);
+		goto reset;
+	}
 	if (j->from.verdict == SENDER_POLICY_TEMP) {
 		log_warn(s->id, "smtp", "lookup-failed", "rip=%s cmd=DATA "
 			 "check=from", s->rip);

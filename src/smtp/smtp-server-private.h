@@ -188,6 +188,16 @@ void smtp_authin_take_arc(struct smtp_session *s, struct arc_verifier **arc_r,
 			  char **ar_body_r);
 /* Cancels the checks, frees the state (smtp_session_reset_tx). */
 void smtp_authin_reset(struct smtp_session *s);
+/* What the verdicts ask for once smtp_authin_wait() has continued
+ * ([mailauth] dmarc = enforce): REJECT with *text_r (static, for a 550
+ * 5.7.1 reply), QUARANTINE (into each recipient's Junk), or ACCEPT. */
+enum smtp_authin_action {
+	SMTP_AUTHIN_ACCEPT,
+	SMTP_AUTHIN_QUARANTINE,
+	SMTP_AUTHIN_REJECT,
+};
+enum smtp_authin_action smtp_authin_action(const struct smtp_session *s,
+					   const char **text_r);
 
 /* ---- command handlers (smtp-cmd-*.c) ---- */
 void smtp_cmd_helo(struct smtp_session *s, enum smtp_cmd cmd,

@@ -123,12 +123,12 @@ class Herald:
             self.ports[name] = ((fixed_ports or {}).get(name)
                                 or free_port(host))
             lines.append(f"{name} = {host}:{self.ports[name]}")
-        # inbound SPF, DKIM and ARC checks look names up: off unless a test
+        # inbound SPF, DKIM, ARC and DMARC checks look names up: off unless a test
         # turns them on (with [dns] at its own unbound), so no test sends
         # queries to the machine's resolver
         sections = dict(sections or {})
         ma = sections.get("mailauth", "")
-        for key in ("spf", "dkim_verify", "arc_verify"):
+        for key in ("spf", "dkim_verify", "arc_verify", "dmarc"):
             if not any(l.split("=")[0].strip() == key
                        for l in ma.splitlines()):
                 ma += f"\n{key} = off"

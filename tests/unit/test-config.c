@@ -16,6 +16,7 @@
 
 #include "cli/cli.h"
 #include "conf/config.h"
+#include "mailauth/dmarc.h"
 #include "lib/buf.h"
 #include "lib/mem.h"
 
@@ -335,6 +336,11 @@ static const struct {
 	{ "queue", "tls", "may", offsetof(struct config, queue.tls), CONFIG_QUEUE_TLS_MAY },
 	{ "queue", "tls", "encrypt", offsetof(struct config, queue.tls), CONFIG_QUEUE_TLS_ENCRYPT },
 	{ "queue", "relayhost_tls", "implicit", offsetof(struct config, queue.relayhost_tls), CONFIG_QUEUE_TLS_IMPLICIT },
+	{ "mailauth", "dmarc", "off", offsetof(struct config, mailauth.dmarc), CONFIG_DMARC_OFF },
+	{ "mailauth", "dmarc", "record", offsetof(struct config, mailauth.dmarc), CONFIG_DMARC_RECORD },
+	{ "mailauth", "dmarc", "enforce", offsetof(struct config, mailauth.dmarc), CONFIG_DMARC_ENFORCE },
+	{ "mailauth", "dmarc_discovery", "psl", offsetof(struct config, mailauth.dmarc_discovery), DMARC_DISCOVERY_PSL },
+	{ "mailauth", "dmarc_discovery", "treewalk", offsetof(struct config, mailauth.dmarc_discovery), DMARC_DISCOVERY_TREEWALK },
 };
 
 static void
@@ -384,7 +390,7 @@ test_enums(void **state)
 				fail_msg("enum setting %s has no case", sec->settings[j].key);
 		}
 	}
-	assert_int_equal(n_enum_settings, 8);
+	assert_int_equal(n_enum_settings, 10);
 }
 
 /* A key that moved keeps working, with a warning naming its line and its
