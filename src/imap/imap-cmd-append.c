@@ -10,9 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/worker.h"
 #include "imap/imap-date.h"
 #include "imap/imap-private.h"
+#include "lib/ioev.h"
 #include "lib/mem.h"
+
+/* Octets of message an APPEND may hash and parse on the loop thread
+ * instead of the pool (append_start). */
+#define APPEND_LOOP_MAX (256u * 1024u)
 
 struct append_msg {
 	const char *data;	/* the literal, owned by the parser */
@@ -21,6 +27,8 @@ struct append_msg {
 	int64_t internal_date;	/* 0: now */
 };
 
+/* Every field is the loop thread's until the job is handed to the store,
+ * then the writer's until append_stored, then the loop's again. */
 struct append_job {
 	struct store *store;
 	int64_t account_id;
@@ -28,10 +36,11 @@ struct append_job {
 	size_t keywords_max;
 	struct append_msg *msgs;
 	size_t count;
+	struct imap_cmd *cmd;
+	struct ioev_external *ext;
+	struct store_target *targets;
+	char (*ids)[STORE_BLOB_ID_LEN + 1];
 	/* out */
-	uint32_t uidvalidity;
-	uint32_t *uids;
-	bool target_missing;
 	enum store_result result;
 	char error[200];
 };
@@ -41,10 +50,18 @@ append_job_free(void *ctx)
 {
 	struct append_job *job = ctx;
 
+	/* bodies put for messages that were not kept (the session may have
+	 * closed meanwhile: this runs either way, on the loop thread) */
+	if (job->result != STORE_OK && job->ids != NULL) {
+		for (size_t i = 0; i < job->count; i++)
+			if (job->ids[i][0] != '\0')
+				store_blob_forget(job->store, job->ids[i]);
+	}
 	for (size_t i = 0; i < job->count; i++)
 		imap_flag_args_deinit(&job->msgs[i].flags);
 	free(job->msgs);
-	free(job->uids);
+	free(job->targets);
+	free(job->ids);
 	free(job->name);
 	free(job);
 }
@@ -100,66 +117,88 @@ append_blob(struct store *store, const struct append_msg *m,
 	return r;
 }
 
+/* The writer thread: the messages are durable, or nothing was kept. */
 static void
-append_work(void *ctx)
+append_stored(void *ctx, enum store_result result, size_t failed,
+	      const char *error)
 {
 	struct append_job *job = ctx;
-	struct store_mailbox *mb = NULL;
-	struct store_target *targets;
-	char (*ids)[STORE_BLOB_ID_LEN + 1];
-	const char *error = NULL;
-	size_t failed = 0;
 
-	job->result = store_mailbox_lookup(job->store, job->account_id,
-					   job->name, &mb, &error);
-	if (job->result == STORE_E_NOT_FOUND) {
-		job->target_missing = true;
-		return;
-	}
-	if (job->result != STORE_OK) {
+	(void)failed;
+	job->result = result;
+	if (result != STORE_OK)
 		imap_copy_error(job->error, sizeof(job->error), error);
-		return;
-	}
-	job->uidvalidity = mb->uidvalidity;
-	targets = xcalloc(job->count, sizeof(*targets));
-	ids = xcalloc(job->count, sizeof(*ids));
+	/* the loop may free job from here on */
+	ioev_external_done(job->ext);
+}
+
+/*
+ * Puts the bodies and hands the whole APPEND to the group commit as one
+ * operation (MULTIAPPEND is all or nothing, RFC 3502 3), which finds the
+ * mailbox by name and says TRYCREATE by STORE_E_NOT_FOUND. The OK waits
+ * for append_stored, called once the batch is durable: from there the
+ * loop answers, with no thread waiting on the commit in between. Runs on
+ * the loop thread when every body stays in the database (store_blob_put
+ * does not block then), else on the pool.
+ */
+static void
+append_submit(void *ctx)
+{
+	struct append_job *job = ctx;
+	const char *error = NULL;
+
+	job->targets = xcalloc(job->count, sizeof(*job->targets));
+	job->ids = xcalloc(job->count, sizeof(*job->ids));
 	for (size_t i = 0; i < job->count && job->result == STORE_OK; i++) {
 		const struct append_msg *m = &job->msgs[i];
-		struct store_target *t = &targets[i];
+		struct store_target *t = &job->targets[i];
 
-		job->result = append_blob(job->store, m, ids[i], &t->size,
-					  &error);
+		job->result = append_blob(job->store, m, job->ids[i],
+					  &t->size, &error);
 		t->account_id = job->account_id;
-		t->mailbox_id = mb->id;
-		t->blob_id = ids[i];
+		t->mailbox_name = job->name;
+		t->blob_id = job->ids[i];
 		t->flags = m->flags.flags;
 		t->keywords = m->flags.keywords;
 		t->n_keywords = m->flags.n_keywords;
 		t->keywords_max = job->keywords_max;
 		t->internal_date = m->internal_date;
 	}
-	/* One operation: MULTIAPPEND is all or nothing (RFC 3502 3), and
-	 * STORE_OK means the messages are on disk. */
 	if (job->result == STORE_OK)
-		job->result = store_deliver_queue(job->store, 0, targets,
-						  job->count, NULL, &failed,
-						  &error);
-	if (job->result == STORE_OK) {
-		job->uids = xcalloc(job->count, sizeof(*job->uids));
-		for (size_t i = 0; i < job->count; i++)
-			job->uids[i] = targets[i].uid;
-	} else {
-		if (job->result == STORE_E_NOT_FOUND)
-			job->target_missing = true;
-		imap_copy_error(job->error, sizeof(job->error), error);
-		/* bodies put for messages that were not kept */
-		for (size_t i = 0; i < job->count; i++)
-			if (ids[i][0] != '\0')
-				store_blob_forget(job->store, ids[i]);
+		job->result = store_deliver_queue_async(job->store, 0,
+							job->targets,
+							job->count, NULL,
+							append_stored, job,
+							&error);
+	if (job->result == STORE_OK)
+		return;
+	/* nothing queued: it ends here */
+	imap_copy_error(job->error, sizeof(job->error), error);
+	ioev_external_done(job->ext);
+}
+
+/* The loop thread, at once. */
+static void
+append_start(void *ctx, struct ioev_external *h)
+{
+	struct append_job *job = ctx;
+	struct imap_cmd *cmd = job->cmd;
+	size_t total = 0;
+	bool inline_all = true;
+
+	job->ext = h;
+	for (size_t i = 0; i < job->count; i++) {
+		size_t len = crlf_len(job->msgs[i].data, job->msgs[i].len);
+
+		total += len;
+		inline_all = inline_all && len <= STORE_BLOB_INLINE_MAX;
 	}
-	free(ids);
-	free(targets);
-	store_mailbox_free(&mb);
+	/* hashing and parsing a few small messages costs less than a hop
+	 * to the pool and back; a big MULTIAPPEND would hold up the loop */
+	if (inline_all && total <= APPEND_LOOP_MAX)
+		append_submit(job);
+	else
+		ioev_run_blocking(cmd->s->w->loop, append_submit, NULL, job);
 }
 
 static void
@@ -168,7 +207,7 @@ append_done(struct imap_cmd *cmd)
 	struct append_job *job = cmd->ctx;
 	struct buf code;
 
-	if (job->target_missing)
+	if (job->result == STORE_E_NOT_FOUND)
 		return (void)imap_cmd_no(cmd, "[TRYCREATE] No such mailbox");
 	if (job->result == STORE_E_OVER_QUOTA)
 		return (void)imap_cmd_no(cmd, "[OVERQUOTA] Over quota");
@@ -179,9 +218,16 @@ append_done(struct imap_cmd *cmd)
 		return (void)imap_cmd_store_error(cmd, job->result,
 						  job->error);
 	buf_init(&code);
-	imap_write_uid_set(&code, job->uids, job->count);
+	{
+		uint32_t *uids = xcalloc(job->count, sizeof(*uids));
+
+		for (size_t i = 0; i < job->count; i++)
+			uids[i] = job->targets[i].uid;
+		imap_write_uid_set(&code, uids, job->count);
+		free(uids);
+	}
 	(void)imap_cmd_ok(cmd, "[APPENDUID %u %s] APPEND completed",
-			  job->uidvalidity, code.data);
+			  job->targets[0].uidvalidity, code.data);
 	buf_deinit(&code);
 }
 
@@ -267,6 +313,7 @@ imap_cmd_append(struct imap_cmd *cmd)
 	job->store = s->store;
 	job->account_id = s->account_id;
 	job->keywords_max = s->set->keywords_max;
-	return imap_cmd_run_blocking(cmd, append_work, append_done, job,
+	job->cmd = cmd;
+	return imap_cmd_run_external(cmd, append_start, append_done, job,
 				     append_job_free);
 }

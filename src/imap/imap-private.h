@@ -21,6 +21,7 @@
 #include "store/store.h"
 
 struct ioev_conn;
+struct ioev_external;
 struct ioev_timer;
 struct login_attempt;
 struct worker;
@@ -331,6 +332,19 @@ enum imap_cmd_result imap_cmd_store_error(struct imap_cmd *cmd,
  * friends. Uses cmd->ctx / cmd->ctx_free for ctx. */
 enum imap_cmd_result imap_cmd_run_blocking(struct imap_cmd *cmd,
 					   threadpool_work_cb_t *work,
+					   void (*done)(struct imap_cmd *cmd),
+					   void *ctx, void (*ctx_free)(void *));
+
+/* The same for work that ends on another thread (the store's writer):
+ * start(ctx, h) runs at once on the loop thread and sees to it that
+ * ioev_external_done(h) is called exactly once, from any thread (start
+ * itself included); done(cmd) then runs on the loop thread, unless the
+ * connection has closed meanwhile (then only ctx_free). The session, the
+ * command and its arguments stay valid until then, whatever the client
+ * does. */
+enum imap_cmd_result imap_cmd_run_external(struct imap_cmd *cmd,
+					   void (*start)(void *ctx,
+							 struct ioev_external *h),
 					   void (*done)(struct imap_cmd *cmd),
 					   void *ctx, void (*ctx_free)(void *));
 

@@ -376,6 +376,7 @@ imap_cmd_store_error(struct imap_cmd *cmd, enum store_result r,
 struct blocking {
 	struct imap_cmd *cmd;
 	threadpool_work_cb_t *work;
+	void (*start)(void *ctx, struct ioev_external *h);
 	void (*done)(struct imap_cmd *cmd);
 	void *ctx;
 };
@@ -420,6 +421,38 @@ imap_cmd_run_blocking(struct imap_cmd *cmd, threadpool_work_cb_t *work,
 	cmd->s->job_done = done;
 	cmd->s->job_pending = true;
 	ioev_conn_run_blocking(cmd->s->conn, blocking_work, blocking_done, b);
+	return IMAP_CMD_PENDING;
+}
+
+static void
+external_start(void *ctx, struct ioev_external *h)
+{
+	struct blocking *b = ctx;
+
+	b->start(b->ctx, h);
+}
+
+enum imap_cmd_result
+imap_cmd_run_external(struct imap_cmd *cmd,
+		      void (*start)(void *ctx, struct ioev_external *h),
+		      void (*done)(struct imap_cmd *cmd), void *ctx,
+		      void (*ctx_free)(void *))
+{
+	struct blocking *b = xcalloc(1, sizeof(*b));
+
+	if (cmd->ctx != NULL && cmd->ctx != ctx && cmd->ctx_free != NULL)
+		cmd->ctx_free(cmd->ctx);
+	cmd->ctx = ctx;
+	cmd->ctx_free = ctx_free;
+	b->cmd = cmd;
+	b->start = start;
+	b->ctx = ctx;
+	cmd->s->job_done = done;
+	cmd->s->job_pending = true;
+	/* the conn defers its close callback (which frees the session and
+	 * the command) until blocking_done has run */
+	ioev_conn_run_external(cmd->s->conn, external_start, blocking_done,
+			       b);
 	return IMAP_CMD_PENDING;
 }
 

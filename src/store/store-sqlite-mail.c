@@ -226,19 +226,22 @@ target_mailbox(sqlite3 *db, struct store_target *t, int64_t *uidnext_r,
 
 	if (t->mailbox_id != 0)
 		rc = sqlite_prep_cached(db, &stmt, &cached,
-					"SELECT id, uidnext, highestmodseq"
+					"SELECT id, uidnext, highestmodseq,"
+					" uidvalidity"
 					" FROM mailboxes WHERE id = ? AND"
 					" account_id = ?", "ii", t->mailbox_id,
 					t->account_id);
 	else if (name_is_inbox(t->mailbox_name))
 		rc = sqlite_prep_cached(db, &stmt, &cached,
-					"SELECT id, uidnext, highestmodseq"
+					"SELECT id, uidnext, highestmodseq,"
+					" uidvalidity"
 					" FROM mailboxes WHERE account_id = ?"
 					" AND role = 'inbox'", "i",
 					t->account_id);
 	else
 		rc = sqlite_prep_cached(db, &stmt, &cached,
-					"SELECT id, uidnext, highestmodseq"
+					"SELECT id, uidnext, highestmodseq,"
+					" uidvalidity"
 					" FROM mailboxes WHERE account_id = ?"
 					" AND name = ?", "it", t->account_id,
 					t->mailbox_name);
@@ -249,6 +252,7 @@ target_mailbox(sqlite3 *db, struct store_target *t, int64_t *uidnext_r,
 		t->mailbox_id = sqlite3_column_int64(stmt, 0);
 		*uidnext_r = sqlite3_column_int64(stmt, 1);
 		*hms_r = sqlite3_column_int64(stmt, 2);
+		t->uidvalidity = (uint32_t)sqlite3_column_int64(stmt, 3);
 	}
 	sqlite_stmt_done(stmt, cached);
 	if (rc == SQLITE_DONE)

@@ -547,6 +547,7 @@ struct store_target {
 	int64_t internal_date;
 	/* filled on success */
 	int64_t message_id;
+	uint32_t uidvalidity;	/* the mailbox's (APPENDUID) */
 	uint32_t uid;
 	uint64_t modseq;
 	char email_id[STORE_ID_SIZE];

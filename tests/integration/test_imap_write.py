@@ -3,9 +3,12 @@
 with COPYUID and TRYCREATE, APPEND with flags, date and APPENDUID,
 MULTIAPPEND, APPENDLIMIT, and kill -9 during 10 clients' APPENDs. Driven
 by imaplib and, where exact response lines matter, a raw line client."""
+import contextlib
 import hashlib
 import imaplib
 import re
+import socket
+import struct
 import threading
 import time
 
@@ -525,6 +528,106 @@ def test_append_capabilities(herald_factory):
         assert word in caps, caps
     assert any(w.startswith("APPENDLIMIT=") for w in caps), caps
     c.logout()
+
+
+@contextlib.contextmanager
+def writes_held(h):
+    """Holds the database's write lock: the server's writer waits for it
+    (busy_timeout), so an APPEND handed to the group commit stays there
+    until the block ends."""
+    db = h.db()
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        db.rollback()
+        db.close()
+
+
+def test_append_client_gone_while_committing(herald_factory):
+    """The client closes the connection while its APPEND waits for the
+    commit: the message is stored once (it was handed to the store), the
+    session is freed only after the commit's callback, and the server
+    serves the next client (the sanitizer report is checked at stop)."""
+    h = server(herald_factory)
+    msgs = [make_msg(i) for i in range(1, 4)]
+    conns = []
+    for _ in msgs:
+        r = Raw(h)
+        r.login()
+        conns.append(r)
+    with writes_held(h):
+        for i, (r, msg) in enumerate(zip(conns, msgs)):
+            r.send(f"a APPEND INBOX {{{len(msg)}+}}\r\n".encode() + msg +
+                   b"\r\n")
+            time.sleep(0.3)     # read and handed to the writer
+            if i == 1:
+                # a reset, not a FIN: nothing can be written any more
+                r.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                  struct.pack("ii", 1, 0))
+            r.close()
+        time.sleep(0.2)
+        assert h.messages(USER) == []
+    deadline = time.monotonic() + 10
+    while len(h.messages(USER)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert h.messages(USER) == msgs
+    c = login(h)
+    typ, data = c.select("INBOX")
+    assert typ == "OK" and data[0] == b"3", data
+    typ, data = c.append("INBOX", None, None, make_msg(4))
+    assert typ == "OK", data
+    c.logout()
+
+
+def test_append_reply_after_half_close(herald_factory):
+    """A client that sends its APPEND and then shuts down its side (EOF)
+    still gets the OK, once the message is durable, and then the
+    server's close."""
+    h = server(herald_factory)
+    msg = make_msg(1)
+    r = Raw(h)
+    r.login()
+    with writes_held(h):
+        r.send(f"a APPEND INBOX {{{len(msg)}+}}\r\n".encode() + msg +
+               b"\r\n")
+        r.sock.shutdown(socket.SHUT_WR)
+        time.sleep(0.3)
+    lines = []
+    while True:
+        ln = r.line()
+        if ln == "":
+            break
+        lines.append(ln)
+    r.close()
+    assert len(lines) == 1 and lines[0].startswith("a OK [APPENDUID "), \
+        lines
+    assert h.messages(USER) == [msg]
+
+
+def test_append_big_and_many_on_the_pool(herald_factory):
+    """A message over the store's inline size (kept as a file) and a
+    MULTIAPPEND of small ones over 256 KiB in all are put on the pool
+    rather than the event loop: the same answers and the same bytes."""
+    h = server(herald_factory)
+    big = make_msg(1, body=("x" * 998 + "\r\n") * 300)     # 300 KB
+    r = Raw(h)
+    r.login()
+    lines = r.cmd("a", f"APPEND INBOX {{{len(big)}+}}\r\n" + big.decode())
+    assert re.match(r"a OK \[APPENDUID \d+ 1\] APPEND completed$",
+                    lines[-1]), lines
+    smalls = [make_msg(i, body=("y%d line\r\n" % i) * 7000)
+              for i in range(2, 7)]     # 63 KB each
+    cmd = "APPEND INBOX" + "".join(f" {{{len(m)}+}}\r\n" + m.decode()
+                                   for m in smalls)
+    lines = r.cmd("b", cmd)
+    assert re.match(r"b OK \[APPENDUID \d+ 2:6\] APPEND completed$",
+                    lines[-1]), lines
+    # and a failure there: the whole MULTIAPPEND into a missing mailbox
+    lines = r.cmd("c", cmd.replace("INBOX", "Nowhere", 1))
+    assert lines[-1].startswith("c NO [TRYCREATE]"), lines
+    r.close()
+    assert h.messages(USER) == [big] + smalls
 
 
 def test_kill9_during_appends(herald_factory):
