@@ -23,6 +23,7 @@
 struct append_msg {
 	const char *data;	/* the literal, owned by the parser */
 	size_t len;
+	size_t crlf_len;	/* with every bare LF made CRLF */
 	struct imap_flag_args flags;
 	int64_t internal_date;	/* 0: now */
 };
@@ -66,15 +67,19 @@ append_job_free(void *ctx)
 	free(job);
 }
 
-/* Octets the message takes with every bare LF made CRLF. */
+/* Octets the message takes with every bare LF made CRLF (memchr: this
+ * runs on the loop thread over every APPENDed octet). */
 static size_t
 crlf_len(const char *p, size_t len)
 {
+	const char *end = p + len, *q = p, *lf;
 	size_t n = len;
 
-	for (size_t i = 0; i < len; i++)
-		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+	while ((lf = memchr(q, '\n', (size_t)(end - q))) != NULL) {
+		if (lf == p || lf[-1] != '\r')
 			n++;
+		q = lf + 1;
+	}
 	return n;
 }
 
@@ -104,7 +109,7 @@ append_blob(struct store *store, const struct append_msg *m,
 	    char id[STORE_BLOB_ID_LEN + 1], uint64_t *size_r,
 	    const char **error_r)
 {
-	size_t len = crlf_len(m->data, m->len);
+	size_t len = m->crlf_len;
 	enum store_result r;
 	char *copy;
 
@@ -190,6 +195,7 @@ append_start(void *ctx, struct ioev_external *h)
 	for (size_t i = 0; i < job->count; i++) {
 		size_t len = crlf_len(job->msgs[i].data, job->msgs[i].len);
 
+		job->msgs[i].crlf_len = len;
 		total += len;
 		inline_all = inline_all && len <= STORE_BLOB_INLINE_MAX;
 	}

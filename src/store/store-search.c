@@ -32,8 +32,9 @@
  * sharing the database queue work there too. */
 #define INDEX_POLL_S 5
 /* After a round that emptied the work list, the indexer waits until
- * deliveries have paused this long (no kick for INDEX_QUIET_MS), but no
- * longer than INDEX_LAG_MAX_MS after the first kick. A burst of
+ * deliveries have paused this long (a window of INDEX_QUIET_MS without a
+ * kick: 300-600 ms after the last one), but no longer than
+ * INDEX_LAG_MAX_MS after the first kick. A burst of
  * deliveries so has both cores to itself and is indexed in full rounds
  * once it is over (each round costs a commit of the index, an FTS5
  * segment to merge later and a write op in herald.db whatever its size);
@@ -49,6 +50,11 @@ struct store_indexer {
 	pthread_cond_t cond;
 	bool stop;
 	bool kicked;
+	/* waiting for the first kick of a burst: only then does a kick
+	 * wake the thread (during a burst, one per commit would cost a
+	 * wake-up and a task switch each; the quiet window's end sees the
+	 * flag) */
+	bool idle;
 };
 
 struct store_search {
@@ -340,28 +346,33 @@ indexer_main(void *arg)
 				 "error=\"%s\"", err != NULL ? err : "?");
 		pthread_mutex_lock(&ix->lock);
 		store_deadline_after(&until, INDEX_POLL_S * 1000000ull);
+		ix->idle = true;
 		while (!ix->stop && !ix->kicked)
 			if (pthread_cond_timedwait(&ix->cond, &ix->lock,
 						   &until) == ETIMEDOUT)
 				break;
-		ix->kicked = false;
-		/* let the burst that kicked us end (stop cuts it) */
+		ix->idle = false;
+		/* let the burst that kicked us end (stop cuts it): it is
+		 * over after a window of INDEX_QUIET_MS without a kick */
 		store_deadline_after(&limit, INDEX_LAG_MAX_MS * 1000ull);
 		while (!ix->stop) {
+			bool last = false;
 			int rc = 0;
 
+			ix->kicked = false;
 			store_deadline_after(&until, INDEX_QUIET_MS * 1000ull);
 			if (until.tv_sec > limit.tv_sec ||
 			    (until.tv_sec == limit.tv_sec &&
-			     until.tv_nsec > limit.tv_nsec))
+			     until.tv_nsec >= limit.tv_nsec)) {
 				until = limit;
-			while (!ix->stop && !ix->kicked && rc != ETIMEDOUT)
+				last = true;
+			}
+			while (!ix->stop && rc != ETIMEDOUT)
 				rc = pthread_cond_timedwait(&ix->cond,
 							    &ix->lock, &until);
-			if (rc == ETIMEDOUT || ix->stop)
+			if (ix->stop || !ix->kicked || last)
 				break;
-			/* another delivery: the burst goes on */
-			ix->kicked = false;
+			/* deliveries went on: so does the burst */
 		}
 		ix->kicked = false;
 		if (ix->stop) {
@@ -412,7 +423,8 @@ store_search_kick(struct store *store)
 		return;
 	pthread_mutex_lock(&ix->lock);
 	ix->kicked = true;
-	pthread_cond_signal(&ix->cond);
+	if (ix->idle)
+		pthread_cond_signal(&ix->cond);
 	pthread_mutex_unlock(&ix->lock);
 }
 

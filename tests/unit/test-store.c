@@ -507,6 +507,18 @@ test_deliver_list(void **state)
 		last_modseq = t[0].modseq;
 		assert_string_equal(t[0].email_id, t[1].email_id);
 		assert_string_not_equal(t[0].email_id, t[2].email_id);
+		/* each target's mailbox's UIDVALIDITY, for APPENDUID */
+		for (int k = 0; k < 3; k++) {
+			struct store_mailbox *mb;
+
+			assert_int_equal(store_mailbox_lookup(s,
+					t[k].account_id, t[k].mailbox_name != NULL
+					? t[k].mailbox_name : "INBOX", &mb,
+					&error), STORE_OK);
+			assert_int_equal(t[k].mailbox_id, mb->id);
+			assert_int_equal(t[k].uidvalidity, mb->uidvalidity);
+			store_mailbox_free(&mb);
+		}
 	}
 	/* Unknown mailbox: the whole op fails, nothing is stored. */
 	{
