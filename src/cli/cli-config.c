@@ -9,6 +9,7 @@
 #include "conf/config.h"
 #include "lib/buf.h"
 #include "dns/dns.h"
+#include "mailauth/dmarc.h"
 #include "tls/tls.h"
 
 static void
@@ -63,6 +64,25 @@ check_dns(const struct config *cfg)
 		return -1;
 	}
 	dns_resolver_free(&r);
+	return 0;
+}
+
+/* DMARC's Public Suffix List, as herald serve checks it at start. */
+static int
+check_psl(const struct config *cfg)
+{
+	struct dmarc_psl *psl;
+	char *err = NULL;
+
+	if (cfg->mailauth.dmarc == CONFIG_DMARC_OFF)
+		return 0;
+	psl = dmarc_psl_load(cfg->mailauth.psl_file, &err);
+	if (psl == NULL) {
+		fprintf(stderr, "%s: [mailauth] psl_file: %s\n", cfg->path, err);
+		free(err);
+		return -1;
+	}
+	dmarc_psl_free(&psl);
 	return 0;
 }
 
@@ -126,7 +146,8 @@ cli_config(int argc, char **argv)
 	} else {
 		if (cfg->warnings != NULL)
 			fprintf(stderr, "%s\n", cfg->warnings);
-		if (check_tls(cfg) < 0 || check_dns(cfg) < 0) {
+		if (check_tls(cfg) < 0 || check_dns(cfg) < 0 ||
+		    check_psl(cfg) < 0) {
 			config_free(&cfg);
 			return CLI_ERROR;
 		}

@@ -43,18 +43,17 @@ serve_worker_init(struct worker *w, char **error_r)
 			 err != NULL ? err : "?");
 	}
 	/* DMARC's organisational domains: read by each worker of a
-	 * generation, so SIGHUP reads the file again */
+	 * generation, so SIGHUP reads the file again. herald serve checked
+	 * it at start; if it went missing since (a reload), mail still
+	 * flows and DMARC records temperror */
 	if (w->cfg->mailauth.dmarc != CONFIG_DMARC_OFF) {
 		char *perr = NULL;
 
 		w->psl = dmarc_psl_load(w->cfg->mailauth.psl_file, &perr);
 		if (w->psl == NULL) {
-			*error_r = xasprintf("[mailauth] psl_file: %s", perr);
+			log_error(NULL, "mailauth", "psl-failed",
+				  "error=\"%s\"", perr);
 			free(perr);
-			store_close(&store);
-			w->store = NULL;
-			dns_resolver_free(&w->dns);
-			return DAEMON_INIT_FATAL;
 		}
 	}
 	/* the full-text index follows deliveries in the background; a

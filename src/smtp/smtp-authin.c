@@ -220,10 +220,9 @@ smtp_authin_data_begin(struct smtp_session *s)
 		a->arc = arc_verifier_new(&lim);
 	}
 	authin_dmarc_clear(a);
-	/* DMARC needs the PSL (loaded by the worker when dmarc is not
-	 * off); without a resolver its result is temperror */
-	if (session_checked(s) && m->dmarc != CONFIG_DMARC_OFF &&
-	    s->srv->w->psl != NULL) {
+	/* without a resolver or the PSL (psl-failed) the result is
+	 * temperror */
+	if (session_checked(s) && m->dmarc != CONFIG_DMARC_OFF) {
 		a->dmarc_on = true;
 		buf_init(&a->hdr);
 	}
@@ -267,7 +266,8 @@ dmarc_header_done(struct smtp_session *s, bool too_big)
 						   a->hdr.len,
 						   &a->from_domain);
 	buf_deinit(&a->hdr);
-	if (a->from_status != DMARC_FROM_OK || s->srv->w->dns == NULL)
+	if (a->from_status != DMARC_FROM_OK || s->srv->w->dns == NULL ||
+	    s->srv->w->psl == NULL)
 		return;
 	a->dmarc_lookup = dmarc_lookup_start(s->srv->w->dns, s->srv->w->psl,
 					     (enum dmarc_discovery)
@@ -446,7 +446,7 @@ dkim_resinfo(struct buf *out, const struct dkim_verify_result *r)
  *   2. overrides that lower the disposition (dmarc_result_override():
  *      [mailauth] dmarc = record, exempt networks, a trusted ARC chain);
  *   3. the aggregate report records the message (rua, dmarc-report*.c);
- *   4. the action (smtp_authin_disposition(): reject or quarantine). */
+ *   4. the action (smtp_authin_action(): reject or quarantine). */
 static void
 authin_dmarc(struct smtp_session *s)
 {
@@ -465,7 +465,9 @@ authin_dmarc(struct smtp_session *s)
 		struct dmarc_policy_found tmp = {
 			.status = DMARC_LOOKUP_TEMPERROR,
 			.from_domain = a->from_domain,
-			.problem = (char *)"no resolver",
+			.problem = s->srv->w->psl == NULL
+					   ? (char *)"no Public Suffix List"
+					   : (char *)"no resolver",
 		};
 		bool helo = s->from == NULL || s->from[0] == '\0';
 		struct dmarc_input in = {
@@ -493,18 +495,25 @@ authin_dmarc(struct smtp_session *s)
 
 		a->dmarc.env_from_domain = xstrdup(at != NULL ? at + 1 : "");
 	}
-	/* 2. overrides that lower the disposition */
+	/* 2. overrides that lower the disposition: record mode, exempt
+	 * networks, and [smtp] relay_networks (our own hosts, a web app,
+	 * sending in our domains' names, signed only after this check) */
+	const char *exempt = NULL;
+
+	if (m->dmarc_reject_exempt != NULL &&
+	    cidr_list_match(m->dmarc_reject_exempt,
+			    ioev_conn_peer_sockaddr(s->conn)))
+		exempt = "dmarc_reject_exempt";
+	else if (s->relay_ok)
+		exempt = "relay_networks";
 	if (a->dmarc.disposition != DMARC_POLICY_NONE) {
 		if (m->dmarc == CONFIG_DMARC_RECORD)
 			dmarc_result_override(&a->dmarc,
 					      DMARC_REASON_LOCAL_POLICY,
 					      "dmarc = record");
-		else if (m->dmarc_reject_exempt != NULL &&
-			 cidr_list_match(m->dmarc_reject_exempt,
-					 ioev_conn_peer_sockaddr(s->conn)))
+		else if (exempt != NULL)
 			dmarc_result_override(&a->dmarc,
-					      DMARC_REASON_LOCAL_POLICY,
-					      "dmarc_reject_exempt");
+					      DMARC_REASON_LOCAL_POLICY, exempt);
 	}
 	/* ARC: a trusted sealer's passing chain may call
 	 * dmarc_result_override(&a->dmarc, DMARC_REASON_TRUSTED_FORWARDER,
@@ -514,7 +523,7 @@ authin_dmarc(struct smtp_session *s)
 	 *    &a->dmarc (every field it needs is in struct dmarc_result) */
 
 	/* 4. the action, taken by smtp-cmd-data.c (smtp_authin_action) */
-	if (m->dmarc != CONFIG_DMARC_ENFORCE)
+	if (m->dmarc != CONFIG_DMARC_ENFORCE || exempt != NULL)
 		return;
 	if (a->from_status != DMARC_FROM_OK) {
 		/* RFC 7489 6.6.1 lets a receiver refuse what it cannot

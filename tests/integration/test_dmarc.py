@@ -397,3 +397,62 @@ def test_tree_walk(herald_factory, dns_server_factory, discovery):
         assert "dmarc=none header.from=a.b.walk.test" in \
             our_ar(delivered(h, "walk"))
         assert code2 == 250
+
+
+def test_missing_psl_stops_start(herald_factory, tmp_path):
+    """dmarc on and no Public Suffix List: config check and serve say
+    so and exit 1; with dmarc = off the file is not needed."""
+    from harness import HERALD_BIN
+    missing = tmp_path / "none.dat"
+    h = herald_factory(listeners=("smtp",), sections={
+        "mailauth": f"dmarc = record\npsl_file = {missing}"})
+    p = subprocess.run([HERALD_BIN, "config", "check", "-c", h.conf],
+                       capture_output=True, text=True, timeout=20)
+    assert p.returncode == 1
+    assert "[mailauth] psl_file" in p.stderr and str(missing) in p.stderr
+    s = subprocess.run([HERALD_BIN, "serve", "-c", h.conf],
+                       capture_output=True, text=True, timeout=20)
+    assert s.returncode == 1
+    assert "psl_file" in s.stderr and "publicsuffix" in s.stderr, s.stderr
+    h = herald_factory(listeners=("smtp",), sections={
+        "mailauth": f"dmarc = off\npsl_file = {missing}"})
+    p = subprocess.run([HERALD_BIN, "config", "check", "-c", h.conf],
+                       capture_output=True, text=True, timeout=20)
+    assert p.returncode == 0, p.stderr
+
+
+@pytest.mark.parametrize("setting", [
+    ("mailauth", "dmarc_reject_exempt = 127.0.0.0/8"),
+    ("smtp", "relay_networks = 127.0.0.1"),
+])
+def test_exempt_networks_not_rejected(herald_factory, dns_server_factory,
+                                      setting):
+    """A p=reject fail from a dmarc_reject_exempt or relay_networks
+    client is delivered, recorded as override=local_policy; so is a
+    message with two From fields."""
+    dns = dns_server_factory(records={
+        "_dmarc.reject.test": [("TXT", '"v=DMARC1; p=reject"')],
+        "reject.test": [("TXT", SPF_FAIL)],
+    })
+    sections = {
+        "dns": dns.herald_config(timeout="1s"),
+        "mailauth": "spf = on\ndkim_verify = on\ndmarc = enforce",
+    }
+    sections[setting[0]] = (sections.get(setting[0], "") + "\n" +
+                            setting[1]).strip()
+    h = herald_factory(listeners=("smtp", "imap"), sections=sections,
+                       hostname=HOST)
+    h.add_domain()
+    h.add_user(USER, PASSWORD)
+    h.start()
+    code, _ = send(h, "x@reject.test", message("x@reject.test",
+                                               subject="exempt"))
+    assert code == 250
+    ar = our_ar(delivered(h, "exempt"))
+    assert "dmarc=fail (p=reject dis=none override=local_policy)" in ar, ar
+    code, _ = send(h, "x@reject.test", message(
+        None, subject="twofrom",
+        from_field="From: <a@reject.test>\r\nFrom: <b@x.test>\r\n"))
+    assert code == 250
+    assert "dmarc=permerror (several From fields)" in \
+        our_ar(delivered(h, "twofrom"))
