@@ -73,6 +73,12 @@ int dkim_instance_parse(const char *v, unsigned limit, unsigned *instance_r);
 int dkim_base64_fws_decode(const char *v, struct buf *out);
 /* A domain or selector as DKIM names them (d=, s=). */
 bool dkim_dns_name_is_valid(const char *s);
+/* dkim_key_parse() through a per-process cache of parsed records (64,
+ * by their whole text; only those that parse): OpenSSL 3 takes longer
+ * to decode an RSA key than to check a signature with it. *key_r holds
+ * its own reference (dkim_key_deinit()). Thread-safe. */
+int dkim_key_parse_cached(const char *txt, size_t len,
+			  struct dkim_key *key_r, const char **error_r);
 /* Whether sig (b64-decoded) is key's signature of data with alg
  * (rsa-sha256 over data; ed25519 over its SHA-256, RFC 8463 3). */
 bool dkim_verify_data(const struct dkim_key *key, enum dkim_algorithm alg,

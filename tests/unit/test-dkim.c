@@ -866,6 +866,71 @@ test_sign_round_trip(void **state)
 	EVP_PKEY_free(ed);
 }
 
+/* Verification keeps parsed keys by their record's text: the same
+ * record again passes from the cache; another key published under the
+ * same name (a rotation, a forgery's key) is parsed afresh and fails;
+ * a revoked record is a permerror even after the key was cached; the
+ * first record passes again. Ed25519 (checked by libsodium) and RSA. */
+static void
+test_verify_key_cache(void **state)
+{
+	EVP_PKEY *rsa = EVP_RSA_gen(2048), *rsa2 = EVP_RSA_gen(2048);
+	EVP_PKEY *ed = NULL, *ed2 = NULL;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
+	struct dkim_sign_key *keys[2], *other[2];
+	struct keyring ring = { .n = 2 }, swapped = { .n = 2 },
+		       revoked = { .n = 2 };
+	char *rec[2], *rec2[2], *signed_msg;
+
+	(void)state;
+	assert_int_equal(EVP_PKEY_keygen_init(ctx), 1);
+	assert_int_equal(EVP_PKEY_keygen(ctx, &ed), 1);
+	assert_int_equal(EVP_PKEY_keygen(ctx, &ed2), 1);
+	EVP_PKEY_CTX_free(ctx);
+	keys[0] = make_key(rsa, "r1", &rec[0]);
+	keys[1] = make_key(ed, "e1", &rec[1]);
+	other[0] = make_key(rsa2, "r1", &rec2[0]);
+	other[1] = make_key(ed2, "e1", &rec2[1]);
+	ring.name[0] = swapped.name[0] = revoked.name[0] =
+		"r1._domainkey.example.test";
+	ring.name[1] = swapped.name[1] = revoked.name[1] =
+		"e1._domainkey.example.test";
+	ring.txt[0] = rec[0];
+	ring.txt[1] = rec[1];
+	swapped.txt[0] = rec2[0];
+	swapped.txt[1] = rec2[1];
+	revoked.txt[0] = "v=DKIM1; k=rsa; p=";
+	revoked.txt[1] = "v=DKIM1; k=ed25519; p=";
+	for (int i = 0; i < 2; i++)
+		ring.status[i] = swapped.status[i] = revoked.status[i] =
+			DNS_OK;
+	signed_msg = sign_msg(plain_msg, keys, 2, false, 0);
+	for (int round = 0; round < 2; round++) {
+		expect_results(signed_msg, &ring, 1796600000, DKIM_RESULT_PASS,
+			       NULL, DKIM_RESULT_PASS, NULL);
+		expect_results(signed_msg, &ring, 1796600000, DKIM_RESULT_PASS,
+			       NULL, DKIM_RESULT_PASS, NULL);
+		expect_results(signed_msg, &swapped, 1796600000,
+			       DKIM_RESULT_FAIL, "signature mismatch",
+			       DKIM_RESULT_FAIL, "signature mismatch");
+		expect_results(signed_msg, &revoked, 1796600000,
+			       DKIM_RESULT_PERMERROR, "key revoked (empty p=)",
+			       DKIM_RESULT_PERMERROR,
+			       "key revoked (empty p=)");
+	}
+	free(signed_msg);
+	for (int i = 0; i < 2; i++) {
+		dkim_sign_key_free(&keys[i]);
+		dkim_sign_key_free(&other[i]);
+		free(rec[i]);
+		free(rec2[i]);
+	}
+	EVP_PKEY_free(rsa);
+	EVP_PKEY_free(rsa2);
+	EVP_PKEY_free(ed);
+	EVP_PKEY_free(ed2);
+}
+
 /* Empty bodies (stalwart #437, mail-auth #22) with both canonicalizations,
  * and a message that has no body separator at all. */
 static void
@@ -1053,6 +1118,7 @@ main(void)
 		cmocka_unit_test(test_verify_failures),
 		cmocka_unit_test(test_verify_limits),
 		cmocka_unit_test(test_sign_round_trip),
+		cmocka_unit_test(test_verify_key_cache),
 		cmocka_unit_test(test_sign_empty_body),
 		cmocka_unit_test(test_sign_refuses),
 		cmocka_unit_test(test_key_cache_sees_a_new_file),
