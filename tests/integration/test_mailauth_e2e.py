@@ -9,7 +9,7 @@ and its TXT records (the DKIM keys as keygen prints them, SPF naming the
 address its queue sends from, DMARC) are served, with the MX and A
 records of both sites, by a real unbound on loopback that both Heralds
 forward to ([dns] forward). example.org's Herald checks inbound mail
-([mailauth] spf, dkim_verify on).
+([mailauth] spf, dkim_verify on, dmarc = enforce).
 """
 import os
 import re
@@ -83,7 +83,8 @@ def test_alice_to_bob_passes_dkim_spf_dmarc(herald_factory, ca,
         f.write(f"\n[dns]\n{dns.herald_config()}\n")
     org = Site(herald_factory, ca, "example.org", addrs[1], ["bob"],
                dns_config=dns.herald_config(),
-               sections={"mailauth": "spf = on\ndkim_verify = on"})
+               sections={"mailauth": "spf = on\ndkim_verify = on\n"
+                                     "dmarc = enforce"})
     test.start()
     org.start()
 
@@ -112,9 +113,16 @@ def test_alice_to_bob_passes_dkim_spf_dmarc(herald_factory, ca,
     # RSA one first, as signed
     assert [re.search(r"header\.s=(\S+)", m).group(1) for m in dkim] == \
         ["e2e-rsa", "e2e-ed25519"]
+    # DMARC: p=reject with strict alignment, passed by both identifiers
+    dmarc = [m for m in methods if m.startswith("dmarc=")]
+    assert len(dmarc) == 1, methods
+    assert dmarc[0].startswith("dmarc=pass "), dmarc
+    assert "p=reject" in dmarc[0] and "dis=none" in dmarc[0], dmarc
+    assert dmarc[0].endswith(" header.from=example.test"), dmarc
     received_spf = headers(raw, "Received-SPF")
     assert received_spf and received_spf[0].startswith("pass "), \
         received_spf
     assert re.search(r" mailauth verdicts spf=pass spf_domain=example\.test "
-                     r"dkim=pass:example\.test,pass:example\.test",
+                     r"dkim=pass:example\.test,pass:example\.test .*"
+                     r"dmarc=pass header_from=example\.test",
                      org.h.log()), org.h.log()[-3000:]
