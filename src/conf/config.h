@@ -303,6 +303,7 @@ struct config_queue {
 	char *relayhost_auth;		/* file: user line, password line */
 	unsigned mx_addresses_max;	/* addresses tried per attempt */
 	unsigned batch;			/* messages loaded per runner round */
+	uint64_t batch_memory;		/* bodies of those held in memory */
 	struct config_map transport;	/* domain -> "lmtp:...", "smtp:..." */
 	struct config_map tls_policy;	/* domain -> none|may|encrypt */
 };

@@ -75,6 +75,7 @@ struct queue_conn {
 					 * handshake */
 	bool all_perm;			/* every target refused for good */
 	struct ioev_timer *idle;
+	uint64_t idle_ms;		/* when it last came free */
 	uint64_t t_start_ms;
 	char *last_error;
 	char last_dsn[16];
@@ -104,6 +105,10 @@ struct queue_msg {
 	struct queue_runner *rn;
 	struct store_queue_entry *e;
 	int fd;				/* the blob, for the client */
+	/* or (fd -1) its body in memory, read with the entry: sending it
+	 * from there takes no pool job per message (batch_memory) */
+	uint8_t *data;
+	size_t len;
 	unsigned refs;
 	/* two transactions of one message recording at once on the pool
 	 * must not both report a recipient the other made owed */
@@ -123,6 +128,7 @@ struct queue_outcome {
 
 struct queue_tx {
 	struct queue_tx *next;
+	struct queue_tx *rec_next;	/* waiting to be recorded */
 	struct queue_msg *m;
 	struct queue_dest *d;
 	struct queue_conn *c;
@@ -162,6 +168,11 @@ struct queue_runner {
 	struct queue_dest *dests;
 	unsigned n_conns;
 	unsigned pool_jobs;
+	/* outcomes waiting for the next record operation: while one is
+	 * being committed the next ones gather, and go in one commit */
+	struct queue_tx *rec_head, *rec_tail;
+	bool recording;
+	uint64_t body_bytes;		/* of the msgs' data, batch_memory */
 };
 
 uint64_t queue_now_ms(void);

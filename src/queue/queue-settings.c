@@ -137,6 +137,14 @@ static const struct setting queue_settings[] = {
 	  .doc = "Messages the runner has in hand at once (read from the "
 		 "store when due); the rest waits in the store, so a large "
 		 "queue does not take memory." },
+	{ .key = "batch_memory", .type = SETTING_SIZE,
+	  .offset = OFF(queue.batch_memory), .def = "32M", .min = 0,
+	  .max = 4096ull * 1024 * 1024,
+	  .doc = "Bodies of the messages in hand that the runner keeps in "
+		 "memory (those stored in the database, up to 128 KiB each) "
+		 "and sends from there; past it, and for bodies kept as "
+		 "files, it reads them from the store while sending. 0: "
+		 "never in memory." },
 };
 
 const struct setting_section queue_settings_section = {

@@ -370,6 +370,13 @@ struct store_backend_ops {
 					  const struct store_queue_result *res,
 					  size_t count, bool *finished_r,
 					  const char **error_r);
+	/* store_queue_record_async(), arguments checked; may be NULL */
+	enum store_result (*queue_record_async)(struct store *store,
+						struct store_queue_record *recs,
+						size_t n,
+						store_queue_recorded_cb_t *cb,
+						void *ctx,
+						const char **error_r);
 	enum store_result (*queue_notified)(struct store *store, int64_t id,
 					    const int64_t *rcpt_ids,
 					    size_t count, bool delay_warned,

@@ -377,6 +377,10 @@ enum store_result sqlite_queue_due(struct store *, int64_t, size_t,
 enum store_result sqlite_queue_record(struct store *, int64_t,
 				      const struct store_queue_result *,
 				      size_t, bool *, const char **);
+enum store_result sqlite_queue_record_async(struct store *,
+					    struct store_queue_record *,
+					    size_t, store_queue_recorded_cb_t *,
+					    void *, const char **);
 enum store_result sqlite_queue_notified(struct store *, int64_t,
 					const int64_t *, size_t, bool, bool *,
 					const char **);

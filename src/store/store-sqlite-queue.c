@@ -527,6 +527,75 @@ sqlite_queue_notified_in(sqlite3 *db, struct store_queue_notified *n,
 	return settle(db, n->id, (int64_t)time(NULL), &n->finished, error_r);
 }
 
+struct record_many {
+	struct store_queue_record *recs;
+	size_t n;
+	store_queue_recorded_cb_t *cb;
+	void *ctx;
+};
+
+/* Each entry in a savepoint of its own inside the op's: one entry gone
+ * (deleted meanwhile) or refused must not undo the others' outcomes. */
+static enum store_result
+run_record_many(struct store *store, void *ctx, const char **error_r)
+{
+	struct record_many *m = ctx;
+	sqlite3 *db = sqlite_wdb(store);
+
+	for (size_t k = 0; k < m->n; k++) {
+		struct store_queue_record *x = &m->recs[k];
+		struct record_ctx c = { .id = x->id, .res = x->results,
+					.count = x->count,
+					.finished_r = &x->finished };
+		const char *err = NULL;
+
+		x->finished = false;
+		if (sqlite_exec(db, "SAVEPOINT qrec", "") != SQLITE_OK)
+			return sqlite_fail(db, "queue record", error_r);
+		x->result = run_record(store, &c, &err);
+		if (x->result != STORE_OK) {
+			x->finished = false;
+			if (sqlite_exec(db, "ROLLBACK TO qrec", "") !=
+			    SQLITE_OK)
+				return sqlite_fail(db, "queue record",
+						   error_r);
+		}
+		if (sqlite_exec(db, "RELEASE qrec", "") != SQLITE_OK)
+			return sqlite_fail(db, "queue record", error_r);
+	}
+	return STORE_OK;
+}
+
+static void
+record_many_done(struct store *store, void *ctx, enum store_result result,
+		 const char *error)
+{
+	struct record_many *m = ctx;
+
+	(void)store;
+	m->cb(m->ctx, result, error);
+	free(m);
+}
+
+enum store_result
+sqlite_queue_record_async(struct store *store, struct store_queue_record *recs,
+			  size_t n, store_queue_recorded_cb_t *cb, void *ctx,
+			  const char **error_r)
+{
+	struct record_many *m = xcalloc(1, sizeof(*m));
+	enum store_result r;
+
+	m->recs = recs;
+	m->n = n;
+	m->cb = cb;
+	m->ctx = ctx;
+	r = store_commit_submit(store, run_record_many, m, record_many_done,
+				error_r);
+	if (r != STORE_OK)
+		free(m);
+	return r;
+}
+
 static enum store_result
 run_notified(struct store *store, void *ctx, const char **error_r)
 {

@@ -1067,6 +1067,7 @@ const struct store_backend_ops store_sqlite_ops = {
 	.queue_get_many = sqlite_queue_get_many,
 	.queue_due = sqlite_queue_due,
 	.queue_record = sqlite_queue_record,
+	.queue_record_async = sqlite_queue_record_async,
 	.queue_notified = sqlite_queue_notified,
 	.queue_admin = sqlite_queue_admin,
 };

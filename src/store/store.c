@@ -1252,6 +1252,25 @@ store_queue_record(struct store *store, int64_t id,
 }
 
 enum store_result
+store_queue_record_async(struct store *store, struct store_queue_record *recs,
+			 size_t n, store_queue_recorded_cb_t *cb, void *ctx,
+			 const char **error_r)
+{
+	if (n == 0)
+		return store_error(error_r, STORE_E_INVALID, "no records");
+	for (size_t k = 0; k < n; k++)
+		for (size_t i = 0; i < recs[k].count; i++)
+			if (!queue_status_is_valid(recs[k].results[i].status))
+				return store_error(error_r, STORE_E_INVALID,
+						   "bad recipient status");
+	if (store->ops->queue_record_async == NULL)
+		return store_error(error_r, STORE_E_INVALID,
+				   "asynchronous recording not supported");
+	return store->ops->queue_record_async(store, recs, n, cb, ctx,
+					      error_r);
+}
+
+enum store_result
 store_queue_notified(struct store *store, int64_t id, const int64_t *rcpt_ids,
 		     size_t count, bool delay_warned, bool *finished_r,
 		     const char **error_r)

@@ -1020,6 +1020,32 @@ enum store_result store_queue_record(struct store *store, int64_t id,
 				     const struct store_queue_result *results,
 				     size_t count, bool *finished_r,
 				     const char **error_r);
+/* One entry's outcomes, for store_queue_record_async(). */
+struct store_queue_record {
+	int64_t id;
+	const struct store_queue_result *results;
+	size_t count;
+	enum store_result result;	/* out: as store_queue_record()'s */
+	bool finished;			/* out: the entry was removed */
+};
+/* Called on the store's writer thread once the operation is durable
+ * (result STORE_OK: each record's own result is set) or has failed as a
+ * whole (result says why; no record was written). error explains it,
+ * valid during the call only. */
+typedef void store_queue_recorded_cb_t(void *ctx, enum store_result result,
+				       const char *error);
+/* store_queue_record() for n entries in one group-committed operation
+ * (one commit for all: the runner puts the outcomes of many transactions
+ * away at once), each entry in a savepoint of its own so one that fails
+ * (gone meanwhile: STORE_E_NOT_FOUND) is rolled back alone. Does not
+ * block: callable from an event-loop thread. recs and all they point to
+ * must stay valid until cb. Returns STORE_OK (cb will be called once),
+ * or an error and cb is never called. */
+enum store_result store_queue_record_async(struct store *store,
+					   struct store_queue_record *recs,
+					   size_t n,
+					   store_queue_recorded_cb_t *cb,
+					   void *ctx, const char **error_r);
 /* The DSNs owed for these recipients of entry id were injected (rcpt_ids
  * NULL: all of them); delay_warned also sets the entry's warned flag. Removes
  * the entry when it is then finished, as store_queue_record does. */

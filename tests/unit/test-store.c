@@ -1975,6 +1975,96 @@ queue_count(struct store *s)
 	return n;
 }
 
+/* Many entries' outcomes in one operation and one commit, without
+ * blocking: an entry gone meanwhile fails alone, the others are
+ * recorded (and removed when finished). */
+struct recorded {
+	pthread_mutex_t lock;
+	bool done;
+	enum store_result result;
+};
+
+static void
+recorded_cb(void *ctx, enum store_result result, const char *error)
+{
+	struct recorded *r = ctx;
+
+	(void)error;
+	pthread_mutex_lock(&r->lock);
+	r->result = result;
+	r->done = true;
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void
+test_queue_record_async(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->store;
+	const char *error = NULL;
+	struct store_queue_rcpt rc = { "x@remote.example", NULL, NULL };
+	struct store_queue_msg q = { .size = 14, .env_from = "s@here.example",
+				     .rcpts = &rc, .count = 1 };
+	struct store_queue_entry *e[3];
+	struct store_queue_result res[3];
+	struct store_queue_record recs[3];
+	struct recorded r = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct store_stats before, after;
+	char blob[STORE_BLOB_ID_LEN + 1];
+	bool done = false;
+
+	put_text(s, "queued message", blob);
+	q.blob_id = blob;
+	for (int k = 0; k < 3; k++) {
+		assert_int_equal(store_deliver_queue(s, 0, NULL, 0, &q, NULL,
+						     &error), STORE_OK);
+		assert_int_equal(store_queue_get(s, q.id, &e[k], &error),
+				 STORE_OK);
+		res[k] = (struct store_queue_result){
+			.rcpt_id = e[k]->rcpts[0].id,
+			.status = k == 0 ? STORE_QUEUE_SENT :
+				  STORE_QUEUE_DEFERRED,
+			.last_error = "reply", .attempted = true,
+			.next_attempt = time(NULL) + 60,
+		};
+		recs[k] = (struct store_queue_record){
+			.id = e[k]->id, .results = &res[k], .count = 1,
+		};
+	}
+	assert_int_equal(store_queue_delete(s, e[2]->id, &error), STORE_OK);
+	store_get_stats(s, &before);
+	assert_int_equal(store_queue_record_async(s, recs, 3, recorded_cb, &r,
+						  &error), STORE_OK);
+	while (!done) {
+		usleep(1000);
+		pthread_mutex_lock(&r.lock);
+		done = r.done;
+		pthread_mutex_unlock(&r.lock);
+	}
+	store_get_stats(s, &after);
+	assert_int_equal(r.result, STORE_OK);
+	assert_int_equal(after.commits - before.commits, 1);
+	assert_int_equal(recs[0].result, STORE_OK);
+	assert_true(recs[0].finished);
+	assert_int_equal(recs[1].result, STORE_OK);
+	assert_false(recs[1].finished);
+	assert_int_equal(recs[2].result, STORE_E_NOT_FOUND);
+	store_queue_entries_free(&e[1], 1);
+	assert_int_equal(store_queue_get(s, recs[0].id, &e[1], &error),
+			 STORE_E_NOT_FOUND);
+	assert_int_equal(store_queue_get(s, recs[1].id, &e[1], &error),
+			 STORE_OK);
+	assert_string_equal(e[1]->rcpts[0].status, STORE_QUEUE_DEFERRED);
+	assert_int_equal(e[1]->rcpts[0].attempts, 1);
+	store_queue_entries_free(&e[0], 1);
+	store_queue_entries_free(&e[1], 1);
+	store_queue_entries_free(&e[2], 1);
+	/* a bad status is refused before anything is queued */
+	res[0].status = "nonsense";
+	assert_int_equal(store_queue_record_async(s, recs, 1, recorded_cb, &r,
+						  &error), STORE_E_INVALID);
+}
+
 /* What the next hop must offer (8BITMIME, SMTPUTF8) is kept with the
  * entry; rows from before migration 11 read as needing neither. */
 static void
@@ -2959,6 +3049,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_migration_blob_rid,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_record_async, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_queue_needs, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_queue_atomic,
