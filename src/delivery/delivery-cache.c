@@ -74,6 +74,8 @@ dests_copy(const struct delivery_dest *d, size_t n)
 		c[i].delivered_to = d[i].delivered_to != NULL ?
 			xstrdup(d[i].delivered_to) : NULL;
 		c[i].tag = d[i].tag != NULL ? xstrdup(d[i].tag) : NULL;
+		c[i].via_alias = d[i].via_alias != NULL ?
+			xstrdup(d[i].via_alias) : NULL;
 	}
 	return c;
 }

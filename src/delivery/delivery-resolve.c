@@ -19,6 +19,7 @@ struct resolve_ctx {
 	size_t n, cap;
 	bool temp;
 	const char *error;
+	const char *alias;	/* the alias whose targets are resolved */
 };
 
 static void
@@ -45,6 +46,8 @@ dest_add(struct resolve_ctx *ctx, enum delivery_kind kind, int64_t account_id,
 	d.address = xstrdup(address);
 	d.delivered_to = delivered_to != NULL ? xstrdup(delivered_to) : NULL;
 	d.tag = tag != NULL ? xstrdup(tag) : NULL;
+	d.via_alias = kind == DELIVERY_REMOTE && ctx->alias != NULL ?
+		xstrdup(ctx->alias) : NULL;
 	ctx->dests[ctx->n++] = d;
 }
 
@@ -127,9 +130,12 @@ try_alias(struct resolve_ctx *ctx, const char *address, unsigned depth)
 		return -1;
 	}
 	for (size_t i = 0; i < n && !ctx->temp; i++) {
+		const char *outer = ctx->alias;
 		bool found = false;
 
+		ctx->alias = address;
 		resolve_addr(ctx, targets[i], depth + 1, &found);
+		ctx->alias = outer;
 		if (!found && !ctx->temp) {
 			char tbuf[256], abuf[256];
 
@@ -275,6 +281,7 @@ delivery_dests_free(struct delivery_dest **dests, size_t count)
 		free((*dests)[i].address);
 		free((*dests)[i].delivered_to);
 		free((*dests)[i].tag);
+		free((*dests)[i].via_alias);
 	}
 	xfree(dests);
 }

@@ -200,6 +200,8 @@ remote_blob(struct run_ctx *c, const char **error_r)
 	if (c->have_remote_blob)
 		return STORE_OK;
 	buf_init(&blob);
+	if (c->msg->remote_prefix != NULL)
+		buf_puts(&blob, c->msg->remote_prefix);
 	buf_puts(&blob, c->msg->received);
 	r = put_copy(c, &blob, c->remote_blob, &c->remote_size, error_r);
 	c->have_remote_blob = r == STORE_OK;
@@ -651,7 +653,9 @@ async_stored(void *ctx, enum store_result result, size_t failed,
 static bool
 async_fits(const struct run_ctx *c)
 {
-	size_t base = c->msg->len + strlen(c->msg->received);
+	size_t base = c->msg->len + strlen(c->msg->received) +
+		      (c->msg->remote_prefix != NULL ?
+		       strlen(c->msg->remote_prefix) : 0);
 	struct buf hdr;
 	/* a spooled message is read with blocking I/O */
 	bool fits = c->msg->data != NULL && base <= STORE_BLOB_INLINE_MAX;

@@ -40,6 +40,10 @@ struct delivery_dest {
 	 * sub-address tag ("bob+lists@example.org"). */
 	char *delivered_to;
 	char *tag;		/* sub-address tag kept for Sieve, or NULL */
+	/* REMOTE reached through an alias: the (last) local alias whose
+	 * target it is, e.g. "team@example.org"; NULL for a recipient that
+	 * is remote itself. Mail forwarded this way is ARC-sealed. */
+	char *via_alias;
 };
 
 enum delivery_lookup {
@@ -167,6 +171,9 @@ struct delivery_msg {
 	bool need_8bitmime;
 	bool need_smtputf8;
 	const char *received;	/* the Received header, ending in CRLF */
+	/* fields put above received in the queued copy only (our ARC set
+	 * for mail forwarded by an alias), or NULL */
+	const char *remote_prefix;
 	/* the message as received (CRLF lines): in memory, or when data is
 	 * NULL in a spool, read from it in blocks (never whole in memory) */
 	const uint8_t *data;

@@ -215,10 +215,21 @@ read_value(struct ar_reader *r, char stop, struct buf *out)
 	if (r->p < r->end && *r->p == '"') {
 		r->p++;
 		while (r->p < r->end && *r->p != '"') {
+			unsigned char c;
+
 			if (*r->p == '\\' && r->p + 1 < r->end)
 				r->p++;
-			if (*r->p != '\r' && *r->p != '\n')
-				buf_putc(out, *r->p);
+			c = (unsigned char)*r->p;
+			/* RFC 5322 qtext: no controls (a NUL would cut the
+			 * value short); folding is unfolded */
+			if (c == 0 || c == 0x7f ||
+			    (c < ' ' && c != '\t' && c != '\r' && c != '\n')) {
+				r->error = "control character in a "
+					   "quoted-string";
+				return false;
+			}
+			if (c != '\r' && c != '\n')
+				buf_putc(out, (char)c);
 			r->p++;
 		}
 		if (r->p >= r->end) {

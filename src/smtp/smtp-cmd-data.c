@@ -35,6 +35,13 @@ struct data_job {
 	struct delivery_async *async;	/* delivered without a pool thread */
 	struct dkim_signer *signer;	/* sign before storing (pool) */
 	const char *dmarc_reject;	/* refused by DMARC: the reply text */
+	/* ARC-seal the queued copy (pool): the chain, our A-R body, the
+	 * alias whose domain's key seals, the set made */
+	struct arc_sealer *sealer;
+	struct arc_verifier *chain;
+	char *ar_body;
+	const char *alias;
+	char *arc_set;
 };
 
 static void
@@ -45,6 +52,8 @@ data_store(const uint8_t *data, size_t len, void *ctx)
 	spool_write(s->spool, data, len);
 	if (s->signer != NULL)
 		dkim_signer_feed(s->signer, data, len);
+	if (s->sealer != NULL)
+		arc_sealer_feed(s->sealer, data, len);
 }
 
 static void
@@ -70,6 +79,28 @@ session_signs(const struct smtp_session *s)
 	return s->srv->cfg->mailauth.dkim_sign && !smtp_session_is_lmtp(s) &&
 	       (s->auth_user != NULL || s->mode == SMTP_MODE_LOCAL ||
 		s->relay_ok);
+}
+
+/* The alias through which a recipient reaches an external address, or
+ * NULL: such mail is ARC-sealed when it was checked on arrival
+ * (docs/mailauth.md "Sealing"); other relayed mail is not. */
+static const char *
+forwarding_alias(const struct smtp_session *s)
+{
+	const struct config_mailauth *m = &s->srv->cfg->mailauth;
+
+	if (!m->arc_seal || !m->arc_verify || s->mode != SMTP_MODE_SMTP ||
+	    s->auth_user != NULL || s->srv->w->dns == NULL)
+		return NULL;
+	for (size_t i = 0; i < s->n_rcpts; i++) {
+		for (size_t k = 0; k < s->rcpts[i].n_dests; k++) {
+			const struct delivery_dest *d = &s->rcpts[i].dests[k];
+
+			if (d->kind == DELIVERY_REMOTE && d->via_alias != NULL)
+				return d->via_alias;
+		}
+	}
+	return NULL;
 }
 
 /* Octets of the message stored so far (for the logs). */
@@ -110,6 +141,10 @@ reader_new(struct smtp_session *s)
 
 		s->signer = dkim_signer_new(&p);
 	}
+	arc_sealer_free(&s->sealer);
+	if (forwarding_alias(s) != NULL)
+		s->sealer = arc_sealer_new(
+			(size_t)s->srv->cfg->mailauth.dkim_header_max, 0);
 	smtp_authin_data_begin(s);
 	return smtp_data_reader_new(&lim, data_sink, s);
 }
@@ -221,6 +256,97 @@ data_sign(struct data_job *j)
 	dkim_sign_keys_free(&keys, n);
 }
 
+/* The keys that seal: the RSA key of the alias's domain, else of
+ * hostname or its parent domain (docs/mailauth.md "Sealing"). */
+static struct dkim_sign_key *
+seal_key(const struct smtp_session *s, const char *alias)
+{
+	const char *host = s->srv->cfg->hostname, *dot = strchr(host, '.');
+	const char *at = strrchr(alias, '@');
+	const char *cands[3] = {
+		at != NULL ? at + 1 : NULL, host,
+		dot != NULL && strchr(dot + 1, '.') != NULL ? dot + 1 : NULL,
+	};
+
+	for (int c = 0; c < 3; c++) {
+		struct dkim_sign_key **keys = NULL, *key = NULL;
+		char *perr = NULL, *dom;
+		size_t n = 0;
+
+		if (cands[c] == NULL)
+			continue;
+		dom = xstrdup(cands[c]);
+		for (char *p = dom; *p != '\0'; p++)
+			*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+		if (dkim_keystore_has_domain(s->srv->cfg->data_dir, dom) &&
+		    dkim_keystore_load_signing(s->srv->cfg->data_dir, dom,
+					       time(NULL), &keys, &n,
+					       &perr) == 0) {
+			for (size_t i = 0; i < n && key == NULL; i++) {
+				if (keys[i]->alg == DKIM_ALG_RSA_SHA256) {
+					key = keys[i];
+					keys[i] = NULL;
+				}
+			}
+		}
+		dkim_sign_keys_free(&keys, n);
+		free(perr);
+		free(dom);
+		if (key != NULL)
+			return key;
+	}
+	return NULL;
+}
+
+/* On the pool: our ARC set for the queued copy (RFC 8617 5.1), made
+ * from the chain verified on arrival and our Authentication-Results. */
+static void
+data_seal(struct data_job *j)
+{
+	struct smtp_session *s = j->s;
+	struct dkim_sign_key *key;
+	const char *err = NULL;
+	char abuf[300];
+	struct buf out;
+
+	if (j->chain == NULL || j->ar_body == NULL) {
+		log_info(s->msg_id, "arc", "unsealed", "alias=<%s> "
+			 "reason=\"not checked on arrival\"",
+			 log_str(abuf, sizeof(abuf), j->alias));
+		return;
+	}
+	if ((key = seal_key(s, j->alias)) == NULL) {
+		log_info(s->msg_id, "arc", "unsealed", "alias=<%s> "
+			 "reason=\"no active RSA key\"",
+			 log_str(abuf, sizeof(abuf), j->alias));
+		return;
+	}
+	struct arc_seal_request req = {
+		.chain = j->chain,
+		.ar_body = j->ar_body,
+		.key = key,
+	};
+	const struct arc_verify_result *r = arc_verifier_result(j->chain);
+
+	buf_init(&out);
+	if (arc_sealer_finish(j->sealer, &req, &out, &err) < 0) {
+		log_info(s->msg_id, "arc", "unsealed", "alias=<%s> d=%s "
+			 "reason=\"%s\"", log_str(abuf, sizeof(abuf), j->alias),
+			 key->domain, err);
+		buf_deinit(&out);
+	} else {
+		j->arc_set = buf_steal(&out);
+		buf_deinit(&out);
+		j->msg.remote_prefix = j->arc_set;
+		log_info(s->msg_id, "arc", "sealed", "alias=<%s> d=%s s=%s "
+			 "i=%u cv=%s", log_str(abuf, sizeof(abuf), j->alias),
+			 key->domain, key->selector, r->instances + 1,
+			 r->result == ARC_RESULT_PASS ? "pass" :
+			 r->result == ARC_RESULT_FAIL ? "fail" : "none");
+	}
+	dkim_sign_key_free(&key);
+}
+
 static void
 data_work(void *ctx)
 {
@@ -253,6 +379,8 @@ data_work(void *ctx)
 	}
 	if (j->signer != NULL)
 		data_sign(j);
+	if (j->sealer != NULL)
+		data_seal(j);
 	j->delivered = delivery_run(s->srv->store, &j->msg);
 }
 
@@ -297,7 +425,9 @@ data_deliver(void *ctx)
 	case SMTP_AUTHIN_ACCEPT:
 		break;
 	}
-	if (j->check_from || j->signer != NULL ||
+	if (j->sealer != NULL)
+		smtp_authin_take_arc(s, &j->chain, &j->ar_body);
+	if (j->check_from || j->signer != NULL || j->sealer != NULL ||
 	    !delivery_start(s->srv->store, &j->msg, data_stored, j,
 			    &j->async))
 		ioev_run_blocking(s->srv->w->loop, data_work_then_done, NULL,
@@ -401,6 +531,10 @@ out:
 	free(j->rcpts);
 	free(j->received);
 	dkim_signer_free(&j->signer);
+	arc_sealer_free(&j->sealer);
+	arc_verifier_free(&j->chain);
+	free(j->ar_body);
+	free(j->arc_set);
 	sender_policy_result_deinit(&j->from);
 	free(j);
 }
@@ -545,6 +679,11 @@ message_end(struct smtp_session *s)
 			s->signer = NULL;
 		}
 		dkim_signer_free(&s->signer);
+	}
+	if (s->sealer != NULL) {
+		j->sealer = s->sealer;
+		s->sealer = NULL;
+		j->alias = forwarding_alias(s);
 	}
 	smtp_session_run_external(s, data_start, data_done, j);
 }

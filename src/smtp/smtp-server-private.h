@@ -17,6 +17,7 @@
 #include "lib/ioev.h"
 #include "lib/log.h"
 #include "lib/spool.h"
+#include "mailauth/arc.h"
 #include "mailauth/dkim.h"
 #include "smtp/smtp-ar-filter.h"
 #include "smtp/smtp-data.h"
@@ -109,6 +110,9 @@ struct smtp_session {
 	/* a local user's message: DKIM-signed as it streams in
 	 * ([mailauth] dkim_sign), the signature made at its end (smtp-cmd-data.c) */
 	struct dkim_signer *signer;
+	/* mail an alias forwards to an external address: ARC-sealed
+	 * ([mailauth] arc_seal), hashed as it streams in (smtp-cmd-data.c) */
+	struct arc_sealer *sealer;
 	char msg_id[LOG_ID_LEN + 1];
 	/* inbound checks of the transaction (smtp-authin.c), or NULL */
 	struct smtp_authin *authin;

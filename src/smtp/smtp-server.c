@@ -167,6 +167,7 @@ smtp_session_reset_tx(struct smtp_session *s)
 	smtp_data_reader_free(&s->reader);
 	spool_free(&s->spool);
 	dkim_signer_free(&s->signer);
+	arc_sealer_free(&s->sealer);
 	smtp_authin_reset(s);
 	s->bdat = false;
 	s->bdat_last = false;

@@ -204,3 +204,119 @@ def test_missing_key_fails(site, keys):
     ar = our_ar(fetch_last(site))
     assert re.search(r'arc=fail reason="ARC-Message-Signature i=1: no key '
                      r'\(nxdomain\)"', ar), ar
+
+
+# ---- sealing: Herald forwards through an alias to an external address ----
+
+def herald_key_record(h, domain):
+    """The TXT record text herald dkim list prints for domain's RSA key."""
+    out = h.cli("dkim", "list", domain).stdout
+    for line in out.splitlines():
+        if " IN TXT " in line and "k=rsa" in line:
+            sel = line.split("._domainkey.")[0]
+            return sel, "".join(re.findall(r'"([^"]*)"', line))
+    raise AssertionError(out)
+
+
+@pytest.fixture
+def forwarder(herald_factory, dns_server_factory, keys):
+    from test_queue_runner import Sink
+    sink = Sink().start()
+    dns = dns_server_factory(records=key_records(keys))
+    h = herald_factory(listeners=("smtp", "imap"), sections={
+        "dns": dns.herald_config(timeout="2s"),
+        "mailauth": "dkim_verify = on\narc_verify = on",
+        "queue": "retry_min = 1s\nretry_max = 2s\n",
+        "transport": f"far.test = smtp:[127.0.0.1]:{sink.port}",
+    }, hostname=HOST)
+    h.add_domain()
+    h.add_user(USER, PASSWORD)
+    h.cli("alias", "add", "team@example.test", "friend@far.test")
+    h.cli("dkim", "keygen", "--algorithm", "rsa", "--selector", "fw",
+          "example.test")
+    sel, rec = herald_key_record(h, "example.test")
+    h.start()
+    yield h, sink, {f"{sel}._domainkey.example.test": rec}
+    sink.cleanup()
+
+
+def forwarded(sink, timeout=20):
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        msgs = sink.messages()
+        if msgs:
+            return msgs[-1]
+        time.sleep(0.1)
+    raise AssertionError("nothing reached the sink")
+
+
+def dkimpy_arc_verify(msg, keys, herald_rec):
+    def dnsfunc(name, timeout=5):
+        name = name.decode().rstrip(".")
+        if name in herald_rec:
+            return herald_rec[name].encode()
+        for dom, (_, rec) in keys.items():
+            if name == f"arc._domainkey.{dom}":
+                return rec.encode()
+        return None
+    return dkim.arc_verify(msg.replace(b"\r\n", b"\n"), dnsfunc=dnsfunc)
+
+
+def send_to(h, rcpts, msg):
+    with smtplib.SMTP("127.0.0.1", h.ports["smtp"], local_hostname="c.test",
+                      timeout=30) as c:
+        c.sendmail("carol@orig.test", rcpts, msg)
+
+
+def test_seal_first_hop(forwarder, keys):
+    h, sink, rec = forwarder
+    send_to(h, ["team@example.test", USER], message("fwd").replace(
+        b"To: <bob@example.test>", b"To: <team@example.test>"))
+    out = forwarded(sink)
+    assert re.search(rb"ARC-Seal: i=1; a=rsa-sha256; t=\d+; cv=none;", out)
+    assert b"ARC-Authentication-Results: i=1; mail.example.test;" in out
+    assert b"arc=none" in out.split(b"ARC-Authentication-Results:")[1]
+    cv, _, why = dkimpy_arc_verify(out, keys, rec)
+    assert cv == b"pass", why
+    assert h.wait_log("arc sealed alias=<team@example.test> "
+                      "d=example.test s=fw i=1 cv=none")
+    # the local copy is not sealed
+    local = fetch_last(h)
+    assert b"ARC-Seal" not in local
+    assert "arc=none" in our_ar(local)
+
+
+def test_seal_extends_a_passing_chain(forwarder, keys):
+    h, sink, rec = forwarder
+    send_to(h, ["team@example.test"], one_hop(keys, "chain"))
+    out = forwarded(sink)
+    assert re.search(rb"ARC-Seal: i=2; a=rsa-sha256; t=\d+; cv=pass;", out)
+    aar = out.split(b"ARC-Authentication-Results: i=2;")[1]
+    assert re.search(rb"arc=pass \(i=1; sealed by fwd1.test\)", aar)
+    cv, results, why = dkimpy_arc_verify(out, keys, rec)
+    assert cv == b"pass", why
+    assert len(results) == 2
+
+
+def test_seal_failed_chain_says_fail(forwarder, keys):
+    h, sink, rec = forwarder
+    send_to(h, ["team@example.test"],
+            one_hop(keys, "broken").replace(b"bye.", b"BYE!"))
+    out = forwarded(sink)
+    assert re.search(rb"ARC-Seal: i=2; a=rsa-sha256; t=\d+; cv=fail;", out)
+    assert h.wait_log("arc sealed alias=<team@example.test> "
+                      "d=example.test s=fw i=2 cv=fail")
+    # dkimpy: the chain ended (a seal says cv=fail)
+    cv, _, why = dkimpy_arc_verify(out, keys, rec)
+    assert cv != b"pass", why
+
+
+def test_ended_chain_not_sealed(forwarder, keys):
+    h, sink, rec = forwarder
+    send_to(h, ["team@example.test"], two_hops(keys, "ended", cv="fail"))
+    out = forwarded(sink)
+    assert not re.search(rb"ARC-Seal: i=3", out)
+    assert h.wait_log('arc unsealed alias=<team@example.test> '
+                      'd=example.test reason="the chain has ended '
+                      '(cv=fail)"')

@@ -169,6 +169,8 @@ test_resolve_remote_and_loops(void **state)
 	assert_int_equal(n, 1);
 	assert_int_equal(d[0].kind, DELIVERY_REMOTE);
 	assert_string_equal(d[0].address, "x@Remote.test");
+	/* a remote recipient itself is not forwarded by an alias */
+	assert_null(d[0].via_alias);
 	delivery_dests_free(&d, n);
 
 	assert_int_equal(delivery_resolve(f->store, "fwd@example.test", &d, &n,
@@ -176,6 +178,14 @@ test_resolve_remote_and_loops(void **state)
 	assert_int_equal(n, 1);
 	assert_int_equal(d[0].kind, DELIVERY_REMOTE);
 	assert_string_equal(d[0].address, "someone@remote.test");
+	/* the alias that forwards it (its domain's key ARC-seals) */
+	assert_string_equal(d[0].via_alias, "fwd@example.test");
+	delivery_dests_free(&d, n);
+	/* and the cached answer says so too */
+	assert_true(delivery_resolve_cached(f->store, "fwd@example.test",
+					    &(enum delivery_lookup){ 0 }, &d,
+					    &n));
+	assert_string_equal(d[0].via_alias, "fwd@example.test");
 	delivery_dests_free(&d, n);
 
 	/* l1 -> l2 -> l1: no crash, nobody found */
