@@ -20,10 +20,12 @@ static const uint8_t mc_magic[3] = { 'H', 'M', 'C' };
  * record from making the recursive writers (BODYSTRUCTURE) go deep. */
 #define MC_MAX_DEPTH 1000
 
-/* The fields RFC 9051 7.5.2 ENVELOPE reads, as imap-envelope reads them. */
+/* The fields RFC 9051 7.5.2 ENVELOPE reads, as imap-envelope reads them,
+ * and References, which IMAP THREAD=REFERENCES reads with them (RFC
+ * 5256 3). */
 static const char *const mc_env_names[] = {
 	"Date", "Subject", "From", "Sender", "Reply-To",
-	"To", "Cc", "Bcc", "In-Reply-To", "Message-ID",
+	"To", "Cc", "Bcc", "In-Reply-To", "Message-ID", "References",
 };
 #define MC_ENV_COUNT (sizeof(mc_env_names) / sizeof(mc_env_names[0]))
 

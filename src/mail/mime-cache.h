@@ -20,7 +20,7 @@
  * encoding changes or when mail/mime parses some message differently
  * (a fix): a record of another version does not read, and the store
  * parses the message again and replaces it. */
-#define MIME_CACHE_VERSION 1
+#define MIME_CACHE_VERSION 2	/* 2: References kept (IMAP THREAD) */
 
 /* Octets of each message header (the message's own, and that of every
  * message inside a message/rfc822 part) read for the ENVELOPE fields;
@@ -40,7 +40,8 @@ typedef int mime_cache_read_cb_t(void *ctx, uint64_t offset, size_t len,
  * Appends the record for the tree root (mime_parse() of a message of
  * msg_size octets) to out. For the message and each message inside a
  * message/rfc822 or message/global part, the first Date, Subject, From,
- * Sender, Reply-To, To, Cc, Bcc, In-Reply-To and Message-ID field of its
+ * Sender, Reply-To, To, Cc, Bcc, In-Reply-To, Message-ID and References
+ * field of its
  * header (within MIME_CACHE_ENVELOPE_HEADER_MAX octets) are kept, read
  * through read(ctx, ...). Returns 0, or -1 when read failed (out is then
  * as it was).
