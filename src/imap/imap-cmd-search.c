@@ -5,7 +5,8 @@
  * decides what it can on the loop thread; messages whose verdict needs
  * their text go to one pool job that reads it through the store's search
  * index. IMAP4rev1 sessions get "* SEARCH", IMAP4rev2 ones and any RETURN
- * "* ESEARCH" (CLIENT-QUIRKS).
+ * "* ESEARCH" (CLIENT-QUIRKS). The evaluation (view, then pool job) is
+ * imap_search_eval, which SORT and THREAD use too (imap-cmd-sort.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +25,7 @@ struct search_pending {
 	char blob_id[STORE_BLOB_ID_LEN + 1];
 };
 
-struct search_job {
+struct imap_search_eval {
 	struct imap_search_program prog;
 	struct imap_search_view view;
 	uint32_t *saved;		/* the view's copy of "$", sorted */
@@ -39,16 +40,27 @@ struct search_job {
 	char error[200];
 };
 
-static void
-search_job_free(void *ctx)
+void
+imap_search_eval_free(struct imap_search_eval **e)
 {
-	struct search_job *job = ctx;
+	struct imap_search_eval *job = *e;
 
+	if (job == NULL)
+		return;
+	*e = NULL;
 	imap_search_program_deinit(&job->prog);
 	free(job->saved);
 	free(job->match);
 	free(job->pending);
 	free(job);
+}
+
+static void
+search_job_free(void *ctx)
+{
+	struct imap_search_eval *job = ctx;
+
+	imap_search_eval_free(&job);
 }
 
 static int
@@ -141,7 +153,7 @@ asks_save(const struct imap_arg *args, size_t n)
 }
 
 static enum imap_cmd_result
-search_reply(struct imap_cmd *cmd, struct search_job *job)
+search_reply(struct imap_cmd *cmd, struct imap_search_eval *job)
 {
 	struct imap_session *s = cmd->s;
 	const struct imap_mailbox *box = s->box;
@@ -195,7 +207,7 @@ search_reply(struct imap_cmd *cmd, struct search_job *job)
  * say is indexed; the others look theirs up one by one if a key needs
  * it (a message expunged by another session is still in the view). */
 static int
-docs_known(struct search_job *job, struct store_search *search,
+docs_known(struct imap_search_eval *job, struct store_search *search,
 	   const char **error_r)
 {
 	uint32_t *uids = NULL;
@@ -221,13 +233,14 @@ docs_known(struct search_job *job, struct store_search *search,
 	return 0;
 }
 
-static void
-search_work(void *ctx)
+int
+imap_search_eval_work(struct imap_search_eval *job, const char **error_r)
 {
-	struct search_job *job = ctx;
 	struct store_search *search = NULL;
 	const char *error = NULL;
 
+	if (job->n_pending == 0)
+		return 0;
 	if (store_search_begin(job->store, job->account_id, &search,
 			       &error) != STORE_OK)
 		goto fail;
@@ -245,19 +258,41 @@ search_work(void *ctx)
 		job->match[p->idx] = match;
 	}
 	store_search_end(&search);
-	return;
+	return 0;
 fail:
 	/* the error lives in this thread's buffer */
 	snprintf(job->error, sizeof(job->error), "%s",
 		 error != NULL ? error : "?");
 	job->failed = true;
 	store_search_end(&search);
+	*error_r = job->error;
+	return -1;
+}
+
+bool
+imap_search_eval_needs_store(const struct imap_search_eval *e)
+{
+	return e->n_pending > 0;
+}
+
+const bool *
+imap_search_eval_matches(const struct imap_search_eval *e)
+{
+	return e->match;
+}
+
+static void
+search_work(void *ctx)
+{
+	const char *error;
+
+	(void)imap_search_eval_work(ctx, &error);
 }
 
 static void
 search_done(struct imap_cmd *cmd)
 {
-	struct search_job *job = cmd->ctx;
+	struct imap_search_eval *job = cmd->ctx;
 
 	if (job->failed) {
 		if (job->prog.ret & IMAP_SEARCH_RET_SAVE)
@@ -269,56 +304,14 @@ search_done(struct imap_cmd *cmd)
 	search_reply(cmd, job);
 }
 
-/* Whether the arguments name a CHARSET: "[RETURN (...)] CHARSET x". */
-static bool
-names_charset(const struct imap_cmd *cmd)
+/* The view's verdicts on the loop thread; the messages that need the
+ * store are kept for imap_search_eval_work(). */
+static void
+eval_prepare(struct imap_session *s, struct imap_search_eval *job)
 {
-	size_t i = 0;
-
-	if (cmd->n_args > 1 && imap_arg_atom_equals(&cmd->args[0], "RETURN"))
-		i = 2;
-	return i < cmd->n_args &&
-	       imap_arg_atom_equals(&cmd->args[i], "CHARSET");
-}
-
-enum imap_cmd_result
-imap_cmd_search(struct imap_cmd *cmd)
-{
-	struct imap_session *s = cmd->s;
 	const struct imap_mailbox *box = s->box;
-	struct imap_search_limits lim = {
-		.keys_max = s->set->search_keys_max,
-		.depth_max = s->set->search_depth_max,
-	};
-	struct search_job *job = xcalloc(1, sizeof(*job));
-	const char *error = NULL;
 	int kwmap[IMAP_SEARCH_KEYWORDS_MAX];
 
-	if (s->utf8_accept && !s->rev2 && names_charset(cmd)) {
-		/* RFC 9755 3 (RFC 6855 erratum 4029): after ENABLE
-		 * UTF8=ACCEPT strings are UTF-8, and a CHARSET label is a
-		 * conflicting one. IMAP4rev2's grammar keeps CHARSET, so a
-		 * rev2 session may still send it. */
-		search_job_free(job);
-		return imap_cmd_bad(cmd, "CHARSET is not allowed after ENABLE "
-				    "UTF8=ACCEPT (RFC 9755 3)");
-	}
-	switch (imap_search_parse(cmd->args, cmd->n_args, &lim, &job->prog,
-				  &error)) {
-	case IMAP_SEARCH_PARSE_OK:
-		break;
-	case IMAP_SEARCH_PARSE_BADCHARSET:
-		search_job_free(job);
-		/* RFC 5182 2.1: a SAVE answered NO empties the result (a
-		 * BAD leaves it) */
-		if (asks_save(cmd->args, cmd->n_args))
-			save_result(s, 0, NULL, 0);
-		return imap_cmd_no(cmd, "[BADCHARSET (UTF-8 US-ASCII)] %s",
-				   error);
-	default:
-		search_job_free(job);
-		return imap_cmd_bad(cmd, "%s", error);
-	}
 	for (size_t k = 0; k < job->prog.n_keywords; k++) {
 		kwmap[k] = -1;
 		for (size_t j = 0; j < box->n_keywords; j++)
@@ -365,15 +358,77 @@ imap_cmd_search(struct imap_cmd *cmd)
 			break;
 		}
 	}
+	job->store = s->store;
+	job->account_id = s->account_id;
+	job->mailbox_id = box->id;
+}
+
+struct imap_search_eval *
+imap_search_eval_new(struct imap_session *s, struct imap_search_program *prog)
+{
+	struct imap_search_eval *job = xcalloc(1, sizeof(*job));
+
+	job->prog = *prog;
+	memset(prog, 0, sizeof(*prog));
+	eval_prepare(s, job);
+	return job;
+}
+
+/* Whether the arguments name a CHARSET: "[RETURN (...)] CHARSET x". */
+static bool
+names_charset(const struct imap_cmd *cmd)
+{
+	size_t i = 0;
+
+	if (cmd->n_args > 1 && imap_arg_atom_equals(&cmd->args[0], "RETURN"))
+		i = 2;
+	return i < cmd->n_args &&
+	       imap_arg_atom_equals(&cmd->args[i], "CHARSET");
+}
+
+enum imap_cmd_result
+imap_cmd_search(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->s;
+	struct imap_search_limits lim = {
+		.keys_max = s->set->search_keys_max,
+		.depth_max = s->set->search_depth_max,
+	};
+	struct imap_search_eval *job = xcalloc(1, sizeof(*job));
+	const char *error = NULL;
+
+	if (s->utf8_accept && !s->rev2 && names_charset(cmd)) {
+		/* RFC 9755 3 (RFC 6855 erratum 4029): after ENABLE
+		 * UTF8=ACCEPT strings are UTF-8, and a CHARSET label is a
+		 * conflicting one. IMAP4rev2's grammar keeps CHARSET, so a
+		 * rev2 session may still send it. */
+		search_job_free(job);
+		return imap_cmd_bad(cmd, "CHARSET is not allowed after ENABLE "
+				    "UTF8=ACCEPT (RFC 9755 3)");
+	}
+	switch (imap_search_parse(cmd->args, cmd->n_args, &lim, &job->prog,
+				  &error)) {
+	case IMAP_SEARCH_PARSE_OK:
+		break;
+	case IMAP_SEARCH_PARSE_BADCHARSET:
+		search_job_free(job);
+		/* RFC 5182 2.1: a SAVE answered NO empties the result (a
+		 * BAD leaves it) */
+		if (asks_save(cmd->args, cmd->n_args))
+			save_result(s, 0, NULL, 0);
+		return imap_cmd_no(cmd, "[BADCHARSET (UTF-8 US-ASCII)] %s",
+				   error);
+	default:
+		search_job_free(job);
+		return imap_cmd_bad(cmd, "%s", error);
+	}
+	eval_prepare(s, job);
 	if (job->n_pending == 0) {
 		enum imap_cmd_result r = search_reply(cmd, job);
 
 		search_job_free(job);
 		return r;
 	}
-	job->store = s->store;
-	job->account_id = s->account_id;
-	job->mailbox_id = box->id;
 	return imap_cmd_run_blocking(cmd, search_work, search_done, job,
 				     search_job_free);
 }

@@ -52,10 +52,12 @@ static const struct imap_cmd_def commands[] = {
 	{ "RENAME", imap_cmd_rename, LOGGED_IN, 0 },
 	{ "SEARCH", imap_cmd_search, SELECTED, SEQ | UID },
 	{ "SELECT", imap_cmd_select, LOGGED_IN, 0 },
+	{ "SORT", imap_cmd_sort, SELECTED, SEQ | UID },
 	{ "STARTTLS", imap_cmd_starttls, NOT_AUTH, 0 },
 	{ "STATUS", imap_cmd_status, LOGGED_IN, 0 },
 	{ "STORE", imap_cmd_store, SELECTED, SEQ | UID | WRITES },
 	{ "SUBSCRIBE", imap_cmd_subscribe, LOGGED_IN, 0 },
+	{ "THREAD", imap_cmd_thread, SELECTED, SEQ | UID },
 	{ "UNSELECT", imap_cmd_unselect, SELECTED, 0 },
 	{ "UNSUBSCRIBE", imap_cmd_unsubscribe, LOGGED_IN, 0 },
 };
@@ -107,6 +109,12 @@ static const struct {
 	{ "MULTIAPPEND", CAP_AFTER_LOGIN },
 	{ "ESEARCH", CAP_AFTER_LOGIN },
 	{ "SEARCHRES", CAP_AFTER_LOGIN },
+	/* RFC 5256, 5957, 5267 (imap-cmd-sort.c) */
+	{ "SORT", CAP_AFTER_LOGIN },
+	{ "SORT=DISPLAY", CAP_AFTER_LOGIN },
+	{ "ESORT", CAP_AFTER_LOGIN },
+	{ "THREAD=ORDEREDSUBJECT", CAP_AFTER_LOGIN },
+	{ "THREAD=REFERENCES", CAP_AFTER_LOGIN },
 	{ "IDLE", CAP_ALWAYS },
 	/* mailboxes (imap-cmd-list.c, imap-cmd-mailbox.c) */
 	{ "NAMESPACE", CAP_ALWAYS },

@@ -261,6 +261,23 @@ imap_cmd_fn_t imap_cmd_list, imap_cmd_lsub, imap_cmd_create,
 /* imap-cmd-fetch.c, imap-cmd-idle.c, imap-cmd-search.c. */
 imap_cmd_fn_t imap_cmd_fetch, imap_cmd_idle, imap_cmd_search;
 
+/* imap-cmd-sort.c: SORT and THREAD (RFC 5256). */
+imap_cmd_fn_t imap_cmd_sort, imap_cmd_thread;
+
+/* SEARCH's evaluation (imap-cmd-search.c), also for SORT and THREAD.
+ * _new decides what the selected mailbox's view can on the loop thread
+ * (prog is taken over and emptied); when _needs_store, _work decides the
+ * rest on the pool (0, or -1 with *error_r valid until _free). _matches:
+ * one bool per message of the view. */
+struct imap_search_program;
+struct imap_search_eval;
+struct imap_search_eval *imap_search_eval_new(struct imap_session *s,
+					      struct imap_search_program *prog);
+bool imap_search_eval_needs_store(const struct imap_search_eval *e);
+int imap_search_eval_work(struct imap_search_eval *e, const char **error_r);
+const bool *imap_search_eval_matches(const struct imap_search_eval *e);
+void imap_search_eval_free(struct imap_search_eval **e);
+
 /* The entry for an upper-cased name, or NULL. */
 const struct imap_cmd_def *imap_command_find(const char *name);
 

@@ -113,6 +113,13 @@ static const struct setting imap_settings[] = {
 	  .max = 1000, .reloadable = true,
 	  .doc = "NOT, OR and parentheses nested at once in one SEARCH "
 		 "program; deeper is BAD." },
+	{ .key = "sort_max_messages", .type = SETTING_UINT,
+	  .offset = OFF(imap.sort_max_messages), .def = "100000", .min = 1,
+	  .max = 10000000, .reloadable = true,
+	  .doc = "Messages one SORT or THREAD may order by their header "
+		 "fields (every key but ARRIVAL and SIZE; about 300 octets "
+		 "each while the command runs); more matching messages is "
+		 "NO [LIMIT]." },
 	{ .key = "idle_keepalive", .type = SETTING_DURATION,
 	  .offset = OFF(imap.idle_keepalive_ms), .def = "2m", .min = 1000,
 	  .max = 1800000, .unit = DURATION_MS, .reloadable = true,
