@@ -134,6 +134,16 @@ struct config_mailauth {
 	unsigned dmarc_discovery;	/* enum dmarc_discovery */
 	char *psl_file;			/* the Public Suffix List */
 	char *dmarc_reject_exempt;	/* networks never rejected */
+	/* DMARC aggregate reports (docs/mailauth.md "Aggregate reports") */
+	bool dmarc_reports;		/* collect and send; off by default */
+	char *dmarc_report_org;		/* org_name; NULL: hostname */
+	char *dmarc_report_email;	/* From; NULL: postmaster@domain */
+	uint64_t dmarc_report_interval_s;	/* 1d, aligned to UTC */
+	unsigned dmarc_report_max_per_run;	/* reports per run */
+	unsigned dmarc_report_max_destinations;	/* rua URIs per domain */
+	uint64_t dmarc_report_max_size;		/* a report message */
+	unsigned dmarc_report_max_records;	/* rows in one report */
+	unsigned dmarc_report_memory_rows;	/* rows waiting for a flush */
 };
 
 struct config_store {

@@ -158,6 +158,56 @@ static const struct setting mailauth_settings[] = {
 	  .doc = "DMARC: comma-separated networks whose mail is never "
 		 "rejected or quarantined on a DMARC fail (a forwarder you "
 		 "trust); the verdict is still recorded." },
+	{ .key = "dmarc_reports", .type = SETTING_BOOL,
+	  .offset = OFF(mailauth.dmarc_reports), .def = "off",
+	  .reloadable = true,
+	  .doc = "DMARC: count the verdicts of mail received on port 25 and "
+		 "send aggregate reports (RFC 7489 7.2) to the rua addresses "
+		 "of the domains that ask, after the external-destination "
+		 "check." },
+	{ .key = "dmarc_report_org", .type = SETTING_STRING,
+	  .offset = OFF(mailauth.dmarc_report_org), .reloadable = true,
+	  .doc = "DMARC reports: the org_name of the reports (and their "
+		 "Subject's Submitter). Unset: hostname." },
+	{ .key = "dmarc_report_email", .type = SETTING_STRING,
+	  .offset = OFF(mailauth.dmarc_report_email), .reloadable = true,
+	  .doc = "DMARC reports: the address they come from (From, the "
+		 "envelope sender, the report's email). Unset: postmaster@ "
+		 "the first local domain that is the hostname or one of its "
+		 "parents, else of the first local domain, else of hostname." },
+	{ .key = "dmarc_report_interval", .type = SETTING_DURATION,
+	  .offset = OFF(mailauth.dmarc_report_interval_s), .def = "1d",
+	  .min = 60, .max = 7 * 86400, .unit = DURATION_S,
+	  .reloadable = true,
+	  .doc = "DMARC reports: sent every this long, at multiples of it "
+		 "since the epoch (1d: UTC midnight, as RFC 7489 7.2 asks)." },
+	{ .key = "dmarc_report_max_per_run", .type = SETTING_UINT,
+	  .offset = OFF(mailauth.dmarc_report_max_per_run), .def = "1000",
+	  .min = 1, .max = 1000000, .reloadable = true,
+	  .doc = "DMARC reports: most reports (policy domains) one run "
+		 "sends; the other domains' rows wait for the next run." },
+	{ .key = "dmarc_report_max_destinations", .type = SETTING_UINT,
+	  .offset = OFF(mailauth.dmarc_report_max_destinations), .def = "2",
+	  .min = 1, .max = 10, .reloadable = true,
+	  .doc = "DMARC reports: rua mailto: addresses of one domain a "
+		 "report goes to (RFC 7489 6.2 asks for at least two); the "
+		 "rest are ignored." },
+	{ .key = "dmarc_report_max_size", .type = SETTING_SIZE,
+	  .offset = OFF(mailauth.dmarc_report_max_size), .def = "10M",
+	  .min = 4096, .max = 100 * 1024 * 1024, .reloadable = true,
+	  .doc = "DMARC reports: largest report message; a bigger one is "
+		 "not sent (logged)." },
+	{ .key = "dmarc_report_max_records", .type = SETTING_UINT,
+	  .offset = OFF(mailauth.dmarc_report_max_records), .def = "10000",
+	  .min = 1, .max = 1000000, .reloadable = true,
+	  .doc = "DMARC reports: most records (rows) in one report, the "
+		 "largest counts first; the others are left out (logged)." },
+	{ .key = "dmarc_report_memory_rows", .type = SETTING_UINT,
+	  .offset = OFF(mailauth.dmarc_report_memory_rows), .def = "10000",
+	  .min = 16, .max = 10000000, .reloadable = true,
+	  .doc = "DMARC reports: distinct rows a process counts in memory "
+		 "between two flushes to the store (every 5 s); messages "
+		 "that would add more are not counted (logged)." },
 };
 
 const struct setting_section mailauth_settings_section = {

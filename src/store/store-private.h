@@ -386,6 +386,27 @@ struct store_backend_ops {
 					 enum store_queue_admin op,
 					 const char *reason, size_t *changed_r,
 					 const char **error_r);
+	enum store_result (*dmarc_add)(struct store *store,
+				       const struct store_dmarc_count *counts,
+				       size_t n,
+				       const struct store_dmarc_policy *pols,
+				       size_t n_pols, const char **error_r);
+	enum store_result (*dmarc_take)(struct store *store,
+					int64_t forget_before,
+					const char **error_r);
+	enum store_result (*dmarc_domains)(struct store *store,
+					   bool taken_only,
+					   struct store_dmarc_domain **d_r,
+					   size_t *count_r,
+					   const char **error_r);
+	enum store_result (*dmarc_rows)(struct store *store,
+					const char *domain, bool taken_only,
+					size_t max,
+					struct store_dmarc_row **rows_r,
+					size_t *count_r, const char **error_r);
+	enum store_result (*dmarc_done)(struct store *store,
+					const char *domain, int64_t end,
+					const char **error_r);
 };
 
 /* One entry of the search index's work list (store-search.c). */

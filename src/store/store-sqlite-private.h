@@ -388,4 +388,19 @@ enum store_result sqlite_queue_admin(struct store *, int64_t,
 				     enum store_queue_admin, const char *,
 				     size_t *, const char **);
 
+/* DMARC report rows (store-sqlite-dmarc.c). */
+enum store_result sqlite_dmarc_add(struct store *,
+				   const struct store_dmarc_count *, size_t,
+				   const struct store_dmarc_policy *, size_t,
+				   const char **);
+enum store_result sqlite_dmarc_take(struct store *, int64_t, const char **);
+enum store_result sqlite_dmarc_domains(struct store *, bool,
+				       struct store_dmarc_domain **, size_t *,
+				       const char **);
+enum store_result sqlite_dmarc_rows(struct store *, const char *, bool,
+				    size_t, struct store_dmarc_row **,
+				    size_t *, const char **);
+enum store_result sqlite_dmarc_done(struct store *, const char *, int64_t,
+				    const char **);
+
 #endif

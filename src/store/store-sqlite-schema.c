@@ -304,6 +304,31 @@ static const char migration_11[] =
 	"ALTER TABLE queue ADD COLUMN need_smtputf8 INTEGER NOT NULL"
 	" DEFAULT 0;";
 
+/* DMARC aggregate reports (docs/store.md "DMARC reports"): the counts of
+ * the messages received per policy domain and report row (key: the row's
+ * fields as mailauth/dmarc-report.c encodes them), and the last policy
+ * seen per domain. taken is 1 for the rows a report run has set apart:
+ * counts flushed meanwhile go to new rows (taken 0), so none is lost when
+ * the run deletes what it reported. */
+static const char migration_12[] =
+	"CREATE TABLE IF NOT EXISTS dmarc_rows ("
+	" id INTEGER PRIMARY KEY,"
+	" domain TEXT NOT NULL,"
+	" key TEXT NOT NULL,"
+	" passed INTEGER NOT NULL,"
+	" count INTEGER NOT NULL,"
+	" first_seen INTEGER NOT NULL,"
+	" last_seen INTEGER NOT NULL,"
+	" taken INTEGER NOT NULL DEFAULT 0);"
+	"CREATE UNIQUE INDEX IF NOT EXISTS dmarc_rows_key ON dmarc_rows"
+	" (domain, key, taken);"
+	"CREATE TABLE IF NOT EXISTS dmarc_domains ("
+	" domain TEXT PRIMARY KEY,"
+	" policy TEXT NOT NULL,"
+	" rua TEXT NOT NULL,"
+	" seen INTEGER NOT NULL,"
+	" last_end INTEGER NOT NULL DEFAULT 0);";
+
 const char *const sqlite_migrations[] = {
 	migration_1,
 	migration_2,
@@ -316,6 +341,7 @@ const char *const sqlite_migrations[] = {
 	migration_9,
 	migration_10,
 	migration_11,
+	migration_12,
 };
 const size_t sqlite_migrations_count =
 	sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

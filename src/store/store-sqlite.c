@@ -1070,4 +1070,9 @@ const struct store_backend_ops store_sqlite_ops = {
 	.queue_record_async = sqlite_queue_record_async,
 	.queue_notified = sqlite_queue_notified,
 	.queue_admin = sqlite_queue_admin,
+	.dmarc_add = sqlite_dmarc_add,
+	.dmarc_take = sqlite_dmarc_take,
+	.dmarc_domains = sqlite_dmarc_domains,
+	.dmarc_rows = sqlite_dmarc_rows,
+	.dmarc_done = sqlite_dmarc_done,
 };

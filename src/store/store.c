@@ -1317,3 +1317,84 @@ store_test_gc_round(struct store *store, size_t n)
 	store->gc_round_max = n;
 	pthread_mutex_unlock(&store->lock);
 }
+
+/* ---- DMARC report rows ---- */
+
+enum store_result
+store_dmarc_add(struct store *store, const struct store_dmarc_count *counts,
+		size_t n, const struct store_dmarc_policy *pols, size_t n_pols,
+		const char **error_r)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!text_is_valid(counts[i].domain) ||
+		    !text_is_valid(counts[i].key))
+			return store_error(error_r, STORE_E_INVALID,
+					   "dmarc row without domain or key");
+	for (size_t i = 0; i < n_pols; i++)
+		if (!text_is_valid(pols[i].domain) || pols[i].policy == NULL ||
+		    pols[i].rua == NULL)
+			return store_error(error_r, STORE_E_INVALID,
+					   "dmarc policy without domain");
+	if (n == 0 && n_pols == 0)
+		return STORE_OK;
+	return store->ops->dmarc_add(store, counts, n, pols, n_pols, error_r);
+}
+
+enum store_result
+store_dmarc_take(struct store *store, int64_t forget_before,
+		 const char **error_r)
+{
+	return store->ops->dmarc_take(store, forget_before, error_r);
+}
+
+enum store_result
+store_dmarc_domains(struct store *store, bool taken_only,
+		    struct store_dmarc_domain **domains_r, size_t *count_r,
+		    const char **error_r)
+{
+	return store->ops->dmarc_domains(store, taken_only, domains_r, count_r,
+					 error_r);
+}
+
+void
+store_dmarc_domains_free(struct store_dmarc_domain **domains, size_t n)
+{
+	if (*domains == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free((*domains)[i].domain);
+		free((*domains)[i].policy);
+		free((*domains)[i].rua);
+	}
+	xfree(domains);
+}
+
+enum store_result
+store_dmarc_rows(struct store *store, const char *domain, bool taken_only,
+		 size_t max, struct store_dmarc_row **rows_r, size_t *count_r,
+		 const char **error_r)
+{
+	if (!text_is_valid(domain))
+		return store_error(error_r, STORE_E_INVALID, "missing domain");
+	return store->ops->dmarc_rows(store, domain, taken_only, max, rows_r,
+				      count_r, error_r);
+}
+
+void
+store_dmarc_rows_free(struct store_dmarc_row **rows, size_t n)
+{
+	if (*rows == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free((*rows)[i].key);
+	xfree(rows);
+}
+
+enum store_result
+store_dmarc_done(struct store *store, const char *domain, int64_t end,
+		 const char **error_r)
+{
+	if (!text_is_valid(domain))
+		return store_error(error_r, STORE_E_INVALID, "missing domain");
+	return store->ops->dmarc_done(store, domain, end, error_r);
+}

@@ -1093,6 +1093,76 @@ enum store_result store_queue_reschedule(struct store *store, int64_t id,
 enum store_result store_queue_delete(struct store *store, int64_t id,
 				    const char **error_r);
 
+/* ---- DMARC aggregate reports (docs/store.md "DMARC reports") ----
+ *
+ * Counts of received messages per policy domain and report row (the key
+ * is mailauth's encoding of the row), written in batches by the
+ * collectors of the SMTP workers, and the last policy seen per domain. A
+ * report run takes the rows written so far (store_dmarc_take), reads them
+ * per domain and deletes them once reported (store_dmarc_done); counts
+ * written meanwhile stay for the next run. */
+
+struct store_dmarc_count {
+	const char *domain;	/* the policy domain */
+	const char *key;
+	bool passed;		/* the row's messages passed DMARC */
+	uint64_t count;
+	int64_t first_seen, last_seen;
+};
+
+struct store_dmarc_policy {
+	const char *domain;
+	const char *policy;	/* the published policy, as text */
+	const char *rua;
+	int64_t seen;
+};
+
+/* Adds the counts (to the untaken row of the same domain and key, or a
+ * new one) and sets the policies, in one durable write. */
+enum store_result store_dmarc_add(struct store *store,
+				  const struct store_dmarc_count *counts,
+				  size_t n, const struct store_dmarc_policy *pols,
+				  size_t n_pols, const char **error_r);
+/* Sets apart every row not yet taken (merged into the taken row of the
+ * same key, left by an earlier run that did not finish), and forgets the
+ * domains with no rows not seen since forget_before. */
+enum store_result store_dmarc_take(struct store *store, int64_t forget_before,
+				   const char **error_r);
+
+struct store_dmarc_domain {
+	char *domain, *policy, *rua;
+	int64_t last_end;	/* the end of its last report, or 0 */
+	int64_t first_seen, last_seen;	/* of its rows */
+	uint64_t messages;	/* the counts summed */
+	uint64_t passed;	/* of those that passed */
+	size_t rows;
+};
+
+/* The domains with rows (taken ones only, or all), sorted by name; free
+ * with store_dmarc_domains_free(). */
+enum store_result store_dmarc_domains(struct store *store, bool taken_only,
+				      struct store_dmarc_domain **domains_r,
+				      size_t *count_r, const char **error_r);
+void store_dmarc_domains_free(struct store_dmarc_domain **domains, size_t n);
+
+struct store_dmarc_row {
+	char *key;
+	uint64_t count;
+};
+
+/* The rows of domain (taken ones only, or all, a key's taken and untaken
+ * counts summed), largest count first, at most max (0: all); free with
+ * store_dmarc_rows_free(). */
+enum store_result store_dmarc_rows(struct store *store, const char *domain,
+				   bool taken_only, size_t max,
+				   struct store_dmarc_row **rows_r,
+				   size_t *count_r, const char **error_r);
+void store_dmarc_rows_free(struct store_dmarc_row **rows, size_t n);
+/* Deletes the taken rows of domain; end (0: keep) becomes its last
+ * report's end. */
+enum store_result store_dmarc_done(struct store *store, const char *domain,
+				   int64_t end, const char **error_r);
+
 /* ---- full-text search index (docs/store.md "Search index") ----
  *
  * The searchable text of every message (mail/mime-text: decoded header
