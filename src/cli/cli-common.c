@@ -20,6 +20,7 @@ const struct cli_command cli_commands[] = {
 	{ "dns", cli_dns, "records to publish (dns DOMAIN), check them (dns check DOMAIN); dns lookup TYPE NAME" },
 	{ "dkim", cli_dkim, "DKIM keys (keygen, list); sign or verify a message" },
 	{ "spf", cli_spf, "check SPF for an address and sender (spf check IP SENDER)" },
+	{ "dmarc", cli_dmarc, "DMARC aggregate reports: send now or print (dmarc report --now|--dry-run)" },
 	{ "sendmail", cli_sendmail, "inject a message from stdin (sendmail-compatible)" },
 	{ "queue", cli_queue, "list, show, flush, hold, release, delete or bounce queued mail" },
 	{ "mailq", cli_mailq, "list the outbound queue (sendmail -bp)" },

@@ -12,6 +12,7 @@
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "mailauth/dmarc.h"
+#include "mailauth/dmarc-report.h"
 #include "queue/queue.h"
 #include "store/store.h"
 
@@ -61,6 +62,9 @@ serve_worker_init(struct worker *w, char **error_r)
 	if (store_search_indexer_start(store, &err) != STORE_OK)
 		log_warn(NULL, "store", "search-indexer-failed", "error=\"%s\"",
 			 err != NULL ? err : "?");
+	/* DMARC verdicts counted for aggregate reports ([mailauth]
+	 * dmarc_reports), written to the store every few seconds */
+	dmarc_report_collector_start(w->loop, store, w->cfg);
 	return 0;
 }
 
@@ -70,6 +74,8 @@ serve_worker_deinit(struct worker *w)
 	struct store *store = w->store;
 	struct store_stats st;
 
+	/* what is still counted in memory goes to the store first */
+	dmarc_report_collector_stop();
 	if (store != NULL) {
 		store_get_stats(store, &st);
 		log_info(NULL, "store", "stats", "commits=%llu ops=%llu "

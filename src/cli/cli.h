@@ -41,6 +41,8 @@ int cli_dns(int argc, char **argv);
 int cli_dkim(int argc, char **argv);
 /* `herald spf check IP SENDER`: one SPF check (src/mailauth/spf.h). */
 int cli_spf(int argc, char **argv);
+/* `herald dmarc report --now|--dry-run` (cli-dmarc.c). */
+int cli_dmarc(int argc, char **argv);
 int cli_sendmail(int argc, char **argv);
 /* `herald mailq`, the same as `herald sendmail -bp`. */
 int cli_mailq(int argc, char **argv);

@@ -16,6 +16,8 @@
 #include "lib/ioev.h"
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "mailauth/dmarc.h"
+#include "mailauth/spf.h"
 #include "store/store.h"
 
 struct row {
@@ -251,6 +253,58 @@ dmarc_report_record(const struct dmarc_report_input *in)
 	pthread_mutex_unlock(&coll.lock);
 	buf_deinit(&key);
 	buf_deinit(&policy);
+}
+
+static const char *
+policy_word(enum dmarc_policy p)
+{
+	return p == DMARC_POLICY_UNSET ? NULL : dmarc_policy_name(p);
+}
+
+void
+dmarc_report_record_result(const struct dmarc_result *r)
+{
+	struct dmarc_report_dkim sigs[8];
+	const struct dmarc_record *rec = &r->record;
+	size_t n = r->n_dkim < 8 ? r->n_dkim : 8;
+
+	if (!coll.started || !r->has_record || r->policy_domain == NULL ||
+	    rec->rua == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		sigs[i] = (struct dmarc_report_dkim){
+			.domain = r->dkim[i].domain,
+			.selector = r->dkim[i].selector,
+			.result = dkim_result_name(r->dkim[i].result),
+		};
+	struct dmarc_report_input in = {
+		.policy_domain = r->policy_domain,
+		.source_ip = r->source_ip,
+		.header_from = r->from_domain,
+		.envelope_from = r->env_from_domain,
+		.p = policy_word(rec->p),
+		.sp = policy_word(rec->sp),
+		.np = policy_word(rec->np),
+		.pct = rec->pct,
+		.adkim = rec->adkim == DMARC_ALIGN_STRICT ? 's' : 'r',
+		.aspf = rec->aspf == DMARC_ALIGN_STRICT ? 's' : 'r',
+		.fo = rec->fo,
+		.rua = rec->rua,
+		.disposition = r->disposition == DMARC_POLICY_UNSET ? "none" :
+			       dmarc_policy_name(r->disposition),
+		.dkim_aligned = r->dkim_aligned,
+		.spf_aligned = r->spf_aligned,
+		.reason = r->reason == DMARC_REASON_NONE ? NULL :
+			  dmarc_reason_name(r->reason),
+		.reason_comment = r->override_comment,
+		.spf_domain = r->spf_domain,
+		.spf_scope = r->spf_is_helo ? "helo" : "mfrom",
+		.spf_result = spf_result_name(r->spf_result),
+		.dkim = sigs,
+		.n_dkim = n,
+	};
+
+	dmarc_report_record(&in);
 }
 
 /* Writes t to the store; on failure puts its rows back (as far as they

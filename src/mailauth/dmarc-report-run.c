@@ -22,7 +22,7 @@
 #include "lib/base64.h"
 #include "lib/log.h"
 #include "lib/mem.h"
-#include "mailauth/dkim.h"
+#include "mailauth/dkim-generated.h"
 #include "store/store.h"
 
 /* A domain whose rows are not touched for this long (no mail, no run
@@ -185,53 +185,23 @@ build_message(const struct config *cfg, const char *from, const char *to,
 	buf_printf(out, "\r\n--=_%s--\r\n", id);
 }
 
-/* Puts Herald's DKIM signature(s) on msg when the From domain has an
- * active key (docs/mailauth.md "Signing"); unsigned otherwise. */
+/* Puts Herald's DKIM signatures on msg (dkim_sign_generated(): the keys
+ * of the From domain or its nearest parent with keys); unsigned, with
+ * its log line, otherwise. */
 static void
-sign_message(const struct config *cfg, const char *from, time_t now,
-	     struct buf *msg)
+sign_message(const struct config *cfg, const char *log_id, struct buf *msg)
 {
-	struct dkim_sign_params params = {
-		.hcanon = DKIM_CANON_RELAXED,
-		.bcanon = DKIM_CANON_RELAXED,
-		.now = now,
-		.expire_s = cfg->mailauth.dkim_expire_s,
-	};
-	struct dkim_sign_key **keys = NULL;
-	struct dkim_signer *s;
-	const char *domain = domain_of(from);
-	const char *serr = NULL;
-	char *err = NULL;
-	size_t n = 0;
 	struct buf sig;
 
-	if (!cfg->mailauth.dkim_sign || cfg->data_dir == NULL ||
-	    !dkim_keystore_has_domain(cfg->data_dir, domain))
-		return;
-	if (dkim_keystore_load_signing(cfg->data_dir, domain, now, &keys, &n,
-				       &err) < 0 || n == 0) {
-		log_warn(NULL, "dmarc", "report-unsigned", "domain=%s "
-			 "error=\"%s\"", domain, err != NULL ? err : "no key");
-		free(err);
-		dkim_sign_keys_free(&keys, n);
-		return;
-	}
-	s = dkim_signer_new(&params);
-	for (size_t i = 0; i < n; i++)
-		dkim_signer_add_key(s, keys[i]);
-	dkim_signer_feed(s, (const uint8_t *)msg->data, msg->len);
 	buf_init(&sig);
-	if (dkim_signer_finish(s, &sig, &serr) == 0) {
+	if (dkim_sign_generated(cfg, log_id, (const uint8_t *)msg->data,
+				msg->len, &sig) > 0) {
 		buf_append(&sig, msg->data, msg->len);
 		buf_deinit(msg);
 		*msg = sig;
 	} else {
-		log_warn(NULL, "dmarc", "report-unsigned", "domain=%s "
-			 "error=\"%s\"", domain, serr != NULL ? serr : "?");
 		buf_deinit(&sig);
 	}
-	dkim_signer_free(&s);
-	dkim_sign_keys_free(&keys, n);
 }
 
 /* The rows of one domain, decoded; keys that do not decode are left
@@ -352,7 +322,7 @@ report_domain(struct store *store, const struct config *cfg,
 		buf_init(&msg);
 		build_message(cfg, from, to, org, &m, domain_of(from), &gz,
 			      now, &msg);
-		sign_message(cfg, from, now, &msg);
+		sign_message(cfg, id, &msg);
 		if (msg.len > ma->dmarc_report_max_size ||
 		    (uris[i].max_size != 0 && msg.len > uris[i].max_size)) {
 			log_info(NULL, "dmarc", "report-dropped", "domain=%s "

@@ -80,6 +80,13 @@ struct dmarc_report_input {
  * and counted in the flush's log line. */
 void dmarc_report_record(const struct dmarc_report_input *in);
 
+/* dmarc_report_record() of a verdict of mailauth/dmarc.h (smtp-authin.c
+ * calls it for every message evaluated): recorded only when a record
+ * was found (the report goes to its rua); the result's words mapped to
+ * the XML's. */
+struct dmarc_result;
+void dmarc_report_record_result(const struct dmarc_result *r);
+
 /* Starts this process's collector: counts kept in memory are written to
  * the store every DMARC_REPORT_FLUSH_MS by a job on loop's thread pool
  * (docs/mailauth.md "Aggregate reports": a crash loses at most that much).

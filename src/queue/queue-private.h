@@ -173,9 +173,17 @@ struct queue_runner {
 	struct queue_tx *rec_head, *rec_tail;
 	bool recording;
 	uint64_t body_bytes;		/* of the msgs' data, batch_memory */
+	struct ioev_timer *dmarc_timer;	/* the next DMARC report run */
 };
 
 uint64_t queue_now_ms(void);
+/* Stops the loop and frees rn once it is stopping and no pool job is
+ * left (queue-runner.c). */
+void queue_runner_maybe_stopped(struct queue_runner *rn);
+
+/* queue-dmarc.c: arms the timer of the next DMARC report run
+ * ([mailauth] dmarc_reports on), which runs on the pool and re-arms. */
+void queue_dmarc_arm(struct queue_runner *rn);
 
 /* queue-report.c: results, log lines, DSNs */
 

@@ -84,6 +84,7 @@ runner_free(struct queue_runner *rn)
 	ioev_timer_free(&rn->pump_timer);
 	ioev_timer_free(&rn->lock_timer);
 	ioev_timer_free(&rn->gap_timer);
+	ioev_timer_free(&rn->dmarc_timer);
 	if (rn->auth_pass != NULL)
 		mem_wipe(rn->auth_pass, strlen(rn->auth_pass));
 	free(rn->auth_user);
@@ -96,13 +97,19 @@ runner_free(struct queue_runner *rn)
 	free(rn);
 }
 
-static void
-maybe_stopped(struct queue_runner *rn)
+void
+queue_runner_maybe_stopped(struct queue_runner *rn)
 {
 	if (rn->stopping && rn->pool_jobs == 0) {
 		ioev_loop_stop(rn->loop);
 		runner_free(rn);
 	}
+}
+
+static void
+maybe_stopped(struct queue_runner *rn)
+{
+	queue_runner_maybe_stopped(rn);
 }
 
 /* ---- the schedule timer ---- */
@@ -1303,6 +1310,7 @@ runner_begin(struct queue_runner *rn)
 	scan(rn);
 	if (rn->watch == NULL)
 		ioev_timer_start(rn->due_timer, 1000, false);
+	queue_dmarc_arm(rn);
 }
 
 static void
@@ -1358,6 +1366,8 @@ queue_runner_stop(struct worker *w)
 	ioev_timer_stop(rn->due_timer);
 	ioev_timer_stop(rn->lock_timer);
 	ioev_timer_stop(rn->pump_timer);
+	if (rn->dmarc_timer != NULL)
+		ioev_timer_stop(rn->dmarc_timer);
 	ioev_watch_free(&rn->watch_io);
 	store_watch_free(&rn->watch);
 	for (struct queue_dest *d = rn->dests; d != NULL; d = d->next) {

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "conf/config.h"
 #include "conf/worker.h"
@@ -99,6 +100,18 @@ bool queue_delay_warning_due(const struct config_queue *q, int64_t created,
 
 /* The domain of address (after the last '@'), or "" for none. */
 const char *queue_address_domain(const char *address);
+
+/* ---- DMARC aggregate reports (queue-dmarc.c) ---- */
+
+struct dmarc_report_run_stats;
+/* Runs dmarc_report_run() with the reports delivered like DSNs (a local
+ * account, or the outbound queue, NOTIFY=NEVER) and a resolver of its
+ * own for the external-destination lookups. dry_run: prints each XML to
+ * out and changes nothing. Blocking (pool or a command). */
+int queue_dmarc_report(struct store *store, const struct config *cfg,
+		       bool dry_run, FILE *out,
+		       struct dmarc_report_run_stats *stats_r,
+		       const char **error_r);
 
 /* ---- the runner process ---- */
 

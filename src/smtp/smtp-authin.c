@@ -16,6 +16,7 @@
 #include "lib/mem.h"
 #include "mailauth/dmarc.h"
 #include "mailauth/arc.h"
+#include "mailauth/dmarc-report.h"
 #include "mailauth/mailauth-settings.h"
 #include "mailauth/spf.h"
 #include "smtp/smtp-ar-filter.h"
@@ -519,8 +520,8 @@ authin_dmarc(struct smtp_session *s)
 	 * dmarc_result_override(&a->dmarc, DMARC_REASON_TRUSTED_FORWARDER,
 	 * ...) here, before the report and the action */
 
-	/* 3. rua: the aggregate report's record call goes here, with
-	 *    &a->dmarc (every field it needs is in struct dmarc_result) */
+	/* 3. rua: counted for the aggregate report (no I/O) */
+	dmarc_report_record_result(&a->dmarc);
 
 	/* 4. the action, taken by smtp-cmd-data.c (smtp_authin_action) */
 	if (m->dmarc != CONFIG_DMARC_ENFORCE || exempt != NULL)
