@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "conf/config.h"
+#include "lib/log.h"
 #include "mailauth/dmarc-report.h"
 #include "queue/queue.h"
 #include "store/store.h"
@@ -28,7 +29,8 @@ dmarc_usage(FILE *fp)
 		"report --now      build the pending report of every domain and\n"
 		"                  send it to its verified rua addresses now (one\n"
 		"                  line per report in the log); the rows reported\n"
-		"                  are deleted; prints what was done\n"
+		"                  are deleted; prints what was done, and the\n"
+		"                  log lines of the run on stderr\n"
 		"report --dry-run  print each pending report's XML; nothing is\n"
 		"                  sent or deleted\n");
 }
@@ -87,6 +89,9 @@ cli_dmarc(int argc, char **argv)
 		config_free(&cfg);
 		return CLI_ERROR;
 	}
+	/* the run's lines (docs/logging.md "dmarc") are what it did */
+	if (now)
+		log_set_level(LOG_LEVEL_INFO);
 	if (queue_dmarc_report(store, cfg, dry, stdout, &st, &error) < 0) {
 		cli_error("cannot make the reports: %s",
 			  error != NULL ? error : "?");
