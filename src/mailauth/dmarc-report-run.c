@@ -23,6 +23,7 @@
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "mailauth/dkim-generated.h"
+#include "mailauth/dmarc.h"
 #include "store/store.h"
 
 /* A domain whose rows are not touched for this long (no mail, no run
@@ -69,15 +70,23 @@ domain_of(const char *address)
 }
 
 /* Whether a and b belong to one organisation, so that no external-
- * destination record is needed (7.1): the same name, or one under the
- * other. */
+ * destination record is needed (7.1): the same organisational domain by
+ * the PSL; without one (or for a public suffix), the same name or one
+ * under the other. */
 static bool
-same_org(const char *a, const char *b)
+same_org(const struct dmarc_psl *psl, const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
 
 	if (strcasecmp(a, b) == 0)
 		return true;
+	if (psl != NULL) {
+		const char *oa = dmarc_psl_org_domain(psl, a);
+		const char *ob = dmarc_psl_org_domain(psl, b);
+
+		if (oa != NULL && ob != NULL)
+			return strcasecmp(oa, ob) == 0;
+	}
 	if (la > lb)
 		return a[la - lb - 1] == '.' && strcasecmp(a + la - lb, b) == 0;
 	if (lb > la)
@@ -310,7 +319,7 @@ report_domain(struct store *store, const struct config *cfg,
 		struct buf msg;
 
 		log_str(tbuf, sizeof(tbuf), to);
-		if (!same_org(domain_of(to), d->domain) &&
+		if (!same_org(o->psl, domain_of(to), d->domain) &&
 		    !external_ok(o->dns, d->domain, domain_of(to), &why)) {
 			log_info(NULL, "dmarc", "report-dropped", "domain=%s "
 				 "report_id=%s to=<%s> reason=%s", d->domain,

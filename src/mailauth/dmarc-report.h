@@ -18,6 +18,7 @@
 #include "lib/buf.h"
 
 struct config;
+struct dmarc_psl;
 struct dns_resolver;
 struct ioev_loop;
 struct store;
@@ -201,6 +202,10 @@ struct dmarc_report_run_opts {
 	/* for the external-destination lookups (dns_lookup_sync()); NULL:
 	 * every external destination is dropped */
 	struct dns_resolver *dns;
+	/* organisational domains for "external" (7.1); NULL: a domain is
+	 * of the policy domain's organisation only when it is the same,
+	 * under it or above it */
+	const struct dmarc_psl *psl;
 };
 
 struct dmarc_report_run_stats {

@@ -87,7 +87,7 @@ deliver_report(void *ctx, const char *from, const char *to,
 
 int
 queue_dmarc_report(struct store *store, const struct config *cfg,
-		   bool dry_run, FILE *out,
+		   const struct dmarc_psl *psl, bool dry_run, FILE *out,
 		   struct dmarc_report_run_stats *stats_r,
 		   const char **error_r)
 {
@@ -98,6 +98,7 @@ queue_dmarc_report(struct store *store, const struct config *cfg,
 		.out = out,
 		.deliver = deliver_report,
 		.deliver_ctx = &dc,
+		.psl = psl,
 	};
 	int ret;
 
@@ -128,8 +129,8 @@ dmarc_work(void *ctx)
 {
 	struct dmarc_job *j = ctx;
 
-	j->ret = queue_dmarc_report(j->rn->store, j->rn->cfg, false, NULL,
-				    &j->st, &j->error);
+	j->ret = queue_dmarc_report(j->rn->store, j->rn->cfg, j->rn->w->psl,
+				    false, NULL, &j->st, &j->error);
 	if (j->ret < 0)
 		log_warn(NULL, "dmarc", "run-failed", "error=\"%s\"",
 			 j->error != NULL ? j->error : "?");

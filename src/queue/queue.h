@@ -103,13 +103,15 @@ const char *queue_address_domain(const char *address);
 
 /* ---- DMARC aggregate reports (queue-dmarc.c) ---- */
 
+struct dmarc_psl;
 struct dmarc_report_run_stats;
 /* Runs dmarc_report_run() with the reports delivered like DSNs (a local
- * account, or the outbound queue, NOTIFY=NEVER) and a resolver of its
- * own for the external-destination lookups. dry_run: prints each XML to
- * out and changes nothing. Blocking (pool or a command). */
+ * account, or the outbound queue, NOTIFY=NEVER), a resolver of its own
+ * for the external-destination lookups and psl (may be NULL) for
+ * organisational domains. dry_run: prints each XML to out and changes
+ * nothing. Blocking (pool or a command). */
 int queue_dmarc_report(struct store *store, const struct config *cfg,
-		       bool dry_run, FILE *out,
+		       const struct dmarc_psl *psl, bool dry_run, FILE *out,
 		       struct dmarc_report_run_stats *stats_r,
 		       const char **error_r);
 

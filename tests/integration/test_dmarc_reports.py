@@ -1,10 +1,12 @@
 """DMARC aggregate reports (docs/mailauth.md "Aggregate reports", RFC 7489
-7.1, 7.2, appendix C): counts of a policy domain's mail reach a report
-that `herald dmarc report --now` builds and the queue relays to the rua
+7.1, 7.2, appendix C): mail sent with smtplib to a Herald that checks
+SPF, DKIM and DMARC against a real unbound is counted; `herald dmarc
+report --now` builds the report, which the queue relays to the rua
 address, caught by Postfix's smtp-sink, gunzipped and read with
 xml.etree; an address outside the domain gets it only with its
-`_report._dmarc` record (served by a real unbound); a domain whose mail
-only failed gets none; reports are off by default."""
+`_report._dmarc` record; a domain whose mail only failed gets none;
+reports are off by default. The sending path is also driven from counts
+put into the store directly (every field and escaping)."""
 import email
 import gzip
 import os
@@ -12,6 +14,8 @@ import re
 import subprocess
 import time
 import xml.etree.ElementTree as ET
+
+import smtplib
 
 import pytest
 
@@ -24,6 +28,7 @@ pytestmark = pytest.mark.skipif(not os.path.exists(SINK),
 FAST = "retry_min = 1s\nretry_max = 2s\nconnection_cache_time = 0\n"
 REMOTE = ("good.test", "ext.test", "noauth.test", "reports.test",
           "forged.test")
+USER = "bob@example.test"
 
 
 def report_site(herald_factory, dns_server_factory, sink, records=None,
@@ -250,3 +255,122 @@ def test_usage_and_help(herald_factory):
                      re.M), p.stdout
     p = h.cli("dmarc", "--help")
     assert "report --dry-run" in p.stdout
+
+
+# ---- end to end: messages over SMTP, counted, reported ----
+
+ZONE = {
+    "good.test": [("TXT", '"v=spf1 ip4:127.0.0.0/8 -all"')],
+    "_dmarc.good.test": [
+        ("TXT", '"v=DMARC1; p=quarantine; adkim=s; '
+                'rua=mailto:dmarc@good.test,mailto:agg@reports.test"')],
+    "good.test._report._dmarc.reports.test": [("TXT", '"v=DMARC1"')],
+    "other.test": [("A", "192.0.2.7")],
+    "forged.test": [("TXT", '"v=spf1 ip4:192.0.2.1 -all"')],
+    "_dmarc.forged.test": [
+        ("TXT", '"v=DMARC1; p=none; rua=mailto:victim@forged.test"')],
+    "norua.test": [("TXT", '"v=spf1 ip4:127.0.0.0/8 -all"')],
+    "_dmarc.norua.test": [("TXT", '"v=DMARC1; p=none"')],
+}
+
+
+def smtp_send(h, mail_from, header_from, n, subject="hi"):
+    msg = (f"From: <{header_from}>\r\nTo: <{USER}>\r\n"
+           f"Subject: {subject}\r\n"
+           f"Date: Mon, 07 Dec 2026 02:00:00 +0000\r\n"
+           f"Message-ID: <{subject}.{time.time_ns()}@x>\r\n\r\nhello\r\n")
+    with smtplib.SMTP("127.0.0.1", h.ports["smtp"],
+                      local_hostname="client.test", timeout=30) as c:
+        for _ in range(n):
+            c.sendmail(mail_from, [USER], msg.encode())
+
+
+def e2e_site(herald_factory, dns_server_factory, sink, reports=True):
+    return report_site(
+        herald_factory, dns_server_factory, sink, records=ZONE,
+        mailauth="spf = on\ndkim_verify = on\ndmarc = record\n"
+                 "spf_timeout = 2s\n" +
+                 ("dmarc_reports = on\n" if reports else ""))
+
+
+def test_messages_counted_and_reported(herald_factory, dns_server_factory,
+                                       sinks):  # noqa: F811
+    sink = sinks()
+    h = e2e_site(herald_factory, dns_server_factory, sink)
+    h.start()
+    smtp_send(h, "carol@good.test", "carol@good.test", 3, "pass")
+    smtp_send(h, "x@other.test", "carol@good.test", 2, "fail")
+    smtp_send(h, "x@forged.test", "boss@forged.test", 4, "forged")
+    smtp_send(h, "x@norua.test", "x@norua.test", 1, "norua")
+    # the worker writes its counts every 5 s
+    assert wait_for(lambda: "<count>2</count>" in
+                    h.cli("dmarc", "report", "--dry-run").stdout, 15), \
+        h.log()
+    p = h.cli("dmarc", "report", "--now")
+    assert p.stdout.strip() == "reports=1 sent=2 dropped=0 skipped=1", \
+        p.stdout + p.stderr
+    assert "report-skipped domain=forged.test reason=no-pass messages=4" \
+        in p.stderr
+    got = sent_to(h, sink, "dmarc@good.test", 2)
+    assert h.wait_log("queue sent to=<agg@reports.test>", 15)
+    reports = sorted((parse_report(raw) for raw in got),
+                     key=lambda r: r[0]["To"])
+    assert [r[0]["To"] for r in reports] == ["<agg@reports.test>",
+                                             "<dmarc@good.test>"]
+    msg, fname, root = reports[1]
+    assert fname.startswith("example.test!good.test!")
+    pp = root.find("policy_published")
+    assert [pp.findtext(t) for t in ("domain", "adkim", "aspf", "p", "sp",
+                                     "pct")] == \
+        ["good.test", "s", "r", "quarantine", "quarantine", "100"]
+    recs = records_of(root)
+    assert [r["count"] for r in recs] == [3, 2]
+    assert recs[0] == {
+        "ip": "127.0.0.1", "count": 3, "disposition": "none",
+        "dkim": "fail", "spf": "pass", "header_from": "good.test",
+        "envelope_from": "good.test", "auth_dkim": [],
+        "auth_spf": [("good.test", "mfrom", "pass")]}
+    assert recs[1]["spf"] == "fail" and recs[1]["dkim"] == "fail"
+    assert recs[1]["envelope_from"] == "other.test"
+    assert recs[1]["auth_spf"] == [("other.test", "mfrom", "none")]
+    # DMARC failed: quarantine asked, and dmarc = record lowered it to
+    # none for local policy
+    assert recs[1]["disposition"] == "none"
+    reason = root.findall("record")[1].find("row/policy_evaluated/reason")
+    assert reason.findtext("type") == "local_policy"
+    assert reason.findtext("comment") == "dmarc = record"
+    # counted once: nothing left for a second run
+    assert h.cli("dmarc", "report", "--dry-run").stdout == ""
+    time.sleep(1)
+    assert len(sink.messages()) == 2
+    assert h.sanitizer_errors() == []
+
+
+def test_messages_not_counted_when_reports_are_off(herald_factory,
+                                                   dns_server_factory,
+                                                   sinks):  # noqa: F811
+    sink = sinks()
+    h = e2e_site(herald_factory, dns_server_factory, sink, reports=False)
+    h.start()
+    smtp_send(h, "carol@good.test", "carol@good.test", 2, "pass")
+    assert h.wait_log("dmarc=pass header_from=good.test", 10), h.log()
+    time.sleep(6)
+    assert row_count(h, "good.test") == 0
+    p = h.cli("dmarc", "report", "--now", check=False)
+    assert p.returncode == 1
+    h.stop()
+    assert row_count(h, "good.test") == 0
+    assert sink.messages() == []
+
+
+def test_counts_survive_a_restart(herald_factory, dns_server_factory,
+                                  sinks):  # noqa: F811
+    """A clean stop writes what the worker still counts."""
+    sink = sinks()
+    h = e2e_site(herald_factory, dns_server_factory, sink)
+    h.start()
+    smtp_send(h, "carol@good.test", "carol@good.test", 2, "pass")
+    h.stop()
+    with h.db() as db:
+        assert db.execute("SELECT sum(count) FROM dmarc_rows WHERE"
+                          " domain = 'good.test'").fetchone()[0] == 2
