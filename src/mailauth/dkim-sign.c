@@ -333,6 +333,12 @@ dkim_signer_feed(struct dkim_signer *s, const uint8_t *data, size_t len)
 	dkim_msg_feed(&s->msg, data, len);
 }
 
+bool
+dkim_signer_header_done(const struct dkim_signer *s)
+{
+	return s->msg.header_done;
+}
+
 void
 dkim_signer_end_input(struct dkim_signer *s)
 {

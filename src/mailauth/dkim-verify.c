@@ -267,6 +267,10 @@ dkim_verifier_free(struct dkim_verifier **vp)
 void
 dkim_verifier_feed(struct dkim_verifier *v, const uint8_t *data, size_t len)
 {
+	/* a header without a signature to check: the body is not looked
+	 * at (most mail, and every relayed message, has none) */
+	if (v->msg.header_done && !v->bc_used[0] && !v->bc_used[1])
+		return;
 	dkim_msg_feed(&v->msg, data, len);
 }
 

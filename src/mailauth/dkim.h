@@ -331,6 +331,10 @@ void dkim_signer_add_key(struct dkim_signer *s,
 void dkim_signer_free(struct dkim_signer **s);
 /* The message in pieces, as dkim_verifier_feed(). */
 void dkim_signer_feed(struct dkim_signer *s, const uint8_t *data, size_t len);
+/* Whether the header is complete (its empty line fed): from then on
+ * dkim_signer_from_domain() answers, so a caller can drop a signer with
+ * no key to sign with before the body is hashed. */
+bool dkim_signer_header_done(const struct dkim_signer *s);
 /* The message has ended (no more feed): a header without the empty line
  * that ends it is complete now, so dkim_signer_from_domain() can answer.
  * dkim_signer_finish() does it too. */

@@ -44,14 +44,44 @@ struct data_job {
 	char *arc_set;
 };
 
+/* Whether the message can be signed: a single From domain with keys
+ * (one stat); else the signer goes, with its log line. Decided as soon
+ * as the header is complete, so the body of mail we cannot sign (a
+ * relay host's for a foreign From domain) is never hashed. */
+static void
+signer_decide(struct smtp_session *s)
+{
+	const char *domain;
+	char dbuf[300];
+
+	if (s->signer == NULL || s->signer_checked)
+		return;
+	domain = dkim_signer_from_domain(s->signer);
+	if (domain == NULL) {
+		log_info(s->msg_id, "dkim", "unsigned", "reason=\"no "
+			 "single From address\"");
+	} else if (!dkim_keystore_has_domain(s->srv->cfg->data_dir, domain)) {
+		log_info(s->msg_id, "dkim", "unsigned", "d=%s "
+			 "reason=\"no active key\"",
+			 log_str(dbuf, sizeof(dbuf), domain));
+	} else {
+		s->signer_checked = true;
+		return;
+	}
+	dkim_signer_free(&s->signer);
+}
+
 static void
 data_store(const uint8_t *data, size_t len, void *ctx)
 {
 	struct smtp_session *s = ctx;
 
 	spool_write(s->spool, data, len);
-	if (s->signer != NULL)
+	if (s->signer != NULL) {
 		dkim_signer_feed(s->signer, data, len);
+		if (!s->signer_checked && dkim_signer_header_done(s->signer))
+			signer_decide(s);
+	}
 	if (s->sealer != NULL)
 		arc_sealer_feed(s->sealer, data, len);
 }
@@ -140,6 +170,7 @@ reader_new(struct smtp_session *s)
 		};
 
 		s->signer = dkim_signer_new(&p);
+		s->signer_checked = false;
 	}
 	arc_sealer_free(&s->sealer);
 	if (forwarding_alias(s) != NULL)
@@ -661,24 +692,10 @@ message_end(struct smtp_session *s)
 	/* the job signs on the pool; a From domain without keys (one
 	 * stat) keeps the message on the fast path, unsigned */
 	if (s->signer != NULL) {
-		const char *domain;
-		char dbuf[300];
-
 		dkim_signer_end_input(s->signer);
-		domain = dkim_signer_from_domain(s->signer);
-		if (domain == NULL) {
-			log_info(s->msg_id, "dkim", "unsigned", "reason=\"no "
-				 "single From address\"");
-		} else if (!dkim_keystore_has_domain(s->srv->cfg->data_dir,
-						     domain)) {
-			log_info(s->msg_id, "dkim", "unsigned", "d=%s "
-				 "reason=\"no active key\"",
-				 log_str(dbuf, sizeof(dbuf), domain));
-		} else {
-			j->signer = s->signer;
-			s->signer = NULL;
-		}
-		dkim_signer_free(&s->signer);
+		signer_decide(s);
+		j->signer = s->signer;
+		s->signer = NULL;
 	}
 	if (s->sealer != NULL) {
 		j->sealer = s->sealer;
