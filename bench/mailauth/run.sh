@@ -17,6 +17,7 @@
 # usage: bench/mailauth/run.sh [-m MESSAGES] [-s SESSIONS] [-l BYTES] [-r ROUNDS]
 #                              [-k rsa|ed25519|both]
 #   PERF=1: perf record every run's Herald into perf-LABEL.data (repo root)
+#   (PERF=dwarf: with DWARF call graphs)
 # Needs root (port 53 of 127.0.9.54) and scripts/install-bench-deps.sh.
 set -u
 cd "$(dirname "$0")/../.."
@@ -30,7 +31,7 @@ while getopts "m:s:l:r:k:h" o; do
 	l) LENGTH=$OPTARG ;;
 	r) ROUNDS=$OPTARG ;;
 	k) KEYS=$OPTARG ;;
-	*) sed -n '2,20p' "$0"; exit 2 ;;
+	*) sed -n '2,21p' "$0"; exit 2 ;;
 	esac
 done
 PHASE_TIMEOUT=${PHASE_TIMEOUT:-$((120 + MESSAGES / 25))}
@@ -206,7 +207,8 @@ $checks"
 	cpu0=$(bench_proc_cpu $(bench_tree "$HERALD_PID"))
 	if [ -n "${PERF:-}" ]; then
 		# PERF=1: a profile of every Herald process of the run
-		perf record -g -o "$BENCH_ROOT/perf-$label.data" \
+		perf record $([ "$PERF" = dwarf ] && echo --call-graph dwarf || echo -g) \
+			-o "$BENCH_ROOT/perf-$label.data" \
 			-p "$(bench_tree "$HERALD_PID" | paste -sd, -)" \
 			>/dev/null 2>&1 &
 		perf_pid=$!

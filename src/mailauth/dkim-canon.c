@@ -109,9 +109,16 @@ dkim_body_canon_feed(struct dkim_body_canon *bc, const uint8_t *data,
 		    c != '\r' && !(relaxed && (c == ' ' || c == '\t'))) {
 			size_t j = i + 1;
 
+			/* relaxed: a single SP between two octets of content
+			 * is itself (text is mostly words and single
+			 * spaces), so the run goes on over it */
 			while (j < len && data[j] != '\r' &&
-			       !(relaxed && (data[j] == ' ' ||
-					     data[j] == '\t')))
+			       !(relaxed && (data[j] == '\t' ||
+					     (data[j] == ' ' &&
+					      (j + 1 == len ||
+					       data[j + 1] == ' ' ||
+					       data[j + 1] == '\t' ||
+					       data[j + 1] == '\r')))))
 				j++;
 			body_run(bc, data + i, j - i);
 			i = j;

@@ -87,15 +87,18 @@ static void
 body_feed(struct dkim_msg *m, const uint8_t *data, size_t len)
 {
 	static const uint8_t crlf[2] = { '\r', '\n' };
-	size_t start = 0;
+	const uint8_t *nl;
+	size_t start = 0, i = 0;
 
-	for (size_t i = 0; i < len; i++) {
-		if (data[i] == '\n' && !(i > 0 ? data[i - 1] == '\r' : m->cr)) {
+	while (i < len && (nl = memchr(data + i, '\n', len - i)) != NULL) {
+		i = (size_t)(nl - data);
+		if (!(i > 0 ? data[i - 1] == '\r' : m->cr)) {
 			if (i > start)
 				m->on_body(data + start, i - start, m->ctx);
 			m->on_body(crlf, 2, m->ctx);
 			start = i + 1;
 		}
+		i++;
 	}
 	if (len > start)
 		m->on_body(data + start, len - start, m->ctx);

@@ -75,6 +75,12 @@ static const struct {
 	{ "\t\r\nz", "\t\r\nz\r\n", "\r\nz\r\n" },
 	{ "=3D quoted=\r\nprintable =\r\n", "=3D quoted=\r\nprintable =\r\n",
 	  "=3D quoted=\r\nprintable =\r\n" },
+	/* single spaces between words (relaxed takes them in one run), a
+	 * space before a tab, a double one, one before the line end, one
+	 * before a bare CR and one at the very end */
+	{ "the quick  brown \tfox a b\r\nc d \r\ne f \rg h ",
+	  "the quick  brown \tfox a b\r\nc d \r\ne f \rg h \r\n",
+	  "the quick brown fox a b\r\nc d\r\ne f \rg h\r\n" },
 };
 
 static void
