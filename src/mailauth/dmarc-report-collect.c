@@ -8,6 +8,7 @@
 #include "mailauth/dmarc-report.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -50,7 +51,8 @@ struct table {
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	bool started;
+	/* read without the lock on the SMTP loop's fast path */
+	atomic_bool started;
 	bool flushing;
 	struct ioev_loop *loop;
 	struct store *store;
@@ -222,7 +224,7 @@ dmarc_report_record(const struct dmarc_report_input *in)
 	int64_t when;
 	size_t i;
 
-	if (!coll.started || in->policy_domain == NULL ||
+	if (!atomic_load(&coll.started) || in->policy_domain == NULL ||
 	    in->policy_domain[0] == '\0' || in->rua == NULL ||
 	    strcasestr(in->rua, "mailto:") == NULL)
 		return;
@@ -268,7 +270,8 @@ dmarc_report_record_result(const struct dmarc_result *r)
 	const struct dmarc_record *rec = &r->record;
 	size_t n = r->n_dkim < 8 ? r->n_dkim : 8;
 
-	if (!coll.started || !r->has_record || r->policy_domain == NULL ||
+	if (!atomic_load(&coll.started) || !r->has_record ||
+	    r->policy_domain == NULL ||
 	    rec->rua == NULL)
 		return;
 	for (size_t i = 0; i < n; i++)

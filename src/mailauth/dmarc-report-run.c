@@ -144,6 +144,19 @@ date_format(time_t t, struct buf *out)
 		   tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+/* s for a header or the text part: printable ASCII (the setting may
+ * hold UTF-8, which an unencoded header must not), at most outsz - 1. */
+static const char *
+header_safe(const char *s, char *out, size_t outsz)
+{
+	size_t n = 0;
+
+	for (; *s != '\0' && n + 1 < outsz; s++)
+		out[n++] = *s >= 0x20 && *s < 0x7f ? *s : '?';
+	out[n] = '\0';
+	return out;
+}
+
 /* The report message (RFC 7489 7.2.1.1): a short text and the gzipped
  * XML as an application/gzip attachment. */
 static void
@@ -152,10 +165,11 @@ build_message(const struct config *cfg, const char *from, const char *to,
 	      const char *receiver, const struct buf *gz, time_t now,
 	      struct buf *out)
 {
-	char id[LOG_ID_LEN + 1];
+	char id[LOG_ID_LEN + 1], org_safe[256];
 	struct buf b64;
 
 	log_new_id(id);
+	org = header_safe(org, org_safe, sizeof(org_safe));
 	buf_printf(out, "From: <%s>\r\nTo: <%s>\r\nDate: ", from, to);
 	date_format(now, out);
 	/* Subject per 7.2.1.1; the domain and org are plain text here (a
@@ -315,7 +329,8 @@ report_domain(struct store *store, const struct config *cfg,
 	for (size_t i = 0; i < n_uris; i++) {
 		const char *to = uris[i].address;
 		const char *why = NULL, *derr = NULL;
-		char tbuf[300];
+		char tbuf[300], ebuf[300];
+		int rc;
 		struct buf msg;
 
 		log_str(tbuf, sizeof(tbuf), to);
@@ -341,16 +356,19 @@ report_domain(struct store *store, const struct config *cfg,
 			buf_deinit(&msg);
 			continue;
 		}
-		if (o->deliver(o->deliver_ctx, from, to,
-			       (const uint8_t *)msg.data, msg.len, &derr) < 0) {
-			char ebuf[300];
-
+		rc = o->deliver(o->deliver_ctx, from, to,
+				(const uint8_t *)msg.data, msg.len, &derr);
+		log_str(ebuf, sizeof(ebuf), derr != NULL ? derr : "?");
+		if (rc < 0) {
 			log_warn(NULL, "dmarc", "report-deferred", "domain=%s "
 				 "report_id=%s to=<%s> error=%s", d->domain,
-				 report_id, tbuf, log_str(ebuf, sizeof(ebuf),
-							  derr != NULL ? derr
-							  : "?"));
+				 report_id, tbuf, ebuf);
 			any_temp = true;
+		} else if (rc > 0) {
+			log_info(NULL, "dmarc", "report-dropped", "domain=%s "
+				 "report_id=%s to=<%s> reason=refused error=%s",
+				 d->domain, report_id, tbuf, ebuf);
+			st->dropped++;
 		} else {
 			log_info(NULL, "dmarc", "report-sent", "domain=%s "
 				 "report_id=%s from=<%s> to=<%s> rows=%zu "

@@ -185,8 +185,9 @@ bool dmarc_report_verify_answer(const char *const *texts, size_t n);
 
 /* Hands a finished report message to the mail system (the queue, or a
  * local mailbox): from and to are addresses, msg the whole message with
- * CRLF lines. Returns 0, or -1 with *error_r (static or valid until the
- * next call). */
+ * CRLF lines. Returns 0 (durable), -1 for a temporary failure or 1 when
+ * the address will never take it (a local address nobody has, a full
+ * mailbox), both with *error_r (static or valid until the next call). */
 typedef int dmarc_report_deliver_cb_t(void *ctx, const char *from,
 				      const char *to, const uint8_t *msg,
 				      size_t len, const char **error_r);

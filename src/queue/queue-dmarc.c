@@ -46,7 +46,7 @@ deliver_report(void *ctx, const char *from, const char *to,
 	lookup = delivery_resolve(dc->store, to, &dests, &n_dests, &error);
 	if (lookup == DELIVERY_UNKNOWN) {
 		*error_r = "no such local address";
-		return -1;
+		return 1;
 	}
 	if (lookup == DELIVERY_TEMP) {
 		*error_r = error != NULL ? error : "store failure";
@@ -77,8 +77,10 @@ deliver_report(void *ctx, const char *from, const char *to,
 	delivery_msg_set_needs(&msg, false, false,
 			       utf8_has_non_ascii(data, len), false);
 	if (delivery_run(dc->store, &msg) != 1) {
-		*error_r = rcpt.error != NULL ? rcpt.error : "store failure";
-		ret = -1;
+		/* a full mailbox would refuse the retries too */
+		ret = rcpt.result == STORE_E_OVER_QUOTA ? 1 : -1;
+		*error_r = ret == 1 ? "the mailbox is over quota" :
+			   rcpt.error != NULL ? rcpt.error : "store failure";
 	}
 	buf_deinit(&received);
 	delivery_dests_free(&dests, n_dests);

@@ -20,6 +20,7 @@ import smtplib
 import pytest
 
 from harness import HERALD_BIN
+from test_dkim_generated import dkimpy_verify, key_records, sink_skips_trace
 from test_queue_runner import SINK, sinks, wait_for  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not os.path.exists(SINK),
@@ -135,6 +136,7 @@ def test_report_built_sent_and_parsed(herald_factory, dns_server_factory,
              "evil.test", "fail", [("good.test", "s1", "fail")],
              reason="local_policy", comment="a <b> & c"), 0, 2),
     ])
+    records = key_records(h, "example.test", "rep")
     h.start()
     p = h.cli("dmarc", "report", "--dry-run")
     assert "<count>3</count>" in p.stdout and "<count>2</count>" in p.stdout
@@ -145,6 +147,10 @@ def test_report_built_sent_and_parsed(herald_factory, dns_server_factory,
     msg, fname, root = parse_report(got[0])
     assert msg["To"] == "<dmarc@good.test>"
     assert msg["From"] == "<postmaster@example.test>"
+    # signed by our domain's keys, as every message Herald makes
+    assert dkimpy_verify(sink_skips_trace(got[0]), records) == [
+        ("example.test", "rep-rsa", "rsa-sha256", True),
+        ("example.test", "rep-ed25519", "ed25519-sha256", True)]
     m = re.fullmatch(r"Report Domain: good\.test Submitter: Herald Test "
                      r"Report-ID: <(\S+)>", msg["Subject"])
     assert m, msg["Subject"]
@@ -374,3 +380,54 @@ def test_counts_survive_a_restart(herald_factory, dns_server_factory,
     with h.db() as db:
         assert db.execute("SELECT sum(count) FROM dmarc_rows WHERE"
                           " domain = 'good.test'").fetchone()[0] == 2
+
+
+def test_runner_sends_at_the_interval(herald_factory, dns_server_factory,
+                                      sinks):  # noqa: F811
+    """The queue runner's own run, at the next multiple of
+    dmarc_report_interval (60 s here: up to a minute's wait)."""
+    sink = sinks()
+    h = report_site(herald_factory, dns_server_factory, sink,
+                    mailauth="dmarc_reports = on\n"
+                             "dmarc_report_interval = 60s\n")
+    add_rows(h, "good.test", "mailto:dmarc@good.test", [
+        (key("127.0.0.1", "good.test", "good.test", "none", "pass", "pass",
+             "good.test", "pass"), 1, 9)])
+    h.start()
+    assert h.wait_log("dmarc run-done reports=1 sent=1", 75), h.log()
+    # at a whole minute (UTC), as 1d runs at midnight
+    line = [ln for ln in h.log().splitlines() if "run-done" in ln][0]
+    assert re.match(r"\S+T\d\d:\d\d:0\d\.\d+Z ", line), line
+    assert "dmarc report-sent domain=good.test" in h.log()
+    got = sent_to(h, sink, "dmarc@good.test")
+    _, _, root = parse_report(got[0])
+    assert records_of(root)[0]["count"] == 9
+    assert row_count(h, "good.test") == 0
+
+
+def test_local_rua_address_gets_it_in_its_mailbox(herald_factory,
+                                                  dns_server_factory,
+                                                  sinks):  # noqa: F811
+    """A rua address in one of our domains: the report is stored in that
+    mailbox (after the 7.1 check: example.test agreed to take good.test's
+    reports); an address there that nobody has is dropped for good."""
+    sink = sinks()
+    h = report_site(herald_factory, dns_server_factory, sink, records={
+        "good.test._report._dmarc.example.test": [("TXT", '"v=DMARC1"')],
+    })
+    add_rows(h, "good.test", "mailto:bob@example.test,"
+             "mailto:nobody@example.test", [
+                 (key("127.0.0.1", "good.test", "good.test", "none", "pass",
+                      "pass", "good.test", "pass"), 1, 4)])
+    h.start()
+    p = h.cli("dmarc", "report", "--now")
+    assert p.stdout.strip() == "reports=1 sent=1 dropped=1 skipped=0", \
+        p.stdout + p.stderr
+    assert re.search(r"report-dropped domain=good\.test report_id=\S+ "
+                     r"to=<nobody@example\.test> reason=refused", p.stderr)
+    got = h.messages("bob@example.test")
+    assert len(got) == 1
+    msg, _, root = parse_report(got[0])
+    assert msg["To"] == "<bob@example.test>"
+    assert records_of(root)[0]["count"] == 4
+    assert row_count(h, "good.test") == 0

@@ -302,6 +302,7 @@ struct sent {
 	struct buf msg;
 	int n;
 	bool fail;
+	bool refuse;
 };
 
 static int
@@ -313,6 +314,10 @@ capture(void *ctx, const char *from, const char *to, const uint8_t *msg,
 	if (s->fail) {
 		*error_r = "queue full";
 		return -1;
+	}
+	if (s->refuse) {
+		*error_r = "no such local address";
+		return 1;
 	}
 	snprintf(s->from, sizeof(s->from), "%s", from);
 	snprintf(s->to, sizeof(s->to), "%s", to);
@@ -486,6 +491,22 @@ test_external_needs_record(void **state)
 	assert_int_equal(st.dropped, 2);
 	assert_string_equal(s.to, "agg@sub.example.org");
 	assert_string_equal(s.from, "dmarc@example.net");
+	/* an address that refuses for good: dropped, the rows go */
+	in.rua = "mailto:nobody@example.org";
+	record_n(&in, 1);
+	s.refuse = true;
+	assert_int_equal(dmarc_report_run(ts.store, ts.cfg, &o, &st, &err), 0);
+	assert_int_equal(st.sent, 0);
+	assert_int_equal(st.dropped, 1);
+	{
+		struct store_dmarc_domain *doms;
+		size_t n;
+
+		assert_int_equal(store_dmarc_domains(ts.store, false, &doms,
+						     &n, &err), STORE_OK);
+		assert_int_equal(n, 0);
+		store_dmarc_domains_free(&doms, n);
+	}
 	dmarc_report_collector_stop();
 	buf_deinit(&s.msg);
 	xfree(&ts.cfg->mailauth.dmarc_report_email);
