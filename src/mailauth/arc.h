@@ -191,6 +191,30 @@ struct arc_lookup *arc_verifier_lookup(struct arc_verifier *v,
 				       arc_lookup_done_cb_t *cb, void *ctx);
 void arc_lookup_cancel(struct arc_lookup **lookup);
 
+/* ---- Trusted sealers (RFC 8617 7.2) ---- */
+
+struct dmarc_psl;
+
+/* What a trusted set must vouch for: the message's From domain and the
+ * DMARC record's alignment modes (0: relaxed, 1: strict; enum
+ * dmarc_align_mode). */
+struct arc_trust_check {
+	const char *from_domain;
+	const struct dmarc_psl *psl;
+	int aspf, adkim;
+};
+
+/* When v's chain passed, the sets sealed (ARC-Seal d=, exactly) by a
+ * domain of trusted (a [mailauth] arc_trusted_sealers value) are read,
+ * latest first: the first whose ARC-Authentication-Results says
+ * dmarc=pass with header.from the From domain, or spf=pass with an
+ * smtp.mailfrom aligned with it, or dkim=pass with a header.d aligned
+ * with it, vouches. Returns a comment for the DMARC report ("arc=pass;
+ * trusted sealer lists.example.org (i=2) saw dmarc=pass"; caller frees),
+ * or NULL. */
+char *arc_trusted_vouch(const struct arc_verifier *v, const char *trusted,
+			const struct arc_trust_check *c);
+
 /* ---- Sealing (RFC 8617 5.1) ---- */
 
 struct arc_sealer;

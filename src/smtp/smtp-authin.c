@@ -516,9 +516,30 @@ authin_dmarc(struct smtp_session *s)
 			dmarc_result_override(&a->dmarc,
 					      DMARC_REASON_LOCAL_POLICY, exempt);
 	}
-	/* ARC: a trusted sealer's passing chain may call
-	 * dmarc_result_override(&a->dmarc, DMARC_REASON_TRUSTED_FORWARDER,
-	 * ...) here, before the report and the action */
+	/* ARC (RFC 8617 7.2): a forwarder we trust saw it pass before it
+	 * changed the message; before the report and the action */
+	if (a->dmarc.result == DMARC_RESULT_FAIL &&
+	    a->dmarc.disposition != DMARC_POLICY_NONE && a->arc != NULL &&
+	    m->arc_trusted_sealers != NULL) {
+		struct arc_trust_check tc = {
+			.from_domain = a->dmarc.from_domain,
+			.psl = s->srv->w->psl,
+			.aspf = a->dmarc.has_record ? (int)a->dmarc.record.aspf
+						    : DMARC_ALIGN_RELAXED,
+			.adkim = a->dmarc.has_record ?
+				 (int)a->dmarc.record.adkim :
+				 DMARC_ALIGN_RELAXED,
+		};
+		char *why = arc_trusted_vouch(a->arc, m->arc_trusted_sealers,
+					      &tc);
+
+		if (why != NULL) {
+			dmarc_result_override(&a->dmarc,
+					      DMARC_REASON_TRUSTED_FORWARDER,
+					      why);
+			free(why);
+		}
+	}
 
 	/* 3. rua: counted for the aggregate report (no I/O) */
 	dmarc_report_record_result(&a->dmarc);

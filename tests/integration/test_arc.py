@@ -320,3 +320,83 @@ def test_ended_chain_not_sealed(forwarder, keys):
     assert h.wait_log('arc unsealed alias=<team@example.test> '
                       'd=example.test reason="the chain has ended '
                       '(cv=fail)"')
+
+
+# ---- DMARC override for trusted forwarders (RFC 8617 7.2) ----
+
+@pytest.fixture
+def dmarc_site(herald_factory, dns_server_factory, keys):
+    records = key_records(keys)
+    records["_dmarc.orig.test"] = [("TXT", txt_rdata(["v=DMARC1; p=reject"]))]
+    dns = dns_server_factory(records=records)
+    h = herald_factory(listeners=("smtp", "imap"), sections={
+        "dns": dns.herald_config(timeout="2s"),
+        "mailauth": "dkim_verify = on\narc_verify = on\ndmarc = enforce\n"
+                    "arc_trusted_sealers = lists.example, fwd1.test",
+    }, hostname=HOST)
+    h.add_domain()
+    h.add_user(USER, PASSWORD)
+    h.start()
+    return h
+
+
+def list_message(keys, sealer, subject, vouch):
+    """orig.test's DKIM-signed message, passed through a list at sealer
+    that checked it (vouch: its Authentication-Results), tagged the
+    subject (breaking DKIM) and sealed."""
+    msg = message(subject)
+    msg = dkim.sign(msg, b"arc", b"orig.test", keys["orig.test"][0]) + msg
+    msg = msg.replace(f"Subject: {subject}".encode(),
+                      f"Subject: [list] {subject}".encode())
+    return seal(keys, msg, sealer, vouch)
+
+
+def send_reply(h, msg):
+    with smtplib.SMTP("127.0.0.1", h.ports["smtp"], local_hostname="c.test",
+                      timeout=30) as c:
+        c.ehlo()
+        assert c.mail("list-bounces@lists.test")[0] == 250
+        assert c.rcpt(USER)[0] == 250
+        return c.data(msg)
+
+
+@pytest.mark.parametrize("vouch", [
+    "dkim=pass header.d=orig.test; dmarc=pass header.from=orig.test",
+    "dkim=pass header.d=orig.test",
+    "spf=pass smtp.mailfrom=bounce@orig.test",
+])
+def test_trusted_sealer_overrides_reject(dmarc_site, keys, vouch):
+    subject = "trusted " + vouch.split("=")[0]
+    code, text = send_reply(dmarc_site, list_message(keys, "fwd1.test",
+                                                     subject, vouch))
+    assert code == 250, text
+    raw = fetch_last(dmarc_site)
+    assert f"Subject: [list] {subject}".encode() in raw
+    ar = our_ar(raw)
+    assert "dkim=fail" in ar and "dmarc=fail" in ar, ar
+    assert "arc=pass (i=1; sealed by fwd1.test)" in ar, ar
+    assert dmarc_site.wait_log("override=trusted_forwarder")
+
+
+@pytest.mark.parametrize("sealer,vouch", [
+    # not in arc_trusted_sealers
+    ("fwd2.test", "dkim=pass header.d=orig.test; dmarc=pass "
+                  "header.from=orig.test"),
+    # trusted, but it saw nothing that vouches for orig.test
+    ("fwd1.test", "dkim=pass header.d=other.test; dmarc=pass "
+                  "header.from=other.test; spf=fail "
+                  "smtp.mailfrom=orig.test"),
+])
+def test_untrusted_or_unvouched_is_rejected(dmarc_site, keys, sealer, vouch):
+    code, text = send_reply(dmarc_site, list_message(keys, sealer,
+                                                     "untrusted", vouch))
+    assert code == 550, text
+    assert b"5.7.1" in text
+    assert not dmarc_site.wait_log("override=trusted_forwarder", 1)
+
+
+def test_broken_chain_is_not_trusted(dmarc_site, keys):
+    msg = list_message(keys, "fwd1.test", "broken", "dmarc=pass "
+                       "header.from=orig.test").replace(b"bye.", b"BYE!")
+    code, text = send_reply(dmarc_site, msg)
+    assert code == 550, text

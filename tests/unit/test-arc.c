@@ -27,6 +27,7 @@
 #include "lib/mem.h"
 #include "mailauth/arc.h"
 #include "mailauth/dkim-private.h"
+#include "mailauth/dmarc.h"
 
 #define WAYS 8
 
@@ -607,6 +608,56 @@ test_seal_after_failure(void **state)
 	free(m2);
 }
 
+static void
+test_trusted_vouch(void **state)
+{
+	const char *err = NULL;
+	char *m1, *m2, *bad, *why, *perr = NULL;
+	struct dmarc_psl *psl = dmarc_psl_parse("test\n", 5, &perr);
+	struct arc_trust_check c = {
+		.from_domain = "orig.test", .psl = psl,
+		.aspf = DMARC_ALIGN_RELAXED, .adkim = DMARC_ALIGN_RELAXED,
+	};
+	struct arc_verifier *v;
+
+	(void)state;
+	assert_non_null(psl);
+	m1 = seal(plain, 0, 0, &err);
+	m2 = seal(m1, 1, 0, &err);
+	v = verify(m2, 0, 50);
+	/* each set's AAR says spf=pass smtp.mailfrom=orig.test */
+	why = arc_trusted_vouch(v, "x.test, A.test", &c);
+	assert_non_null(why);
+	assert_string_equal(why, "arc=pass; trusted sealer a.test (i=1) saw "
+			    "spf=pass aligned");
+	free(why);
+	why = arc_trusted_vouch(v, "b.test", &c);
+	assert_string_equal(why, "arc=pass; trusted sealer b.test (i=2) saw "
+			    "spf=pass aligned");
+	free(why);
+	assert_null(arc_trusted_vouch(v, "x.test", &c));
+	assert_null(arc_trusted_vouch(v, NULL, &c));
+	assert_null(arc_trusted_vouch(v, "bad..list", &c));
+	c.from_domain = "other.test";
+	assert_null(arc_trusted_vouch(v, "a.test, b.test", &c));
+	/* strict SPF alignment: orig.test is the From domain exactly */
+	c.from_domain = "orig.test";
+	c.aspf = DMARC_ALIGN_STRICT;
+	why = arc_trusted_vouch(v, "a.test", &c);
+	assert_non_null(why);
+	free(why);
+	arc_verifier_free(&v);
+	/* a chain that fails vouches for nothing */
+	bad = replace(m2, "bye.", "BYE!");
+	v = verify(bad, 0, 50);
+	assert_null(arc_trusted_vouch(v, "a.test, b.test", &c));
+	arc_verifier_free(&v);
+	free(bad);
+	free(m1);
+	free(m2);
+	dmarc_psl_free(&psl);
+}
+
 int
 main(void)
 {
@@ -619,6 +670,7 @@ main(void)
 		cmocka_unit_test(test_chain_round_trip),
 		cmocka_unit_test(test_chain_failures),
 		cmocka_unit_test(test_seal_after_failure),
+		cmocka_unit_test(test_trusted_vouch),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
