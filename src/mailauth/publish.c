@@ -393,11 +393,12 @@ publish_plan_new(const struct publish_input *in)
 		   "to your MX. Herald does not serve the policy (it has no "
 		   "HTTP server): serve this file at "
 		   "https://mta-sts.%s/.well-known/mta-sts.txt from a web "
-		   "server with a certificate for mta-sts.%s (that name "
-		   "needs an A/AAAA or CNAME to it), then publish the TXT "
-		   "record; its id changes whenever the policy does. "
-		   "Until the file is served, senders ignore the record.",
-		   plan->domain, plan->domain);
+		   "server with a certificate for mta-sts.%s, then publish "
+		   "the TXT record; its id changes whenever the policy does. "
+		   "Until the file is served, senders ignore the record. The "
+		   "web server's name:\n  mta-sts.%s. IN CNAME www.%s.\n"
+		   "The policy file:",
+		   plan->domain, plan->domain, plan->domain, plan->domain);
 	{
 		struct buf text;
 		const char *line, *end;

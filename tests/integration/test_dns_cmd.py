@@ -286,3 +286,46 @@ def test_unknown_domain_and_no_keys(site, dns_server_factory):
     assert p.returncode == 0
     assert "herald dkim keygen bare.test" in p.stdout
     assert "_domainkey" not in "".join(record_lines(p.stdout))
+
+
+def test_rotation_windows(herald_factory, dns_server_factory):
+    """Keys copied in by hand (their file time is both dates): one retired
+    40 days ago, one retired 20 days ago, the newest active. With the
+    default max_lifetime (5 days) + 7 days, the one retired 3 days ago is
+    still to be published, the other one is to be removed."""
+    h = herald_factory(listeners=("smtp",))
+    h.add_domain(DOMAIN)
+    h.cli("dkim", "keygen", "--selector", "tmp", "--algorithm", "rsa",
+          DOMAIN)
+    kdir = os.path.join(h.data_dir, "dkim", DOMAIN)
+    os.unlink(os.path.join(kdir, "tmp.key"))
+    now = time.time()
+    for sel, age in (("k40", 40), ("k20", 20), ("k3", 3)):
+        path = os.path.join(kdir, sel + ".key")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519",
+                        "-out", path], check=True, capture_output=True)
+        os.chmod(path, 0o600)
+        shutil.chown(path, "herald", "herald")
+        os.utime(path, (now - age * 86400, now - age * 86400))
+    zone = printed(h)
+    recs = record_lines(zone)
+    assert any(l.startswith("k3._domainkey.") for l in recs), zone
+    assert any(l.startswith("k20._domainkey.") for l in recs), zone
+    assert not any(l.startswith("k40._domainkey.") for l in recs), zone
+    assert re.search(r"DKIM selector k40: retired on .*remove its record",
+                     zone.replace("\n; ", " ")), zone
+    # k40 still published: a warning; k20 taken away too early: a warning
+    old = next(l for l in recs if l.startswith("k20.")).split(" IN TXT ")[1]
+    zone = without(zone, "k20._domainkey.")
+    zone += f"k40._domainkey.{DOMAIN}. IN TXT {old}\n"
+    rc, lines, out = check(h, dns_server_factory, zone)
+    assert rc == 0, out
+    assert status_of(lines, f"k3._domainkey.{DOMAIN}.") == "ok", out
+    status, _, detail = lines[f"k40._domainkey.{DOMAIN}."][0]
+    assert status == "warn" and "remove the record" in detail, out
+    status, _, detail = lines[f"k20._domainkey.{DOMAIN}."][0]
+    assert status == "warn" and "no longer published" in detail, out
+    # --selector keeps one key
+    recs = record_lines(printed(h, "--selector", "k3"))
+    assert [l.split()[0] for l in recs if "_domainkey" in l] == \
+        [f"k3._domainkey.{DOMAIN}."]
