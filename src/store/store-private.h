@@ -291,6 +291,11 @@ struct store_backend_ops {
 					       struct store_search_item **items_r,
 					       size_t *count_r,
 					       const char **error_r);
+	/* The newest work list entry's id (0: the list is empty): it moves
+	 * whenever any process queues work. */
+	enum store_result (*search_queue_mark)(struct store *store,
+					       int64_t *mark_r,
+					       const char **error_r);
 	/* Applies a round to the index (not a write op: the index has its
 	 * own file and connection). */
 	enum store_result (*search_apply)(struct store *store,

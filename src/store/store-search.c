@@ -325,6 +325,9 @@ indexer_main(void *arg)
 	struct store *store = arg;
 	struct store_indexer *ix = store->indexer;
 
+	int64_t seen_mark = -1;
+	bool run = true;
+
 	/* below the threads that answer clients (Linux: per thread) */
 	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
 	for (;;) {
@@ -332,11 +335,13 @@ indexer_main(void *arg)
 		size_t done;
 		bool more;
 		const char *err = NULL;
-		enum store_result r;
+		enum store_result r = STORE_OK;
 
 		/* on while rounds come out full (or cut by the byte
 		 * budget: done > 0 and entries left) */
 		do {
+			if (!run)
+				break;
 			r = index_round(store, INDEX_ROUND, &done, &more,
 					&err);
 		} while (r == STORE_OK && more &&
@@ -352,6 +357,27 @@ indexer_main(void *arg)
 						   &until) == ETIMEDOUT)
 				break;
 		ix->idle = false;
+		if (!ix->stop && !ix->kicked) {
+			int64_t mark;
+
+			/* The poll, for work other processes queued: while
+			 * the list keeps growing they are in a burst, which
+			 * their own indexers take once it is over; a round
+			 * here would take a core and the disk from it (the
+			 * queue runner's indexer did so in the middle of
+			 * 10 clients' APPENDs). Only a list that stood
+			 * still for a whole interval is ours to take. */
+			pthread_mutex_unlock(&ix->lock);
+			err = NULL;
+			r = store->ops->search_queue_mark != NULL ?
+			    store->ops->search_queue_mark(store, &mark, &err) :
+			    STORE_E_INVALID;
+			run = r != STORE_OK || (mark != 0 && mark == seen_mark);
+			if (r == STORE_OK)
+				seen_mark = mark;
+			continue;
+		}
+		run = true;
 		/* let the burst that kicked us end (stop cuts it): it is
 		 * over after a window of INDEX_QUIET_MS without a kick */
 		store_deadline_after(&limit, INDEX_LAG_MAX_MS * 1000ull);

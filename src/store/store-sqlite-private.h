@@ -253,6 +253,8 @@ enum store_result sqlite_mailbox_delta(struct store *, int64_t, uint64_t,
 				       const char **);
 
 /* The search index (store-sqlite-search.c). */
+enum store_result sqlite_search_queue_mark(struct store *, int64_t *,
+					   const char **);
 enum store_result sqlite_search_queue_read(struct store *, size_t,
 					   struct store_search_item **,
 					   size_t *, const char **);

@@ -374,6 +374,25 @@ has_index(sqlite3 *db)
 /* ---- the work list and the indexer's rounds ---- */
 
 enum store_result
+sqlite_search_queue_mark(struct store *store, int64_t *mark_r,
+			 const char **error_r)
+{
+	enum store_result r;
+	sqlite3 *db;
+
+	*mark_r = 0;
+	r = sqlite_reader_get(store, &db, error_r);
+	if (r != STORE_OK)
+		return r;
+	/* the rowid B-tree's right edge: one page */
+	if (sqlite_int(db, mark_r, "SELECT coalesce(max(id), 0) FROM"
+		       " search_queue", NULL) != SQLITE_ROW)
+		r = sqlite_fail(db, "search queue", error_r);
+	sqlite_reader_put(store, db);
+	return r;
+}
+
+enum store_result
 sqlite_search_queue_read(struct store *store, size_t max,
 			 struct store_search_item **items_r, size_t *count_r,
 			 const char **error_r)

@@ -1016,6 +1016,7 @@ const struct store_backend_ops store_sqlite_ops = {
 	.mime_get = sqlite_mime_get,
 	.mime_put = sqlite_mime_put,
 	.search_queue_read = sqlite_search_queue_read,
+	.search_queue_mark = sqlite_search_queue_mark,
 	.search_apply = sqlite_search_apply,
 	.search_dequeue = sqlite_search_dequeue,
 	.search_clear = sqlite_search_clear,
