@@ -64,7 +64,10 @@ hub_add(struct idle_ctx *ctx)
 		struct store_watch *watch = NULL;
 		const char *error = NULL;
 
-		if (store_watch_new(s->store, &watch, &error) != STORE_OK) {
+		if (store_watch_new_kinds(s->store,
+				STORE_WATCH_KIND(STORE_WATCH_MAILBOX) |
+				STORE_WATCH_KIND(STORE_WATCH_ACCOUNT), &watch,
+				&error) != STORE_OK) {
 			log_warn(s->id, "imap", "idle-watch-failed",
 				 "error=\"%s\"", error != NULL ? error : "?");
 			return false;

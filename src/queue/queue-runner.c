@@ -1295,7 +1295,9 @@ runner_begin(struct queue_runner *rn)
 			 error != NULL ? error : "?");
 	}
 	read_auth(rn);
-	if (store_watch_new(rn->store, &rn->watch, &err) == STORE_OK)
+	if (store_watch_new_kinds(rn->store,
+				  STORE_WATCH_KIND(STORE_WATCH_QUEUE),
+				  &rn->watch, &err) == STORE_OK)
 		rn->watch_io = ioev_watch_fd(rn->loop, store_watch_fd(rn->watch),
 					     watch_cb, rn);
 	else

@@ -70,6 +70,14 @@ enum store_result
 store_watch_new(struct store *store, struct store_watch **watch_r,
 		const char **error_r)
 {
+	return store_watch_new_kinds(store, STORE_WATCH_KINDS_ALL, watch_r,
+				     error_r);
+}
+
+enum store_result
+store_watch_new_kinds(struct store *store, unsigned kinds,
+		      struct store_watch **watch_r, const char **error_r)
+{
 	struct store_notify_watch *w;
 	char err[256];
 
@@ -78,7 +86,7 @@ store_watch_new(struct store *store, struct store_watch **watch_r,
 		return store_error(error_r, STORE_E_INVALID,
 				   "the %s store has no change notification",
 				   store->ops->name);
-	w = store_notify_watch_new(store->notify, err, sizeof(err));
+	w = store_notify_watch_new(store->notify, kinds, err, sizeof(err));
 	if (w == NULL)
 		return store_error(error_r, STORE_E_TEMP, "%s", err);
 	*watch_r = xcalloc(1, sizeof(**watch_r));

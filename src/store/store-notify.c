@@ -54,6 +54,7 @@ struct store_notify_watch {
 	pthread_t thread;
 	int efd;
 	uint32_t bit;		/* FUTEX_WAIT_BITSET mask for our own wake */
+	uint32_t mask;		/* and with the kinds watched, our sleep's */
 	/* seq when the watch was made: read before the thread starts, so
 	 * a publish between our return and the thread's first look is not
 	 * taken for the starting point and lost */
@@ -61,6 +62,23 @@ struct store_notify_watch {
 	atomic_bool stop;
 	atomic_bool exited;
 };
+
+/* The futex bitset: the top bits stand for the kinds of key a publish
+ * holds (a watch sleeps on those it watches), the others one each for a
+ * watch's own stop. */
+#define KIND_BITS 3
+#define KIND_BIT(kind) (1u << (31 - (unsigned)(kind)))
+
+static uint32_t
+kinds_bits(unsigned kinds)
+{
+	uint32_t bits = 0;
+
+	for (unsigned k = 0; k < KIND_BITS; k++)
+		if (kinds & (1u << k))
+			bits |= KIND_BIT(k);
+	return bits;
+}
 
 static long
 futex(_Atomic uint32_t *addr, int op, uint32_t val, uint32_t bitset)
@@ -149,6 +167,7 @@ store_notify_publish(struct store_notify *n,
 		     const struct store_notify_key *keys, size_t count)
 {
 	struct notify_shared *sh = n->shared;
+	uint32_t bits = 0;
 
 	if (count == 0)
 		return;
@@ -161,10 +180,12 @@ store_notify_publish(struct store_notify *n,
 				break;
 		if (j == i)
 			atomic_fetch_add(&sh->counter[slot], 1);
+		bits |= (unsigned)keys[i].kind < KIND_BITS ?
+			KIND_BIT(keys[i].kind) : FUTEX_BITSET_MATCH_ANY;
 	}
 	/* After the counters: a watch that wakes reads them moved. */
 	atomic_fetch_add(&sh->seq, 1);
-	futex(&sh->seq, FUTEX_WAKE_BITSET, INT_MAX, FUTEX_BITSET_MATCH_ANY);
+	futex(&sh->seq, FUTEX_WAKE_BITSET, INT_MAX, bits);
 }
 
 static void *
@@ -180,7 +201,7 @@ watch_main(void *arg)
 		/* Returns at once (EAGAIN) when seq moved since it was
 		 * read: no publish between the load and the sleep is
 		 * missed. EINTR and our own stop wake just loop. */
-		(void)futex(seq, FUTEX_WAIT_BITSET, seen, w->bit);
+		(void)futex(seq, FUTEX_WAIT_BITSET, seen, w->mask);
 		now = atomic_load(seq);
 		if (now != seen) {
 			uint64_t one = 1;
@@ -196,7 +217,8 @@ watch_main(void *arg)
 }
 
 struct store_notify_watch *
-store_notify_watch_new(struct store_notify *n, char *err, size_t err_size)
+store_notify_watch_new(struct store_notify *n, unsigned kinds, char *err,
+		       size_t err_size)
 {
 	static atomic_uint next_bit;
 	struct store_notify_watch *w = xcalloc(1, sizeof(*w));
@@ -209,7 +231,8 @@ store_notify_watch_new(struct store_notify *n, char *err, size_t err_size)
 	/* Stopping a watch wakes only the sleepers of its bit (other
 	 * processes sharing it wake for nothing, rarely). */
 	w->bit = 1u << ((atomic_fetch_add(&next_bit, 1) + (unsigned)getpid())
-			% 32);
+			% (32 - KIND_BITS));
+	w->mask = w->bit | kinds_bits(kinds);
 	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->efd < 0) {
 		snprintf(err, err_size, "eventfd: %s", strerror(errno));

@@ -32,7 +32,8 @@ struct store_notify_key {
 };
 
 /* Bumps the counter of every key (several keys sharing a slot bump it
- * once), then wakes every watch of every process. Called after the
+ * once), then wakes every watch, in every process, of a kind among the
+ * keys'. Called after the
  * changes are committed, so a reader that sees a counter move and then
  * reads the database sees them. Lock-free; one futex system call. */
 void store_notify_publish(struct store_notify *n,
@@ -43,13 +44,15 @@ void store_notify_publish(struct store_notify *n,
 uint64_t store_notify_counter(const struct store_notify *n,
 			      enum store_watch_kind kind, int64_t id);
 
-/* A watch: an eventfd that becomes readable after any publish, in any
- * process, that happens after store_notify_watch_new() returned. It holds
+/* A watch: an eventfd that becomes readable after any publish of a key
+ * of kinds (a mask of STORE_WATCH_KIND()), in any process, that happens
+ * after store_notify_watch_new() returned. It holds
  * a reference to n, so it may be freed after the store. Returns
  * NULL with a message in err on failure. */
 struct store_notify_watch;
 struct store_notify_watch *store_notify_watch_new(struct store_notify *n,
-						  char *err, size_t err_size);
+						  unsigned kinds, char *err,
+						  size_t err_size);
 int store_notify_watch_fd(const struct store_notify_watch *w);
 /* Empties the eventfd (non-blocking). */
 void store_notify_watch_ack(struct store_notify_watch *w);

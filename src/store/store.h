@@ -807,6 +807,17 @@ struct store_watch;
 enum store_result store_watch_new(struct store *store,
 				  struct store_watch **watch_r,
 				  const char **error_r);
+/* The same for changes of some kinds only: kinds is a mask of
+ * STORE_WATCH_KIND(kind) (a commit that changed only mailboxes does not
+ * wake the queue runner's watch, whose thread and loop would wake for
+ * nothing once per commit). store_watch_new() watches every kind. */
+#define STORE_WATCH_KIND(kind) (1u << (kind))
+#define STORE_WATCH_KINDS_ALL (STORE_WATCH_KIND(STORE_WATCH_MAILBOX) | \
+			       STORE_WATCH_KIND(STORE_WATCH_ACCOUNT) | \
+			       STORE_WATCH_KIND(STORE_WATCH_QUEUE))
+enum store_result store_watch_new_kinds(struct store *store, unsigned kinds,
+					struct store_watch **watch_r,
+					const char **error_r);
 int store_watch_fd(const struct store_watch *watch);
 void store_watch_ack(struct store_watch *watch);
 void store_watch_free(struct store_watch **watch);

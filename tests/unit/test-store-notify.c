@@ -285,7 +285,8 @@ test_watch_publish_at_once(void **state)
 	assert_non_null(n);
 	for (int i = 0; i < 200; i++) {
 		struct store_notify_watch *w =
-			store_notify_watch_new(n, err, sizeof(err));
+			store_notify_watch_new(n, STORE_WATCH_KINDS_ALL, err,
+					       sizeof(err));
 		struct pollfd p;
 
 		assert_non_null(w);
@@ -298,6 +299,58 @@ test_watch_publish_at_once(void **state)
 	/* the watch held a reference: the mapping goes with the last */
 	store_notify_close(&n);
 	assert_null(n);
+	free(path);
+}
+
+/* A watch of some kinds wakes for a publish of those only: the queue
+ * runner's (queue) sleeps through mailbox changes, an IDLE hub's
+ * (mailboxes, accounts) through queue changes; a publish of both kinds
+ * wakes both, and every watch still stops at once. */
+static void
+test_watch_kinds(void **state)
+{
+	struct test_store *ts = *state;
+	char *path = xasprintf("%s/test-notify", ts->cfg->data_dir);
+	char err[256];
+	struct store_notify *n = store_notify_open(path, err, sizeof(err));
+	struct store_notify_key box = { .kind = STORE_WATCH_MAILBOX, .id = 7 };
+	struct store_notify_key acct = { .kind = STORE_WATCH_ACCOUNT,
+					 .id = 3 };
+	struct store_notify_key queue = { .kind = STORE_WATCH_QUEUE };
+	struct store_notify_key both[2] = { box, queue };
+	struct store_notify_watch *wq, *wm;
+	struct pollfd p[2];
+
+	assert_non_null(n);
+	wq = store_notify_watch_new(n, STORE_WATCH_KIND(STORE_WATCH_QUEUE),
+				    err, sizeof(err));
+	wm = store_notify_watch_new(n, STORE_WATCH_KIND(STORE_WATCH_MAILBOX) |
+				    STORE_WATCH_KIND(STORE_WATCH_ACCOUNT), err,
+				    sizeof(err));
+	assert_non_null(wq);
+	assert_non_null(wm);
+	p[0] = (struct pollfd){ .fd = store_notify_watch_fd(wq),
+				.events = POLLIN };
+	p[1] = (struct pollfd){ .fd = store_notify_watch_fd(wm),
+				.events = POLLIN };
+	usleep(50000);	/* both threads asleep */
+	store_notify_publish(n, &box, 1);
+	store_notify_publish(n, &acct, 1);
+	assert_int_equal(poll(&p[1], 1, 2000), 1);
+	assert_int_equal(poll(&p[0], 1, 200), 0);
+	store_notify_watch_ack(wm);
+	usleep(50000);
+	store_notify_publish(n, &queue, 1);
+	assert_int_equal(poll(&p[0], 1, 2000), 1);
+	assert_int_equal(poll(&p[1], 1, 200), 0);
+	store_notify_watch_ack(wq);
+	usleep(50000);
+	store_notify_publish(n, both, 2);
+	assert_int_equal(poll(&p[0], 1, 2000), 1);
+	assert_int_equal(poll(&p[1], 1, 2000), 1);
+	store_notify_watch_free(&wq);
+	store_notify_watch_free(&wm);
+	store_notify_close(&n);
 	free(path);
 }
 
@@ -411,6 +464,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_watch_publish_at_once,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_kinds, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_delta, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_between_handles,
 						setup, teardown),
