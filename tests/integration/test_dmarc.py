@@ -456,3 +456,41 @@ def test_exempt_networks_not_rejected(herald_factory, dns_server_factory,
     assert code == 250
     assert "dmarc=permerror (several From fields)" in \
         our_ar(delivered(h, "twofrom"))
+
+
+def test_policy_lookup_starts_with_the_header(herald_factory,
+                                              dns_server_factory):
+    """The _dmarc lookup is asked as soon as the header has streamed in,
+    before the final dot (it overlaps with the body): the DNS server's
+    query log shows it while the message is still open."""
+    import time
+    dns = dns_server_factory(records={
+        "_dmarc.early.test": [("TXT", '"v=DMARC1; p=reject"')],
+        "early.test": [("TXT", SPF_PASS)],
+    }, extra="  log-queries: yes")
+    h = herald_factory(listeners=("smtp", "imap"), sections={
+        "dns": dns.herald_config(timeout="1s"),
+        "mailauth": "spf = on\ndkim_verify = on\ndmarc = enforce",
+    }, hostname=HOST)
+    h.add_domain()
+    h.add_user(USER, PASSWORD)
+    h.start()
+    msg = message("x@early.test", subject="early")
+    head, body = msg.split(b"\r\n\r\n", 1)
+    with smtplib.SMTP("127.0.0.1", h.ports["smtp"],
+                      local_hostname="client.test", timeout=30) as c:
+        c.ehlo()
+        assert c.mail("x@early.test")[0] == 250
+        assert c.rcpt(USER)[0] == 250
+        c.putcmd("data")
+        assert c.getreply()[0] == 354
+        c.send(head + b"\r\n\r\nfirst line\r\n")
+        deadline = time.monotonic() + 10
+        while "_dmarc.early.test" not in dns.log() and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "_dmarc.early.test" in dns.log(), dns.log()
+        c.send(body + b".\r\n")
+        code, _ = c.getreply()
+        assert code == 250
+    assert "dmarc=pass" in our_ar(delivered(h, "early"))
