@@ -337,6 +337,8 @@ on_header(void *ctx)
 	struct arc_verifier *v = ctx;
 	struct arc_set *latest;
 
+	/* the body is read only for a chain to check (below) */
+	v->msg.skip_body = true;
 	if (v->msg.header_too_big) {
 		decide(v, ARC_RESULT_FAIL, false, "header over [mailauth] "
 		       "dkim_header_max: not verified");
@@ -355,6 +357,7 @@ on_header(void *ctx)
 	if (v->md == NULL || EVP_DigestInit_ex(v->md, EVP_sha256(), NULL) != 1)
 		abort();
 	dkim_body_canon_init(&v->bc, latest->sig.bcanon, body_out, v);
+	v->msg.skip_body = false;
 }
 
 struct arc_verifier *
@@ -403,6 +406,9 @@ arc_verifier_free(struct arc_verifier **vp)
 void
 arc_verifier_feed(struct arc_verifier *v, const uint8_t *data, size_t len)
 {
+	/* no ARC set to check (most mail): the body is not looked at */
+	if (v->msg.header_done && v->md == NULL)
+		return;
 	dkim_msg_feed(&v->msg, data, len);
 }
 

@@ -124,7 +124,8 @@ dkim_msg_feed(struct dkim_msg *m, const uint8_t *data, size_t len)
 	size_t i = 0;
 
 	if (m->header_done) {
-		body_feed(m, data, len);
+		if (!m->skip_body)
+			body_feed(m, data, len);
 		return;
 	}
 	for (; i < len && !m->header_done; i++) {
@@ -156,7 +157,7 @@ dkim_msg_feed(struct dkim_msg *m, const uint8_t *data, size_t len)
 			m->line_empty = false;
 		header_put(m, (char)c);
 	}
-	if (i < len) {
+	if (i < len && !m->skip_body) {
 		m->cr = false;
 		body_feed(m, data + i, len - i);
 	}

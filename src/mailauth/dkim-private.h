@@ -34,6 +34,9 @@ struct dkim_msg {
 	bool header_too_big;
 	bool cr;		/* the last octet seen was a CR */
 	bool line_empty;	/* nothing on the current header line yet */
+	/* set by on_header when nothing will be done with the body: the
+	 * rest is not even scanned */
+	bool skip_body;
 	dkim_msg_header_cb_t *on_header;
 	dkim_msg_body_cb_t *on_body;
 	void *ctx;

@@ -50,6 +50,7 @@ struct dkim_signer {
 	EVP_MD_CTX *md;
 	char *from_domain;
 	bool finished;
+	bool body_off;		/* header_cb said no: the body is skipped */
 };
 
 void
@@ -232,7 +233,8 @@ sign_on_body(const uint8_t *data, size_t len, void *ctx)
 {
 	struct dkim_signer *s = ctx;
 
-	dkim_body_canon_feed(&s->bc, data, len);
+	if (!s->body_off)
+		dkim_body_canon_feed(&s->bc, data, len);
 }
 
 static void
@@ -275,6 +277,11 @@ sign_on_header(void *ctx)
 
 	if (!s->msg.header_too_big)
 		find_from_domain(s);
+	if (s->params.header_cb != NULL &&
+	    !s->params.header_cb(s->from_domain, s->params.header_ctx)) {
+		s->body_off = true;
+		s->msg.skip_body = true;
+	}
 }
 
 struct dkim_signer *
@@ -330,6 +337,8 @@ dkim_signer_free(struct dkim_signer **sp)
 void
 dkim_signer_feed(struct dkim_signer *s, const uint8_t *data, size_t len)
 {
+	if (s->body_off && s->msg.header_done)
+		return;
 	dkim_msg_feed(&s->msg, data, len);
 }
 
@@ -558,6 +567,12 @@ dkim_signer_finish(struct dkim_signer *s, struct buf *out,
 	size_t n_names, from = 0;
 	int ret = 0;
 
+	if (s->body_off) {
+		/* a key that appeared after the header: the body hash would
+		 * be of nothing */
+		*error_r = "no key when the header ended";
+		return -1;
+	}
 	if (s->finished) {
 		*error_r = "already finished";
 		return -1;

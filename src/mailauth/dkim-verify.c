@@ -190,6 +190,7 @@ on_header(void *ctx)
 	size_t count = 0;
 
 	if (v->msg.header_too_big) {
+		v->msg.skip_body = true;
 		v->sigs = xcalloc(1, sizeof(*v->sigs));
 		v->n = 1;
 		decide(&v->sigs[0], DKIM_RESULT_PERMERROR,
@@ -213,6 +214,8 @@ on_header(void *ctx)
 		setup_signature(v, s, v->n);
 		v->n++;
 	}
+	/* no signature to check the body against: not even scanned */
+	v->msg.skip_body = !v->bc_used[0] && !v->bc_used[1];
 }
 
 static void

@@ -317,6 +317,13 @@ struct dkim_sign_params {
 	/* > 0: make an ARC-Message-Signature of this instance instead
 	 * (RFC 8617 4.1.2: i=N, no v=, never l=); see arc.h */
 	unsigned arc_instance;
+	/* Called once, when the header is complete, with the From domain
+	 * (NULL when there is no single one); false: no key will sign it,
+	 * so the body is not hashed (a server signing only its domains'
+	 * mail learns that before the body streams in; dkim_signer_finish
+	 * then fails). NULL: always. */
+	bool (*header_cb)(const char *from_domain, void *ctx);
+	void *header_ctx;
 };
 
 struct dkim_signer;

@@ -44,17 +44,28 @@ struct data_job {
 	char *arc_set;
 };
 
-/* Whether the message can be signed: a single From domain with keys
- * (one stat); else the signer goes, with its log line. Decided as soon
- * as the header is complete, so the body of mail we cannot sign (a
- * relay host's for a foreign From domain) is never hashed. */
+/* At the end of the header: whether a key will sign the message (a
+ * single From domain with keys, one stat). If not, the signer skips the
+ * body: mail we cannot sign (a relay host's for a foreign From domain)
+ * is not hashed for nothing. */
+static bool
+signer_header_cb(const char *from_domain, void *ctx)
+{
+	struct smtp_session *s = ctx;
+
+	return from_domain != NULL &&
+	       dkim_keystore_has_domain(s->srv->cfg->data_dir, from_domain);
+}
+
+/* At the end of DATA: the message is signed (on the pool) when its From
+ * domain has keys; else the signer goes, with its log line. */
 static void
 signer_decide(struct smtp_session *s)
 {
 	const char *domain;
 	char dbuf[300];
 
-	if (s->signer == NULL || s->signer_checked)
+	if (s->signer == NULL)
 		return;
 	domain = dkim_signer_from_domain(s->signer);
 	if (domain == NULL) {
@@ -65,7 +76,6 @@ signer_decide(struct smtp_session *s)
 			 "reason=\"no active key\"",
 			 log_str(dbuf, sizeof(dbuf), domain));
 	} else {
-		s->signer_checked = true;
 		return;
 	}
 	dkim_signer_free(&s->signer);
@@ -77,11 +87,8 @@ data_store(const uint8_t *data, size_t len, void *ctx)
 	struct smtp_session *s = ctx;
 
 	spool_write(s->spool, data, len);
-	if (s->signer != NULL) {
+	if (s->signer != NULL)
 		dkim_signer_feed(s->signer, data, len);
-		if (!s->signer_checked && dkim_signer_header_done(s->signer))
-			signer_decide(s);
-	}
 	if (s->sealer != NULL)
 		arc_sealer_feed(s->sealer, data, len);
 }
@@ -167,10 +174,11 @@ reader_new(struct smtp_session *s)
 			.bcanon = DKIM_CANON_RELAXED,
 			.expire_s = d->dkim_expire_s,
 			.header_max = (size_t)d->dkim_header_max,
+			.header_cb = signer_header_cb,
+			.header_ctx = s,
 		};
 
 		s->signer = dkim_signer_new(&p);
-		s->signer_checked = false;
 	}
 	arc_sealer_free(&s->sealer);
 	if (forwarding_alias(s) != NULL)

@@ -110,7 +110,6 @@ struct smtp_session {
 	/* a local user's message: DKIM-signed as it streams in
 	 * ([mailauth] dkim_sign), the signature made at its end (smtp-cmd-data.c) */
 	struct dkim_signer *signer;
-	bool signer_checked;	/* its From domain has keys */
 	/* mail an alias forwards to an external address: ARC-sealed
 	 * ([mailauth] arc_seal), hashed as it streams in (smtp-cmd-data.c) */
 	struct arc_sealer *sealer;

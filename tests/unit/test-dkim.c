@@ -1079,6 +1079,13 @@ test_key_cache_sees_a_new_file(void **state)
 	free(tmp);
 }
 
+static bool
+no_key_cb(const char *from_domain, void *ctx)
+{
+	*(const char **)ctx = from_domain != NULL ? "x.test" : "none";
+	return false;
+}
+
 static void
 test_sign_refuses(void **state)
 {
@@ -1103,6 +1110,20 @@ test_sign_refuses(void **state)
 	assert_true(dkim_signer_header_done(s));
 	assert_string_equal(dkim_signer_from_domain(s), "x.test");
 	dkim_signer_free(&s);
+	/* header_cb says no key: the body is skipped and finish fails */
+	{
+		struct dkim_sign_params p = {
+			.header_cb = no_key_cb, .header_ctx = &err,
+		};
+
+		s = dkim_signer_new(&p);
+		dkim_signer_feed(s, (const uint8_t *)"From: a@x.test\r\n"
+				 "\r\nbody\r\n", 24);
+		assert_string_equal(err, "x.test");
+		assert_int_equal(dkim_signer_finish(s, &out, &err), -1);
+		assert_string_equal(err, "no key when the header ended");
+		dkim_signer_free(&s);
+	}
 	s = dkim_signer_new(NULL);
 	dkim_signer_feed(s, (const uint8_t *)"From: a@x.test\r\nFrom: b@y.test\r\n\r\n", 34);
 	assert_int_equal(dkim_signer_finish(s, &out, &err), -1);
