@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * STATUS (RFC 9051 6.3.11, RFC 8438 SIZE): the counts of a mailbox, from
- * the store's messages at the moment of asking (CLIENT-QUIRKS "counters
- * derived, not kept"). The item list and the response are shared with
+ * STATUS (RFC 9051 6.3.11, RFC 8438 SIZE, RFC 9208 DELETED-STORAGE): the
+ * counts of a mailbox, from the store's messages at the moment of asking
+ * (CLIENT-QUIRKS "counters derived, not kept"). The item list and the response are shared with
  * LIST's STATUS return option (RFC 5819, imap-cmd-list.c).
  */
 #include <stdio.h>
@@ -25,6 +25,7 @@ static const struct {
 	{ "SIZE", IMAP_STATUS_SIZE },
 	{ "RECENT", IMAP_STATUS_RECENT },
 	{ "HIGHESTMODSEQ", IMAP_STATUS_HIGHESTMODSEQ },
+	{ "DELETED-STORAGE", IMAP_STATUS_DELETED_STORAGE },
 };
 #define N_ITEMS (sizeof(status_items) / sizeof(status_items[0]))
 
@@ -93,6 +94,11 @@ imap_status_write(struct buf *out, const char *name, unsigned write_flags,
 		/* Herald never sets \Recent (docs/imap.md). */
 		case IMAP_STATUS_RECENT: v = 0; break;
 		case IMAP_STATUS_HIGHESTMODSEQ: v = st->highestmodseq; break;
+		/* in the unit of the STORAGE resource, which an EXPUNGE
+		 * lowers by this much (RFC 9208 4.2, 5.1) */
+		case IMAP_STATUS_DELETED_STORAGE:
+			v = imap_quota_kib(st->deleted_size);
+			break;
 		}
 		buf_puts(imap_write_list_item(&list), status_items[k].name);
 		buf_putc(out, ' ');

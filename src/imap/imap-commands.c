@@ -40,6 +40,8 @@ static const struct imap_cmd_def commands[] = {
 	{ "EXAMINE", imap_cmd_examine, LOGGED_IN, 0 },
 	{ "EXPUNGE", imap_cmd_expunge, SELECTED, UID | WRITES },
 	{ "FETCH", imap_cmd_fetch, SELECTED, SEQ | UID },
+	{ "GETQUOTA", imap_cmd_getquota, LOGGED_IN, 0 },
+	{ "GETQUOTAROOT", imap_cmd_getquotaroot, LOGGED_IN, 0 },
 	{ "ID", imap_cmd_id, ANY, 0 },
 	{ "IDLE", imap_cmd_idle, LOGGED_IN, 0 },
 	{ "LIST", imap_cmd_list, LOGGED_IN, 0 },
@@ -52,6 +54,7 @@ static const struct imap_cmd_def commands[] = {
 	{ "RENAME", imap_cmd_rename, LOGGED_IN, 0 },
 	{ "SEARCH", imap_cmd_search, SELECTED, SEQ | UID },
 	{ "SELECT", imap_cmd_select, LOGGED_IN, 0 },
+	{ "SETQUOTA", imap_cmd_setquota, LOGGED_IN, 0 },
 	{ "SORT", imap_cmd_sort, SELECTED, SEQ | UID },
 	{ "STARTTLS", imap_cmd_starttls, NOT_AUTH, 0 },
 	{ "STATUS", imap_cmd_status, LOGGED_IN, 0 },
@@ -126,6 +129,10 @@ static const struct {
 	{ "BINARY", CAP_ALWAYS },
 	/* RFC 8438 (imap-cmd-status.c) */
 	{ "STATUS=SIZE", CAP_AFTER_LOGIN },
+	/* RFC 9208 (imap-cmd-quota.c): the store enforces a byte quota
+	 * only, so no RES-MESSAGE; SETQUOTA is refused, so no QUOTASET */
+	{ "QUOTA", CAP_AFTER_LOGIN },
+	{ "QUOTA=RES-STORAGE", CAP_AFTER_LOGIN },
 	/* RFC 9755 (imap-downgrade.c for sessions that do not enable it);
 	 * after login, as LOGIN takes no UTF-8 (RFC 9755 5). Not UTF8=ONLY:
 	 * most clients never enable it (docs/imap.md "UTF-8"). */

@@ -264,6 +264,13 @@ imap_cmd_fn_t imap_cmd_fetch, imap_cmd_idle, imap_cmd_search;
 /* imap-cmd-sort.c: SORT and THREAD (RFC 5256). */
 imap_cmd_fn_t imap_cmd_sort, imap_cmd_thread;
 
+/* imap-cmd-quota.c: QUOTA (RFC 9208). The one quota root of an account
+ * that has a quota (docs/imap.md "QUOTA"). */
+#define IMAP_QUOTA_ROOT "User quota"
+imap_cmd_fn_t imap_cmd_getquota, imap_cmd_getquotaroot, imap_cmd_setquota;
+/* octets in units of 1024 octets, rounded up (RFC 9208 STORAGE) */
+uint64_t imap_quota_kib(uint64_t octets);
+
 /* SEARCH's evaluation (imap-cmd-search.c), also for SORT and THREAD.
  * _new decides what the selected mailbox's view can on the loop thread
  * (prog is taken over and emptied); when _needs_store, _work decides the
@@ -443,8 +450,9 @@ enum imap_status_item {
 	IMAP_STATUS_SIZE = 1 << 5,
 	IMAP_STATUS_RECENT = 1 << 6,
 	IMAP_STATUS_HIGHESTMODSEQ = 1 << 7,
+	IMAP_STATUS_DELETED_STORAGE = 1 << 8,	/* RFC 9208 4.2 */
 };
-#define IMAP_STATUS_ITEMS_MAX 8
+#define IMAP_STATUS_ITEMS_MAX 9
 /* The items asked for, each once, in the client's order. */
 struct imap_status_items {
 	unsigned mask;

@@ -182,7 +182,9 @@ sqlite_mailbox_status(struct store *store, int64_t mailbox_id,
 	rc = sqlite_prep(db, &stmt, "SELECT count(*),"
 			 " coalesce(sum((flags & 1) = 0), 0),"
 			 " coalesce(sum(size), 0),"
-			 " coalesce(sum((flags & 8) != 0), 0)"
+			 " coalesce(sum((flags & 8) != 0), 0),"
+			 " coalesce(sum(CASE WHEN flags & 8 THEN size"
+			 " ELSE 0 END), 0)"
 			 " FROM messages WHERE mailbox_id = ?", "i",
 			 mailbox_id);
 	if (rc == SQLITE_OK)
@@ -195,6 +197,7 @@ sqlite_mailbox_status(struct store *store, int64_t mailbox_id,
 	st->unseen = (uint32_t)sqlite3_column_int64(stmt, 1);
 	st->size = (uint64_t)sqlite3_column_int64(stmt, 2);
 	st->deleted = (uint32_t)sqlite3_column_int64(stmt, 3);
+	st->deleted_size = (uint64_t)sqlite3_column_int64(stmt, 4);
 out:
 	sqlite3_finalize(stmt);
 	sqlite_reader_put(store, db);

@@ -417,6 +417,7 @@ struct store_mailbox_status {
 	uint32_t unseen;	/* messages without \Seen */
 	uint32_t deleted;	/* messages with \Deleted */
 	uint64_t size;		/* sum of message sizes */
+	uint64_t deleted_size;	/* sum of the sizes of those with \Deleted */
 };
 enum store_result store_mailbox_status(struct store *store, int64_t mailbox_id,
 				       struct store_mailbox_status *status_r,

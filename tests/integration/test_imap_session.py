@@ -43,11 +43,13 @@ def test_greeting_and_capabilities(herald_factory):
     assert "STATUS=SIZE" in after and "IMAP4rev2" in after
     assert not [c for c in after if c.startswith("AUTH=")], after
     assert "STARTTLS" not in after and "SASL-IR" not in after
-    # CLIENT-QUIRKS: nothing that is not complete (no QUOTA root with
-    # limit 0, no CONDSTORE, no UIDONLY, no COMPRESS)
+    # CLIENT-QUIRKS: nothing that is not complete (no CONDSTORE, no
+    # UIDONLY, no COMPRESS); QUOTA only with what the store enforces
+    # (test_imap_quota.py)
     assert not [c for c in caps + after if c.startswith(
-        ("QUOTA", "CONDSTORE", "QRESYNC", "UIDONLY", "COMPRESS",
-         "UTF8=ONLY"))], after
+        ("CONDSTORE", "QRESYNC", "UIDONLY", "COMPRESS", "UTF8=ONLY",
+         "QUOTA=RES-MESSAGE", "QUOTASET"))], after
+    assert "QUOTA" not in caps and "QUOTA=RES-STORAGE" in after
     r.close()
     # imaps: no STARTTLS on implicit TLS
     t = Raw(h, "imaps", tls=True)
