@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * SEARCH's arguments into a program (RFC 9051 6.4.4 and 9 search-key,
- * RFC 3501's NEW, OLD and RECENT, RFC 4731 RETURN, RFC 5182 SAVE and "$"):
- * a tree of keys, counted and depth-limited before anything deep is built
- * (a client may send 10,000 NOTs), strings folded once for matching.
+ * RFC 3501's NEW, OLD and RECENT, RFC 4731 RETURN, RFC 5182 SAVE and "$",
+ * RFC 5032 OLDER and YOUNGER): a tree of keys, counted and depth-limited
+ * before anything deep is built (a client may send 10,000 NOTs), strings
+ * folded once for matching.
  */
 #include "imap/imap-search.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "lib/buf.h"
 #include "lib/mem.h"
@@ -344,6 +346,18 @@ sp_key(struct sp *p, const struct imap_arg *args, size_t n, size_t *i,
 			    IMAP_SK_SMALLER;
 		if (!imap_arg_get_number64(a, &key->size))
 			return sp_bad(p, "SEARCH size is not a number");
+		return 0;
+	}
+	if (strcasecmp(s, "OLDER") == 0 || strcasecmp(s, "YOUNGER") == 0) {
+		uint32_t interval;
+
+		key->type = s[0] == 'O' || s[0] == 'o' ? IMAP_SK_OLDER :
+			    IMAP_SK_YOUNGER;
+		/* RFC 5032: interval is an nz-number of seconds */
+		if (!imap_arg_get_number(a, &interval) || interval == 0)
+			return sp_bad(p, "OLDER and YOUNGER need a number of"
+				      " seconds above 0");
+		key->since = (int64_t)time(NULL) - interval;
 		return 0;
 	}
 	if (strcasecmp(s, "UID") == 0) {

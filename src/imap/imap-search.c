@@ -112,6 +112,10 @@ match_view(const struct imap_search_key *k,
 		return day_of(m->internal_date) == k->day;
 	case IMAP_SK_SINCE:
 		return day_of(m->internal_date) >= k->day;
+	case IMAP_SK_OLDER:
+		return m->internal_date < k->since;
+	case IMAP_SK_YOUNGER:
+		return m->internal_date >= k->since;
 	case IMAP_SK_LARGER:
 		return m->size > k->size;
 	case IMAP_SK_SMALLER:

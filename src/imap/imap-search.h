@@ -56,6 +56,8 @@ enum imap_search_type {
 	IMAP_SK_HEADER,		/* field contains str (FROM, TO, ...) */
 	IMAP_SK_BODY,		/* body text contains str */
 	IMAP_SK_TEXT,		/* header or body text contains str */
+	IMAP_SK_OLDER,		/* WITHIN (RFC 5032): internal date < since */
+	IMAP_SK_YOUNGER,	/* >= since */
 };
 
 /* What a key costs to decide for a message: the view's data, the stored
@@ -72,6 +74,9 @@ struct imap_search_key {
 	uint32_t flags;
 	unsigned int kw;		/* index in program keywords */
 	int64_t day;			/* days since 1970-01-01 */
+	/* OLDER, YOUNGER: unix seconds, the time of parsing less the
+	 * interval (RFC 5032: relative to when the command is processed) */
+	int64_t since;
 	uint64_t size;
 	struct imap_seqset set;		/* SEQ, UID */
 	/* HEADER: the field name as sent; str the value, folded
