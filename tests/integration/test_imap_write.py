@@ -605,10 +605,10 @@ def test_append_reply_after_half_close(herald_factory):
     assert h.messages(USER) == [msg]
 
 
-def test_append_big_and_many_on_the_pool(herald_factory):
+def test_append_big_and_many(herald_factory):
     """A message over the store's inline size (kept as a file) and a
-    MULTIAPPEND of small ones over 256 KiB in all are put on the pool
-    rather than the event loop: the same answers and the same bytes."""
+    MULTIAPPEND of small ones over 256 KiB in all, then the same
+    MULTIAPPEND into a missing mailbox: the answers and the bytes kept."""
     h = server(herald_factory)
     big = make_msg(1, body=("x" * 998 + "\r\n") * 300)     # 300 KB
     r = Raw(h)
