@@ -336,3 +336,21 @@ imap_cmd_authenticate(struct imap_cmd *cmd)
 	}
 	return run_step(cmd, job);
 }
+
+/* UNAUTHENTICATE (RFC 8437): back to not authenticated on the same
+ * connection, so a client can log in as someone else without a new TLS
+ * handshake. */
+enum imap_cmd_result
+imap_cmd_unauthenticate(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->s;
+	char ubuf[300];
+
+	if (cmd->n_args != 0)
+		return imap_cmd_bad(cmd, "UNAUTHENTICATE takes no arguments");
+	log_info(s->id, "imap", "unauthenticate", "user=<%s> rip=%s",
+		 log_str(ubuf, sizeof(ubuf), s->user),
+		 ioev_conn_peer_ip(s->conn));
+	imap_session_unauthenticate(s);
+	return imap_cmd_ok(cmd, "UNAUTHENTICATE completed");
+}

@@ -61,6 +61,7 @@ static const struct imap_cmd_def commands[] = {
 	{ "STORE", imap_cmd_store, SELECTED, SEQ | UID | WRITES },
 	{ "SUBSCRIBE", imap_cmd_subscribe, LOGGED_IN, 0 },
 	{ "THREAD", imap_cmd_thread, SELECTED, SEQ | UID },
+	{ "UNAUTHENTICATE", imap_cmd_unauthenticate, LOGGED_IN, 0 },
 	{ "UNSELECT", imap_cmd_unselect, SELECTED, 0 },
 	{ "UNSUBSCRIBE", imap_cmd_unsubscribe, LOGGED_IN, 0 },
 };
@@ -107,6 +108,8 @@ static const struct {
 	{ "ID", CAP_ALWAYS },
 	{ "ENABLE", CAP_ALWAYS },
 	{ "UNSELECT", CAP_ALWAYS },
+	/* RFC 8437 (imap-cmd-auth.c) */
+	{ "UNAUTHENTICATE", CAP_AFTER_LOGIN },
 	{ "UIDPLUS", CAP_AFTER_LOGIN },
 	{ "MOVE", CAP_AFTER_LOGIN },
 	{ "MULTIAPPEND", CAP_AFTER_LOGIN },

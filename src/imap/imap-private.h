@@ -253,7 +253,8 @@ imap_cmd_fn_t imap_cmd_capability, imap_cmd_noop, imap_cmd_logout,
 	imap_cmd_id, imap_cmd_enable, imap_cmd_starttls, imap_cmd_login,
 	imap_cmd_authenticate, imap_cmd_select, imap_cmd_examine,
 	imap_cmd_unselect, imap_cmd_store, imap_cmd_expunge, imap_cmd_close,
-	imap_cmd_copy, imap_cmd_move, imap_cmd_append;
+	imap_cmd_copy, imap_cmd_move, imap_cmd_append,
+	imap_cmd_unauthenticate;
 /* Mailboxes: imap-cmd-list.c, imap-cmd-mailbox.c, imap-cmd-status.c. */
 imap_cmd_fn_t imap_cmd_list, imap_cmd_lsub, imap_cmd_create,
 	imap_cmd_delete, imap_cmd_rename, imap_cmd_subscribe,
@@ -414,6 +415,10 @@ bool imap_session_user_add(struct imap_session *s, int64_t account_id);
 void imap_session_set_state(struct imap_session *s, enum imap_state state);
 /* Leaves the selected mailbox (no expunge): state AUTH. */
 void imap_session_unselect(struct imap_session *s);
+/* UNAUTHENTICATE (RFC 8437): leaves any mailbox (no expunge), forgets the
+ * user, its session count and what was ENABLEd; state NOT_AUTH with the
+ * pre-login limits. The connection (TLS) stays. */
+void imap_session_unauthenticate(struct imap_session *s);
 /* Says BYE text and closes once it is written. */
 void imap_session_bye(struct imap_session *s, const char *text);
 

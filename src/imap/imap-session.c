@@ -222,6 +222,21 @@ imap_session_unselect(struct imap_session *s)
 }
 
 void
+imap_session_unauthenticate(struct imap_session *s)
+{
+	imap_session_unselect(s);
+	user_count_drop(s);
+	xfree(&s->user);
+	s->account_id = 0;
+	/* RFC 8437 3: as if the client had just connected, so what it
+	 * ENABLEd goes too (it may ENABLE again after the next login) */
+	s->rev2 = false;
+	s->utf8 = false;
+	s->utf8_accept = false;
+	imap_session_set_state(s, IMAP_STATE_NOT_AUTH);
+}
+
+void
 imap_session_bye(struct imap_session *s, const char *text)
 {
 	imap_session_untagged(s, "BYE %s", text);

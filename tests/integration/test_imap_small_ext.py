@@ -1,10 +1,13 @@
 """The small IMAP extensions of issue 13 item 9 that Herald has: WITHIN
-(RFC 5032, OLDER and YOUNGER on the internal date, seconds before now).
-Driven by imaplib, raw lines where the exact response matters."""
+(RFC 5032, OLDER and YOUNGER on the internal date, seconds before now)
+and UNAUTHENTICATE (RFC 8437). Driven by imaplib, raw lines where the exact response matters."""
 import imaplib
 import time
 
-from imap_util import Raw, login, make_msg, ok, server
+import pytest
+
+from imap_util import (PASSWORD, USER, USER2, Raw, connect, deliver, login,
+                       make_msg, ok, server)
 
 
 def test_within_older_younger(herald_factory):
@@ -49,3 +52,69 @@ def test_within_older_younger(herald_factory):
         lines = r.cmd(tag, text)
         assert lines[-1].startswith(f"{tag} BAD"), (text, lines)
     r.close()
+
+
+def test_unauthenticate_then_another_user_over_tls(herald_factory):
+    h = server(herald_factory, users=(USER, USER2))
+    deliver(h, USER, make_msg(1, subject="for alice"))
+    deliver(h, USER2, make_msg(2, subject="for bob"))
+    r = Raw(h, "imaps", tls=True)
+    before = r.cmd("a", "CAPABILITY")[0].split()
+    assert "UNAUTHENTICATE" not in before
+    lines = r.cmd("b", "UNAUTHENTICATE")
+    assert lines[-1].startswith("b BAD"), lines
+    caps = r.login()[-1]
+    assert "UNAUTHENTICATE" in caps, caps
+    lines = r.cmd("c", "ENABLE IMAP4rev2")
+    assert lines[0] == "* ENABLED IMAP4rev2", lines
+    lines = r.cmd("d", "SELECT INBOX")
+    assert lines[-1].startswith("d OK [READ-WRITE]"), lines
+    lines = r.cmd("e", "STORE 1 +FLAGS (\\Deleted)")
+    assert lines[-1].startswith("e OK"), lines
+    lines = r.cmd("f", "UNAUTHENTICATE extra")
+    assert lines[-1].startswith("f BAD"), lines
+    lines = r.cmd("g", "UNAUTHENTICATE")
+    assert lines == ["g OK UNAUTHENTICATE completed"], lines
+    h.wait_log(f"imap unauthenticate user=<{USER}> rip=127.0.0.1")
+    # not authenticated again: no mailbox commands, the pre-login words
+    for tag, text in (("h", "SELECT INBOX"), ("i", "FETCH 1 FLAGS"),
+                      ("j", "STATUS INBOX (MESSAGES)"), ("k", "NOOP")):
+        lines = r.cmd(tag, text)
+        want = "OK" if text == "NOOP" else "BAD"
+        assert lines[-1].startswith(f"{tag} {want}"), (text, lines)
+    caps = r.cmd("l", "CAPABILITY")[0].split()
+    assert "AUTH=PLAIN" in caps and "UNAUTHENTICATE" not in caps, caps
+    assert "STARTTLS" not in caps, caps      # still over TLS
+    # bob on the same connection sees his mail, not alice's
+    r.login(USER2)
+    lines = r.cmd("m", "SELECT INBOX")
+    assert "* 1 EXISTS" in lines, lines
+    # ENABLE went with alice: bob's session is IMAP4rev1 (SEARCH, not
+    # ESEARCH) until he enables it himself
+    lines = r.cmd("n", "SEARCH SUBJECT bob")
+    assert lines == ["* SEARCH 1", "n OK SEARCH completed"], lines
+    lines = r.cmd("o", "SEARCH SUBJECT alice")
+    assert lines == ["* SEARCH", "o OK SEARCH completed"], lines
+    r.close()
+    # UNAUTHENTICATE left alice's mailbox without expunging
+    assert len(h.messages(USER)) == 1
+
+
+def test_unauthenticate_frees_the_session_slot(herald_factory):
+    h = server(herald_factory, imap="max_sessions_per_user = 1",
+               users=(USER, USER2))
+    c = login(h)
+    other = connect(h)
+    with pytest.raises(imaplib.IMAP4.error, match=r"\[LIMIT\]"):
+        other.login(USER, PASSWORD)
+    # imaplib has no UNAUTHENTICATE of its own: taught here
+    imaplib.Commands.setdefault("UNAUTHENTICATE", ("AUTH", "SELECTED"))
+    typ, data = c._simple_command("UNAUTHENTICATE")
+    assert typ == "OK", data
+    c.state = "NONAUTH"
+    # alice's slot is free at once; the first connection logs in as bob
+    assert other.login(USER, PASSWORD)[0] == "OK"
+    assert c.login(USER2, PASSWORD)[0] == "OK"
+    assert ok(c.select("INBOX")) == [b"0"]
+    c.logout()
+    other.logout()
