@@ -45,6 +45,7 @@ struct fetch_msg {
 	uint32_t uid;
 	uint64_t size;
 	int64_t internal_date;
+	int64_t saved_date;
 	char blob_id[STORE_BLOB_ID_LEN + 1];
 	char *flags;		/* "(\Seen ...)" when FLAGS goes out */
 	bool flags_extra;	/* FLAGS not asked for: \Seen changed */
@@ -557,6 +558,12 @@ write_item(struct fetch_ctx *c, const struct fetch_msg *m,
 		buf_puts(out, "INTERNALDATE ");
 		write_internaldate(out, m->internal_date);
 		break;
+	case IMAP_FETCH_SAVEDATE:
+		/* every message has one: the store sets it when the message
+		 * enters the mailbox (delivery, APPEND, COPY, MOVE) */
+		buf_puts(out, "SAVEDATE ");
+		write_internaldate(out, m->saved_date);
+		break;
 	case IMAP_FETCH_RFC822_SIZE:
 		buf_printf(out, "RFC822.SIZE %llu",
 			   (unsigned long long)m->size);
@@ -928,6 +935,7 @@ imap_cmd_fetch(struct imap_cmd *cmd)
 		m->uid = v->uid;
 		m->size = v->size;
 		m->internal_date = v->internal_date;
+		m->saved_date = v->saved_date;
 		memcpy(m->blob_id, v->blob_id, sizeof(m->blob_id));
 		m->expunged = v->expunged;
 		c->seen_before[i] = v->flags;

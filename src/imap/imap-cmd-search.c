@@ -335,7 +335,8 @@ eval_prepare(struct imap_session *s, struct imap_search_eval *job)
 		struct imap_search_msg sm = {
 			.seq = (uint32_t)(i + 1), .uid = m->uid,
 			.flags = m->flags, .recent = !s->rev2 && m->recent,
-			.internal_date = m->internal_date, .size = m->size,
+			.internal_date = m->internal_date,
+			.saved_date = m->saved_date, .size = m->size,
 			.keywords = msg_keywords(box, m, kwmap,
 						 job->prog.n_keywords),
 		};

@@ -117,6 +117,8 @@ static const struct {
 	{ "SEARCHRES", CAP_AFTER_LOGIN },
 	/* RFC 5032 OLDER and YOUNGER (imap-search-parse.c) */
 	{ "WITHIN", CAP_AFTER_LOGIN },
+	/* RFC 8514 (imap-fetch.c, imap-search-parse.c) */
+	{ "SAVEDATE", CAP_AFTER_LOGIN },
 	/* RFC 5256, 5957, 5267 (imap-cmd-sort.c) */
 	{ "SORT", CAP_AFTER_LOGIN },
 	{ "SORT=DISPLAY", CAP_AFTER_LOGIN },

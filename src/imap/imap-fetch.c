@@ -26,6 +26,7 @@ static const struct {
 	{ "UID", IMAP_FETCH_UID },
 	{ "FLAGS", IMAP_FETCH_FLAGS },
 	{ "INTERNALDATE", IMAP_FETCH_INTERNALDATE },
+	{ "SAVEDATE", IMAP_FETCH_SAVEDATE },
 	{ "RFC822.SIZE", IMAP_FETCH_RFC822_SIZE },
 	{ "ENVELOPE", IMAP_FETCH_ENVELOPE },
 	{ "BODY", IMAP_FETCH_BODY },
@@ -345,6 +346,7 @@ plan_summarise(struct imap_fetch_plan *p)
 			p->has_flags = true;
 			break;
 		case IMAP_FETCH_INTERNALDATE:
+		case IMAP_FETCH_SAVEDATE:
 		case IMAP_FETCH_RFC822_SIZE:
 			break;
 		case IMAP_FETCH_ENVELOPE:

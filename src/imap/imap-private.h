@@ -52,6 +52,7 @@ struct imap_msg {
 	uint32_t flags;		/* enum store_flag bits */
 	uint64_t modseq;
 	int64_t internal_date;
+	int64_t saved_date;	/* SAVEDATE (RFC 8514) */
 	uint64_t size;
 	int64_t row_id;		/* store_message.id */
 	char blob_id[STORE_BLOB_ID_LEN + 1];

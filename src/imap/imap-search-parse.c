@@ -2,9 +2,9 @@
 /*
  * SEARCH's arguments into a program (RFC 9051 6.4.4 and 9 search-key,
  * RFC 3501's NEW, OLD and RECENT, RFC 4731 RETURN, RFC 5182 SAVE and "$",
- * RFC 5032 OLDER and YOUNGER): a tree of keys, counted and depth-limited
- * before anything deep is built (a client may send 10,000 NOTs), strings
- * folded once for matching.
+ * RFC 5032 OLDER and YOUNGER, RFC 8514 SAVED*): a tree of keys, counted
+ * and depth-limited before anything deep is built (a client may send
+ * 10,000 NOTs), strings folded once for matching.
  */
 #include "imap/imap-search.h"
 
@@ -211,6 +211,8 @@ static const struct sp_flag {
 	{ "NEW", IMAP_SK_NEW, 0 },
 	{ "OLD", IMAP_SK_OLD, 0 },
 	{ "RECENT", IMAP_SK_RECENT, 0 },
+	/* RFC 8514: every mailbox here keeps save dates */
+	{ "SAVEDATESUPPORTED", IMAP_SK_ALL, 0 },
 };
 
 static const struct sp_date_key {
@@ -220,6 +222,8 @@ static const struct sp_date_key {
 	{ "BEFORE", IMAP_SK_BEFORE }, { "ON", IMAP_SK_ON },
 	{ "SINCE", IMAP_SK_SINCE }, { "SENTBEFORE", IMAP_SK_SENTBEFORE },
 	{ "SENTON", IMAP_SK_SENTON }, { "SENTSINCE", IMAP_SK_SENTSINCE },
+	{ "SAVEDBEFORE", IMAP_SK_SAVEDBEFORE }, { "SAVEDON", IMAP_SK_SAVEDON },
+	{ "SAVEDSINCE", IMAP_SK_SAVEDSINCE },
 };
 
 static const char *const sp_header_keys[] = {
@@ -337,7 +341,9 @@ sp_key(struct sp *p, const struct imap_arg *args, size_t n, size_t *i,
 			return sp_bad(p, "SEARCH date expected");
 		if (!sp_date(a->str, a->len, &key->day))
 			return sp_bad(p, "SEARCH date is not d-Mon-yyyy");
-		if (key->type >= IMAP_SK_SENTBEFORE)
+		if (key->type == IMAP_SK_SENTBEFORE ||
+		    key->type == IMAP_SK_SENTON ||
+		    key->type == IMAP_SK_SENTSINCE)
 			key->cost = IMAP_SEARCH_COST_HEADER;
 		return 0;
 	}

@@ -112,6 +112,12 @@ match_view(const struct imap_search_key *k,
 		return day_of(m->internal_date) == k->day;
 	case IMAP_SK_SINCE:
 		return day_of(m->internal_date) >= k->day;
+	case IMAP_SK_SAVEDBEFORE:
+		return day_of(m->saved_date) < k->day;
+	case IMAP_SK_SAVEDON:
+		return day_of(m->saved_date) == k->day;
+	case IMAP_SK_SAVEDSINCE:
+		return day_of(m->saved_date) >= k->day;
 	case IMAP_SK_OLDER:
 		return m->internal_date < k->since;
 	case IMAP_SK_YOUNGER:

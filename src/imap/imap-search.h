@@ -58,6 +58,9 @@ enum imap_search_type {
 	IMAP_SK_TEXT,		/* header or body text contains str */
 	IMAP_SK_OLDER,		/* WITHIN (RFC 5032): internal date < since */
 	IMAP_SK_YOUNGER,	/* >= since */
+	IMAP_SK_SAVEDBEFORE,	/* SAVEDATE (RFC 8514): the save date's day */
+	IMAP_SK_SAVEDON,
+	IMAP_SK_SAVEDSINCE,
 };
 
 /* What a key costs to decide for a message: the view's data, the stored
@@ -152,6 +155,7 @@ struct imap_search_msg {
 	uint32_t flags;
 	bool recent;
 	int64_t internal_date;
+	int64_t saved_date;
 	uint64_t size;
 	uint64_t keywords;	/* bit kw: has program keyword kw */
 	const char *blob_id;	/* for the store keys */

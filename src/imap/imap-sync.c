@@ -114,6 +114,7 @@ msg_from_store(struct imap_msg *m, const struct store_message *sm)
 	m->flags = sm->flags;
 	m->modseq = sm->modseq;
 	m->internal_date = sm->internal_date;
+	m->saved_date = sm->saved_date;
 	m->size = sm->size;
 	m->row_id = sm->id;
 	memcpy(m->blob_id, sm->blob_id, sizeof(m->blob_id));

@@ -1,7 +1,10 @@
 """The small IMAP extensions of issue 13 item 9 that Herald has: WITHIN
-(RFC 5032, OLDER and YOUNGER on the internal date, seconds before now)
-and UNAUTHENTICATE (RFC 8437). Driven by imaplib, raw lines where the exact response matters."""
+(RFC 5032, OLDER and YOUNGER on the internal date, seconds before now),
+UNAUTHENTICATE (RFC 8437) and SAVEDATE (RFC 8514, FETCH SAVEDATE and the
+SAVED* search keys). Driven by imaplib, raw lines where the exact response matters."""
+import datetime
 import imaplib
+import re
 import time
 
 import pytest
@@ -118,3 +121,66 @@ def test_unauthenticate_frees_the_session_slot(herald_factory):
     assert ok(c.select("INBOX")) == [b"0"]
     c.logout()
     other.logout()
+
+
+_SAVEDATE = re.compile(rb'SAVEDATE "([^"]+)"')
+_INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
+
+
+def _dates(c, uid, pattern):
+    data = ok(c.uid("FETCH", uid, "(UID SAVEDATE INTERNALDATE)"))
+    return [datetime.datetime.strptime(m.decode().strip(),
+                                       "%d-%b-%Y %H:%M:%S %z")
+            for m in pattern.findall(b" ".join(
+                d if isinstance(d, bytes) else d[0] for d in data))]
+
+
+def test_savedate_fetch_and_search(herald_factory):
+    h = server(herald_factory, listeners=("imap", "smtp"))
+    c = login(h)
+    caps = ok(c.capability())[0].split()
+    assert b"SAVEDATE" in caps, caps
+    old = time.time() - 10 * 86400
+    ok(c.append("INBOX", None, imaplib.Time2Internaldate(old), make_msg(1)))
+    ok(c.select("INBOX"))
+    before = time.time()
+    saved = _dates(c, "1", _SAVEDATE)
+    internal = _dates(c, "1", _INTERNALDATE)
+    assert len(saved) == 1 and len(internal) == 1
+    # the save date is when the APPEND ran, not the internal date it gave
+    assert abs(saved[0].timestamp() - before) < 120, saved
+    assert abs(internal[0].timestamp() - old) < 2, internal
+    assert saved[0].utcoffset() == datetime.timedelta(0)
+
+    day = saved[0].strftime("%d-%b-%Y")
+    old_day = internal[0].strftime("%d-%b-%Y")
+    assert ok(c.search(None, "SAVEDON", day)) == [b"1"]
+    assert ok(c.search(None, "SAVEDSINCE", day)) == [b"1"]
+    assert ok(c.search(None, "SAVEDBEFORE", day)) == [b""]
+    assert ok(c.search(None, "SAVEDON", old_day)) == [b""]
+    assert ok(c.search(None, "ON", old_day)) == [b"1"]
+    assert ok(c.search(None, "SAVEDATESUPPORTED")) == [b"1"]
+    assert ok(c.search(None, "NOT", "SAVEDATESUPPORTED")) == [b""]
+
+    # a copy is saved anew in its mailbox (RFC 8514 2): a later save date
+    time.sleep(1.1)
+    ok(c.copy("1", "Archive"))
+    ok(c.select("Archive"))
+    copied = _dates(c, "1", _SAVEDATE)
+    assert copied[0] > saved[0], (copied, saved)
+    assert _dates(c, "1", _INTERNALDATE) == internal
+    c.logout()
+
+    r = Raw(h)
+    r.login()
+    r.cmd("s", "SELECT INBOX")
+    lines = r.cmd("a", "FETCH 1 (SAVEDATE)")
+    assert re.fullmatch(r'\* 1 FETCH \(SAVEDATE "[ 0-9]\d-[A-Z][a-z]{2}-'
+                        r'\d{4} \d\d:\d\d:\d\d \+0000"\)', lines[0]), lines
+    for tag, text in (("b", "SEARCH SAVEDBEFORE"),
+                      ("c", "SEARCH SAVEDON 31-Feb-2026"),
+                      ("d", "SEARCH SAVEDSINCE yesterday"),
+                      ("e", "FETCH 1 SAVEDATE[]")):
+        lines = r.cmd(tag, text)
+        assert lines[-1].startswith(f"{tag} BAD"), (text, lines)
+    r.close()
