@@ -50,6 +50,9 @@ struct fetch_msg {
 	char *flags;		/* "(\Seen ...)" when FLAGS goes out */
 	bool flags_extra;	/* FLAGS not asked for: \Seen changed */
 	bool expunged;		/* imap_msg.expunged: its body may be gone */
+	/* RFC 8474, read when the plan needs_ids ("": none) */
+	char email_id[STORE_ID_SIZE];
+	char thread_id[STORE_ID_SIZE];
 };
 
 /* A literal being written across chunks. */
@@ -88,6 +91,7 @@ struct fetch_ctx {
 	enum store_result seen_r;
 	char *seen_error;
 
+	bool ids_read;		/* needs_ids: msgs' ids are in */
 	/* production, on the pool */
 	size_t next;			/* message being written */
 	bool in_msg;			/* its "* n FETCH (" is out */
@@ -590,6 +594,20 @@ write_item(struct fetch_ctx *c, const struct fetch_msg *m,
 	case IMAP_FETCH_BINARY:
 	case IMAP_FETCH_BINARY_SIZE:
 		return item_binary(c, it);
+	case IMAP_FETCH_EMAILID:
+		/* RFC 8474 5.1: "(" objectid ")"; NIL for a message gone */
+		if (m->email_id[0] != '\0')
+			buf_printf(out, "EMAILID (%s)", m->email_id);
+		else
+			buf_puts(out, "EMAILID NIL");
+		break;
+	case IMAP_FETCH_THREADID:
+		/* NIL: no thread (RFC 8474 5.2) */
+		if (m->thread_id[0] != '\0')
+			buf_printf(out, "THREADID (%s)", m->thread_id);
+		else
+			buf_puts(out, "THREADID NIL");
+		break;
 	}
 	if (c->item_cache && item_cacheable(it))
 		imap_fetch_cache_put(m->blob_id, item_cache_key(c, it),
@@ -713,10 +731,56 @@ msg_end(struct fetch_ctx *c)
 
 /* The pool job: produces responses until the chunk is full, the
  * messages are done, or the command must end. */
+/* EMAILID and THREADID of every message, in one read, before the first
+ * response; a failure ends the command NO. */
+static void
+ids_read(struct fetch_ctx *c)
+{
+	struct store_message_ids *ids = NULL;
+	uint32_t *uids;
+	size_t n = 0, k = 0;
+	const char *error = NULL;
+	enum store_result r;
+
+	c->ids_read = true;
+	if (c->count == 0)
+		return;
+	uids = xcalloc(c->count, sizeof(*uids));
+	for (size_t i = 0; i < c->count; i++)
+		uids[i] = c->msgs[i].uid;
+	/* the set's order is the view's, UID order */
+	r = store_message_ids(c->store, c->mailbox_id, uids, c->count, &ids,
+			      &n, &error);
+	free(uids);
+	if (r != STORE_OK) {
+		c->no_text = xasprintf("[%s] FETCH failed: %s",
+				       r == STORE_E_TEMP ? "UNAVAILABLE" :
+				       "SERVERBUG", error != NULL ? error :
+				       store_result_str(r));
+		return;
+	}
+	for (size_t i = 0; i < c->count && k < n; i++) {
+		struct fetch_msg *m = &c->msgs[i];
+
+		while (k < n && ids[k].uid < m->uid)
+			k++;
+		if (k < n && ids[k].uid == m->uid) {
+			memcpy(m->email_id, ids[k].email_id,
+			       sizeof(m->email_id));
+			memcpy(m->thread_id, ids[k].thread_id,
+			       sizeof(m->thread_id));
+		}
+	}
+	free(ids);
+}
+
 static void
 fetch_work(void *p)
 {
 	struct fetch_ctx *c = p;
+
+	if (c->plan.needs_ids && !c->ids_read)
+		ids_read(c);
 
 	while (c->next < c->count && c->out.len < FETCH_CHUNK &&
 	       c->no_text == NULL && !c->fatal) {

@@ -26,6 +26,7 @@ struct mbox_job {
 	enum store_role role;
 	struct store_mailbox_limits limits;
 	int64_t id;		/* DELETE: the mailbox deleted */
+	char mailbox_id[STORE_ID_SIZE];	/* CREATE: MAILBOXID, or "" */
 	enum store_result result;
 	char error[200];
 };
@@ -53,6 +54,18 @@ mbox_work(void *ctx)
 						   job->name, job->role,
 						   &job->limits, &job->id,
 						   &error);
+		if (job->result == STORE_OK) {
+			/* RFC 8474 4.1: the new mailbox's id; a rename
+			 * racing this leaves it out, nothing worse */
+			struct store_mailbox *mb = NULL;
+
+			if (store_mailbox_lookup(job->store, job->account_id,
+						 job->name, &mb, &error) ==
+			    STORE_OK)
+				memcpy(job->mailbox_id, mb->jmap_id,
+				       sizeof(job->mailbox_id));
+			store_mailbox_free(&mb);
+		}
 		break;
 	case OP_DELETE:
 		job->result = store_mailbox_delete(job->store, job->account_id,
@@ -185,6 +198,11 @@ mbox_done(struct imap_cmd *cmd)
 			free(s->box->name);
 			s->box->name = renamed;
 		}
+	}
+	if (job->op == OP_CREATE && job->mailbox_id[0] != '\0') {
+		(void)imap_cmd_ok(cmd, "[MAILBOXID (%s)] CREATE completed",
+				  job->mailbox_id);
+		return;
 	}
 	(void)imap_cmd_ok(cmd, "%s completed", what[job->op]);
 }

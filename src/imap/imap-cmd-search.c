@@ -36,6 +36,9 @@ struct imap_search_eval {
 	struct store *store;
 	int64_t account_id;
 	int64_t mailbox_id;
+	/* EMAILID, THREADID keys: the pending messages' ids */
+	struct store_message_ids *ids;
+	size_t n_ids;
 	bool failed;
 	char error[200];
 };
@@ -52,6 +55,7 @@ imap_search_eval_free(struct imap_search_eval **e)
 	free(job->saved);
 	free(job->match);
 	free(job->pending);
+	free(job->ids);
 	free(job);
 }
 
@@ -233,6 +237,36 @@ docs_known(struct imap_search_eval *job, struct store_search *search,
 	return 0;
 }
 
+/* The object ids (RFC 8474) of the pending messages, in one read. */
+static int
+ids_known(struct imap_search_eval *job, const char **error_r)
+{
+	uint32_t *uids = xcalloc(job->n_pending, sizeof(*uids));
+	size_t k = 0;
+	enum store_result r;
+
+	for (size_t i = 0; i < job->n_pending; i++)
+		uids[i] = job->pending[i].msg.uid;
+	r = store_message_ids(job->store, job->mailbox_id, uids,
+			      job->n_pending, &job->ids, &job->n_ids, error_r);
+	free(uids);
+	if (r != STORE_OK)
+		return -1;
+	/* both in UID order */
+	for (size_t i = 0; i < job->n_pending && k < job->n_ids; i++) {
+		struct imap_search_msg *m = &job->pending[i].msg;
+
+		while (k < job->n_ids && job->ids[k].uid < m->uid)
+			k++;
+		if (k < job->n_ids && job->ids[k].uid == m->uid) {
+			m->email_id = job->ids[k].email_id;
+			m->thread_id = job->ids[k].thread_id[0] != '\0' ?
+				job->ids[k].thread_id : NULL;
+		}
+	}
+	return 0;
+}
+
 int
 imap_search_eval_work(struct imap_search_eval *job, const char **error_r)
 {
@@ -246,6 +280,8 @@ imap_search_eval_work(struct imap_search_eval *job, const char **error_r)
 		goto fail;
 	/* many messages: their index entries in one statement */
 	if (job->n_pending > 1 && docs_known(job, search, &error) < 0)
+		goto fail;
+	if (job->prog.needs_ids && ids_known(job, &error) < 0)
 		goto fail;
 	for (size_t i = 0; i < job->n_pending; i++) {
 		struct search_pending *p = &job->pending[i];

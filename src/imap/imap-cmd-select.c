@@ -67,6 +67,7 @@ select_work(void *ctx)
 	box->id = mb->id;
 	box->name = xstrdup(mb->name);
 	box->role = mb->role;
+	memcpy(box->mailbox_id, mb->jmap_id, sizeof(box->mailbox_id));
 	box->readonly = job->readonly;
 	store_mailbox_free(&mb);
 	job->box = box;
@@ -114,6 +115,7 @@ select_done(struct imap_cmd *cmd)
 		   box->uidvalidity);
 	buf_printf(out, "* OK [UIDNEXT %u] Predicted next UID\r\n",
 		   box->uidnext);
+	buf_printf(out, "* OK [MAILBOXID (%s)] Ok\r\n", box->mailbox_id);
 	if (box->readonly) {
 		buf_puts(out, "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
 	} else {

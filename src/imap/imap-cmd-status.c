@@ -26,6 +26,7 @@ static const struct {
 	{ "RECENT", IMAP_STATUS_RECENT },
 	{ "HIGHESTMODSEQ", IMAP_STATUS_HIGHESTMODSEQ },
 	{ "DELETED-STORAGE", IMAP_STATUS_DELETED_STORAGE },
+	{ "MAILBOXID", IMAP_STATUS_MAILBOXID },
 };
 #define N_ITEMS (sizeof(status_items) / sizeof(status_items[0]))
 
@@ -84,7 +85,14 @@ imap_status_write(struct buf *out, const char *name, unsigned write_flags,
 		for (k = 0; k < N_ITEMS; k++)
 			if (status_items[k].item == items->order[i])
 				break;
+		if (items->order[i] == IMAP_STATUS_MAILBOXID) {
+			/* RFC 8474 4.2: "MAILBOXID" SP "(" objectid ")" */
+			buf_printf(imap_write_list_item(&list),
+				   "MAILBOXID (%s)", st->mailbox_id);
+			continue;
+		}
 		switch (items->order[i]) {
+		case IMAP_STATUS_MAILBOXID: break;
 		case IMAP_STATUS_MESSAGES: v = st->messages; break;
 		case IMAP_STATUS_UIDNEXT: v = st->uidnext; break;
 		case IMAP_STATUS_UIDVALIDITY: v = st->uidvalidity; break;

@@ -140,6 +140,9 @@ static const struct {
 	 * only, so no RES-MESSAGE; SETQUOTA is refused, so no QUOTASET */
 	{ "QUOTA", CAP_AFTER_LOGIN },
 	{ "QUOTA=RES-STORAGE", CAP_AFTER_LOGIN },
+	/* RFC 8474: the store's ids, the ones JMAP uses (MAILBOXID in
+	 * SELECT, STATUS, CREATE; EMAILID, THREADID in FETCH, SEARCH) */
+	{ "OBJECTID", CAP_AFTER_LOGIN },
 	/* RFC 9755 (imap-downgrade.c for sessions that do not enable it);
 	 * after login, as LOGIN takes no UTF-8 (RFC 9755 5). Not UTF8=ONLY:
 	 * most clients never enable it (docs/imap.md "UTF-8"). */

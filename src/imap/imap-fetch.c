@@ -31,6 +31,8 @@ static const struct {
 	{ "ENVELOPE", IMAP_FETCH_ENVELOPE },
 	{ "BODY", IMAP_FETCH_BODY },
 	{ "BODYSTRUCTURE", IMAP_FETCH_BODYSTRUCTURE },
+	{ "EMAILID", IMAP_FETCH_EMAILID },
+	{ "THREADID", IMAP_FETCH_THREADID },
 };
 
 struct plan_builder {
@@ -348,6 +350,10 @@ plan_summarise(struct imap_fetch_plan *p)
 		case IMAP_FETCH_INTERNALDATE:
 		case IMAP_FETCH_SAVEDATE:
 		case IMAP_FETCH_RFC822_SIZE:
+			break;
+		case IMAP_FETCH_EMAILID:
+		case IMAP_FETCH_THREADID:
+			p->needs_ids = true;
 			break;
 		case IMAP_FETCH_ENVELOPE:
 		case IMAP_FETCH_BODY:

@@ -24,6 +24,8 @@ enum imap_fetch_kind {
 	IMAP_FETCH_ENVELOPE,
 	IMAP_FETCH_BODY,		/* BODY alone: no extension data */
 	IMAP_FETCH_BODYSTRUCTURE,
+	IMAP_FETCH_EMAILID,		/* RFC 8474 */
+	IMAP_FETCH_THREADID,
 	/* BODY[section], BODY.PEEK[section], RFC822 (BODY[]),
 	 * RFC822.HEADER (BODY.PEEK[HEADER]), RFC822.TEXT (BODY[TEXT]) */
 	IMAP_FETCH_SECTION,
@@ -67,6 +69,8 @@ struct imap_fetch_plan {
 	bool needs_structure;
 	/* some item needs the message's octets (a section, BINARY) */
 	bool needs_octets;
+	/* EMAILID or THREADID: the store's ids are read */
+	bool needs_ids;
 	/* FLAGS or UID are asked for */
 	bool has_flags;
 	bool has_uid;

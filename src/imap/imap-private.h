@@ -77,6 +77,7 @@ struct imap_mailbox {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t highestmodseq;
+	char mailbox_id[STORE_ID_SIZE];	/* RFC 8474 MAILBOXID */
 	struct imap_msg *msgs;	/* in UID order */
 	size_t count;
 	size_t alloc;
@@ -457,8 +458,9 @@ enum imap_status_item {
 	IMAP_STATUS_RECENT = 1 << 6,
 	IMAP_STATUS_HIGHESTMODSEQ = 1 << 7,
 	IMAP_STATUS_DELETED_STORAGE = 1 << 8,	/* RFC 9208 4.2 */
+	IMAP_STATUS_MAILBOXID = 1 << 9,		/* RFC 8474 4.2 */
 };
-#define IMAP_STATUS_ITEMS_MAX 9
+#define IMAP_STATUS_ITEMS_MAX 10
 /* The items asked for, each once, in the client's order. */
 struct imap_status_items {
 	unsigned mask;

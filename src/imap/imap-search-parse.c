@@ -8,6 +8,7 @@
  */
 #include "imap/imap-search.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -378,6 +379,22 @@ sp_key(struct sp *p, const struct imap_arg *args, size_t n, size_t *i,
 			return sp_bad(p, err);
 		if (key->set.saved)
 			p->prog->uses_saved = true;
+		return 0;
+	}
+	if (strcasecmp(s, "EMAILID") == 0 || strcasecmp(s, "THREADID") == 0) {
+		key->type = s[0] == 'E' || s[0] == 'e' ? IMAP_SK_EMAILID :
+			    IMAP_SK_THREADID;
+		key->cost = IMAP_SEARCH_COST_HEADER;
+		/* objectid = 1*255(ALPHA / DIGIT / "_" / "-"), an atom */
+		if (a->type != IMAP_ARG_ATOM || a->len == 0 || a->len > 255)
+			return sp_bad(p, "SEARCH needs an object id");
+		for (size_t c = 0; c < a->len; c++)
+			if (!isalnum((unsigned char)a->str[c]) &&
+			    a->str[c] != '_' && a->str[c] != '-')
+				return sp_bad(p, "SEARCH needs an object id");
+		key->str = xstrndup(a->str, a->len);
+		key->str_len = a->len;
+		p->prog->needs_ids = true;
 		return 0;
 	}
 	if (strcasecmp(s, "KEYWORD") == 0 || strcasecmp(s, "UNKEYWORD") == 0) {

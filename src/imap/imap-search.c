@@ -137,6 +137,8 @@ match_view(const struct imap_search_key *k,
 	case IMAP_SK_HEADER:
 	case IMAP_SK_BODY:
 	case IMAP_SK_TEXT:
+	case IMAP_SK_EMAILID:
+	case IMAP_SK_THREADID:
 		return IMAP_SEARCH_MAYBE;
 	}
 	return IMAP_SEARCH_NO;
@@ -347,6 +349,13 @@ match_store(struct imap_search_key *k, const struct imap_search_view *view,
 	case IMAP_SK_BODY:
 	case IMAP_SK_TEXT:
 		return match_text(k, t);
+	case IMAP_SK_EMAILID:
+		/* objectids are case-sensitive (RFC 8474 4) */
+		return t->msg->email_id != NULL &&
+		       strcmp(t->msg->email_id, k->str) == 0;
+	case IMAP_SK_THREADID:
+		return t->msg->thread_id != NULL &&
+		       strcmp(t->msg->thread_id, k->str) == 0;
 	default:
 		return match_view(k, view, t->msg) == IMAP_SEARCH_YES;
 	}

@@ -61,6 +61,8 @@ enum imap_search_type {
 	IMAP_SK_SAVEDBEFORE,	/* SAVEDATE (RFC 8514): the save date's day */
 	IMAP_SK_SAVEDON,
 	IMAP_SK_SAVEDSINCE,
+	IMAP_SK_EMAILID,	/* RFC 8474: the email id is str */
+	IMAP_SK_THREADID,	/* the thread id is str */
 };
 
 /* What a key costs to decide for a message: the view's data, the stored
@@ -117,6 +119,9 @@ struct imap_search_program {
 	size_t n_keywords;
 	/* whether some key needs the store (cost above VIEW) */
 	bool needs_store;
+	/* whether some key is EMAILID or THREADID (the store's ids are
+	 * read for the messages the view cannot decide) */
+	bool needs_ids;
 	/* whether some key uses "$" (the saved result) */
 	bool uses_saved;
 	size_t n_keys;
@@ -159,6 +164,9 @@ struct imap_search_msg {
 	uint64_t size;
 	uint64_t keywords;	/* bit kw: has program keyword kw */
 	const char *blob_id;	/* for the store keys */
+	/* EMAILID and THREADID keys: the message's ids (NULL: none) */
+	const char *email_id;
+	const char *thread_id;
 	/* its search index entry when known beforehand
 	 * (store_search_mailbox_docs), else doc_known false */
 	int64_t doc;

@@ -262,6 +262,13 @@ struct store_backend_ops {
 					  size_t *count_r,
 					  struct store_keywords *kw_r,
 					  const char **error_r);
+	/* uids NULL: all; *ids_r and *count_r zeroed. */
+	enum store_result (*message_ids)(struct store *store,
+					 int64_t mailbox_id,
+					 const uint32_t *uids, size_t count,
+					 struct store_message_ids **ids_r,
+					 size_t *count_r,
+					 const char **error_r);
 	/* Keywords checked, *res zeroed; states false: only changed and
 	 * modseq are wanted (no msgs, no kw). */
 	enum store_result (*flags_store)(struct store *store,

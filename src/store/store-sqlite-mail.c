@@ -161,7 +161,8 @@ sqlite_mailbox_status(struct store *store, int64_t mailbox_id,
 		goto out;
 	}
 	rc = sqlite_prep(db, &stmt, "SELECT uidvalidity, uidnext,"
-			 " highestmodseq FROM mailboxes WHERE id = ?", "i",
+			 " highestmodseq, jmap_id FROM mailboxes WHERE id = ?",
+			 "i",
 			 mailbox_id);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(stmt);
@@ -178,6 +179,9 @@ sqlite_mailbox_status(struct store *store, int64_t mailbox_id,
 	st->uidvalidity = (uint32_t)sqlite3_column_int64(stmt, 0);
 	st->uidnext = (uint32_t)sqlite3_column_int64(stmt, 1);
 	st->highestmodseq = (uint64_t)sqlite3_column_int64(stmt, 2);
+	snprintf(st->mailbox_id, sizeof(st->mailbox_id), "%s",
+		 sqlite3_column_text(stmt, 3) != NULL ?
+		 (const char *)sqlite3_column_text(stmt, 3) : "");
 	sqlite3_finalize(stmt);
 	rc = sqlite_prep(db, &stmt, "SELECT count(*),"
 			 " coalesce(sum((flags & 1) = 0), 0),"
@@ -672,6 +676,115 @@ out:
 	sqlite3_finalize(stmt);
 	sqlite_reader_put(store, db);
 	*msgs_r = v;
+	*count_r = n;
+	return r;
+}
+
+/* ---- object ids (RFC 8474) ---- */
+
+static void
+ids_from_row(sqlite3_stmt *stmt, struct store_message_ids *id)
+{
+	const unsigned char *t;
+
+	id->uid = (uint32_t)sqlite3_column_int64(stmt, 0);
+	t = sqlite3_column_text(stmt, 1);
+	snprintf(id->email_id, sizeof(id->email_id), "%s",
+		 t != NULL ? (const char *)t : "");
+	t = sqlite3_column_text(stmt, 2);
+	snprintf(id->thread_id, sizeof(id->thread_id), "%s",
+		 t != NULL ? (const char *)t : "");
+}
+
+static bool
+uid_wanted(const uint32_t *uids, size_t count, uint32_t uid)
+{
+	size_t lo = 0, hi = count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (uids[mid] == uid)
+			return true;
+		if (uids[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+#define IDS_SELECT "SELECT m.uid, m.email_id, t.jmap_id FROM messages m" \
+	" LEFT JOIN threads t ON t.id = m.thread_id WHERE m.mailbox_id = ?"
+
+enum store_result
+sqlite_message_ids(struct store *store, int64_t mailbox_id,
+		   const uint32_t *uids, size_t count,
+		   struct store_message_ids **ids_r, size_t *count_r,
+		   const char **error_r)
+{
+	sqlite3 *db;
+	sqlite3_stmt *stmt = NULL;
+	struct store_message_ids *v = NULL;
+	size_t n = 0, cap = 0;
+	int64_t exists = 0;
+	enum store_result r;
+	int rc = SQLITE_DONE;
+	/* a few UIDs are looked up one by one, more in one pass over the
+	 * mailbox */
+	bool each = uids != NULL && count <= 64;
+
+	r = sqlite_reader_get(store, &db, error_r);
+	if (r != STORE_OK)
+		return r;
+	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite_int(db, &exists, "SELECT count(*) FROM mailboxes"
+		       " WHERE id = ?", "i", mailbox_id) != SQLITE_ROW) {
+		r = sqlite_fail(db, "message ids", error_r);
+		goto out;
+	}
+	if (exists == 0) {
+		r = store_error(error_r, STORE_E_NOT_FOUND,
+				"mailbox %lld does not exist",
+				(long long)mailbox_id);
+		goto out;
+	}
+	if (sqlite_prep(db, &stmt, each ? IDS_SELECT " AND m.uid = ?" :
+			IDS_SELECT " ORDER BY m.uid", "i", mailbox_id) !=
+	    SQLITE_OK) {
+		r = sqlite_fail(db, "message ids", error_r);
+		goto out;
+	}
+	for (size_t i = 0; each ? i < count : i == 0; i++) {
+		if (each) {
+			sqlite3_reset(stmt);
+			sqlite3_bind_int64(stmt, 2, uids[i]);
+		}
+		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+			uint32_t uid = (uint32_t)sqlite3_column_int64(stmt, 0);
+
+			if (!each && uids != NULL &&
+			    !uid_wanted(uids, count, uid))
+				continue;
+			if (n == cap) {
+				cap = cap == 0 ? 64 : cap * 2;
+				v = xreallocarray(v, cap, sizeof(*v));
+			}
+			ids_from_row(stmt, &v[n++]);
+		}
+		if (rc != SQLITE_DONE)
+			break;
+	}
+	if (rc != SQLITE_DONE) {
+		r = sqlite_fail(db, "message ids", error_r);
+		free(v);
+		v = NULL;
+		n = 0;
+	}
+out:
+	sqlite3_finalize(stmt);
+	sqlite_reader_put(store, db);
+	*ids_r = v;
 	*count_r = n;
 	return r;
 }

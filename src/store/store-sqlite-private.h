@@ -200,6 +200,10 @@ enum store_result sqlite_deliver_async(struct store *, int64_t,
 enum store_result sqlite_message_list(struct store *, int64_t,
 				      struct store_message **, size_t *,
 				      struct store_keywords *, const char **);
+enum store_result sqlite_message_ids(struct store *, int64_t,
+				     const uint32_t *, size_t,
+				     struct store_message_ids **, size_t *,
+				     const char **);
 enum store_result sqlite_expunge(struct store *, int64_t, const uint32_t *,
 				 size_t, bool, uint32_t **, size_t *,
 				 const char **);

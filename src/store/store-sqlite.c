@@ -1055,6 +1055,7 @@ const struct store_backend_ops store_sqlite_ops = {
 	.deliver = sqlite_deliver,
 	.deliver_async = sqlite_deliver_async,
 	.message_list = sqlite_message_list,
+	.message_ids = sqlite_message_ids,
 	.flags_store = sqlite_flags_store,
 	.expunge = sqlite_expunge,
 	.mailbox_delta = sqlite_mailbox_delta,

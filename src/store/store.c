@@ -926,6 +926,18 @@ store_message_list_keywords(struct store *store, int64_t mailbox_id,
 					kw_r, error_r);
 }
 
+enum store_result
+store_message_ids(struct store *store, int64_t mailbox_id,
+		  const uint32_t *uids, size_t count,
+		  struct store_message_ids **ids_r, size_t *count_r,
+		  const char **error_r)
+{
+	*ids_r = NULL;
+	*count_r = 0;
+	return store->ops->message_ids(store, mailbox_id, uids, count, ids_r,
+				       count_r, error_r);
+}
+
 bool
 store_keyword_is_valid(const char *s)
 {

@@ -418,6 +418,7 @@ struct store_mailbox_status {
 	uint32_t deleted;	/* messages with \Deleted */
 	uint64_t size;		/* sum of message sizes */
 	uint64_t deleted_size;	/* sum of the sizes of those with \Deleted */
+	char mailbox_id[STORE_ID_SIZE];	/* its jmap_id (RFC 8474 MAILBOXID) */
 };
 enum store_result store_mailbox_status(struct store *store, int64_t mailbox_id,
 				       struct store_mailbox_status *status_r,
@@ -594,6 +595,22 @@ struct store_message {
 enum store_result store_message_list(struct store *store, int64_t mailbox_id,
 				     struct store_message **msgs_r,
 				     size_t *count_r, const char **error_r);
+
+/* A message's object ids (RFC 8474, the same as JMAP's): its email id
+ * and its thread's id ("" when it has no thread). */
+struct store_message_ids {
+	uint32_t uid;
+	char email_id[STORE_ID_SIZE];
+	char thread_id[STORE_ID_SIZE];
+};
+
+/* The ids of the given UIDs of a mailbox (ascending; uids NULL: every
+ * message), those that exist, in UID order; *ids_r freed with free()
+ * (NULL when none). STORE_E_NOT_FOUND: no such mailbox. */
+enum store_result store_message_ids(struct store *store, int64_t mailbox_id,
+				    const uint32_t *uids, size_t count,
+				    struct store_message_ids **ids_r,
+				    size_t *count_r, const char **error_r);
 
 /* ---- keywords (RFC 9051 2.3.2) ----
  *
