@@ -259,6 +259,8 @@ struct config_imap {
 					 * mailbox views; 0: no cache */
 	uint64_t fetch_cache_size;	/* a worker's rendered ENVELOPE /
 					 * BODYSTRUCTURE cache; 0: none */
+	unsigned compress_level;	/* COMPRESS: zlib level 1-9 */
+	unsigned compress_window_bits;	/* COMPRESS: deflate window, 9-15 */
 };
 
 /* [bounce]: what a delivery status notification returns

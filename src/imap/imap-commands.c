@@ -33,6 +33,7 @@ static const struct imap_cmd_def commands[] = {
 	{ "CAPABILITY", imap_cmd_capability, ANY, 0 },
 	{ "CHECK", imap_cmd_noop, SELECTED, 0 },
 	{ "CLOSE", imap_cmd_close, SELECTED, 0 },
+	{ "COMPRESS", imap_cmd_compress, LOGGED_IN, 0 },
 	{ "COPY", imap_cmd_copy, SELECTED, SEQ | UID },
 	{ "CREATE", imap_cmd_create, LOGGED_IN, 0 },
 	{ "DELETE", imap_cmd_delete, LOGGED_IN, 0 },
@@ -147,6 +148,9 @@ static const struct {
 	 * after login, as LOGIN takes no UTF-8 (RFC 9755 5). Not UTF8=ONLY:
 	 * most clients never enable it (docs/imap.md "UTF-8"). */
 	{ "UTF8=ACCEPT", CAP_AFTER_LOGIN },
+	/* RFC 4978 (imap-compress.c); the command is for logged-in
+	 * sessions, as in Dovecot */
+	{ "COMPRESS=DEFLATE", CAP_AFTER_LOGIN },
 };
 
 /* The dynamic words an admin may hide too ([imap] capabilities_hide). */

@@ -27,6 +27,7 @@ struct login_attempt;
 struct worker;
 struct imap_cmd;
 struct imap_session;
+struct imap_compress;
 struct imap_view_snap;
 
 /* RFC 9051 3. */
@@ -264,6 +265,9 @@ imap_cmd_fn_t imap_cmd_list, imap_cmd_lsub, imap_cmd_create,
 /* imap-cmd-fetch.c, imap-cmd-idle.c, imap-cmd-search.c. */
 imap_cmd_fn_t imap_cmd_fetch, imap_cmd_idle, imap_cmd_search;
 
+/* imap-compress.c: COMPRESS (RFC 4978). */
+imap_cmd_fn_t imap_cmd_compress;
+
 /* imap-cmd-sort.c: SORT and THREAD (RFC 5256). */
 imap_cmd_fn_t imap_cmd_sort, imap_cmd_thread;
 
@@ -292,6 +296,28 @@ void imap_search_eval_free(struct imap_search_eval **e);
 const struct imap_cmd_def *imap_command_find(const char *name);
 
 /* ---- the session ---- */
+
+/* The deflate layer of COMPRESS=DEFLATE (imap-compress.c), between the
+ * session and the conn (so under TLS: compressed, then encrypted). Output
+ * is deflated and flushed (Z_SYNC_FLUSH) on every write, so nothing the
+ * client is owed waits in zlib (CLIENT-QUIRKS: iOS stalls). Input is
+ * inflated at most IMAP_COMPRESS_IN_MAX bytes ahead of the parser, so a
+ * decompression bomb meets the same line and literal limits as plain
+ * input. */
+#define IMAP_COMPRESS_IN_MAX 65536
+/* Turns compression on for s (after the OK went out). */
+void imap_compress_start(struct imap_session *s);
+void imap_compress_free(struct imap_compress **c);
+/* Deflates data to the conn, flushed. */
+void imap_compress_write(struct imap_session *s, const void *data,
+			 size_t len);
+/* Inflated input bytes ready (inflating what the conn has buffered); 0
+ * also when the stream is corrupt (the conn is then closed, logged). */
+size_t imap_compress_input_len(struct imap_session *s);
+const uint8_t *imap_compress_peek(struct imap_session *s, size_t want,
+				  size_t *len_r);
+/* Drops n inflated bytes, zeroing them (they may hold a password). */
+void imap_compress_consume(struct imap_session *s, size_t n);
 
 struct imap_session {
 	struct ioev_conn *conn;
@@ -335,6 +361,11 @@ struct imap_session {
 	/* SEARCHRES (RFC 5182): the UIDs of the last SEARCH ... SAVE */
 	uint32_t *saved;
 	size_t n_saved;
+
+	/* COMPRESS=DEFLATE (imap-compress.c): the stream once active; on
+	 * after the tagged OK of COMPRESS has gone out in clear */
+	struct imap_compress *compress;
+	bool compress_pending;
 };
 
 /* Writes "TAG OK text\r\n" (NO, BAD) for the running command, counts

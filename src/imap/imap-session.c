@@ -50,6 +50,42 @@ static const char *const state_names[] = {
 static void process_input(struct imap_session *s);
 static void process_line(struct imap_session *s);
 
+/* Every byte to and from the client passes here, so that COMPRESS
+ * (imap-compress.c) sits under the whole protocol. */
+static void
+send_raw(struct imap_session *s, const void *data, size_t len)
+{
+	if (s->compress != NULL)
+		imap_compress_write(s, data, len);
+	else
+		(void)ioev_conn_write(s->conn, data, len);
+}
+
+static size_t
+input_len(struct imap_session *s)
+{
+	if (s->compress != NULL)
+		return imap_compress_input_len(s);
+	return ioev_conn_input_len(s->conn);
+}
+
+static const uint8_t *
+input_peek(struct imap_session *s, size_t want, size_t *len_r)
+{
+	if (s->compress != NULL)
+		return imap_compress_peek(s, want, len_r);
+	return ioev_conn_peek(s->conn, want, len_r);
+}
+
+static void
+input_consume(struct imap_session *s, size_t n)
+{
+	if (s->compress != NULL)
+		imap_compress_consume(s, n);
+	else
+		ioev_conn_consume_wipe(s->conn, n);
+}
+
 /* Input is paused while a command runs (and resumed when it ends or
  * wants a raw line); ioev insists on pairs, the flag keeps them. */
 void
@@ -133,7 +169,7 @@ imap_session_flush(struct imap_session *s)
 {
 	if (s->out.len == 0)
 		return;
-	(void)ioev_conn_write(s->conn, s->out.data, s->out.len);
+	send_raw(s, s->out.data, s->out.len);
 	buf_reset(&s->out);
 }
 
@@ -142,7 +178,7 @@ imap_session_write(struct imap_session *s, const void *data, size_t len)
 {
 	imap_session_flush(s);
 	if (len > 0)
-		(void)ioev_conn_write(s->conn, data, len);
+		send_raw(s, data, len);
 }
 
 void
@@ -269,6 +305,10 @@ cmd_end(struct imap_session *s)
 	if (cmd->reply != NULL)
 		buf_puts(&s->out, cmd->reply);
 	imap_session_flush(s);
+	if (s->compress_pending) {
+		s->compress_pending = false;
+		imap_compress_start(s);
+	}
 	if ((cmd->def != NULL && (cmd->def->flags & IMAP_CMD_FLAG_SECRET)) ||
 	    s->line_cb != NULL)
 		imap_parser_wipe(s->parser);
@@ -640,7 +680,7 @@ static void
 literal_announced(struct imap_session *s)
 {
 	imap_parser_literal_accept(s->parser);
-	(void)ioev_conn_puts(s->conn, "+ Ready for literal data\r\n");
+	send_raw(s, "+ Ready for literal data\r\n", 26);
 }
 
 static void
@@ -650,7 +690,8 @@ parse_error(struct imap_session *s)
 	struct imap_cmd *cmd;
 
 	if (e->tag == NULL) {
-		(void)ioev_conn_printf(s->conn, "* BAD %s\r\n", e->text);
+		buf_printf(&s->out, "* BAD %s\r\n", e->text);
+		imap_session_flush(s);
 		if (count_error(s))
 			imap_session_bye(s, "Too many invalid commands");
 		return;
@@ -675,19 +716,18 @@ process_input(struct imap_session *s)
 	s->in_input = true;
 	while (s->cmd == NULL && s->state != IMAP_STATE_LOGOUT &&
 	       !ioev_conn_is_closed(s->conn)) {
-		size_t avail = ioev_conn_input_len(s->conn), len, consumed;
+		size_t avail = input_len(s), len, consumed;
 		const uint8_t *data;
 		enum imap_parse_result r;
 
 		/* a client that does not read: stop until output drains */
 		if (avail == 0 || ioev_conn_output_is_full(s->conn))
 			break;
-		data = ioev_conn_peek(s->conn, avail < 65536 ? avail : 65536,
-				      &len);
+		data = input_peek(s, avail < 65536 ? avail : 65536, &len);
 		r = imap_parser_feed(s->parser, data, len, &consumed);
 		/* the parser copies what it keeps; LOGIN and AUTHENTICATE
 		 * text is not left in the input buffer */
-		ioev_conn_consume_wipe(s->conn, consumed);
+		input_consume(s, consumed);
 		switch (r) {
 		case IMAP_PARSE_NEED_MORE:
 			break;
@@ -706,7 +746,7 @@ process_input(struct imap_session *s)
 	/* a command that now reads raw lines (IDLE's DONE) may find them
 	 * buffered already: "IDLE\r\nDONE\r\n" in one packet */
 	if (s->cmd != NULL && s->line_cb != NULL && !s->job_pending &&
-	    ioev_conn_input_len(s->conn) > 0)
+	    input_len(s) > 0)
 		process_line(s);
 }
 
@@ -718,18 +758,17 @@ process_line(struct imap_session *s)
 	s->in_input = true;
 	while (s->cmd != NULL && s->line_cb != NULL && !s->job_pending &&
 	       !ioev_conn_is_closed(s->conn)) {
-		size_t avail = ioev_conn_input_len(s->conn), len, consumed;
+		size_t avail = input_len(s), len, consumed;
 		const uint8_t *data;
 		const char *line;
 		enum imap_parse_result r;
 
 		if (avail == 0)
 			break;
-		data = ioev_conn_peek(s->conn, avail < 65536 ? avail : 65536,
-				      &len);
+		data = input_peek(s, avail < 65536 ? avail : 65536, &len);
 		r = imap_parser_feed_line(s->parser, data, len, &consumed,
 					  &line, &len);
-		ioev_conn_consume_wipe(s->conn, consumed);
+		input_consume(s, consumed);
 		if (r == IMAP_PARSE_NEED_MORE)
 			continue;
 		if (r == IMAP_PARSE_ERROR) {
@@ -754,7 +793,7 @@ imap_session_want_line(struct imap_cmd *cmd,
 
 	s->line_cb = cb;
 	imap_session_pause(s, false);
-	if (!s->in_input && ioev_conn_input_len(s->conn) > 0)
+	if (!s->in_input && input_len(s) > 0)
 		process_line(s);
 }
 
@@ -815,6 +854,7 @@ on_close(struct ioev_conn *conn, void *ctx, enum ioev_close_reason reason)
 	ioev_timer_free(&s->delay_timer);
 	imap_mailbox_free(&s->box);
 	imap_parser_free(&s->parser);
+	imap_compress_free(&s->compress);
 	buf_deinit(&s->out);
 	free(s->saved);
 	free(s->user);

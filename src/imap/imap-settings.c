@@ -160,6 +160,18 @@ static const struct setting imap_settings[] = {
 		 "message), so that listing a mailbox again reads neither "
 		 "the MIME structure nor the address headers; the least "
 		 "recently used go beyond. 0: none kept." },
+	{ .key = "compress_level", .type = SETTING_UINT,
+	  .offset = OFF(imap.compress_level), .def = "6", .min = 1,
+	  .max = 9, .reloadable = true,
+	  .doc = "zlib level of COMPRESS=DEFLATE (RFC 4978) responses: 1 "
+		 "spends the least CPU, 9 saves the most bytes." },
+	{ .key = "compress_window_bits", .type = SETTING_UINT,
+	  .offset = OFF(imap.compress_window_bits), .def = "14", .min = 9,
+	  .max = 15, .reloadable = true,
+	  .doc = "Deflate window of COMPRESS=DEFLATE responses as a power "
+		 "of two; the compressor's state is 2^(bits+3) octets a "
+		 "session (128 KiB at 14, 256 KiB at 15), plus about 40 KiB "
+		 "to inflate commands and 64 KiB of inflated input." },
 };
 
 const struct setting_section imap_settings_section = {

@@ -44,12 +44,14 @@ def test_greeting_and_capabilities(herald_factory):
     assert not [c for c in after if c.startswith("AUTH=")], after
     assert "STARTTLS" not in after and "SASL-IR" not in after
     # CLIENT-QUIRKS: nothing that is not complete (no CONDSTORE, no
-    # UIDONLY, no COMPRESS); QUOTA only with what the store enforces
-    # (test_imap_quota.py)
+    # UIDONLY); QUOTA only with what the store enforces
+    # (test_imap_quota.py); COMPRESS=DEFLATE after login only
+    # (test_imap_compress.py)
     assert not [c for c in caps + after if c.startswith(
-        ("CONDSTORE", "QRESYNC", "UIDONLY", "COMPRESS", "UTF8=ONLY",
+        ("CONDSTORE", "QRESYNC", "UIDONLY", "UTF8=ONLY",
          "QUOTA=RES-MESSAGE", "QUOTASET"))], after
     assert "QUOTA" not in caps and "QUOTA=RES-STORAGE" in after
+    assert "COMPRESS=DEFLATE" not in caps and "COMPRESS=DEFLATE" in after
     r.close()
     # imaps: no STARTTLS on implicit TLS
     t = Raw(h, "imaps", tls=True)

@@ -46,6 +46,8 @@ function parts(node, acc) {
 async function main() {
     await client.connect();
     out({ event: 'capabilities', list: [...client.capabilities.keys()] });
+    // COMPRESS=DEFLATE is negotiated by imapflow after login when offered
+    out({ event: 'compress', on: Boolean(client._deflate) });
     const boxes = await client.list();
     out({
         event: 'list',
