@@ -79,6 +79,11 @@ imap_cmd_starttls(struct imap_cmd *cmd)
 		return imap_cmd_bad(cmd, ioev_conn_is_tls(s->conn) ?
 				    "TLS is already active" :
 				    "STARTTLS is not available");
+	/* after UNAUTHENTICATE the deflate layer stays (RFC 8437 3); TLS
+	 * would have to go under it, which ioev cannot do */
+	if (s->compress != NULL)
+		return imap_cmd_bad(cmd, "STARTTLS is not available after "
+				    "COMPRESS");
 	(void)imap_cmd_ok(cmd, "Begin TLS negotiation now");
 	/* RFC 9051 6.2.1: what the client pipelined behind STARTTLS is
 	 * dropped by ioev; the parser forgets any partial command */

@@ -231,7 +231,8 @@ imap_session_capabilities(const struct imap_session *s, struct buf *out)
 				   (unsigned long long)s->set->literal_max);
 		return;
 	}
-	if (s->proto == PROTO_IMAP && !tls && s->w->tls != NULL)
+	if (s->proto == PROTO_IMAP && !tls && s->w->tls != NULL &&
+	    s->compress == NULL)
 		buf_puts(out, " STARTTLS");
 	if (!imap_session_plaintext_ok(s)) {
 		/* RFC 9051 6.2.3, 7.2.2: no password in clear */

@@ -221,6 +221,23 @@ def test_idle_continuation_and_exists_arrive_flushed(herald_factory, tls):
     r.close()
 
 
+def test_unauthenticate_keeps_compression(herald_factory):
+    """RFC 8437 3: UNAUTHENTICATE leaves the deflate layer on; STARTTLS,
+    which would need TLS under it, is then refused and not offered."""
+    h = server(herald_factory)
+    r = zraw(h)
+    assert r.cmd("U", "UNAUTHENTICATE")[-1] == "U OK UNAUTHENTICATE completed"
+    caps = r.cmd("C", "CAPABILITY")
+    assert "STARTTLS" not in caps[0] and "IMAP4rev1" in caps[0], caps
+    lines = r.cmd("T", "STARTTLS")
+    assert lines == ["T BAD STARTTLS is not available after COMPRESS"]
+    r.login()
+    assert r.cmd("Z", "COMPRESS DEFLATE")[-1].startswith(
+        "Z NO [COMPRESSIONACTIVE]")
+    assert r.cmd("N", "NOOP") == ["N OK NOOP completed"]
+    r.close()
+
+
 def test_pipelined_after_compress(herald_factory):
     """A command sent compressed in the same packet as COMPRESS (RFC 4978
     forbids it, but bytes after the CRLF are compressed either way) is
