@@ -164,6 +164,16 @@ dmarc_timer_cb(void *ctx)
 
 	if (rn->stopping)
 		return;
+	/* the loop's timers count from its cached clock, which a busy
+	 * iteration leaves behind the wall clock: a run due at midnight
+	 * must not start a moment before it */
+	time_t now = time(NULL);
+	if (now < rn->dmarc_due) {
+		ioev_timer_start(rn->dmarc_timer,
+				 (uint64_t)(rn->dmarc_due - now) * 1000 + 50,
+				 false);
+		return;
+	}
 	j = xcalloc(1, sizeof(*j));
 	j->rn = rn;
 	rn->pool_jobs++;
@@ -181,6 +191,7 @@ queue_dmarc_arm(struct queue_runner *rn)
 	if (rn->dmarc_timer == NULL)
 		rn->dmarc_timer = ioev_timer_new(rn->loop, dmarc_timer_cb, rn);
 	next = dmarc_report_next_run(now, m->dmarc_report_interval_s);
+	rn->dmarc_due = next;
 	ioev_timer_start(rn->dmarc_timer, (uint64_t)(next - now) * 1000 + 50,
 			 false);
 }

@@ -174,6 +174,7 @@ struct queue_runner {
 	bool recording;
 	uint64_t body_bytes;		/* of the msgs' data, batch_memory */
 	struct ioev_timer *dmarc_timer;	/* the next DMARC report run */
+	time_t dmarc_due;	/* when it is due (UTC seconds) */
 };
 
 uint64_t queue_now_ms(void);
