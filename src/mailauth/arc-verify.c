@@ -599,8 +599,9 @@ arc_verifier_set_key(struct arc_verifier *v, size_t i,
 		for (size_t j = 0; j < res->count && !k->ok; j++) {
 			const struct dns_txt *txt = &res->rrs[j].txt;
 
-			k->ok = dkim_key_parse(txt->text, txt->text_len,
-					       &k->key, &err) == 0;
+			k->ok = dkim_key_parse_cached(txt->text,
+						      txt->text_len, &k->key,
+						      &err) == 0;
 		}
 		if (!k->ok)
 			k->error = xstrdup(err);
@@ -656,97 +657,30 @@ arc_verifier_sealer(const struct arc_verifier *v, unsigned instance)
 	return v->sets[instance - 1].seal.domain;
 }
 
+static const char *
+verifier_key_name(void *v, size_t i)
+{
+	return arc_verifier_key_name(v, i);
+}
+
+static void
+verifier_set_key(void *v, size_t i, const struct dns_result *res)
+{
+	arc_verifier_set_key(v, i, res);
+}
+
 void
 arc_verifier_lookup_sync(struct arc_verifier *v, struct dns_resolver *resolver)
 {
-	for (size_t i = 0; i < v->n_keys; i++) {
-		const char *name = arc_verifier_key_name(v, i);
-		struct dns_result *res;
-
-		if (name == NULL)
-			continue;
-		res = dns_lookup_sync(resolver, name, DNS_TYPE_TXT);
-		arc_verifier_set_key(v, i, res);
-		dns_result_free(&res);
-	}
+	dkim_key_lookups_sync(resolver, v, v->n_keys, verifier_key_name,
+			      verifier_set_key);
 }
 
-struct lookup_query {
-	struct arc_lookup *lk;
-	struct dns_query *q;
-	size_t index;
-};
-
-struct arc_lookup {
-	struct arc_verifier *v;
-	struct lookup_query *queries;
-	size_t n, pending;
-	arc_lookup_done_cb_t *cb;
-	void *ctx;
-};
-
-static void
-lookup_answer(const struct dns_result *res, void *ctx)
-{
-	struct lookup_query *lq = ctx;
-	struct arc_lookup *lk = lq->lk;
-
-	lq->q = NULL;
-	arc_verifier_set_key(lk->v, lq->index, res);
-	if (--lk->pending == 0) {
-		arc_lookup_done_cb_t *cb = lk->cb;
-		void *cctx = lk->ctx;
-
-		free(lk->queries);
-		free(lk);
-		cb(cctx);
-	}
-}
-
-struct arc_lookup *
+struct dkim_lookup *
 arc_verifier_lookup(struct arc_verifier *v, struct dns_resolver *resolver,
-		    arc_lookup_done_cb_t *cb, void *ctx)
+		    dkim_lookup_done_cb_t *cb, void *ctx)
 {
-	struct arc_lookup *lk;
-	size_t n = 0;
-
-	for (size_t i = 0; i < v->n_keys; i++) {
-		if (arc_verifier_key_name(v, i) != NULL)
-			n++;
-	}
-	if (n == 0)
-		return NULL;
-	lk = xcalloc(1, sizeof(*lk));
-	lk->v = v;
-	lk->cb = cb;
-	lk->ctx = ctx;
-	lk->queries = xcalloc(n, sizeof(*lk->queries));
-	lk->n = lk->pending = n;
-	n = 0;
-	for (size_t i = 0; i < v->n_keys; i++) {
-		const char *name = arc_verifier_key_name(v, i);
-
-		if (name == NULL)
-			continue;
-		lk->queries[n].lk = lk;
-		lk->queries[n].index = i;
-		lk->queries[n].q = dns_lookup(resolver, name, DNS_TYPE_TXT,
-					      lookup_answer, &lk->queries[n]);
-		n++;
-	}
-	return lk;
-}
-
-void
-arc_lookup_cancel(struct arc_lookup **lkp)
-{
-	struct arc_lookup *lk = *lkp;
-
-	if (lk == NULL)
-		return;
-	for (size_t i = 0; i < lk->n; i++)
-		dns_query_cancel(&lk->queries[i].q);
-	free(lk->queries);
-	free(lk);
-	*lkp = NULL;
+	return dkim_key_lookups_start(resolver, v, v->n_keys,
+				      verifier_key_name, verifier_set_key, cb,
+				      ctx);
 }

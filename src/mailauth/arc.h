@@ -183,13 +183,11 @@ void arc_verifier_lookup_sync(struct arc_verifier *v,
  * when the DKIM lookups start: they run in parallel); cb runs on the loop
  * thread when the last has answered, never from inside this call. NULL
  * when there is nothing to look up (cb will not run). v must outlive the
- * lookups; arc_lookup_cancel() stops them. */
-typedef void arc_lookup_done_cb_t(void *ctx);
-struct arc_lookup;
-struct arc_lookup *arc_verifier_lookup(struct arc_verifier *v,
-				       struct dns_resolver *resolver,
-				       arc_lookup_done_cb_t *cb, void *ctx);
-void arc_lookup_cancel(struct arc_lookup **lookup);
+ * lookups; dkim_lookup_cancel() stops them (the handle is DKIM's: one
+ * lookup set serves both verifiers). */
+struct dkim_lookup *arc_verifier_lookup(struct arc_verifier *v,
+					struct dns_resolver *resolver,
+					dkim_lookup_done_cb_t *cb, void *ctx);
 
 /* ---- Trusted sealers (RFC 8617 7.2) ---- */
 

@@ -82,6 +82,25 @@ bool dkim_dns_name_is_valid(const char *s);
  * its own reference (dkim_key_deinit()). Thread-safe. */
 int dkim_key_parse_cached(const char *txt, size_t len,
 			  struct dkim_key *key_r, const char **error_r);
+/* Key record lookups (TXT) for a verifier of either kind, DKIM's or
+ * ARC's: name_fn(v, i) names key i's record (NULL: nothing to ask),
+ * set_fn(v, i, res) hands it the answer. _start() asks them all at once on
+ * the resolver's loop and runs cb when the last is in, the handle freed
+ * by then (dkim_lookup_cancel() stops them; NULL: nothing to ask);
+ * _sync() asks one after the other (tools). */
+struct dns_resolver;
+struct dns_result;
+typedef const char *dkim_key_name_fn(void *v, size_t i);
+typedef void dkim_key_set_fn(void *v, size_t i, const struct dns_result *res);
+struct dkim_lookup *dkim_key_lookups_start(struct dns_resolver *resolver,
+					   void *v, size_t n_keys,
+					   dkim_key_name_fn *name_fn,
+					   dkim_key_set_fn *set_fn,
+					   dkim_lookup_done_cb_t *cb,
+					   void *ctx);
+void dkim_key_lookups_sync(struct dns_resolver *resolver, void *v,
+			   size_t n_keys, dkim_key_name_fn *name_fn,
+			   dkim_key_set_fn *set_fn);
 /* Whether sig (b64-decoded) is key's signature of data with alg
  * (rsa-sha256 over data; ed25519 over its SHA-256, RFC 8463 3). */
 bool dkim_verify_data(const struct dkim_key *key, enum dkim_algorithm alg,

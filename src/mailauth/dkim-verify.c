@@ -606,17 +606,17 @@ dkim_verifier_result(const struct dkim_verifier *vc, size_t i)
 }
 
 void
-dkim_verifier_lookup_sync(struct dkim_verifier *v,
-			  struct dns_resolver *resolver)
+dkim_key_lookups_sync(struct dns_resolver *resolver, void *v, size_t n,
+		      dkim_key_name_fn *name_fn, dkim_key_set_fn *set_fn)
 {
-	for (size_t i = 0; i < v->n; i++) {
-		const char *name = dkim_verifier_key_name(v, i);
+	for (size_t i = 0; i < n; i++) {
+		const char *name = name_fn(v, i);
 		struct dns_result *res;
 
 		if (name == NULL)
 			continue;
 		res = dns_lookup_sync(resolver, name, DNS_TYPE_TXT);
-		dkim_verifier_set_key(v, i, res);
+		set_fn(v, i, res);
 		dns_result_free(&res);
 	}
 }
@@ -628,7 +628,8 @@ struct lookup_query {
 };
 
 struct dkim_lookup {
-	struct dkim_verifier *v;
+	void *v;
+	dkim_key_set_fn *set_fn;
 	struct lookup_query *queries;
 	size_t n, pending;
 	dkim_lookup_done_cb_t *cb;
@@ -649,7 +650,7 @@ lookup_answer(const struct dns_result *res, void *ctx)
 	struct dkim_lookup *lk = lq->lk;
 
 	lq->q = NULL;
-	dkim_verifier_set_key(lk->v, lq->index, res);
+	lk->set_fn(lk->v, lq->index, res);
 	if (--lk->pending == 0) {
 		dkim_lookup_done_cb_t *cb = lk->cb;
 		void *cctx = lk->ctx;
@@ -660,27 +661,29 @@ lookup_answer(const struct dns_result *res, void *ctx)
 }
 
 struct dkim_lookup *
-dkim_verifier_lookup(struct dkim_verifier *v, struct dns_resolver *resolver,
-		     dkim_lookup_done_cb_t *cb, void *ctx)
+dkim_key_lookups_start(struct dns_resolver *resolver, void *v, size_t n_keys,
+		       dkim_key_name_fn *name_fn, dkim_key_set_fn *set_fn,
+		       dkim_lookup_done_cb_t *cb, void *ctx)
 {
 	struct dkim_lookup *lk;
 	size_t n = 0;
 
-	for (size_t i = 0; i < v->n; i++) {
-		if (dkim_verifier_key_name(v, i) != NULL)
+	for (size_t i = 0; i < n_keys; i++) {
+		if (name_fn(v, i) != NULL)
 			n++;
 	}
 	if (n == 0)
 		return NULL;
 	lk = xcalloc(1, sizeof(*lk));
 	lk->v = v;
+	lk->set_fn = set_fn;
 	lk->cb = cb;
 	lk->ctx = ctx;
 	lk->queries = xcalloc(n, sizeof(*lk->queries));
 	lk->n = lk->pending = n;
 	n = 0;
-	for (size_t i = 0; i < v->n; i++) {
-		const char *name = dkim_verifier_key_name(v, i);
+	for (size_t i = 0; i < n_keys; i++) {
+		const char *name = name_fn(v, i);
 
 		if (name == NULL)
 			continue;
@@ -704,4 +707,32 @@ dkim_lookup_cancel(struct dkim_lookup **lkp)
 		dns_query_cancel(&lk->queries[i].q);
 	lookup_free(lk);
 	*lkp = NULL;
+}
+
+static const char *
+verifier_key_name(void *v, size_t i)
+{
+	return dkim_verifier_key_name(v, i);
+}
+
+static void
+verifier_set_key(void *v, size_t i, const struct dns_result *res)
+{
+	dkim_verifier_set_key(v, i, res);
+}
+
+void
+dkim_verifier_lookup_sync(struct dkim_verifier *v,
+			  struct dns_resolver *resolver)
+{
+	dkim_key_lookups_sync(resolver, v, v->n, verifier_key_name,
+			      verifier_set_key);
+}
+
+struct dkim_lookup *
+dkim_verifier_lookup(struct dkim_verifier *v, struct dns_resolver *resolver,
+		     dkim_lookup_done_cb_t *cb, void *ctx)
+{
+	return dkim_key_lookups_start(resolver, v, v->n, verifier_key_name,
+				      verifier_set_key, cb, ctx);
 }

@@ -51,7 +51,7 @@ struct smtp_authin {
 	struct dmarc_result dmarc;
 	/* ARC */
 	struct arc_verifier *arc;
-	struct arc_lookup *arc_lookup;
+	struct dkim_lookup *arc_lookup;
 	char *ar_body;		/* our A-R without its name, for the seal */
 	enum smtp_authin_action action;
 	const char *action_text;	/* static text for a reject */
@@ -121,7 +121,7 @@ smtp_authin_reset(struct smtp_session *s)
 	spf_check_cancel(&a->spf);
 	dkim_lookup_cancel(&a->lookup);
 	dkim_verifier_free(&a->dkim);
-	arc_lookup_cancel(&a->arc_lookup);
+	dkim_lookup_cancel(&a->arc_lookup);
 	arc_verifier_free(&a->arc);
 	free(a->ar_body);
 	smtp_ar_filter_deinit(&a->filter);
@@ -200,7 +200,7 @@ smtp_authin_data_begin(struct smtp_session *s)
 	a->filtering = false;
 	dkim_lookup_cancel(&a->lookup);
 	dkim_verifier_free(&a->dkim);
-	arc_lookup_cancel(&a->arc_lookup);
+	dkim_lookup_cancel(&a->arc_lookup);
 	arc_verifier_free(&a->arc);
 	/* without a resolver (it failed to start) DKIM is not checked */
 	if (session_checked(s) && m->dkim_verify && s->srv->w->dns != NULL) {
