@@ -50,6 +50,8 @@ struct fetch_msg {
 	char *flags;		/* "(\Seen ...)" when FLAGS goes out */
 	bool flags_extra;	/* FLAGS not asked for: \Seen changed */
 	bool expunged;		/* imap_msg.expunged: its body may be gone */
+	uint64_t modseq;
+	bool modseq_extra;	/* flags_extra in a CONDSTORE session */
 	/* RFC 8474, read when the plan needs_ids ("": none) */
 	char email_id[STORE_ID_SIZE];
 	char thread_id[STORE_ID_SIZE];
@@ -594,6 +596,9 @@ write_item(struct fetch_ctx *c, const struct fetch_msg *m,
 	case IMAP_FETCH_BINARY:
 	case IMAP_FETCH_BINARY_SIZE:
 		return item_binary(c, it);
+	case IMAP_FETCH_MODSEQ:
+		buf_printf(out, "MODSEQ (%llu)", (unsigned long long)m->modseq);
+		break;
 	case IMAP_FETCH_EMAILID:
 		/* RFC 8474 5.1: "(" objectid ")"; NIL for a message gone */
 		if (m->email_id[0] != '\0')
@@ -815,6 +820,9 @@ fetch_work(void *p)
 			buf_puts(&c->out, " FLAGS ");
 			buf_puts(&c->out, m->flags);
 		}
+		if (m->modseq_extra)
+			buf_printf(&c->out, " MODSEQ (%llu)",
+				   (unsigned long long)m->modseq);
 		buf_puts(&c->out, ")\r\n");
 		msg_end(c);
 	}
@@ -887,6 +895,11 @@ fetch_begin_output(struct imap_cmd *cmd, struct fetch_ctx *c)
 		struct fetch_msg *m = &c->msgs[i];
 
 		m->flags_extra = !c->plan.has_flags && c->seen_changed[i];
+		/* the view's, after \Seen (RFC 7162 3.2: a flag change
+		 * goes out with its MODSEQ) */
+		m->modseq = s->box->msgs[c->idx[i]].modseq;
+		m->modseq_extra = s->condstore && !c->plan.has_modseq &&
+				  c->seen_changed[i];
 		if (!c->plan.has_flags && !m->flags_extra)
 			continue;
 		buf_reset(&b);
@@ -945,6 +958,40 @@ seen_done(struct imap_cmd *cmd)
 	fetch_begin_output(cmd, c);
 }
 
+/* FETCH's modifier list (RFC 4466 2.4): (CHANGEDSINCE n), RFC 7162
+ * 3.1.4.1, with n a mod-sequence-value (not 0). Returns 0, or -1 with a
+ * static *error_r. */
+static int
+fetch_modifiers(const struct imap_arg *list, uint64_t *changedsince_r,
+		const char **error_r)
+{
+	if (list->list_count == 0) {
+		*error_r = "Empty FETCH modifier list";
+		return -1;
+	}
+	for (size_t i = 0; i < list->list_count; i++) {
+		const struct imap_arg *a = &list->list[i];
+
+		if (imap_arg_atom_equals(a, "CHANGEDSINCE") &&
+		    *changedsince_r == 0) {
+			if (i + 1 >= list->list_count ||
+			    !imap_arg_get_number64(&list->list[i + 1],
+						   changedsince_r) ||
+			    *changedsince_r == 0 ||
+			    *changedsince_r > INT64_MAX) {
+				*error_r = "CHANGEDSINCE needs a mod-sequence";
+				return -1;
+			}
+			i++;
+			continue;
+		}
+		*error_r = imap_arg_atom_equals(a, "VANISHED") ?
+			"VANISHED needs QRESYNC" : "Unknown FETCH modifier";
+		return -1;
+	}
+	return 0;
+}
+
 enum imap_cmd_result
 imap_cmd_fetch(struct imap_cmd *cmd)
 {
@@ -952,21 +999,51 @@ imap_cmd_fetch(struct imap_cmd *cmd)
 	struct imap_mailbox *box = s->box;
 	struct fetch_ctx *c;
 	const char *error = NULL;
-	size_t n;
+	uint64_t changedsince = 0;
+	size_t n, n_items;
 
 	if (cmd->n_args < 2)
 		return imap_cmd_bad(cmd, "FETCH needs a sequence set and items");
+	n_items = cmd->n_args - 1;
+	if (cmd->n_args == 3 && cmd->args[2].type == IMAP_ARG_LIST) {
+		if (fetch_modifiers(&cmd->args[2], &changedsince, &error) < 0)
+			return imap_cmd_bad(cmd, "%s", error);
+		n_items--;
+	}
 	c = xcalloc(1, sizeof(*c));
 	c->fd = -1;
 	buf_init(&c->out);
 	buf_init(&c->tmp);
-	if (imap_fetch_plan_parse(cmd->args + 1, cmd->n_args - 1, cmd->uid,
+	if (imap_fetch_plan_parse(cmd->args + 1, n_items, cmd->uid,
 				  &c->plan, &error) < 0 ||
 	    imap_session_seqset(s, &cmd->args[0], cmd->uid, &c->idx,
 				&c->count, &error) < 0) {
 		fetch_ctx_free(c);
 		return imap_cmd_bad(cmd, "%s", error);
 	}
+	if (changedsince > 0) {
+		/* RFC 7162 3.1.4.1: only messages changed since, with
+		 * their MODSEQ */
+		size_t k = 0;
+
+		for (size_t i = 0; i < c->count; i++)
+			if (box->msgs[c->idx[i]].modseq > changedsince)
+				c->idx[k++] = c->idx[i];
+		c->count = k;
+		if (!c->plan.has_modseq) {
+			c->plan.items = xreallocarray(c->plan.items,
+						      c->plan.count + 1,
+						      sizeof(*c->plan.items));
+			memset(&c->plan.items[c->plan.count], 0,
+			       sizeof(*c->plan.items));
+			c->plan.items[c->plan.count++].kind =
+				IMAP_FETCH_MODSEQ;
+			c->plan.has_modseq = true;
+		}
+	}
+	/* RFC 7162 3.1: a command that uses CONDSTORE turns it on */
+	if (c->plan.has_modseq)
+		s->condstore = true;
 	c->store = s->store;
 	c->mailbox_id = box->id;
 	/* RFC 9755 7: a session that did not enable UTF8=ACCEPT gets the

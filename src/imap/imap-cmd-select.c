@@ -115,6 +115,9 @@ select_done(struct imap_cmd *cmd)
 		   box->uidvalidity);
 	buf_printf(out, "* OK [UIDNEXT %u] Predicted next UID\r\n",
 		   box->uidnext);
+	/* RFC 7162 3.1.2.1: every SELECT, the store keeps modseqs */
+	buf_printf(out, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
+		   (unsigned long long)box->highestmodseq);
 	buf_printf(out, "* OK [MAILBOXID (%s)] Ok\r\n", box->mailbox_id);
 	if (box->readonly) {
 		buf_puts(out, "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
@@ -145,9 +148,19 @@ select_common(struct imap_cmd *cmd, bool readonly)
 	const char *error;
 	char *name;
 
-	if (cmd->n_args != 1)
+	if (cmd->n_args == 2) {
+		/* RFC 7162 3.1.8: (CONDSTORE) */
+		const struct imap_arg *p = &cmd->args[1];
+
+		if (p->type != IMAP_ARG_LIST || p->list_count != 1 ||
+		    !imap_arg_atom_equals(&p->list[0], "CONDSTORE"))
+			return imap_cmd_bad(cmd, "Unknown %s parameter",
+					    cmd->name);
+		s->condstore = true;
+	} else if (cmd->n_args != 1) {
 		return imap_cmd_bad(cmd, "%s takes one mailbox name",
 				    cmd->name);
+	}
 	if (imap_mailbox_arg(s, &cmd->args[0], &name, &error) < 0)
 		return imap_cmd_bad(cmd, "%s", error);
 	/* RFC 9051 6.3.2: a SELECT first closes the selected mailbox

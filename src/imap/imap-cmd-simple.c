@@ -126,6 +126,10 @@ imap_cmd_enable(struct imap_cmd *cmd)
 			s->utf8 = true;
 			s->utf8_accept = true;
 			buf_puts(&enabled, " UTF8=ACCEPT");
+		} else if (imap_arg_atom_equals(a, "CONDSTORE") &&
+			   !s->condstore) {
+			s->condstore = true;
+			buf_puts(&enabled, " CONDSTORE");
 		}
 	}
 	buf_printf(&s->out, "* ENABLED%s\r\n", enabled.data);

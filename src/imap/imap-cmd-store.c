@@ -98,6 +98,10 @@ store_done(struct imap_cmd *cmd)
 			buf_printf(out, "UID %u ", m->uid);
 		buf_puts(out, "FLAGS ");
 		imap_msg_write_flags(s, box, msg, out);
+		/* RFC 7162 3.2 */
+		if (s->condstore)
+			buf_printf(out, " MODSEQ (%llu)",
+				   (unsigned long long)msg->modseq);
 		buf_puts(out, ")\r\n");
 	}
 	if (added) {

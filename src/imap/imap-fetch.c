@@ -31,6 +31,7 @@ static const struct {
 	{ "ENVELOPE", IMAP_FETCH_ENVELOPE },
 	{ "BODY", IMAP_FETCH_BODY },
 	{ "BODYSTRUCTURE", IMAP_FETCH_BODYSTRUCTURE },
+	{ "MODSEQ", IMAP_FETCH_MODSEQ },
 	{ "EMAILID", IMAP_FETCH_EMAILID },
 	{ "THREADID", IMAP_FETCH_THREADID },
 };
@@ -354,6 +355,9 @@ plan_summarise(struct imap_fetch_plan *p)
 		case IMAP_FETCH_EMAILID:
 		case IMAP_FETCH_THREADID:
 			p->needs_ids = true;
+			break;
+		case IMAP_FETCH_MODSEQ:
+			p->has_modseq = true;
 			break;
 		case IMAP_FETCH_ENVELOPE:
 		case IMAP_FETCH_BODY:

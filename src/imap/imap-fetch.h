@@ -24,6 +24,7 @@ enum imap_fetch_kind {
 	IMAP_FETCH_ENVELOPE,
 	IMAP_FETCH_BODY,		/* BODY alone: no extension data */
 	IMAP_FETCH_BODYSTRUCTURE,
+	IMAP_FETCH_MODSEQ,		/* RFC 7162 3.1.4 */
 	IMAP_FETCH_EMAILID,		/* RFC 8474 */
 	IMAP_FETCH_THREADID,
 	/* BODY[section], BODY.PEEK[section], RFC822 (BODY[]),
@@ -71,6 +72,8 @@ struct imap_fetch_plan {
 	bool needs_octets;
 	/* EMAILID or THREADID: the store's ids are read */
 	bool needs_ids;
+	/* MODSEQ is asked for (CONDSTORE on) */
+	bool has_modseq;
 	/* FLAGS or UID are asked for */
 	bool has_flags;
 	bool has_uid;
@@ -84,7 +87,8 @@ struct imap_fetch_plan {
  * 6.4.9). Unknown items, a malformed section (imap_section_resolve's
  * grammar; BINARY takes part numbers only), a bad header list, a partial
  * that is not "<number.nz-number>" (so <0.0> is BAD), text after the
- * section or partial, and FETCH modifiers (CHANGEDSINCE: not supported)
+ * section or partial, and FETCH modifiers (imap-cmd-fetch.c takes a list
+ * of them off first)
  * are errors. Simple items asked for twice are answered once. Returns
  * 0 with *plan_r filled (imap_fetch_plan_deinit), or -1 with a static
  * *error_r for the BAD response.

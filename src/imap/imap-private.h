@@ -348,6 +348,9 @@ struct imap_session {
 	/* the client ENABLEd UTF8=ACCEPT itself: SEARCH may not name a
 	 * CHARSET then (RFC 9755 3), unless rev2's grammar allows it */
 	bool utf8_accept;
+	/* CONDSTORE (RFC 7162 3.1): ENABLEd, or turned on by a command
+	 * that uses it; MODSEQ then goes out with every FETCH of flags */
+	bool condstore;
 
 	/* after login */
 	int64_t account_id;

@@ -208,6 +208,9 @@ sync_apply(struct imap_session *s, struct sync_job *job)
 		buf_printf(out, "* %zu FETCH (UID %u FLAGS ", (size_t)k + 1,
 			   box->msgs[k].uid);
 		imap_msg_write_flags(s, box, &box->msgs[k], out);
+		if (s->condstore)
+			buf_printf(out, " MODSEQ (%llu)", (unsigned long long)
+				   box->msgs[k].modseq);
 		buf_puts(out, ")\r\n");
 	}
 	free(flagged);
