@@ -165,6 +165,7 @@ search_reply(struct imap_cmd *cmd, struct imap_search_eval *job)
 	unsigned int ret = prog->ret;
 	uint32_t *nums, *uids;
 	size_t n = 0;
+	uint64_t top = 0;	/* the highest modseq found */
 	struct buf *out;
 
 	nums = xcalloc(job->count + 1, sizeof(*nums));
@@ -172,6 +173,8 @@ search_reply(struct imap_cmd *cmd, struct imap_search_eval *job)
 	for (size_t i = 0; i < job->count; i++) {
 		if (!job->match[i])
 			continue;
+		if (box->msgs[i].modseq > top)
+			top = box->msgs[i].modseq;
 		uids[n] = box->msgs[i].uid;
 		nums[n++] = cmd->uid ? box->msgs[i].uid : (uint32_t)(i + 1);
 	}
@@ -181,6 +184,10 @@ search_reply(struct imap_cmd *cmd, struct imap_search_eval *job)
 	if (!prog->has_return && !s->rev2) {
 		buf_puts(out, "* SEARCH");
 		write_numbers(out, nums, n);
+		/* RFC 7162 3.1.5: only when something was found */
+		if (prog->has_modseq && n > 0)
+			buf_printf(out, " (MODSEQ %llu)",
+				   (unsigned long long)top);
 		buf_puts(out, "\r\n");
 	} else if (ret != IMAP_SEARCH_RET_SAVE) {
 		/* RFC 9051 6.4.4: no RETURN is RETURN (ALL); SAVE alone
@@ -199,6 +206,10 @@ search_reply(struct imap_cmd *cmd, struct imap_search_eval *job)
 		}
 		if (ret & IMAP_SEARCH_RET_COUNT)
 			buf_printf(out, " COUNT %zu", n);
+		/* RFC 7162 3.1.5, RFC 4731 */
+		if (prog->has_modseq && n > 0)
+			buf_printf(out, " MODSEQ %llu",
+				   (unsigned long long)top);
 		buf_puts(out, "\r\n");
 	}
 	free(nums);
@@ -373,6 +384,7 @@ eval_prepare(struct imap_session *s, struct imap_search_eval *job)
 			.flags = m->flags, .recent = !s->rev2 && m->recent,
 			.internal_date = m->internal_date,
 			.saved_date = m->saved_date, .size = m->size,
+			.modseq = m->modseq,
 			.keywords = msg_keywords(box, m, kwmap,
 						 job->prog.n_keywords),
 		};
@@ -407,6 +419,9 @@ imap_search_eval_new(struct imap_session *s, struct imap_search_program *prog)
 
 	job->prog = *prog;
 	memset(prog, 0, sizeof(*prog));
+	/* RFC 7162 3.1: SEARCH MODSEQ turns CONDSTORE on */
+	if (job->prog.has_modseq)
+		s->condstore = true;
 	eval_prepare(s, job);
 	return job;
 }

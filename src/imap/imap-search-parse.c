@@ -381,6 +381,32 @@ sp_key(struct sp *p, const struct imap_arg *args, size_t n, size_t *i,
 			p->prog->uses_saved = true;
 		return 0;
 	}
+	if (strcasecmp(s, "MODSEQ") == 0) {
+		/* RFC 7162 3.1.5: MODSEQ [entry-name entry-type-req]
+		 * mod-sequence-valzer; the store keeps one modseq per
+		 * message, which stands for every entry (RFC 7162 3.1.5
+		 * allows it) */
+		key->type = IMAP_SK_MODSEQ;
+		p->prog->has_modseq = true;
+		if (a->type == IMAP_ARG_STRING) {
+			if (strncasecmp(a->str, "/flags/", 7) != 0 ||
+			    a->len <= 7)
+				return sp_bad(p, "MODSEQ entry must be a "
+					      "flag's");
+			if (*i + 1 >= n ||
+			    !(imap_arg_atom_equals(&args[*i], "priv") ||
+			      imap_arg_atom_equals(&args[*i], "shared") ||
+			      imap_arg_atom_equals(&args[*i], "all")))
+				return sp_bad(p, "MODSEQ entry type must be "
+					      "priv, shared or all");
+			(*i)++;
+			a = &args[(*i)++];
+		}
+		if (!imap_arg_get_number64(a, &key->size) ||
+		    key->size > INT64_MAX)
+			return sp_bad(p, "MODSEQ needs a mod-sequence");
+		return 0;
+	}
 	if (strcasecmp(s, "EMAILID") == 0 || strcasecmp(s, "THREADID") == 0) {
 		key->type = s[0] == 'E' || s[0] == 'e' ? IMAP_SK_EMAILID :
 			    IMAP_SK_THREADID;

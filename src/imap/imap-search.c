@@ -122,6 +122,8 @@ match_view(const struct imap_search_key *k,
 		return m->internal_date < k->since;
 	case IMAP_SK_YOUNGER:
 		return m->internal_date >= k->since;
+	case IMAP_SK_MODSEQ:
+		return m->modseq >= k->size;
 	case IMAP_SK_LARGER:
 		return m->size > k->size;
 	case IMAP_SK_SMALLER:

@@ -63,6 +63,7 @@ enum imap_search_type {
 	IMAP_SK_SAVEDSINCE,
 	IMAP_SK_EMAILID,	/* RFC 8474: the email id is str */
 	IMAP_SK_THREADID,	/* the thread id is str */
+	IMAP_SK_MODSEQ,		/* RFC 7162 3.1.5: modseq >= size */
 };
 
 /* What a key costs to decide for a message: the view's data, the stored
@@ -122,6 +123,9 @@ struct imap_search_program {
 	/* whether some key is EMAILID or THREADID (the store's ids are
 	 * read for the messages the view cannot decide) */
 	bool needs_ids;
+	/* some key is MODSEQ: the result ends with the highest modseq
+	 * of the messages found (RFC 7162 3.1.5) */
+	bool has_modseq;
 	/* whether some key uses "$" (the saved result) */
 	bool uses_saved;
 	size_t n_keys;
@@ -162,6 +166,7 @@ struct imap_search_msg {
 	int64_t internal_date;
 	int64_t saved_date;
 	uint64_t size;
+	uint64_t modseq;
 	uint64_t keywords;	/* bit kw: has program keyword kw */
 	const char *blob_id;	/* for the store keys */
 	/* EMAILID and THREADID keys: the message's ids (NULL: none) */

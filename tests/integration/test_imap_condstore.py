@@ -1,9 +1,9 @@
 """IMAP CONDSTORE (RFC 7162, issue 13 item 1), the part that is built:
-ENABLE CONDSTORE, SELECT/EXAMINE [HIGHESTMODSEQ n] and SELECT
+ENABLE CONDSTORE, SEARCH MODSEQ, SELECT/EXAMINE [HIGHESTMODSEQ n] and SELECT
 (CONDSTORE), the FETCH MODSEQ item and the (CHANGEDSINCE n) modifier,
 MODSEQ with the FETCH responses of STORE and of other sessions' flag
-changes once CONDSTORE is on. Not advertised yet (STORE UNCHANGEDSINCE,
-SEARCH MODSEQ and QRESYNC are not built)."""
+changes once CONDSTORE is on. Not advertised yet (STORE UNCHANGEDSINCE
+and QRESYNC are not built)."""
 import re
 
 from imap_util import Raw, login, make_msg, ok, server
@@ -113,3 +113,35 @@ def test_bad_syntax(herald_factory):
         assert lines[-1].startswith("x BAD"), (bad, lines)
     r.close()
 
+
+def test_search_modseq(herald_factory):
+    h, r = start(herald_factory)
+    top = hms(r.cmd("s", "SELECT INBOX"))
+    lines = r.cmd("w", "STORE 2,4 +FLAGS (\\Flagged)")
+    assert lines[-1].startswith("w OK"), lines
+    lines = r.cmd("m", "UID FETCH 2,4 (MODSEQ)")
+    ms = modseqs(lines)
+    new = max(ms.values())
+    assert new > top
+    lines = r.cmd("a", f"SEARCH MODSEQ {top + 1}")
+    assert lines[0] == f"* SEARCH 2 4 (MODSEQ {new})", lines
+    lines = r.cmd("b", f'UID SEARCH MODSEQ "/flags/\\\\flagged" all '
+                       f'{top + 1}')
+    assert lines[0] == f"* SEARCH 2 4 (MODSEQ {new})", lines
+    # nothing found: no MODSEQ
+    lines = r.cmd("c", f"SEARCH MODSEQ {new + 1}")
+    assert lines[0] == "* SEARCH", lines
+    # 0 is a valid mod-sequence-valzer: every message
+    lines = r.cmd("d", "SEARCH MODSEQ 0 NOT FLAGGED")
+    assert re.match(r"\* SEARCH 1 3 5 \(MODSEQ \d+\)$", lines[0]), lines
+    lines = r.cmd("e", f"SEARCH RETURN (MIN COUNT) MODSEQ {top + 1}")
+    assert lines[0] == (f'* ESEARCH (TAG "e") MIN 2 COUNT 2 '
+                        f'MODSEQ {new}'), lines
+    for bad in ("SEARCH MODSEQ", "SEARCH MODSEQ x",
+                'SEARCH MODSEQ "/flags/\\\\seen" 5',
+                'SEARCH MODSEQ "/flags/\\\\seen" private 5',
+                'SEARCH MODSEQ "/other" all 5',
+                "SEARCH MODSEQ 99999999999999999999"):
+        lines = r.cmd("x", bad)
+        assert lines[-1].startswith("x BAD"), (bad, lines)
+    r.close()
