@@ -30,6 +30,7 @@ struct dkim_msg {
 	struct buf header;
 	struct dkim_field *fields;
 	size_t n_fields;
+	size_t cap_fields;
 	bool header_done;
 	bool header_too_big;
 	bool cr;		/* the last octet seen was a CR */

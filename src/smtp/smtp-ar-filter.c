@@ -172,8 +172,17 @@ smtp_ar_filter_feed(struct smtp_ar_filter *f, const uint8_t *data,
 	size_t i = 0, run = 0;	/* data[run..i) is to be written through */
 
 	for (; i < len && f->mode != AR_BODY; i++) {
-		uint8_t c = data[i];
+		uint8_t c;
 
+		if (!f->line_start &&
+		    (f->mode == AR_PASS || f->mode == AR_DROP)) {
+			/* the rest of a line passed or dropped whole: on to
+			 * its LF in one step, not octet by octet */
+			const uint8_t *lf = memchr(data + i, '\n', len - i);
+
+			i = lf != NULL ? (size_t)(lf - data) : len - 1;
+		}
+		c = data[i];
 		if (f->line_start) {
 			f->line_start = false;
 			if (c != ' ' && c != '\t') {
