@@ -152,10 +152,12 @@ dkim_base64_fws_decode(const char *v, struct buf *out)
 	int ret;
 
 	buf_init(&clean);
+	buf_reserve(&clean, strlen(v));
 	for (; *v != '\0'; v++) {
 		if (!is_fws(*v))
-			buf_putc(&clean, *v);
+			clean.data[clean.len++] = *v;
 	}
+	clean.data[clean.len] = '\0';
 	ret = base64_decode(clean.data, clean.len, out);
 	buf_deinit(&clean);
 	return ret;
