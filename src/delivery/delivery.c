@@ -120,12 +120,14 @@ result_map(enum store_result r)
 #define DELIVERY_COPY_BLOCK (64 * 1024)
 
 /* Stores hdr (the trace headers of one copy) followed by the message as
- * one blob. A copy that goes to the database is put whole (it is small);
- * a larger one goes through a streaming blob writer, from memory as it
- * is or from the spool in blocks, so it is never built whole in memory. */
+ * one blob. A copy that goes to the database is put whole (it is small;
+ * the queue's copy without a MIME record: IMAP never reads it); a larger
+ * one goes through a streaming blob writer, from memory as it is or from
+ * the spool in blocks, so it is never built whole in memory. */
 static enum store_result
-put_copy(struct run_ctx *c, struct buf *hdr, char id_r[STORE_BLOB_ID_LEN + 1],
-	 uint64_t *size_r, const char **error_r)
+put_copy(struct run_ctx *c, struct buf *hdr, bool queued,
+	 char id_r[STORE_BLOB_ID_LEN + 1], uint64_t *size_r,
+	 const char **error_r)
 {
 	const struct delivery_msg *msg = c->msg;
 	struct store_blob_writer *w = NULL;
@@ -137,6 +139,9 @@ put_copy(struct run_ctx *c, struct buf *hdr, char id_r[STORE_BLOB_ID_LEN + 1],
 	    msg->len <= STORE_BLOB_INLINE_MAX - hdr->len) {
 		buf_append(hdr, msg->data, msg->len);
 		*size_r = hdr->len;
+		if (queued)
+			return store_blob_put_queued(c->store, hdr->data,
+						     hdr->len, id_r, error_r);
 		return store_blob_put(c->store, hdr->data, hdr->len, id_r,
 				      error_r);
 	}
@@ -185,7 +190,7 @@ local_blob(struct run_ctx *c, struct dest_slot *s, const char **error_r)
 	delivery_return_path_format(c->msg->env_from, &blob);
 	delivery_delivered_to_format(s->dest->delivered_to, &blob);
 	buf_puts(&blob, c->msg->received);
-	r = put_copy(c, &blob, s->blob_id, &s->size, error_r);
+	r = put_copy(c, &blob, false, s->blob_id, &s->size, error_r);
 	s->have_blob = r == STORE_OK;
 	buf_deinit(&blob);
 	return r;
@@ -203,7 +208,8 @@ remote_blob(struct run_ctx *c, const char **error_r)
 	if (c->msg->remote_prefix != NULL)
 		buf_puts(&blob, c->msg->remote_prefix);
 	buf_puts(&blob, c->msg->received);
-	r = put_copy(c, &blob, c->remote_blob, &c->remote_size, error_r);
+	r = put_copy(c, &blob, true, c->remote_blob, &c->remote_size,
+		     error_r);
 	c->have_remote_blob = r == STORE_OK;
 	buf_deinit(&blob);
 	return r;

@@ -231,7 +231,8 @@ pending_add(struct store *store, const char *id, uint8_t *data, size_t len,
 	pb->data = data;
 	pb->len = len;
 	pb->mime_len = mime->len;
-	pb->mime = (uint8_t *)buf_steal(mime);
+	/* none (a queued body): no record row either */
+	pb->mime = mime->len > 0 ? (uint8_t *)buf_steal(mime) : NULL;
 	pthread_mutex_lock(&store->blob_lock);
 	pb->next = store->pending_blobs;
 	store->pending_blobs = pb;
@@ -526,9 +527,12 @@ store_blob_writer_finish(struct store_blob_writer **wp,
 	return r;
 }
 
-enum store_result
-store_blob_put(struct store *store, const void *data, size_t len,
-	       char id_r[STORE_BLOB_ID_LEN + 1], const char **error_r)
+/* A small blob goes to the pending list (and its MIME record with it
+ * when mime is set); a larger one through a writer, whose file always
+ * gets its record. */
+static enum store_result
+blob_put(struct store *store, const void *data, size_t len, bool mime_record,
+	 char id_r[STORE_BLOB_ID_LEN + 1], const char **error_r)
 {
 	struct store_blob_writer *w;
 	struct mime_part *root;
@@ -546,10 +550,12 @@ store_blob_put(struct store *store, const void *data, size_t len,
 		hex_id(digest, id_r);
 		if (len > 0)
 			memcpy(copy, data, len);
-		root = mime_parse(data, len, NULL);
 		buf_init(&mime);
-		mime_cache_write_mem(&mime, root, data, len);
-		mime_part_free(&root);
+		if (mime_record) {
+			root = mime_parse(data, len, NULL);
+			mime_cache_write_mem(&mime, root, data, len);
+			mime_part_free(&root);
+		}
 		r = pending_add(store, id_r, copy, len, &mime, error_r);
 		buf_deinit(&mime);
 		return r;
@@ -563,6 +569,20 @@ store_blob_put(struct store *store, const void *data, size_t len,
 		return r;
 	}
 	return store_blob_writer_finish(&w, id_r, NULL, error_r);
+}
+
+enum store_result
+store_blob_put(struct store *store, const void *data, size_t len,
+	       char id_r[STORE_BLOB_ID_LEN + 1], const char **error_r)
+{
+	return blob_put(store, data, len, true, id_r, error_r);
+}
+
+enum store_result
+store_blob_put_queued(struct store *store, const void *data, size_t len,
+		      char id_r[STORE_BLOB_ID_LEN + 1], const char **error_r)
+{
+	return blob_put(store, data, len, false, id_r, error_r);
 }
 
 /* The blob's file, opened into *fd_r (-1 when it fails). STORE_E_NOT_FOUND

@@ -164,6 +164,14 @@ enum store_result store_check_integrity(struct store *store,
 enum store_result store_blob_put(struct store *store, const void *data,
 				 size_t len, char id_r[STORE_BLOB_ID_LEN + 1],
 				 const char **error_r);
+/* store_blob_put() for a body only the queue runner reads (sent whole,
+ * never FETCHed): a small one gets no MIME structure record, which
+ * saves parsing it and a second insert per relayed message. IMAP would
+ * still fill one lazily (store_mime_get) if it ever read the blob. */
+enum store_result store_blob_put_queued(struct store *store, const void *data,
+					size_t len,
+					char id_r[STORE_BLOB_ID_LEN + 1],
+					const char **error_r);
 
 /* Streaming variant for messages that arrive in pieces: new, write any
  * number of times, then finish (gives the id; durable as described above)

@@ -2943,6 +2943,7 @@ test_mime_cache(void **state)
 	struct fixture *f = *state;
 	struct store *s = f->store;
 	char small[STORE_BLOB_ID_LEN + 1], big[STORE_BLOB_ID_LEN + 1];
+	char queued[STORE_BLOB_ID_LEN + 1];
 	int64_t acct = add_user(s, "mime@example.com", 0);
 	struct buf msg;
 	struct mime_cache *c = NULL;
@@ -3007,6 +3008,19 @@ test_mime_cache(void **state)
 	gc_round(s, 0);
 	assert_int_equal(mime_rows(f, small), 0);
 	assert_int_equal(mime_rows(f, big), 0);
+	buf_deinit(&msg);
+
+	/* a queue-only body gets no record; one is made if it is read */
+	buf_init(&msg);
+	buf_puts(&msg, "X-Queued: yes\r\n");
+	buf_puts(&msg, mime_msg);
+	assert_int_equal(store_blob_put_queued(s, msg.data, msg.len, queued,
+					       &error), STORE_OK);
+	deliver_to(s, queued, msg.len, acct);	/* the commit it rides */
+	assert_int_equal(mime_rows(f, queued), 0);
+	assert_mime_ok(s, queued, msg.len, 3);
+	deliver_to(s, queued, msg.len, acct);
+	assert_int_equal(mime_rows(f, queued), 1);
 	buf_deinit(&msg);
 }
 
