@@ -95,6 +95,11 @@ body_run(struct dkim_body_canon *bc, const uint8_t *data, size_t len)
 	bc->pending_len += len;
 }
 
+/* The octets that end a run of relaxed body content: CR, SP, HTAB. */
+static const bool relaxed_stop[256] = {
+	['\r'] = true, [' '] = true, ['\t'] = true,
+};
+
 void
 dkim_body_canon_feed(struct dkim_body_canon *bc, const uint8_t *data,
 		     size_t len)
@@ -109,17 +114,28 @@ dkim_body_canon_feed(struct dkim_body_canon *bc, const uint8_t *data,
 		    c != '\r' && !(relaxed && (c == ' ' || c == '\t'))) {
 			size_t j = i + 1;
 
-			/* relaxed: a single SP between two octets of content
-			 * is itself (text is mostly words and single
-			 * spaces), so the run goes on over it */
-			while (j < len && data[j] != '\r' &&
-			       !(relaxed && (data[j] == '\t' ||
-					     (data[j] == ' ' &&
-					      (j + 1 == len ||
-					       data[j + 1] == ' ' ||
-					       data[j + 1] == '\t' ||
-					       data[j + 1] == '\r')))))
-				j++;
+			if (!relaxed) {
+				const uint8_t *cr = memchr(data + j, '\r',
+							   len - j);
+
+				j = cr != NULL ? (size_t)(cr - data) : len;
+			} else {
+				/* a single SP between two octets of content
+				 * is itself (text is mostly words and single
+				 * spaces), so the run goes on over it; the
+				 * table test is what keeps this scan cheap
+				 * (it was the checks' costliest loop) */
+				for (;;) {
+					while (j < len && !relaxed_stop[data[j]])
+						j++;
+					if (j + 1 < len && data[j] == ' ' &&
+					    !relaxed_stop[data[j + 1]]) {
+						j += 2;
+						continue;
+					}
+					break;
+				}
+			}
 			body_run(bc, data + i, j - i);
 			i = j;
 			continue;
