@@ -4,7 +4,8 @@
  * .SILENT, system flags and keywords changed in one store operation; the
  * new flags of every message go out as untagged FETCH (with UID for UID
  * STORE), after a FLAGS response for any keyword the client was not told
- * about yet.
+ * about yet. (UNCHANGEDSINCE n) (RFC 7162 3.1.3) is checked by the store
+ * in the write itself; the messages that failed it go in [MODIFIED set].
  */
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,47 @@ store_work(void *ctx)
 		imap_copy_error(job->error, sizeof(job->error), error);
 }
 
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* RFC 7162 3.1.3: the tagged OK names the messages that failed the
+ * UNCHANGEDSINCE test, by number for STORE, by UID for UID STORE. */
+static enum imap_cmd_result
+store_ok_modified(struct imap_cmd *cmd,
+		     const struct store_flags_result *res)
+{
+	struct imap_mailbox *box = cmd->s->box;
+	uint32_t *set = xcalloc(res->n_modified, sizeof(*set));
+	enum imap_cmd_result r;
+	struct buf b;
+	size_t n = 0;
+
+	for (size_t i = 0; i < res->n_modified; i++) {
+		ssize_t idx;
+
+		if (cmd->uid) {
+			set[n++] = res->modified[i];
+			continue;
+		}
+		idx = imap_mailbox_find_uid(box, res->modified[i]);
+		if (idx >= 0)
+			set[n++] = (uint32_t)idx + 1;
+	}
+	qsort(set, n, sizeof(*set), cmp_u32);
+	buf_init(&b);
+	imap_write_uid_set(&b, set, n);
+	r = imap_cmd_ok(cmd, "[MODIFIED %s] Conditional %s failed for some "
+			"messages", b.data, cmd->uid ? "UID STORE" : "STORE");
+	buf_deinit(&b);
+	free(set);
+	return r;
+}
+
 static void
 store_done(struct imap_cmd *cmd)
 {
@@ -90,7 +132,17 @@ store_done(struct imap_cmd *cmd)
 			names[k] = kw->names[kw->refs[m->kw_first + k]];
 		imap_msg_set_keywords(box, msg, names, m->n_kw, &added);
 		free(names);
-		/* RFC 9051 6.4.6: .SILENT asks for no FETCH of the flags set */
+		/* RFC 9051 6.4.6: .SILENT asks for no FETCH of the flags set;
+		 * RFC 7162 3.2: a CONDSTORE session still gets the new
+		 * MODSEQ of what changed */
+		if (job->silent && s->condstore && m->changed) {
+			buf_printf(out, "* %zu FETCH (", (size_t)idx + 1);
+			if (cmd->uid)
+				buf_printf(out, "UID %u ", m->uid);
+			buf_printf(out, "MODSEQ (%llu))\r\n",
+				   (unsigned long long)msg->modseq);
+			continue;
+		}
 		if (job->silent)
 			continue;
 		buf_printf(out, "* %zu FETCH (", (size_t)idx + 1);
@@ -112,6 +164,10 @@ store_done(struct imap_cmd *cmd)
 		imap_mailbox_write_flags_update(s);
 		buf_append(out, fetches, len);
 		free(fetches);
+	}
+	if (job->res.n_modified > 0) {
+		(void)store_ok_modified(cmd, &job->res);
+		return;
 	}
 	(void)imap_cmd_ok(cmd, "%s completed", cmd->uid ? "UID STORE" :
 			  "STORE");
@@ -143,6 +199,38 @@ store_item(const struct imap_arg *arg, struct store_job *job)
 	return 0;
 }
 
+/* STORE's modifier list (RFC 4466 2.5): (UNCHANGEDSINCE n), RFC 7162
+ * 3.1.3, n a mod-sequence-value (0 allowed: it fails for every
+ * message). Returns 0, or -1 with a static *error_r. */
+static int
+store_modifiers(const struct imap_arg *list, struct store_job *job,
+		const char **error_r)
+{
+	if (list->list_count == 0) {
+		*error_r = "Empty STORE modifier list";
+		return -1;
+	}
+	for (size_t i = 0; i < list->list_count; i++) {
+		const struct imap_arg *a = &list->list[i];
+
+		if (!imap_arg_atom_equals(a, "UNCHANGEDSINCE") ||
+		    job->change.if_unchanged) {
+			*error_r = "Unknown STORE modifier";
+			return -1;
+		}
+		if (i + 1 >= list->list_count ||
+		    !imap_arg_get_number64(&list->list[i + 1],
+					   &job->change.unchanged_since) ||
+		    job->change.unchanged_since > INT64_MAX) {
+			*error_r = "UNCHANGEDSINCE needs a mod-sequence";
+			return -1;
+		}
+		job->change.if_unchanged = true;
+		i++;
+	}
+	return 0;
+}
+
 enum imap_cmd_result
 imap_cmd_store(struct imap_cmd *cmd)
 {
@@ -157,10 +245,23 @@ imap_cmd_store(struct imap_cmd *cmd)
 	if (cmd->n_args < 3)
 		return imap_cmd_bad(cmd, "%s takes a sequence set, an item "
 				    "and flags", cmd->name);
-	if (args[1].type == IMAP_ARG_LIST)
-		/* (UNCHANGEDSINCE n) needs CONDSTORE, not offered */
-		return imap_cmd_bad(cmd, "STORE modifiers are not supported");
 	job = xcalloc(1, sizeof(*job));
+	if (args[1].type == IMAP_ARG_LIST) {
+		if (store_modifiers(&args[1], job, &error) < 0) {
+			store_job_free(job);
+			return imap_cmd_bad(cmd, "%s", error);
+		}
+		/* RFC 7162 3.1: UNCHANGEDSINCE turns CONDSTORE on, so the
+		 * FETCHes from here on carry MODSEQ */
+		s->condstore = true;
+		/* the rest as if the modifiers were not there */
+		args++;
+		if (cmd->n_args < 4) {
+			store_job_free(job);
+			return imap_cmd_bad(cmd, "%s takes a sequence set, an "
+					    "item and flags", cmd->name);
+		}
+	}
 	if (store_item(&args[1], job) < 0) {
 		store_job_free(job);
 		return imap_cmd_bad(cmd, "Invalid STORE item: FLAGS, +FLAGS "
@@ -169,12 +270,12 @@ imap_cmd_store(struct imap_cmd *cmd)
 	remove = args[1].str[0] == '-';
 	/* RFC 9051 9: store-att-flags takes a flag-list or flags with no
 	 * parentheses */
-	if (cmd->n_args == 3 && args[2].type == IMAP_ARG_LIST) {
+	n_flags = cmd->n_args - 2 - (size_t)(args - cmd->args);
+	if (n_flags == 1 && args[2].type == IMAP_ARG_LIST) {
 		flags = args[2].list;
 		n_flags = args[2].list_count;
 	} else {
 		flags = &args[2];
-		n_flags = cmd->n_args - 2;
 	}
 	if (imap_flag_args_parse(flags, n_flags, false, &job->flags,
 				 &error) < 0) {
@@ -201,7 +302,7 @@ imap_cmd_store(struct imap_cmd *cmd)
 					   s->set->keywords_max);
 		}
 	}
-	if (imap_session_seqset(s, &args[0], cmd->uid, &idx, &n,
+	if (imap_session_seqset(s, &cmd->args[0], cmd->uid, &idx, &n,
 				&error) < 0) {
 		store_job_free(job);
 		return imap_cmd_bad(cmd, "%s", error);

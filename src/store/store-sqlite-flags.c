@@ -308,6 +308,9 @@ flags_result_reset(struct flags_ctx *c)
 	if (c->states)
 		c->res->msgs = xcalloc(c->count > 0 ? c->count : 1,
 				       sizeof(*c->res->msgs));
+	if (c->ch->if_unchanged)
+		c->res->modified = xcalloc(c->count > 0 ? c->count : 1,
+					   sizeof(*c->res->modified));
 }
 
 /* The change's keywords in the mailbox's spelling: those to add are
@@ -412,6 +415,10 @@ flags_one(sqlite3 *db, struct flags_ctx *c, uint32_t uid, int64_t account,
 		return STORE_OK;
 	if (rc != SQLITE_ROW)
 		return sqlite_fail(db, "flag update", error_r);
+	if (ch->if_unchanged && (uint64_t)modseq > ch->unchanged_since) {
+		c->res->modified[c->res->n_modified++] = uid;
+		return STORE_OK;
+	}
 
 	new_flags = ch->replace ? (int64_t)ch->add :
 		    (flags | (int64_t)ch->add) & ~(int64_t)ch->remove;

@@ -970,6 +970,7 @@ void
 store_flags_result_deinit(struct store_flags_result *res)
 {
 	free(res->msgs);
+	free(res->modified);
 	store_keywords_deinit(&res->kw);
 	memset(res, 0, sizeof(*res));
 }

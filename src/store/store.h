@@ -672,6 +672,12 @@ struct store_flags_change {
 	/* Most keywords the mailbox may know after the change (0: no
 	 * limit): a change that would add one past it is refused. */
 	size_t keywords_max;
+	/* IMAP STORE (UNCHANGEDSINCE n), RFC 7162 3.1.3: a message whose
+	 * modseq is above unchanged_since when the write runs (in the same
+	 * transaction, so no other session slips in between) is left as it
+	 * is and its UID goes to the result's modified list. */
+	bool if_unchanged;
+	uint64_t unchanged_since;
 };
 
 /* The state of one message after a change. */
@@ -684,9 +690,14 @@ struct store_flags_msg {
 };
 
 struct store_flags_result {
-	/* Every given UID that exists, in the order given. */
+	/* Every given UID that exists, in the order given, but for those
+	 * in modified. */
 	struct store_flags_msg *msgs;
 	size_t count;
+	/* The UIDs that failed the change's if_unchanged test, in the
+	 * order given (NULL when none). */
+	uint32_t *modified;
+	size_t n_modified;
 	/* The mailbox's keywords after the change and msgs' indexes. */
 	struct store_keywords kw;
 	size_t changed;		/* messages changed */

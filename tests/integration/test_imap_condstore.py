@@ -2,8 +2,8 @@
 ENABLE CONDSTORE, SEARCH MODSEQ, SELECT/EXAMINE [HIGHESTMODSEQ n] and SELECT
 (CONDSTORE), the FETCH MODSEQ item and the (CHANGEDSINCE n) modifier,
 MODSEQ with the FETCH responses of STORE and of other sessions' flag
-changes once CONDSTORE is on. Not advertised yet (STORE UNCHANGEDSINCE
-and QRESYNC are not built)."""
+changes once CONDSTORE is on, STORE (UNCHANGEDSINCE n) with [MODIFIED].
+Not advertised yet (QRESYNC is not built)."""
 import re
 
 from imap_util import Raw, login, make_msg, ok, server
@@ -145,3 +145,82 @@ def test_search_modseq(herald_factory):
         lines = r.cmd("x", bad)
         assert lines[-1].startswith("x BAD"), (bad, lines)
     r.close()
+
+
+def test_store_unchangedsince(herald_factory):
+    h, r = start(herald_factory)
+    top = hms(r.cmd("s", "SELECT INBOX"))
+    # another session changes message 1 after this one read top
+    c = login(h)
+    ok(c.select("INBOX"))
+    ok(c.store("1", "+FLAGS", "(\\Answered)"))
+    c.logout()
+    lines = r.cmd("w", f"STORE 1:3 (UNCHANGEDSINCE {top}) +FLAGS "
+                       f"(\\Flagged)")
+    assert lines[-1] == ("w OK [MODIFIED 1] Conditional STORE failed "
+                         "for some messages"), lines
+    fl = [x for x in lines if re.match(r"\* [23] FETCH", x)]
+    assert len(fl) == 2, lines
+    for x in fl:
+        assert re.match(r"\* [23] FETCH \(FLAGS \(\\Flagged\) "
+                        r"MODSEQ \(\d+\)\)$", x), lines
+    # message 1 kept its flags: only \Answered
+    lines = r.cmd("f", "FETCH 1 (FLAGS)")
+    assert re.match(r"\* 1 FETCH \(FLAGS \(\\Answered\)[ )]", lines[0]), lines
+    # UNCHANGEDSINCE 0 fails for every message; UID STORE names UIDs
+    lines = r.cmd("z", "UID STORE 4,5 (UNCHANGEDSINCE 0) +FLAGS (\\Seen)")
+    assert lines == ["z OK [MODIFIED 4:5] Conditional UID STORE failed "
+                     "for some messages"], lines
+    lines = r.cmd("g", "FETCH 4:5 (FLAGS)")
+    assert all("\\Seen" not in x for x in lines), lines
+    # .SILENT in a CONDSTORE session: no FLAGS, but the new MODSEQ
+    lines = r.cmd("q", f"UID STORE 4 (UNCHANGEDSINCE {top}) +FLAGS.SILENT "
+                       f"(\\Seen)")
+    assert re.match(r"\* 4 FETCH \(UID 4 MODSEQ \(\d+\)\)$", lines[0]), lines
+    assert lines[-1] == "q OK UID STORE completed", lines
+    for bad in ("STORE 1 (UNCHANGEDSINCE) +FLAGS (\\Seen)",
+                "STORE 1 (UNCHANGEDSINCE x) +FLAGS (\\Seen)",
+                "STORE 1 () +FLAGS (\\Seen)",
+                "STORE 1 (FOO 1) +FLAGS (\\Seen)",
+                "STORE 1 (UNCHANGEDSINCE 1 UNCHANGEDSINCE 2) +FLAGS x",
+                "STORE 1 (UNCHANGEDSINCE 1) +FLAGS",
+                "STORE 1 (UNCHANGEDSINCE 99999999999999999999) FLAGS x"):
+        lines = r.cmd("x", bad)
+        assert lines[-1].startswith("x BAD"), (bad, lines)
+    r.close()
+
+
+def test_store_unchangedsince_race(herald_factory):
+    """Two sessions store on one message with the same UNCHANGEDSINCE at
+    once, many times: the store checks in its write, so exactly one wins
+    each round."""
+    import threading
+    h, a = start(herald_factory, 1)
+    b = Raw(h)
+    b.login()
+    a.cmd("s", "SELECT INBOX")
+    b.cmd("s", "SELECT INBOX")
+    for rnd in range(10):
+        top = hms(a.cmd("s", "SELECT INBOX"))
+        b.cmd("s", "SELECT INBOX")
+        out = {}
+        kw = [f"$a{rnd}", f"$b{rnd}"]
+
+        def go(name, r, k):
+            out[name] = r.cmd("w", f"UID STORE 1 (UNCHANGEDSINCE {top}) "
+                                   f"+FLAGS ({k})")[-1]
+        ts = [threading.Thread(target=go, args=("a", a, kw[0])),
+              threading.Thread(target=go, args=("b", b, kw[1]))]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        won = [n for n, v in out.items() if v == "w OK UID STORE completed"]
+        lost = [n for n, v in out.items() if v.startswith("w OK [MODIFIED 1]")]
+        assert len(won) == 1 and len(lost) == 1, out
+        flags = a.cmd("f", "UID FETCH 1 (FLAGS)")[0]
+        k_won = kw[0] if won == ["a"] else kw[1]
+        k_lost = kw[1] if won == ["a"] else kw[0]
+        assert k_won in flags and k_lost not in flags, (out, flags)
+    a.close()
+    b.close()

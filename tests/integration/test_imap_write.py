@@ -126,8 +126,9 @@ def test_store_refused(herald_factory):
     for bad in ("STORE 1 +FLAGS (\\Bogus)", "STORE 1 +FLAGS (\\Recent)",
                 "STORE 1 FLAGS.LOUD (\\Seen)", "STORE 1 +FLAGS",
                 "STORE 1 +FLAGS (a%b)", "STORE 3 +FLAGS (\\Seen)",
-                "STORE 0 +FLAGS (\\Seen)", "STORE 1 (UNCHANGEDSINCE 5) "
-                "+FLAGS (\\Seen)"):
+                "STORE 0 +FLAGS (\\Seen)",
+                # (UNCHANGEDSINCE n) works: test_imap_condstore.py
+                "STORE 1 (UNCHANGED 5) +FLAGS (\\Seen)"):
         lines = r.cmd("x", bad)
         assert lines[-1].startswith("x BAD"), (bad, lines)
     lines = r.cmd("a", "STORE 1 +FLAGS (k1 k2 k3)")
