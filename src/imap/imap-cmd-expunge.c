@@ -19,10 +19,14 @@ imap_mailbox_expunge_uids(struct imap_session *s, const uint32_t *uids,
 	struct imap_mailbox *box = s->box;
 	struct buf *out = imap_session_out(s);
 	size_t k = 0, gone = 0;
+	uint32_t *vanished = NULL;
 
 	if (box == NULL || n == 0)
 		return;
 	imap_mailbox_own(box);
+	/* RFC 7162 3.2.10: a QRESYNC session gets one VANISHED instead */
+	if (s->qresync && !silent)
+		vanished = xcalloc(n, sizeof(*vanished));
 	/* One pass over the view: both lists are in UID order. Each
 	 * EXPUNGE renumbers the messages after it at once (RFC 9051
 	 * 7.5.1), so the number sent is the message's index less the
@@ -33,7 +37,9 @@ imap_mailbox_expunge_uids(struct imap_session *s, const uint32_t *uids,
 		while (k < n && uids[k] < m->uid)
 			k++;
 		if (k < n && uids[k] == m->uid) {
-			if (!silent)
+			if (vanished != NULL)
+				vanished[gone] = m->uid;
+			else if (!silent)
 				buf_printf(out, "* %zu EXPUNGE\r\n",
 					   i + 1 - gone);
 			/* one the sync held back is announced here instead */
@@ -47,6 +53,12 @@ imap_mailbox_expunge_uids(struct imap_session *s, const uint32_t *uids,
 			box->msgs[i - gone] = *m;
 	}
 	box->count -= gone;
+	if (vanished != NULL && gone > 0) {
+		buf_puts(out, "* VANISHED ");
+		imap_write_uid_set(out, vanished, gone);
+		buf_puts(out, "\r\n");
+	}
+	free(vanished);
 }
 
 struct expunge_job {

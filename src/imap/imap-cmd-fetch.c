@@ -92,6 +92,16 @@ struct fetch_ctx {
 	struct store_flags_result seen_res;
 	enum store_result seen_r;
 	char *seen_error;
+	/* (CHANGEDSINCE n VANISHED), RFC 7162 3.2.6: the UID set as sent
+	 * and the UIDs in it expunged after n */
+	bool vanished;
+	bool seen_ran;
+	uint64_t changedsince;
+	struct imap_seqset uidset;
+	uint32_t *v_uids;
+	size_t n_v;
+	enum store_result v_r;
+	char *v_error;
 
 	bool ids_read;		/* needs_ids: msgs' ids are in */
 	/* production, on the pool */
@@ -147,6 +157,9 @@ fetch_ctx_free(void *p)
 	free(c->seen_uids);
 	store_flags_result_deinit(&c->seen_res);
 	free(c->seen_error);
+	imap_seqset_deinit(&c->uidset);
+	free(c->v_uids);
+	free(c->v_error);
 	mime_cache_free(&c->cache);
 	if (c->fd >= 0)
 		close(c->fd);
@@ -962,7 +975,8 @@ seen_done(struct imap_cmd *cmd)
  * 3.1.4.1, with n a mod-sequence-value (not 0). Returns 0, or -1 with a
  * static *error_r. */
 static int
-fetch_modifiers(const struct imap_arg *list, uint64_t *changedsince_r,
+fetch_modifiers(const struct imap_arg *list, bool qresync, bool uid,
+		uint64_t *changedsince_r, bool *vanished_r,
 		const char **error_r)
 {
 	if (list->list_count == 0) {
@@ -985,11 +999,83 @@ fetch_modifiers(const struct imap_arg *list, uint64_t *changedsince_r,
 			i++;
 			continue;
 		}
+		if (imap_arg_atom_equals(a, "VANISHED") && qresync && uid &&
+		    !*vanished_r) {
+			*vanished_r = true;
+			continue;
+		}
 		*error_r = imap_arg_atom_equals(a, "VANISHED") ?
-			"VANISHED needs QRESYNC" : "Unknown FETCH modifier";
+			"VANISHED needs QRESYNC and UID FETCH" :
+			"Unknown FETCH modifier";
+		return -1;
+	}
+	if (*vanished_r && *changedsince_r == 0) {
+		*error_r = "VANISHED needs CHANGEDSINCE";
 		return -1;
 	}
 	return 0;
+}
+
+/* The UIDs of the set expunged after changedsince (the store's change
+ * log) that the view does not hold: a UID still in the view is the
+ * sync's to announce. */
+static void
+vanished_work(void *p)
+{
+	struct fetch_ctx *c = p;
+	struct store_mailbox_delta d;
+	const char *error = NULL;
+
+	memset(&d, 0, sizeof(d));
+	c->v_r = store_mailbox_delta(c->store, c->mailbox_id,
+				     c->changedsince, UINT32_MAX, &d, &error);
+	if (c->v_r != STORE_OK) {
+		c->v_error = xstrdup(error != NULL ? error :
+				     store_result_str(c->v_r));
+		return;
+	}
+	c->v_uids = xcalloc(d.n_expunged + 1, sizeof(*c->v_uids));
+	for (size_t i = 0; i < d.n_expunged; i++) {
+		for (size_t k = 0; k < c->uidset.count; k++) {
+			uint32_t lo, hi;
+
+			imap_seq_range_bounds(&c->uidset.ranges[k],
+					      UINT32_MAX, &lo, &hi);
+			if (d.expunged[i] >= lo && d.expunged[i] <= hi) {
+				c->v_uids[c->n_v++] = d.expunged[i];
+				break;
+			}
+		}
+	}
+	store_mailbox_delta_free(&d);
+}
+
+static enum imap_cmd_result fetch_continue(struct imap_cmd *cmd,
+					   struct fetch_ctx *c);
+
+static void
+vanished_done(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->s;
+	struct fetch_ctx *c = cmd->ctx;
+	struct buf *out = imap_session_out(s);
+	size_t k = 0;
+
+	if (c->v_r != STORE_OK) {
+		(void)imap_cmd_store_error(cmd, c->v_r, c->v_error);
+		return;
+	}
+	for (size_t i = 0; i < c->n_v; i++)
+		if (imap_mailbox_find_uid(s->box, c->v_uids[i]) < 0)
+			c->v_uids[k++] = c->v_uids[i];
+	/* RFC 7162 3.2.6: before the FETCHes */
+	if (k > 0) {
+		buf_puts(out, "* VANISHED (EARLIER) ");
+		imap_write_uid_set(out, c->v_uids, k);
+		buf_puts(out, "\r\n");
+	}
+	c->vanished = false;
+	(void)fetch_continue(cmd, c);
 }
 
 enum imap_cmd_result
@@ -1000,17 +1086,33 @@ imap_cmd_fetch(struct imap_cmd *cmd)
 	struct fetch_ctx *c;
 	const char *error = NULL;
 	uint64_t changedsince = 0;
+	bool vanished = false;
 	size_t n, n_items;
 
 	if (cmd->n_args < 2)
 		return imap_cmd_bad(cmd, "FETCH needs a sequence set and items");
 	n_items = cmd->n_args - 1;
 	if (cmd->n_args == 3 && cmd->args[2].type == IMAP_ARG_LIST) {
-		if (fetch_modifiers(&cmd->args[2], &changedsince, &error) < 0)
+		if (fetch_modifiers(&cmd->args[2], s->qresync, cmd->uid,
+				    &changedsince, &vanished, &error) < 0)
 			return imap_cmd_bad(cmd, "%s", error);
 		n_items--;
 	}
 	c = xcalloc(1, sizeof(*c));
+	if (vanished) {
+		const struct imap_arg *a = &cmd->args[0];
+
+		if (a->type != IMAP_ARG_ATOM ||
+		    imap_seqset_parse(a->str, a->len,
+				      IMAP_SEQSET_RANGES_DEFAULT, &c->uidset,
+				      &error) < 0 || c->uidset.saved) {
+			imap_seqset_deinit(&c->uidset);
+			free(c);
+			return imap_cmd_bad(cmd, "VANISHED needs a UID set");
+		}
+		c->vanished = true;
+		c->changedsince = changedsince;
+	}
 	c->fd = -1;
 	buf_init(&c->out);
 	buf_init(&c->tmp);
@@ -1089,9 +1191,21 @@ imap_cmd_fetch(struct imap_cmd *cmd)
 			c->seen_uids[c->n_seen++] = v->uid;
 		}
 	}
-	if (c->n_seen > 0)
+	return fetch_continue(cmd, c);
+}
+
+/* The steps that need the pool before the output: VANISHED, \Seen. */
+static enum imap_cmd_result
+fetch_continue(struct imap_cmd *cmd, struct fetch_ctx *c)
+{
+	if (c->vanished)
+		return imap_cmd_run_blocking(cmd, vanished_work, vanished_done,
+					     c, fetch_ctx_free);
+	if (c->n_seen > 0 && c->seen_uids != NULL && !c->seen_ran) {
+		c->seen_ran = true;
 		return imap_cmd_run_blocking(cmd, seen_work, seen_done, c,
 					     fetch_ctx_free);
+	}
 	cmd->ctx = c;
 	cmd->ctx_free = fetch_ctx_free;
 	fetch_begin_output(cmd, c);

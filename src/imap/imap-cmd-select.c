@@ -2,7 +2,10 @@
 /*
  * SELECT and EXAMINE (RFC 9051 6.3.2-3) build the session's view of a
  * mailbox on the pool (from the worker's view cache, imap-view-cache.c);
- * UNSELECT (RFC 3691) leaves it without expunging.
+ * UNSELECT (RFC 3691) leaves it without expunging. SELECT (QRESYNC
+ * (uidvalidity modseq [known-uids [seq-match]])) (RFC 7162 3.2.5) adds
+ * VANISHED (EARLIER) from the store's change log and a FETCH for every
+ * message changed since.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +23,98 @@ struct select_job {
 	bool readonly;
 	size_t cache_max;	/* [imap] view_cache_messages */
 	struct imap_mailbox *box;
+	/* (QRESYNC ...): known is the known-uids as sorted, merged
+	 * [lo, hi] pairs (none given: every UID) */
+	bool qresync;
+	uint32_t q_uidvalidity;
+	uint64_t q_modseq;
+	uint32_t *known;
+	size_t n_known;
+	uint32_t *vanished;	/* out: expunged since, known, not in view */
+	size_t n_vanished;
 	enum store_result result;
 	char error[200];
 };
+
+static bool
+known_has(const struct select_job *job, uint32_t uid)
+{
+	size_t lo = 0, hi = job->n_known;
+
+	if (job->known == NULL)
+		return true;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (job->known[2 * mid + 1] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < job->n_known && job->known[2 * lo] <= uid;
+}
+
+static int
+cmp_pair(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The known-uids set as sorted, merged pairs. */
+static void
+known_set(struct select_job *job, const struct imap_seqset *set)
+{
+	size_t n = 0;
+
+	job->known = xcalloc(set->count * 2 + 2, sizeof(*job->known));
+	for (size_t i = 0; i < set->count; i++)
+		imap_seq_range_bounds(&set->ranges[i], UINT32_MAX,
+				      &job->known[2 * i],
+				      &job->known[2 * i + 1]);
+	qsort(job->known, set->count, 2 * sizeof(*job->known), cmp_pair);
+	for (size_t i = 0; i < set->count; i++) {
+		uint32_t lo = job->known[2 * i], hi = job->known[2 * i + 1];
+		uint32_t *prev_hi = n > 0 ? &job->known[2 * n - 1] : NULL;
+
+		if (prev_hi != NULL &&
+		    (*prev_hi == UINT32_MAX || lo <= *prev_hi + 1)) {
+			if (hi > *prev_hi)
+				*prev_hi = hi;
+			continue;
+		}
+		job->known[2 * n] = lo;
+		job->known[2 * n + 1] = hi;
+		n++;
+	}
+	job->n_known = n;
+}
+
+/* On the pool, after the view: the UIDs expunged since the client's
+ * modseq that it knows and the view does not hold (one expunged after
+ * the view was read is announced by the next sync instead). */
+static void
+select_vanished(struct select_job *job, struct imap_mailbox *box)
+{
+	struct store_mailbox_delta d;
+	const char *error = NULL;
+
+	memset(&d, 0, sizeof(d));
+	job->result = store_mailbox_delta(job->store, box->id, job->q_modseq,
+					  UINT32_MAX, &d, &error);
+	if (job->result != STORE_OK) {
+		/* the SELECT fails as a store failure would */
+		imap_copy_error(job->error, sizeof(job->error), error);
+		return;
+	}
+	job->vanished = xcalloc(d.n_expunged + 1, sizeof(*job->vanished));
+	for (size_t i = 0; i < d.n_expunged; i++)
+		if (known_has(job, d.expunged[i]) &&
+		    imap_mailbox_find_uid(box, d.expunged[i]) < 0)
+			job->vanished[job->n_vanished++] = d.expunged[i];
+	store_mailbox_delta_free(&d);
+}
 
 static void
 select_job_free(void *ctx)
@@ -30,6 +122,8 @@ select_job_free(void *ctx)
 	struct select_job *job = ctx;
 
 	imap_mailbox_free(&job->box);
+	free(job->known);
+	free(job->vanished);
 	free(job->name);
 	free(job);
 }
@@ -71,6 +165,35 @@ select_work(void *ctx)
 	box->readonly = job->readonly;
 	store_mailbox_free(&mb);
 	job->box = box;
+	/* RFC 7162 3.2.5.1: nothing more when UIDVALIDITY changed */
+	if (job->qresync && job->q_uidvalidity == box->uidvalidity)
+		select_vanished(job, box);
+}
+
+/* RFC 7162 3.2.5.1: what changed since the client's modseq. */
+static void
+select_qresync_write(struct imap_session *s, struct select_job *job)
+{
+	struct imap_mailbox *box = s->box;
+	struct buf *out = &s->out;
+
+	if (!job->qresync || job->q_uidvalidity != box->uidvalidity)
+		return;
+	if (job->n_vanished > 0) {
+		buf_puts(out, "* VANISHED (EARLIER) ");
+		imap_write_uid_set(out, job->vanished, job->n_vanished);
+		buf_puts(out, "\r\n");
+	}
+	for (size_t i = 0; i < box->count; i++) {
+		struct imap_msg *m = &box->msgs[i];
+
+		if (m->modseq <= job->q_modseq || !known_has(job, m->uid))
+			continue;
+		buf_printf(out, "* %zu FETCH (UID %u FLAGS ", i + 1, m->uid);
+		imap_msg_write_flags(s, box, m, out);
+		buf_printf(out, " MODSEQ (%llu))\r\n",
+			   (unsigned long long)m->modseq);
+	}
 }
 
 static void
@@ -136,8 +259,96 @@ select_done(struct imap_cmd *cmd)
 			buf_puts(out, "INBOX");
 		buf_puts(out, "\r\n");
 	}
+	select_qresync_write(s, job);
 	(void)imap_cmd_ok(cmd, box->readonly ? "[READ-ONLY] EXAMINE completed" :
 			  "[READ-WRITE] SELECT completed");
+}
+
+/* (QRESYNC (uidvalidity modseq [known-uids [(seqs uids)]])), RFC 7162
+ * 3.2.5; the sequence match data is checked and not used: the change log
+ * keeps every expunge, so it could only narrow what it tells. */
+static int
+select_qresync(const struct imap_arg *p, struct select_job *job,
+	       const char **error_r)
+{
+	const struct imap_arg *l = p->list;
+	struct imap_seqset set;
+	uint64_t v;
+
+	*error_r = "QRESYNC takes (uidvalidity modseq [known-uids "
+		   "[(sequences uids)]])";
+	if (p->type != IMAP_ARG_LIST || p->list_count < 2 ||
+	    p->list_count > 4 || !imap_arg_get_number64(&l[0], &v) ||
+	    v == 0 || v > UINT32_MAX ||
+	    !imap_arg_get_number64(&l[1], &job->q_modseq) ||
+	    job->q_modseq == 0 || job->q_modseq > INT64_MAX)
+		return -1;
+	job->q_uidvalidity = (uint32_t)v;
+	memset(&set, 0, sizeof(set));
+	if (p->list_count >= 3) {
+		if (l[2].type != IMAP_ARG_ATOM ||
+		    imap_seqset_parse(l[2].str, l[2].len,
+				      IMAP_SEQSET_RANGES_DEFAULT, &set,
+				      error_r) < 0)
+			return -1;
+		if (set.saved) {
+			imap_seqset_deinit(&set);
+			return -1;
+		}
+		known_set(job, &set);
+		imap_seqset_deinit(&set);
+	}
+	if (p->list_count == 4) {
+		const struct imap_arg *m = &l[3];
+
+		if (m->type != IMAP_ARG_LIST || m->list_count != 2)
+			return -1;
+		for (size_t i = 0; i < 2; i++) {
+			if (m->list[i].type != IMAP_ARG_ATOM ||
+			    imap_seqset_parse(m->list[i].str, m->list[i].len,
+					      IMAP_SEQSET_RANGES_DEFAULT,
+					      &set, error_r) < 0)
+				return -1;
+			imap_seqset_deinit(&set);
+		}
+	}
+	job->qresync = true;
+	return 0;
+}
+
+/* SELECT's parameters: (CONDSTORE) RFC 7162 3.1.8, (QRESYNC (...))
+ * 3.2.5, which needs ENABLE QRESYNC first. */
+static int
+select_params(struct imap_session *s, const struct imap_arg *p,
+	      struct select_job *job, const char **error_r)
+{
+	bool condstore = false;
+
+	*error_r = "Unknown SELECT parameter";
+	if (p->type != IMAP_ARG_LIST || p->list_count == 0)
+		return -1;
+	for (size_t i = 0; i < p->list_count; i++) {
+		const struct imap_arg *a = &p->list[i];
+
+		if (imap_arg_atom_equals(a, "CONDSTORE") && !condstore) {
+			condstore = true;
+			continue;
+		}
+		if (imap_arg_atom_equals(a, "QRESYNC") && !job->qresync &&
+		    i + 1 < p->list_count) {
+			if (!s->qresync) {
+				*error_r = "QRESYNC needs ENABLE QRESYNC";
+				return -1;
+			}
+			if (select_qresync(&p->list[++i], job, error_r) < 0)
+				return -1;
+			continue;
+		}
+		return -1;
+	}
+	if (condstore)
+		s->condstore = true;
+	return 0;
 }
 
 static enum imap_cmd_result
@@ -148,31 +359,31 @@ select_common(struct imap_cmd *cmd, bool readonly)
 	const char *error;
 	char *name;
 
+	job = xcalloc(1, sizeof(*job));
 	if (cmd->n_args == 2) {
-		/* RFC 7162 3.1.8: (CONDSTORE) */
-		const struct imap_arg *p = &cmd->args[1];
-
-		if (p->type != IMAP_ARG_LIST || p->list_count != 1 ||
-		    !imap_arg_atom_equals(&p->list[0], "CONDSTORE"))
-			return imap_cmd_bad(cmd, "Unknown %s parameter",
-					    cmd->name);
-		s->condstore = true;
+		if (select_params(s, &cmd->args[1], job, &error) < 0) {
+			select_job_free(job);
+			return imap_cmd_bad(cmd, "%s", error);
+		}
 	} else if (cmd->n_args != 1) {
+		select_job_free(job);
 		return imap_cmd_bad(cmd, "%s takes one mailbox name",
 				    cmd->name);
 	}
-	if (imap_mailbox_arg(s, &cmd->args[0], &name, &error) < 0)
+	if (imap_mailbox_arg(s, &cmd->args[0], &name, &error) < 0) {
+		select_job_free(job);
 		return imap_cmd_bad(cmd, "%s", error);
+	}
 	/* RFC 9051 6.3.2: a SELECT first closes the selected mailbox
 	 * (without expunging), even if the new one fails; rev2 says so
 	 * with the CLOSED code */
 	if (s->box != NULL) {
 		imap_session_unselect(s);
-		if (s->rev2)
+		/* and so does QRESYNC (RFC 7162 3.2.11) */
+		if (s->rev2 || s->qresync)
 			buf_puts(&s->out, "* OK [CLOSED] Previous mailbox "
 				 "closed\r\n");
 	}
-	job = xcalloc(1, sizeof(*job));
 	job->store = s->store;
 	job->account_id = s->account_id;
 	job->name = name;

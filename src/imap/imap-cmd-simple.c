@@ -130,6 +130,12 @@ imap_cmd_enable(struct imap_cmd *cmd)
 			   !s->condstore) {
 			s->condstore = true;
 			buf_puts(&enabled, " CONDSTORE");
+		} else if (imap_arg_atom_equals(a, "QRESYNC") &&
+			   !s->qresync) {
+			/* RFC 7162 3.2.3: it implies CONDSTORE */
+			s->qresync = true;
+			s->condstore = true;
+			buf_puts(&enabled, " QRESYNC");
 		}
 	}
 	buf_printf(&s->out, "* ENABLED%s\r\n", enabled.data);

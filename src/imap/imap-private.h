@@ -351,6 +351,9 @@ struct imap_session {
 	/* CONDSTORE (RFC 7162 3.1): ENABLEd, or turned on by a command
 	 * that uses it; MODSEQ then goes out with every FETCH of flags */
 	bool condstore;
+	/* ENABLE QRESYNC (RFC 7162 3.2.3; implies condstore): VANISHED
+	 * instead of EXPUNGE, SELECT (QRESYNC ...), FETCH (VANISHED) */
+	bool qresync;
 
 	/* after login */
 	int64_t account_id;

@@ -4,7 +4,8 @@
  * brought into the selected mailbox's view: the store's change counter
  * says when to look, store_mailbox_delta says what changed since the
  * view's modseq, and this writes FLAGS (a new keyword), EXPUNGE (only when
- * the command allows it, RFC 9051 7.5.1), EXISTS and FETCH FLAGS.
+ * the command allows it, RFC 9051 7.5.1; VANISHED in a QRESYNC session),
+ * EXISTS and FETCH FLAGS.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,9 +93,25 @@ write_expunges(struct imap_session *s)
 	if (box->n_expunged == 0)
 		return;
 	imap_mailbox_own(box);
-	for (size_t i = box->count; i > 0; i--)
-		if (box->msgs[i - 1].expunged)
-			buf_printf(out, "* %zu EXPUNGE\r\n", i);
+	if (s->qresync) {
+		/* RFC 7162 3.2.10: VANISHED instead, by UID */
+		uint32_t *uids = xcalloc(box->n_expunged, sizeof(*uids));
+		size_t n = 0;
+
+		for (size_t i = 0; i < box->count && n < box->n_expunged; i++)
+			if (box->msgs[i].expunged)
+				uids[n++] = box->msgs[i].uid;
+		if (n > 0) {
+			buf_puts(out, "* VANISHED ");
+			imap_write_uid_set(out, uids, n);
+			buf_puts(out, "\r\n");
+		}
+		free(uids);
+	} else {
+		for (size_t i = box->count; i > 0; i--)
+			if (box->msgs[i - 1].expunged)
+				buf_printf(out, "* %zu EXPUNGE\r\n", i);
+	}
 	for (size_t i = 0; i < box->count; i++) {
 		if (box->msgs[i].expunged) {
 			free(box->msgs[i].keywords);

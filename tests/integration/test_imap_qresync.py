@@ -1,0 +1,185 @@
+"""IMAP QRESYNC (RFC 7162 3.2, issue 13 item 1): ENABLE QRESYNC, SELECT
+(QRESYNC (uidvalidity modseq known-uids)) with VANISHED (EARLIER) and the
+FETCH of what changed, VANISHED instead of EXPUNGE once enabled, and
+[CLOSED]. Not advertised yet."""
+import re
+
+from imap_util import Raw, deliver_many, login, make_msg, ok, server
+
+
+def select_codes(lines):
+    out = {}
+    for line in lines:
+        m = re.match(r"\* OK \[(UIDVALIDITY|HIGHESTMODSEQ) (\d+)\]", line)
+        if m:
+            out[m.group(1)] = int(m.group(2))
+    return out
+
+
+def test_done_when_resync_1000(herald_factory):
+    """The issue's done-when: A caches 1,000 messages; B flags 10 and
+    expunges 5; A's SELECT (QRESYNC ...) gets exactly those 10 FETCH and
+    one VANISHED (EARLIER) for the 5, nothing more."""
+    h = server(herald_factory, listeners=("imap", "smtp"))
+    deliver_many(h, [make_msg(i) for i in range(1, 1001)])
+    a = login(h)
+    typ, _ = a.select("INBOX")
+    assert typ == "OK"
+    uidvalidity = int(a.untagged_responses["UIDVALIDITY"][-1])
+    modseq = int(a.untagged_responses["HIGHESTMODSEQ"][-1])
+    typ, data = a.uid("SEARCH", "ALL")
+    uids = [int(x) for x in data[0].split()]
+    assert len(uids) == 1000
+    a.logout()
+
+    flagged = uids[100:110]
+    gone = uids[500:505]
+    b = login(h)
+    ok(b.select("INBOX"))
+    ok(b.uid("STORE", ",".join(map(str, flagged)), "+FLAGS", "(\\Flagged)"))
+    ok(b.uid("STORE", ",".join(map(str, gone)), "+FLAGS", "(\\Deleted)"))
+    ok(b.expunge())
+    b.logout()
+
+    a = login(h)
+    typ, data = a._simple_command("ENABLE", "QRESYNC")
+    assert typ == "OK"
+    assert a.untagged_responses.pop("ENABLED") == [b"QRESYNC"]
+    a.untagged_responses = {}
+    typ, data = a._simple_command(
+        "SELECT", "INBOX",
+        f"(QRESYNC ({uidvalidity} {modseq} {uids[0]}:{uids[-1]}))")
+    assert typ == "OK", data
+    got = a.untagged_responses
+    # imaplib files the response codes of the OKs under their names
+    assert set(got) <= {"FLAGS", "EXISTS", "RECENT", "OK", "LIST",
+                        "VANISHED", "FETCH", "READ-WRITE", "UIDVALIDITY",
+                        "UIDNEXT", "HIGHESTMODSEQ", "MAILBOXID",
+                        "PERMANENTFLAGS", "UNSEEN"}, got
+    assert got["EXISTS"] == [b"995"], got
+    assert got["VANISHED"] == [b"(EARLIER) " + f"{gone[0]}:{gone[-1]}"
+                               .encode()], got["VANISHED"]
+    fetches = got["FETCH"]
+    assert len(fetches) == 10, fetches
+    seen = []
+    for f in fetches:
+        m = re.match(rb"(\d+) \(UID (\d+) FLAGS \(\\Flagged\) "
+                     rb"MODSEQ \((\d+)\)\)$", f)
+        assert m, f
+        uid = int(m.group(2))
+        assert int(m.group(1)) == uids.index(uid) + 1  # before the 5 gone
+        assert int(m.group(3)) > modseq
+        seen.append(uid)
+    assert sorted(seen) == flagged
+    # the OK lines are SELECT's own codes, nothing else
+    for line in got["OK"]:
+        assert re.match(rb"\[(UIDVALIDITY|UIDNEXT|HIGHESTMODSEQ|MAILBOXID|"
+                        rb"PERMANENTFLAGS|UNSEEN) ", line), line
+    a.logout()
+
+
+def start(herald_factory, n=6):
+    h = server(herald_factory, listeners=("imap", "smtp"))
+    c = login(h)
+    for i in range(1, n + 1):
+        ok(c.append("INBOX", None, None, make_msg(i)))
+    c.logout()
+    r = Raw(h)
+    r.login()
+    return h, r
+
+
+def test_select_qresync_known_uids_and_uidvalidity(herald_factory):
+    h, r = start(herald_factory)
+    # without ENABLE QRESYNC the parameter is BAD (RFC 7162 3.2.5)
+    lines = r.cmd("x", "SELECT INBOX (QRESYNC (1 1))")
+    assert lines[-1].startswith("x BAD"), lines
+    assert r.cmd("e", "ENABLE QRESYNC")[0] == "* ENABLED QRESYNC"
+    codes = select_codes(r.cmd("s", "SELECT INBOX"))
+    uv, ms = codes["UIDVALIDITY"], codes["HIGHESTMODSEQ"]
+    r.cmd("d", "UID STORE 2,3,5 +FLAGS.SILENT (\\Deleted)")
+    lines = r.cmd("w", "UID STORE 4,6 +FLAGS (\\Seen)")
+    lines = r.cmd("u", "UID EXPUNGE 2,3,5")
+    # VANISHED instead of EXPUNGE
+    assert lines == ["* VANISHED 2:3,5", "u OK UID EXPUNGE completed"], \
+        lines
+    # known-uids 1:4: only 2:3 vanished and 4's FETCH; a SELECT while one
+    # is selected says [CLOSED] first
+    lines = r.cmd("q", f"SELECT INBOX (QRESYNC ({uv} {ms} 1:4))")
+    assert lines[0] == "* OK [CLOSED] Previous mailbox closed", lines
+    extra = [x for x in lines if re.match(r"\* (VANISHED|\d+ FETCH)", x)]
+    assert extra[0] == "* VANISHED (EARLIER) 2:3", lines
+    assert len(extra) == 2, lines
+    assert re.match(r"\* 2 FETCH \(UID 4 FLAGS \(\\Seen\) MODSEQ \(\d+\)\)$",
+                    extra[1]), lines
+    # with the seq-match data and no known-uids limit: 4 and 6, 2:3,5
+    lines = r.cmd("q", f"EXAMINE INBOX (QRESYNC ({uv} {ms} 1:* "
+                       f"(1:3 1,4,6)))")
+    extra = [x for x in lines if re.match(r"\* (VANISHED|\d+ FETCH)", x)]
+    assert extra[0] == "* VANISHED (EARLIER) 2:3,5", lines
+    assert [re.match(r"\* \d+ FETCH \(UID (\d+)", x).group(1)
+            for x in extra[1:]] == ["4", "6"], lines
+    # another UIDVALIDITY: nothing extra
+    lines = r.cmd("v", f"SELECT INBOX (QRESYNC ({uv + 1} {ms}))")
+    assert lines[-1].startswith("v OK"), lines
+    assert not [x for x in lines if re.match(r"\* (VANISHED|\d+ FETCH)",
+                                              x)], lines
+    for bad in ("SELECT INBOX (QRESYNC)", "SELECT INBOX (QRESYNC ())",
+                "SELECT INBOX (QRESYNC (1))", "SELECT INBOX (QRESYNC (0 1))",
+                "SELECT INBOX (QRESYNC (1 0))",
+                "SELECT INBOX (QRESYNC (1 1 x))",
+                "SELECT INBOX (QRESYNC (1 1 1:2 (1)))",
+                "SELECT INBOX (QRESYNC (1 1 1:2 (1 1) 3))",
+                "SELECT INBOX (QRESYNC (1 1) QRESYNC (1 1))"):
+        lines = r.cmd("x", bad)
+        assert lines[-1].startswith("x BAD"), (bad, lines)
+    r.close()
+
+
+def test_vanished_from_other_sessions_and_move(herald_factory):
+    h, r = start(herald_factory)
+    r.cmd("e", "ENABLE QRESYNC")
+    r.cmd("s", "SELECT INBOX")
+    c = login(h)
+    ok(c.select("INBOX"))
+    ok(c.store("1,2", "+FLAGS", "(\\Deleted)"))
+    ok(c.expunge())
+    c.logout()
+    lines = r.cmd("n", "NOOP")
+    assert "* VANISHED 1:2" in lines, lines
+    assert not [x for x in lines if "EXPUNGE" in x], lines
+    r.cmd("c", "CREATE Other")
+    lines = r.cmd("m", "UID MOVE 4:5 Other")
+    assert "* VANISHED 4:5" in lines, lines
+    assert not [x for x in lines if "EXPUNGE" in x], lines
+    r.close()
+
+
+def test_uid_fetch_vanished(herald_factory):
+    h, r = start(herald_factory)
+    r.cmd("e", "ENABLE QRESYNC")
+    ms = select_codes(r.cmd("s", "SELECT INBOX"))["HIGHESTMODSEQ"]
+    c = login(h)
+    ok(c.select("INBOX"))
+    ok(c.uid("STORE", "1,3,6", "+FLAGS", "(\\Deleted)"))
+    ok(c.expunge())
+    ok(c.uid("STORE", "4", "+FLAGS", "(\\Seen)"))
+    c.logout()
+    lines = r.cmd("n", "NOOP")
+    assert "* VANISHED 1,3,6" in lines, lines
+    # VANISHED (EARLIER) for the expunged UIDs in the set, then the FETCHes
+    lines = r.cmd("f", f"UID FETCH 2:5 (FLAGS) (CHANGEDSINCE {ms} VANISHED)")
+    assert lines[0] == "* VANISHED (EARLIER) 3", lines
+    assert re.match(r"\* 2 FETCH \(UID 4 FLAGS \(\\Seen\) MODSEQ \(\d+\)\)$",
+                    lines[1]), lines
+    assert lines[2] == "f OK UID FETCH completed", lines
+    lines = r.cmd("g", f"UID FETCH 1:* (FLAGS) (CHANGEDSINCE {ms} VANISHED)")
+    assert lines[0] == "* VANISHED (EARLIER) 1,3,6", lines
+    assert len(lines) == 3, lines
+    for bad in (f"FETCH 1:* (FLAGS) (CHANGEDSINCE {ms} VANISHED)",
+                "UID FETCH 1:* (FLAGS) (VANISHED)",
+                f"UID FETCH 1:* (FLAGS) (CHANGEDSINCE {ms} VANISHED "
+                f"VANISHED)"):
+        lines = r.cmd("x", bad)
+        assert lines[-1].startswith("x BAD"), (bad, lines)
+    r.close()
