@@ -200,7 +200,7 @@ test_bad(void **state)
 {
 	static const char *const bad[] = {
 		"FOO", "(FLAGS FOO)", "()", "(ALL)", "(FLAGS (UID))",
-		"\"FLAGS\"", "FLAGS (CHANGEDSINCE 1)", "MODSEQ",
+		"\"FLAGS\"", "FLAGS (CHANGEDSINCE 1)", "MODSEQ (1)",
 		"BODY[FOO]", "BODY[1.]", "BODY[0]", "BODY[01]", "BODY[1..2]",
 		"BODY[.1]", "BODY[MIME]", "BODY[HEADER.FIELDS ()]",
 		"BODY[HEADER.FIELDS]", "BODY[HEADER.FIELDS (A  B)]",
