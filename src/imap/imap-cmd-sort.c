@@ -36,6 +36,7 @@ struct sort_job {
 	unsigned ret;			/* enum imap_search_return bits */
 	bool has_return;
 	bool uid;
+	bool has_modseq;		/* SEARCH MODSEQ in the criteria */
 	struct imap_search_eval *eval;
 	struct sort_cand *cands;	/* one per message of the view */
 	size_t count;
@@ -212,6 +213,21 @@ write_sorted_set(struct buf *out, const uint32_t *v, size_t n)
 	}
 }
 
+/* The highest modseq of the messages found, from the view. */
+static uint64_t
+sort_top_modseq(const struct imap_session *s, const struct sort_job *job)
+{
+	uint64_t top = 0;
+
+	for (size_t k = 0; k < job->n_msgs; k++) {
+		ssize_t at = imap_mailbox_find_uid(s->box, job->msgs[k].uid);
+
+		if (at >= 0 && s->box->msgs[at].modseq > top)
+			top = s->box->msgs[at].modseq;
+	}
+	return top;
+}
+
 static void
 sort_done(struct imap_cmd *cmd)
 {
@@ -243,6 +259,9 @@ sort_done(struct imap_cmd *cmd)
 		for (size_t k = 0; k < job->n_msgs; k++)
 			buf_printf(out, " %u", cmd->uid ? job->msgs[k].uid :
 				   job->msgs[k].seq);
+		if (job->has_modseq && job->n_msgs > 0)
+			buf_printf(out, " (MODSEQ %llu)",
+				   (unsigned long long)sort_top_modseq(s, job));
 		buf_puts(out, "\r\n");
 	} else {
 		uint32_t *nums = xcalloc(job->n_msgs + 1, sizeof(*nums));
@@ -263,6 +282,9 @@ sort_done(struct imap_cmd *cmd)
 		}
 		if (job->ret & IMAP_SEARCH_RET_COUNT)
 			buf_printf(out, " COUNT %zu", n);
+		if (job->has_modseq && n > 0)
+			buf_printf(out, " MODSEQ %llu",
+				   (unsigned long long)sort_top_modseq(s, job));
 		buf_puts(out, "\r\n");
 		free(nums);
 	}
@@ -374,6 +396,11 @@ sort_start(struct imap_cmd *cmd, struct sort_job *job, size_t i)
 				    "criteria");
 	}
 	job->uid = cmd->uid;
+	/* RFC 7162 3.1.5: SORT's answer gets (MODSEQ n) as SEARCH's does,
+	 * and the criterion turns CONDSTORE on */
+	job->has_modseq = prog.has_modseq;
+	if (prog.has_modseq)
+		s->condstore = true;
 	job->eval = imap_search_eval_new(s, &prog);
 	job->count = box->count;
 	job->cands = xcalloc(box->count + 1, sizeof(*job->cands));

@@ -224,3 +224,22 @@ def test_store_unchangedsince_race(herald_factory):
         assert k_won in flags and k_lost not in flags, (out, flags)
     a.close()
     b.close()
+
+
+def test_sort_modseq(herald_factory):
+    h, r = start(herald_factory)
+    top = hms(r.cmd("s", "SELECT INBOX"))
+    r.cmd("w", "STORE 2,4 +FLAGS (\\Flagged)")
+    new = max(modseqs(r.cmd("m", "UID FETCH 2,4 (MODSEQ)")).values())
+    lines = r.cmd("a", f"SORT (ARRIVAL) UTF-8 MODSEQ {top + 1}")
+    assert lines[0] == f"* SORT 2 4 (MODSEQ {new})", lines
+    lines = r.cmd("b", f"UID SORT RETURN (COUNT) (ARRIVAL) UTF-8 "
+                       f"MODSEQ {top + 1}")
+    assert lines[0] == f'* ESEARCH (TAG "b") UID COUNT 2 MODSEQ {new}', \
+        lines
+    # nothing found, or no MODSEQ criterion: no MODSEQ
+    lines = r.cmd("c", f"SORT (ARRIVAL) UTF-8 MODSEQ {new + 1}")
+    assert lines[0] == "* SORT", lines
+    lines = r.cmd("d", "SORT (ARRIVAL) UTF-8 ALL")
+    assert lines[0] == "* SORT 1 2 3 4 5", lines
+    r.close()
