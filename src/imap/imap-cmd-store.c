@@ -156,6 +156,8 @@ store_done(struct imap_cmd *cmd)
 				   (unsigned long long)msg->modseq);
 		buf_puts(out, ")\r\n");
 	}
+	if (job->res.count > 0)
+		imap_sync_write_held_modseq(s);
 	if (added) {
 		char *fetches = xstrndup(out->data + mark, out->len - mark);
 		size_t len = out->len - mark;

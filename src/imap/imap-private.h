@@ -91,6 +91,9 @@ struct imap_mailbox {
 	uint64_t sync_counter;
 	uint64_t sync_modseq;
 	size_t n_expunged;
+	/* the view's modseq when the first of the held expunges was found:
+	 * below each of their modseqs (imap_sync_write_held_modseq) */
+	uint64_t held_since;
 	/* Non-NULL while msgs and keywords are the worker's shared
 	 * snapshot (imap-view-cache.c), read-only: call
 	 * imap_mailbox_own() before changing either. */
@@ -479,6 +482,11 @@ int imap_session_seqset(struct imap_session *s, const struct imap_arg *arg,
  * reads the changes on the pool, writes EXISTS / EXPUNGE / FETCH FLAGS
  * (EXPUNGE only when allow_expunge, RFC 9051 7.5.1) and then calls
  * then(s) on the loop thread. */
+/* RFC 7162 3.2: while expunges are held back (RFC 9051 7.5.1), a
+ * CONDSTORE session that was just sent MODSEQs gets a HIGHESTMODSEQ below
+ * the held expunges', so a client that caches the highest MODSEQ it saw
+ * does not skip them after a disconnect. */
+void imap_sync_write_held_modseq(struct imap_session *s);
 bool imap_sync_pending(const struct imap_session *s);
 void imap_sync_start(struct imap_session *s, bool allow_expunge,
 		     void (*then)(struct imap_session *s));

@@ -123,6 +123,16 @@ write_expunges(struct imap_session *s)
 	box->n_expunged = 0;
 }
 
+void
+imap_sync_write_held_modseq(struct imap_session *s)
+{
+	if (s->box == NULL || !s->condstore || s->box->n_expunged == 0)
+		return;
+	buf_printf(imap_session_out(s), "* OK [HIGHESTMODSEQ %llu] "
+		   "Expunges pending\r\n",
+		   (unsigned long long)s->box->held_since);
+}
+
 static void
 msg_from_store(struct imap_msg *m, const struct store_message *sm)
 {
@@ -160,6 +170,8 @@ sync_apply(struct imap_session *s, struct sync_job *job)
 		ssize_t k = imap_mailbox_find_uid(box, d->expunged[i]);
 
 		if (k >= 0 && !box->msgs[k].expunged) {
+			if (box->n_expunged == 0)
+				box->held_since = job->since;
 			box->msgs[k].expunged = true;
 			box->n_expunged++;
 		}
@@ -230,6 +242,8 @@ sync_apply(struct imap_session *s, struct sync_job *job)
 				   box->msgs[k].modseq);
 		buf_puts(out, ")\r\n");
 	}
+	if (n_flagged > 0)
+		imap_sync_write_held_modseq(s);
 	free(flagged);
 	box->uidnext = d->uidnext;
 	box->highestmodseq = d->highestmodseq;

@@ -183,3 +183,37 @@ def test_uid_fetch_vanished(herald_factory):
         lines = r.cmd("x", bad)
         assert lines[-1].startswith("x BAD"), (bad, lines)
     r.close()
+
+
+def test_held_vanished_lowers_highestmodseq(herald_factory):
+    """RFC 7162 3.2: an expunge held back during a FETCH by number while
+    a flag change goes out with its MODSEQ: HIGHESTMODSEQ below the
+    expunge's follows, and the VANISHED comes with the next command."""
+    h, r = start(herald_factory)
+    r.cmd("e", "ENABLE QRESYNC")
+    ms = select_codes(r.cmd("s", "SELECT INBOX"))["HIGHESTMODSEQ"]
+    c = login(h)
+    ok(c.select("INBOX"))
+    ok(c.uid("STORE", "1", "+FLAGS", "(\\Deleted)"))
+    ok(c.expunge())
+    ok(c.uid("STORE", "3", "+FLAGS", "(\\Seen)"))
+    c.logout()
+    lines = r.cmd("f", "FETCH 2 (UID)")
+    assert not [x for x in lines if "VANISHED" in x], lines
+    fl = [x for x in lines if re.match(r"\* 3 FETCH \(UID 3 FLAGS", x)]
+    assert fl and "MODSEQ" in fl[0], lines
+    held = [int(m.group(1)) for m in
+            (re.match(r"\* OK \[HIGHESTMODSEQ (\d+)\]", x) for x in lines)
+            if m]
+    assert held and held[-1] <= ms, lines
+    lines = r.cmd("n", "NOOP")
+    assert "* VANISHED 1" in lines, lines
+    # from the lowered mark a reconnect still learns of the expunge
+    r.close()
+    r = Raw(h)
+    r.login()
+    r.cmd("e", "ENABLE QRESYNC")
+    uv = select_codes(r.cmd("s", "EXAMINE INBOX"))["UIDVALIDITY"]
+    lines = r.cmd("q", f"EXAMINE INBOX (QRESYNC ({uv} {held[-1]}))")
+    assert "* VANISHED (EARLIER) 1" in lines, lines
+    r.close()
