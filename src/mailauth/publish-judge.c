@@ -448,35 +448,52 @@ out:
 	free(want_p);
 }
 
+/* The one record of res starting with version, parsed as a tag list
+ * into tags_r (0); or the verdict set on v (-1): a DNS failure, none
+ * (what names the record kind), several (several_msg, after the count),
+ * or text that does not parse. */
+static int
+one_tag_record(const struct dns_result *res, const char *version,
+	       const char *what, const char *several_msg,
+	       struct dkim_tag_list *tags_r, struct publish_verdict *v)
+{
+	const struct dns_txt *rec;
+	const char *err;
+	size_t n;
+
+	if (judge_status(res, what, v))
+		return -1;
+	n = select_records(res, version, &rec);
+	if (n == 0) {
+		set(v, PUBLISH_MISSING, "no TXT record starting with %s",
+		    version);
+		return -1;
+	}
+	if (n > 1) {
+		set(v, PUBLISH_WRONG, "%zu %s", n, several_msg);
+		return -1;
+	}
+	if (dkim_tags_parse(rec->text, rec->text_len, tags_r, &err) < 0) {
+		char *ex = excerpt(rec->text, rec->text_len);
+
+		set(v, PUBLISH_WRONG, "%s does not parse: %s", ex, err);
+		free(ex);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 judge_dmarc(const struct publish_plan *plan, const struct dns_result *res,
 	    struct publish_verdict *v)
 {
 	struct dkim_tag_list tags;
 	const struct dkim_tag *p, *rua, *pct;
-	const struct dns_txt *rec;
-	const char *err;
-	size_t n;
 
-	if (judge_status(res, "no DMARC record", v))
+	if (one_tag_record(res, "v=DMARC1", "no DMARC record",
+			   "DMARC records: receivers use none (RFC 7489 "
+			   "6.6.3); keep one", &tags, v) < 0)
 		return;
-	n = select_records(res, "v=DMARC1", &rec);
-	if (n == 0) {
-		set(v, PUBLISH_MISSING, "no TXT record starting with v=DMARC1");
-		return;
-	}
-	if (n > 1) {
-		set(v, PUBLISH_WRONG, "%zu DMARC records: receivers use none "
-		    "(RFC 7489 6.6.3); keep one", n);
-		return;
-	}
-	if (dkim_tags_parse(rec->text, rec->text_len, &tags, &err) < 0) {
-		char *ex = excerpt(rec->text, rec->text_len);
-
-		set(v, PUBLISH_WRONG, "%s does not parse: %s", ex, err);
-		free(ex);
-		return;
-	}
 	p = dkim_tags_get(&tags, "p");
 	rua = dkim_tags_get(&tags, "rua");
 	pct = dkim_tags_get(&tags, "pct");
@@ -531,29 +548,11 @@ judge_mtasts(const struct publish_plan *plan, const struct dns_result *res,
 {
 	struct dkim_tag_list tags;
 	const struct dkim_tag *id;
-	const struct dns_txt *rec;
-	const char *err;
-	size_t n;
 
-	if (judge_status(res, "no MTA-STS record", v))
+	if (one_tag_record(res, "v=STSv1", "no MTA-STS record",
+			   "MTA-STS records: senders ignore them all "
+			   "(RFC 8461 3.1)", &tags, v) < 0)
 		return;
-	n = select_records(res, "v=STSv1", &rec);
-	if (n == 0) {
-		set(v, PUBLISH_MISSING, "no TXT record starting with v=STSv1");
-		return;
-	}
-	if (n > 1) {
-		set(v, PUBLISH_WRONG, "%zu MTA-STS records: senders ignore them "
-		    "all (RFC 8461 3.1)", n);
-		return;
-	}
-	if (dkim_tags_parse(rec->text, rec->text_len, &tags, &err) < 0) {
-		char *ex = excerpt(rec->text, rec->text_len);
-
-		set(v, PUBLISH_WRONG, "%s does not parse: %s", ex, err);
-		free(ex);
-		return;
-	}
 	id = dkim_tags_get(&tags, "id");
 	if (id == NULL || !is_alnum_id(id->value))
 		set(v, PUBLISH_WRONG, "%s; expected id=%s",
@@ -576,30 +575,11 @@ judge_tlsrpt(const struct publish_plan *plan, const struct dns_result *res,
 {
 	struct dkim_tag_list tags;
 	const struct dkim_tag *rua;
-	const struct dns_txt *rec;
-	const char *err;
-	size_t n;
 
-	if (judge_status(res, "no TLS-RPT record", v))
+	if (one_tag_record(res, "v=TLSRPTv1", "no TLS-RPT record",
+			   "TLS-RPT records: senders ignore them all "
+			   "(RFC 8460 3)", &tags, v) < 0)
 		return;
-	n = select_records(res, "v=TLSRPTv1", &rec);
-	if (n == 0) {
-		set(v, PUBLISH_MISSING, "no TXT record starting with "
-		    "v=TLSRPTv1");
-		return;
-	}
-	if (n > 1) {
-		set(v, PUBLISH_WRONG, "%zu TLS-RPT records: senders ignore them "
-		    "all (RFC 8460 3)", n);
-		return;
-	}
-	if (dkim_tags_parse(rec->text, rec->text_len, &tags, &err) < 0) {
-		char *ex = excerpt(rec->text, rec->text_len);
-
-		set(v, PUBLISH_WRONG, "%s does not parse: %s", ex, err);
-		free(ex);
-		return;
-	}
 	rua = dkim_tags_get(&tags, "rua");
 	if (rua == NULL)
 		set(v, PUBLISH_WRONG, "no rua=; expected rua=mailto:%s",
