@@ -85,6 +85,9 @@ struct fetch_ctx {
 	size_t *idx;
 	uint32_t *seen_before;
 	bool *seen_changed;
+	/* a MODSEQ goes out (asked for, or with a \Seen change): RFC 7162
+	 * 3.2 then wants the held expunges' HIGHESTMODSEQ before the OK */
+	bool modseq_out;
 
 	/* \Seen: the UIDs to mark and the result */
 	uint32_t *seen_uids;
@@ -877,6 +880,10 @@ fetch_done(struct imap_cmd *cmd)
 		return;
 	}
 	if (c->next >= c->count) {
+		if (c->modseq_out) {
+			s->modseq_sent = true;
+			imap_sync_write_held_modseq(s);
+		}
 		(void)imap_cmd_ok(cmd, "%s completed",
 				  cmd->uid ? "UID FETCH" : "FETCH");
 		return;
@@ -913,6 +920,8 @@ fetch_begin_output(struct imap_cmd *cmd, struct fetch_ctx *c)
 		m->modseq = s->box->msgs[c->idx[i]].modseq;
 		m->modseq_extra = s->condstore && !c->plan.has_modseq &&
 				  c->seen_changed[i];
+		if (m->modseq_extra || c->plan.has_modseq)
+			c->modseq_out = true;
 		if (!c->plan.has_flags && !m->flags_extra)
 			continue;
 		buf_reset(&b);

@@ -156,8 +156,10 @@ store_done(struct imap_cmd *cmd)
 				   (unsigned long long)msg->modseq);
 		buf_puts(out, ")\r\n");
 	}
-	if (job->res.count > 0)
+	if (job->res.count > 0 && s->condstore) {
+		s->modseq_sent = true;
 		imap_sync_write_held_modseq(s);
+	}
 	if (added) {
 		char *fetches = xstrndup(out->data + mark, out->len - mark);
 		size_t len = out->len - mark;

@@ -357,6 +357,10 @@ struct imap_session {
 	/* ENABLE QRESYNC (RFC 7162 3.2.3; implies condstore): VANISHED
 	 * instead of EXPUNGE, SELECT (QRESYNC ...), FETCH (VANISHED) */
 	bool qresync;
+	/* the running command sent a MODSEQ (FETCH, STORE): expunges its
+	 * closing sync holds back then need imap_sync_write_held_modseq
+	 * (RFC 7162 3.2); cleared when the command ends */
+	bool modseq_sent;
 
 	/* after login */
 	int64_t account_id;

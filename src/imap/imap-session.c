@@ -314,6 +314,7 @@ cmd_end(struct imap_session *s)
 		imap_parser_wipe(s->parser);
 	s->line_cb = NULL;
 	s->cmd = NULL;
+	s->modseq_sent = false;
 	cmd_free(&cmd);
 	if (s->state == IMAP_STATE_LOGOUT)
 		return;

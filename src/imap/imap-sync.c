@@ -155,7 +155,7 @@ sync_apply(struct imap_session *s, struct sync_job *job)
 	struct store_mailbox_delta *d = &job->delta;
 	struct buf *out = imap_session_out(s);
 	uint32_t *flagged = NULL;
-	size_t n_flagged = 0, n_new = 0;
+	size_t n_flagged = 0, n_new = 0, n_held = 0;
 	bool kw_added = false;
 
 	imap_mailbox_own(box);
@@ -174,6 +174,7 @@ sync_apply(struct imap_session *s, struct sync_job *job)
 				box->held_since = job->since;
 			box->msgs[k].expunged = true;
 			box->n_expunged++;
+			n_held++;
 		}
 	}
 	if (d->n_changed > 0)
@@ -242,7 +243,9 @@ sync_apply(struct imap_session *s, struct sync_job *job)
 				   box->msgs[k].modseq);
 		buf_puts(out, ")\r\n");
 	}
-	if (n_flagged > 0)
+	/* after the command's own MODSEQs too: a FETCH that set \Seen or a
+	 * STORE went out above the expunges found now */
+	if (n_flagged > 0 || (n_held > 0 && s->modseq_sent))
 		imap_sync_write_held_modseq(s);
 	free(flagged);
 	box->uidnext = d->uidnext;

@@ -217,3 +217,59 @@ def test_held_vanished_lowers_highestmodseq(herald_factory):
     lines = r.cmd("q", f"EXAMINE INBOX (QRESYNC ({uv} {held[-1]}))")
     assert "* VANISHED (EARLIER) 1" in lines, lines
     r.close()
+
+
+def held_marks(lines):
+    return [(i, int(m.group(1))) for i, m in
+            enumerate(re.match(r"\* OK \[HIGHESTMODSEQ (\d+)\]", x)
+                      for x in lines) if m]
+
+
+def test_held_vanished_fetch_seen_lowers_highestmodseq(herald_factory):
+    """RFC 7162 3.2 on FETCH's implicit \\Seen: while an expunge is held
+    back (FETCH by number), the \\Seen a FETCH sets goes out with a
+    MODSEQ above the expunge's, so a HIGHESTMODSEQ below the expunge's
+    follows before the OK; a reconnect from that mark still learns of
+    it. Both orders: the expunge found by this FETCH's closing sync, and
+    one held since an earlier command."""
+    h, r = start(herald_factory)
+    r.cmd("e", "ENABLE QRESYNC")
+    ms = select_codes(r.cmd("s", "SELECT INBOX"))["HIGHESTMODSEQ"]
+    c = login(h)
+    ok(c.select("INBOX"))
+    ok(c.uid("STORE", "1", "+FLAGS", "(\\Deleted)"))
+    ok(c.expunge())
+    lines = r.cmd("f", "FETCH 2 (BODY[]<0.10>)")
+    assert not [x for x in lines if "VANISHED" in x], lines
+    fl = [x for x in lines if "FLAGS (\\Seen) MODSEQ (" in x]
+    assert len(fl) == 1, lines
+    assert int(re.search(r"MODSEQ \((\d+)\)", fl[0]).group(1)) > ms
+    held = held_marks(lines)
+    assert len(held) == 1, lines
+    at, mark = held[0]
+    assert mark <= ms, lines
+    # after the FETCH response, before the tagged OK
+    assert at > lines.index(fl[0]) and lines[-1].startswith("f OK"), lines
+    # no MODSEQ out: no such line, the expunge still held
+    lines = r.cmd("g", "FETCH 2 (UID)")
+    assert not held_marks(lines) and lines[-1].startswith("g OK"), lines
+    # another expunge, held by a command without MODSEQ, then a \Seen
+    ok(c.uid("STORE", "4", "+FLAGS", "(\\Deleted)"))
+    ok(c.expunge())
+    c.logout()
+    lines = r.cmd("h", "FETCH 2 (UID)")
+    assert not held_marks(lines) and lines[-1].startswith("h OK"), lines
+    lines = r.cmd("i", "FETCH 3 (BODY[]<0.10>)")
+    held = held_marks(lines)
+    assert len(held) == 1 and held[0][1] == mark, lines
+    assert [x for x in lines if "FLAGS (\\Seen) MODSEQ (" in x], lines
+    lines = r.cmd("n", "NOOP")
+    assert "* VANISHED 1,4" in lines, lines
+    r.close()
+    r = Raw(h)
+    r.login()
+    r.cmd("e", "ENABLE QRESYNC")
+    uv = select_codes(r.cmd("s", "EXAMINE INBOX"))["UIDVALIDITY"]
+    lines = r.cmd("q", f"EXAMINE INBOX (QRESYNC ({uv} {mark}))")
+    assert "* VANISHED (EARLIER) 1,4" in lines, lines
+    r.close()
