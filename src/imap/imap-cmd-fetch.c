@@ -25,6 +25,7 @@
 #include "lib/utf8.h"
 #include "mail/cte.h"
 #include "mail/mime-cache.h"
+#include "mail/mime-preview.h"
 
 /* Octets one pool job produces before it hands them to the session:
  * the memory a FETCH holds beyond the session's output buffer. */
@@ -134,6 +135,12 @@ struct fetch_ctx {
 	size_t item_cache_max;		/* [imap] fetch_cache_size */
 	struct buf *hit;
 	bool from_cache;
+	/* PREVIEW: the message's preview as written ("..." or a literal)
+	 * from the worker's cache (preview_ready), or to be made from the
+	 * blob (preview_make) */
+	struct buf preview;
+	bool preview_ready;
+	bool preview_make;
 	/* every item that needs the message is the whole of it (BODY[],
 	 * RFC822): the blob is the answer, no MIME record is read (cache
 	 * stays NULL) */
@@ -171,6 +178,7 @@ fetch_ctx_free(void *p)
 	store_blob_reader_free(&c->reader);
 	buf_deinit(&c->out);
 	buf_deinit(&c->tmp);
+	buf_deinit(&c->preview);
 	for (size_t i = 0; c->hit != NULL && i < c->plan.count; i++)
 		buf_deinit(&c->hit[i]);
 	free(c->hit);
@@ -549,6 +557,49 @@ item_cache_key(const struct fetch_ctx *c, const struct imap_fetch_item *it)
 	return (unsigned)it->kind | c->write_flags << 8;
 }
 
+static int
+preview_read(void *ctx, uint64_t offset, size_t len, struct buf *out)
+{
+	return blob_read(ctx, offset, len, out);
+}
+
+static unsigned
+preview_cache_key(const struct fetch_ctx *c)
+{
+	return (unsigned)IMAP_FETCH_PREVIEW | c->write_flags << 8;
+}
+
+/* PREVIEW's nstring (RFC 8970 3.2): "" when the message has no text to
+ * show, NIL for PREVIEW (LAZY) when it is not in the worker's cache. A
+ * legacy session gets non-ASCII text as encoded words, like the other
+ * header-like strings (imap_write_string's IMAP_WRITE_DOWNGRADE). */
+static void
+write_preview(struct fetch_ctx *c, const struct fetch_msg *m,
+	      struct buf *out)
+{
+	struct buf text;
+	size_t start = out->len;
+
+	if (c->preview_ready) {
+		buf_append(out, c->preview.data, c->preview.len);
+		return;
+	}
+	if (!c->preview_make || c->cache == NULL) {
+		buf_puts(out, "NIL");
+		return;
+	}
+	buf_init(&text);
+	mime_preview_extract_read(c->cache->root, m->size, preview_read, c,
+				  &text);
+	imap_write_string(out, text.data != NULL ? text.data : "", text.len,
+			  c->write_flags);
+	buf_deinit(&text);
+	if (c->item_cache_max > 0)
+		imap_fetch_cache_put(m->blob_id, preview_cache_key(c),
+				     out->data + start, out->len - start,
+				     c->item_cache_max);
+}
+
 /* Writes the item (or starts its literal). -1: read error; 1: NO. */
 static int
 write_item(struct fetch_ctx *c, const struct fetch_msg *m,
@@ -622,6 +673,10 @@ write_item(struct fetch_ctx *c, const struct fetch_msg *m,
 		else
 			buf_puts(out, "EMAILID NIL");
 		break;
+	case IMAP_FETCH_PREVIEW:
+		buf_puts(out, "PREVIEW ");
+		write_preview(c, m, out);
+		break;
 	case IMAP_FETCH_THREADID:
 		/* NIL: no thread (RFC 8474 5.2) */
 		if (m->thread_id[0] != '\0')
@@ -665,21 +720,35 @@ msg_begin(struct fetch_ctx *c, const struct fetch_msg *m)
 {
 	const char *error = NULL;
 	enum store_result r = STORE_OK;
+	bool structure = c->plan.needs_structure && !c->whole_only;
+	bool octets = c->plan.needs_octets;
 
+	c->preview_ready = false;
+	c->preview_make = false;
+	if (c->plan.has_preview) {
+		buf_reset(&c->preview);
+		c->preview_ready = c->item_cache_max > 0 && !m->expunged &&
+			imap_fetch_cache_get(m->blob_id, preview_cache_key(c),
+					     &c->preview);
+		/* RFC 8970 4: LAZY asks for no work to make one */
+		c->preview_make = !c->preview_ready && !c->plan.preview_lazy;
+		structure = structure || c->preview_make;
+		octets = octets || c->preview_make;
+	}
 	/* a message expunged elsewhere is not served from the cache: its
 	 * answer is the store's (EXPUNGEISSUED once its body is gone) */
-	if (c->item_cache && !m->expunged && items_from_cache(c, m)) {
+	if (c->item_cache && !m->expunged && !c->preview_make &&
+	    items_from_cache(c, m)) {
 		c->from_cache = true;
 		return true;
 	}
-	if ((c->plan.needs_structure || c->plan.needs_octets) &&
-	    c->reader == NULL)
+	if ((structure || octets) && c->reader == NULL)
 		c->reader = store_blob_reader_new(c->store);
-	if (c->plan.needs_structure && !c->whole_only)
+	if (structure)
 		r = store_blob_reader_mime(c->reader, m->blob_id, m->size,
 					   &c->cache, &error);
 	c->msg_size = m->size;
-	if (r == STORE_OK && c->plan.needs_octets) {
+	if (r == STORE_OK && octets) {
 		const uint8_t *data = NULL;
 		size_t len = 0;
 
@@ -1101,7 +1170,10 @@ imap_cmd_fetch(struct imap_cmd *cmd)
 	if (cmd->n_args < 2)
 		return imap_cmd_bad(cmd, "FETCH needs a sequence set and items");
 	n_items = cmd->n_args - 1;
-	if (cmd->n_args == 3 && cmd->args[2].type == IMAP_ARG_LIST) {
+	/* "FETCH 1 PREVIEW (LAZY)": the list is PREVIEW's (RFC 8970 7) */
+	if (cmd->n_args == 3 && cmd->args[2].type == IMAP_ARG_LIST &&
+	    !(imap_arg_atom_equals(&cmd->args[1], "PREVIEW") &&
+	      imap_fetch_is_preview_mods(&cmd->args[2]))) {
 		if (fetch_modifiers(&cmd->args[2], s->qresync, cmd->uid,
 				    &changedsince, &vanished, &error) < 0)
 			return imap_cmd_bad(cmd, "%s", error);
@@ -1125,6 +1197,7 @@ imap_cmd_fetch(struct imap_cmd *cmd)
 	c->fd = -1;
 	buf_init(&c->out);
 	buf_init(&c->tmp);
+	buf_init(&c->preview);
 	if (imap_fetch_plan_parse(cmd->args + 1, n_items, cmd->uid,
 				  &c->plan, &error) < 0 ||
 	    imap_session_seqset(s, &cmd->args[0], cmd->uid, &c->idx,
@@ -1169,7 +1242,8 @@ imap_cmd_fetch(struct imap_cmd *cmd)
 	for (size_t i = 0; i < c->plan.count; i++) {
 		const struct imap_fetch_item *it = &c->plan.items[i];
 
-		if (item_cacheable(it) || it->kind == IMAP_FETCH_BINARY ||
+		if (item_cacheable(it) || it->kind == IMAP_FETCH_PREVIEW ||
+		    it->kind == IMAP_FETCH_BINARY ||
 		    it->kind == IMAP_FETCH_BINARY_SIZE ||
 		    (it->kind == IMAP_FETCH_SECTION &&
 		     (it->section[0] != '\0' || it->has_fields)))

@@ -120,6 +120,8 @@ static const struct {
 	{ "WITHIN", CAP_AFTER_LOGIN },
 	/* RFC 8514 (imap-fetch.c, imap-search-parse.c) */
 	{ "SAVEDATE", CAP_AFTER_LOGIN },
+	/* RFC 8970 (mail/mime-preview.c, imap-cmd-fetch.c) */
+	{ "PREVIEW", CAP_AFTER_LOGIN },
 	/* RFC 5256, 5957, 5267 (imap-cmd-sort.c) */
 	{ "SORT", CAP_AFTER_LOGIN },
 	{ "SORT=DISPLAY", CAP_AFTER_LOGIN },

@@ -274,6 +274,8 @@ add_rfc822(struct plan_builder *b, const char *name, const char *section,
 	return true;
 }
 
+static bool add_preview(struct plan_builder *b, const struct imap_arg *mods);
+
 static bool
 add_att(struct plan_builder *b, const struct imap_arg *arg)
 {
@@ -290,6 +292,8 @@ add_att(struct plan_builder *b, const struct imap_arg *arg)
 	     i++)
 		if (strcasecmp(s, simple_items[i].name) == 0)
 			return add_simple(b, simple_items[i].kind);
+	if (strcasecmp(s, "PREVIEW") == 0)
+		return add_preview(b, NULL);
 	if (strcasecmp(s, "RFC822") == 0)
 		return add_rfc822(b, "RFC822", "", true);
 	if (strcasecmp(s, "RFC822.HEADER") == 0)
@@ -303,6 +307,58 @@ add_att(struct plan_builder *b, const struct imap_arg *arg)
 	else
 		b->error = "Unknown FETCH item";
 	return false;
+}
+
+/* PREVIEW, with mods the list that follows it or NULL (RFC 8970 7:
+ * "PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"]). */
+static bool
+add_preview(struct plan_builder *b, const struct imap_arg *mods)
+{
+	struct imap_fetch_plan *p = b->plan;
+	bool lazy = false;
+
+	if (mods != NULL) {
+		if (mods->list_count == 0) {
+			b->error = "Empty PREVIEW modifier list";
+			return false;
+		}
+		for (size_t i = 0; i < mods->list_count; i++) {
+			if (!imap_arg_atom_equals(&mods->list[i], "LAZY")) {
+				b->error = "Unknown PREVIEW modifier";
+				return false;
+			}
+			lazy = true;
+		}
+	}
+	/* asked for twice: LAZY only when every request is lazy */
+	if (plan_has(p, IMAP_FETCH_PREVIEW)) {
+		p->preview_lazy = p->preview_lazy && lazy;
+		return true;
+	}
+	if (plan_add(b, IMAP_FETCH_PREVIEW) == NULL)
+		return false;
+	p->preview_lazy = lazy;
+	return true;
+}
+
+/* Whether args[i] is the atom PREVIEW followed by a list (its mods). */
+static bool
+is_preview_with_mods(const struct imap_arg *args, size_t n, size_t i)
+{
+	return i + 1 < n && args[i].type == IMAP_ARG_ATOM &&
+	       strcasecmp(args[i].str, "PREVIEW") == 0 &&
+	       args[i + 1].type == IMAP_ARG_LIST;
+}
+
+bool
+imap_fetch_is_preview_mods(const struct imap_arg *list)
+{
+	if (list->type != IMAP_ARG_LIST || list->list_count == 0)
+		return false;
+	for (size_t i = 0; i < list->list_count; i++)
+		if (!imap_arg_atom_equals(&list->list[i], "LAZY"))
+			return false;
+	return true;
 }
 
 static bool
@@ -359,6 +415,11 @@ plan_summarise(struct imap_fetch_plan *p)
 		case IMAP_FETCH_MODSEQ:
 			p->has_modseq = true;
 			break;
+		case IMAP_FETCH_PREVIEW:
+			/* structure and octets are read per message, only
+			 * when the preview is not in the worker's cache */
+			p->has_preview = true;
+			break;
 		case IMAP_FETCH_ENVELOPE:
 		case IMAP_FETCH_BODY:
 		case IMAP_FETCH_BODYSTRUCTURE:
@@ -388,7 +449,8 @@ imap_fetch_plan_parse(const struct imap_arg *args, size_t n_args, bool uid,
 		*error_r = "FETCH items missing";
 		return -1;
 	}
-	if (n_args > 1) {
+	if (n_args > 2 || (n_args == 2 &&
+			   !is_preview_with_mods(args, n_args, 0))) {
 		*error_r = "FETCH modifiers are not supported";
 		return -1;
 	}
@@ -400,8 +462,17 @@ imap_fetch_plan_parse(const struct imap_arg *args, size_t n_args, bool uid,
 			b.error = "Empty FETCH item list";
 			ok = false;
 		}
-		for (size_t i = 0; ok && i < args[0].list_count; i++)
+		for (size_t i = 0; ok && i < args[0].list_count; i++) {
+			if (is_preview_with_mods(args[0].list,
+						 args[0].list_count, i)) {
+				ok = add_preview(&b, &args[0].list[i + 1]);
+				i++;
+				continue;
+			}
 			ok = add_att(&b, &args[0].list[i]);
+		}
+	} else if (ok && n_args == 2) {
+		ok = add_preview(&b, &args[1]);
 	} else if (ok && args[0].type == IMAP_ARG_ATOM) {
 		ok = add_macro(&b, args[0].str, &macro);
 		if (ok && !macro)

@@ -27,6 +27,7 @@ enum imap_fetch_kind {
 	IMAP_FETCH_MODSEQ,		/* RFC 7162 3.1.4 */
 	IMAP_FETCH_EMAILID,		/* RFC 8474 */
 	IMAP_FETCH_THREADID,
+	IMAP_FETCH_PREVIEW,		/* RFC 8970 */
 	/* BODY[section], BODY.PEEK[section], RFC822 (BODY[]),
 	 * RFC822.HEADER (BODY.PEEK[HEADER]), RFC822.TEXT (BODY[TEXT]) */
 	IMAP_FETCH_SECTION,
@@ -74,6 +75,10 @@ struct imap_fetch_plan {
 	bool needs_ids;
 	/* MODSEQ is asked for (CONDSTORE on) */
 	bool has_modseq;
+	/* PREVIEW is asked for; preview_lazy: only as PREVIEW (LAZY), so
+	 * a preview not in the worker's cache is NIL (RFC 8970 4) */
+	bool has_preview;
+	bool preview_lazy;
 	/* FLAGS or UID are asked for */
 	bool has_flags;
 	bool has_uid;
@@ -83,7 +88,8 @@ struct imap_fetch_plan {
  * Parses FETCH's items: args[0..n_args) are the arguments after the
  * sequence set, which must be exactly one: the macro ALL, FAST or FULL,
  * one fetch-att, or a parenthesised list of fetch-atts (no macro inside
- * it). uid (UID FETCH) puts UID first when not asked for (RFC 9051
+ * it); or two, PREVIEW and its modifier list. PREVIEW takes an optional
+ * list of preview-mods (RFC 8970 7: only LAZY) as the next element. uid (UID FETCH) puts UID first when not asked for (RFC 9051
  * 6.4.9). Unknown items, a malformed section (imap_section_resolve's
  * grammar; BINARY takes part numbers only), a bad header list, a partial
  * that is not "<number.nz-number>" (so <0.0> is BAD), text after the
@@ -97,5 +103,9 @@ int imap_fetch_plan_parse(const struct imap_arg *args, size_t n_args,
 			  bool uid, struct imap_fetch_plan *plan_r,
 			  const char **error_r);
 void imap_fetch_plan_deinit(struct imap_fetch_plan *plan);
+
+/* Whether list is a list of preview-mods (LAZY): after "FETCH set
+ * PREVIEW" such a list belongs to PREVIEW, not a FETCH modifier list. */
+bool imap_fetch_is_preview_mods(const struct imap_arg *list);
 
 #endif

@@ -155,9 +155,9 @@ static const struct setting imap_settings[] = {
 	{ .key = "fetch_cache_size", .type = SETTING_SIZE,
 	  .offset = OFF(imap.fetch_cache_size), .def = "32M", .min = 0,
 	  .max = 1073741824, .reloadable = true,
-	  .doc = "Memory a worker gives to the ENVELOPE, BODY and "
-		 "BODYSTRUCTURE texts it has sent (about 500 octets a "
-		 "message), so that listing a mailbox again reads neither "
+	  .doc = "Memory a worker gives to the ENVELOPE, BODY, "
+		 "BODYSTRUCTURE and PREVIEW texts it has sent (about 500 "
+		 "octets a message), so that listing a mailbox again reads neither "
 		 "the MIME structure nor the address headers; the least "
 		 "recently used go beyond. 0: none kept." },
 	{ .key = "compress_level", .type = SETTING_UINT,

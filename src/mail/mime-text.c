@@ -385,3 +385,30 @@ mime_text_header(const uint8_t *h, size_t len, size_t max, struct buf *out)
 	mt_fields(&mt, h, len, out);
 	return !mt.cut;
 }
+
+bool
+mime_text_part(const uint8_t *msg, size_t len, const struct mime_part *part,
+	       size_t max, struct buf *out)
+{
+	struct mt mt = { .msg = len > 0 ? msg : (const uint8_t *)"",
+			 .len = len, .left = max };
+
+	buf_init(&mt.window);
+	mt_leaf(&mt, part, out);
+	buf_deinit(&mt.window);
+	return !mt.cut;
+}
+
+bool
+mime_text_part_read(const struct mime_part *part, uint64_t size,
+		    mime_text_read_cb_t *read, void *ctx, size_t max,
+		    struct buf *out)
+{
+	struct mt mt = { .len = size, .read = read, .ctx = ctx,
+			 .left = max };
+
+	buf_init(&mt.window);
+	mt_leaf(&mt, part, out);
+	buf_deinit(&mt.window);
+	return !mt.cut;
+}

@@ -66,4 +66,20 @@ bool mime_text_extract_read(const struct mime_part *root, uint64_t size,
 bool mime_text_header(const uint8_t *h, size_t len, size_t max,
 		      struct buf *out);
 
+/*
+ * The text of one leaf part (PREVIEW, RFC 8970): its content as
+ * mime_text_extract() writes it into body, followed by "\n", at most max
+ * octets (false when cut). The part must be a leaf of a tree parsed from
+ * the message msg[0..len).
+ */
+bool mime_text_part(const uint8_t *msg, size_t len,
+		    const struct mime_part *part, size_t max,
+		    struct buf *out);
+
+/* mime_text_part() for a message of size octets read through read(ctx,
+ * ...), only the part's first octets up to the cap. */
+bool mime_text_part_read(const struct mime_part *part, uint64_t size,
+			 mime_text_read_cb_t *read, void *ctx, size_t max,
+			 struct buf *out);
+
 #endif

@@ -52,6 +52,9 @@ def test_greeting_and_capabilities(herald_factory):
          "QUOTA=RES-MESSAGE", "QUOTASET"))], after
     assert "QUOTA" not in caps and "QUOTA=RES-STORAGE" in after
     assert "COMPRESS=DEFLATE" not in caps and "COMPRESS=DEFLATE" in after
+    # issue 13 item 9, after login (test_imap_preview.py)
+    for word in ("PREVIEW",):
+        assert word not in caps and word in after, (word, after)
     r.close()
     # imaps: no STARTTLS on implicit TLS
     t = Raw(h, "imaps", tls=True)

@@ -196,6 +196,31 @@ test_plan_summary(void **state)
 }
 
 static void
+test_preview(void **state)
+{
+	struct imap_fetch_plan plan;
+	const char *error = NULL;
+
+	EXPECT("PREVIEW", false, { IMAP_FETCH_PREVIEW });
+	EXPECT("preview (lazy)", false, { IMAP_FETCH_PREVIEW });
+	EXPECT("(UID PREVIEW (LAZY) FLAGS)", false, { IMAP_FETCH_UID },
+	       { IMAP_FETCH_PREVIEW }, { IMAP_FETCH_FLAGS });
+	assert_int_equal(plan_of("(PREVIEW (LAZY LAZY))", false, &plan,
+				 &error), 0);
+	assert_true(plan.has_preview);
+	assert_true(plan.preview_lazy);
+	assert_false(plan.needs_structure);
+	imap_fetch_plan_deinit(&plan);
+	/* asked for with and without LAZY: made */
+	assert_int_equal(plan_of("(PREVIEW (LAZY) PREVIEW)", false, &plan,
+				 &error), 0);
+	assert_int_equal(plan.count, 1);
+	assert_false(plan.preview_lazy);
+	imap_fetch_plan_deinit(&plan);
+	(void)state;
+}
+
+static void
 test_bad(void **state)
 {
 	static const char *const bad[] = {
@@ -210,6 +235,10 @@ test_bad(void **state)
 		"BINARY", "BINARY[HEADER]", "BINARY[1.MIME]", "BINARY[1.TEXT]",
 		"BINARY.SIZE[1]<0.1>", "BINARY.SIZE", "BINARY[1]<0.0>",
 		"RFC822.PEEK", "BODY[TEXT", "BODY[HEADER.FIELDS (\"a]\"",
+		/* RFC 8970 7: LAZY is the only preview-mod */
+		"PREVIEW ()", "PREVIEW (FOO)", "(PREVIEW (LAZY FOO))",
+		"(PREVIEW ())", "PREVIEW[]", "(FLAGS (LAZY))",
+		"PREVIEW (LAZY) (LAZY)",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -233,6 +262,7 @@ main(void)
 		cmocka_unit_test(test_sections),
 		cmocka_unit_test(test_binary),
 		cmocka_unit_test(test_plan_summary),
+		cmocka_unit_test(test_preview),
 		cmocka_unit_test(test_bad),
 	};
 
