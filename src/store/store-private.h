@@ -238,6 +238,28 @@ struct store_backend_ops {
 					       char ***names_r,
 					       size_t *count_r,
 					       const char **error_r);
+	/* Access control lists (store-acl.c checks the arguments). */
+	enum store_result (*acl_get)(struct store *store, int64_t mailbox_id,
+				     struct store_acl_entry **entries_r,
+				     size_t *count_r, const char **error_r);
+	enum store_result (*acl_set)(struct store *store, int64_t mailbox_id,
+				     int64_t grantee_id, unsigned rights,
+				     const char **error_r);
+	enum store_result (*acl_rights)(struct store *store,
+					int64_t mailbox_id,
+					int64_t account_id,
+					unsigned *rights_r,
+					const char **error_r);
+	enum store_result (*acl_shared_list)(struct store *store,
+					     int64_t account_id,
+					     struct store_acl_shared **shared_r,
+					     size_t *count_r,
+					     const char **error_r);
+	enum store_result (*acl_share_list)(struct store *store,
+					    int64_t owner_id,
+					    struct store_acl_share **shares_r,
+					    size_t *count_r,
+					    const char **error_r);
 	/* blob_id NULL: every target has its own. queue NULL: none; else
 	 * inserted in the same operation (store_deliver_queue). notified
 	 * NULL: none; else cleared in it (store_deliver_report). */

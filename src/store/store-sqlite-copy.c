@@ -182,23 +182,43 @@ copy_one(sqlite3 *db, struct store_copy *c, const struct copy_row *row,
 	 const struct copy_mailbox *src, const struct copy_mailbox *dst,
 	 uint32_t uid, int64_t now, const char **error_r)
 {
-	int64_t new_id;
+	int64_t new_id, thread_id = row->thread_id;
+	const char *email_id = row->email_id;
+	char eid[STORE_ID_SIZE];
 	enum store_result r;
 
+	/* Into another account's mailbox (a shared one): email and thread
+	 * ids are per account (JMAP), so the copy starts its own. */
+	if (src->account_id != dst->account_id) {
+		char tid[STORE_ID_SIZE];
+
+		store_new_stable_id('e', eid);
+		store_new_stable_id('t', tid);
+		if (sqlite_exec(db, "INSERT INTO threads (account_id, jmap_id,"
+				" created) VALUES (?, ?, ?)", "iti",
+				dst->account_id, tid, now) != SQLITE_OK)
+			return sqlite_fail(db, "thread insert", error_r);
+		thread_id = sqlite3_last_insert_rowid(db);
+		email_id = eid;
+	}
 	if (sqlite_exec(db, "INSERT INTO messages (mailbox_id, account_id,"
 			" uid, modseq, flags, internal_date, saved_date, size,"
 			" blob_id, blob_rid, thread_id, email_id)"
 			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0),"
 			" NULLIF(?, 0), ?)", "iiiiiiiitiit", c->dst_mailbox_id,
-			dst->account_id, (int64_t)uid, dst->hms + 1, row->flags,
+			dst->account_id, (int64_t)uid, dst->hms + 1,
+			row->flags & ~(int64_t)c->drop_flags,
 			row->internal_date, now, row->size, row->blob_id,
-			row->blob_rid, row->thread_id, row->email_id) !=
+			row->blob_rid, thread_id, email_id) !=
 	    SQLITE_OK)
 		return sqlite_fail(db, "copy insert", error_r);
 	new_id = sqlite3_last_insert_rowid(db);
-	r = copy_keywords(db, c->dst_mailbox_id, row->id, new_id, error_r);
-	if (r != STORE_OK)
-		return r;
+	if (!c->drop_keywords) {
+		r = copy_keywords(db, c->dst_mailbox_id, row->id, new_id,
+				  error_r);
+		if (r != STORE_OK)
+			return r;
+	}
 	if (sqlite_email_change_log(db, dst->account_id, c->dst_mailbox_id,
 				    dst->hms + 1, new_id, (int64_t)uid,
 				    "created", now) != SQLITE_OK)
@@ -225,6 +245,7 @@ run_copy(struct store *store, void *ctx, const char **error_r)
 	int64_t total = 0, now = (int64_t)time(NULL);
 	size_t n = 0;
 	enum store_result r;
+	bool cross;
 
 	store_copy_deinit(c);
 	r = copy_mailbox(db, c->src_mailbox_id, "source", &src, error_r);
@@ -233,9 +254,7 @@ run_copy(struct store *store, void *ctx, const char **error_r)
 	r = copy_mailbox(db, c->dst_mailbox_id, "target", &dst, error_r);
 	if (r != STORE_OK)
 		return r;
-	if (src.account_id != dst.account_id)
-		return store_error(error_r, STORE_E_INVALID,
-				   "mailboxes of different accounts");
+	cross = src.account_id != dst.account_id;
 	c->dst_uidvalidity = (uint32_t)dst.uidvalidity;
 	if (c->count == 0)
 		return STORE_OK;
@@ -246,7 +265,7 @@ run_copy(struct store *store, void *ctx, const char **error_r)
 	for (size_t i = 0; i < n; i++)
 		total += rows[i].size;
 	/* A move within one account changes no usage. */
-	if (!c->move) {
+	if (!c->move || cross) {
 		r = copy_quota(db, dst.account_id, total, error_r);
 		if (r != STORE_OK)
 			goto out;
@@ -282,12 +301,21 @@ run_copy(struct store *store, void *ctx, const char **error_r)
 				" WHERE id = ?", "ii", src.hms + 1,
 				c->src_mailbox_id) != SQLITE_OK)
 			r = sqlite_fail(db, "move update", error_r);
-	} else if (!c->move) {
+	}
+	if (r == STORE_OK && (!c->move || cross)) {
 		if (sqlite_exec(db, "UPDATE accounts SET"
 				" used_bytes = used_bytes + ?,"
 				" used_messages = used_messages + ?"
 				" WHERE id = ?", "iii", total, (int64_t)n,
 				dst.account_id) != SQLITE_OK)
+			r = sqlite_fail(db, "usage update", error_r);
+	}
+	if (r == STORE_OK && c->move && cross) {
+		if (sqlite_exec(db, "UPDATE accounts SET"
+				" used_bytes = max(used_bytes - ?, 0),"
+				" used_messages = max(used_messages - ?, 0)"
+				" WHERE id = ?", "iii", total, (int64_t)n,
+				src.account_id) != SQLITE_OK)
 			r = sqlite_fail(db, "usage update", error_r);
 	}
 out:

@@ -335,6 +335,20 @@ enum store_result sqlite_mailbox_subscribe(struct store *, int64_t,
 					   const char *, bool,
 					   const struct store_mailbox_limits *,
 					   const char **);
+/* store-sqlite-acl.c */
+enum store_result sqlite_acl_get(struct store *, int64_t,
+				 struct store_acl_entry **, size_t *,
+				 const char **);
+enum store_result sqlite_acl_set(struct store *, int64_t, int64_t, unsigned,
+				 const char **);
+enum store_result sqlite_acl_rights(struct store *, int64_t, int64_t,
+				    unsigned *, const char **);
+enum store_result sqlite_acl_shared_list(struct store *, int64_t,
+					 struct store_acl_shared **, size_t *,
+					 const char **);
+enum store_result sqlite_acl_share_list(struct store *, int64_t,
+					struct store_acl_share **, size_t *,
+					const char **);
 enum store_result sqlite_subscription_list(struct store *, int64_t, char ***,
 					   size_t *, const char **);
 

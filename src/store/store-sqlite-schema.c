@@ -329,6 +329,25 @@ static const char migration_12[] =
 	" seen INTEGER NOT NULL,"
 	" last_end INTEGER NOT NULL DEFAULT 0);";
 
+/* Access control lists (RFC 4314, docs/store.md "Access control"): one
+ * row per mailbox and grantee, grantee_id an account id or 0 for
+ * "anyone", rights the letters of RFC 4314 2.1 in "lrswipkxtea" order.
+ * The owner has no row (it always has every right). Rows go with their
+ * mailbox (foreign key) and with a grantee account (trigger: 0 is no
+ * account, so no foreign key). */
+static const char migration_13[] =
+	"CREATE TABLE IF NOT EXISTS mailbox_acl ("
+	" mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id)"
+	" ON DELETE CASCADE,"
+	" grantee_id INTEGER NOT NULL,"
+	" rights TEXT NOT NULL,"
+	" PRIMARY KEY (mailbox_id, grantee_id)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS mailbox_acl_grantee ON mailbox_acl"
+	" (grantee_id);"
+	"CREATE TRIGGER IF NOT EXISTS mailbox_acl_account_del AFTER DELETE"
+	" ON accounts BEGIN DELETE FROM mailbox_acl"
+	" WHERE grantee_id = old.id; END;";
+
 const char *const sqlite_migrations[] = {
 	migration_1,
 	migration_2,
@@ -342,6 +361,7 @@ const char *const sqlite_migrations[] = {
 	migration_10,
 	migration_11,
 	migration_12,
+	migration_13,
 };
 const size_t sqlite_migrations_count =
 	sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

@@ -530,6 +530,114 @@ enum store_result store_subscription_list(struct store *store,
 					  size_t *count_r,
 					  const char **error_r);
 
+/* ---- access control lists (RFC 4314; docs/store.md "Access control") ----
+ *
+ * An account may grant other accounts of the server (or "anyone", every
+ * account) rights on one of its mailboxes. The owner always has every
+ * right and has no entry of its own: it can never be locked out. An
+ * account's rights on another's mailbox are its own entry's rights plus
+ * the "anyone" entry's. Deleting a mailbox or an account deletes its
+ * entries (as owner and as grantee). */
+
+/* The rights of RFC 4314 2.1 as bits, in the order of STORE_ACL_LETTERS. */
+enum store_acl_right {
+	STORE_ACL_LOOKUP = 1 << 0,	/* l: LIST, SUBSCRIBE */
+	STORE_ACL_READ = 1 << 1,	/* r: SELECT, EXAMINE, STATUS */
+	STORE_ACL_SEEN = 1 << 2,	/* s: keep \Seen */
+	STORE_ACL_WRITE = 1 << 3,	/* w: flags other than \Seen, \Deleted */
+	STORE_ACL_INSERT = 1 << 4,	/* i: APPEND, COPY into */
+	STORE_ACL_POST = 1 << 5,	/* p: post (not used by IMAP) */
+	STORE_ACL_CREATE = 1 << 6,	/* k: CREATE below, RENAME to below */
+	STORE_ACL_DELETE_MAILBOX = 1 << 7,	/* x: DELETE, RENAME from */
+	STORE_ACL_DELETE_MSG = 1 << 8,	/* t: \Deleted */
+	STORE_ACL_EXPUNGE = 1 << 9,	/* e: EXPUNGE */
+	STORE_ACL_ADMIN = 1 << 10,	/* a: SETACL, GETACL, ... */
+};
+#define STORE_ACL_LETTERS "lrswipkxtea"
+#define STORE_ACL_ALL 0x7ffu
+/* Longest rights string: every letter plus the virtual "c" and "d". */
+#define STORE_ACL_RIGHTS_SIZE 16
+/* The grantee id of the identifier "anyone". */
+#define STORE_ACL_ANYONE 0
+
+/*
+ * Parses rights letters (RFC 4314 2.1, lower case only) into bits; the
+ * obsolete virtual rights of 2.1.1 are accepted: "c" as "k", "d" as "xte".
+ * An empty string is no rights. Returns 0, or -1 with a static *error_r
+ * naming the first letter that is not a right (untrusted input: IMAP
+ * SETACL, `herald share`).
+ */
+int store_acl_rights_parse(const char *s, size_t len, unsigned *rights_r,
+			   const char **error_r);
+/* Writes rights as letters in STORE_ACL_LETTERS order into out (NUL
+ * terminated); with virtual, "c" follows when "k" is there and "d" when
+ * any of "xte" is (RFC 4314 2.1.1, for MYRIGHTS and ACL responses). */
+void store_acl_rights_format(unsigned rights, bool virtual,
+			     char out[STORE_ACL_RIGHTS_SIZE]);
+
+/* One entry of a mailbox's list. */
+struct store_acl_entry {
+	int64_t grantee_id;	/* STORE_ACL_ANYONE or an account id */
+	char *grantee;		/* "anyone" or the account's address */
+	unsigned rights;
+};
+/* The entries of mailbox_id, "anyone" first, then by address (the owner
+ * has none); freed with store_acl_entries_free(). STORE_E_NOT_FOUND: no
+ * such mailbox. */
+enum store_result store_acl_get(struct store *store, int64_t mailbox_id,
+				struct store_acl_entry **entries_r,
+				size_t *count_r, const char **error_r);
+void store_acl_entries_free(struct store_acl_entry **entries, size_t count);
+
+/* Sets grantee_id's rights on mailbox_id (replacing them; 0 removes the
+ * entry), in one durable write. STORE_E_NOT_FOUND: no such mailbox or
+ * grantee account; STORE_E_INVALID: the grantee is the owner (who always
+ * has every right) or rights has bits outside STORE_ACL_ALL. */
+enum store_result store_acl_set(struct store *store, int64_t mailbox_id,
+				int64_t grantee_id, unsigned rights,
+				const char **error_r);
+/* Removes grantee_id's entry (STORE_OK when it had none). */
+enum store_result store_acl_delete(struct store *store, int64_t mailbox_id,
+				   int64_t grantee_id, const char **error_r);
+/* The rights account_id has on mailbox_id: STORE_ACL_ALL for the owner,
+ * else its entry's and anyone's; 0 when none. STORE_E_NOT_FOUND: no such
+ * mailbox. */
+enum store_result store_acl_rights(struct store *store, int64_t mailbox_id,
+				   int64_t account_id, unsigned *rights_r,
+				   const char **error_r);
+
+/* A mailbox of another account that an account has rights on. */
+struct store_acl_shared {
+	int64_t mailbox_id;
+	int64_t owner_id;
+	char *owner;		/* the owner's address */
+	char *name;		/* the owner's name for it */
+	bool subscribed;	/* by its owner (not used for the grantee) */
+	unsigned rights;	/* the account's, as store_acl_rights() */
+};
+/* Every mailbox of other accounts on which account_id (or anyone) has a
+ * right, by owner address then name; freed with
+ * store_acl_shared_free(). */
+enum store_result store_acl_shared_list(struct store *store,
+					int64_t account_id,
+					struct store_acl_shared **shared_r,
+					size_t *count_r, const char **error_r);
+void store_acl_shared_free(struct store_acl_shared **shared, size_t count);
+
+/* One entry for an administrator (`herald share list`). */
+struct store_acl_share {
+	char *owner;
+	char *mailbox;
+	char *grantee;		/* "anyone" or an address */
+	unsigned rights;
+};
+/* Every entry of every mailbox of owner_id (0: of every account), by
+ * owner, mailbox, then grantee; freed with store_acl_shares_free(). */
+enum store_result store_acl_share_list(struct store *store, int64_t owner_id,
+				       struct store_acl_share **shares_r,
+				       size_t *count_r, const char **error_r);
+void store_acl_shares_free(struct store_acl_share **shares, size_t count);
+
 /* ---- messages ---- */
 
 /* One destination of a delivery. In: account_id and either mailbox_id or
@@ -740,16 +848,25 @@ enum store_result store_expunge_deleted(struct store *store,
 					uint32_t **expunged_r, size_t *count_r,
 					const char **error_r);
 
-/* COPY and MOVE (RFC 9051 6.4.7, RFC 6851) between two mailboxes of one
- * account. */
+/* COPY and MOVE (RFC 9051 6.4.7, RFC 6851) between two mailboxes, of one
+ * account or (a shared mailbox, RFC 4314) of two: then the copies get
+ * new email ids and threads of the target's account, which is charged
+ * for them (quota checked, for a move too) while a move frees the
+ * source's. */
 struct store_copy {
 	int64_t src_mailbox_id;
 	const uint32_t *uids;	/* source UIDs, ascending */
 	size_t count;
 	int64_t dst_mailbox_id;
 	/* Expunge the copied messages from the source in the same
-	 * operation (their usage moves, so no quota check). */
+	 * operation (their usage moves, so no quota check within one
+	 * account). */
 	bool move;
+	/* System flags the copies do not get, and whether they get no
+	 * keywords (RFC 4314 4: flags the user has no right to set on
+	 * the target are not stored). */
+	uint32_t drop_flags;
+	bool drop_keywords;
 	/* out: the pairs for the UIDs that existed, in order (COPYUID) */
 	uint32_t dst_uidvalidity;
 	uint32_t *src_uids;
@@ -766,8 +883,7 @@ struct store_copy {
  * do not exist are skipped (c->n may be 0). STORE_E_NOT_FOUND: a mailbox
  * does not exist (message "target ..." for the target, for TRYCREATE);
  * STORE_E_OVER_QUOTA: a copy would exceed the account's quota (nothing is
- * copied); STORE_E_INVALID: the mailboxes belong to different accounts;
- * STORE_E_TEMP: the target has run out of UIDs, or a database failure.
+ * copied); STORE_E_TEMP: the target has run out of UIDs, or a database failure.
  * Free the out arrays with store_copy_deinit(). */
 enum store_result store_copy(struct store *store, struct store_copy *c,
 			     const char **error_r);
