@@ -24,8 +24,9 @@ imap_mailbox_expunge_uids(struct imap_session *s, const uint32_t *uids,
 	if (box == NULL || n == 0)
 		return;
 	imap_mailbox_own(box);
-	/* RFC 7162 3.2.10: a QRESYNC session gets one VANISHED instead */
-	if (s->qresync && !silent)
+	/* RFC 7162 3.2.10, RFC 9586 3.2: a QRESYNC or UIDONLY session
+	 * gets one VANISHED instead */
+	if (imap_session_vanished(s) && !silent)
 		vanished = xcalloc(n, sizeof(*vanished));
 	/* One pass over the view: both lists are in UID order. Each
 	 * EXPUNGE renumbers the messages after it at once (RFC 9051

@@ -108,6 +108,9 @@ struct fetch_ctx {
 	char *v_error;
 
 	bool ids_read;		/* needs_ids: msgs' ids are in */
+	/* UIDONLY (RFC 9586 3.3): "* uid UIDFETCH (", msgs' seq is the
+	 * UID */
+	bool uidonly;
 	/* production, on the pool */
 	size_t next;			/* message being written */
 	bool in_msg;			/* its "* n FETCH (" is out */
@@ -879,7 +882,8 @@ fetch_work(void *p)
 		if (!c->in_msg) {
 			if (!msg_begin(c, m))
 				break;
-			buf_printf(&c->out, "* %u FETCH (", m->seq);
+			buf_printf(&c->out, c->uidonly ? "* %u UIDFETCH (" :
+				   "* %u FETCH (", m->seq);
 			c->in_msg = true;
 			c->item = 0;
 		}
@@ -1235,6 +1239,7 @@ imap_cmd_fetch(struct imap_cmd *cmd)
 	c->write_flags = s->utf8 || s->rev2 ? IMAP_WRITE_UTF8 :
 		IMAP_WRITE_DOWNGRADE;
 	c->header_max = s->set->fetch_header_max;
+	c->uidonly = s->uidonly;
 	c->item_cache_max = (size_t)s->set->fetch_cache_size;
 	c->item_cache = c->item_cache_max > 0 && c->plan.needs_structure &&
 			!c->plan.needs_octets;
@@ -1257,7 +1262,7 @@ imap_cmd_fetch(struct imap_cmd *cmd)
 		const struct imap_msg *v = &box->msgs[c->idx[i]];
 		struct fetch_msg *m = &c->msgs[i];
 
-		m->seq = (uint32_t)(c->idx[i] + 1);
+		m->seq = s->uidonly ? v->uid : (uint32_t)(c->idx[i] + 1);
 		m->uid = v->uid;
 		m->size = v->size;
 		m->internal_date = v->internal_date;

@@ -474,6 +474,11 @@ imap_cmd_search(struct imap_cmd *cmd)
 		search_job_free(job);
 		return imap_cmd_bad(cmd, "%s", error);
 	}
+	if (s->uidonly && imap_search_program_uses_seq(&job->prog)) {
+		search_job_free(job);
+		return imap_cmd_bad(cmd, "[UIDREQUIRED] No message numbers "
+				    "after ENABLE UIDONLY");
+	}
 	eval_prepare(s, job);
 	if (job->n_pending == 0) {
 		enum imap_cmd_result r = search_reply(cmd, job);

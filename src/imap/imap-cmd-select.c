@@ -189,7 +189,8 @@ select_qresync_write(struct imap_session *s, struct select_job *job)
 
 		if (m->modseq <= job->q_modseq || !known_has(job, m->uid))
 			continue;
-		buf_printf(out, "* %zu FETCH (UID %u FLAGS ", i + 1, m->uid);
+		imap_write_fetch_start(s, out, i + 1, m->uid);
+		buf_printf(out, "UID %u FLAGS ", m->uid);
 		imap_msg_write_flags(s, box, m, out);
 		buf_printf(out, " MODSEQ (%llu))\r\n",
 			   (unsigned long long)m->modseq);
@@ -230,7 +231,8 @@ select_done(struct imap_cmd *cmd)
 				first_unseen = i + 1;
 				break;
 			}
-		if (first_unseen > 0)
+		/* a message number: not for UIDONLY (RFC 9586 3) */
+		if (first_unseen > 0 && !s->uidonly)
 			buf_printf(out, "* OK [UNSEEN %zu] First unseen\r\n",
 				   first_unseen);
 	}
@@ -342,6 +344,13 @@ select_params(struct imap_session *s, const struct imap_arg *p,
 			}
 			if (select_qresync(&p->list[++i], job, error_r) < 0)
 				return -1;
+			/* RFC 9586 3: the sequence match data are message
+			 * numbers */
+			if (s->uidonly && p->list[i].list_count == 4) {
+				*error_r = "[UIDREQUIRED] No message numbers "
+					   "after ENABLE UIDONLY";
+				return -1;
+			}
 			continue;
 		}
 		return -1;

@@ -136,6 +136,11 @@ imap_cmd_enable(struct imap_cmd *cmd)
 			s->qresync = true;
 			s->condstore = true;
 			buf_puts(&enabled, " QRESYNC");
+		} else if (imap_arg_atom_equals(a, "UIDONLY") &&
+			   !s->uidonly) {
+			/* RFC 9586 3.1 */
+			s->uidonly = true;
+			buf_puts(&enabled, " UIDONLY");
 		}
 	}
 	buf_printf(&s->out, "* ENABLED%s\r\n", enabled.data);

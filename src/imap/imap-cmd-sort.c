@@ -389,6 +389,12 @@ sort_start(struct imap_cmd *cmd, struct sort_job *job, size_t i)
 		sort_job_free(job);
 		return imap_cmd_bad(cmd, "%s", error);
 	}
+	if (s->uidonly && imap_search_program_uses_seq(&prog)) {
+		imap_search_program_deinit(&prog);
+		sort_job_free(job);
+		return imap_cmd_bad(cmd, "[UIDREQUIRED] No message numbers "
+				    "after ENABLE UIDONLY");
+	}
 	if (prog.has_return) {
 		imap_search_program_deinit(&prog);
 		sort_job_free(job);

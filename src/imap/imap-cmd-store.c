@@ -136,7 +136,8 @@ store_done(struct imap_cmd *cmd)
 		 * RFC 7162 3.2: a CONDSTORE session still gets the new
 		 * MODSEQ of what changed */
 		if (job->silent && s->condstore && m->changed) {
-			buf_printf(out, "* %zu FETCH (", (size_t)idx + 1);
+			imap_write_fetch_start(s, out, (size_t)idx + 1,
+					       m->uid);
 			if (cmd->uid)
 				buf_printf(out, "UID %u ", m->uid);
 			buf_printf(out, "MODSEQ (%llu))\r\n",
@@ -145,7 +146,7 @@ store_done(struct imap_cmd *cmd)
 		}
 		if (job->silent)
 			continue;
-		buf_printf(out, "* %zu FETCH (", (size_t)idx + 1);
+		imap_write_fetch_start(s, out, (size_t)idx + 1, m->uid);
 		if (cmd->uid)
 			buf_printf(out, "UID %u ", m->uid);
 		buf_puts(out, "FLAGS ");

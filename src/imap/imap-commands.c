@@ -153,6 +153,8 @@ static const struct {
 	/* RFC 4978 (imap-compress.c); the command is for logged-in
 	 * sessions, as in Dovecot */
 	{ "COMPRESS=DEFLATE", CAP_AFTER_LOGIN },
+	/* RFC 9586 (imap-session.c dispatch, imap-sync.c) */
+	{ "UIDONLY", CAP_AFTER_LOGIN },
 };
 
 /* The dynamic words an admin may hide too ([imap] capabilities_hide). */

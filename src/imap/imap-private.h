@@ -361,6 +361,10 @@ struct imap_session {
 	 * closing sync holds back then need imap_sync_write_held_modseq
 	 * (RFC 7162 3.2); cleared when the command ends */
 	bool modseq_sent;
+	/* ENABLE UIDONLY (RFC 9586): commands with sequence numbers are
+	 * BAD [UIDREQUIRED], FETCH responses are UIDFETCH, EXPUNGE is
+	 * VANISHED (whether or not QRESYNC is on) */
+	bool uidonly;
 
 	/* after login */
 	int64_t account_id;
@@ -476,6 +480,14 @@ void imap_session_bye(struct imap_session *s, const char *text);
 int imap_session_seqset(struct imap_session *s, const struct imap_arg *arg,
 			bool uid, size_t **idx_r, size_t *count_r,
 			const char **error_r);
+
+/* Starts a FETCH response for the message at seq with uid: "* seq FETCH
+ * (", or "* uid UIDFETCH (" in a UIDONLY session (RFC 9586 3.3). */
+void imap_write_fetch_start(const struct imap_session *s, struct buf *out,
+			    size_t seq, uint32_t uid);
+/* Whether expunges go out as VANISHED (RFC 7162 3.2.10 QRESYNC, RFC 9586
+ * 3.2 UIDONLY) instead of "* n EXPUNGE". */
+bool imap_session_vanished(const struct imap_session *s);
 
 /* ---- changes made elsewhere (imap-sync.c) ----
  *

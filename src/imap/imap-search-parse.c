@@ -574,6 +574,24 @@ imap_search_program_deinit(struct imap_search_program *prog)
 	memset(prog, 0, sizeof(*prog));
 }
 
+static bool
+key_uses_seq(const struct imap_search_key *key)
+{
+	/* "$" is the saved result, UIDs underneath */
+	if (key->type == IMAP_SK_SEQ && !key->set.saved)
+		return true;
+	for (size_t i = 0; i < key->n_children; i++)
+		if (key_uses_seq(&key->children[i]))
+			return true;
+	return false;
+}
+
+bool
+imap_search_program_uses_seq(const struct imap_search_program *prog)
+{
+	return key_uses_seq(&prog->root);
+}
+
 enum imap_search_parse_result
 imap_search_parse(const struct imap_arg *args, size_t n_args,
 		  const struct imap_search_limits *limits,

@@ -153,6 +153,10 @@ imap_search_parse(const struct imap_arg *args, size_t n_args,
 		  const struct imap_search_limits *limits,
 		  struct imap_search_program *prog_r, const char **error_r);
 void imap_search_program_deinit(struct imap_search_program *prog);
+/* Whether some key is a message sequence set other than "$" (refused
+ * after ENABLE UIDONLY, RFC 9586 3, and in ESEARCH over other mailboxes,
+ * RFC 7377). */
+bool imap_search_program_uses_seq(const struct imap_search_program *prog);
 
 /*
  * One message as the evaluation sees it: a snapshot of the session's view

@@ -269,6 +269,7 @@ imap_session_unauthenticate(struct imap_session *s)
 	s->rev2 = false;
 	s->utf8 = false;
 	s->utf8_accept = false;
+	s->uidonly = false;
 	imap_session_set_state(s, IMAP_STATE_NOT_AUTH);
 }
 
@@ -608,6 +609,22 @@ fail:
 	return -1;
 }
 
+void
+imap_write_fetch_start(const struct imap_session *s, struct buf *out,
+			size_t seq, uint32_t uid)
+{
+	if (s->uidonly)
+		buf_printf(out, "* %u UIDFETCH (", uid);
+	else
+		buf_printf(out, "* %zu FETCH (", seq);
+}
+
+bool
+imap_session_vanished(const struct imap_session *s)
+{
+	return s->qresync || s->uidonly;
+}
+
 /* ---- dispatch ---- */
 
 static void
@@ -663,6 +680,15 @@ dispatch(struct imap_session *s, const struct imap_command *c)
 				   (def->states & IMAP_STATES_SELECTED) ?
 				   "Select a mailbox first" :
 				   "Command not valid in this state");
+		return;
+	}
+	if (s->uidonly && (def->flags & IMAP_CMD_FLAG_USES_SEQ) &&
+	    !cmd->uid) {
+		/* RFC 9586 3: no message numbers once UIDONLY is on, also
+		 * for a client that enabled it and sends them anyway
+		 * (CLIENT-QUIRKS: Office 365) */
+		(void)imap_cmd_bad(cmd, "[UIDREQUIRED] %s needs the UID "
+				   "prefix after ENABLE UIDONLY", def->name);
 		return;
 	}
 	if ((def->flags & IMAP_CMD_FLAG_WRITES) && s->box != NULL &&

@@ -93,8 +93,9 @@ write_expunges(struct imap_session *s)
 	if (box->n_expunged == 0)
 		return;
 	imap_mailbox_own(box);
-	if (s->qresync) {
-		/* RFC 7162 3.2.10: VANISHED instead, by UID */
+	if (imap_session_vanished(s)) {
+		/* RFC 7162 3.2.10, RFC 9586 3.2: VANISHED instead, by
+		 * UID */
 		uint32_t *uids = xcalloc(box->n_expunged, sizeof(*uids));
 		size_t n = 0;
 
@@ -235,8 +236,9 @@ sync_apply(struct imap_session *s, struct sync_job *job)
 			continue;
 		/* UID too: a client that tracks messages by UID needs no
 		 * FETCH of its own to place the change */
-		buf_printf(out, "* %zu FETCH (UID %u FLAGS ", (size_t)k + 1,
-			   box->msgs[k].uid);
+		imap_write_fetch_start(s, out, (size_t)k + 1,
+				       box->msgs[k].uid);
+		buf_printf(out, "UID %u FLAGS ", box->msgs[k].uid);
 		imap_msg_write_flags(s, box, &box->msgs[k], out);
 		if (s->condstore)
 			buf_printf(out, " MODSEQ (%llu)", (unsigned long long)

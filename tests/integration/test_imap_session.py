@@ -43,17 +43,18 @@ def test_greeting_and_capabilities(herald_factory):
     assert "STATUS=SIZE" in after and "IMAP4rev2" in after
     assert not [c for c in after if c.startswith("AUTH=")], after
     assert "STARTTLS" not in after and "SASL-IR" not in after
-    # CLIENT-QUIRKS: nothing that is not complete (no CONDSTORE, no
-    # UIDONLY); QUOTA only with what the store enforces
+    # CLIENT-QUIRKS: nothing that is not complete (no CONDSTORE);
+    # UIDONLY once complete (test_imap_uidonly.py); QUOTA only with what
+    # the store enforces
     # (test_imap_quota.py); COMPRESS=DEFLATE after login only
     # (test_imap_compress.py)
     assert not [c for c in caps + after if c.startswith(
-        ("CONDSTORE", "QRESYNC", "UIDONLY", "UTF8=ONLY",
+        ("CONDSTORE", "QRESYNC", "UTF8=ONLY",
          "QUOTA=RES-MESSAGE", "QUOTASET"))], after
     assert "QUOTA" not in caps and "QUOTA=RES-STORAGE" in after
     assert "COMPRESS=DEFLATE" not in caps and "COMPRESS=DEFLATE" in after
     # issue 13 item 9, after login (test_imap_preview.py)
-    for word in ("PREVIEW",):
+    for word in ("PREVIEW", "UIDONLY"):
         assert word not in caps and word in after, (word, after)
     r.close()
     # imaps: no STARTTLS on implicit TLS
