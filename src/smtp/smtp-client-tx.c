@@ -366,13 +366,19 @@ tx_build_cmds(struct smtp_client *c)
 }
 
 /* Sends what may go now: everything with PIPELINING (RFC 2920: DATA is
- * last in its group anyway), else one command per reply. */
+ * last in its group anyway), else one command per reply. A pipelined
+ * group goes in one write: the connection sends a small write at once
+ * when nothing is queued, so command by command it would be a send(2)
+ * and a segment each (RSET, MAIL, RCPT, DATA: four instead of one, and
+ * as many wake-ups of the server). */
 static void
 tx_pump(struct smtp_client *c)
 {
 	struct client_tx *tx = c->tx;
 	bool pipelining = (c->info.ext & SMTP_EXT_PIPELINING) != 0;
 	bool sent = false;
+	char group[1024];
+	size_t group_len = 0;
 
 	while (tx->next_cmd < tx->n_cmds) {
 		struct client_cmd *cmd = &tx->cmds[tx->next_cmd];
@@ -386,12 +392,25 @@ tx_pump(struct smtp_client *c)
 			tx->next_cmd = tx->n_cmds;
 			break;
 		}
-		client_write(c, cmd->line, strlen(cmd->line));
+		size_t len = strlen(cmd->line);
+
+		if (group_len + len > sizeof(group)) {
+			client_write(c, group, group_len);
+			group_len = 0;
+		}
+		if (len > sizeof(group)) {
+			client_write(c, cmd->line, len);
+		} else {
+			memcpy(group + group_len, cmd->line, len);
+			group_len += len;
+		}
 		expect_push(tx, cmd->expect.kind, cmd->expect.rcpt);
 		tx->stage = expect_stage(cmd->expect.kind);
 		tx->next_cmd++;
 		sent = true;
 	}
+	if (group_len > 0)
+		client_write(c, group, group_len);
 	if (sent)
 		tx_timer(c);
 }
