@@ -422,9 +422,23 @@ smtp_data_encode(struct smtp_data_encoder *enc, const uint8_t *p, size_t len,
 		if (enc->line_start && enc->dot_stuff && p[i] == '.')
 			buf_putc(out, '.');
 		enc->line_start = false;
-		/* copy the run of ordinary octets in one go */
-		while (run < len && p[run] != '\r' && p[run] != '\n')
-			run++;
+		/* the run of ordinary octets ends at the first CR or LF: found
+		 * with memchr (vectorised) instead of a test per octet, as the
+		 * runner sends every relayed message through here */
+		{
+			const uint8_t *lf = memchr(p + i, '\n', len - i);
+			size_t end = lf != NULL ? (size_t)(lf - p) : len;
+			const uint8_t *cr = memchr(p + i, '\r', end - i);
+
+			run = cr != NULL ? (size_t)(cr - p) : end;
+		}
+		if (run + 1 < len && p[run] == '\r' && p[run + 1] == '\n') {
+			/* the line and its CRLF as they are, in one copy */
+			buf_append(out, p + i, run + 2 - i);
+			enc->line_start = true;
+			i = run + 2;
+			continue;
+		}
 		buf_append(out, p + i, run - i);
 		i = run;
 		if (i == len)
@@ -435,8 +449,6 @@ smtp_data_encode(struct smtp_data_encoder *enc, const uint8_t *p, size_t len,
 				i++;
 				break;
 			}
-			if (p[i + 1] == '\n')
-				i++;
 		}
 		buf_append(out, "\r\n", 2);
 		enc->line_start = true;
