@@ -354,7 +354,7 @@ on_header(void *ctx)
 		set->as_key = key_slot(v, set->seal.selector, set->seal.domain);
 	}
 	v->md = EVP_MD_CTX_new();
-	if (v->md == NULL || EVP_DigestInit_ex(v->md, EVP_sha256(), NULL) != 1)
+	if (v->md == NULL || EVP_DigestInit_ex(v->md, dkim_sha256(), NULL) != 1)
 		abort();
 	dkim_body_canon_init(&v->bc, latest->sig.bcanon, body_out, v);
 	v->msg.skip_body = false;
