@@ -285,6 +285,16 @@ dkim_verifier_header_done(const struct dkim_verifier *v)
 	return v->msg.header_done;
 }
 
+const char *
+dkim_verifier_header(const struct dkim_verifier *v, size_t *len_r)
+{
+	*len_r = 0;
+	if (!v->msg.header_done || v->msg.header_too_big)
+		return NULL;
+	*len_r = v->msg.header.len;
+	return v->msg.header.data;
+}
+
 size_t
 dkim_verifier_count(const struct dkim_verifier *v)
 {

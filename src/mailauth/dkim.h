@@ -237,6 +237,13 @@ void dkim_verifier_feed(struct dkim_verifier *v, const uint8_t *data,
 /* True once the whole header has been seen: the signatures are known and
  * their keys may be looked up while the body streams in. */
 bool dkim_verifier_header_done(const struct dkim_verifier *v);
+/* The header as the verifier keeps it, for other checks that read it
+ * (DMARC's From) so that it is not copied twice: every field with its
+ * CRLF (a bare LF read as CRLF), the empty line left out. Valid once
+ * header_done (or after finish) until the verifier is freed; NULL when
+ * the header was over header_max (it is not kept). */
+const char *dkim_verifier_header(const struct dkim_verifier *v,
+				 size_t *len_r);
 /* The DKIM-Signature fields found (top to bottom); valid once
  * header_done (or after finish). */
 size_t dkim_verifier_count(const struct dkim_verifier *v);

@@ -225,7 +225,8 @@ smtp_authin_data_begin(struct smtp_session *s)
 	 * temperror */
 	if (session_checked(s) && m->dmarc != CONFIG_DMARC_OFF) {
 		a->dmarc_on = true;
-		buf_init(&a->hdr);
+		if (a->dkim == NULL)
+			buf_init(&a->hdr);
 	}
 }
 
@@ -251,21 +252,19 @@ dmarc_found_cb(const struct dmarc_policy_found *f, void *ctx)
 
 /* The header is complete (or the message ended inside it): find the From
  * domain and start the policy lookup now, so that it overlaps with the
- * body (no round trip of its own after the dot). */
+ * body (no round trip of its own after the dot). hdr NULL: the header
+ * was over dkim_header_max. */
 static void
-dmarc_header_done(struct smtp_session *s, bool too_big)
+dmarc_header_done(struct smtp_session *s, const char *hdr, size_t len)
 {
 	struct smtp_authin *a = s->authin;
 	const struct config_mailauth *m = &s->srv->cfg->mailauth;
 
 	a->hdr_done = true;
-	if (too_big)
+	if (hdr == NULL)
 		a->from_status = DMARC_FROM_UNPARSEABLE;
 	else
-		a->from_status = dmarc_from_domain(a->hdr.data != NULL
-						   ? a->hdr.data : "",
-						   a->hdr.len,
-						   &a->from_domain);
+		a->from_status = dmarc_from_domain(hdr, len, &a->from_domain);
 	buf_deinit(&a->hdr);
 	if (a->from_status != DMARC_FROM_OK || s->srv->w->dns == NULL ||
 	    s->srv->w->psl == NULL)
@@ -275,6 +274,18 @@ dmarc_header_done(struct smtp_session *s, bool too_big)
 					     m->dmarc_discovery,
 					     a->from_domain, dmarc_found_cb,
 					     s);
+}
+
+/* The DKIM verifier's header, once it has all of it: DMARC keeps no copy
+ * of its own when DKIM is checked too. */
+static void
+dmarc_header_from_dkim(struct smtp_session *s)
+{
+	const char *hdr;
+	size_t len;
+
+	hdr = dkim_verifier_header(s->authin->dkim, &len);
+	dmarc_header_done(s, hdr, len);
 }
 
 /* Keeps header octets until the empty line (CRLF CRLF; a header longer
@@ -289,19 +300,17 @@ dmarc_feed(struct smtp_session *s, const uint8_t *data, size_t len)
 	buf_append(&a->hdr, data, len);
 	/* a message that starts with its empty line has no header */
 	if (a->hdr.len >= 2 && memcmp(a->hdr.data, "\r\n", 2) == 0) {
-		buf_truncate(&a->hdr, 0);
-		dmarc_header_done(s, false);
+		dmarc_header_done(s, "", 0);
 		return;
 	}
 	const char *end = memmem(a->hdr.data + from, a->hdr.len - from,
 				 "\r\n\r\n", 4);
 
-	if (end != NULL) {
-		buf_truncate(&a->hdr, (size_t)(end - a->hdr.data) + 2);
-		dmarc_header_done(s, false);
-	} else if (a->hdr.len > max) {
-		dmarc_header_done(s, true);
-	}
+	if (end != NULL)
+		dmarc_header_done(s, a->hdr.data,
+				  (size_t)(end - a->hdr.data) + 2);
+	else if (a->hdr.len > max)
+		dmarc_header_done(s, NULL, 0);
 }
 
 void
@@ -316,8 +325,12 @@ smtp_authin_feed(struct smtp_session *s, const uint8_t *data, size_t len,
 		dkim_verifier_feed(a->dkim, data, len);
 	if (a->arc != NULL)
 		arc_verifier_feed(a->arc, data, len);
-	if (a->dmarc_on && !a->hdr_done)
-		dmarc_feed(s, data, len);
+	if (a->dmarc_on && !a->hdr_done) {
+		if (a->dkim == NULL)
+			dmarc_feed(s, data, len);
+		else if (dkim_verifier_header_done(a->dkim))
+			dmarc_header_from_dkim(s);
+	}
 	if (!a->filtering) {
 		smtp_ar_filter_deinit(&a->filter);
 		smtp_ar_filter_init(&a->filter, authserv_id(s), out, s);
@@ -353,10 +366,14 @@ smtp_authin_data_end(struct smtp_session *s)
 		return;
 	if (a->filtering)
 		smtp_ar_filter_finish(&a->filter);
-	if (a->dmarc_on && !a->hdr_done)
-		dmarc_header_done(s, false);	/* all header, no body */
-	if (a->dkim != NULL) {
+	if (a->dkim != NULL)
 		dkim_verifier_finish(a->dkim);
+	/* all header, no body */
+	if (a->dmarc_on && !a->hdr_done && a->dkim != NULL)
+		dmarc_header_from_dkim(s);
+	else if (a->dmarc_on && !a->hdr_done)
+		dmarc_header_done(s, a->hdr.data, a->hdr.len);
+	if (a->dkim != NULL) {
 		a->lookup = dkim_verifier_lookup(a->dkim, s->srv->w->dns,
 						 dkim_lookups_done, s);
 	}

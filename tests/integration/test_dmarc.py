@@ -494,3 +494,41 @@ def test_policy_lookup_starts_with_the_header(herald_factory,
         code, _ = c.getreply()
         assert code == 250
     assert "dmarc=pass" in our_ar(delivered(h, "early"))
+
+
+@pytest.mark.parametrize("dkim", ["on", "off"])
+def test_from_read_with_and_without_dkim(herald_factory, dns_server_factory,
+                                         dkim):
+    """DMARC reads the From field from the DKIM verifier's copy of the
+    header when DKIM is checked, from its own otherwise: the same
+    verdicts either way, a message that is all header (no empty line)
+    included."""
+    dns = dns_server_factory(records={
+        "_dmarc.r.test": [("TXT", '"v=DMARC1; p=reject"')],
+        "r.test": [("TXT", SPF_FAIL)],
+        "_dmarc.ok.test": [("TXT", '"v=DMARC1; p=reject"')],
+        "ok.test": [("TXT", SPF_PASS)],
+    })
+    h = herald_factory(listeners=("smtp", "imap"), sections={
+        "dns": dns.herald_config(timeout="1s"),
+        "mailauth": f"spf = on\ndkim_verify = {dkim}\ndmarc = enforce",
+    }, hostname=HOST)
+    h.add_domain()
+    h.add_user(USER, PASSWORD)
+    h.start()
+    code, text = send(h, "x@r.test", message("x@r.test", subject="r"))
+    assert code == 550 and b"5.7.1" in text, (code, text)
+    code, _ = send(h, "x@ok.test", message("x@ok.test", subject="ok"))
+    assert code == 250
+    assert re.search(r"dmarc=pass \(p=reject dis=none\) header.from=ok.test",
+                     our_ar(delivered(h, "ok")))
+    head_only = (f"From: <x@ok.test>\r\nTo: <{USER}>\r\n"
+                 "Subject: headonly\r\n").encode()
+    code, _ = send(h, "x@ok.test", head_only)
+    assert code == 250
+    assert re.search(r"dmarc=pass \(p=reject dis=none\) header.from=ok.test",
+                     our_ar(delivered(h, "headonly")))
+    code, text = send(h, "x@ok.test", message(
+        None, subject="two", from_field="From: <a@ok.test>\r\n"
+        "From: <b@r.test>\r\n"))
+    assert code == 550 and b"exactly one" in text, (code, text)
