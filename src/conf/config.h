@@ -160,6 +160,7 @@ struct config_store {
 	uint64_t group_commit_wait_us;	/* how long to wait to fill a batch */
 	uint64_t busy_timeout_ms;
 	uint64_t blob_gc_interval_ms;	/* 0: no blob garbage collection */
+	uint64_t change_log_retention_s;	/* 0: never prune the log */
 	bool search_index;		/* run the full-text indexer */
 	uint64_t search_text_max;	/* searchable text per message */
 	uint64_t search_round_bytes;	/* text one indexer round holds */

@@ -104,6 +104,9 @@ struct fetch_ctx {
 	struct imap_seqset uidset;
 	uint32_t *v_uids;
 	size_t n_v;
+	/* the log was pruned past changedsince: every UID of the set the
+	 * view lacks instead (RFC 7162 3.2.5.2) */
+	bool v_gaps;
 	enum store_result v_r;
 	char *v_error;
 
@@ -1116,8 +1119,9 @@ vanished_work(void *p)
 				     store_result_str(c->v_r));
 		return;
 	}
+	c->v_gaps = d.expunged_partial;
 	c->v_uids = xcalloc(d.n_expunged + 1, sizeof(*c->v_uids));
-	for (size_t i = 0; i < d.n_expunged; i++) {
+	for (size_t i = 0; i < d.n_expunged && !c->v_gaps; i++) {
 		for (size_t k = 0; k < c->uidset.count; k++) {
 			uint32_t lo, hi;
 
@@ -1151,7 +1155,18 @@ vanished_done(struct imap_cmd *cmd)
 		if (imap_mailbox_find_uid(s->box, c->v_uids[i]) < 0)
 			c->v_uids[k++] = c->v_uids[i];
 	/* RFC 7162 3.2.6: before the FETCHes */
-	if (k > 0) {
+	if (c->v_gaps) {
+		size_t mark = out->len;
+		uint32_t *pairs;
+		size_t n = imap_uid_pairs(&c->uidset, &pairs);
+
+		buf_puts(out, "* VANISHED (EARLIER) ");
+		if (imap_write_uid_gaps(out, pairs, n, s->box))
+			buf_puts(out, "\r\n");
+		else
+			buf_truncate(out, mark);
+		free(pairs);
+	} else if (k > 0) {
 		buf_puts(out, "* VANISHED (EARLIER) ");
 		imap_write_uid_set(out, c->v_uids, k);
 		buf_puts(out, "\r\n");

@@ -32,6 +32,9 @@ struct select_job {
 	size_t n_known;
 	uint32_t *vanished;	/* out: expunged since, known, not in view */
 	size_t n_vanished;
+	/* out: the log was pruned past q_modseq: VANISHED (EARLIER) is
+	 * every known UID the view lacks instead (RFC 7162 3.2.5.2) */
+	bool vanished_gaps;
 	enum store_result result;
 	char error[200];
 };
@@ -54,43 +57,6 @@ known_has(const struct select_job *job, uint32_t uid)
 	return lo < job->n_known && job->known[2 * lo] <= uid;
 }
 
-static int
-cmp_pair(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The known-uids set as sorted, merged pairs. */
-static void
-known_set(struct select_job *job, const struct imap_seqset *set)
-{
-	size_t n = 0;
-
-	job->known = xcalloc(set->count * 2 + 2, sizeof(*job->known));
-	for (size_t i = 0; i < set->count; i++)
-		imap_seq_range_bounds(&set->ranges[i], UINT32_MAX,
-				      &job->known[2 * i],
-				      &job->known[2 * i + 1]);
-	qsort(job->known, set->count, 2 * sizeof(*job->known), cmp_pair);
-	for (size_t i = 0; i < set->count; i++) {
-		uint32_t lo = job->known[2 * i], hi = job->known[2 * i + 1];
-		uint32_t *prev_hi = n > 0 ? &job->known[2 * n - 1] : NULL;
-
-		if (prev_hi != NULL &&
-		    (*prev_hi == UINT32_MAX || lo <= *prev_hi + 1)) {
-			if (hi > *prev_hi)
-				*prev_hi = hi;
-			continue;
-		}
-		job->known[2 * n] = lo;
-		job->known[2 * n + 1] = hi;
-		n++;
-	}
-	job->n_known = n;
-}
-
 /* On the pool, after the view: the UIDs expunged since the client's
  * modseq that it knows and the view does not hold (one expunged after
  * the view was read is announced by the next sync instead). */
@@ -108,6 +74,7 @@ select_vanished(struct select_job *job, struct imap_mailbox *box)
 		imap_copy_error(job->error, sizeof(job->error), error);
 		return;
 	}
+	job->vanished_gaps = d.expunged_partial;
 	job->vanished = xcalloc(d.n_expunged + 1, sizeof(*job->vanished));
 	for (size_t i = 0; i < d.n_expunged; i++)
 		if (known_has(job, d.expunged[i]) &&
@@ -179,7 +146,15 @@ select_qresync_write(struct imap_session *s, struct select_job *job)
 
 	if (!job->qresync || job->q_uidvalidity != box->uidvalidity)
 		return;
-	if (job->n_vanished > 0) {
+	if (job->vanished_gaps) {
+		size_t mark = out->len;
+
+		buf_puts(out, "* VANISHED (EARLIER) ");
+		if (imap_write_uid_gaps(out, job->known, job->n_known, box))
+			buf_puts(out, "\r\n");
+		else
+			buf_truncate(out, mark);
+	} else if (job->n_vanished > 0) {
 		buf_puts(out, "* VANISHED (EARLIER) ");
 		imap_write_uid_set(out, job->vanished, job->n_vanished);
 		buf_puts(out, "\r\n");
@@ -297,7 +272,7 @@ select_qresync(const struct imap_arg *p, struct select_job *job,
 			imap_seqset_deinit(&set);
 			return -1;
 		}
-		known_set(job, &set);
+		job->n_known = imap_uid_pairs(&set, &job->known);
 		imap_seqset_deinit(&set);
 	}
 	if (p->list_count == 4) {

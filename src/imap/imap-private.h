@@ -194,6 +194,16 @@ void imap_mailbox_expunge_uids(struct imap_session *s, const uint32_t *uids,
 			       size_t n, bool silent);
 /* uids (ascending) as a uid-set, "4:7,9" (RFC 4315 COPYUID, APPENDUID). */
 void imap_write_uid_set(struct buf *out, const uint32_t *uids, size_t n);
+/* A client's UID set as sorted, merged [lo, hi] pairs in *pairs_r (free
+ * it; "*" is UINT32_MAX); returns the number of pairs. */
+size_t imap_uid_pairs(const struct imap_seqset *set, uint32_t **pairs_r);
+/* RFC 7162 3.2.5.2, for a modseq older than the change log remembers:
+ * writes as a uid-set every UID of the pairs (NULL: every UID) below
+ * box's UIDNEXT that box does not hold, whenever it went; false, and
+ * nothing written, when there is none. A client ignores UIDs it never
+ * had. */
+bool imap_write_uid_gaps(struct buf *out, const uint32_t *pairs,
+			 size_t n_pairs, const struct imap_mailbox *box);
 /* Copies a store error message (valid only in the pool thread that got
  * it) into a job's buffer; NULL gives "?". */
 void imap_copy_error(char *dst, size_t size, const char *error);

@@ -134,6 +134,40 @@ imap_sync_write_held_modseq(struct imap_session *s)
 		   (unsigned long long)s->box->held_since);
 }
 
+/* Marks a view message expunged (held until it may be told). */
+static void
+hold_expunge(struct imap_mailbox *box, struct sync_job *job, size_t k,
+	     size_t *n_held)
+{
+	if (box->n_expunged == 0)
+		box->held_since = job->since;
+	box->msgs[k].expunged = true;
+	box->n_expunged++;
+	(*n_held)++;
+}
+
+/* The log was pruned past the view's modseq ([store]
+ * change_log_retention, a session open that long): every view message
+ * the mailbox no longer holds is gone (RFC 7162 3.2.5.2's reasoning);
+ * both lists are in UID order. */
+static void
+hold_missing(struct imap_mailbox *box, struct sync_job *job,
+	     const struct store_mailbox_delta *d, size_t *n_held)
+{
+	size_t p = 0;
+
+	for (size_t k = 0; k < box->count; k++) {
+		uint32_t uid = box->msgs[k].uid;
+
+		if (box->msgs[k].expunged || uid >= d->uidnext)
+			continue;
+		while (p < d->n_present && d->present[p] < uid)
+			p++;
+		if (p == d->n_present || d->present[p] != uid)
+			hold_expunge(box, job, k, n_held);
+	}
+}
+
 static void
 msg_from_store(struct imap_msg *m, const struct store_message *sm)
 {
@@ -170,14 +204,11 @@ sync_apply(struct imap_session *s, struct sync_job *job)
 	for (size_t i = 0; i < d->n_expunged; i++) {
 		ssize_t k = imap_mailbox_find_uid(box, d->expunged[i]);
 
-		if (k >= 0 && !box->msgs[k].expunged) {
-			if (box->n_expunged == 0)
-				box->held_since = job->since;
-			box->msgs[k].expunged = true;
-			box->n_expunged++;
-			n_held++;
-		}
+		if (k >= 0 && !box->msgs[k].expunged)
+			hold_expunge(box, job, (size_t)k, &n_held);
 	}
+	if (d->expunged_partial)
+		hold_missing(box, job, d, &n_held);
 	if (d->n_changed > 0)
 		flagged = xcalloc(d->n_changed, sizeof(*flagged));
 	for (size_t i = 0; i < d->n_changed; i++) {

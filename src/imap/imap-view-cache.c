@@ -283,8 +283,10 @@ snap_apply(const struct imap_view_snap *base, struct store_mailbox_delta *d,
 	size_t cap, e = 0;
 
 	/* a mailbox's keyword list only grows: base's indexes stay */
+	/* a log pruned past base: what base holds and is gone cannot be
+	 * told from the log, the full read can */
 	if (d->uidvalidity != base->uidvalidity ||
-	    d->n_keywords < base->n_keywords)
+	    d->n_keywords < base->n_keywords || d->expunged_partial)
 		return NULL;
 	for (size_t i = 0; i < base->n_keywords; i++)
 		if (strcmp(base->keywords[i], d->keywords[i]) != 0)

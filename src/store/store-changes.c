@@ -126,6 +126,18 @@ store_mailbox_delta(struct store *store, int64_t mailbox_id, uint64_t since,
 					 delta_r, error_r);
 }
 
+enum store_result
+store_changes_prune(struct store *store,
+		    struct store_changes_prune_result *res,
+		    const char **error_r)
+{
+	if (store->ops->changes_prune == NULL)
+		return store_error(error_r, STORE_E_INVALID,
+				   "change log pruning not supported");
+	return store_commit_run_flags(store, store->ops->changes_prune, res,
+				      STORE_OP_ALONE, error_r);
+}
+
 void
 store_mailbox_delta_free(struct store_mailbox_delta *d)
 {
@@ -134,6 +146,7 @@ store_mailbox_delta_free(struct store_mailbox_delta *d)
 				d->changed[i].n_keywords);
 	free(d->changed);
 	free(d->expunged);
+	free(d->present);
 	store_strv_free(&d->keywords, d->n_keywords);
 	memset(d, 0, sizeof(*d));
 }

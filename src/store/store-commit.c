@@ -182,6 +182,32 @@ gc_due(const struct store *store)
 		now.tv_nsec >= store->gc_next.tv_nsec);
 }
 
+/* One round of change log pruning after the blob collection's, in a
+ * transaction of its own (at most 1000 rows: the write lock is held
+ * briefly). True when old rows are left for the next round. */
+static bool
+writer_prune(struct store *store, uint64_t max_age)
+{
+	struct store_changes_prune_result res = { .max_age_s = max_age };
+	struct store_op op;
+
+	if (store->ops->changes_prune == NULL)
+		return false;
+	memset(&op, 0, sizeof(op));
+	op.run = store->ops->changes_prune;
+	op.ctx = &res;
+	batch_run(store, &op, 1);
+	if (op.result != STORE_OK) {
+		log_warn(NULL, "store", "change-log-prune-failed",
+			 "error=\"%s\"", op.error);
+		return false;
+	}
+	if (res.pruned > 0)
+		log_info(NULL, "store", "change-log-pruned", "rows=%zu "
+			 "more=%s", res.pruned, res.more ? "yes" : "no");
+	return res.more;
+}
+
 /* The periodic blob collection, on the writer thread (called unlocked):
  * one transaction of its own, then the next round right away while ids
  * are queued (other writes go first), else after the interval. */
@@ -190,6 +216,7 @@ writer_gc(struct store *store)
 {
 	struct store_blob_gc_result res = { 0 };
 	struct store_op op;
+	uint64_t max_age;
 
 	memset(&op, 0, sizeof(op));
 	op.run = store->ops->blob_gc;
@@ -207,6 +234,14 @@ writer_gc(struct store *store)
 			 (unsigned long long)res.bytes);
 	pthread_mutex_lock(&store->lock);
 	store->gc_more = op.result == STORE_OK && res.more;
+	max_age = store->change_log_max_age_s;
+	pthread_mutex_unlock(&store->lock);
+	if (max_age > 0 && writer_prune(store, max_age)) {
+		pthread_mutex_lock(&store->lock);
+		store->gc_more = true;
+		pthread_mutex_unlock(&store->lock);
+	}
+	pthread_mutex_lock(&store->lock);
 	store_deadline_after(&store->gc_next, store->gc_more
 						      ? 0
 						      : store->gc_interval_us);

@@ -106,6 +106,9 @@ struct store_backend_ops {
 	/* The blob collector, in a transaction of its own, with a struct
 	 * store_blob_gc_result as ctx (max set by the caller). */
 	store_op_run_cb_t *blob_gc;
+	/* One round of change log pruning, in a transaction of its own,
+	 * with a struct store_changes_prune_result as ctx. */
+	store_op_run_cb_t *changes_prune;
 	/* Queues one blob id for collection; ctx is the id (a heap
 	 * string). */
 	store_op_run_cb_t *blob_forget;
@@ -491,6 +494,9 @@ struct store {
 	struct timespec gc_next;	/* when it runs next (monotonic) */
 	bool gc_more;			/* the last round left ids queued */
 	size_t gc_round_max;		/* 0: the collector's default */
+	/* [store] change_log_retention: the writer prunes the change log
+	 * in its collection rounds; 0: never */
+	uint64_t change_log_max_age_s;
 	struct store_stats stats;
 	/* Change notification (store-notify.h), opened by the backend;
 	 * NULL: none. changed holds what the batch being written changed

@@ -69,6 +69,17 @@ static const struct setting store_settings[] = {
 		 "bodies no message or queue entry uses any more (expunged, "
 		 "POP3-deleted, removed with their account), at most 500 per "
 		 "transaction. 0: never (docs/store.md \"Deleting blobs\")." },
+	{ .key = "change_log_retention", .type = SETTING_DURATION,
+	  .offset = OFF(store.change_log_retention_s), .def = "30d",
+	  .min = 0, .max = 3650 * 86400, .unit = DURATION_S,
+	  .doc = "How long the change log keeps a record (an expunged UID "
+		 "for IMAP QRESYNC and CONDSTORE, a created or changed "
+		 "message or mailbox). Older records are deleted in the "
+		 "blob collector's rounds (blob_gc_interval), at most 1000 "
+		 "per transaction. A client that resynchronises from "
+		 "before it still gets a correct answer, only a longer "
+		 "one: every UID it may know that is gone (docs/imap.md "
+		 "\"Retention\"). 0: keep every record." },
 	{ .key = "search_index", .type = SETTING_BOOL,
 	  .offset = OFF(store.search_index), .def = "yes",
 	  .doc = "Keep the full-text index IMAP SEARCH BODY and TEXT use up "

@@ -3,15 +3,19 @@
  * What changed in a mailbox since a modseq, on SQLite: the counters, the
  * messages with a newer modseq or a UID not seen yet (with keywords) and
  * the expunged UIDs from the change log, all from one read snapshot, for
- * IMAP's unsolicited EXISTS / FETCH / EXPUNGE (imap-sync.c).
+ * IMAP's unsolicited EXISTS / FETCH / EXPUNGE (imap-sync.c); and the
+ * pruning of that log, which moves each mailbox's expunge horizon.
  */
 #include "store/store-sqlite-private.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/mem.h"
+
+#define PRUNE_DEFAULT_MAX 1000
 
 /* Written as a UNION of the two index searches (messages_modseq and the
  * UNIQUE (mailbox_id, uid)): with "modseq > ? OR uid >= ?" SQLite scanned
@@ -23,14 +27,16 @@
 	" mailbox_id = ?1 AND uid >= ?3)"
 
 static enum store_result
-delta_counters(sqlite3 *db, int64_t mailbox_id,
+delta_counters(sqlite3 *db, int64_t mailbox_id, uint64_t since,
 	       struct store_mailbox_delta *d, const char **error_r)
 {
 	sqlite3_stmt *stmt;
 	int rc;
 
-	if (sqlite_prep(db, &stmt, "SELECT uidvalidity, uidnext,"
-			" highestmodseq FROM mailboxes WHERE id = ?", "i",
+	if (sqlite_prep(db, &stmt, "SELECT m.uidvalidity, m.uidnext,"
+			" m.highestmodseq, coalesce(h.modseq, 0) FROM"
+			" mailboxes m LEFT JOIN expunge_horizons h ON"
+			" h.mailbox_id = m.id WHERE m.id = ?", "i",
 			mailbox_id) != SQLITE_OK)
 		return sqlite_fail(db, "mailbox delta", error_r);
 	rc = sqlite3_step(stmt);
@@ -38,6 +44,9 @@ delta_counters(sqlite3 *db, int64_t mailbox_id,
 		d->uidvalidity = (uint32_t)sqlite3_column_int64(stmt, 0);
 		d->uidnext = (uint32_t)sqlite3_column_int64(stmt, 1);
 		d->highestmodseq = (uint64_t)sqlite3_column_int64(stmt, 2);
+		/* the pruned expunges all have a modseq at most this */
+		d->expunged_partial =
+			(uint64_t)sqlite3_column_int64(stmt, 3) > since;
 	}
 	sqlite3_finalize(stmt);
 	if (rc == SQLITE_DONE)
@@ -178,6 +187,36 @@ delta_expunged(sqlite3 *db, int64_t mailbox_id, uint64_t since,
 	return STORE_OK;
 }
 
+/* Every UID of the mailbox, for a caller whose since is past the log. */
+static enum store_result
+delta_present(sqlite3 *db, int64_t mailbox_id,
+	      struct store_mailbox_delta *d, const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	size_t cap = 0;
+	int rc;
+
+	if (sqlite_prep(db, &stmt, "SELECT uid FROM messages WHERE"
+			" mailbox_id = ? ORDER BY uid", "i", mailbox_id) !=
+	    SQLITE_OK)
+		return sqlite_fail(db, "mailbox delta", error_r);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (d->n_present == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			d->present = xreallocarray(d->present, cap,
+						   sizeof(*d->present));
+		}
+		d->present[d->n_present++] =
+			(uint32_t)sqlite3_column_int64(stmt, 0);
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return sqlite_fail(db, "mailbox delta", error_r);
+	if (d->present == NULL)
+		d->present = xcalloc(1, sizeof(*d->present));
+	return STORE_OK;
+}
+
 enum store_result
 sqlite_mailbox_delta(struct store *store, int64_t mailbox_id, uint64_t since,
 		     uint32_t uid_from, struct store_mailbox_delta *d,
@@ -193,7 +232,7 @@ sqlite_mailbox_delta(struct store *store, int64_t mailbox_id, uint64_t since,
 	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		r = sqlite_fail(db, "mailbox delta", error_r);
 	if (r == STORE_OK)
-		r = delta_counters(db, mailbox_id, d, error_r);
+		r = delta_counters(db, mailbox_id, since, d, error_r);
 	if (r == STORE_OK)
 		r = delta_mailbox_keywords(db, mailbox_id, d, error_r);
 	if (r == STORE_OK)
@@ -204,8 +243,63 @@ sqlite_mailbox_delta(struct store *store, int64_t mailbox_id, uint64_t since,
 				   error_r);
 	if (r == STORE_OK)
 		r = delta_expunged(db, mailbox_id, since, d, error_r);
+	if (r == STORE_OK && d->expunged_partial)
+		r = delta_present(db, mailbox_id, d, error_r);
 	sqlite_reader_put(store, db);
 	if (r != STORE_OK)
 		store_mailbox_delta_free(d);
 	return r;
+}
+
+/* The oldest rows of the log while they are old enough, in id order (the
+ * order they were written in, so one old row is never kept behind a
+ * newer one for long; a clock that stepped back only keeps rows longer):
+ * each mailbox's horizon first, from the expunge records going, then
+ * the rows. Alone in its transaction, like the blob collector. */
+enum store_result
+sqlite_changes_prune(struct store *store, void *ctx, const char **error_r)
+{
+	struct store_changes_prune_result *res = ctx;
+	sqlite3 *db = sqlite_wdb(store);
+	size_t max = res->max > 0 ? res->max : PRUNE_DEFAULT_MAX;
+	int64_t cutoff = (int64_t)time(NULL) - (int64_t)res->max_age_s;
+	int64_t last = 0;
+	sqlite3_stmt *stmt;
+	size_t n = 0;
+	int rc;
+
+	res->pruned = 0;
+	res->more = false;
+	if (res->max_age_s == 0)
+		return STORE_OK;
+	if (sqlite_prep(db, &stmt, "SELECT id, at FROM changes ORDER BY id"
+			" LIMIT ?", "i", (int64_t)max + 1) != SQLITE_OK)
+		return sqlite_fail(db, "change log prune", error_r);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (sqlite3_column_int64(stmt, 1) >= cutoff)
+			break;
+		if (n == max) {
+			res->more = true;
+			break;
+		}
+		last = sqlite3_column_int64(stmt, 0);
+		n++;
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sqlite_fail(db, "change log prune", error_r);
+	if (n == 0)
+		return STORE_OK;
+	if (sqlite_exec(db, "INSERT INTO expunge_horizons (mailbox_id,"
+			" modseq) SELECT mailbox_id, max(modseq) FROM changes"
+			" WHERE id <= ? AND kind = 'email' AND"
+			" change = 'destroyed' AND mailbox_id IS NOT NULL"
+			" GROUP BY mailbox_id ON CONFLICT (mailbox_id) DO"
+			" UPDATE SET modseq = max(modseq, excluded.modseq)",
+			"i", last) != SQLITE_OK ||
+	    sqlite_exec(db, "DELETE FROM changes WHERE id <= ?", "i",
+			last) != SQLITE_OK)
+		return sqlite_fail(db, "change log prune", error_r);
+	res->pruned = n;
+	return STORE_OK;
 }

@@ -291,6 +291,8 @@ enum store_result sqlite_search_text(void *, int64_t, struct buf *,
 /* Small blobs (store-sqlite-blob.c). */
 enum store_result sqlite_blob_insert(struct store *, void *, const char **);
 enum store_result sqlite_blob_gc(struct store *, void *, const char **);
+enum store_result sqlite_changes_prune(struct store *, void *,
+				       const char **);
 enum store_result sqlite_blob_forget(struct store *, void *, const char **);
 enum store_result sqlite_blob_read(struct store *, const char *, uint8_t **,
 				   size_t *, const char **);

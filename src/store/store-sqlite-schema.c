@@ -348,6 +348,18 @@ static const char migration_13[] =
 	" ON accounts BEGIN DELETE FROM mailbox_acl"
 	" WHERE grantee_id = old.id; END;";
 
+/* Pruning the change log (docs/store.md "Change log"): per mailbox, the
+ * highest modseq of its expunge records ('email' 'destroyed') that were
+ * pruned. A client asking what vanished since an older modseq gets the
+ * fallback of RFC 7162 3.2.5.2 instead of the log. No row: nothing
+ * pruned. A table of its own (not a column of mailboxes): IF NOT EXISTS
+ * lets the tests replay it. */
+static const char migration_14[] =
+	"CREATE TABLE IF NOT EXISTS expunge_horizons ("
+	" mailbox_id INTEGER PRIMARY KEY REFERENCES mailboxes(id)"
+	" ON DELETE CASCADE,"
+	" modseq INTEGER NOT NULL);";
+
 const char *const sqlite_migrations[] = {
 	migration_1,
 	migration_2,
@@ -362,6 +374,7 @@ const char *const sqlite_migrations[] = {
 	migration_11,
 	migration_12,
 	migration_13,
+	migration_14,
 };
 const size_t sqlite_migrations_count =
 	sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

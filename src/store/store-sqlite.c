@@ -1006,6 +1006,7 @@ const struct store_backend_ops store_sqlite_ops = {
 	.check_integrity = sqlite_check_integrity,
 	.blob_insert = sqlite_blob_insert,
 	.blob_gc = sqlite_blob_gc,
+	.changes_prune = sqlite_changes_prune,
 	.blob_forget = sqlite_blob_forget,
 	.blob_read = sqlite_blob_read,
 	.blob_batch_begin = sqlite_blob_batch_begin,

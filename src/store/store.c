@@ -242,6 +242,7 @@ store_open(const struct config *cfg, struct store **store_r,
 		cfg->store.group_commit_max : 64;
 	store->batch_wait_us = cfg->store.group_commit_wait_us;
 	store->gc_interval_us = cfg->store.blob_gc_interval_ms * 1000;
+	store->change_log_max_age_s = cfg->store.change_log_retention_s;
 	store_deadline_after(&store->gc_next, store->gc_interval_us);
 	pthread_mutex_init(&store->lock, NULL);
 	pthread_condattr_init(&attr);

@@ -921,6 +921,14 @@ struct store_mailbox_delta {
 	 * no duplicates; may name UIDs the caller never knew. */
 	uint32_t *expunged;
 	size_t n_expunged;
+	/* The log was pruned past since (store_changes_prune): expunged
+	 * holds only what it still remembers, and present every UID the
+	 * mailbox holds (ascending, same snapshot), so that a caller counts
+	 * as expunged each UID below uidnext it knew of and present lacks
+	 * (RFC 7162 3.2.5.2). present is NULL when not partial. */
+	bool expunged_partial;
+	uint32_t *present;
+	size_t n_present;
 };
 
 /* What changed in a mailbox after modseq since, read in one snapshot: its
@@ -932,6 +940,25 @@ enum store_result store_mailbox_delta(struct store *store, int64_t mailbox_id,
 				      struct store_mailbox_delta *delta_r,
 				      const char **error_r);
 void store_mailbox_delta_free(struct store_mailbox_delta *delta);
+
+/* ---- pruning the change log (docs/store.md "Change log") ----
+ *
+ * Takes the oldest rows of the change log, up to max of them in one
+ * transaction, while their time is more than max_age_s seconds ago, and
+ * deletes them; for each mailbox whose expunge records go, its expunge
+ * horizon moves up to their highest modseq, so store_mailbox_delta
+ * reports a since below it as expunged_partial. Each store's writer runs
+ * a round with its blob collection ([store] change_log_retention);
+ * store_changes_prune() runs one now. */
+struct store_changes_prune_result {
+	uint64_t max_age_s;	/* in: rows older than this go (0: none) */
+	size_t max;		/* in: most rows per round (0: 1000) */
+	size_t pruned;		/* rows deleted */
+	bool more;		/* more rows are old enough */
+};
+enum store_result store_changes_prune(struct store *store,
+				      struct store_changes_prune_result *res,
+				      const char **error_r);
 
 /* ---- change notification (docs/ARCHITECTURE.md "Change notification") ----
  *

@@ -3,6 +3,7 @@
 FETCH of what changed, VANISHED instead of EXPUNGE once enabled, and
 [CLOSED]. Not advertised yet."""
 import re
+import time
 
 from imap_util import Raw, deliver_many, login, make_msg, ok, server
 
@@ -273,3 +274,137 @@ def test_held_vanished_fetch_seen_lowers_highestmodseq(herald_factory):
     lines = r.cmd("q", f"EXAMINE INBOX (QRESYNC ({uv} {mark}))")
     assert "* VANISHED (EARLIER) 1,4" in lines, lines
     r.close()
+
+
+PRUNE = {"store": "change_log_retention = 1s\nblob_gc_interval = 200ms"}
+
+
+def pruned_start(herald_factory, n=10):
+    """A server that prunes the change log after a second; n messages,
+    UID 1 expunged; a reader's SELECT state (uidvalidity, modseq) from
+    before B expunges UIDs 3, 4 and 7 and flags 5 (expunge_and_prune)."""
+    h = server(herald_factory, listeners=("imap", "smtp"), sections=PRUNE)
+    c = login(h)
+    for i in range(1, n + 1):
+        ok(c.append("INBOX", None, None, make_msg(i)))
+    ok(c.select("INBOX"))
+    ok(c.uid("STORE", "1", "+FLAGS", "(\\Deleted)"))
+    ok(c.expunge())
+    typ, _ = c.select("INBOX")
+    assert typ == "OK"
+    uv = int(c.untagged_responses["UIDVALIDITY"][-1])
+    ms = int(c.untagged_responses["HIGHESTMODSEQ"][-1])
+    c.logout()
+    return h, uv, ms
+
+
+def expunge_and_prune(h):
+    """B's changes, then a wait until every expunge record is pruned
+    (the table says so, the writer logged it)."""
+    b = login(h)
+    ok(b.select("INBOX"))
+    ok(b.uid("STORE", "3:4,7", "+FLAGS", "(\\Deleted)"))
+    ok(b.expunge())
+    ok(b.uid("STORE", "5", "+FLAGS", "(\\Flagged)"))
+    b.logout()
+    deadline = time.time() + 20
+    while True:
+        db = h.db()
+        try:
+            left = db.execute("SELECT count(*) FROM changes WHERE"
+                              " change = 'destroyed'").fetchone()[0]
+            horizon = db.execute("SELECT count(*) FROM"
+                                 " expunge_horizons").fetchone()[0]
+        finally:
+            db.close()
+        if left == 0 and horizon == 1:
+            break
+        assert time.time() < deadline, (left, horizon)
+        time.sleep(0.2)
+    assert "store change-log-pruned rows=" in h.log()
+
+
+def test_pruned_log_select_qresync(herald_factory):
+    """RFC 7162 3.2.5.2: the expunge records of a client's modseq are
+    pruned; SELECT (QRESYNC ...) still names every UID gone (of
+    known-uids, or of all below UIDNEXT), and the FETCH of the flag
+    change as always. UID 1, gone before the client's modseq, is in the
+    answer too (as the RFC allows): the fallback, not the log, spoke."""
+    h, uv, ms = pruned_start(herald_factory)
+    expunge_and_prune(h)
+    r = Raw(h)
+    r.login()
+    r.cmd("e", "ENABLE QRESYNC")
+    for known, vanished in ((" 1:10", "1,3:4,7"), ("", "1,3:4,7"),
+                            (" 2:3,5,7:20", "3,7"), (" 5:6,8:10", None)):
+        lines = r.cmd("s", f"EXAMINE INBOX (QRESYNC ({uv} {ms}{known}))")
+        assert lines[-1].startswith("s OK"), lines
+        got = [x for x in lines if "VANISHED" in x]
+        if vanished is None:
+            assert not got, (known, lines)
+        else:
+            assert got == [f"* VANISHED (EARLIER) {vanished}"], (known,
+                                                                 lines)
+        fetches = [x for x in lines if x.startswith("* ") and " FETCH (" in x]
+        assert len(fetches) == 1 and "UID 5 " in fetches[0] and \
+            "\\Flagged" in fetches[0], (known, lines)
+        assert "* 6 EXISTS" in lines, lines
+    # from the current HIGHESTMODSEQ nothing is sent
+    hms = select_codes(lines)["HIGHESTMODSEQ"]
+    lines = r.cmd("t", f"EXAMINE INBOX (QRESYNC ({uv} {hms} 1:10))")
+    assert not [x for x in lines if "VANISHED" in x or " FETCH (" in x], \
+        lines
+    r.close()
+
+
+def test_pruned_log_uid_fetch_vanished(herald_factory):
+    """UID FETCH (CHANGEDSINCE n VANISHED) with n before the pruned
+    expunges: VANISHED (EARLIER) with the UIDs of the set gone, then the
+    FETCH of what changed."""
+    h, uv, ms = pruned_start(herald_factory)
+    r = Raw(h)
+    r.login()
+    r.cmd("e", "ENABLE QRESYNC")
+    r.cmd("s", "SELECT INBOX")
+    expunge_and_prune(h)
+    # the session's own sync first (it sends VANISHED 3:4,7 for its view)
+    lines = r.cmd("n", "NOOP")
+    assert "* VANISHED 3:4,7" in lines, lines
+    lines = r.cmd("f", f"UID FETCH 1:* (FLAGS) (CHANGEDSINCE {ms} VANISHED)")
+    assert lines[-1].startswith("f OK"), lines
+    assert lines[0] == "* VANISHED (EARLIER) 1,3:4,7", lines
+    fetches = [x for x in lines if x.startswith("* ") and " FETCH (" in x]
+    assert len(fetches) == 1 and "UID 5 " in fetches[0], lines
+    lines = r.cmd("g", f"UID FETCH 5:6 (FLAGS) (CHANGEDSINCE {ms} VANISHED)")
+    assert not [x for x in lines if "VANISHED" in x], lines
+    lines = r.cmd("h", f"UID FETCH 2:4 (FLAGS) (CHANGEDSINCE {ms} VANISHED)")
+    assert "* VANISHED (EARLIER) 3:4" in lines, lines
+    r.close()
+
+
+def test_pruned_log_live_session(herald_factory):
+    """A session whose view is older than the pruned expunges (selected
+    before them, silent meanwhile) still learns of them: EXPUNGE in a
+    rev1 session without QRESYNC, at the right sequence numbers, and a
+    later sync is exact again."""
+    h, uv, ms = pruned_start(herald_factory)
+    a = login(h)
+    ok(a.select("INBOX"))
+    expunge_and_prune(h)
+    typ, _ = a.noop()
+    assert typ == "OK"
+    # UIDs 2 3 4 5 6 7 8 9 10 at 1..9: 7, 4, 3 from the highest down
+    assert a.untagged_responses.get("EXPUNGE") == [b"6", b"3", b"2"], \
+        a.untagged_responses
+    a.untagged_responses.clear()
+    typ, data = a.uid("SEARCH", "ALL")
+    assert data[0].split() == [b"2", b"5", b"6", b"8", b"9", b"10"]
+    b = login(h)
+    ok(b.select("INBOX"))
+    ok(b.uid("STORE", "9", "+FLAGS", "(\\Deleted)"))
+    ok(b.expunge())
+    b.logout()
+    typ, _ = a.noop()
+    assert a.untagged_responses.get("EXPUNGE") == [b"5"], \
+        a.untagged_responses
+    a.logout()

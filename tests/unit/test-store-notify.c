@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "conf/config.h"
 #include "lib/mem.h"
@@ -432,6 +433,110 @@ test_delta(void **state)
 					     &error), STORE_E_NOT_FOUND);
 }
 
+/* Makes the change log rows up to and including the first expunge
+ * record of mailbox an hour old (as if written then). */
+static void
+age_log_through_expunge(struct test_store *ts, int64_t mailbox)
+{
+	char *path = xasprintf("%s/herald.db", ts->cfg->data_dir);
+	char *sql = xasprintf("UPDATE changes SET at = at - 3600 WHERE id <="
+			      " (SELECT min(id) FROM changes WHERE"
+			      " mailbox_id = %lld AND change = 'destroyed')",
+			      (long long)mailbox);
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	free(sql);
+	free(path);
+}
+
+/* store_changes_prune: only rows old enough, oldest first, in rounds of
+ * max; a delta from before a pruned expunge is partial and lists every
+ * UID present, one from its modseq on is exact again. */
+static void
+test_changes_prune(void **state)
+{
+	struct test_store *ts = *state;
+	int64_t a = test_store_user_id(ts, "a@example.test");
+	int64_t inbox = mailbox_id(ts, "a@example.test", "INBOX");
+	struct store_changes_prune_result res = { .max_age_s = 600 };
+	struct store_mailbox_delta d;
+	const char *error = NULL;
+	uint64_t before, after_first;
+	uint32_t uids[4];
+	size_t n, total = 0;
+
+	for (int i = 0; i < 4; i++)
+		uids[i] = deliver(ts->store, a, inbox);
+	assert_int_equal(store_mailbox_delta(ts->store, inbox, 0, 1, &d,
+					     &error), STORE_OK);
+	before = d.highestmodseq;
+	assert_false(d.expunged_partial);
+	assert_null(d.present);
+	store_mailbox_delta_free(&d);
+	assert_int_equal(store_expunge(ts->store, inbox, &uids[1], 1, &n,
+				       &error), STORE_OK);
+	assert_int_equal(store_mailbox_delta(ts->store, inbox, 0, 1, &d,
+					     &error), STORE_OK);
+	after_first = d.highestmodseq;
+	store_mailbox_delta_free(&d);
+	assert_int_equal(store_expunge(ts->store, inbox, &uids[2], 1, &n,
+				       &error), STORE_OK);
+
+	/* nothing old enough yet */
+	assert_int_equal(store_changes_prune(ts->store, &res, &error),
+			 STORE_OK);
+	assert_int_equal(res.pruned, 0);
+	assert_false(res.more);
+
+	/* rounds of 3 until done; the second expunge stays */
+	age_log_through_expunge(ts, inbox);
+	res.max = 3;
+	do {
+		assert_int_equal(store_changes_prune(ts->store, &res,
+						     &error), STORE_OK);
+		assert_true(res.pruned <= 3);
+		total += res.pruned;
+	} while (res.more);
+	assert_true(total >= 5);	/* 4 deliveries and the expunge */
+	assert_int_equal(store_changes_prune(ts->store, &res, &error),
+			 STORE_OK);
+	assert_int_equal(res.pruned, 0);
+
+	/* from before the pruned expunge: partial, every present UID */
+	assert_int_equal(store_mailbox_delta(ts->store, inbox, before,
+					     uids[3] + 1, &d, &error),
+			 STORE_OK);
+	assert_true(d.expunged_partial);
+	assert_int_equal(d.n_expunged, 1);
+	assert_int_equal(d.expunged[0], uids[2]);
+	assert_int_equal(d.n_present, 2);
+	assert_int_equal(d.present[0], uids[0]);
+	assert_int_equal(d.present[1], uids[3]);
+	store_mailbox_delta_free(&d);
+
+	/* from its modseq on: exact */
+	assert_int_equal(store_mailbox_delta(ts->store, inbox, after_first,
+					     uids[3] + 1, &d, &error),
+			 STORE_OK);
+	assert_false(d.expunged_partial);
+	assert_null(d.present);
+	assert_int_equal(d.n_expunged, 1);
+	assert_int_equal(d.expunged[0], uids[2]);
+	store_mailbox_delta_free(&d);
+
+	/* another mailbox has no horizon */
+	assert_int_equal(store_mailbox_delta(ts->store,
+					     mailbox_id(ts, "b@example.test",
+							"INBOX"), 0, 1, &d,
+					     &error), STORE_OK);
+	assert_false(d.expunged_partial);
+	store_mailbox_delta_free(&d);
+}
+
 /* The counters live in the shared file: another store handle on the same
  * database (a second process, here a second open) reads the same values. */
 static void
@@ -467,6 +572,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_watch_kinds, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_delta, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_changes_prune, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_shared_between_handles,
 						setup, teardown),
 	};
