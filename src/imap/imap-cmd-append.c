@@ -5,6 +5,8 @@
  * group-committed delivery (all or none) and durable before the OK, which
  * carries APPENDUID (RFC 4315). The literals were read by the parser, up
  * to [imap] literal_max for the whole command (APPENDLIMIT, RFC 7889).
+ * REPLACE and UID REPLACE (RFC 8508) are an APPEND whose store operation
+ * also expunges one message of the selected mailbox.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,9 @@ struct append_job {
 	size_t count;
 	struct imap_cmd *cmd;
 	struct ioev_external *ext;
+	/* REPLACE: the selected mailbox and the UID to expunge (0: APPEND) */
+	int64_t replace_mailbox_id;
+	uint32_t replace_uid;
 	struct store_target *targets;
 	char (*ids)[STORE_BLOB_ID_LEN + 1];
 	/* out */
@@ -169,6 +174,8 @@ append_submit(void *ctx)
 		t->n_keywords = m->flags.n_keywords;
 		t->keywords_max = job->keywords_max;
 		t->internal_date = m->internal_date;
+		t->replace_mailbox_id = job->replace_mailbox_id;
+		t->replace_uid = job->replace_uid;
 	}
 	if (job->result == STORE_OK)
 		job->result = store_deliver_queue_async(job->store, 0,
@@ -193,6 +200,22 @@ append_start(void *ctx, struct ioev_external *h)
 	ioev_run_blocking(job->cmd->s->w->loop, append_submit, NULL, job);
 }
 
+/* RFC 8508 3.3: APPENDUID goes in an untagged OK, then the old message's
+ * EXPUNGE (VANISHED in a QRESYNC session), then the tagged OK. */
+static void
+replace_done(struct imap_cmd *cmd, struct append_job *job)
+{
+	const struct store_target *t = &job->targets[0];
+
+	buf_printf(imap_session_out(cmd->s), "* OK [APPENDUID %u %u] "
+		   "Replacement message stored\r\n", t->uidvalidity, t->uid);
+	if (t->replaced)
+		imap_mailbox_expunge_uids(cmd->s, &job->replace_uid, 1,
+					  false);
+	(void)imap_cmd_ok(cmd, "%s completed", cmd->uid ? "UID REPLACE" :
+			  "REPLACE");
+}
+
 static void
 append_done(struct imap_cmd *cmd)
 {
@@ -209,6 +232,8 @@ append_done(struct imap_cmd *cmd)
 	if (job->result != STORE_OK)
 		return (void)imap_cmd_store_error(cmd, job->result,
 						  job->error);
+	if (job->replace_uid != 0)
+		return replace_done(cmd, job);
 	buf_init(&code);
 	{
 		uint32_t *uids = xcalloc(job->count, sizeof(*uids));
@@ -301,6 +326,71 @@ imap_cmd_append(struct imap_cmd *cmd)
 			append_job_free(job);
 			return imap_cmd_bad(cmd, "%s", error);
 		}
+	}
+	job->store = s->store;
+	job->account_id = s->account_id;
+	job->keywords_max = s->set->keywords_max;
+	job->cmd = cmd;
+	return imap_cmd_run_external(cmd, append_start, append_done, job,
+				     append_job_free);
+}
+
+/*
+ * REPLACE seq-number mailbox append-message, UID REPLACE uid mailbox
+ * append-message (RFC 8508 3.1, 3.2): one message only (no MULTIAPPEND).
+ * A sequence number outside the mailbox is BAD like any other; a UID
+ * that names no message is NO, since the client may hold an old view
+ * (RFC 8508 3.3: nothing is stored then). The old message goes whatever
+ * its flags.
+ */
+enum imap_cmd_result
+imap_cmd_replace(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->s;
+	struct imap_mailbox *box = s->box;
+	const struct imap_arg *a = &cmd->args[0];
+	struct append_job *job;
+	const char *error;
+	uint32_t num = 0;
+	ssize_t at;
+	size_t i = 2;
+
+	if (cmd->n_args < 3)
+		return imap_cmd_bad(cmd, "%s takes a message, a mailbox and "
+				    "a message literal", cmd->uid ?
+				    "UID REPLACE" : "REPLACE");
+	if (!cmd->uid && a->type == IMAP_ARG_ATOM && strcmp(a->str, "*") == 0)
+		num = (uint32_t)box->count;
+	else if (!imap_arg_get_number(a, &num) || num == 0)
+		return imap_cmd_bad(cmd, "Invalid %s", cmd->uid ? "UID" :
+				    "message sequence number");
+	if (cmd->uid) {
+		at = imap_mailbox_find_uid(box, num);
+		if (at < 0 || box->msgs[at].expunged)
+			return imap_cmd_no(cmd, "No message with UID %u", num);
+	} else {
+		if (num == 0 || num > box->count)
+			return imap_cmd_bad(cmd, "No message %u", num);
+		at = (ssize_t)num - 1;
+		if (box->msgs[at].expunged)
+			return imap_cmd_no(cmd, "[EXPUNGEISSUED] Message %u "
+					   "was expunged by another session",
+					   num);
+	}
+	job = xcalloc(1, sizeof(*job));
+	job->replace_mailbox_id = box->id;
+	job->replace_uid = box->msgs[at].uid;
+	if (imap_mailbox_arg(s, &cmd->args[1], &job->name, &error) < 0) {
+		append_job_free(job);
+		return imap_cmd_bad(cmd, "%s", error);
+	}
+	job->msgs = xcalloc(1, sizeof(*job->msgs));
+	job->count = 1;
+	if (append_parse_msg(cmd->args, cmd->n_args, &i, &job->msgs[0],
+			     &error) < 0 || i != cmd->n_args) {
+		append_job_free(job);
+		return imap_cmd_bad(cmd, "%s", i != cmd->n_args ?
+				    "REPLACE takes one message" : error);
 	}
 	job->store = s->store;
 	job->account_id = s->account_id;

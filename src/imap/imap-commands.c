@@ -53,6 +53,7 @@ static const struct imap_cmd_def commands[] = {
 	{ "NAMESPACE", imap_cmd_namespace, LOGGED_IN, 0 },
 	{ "NOOP", imap_cmd_noop, ANY, 0 },
 	{ "RENAME", imap_cmd_rename, LOGGED_IN, 0 },
+	{ "REPLACE", imap_cmd_replace, SELECTED, SEQ | UID | WRITES },
 	{ "SEARCH", imap_cmd_search, SELECTED, SEQ | UID },
 	{ "SELECT", imap_cmd_select, LOGGED_IN, 0 },
 	{ "SETQUOTA", imap_cmd_setquota, LOGGED_IN, 0 },
@@ -120,6 +121,8 @@ static const struct {
 	{ "WITHIN", CAP_AFTER_LOGIN },
 	/* RFC 8514 (imap-fetch.c, imap-search-parse.c) */
 	{ "SAVEDATE", CAP_AFTER_LOGIN },
+	/* RFC 8508 (imap-cmd-append.c) */
+	{ "REPLACE", CAP_AFTER_LOGIN },
 	/* RFC 8970 (mail/mime-preview.c, imap-cmd-fetch.c) */
 	{ "PREVIEW", CAP_AFTER_LOGIN },
 	/* RFC 5256, 5957, 5267 (imap-cmd-sort.c) */

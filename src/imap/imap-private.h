@@ -269,7 +269,7 @@ imap_cmd_fn_t imap_cmd_capability, imap_cmd_noop, imap_cmd_logout,
 	imap_cmd_id, imap_cmd_enable, imap_cmd_starttls, imap_cmd_login,
 	imap_cmd_authenticate, imap_cmd_select, imap_cmd_examine,
 	imap_cmd_unselect, imap_cmd_store, imap_cmd_expunge, imap_cmd_close,
-	imap_cmd_copy, imap_cmd_move, imap_cmd_append,
+	imap_cmd_copy, imap_cmd_move, imap_cmd_append, imap_cmd_replace,
 	imap_cmd_unauthenticate;
 /* Mailboxes: imap-cmd-list.c, imap-cmd-mailbox.c, imap-cmd-status.c. */
 imap_cmd_fn_t imap_cmd_list, imap_cmd_lsub, imap_cmd_create,

@@ -440,6 +440,37 @@ deliver_write(sqlite3 *db, struct deliver_ctx *c, size_t i,
 	return STORE_OK;
 }
 
+struct uid_ctx {
+	int64_t mailbox_id;
+	const uint32_t *uids;
+	size_t count;
+	bool only_deleted;
+	uint32_t *expunged;	/* count entries, or NULL */
+	size_t changed;
+};
+
+static enum store_result run_expunge(struct store *store, void *ctx,
+				     const char **error_r);
+
+/* REPLACE: the target's old message goes in the same op (after the new
+ * one is in, so the new one's modseq is below the expunge's). */
+static enum store_result
+deliver_replace(struct store *store, struct store_target *t,
+		const char **error_r)
+{
+	struct uid_ctx u;
+	enum store_result r;
+
+	t->replaced = false;
+	if (t->replace_mailbox_id == 0 || t->replace_uid == 0)
+		return STORE_OK;
+	u = (struct uid_ctx){ .mailbox_id = t->replace_mailbox_id,
+			      .uids = &t->replace_uid, .count = 1 };
+	r = run_expunge(store, &u, error_r);
+	t->replaced = r == STORE_OK && u.changed > 0;
+	return r;
+}
+
 /* Runs without a savepoint (STORE_OP_NO_SAVEPOINT): every check, for all
  * targets and the queue entry, comes before the first write, so a refusal
  * (quota, a missing account, mailbox or blob) leaves nothing to undo and a
@@ -484,6 +515,11 @@ run_deliver(struct store *store, void *ctx, const char **error_r)
 		if (r != STORE_OK)
 			c->failed = i;
 	}
+	for (size_t i = 0; i < c->count && r == STORE_OK; i++) {
+		r = deliver_replace(store, &c->targets[i], error_r);
+		if (r != STORE_OK)
+			c->failed = i;
+	}
 	if (r == STORE_OK && c->queue != NULL) {
 		r = sqlite_queue_insert_in(store, db, c->queue, error_r);
 		if (r != STORE_OK)
@@ -502,8 +538,11 @@ run_deliver(struct store *store, void *ctx, const char **error_r)
 static unsigned
 deliver_op_flags(const struct store_target *targets, size_t count)
 {
+	/* keywords and REPLACE's expunge can refuse after the first write
+	 * (the keyword limit, a mailbox deleted meanwhile) */
 	for (size_t i = 0; i < count; i++)
-		if (targets[i].n_keywords > 0)
+		if (targets[i].n_keywords > 0 ||
+		    targets[i].replace_mailbox_id != 0)
 			return STORE_OP_RERUN;
 	return STORE_OP_NO_SAVEPOINT | STORE_OP_RERUN;
 }
@@ -790,15 +829,6 @@ out:
 }
 
 /* ---- flags and expunge ---- */
-
-struct uid_ctx {
-	int64_t mailbox_id;
-	const uint32_t *uids;
-	size_t count;
-	bool only_deleted;
-	uint32_t *expunged;	/* count entries, or NULL */
-	size_t changed;
-};
 
 enum store_result
 sqlite_mailbox_modseq(sqlite3 *db, int64_t mailbox_id, int64_t *account_r,

@@ -663,7 +663,16 @@ struct store_target {
 	size_t keywords_max;
 	/* This target's internal date (unix seconds); 0: the call's. */
 	int64_t internal_date;
+	/* IMAP REPLACE (RFC 8508): in the same operation, once the message
+	 * is stored, expunge message replace_uid of mailbox
+	 * replace_mailbox_id (the same account's; 0: nothing), whatever its
+	 * flags, so that both happen or neither. A UID no longer there is
+	 * no error (replaced stays false); a mailbox that no longer exists
+	 * is STORE_E_NOT_FOUND for the whole operation. */
+	int64_t replace_mailbox_id;
+	uint32_t replace_uid;
 	/* filled on success */
+	bool replaced;
 	int64_t message_id;
 	uint32_t uidvalidity;	/* the mailbox's (APPENDUID) */
 	uint32_t uid;

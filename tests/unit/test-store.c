@@ -749,6 +749,81 @@ test_flags_expunge(void **state)
 	store_mailbox_free(&inbox);
 }
 
+/* REPLACE (RFC 8508): the delivery and the old message's expunge are one
+ * operation; a mailbox that is gone refuses both. */
+static void
+test_deliver_replace(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->store;
+	const char *error = NULL;
+	int64_t a = add_user(s, "a@example.com", 0), drafts = 0;
+	struct store_mailbox *inbox;
+	struct store_message *msgs;
+	char blob[STORE_BLOB_ID_LEN + 1];
+	size_t n;
+
+	put_text(s, "hello", blob);
+	for (int i = 0; i < 2; i++) {
+		struct store_target t = { .account_id = a };
+		assert_int_equal(store_deliver(s, blob, 100, 0, &t, 1, NULL,
+					       &error), STORE_OK);
+	}
+	assert_int_equal(store_mailbox_lookup(s, a, "INBOX", &inbox, &error),
+			 STORE_OK);
+	assert_int_equal(store_mailbox_create(s, a, "Notes", STORE_ROLE_NONE,
+					      NULL, &drafts, &error),
+			 STORE_OK);
+	{
+		/* into another mailbox, without \Deleted on the old one */
+		struct store_target t = {
+			.account_id = a, .mailbox_id = drafts,
+			.replace_mailbox_id = inbox->id, .replace_uid = 1,
+		};
+		assert_int_equal(store_deliver(s, blob, 100, 0, &t, 1, NULL,
+					       &error), STORE_OK);
+		assert_true(t.replaced);
+		assert_int_equal(t.uid, 1);
+	}
+	{
+		/* into the same mailbox: the new UID, the old one gone; a UID
+		 * already gone is no error */
+		struct store_target t = {
+			.account_id = a, .mailbox_id = inbox->id,
+			.replace_mailbox_id = inbox->id, .replace_uid = 2,
+		};
+		assert_int_equal(store_deliver(s, blob, 100, 0, &t, 1, NULL,
+					       &error), STORE_OK);
+		assert_true(t.replaced);
+		assert_int_equal(t.uid, 3);
+		t.replace_uid = 2;
+		assert_int_equal(store_deliver(s, blob, 100, 0, &t, 1, NULL,
+					       &error), STORE_OK);
+		assert_false(t.replaced);
+		assert_int_equal(t.uid, 4);
+	}
+	{
+		/* the old message's mailbox is gone: nothing is stored */
+		struct store_target t = {
+			.account_id = a, .mailbox_id = drafts,
+			.replace_mailbox_id = 999999, .replace_uid = 3,
+		};
+		assert_int_equal(store_deliver(s, blob, 100, 0, &t, 1, NULL,
+					       &error), STORE_E_NOT_FOUND);
+	}
+	assert_int_equal(store_message_list(s, inbox->id, &msgs, &n, &error),
+			 STORE_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(msgs[0].uid, 3);
+	assert_int_equal(msgs[1].uid, 4);
+	free(msgs);
+	assert_int_equal(store_message_list(s, drafts, &msgs, &n, &error),
+			 STORE_OK);
+	assert_int_equal(n, 1);
+	free(msgs);
+	store_mailbox_free(&inbox);
+}
+
 static size_t
 count_files(const char *dir)
 {
@@ -3038,6 +3113,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_deliver_list, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_quota, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deliver_replace, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_flags_expunge, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_blobs, setup, teardown),
