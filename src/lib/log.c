@@ -134,22 +134,28 @@ log_flush(void)
 /* One whole line: held when this thread holds lines and the line is
  * info or debug, else written at once after whatever is held. */
 static void
-log_write_buf(struct buf *b, enum log_level level)
+log_write_line(const char *data, size_t len, enum log_level level)
 {
 	struct log_held *h = log_held;
 
 	if (h == NULL || !h->on || level > LOG_LEVEL_INFO ||
-	    b->len > LOG_HOLD_MAX) {
+	    len > LOG_HOLD_MAX) {
 		log_flush();
-		log_write(b->data, b->len);
+		log_write(data, len);
 		return;
 	}
-	if (h->len + b->len > LOG_HOLD_MAX)
+	if (h->len + len > LOG_HOLD_MAX)
 		log_flush();
 	if (h->len == 0 && h->kick != NULL)
 		h->kick(h->ctx);
-	memcpy(h->data + h->len, b->data, b->len);
-	h->len += b->len;
+	memcpy(h->data + h->len, data, len);
+	h->len += len;
+}
+
+static void
+log_write_buf(struct buf *b, enum log_level level)
+{
+	log_write_line(b->data, b->len, level);
 }
 
 void
@@ -175,45 +181,158 @@ log_release(void)
 	log_held = NULL;
 }
 
-static void
-log_prefix(struct buf *b, enum log_level level)
+/* The timestamp's seconds as text, per thread: a second holds many lines
+ * (five per relayed message), and gmtime_r plus strftime cost more than
+ * the rest of the prefix. */
+struct log_ts_cache {
+	time_t sec;
+	bool valid;
+	char text[24];		/* "YYYY-MM-DDTHH:MM:SS" */
+	size_t len;
+};
+
+static __thread struct log_ts_cache log_ts_cache;
+
+/* Appends n's decimal digits to out; returns how many. */
+static size_t
+log_put_uint(char *out, unsigned long n)
 {
+	char tmp[24];
+	size_t k = 0, len;
+
+	do {
+		tmp[k++] = (char)('0' + n % 10);
+		n /= 10;
+	} while (n != 0);
+	len = k;
+	for (size_t i = 0; i < len; i++)
+		out[i] = tmp[--k];
+	return len;
+}
+
+/* Writes the line's prefix ("2026-12-07T07:18:14.671Z herald[3006]: info ")
+ * into out, which has room for LOG_PREFIX_MAX bytes; returns its length. */
+#define LOG_PREFIX_MAX 96
+static size_t
+log_prefix_str(char *out, enum log_level level)
+{
+	size_t o = 0;
+	const char *name;
+	size_t nl;
+
 	if (log_timestamps < 0)
 		log_timestamps = getenv("JOURNAL_STREAM") == NULL;
 	if (log_timestamps) {
+		struct log_ts_cache *c = &log_ts_cache;
 		struct timeval tv;
-		struct tm tm;
-		char ts[32];
+		unsigned ms;
 
 		gettimeofday(&tv, NULL);
-		gmtime_r(&tv.tv_sec, &tm);
-		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-		buf_printf(b, "%s.%03dZ ", ts, (int)(tv.tv_usec / 1000));
+		if (!c->valid || c->sec != tv.tv_sec) {
+			struct tm tm;
+
+			gmtime_r(&tv.tv_sec, &tm);
+			c->len = strftime(c->text, sizeof(c->text),
+					  "%Y-%m-%dT%H:%M:%S", &tm);
+			c->sec = tv.tv_sec;
+			c->valid = true;
+		}
+		memcpy(out, c->text, c->len);
+		o = c->len;
+		ms = (unsigned)(tv.tv_usec / 1000);
+		out[o++] = '.';
+		out[o++] = (char)('0' + ms / 100);
+		out[o++] = (char)('0' + ms / 10 % 10);
+		out[o++] = (char)('0' + ms % 10);
+		out[o++] = 'Z';
+		out[o++] = ' ';
 	}
-	buf_printf(b, "herald[%d]: %s ", (int)log_pid(), log_level_names[level]);
+	memcpy(out + o, "herald[", 7);
+	o += 7;
+	o += log_put_uint(out + o, (unsigned long)log_pid());
+	memcpy(out + o, "]: ", 3);
+	o += 3;
+	name = log_level_names[level];
+	nl = strlen(name);
+	memcpy(out + o, name, nl);
+	o += nl;
+	out[o++] = ' ';
+	return o;
 }
+
+static void
+log_prefix(struct buf *b, enum log_level level)
+{
+	char p[LOG_PREFIX_MAX];
+
+	buf_append(b, p, log_prefix_str(p, level));
+}
+
+/* A line is formatted on the stack when it fits (nearly all do): one
+ * vsnprintf pass and no allocation. A struct buf starts at 64 bytes, so a
+ * typical 250-byte line was formatted twice (the first pass found it too
+ * long) and cost a malloc, a realloc and a free. */
+#define LOG_LINE_STACK 2048
 
 void
 log_event(enum log_level level, const char *id, const char *subsys,
 	  const char *event, const char *fmt, ...)
 {
-	struct buf b;
+	char line[LOG_LINE_STACK];
+	size_t o, idl, sl, el;
 	va_list ap;
+	int n;
 
 	if (level < log_min_level)
 		return;
-	buf_init(&b);
-	log_prefix(&b, level);
-	buf_printf(&b, "%s %s %s", id != NULL ? id : "-", subsys, event);
-	if (fmt != NULL && fmt[0] != '\0') {
-		buf_putc(&b, ' ');
+	if (id == NULL)
+		id = "-";
+	idl = strlen(id);
+	sl = strlen(subsys);
+	el = strlen(event);
+	o = log_prefix_str(line, level);
+	if (idl + sl + el + 4 < sizeof(line) - o) {
+		memcpy(line + o, id, idl);
+		o += idl;
+		line[o++] = ' ';
+		memcpy(line + o, subsys, sl);
+		o += sl;
+		line[o++] = ' ';
+		memcpy(line + o, event, el);
+		o += el;
+		if (fmt == NULL || fmt[0] == '\0') {
+			line[o++] = '\n';
+			log_write_line(line, o, level);
+			return;
+		}
+		line[o++] = ' ';
 		va_start(ap, fmt);
-		buf_vprintf(&b, fmt, ap);
+		n = vsnprintf(line + o, sizeof(line) - o, fmt, ap);
 		va_end(ap);
+		if (n >= 0 && (size_t)n + 1 < sizeof(line) - o) {
+			o += (size_t)n;
+			line[o++] = '\n';
+			log_write_line(line, o, level);
+			return;
+		}
 	}
-	buf_putc(&b, '\n');
-	log_write_buf(&b, level);
-	buf_deinit(&b);
+	/* a long line: on the heap */
+	{
+		struct buf b;
+
+		buf_init(&b);
+		log_prefix(&b, level);
+		buf_printf(&b, "%s %s %s", id, subsys, event);
+		if (fmt != NULL && fmt[0] != '\0') {
+			buf_putc(&b, ' ');
+			va_start(ap, fmt);
+			buf_vprintf(&b, fmt, ap);
+			va_end(ap);
+		}
+		buf_putc(&b, '\n');
+		log_write_line(b.data, b.len, level);
+		buf_deinit(&b);
+	}
 }
 
 /* Code points that stay escaped although they are valid UTF-8: C1

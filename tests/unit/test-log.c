@@ -3,11 +3,13 @@
  * lib/log: lines an event-loop thread holds (log_hold) are written
  * together, whole and in order, at most 4 KiB per write; warnings are
  * never held; a forked child does not write its parent's held lines.
- * log_str keeps UTF-8 and escapes controls and invalid octets.
+ * log_str keeps UTF-8 and escapes controls and invalid octets. A line's
+ * prefix and fields come out as before the stack-buffer formatting.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,6 +267,59 @@ test_log_str(void **state)
 	}
 }
 
+/* The line's shape: the prefix (timestamp, pid, level), the id ("-" for
+ * none), subsystem, event and fields; a line longer than the stack buffer
+ * log_event formats into comes out whole too. */
+static void
+test_line_format(void **state)
+{
+	struct capture c;
+	const char *out;
+	char want[128], *big;
+	size_t len;
+	int y, mo, d, h, mi, sec, ms, n = 0;
+
+	(void)state;
+	capture_start(&c);
+	log_info("ID1", "smtp", "accepted", "size=%d to=<%s>", 42, "a@b");
+	out = captured(&c, NULL);
+	snprintf(want, sizeof(want),
+		 "herald[%d]: info ID1 smtp accepted size=42 to=<a@b>\n",
+		 (int)getpid());
+	assert_string_equal(out, want);
+
+	log_warn(NULL, "queue", "stopped", NULL);
+	out = captured(&c, NULL);
+	snprintf(want, sizeof(want), "herald[%d]: warn - queue stopped\n",
+		 (int)getpid());
+	assert_string_equal(out, want);
+
+	log_set_timestamps(true);
+	log_info("ID2", "a", "b", "x=%s", "y");
+	out = captured(&c, NULL);
+	assert_int_equal(sscanf(out, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ %n", &y,
+				&mo, &d, &h, &mi, &sec, &ms, &n), 7);
+	assert_int_equal(n, 25);
+	snprintf(want, sizeof(want), "herald[%d]: info ID2 a b x=y\n",
+		 (int)getpid());
+	assert_string_equal(out + 25, want);
+	log_set_timestamps(false);
+
+	big = malloc(5000);
+	assert_non_null(big);
+	memset(big, 'x', 4999);
+	big[4999] = '\0';
+	log_error("ID3", "s", "e", "v=%s end", big);
+	out = captured(&c, &len);
+	snprintf(want, sizeof(want), "herald[%d]: error ID3 s e v=",
+		 (int)getpid());
+	assert_int_equal(len, strlen(want) + 4999 + strlen(" end\n"));
+	assert_memory_equal(out, want, strlen(want));
+	assert_memory_equal(out + len - 5, " end\n", 5);
+	free(big);
+	capture_end(&c);
+}
+
 int
 main(void)
 {
@@ -274,6 +329,7 @@ main(void)
 		cmocka_unit_test(test_writes_at_most_4k),
 		cmocka_unit_test(test_fork_child_drops_held),
 		cmocka_unit_test(test_log_str),
+		cmocka_unit_test(test_line_format),
 	};
 
 	log_set_timestamps(false);
