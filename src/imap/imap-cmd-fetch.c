@@ -19,6 +19,7 @@
 #include "imap/imap-fetch.h"
 #include "imap/imap-header-fields.h"
 #include "imap/imap-private.h"
+#include "imap/imap-search.h"
 #include "imap/imap-write.h"
 #include "lib/buf.h"
 #include "lib/mem.h"
@@ -1062,6 +1063,7 @@ seen_done(struct imap_cmd *cmd)
 static int
 fetch_modifiers(const struct imap_arg *list, bool qresync, bool uid,
 		uint64_t *changedsince_r, bool *vanished_r,
+		struct imap_partial_range *partial_r, bool *has_partial_r,
 		const char **error_r)
 {
 	if (list->list_count == 0) {
@@ -1081,6 +1083,21 @@ fetch_modifiers(const struct imap_arg *list, bool qresync, bool uid,
 				*error_r = "CHANGEDSINCE needs a mod-sequence";
 				return -1;
 			}
+			i++;
+			continue;
+		}
+		/* RFC 9394 3.2: a page of the set (after CHANGEDSINCE) */
+		if (imap_arg_atom_equals(a, "PARTIAL") && !*has_partial_r) {
+			const struct imap_arg *r = i + 1 < list->list_count ?
+				&list->list[i + 1] : NULL;
+
+			if (r == NULL || r->type != IMAP_ARG_ATOM ||
+			    !imap_partial_range_parse(r->str, r->len,
+						      partial_r)) {
+				*error_r = "PARTIAL needs a range";
+				return -1;
+			}
+			*has_partial_r = true;
 			i++;
 			continue;
 		}
@@ -1183,7 +1200,8 @@ imap_cmd_fetch(struct imap_cmd *cmd)
 	struct fetch_ctx *c;
 	const char *error = NULL;
 	uint64_t changedsince = 0;
-	bool vanished = false;
+	bool vanished = false, has_partial = false;
+	struct imap_partial_range partial;
 	size_t n, n_items;
 
 	if (cmd->n_args < 2)
@@ -1194,7 +1212,8 @@ imap_cmd_fetch(struct imap_cmd *cmd)
 	    !(imap_arg_atom_equals(&cmd->args[1], "PREVIEW") &&
 	      imap_fetch_is_preview_mods(&cmd->args[2]))) {
 		if (fetch_modifiers(&cmd->args[2], s->qresync, cmd->uid,
-				    &changedsince, &vanished, &error) < 0)
+				    &changedsince, &vanished, &partial,
+				    &has_partial, &error) < 0)
 			return imap_cmd_bad(cmd, "%s", error);
 		n_items--;
 	}
@@ -1243,6 +1262,15 @@ imap_cmd_fetch(struct imap_cmd *cmd)
 				IMAP_FETCH_MODSEQ;
 			c->plan.has_modseq = true;
 		}
+	}
+	if (has_partial) {
+		size_t from, to;
+
+		imap_partial_range_window(&partial, c->count, &from, &to);
+		if (to > from)
+			memmove(c->idx, c->idx + from,
+				(to - from) * sizeof(*c->idx));
+		c->count = to - from;
 	}
 	/* RFC 7162 3.1: a command that uses CONDSTORE turns it on */
 	if (c->plan.has_modseq)

@@ -164,7 +164,7 @@ search_reply(struct imap_cmd *cmd, struct imap_search_eval *job)
 	const struct imap_search_program *prog = &job->prog;
 	unsigned int ret = prog->ret;
 	uint32_t *nums, *uids;
-	size_t n = 0;
+	size_t n = 0, from = 0, to = 0;
 	uint64_t top = 0;	/* the highest modseq found */
 	struct buf *out;
 
@@ -178,7 +178,13 @@ search_reply(struct imap_cmd *cmd, struct imap_search_eval *job)
 		uids[n] = box->msgs[i].uid;
 		nums[n++] = cmd->uid ? box->msgs[i].uid : (uint32_t)(i + 1);
 	}
-	if (ret & IMAP_SEARCH_RET_SAVE)
+	if (ret & IMAP_SEARCH_RET_PARTIAL)
+		imap_partial_range_window(&prog->partial, n, &from, &to);
+	/* RFC 9394 3.1: SAVE with PARTIAL keeps the page returned, not
+	 * the whole result (a client saves the page it shows) */
+	if ((ret & IMAP_SEARCH_RET_SAVE) && (ret & IMAP_SEARCH_RET_PARTIAL))
+		save_result(s, 0, uids + from, to - from);
+	else if (ret & IMAP_SEARCH_RET_SAVE)
 		save_result(s, ret, uids, n);
 	out = imap_session_out(s);
 	if (!prog->has_return && !s->rev2) {
@@ -206,6 +212,18 @@ search_reply(struct imap_cmd *cmd, struct imap_search_eval *job)
 		}
 		if (ret & IMAP_SEARCH_RET_COUNT)
 			buf_printf(out, " COUNT %zu", n);
+		if (ret & IMAP_SEARCH_RET_PARTIAL) {
+			/* RFC 9394 3.1: the range as asked, then the
+			 * numbers in it or NIL */
+			buf_printf(out, " PARTIAL (%lld:%lld ",
+				   (long long)prog->partial.lo,
+				   (long long)prog->partial.hi);
+			if (to > from)
+				write_set(out, nums + from, to - from);
+			else
+				buf_puts(out, "NIL");
+			buf_putc(out, ')');
+		}
 		/* RFC 7162 3.1.5, RFC 4731 */
 		if (prog->has_modseq && n > 0)
 			buf_printf(out, " MODSEQ %llu",

@@ -121,6 +121,10 @@ static const struct {
 	{ "WITHIN", CAP_AFTER_LOGIN },
 	/* RFC 8514 (imap-fetch.c, imap-search-parse.c) */
 	{ "SAVEDATE", CAP_AFTER_LOGIN },
+	/* RFC 9394: SEARCH RETURN (PARTIAL) (imap-search-parse.c,
+	 * imap-cmd-search.c) and the UID FETCH modifier
+	 * (imap-cmd-fetch.c) */
+	{ "PARTIAL", CAP_AFTER_LOGIN },
 	/* RFC 8508 (imap-cmd-append.c) */
 	{ "REPLACE", CAP_AFTER_LOGIN },
 	/* RFC 8970 (mail/mime-preview.c, imap-cmd-fetch.c) */

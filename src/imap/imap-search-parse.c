@@ -538,6 +538,19 @@ sp_return(struct sp *p, const struct imap_arg *list)
 	for (size_t i = 0; i < list->list_count; i++) {
 		size_t k;
 
+		if (imap_arg_atom_equals(&list->list[i], "PARTIAL")) {
+			const struct imap_arg *a = i + 1 < list->list_count ?
+				&list->list[i + 1] : NULL;
+
+			if ((p->prog->ret & IMAP_SEARCH_RET_PARTIAL) ||
+			    a == NULL || a->type != IMAP_ARG_ATOM ||
+			    !imap_partial_range_parse(a->str, a->len,
+						      &p->prog->partial))
+				return sp_bad(p, "PARTIAL needs a range");
+			p->prog->ret |= IMAP_SEARCH_RET_PARTIAL;
+			i++;
+			continue;
+		}
 		for (k = 0; k < sizeof(opts) / sizeof(opts[0]); k++)
 			if (imap_arg_atom_equals(&list->list[i],
 						 opts[k].name))
@@ -546,10 +559,83 @@ sp_return(struct sp *p, const struct imap_arg *list)
 			return sp_bad(p, "unknown RETURN option");
 		p->prog->ret |= opts[k].bit;
 	}
+	/* RFC 9394 3.1: ALL and PARTIAL are exclusive */
+	if ((p->prog->ret & IMAP_SEARCH_RET_ALL) &&
+	    (p->prog->ret & IMAP_SEARCH_RET_PARTIAL))
+		return sp_bad(p, "PARTIAL and ALL are exclusive");
 	/* RFC 4731 3.1: RETURN () is RETURN (ALL) */
 	if (p->prog->ret == 0)
 		p->prog->ret = IMAP_SEARCH_RET_ALL;
 	return 0;
+}
+
+/* One nz-number of a partial-range, with its sign. */
+static bool
+partial_number(const char *s, size_t len, int64_t *v_r)
+{
+	bool neg = len > 0 && s[0] == '-';
+	uint64_t v = 0;
+
+	if (neg) {
+		s++;
+		len--;
+	}
+	if (len == 0 || len > 10 || s[0] == '0')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v > UINT32_MAX)
+		return false;
+	*v_r = neg ? -(int64_t)v : (int64_t)v;
+	return true;
+}
+
+bool
+imap_partial_range_parse(const char *s, size_t len,
+			 struct imap_partial_range *r)
+{
+	const char *colon = memchr(s, ':', len);
+	int64_t a, b;
+
+	if (colon == NULL ||
+	    !partial_number(s, (size_t)(colon - s), &a) ||
+	    !partial_number(colon + 1, len - (size_t)(colon - s) - 1, &b) ||
+	    (a < 0) != (b < 0))
+		return false;
+	/* "500:400" is "400:500", "-5:-1" is "-1:-5" */
+	if ((a > 0 && a > b) || (a < 0 && a < b)) {
+		int64_t t = a;
+
+		a = b;
+		b = t;
+	}
+	r->lo = a;
+	r->hi = b;
+	return true;
+}
+
+void
+imap_partial_range_window(const struct imap_partial_range *r, size_t n,
+			  size_t *from_r, size_t *to_r)
+{
+	uint64_t lo = (uint64_t)(r->lo < 0 ? -r->lo : r->lo);
+	uint64_t hi = (uint64_t)(r->hi < 0 ? -r->hi : r->hi);
+
+	*from_r = *to_r = 0;
+	if (lo > n)
+		return;
+	if (hi > n)
+		hi = n;
+	if (r->lo > 0) {
+		*from_r = (size_t)lo - 1;
+		*to_r = (size_t)hi;
+	} else {
+		*from_r = n - (size_t)hi;
+		*to_r = n - (size_t)lo + 1;
+	}
 }
 
 static void

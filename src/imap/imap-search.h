@@ -100,14 +100,34 @@ struct imap_search_key {
 	size_t n_children;
 };
 
-/* RETURN options (RFC 4731, RFC 5182 SAVE). */
+/* RETURN options (RFC 4731, RFC 5182 SAVE, RFC 9394 PARTIAL). */
 enum imap_search_return {
 	IMAP_SEARCH_RET_MIN = 1 << 0,
 	IMAP_SEARCH_RET_MAX = 1 << 1,
 	IMAP_SEARCH_RET_ALL = 1 << 2,
 	IMAP_SEARCH_RET_COUNT = 1 << 3,
 	IMAP_SEARCH_RET_SAVE = 1 << 4,
+	IMAP_SEARCH_RET_PARTIAL = 1 << 5,
 };
+
+/* A partial-range (RFC 9394 2): positions 1-based in the result, from
+ * its start (lo <= hi, both positive) or, negative, from its end (-1 the
+ * last: -lo <= -hi, i.e. lo -1 and hi -5 for "-1:-5"). Written back in
+ * this order whatever order the client gave. */
+struct imap_partial_range {
+	int64_t lo;
+	int64_t hi;
+};
+
+/* Parses a partial-range atom "a:b" or "-a:-b" (nz-numbers up to
+ * 2^32-1, both of one sign, either order); false when it is none. */
+bool imap_partial_range_parse(const char *s, size_t len,
+			      struct imap_partial_range *r);
+
+/* The window [*from_r, *to_r) of a result of n entries that r selects
+ * (empty when it lies past the result). */
+void imap_partial_range_window(const struct imap_partial_range *r, size_t n,
+			       size_t *from_r, size_t *to_r);
 
 struct imap_search_program {
 	struct imap_search_key root;	/* an AND */
@@ -115,6 +135,7 @@ struct imap_search_program {
 	bool has_return;
 	unsigned int ret;		/* enum imap_search_return bits; an
 					 * empty RETURN () is ALL */
+	struct imap_partial_range partial;	/* with RET_PARTIAL */
 	/* KEYWORD and UNKEYWORD names, as sent, kw indexes into this */
 	char **keywords;
 	size_t n_keywords;

@@ -117,6 +117,9 @@ expect(const char *args, const char *want)
 	buf_init(&b);
 	if (prog.has_return)
 		buf_printf(&b, "R%u ", prog.ret);
+	if (prog.ret & IMAP_SEARCH_RET_PARTIAL)
+		buf_printf(&b, "P%lld:%lld ", (long long)prog.partial.lo,
+			   (long long)prog.partial.hi);
 	dump(&prog.root, &b);
 	if (strcmp(b.data, want) != 0)
 		fail_msg("%s:\n got  %s\n want %s", args, b.data, want);
@@ -168,6 +171,13 @@ test_keys(void **state)
 	expect("RETURN (MIN MAX COUNT ALL SAVE) CHARSET utf-8 ALL",
 	       "R31 AND(ALL)");
 	expect("RETURN () ALL", "R4 AND(ALL)");
+	/* RFC 9394: PARTIAL, normalised to the smaller position first */
+	expect("RETURN (PARTIAL 1:5) ALL", "R32 P1:5 AND(ALL)");
+	expect("RETURN (COUNT PARTIAL 500:400 SAVE) ALL",
+	       "R56 P400:500 AND(ALL)");
+	expect("RETURN (partial -5:-1) ALL", "R32 P-1:-5 AND(ALL)");
+	expect("RETURN (PARTIAL -1:-4294967295) ALL",
+	       "R32 P-1:-4294967295 AND(ALL)");
 	expect("RETURN (save) CHARSET US-ASCII UID $", "R16 AND(UID:$)");
 	expect("CHARSET \"UTF-8\" SUBJECT \"ÄÖÜ ok\"",
 	       "AND(HEADER:SUBJECT=äöü ok)");
@@ -202,6 +212,17 @@ test_bad(void **state)
 	expect_bad("OR SEEN", IMAP_SEARCH_PARSE_BAD);
 	expect_bad("()", IMAP_SEARCH_PARSE_BAD);
 	expect_bad("RETURN (FOO) ALL", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("RETURN (PARTIAL) ALL", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("RETURN (PARTIAL 1:5 ALL) ALL", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("RETURN (PARTIAL 0:5) ALL", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("RETURN (PARTIAL 1:-5) ALL", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("RETURN (PARTIAL 5) ALL", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("RETURN (PARTIAL 1:4294967296) ALL",
+		   IMAP_SEARCH_PARSE_BAD);
+	expect_bad("RETURN (PARTIAL 1:2 PARTIAL 3:4) ALL",
+		   IMAP_SEARCH_PARSE_BAD);
+	expect_bad("RETURN (PARTIAL \"1:2\") ALL", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("RETURN (PARTIAL 01:2) ALL", IMAP_SEARCH_PARSE_BAD);
 	expect_bad("RETURN ALL", IMAP_SEARCH_PARSE_BAD);
 	expect_bad("ALL RETURN (MIN)", IMAP_SEARCH_PARSE_BAD);
 	expect_bad("\"ALL\"", IMAP_SEARCH_PARSE_BAD);
@@ -332,6 +353,39 @@ test_date_field(void **state)
 	assert_int_equal(imap_search_date_day("", 0), -1);
 }
 
+/* RFC 9394 2: which entries of a result of n a partial-range picks. */
+static void
+test_partial_window(void **state)
+{
+	static const struct {
+		const char *range;
+		size_t n, from, to;
+	} cases[] = {
+		{ "1:5", 10, 0, 5 }, { "5:1", 10, 0, 5 }, { "3:3", 10, 2, 3 },
+		{ "8:20", 10, 7, 10 }, { "10:10", 10, 9, 10 },
+		{ "11:20", 10, 0, 0 }, { "1:5", 0, 0, 0 },
+		{ "-1:-3", 10, 7, 10 }, { "-3:-1", 10, 7, 10 },
+		{ "-1:-1", 10, 9, 10 }, { "-9:-20", 10, 0, 2 },
+		{ "-11:-20", 10, 0, 0 }, { "-1:-4294967295", 3, 0, 3 },
+		{ "1:4294967295", 3, 0, 3 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct imap_partial_range r;
+		size_t from = 99, to = 99;
+
+		assert_true(imap_partial_range_parse(cases[i].range,
+						     strlen(cases[i].range),
+						     &r));
+		imap_partial_range_window(&r, cases[i].n, &from, &to);
+		if (from != cases[i].from || to != cases[i].to)
+			fail_msg("%s of %zu: [%zu, %zu), want [%zu, %zu)",
+				 cases[i].range, cases[i].n, from, to,
+				 cases[i].from, cases[i].to);
+	}
+}
+
 int
 main(void)
 {
@@ -341,6 +395,7 @@ main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_view),
 		cmocka_unit_test(test_date_field),
+		cmocka_unit_test(test_partial_window),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
