@@ -30,6 +30,12 @@
 /* A resolved destination is looked up again after this, when it has no
  * connection open. */
 #define RESOLVE_TTL_MS 60000
+/* A transaction under way this long is expected to end before a new
+ * connection to its destination could be ready (dest_pump). */
+#define SENDING_SOON_MS 100
+/* An idle connection younger than this is not closed for a destination
+ * that has connections of its own (evict_idle). */
+#define EVICT_BUSY_MIN_IDLE_MS 200
 /* The runner lock is tried this often while another runner (of the
  * previous generation, after a reload) still holds it. */
 #define LOCK_RETRY_MS 200
@@ -1150,7 +1156,12 @@ dest_resolved(struct queue_dest *d, struct queue_resolved *res)
  * connection_cache_time. The one idle the longest goes: the first one
  * found was often one of a destination still busy, between two of its
  * messages, which then opened a new one (the relay benchmark's 100
- * domains: 3 messages per session). True when one was closed. */
+ * domains: 3 messages per session). A destination that has connections
+ * of its own (they come free soon) takes only a connection idle for
+ * EVICT_BUSY_MIN_IDLE_MS or more: one idle for less likely carries its
+ * own destination's next message, and closing it meant a new session
+ * there a moment later. A destination with none takes any, as before.
+ * True when one was closed. */
 static bool
 evict_idle(struct queue_runner *rn, const struct queue_dest *want)
 {
@@ -1165,6 +1176,9 @@ evict_idle(struct queue_runner *rn, const struct queue_dest *want)
 				oldest = c;
 	}
 	if (oldest == NULL)
+		return false;
+	if (want->n_conns > 0 &&
+	    queue_now_ms() - oldest->idle_ms < EVICT_BUSY_MIN_IDLE_MS)
 		return false;
 	conn_close(oldest);
 	return true;
@@ -1189,6 +1203,7 @@ dest_pump(struct queue_dest *d)
 	while (d->head != NULL) {
 		struct queue_conn *idle = NULL;
 		size_t recording = 0;
+		uint64_t now = queue_now_ms();
 
 		for (struct queue_conn *c = d->conns; c != NULL; c = c->next) {
 			if (c->ready && c->tx == NULL && c->cl != NULL &&
@@ -1197,9 +1212,20 @@ dest_pump(struct queue_dest *d)
 			/* sent, its outcome being committed: free in about
 			 * one commit, sooner than a new connection is ready
 			 * (and a new one per message while outcomes are put
-			 * away meant 3 messages per session) */
-			recording += c->tx != NULL && c->tx->out != NULL &&
-				c->cl != NULL && smtp_client_is_reusable(c->cl);
+			 * away meant 3 messages per session). Likewise a
+			 * transaction started less than SENDING_SOON_MS ago:
+			 * a new connection needs three round trips (connect,
+			 * greeting, EHLO) before its own transaction, so a
+			 * remote that answers at the usual pace frees this
+			 * one first; counting only recorded ones opened
+			 * about ten sessions per destination in the relay
+			 * benchmark, each set up and closed for a few
+			 * messages. A slower transaction no longer counts:
+			 * the next message gets a connection of its own. */
+			recording += c->tx != NULL && c->cl != NULL &&
+				smtp_client_is_reusable(c->cl) &&
+				(c->tx->out != NULL ||
+				 now - c->tx->t_send_ms < SENDING_SOON_MS);
 		}
 		if (!dest_rate_ok(d))
 			return;
