@@ -262,6 +262,7 @@ struct config_imap {
 					 * BODYSTRUCTURE cache; 0: none */
 	unsigned compress_level;	/* COMPRESS: zlib level 1-9 */
 	unsigned compress_window_bits;	/* COMPRESS: deflate window, 9-15 */
+	unsigned multisearch_mailboxes_max; /* mailboxes of one ESEARCH */
 };
 
 /* [bounce]: what a delivery status notification returns

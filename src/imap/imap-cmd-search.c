@@ -15,6 +15,7 @@
 
 #include "imap/imap-private.h"
 #include "imap/imap-search.h"
+#include "imap/imap-write.h"
 #include "lib/buf.h"
 #include "lib/mem.h"
 
@@ -41,6 +42,10 @@ struct imap_search_eval {
 	size_t n_ids;
 	bool failed;
 	char error[200];
+	/* the ESEARCH command (RFC 7377) over the selected mailbox only:
+	 * UIDs, the MAILBOX and UIDVALIDITY correlator, nothing when
+	 * nothing matched */
+	bool esearch;
 };
 
 void
@@ -156,6 +161,55 @@ asks_save(const struct imap_arg *args, size_t n)
 	return false;
 }
 
+void
+imap_esearch_write(struct buf *out, const char *tag, const char *mailbox,
+		   unsigned int write_flags, uint32_t uidvalidity, bool uid,
+		   const struct imap_search_program *prog, unsigned int ret,
+		   const uint32_t *nums, size_t n, uint64_t top)
+{
+	const char *error;
+	size_t from = 0, to = 0;
+
+	/* a tag has no quoted-specials (RFC 9051 9) */
+	buf_printf(out, "* ESEARCH (TAG \"%s\"", tag);
+	if (mailbox != NULL) {
+		/* RFC 7377 2: the correlator names the mailbox */
+		buf_puts(out, " MAILBOX ");
+		if (imap_write_mailbox(out, mailbox, strlen(mailbox),
+				       write_flags, &error) < 0)
+			buf_puts(out, "INBOX");
+		buf_printf(out, " UIDVALIDITY %u", uidvalidity);
+	}
+	buf_printf(out, ")%s", uid ? " UID" : "");
+	if ((ret & IMAP_SEARCH_RET_MIN) && n > 0)
+		buf_printf(out, " MIN %u", nums[0]);
+	if ((ret & IMAP_SEARCH_RET_MAX) && n > 0)
+		buf_printf(out, " MAX %u", nums[n - 1]);
+	if ((ret & IMAP_SEARCH_RET_ALL) && n > 0) {
+		buf_puts(out, " ALL ");
+		write_set(out, nums, n);
+	}
+	if (ret & IMAP_SEARCH_RET_COUNT)
+		buf_printf(out, " COUNT %zu", n);
+	if (ret & IMAP_SEARCH_RET_PARTIAL) {
+		/* RFC 9394 3.1: the range as asked, then the numbers in
+		 * it or NIL */
+		imap_partial_range_window(&prog->partial, n, &from, &to);
+		buf_printf(out, " PARTIAL (%lld:%lld ",
+			   (long long)prog->partial.lo,
+			   (long long)prog->partial.hi);
+		if (to > from)
+			write_set(out, nums + from, to - from);
+		else
+			buf_puts(out, "NIL");
+		buf_putc(out, ')');
+	}
+	/* RFC 7162 3.1.5, RFC 4731 */
+	if (prog->has_modseq && n > 0)
+		buf_printf(out, " MODSEQ %llu", (unsigned long long)top);
+	buf_puts(out, "\r\n");
+}
+
 static enum imap_cmd_result
 search_reply(struct imap_cmd *cmd, struct imap_search_eval *job)
 {
@@ -163,6 +217,7 @@ search_reply(struct imap_cmd *cmd, struct imap_search_eval *job)
 	const struct imap_mailbox *box = s->box;
 	const struct imap_search_program *prog = &job->prog;
 	unsigned int ret = prog->ret;
+	bool uid = cmd->uid || job->esearch;
 	uint32_t *nums, *uids;
 	size_t n = 0, from = 0, to = 0;
 	uint64_t top = 0;	/* the highest modseq found */
@@ -176,7 +231,7 @@ search_reply(struct imap_cmd *cmd, struct imap_search_eval *job)
 		if (box->msgs[i].modseq > top)
 			top = box->msgs[i].modseq;
 		uids[n] = box->msgs[i].uid;
-		nums[n++] = cmd->uid ? box->msgs[i].uid : (uint32_t)(i + 1);
+		nums[n++] = uid ? box->msgs[i].uid : (uint32_t)(i + 1);
 	}
 	if (ret & IMAP_SEARCH_RET_PARTIAL)
 		imap_partial_range_window(&prog->partial, n, &from, &to);
@@ -187,7 +242,13 @@ search_reply(struct imap_cmd *cmd, struct imap_search_eval *job)
 	else if (ret & IMAP_SEARCH_RET_SAVE)
 		save_result(s, ret, uids, n);
 	out = imap_session_out(s);
-	if (!prog->has_return && !s->rev2) {
+	if (job->esearch) {
+		if (ret != IMAP_SEARCH_RET_SAVE && n > 0)
+			imap_esearch_write(out, cmd->tag, box->name,
+					   s->utf8 ? IMAP_WRITE_UTF8 : 0,
+					   box->uidvalidity, true, prog, ret,
+					   nums, n, top);
+	} else if (!prog->has_return && !s->rev2) {
 		buf_puts(out, "* SEARCH");
 		write_numbers(out, nums, n);
 		/* RFC 7162 3.1.5: only when something was found */
@@ -200,39 +261,14 @@ search_reply(struct imap_cmd *cmd, struct imap_search_eval *job)
 		 * gives no ESEARCH (RFC 5182 2.1) */
 		if (!prog->has_return)
 			ret = IMAP_SEARCH_RET_ALL;
-		buf_printf(out, "* ESEARCH (TAG \"%s\")%s", cmd->tag,
-			   cmd->uid ? " UID" : "");
-		if ((ret & IMAP_SEARCH_RET_MIN) && n > 0)
-			buf_printf(out, " MIN %u", nums[0]);
-		if ((ret & IMAP_SEARCH_RET_MAX) && n > 0)
-			buf_printf(out, " MAX %u", nums[n - 1]);
-		if ((ret & IMAP_SEARCH_RET_ALL) && n > 0) {
-			buf_puts(out, " ALL ");
-			write_set(out, nums, n);
-		}
-		if (ret & IMAP_SEARCH_RET_COUNT)
-			buf_printf(out, " COUNT %zu", n);
-		if (ret & IMAP_SEARCH_RET_PARTIAL) {
-			/* RFC 9394 3.1: the range as asked, then the
-			 * numbers in it or NIL */
-			buf_printf(out, " PARTIAL (%lld:%lld ",
-				   (long long)prog->partial.lo,
-				   (long long)prog->partial.hi);
-			if (to > from)
-				write_set(out, nums + from, to - from);
-			else
-				buf_puts(out, "NIL");
-			buf_putc(out, ')');
-		}
-		/* RFC 7162 3.1.5, RFC 4731 */
-		if (prog->has_modseq && n > 0)
-			buf_printf(out, " MODSEQ %llu",
-				   (unsigned long long)top);
-		buf_puts(out, "\r\n");
+		imap_esearch_write(out, cmd->tag, NULL, 0, 0, cmd->uid, prog,
+				   ret, nums, n, top);
 	}
 	free(nums);
 	free(uids);
 	imap_session_flush(s);
+	if (job->esearch)
+		return imap_cmd_ok(cmd, "ESEARCH completed");
 	return imap_cmd_ok(cmd, "%sSEARCH completed", cmd->uid ? "UID " : "");
 }
 
@@ -369,12 +405,14 @@ search_done(struct imap_cmd *cmd)
 	search_reply(cmd, job);
 }
 
-/* The view's verdicts on the loop thread; the messages that need the
- * store are kept for imap_search_eval_work(). */
+/* The verdicts box's data alone gives (loop thread for the session's
+ * view, or the pool for one loaded there); the messages that need the
+ * store are kept for imap_search_eval_work(). recent: IMAP4rev1's
+ * \Recent counts; saved: "$" (UIDs, any order). */
 static void
-eval_prepare(struct imap_session *s, struct imap_search_eval *job)
+eval_prepare_box(struct imap_search_eval *job, const struct imap_mailbox *box,
+		 bool recent, const uint32_t *saved, size_t n_saved)
 {
-	const struct imap_mailbox *box = s->box;
 	int kwmap[IMAP_SEARCH_KEYWORDS_MAX];
 
 	for (size_t k = 0; k < job->prog.n_keywords; k++) {
@@ -384,14 +422,14 @@ eval_prepare(struct imap_session *s, struct imap_search_eval *job)
 				       job->prog.keywords[k]) == 0)
 				kwmap[k] = (int)j;
 	}
-	if (s->n_saved > 0) {
-		job->saved = xmemdup(s->saved, s->n_saved * sizeof(*s->saved));
-		qsort(job->saved, s->n_saved, sizeof(*job->saved), uid_cmp);
+	if (n_saved > 0) {
+		job->saved = xmemdup(saved, n_saved * sizeof(*saved));
+		qsort(job->saved, n_saved, sizeof(*job->saved), uid_cmp);
 	}
 	job->view = (struct imap_search_view){
 		.last_seq = (uint32_t)box->count,
 		.last_uid = box->count > 0 ? box->msgs[box->count - 1].uid : 0,
-		.saved = job->saved, .n_saved = s->n_saved,
+		.saved = job->saved, .n_saved = n_saved,
 	};
 	job->count = box->count;
 	job->match = xcalloc(box->count + 1, sizeof(*job->match));
@@ -399,7 +437,7 @@ eval_prepare(struct imap_session *s, struct imap_search_eval *job)
 		const struct imap_msg *m = &box->msgs[i];
 		struct imap_search_msg sm = {
 			.seq = (uint32_t)(i + 1), .uid = m->uid,
-			.flags = m->flags, .recent = !s->rev2 && m->recent,
+			.flags = m->flags, .recent = recent && m->recent,
 			.internal_date = m->internal_date,
 			.saved_date = m->saved_date, .size = m->size,
 			.modseq = m->modseq,
@@ -425,9 +463,43 @@ eval_prepare(struct imap_session *s, struct imap_search_eval *job)
 			break;
 		}
 	}
+	job->mailbox_id = box->id;
+}
+
+static void
+eval_prepare(struct imap_session *s, struct imap_search_eval *job)
+{
+	eval_prepare_box(job, s->box, !s->rev2, s->saved, s->n_saved);
 	job->store = s->store;
 	job->account_id = s->account_id;
-	job->mailbox_id = box->id;
+}
+
+int
+imap_search_eval_box(struct store *store, int64_t account_id,
+		     struct imap_search_program *prog,
+		     const struct imap_mailbox *box, bool **match_r,
+		     char *error, size_t error_size)
+{
+	struct imap_search_eval *job = xcalloc(1, sizeof(*job));
+	const char *err = NULL;
+	int ret = 0;
+
+	/* borrowed: the keys keep their index look-ups for the next
+	 * mailbox (the index is the account's) */
+	job->prog = *prog;
+	eval_prepare_box(job, box, false, NULL, 0);
+	job->store = store;
+	job->account_id = account_id;
+	if (imap_search_eval_work(job, &err) < 0) {
+		snprintf(error, error_size, "%s", err != NULL ? err : "?");
+		ret = -1;
+	}
+	*prog = job->prog;
+	memset(&job->prog, 0, sizeof(job->prog));
+	*match_r = job->match;
+	job->match = NULL;
+	imap_search_eval_free(&job);
+	return ret;
 }
 
 struct imap_search_eval *
@@ -442,6 +514,20 @@ imap_search_eval_new(struct imap_session *s, struct imap_search_program *prog)
 		s->condstore = true;
 	eval_prepare(s, job);
 	return job;
+}
+
+static enum imap_cmd_result
+search_run(struct imap_cmd *cmd, struct imap_search_eval *job)
+{
+	eval_prepare(cmd->s, job);
+	if (job->n_pending == 0) {
+		enum imap_cmd_result r = search_reply(cmd, job);
+
+		search_job_free(job);
+		return r;
+	}
+	return imap_cmd_run_blocking(cmd, search_work, search_done, job,
+				     search_job_free);
 }
 
 /* Whether the arguments name a CHARSET: "[RETURN (...)] CHARSET x". */
@@ -497,13 +583,17 @@ imap_cmd_search(struct imap_cmd *cmd)
 		return imap_cmd_bad(cmd, "[UIDREQUIRED] No message numbers "
 				    "after ENABLE UIDONLY");
 	}
-	eval_prepare(s, job);
-	if (job->n_pending == 0) {
-		enum imap_cmd_result r = search_reply(cmd, job);
+	return search_run(cmd, job);
+}
 
-		search_job_free(job);
-		return r;
-	}
-	return imap_cmd_run_blocking(cmd, search_work, search_done, job,
-				     search_job_free);
+enum imap_cmd_result
+imap_search_esearch_selected(struct imap_cmd *cmd,
+			     struct imap_search_program *prog)
+{
+	struct imap_search_eval *job = xcalloc(1, sizeof(*job));
+
+	job->prog = *prog;
+	memset(prog, 0, sizeof(*prog));
+	job->esearch = true;
+	return search_run(cmd, job);
 }

@@ -38,6 +38,7 @@ static const struct imap_cmd_def commands[] = {
 	{ "CREATE", imap_cmd_create, LOGGED_IN, 0 },
 	{ "DELETE", imap_cmd_delete, LOGGED_IN, 0 },
 	{ "ENABLE", imap_cmd_enable, AUTH, 0 },
+	{ "ESEARCH", imap_cmd_esearch, LOGGED_IN, 0 },
 	{ "EXAMINE", imap_cmd_examine, LOGGED_IN, 0 },
 	{ "EXPUNGE", imap_cmd_expunge, SELECTED, UID | WRITES },
 	{ "FETCH", imap_cmd_fetch, SELECTED, SEQ | UID },
@@ -162,6 +163,8 @@ static const struct {
 	{ "COMPRESS=DEFLATE", CAP_AFTER_LOGIN },
 	/* RFC 9586 (imap-session.c dispatch, imap-sync.c) */
 	{ "UIDONLY", CAP_AFTER_LOGIN },
+	/* RFC 7377 (imap-cmd-esearch.c) */
+	{ "MULTISEARCH", CAP_AFTER_LOGIN },
 };
 
 /* The dynamic words an admin may hide too ([imap] capabilities_hide). */

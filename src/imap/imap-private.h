@@ -305,6 +305,32 @@ int imap_search_eval_work(struct imap_search_eval *e, const char **error_r);
 const bool *imap_search_eval_matches(const struct imap_search_eval *e);
 void imap_search_eval_free(struct imap_search_eval **e);
 
+/* ESEARCH (RFC 7377, imap-cmd-esearch.c) uses SEARCH's parts. */
+imap_cmd_fn_t imap_cmd_esearch;
+/* Evaluates prog over box (a view loaded on the pool, no "$", no
+ * \Recent) wholly on the calling pool thread: *match_r one bool per
+ * message of box (free()). prog is borrowed (its keys keep their index
+ * look-ups for the next mailbox). Returns 0, or -1 with error filled. */
+int imap_search_eval_box(struct store *store, int64_t account_id,
+			 struct imap_search_program *prog,
+			 const struct imap_mailbox *box, bool **match_r,
+			 char *error, size_t error_size);
+/* ESEARCH whose only source is the selected mailbox: SEARCH's path over
+ * the session's view (sequence sets, "$" and SAVE work), answered with
+ * the MAILBOX/UIDVALIDITY correlator, UIDs, and no ESEARCH when nothing
+ * matched. Takes prog over. */
+enum imap_cmd_result imap_search_esearch_selected(
+	struct imap_cmd *cmd, struct imap_search_program *prog);
+/* "* ESEARCH (TAG "tag" [MAILBOX m UIDVALIDITY v]) [UID] ..." for the
+ * matching nums (ascending) and the RETURN options ret of prog (PARTIAL
+ * and MODSEQ from prog); top is the highest modseq of them. mailbox
+ * NULL: no MAILBOX. */
+void imap_esearch_write(struct buf *out, const char *tag, const char *mailbox,
+			unsigned int write_flags, uint32_t uidvalidity,
+			bool uid, const struct imap_search_program *prog,
+			unsigned int ret, const uint32_t *nums, size_t n,
+			uint64_t top);
+
 /* The entry for an upper-cased name, or NULL. */
 const struct imap_cmd_def *imap_command_find(const char *name);
 

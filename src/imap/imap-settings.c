@@ -172,6 +172,13 @@ static const struct setting imap_settings[] = {
 		 "of two; the compressor's state is 2^(bits+3) octets a "
 		 "session (128 KiB at 14, 256 KiB at 15), plus about 40 KiB "
 		 "to inflate commands and 64 KiB of inflated input." },
+	{ .key = "multisearch_mailboxes_max", .type = SETTING_UINT,
+	  .offset = OFF(imap.multisearch_mailboxes_max), .def = "100",
+	  .min = 1, .max = 100000, .reloadable = true,
+	  .doc = "Mailboxes one ESEARCH command (MULTISEARCH, RFC 7377) may "
+		 "search; one whose IN (...) names more is refused with NO "
+		 "[LIMIT] before any is searched. Each mailbox is read and "
+		 "searched in turn, so memory is that of the largest." },
 };
 
 const struct setting_section imap_settings_section = {
