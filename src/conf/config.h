@@ -253,6 +253,7 @@ struct config_imap {
 	unsigned search_keys_max;	/* keys in one SEARCH program */
 	unsigned search_depth_max;	/* NOT/OR/parentheses nested */
 	unsigned sort_max_messages;	/* SORT/THREAD by header keys */
+	unsigned message_limit;		/* RFC 9738 MESSAGELIMIT */
 	uint64_t idle_keepalive_ms;	/* "* OK Still here" in IDLE */
 	uint64_t fetch_header_max;	/* header read for HEADER.FIELDS */
 	char *capabilities_hide;	/* words CAPABILITY leaves out */

@@ -327,6 +327,13 @@ imap_cmd_append(struct imap_cmd *cmd)
 			return imap_cmd_bad(cmd, "%s", error);
 		}
 	}
+	/* RFC 9738: more messages than the limit in one APPEND: none */
+	if (job->count > s->set->message_limit) {
+		append_job_free(job);
+		return imap_cmd_no(cmd, "[MESSAGELIMIT %u] At most %u messages "
+				   "in one APPEND", s->set->message_limit,
+				   s->set->message_limit);
+	}
 	job->store = s->store;
 	job->account_id = s->account_id;
 	job->keywords_max = s->set->keywords_max;

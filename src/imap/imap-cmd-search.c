@@ -32,6 +32,9 @@ struct imap_search_eval {
 	uint32_t *saved;		/* the view's copy of "$", sorted */
 	bool *match;			/* per message of the view */
 	size_t count;
+	/* RFC 9738: SEARCH looks at the view from here on (the last
+	 * message_limit messages) */
+	size_t first;
 	struct search_pending *pending;
 	size_t n_pending;
 	struct store *store;
@@ -433,7 +436,7 @@ eval_prepare_box(struct imap_search_eval *job, const struct imap_mailbox *box,
 	};
 	job->count = box->count;
 	job->match = xcalloc(box->count + 1, sizeof(*job->match));
-	for (size_t i = 0; i < box->count; i++) {
+	for (size_t i = job->first; i < box->count; i++) {
 		const struct imap_msg *m = &box->msgs[i];
 		struct imap_search_msg sm = {
 			.seq = (uint32_t)(i + 1), .uid = m->uid,
@@ -519,7 +522,14 @@ imap_search_eval_new(struct imap_session *s, struct imap_search_program *prog)
 static enum imap_cmd_result
 search_run(struct imap_cmd *cmd, struct imap_search_eval *job)
 {
-	eval_prepare(cmd->s, job);
+	struct imap_session *s = cmd->s;
+
+	/* RFC 9738: the last message_limit messages only */
+	if (s->box->count > s->set->message_limit) {
+		job->first = s->box->count - s->set->message_limit;
+		cmd->limited = true;
+	}
+	eval_prepare(s, job);
 	if (job->n_pending == 0) {
 		enum imap_cmd_result r = search_reply(cmd, job);
 

@@ -169,7 +169,7 @@ static const struct {
 
 /* The dynamic words an admin may hide too ([imap] capabilities_hide). */
 static const char *const hideable_dynamic[] = {
-	"LITERAL+", "LITERAL-", "APPENDLIMIT",
+	"LITERAL+", "LITERAL-", "APPENDLIMIT", "MESSAGELIMIT",
 };
 
 static bool
@@ -243,6 +243,10 @@ imap_session_capabilities(const struct imap_session *s, struct buf *out)
 		if (!hidden(s, "APPENDLIMIT"))
 			buf_printf(out, " APPENDLIMIT=%llu",
 				   (unsigned long long)s->set->literal_max);
+		/* RFC 9738: messages per command (imap_session_seqset) */
+		if (!hidden(s, "MESSAGELIMIT"))
+			buf_printf(out, " MESSAGELIMIT=%u",
+				   s->set->message_limit);
 		return;
 	}
 	if (s->proto == PROTO_IMAP && !tls && s->w->tls != NULL &&

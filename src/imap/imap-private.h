@@ -262,6 +262,9 @@ struct imap_cmd {
 	enum imap_cmd_result (*drain)(struct imap_cmd *cmd);
 	/* the tagged reply, once given (written after the sync) */
 	char *reply;
+	/* RFC 9738: the command's message set was cut to [imap]
+	 * message_limit; its OK carries [MESSAGELIMIT n] */
+	bool limited;
 };
 
 /* The handlers, each in its imap-cmd-*.c file. */

@@ -344,6 +344,29 @@ count_error(struct imap_session *s)
 	return true;
 }
 
+/* RFC 9738: the OK of a command whose set was cut says so, in the tagged
+ * reply b (its text from at) or, when that has a code already (COPYUID,
+ * MODIFIED), in an untagged OK before it. */
+static void
+limit_code(struct imap_session *s, struct buf *b, size_t at)
+{
+	struct buf t;
+
+	if (b->data[at] == '[') {
+		buf_printf(&s->out, "* OK [MESSAGELIMIT %u] Only the last %u "
+			   "messages were processed\r\n",
+			   s->set->message_limit, s->set->message_limit);
+		return;
+	}
+	buf_init(&t);
+	buf_append(&t, b->data, at);
+	buf_printf(&t, "[MESSAGELIMIT %u] ", s->set->message_limit);
+	buf_append(&t, b->data + at, b->len - at);
+	buf_reset(b);
+	buf_append(b, t.data, t.len);
+	buf_deinit(&t);
+}
+
 static enum imap_cmd_result
 tagged(struct imap_cmd *cmd, const char *status, const char *fmt,
        va_list ap)
@@ -356,6 +379,8 @@ tagged(struct imap_cmd *cmd, const char *status, const char *fmt,
 	buf_init(&b);
 	buf_printf(&b, "%s %s ", cmd->tag, status);
 	buf_vprintf(&b, fmt, ap);
+	if (cmd->limited && strcmp(status, "OK") == 0)
+		limit_code(s, &b, strlen(cmd->tag) + 4);
 	buf_append(&b, "\r\n", 2);
 	cmd->reply = buf_steal(&b);
 	if (status[0] == 'B' && count_error(s)) {
@@ -598,6 +623,16 @@ imap_session_seqset(struct imap_session *s, const struct imap_arg *arg,
 		for (size_t i = 0; i < box->count; i++)
 			if (marks[i])
 				(*idx_r)[k++] = i;
+	}
+	/* RFC 9738: at most message_limit messages, the highest ones (the
+	 * newest: what a client paging back from the end wants first); it
+	 * goes on with the numbers below the lowest it was answered for */
+	if (s->cmd != NULL && n > s->set->message_limit) {
+		size_t keep = s->set->message_limit;
+
+		memmove(*idx_r, *idx_r + (n - keep), keep * sizeof(**idx_r));
+		n = keep;
+		s->cmd->limited = true;
 	}
 	*count_r = n;
 	free(marks);

@@ -120,6 +120,16 @@ static const struct setting imap_settings[] = {
 		 "fields (every key but ARRIVAL and SIZE; about 300 octets "
 		 "each while the command runs); more matching messages is "
 		 "NO [LIMIT]." },
+	{ .key = "message_limit", .type = SETTING_UINT,
+	  .offset = OFF(imap.message_limit), .def = "1000000", .min = 10,
+	  .max = 100000000, .reloadable = true,
+	  .doc = "Messages one FETCH, STORE, COPY, MOVE, UID EXPUNGE or "
+		 "SEARCH works on, and messages in one APPEND (MESSAGELIMIT, "
+		 "RFC 9738): a larger set is cut to the messages with the "
+		 "highest numbers and answered OK [MESSAGELIMIT n], an "
+		 "APPEND of more is NO [MESSAGELIMIT n] (docs/imap.md "
+		 "\"MESSAGELIMIT\"). Generous by default so that no "
+		 "client that asks for 1:* meets it in practice." },
 	{ .key = "idle_keepalive", .type = SETTING_DURATION,
 	  .offset = OFF(imap.idle_keepalive_ms), .def = "2m", .min = 1000,
 	  .max = 1800000, .unit = DURATION_MS, .reloadable = true,

@@ -1,0 +1,112 @@
+"""MESSAGELIMIT (RFC 9738) with [imap] message_limit = 10 over 25
+messages: the capability carries the value; FETCH, SEARCH, STORE, COPY,
+MOVE and UID EXPUNGE over more messages work on the 10 highest and answer
+OK [MESSAGELIMIT 10] (untagged before a COPYUID); a set within the limit
+gets a plain OK; an APPEND of 11 messages is NO [MESSAGELIMIT 10] and
+stores none. Raw lines for the exact responses, imaplib to check."""
+import re
+
+from imap_util import Raw, login, make_msg, ok, server
+
+LIMIT = 10
+
+
+def fill(h, n=25):
+    h_ = server(h, listeners=("imap", "smtp"),
+                imap=f"message_limit = {LIMIT}")
+    c = login(h_)
+    for i in range(1, n + 1):
+        ok(c.append("INBOX", None, None, make_msg(i)))
+    return h_, c
+
+
+def uids_of(lines):
+    return [int(m.group(1)) for ln in lines
+            for m in [re.search(r"UID (\d+)", ln)] if m]
+
+
+def test_capability_fetch_search(herald_factory):
+    h, c = fill(herald_factory)
+    caps = ok(c.capability())[0].decode().split()
+    assert f"MESSAGELIMIT={LIMIT}" in caps, caps
+    c.logout()
+    r = Raw(h)
+    r.login()
+    r.cmd("s", "SELECT INBOX")
+    lines = r.cmd("a", "UID FETCH 1:* (UID)")
+    assert uids_of(lines[:-1]) == list(range(16, 26)), lines
+    assert lines[-1] == "a OK [MESSAGELIMIT 10] UID FETCH completed", lines
+    lines = r.cmd("b", "FETCH 1:* (UID)")
+    assert lines[0] == "* 16 FETCH (UID 16)", lines
+    assert lines[-1].startswith("b OK [MESSAGELIMIT 10] "), lines
+    # the client goes on below the lowest UID it got
+    lines = r.cmd("c", "UID FETCH 1:15 (UID)")
+    assert uids_of(lines[:-1]) == list(range(6, 16)), lines
+    lines = r.cmd("d", "UID FETCH 1:5 (UID)")
+    assert uids_of(lines[:-1]) == [1, 2, 3, 4, 5], lines
+    assert lines[-1] == "d OK UID FETCH completed", lines
+    lines = r.cmd("e", "UID SEARCH ALL")
+    assert lines[0] == "* SEARCH " + " ".join(str(u) for u in
+                                              range(16, 26)), lines
+    assert lines[-1].startswith("e OK [MESSAGELIMIT 10] "), lines
+    lines = r.cmd("f", "SEARCH RETURN (COUNT) ALL")
+    assert lines[0] == '* ESEARCH (TAG "f") COUNT 10', lines
+    r.close()
+
+
+def test_store_copy_move_expunge(herald_factory):
+    h, c = fill(herald_factory)
+    r = Raw(h)
+    r.login()
+    r.cmd("s", "SELECT INBOX")
+    lines = r.cmd("a", "UID STORE 1:* +FLAGS.SILENT (\\Flagged)")
+    assert lines[-1].startswith("a OK [MESSAGELIMIT 10] "), lines
+    lines = r.cmd("b", "UID FETCH 11:20 (FLAGS)")
+    flagged = [u for u, ln in zip(uids_of(lines[:-1]), lines)
+               if "\\Flagged" in ln]
+    assert flagged == list(range(16, 21)), lines
+    lines = r.cmd("c", "UID COPY 1:* Trash")
+    assert lines[-2] == ("* OK [MESSAGELIMIT 10] Only the last 10 messages "
+                         "were processed"), lines
+    assert re.match(r"c OK \[COPYUID \d+ 16:25 1:10\]", lines[-1]), lines
+    lines = r.cmd("d", "UID MOVE 1:20 Archive")
+    assert lines[-1] == "d OK [MESSAGELIMIT 10] UID MOVE completed", lines
+    assert any(ln.startswith("* OK [COPYUID ") and " 11:20 " in ln
+               for ln in lines), lines
+    lines = r.cmd("e", "UID STORE 1:10 +FLAGS.SILENT (\\Deleted)")
+    assert lines[-1] == "e OK UID STORE completed", lines
+    lines = r.cmd("f", "UID EXPUNGE 1:5")
+    assert lines[-1] == "f OK UID EXPUNGE completed", lines
+    r.close()
+    ok(c.select("Trash"))
+    assert ok(c.search(None, "ALL"))[0].split() == \
+        [str(i).encode() for i in range(1, 11)]
+    ok(c.select("Archive"))
+    assert len(ok(c.search(None, "ALL"))[0].split()) == 10
+    ok(c.select("INBOX"))
+    left = [int(u) for u in ok(c.uid("SEARCH", "ALL"))[0].split()]
+    assert left == list(range(6, 11)) + list(range(21, 26)), left
+    c.logout()
+
+
+def test_append_over_the_limit(herald_factory):
+    h, c = fill(herald_factory, n=0)
+    r = Raw(h)
+    r.login()
+
+    def multiappend(tag, n):
+        data = b""
+        for i in range(n):
+            m = make_msg(100 + i)
+            data += b" " + f"{{{len(m)}+}}\r\n".encode() + m
+        r.send(f"{tag} APPEND INBOX".encode() + data + b"\r\n")
+        return r.until_tagged(tag)
+
+    lines = multiappend("a", LIMIT + 1)
+    assert lines[-1].startswith("a NO [MESSAGELIMIT 10] "), lines
+    lines = multiappend("b", LIMIT)
+    assert re.match(r"b OK \[APPENDUID \d+ 1:10\]", lines[-1]), lines
+    r.close()
+    ok(c.select("INBOX"))
+    assert len(ok(c.search(None, "ALL"))[0].split()) == LIMIT
+    c.logout()
