@@ -366,6 +366,12 @@ dkim_signer_from_domain(const struct dkim_signer *s)
 	return s->from_domain;
 }
 
+bool
+dkim_signer_refused_at_header(const struct dkim_signer *s)
+{
+	return s->body_off;
+}
+
 static bool
 name_listed(const char *const *list, const char *name)
 {

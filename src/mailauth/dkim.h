@@ -363,6 +363,10 @@ int dkim_signer_finish(struct dkim_signer *s, struct buf *out,
  * is complete (its empty line fed, or dkim_signer_end_input()); NULL when there is no From field, several of them, or a
  * From with no single addr-spec. For choosing the keys of "our" domain. */
 const char *dkim_signer_from_domain(const struct dkim_signer *s);
+/* Whether params.header_cb said no key will sign this message (the body
+ * was skipped); false before the header is complete. Lets the caller
+ * decide without asking its key store a second time. */
+bool dkim_signer_refused_at_header(const struct dkim_signer *s);
 
 /* ---- The key store (data_dir/dkim/DOMAIN/SELECTOR.key) ---- */
 

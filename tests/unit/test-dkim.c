@@ -1109,6 +1109,7 @@ test_sign_refuses(void **state)
 	dkim_signer_feed(s, (const uint8_t *)"\r\nbo", 4);
 	assert_true(dkim_signer_header_done(s));
 	assert_string_equal(dkim_signer_from_domain(s), "x.test");
+	assert_false(dkim_signer_refused_at_header(s));	/* no callback */
 	dkim_signer_free(&s);
 	/* header_cb says no key: the body is skipped and finish fails */
 	{
@@ -1117,8 +1118,10 @@ test_sign_refuses(void **state)
 		};
 
 		s = dkim_signer_new(&p);
-		dkim_signer_feed(s, (const uint8_t *)"From: a@x.test\r\n"
-				 "\r\nbody\r\n", 24);
+		dkim_signer_feed(s, (const uint8_t *)"From: a@x.test\r\n", 16);
+		assert_false(dkim_signer_refused_at_header(s));
+		dkim_signer_feed(s, (const uint8_t *)"\r\nbody\r\n", 8);
+		assert_true(dkim_signer_refused_at_header(s));
 		assert_string_equal(err, "x.test");
 		assert_int_equal(dkim_signer_finish(s, &out, &err), -1);
 		assert_string_equal(err, "no key when the header ended");
