@@ -52,10 +52,7 @@ is_valchar(char c)
 void
 dkim_tags_deinit(struct dkim_tag_list *list)
 {
-	for (size_t i = 0; i < list->n; i++) {
-		free(list->tags[i].name);
-		free(list->tags[i].value);
-	}
+	/* the names and values live in the same block as the tags */
 	free(list->tags);
 	list->tags = NULL;
 	list->n = 0;
@@ -76,8 +73,22 @@ dkim_tags_parse(const char *s, size_t len, struct dkim_tag_list *list_r,
 		const char **error_r)
 {
 	struct dkim_tag_list list = { NULL, 0 };
-	size_t pos = 0;
+	size_t pos = 0, max = 1, used = 0;
+	char *text;
 
+	/* One block for the tags and, after them, their names and values
+	 * with their NULs (together at most len + 2 octets per tag): a
+	 * DKIM-Signature took some thirty small allocations here, a visible
+	 * part of the inbound checks' cost. A tag is followed by a ';' or
+	 * the end, so there are at most one more tags than ';'s. */
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == ';')
+			max++;
+	}
+	if (max > DKIM_TAGS_MAX + 1)
+		max = DKIM_TAGS_MAX + 1;
+	list.tags = xmalloc(max * (sizeof(*list.tags) + 2) + len);
+	text = (char *)(list.tags + max);
 	for (;;) {
 		size_t name_start, name_end, vs, ve, ts, te;
 		struct dkim_tag *t;
@@ -126,15 +137,24 @@ dkim_tags_parse(const char *s, size_t len, struct dkim_tag_list *list_r,
 			*error_r = "too many tags";
 			goto fail;
 		}
-		list.tags = xreallocarray(list.tags, list.n + 1,
-					  sizeof(*list.tags));
 		t = &list.tags[list.n++];
-		t->name = xstrndup(s + name_start, name_end - name_start);
-		t->value = xstrndup(s + ts, te - ts);
+		t->name = text + used;
+		memcpy(t->name, s + name_start, name_end - name_start);
+		t->name[name_end - name_start] = '\0';
+		used += name_end - name_start + 1;
+		t->value = text + used;
+		memcpy(t->value, s + ts, te - ts);
+		t->value[te - ts] = '\0';
+		used += te - ts + 1;
 		t->value_start = vs;
 		t->value_end = ve;
 		if (pos < len)
 			pos++;	/* the ';' */
+	}
+	if (list.n == 0) {
+		/* as before: an empty list holds nothing to free */
+		free(list.tags);
+		list.tags = NULL;
 	}
 	*list_r = list;
 	return 0;
@@ -242,9 +262,7 @@ dkim_signature_deinit(struct dkim_signature *sig)
 	free(sig->domain);
 	free(sig->selector);
 	free(sig->auid);
-	for (size_t i = 0; i < sig->n_headers; i++)
-		free(sig->headers[i]);
-	free(sig->headers);
+	free(sig->headers);	/* the names with it (parse_header_list) */
 	free(sig->bh);
 	free(sig->b);
 	memset(sig, 0, sizeof(*sig));
@@ -273,13 +291,24 @@ parse_canon(const char *v, struct dkim_signature *sig)
 	return 0;
 }
 
-/* h=: hdr-name *( [FWS] ":" [FWS] hdr-name ) */
+/* h=: hdr-name *( [FWS] ":" [FWS] hdr-name ). The names, lower-cased,
+ * in one block with the array that points to them (as many names as
+ * colons and one more, each no longer than v), freed with it. */
 static int
 parse_header_list(const char *v, struct dkim_signature *sig)
 {
 	bool from = false;
 	const char *p = v;
+	size_t max = 1, used = 0;
+	char *text;
 
+	for (const char *q = v; *q != '\0'; q++) {
+		if (*q == ':')
+			max++;
+	}
+	sig->headers = xmalloc(max * (sizeof(*sig->headers) + 1) +
+			       strlen(v));
+	text = (char *)(sig->headers + max);
 	for (;;) {
 		const char *start, *end;
 		char *name;
@@ -298,13 +327,13 @@ parse_header_list(const char *v, struct dkim_signature *sig)
 			return -1;
 		while (is_fws(*p))
 			p++;
-		name = xstrndup(start, (size_t)(end - start));
-		for (char *q = name; *q != '\0'; q++)
-			*q = (char)tolower((unsigned char)*q);
+		name = text + used;
+		for (size_t i = 0; i < (size_t)(end - start); i++)
+			name[i] = (char)tolower((unsigned char)start[i]);
+		name[end - start] = '\0';
+		used += (size_t)(end - start) + 1;
 		if (strcmp(name, "from") == 0)
 			from = true;
-		sig->headers = xreallocarray(sig->headers, sig->n_headers + 1,
-					     sizeof(*sig->headers));
 		sig->headers[sig->n_headers++] = name;
 		if (*p == '\0')
 			break;

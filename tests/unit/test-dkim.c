@@ -261,6 +261,300 @@ test_tags_limit(void **state)
 	buf_deinit(&b);
 }
 
+/* The tag-list parser as it was before the names and values moved into
+ * one block with the tags (one allocation each then): the new one must
+ * give the same result, error, tags, texts and offsets on any input. */
+static bool
+ref_fws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static bool
+ref_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+struct ref_tag {
+	char name[256], value[256];
+	size_t vs, ve;
+};
+
+static int
+ref_tags_parse(const char *s, size_t len, struct ref_tag *tags, size_t *n_r,
+	       const char **error_r)
+{
+	size_t pos = 0, n = 0;
+
+	for (;;) {
+		size_t name_start, name_end, vs, ve, ts, te;
+
+		while (pos < len && ref_fws(s[pos]))
+			pos++;
+		if (pos == len)
+			break;
+		name_start = pos;
+		if (!ref_alpha(s[pos])) {
+			*error_r = s[pos] == ';' ? "empty tag" : "bad tag name";
+			return -1;
+		}
+		while (pos < len && (ref_alpha(s[pos]) ||
+				     (s[pos] >= '0' && s[pos] <= '9') ||
+				     s[pos] == '_'))
+			pos++;
+		name_end = pos;
+		while (pos < len && ref_fws(s[pos]))
+			pos++;
+		if (pos == len || s[pos] != '=') {
+			*error_r = "tag without '='";
+			return -1;
+		}
+		vs = ++pos;
+		while (pos < len && s[pos] != ';') {
+			unsigned char u = (unsigned char)s[pos];
+
+			if (!(u >= 0x21 && u <= 0x7e) && !ref_fws(s[pos])) {
+				*error_r = "bad character in a tag value";
+				return -1;
+			}
+			pos++;
+		}
+		ve = pos;
+		for (ts = vs; ts < ve && ref_fws(s[ts]); ts++)
+			;
+		for (te = ve; te > ts && ref_fws(s[te - 1]); te--)
+			;
+		for (size_t i = 0; i < n; i++) {
+			if (strlen(tags[i].name) == name_end - name_start &&
+			    memcmp(tags[i].name, s + name_start,
+				   name_end - name_start) == 0) {
+				*error_r = "duplicate tag";
+				return -1;
+			}
+		}
+		if (n == DKIM_TAGS_MAX) {
+			*error_r = "too many tags";
+			return -1;
+		}
+		assert_true(name_end - name_start < 256 && te - ts < 256);
+		memcpy(tags[n].name, s + name_start, name_end - name_start);
+		tags[n].name[name_end - name_start] = '\0';
+		memcpy(tags[n].value, s + ts, te - ts);
+		tags[n].value[te - ts] = '\0';
+		tags[n].vs = vs;
+		tags[n].ve = ve;
+		n++;
+		if (pos < len)
+			pos++;
+	}
+	*n_r = n;
+	return 0;
+}
+
+static void
+test_tags_same_as_before(void **state)
+{
+	/* mostly well-formed pieces, with the odd octet that is not */
+	static const char *const pieces[] = {
+		"a", "bh", "x_1", "=", "=", ";", ";", " ", "\t", "\r\n ",
+		"rsa-sha256", "AB+/=", "1", "v", "v", "\x80", "\x01", ":",
+		"9", "_",
+	};
+	static struct ref_tag ref[DKIM_TAGS_MAX];
+	uint32_t seed = 14;
+	unsigned parsed = 0, refused = 0;
+
+	(void)state;
+	for (int round = 0; round < 200000; round++) {
+		char in[300];
+		size_t len = 0, n_ref = 0;
+		struct dkim_tag_list l;
+		const char *err = NULL, *err_ref = NULL;
+		int rc, rc_ref;
+		size_t pieces_n;
+
+		seed = seed * 1103515245u + 12345u;
+		pieces_n = (seed >> 16) % 40;
+		for (size_t k = 0; k < pieces_n; k++) {
+			const char *p;
+
+			char tag[16];
+
+			seed = seed * 1103515245u + 12345u;
+			/* a well-formed tag most of the time, its name of
+			 * two letters (a duplicate now and then) */
+			if ((seed >> 8) % 8 != 0) {
+				snprintf(tag, sizeof(tag), "%c%c=%s;%s",
+					 'a' + (seed >> 12) % 26,
+					 'a' + (seed >> 20) % 26,
+					 (seed >> 4) % 2 ? "x" : " a b ",
+					 (seed >> 6) % 2 ? " " : "");
+				p = tag;
+			} else {
+				p = pieces[(seed >> 16) %
+					   (sizeof(pieces) / sizeof(pieces[0]))];
+			}
+			if (len + strlen(p) >= sizeof(in))
+				break;
+			memcpy(in + len, p, strlen(p));
+			len += strlen(p);
+		}
+		if (round % 1000 == 0) {
+			/* many tags: around DKIM_TAGS_MAX */
+			len = 0;
+			for (int t = 0; t < DKIM_TAGS_MAX - 1 + round / 1000 % 3;
+			     t++)
+				len += (size_t)snprintf(in + len,
+							sizeof(in) - len,
+							"%c%c=;", 'a' + t % 26,
+							'a' + t / 26);
+		}
+		rc = dkim_tags_parse(in, len, &l, &err);
+		rc_ref = ref_tags_parse(in, len, ref, &n_ref, &err_ref);
+		assert_int_equal(rc, rc_ref);
+		if (rc < 0) {
+			assert_string_equal(err, err_ref);
+			assert_int_equal(l.n, 0);
+			refused++;
+			continue;
+		}
+		parsed++;
+		assert_int_equal(l.n, n_ref);
+		for (size_t i = 0; i < n_ref; i++) {
+			assert_string_equal(l.tags[i].name, ref[i].name);
+			assert_string_equal(l.tags[i].value, ref[i].value);
+			assert_int_equal(l.tags[i].value_start, ref[i].vs);
+			assert_int_equal(l.tags[i].value_end, ref[i].ve);
+		}
+		dkim_tags_deinit(&l);
+	}
+	/* both outcomes well exercised */
+	assert_true(parsed > 20000 && refused > 20000);
+}
+
+/* h= as read before its names moved into one block with the array: the
+ * same names (lower-cased, in order) or the same refusal. */
+static int
+ref_header_list(const char *v, char names[][400], size_t *n_r)
+{
+	bool from = false;
+	const char *p = v;
+	size_t n = 0;
+
+	for (;;) {
+		const char *start, *end;
+
+		while (ref_fws(*p))
+			p++;
+		start = p;
+		while (*p != '\0' && *p != ':' && !ref_fws(*p)) {
+			if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
+				return -1;
+			p++;
+		}
+		end = p;
+		if (end == start)
+			return -1;
+		while (ref_fws(*p))
+			p++;
+		assert_true(end - start < 400);
+		for (size_t i = 0; i < (size_t)(end - start); i++)
+			names[n][i] = (char)(start[i] >= 'A' && start[i] <= 'Z'
+					     ? start[i] - 'A' + 'a' : start[i]);
+		names[n][end - start] = '\0';
+		if (strcmp(names[n], "from") == 0)
+			from = true;
+		n++;
+		if (*p == '\0')
+			break;
+		if (*p != ':')
+			return -1;
+		p++;
+	}
+	*n_r = n;
+	return from ? 0 : -2;
+}
+
+static void
+test_header_list_same_as_before(void **state)
+{
+	static const char *const pieces[] = {
+		"From", "from", "To", "subject", ":", ":", " ", "\t", "\r\n ",
+		"X-A_b.c", "", "Date", "message-id", "fROM",
+	};
+	static char names[200][400];
+	uint32_t seed = 8;
+	unsigned parsed = 0, refused = 0;
+
+	(void)state;
+	for (int round = 0; round < 100000; round++) {
+		char h[400], value[600];
+		size_t len = 0, n_ref = 0, pieces_n;
+		struct dkim_signature sig;
+		const char *err = NULL;
+		int rc, rc_ref;
+
+		seed = seed * 1103515245u + 12345u;
+		pieces_n = (seed >> 16) % 30;
+		for (size_t k = 0; k < pieces_n; k++) {
+			const char *p;
+
+			seed = seed * 1103515245u + 12345u;
+			/* mostly "name:" with From among them, now and then
+			 * an odd piece */
+			if (k == 0 && (seed >> 4) % 4 != 0)
+				p = (seed >> 6) % 2 ? "From:" : " fROM :";
+			else if ((seed >> 8) % 6 != 0)
+				p = (seed >> 20) % 2 ? "to:" : "Subject : ";
+			else
+				p = pieces[(seed >> 16) %
+					   (sizeof(pieces) / sizeof(pieces[0]))];
+			if (len + strlen(p) >= sizeof(h))
+				break;
+			memcpy(h + len, p, strlen(p));
+			len += strlen(p);
+		}
+		/* a last name without its colon, most of the time */
+		seed = seed * 1103515245u + 12345u;
+		if ((seed >> 10) % 4 != 0 && len + 4 < sizeof(h)) {
+			memcpy(h + len, "Date", 4);
+			len += 4;
+		}
+		h[len] = '\0';
+		snprintf(value, sizeof(value), "v=1; a=rsa-sha256; d=e.com; "
+			 "s=s; bh=AAAA; b=AAAA; h=%s", h);
+		rc = dkim_signature_parse(value, strlen(value), &sig, &err);
+		/* the tag value as the parser sees it: FWS around it gone */
+		{
+			const char *s = h, *e = h + len;
+
+			while (s < e && ref_fws(*s))
+				s++;
+			while (e > s && ref_fws(e[-1]))
+				e--;
+			memmove(h, s, (size_t)(e - s));
+			h[e - s] = '\0';
+		}
+		rc_ref = ref_header_list(h, names, &n_ref);
+		if (rc_ref == 0) {
+			assert_int_equal(rc, 0);
+			assert_int_equal(sig.n_headers, n_ref);
+			for (size_t i = 0; i < n_ref; i++)
+				assert_string_equal(sig.headers[i], names[i]);
+			dkim_signature_deinit(&sig);
+			parsed++;
+		} else {
+			refused++;
+			assert_int_equal(rc, -1);
+			assert_string_equal(err, rc_ref == -2
+					    ? "From is not signed (h=)"
+					    : "bad header list (h=)");
+		}
+	}
+	assert_true(parsed > 10000 && refused > 10000);
+}
+
 /* ---- signatures ---- */
 
 #define SIG_OK "v=1; a=rsa-sha256; d=example.com; s=sel; h=from:to; " \
@@ -1152,6 +1446,8 @@ main(void)
 		cmocka_unit_test(test_tags_valid),
 		cmocka_unit_test(test_tags_invalid),
 		cmocka_unit_test(test_tags_limit),
+		cmocka_unit_test(test_tags_same_as_before),
+		cmocka_unit_test(test_header_list_same_as_before),
 		cmocka_unit_test(test_signature_parse),
 		cmocka_unit_test(test_key_parse),
 		cmocka_unit_test(test_rfc8463_example),
