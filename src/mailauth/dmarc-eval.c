@@ -229,9 +229,13 @@ dmarc_auth_results(const struct dmarc_result *r)
 	struct buf b;
 
 	buf_init(&b);
-	buf_printf(&b, "dmarc=%s", dmarc_result_name(r->result));
+	/* buf_puts, not buf_printf: this runs for every checked message and
+	 * each printf call was a measurable part of building the field */
+	buf_puts(&b, "dmarc=");
+	buf_puts(&b, dmarc_result_name(r->result));
 	if (r->has_record) {
-		buf_printf(&b, " (p=%s", dmarc_policy_name(r->record.p));
+		buf_puts(&b, " (p=");
+		buf_puts(&b, dmarc_policy_name(r->record.p));
 		if (r->record.sp != DMARC_POLICY_UNSET)
 			buf_printf(&b, " sp=%s",
 				   dmarc_policy_name(r->record.sp));
@@ -240,8 +244,8 @@ dmarc_auth_results(const struct dmarc_result *r)
 				   dmarc_policy_name(r->record.np));
 		if (r->record.pct != 100)
 			buf_printf(&b, " pct=%u", r->record.pct);
-		buf_printf(&b, " dis=%s",
-			   dmarc_policy_name(r->disposition));
+		buf_puts(&b, " dis=");
+		buf_puts(&b, dmarc_policy_name(r->disposition));
 		if (r->reason != DMARC_REASON_NONE)
 			buf_printf(&b, " override=%s",
 				   dmarc_reason_name(r->reason));
@@ -262,8 +266,10 @@ dmarc_auth_results(const struct dmarc_result *r)
 		}
 		/* a From domain passed address_domain_is_valid(): LDH
 		 * labels or UTF-8; anything else is not printed */
-		if (token)
-			buf_printf(&b, " header.from=%s", r->from_domain);
+		if (token) {
+			buf_puts(&b, " header.from=");
+			buf_puts(&b, r->from_domain);
+		}
 	}
 	return buf_steal(&b);
 }

@@ -428,7 +428,8 @@ put_value(struct buf *out, const char *v)
 static void
 dkim_resinfo(struct buf *out, const struct dkim_verify_result *r)
 {
-	buf_printf(out, "dkim=%s", dkim_result_name(r->result));
+	buf_puts(out, "dkim=");
+	buf_puts(out, dkim_result_name(r->result));
 	if (r->reason != NULL && r->result != DKIM_RESULT_PASS) {
 		buf_puts(out, " reason=");
 		put_value(out, r->reason);
@@ -602,7 +603,8 @@ static void
 arc_resinfo(struct smtp_session *s, struct buf *out,
 	    const struct arc_verify_result *r)
 {
-	buf_printf(out, "arc=%s", arc_result_name(r->result));
+	buf_puts(out, "arc=");
+	buf_puts(out, arc_result_name(r->result));
 	if (r->result == ARC_RESULT_NONE)
 		return;
 	if (r->result == ARC_RESULT_FAIL && r->reason != NULL) {
@@ -612,7 +614,8 @@ arc_resinfo(struct smtp_session *s, struct buf *out,
 	if (r->result == ARC_RESULT_PASS && r->as_domain != NULL)
 		buf_printf(out, " (i=%u; sealed by %s)", r->instances,
 			   r->as_domain);
-	buf_printf(out, " smtp.remote-ip=%s", ioev_conn_peer_ip(s->conn));
+	buf_puts(out, " smtp.remote-ip=");
+	buf_puts(out, ioev_conn_peer_ip(s->conn));
 }
 
 static void
@@ -630,8 +633,12 @@ authin_finish(struct smtp_session *s)
 	authin_dmarc(s);
 	buf_init(&hdr);
 	buf_init(&logd);
+	/* room for the usual fields and our Received: no regrowth */
+	buf_reserve(&hdr, 1000);
 	if (any) {
-		buf_printf(&hdr, "Authentication-Results: %s", authserv_id(s));
+		/* puts, not printf: built for every checked message */
+		buf_puts(&hdr, "Authentication-Results: ");
+		buf_puts(&hdr, authserv_id(s));
 		if (a->spf_on) {
 			buf_puts(&hdr, ";\r\n\t");
 			if (a->spf_ar != NULL)
@@ -648,10 +655,13 @@ authin_finish(struct smtp_session *s)
 
 			buf_puts(&hdr, ";\r\n\t");
 			dkim_resinfo(&hdr, r);
-			buf_printf(&logd, "%s%s:%s", i > 0 ? "," : "",
-				   dkim_result_name(r->result),
-				   log_str(dbuf, sizeof(dbuf),
-					   r->domain != NULL ? r->domain : ""));
+			if (i > 0)
+				buf_putc(&logd, ',');
+			buf_puts(&logd, dkim_result_name(r->result));
+			buf_putc(&logd, ':');
+			buf_puts(&logd, log_str(dbuf, sizeof(dbuf),
+						r->domain != NULL ? r->domain
+								  : ""));
 		}
 		if (ar != NULL) {
 			buf_puts(&hdr, ";\r\n\t");
@@ -668,8 +678,11 @@ authin_finish(struct smtp_session *s)
 		a->ar_body = xstrdup(hdr.data + strlen("Authentication-Results: "));
 		buf_puts(&hdr, "\r\n");
 	}
-	if (a->spf_received != NULL)
-		buf_printf(&hdr, "Received-SPF: %s\r\n", a->spf_received);
+	if (a->spf_received != NULL) {
+		buf_puts(&hdr, "Received-SPF: ");
+		buf_puts(&hdr, a->spf_received);
+		buf_puts(&hdr, "\r\n");
+	}
 	if (hdr.len > 0) {
 		buf_puts(&hdr, *a->received);
 		free(*a->received);
