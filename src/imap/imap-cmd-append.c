@@ -24,6 +24,11 @@ struct append_msg {
 	size_t crlf_len;	/* with every bare LF made CRLF */
 	struct imap_flag_args flags;
 	int64_t internal_date;	/* 0: now */
+	/* CATENATE (RFC 4469): the parts, then (pool) the message built
+	 * from them, which data then points to */
+	struct imap_cat_part *cat;
+	size_t n_cat;
+	char *built;
 };
 
 /* The loop's, then a pool thread's until it hands the job to the store,
@@ -42,6 +47,13 @@ struct append_job {
 	uint32_t replace_uid;
 	struct store_target *targets;
 	char (*ids)[STORE_BLOB_ID_LEN + 1];
+	/* CATENATE: what building needs, and what went wrong (the URL
+	 * of [BADURL], sanitised) */
+	struct imap_cat_ctx cat;
+	char *user;
+	enum imap_cat_result cat_result;
+	char *badurl;
+	bool cat_empty;
 	/* out */
 	enum store_result result;
 	char error[200];
@@ -59,8 +71,13 @@ append_job_free(void *ctx)
 			if (job->ids[i][0] != '\0')
 				store_blob_forget(job->store, job->ids[i]);
 	}
-	for (size_t i = 0; i < job->count; i++)
+	for (size_t i = 0; i < job->count; i++) {
 		imap_flag_args_deinit(&job->msgs[i].flags);
+		free(job->msgs[i].cat);
+		free(job->msgs[i].built);
+	}
+	free(job->user);
+	free(job->badurl);
 	free(job->msgs);
 	free(job->targets);
 	free(job->ids);
@@ -138,6 +155,54 @@ append_stored(void *ctx, enum store_result result, size_t failed,
 	ioev_external_done(job->ext);
 }
 
+/* RFC 4469 5: [BADURL url]; url-resp-text has no "]" and no CTL. */
+static char *
+badurl_text(const struct imap_cat_part *p)
+{
+	size_t n = p->len < 1024 ? p->len : 1024;
+	char *s = xstrndup(p->data, n);
+
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == ']' || (unsigned char)s[i] < 0x20 ||
+		    (unsigned char)s[i] >= 0x7f)
+			s[i] = '?';
+	return s;
+}
+
+/* Builds the CATENATE messages (pool): 0, or -1 with job->result set
+ * and the reason in cat_result / cat_empty. */
+static int
+catenate_build_all(struct append_job *job, const char **error_r)
+{
+	for (size_t i = 0; i < job->count; i++) {
+		struct append_msg *m = &job->msgs[i];
+		enum store_result sr;
+		size_t bad = 0;
+		struct buf b;
+
+		if (m->cat == NULL)
+			continue;
+		buf_init(&b);
+		job->cat_result = imap_catenate_build(&job->cat, m->cat,
+						      m->n_cat, &b, &bad,
+						      &sr, error_r);
+		if (job->cat_result == IMAP_CAT_OK && b.len == 0)
+			job->cat_empty = true;
+		if (job->cat_result != IMAP_CAT_OK || job->cat_empty) {
+			buf_deinit(&b);
+			if (job->cat_result == IMAP_CAT_BADURL)
+				job->badurl = badurl_text(&m->cat[bad]);
+			job->result = job->cat_result ==
+				IMAP_CAT_STORE_ERROR ? sr : STORE_E_INVALID;
+			return -1;
+		}
+		m->len = b.len;
+		m->built = buf_steal(&b);
+		m->data = m->built;
+	}
+	return 0;
+}
+
 /*
  * Puts the bodies and hands the whole APPEND to the group commit as one
  * operation (MULTIAPPEND is all or nothing, RFC 3502 3), which finds the
@@ -159,6 +224,15 @@ append_submit(void *ctx)
 
 	job->targets = xcalloc(job->count, sizeof(*job->targets));
 	job->ids = xcalloc(job->count, sizeof(*job->ids));
+	/* RFC 4469: every message built (and every URL checked) before any
+	 * is stored: MULTIAPPEND stays all or nothing */
+	if (catenate_build_all(job, &error) < 0) {
+		if (job->cat_result != IMAP_CAT_STORE_ERROR)
+			error = "CATENATE";
+		imap_copy_error(job->error, sizeof(job->error), error);
+		ioev_external_done(job->ext);
+		return;
+	}
 	for (size_t i = 0; i < job->count && job->result == STORE_OK; i++) {
 		struct append_msg *m = &job->msgs[i];
 		struct store_target *t = &job->targets[i];
@@ -222,6 +296,17 @@ append_done(struct imap_cmd *cmd)
 	struct append_job *job = cmd->ctx;
 	struct buf code;
 
+	/* RFC 4469 5, 6 */
+	if (job->badurl != NULL)
+		return (void)imap_cmd_no(cmd, "[BADURL %s] CATENATE URL names "
+					 "no message of yours", job->badurl);
+	if (job->cat_result == IMAP_CAT_TOOBIG)
+		return (void)imap_cmd_no(cmd, "[TOOBIG] CATENATE message "
+					 "larger than %llu octets",
+					 (unsigned long long)job->cat.max);
+	if (job->cat_empty)
+		return (void)imap_cmd_no(cmd, "CATENATE made an empty "
+					 "message");
 	if (job->result == STORE_E_NOT_FOUND)
 		return (void)imap_cmd_no(cmd, "[TRYCREATE] No such mailbox");
 	if (job->result == STORE_E_OVER_QUOTA)
@@ -246,6 +331,19 @@ append_done(struct imap_cmd *cmd)
 	(void)imap_cmd_ok(cmd, "[APPENDUID %u %s] APPEND completed",
 			  job->targets[0].uidvalidity, code.data);
 	buf_deinit(&code);
+}
+
+/* What CATENATE's build needs (APPEND and REPLACE, RFC 8508 4). */
+static void
+cat_setup(struct append_job *job, const struct imap_session *s)
+{
+	job->user = xstrdup(s->user);
+	job->cat = (struct imap_cat_ctx){
+		.store = s->store, .account_id = s->account_id,
+		.user = job->user,
+		.cache_max = (size_t)s->set->view_cache_messages,
+		.max = s->set->literal_max,
+	};
 }
 
 /* One append-message (RFC 9051 9 append, RFC 3502 2): [flag-list]
@@ -282,6 +380,14 @@ append_parse_msg(const struct imap_arg *args, size_t n, size_t *i,
 	     args[*i + 1].list[0].type == IMAP_ARG_LITERAL)) {
 		++*i;
 		a = &args[*i].list[0];
+	} else if (a->type == IMAP_ARG_ATOM &&
+		   imap_arg_atom_equals(a, "CATENATE") && *i + 1 < n) {
+		/* RFC 4469 4: CATENATE (parts) instead of the literal */
+		if (imap_catenate_parse(&args[*i + 1], &m->cat, &m->n_cat,
+					error_r) < 0)
+			return -1;
+		*i += 2;
+		return 0;
 	} else if (a->type != IMAP_ARG_LITERAL &&
 		   a->type != IMAP_ARG_LITERAL8) {
 		*error_r = "APPEND needs the message as a literal";
@@ -337,6 +443,7 @@ imap_cmd_append(struct imap_cmd *cmd)
 	job->store = s->store;
 	job->account_id = s->account_id;
 	job->keywords_max = s->set->keywords_max;
+	cat_setup(job, s);
 	job->cmd = cmd;
 	return imap_cmd_run_external(cmd, append_start, append_done, job,
 				     append_job_free);
@@ -402,6 +509,7 @@ imap_cmd_replace(struct imap_cmd *cmd)
 	job->store = s->store;
 	job->account_id = s->account_id;
 	job->keywords_max = s->set->keywords_max;
+	cat_setup(job, s);
 	job->cmd = cmd;
 	return imap_cmd_run_external(cmd, append_start, append_done, job,
 				     append_job_free);

@@ -165,6 +165,8 @@ static const struct {
 	{ "UIDONLY", CAP_AFTER_LOGIN },
 	/* RFC 7377 (imap-cmd-esearch.c) */
 	{ "MULTISEARCH", CAP_AFTER_LOGIN },
+	/* RFC 4469 (imap-catenate.c, imap-url.c) */
+	{ "CATENATE", CAP_AFTER_LOGIN },
 };
 
 /* The dynamic words an admin may hide too ([imap] capabilities_hide). */

@@ -208,6 +208,44 @@ bool imap_write_uid_gaps(struct buf *out, const uint32_t *pairs,
  * it) into a job's buffer; NULL gives "?". */
 void imap_copy_error(char *dst, size_t size, const char *error);
 
+/* ---- CATENATE (RFC 4469, imap-catenate.c) ---- */
+
+/* One part of a CATENATE list: TEXT's literal or URL's text, pointing
+ * into the command's arguments. */
+struct imap_cat_part {
+	const char *data;
+	size_t len;
+	bool url;
+};
+/* Reads CATENATE's list (TEXT literal / URL astring pairs). Returns 0
+ * with *parts_r (free()), or -1 with a static *error_r (BAD). */
+int imap_catenate_parse(const struct imap_arg *list,
+			struct imap_cat_part **parts_r, size_t *n_r,
+			const char **error_r);
+/* What building a message needs, copied for the pool. */
+struct imap_cat_ctx {
+	struct store *store;
+	int64_t account_id;
+	const char *user;	/* a URL's user must be this one */
+	size_t cache_max;	/* [imap] view_cache_messages */
+	uint64_t max;		/* [imap] literal_max: [TOOBIG] beyond */
+};
+enum imap_cat_result {
+	IMAP_CAT_OK,
+	IMAP_CAT_BADURL,	/* parts[*bad_part_r] names nothing of ours */
+	IMAP_CAT_TOOBIG,
+	IMAP_CAT_STORE_ERROR,	/* *store_r, *error_r (this thread's) */
+};
+/* Appends the parts to out in order, each URL's message or section
+ * (RFC 5092: mailbox, UIDVALIDITY, UID, SECTION, PARTIAL) read from the
+ * store. Pool thread. */
+enum imap_cat_result imap_catenate_build(const struct imap_cat_ctx *ctx,
+					 const struct imap_cat_part *parts,
+					 size_t n, struct buf *out,
+					 size_t *bad_part_r,
+					 enum store_result *store_r,
+					 const char **error_r);
+
 /* ---- the command table ---- */
 
 /* What a handler returns: it has answered (or the command is over), or it
