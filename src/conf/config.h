@@ -254,6 +254,7 @@ struct config_imap {
 	unsigned search_depth_max;	/* NOT/OR/parentheses nested */
 	unsigned sort_max_messages;	/* SORT/THREAD by header keys */
 	unsigned message_limit;		/* RFC 9738 MESSAGELIMIT */
+	uint64_t inprogress_interval_ms;	/* RFC 9585 INPROGRESS */
 	uint64_t idle_keepalive_ms;	/* "* OK Still here" in IDLE */
 	uint64_t fetch_header_max;	/* header read for HEADER.FIELDS */
 	char *capabilities_hide;	/* words CAPABILITY leaves out */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "imap/imap-private.h"
 #include "imap/imap-search.h"
@@ -25,6 +26,11 @@ struct search_pending {
 	struct imap_search_msg msg;
 	char blob_id[STORE_BLOB_ID_LEN + 1];
 };
+
+/* Messages whose store keys one pool job evaluates: a slice takes well
+ * under a second, so a long SEARCH returns to the loop between slices to
+ * report INPROGRESS (RFC 9585) and let the session's other work in. */
+#define SEARCH_SLICE 2000
 
 struct imap_search_eval {
 	struct imap_search_program prog;
@@ -45,6 +51,10 @@ struct imap_search_eval {
 	size_t n_ids;
 	bool failed;
 	char error[200];
+	/* pending messages evaluated so far (SEARCH runs in slices of
+	 * SEARCH_SLICE, reporting INPROGRESS between them) */
+	size_t done;
+	int64_t progress_at;	/* ms: the command's start, the last report */
 	/* the ESEARCH command (RFC 7377) over the selected mailbox only:
 	 * UIDs, the MAILBOX and UIDVALIDITY correlator, nothing when
 	 * nothing matched */
@@ -335,23 +345,29 @@ ids_known(struct imap_search_eval *job, const char **error_r)
 	return 0;
 }
 
-int
-imap_search_eval_work(struct imap_search_eval *job, const char **error_r)
+/* Evaluates pending messages from job->done, at most max of them. */
+static int
+eval_slice(struct imap_search_eval *job, size_t max, const char **error_r)
 {
 	struct store_search *search = NULL;
 	const char *error = NULL;
+	size_t end = job->n_pending - job->done > max ? job->done + max :
+		job->n_pending;
 
-	if (job->n_pending == 0)
+	if (job->done >= job->n_pending)
 		return 0;
 	if (store_search_begin(job->store, job->account_id, &search,
 			       &error) != STORE_OK)
 		goto fail;
-	/* many messages: their index entries in one statement */
-	if (job->n_pending > 1 && docs_known(job, search, &error) < 0)
+	/* many messages: their index entries in one statement (once: it
+	 * fills every pending message's) */
+	if (job->done == 0 && job->n_pending > 1 &&
+	    docs_known(job, search, &error) < 0)
 		goto fail;
-	if (job->prog.needs_ids && ids_known(job, &error) < 0)
+	if (job->done == 0 && job->prog.needs_ids &&
+	    ids_known(job, &error) < 0)
 		goto fail;
-	for (size_t i = 0; i < job->n_pending; i++) {
+	for (size_t i = job->done; i < end; i++) {
 		struct search_pending *p = &job->pending[i];
 		bool match = false;
 
@@ -361,6 +377,7 @@ imap_search_eval_work(struct imap_search_eval *job, const char **error_r)
 			goto fail;
 		job->match[p->idx] = match;
 	}
+	job->done = end;
 	store_search_end(&search);
 	return 0;
 fail:
@@ -371,6 +388,12 @@ fail:
 	store_search_end(&search);
 	*error_r = job->error;
 	return -1;
+}
+
+int
+imap_search_eval_work(struct imap_search_eval *job, const char **error_r)
+{
+	return eval_slice(job, SIZE_MAX, error_r);
 }
 
 bool
@@ -385,12 +408,21 @@ imap_search_eval_matches(const struct imap_search_eval *e)
 	return e->match;
 }
 
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void
 search_work(void *ctx)
 {
 	const char *error;
 
-	(void)imap_search_eval_work(ctx, &error);
+	(void)eval_slice(ctx, SEARCH_SLICE, &error);
 }
 
 static void
@@ -403,6 +435,25 @@ search_done(struct imap_cmd *cmd)
 			save_result(cmd->s, 0, NULL, 0);
 		imap_cmd_no(cmd, "[UNAVAILABLE] SEARCH failed: %s",
 			    job->error);
+		return;
+	}
+	if (job->done < job->n_pending) {
+		struct imap_session *s = cmd->s;
+		int64_t now = now_ms();
+
+		/* RFC 9585: how far it is, at most every
+		 * inprogress_interval; the tag needs no escaping (no '"'
+		 * or '\' in a tag) */
+		if (now - job->progress_at >=
+		    (int64_t)s->set->inprogress_interval_ms) {
+			buf_printf(imap_session_out(s), "* OK [INPROGRESS "
+				   "(\"%s\" %zu %zu)] Searching\r\n", cmd->tag,
+				   job->done, job->n_pending);
+			imap_session_flush(s);
+			job->progress_at = now;
+		}
+		(void)imap_cmd_run_blocking(cmd, search_work, search_done,
+					    job, search_job_free);
 		return;
 	}
 	search_reply(cmd, job);
@@ -536,6 +587,7 @@ search_run(struct imap_cmd *cmd, struct imap_search_eval *job)
 		search_job_free(job);
 		return r;
 	}
+	job->progress_at = now_ms();
 	return imap_cmd_run_blocking(cmd, search_work, search_done, job,
 				     search_job_free);
 }

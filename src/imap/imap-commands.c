@@ -126,6 +126,9 @@ static const struct {
 	 * imap-cmd-search.c) and the UID FETCH modifier
 	 * (imap-cmd-fetch.c) */
 	{ "PARTIAL", CAP_AFTER_LOGIN },
+	/* RFC 9585: SEARCH reports between its slices (imap-cmd-search.c);
+	 * docs/imap.md "INPROGRESS" says which commands do */
+	{ "INPROGRESS", CAP_AFTER_LOGIN },
 	/* RFC 8508 (imap-cmd-append.c) */
 	{ "REPLACE", CAP_AFTER_LOGIN },
 	/* RFC 8970 (mail/mime-preview.c, imap-cmd-fetch.c) */

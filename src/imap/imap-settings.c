@@ -130,6 +130,13 @@ static const struct setting imap_settings[] = {
 		 "APPEND of more is NO [MESSAGELIMIT n] (docs/imap.md "
 		 "\"MESSAGELIMIT\"). Generous by default so that no "
 		 "client that asks for 1:* meets it in practice." },
+	{ .key = "inprogress_interval", .type = SETTING_DURATION,
+	  .offset = OFF(imap.inprogress_interval_ms), .def = "10s", .min = 0,
+	  .max = 3600000, .unit = DURATION_MS, .reloadable = true,
+	  .doc = "How often a SEARCH that runs long reports how far it is "
+		 "(* OK [INPROGRESS (tag done total)], RFC 9585): at most "
+		 "once per interval, between its slices of 2000 messages; "
+		 "0: after every slice." },
 	{ .key = "idle_keepalive", .type = SETTING_DURATION,
 	  .offset = OFF(imap.idle_keepalive_ms), .def = "2m", .min = 1000,
 	  .max = 1800000, .unit = DURATION_MS, .reloadable = true,

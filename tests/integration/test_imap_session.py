@@ -56,9 +56,10 @@ def test_greeting_and_capabilities(herald_factory):
     # issue 13 item 9, after login (test_imap_preview.py,
     # test_imap_uidonly.py, test_imap_replace.py, test_imap_partial.py,
     # test_imap_multisearch.py, test_imap_messagelimit.py,
-    # test_imap_catenate.py)
+    # test_imap_catenate.py, test_imap_inprogress.py)
     for word in ("PREVIEW", "UIDONLY", "REPLACE", "PARTIAL",
-                 "MULTISEARCH", "MESSAGELIMIT=1000000", "CATENATE"):
+                 "MULTISEARCH", "MESSAGELIMIT=1000000", "CATENATE",
+                 "INPROGRESS"):
         assert word not in caps and word in after, (word, after)
     r.close()
     # imaps: no STARTTLS on implicit TLS
