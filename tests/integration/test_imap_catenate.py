@@ -246,3 +246,25 @@ def test_durable_before_ok(herald_factory):
     h.start()
     want = b"Subject: kept\r\n\r\nHello Bob,\r\nsee you.\r\n"
     assert want in h.messages(USER)
+
+
+def test_replace_with_catenate(herald_factory):
+    """REPLACE takes a CATENATE message too (RFC 8508 4): the new draft
+    from the old one's header and a new text; the old one goes."""
+    h, r, uv = start(herald_factory)
+    r.cmd("s", "SELECT Drafts")
+    lines = send(r, "p", "p UID REPLACE 1 Drafts CATENATE (URL "
+                 f'"/Drafts;UIDVALIDITY={uv}/;UID=1/;SECTION=HEADER" TEXT ',
+                 lit("Hello again,\r\nBob.\r\n"), ")")
+    assert lines[-1] == "p OK UID REPLACE completed", lines
+    assert "* 1 EXPUNGE" in lines, lines
+    m = re.match(r"\* OK \[APPENDUID \d+ (\d+)\]", lines[0])
+    assert m, lines
+    assert body_of(h, "Drafts", m.group(1)) == \
+        SIMPLE.partition(b"\r\n\r\n")[0] + b"\r\n\r\nHello again,\r\nBob.\r\n"
+    # a bad URL leaves the old message
+    lines = send(r, "q", 'q UID REPLACE 2 Drafts CATENATE (URL '
+                         '"/Drafts/;UID=1")')
+    assert lines[-1].startswith("q NO [BADURL /Drafts/;UID=1]"), lines
+    assert count(h, "Drafts") == 2
+    r.close()

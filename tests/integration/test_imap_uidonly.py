@@ -94,7 +94,9 @@ def test_sequence_commands_bad(herald_factory):
                  # message numbers inside a UID command's search program
                  "UID SEARCH 1", "UID SEARCH NOT 2:*",
                  "UID SEARCH OR UID 2 1:3", "UID SORT (DATE) UTF-8 1",
-                 "UID THREAD ORDEREDSUBJECT UTF-8 1:*"):
+                 "UID THREAD ORDEREDSUBJECT UTF-8 1:*",
+                 # REPLACE (RFC 8508) takes a message number too
+                 "REPLACE 1 INBOX {14+}\r\nSubject: x\r\n\r\n"):
         lines = r.cmd("b", text)
         assert lines[-1].startswith("b BAD [UIDREQUIRED] "), (text, lines)
         assert not [x for x in lines if x.startswith("* ")], (text, lines)
@@ -112,6 +114,10 @@ def test_sequence_commands_bad(herald_factory):
     assert lines[0] == "* SORT 4 5 6", lines
     # EXPUNGE has no numbers in it: allowed
     assert r.cmd("x", "EXPUNGE")[-1].startswith("x OK")
+    # UID REPLACE: the old message goes as VANISHED
+    lines = r.cmd("r", "UID REPLACE 6 INBOX {14+}\r\nSubject: x\r\n\r\n")
+    assert lines[-1] == "r OK UID REPLACE completed", lines
+    assert "* VANISHED 6" in lines, lines
     r.close()
 
 
