@@ -444,6 +444,21 @@ struct store_backend_ops {
 	enum store_result (*dmarc_done)(struct store *store,
 					const char *domain, int64_t end,
 					const char **error_r);
+	enum store_result (*metadata_set)(struct store *store,
+					  int64_t account_id,
+					  int64_t mailbox_id,
+					  const struct store_metadata_change *c,
+					  size_t n,
+					  const struct store_metadata_limits *l,
+					  const char **error_r);
+	enum store_result (*metadata_get)(struct store *store,
+					  int64_t account_id,
+					  int64_t mailbox_id,
+					  const char *const *names, size_t n,
+					  uint32_t depth, uint64_t maxsize,
+					  struct store_metadata_value **v_r,
+					  size_t *count_r,
+					  const char **error_r);
 };
 
 /* One entry of the search index's work list (store-search.c). */

@@ -410,6 +410,16 @@ enum store_result sqlite_queue_admin(struct store *, int64_t,
 				     enum store_queue_admin, const char *,
 				     size_t *, const char **);
 
+/* Metadata entries (store-sqlite-metadata.c). */
+enum store_result sqlite_metadata_set(struct store *, int64_t, int64_t,
+				      const struct store_metadata_change *,
+				      size_t,
+				      const struct store_metadata_limits *,
+				      const char **);
+enum store_result sqlite_metadata_get(struct store *, int64_t, int64_t,
+				      const char *const *, size_t, uint32_t,
+				      uint64_t, struct store_metadata_value **,
+				      size_t *, const char **);
 /* DMARC report rows (store-sqlite-dmarc.c). */
 enum store_result sqlite_dmarc_add(struct store *,
 				   const struct store_dmarc_count *, size_t,

@@ -360,6 +360,31 @@ static const char migration_14[] =
 	" ON DELETE CASCADE,"
 	" modseq INTEGER NOT NULL);";
 
+/* Metadata entries (RFC 5464 annotations, docs/store.md "Metadata"):
+ * mailbox_id 0 is the server; user_id is the account of a "/private"
+ * entry and 0 for a "/shared" one; owner_id is the account the entry
+ * counts against (the setter of a private entry, the mailbox's account
+ * for a shared one, 0 for a shared server entry). No foreign keys, as 0
+ * is no row:
+ * triggers remove a mailbox's entries with it and an account's with it
+ * (the account's mailboxes go by cascade, which fires the first). */
+static const char migration_15[] =
+	"CREATE TABLE IF NOT EXISTS metadata ("
+	" mailbox_id INTEGER NOT NULL,"
+	" user_id INTEGER NOT NULL,"
+	" owner_id INTEGER NOT NULL,"
+	" name TEXT NOT NULL,"
+	" value BLOB NOT NULL,"
+	" PRIMARY KEY (mailbox_id, user_id, name)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS metadata_owner ON metadata (owner_id);"
+	"CREATE TRIGGER IF NOT EXISTS mailboxes_metadata AFTER DELETE ON"
+	" mailboxes BEGIN"
+	" DELETE FROM metadata WHERE mailbox_id = old.id; END;"
+	"CREATE TRIGGER IF NOT EXISTS accounts_metadata AFTER DELETE ON"
+	" accounts BEGIN"
+	" DELETE FROM metadata WHERE owner_id = old.id OR"
+	" (mailbox_id = 0 AND user_id = old.id); END;";
+
 const char *const sqlite_migrations[] = {
 	migration_1,
 	migration_2,
@@ -375,6 +400,7 @@ const char *const sqlite_migrations[] = {
 	migration_12,
 	migration_13,
 	migration_14,
+	migration_15,
 };
 const size_t sqlite_migrations_count =
 	sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

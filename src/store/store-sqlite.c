@@ -1083,4 +1083,6 @@ const struct store_backend_ops store_sqlite_ops = {
 	.dmarc_domains = sqlite_dmarc_domains,
 	.dmarc_rows = sqlite_dmarc_rows,
 	.dmarc_done = sqlite_dmarc_done,
+	.metadata_set = sqlite_metadata_set,
+	.metadata_get = sqlite_metadata_get,
 };

@@ -1442,6 +1442,79 @@ enum store_result store_search_text(struct store_search *search, int64_t doc,
 				    const char *blob_id, struct buf *hdr,
 				    struct buf *body, const char **error_r);
 
+/* ---- metadata: annotations (RFC 5464; docs/store.md "Metadata") ----
+ *
+ * Entries are named like "/private/comment" or "/shared/vendor/x/y"
+ * (checked and lower-cased by the caller: the store compares names octet
+ * for octet) with binary values. Each belongs to a scope: a mailbox
+ * (mailbox_id) or the server (STORE_METADATA_SERVER), and for names under
+ * "/private" also to the account that set it (a "/shared" entry is the
+ * same for every reader). A mailbox's entries go with it when it is
+ * deleted and stay with it (its id) when it is renamed; an account's go
+ * when it is removed. A "/private" entry counts against the account that
+ * set it, a "/shared" mailbox entry against the mailbox's account, as
+ * limited by struct store_metadata_limits. */
+#define STORE_METADATA_SERVER 0
+/* DEPTH infinity of GETMETADATA (RFC 5464 4.2.2). */
+#define STORE_METADATA_DEPTH_INFINITY UINT32_MAX
+
+struct store_metadata_limits {
+	/* Entries of one mailbox, shared and private together; 0: none. */
+	size_t mailbox_entries_max;
+	/* Entries an account owns (all its mailboxes' and its private
+	 * server entries); 0: no limit. */
+	size_t account_entries_max;
+	/* Octets of names and values an account owns in all; 0: no
+	 * limit. */
+	uint64_t account_bytes_max;
+};
+
+/* One change of store_metadata_set(): value NULL removes the entry
+ * (RFC 5464 4.3 NIL). */
+struct store_metadata_change {
+	const char *name;
+	const void *value;
+	size_t len;
+};
+
+/* Applies every change in order, all or none, as account_id, to mailbox
+ * mailbox_id or to the server; the caller has checked that account_id may
+ * (its own mailbox). A server entry under "/shared" belongs to nobody
+ * (the caller decides who may set one). Results: STORE_E_NOT_FOUND when the mailbox does not exist (any
+ * more); STORE_E_OVER_QUOTA (nothing changed) when the changes would
+ * leave more than a limit allows and more than there was before them
+ * (removing entries always works); STORE_E_INVALID for a name not under
+ * "/private/" or "/shared/". limits may be NULL (none). */
+enum store_result store_metadata_set(struct store *store, int64_t account_id,
+				     int64_t mailbox_id,
+				     const struct store_metadata_change *changes,
+				     size_t n,
+				     const struct store_metadata_limits *limits,
+				     const char **error_r);
+
+/* One entry read back: value NULL when it is longer than the reader's
+ * maxsize (len is its length then). */
+struct store_metadata_value {
+	char *name;
+	uint8_t *value;
+	size_t len;
+};
+
+/* The entries account_id may see in scope mailbox_id for each of
+ * names[0..n) (the entry itself, and with depth 1 its children, with
+ * STORE_METADATA_DEPTH_INFINITY every descendant; "/private" and
+ * "/shared" alone name the roots), each once, sorted by name. A value
+ * over maxsize octets comes back as NULL with its length (maxsize
+ * UINT64_MAX: every value). Only entries that exist are listed. *v_r
+ * freed with store_metadata_values_free(). */
+enum store_result store_metadata_get(struct store *store, int64_t account_id,
+				     int64_t mailbox_id,
+				     const char *const *names, size_t n,
+				     uint32_t depth, uint64_t maxsize,
+				     struct store_metadata_value **v_r,
+				     size_t *count_r, const char **error_r);
+void store_metadata_values_free(struct store_metadata_value **v, size_t n);
+
 /* ---- testing ---- */
 
 /* Test-only fault hook: while on, every read that borrows a reader
