@@ -250,6 +250,11 @@ struct config_imap {
 	unsigned mailboxes_max;		/* mailboxes of one account */
 	unsigned max_sessions_per_user;	/* per worker; 0: no limit */
 	unsigned keywords_max;		/* keywords one mailbox may know */
+	/* METADATA (RFC 5464, imap-cmd-metadata.c) */
+	uint64_t metadata_value_max;	/* octets of one value */
+	unsigned metadata_mailbox_entries_max;	/* entries of a mailbox */
+	unsigned metadata_account_entries_max;	/* entries of an account */
+	uint64_t metadata_account_size_max;	/* octets of an account */
 	unsigned search_keys_max;	/* keys in one SEARCH program */
 	unsigned search_depth_max;	/* NOT/OR/parentheses nested */
 	unsigned sort_max_messages;	/* SORT/THREAD by header keys */

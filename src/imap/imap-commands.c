@@ -42,6 +42,7 @@ static const struct imap_cmd_def commands[] = {
 	{ "EXAMINE", imap_cmd_examine, LOGGED_IN, 0 },
 	{ "EXPUNGE", imap_cmd_expunge, SELECTED, UID | WRITES },
 	{ "FETCH", imap_cmd_fetch, SELECTED, SEQ | UID },
+	{ "GETMETADATA", imap_cmd_getmetadata, LOGGED_IN, 0 },
 	{ "GETQUOTA", imap_cmd_getquota, LOGGED_IN, 0 },
 	{ "GETQUOTAROOT", imap_cmd_getquotaroot, LOGGED_IN, 0 },
 	{ "ID", imap_cmd_id, ANY, 0 },
@@ -57,6 +58,7 @@ static const struct imap_cmd_def commands[] = {
 	{ "REPLACE", imap_cmd_replace, SELECTED, SEQ | UID | WRITES },
 	{ "SEARCH", imap_cmd_search, SELECTED, SEQ | UID },
 	{ "SELECT", imap_cmd_select, LOGGED_IN, 0 },
+	{ "SETMETADATA", imap_cmd_setmetadata, LOGGED_IN, 0 },
 	{ "SETQUOTA", imap_cmd_setquota, LOGGED_IN, 0 },
 	{ "SORT", imap_cmd_sort, SELECTED, SEQ | UID },
 	{ "STARTTLS", imap_cmd_starttls, NOT_AUTH, 0 },
@@ -157,6 +159,11 @@ static const struct {
 	/* RFC 8474: the store's ids, the ones JMAP uses (MAILBOXID in
 	 * SELECT, STATUS, CREATE; EMAILID, THREADID in FETCH, SEARCH) */
 	{ "OBJECTID", CAP_AFTER_LOGIN },
+	/* RFC 5464 (imap-cmd-metadata.c): mailbox and server entries;
+	 * no unsolicited METADATA responses, so ENABLE METADATA is not
+	 * taken */
+	{ "METADATA", CAP_AFTER_LOGIN },
+	{ "METADATA-SERVER", CAP_AFTER_LOGIN },
 	/* RFC 9755 (imap-downgrade.c for sessions that do not enable it);
 	 * after login, as LOGIN takes no UTF-8 (RFC 9755 5). Not UTF8=ONLY:
 	 * most clients never enable it (docs/imap.md "UTF-8"). */

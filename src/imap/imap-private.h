@@ -329,6 +329,9 @@ imap_cmd_fn_t imap_cmd_sort, imap_cmd_thread;
  * that has a quota (docs/imap.md "QUOTA"). */
 #define IMAP_QUOTA_ROOT "User quota"
 imap_cmd_fn_t imap_cmd_getquota, imap_cmd_getquotaroot, imap_cmd_setquota;
+/* imap-cmd-metadata.c: METADATA (RFC 5464). */
+imap_cmd_fn_t imap_cmd_getmetadata, imap_cmd_setmetadata;
+
 /* octets in units of 1024 octets, rounded up (RFC 9208 STORAGE) */
 uint64_t imap_quota_kib(uint64_t octets);
 

@@ -102,6 +102,31 @@ static const struct setting imap_settings[] = {
 		 "may know; a STORE or APPEND that would add one more is "
 		 "refused with NO [LIMIT] (COPY and MOVE bring a message's "
 		 "keywords along regardless)." },
+	{ .key = "metadata_value_max", .type = SETTING_SIZE,
+	  .offset = OFF(imap.metadata_value_max), .def = "64K", .min = 1024,
+	  .max = 16777216, .reloadable = true,
+	  .doc = "Octets of one METADATA entry value (RFC 5464 asks for at "
+		 "least 1024); SETMETADATA of a longer one is NO [METADATA "
+		 "MAXSIZE n]." },
+	{ .key = "metadata_mailbox_entries_max", .type = SETTING_UINT,
+	  .offset = OFF(imap.metadata_mailbox_entries_max), .def = "100",
+	  .min = 10, .max = 1000000, .reloadable = true,
+	  .doc = "METADATA entries of one mailbox, shared and private "
+		 "together (RFC 5464 asks for at least 10); a SETMETADATA "
+		 "that would add one more is NO [METADATA TOOMANY]." },
+	{ .key = "metadata_account_entries_max", .type = SETTING_UINT,
+	  .offset = OFF(imap.metadata_account_entries_max), .def = "1000",
+	  .min = 10, .max = 10000000, .reloadable = true,
+	  .doc = "METADATA entries of one account: its mailboxes' shared "
+		 "entries and every private entry it set; beyond, NO "
+		 "[METADATA TOOMANY]." },
+	{ .key = "metadata_account_size_max", .type = SETTING_SIZE,
+	  .offset = OFF(imap.metadata_account_size_max), .def = "1M",
+	  .min = 1024, .max = 1073741824, .reloadable = true,
+	  .doc = "Octets of METADATA entry names and values of one account, "
+		 "counted as metadata_account_entries_max counts entries; "
+		 "beyond, NO [METADATA TOOMANY]. Also bounds what one "
+		 "GETMETADATA answer holds." },
 	{ .key = "search_keys_max", .type = SETTING_UINT,
 	  .offset = OFF(imap.search_keys_max), .def = "1000", .min = 1,
 	  .max = 1000000, .reloadable = true,

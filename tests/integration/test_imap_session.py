@@ -53,6 +53,9 @@ def test_greeting_and_capabilities(herald_factory):
          "QUOTA=RES-MESSAGE", "QUOTASET"))], after
     assert "QUOTA" not in caps and "QUOTA=RES-STORAGE" in after
     assert "COMPRESS=DEFLATE" not in caps and "COMPRESS=DEFLATE" in after
+    # METADATA after login only (test_imap_metadata.py)
+    assert "METADATA" not in caps and "METADATA" in after
+    assert "METADATA-SERVER" in after
     # issue 13 item 9, after login (test_imap_preview.py,
     # test_imap_uidonly.py, test_imap_replace.py, test_imap_partial.py,
     # test_imap_multisearch.py, test_imap_messagelimit.py,
