@@ -503,8 +503,14 @@ authin_dmarc(struct smtp_session *s)
 				dk[i] = dkim_verifier_result(a->dkim, i);
 		}
 		in.dkim = dk;
+		/* the pct roll only matters for a record with pct < 100;
+		 * arc4random is a getrandom(2) call each in glibc 2.36 */
 		dmarc_evaluate(&in, a->found_set ? &a->found : &tmp,
-			       s->srv->w->psl, arc4random_uniform(100),
+			       s->srv->w->psl,
+			       a->found_set &&
+			       a->found.status == DMARC_LOOKUP_FOUND &&
+			       a->found.record.pct < 100 ?
+			       arc4random_uniform(100) : 0,
 			       &a->dmarc);
 		free(dk);
 	}
