@@ -164,6 +164,11 @@ static const struct {
 	 * taken */
 	{ "METADATA", CAP_AFTER_LOGIN },
 	{ "METADATA-SERVER", CAP_AFTER_LOGIN },
+	/* RFC 7162 (imap-sync.c, imap-cmd-select.c, imap-cmd-fetch.c,
+	 * imap-cmd-store.c, imap-vanished.c): MODSEQ from the store's
+	 * change log, with the 3.2.5.2 fallback once it is pruned */
+	{ "CONDSTORE", CAP_AFTER_LOGIN },
+	{ "QRESYNC", CAP_AFTER_LOGIN },
 	/* RFC 9755 (imap-downgrade.c for sessions that do not enable it);
 	 * after login, as LOGIN takes no UTF-8 (RFC 9755 5). Not UTF8=ONLY:
 	 * most clients never enable it (docs/imap.md "UTF-8"). */

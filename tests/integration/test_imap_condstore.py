@@ -1,9 +1,8 @@
-"""IMAP CONDSTORE (RFC 7162, issue 13 item 1), the part that is built:
+"""IMAP CONDSTORE (RFC 7162, issue 13 item 1): advertised after login;
 ENABLE CONDSTORE, SEARCH MODSEQ, SELECT/EXAMINE [HIGHESTMODSEQ n] and SELECT
 (CONDSTORE), the FETCH MODSEQ item and the (CHANGEDSINCE n) modifier,
 MODSEQ with the FETCH responses of STORE and of other sessions' flag
-changes once CONDSTORE is on, STORE (UNCHANGEDSINCE n) with [MODIFIED].
-Not advertised yet (QRESYNC is not built)."""
+changes once CONDSTORE is on, STORE (UNCHANGEDSINCE n) with [MODIFIED]."""
 import re
 
 from imap_util import Raw, login, make_msg, ok, server
@@ -39,10 +38,24 @@ def hms(lines):
     raise AssertionError(lines)
 
 
-def test_not_advertised_yet(herald_factory):
-    h, r = start(herald_factory, 0)
+def test_advertised_after_login(herald_factory):
+    """RFC 7162 3.1, 3.2: both words once logged in (not before: every
+    command that uses them needs a login), and an admin may hide them
+    ([imap] capabilities_hide)."""
+    h = server(herald_factory, listeners=("imap", "smtp"))
+    r = Raw(h)
+    assert "CONDSTORE" not in r.greeting and "QRESYNC" not in r.greeting
+    r.login()
     caps = r.cmd("a", "CAPABILITY")[0].split()
-    assert "CONDSTORE" not in caps and "QRESYNC" not in caps
+    assert "CONDSTORE" in caps and "QRESYNC" in caps, caps
+    r.close()
+    h.stop()
+    h = server(herald_factory, listeners=("imap", "smtp"),
+               imap="capabilities_hide = QRESYNC")
+    r = Raw(h)
+    r.login()
+    caps = r.cmd("a", "CAPABILITY")[0].split()
+    assert "CONDSTORE" in caps and "QRESYNC" not in caps, caps
     r.close()
 
 

@@ -1,7 +1,8 @@
 """IMAP QRESYNC (RFC 7162 3.2, issue 13 item 1): ENABLE QRESYNC, SELECT
 (QRESYNC (uidvalidity modseq known-uids)) with VANISHED (EARLIER) and the
 FETCH of what changed, VANISHED instead of EXPUNGE once enabled, and
-[CLOSED]. Not advertised yet."""
+[CLOSED]; the fallback once the change log is pruned (RFC 7162 3.2.5.2).
+Advertised after login (test_imap_condstore.py)."""
 import re
 import time
 

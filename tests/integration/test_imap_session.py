@@ -43,14 +43,13 @@ def test_greeting_and_capabilities(herald_factory):
     assert "STATUS=SIZE" in after and "IMAP4rev2" in after
     assert not [c for c in after if c.startswith("AUTH=")], after
     assert "STARTTLS" not in after and "SASL-IR" not in after
-    # CLIENT-QUIRKS: nothing that is not complete (no CONDSTORE);
-    # UIDONLY once complete (test_imap_uidonly.py); QUOTA only with what
-    # the store enforces
+    # CLIENT-QUIRKS: nothing that is not complete; UIDONLY once complete
+    # (test_imap_uidonly.py); QUOTA only with what the store enforces
     # (test_imap_quota.py); COMPRESS=DEFLATE after login only
-    # (test_imap_compress.py)
+    # (test_imap_compress.py); CONDSTORE and QRESYNC after login
+    # (test_imap_condstore.py, test_imap_qresync.py)
     assert not [c for c in caps + after if c.startswith(
-        ("CONDSTORE", "QRESYNC", "UTF8=ONLY",
-         "QUOTA=RES-MESSAGE", "QUOTASET"))], after
+        ("UTF8=ONLY", "QUOTA=RES-MESSAGE", "QUOTASET"))], after
     assert "QUOTA" not in caps and "QUOTA=RES-STORAGE" in after
     assert "COMPRESS=DEFLATE" not in caps and "COMPRESS=DEFLATE" in after
     # METADATA after login only (test_imap_metadata.py)
@@ -59,10 +58,11 @@ def test_greeting_and_capabilities(herald_factory):
     # issue 13 item 9, after login (test_imap_preview.py,
     # test_imap_uidonly.py, test_imap_replace.py, test_imap_partial.py,
     # test_imap_multisearch.py, test_imap_messagelimit.py,
-    # test_imap_catenate.py, test_imap_inprogress.py)
+    # test_imap_catenate.py, test_imap_inprogress.py; CONDSTORE and QRESYNC:
+    # test_imap_condstore.py, test_imap_qresync.py)
     for word in ("PREVIEW", "UIDONLY", "REPLACE", "PARTIAL",
                  "MULTISEARCH", "MESSAGELIMIT=1000000", "CATENATE",
-                 "INPROGRESS"):
+                 "INPROGRESS", "CONDSTORE", "QRESYNC"):
         assert word not in caps and word in after, (word, after)
     r.close()
     # imaps: no STARTTLS on implicit TLS
