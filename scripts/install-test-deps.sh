@@ -35,28 +35,39 @@ apt_install sasl2-bin libsasl2-modules libsasl2-modules-db
 apt_install isync offlineimap3 mutt tmux
 # Node's imapflow (test_imap_imapflow), from the npm registry into
 # tests/integration/imapflow/node_modules, never globally. The machine's
-# Node.js is used when it has one (imapflow 2 wants Node 20); otherwise
-# Debian's.
+# Node.js is used when it has one; otherwise Debian's (18 on Debian 12).
+# imapflow 2 (imapflow/package-lock.json) declares Node >= 20; on Node 18
+# and 19 the last 1.x (imapflow/node18/package-lock.json: 1.7.8, which
+# declares no engines; its dependencies take Node 18) is installed in its
+# place: both pass test_imap_imapflow (1.7.8 tried with Debian 12's
+# nodejs 18.20.4).
 command -v node >/dev/null 2>&1 || apt_install nodejs
 command -v npm >/dev/null 2>&1 || apt_install npm
 imapflow_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/integration/imapflow"
-want=$(sed -n 's/.*"imapflow": "\(.*\)".*/\1/p' "$imapflow_dir/package.json")
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+lock_dir="$imapflow_dir"
+[ "$node_major" -ge 20 ] || lock_dir="$imapflow_dir/node18"
+want=$(sed -n 's/.*"imapflow": "\(.*\)".*/\1/p' "$lock_dir/package.json")
 have=$(node -p 'require(process.argv[1]).version' \
 	"$imapflow_dir/node_modules/imapflow/package.json" 2>/dev/null || true)
 # When imapflow cannot be had, the reason goes into not-installed.txt and
-# test_imap_imapflow skips with it; the other tests still run. Debian 12's
-# own Node.js is 18 (imapflow 2 needs 20), and a registry reached through
-# a TLS-intercepting proxy whose CA this root does not have refuses npm.
-node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+# test_imap_imapflow skips with it; the other tests still run: a Node.js
+# older than 18, or a registry reached through a TLS-intercepting proxy
+# whose CA this root does not have (npm refuses it).
 rm -f "$imapflow_dir/not-installed.txt"
-if [ "$node_major" -lt 20 ]; then
-	echo "imapflow $want needs Node.js >= 20; this machine has" \
-		"$(node --version 2>/dev/null || echo none) (Debian 12 ships 18)" \
+if [ "$node_major" -lt 18 ]; then
+	echo "imapflow needs Node.js >= 18; this machine has" \
+		"$(node --version 2>/dev/null || echo none)" \
 		> "$imapflow_dir/not-installed.txt"
 elif [ "$have" != "$want" ]; then
-	echo "installing: imapflow $want (npm, $imapflow_dir)" >&2
-	if ! (cd "$imapflow_dir" &&
-	      npm ci --no-audit --no-fund --loglevel=error >&2); then
+	echo "installing: imapflow $want (npm, $lock_dir)" >&2
+	if (cd "$lock_dir" &&
+	    npm ci --no-audit --no-fund --loglevel=error >&2); then
+		if [ "$lock_dir" != "$imapflow_dir" ]; then
+			rm -rf "$imapflow_dir/node_modules"
+			mv "$lock_dir/node_modules" "$imapflow_dir/node_modules"
+		fi
+	else
 		echo "npm ci of imapflow $want failed (registry unreachable" \
 			"or its certificate not trusted here): see the install" \
 			"output" > "$imapflow_dir/not-installed.txt"

@@ -3,12 +3,17 @@ over implicit TLS (issue 11, "Done when"): it lists the mailboxes with
 their special-use roles as the server reports them, fetches envelopes,
 structures and full sources that match the stored bytes, decodes a base64
 attachment, and in IDLE receives the EXISTS for a message delivered over
-SMTP within one second."""
+SMTP within one second. And issue 13's done-when: imapflow with its
+qresync option (CONDSTORE and QRESYNC enabled) and COMPRESS on caches a
+1,000-message INBOX, another client flags 10 and expunges 5, and
+imapflow's SELECT (QRESYNC ...) brings its cache to what the server holds
+with exactly those 10 flag changes and the 5 UIDs vanished."""
 import base64
 import hashlib
 import json
 import os
 import queue
+import re
 import shutil
 import subprocess
 import threading
@@ -16,7 +21,8 @@ import time
 
 import pytest
 
-from imap_util import PASSWORD, SPECIAL, USER, deliver_many, make_msg, server
+from imap_util import (PASSWORD, SPECIAL, USER, deliver_many, login,
+                       make_msg, ok, server)
 
 DIR = os.path.join(os.path.dirname(os.path.realpath(__file__)), "imapflow")
 
@@ -48,10 +54,10 @@ def messages():
 class Node:
     """The client script, its JSON lines read by a thread into a queue."""
 
-    def __init__(self, h):
+    def __init__(self, h, *mode):
         self.p = subprocess.Popen(
             ["node", os.path.join(DIR, "client.mjs"), "127.0.0.1",
-             str(h.ports["imaps"]), USER, PASSWORD],
+             str(h.ports["imaps"]), USER, PASSWORD, *mode],
             cwd=DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True)
         self.q = queue.Queue()
@@ -99,7 +105,7 @@ class Node:
         self.t.join(10)
 
 
-def test_imapflow_list_fetch_idle(herald_factory):
+def need_imapflow():
     why = os.path.join(DIR, "not-installed.txt")
     if os.path.exists(why):
         with open(why) as f:
@@ -108,6 +114,10 @@ def test_imapflow_list_fetch_idle(herald_factory):
             os.path.join(DIR, "node_modules", "imapflow")):
         pytest.skip("node or imapflow is not installed "
                     "(scripts/install-test-deps.sh installs them)")
+
+
+def test_imapflow_list_fetch_idle(herald_factory):
+    need_imapflow()
     h = server(herald_factory, listeners=("imaps", "smtp"))
     sent = messages()
     deliver_many(h, sent, conns=1)
@@ -171,6 +181,90 @@ def test_imapflow_list_fetch_idle(herald_factory):
         node.p.stdin.write("quit\n")
         node.p.stdin.flush()
         node.until("done", timeout=15)
+        assert node.p.wait(15) == 0
+    finally:
+        node.close()
+    warn = [e for e in node.seen if e["event"] in ("warn", "log-error")]
+    assert not warn, warn
+
+
+def flag_words(raw):
+    """imaplib's FLAGS (...) of one FETCH line, sorted."""
+    m = re.search(rb"FLAGS \(([^)]*)\)", raw)
+    return sorted(x.decode() for x in m.group(1).split())
+
+
+def test_imapflow_qresync_done_when(herald_factory):
+    """Issue 13's done-when with imapflow (npm), qresync: true: it
+    really ENABLEs QRESYNC and uses COMPRESS (its own log of what it sent
+    and got says so), caches 1,000 messages, and after B flags 10 and
+    expunges 5 its SELECT (QRESYNC (uidvalidity modseq)) reports exactly
+    those 10 flag changes and the 5 UIDs as VANISHED (EARLIER): the cache
+    it brings up to date equals the mailbox as imaplib reads it."""
+    need_imapflow()
+    h = server(herald_factory, listeners=("imaps", "smtp"))
+    deliver_many(h, [make_msg(i) for i in range(1, 1001)])
+    node = Node(h, "qresync")
+    try:
+        evs = [ev for _, ev in node.until("cached", timeout=120)]
+        wire = [e for e in evs if e["event"] == "wire"]
+        sent = [e["msg"] for e in wire if e["src"] == "c"]
+        got = [e["msg"] for e in wire if e["src"] == "s"]
+        enable = [x for x in sent if " ENABLE " in x]
+        assert enable and "QRESYNC" in enable[0].split(), sent
+        assert [x for x in got if x.startswith("* ENABLED") and
+                "QRESYNC" in x.split()], got
+        assert [x for x in sent if x.endswith("COMPRESS DEFLATE")], sent
+        en = next(e for e in evs if e["event"] == "enabled")
+        assert "QRESYNC" in en["list"] and en["compress"], en
+        cached = evs[-1]
+        assert cached["exists"] == 1000 and len(cached["uids"]) == 1000
+        uids = sorted(cached["uids"])
+
+        flagged = uids[100:110]
+        gone = uids[500:505]
+        b = login(h, tls=True)
+        ok(b.select("INBOX"))
+        ok(b.uid("STORE", ",".join(map(str, flagged)), "+FLAGS",
+                 "(\\Flagged)"))
+        ok(b.uid("STORE", ",".join(map(str, gone)), "+FLAGS",
+                 "(\\Deleted)"))
+        ok(b.expunge())
+
+        node.p.stdin.write("resync\n")
+        node.p.stdin.flush()
+        evs = [ev for _, ev in node.until("done", timeout=60)]
+        wire = [e for e in evs if e["event"] == "wire"]
+        sent = [e["msg"] for e in wire if e["src"] == "c"]
+        sel = [x for x in sent if " SELECT " in x]
+        assert len(sel) == 1 and re.search(
+            rf"SELECT INBOX \(QRESYNC \({cached['uidValidity']} "
+            rf"{cached['highestModseq']}\)\)$", sel[0]), sent
+        assert [x for x in sent if x.endswith("COMPRESS DEFLATE")], sent
+        # nothing but the SELECT synchronised it: no FETCH, no SEARCH
+        assert not [x for x in sent if re.search(r" (UID )?(FETCH|SEARCH) ",
+                                                 x)], sent
+        res = next(e for e in evs if e["event"] == "resynced")
+        assert res["qresync"], res
+        assert res["exists"] == 995, res
+        assert sorted(v["uid"] for v in res["vanished"]) == gone, res
+        assert all(v["earlier"] for v in res["vanished"]), res
+        assert len(res["changed"]) == 10, res["changed"]
+        assert sorted(f["uid"] for f in res["changed"]) == flagged
+        for f in res["changed"]:
+            assert f["flags"] == ["\\Flagged"], f
+            assert int(f["modseq"]) > int(cached["highestModseq"]), f
+
+        # the cache as imapflow brought it up to date is the mailbox
+        typ, data = b.uid("FETCH", "1:*", "(UID FLAGS)")
+        assert typ == "OK"
+        truth = {}
+        for raw in data:
+            m = re.match(rb"\d+ \(UID (\d+) ", raw)
+            truth[int(m.group(1))] = flag_words(raw)
+        b.logout()
+        cache = {int(k): v for k, v in res["cache"].items()}
+        assert cache == truth
         assert node.p.wait(15) == 0
     finally:
         node.close()
