@@ -13,6 +13,14 @@ client.py append PORT PASS COUNT SEED USER...
 client.py logins PORT PASS SECONDS USER...
     one process per USER repeats connect, LOGIN, SELECT INBOX, LOGOUT
     for SECONDS: logins per second.
+client.py resync PORT USER PASS ROUNDS PERMILLE
+    issue 13: a client caches INBOX (UIDVALIDITY, HIGHESTMODSEQ, UIDs);
+    another session changes PERMILLE/1000 of its messages (four in five
+    flagged or unflagged, one in five expunged); then, on fresh
+    connections, EXAMINE INBOX (QRESYNC (uidvalidity modseq known-uids))
+    against EXAMINE INBOX + FETCH 1:* (UID FLAGS), each from after LOGIN
+    (and ENABLE QRESYNC) to its tagged OK: octets both ways and seconds,
+    best of ROUNDS after a warm-up round; checks the QRESYNC answer.
 client.py idle PID PORT USER PASS N TLS
     N sessions (TLS if TLS is 1) log in, SELECT INBOX and IDLE, each
     from its own loopback source address; then the resident memory of
@@ -55,6 +63,7 @@ class Conn:
         self.n = 0
         self.untagged = 0
         self.bytes = 0
+        self.sent = 0
         self.greeting = self.line()
 
     def _more(self):
@@ -82,6 +91,7 @@ class Conn:
         self.pos += n
 
     def send(self, data):
+        self.sent += len(data)
         self.s.sendall(data)
 
     def response(self, tag):
@@ -166,6 +176,139 @@ def ops(port, user, pw, rounds, word):
         c.logout()
         if r == 0:
             continue  # warm-up: caches, Dovecot's index
+        for k, v in t.items():
+            best[k] = min(best.get(k, v), v)
+    return dict(best, **info)
+
+
+def _uid_set(uids):
+    out, i = [], 0
+    while i < len(uids):
+        j = i
+        while j + 1 < len(uids) and uids[j + 1] == uids[j] + 1:
+            j += 1
+        out.append(str(uids[i]) if i == j else f"{uids[i]}:{uids[j]}")
+        i = j + 1
+    return ",".join(out)
+
+
+def _lines(c, text):
+    """All response lines of a command (literals skipped), for state."""
+    c.n += 1
+    tag = b"T%d" % c.n
+    c.send(tag + b" " + text.encode() + b"\r\n")
+    out = []
+    while True:
+        ln = c.line()
+        m = _LIT.search(ln)
+        if m:
+            c.skip(int(m.group(1)))
+        if ln.startswith(tag + b" "):
+            if not ln.startswith(tag + b" OK"):
+                raise RuntimeError(f"{text[:60]}: {ln!r}")
+            return out
+        out.append(ln)
+
+
+def _cache(port, user, pw):
+    """What a syncing client keeps: UIDVALIDITY, HIGHESTMODSEQ, UIDs
+    (and which are \\Flagged, for _change)."""
+    c = Conn(port)
+    c.login(user, pw)
+    c.cmd("ENABLE QRESYNC")
+    sel = _lines(c, "EXAMINE INBOX")
+    uv = ms = None
+    for ln in sel:
+        m = re.match(rb"\* OK \[(UIDVALIDITY|HIGHESTMODSEQ) (\d+)\]", ln)
+        if m and m.group(1) == b"UIDVALIDITY":
+            uv = int(m.group(2))
+        elif m:
+            ms = int(m.group(2))
+    uids, flagged = [], set()
+    for ln in _lines(c, "UID FETCH 1:* (UID FLAGS)"):
+        m = re.search(rb"UID (\d+)", ln)
+        if m:
+            uids.append(int(m.group(1)))
+            if b"\\Flagged" in ln:
+                flagged.add(uids[-1])
+    c.logout()
+    return uv, ms, sorted(uids), flagged
+
+
+def _change(port, user, pw, uids, flagged, permille, r):
+    """permille/1000 of the messages: 4 in 5 get \\Flagged toggled, 1 in
+    5 is expunged; a different spread each round r."""
+    n = max(5, len(uids) * permille // 1000)
+    step = max(1, len(uids) // n)
+    picked = [uids[(k * step + r * 7) % len(uids)] for k in range(n)]
+    picked = sorted(set(picked))
+    gone = picked[::5]
+    flag = [u for u in picked if u not in set(gone)]
+    c = Conn(port)
+    c.login(user, pw)
+    c.cmd("SELECT INBOX")
+    on = [u for u in flag if u not in flagged]
+    off = [u for u in flag if u in flagged]
+    if on:
+        c.cmd(f"UID STORE {_uid_set(on)} +FLAGS.SILENT (\\Flagged)")
+    if off:
+        c.cmd(f"UID STORE {_uid_set(off)} -FLAGS.SILENT (\\Flagged)")
+    c.cmd(f"UID STORE {_uid_set(gone)} +FLAGS.SILENT (\\Deleted)")
+    c.cmd(f"UID EXPUNGE {_uid_set(gone)}")
+    c.logout()
+    return flag, gone
+
+
+def resync(port, user, pw, rounds, permille):
+    best = {}
+    info = {}
+    for r in range(rounds + 1):
+        uv, ms, uids, flagged = _cache(port, user, pw)
+        flag, gone = _change(port, user, pw, uids, flagged, permille, r)
+        t = {}
+        # QRESYNC: one EXAMINE with the client's state
+        c = Conn(port)
+        c.login(user, pw)
+        c.cmd("ENABLE QRESYNC")
+        b0, s0 = c.bytes, c.sent
+        t0 = time.perf_counter()
+        lines = _lines(c, f"EXAMINE INBOX (QRESYNC ({uv} {ms} "
+                          f"{_uid_set(uids)}))")
+        t["qresync_s"] = time.perf_counter() - t0
+        info["qresync_bytes"] = c.bytes - b0 + c.sent - s0
+        c.logout()
+        fetched = sorted(int(m.group(1)) for m in
+                         (re.search(rb" FETCH \(.*UID (\d+)", ln)
+                          for ln in lines) if m)
+        van = [ln for ln in lines if ln.startswith(b"* VANISHED (EARLIER)")]
+        vanished = set()
+        for ln in van:
+            for part in ln.split()[-1].split(b","):
+                lo, _, hi = part.partition(b":")
+                vanished.update(range(int(lo), int(hi or lo) + 1))
+        # the flag changes, in any case; a server may name more UIDs
+        # gone (RFC 7162 3.2.5.2), never fewer
+        if fetched != sorted(flag) or not set(gone) <= vanished:
+            raise RuntimeError(f"QRESYNC answer: {len(fetched)} FETCH "
+                               f"(want {len(flag)}), {len(vanished)} "
+                               f"vanished (want {len(gone)})")
+        info.update(changed=len(flag), expunged=len(gone),
+                    fetches=len(fetched), vanished=len(vanished),
+                    qresync_lines=len(lines))
+        # the full refetch
+        c = Conn(port)
+        c.login(user, pw)
+        b0, s0 = c.bytes, c.sent
+        t0 = time.perf_counter()
+        c.cmd("EXAMINE INBOX")
+        c.untagged = 0
+        c.cmd("FETCH 1:* (UID FLAGS)")
+        t["refetch_s"] = time.perf_counter() - t0
+        info["refetch_bytes"] = c.bytes - b0 + c.sent - s0
+        info["refetch_responses"] = c.untagged
+        c.logout()
+        if r == 0:
+            continue  # warm-up: caches, Dovecot's modseq index
         for k, v in t.items():
             best[k] = min(best.get(k, v), v)
     return dict(best, **info)
@@ -319,6 +462,8 @@ def main():
         secs = max(end for _, end in out) - t0
         r = {"logins": total, "seconds": round(secs, 3),
              "rate": round(total / secs, 1)}
+    elif a[0] == "resync":
+        r = resync(int(a[1]), a[2], a[3], int(a[4]), int(a[5]))
     elif a[0] == "idle":
         n = int(a[5])
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -7,13 +7,15 @@
 # Herald/Dovecot. Not part of `make check`.
 #
 # Usage: bench/imap/run.sh [-n 10000] [-r 3] [-a 500] [-l 10] [-i 10000]
-#                          [-d 1000] [-p "ops append login idle"]
+#                          [-d 1000] [-p "ops resync append login idle"]
 #                          [-s "herald dovecot"]
 #   -n  messages in the INBOX           -r  best of how many rounds (ops)
 #   -a  APPENDs per client (10 clients) -l  seconds of the login phase
 #   -i  IDLE sessions on Herald         -d  IDLE sessions on Dovecot (a
 #       process each: 10,000 would take several GB)
-#   -p  phases                          -s  servers to run
+#   -p  phases (resync, issue 13: QRESYNC against a full refetch after
+#       1% of the INBOX changed; it expunges 1 in 500 messages a round)
+#                                       -s  servers to run
 # HERALD_AUTH_EXTRA: more [auth] lines for Herald (an A/B of one build,
 # e.g. "login_cache_ttl = 0").
 set -euo pipefail
@@ -23,13 +25,13 @@ cd "$(dirname "$0")/../.."
 . bench/imap/dovecot.sh
 
 COUNT=10000 ROUNDS=3 APPENDS=500 LOGIN_SECS=10 IDLE=10000 DIDLE=1000
-PHASES="ops append login idle" SIDES="herald dovecot"
+PHASES="ops resync append login idle" SIDES="herald dovecot"
 while getopts "n:r:a:l:i:d:p:s:" o; do
 	case $o in
 	n) COUNT=$OPTARG ;; r) ROUNDS=$OPTARG ;; a) APPENDS=$OPTARG ;;
 	l) LOGIN_SECS=$OPTARG ;; i) IDLE=$OPTARG ;; d) DIDLE=$OPTARG ;;
 	p) PHASES=$OPTARG ;; s) SIDES=$OPTARG ;;
-	*) sed -n '2,19p' "$0" >&2; exit 2 ;;
+	*) sed -n '2,21p' "$0" >&2; exit 2 ;;
 	esac
 done
 has() { case " $2 " in *" $1 "*) return 0 ;; esac; return 1; }
@@ -155,6 +157,10 @@ for phase in $PHASES; do
 			$CLIENT ops "$(port_of "$side")" "$USER" "$PASS" "$ROUNDS" \
 				quizzaciously > "$R/ops.$side"
 			;;
+		resync)
+			$CLIENT resync "$(port_of "$side")" "$USER" "$PASS" \
+				"$ROUNDS" 10 > "$R/resync.$side"
+			;;
 		append)
 			# shellcheck disable=SC2086
 			$CLIENT append "$(port_of "$side")" "$PASS" "$APPENDS" 3 \
@@ -236,6 +242,25 @@ if any(o.values()):
                   f"{x['fetch_meta_responses']}/{x['fetch_body_responses']}, "
                   f"BODY[] {x['fetch_body_bytes'] / 1e6:.1f} MB, SEARCH found "
                   f"{x['search_found']}")
+q = {s: load("resync", s) for s in sides}
+if any(q.values()):
+    def g(s, k):
+        return q.get(s) and q[s][k]
+    for k, label, unit in (
+            ("qresync_s", "resync 1%: EXAMINE (QRESYNC ...)", "s"),
+            ("refetch_s", "resync 1%: EXAMINE + FETCH 1:* (UID FLAGS)", "s"),
+            ("qresync_bytes", "resync 1%: QRESYNC on the wire", "octets"),
+            ("refetch_bytes", "resync 1%: refetch on the wire", "octets")):
+        row(label, g("herald", k), g("dovecot", k), unit, False)
+    for s in sides:
+        x = q.get(s)
+        if x:
+            print(f"  {s}: {x['changed']} flag changes, {x['expunged']} "
+                  f"expunged -> {x['fetches']} FETCH, {x['vanished']} UIDs "
+                  f"VANISHED; refetch {x['refetch_responses']} FETCH; "
+                  f"QRESYNC/refetch: time "
+                  f"{x['qresync_s'] / x['refetch_s']:.3f}, octets "
+                  f"{x['qresync_bytes'] / x['refetch_bytes']:.4f}")
 a = {s: load("append", s) for s in sides}
 if any(a.values()):
     row("APPEND, 10 clients", a.get("herald") and a["herald"]["rate"],
