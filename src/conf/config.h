@@ -261,6 +261,8 @@ struct config_imap {
 	unsigned message_limit;		/* RFC 9738 MESSAGELIMIT */
 	uint64_t inprogress_interval_ms;	/* RFC 9585 INPROGRESS */
 	uint64_t idle_keepalive_ms;	/* "* OK Still here" in IDLE */
+	unsigned notify_events_max;	/* NOTIFY responses due at once before
+					 * [NOTIFICATIONOVERFLOW] */
 	uint64_t fetch_header_max;	/* header read for HEADER.FIELDS */
 	char *capabilities_hide;	/* words CAPABILITY leaves out */
 	unsigned view_cache_messages;	/* messages in a worker's cached

@@ -2,10 +2,11 @@
 /*
  * IDLE (RFC 2177, RFC 9051 6.3.13): "+ idling", then the changes made
  * elsewhere as they happen, until the client's DONE. The worker's one
- * store watch wakes the sessions in IDLE whose mailbox's change counter
- * moved; a keepalive "* OK Still here" goes out every [imap]
+ * store watch (imap-watch.c) wakes the sessions in IDLE whose mailbox's
+ * change counter moved; a keepalive "* OK Still here" goes out every [imap]
  * idle_keepalive for mobile carriers' NATs (CLIENT-QUIRKS).
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,7 +20,7 @@
 struct idle_ctx {
 	struct imap_cmd *cmd;
 	struct ioev_timer *keepalive;
-	struct idle_ctx *prev, *next;	/* in the hub */
+	struct imap_watcher watcher;	/* in the worker's hub */
 	bool syncing;		/* an imap_sync_start() is under way */
 	bool again;		/* woken during it: look once more */
 	/* DONE (or a wrong line) came during a sync: the tagged reply
@@ -27,82 +28,17 @@ struct idle_ctx {
 	enum { IDLE_ON, IDLE_DONE, IDLE_BAD } end;
 };
 
-/* The sessions in IDLE in this process (a worker has one loop) and the
- * store watch that wakes them; made by the first IDLE, freed with the
- * last, so a worker nobody idles in runs no watch thread. */
-struct idle_hub {
-	struct store_watch *watch;
-	struct ioev_watch *fd_watch;
-	struct idle_ctx *head;
-	size_t count;
-};
-
-static struct idle_hub *hub;
-
 static void idle_sync(struct idle_ctx *ctx);
 
+/* a load per session: cheap next to the wake-up itself */
 static void
-hub_wake(int fd, void *arg)
+idle_wake(struct imap_watcher *w)
 {
-	(void)fd;
-	(void)arg;
-	store_watch_ack(hub->watch);
-	/* a load per session: cheap next to the wake-up itself */
-	for (struct idle_ctx *c = hub->head, *next; c != NULL; c = next) {
-		next = c->next;
-		if (imap_sync_pending(c->cmd->s))
-			idle_sync(c);
-	}
-}
+	struct idle_ctx *ctx = (struct idle_ctx *)((char *)w -
+		offsetof(struct idle_ctx, watcher));
 
-static bool
-hub_add(struct idle_ctx *ctx)
-{
-	struct imap_session *s = ctx->cmd->s;
-
-	if (hub == NULL) {
-		struct store_watch *watch = NULL;
-		const char *error = NULL;
-
-		if (store_watch_new_kinds(s->store,
-				STORE_WATCH_KIND(STORE_WATCH_MAILBOX) |
-				STORE_WATCH_KIND(STORE_WATCH_ACCOUNT), &watch,
-				&error) != STORE_OK) {
-			log_warn(s->id, "imap", "idle-watch-failed",
-				 "error=\"%s\"", error != NULL ? error : "?");
-			return false;
-		}
-		hub = xcalloc(1, sizeof(*hub));
-		hub->watch = watch;
-		hub->fd_watch = ioev_watch_fd(s->w->loop,
-					      store_watch_fd(watch), hub_wake,
-					      NULL);
-	}
-	ctx->next = hub->head;
-	if (hub->head != NULL)
-		hub->head->prev = ctx;
-	hub->head = ctx;
-	hub->count++;
-	return true;
-}
-
-static void
-hub_remove(struct idle_ctx *ctx)
-{
-	if (hub == NULL || (ctx->prev == NULL && hub->head != ctx))
-		return;
-	if (ctx->prev != NULL)
-		ctx->prev->next = ctx->next;
-	else
-		hub->head = ctx->next;
-	if (ctx->next != NULL)
-		ctx->next->prev = ctx->prev;
-	ctx->prev = ctx->next = NULL;
-	if (--hub->count > 0)
-		return;
-	ioev_watch_free(&hub->fd_watch);
-	store_watch_free(&hub->watch);
-	xfree(&hub);
+	if (imap_sync_pending(ctx->cmd->s))
+		idle_sync(ctx);
 }
 
 static void
@@ -110,7 +46,7 @@ idle_ctx_free(void *arg)
 {
 	struct idle_ctx *ctx = arg;
 
-	hub_remove(ctx);
+	imap_watch_remove(&ctx->watcher);
 	ioev_timer_free(&ctx->keepalive);
 	free(ctx);
 }
@@ -122,7 +58,7 @@ idle_finish(struct idle_ctx *ctx)
 {
 	struct imap_cmd *cmd = ctx->cmd;
 
-	hub_remove(ctx);
+	imap_watch_remove(&ctx->watcher);
 	ioev_timer_stop(ctx->keepalive);
 	if (ctx->syncing)
 		return IMAP_CMD_PENDING;
@@ -153,7 +89,10 @@ idle_sync(struct idle_ctx *ctx)
 {
 	struct imap_session *s = ctx->cmd->s;
 
-	if (ctx->end != IDLE_ON || s->box == NULL)
+	/* RFC 5465 4: with NOTIFY, what it asked for (imap-cmd-notify.c
+	 * sends the rest) */
+	if (ctx->end != IDLE_ON || s->box == NULL ||
+	    !imap_notify_idle_selected(s))
 		return;
 	if (ctx->syncing) {
 		ctx->again = true;
@@ -214,7 +153,8 @@ imap_cmd_idle(struct imap_cmd *cmd)
 	ctx->cmd = cmd;
 	cmd->ctx = ctx;
 	cmd->ctx_free = idle_ctx_free;
-	if (!hub_add(ctx))
+	ctx->watcher.wake = idle_wake;
+	if (!imap_watch_add(s, &ctx->watcher))
 		return imap_cmd_no(cmd, "[UNAVAILABLE] IDLE is not available "
 				   "now, use NOOP");
 	/* mobile NATs drop silent TCP: probes below the keepalive too */

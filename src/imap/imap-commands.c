@@ -54,6 +54,7 @@ static const struct imap_cmd_def commands[] = {
 	{ "MOVE", imap_cmd_move, SELECTED, SEQ | UID | WRITES },
 	{ "NAMESPACE", imap_cmd_namespace, LOGGED_IN, 0 },
 	{ "NOOP", imap_cmd_noop, ANY, 0 },
+	{ "NOTIFY", imap_cmd_notify, LOGGED_IN, 0 },
 	{ "RENAME", imap_cmd_rename, LOGGED_IN, 0 },
 	{ "REPLACE", imap_cmd_replace, SELECTED, SEQ | UID | WRITES },
 	{ "SEARCH", imap_cmd_search, SELECTED, SEQ | UID },
@@ -182,6 +183,8 @@ static const struct {
 	{ "MULTISEARCH", CAP_AFTER_LOGIN },
 	/* RFC 4469 (imap-catenate.c, imap-url.c) */
 	{ "CATENATE", CAP_AFTER_LOGIN },
+	/* RFC 5465 (imap-cmd-notify.c) */
+	{ "NOTIFY", CAP_AFTER_LOGIN },
 };
 
 /* The dynamic words an admin may hide too ([imap] capabilities_hide). */

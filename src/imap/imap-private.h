@@ -29,6 +29,7 @@ struct imap_cmd;
 struct imap_session;
 struct imap_compress;
 struct imap_view_snap;
+struct imap_notify;
 
 /* RFC 9051 3. */
 enum imap_state {
@@ -303,6 +304,8 @@ struct imap_cmd {
 	/* RFC 9738: the command's message set was cut to [imap]
 	 * message_limit; its OK carries [MESSAGELIMIT n] */
 	bool limited;
+	/* imap_session_run_internal(): no tagged reply, this instead */
+	void (*internal_done)(struct imap_session *s);
 };
 
 /* The handlers, each in its imap-cmd-*.c file. */
@@ -463,6 +466,9 @@ struct imap_session {
 	 * after the tagged OK of COMPRESS has gone out in clear */
 	struct imap_compress *compress;
 	bool compress_pending;
+
+	/* NOTIFY SET (imap-cmd-notify.c), NULL without */
+	struct imap_notify *notify;
 };
 
 /* Writes "TAG OK text\r\n" (NO, BAD) for the running command, counts
@@ -586,6 +592,55 @@ void imap_sync_write_held_modseq(struct imap_session *s);
 bool imap_sync_pending(const struct imap_session *s);
 void imap_sync_start(struct imap_session *s, bool allow_expunge,
 		     void (*then)(struct imap_session *s));
+
+/* True when the selected mailbox's change counter moved since the view
+ * was last brought up to date (expunges held back do not count). */
+bool imap_sync_changed(const struct imap_session *s);
+
+/* ---- waiting for changes made elsewhere (imap-watch.c) ----
+ *
+ * The worker's one store watch wakes every waiter (a session in IDLE, a
+ * session with NOTIFY on) after any commit in any process; wake() looks
+ * at the counters it cares about. */
+struct imap_watcher {
+	void (*wake)(struct imap_watcher *w);
+	struct imap_watcher *prev, *next;
+	bool added;
+};
+/* false (logged) when the watch cannot be made. Adding twice is a
+ * no-op. */
+bool imap_watch_add(struct imap_session *s, struct imap_watcher *w);
+void imap_watch_remove(struct imap_watcher *w);
+
+/* ---- NOTIFY (RFC 5465, imap-cmd-notify.c) ----
+ *
+ * A session with NOTIFY SET gets the changes it asked for while it runs
+ * no command (and during IDLE): STATUS for other mailboxes, LIST for
+ * mailbox names and subscriptions, and the selected mailbox's changes. */
+imap_cmd_fn_t imap_cmd_notify;
+/* Called when a command has ended and none runs: starts sending what is
+ * due. True when it did (it then calls imap_session_resume() when
+ * done), false when there is nothing to do. */
+bool imap_notify_kick(struct imap_session *s);
+/* True while a NOTIFY delivery runs: no command may start. */
+bool imap_notify_busy(const struct imap_session *s);
+/* Whether IDLE sends the selected mailbox's changes: always without
+ * NOTIFY, and only when NOTIFY asked for them with it (RFC 5465 4). */
+bool imap_notify_idle_selected(const struct imap_session *s);
+/* Forgets what NOTIFY asked for (NOTIFY NONE, UNAUTHENTICATE, close). */
+void imap_notify_free(struct imap_session *s);
+/* Input may be read again after a NOTIFY delivery between commands. */
+void imap_session_resume(struct imap_session *s);
+
+/* Runs a command (UID when uid) of the table with args as if the client
+ * had sent it, without its tagged reply: done(s) is called when it has
+ * ended, whatever the outcome, or never if the connection closes. For
+ * NOTIFY's MessageNew with FETCH attributes (RFC 5465 5.2). Only while
+ * no command runs. */
+void imap_session_run_internal(struct imap_session *s, const char *name,
+			       bool uid, const struct imap_arg *args,
+			       size_t n_args,
+			       void (*done)(struct imap_session *s));
 
 /* ---- STATUS items (imap-cmd-status.c), also LIST's STATUS return
  * option (RFC 5819, imap-cmd-list.c) ---- */

@@ -261,6 +261,7 @@ void
 imap_session_unauthenticate(struct imap_session *s)
 {
 	imap_session_unselect(s);
+	imap_notify_free(s);
 	user_count_drop(s);
 	xfree(&s->user);
 	s->account_id = 0;
@@ -319,6 +320,16 @@ cmd_end(struct imap_session *s)
 	cmd_free(&cmd);
 	if (s->state == IMAP_STATE_LOGOUT)
 		return;
+	/* RFC 5465: what NOTIFY owes goes out while no command runs; it
+	 * resumes input when done */
+	if (imap_notify_kick(s))
+		return;
+	imap_session_resume(s);
+}
+
+void
+imap_session_resume(struct imap_session *s)
+{
 	imap_session_pause(s, false);
 	/* from a job's done or a timer: read what the client pipelined;
 	 * from inside process_input, its loop goes on */
@@ -376,6 +387,15 @@ tagged(struct imap_cmd *cmd, const char *status, const char *fmt,
 
 	if (cmd != s->cmd || cmd->reply != NULL)
 		panic("imap: %s answered twice", cmd->name);
+	if (cmd->internal_done != NULL) {
+		void (*done)(struct imap_session *) = cmd->internal_done;
+
+		s->cmd = NULL;
+		cmd_free(&cmd);
+		imap_session_flush(s);
+		done(s);
+		return IMAP_CMD_FINISHED;
+	}
 	buf_init(&b);
 	buf_printf(&b, "%s %s ", cmd->tag, status);
 	buf_vprintf(&b, fmt, ap);
@@ -735,6 +755,29 @@ dispatch(struct imap_session *s, const struct imap_command *c)
 	(void)def->run(cmd);
 }
 
+void
+imap_session_run_internal(struct imap_session *s, const char *name,
+			  bool uid, const struct imap_arg *args,
+			  size_t n_args, void (*done)(struct imap_session *s))
+{
+	const struct imap_cmd_def *def = imap_command_find(name);
+	struct imap_cmd *cmd;
+
+	if (def == NULL || s->cmd != NULL)
+		panic("imap: internal %s while a command runs", name);
+	cmd = xcalloc(1, sizeof(*cmd));
+	cmd->s = s;
+	cmd->tag = xstrdup("*");
+	cmd->def = def;
+	cmd->name = def->name;
+	cmd->uid = uid;
+	cmd->args = args;
+	cmd->n_args = n_args;
+	cmd->internal_done = done;
+	s->cmd = cmd;
+	(void)def->run(cmd);
+}
+
 /* A literal was announced: "+ " (RFC 9051 7.5, with a text: some
  * Android apps fail on a bare "+") or refuse it. The parser has checked
  * the size against the limits already. */
@@ -777,7 +820,7 @@ process_input(struct imap_session *s)
 {
 	s->in_input = true;
 	while (s->cmd == NULL && s->state != IMAP_STATE_LOGOUT &&
-	       !ioev_conn_is_closed(s->conn)) {
+	       !imap_notify_busy(s) && !ioev_conn_is_closed(s->conn)) {
 		size_t avail = input_len(s), len, consumed;
 		const uint8_t *data;
 		enum imap_parse_result r;
@@ -911,6 +954,7 @@ on_close(struct ioev_conn *conn, void *ctx, enum ioev_close_reason reason)
 		 ioev_conn_peer_ip(conn), ioev_close_reason_name(reason),
 		 state_names[s->state]);
 	cmd_free(&s->cmd);
+	imap_notify_free(s);
 	user_count_drop(s);
 	login_attempt_free(&s->login);
 	ioev_timer_free(&s->delay_timer);

@@ -169,6 +169,15 @@ static const struct setting imap_settings[] = {
 		 "session in IDLE: mobile carriers' NATs drop TCP connections "
 		 "silent for 5 to 15 minutes. Each one also looks for changes "
 		 "the notification may have missed." },
+	{ .key = "notify_events_max", .type = SETTING_UINT,
+	  .offset = OFF(imap.notify_events_max), .def = "1000", .min = 1,
+	  .max = 1000000, .reloadable = true,
+	  .doc = "STATUS and LIST responses NOTIFY (RFC 5465) may owe a "
+		 "session at once, for changes made while it ran a command "
+		 "or did not read; more, or output the client has not read "
+		 "past the connection's buffer, and the session gets * OK "
+		 "[NOTIFICATIONOVERFLOW] and no more notifications until its "
+		 "next NOTIFY SET." },
 	{ .key = "fetch_header_max", .type = SETTING_SIZE,
 	  .offset = OFF(imap.fetch_header_max), .def = "1M", .min = 65536,
 	  .max = 67108864, .reloadable = true,

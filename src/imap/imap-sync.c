@@ -47,6 +47,12 @@ imap_sync_pending(const struct imap_session *s)
 	       s->box->n_expunged > 0;
 }
 
+bool
+imap_sync_changed(const struct imap_session *s)
+{
+	return s->box != NULL && box_counter(s) != s->box->sync_counter;
+}
+
 static int
 cmp_u32(const void *a, const void *b)
 {

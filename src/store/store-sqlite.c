@@ -557,7 +557,16 @@ notify_open(struct store *store, const char **error_r)
 			 " SELECT herald_changed(NEW.account_id, NEW.id); END;"
 			 "CREATE TEMP TRIGGER herald_mailbox_delete"
 			 " AFTER DELETE ON main.mailboxes BEGIN"
-			 " SELECT herald_changed(OLD.account_id, OLD.id); END;",
+			 " SELECT herald_changed(OLD.account_id, OLD.id); END;"
+			 /* a subscription to a name without mailbox moves
+			  * the account's counter only (NOTIFY's
+			  * SubscriptionChange, RFC 5465 5.5) */
+			 "CREATE TEMP TRIGGER herald_subscription_insert"
+			 " AFTER INSERT ON main.subscriptions BEGIN"
+			 " SELECT herald_changed(NEW.account_id, 0); END;"
+			 "CREATE TEMP TRIGGER herald_subscription_delete"
+			 " AFTER DELETE ON main.subscriptions BEGIN"
+			 " SELECT herald_changed(OLD.account_id, 0); END;",
 			 NULL, NULL, NULL) != SQLITE_OK)
 		return sqlite_fail(be->wdb, "change triggers", error_r);
 	return STORE_OK;

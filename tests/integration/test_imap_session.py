@@ -64,6 +64,8 @@ def test_greeting_and_capabilities(herald_factory):
                  "MULTISEARCH", "MESSAGELIMIT=1000000", "CATENATE",
                  "INPROGRESS", "CONDSTORE", "QRESYNC"):
         assert word not in caps and word in after, (word, after)
+    # NOTIFY after login only (test_imap_notify.py)
+    assert "NOTIFY" not in caps and "NOTIFY" in after
     r.close()
     # imaps: no STARTTLS on implicit TLS
     t = Raw(h, "imaps", tls=True)

@@ -1,0 +1,489 @@
+"""NOTIFY (RFC 5465, issue 13 item 4): a session that asked for events
+hears of another session's changes while it runs no command: STATUS for
+other mailboxes (MESSAGES UIDNEXT UIDVALIDITY UNSEEN), EXISTS with the
+FETCH asked for, FETCH FLAGS and EXPUNGE (VANISHED with QRESYNC) for the
+selected one, LIST for mailbox names and subscriptions; NOTIFY NONE stops
+them; BADEVENT for events Herald does not send; NOTIFICATIONOVERFLOW for a
+session that falls behind; events made on another worker process; IDLE
+with NOTIFY."""
+import re
+import smtplib
+import time
+
+import pytest
+
+from imap_util import (USER, Raw, deliver, login, make_msg, ok, server)
+
+STATUS_RE = (r'\* STATUS {box} \(MESSAGES {messages} UIDNEXT {uidnext} '
+             r'UIDVALIDITY \d+ UNSEEN {unseen}\)$')
+
+
+class Conn(Raw):
+    """Raw, reading lines from its own buffer: a read that timed out
+    (waiting for nothing to come) leaves the connection usable, which a
+    socket file does not."""
+
+    def __init__(self, h):
+        self.buf = b""
+        super().__init__(h)
+
+    def line(self):
+        while b"\n" not in self.buf:
+            data = self.sock.recv(65536)
+            if not data:
+                return None
+            self.buf += data
+        ln, self.buf = self.buf.split(b"\n", 1)
+        return ln.decode("utf-8", "replace").rstrip("\r")
+
+
+def read_until(r, pred, timeout=5.0):
+    """Lines until pred(line) or the timeout; returns (lines, matched)."""
+    r.sock.settimeout(timeout)
+    lines = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ln = r.line()
+            if ln is None:
+                break
+            lines.append(ln)
+            if pred(ln):
+                return lines, True
+    except OSError:
+        pass
+    finally:
+        r.sock.settimeout(15)
+    return lines, False
+
+
+def quiet(r, secs=0.8):
+    """What arrives within secs (nothing, for a session told nothing)."""
+    lines, _ = read_until(r, lambda ln: False, secs)
+    return lines
+
+
+def expect(r, pattern, timeout=3.0):
+    """Reads until a line matches pattern (a regex), promptly."""
+    t0 = time.monotonic()
+    lines, got = read_until(r, lambda ln: re.match(pattern, ln), timeout)
+    assert got, (pattern, lines)
+    assert time.monotonic() - t0 < 2.0, lines
+    return lines
+
+
+def notify(r, args, tag="N1"):
+    lines = r.cmd(tag, f"NOTIFY {args}")
+    assert lines[-1].startswith(f"{tag} OK"), lines
+    return lines
+
+
+def session(h):
+    r = Conn(h)
+    r.login()
+    return r
+
+
+def test_notify_is_advertised_after_login(herald_factory):
+    h = server(herald_factory)
+    r = Conn(h)
+    assert " NOTIFY" not in r.greeting, r.greeting
+    r.login()
+    caps = r.cmd("C1", "CAPABILITY")
+    assert any(ln.startswith("* CAPABILITY ") and " NOTIFY " in ln + " "
+               for ln in caps), caps
+    r.close()
+
+
+def test_status_for_other_mailboxes(herald_factory):
+    """MessageNew and MessageExpunge in a mailbox not selected: STATUS
+    with the new counts, within a second, between commands (no IDLE); a
+    flag change says nothing without FlagChange."""
+    h = server(herald_factory)
+    c = login(h)
+    ok(c.create("Lists"))
+    r = session(h)
+    notify(r, "SET (personal (MessageNew MessageExpunge))")
+    ok(c.append("Lists", None, None, make_msg(1)))
+    expect(r, STATUS_RE.format(box="Lists", messages=1, uidnext=2,
+                               unseen=1))
+    ok(c.append("Lists", None, None, make_msg(2)))
+    expect(r, STATUS_RE.format(box="Lists", messages=2, uidnext=3,
+                               unseen=2))
+    ok(c.select("Lists"))
+    ok(c.uid("STORE", "1", "+FLAGS.SILENT", "(\\Seen)"))
+    assert quiet(r) == []
+    ok(c.uid("STORE", "1", "+FLAGS.SILENT", "(\\Deleted)"))
+    ok(c.expunge())
+    expect(r, STATUS_RE.format(box="Lists", messages=1, uidnext=3,
+                               unseen=1))
+    # a delivery to INBOX too
+    deliver(h, USER, make_msg(3))
+    expect(r, STATUS_RE.format(box="INBOX", messages=1, uidnext=2,
+                               unseen=1))
+    r.close()
+    c.logout()
+    assert not h.sanitizer_errors()
+
+
+def test_flag_change_in_other_mailbox(herald_factory):
+    """With FlagChange: STATUS when UNSEEN moves; HIGHESTMODSEQ in it
+    once CONDSTORE is on."""
+    h = server(herald_factory)
+    c = login(h)
+    ok(c.create("Lists"))
+    ok(c.append("Lists", None, None, make_msg(1)))
+    r = session(h)
+    r.cmd("E1", "ENABLE CONDSTORE")
+    notify(r, "SET (subtree Lists (MessageNew MessageExpunge FlagChange))")
+    ok(c.select("Lists"))
+    ok(c.uid("STORE", "1", "+FLAGS.SILENT", "(\\Seen)"))
+    lines = expect(r, r"\* STATUS Lists ")
+    assert re.match(r"\* STATUS Lists \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY "
+                    r"\d+ UNSEEN 0 HIGHESTMODSEQ \d+\)$", lines[-1]), lines
+    r.close()
+    c.logout()
+
+
+def test_status_indicator(herald_factory):
+    """NOTIFY SET STATUS: a STATUS for each watched mailbox before the
+    tagged OK, not for the selected one (RFC 5465 3.1)."""
+    h = server(herald_factory)
+    c = login(h)
+    ok(c.create("Lists"))
+    ok(c.create("Lists/a"))
+    ok(c.create("Other"))
+    ok(c.append("Lists/a", None, None, make_msg(1)))
+    r = session(h)
+    r.cmd("S1", "SELECT Lists")
+    lines = notify(r, "SET STATUS (selected (MessageNew MessageExpunge)) "
+                      "(subtree Lists (MessageNew MessageExpunge))")
+    status = [ln for ln in lines if ln.startswith("* STATUS")]
+    assert len(status) == 1, lines
+    assert re.match(STATUS_RE.format(box="Lists/a", messages=1, uidnext=2,
+                                     unseen=1), status[0]), lines
+    # without STATUS: none
+    lines = notify(r, "SET (personal (MessageNew MessageExpunge))", "N2")
+    assert not any(ln.startswith("* STATUS") for ln in lines), lines
+    r.close()
+    c.logout()
+
+
+def test_selected_mailbox_events(herald_factory):
+    """SELECTED: EXISTS then the FETCH asked for, FETCH FLAGS with UID,
+    and EXPUNGE, each as it happens, no command running."""
+    h = server(herald_factory)
+    c = login(h)
+    ok(c.append("INBOX", None, None, make_msg(1)))
+    r = session(h)
+    r.cmd("S1", "SELECT INBOX")
+    notify(r, "SET (selected (MessageNew (UID BODY.PEEK[HEADER.FIELDS "
+              "(SUBJECT)]) MessageExpunge FlagChange))")
+    ok(c.append("INBOX", None, None, make_msg(2, subject="hello there")))
+    lines = expect(r, r"\* 2 EXISTS$")
+    lines = expect(r, r"\* 2 FETCH \(UID 2 BODY\[HEADER\.FIELDS "
+                      r"\(SUBJECT\)\] \{\d+\}$")
+    lines, got = read_until(r, lambda ln: ln.startswith("Subject:"))
+    assert got and "hello there" in lines[-1], lines
+    assert read_until(r, lambda ln: ln == ")")[1]
+    ok(c.select("INBOX"))
+    ok(c.uid("STORE", "1", "+FLAGS.SILENT", "(\\Flagged)"))
+    expect(r, r"\* 1 FETCH \(UID 1 FLAGS \(\\Flagged\)\)$")
+    ok(c.uid("STORE", "1", "+FLAGS.SILENT", "(\\Deleted)"))
+    expect(r, r"\* 1 FETCH \(UID 1 FLAGS \(\\Flagged \\Deleted\)\)$")
+    ok(c.expunge())
+    expect(r, r"\* 1 EXPUNGE$")
+    # the session's view agrees: one message left, UID 2
+    lines = r.cmd("F1", "FETCH 1:* (UID)")
+    assert "* 1 FETCH (UID 2)" in lines, lines
+    assert lines[-1].startswith("F1 OK"), lines
+    r.close()
+    c.logout()
+    assert not h.sanitizer_errors()
+
+
+def test_selected_delayed_holds_expunge(herald_factory):
+    """SELECTED-DELAYED: EXISTS at once, EXPUNGE only at the next
+    command that may have it (RFC 5465 6.1.2)."""
+    h = server(herald_factory)
+    c = login(h)
+    for i in (1, 2):
+        ok(c.append("INBOX", None, None, make_msg(i)))
+    r = session(h)
+    r.cmd("S1", "SELECT INBOX")
+    notify(r, "SET (selected-delayed (MessageNew MessageExpunge))")
+    ok(c.select("INBOX"))
+    ok(c.uid("STORE", "1", "+FLAGS.SILENT", "(\\Deleted)"))
+    ok(c.expunge())
+    ok(c.append("INBOX", None, None, make_msg(3)))
+    lines = expect(r, r"\* 3 EXISTS$")
+    assert not any("EXPUNGE" in ln for ln in lines + quiet(r)), lines
+    # FETCH uses sequence numbers: still held
+    lines = r.cmd("F1", "FETCH 1 (UID)")
+    assert "* 1 FETCH (UID 1)" in lines, lines
+    assert not any("EXPUNGE" in ln for ln in lines), lines
+    lines = r.cmd("N2", "NOOP")
+    assert "* 1 EXPUNGE" in lines, lines
+    r.close()
+    c.logout()
+
+
+def test_selected_qresync_vanished(herald_factory):
+    h = server(herald_factory)
+    c = login(h)
+    for i in (1, 2):
+        ok(c.append("INBOX", None, None, make_msg(i)))
+    r = session(h)
+    r.cmd("E1", "ENABLE QRESYNC")
+    r.cmd("S1", "SELECT INBOX")
+    notify(r, "SET (selected (MessageNew MessageExpunge))")
+    ok(c.select("INBOX"))
+    ok(c.uid("STORE", "1:2", "+FLAGS.SILENT", "(\\Deleted)"))
+    ok(c.expunge())
+    expect(r, r"\* VANISHED 1:2$")
+    r.close()
+    c.logout()
+
+
+def test_selected_none_sends_nothing_between_commands(herald_factory):
+    """Without a SELECTED group the selected mailbox's changes come as
+    before NOTIFY: with the next command's reply."""
+    h = server(herald_factory)
+    c = login(h)
+    r = session(h)
+    r.cmd("S1", "SELECT INBOX")
+    notify(r, "SET (personal (MessageNew MessageExpunge))")
+    ok(c.append("INBOX", None, None, make_msg(1)))
+    assert quiet(r) == []
+    lines = r.cmd("N2", "NOOP")
+    assert "* 1 EXISTS" in lines, lines
+    r.close()
+    c.logout()
+
+
+def test_mailbox_name_events(herald_factory):
+    """MailboxName: LIST for a created mailbox, LIST with OLDNAME for a
+    rename (its children too), LIST (\\NonExistent) for a deleted one."""
+    h = server(herald_factory)
+    c = login(h)
+    r = session(h)
+    notify(r, "SET (personal (MailboxName))")
+    ok(c.create("Projects"))
+    expect(r, r'\* LIST \(\\HasNoChildren\) "/" Projects$')
+    ok(c.create("Projects/x"))
+    expect(r, r'\* LIST \(\\HasNoChildren\) "/" Projects/x$')
+    ok(c.rename("Projects", "Work"))
+    lines = expect(r, r'\* LIST \(\\HasChildren\) "/" Work '
+                      r'\("OLDNAME" \(Projects\)\)$')
+    lines = expect(r, r'\* LIST \(\\HasNoChildren\) "/" Work/x '
+                      r'\("OLDNAME" \(Projects/x\)\)$')
+    ok(c.delete("Work/x"))
+    expect(r, r'\* LIST \(\\NonExistent\) "/" Work/x$')
+    r.close()
+    c.logout()
+    assert not h.sanitizer_errors()
+
+
+def test_subtree_and_mailboxes_filters(herald_factory):
+    """SUBTREE names a mailbox and those under it, MAILBOXES exactly
+    those; the first group naming a mailbox decides (NONE excludes)."""
+    h = server(herald_factory)
+    c = login(h)
+    r = session(h)
+    notify(r, "SET (mailboxes Lists/quiet NONE) (subtree Lists "
+              "(MailboxName)) (mailboxes Solo (MailboxName))")
+    for name in ("Elsewhere", "Lists/quiet", "Lists/loud", "Solo",
+                 "Solo/child"):
+        ok(c.create(name))
+    lines, _ = read_until(r, lambda ln: False, 1.5)
+    names = [ln.split(" ")[-1] for ln in lines if ln.startswith("* LIST")]
+    # Lists itself was created as the parent of Lists/quiet
+    assert names == ["Lists", "Lists/loud", "Solo"], lines
+    r.close()
+    c.logout()
+
+
+def test_subscription_change(herald_factory):
+    """SubscriptionChange: LIST with \\Subscribed after SUBSCRIBE,
+    without after UNSUBSCRIBE; a name that is no mailbox is
+    \\NonExistent."""
+    h = server(herald_factory)
+    c = login(h)
+    ok(c.create("News"))
+    r = session(h)
+    notify(r, "SET (personal (SubscriptionChange))")
+    ok(c.subscribe("News"))
+    expect(r, r'\* LIST \(\\HasNoChildren \\Subscribed\) "/" News$')
+    ok(c.unsubscribe("News"))
+    expect(r, r'\* LIST \(\\HasNoChildren\) "/" News$')
+    ok(c.subscribe("Nowhere"))
+    expect(r, r'\* LIST \(\\NonExistent \\Subscribed\) "/" Nowhere$')
+    ok(c.unsubscribe("Nowhere"))
+    expect(r, r'\* LIST \(\\NonExistent\) "/" Nowhere$')
+    # not asked for: creating says nothing
+    ok(c.create("Quiet"))
+    assert quiet(r) == []
+    r.close()
+    c.logout()
+
+
+def test_notify_none_stops_events(herald_factory):
+    h = server(herald_factory)
+    c = login(h)
+    ok(c.create("Lists"))
+    r = session(h)
+    notify(r, "SET (personal (MessageNew MessageExpunge MailboxName))")
+    ok(c.append("Lists", None, None, make_msg(1)))
+    expect(r, r"\* STATUS Lists ")
+    notify(r, "NONE", "N2")
+    ok(c.append("Lists", None, None, make_msg(2)))
+    ok(c.create("More"))
+    assert quiet(r) == []
+    r.close()
+    c.logout()
+
+
+def test_badevent(herald_factory):
+    """Events Herald does not send: NO [BADEVENT (what it sends)], not
+    BAD (RFC 5465 3.1); what was asked before stays."""
+    h = server(herald_factory)
+    r = session(h)
+    supported = ("[BADEVENT (MessageNew MessageExpunge FlagChange "
+                 "MailboxName SubscriptionChange)]")
+    for i, args in enumerate((
+            "SET (personal (MailboxMetadataChange))",
+            "SET (personal (ServerMetadataChange MailboxName))",
+            "SET (selected (MessageNew MessageExpunge AnnotationChange))",
+            "SET (inboxes (XFutureEvent))")):
+        lines = r.cmd(f"B{i}", f"NOTIFY {args}")
+        assert lines[-1].startswith(f"B{i} NO {supported}"), (args, lines)
+    r.close()
+
+
+@pytest.mark.parametrize("args", [
+    "",
+    "SET",
+    "SET STATUS",
+    "BOGUS",
+    "NONE extra",
+    "SET (selected (MessageNew))",
+    "SET (selected (MessageExpunge))",
+    "SET (personal (FlagChange))",
+    "SET (personal (MessageNew FlagChange))",
+    "SET (selected (MailboxName))",
+    "SET (selected NONE) (selected-delayed NONE)",
+    "SET (personal (MessageNew (UID) MessageExpunge))",
+    "SET (selected (MessageNew (BOGUS) MessageExpunge))",
+    "SET (selected (MessageNew () MessageExpunge))",
+    "SET (personal ())",
+    "SET (subtree (MailboxName))",
+    "SET (mailboxes () (MailboxName))",
+    "SET (nowhere (MailboxName))",
+    "SET personal",
+])
+def test_bad_arguments(herald_factory, args):
+    h = server(herald_factory)
+    r = session(h)
+    lines = r.cmd("B1", f"NOTIFY {args}".rstrip())
+    assert lines[-1].startswith("B1 BAD"), lines
+    r.close()
+
+
+def test_overflow(herald_factory):
+    """More responses owed at once than [imap] notify_events_max (changes
+    made while the session ran a long command): OK
+    [NOTIFICATIONOVERFLOW], then nothing more, as after NOTIFY NONE."""
+    h = server(herald_factory, imap="notify_events_max = 2")
+    c = login(h)
+    r = session(h)
+    notify(r, "SET (personal (MailboxName))")
+    # an APPEND waiting for its literal is a command in progress
+    r.send("A1 APPEND INBOX {%d}\r\n" % len(make_msg(1)))
+    assert r.line().startswith("+ "), "no continuation"
+    for name in ("One", "Two", "Three"):
+        ok(c.create(name))
+    assert quiet(r, 0.5) == []
+    r.send(make_msg(1) + b"\r\n")
+    lines = r.until_tagged("A1")
+    assert lines[-1].startswith("A1 OK"), lines
+    lines = expect(r, r"\* OK \[NOTIFICATIONOVERFLOW\]")
+    assert not any(ln.startswith("* LIST") for ln in lines), lines
+    ok(c.create("Four"))
+    assert quiet(r) == []
+    assert "notify-overflow" in h.log()
+    # a new NOTIFY SET starts again
+    notify(r, "SET (personal (MailboxName))", "N2")
+    ok(c.create("Five"))
+    expect(r, r'\* LIST \(\\HasNoChildren\) "/" Five$')
+    r.close()
+    c.logout()
+
+
+def test_events_from_the_other_worker(herald_factory):
+    """Two workers: the NOTIFY session on one, the change made on the
+    other: STATUS within a second."""
+    from test_imap_idle import worker_of
+    h = server(herald_factory, workers=2)
+    _, workers = h.pids()
+    assert len(workers) == 2, workers
+    r = session(h)
+    pid = worker_of(h, "imap", r.sock.getsockname()[1])
+    notify(r, "SET (personal (MessageNew MessageExpunge MailboxName))")
+    for _ in range(200):
+        s = smtplib.SMTP("127.0.0.1", h.ports["smtp"], timeout=30)
+        if worker_of(h, "smtp", s.sock.getsockname()[1]) != pid:
+            break
+        s.quit()
+    else:
+        pytest.fail("every SMTP connection landed on the IMAP worker")
+    s.sendmail("carol@remote.test", [USER], make_msg(1))
+    s.quit()
+    expect(r, STATUS_RE.format(box="INBOX", messages=1, uidnext=2,
+                               unseen=1))
+    for _ in range(200):
+        c = Conn(h)
+        if worker_of(h, "imap", c.sock.getsockname()[1]) != pid:
+            break
+        c.close()
+    else:
+        pytest.fail("every IMAP connection landed on the same worker")
+    c.login()
+    c.cmd("C1", "CREATE Elsewhere")
+    expect(r, r'\* LIST \(\\HasNoChildren\) "/" Elsewhere$')
+    c.close()
+    r.close()
+    assert not h.sanitizer_errors()
+
+
+def test_idle_with_notify(herald_factory):
+    """IDLE sends what NOTIFY asked for (RFC 5465 4): STATUS of another
+    mailbox during IDLE; the selected mailbox's EXISTS only when NOTIFY
+    names it."""
+    h = server(herald_factory)
+    c = login(h)
+    ok(c.create("Lists"))
+    r = session(h)
+    r.cmd("S1", "SELECT INBOX")
+    notify(r, "SET (selected (MessageNew MessageExpunge)) "
+              "(personal (MessageNew MessageExpunge))")
+    r.send("I1 IDLE\r\n")
+    assert r.line().startswith("+ ")
+    ok(c.append("Lists", None, None, make_msg(1)))
+    expect(r, r"\* STATUS Lists ")
+    ok(c.append("INBOX", None, None, make_msg(2)))
+    expect(r, r"\* 1 EXISTS$")
+    r.send("DONE\r\n")
+    assert r.until_tagged("I1")[-1].startswith("I1 OK")
+    # selected NONE: IDLE keeps quiet about INBOX, STATUS still comes
+    notify(r, "SET (personal (MessageNew MessageExpunge))", "N2")
+    r.send("I2 IDLE\r\n")
+    assert r.line().startswith("+ ")
+    ok(c.append("INBOX", None, None, make_msg(3)))
+    ok(c.append("Lists", None, None, make_msg(4)))
+    lines = expect(r, r"\* STATUS Lists ")
+    assert not any("EXISTS" in ln for ln in lines), lines
+    r.send("DONE\r\n")
+    lines = r.until_tagged("I2")
+    assert "* 2 EXISTS" in lines, lines
+    r.close()
+    c.logout()
