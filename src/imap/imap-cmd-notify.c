@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/worker.h"
 #include "imap/imap-notify.h"
 #include "imap/imap-private.h"
 #include "imap/imap-write.h"
@@ -65,6 +66,9 @@ struct imap_notify {
 	bool again;
 	/* overflowed (RFC 5465 5.8): goes when the delivery ends */
 	bool off;
+	/* woken during a delivery: looks again from the loop, after the
+	 * commands that waited have had their turn */
+	struct ioev_timer *retry;
 	/* the selected mailbox's last UID before its sync: MessageNew's
 	 * FETCH is for those above, by the UID set fetch_set */
 	uint32_t last_uid;
@@ -161,6 +165,7 @@ notify_free(struct imap_notify **np)
 	if (n == NULL)
 		return;
 	imap_watch_remove(&n->watcher);
+	ioev_timer_free(&n->retry);
 	if (n->fetch_atts != NULL) {
 		arg_free(n->fetch_atts);
 		free(n->fetch_atts);
@@ -717,26 +722,39 @@ due(const struct imap_notify *n)
 }
 
 static void
+retry_cb(void *arg)
+{
+	struct imap_notify *n = arg;
+
+	if (n->busy) {
+		n->again = true;
+		return;
+	}
+	(void)imap_notify_kick(n->s);
+}
+
+/* The delivery is over: input again (what it resumes may end the
+ * session or this NOTIFY, so nothing is touched after). */
+static void
 pass_end(struct imap_notify *n)
 {
 	struct imap_session *s = n->s;
-	bool again = n->again;
 
 	n->busy = false;
-	n->again = false;
 	if (n->off) {
 		imap_notify_free(s);
 		if (s->cmd == NULL)
 			imap_session_resume(s);
 		return;
 	}
-	if (s->cmd != NULL)
-		return;
-	imap_session_resume(s);
-	/* woken while busy, and still nothing runs */
-	if (again && s->cmd == NULL && s->notify == n && !n->busy &&
-	    s->state != IMAP_STATE_LOGOUT && due(n))
-		pass_start(n);
+	if (n->again) {
+		/* from the loop: a command waiting in the input goes
+		 * first, and a flood of changes cannot starve it */
+		n->again = false;
+		ioev_timer_start(n->retry, 0, false);
+	}
+	if (s->cmd == NULL)
+		imap_session_resume(s);
 }
 
 bool
@@ -845,6 +863,7 @@ imap_cmd_notify(struct imap_cmd *cmd)
 	n = xcalloc(1, sizeof(*n));
 	n->s = s;
 	n->watcher.wake = notify_wake;
+	n->retry = ioev_timer_new(s->w->loop, retry_cb, n);
 	n->selected = req.selected;
 	n->delayed = req.delayed;
 	n->selected_events = req.selected_events;

@@ -487,3 +487,31 @@ def test_idle_with_notify(herald_factory):
     assert "* 2 EXISTS" in lines, lines
     r.close()
     c.logout()
+
+
+def test_burst_of_changes_all_told(herald_factory):
+    """Changes that come while a delivery is under way are told after it
+    (looked at again from the loop), once each; a command sent meanwhile
+    is answered."""
+    h = server(herald_factory)
+    c = login(h)
+    r = session(h)
+    notify(r, "SET (personal (MailboxName))")
+    names = [f"Burst{i}" for i in range(12)]
+    for name in names:
+        ok(c.create(name))
+    r.send("P1 NOOP\r\n")
+    lines, got = read_until(r, lambda ln: ln.startswith("P1 "), 5)
+    assert got and lines[-1].startswith("P1 OK"), lines
+    told = [ln.split(" ")[-1] for ln in lines if ln.startswith("* LIST")]
+    more = []
+    while len(told) < len(names):
+        got, _ = read_until(r, lambda ln: ln.startswith("* LIST"), 2.0)
+        if not got:
+            break
+        more += got
+        told += [ln.split(" ")[-1] for ln in got if ln.startswith("* LIST")]
+    assert sorted(told) == sorted(names), lines + more
+    assert quiet(r, 0.3) == []
+    r.close()
+    c.logout()
