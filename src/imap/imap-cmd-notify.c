@@ -574,8 +574,11 @@ static void pass_end(struct imap_notify *n);
 static void
 overflow(struct imap_session *s, const char *why)
 {
+	char ubuf[300];
+
 	log_info(s->id, "imap", "notify-overflow", "user=<%s> reason=%s",
-		 s->user != NULL ? s->user : "", why);
+		 s->user != NULL ? log_str(ubuf, sizeof(ubuf), s->user) : "",
+		 why);
 	buf_puts(imap_session_out(s), "* OK [NOTIFICATIONOVERFLOW] Too many "
 		 "changes to tell, NOTIFY is off now\r\n");
 	imap_session_flush(s);
