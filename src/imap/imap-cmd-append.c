@@ -174,18 +174,29 @@ badurl_text(const struct imap_cat_part *p)
 static int
 catenate_build_all(struct append_job *job, const char **error_r)
 {
+	uint64_t used = 0;
+
+	/* the messages of one APPEND count together against literal_max,
+	 * as its literals do: all are held until the group commit, and a
+	 * URL part is a few octets on the wire however much it names */
+	for (size_t i = 0; i < job->count; i++)
+		if (job->msgs[i].cat == NULL)
+			used += job->msgs[i].len;
 	for (size_t i = 0; i < job->count; i++) {
 		struct append_msg *m = &job->msgs[i];
+		struct imap_cat_ctx ctx = job->cat;
 		enum store_result sr;
 		size_t bad = 0;
 		struct buf b;
 
 		if (m->cat == NULL)
 			continue;
+		ctx.max = used < job->cat.max ? job->cat.max - used : 0;
 		buf_init(&b);
-		job->cat_result = imap_catenate_build(&job->cat, m->cat,
+		job->cat_result = imap_catenate_build(&ctx, m->cat,
 						      m->n_cat, &b, &bad,
 						      &sr, error_r);
+		used += b.len;
 		if (job->cat_result == IMAP_CAT_OK && b.len == 0)
 			job->cat_empty = true;
 		if (job->cat_result != IMAP_CAT_OK || job->cat_empty) {
@@ -302,6 +313,7 @@ append_done(struct imap_cmd *cmd)
 					 "no message of yours", job->badurl);
 	if (job->cat_result == IMAP_CAT_TOOBIG)
 		return (void)imap_cmd_no(cmd, "[TOOBIG] CATENATE message "
+					 "(with the command's others) "
 					 "larger than %llu octets",
 					 (unsigned long long)job->cat.max);
 	if (job->cat_empty)

@@ -210,6 +210,25 @@ def test_toobig(herald_factory):
     r.close()
 
 
+def test_toobig_multiappend_total(herald_factory):
+    """The messages of one MULTIAPPEND count together against
+    literal_max, as its literals do: URL parts are small on the wire but
+    each message may grow to the limit, and all are built before any is
+    stored, so per-message checks alone let one short command hold
+    (messages x literal_max) octets."""
+    h, r, _ = start(herald_factory, imap="literal_max = 1024")
+    before = count(h)
+    url = 'URL "/Drafts/;UID=2"'       # MULTI: about 330 octets
+    msg = f" CATENATE ({url} {url})"   # about 660 octets, under 1024
+    lines = send(r, "t", "t APPEND INBOX" + msg * 3)
+    assert lines[-1].startswith("t NO [TOOBIG] "), lines
+    assert count(h) == before
+    lines = send(r, "u", "u APPEND INBOX" + msg)
+    assert lines[-1].startswith("u OK"), lines
+    assert count(h) == before + 1
+    r.close()
+
+
 def test_multiappend(herald_factory):
     """MULTIAPPEND with CATENATE messages among plain ones: all stored
     with one APPENDUID, or none when one URL is bad."""
