@@ -16,6 +16,7 @@ const struct cli_command cli_commands[] = {
 	{ "domain", cli_domain, "add, delete or list mail domains" },
 	{ "user", cli_user, "add, delete, list users; set passwords" },
 	{ "alias", cli_alias, "add, delete or list aliases" },
+	{ "share", cli_share, "share a user's mailbox with other users (add, remove, list)" },
 	{ "index", cli_index, "run or rebuild the full-text search index" },
 	{ "dns", cli_dns, "records to publish (dns DOMAIN), check them (dns check DOMAIN); dns lookup TYPE NAME" },
 	{ "dkim", cli_dkim, "DKIM keys (keygen, list); sign or verify a message" },

@@ -32,6 +32,8 @@ int cli_serve(int argc, char **argv);
 int cli_domain(int argc, char **argv);
 int cli_user(int argc, char **argv);
 int cli_alias(int argc, char **argv);
+/* `herald share add|remove|list`: shared mailboxes (cli-share.c). */
+int cli_share(int argc, char **argv);
 /* `herald index run|rebuild`: the full-text search index. */
 int cli_index(int argc, char **argv);
 /* `herald dns DOMAIN|check DOMAIN|lookup TYPE NAME` (cli-dns.c,
