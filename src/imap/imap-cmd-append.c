@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "conf/worker.h"
+#include "imap/imap-acl.h"
 #include "imap/imap-date.h"
 #include "imap/imap-private.h"
 #include "lib/ioev.h"
@@ -37,6 +38,11 @@ struct append_job {
 	struct store *store;
 	int64_t account_id;
 	char *name;
+	/* a shared mailbox (imap-acl.h): its id, owner and the user's
+	 * rights; a personal one is found by name inside the commit */
+	int64_t mailbox_id;
+	unsigned rights;
+	enum imap_acl_verdict verdict;
 	size_t keywords_max;
 	struct append_msg *msgs;
 	size_t count;
@@ -232,7 +238,31 @@ append_submit(void *ctx)
 {
 	struct append_job *job = ctx;
 	const char *error = NULL;
+	uint32_t allowed;
 
+	/* RFC 4314 4: APPEND needs "i"; only another account's mailbox
+	 * needs a look first (the owner has every right) */
+	if (imap_acl_name_is_shared(job->name)) {
+		struct imap_acl_box acl;
+
+		job->result = imap_acl_open(job->store, job->account_id,
+					    job->name, STORE_ACL_INSERT, &acl,
+					    &job->verdict, &error);
+		if (job->result == STORE_OK && job->verdict == IMAP_ACL_OK) {
+			job->account_id = acl.owner_id;
+			job->mailbox_id = acl.mb->id;
+			job->rights = acl.rights;
+		}
+		imap_acl_box_deinit(&acl);
+		if (job->result != STORE_OK || job->verdict != IMAP_ACL_OK) {
+			imap_copy_error(job->error, sizeof(job->error),
+					error);
+			ioev_external_done(job->ext);
+			return;
+		}
+	}
+	/* and the flags the rights do not allow are not stored */
+	allowed = imap_acl_flags_allowed(job->rights);
 	job->targets = xcalloc(job->count, sizeof(*job->targets));
 	job->ids = xcalloc(job->count, sizeof(*job->ids));
 	/* RFC 4469: every message built (and every URL checked) before any
@@ -252,11 +282,14 @@ append_submit(void *ctx)
 		job->result = append_blob(job->store, m, job->ids[i],
 					  &t->size, &error);
 		t->account_id = job->account_id;
-		t->mailbox_name = job->name;
+		t->mailbox_id = job->mailbox_id;
+		t->mailbox_name = job->mailbox_id != 0 ? NULL : job->name;
 		t->blob_id = job->ids[i];
-		t->flags = m->flags.flags;
-		t->keywords = m->flags.keywords;
-		t->n_keywords = m->flags.n_keywords;
+		t->flags = m->flags.flags & allowed;
+		if (imap_acl_keywords_allowed(job->rights)) {
+			t->keywords = m->flags.keywords;
+			t->n_keywords = m->flags.n_keywords;
+		}
 		t->keywords_max = job->keywords_max;
 		t->internal_date = m->internal_date;
 		t->replace_mailbox_id = job->replace_mailbox_id;
@@ -319,8 +352,11 @@ append_done(struct imap_cmd *cmd)
 	if (job->cat_empty)
 		return (void)imap_cmd_no(cmd, "CATENATE made an empty "
 					 "message");
-	if (job->result == STORE_E_NOT_FOUND)
+	if (job->result == STORE_E_NOT_FOUND ||
+	    (job->result == STORE_OK && job->verdict == IMAP_ACL_NONEXISTENT))
 		return (void)imap_cmd_no(cmd, "[TRYCREATE] No such mailbox");
+	if (job->result == STORE_OK && job->verdict == IMAP_ACL_DENIED)
+		return (void)imap_acl_no(cmd, STORE_ACL_INSERT);
 	if (job->result == STORE_E_OVER_QUOTA)
 		return (void)imap_cmd_no(cmd, "[OVERQUOTA] Over quota");
 	if (job->result == STORE_E_INVALID)
@@ -454,6 +490,7 @@ imap_cmd_append(struct imap_cmd *cmd)
 	}
 	job->store = s->store;
 	job->account_id = s->account_id;
+	job->rights = STORE_ACL_ALL;
 	job->keywords_max = s->set->keywords_max;
 	cat_setup(job, s);
 	job->cmd = cmd;
@@ -485,6 +522,12 @@ imap_cmd_replace(struct imap_cmd *cmd)
 		return imap_cmd_bad(cmd, "%s takes a message, a mailbox and "
 				    "a message literal", cmd->uid ?
 				    "UID REPLACE" : "REPLACE");
+	/* REPLACE expunges the old message as MOVE does (RFC 8508): "t"
+	 * and "e" on the selected mailbox (the target's "i" is APPEND's) */
+	if (imap_acl_check_selected(box, STORE_ACL_DELETE_MSG |
+				    STORE_ACL_EXPUNGE) != IMAP_ACL_OK)
+		return imap_acl_no(cmd, STORE_ACL_DELETE_MSG |
+					STORE_ACL_EXPUNGE);
 	if (!cmd->uid && a->type == IMAP_ARG_ATOM && strcmp(a->str, "*") == 0)
 		num = (uint32_t)box->count;
 	else if (!imap_arg_get_number(a, &num) || num == 0)
@@ -520,6 +563,7 @@ imap_cmd_replace(struct imap_cmd *cmd)
 	}
 	job->store = s->store;
 	job->account_id = s->account_id;
+	job->rights = STORE_ACL_ALL;
 	job->keywords_max = s->set->keywords_max;
 	cat_setup(job, s);
 	job->cmd = cmd;

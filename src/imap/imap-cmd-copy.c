@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap/imap-acl.h"
 #include "imap/imap-private.h"
 #include "lib/mem.h"
 
@@ -20,6 +21,7 @@ struct copy_job {
 	uint32_t *uids;
 	struct store_copy copy;
 	bool target_missing;
+	enum imap_acl_verdict verdict;
 	enum store_result result;
 	char error[200];
 };
@@ -39,24 +41,32 @@ static void
 copy_work(void *ctx)
 {
 	struct copy_job *job = ctx;
-	struct store_mailbox *mb = NULL;
+	struct imap_acl_box acl;
 	const char *error = NULL;
 
-	job->result = store_mailbox_lookup(job->store, job->account_id,
-					   job->name, &mb, &error);
-	if (job->result == STORE_E_NOT_FOUND) {
+	/* RFC 4314 4: COPY and MOVE need "i" on the target */
+	job->result = imap_acl_open(job->store, job->account_id, job->name,
+				    STORE_ACL_INSERT, &acl, &job->verdict,
+				    &error);
+	if (job->result == STORE_OK && job->verdict == IMAP_ACL_NONEXISTENT) {
+		imap_acl_box_deinit(&acl);
 		job->target_missing = true;
 		return;
 	}
-	if (job->result == STORE_OK) {
-		job->copy.dst_mailbox_id = mb->id;
-		store_mailbox_free(&mb);
+	if (job->result == STORE_OK && job->verdict == IMAP_ACL_OK) {
+		job->copy.dst_mailbox_id = acl.mb->id;
+		/* and the flags the user may not set there are not stored */
+		job->copy.drop_flags = STORE_FLAGS_ALL &
+				       ~imap_acl_flags_allowed(acl.rights);
+		job->copy.drop_keywords =
+			!imap_acl_keywords_allowed(acl.rights);
 		job->result = store_copy(job->store, &job->copy, &error);
 		/* removed since the lookup */
 		if (job->result == STORE_E_NOT_FOUND && error != NULL &&
 		    strncmp(error, "target", 6) == 0)
 			job->target_missing = true;
 	}
+	imap_acl_box_deinit(&acl);
 	if (job->result != STORE_OK)
 		imap_copy_error(job->error, sizeof(job->error), error);
 }
@@ -73,6 +83,8 @@ copy_done(struct imap_cmd *cmd)
 	if (job->target_missing)
 		/* RFC 9051 6.4.7: the client may CREATE it and try again */
 		return (void)imap_cmd_no(cmd, "[TRYCREATE] No such mailbox");
+	if (job->result == STORE_OK && job->verdict == IMAP_ACL_DENIED)
+		return (void)imap_acl_no(cmd, STORE_ACL_INSERT);
 	if (job->result == STORE_E_OVER_QUOTA)
 		return (void)imap_cmd_no(cmd, "[OVERQUOTA] Over quota");
 	if (job->result == STORE_E_NOT_FOUND)
@@ -120,6 +132,12 @@ copy_common(struct imap_cmd *cmd, bool move)
 	if (cmd->n_args != 2)
 		return imap_cmd_bad(cmd, "%s takes a sequence set and a "
 				    "mailbox", cmd->name);
+	/* RFC 6851 4.3: MOVE also needs what STORE \Deleted and EXPUNGE
+	 * need on the source */
+	if (move && imap_acl_check_selected(s->box, STORE_ACL_DELETE_MSG |
+					    STORE_ACL_EXPUNGE) != IMAP_ACL_OK)
+		return imap_acl_no(cmd, STORE_ACL_DELETE_MSG |
+					STORE_ACL_EXPUNGE);
 	if (imap_mailbox_arg(s, &cmd->args[1], &name, &error) < 0)
 		return imap_cmd_bad(cmd, "%s", error);
 	if (imap_session_seqset(s, &cmd->args[0], cmd->uid, &idx, &n,

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap/imap-acl.h"
 #include "imap/imap-private.h"
 #include "lib/mem.h"
 
@@ -147,6 +148,9 @@ imap_cmd_expunge(struct imap_cmd *cmd)
 	size_t *idx = NULL, n = 0;
 	const char *error;
 
+	/* RFC 4314 4: EXPUNGE needs "e" */
+	if (imap_acl_check_selected(s->box, STORE_ACL_EXPUNGE) != IMAP_ACL_OK)
+		return imap_acl_no(cmd, STORE_ACL_EXPUNGE);
 	if (!cmd->uid) {
 		if (cmd->n_args != 0)
 			return imap_cmd_bad(cmd, "EXPUNGE takes no arguments");
@@ -193,8 +197,12 @@ imap_cmd_close(struct imap_cmd *cmd)
 
 	if (cmd->n_args != 0)
 		return imap_cmd_bad(cmd, "CLOSE takes no arguments");
-	/* EXAMINE: nothing is expunged (RFC 9051 6.4.1) */
-	job = s->box->readonly ? NULL : expunge_job_new(s, NULL, 0);
+	/* EXAMINE: nothing is expunged (RFC 9051 6.4.1); nor without "e"
+	 * (RFC 4314 4: the CLOSE still succeeds) */
+	job = s->box->readonly ||
+	      imap_acl_check_selected(s->box, STORE_ACL_EXPUNGE) !=
+	      IMAP_ACL_OK ? NULL :
+	      expunge_job_new(s, NULL, 0);
 	if (job == NULL || job->count == 0) {
 		if (job != NULL)
 			expunge_job_free(job);

@@ -18,6 +18,7 @@
 #include "imap/imap-envelope.h"
 #include "imap/imap-fetch.h"
 #include "imap/imap-header-fields.h"
+#include "imap/imap-acl.h"
 #include "imap/imap-private.h"
 #include "imap/imap-search.h"
 #include "imap/imap-write.h"
@@ -1316,7 +1317,10 @@ imap_cmd_fetch(struct imap_cmd *cmd)
 		/* RFC 9051 6.4.5: the body items set \Seen, on a mailbox
 		 * opened read-write */
 		if (c->plan.sets_seen && !box->readonly &&
-		    !(v->flags & STORE_FLAG_SEEN)) {
+		    !(v->flags & STORE_FLAG_SEEN) &&
+		    /* RFC 4314 4: not without "s" */
+		    imap_acl_check_selected(box, STORE_ACL_SEEN) ==
+		    IMAP_ACL_OK) {
 			if (c->seen_uids == NULL)
 				c->seen_uids = xcalloc(n, sizeof(*c->seen_uids));
 			c->seen_uids[c->n_seen++] = v->uid;

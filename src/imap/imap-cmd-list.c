@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "imap/imap-acl.h"
 #include "imap/imap-list-match.h"
 #include "imap/imap-private.h"
 #include "imap/imap-utf7.h"
@@ -40,6 +41,9 @@ struct node {
 	enum store_role role;
 	bool subscribed;
 	bool meets;		/* meets the selection criteria */
+	/* another account's mailbox the user may list but not read
+	 * (RFC 4314 "l" without "r"): no STATUS for it */
+	bool noread;
 };
 
 struct list_job {
@@ -128,6 +132,7 @@ tree_merge(struct tree *t)
 			if (t->v[i].id != 0) {
 				d->id = t->v[i].id;
 				d->role = t->v[i].role;
+				d->noread = t->v[i].noread;
 			}
 			d->subscribed |= t->v[i].subscribed;
 			free(t->v[i].name);
@@ -192,8 +197,41 @@ tree_free(struct tree *t)
 	free(t->meets);
 }
 
+/* The mailboxes other accounts share with the user, under the "Other
+ * Users" namespace (imap-acl.h): only those it has "l" on (RFC 4314 4);
+ * each is subscribed when the user subscribed its name (a subscription
+ * without a mailbox of the user's own, tree_load). */
+static enum store_result
+shared_load(struct list_job *job, struct tree *t, const char **error_r)
+{
+	struct store_acl_shared *sh = NULL;
+	size_t n = 0;
+	enum store_result r;
+
+	r = store_acl_shared_list(job->store, job->account_id, &sh, &n,
+				  error_r);
+	if (r != STORE_OK)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		char *name;
+
+		if (imap_acl_check(true, sh[i].rights, STORE_ACL_LOOKUP) !=
+		    IMAP_ACL_OK)
+			continue;
+		name = imap_acl_client_name(true, sh[i].owner, sh[i].name);
+		tree_add(t, name, strlen(name), sh[i].mailbox_id,
+			 STORE_ROLE_NONE, false);
+		t->v[t->n - 1].noread = imap_acl_check(true, sh[i].rights,
+						       STORE_ACL_READ) !=
+					IMAP_ACL_OK;
+		free(name);
+	}
+	store_acl_shared_free(&sh, n);
+	return STORE_OK;
+}
+
 /* Every mailbox, every subscription without one (when subscriptions
- * matter) and every level above them. */
+ * matter), every shared mailbox and every level above them. */
 static enum store_result
 tree_load(struct list_job *job, struct tree *t, const char **error_r)
 {
@@ -221,6 +259,12 @@ tree_load(struct list_job *job, struct tree *t, const char **error_r)
 	for (size_t i = 0; i < n_subs; i++)
 		tree_add(t, subs[i], strlen(subs[i]), 0, STORE_ROLE_NONE,
 			 true);
+	r = shared_load(job, t, error_r);
+	if (r != STORE_OK) {
+		store_mailboxes_free(&boxes, n_boxes);
+		store_strv_free(&subs, n_subs);
+		return r;
+	}
 	n_named = t->n;
 	for (size_t i = 0; i < n_named; i++) {
 		const char *name = t->v[i].name, *p = name;
@@ -274,7 +318,12 @@ write_attrs(const struct list_job *job, const struct tree *t, size_t i,
 	tree_children(t, i, &lo, &hi);
 	children = t->exists[hi] - t->exists[lo] > 0;
 	imap_write_list_begin(&list, out);
-	if (nd->id == 0)
+	if (nd->id == 0 && !nd->subscribed &&
+	    imap_acl_name_is_shared(nd->name))
+		/* CLIENT-QUIRKS: the other users' namespace root and its
+		 * owner levels are \Noselect, never \NonExistent */
+		buf_puts(imap_write_list_item(&list), "\\Noselect");
+	else if (nd->id == 0)
 		/* CLIENT-QUIRKS: \NonExistent is IMAP4rev2's; rev1
 		 * clients know \Noselect */
 		buf_puts(imap_write_list_item(&list),
@@ -342,6 +391,9 @@ write_status(struct list_job *job, const struct node *nd,
 	enum store_result r;
 	const char *error;
 
+	/* RFC 4314 4: STATUS needs "r" */
+	if (nd->noread)
+		return STORE_OK;
 	r = store_mailbox_status(job->store, nd->id, &st, error_r);
 	if (r == STORE_E_NOT_FOUND)
 		return STORE_OK;

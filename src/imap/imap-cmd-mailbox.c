@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap/imap-acl.h"
 #include "imap/imap-private.h"
 #include "imap/imap-write.h"
 #include "lib/mem.h"
@@ -27,6 +28,16 @@ struct mbox_job {
 	struct store_mailbox_limits limits;
 	int64_t id;		/* DELETE: the mailbox deleted */
 	char mailbox_id[STORE_ID_SIZE];	/* CREATE: MAILBOXID, or "" */
+	/* whose mailboxes these are and their names there: the user's
+	 * own, or a sharer's under "Other Users" (imap-acl.h) */
+	int64_t owner_id;
+	char *store_name, *store_to;
+	int64_t parent_id;	/* CREATE in a shared mailbox: the ACL's */
+	/* RFC 4314 4: refused for want of need (DENIED), or with the same
+	 * answer whether or not the mailbox is there (NONEXISTENT) */
+	enum imap_acl_verdict verdict;
+	unsigned need;
+	bool cross;		/* RENAME from a shared mailbox to one's own */
 	enum store_result result;
 	char error[200];
 };
@@ -39,7 +50,151 @@ mbox_job_free(void *ctx)
 	free(job->name);
 	free(job->to);
 	free(job->asked);
+	free(job->store_name);
+	free(job->store_to);
 	free(job);
+}
+
+/* RFC 4314 4: creating needs "k" on the nearest existing mailbox above
+ * the name (CREATE, RENAME's new name). Only shared names get here (the
+ * owner has every right); no such mailbox, or one the user may not see,
+ * is refused with the same generic answer (NONEXISTENT). Sets owner_id
+ * and parent_id when found. */
+static enum store_result
+check_create(struct mbox_job *job, const char *name, const char **error_r)
+{
+	char *parent = xstrdup(name), *slash;
+	enum store_result r = STORE_OK;
+
+	job->verdict = IMAP_ACL_NONEXISTENT;
+	job->need = STORE_ACL_CREATE;
+	while ((slash = strrchr(parent, '/')) != NULL) {
+		struct imap_acl_box acl;
+		enum imap_acl_verdict v;
+
+		*slash = '\0';
+		r = imap_acl_open(job->store, job->account_id, parent,
+				  STORE_ACL_CREATE, &acl, &v, error_r);
+		if (r != STORE_OK || acl.mb != NULL || acl.owner_id == 0) {
+			if (r == STORE_OK && acl.mb != NULL) {
+				job->verdict = v;
+				job->owner_id = acl.owner_id;
+				job->parent_id = acl.mb->id;
+			}
+			imap_acl_box_deinit(&acl);
+			break;
+		}
+		imap_acl_box_deinit(&acl);
+	}
+	free(parent);
+	return r;
+}
+
+/* Whose mailbox the job's names are, and whether the rights allow the
+ * operation: job->verdict. */
+static enum store_result
+mbox_rights(struct mbox_job *job, const char **error_r)
+{
+	bool from_shared = imap_acl_name_is_shared(job->name);
+	bool to_shared = job->to != NULL && imap_acl_name_is_shared(job->to);
+	struct imap_acl_box acl;
+	enum store_result r;
+
+	job->verdict = IMAP_ACL_OK;
+	job->owner_id = job->account_id;
+	job->store_name = xstrdup(job->name);
+	if (job->to != NULL)
+		job->store_to = xstrdup(job->to);
+	/* UNSUBSCRIBE needs no right (RFC 4314 4); SUBSCRIBE takes any
+	 * name as for one's own (RFC 9051 6.3.7), so it tells nothing:
+	 * both keep the name as the client wrote it */
+	if (job->op == OP_SUBSCRIBE || job->op == OP_UNSUBSCRIBE ||
+	    (!from_shared && !to_shared))
+		return STORE_OK;
+	if (job->op == OP_CREATE) {
+		/* an existing mailbox the user may not see is no answer
+		 * either */
+		r = imap_acl_open(job->store, job->account_id, job->name,
+				  STORE_ACL_LOOKUP, &acl, &job->verdict,
+				  error_r);
+		if (r == STORE_OK && acl.mb != NULL &&
+		    job->verdict != IMAP_ACL_OK)
+			job->need = STORE_ACL_CREATE;
+		else if (r == STORE_OK && acl.mb != NULL)
+			job->verdict = IMAP_ACL_OK;	/* ALREADYEXISTS */
+		else if (r == STORE_OK)
+			r = check_create(job, job->name, error_r);
+		if (r == STORE_OK && acl.name != NULL) {
+			free(job->store_name);
+			job->store_name = xstrdup(acl.name);
+		}
+		if (r == STORE_OK && acl.mb != NULL)
+			job->owner_id = acl.owner_id;
+		imap_acl_box_deinit(&acl);
+		return r;
+	}
+	/* DELETE and RENAME need "x" on the mailbox */
+	job->need = STORE_ACL_DELETE_MAILBOX;
+	r = imap_acl_open(job->store, job->account_id, job->name,
+			  STORE_ACL_DELETE_MAILBOX, &acl, &job->verdict,
+			  error_r);
+	if (r == STORE_OK && job->verdict == IMAP_ACL_OK) {
+		job->owner_id = acl.owner_id;
+		free(job->store_name);
+		job->store_name = xstrdup(acl.name);
+	}
+	imap_acl_box_deinit(&acl);
+	if (r != STORE_OK || job->verdict != IMAP_ACL_OK ||
+	    job->op != OP_RENAME)
+		return r;
+	/* RENAME: and "k" above the new name, of the same owner */
+	if (to_shared) {
+		int64_t owner = job->owner_id;
+
+		r = imap_acl_open(job->store, job->account_id, job->to, 0,
+				  &acl, &job->verdict, error_r);
+		if (r == STORE_OK && acl.owner_id == owner && acl.name != NULL) {
+			free(job->store_to);
+			job->store_to = xstrdup(acl.name);
+		}
+		if (r == STORE_OK && acl.mb != NULL) {
+			/* ALREADYEXISTS when visible, else no answer */
+			job->verdict = imap_acl_check(true, acl.rights,
+						      STORE_ACL_LOOKUP);
+			imap_acl_box_deinit(&acl);
+			return r;
+		}
+		imap_acl_box_deinit(&acl);
+		if (r == STORE_OK)
+			r = check_create(job, job->to, error_r);
+		if (r == STORE_OK && job->verdict == IMAP_ACL_OK &&
+		    job->owner_id != owner)
+			job->verdict = IMAP_ACL_NONEXISTENT;
+		job->owner_id = owner;
+		return r;
+	}
+	/* from another account's mailboxes into one's own */
+	if (job->owner_id != job->account_id)
+		job->cross = true;
+	return r;
+}
+
+/* RFC 4314 4: a mailbox made in a shared one gets its ACL. */
+static void
+inherit_acl(struct mbox_job *job)
+{
+	struct store_acl_entry *e = NULL;
+	const char *error;
+	size_t n = 0;
+
+	if (job->parent_id == 0 || job->id == 0 ||
+	    store_acl_get(job->store, job->parent_id, &e, &n, &error) !=
+		    STORE_OK)
+		return;
+	for (size_t i = 0; i < n; i++)
+		(void)store_acl_set(job->store, job->id, e[i].grantee_id,
+				    e[i].rights, &error);
+	store_acl_entries_free(&e, n);
 }
 
 static void
@@ -48,10 +203,14 @@ mbox_work(void *ctx)
 	struct mbox_job *job = ctx;
 	const char *error = NULL;
 
+	job->result = mbox_rights(job, &error);
+	if (job->result != STORE_OK || job->verdict != IMAP_ACL_OK ||
+	    job->cross)
+		goto out;
 	switch (job->op) {
 	case OP_CREATE:
-		job->result = store_mailbox_create(job->store, job->account_id,
-						   job->name, job->role,
+		job->result = store_mailbox_create(job->store, job->owner_id,
+						   job->store_name, job->role,
 						   &job->limits, &job->id,
 						   &error);
 		if (job->result == STORE_OK) {
@@ -59,22 +218,24 @@ mbox_work(void *ctx)
 			 * racing this leaves it out, nothing worse */
 			struct store_mailbox *mb = NULL;
 
-			if (store_mailbox_lookup(job->store, job->account_id,
-						 job->name, &mb, &error) ==
-			    STORE_OK)
+			inherit_acl(job);
+			if (store_mailbox_lookup(job->store, job->owner_id,
+						 job->store_name, &mb,
+						 &error) == STORE_OK)
 				memcpy(job->mailbox_id, mb->jmap_id,
 				       sizeof(job->mailbox_id));
 			store_mailbox_free(&mb);
 		}
 		break;
 	case OP_DELETE:
-		job->result = store_mailbox_delete(job->store, job->account_id,
-						   job->name, &job->id,
+		job->result = store_mailbox_delete(job->store, job->owner_id,
+						   job->store_name, &job->id,
 						   &error);
 		break;
 	case OP_RENAME:
-		job->result = store_mailbox_rename(job->store, job->account_id,
-						   job->name, job->to,
+		job->result = store_mailbox_rename(job->store, job->owner_id,
+						   job->store_name,
+						   job->store_to,
 						   &job->limits, &error);
 		break;
 	case OP_SUBSCRIBE:
@@ -86,6 +247,7 @@ mbox_work(void *ctx)
 						      &job->limits, &error);
 		break;
 	}
+out:
 	if (job->result != STORE_OK)
 		snprintf(job->error, sizeof(job->error), "%s",
 			 error != NULL ? error : "?");
@@ -174,6 +336,27 @@ mbox_done(struct imap_cmd *cmd)
 
 	if (job->result != STORE_OK) {
 		mbox_refused(cmd, job);
+		return;
+	}
+	if (job->verdict == IMAP_ACL_DENIED) {
+		(void)imap_acl_no(cmd, job->need);
+		return;
+	}
+	if (job->cross) {
+		(void)imap_cmd_no(cmd, "[CANNOT] A mailbox cannot move to"
+				  " another account");
+		return;
+	}
+	if (job->verdict == IMAP_ACL_NONEXISTENT) {
+		/* DELETE and RENAME of what the user may not see say what
+		 * they say of a mailbox that is not there; CREATE under
+		 * one says what it says of any place it may not create */
+		if (job->op == OP_CREATE || (job->op == OP_RENAME &&
+					     job->need == STORE_ACL_CREATE))
+			(void)imap_cmd_no(cmd, "[NOPERM] Permission denied");
+		else
+			(void)imap_cmd_no(cmd, "[NONEXISTENT] No such "
+					  "mailbox");
 		return;
 	}
 	if (job->op == OP_CREATE && s->rev2 && job->asked != NULL &&
@@ -387,14 +570,16 @@ imap_cmd_rename(struct imap_cmd *cmd)
 				     mbox_job_free);
 }
 
-/* RFC 2342: one personal namespace, no prefix, "/" between levels; no
- * other users' or shared namespaces. */
+/* RFC 2342: one personal namespace, no prefix, "/" between levels; the
+ * other users' namespace for the mailboxes shared with the user
+ * (imap-acl.h, RFC 4314); no shared namespace. */
 enum imap_cmd_result
 imap_cmd_namespace(struct imap_cmd *cmd)
 {
 	if (cmd->n_args != 0)
 		return imap_cmd_bad(cmd, "NAMESPACE takes no arguments");
 	buf_puts(imap_session_out(cmd->s),
-		 "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+		 "* NAMESPACE ((\"\" \"/\")) ((\"" IMAP_ACL_PREFIX
+		 "/\" \"/\")) NIL\r\n");
 	return imap_cmd_ok(cmd, "NAMESPACE completed");
 }

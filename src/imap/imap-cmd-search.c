@@ -525,7 +525,9 @@ eval_prepare(struct imap_session *s, struct imap_search_eval *job)
 {
 	eval_prepare_box(job, s->box, !s->rev2, s->saved, s->n_saved);
 	job->store = s->store;
-	job->account_id = s->account_id;
+	/* the owner's: the search index is per account (a shared
+	 * mailbox's messages are its owner's) */
+	job->account_id = s->box->account_id;
 }
 
 int

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap/imap-acl.h"
 #include "imap/imap-private.h"
 #include "imap/imap-write.h"
 #include "lib/log.h"
@@ -36,6 +37,7 @@ struct select_job {
 	 * every known UID the view lacks instead (RFC 7162 3.2.5.2) */
 	bool vanished_gaps;
 	enum store_result result;
+	enum imap_acl_verdict verdict;
 	char error[200];
 };
 
@@ -99,13 +101,22 @@ static void
 select_work(void *ctx)
 {
 	struct select_job *job = ctx;
+	struct imap_acl_box acl;
 	struct store_mailbox *mb = NULL;
 	struct imap_mailbox *box;
 	const char *error = NULL;
 	uint64_t counter = 0;
 
-	job->result = store_mailbox_lookup(job->store, job->account_id,
-					   job->name, &mb, &error);
+	/* RFC 4314 4: SELECT and EXAMINE need "r" */
+	job->result = imap_acl_open(job->store, job->account_id, job->name,
+				    STORE_ACL_READ, &acl, &job->verdict,
+				    &error);
+	if (job->result == STORE_OK && job->verdict != IMAP_ACL_OK) {
+		imap_acl_box_deinit(&acl);
+		return;
+	}
+	mb = acl.mb;
+	acl.mb = NULL;
 	/* imap-sync.c: the change counter read after the mailbox row and
 	 * before the messages, so the view is current as of it and the
 	 * first reply needs no look of its own; a change racing this
@@ -123,14 +134,19 @@ select_work(void *ctx)
 			 error != NULL ? error : "?");
 		free(box);
 		store_mailbox_free(&mb);
+		imap_acl_box_deinit(&acl);
 		return;
 	}
 	box->id = mb->id;
-	box->name = xstrdup(mb->name);
+	box->name = imap_acl_client_name(acl.shared, acl.owner, mb->name);
 	box->role = mb->role;
 	memcpy(box->mailbox_id, mb->jmap_id, sizeof(box->mailbox_id));
-	box->readonly = job->readonly;
+	box->account_id = mb->account_id;
+	box->rights = acl.rights;
+	/* RFC 4314 5.2: READ-ONLY unless a right changes something */
+	box->readonly = job->readonly || !imap_acl_read_write(acl.rights);
 	store_mailbox_free(&mb);
+	imap_acl_box_deinit(&acl);
 	job->box = box;
 	/* RFC 7162 3.2.5.1: nothing more when UIDVALIDITY changed */
 	if (job->qresync && job->q_uidvalidity == box->uidvalidity)
@@ -182,12 +198,17 @@ select_done(struct imap_cmd *cmd)
 	size_t first_unseen = 0;
 	const char *error;
 
-	if (job->result == STORE_E_NOT_FOUND) {
+	if (job->result != STORE_OK && job->result != STORE_E_NOT_FOUND) {
+		(void)imap_cmd_store_error(cmd, job->result, job->error);
+		return;
+	}
+	if (job->result == STORE_E_NOT_FOUND ||
+	    job->verdict == IMAP_ACL_NONEXISTENT) {
 		(void)imap_cmd_no(cmd, "[NONEXISTENT] No such mailbox");
 		return;
 	}
-	if (job->result != STORE_OK) {
-		(void)imap_cmd_store_error(cmd, job->result, job->error);
+	if (job->verdict == IMAP_ACL_DENIED) {
+		(void)imap_acl_no(cmd, STORE_ACL_READ);
 		return;
 	}
 	job->box = NULL;
@@ -223,10 +244,7 @@ select_done(struct imap_cmd *cmd)
 		buf_puts(out, "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
 	} else {
 		buf_puts(out, "* OK [PERMANENTFLAGS (");
-		imap_mailbox_write_flags(box, out);
-		/* \* while the mailbox may take another keyword */
-		if (box->n_keywords < s->set->keywords_max)
-			buf_puts(out, " \\*");
+		imap_mailbox_write_permanent_flags(s, box, out);
 		buf_puts(out, ")] Flags permitted\r\n");
 	}
 	if (s->rev2) {

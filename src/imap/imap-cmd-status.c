@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap/imap-acl.h"
 #include "imap/imap-private.h"
 #include "imap/imap-write.h"
 #include "lib/mem.h"
@@ -124,6 +125,7 @@ struct status_job {
 	struct imap_status_items items;
 	struct store_mailbox_status st;
 	enum store_result result;
+	enum imap_acl_verdict verdict;
 	char error[200];
 };
 
@@ -140,14 +142,17 @@ static void
 status_work(void *ctx)
 {
 	struct status_job *job = ctx;
+	struct imap_acl_box acl;
 	const char *error = NULL;
-	int64_t id = 0;
 
-	job->result = store_mailbox_find(job->store, job->account_id,
-					 job->name, &id, &error);
-	if (job->result == STORE_OK)
-		job->result = store_mailbox_status(job->store, id, &job->st,
-						   &error);
+	/* RFC 4314 4: STATUS needs "r" */
+	job->result = imap_acl_open(job->store, job->account_id, job->name,
+				    STORE_ACL_READ, &acl, &job->verdict,
+				    &error);
+	if (job->result == STORE_OK && job->verdict == IMAP_ACL_OK)
+		job->result = store_mailbox_status(job->store, acl.mb->id,
+						   &job->st, &error);
+	imap_acl_box_deinit(&acl);
 	if (job->result != STORE_OK)
 		snprintf(job->error, sizeof(job->error), "%s",
 			 error != NULL ? error : "?");
@@ -160,12 +165,18 @@ status_done(struct imap_cmd *cmd)
 	const char *error;
 
 	if (job->result == STORE_E_NOT_FOUND ||
-	    job->result == STORE_E_INVALID) {
+	    job->result == STORE_E_INVALID ||
+	    (job->result == STORE_OK &&
+	     job->verdict == IMAP_ACL_NONEXISTENT)) {
 		(void)imap_cmd_no(cmd, "[NONEXISTENT] No such mailbox");
 		return;
 	}
 	if (job->result != STORE_OK) {
 		(void)imap_cmd_store_error(cmd, job->result, job->error);
+		return;
+	}
+	if (job->verdict == IMAP_ACL_DENIED) {
+		(void)imap_acl_no(cmd, STORE_ACL_READ);
 		return;
 	}
 	if (imap_status_write(imap_session_out(cmd->s), job->name,

@@ -11,10 +11,15 @@
 #include <string.h>
 #include <strings.h>
 
+#include "imap/imap-acl.h"
 #include "imap/imap-private.h"
 #include "lib/mem.h"
 
 struct store_job {
+	/* the selected mailbox's keywords a FLAGS replace removes, when
+	 * the rights turned it into add and remove (store_rights) */
+	char **kw_rm;
+	size_t n_kw_rm;
 	struct store *store;
 	int64_t mailbox_id;
 	uint32_t *uids;
@@ -34,6 +39,7 @@ store_job_free(void *ctx)
 
 	store_flags_result_deinit(&job->res);
 	imap_flag_args_deinit(&job->flags);
+	store_strv_free(&job->kw_rm, job->n_kw_rm);
 	free(job->uids);
 	free(job);
 }
@@ -236,6 +242,76 @@ store_modifiers(const struct imap_arg *list, struct store_job *job,
 	return 0;
 }
 
+/* RFC 4314 4: \Seen needs "s", \Deleted "t", other flags and keywords
+ * "w". A STORE that may change at least one of its flags changes those
+ * and leaves the others (the RFC's SHOULD: clients handle a NO to STORE
+ * badly); one that may change none is refused. A FLAGS replace becomes
+ * an add and a remove of what the rights allow, so a flag the user may
+ * not touch stays as it is. Returns 0, or -1 with the rights needed. */
+static int
+store_rights(const struct imap_mailbox *box, struct store_job *job,
+	     unsigned *need_r)
+{
+	struct store_flags_change *ch = &job->change;
+	uint32_t allowed = imap_acl_flags_allowed(box->rights);
+	bool kw_ok = imap_acl_keywords_allowed(box->rights);
+	uint32_t flags = job->flags.flags;
+	unsigned need = 0;
+
+	if (box->rights == STORE_ACL_ALL)
+		return 0;
+	if (flags & STORE_FLAG_SEEN)
+		need |= STORE_ACL_SEEN;
+	if (flags & STORE_FLAG_DELETED)
+		need |= STORE_ACL_DELETE_MSG;
+	if ((flags & ~(uint32_t)(STORE_FLAG_SEEN | STORE_FLAG_DELETED)) ||
+	    job->flags.n_keywords > 0)
+		need |= STORE_ACL_WRITE;
+	if (ch->replace && need == 0)
+		/* FLAGS () clears whatever the rights let it clear */
+		need = box->rights & (STORE_ACL_SEEN | STORE_ACL_WRITE |
+				      STORE_ACL_DELETE_MSG);
+	*need_r = need != 0 ? need : STORE_ACL_WRITE;
+	/* the selected mailbox exists: "l" does not hide it here */
+	if ((need & box->rights) == 0 &&
+	    imap_acl_check_selected(box, need) != IMAP_ACL_OK)
+		return -1;
+	if (ch->replace) {
+		ch->replace = false;
+		ch->add = flags & allowed;
+		ch->remove = allowed & ~flags;
+		if (kw_ok) {
+			job->kw_rm = xcalloc(box->n_keywords + 1,
+					     sizeof(*job->kw_rm));
+			for (size_t i = 0; i < box->n_keywords; i++) {
+				bool keep = false;
+
+				for (size_t j = 0; j < job->flags.n_keywords;
+				     j++)
+					if (strcasecmp(box->keywords[i],
+						       job->flags.keywords[j])
+					    == 0)
+						keep = true;
+				if (!keep)
+					job->kw_rm[job->n_kw_rm++] =
+						xstrdup(box->keywords[i]);
+			}
+			ch->kw_remove = (const char *const *)job->kw_rm;
+			ch->n_kw_remove = job->n_kw_rm;
+		}
+	} else {
+		ch->add &= allowed;
+		ch->remove &= allowed;
+	}
+	if (!kw_ok) {
+		ch->kw_add = NULL;
+		ch->n_kw_add = 0;
+		ch->kw_remove = NULL;
+		ch->n_kw_remove = 0;
+	}
+	return 0;
+}
+
 enum imap_cmd_result
 imap_cmd_store(struct imap_cmd *cmd)
 {
@@ -245,6 +321,7 @@ imap_cmd_store(struct imap_cmd *cmd)
 	const struct imap_arg *flags;
 	size_t *idx = NULL, n = 0, n_flags;
 	const char *error;
+	unsigned need = 0;
 	bool remove;
 
 	if (cmd->n_args < 3)
@@ -306,6 +383,10 @@ imap_cmd_store(struct imap_cmd *cmd)
 					   "most %u keywords",
 					   s->set->keywords_max);
 		}
+	}
+	if (store_rights(s->box, job, &need) < 0) {
+		store_job_free(job);
+		return imap_acl_no(cmd, need);
 	}
 	if (imap_session_seqset(s, &cmd->args[0], cmd->uid, &idx, &n,
 				&error) < 0) {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "imap/imap-acl.h"
 #include "imap/imap-private.h"
 #include "imap/imap-settings.h"
 #include "conf/worker.h"
@@ -37,21 +38,25 @@ static const struct imap_cmd_def commands[] = {
 	{ "COPY", imap_cmd_copy, SELECTED, SEQ | UID },
 	{ "CREATE", imap_cmd_create, LOGGED_IN, 0 },
 	{ "DELETE", imap_cmd_delete, LOGGED_IN, 0 },
+	{ "DELETEACL", imap_cmd_deleteacl, LOGGED_IN, 0 },
 	{ "ENABLE", imap_cmd_enable, AUTH, 0 },
 	{ "ESEARCH", imap_cmd_esearch, LOGGED_IN, 0 },
 	{ "EXAMINE", imap_cmd_examine, LOGGED_IN, 0 },
 	{ "EXPUNGE", imap_cmd_expunge, SELECTED, UID | WRITES },
 	{ "FETCH", imap_cmd_fetch, SELECTED, SEQ | UID },
+	{ "GETACL", imap_cmd_getacl, LOGGED_IN, 0 },
 	{ "GETMETADATA", imap_cmd_getmetadata, LOGGED_IN, 0 },
 	{ "GETQUOTA", imap_cmd_getquota, LOGGED_IN, 0 },
 	{ "GETQUOTAROOT", imap_cmd_getquotaroot, LOGGED_IN, 0 },
 	{ "ID", imap_cmd_id, ANY, 0 },
 	{ "IDLE", imap_cmd_idle, LOGGED_IN, 0 },
 	{ "LIST", imap_cmd_list, LOGGED_IN, 0 },
+	{ "LISTRIGHTS", imap_cmd_listrights, LOGGED_IN, 0 },
 	{ "LOGIN", imap_cmd_login, NOT_AUTH, SECRET },
 	{ "LOGOUT", imap_cmd_logout, ANY, 0 },
 	{ "LSUB", imap_cmd_lsub, LOGGED_IN, 0 },
 	{ "MOVE", imap_cmd_move, SELECTED, SEQ | UID | WRITES },
+	{ "MYRIGHTS", imap_cmd_myrights, LOGGED_IN, 0 },
 	{ "NAMESPACE", imap_cmd_namespace, LOGGED_IN, 0 },
 	{ "NOOP", imap_cmd_noop, ANY, 0 },
 	{ "NOTIFY", imap_cmd_notify, LOGGED_IN, 0 },
@@ -59,6 +64,7 @@ static const struct imap_cmd_def commands[] = {
 	{ "REPLACE", imap_cmd_replace, SELECTED, SEQ | UID | WRITES },
 	{ "SEARCH", imap_cmd_search, SELECTED, SEQ | UID },
 	{ "SELECT", imap_cmd_select, LOGGED_IN, 0 },
+	{ "SETACL", imap_cmd_setacl, LOGGED_IN, 0 },
 	{ "SETMETADATA", imap_cmd_setmetadata, LOGGED_IN, 0 },
 	{ "SETQUOTA", imap_cmd_setquota, LOGGED_IN, 0 },
 	{ "SORT", imap_cmd_sort, SELECTED, SEQ | UID },
@@ -185,6 +191,10 @@ static const struct {
 	{ "CATENATE", CAP_AFTER_LOGIN },
 	/* RFC 5465 (imap-cmd-notify.c) */
 	{ "NOTIFY", CAP_AFTER_LOGIN },
+	/* RFC 4314 (imap-acl.c, imap-cmd-acl.c): shared mailboxes under
+	 * "Other Users"; RIGHTS= lists the rights beyond RFC 2086's */
+	{ "ACL", CAP_AFTER_LOGIN },
+	{ "RIGHTS=texk", CAP_AFTER_LOGIN },
 };
 
 /* The dynamic words an admin may hide too ([imap] capabilities_hide). */

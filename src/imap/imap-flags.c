@@ -142,10 +142,7 @@ imap_mailbox_write_flags_update(struct imap_session *s)
 	if (box->readonly)
 		return;
 	buf_puts(out, "* OK [PERMANENTFLAGS (");
-	imap_mailbox_write_flags(box, out);
-	/* \* only while the mailbox may take another keyword */
-	if (s->set->keywords_max == 0 || box->n_keywords < s->set->keywords_max)
-		buf_puts(out, " \\*");
+	imap_mailbox_write_permanent_flags(s, box, out);
 	buf_puts(out, ")] Flags permitted\r\n");
 }
 

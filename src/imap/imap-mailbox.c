@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "imap/imap-acl.h"
 #include "imap/imap-private.h"
 #include "imap/imap-utf7.h"
 #include "lib/mem.h"
@@ -151,4 +152,33 @@ imap_msg_write_flags(const struct imap_session *s,
 		buf_puts(out, "\\Recent");
 	}
 	buf_putc(out, ')');
+}
+
+void
+imap_mailbox_write_permanent_flags(const struct imap_session *s,
+				   const struct imap_mailbox *box,
+				   struct buf *out)
+{
+	uint32_t allowed = imap_acl_flags_allowed(box->rights);
+	bool first = true;
+
+	/* RFC 4314 5.1.1: only the flags the user's rights let it change */
+	for (size_t i = 0; i < sizeof(system_flags) / sizeof(system_flags[0]);
+	     i++) {
+		if (!(allowed & system_flags[i].bit))
+			continue;
+		if (!first)
+			buf_putc(out, ' ');
+		buf_puts(out, system_flags[i].name);
+		first = false;
+	}
+	if (!imap_acl_keywords_allowed(box->rights))
+		return;
+	for (size_t i = 0; i < box->n_keywords; i++) {
+		buf_putc(out, ' ');
+		buf_puts(out, box->keywords[i]);
+	}
+	/* \* only while the mailbox may take another keyword */
+	if (s->set->keywords_max == 0 || box->n_keywords < s->set->keywords_max)
+		buf_puts(out, first && box->n_keywords == 0 ? "\\*" : " \\*");
 }

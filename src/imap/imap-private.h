@@ -73,9 +73,15 @@ struct imap_msg {
  * this session sends). */
 struct imap_mailbox {
 	int64_t id;
-	char *name;		/* UTF-8, as stored */
+	/* UTF-8, as the client names it: as stored, or under the "Other
+	 * Users" namespace for another account's mailbox (imap-acl.h) */
+	char *name;
 	enum store_role role;
-	bool readonly;		/* EXAMINE */
+	bool readonly;		/* EXAMINE, or no right to change anything */
+	/* its owner (the session's account, or a sharer's) and the user's
+	 * rights (RFC 4314) as of SELECT */
+	int64_t account_id;
+	unsigned rights;
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t highestmodseq;
@@ -146,6 +152,11 @@ int imap_mailbox_arg(const struct imap_session *s, const struct imap_arg *arg,
 /* The flags of the view as written in FLAGS and PERMANENTFLAGS: system
  * flags then every keyword of box (no parentheses). */
 void imap_mailbox_write_flags(const struct imap_mailbox *box, struct buf *out);
+/* The flags of PERMANENTFLAGS (no parentheses): those the user's rights
+ * on box allow (RFC 4314), keywords and \* only with "w". */
+void imap_mailbox_write_permanent_flags(const struct imap_session *s,
+					const struct imap_mailbox *box,
+					struct buf *out);
 /* A message's flags for FETCH FLAGS, "(\Seen kw)" with parentheses;
  * \Recent for rev1 sessions when set. */
 void imap_msg_write_flags(const struct imap_session *s,

@@ -137,7 +137,8 @@ def test_plain_list_has_special_use(h):
 def test_namespace(h):
     r = raw(h)
     assert r.cmd("N1", "NAMESPACE") == [
-        '* NAMESPACE (("" "/")) NIL NIL', "N1 OK NAMESPACE completed"]
+        '* NAMESPACE (("" "/")) (("Other Users/" "/")) NIL',
+        "N1 OK NAMESPACE completed"]
     r.close()
 
 

@@ -66,6 +66,8 @@ def test_greeting_and_capabilities(herald_factory):
         assert word not in caps and word in after, (word, after)
     # NOTIFY after login only (test_imap_notify.py)
     assert "NOTIFY" not in caps and "NOTIFY" in after
+    # ACL after login only (test_imap_acl.py)
+    assert "ACL" not in caps and "ACL" in after and "RIGHTS=texk" in after
     r.close()
     # imaps: no STARTTLS on implicit TLS
     t = Raw(h, "imaps", tls=True)
