@@ -5,8 +5,10 @@
  * (imap-watch.c) wakes the session; the account's change counter says
  * that a mailbox of the account changed, a pool job lists the mailboxes,
  * and the difference with what the client was last told goes out as
- * STATUS (other mailboxes) and LIST (names, subscriptions). The selected
- * mailbox is brought up to date by imap-sync.c, as for IDLE.
+ * STATUS (other mailboxes), LIST (names, subscriptions) and METADATA
+ * (entry names, from the store's list of metadata changes after the last
+ * one the session read). The selected mailbox is brought up to date by
+ * imap-sync.c, as for IDLE.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -52,6 +54,12 @@ struct imap_notify {
 	struct imap_arg *fetch_atts;	/* a copy of the LIST, or NULL */
 	struct notify_group *groups;
 	size_t n_groups;
+	/* some group names MailboxMetadataChange or ServerMetadataChange
+	 * (the latter: any group, it names no mailbox) */
+	bool meta;
+	bool server_meta;
+	/* the last metadata change read (store_metadata_changes()) */
+	int64_t meta_seq;
 	/* what the client was told: the account's mailboxes (by id) and
 	 * subscriptions to names without a mailbox (sorted), as of the
 	 * account's change counter */
@@ -199,11 +207,19 @@ imap_notify_idle_selected(const struct imap_session *s)
 	       (s->notify->selected && s->notify->selected_events != 0);
 }
 
+/* The account's change counter, plus with ServerMetadataChange the one
+ * the server's shared entries bump (counter 0): a sum of counters that
+ * only grow moves when either does. */
 static uint64_t
-account_counter(const struct imap_session *s)
+watch_counter(const struct imap_notify *n)
 {
-	return store_change_counter(s->store, STORE_WATCH_ACCOUNT,
-				    s->account_id);
+	const struct imap_session *s = n->s;
+	uint64_t c = store_change_counter(s->store, STORE_WATCH_ACCOUNT,
+					  s->account_id);
+
+	if (n->server_meta)
+		c += store_change_counter(s->store, STORE_WATCH_ACCOUNT, 0);
+	return c;
 }
 
 static bool
@@ -227,6 +243,10 @@ struct notify_job {
 	bool *have_st;
 	char **subs;
 	size_t n_subs;
+	/* the metadata entries changed, and the last change read */
+	struct store_metadata_changed *meta;
+	size_t n_meta;
+	int64_t meta_last;
 	enum store_result result;
 	char error[200];
 	/* the NOTIFY command's: its request and STATUS indicator */
@@ -243,6 +263,7 @@ job_free(void *ctx)
 	free(job->sts);
 	free(job->have_st);
 	store_strv_free(&job->subs, job->n_subs);
+	store_metadata_changed_free(&job->meta, job->n_meta);
 	notify_free(&job->fresh);
 	free(job);
 }
@@ -288,6 +309,14 @@ job_work(void *ctx)
 						      job->account_id,
 						      &job->subs, &job->n_subs,
 						      &error);
+	/* NOTIFY SET starts from the newest change; later looks list the
+	 * entries changed since */
+	job->meta_last = n->meta_seq;
+	if (job->result == STORE_OK && n->meta)
+		job->result = store_metadata_changes(job->store,
+			job->account_id, n->meta_seq,
+			job->initial ? NULL : &job->meta, &job->n_meta,
+			&job->meta_last, &error);
 	if (job->result != STORE_OK) {
 		snprintf(job->error, sizeof(job->error), "%s",
 			 error != NULL ? error : "?");
@@ -535,6 +564,65 @@ write_changes(struct imap_session *s, struct imap_notify *n,
 	return count;
 }
 
+/* "* METADATA mailbox entry..." (RFC 5464 4.4.2, RFC 5465 5.9, 5.10) for
+ * each mailbox whose entries changed, "" for the server; returns how
+ * many. The rows come sorted by mailbox. */
+static size_t
+write_metadata(struct imap_session *s, const struct imap_notify *n,
+	       const struct notify_job *job, struct buf *out)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < job->n_meta;) {
+		int64_t id = job->meta[i].mailbox_id;
+		const char *name = NULL;
+		size_t end = i, start = out->len;
+		const char *error;
+		bool told;
+
+		while (end < job->n_meta && job->meta[end].mailbox_id == id)
+			end++;
+		if (id == STORE_METADATA_SERVER) {
+			told = n->server_meta;
+		} else {
+			struct store_mailbox key = { .id = id };
+			const struct store_mailbox *mb =
+				bsearch(&key, job->mbs, job->n_mbs,
+					sizeof(*job->mbs), mb_cmp_id);
+
+			/* a mailbox gone meanwhile: MailboxName tells */
+			told = mb != NULL &&
+			       (box_events(n, mb->name, mb->subscribed) &
+				IMAP_NOTIFY_MAILBOX_METADATA_CHANGE) != 0;
+			if (mb != NULL)
+				name = mb->name;
+		}
+		if (told) {
+			buf_puts(out, "* METADATA ");
+			if (id == STORE_METADATA_SERVER) {
+				buf_puts(out, "\"\"");
+			} else if (imap_write_mailbox(out, name, strlen(name),
+						      write_flags(s),
+						      &error) < 0) {
+				/* never stored by Herald */
+				buf_truncate(out, start);
+				i = end;
+				continue;
+			}
+			for (size_t k = i; k < end; k++) {
+				buf_putc(out, ' ');
+				imap_write_astring(out, job->meta[k].name,
+						   strlen(job->meta[k].name),
+						   0);
+			}
+			buf_puts(out, "\r\n");
+			count++;
+		}
+		i = end;
+	}
+	return count;
+}
+
 /* Takes the job's mailboxes as what the client now knows. */
 static void
 snapshot_take(struct imap_notify *n, struct notify_job *job)
@@ -564,6 +652,7 @@ snapshot_take(struct imap_notify *n, struct notify_job *job)
 	job->subs = NULL;
 	job->n_subs = 0;
 	n->counter = job->counter;
+	n->meta_seq = job->meta_last;
 }
 
 /* ---- delivering between commands ---- */
@@ -610,6 +699,7 @@ account_done(void *ctx)
 	}
 	buf_init(&out);
 	count = write_changes(s, n, job, &out);
+	count += write_metadata(s, n, job, &out);
 	snapshot_take(n, job);
 	if (count > s->set->notify_events_max) {
 		overflow(s, "events");
@@ -627,7 +717,7 @@ account_step(struct imap_notify *n)
 {
 	struct imap_session *s = n->s;
 	struct notify_job *job;
-	uint64_t counter = account_counter(s);
+	uint64_t counter = watch_counter(n);
 
 	if (n->off || n->n_groups == 0 || counter == n->counter) {
 		pass_end(n);
@@ -720,7 +810,7 @@ pass_start(struct imap_notify *n)
 static bool
 due(const struct imap_notify *n)
 {
-	return (n->n_groups > 0 && account_counter(n->s) != n->counter) ||
+	return (n->n_groups > 0 && watch_counter(n) != n->counter) ||
 	       selected_due(n);
 }
 
@@ -793,7 +883,7 @@ notify_wake(struct imap_watcher *w)
 	/* RFC 5465 4: during IDLE, the same events (IDLE itself brings
 	 * the selected mailbox's) */
 	if (s->cmd->def != NULL && s->cmd->def->run == imap_cmd_idle &&
-	    n->n_groups > 0 && account_counter(s) != n->counter)
+	    n->n_groups > 0 && watch_counter(n) != n->counter)
 		pass_start(n);
 }
 
@@ -883,6 +973,10 @@ imap_cmd_notify(struct imap_cmd *cmd)
 		 * stays: the first group naming a mailbox decides */
 		g->filter = rg->filter;
 		g->events = rg->events;
+		if (g->events & IMAP_NOTIFY_MAILBOX_METADATA_CHANGE)
+			n->meta = true;
+		if (g->events & IMAP_NOTIFY_SERVER_METADATA_CHANGE)
+			n->meta = n->server_meta = true;
 		g->names = xcalloc(rg->n_names + 1, sizeof(*g->names));
 		n->n_groups++;
 		for (size_t k = 0; k < rg->n_names; k++) {
@@ -905,6 +999,6 @@ imap_cmd_notify(struct imap_cmd *cmd)
 	job->initial = true;
 	job->store = s->store;
 	job->account_id = s->account_id;
-	job->counter = account_counter(s);
+	job->counter = watch_counter(n);
 	return imap_cmd_run_blocking(cmd, job_work, set_done, job, job_free);
 }

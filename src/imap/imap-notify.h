@@ -32,13 +32,15 @@ enum imap_notify_event {
 				    IMAP_NOTIFY_MESSAGE_EXPUNGE | \
 				    IMAP_NOTIFY_FLAG_CHANGE | \
 				    IMAP_NOTIFY_ANNOTATION_CHANGE)
-/* What Herald sends (no ANNOTATE, no METADATA yet): anything else named
- * is refused NO [BADEVENT (these)] (RFC 5465 3.1). */
+/* What Herald sends (no ANNOTATE): anything else named is refused NO
+ * [BADEVENT (these)] (RFC 5465 3.1). */
 #define IMAP_NOTIFY_SUPPORTED (IMAP_NOTIFY_MESSAGE_NEW | \
 			       IMAP_NOTIFY_MESSAGE_EXPUNGE | \
 			       IMAP_NOTIFY_FLAG_CHANGE | \
 			       IMAP_NOTIFY_MAILBOX_NAME | \
-			       IMAP_NOTIFY_SUBSCRIPTION_CHANGE)
+			       IMAP_NOTIFY_SUBSCRIPTION_CHANGE | \
+			       IMAP_NOTIFY_MAILBOX_METADATA_CHANGE | \
+			       IMAP_NOTIFY_SERVER_METADATA_CHANGE)
 
 /* filter-mailboxes-other (RFC 5465 6.2 to 6.6). */
 enum imap_notify_filter {

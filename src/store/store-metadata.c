@@ -84,3 +84,32 @@ store_metadata_values_free(struct store_metadata_value **v, size_t n)
 	}
 	xfree(v);
 }
+
+enum store_result
+store_metadata_changes(struct store *store, int64_t account_id,
+		       int64_t since, struct store_metadata_changed **v_r,
+		       size_t *count_r, int64_t *last_r,
+		       const char **error_r)
+{
+	if (v_r != NULL)
+		*v_r = NULL;
+	*count_r = 0;
+	*last_r = since;
+	if (account_id <= 0)
+		return store_error(error_r, STORE_E_INVALID,
+				   "metadata without account");
+	if (store->ops->metadata_changes == NULL)
+		return STORE_OK;
+	return store->ops->metadata_changes(store, account_id, since, v_r,
+					    count_r, last_r, error_r);
+}
+
+void
+store_metadata_changed_free(struct store_metadata_changed **v, size_t n)
+{
+	if (*v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free((*v)[i].name);
+	xfree(v);
+}

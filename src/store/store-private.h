@@ -451,6 +451,10 @@ struct store_backend_ops {
 					  size_t n,
 					  const struct store_metadata_limits *l,
 					  const char **error_r);
+	enum store_result (*metadata_changes)(
+		struct store *store, int64_t account_id, int64_t since,
+		struct store_metadata_changed **v_r, size_t *count_r,
+		int64_t *last_r, const char **error_r);
 	enum store_result (*metadata_get)(struct store *store,
 					  int64_t account_id,
 					  int64_t mailbox_id,

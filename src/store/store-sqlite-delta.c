@@ -272,6 +272,11 @@ sqlite_changes_prune(struct store *store, void *ctx, const char **error_r)
 	res->more = false;
 	if (res->max_age_s == 0)
 		return STORE_OK;
+	/* NOTIFY's metadata changes age like the rest of the log: a
+	 * session reads them within moments of each wake */
+	if (sqlite_exec(db, "DELETE FROM metadata_changes WHERE at < ?", "i",
+			cutoff) != SQLITE_OK)
+		return sqlite_fail(db, "metadata change prune", error_r);
 	if (sqlite_prep(db, &stmt, "SELECT id, at FROM changes ORDER BY id"
 			" LIMIT ?", "i", (int64_t)max + 1) != SQLITE_OK)
 		return sqlite_fail(db, "change log prune", error_r);

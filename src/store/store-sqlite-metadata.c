@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/mem.h"
 
@@ -59,17 +60,23 @@ grew_over(int64_t before, int64_t after, uint64_t max)
 	return max != 0 && after > before && (uint64_t)after > max;
 }
 
+static enum store_result check_limits(sqlite3 *db,
+				      const struct metadata_set_ctx *c,
+				      const int64_t owners[2],
+				      const int64_t count0[2],
+				      const int64_t bytes0[2], int64_t box0,
+				      const char **error_r);
+
 static enum store_result
 run_metadata_set(struct store *store, void *ctx, const char **error_r)
 {
 	struct metadata_set_ctx *c = ctx;
-	const struct store_metadata_limits *l = c->limits;
 	sqlite3 *db = sqlite_wdb(store);
 	/* the owners whose usage may change: the setter (private
 	 * entries) and the mailbox's account (shared ones) */
 	int64_t owners[2] = { c->account_id, 0 };
 	int64_t count0[2] = { 0, 0 }, bytes0[2] = { 0, 0 };
-	int64_t count1, bytes1, box0 = 0, box1 = 0;
+	int64_t box0 = 0;
 	int rc;
 
 	if (c->mailbox_id != STORE_METADATA_SERVER) {
@@ -96,6 +103,7 @@ run_metadata_set(struct store *store, void *ctx, const char **error_r)
 		bool priv = name_is_private(ch->name);
 		int64_t user = priv ? c->account_id : 0;
 		int64_t owner = priv ? c->account_id : owners[1];
+		int64_t audience;
 
 		if (ch->value == NULL)
 			rc = sqlite_exec(db, "DELETE FROM metadata WHERE"
@@ -116,10 +124,37 @@ run_metadata_set(struct store *store, void *ctx, const char **error_r)
 					 ch->len > 0 ? ch->value : "", ch->len);
 		if (rc != SQLITE_OK)
 			return sqlite_fail(db, "metadata set", error_r);
+		/* for NOTIFY: who may hear of it (the mailbox's account; for
+		 * the server the setter of a private entry, everyone (0)
+		 * for a shared one), and their sessions woken in every
+		 * process through the account's counter; a refusal below
+		 * rolls the row back (the wake is then a spurious one) */
+		audience = c->mailbox_id != STORE_METADATA_SERVER ?
+			owners[1] : user;
+		rc = sqlite_exec(db, "INSERT INTO metadata_changes"
+				 " (account_id, user_id, mailbox_id, name, at)"
+				 " VALUES (?, ?, ?, ?, ?)", "iiiti", audience,
+				 user, c->mailbox_id, ch->name,
+				 (int64_t)time(NULL));
+		if (rc != SQLITE_OK)
+			return sqlite_fail(db, "metadata change", error_r);
+		store_changed(store, STORE_WATCH_ACCOUNT, audience);
 	}
-
-	if (l == NULL)
+	if (c->limits == NULL)
 		return STORE_OK;
+	return check_limits(db, c, owners, count0, bytes0, box0, error_r);
+}
+
+/* The limits after the changes (refused: the caller's savepoint rolls
+ * them back). */
+static enum store_result
+check_limits(sqlite3 *db, const struct metadata_set_ctx *c,
+	     const int64_t owners[2], const int64_t count0[2],
+	     const int64_t bytes0[2], int64_t box0, const char **error_r)
+{
+	const struct store_metadata_limits *l = c->limits;
+	int64_t count1, bytes1, box1 = 0;
+
 	if (c->mailbox_id != STORE_METADATA_SERVER) {
 		if (sqlite_int(db, &box1, "SELECT count(*) FROM metadata"
 			       " WHERE mailbox_id = ?", "i",
@@ -301,5 +336,72 @@ sqlite_metadata_get(struct store *store, int64_t account_id,
 	}
 	*v_r = v;
 	*count_r = count;
+	return r;
+}
+
+enum store_result
+sqlite_metadata_changes(struct store *store, int64_t account_id,
+			int64_t since, struct store_metadata_changed **v_r,
+			size_t *count_r, int64_t *last_r,
+			const char **error_r)
+{
+	struct store_metadata_changed *v = NULL;
+	size_t count = 0, cap = 0;
+	enum store_result r;
+	sqlite3_stmt *stmt;
+	int64_t last = since;
+	sqlite3 *db;
+	int rc;
+
+	r = sqlite_reader_get(store, &db, error_r);
+	if (r != STORE_OK)
+		return r;
+	/* one read transaction: the rows listed are those up to last */
+	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		r = sqlite_fail(db, "metadata changes", error_r);
+		sqlite_reader_put(store, db);
+		return r;
+	}
+	rc = sqlite_int(db, &last, "SELECT coalesce(max(id), ?) FROM"
+			" metadata_changes", "i", since);
+	if (rc == SQLITE_ROW && v_r != NULL && last > since) {
+		rc = sqlite_prep(db, &stmt, "SELECT DISTINCT mailbox_id, name"
+				 " FROM metadata_changes WHERE id > ? AND"
+				 " id <= ? AND account_id IN (0, ?) AND"
+				 " user_id IN (0, ?) ORDER BY mailbox_id,"
+				 " name", "iiii", since, last, account_id,
+				 account_id);
+		if (rc == SQLITE_OK) {
+			while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+				const char *name = (const char *)
+					sqlite3_column_text(stmt, 1);
+
+				if (name == NULL)
+					continue;
+				if (count == cap) {
+					cap = cap == 0 ? 8 : cap * 2;
+					v = xreallocarray(v, cap, sizeof(*v));
+				}
+				v[count].mailbox_id =
+					sqlite3_column_int64(stmt, 0);
+				v[count++].name = xstrdup(name);
+			}
+			sqlite3_finalize(stmt);
+		}
+		if (rc == SQLITE_DONE)
+			rc = SQLITE_ROW;
+	}
+	if (rc != SQLITE_ROW) {
+		r = sqlite_fail(db, "metadata changes", error_r);
+		store_metadata_changed_free(&v, count);
+		count = 0;
+		last = since;
+	}
+	(void)sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	sqlite_reader_put(store, db);
+	if (v_r != NULL)
+		*v_r = v;
+	*count_r = count;
+	*last_r = last;
 	return r;
 }

@@ -420,6 +420,9 @@ enum store_result sqlite_metadata_get(struct store *, int64_t, int64_t,
 				      const char *const *, size_t, uint32_t,
 				      uint64_t, struct store_metadata_value **,
 				      size_t *, const char **);
+enum store_result sqlite_metadata_changes(struct store *, int64_t, int64_t,
+					  struct store_metadata_changed **,
+					  size_t *, int64_t *, const char **);
 /* DMARC report rows (store-sqlite-dmarc.c). */
 enum store_result sqlite_dmarc_add(struct store *,
 				   const struct store_dmarc_count *, size_t,

@@ -385,6 +385,22 @@ static const char migration_15[] =
 	" DELETE FROM metadata WHERE owner_id = old.id OR"
 	" (mailbox_id = 0 AND user_id = old.id); END;";
 
+/* Metadata changes for NOTIFY's MailboxMetadataChange and
+ * ServerMetadataChange (docs/store.md "Metadata"): one row per entry a
+ * SETMETADATA set or removed, in write order. account_id is whose
+ * sessions may hear of it (the mailbox's account, the setter of a private
+ * server entry, 0 for a shared server entry: everyone), user_id the one
+ * account a "/private" entry is told to (0: "/shared"). Rows go with the
+ * change log's age (sqlite_changes_prune). */
+static const char migration_16[] =
+	"CREATE TABLE IF NOT EXISTS metadata_changes ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" account_id INTEGER NOT NULL,"
+	" user_id INTEGER NOT NULL,"
+	" mailbox_id INTEGER NOT NULL,"
+	" name TEXT NOT NULL,"
+	" at INTEGER NOT NULL);";
+
 const char *const sqlite_migrations[] = {
 	migration_1,
 	migration_2,
@@ -401,6 +417,7 @@ const char *const sqlite_migrations[] = {
 	migration_13,
 	migration_14,
 	migration_15,
+	migration_16,
 };
 const size_t sqlite_migrations_count =
 	sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

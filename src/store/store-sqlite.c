@@ -1094,4 +1094,5 @@ const struct store_backend_ops store_sqlite_ops = {
 	.dmarc_done = sqlite_dmarc_done,
 	.metadata_set = sqlite_metadata_set,
 	.metadata_get = sqlite_metadata_get,
+	.metadata_changes = sqlite_metadata_changes,
 };

@@ -1515,6 +1515,30 @@ enum store_result store_metadata_get(struct store *store, int64_t account_id,
 				     size_t *count_r, const char **error_r);
 void store_metadata_values_free(struct store_metadata_value **v, size_t n);
 
+/* One entry set or removed, for NOTIFY (RFC 5465 5.9, 5.10). */
+struct store_metadata_changed {
+	int64_t mailbox_id;	/* STORE_METADATA_SERVER: the server */
+	char *name;
+};
+
+/* The entries changed after change number since that account_id may hear
+ * of: its mailboxes' "/shared" entries and its own "/private" ones, its
+ * private server entries and the shared server ones, each (mailbox_id,
+ * name) once, sorted by mailbox_id then name. *last_r is the newest
+ * change's number (since when there is none), the since of the next call.
+ * v_r NULL: only *last_r, where a new watcher starts. A store_metadata_set()
+ * wakes the watchers through the STORE_WATCH_ACCOUNT counter of the
+ * audience (0 for a shared server entry). Changes are kept as long as
+ * the change log (store_changes_prune()). *v_r freed with
+ * store_metadata_changed_free(). */
+enum store_result store_metadata_changes(struct store *store,
+					 int64_t account_id, int64_t since,
+					 struct store_metadata_changed **v_r,
+					 size_t *count_r, int64_t *last_r,
+					 const char **error_r);
+void store_metadata_changed_free(struct store_metadata_changed **v,
+				 size_t n);
+
 /* ---- testing ---- */
 
 /* Test-only fault hook: while on, every read that borrows a reader

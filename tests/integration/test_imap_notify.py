@@ -2,17 +2,19 @@
 hears of another session's changes while it runs no command: STATUS for
 other mailboxes (MESSAGES UIDNEXT UIDVALIDITY UNSEEN), EXISTS with the
 FETCH asked for, FETCH FLAGS and EXPUNGE (VANISHED with QRESYNC) for the
-selected one, LIST for mailbox names and subscriptions; NOTIFY NONE stops
-them; BADEVENT for events Herald does not send; NOTIFICATIONOVERFLOW for a
-session that falls behind; events made on another worker process; IDLE
-with NOTIFY."""
+selected one, LIST for mailbox names and subscriptions, METADATA (entry
+names, RFC 5464 4.4.2) for mailbox and server metadata changes; NOTIFY
+NONE stops them; BADEVENT for events Herald does not send;
+NOTIFICATIONOVERFLOW for a session that falls behind; events made on
+another worker process; IDLE with NOTIFY."""
 import re
 import smtplib
 import time
 
 import pytest
 
-from imap_util import (USER, Raw, deliver, login, make_msg, ok, server)
+from imap_util import (USER, USER2, Raw, deliver, login, make_msg, ok,
+                        server)
 
 STATUS_RE = (r'\* STATUS {box} \(MESSAGES {messages} UIDNEXT {uidnext} '
              r'UIDVALIDITY \d+ UNSEEN {unseen}\)$')
@@ -349,14 +351,101 @@ def test_badevent(herald_factory):
     h = server(herald_factory)
     r = session(h)
     supported = ("[BADEVENT (MessageNew MessageExpunge FlagChange "
-                 "MailboxName SubscriptionChange)]")
+                 "MailboxName SubscriptionChange MailboxMetadataChange "
+                 "ServerMetadataChange)]")
     for i, args in enumerate((
-            "SET (personal (MailboxMetadataChange))",
-            "SET (personal (ServerMetadataChange MailboxName))",
             "SET (selected (MessageNew MessageExpunge AnnotationChange))",
             "SET (inboxes (XFutureEvent))")):
         lines = r.cmd(f"B{i}", f"NOTIFY {args}")
         assert lines[-1].startswith(f"B{i} NO {supported}"), (args, lines)
+    # the metadata events are no BADEVENT (RFC 5465 5.9, 5.10: required
+    # with METADATA and METADATA-SERVER)
+    notify(r, "SET (personal (MailboxMetadataChange))", tag="M1")
+    notify(r, "SET (personal (ServerMetadataChange MailboxName))",
+           tag="M2")
+    r.close()
+
+
+def setmd(c, tag, args):
+    lines = c.cmd(tag, f"SETMETADATA {args}")
+    assert lines[-1].startswith(f"{tag} OK"), lines
+
+
+def test_metadata_change_events(herald_factory):
+    """MailboxMetadataChange and ServerMetadataChange: another session's
+    SETMETADATA (set and removed, /private and /shared) comes as `*
+    METADATA mailbox entry...` without values (RFC 5464 4.4.2), `""` for
+    the server, between commands."""
+    h = server(herald_factory)
+    c = session(h)
+    c.cmd("C0", "CREATE Lists")
+    r = session(h)
+    notify(r, "SET (personal (MailboxMetadataChange ServerMetadataChange"
+           " MailboxName))")
+    setmd(c, "C1", 'Lists (/shared/comment "team" /private/comment "mine")')
+    lines = expect(r, r'\* METADATA Lists ')
+    assert lines[-1] == "* METADATA Lists /private/comment /shared/comment", \
+        lines
+    setmd(c, "C2", '"" (/private/vendor/x/theme "dark")')
+    lines = expect(r, r'\* METADATA ""')
+    assert lines[-1] == '* METADATA "" /private/vendor/x/theme', lines
+    # removal is a change too
+    setmd(c, "C3", "Lists (/shared/comment NIL)")
+    lines = expect(r, r'\* METADATA ')
+    assert lines[-1] == "* METADATA Lists /shared/comment", lines
+    # a refused SETMETADATA changed nothing: nothing told
+    lines = c.cmd("C4", "SETMETADATA Nowhere (/shared/comment \"x\")")
+    assert lines[-1].startswith("C4 NO"), lines
+    assert quiet(r) == []
+    # the session's own changes are told too (as its own APPEND is,
+    # docs/imap.md "NOTIFY")
+    setmd(r, "R1", "INBOX (/private/comment \"self\")")
+    expect(r, r'\* METADATA INBOX /private/comment$')
+    r.close()
+    c.close()
+    assert not h.sanitizer_errors()
+
+
+def test_metadata_events_filtered(herald_factory):
+    """MailboxMetadataChange follows the mailbox filters (a mailbox the
+    groups leave out is not told of); without ServerMetadataChange the
+    server's entries are not told."""
+    h = server(herald_factory)
+    c = session(h)
+    c.cmd("C0", "CREATE Lists")
+    r = session(h)
+    notify(r, "SET (mailboxes Lists (MailboxMetadataChange))")
+    setmd(c, "C1", 'INBOX (/shared/comment "in")')
+    setmd(c, "C2", '"" (/private/comment "srv")')
+    assert quiet(r) == []
+    setmd(c, "C3", 'Lists (/shared/comment "l")')
+    lines = expect(r, r'\* METADATA ')
+    assert lines == ["* METADATA Lists /shared/comment"], lines
+    notify(r, "NONE", tag="N2")
+    setmd(c, "C4", 'Lists (/shared/comment "m")')
+    assert quiet(r) == []
+    r.close()
+    c.close()
+
+
+def test_metadata_private_of_another_user(herald_factory):
+    """Another user's /private entries (server or his mailboxes) and his
+    mailboxes' /shared ones are never told to this user."""
+    h = server(herald_factory, users=(USER, USER2))
+    r = session(h)
+    notify(r, "SET (personal (MailboxMetadataChange ServerMetadataChange))")
+    b = Conn(h)
+    b.login(USER2)
+    setmd(b, "B1", '"" (/private/vendor/secret "bob")')
+    setmd(b, "B2", 'INBOX (/private/comment "bob" /shared/comment "bob")')
+    assert quiet(r) == []
+    # the watcher still works: its own user's change arrives
+    c = session(h)
+    setmd(c, "C1", '"" (/private/comment "alice")')
+    lines = expect(r, r'\* METADATA ')
+    assert lines == ['* METADATA "" /private/comment'], lines
+    b.close()
+    c.close()
     r.close()
 
 
@@ -421,14 +510,15 @@ def test_overflow(herald_factory):
 
 def test_events_from_the_other_worker(herald_factory):
     """Two workers: the NOTIFY session on one, the change made on the
-    other: STATUS within a second."""
+    other: STATUS, LIST and METADATA within a second."""
     from test_imap_idle import worker_of
     h = server(herald_factory, workers=2)
     _, workers = h.pids()
     assert len(workers) == 2, workers
     r = session(h)
     pid = worker_of(h, "imap", r.sock.getsockname()[1])
-    notify(r, "SET (personal (MessageNew MessageExpunge MailboxName))")
+    notify(r, "SET (personal (MessageNew MessageExpunge MailboxName "
+           "MailboxMetadataChange))")
     for _ in range(200):
         s = smtplib.SMTP("127.0.0.1", h.ports["smtp"], timeout=30)
         if worker_of(h, "smtp", s.sock.getsockname()[1]) != pid:
@@ -450,6 +540,8 @@ def test_events_from_the_other_worker(herald_factory):
     c.login()
     c.cmd("C1", "CREATE Elsewhere")
     expect(r, r'\* LIST \(\\HasNoChildren\) "/" Elsewhere$')
+    setmd(c, "C2", 'Elsewhere (/shared/comment "x")')
+    expect(r, r'\* METADATA Elsewhere /shared/comment$')
     c.close()
     r.close()
     assert not h.sanitizer_errors()

@@ -135,10 +135,12 @@ test_unsupported_events(void **state)
 		const char *args;
 		unsigned unsupported;
 	} cases[] = {
-		{ "SET (personal (MailboxMetadataChange))",
-		  IMAP_NOTIFY_MAILBOX_METADATA_CHANGE },
-		{ "SET (personal (ServerMetadataChange MailboxName))",
-		  IMAP_NOTIFY_SERVER_METADATA_CHANGE },
+		/* sent since METADATA and METADATA-SERVER (RFC 5465 5.9,
+		 * 5.10 make them required then) */
+		{ "SET (personal (MailboxMetadataChange))", 0 },
+		{ "SET (personal (ServerMetadataChange MailboxName))", 0 },
+		{ "SET (subtree Lists (MailboxMetadataChange "
+		  "ServerMetadataChange))", 0 },
 		{ "SET (selected (MessageNew MessageExpunge "
 		  "AnnotationChange))", IMAP_NOTIFY_ANNOTATION_CHANGE },
 		{ "SET (personal (XFuture))", IMAP_NOTIFY_UNKNOWN },
@@ -173,6 +175,8 @@ test_bad(void **state)
 		"SET (personal (MessageNew FlagChange))",
 		"SET (personal (AnnotationChange MessageExpunge))",
 		"SET (selected (MailboxName))",
+		"SET (selected (MailboxMetadataChange))",
+		"SET (selected-delayed (ServerMetadataChange))",
 		"SET (selected-delayed (SubscriptionChange))",
 		"SET (selected NONE) (selected-delayed NONE)",
 		"SET (selected NONE) (selected NONE)",
@@ -216,7 +220,8 @@ test_write_events(void **state)
 	buf_init(&b);
 	imap_notify_write_events(&b, IMAP_NOTIFY_SUPPORTED);
 	assert_string_equal(b.data, "MessageNew MessageExpunge FlagChange "
-			    "MailboxName SubscriptionChange");
+			    "MailboxName SubscriptionChange "
+			    "MailboxMetadataChange ServerMetadataChange");
 	buf_deinit(&b);
 }
 

@@ -251,6 +251,83 @@ test_limits(void **state)
 			 STORE_E_OVER_QUOTA);
 }
 
+
+/* The changes an account lists after a number, "mailbox_id:name" joined
+ * by ","; *last_r the next number. */
+static char *
+changes(struct fx *f, int64_t acct, int64_t since, int64_t *last_r)
+{
+	struct store_metadata_changed *v = NULL;
+	size_t n = 0, len = 0;
+	const char *error = NULL;
+	char out[1024] = "";
+
+	assert_int_equal(store_metadata_changes(f->ts.store, acct, since, &v,
+						&n, last_r, &error),
+			 STORE_OK);
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(out + len, sizeof(out) - len,
+					"%s%lld:%s", i > 0 ? "," : "",
+					(long long)v[i].mailbox_id,
+					v[i].name);
+	store_metadata_changed_free(&v, n);
+	return xstrdup(out);
+}
+
+#define ASSERT_CHANGES(want, f, acct, since, last_r) do { \
+		char *got_ = changes(f, acct, since, last_r); \
+		assert_string_equal(got_, want); \
+		free(got_); \
+	} while (0)
+
+/* NOTIFY's view (RFC 5465 5.9, 5.10): each entry set or removed once,
+ * sorted by mailbox then name, only to who may hear of it; a refused
+ * set leaves no trace. (The wake through the account's counter:
+ * test_imap_notify.py, the unit store has no notification.) */
+static void
+test_changes(void **state)
+{
+	struct fx *f = *state;
+	struct store_metadata_limits l = { .mailbox_entries_max = 2 };
+	const char *error = NULL;
+	int64_t start, last, last2;
+	size_t n;
+	char want[256];
+
+	assert_int_equal(store_metadata_changes(f->ts.store, f->u, 0, NULL,
+						&n, &start, &error),
+			 STORE_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(set1(f, f->u, f->box, "/shared/a", "1", NULL),
+			 STORE_OK);
+	assert_int_equal(set1(f, f->u, f->box, "/shared/a", "2", NULL),
+			 STORE_OK);
+	assert_int_equal(set1(f, f->u, f->box, "/private/p", "1", NULL),
+			 STORE_OK);
+	assert_int_equal(set1(f, f->u, 0, "/private/s", "1", NULL), STORE_OK);
+	assert_int_equal(set1(f, f->v, 0, "/private/t", "1", NULL), STORE_OK);
+	snprintf(want, sizeof(want), "0:/private/s,%lld:/private/p,"
+		 "%lld:/shared/a", (long long)f->box, (long long)f->box);
+	ASSERT_CHANGES(want, f, f->u, start, &last);
+	assert_true(last > start);
+	/* v hears only of his own private server entry */
+	ASSERT_CHANGES("0:/private/t", f, f->v, start, &last2);
+	assert_int_equal(last2, last);
+	ASSERT_CHANGES("", f, f->u, last, &last2);
+	assert_int_equal(last2, last);
+	/* over the limit: rolled back, nothing to tell */
+	assert_int_equal(set1(f, f->u, f->box, "/shared/z", "1", &l),
+			 STORE_E_OVER_QUOTA);
+	ASSERT_CHANGES("", f, f->u, last, &last2);
+	assert_int_equal(last2, last);
+	/* a removal is a change */
+	assert_int_equal(set1(f, f->u, f->box, "/shared/a", NULL, NULL),
+			 STORE_OK);
+	snprintf(want, sizeof(want), "%lld:/shared/a", (long long)f->box);
+	ASSERT_CHANGES(want, f, f->u, last, &last2);
+	assert_true(last2 > last);
+}
+
 static void
 test_delete_rename_account(void **state)
 {
@@ -287,6 +364,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_rename_account,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_changes, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
