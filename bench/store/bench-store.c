@@ -174,7 +174,7 @@ bench_round(const char *base, int nthreads, double seconds, size_t size,
 		return -1;
 	}
 	cfg->data_dir = xasprintf("%s/data", dir);
-	cfg->store.backend = xstrdup("sqlite");
+	cfg->store.backend = CONFIG_STORE_SQLITE;
 	cfg->store.group_commit_max = batch_max;
 	cfg->store.busy_timeout_ms = 10000;
 	if (store_open(cfg, &store, &error) != STORE_OK ||
@@ -237,7 +237,6 @@ bench_round(const char *base, int nthreads, double seconds, size_t size,
 	free(threads);
 	free(tids);
 	free(cfg->data_dir);
-	free(cfg->store.backend);
 	free(cfg);
 	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 	return failed == 0 ? 0 : -1;
