@@ -255,7 +255,7 @@ writer_main(void *arg)
 
 	pthread_mutex_lock(&store->lock);
 	for (;;) {
-		struct store_op *batch, *last, *async;
+		struct store_op *batch, *last;
 		size_t n;
 
 		/* Asynchronous ops alone (blob inserts) do not start a
@@ -317,35 +317,29 @@ writer_main(void *arg)
 
 		batch_run(store, batch, n);
 
+		/* The asynchronous ops' callbacks first (outside the lock:
+		 * they take their own, store->blob_lock), so that a caller
+		 * woken below finds its batch's blob inserts already out of
+		 * the pending list: store_blob_sync() then a read goes to
+		 * the database (test-store test_reader_stmt_cache saw the
+		 * pending copy now and then under load). */
+		for (struct store_op *op = batch; op != NULL; op = op->next)
+			if (op->async_done != NULL)
+				op->async_done(store, op->ctx, op->result,
+					       op->result == STORE_OK ? NULL
+								      : op->error);
 		pthread_mutex_lock(&store->lock);
-		async = NULL;
 		for (struct store_op *op = batch, *next; op != NULL;
 		     op = next) {
 			/* The caller may return and free op once done is set
-			 * and the lock dropped. */
+			 * and the lock dropped; asynchronous ones are ours. */
 			next = op->next;
 			if (op->async_done != NULL) {
-				op->next = async;
-				async = op;
+				free(op);
 				continue;
 			}
 			op->done = true;
 			pthread_cond_signal(&op->done_cond);
-		}
-		if (async != NULL) {
-			/* Outside the lock: done callbacks take their own
-			 * locks (store->blob_lock). */
-			pthread_mutex_unlock(&store->lock);
-			while (async != NULL) {
-				struct store_op *op = async;
-
-				async = op->next;
-				op->async_done(store, op->ctx, op->result,
-					       op->result == STORE_OK ? NULL
-								      : op->error);
-				free(op);
-			}
-			pthread_mutex_lock(&store->lock);
 		}
 	}
 	pthread_mutex_unlock(&store->lock);
