@@ -14,7 +14,7 @@ const struct cli_command cli_commands[] = {
 	{ "serve", cli_serve, "run the server in the foreground" },
 	{ "config", cli_config, "check or print the configuration" },
 	{ "domain", cli_domain, "add, delete or list mail domains" },
-	{ "user", cli_user, "add, delete, list users; set passwords" },
+	{ "user", cli_user, "add, delete, list users; set passwords and quotas" },
 	{ "alias", cli_alias, "add, delete or list aliases" },
 	{ "share", cli_share, "share a user's mailbox with other users (add, remove, list)" },
 	{ "index", cli_index, "run or rebuild the full-text search index" },

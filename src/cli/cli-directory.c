@@ -5,6 +5,7 @@
  * every user through /proc).
  */
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -24,6 +25,8 @@ struct dir_opts {
 	bool force;
 	bool quota_set;
 	uint64_t quota;
+	bool messages_set;	/* --messages: the message-count limit */
+	uint64_t messages;
 	int argc;	/* positional arguments after the subcommand */
 	char **argv;
 };
@@ -52,6 +55,23 @@ parse_quota(const char *s, uint64_t *v_r)
 	return 0;
 }
 
+/* A message count: digits only, no unit. */
+static int
+parse_count(const char *s, uint64_t *v_r)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end != '\0' || errno == ERANGE || v > INT64_MAX)
+		return -1;
+	*v_r = v;
+	return 0;
+}
+
 /* Parses "CMD SUB [options] ARGS..."; returns -1 on a usage error. */
 static int
 dir_parse(int argc, char **argv, struct dir_opts *o)
@@ -60,6 +80,7 @@ dir_parse(int argc, char **argv, struct dir_opts *o)
 		{ "config", required_argument, NULL, 'c' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "quota", required_argument, NULL, 'q' },
+		{ "messages", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -82,6 +103,14 @@ dir_parse(int argc, char **argv, struct dir_opts *o)
 				return -1;
 			}
 			o->quota_set = true;
+			break;
+		case 'm':
+			if (parse_count(optarg, &o->messages) < 0) {
+				cli_error("bad message limit '%s' (a number of "
+					  "messages, 0 for none)", optarg);
+				return -1;
+			}
+			o->messages_set = true;
 			break;
 		default:
 			return -1;
@@ -279,16 +308,19 @@ static void
 user_usage(FILE *fp)
 {
 	fprintf(fp,
-		"usage: herald user add ADDRESS [--quota SIZE] [-c FILE]   (password on stdin)\n"
+		"usage: herald user add ADDRESS [--quota SIZE] [--messages N] [-c FILE]\n"
+		"                                           (password on stdin)\n"
 		"       herald user passwd ADDRESS [-c FILE]                (password on stdin)\n"
-		"       herald user quota ADDRESS SIZE [-c FILE]\n"
+		"       herald user quota ADDRESS [SIZE] [--messages N] [-c FILE]\n"
 		"       herald user del ADDRESS [-c FILE]\n"
 		"       herald user list [DOMAIN] [-c FILE]\n\n"
 		"The password is read from standard input (one line), never from\n"
 		"the command line: echo 'a long secret' | herald user add alice@example.org\n"
 		"On a terminal it is asked for twice, without echo. It must have at\n"
 		"least [auth] password_min_length characters (8 by default).\n"
-		"SIZE is bytes with an optional k, M or G; 0 means no quota.\n");
+		"SIZE is bytes with an optional k, M or G; 0 means no quota.\n"
+		"--messages N limits the number of messages (0: no limit); 'user quota'\n"
+		"changes only the limits it is given. 'user list' shows the limits set.\n");
 }
 
 /* Characters, not bytes: a minimum in bytes would let three CJK
@@ -380,10 +412,13 @@ user_run(const char *sub, struct dir_opts *o, const struct config *cfg,
 	if (strcmp(sub, "add") == 0 || strcmp(sub, "passwd") == 0) {
 		if (read_and_hash(cfg, o->argv[0], &hash, &scram) < 0)
 			return CLI_ERROR;
-		if (strcmp(sub, "add") == 0)
+		if (strcmp(sub, "add") == 0) {
 			r = store_user_add(store, o->argv[0], hash, scram,
 					   o->quota, NULL, &err);
-		else
+			if (r == STORE_OK && o->messages_set)
+				r = store_user_set_message_quota(
+					store, o->argv[0], o->messages, &err);
+		} else
 			r = store_user_set_password(store, o->argv[0], hash,
 						    scram, &err);
 		mem_free_secret(&hash);
@@ -407,7 +442,13 @@ user_run(const char *sub, struct dir_opts *o, const struct config *cfg,
 		return r == STORE_OK ? CLI_OK : store_failed(o->argv[0], r, err);
 	}
 	if (strcmp(sub, "quota") == 0) {
-		r = store_user_set_quota(store, o->argv[0], o->quota, &err);
+		r = STORE_OK;
+		if (o->messages_set)
+			r = store_user_set_message_quota(store, o->argv[0],
+							 o->messages, &err);
+		if (r == STORE_OK && o->argc == 2)
+			r = store_user_set_quota(store, o->argv[0], o->quota,
+						 &err);
 		return r == STORE_OK ? CLI_OK : store_failed(o->argv[0], r, err);
 	}
 	/* list */
@@ -425,6 +466,10 @@ user_run(const char *sub, struct dir_opts *o, const struct config *cfg,
 			printf("\tquota=%llu used=%llu",
 			       (unsigned long long)users[i].quota_bytes,
 			       (unsigned long long)users[i].used_bytes);
+		if (users[i].quota_messages > 0)
+			printf("\tmessage_quota=%llu messages=%llu",
+			       (unsigned long long)users[i].quota_messages,
+			       (unsigned long long)users[i].used_messages);
 		printf("\n");
 	}
 	store_users_free(&users, n);
@@ -441,7 +486,7 @@ cli_user(int argc, char **argv)
 	int rc;
 	static const struct dir_sub subs[] = {
 		{ "add", 1, 1 }, { "passwd", 1, 1 }, { "del", 1, 1 },
-		{ "quota", 2, 2 }, { "list", 0, 1 }, { NULL, 0, 0 },
+		{ "quota", 1, 2 }, { "list", 0, 1 }, { NULL, 0, 0 },
 	};
 
 	if ((rc = dir_prelude(argc, argv, user_usage, subs, &o)) >= 0)
@@ -458,7 +503,18 @@ cli_user(int argc, char **argv)
 			  o.argv[0]);
 		return CLI_ERROR;
 	}
-	if (strcmp(sub, "quota") == 0 && parse_quota(o.argv[1], &o.quota) < 0) {
+	if (o.messages_set && strcmp(sub, "add") != 0 &&
+	    strcmp(sub, "quota") != 0) {
+		cli_error("--messages goes with user add or user quota");
+		return CLI_USAGE;
+	}
+	if (strcmp(sub, "quota") == 0 && o.argc == 1 && !o.messages_set) {
+		cli_error("user quota needs a SIZE, --messages N or both");
+		user_usage(stderr);
+		return CLI_USAGE;
+	}
+	if (strcmp(sub, "quota") == 0 && o.argc == 2 &&
+	    parse_quota(o.argv[1], &o.quota) < 0) {
 		cli_error("bad quota '%s' (a size like 500M or 2G, 0 for none)",
 			  o.argv[1]);
 		return CLI_ERROR;

@@ -2,8 +2,9 @@
 /*
  * QUOTA (RFC 9208): GETQUOTAROOT, GETQUOTA and a refusing SETQUOTA. One
  * quota root per account, IMAP_QUOTA_ROOT, holding the STORAGE resource
- * of the account's byte quota (`herald user quota`); an account without a
- * quota has no root at all, never a limit of 0 (CLIENT-QUIRKS).
+ * of the account's byte quota and the MESSAGE resource of its message
+ * limit (`herald user quota`), each only when set; an account with
+ * neither has no root at all, never a limit of 0 (CLIENT-QUIRKS).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,8 @@ struct quota_job {
 	char *mailbox;		/* GETQUOTAROOT, or NULL */
 	uint64_t quota_bytes;	/* 0: none */
 	uint64_t used_bytes;
+	uint64_t quota_messages;	/* 0: none */
+	uint64_t used_messages;
 	enum store_result result;
 	char error[200];
 };
@@ -57,6 +60,8 @@ quota_work(void *ctx)
 	if (job->result == STORE_OK) {
 		job->quota_bytes = user->quota_bytes;
 		job->used_bytes = user->used_bytes;
+		job->quota_messages = user->quota_messages;
+		job->used_messages = user->used_messages;
 		store_user_free(&user);
 	} else {
 		snprintf(job->error, sizeof(job->error), "%s",
@@ -64,17 +69,39 @@ quota_work(void *ctx)
 	}
 }
 
-/* "* QUOTA root (STORAGE used limit)" */
+/* The root exists while the account has either limit. */
+static bool
+has_root(const struct quota_job *job)
+{
+	return job->quota_bytes != 0 || job->quota_messages != 0;
+}
+
+/* "* QUOTA root (STORAGE used limit MESSAGE used limit)", each resource
+ * only with its limit set (RFC 9208 4.1.1: the resources the root has). */
 static void
 write_quota(struct buf *out, const struct quota_job *job)
 {
+	const char *sep = "";
+
 	buf_puts(out, "* QUOTA ");
 	imap_write_astring(out, IMAP_QUOTA_ROOT, strlen(IMAP_QUOTA_ROOT), 0);
-	buf_puts(out, " (STORAGE ");
-	imap_write_number(out, imap_quota_kib(job->used_bytes));
-	buf_putc(out, ' ');
-	/* rounded up too: a quota under 1 KiB must not read as limit 0 */
-	imap_write_number(out, imap_quota_kib(job->quota_bytes));
+	buf_puts(out, " (");
+	if (job->quota_bytes != 0) {
+		buf_puts(out, "STORAGE ");
+		imap_write_number(out, imap_quota_kib(job->used_bytes));
+		buf_putc(out, ' ');
+		/* rounded up too: a quota under 1 KiB must not read as
+		 * limit 0 */
+		imap_write_number(out, imap_quota_kib(job->quota_bytes));
+		sep = " ";
+	}
+	if (job->quota_messages != 0) {
+		buf_puts(out, sep);
+		buf_puts(out, "MESSAGE ");
+		imap_write_number(out, job->used_messages);
+		buf_putc(out, ' ');
+		imap_write_number(out, job->quota_messages);
+	}
 	buf_puts(out, ")\r\n");
 }
 
@@ -105,13 +132,13 @@ getquotaroot_done(struct imap_cmd *cmd)
 	}
 	/* RFC 9208 4.1.2: a mailbox without quota root gets a QUOTAROOT
 	 * response that lists none, and no QUOTA response. */
-	if (job->quota_bytes != 0) {
+	if (has_root(job)) {
 		buf_putc(out, ' ');
 		imap_write_astring(out, IMAP_QUOTA_ROOT,
 				   strlen(IMAP_QUOTA_ROOT), 0);
 	}
 	buf_puts(out, "\r\n");
-	if (job->quota_bytes != 0)
+	if (has_root(job))
 		write_quota(out, job);
 	(void)imap_cmd_ok(cmd, "GETQUOTAROOT completed");
 }
@@ -126,7 +153,7 @@ getquota_done(struct imap_cmd *cmd)
 		return;
 	}
 	/* the root exists only while the account has a quota */
-	if (job->quota_bytes == 0) {
+	if (!has_root(job)) {
 		(void)imap_cmd_no(cmd, "[NONEXISTENT] No such quota root");
 		return;
 	}

@@ -159,10 +159,11 @@ static const struct {
 	{ "BINARY", CAP_ALWAYS },
 	/* RFC 8438 (imap-cmd-status.c) */
 	{ "STATUS=SIZE", CAP_AFTER_LOGIN },
-	/* RFC 9208 (imap-cmd-quota.c): the store enforces a byte quota
-	 * only, so no RES-MESSAGE; SETQUOTA is refused, so no QUOTASET */
+	/* RFC 9208 (imap-cmd-quota.c): the store's byte quota and message
+	 * limit; SETQUOTA is refused, so no QUOTASET */
 	{ "QUOTA", CAP_AFTER_LOGIN },
 	{ "QUOTA=RES-STORAGE", CAP_AFTER_LOGIN },
+	{ "QUOTA=RES-MESSAGE", CAP_AFTER_LOGIN },
 	/* RFC 8474: the store's ids, the ones JMAP uses (MAILBOXID in
 	 * SELECT, STATUS, CREATE; EMAILID, THREADID in FETCH, SEARCH) */
 	{ "OBJECTID", CAP_AFTER_LOGIN },

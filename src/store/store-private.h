@@ -169,6 +169,11 @@ struct store_backend_ops {
 					    const char *local,
 					    const char *domain, uint64_t quota,
 					    const char **error_r);
+	enum store_result (*user_set_message_quota)(struct store *store,
+						    const char *local,
+						    const char *domain,
+						    uint64_t quota,
+						    const char **error_r);
 	enum store_result (*user_lookup)(struct store *store, const char *local,
 					 const char *domain, int64_t id,
 					 struct store_user **user_r,

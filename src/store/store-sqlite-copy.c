@@ -112,16 +112,17 @@ copy_rows(sqlite3 *db, const struct store_copy *c, struct copy_row *rows,
 }
 
 static enum store_result
-copy_quota(sqlite3 *db, int64_t account_id, int64_t add,
+copy_quota(sqlite3 *db, int64_t account_id, int64_t add, int64_t add_msgs,
 	   const char **error_r)
 {
 	sqlite3_stmt *stmt;
-	int64_t quota = 0, used = 0;
+	int64_t quota = 0, used = 0, quota_msgs = 0, used_msgs = 0;
 	bool cached;
 	int rc;
 
 	rc = sqlite_prep_cached(db, &stmt, &cached, "SELECT quota_bytes,"
-				" used_bytes FROM accounts WHERE id = ?", "i",
+				" used_bytes, quota_messages, used_messages"
+				" FROM accounts WHERE id = ?", "i",
 				account_id);
 	if (rc != SQLITE_OK)
 		return sqlite_fail(db, "account lookup", error_r);
@@ -129,6 +130,8 @@ copy_quota(sqlite3 *db, int64_t account_id, int64_t add,
 	if (rc == SQLITE_ROW) {
 		quota = sqlite3_column_int64(stmt, 0);
 		used = sqlite3_column_int64(stmt, 1);
+		quota_msgs = sqlite3_column_int64(stmt, 2);
+		used_msgs = sqlite3_column_int64(stmt, 3);
 	}
 	sqlite_stmt_done(stmt, cached);
 	if (rc != SQLITE_ROW)
@@ -138,6 +141,12 @@ copy_quota(sqlite3 *db, int64_t account_id, int64_t add,
 				   "account %lld is over quota (%lld of %lld"
 				   " bytes)", (long long)account_id,
 				   (long long)(used + add), (long long)quota);
+	if (quota_msgs > 0 && used_msgs + add_msgs > quota_msgs)
+		return store_error(error_r, STORE_E_OVER_QUOTA,
+				   "account %lld is over quota (%lld of %lld"
+				   " messages)", (long long)account_id,
+				   (long long)(used_msgs + add_msgs),
+				   (long long)quota_msgs);
 	return STORE_OK;
 }
 
@@ -266,7 +275,8 @@ run_copy(struct store *store, void *ctx, const char **error_r)
 		total += rows[i].size;
 	/* A move within one account changes no usage. */
 	if (!c->move || cross) {
-		r = copy_quota(db, dst.account_id, total, error_r);
+		r = copy_quota(db, dst.account_id, total, (int64_t)n,
+			       error_r);
 		if (r != STORE_OK)
 			goto out;
 	}

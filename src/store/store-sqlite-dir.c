@@ -32,6 +32,7 @@ struct dir_ctx {
 	const char *scram;
 	const char *target;
 	uint64_t quota;
+	bool messages;	/* quota is quota_messages, not quota_bytes */
 	bool force;
 	int64_t id;
 };
@@ -294,9 +295,10 @@ run_user_set_quota(struct store *store, void *ctx, const char **error_r)
 		return r;
 	if (c->quota > INT64_MAX)
 		return store_error(error_r, STORE_E_INVALID, "bad quota");
-	if (sqlite_exec(db, "UPDATE accounts SET quota_bytes = ?"
-			" WHERE id = ?", "ii", (int64_t)c->quota, id) !=
-	    SQLITE_OK)
+	if (sqlite_exec(db, c->messages ?
+			"UPDATE accounts SET quota_messages = ? WHERE id = ?" :
+			"UPDATE accounts SET quota_bytes = ? WHERE id = ?",
+			"ii", (int64_t)c->quota, id) != SQLITE_OK)
 		return sqlite_fail(db, "quota update", error_r);
 	return STORE_OK;
 }
@@ -311,10 +313,22 @@ sqlite_user_set_quota(struct store *store, const char *local,
 	return store_commit_run(store, run_user_set_quota, &c, error_r);
 }
 
+enum store_result
+sqlite_user_set_message_quota(struct store *store, const char *local,
+			      const char *domain, uint64_t quota,
+			      const char **error_r)
+{
+	struct dir_ctx c = { .local = local, .domain = domain,
+			     .quota = quota, .messages = true };
+
+	return store_commit_run(store, run_user_set_quota, &c, error_r);
+}
+
 #define USER_COLUMNS \
 	"SELECT a.id, a.localpart || '@' || d.name, a.password_hash," \
 	" a.scram_sha256, a.quota_bytes, a.used_bytes, a.used_messages," \
-	" a.created FROM accounts a JOIN domains d ON d.id = a.domain_id "
+	" a.created, a.quota_messages" \
+	" FROM accounts a JOIN domains d ON d.id = a.domain_id "
 
 static void
 user_from_row(sqlite3_stmt *stmt, struct store_user *u)
@@ -327,6 +341,7 @@ user_from_row(sqlite3_stmt *stmt, struct store_user *u)
 	u->used_bytes = (uint64_t)sqlite3_column_int64(stmt, 5);
 	u->used_messages = (uint64_t)sqlite3_column_int64(stmt, 6);
 	u->created = sqlite3_column_int64(stmt, 7);
+	u->quota_messages = (uint64_t)sqlite3_column_int64(stmt, 8);
 }
 
 enum store_result

@@ -306,13 +306,15 @@ target_size(const struct deliver_ctx *c, const struct store_target *t)
 /* Everything that can refuse target i, before the op writes anything (it
  * runs without a savepoint: store-private.h no_savepoint): the blob is
  * stored, the account and mailbox exist, UIDs are left, and the account's
- * quota holds this copy on top of the op's earlier copies for it. */
+ * quota (bytes and message count) holds this copy on top of the op's
+ * earlier copies for it. */
 static enum store_result
 deliver_check(sqlite3 *db, struct deliver_ctx *c, size_t i,
 	      struct deliver_plan *plan, const char **error_r)
 {
 	struct store_target *t = &c->targets[i];
 	int64_t quota = 0, used = 0, size = (int64_t)target_size(c, t);
+	int64_t quota_msgs = 0, used_msgs = 0;
 	enum store_result r;
 	sqlite3_stmt *stmt;
 	bool cached;
@@ -324,7 +326,8 @@ deliver_check(sqlite3 *db, struct deliver_ctx *c, size_t i,
 	if (r != STORE_OK)
 		return r;
 	rc = sqlite_prep_cached(db, &stmt, &cached, "SELECT quota_bytes,"
-				" used_bytes FROM accounts WHERE id = ?", "i",
+				" used_bytes, quota_messages, used_messages"
+				" FROM accounts WHERE id = ?", "i",
 				t->account_id);
 	if (rc != SQLITE_OK)
 		return sqlite_fail(db, "account lookup", error_r);
@@ -332,6 +335,8 @@ deliver_check(sqlite3 *db, struct deliver_ctx *c, size_t i,
 	if (rc == SQLITE_ROW) {
 		quota = sqlite3_column_int64(stmt, 0);
 		used = sqlite3_column_int64(stmt, 1);
+		quota_msgs = sqlite3_column_int64(stmt, 2);
+		used_msgs = sqlite3_column_int64(stmt, 3);
 	}
 	sqlite_stmt_done(stmt, cached);
 	if (rc == SQLITE_DONE)
@@ -341,14 +346,22 @@ deliver_check(sqlite3 *db, struct deliver_ctx *c, size_t i,
 	if (rc != SQLITE_ROW)
 		return sqlite_fail(db, "account lookup", error_r);
 	for (size_t j = 0; j < i; j++) {
-		if (c->targets[j].account_id == t->account_id)
+		if (c->targets[j].account_id == t->account_id) {
 			used += (int64_t)target_size(c, &c->targets[j]);
+			used_msgs++;
+		}
 	}
 	if (quota > 0 && used + size > quota)
 		return store_error(error_r, STORE_E_OVER_QUOTA,
 				   "account %lld is over quota (%lld of %lld"
 				   " bytes)", (long long)t->account_id,
 				   (long long)(used + size), (long long)quota);
+	if (quota_msgs > 0 && used_msgs + 1 > quota_msgs)
+		return store_error(error_r, STORE_E_OVER_QUOTA,
+				   "account %lld is over quota (%lld of %lld"
+				   " messages)", (long long)t->account_id,
+				   (long long)(used_msgs + 1),
+				   (long long)quota_msgs);
 	r = target_mailbox(db, t, &plan->uidnext, &plan->hms, error_r);
 	if (r != STORE_OK)
 		return r;

@@ -160,6 +160,9 @@ enum store_result sqlite_user_set_password(struct store *, const char *,
 					   const char *, const char **);
 enum store_result sqlite_user_set_quota(struct store *, const char *,
 					const char *, uint64_t, const char **);
+enum store_result sqlite_user_set_message_quota(struct store *, const char *,
+						const char *, uint64_t,
+						const char **);
 enum store_result sqlite_user_lookup(struct store *, const char *,
 				     const char *, int64_t,
 				     struct store_user **, const char **);

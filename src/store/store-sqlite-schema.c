@@ -401,6 +401,14 @@ static const char migration_16[] =
 	" name TEXT NOT NULL,"
 	" at INTEGER NOT NULL);";
 
+/* The per-account message-count limit beside quota_bytes (IMAP QUOTA's
+ * MESSAGE resource, `herald user quota --messages`): 0 is unlimited, so
+ * every account that existed before keeps no limit. Checked with the byte
+ * quota, against used_messages, wherever a message is added. */
+static const char migration_17[] =
+	"ALTER TABLE accounts ADD COLUMN"
+	" quota_messages INTEGER NOT NULL DEFAULT 0;";
+
 const char *const sqlite_migrations[] = {
 	migration_1,
 	migration_2,
@@ -418,6 +426,7 @@ const char *const sqlite_migrations[] = {
 	migration_14,
 	migration_15,
 	migration_16,
+	migration_17,
 };
 const size_t sqlite_migrations_count =
 	sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

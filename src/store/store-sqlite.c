@@ -1047,6 +1047,7 @@ const struct store_backend_ops store_sqlite_ops = {
 	.user_del = sqlite_user_del,
 	.user_set_password = sqlite_user_set_password,
 	.user_set_quota = sqlite_user_set_quota,
+	.user_set_message_quota = sqlite_user_set_message_quota,
 	.user_lookup = sqlite_user_lookup,
 	.user_list = sqlite_user_list,
 	.alias_add = sqlite_alias_add,

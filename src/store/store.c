@@ -532,6 +532,23 @@ store_user_set_quota(struct store *store, const char *address,
 }
 
 enum store_result
+store_user_set_message_quota(struct store *store, const char *address,
+			     uint64_t quota_messages, const char **error_r)
+{
+	char *copy;
+	const char *local, *domain;
+	enum store_result r;
+
+	r = address_split(address, false, &copy, &local, &domain, error_r);
+	if (r != STORE_OK)
+		return r;
+	r = store->ops->user_set_message_quota(store, local, domain,
+					       quota_messages, error_r);
+	free(copy);
+	return r;
+}
+
+enum store_result
 store_user_lookup(struct store *store, const char *address,
 		  struct store_user **user_r, const char **error_r)
 {

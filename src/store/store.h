@@ -312,6 +312,7 @@ struct store_user {
 	uint64_t used_bytes;
 	uint64_t used_messages;
 	int64_t created;	/* unix seconds */
+	uint64_t quota_messages;	/* message-count limit, 0: unlimited */
 };
 
 /* Creates an account and its mailboxes INBOX, Drafts, Sent, Junk, Trash,
@@ -336,6 +337,14 @@ enum store_result store_user_set_quota(struct store *store,
 				       const char *address,
 				       uint64_t quota_bytes,
 				       const char **error_r);
+/* Sets the account's message-count limit (0: unlimited), enforced with the
+ * byte quota (STORE_E_OVER_QUOTA from delivery and copy) against
+ * used_messages. Lowering it below the count stores nothing new until
+ * enough messages are expunged; nothing is removed. */
+enum store_result store_user_set_message_quota(struct store *store,
+					       const char *address,
+					       uint64_t quota_messages,
+					       const char **error_r);
 /* Looks an account up by address (local part case-insensitive, domain
  * case-insensitive). *user_r is freed with store_user_free(). */
 enum store_result store_user_lookup(struct store *store, const char *address,
@@ -687,7 +696,7 @@ struct store_target {
  * gets uid = uidnext++, modseq = highestmodseq + 1 of its mailbox, new
  * stable ids, and its account's used_bytes/used_messages grow. Targets of
  * one account share an email id and thread id. If any target's account
- * would exceed its quota nothing is stored: STORE_E_OVER_QUOTA and
+ * would exceed its quota (bytes or message count) nothing is stored: STORE_E_OVER_QUOTA and
  * *failed_r (may be NULL) is that target's index. STORE_E_NOT_FOUND for an
  * unknown account or mailbox (also with *failed_r). internal_date is unix
  * seconds (0: now). Durable when STORE_OK is returned, and so is the blob
@@ -891,8 +900,8 @@ struct store_copy {
  * copied), email and thread ids; saved date and modseq are new. UIDs that
  * do not exist are skipped (c->n may be 0). STORE_E_NOT_FOUND: a mailbox
  * does not exist (message "target ..." for the target, for TRYCREATE);
- * STORE_E_OVER_QUOTA: a copy would exceed the account's quota (nothing is
- * copied); STORE_E_TEMP: the target has run out of UIDs, or a database failure.
+ * STORE_E_OVER_QUOTA: a copy would exceed the account's quota, bytes or
+ * message count (nothing is copied); STORE_E_TEMP: the target has run out of UIDs, or a database failure.
  * Free the out arrays with store_copy_deinit(). */
 enum store_result store_copy(struct store *store, struct store_copy *c,
 			     const char **error_r);

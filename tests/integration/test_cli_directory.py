@@ -239,3 +239,45 @@ def test_default_minimum_is_8(herald_factory):
               check=False)
     assert p.returncode == 1 and "shorter than 8 characters" in p.stderr
     h.cli("user", "add", "walt@example.test", input="12345678\n")
+
+
+def test_user_quota_bytes_and_messages(herald_factory):
+    h = herald_factory()
+    h.add_domain()
+    h.cli("user", "add", "gina@example.test", "--quota", "1M",
+          "--messages", "50", input="secret\n")
+    h.add_user("hank@example.test")
+    out = h.cli("user", "list").stdout.splitlines()
+    assert out == ["gina@example.test\tquota=1048576 used=0"
+                   "\tmessage_quota=50 messages=0", "hank@example.test"], out
+    # the old syntax sets the byte quota only; --messages alone the count
+    h.cli("user", "quota", "hank@example.test", "2k")
+    h.cli("user", "quota", "hank@example.test", "--messages", "7")
+    h.cli("user", "quota", "gina@example.test", "0", "--messages", "9")
+    out = h.cli("user", "list").stdout.splitlines()
+    assert out == ["gina@example.test\tmessage_quota=9 messages=0",
+                   "hank@example.test\tquota=2048 used=0"
+                   "\tmessage_quota=7 messages=0"], out
+    db = sqlite3.connect(os.path.join(h.data_dir, "herald.db"))
+    rows = db.execute("select localpart, quota_bytes, quota_messages"
+                      " from accounts order by localpart").fetchall()
+    db.close()
+    assert rows == [("gina", 0, 9), ("hank", 2048, 7)], rows
+    h.cli("user", "quota", "hank@example.test", "--messages", "0")
+    assert h.cli("user", "list").stdout.splitlines()[1] == \
+        "hank@example.test\tquota=2048 used=0"
+    # usage errors change nothing
+    for args in (("quota", "hank@example.test"),
+                 ("quota", "hank@example.test", "--messages", "x"),
+                 ("quota", "hank@example.test", "--messages", "-1"),
+                 ("quota", "hank@example.test", "--messages", "5k"),
+                 ("passwd", "hank@example.test", "--messages", "5")):
+        p = h.cli("user", *args, check=False, input="pw\n")
+        assert p.returncode == 2, (args, p.returncode, p.stderr)
+    assert h.cli("user", "quota", "hank@example.test", "1X",
+                 check=False).returncode == 1
+    assert h.cli("user", "quota", "nobody@example.test", "--messages", "5",
+                 check=False).returncode == 1
+    assert "--messages" in h.cli("user", "--help").stdout
+    assert h.cli("user", "list").stdout.splitlines()[1] == \
+        "hank@example.test\tquota=2048 used=0"

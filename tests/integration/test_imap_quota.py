@@ -1,8 +1,12 @@
 """IMAP QUOTA (RFC 9208, issue 13 item 6): one quota root "User quota"
 per account with a quota, the STORAGE resource in KiB rounded up against
-what the test appended, no root for an account without a quota (never a
-limit 0: CLIENT-QUIRKS), STATUS DELETED and DELETED-STORAGE, NO
-[OVERQUOTA] for APPEND and COPY, SETQUOTA refused."""
+what the test appended, the MESSAGE resource from the message limit
+(`herald user quota --messages`), each only when set, no root for an
+account without a quota (never a limit 0: CLIENT-QUIRKS), STATUS DELETED
+and DELETED-STORAGE, NO [OVERQUOTA] for APPEND, COPY and REPLACE and 552
+5.2.2 for SMTP, SETQUOTA refused."""
+import smtplib
+
 from imap_util import USER, USER2, Raw, login, make_msg, ok, server
 
 ROOT = '"User quota"'
@@ -34,8 +38,8 @@ def test_capabilities(herald_factory):
     after = r.cmd("b", "CAPABILITY")[0].split()
     for words in (caps, after):
         assert "QUOTA" in words and "QUOTA=RES-STORAGE" in words, words
-        # the store has no message-count limit, and SETQUOTA is refused
-        assert "QUOTA=RES-MESSAGE" not in words, words
+        assert "QUOTA=RES-MESSAGE" in words, words
+        # SETQUOTA is refused
         assert "QUOTASET" not in words, words
     r.close()
 
@@ -181,3 +185,94 @@ def test_bad_syntax_unknown_root_setquota(herald_factory):
     lines = r.cmd("z", "NOOP")
     assert lines[-1].startswith("z OK"), lines
     r.close()
+
+
+def test_message_limit_reported(herald_factory):
+    h = quota_server(herald_factory)
+    h.cli("user", "quota", USER2, "--messages", "3")
+    c = login(h, USER2)
+    # a message limit alone: MESSAGE only, no STORAGE (RFC 9208 4.1.1)
+    assert ok(c.getquotaroot("INBOX")) == [
+        [b'INBOX "User quota"'], [b'"User quota" (MESSAGE 0 3)']]
+    append_all(c, [make_msg(1), make_msg(2)], "Archive")
+    assert ok(c.getquota(ROOT)) == [b'"User quota" (MESSAGE 2 3)']
+    # STATUS is unaffected: per mailbox, not the account's usage
+    assert ok(c.status("INBOX", "(MESSAGES)")) == [b"INBOX (MESSAGES 0)"]
+    c.logout()
+
+    # both limits; SIZE alone keeps the message limit and --messages
+    # alone keeps the byte quota
+    c = login(h)
+    used = append_all(c, [make_msg(3)])
+    h.cli("user", "quota", USER, "--messages", "10")
+    want = f'"User quota" (STORAGE {kib(used)} 100 MESSAGE 1 10)'.encode()
+    assert ok(c.getquota(ROOT)) == [want]
+    h.cli("user", "quota", USER, "200k")
+    want = f'"User quota" (STORAGE {kib(used)} 200 MESSAGE 1 10)'.encode()
+    assert ok(c.getquota(ROOT)) == [want]
+    h.cli("user", "quota", USER, "0")
+    assert ok(c.getquota(ROOT)) == [b'"User quota" (MESSAGE 1 10)']
+    # neither: no root at all, never a limit 0 (CLIENT-QUIRKS)
+    h.cli("user", "quota", USER, "--messages", "0")
+    assert ok(c.getquotaroot("INBOX")) == [[b"INBOX"], [None]]
+    typ, data = c.getquota(ROOT)
+    assert typ == "NO" and b"[NONEXISTENT]" in data[0], (typ, data)
+    c.logout()
+
+
+def test_over_message_limit(herald_factory):
+    h = quota_server(herald_factory)
+    h.cli("user", "quota", USER, "--messages", "2")
+    c = login(h)
+    append_all(c, [make_msg(1), make_msg(2)])
+    typ, data = c.append("INBOX", None, None, make_msg(3))
+    assert typ == "NO" and data[0].startswith(b"[OVERQUOTA]"), (typ, data)
+    ok(c.select("INBOX"))
+    typ, data = c.copy("1", "Archive")
+    assert typ == "NO" and data[0].startswith(b"[OVERQUOTA]"), (typ, data)
+    assert ok(c.status("Archive", "(MESSAGES)")) == [b"Archive (MESSAGES 0)"]
+    # a move within the account adds no message
+    typ, _ = c.uid("MOVE", "2", "Archive")
+    assert typ == "OK"
+    assert ok(c.status("Archive", "(MESSAGES)")) == [b"Archive (MESSAGES 1)"]
+
+    # SMTP: 552 5.2.2, as for the byte quota, and nothing stored
+    with smtplib.SMTP("127.0.0.1", h.ports["smtp"], timeout=30) as s:
+        s.ehlo("remote.test")
+        s.mail("carol@remote.test")
+        assert s.rcpt(USER)[0] == 250
+        code, text = s.data(make_msg(4))
+    assert (code, text[:5]) == (552, b"5.2.2"), (code, text)
+    assert len(h.messages(USER)) == 1
+    assert ok(c.getquota(ROOT)) == [
+        f'"User quota" (STORAGE {kib(len(make_msg(1)) + len(make_msg(2)))}'
+        f' 100 MESSAGE 2 2)'.encode()]
+
+    # REPLACE at the limit is refused like an APPEND: the new message is
+    # checked before the old one goes (RFC 8508 says nothing is lost)
+    r = Raw(h)
+    r.login()
+    r.cmd("s", "SELECT INBOX")
+    new = make_msg(5)
+    r.send(f"r REPLACE 1 INBOX {{{len(new)}+}}\r\n".encode() + new + b"\r\n")
+    lines = r.until_tagged("r")
+    assert lines[-1].startswith("r NO [OVERQUOTA]"), lines
+    r.close()
+    assert h.messages(USER) == [make_msg(1)]
+
+    # an expunge frees a slot: the next delivery and APPEND fit again
+    ok(c.store("1", "+FLAGS", "(\\Deleted)"))
+    ok(c.expunge())
+    with smtplib.SMTP("127.0.0.1", h.ports["smtp"], timeout=30) as s:
+        s.sendmail("carol@remote.test", [USER], make_msg(6))
+    typ, data = c.append("INBOX", None, None, make_msg(7))
+    assert typ == "NO" and data[0].startswith(b"[OVERQUOTA]"), (typ, data)
+    ok(c.select("Archive"))
+    ok(c.store("1", "+FLAGS", "(\\Deleted)"))
+    ok(c.expunge())
+    ok(c.append("INBOX", None, None, make_msg(7)))
+    got = h.messages(USER)
+    assert len(got) == 2 and got[0].endswith(make_msg(6)), got
+    assert got[1] == make_msg(7)
+    assert ok(c.getquota(ROOT))[0].endswith(b"MESSAGE 2 2)")
+    c.logout()

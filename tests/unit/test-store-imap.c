@@ -768,6 +768,7 @@ test_migration_keywords(void **state)
 		"ALTER TABLE queue_rcpts DROP COLUMN relay;"
 		"ALTER TABLE queue_rcpts DROP COLUMN tls;"
 		"ALTER TABLE queue_rcpts DROP COLUMN notify;"
+		"ALTER TABLE accounts DROP COLUMN quota_messages;"
 		"PRAGMA user_version = 5; COMMIT;", NULL, NULL, NULL),
 		SQLITE_OK);
 	sqlite3_close(db);

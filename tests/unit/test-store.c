@@ -39,6 +39,9 @@ struct fixture {
 };
 
 /* A database from before migration 10 has none of its columns. */
+/* What migration 17 added, for a database taken back before it. */
+#define ACCOUNTS_BEFORE_17 \
+	"ALTER TABLE accounts DROP COLUMN quota_messages;"
 /* What migration 11 added, for a database taken back before it. */
 #define QUEUE_BEFORE_11 \
 	"ALTER TABLE queue DROP COLUMN need_8bitmime;" \
@@ -649,6 +652,118 @@ test_quota(void **state)
 					      &error), STORE_OK);
 	assert_int_equal(store_deliver(s, blob, 40, 0, t, 1, &failed, &error),
 			 STORE_OK);
+}
+
+/* The message-count limit (quota_messages): checked with the byte quota
+ * in delivery (the op's own earlier targets counted, all or nothing) and
+ * in copy (a move within the account needs no room); an expunge frees a
+ * slot; 0 lifts it. */
+static void
+test_message_quota(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->store;
+	const char *error = NULL;
+	int64_t a = add_user(s, "a@example.com", 0);
+	int64_t b = add_user(s, "b@example.com", 0);
+	struct store_target t[2];
+	struct store_mailbox *inbox, *archive;
+	struct store_mailbox_status st;
+	struct store_user *u;
+	char blob[STORE_BLOB_ID_LEN + 1];
+	uint32_t uid1 = 1, uids[] = { 1, 2 };
+	size_t failed = 99, expunged = 0;
+
+	assert_int_equal(store_user_set_message_quota(s, "a@example.com", 2,
+						      &error), STORE_OK);
+	assert_int_equal(store_user_get(s, a, &u, &error), STORE_OK);
+	assert_int_equal(u->quota_messages, 2);
+	assert_int_equal(u->quota_bytes, 0);
+	store_user_free(&u);
+	assert_int_equal(store_user_set_message_quota(s, "nobody@example.com",
+						      2, &error),
+			 STORE_E_NOT_FOUND);
+	assert_int_equal(store_mailbox_lookup(s, a, "INBOX", &inbox, &error),
+			 STORE_OK);
+	assert_int_equal(store_mailbox_lookup(s, a, "Archive", &archive,
+					      &error), STORE_OK);
+	put_text(s, "ten bytes.", blob);
+	memset(t, 0, sizeof(t));
+	t[0].account_id = a;
+	assert_int_equal(store_deliver(s, blob, 10, 0, t, 1, &failed, &error),
+			 STORE_OK);
+	/* b and two for a, one op: a's second is the third message, and
+	 * nothing is stored, not even b's */
+	memset(t, 0, sizeof(t));
+	t[0].account_id = b;
+	t[1].account_id = a;
+	assert_int_equal(store_deliver(s, blob, 10, 0, t, 2, &failed, &error),
+			 STORE_OK);
+	memset(t, 0, sizeof(t));
+	t[0].account_id = b;
+	t[1].account_id = a;
+	assert_int_equal(store_deliver(s, blob, 10, 0, t, 2, &failed, &error),
+			 STORE_E_OVER_QUOTA);
+	assert_int_equal(failed, 1);
+	assert_non_null(strstr(error, "messages"));
+	assert_int_equal(store_user_get(s, b, &u, &error), STORE_OK);
+	assert_int_equal(u->used_messages, 1);
+	store_user_free(&u);
+	assert_int_equal(store_user_get(s, a, &u, &error), STORE_OK);
+	assert_int_equal(u->used_messages, 2);
+	assert_int_equal(u->used_bytes, 20);
+	store_user_free(&u);
+
+	/* a copy would make three; a move within the account makes none */
+	{
+		struct store_copy c = { .src_mailbox_id = inbox->id,
+					.uids = &uid1, .count = 1,
+					.dst_mailbox_id = archive->id };
+
+		assert_int_equal(store_copy(s, &c, &error),
+				 STORE_E_OVER_QUOTA);
+		assert_non_null(strstr(error, "messages"));
+		assert_int_equal(c.n, 0);
+		assert_int_equal(store_mailbox_status(s, archive->id, &st,
+						      &error), STORE_OK);
+		assert_int_equal(st.messages, 0);
+		c.move = true;
+		assert_int_equal(store_copy(s, &c, &error), STORE_OK);
+		assert_int_equal(c.n, 1);
+		store_copy_deinit(&c);
+	}
+	/* an expunge frees a slot, for a delivery and for a copy */
+	assert_int_equal(store_expunge(s, archive->id, &uid1, 1, &expunged,
+				       &error), STORE_OK);
+	assert_int_equal(expunged, 1);
+	memset(t, 0, sizeof(t));
+	t[0].account_id = a;
+	assert_int_equal(store_deliver(s, blob, 10, 0, t, 1, &failed, &error),
+			 STORE_OK);
+	assert_int_equal(store_expunge(s, inbox->id, &t[0].uid, 1, &expunged,
+				       &error), STORE_OK);
+	{
+		struct store_copy c = { .src_mailbox_id = inbox->id,
+					.uids = uids, .count = 2,
+					.dst_mailbox_id = archive->id };
+
+		/* INBOX holds UID 2 only now: one copy, at the limit */
+		assert_int_equal(store_copy(s, &c, &error), STORE_OK);
+		assert_int_equal(c.n, 1);
+		store_copy_deinit(&c);
+	}
+	assert_int_equal(store_user_get(s, a, &u, &error), STORE_OK);
+	assert_int_equal(u->used_messages, 2);
+	store_user_free(&u);
+	/* 0 lifts the limit */
+	assert_int_equal(store_user_set_message_quota(s, "a@example.com", 0,
+						      &error), STORE_OK);
+	memset(t, 0, sizeof(t));
+	t[0].account_id = a;
+	assert_int_equal(store_deliver(s, blob, 10, 0, t, 1, &failed, &error),
+			 STORE_OK);
+	store_mailbox_free(&inbox);
+	store_mailbox_free(&archive);
 }
 
 static void
@@ -1356,7 +1471,7 @@ test_migration_blob_rid(void **state)
 		"DROP TABLE blobs; ALTER TABLE blobs_old RENAME TO blobs;"
 		/* and what later migrations made */
 		"DROP TABLE mailbox_keywords;"
-		QUEUE_BEFORE_11 QUEUE_BEFORE_10
+		ACCOUNTS_BEFORE_17 QUEUE_BEFORE_11 QUEUE_BEFORE_10
 		"PRAGMA user_version = 3; COMMIT;", NULL, NULL, NULL),
 		SQLITE_OK);
 	sqlite3_close(db);
@@ -1583,7 +1698,7 @@ test_open_legacy(void **state)
 	/* a database as migration 4 left it */
 	assert_int_equal(sqlite3_exec(db, "PRAGMA application_id = 0;"
 				      "DROP TABLE mailbox_keywords;"
-				      QUEUE_BEFORE_11 QUEUE_BEFORE_10
+				      ACCOUNTS_BEFORE_17 QUEUE_BEFORE_11 QUEUE_BEFORE_10
 				      "PRAGMA user_version = 4;", NULL, NULL,
 				      NULL), SQLITE_OK);
 	sqlite3_close(db);
@@ -2179,7 +2294,7 @@ test_queue_needs(void **state)
 	/* back to schema 10 (its rows lose the columns) and forward again */
 	store_close(&f->store);
 	db = db_open(f);
-	assert_int_equal(sqlite3_exec(db, "BEGIN;" QUEUE_BEFORE_11
+	assert_int_equal(sqlite3_exec(db, "BEGIN;" ACCOUNTS_BEFORE_17 QUEUE_BEFORE_11
 		"PRAGMA user_version = 10; COMMIT;", NULL, NULL, NULL),
 		SQLITE_OK);
 	sqlite3_close(db);
@@ -3113,6 +3228,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_deliver_list, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_quota, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_message_quota, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_replace, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_flags_expunge, setup,
