@@ -2,8 +2,11 @@
 /*
  * Store micro-benchmark: durable deliveries per second (store_blob_put of a
  * unique message, then store_deliver to one INBOX) with 1, 4, 16 and 32
- * writer threads, each round in a fresh data_dir. Not part of make check;
- * build with `make -C bench/store` after `make`.
+ * writer threads, each round in a fresh data_dir. Each message replies to
+ * the one before it from the same bench thread, so full mode threads it as
+ * delivery does (one lookup hit, two id inserts; -T: no threading, as
+ * before migration 18). Not part of make check; build with
+ * `make -C bench/store` after `make`.
  */
 #include <dirent.h>
 #include <ftw.h>
@@ -19,6 +22,7 @@
 
 #include "conf/config.h"
 #include "lib/mem.h"
+#include "mail/thread-keys.h"
 #include "store/store.h"
 
 enum bench_mode {
@@ -37,6 +41,9 @@ struct bench_thread {
 	uint64_t done;
 	uint64_t failed;
 };
+
+/* full mode: thread keys from each message, as delivery reads them */
+static bool threading = true;
 
 static double
 now_s(void)
@@ -108,8 +115,11 @@ make_message(char *buf, size_t size, int thread, uint64_t n)
 {
 	int head = snprintf(buf, size,
 			    "From: bench%d@example.com\r\n"
-			    "Subject: message %llu\r\n\r\n", thread,
-			    (unsigned long long)n);
+			    "Message-ID: <%d.%llu@bench>\r\n"
+			    "In-Reply-To: <%d.%llu@bench>\r\n"
+			    "Subject: Re: thread %d\r\n\r\n", thread, thread,
+			    (unsigned long long)n, thread,
+			    (unsigned long long)(n > 0 ? n - 1 : 0), thread);
 	size_t i = head > 0 && (size_t)head < size ? (size_t)head : 0;
 
 	for (; i < size; i++)
@@ -127,13 +137,23 @@ thread_main(void *arg)
 	for (uint64_t n = 0; !atomic_load(t->stop); n++) {
 		char blob[STORE_BLOB_ID_LEN + 1];
 		struct store_target target = { .account_id = t->account };
+		struct mail_thread_keys keys = { 0 };
 
 		if (t->mode == BENCH_FULL) {
 			make_message(msg, t->size, t->index, n);
+			if (threading) {
+				mail_thread_keys_parse(msg, t->size, &keys);
+				target.thread_subject = keys.base_subject;
+				target.thread_msgid = keys.message_id;
+				target.thread_refs =
+					(const char *const *)keys.refs;
+				target.n_thread_refs = keys.n_refs;
+			}
 			if (store_blob_put(t->store, msg, t->size, blob,
 					   &error) != STORE_OK) {
 				fprintf(stderr, "blob_put: %s\n", error);
 				t->failed++;
+				mail_thread_keys_deinit(&keys);
 				continue;
 			}
 		} else {
@@ -143,9 +163,10 @@ thread_main(void *arg)
 				  &error) != STORE_OK) {
 			fprintf(stderr, "deliver: %s\n", error);
 			t->failed++;
-			continue;
+		} else {
+			t->done++;
 		}
-		t->done++;
+		mail_thread_keys_deinit(&keys);
 	}
 	free(msg);
 	return NULL;
@@ -247,7 +268,8 @@ usage(void)
 {
 	fprintf(stderr,
 		"usage: bench-store [-t SECONDS] [-d DIR] [-s BYTES] "
-		"[-b BATCH_MAX] [-m full|index] [THREADS...]\n"
+		"[-b BATCH_MAX] [-m full|index] [-T] [THREADS...]\n"
+		"  -T: no thread keys (full mode threads like delivery)\n"
 		"  defaults: 3 s per round, /tmp, 5120 bytes, batch 64, "
 		"threads 1 4 16 32\n");
 	exit(2);
@@ -264,10 +286,11 @@ main(int argc, char **argv)
 	enum bench_mode mode = BENCH_FULL;
 	int opt, rc = 0;
 
-	while ((opt = getopt(argc, argv, "t:d:s:b:m:h")) != -1) {
+	while ((opt = getopt(argc, argv, "t:d:s:b:m:Th")) != -1) {
 		switch (opt) {
 		case 't': seconds = strtod(optarg, NULL); break;
 		case 'd': dir = optarg; break;
+		case 'T': threading = false; break;
 		case 's': size = (size_t)strtoul(optarg, NULL, 10); break;
 		case 'b': batch_max = (unsigned)strtoul(optarg, NULL, 10);
 			break;

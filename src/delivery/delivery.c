@@ -17,6 +17,7 @@
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/utf8.h"
+#include "mail/thread-keys.h"
 
 /* A distinct destination and the recipients that lead to it. */
 struct dest_slot {
@@ -43,6 +44,9 @@ struct run_ctx {
 	char remote_blob[STORE_BLOB_ID_LEN + 1];
 	uint64_t remote_size;
 	struct timespec start;
+	/* what local copies are threaded by, read at the first one */
+	bool have_keys;
+	struct mail_thread_keys keys;
 };
 
 static int
@@ -256,6 +260,42 @@ junk_target(struct run_ctx *c, struct dest_slot *s, struct store_target *t)
 	store_mailbox_free(&box);
 }
 
+/* The thread keys of c's message, from its header (in memory, or the
+ * first block of the spool). */
+static void
+thread_keys(struct run_ctx *c)
+{
+	const struct delivery_msg *m = c->msg;
+
+	if (c->have_keys)
+		return;
+	c->have_keys = true;
+	if (m->data != NULL) {
+		mail_thread_keys_parse((const char *)m->data, m->len, &c->keys);
+	} else {
+		size_t cap = m->len < MAIL_THREAD_HEADER_MAX ? m->len :
+			     MAIL_THREAD_HEADER_MAX;
+		char *hdr = xmalloc(cap > 0 ? cap : 1);
+		ssize_t got = m->spool != NULL ?
+			      spool_pread(m->spool, hdr, cap, 0) : 0;
+
+		/* unreadable: threaded alone, the store reads it later */
+		mail_thread_keys_parse(hdr, got > 0 ? (size_t)got : 0,
+				       &c->keys);
+		free(hdr);
+	}
+}
+
+static void
+thread_target(struct run_ctx *c, struct store_target *t)
+{
+	thread_keys(c);
+	t->thread_subject = c->keys.base_subject;
+	t->thread_msgid = c->keys.message_id;
+	t->thread_refs = (const char *const *)c->keys.refs;
+	t->n_thread_refs = c->keys.n_refs;
+}
+
 /* Fills g and puts the blobs (small ones: without blocking). On failure
  * *culprit_r is the position in idx of the slot that failed. */
 static enum store_result
@@ -294,6 +334,7 @@ group_prepare(struct run_ctx *c, const size_t *idx, size_t n, struct group *g,
 			.blob_id = s->blob_id,
 			.size = s->size,
 		};
+		thread_target(c, &g->targets[g->nt]);
 		if (c->msg->junk)
 			junk_target(c, s, &g->targets[g->nt]);
 		g->tpos[g->nt++] = i;
@@ -571,6 +612,8 @@ run_end(struct run_ctx *c)
 		free(c->slots[k].error);
 	free(c->slots);
 	c->slots = NULL;
+	mail_thread_keys_deinit(&c->keys);
+	c->have_keys = false;
 	return ok;
 }
 

@@ -18,6 +18,7 @@
 #include "imap/imap-private.h"
 #include "lib/ioev.h"
 #include "lib/mem.h"
+#include "mail/thread-keys.h"
 
 struct append_msg {
 	const char *data;	/* the literal, owned by the parser */
@@ -52,6 +53,7 @@ struct append_job {
 	int64_t replace_mailbox_id;
 	uint32_t replace_uid;
 	struct store_target *targets;
+	struct mail_thread_keys *keys;	/* count of them, or NULL */
 	char (*ids)[STORE_BLOB_ID_LEN + 1];
 	/* CATENATE: what building needs, and what went wrong (the URL
 	 * of [BADURL], sanitised) */
@@ -85,6 +87,9 @@ append_job_free(void *ctx)
 	free(job->user);
 	free(job->badurl);
 	free(job->msgs);
+	for (size_t i = 0; job->keys != NULL && i < job->count; i++)
+		mail_thread_keys_deinit(&job->keys[i]);
+	free(job->keys);
 	free(job->targets);
 	free(job->ids);
 	free(job->name);
@@ -265,6 +270,7 @@ append_submit(void *ctx)
 	allowed = imap_acl_flags_allowed(job->rights);
 	job->targets = xcalloc(job->count, sizeof(*job->targets));
 	job->ids = xcalloc(job->count, sizeof(*job->ids));
+	job->keys = xcalloc(job->count, sizeof(*job->keys));
 	/* RFC 4469: every message built (and every URL checked) before any
 	 * is stored: MULTIAPPEND stays all or nothing */
 	if (catenate_build_all(job, &error) < 0) {
@@ -294,6 +300,12 @@ append_submit(void *ctx)
 		t->internal_date = m->internal_date;
 		t->replace_mailbox_id = job->replace_mailbox_id;
 		t->replace_uid = job->replace_uid;
+		mail_thread_keys_parse(m->data, m->len,
+				       &job->keys[i]);
+		t->thread_subject = job->keys[i].base_subject;
+		t->thread_msgid = job->keys[i].message_id;
+		t->thread_refs = (const char *const *)job->keys[i].refs;
+		t->n_thread_refs = job->keys[i].n_refs;
 	}
 	if (job->result == STORE_OK)
 		job->result = store_deliver_queue_async(job->store, 0,

@@ -12,7 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "imap/imap-basesubject.h"
+#include "mail/basesubject.h"
+#include "mail/thread-keys.h"
 #include "lib/unicasemap.h"
 #include "mail/encoded-word.h"
 #include "mail/header-address.h"
@@ -235,37 +236,7 @@ bool
 imap_sort_msgid_next(const char *v, size_t len, size_t *pos,
 		     const char **id_r, size_t *id_len_r)
 {
-	size_t i = *pos;
-
-	while (i < len) {
-		size_t start, at = 0;
-
-		if (v[i] == '(') {
-			skip_cfws(v, len, &i);
-			continue;
-		}
-		if (v[i] != '<') {
-			i++;
-			continue;
-		}
-		start = ++i;
-		/* id-left "@" id-right, no white space, brackets or
-		 * controls inside */
-		while (i < len && v[i] != '>' && v[i] != '<' &&
-		       (unsigned char)v[i] > ' ' && v[i] != 0x7f) {
-			if (v[i] == '@')
-				at = i;
-			i++;
-		}
-		if (i < len && v[i] == '>' && at > start && at + 1 < i) {
-			*id_r = v + start;
-			*id_len_r = i - start;
-			*pos = i + 1;
-			return true;
-		}
-	}
-	*pos = len;
-	return false;
+	return mail_msgid_next(v, len, pos, id_r, id_len_r);
 }
 
 /* ---- the record ---- */
@@ -377,7 +348,7 @@ imap_sort_record_build(const char *hdr, size_t len, struct buf *out)
 
 		buf_init(&base);
 		if (fv[F_SUBJECT].have &&
-		    imap_base_subject(fv[F_SUBJECT].v, fv[F_SUBJECT].len,
+		    mail_base_subject(fv[F_SUBJECT].v, fv[F_SUBJECT].len,
 				      &base))
 			flags |= REC_REPLY;
 		put_casemapped(out, base.data, base.len);

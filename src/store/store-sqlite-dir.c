@@ -236,8 +236,9 @@ run_user_del(struct store *store, void *ctx, const char **error_r)
 
 	if (r != STORE_OK)
 		return r;
-	/* Mailboxes, messages, keywords, threads, changes: by cascade. Blobs
-	 * stay until a garbage collection finds them unreferenced. */
+	/* Mailboxes, messages, keywords, threads, thread_msgids, changes: by
+	 * cascade. Blobs stay until a garbage collection finds them
+	 * unreferenced. */
 	if (sqlite_exec(db, "DELETE FROM accounts WHERE id = ?", "i", id) !=
 	    SQLITE_OK)
 		return sqlite_fail(db, "user delete", error_r);

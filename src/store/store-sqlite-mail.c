@@ -381,6 +381,101 @@ deliver_check(sqlite3 *db, struct deliver_ctx *c, size_t i,
 	return STORE_OK;
 }
 
+/* 64-bit FNV-1a of s, as SQLite's signed integer: thread_msgids keys.
+ * A collision could only put a message in a thread of its own account
+ * whose base subject hashes the same too. */
+static int64_t
+thread_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return (int64_t)h;
+}
+
+/* One indexed lookup of (account, msgid): the thread it maps to when
+ * that thread's base subject is the message's, else 0. */
+static enum store_result
+thread_lookup(sqlite3 *db, int64_t account_id, const char *msgid,
+	      int64_t subject, int64_t *thread_r, const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	bool cached;
+	int rc;
+
+	*thread_r = 0;
+	rc = sqlite_prep_cached(db, &stmt, &cached, "SELECT thread_id FROM"
+				" thread_msgids WHERE account_id = ? AND"
+				" msgid_hash = ? AND subject_hash = ?", "iii",
+				account_id, thread_hash(msgid), subject);
+	if (rc != SQLITE_OK)
+		return sqlite_fail(db, "thread lookup", error_r);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*thread_r = sqlite3_column_int64(stmt, 0);
+	sqlite_stmt_done(stmt, cached);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sqlite_fail(db, "thread lookup", error_r);
+	return STORE_OK;
+}
+
+/* The thread target t joins (0: a new one): that of the first of its
+ * referenced ids found (its parent's), else that of its own Message-ID (a
+ * reply that came first named it). *found_r is the index of the id found
+ * (n_thread_refs: the Message-ID), whose row needs no insert. Two
+ * threads that a message links are not merged: it joins the first one
+ * found (docs/store.md "Threads"). */
+static enum store_result
+thread_find(sqlite3 *db, const struct store_target *t, int64_t subject,
+	    int64_t *thread_r, size_t *found_r, const char **error_r)
+{
+	enum store_result r;
+
+	*thread_r = 0;
+	*found_r = SIZE_MAX;
+	for (size_t k = 0; k <= t->n_thread_refs; k++) {
+		const char *id = k < t->n_thread_refs ? t->thread_refs[k] :
+				 t->thread_msgid;
+
+		if (id == NULL)
+			continue;
+		r = thread_lookup(db, t->account_id, id, subject, thread_r,
+				  error_r);
+		if (r != STORE_OK)
+			return r;
+		if (*thread_r != 0) {
+			*found_r = k;
+			return STORE_OK;
+		}
+	}
+	return STORE_OK;
+}
+
+/* Maps the message's ids to its thread, for later messages; an id
+ * already mapped keeps its first thread. */
+static enum store_result
+thread_ids_add(sqlite3 *db, const struct store_target *t, int64_t subject,
+	       int64_t thread, size_t found, const char **error_r)
+{
+	for (size_t k = 0; k <= t->n_thread_refs; k++) {
+		const char *id = k < t->n_thread_refs ? t->thread_refs[k] :
+				 t->thread_msgid;
+
+		if (id == NULL || k == found)
+			continue;
+		if (sqlite_exec(db, "INSERT OR IGNORE INTO thread_msgids"
+				" (account_id, msgid_hash, subject_hash,"
+				" thread_id) VALUES (?, ?, ?, ?)", "iiii",
+				t->account_id, thread_hash(id), subject,
+				thread) != SQLITE_OK)
+			return sqlite_fail(db, "thread id insert", error_r);
+	}
+	return STORE_OK;
+}
+
 static enum store_result
 deliver_write(sqlite3 *db, struct deliver_ctx *c, size_t i,
 	      const struct deliver_plan *plan, int64_t *threads, int64_t now,
@@ -408,13 +503,36 @@ deliver_write(sqlite3 *db, struct deliver_ctx *c, size_t i,
 	} else {
 		char tid[STORE_ID_SIZE];
 
+		int64_t subject = 0;
+		size_t found = SIZE_MAX;
+
 		store_new_stable_id('e', t->email_id);
-		store_new_stable_id('t', tid);
-		if (sqlite_exec(db, "INSERT INTO threads (account_id, jmap_id,"
-				" created) VALUES (?, ?, ?)", "iti",
-				t->account_id, tid, now) != SQLITE_OK)
-			return sqlite_fail(db, "thread insert", error_r);
-		threads[i] = sqlite3_last_insert_rowid(db);
+		if (t->thread_subject != NULL) {
+			enum store_result r;
+
+			subject = thread_hash(t->thread_subject);
+			r = thread_find(db, t, subject, &threads[i], &found,
+					error_r);
+			if (r != STORE_OK)
+				return r;
+		}
+		if (threads[i] == 0) {
+			store_new_stable_id('t', tid);
+			if (sqlite_exec(db, "INSERT INTO threads (account_id,"
+					" jmap_id, created) VALUES (?, ?, ?)",
+					"iti", t->account_id, tid, now) !=
+			    SQLITE_OK)
+				return sqlite_fail(db, "thread insert",
+						   error_r);
+			threads[i] = sqlite3_last_insert_rowid(db);
+		}
+		if (t->thread_subject != NULL) {
+			enum store_result r = thread_ids_add(db, t, subject,
+							     threads[i], found,
+							     error_r);
+			if (r != STORE_OK)
+				return r;
+		}
 	}
 	t->uid = (uint32_t)uidnext;
 	t->modseq = (uint64_t)hms + 1;

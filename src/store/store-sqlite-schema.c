@@ -409,6 +409,23 @@ static const char migration_17[] =
 	"ALTER TABLE accounts ADD COLUMN"
 	" quota_messages INTEGER NOT NULL DEFAULT 0;";
 
+/* Threads (docs/store.md "Threads"): every msg-id a message of the
+ * account has (its Message-ID) or names (In-Reply-To, the last
+ * References) maps to the first thread it was seen in, with that
+ * thread's base subject, so a reply finds its parent's thread (and a
+ * parent its early reply's) in one indexed lookup per id. Both are
+ * 64-bit hashes (store-sqlite-mail.c thread_hash): small integer keys.
+ * Rows go with the account (cascade); expunge leaves them, so a late
+ * reply still finds the thread of an expunged parent. */
+static const char migration_18[] =
+	"CREATE TABLE IF NOT EXISTS thread_msgids ("
+	" account_id INTEGER NOT NULL REFERENCES accounts(id)"
+	" ON DELETE CASCADE,"
+	" msgid_hash INTEGER NOT NULL,"
+	" subject_hash INTEGER NOT NULL,"
+	" thread_id INTEGER NOT NULL,"
+	" PRIMARY KEY (account_id, msgid_hash)) WITHOUT ROWID;";
+
 const char *const sqlite_migrations[] = {
 	migration_1,
 	migration_2,
@@ -427,6 +444,7 @@ const char *const sqlite_migrations[] = {
 	migration_15,
 	migration_16,
 	migration_17,
+	migration_18,
 };
 const size_t sqlite_migrations_count =
 	sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

@@ -680,6 +680,16 @@ struct store_target {
 	 * is STORE_E_NOT_FOUND for the whole operation. */
 	int64_t replace_mailbox_id;
 	uint32_t replace_uid;
+	/* Threading (docs/store.md "Threads"; mail/thread-keys.h reads
+	 * them): the message's RFC 5256 base subject (NULL: a thread of
+	 * its own, as for COPY), its Message-ID and the ids it names
+	 * (In-Reply-To, References), without brackets. The message joins
+	 * the thread of the account that already has one of these ids
+	 * when that thread's base subject is the same. */
+	const char *thread_subject;
+	const char *thread_msgid;	/* or NULL */
+	const char *const *thread_refs;
+	size_t n_thread_refs;
 	/* filled on success */
 	bool replaced;
 	int64_t message_id;
@@ -695,7 +705,8 @@ struct store_target {
  * into every target in one atomic, group-committed operation: each target
  * gets uid = uidnext++, modseq = highestmodseq + 1 of its mailbox, new
  * stable ids, and its account's used_bytes/used_messages grow. Targets of
- * one account share an email id and thread id. If any target's account
+ * one account with one blob share an email id and thread id; the thread
+ * is found by the target's thread_* keys (docs/store.md "Threads"). If any target's account
  * would exceed its quota (bytes or message count) nothing is stored: STORE_E_OVER_QUOTA and
  * *failed_r (may be NULL) is that target's index. STORE_E_NOT_FOUND for an
  * unknown account or mailbox (also with *failed_r). internal_date is unix

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target: SORT and THREAD's parsers (imap-basesubject,
+ * libFuzzer target: SORT and THREAD's parsers (mail/basesubject,
  * imap-sort-keys: Date, msg-ids in References, the record) and the THREAD
- * algorithms over what they give. First octet: 0 base subject, else the
- * rest is up to 64 header sections separated by NUL, threaded both ways.
+ * algorithms over what they give, and the store's thread keys
+ * (mail/thread-keys). First octet: 0 base subject, 1 thread keys of the
+ * rest, else the rest is up to 64 header sections separated by NUL,
+ * threaded both ways.
  * Checks: a base subject has no tab, CR, LF or NUL and no white space at
  * either end; every record reads back with at most IMAP_SORT_REFS_MAX
  * references, each a non-empty id with "@"; each thread-list is balanced
@@ -14,7 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imap/imap-basesubject.h"
+#include "mail/basesubject.h"
+#include "mail/thread-keys.h"
 #include "imap/imap-sort.h"
 #include "imap/imap-thread.h"
 #include "lib/buf.h"
@@ -70,7 +73,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	buf_init(&out);
 	if (data[0] == 0) {
-		imap_base_subject((const char *)data + 1, size - 1, &out);
+		mail_base_subject((const char *)data + 1, size - 1, &out);
 		if (memchr(out.data, '\t', out.len) != NULL ||
 		    memchr(out.data, '\r', out.len) != NULL ||
 		    memchr(out.data, '\n', out.len) != NULL ||
@@ -79,6 +82,34 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				     out.data[out.len - 1] == ' ')))
 			abort();
 		buf_deinit(&out);
+		return 0;
+	}
+	if (data[0] == 1) {
+		/* the store's thread keys (mail/thread-keys.h): within
+		 * their limits, distinct, and ids with "@" */
+		struct mail_thread_keys k;
+
+		buf_deinit(&out);
+		mail_thread_keys_parse((const char *)data + 1, size - 1, &k);
+		if (k.base_subject == NULL ||
+		    strlen(k.base_subject) > MAIL_THREAD_SUBJECT_MAX ||
+		    k.n_refs > MAIL_THREAD_REFS_MAX)
+			abort();
+		if (k.message_id != NULL &&
+		    (strchr(k.message_id, '@') == NULL ||
+		     strlen(k.message_id) > MAIL_THREAD_MSGID_MAX))
+			abort();
+		for (size_t i = 0; i < k.n_refs; i++) {
+			if (strchr(k.refs[i], '@') == NULL ||
+			    strlen(k.refs[i]) > MAIL_THREAD_MSGID_MAX ||
+			    (k.message_id != NULL &&
+			     strcmp(k.refs[i], k.message_id) == 0))
+				abort();
+			for (size_t j = 0; j < i; j++)
+				if (strcmp(k.refs[i], k.refs[j]) == 0)
+					abort();
+		}
+		mail_thread_keys_deinit(&k);
 		return 0;
 	}
 	buf_init(&recs);

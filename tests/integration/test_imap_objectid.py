@@ -4,7 +4,7 @@ ids are the store's (the ones JMAP uses), unchanged by RENAME, and an
 email's ids follow it through MOVE and COPY."""
 import re
 
-from imap_util import Raw, login, make_msg, ok, server
+from imap_util import USER, USER2, Raw, deliver, login, make_msg, ok, server
 
 OBJID = re.compile(rb"^[A-Za-z0-9_-]{1,255}$")
 
@@ -116,3 +116,50 @@ def test_search_emailid_threadid(herald_factory):
         lines = r.cmd("t", "SEARCH " + bad)
         assert lines[-1].startswith("t BAD"), (bad, lines)
     r.close()
+
+
+def reply_msg(i, parent, subject, to=USER):
+    """make_msg(i) as a reply to <m{parent}@remote.test>."""
+    return make_msg(i, subject=subject, to=to).replace(
+        b"\r\nDate:", f"\r\nIn-Reply-To: <m{parent}@remote.test>\r\n"
+        f"References: <m{parent}@remote.test>\r\nDate:".encode(), 1)
+
+
+def test_threadid_is_the_thread(herald_factory):
+    """docs/store.md "Threads": a reply delivered over SMTP gets its
+    parent's THREADID (same account, same base subject), SEARCH THREADID
+    finds both; a reply with another subject, an unrelated message and
+    another account's copies get other ids; an APPENDed reply that came
+    before its parent shares the parent's."""
+    h = server(herald_factory, listeners=("imap", "smtp"),
+               users=(USER, USER2))
+    deliver(h, USER, make_msg(1, subject="Budget 2027"))
+    for rcpt in (USER, USER2):
+        deliver(h, rcpt, reply_msg(2, 1, "Re: budget 2027"))
+    deliver(h, USER, reply_msg(3, 1, "Re: lunch?"))
+    deliver(h, USER, make_msg(4, subject="Budget 2027"))
+    c = login(h)
+    # a reply APPENDed before its parent arrives
+    ok(c.append("INBOX", None, None, reply_msg(5, 6, "Re: Offsite")))
+    deliver(h, USER, make_msg(6, subject="Offsite"))
+    deliver(h, USER2, make_msg(1, subject="Budget 2027", to=USER2))
+    ok(c.select("INBOX"))
+    ids = fetch_ids(c)
+    assert sorted(ids) == [1, 2, 3, 4, 5, 6]
+    t = {uid: tid for uid, (_, tid) in ids.items()}
+    assert t[1] == t[2]
+    assert len({t[1], t[3], t[4], t[5]}) == 4
+    assert t[5] == t[6]
+    assert ok(c.uid("SEARCH", "THREADID", t[1])) == [b"1 2"]
+    assert ok(c.search(None, "THREADID", t[6])) == [b"5 6"]
+    # the emails stay distinct
+    assert len({e for e, _ in ids.values()}) == 6
+    c.logout()
+    # bob's copies thread among themselves, never with alice's
+    b = login(h, user=USER2)
+    ok(b.select("INBOX"))
+    bids = fetch_ids(b)
+    assert sorted(bids) == [1, 2]
+    assert bids[1][1] == bids[2][1]
+    assert bids[1][1] not in t.values()
+    b.logout()

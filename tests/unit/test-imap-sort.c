@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "imap/imap-basesubject.h"
+#include "mail/basesubject.h"
 #include "imap/imap-sort.h"
 #include "imap/imap-thread.h"
 #include "lib/buf.h"
@@ -87,7 +87,7 @@ test_base_subject(void **state)
 		bool reply;
 
 		buf_init(&out);
-		reply = imap_base_subject(c->in, strlen(c->in), &out);
+		reply = mail_base_subject(c->in, strlen(c->in), &out);
 		if (strcmp(out.data, c->base) != 0 || reply != c->reply)
 			fail_msg("\"%s\": got \"%s\" reply=%d, want \"%s\" "
 				 "reply=%d", c->in, out.data, reply, c->base,
@@ -108,7 +108,7 @@ test_base_subject_blob_run(void **state)
 	for (int i = 0; i < 100000; i++)
 		buf_puts(&in, "[a]");
 	buf_puts(&in, "x");
-	imap_base_subject(in.data, in.len, &out);
+	mail_base_subject(in.data, in.len, &out);
 	assert_string_equal(out.data, "x");
 	buf_reset(&in);
 	buf_reset(&out);
@@ -117,7 +117,7 @@ test_base_subject_blob_run(void **state)
 	buf_puts(&in, "y");
 	for (int i = 0; i < 50000; i++)
 		buf_puts(&in, "]");
-	assert_true(imap_base_subject(in.data, in.len, &out));
+	assert_true(mail_base_subject(in.data, in.len, &out));
 	assert_string_equal(out.data, "y");
 	buf_deinit(&in);
 	buf_deinit(&out);

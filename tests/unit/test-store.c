@@ -28,6 +28,7 @@
 #include "conf/config.h"
 #include "lib/mem.h"
 #include "mail/mime-cache.h"
+#include "mail/thread-keys.h"
 #include "store/store.h"
 #include "store/store-sqlite-private.h"
 #include "store/store-wlock.h"
@@ -472,6 +473,149 @@ test_mailboxes(void **state)
 	store_mailbox_free(&b);
 	assert_int_equal(store_mailbox_status(s, 999999, &st, &error),
 			 STORE_E_NOT_FOUND);
+}
+
+/* Delivers header text (plus a body) to account's mailbox (NULL:
+ * INBOX) threaded by its keys, as delivery and APPEND do; returns the
+ * new message's thread id. */
+static int64_t
+deliver_threaded(struct store *s, int64_t account, const char *mailbox,
+		 const char *header)
+{
+	const char *error = NULL;
+	char *text = xasprintf("%s\r\nbody\r\n", header);
+	char blob[STORE_BLOB_ID_LEN + 1];
+	struct mail_thread_keys k;
+	struct store_mailbox *box;
+	struct store_message *msgs;
+	struct store_target t = { .account_id = account,
+				  .mailbox_name = mailbox };
+	int64_t thread = 0;
+	size_t n;
+
+	mail_thread_keys_parse(text, strlen(text), &k);
+	t.thread_subject = k.base_subject;
+	t.thread_msgid = k.message_id;
+	t.thread_refs = (const char *const *)k.refs;
+	t.n_thread_refs = k.n_refs;
+	put_text(s, text, blob);
+	assert_int_equal(store_deliver(s, blob, strlen(text), 0, &t, 1, NULL,
+				       &error), STORE_OK);
+	assert_int_equal(store_mailbox_lookup(s, account, mailbox != NULL ?
+					      mailbox : "INBOX", &box, &error),
+			 STORE_OK);
+	assert_int_equal(store_message_list(s, box->id, &msgs, &n, &error),
+			 STORE_OK);
+	for (size_t i = 0; i < n; i++)
+		if (msgs[i].uid == t.uid)
+			thread = msgs[i].thread_id;
+	assert_true(thread > 0);
+	free(msgs);
+	store_mailbox_free(&box);
+	mail_thread_keys_deinit(&k);
+	free(text);
+	return thread;
+}
+
+/* docs/store.md "Threads": a reply joins its parent's thread (and a
+ * parent its early reply's) in the same account when the base subjects
+ * match; copies of one delivery share one thread. */
+static void
+test_deliver_threads(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->store;
+	const char *error = NULL;
+	int64_t a = add_user(s, "a@example.com", 0);
+	int64_t b = add_user(s, "b@example.com", 0);
+	int64_t p, r, other, early, late, lone, pb, rb;
+	char blob[STORE_BLOB_ID_LEN + 1];
+	struct store_message *msgs;
+	struct store_mailbox *box;
+	size_t n;
+
+	p = deliver_threaded(s, a, NULL, "Message-ID: <p@x>\r\n"
+			     "Subject: Plan for Q3\r\n");
+	/* "Re:" and case do not matter; the parent is found by
+	 * In-Reply-To, a grandchild by References */
+	r = deliver_threaded(s, a, NULL, "Message-ID: <r@x>\r\n"
+			     "In-Reply-To: <p@x>\r\nReferences: <p@x>\r\n"
+			     "Subject: RE: plan for q3\r\n");
+	assert_int_equal(r, p);
+	assert_int_equal(deliver_threaded(s, a, "Archive",
+					  "Message-ID: <g@x>\r\n"
+					  "References: <p@x> (c) <r@x>\r\n"
+					  "Subject: Re: [list] Re: Plan for Q3"
+					  "\r\n"), p);
+	/* a reply whose subject changed starts a thread */
+	other = deliver_threaded(s, a, NULL, "Message-ID: <o@x>\r\n"
+				 "In-Reply-To: <p@x>\r\n"
+				 "Subject: Re: something else\r\n");
+	assert_true(other != p);
+	/* neither ids nor subject: alone, even with the same subject */
+	lone = deliver_threaded(s, a, NULL, "Subject: Plan for Q3\r\n");
+	assert_true(lone != p && lone != other);
+	/* a reply that arrives before its parent */
+	early = deliver_threaded(s, a, NULL, "Message-ID: <e@x>\r\n"
+				 "In-Reply-To: <q@x>\r\n"
+				 "Subject: Re: Budget\r\n");
+	late = deliver_threaded(s, a, NULL, "Message-ID: <q@x>\r\n"
+				"Subject: Budget\r\n");
+	assert_int_equal(late, early);
+	assert_true(late != p);
+	/* another account's messages never join a's threads */
+	pb = deliver_threaded(s, b, NULL, "Message-ID: <p@x>\r\n"
+			      "Subject: Plan for Q3\r\n");
+	rb = deliver_threaded(s, b, NULL, "Message-ID: <r@x>\r\n"
+			      "In-Reply-To: <p@x>\r\n"
+			      "Subject: Re: Plan for Q3\r\n");
+	assert_true(pb != p && pb != r);
+	assert_int_equal(rb, pb);
+	/* copies of one delivery share the thread, which a reply joins */
+	{
+		static const char text[] = "Message-ID: <c@x>\r\n"
+					   "Subject: Copies\r\n\r\nbody\r\n";
+		struct mail_thread_keys k;
+		struct store_target t[2] = {
+			{ .account_id = a },
+			{ .account_id = a, .mailbox_name = "Archive" },
+		};
+		int64_t t0 = 0, t1 = 0;
+
+		mail_thread_keys_parse(text, strlen(text), &k);
+		for (int i = 0; i < 2; i++) {
+			t[i].thread_subject = k.base_subject;
+			t[i].thread_msgid = k.message_id;
+		}
+		put_text(s, text, blob);
+		assert_int_equal(store_deliver(s, blob, strlen(text), 0, t, 2,
+					       NULL, &error), STORE_OK);
+		assert_int_equal(store_mailbox_lookup(s, a, "INBOX", &box,
+						      &error), STORE_OK);
+		assert_int_equal(store_message_list(s, box->id, &msgs, &n,
+						    &error), STORE_OK);
+		for (size_t i = 0; i < n; i++)
+			if (msgs[i].uid == t[0].uid)
+				t0 = msgs[i].thread_id;
+		free(msgs);
+		store_mailbox_free(&box);
+		assert_int_equal(store_mailbox_lookup(s, a, "Archive", &box,
+						      &error), STORE_OK);
+		assert_int_equal(store_message_list(s, box->id, &msgs, &n,
+						    &error), STORE_OK);
+		for (size_t i = 0; i < n; i++)
+			if (msgs[i].uid == t[1].uid)
+				t1 = msgs[i].thread_id;
+		free(msgs);
+		store_mailbox_free(&box);
+		assert_true(t0 > 0);
+		assert_int_equal(t0, t1);
+		assert_int_equal(deliver_threaded(s, a, "Archive",
+						  "In-Reply-To: <c@x>\r\n"
+						  "Subject: Re: Copies\r\n"),
+				 t0);
+		mail_thread_keys_deinit(&k);
+	}
 }
 
 static void
@@ -3224,6 +3368,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_users, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_aliases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mailboxes, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_deliver_threads, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_list, setup,
 						teardown),

@@ -6,7 +6,7 @@
  * subj-fwd-hdr, subj-fwd-trl) is matched case-insensitively, as every
  * literal string of ABNF is.
  */
-#include "imap/imap-basesubject.h"
+#include "mail/basesubject.h"
 
 #include <string.h>
 #include <strings.h>
@@ -152,7 +152,7 @@ strip_fwd(struct bs *x)
 }
 
 bool
-imap_base_subject(const char *v, size_t len, struct buf *out)
+mail_base_subject(const char *v, size_t len, struct buf *out)
 {
 	struct buf dec, norm;
 	struct bs x;

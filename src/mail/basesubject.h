@@ -6,8 +6,8 @@
  * ("Re:", "Fwd[list]:", "[list]" prefixes, "(fwd)" trailers, a
  * "[fwd: ...]" wrapper) removed, repeatedly, in the RFC's order.
  */
-#ifndef HERALD_IMAP_BASESUBJECT_H
-#define HERALD_IMAP_BASESUBJECT_H
+#ifndef HERALD_MAIL_BASESUBJECT_H
+#define HERALD_MAIL_BASESUBJECT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,6 +23,6 @@
  * "[x]" blobs is not rescanned). An encoded word that does not decode
  * stays as written.
  */
-bool imap_base_subject(const char *v, size_t len, struct buf *out);
+bool mail_base_subject(const char *v, size_t len, struct buf *out);
 
 #endif
