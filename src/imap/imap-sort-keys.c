@@ -50,32 +50,6 @@ is_wsp(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* Skips white space and comments (nested, with quoted-pairs). */
-static void
-skip_cfws(const char *v, size_t len, size_t *i)
-{
-	while (*i < len) {
-		if (is_wsp(v[*i])) {
-			(*i)++;
-		} else if (v[*i] == '(') {
-			unsigned depth = 0;
-
-			for (; *i < len; (*i)++) {
-				if (v[*i] == '\\' && *i + 1 < len)
-					(*i)++;
-				else if (v[*i] == '(')
-					depth++;
-				else if (v[*i] == ')' && --depth == 0)
-					break;
-			}
-			if (*i < len)
-				(*i)++;
-		} else {
-			return;
-		}
-	}
-}
-
 static bool
 is_digit(char c)
 {
@@ -153,7 +127,7 @@ imap_sort_date_parse(const char *v, size_t len, int64_t *t_r)
 	int day, year, hour, min, sec = 0, zone = 0;
 	unsigned m = 0, ny;
 
-	skip_cfws(v, len, &i);
+	mail_skip_cfws(v, len, &i);
 	/* [day-of-week ","] */
 	if (i + 3 <= len && is_alpha(v[i])) {
 		size_t k = i;
@@ -161,14 +135,14 @@ imap_sort_date_parse(const char *v, size_t len, int64_t *t_r)
 		while (k < len && is_alpha(v[k]))
 			k++;
 		i = k;
-		skip_cfws(v, len, &i);
+		mail_skip_cfws(v, len, &i);
 		if (i >= len || v[i] != ',')
 			return -1;
 		i++;
-		skip_cfws(v, len, &i);
+		mail_skip_cfws(v, len, &i);
 	}
 	day = digits(v, len, &i, 1, 2, NULL);
-	skip_cfws(v, len, &i);
+	mail_skip_cfws(v, len, &i);
 	if (day < 1 || i + 3 > len)
 		return -1;
 	for (unsigned k = 0; k < 12; k++)
@@ -177,7 +151,7 @@ imap_sort_date_parse(const char *v, size_t len, int64_t *t_r)
 	if (m == 0 || (i + 3 < len && is_alpha(v[i + 3])))
 		return -1;
 	i += 3;
-	skip_cfws(v, len, &i);
+	mail_skip_cfws(v, len, &i);
 	year = digits(v, len, &i, 2, 4, &ny);
 	if (year < 0)
 		return -1;
@@ -189,24 +163,24 @@ imap_sort_date_parse(const char *v, size_t len, int64_t *t_r)
 	    (m == 2 && day == 29 &&
 	     !((year % 4 == 0 && year % 100 != 0) || year % 400 == 0)))
 		return -1;
-	skip_cfws(v, len, &i);
+	mail_skip_cfws(v, len, &i);
 	hour = digits(v, len, &i, 1, 2, NULL);
-	skip_cfws(v, len, &i);
+	mail_skip_cfws(v, len, &i);
 	if (hour < 0 || hour > 23 || i >= len || v[i] != ':')
 		return -1;
 	i++;
-	skip_cfws(v, len, &i);
+	mail_skip_cfws(v, len, &i);
 	min = digits(v, len, &i, 1, 2, NULL);
 	if (min < 0 || min > 59)
 		return -1;
-	skip_cfws(v, len, &i);
+	mail_skip_cfws(v, len, &i);
 	if (i < len && v[i] == ':') {
 		i++;
-		skip_cfws(v, len, &i);
+		mail_skip_cfws(v, len, &i);
 		sec = digits(v, len, &i, 1, 2, NULL);
 		if (sec < 0 || sec > 60)
 			return -1;
-		skip_cfws(v, len, &i);
+		mail_skip_cfws(v, len, &i);
 	}
 	/* zone: +hhmm / -hhmm, a name, or none (RFC 5256 2.2: an invalid
 	 * zone is UTC) */

@@ -15,12 +15,12 @@
 #include "mail/basesubject.h"
 #include "mail/header-field.h"
 
-/* Skips white space and comments (nested, with quoted-pairs). */
-static void
-skip_cfws(const char *v, size_t len, size_t *i)
+void
+mail_skip_cfws(const char *v, size_t len, size_t *i)
 {
 	while (*i < len) {
-		if (v[*i] == ' ' || v[*i] == '\t') {
+		if (v[*i] == ' ' || v[*i] == '\t' || v[*i] == '\r' ||
+		    v[*i] == '\n') {
 			(*i)++;
 		} else if (v[*i] == '(') {
 			unsigned depth = 0;
@@ -51,7 +51,7 @@ mail_msgid_next(const char *v, size_t len, size_t *pos, const char **id_r,
 		size_t start, at = 0;
 
 		if (v[i] == '(') {
-			skip_cfws(v, len, &i);
+			mail_skip_cfws(v, len, &i);
 			continue;
 		}
 		if (v[i] != '<') {

@@ -40,6 +40,10 @@ void mail_thread_keys_parse(const char *msg, size_t len,
 			    struct mail_thread_keys *keys_r);
 void mail_thread_keys_deinit(struct mail_thread_keys *keys);
 
+/* Skips folding white space and comments (nested, with quoted-pairs,
+ * RFC 5322 CFWS) from *i in v[0..len). */
+void mail_skip_cfws(const char *v, size_t len, size_t *i);
+
 /* The next valid msg-id ("<left@right>") at or after *pos in
  * v[0..len), skipping comments and other text: true with the id without
  * its brackets in *id_r / *id_len_r and *pos after it, false at the end. */
