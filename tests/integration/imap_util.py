@@ -203,3 +203,16 @@ def state(c, mailbox="INBOX"):
         assert key not in out, f"two messages with Message-ID {key}"
         out[key] = (uid, flags)
     return out
+
+
+def raw_with_inbox(factory, n):
+    """A server whose INBOX holds n APPENDed messages (make_msg 1..n), and
+    a Raw session logged in to it: (herald, raw)."""
+    h = server(factory, listeners=("imap", "smtp"))
+    c = login(h)
+    for i in range(1, n + 1):
+        ok(c.append("INBOX", None, None, make_msg(i)))
+    c.logout()
+    r = Raw(h)
+    r.login()
+    return h, r

@@ -5,7 +5,7 @@ MODSEQ with the FETCH responses of STORE and of other sessions' flag
 changes once CONDSTORE is on, STORE (UNCHANGEDSINCE n) with [MODIFIED]."""
 import re
 
-from imap_util import Raw, login, make_msg, ok, server
+from imap_util import Raw, raw_with_inbox, login, ok, server
 
 
 def modseqs(lines):
@@ -20,14 +20,7 @@ def modseqs(lines):
 
 
 def start(herald_factory, n=5):
-    h = server(herald_factory, listeners=("imap", "smtp"))
-    c = login(h)
-    for i in range(1, n + 1):
-        ok(c.append("INBOX", None, None, make_msg(i)))
-    c.logout()
-    r = Raw(h)
-    r.login()
-    return h, r
+    return raw_with_inbox(herald_factory, n)
 
 
 def hms(lines):

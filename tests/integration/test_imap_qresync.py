@@ -6,7 +6,7 @@ Advertised after login (test_imap_condstore.py)."""
 import re
 import time
 
-from imap_util import Raw, deliver_many, login, make_msg, ok, server
+from imap_util import Raw, raw_with_inbox, deliver_many, login, make_msg, ok, server
 
 
 def select_codes(lines):
@@ -81,14 +81,7 @@ def test_done_when_resync_1000(herald_factory):
 
 
 def start(herald_factory, n=6):
-    h = server(herald_factory, listeners=("imap", "smtp"))
-    c = login(h)
-    for i in range(1, n + 1):
-        ok(c.append("INBOX", None, None, make_msg(i)))
-    c.logout()
-    r = Raw(h)
-    r.login()
-    return h, r
+    return raw_with_inbox(herald_factory, n)
 
 
 def test_select_qresync_known_uids_and_uidvalidity(herald_factory):
