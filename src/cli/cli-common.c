@@ -2,6 +2,7 @@
 /* The command table, `herald help`, `herald version` and shared helpers. */
 #include "cli/cli.h"
 
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,33 @@ cli_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	cli_verror("herald", fmt, ap);
 	va_end(ap);
+}
+
+int
+cli_config_options(int argc, char **argv, bool stop_at_operand,
+		   void (*usage)(FILE *fp), const char **path_r)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, stop_at_operand ? "+c:h" : "c:h",
+				opts, NULL)) != -1) {
+		if (c == 'c') {
+			*path_r = optarg;
+		} else if (c == 'h') {
+			usage(stdout);
+			return CLI_OK;
+		} else {
+			usage(stderr);
+			return CLI_USAGE;
+		}
+	}
+	return -1;
 }
 
 struct config *

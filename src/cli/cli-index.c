@@ -28,11 +28,6 @@ index_usage(FILE *fp)
 int
 cli_index(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *path = NULL, *sub, *err = NULL;
 	struct config *cfg;
 	struct store *store;
@@ -40,18 +35,8 @@ cli_index(int argc, char **argv)
 	size_t done = 0;
 	int c;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		if (c == 'c') {
-			path = optarg;
-		} else if (c == 'h') {
-			index_usage(stdout);
-			return CLI_OK;
-		} else {
-			index_usage(stderr);
-			return CLI_USAGE;
-		}
-	}
+	if ((c = cli_config_options(argc, argv, false, index_usage, &path)) >= 0)
+		return c;
 	if (optind + 1 != argc || (strcmp(argv[optind], "run") != 0 &&
 				   strcmp(argv[optind], "rebuild") != 0)) {
 		index_usage(stderr);

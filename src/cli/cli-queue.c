@@ -311,11 +311,6 @@ queue_change(struct store *store, int64_t id, const char *sub)
 int
 cli_queue(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	static const char *const subs[] = { "list", "show", "flush", "hold",
 					    "release", "delete", "bounce",
 					    NULL };
@@ -326,18 +321,8 @@ cli_queue(int argc, char **argv)
 	bool known = false;
 	int c, rc;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		if (c == 'c') {
-			path = optarg;
-		} else if (c == 'h') {
-			queue_usage(stdout);
-			return CLI_OK;
-		} else {
-			queue_usage(stderr);
-			return CLI_USAGE;
-		}
-	}
+	if ((c = cli_config_options(argc, argv, false, queue_usage, &path)) >= 0)
+		return c;
 	if (optind >= argc) {
 		queue_usage(stderr);
 		return CLI_USAGE;

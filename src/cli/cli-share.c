@@ -145,29 +145,14 @@ share_list(struct store *store, const char *owner_address)
 int
 cli_share(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *path = NULL, *sub;
 	struct config *cfg;
 	struct store *store;
 	int c, n, rc;
 
-	optind = 1;
-	/* "+" keeps getopt from taking "-w" of "-RIGHTS" for an option */
-	while ((c = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
-		if (c == 'c') {
-			path = optarg;
-		} else if (c == 'h') {
-			share_usage(stdout);
-			return CLI_OK;
-		} else {
-			share_usage(stderr);
-			return CLI_USAGE;
-		}
-	}
+	/* stop at the first operand: "-w" of "-RIGHTS" is an operand */
+	if ((c = cli_config_options(argc, argv, true, share_usage, &path)) >= 0)
+		return c;
 	if (optind >= argc) {
 		share_usage(stderr);
 		return CLI_USAGE;

@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 struct config;
 struct store;
@@ -81,6 +82,15 @@ struct config *cli_load_config(const char *path);
  * and dropping to it when run as root (files stay the workers'). Prints the
  * error and returns NULL on failure. */
 struct store *cli_open_store(const struct config *cfg);
+
+/* The option loop of a command whose only options are -c/--config FILE and
+ * -h/--help: sets *path_r for -c, prints usage(stdout) for -h and
+ * usage(stderr) for anything else. Restarts getopt (optind = 1); stops at
+ * the first operand when stop_at_operand (so an operand such as "-w" is not
+ * an option). Returns -1 to go on with the operands at argv[optind], else
+ * the exit status to return (CLI_OK after help, CLI_USAGE). */
+int cli_config_options(int argc, char **argv, bool stop_at_operand,
+		       void (*usage)(FILE *fp), const char **path_r);
 
 /* True when argv has -h or --help anywhere before "--". */
 bool cli_wants_help(int argc, char **argv);
