@@ -93,7 +93,11 @@ resolve_shared(struct store *store, const char *name,
 	if (*owner != '/')
 		return STORE_OK;
 	owner++;
-	slash = strchr(owner, '/');
+	/* an address may hold "/" before its "@", never in its domain:
+	 * the owner ends at the first "/" after the "@" (LIST writes the
+	 * address as it is) */
+	slash = strchr(owner, '@');
+	slash = strchr(slash != NULL ? slash : owner, '/');
 	if (slash == NULL || slash == owner || slash[1] == '\0')
 		return STORE_OK;
 	box->owner = xstrndup(owner, (size_t)(slash - owner));

@@ -223,8 +223,10 @@ acl_done(struct imap_cmd *cmd)
 		/* RFC 4314 3.4: the identifier as the client gave it */
 		imap_write_astring(out, job->ident, strlen(job->ident), 0);
 		if (job->ident_owner)
-			/* always granted, nothing else to grant */
-			buf_puts(out, " lrswipkxtea");
+			/* always granted, nothing else to grant; with "c"
+			 * and "d", as 2.1.1 asks of rights that hold their
+			 * members */
+			buf_puts(out, " lrswipkxteacd");
 		else
 			/* none always granted; each right on its own, "c"
 			 * with "k" and "d" with "xte" as 2.1.1 asks */

@@ -158,9 +158,16 @@ mbox_rights(struct mbox_job *job, const char **error_r)
 			job->store_to = xstrdup(acl.name);
 		}
 		if (r == STORE_OK && acl.mb != NULL) {
-			/* ALREADYEXISTS when visible, else no answer */
+			/* one it may not see is a place it may not create
+			 * in, as CREATE answers (RFC 4314 6); one of another
+			 * account cannot be reached from this one; else the
+			 * store says ALREADYEXISTS */
 			job->verdict = imap_acl_check(true, acl.rights,
 						      STORE_ACL_LOOKUP);
+			if (job->verdict != IMAP_ACL_OK)
+				job->need = STORE_ACL_CREATE;
+			else if (acl.owner_id != owner)
+				job->cross = true;
 			imap_acl_box_deinit(&acl);
 			return r;
 		}

@@ -255,8 +255,11 @@ select_done(struct imap_cmd *cmd)
 		buf_puts(out, "\r\n");
 	}
 	select_qresync_write(s, job);
-	(void)imap_cmd_ok(cmd, box->readonly ? "[READ-ONLY] EXAMINE completed" :
-			  "[READ-WRITE] SELECT completed");
+	/* a SELECT made read-only by the rights (RFC 4314 5.2) is still
+	 * answered as the SELECT it was */
+	(void)imap_cmd_ok(cmd, "[%s] %s completed",
+			  box->readonly ? "READ-ONLY" : "READ-WRITE",
+			  job->readonly ? "EXAMINE" : "SELECT");
 }
 
 /* (QRESYNC (uidvalidity modseq [known-uids [(seqs uids)]])), RFC 7162

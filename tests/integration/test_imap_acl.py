@@ -496,7 +496,9 @@ def test_right_a(herald_factory):
     assert lines[0] == f'* LISTRIGHTS "{TEAM}" {CAROL} "" l r s w i p k ' \
                        'x t e a c d', lines
     lines = b.cmd("l", f"LISTRIGHTS {q(TEAM)} {ALICE}")
-    assert lines[0] == f'* LISTRIGHTS "{TEAM}" {ALICE} lrswipkxtea', lines
+    # RFC 2.1.1: "c" and "d" with the members the owner always has
+    assert lines[0] == f'* LISTRIGHTS "{TEAM}" {ALICE} lrswipkxteacd', \
+        lines
     b.close()
 
 
@@ -507,7 +509,8 @@ def test_read_only_follows_rights(herald_factory):
     fill_team(h, 1)
     b = bob_on_team(h, "lr", select=False)
     lines = b.cmd("s", f"SELECT {q(TEAM)}")
-    assert lines[-1].startswith("s OK [READ-ONLY]"), lines
+    # a SELECT made read-only by the rights is still a SELECT
+    assert lines[-1] == "s OK [READ-ONLY] SELECT completed", lines
     assert "* OK [PERMANENTFLAGS ()] Read-only mailbox" in lines, lines
     assert tagged(b.cmd("t", "STORE 1 +FLAGS (\\Seen)")).startswith("NO")
     b.close()
@@ -582,3 +585,91 @@ def test_copy_move_between_accounts(herald_factory):
     typ, data = b.search(None, "ALL")
     assert data[0].split() == [b"1", b"2"], data
     b.logout()
+
+
+def test_rename_into_another_account_refused(herald_factory):
+    """RENAME never makes a mailbox of one account under another's name:
+    from a shared mailbox or from one's own to a mailbox of a third
+    account the user sees is NO [CANNOT], and no account gets a mailbox
+    named in the other users' namespace."""
+    h = acl_server(herald_factory)
+    setacl(h, BOB, "lrx")
+    c = raw(h, CAROL)
+    assert c.cmd("c", "CREATE X")[-1].startswith("c OK")
+    assert c.cmd("s", f"SETACL X {BOB} lr")[-1].startswith("s OK")
+    c.close()
+    carol_x = f"Other Users/{CAROL}/X"
+    b = raw(h, BOB)
+    assert b.cmd("c", "CREATE Mine")[-1].startswith("c OK")
+    for src in (TEAM, "Mine"):
+        lines = b.cmd("r", f"RENAME {q(src)} {q(carol_x)}")
+        assert tagged(lines).startswith("NO [CANNOT]"), (src, lines)
+    # onto a mailbox of the same other account it sees: it exists
+    lines = b.cmd("r", f"RENAME Mine {q(TEAM)}")
+    assert tagged(lines).startswith("NO [CANNOT]"), lines
+    lines = b.cmd("l", 'LIST "" "*"')
+    assert [ln for ln in lines if "Other Users/" in ln] == [
+        f'* LIST (\\Noselect \\HasChildren) "/" "Other Users/{ALICE}"',
+        f'* LIST (\\HasNoChildren) "/" "{TEAM}"',
+        f'* LIST (\\Noselect \\HasChildren) "/" "Other Users/{CAROL}"',
+        f'* LIST (\\HasNoChildren) "/" "{carol_x}"'], lines
+    assert '* LIST (\\HasNoChildren) "/" Mine' in lines, lines
+    b.close()
+    a = raw(h, ALICE)
+    lines = a.cmd("l", 'LIST "" "*"')
+    assert not any("Other Users" in ln for ln in lines), lines
+    assert '* LIST (\\HasNoChildren) "/" Team' in lines, lines
+    a.close()
+
+
+def test_rename_target_hidden_like_missing(herald_factory):
+    """RENAME onto a mailbox the user may not see answers as onto a name
+    where it may not create (RFC 4314 6), never NONEXISTENT."""
+    h = acl_server(herald_factory)
+    a = raw(h, ALICE)
+    for box in ("Team/sub", "Secret", "Team/hidden"):
+        assert a.cmd("c", f"CREATE {box}")[-1].startswith("c OK")
+    assert a.cmd("s", f"SETACL Team/sub {BOB} lrx")[-1].startswith("s OK")
+    a.close()
+    b = raw(h, BOB)
+    hidden = b.cmd("r", f"RENAME {q(TEAM + '/sub')} "
+                        f"{q('Other Users/' + ALICE + '/Secret')}")
+    missing = b.cmd("r", f"RENAME {q(TEAM + '/sub')} {q(NOPE)}")
+    assert tagged(hidden) == tagged(missing) == \
+        "NO [NOPERM] Permission denied", (hidden, missing)
+    # with "k" on Team a missing name is made; a hidden one is refused as
+    # CREATE refuses it
+    setacl(h, BOB, "lrk")
+    lines = b.cmd("r", f"RENAME {q(TEAM + '/sub')} {q(TEAM + '/hidden')}")
+    assert tagged(lines) == "NO [NOPERM] Permission denied", lines
+    assert tagged(b.cmd("c", f"CREATE {q(TEAM + '/hidden')}")) == \
+        "NO [NOPERM] Permission denied"
+    b.close()
+
+
+def test_owner_address_with_slash(herald_factory):
+    """An owner whose address holds the hierarchy separator is reached by
+    the name LIST shows: the owner ends at the first "/" after its "@"."""
+    h = acl_server(herald_factory)
+    odd = f"sl/ash@{DOMAIN}"
+    h.add_user(odd, "correct horse")
+    o = raw(h, odd)
+    for box in ("Box", "Lists", "Lists/a@b"):
+        assert o.cmd("c", f"CREATE {q(box)}")[-1].startswith("c OK")
+        assert o.cmd("s", f"SETACL {q(box)} {BOB} lr")[-1] \
+            .startswith("s OK")
+    o.close()
+    b = raw(h, BOB)
+    lines = b.cmd("l", f'LIST "" "Other Users/{odd}/*"')
+    assert lines[:-1] == [
+        f'* LIST (\\HasNoChildren) "/" "Other Users/{odd}/Box"',
+        f'* LIST (\\HasChildren) "/" "Other Users/{odd}/Lists"',
+        f'* LIST (\\HasNoChildren) "/" "Other Users/{odd}/Lists/a@b"'], \
+        lines
+    for box in ("Box", "Lists/a@b"):
+        lines = b.cmd("s", f'EXAMINE "Other Users/{odd}/{box}"')
+        assert lines[-1] == "s OK [READ-ONLY] EXAMINE completed", lines
+        lines = b.cmd("m", f'MYRIGHTS "Other Users/{odd}/{box}"')
+        assert lines[0] == f'* MYRIGHTS "Other Users/{odd}/{box}" lr', \
+            lines
+    b.close()
