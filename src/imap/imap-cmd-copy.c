@@ -145,6 +145,18 @@ copy_common(struct imap_cmd *cmd, bool move)
 		free(name);
 		return imap_cmd_bad(cmd, "%s", error);
 	}
+	/* RFC 9738: COPY is all or nothing (RFC 9051 6.4.7), so one over
+	 * the limit copies none; MOVE may stop part way and takes the
+	 * highest messages as FETCH does */
+	if (!move && cmd->limited) {
+		free(idx);
+		free(name);
+		cmd->limited = false;
+		return imap_cmd_no(cmd, "[MESSAGELIMIT %u] COPY of more than "
+				   "%u messages: nothing copied",
+				   s->set->message_limit,
+				   s->set->message_limit);
+	}
 	job = xcalloc(1, sizeof(*job));
 	job->store = s->store;
 	job->account_id = s->account_id;

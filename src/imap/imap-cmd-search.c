@@ -38,9 +38,14 @@ struct imap_search_eval {
 	uint32_t *saved;		/* the view's copy of "$", sorted */
 	bool *match;			/* per message of the view */
 	size_t count;
-	/* RFC 9738: SEARCH looks at the view from here on (the last
-	 * message_limit messages) */
+	/* RFC 9738: SEARCH looks at the view from first on, where the
+	 * last limit messages in its scope (imap_search_in_scope) begin;
+	 * limit 0 is none; limited when it left some out, limit_uid the
+	 * UID at first */
 	size_t first;
+	size_t limit;
+	bool limited;
+	uint32_t limit_uid;
 	struct search_pending *pending;
 	size_t n_pending;
 	struct store *store;
@@ -459,6 +464,30 @@ search_done(struct imap_cmd *cmd)
 	search_reply(cmd, job);
 }
 
+/* RFC 9738: counts the messages the program's UID and sequence-set keys
+ * leave from the end, so that a client going on below the lowest UID it
+ * was answered for ("UID 1:n") gets the next ones. */
+static void
+limit_scope(struct imap_search_eval *job, const struct imap_mailbox *box)
+{
+	size_t n = 0;
+
+	for (size_t i = box->count; i-- > 0;) {
+		struct imap_search_msg sm = {
+			.seq = (uint32_t)(i + 1), .uid = box->msgs[i].uid,
+		};
+
+		if (!imap_search_in_scope(&job->prog, &job->view, &sm))
+			continue;
+		if (++n > job->limit) {
+			job->limited = true;
+			return;
+		}
+		job->first = i;
+		job->limit_uid = sm.uid;
+	}
+}
+
 /* The verdicts box's data alone gives (loop thread for the session's
  * view, or the pool for one loaded there); the messages that need the
  * store are kept for imap_search_eval_work(). recent: IMAP4rev1's
@@ -487,6 +516,8 @@ eval_prepare_box(struct imap_search_eval *job, const struct imap_mailbox *box,
 	};
 	job->count = box->count;
 	job->match = xcalloc(box->count + 1, sizeof(*job->match));
+	if (job->limit > 0 && box->count > job->limit)
+		limit_scope(job, box);
 	for (size_t i = job->first; i < box->count; i++) {
 		const struct imap_msg *m = &box->msgs[i];
 		struct imap_search_msg sm = {
@@ -577,12 +608,13 @@ search_run(struct imap_cmd *cmd, struct imap_search_eval *job)
 {
 	struct imap_session *s = cmd->s;
 
-	/* RFC 9738: the last message_limit messages only */
-	if (s->box->count > s->set->message_limit) {
-		job->first = s->box->count - s->set->message_limit;
-		cmd->limited = true;
-	}
+	/* RFC 9738: the last message_limit messages it looks at only */
+	job->limit = s->set->message_limit;
 	eval_prepare(s, job);
+	if (job->limited) {
+		cmd->limited = true;
+		cmd->limit_uid = job->limit_uid;
+	}
 	if (job->n_pending == 0) {
 		enum imap_cmd_result r = search_reply(cmd, job);
 

@@ -313,8 +313,11 @@ struct imap_cmd {
 	/* the tagged reply, once given (written after the sync) */
 	char *reply;
 	/* RFC 9738: the command's message set was cut to [imap]
-	 * message_limit; its OK carries [MESSAGELIMIT n] */
+	 * message_limit; its OK carries [MESSAGELIMIT n uid], uid the
+	 * lowest of the messages it worked on (the client goes on below
+	 * it) */
 	bool limited;
+	uint32_t limit_uid;
 	/* imap_session_run_internal(): no tagged reply, this instead */
 	void (*internal_done)(struct imap_session *s);
 };

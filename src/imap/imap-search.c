@@ -146,6 +146,29 @@ match_view(const struct imap_search_key *k,
 	return IMAP_SEARCH_NO;
 }
 
+static bool
+in_scope(const struct imap_search_key *k, const struct imap_search_view *view,
+	 const struct imap_search_msg *m)
+{
+	for (size_t i = 0; i < k->n_children; i++) {
+		const struct imap_search_key *c = &k->children[i];
+
+		if ((c->type == IMAP_SK_AND && !in_scope(c, view, m)) ||
+		    ((c->type == IMAP_SK_SEQ || c->type == IMAP_SK_UID) &&
+		     match_view(c, view, m) != IMAP_SEARCH_YES))
+			return false;
+	}
+	return true;
+}
+
+bool
+imap_search_in_scope(const struct imap_search_program *prog,
+		     const struct imap_search_view *view,
+		     const struct imap_search_msg *msg)
+{
+	return in_scope(&prog->root, view, msg);
+}
+
 enum imap_search_match
 imap_search_match_view(const struct imap_search_program *prog,
 		       const struct imap_search_view *view,

@@ -218,6 +218,13 @@ enum imap_search_match {
 	IMAP_SEARCH_MAYBE,	/* needs the store */
 };
 
+/* Whether msg is among the messages a SEARCH looks at for RFC 9738's
+ * limit: those the sequence-set and UID keys that the program ANDs (at
+ * its top level and in parenthesised lists there) hold for. */
+bool imap_search_in_scope(const struct imap_search_program *prog,
+			  const struct imap_search_view *view,
+			  const struct imap_search_msg *msg);
+
 /* Decides what the view alone can: YES, NO, or MAYBE when a key needing
  * the store decides. Loop thread, no I/O. */
 enum imap_search_match

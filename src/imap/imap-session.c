@@ -355,23 +355,27 @@ count_error(struct imap_session *s)
 	return true;
 }
 
-/* RFC 9738: the OK of a command whose set was cut says so, in the tagged
- * reply b (its text from at) or, when that has a code already (COPYUID,
- * MODIFIED), in an untagged OK before it. */
+/* RFC 9738: the OK of a command whose set was cut says so, with the
+ * lowest UID it worked on, in the tagged reply b (its text from at) or,
+ * when that has a code already (MODIFIED, COPYUID), in an untagged NO
+ * before it (a warning: the command did not do all it was asked). */
 static void
-limit_code(struct imap_session *s, struct buf *b, size_t at)
+limit_code(struct imap_session *s, const struct imap_cmd *cmd, struct buf *b,
+	   size_t at)
 {
 	struct buf t;
 
 	if (b->data[at] == '[') {
-		buf_printf(&s->out, "* OK [MESSAGELIMIT %u] Only the last %u "
-			   "messages were processed\r\n",
-			   s->set->message_limit, s->set->message_limit);
+		buf_printf(&s->out, "* NO [MESSAGELIMIT %u %u] Only the last "
+			   "%u messages were processed\r\n",
+			   s->set->message_limit, cmd->limit_uid,
+			   s->set->message_limit);
 		return;
 	}
 	buf_init(&t);
 	buf_append(&t, b->data, at);
-	buf_printf(&t, "[MESSAGELIMIT %u] ", s->set->message_limit);
+	buf_printf(&t, "[MESSAGELIMIT %u %u] ", s->set->message_limit,
+		   cmd->limit_uid);
 	buf_append(&t, b->data + at, b->len - at);
 	buf_reset(b);
 	buf_append(b, t.data, t.len);
@@ -400,7 +404,7 @@ tagged(struct imap_cmd *cmd, const char *status, const char *fmt,
 	buf_printf(&b, "%s %s ", cmd->tag, status);
 	buf_vprintf(&b, fmt, ap);
 	if (cmd->limited && strcmp(status, "OK") == 0)
-		limit_code(s, &b, strlen(cmd->tag) + 4);
+		limit_code(s, cmd, &b, strlen(cmd->tag) + 4);
 	buf_append(&b, "\r\n", 2);
 	cmd->reply = buf_steal(&b);
 	if (status[0] == 'B' && count_error(s)) {
@@ -653,6 +657,7 @@ imap_session_seqset(struct imap_session *s, const struct imap_arg *arg,
 		memmove(*idx_r, *idx_r + (n - keep), keep * sizeof(**idx_r));
 		n = keep;
 		s->cmd->limited = true;
+		s->cmd->limit_uid = box->msgs[(*idx_r)[0]].uid;
 	}
 	*count_r = n;
 	free(marks);

@@ -151,10 +151,11 @@ static const struct setting imap_settings[] = {
 	  .doc = "Messages one FETCH, STORE, COPY, MOVE, UID EXPUNGE or "
 		 "SEARCH works on, and messages in one APPEND (MESSAGELIMIT, "
 		 "RFC 9738): a larger set is cut to the messages with the "
-		 "highest numbers and answered OK [MESSAGELIMIT n], an "
-		 "APPEND of more is NO [MESSAGELIMIT n] (docs/imap.md "
-		 "\"MESSAGELIMIT\"). Generous by default so that no "
-		 "client that asks for 1:* meets it in practice." },
+		 "highest numbers and answered OK [MESSAGELIMIT n uid], uid "
+		 "the lowest processed; a COPY or an APPEND of more is NO "
+		 "[MESSAGELIMIT n] (docs/imap.md \"MESSAGELIMIT\"). "
+		 "Generous by default so that no client that asks for 1:* "
+		 "meets it in practice." },
 	{ .key = "inprogress_interval", .type = SETTING_DURATION,
 	  .offset = OFF(imap.inprogress_interval_ms), .def = "10s", .min = 0,
 	  .max = 3600000, .unit = DURATION_MS, .reloadable = true,

@@ -1,9 +1,13 @@
 """MESSAGELIMIT (RFC 9738) with [imap] message_limit = 10 over 25
-messages: the capability carries the value; FETCH, SEARCH, STORE, COPY,
-MOVE and UID EXPUNGE over more messages work on the 10 highest and answer
-OK [MESSAGELIMIT 10] (untagged before a COPYUID); a set within the limit
-gets a plain OK; an APPEND of 11 messages is NO [MESSAGELIMIT 10] and
-stores none. Raw lines for the exact responses, imaplib to check."""
+messages: the capability carries the value; FETCH, SEARCH, STORE, MOVE
+and UID EXPUNGE over more messages work on the 10 highest and answer
+OK [MESSAGELIMIT 10 uid] with the lowest UID processed (an untagged NO
+with the code when the OK has a code of its own, as MOVE's); SEARCH
+counts the messages its UID and sequence-set keys leave, so a client
+goes on below the lowest UID; COPY of more is NO [MESSAGELIMIT 10] and
+copies none (COPY is all or nothing); a set within the limit gets a
+plain OK; an APPEND of 11 messages is NO [MESSAGELIMIT 10] and stores
+none. Raw lines for the exact responses, imaplib to check."""
 import re
 
 from imap_util import Raw, login, make_msg, ok, server
@@ -35,22 +39,42 @@ def test_capability_fetch_search(herald_factory):
     r.cmd("s", "SELECT INBOX")
     lines = r.cmd("a", "UID FETCH 1:* (UID)")
     assert uids_of(lines[:-1]) == list(range(16, 26)), lines
-    assert lines[-1] == "a OK [MESSAGELIMIT 10] UID FETCH completed", lines
+    assert lines[-1] == "a OK [MESSAGELIMIT 10 16] UID FETCH completed", \
+        lines
     lines = r.cmd("b", "FETCH 1:* (UID)")
     assert lines[0] == "* 16 FETCH (UID 16)", lines
-    assert lines[-1].startswith("b OK [MESSAGELIMIT 10] "), lines
+    assert lines[-1].startswith("b OK [MESSAGELIMIT 10 16] "), lines
     # the client goes on below the lowest UID it got
     lines = r.cmd("c", "UID FETCH 1:15 (UID)")
     assert uids_of(lines[:-1]) == list(range(6, 16)), lines
+    assert lines[-1] == "c OK [MESSAGELIMIT 10 6] UID FETCH completed", \
+        lines
     lines = r.cmd("d", "UID FETCH 1:5 (UID)")
     assert uids_of(lines[:-1]) == [1, 2, 3, 4, 5], lines
     assert lines[-1] == "d OK UID FETCH completed", lines
     lines = r.cmd("e", "UID SEARCH ALL")
     assert lines[0] == "* SEARCH " + " ".join(str(u) for u in
                                               range(16, 26)), lines
-    assert lines[-1].startswith("e OK [MESSAGELIMIT 10] "), lines
+    assert lines[-1].startswith("e OK [MESSAGELIMIT 10 16] "), lines
     lines = r.cmd("f", "SEARCH RETURN (COUNT) ALL")
     assert lines[0] == '* ESEARCH (TAG "f") COUNT 10', lines
+    # SEARCH counts what its UID and sequence-set keys leave: the client
+    # goes on below the lowest UID it was answered for, as with FETCH
+    lines = r.cmd("g", "UID SEARCH UID 1:15 ALL")
+    assert lines[0] == "* SEARCH " + " ".join(str(u) for u in
+                                              range(6, 16)), lines
+    assert lines[-1] == "g OK [MESSAGELIMIT 10 6] UID SEARCH completed", \
+        lines
+    lines = r.cmd("h", "UID SEARCH UID 1:5 NOT DELETED")
+    assert lines == ["* SEARCH 1 2 3 4 5", "h OK UID SEARCH completed"], \
+        lines
+    lines = r.cmd("i", "SEARCH 3:22 OR SEEN UNSEEN")
+    assert lines[0] == "* SEARCH " + " ".join(str(u) for u in
+                                              range(13, 23)), lines
+    assert lines[-1] == "i OK [MESSAGELIMIT 10 13] SEARCH completed", lines
+    lines = r.cmd("j", "SEARCH RETURN (COUNT) 1:9 ALL")
+    assert lines == ['* ESEARCH (TAG "j") COUNT 9', "j OK SEARCH completed"], \
+        lines
     r.close()
 
 
@@ -60,19 +84,29 @@ def test_store_copy_move_expunge(herald_factory):
     r.login()
     r.cmd("s", "SELECT INBOX")
     lines = r.cmd("a", "UID STORE 1:* +FLAGS.SILENT (\\Flagged)")
-    assert lines[-1].startswith("a OK [MESSAGELIMIT 10] "), lines
+    assert lines[-1] == "a OK [MESSAGELIMIT 10 16] UID STORE completed", \
+        lines
     lines = r.cmd("b", "UID FETCH 11:20 (FLAGS)")
     flagged = [u for u, ln in zip(uids_of(lines[:-1]), lines)
                if "\\Flagged" in ln]
     assert flagged == list(range(16, 21)), lines
+    # COPY is all or nothing (RFC 9051 6.4.7): refused, nothing copied
     lines = r.cmd("c", "UID COPY 1:* Trash")
-    assert lines[-2] == ("* OK [MESSAGELIMIT 10] Only the last 10 messages "
-                         "were processed"), lines
-    assert re.match(r"c OK \[COPYUID \d+ 16:25 1:10\]", lines[-1]), lines
+    assert lines == ["c NO [MESSAGELIMIT 10] COPY of more than 10 messages"
+                     ": nothing copied"], lines
+    lines = r.cmd("c2", "UID COPY 16:* Trash")
+    assert re.match(r"c2 OK \[COPYUID \d+ 16:25 1:10\]", lines[-1]), lines
     lines = r.cmd("d", "UID MOVE 1:20 Archive")
-    assert lines[-1] == "d OK [MESSAGELIMIT 10] UID MOVE completed", lines
+    assert lines[-1] == "d OK [MESSAGELIMIT 10 11] UID MOVE completed", \
+        lines
     assert any(ln.startswith("* OK [COPYUID ") and " 11:20 " in ln
                for ln in lines), lines
+    # an OK with a code of its own: the limit comes in an untagged NO
+    lines = r.cmd("d2", "UID STORE 1:* (UNCHANGEDSINCE 1) "
+                        "+FLAGS.SILENT (\\Seen)")
+    assert "* NO [MESSAGELIMIT 10 6] Only the last 10 messages were " \
+           "processed" in lines, lines
+    assert lines[-1].startswith("d2 OK [MODIFIED "), lines
     lines = r.cmd("e", "UID STORE 1:10 +FLAGS.SILENT (\\Deleted)")
     assert lines[-1] == "e OK UID STORE completed", lines
     lines = r.cmd("f", "UID EXPUNGE 1:5")
