@@ -38,6 +38,10 @@ struct mbox_job {
 	enum imap_acl_verdict verdict;
 	unsigned need;
 	bool cross;		/* RENAME from a shared mailbox to one's own */
+	/* CREATE with USE in another account's mailboxes: a special use
+	 * is the owner's to give (its client would file its drafts or
+	 * sent mail where the grantees read them) */
+	bool foreign_role;
 	enum store_result result;
 	char error[200];
 };
@@ -214,6 +218,11 @@ mbox_work(void *ctx)
 	if (job->result != STORE_OK || job->verdict != IMAP_ACL_OK ||
 	    job->cross)
 		goto out;
+	if (job->op == OP_CREATE && job->role != STORE_ROLE_NONE &&
+	    job->owner_id != job->account_id) {
+		job->foreign_role = true;
+		goto out;
+	}
 	switch (job->op) {
 	case OP_CREATE:
 		job->result = store_mailbox_create(job->store, job->owner_id,
@@ -288,8 +297,8 @@ mbox_refused(struct imap_cmd *cmd, struct mbox_job *job)
 		(void)imap_cmd_no(cmd, "[LIMIT] Too many mailboxes");
 		return;
 	case STORE_E_INVALID:
-		if (job->op == OP_DELETE &&
-		    strcmp(job->name, "INBOX") == 0)
+		if (job->op == OP_DELETE && job->store_name != NULL &&
+		    strcmp(job->store_name, "INBOX") == 0)
 			(void)imap_cmd_no(cmd, "[CANNOT] INBOX cannot be"
 					  " deleted");
 		else if (job->op == OP_RENAME &&
@@ -352,6 +361,11 @@ mbox_done(struct imap_cmd *cmd)
 	if (job->cross) {
 		(void)imap_cmd_no(cmd, "[CANNOT] A mailbox cannot move to"
 				  " another account");
+		return;
+	}
+	if (job->foreign_role) {
+		(void)imap_cmd_no(cmd, "[CANNOT] Only the owner gives its "
+				  "mailboxes a special use");
 		return;
 	}
 	if (job->verdict == IMAP_ACL_NONEXISTENT) {

@@ -673,3 +673,36 @@ def test_owner_address_with_slash(herald_factory):
         assert lines[0] == f'* MYRIGHTS "Other Users/{odd}/{box}" lr', \
             lines
     b.close()
+
+
+def test_grantee_gives_no_special_use(herald_factory):
+    """A special use is the owner's to give: a grantee with "k" who
+    CREATEs with USE in a shared mailbox is refused (else the owner's
+    client would keep its drafts in a mailbox the grantee reads), and
+    without USE the mailbox is made."""
+    h = acl_server(herald_factory)
+    setacl(h, BOB, ALL)
+    a = raw(h, ALICE)
+    assert a.cmd("d", "DELETE Drafts")[-1].startswith("d OK")
+    a.close()
+    b = raw(h, BOB)
+    lines = b.cmd("c", f"CREATE {q(TEAM + '/d')} (USE (\\Drafts))")
+    assert tagged(lines).startswith("NO [CANNOT]"), lines
+    assert b.cmd("c", f"CREATE {q(TEAM + '/d')}")[-1].startswith("c OK")
+    b.close()
+    a = raw(h, ALICE)
+    lines = a.cmd("l", 'LIST "" "*" RETURN (SPECIAL-USE)')
+    assert not any("\\Drafts" in ln for ln in lines), lines
+    assert '* LIST (\\HasNoChildren) "/" Team/d' in lines, lines
+    a.close()
+
+
+def test_shared_inbox_not_deleted(herald_factory):
+    """DELETE of the owner's INBOX with "x" is refused as the owner's own
+    DELETE INBOX is."""
+    h = acl_server(herald_factory)
+    setacl(h, BOB, "lrx", box="INBOX")
+    b = raw(h, BOB)
+    lines = b.cmd("d", f'DELETE "Other Users/{ALICE}/INBOX"')
+    assert lines == ["d NO [CANNOT] INBOX cannot be deleted"], lines
+    b.close()
