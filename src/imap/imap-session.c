@@ -270,6 +270,9 @@ imap_session_unauthenticate(struct imap_session *s)
 	s->rev2 = false;
 	s->utf8 = false;
 	s->utf8_accept = false;
+	s->condstore = false;
+	s->qresync = false;
+	s->modseq_sent = false;
 	s->uidonly = false;
 	imap_session_set_state(s, IMAP_STATE_NOT_AUTH);
 }

@@ -1,7 +1,8 @@
 """Helpers for the IMAP tests: a Herald with imap, imaps and smtp
 listeners and users, delivery over its SMTP listener (one message, or many
 over parallel sessions), imaplib clients, a mailbox's state read with
-imaplib, and a raw line client for what imaplib cannot send."""
+imaplib, and raw line clients for what imaplib cannot send (Conn also for
+waiting on what a server sends unasked: NOTIFY, IDLE)."""
 import imaplib
 import os
 import re
@@ -10,6 +11,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 
 from harness import DOMAIN
 
@@ -141,7 +143,8 @@ class Raw:
         lines = []
         while True:
             ln = self.line()
-            if ln == "":
+            if not ln:
+                # "" from a socket file, None from Conn
                 raise AssertionError(f"connection closed, got {lines}")
             lines.append(ln)
             if ln.startswith(tag + " "):
@@ -161,6 +164,67 @@ class Raw:
             self.sock.close()
         except OSError:
             pass
+
+
+class Conn(Raw):
+    """Raw, reading lines from its own buffer: a read that timed out
+    (waiting for nothing to come) leaves the connection usable, which a
+    socket file does not."""
+
+    def __init__(self, h):
+        self.buf = b""
+        super().__init__(h)
+
+    def line(self):
+        while b"\n" not in self.buf:
+            data = self.sock.recv(65536)
+            if not data:
+                return None
+            self.buf += data
+        ln, self.buf = self.buf.split(b"\n", 1)
+        return ln.decode("utf-8", "replace").rstrip("\r")
+
+
+def read_until(r, pred, timeout=5.0):
+    """Lines until pred(line) or the timeout; returns (lines, matched)."""
+    r.sock.settimeout(timeout)
+    lines = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ln = r.line()
+            if ln is None:
+                break
+            lines.append(ln)
+            if pred(ln):
+                return lines, True
+    except OSError:
+        pass
+    finally:
+        r.sock.settimeout(15)
+    return lines, False
+
+
+def quiet(r, secs=0.8):
+    """What arrives within secs (nothing, for a session told nothing)."""
+    lines, _ = read_until(r, lambda ln: False, secs)
+    return lines
+
+
+def expect(r, pattern, timeout=3.0):
+    """Reads until a line matches pattern (a regex), promptly."""
+    t0 = time.monotonic()
+    lines, got = read_until(r, lambda ln: re.match(pattern, ln), timeout)
+    assert got, (pattern, lines)
+    assert time.monotonic() - t0 < 2.0, lines
+    return lines
+
+
+def notify(r, args, tag="N1"):
+    """NOTIFY args, which must be answered OK; the response lines."""
+    lines = r.cmd(tag, f"NOTIFY {args}")
+    assert lines[-1].startswith(f"{tag} OK"), lines
+    return lines
 
 
 def ok(res):

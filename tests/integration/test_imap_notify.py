@@ -9,75 +9,14 @@ NOTIFICATIONOVERFLOW for a session that falls behind; events made on
 another worker process; IDLE with NOTIFY."""
 import re
 import smtplib
-import time
 
 import pytest
 
-from imap_util import (USER, USER2, Raw, deliver, login, make_msg, ok,
-                        server)
+from imap_util import (USER, USER2, Conn, deliver, expect, login, make_msg,
+                       notify, ok, quiet, read_until, server)
 
 STATUS_RE = (r'\* STATUS {box} \(MESSAGES {messages} UIDNEXT {uidnext} '
              r'UIDVALIDITY \d+ UNSEEN {unseen}\)$')
-
-
-class Conn(Raw):
-    """Raw, reading lines from its own buffer: a read that timed out
-    (waiting for nothing to come) leaves the connection usable, which a
-    socket file does not."""
-
-    def __init__(self, h):
-        self.buf = b""
-        super().__init__(h)
-
-    def line(self):
-        while b"\n" not in self.buf:
-            data = self.sock.recv(65536)
-            if not data:
-                return None
-            self.buf += data
-        ln, self.buf = self.buf.split(b"\n", 1)
-        return ln.decode("utf-8", "replace").rstrip("\r")
-
-
-def read_until(r, pred, timeout=5.0):
-    """Lines until pred(line) or the timeout; returns (lines, matched)."""
-    r.sock.settimeout(timeout)
-    lines = []
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ln = r.line()
-            if ln is None:
-                break
-            lines.append(ln)
-            if pred(ln):
-                return lines, True
-    except OSError:
-        pass
-    finally:
-        r.sock.settimeout(15)
-    return lines, False
-
-
-def quiet(r, secs=0.8):
-    """What arrives within secs (nothing, for a session told nothing)."""
-    lines, _ = read_until(r, lambda ln: False, secs)
-    return lines
-
-
-def expect(r, pattern, timeout=3.0):
-    """Reads until a line matches pattern (a regex), promptly."""
-    t0 = time.monotonic()
-    lines, got = read_until(r, lambda ln: re.match(pattern, ln), timeout)
-    assert got, (pattern, lines)
-    assert time.monotonic() - t0 < 2.0, lines
-    return lines
-
-
-def notify(r, args, tag="N1"):
-    lines = r.cmd(tag, f"NOTIFY {args}")
-    assert lines[-1].startswith(f"{tag} OK"), lines
-    return lines
 
 
 def session(h):
@@ -607,3 +546,4 @@ def test_burst_of_changes_all_told(herald_factory):
     assert quiet(r, 0.3) == []
     r.close()
     c.logout()
+

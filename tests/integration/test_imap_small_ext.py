@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from imap_util import (PASSWORD, USER, USER2, Raw, connect, deliver, login,
-                       make_msg, ok, server)
+from imap_util import (PASSWORD, USER, USER2, Conn, Raw, connect, deliver,
+                       login, make_msg, notify, ok, quiet, server)
 
 
 def test_within_older_younger(herald_factory):
@@ -101,6 +101,57 @@ def test_unauthenticate_then_another_user_over_tls(herald_factory):
     r.close()
     # UNAUTHENTICATE left alice's mailbox without expunging
     assert len(h.messages(USER)) == 1
+
+
+def test_unauthenticate_resets_enabled_notify_and_selection(herald_factory):
+    """RFC 8437 3: as if newly connected. CONDSTORE, QRESYNC,
+    UTF8=ACCEPT and IMAP4rev2 are off again (ENABLE lists each as newly
+    enabled), no MODSEQ in FETCH, EXPUNGE instead of VANISHED, no
+    NOTIFY events, no mailbox selected, no saved search result."""
+    h = server(herald_factory, listeners=("imap", "smtp"))
+    c = login(h)
+    for i in (1, 2, 3):
+        ok(c.append("INBOX", None, None, make_msg(i)))
+    r = Conn(h)
+    r.login()
+    everything = "ENABLE CONDSTORE QRESYNC UTF8=ACCEPT IMAP4rev2"
+    lines = r.cmd("e", everything)
+    assert lines[0] == "* ENABLED CONDSTORE QRESYNC UTF8=ACCEPT IMAP4rev2", \
+        lines
+    r.cmd("s", "SELECT INBOX")
+    assert r.cmd("x", "SEARCH RETURN (SAVE) ALL")[-1].startswith("x OK")
+    notify(r, "SET (selected (MessageNew MessageExpunge)) "
+              "(personal (MessageNew MessageExpunge))")
+    assert r.cmd("u", "UNAUTHENTICATE")[-1] == "u OK UNAUTHENTICATE completed"
+    # NOTIFY went with the login: another session's change says nothing
+    ok(c.create("Lists"))
+    ok(c.append("Lists", None, None, make_msg(4)))
+    assert quiet(r) == []
+    r.login()
+    ok(c.append("Lists", None, None, make_msg(5)))
+    assert quiet(r) == []
+    # no mailbox selected, nothing saved
+    lines = r.cmd("f", "FETCH 1 (FLAGS)")
+    assert lines[-1].startswith("f BAD"), lines
+    r.cmd("s2", "SELECT INBOX")
+    lines = r.cmd("f2", "FETCH $ (FLAGS)")
+    assert lines == ["f2 OK FETCH completed"], lines
+    # CONDSTORE off: no MODSEQ; QRESYNC off: EXPUNGE, not VANISHED
+    lines = r.cmd("f3", "FETCH 1 (FLAGS)")
+    assert lines == ["* 1 FETCH (FLAGS ())", "f3 OK FETCH completed"], \
+        lines
+    r.cmd("d", "STORE 1 +FLAGS.SILENT (\\Deleted)")
+    lines = r.cmd("x2", "EXPUNGE")
+    assert lines == ["* 1 EXPUNGE", "x2 OK EXPUNGE completed"], lines
+    # rev1 again (SEARCH, not ESEARCH), and every one of them enabled anew
+    lines = r.cmd("s3", "SEARCH ALL")
+    assert lines[0] == "* SEARCH 1 2", lines
+    assert r.cmd("un", "UNSELECT")[-1].startswith("un OK")
+    lines = r.cmd("e2", everything)
+    assert lines[0] == "* ENABLED CONDSTORE QRESYNC UTF8=ACCEPT IMAP4rev2", \
+        lines
+    r.close()
+    c.logout()
 
 
 def test_unauthenticate_frees_the_session_slot(herald_factory):
