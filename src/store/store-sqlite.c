@@ -566,7 +566,33 @@ notify_open(struct store *store, const char **error_r)
 			 " SELECT herald_changed(NEW.account_id, 0); END;"
 			 "CREATE TEMP TRIGGER herald_subscription_delete"
 			 " AFTER DELETE ON main.subscriptions BEGIN"
-			 " SELECT herald_changed(OLD.account_id, 0); END;",
+			 " SELECT herald_changed(OLD.account_id, 0); END;"
+			 /* a shared mailbox's change, and a change of the
+			  * rights on it, move each grantee's counter too
+			  * ("anyone": account 0), so a grantee's NOTIFY
+			  * hears of the owner's changes (RFC 5465 5.9) */
+			 "CREATE TEMP TRIGGER herald_mailbox_update_acl"
+			 " AFTER UPDATE ON main.mailboxes BEGIN"
+			 " SELECT herald_changed(grantee_id, NEW.id)"
+			 " FROM main.mailbox_acl WHERE mailbox_id = NEW.id;"
+			 " END;"
+			 "CREATE TEMP TRIGGER herald_mailbox_delete_acl"
+			 " BEFORE DELETE ON main.mailboxes BEGIN"
+			 " SELECT herald_changed(grantee_id, OLD.id)"
+			 " FROM main.mailbox_acl WHERE mailbox_id = OLD.id;"
+			 " END;"
+			 "CREATE TEMP TRIGGER herald_acl_insert"
+			 " AFTER INSERT ON main.mailbox_acl BEGIN"
+			 " SELECT herald_changed(NEW.grantee_id,"
+			 " NEW.mailbox_id); END;"
+			 "CREATE TEMP TRIGGER herald_acl_update"
+			 " AFTER UPDATE ON main.mailbox_acl BEGIN"
+			 " SELECT herald_changed(NEW.grantee_id,"
+			 " NEW.mailbox_id); END;"
+			 "CREATE TEMP TRIGGER herald_acl_delete"
+			 " AFTER DELETE ON main.mailbox_acl BEGIN"
+			 " SELECT herald_changed(OLD.grantee_id,"
+			 " OLD.mailbox_id); END;",
 			 NULL, NULL, NULL) != SQLITE_OK)
 		return sqlite_fail(be->wdb, "change triggers", error_r);
 	return STORE_OK;

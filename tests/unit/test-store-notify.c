@@ -3,7 +3,8 @@
  * Change notification (store.h "change notification", store-notify.h): the
  * counters move after every committed write of a mailbox, from any write
  * path and any process, and only then; a watch wakes for a change made by
- * another process; store_mailbox_delta reads what changed since a modseq.
+ * another process; store_mailbox_delta reads what changed since a modseq;
+ * a shared mailbox's grantees' counters move with it.
  */
 #include <poll.h>
 #include <setjmp.h>
@@ -557,11 +558,91 @@ test_shared_between_handles(void **state)
 	store_close(&s2);
 }
 
+static uint64_t
+account_counter(struct test_store *ts, int64_t account)
+{
+	return store_change_counter(ts->store, STORE_WATCH_ACCOUNT, account);
+}
+
+/* A mailbox shared with an account moves that account's counter when it
+ * changes, when the account's rights on it change and when it goes
+ * (IMAP NOTIFY of a grantee); "anyone" moves account 0's; an account
+ * without an entry is not woken. */
+static void
+test_counters_grantees(void **state)
+{
+	struct test_store *ts = *state;
+	int64_t a = test_store_user_id(ts, "a@example.test");
+	int64_t b = test_store_user_id(ts, "b@example.test");
+	int64_t c, team, id;
+	const char *error = NULL;
+	uint64_t cb, cc, c0;
+	uint32_t uid;
+	size_t changed;
+
+	test_store_fill(ts, (const char *const[]){
+		"user c@example.test", NULL });
+	c = test_store_user_id(ts, "c@example.test");
+	assert_int_equal(store_mailbox_create(ts->store, a, "Team",
+					      STORE_ROLE_NONE, NULL, &team,
+					      &error), STORE_OK);
+
+	cb = account_counter(ts, b);
+	cc = account_counter(ts, c);
+	assert_int_equal(store_acl_set(ts->store, team, b,
+				       STORE_ACL_LOOKUP | STORE_ACL_READ,
+				       &error), STORE_OK);
+	assert_true(account_counter(ts, b) > cb);
+	assert_int_equal(account_counter(ts, c), cc);
+
+	cb = account_counter(ts, b);
+	uid = deliver(ts->store, a, team);
+	assert_true(account_counter(ts, b) > cb);
+	cb = account_counter(ts, b);
+	assert_int_equal(store_flags_update(ts->store, team, &uid, 1,
+					    STORE_FLAG_SEEN, 0, &changed, NULL,
+					    &error), STORE_OK);
+	assert_true(account_counter(ts, b) > cb);
+	assert_int_equal(account_counter(ts, c), cc);
+
+	cb = account_counter(ts, b);
+	assert_int_equal(store_acl_set(ts->store, team, b, STORE_ACL_LOOKUP,
+				       &error), STORE_OK);
+	assert_true(account_counter(ts, b) > cb);
+
+	c0 = account_counter(ts, 0);
+	assert_int_equal(store_acl_set(ts->store, team, STORE_ACL_ANYONE,
+				       STORE_ACL_LOOKUP, &error), STORE_OK);
+	assert_true(account_counter(ts, 0) > c0);
+	c0 = account_counter(ts, 0);
+	(void)deliver(ts->store, a, team);
+	assert_true(account_counter(ts, 0) > c0);
+
+	cb = account_counter(ts, b);
+	assert_int_equal(store_acl_delete(ts->store, team, b, &error),
+			 STORE_OK);
+	assert_true(account_counter(ts, b) > cb);
+	/* no entry now: the owner's changes leave bob's counter */
+	cb = account_counter(ts, b);
+	(void)deliver(ts->store, a, team);
+	assert_int_equal(account_counter(ts, b), cb);
+
+	assert_int_equal(store_acl_set(ts->store, team, b, STORE_ACL_LOOKUP,
+				       &error), STORE_OK);
+	cb = account_counter(ts, b);
+	assert_int_equal(store_mailbox_delete(ts->store, a, "Team", &id,
+					      &error), STORE_OK);
+	assert_true(account_counter(ts, b) > cb);
+	assert_int_equal(account_counter(ts, c), cc);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_counters, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_counters_grantees, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_watch_other_process,
 						setup, teardown),
