@@ -8,7 +8,9 @@
  * STATUS (other mailboxes), LIST (names, subscriptions) and METADATA
  * (entry names, from the store's list of metadata changes after the last
  * one the session read). The selected mailbox is brought up to date by
- * imap-sync.c, as for IDLE.
+ * imap-sync.c, as for IDLE. Other users' mailboxes shared with the user
+ * (imap-acl.h) are watched under their "Other Users" names while the user
+ * has "l" on them, for STATUS while it also has "r" (RFC 5465 3.1, 5.9).
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #include <string.h>
 
 #include "conf/worker.h"
+#include "imap/imap-acl.h"
 #include "imap/imap-notify.h"
 #include "imap/imap-private.h"
 #include "imap/imap-write.h"
@@ -29,6 +32,8 @@ struct notify_box {
 	char *name;
 	enum store_role role;
 	bool subscribed;
+	unsigned rights;	/* the user's (STORE_ACL_ALL: its own) */
+	uint64_t counter;	/* shared: its change counter when counted */
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t highestmodseq;
@@ -87,6 +92,24 @@ struct imap_notify {
 /* ---- what is watched ---- */
 
 static bool
+strv_has(char *const *v, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* RFC 5465 5: STATUS and message events of a mailbox need "r" besides
+ * the "l" that lets the user see it at all. */
+static bool
+may_read(unsigned rights)
+{
+	return imap_acl_check(true, rights, STORE_ACL_LOOKUP |
+			      STORE_ACL_READ) == IMAP_ACL_OK;
+}
+
+static bool
 name_under(const char *name, const char *root)
 {
 	size_t n = strlen(root);
@@ -97,7 +120,9 @@ name_under(const char *name, const char *root)
 
 /* The events of the first group naming the mailbox (RFC 5465 6: a
  * client lists the specific before the general, "(mailboxes Spam NONE)
- * (personal ...)"). */
+ * (personal ...)"). INBOXES and PERSONAL are the user's personal
+ * namespace (RFC 5465 6.2, 6.3), never other users' mailboxes; the
+ * others name shared mailboxes by their "Other Users/..." names. */
 static unsigned
 box_events(const struct imap_notify *n, const char *name, bool subscribed)
 {
@@ -108,7 +133,7 @@ box_events(const struct imap_notify *n, const char *name, bool subscribed)
 		switch (g->filter) {
 		case IMAP_NOTIFY_INBOXES:
 		case IMAP_NOTIFY_PERSONAL:
-			match = true;
+			match = !imap_acl_name_is_shared(name);
 			break;
 		case IMAP_NOTIFY_SUBSCRIBED:
 			match = subscribed;
@@ -207,19 +232,19 @@ imap_notify_idle_selected(const struct imap_session *s)
 	       (s->notify->selected && s->notify->selected_events != 0);
 }
 
-/* The account's change counter, plus with ServerMetadataChange the one
- * the server's shared entries bump (counter 0): a sum of counters that
- * only grow moves when either does. */
+/* The account's change counter, which also moves when a mailbox shared
+ * with the account changes or its rights on one do (the store's
+ * triggers, docs/store.md "Change notification"), plus account 0's: the
+ * server's shared metadata entries and mailboxes shared with "anyone"
+ * bump it. A sum of counters that only grow moves when either does. */
 static uint64_t
 watch_counter(const struct imap_notify *n)
 {
 	const struct imap_session *s = n->s;
-	uint64_t c = store_change_counter(s->store, STORE_WATCH_ACCOUNT,
-					  s->account_id);
 
-	if (n->server_meta)
-		c += store_change_counter(s->store, STORE_WATCH_ACCOUNT, 0);
-	return c;
+	return store_change_counter(s->store, STORE_WATCH_ACCOUNT,
+				    s->account_id) +
+	       store_change_counter(s->store, STORE_WATCH_ACCOUNT, 0);
 }
 
 static bool
@@ -241,6 +266,8 @@ struct notify_job {
 	size_t n_mbs;
 	struct store_mailbox_status *sts;
 	bool *have_st;
+	unsigned *rights;	/* the user's on each of mbs */
+	uint64_t *counters;	/* shared ones': read before their status */
 	char **subs;
 	size_t n_subs;
 	/* the metadata entries changed, and the last change read */
@@ -262,6 +289,8 @@ job_free(void *ctx)
 	store_mailboxes_free(&job->mbs, job->n_mbs);
 	free(job->sts);
 	free(job->have_st);
+	free(job->rights);
+	free(job->counters);
 	store_strv_free(&job->subs, job->n_subs);
 	store_metadata_changed_free(&job->meta, job->n_meta);
 	notify_free(&job->fresh);
@@ -294,12 +323,73 @@ mb_cmp_id(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+static int
+shared_cmp_id(const void *a, const void *b)
+{
+	const struct store_acl_shared *x = a, *y = b;
+
+	return x->mailbox_id < y->mailbox_id ? -1 :
+	       x->mailbox_id > y->mailbox_id;
+}
+
+/* The other accounts' mailboxes the user may see ("l", RFC 4314 4: the
+ * others do not exist for it), added to job->mbs under their client
+ * names, subscribed when the user subscribed that name. */
+static void
+shared_add(struct notify_job *job, const struct store_acl_shared *sh,
+	   size_t n_sh)
+{
+	size_t n = job->n_mbs;
+
+	job->mbs = xreallocarray(job->mbs, n + n_sh + 1, sizeof(*job->mbs));
+	for (size_t i = 0; i < n_sh; i++) {
+		struct store_mailbox *mb;
+
+		if (imap_acl_check(true, sh[i].rights, STORE_ACL_LOOKUP) !=
+		    IMAP_ACL_OK)
+			continue;
+		mb = &job->mbs[n++];
+		memset(mb, 0, sizeof(*mb));
+		mb->id = sh[i].mailbox_id;
+		mb->account_id = sh[i].owner_id;
+		mb->name = imap_acl_client_name(true, sh[i].owner,
+						sh[i].name);
+		mb->role = STORE_ROLE_NONE;
+		mb->subscribed = strv_has(job->subs, job->n_subs, mb->name);
+	}
+	job->n_mbs = n;
+}
+
+/* job->rights for the sorted job->mbs: every right on the user's own,
+ * the ACL's on the others (sh sorted by mailbox id). */
+static void
+rights_fill(struct notify_job *job, const struct store_acl_shared *sh,
+	    size_t n_sh)
+{
+	job->rights = xcalloc(job->n_mbs + 1, sizeof(*job->rights));
+	for (size_t i = 0; i < job->n_mbs; i++) {
+		struct store_acl_shared key = {
+			.mailbox_id = job->mbs[i].id };
+		const struct store_acl_shared *e;
+
+		if (job->mbs[i].account_id == job->account_id) {
+			job->rights[i] = STORE_ACL_ALL;
+			continue;
+		}
+		e = n_sh == 0 ? NULL : bsearch(&key, sh, n_sh, sizeof(*sh),
+					       shared_cmp_id);
+		job->rights[i] = e != NULL ? e->rights : 0;
+	}
+}
+
 static void
 job_work(void *ctx)
 {
 	struct notify_job *job = ctx;
 	const struct imap_notify *n = job->fresh != NULL ? job->fresh :
 		job->n;
+	struct store_acl_shared *sh = NULL;
+	size_t n_sh = 0;
 	const char *error = NULL;
 
 	job->result = store_mailbox_list(job->store, job->account_id,
@@ -309,6 +399,10 @@ job_work(void *ctx)
 						      job->account_id,
 						      &job->subs, &job->n_subs,
 						      &error);
+	if (job->result == STORE_OK)
+		job->result = store_acl_shared_list(job->store,
+						    job->account_id, &sh,
+						    &n_sh, &error);
 	/* NOTIFY SET starts from the newest change; later looks list the
 	 * entries changed since */
 	job->meta_last = n->meta_seq;
@@ -320,25 +414,45 @@ job_work(void *ctx)
 	if (job->result != STORE_OK) {
 		snprintf(job->error, sizeof(job->error), "%s",
 			 error != NULL ? error : "?");
+		store_acl_shared_free(&sh, n_sh);
 		return;
 	}
+	shared_add(job, sh, n_sh);
 	qsort(job->mbs, job->n_mbs, sizeof(*job->mbs), mb_cmp_id);
+	if (n_sh > 0)
+		qsort(sh, n_sh, sizeof(*sh), shared_cmp_id);
+	rights_fill(job, sh, n_sh);
+	store_acl_shared_free(&sh, n_sh);
 	job->sts = xcalloc(job->n_mbs + 1, sizeof(*job->sts));
 	job->have_st = xcalloc(job->n_mbs + 1, sizeof(*job->have_st));
+	job->counters = xcalloc(job->n_mbs + 1, sizeof(*job->counters));
 	for (size_t i = 0; i < job->n_mbs; i++) {
-		const struct store_mailbox *mb = &job->mbs[i];
+		struct store_mailbox *mb = &job->mbs[i];
 		const struct notify_box *old = job->initial ? NULL :
 			box_by_id(n, mb->id);
+		bool shared = mb->account_id != job->account_id;
 		enum store_result r;
 
 		if ((box_events(n, mb->name, mb->subscribed) &
-		     IMAP_NOTIFY_MESSAGE_EVENTS) == 0)
+		     IMAP_NOTIFY_MESSAGE_EVENTS) == 0 ||
+		    !may_read(job->rights[i]))
 			continue;
-		/* counted again only when something moved */
-		if (old != NULL && old->have_st &&
-		    old->uidvalidity == mb->uidvalidity &&
-		    old->uidnext == mb->uidnext &&
-		    old->highestmodseq == mb->highestmodseq) {
+		/* counted again only when something moved: a shared
+		 * mailbox's row is not read, its change counter says */
+		if (shared) {
+			job->counters[i] = store_change_counter(job->store,
+				STORE_WATCH_MAILBOX, mb->id);
+			if (old != NULL && old->have_st &&
+			    job->counters[i] != 0 &&
+			    old->counter == job->counters[i]) {
+				job->sts[i] = old->st;
+				job->have_st[i] = true;
+				continue;
+			}
+		} else if (old != NULL && old->have_st &&
+			   old->uidvalidity == mb->uidvalidity &&
+			   old->uidnext == mb->uidnext &&
+			   old->highestmodseq == mb->highestmodseq) {
 			job->sts[i] = old->st;
 			job->have_st[i] = true;
 			continue;
@@ -400,11 +514,13 @@ has_children(const struct store_mailbox *mbs, size_t n, const char *name)
 }
 
 /* "* LIST (attrs) "/" name", with OLDNAME for a rename (RFC 5465 5.4,
- * 5.5); mb NULL: a name that is no mailbox (\NonExistent). */
+ * 5.5); mb NULL: a name that is no mailbox (\NonExistent); noaccess: one
+ * the user sees but may not read (RFC 5465 3.1, 5.9). */
 static void
 write_list(struct imap_session *s, struct buf *out,
 	   const struct notify_job *job, const struct store_mailbox *mb,
-	   const char *name, bool subscribed, const char *oldname)
+	   const char *name, bool subscribed, const char *oldname,
+	   bool noaccess)
 {
 	struct imap_write_list list;
 	size_t start = out->len;
@@ -422,6 +538,8 @@ write_list(struct imap_session *s, struct buf *out,
 			 "\\HasChildren" : "\\HasNoChildren");
 		if (use != NULL)
 			buf_puts(imap_write_list_item(&list), use);
+		if (noaccess)
+			buf_puts(imap_write_list_item(&list), "\\NoAccess");
 	}
 	if (subscribed)
 		buf_puts(imap_write_list_item(&list), "\\Subscribed");
@@ -442,15 +560,6 @@ write_list(struct imap_session *s, struct buf *out,
 skip:
 	/* never stored by Herald (store_mailbox_name_check) */
 	buf_truncate(out, start);
-}
-
-static bool
-strv_has(char *const *v, size_t n, const char *name)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(v[i], name) == 0)
-			return true;
-	return false;
 }
 
 static bool
@@ -485,11 +594,16 @@ write_changes(struct imap_session *s, struct imap_notify *n,
 		const struct notify_box *old = box_by_id(n, mb->id);
 		unsigned ev = box_events(n, mb->name, mb->subscribed);
 		const struct store_mailbox_status *st = &job->sts[i];
+		bool can = may_read(job->rights[i]);
 
+		/* a shared mailbox the user gains "l" on appears as if
+		 * created (RFC 5465 5.4) */
 		if (old == NULL) {
 			if (ev & IMAP_NOTIFY_MAILBOX_NAME) {
 				write_list(s, out, job, mb, mb->name,
-					   mb->subscribed, NULL);
+					   mb->subscribed, NULL,
+					   !can && (ev &
+					   IMAP_NOTIFY_MESSAGE_EVENTS));
 				count++;
 			}
 			continue;
@@ -498,14 +612,28 @@ write_changes(struct imap_session *s, struct imap_notify *n,
 		if (strcmp(old->name, mb->name) != 0) {
 			if (ev & IMAP_NOTIFY_MAILBOX_NAME) {
 				write_list(s, out, job, mb, mb->name,
-					   mb->subscribed, old->name);
+					   mb->subscribed, old->name, false);
 				count++;
 			}
 		} else if (old->subscribed != mb->subscribed &&
 			   (ev & IMAP_NOTIFY_SUBSCRIPTION_CHANGE)) {
 			write_list(s, out, job, mb, mb->name, mb->subscribed,
-				   NULL);
+				   NULL, false);
 			count++;
+		}
+		/* RFC 5465 5.9: losing "r" stops the monitoring, told as
+		 * \NoAccess; getting it back restarts it, told by a LIST
+		 * without and the STATUS as of now */
+		if (mb->id != selected && (ev & IMAP_NOTIFY_MESSAGE_EVENTS) &&
+		    may_read(old->rights) != can) {
+			write_list(s, out, job, mb, mb->name, mb->subscribed,
+				   NULL, !can);
+			count++;
+			if (job->have_st[i]) {
+				write_status(s, out, mb->name, st);
+				count++;
+			}
+			continue;
 		}
 		/* the selected mailbox's go as EXISTS, EXPUNGE, FETCH
 		 * (RFC 5465 5.2: STATUS is for the others) */
@@ -533,7 +661,7 @@ write_changes(struct imap_session *s, struct imap_notify *n,
 		    IMAP_NOTIFY_MAILBOX_NAME) {
 			write_list(s, out, job, NULL, old->name,
 				   strv_has(job->subs, job->n_subs, old->name),
-				   NULL);
+				   NULL, false);
 			count++;
 		}
 	}
@@ -547,7 +675,7 @@ write_changes(struct imap_session *s, struct imap_notify *n,
 		    !(box_events(n, name, true) &
 		      IMAP_NOTIFY_SUBSCRIPTION_CHANGE))
 			continue;
-		write_list(s, out, job, NULL, name, true, NULL);
+		write_list(s, out, job, NULL, name, true, NULL, false);
 		count++;
 	}
 	for (size_t i = 0; i < n->n_subs; i++) {
@@ -558,7 +686,7 @@ write_changes(struct imap_session *s, struct imap_notify *n,
 		    !(box_events(n, name, true) &
 		      IMAP_NOTIFY_SUBSCRIPTION_CHANGE))
 			continue;
-		write_list(s, out, job, NULL, name, false, NULL);
+		write_list(s, out, job, NULL, name, false, NULL, false);
 		count++;
 	}
 	return count;
@@ -637,6 +765,8 @@ snapshot_take(struct imap_notify *n, struct notify_job *job)
 		b->name = xstrdup(mb->name);
 		b->role = mb->role;
 		b->subscribed = mb->subscribed;
+		b->rights = job->rights[i];
+		b->counter = job->counters[i];
 		b->uidvalidity = mb->uidvalidity;
 		b->uidnext = mb->uidnext;
 		b->highestmodseq = mb->highestmodseq;
@@ -889,6 +1019,38 @@ notify_wake(struct imap_watcher *w)
 
 /* ---- the command ---- */
 
+/* RFC 5465 3.1: a mailbox named for message events that the user sees
+ * but may not read gets a LIST with \NoAccess; one it may not see (or
+ * that does not exist) is ignored, whoever owns it. */
+static void
+write_noaccess(struct imap_session *s, const struct imap_notify *n,
+	       const struct notify_job *job, int64_t selected)
+{
+	for (size_t g = 0; g < n->n_groups; g++) {
+		const struct notify_group *grp = &n->groups[g];
+
+		if (grp->filter != IMAP_NOTIFY_SUBTREE &&
+		    grp->filter != IMAP_NOTIFY_MAILBOXES)
+			continue;
+		for (size_t k = 0; k < grp->n_names; k++) {
+			for (size_t i = 0; i < job->n_mbs; i++) {
+				const struct store_mailbox *mb = &job->mbs[i];
+
+				if (strcmp(mb->name, grp->names[k]) != 0 ||
+				    mb->id == selected ||
+				    may_read(job->rights[i]) ||
+				    !(box_events(n, mb->name,
+						 mb->subscribed) &
+				      IMAP_NOTIFY_MESSAGE_EVENTS))
+					continue;
+				write_list(s, imap_session_out(s), job, mb,
+					   mb->name, mb->subscribed, NULL,
+					   true);
+			}
+		}
+	}
+}
+
 static void
 set_done(struct imap_cmd *cmd)
 {
@@ -906,6 +1068,7 @@ set_done(struct imap_cmd *cmd)
 		if (job->have_st[i] && job->mbs[i].id != selected)
 			write_status(s, imap_session_out(s), job->mbs[i].name,
 				     &job->sts[i]);
+	write_noaccess(s, n, job, selected);
 	snapshot_take(n, job);
 	if (!imap_watch_add(s, &n->watcher)) {
 		(void)imap_cmd_no(cmd, "[UNAVAILABLE] NOTIFY is not available "

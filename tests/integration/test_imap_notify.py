@@ -9,9 +9,11 @@ NOTIFICATIONOVERFLOW for a session that falls behind; events made on
 another worker process; IDLE with NOTIFY."""
 import re
 import smtplib
+import time
 
 import pytest
 
+from harness import DOMAIN
 from imap_util import (USER, USER2, Conn, deliver, expect, login, make_msg,
                        notify, ok, quiet, read_until, server)
 
@@ -547,3 +549,187 @@ def test_burst_of_changes_all_told(herald_factory):
     r.close()
     c.logout()
 
+
+# ---- shared mailboxes (RFC 5465 with RFC 4314: issue 13 item 7) ----
+
+CAROL = f"carol@{DOMAIN}"
+TEAM = f"Other Users/{USER}/Team"
+NOPE = f"Other Users/{USER}/Nope"
+EVENTS = "(MessageNew MessageExpunge)"
+
+
+def shared_status(messages, uidnext, unseen, box=TEAM):
+    return (rf'\* STATUS "{re.escape(box)}" \(MESSAGES {messages} '
+            rf'UIDNEXT {uidnext} UIDVALIDITY \d+ UNSEEN {unseen}\)$')
+
+
+def shared_list(attrs, box=TEAM):
+    return rf'\* LIST \({re.escape(attrs)}\) "/" "{re.escape(box)}"$'
+
+
+def shared_server(factory, rights="lr", **kw):
+    """alice, bob and carol; alice's Team, on which bob has rights; alice's
+    imaplib session."""
+    h = server(factory, listeners=("imap", "smtp"),
+               users=(USER, USER2, CAROL), **kw)
+    a = login(h)
+    ok(a.create("Team"))
+    if rights:
+        ok(a.setacl("Team", USER2, rights))
+    return h, a
+
+
+def test_shared_mailbox_status_across_users_and_workers(herald_factory):
+    """The done-when: bob's NOTIFY covers alice's shared Team; alice
+    appends on the other worker and bob has the STATUS within a second.
+    Carol, without rights, naming Team gets what she gets for a mailbox
+    that does not exist, and hears nothing."""
+    from test_imap_idle import worker_of
+    h, a = shared_server(herald_factory, workers=2)
+    a.logout()
+    b = session_as(h, USER2)
+    pid = worker_of(h, "imap", b.sock.getsockname()[1])
+    notify(b, f'SET (subtree "Other Users" {EVENTS})')
+    c = session_as(h, CAROL)
+    team = c.cmd("N1", f'NOTIFY SET STATUS (mailboxes "{TEAM}" {EVENTS})')
+    nope = c.cmd("N1", f'NOTIFY SET STATUS (mailboxes "{NOPE}" {EVENTS})')
+    assert team == nope == ["N1 OK NOTIFY completed"], (team, nope)
+    notify(c, f'SET (mailboxes "{TEAM}" {EVENTS}) '
+              f'(subtree "Other Users" (MessageNew MessageExpunge '
+              f'MailboxName))', "N2")
+    for _ in range(200):
+        a = login(h)
+        if worker_of(h, "imap", a.sock.getsockname()[1]) != pid:
+            break
+        a.logout()
+    else:
+        pytest.fail("every IMAP connection landed on bob's worker")
+    t0 = time.monotonic()
+    ok(a.append("Team", None, None, make_msg(1)))
+    lines, got = read_until(b, lambda ln: re.match(shared_status(1, 2, 1),
+                                                   ln), 3)
+    elapsed = time.monotonic() - t0
+    assert got, lines
+    assert elapsed < 1.0, f"STATUS after {elapsed:.3f} s"
+    assert quiet(c) == []
+    a.logout()
+    b.close()
+    c.close()
+    assert not h.sanitizer_errors()
+
+
+def session_as(h, user):
+    r = Conn(h)
+    r.login(user)
+    return r
+
+
+def test_shared_mailbox_filters(herald_factory):
+    """RFC 5465 6: personal and inboxes are the user's own mailboxes only;
+    subscribed, subtree, mailboxes and selected reach a shared one."""
+    h, a = shared_server(herald_factory)
+    b = session_as(h, USER2)
+    n = 0
+
+    def append():
+        nonlocal n
+        n += 1
+        ok(a.append("Team", None, None, make_msg(n)))
+
+    # personal, inboxes: bob's INBOX is told of, alice's Team is not
+    for i, filt in enumerate(("personal", "inboxes")):
+        notify(b, f"SET ({filt} {EVENTS})")
+        append()
+        deliver(h, USER2, make_msg(100 + i, to=USER2))
+        lines = expect(b, STATUS_RE.format(box="INBOX", messages=i + 1,
+                                           uidnext=i + 2, unseen=i + 1))
+        lines += quiet(b, 0.3)
+        assert not any("Other Users" in ln for ln in lines), (filt, lines)
+    # subscribed: once bob subscribes to the name
+    notify(b, f"SET (subscribed {EVENTS})")
+    append()
+    assert quiet(b) == []
+    assert b.cmd("U1", f'SUBSCRIBE "{TEAM}"')[-1].startswith("U1 OK")
+    append()
+    expect(b, shared_status(n, n + 1, n))
+    # subtree (a level of the other users' namespace), mailboxes
+    for spec in (f'subtree "Other Users/{USER}"', f'mailboxes "{TEAM}"'):
+        notify(b, f"SET ({spec} {EVENTS})")
+        append()
+        expect(b, shared_status(n, n + 1, n))
+    # selected: EXISTS, and no STATUS for it
+    assert f"* {n} EXISTS" in b.cmd("S1", f'SELECT "{TEAM}"')
+    notify(b, f"SET (selected {EVENTS}) (subtree \"Other Users\" {EVENTS})")
+    append()
+    lines = expect(b, rf"\* {n} EXISTS$") + quiet(b, 0.3)
+    assert not any(ln.startswith("* STATUS") for ln in lines), lines
+    a.logout()
+    b.close()
+
+
+def test_shared_mailbox_rights_change(herald_factory):
+    """RFC 5465 5.9 and 5.4: losing "r" stops STATUS (LIST \\NoAccess),
+    getting it back restarts it (LIST, STATUS); losing "l" is a deletion
+    (LIST \\NonExistent) and nothing more is told; a grant is a
+    creation."""
+    h, a = shared_server(herald_factory)
+    b = session_as(h, USER2)
+    notify(b, f'SET (mailboxes "{TEAM}" (MessageNew MessageExpunge '
+              f'MailboxName))')
+    ok(a.setacl("Team", USER2, "l"))
+    expect(b, shared_list("\\HasNoChildren \\NoAccess"))
+    ok(a.append("Team", None, None, make_msg(1)))
+    assert quiet(b) == []
+    ok(a.setacl("Team", USER2, "lr"))
+    lines = expect(b, shared_status(1, 2, 1))
+    assert re.match(shared_list("\\HasNoChildren"), lines[-2]), lines
+    ok(a.deleteacl("Team", USER2))
+    expect(b, shared_list("\\NonExistent"))
+    ok(a.append("Team", None, None, make_msg(2)))
+    assert quiet(b) == []
+    ok(a.setacl("Team", USER2, "lr"))
+    expect(b, shared_list("\\HasNoChildren"))
+    ok(a.append("Team", None, None, make_msg(3)))
+    expect(b, shared_status(3, 4, 3))
+    # "anyone" counts as well: bob loses his own entry but keeps read
+    # access through anyone's
+    ok(a.setacl("Team", "anyone", "lr"))
+    ok(a.deleteacl("Team", USER2))
+    ok(a.append("Team", None, None, make_msg(4)))
+    lines = expect(b, shared_status(4, 5, 4))
+    assert not any("NonExistent" in ln for ln in lines), lines
+    # NOTIFY SET naming a mailbox bob sees but may not read: \NoAccess
+    ok(a.setacl("Team", "anyone", "l"))
+    expect(b, shared_list("\\HasNoChildren \\NoAccess"))
+    lines = notify(b, f'SET STATUS (mailboxes "{TEAM}" {EVENTS})', "N2")
+    assert lines[:-1] == [f'* LIST (\\HasNoChildren \\NoAccess) "/" '
+                          f'"{TEAM}"'], lines
+    a.logout()
+    b.close()
+    assert not h.sanitizer_errors()
+
+
+def test_message_new_body_sets_seen(herald_factory):
+    """RFC 5465 5.2 asks the client not to use fetch attributes that set
+    \\Seen; Herald does what the client asked (docs/imap.md): BODY[] in
+    MessageNew's list sets \\Seen like a FETCH, BODY.PEEK[] does not."""
+    h = server(herald_factory)
+    c = login(h)
+    r = session(h)
+    r.cmd("S1", "SELECT INBOX")
+    notify(r, "SET (selected (MessageNew (UID BODY.PEEK[]) MessageExpunge))")
+    ok(c.append("INBOX", None, None, make_msg(1)))
+    expect(r, r"\* 1 FETCH \(UID 1 BODY\[\] \{\d+\}$")
+    assert read_until(r, lambda ln: ln == ")")[1]
+    notify(r, "SET (selected (MessageNew (UID BODY[]) MessageExpunge))",
+           "N2")
+    ok(c.append("INBOX", None, None, make_msg(2)))
+    expect(r, r"\* 2 FETCH \(UID 2 BODY\[\] \{\d+\}$")
+    lines, got = read_until(r, lambda ln: ln.endswith(")"))
+    assert got and "FLAGS (\\Seen)" in lines[-1], lines
+    ok(c.select("INBOX"))
+    data = ok(c.uid("FETCH", "1:2", "(FLAGS)"))
+    assert b"UID 1 FLAGS ()" in data[0] and b"\\Seen" not in data[0], data
+    assert b"\\Seen" in data[1], data
+    r.close()
+    c.logout()
