@@ -1218,6 +1218,22 @@ imap_cmd_fetch(struct imap_cmd *cmd)
 			return imap_cmd_bad(cmd, "%s", error);
 		n_items--;
 	}
+	/* RFC 9738 with RFC 9394: PARTIAL's range counts the messages, not
+	 * the set; the set is not cut (a window of its highest messages
+	 * would not be the range asked for) and a range above the limit
+	 * does nothing */
+	if (has_partial) {
+		int64_t span = partial.hi - partial.lo;
+
+		if ((uint64_t)(span < 0 ? -span : span) + 1 >
+		    s->set->message_limit)
+			return imap_cmd_no(cmd, "[MESSAGELIMIT %u] %s of more "
+					   "than %u messages",
+					   s->set->message_limit,
+					   cmd->uid ? "UID FETCH" : "FETCH",
+					   s->set->message_limit);
+		cmd->no_limit = true;
+	}
 	c = xcalloc(1, sizeof(*c));
 	if (vanished) {
 		const struct imap_arg *a = &cmd->args[0];

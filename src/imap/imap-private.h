@@ -318,6 +318,9 @@ struct imap_cmd {
 	 * it) */
 	bool limited;
 	uint32_t limit_uid;
+	/* the command bounds its messages itself (FETCH PARTIAL): its set
+	 * is not cut */
+	bool no_limit;
 	/* imap_session_run_internal(): no tagged reply, this instead */
 	void (*internal_done)(struct imap_session *s);
 };

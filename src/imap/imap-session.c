@@ -654,7 +654,8 @@ imap_session_seqset(struct imap_session *s, const struct imap_arg *arg,
 	/* RFC 9738: at most message_limit messages, the highest ones (the
 	 * newest: what a client paging back from the end wants first); it
 	 * goes on with the numbers below the lowest it was answered for */
-	if (s->cmd != NULL && n > s->set->message_limit) {
+	if (s->cmd != NULL && !s->cmd->no_limit &&
+	    n > s->set->message_limit) {
 		size_t keep = s->set->message_limit;
 
 		memmove(*idx_r, *idx_r + (n - keep), keep * sizeof(**idx_r));

@@ -144,3 +144,25 @@ def test_append_over_the_limit(herald_factory):
     ok(c.select("INBOX"))
     assert len(ok(c.search(None, "ALL"))[0].split()) == LIMIT
     c.logout()
+
+
+def test_fetch_partial(herald_factory):
+    """UID FETCH (PARTIAL range) (RFC 9394) counts the messages of its
+    range, not of the set: a range within the limit gets those messages
+    (not a window of the set's highest ones), a larger range is
+    NO [MESSAGELIMIT 10] and fetches nothing."""
+    h, c = fill(herald_factory)
+    c.logout()
+    r = Raw(h)
+    r.login()
+    r.cmd("s", "SELECT INBOX")
+    lines = r.cmd("a", "UID FETCH 1:* (UID) (PARTIAL 1:5)")
+    assert uids_of(lines[:-1]) == [1, 2, 3, 4, 5], lines
+    assert lines[-1] == "a OK UID FETCH completed", lines
+    lines = r.cmd("b", "UID FETCH 1:* (UID) (PARTIAL -1:-10)")
+    assert uids_of(lines[:-1]) == list(range(16, 26)), lines
+    assert lines[-1] == "b OK UID FETCH completed", lines
+    lines = r.cmd("c", "UID FETCH 1:* (UID) (PARTIAL 3:14)")
+    assert lines == ["c NO [MESSAGELIMIT 10] UID FETCH of more than 10 "
+                     "messages"], lines
+    r.close()

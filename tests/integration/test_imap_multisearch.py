@@ -147,6 +147,13 @@ def test_selected_alone_is_search(herald_factory):
                      "a OK ESEARCH completed"], lines
     lines = r.cmd("b", "UID SEARCH $")
     assert lines[0] == "* SEARCH 2 3", lines
+    # RFC 7377 2.1: no ESEARCH for a mailbox without matches, the
+    # selected one too (SEARCH RETURN still answers, RFC 4731)
+    for text in ("ESEARCH RETURN (COUNT) SUBJECT nosuchthing",
+                 "ESEARCH IN (selected inboxes) SUBJECT nosuchthing"):
+        assert r.cmd("n", text) == ["n OK ESEARCH completed"], text
+    assert r.cmd("n", "SEARCH RETURN (COUNT) SUBJECT nosuchthing")[0] == \
+        '* ESEARCH (TAG "n") COUNT 0'
     lines = r.cmd("c", "ESEARCH IN (selected) SUBJECT apple $")
     assert results(lines, "c")["INBOX"][1] == "ALL 3", lines
     # elsewhere they are BAD
