@@ -79,9 +79,12 @@ serve_worker_deinit(struct worker *w)
 	if (store != NULL) {
 		store_get_stats(store, &st);
 		log_info(NULL, "store", "stats", "commits=%llu ops=%llu "
-			 "max_batch=%llu", (unsigned long long)st.commits,
+			 "max_batch=%llu lazy=%llu lazy_syncs=%llu",
+			 (unsigned long long)st.commits,
 			 (unsigned long long)st.ops,
-			 (unsigned long long)st.max_batch);
+			 (unsigned long long)st.max_batch,
+			 (unsigned long long)st.lazy_commits,
+			 (unsigned long long)st.lazy_syncs);
 	}
 	store_close(&store);
 	w->store = NULL;

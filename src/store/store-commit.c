@@ -37,6 +37,9 @@ batch_try(struct store *store, struct store_op *batch, size_t n)
 	struct store_op *op, *culprit = NULL;
 
 	store_changes_discard(store);
+	store->batch_lazy = store->ops->batch_durable != NULL;
+	for (op = batch; op != NULL; op = op->next)
+		store->batch_lazy &= op->lazy_sync;
 	r = store->ops->batch_begin(store, &err);
 	if (r != STORE_OK) {
 		for (op = batch; op != NULL; op = op->next)
@@ -77,12 +80,31 @@ batch_try(struct store *store, struct store_op *batch, size_t n)
 	r = store->ops->batch_commit(store, &err);
 	if (r != STORE_OK)
 		goto abort;
+	if (store->batch_lazy) {
+		err = NULL;
+		r = store->ops->batch_durable(store, &err);
+		if (r != STORE_OK) {
+			/* Committed, and perhaps on disk or not: nothing
+			 * can be undone. Every op learns it failed, as for a
+			 * failed commit (the queue runner then treats the
+			 * outcome as lost, which a retry makes good). */
+			log_warn(NULL, "store", "sync-failed", "ops=%zu "
+				 "error=\"%s\"", n, err != NULL ? err : "?");
+			for (op = batch; op != NULL; op = op->next)
+				if (op->result == STORE_OK)
+					op_set_error(op, STORE_E_TEMP,
+						     err != NULL ? err :
+						     "sync failed");
+		}
+	}
 	/* Before any caller is woken: a client told "OK" for a change can
 	 * count on every other session having been told to look. */
 	store_changes_publish(store);
 	pthread_mutex_lock(&store->lock);
 	store->stats.commits++;
 	store->stats.ops += n;
+	if (store->batch_lazy)
+		store->stats.lazy_commits++;
 	if (n > store->stats.max_batch)
 		store->stats.max_batch = n;
 	pthread_mutex_unlock(&store->lock);
@@ -400,6 +422,7 @@ op_set_flags(struct store_op *op, unsigned flags)
 	op->alone = (flags & STORE_OP_ALONE) != 0;
 	op->no_savepoint = (flags & STORE_OP_NO_SAVEPOINT) != 0;
 	op->rerun = (flags & STORE_OP_RERUN) != 0;
+	op->lazy_sync = (flags & STORE_OP_LAZY_SYNC) != 0;
 }
 
 enum store_result

@@ -56,6 +56,14 @@ struct store_op {
 	 * insert). When one op of a batch fails after writing, the others
 	 * are run again without it if all of them are rerunnable. */
 	bool rerun;
+	/* Its caller may learn of its result a little later in exchange for
+	 * a sync shared with other writers: a batch of only such ops commits
+	 * without syncing the WAL inside the commit and is made durable
+	 * after it, outside the writer lock, by another process's sync or
+	 * its own (docs/store.md "Lazy commits"). Readers may see its writes
+	 * a few milliseconds before they are durable; its callback still
+	 * comes only once they are. */
+	bool lazy_sync;
 	/* Its batch was rolled back while this op had succeeded or not yet
 	 * run: only such ops run again (one refused in its own right keeps
 	 * that answer). */
@@ -83,6 +91,10 @@ struct store_backend_ops {
 				    const char **error_r);
 	enum store_result (*batch_commit)(struct store *store,
 					  const char **error_r);
+	/* After a commit of a lazy batch (store->batch_lazy): returns once
+	 * it is durable. NULL: lazy batches commit like the others. */
+	enum store_result (*batch_durable)(struct store *store,
+					   const char **error_r);
 	void (*batch_rollback)(struct store *store);
 	/* For ops run without a savepoint (no_savepoint): a mark taken
 	 * before the op, and whether, after it failed, the transaction is
@@ -514,6 +526,8 @@ struct store {
 	pthread_t writer;
 	unsigned batch_max;
 	uint64_t batch_wait_us;
+	/* The batch being run has only lazy_sync ops (writer thread). */
+	bool batch_lazy;
 	uint64_t gc_interval_us;	/* writer's blob collection; 0: off */
 	struct timespec gc_next;	/* when it runs next (monotonic) */
 	bool gc_more;			/* the last round left ids queued */
@@ -579,6 +593,7 @@ enum store_result store_commit_submit(struct store *store,
 #define STORE_OP_ALONE		0x1	/* a transaction of its own */
 #define STORE_OP_NO_SAVEPOINT	0x2	/* see struct store_op */
 #define STORE_OP_RERUN		0x4	/* see struct store_op */
+#define STORE_OP_LAZY_SYNC	0x8	/* see struct store_op */
 /* Like store_commit_run(), with STORE_OP_* flags. */
 enum store_result store_commit_run_flags(struct store *store,
 					 store_op_run_cb_t *run, void *ctx,

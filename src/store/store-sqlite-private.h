@@ -52,6 +52,11 @@ struct sqlite_backend {
 	size_t n_readers, n_idle, cap_readers;
 	struct store_wlock *wlock;	/* writer lock shared by processes */
 	bool wlock_held;		/* writer thread only */
+	/* Writer thread only: synchronous=NORMAL is set (a lazy batch's),
+	 * and the last commit's number and whether it synced the WAL. */
+	bool sync_lazy;
+	uint64_t commit_seq;
+	bool commit_synced;
 	uint64_t wlock_timeout_ms;
 	/* The search index's file (<herald.db>-search), attached to every
 	 * reader as "ix", and the connection the indexer writes it on
@@ -85,6 +90,12 @@ sqlite3 *sqlite_wdb(struct store *store);
  * gathered into one pwrite per commit: store-sqlite-vfs.c), registered on
  * first use; NULL if it could not be registered (use the default). */
 const char *sqlite_vfs_name(void);
+/* Completed syncs of WAL files through Herald's VFS on this thread: a
+ * commit that moved it synced the WAL after writing its frames. */
+uint64_t sqlite_vfs_wal_syncs(void);
+/* Syncs the WAL of db's main database now (a lazy commit made durable,
+ * docs/store.md "Lazy commits"). SQLITE_OK when done. */
+int sqlite_vfs_sync_wal(sqlite3 *db);
 /* Borrows a reader connection (opened on demand) / gives it back. While
  * borrowed, sqlite_prep_cached() and the helpers below reuse the
  * connection's own prepared statements (on the borrowing thread). */

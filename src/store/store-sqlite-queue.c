@@ -589,8 +589,9 @@ sqlite_queue_record_async(struct store *store, struct store_queue_record *recs,
 	m->n = n;
 	m->cb = cb;
 	m->ctx = ctx;
-	r = store_commit_submit(store, run_record_many, m, record_many_done,
-				error_r);
+	r = store_commit_submit_flags(store, run_record_many, m,
+				      record_many_done, STORE_OP_LAZY_SYNC,
+				      error_r);
 	if (r != STORE_OK)
 		free(m);
 	return r;

@@ -50,9 +50,11 @@ struct hfile {
 	struct hfile *wal;	/* database file: its WAL, when open */
 	struct hfile *db;	/* WAL file: its database file */
 	sqlite3_file *real;	/* the default VFS's file, right after us */
+	bool is_wal;
 };
 
 static sqlite3_vfs *base_vfs;
+static __thread uint64_t wal_syncs;
 static sqlite3_vfs herald_vfs;
 static sqlite3_io_methods herald_io;
 
@@ -137,7 +139,30 @@ x_sync(sqlite3_file *file, int flags)
 	struct hfile *f = (struct hfile *)file;
 	int rc = flush(f);
 
-	return rc != SQLITE_OK ? rc : f->real->pMethods->xSync(f->real, flags);
+	if (rc == SQLITE_OK)
+		rc = f->real->pMethods->xSync(f->real, flags);
+	if (rc == SQLITE_OK && f->is_wal)
+		wal_syncs++;
+	return rc;
+}
+
+uint64_t
+sqlite_vfs_wal_syncs(void)
+{
+	return wal_syncs;
+}
+
+int
+sqlite_vfs_sync_wal(sqlite3 *db)
+{
+	sqlite3_file *wal = NULL;
+	int rc = sqlite3_file_control(db, "main",
+				      SQLITE_FCNTL_JOURNAL_POINTER, &wal);
+
+	/* no WAL open: nothing was written that a sync could keep */
+	if (rc != SQLITE_OK || wal == NULL || wal->pMethods == NULL)
+		return rc;
+	return wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
 }
 
 static int
@@ -291,6 +316,7 @@ x_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags,
 	if (flags & SQLITE_OPEN_WAL) {
 		sqlite3_file *dbf = sqlite3_database_file_object(name);
 
+		f->is_wal = true;
 		/* Buffered only when linked to its database file, whose lock
 		 * calls drop uncommitted frames; otherwise the file simply
 		 * passes through. */

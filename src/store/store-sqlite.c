@@ -916,6 +916,16 @@ sqlite_batch_begin(struct store *store, const char **error_r)
 
 	/* Only the writer thread gets here. */
 	tls_writer = be;
+	/* A lazy batch commits without the WAL sync (synchronous=NORMAL:
+	 * the setting cannot change inside a transaction); the sync comes
+	 * after, in sqlite_batch_durable. */
+	if (store->batch_lazy != be->sync_lazy) {
+		r = step(store, store->batch_lazy ? "PRAGMA synchronous=NORMAL"
+			 : "PRAGMA synchronous=FULL", error_r);
+		if (r != STORE_OK)
+			return r;
+		be->sync_lazy = store->batch_lazy;
+	}
 	rc = store_wlock_acquire(be->wlock, be->wlock_timeout_ms);
 	if (rc != 0)
 		return store_error(error_r, STORE_E_TEMP,
@@ -948,12 +958,59 @@ sqlite_op_end(struct store *store, bool keep, const char **error_r)
 static enum store_result
 sqlite_batch_commit(struct store *store, const char **error_r)
 {
+	struct sqlite_backend *be = backend(store);
+	uint64_t syncs = sqlite_vfs_wal_syncs();
 	enum store_result r = step(store, "COMMIT", error_r);
 
 	/* A failed COMMIT is followed by batch_rollback, which drops it. */
-	if (r == STORE_OK)
-		wlock_drop(backend(store));
+	if (r == STORE_OK) {
+		/* A commit that synced the WAL (a full one, or a lazy one
+		 * whose automatic checkpoint did) covers every commit
+		 * numbered before it too: their frames were written before
+		 * ours, under the same lock. */
+		be->commit_synced = sqlite_vfs_wal_syncs() != syncs;
+		be->commit_seq = store_wlock_commit(be->wlock,
+						    be->commit_synced);
+		wlock_drop(be);
+	}
 	return r;
+}
+
+/* A lazy commit waits for another writer's sync only while one is on its
+ * way (a writer holds the lock or waits for it, and writers have synced
+ * lately), and for at most LAZY_WAIT_US; else it syncs at once, outside
+ * the lock. Waiting whenever another writer had synced lately (it commits
+ * every millisecond or two under load) saved more syncs but made the
+ * queue runner's connections, which wait for their outcome, fall behind
+ * the SMTP worker in bench/outbound. */
+#define LAZY_WAIT_US 2500
+#define LAZY_PEER_RECENT_US 5000
+
+static enum store_result
+sqlite_batch_durable(struct store *store, const char **error_r)
+{
+	struct sqlite_backend *be = backend(store);
+	uint64_t upto;
+	int rc;
+
+	if (be->commit_synced)
+		return STORE_OK;
+	if (store_wlock_others_writing(be->wlock) &&
+	    store_wlock_sync_age_us(be->wlock) < LAZY_PEER_RECENT_US &&
+	    store_wlock_wait_synced(be->wlock, be->commit_seq, LAZY_WAIT_US))
+		return STORE_OK;
+	/* Every commit numbered up to now has its frames in the file: a
+	 * sync from here covers them all. */
+	upto = store_wlock_committed(be->wlock);
+	rc = sqlite_vfs_sync_wal(be->wdb);
+	if (rc != SQLITE_OK)
+		return store_error(error_r, STORE_E_TEMP, "syncing the WAL: "
+				   "%s (%d)", sqlite3_errstr(rc), rc);
+	store_wlock_synced(be->wlock, upto);
+	pthread_mutex_lock(&store->lock);
+	store->stats.lazy_syncs++;
+	pthread_mutex_unlock(&store->lock);
+	return STORE_OK;
 }
 
 static uint64_t
@@ -1033,6 +1090,7 @@ const struct store_backend_ops store_sqlite_ops = {
 	.op_begin = sqlite_op_begin,
 	.op_end = sqlite_op_end,
 	.batch_commit = sqlite_batch_commit,
+	.batch_durable = sqlite_batch_durable,
 	.batch_rollback = sqlite_batch_rollback,
 	.op_mark = sqlite_op_mark,
 	.op_untouched = sqlite_op_untouched,

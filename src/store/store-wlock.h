@@ -10,6 +10,7 @@
 #ifndef HERALD_STORE_STORE_WLOCK_H
 #define HERALD_STORE_STORE_WLOCK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,5 +31,31 @@ void store_wlock_release(struct store_wlock *wl);
  * are valid while it has not moved. Lock-free; no system call. */
 uint64_t store_wlock_generation(const struct store_wlock *wl);
 void store_wlock_bump(struct store_wlock *wl);
+
+/* Durability marks in the same page, so that one WAL sync serves the
+ * commits of several processes (docs/store.md "Lazy commits"). Every
+ * commit, in any process, takes a number with the lock held
+ * (store_wlock_commit); "synced" is the highest number whose WAL frames a
+ * completed sync is known to cover. A sync that starts after a commit's
+ * frames were written covers that commit and every one before it. */
+
+/* With the lock held, after a successful COMMIT: its number. synced: the
+ * COMMIT itself synced the WAL (after writing its frames), so it and
+ * every earlier commit are durable; waiters are woken. */
+uint64_t store_wlock_commit(struct store_wlock *wl, bool synced);
+/* The last commit's number: read before a sync of one's own, which then
+ * covers up to it (store_wlock_synced). */
+uint64_t store_wlock_committed(const struct store_wlock *wl);
+/* A sync that started after commit upto was numbered has completed. */
+void store_wlock_synced(struct store_wlock *wl, uint64_t upto);
+/* Whether a writer holds the lock or waits for it (call without holding
+ * it): a commit, with its sync, is on its way. */
+bool store_wlock_others_writing(const struct store_wlock *wl);
+/* Microseconds since a sync last raised the mark (UINT64_MAX: never). */
+uint64_t store_wlock_sync_age_us(const struct store_wlock *wl);
+/* Waits up to timeout_us for commit seq to be covered by a sync; true
+ * when it is. Blocks (a futex in the shared page): writer threads only. */
+bool store_wlock_wait_synced(struct store_wlock *wl, uint64_t seq,
+			     uint64_t timeout_us);
 
 #endif

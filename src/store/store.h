@@ -108,6 +108,10 @@ struct store_stats {
 	uint64_t ops;		/* write operations executed in them */
 	uint64_t max_batch;	/* most operations in one transaction */
 	uint64_t search_rounds;	/* search indexer rounds applied */
+	/* lazy commits (docs/store.md "Lazy commits"), and how many of them
+	 * synced the WAL themselves (no other writer's sync came in time) */
+	uint64_t lazy_commits;
+	uint64_t lazy_syncs;
 };
 /* Counters since open (this process only). */
 void store_get_stats(struct store *store, struct store_stats *stats_r);

@@ -2378,6 +2378,10 @@ test_queue_record_async(void **state)
 	store_get_stats(s, &after);
 	assert_int_equal(r.result, STORE_OK);
 	assert_int_equal(after.commits - before.commits, 1);
+	/* a lazy commit, and with no other writer about it synced the WAL
+	 * itself (a commit counted as synced would have skipped that) */
+	assert_int_equal(after.lazy_commits - before.lazy_commits, 1);
+	assert_int_equal(after.lazy_syncs - before.lazy_syncs, 1);
 	assert_int_equal(recs[0].result, STORE_OK);
 	assert_true(recs[0].finished);
 	assert_int_equal(recs[1].result, STORE_OK);
@@ -3126,8 +3130,76 @@ test_writer_lock(void **state)
 	store_wlock_release(wl);
 	assert_int_equal(store_wlock_acquire(wl, 1000), 0);
 	store_wlock_release(wl);
+	/* the dead holder no longer counts as a writer */
+	assert_false(store_wlock_others_writing(wl));
 	store_wlock_close(&wl);
 	assert_null(wl);
+}
+
+/* The durability marks in the writer lock's page (lazy commits): a
+ * commit is covered only by a sync that another process reports after
+ * it, the waiter is woken across processes, and the writers count goes
+ * back to zero. */
+static void
+test_writer_lock_sync_marks(void **state)
+{
+	struct fixture *f = *state;
+	char path[128], err[256];
+	struct store_wlock *wl, *other;
+	uint64_t seq;
+	int status;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/data/test-wlock-marks", f->dir);
+	wl = store_wlock_open(path, err, sizeof(err));
+	assert_non_null(wl);
+	other = store_wlock_open(path, err, sizeof(err));
+	assert_non_null(other);
+	assert_int_equal(store_wlock_sync_age_us(wl), UINT64_MAX);
+	assert_false(store_wlock_others_writing(wl));
+
+	/* a commit that did not sync is not covered, however long */
+	assert_int_equal(store_wlock_acquire(wl, 1000), 0);
+	seq = store_wlock_commit(wl, false);
+	store_wlock_release(wl);
+	assert_int_equal(store_wlock_committed(other), seq);
+	assert_false(store_wlock_wait_synced(wl, seq, 20000));
+	/* a sync begun after it covers it (and not the next one) */
+	store_wlock_synced(other, store_wlock_committed(other));
+	assert_true(store_wlock_wait_synced(wl, seq, 0));
+	assert_false(store_wlock_wait_synced(wl, seq + 1, 0));
+	assert_true(store_wlock_sync_age_us(wl) < 10000000);
+
+	/* a holder is counted; the count goes when it lets go */
+	assert_int_equal(store_wlock_acquire(other, 1000), 0);
+	assert_true(store_wlock_others_writing(wl));
+	store_wlock_release(other);
+	assert_false(store_wlock_others_writing(wl));
+
+	/* another process's synced commit wakes the waiter */
+	assert_int_equal(store_wlock_acquire(wl, 1000), 0);
+	seq = store_wlock_commit(wl, false);
+	store_wlock_release(wl);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store_wlock *cw = store_wlock_open(path, err,
+							  sizeof(err));
+
+		usleep(50000);
+		if (cw == NULL || store_wlock_acquire(cw, 1000) != 0)
+			_exit(2);
+		(void)store_wlock_commit(cw, true);
+		store_wlock_release(cw);
+		_exit(0);
+	}
+	assert_true(store_wlock_wait_synced(wl, seq, 10000000));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(store_wlock_committed(wl), seq + 1);
+	assert_false(store_wlock_others_writing(wl));
+	store_wlock_close(&other);
+	store_wlock_close(&wl);
 }
 
 /* The WAL write buffer and a rollback (found in review): a transaction
@@ -3418,6 +3490,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_writer_lock, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_writer_lock_sync_marks,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mime_cache, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_vfs_rollback, setup,
