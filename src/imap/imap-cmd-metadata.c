@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * METADATA and METADATA-SERVER (RFC 5464): GETMETADATA and SETMETADATA on
- * a mailbox of the account or on the server (mailbox ""), kept in the
+ * a mailbox of the account, one shared with it (RFC 4314: the rights of
+ * imap_metadata_acl()) or the server (mailbox ""), kept in the
  * store. /private/specialuse reads the mailbox's SPECIAL-USE (RFC 6154 4,
  * read-only here); the server's /shared entries are the administrator's,
  * read-only over IMAP. Limits: [imap] metadata_* (docs/limits.md).
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap/imap-acl.h"
 #include "imap/imap-metadata.h"
 #include "imap/imap-private.h"
 #include "imap/imap-write.h"
@@ -26,6 +28,10 @@ struct metadata_job {
 	struct imap_metadata_set set;
 	struct store_metadata_limits limits;
 	enum store_role role;
+	/* the rights check refused (NOPERM); set_shared: for a "/shared"
+	 * entry (needs "w" too) */
+	bool denied;
+	bool set_shared;
 	struct store_metadata_value *v;
 	size_t n_v;
 	enum store_result result;
@@ -59,24 +65,39 @@ mailbox_arg(const struct imap_session *s, const struct imap_arg *arg,
 	return imap_mailbox_arg(s, arg, name_r, error_r);
 }
 
-/* The mailbox's id (and role) for the job, or the server's 0. */
+/* The mailbox's id (and role) for the job, or the server's 0: one of
+ * the account's, or another account's it has the rights for (a mailbox
+ * it may not see is STORE_E_NOT_FOUND, as one that does not exist; one it
+ * sees without the right sets job->denied). */
 static enum store_result
 job_mailbox(struct metadata_job *job, int64_t *id_r, const char **error_r)
 {
-	struct store_mailbox *box = NULL;
+	struct imap_acl_box box;
+	enum imap_acl_verdict verdict;
 	enum store_result r;
 
 	*id_r = STORE_METADATA_SERVER;
 	if (job->mailbox == NULL)
 		return STORE_OK;
-	r = store_mailbox_lookup(job->store, job->account_id, job->mailbox,
-				 &box, error_r);
-	if (r != STORE_OK)
+	r = imap_acl_open(job->store, job->account_id, job->mailbox, 0, &box,
+			  &verdict, error_r);
+	if (r != STORE_OK) {
+		imap_acl_box_deinit(&box);
 		return r;
-	*id_r = box->id;
-	job->role = box->role;
-	store_mailbox_free(&box);
-	return STORE_OK;
+	}
+	verdict = imap_metadata_acl(box.mb != NULL, box.rights,
+				    job->set_shared);
+	if (verdict == IMAP_ACL_OK) {
+		*id_r = box.mb->id;
+		job->role = box.mb->role;
+	} else if (verdict == IMAP_ACL_DENIED) {
+		job->denied = true;
+	} else {
+		*error_r = "no such mailbox";
+		r = STORE_E_NOT_FOUND;
+	}
+	imap_acl_box_deinit(&box);
+	return r;
 }
 
 static void
@@ -90,6 +111,16 @@ job_fail(struct metadata_job *job, enum store_result r, const char *error)
 static void
 store_failed(struct imap_cmd *cmd, const struct metadata_job *job)
 {
+	if (job->denied) {
+		if (job->set_shared)
+			(void)imap_acl_no(cmd, STORE_ACL_LOOKUP |
+					  STORE_ACL_WRITE);
+		else
+			(void)imap_cmd_no(cmd, "[NOPERM] Permission denied"
+					  " (needs the l right and one of"
+					  " r s w i p)");
+		return;
+	}
 	switch (job->result) {
 	case STORE_E_NOT_FOUND:
 	case STORE_E_INVALID:
@@ -116,6 +147,8 @@ get_work(void *ctx)
 	int64_t id;
 
 	r = job_mailbox(job, &id, &error);
+	if (r == STORE_OK && job->denied)
+		return;
 	if (r == STORE_OK)
 		r = store_metadata_get(job->store, job->account_id, id,
 				       (const char *const *)job->get.entries,
@@ -189,7 +222,7 @@ get_done(struct imap_cmd *cmd)
 	uint64_t longest = 0;
 	size_t n = 0, start = out->len;
 
-	if (job->result != STORE_OK) {
+	if (job->result != STORE_OK || job->denied) {
 		store_failed(cmd, job);
 		return;
 	}
@@ -313,6 +346,8 @@ set_work(void *ctx)
 		job_fail(job, r, error);
 		return;
 	}
+	if (job->denied)
+		return;
 	changes = xcalloc(job->set.n_pairs, sizeof(*changes));
 	for (size_t i = 0; i < job->set.n_pairs; i++)
 		changes[i] = (struct store_metadata_change){
@@ -332,7 +367,7 @@ set_done(struct imap_cmd *cmd)
 {
 	struct metadata_job *job = cmd->ctx;
 
-	if (job->result != STORE_OK) {
+	if (job->result != STORE_OK || job->denied) {
 		store_failed(cmd, job);
 		return;
 	}
@@ -373,6 +408,11 @@ imap_cmd_setmetadata(struct imap_cmd *cmd)
 					   " entries are the"
 					   " administrator's");
 		}
+		/* every reader of the mailbox sees a "/shared" entry:
+		 * on another account's mailbox changing one needs "w"
+		 * too (imap_metadata_acl) */
+		if (strncmp(p->name, "/shared", 7) == 0)
+			job->set_shared = true;
 		if (job->mailbox != NULL &&
 		    strcmp(p->name, ENTRY_SPECIALUSE) == 0) {
 			metadata_job_free(job);

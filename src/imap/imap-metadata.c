@@ -2,9 +2,9 @@
 /*
  * METADATA's arguments (RFC 5464 3.2, 4.2, 4.3, 5): entry-name syntax,
  * GETMETADATA's MAXSIZE and DEPTH options and entry lists, SETMETADATA's
- * entry-value pairs. Everything a client sends here is checked before the
- * store sees it; a mistake is a BAD (3.2: "Invalid entry names result in
- * a BAD response").
+ * entry-value pairs, and the rights (3.3) on another account's mailbox.
+ * Everything a client sends here is checked before the store sees it; a
+ * mistake is a BAD (3.2: "Invalid entry names result in a BAD response").
  */
 #include <stdlib.h>
 #include <string.h>
@@ -250,4 +250,19 @@ imap_metadata_set_parse(const struct imap_arg *args, size_t n,
 		}
 	}
 	return 0;
+}
+
+enum imap_acl_verdict
+imap_metadata_acl(bool exists, unsigned rights, bool set_shared)
+{
+	enum imap_acl_verdict v;
+
+	v = imap_acl_check(exists, rights, STORE_ACL_LOOKUP);
+	if (v != IMAP_ACL_OK)
+		return v;
+	if ((rights & IMAP_METADATA_RIGHTS_ANY) == 0)
+		return IMAP_ACL_DENIED;
+	if (set_shared)
+		return imap_acl_check(exists, rights, STORE_ACL_WRITE);
+	return IMAP_ACL_OK;
 }

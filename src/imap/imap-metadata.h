@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "imap/imap-acl.h"
 #include "imap/imap-parser.h"
 
 /* DEPTH infinity (RFC 5464 4.2.2); the store's
@@ -73,5 +74,22 @@ int imap_metadata_set_parse(const struct imap_arg *args, size_t n,
 			    struct imap_metadata_set *st,
 			    const char **error_r);
 void imap_metadata_set_deinit(struct imap_metadata_set *st);
+
+/* RFC 5464 3.3: with ACL a user sets and reads a mailbox's entries,
+ * private or shared, only with "l" and one of these rights. */
+#define IMAP_METADATA_RIGHTS_ANY \
+	(STORE_ACL_READ | STORE_ACL_SEEN | STORE_ACL_WRITE | \
+	 STORE_ACL_INSERT | STORE_ACL_POST)
+
+/*
+ * Whether a user with rights (STORE_ACL_ALL for the owner) on a mailbox
+ * (exists false: none) may read its entries, or with set_shared change
+ * its "/shared" ones: "l" and one of IMAP_METADATA_RIGHTS_ANY (RFC 5464
+ * 3.3), and to change a "/shared" entry, which every reader sees, also
+ * "w" (Herald's rule, docs/imap.md "METADATA"). Without "l" the answer is
+ * IMAP_ACL_NONEXISTENT, as imap_acl_check() gives.
+ */
+enum imap_acl_verdict imap_metadata_acl(bool exists, unsigned rights,
+					bool set_shared);
 
 #endif

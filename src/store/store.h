@@ -1503,7 +1503,7 @@ struct store_metadata_change {
 
 /* Applies every change in order, all or none, as account_id, to mailbox
  * mailbox_id or to the server; the caller has checked that account_id may
- * (its own mailbox). A server entry under "/shared" belongs to nobody
+ * (its own mailbox, or another's shared with it: imap_metadata_acl()). A server entry under "/shared" belongs to nobody
  * (the caller decides who may set one). Results: STORE_E_NOT_FOUND when the mailbox does not exist (any
  * more); STORE_E_OVER_QUOTA (nothing changed) when the changes would
  * leave more than a limit allows and more than there was before them

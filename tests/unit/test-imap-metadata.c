@@ -229,6 +229,53 @@ test_set_bad(void **state)
 	}
 }
 
+/* RFC 5464 3.3 with ACL: "l" and one of r s w i p; Herald asks "w"
+ * too for a "/shared" entry; without "l" nothing tells the mailbox is
+ * there. */
+static void
+test_acl(void **state)
+{
+	static const struct {
+		const char *rights;
+		bool set_shared;
+		enum imap_acl_verdict want;
+	} cases[] = {
+		{ "lr", false, IMAP_ACL_OK },
+		{ "ls", false, IMAP_ACL_OK },
+		{ "lw", false, IMAP_ACL_OK },
+		{ "li", false, IMAP_ACL_OK },
+		{ "lp", false, IMAP_ACL_OK },
+		{ "l", false, IMAP_ACL_DENIED },
+		{ "lkxtea", false, IMAP_ACL_DENIED },
+		{ "r", false, IMAP_ACL_NONEXISTENT },
+		{ "rswip", false, IMAP_ACL_NONEXISTENT },
+		{ "lr", true, IMAP_ACL_DENIED },
+		{ "lw", true, IMAP_ACL_OK },
+		{ "l", true, IMAP_ACL_DENIED },
+		{ "rw", true, IMAP_ACL_NONEXISTENT },
+		{ "lrswipkxtea", true, IMAP_ACL_OK },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned rights;
+		const char *error;
+
+		assert_int_equal(store_acl_rights_parse(
+					 cases[i].rights,
+					 strlen(cases[i].rights), &rights,
+					 &error), 0);
+		if (imap_metadata_acl(true, rights, cases[i].set_shared) !=
+		    cases[i].want)
+			fail_msg("%s%s", cases[i].rights,
+				 cases[i].set_shared ? " shared" : "");
+	}
+	assert_int_equal(imap_metadata_acl(false, STORE_ACL_ALL, false),
+			 IMAP_ACL_NONEXISTENT);
+	assert_int_equal(imap_metadata_acl(true, STORE_ACL_ALL, true),
+			 IMAP_ACL_OK);
+}
+
 int
 main(void)
 {
@@ -238,6 +285,7 @@ main(void)
 		cmocka_unit_test_teardown(test_get_bad, teardown),
 		cmocka_unit_test_teardown(test_set, teardown),
 		cmocka_unit_test_teardown(test_set_bad, teardown),
+		cmocka_unit_test(test_acl),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
