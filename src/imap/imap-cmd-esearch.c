@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The ESEARCH command of MULTISEARCH (RFC 7377): a SEARCH program over
- * several of the account's mailboxes (IN (selected inboxes personal
+ * several of the account's mailboxes and those shared with it that it may
+ * list and read ("l" and "r", RFC 4314) (IN (selected inboxes personal
  * subscribed subtree subtree-one mailboxes ...)), answered with one
  * ESEARCH per mailbox that has matches, by UID, carrying MAILBOX and
  * UIDVALIDITY. At most [imap] multisearch_mailboxes_max mailboxes.
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap/imap-acl.h"
 #include "imap/imap-private.h"
 #include "imap/imap-search.h"
 #include "imap/imap-write.h"
@@ -39,6 +41,8 @@ struct esearch_job {
 	unsigned max;			/* multisearch_mailboxes_max */
 	size_t cache_max;
 	struct imap_search_program prog;
+	/* the account whose search index prog's look-ups came from */
+	int64_t index_account;
 	/* results, on the pool: the output text and counts */
 	struct buf out;
 	char *tag;
@@ -92,11 +96,12 @@ wanted(const struct esearch_job *job, const struct store_mailbox *mb)
 	return false;
 }
 
-/* One mailbox: its view (through the worker's cache), the program over
- * it, an ESEARCH when something matched. */
+/* One mailbox, name as the client knows it, of account owner_id: its
+ * view (through the worker's cache), the program over it, an ESEARCH
+ * when something matched. */
 static enum store_result
 search_one(struct esearch_job *job, const struct store_mailbox *mb,
-	   const char **error_r)
+	   const char *name, int64_t owner_id, const char **error_r)
 {
 	struct imap_mailbox box;
 	uint64_t counter = store_change_counter(job->store,
@@ -113,7 +118,13 @@ search_one(struct esearch_job *job, const struct store_mailbox *mb,
 	if (r != STORE_OK)
 		return r;
 	box.id = mb->id;
-	if (imap_search_eval_box(job->store, job->account_id, &job->prog,
+	/* the search index is the owner's (a shared mailbox's messages are
+	 * its owner's) */
+	if (owner_id != job->index_account) {
+		imap_search_program_forget_lookups(&job->prog);
+		job->index_account = owner_id;
+	}
+	if (imap_search_eval_box(job->store, owner_id, &job->prog,
 				 &box, &match, job->error,
 				 sizeof(job->error)) < 0) {
 		imap_view_release(&box);
@@ -131,7 +142,7 @@ search_one(struct esearch_job *job, const struct store_mailbox *mb,
 	}
 	/* RFC 7377 2: no ESEARCH for a mailbox without matches */
 	if (n > 0)
-		imap_esearch_write(&job->out, job->tag, mb->name,
+		imap_esearch_write(&job->out, job->tag, name,
 				   job->write_flags, mb->uidvalidity, true,
 				   &job->prog, job->prog.ret, uids, n, top);
 	free(uids);
@@ -140,14 +151,108 @@ search_one(struct esearch_job *job, const struct store_mailbox *mb,
 	return STORE_OK;
 }
 
+/* Whether the sources name a mailbox shared with the user (RFC 4314),
+ * name its "Other Users" name: never through "personal" or "inboxes",
+ * which are the personal namespace's (RFC 5465 6). */
+static bool
+wanted_shared(const struct esearch_job *job,
+	      const struct store_acl_shared *sh, const char *name,
+	      char *const *subs, size_t n_subs)
+{
+	if ((job->filters & ES_SELECTED) && sh->mailbox_id == job->selected_id)
+		return true;
+	/* RFC 4314 4: enumerating needs "l" as LIST, searching "r" as
+	 * SELECT; the others are skipped as if they did not exist */
+	if (imap_acl_check(true, sh->rights, STORE_ACL_LOOKUP |
+			   STORE_ACL_READ) != IMAP_ACL_OK)
+		return false;
+	for (size_t i = 0; (job->filters & ES_SUBSCRIBED) && i < n_subs; i++)
+		if (strcmp(subs[i], name) == 0)
+			return true;
+	for (size_t i = 0; i < job->n_names; i++)
+		if (name_matches(&job->names[i], name))
+			return true;
+	return false;
+}
+
+/* The shared mailboxes the sources name, with their client names
+ * (names_r[i] for shared_r[i]; the others' entries are NULL). */
+static enum store_result
+shared_load(struct esearch_job *job, struct store_acl_shared **shared_r,
+	    size_t *count_r, char ***names_r, const char **error_r)
+{
+	char **subs = NULL, **names;
+	size_t n_subs = 0;
+	enum store_result r;
+
+	*names_r = NULL;
+	r = store_acl_shared_list(job->store, job->account_id, shared_r,
+				  count_r, error_r);
+	if (r != STORE_OK)
+		return r;
+	/* a grantee's subscription to a shared name is one to a name
+	 * without a mailbox of its own */
+	if (job->filters & ES_SUBSCRIBED) {
+		r = store_subscription_list(job->store, job->account_id,
+					    &subs, &n_subs, error_r);
+		if (r != STORE_OK)
+			return r;
+	}
+	names = xcalloc(*count_r + 1, sizeof(*names));
+	for (size_t i = 0; i < *count_r; i++) {
+		const struct store_acl_shared *sh = &(*shared_r)[i];
+		char *name = imap_acl_client_name(true, sh->owner, sh->name);
+
+		if (wanted_shared(job, sh, name, subs, n_subs)) {
+			names[i] = name;
+			job->n_boxes++;
+		} else {
+			free(name);
+		}
+	}
+	store_strv_free(&subs, n_subs);
+	*names_r = names;
+	return STORE_OK;
+}
+
+/* Searches the shared mailboxes shared_load() picked. */
+static enum store_result
+shared_search(struct esearch_job *job, const struct store_acl_shared *sh,
+	      size_t count, char *const *names, const char **error_r)
+{
+	enum store_result r = STORE_OK;
+
+	for (size_t i = 0; i < count && r == STORE_OK; i++) {
+		struct store_mailbox *mb = NULL;
+
+		if (names[i] == NULL)
+			continue;
+		r = store_mailbox_lookup(job->store, sh[i].owner_id,
+					 sh[i].name, &mb, error_r);
+		if (r == STORE_E_NOT_FOUND) {
+			/* deleted or renamed meanwhile */
+			r = STORE_OK;
+			continue;
+		}
+		if (r == STORE_OK)
+			r = search_one(job, mb, names[i], sh[i].owner_id,
+				       error_r);
+		store_mailbox_free(&mb);
+	}
+	return r;
+}
+
 static void
 esearch_work(void *ctx)
 {
 	struct esearch_job *job = ctx;
 	struct store_mailbox *boxes = NULL;
-	size_t count = 0;
+	struct store_acl_shared *shared = NULL;
+	char **names = NULL;
+	size_t count = 0, n_shared = 0;
 	const char *error = NULL;
 
+	job->index_account = job->account_id;
 	job->result = store_mailbox_list(job->store, job->account_id, &boxes,
 					 &count, &error);
 	if (job->result != STORE_OK)
@@ -155,6 +260,9 @@ esearch_work(void *ctx)
 	for (size_t i = 0; i < count; i++)
 		if (wanted(job, &boxes[i]))
 			job->n_boxes++;
+	job->result = shared_load(job, &shared, &n_shared, &names, &error);
+	if (job->result != STORE_OK)
+		goto fail;
 	/* counted before any is searched: a refused command does no work */
 	if (job->n_boxes > job->max) {
 		job->too_many = true;
@@ -162,15 +270,24 @@ esearch_work(void *ctx)
 	}
 	for (size_t i = 0; i < count && job->result == STORE_OK; i++)
 		if (wanted(job, &boxes[i]))
-			job->result = search_one(job, &boxes[i], &error);
+			job->result = search_one(job, &boxes[i],
+						 boxes[i].name,
+						 job->account_id, &error);
+	if (job->result == STORE_OK)
+		job->result = shared_search(job, shared, n_shared, names,
+					    &error);
 	if (job->result != STORE_OK)
 		goto fail;
 out:
 	store_mailboxes_free(&boxes, count);
+	store_strv_free(&names, n_shared);
+	store_acl_shared_free(&shared, n_shared);
 	return;
 fail:
 	imap_copy_error(job->error, sizeof(job->error), error);
 	store_mailboxes_free(&boxes, count);
+	store_strv_free(&names, n_shared);
+	store_acl_shared_free(&shared, n_shared);
 }
 
 static void

@@ -660,6 +660,24 @@ imap_search_program_deinit(struct imap_search_program *prog)
 	memset(prog, 0, sizeof(*prog));
 }
 
+static void
+key_forget(struct imap_search_key *key)
+{
+	for (size_t i = 0; i < key->n_children; i++)
+		key_forget(&key->children[i]);
+	free(key->docs);
+	key->docs = NULL;
+	key->n_docs = 0;
+	key->lookup_done = false;
+	key->lookup_usable = false;
+}
+
+void
+imap_search_program_forget_lookups(struct imap_search_program *prog)
+{
+	key_forget(&prog->root);
+}
+
 static bool
 key_uses_seq(const struct imap_search_key *key)
 {

@@ -174,6 +174,11 @@ imap_search_parse(const struct imap_arg *args, size_t n_args,
 		  const struct imap_search_limits *limits,
 		  struct imap_search_program *prog_r, const char **error_r);
 void imap_search_program_deinit(struct imap_search_program *prog);
+/* Forgets the search-index look-ups BODY and TEXT keys keep between
+ * mailboxes (key docs, lookup_done): the index is per account, so a
+ * program run over another account's mailbox (a shared one, RFC 4314)
+ * must look up again. */
+void imap_search_program_forget_lookups(struct imap_search_program *prog);
 /* Whether some key is a message sequence set other than "$" (refused
  * after ENABLE UIDONLY, RFC 9586 3, and in ESEARCH over other mailboxes,
  * RFC 7377). */

@@ -386,6 +386,42 @@ test_partial_window(void **state)
 	}
 }
 
+/* A program run over another account's mailbox forgets the index
+ * look-ups of the last (imap_search_program_forget_lookups), nested keys
+ * too, and keeps everything else. */
+static void
+test_forget_lookups(void **state)
+{
+	struct imap_search_program prog;
+	const char *error = NULL;
+	struct imap_search_key *keys[2];
+
+	(void)state;
+	if (parse("BODY zeppelin OR TEXT airship SEEN", NULL, &prog,
+		  &error) != IMAP_SEARCH_PARSE_OK)
+		fail_msg("%s", error);
+	assert_int_equal(prog.root.n_children, 2);
+	keys[0] = &prog.root.children[0];
+	assert_int_equal(prog.root.children[1].type, IMAP_SK_OR);
+	keys[1] = &prog.root.children[1].children[0];
+	for (size_t i = 0; i < 2; i++) {
+		keys[i]->docs = calloc(3, sizeof(*keys[i]->docs));
+		keys[i]->n_docs = 3;
+		keys[i]->lookup_done = true;
+		keys[i]->lookup_usable = true;
+	}
+	imap_search_program_forget_lookups(&prog);
+	for (size_t i = 0; i < 2; i++) {
+		assert_null(keys[i]->docs);
+		assert_int_equal(keys[i]->n_docs, 0);
+		assert_false(keys[i]->lookup_done);
+		assert_false(keys[i]->lookup_usable);
+	}
+	assert_string_equal(keys[0]->str, "zeppelin");
+	assert_string_equal(keys[1]->str, "airship");
+	imap_search_program_deinit(&prog);
+}
+
 int
 main(void)
 {
@@ -396,6 +432,7 @@ main(void)
 		cmocka_unit_test(test_view),
 		cmocka_unit_test(test_date_field),
 		cmocka_unit_test(test_partial_window),
+		cmocka_unit_test(test_forget_lookups),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
