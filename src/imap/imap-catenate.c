@@ -2,15 +2,16 @@
 /*
  * CATENATE (RFC 4469): an APPEND message put together from TEXT literals
  * and URL parts, each URL (RFC 5092, imap-url.c) naming a message or a
- * section of one in the user's own mailboxes. The parts are checked on
- * the loop thread; the message is built on the pool, before APPEND
- * stores it as any other (imap-cmd-append.c).
+ * section of one in the user's mailboxes or in one shared with it ("r").
+ * The parts are checked on the loop thread; the message is built on the
+ * pool, before APPEND stores it as any other (imap-cmd-append.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "imap/imap-acl.h"
 #include "imap/imap-bodystructure.h"
 #include "imap/imap-header-fields.h"
 #include "imap/imap-private.h"
@@ -62,13 +63,15 @@ imap_catenate_parse(const struct imap_arg *list,
 }
 
 /* The octets the URL names, appended to out; false (BADURL) when it
- * names nothing of this account's, or -1 through *failed for a store
+ * names nothing this account may read, or -1 through *failed for a store
  * failure (*error_r set). */
 static bool
 url_fetch(const struct imap_cat_ctx *ctx, const struct imap_url *url,
 	  struct buf *out, enum store_result *failed, const char **error_r)
 {
 	struct store_mailbox *mb = NULL;
+	struct imap_acl_box acl;
+	enum imap_acl_verdict verdict;
 	struct imap_mailbox box;
 	struct mime_cache *cache = NULL;
 	uint8_t *data = NULL;
@@ -96,15 +99,23 @@ url_fetch(const struct imap_cat_ctx *ctx, const struct imap_url *url,
 	if (strncasecmp(name, "INBOX", 5) == 0 &&
 	    (name[5] == '\0' || name[5] == '/'))
 		memcpy(name, "INBOX", 5);
-	r = store_mailbox_lookup(ctx->store, ctx->account_id, name, &mb,
-				 error_r);
+	/* a shared mailbox needs "r" (RFC 4314 4, as FETCH); without it
+	 * the URL is as bad as one naming no mailbox (RFC 4314 6) */
+	r = imap_acl_open(ctx->store, ctx->account_id, name, STORE_ACL_READ,
+			  &acl, &verdict, error_r);
 	free(name);
-	if (r == STORE_E_NOT_FOUND)
-		return false;
 	if (r != STORE_OK) {
+		imap_acl_box_deinit(&acl);
 		*failed = r;
 		return false;
 	}
+	if (verdict != IMAP_ACL_OK) {
+		imap_acl_box_deinit(&acl);
+		return false;
+	}
+	mb = acl.mb;
+	acl.mb = NULL;
+	imap_acl_box_deinit(&acl);
 	if (url->uidvalidity != 0 && url->uidvalidity != mb->uidvalidity) {
 		store_mailbox_free(&mb);
 		return false;
