@@ -208,6 +208,28 @@ inherit_acl(struct mbox_job *job)
 	store_acl_entries_free(&e, n);
 }
 
+/* The nearest existing mailbox above the owner's own new name, whose
+ * ACL it gets (RFC 4314 4 SHOULD): a folder made in a shared one is
+ * shared as it is. check_create() found it already for a grantee. */
+static void
+own_parent(struct mbox_job *job)
+{
+	char *parent = xstrdup(job->store_name), *slash;
+	const char *error;
+
+	while (job->parent_id == 0 &&
+	       (slash = strrchr(parent, STORE_MAILBOX_DELIM)) != NULL) {
+		struct store_mailbox *mb = NULL;
+
+		*slash = '\0';
+		if (store_mailbox_lookup(job->store, job->owner_id, parent, &mb,
+					 &error) == STORE_OK)
+			job->parent_id = mb->id;
+		store_mailbox_free(&mb);
+	}
+	free(parent);
+}
+
 static void
 mbox_work(void *ctx)
 {
@@ -225,6 +247,7 @@ mbox_work(void *ctx)
 	}
 	switch (job->op) {
 	case OP_CREATE:
+		own_parent(job);
 		job->result = store_mailbox_create(job->store, job->owner_id,
 						   job->store_name, job->role,
 						   &job->limits, &job->id,

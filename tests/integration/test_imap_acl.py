@@ -706,3 +706,26 @@ def test_shared_inbox_not_deleted(herald_factory):
     lines = b.cmd("d", f'DELETE "Other Users/{ALICE}/INBOX"')
     assert lines == ["d NO [CANNOT] INBOX cannot be deleted"], lines
     b.close()
+
+
+def test_owner_create_inherits_acl(herald_factory):
+    """RFC 4314 4: a new mailbox gets its parent's ACL, also when the
+    owner makes it: a folder alice makes in the shared Team is shared
+    with the team as Team is."""
+    h = acl_server(herald_factory)
+    setacl(h, BOB, "lrs")
+    a = raw(h, ALICE)
+    assert a.cmd("s", "SETACL Team anyone l")[-1].startswith("s OK")
+    assert a.cmd("c", "CREATE Team/2026")[-1].startswith("c OK")
+    lines = a.cmd("g", "GETACL Team/2026")
+    assert lines[0] == f"* ACL Team/2026 {ALICE} lrswipkxteacd anyone l " \
+                       f"{BOB} lrs", lines
+    # a mailbox without a parent gets none
+    assert a.cmd("c", "CREATE Solo")[-1].startswith("c OK")
+    assert a.cmd("g", "GETACL Solo")[0] == \
+        f"* ACL Solo {ALICE} lrswipkxteacd"
+    a.close()
+    b = raw(h, BOB)
+    assert f'* LIST (\\HasNoChildren) "/" "{TEAM}/2026"' in \
+        b.cmd("l", 'LIST "" "*"')
+    b.close()
