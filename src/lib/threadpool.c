@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -44,6 +46,10 @@ struct threadpool {
 	int efd;
 	struct event *ev;
 	size_t pending;		/* loop thread only */
+	/* threadpool_external_done calls between pushing their job and
+	 * writing the eventfd: the job may already be done and the pool on
+	 * its way to threadpool_free, which waits for them. */
+	_Atomic unsigned waking;
 };
 
 static void
@@ -80,17 +86,23 @@ threadpool_wake(struct threadpool *pool)
 		;
 }
 
-/* With pool->lock held. The eventfd is written only when the done list
- * was empty: otherwise the loop has been woken already and will take
- * this job with the others (one system call per wake-up, not per job). */
-static void
+/* With pool->lock held. Returns whether the loop must be woken: only when
+ * the done list was empty, since otherwise the job that made it non-empty
+ * wakes it and this one is taken with the others (one system call per
+ * wake-up, not per job). The caller writes the eventfd after letting go
+ * of the lock: written under it, the loop woke on the other core and
+ * went to sleep again on the lock in threadpool_run_done (a futex wait
+ * and wake-up per job, measured in the queue runner). A job pushed onto
+ * a non-empty list is seen by the run that the first one's wake-up
+ * brings, which takes the list under the lock; a wake-up that finds the
+ * list already taken finds it empty, which is harmless. */
+static bool
 done_push_locked(struct threadpool *pool, struct threadpool_job *job)
 {
 	bool was_empty = pool->done.head == NULL;
 
 	job_list_push(&pool->done, job);
-	if (was_empty)
-		threadpool_wake(pool);
+	return was_empty;
 }
 
 static void *
@@ -112,7 +124,11 @@ threadpool_thread(void *arg)
 		if (job->work_fn != NULL)
 			job->work_fn(job->ctx);
 		pthread_mutex_lock(&pool->lock);
-		done_push_locked(pool, job);
+		if (done_push_locked(pool, job)) {
+			pthread_mutex_unlock(&pool->lock);
+			threadpool_wake(pool);
+			pthread_mutex_lock(&pool->lock);
+		}
 	}
 	pthread_mutex_unlock(&pool->lock);
 	return NULL;
@@ -191,6 +207,10 @@ threadpool_free(struct threadpool **poolp)
 	pthread_mutex_unlock(&pool->lock);
 	for (unsigned i = 0; i < pool->n_threads; i++)
 		pthread_join(pool->threads[i], NULL);
+	/* an external job's thread may still be writing the eventfd after
+	 * its job was done: a system call's time */
+	while (atomic_load(&pool->waking) > 0)
+		sched_yield();
 	/* every job is on the done list now; a done_fn may not submit more
 	 * once stopping, which threadpool_submit enforces */
 	threadpool_run_done(pool);
@@ -218,8 +238,11 @@ threadpool_submit(struct threadpool *pool, threadpool_work_cb_t *work_fn,
 		panic("threadpool: submit after threadpool_free started");
 	}
 	job_list_push(&pool->todo, job);
-	pthread_cond_signal(&pool->cond);
 	pthread_mutex_unlock(&pool->lock);
+	/* after the unlock, for the same reason as the eventfd above: a
+	 * woken thread goes straight for the lock. No wake-up is lost: a
+	 * thread waits only after finding the list empty under the lock. */
+	pthread_cond_signal(&pool->cond);
 	pool->pending++;
 }
 
@@ -245,7 +268,13 @@ threadpool_external_begin(struct threadpool *pool,
 void
 threadpool_external_done(struct threadpool *pool, struct threadpool_job *job)
 {
+	bool wake;
+
+	atomic_fetch_add(&pool->waking, 1);
 	pthread_mutex_lock(&pool->lock);
-	done_push_locked(pool, job);
+	wake = done_push_locked(pool, job);
 	pthread_mutex_unlock(&pool->lock);
+	if (wake)
+		threadpool_wake(pool);
+	atomic_fetch_sub(&pool->waking, 1);
 }
