@@ -340,6 +340,42 @@ test_view(void **state)
 }
 
 static void
+scope(const char *args, const struct imap_search_msg *m, bool want)
+{
+	static const uint32_t saved[] = { 3, 7, 9 };
+	struct imap_search_view view = { .last_seq = 10, .last_uid = 20,
+					 .saved = saved, .n_saved = 3 };
+	struct imap_search_program prog;
+	const char *error = NULL;
+
+	if (parse(args, NULL, &prog, &error) != IMAP_SEARCH_PARSE_OK)
+		fail_msg("%s: %s", args, error);
+	if (imap_search_in_scope(&prog, &view, m) != want)
+		fail_msg("%s: got %d", args, !want);
+	imap_search_program_deinit(&prog);
+}
+
+/* RFC 9738: the messages a SEARCH looks at are those its ANDed
+ * sequence-set and UID keys leave; no other key narrows them. */
+static void
+test_scope(void **state)
+{
+	struct imap_search_msg m = { .seq = 3, .uid = 7 };
+
+	(void)state;
+	scope("ALL", &m, true);
+	scope("DELETED TEXT x", &m, true);
+	scope("UID 1:5", &m, false);
+	scope("UID 1:7 SEEN", &m, true);
+	scope("2:4 UID 8:*", &m, false);
+	scope("(UID 8:* SEEN)", &m, false);
+	scope("OR UID 8:* SEEN", &m, true);
+	scope("NOT UID 7", &m, true);
+	scope("$", &m, true);
+	scope("4:*", &m, false);
+}
+
+static void
 test_date_field(void **state)
 {
 	(void)state;
@@ -430,6 +466,7 @@ main(void)
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_view),
+		cmocka_unit_test(test_scope),
 		cmocka_unit_test(test_date_field),
 		cmocka_unit_test(test_partial_window),
 		cmocka_unit_test(test_forget_lookups),
