@@ -142,7 +142,10 @@ thread_main(void *arg)
 		if (t->mode == BENCH_FULL) {
 			make_message(msg, t->size, t->index, n);
 			if (threading) {
-				mail_thread_keys_parse(msg, t->size, &keys);
+				mail_thread_keys_parse(msg, t->size,
+						       store_thread_limits(
+							       t->store),
+						       &keys);
 				target.thread_subject = keys.base_subject;
 				target.thread_msgid = keys.message_id;
 				target.thread_refs =

@@ -164,6 +164,12 @@ struct config_store {
 	bool search_index;		/* run the full-text indexer */
 	uint64_t search_text_max;	/* searchable text per message */
 	uint64_t search_round_bytes;	/* text one indexer round holds */
+	/* what a stored message is threaded by (mail/thread-keys.h); 0,
+	 * in a config built in code: the default */
+	unsigned thread_references_max;
+	unsigned thread_msgid_max;
+	unsigned thread_subject_max;
+	uint64_t thread_header_max;
 };
 
 struct config_auth {

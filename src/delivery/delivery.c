@@ -266,21 +266,23 @@ static void
 thread_keys(struct run_ctx *c)
 {
 	const struct delivery_msg *m = c->msg;
+	const struct mail_thread_limits *lim = store_thread_limits(c->store);
 
 	if (c->have_keys)
 		return;
 	c->have_keys = true;
 	if (m->data != NULL) {
-		mail_thread_keys_parse((const char *)m->data, m->len, &c->keys);
+		mail_thread_keys_parse((const char *)m->data, m->len, lim,
+				       &c->keys);
 	} else {
-		size_t cap = m->len < MAIL_THREAD_HEADER_MAX ? m->len :
-			     MAIL_THREAD_HEADER_MAX;
+		size_t cap = m->len < lim->header_max ? m->len :
+			     lim->header_max;
 		char *hdr = xmalloc(cap > 0 ? cap : 1);
 		ssize_t got = m->spool != NULL ?
 			      spool_pread(m->spool, hdr, cap, 0) : 0;
 
 		/* unreadable: threaded alone, the store reads it later */
-		mail_thread_keys_parse(hdr, got > 0 ? (size_t)got : 0,
+		mail_thread_keys_parse(hdr, got > 0 ? (size_t)got : 0, lim,
 				       &c->keys);
 		free(hdr);
 	}

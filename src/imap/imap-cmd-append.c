@@ -301,6 +301,7 @@ append_submit(void *ctx)
 		t->replace_mailbox_id = job->replace_mailbox_id;
 		t->replace_uid = job->replace_uid;
 		mail_thread_keys_parse(m->data, m->len,
+				       store_thread_limits(job->store),
 				       &job->keys[i]);
 		t->thread_subject = job->keys[i].base_subject;
 		t->thread_msgid = job->keys[i].message_id;

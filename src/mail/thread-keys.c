@@ -15,6 +15,13 @@
 #include "mail/basesubject.h"
 #include "mail/header-field.h"
 
+const struct mail_thread_limits mail_thread_limits_default = {
+	.refs_max = MAIL_THREAD_REFS_MAX_DEFAULT,
+	.msgid_max = MAIL_THREAD_MSGID_MAX_DEFAULT,
+	.subject_max = MAIL_THREAD_SUBJECT_MAX_DEFAULT,
+	.header_max = MAIL_THREAD_HEADER_MAX_DEFAULT,
+};
+
 void
 mail_skip_cfws(const char *v, size_t len, size_t *i)
 {
@@ -92,16 +99,20 @@ known(const struct mail_thread_keys *k, const char *id, size_t len)
 }
 
 static void
-add_ref(struct mail_thread_keys *k, const char *id, size_t len)
+add_ref(struct mail_thread_keys *k, const struct mail_thread_limits *lim,
+	const char *id, size_t len)
 {
-	if (len > MAIL_THREAD_MSGID_MAX || known(k, id, len) ||
-	    k->n_refs == MAIL_THREAD_REFS_MAX)
+	if (len > lim->msgid_max || known(k, id, len) ||
+	    k->n_refs >= lim->refs_max)
 		return;
+	if (k->refs == NULL)
+		k->refs = xcalloc(lim->refs_max, sizeof(*k->refs));
 	k->refs[k->n_refs++] = xstrndup(id, len);
 }
 
 void
 mail_thread_keys_parse(const char *msg, size_t len,
+		       const struct mail_thread_limits *lim,
 		       struct mail_thread_keys *keys_r)
 {
 	struct header_field_iter it;
@@ -113,8 +124,8 @@ mail_thread_keys_parse(const char *msg, size_t len,
 	struct buf bs, cm;
 
 	memset(keys_r, 0, sizeof(*keys_r));
-	if (len > MAIL_THREAD_HEADER_MAX)
-		len = MAIL_THREAD_HEADER_MAX;
+	if (len > lim->header_max)
+		len = lim->header_max;
 	header_field_iter_init(&it, msg, len);
 	while (header_field_next(&it, &f)) {
 		/* the first of each, as readers show it */
@@ -123,7 +134,7 @@ mail_thread_keys_parse(const char *msg, size_t len,
 			pos = 0;
 			if (mail_msgid_next(f.value, f.value_len, &pos, &id,
 					    &idlen) &&
-			    idlen <= MAIL_THREAD_MSGID_MAX)
+			    idlen <= lim->msgid_max)
 				keys_r->message_id = xstrndup(id, idlen);
 		} else if (header_field_is(&f, "in-reply-to") && !have_irt) {
 			irt = f;
@@ -140,19 +151,20 @@ mail_thread_keys_parse(const char *msg, size_t len,
 	pos = 0;
 	if (have_irt && mail_msgid_next(irt.value, irt.value_len, &pos, &id,
 					&idlen))
-		add_ref(keys_r, id, idlen);
+		add_ref(keys_r, lim, id, idlen);
 	/* then the last References, nearest the message first */
 	pos = 0;
 	while (have_refs && mail_msgid_next(refs.value, refs.value_len, &pos,
 					    &id, &idlen))
 		total++;
-	room = MAIL_THREAD_REFS_MAX - keys_r->n_refs;
+	room = lim->refs_max > keys_r->n_refs ?
+	       lim->refs_max - keys_r->n_refs : 0;
 	skip = total > room ? total - room : 0;
 	pos = 0;
 	for (size_t k = 0; have_refs && mail_msgid_next(refs.value,
 				refs.value_len, &pos, &id, &idlen); k++)
 		if (k >= skip)
-			add_ref(keys_r, id, idlen);
+			add_ref(keys_r, lim, id, idlen);
 	/* compared as THREAD=REFERENCES does: i;unicode-casemap */
 	buf_init(&bs);
 	buf_init(&cm);
@@ -160,8 +172,8 @@ mail_thread_keys_parse(const char *msg, size_t len,
 		mail_base_subject(subj.value, subj.value_len, &bs);
 	unicasemap_append(bs.data != NULL ? bs.data : "", bs.len, &cm);
 	keys_r->base_subject = xstrndup(cm.data != NULL ? cm.data : "",
-					cm.len < MAIL_THREAD_SUBJECT_MAX ?
-					cm.len : MAIL_THREAD_SUBJECT_MAX);
+					cm.len < lim->subject_max ?
+					cm.len : lim->subject_max);
 	buf_deinit(&cm);
 	buf_deinit(&bs);
 }
@@ -172,6 +184,7 @@ mail_thread_keys_deinit(struct mail_thread_keys *keys)
 	free(keys->message_id);
 	for (size_t i = 0; i < keys->n_refs; i++)
 		free(keys->refs[i]);
+	free(keys->refs);
 	free(keys->base_subject);
 	memset(keys, 0, sizeof(*keys));
 }

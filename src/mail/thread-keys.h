@@ -11,32 +11,50 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Most referenced ids looked up per message (In-Reply-To's first id and
- * the last References; docs/limits.md): each is one indexed lookup and
- * one insert on the delivery path. */
-#define MAIL_THREAD_REFS_MAX 20
-/* Longest msg-id kept (octets, without brackets); a longer one is
- * ignored for threading. */
-#define MAIL_THREAD_MSGID_MAX 250
-/* Octets of the base subject compared (a longer one is cut there). */
-#define MAIL_THREAD_SUBJECT_MAX 256
-/* Octets of the header section read for the keys. */
-#define MAIL_THREAD_HEADER_MAX (64u * 1024)
+/* What one message is threaded by (docs/limits.md "Threading at
+ * delivery"; the [store] thread_* settings, src/store/store-settings.c):
+ * each referenced id is one indexed lookup and at most one insert on the
+ * delivery path, and the header is read into memory per delivery. A
+ * change applies to messages stored after it: ids and subjects already
+ * mapped stay as they were cut. */
+struct mail_thread_limits {
+	/* most referenced ids kept: In-Reply-To's first id, then the last
+	 * References */
+	size_t refs_max;
+	/* longest msg-id kept (octets, without brackets); a longer one is
+	 * ignored for threading */
+	size_t msgid_max;
+	/* octets of the base subject compared (a longer one is cut) */
+	size_t subject_max;
+	/* octets of the message (header first) read for the keys */
+	size_t header_max;
+};
+
+#define MAIL_THREAD_REFS_MAX_DEFAULT 20
+#define MAIL_THREAD_MSGID_MAX_DEFAULT 250
+#define MAIL_THREAD_SUBJECT_MAX_DEFAULT 256
+#define MAIL_THREAD_HEADER_MAX_DEFAULT (64u * 1024)
+
+/* The defaults above, for callers without a store (fuzzers, tools). */
+extern const struct mail_thread_limits mail_thread_limits_default;
 
 struct mail_thread_keys {
 	char *message_id;	/* without brackets, or NULL */
-	/* distinct ids, none equal to message_id */
-	char *refs[MAIL_THREAD_REFS_MAX];
+	/* n_refs distinct ids (at most limits->refs_max), none equal to
+	 * message_id; NULL when there are none */
+	char **refs;
 	size_t n_refs;
 	/* the RFC 5256 base subject in i;unicode-casemap form, at most
-	 * MAIL_THREAD_SUBJECT_MAX octets; "" for none; never NULL once
+	 * limits->subject_max octets; "" for none; never NULL once
 	 * parsed */
 	char *base_subject;
 };
 
 /* Reads the keys from msg[0..len) (the message, header first; only the
- * first MAIL_THREAD_HEADER_MAX octets are looked at). */
+ * first limits->header_max octets are looked at). keys_r owns what it
+ * points to until mail_thread_keys_deinit(). */
 void mail_thread_keys_parse(const char *msg, size_t len,
+			    const struct mail_thread_limits *limits,
 			    struct mail_thread_keys *keys_r);
 void mail_thread_keys_deinit(struct mail_thread_keys *keys);
 

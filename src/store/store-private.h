@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "mail/thread-keys.h"
 #include "store/store.h"
 #include "store/store-notify.h"
 
@@ -503,6 +504,8 @@ struct store_indexer;
 
 struct store {
 	const struct config *cfg;
+	/* from cfg's [store] thread_* settings (store_thread_limits()) */
+	struct mail_thread_limits thread_limits;
 	const struct store_backend_ops *ops;
 	void *backend;			/* the backend's own state */
 	int schema_version;

@@ -99,6 +99,36 @@ static const struct setting store_settings[] = {
 		 "one round (at most 64 messages, at least one): its memory "
 		 "is about this plus one message's extraction "
 		 "(docs/store.md \"Search index\")." },
+	{ .key = "thread_references_max", .type = SETTING_UINT,
+	  .offset = OFF(store.thread_references_max), .def = "20", .min = 1,
+	  .max = 1000,
+	  .doc = "Message ids a delivered or APPENDed message is threaded "
+		 "by besides its own Message-ID: In-Reply-To's first, then "
+		 "the last References. Each is one indexed lookup and at "
+		 "most one insert in the delivery's write. Applies to "
+		 "messages stored after a change (docs/store.md "
+		 "\"Threads\")." },
+	{ .key = "thread_msgid_max", .type = SETTING_UINT,
+	  .offset = OFF(store.thread_msgid_max), .def = "250", .min = 1,
+	  .max = 998,
+	  .doc = "Longest msg-id (octets, without brackets) used for "
+		 "threading; a longer one is ignored. Applies to messages "
+		 "stored after a change." },
+	{ .key = "thread_subject_max", .type = SETTING_UINT,
+	  .offset = OFF(store.thread_subject_max), .def = "256", .min = 1,
+	  .max = 65536,
+	  .doc = "Octets of the base subject that threading compares (a "
+		 "reply joins a thread only with the same base subject). "
+		 "Applies to messages stored after a change: a reply to an "
+		 "older message with a longer subject may then start a "
+		 "thread of its own." },
+	{ .key = "thread_header_max", .type = SETTING_SIZE,
+	  .offset = OFF(store.thread_header_max), .def = "64k", .min = 1024,
+	  .max = 16 * 1024 * 1024,
+	  .doc = "Octets at the start of a message read (into memory, per "
+		 "delivery or APPEND) for the fields it is threaded by; "
+		 "fields past it are not seen. Applies to messages stored "
+		 "after a change." },
 };
 
 const struct setting_section store_settings_section = {

@@ -218,6 +218,30 @@ domain_norm(const char *domain, char **copy_r, const char **error_r)
 
 /* ---- lifecycle ---- */
 
+/* A config built in code (tests, tools) may leave the thread_* settings
+ * 0; the settings table never lets a file do so (each minimum is 1). */
+static void
+store_thread_limits_init(struct store *store, const struct config_store *cs)
+{
+	const struct mail_thread_limits *d = &mail_thread_limits_default;
+	struct mail_thread_limits *l = &store->thread_limits;
+
+	l->refs_max = cs->thread_references_max != 0 ?
+		      cs->thread_references_max : d->refs_max;
+	l->msgid_max = cs->thread_msgid_max != 0 ? cs->thread_msgid_max :
+		       d->msgid_max;
+	l->subject_max = cs->thread_subject_max != 0 ?
+			 cs->thread_subject_max : d->subject_max;
+	l->header_max = cs->thread_header_max != 0 ?
+			(size_t)cs->thread_header_max : d->header_max;
+}
+
+const struct mail_thread_limits *
+store_thread_limits(const struct store *store)
+{
+	return &store->thread_limits;
+}
+
 enum store_result
 store_open(const struct config *cfg, struct store **store_r,
 	   const char **error_r)
@@ -243,6 +267,7 @@ store_open(const struct config *cfg, struct store **store_r,
 	store->batch_wait_us = cfg->store.group_commit_wait_us;
 	store->gc_interval_us = cfg->store.blob_gc_interval_ms * 1000;
 	store->change_log_max_age_s = cfg->store.change_log_retention_s;
+	store_thread_limits_init(store, &cfg->store);
 	store_deadline_after(&store->gc_next, store->gc_interval_us);
 	pthread_mutex_init(&store->lock, NULL);
 	pthread_condattr_init(&attr);

@@ -95,6 +95,11 @@ const char *store_role_imap(enum store_role role);
  * "sqlite" (or NULL) is implemented now. */
 enum store_result store_open(const struct config *cfg, struct store **store_r,
 			     const char **error_r);
+struct mail_thread_limits;
+/* What callers parse a message's thread keys with before they deliver
+ * or APPEND it (mail_thread_keys_parse(); the [store] thread_* settings,
+ * docs/store.md "Threads"). Lives as long as the store; lock-free. */
+const struct mail_thread_limits *store_thread_limits(const struct store *store);
 /* Stops the writer after it has committed every queued write, closes all
  * connections and frees the store; NULLs *store. No call may be in
  * progress on another thread. */

@@ -84,24 +84,36 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		buf_deinit(&out);
 		return 0;
 	}
-	if (data[0] == 1) {
+	if (data[0] == 1 || (data[0] == 2 && size >= 3)) {
 		/* the store's thread keys (mail/thread-keys.h): within
-		 * their limits, distinct, and ids with "@" */
+		 * their limits, distinct, and ids with "@"; mode 2 takes
+		 * small limits from the next two octets ([store] thread_*
+		 * settings) */
+		struct mail_thread_limits lim = mail_thread_limits_default;
 		struct mail_thread_keys k;
+		size_t skip = 1;
 
 		buf_deinit(&out);
-		mail_thread_keys_parse((const char *)data + 1, size - 1, &k);
+		if (data[0] == 2) {
+			lim.refs_max = 1 + data[1] % 8;
+			lim.msgid_max = 1 + data[2] % 32;
+			lim.subject_max = 1 + data[2] / 8;
+			lim.header_max = 1 + (size_t)data[1] * 4;
+			skip = 3;
+		}
+		mail_thread_keys_parse((const char *)data + skip, size - skip,
+				       &lim, &k);
 		if (k.base_subject == NULL ||
-		    strlen(k.base_subject) > MAIL_THREAD_SUBJECT_MAX ||
-		    k.n_refs > MAIL_THREAD_REFS_MAX)
+		    strlen(k.base_subject) > lim.subject_max ||
+		    k.n_refs > lim.refs_max)
 			abort();
 		if (k.message_id != NULL &&
 		    (strchr(k.message_id, '@') == NULL ||
-		     strlen(k.message_id) > MAIL_THREAD_MSGID_MAX))
+		     strlen(k.message_id) > lim.msgid_max))
 			abort();
 		for (size_t i = 0; i < k.n_refs; i++) {
 			if (strchr(k.refs[i], '@') == NULL ||
-			    strlen(k.refs[i]) > MAIL_THREAD_MSGID_MAX ||
+			    strlen(k.refs[i]) > lim.msgid_max ||
 			    (k.message_id != NULL &&
 			     strcmp(k.refs[i], k.message_id) == 0))
 				abort();

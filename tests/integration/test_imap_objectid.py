@@ -163,3 +163,38 @@ def test_threadid_is_the_thread(herald_factory):
     assert bids[1][1] == bids[2][1]
     assert bids[1][1] not in t.values()
     b.logout()
+
+
+def linked_msg(i, subject, irt=None, refs=()):
+    """make_msg(i) with In-Reply-To <m{irt}@remote.test> and References
+    naming <m{r}@remote.test> for each r in refs."""
+    extra = ""
+    if irt is not None:
+        extra += f"In-Reply-To: <m{irt}@remote.test>\r\n"
+    if refs:
+        extra += "References: " + " ".join(
+            f"<m{r}@remote.test>" for r in refs) + "\r\n"
+    return make_msg(i, subject=subject).replace(
+        b"\r\nDate:", ("\r\n" + extra + "Date:").encode(), 1)
+
+
+def test_thread_settings(herald_factory):
+    """[store] thread_references_max (docs/config.md): a reply whose
+    In-Reply-To names a message that never came and whose References
+    name its parent joins the parent's thread by default, and starts its
+    own when only one referenced id is looked at."""
+    parent = linked_msg(1, "Quarterly numbers")
+    reply = linked_msg(2, "Re: Quarterly numbers", irt=9, refs=(1, 9))
+    for refs_max, same in ((None, True), (1, False)):
+        sections = ({"store": f"thread_references_max = {refs_max}"}
+                    if refs_max else None)
+        h = server(herald_factory, listeners=("imap", "smtp"),
+                   sections=sections)
+        deliver(h, USER, parent)
+        deliver(h, USER, reply)
+        c = login(h)
+        ok(c.select("INBOX"))
+        ids = fetch_ids(c)
+        assert (ids[1][1] == ids[2][1]) is same, (refs_max, ids)
+        c.logout()
+        h.stop()

@@ -493,7 +493,8 @@ deliver_threaded(struct store *s, int64_t account, const char *mailbox,
 	int64_t thread = 0;
 	size_t n;
 
-	mail_thread_keys_parse(text, strlen(text), &k);
+	mail_thread_keys_parse(text, strlen(text),
+				       store_thread_limits(s), &k);
 	t.thread_subject = k.base_subject;
 	t.thread_msgid = k.message_id;
 	t.thread_refs = (const char *const *)k.refs;
@@ -582,7 +583,8 @@ test_deliver_threads(void **state)
 		};
 		int64_t t0 = 0, t1 = 0;
 
-		mail_thread_keys_parse(text, strlen(text), &k);
+		mail_thread_keys_parse(text, strlen(text),
+				       store_thread_limits(s), &k);
 		for (int i = 0; i < 2; i++) {
 			t[i].thread_subject = k.base_subject;
 			t[i].thread_msgid = k.message_id;
@@ -616,6 +618,52 @@ test_deliver_threads(void **state)
 				 t0);
 		mail_thread_keys_deinit(&k);
 	}
+}
+
+/* The [store] thread_* settings reach the keys callers parse with
+ * (store_thread_limits()); a change applies to messages stored after
+ * it. */
+static void
+test_deliver_threads_limits(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	const struct mail_thread_limits *lim;
+	int64_t a, p;
+	static const char reply[] = "In-Reply-To: <gone@x>\r\n"
+				    "References: <lp@x> <gone@x>\r\n"
+				    "Subject: Re: Limits\r\n";
+
+	/* a config built in code with none set: the defaults */
+	lim = store_thread_limits(f->store);
+	assert_int_equal(lim->refs_max, MAIL_THREAD_REFS_MAX_DEFAULT);
+	assert_int_equal(lim->msgid_max, MAIL_THREAD_MSGID_MAX_DEFAULT);
+	assert_int_equal(lim->subject_max, MAIL_THREAD_SUBJECT_MAX_DEFAULT);
+	assert_int_equal(lim->header_max, MAIL_THREAD_HEADER_MAX_DEFAULT);
+	a = add_user(f->store, "a@example.com", 0);
+	p = deliver_threaded(f->store, a, NULL, "Message-ID: <lp@x>\r\n"
+			     "Subject: Limits\r\n");
+	/* In-Reply-To names a message not here; References the parent */
+	assert_int_equal(deliver_threaded(f->store, a, NULL, reply), p);
+
+	store_close(&f->store);
+	f->cfg->store.thread_references_max = 1;
+	f->cfg->store.thread_msgid_max = 100;
+	f->cfg->store.thread_subject_max = 3;
+	f->cfg->store.thread_header_max = 4096;
+	assert_int_equal(store_open(f->cfg, &f->store, &error), STORE_OK);
+	lim = store_thread_limits(f->store);
+	assert_int_equal(lim->refs_max, 1);
+	assert_int_equal(lim->msgid_max, 100);
+	assert_int_equal(lim->subject_max, 3);
+	assert_int_equal(lim->header_max, 4096);
+	/* one reference: In-Reply-To's, which finds nothing */
+	assert_true(deliver_threaded(f->store, a, NULL, reply) != p);
+	/* subjects compared on 3 octets: "lim" against the parent's full
+	 * one, mapped before the change: no match */
+	assert_true(deliver_threaded(f->store, a, NULL,
+				     "In-Reply-To: <lp@x>\r\n"
+				     "Subject: Re: Limits\r\n") != p);
 }
 
 static void
@@ -3441,6 +3489,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_aliases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mailboxes, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_deliver_threads_limits,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_threads, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_list, setup,
