@@ -396,84 +396,190 @@ thread_hash(const char *s)
 	return (int64_t)h;
 }
 
-/* One indexed lookup of (account, msgid): the thread it maps to when
- * that thread's base subject is the message's, else 0. */
-static enum store_result
-thread_lookup(sqlite3 *db, int64_t account_id, const char *msgid,
-	      int64_t subject, int64_t *thread_r, const char **error_r)
+/* Ids looked up per statement: one cached statement whatever a
+ * message's count; the unused places repeat the chunk's first id. */
+#define THREAD_LOOKUP_CHUNK 8
+
+/* What one message's ids found (thread_find). */
+struct thread_links {
+	size_t n;		/* ids: the references, then the Message-ID */
+	int64_t *hash;		/* [n] thread_hash() of each */
+	bool *found;		/* [n] mapped already (no insert) */
+	int64_t *roots;		/* distinct threads found, continued_in
+				 * followed; at most n */
+	size_t n_roots;
+	int64_t joined;		/* the oldest of roots, 0: none */
+};
+
+static void
+thread_links_init(struct thread_links *l, const struct store_target *t)
 {
-	sqlite3_stmt *stmt;
-	bool cached;
-	int rc;
+	size_t cap = t->n_thread_refs + 1;
 
-	*thread_r = 0;
-	rc = sqlite_prep_cached(db, &stmt, &cached, "SELECT thread_id FROM"
-				" thread_msgids WHERE account_id = ? AND"
-				" msgid_hash = ? AND subject_hash = ?", "iii",
-				account_id, thread_hash(msgid), subject);
-	if (rc != SQLITE_OK)
-		return sqlite_fail(db, "thread lookup", error_r);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		*thread_r = sqlite3_column_int64(stmt, 0);
-	sqlite_stmt_done(stmt, cached);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return sqlite_fail(db, "thread lookup", error_r);
-	return STORE_OK;
-}
-
-/* The thread target t joins (0: a new one): that of the first of its
- * referenced ids found (its parent's), else that of its own Message-ID (a
- * reply that came first named it). *found_r is the index of the id found
- * (n_thread_refs: the Message-ID), whose row needs no insert. Two
- * threads that a message links are not merged: it joins the first one
- * found (docs/store.md "Threads"). */
-static enum store_result
-thread_find(sqlite3 *db, const struct store_target *t, int64_t subject,
-	    int64_t *thread_r, size_t *found_r, const char **error_r)
-{
-	enum store_result r;
-
-	*thread_r = 0;
-	*found_r = SIZE_MAX;
-	for (size_t k = 0; k <= t->n_thread_refs; k++) {
+	memset(l, 0, sizeof(*l));
+	l->hash = xcalloc(cap, sizeof(*l->hash));
+	l->roots = xcalloc(cap, sizeof(*l->roots));
+	l->found = xcalloc(cap, sizeof(*l->found));
+	for (size_t k = 0; k < cap; k++) {
 		const char *id = k < t->n_thread_refs ? t->thread_refs[k] :
 				 t->thread_msgid;
 
-		if (id == NULL)
-			continue;
-		r = thread_lookup(db, t->account_id, id, subject, thread_r,
-				  error_r);
-		if (r != STORE_OK)
-			return r;
-		if (*thread_r != 0) {
-			*found_r = k;
-			return STORE_OK;
+		if (id != NULL)
+			l->hash[l->n++] = thread_hash(id);
+	}
+}
+
+static void
+thread_links_deinit(struct thread_links *l)
+{
+	free(l->hash);
+	free(l->roots);
+	free(l->found);
+}
+
+/* Looks up every id of the message (not only until one is found: a
+ * message that links two threads must be seen to do so) under its
+ * subject, in chunks of THREAD_LOOKUP_CHUNK indexed probes. A thread
+ * continued in another counts as that one: continued_in is one hop. */
+static enum store_result
+thread_find(sqlite3 *db, int64_t account_id, int64_t subject,
+	    struct thread_links *l, const char **error_r)
+{
+	for (size_t base = 0; base < l->n; base += THREAD_LOOKUP_CHUNK) {
+		size_t end = base + THREAD_LOOKUP_CHUNK < l->n ?
+			     base + THREAD_LOOKUP_CHUNK : l->n;
+		int64_t h[THREAD_LOOKUP_CHUNK];
+		sqlite3_stmt *stmt;
+		bool cached;
+		int rc;
+
+		for (size_t i = 0; i < THREAD_LOOKUP_CHUNK; i++)
+			h[i] = l->hash[base + i < end ? base + i : base];
+		rc = sqlite_prep_cached(db, &stmt, &cached,
+					"SELECT m.msgid_hash,"
+					" coalesce(t.continued_in, t.id)"
+					" FROM thread_msgids m JOIN threads t"
+					" ON t.id = m.thread_id"
+					" WHERE m.account_id = ? AND"
+					" m.subject_hash = ? AND m.msgid_hash"
+					" IN (?, ?, ?, ?, ?, ?, ?, ?)",
+					"iiiiiiiiii", account_id, subject,
+					h[0], h[1], h[2], h[3], h[4], h[5],
+					h[6], h[7]);
+		if (rc != SQLITE_OK)
+			return sqlite_fail(db, "thread lookup", error_r);
+		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+			int64_t mh = sqlite3_column_int64(stmt, 0);
+			int64_t root = sqlite3_column_int64(stmt, 1);
+			size_t r;
+
+			for (size_t k = base; k < end; k++)
+				if (l->hash[k] == mh)
+					l->found[k] = true;
+			for (r = 0; r < l->n_roots; r++)
+				if (l->roots[r] == root)
+					break;
+			if (r == l->n_roots && l->n_roots < l->n)
+				l->roots[l->n_roots++] = root;
 		}
+		sqlite_stmt_done(stmt, cached);
+		if (rc != SQLITE_DONE)
+			return sqlite_fail(db, "thread lookup", error_r);
+	}
+	/* the oldest: ids grow with creation (AUTOINCREMENT), so the
+	 * choice depends on the threads, not on the order of the ids */
+	for (size_t r = 0; r < l->n_roots; r++)
+		if (l->joined == 0 || l->roots[r] < l->joined)
+			l->joined = l->roots[r];
+	return STORE_OK;
+}
+
+/* The message links its thread l->joined with the other threads it
+ * found: each is continued in l->joined (and so is every thread that
+ * was continued in it), so later messages that find any of them join
+ * l->joined. No message changes thread (RFC 8474 5.2, RFC 8621 4.1.1):
+ * nothing for CONDSTORE or JMAP changes to report. */
+static enum store_result
+thread_link(sqlite3 *db, int64_t account_id, const struct thread_links *l,
+	    const char **error_r)
+{
+	for (size_t r = 0; r < l->n_roots; r++) {
+		if (l->roots[r] == l->joined)
+			continue;
+		if (sqlite_exec(db, "UPDATE threads SET continued_in = ?"
+				" WHERE continued_in = ? AND account_id = ?",
+				"iii", l->joined, l->roots[r], account_id) !=
+		    SQLITE_OK ||
+		    sqlite_exec(db, "UPDATE threads SET continued_in = ?"
+				" WHERE id = ? AND account_id = ?", "iii",
+				l->joined, l->roots[r], account_id) !=
+		    SQLITE_OK)
+			return sqlite_fail(db, "thread link", error_r);
 	}
 	return STORE_OK;
 }
 
-/* Maps the message's ids to its thread, for later messages; an id
- * already mapped keeps its first thread. */
+/* Maps the message's ids not mapped yet to its thread, for later
+ * messages; an id already mapped keeps its first thread (which leads to
+ * this one if it was linked). */
 static enum store_result
-thread_ids_add(sqlite3 *db, const struct store_target *t, int64_t subject,
-	       int64_t thread, size_t found, const char **error_r)
+thread_ids_add(sqlite3 *db, int64_t account_id, int64_t subject,
+	       int64_t thread, const struct thread_links *l,
+	       const char **error_r)
 {
-	for (size_t k = 0; k <= t->n_thread_refs; k++) {
-		const char *id = k < t->n_thread_refs ? t->thread_refs[k] :
-				 t->thread_msgid;
-
-		if (id == NULL || k == found)
+	for (size_t k = 0; k < l->n; k++) {
+		if (l->found[k])
 			continue;
 		if (sqlite_exec(db, "INSERT OR IGNORE INTO thread_msgids"
 				" (account_id, msgid_hash, subject_hash,"
 				" thread_id) VALUES (?, ?, ?, ?)", "iiii",
-				t->account_id, thread_hash(id), subject,
-				thread) != SQLITE_OK)
+				account_id, l->hash[k], subject, thread) !=
+		    SQLITE_OK)
 			return sqlite_fail(db, "thread id insert", error_r);
 	}
 	return STORE_OK;
+}
+
+/* Threads target t (docs/store.md "Threads"): *thread_r is the oldest
+ * thread of the account that one of its ids (references or Message-ID)
+ * maps to under its base subject, else a new one; the others found are
+ * continued in it, and its ids not mapped yet map to it. No subject: a
+ * thread of its own, no ids mapped. */
+static enum store_result
+thread_choose(sqlite3 *db, const struct store_target *t, int64_t now,
+	      int64_t *thread_r, const char **error_r)
+{
+	struct thread_links l = { 0 };
+	int64_t subject = 0;
+	enum store_result r = STORE_OK;
+
+	*thread_r = 0;
+	if (t->thread_subject != NULL) {
+		subject = thread_hash(t->thread_subject);
+		thread_links_init(&l, t);
+		r = thread_find(db, t->account_id, subject, &l, error_r);
+		if (r == STORE_OK)
+			r = thread_link(db, t->account_id, &l, error_r);
+		*thread_r = l.joined;
+	}
+	if (r == STORE_OK && *thread_r == 0) {
+		char tid[STORE_ID_SIZE];
+
+		store_new_stable_id('t', tid);
+		if (sqlite_exec(db, "INSERT INTO threads (account_id, jmap_id,"
+				" created) VALUES (?, ?, ?)", "iti",
+				t->account_id, tid, now) != SQLITE_OK)
+			r = sqlite_fail(db, "thread insert", error_r);
+		else
+			*thread_r = sqlite3_last_insert_rowid(db);
+	}
+	if (t->thread_subject != NULL) {
+		if (r == STORE_OK)
+			r = thread_ids_add(db, t->account_id, subject,
+					   *thread_r, &l, error_r);
+		thread_links_deinit(&l);
+	}
+	return r;
 }
 
 static enum store_result
@@ -501,38 +607,12 @@ deliver_write(sqlite3 *db, struct deliver_ctx *c, size_t i,
 		       sizeof(t->email_id));
 		threads[i] = threads[j];
 	} else {
-		char tid[STORE_ID_SIZE];
-
-		int64_t subject = 0;
-		size_t found = SIZE_MAX;
+		enum store_result r;
 
 		store_new_stable_id('e', t->email_id);
-		if (t->thread_subject != NULL) {
-			enum store_result r;
-
-			subject = thread_hash(t->thread_subject);
-			r = thread_find(db, t, subject, &threads[i], &found,
-					error_r);
-			if (r != STORE_OK)
-				return r;
-		}
-		if (threads[i] == 0) {
-			store_new_stable_id('t', tid);
-			if (sqlite_exec(db, "INSERT INTO threads (account_id,"
-					" jmap_id, created) VALUES (?, ?, ?)",
-					"iti", t->account_id, tid, now) !=
-			    SQLITE_OK)
-				return sqlite_fail(db, "thread insert",
-						   error_r);
-			threads[i] = sqlite3_last_insert_rowid(db);
-		}
-		if (t->thread_subject != NULL) {
-			enum store_result r = thread_ids_add(db, t, subject,
-							     threads[i], found,
-							     error_r);
-			if (r != STORE_OK)
-				return r;
-		}
+		r = thread_choose(db, t, now, &threads[i], error_r);
+		if (r != STORE_OK)
+			return r;
 	}
 	t->uid = (uint32_t)uidnext;
 	t->modseq = (uint64_t)hms + 1;

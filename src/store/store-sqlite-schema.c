@@ -426,6 +426,19 @@ static const char migration_18[] =
 	" thread_id INTEGER NOT NULL,"
 	" PRIMARY KEY (account_id, msgid_hash)) WITHOUT ROWID;";
 
+/* Linked threads (docs/store.md "Threads"): a message that names
+ * messages of two threads of its account cannot move either's messages
+ * (RFC 8474 5.2: a THREADID once reported never changes; RFC 8621: an
+ * Email's threadId is immutable), so the newer thread is continued in the
+ * older one: later messages that find it join the older. continued_in
+ * always names a thread that is not continued itself (one hop); the
+ * partial index finds the threads to re-point when that one is continued
+ * in turn, and costs nothing for the others. */
+static const char migration_19[] =
+	"ALTER TABLE threads ADD COLUMN continued_in INTEGER;"
+	"CREATE INDEX threads_continued ON threads (continued_in)"
+	" WHERE continued_in IS NOT NULL;";
+
 const char *const sqlite_migrations[] = {
 	migration_1,
 	migration_2,
@@ -445,6 +458,7 @@ const char *const sqlite_migrations[] = {
 	migration_16,
 	migration_17,
 	migration_18,
+	migration_19,
 };
 const size_t sqlite_migrations_count =
 	sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

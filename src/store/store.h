@@ -694,7 +694,9 @@ struct store_target {
 	 * its own, as for COPY), its Message-ID and the ids it names
 	 * (In-Reply-To, References), without brackets. The message joins
 	 * the thread of the account that already has one of these ids
-	 * when that thread's base subject is the same. */
+	 * when that thread's base subject is the same; when they lead to
+	 * several, the oldest, and the others are continued in it (no
+	 * stored message changes thread: RFC 8474 5.2). */
 	const char *thread_subject;
 	const char *thread_msgid;	/* or NULL */
 	const char *const *thread_refs;

@@ -178,6 +178,52 @@ def linked_msg(i, subject, irt=None, refs=()):
         b"\r\nDate:", ("\r\n" + extra + "Date:").encode(), 1)
 
 
+def fetch_threads_modseqs(c):
+    """{uid: (threadid, modseq)}."""
+    out = {}
+    for line in ok(c.uid("FETCH", "1:*", "(THREADID MODSEQ)")):
+        m = re.search(rb"UID (\d+)", line)
+        t = re.search(rb"THREADID \(([^)]*)\)", line)
+        s = re.search(rb"MODSEQ \((\d+)\)", line)
+        assert m and t and s, line
+        out[int(m.group(1))] = (t.group(1), int(s.group(1)))
+    return out
+
+
+def test_threadid_linked_threads(herald_factory):
+    """docs/store.md "Threads", linked threads: m3 (a reply to m2) comes
+    before m2 and starts a thread; m2 (a reply to m1) links m1's thread
+    and m3's and joins the older, m1's. THREADID never changes once
+    reported (RFC 8474 5.2): m3 keeps its id and its MODSEQ (nothing
+    changed for CONDSTORE); m4, a reply to m3 only, joins m1's thread."""
+    h = server(herald_factory, listeners=("imap", "smtp"))
+    deliver(h, USER, linked_msg(1, "Offsite plan"))
+    deliver(h, USER, linked_msg(3, "Re: Offsite plan", irt=2, refs=(2,)))
+    c = login(h)
+    ok(c.enable("CONDSTORE"))
+    ok(c.select("INBOX"))
+    before = fetch_threads_modseqs(c)
+    assert sorted(before) == [1, 2]
+    t1, t3 = before[1][0], before[2][0]
+    assert t1 != t3
+    # m2 names m1 and is named by m3
+    deliver(h, USER, linked_msg(2, "Re: Offsite plan", irt=1, refs=(1,)))
+    # m4 names m3 alone; m5 names both sides, m3's first
+    deliver(h, USER, linked_msg(4, "Re: Offsite plan", irt=3, refs=(3,)))
+    ok(c.append("INBOX", None, None,
+                linked_msg(5, "RE: offsite plan", irt=3, refs=(3, 1))))
+    after = fetch_threads_modseqs(c)
+    assert sorted(after) == [1, 2, 3, 4, 5]
+    assert after[1] == before[1] and after[2] == before[2]
+    assert after[3][0] == t1 and after[4][0] == t1 and after[5][0] == t1
+    assert ok(c.uid("SEARCH", "THREADID", t1)) == [b"1 3 4 5"]
+    assert ok(c.uid("SEARCH", "THREADID", t3)) == [b"2"]
+    # nothing older than m2's delivery changed
+    found = ok(c.uid("SEARCH", "MODSEQ", str(before[2][1] + 1)))
+    assert found[0].split(b" (MODSEQ")[0] == b"3 4 5", found
+    c.logout()
+
+
 def test_thread_settings(herald_factory):
     """[store] thread_references_max (docs/config.md): a reply whose
     In-Reply-To names a message that never came and whose References

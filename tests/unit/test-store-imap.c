@@ -769,6 +769,8 @@ test_migration_keywords(void **state)
 		"ALTER TABLE queue_rcpts DROP COLUMN tls;"
 		"ALTER TABLE queue_rcpts DROP COLUMN notify;"
 		"ALTER TABLE accounts DROP COLUMN quota_messages;"
+		"DROP INDEX threads_continued;"
+		"ALTER TABLE threads DROP COLUMN continued_in;"
 		"PRAGMA user_version = 5; COMMIT;", NULL, NULL, NULL),
 		SQLITE_OK);
 	sqlite3_close(db);

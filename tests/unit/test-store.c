@@ -40,9 +40,12 @@ struct fixture {
 };
 
 /* A database from before migration 10 has none of its columns. */
-/* What migration 17 added, for a database taken back before it. */
+/* What migrations 17 and 19 added, for a database taken back before
+ * them. */
 #define ACCOUNTS_BEFORE_17 \
-	"ALTER TABLE accounts DROP COLUMN quota_messages;"
+	"ALTER TABLE accounts DROP COLUMN quota_messages;" \
+	"DROP INDEX threads_continued;" \
+	"ALTER TABLE threads DROP COLUMN continued_in;"
 /* What migration 11 added, for a database taken back before it. */
 #define QUEUE_BEFORE_11 \
 	"ALTER TABLE queue DROP COLUMN need_8bitmime;" \
@@ -618,6 +621,128 @@ test_deliver_threads(void **state)
 				 t0);
 		mail_thread_keys_deinit(&k);
 	}
+}
+
+/* The thread of the message of account's INBOX with this Message-ID
+ * header line (the first that has it). */
+static int64_t
+thread_of(struct store *s, int64_t account, int64_t uid)
+{
+	const char *error = NULL;
+	struct store_mailbox *box;
+	struct store_message *msgs;
+	int64_t thread = 0;
+	size_t n;
+
+	assert_int_equal(store_mailbox_lookup(s, account, "INBOX", &box,
+					      &error), STORE_OK);
+	assert_int_equal(store_message_list(s, box->id, &msgs, &n, &error),
+			 STORE_OK);
+	for (size_t i = 0; i < n; i++)
+		if ((int64_t)msgs[i].uid == uid)
+			thread = msgs[i].thread_id;
+	free(msgs);
+	store_mailbox_free(&box);
+	assert_true(thread > 0);
+	return thread;
+}
+
+/* docs/store.md "Threads", linked threads: a message that names messages
+ * of two threads joins the older, whatever the order of its ids, and the
+ * newer is continued in it, so later messages that find either join the
+ * older; no message already stored changes thread (RFC 8474 5.2). */
+static void
+test_deliver_threads_link(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->store;
+	int64_t a = add_user(s, "a@example.com", 0);
+	int64_t b = add_user(s, "b@example.com", 0);
+	int64_t c, p, x, q, y, z, u, v, w, m, other, pb, xb;
+
+	/* replies before their parents: each finds the thread the first
+	 * one made through the ids it named */
+	c = deliver_threaded(s, a, NULL, "Message-ID: <c@l>\r\n"
+			     "In-Reply-To: <b@l>\r\n"
+			     "References: <a@l> <b@l>\r\n"
+			     "Subject: Re: Link\r\n");
+	assert_int_equal(deliver_threaded(s, a, NULL, "Message-ID: <a@l>\r\n"
+					  "Subject: Link\r\n"), c);
+	assert_int_equal(deliver_threaded(s, a, NULL, "Message-ID: <b@l>\r\n"
+					  "In-Reply-To: <a@l>\r\n"
+					  "References: <a@l>\r\n"
+					  "Subject: Re: Link\r\n"), c);
+
+	/* p's thread is older than x's (x replied to q, not here yet);
+	 * q names p and is named by x: it links them and joins p's */
+	p = deliver_threaded(s, a, NULL, "Message-ID: <p@m>\r\n"
+			     "Subject: Merge\r\n");
+	x = deliver_threaded(s, a, NULL, "Message-ID: <x@m>\r\n"
+			     "In-Reply-To: <q@m>\r\nReferences: <q@m>\r\n"
+			     "Subject: Re: Merge\r\n");
+	assert_true(x != p && x > p);
+	q = deliver_threaded(s, a, NULL, "Message-ID: <q@m>\r\n"
+			     "In-Reply-To: <p@m>\r\nReferences: <p@m>\r\n"
+			     "Subject: Re: Merge\r\n");
+	assert_int_equal(q, p);
+	/* x keeps its thread (uid 5 of INBOX: c, a, b, p, x) */
+	assert_int_equal(thread_of(s, a, 5), x);
+	/* a reply to x alone now joins p's thread */
+	y = deliver_threaded(s, a, NULL, "Message-ID: <y@m>\r\n"
+			     "In-Reply-To: <x@m>\r\nReferences: <x@m>\r\n"
+			     "Subject: Re: Merge\r\n");
+	assert_int_equal(y, p);
+	/* and so does one that names x's ids first */
+	z = deliver_threaded(s, a, NULL, "Message-ID: <z@m>\r\n"
+			     "In-Reply-To: <x@m>\r\n"
+			     "References: <p@m> <q@m> <x@m>\r\n"
+			     "Subject: Re: Merge\r\n");
+	assert_int_equal(z, p);
+	assert_int_equal(thread_of(s, a, 5), x);
+
+	/* a thread continued in one that is continued in turn leads to
+	 * the last (one hop: continued_in is re-pointed) */
+	u = deliver_threaded(s, a, NULL, "Message-ID: <u@n>\r\n"
+			     "Subject: Chain\r\n");
+	v = deliver_threaded(s, a, NULL, "Message-ID: <v@n>\r\n"
+			     "In-Reply-To: <v0@n>\r\nSubject: Chain\r\n");
+	w = deliver_threaded(s, a, NULL, "Message-ID: <w@n>\r\n"
+			     "In-Reply-To: <w0@n>\r\nSubject: Chain\r\n");
+	assert_true(u < v && v < w);
+	/* w's thread continued in v's */
+	m = deliver_threaded(s, a, NULL, "Message-ID: <w0@n>\r\n"
+			     "In-Reply-To: <v0@n>\r\nSubject: Chain\r\n");
+	assert_int_equal(m, v);
+	assert_int_equal(deliver_threaded(s, a, NULL, "In-Reply-To: <w@n>\r\n"
+					  "Subject: Chain\r\n"), v);
+	/* v's (and so w's) continued in u's */
+	m = deliver_threaded(s, a, NULL, "Message-ID: <m2@n>\r\n"
+			     "References: <v@n> <u@n>\r\n"
+			     "Subject: Chain\r\n");
+	assert_int_equal(m, u);
+	assert_int_equal(deliver_threaded(s, a, NULL, "In-Reply-To: <w@n>\r\n"
+					  "Subject: Chain\r\n"), u);
+	/* a message with another subject that names them links nothing */
+	other = deliver_threaded(s, a, NULL, "Message-ID: <o@n>\r\n"
+				 "References: <u@n> <p@m>\r\n"
+				 "Subject: Something else\r\n");
+	assert_true(other != u && other != p);
+	assert_int_equal(deliver_threaded(s, a, NULL, "In-Reply-To: <p@m>\r\n"
+					  "Subject: Merge\r\n"), p);
+
+	/* another account: its own threads, linked on their own */
+	xb = deliver_threaded(s, b, NULL, "Message-ID: <x@m>\r\n"
+			      "In-Reply-To: <q@m>\r\n"
+			      "Subject: Re: Merge\r\n");
+	pb = deliver_threaded(s, b, NULL, "Message-ID: <p@m>\r\n"
+			      "Subject: Merge\r\n");
+	assert_true(xb != p && xb != x && pb != p && pb != xb);
+	/* here the reply's thread is the older: the link keeps it */
+	assert_int_equal(deliver_threaded(s, b, NULL, "Message-ID: <q@m>\r\n"
+					  "In-Reply-To: <p@m>\r\n"
+					  "Subject: Re: Merge\r\n"), xb);
+	assert_int_equal(deliver_threaded(s, b, NULL, "In-Reply-To: <p@m>\r\n"
+					  "Subject: Re: Merge\r\n"), xb);
 }
 
 /* The [store] thread_* settings reach the keys callers parse with
@@ -3489,6 +3614,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_aliases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mailboxes, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_deliver_threads_link,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_threads_limits,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_threads, setup,
