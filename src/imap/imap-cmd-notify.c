@@ -382,6 +382,54 @@ rights_fill(struct notify_job *job, const struct store_acl_shared *sh,
 	}
 }
 
+/* A name under "Other Users/" with the owner's address as LIST spells
+ * it (the store's), so that one typed in another case still names the
+ * mailbox; left as it is when no account has that address. */
+static enum store_result
+name_canonical(struct store *store, char **name, const char **error_r)
+{
+	const char *owner = *name + strlen(IMAP_ACL_PREFIX), *slash;
+	struct store_user *u = NULL;
+	enum store_result r;
+	char *address;
+
+	if (!imap_acl_name_is_shared(*name) || *owner != '/')
+		return STORE_OK;
+	owner++;
+	slash = strchr(owner, '/');
+	address = slash != NULL ? xstrndup(owner, (size_t)(slash - owner)) :
+		xstrdup(owner);
+	r = store_user_lookup(store, address, &u, error_r);
+	free(address);
+	if (r == STORE_E_NOT_FOUND || r == STORE_E_INVALID)
+		return STORE_OK;
+	if (r != STORE_OK)
+		return r;
+	address = xasprintf("%s/%s%s", IMAP_ACL_PREFIX, u->address,
+			    slash != NULL ? slash : "");
+	store_user_free(&u);
+	free(*name);
+	*name = address;
+	return STORE_OK;
+}
+
+/* NOTIFY SET's SUBTREE and MAILBOXES names, before the first look (the
+ * request is the job's alone until set_done). */
+static enum store_result
+names_canonical(struct store *store, struct imap_notify *n,
+		const char **error_r)
+{
+	for (size_t g = 0; g < n->n_groups; g++)
+		for (size_t k = 0; k < n->groups[g].n_names; k++) {
+			enum store_result r = name_canonical(store,
+				&n->groups[g].names[k], error_r);
+
+			if (r != STORE_OK)
+				return r;
+		}
+	return STORE_OK;
+}
+
 static void
 job_work(void *ctx)
 {
@@ -392,8 +440,12 @@ job_work(void *ctx)
 	size_t n_sh = 0;
 	const char *error = NULL;
 
-	job->result = store_mailbox_list(job->store, job->account_id,
-					 &job->mbs, &job->n_mbs, &error);
+	job->result = job->fresh != NULL ?
+		names_canonical(job->store, job->fresh, &error) : STORE_OK;
+	if (job->result == STORE_OK)
+		job->result = store_mailbox_list(job->store, job->account_id,
+						 &job->mbs, &job->n_mbs,
+						 &error);
 	if (job->result == STORE_OK)
 		job->result = store_subscription_list(job->store,
 						      job->account_id,

@@ -652,8 +652,10 @@ def test_shared_mailbox_filters(herald_factory):
     assert b.cmd("U1", f'SUBSCRIBE "{TEAM}"')[-1].startswith("U1 OK")
     append()
     expect(b, shared_status(n, n + 1, n))
-    # subtree (a level of the other users' namespace), mailboxes
-    for spec in (f'subtree "Other Users/{USER}"', f'mailboxes "{TEAM}"'):
+    # subtree (a level of the other users' namespace), mailboxes (the
+    # owner's address in any case: told by the name LIST shows)
+    for spec in (f'subtree "Other Users/{USER}"', f'mailboxes "{TEAM}"',
+                 f'mailboxes "Other Users/{USER.upper()}/Team"'):
         notify(b, f"SET ({spec} {EVENTS})")
         append()
         expect(b, shared_status(n, n + 1, n))
@@ -733,3 +735,29 @@ def test_message_new_body_sets_seen(herald_factory):
     assert b"\\Seen" in data[1], data
     r.close()
     c.logout()
+
+
+def test_shared_mailbox_names_and_subscriptions(herald_factory):
+    """MailboxName and SubscriptionChange on a shared mailbox: the owner's
+    RENAME comes as LIST with OLDNAME (the ACL goes with it), DELETE as
+    \\NonExistent; the grantee's own SUBSCRIBE to the shared name as LIST
+    with \\Subscribed."""
+    h, a = shared_server(herald_factory)
+    b = session_as(h, USER2)
+    notify(b, 'SET (subtree "Other Users" (MailboxName '
+              'SubscriptionChange))')
+    b2 = session_as(h, USER2)
+    assert b2.cmd("U1", f'SUBSCRIBE "{TEAM}"')[-1].startswith("U1 OK")
+    expect(b, shared_list("\\HasNoChildren \\Subscribed"))
+    assert b2.cmd("U2", f'UNSUBSCRIBE "{TEAM}"')[-1].startswith("U2 OK")
+    expect(b, shared_list("\\HasNoChildren"))
+    b2.close()
+    ok(a.rename("Team", "Crew"))
+    crew = f"Other Users/{USER}/Crew"
+    expect(b, rf'\* LIST \(\\HasNoChildren\) "/" "{re.escape(crew)}" '
+              rf'\("OLDNAME" \("{re.escape(TEAM)}"\)\)$')
+    ok(a.delete("Crew"))
+    expect(b, shared_list("\\NonExistent", crew))
+    assert quiet(b) == []
+    a.logout()
+    b.close()
