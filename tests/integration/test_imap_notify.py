@@ -761,3 +761,27 @@ def test_shared_mailbox_names_and_subscriptions(herald_factory):
     assert quiet(b) == []
     a.logout()
     b.close()
+
+
+def test_shared_mailbox_flag_change_and_expunge(herald_factory):
+    """FlagChange and MessageExpunge of the owner's shared mailbox reach
+    the grantee as STATUS, with HIGHESTMODSEQ once CONDSTORE is on."""
+    h, a = shared_server(herald_factory)
+    for i in (1, 2):
+        ok(a.append("Team", None, None, make_msg(i)))
+    b = session_as(h, USER2)
+    b.cmd("E1", "ENABLE CONDSTORE")
+    notify(b, f'SET (mailboxes "{TEAM}" (MessageNew MessageExpunge '
+              f'FlagChange))')
+    ok(a.select("Team"))
+    ok(a.uid("STORE", "1", "+FLAGS.SILENT", "(\\Seen)"))
+    expect(b, rf'\* STATUS "{re.escape(TEAM)}" \(MESSAGES 2 UIDNEXT 3 '
+              rf'UIDVALIDITY \d+ UNSEEN 1 HIGHESTMODSEQ \d+\)$')
+    ok(a.uid("STORE", "2", "+FLAGS.SILENT", "(\\Deleted)"))
+    expect(b, rf'\* STATUS "{re.escape(TEAM)}" \(MESSAGES 2 UIDNEXT 3 '
+              rf'UIDVALIDITY \d+ UNSEEN 1 HIGHESTMODSEQ \d+\)$')
+    ok(a.expunge())
+    expect(b, rf'\* STATUS "{re.escape(TEAM)}" \(MESSAGES 1 UIDNEXT 3 '
+              rf'UIDVALIDITY \d+ UNSEEN 0 HIGHESTMODSEQ \d+\)$')
+    a.logout()
+    b.close()
