@@ -651,6 +651,18 @@ dns_lookup(struct dns_resolver *r, const char *name, enum dns_type type,
 	return q;
 }
 
+struct dns_result *
+dns_lookup_now(struct dns_resolver *r, const char *name, enum dns_type type)
+{
+	char norm[DNS_NAME_MAX + 1];
+	struct dns_result *res;
+
+	res = prepare(name, type, norm);
+	if (res == NULL)
+		res = dns_cache_get(r->cache, norm, type);
+	return res;
+}
+
 void
 dns_query_cancel(struct dns_query **query)
 {

@@ -176,6 +176,14 @@ void dns_resolver_free(struct dns_resolver **resolver);
  * dns_query_cancel() until the callback has run. loop must not be NULL. */
 struct dns_query *dns_lookup(struct dns_resolver *resolver, const char *name,
 			     enum dns_type type, dns_cb_t *cb, void *ctx);
+/* The answer dns_lookup() would give on its next loop turn without asking
+ * anyone: from the cache, or DNS_ERROR for a name that is not a valid
+ * domain. NULL when it would have to wait for libunbound (then call
+ * dns_lookup()). The caller frees the result (dns_result_free()). For a
+ * caller that runs a chain of lookups (SPF), so that the answers the
+ * cache holds cost no loop turn each. */
+struct dns_result *dns_lookup_now(struct dns_resolver *resolver,
+				  const char *name, enum dns_type type);
 /* The callback of *query will not run; frees the query and sets *query to
  * NULL. Safe from inside any dns callback (including for a query that
  * would finish in the same loop turn). NULL or *query NULL: nothing. */

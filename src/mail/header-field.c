@@ -15,6 +15,7 @@ header_field_iter_init(struct header_field_iter *it, const char *msg,
 	it->msg = msg;
 	it->len = len;
 	it->pos = 0;
+	it->lf_known = false;
 }
 
 static bool
@@ -30,13 +31,33 @@ hf_is_ftext(unsigned char c)
 	return c >= 33 && c <= 126 && c != ':';
 }
 
-/* The end of the line starting at i (the index of its break, or len). */
+/* The index of the first LF at or after i (len: none). */
 static size_t
-hf_line_end(const struct header_field_iter *it, size_t i)
+hf_next_lf(struct header_field_iter *it, size_t i)
 {
-	while (i < it->len && it->msg[i] != '\r' && it->msg[i] != '\n')
-		i++;
-	return i;
+	const char *lf;
+
+	if (it->lf_known && it->lf_from <= i && i <= it->lf)
+		return it->lf;
+	lf = memchr(it->msg + i, '\n', it->len - i);
+	it->lf_known = true;
+	it->lf_from = i;
+	it->lf = lf != NULL ? (size_t)(lf - it->msg) : it->len;
+	return it->lf;
+}
+
+/* The end of the line starting at i (the index of its break, or len).
+ * memchr, not an octet loop: every delivery and the DMARC From search
+ * read each header through here. The CR is looked for only up to the
+ * next LF and the LF search resumes where the last one stopped, so a
+ * header of lone CRs or of bare LFs stays linear. */
+static size_t
+hf_line_end(struct header_field_iter *it, size_t i)
+{
+	size_t lf = hf_next_lf(it, i);
+	const char *cr = memchr(it->msg + i, '\r', lf - i);
+
+	return cr != NULL ? (size_t)(cr - it->msg) : lf;
 }
 
 /* The index after the line break (CRLF, LF or a lone CR) at i. */
@@ -71,9 +92,11 @@ header_field_next(struct header_field_iter *it, struct header_field *field_r)
 	start = it->pos;
 	eol = hf_line_end(it, start);
 	memset(field_r, 0, sizeof(*field_r));
-	colon = start;
-	while (colon < eol && m[colon] != ':')
-		colon++;
+	{
+		const char *c = memchr(m + start, ':', eol - start);
+
+		colon = c != NULL ? (size_t)(c - m) : eol;
+	}
 	if (hf_is_wsp(m[start]) || colon == eol) {
 		/* no field to continue, or no colon: the name is what a
 		 * reader might take for one */

@@ -32,6 +32,10 @@ struct header_field_iter {
 	const char *msg;
 	size_t len;
 	size_t pos;
+	/* the first LF at or after lf_from is at lf (len: none), when
+	 * lf_known: each search starts where the last one stopped */
+	bool lf_known;
+	size_t lf_from, lf;
 };
 
 /* Starts at the beginning of msg[0..len) (the message, header first). */

@@ -14,12 +14,29 @@
 struct spf_check {
 	struct spf_eval *eval;
 	struct dns_resolver *resolver;
-	struct ioev_timer *deadline;
-	struct ioev_timer *kick;	/* runs the first step off the caller's stack */
+	/* one timer: first the kick that runs the first step off the
+	 * caller's stack, then the deadline, armed only when a lookup has
+	 * to wait for libunbound (answers from the cache are taken at once,
+	 * so a check the cache can answer costs one loop turn and no
+	 * deadline) */
+	struct ioev_timer *timer;
+	bool kicked;
+	bool deadline_armed;
+	uint64_t start_ms;
+	uint64_t timeout_ms;
 	struct dns_query *query;
 	spf_cb_t *cb;
 	void *ctx;
 };
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static void
 check_free(struct spf_check **cp)
@@ -29,8 +46,7 @@ check_free(struct spf_check **cp)
 	if (c == NULL)
 		return;
 	dns_query_cancel(&c->query);
-	ioev_timer_free(&c->deadline);
-	ioev_timer_free(&c->kick);
+	ioev_timer_free(&c->timer);
 	spf_eval_free(&c->eval);
 	xfree(cp);
 }
@@ -49,12 +65,28 @@ check_step(struct spf_check *c)
 {
 	const char *name;
 	enum dns_type type;
+	struct dns_result *res;
 
-	if (spf_eval_step(c->eval, &name, &type) == SPF_STEP_DONE) {
-		check_finish(c);
-		return;
+	while (spf_eval_step(c->eval, &name, &type) == SPF_STEP_NEED_DNS) {
+		res = dns_lookup_now(c->resolver, name, type);
+		if (res == NULL) {
+			if (!c->deadline_armed) {
+				/* the time limit counts from the start */
+				uint64_t spent = now_ms() - c->start_ms;
+
+				c->deadline_armed = true;
+				ioev_timer_start(c->timer, spent < c->timeout_ms
+						 ? c->timeout_ms - spent : 0,
+						 false);
+			}
+			c->query = dns_lookup(c->resolver, name, type,
+					      check_answer, c);
+			return;
+		}
+		spf_eval_answer(c->eval, res);
+		dns_result_free(&res);
 	}
-	c->query = dns_lookup(c->resolver, name, type, check_answer, c);
+	check_finish(c);
 }
 
 static void
@@ -68,19 +100,24 @@ check_answer(const struct dns_result *res, void *ctx)
 }
 
 static void
-check_kick(void *ctx)
+check_timeout(struct spf_check *c)
 {
-	check_step(ctx);
-}
-
-static void
-check_timeout(void *ctx)
-{
-	struct spf_check *c = ctx;
-
 	dns_query_cancel(&c->query);
 	spf_eval_abort(c->eval, "time limit of the SPF check reached");
 	check_finish(c);
+}
+
+static void
+check_timer(void *ctx)
+{
+	struct spf_check *c = ctx;
+
+	if (c->kicked) {
+		check_timeout(c);
+		return;
+	}
+	c->kicked = true;
+	check_step(c);
 }
 
 struct spf_check *
@@ -94,10 +131,10 @@ spf_check_start(struct ioev_loop *loop, struct dns_resolver *resolver,
 	c->resolver = resolver;
 	c->cb = cb;
 	c->ctx = ctx;
-	c->deadline = ioev_timer_new(loop, check_timeout, c);
-	ioev_timer_start(c->deadline, lim->timeout_ms, false);
-	c->kick = ioev_timer_new(loop, check_kick, c);
-	ioev_timer_start(c->kick, 0, false);
+	c->start_ms = now_ms();
+	c->timeout_ms = lim->timeout_ms;
+	c->timer = ioev_timer_new(loop, check_timer, c);
+	ioev_timer_start(c->timer, 0, false);
 	return c;
 }
 

@@ -725,6 +725,23 @@ test_lookup_async(void **state)
 	assert_false(run_for(loop, 5000));
 	assert_int_equal(bad.status, DNS_ERROR);
 
+	/* dns_lookup_now(): what the cache holds (or the invalid name's
+	 * error) at once, NULL for what would need libunbound */
+	struct dns_result *now = dns_lookup_now(r, "EXAMPLE.test.",
+						DNS_TYPE_MX);
+
+	assert_non_null(now);
+	assert_int_equal(now->status, DNS_OK);
+	assert_true(now->from_cache);
+	assert_int_equal(now->count, 1);
+	assert_string_equal(now->rrs[0].mx.exchange, "mx.example.test");
+	dns_result_free(&now);
+	now = dns_lookup_now(r, "a..test", DNS_TYPE_A);
+	assert_non_null(now);
+	assert_int_equal(now->status, DNS_ERROR);
+	dns_result_free(&now);
+	assert_null(dns_lookup_now(r, "example.test", DNS_TYPE_TXT));
+
 	dns_resolver_free(&r);
 	assert_null(r);
 	ioev_loop_free(&loop);
