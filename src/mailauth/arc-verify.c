@@ -360,11 +360,9 @@ on_header(void *ctx)
 	v->msg.skip_body = false;
 }
 
-struct arc_verifier *
-arc_verifier_new(const struct arc_verify_limits *lim)
+static void
+set_limits(struct arc_verifier *v, const struct arc_verify_limits *lim)
 {
-	struct arc_verifier *v = xcalloc(1, sizeof(*v));
-
 	v->lim = *lim;
 	if (v->lim.now == 0)
 		v->lim.now = time(NULL);
@@ -373,17 +371,22 @@ arc_verifier_new(const struct arc_verify_limits *lim)
 	if (v->lim.max_instances == 0 ||
 	    v->lim.max_instances > ARC_INSTANCE_LIMIT)
 		v->lim.max_instances = ARC_INSTANCE_LIMIT;
+}
+
+struct arc_verifier *
+arc_verifier_new(const struct arc_verify_limits *lim)
+{
+	struct arc_verifier *v = xcalloc(1, sizeof(*v));
+
+	set_limits(v, lim);
 	dkim_msg_init(&v->msg, v->lim.header_max, on_header, on_body, v);
 	return v;
 }
 
-void
-arc_verifier_free(struct arc_verifier **vp)
+/* Everything but the message reader. */
+static void
+state_free(struct arc_verifier *v)
 {
-	struct arc_verifier *v = *vp;
-
-	if (v == NULL)
-		return;
 	for (unsigned i = 0; i < v->n && v->sets != NULL; i++) {
 		arc_seal_deinit(&v->sets[i].seal);
 		dkim_signature_deinit(&v->sets[i].sig);
@@ -398,6 +401,28 @@ arc_verifier_free(struct arc_verifier **vp)
 	free(v->keys);
 	EVP_MD_CTX_free(v->md);
 	free(v->reason);
+}
+
+void
+arc_verifier_reset(struct arc_verifier *v, const struct arc_verify_limits *lim)
+{
+	struct dkim_msg msg = v->msg;
+
+	state_free(v);
+	memset(v, 0, sizeof(*v));
+	v->msg = msg;
+	set_limits(v, lim);
+	dkim_msg_reset(&v->msg, v->lim.header_max);
+}
+
+void
+arc_verifier_free(struct arc_verifier **vp)
+{
+	struct arc_verifier *v = *vp;
+
+	if (v == NULL)
+		return;
+	state_free(v);
 	dkim_msg_deinit(&v->msg);
 	free(v);
 	*vp = NULL;

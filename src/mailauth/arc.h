@@ -146,6 +146,11 @@ struct arc_verifier;
 
 struct arc_verifier *arc_verifier_new(const struct arc_verify_limits *lim);
 void arc_verifier_free(struct arc_verifier **v);
+/* Makes v a new verifier for another message (as arc_verifier_new(lim)),
+ * keeping its buffers: a session's next transaction reuses its
+ * verifier. Its lookups must have ended or been cancelled. */
+void arc_verifier_reset(struct arc_verifier *v,
+			const struct arc_verify_limits *lim);
 /* The message as received, in pieces of any size (as
  * dkim_verifier_feed()). Only the header is kept; the body is hashed for
  * the latest ARC-Message-Signature, and not at all when the message has
@@ -181,8 +186,9 @@ void arc_verifier_lookup_sync(struct arc_verifier *v,
 			      struct dns_resolver *resolver);
 /* Starts the key lookups on the resolver's loop, all at once (call it
  * when the DKIM lookups start: they run in parallel); cb runs on the loop
- * thread when the last has answered, never from inside this call. NULL
- * when there is nothing to look up (cb will not run). v must outlive the
+ * thread when the last has answered, never from inside this call. Keys
+ * the DNS cache holds are given to v inside this call. NULL when nothing
+ * is left to wait for (cb will not run). v must outlive the
  * lookups; dkim_lookup_cancel() stops them (the handle is DKIM's: one
  * lookup set serves both verifiers). */
 struct dkim_lookup *arc_verifier_lookup(struct arc_verifier *v,

@@ -26,6 +26,43 @@ dkim_msg_init(struct dkim_msg *m, size_t header_max,
 	m->ctx = ctx;
 }
 
+/* Buffers a reset keeps for the next message: a usual header's, not
+ * the rare big one's (a session would hold it until it ends). */
+#define KEEP_HEADER_CAP (64 * 1024)
+#define KEEP_FIELDS_CAP 256
+
+void
+dkim_msg_reset(struct dkim_msg *m, size_t header_max)
+{
+	struct buf header = m->header;
+	struct dkim_field *fields = m->fields;
+	size_t cap_fields = m->cap_fields;
+	dkim_msg_header_cb_t *on_header = m->on_header;
+	dkim_msg_body_cb_t *on_body = m->on_body;
+	void *ctx = m->ctx;
+
+	if (header.cap > KEEP_HEADER_CAP) {
+		buf_deinit(&header);
+		buf_init(&header);
+	}
+	buf_reset(&header);
+	if (cap_fields > KEEP_FIELDS_CAP) {
+		free(fields);
+		fields = NULL;
+		cap_fields = 0;
+	}
+	/* as dkim_msg_init(), but with the kept buffers */
+	memset(m, 0, sizeof(*m));
+	m->header_max = header_max;
+	m->header = header;
+	m->fields = fields;
+	m->cap_fields = cap_fields;
+	m->line_empty = true;
+	m->on_header = on_header;
+	m->on_body = on_body;
+	m->ctx = ctx;
+}
+
 void
 dkim_msg_deinit(struct dkim_msg *m)
 {

@@ -47,6 +47,10 @@ void dkim_msg_init(struct dkim_msg *m, size_t header_max,
 		   dkim_msg_header_cb_t *on_header, dkim_msg_body_cb_t *on_body,
 		   void *ctx);
 void dkim_msg_deinit(struct dkim_msg *m);
+/* Ready for another message as after dkim_msg_init() with the same
+ * callbacks, keeping the header's and the field list's memory (unless
+ * a big header grew them). */
+void dkim_msg_reset(struct dkim_msg *m, size_t header_max);
 void dkim_msg_feed(struct dkim_msg *m, const uint8_t *data, size_t len);
 /* The end: a message without an empty line is all header. */
 void dkim_msg_finish(struct dkim_msg *m);
@@ -85,9 +89,11 @@ int dkim_key_parse_cached(const char *txt, size_t len,
 			  struct dkim_key *key_r, const char **error_r);
 /* Key record lookups (TXT) for a verifier of either kind, DKIM's or
  * ARC's: name_fn(v, i) names key i's record (NULL: nothing to ask),
- * set_fn(v, i, res) hands it the answer. _start() asks them all at once on
- * the resolver's loop and runs cb when the last is in, the handle freed
- * by then (dkim_lookup_cancel() stops them; NULL: nothing to ask);
+ * set_fn(v, i, res) hands it the answer. _start() hands over at once the
+ * answers the DNS cache holds (dns_lookup_now()), asks the others all at
+ * once on the resolver's loop and runs cb when the last is in, the handle
+ * freed by then (dkim_lookup_cancel() stops them; NULL: nothing to wait
+ * for, cb will not run);
  * _sync() asks one after the other (tools). */
 struct dns_resolver;
 struct dns_result;

@@ -231,27 +231,29 @@ on_body(const uint8_t *data, size_t len, void *ctx)
 	}
 }
 
-struct dkim_verifier *
-dkim_verifier_new(const struct dkim_verify_limits *lim)
+static void
+set_limits(struct dkim_verifier *v, const struct dkim_verify_limits *lim)
 {
-	struct dkim_verifier *v = xcalloc(1, sizeof(*v));
-
 	v->lim = *lim;
 	if (v->lim.now == 0)
 		v->lim.now = time(NULL);
 	if (v->lim.header_max == 0)
 		v->lim.header_max = 1024 * 1024;
+}
+
+struct dkim_verifier *
+dkim_verifier_new(const struct dkim_verify_limits *lim)
+{
+	struct dkim_verifier *v = xcalloc(1, sizeof(*v));
+
+	set_limits(v, lim);
 	dkim_msg_init(&v->msg, v->lim.header_max, on_header, on_body, v);
 	return v;
 }
 
-void
-dkim_verifier_free(struct dkim_verifier **vp)
+static void
+sigs_free(struct dkim_verifier *v)
 {
-	struct dkim_verifier *v = *vp;
-
-	if (v == NULL)
-		return;
 	for (size_t i = 0; i < v->n; i++) {
 		struct sig_state *s = &v->sigs[i];
 
@@ -264,6 +266,31 @@ dkim_verifier_free(struct dkim_verifier **vp)
 		free(s->rep_selector);
 	}
 	free(v->sigs);
+	v->sigs = NULL;
+	v->n = 0;
+}
+
+void
+dkim_verifier_reset(struct dkim_verifier *v,
+		    const struct dkim_verify_limits *lim)
+{
+	sigs_free(v);
+	memset(v->bc, 0, sizeof(v->bc));
+	memset(v->cctx, 0, sizeof(v->cctx));
+	memset(v->bc_used, 0, sizeof(v->bc_used));
+	v->finished = false;
+	set_limits(v, lim);
+	dkim_msg_reset(&v->msg, v->lim.header_max);
+}
+
+void
+dkim_verifier_free(struct dkim_verifier **vp)
+{
+	struct dkim_verifier *v = *vp;
+
+	if (v == NULL)
+		return;
+	sigs_free(v);
 	dkim_msg_deinit(&v->msg);
 	free(v);
 	*vp = NULL;
@@ -767,9 +794,21 @@ dkim_key_lookups_start(struct dns_resolver *resolver, void *v, size_t n_keys,
 	struct dkim_lookup *lk;
 	size_t n = 0;
 
+	/* keys the DNS cache holds are handed over now: no loop turn for
+	 * the usual sender, whose key came with its previous message */
 	for (size_t i = 0; i < n_keys; i++) {
-		if (name_fn(v, i) != NULL)
+		const char *name = name_fn(v, i);
+		struct dns_result *res;
+
+		if (name == NULL)
+			continue;
+		res = dns_lookup_now(resolver, name, DNS_TYPE_TXT);
+		if (res == NULL) {
 			n++;
+			continue;
+		}
+		set_fn(v, i, res);
+		dns_result_free(&res);
 	}
 	if (n == 0)
 		return NULL;

@@ -227,6 +227,11 @@ struct dkim_verifier;
 /* A verifier for one message. */
 struct dkim_verifier *dkim_verifier_new(const struct dkim_verify_limits *lim);
 void dkim_verifier_free(struct dkim_verifier **v);
+/* Makes v a new verifier for another message (as dkim_verifier_new(lim)),
+ * keeping its buffers: a session's next transaction reuses its
+ * verifier. Its lookups must have ended or been cancelled. */
+void dkim_verifier_reset(struct dkim_verifier *v,
+			 const struct dkim_verify_limits *lim);
 
 /* The message as received, in pieces of any size: header, empty line,
  * body. Line ends CRLF; a bare LF is read as CRLF (a message from a file).
@@ -275,8 +280,9 @@ typedef void dkim_lookup_done_cb_t(void *ctx);
 struct dkim_lookup;
 /* Starts the key lookups of v (call once header_done) on the resolver's
  * loop. The handle cancels them (dkim_lookup_cancel()) and is freed when
- * cb runs. v must outlive the lookups. NULL when there is nothing to
- * look up (cb will not run). */
+ * cb runs. v must outlive the lookups. Keys the DNS cache holds are
+ * given to v inside this call. NULL when nothing is left to wait for
+ * (cb will not run). */
 struct dkim_lookup *dkim_verifier_lookup(struct dkim_verifier *v,
 					 struct dns_resolver *resolver,
 					 dkim_lookup_done_cb_t *cb, void *ctx);

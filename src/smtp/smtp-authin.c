@@ -36,6 +36,10 @@ struct smtp_authin {
 	/* DKIM */
 	struct dkim_verifier *dkim;
 	struct dkim_lookup *lookup;
+	/* verifiers of an earlier transaction of the session, reset for
+	 * the next: no setup and teardown per message */
+	struct dkim_verifier *dkim_spare;
+	struct arc_verifier *arc_spare;
 	/* DMARC: the header kept until its end, the From domain, the
 	 * policy lookup started as soon as the header is complete, and
 	 * the verdict made at the end of data (authin_dmarc) */
@@ -90,11 +94,43 @@ static struct smtp_authin *
 authin_get(struct smtp_session *s)
 {
 	if (s->authin == NULL) {
-		s->authin = xcalloc(1, sizeof(*s->authin));
+		if (s->authin_spare != NULL) {
+			s->authin = s->authin_spare;
+			s->authin_spare = NULL;
+		} else {
+			s->authin = xcalloc(1, sizeof(*s->authin));
+		}
 		smtp_ar_filter_init(&s->authin->filter, authserv_id(s), NULL,
 				    NULL);
 	}
 	return s->authin;
+}
+
+/* Keeps v for the session's next transaction (one is enough). */
+static void
+park_dkim(struct smtp_authin *a, struct dkim_verifier **v)
+{
+	if (*v == NULL)
+		return;
+	if (a->dkim_spare == NULL) {
+		a->dkim_spare = *v;
+		*v = NULL;
+	} else {
+		dkim_verifier_free(v);
+	}
+}
+
+static void
+park_arc(struct smtp_authin *a, struct arc_verifier **v)
+{
+	if (*v == NULL)
+		return;
+	if (a->arc_spare == NULL) {
+		a->arc_spare = *v;
+		*v = NULL;
+	} else {
+		arc_verifier_free(v);
+	}
 }
 
 static void
@@ -120,17 +156,45 @@ smtp_authin_reset(struct smtp_session *s)
 		return;
 	spf_check_cancel(&a->spf);
 	dkim_lookup_cancel(&a->lookup);
-	dkim_verifier_free(&a->dkim);
+	park_dkim(a, &a->dkim);
 	dkim_lookup_cancel(&a->arc_lookup);
-	arc_verifier_free(&a->arc);
+	park_arc(a, &a->arc);
 	free(a->ar_body);
 	smtp_ar_filter_deinit(&a->filter);
 	free(a->spf_domain);
 	free(a->spf_received);
 	free(a->spf_ar);
 	authin_dmarc_clear(a);
-	free(a);
 	s->authin = NULL;
+	if (s->authin_spare != NULL) {
+		dkim_verifier_free(&a->dkim_spare);
+		arc_verifier_free(&a->arc_spare);
+		free(a);
+		return;
+	}
+	/* cleared as authin_get() makes it, the spare verifiers kept */
+	{
+		struct dkim_verifier *dv = a->dkim_spare;
+		struct arc_verifier *av = a->arc_spare;
+
+		memset(a, 0, sizeof(*a));
+		a->dkim_spare = dv;
+		a->arc_spare = av;
+	}
+	s->authin_spare = a;
+}
+
+void
+smtp_authin_free(struct smtp_session *s)
+{
+	struct smtp_authin *a = s->authin_spare;
+
+	if (a == NULL)
+		return;
+	dkim_verifier_free(&a->dkim_spare);
+	arc_verifier_free(&a->arc_spare);
+	free(a);
+	s->authin_spare = NULL;
 }
 
 /* ---- SPF ---- */
@@ -199,9 +263,9 @@ smtp_authin_data_begin(struct smtp_session *s)
 	a = authin_get(s);
 	a->filtering = false;
 	dkim_lookup_cancel(&a->lookup);
-	dkim_verifier_free(&a->dkim);
+	park_dkim(a, &a->dkim);
 	dkim_lookup_cancel(&a->arc_lookup);
-	arc_verifier_free(&a->arc);
+	park_arc(a, &a->arc);
 	/* without a resolver (it failed to start) DKIM is not checked */
 	if (session_checked(s) && m->dkim_verify && s->srv->w->dns != NULL) {
 		struct dkim_verify_limits lim = {
@@ -210,7 +274,13 @@ smtp_authin_data_begin(struct smtp_session *s)
 			.clock_skew_s = (unsigned)m->dkim_clock_skew_s,
 		};
 
-		a->dkim = dkim_verifier_new(&lim);
+		if (a->dkim_spare != NULL) {
+			a->dkim = a->dkim_spare;
+			a->dkim_spare = NULL;
+			dkim_verifier_reset(a->dkim, &lim);
+		} else {
+			a->dkim = dkim_verifier_new(&lim);
+		}
 	}
 	if (session_checked(s) && m->arc_verify && s->srv->w->dns != NULL) {
 		struct arc_verify_limits lim = {
@@ -218,7 +288,13 @@ smtp_authin_data_begin(struct smtp_session *s)
 			.header_max = (size_t)m->dkim_header_max,
 		};
 
-		a->arc = arc_verifier_new(&lim);
+		if (a->arc_spare != NULL) {
+			a->arc = a->arc_spare;
+			a->arc_spare = NULL;
+			arc_verifier_reset(a->arc, &lim);
+		} else {
+			a->arc = arc_verifier_new(&lim);
+		}
 	}
 	authin_dmarc_clear(a);
 	/* without a resolver or the PSL (psl-failed) the result is

@@ -116,6 +116,9 @@ struct smtp_session {
 	char msg_id[LOG_ID_LEN + 1];
 	/* inbound checks of the transaction (smtp-authin.c), or NULL */
 	struct smtp_authin *authin;
+	/* the last transaction's, cleared, with its verifiers: the next
+	 * one reuses them (smtp_authin_reset(); freed at the end) */
+	struct smtp_authin *authin_spare;
 
 	/* AUTH exchange */
 	void *auth_job;		/* smtp-cmd-auth.c's exchange state */
@@ -190,8 +193,11 @@ void smtp_authin_wait(struct smtp_session *s, char **received,
 struct arc_verifier;
 void smtp_authin_take_arc(struct smtp_session *s, struct arc_verifier **arc_r,
 			  char **ar_body_r);
-/* Cancels the checks, frees the state (smtp_session_reset_tx). */
+/* Cancels the checks and clears the state (smtp_session_reset_tx);
+ * s->authin is NULL after it. */
 void smtp_authin_reset(struct smtp_session *s);
+/* Frees what the session's transactions kept for reuse (session end). */
+void smtp_authin_free(struct smtp_session *s);
 /* What the verdicts ask for once smtp_authin_wait() has continued
  * ([mailauth] dmarc = enforce): REJECT with *text_r (static, for a 550
  * 5.7.1 reply), QUARANTINE (into each recipient's Junk), or ACCEPT. */

@@ -504,6 +504,7 @@ static void
 session_free(struct smtp_session *s)
 {
 	smtp_session_reset_tx(s);
+	smtp_authin_free(s);
 	smtp_auth_abort(s);
 	smtp_parser_free(&s->parser);
 	smtp_parser_free(&s->auth_parser);

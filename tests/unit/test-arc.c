@@ -330,6 +330,9 @@ verify_feed(const uint8_t *data, size_t len, void *ctx)
 	return len;
 }
 
+static void verify_into(struct arc_verifier *v, const char *msg,
+			unsigned way);
+
 static struct arc_verifier *
 verify(const char *msg, unsigned way, unsigned max_instances)
 {
@@ -339,6 +342,14 @@ verify(const char *msg, unsigned way, unsigned max_instances)
 	};
 	struct arc_verifier *v = arc_verifier_new(&lim);
 
+	verify_into(v, msg, way);
+	return v;
+}
+
+/* Feeds msg to v (new or reset) and gives it the keys of ring. */
+static void
+verify_into(struct arc_verifier *v, const char *msg, unsigned way)
+{
 	feed_split(msg, strlen(msg), way, 0, verify_feed, v);
 	arc_verifier_finish(v);
 	for (size_t i = 0; i < arc_verifier_key_count(v); i++) {
@@ -357,7 +368,6 @@ verify(const char *msg, unsigned way, unsigned max_instances)
 		arc_verifier_set_key(v, i, r);
 		dns_result_free(&r);
 	}
-	return v;
 }
 
 static size_t
@@ -580,6 +590,55 @@ test_chain_failures(void **state)
 	free(m2);
 }
 
+static bool
+same_str(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) ||
+	       (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* One verifier reset between messages (a session's transactions) gives
+ * each the verdict a new one gives, whatever the last one left. */
+static void
+test_verifier_reset(void **state)
+{
+	const char *err = NULL;
+	char *m1 = seal(plain, 0, 0, &err);
+	char *m2 = seal(m1, 1, 0, &err);
+	char *m3 = seal(m2, 2, 0, &err);
+	char *bad = replace(m2, "bye.", "BYE!");
+	const char *msgs[] = { m2, bad, plain, m3, m1, "no header", m3, m2 };
+	unsigned maxes[] = { 50, 50, 50, 2, 50, 50, 50, 50 };
+	struct arc_verify_limits lim = {
+		.max_instances = 50, .header_max = 65536, .now = 1796600000,
+	};
+	struct arc_verifier *reused = arc_verifier_new(&lim);
+
+	(void)state;
+	for (size_t m = 0; m < sizeof(msgs) / sizeof(msgs[0]); m++) {
+		struct arc_verifier *fresh = verify(msgs[m], 0, maxes[m]);
+		const struct arc_verify_result *a, *b;
+
+		lim.max_instances = maxes[m];
+		arc_verifier_reset(reused, &lim);
+		verify_into(reused, msgs[m], (unsigned)(m % WAYS));
+		a = arc_verifier_result(fresh);
+		b = arc_verifier_result(reused);
+		assert_int_equal(a->result, b->result);
+		assert_int_equal(a->instances, b->instances);
+		assert_int_equal(a->temporary, b->temporary);
+		assert_true(same_str(a->reason, b->reason));
+		assert_true(same_str(a->as_domain, b->as_domain));
+		arc_verifier_free(&fresh);
+	}
+	assert_int_equal(arc_verifier_result(reused)->result, ARC_RESULT_PASS);
+	arc_verifier_free(&reused);
+	free(m1);
+	free(m2);
+	free(m3);
+	free(bad);
+}
+
 static void
 test_seal_after_failure(void **state)
 {
@@ -669,6 +728,7 @@ main(void)
 		cmocka_unit_test(test_domain_list),
 		cmocka_unit_test(test_chain_round_trip),
 		cmocka_unit_test(test_chain_failures),
+		cmocka_unit_test(test_verifier_reset),
 		cmocka_unit_test(test_seal_after_failure),
 		cmocka_unit_test(test_trusted_vouch),
 	};

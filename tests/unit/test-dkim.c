@@ -743,6 +743,9 @@ verify_feed(const uint8_t *data, size_t len, void *ctx)
 	return len;
 }
 
+static void verify_into(struct dkim_verifier *v, const char *msg,
+			size_t len, unsigned way, const struct keyring *ring);
+
 /* Verifies msg fed in the pieces of way, keys from ring. */
 static struct dkim_verifier *
 verify_msg(const char *msg, size_t len, unsigned way,
@@ -754,6 +757,15 @@ verify_msg(const char *msg, size_t len, unsigned way,
 	};
 	struct dkim_verifier *v = dkim_verifier_new(&lim);
 
+	verify_into(v, msg, len, way, ring);
+	return v;
+}
+
+/* Feeds msg to v (new or reset) and gives it the keys of ring. */
+static void
+verify_into(struct dkim_verifier *v, const char *msg, size_t len,
+	    unsigned way, const struct keyring *ring)
+{
 	feed_split(msg, len, way, 0, verify_feed, v);
 	dkim_verifier_finish(v);
 	for (size_t i = 0; i < dkim_verifier_count(v); i++) {
@@ -771,7 +783,6 @@ verify_msg(const char *msg, size_t len, unsigned way,
 		dkim_verifier_set_key(v, i, r);
 		dns_result_free(&r);
 	}
-	return v;
 }
 
 /* RFC 8463 appendix A.3: the message both keys of A.2 signed. */
@@ -986,6 +997,72 @@ test_verify_limits(void **state)
 	dkim_verifier_finish(v);
 	assert_int_equal(dkim_verifier_count(v), 0);
 	dkim_verifier_free(&v);
+}
+
+static bool
+same_str(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) ||
+	       (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* One verifier reset between messages (as a session reuses it for its
+ * transactions) says exactly what a new one says about each, whatever
+ * the previous message left in it: signatures, failures, a header over
+ * header_max, no signature at all. */
+static void
+test_verifier_reset(void **state)
+{
+	struct dkim_verify_limits lim = {
+		.max_signatures = 5, .header_max = 65536,
+		.clock_skew_s = 300, .now = 1528637909,
+	};
+	struct keyring revoked = rfc8463_keys;
+	char *changed = replace(rfc8463_msg, "hungry yet", "hungry now");
+	char *big = xasprintf("X-Big: %0*d\r\n%s", 70000, 0, rfc8463_msg);
+	const char *msgs[] = {
+		rfc8463_msg, changed, "From: a@b\r\n\r\nhi\r\n", big,
+		rfc8463_msg, "no header at all", rfc8463_msg, changed,
+	};
+	const struct keyring *rings[] = {
+		&rfc8463_keys, &rfc8463_keys, &rfc8463_keys, &rfc8463_keys,
+		&revoked, &rfc8463_keys, &rfc8463_keys, &revoked,
+	};
+	struct dkim_verifier *reused = dkim_verifier_new(&lim);
+
+	(void)state;
+	revoked.txt[1] = "v=DKIM1; k=rsa; p=";
+	for (size_t m = 0; m < sizeof(msgs) / sizeof(msgs[0]); m++) {
+		struct dkim_verifier *fresh = dkim_verifier_new(&lim);
+		size_t len = strlen(msgs[m]);
+		unsigned way = (unsigned)(m % WAYS);
+
+		verify_into(fresh, msgs[m], len, way, rings[m]);
+		if (m > 0)
+			dkim_verifier_reset(reused, &lim);
+		verify_into(reused, msgs[m], len, way, rings[m]);
+		assert_int_equal(dkim_verifier_count(reused),
+				 dkim_verifier_count(fresh));
+		for (size_t i = 0; i < dkim_verifier_count(fresh); i++) {
+			const struct dkim_verify_result *a, *b;
+
+			a = dkim_verifier_result(fresh, i);
+			b = dkim_verifier_result(reused, i);
+			assert_int_equal(a->result, b->result);
+			assert_true(same_str(a->reason, b->reason));
+			assert_true(same_str(a->domain, b->domain));
+			assert_true(same_str(a->selector, b->selector));
+			assert_true(same_str(a->header_b, b->header_b));
+			assert_int_equal(a->key_bits, b->key_bits);
+			assert_int_equal(a->body_len, b->body_len);
+		}
+		dkim_verifier_free(&fresh);
+	}
+	assert_int_equal(dkim_verifier_result(reused, 0)->result,
+			 DKIM_RESULT_FAIL);
+	dkim_verifier_free(&reused);
+	free(changed);
+	free(big);
 }
 
 /* ---- signing ---- */
@@ -1454,6 +1531,7 @@ main(void)
 		cmocka_unit_test(test_rfc8463_bare_lf),
 		cmocka_unit_test(test_verify_failures),
 		cmocka_unit_test(test_verify_limits),
+		cmocka_unit_test(test_verifier_reset),
 		cmocka_unit_test(test_sign_round_trip),
 		cmocka_unit_test(test_verify_key_cache),
 		cmocka_unit_test(test_sign_empty_body),
