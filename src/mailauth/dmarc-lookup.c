@@ -54,6 +54,12 @@ struct dmarc_lookup {
 	struct dmarc_policy_found found;
 	dmarc_lookup_cb_t *cb;
 	void *ctx;
+	/* dmarc_lookup_now(): answers from the cache only; the outcome is
+	 * moved to *now_found at the end, or now_wait says it needs a
+	 * lookup */
+	bool now;
+	bool now_wait;
+	struct dmarc_policy_found *now_found;
 };
 
 static void
@@ -84,6 +90,12 @@ dmarc_lookup_cancel(struct dmarc_lookup **lookup)
 static void
 finish(struct dmarc_lookup *l)
 {
+	if (l->now) {
+		/* dmarc_lookup_now() takes it and frees l */
+		*l->now_found = l->found;
+		memset(&l->found, 0, sizeof(l->found));
+		return;
+	}
 	l->cb(&l->found, l->ctx);
 	lookup_free(&l);
 }
@@ -206,6 +218,11 @@ decide(struct dmarc_lookup *l)
 	static const enum dns_type types[3] = { DNS_TYPE_A, DNS_TYPE_AAAA,
 						DNS_TYPE_MX };
 
+	if (l->now) {
+		/* the existence check is left to dmarc_lookup_start() */
+		l->now_wait = true;
+		return;
+	}
 	l->np_pending = 3;
 	for (size_t i = 0; i < 3; i++) {
 		l->np_q[i] = dns_lookup(l->resolver, l->from, types[i],
@@ -291,10 +308,10 @@ add_name(struct dmarc_lookup *l, const char *name)
 	l->n_names++;
 }
 
-struct dmarc_lookup *
-dmarc_lookup_start(struct dns_resolver *resolver, const struct dmarc_psl *psl,
-		   enum dmarc_discovery mode, const char *from_domain,
-		   dmarc_lookup_cb_t *cb, void *ctx)
+static struct dmarc_lookup *
+lookup_new(struct dns_resolver *resolver, const struct dmarc_psl *psl,
+	   enum dmarc_discovery mode, const char *from_domain,
+	   dmarc_lookup_cb_t *cb, void *ctx)
 {
 	struct dmarc_lookup *l = xcalloc(1, sizeof(*l));
 
@@ -325,9 +342,56 @@ dmarc_lookup_start(struct dns_resolver *resolver, const struct dmarc_psl *psl,
 		while (--nl >= 1)
 			add_name(l, last_labels(l->from, nl));
 	}
+	l->pending = (unsigned)l->n_names;
+	return l;
+}
+
+bool
+dmarc_lookup_now(struct dns_resolver *resolver, const struct dmarc_psl *psl,
+		 enum dmarc_discovery mode, const char *from_domain,
+		 struct dmarc_policy_found *found_r)
+{
+	struct dmarc_lookup *l = lookup_new(resolver, psl, mode, from_domain,
+					    NULL, NULL);
+	bool done;
+
+	l->now = true;
+	l->now_found = found_r;
+	memset(found_r, 0, sizeof(*found_r));
+	/* the same answers through the same code as dmarc_lookup_start()'s
+	 * callbacks, or nothing when one is not in the cache */
+	for (size_t i = 0; i < l->n_names && !l->now_wait; i++) {
+		struct name_state *n = &l->names[i];
+		char *q = xasprintf("_dmarc.%s", n->name);
+		struct dns_result *res = dns_lookup_now(resolver, q,
+							DNS_TYPE_TXT);
+
+		free(q);
+		if (res == NULL) {
+			l->now_wait = true;
+			break;
+		}
+		l->found.lookups++;
+		txt_answer(res, n);
+		dns_result_free(&res);
+	}
+	done = !l->now_wait;
+	if (!done)
+		dmarc_policy_found_deinit(found_r);
+	lookup_free(&l);
+	return done;
+}
+
+struct dmarc_lookup *
+dmarc_lookup_start(struct dns_resolver *resolver, const struct dmarc_psl *psl,
+		   enum dmarc_discovery mode, const char *from_domain,
+		   dmarc_lookup_cb_t *cb, void *ctx)
+{
+	struct dmarc_lookup *l = lookup_new(resolver, psl, mode, from_domain,
+					    cb, ctx);
+
 	/* all at once: one round trip (answers come through the cache);
 	 * the callbacks never run inside dns_lookup() */
-	l->pending = (unsigned)l->n_names;
 	for (size_t i = 0; i < l->n_names; i++) {
 		struct name_state *n = &l->names[i];
 		char *q = xasprintf("_dmarc.%s", n->name);

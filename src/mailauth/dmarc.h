@@ -176,6 +176,16 @@ struct dmarc_lookup *dmarc_lookup_start(struct dns_resolver *resolver,
 					enum dmarc_discovery mode,
 					const char *from_domain,
 					dmarc_lookup_cb_t *cb, void *ctx);
+/* The same discovery when the DNS cache holds every answer it needs
+ * (dns_lookup_now()): true with *found_r set (the caller's, to
+ * dmarc_policy_found_deinit()), exactly what dmarc_lookup_start() would
+ * hand its callback; false (nothing to free) when a lookup would have
+ * to wait, then call dmarc_lookup_start(). Saves the loop turn of the
+ * usual sender, whose record came with its previous message. */
+bool dmarc_lookup_now(struct dns_resolver *resolver,
+		      const struct dmarc_psl *psl, enum dmarc_discovery mode,
+		      const char *from_domain,
+		      struct dmarc_policy_found *found_r);
 void dmarc_lookup_cancel(struct dmarc_lookup **lookup);
 
 /* ---- evaluation (RFC 7489 6.6.2, 6.6.4) ---- */

@@ -19,7 +19,8 @@ struct spf_check {
 	 * to wait for libunbound (answers from the cache are taken at once,
 	 * so a check the cache can answer costs one loop turn and no
 	 * deadline) */
-	struct ioev_timer *timer;
+	struct ioev_loop *loop;
+	struct ioev_timer *timer;	/* NULL until needed (_start_now) */
 	bool kicked;
 	bool deadline_armed;
 	uint64_t start_ms;
@@ -59,8 +60,12 @@ check_finish(struct spf_check *c)
 }
 
 static void check_answer(const struct dns_result *res, void *ctx);
+static void check_timer(void *ctx);
 
-static void
+/* Runs the check until it needs an answer the cache does not hold
+ * (false: its lookup is asked) or ends (true: the callback has run and
+ * c is freed). */
+static bool
 check_step(struct spf_check *c)
 {
 	const char *name;
@@ -75,18 +80,23 @@ check_step(struct spf_check *c)
 				uint64_t spent = now_ms() - c->start_ms;
 
 				c->deadline_armed = true;
+				if (c->timer == NULL)
+					c->timer = ioev_timer_new(c->loop,
+								  check_timer,
+								  c);
 				ioev_timer_start(c->timer, spent < c->timeout_ms
 						 ? c->timeout_ms - spent : 0,
 						 false);
 			}
 			c->query = dns_lookup(c->resolver, name, type,
 					      check_answer, c);
-			return;
+			return false;
 		}
 		spf_eval_answer(c->eval, res);
 		dns_result_free(&res);
 	}
 	check_finish(c);
+	return true;
 }
 
 static void
@@ -96,7 +106,7 @@ check_answer(const struct dns_result *res, void *ctx)
 
 	c->query = NULL;
 	spf_eval_answer(c->eval, res);
-	check_step(c);
+	(void)check_step(c);
 }
 
 static void
@@ -117,7 +127,24 @@ check_timer(void *ctx)
 		return;
 	}
 	c->kicked = true;
-	check_step(c);
+	(void)check_step(c);
+}
+
+static struct spf_check *
+check_new(struct ioev_loop *loop, struct dns_resolver *resolver,
+	  const struct spf_request *req, const struct spf_limits *lim,
+	  spf_cb_t *cb, void *ctx)
+{
+	struct spf_check *c = xcalloc(1, sizeof(*c));
+
+	c->eval = spf_eval_new(req, lim);
+	c->loop = loop;
+	c->resolver = resolver;
+	c->cb = cb;
+	c->ctx = ctx;
+	c->start_ms = now_ms();
+	c->timeout_ms = lim->timeout_ms;
+	return c;
 }
 
 struct spf_check *
@@ -125,17 +152,22 @@ spf_check_start(struct ioev_loop *loop, struct dns_resolver *resolver,
 		const struct spf_request *req, const struct spf_limits *lim,
 		spf_cb_t *cb, void *ctx)
 {
-	struct spf_check *c = xcalloc(1, sizeof(*c));
+	struct spf_check *c = check_new(loop, resolver, req, lim, cb, ctx);
 
-	c->eval = spf_eval_new(req, lim);
-	c->resolver = resolver;
-	c->cb = cb;
-	c->ctx = ctx;
-	c->start_ms = now_ms();
-	c->timeout_ms = lim->timeout_ms;
 	c->timer = ioev_timer_new(loop, check_timer, c);
 	ioev_timer_start(c->timer, 0, false);
 	return c;
+}
+
+struct spf_check *
+spf_check_start_now(struct ioev_loop *loop, struct dns_resolver *resolver,
+		    const struct spf_request *req,
+		    const struct spf_limits *lim, spf_cb_t *cb, void *ctx)
+{
+	struct spf_check *c = check_new(loop, resolver, req, lim, cb, ctx);
+
+	c->kicked = true;	/* its timer is only ever the deadline */
+	return check_step(c) ? NULL : c;
 }
 
 void

@@ -135,6 +135,17 @@ struct spf_check *spf_check_start(struct ioev_loop *loop,
 				  const struct spf_request *req,
 				  const struct spf_limits *lim,
 				  spf_cb_t *cb, void *ctx);
+/* The same, except that the check runs at once as far as the DNS cache
+ * answers (dns_lookup_now()): when that is its end, cb runs inside this
+ * call and NULL is returned; otherwise the handle, as from
+ * spf_check_start(). For a caller that can take the verdict at once
+ * (smtp-authin.c at MAIL): no loop turn and no timer for a sender whose
+ * answers came with its previous message. */
+struct spf_check *spf_check_start_now(struct ioev_loop *loop,
+				      struct dns_resolver *resolver,
+				      const struct spf_request *req,
+				      const struct spf_limits *lim,
+				      spf_cb_t *cb, void *ctx);
 /* The callback will not run; frees the check and its lookup in flight.
  * NULL or *check NULL: nothing. */
 void spf_check_cancel(struct spf_check **check);

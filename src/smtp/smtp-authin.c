@@ -247,9 +247,11 @@ smtp_authin_mail(struct smtp_session *s)
 
 	spf_limits_from_config(&cfg->mailauth, &lim);
 	/* in the background: MAIL is answered at once (pipelining keeps
-	 * its one round trip) and the verdict is awaited after the dot */
-	a->spf = spf_check_start(s->srv->w->loop, s->srv->w->dns, &req, &lim,
-				 spf_done_cb, s);
+	 * its one round trip) and the verdict is awaited after the dot;
+	 * one the DNS cache answers is known now (spf_done_cb has run:
+	 * nothing waits yet, so it only keeps the verdict) */
+	a->spf = spf_check_start_now(s->srv->w->loop, s->srv->w->dns, &req,
+				     &lim, spf_done_cb, s);
 }
 
 void
@@ -345,6 +347,14 @@ dmarc_header_done(struct smtp_session *s, const char *hdr, size_t len)
 	if (a->from_status != DMARC_FROM_OK || s->srv->w->dns == NULL ||
 	    s->srv->w->psl == NULL)
 		return;
+	/* the usual sender's policy is in the DNS cache: no lookup and no
+	 * loop turn to wait for at the end of data */
+	if (dmarc_lookup_now(s->srv->w->dns, s->srv->w->psl,
+			     (enum dmarc_discovery)m->dmarc_discovery,
+			     a->from_domain, &a->found)) {
+		a->found_set = true;
+		return;
+	}
 	a->dmarc_lookup = dmarc_lookup_start(s->srv->w->dns, s->srv->w->psl,
 					     (enum dmarc_discovery)
 					     m->dmarc_discovery,

@@ -349,11 +349,37 @@ def test_np_for_nonexistent_subdomain(site_np):
         in our_ar(delivered(site_np, "real"))
 
 
+def test_same_verdicts_from_the_dns_cache(site_np):
+    """The second message of a domain finds its policy in Herald's DNS
+    cache (dmarc_lookup_now(), no lookup, no loop turn): the verdicts,
+    the Authentication-Results and the replies are the first one's. A
+    fresh Herald, so the first message's lookups go to the server."""
+    for n, frm in enumerate(["x@np.test", "x@nothing.test",
+                             "x@real.np.test", "x@ghost.np.test"]):
+        replies, ars = [], []
+        for i in range(2):
+            subject = f"cache {n} {i}"
+            code, _ = send(site_np, frm, message(frm, subject=subject))
+            replies.append(code)
+            raw = delivered(site_np, subject)
+            ars.append(our_ar(raw) if raw is not None else None)
+        assert replies[0] == replies[1], (frm, replies)
+        assert ars[0] == ars[1], (frm, ars)
+        if frm == "x@ghost.np.test":
+            assert replies[0] == 550
+        else:
+            assert replies[0] == 250 and "dmarc=" in ars[0], (frm, ars)
+        if frm == "x@np.test":
+            assert "spf=pass" in ars[0] and "dmarc=pass" in ars[0], ars
+
+
 @pytest.fixture
 def site_np(herald_factory, dns_server_factory):
     dns = dns_server_factory(records={
         "_dmarc.np.test": [("TXT", '"v=DMARC1; p=none; np=reject"')],
         "real.np.test": [("A", "192.0.2.9")],
+        # SPF with lookups of its own, for the cache test
+        "np.test": [("TXT", '"v=spf1 a mx ip4:127.0.0.0/8 -all"')],
     })
     h = herald_factory(listeners=("smtp", "imap"), sections={
         "dns": dns.herald_config(timeout="1s"),

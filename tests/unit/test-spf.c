@@ -732,6 +732,19 @@ test_async_cancel_and_time_limit(void **state)
 	assert_int_equal(a.result, SPF_TEMPERROR);
 	assert_non_null(strstr(a.problem, "time limit"));
 
+	/* _start_now: the first answer is not in the cache, so it returns
+	 * a handle without calling back, and the deadline (made only now)
+	 * ends the check the same way */
+	a.calls = 0;
+	a.problem[0] = '\0';
+	a.check = spf_check_start_now(a.loop, r, &req, &lim, async_done, &a);
+	assert_non_null(a.check);
+	assert_int_equal(a.calls, 0);
+	assert_int_equal(ioev_loop_run(a.loop), 0);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.result, SPF_TEMPERROR);
+	assert_non_null(strstr(a.problem, "time limit"));
+
 	dns_resolver_free(&r);
 	ioev_loop_free(&a.loop);
 	close(fd);
