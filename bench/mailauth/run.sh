@@ -17,7 +17,9 @@
 # usage: bench/mailauth/run.sh [-m MESSAGES] [-s SESSIONS] [-l BYTES] [-r ROUNDS]
 #                              [-k rsa|ed25519|both]
 #   PERF=1: perf record every run's Herald into perf-LABEL.data (repo root)
-#   (PERF=dwarf: with DWARF call graphs)
+#   (PERF=dwarf: with DWARF call graphs); PERF=stat: perf stat instead:
+#   Herald's task-clock, context switches and system calls per message
+#   (no hardware counters in our VMs: count instructions with callgrind)
 # Needs root (port 53 of 127.0.9.54) and scripts/install-bench-deps.sh.
 set -u
 cd "$(dirname "$0")/../.."
@@ -205,7 +207,15 @@ $checks"
 	sync
 	sleep 2
 	cpu0=$(bench_proc_cpu $(bench_tree "$HERALD_PID"))
-	if [ -n "${PERF:-}" ]; then
+	if [ "${PERF:-}" = stat ]; then
+		# CPU time to the microsecond, and the task switches
+		perf stat -x, -e task-clock,context-switches,raw_syscalls:sys_enter,syscalls:sys_enter_epoll_wait \
+			-o "$d/perf-stat.csv" \
+			-p "$(bench_tree "$HERALD_PID" | paste -sd, -)" \
+			>/dev/null 2>&1 &
+		perf_pid=$!
+		sleep 0.5
+	elif [ -n "${PERF:-}" ]; then
 		# PERF=1: a profile of every Herald process of the run
 		perf record $([ "$PERF" = dwarf ] && echo --call-graph dwarf || echo -g) \
 			-o "$BENCH_ROOT/perf-$label.data" \
@@ -234,6 +244,12 @@ $checks"
 	n=$(inbox_count "$d")
 	RATE=$(bench_rate "$MESSAGES" "$t0" "$t1")
 	echo "$label: $MESSAGES messages in $(bench_secs "$t0" "$t1") s: $RATE msg/s (herald CPU $(awk -v a="$cpu0" -v b="$cpu1" -v n="$MESSAGES" 'BEGIN { printf "%.0f", (b - a) / n * 1e6 }') us/msg; load $(cut -d' ' -f1 /proc/loadavg))"
+	if [ "${PERF:-}" = stat ]; then
+		awk -F, -v n="$MESSAGES" -v l="$label" '$3 ~ /^(task-clock|context-switches|raw_syscalls|syscalls)/ {
+			v[$3] = $1 } END { printf "%s: perf stat: task-clock %.1f us/msg, %.2f context switches/msg, %.2f system calls/msg (%.2f epoll_wait)\n", l,
+			v["task-clock"] * 1000 / n, v["context-switches"] / n,
+			v["raw_syscalls:sys_enter"] / n, v["syscalls:sys_enter_epoll_wait"] / n }' "$d/perf-stat.csv"
+	fi
 	[ "$n" = "$MESSAGES" ] || echo "$label: WARNING: INBOX holds $n messages, expected $MESSAGES" >&2
 	if [ "$label" != "${label#on}" ]; then
 		# what the checks said about the last message
