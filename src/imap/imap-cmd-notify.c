@@ -19,6 +19,7 @@
 
 #include "conf/worker.h"
 #include "imap/imap-acl.h"
+#include "imap/imap-metadata.h"
 #include "imap/imap-notify.h"
 #include "imap/imap-private.h"
 #include "imap/imap-write.h"
@@ -770,10 +771,15 @@ write_metadata(struct imap_session *s, const struct imap_notify *n,
 				bsearch(&key, job->mbs, job->n_mbs,
 					sizeof(*job->mbs), mb_cmp_id);
 
-			/* a mailbox gone meanwhile: MailboxName tells */
+			/* a mailbox gone meanwhile: MailboxName tells; one
+			 * shared with the user only while it may read the
+			 * entries (GETMETADATA's rights, RFC 5464 3.3) */
 			told = mb != NULL &&
 			       (box_events(n, mb->name, mb->subscribed) &
-				IMAP_NOTIFY_MAILBOX_METADATA_CHANGE) != 0;
+				IMAP_NOTIFY_MAILBOX_METADATA_CHANGE) != 0 &&
+			       imap_metadata_acl(true,
+						 job->rights[mb - job->mbs],
+						 false) == IMAP_ACL_OK;
 			if (mb != NULL)
 				name = mb->name;
 		}

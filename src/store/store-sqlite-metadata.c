@@ -60,6 +60,35 @@ grew_over(int64_t before, int64_t after, uint64_t max)
 	return max != 0 && after > before && (uint64_t)after > max;
 }
 
+/* Wakes, in every process, the sessions that may hear of a change to a
+ * mailbox's (or the server's) entry: those of account (the setter of a
+ * private entry, else the mailbox's account, 0: everyone), and for a
+ * shared mailbox entry those of each grantee of the mailbox (0 for
+ * "anyone"), whatever their rights: the reader's rights filter, so a
+ * grantee without them only wakes for nothing. */
+static int
+wake_audience(struct store *store, sqlite3 *db, int64_t mailbox_id,
+	      int64_t account, bool priv)
+{
+	sqlite3_stmt *stmt;
+	bool cached;
+	int rc;
+
+	store_changed(store, STORE_WATCH_ACCOUNT, account);
+	if (priv || mailbox_id == STORE_METADATA_SERVER)
+		return SQLITE_OK;
+	rc = sqlite_prep_cached(db, &stmt, &cached, "SELECT grantee_id FROM"
+				" mailbox_acl WHERE mailbox_id = ?", "i",
+				mailbox_id);
+	if (rc != SQLITE_OK)
+		return rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		store_changed(store, STORE_WATCH_ACCOUNT,
+			      sqlite3_column_int64(stmt, 0));
+	sqlite_stmt_done(stmt, cached);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 static enum store_result check_limits(sqlite3 *db,
 				      const struct metadata_set_ctx *c,
 				      const int64_t owners[2],
@@ -124,11 +153,12 @@ run_metadata_set(struct store *store, void *ctx, const char **error_r)
 					 ch->len > 0 ? ch->value : "", ch->len);
 		if (rc != SQLITE_OK)
 			return sqlite_fail(db, "metadata set", error_r);
-		/* for NOTIFY: who may hear of it (the mailbox's account; for
+		/* for NOTIFY: the row names the mailbox's account (for
 		 * the server the setter of a private entry, everyone (0)
-		 * for a shared one), and their sessions woken in every
-		 * process through the account's counter; a refusal below
-		 * rolls the row back (the wake is then a spurious one) */
+		 * for a shared one) and the one user of a private entry;
+		 * the readers' rights decide at read time who hears of it
+		 * (sqlite_metadata_changes); a refusal below rolls the row
+		 * back (the wakes are then spurious ones) */
 		audience = c->mailbox_id != STORE_METADATA_SERVER ?
 			owners[1] : user;
 		rc = sqlite_exec(db, "INSERT INTO metadata_changes"
@@ -138,7 +168,9 @@ run_metadata_set(struct store *store, void *ctx, const char **error_r)
 				 (int64_t)time(NULL));
 		if (rc != SQLITE_OK)
 			return sqlite_fail(db, "metadata change", error_r);
-		store_changed(store, STORE_WATCH_ACCOUNT, audience);
+		if (wake_audience(store, db, c->mailbox_id, priv ? user :
+				  audience, priv) != SQLITE_OK)
+			return sqlite_fail(db, "metadata change", error_r);
 	}
 	if (c->limits == NULL)
 		return STORE_OK;
@@ -365,12 +397,18 @@ sqlite_metadata_changes(struct store *store, int64_t account_id,
 	rc = sqlite_int(db, &last, "SELECT coalesce(max(id), ?) FROM"
 			" metadata_changes", "i", since);
 	if (rc == SQLITE_ROW && v_r != NULL && last > since) {
+		/* its own private entries (of any mailbox it may see, the
+		 * caller checks), the shared ones of its mailboxes, of the
+		 * server and of the mailboxes shared with it or with
+		 * anyone (the caller checks its rights on them) */
 		rc = sqlite_prep(db, &stmt, "SELECT DISTINCT mailbox_id, name"
 				 " FROM metadata_changes WHERE id > ? AND"
-				 " id <= ? AND account_id IN (0, ?) AND"
-				 " user_id IN (0, ?) ORDER BY mailbox_id,"
-				 " name", "iiii", since, last, account_id,
-				 account_id);
+				 " id <= ? AND (user_id = ? OR (user_id = 0"
+				 " AND (account_id IN (0, ?) OR mailbox_id IN"
+				 " (SELECT mailbox_id FROM mailbox_acl WHERE"
+				 " grantee_id IN (0, ?))))) ORDER BY"
+				 " mailbox_id, name", "iiiii", since, last,
+				 account_id, account_id, account_id);
 		if (rc == SQLITE_OK) {
 			while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 				const char *name = (const char *)

@@ -387,11 +387,12 @@ static const char migration_15[] =
 
 /* Metadata changes for NOTIFY's MailboxMetadataChange and
  * ServerMetadataChange (docs/store.md "Metadata"): one row per entry a
- * SETMETADATA set or removed, in write order. account_id is whose
- * sessions may hear of it (the mailbox's account, the setter of a private
- * server entry, 0 for a shared server entry: everyone), user_id the one
- * account a "/private" entry is told to (0: "/shared"). Rows go with the
- * change log's age (sqlite_changes_prune). */
+ * SETMETADATA set or removed, in write order. account_id is the mailbox's
+ * account (its grantees hear of its shared entries too, by mailbox_acl
+ * when read), for the server the setter of a private entry or 0 for a
+ * shared one (everyone); user_id the one account a "/private" entry is
+ * told to (0: "/shared"). Rows go with the change log's age
+ * (sqlite_changes_prune). */
 static const char migration_16[] =
 	"CREATE TABLE IF NOT EXISTS metadata_changes ("
 	" id INTEGER PRIMARY KEY AUTOINCREMENT,"

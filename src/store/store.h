@@ -1553,13 +1553,18 @@ struct store_metadata_changed {
 };
 
 /* The entries changed after change number since that account_id may hear
- * of: its mailboxes' "/shared" entries and its own "/private" ones, its
- * private server entries and the shared server ones, each (mailbox_id,
- * name) once, sorted by mailbox_id then name. *last_r is the newest
- * change's number (since when there is none), the since of the next call.
- * v_r NULL: only *last_r, where a new watcher starts. A store_metadata_set()
- * wakes the watchers through the STORE_WATCH_ACCOUNT counter of the
- * audience (0 for a shared server entry). Changes are kept as long as
+ * of: the "/shared" entries of its mailboxes and of the mailboxes with an
+ * ACL entry for it or for anyone (whatever the rights: the caller checks
+ * them, RFC 5464 3.3), its own "/private" entries of any mailbox (the
+ * caller checks that it may still see the mailbox), its private server
+ * entries and the shared server ones, each (mailbox_id, name) once,
+ * sorted by mailbox_id then name. *last_r is the newest change's number
+ * (since when there is none), the since of the next call. v_r NULL: only
+ * *last_r, where a new watcher starts. A store_metadata_set() wakes the
+ * watchers through STORE_WATCH_ACCOUNT counters: the setter's for a
+ * private entry, for a shared one the mailbox's account's and each
+ * grantee's of the mailbox (0: anyone; 0 too for a shared server entry).
+ * Changes are kept as long as
  * the change log (store_changes_prune()). *v_r freed with
  * store_metadata_changed_free(). */
 enum store_result store_metadata_changes(struct store *store,

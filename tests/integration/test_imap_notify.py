@@ -785,3 +785,61 @@ def test_shared_mailbox_flag_change_and_expunge(herald_factory):
               rf'UIDVALIDITY \d+ UNSEEN 0 HIGHESTMODSEQ \d+\)$')
     a.logout()
     b.close()
+
+
+def test_shared_mailbox_metadata_change(herald_factory):
+    """MailboxMetadataChange of alice's shared Team reaches bob (who may
+    read its entries: "l" and "r", RFC 5464 3.3) under its Other Users
+    name within a second, whoever set the /shared entry; a /private entry
+    only its setter (RFC 5464 3.2); carol, without rights, hears nothing;
+    bob with "l" alone hears nothing more."""
+    h, a = shared_server(herald_factory, rights="lrw")
+    a.logout()
+    a = session_as(h, USER)
+    ar = session_as(h, USER)
+    notify(ar, "SET (personal (MailboxMetadataChange))")
+    b = session_as(h, USER2)
+    notify(b, f'SET (mailboxes "{TEAM}" (MailboxMetadataChange))')
+    b2 = session_as(h, USER2)
+    c = session_as(h, CAROL)
+    notify(c, f'SET (mailboxes "{TEAM}" (MailboxMetadataChange)) '
+              f'(subtree "Other Users" (MailboxMetadataChange))')
+    team = re.escape(f'"{TEAM}"')
+
+    t0 = time.monotonic()
+    setmd(a, "A1", 'Team (/shared/comment "team")')
+    lines = expect(b, rf"\* METADATA {team} ")
+    elapsed = time.monotonic() - t0
+    assert lines == [f'* METADATA "{TEAM}" /shared/comment'], lines
+    assert elapsed < 1.0, f"METADATA after {elapsed:.3f} s"
+    assert expect(ar, r"\* METADATA ") == \
+        ["* METADATA Team /shared/comment"]
+    # alice's private entry: hers alone
+    setmd(a, "A2", 'Team (/private/comment "mine")')
+    assert expect(ar, r"\* METADATA ") == \
+        ["* METADATA Team /private/comment"]
+    assert quiet(b) == []
+    # bob's (with "w") shared entry: both hear; his private one: he alone
+    setmd(b2, "B1", f'"{TEAM}" (/shared/vendor/x/tag "b")')
+    assert expect(b, r"\* METADATA ") == \
+        [f'* METADATA "{TEAM}" /shared/vendor/x/tag']
+    assert expect(ar, r"\* METADATA ") == \
+        ["* METADATA Team /shared/vendor/x/tag"]
+    setmd(b2, "B2", f'"{TEAM}" (/private/comment "bob")')
+    assert expect(b, r"\* METADATA ") == \
+        [f'* METADATA "{TEAM}" /private/comment']
+    assert quiet(ar) == []
+    assert quiet(c, 0.3) == []
+    # "l" alone: bob may not read the entries, so is not told of them
+    setmd(a, "A3", "Team (/shared/comment NIL)")
+    assert expect(b, r"\* METADATA ") == \
+        [f'* METADATA "{TEAM}" /shared/comment']
+    lines = a.cmd("A4", f'SETACL Team "{USER2}" l')
+    assert lines[-1].startswith("A4 OK"), lines
+    setmd(a, "A5", 'Team (/shared/comment "again")')
+    expect(ar, r"\* METADATA Team /shared/comment$")
+    assert quiet(b) == []
+    assert quiet(c, 0.3) == []
+    for s in (a, ar, b, b2, c):
+        s.close()
+    assert not h.sanitizer_errors()

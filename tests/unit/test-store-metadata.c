@@ -23,7 +23,7 @@
 
 struct fx {
 	struct test_store ts;
-	int64_t u, v;		/* two accounts */
+	int64_t u, v, w;	/* three accounts */
 	int64_t box;		/* a mailbox of u */
 };
 
@@ -32,13 +32,15 @@ setup(void **state)
 {
 	struct fx *f = xcalloc(1, sizeof(*f));
 	static const char *const rows[] = {
-		"user u@example.test", "user v@example.test", NULL };
+		"user u@example.test", "user v@example.test",
+		"user w@example.test", NULL };
 	const char *error = NULL;
 
 	test_store_open(&f->ts, "store-metadata");
 	test_store_fill(&f->ts, rows);
 	f->u = test_store_user_id(&f->ts, "u@example.test");
 	f->v = test_store_user_id(&f->ts, "v@example.test");
+	f->w = test_store_user_id(&f->ts, "w@example.test");
 	assert_int_equal(store_mailbox_create(f->ts.store, f->u, "Proj",
 					      STORE_ROLE_NONE, NULL, &f->box,
 					      &error), STORE_OK);
@@ -328,6 +330,61 @@ test_changes(void **state)
 	assert_true(last2 > last);
 }
 
+/* A mailbox shared with v (RFC 5465 5.9 with RFC 5464 3.3): v hears of
+ * its "/shared" entries whoever sets them and of its own "/private"
+ * ones, u does not hear of v's private ones nor v of u's, and w, without
+ * an ACL entry, hears of nothing until the mailbox is shared with
+ * anyone. (Rights are the caller's to check: any entry is listed.) */
+static void
+test_changes_shared(void **state)
+{
+	struct fx *f = *state;
+	const char *error = NULL;
+	int64_t start, last, last2;
+	size_t n;
+	char want[256];
+
+	assert_int_equal(store_acl_set(f->ts.store, f->box, f->v,
+				       STORE_ACL_LOOKUP | STORE_ACL_READ |
+				       STORE_ACL_WRITE, &error), STORE_OK);
+	assert_int_equal(store_metadata_changes(f->ts.store, f->v, 0, NULL,
+						&n, &start, &error),
+			 STORE_OK);
+	assert_int_equal(set1(f, f->u, f->box, "/shared/comment", "1", NULL),
+			 STORE_OK);
+	assert_int_equal(set1(f, f->u, f->box, "/private/up", "1", NULL),
+			 STORE_OK);
+	assert_int_equal(set1(f, f->v, f->box, "/shared/bycv", "1", NULL),
+			 STORE_OK);
+	assert_int_equal(set1(f, f->v, f->box, "/private/vp", "1", NULL),
+			 STORE_OK);
+	snprintf(want, sizeof(want), "%lld:/private/vp,%lld:/shared/bycv,"
+		 "%lld:/shared/comment", (long long)f->box, (long long)f->box,
+		 (long long)f->box);
+	ASSERT_CHANGES(want, f, f->v, start, &last);
+	snprintf(want, sizeof(want), "%lld:/private/up,%lld:/shared/bycv,"
+		 "%lld:/shared/comment", (long long)f->box, (long long)f->box,
+		 (long long)f->box);
+	ASSERT_CHANGES(want, f, f->u, start, &last2);
+	assert_int_equal(last2, last);
+	ASSERT_CHANGES("", f, f->w, start, &last2);
+	/* shared with anyone: w hears of the shared entries too */
+	assert_int_equal(store_acl_set(f->ts.store, f->box, 0,
+				       STORE_ACL_LOOKUP | STORE_ACL_READ,
+				       &error), STORE_OK);
+	snprintf(want, sizeof(want), "%lld:/shared/bycv,%lld:/shared/comment",
+		 (long long)f->box, (long long)f->box);
+	ASSERT_CHANGES(want, f, f->w, start, &last2);
+	/* the ACL entry gone: v no longer hears of the shared ones, still
+	 * of its own private one (the caller drops it with the mailbox) */
+	assert_int_equal(store_acl_set(f->ts.store, f->box, 0, 0, &error),
+			 STORE_OK);
+	assert_int_equal(store_acl_delete(f->ts.store, f->box, f->v, &error),
+			 STORE_OK);
+	snprintf(want, sizeof(want), "%lld:/private/vp", (long long)f->box);
+	ASSERT_CHANGES(want, f, f->v, start, &last2);
+}
+
 static void
 test_delete_rename_account(void **state)
 {
@@ -365,6 +422,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_delete_rename_account,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changes, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_changes_shared, setup,
 						teardown),
 	};
 
