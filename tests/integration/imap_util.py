@@ -193,7 +193,10 @@ def read_until(r, pred, timeout=5.0):
     try:
         while time.monotonic() < deadline:
             ln = r.line()
-            if ln is None:
+            # closed: None from a Conn; a Raw's socket file reads "" at
+            # the end (and for an empty line of a literal, which a Conn
+            # tells apart)
+            if ln is None or (ln == "" and not isinstance(r, Conn)):
                 break
             lines.append(ln)
             if pred(ln):

@@ -13,7 +13,8 @@ import time
 import pytest
 
 from harness import DOMAIN
-from imap_util import USER, USER2, Raw, login, make_msg, ok, server
+from imap_util import (USER, USER2, Raw, login, make_msg, ok, read_until,
+                       server)
 
 CAROL = f"carol@{DOMAIN}"
 ALICE, BOB = USER, USER2
@@ -57,25 +58,6 @@ def idle_start(r, tag="I1"):
     r.send(f"{tag} IDLE\r\n")
     ln = r.line()
     assert ln.startswith("+ "), ln
-
-
-def read_until(r, pred, timeout):
-    r.sock.settimeout(timeout)
-    lines = []
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ln = r.line()
-            if ln == "":
-                break
-            lines.append(ln)
-            if pred(ln):
-                return lines, True
-    except OSError:
-        pass
-    finally:
-        r.sock.settimeout(15)
-    return lines, False
 
 
 LOG_CONNECT = r"herald\[(\d+)\]: \w+ \S+ imap connect rip=127\.0\.0\.1 " \
