@@ -20,7 +20,7 @@
 
 /* The source filters of RFC 7377 2 (RFC 5465 6's mailbox filters). */
 enum esearch_filter {
-	ES_SELECTED = 1 << 0,	/* also selected-delayed */
+	ES_SELECTED = 1 << 0,
 	ES_INBOXES = 1 << 1,
 	ES_PERSONAL = 1 << 2,
 	ES_SUBSCRIBED = 1 << 3,
@@ -338,10 +338,14 @@ parse_sources(struct imap_session *s, const struct imap_arg *list,
 			*error_r = "Unknown ESEARCH scope option";
 			return -1;
 		}
-		if (imap_arg_atom_equals(a, "SELECTED") ||
-		    imap_arg_atom_equals(a, "SELECTED-DELAYED")) {
+		if (imap_arg_atom_equals(a, "SELECTED")) {
 			job->filters |= ES_SELECTED;
 			continue;
+		}
+		if (imap_arg_atom_equals(a, "SELECTED-DELAYED")) {
+			/* RFC 7377 2.2: NOTIFY's filter, not valid here */
+			*error_r = "selected-delayed is not an ESEARCH source";
+			return -1;
 		}
 		if (imap_arg_atom_equals(a, "INBOXES")) {
 			job->filters |= ES_INBOXES;

@@ -123,7 +123,12 @@ def test_filters(herald_factory):
     assert lines[-1].startswith("s BAD"), lines
     r.cmd("x", "SELECT Archive")
     assert boxes("selected") == {"Archive"}
-    assert boxes("selected-delayed mailboxes Work") == {"Archive", "Work"}
+    assert boxes("selected mailboxes Work") == {"Archive", "Work"}
+    # RFC 7377 2.2: selected-delayed is NOTIFY's, not valid here
+    for src in ("selected-delayed", "selected-delayed mailboxes Work",
+                "inboxes SELECTED-DELAYED"):
+        lines = r.cmd("d", f"ESEARCH IN ({src}) ALL")
+        assert len(lines) == 1 and lines[0].startswith("d BAD "), lines
     r.close()
 
 
