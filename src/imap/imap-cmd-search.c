@@ -603,6 +603,26 @@ imap_search_eval_new(struct imap_session *s, struct imap_search_program *prog)
 	return job;
 }
 
+bool
+imap_search_eval_over_limit(const struct imap_search_eval *e,
+			    const struct imap_mailbox *box, size_t limit)
+{
+	size_t n = 0;
+
+	if (limit == 0 || box->count <= limit)
+		return false;
+	for (size_t i = box->count; i-- > 0;) {
+		struct imap_search_msg sm = {
+			.seq = (uint32_t)(i + 1), .uid = box->msgs[i].uid,
+		};
+
+		if (imap_search_in_scope(&e->prog, &e->view, &sm) &&
+		    ++n > limit)
+			return true;
+	}
+	return false;
+}
+
 static enum imap_cmd_result
 search_run(struct imap_cmd *cmd, struct imap_search_eval *job)
 {

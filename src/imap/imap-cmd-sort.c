@@ -408,6 +408,18 @@ sort_start(struct imap_cmd *cmd, struct sort_job *job, size_t i)
 	if (prog.has_modseq)
 		s->condstore = true;
 	job->eval = imap_search_eval_new(s, &prog);
+	/* RFC 9738: a SORT or THREAD over more than message_limit messages
+	 * (counted as SEARCH counts them) is refused whole: the order or
+	 * threads of a part would read as those of the whole; the client
+	 * narrows with UID, UIDAFTER or UIDBEFORE */
+	if (imap_search_eval_over_limit(job->eval, box,
+					s->set->message_limit)) {
+		unsigned limit = s->set->message_limit;
+
+		sort_job_free(job);
+		return imap_cmd_no(cmd, "[MESSAGELIMIT %u] %s of more than %u "
+				   "messages", limit, name, limit);
+	}
 	job->count = box->count;
 	job->cands = xcalloc(box->count + 1, sizeof(*job->cands));
 	for (size_t k = 0; k < box->count; k++) {

@@ -367,6 +367,11 @@ struct imap_search_eval *imap_search_eval_new(struct imap_session *s,
 bool imap_search_eval_needs_store(const struct imap_search_eval *e);
 int imap_search_eval_work(struct imap_search_eval *e, const char **error_r);
 const bool *imap_search_eval_matches(const struct imap_search_eval *e);
+/* Whether more than limit messages of box (the view e was made for) are
+ * in e's RFC 9738 scope (imap_search_in_scope): SORT and THREAD refuse
+ * those rather than order a part of them. */
+bool imap_search_eval_over_limit(const struct imap_search_eval *e,
+				 const struct imap_mailbox *box, size_t limit);
 void imap_search_eval_free(struct imap_search_eval **e);
 
 /* ESEARCH (RFC 7377, imap-cmd-esearch.c) uses SEARCH's parts. */

@@ -381,6 +381,22 @@ sp_key(struct sp *p, const struct imap_arg *args, size_t n, size_t *i,
 			p->prog->uses_saved = true;
 		return 0;
 	}
+	if (strcasecmp(s, "UIDAFTER") == 0 ||
+	    strcasecmp(s, "UIDBEFORE") == 0) {
+		uint32_t uid;
+
+		/* RFC 9738: "UIDAFTER" SP uniqueid, uniqueid an nz-number
+		 * (no "*", no "$"); a UID past UIDNEXT is no error, it just
+		 * matches nothing (UIDAFTER) or everything (UIDBEFORE) */
+		key->type = s[3] == 'A' || s[3] == 'a' ? IMAP_SK_UIDAFTER :
+			    IMAP_SK_UIDBEFORE;
+		if (a->type != IMAP_ARG_ATOM || a->len == 0 ||
+		    a->str[0] == '0' || !imap_arg_get_number(a, &uid))
+			return sp_bad(p, "UIDAFTER and UIDBEFORE need a UID "
+				      "above 0");
+		key->size = uid;
+		return 0;
+	}
 	if (strcasecmp(s, "MODSEQ") == 0) {
 		/* RFC 7162 3.1.5: MODSEQ [entry-name entry-type-req]
 		 * mod-sequence-valzer; the store keeps one modseq per

@@ -133,6 +133,10 @@ match_view(const struct imap_search_key *k,
 			       view->last_seq, view, false);
 	case IMAP_SK_UID:
 		return set_has(&k->set, m->uid, view->last_uid, view, true);
+	case IMAP_SK_UIDAFTER:
+		return m->uid > k->size;
+	case IMAP_SK_UIDBEFORE:
+		return m->uid < k->size;
 	case IMAP_SK_SENTBEFORE:
 	case IMAP_SK_SENTON:
 	case IMAP_SK_SENTSINCE:
@@ -154,7 +158,9 @@ in_scope(const struct imap_search_key *k, const struct imap_search_view *view,
 		const struct imap_search_key *c = &k->children[i];
 
 		if ((c->type == IMAP_SK_AND && !in_scope(c, view, m)) ||
-		    ((c->type == IMAP_SK_SEQ || c->type == IMAP_SK_UID) &&
+		    ((c->type == IMAP_SK_SEQ || c->type == IMAP_SK_UID ||
+		      c->type == IMAP_SK_UIDAFTER ||
+		      c->type == IMAP_SK_UIDBEFORE) &&
 		     match_view(c, view, m) != IMAP_SEARCH_YES))
 			return false;
 	}

@@ -64,6 +64,8 @@ enum imap_search_type {
 	IMAP_SK_EMAILID,	/* RFC 8474: the email id is str */
 	IMAP_SK_THREADID,	/* the thread id is str */
 	IMAP_SK_MODSEQ,		/* RFC 7162 3.1.5: modseq >= size */
+	IMAP_SK_UIDAFTER,	/* RFC 9738: UID > size */
+	IMAP_SK_UIDBEFORE,	/* RFC 9738: UID < size */
 };
 
 /* What a key costs to decide for a message: the view's data, the stored
@@ -224,8 +226,9 @@ enum imap_search_match {
 };
 
 /* Whether msg is among the messages a SEARCH looks at for RFC 9738's
- * limit: those the sequence-set and UID keys that the program ANDs (at
- * its top level and in parenthesised lists there) hold for. */
+ * limit: those the sequence-set, UID, UIDAFTER and UIDBEFORE keys that
+ * the program ANDs (at its top level and in parenthesised lists there)
+ * hold for. SORT and THREAD count their scope the same way. */
 bool imap_search_in_scope(const struct imap_search_program *prog,
 			  const struct imap_search_view *view,
 			  const struct imap_search_msg *msg);

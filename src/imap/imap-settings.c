@@ -152,8 +152,9 @@ static const struct setting imap_settings[] = {
 		 "SEARCH works on, and messages in one APPEND (MESSAGELIMIT, "
 		 "RFC 9738): a larger set is cut to the messages with the "
 		 "highest numbers and answered OK [MESSAGELIMIT n uid], uid "
-		 "the lowest processed; a COPY or an APPEND of more is NO "
-		 "[MESSAGELIMIT n] (docs/imap.md \"MESSAGELIMIT\"). "
+		 "the lowest processed; a COPY, an APPEND, a SORT or a THREAD "
+		 "of more is NO [MESSAGELIMIT n] (docs/imap.md "
+		 "\"MESSAGELIMIT\"). "
 		 "Generous by default so that no client that asks for 1:* "
 		 "meets it in practice." },
 	{ .key = "inprogress_interval", .type = SETTING_DURATION,

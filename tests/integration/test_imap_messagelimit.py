@@ -7,7 +7,9 @@ counts the messages its UID and sequence-set keys leave, so a client
 goes on below the lowest UID; COPY of more is NO [MESSAGELIMIT 10] and
 copies none (COPY is all or nothing); a set within the limit gets a
 plain OK; an APPEND of 11 messages is NO [MESSAGELIMIT 10] and stores
-none. Raw lines for the exact responses, imaplib to check."""
+none. UIDAFTER and UIDBEFORE (RFC 9738) narrow SEARCH as a UID set
+does; SORT and THREAD over more than the limit are NO [MESSAGELIMIT 10].
+Raw lines for the exact responses, imaplib to check."""
 import re
 
 from imap_util import Raw, login, make_msg, ok, server
@@ -165,4 +167,103 @@ def test_fetch_partial(herald_factory):
     lines = r.cmd("c", "UID FETCH 1:* (UID) (PARTIAL 3:14)")
     assert lines == ["c NO [MESSAGELIMIT 10] UID FETCH of more than 10 "
                      "messages"], lines
+    r.close()
+
+
+def test_uidafter_uidbefore(herald_factory):
+    h, c = fill(herald_factory)
+    ok(c.select("INBOX"))
+    # imaplib: UID SEARCH and SEARCH with the RFC 9738 keys
+    assert ok(c.uid("SEARCH", "UIDAFTER", "20")) == [b"21 22 23 24 25"]
+    assert ok(c.uid("SEARCH", "UIDBEFORE", "4")) == [b"1 2 3"]
+    assert ok(c.search(None, "UIDAFTER", "3", "UIDBEFORE", "6")) == \
+        [b"4 5"]
+    assert ok(c.uid("SEARCH", "uidafter", "25")) == [b""]
+    assert ok(c.uid("SEARCH", "UIDBEFORE", "9", "NOT", "UIDAFTER",
+                    "2")) == [b"1 2"]
+    # NOT narrows no scope: the 10 highest are looked at, none matches
+    assert ok(c.uid("SEARCH", "NOT", "UIDAFTER", "2")) == [b""]
+    for bad in (("UIDAFTER", "0"), ("UIDBEFORE", "0"), ("UIDAFTER", "x"),
+                ("UIDAFTER", "*"), ("UIDBEFORE", "1:5"), ("UIDAFTER",),
+                ("UIDBEFORE", "4294967296"), ("UIDAFTER", "$")):
+        try:
+            typ, dat = c.uid("SEARCH", *bad)
+        except c.error as e:
+            assert "UIDAFTER and UIDBEFORE" in str(e) or \
+                "argument" in str(e), (bad, e)
+        else:
+            raise AssertionError(f"{bad}: {typ} {dat}")
+    c.logout()
+    r = Raw(h)
+    r.login()
+    r.cmd("s", "SELECT INBOX")
+    # a UID past UIDNEXT: UIDBEFORE leaves all 25, so the limit cuts
+    lines = r.cmd("a", "UID SEARCH UIDBEFORE 4294967295")
+    assert lines == ["* SEARCH " + " ".join(str(u) for u in range(16, 26)),
+                     "a OK [MESSAGELIMIT 10 16] UID SEARCH completed"], \
+        lines
+    # and the client goes on below the lowest UID with UIDBEFORE
+    lines = r.cmd("b", "UID SEARCH UIDBEFORE 16")
+    assert lines == ["* SEARCH " + " ".join(str(u) for u in range(6, 16)),
+                     "b OK [MESSAGELIMIT 10 6] UID SEARCH completed"], \
+        lines
+    lines = r.cmd("c", "UID SEARCH UIDBEFORE 6")
+    assert lines == ["* SEARCH 1 2 3 4 5", "c OK UID SEARCH completed"], \
+        lines
+    # under OR they narrow nothing: the 10 highest are looked at
+    lines = r.cmd("d", "UID SEARCH OR UIDAFTER 20 UIDBEFORE 3")
+    assert lines == ["* SEARCH 21 22 23 24 25",
+                     "d OK [MESSAGELIMIT 10 16] UID SEARCH completed"], \
+        lines
+    # ESEARCH (RFC 4731) and MULTISEARCH's selected mailbox
+    lines = r.cmd("e", "UID SEARCH RETURN (MIN MAX COUNT) UIDAFTER 10 "
+                       "UIDBEFORE 14")
+    assert lines == ['* ESEARCH (TAG "e") UID MIN 11 MAX 13 COUNT 3',
+                     "e OK UID SEARCH completed"], lines
+    lines = r.cmd("f", "SEARCH RETURN (ALL) UIDAFTER 22")
+    assert lines == ['* ESEARCH (TAG "f") ALL 23:25',
+                     "f OK SEARCH completed"], lines
+    lines = r.cmd("g", "ESEARCH IN (selected) UIDAFTER 22")
+    assert lines[0].startswith('* ESEARCH (TAG "g" MAILBOX INBOX '), lines
+    assert lines[0].endswith(" UID ALL 23:25"), lines
+    assert lines[-1] == "g OK ESEARCH completed", lines
+    # bad arguments are BAD, nothing searched
+    for n, bad in enumerate(("UIDAFTER 0", "UIDBEFORE 007", "UIDAFTER",
+                             "UIDAFTER \"5\"", "UIDBEFORE *")):
+        lines = r.cmd(f"x{n}", f"UID SEARCH {bad}")
+        assert len(lines) == 1 and lines[0].startswith(f"x{n} BAD "), lines
+    r.close()
+
+
+def test_sort_thread_limited(herald_factory):
+    h, c = fill(herald_factory)
+    ok(c.select("INBOX"))
+    # more than the limit: NO [MESSAGELIMIT 10], nothing sorted
+    typ, dat = c.sort("(ARRIVAL)", "UTF-8", "ALL")
+    assert typ == "NO", (typ, dat)
+    typ, dat = c.thread("REFERENCES", "UTF-8", "ALL")
+    assert typ == "NO", (typ, dat)
+    # within it (the keys that narrow SEARCH narrow SORT): answered
+    assert ok(c.uid("SORT", "(REVERSE SUBJECT)", "UTF-8", "UIDAFTER",
+                    "15")) == [b"25 24 23 22 21 20 19 18 17 16"]
+    assert ok(c.uid("SORT", "(SUBJECT)", "UTF-8", "UID", "1:3",
+                    "SEEN")) == [b""]
+    assert ok(c.uid("THREAD", "ORDEREDSUBJECT", "UTF-8", "UIDBEFORE",
+                    "4")) == [b"(1)(2)(3)"]
+    # a key that does not narrow the scope leaves it over the limit
+    typ, dat = c.sort("(DATE)", "UTF-8", "UNSEEN")
+    assert typ == "NO", (typ, dat)
+    c.logout()
+    r = Raw(h)
+    r.login()
+    r.cmd("s", "SELECT INBOX")
+    lines = r.cmd("a", "SORT (DATE) UTF-8 ALL")
+    assert lines == ["a NO [MESSAGELIMIT 10] SORT of more than 10 "
+                     "messages"], lines
+    lines = r.cmd("b", "UID THREAD REFERENCES UTF-8 UID 5:20")
+    assert lines == ["b NO [MESSAGELIMIT 10] THREAD of more than 10 "
+                     "messages"], lines
+    lines = r.cmd("c", "SORT (ARRIVAL) UTF-8 16:*")
+    assert lines == ["* SORT " + " ".join(str(u) for u in range(16, 26)),
+                     "c OK SORT completed"], lines
     r.close()

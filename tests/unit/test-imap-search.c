@@ -24,7 +24,9 @@ static const char *const sk_names[] = {
 	"ALL", "AND", "OR", "NOT", "FLAGS", "UNFLAGS", "KEYWORD",
 	"UNKEYWORD", "RECENT", "NEW", "OLD", "BEFORE", "ON", "SINCE",
 	"SENTBEFORE", "SENTON", "SENTSINCE", "LARGER", "SMALLER", "SEQ",
-	"UID", "HEADER", "BODY", "TEXT",
+	"UID", "HEADER", "BODY", "TEXT", "OLDER", "YOUNGER", "SAVEDBEFORE",
+	"SAVEDON", "SAVEDSINCE", "EMAILID", "THREADID", "MODSEQ", "UIDAFTER",
+	"UIDBEFORE",
 };
 
 static void
@@ -46,6 +48,8 @@ dump(const struct imap_search_key *k, struct buf *out)
 		break;
 	case IMAP_SK_LARGER:
 	case IMAP_SK_SMALLER:
+	case IMAP_SK_UIDAFTER:
+	case IMAP_SK_UIDBEFORE:
 		buf_printf(out, ":%llu", (unsigned long long)k->size);
 		break;
 	case IMAP_SK_SEQ:
@@ -181,6 +185,9 @@ test_keys(void **state)
 	expect("RETURN (save) CHARSET US-ASCII UID $", "R16 AND(UID:$)");
 	expect("CHARSET \"UTF-8\" SUBJECT \"ÄÖÜ ok\"",
 	       "AND(HEADER:SUBJECT=äöü ok)");
+	/* RFC 9738 */
+	expect("UIDAFTER 5 uidbefore 4294967295 NOT UIDAFTER 1",
+	       "AND(UIDAFTER:5 UIDBEFORE:4294967295 NOT(UIDAFTER:1))");
 }
 
 static void
@@ -227,6 +234,17 @@ test_bad(void **state)
 	expect_bad("ALL RETURN (MIN)", IMAP_SEARCH_PARSE_BAD);
 	expect_bad("\"ALL\"", IMAP_SEARCH_PARSE_BAD);
 	expect_bad("TEXT (x)", IMAP_SEARCH_PARSE_BAD);
+	/* RFC 9738: uniqueid is an nz-number */
+	expect_bad("UIDAFTER", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("UIDAFTER 0", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("UIDBEFORE 0", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("UIDAFTER 07", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("UIDAFTER *", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("UIDBEFORE $", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("UIDBEFORE 1:5", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("UIDBEFORE x", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("UIDBEFORE \"5\"", IMAP_SEARCH_PARSE_BAD);
+	expect_bad("UIDAFTER 4294967296", IMAP_SEARCH_PARSE_BAD);
 }
 
 static void
@@ -330,6 +348,13 @@ test_view(void **state)
 	view_match("UID 7", &m, Y);
 	view_match("UID 8:*", &m, N);
 	view_match("UID $", &m, Y);
+	view_match("UIDAFTER 6", &m, Y);
+	view_match("UIDAFTER 7", &m, N);
+	view_match("UIDBEFORE 8", &m, Y);
+	view_match("UIDBEFORE 7", &m, N);
+	view_match("UIDAFTER 6 UIDBEFORE 8", &m, Y);
+	view_match("UIDBEFORE 4294967295", &m, Y);	/* past UIDNEXT */
+	view_match("UIDAFTER 21", &m, N);
 	view_match("$", &m, Y);		/* $ names UIDs even as a seq key */
 	view_match("TEXT x", &m, M);
 	view_match("SEEN TEXT x", &m, M);
@@ -373,6 +398,13 @@ test_scope(void **state)
 	scope("NOT UID 7", &m, true);
 	scope("$", &m, true);
 	scope("4:*", &m, false);
+	/* RFC 9738's UIDAFTER and UIDBEFORE narrow it as a UID set does */
+	scope("UIDAFTER 6", &m, true);
+	scope("UIDAFTER 7 SEEN", &m, false);
+	scope("UIDBEFORE 7", &m, false);
+	scope("(UIDBEFORE 8 UIDAFTER 7)", &m, false);
+	scope("OR UIDAFTER 7 SEEN", &m, true);
+	scope("NOT UIDBEFORE 7", &m, true);
 }
 
 static void
