@@ -87,6 +87,13 @@ def test_personal_and_correlator(herald_factory):
                         "SUBJECT apple")
     got = results(lines, "t2")
     assert got["INBOX"][1] == "MIN 1 MAX 3 COUNT 2", lines
+    # RFC 9738's UIDAFTER and UIDBEFORE over other mailboxes too
+    lines = r.cmd("t4", "ESEARCH IN (personal) RETURN (MIN MAX COUNT) "
+                        "SUBJECT apple UIDAFTER 1")
+    assert results(lines, "t4")["INBOX"][1] == "MIN 3 MAX 3 COUNT 1", lines
+    lines = r.cmd("t5", "ESEARCH IN (personal) RETURN (COUNT) "
+                        "SUBJECT apple UIDBEFORE 3")
+    assert results(lines, "t5")["INBOX"][1] == "COUNT 1", lines
     # nothing anywhere: no ESEARCH at all
     lines = r.cmd("t3", "ESEARCH IN (personal) SUBJECT durian")
     assert lines == ["t3 OK ESEARCH completed"], lines
