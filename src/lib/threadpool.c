@@ -123,6 +123,15 @@ threadpool_thread(void *arg)
 		pthread_mutex_unlock(&pool->lock);
 		if (job->work_fn != NULL)
 			job->work_fn(job->ctx);
+		if (job->done_fn == NULL) {
+			/* nothing for the loop to run: waking it would cost a
+			 * task switch and a loop turn per job (IMAP APPEND
+			 * and SMTP DATA hand their work on this way, and
+			 * wake the loop themselves when it is done) */
+			free(job);
+			pthread_mutex_lock(&pool->lock);
+			continue;
+		}
 		pthread_mutex_lock(&pool->lock);
 		if (done_push_locked(pool, job)) {
 			pthread_mutex_unlock(&pool->lock);
@@ -211,8 +220,9 @@ threadpool_free(struct threadpool **poolp)
 	 * its job was done: a system call's time */
 	while (atomic_load(&pool->waking) > 0)
 		sched_yield();
-	/* every job is on the done list now; a done_fn may not submit more
-	 * once stopping, which threadpool_submit enforces */
+	/* every job with a done_fn is on the done list now (the others
+	 * were freed by their thread); a done_fn may not submit more once
+	 * stopping, which threadpool_submit enforces */
 	threadpool_run_done(pool);
 	event_free(pool->ev);
 	close(pool->efd);
@@ -243,7 +253,9 @@ threadpool_submit(struct threadpool *pool, threadpool_work_cb_t *work_fn,
 	 * woken thread goes straight for the lock. No wake-up is lost: a
 	 * thread waits only after finding the list empty under the lock. */
 	pthread_cond_signal(&pool->cond);
-	pool->pending++;
+	/* a job without done_fn never comes back to the loop */
+	if (done_fn != NULL)
+		pool->pending++;
 }
 
 size_t

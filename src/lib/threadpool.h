@@ -31,8 +31,10 @@ struct threadpool *threadpool_new(struct event_base *base, unsigned threads);
 void threadpool_free(struct threadpool **pool);
 
 /* Queues a job. work_fn may be NULL (done_fn then runs on the next loop
- * iteration); done_fn may be NULL. Jobs start in submission order; with more
- * than one thread they may finish in any order. Call from the loop thread. */
+ * iteration); done_fn may be NULL: the pool thread then frees the job and
+ * the loop is not woken for it (nor is it counted pending). Jobs start in
+ * submission order; with more than one thread they may finish in any
+ * order. Call from the loop thread. */
 void threadpool_submit(struct threadpool *pool, threadpool_work_cb_t *work_fn,
 		       threadpool_done_cb_t *done_fn, void *ctx);
 
@@ -50,7 +52,7 @@ struct threadpool_job *threadpool_external_begin(struct threadpool *pool,
 void threadpool_external_done(struct threadpool *pool,
 			      struct threadpool_job *job);
 
-/* Jobs submitted whose done_fn has not run yet. */
+/* Jobs submitted with a done_fn that has not run yet. */
 size_t threadpool_pending(const struct threadpool *pool);
 
 #endif

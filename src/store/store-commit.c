@@ -398,9 +398,13 @@ store_commit_stop(struct store *store)
 	store->writer_running = false;
 }
 
+/* Queues op. *wake_r: the writer must be told (queue_cond signalled);
+ * NULL: signalled here, under the lock. */
 static bool
-enqueue_locked(struct store *store, struct store_op *op)
+enqueue_locked(struct store *store, struct store_op *op, bool *wake_r)
 {
+	bool wake;
+
 	if (store->stopping)
 		return false;
 	if (store->queue_tail != NULL)
@@ -411,7 +415,10 @@ enqueue_locked(struct store *store, struct store_op *op)
 	store->queue_len++;
 	if (op->waited)
 		store->queue_waited++;
-	if (op->waited || store->queue_len >= store->batch_max)
+	wake = op->waited || store->queue_len >= store->batch_max;
+	if (wake_r != NULL)
+		*wake_r = wake;
+	else if (wake)
 		pthread_cond_signal(&store->queue_cond);
 	return true;
 }
@@ -439,7 +446,7 @@ store_commit_run_flags(struct store *store, store_op_run_cb_t *run, void *ctx,
 	pthread_cond_init(&op.done_cond, NULL);
 
 	pthread_mutex_lock(&store->lock);
-	if (!enqueue_locked(store, &op)) {
+	if (!enqueue_locked(store, &op, NULL)) {
 		pthread_mutex_unlock(&store->lock);
 		pthread_cond_destroy(&op.done_cond);
 		return store_error(error_r, STORE_E_TEMP, "store is closing");
@@ -467,7 +474,7 @@ queue_async(struct store *store, store_op_run_cb_t *run, void *ctx,
 	    const char **error_r)
 {
 	struct store_op *op = xcalloc(1, sizeof(*op));
-	bool queued;
+	bool queued, wake = false;
 
 	op->run = run;
 	op->ctx = ctx;
@@ -475,8 +482,12 @@ queue_async(struct store *store, store_op_run_cb_t *run, void *ctx,
 	op->waited = waited;
 	op_set_flags(op, flags);
 	pthread_mutex_lock(&store->lock);
-	queued = enqueue_locked(store, op);
+	queued = enqueue_locked(store, op, &wake);
 	pthread_mutex_unlock(&store->lock);
+	/* after the unlock: the writer woken under it would block on the
+	 * lock at once (two more futex calls and task switches per write) */
+	if (queued && wake)
+		pthread_cond_signal(&store->queue_cond);
 	if (!queued) {
 		free(op);
 		return store_error(error_r, STORE_E_TEMP, "store is closing");

@@ -89,6 +89,34 @@ test_threadpool_many_jobs(void **state)
 	event_base_free(st.base);
 }
 
+/* A job without done_fn: its thread frees it, the loop never hears of it
+ * (not pending, nothing to run), so the loop is not woken per job. */
+static atomic_int nodone_ran;
+
+static void
+tp_nodone_work(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&nodone_ran, 1);
+}
+
+static void
+test_threadpool_no_done(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct threadpool *pool = threadpool_new(base, 2);
+
+	(void)state;
+	for (int i = 0; i < 100; i++)
+		threadpool_submit(pool, tp_nodone_work, NULL, NULL);
+	assert_int_equal(threadpool_pending(pool), 0);
+	for (int i = 0; i < 5000 && atomic_load(&nodone_ran) < 100; i++)
+		usleep(1000);
+	assert_int_equal(atomic_load(&nodone_ran), 100);
+	threadpool_free(&pool);
+	event_base_free(base);
+}
+
 static void
 tp_slow_work(void *arg)
 {
@@ -210,6 +238,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_threadpool_many_jobs),
 		cmocka_unit_test(test_threadpool_free_runs_pending),
+		cmocka_unit_test(test_threadpool_no_done),
 		cmocka_unit_test(test_threadpool_null_work),
 		cmocka_unit_test(test_threadpool_external),
 	};
