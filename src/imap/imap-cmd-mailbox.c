@@ -33,6 +33,12 @@ struct mbox_job {
 	int64_t owner_id;
 	char *store_name, *store_to;
 	int64_t parent_id;	/* CREATE in a shared mailbox: the ACL's */
+	/* CREATE: how many levels above the name parent_id is; the ones
+	 * between are the mailboxes CREATE makes on the way */
+	unsigned parent_up;
+	/* DELETE, RENAME of a shared name: the mailbox whose rights were
+	 * checked, which the store acts on only if the name still is it */
+	int64_t checked_id;
 	/* RFC 4314 4: refused for want of need (DENIED), or with the same
 	 * answer whether or not the mailbox is there (NONEXISTENT) */
 	enum imap_acl_verdict verdict;
@@ -69,6 +75,7 @@ check_create(struct mbox_job *job, const char *name, const char **error_r)
 {
 	char *parent = xstrdup(name), *slash;
 	enum store_result r = STORE_OK;
+	unsigned up = 0;
 
 	job->verdict = IMAP_ACL_NONEXISTENT;
 	job->need = STORE_ACL_CREATE;
@@ -77,6 +84,7 @@ check_create(struct mbox_job *job, const char *name, const char **error_r)
 		enum imap_acl_verdict v;
 
 		*slash = '\0';
+		up++;
 		r = imap_acl_open(job->store, job->account_id, parent,
 				  STORE_ACL_CREATE, &acl, &v, error_r);
 		if (r != STORE_OK || acl.mb != NULL || acl.owner_id == 0) {
@@ -84,6 +92,7 @@ check_create(struct mbox_job *job, const char *name, const char **error_r)
 				job->verdict = v;
 				job->owner_id = acl.owner_id;
 				job->parent_id = acl.mb->id;
+				job->parent_up = up;
 			}
 			imap_acl_box_deinit(&acl);
 			break;
@@ -146,6 +155,8 @@ mbox_rights(struct mbox_job *job, const char **error_r)
 		job->owner_id = acl.owner_id;
 		free(job->store_name);
 		job->store_name = xstrdup(acl.name);
+		if (acl.mb != NULL)
+			job->checked_id = acl.mb->id;
 	}
 	imap_acl_box_deinit(&acl);
 	if (r != STORE_OK || job->verdict != IMAP_ACL_OK ||
@@ -190,12 +201,17 @@ mbox_rights(struct mbox_job *job, const char **error_r)
 	return r;
 }
 
-/* RFC 4314 4: a mailbox made in a shared one gets its ACL. */
+/* RFC 4314 4: a mailbox made in a shared one gets its ACL: the new
+ * one, and each that CREATE made on the way to it ("Team/2026" for
+ * "Team/2026/Q1" in "Team"), or the grantees would see the leaf under a
+ * folder they cannot open. A level that someone else made between the
+ * look-up and the create gets the same ACL it would have got itself. */
 static void
 inherit_acl(struct mbox_job *job)
 {
 	struct store_acl_entry *e = NULL;
 	const char *error;
+	char *name;
 	size_t n = 0;
 
 	if (job->parent_id == 0 || job->id == 0 ||
@@ -205,6 +221,22 @@ inherit_acl(struct mbox_job *job)
 	for (size_t i = 0; i < n; i++)
 		(void)store_acl_set(job->store, job->id, e[i].grantee_id,
 				    e[i].rights, &error);
+	name = xstrdup(job->store_name);
+	for (unsigned up = 1; up < job->parent_up; up++) {
+		char *slash = strrchr(name, STORE_MAILBOX_DELIM);
+		int64_t id;
+
+		if (slash == NULL)
+			break;
+		*slash = '\0';
+		if (store_mailbox_find(job->store, job->owner_id, name, &id,
+				       &error) != STORE_OK)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			(void)store_acl_set(job->store, id, e[i].grantee_id,
+					    e[i].rights, &error);
+	}
+	free(name);
 	store_acl_entries_free(&e, n);
 }
 
@@ -216,15 +248,19 @@ own_parent(struct mbox_job *job)
 {
 	char *parent = xstrdup(job->store_name), *slash;
 	const char *error;
+	unsigned up = 0;
 
 	while (job->parent_id == 0 &&
 	       (slash = strrchr(parent, STORE_MAILBOX_DELIM)) != NULL) {
 		struct store_mailbox *mb = NULL;
 
 		*slash = '\0';
+		up++;
 		if (store_mailbox_lookup(job->store, job->owner_id, parent, &mb,
-					 &error) == STORE_OK)
+					 &error) == STORE_OK) {
 			job->parent_id = mb->id;
+			job->parent_up = up;
+		}
 		store_mailbox_free(&mb);
 	}
 	free(parent);
@@ -267,15 +303,19 @@ mbox_work(void *ctx)
 		}
 		break;
 	case OP_DELETE:
-		job->result = store_mailbox_delete(job->store, job->owner_id,
-						   job->store_name, &job->id,
-						   &error);
+		job->result = store_mailbox_delete_id(job->store,
+						      job->owner_id,
+						      job->store_name,
+						      job->checked_id,
+						      &job->id, &error);
 		break;
 	case OP_RENAME:
-		job->result = store_mailbox_rename(job->store, job->owner_id,
-						   job->store_name,
-						   job->store_to,
-						   &job->limits, &error);
+		job->result = store_mailbox_rename_id(job->store,
+						      job->owner_id,
+						      job->store_name,
+						      job->checked_id,
+						      job->store_to,
+						      &job->limits, &error);
 		break;
 	case OP_SUBSCRIBE:
 	case OP_UNSUBSCRIBE:

@@ -136,6 +136,15 @@ enum store_result
 store_mailbox_delete(struct store *store, int64_t account_id, const char *name,
 		     int64_t *id_r, const char **error_r)
 {
+	return store_mailbox_delete_id(store, account_id, name, 0, id_r,
+				       error_r);
+}
+
+enum store_result
+store_mailbox_delete_id(struct store *store, int64_t account_id,
+			const char *name, int64_t expect_id, int64_t *id_r,
+			const char **error_r)
+{
 	enum store_result r;
 	char *canon = name_prepare(name, 0, &r, error_r);
 	int64_t id = 0;
@@ -146,7 +155,8 @@ store_mailbox_delete(struct store *store, int64_t account_id, const char *name,
 					"INBOX cannot be deleted");
 		else
 			r = store->ops->mailbox_delete(store, account_id,
-						       canon, &id, error_r);
+						       canon, expect_id, &id,
+						       error_r);
 		free(canon);
 	}
 	if (id_r != NULL)
@@ -158,6 +168,16 @@ enum store_result
 store_mailbox_rename(struct store *store, int64_t account_id, const char *from,
 		     const char *to, const struct store_mailbox_limits *limits,
 		     const char **error_r)
+{
+	return store_mailbox_rename_id(store, account_id, from, 0, to, limits,
+				       error_r);
+}
+
+enum store_result
+store_mailbox_rename_id(struct store *store, int64_t account_id,
+			const char *from, int64_t expect_id, const char *to,
+			const struct store_mailbox_limits *limits,
+			const char **error_r)
 {
 	enum store_result r;
 	char *cfrom, *cto;
@@ -183,8 +203,9 @@ store_mailbox_rename(struct store *store, int64_t account_id, const char *from,
 		r = store_error(error_r, STORE_E_INVALID,
 				"cannot move mailbox %s under itself", cfrom);
 	else
-		r = store->ops->mailbox_rename(store, account_id, cfrom, cto,
-					       limits, error_r);
+		r = store->ops->mailbox_rename(store, account_id, cfrom,
+					       expect_id, cto, limits,
+					       error_r);
 	free(cfrom);
 	free(cto);
 	return r;

@@ -227,7 +227,9 @@ struct store_backend_ops {
 					    struct store_mailbox_status *st_r,
 					    const char **error_r);
 	/* Mailbox management: names arrive checked and canonical
-	 * (store-mailbox.c), limits never NULL, id_r never NULL. */
+	 * (store-mailbox.c), limits never NULL, id_r never NULL;
+	 * expect_id: 0, or the id the name must still have
+	 * (STORE_E_NOT_FOUND otherwise). */
 	enum store_result (*mailbox_find)(struct store *store,
 					  int64_t account_id,
 					  const char *name, int64_t *id_r,
@@ -241,11 +243,13 @@ struct store_backend_ops {
 					    const char **error_r);
 	enum store_result (*mailbox_delete)(struct store *store,
 					    int64_t account_id,
-					    const char *name, int64_t *id_r,
+					    const char *name, int64_t expect_id,
+					    int64_t *id_r,
 					    const char **error_r);
 	enum store_result (*mailbox_rename)(struct store *store,
 					    int64_t account_id,
-					    const char *from, const char *to,
+					    const char *from, int64_t expect_id,
+					    const char *to,
 					    const struct store_mailbox_limits *limits,
 					    const char **error_r);
 	enum store_result (*mailbox_subscribe)(struct store *store,

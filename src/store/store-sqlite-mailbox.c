@@ -202,7 +202,19 @@ struct mbox_ctx {
 	bool subscribe;
 	struct store_mailbox_limits limits;
 	int64_t id;
+	int64_t expect_id;	/* delete, rename: 0, or what name must be */
 };
+
+/* A name that no longer names the mailbox the caller checked is, for
+ * it, a missing mailbox (store.h store_mailbox_delete_id()). */
+static enum store_result
+expect_check(const struct mbox_ctx *c, int64_t id, const char **error_r)
+{
+	if (c->expect_id != 0 && id != c->expect_id)
+		return store_error(error_r, STORE_E_NOT_FOUND,
+				   "mailbox %s does not exist", c->name);
+	return STORE_OK;
+}
 
 static enum store_result
 run_mailbox_create(struct store *store, void *ctx, const char **error_r)
@@ -292,6 +304,9 @@ run_mailbox_delete(struct store *store, void *ctx, const char **error_r)
 				   "mailbox %s does not exist", c->name);
 	if (rc != SQLITE_ROW)
 		return sqlite_fail(db, "mailbox lookup", error_r);
+	r = expect_check(c, id, error_r);
+	if (r != STORE_OK)
+		return r;
 	if (inbox)
 		return store_error(error_r, STORE_E_INVALID,
 				   "INBOX cannot be deleted");
@@ -341,9 +356,11 @@ run_mailbox_delete(struct store *store, void *ctx, const char **error_r)
 
 enum store_result
 sqlite_mailbox_delete(struct store *store, int64_t account_id,
-		      const char *name, int64_t *id_r, const char **error_r)
+		      const char *name, int64_t expect_id, int64_t *id_r,
+		      const char **error_r)
 {
-	struct mbox_ctx c = { .account_id = account_id, .name = name };
+	struct mbox_ctx c = { .account_id = account_id, .name = name,
+			      .expect_id = expect_id };
 	enum store_result r = store_commit_run(store, run_mailbox_delete, &c,
 					       error_r);
 
@@ -479,6 +496,9 @@ run_mailbox_rename(struct store *store, void *ctx, const char **error_r)
 	if (from_id == 0)
 		return store_error(error_r, STORE_E_NOT_FOUND,
 				   "mailbox %s does not exist", c->name);
+	r = expect_check(c, from_id, error_r);
+	if (r != STORE_OK)
+		return r;
 	r = mailbox_id(db, c->account_id, c->to, &to_id, error_r);
 	if (r != STORE_OK)
 		return r;
@@ -543,12 +563,13 @@ out:
 
 enum store_result
 sqlite_mailbox_rename(struct store *store, int64_t account_id,
-		      const char *from, const char *to,
+		      const char *from, int64_t expect_id, const char *to,
 		      const struct store_mailbox_limits *limits,
 		      const char **error_r)
 {
 	struct mbox_ctx c = { .account_id = account_id, .name = from,
-			      .to = to, .limits = *limits };
+			      .to = to, .limits = *limits,
+			      .expect_id = expect_id };
 
 	return store_commit_run(store, run_mailbox_rename, &c, error_r);
 }

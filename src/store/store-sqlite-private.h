@@ -342,9 +342,9 @@ enum store_result sqlite_mailbox_create_op(struct store *, int64_t,
 					   const struct store_mailbox_limits *,
 					   int64_t *, const char **);
 enum store_result sqlite_mailbox_delete(struct store *, int64_t, const char *,
-					int64_t *, const char **);
+					int64_t, int64_t *, const char **);
 enum store_result sqlite_mailbox_rename(struct store *, int64_t, const char *,
-					const char *,
+					int64_t, const char *,
 					const struct store_mailbox_limits *,
 					const char **);
 enum store_result sqlite_mailbox_subscribe(struct store *, int64_t,

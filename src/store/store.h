@@ -511,6 +511,15 @@ enum store_result store_mailbox_create(struct store *store, int64_t account_id,
 enum store_result store_mailbox_delete(struct store *store, int64_t account_id,
 				       const char *name, int64_t *id_r,
 				       const char **error_r);
+/* As store_mailbox_delete(), but only when name is still mailbox id
+ * (0: any), checked in the same transaction: a caller that checked
+ * rights on that mailbox (IMAP ACL) acts on it and not on another that a
+ * rename in between put under the name. Otherwise STORE_E_NOT_FOUND, as
+ * for a missing mailbox. */
+enum store_result store_mailbox_delete_id(struct store *store,
+					  int64_t account_id,
+					  const char *name, int64_t id,
+					  int64_t *id_r, const char **error_r);
 
 /* Renames mailbox from to to, with its children ("from/x" becomes
  * "to/x"), creating missing parents of to; each keeps its id, role,
@@ -528,6 +537,13 @@ enum store_result store_mailbox_rename(struct store *store, int64_t account_id,
 				       const char *from, const char *to,
 				       const struct store_mailbox_limits *limits,
 				       const char **error_r);
+/* As store_mailbox_rename(), but only when from is still mailbox id
+ * (0: any), as store_mailbox_delete_id() checks it. */
+enum store_result store_mailbox_rename_id(struct store *store,
+					  int64_t account_id, const char *from,
+					  int64_t id, const char *to,
+					  const struct store_mailbox_limits *limits,
+					  const char **error_r);
 
 /* Subscribes (or unsubscribes) name: an existing mailbox's subscribed
  * flag, otherwise the account's list of subscriptions to names that have

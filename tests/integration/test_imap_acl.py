@@ -711,3 +711,36 @@ def test_owner_create_inherits_acl(herald_factory):
     assert f'* LIST (\\HasNoChildren) "/" "{TEAM}/2026"' in \
         b.cmd("l", 'LIST "" "*"')
     b.close()
+
+
+def test_create_intermediates_inherit_acl(herald_factory):
+    """RFC 4314 4: every mailbox CREATE makes gets the parent's ACL, also
+    the ones it makes on the way to the name: after alice creates
+    Team/2026/Q1 in the shared Team, bob can open Team/2026 as well as
+    the leaf; so when bob (with k) creates deeper in Team."""
+    h = acl_server(herald_factory)
+    setacl(h, BOB, "lrsk")
+    a = raw(h, ALICE)
+    assert a.cmd("c", "CREATE Team/2026/Q1")[-1].startswith("c OK")
+    for box in ("Team/2026", "Team/2026/Q1"):
+        lines = a.cmd("g", f"GETACL {box}")
+        assert lines[0] == f"* ACL {box} {ALICE} lrswipkxteacd {BOB} lrskc", \
+            lines
+    # the parent's ACL, not some other mailbox's
+    assert a.cmd("c", "CREATE Solo/a/b")[-1].startswith("c OK")
+    assert a.cmd("g", "GETACL Solo/a")[0] == \
+        f"* ACL Solo/a {ALICE} lrswipkxteacd"
+    a.close()
+    b = raw(h, BOB)
+    listed = b.cmd("l", 'LIST "" "*"')
+    assert f'* LIST (\\HasChildren) "/" "{TEAM}/2026"' in listed, listed
+    assert f'* LIST (\\HasNoChildren) "/" "{TEAM}/2026/Q1"' in listed, listed
+    assert b.cmd("m", f'MYRIGHTS "{TEAM}/2026"')[0] == \
+        f'* MYRIGHTS "{TEAM}/2026" lrskc'
+    assert b.cmd("e", f'EXAMINE "{TEAM}/2026"')[-1].startswith("e OK")
+    # a grantee's CREATE makes its intermediates with the ACL too
+    assert b.cmd("c", f'CREATE "{TEAM}/x/y/z"')[-1].startswith("c OK")
+    for box in ("x", "x/y", "x/y/z"):
+        assert b.cmd("m", f'MYRIGHTS "{TEAM}/{box}"')[0] == \
+            f'* MYRIGHTS "{TEAM}/{box}" lrskc'
+    b.close()

@@ -72,6 +72,17 @@ exists(struct fx *f, const char *name)
 	return r == STORE_OK;
 }
 
+static int64_t
+lookup_id(struct fx *f, const char *name)
+{
+	const char *error = NULL;
+	int64_t id = 0;
+
+	assert_int_equal(store_mailbox_find(f->ts.store, f->acct, name, &id,
+					    &error), STORE_OK);
+	return id;
+}
+
 /* Delivers n small messages into mailbox id; the last one is \Seen. */
 static void
 deliver(struct fx *f, int64_t mailbox_id, int n, uint32_t flags)
@@ -576,6 +587,50 @@ test_rename_inbox(void **state)
 	store_mailbox_free(&inbox);
 }
 
+/* The id-checked delete and rename (IMAP ACL): a name that a rename in
+ * between gave to another mailbox is, for the caller, a missing one, and
+ * that other mailbox is left as it is. */
+static void
+test_by_checked_id(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->ts.store;
+	const char *error = NULL;
+	int64_t a, b, del_id = -1;
+
+	assert_int_equal(store_mailbox_create(s, f->acct, "Team", 0, NULL, &a,
+					      &error), STORE_OK);
+	assert_int_equal(store_mailbox_create(s, f->acct, "Other", 0, NULL,
+					      &b, &error), STORE_OK);
+	/* checked "Team" (a); then Team went away and Other took its name */
+	assert_int_equal(store_mailbox_rename(s, f->acct, "Team", "Old", NULL,
+					      &error), STORE_OK);
+	assert_int_equal(store_mailbox_rename(s, f->acct, "Other", "Team",
+					      NULL, &error), STORE_OK);
+	assert_int_equal(store_mailbox_delete_id(s, f->acct, "Team", a,
+						 &del_id, &error),
+			 STORE_E_NOT_FOUND);
+	assert_int_equal(del_id, 0);
+	assert_int_equal(store_mailbox_rename_id(s, f->acct, "Team", a, "New",
+						 NULL, &error),
+			 STORE_E_NOT_FOUND);
+	assert_true(exists(f, "Team"));
+	assert_false(exists(f, "New"));
+	assert_int_equal(lookup_id(f, "Team"), b);
+	/* the name that still maps to the id checked is acted on */
+	assert_int_equal(store_mailbox_rename_id(s, f->acct, "Team", b, "New",
+						 NULL, &error), STORE_OK);
+	assert_int_equal(lookup_id(f, "New"), b);
+	assert_int_equal(store_mailbox_delete_id(s, f->acct, "Old", a,
+						 &del_id, &error), STORE_OK);
+	assert_int_equal(del_id, a);
+	assert_false(exists(f, "Old"));
+	/* 0 checks nothing */
+	assert_int_equal(store_mailbox_delete_id(s, f->acct, "New", 0,
+						 &del_id, &error), STORE_OK);
+	assert_int_equal(del_id, b);
+}
+
 static void
 test_subscribe(void **state)
 {
@@ -686,6 +741,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rename_inbox, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_by_checked_id, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_subscribe, setup,
 						teardown),
