@@ -124,7 +124,38 @@ if has dovecot "$SIDES"; then
 	bench_wait_port "$DIMAP" 30 || bench_die "dovecot did not start: $(tail -5 "$T/dovecot/dovecot.log")"
 fi
 
-settle() { sync; sleep 2; }
+# CPU ticks used so far by the process trees under the given pids
+server_ticks() {
+	local p
+	for p in $(ps -e -o pid=,ppid= | awk -v roots="$*" '
+		BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) t[r[i]] = 1 }
+		{ par[$1] = $2 }
+		END {
+			do {
+				more = 0
+				for (p in par)
+					if (!(p in t) && (par[p] in t)) { t[p] = 1; more = 1 }
+			} while (more)
+			for (p in t) print p
+		}'); do
+		awk '{ print $14 + $15 + $16 + $17 }' "/proc/$p/stat" 2>/dev/null
+	done | awk '{ s += $1 } END { print s + 0 }'
+}
+# Between phases: wait (at most 2 minutes) until both servers are idle, at
+# most 2 ticks of CPU in half a second, so that work a phase left behind
+# (Herald's search indexer after an APPEND burst, Dovecot's indexer-worker)
+# does not run during the other server's next phase.
+settle() {
+	local a b i
+	sync
+	for i in $(seq 240); do
+		a=$(server_ticks ${HERALD_PID:-} ${DOVECOT_PID:-})
+		sleep 0.5
+		b=$(server_ticks ${HERALD_PID:-} ${DOVECOT_PID:-})
+		[ $((b - a)) -le 2 ] && break
+	done
+	sleep 1
+}
 # The IDLE phase starts each run (plain, TLS) on a fresh Herald, so what
 # earlier phases left in its heap is not counted, with as many workers as
 # the open-file limit needs: a worker takes at most (limit - reserve) / 2
