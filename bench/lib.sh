@@ -7,7 +7,7 @@
 
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HERALD_BIN=${HERALD_BIN:-$BENCH_ROOT/build/herald}
-PY=/usr/bin/python3
+PY=${PY:-/usr/bin/python3}
 BENCH_CLEANUP=()
 
 bench_die() { echo "bench: $*" >&2; exit 1; }

@@ -10,6 +10,9 @@ client.py ops PORT USER PASS ROUNDS WORD
 client.py append PORT PASS COUNT SEED USER...
     one process per USER APPENDs COUNT corpus messages (synchronising
     literals) to its INBOX, all starting together: messages per second.
+client.py corpus-file COUNT SEED FILE
+    writes the COUNT messages `append` would send, as "<octets>\n<message>"
+    records, for the C APPEND load (append-load.c).
 client.py logins PORT PASS SECONDS USER...
     one process per USER repeats connect, LOGIN, SELECT INBOX, LOGOUT
     for SECONDS: logins per second.
@@ -455,6 +458,13 @@ def main():
         total = count * len(a[5:])
         r = {"messages": total, "seconds": round(secs, 3),
              "rate": round(total / secs, 1)}
+    elif a[0] == "corpus-file":
+        from corpus import message
+        with open(a[3], "wb") as f:
+            for i in range(int(a[1])):
+                m = message(100000 + i, int(a[2]))
+                f.write(b"%d\n" % len(m) + m)
+        return
     elif a[0] == "logins":
         t0, out = parallel(_logins_one, a[4:], (int(a[1]), a[2],
                                                 float(a[3])))

@@ -10,7 +10,9 @@
 #                          [-d 1000] [-p "ops resync append login idle"]
 #                          [-s "herald dovecot"]
 #   -n  messages in the INBOX           -r  best of how many rounds (ops)
-#   -a  APPENDs per client (10 clients) -l  seconds of the login phase
+#   -a  APPENDs per client (10 clients; the append phase runs the C load,
+#       append-load.c, untimed, then the Python load, then the C load)
+#                                       -l  seconds of the login phase
 #   -i  IDLE sessions on Herald         -d  IDLE sessions on Dovecot (a
 #       process each: 10,000 would take several GB)
 #   -p  phases (resync, issue 13: QRESYNC against a full refetch after
@@ -31,7 +33,7 @@ while getopts "n:r:a:l:i:d:p:s:" o; do
 	n) COUNT=$OPTARG ;; r) ROUNDS=$OPTARG ;; a) APPENDS=$OPTARG ;;
 	l) LOGIN_SECS=$OPTARG ;; i) IDLE=$OPTARG ;; d) DIDLE=$OPTARG ;;
 	p) PHASES=$OPTARG ;; s) SIDES=$OPTARG ;;
-	*) sed -n '2,21p' "$0" >&2; exit 2 ;;
+	*) sed -n '2,23p' "$0" >&2; exit 2 ;;
 	esac
 done
 has() { case " $2 " in *" $1 "*) return 0 ;; esac; return 1; }
@@ -64,6 +66,13 @@ HSMTP=$(bench_free_port) HIMAP=$(bench_free_port) HIMAPS=$(bench_free_port)
 DIMAP=$(bench_free_port) DIMAPS=$(bench_free_port)
 HUID=$(id -u herald) HGID=$(id -g herald)
 CLIENT="$PY bench/imap/client.py"
+if has append "$PHASES"; then
+	# the APPEND load in C (append-load.c): the Python client took as
+	# much CPU per APPEND as the server it measured
+	cc -O2 -Wall -Wextra -Werror -o "$T/append-load" bench/imap/append-load.c ||
+		bench_die "cannot build bench/imap/append-load.c"
+	$CLIENT corpus-file "$APPENDS" 3 "$T/append-corpus"
+fi
 
 # ---- Herald: the mailboxes arrive over SMTP -----------------------------
 # (with -s dovecot Herald only fills the mailboxes Dovecot gets)
@@ -193,9 +202,23 @@ for phase in $PHASES; do
 				"$ROUNDS" 10 > "$R/resync.$side"
 			;;
 		append)
+			# an untimed round of the C load first: a server's first
+			# burst of APPENDs into fresh mailboxes ran slower (Dovecot
+			# 800-850/s, then 1,200-1,400/s whichever load came
+			# next); then the Python load and the C load, each after
+			# settling. The same messages each time: each account ends
+			# with 3 x APPENDS and the C load's 2 untimed first APPENDs
+			# shellcheck disable=SC2086
+			"$T/append-load" "$(port_of "$side")" "$PASS" \
+				"$T/append-corpus" $APP_USERS > /dev/null
+			settle
 			# shellcheck disable=SC2086
 			$CLIENT append "$(port_of "$side")" "$PASS" "$APPENDS" 3 \
-				$APP_USERS > "$R/append.$side"
+				$APP_USERS > "$R/appendpy.$side"
+			settle
+			# shellcheck disable=SC2086
+			"$T/append-load" "$(port_of "$side")" "$PASS" \
+				"$T/append-corpus" $APP_USERS > "$R/append.$side"
 			;;
 		login)
 			# shellcheck disable=SC2086
@@ -236,7 +259,7 @@ PYEOF
 			else
 				n=$(find "$T/dovecot/mail/$u/cur" "$T/dovecot/mail/$u/new" -type f | wc -l)
 			fi
-			[ "$n" -eq "$APPENDS" ] || echo "CHECK FAILED: $side $u holds $n messages, $APPENDS APPENDs got OK"
+			[ "$n" -eq $((3 * APPENDS + 2)) ] || echo "CHECK FAILED: $side $u holds $n messages, $((3 * APPENDS + 2)) APPENDs got OK"
 		done
 	done
 fi
@@ -292,10 +315,12 @@ if any(q.values()):
                   f"QRESYNC/refetch: time "
                   f"{x['qresync_s'] / x['refetch_s']:.3f}, octets "
                   f"{x['qresync_bytes'] / x['refetch_bytes']:.4f}")
-a = {s: load("append", s) for s in sides}
-if any(a.values()):
-    row("APPEND, 10 clients", a.get("herald") and a["herald"]["rate"],
-        a.get("dovecot") and a["dovecot"]["rate"], "msg/s", True)
+for ph, label in (("append", "APPEND, 10 clients, C load"),
+                  ("appendpy", "APPEND, 10 clients, Python load")):
+    a = {s: load(ph, s) for s in sides}
+    if any(a.values()):
+        row(label, a.get("herald") and a["herald"]["rate"],
+            a.get("dovecot") and a["dovecot"]["rate"], "msg/s", True)
 l = {s: load("login", s) for s in sides}
 if any(l.values()):
     row("LOGIN+SELECT+LOGOUT, 10 clients", l.get("herald") and l["herald"]["rate"],
