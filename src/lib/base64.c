@@ -129,7 +129,29 @@ b64_decode_raw(const char *in, size_t len, uint8_t *out)
 
 	if (len % 4 != 0)
 		return (size_t)-1;
-	for (i = 0; i < len; i += 4) {
+	/* every quad but the last has no '=' (its value is 0 here, so it
+	 * fails the test like any octet outside the alphabet): four table
+	 * reads and one test per quad (a DKIM b= was ~24 instructions an
+	 * octet through the general loop below) */
+	for (i = 0; i + 4 < len; i += 4) {
+		int a = b64_value1[(unsigned char)in[i]] - 1;
+		int b = b64_value1[(unsigned char)in[i + 1]] - 1;
+		int c = b64_value1[(unsigned char)in[i + 2]] - 1;
+		int d = b64_value1[(unsigned char)in[i + 3]] - 1;
+
+		if ((a | b | c | d) < 0)
+			return (size_t)-1;
+		if (out != NULL) {
+			uint32_t w = (uint32_t)a << 18 | (uint32_t)b << 12 |
+				     (uint32_t)c << 6 | (uint32_t)d;
+
+			out[o] = (uint8_t)(w >> 16);
+			out[o + 1] = (uint8_t)(w >> 8);
+			out[o + 2] = (uint8_t)w;
+		}
+		o += 3;
+	}
+	for (; i < len; i += 4) {
 		bool last = i + 4 == len;
 
 		for (j = 0; j < 4; j++) {

@@ -83,7 +83,11 @@ test_bad_input(void **state)
 		"Z", "Zg", "Zg=", "Zm9", "Zg=a", "Z===", "====", "Zm9v=",
 		"Zm 9v", "Zm9v\n", "Zm9-", "Zm9_", "Zh==", /* pad bits set */
 		"Zm9=", /* pad bits set (0b01 in last sextet) */
-		"Zg==Zg==", "=Zg=", "Zm\0v",
+		"Zg==Zg==", "=Zg=",
+		/* a bad octet in each place of a quad before the last */
+		"-m9vZm9v", "Z-9vZm9v", "Zm-vZm9v", "Zm9-Zm9v", "Z=9vZm9v",
+		"Zm=vZm9v", "Zm9=Zm9v", "Zm9\xffZm9v", "Zm9vZm9v\x80m9vZm9v",
+		"Zm\0v",
 	};
 	size_t i;
 
