@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from imap_util import (USER, Raw, deliver, login, make_msg, ok, server)
+from imap_util import (USER, Raw, deliver, login, make_msg, ok, read_until,
+                       server)
 
 LOG_CONNECT = r"herald\[(\d+)\]: \w+ \S+ {proto} connect rip=127\.0\.0\.1 " \
               r"rport={port} "
@@ -37,26 +38,6 @@ def idle_start(r, tag="I1"):
     ln = r.line()
     assert ln.startswith("+ "), ln
     return ln
-
-
-def read_until(r, pred, timeout):
-    """Lines until pred(line) or the timeout; returns (lines, matched)."""
-    r.sock.settimeout(timeout)
-    lines = []
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ln = r.line()
-            if ln == "":
-                break
-            lines.append(ln)
-            if pred(ln):
-                return lines, True
-    except OSError:
-        pass
-    finally:
-        r.sock.settimeout(15)
-    return lines, False
 
 
 def test_idle_is_advertised(herald_factory):
