@@ -283,3 +283,20 @@ def raw_with_inbox(factory, n):
     r = Raw(h)
     r.login()
     return h, r
+
+
+LOG_CONNECT = r"herald\[(\d+)\]: \w+ \S+ {proto} connect rip=127\.0\.0\.1 " \
+              r"rport={port} "
+
+
+def worker_of(h, proto, port, timeout=5.0):
+    """The pid of the worker that logged the connect of our client port."""
+    pat = re.compile(LOG_CONNECT.format(proto=proto, port=port))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        m = pat.search(h.log())
+        if m:
+            return int(m.group(1))
+        time.sleep(0.02)
+    raise AssertionError(f"no {proto} connect line for port {port}:\n"
+                         f"{h.log()[-3000:]}")

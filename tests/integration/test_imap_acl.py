@@ -14,7 +14,7 @@ import pytest
 
 from harness import DOMAIN
 from imap_util import (USER, USER2, Raw, login, make_msg, ok, read_until,
-                       server)
+                       server, worker_of)
 
 CAROL = f"carol@{DOMAIN}"
 ALICE, BOB = USER, USER2
@@ -60,21 +60,6 @@ def idle_start(r, tag="I1"):
     assert ln.startswith("+ "), ln
 
 
-LOG_CONNECT = r"herald\[(\d+)\]: \w+ \S+ imap connect rip=127\.0\.0\.1 " \
-              r"rport={port} "
-
-
-def worker_of(h, port, timeout=5.0):
-    pat = re.compile(LOG_CONNECT.format(port=port))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        m = pat.search(h.log())
-        if m:
-            return int(m.group(1))
-        time.sleep(0.02)
-    raise AssertionError(f"no imap connect line for port {port}")
-
-
 def test_capabilities_and_namespace(herald_factory):
     h = acl_server(herald_factory)
     r = Raw(h)
@@ -111,13 +96,13 @@ def bob_sees_team_and_alice_idles(h):
 
     a = Raw(h)
     a.login(ALICE)
-    alice_pid = worker_of(h, a.sock.getsockname()[1])
+    alice_pid = worker_of(h, "imap", a.sock.getsockname()[1])
     assert "* 0 EXISTS" in a.cmd("s", "SELECT Team")
     idle_start(a)
     _, workers = h.pids()
     if len(workers) > 1:
         for _ in range(100):
-            if worker_of(h, b.sock.getsockname()[1]) != alice_pid:
+            if worker_of(h, "imap", b.sock.getsockname()[1]) != alice_pid:
                 break
             b.close()
             b = raw(h, BOB)

@@ -15,7 +15,7 @@ import pytest
 
 from harness import DOMAIN
 from imap_util import (USER, USER2, Conn, deliver, expect, login, make_msg,
-                       notify, ok, quiet, read_until, server)
+                       notify, ok, quiet, read_until, server, worker_of)
 
 STATUS_RE = (r'\* STATUS {box} \(MESSAGES {messages} UIDNEXT {uidnext} '
              r'UIDVALIDITY \d+ UNSEEN {unseen}\)$')
@@ -452,7 +452,6 @@ def test_overflow(herald_factory):
 def test_events_from_the_other_worker(herald_factory):
     """Two workers: the NOTIFY session on one, the change made on the
     other: STATUS, LIST and METADATA within a second."""
-    from test_imap_idle import worker_of
     h = server(herald_factory, workers=2)
     _, workers = h.pids()
     assert len(workers) == 2, workers
@@ -584,7 +583,6 @@ def test_shared_mailbox_status_across_users_and_workers(herald_factory):
     appends on the other worker and bob has the STATUS within a second.
     Carol, without rights, naming Team gets what she gets for a mailbox
     that does not exist, and hears nothing."""
-    from test_imap_idle import worker_of
     h, a = shared_server(herald_factory, workers=2)
     a.logout()
     b = session_as(h, USER2)
