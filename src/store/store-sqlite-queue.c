@@ -456,36 +456,115 @@ sqlite_queue_entry_exists(sqlite3 *db, int64_t id, const char **error_r)
 	return STORE_OK;
 }
 
+static bool
+status_is_open(const char *status)
+{
+	return strcmp(status, STORE_QUEUE_PENDING) == 0 ||
+	       strcmp(status, STORE_QUEUE_DEFERRED) == 0;
+}
+
+/* The entry's recipients are read first, so that an outcome that cannot
+ * be recorded (the entry deleted meanwhile, a recipient not the entry's)
+ * is refused before anything is written: a batch of outcomes then needs
+ * no savepoint per entry. An entry these outcomes finish is deleted at
+ * once (its recipients go with it, ON DELETE CASCADE) without updating
+ * the recipients first: the rows would go in the same transaction. */
 static enum store_result
 run_record(struct store *store, void *ctx, const char **error_r)
 {
 	struct record_ctx *c = ctx;
 	sqlite3 *db = sqlite_wdb(store);
 	int64_t now = (int64_t)time(NULL);
-	enum store_result r = sqlite_queue_entry_exists(db, c->id, error_r);
+	sqlite3_stmt *stmt;
+	bool cached, open = false;
+	size_t n_rows = 0, n_found = 0;
+	int rc;
 
-	if (r != STORE_OK)
-		return r;
+	if (sqlite_prep_cached(db, &stmt, &cached, "SELECT id, status, notify"
+			       " FROM queue_rcpts WHERE queue_id = ?", "i",
+			       c->id) != SQLITE_OK)
+		return sqlite_fail(db, "queue record", error_r);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(stmt, 0);
+		const char *status = (const char *)sqlite3_column_text(stmt,
+									 1);
+		int64_t notify = sqlite3_column_int64(stmt, 2);
+		const struct store_queue_result *x = NULL;
+
+		n_rows++;
+		for (size_t i = 0; i < c->count; i++) {
+			if (c->res[i].rcpt_id == id) {
+				x = &c->res[i];
+				break;
+			}
+		}
+		if (x != NULL) {
+			/* as the UPDATE below leaves the row */
+			n_found++;
+			open |= status_is_open(x->status) || x->notify != 0 ||
+				notify != 0;
+		} else {
+			open |= (status != NULL && status_is_open(status)) ||
+				notify != 0;
+		}
+	}
+	sqlite_stmt_done(stmt, cached);
+	if (rc != SQLITE_DONE)
+		return sqlite_fail(db, "queue record", error_r);
+	if (n_rows == 0) {
+		enum store_result r = sqlite_queue_entry_exists(db, c->id,
+								error_r);
+
+		if (r != STORE_OK)
+			return r;
+	}
+	if (n_found < c->count) {
+		/* a result names a row not of this entry (or one row
+		 * twice, which is allowed): which one */
+		for (size_t i = 0; i < c->count; i++) {
+			int64_t one;
+
+			rc = sqlite_int(db, &one, "SELECT 1 FROM queue_rcpts"
+					" WHERE id = ? AND queue_id = ?", "ii",
+					c->res[i].rcpt_id, c->id);
+			if (rc == SQLITE_DONE)
+				return store_error(error_r, STORE_E_NOT_FOUND,
+						   "queue recipient: %lld does "
+						   "not exist",
+						   (long long)c->res[i].rcpt_id);
+			if (rc != SQLITE_ROW)
+				return sqlite_fail(db, "queue record",
+						   error_r);
+		}
+	}
+	if (!open && n_rows > 0) {
+		*c->finished_r = true;
+		rc = sqlite_exec(db, "DELETE FROM queue WHERE id = ?", "i",
+				 c->id);
+		return changed_or_missing(db, rc, "queue entry", c->id,
+					  error_r);
+	}
 	for (size_t i = 0; i < c->count; i++) {
 		const struct store_queue_result *x = &c->res[i];
-		int rc = sqlite_exec(db, "UPDATE queue_rcpts SET status = ?1,"
-				     " last_error = COALESCE(?2, last_error),"
-				     " dsn_status = COALESCE(?3, dsn_status),"
-				     " relay = COALESCE(?4, relay),"
-				     " tls = COALESCE(?5, tls),"
-				     " next_attempt = ?6,"
-				     " attempts = attempts + ?7,"
-				     " last_attempt = CASE WHEN ?7 THEN ?8"
-				     " ELSE last_attempt END,"
-				     " notify = CASE WHEN ?9 != 0 THEN ?9"
-				     " ELSE notify END"
-				     " WHERE id = ?10 AND queue_id = ?11",
-				     "tttttiiiiii", x->status, x->last_error,
-				     x->dsn_status, x->relay, x->tls,
-				     x->next_attempt,
-				     (int64_t)(x->attempted ? 1 : 0), now,
-				     (int64_t)x->notify, x->rcpt_id, c->id);
+		enum store_result r;
 
+		rc = sqlite_exec(db, "UPDATE queue_rcpts SET status = ?1,"
+				 " last_error = COALESCE(?2, last_error),"
+				 " dsn_status = COALESCE(?3, dsn_status),"
+				 " relay = COALESCE(?4, relay),"
+				 " tls = COALESCE(?5, tls),"
+				 " next_attempt = ?6,"
+				 " attempts = attempts + ?7,"
+				 " last_attempt = CASE WHEN ?7 THEN ?8"
+				 " ELSE last_attempt END,"
+				 " notify = CASE WHEN ?9 != 0 THEN ?9"
+				 " ELSE notify END"
+				 " WHERE id = ?10 AND queue_id = ?11",
+				 "tttttiiiiii", x->status, x->last_error,
+				 x->dsn_status, x->relay, x->tls,
+				 x->next_attempt,
+				 (int64_t)(x->attempted ? 1 : 0), now,
+				 (int64_t)x->notify, x->rcpt_id, c->id);
 		r = changed_or_missing(db, rc, "queue recipient", x->rcpt_id,
 				       error_r);
 		if (r != STORE_OK)
@@ -534,34 +613,35 @@ struct record_many {
 	void *ctx;
 };
 
-/* Each entry in a savepoint of its own inside the op's: one entry gone
- * (deleted meanwhile) or refused must not undo the others' outcomes. */
+/* No savepoint, neither the op's nor one per entry (each costs a copy
+ * of every page the entry's statements touch into the sub-journal):
+ * run_record refuses an entry that cannot be recorded before writing
+ * anything, so the others stay. An error after writing (the database
+ * itself failing) fails the op, and the batch it is in is rolled back
+ * (STORE_OP_NO_SAVEPOINT): its outcomes are lost and tried again, which
+ * may send a message twice, as RFC 5321 6.3 allows, never loses one. */
 static enum store_result
 run_record_many(struct store *store, void *ctx, const char **error_r)
 {
 	struct record_many *m = ctx;
-	sqlite3 *db = sqlite_wdb(store);
 
 	for (size_t k = 0; k < m->n; k++) {
 		struct store_queue_record *x = &m->recs[k];
 		struct record_ctx c = { .id = x->id, .res = x->results,
 					.count = x->count,
 					.finished_r = &x->finished };
+		uint64_t mark = store->ops->op_mark(store);
 		const char *err = NULL;
 
 		x->finished = false;
-		if (sqlite_exec(db, "SAVEPOINT qrec", "") != SQLITE_OK)
-			return sqlite_fail(db, "queue record", error_r);
 		x->result = run_record(store, &c, &err);
 		if (x->result != STORE_OK) {
 			x->finished = false;
-			if (sqlite_exec(db, "ROLLBACK TO qrec", "") !=
-			    SQLITE_OK)
-				return sqlite_fail(db, "queue record",
-						   error_r);
+			if (!store->ops->op_untouched(store, mark)) {
+				*error_r = err;
+				return x->result;
+			}
 		}
-		if (sqlite_exec(db, "RELEASE qrec", "") != SQLITE_OK)
-			return sqlite_fail(db, "queue record", error_r);
 	}
 	return STORE_OK;
 }
@@ -590,7 +670,8 @@ sqlite_queue_record_async(struct store *store, struct store_queue_record *recs,
 	m->cb = cb;
 	m->ctx = ctx;
 	r = store_commit_submit_flags(store, run_record_many, m,
-				      record_many_done, STORE_OP_LAZY_SYNC,
+				      record_many_done, STORE_OP_LAZY_SYNC |
+				      STORE_OP_NO_SAVEPOINT | STORE_OP_RERUN,
 				      error_r);
 	if (r != STORE_OK)
 		free(m);

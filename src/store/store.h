@@ -1283,8 +1283,10 @@ typedef void store_queue_recorded_cb_t(void *ctx, enum store_result result,
 				       const char *error);
 /* store_queue_record() for n entries in one group-committed operation
  * (one commit for all: the runner puts the outcomes of many transactions
- * away at once), each entry in a savepoint of its own so one that fails
- * (gone meanwhile: STORE_E_NOT_FOUND) is rolled back alone. Does not
+ * away at once). An entry that cannot be recorded (gone meanwhile, or a
+ * recipient not its own: STORE_E_NOT_FOUND) is found before anything of
+ * it is written and refused alone; a database error after writing fails
+ * the whole operation (cb's result). Does not
  * block: callable from an event-loop thread. recs and all they point to
  * must stay valid until cb. Returns STORE_OK (cb will be called once),
  * or an error and cb is never called. */

@@ -2576,6 +2576,91 @@ test_queue_record_async(void **state)
 						  &error), STORE_E_INVALID);
 }
 
+/* Outcomes in one batch without a savepoint per entry: an entry with a
+ * result for a recipient that is not its own is refused before anything
+ * of it is written, the others are recorded; an entry the batch finishes
+ * goes with its recipients, one with a DSN owed stays. */
+static void
+test_queue_record_async_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->store;
+	const char *error = NULL;
+	struct store_queue_rcpt rc[2] = { { "x@remote.example", NULL, NULL },
+					  { "y@remote.example", NULL, NULL } };
+	struct store_queue_msg q = { .size = 14, .env_from = "s@here.example",
+				     .rcpts = rc, .count = 2 };
+	struct store_queue_entry *e[3], *got;
+	struct store_queue_result res[3][2];
+	struct store_queue_record recs[3];
+	struct recorded r = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	char blob[STORE_BLOB_ID_LEN + 1];
+	int64_t count = -1;
+	bool done = false;
+	sqlite3 *db;
+
+	put_text(s, "queued message", blob);
+	q.blob_id = blob;
+	for (int k = 0; k < 3; k++) {
+		assert_int_equal(store_deliver_queue(s, 0, NULL, 0, &q, NULL,
+						     &error), STORE_OK);
+		assert_int_equal(store_queue_get(s, q.id, &e[k], &error),
+				 STORE_OK);
+		for (int i = 0; i < 2; i++)
+			res[k][i] = (struct store_queue_result){
+				.rcpt_id = e[k]->rcpts[i].id,
+				.status = STORE_QUEUE_SENT,
+				.last_error = "250 ok", .attempted = true,
+			};
+		recs[k] = (struct store_queue_record){
+			.id = e[k]->id, .results = res[k], .count = 2,
+		};
+	}
+	/* entry 0: its second result names entry 1's recipient */
+	res[0][1].rcpt_id = e[1]->rcpts[0].id;
+	/* entry 2: a success DSN owed keeps it */
+	res[2][0].notify = STORE_QUEUE_NOTIFY_SUCCESS;
+	assert_int_equal(store_queue_record_async(s, recs, 3, recorded_cb, &r,
+						  &error), STORE_OK);
+	while (!done) {
+		usleep(1000);
+		pthread_mutex_lock(&r.lock);
+		done = r.done;
+		pthread_mutex_unlock(&r.lock);
+	}
+	assert_int_equal(r.result, STORE_OK);
+	assert_int_equal(recs[0].result, STORE_E_NOT_FOUND);
+	assert_false(recs[0].finished);
+	assert_int_equal(recs[1].result, STORE_OK);
+	assert_true(recs[1].finished);
+	assert_int_equal(recs[2].result, STORE_OK);
+	assert_false(recs[2].finished);
+	/* entry 0 untouched */
+	assert_int_equal(store_queue_get(s, e[0]->id, &got, &error), STORE_OK);
+	assert_string_equal(got->rcpts[0].status, STORE_QUEUE_PENDING);
+	assert_int_equal(got->rcpts[0].attempts, 0);
+	assert_string_equal(got->rcpts[1].status, STORE_QUEUE_PENDING);
+	store_queue_entries_free(&got, 1);
+	/* entry 1 gone with its recipients */
+	assert_int_equal(store_queue_get(s, e[1]->id, &got, &error),
+			 STORE_E_NOT_FOUND);
+	db = db_open(f);
+	assert_int_equal(sqlite_int(db, &count, "SELECT COUNT(*) FROM"
+				    " queue_rcpts WHERE queue_id = ?", "i",
+				    e[1]->id), SQLITE_ROW);
+	assert_int_equal(count, 0);
+	sqlite3_close(db);
+	/* entry 2 kept for its DSN, both recipients recorded */
+	assert_int_equal(store_queue_get(s, e[2]->id, &got, &error), STORE_OK);
+	assert_string_equal(got->rcpts[0].status, STORE_QUEUE_SENT);
+	assert_int_equal(got->rcpts[0].notify, STORE_QUEUE_NOTIFY_SUCCESS);
+	assert_string_equal(got->rcpts[1].status, STORE_QUEUE_SENT);
+	assert_int_equal(got->rcpts[1].attempts, 1);
+	store_queue_entries_free(&got, 1);
+	for (int k = 0; k < 3; k++)
+		store_queue_entries_free(&e[k], 1);
+}
+
 /* What the next hop must offer (8BITMIME, SMTPUTF8) is kept with the
  * entry; rows from before migration 11 read as needing neither. */
 static void
@@ -3654,6 +3739,8 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_record_async, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_queue_record_async_refused,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_needs, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_queue_atomic,
