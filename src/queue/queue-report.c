@@ -238,11 +238,25 @@ paren_text(char *out, size_t outsz, const char *s)
 static void
 fmt_secs(char *out, size_t outsz, uint64_t ms)
 {
-	if (ms < 10000)
-		snprintf(out, outsz, "%llu.%02llu", (unsigned long long)ms / 1000,
-			 (unsigned long long)(ms % 1000) / 10);
-	else
-		snprintf(out, outsz, "%llu", (unsigned long long)ms / 1000);
+	char tmp[24];
+	size_t n = 0, o = 0;
+	uint64_t s = ms / 1000;
+
+	/* "%llu.%02llu" below 10 s, else "%llu", without snprintf: five of
+	 * them per relayed message cost more than the rest of its line */
+	do {
+		tmp[n++] = (char)('0' + s % 10);
+		s /= 10;
+	} while (s > 0 && n < sizeof(tmp));
+	while (n > 0 && o + 1 < outsz)
+		out[o++] = tmp[--n];
+	if (ms < 10000 && o + 3 < outsz) {
+		out[o++] = '.';
+		out[o++] = (char)('0' + ms % 1000 / 100);
+		out[o++] = (char)('0' + ms % 100 / 10);
+	}
+	if (outsz > 0)
+		out[o] = '\0';
 }
 
 void

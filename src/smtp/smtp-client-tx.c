@@ -167,7 +167,10 @@ client_tx_report(struct smtp_client *c)
 	}
 	res.reusable = smtp_client_is_reusable(c);
 	client_timer(c, 0);
-	for (size_t i = 0; i < res.n_rcpts; i++) {
+	/* the reply's text is put together only for a log that keeps it:
+	 * a buffer and a copy per recipient of every relayed message */
+	for (size_t i = 0; log_get_level() <= LOG_LEVEL_DEBUG &&
+	     i < res.n_rcpts; i++) {
 		struct buf b;
 		char safe[256];
 

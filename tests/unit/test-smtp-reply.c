@@ -287,6 +287,78 @@ test_encoder_random(void **state)
 	}
 }
 
+/* The encoder against one written octet by octet, on inputs long enough
+ * for its 16-octet scan (runs of text, CR LF, bare CR and LF, dots at
+ * line starts), fed in random pieces, with and without dot-stuffing. */
+static void
+ref_encode(const uint8_t *in, size_t n, bool dot_stuff, struct buf *out)
+{
+	bool line_start = true;
+
+	for (size_t j = 0; j < n; j++) {
+		if (in[j] == '\r' || in[j] == '\n') {
+			if (in[j] == '\r' && j + 1 < n && in[j + 1] == '\n')
+				j++;
+			buf_append(out, "\r\n", 2);
+			line_start = true;
+			continue;
+		}
+		if (line_start && dot_stuff && in[j] == '.')
+			buf_putc(out, '.');
+		buf_putc(out, (char)in[j]);
+		line_start = false;
+	}
+	if (!line_start)
+		buf_append(out, "\r\n", 2);
+	if (dot_stuff)
+		buf_append(out, ".\r\n", 3);
+}
+
+static void
+test_encoder_reference(void **state)
+{
+	static const char *const alphabets[] = {
+		"\r\n.a", "\r\n.abcdefghij", "\r\n.abcdefghijklmnopqrstuvwxyz0123456789",
+	};
+
+	(void)state;
+	srand(11);
+	for (unsigned round = 0; round < 20000; round++) {
+		const char *alpha = alphabets[round % 3];
+		size_t al = strlen(alpha), n = (size_t)(rand() % 400);
+		bool dot_stuff = (round / 3) % 2 == 0;
+		uint8_t in[400];
+		struct smtp_data_encoder enc;
+		struct buf out, want;
+
+		for (size_t i = 0; i < n; i++)
+			in[i] = (uint8_t)alpha[rand() % al];
+		/* clean CR LF lines too, which the scan passes over */
+		for (size_t i = 0; round % 5 == 0 && i + 1 < n; i += 9) {
+			in[i] = '\r';
+			in[i + 1] = '\n';
+		}
+		smtp_data_encoder_init(&enc, dot_stuff);
+		buf_init(&out);
+		buf_init(&want);
+		for (size_t pos = 0; pos < n;) {
+			size_t k = 1 + (size_t)rand() % (n - pos);
+
+			smtp_data_encode(&enc, in + pos, k, &out);
+			pos += k;
+		}
+		smtp_data_encode_finish(&enc, &out);
+		ref_encode(in, n, dot_stuff, &want);
+		if (out.len != want.len ||
+		    memcmp(out.data, want.data, want.len) != 0)
+			fail_msg("round %u: %zu octets in, %zu out, %zu wanted",
+				 round, n, out.len, want.len);
+		assert_true(enc.out_bytes == out.len);
+		buf_deinit(&out);
+		buf_deinit(&want);
+	}
+}
+
 int
 main(void)
 {
@@ -296,6 +368,7 @@ main(void)
 		cmocka_unit_test(test_ehlo_keywords),
 		cmocka_unit_test(test_encoder),
 		cmocka_unit_test(test_encoder_random),
+		cmocka_unit_test(test_encoder_reference),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
