@@ -143,6 +143,12 @@ while True:
 PYEOF
 }
 
+# self_children_cpu: user+system seconds of this script's reaped children
+# (the load's subshells and every smtp-source they ran)
+self_children_cpu() {
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($14 + $15) / hz }' "/proc/$$/stat"
+}
+
 # load PORT LABEL: MESSAGES messages over SESSIONS parallel sessions, each
 # session working through its share of the domains (smtp-source keeps its
 # connection for all messages of one domain); sets LOAD_START LOAD_END
@@ -151,6 +157,8 @@ load() {
 	sync
 	sleep 2
 	CPU0=$(bench_cpu_ticks)
+	SRC_CPU0=$(self_children_cpu)
+	SINK_CPU0=$(bench_proc_cpu "$SINK_PID")
 	LOAD_START=$(bench_now)
 	for ((s = 0; s < SESSIONS; s++)); do
 		(
@@ -166,6 +174,7 @@ load() {
 		wait "$p" || rc=1
 	done
 	LOAD_END=$(bench_now)
+	SRC_CPU=$(awk -v a="$SRC_CPU0" -v b="$(self_children_cpu)" 'BEGIN { printf "%.2f", b - a }')
 	if [ $rc -ne 0 ]; then
 		echo "$label: smtp-source failed:" >&2
 		tail -5 "$BENCH_TMP/source-$label.log" >&2
@@ -184,6 +193,8 @@ relay_phase() {
 		busy=$(bench_cpu_busy "$CPU0" "$CPU1")
 		RATE=$(bench_rate "$MESSAGES" "$LOAD_START" "$done_at")
 		echo "$label: $MESSAGES messages accepted in $(bench_secs "$LOAD_START" "$LOAD_END") s ($(bench_rate "$MESSAGES" "$LOAD_START" "$LOAD_END") msg/s), all at the sink after $(bench_secs "$LOAD_START" "$done_at") s: $RATE msg/s (machine CPU busy ${busy}%)"
+		sink_cpu=$(awk -v a="$SINK_CPU0" -v b="$(bench_proc_cpu "$SINK_PID")" 'BEGIN { printf "%.2f", b - a }')
+		echo "$label: load tools' CPU: smtp-source $SRC_CPU s, $(awk -v c="$SRC_CPU" -v n="$MESSAGES" 'BEGIN { printf "%.0f", c / n * 1e6 }') us/msg; smtp-sink $sink_cpu s, $(awk -v c="$sink_cpu" -v n="$MESSAGES" 'BEGIN { printf "%.0f", c / n * 1e6 }') us/msg"
 	else
 		echo "$label: $MESSAGES messages accepted in $(bench_secs "$LOAD_START" "$LOAD_END") s ($(bench_rate "$MESSAGES" "$LOAD_START" "$LOAD_END") msg/s), but not every one reached the sink within ${PHASE_TIMEOUT}s" >&2
 		return 1
