@@ -36,17 +36,20 @@ struct spf_eval {
 	enum spf_identity identity;
 	int family;
 	uint8_t ip[16];
+	/* into strings, one block for them all */
 	char *sender, *local, *sender_domain, *helo, *receiver;
+	char *strings;
 	char ip_dots[80];	/* %{i} */
 	char ip_text[INET6_ADDRSTRLEN];	/* %{c} */
 	uint64_t now;
 	struct answer *answers;
-	size_t n_answers;
+	size_t n_answers, cap_answers;
 	char *pending;
 	enum dns_type pending_type;
 	size_t answer_bytes;	/* about what the answers take */
 	bool oversize;		/* one more would pass SPF_EVAL_MAX_BYTES */
 	bool done;
+	bool checkable;		/* domain_is_checkable(verdict.domain) */
 	struct spf_verdict verdict;
 };
 
@@ -316,18 +319,22 @@ expand(struct run *r, const char *spec, bool exp, const char *domain,
 	return SPF_NONE;
 }
 
-/* The target of a term: its domain-spec expanded and truncated, or the
- * current domain. An empty buf means a name that cannot exist. */
+/* The target of a term: its domain-spec expanded and truncated into out
+ * (*name_r = out->data), or without a spec the current domain (*name_r =
+ * domain, out untouched: most terms, "mx", "a", need no copy). An empty
+ * name means one that cannot exist. */
 static enum spf_result
-target(struct run *r, const char *spec, const char *domain, struct buf *out)
+target(struct run *r, const char *spec, const char *domain, struct buf *out,
+       const char **name_r)
 {
 	enum spf_result res;
 
-	if (spec == NULL) {
-		buf_reset(out);
-		buf_puts(out, domain);
+	*name_r = domain;
+	if (spec == NULL)
 		return SPF_NONE;
-	}
+	if (out->data == NULL)
+		buf_init(out);
+	*name_r = "";
 	if ((res = expand(r, spec, false, domain, out)) != SPF_NONE)
 		return res;
 	spf_domain_truncate(out);
@@ -336,6 +343,7 @@ target(struct run *r, const char *spec, const char *domain, struct buf *out)
 	 * match (4.3, 4.8; the suite allows fail or permerror) */
 	if (!spf_name_is_queryable(out->data))
 		buf_reset(out);
+	*name_r = out->data;
 	return SPF_NONE;
 }
 
@@ -364,7 +372,8 @@ mechanism(struct run *r, const struct spf_term *t, const char *domain)
 	struct spf_eval *e = r->e;
 	const struct dns_result *res;
 	enum spf_result ret = SPF_NONE;
-	struct buf name;
+	struct buf nbuf = { 0 };
+	const char *name;
 
 	switch (t->mech) {
 	case SPF_MECH_ALL:
@@ -380,14 +389,13 @@ mechanism(struct run *r, const struct spf_term *t, const char *domain)
 	}
 	if (!count_term(r))
 		return SPF_PERMERROR;
-	buf_init(&name);
-	if ((ret = target(r, t->domain, domain, &name)) != SPF_NONE)
+	if ((ret = target(r, t->domain, domain, &nbuf, &name)) != SPF_NONE)
 		goto out;
 	switch (t->mech) {
 	case SPF_MECH_INCLUDE: {
 		char *exp = NULL;
 
-		if (name.len == 0) {
+		if (name[0] == '\0') {
 			set_problem(r, "include of an invalid domain: %s",
 				    t->text);
 			ret = SPF_PERMERROR;
@@ -395,11 +403,11 @@ mechanism(struct run *r, const struct spf_term *t, const char *domain)
 		}
 		/* 5.2: pass matches; fail, softfail, neutral do not; none
 		 * is a permerror */
-		ret = check_host(r, name.data, false, &exp);
+		ret = check_host(r, name, false, &exp);
 		xfree(&exp);
 		if (ret == SPF_NONE) {
 			set_problem(r, "included domain %s has no SPF record",
-				    name.data);
+				    name);
 			ret = SPF_PERMERROR;
 		} else if (ret == SPF_FAIL || ret == SPF_SOFTFAIL ||
 			   ret == SPF_NEUTRAL) {
@@ -412,9 +420,9 @@ mechanism(struct run *r, const struct spf_term *t, const char *domain)
 		enum dns_type type = t->mech == SPF_MECH_EXISTS ?
 			DNS_TYPE_A : addr_type(e);
 
-		if (name.len == 0)
+		if (name[0] == '\0')
 			break;
-		if ((res = lookup(r, name.data, type)) == NULL) {
+		if ((res = lookup(r, name, type)) == NULL) {
 			ret = R_PENDING;
 			break;
 		}
@@ -444,9 +452,9 @@ mechanism(struct run *r, const struct spf_term *t, const char *domain)
 	case SPF_MECH_MX: {
 		size_t n_mx = 0;
 
-		if (name.len == 0)
+		if (name[0] == '\0')
 			break;
-		if ((res = lookup(r, name.data, DNS_TYPE_MX)) == NULL) {
+		if ((res = lookup(r, name, DNS_TYPE_MX)) == NULL) {
 			ret = R_PENDING;
 			break;
 		}
@@ -467,7 +475,7 @@ mechanism(struct run *r, const struct spf_term *t, const char *domain)
 		/* 4.6.4: more than 10 MX names is a permerror */
 		if (n_mx > e->lim.mx_names) {
 			set_problem(r, "more MX names than allowed for %s",
-				    name.data);
+				    name);
 			ret = SPF_PERMERROR;
 			break;
 		}
@@ -502,14 +510,14 @@ mechanism(struct run *r, const struct spf_term *t, const char *domain)
 		size_t n;
 		bool v;
 
-		if (name.len == 0)
+		if (name[0] == '\0')
 			break;
 		if (validated_names(r, &names, &n, &v) == R_PENDING) {
 			ret = R_PENDING;
 			break;
 		}
 		for (size_t i = 0; i < n; i++) {
-			if (name_is_under(names[i], name.data)) {
+			if (name_is_under(names[i], name)) {
 				ret = SPF_PASS;
 				break;
 			}
@@ -524,7 +532,7 @@ mechanism(struct run *r, const struct spf_term *t, const char *domain)
 		break;
 	}
 out:
-	buf_deinit(&name);
+	buf_deinit(&nbuf);
 	return ret;
 }
 
@@ -611,11 +619,12 @@ find_record(struct run *r, const char *domain,
 	}
 	if (found == NULL)
 		return SPF_NONE;
-	/* every replay reads the record again: parse it once */
+	/* every replay reads the record again: parse it once (and a
+	 * sender's record once for all its messages: the cache) */
 	if (!a->parsed) {
 		a->parsed = true;
-		if (spf_record_parse(found->text, found->text_len, &a->rec,
-				     &a->rec_error) < 0)
+		if (spf_record_parse_cached(found->text, found->text_len,
+					    &a->rec, &a->rec_error) < 0)
 			a->rec = NULL;
 	}
 	if (a->rec == NULL) {
@@ -656,26 +665,26 @@ check_host(struct run *r, const char *domain, bool top, char **exp_r)
 		break;
 	}
 	if (ret == SPF_NONE && rec->redirect != NULL) {
-		struct buf name;
+		struct buf nbuf = { 0 };
+		const char *name;
 
-		buf_init(&name);
 		if (!count_term(r)) {
 			ret = SPF_PERMERROR;
-		} else if ((ret = target(r, rec->redirect, domain, &name)) ==
-			   SPF_NONE) {
+		} else if ((ret = target(r, rec->redirect, domain, &nbuf,
+					 &name)) == SPF_NONE) {
 			/* 6.1: the redirected domain's result, its own exp;
 			 * none there is a permerror */
-			if (name.len == 0)
+			if (name[0] == '\0')
 				ret = SPF_NONE;
 			else
-				ret = check_host(r, name.data, top, exp_r);
+				ret = check_host(r, name, top, exp_r);
 			if (ret == SPF_NONE) {
 				set_problem(r, "redirect to %s without an "
-					    "SPF record", name.data);
+					    "SPF record", name);
 				ret = SPF_PERMERROR;
 			}
 		}
-		buf_deinit(&name);
+		buf_deinit(&nbuf);
 		if (top && r->mechanism == NULL && ret != R_PENDING)
 			r->mechanism = xasprintf("redirect=%s", rec->redirect);
 		return ret;
@@ -727,7 +736,7 @@ spf_eval_step(struct spf_eval *e, const char **name_r, enum dns_type *type_r)
 		return SPF_STEP_DONE;
 	}
 	xfree(&e->pending);
-	if (!domain_is_checkable(v->domain)) {
+	if (!e->checkable) {
 		ret = SPF_NONE;
 		set_problem(&r, "'%s' is not a domain SPF can check",
 			    v->domain);
@@ -770,8 +779,11 @@ spf_eval_step(struct spf_eval *e, const char **name_r, enum dns_type *type_r)
 	return SPF_STEP_DONE;
 }
 
-void
-spf_eval_answer(struct spf_eval *e, const struct dns_result *res)
+/* Keeps res (taken: *owned, set to NULL; else copied) as the answer to
+ * the pending lookup. */
+static void
+answer_add(struct spf_eval *e, const struct dns_result *res,
+	   struct dns_result **owned)
 {
 	struct answer *a;
 
@@ -796,16 +808,39 @@ spf_eval_answer(struct spf_eval *e, const struct dns_result *res)
 		return;
 	}
 	e->answer_bytes += bytes;
-	e->answers = xreallocarray(e->answers, e->n_answers + 1,
-				   sizeof(*e->answers));
+	if (e->n_answers == e->cap_answers) {
+		/* room for a usual check's (TXT, MX, A) at once */
+		e->cap_answers = e->cap_answers == 0 ? 4 : e->cap_answers * 2;
+		e->answers = xreallocarray(e->answers, e->cap_answers,
+					   sizeof(*e->answers));
+	}
 	a = &e->answers[e->n_answers++];
 	a->name = e->pending;
 	a->type = e->pending_type;
-	a->res = dns_result_dup(res);
+	if (owned != NULL) {
+		a->res = *owned;
+		*owned = NULL;
+	} else {
+		a->res = dns_result_dup(res);
+	}
 	a->parsed = false;
 	a->rec = NULL;
 	a->rec_error = NULL;
 	e->pending = NULL;
+}
+
+void
+spf_eval_answer(struct spf_eval *e, const struct dns_result *res)
+{
+	answer_add(e, res, NULL);
+}
+
+void
+spf_eval_answer_take(struct spf_eval *e, struct dns_result **res)
+{
+	answer_add(e, *res, res);
+	/* not kept (over a limit): freed as the caller would have */
+	dns_result_free(res);
 }
 
 void
@@ -854,11 +889,24 @@ set_ip(struct spf_eval *e, const struct sockaddr *sa)
 		memcpy(e->ip, &((const struct sockaddr_in *)(const void *)sa)
 		       ->sin_addr, 4);
 	}
-	inet_ntop(e->family, e->ip, e->ip_text, sizeof(e->ip_text));
 	if (e->family == AF_INET) {
-		snprintf(e->ip_dots, sizeof(e->ip_dots), "%s", e->ip_text);
+		/* inet_ntop() and snprintf() were a tenth of a check */
+		char *t = e->ip_text;
+
+		for (int i = 0; i < 4; i++) {
+			unsigned v = e->ip[i];
+
+			if (v >= 100)
+				*t++ = (char)('0' + v / 100);
+			if (v >= 10)
+				*t++ = (char)('0' + v / 10 % 10);
+			*t++ = (char)('0' + v % 10);
+			*t++ = i < 3 ? '.' : '\0';
+		}
+		memcpy(e->ip_dots, e->ip_text, (size_t)(t - e->ip_text));
 		return;
 	}
+	inet_ntop(e->family, e->ip, e->ip_text, sizeof(e->ip_text));
 	/* %{i} of IPv6: dot-separated nibbles (7.3), upper case as the
 	 * RFC 7208 test suite has them */
 	for (int i = 0; i < 16; i++) {
@@ -871,48 +919,74 @@ set_ip(struct spf_eval *e, const struct sockaddr *sa)
 	}
 }
 
+/* Appends s[0..len) and a NUL at *o; returns where it went. */
+static char *
+put_string(char **o, const char *s, size_t len)
+{
+	char *start = *o;
+
+	memcpy(start, s, len);
+	start[len] = '\0';
+	*o += len + 1;
+	return start;
+}
+
 struct spf_eval *
 spf_eval_new(const struct spf_request *req, const struct spf_limits *lim)
 {
 	struct spf_eval *e = xcalloc(1, sizeof(*e));
 	const char *helo = req->helo != NULL ? req->helo : "";
 	const char *from = req->mail_from != NULL ? req->mail_from : "";
-	const char *at;
+	const char *receiver = req->receiver != NULL ? req->receiver :
+		"unknown";
+	const char *local, *domain;
+	size_t local_len, domain_len, helo_len = strlen(helo);
+	size_t receiver_len = strlen(receiver);
+	char *o;
 
 	e->lim = *lim;
 	set_ip(e, req->ip);
-	e->helo = xstrdup(helo);
-	e->receiver = xstrdup(req->receiver != NULL ? req->receiver :
-			      "unknown");
 	e->now = (uint64_t)time(NULL);
 	e->identity = req->identity;
+	local = "postmaster";
+	local_len = 10;
 	if (req->identity == SPF_ID_MAILFROM && from[0] != '\0') {
-		at = strrchr(from, '@');
+		const char *at = strrchr(from, '@');
+
 		if (at == NULL) {
-			e->local = xstrdup("postmaster");
-			e->sender_domain = xstrdup(from);
+			domain = from;
 		} else {
 			/* 4.3: no local-part, "postmaster" stands in */
-			e->local = at == from ? xstrdup("postmaster") :
-				xstrndup(from, (size_t)(at - from));
-			e->sender_domain = xstrdup(at + 1);
+			if (at != from) {
+				local = from;
+				local_len = (size_t)(at - from);
+			}
+			domain = at + 1;
 		}
 	} else {
 		/* 2.3, 2.4: HELO, or MAIL FROM:<> as postmaster@HELO */
 		e->identity = SPF_ID_HELO;
-		e->local = xstrdup("postmaster");
-		e->sender_domain = xstrdup(helo);
+		domain = helo;
 	}
-	e->sender = xasprintf("%s@%s", e->local, e->sender_domain);
+	domain_len = strlen(domain);
+	/* the sender, local part, domain, HELO and receiver in one block */
+	e->strings = o = xmalloc(2 * (local_len + domain_len) + helo_len +
+				 receiver_len + 6);
+	e->sender = o;
+	memcpy(o, local, local_len);
+	o[local_len] = '@';
+	o += local_len + 1;
+	put_string(&o, domain, domain_len);
+	e->local = put_string(&o, local, local_len);
+	e->sender_domain = put_string(&o, domain, domain_len);
+	e->helo = put_string(&o, helo, helo_len);
+	e->receiver = put_string(&o, receiver, receiver_len);
 	/* a trailing dot of the domain is not part of it */
-	{
-		size_t n = strlen(e->sender_domain);
-
-		if (n > 1 && e->sender_domain[n - 1] == '.')
-			e->sender_domain[n - 1] = '\0';
-	}
+	if (domain_len > 1 && e->sender_domain[domain_len - 1] == '.')
+		e->sender_domain[domain_len - 1] = '\0';
 	e->verdict.identity = e->identity;
 	e->verdict.domain = xstrdup(e->sender_domain);
+	e->checkable = domain_is_checkable(e->verdict.domain);
 	return e;
 }
 
@@ -939,11 +1013,7 @@ spf_eval_free(struct spf_eval **ep)
 	}
 	xfree(&e->answers);
 	xfree(&e->pending);
-	xfree(&e->sender);
-	xfree(&e->local);
-	xfree(&e->sender_domain);
-	xfree(&e->helo);
-	xfree(&e->receiver);
+	xfree(&e->strings);
 	verdict_deinit(&e->verdict);
 	xfree(ep);
 }

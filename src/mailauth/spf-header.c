@@ -16,35 +16,60 @@
 static bool
 is_atext(unsigned char c)
 {
+	static const bool special[128] = {
+		['!'] = true, ['#'] = true, ['$'] = true, ['%'] = true,
+		['&'] = true, ['\''] = true, ['*'] = true, ['+'] = true,
+		['-'] = true, ['/'] = true, ['='] = true, ['?'] = true,
+		['^'] = true, ['_'] = true, ['`'] = true, ['{'] = true,
+		['|'] = true, ['}'] = true, ['~'] = true, ['.'] = true,
+	};
+
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~.", c) != NULL);
+	       (c >= '0' && c <= '9') || (c < 128 && special[c]);
+}
+
+/* Octets that go into a quoted-string as they are. */
+static bool
+is_qtext(unsigned char c)
+{
+	return c >= ' ' && c <= 0x7e && c != '"' && c != '\\';
 }
 
 /* value as a dot-atom when it is one, else a quoted-string; controls and
- * octets over 0x7e become '?' */
+ * octets over 0x7e become '?'. Runs of plain octets go out in one copy:
+ * this is built for every checked message. */
 static void
 put_value(struct buf *b, const char *value)
 {
-	bool atom = value[0] != '\0' && value[0] != '.' &&
-		    value[strlen(value) - 1] != '.' &&
-		    strstr(value, "..") == NULL;
+	size_t len = strlen(value);
+	bool atom = len > 0 && value[0] != '.' && value[len - 1] != '.';
 
-	for (const char *p = value; atom && *p != '\0'; p++)
-		atom = is_atext((unsigned char)*p);
+	for (size_t i = 0; atom && i < len; i++) {
+		atom = is_atext((unsigned char)value[i]) &&
+		       (value[i] != '.' || value[i + 1] != '.');
+	}
 	if (atom) {
-		buf_puts(b, value);
+		buf_append(b, value, len);
 		return;
 	}
 	buf_putc(b, '"');
-	for (const unsigned char *p = (const void *)value; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\') {
+	for (size_t i = 0; i < len;) {
+		size_t run = i;
+		unsigned char c;
+
+		while (run < len && is_qtext((unsigned char)value[run]))
+			run++;
+		buf_append(b, value + i, run - i);
+		if (run == len)
+			break;
+		c = (unsigned char)value[run];
+		if (c == '"' || c == '\\') {
 			buf_putc(b, '\\');
-			buf_putc(b, (char)*p);
-		} else if (*p < ' ' || *p > 0x7e) {
-			buf_putc(b, '?');
+			buf_putc(b, (char)c);
 		} else {
-			buf_putc(b, (char)*p);
+			buf_putc(b, '?');
 		}
+		i = run + 1;
 	}
 	buf_putc(b, '"');
 }
@@ -53,9 +78,18 @@ put_value(struct buf *b, const char *value)
 static void
 put_comment_text(struct buf *b, const char *s)
 {
-	for (const unsigned char *p = (const void *)s; *p != '\0'; p++)
-		buf_putc(b, *p < ' ' || *p > 0x7e || *p == '(' || *p == ')' ||
-			 *p == '\\' ? '?' : (char)*p);
+	for (;;) {
+		const char *run = s;
+
+		while ((unsigned char)*run >= ' ' && (unsigned char)*run <= 0x7e &&
+		       *run != '(' && *run != ')' && *run != '\\')
+			run++;
+		buf_append(b, s, (size_t)(run - s));
+		if (*run == '\0')
+			return;
+		buf_putc(b, '?');
+		s = run + 1;
+	}
 }
 
 char *
@@ -67,6 +101,8 @@ spf_received_spf(const struct spf_verdict *v, const char *client_ip,
 	const char *who = v->identity == SPF_ID_HELO ? "helo" : "domain of";
 
 	buf_init(&b);
+	/* the usual field in one allocation */
+	buf_reserve(&b, 320);
 	buf_puts(&b, spf_result_name(v->result));
 	buf_puts(&b, " (");
 	put_comment_text(&b, receiver);

@@ -35,6 +35,10 @@ struct spf_term {
 };
 
 struct spf_record {
+	/* references: 1 from spf_record_parse(); the cache of
+	 * spf_record_parse_cached() holds one more while it keeps it.
+	 * Read-only once parsed, so threads may share it. */
+	unsigned refs;
 	size_t n_terms;
 	struct spf_term *terms;
 	char *redirect;		/* domain-specs, NULL when absent */
@@ -50,6 +54,13 @@ bool spf_record_is_spf1(const char *text, size_t len);
  * static *error_r. */
 int spf_record_parse(const char *text, size_t len, struct spf_record **rec_r,
 		     const char **error_r);
+/* The same through a small per-process cache keyed on the record's whole
+ * text (a changed record is parsed afresh): a sender's record comes with
+ * every message it sends. *rec_r is shared: release it with
+ * spf_record_free() as any other. */
+int spf_record_parse_cached(const char *text, size_t len,
+			    struct spf_record **rec_r, const char **error_r);
+/* Drops a reference; the last one frees. */
 void spf_record_free(struct spf_record **rec);
 
 /* The values of the macro letters (RFC 7208 7.2). */

@@ -92,8 +92,7 @@ check_step(struct spf_check *c)
 					      check_answer, c);
 			return false;
 		}
-		spf_eval_answer(c->eval, res);
-		dns_result_free(&res);
+		spf_eval_answer_take(c->eval, &res);
 	}
 	check_finish(c);
 	return true;
@@ -190,8 +189,7 @@ spf_check_sync(struct dns_resolver *resolver, const struct spf_request *req,
 	while (spf_eval_step(e, &name, &type) == SPF_STEP_NEED_DNS) {
 		struct dns_result *res = dns_lookup_sync(resolver, name, type);
 
-		spf_eval_answer(e, res);
-		dns_result_free(&res);
+		spf_eval_answer_take(e, &res);
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if ((uint64_t)(now.tv_sec - start.tv_sec) * 1000 +
 		    (uint64_t)((now.tv_nsec - start.tv_nsec) / 1000000) >=

@@ -110,6 +110,9 @@ enum spf_step spf_eval_step(struct spf_eval *eval, const char **name_r,
 			    enum dns_type *type_r);
 /* The answer to the lookup the last step asked for (copied). */
 void spf_eval_answer(struct spf_eval *eval, const struct dns_result *res);
+/* The same, taking *res (freed and set to NULL when not kept): no copy of
+ * an answer made for this check alone (dns_lookup_now()'s). */
+void spf_eval_answer_take(struct spf_eval *eval, struct dns_result **res);
 /* Ends the check with temperror (the time limit ran out). */
 void spf_eval_abort(struct spf_eval *eval, const char *why);
 /* After SPF_STEP_DONE: the verdict, valid until spf_eval_free(). */

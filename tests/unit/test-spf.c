@@ -425,6 +425,60 @@ result_of(const struct fake_rr *rrs, const char *ip, const char *from)
 	return r;
 }
 
+/* The parsed-record cache is keyed on the text: a repeat shares the
+ * parse, a changed record (the DNS answer changed) is parsed afresh and
+ * evaluated as published, and a record evicted while a check holds it
+ * stays valid until that check lets go. */
+static void
+test_record_cache(void **state)
+{
+	static const struct fake_rr z1[] = {
+		{ "cache.test", DNS_TYPE_TXT, "v=spf1 ip4:192.0.2.0/24 -all" },
+		{ NULL, 0, NULL },
+	};
+	static const struct fake_rr z2[] = {
+		{ "cache.test", DNS_TYPE_TXT, "v=spf1 ip4:198.51.100.0/24 -all" },
+		{ NULL, 0, NULL },
+	};
+	const char *text = "v=spf1 mx ip4:192.0.2.0/24 -all";
+	struct spf_record *a, *b, *c;
+	const char *err;
+	char more[64];
+
+	(void)state;
+	assert_int_equal(spf_record_parse_cached(text, strlen(text), &a, &err), 0);
+	assert_int_equal(spf_record_parse_cached(text, strlen(text), &b, &err), 0);
+	assert_ptr_equal(a, b);
+	assert_int_equal(a->n_terms, 3);
+	spf_record_free(&b);
+	assert_null(b);
+	/* a prefix of the text is another record */
+	assert_int_equal(spf_record_parse_cached(text, strlen(text) - 5, &c,
+						 &err), 0);
+	assert_ptr_not_equal(a, c);
+	assert_int_equal(c->n_terms, 2);
+	spf_record_free(&c);
+	assert_int_equal(spf_record_parse_cached("v=spf1 bogus", 12, &c, &err), -1);
+	assert_null(c);
+	/* evicted while held */
+	for (int i = 0; i < 200; i++) {
+		snprintf(more, sizeof(more), "v=spf1 ip4:10.0.%d.0/24 -all", i);
+		assert_int_equal(spf_record_parse_cached(more, strlen(more), &c,
+							 &err), 0);
+		assert_int_equal(c->terms[0].addr[2], i);
+		spf_record_free(&c);
+	}
+	assert_int_equal(a->n_terms, 3);
+	assert_string_equal(a->terms[1].text, "ip4:192.0.2.0/24");
+	spf_record_free(&a);
+	/* the same domain's record changed between two checks */
+	assert_int_equal(result_of(z1, "192.0.2.9", "x@cache.test"), SPF_PASS);
+	assert_int_equal(result_of(z1, "192.0.2.9", "x@cache.test"), SPF_PASS);
+	assert_int_equal(result_of(z2, "192.0.2.9", "x@cache.test"), SPF_FAIL);
+	assert_int_equal(result_of(z2, "198.51.100.9", "x@cache.test"), SPF_PASS);
+	assert_int_equal(result_of(z1, "198.51.100.9", "x@cache.test"), SPF_FAIL);
+}
+
 static void
 test_eval_cidr(void **state)
 {
@@ -762,6 +816,7 @@ main(void)
 		cmocka_unit_test(test_record_selection),
 		cmocka_unit_test(test_record_parse),
 		cmocka_unit_test(test_record_terms),
+		cmocka_unit_test(test_record_cache),
 		cmocka_unit_test(test_eval_cidr),
 		cmocka_unit_test(test_eval_results_and_exp),
 		cmocka_unit_test(test_eval_limits),
