@@ -63,12 +63,8 @@ struct dmarc_lookup {
 };
 
 static void
-lookup_free(struct dmarc_lookup **lp)
+lookup_deinit(struct dmarc_lookup *l)
 {
-	struct dmarc_lookup *l = *lp;
-
-	if (l == NULL)
-		return;
 	for (size_t i = 0; i < l->n_names; i++) {
 		dns_query_cancel(&l->names[i].q);
 		dmarc_record_deinit(&l->names[i].rec);
@@ -77,8 +73,31 @@ lookup_free(struct dmarc_lookup **lp)
 		dns_query_cancel(&l->np_q[i]);
 	dmarc_policy_found_deinit(&l->found);
 	free(l->from);
-	free(l);
+}
+
+static void
+lookup_free(struct dmarc_lookup **lp)
+{
+	if (*lp == NULL)
+		return;
+	lookup_deinit(*lp);
+	free(*lp);
 	*lp = NULL;
+}
+
+/* "_dmarc." name into buf (a name too long for it, which DNS cannot hold
+ * either, allocated into *heap_r). */
+static const char *
+dmarc_name(const char *name, char *buf, size_t size, char **heap_r)
+{
+	size_t len = strlen(name);
+
+	*heap_r = NULL;
+	if (len + 8 > size)
+		return *heap_r = xasprintf("_dmarc.%s", name);
+	memcpy(buf, "_dmarc.", 7);
+	memcpy(buf + 7, name, len + 1);
+	return buf;
 }
 
 void
@@ -282,8 +301,9 @@ txt_answer(const struct dns_result *res, void *ctx)
 		} else if (memchr(pick->text, '\0', pick->text_len) != NULL) {
 			n->error = "NUL in the record";
 			n->out = OUT_INVALID;
-		} else if (dmarc_record_parse(pick->text, pick->text_len,
-					      &n->rec, &n->error) < 0) {
+		} else if (dmarc_record_parse_cached(pick->text,
+						     pick->text_len, &n->rec,
+						     &n->error) < 0) {
 			n->out = OUT_INVALID;
 		} else {
 			n->out = OUT_RECORD;
@@ -308,13 +328,12 @@ add_name(struct dmarc_lookup *l, const char *name)
 	l->n_names++;
 }
 
-static struct dmarc_lookup *
-lookup_new(struct dns_resolver *resolver, const struct dmarc_psl *psl,
-	   enum dmarc_discovery mode, const char *from_domain,
-	   dmarc_lookup_cb_t *cb, void *ctx)
+static void
+lookup_init(struct dmarc_lookup *l, struct dns_resolver *resolver,
+	    const struct dmarc_psl *psl, enum dmarc_discovery mode,
+	    const char *from_domain, dmarc_lookup_cb_t *cb, void *ctx)
 {
-	struct dmarc_lookup *l = xcalloc(1, sizeof(*l));
-
+	memset(l, 0, sizeof(*l));
 	l->resolver = resolver;
 	l->psl = psl;
 	l->mode = mode;
@@ -343,7 +362,6 @@ lookup_new(struct dns_resolver *resolver, const struct dmarc_psl *psl,
 			add_name(l, last_labels(l->from, nl));
 	}
 	l->pending = (unsigned)l->n_names;
-	return l;
 }
 
 bool
@@ -351,10 +369,11 @@ dmarc_lookup_now(struct dns_resolver *resolver, const struct dmarc_psl *psl,
 		 enum dmarc_discovery mode, const char *from_domain,
 		 struct dmarc_policy_found *found_r)
 {
-	struct dmarc_lookup *l = lookup_new(resolver, psl, mode, from_domain,
-					    NULL, NULL);
+	/* on the stack: no allocation of its own for the usual sender */
+	struct dmarc_lookup lookup, *l = &lookup;
 	bool done;
 
+	lookup_init(l, resolver, psl, mode, from_domain, NULL, NULL);
 	l->now = true;
 	l->now_found = found_r;
 	memset(found_r, 0, sizeof(*found_r));
@@ -362,11 +381,12 @@ dmarc_lookup_now(struct dns_resolver *resolver, const struct dmarc_psl *psl,
 	 * callbacks, or nothing when one is not in the cache */
 	for (size_t i = 0; i < l->n_names && !l->now_wait; i++) {
 		struct name_state *n = &l->names[i];
-		char *q = xasprintf("_dmarc.%s", n->name);
+		char qbuf[DMARC_NAME_MAX + 16], *heap;
+		const char *q = dmarc_name(n->name, qbuf, sizeof(qbuf), &heap);
 		struct dns_result *res = dns_lookup_now(resolver, q,
 							DNS_TYPE_TXT);
 
-		free(q);
+		free(heap);
 		if (res == NULL) {
 			l->now_wait = true;
 			break;
@@ -378,7 +398,7 @@ dmarc_lookup_now(struct dns_resolver *resolver, const struct dmarc_psl *psl,
 	done = !l->now_wait;
 	if (!done)
 		dmarc_policy_found_deinit(found_r);
-	lookup_free(&l);
+	lookup_deinit(l);
 	return done;
 }
 
@@ -387,18 +407,19 @@ dmarc_lookup_start(struct dns_resolver *resolver, const struct dmarc_psl *psl,
 		   enum dmarc_discovery mode, const char *from_domain,
 		   dmarc_lookup_cb_t *cb, void *ctx)
 {
-	struct dmarc_lookup *l = lookup_new(resolver, psl, mode, from_domain,
-					    cb, ctx);
+	struct dmarc_lookup *l = xmalloc(sizeof(*l));
 
+	lookup_init(l, resolver, psl, mode, from_domain, cb, ctx);
 	/* all at once: one round trip (answers come through the cache);
 	 * the callbacks never run inside dns_lookup() */
 	for (size_t i = 0; i < l->n_names; i++) {
 		struct name_state *n = &l->names[i];
-		char *q = xasprintf("_dmarc.%s", n->name);
+		char qbuf[DMARC_NAME_MAX + 16], *heap;
+		const char *q = dmarc_name(n->name, qbuf, sizeof(qbuf), &heap);
 
 		n->q = dns_lookup(resolver, q, DNS_TYPE_TXT, txt_answer, n);
 		l->found.lookups++;
-		free(q);
+		free(heap);
 	}
 	return l;
 }

@@ -4,6 +4,7 @@
  * pairs after v=DMARC1, read without I/O into struct dmarc_record, with
  * the defaults and the error rules of RFC 7489 6.6.3.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -166,11 +167,33 @@ static const char *const tag_names[TAG_COUNT] = {
 	"ri", "psd", "t",
 };
 
+/* The string tags' values, put in the record's block at the end. */
+struct str_tag {
+	const char *v;
+	size_t n;
+	bool set;
+};
+
+static char *
+str_put(char **o, const struct str_tag *t)
+{
+	char *start = *o;
+
+	if (!t->set)
+		return NULL;
+	memcpy(start, t->v, t->n);
+	start[t->n] = '\0';
+	*o += t->n + 1;
+	return start;
+}
+
 int
 dmarc_record_parse(const char *text, size_t len, struct dmarc_record *rec_r,
 		   const char **error_r)
 {
 	bool seen[TAG_COUNT] = { false };
+	struct str_tag rua = { 0 }, ruf = { 0 }, fo = { "0", 1, true };
+	struct str_tag rf = { "afrf", 4, true };
 	bool p_ok = false, sp_bad = false, rua_ok = false;
 	size_t start, i;
 	bool first = true;
@@ -261,18 +284,18 @@ dmarc_record_parse(const char *text, size_t len, struct dmarc_record *rec_r,
 			break;
 		}
 		case TAG_RUA:
-			rec_r->rua = xstrndup(v, vn);
+			rua = (struct str_tag){ v, vn, true };
 			rua_ok = rua_has_valid_uri(v, vn);
 			break;
 		case TAG_RUF:
-			rec_r->ruf = xstrndup(v, vn);
+			ruf = (struct str_tag){ v, vn, true };
 			break;
 		case TAG_FO:
 			if (fo_is_valid(v, vn))
-				rec_r->fo = xstrndup(v, vn);
+				fo = (struct str_tag){ v, vn, true };
 			break;
 		case TAG_RF:
-			rec_r->rf = xstrndup(v, vn);
+			rf = (struct str_tag){ v, vn, true };
 			break;
 		case TAG_RI:
 			if (parse_uint(v, vn, UINT32_MAX, &num))
@@ -292,10 +315,6 @@ dmarc_record_parse(const char *text, size_t len, struct dmarc_record *rec_r,
 			break;
 		}
 	}
-	if (rec_r->fo == NULL)
-		rec_r->fo = xstrdup("0");
-	if (rec_r->rf == NULL)
-		rec_r->rf = xstrdup("afrf");
 	if (!p_ok || sp_bad) {
 		/* RFC 7489 6.6.3 step 6: a valid rua keeps the record, as
 		 * p=none (so its owner still gets reports) */
@@ -308,15 +327,88 @@ dmarc_record_parse(const char *text, size_t len, struct dmarc_record *rec_r,
 		rec_r->sp = DMARC_POLICY_UNSET;
 		rec_r->p_from_rua = true;
 	}
+	/* one allocation for the four strings */
+	char *o;
+
+	rec_r->strings_len = (rua.set ? rua.n + 1 : 0) +
+			     (ruf.set ? ruf.n + 1 : 0) + fo.n + 1 + rf.n + 1;
+	rec_r->strings = o = xmalloc(rec_r->strings_len);
+	rec_r->rua = str_put(&o, &rua);
+	rec_r->ruf = str_put(&o, &ruf);
+	rec_r->fo = str_put(&o, &fo);
+	rec_r->rf = str_put(&o, &rf);
 	return 0;
+}
+
+static char *
+rebase(char *p, const char *from, char *to)
+{
+	return p != NULL ? to + (p - from) : NULL;
 }
 
 void
 dmarc_record_copy(struct dmarc_record *dst, const struct dmarc_record *src)
 {
 	*dst = *src;
-	dst->rua = src->rua != NULL ? xstrdup(src->rua) : NULL;
-	dst->ruf = src->ruf != NULL ? xstrdup(src->ruf) : NULL;
-	dst->fo = src->fo != NULL ? xstrdup(src->fo) : NULL;
-	dst->rf = src->rf != NULL ? xstrdup(src->rf) : NULL;
+	if (src->strings == NULL)
+		return;
+	dst->strings = xmemdup(src->strings, src->strings_len);
+	dst->rua = rebase(src->rua, src->strings, dst->strings);
+	dst->ruf = rebase(src->ruf, src->strings, dst->strings);
+	dst->fo = rebase(src->fo, src->strings, dst->strings);
+	dst->rf = rebase(src->rf, src->strings, dst->strings);
+}
+
+/* Parsed records by their text: a domain's policy comes with every
+ * message from it, and parsing it was a tenth of DMARC's work for a
+ * message whose answers the DNS cache held. Keyed on the whole record, so
+ * a changed policy is parsed afresh once the DNS cache lets it through;
+ * only records that parsed are kept. */
+#define RECORD_CACHE_SIZE 32
+#define RECORD_CACHE_TEXT_MAX 1024
+
+static struct record_entry {
+	char *text;
+	size_t len;
+	struct dmarc_record rec;
+} rec_cache[RECORD_CACHE_SIZE];
+static size_t rec_cache_next;
+static pthread_mutex_t rec_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int
+dmarc_record_parse_cached(const char *text, size_t len,
+			  struct dmarc_record *rec_r, const char **error_r)
+{
+	struct record_entry *e;
+	struct dmarc_record old, keep;
+	char *old_text;
+
+	if (len > RECORD_CACHE_TEXT_MAX)
+		return dmarc_record_parse(text, len, rec_r, error_r);
+	pthread_mutex_lock(&rec_cache_lock);
+	for (size_t i = 0; i < RECORD_CACHE_SIZE; i++) {
+		e = &rec_cache[i];
+		if (e->text != NULL && e->len == len &&
+		    memcmp(e->text, text, len) == 0) {
+			dmarc_record_copy(rec_r, &e->rec);
+			pthread_mutex_unlock(&rec_cache_lock);
+			return 0;
+		}
+	}
+	pthread_mutex_unlock(&rec_cache_lock);
+	if (dmarc_record_parse(text, len, rec_r, error_r) < 0)
+		return -1;
+	dmarc_record_copy(&keep, rec_r);
+	pthread_mutex_lock(&rec_cache_lock);
+	e = &rec_cache[rec_cache_next];
+	rec_cache_next = (rec_cache_next + 1) % RECORD_CACHE_SIZE;
+	old = e->rec;
+	old_text = e->text;
+	e->text = xmemdup(text, len);
+	e->len = len;
+	e->rec = keep;
+	pthread_mutex_unlock(&rec_cache_lock);
+	free(old_text);
+	dmarc_record_deinit(&old);
+	return 0;
 }

@@ -83,10 +83,7 @@ dmarc_from_status_name(enum dmarc_from_status st)
 void
 dmarc_record_deinit(struct dmarc_record *rec)
 {
-	free(rec->rua);
-	free(rec->ruf);
-	free(rec->fo);
-	free(rec->rf);
+	free(rec->strings);
 	memset(rec, 0, sizeof(*rec));
 }
 

@@ -65,7 +65,9 @@ enum dmarc_align_mode {
 	DMARC_ALIGN_STRICT,	/* 's' */
 };
 
-/* A parsed record. Strings are owned (dmarc_record_deinit()). */
+/* A parsed record. Its strings point into one owned block, strings
+ * (dmarc_record_deinit(), dmarc_record_copy()): set them through the
+ * parser only. */
 struct dmarc_record {
 	enum dmarc_policy p;	/* never UNSET after a successful parse */
 	enum dmarc_policy sp;	/* UNSET: p applies to subdomains */
@@ -84,6 +86,8 @@ struct dmarc_record {
 	/* p was missing or invalid and a valid rua made it p=none
 	 * (RFC 7489 6.6.3) */
 	bool p_from_rua;
+	char *strings;		/* rua, ruf, fo, rf, NUL-terminated */
+	size_t strings_len;
 };
 
 /* Parses text (a TXT record's strings joined) per RFC 7489 6.3: v=DMARC1
@@ -97,6 +101,12 @@ struct dmarc_record {
  * "not a DMARC record"; a DMARC record that is invalid: why). */
 int dmarc_record_parse(const char *text, size_t len,
 		       struct dmarc_record *rec_r, const char **error_r);
+/* The same through a small per-process cache of parsed records keyed on
+ * the whole text (a changed record is parsed afresh): a domain's policy
+ * comes with every message from it. *rec_r is the caller's copy. */
+int dmarc_record_parse_cached(const char *text, size_t len,
+			      struct dmarc_record *rec_r,
+			      const char **error_r);
 /* Whether text starts like a DMARC record ("v" "=" "DMARC1" then ';',
  * white space or the end): the record selection of RFC 7489 6.6.3. */
 bool dmarc_record_is_dmarc(const char *text, size_t len);

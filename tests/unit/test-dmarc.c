@@ -276,6 +276,51 @@ test_record_parse(void **state)
 	assert_false(dmarc_record_is_dmarc("v=DMARC10", 9));
 }
 
+/* The parsed-record cache is keyed on the text: a repeat gives the same
+ * values in a copy of the caller's own, a changed policy (the DNS answer
+ * changed) is read as published, and entries pushed out of the cache
+ * leave earlier copies alone. */
+static void
+test_record_cache(void **state)
+{
+	const char *t1 = "v=DMARC1; p=reject; rua=mailto:d@example.com; fo=1";
+	const char *t2 = "v=DMARC1; p=none; rua=mailto:d@example.com; fo=1";
+	struct dmarc_record a, b, c;
+	const char *err = NULL;
+	char more[80];
+
+	(void)state;
+	assert_int_equal(dmarc_record_parse_cached(t1, strlen(t1), &a, &err), 0);
+	assert_int_equal(dmarc_record_parse_cached(t1, strlen(t1), &b, &err), 0);
+	assert_int_equal(b.p, DMARC_POLICY_REJECT);
+	assert_string_equal(b.rua, "mailto:d@example.com");
+	assert_string_equal(b.fo, "1");
+	assert_string_equal(b.rf, "afrf");
+	assert_null(b.ruf);
+	assert_ptr_not_equal(a.strings, b.strings);
+	dmarc_record_deinit(&b);
+	assert_int_equal(dmarc_record_parse_cached(t2, strlen(t2), &c, &err), 0);
+	assert_int_equal(c.p, DMARC_POLICY_NONE);
+	dmarc_record_deinit(&c);
+	assert_int_equal(dmarc_record_parse_cached("v=DMARC1; p=x", 13, &c,
+						   &err), -1);
+	for (int i = 0; i < 100; i++) {
+		snprintf(more, sizeof(more), "v=DMARC1; p=quarantine; pct=%d", i);
+		assert_int_equal(dmarc_record_parse_cached(more, strlen(more),
+							   &c, &err), 0);
+		assert_int_equal(c.pct, (unsigned)i);
+		dmarc_record_copy(&b, &c);
+		dmarc_record_deinit(&c);
+		assert_string_equal(b.fo, "0");
+		dmarc_record_deinit(&b);
+	}
+	assert_string_equal(a.rua, "mailto:d@example.com");
+	assert_int_equal(dmarc_record_parse_cached(t1, strlen(t1), &b, &err), 0);
+	assert_int_equal(b.p, DMARC_POLICY_REJECT);
+	dmarc_record_deinit(&b);
+	dmarc_record_deinit(&a);
+}
+
 static void
 test_from_domain(void **state)
 {
@@ -553,6 +598,7 @@ main(void)
 		cmocka_unit_test(test_psl_cases),
 		cmocka_unit_test(test_psl_debian),
 		cmocka_unit_test(test_record_parse),
+		cmocka_unit_test(test_record_cache),
 		cmocka_unit_test(test_from_domain),
 		cmocka_unit_test(test_alignment),
 		cmocka_unit_test(test_evaluate),
