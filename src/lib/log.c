@@ -362,9 +362,23 @@ log_strn(char *out, size_t outsz, const char *s, size_t len)
 			out[0] = '\0';
 		return out;
 	}
+	bool plain = !quote;
+
 	for (size_t i = 0; i < len && !quote; i++) {
-		if (s[i] == ' ' || s[i] == '"' || s[i] == '\\')
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == ' ' || c == '"' || c == '\\')
 			quote = true;
+		else if (c < 0x20 || c >= 0x7f)
+			plain = false;
+	}
+	/* printable ASCII that fits (the loop below keeps room for "..."
+	 * and the NUL): as it is, in one copy; domains and addresses in
+	 * lines written for every message mostly are */
+	if (plain && !quote && len + 5 <= outsz) {
+		memcpy(out, s, len);
+		out[len] = '\0';
+		return out;
 	}
 	if (quote)
 		out[o++] = '"';

@@ -473,42 +473,67 @@ smtp_authin_data_end(struct smtp_session *s)
 
 /* ---- at the end of data ---- */
 
-static bool
-is_tspecial(unsigned char c)
-{
-	return c != '\0' && strchr("()<>@,;:\\\"/[]?=", c) != NULL;
-}
+/* RFC 2045 tspecials */
+static const bool tspecial[256] = {
+	['('] = true, [')'] = true, ['<'] = true, ['>'] = true, ['@'] = true,
+	[','] = true, [';'] = true, [':'] = true, ['\\'] = true, ['"'] = true,
+	['/'] = true, ['['] = true, [']'] = true, ['?'] = true, ['='] = true,
+};
 
 /* A resinfo value as a token, else a quoted-string (RFC 8601 2.2):
- * peer text cannot end the field or start another. */
+ * peer text cannot end the field or start another. Runs of plain octets
+ * go out in one copy (this is built for every checked message). */
 static void
 put_value(struct buf *out, const char *v)
 {
-	bool token = *v != '\0';
+	size_t len = 0;
+	bool token = true;
 
-	for (const char *p = v; *p != '\0'; p++) {
-		unsigned char c = (unsigned char)*p;
+	for (; v[len] != '\0'; len++) {
+		unsigned char c = (unsigned char)v[len];
 
-		if (c <= ' ' || c >= 0x7f || is_tspecial(c))
+		if (c <= ' ' || c >= 0x7f || tspecial[c])
 			token = false;
 	}
-	if (token) {
-		buf_puts(out, v);
+	if (token && len > 0) {
+		buf_append(out, v, len);
 		return;
 	}
 	buf_putc(out, '"');
-	for (const char *p = v; *p != '\0'; p++) {
-		unsigned char c = (unsigned char)*p;
+	for (size_t i = 0; i < len;) {
+		size_t run = i;
+		unsigned char c;
 
-		if (c < ' ' || c == 0x7f)
+		while (run < len && (unsigned char)v[run] >= ' ' &&
+		       v[run] != 0x7f && v[run] != '"' && v[run] != '\\')
+			run++;
+		buf_append(out, v + i, run - i);
+		if (run == len)
+			break;
+		c = (unsigned char)v[run];
+		if (c < ' ' || c == 0x7f) {
 			buf_putc(out, '?');
-		else {
-			if (c == '"' || c == '\\')
-				buf_putc(out, '\\');
+		} else {
+			buf_putc(out, '\\');
 			buf_putc(out, (char)c);
 		}
+		i = run + 1;
 	}
 	buf_putc(out, '"');
+}
+
+/* n in decimal (buf_printf's parsing was a visible part of the field) */
+static void
+put_uint(struct buf *out, unsigned n)
+{
+	char d[12];
+	size_t i = sizeof(d);
+
+	do {
+		d[--i] = (char)('0' + n % 10);
+		n /= 10;
+	} while (n > 0);
+	buf_append(out, d + i, sizeof(d) - i);
 }
 
 static void
@@ -520,9 +545,12 @@ dkim_resinfo(struct buf *out, const struct dkim_verify_result *r)
 		buf_puts(out, " reason=");
 		put_value(out, r->reason);
 	}
-	if (r->key_bits > 0)
-		buf_printf(out, " (%u-bit key%s)", r->key_bits,
-			   r->body_partial ? "; body partly covered (l=)" : "");
+	if (r->key_bits > 0) {
+		buf_puts(out, " (");
+		put_uint(out, r->key_bits);
+		buf_puts(out, r->body_partial ? "-bit key; body partly covered "
+			 "(l=))" : "-bit key)");
+	}
 	if (r->domain != NULL) {
 		buf_puts(out, " header.d=");
 		put_value(out, r->domain);
@@ -710,12 +738,21 @@ arc_resinfo(struct smtp_session *s, struct buf *out,
 	buf_puts(out, ioev_conn_peer_ip(s->conn));
 }
 
+/* key=value for the verdicts line, value through log_str() */
+static void
+log_pair(struct buf *line, const char *key, const char *value)
+{
+	char vbuf[300];
+
+	buf_puts(line, key);
+	buf_puts(line, log_str(vbuf, sizeof(vbuf), value));
+}
+
 static void
 authin_finish(struct smtp_session *s)
 {
 	struct smtp_authin *a = s->authin;
-	struct buf hdr, logd;
-	char dbuf[300];
+	struct buf hdr;
 	size_t n = a->dkim != NULL ? dkim_verifier_count(a->dkim) : 0;
 	bool any = a->spf_on || a->dkim != NULL || a->arc != NULL ||
 		   a->dmarc_on;
@@ -724,7 +761,6 @@ authin_finish(struct smtp_session *s)
 
 	authin_dmarc(s);
 	buf_init(&hdr);
-	buf_init(&logd);
 	/* room for the usual fields and our Received: no regrowth */
 	buf_reserve(&hdr, 1000);
 	if (any) {
@@ -742,18 +778,8 @@ authin_finish(struct smtp_session *s)
 		if (a->dkim != NULL && n == 0)
 			buf_puts(&hdr, ";\r\n\tdkim=none");
 		for (size_t i = 0; i < n; i++) {
-			const struct dkim_verify_result *r =
-				dkim_verifier_result(a->dkim, i);
-
 			buf_puts(&hdr, ";\r\n\t");
-			dkim_resinfo(&hdr, r);
-			if (i > 0)
-				buf_putc(&logd, ',');
-			buf_puts(&logd, dkim_result_name(r->result));
-			buf_putc(&logd, ':');
-			buf_puts(&logd, log_str(dbuf, sizeof(dbuf),
-						r->domain != NULL ? r->domain
-								  : ""));
+			dkim_resinfo(&hdr, dkim_verifier_result(a->dkim, i));
 		}
 		if (ar != NULL) {
 			buf_puts(&hdr, ";\r\n\t");
@@ -766,8 +792,11 @@ authin_finish(struct smtp_session *s)
 			buf_puts(&hdr, dm);
 			free(dm);
 		}
-		/* the body again for our ARC set's AAR (RFC 8617 5.1) */
-		a->ar_body = xstrdup(hdr.data + strlen("Authentication-Results: "));
+		/* the body again for our ARC set's AAR (RFC 8617 5.1), which
+		 * only a message with its ARC verifier can get */
+		if (a->arc != NULL)
+			a->ar_body = xstrdup(hdr.data +
+					     strlen("Authentication-Results: "));
 		buf_puts(&hdr, "\r\n");
 	}
 	if (a->spf_received != NULL) {
@@ -781,31 +810,55 @@ authin_finish(struct smtp_session *s)
 		*a->received = buf_steal(&hdr);
 	}
 	if (any || a->filter.removed > 0) {
-		char fbuf[300];
 		const struct dmarc_result *d = &a->dmarc;
+		struct buf line;
 
-		log_info(s->msg_id, "mailauth", "verdicts", "spf=%s "
-			 "spf_domain=%s dkim=%s arc=%s ar_removed=%u dmarc=%s "
-			 "header_from=%s policy=%s dis=%s override=%s",
-			 a->spf_on ? spf_result_name(a->spf_result) : "off",
-			 log_str(dbuf, sizeof(dbuf), a->spf_domain != NULL
-				 ? a->spf_domain : ""),
-			 a->dkim == NULL ? "off" : n == 0 ? "none" : logd.data,
-			 ar == NULL ? "off" : arc_result_name(ar->result),
-			 a->filter.removed,
-			 !a->dmarc_done ? "off" : dmarc_result_name(d->result),
-			 log_str(fbuf, sizeof(fbuf), d->from_domain != NULL
-				 ? d->from_domain
-				 : dmarc_from_status_name(a->from_status)),
-			 d->policy == DMARC_POLICY_UNSET
-				 ? "-" : dmarc_policy_name(d->policy),
-			 dmarc_policy_name(a->dmarc_done ? d->disposition
-							 : DMARC_POLICY_NONE),
-			 d->reason == DMARC_REASON_NONE
-				 ? "-" : dmarc_reason_name(d->reason));
+		/* put together here, not by log_info's printf: a dozen
+		 * conversions for every checked message */
+		buf_init(&line);
+		buf_reserve(&line, 300);
+		buf_puts(&line, "spf=");
+		buf_puts(&line, a->spf_on ? spf_result_name(a->spf_result)
+					  : "off");
+		log_pair(&line, " spf_domain=", a->spf_domain != NULL
+			 ? a->spf_domain : "");
+		buf_puts(&line, " dkim=");
+		if (a->dkim == NULL || n == 0)
+			buf_puts(&line, a->dkim == NULL ? "off" : "none");
+		for (size_t i = 0; i < n; i++) {
+			const struct dkim_verify_result *r =
+				dkim_verifier_result(a->dkim, i);
+
+			if (i > 0)
+				buf_putc(&line, ',');
+			buf_puts(&line, dkim_result_name(r->result));
+			log_pair(&line, ":", r->domain != NULL ? r->domain
+							       : "");
+		}
+		buf_puts(&line, " arc=");
+		buf_puts(&line, ar == NULL ? "off"
+					   : arc_result_name(ar->result));
+		buf_puts(&line, " ar_removed=");
+		put_uint(&line, a->filter.removed);
+		buf_puts(&line, " dmarc=");
+		buf_puts(&line, !a->dmarc_done ? "off"
+					       : dmarc_result_name(d->result));
+		log_pair(&line, " header_from=", d->from_domain != NULL
+			 ? d->from_domain
+			 : dmarc_from_status_name(a->from_status));
+		buf_puts(&line, " policy=");
+		buf_puts(&line, d->policy == DMARC_POLICY_UNSET
+			 ? "-" : dmarc_policy_name(d->policy));
+		buf_puts(&line, " dis=");
+		buf_puts(&line, dmarc_policy_name(a->dmarc_done ? d->disposition
+							: DMARC_POLICY_NONE));
+		buf_puts(&line, " override=");
+		buf_puts(&line, d->reason == DMARC_REASON_NONE
+			 ? "-" : dmarc_reason_name(d->reason));
+		log_info(s->msg_id, "mailauth", "verdicts", "%s", line.data);
+		buf_deinit(&line);
 	}
 	buf_deinit(&hdr);
-	buf_deinit(&logd);
 }
 
 static void

@@ -249,6 +249,11 @@ static const struct str_case str_cases[] = {
 	/* truncation never cuts a character in two */
 	{ "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 10, "\xc3\xa9\xc3\xa9..." },
 	{ "abcdefgh\xc3\xa9", 14, "abcdefgh..." },
+	/* plain ASCII copied whole (one copy) only where the octet by
+	 * octet path would not truncate either */
+	{ "abcdefgh", 13, "abcdefgh" },
+	{ "abcdefghi", 13, "abcdefgh..." },
+	{ "abc\x01", 13, "abc\\x01" },
 };
 
 static void
