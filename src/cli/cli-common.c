@@ -87,6 +87,18 @@ cli_config_options(int argc, char **argv, bool stop_at_operand,
 	return -1;
 }
 
+struct store *
+cli_open_config_store(const char *path, struct config **cfg_r)
+{
+	struct store *store;
+
+	if ((*cfg_r = cli_load_config(path)) == NULL)
+		return NULL;
+	if ((store = cli_open_store(*cfg_r)) == NULL)
+		config_free(cfg_r);
+	return store;
+}
+
 struct config *
 cli_load_config(const char *path)
 {

@@ -155,20 +155,6 @@ dir_prelude(int argc, char **argv, dir_usage_fn *usage,
 	return CLI_USAGE;
 }
 
-/* Loads the config named by the options and opens the store (as the
- * workers' user when run as root); prints the error and returns NULL. */
-static struct store *
-dir_open(const struct dir_opts *o, struct config **cfg_r)
-{
-	struct store *store;
-
-	if ((*cfg_r = cli_load_config(o->config)) == NULL)
-		return NULL;
-	if ((store = cli_open_store(*cfg_r)) == NULL)
-		config_free(cfg_r);
-	return store;
-}
-
 static void
 dir_close(struct store **store, struct config **cfg)
 {
@@ -262,7 +248,7 @@ cli_domain(int argc, char **argv)
 			return CLI_ERROR;
 		}
 	}
-	if ((store = dir_open(&o, &cfg)) == NULL)
+	if ((store = cli_open_config_store(o.config, &cfg)) == NULL)
 		return CLI_ERROR;
 	if (strcmp(sub, "add") == 0) {
 		for (int i = 0; i < o.argc && rc == CLI_OK; i++) {
@@ -519,7 +505,7 @@ cli_user(int argc, char **argv)
 			  o.argv[1]);
 		return CLI_ERROR;
 	}
-	if ((store = dir_open(&o, &cfg)) == NULL)
+	if ((store = cli_open_config_store(o.config, &cfg)) == NULL)
 		return CLI_ERROR;
 	rc = user_run(sub, &o, cfg, store);
 	dir_close(&store, &cfg);
@@ -579,7 +565,7 @@ cli_alias(int argc, char **argv)
 			}
 		}
 	}
-	if ((store = dir_open(&o, &cfg)) == NULL)
+	if ((store = cli_open_config_store(o.config, &cfg)) == NULL)
 		return CLI_ERROR;
 	if (strcmp(sub, "add") == 0) {
 		for (int i = 1; i < o.argc && rc == CLI_OK; i++) {

@@ -43,12 +43,8 @@ cli_index(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	sub = argv[optind];
-	if ((cfg = cli_load_config(path)) == NULL)
+	if ((store = cli_open_config_store(path, &cfg)) == NULL)
 		return CLI_ERROR;
-	if ((store = cli_open_store(cfg)) == NULL) {
-		config_free(&cfg);
-		return CLI_ERROR;
-	}
 	if (strcmp(sub, "rebuild") == 0)
 		r = store_search_reindex(store, &err);
 	if (r == STORE_OK)

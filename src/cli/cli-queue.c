@@ -337,12 +337,8 @@ cli_queue(int argc, char **argv)
 		queue_usage(stderr);
 		return CLI_USAGE;
 	}
-	if ((cfg = cli_load_config(path)) == NULL)
+	if ((store = cli_open_config_store(path, &cfg)) == NULL)
 		return CLI_ERROR;
-	if ((store = cli_open_store(cfg)) == NULL) {
-		config_free(&cfg);
-		return CLI_ERROR;
-	}
 	if (optind + 1 < argc && queue_find(store, argv[optind + 1], &id) < 0)
 		rc = CLI_ERROR;
 	else if (strcmp(sub, "list") == 0)

@@ -170,12 +170,8 @@ cli_share(int argc, char **argv)
 		share_usage(stderr);
 		return CLI_USAGE;
 	}
-	if ((cfg = cli_load_config(path)) == NULL)
+	if ((store = cli_open_config_store(path, &cfg)) == NULL)
 		return CLI_ERROR;
-	if ((store = cli_open_store(cfg)) == NULL) {
-		config_free(&cfg);
-		return CLI_ERROR;
-	}
 	if (strcmp(sub, "list") == 0)
 		rc = share_list(store, n == 1 ? argv[optind + 1] : NULL);
 	else

@@ -92,6 +92,11 @@ struct store *cli_open_store(const struct config *cfg);
 int cli_config_options(int argc, char **argv, bool stop_at_operand,
 		       void (*usage)(FILE *fp), const char **path_r);
 
+/* cli_load_config(path) then cli_open_store(): the config in *cfg_r and
+ * the store, or NULL (*cfg_r NULL too) after printing why. The caller
+ * closes the store and frees *cfg_r. */
+struct store *cli_open_config_store(const char *path, struct config **cfg_r);
+
 /* True when argv has -h or --help anywhere before "--". */
 bool cli_wants_help(int argc, char **argv);
 
