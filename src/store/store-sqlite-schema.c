@@ -440,6 +440,14 @@ static const char migration_19[] =
 	"CREATE INDEX threads_continued ON threads (continued_in)"
 	" WHERE continued_in IS NOT NULL;";
 
+/* The queue's index on next_attempt alone: every due query and the
+ * next retry's look-up use queue_status_due (status, next_attempt) since
+ * migration 10, so it was only kept up to date, an index entry and a
+ * dirty page more in each commit that queues a message and in each that
+ * reschedules or removes one (bench/outbound). */
+static const char migration_20[] =
+	"DROP INDEX IF EXISTS queue_due;";
+
 const char *const sqlite_migrations[] = {
 	migration_1,
 	migration_2,
@@ -460,6 +468,7 @@ const char *const sqlite_migrations[] = {
 	migration_17,
 	migration_18,
 	migration_19,
+	migration_20,
 };
 const size_t sqlite_migrations_count =
 	sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);
