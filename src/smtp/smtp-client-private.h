@@ -97,6 +97,9 @@ struct smtp_client {
 	bool ready_reported;
 	bool tx_done_pending;	/* later fires tx_report */
 	unsigned tx_count;	/* transactions started */
+	/* the last transaction ended with the reply to its end of data (or
+	 * sent nothing): the server holds none, the next needs no RSET */
+	bool tx_clean;
 
 	struct smtp_client_opts opts;	/* strings below are copies */
 	char *helo_name, *server_name, *verify_name, *auth_user, *auth_pass;

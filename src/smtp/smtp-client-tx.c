@@ -158,6 +158,10 @@ client_tx_report(struct smtp_client *c)
 	res.message = tx->message.data;
 	if (tx->closing)
 		c->broken = true;
+	/* one refused before any command was sent changes nothing */
+	if (tx->next_cmd > 0)
+		c->tx_clean = tx->body_sent && !tx->data_failed &&
+			!expect_pending(tx) && tx->data_reply.code / 100 == 2;
 	if (c->conn == NULL || c->broken) {
 		c->broken = true;
 		if (c->state == CS_TX)
@@ -321,7 +325,12 @@ tx_build_cmds(struct smtp_client *c)
 	unsigned ext = c->info.ext;
 	struct buf b;
 
-	if (c->tx_count > 1)
+	/* RFC 5321 4.1.1.4: the reply to the end of data ends the
+	 * transaction either way, so only one that stopped earlier (a
+	 * refused MAIL, RCPT or DATA) leaves state for RSET to clear; on a
+	 * reused connection to a busy destination that is one command and
+	 * reply per message fewer for both ends */
+	if (c->tx_count > 1 && !c->tx_clean)
 		tx_add_cmd(tx, xstrdup("RSET\r\n"), EX_RSET, 0);
 	buf_init(&b);
 	buf_printf(&b, "MAIL FROM:<%s>", tx->env.mail_from);

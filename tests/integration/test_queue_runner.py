@@ -615,3 +615,125 @@ def test_idle_connection_gives_up_its_slot(herald_factory, sinks):
     assert wait_for(lambda: len(a.messages()) == 1, 15), h.log()
     inject(h, ["y@b.example"])
     assert wait_for(lambda: len(b.messages()) == 1, 10), h.log()
+
+
+class ScriptedSmtp:
+    """An SMTP server on a loopback port that offers PIPELINING, refuses
+    RCPT TO:<refused@...> with 550 (and then DATA with 554, as Postfix
+    does without a valid recipient), takes everything else, and records
+    each connection's command lines (raw socket: the commands as sent)."""
+
+    def __init__(self):
+        import socket
+        import threading
+        self.port = free_port()
+        self.sessions = []
+        self.lock = threading.Lock()
+        self.srv = socket.create_server(("127.0.0.1", self.port))
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
+
+    def _accept(self):
+        import threading
+        while True:
+            try:
+                conn, _ = self.srv.accept()
+            except OSError:
+                return
+            t = threading.Thread(target=self._serve, args=(conn,),
+                                 daemon=True)
+            with self.lock:
+                self.threads.append(t)
+            t.start()
+
+    def _serve(self, conn):
+        cmds = []
+        with self.lock:
+            self.sessions.append(cmds)
+        f = conn.makefile("rb")
+        conn.sendall(b"220 scripted ESMTP\r\n")
+        rcpts = 0
+        try:
+            for raw in f:
+                line = raw.decode().rstrip("\r\n")
+                with self.lock:
+                    cmds.append(line)
+                verb = line.split(" ")[0].split(":")[0].upper()
+                if verb == "EHLO":
+                    conn.sendall(b"250-scripted\r\n250 PIPELINING\r\n")
+                elif verb == "MAIL":
+                    rcpts = 0
+                    conn.sendall(b"250 2.1.0 ok\r\n")
+                elif verb == "RCPT" and "refused@" in line:
+                    conn.sendall(b"550 5.1.1 no such user\r\n")
+                elif verb == "RCPT":
+                    rcpts += 1
+                    conn.sendall(b"250 2.1.5 ok\r\n")
+                elif verb == "DATA" and rcpts == 0:
+                    conn.sendall(b"554 5.5.1 no valid recipients\r\n")
+                elif verb == "DATA":
+                    conn.sendall(b"354 go ahead\r\n")
+                    for body in f:
+                        if body == b".\r\n":
+                            break
+                    conn.sendall(b"250 2.0.0 queued\r\n")
+                elif verb == "QUIT":
+                    conn.sendall(b"221 bye\r\n")
+                    break
+                else:
+                    conn.sendall(b"250 2.0.0 ok\r\n")
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self):
+        import socket
+        try:
+            # wakes the accept (a close alone does not)
+            self.srv.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.srv.close()
+        with self.lock:
+            threads = list(self.threads)
+        for t in threads:
+            t.join(10)
+
+
+def test_rset_only_after_a_transaction_left_unfinished(herald_factory):
+    """On a reused connection the next transaction starts with RSET only
+    when the last one stopped before the reply to its end of data (here:
+    its only recipient refused, DATA refused); after a delivered message
+    the server holds no transaction (RFC 5321 4.1.1.4) and MAIL comes
+    at once."""
+    srv = ScriptedSmtp()
+    h = None
+    try:
+        h = sender(herald_factory,
+                   queue="retry_min = 1s\nretry_max = 2s\n"
+                         "destination_concurrency = 1\n"
+                         "connection_cache_time = 5s\n",
+                   transport={"example.org": f"smtp:[127.0.0.1]:{srv.port}"})
+        for rcpt in ("a@example.org", "refused@example.org",
+                     "c@example.org", "d@example.org"):
+            inject(h, [rcpt])
+        h.start()
+        assert wait_for(lambda: len(log_lines(h, "sent")) == 3 and
+                        len(log_lines(h, "bounced")) == 1, 15), h.log()
+        with srv.lock:
+            sessions = [list(s) for s in srv.sessions]
+        assert len(sessions) == 1, sessions
+        verbs = [c.split(" ")[0].split(":")[0].upper()
+                 for c in sessions[0]]
+        # the order the queue took them in: by id
+        assert verbs[:12] == ["EHLO",
+                              "MAIL", "RCPT", "DATA",
+                              "MAIL", "RCPT", "DATA",
+                              "RSET", "MAIL", "RCPT", "DATA",
+                              "MAIL"], sessions[0]
+        assert "refused@example.org" in sessions[0][5], sessions[0]
+    finally:
+        if h is not None:
+            h.stop()
+        srv.close()
