@@ -183,71 +183,6 @@ dns_addr_str(const struct dns_addr *addr, char *out, size_t outsz)
 	return out;
 }
 
-static void
-rr_copy(enum dns_type type, struct dns_rr *dst, const struct dns_rr *src)
-{
-	*dst = *src;
-	switch (type) {
-	case DNS_TYPE_MX:
-		dst->mx.exchange = xstrdup(src->mx.exchange);
-		break;
-	case DNS_TYPE_PTR:
-		dst->ptr = xstrdup(src->ptr);
-		break;
-	case DNS_TYPE_SRV:
-		dst->srv.target = xstrdup(src->srv.target);
-		break;
-	case DNS_TYPE_TXT:
-		dst->txt.text = xmemdup(src->txt.text, src->txt.text_len + 1);
-		dst->txt.strings = xcalloc(src->txt.n_strings + 1,
-					   sizeof(char *));
-		dst->txt.string_lens = xcalloc(src->txt.n_strings + 1,
-					       sizeof(size_t));
-		for (size_t i = 0; i < src->txt.n_strings; i++) {
-			dst->txt.strings[i] = xmemdup(src->txt.strings[i],
-						      src->txt.string_lens[i] + 1);
-			dst->txt.string_lens[i] = src->txt.string_lens[i];
-		}
-		break;
-	case DNS_TYPE_TLSA:
-		dst->tlsa.data = xmemdup(src->tlsa.data,
-					 src->tlsa.data_len + 1);
-		break;
-	case DNS_TYPE_A:
-	case DNS_TYPE_AAAA:
-		break;
-	}
-}
-
-static void
-rr_free(enum dns_type type, struct dns_rr *rr)
-{
-	switch (type) {
-	case DNS_TYPE_MX:
-		free(rr->mx.exchange);
-		break;
-	case DNS_TYPE_PTR:
-		free(rr->ptr);
-		break;
-	case DNS_TYPE_SRV:
-		free(rr->srv.target);
-		break;
-	case DNS_TYPE_TXT:
-		for (size_t i = 0; i < rr->txt.n_strings; i++)
-			free(rr->txt.strings[i]);
-		free(rr->txt.strings);
-		free(rr->txt.string_lens);
-		free(rr->txt.text);
-		break;
-	case DNS_TYPE_TLSA:
-		free(rr->tlsa.data);
-		break;
-	case DNS_TYPE_A:
-	case DNS_TYPE_AAAA:
-		break;
-	}
-}
-
 size_t
 dns_result_size(const struct dns_result *r)
 {
@@ -289,21 +224,161 @@ dns_result_size(const struct dns_result *r)
 	return n;
 }
 
+/* Octets of a record's own data as dns_result_dup() packs it, in two
+ * parts: the pointer and length arrays (8-aligned) and the text. */
+static void
+rr_packed_size(enum dns_type type, const struct dns_rr *rr, size_t *arrays,
+	       size_t *text)
+{
+	switch (type) {
+	case DNS_TYPE_MX:
+		*text += strlen(rr->mx.exchange) + 1;
+		break;
+	case DNS_TYPE_PTR:
+		*text += strlen(rr->ptr) + 1;
+		break;
+	case DNS_TYPE_SRV:
+		*text += strlen(rr->srv.target) + 1;
+		break;
+	case DNS_TYPE_TXT:
+		*arrays += (rr->txt.n_strings + 1) *
+			   (sizeof(char *) + sizeof(size_t));
+		*text += rr->txt.text_len + 1;
+		for (size_t i = 0; i < rr->txt.n_strings; i++)
+			*text += rr->txt.string_lens[i] + 1;
+		break;
+	case DNS_TYPE_TLSA:
+		*text += rr->tlsa.data_len + 1;
+		break;
+	case DNS_TYPE_A:
+	case DNS_TYPE_AAAA:
+		break;
+	}
+}
+
+/* Copies n octets of src to *p and moves *p past them. */
+static void *
+pack(char **p, const void *src, size_t n)
+{
+	void *dst = *p;
+
+	memcpy(dst, src, n);
+	*p += n;
+	return dst;
+}
+
+static char *
+pack_str(char **p, const char *s)
+{
+	return pack(p, s, strlen(s) + 1);
+}
+
+/* One block (the struct, its records, then their arrays and text): a
+ * result the DNS cache hands out costs one allocation and one free, not
+ * one per name and string (a TXT answer took eight; every SPF, DKIM and
+ * DMARC check of a message takes several). */
 struct dns_result *
 dns_result_dup(const struct dns_result *result)
 {
-	struct dns_result *r = xmalloc(sizeof(*r));
+	size_t rrs_size = (result->count + 1) * sizeof(struct dns_rr);
+	size_t arrays = 0, text = strlen(result->name) + 1 +
+				  strlen(result->canonname) + 1;
+	struct dns_result *r;
+	char *ap, *tp;
 
-	*r = *result;
-	r->name = xstrdup(result->name);
-	r->canonname = xstrdup(result->canonname);
-	r->error = result->error != NULL ? xstrdup(result->error) : NULL;
-	r->why_bogus = result->why_bogus != NULL ?
-		xstrdup(result->why_bogus) : NULL;
-	r->rrs = xcalloc(result->count + 1, sizeof(struct dns_rr));
+	if (result->error != NULL)
+		text += strlen(result->error) + 1;
+	if (result->why_bogus != NULL)
+		text += strlen(result->why_bogus) + 1;
 	for (size_t i = 0; i < result->count; i++)
-		rr_copy(result->type, &r->rrs[i], &result->rrs[i]);
+		rr_packed_size(result->type, &result->rrs[i], &arrays, &text);
+	r = xmalloc(sizeof(*r) + rrs_size + arrays + text);
+	*r = *result;
+	r->packed = true;
+	r->rrs = (struct dns_rr *)(r + 1);
+	memset(&r->rrs[result->count], 0, sizeof(struct dns_rr));
+	ap = (char *)r->rrs + rrs_size;
+	tp = ap + arrays;
+	r->name = pack_str(&tp, result->name);
+	r->canonname = pack_str(&tp, result->canonname);
+	if (result->error != NULL)
+		r->error = pack_str(&tp, result->error);
+	if (result->why_bogus != NULL)
+		r->why_bogus = pack_str(&tp, result->why_bogus);
+	for (size_t i = 0; i < result->count; i++) {
+		const struct dns_rr *src = &result->rrs[i];
+		struct dns_rr *dst = &r->rrs[i];
+
+		*dst = *src;
+		switch (result->type) {
+		case DNS_TYPE_MX:
+			dst->mx.exchange = pack_str(&tp, src->mx.exchange);
+			break;
+		case DNS_TYPE_PTR:
+			dst->ptr = pack_str(&tp, src->ptr);
+			break;
+		case DNS_TYPE_SRV:
+			dst->srv.target = pack_str(&tp, src->srv.target);
+			break;
+		case DNS_TYPE_TXT: {
+			size_t ns = src->txt.n_strings;
+
+			dst->txt.strings = (char **)(void *)ap;
+			ap += (ns + 1) * sizeof(char *);
+			dst->txt.string_lens = (size_t *)(void *)ap;
+			ap += (ns + 1) * sizeof(size_t);
+			dst->txt.text = pack(&tp, src->txt.text,
+					     src->txt.text_len + 1);
+			for (size_t k = 0; k < ns; k++) {
+				dst->txt.strings[k] =
+					pack(&tp, src->txt.strings[k],
+					     src->txt.string_lens[k] + 1);
+				dst->txt.string_lens[k] =
+					src->txt.string_lens[k];
+			}
+			dst->txt.strings[ns] = NULL;
+			dst->txt.string_lens[ns] = 0;
+			break;
+		}
+		case DNS_TYPE_TLSA:
+			dst->tlsa.data = pack(&tp, src->tlsa.data,
+					      src->tlsa.data_len + 1);
+			break;
+		case DNS_TYPE_A:
+		case DNS_TYPE_AAAA:
+			break;
+		}
+	}
 	return r;
+}
+
+static void
+rr_free(enum dns_type type, struct dns_rr *rr)
+{
+	switch (type) {
+	case DNS_TYPE_MX:
+		free(rr->mx.exchange);
+		break;
+	case DNS_TYPE_PTR:
+		free(rr->ptr);
+		break;
+	case DNS_TYPE_SRV:
+		free(rr->srv.target);
+		break;
+	case DNS_TYPE_TXT:
+		for (size_t i = 0; i < rr->txt.n_strings; i++)
+			free(rr->txt.strings[i]);
+		free(rr->txt.strings);
+		free(rr->txt.string_lens);
+		free(rr->txt.text);
+		break;
+	case DNS_TYPE_TLSA:
+		free(rr->tlsa.data);
+		break;
+	case DNS_TYPE_A:
+	case DNS_TYPE_AAAA:
+		break;
+	}
 }
 
 void
@@ -313,13 +388,15 @@ dns_result_free(struct dns_result **result)
 
 	if (r == NULL)
 		return;
-	for (size_t i = 0; i < r->count; i++)
-		rr_free(r->type, &r->rrs[i]);
-	free(r->rrs);
-	free(r->name);
-	free(r->canonname);
-	free(r->error);
-	free(r->why_bogus);
+	if (!r->packed) {
+		for (size_t i = 0; i < r->count; i++)
+			rr_free(r->type, &r->rrs[i]);
+		free(r->rrs);
+		free(r->name);
+		free(r->canonname);
+		free(r->error);
+		free(r->why_bogus);
+	}
 	free(r);
 	*result = NULL;
 }

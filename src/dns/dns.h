@@ -133,6 +133,9 @@ struct dns_result {
 	/* DNS_SEC_BOGUS: unbound's reason ("signature expired ..."). */
 	char *why_bogus;
 	bool from_cache;	/* answered from Herald's cache */
+	/* dns_result_dup()'s copy: one block, its strings and records
+	 * inside it (replace none of them; dns_result_free() frees it) */
+	bool packed;
 	size_t count;
 	struct dns_rr *rrs;	/* count records in the order received,
 				 * except MX: sorted by preference (equal

@@ -268,16 +268,72 @@ test_rdata_parse(void **state)
 			if (strcmp(text, c->want) != 0)
 				fail_msg("case %zu: '%s', want '%s'", i, text,
 					 c->want);
-			/* a deep copy frees on its own */
+			/* a deep copy (one block) reads the same and frees
+			 * on its own, and so does a copy of it */
 			struct dns_result *dup = dns_result_dup(res);
+			struct dns_result *dup2 = dns_result_dup(dup);
 
+			assert_true(dup->packed);
+			assert_int_equal(dup2->count, 1);
+			assert_string_equal(dup2->name, "x.test");
+			assert_string_equal(dup2->canonname, "x.test");
+			assert_null(dup2->error);
+			rr_text(c->type, &dup2->rrs[0], text, sizeof(text));
+			if (strcmp(text, c->want) != 0)
+				fail_msg("case %zu copy: '%s', want '%s'", i,
+					 text, c->want);
+			if (c->type == DNS_TYPE_TXT) {
+				const struct dns_txt *a = &res->rrs[0].txt;
+				const struct dns_txt *b = &dup2->rrs[0].txt;
+
+				assert_int_equal(a->text_len, b->text_len);
+				assert_memory_equal(a->text, b->text,
+						    a->text_len + 1);
+				assert_int_equal(a->n_strings, b->n_strings);
+				for (size_t k = 0; k < a->n_strings; k++) {
+					assert_int_equal(a->string_lens[k],
+							 b->string_lens[k]);
+					assert_memory_equal(a->strings[k],
+							    b->strings[k],
+							    a->string_lens[k] + 1);
+				}
+				assert_null(b->strings[b->n_strings]);
+			}
+			if (c->type == DNS_TYPE_TLSA)
+				assert_memory_equal(res->rrs[0].tlsa.data,
+						    dup2->rrs[0].tlsa.data,
+						    res->rrs[0].tlsa.data_len);
 			dns_result_free(&dup);
+			dns_result_free(&dup2);
+			assert_null(dup);
 		} else {
 			assert_non_null(err);
 		}
 		dns_result_free(&res);
 		assert_null(res);
 	}
+}
+
+/* An error result's texts survive the one-block copy. */
+static void
+test_result_dup_error(void **state)
+{
+	struct dns_result *res = dns_result_new_error("y.test", DNS_TYPE_A,
+						      DNS_SERVFAIL,
+						      "server failure (%s)",
+						      "rcode 2");
+	struct dns_result *dup;
+
+	res->why_bogus = xstrdup("a reason");
+	dup = dns_result_dup(res);
+	dns_result_free(&res);
+	assert_int_equal(dup->status, DNS_SERVFAIL);
+	assert_int_equal(dup->count, 0);
+	assert_non_null(dup->rrs);
+	assert_string_equal(dup->name, "y.test");
+	assert_string_equal(dup->error, "server failure (rcode 2)");
+	assert_string_equal(dup->why_bogus, "a reason");
+	dns_result_free(&dup);
 }
 
 static void
@@ -1044,6 +1100,7 @@ main(void)
 		cmocka_unit_test(test_name_normalize),
 		cmocka_unit_test(test_idn),
 		cmocka_unit_test(test_rdata_parse),
+		cmocka_unit_test(test_result_dup_error),
 		cmocka_unit_test(test_mx_sort_is_stable),
 		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_cache_memory),
