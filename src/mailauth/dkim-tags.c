@@ -360,18 +360,52 @@ dkim_instance_parse(const char *v, unsigned limit, unsigned *instance_r)
 	return 0;
 }
 
+/* The tags a signature reads, found in one pass over its list (a
+ * strcmp() walk of the list for each tag was some fifty calls a
+ * signature). Tag names are case-sensitive (RFC 6376 3.2). */
+enum sig_tag {
+	ST_V, ST_A, ST_B, ST_BH, ST_C, ST_D, ST_H, ST_I, ST_L, ST_Q, ST_S,
+	ST_T, ST_X, ST_COUNT
+};
+
+static int
+sig_tag_of(const char *name)
+{
+	if (name[0] == '\0')
+		return -1;
+	if (name[1] != '\0')
+		return name[0] == 'b' && name[1] == 'h' && name[2] == '\0'
+		       ? ST_BH : -1;
+	switch (name[0]) {
+	case 'v': return ST_V;
+	case 'a': return ST_A;
+	case 'b': return ST_B;
+	case 'c': return ST_C;
+	case 'd': return ST_D;
+	case 'h': return ST_H;
+	case 'i': return ST_I;
+	case 'l': return ST_L;
+	case 'q': return ST_Q;
+	case 's': return ST_S;
+	case 't': return ST_T;
+	case 'x': return ST_X;
+	}
+	return -1;
+}
+
 /* ams: an ARC-Message-Signature (RFC 8617 4.1.2), else a DKIM-Signature */
 static int
 signature_parse(const char *value, size_t len, bool ams,
 		struct dkim_signature *sig_r, unsigned *instance_r,
 		const char **error_r)
 {
-	static const char *const required[] = {
-		"v", "a", "b", "bh", "d", "h", "s",
+	static const enum sig_tag required[] = {
+		ST_V, ST_A, ST_B, ST_BH, ST_D, ST_H, ST_S,
 	};
-	static const char *const ams_required[] = {
-		"i", "a", "b", "bh", "d", "h", "s",
+	static const enum sig_tag ams_required[] = {
+		ST_I, ST_A, ST_B, ST_BH, ST_D, ST_H, ST_S,
 	};
+	const struct dkim_tag *tag[ST_COUNT] = { NULL };
 	struct dkim_tag_list tags;
 	struct dkim_signature sig;
 	const struct dkim_tag *t;
@@ -383,9 +417,14 @@ signature_parse(const char *value, size_t len, bool ams,
 	memset(sig_r, 0, sizeof(*sig_r));
 	if (dkim_tags_parse(value, len, &tags, error_r) < 0)
 		return -1;
+	for (size_t i = 0; i < tags.n; i++) {
+		int k = sig_tag_of(tags.tags[i].name);
+
+		if (k >= 0)
+			tag[k] = &tags.tags[i];
+	}
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
-		if (dkim_tags_get(&tags, ams ? ams_required[i] : required[i])
-		    == NULL) {
+		if (tag[ams ? ams_required[i] : required[i]] == NULL) {
 			*error_r = ams ? "a required tag is missing "
 					 "(i a b bh d h s)"
 				       : "a required tag is missing "
@@ -394,20 +433,20 @@ signature_parse(const char *value, size_t len, bool ams,
 		}
 	}
 	if (ams) {
-		if (dkim_instance_parse(dkim_tags_get(&tags, "i")->value,
+		if (dkim_instance_parse(tag[ST_I]->value,
 					ARC_INSTANCE_LIMIT, instance_r) < 0) {
 			*error_r = "bad instance (i=)";
 			goto fail;
 		}
-		if (dkim_tags_get(&tags, "l") != NULL) {
+		if (tag[ST_L] != NULL) {
 			*error_r = "l= is not allowed (RFC 8617 4.1.2)";
 			goto fail;
 		}
-	} else if (strcmp(dkim_tags_get(&tags, "v")->value, "1") != 0) {
+	} else if (strcmp(tag[ST_V]->value, "1") != 0) {
 		*error_r = "unknown version (v= is not 1)";
 		goto fail;
 	}
-	t = dkim_tags_get(&tags, "a");
+	t = tag[ST_A];
 	if (strcmp(t->value, "rsa-sha256") == 0) {
 		sig.alg = DKIM_ALG_RSA_SHA256;
 	} else if (strcmp(t->value, "ed25519-sha256") == 0) {
@@ -420,7 +459,7 @@ signature_parse(const char *value, size_t len, bool ams,
 		goto fail;
 	}
 	buf_init(&b);
-	t = dkim_tags_get(&tags, "b");
+	t = tag[ST_B];
 	if (dkim_base64_fws_decode(t->value, &b) < 0 || b.len == 0) {
 		buf_deinit(&b);
 		*error_r = "bad b= (base64)";
@@ -430,7 +469,7 @@ signature_parse(const char *value, size_t len, bool ams,
 	sig.b = (uint8_t *)buf_steal(&b);
 	sig.b_value_start = t->value_start;
 	sig.b_value_end = t->value_end;
-	if (dkim_base64_fws_decode(dkim_tags_get(&tags, "bh")->value, &b) < 0 ||
+	if (dkim_base64_fws_decode(tag[ST_BH]->value, &b) < 0 ||
 	    b.len == 0) {
 		buf_deinit(&b);
 		*error_r = "bad bh= (base64)";
@@ -440,24 +479,24 @@ signature_parse(const char *value, size_t len, bool ams,
 	sig.bh = (uint8_t *)buf_steal(&b);
 	buf_deinit(&b);
 	sig.hcanon = sig.bcanon = DKIM_CANON_SIMPLE;
-	if ((t = dkim_tags_get(&tags, "c")) != NULL &&
+	if ((t = tag[ST_C]) != NULL &&
 	    parse_canon(t->value, &sig) < 0) {
 		*error_r = "unknown canonicalization (c=)";
 		goto fail;
 	}
-	t = dkim_tags_get(&tags, "d");
+	t = tag[ST_D];
 	if (!dkim_dns_name_is_valid(t->value)) {
 		*error_r = "bad domain (d=)";
 		goto fail;
 	}
 	sig.domain = lower_dup(t->value);
-	t = dkim_tags_get(&tags, "s");
+	t = tag[ST_S];
 	if (!dkim_dns_name_is_valid(t->value)) {
 		*error_r = "bad selector (s=)";
 		goto fail;
 	}
 	sig.selector = lower_dup(t->value);
-	ret = parse_header_list(dkim_tags_get(&tags, "h")->value, &sig);
+	ret = parse_header_list(tag[ST_H]->value, &sig);
 	if (ret == -2) {
 		*error_r = "From is not signed (h=)";
 		goto fail;
@@ -471,14 +510,14 @@ signature_parse(const char *value, size_t len, bool ams,
 			goto fail;
 		}
 	}
-	if (!ams && (t = dkim_tags_get(&tags, "i")) != NULL) {
+	if (!ams && (t = tag[ST_I]) != NULL) {
 		if (!auid_in_domain(t->value, sig.domain)) {
 			*error_r = "i= is not within d=";
 			goto fail;
 		}
 		sig.auid = xstrdup(t->value);
 	}
-	if ((t = dkim_tags_get(&tags, "l")) != NULL) {
+	if ((t = tag[ST_L]) != NULL) {
 		/* 76 digits in the grammar; 2^64 is far beyond any message */
 		if (parse_decimal(t->value, 19, &sig.l) < 0) {
 			*error_r = "bad body length (l=)";
@@ -486,7 +525,7 @@ signature_parse(const char *value, size_t len, bool ams,
 		}
 		sig.has_l = true;
 	}
-	if ((t = dkim_tags_get(&tags, "q")) != NULL) {
+	if ((t = tag[ST_Q]) != NULL) {
 		/* a colon-separated list: one of them must be dns/txt */
 		bool ok = false;
 		const char *p = t->value;
@@ -514,7 +553,7 @@ signature_parse(const char *value, size_t len, bool ams,
 			goto fail;
 		}
 	}
-	if ((t = dkim_tags_get(&tags, "t")) != NULL) {
+	if ((t = tag[ST_T]) != NULL) {
 		if (parse_decimal(t->value, 18, &n) < 0) {
 			*error_r = "bad timestamp (t=)";
 			goto fail;
@@ -522,7 +561,7 @@ signature_parse(const char *value, size_t len, bool ams,
 		sig.has_t = true;
 		sig.t = (int64_t)n;
 	}
-	if ((t = dkim_tags_get(&tags, "x")) != NULL) {
+	if ((t = tag[ST_X]) != NULL) {
 		if (parse_decimal(t->value, 18, &n) < 0) {
 			*error_r = "bad expiry (x=)";
 			goto fail;

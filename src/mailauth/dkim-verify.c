@@ -25,7 +25,9 @@ struct sig_state {
 	struct dkim_signature sig;
 	bool parsed;
 	size_t field;		/* index in msg.fields */
-	char *key_name;		/* NULL: no key needed */
+	char *key_name;		/* NULL: no key needed; else key_buf or
+				 * allocated (a name too long for it) */
+	char key_buf[128];
 	struct dkim_key key;
 	bool key_set;
 	EVP_MD_CTX *md;		/* the body hash, while it runs */
@@ -52,8 +54,51 @@ struct dkim_verifier {
 	bool bc_used[2];
 	struct sig_state *sigs;
 	size_t n;
+	size_t cap_sigs;	/* sigs kept across dkim_verifier_reset() */
+	/* hash contexts kept across messages (OpenSSL 3 allocates two
+	 * for a new one, one to start a kept one again) */
+	EVP_MD_CTX *md_spare[2];
+	/* the header hash input and the signature's field, kept across
+	 * signatures and messages */
+	struct buf hin, hfield;
 	bool finished;
 };
+
+/* A hash context ready for a new SHA-256: a kept one when there is one. */
+static EVP_MD_CTX *
+md_get(struct dkim_verifier *v)
+{
+	EVP_MD_CTX *md = NULL;
+
+	for (size_t i = 0; i < 2 && md == NULL; i++) {
+		md = v->md_spare[i];
+		v->md_spare[i] = NULL;
+	}
+	if (md == NULL && (md = EVP_MD_CTX_new()) == NULL)
+		return NULL;
+	if (EVP_DigestInit_ex(md, dkim_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		return NULL;
+	}
+	return md;
+}
+
+/* Keeps md for the next signature (two at most), else frees it. */
+static void
+md_put(struct dkim_verifier *v, EVP_MD_CTX **md)
+{
+	if (*md == NULL)
+		return;
+	for (size_t i = 0; i < 2; i++) {
+		if (v->md_spare[i] == NULL) {
+			v->md_spare[i] = *md;
+			*md = NULL;
+			return;
+		}
+	}
+	EVP_MD_CTX_free(*md);
+	*md = NULL;
+}
 
 const char *
 dkim_result_name(enum dkim_result result)
@@ -83,7 +128,8 @@ dkim_algorithm_key_type(enum dkim_algorithm alg)
 }
 
 static void
-decide(struct sig_state *s, enum dkim_result result, const char *reason)
+decide(struct dkim_verifier *v, struct sig_state *s, enum dkim_result result,
+       const char *reason)
 {
 	s->decided = true;
 	s->res.result = result;
@@ -92,10 +138,7 @@ decide(struct sig_state *s, enum dkim_result result, const char *reason)
 		s->reason = xstrdup(reason);
 	}
 	s->res.reason = s->reason;
-	if (s->md != NULL) {
-		EVP_MD_CTX_free(s->md);
-		s->md = NULL;
-	}
+	md_put(v, &s->md);
 }
 
 static void
@@ -148,32 +191,37 @@ setup_signature(struct dkim_verifier *v, struct sig_state *s, size_t index)
 	value = dkim_msg_field_value(&v->msg, f, &len);
 	if (index >= v->lim.max_signatures) {
 		salvage_names(s, value, len);
-		decide(s, DKIM_RESULT_POLICY,
+		decide(v, s, DKIM_RESULT_POLICY,
 		       "not verified: over [mailauth] dkim_verify_max_signatures");
 		return;
 	}
 	if (dkim_signature_parse(value, len, &s->sig, &err) < 0) {
 		salvage_names(s, value, len);
-		decide(s, DKIM_RESULT_PERMERROR, err);
+		decide(v, s, DKIM_RESULT_PERMERROR, err);
 		return;
 	}
 	s->parsed = true;
 	if (s->sig.has_x && (int64_t)v->lim.now > s->sig.x) {
-		decide(s, DKIM_RESULT_PERMERROR, "signature expired (x=)");
+		decide(v, s, DKIM_RESULT_PERMERROR, "signature expired (x=)");
 		return;
 	}
 	if (s->sig.has_t &&
 	    s->sig.t > (int64_t)v->lim.now + (int64_t)v->lim.clock_skew_s) {
-		decide(s, DKIM_RESULT_PERMERROR,
+		decide(v, s, DKIM_RESULT_PERMERROR,
 		       "signature timestamp in the future (t=)");
 		return;
 	}
-	s->key_name = xasprintf("%s._domainkey.%s", s->sig.selector,
-				s->sig.domain);
-	s->md = EVP_MD_CTX_new();
-	if (s->md == NULL ||
-	    EVP_DigestInit_ex(s->md, dkim_sha256(), NULL) != 1) {
-		decide(s, DKIM_RESULT_TEMPERROR, "out of memory (hash)");
+	/* selector and domain are at most 253 octets each (parsed) */
+	if ((size_t)snprintf(s->key_buf, sizeof(s->key_buf),
+			     "%s._domainkey.%s", s->sig.selector,
+			     s->sig.domain) < sizeof(s->key_buf))
+		s->key_name = s->key_buf;
+	else
+		s->key_name = xasprintf("%s._domainkey.%s", s->sig.selector,
+					s->sig.domain);
+	s->md = md_get(v);
+	if (s->md == NULL) {
+		decide(v, s, DKIM_RESULT_TEMPERROR, "out of memory (hash)");
 		return;
 	}
 	if (!v->bc_used[s->sig.bcanon]) {
@@ -185,6 +233,20 @@ setup_signature(struct dkim_verifier *v, struct sig_state *s, size_t index)
 	}
 }
 
+/* Room for n zeroed signature states: the array of an earlier message
+ * is kept (most messages have one or two signatures). */
+static void
+sigs_alloc(struct dkim_verifier *v, size_t n)
+{
+	if (n > v->cap_sigs) {
+		free(v->sigs);
+		v->sigs = xcalloc(n, sizeof(*v->sigs));
+		v->cap_sigs = n;
+		return;
+	}
+	memset(v->sigs, 0, n * sizeof(*v->sigs));
+}
+
 static void
 on_header(void *ctx)
 {
@@ -193,9 +255,9 @@ on_header(void *ctx)
 
 	if (v->msg.header_too_big) {
 		v->msg.skip_body = true;
-		v->sigs = xcalloc(1, sizeof(*v->sigs));
+		sigs_alloc(v, 1);
 		v->n = 1;
-		decide(&v->sigs[0], DKIM_RESULT_PERMERROR,
+		decide(v, &v->sigs[0], DKIM_RESULT_PERMERROR,
 		       "header over [mailauth] dkim_header_max: not verified");
 		return;
 	}
@@ -204,7 +266,7 @@ on_header(void *ctx)
 				      "DKIM-Signature"))
 			count++;
 	}
-	v->sigs = xcalloc(count > 0 ? count : 1, sizeof(*v->sigs));
+	sigs_alloc(v, count > 0 ? count : 1);
 	for (size_t i = 0; i < v->msg.n_fields; i++) {
 		struct sig_state *s;
 
@@ -248,33 +310,52 @@ dkim_verifier_new(const struct dkim_verify_limits *lim)
 
 	set_limits(v, lim);
 	dkim_msg_init(&v->msg, v->lim.header_max, on_header, on_body, v);
+	buf_init(&v->hin);
+	buf_init(&v->hfield);
 	return v;
 }
 
+/* The states' contents; the array stays (sigs_alloc()). */
 static void
-sigs_free(struct dkim_verifier *v)
+sigs_clear(struct dkim_verifier *v)
 {
 	for (size_t i = 0; i < v->n; i++) {
 		struct sig_state *s = &v->sigs[i];
 
 		dkim_signature_deinit(&s->sig);
 		dkim_key_deinit(&s->key);
-		EVP_MD_CTX_free(s->md);
-		free(s->key_name);
+		md_put(v, &s->md);
+		if (s->key_name != s->key_buf)
+			free(s->key_name);
 		free(s->reason);
 		free(s->rep_domain);
 		free(s->rep_selector);
 	}
-	free(v->sigs);
-	v->sigs = NULL;
 	v->n = 0;
 }
+
+/* Buffers a reset keeps: a usual message's, not a rare big one's. */
+#define KEEP_SIGS 8
+#define KEEP_HASH_INPUT (64 * 1024)
 
 void
 dkim_verifier_reset(struct dkim_verifier *v,
 		    const struct dkim_verify_limits *lim)
 {
-	sigs_free(v);
+	sigs_clear(v);
+	if (v->cap_sigs > KEEP_SIGS) {
+		free(v->sigs);
+		v->sigs = NULL;
+		v->cap_sigs = 0;
+	}
+	if (v->hin.cap > KEEP_HASH_INPUT) {
+		buf_deinit(&v->hin);
+		buf_init(&v->hin);
+	}
+	if (v->hfield.cap > KEEP_HASH_INPUT) {
+		buf_deinit(&v->hfield);
+		buf_init(&v->hfield);
+	}
 	memset(v->bc, 0, sizeof(v->bc));
 	memset(v->cctx, 0, sizeof(v->cctx));
 	memset(v->bc_used, 0, sizeof(v->bc_used));
@@ -290,7 +371,12 @@ dkim_verifier_free(struct dkim_verifier **vp)
 
 	if (v == NULL)
 		return;
-	sigs_free(v);
+	sigs_clear(v);
+	free(v->sigs);
+	for (size_t i = 0; i < 2; i++)
+		EVP_MD_CTX_free(v->md_spare[i]);
+	buf_deinit(&v->hin);
+	buf_deinit(&v->hfield);
 	dkim_msg_deinit(&v->msg);
 	free(v);
 	*vp = NULL;
@@ -550,34 +636,32 @@ check_signature(struct dkim_verifier *v, struct sig_state *s)
 	const struct dkim_field *f = &v->msg.fields[s->field];
 	const char *fs = v->msg.header.data + f->start;
 	size_t voff, len;
-	struct buf in, field;
+	struct buf *in = &v->hin, *field = &v->hfield;
 	bool ok;
 
-	buf_init(&in);
-	buf_init(&field);
+	buf_reset(in);
+	buf_reset(field);
 	dkim_msg_hash_headers(&v->msg, s->sig.headers, s->sig.n_headers,
-			      s->sig.hcanon, &in);
+			      s->sig.hcanon, in);
 	/* the signature's own field, its b= value (and the white space
 	 * around it) taken out, canonicalized, without the final CRLF */
 	(void)dkim_msg_field_value(&v->msg, f, &len);
 	voff = f->len - len;
-	buf_append(&field, fs, voff + s->sig.b_value_start);
-	buf_append(&field, fs + voff + s->sig.b_value_end,
+	buf_append(field, fs, voff + s->sig.b_value_start);
+	buf_append(field, fs + voff + s->sig.b_value_end,
 		   len - s->sig.b_value_end);
-	dkim_header_canon(s->sig.hcanon, field.data, field.len, &in);
-	buf_deinit(&field);
+	dkim_header_canon(s->sig.hcanon, field->data, field->len, in);
 
-	ok = dkim_verify_data(&s->key, s->sig.alg, (const uint8_t *)in.data,
-			      in.len, s->sig.b, s->sig.b_len);
-	buf_deinit(&in);
+	ok = dkim_verify_data(&s->key, s->sig.alg, (const uint8_t *)in->data,
+			      in->len, s->sig.b, s->sig.b_len);
 	if (!ok) {
-		decide(s, s->key.testing ? DKIM_RESULT_NEUTRAL :
+		decide(v, s, s->key.testing ? DKIM_RESULT_NEUTRAL :
 		       DKIM_RESULT_FAIL,
 		       s->key.testing ? "signature mismatch (key in testing, t=y)"
 		       : "signature mismatch");
 		return;
 	}
-	decide(s, DKIM_RESULT_PASS, NULL);
+	decide(v, s, DKIM_RESULT_PASS, NULL);
 	if (s->res.body_partial) {
 		char note[160];
 
@@ -585,7 +669,7 @@ check_signature(struct dkim_verifier *v, struct sig_state *s)
 			 "%llu octets of body after l=%llu not covered",
 			 (unsigned long long)(s->res.body_len - s->sig.l),
 			 (unsigned long long)s->sig.l);
-		decide(s, DKIM_RESULT_PASS, note);
+		decide(v, s, DKIM_RESULT_PASS, note);
 	}
 }
 
@@ -597,19 +681,19 @@ try_decide(struct dkim_verifier *v, struct sig_state *s)
 	if (s->decided || !v->finished || !s->key_set)
 		return;
 	if (s->key.alg != s->sig.alg) {
-		decide(s, DKIM_RESULT_PERMERROR, "key type does not match a=");
+		decide(v, s, DKIM_RESULT_PERMERROR, "key type does not match a=");
 		return;
 	}
 	if (s->key.strict && s->sig.auid != NULL &&
 	    ((at = strrchr(s->sig.auid, '@')) == NULL ||
 	     strcasecmp(at + 1, s->sig.domain) != 0)) {
-		decide(s, DKIM_RESULT_PERMERROR,
+		decide(v, s, DKIM_RESULT_PERMERROR,
 		       "i= is a subdomain of d= and the key has t=s");
 		return;
 	}
 	if (s->bh_len != s->sig.bh_len ||
 	    memcmp(s->bh, s->sig.bh, s->bh_len) != 0) {
-		decide(s, s->key.testing ? DKIM_RESULT_NEUTRAL :
+		decide(v, s, s->key.testing ? DKIM_RESULT_NEUTRAL :
 		       DKIM_RESULT_FAIL,
 		       s->key.testing ? "body hash mismatch (key in testing, t=y)"
 		       : "body hash mismatch");
@@ -632,13 +716,13 @@ dkim_verifier_set_key(struct dkim_verifier *v, size_t i,
 	if (res->status == DNS_NXDOMAIN || res->status == DNS_NODATA) {
 		snprintf(reason, sizeof(reason), "no key (%s)",
 			 dns_status_name(res->status));
-		decide(s, DKIM_RESULT_PERMERROR, reason);
+		decide(v, s, DKIM_RESULT_PERMERROR, reason);
 		return;
 	}
 	if (res->status != DNS_OK) {
 		snprintf(reason, sizeof(reason), "key lookup: %s",
 			 dns_status_name(res->status));
-		decide(s, DKIM_RESULT_TEMPERROR, reason);
+		decide(v, s, DKIM_RESULT_TEMPERROR, reason);
 		return;
 	}
 	for (size_t j = 0; j < res->count; j++) {
@@ -653,7 +737,7 @@ dkim_verifier_set_key(struct dkim_verifier *v, size_t i,
 			return;
 		}
 	}
-	decide(s, DKIM_RESULT_PERMERROR, err);
+	decide(v, s, DKIM_RESULT_PERMERROR, err);
 }
 
 void
@@ -672,8 +756,7 @@ dkim_verifier_finish(struct dkim_verifier *v)
 
 		if (s->md != NULL) {
 			EVP_DigestFinal_ex(s->md, s->bh, &s->bh_len);
-			EVP_MD_CTX_free(s->md);
-			s->md = NULL;
+			md_put(v, &s->md);
 		}
 		if (s->parsed) {
 			s->res.body_len = v->bc[s->sig.bcanon].out_len;
