@@ -11,7 +11,7 @@
 #include "smtp/smtp-ar-filter.h"
 
 enum ar_mode {
-	AR_NAME,	/* reading a field name into the buffer */
+	AR_NAME,	/* reading a field name that may be ours */
 	AR_PASS,	/* the field is kept: written through */
 	AR_HOLD,	/* an Authentication-Results field: buffered */
 	AR_DROP,	/* one that claims our id: dropped */
@@ -99,7 +99,8 @@ smtp_ar_filter_init(struct smtp_ar_filter *f, const char *id,
 		    smtp_ar_out_fn *out, void *ctx)
 {
 	memset(f, 0, sizeof(*f));
-	buf_init(&f->field);
+	/* f->field stays without storage until a field is held: most
+	 * messages have none (and no allocation for them) */
 	f->mode = AR_NAME;
 	f->line_start = true;
 	f->id = id;
@@ -110,7 +111,8 @@ smtp_ar_filter_init(struct smtp_ar_filter *f, const char *id,
 void
 smtp_ar_filter_deinit(struct smtp_ar_filter *f)
 {
-	buf_deinit(&f->field);
+	if (f->field.data != NULL)
+		buf_deinit(&f->field);
 }
 
 bool
@@ -119,120 +121,184 @@ smtp_ar_filter_in_body(const struct smtp_ar_filter *f)
 	return f->mode == AR_BODY;
 }
 
-/* The field held is complete (or over the limit): keep or drop it. */
 static void
-field_flush(struct smtp_ar_filter *f)
+hold(struct smtp_ar_filter *f, const uint8_t *data, size_t len)
 {
-	const char *colon;
-
-	if (f->field.len == 0)
-		return;
-	if (f->mode == AR_HOLD) {
-		colon = memchr(f->field.data, ':', f->field.len);
-		if (colon != NULL &&
-		    smtp_ar_claims(colon + 1, f->field.len -
-				   (size_t)(colon + 1 - f->field.data), f->id)) {
-			f->removed++;
-			f->mode = AR_DROP;
-			f->field.len = 0;
-			return;
-		}
-		f->mode = AR_PASS;
-	}
-	f->out((const uint8_t *)f->field.data, f->field.len, f->ctx);
-	f->field.len = 0;
+	if (f->field.data == NULL)
+		buf_init(&f->field);
+	buf_append(&f->field, data, len);
 }
 
-/* The field name is complete (a colon seen, a line end, or too long). */
+/* Writes the octets held (a field kept, a name that was not ours). */
 static void
-name_done(struct smtp_ar_filter *f)
+held_out(struct smtp_ar_filter *f)
 {
-	static const char ar[] = "Authentication-Results";
-	size_t n = f->field.len;
-	const char *d = f->field.data;
-
-	if (n > 0 && d[n - 1] == ':') {
-		n--;
-		while (n > 0 && (d[n - 1] == ' ' || d[n - 1] == '\t'))
-			n--;
-		if (n == sizeof(ar) - 1 && strncasecmp(d, ar, n) == 0) {
-			f->mode = AR_HOLD;
-			return;
-		}
-	}
-	f->mode = AR_PASS;
-	f->out((const uint8_t *)d, f->field.len, f->ctx);
-	f->field.len = 0;
+	if (f->field.len > 0)
+		f->out((const uint8_t *)f->field.data, f->field.len, f->ctx);
+	if (f->field.data != NULL)
+		buf_reset(&f->field);
 }
 
+/* The Authentication-Results field held is complete (or over
+ * SMTP_AR_FIELD_MAX): dropped when it claims our id, else written. The
+ * rest of it, if any, goes the same way (the mode returned). */
+static enum ar_mode
+held_decide(struct smtp_ar_filter *f)
+{
+	const char *colon = memchr(f->field.data, ':', f->field.len);
+
+	if (colon != NULL &&
+	    smtp_ar_claims(colon + 1, f->field.len -
+			   (size_t)(colon + 1 - f->field.data), f->id)) {
+		f->removed++;
+		buf_reset(&f->field);
+		return AR_DROP;
+	}
+	held_out(f);
+	return AR_PASS;
+}
+
+/* One octet c of a field name, the f->name_len-th: AR_NAME while it may
+ * still be "Authentication-Results" (any case), then optional SP/HTAB
+ * and the colon (AR_HOLD), within SMTP_AR_NAME_MAX + 1 octets; AR_PASS
+ * as soon as it cannot be. A line end before the colon: no name. */
+static enum ar_mode
+name_octet(size_t n, uint8_t c)
+{
+	static const char ar[] = "authentication-results";
+	const size_t arlen = sizeof(ar) - 1;
+
+	if (n <= arlen) {
+		uint8_t l = c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
+
+		return l == (uint8_t)ar[n - 1] ? AR_NAME : AR_PASS;
+	}
+	if (c == ':')
+		return n <= SMTP_AR_NAME_MAX + 1 ? AR_HOLD : AR_PASS;
+	if ((c == ' ' || c == '\t') && n <= SMTP_AR_NAME_MAX)
+		return AR_NAME;
+	return AR_PASS;
+}
+
+/* Line by line: a kept line goes on to its LF with memchr and whole runs
+ * of kept fields go out in one call (most headers: one call a piece);
+ * only a name that may be "Authentication-Results" is looked at octet
+ * by octet, and only such a field is buffered. data[run..i) is kept
+ * input not written yet. */
 void
 smtp_ar_filter_feed(struct smtp_ar_filter *f, const uint8_t *data,
 		    size_t len)
 {
-	size_t i = 0, run = 0;	/* data[run..i) is to be written through */
+	size_t i = 0, run = 0, nstart = 0;
 
-	for (; i < len && f->mode != AR_BODY; i++) {
-		uint8_t c;
-
-		if (!f->line_start &&
-		    (f->mode == AR_PASS || f->mode == AR_DROP)) {
-			/* the rest of a line passed or dropped whole: on to
-			 * its LF in one step, not octet by octet */
-			const uint8_t *lf = memchr(data + i, '\n', len - i);
-
-			i = lf != NULL ? (size_t)(lf - data) : len - 1;
-		}
-		c = data[i];
+	while (i < len && f->mode != AR_BODY) {
 		if (f->line_start) {
+			uint8_t c = data[i];
+
 			f->line_start = false;
 			if (c != ' ' && c != '\t') {
 				/* a new field, or the end of the header */
-				if (i > run && f->mode == AR_PASS)
-					f->out(data + run, i - run, f->ctx);
-				field_flush(f);
-				run = i;
+				if (f->mode == AR_HOLD) {
+					held_decide(f);
+					run = i;
+				} else if (f->mode == AR_DROP) {
+					run = i;
+				} else if (f->mode == AR_NAME) {
+					/* only at the very start */
+					held_out(f);
+				}
 				if (c == '\r' || c == '\n') {
 					f->mode = AR_BODY;
 					break;
 				}
 				f->mode = AR_NAME;
+				f->name_len = 0;
+				nstart = i;
 			}
 		}
 		switch (f->mode) {
-		case AR_NAME:
-			buf_putc(&f->field, (char)c);
-			run = i + 1;
-			if (c == ':' || c == '\n' ||
-			    f->field.len > SMTP_AR_NAME_MAX)
-				name_done(f);
-			break;
-		case AR_HOLD:
-			buf_putc(&f->field, (char)c);
-			run = i + 1;
-			if (f->field.len > SMTP_AR_FIELD_MAX)
-				field_flush(f);
-			break;
+		case AR_PASS:
 		case AR_DROP:
-			run = i + 1;
+		case AR_HOLD: {
+			const uint8_t *lf = memchr(data + i, '\n', len - i);
+			size_t end = lf != NULL ? (size_t)(lf - data) + 1 : len;
+
+			if (f->mode == AR_HOLD) {
+				size_t room = SMTP_AR_FIELD_MAX + 1 -
+					      f->field.len;
+
+				if (end - i >= room) {
+					/* judged on its first octets; the
+					 * rest goes the same way */
+					hold(f, data + i, room);
+					i += room;
+					f->mode = held_decide(f);
+					run = i;
+					f->line_start = data[i - 1] == '\n';
+					continue;
+				}
+				hold(f, data + i, end - i);
+			}
+			i = end;
+			if (f->mode != AR_PASS)
+				run = i;
+			f->line_start = lf != NULL;
 			break;
+		}
+		case AR_NAME: {
+			uint8_t c = data[i++];
+			enum ar_mode m;
+
+			if (c == '\n') {
+				m = AR_PASS;
+				f->line_start = true;
+			} else {
+				m = name_octet(++f->name_len, c);
+			}
+			if (m == AR_PASS) {
+				/* not ours: what was held of it first */
+				held_out(f);
+			} else if (m == AR_HOLD) {
+				if (nstart > run)
+					f->out(data + run, nstart - run,
+					       f->ctx);
+				hold(f, data + nstart, i - nstart);
+				run = i;
+			}
+			f->mode = m;
+			break;
+		}
 		default:
 			break;
 		}
-		if (c == '\n')
-			f->line_start = true;
 	}
-	if (f->mode == AR_BODY || f->mode == AR_PASS) {
-		size_t end = f->mode == AR_BODY ? len : i;
-
-		if (end > run)
-			f->out(data + run, end - run, f->ctx);
+	switch (f->mode) {
+	case AR_BODY:
+		if (len > run)
+			f->out(data + run, len - run, f->ctx);
+		break;
+	case AR_PASS:
+		if (i > run)
+			f->out(data + run, i - run, f->ctx);
+		break;
+	case AR_NAME:
+		/* the start of the name waits for the next piece */
+		if (nstart > run)
+			f->out(data + run, nstart - run, f->ctx);
+		if (len > nstart)
+			hold(f, data + nstart, len - nstart);
+		break;
+	default:
+		break;
 	}
 }
 
 void
 smtp_ar_filter_finish(struct smtp_ar_filter *f)
 {
-	if (f->mode != AR_BODY)
-		field_flush(f);
+	if (f->mode == AR_HOLD)
+		held_decide(f);
+	else if (f->mode == AR_NAME)
+		held_out(f);
 	f->mode = AR_BODY;
 }

@@ -25,7 +25,9 @@ typedef void smtp_ar_out_fn(const uint8_t *data, size_t len, void *ctx);
 struct smtp_ar_filter {
 	int mode;		/* smtp-ar-filter.c's enum */
 	bool line_start;
-	struct buf field;	/* the field being read, when buffered */
+	size_t name_len;	/* octets of the field name read so far */
+	/* the field being read, when buffered (no storage until then) */
+	struct buf field;
 	const char *id;		/* our authserv-id (not copied) */
 	smtp_ar_out_fn *out;
 	void *ctx;

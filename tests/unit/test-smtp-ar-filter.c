@@ -3,13 +3,16 @@
  * Unit tests for the inbound header filter (src/smtp/smtp-ar-filter.h):
  * which Authentication-Results fields claim our authserv-id as a mail
  * client reads it (comments, folding, quoting, case; look-alike ids
- * kept), and the filtered message being the same however it is cut.
+ * kept), the filtered message being the same however it is cut, and
+ * the same as the octet-by-octet reference (tests/fuzz/ar-filter-ref.h)
+ * gives on random headers.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -18,6 +21,7 @@
 #include "smtp/smtp-ar-filter.h"
 
 #include "feed-split.h"
+#include "../fuzz/ar-filter-ref.h"
 
 #define ID "mx.example.net"
 
@@ -147,8 +151,156 @@ test_long_field(void **state)
 	buf_puts(&in, "\r\nFrom: a\r\n\r\nb");
 	buf_puts(&want, "From: a\r\n\r\nb");
 	check_filter(in.data, want.data, 1);
+	/* the limit falls on the field's last LF: the next field is a
+	 * field of its own, kept (ours) or after the kept one (not ours) */
+	for (int ours = 0; ours < 2; ours++) {
+		const char *start = ours ? "Authentication-Results: "
+					   "mx.example.net; x="
+					 : "Authentication-Results: "
+					   "other.test; x=";
+
+		buf_reset(&in);
+		buf_puts(&in, start);
+		while (in.len < SMTP_AR_FIELD_MAX - 1)
+			buf_putc(&in, 'a');
+		buf_puts(&in, "\r\n");
+		assert_int_equal(in.len, SMTP_AR_FIELD_MAX + 1);
+		buf_reset(&want);
+		if (!ours)
+			buf_append(&want, in.data, in.len);
+		buf_puts(&in, "From: a\r\n\r\nb");
+		buf_puts(&want, "From: a\r\n\r\nb");
+		check_filter(in.data, want.data, ours ? 1 : 0);
+	}
 	buf_deinit(&in);
 	buf_deinit(&want);
+}
+
+/* Random headers of the pieces the filter decides on (names of every
+ * case, white space before the colon up to the name limit, folding,
+ * bare CR and LF, ids that are and are not ours, fields over the
+ * buffering limit), each filtered in random pieces: the same output and
+ * count as the reference. */
+static const char *const pieces[] = {
+	"Authentication-Results", "authentication-results",
+	"AUTHENTICATION-RESULTS", "Authentication-Result",
+	"X-Authentication-Results", "Authentication-Resultsx",
+	"From", "Subject", "A", "Au", ":", " :", "\t:", ": ", " ", "\t",
+	"\r\n", "\n", "\r", "\r\n ", "\r\n\t", "\r\n\r\n",
+	" mx.example.net;", " MX.example.NET ; spf=pass", " other.test;",
+	" (c) mx.example.net", " \"mx.example.net\";", "x", "body text",
+};
+
+static void
+ref_collect(const uint8_t *data, size_t len, void *ctx)
+{
+	buf_append(ctx, data, len);
+}
+
+static unsigned
+filter_in_pieces(const struct buf *in, unsigned seed, bool ref,
+		 struct buf *out)
+{
+	struct smtp_ar_filter f;
+	unsigned removed;
+	size_t i = 0;
+
+	if (ref)
+		ref_ar_filter_init(&f, ID, ref_collect, out);
+	else
+		smtp_ar_filter_init(&f, ID, collect, out);
+	srand(seed);
+	while (i < in->len) {
+		size_t n = seed % 3 == 0 ? in->len - i
+			   : 1 + (size_t)rand() % (seed % 3 == 1 ? 3 : 200);
+
+		if (n > in->len - i)
+			n = in->len - i;
+		if (ref)
+			ref_ar_filter_feed(&f, (const uint8_t *)in->data + i,
+					   n);
+		else
+			smtp_ar_filter_feed(&f, (const uint8_t *)in->data + i,
+					    n);
+		i += n;
+	}
+	if (ref)
+		ref_ar_filter_finish(&f);
+	else
+		smtp_ar_filter_finish(&f);
+	removed = f.removed;
+	if (ref)
+		ref_ar_filter_deinit(&f);
+	else
+		smtp_ar_filter_deinit(&f);
+	return removed;
+}
+
+static void
+test_same_as_reference(void **state)
+{
+	struct buf in, a, b;
+
+	(void)state;
+	buf_init(&in);
+	buf_init(&a);
+	buf_init(&b);
+	for (unsigned round = 0; round < 20000; round++) {
+		unsigned n;
+
+		srand(round + 1);
+		n = 1 + (unsigned)rand() % 40;
+		buf_reset(&in);
+		for (unsigned k = 0; k < n; k++) {
+			int r = rand() % 100;
+
+			if (r == 0) {
+				/* white space up to and past the name limit,
+				 * mostly with the colon after it */
+				size_t w = SMTP_AR_NAME_MAX - 25 +
+					   (size_t)rand() % 6;
+
+				buf_puts(&in, "Authentication-Results");
+				for (size_t j = 0; j < w; j++)
+					buf_putc(&in, rand() % 2 ? ' ' : '\t');
+				if (rand() % 4 != 0)
+					buf_putc(&in, ':');
+			} else if (r == 1 && round % 10 == 0) {
+				/* a field of ours past the buffering limit,
+				 * folded every 1-100 octets (its limit falls
+				 * on a line end now and then) */
+				size_t w = SMTP_AR_FIELD_MAX - 100 +
+					   (size_t)rand() % 200;
+				size_t fold = 1 + (size_t)rand() % 100;
+
+				buf_puts(&in, "Authentication-Results: "
+					 "mx.example.net;");
+				for (size_t j = 0; j < w; j++) {
+					if (j % fold == fold - 1)
+						buf_puts(&in, rand() % 2 ?
+							 "\r\n\t" : "\n ");
+					else
+						buf_putc(&in, 'v');
+				}
+			} else {
+				buf_puts(&in, pieces[(size_t)rand() %
+					  (sizeof(pieces) / sizeof(pieces[0]))]);
+			}
+		}
+		buf_reset(&a);
+		buf_reset(&b);
+		unsigned seed = round * 7 + 3;
+		unsigned ra = filter_in_pieces(&in, seed, true, &a);
+		unsigned rb = filter_in_pieces(&in, seed + 1, false, &b);
+
+		if (ra != rb || a.len != b.len ||
+		    memcmp(a.data, b.data, a.len) != 0)
+			fail_msg("round %u: removed %u/%u, out %zu/%zu octets",
+				 round, ra, rb, a.len, b.len);
+	}
+	buf_deinit(&in);
+	buf_deinit(&a);
+	buf_deinit(&b);
 }
 
 int
@@ -158,6 +310,7 @@ main(void)
 		cmocka_unit_test(test_claims),
 		cmocka_unit_test(test_filter),
 		cmocka_unit_test(test_long_field),
+		cmocka_unit_test(test_same_as_reference),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
