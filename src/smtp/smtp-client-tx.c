@@ -333,9 +333,22 @@ tx_build_cmds(struct smtp_client *c)
 	if (c->tx_count > 1 && !c->tx_clean)
 		tx_add_cmd(tx, xstrdup("RSET\r\n"), EX_RSET, 0);
 	buf_init(&b);
-	buf_printf(&b, "MAIL FROM:<%s>", tx->env.mail_from);
-	if ((ext & SMTP_EXT_SIZE) != 0)
-		buf_printf(&b, " SIZE=%llu", (unsigned long long)tx->msg_size);
+	/* put together without printf: two commands of every message */
+	buf_puts(&b, "MAIL FROM:<");
+	buf_puts(&b, tx->env.mail_from);
+	buf_putc(&b, '>');
+	if ((ext & SMTP_EXT_SIZE) != 0) {
+		char num[24];
+		size_t n = sizeof(num);
+		uint64_t v = tx->msg_size;
+
+		do {
+			num[--n] = (char)('0' + v % 10);
+			v /= 10;
+		} while (v > 0);
+		buf_puts(&b, " SIZE=");
+		buf_append(&b, num + n, sizeof(num) - n);
+	}
 	if (tx->env.body == SMTP_BODY_8BITMIME)
 		buf_puts(&b, " BODY=8BITMIME");
 	if (tx->env.smtputf8)
@@ -358,7 +371,9 @@ tx_build_cmds(struct smtp_client *c)
 
 		if (tx->rcpt_done[i])
 			continue;	/* refused locally */
-		buf_printf(&b, "RCPT TO:<%s>", r->address);
+		buf_puts(&b, "RCPT TO:<");
+		buf_puts(&b, r->address);
+		buf_putc(&b, '>');
 		if ((ext & SMTP_EXT_DSN) != 0 && r->notify != 0) {
 			buf_puts(&b, " NOTIFY=");
 			smtp_notify_append(r->notify, &b);
