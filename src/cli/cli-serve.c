@@ -79,12 +79,14 @@ serve_worker_deinit(struct worker *w)
 	if (store != NULL) {
 		store_get_stats(store, &st);
 		log_info(NULL, "store", "stats", "commits=%llu ops=%llu "
-			 "max_batch=%llu lazy=%llu lazy_syncs=%llu",
+			 "max_batch=%llu lazy=%llu lazy_syncs=%llu "
+			 "lingers=%llu",
 			 (unsigned long long)st.commits,
 			 (unsigned long long)st.ops,
 			 (unsigned long long)st.max_batch,
 			 (unsigned long long)st.lazy_commits,
-			 (unsigned long long)st.lazy_syncs);
+			 (unsigned long long)st.lazy_syncs,
+			 (unsigned long long)st.lingers);
 	}
 	store_close(&store);
 	w->store = NULL;

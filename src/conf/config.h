@@ -158,6 +158,9 @@ struct config_store {
 	unsigned threads;	/* store thread pool size per worker */
 	unsigned group_commit_max;	/* most writes in one transaction */
 	uint64_t group_commit_wait_us;	/* how long to wait to fill a batch */
+	/* how long a batch waits, at most, for writes announced on their
+	 * way (store_write_expect) */
+	uint64_t group_commit_linger_us;
 	uint64_t busy_timeout_ms;
 	uint64_t blob_gc_interval_ms;	/* 0: no blob garbage collection */
 	uint64_t change_log_retention_s;	/* 0: never prune the log */

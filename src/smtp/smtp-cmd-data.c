@@ -454,6 +454,9 @@ data_deliver(void *ctx)
 	struct smtp_session *s = j->s;
 	const char *text;
 
+	/* handed over now (or refused): the group commit need not wait
+	 * for it any longer */
+	smtp_session_expect_write(s, false);
 	j->msg.received = j->received;
 	switch (smtp_authin_action(s, &text)) {
 	case SMTP_AUTHIN_REJECT:
@@ -735,6 +738,7 @@ smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len)
 		return;
 	}
 	s->reader = reader_new(s);
+	smtp_session_expect_write(s, true);
 	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 	smtp_session_set_state(s, SMTP_STATE_DATA);
 }
@@ -799,6 +803,8 @@ smtp_cmd_bdat(struct smtp_session *s, const char *arg, size_t len)
 		s->reader = reader_new(s);
 		s->bdat = true;
 		s->bdat_failed = !s->in_tx || s->n_rcpts == 0;
+		if (!s->bdat_failed)
+			smtp_session_expect_write(s, true);
 	}
 	s->bdat_last = last;
 	smtp_data_reader_bdat_begin(s->reader, size);

@@ -146,6 +146,7 @@ rcpt_finish(struct rcpt_job *j)
 		};
 		j->shown = j->notify = j->orcpt = NULL;
 		j->dests = NULL;
+		smtp_session_expect_write(s, true);
 		smtp_reply(s, "250 2.1.5 Ok");
 	}
 	rcpt_job_free(j);

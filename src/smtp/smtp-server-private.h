@@ -107,6 +107,10 @@ struct smtp_session {
 	bool bdat;		/* the transaction uses BDAT */
 	bool bdat_last;		/* the chunk being read is the LAST one */
 	bool bdat_failed;	/* refuse the chunk's content (no rcpts...) */
+	/* the store was told this message is on its way (from DATA or the
+	 * first BDAT until it is handed to delivery or dropped), so that
+	 * other sessions' commits may wait for it (store_write_expect) */
+	bool write_expected;
 	/* a local user's message: DKIM-signed as it streams in
 	 * ([mailauth] dkim_sign), the signature made at its end (smtp-cmd-data.c) */
 	struct dkim_signer *signer;
@@ -142,6 +146,9 @@ void smtp_session_close(struct smtp_session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Drops the mail transaction (MAIL, RCPTs, data). */
 void smtp_session_reset_tx(struct smtp_session *s);
+/* Announces (on) or withdraws (off) the message being received to the
+ * store's group commit (store_write_expect); a no-op when already so. */
+void smtp_session_expect_write(struct smtp_session *s, bool on);
 /* Runs work on the pool with input paused; done runs on the loop thread
  * with state back to COMMAND (unless the session closed meanwhile). */
 void smtp_session_run(struct smtp_session *s, threadpool_work_cb_t *work,

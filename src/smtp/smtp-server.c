@@ -147,6 +147,15 @@ smtp_session_error(struct smtp_session *s)
 }
 
 void
+smtp_session_expect_write(struct smtp_session *s, bool on)
+{
+	if (s->write_expected == on || s->srv->store == NULL)
+		return;
+	s->write_expected = on;
+	store_write_expect(s->srv->store, on);
+}
+
+void
 smtp_session_reset_tx(struct smtp_session *s)
 {
 	s->in_tx = false;
@@ -164,6 +173,7 @@ smtp_session_reset_tx(struct smtp_session *s)
 	}
 	s->n_rcpts = 0;
 	s->rcpt_overshoot = 0;
+	smtp_session_expect_write(s, false);
 	smtp_data_reader_free(&s->reader);
 	spool_free(&s->spool);
 	dkim_signer_free(&s->signer);

@@ -10,6 +10,7 @@
  */
 #include "store/store-private.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,6 +271,35 @@ writer_gc(struct store *store)
 	pthread_mutex_unlock(&store->lock);
 }
 
+/* While sessions announced writes on their way (store_write_expect), the
+ * batch stays open up to linger_us for them: under load, messages finish
+ * a few at a time, and each commit (one fsync, the wal-index and page
+ * reloads after another process's commit, the tree pages every write of
+ * the batch shares) costs about what several deliveries do. The last
+ * announced write to arrive, a full batch or closing ends the wait; the
+ * writes that arrive meanwhile do not wake the writer (enqueue_locked).
+ * Nothing announced: no wait, so a lone message's 250 is not delayed.
+ * Called and returns with store->lock held. */
+static void
+writer_linger(struct store *store)
+{
+	struct timespec deadline;
+
+	if (store->linger_us == 0 || store->expected == 0 ||
+	    store->queue_len >= store->batch_max || store->stopping)
+		return;
+	store_deadline_after(&deadline, store->linger_us);
+	store->lingering = true;
+	while (store->expected > 0 && store->queue_len < store->batch_max &&
+	       !store->stopping) {
+		if (pthread_cond_timedwait(&store->queue_cond, &store->lock,
+					   &deadline) == ETIMEDOUT)
+			break;
+	}
+	store->lingering = false;
+	store->stats.lingers++;
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -304,6 +334,7 @@ writer_main(void *arg)
 		}
 		if (store->queue_head == NULL)
 			break;
+		writer_linger(store);
 		if (store->queue_len < store->batch_max &&
 		    store->batch_wait_us > 0 && !store->stopping) {
 			struct timespec deadline;
@@ -416,6 +447,12 @@ enqueue_locked(struct store *store, struct store_op *op, bool *wake_r)
 	if (op->waited)
 		store->queue_waited++;
 	wake = op->waited || store->queue_len >= store->batch_max;
+	/* a lingering writer waits for the announced writes or a full
+	 * batch (writer_linger); waking it for each would only put it back
+	 * to sleep */
+	if (store->lingering && store->expected > 0 &&
+	    store->queue_len < store->batch_max)
+		wake = false;
 	if (wake_r != NULL)
 		*wake_r = wake;
 	else if (wake)
@@ -518,4 +555,22 @@ store_commit_submit_flags(struct store *store, store_op_run_cb_t *run,
 			  const char **error_r)
 {
 	return queue_async(store, run, ctx, done, true, flags, error_r);
+}
+
+void
+store_write_expect(struct store *store, bool on)
+{
+	bool wake = false;
+
+	pthread_mutex_lock(&store->lock);
+	if (on) {
+		store->expected++;
+	} else {
+		assert(store->expected > 0);
+		store->expected--;
+		wake = store->expected == 0 && store->lingering;
+	}
+	pthread_mutex_unlock(&store->lock);
+	if (wake)
+		pthread_cond_signal(&store->queue_cond);
 }

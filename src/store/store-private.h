@@ -533,6 +533,12 @@ struct store {
 	pthread_t writer;
 	unsigned batch_max;
 	uint64_t batch_wait_us;
+	/* store_write_expect(): writes on their way (sessions receiving a
+	 * message), and whether the writer holds a batch open for them, up
+	 * to linger_us */
+	size_t expected;
+	bool lingering;
+	uint64_t linger_us;
 	/* The batch being run has only lazy_sync ops (writer thread). */
 	bool batch_lazy;
 	uint64_t gc_interval_us;	/* writer's blob collection; 0: off */

@@ -265,6 +265,7 @@ store_open(const struct config *cfg, struct store **store_r,
 	store->batch_max = cfg->store.group_commit_max > 0 ?
 		cfg->store.group_commit_max : 64;
 	store->batch_wait_us = cfg->store.group_commit_wait_us;
+	store->linger_us = cfg->store.group_commit_linger_us;
 	store->gc_interval_us = cfg->store.blob_gc_interval_ms * 1000;
 	store->change_log_max_age_s = cfg->store.change_log_retention_s;
 	store_thread_limits_init(store, &cfg->store);

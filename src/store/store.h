@@ -117,6 +117,8 @@ struct store_stats {
 	 * synced the WAL themselves (no other writer's sync came in time) */
 	uint64_t lazy_commits;
 	uint64_t lazy_syncs;
+	/* batches held open for announced writes (store_write_expect) */
+	uint64_t lingers;
 };
 /* Counters since open (this process only). */
 void store_get_stats(struct store *store, struct store_stats *stats_r);
@@ -1160,6 +1162,15 @@ enum store_result store_deliver_report(struct store *store,
  * can be started from an event-loop thread. */
 typedef void store_deliver_cb_t(void *ctx, enum store_result result,
 				size_t failed, const char *error);
+
+/* Announces (on) a write on its way to this store, or withdraws the
+ * announcement (off), once per on: a session that is receiving a message
+ * it will store says so from the start of DATA until it hands the message
+ * over (or drops it). While any is announced, the writer holds a batch
+ * open up to [store] group_commit_linger for them, so one commit and one
+ * fsync cover several messages (docs/store.md "Group commit"). Never
+ * blocks (the store's mutex only); any thread. */
+void store_write_expect(struct store *store, bool on);
 enum store_result store_deliver_queue_async(struct store *store,
 					    int64_t internal_date,
 					    struct store_target *targets,

@@ -2187,6 +2187,108 @@ test_deliver_no_savepoint(void **state)
 	pthread_mutex_destroy(&ar.lock);
 }
 
+static int
+async_done_count(struct async_result *ar)
+{
+	int n;
+
+	pthread_mutex_lock(&ar->lock);
+	n = ar->done;
+	pthread_mutex_unlock(&ar->lock);
+	return n;
+}
+
+static double
+mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* group_commit_linger: no announced write, no wait; while writes are
+ * announced (store_write_expect) a batch stays open, the writes that come
+ * meanwhile join it, and the last withdrawal commits it; at most the
+ * linger time. */
+static void
+test_write_linger(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	struct async_result ar = { .done = 0 };
+	struct async_one ones[4];
+	struct store_target t = { 0 };
+	char blob[STORE_BLOB_ID_LEN + 1];
+	struct store_stats st0, st1;
+	struct store *s;
+	int64_t a;
+	double t0;
+
+	store_close(&f->store);
+	f->cfg->store.group_commit_wait_us = 0;
+	f->cfg->store.group_commit_linger_us = 3000000;
+	assert_int_equal(store_open(f->cfg, &f->store, &error), STORE_OK);
+	s = f->store;
+	a = add_user(s, "a@example.com", 0);
+	put_text(s, "twenty bytes of mail", blob);
+	t = (struct store_target){ .account_id = a, .blob_id = blob,
+				   .size = 20 };
+	pthread_mutex_init(&ar.lock, NULL);
+	pthread_cond_init(&ar.cond, NULL);
+	for (int i = 0; i < 4; i++)
+		ones[i] = (struct async_one){ .ar = &ar, .index = i };
+
+	/* nothing announced: committed at once */
+	t0 = mono_s();
+	assert_int_equal(store_deliver_queue_async(s, 0, &t, 1, NULL,
+						   async_cb, &ones[0], &error),
+			 STORE_OK);
+	async_wait(&ar, 1);
+	assert_true(mono_s() - t0 < 2.5);
+
+	/* two sessions announce; one's message comes, then the other
+	 * withdraws and another message comes: both wait, in one batch,
+	 * until the last announcement is gone */
+	store_get_stats(s, &st0);
+	store_write_expect(s, true);
+	store_write_expect(s, true);
+	t0 = mono_s();
+	assert_int_equal(store_deliver_queue_async(s, 0, &t, 1, NULL,
+						   async_cb, &ones[1], &error),
+			 STORE_OK);
+	usleep(200000);
+	assert_int_equal(async_done_count(&ar), 1);
+	store_write_expect(s, false);
+	assert_int_equal(store_deliver_queue_async(s, 0, &t, 1, NULL,
+						   async_cb, &ones[2], &error),
+			 STORE_OK);
+	usleep(100000);
+	assert_int_equal(async_done_count(&ar), 1);
+	store_write_expect(s, false);
+	async_wait(&ar, 3);
+	assert_true(mono_s() - t0 < 2.5);
+	store_get_stats(s, &st1);
+	assert_int_equal(st1.commits - st0.commits, 1);
+	assert_true(st1.lingers > st0.lingers);
+	assert_int_equal(ar.r[1], STORE_OK);
+	assert_int_equal(ar.r[2], STORE_OK);
+
+	/* an announcement nobody makes good: committed at the deadline */
+	store_write_expect(s, true);
+	t0 = mono_s();
+	assert_int_equal(store_deliver_queue_async(s, 0, &t, 1, NULL,
+						   async_cb, &ones[3], &error),
+			 STORE_OK);
+	async_wait(&ar, 4);
+	assert_true(mono_s() - t0 >= 2.9);
+	assert_int_equal(ar.r[3], STORE_OK);
+	store_write_expect(s, false);
+	assert_int_equal(inbox_count(s, a), 4);
+	pthread_cond_destroy(&ar.cond);
+	pthread_mutex_destroy(&ar.lock);
+}
+
 /* A delivery that fails after writing (a database error of its own)
  * rolls its batch back; the other deliveries of the batch run again
  * without it and are stored, instead of failing with it; one refused in
@@ -3725,6 +3827,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_blob_gc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_no_savepoint,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_linger, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_batch_rerun, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_blob_gc_periodic, setup,
