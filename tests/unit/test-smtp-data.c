@@ -450,6 +450,130 @@ test_data_8bit(void **state)
 	}
 }
 
+/* One reader's results for in, fed in pieces of step octets (1: the
+ * octet-by-octet path only; larger: the word-at-a-time scan of runs). */
+struct scan_result {
+	struct buf out;
+	enum smtp_data_result res;
+	unsigned errors, eight;
+	uint64_t size, long_line;
+};
+
+static void
+scan_feed(const uint8_t *in, size_t len, size_t step, bool normalize,
+	  bool bdat, struct scan_result *r)
+{
+	struct smtp_data_limits limits;
+	struct smtp_data_reader *reader;
+	size_t pos = 0, consumed;
+
+	smtp_data_limits_default(&limits);
+	limits.max_line_len = 11;
+	limits.max_message_size = 40;
+	limits.normalize_bare_eol = normalize;
+	buf_init(&r->out);
+	reader = smtp_data_reader_new_buf(&limits, &r->out);
+	r->res = SMTP_DATA_NEED_MORE;
+	if (bdat)
+		smtp_data_reader_bdat_begin(reader, len);
+	while (pos < len && r->res != SMTP_DATA_DONE) {
+		size_t n = len - pos < step ? len - pos : step;
+
+		if (bdat)
+			r->res = smtp_data_reader_bdat_feed(reader, in + pos,
+							    n, &consumed);
+		else
+			r->res = smtp_data_reader_feed(reader, in + pos, n,
+						       &consumed);
+		pos += consumed;
+	}
+	if (bdat)
+		smtp_data_reader_bdat_finish(reader);
+	r->errors = smtp_data_reader_errors(reader);
+	r->eight = smtp_data_reader_8bit(reader);
+	r->size = smtp_data_reader_size(reader);
+	r->long_line = smtp_data_reader_long_line(reader);
+	smtp_data_reader_free(&reader);
+}
+
+/* Every special octet (CR, LF, CRLF, NUL, 8-bit, a dot) and line end at
+ * every offset of an 8-octet word, lines around the length limit and the
+ * size limit, in DATA and BDAT: the runs over several lines, scanned a
+ * word at a time, find what the octet loop finds (fed one octet at a
+ * time, the reader never looks past the octet it has). */
+static void
+test_data_word_scan(void **state)
+{
+	static const char *const specials[] = {
+		"\r", "\n", "\r\n", "\0", "\x80", "\xff", ".", "\r\n.",
+		"\r\n..", "\r\n\r\n", "\xe9\r\n\r\n\xe9", "\r\n\xe9",
+		"\r\n\r", "\r\n\n", "\r\n\r\n.\r\n", "\r\n.\r\n",
+		"\r\nab\r\ncd\r\n\r\nef\r\n", "\r\r\n", "\n\r\n.",
+	};
+	static const size_t steps[] = { 2, 7, 8, 9, 64, 4096 };
+	static const char tail[] = "\r\nbbbbbbbbbbbbbbbbbbbb\r\n.\r\n";
+
+	for (size_t s = 0; s < sizeof(specials) / sizeof(specials[0]); s++) {
+		for (size_t at = 0; at < 24; at++) {
+			for (int mode = 0; mode < 4; mode++) {
+				bool norm = mode & 1, bdat = mode & 2;
+				uint8_t in[128];
+				size_t len = 0, slen = s == 3 ? 1 :
+					strlen(specials[s]);
+				struct scan_result one, many;
+
+				/* text, the special octet(s) at "at",
+				 * text, a line past the limit, the end */
+				memset(in, 'a', sizeof(in));
+				len = at;
+				memcpy(in + len, specials[s], slen);
+				len += slen;
+				len += 17;
+				memcpy(in + len, tail, sizeof(tail) - 1);
+				len += sizeof(tail) - 1;
+				scan_feed(in, len, 1, norm, bdat, &one);
+				for (size_t k = 0;
+				     k < sizeof(steps) / sizeof(steps[0]);
+				     k++) {
+					scan_feed(in, len, steps[k], norm,
+						  bdat, &many);
+					if (many.res != one.res ||
+					    many.errors != one.errors ||
+					    many.eight != one.eight ||
+					    many.size != one.size ||
+					    many.long_line != one.long_line ||
+					    many.out.len != one.out.len ||
+					    memcmp(many.out.data, one.out.data,
+						   one.out.len) != 0)
+						fail_msg("special %zu at %zu "
+							 "step %zu mode %d", s,
+							 at, steps[k], mode);
+					buf_deinit(&many.out);
+				}
+				buf_deinit(&one.out);
+			}
+		}
+	}
+	/* a long run of 8-octet words, 8-bit only in its last word */
+	{
+		uint8_t in[200];
+		struct scan_result r;
+
+		memset(in, 'x', sizeof(in));
+		in[90] = 0xe9;
+		memcpy(in + 100, "\r\n.\r\n", 5);
+		scan_feed(in, 105, 4096, false, false, &r);
+		assert_int_equal(r.res, SMTP_DATA_DONE);
+		assert_int_equal(r.eight, SMTP_DATA_8BIT_HEADER);
+		/* counted whole, stored up to the size limit */
+		assert_int_equal(r.size, 102);
+		assert_int_equal(r.out.len, 40);
+		assert_int_equal(r.errors, SMTP_DATA_ERR_TOO_BIG |
+				 SMTP_DATA_ERR_LONG_LINE);
+		buf_deinit(&r.out);
+	}
+}
+
 int
 main(void)
 {
@@ -461,6 +585,7 @@ main(void)
 		cmocka_unit_test(test_bdat_table),
 		cmocka_unit_test(test_data_callback_sink),
 		cmocka_unit_test(test_data_8bit),
+		cmocka_unit_test(test_data_word_scan),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
