@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "mailauth/dmarc-private.h"
 #include "mailauth/dmarc.h"
 
 #define DEBIAN_PSL "/usr/share/publicsuffix/public_suffix_list.dat"
@@ -404,6 +405,105 @@ small_psl(void)
 	return psl;
 }
 
+/* The quick From reader takes only values whose domain the full reader
+ * finds too, the same; random values built from the characters that
+ * matter (fixed seed) and the shapes near its edges. */
+static void
+test_from_simple(void **state)
+{
+	static const struct {
+		const char *value;
+		const char *domain;	/* NULL: left to the full reader */
+	} cases[] = {
+		{ " Newsletter <news@Source.TEST>", "source.test" },
+		{ " news@source.test", "source.test" },
+		{ "<a.b+c_d-e@x-y.example>", "x-y.example" },
+		{ " Two Words 42 <a@b.example>  ", "b.example" },
+		{ " \"Q\" <a@b.example>", NULL },
+		{ " a@b.example (c)", NULL },
+		{ " a@b.example.", NULL },
+		{ " a@-b.example", NULL },
+		{ " a@b-.example", NULL },
+		{ " a..b@b.example", NULL },
+		{ " .a@b.example", NULL },
+		{ " a.@b.example", NULL },
+		{ " a@b..example", NULL },
+		{ " a@[192.0.2.1]", NULL },
+		{ " a@b.example, c@d.example", NULL },
+		{ " N.Name <a@b.example>", NULL },
+		{ " =?utf-8?q?x?= <a@b.example>", NULL },
+		{ " <a@b.example> x", NULL },
+		{ " a@b.example>", NULL },
+		{ " <a@b@c.example>", NULL },
+		{ "\r\n a@b.example", NULL },
+		{ " g: a@b.example;", NULL },
+		{ " a@b\xc3\xa9.example", NULL },
+		{ "", NULL },
+		{ " <>", NULL },
+	};
+	static const char alphabet[] = "aZ09.-_+@<> \t\"(),;:=?[]\r\n\\x\xc3\xa9";
+	char v[48];
+	unsigned seed = 14, taken = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *d = NULL, *full = NULL;
+		bool ok = dmarc_from_value_simple(cases[i].value,
+						  strlen(cases[i].value), &d);
+
+		if (cases[i].domain == NULL) {
+			if (ok)
+				fail_msg("case %zu taken: %s", i, d);
+			continue;
+		}
+		assert_true(ok);
+		assert_string_equal(d, cases[i].domain);
+		assert_int_equal(dmarc_from_value_full(cases[i].value,
+						       strlen(cases[i].value),
+						       &full), DMARC_FROM_OK);
+		assert_string_equal(full, d);
+		free(d);
+		free(full);
+	}
+	for (int n = 0; n < 200000; n++) {
+		size_t len;
+		char *d = NULL, *full = NULL;
+
+		seed = seed * 1103515245u + 12345u;
+		if (seed & 1) {
+			/* a valid shape with one or two octets changed */
+			snprintf(v, sizeof(v), "%sab.c@d-e.f9%s",
+				 (seed & 2) ? " Nm <" : " ",
+				 (seed & 2) ? ">" : "");
+			len = strlen(v);
+			for (unsigned m = 0; m < 1 + ((seed >> 2) & 1); m++) {
+				seed = seed * 1103515245u + 12345u;
+				v[(seed >> 16) % len] = alphabet[(seed >> 8) %
+					(sizeof(alphabet) - 1)];
+			}
+		} else {
+			len = (seed >> 16) % 16;
+			for (size_t k = 0; k < len; k++) {
+				seed = seed * 1103515245u + 12345u;
+				v[k] = alphabet[(seed >> 16) %
+						(sizeof(alphabet) - 1)];
+			}
+		}
+		v[len] = '\0';
+		if (!dmarc_from_value_simple(v, len, &d))
+			continue;
+		taken++;
+		if (dmarc_from_value_full(v, len, &full) != DMARC_FROM_OK ||
+		    strcmp(full, d) != 0)
+			fail_msg("quick reader differs on [%s]: %s / %s", v, d,
+				 full != NULL ? full : "(none)");
+		free(d);
+		free(full);
+	}
+	/* not a test that cannot fail: many were the quick reader's */
+	assert_true(taken > 10000);
+}
+
 static void
 test_alignment(void **state)
 {
@@ -600,6 +700,7 @@ main(void)
 		cmocka_unit_test(test_record_parse),
 		cmocka_unit_test(test_record_cache),
 		cmocka_unit_test(test_from_domain),
+		cmocka_unit_test(test_from_simple),
 		cmocka_unit_test(test_alignment),
 		cmocka_unit_test(test_evaluate),
 	};
