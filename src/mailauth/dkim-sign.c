@@ -304,7 +304,10 @@ dkim_signer_new(const struct dkim_sign_params *params)
 	if (s->params.now == 0)
 		s->params.now = time(NULL);
 	s->md = EVP_MD_CTX_new();
-	if (s->md == NULL || EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1)
+	/* fetched once (dkim_sha256): a signer is made for every message of
+	 * a relaying session, most of which no key signs */
+	if (s->md == NULL ||
+	    EVP_DigestInit_ex(s->md, dkim_sha256(), NULL) != 1)
 		abort();
 	dkim_body_canon_init(&s->bc, s->params.bcanon, sign_body_out, s);
 	dkim_msg_init(&s->msg, s->params.header_max, sign_on_header,
