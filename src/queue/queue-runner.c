@@ -50,6 +50,7 @@ queue_now_ms(void)
 }
 
 static void scan(struct queue_runner *rn);
+static void scan_paced(struct queue_runner *rn);
 static void dest_pump(struct queue_dest *d);
 static void conn_try(struct queue_conn *c);
 static void conn_close(struct queue_conn *c);
@@ -168,10 +169,16 @@ msg_unref(struct queue_msg *m)
 	pthread_mutex_destroy(&m->report_lock);
 	free(m);
 	/* a full hand is topped up when half of it is done: one look at
-	 * the store per many messages, not per message */
-	if ((rn->scan_again || rn->scan_on_done) && !rn->stopping &&
-	    rn->n_msgs <= rn->q->batch / 2)
-		scan(rn);
+	 * the store per many messages, not per message; a look for one
+	 * that may be due again (scan_on_done, set by nearly every scan
+	 * while mail flows, since the messages in hand are due) keeps to
+	 * the pace of the looks for new mail */
+	if (!rn->stopping && rn->n_msgs <= rn->q->batch / 2) {
+		if (rn->scan_again)
+			scan(rn);
+		else if (rn->scan_on_done)
+			scan_paced(rn);
+	}
 }
 
 static struct queue_dest *
@@ -507,6 +514,7 @@ scan(struct queue_runner *rn)
 	rn->scan_again = false;
 	rn->scan_on_done = false;
 	rn->scanning = true;
+	rn->watch_scan_ms = queue_now_ms();
 	j = xcalloc(1, sizeof(*j));
 	j->rn = rn;
 	j->max = rn->q->batch - rn->n_msgs;
@@ -532,22 +540,16 @@ gap_cb(void *ctx)
 {
 	struct queue_runner *rn = ctx;
 
-	rn->watch_scan_ms = queue_now_ms();
 	scan(rn);
 }
 
+/* A scan now, or when WATCH_SCAN_GAP_MS have passed since the last one
+ * began (watch_scan_ms, set by scan()). */
 static void
-watch_cb(int fd, void *ctx)
+scan_paced(struct queue_runner *rn)
 {
-	struct queue_runner *rn = ctx;
-	uint64_t c, now;
+	uint64_t now;
 
-	(void)fd;
-	store_watch_ack(rn->watch);
-	c = store_queue_counter(rn->store);
-	if (c == rn->counter)
-		return;
-	rn->counter = c;
 	if (ioev_timer_is_pending(rn->gap_timer))
 		return;
 	now = queue_now_ms();
@@ -556,8 +558,22 @@ watch_cb(int fd, void *ctx)
 				 (now - rn->watch_scan_ms), false);
 		return;
 	}
-	rn->watch_scan_ms = now;
 	scan(rn);
+}
+
+static void
+watch_cb(int fd, void *ctx)
+{
+	struct queue_runner *rn = ctx;
+	uint64_t c;
+
+	(void)fd;
+	store_watch_ack(rn->watch);
+	c = store_queue_counter(rn->store);
+	if (c == rn->counter)
+		return;
+	rn->counter = c;
+	scan_paced(rn);
 }
 
 /* ---- transactions ---- */
