@@ -46,6 +46,8 @@ struct key_slot {
 struct arc_verifier {
 	struct arc_verify_limits lim;
 	struct dkim_msg msg;
+	/* the DKIM verifier whose header is read (arc_verifier_share_header) */
+	const struct dkim_verifier *shared;
 	struct arc_set *sets;	/* sets[i - 1] is instance i */
 	unsigned n;
 	struct key_slot *keys;
@@ -115,13 +117,48 @@ enum arc_kind { KIND_NONE, KIND_AAR, KIND_AMS, KIND_AS };
 static enum arc_kind
 field_kind(const struct dkim_msg *m, const struct dkim_field *f)
 {
-	if (dkim_msg_field_is(m, f, "ARC-Seal"))
-		return KIND_AS;
-	if (dkim_msg_field_is(m, f, "ARC-Message-Signature"))
-		return KIND_AMS;
-	if (dkim_msg_field_is(m, f, "ARC-Authentication-Results"))
-		return KIND_AAR;
+	/* by the name's length first: one comparison at most a field */
+	switch (f->name_len) {
+	case sizeof("ARC-Seal") - 1:
+		return dkim_msg_field_is(m, f, "ARC-Seal") ? KIND_AS
+							   : KIND_NONE;
+	case sizeof("ARC-Message-Signature") - 1:
+		return dkim_msg_field_is(m, f, "ARC-Message-Signature")
+		       ? KIND_AMS : KIND_NONE;
+	case sizeof("ARC-Authentication-Results") - 1:
+		return dkim_msg_field_is(m, f, "ARC-Authentication-Results")
+		       ? KIND_AAR : KIND_NONE;
+	}
 	return KIND_NONE;
+}
+
+/* The shared header (arc_verifier_share_header()): whether it has ARC
+ * fields; if so it is copied into v's own reader, which the chain's
+ * checks and a seal read (the DKIM verifier is reset with the next
+ * transaction). */
+static bool
+take_shared_header(struct arc_verifier *v)
+{
+	const struct dkim_msg *m = dkim_verifier_msg(v->shared);
+	bool any = false;
+
+	v->msg.header_too_big = m->header_too_big;
+	if (m->header_too_big)
+		return true;
+	for (size_t i = 0; i < m->n_fields && !any; i++)
+		any = field_kind(m, &m->fields[i]) != KIND_NONE;
+	if (!any)
+		return false;
+	buf_reset(&v->msg.header);
+	buf_append(&v->msg.header, m->header.data, m->header.len);
+	if (v->msg.cap_fields < m->n_fields) {
+		v->msg.fields = xreallocarray(v->msg.fields, m->n_fields,
+					      sizeof(*v->msg.fields));
+		v->msg.cap_fields = m->n_fields;
+	}
+	memcpy(v->msg.fields, m->fields, m->n_fields * sizeof(*m->fields));
+	v->msg.n_fields = m->n_fields;
+	return true;
 }
 
 static const char *
@@ -339,6 +376,15 @@ on_header(void *ctx)
 
 	/* the body is read only for a chain to check (below) */
 	v->msg.skip_body = true;
+	if (v->shared != NULL && !dkim_verifier_msg(v->shared)->header_done) {
+		/* fed before the DKIM verifier (arc.h says not to) */
+		decide(v, ARC_RESULT_FAIL, true, "header not read");
+		return;
+	}
+	if (v->shared != NULL && !take_shared_header(v)) {
+		decide(v, ARC_RESULT_NONE, false, NULL);
+		return;
+	}
 	if (v->msg.header_too_big) {
 		decide(v, ARC_RESULT_FAIL, false, "header over [mailauth] "
 		       "dkim_header_max: not verified");
@@ -426,6 +472,14 @@ arc_verifier_free(struct arc_verifier **vp)
 	dkim_msg_deinit(&v->msg);
 	free(v);
 	*vp = NULL;
+}
+
+void
+arc_verifier_share_header(struct arc_verifier *v,
+			  const struct dkim_verifier *dkim)
+{
+	v->shared = dkim;
+	v->msg.no_copy = dkim != NULL;
 }
 
 void

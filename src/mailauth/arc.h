@@ -151,6 +151,16 @@ void arc_verifier_free(struct arc_verifier **v);
  * verifier. Its lookups must have ended or been cancelled. */
 void arc_verifier_reset(struct arc_verifier *v,
 			const struct arc_verify_limits *lim);
+/* dkim verifies the same message and is fed every piece before v (as
+ * smtp-authin.c does): v keeps no copy of the header of its own but
+ * reads dkim's when the header is complete, and copies it only when the
+ * message has ARC fields (most mail has none). dkim must be finished
+ * before v and not be reset or freed before v's header is complete.
+ * Call it before the first piece (after arc_verifier_new() or _reset()).
+ */
+struct dkim_verifier;
+void arc_verifier_share_header(struct arc_verifier *v,
+			       const struct dkim_verifier *dkim);
 /* The message as received, in pieces of any size (as
  * dkim_verifier_feed()). Only the header is kept; the body is hashed for
  * the latest ARC-Message-Signature, and not at all when the message has

@@ -120,7 +120,7 @@ static void
 header_end(struct dkim_msg *m)
 {
 	m->header_done = true;
-	if (!m->header_too_big)
+	if (!m->header_too_big && !m->no_copy)
 		split_fields(m);
 	if (m->on_header != NULL)
 		m->on_header(m->ctx);
@@ -153,7 +153,7 @@ body_feed(struct dkim_msg *m, const uint8_t *data, size_t len)
 static void
 header_put(struct dkim_msg *m, char c)
 {
-	if (m->header_too_big)
+	if (m->header_too_big || m->no_copy)
 		return;
 	if (m->header.len + 2 > m->header_max) {
 		m->header_too_big = true;
@@ -169,7 +169,7 @@ header_put_n(struct dkim_msg *m, const uint8_t *data, size_t n)
 {
 	size_t room;
 
-	if (m->header_too_big)
+	if (m->header_too_big || m->no_copy)
 		return;
 	room = m->header_max > m->header.len + 1
 	       ? m->header_max - m->header.len - 1 : 0;
@@ -218,7 +218,7 @@ dkim_msg_feed(struct dkim_msg *m, const uint8_t *data, size_t len)
 			m->line_empty = true;
 			if (empty) {
 				/* the blank line is not part of the header */
-				if (!m->header_too_big)
+				if (!m->header_too_big && !m->no_copy)
 					buf_truncate(&m->header,
 						     m->header.len - 2);
 				header_end(m);
@@ -246,7 +246,7 @@ dkim_msg_finish(struct dkim_msg *m)
 	if (!m->header_done) {
 		/* no empty line: all header, no body; a last line without
 		 * its CRLF still ends a field */
-		if (m->cr && !m->header_too_big)
+		if (m->cr && !m->header_too_big && !m->no_copy)
 			buf_putc(&m->header, '\n');
 		header_end(m);
 	}

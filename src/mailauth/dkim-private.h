@@ -38,6 +38,9 @@ struct dkim_msg {
 	/* set by on_header when nothing will be done with the body: the
 	 * rest is not even scanned */
 	bool skip_body;
+	/* the header is only scanned for its end, not kept nor split: its
+	 * reader reads another dkim_msg's (ARC's, sharing DKIM's) */
+	bool no_copy;
 	dkim_msg_header_cb_t *on_header;
 	dkim_msg_body_cb_t *on_body;
 	void *ctx;
@@ -54,6 +57,9 @@ void dkim_msg_reset(struct dkim_msg *m, size_t header_max);
 void dkim_msg_feed(struct dkim_msg *m, const uint8_t *data, size_t len);
 /* The end: a message without an empty line is all header. */
 void dkim_msg_finish(struct dkim_msg *m);
+/* The message reader of a DKIM verifier (its header and fields, for the
+ * ARC verifier of the same message: arc_verifier_share_header()). */
+const struct dkim_msg *dkim_verifier_msg(const struct dkim_verifier *v);
 /* Does field f have this name (case-insensitive)? */
 bool dkim_msg_field_is(const struct dkim_msg *m, const struct dkim_field *f,
 		       const char *name);

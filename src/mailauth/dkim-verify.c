@@ -392,6 +392,13 @@ dkim_verifier_feed(struct dkim_verifier *v, const uint8_t *data, size_t len)
 	dkim_msg_feed(&v->msg, data, len);
 }
 
+/* dkim-private.h */
+const struct dkim_msg *
+dkim_verifier_msg(const struct dkim_verifier *v)
+{
+	return &v->msg;
+}
+
 bool
 dkim_verifier_header_done(const struct dkim_verifier *v)
 {

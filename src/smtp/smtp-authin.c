@@ -297,6 +297,10 @@ smtp_authin_data_begin(struct smtp_session *s)
 		} else {
 			a->arc = arc_verifier_new(&lim);
 		}
+		/* fed after DKIM's, finished after it: no header copy of
+		 * its own unless the message has ARC fields */
+		if (a->dkim != NULL)
+			arc_verifier_share_header(a->arc, a->dkim);
 	}
 	authin_dmarc_clear(a);
 	/* without a resolver or the PSL (psl-failed) the result is

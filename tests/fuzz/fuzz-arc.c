@@ -7,7 +7,9 @@
  * message verified whole and in pieces of (first octet >> 3) + 1, every
  * key answered "no such name". A parse that succeeds stays within the
  * limits; a refusal says why; the verdict and reason do not depend on
- * how the message was cut; none only when there is no ARC field.
+ * how the message was cut nor on whether the verifier reads a DKIM
+ * verifier's header (arc_verifier_share_header(), as the inbound checks
+ * do); none only when there is no ARC field.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,6 +21,7 @@
 #include "dns/dns.h"
 #include "mailauth/arc.h"
 #include "mailauth/dkim-private.h"
+#include "mailauth/dkim.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -84,19 +87,32 @@ parse_one(unsigned mode, const char *s, size_t len)
 }
 
 static struct arc_verifier *
-run(const uint8_t *msg, size_t len, size_t piece)
+run(const uint8_t *msg, size_t len, size_t piece, bool shared)
 {
 	struct arc_verify_limits lim = {
 		.max_instances = 5, .header_max = 8192, .now = 1600000000,
 	};
+	struct dkim_verify_limits dlim = {
+		.max_signatures = 2, .header_max = 8192, .now = 1600000000,
+	};
 	struct arc_verifier *v = arc_verifier_new(&lim);
+	struct dkim_verifier *d = shared ? dkim_verifier_new(&dlim) : NULL;
 	struct dns_result res = { .type = DNS_TYPE_TXT,
 				  .status = DNS_NXDOMAIN };
 
-	for (size_t off = 0; off < len; off += piece)
-		arc_verifier_feed(v, msg + off,
-				  len - off < piece ? len - off : piece);
+	if (d != NULL)
+		arc_verifier_share_header(v, d);
+	for (size_t off = 0; off < len; off += piece) {
+		size_t n = len - off < piece ? len - off : piece;
+
+		if (d != NULL)
+			dkim_verifier_feed(d, msg + off, n);
+		arc_verifier_feed(v, msg + off, n);
+	}
+	if (d != NULL)
+		dkim_verifier_finish(d);
 	arc_verifier_finish(v);
+	dkim_verifier_free(&d);
 	for (size_t i = 0; i < arc_verifier_key_count(v); i++)
 		arc_verifier_set_key(v, i, &res);
 	return v;
@@ -133,8 +149,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		parse_one(data[0] & 3, (const char *)data + 1, size - 1);
 		return 0;
 	}
-	a = run(data + 1, size - 1, size);
-	b = run(data + 1, size - 1, (size_t)(data[0] >> 3) + 1);
+	a = run(data + 1, size - 1, size, false);
+	b = run(data + 1, size - 1, (size_t)(data[0] >> 3) + 1,
+		(data[0] & 0x80) != 0);
 	ra = arc_verifier_result(a);
 	rb = arc_verifier_result(b);
 	if (ra->result != rb->result || !same(ra->reason, rb->reason) ||

@@ -25,6 +25,7 @@
 #include "feed-split.h"
 #include "lib/buf.h"
 #include "lib/mem.h"
+#include "mailauth/arc-private.h"
 #include "mailauth/arc.h"
 #include "mailauth/dkim-private.h"
 #include "mailauth/dmarc.h"
@@ -639,6 +640,96 @@ test_verifier_reset(void **state)
 	free(bad);
 }
 
+/* Both verifiers fed as smtp-authin.c feeds them: DKIM's first. */
+struct pair {
+	struct dkim_verifier *dkim;
+	struct arc_verifier *arc;
+};
+
+static size_t
+pair_feed(const uint8_t *data, size_t len, void *ctx)
+{
+	struct pair *p = ctx;
+
+	dkim_verifier_feed(p->dkim, data, len);
+	arc_verifier_feed(p->arc, data, len);
+	return len;
+}
+
+/* An ARC verifier reading the DKIM verifier's header (the inbound
+ * checks' way) gives every message the verdict, and a seal the input,
+ * that one with its own copy gives; both verifiers reused. */
+static void
+test_shared_header(void **state)
+{
+	const char *err = NULL;
+	char *m1 = seal(plain, 0, 0, &err);
+	char *m2 = seal(m1, 1, 0, &err);
+	char *m3 = seal(m2, 2, 0, &err);
+	char *bad = replace(m2, "bye.", "BYE!");
+	char *lf = replace(m2, "\r\n", "\n");
+	char *nobody = xstrndup(m2, (size_t)(strstr(m2, "\r\n\r\n") - m2) + 2);
+	const char *msgs[] = { m2, bad, plain, m3, m1, "no header", lf,
+			       nobody, m3, "", m2 };
+	struct arc_verify_limits lim = {
+		.max_instances = 50, .header_max = 65536, .now = 1796600000,
+	};
+	struct dkim_verify_limits dlim = {
+		.max_signatures = 5, .header_max = 65536, .now = 1796600000,
+	};
+	struct pair p = {
+		dkim_verifier_new(&dlim), arc_verifier_new(&lim),
+	};
+
+	(void)state;
+	for (size_t m = 0; m < 2 * sizeof(msgs) / sizeof(msgs[0]); m++) {
+		const char *msg = msgs[m % (sizeof(msgs) / sizeof(msgs[0]))];
+		/* the second round: a header over the limit */
+		size_t hmax = m < sizeof(msgs) / sizeof(msgs[0]) ? 65536 : 200;
+		struct arc_verifier *own;
+		const struct arc_verify_result *a, *b;
+		struct buf ia, ib;
+
+		lim.header_max = dlim.header_max = hmax;
+		own = arc_verifier_new(&lim);
+		verify_into(own, msg, 0);
+		dkim_verifier_reset(p.dkim, &dlim);
+		arc_verifier_reset(p.arc, &lim);
+		arc_verifier_share_header(p.arc, p.dkim);
+		feed_split(msg, strlen(msg), (unsigned)(m % WAYS), 0,
+			   pair_feed, &p);
+		dkim_verifier_finish(p.dkim);
+		/* the rest of verify_into(): finish and the keys */
+		verify_into(p.arc, "", 0);
+		a = arc_verifier_result(own);
+		b = arc_verifier_result(p.arc);
+		if (a->result != b->result || a->instances != b->instances ||
+		    a->temporary != b->temporary ||
+		    !same_str(a->reason, b->reason) ||
+		    !same_str(a->as_domain, b->as_domain))
+			fail_msg("message %zu: %d \"%s\" against %d \"%s\"",
+				 m, a->result, a->reason ? a->reason : "",
+				 b->result, b->reason ? b->reason : "");
+		buf_init(&ia);
+		buf_init(&ib);
+		arc_verifier_seal_input(own, a->instances, &ia);
+		arc_verifier_seal_input(p.arc, b->instances, &ib);
+		assert_int_equal(ia.len, ib.len);
+		assert_memory_equal(ia.data, ib.data, ia.len);
+		buf_deinit(&ia);
+		buf_deinit(&ib);
+		arc_verifier_free(&own);
+	}
+	dkim_verifier_free(&p.dkim);
+	arc_verifier_free(&p.arc);
+	free(m1);
+	free(m2);
+	free(m3);
+	free(bad);
+	free(lf);
+	free(nobody);
+}
+
 static void
 test_seal_after_failure(void **state)
 {
@@ -729,6 +820,7 @@ main(void)
 		cmocka_unit_test(test_chain_round_trip),
 		cmocka_unit_test(test_chain_failures),
 		cmocka_unit_test(test_verifier_reset),
+		cmocka_unit_test(test_shared_header),
 		cmocka_unit_test(test_seal_after_failure),
 		cmocka_unit_test(test_trusted_vouch),
 	};
