@@ -16,6 +16,8 @@
 #
 # usage: bench/mailauth/run.sh [-m MESSAGES] [-s SESSIONS] [-l BYTES] [-r ROUNDS]
 #                              [-k rsa|ed25519|both]
+#   Each run also prints the CPU and task switches per message of Herald's
+#   threads by kind (loop, store writer, pool; from /proc).
 #   PERF=1: perf record every run's Herald into perf-LABEL.data (repo root)
 #   (PERF=dwarf: with DWARF call graphs); PERF=stat: perf stat instead:
 #   Herald's task-clock, context switches and system calls per message
@@ -33,7 +35,7 @@ while getopts "m:s:l:r:k:h" o; do
 	l) LENGTH=$OPTARG ;;
 	r) ROUNDS=$OPTARG ;;
 	k) KEYS=$OPTARG ;;
-	*) sed -n '2,21p' "$0"; exit 2 ;;
+	*) sed -n '2,25p' "$0"; exit 2 ;;
 	esac
 done
 PHASE_TIMEOUT=${PHASE_TIMEOUT:-$((120 + MESSAGES / 25))}
@@ -174,6 +176,20 @@ echo "checks on: $(echo "$MAILAUTH_ON" | paste -sd, -)"
 echo "load: smtp-source -s $SESSIONS -m $MESSAGES -d -F (the signed message), $ROUNDS round(s) of off and on"
 
 # ------------------------------------------------------------- a run
+# thread_times PID...: "TID NAME RUN_NS VOLUNTARY INVOLUNTARY" for every
+# thread of the processes (schedstat run time, context switch counts)
+thread_times() {
+	local p t
+	for p in "$@"; do
+		for t in /proc/"$p"/task/*; do
+			[ -r "$t/schedstat" ] || continue
+			echo "${t##*/} $(tr -d ' ' <"$t/comm") $(cut -d' ' -f1 "$t/schedstat") $(awk '
+				/^voluntary_ctxt/ { v = $2 } /^nonvoluntary_ctxt/ { n = $2 }
+				END { print v, n }' "$t/status")"
+		done 2>/dev/null
+	done
+}
+
 inbox_count() {
 	$PY - "$1/data/herald.db" <<'PYEOF'
 import sqlite3, sys
@@ -207,6 +223,7 @@ $checks"
 	sync
 	sleep 2
 	cpu0=$(bench_proc_cpu $(bench_tree "$HERALD_PID"))
+	thread_times $(bench_tree "$HERALD_PID") >"$d/threads0"
 	if [ "${PERF:-}" = stat ]; then
 		# CPU time to the microsecond, and the task switches
 		perf stat -x, -e task-clock,context-switches,raw_syscalls:sys_enter,syscalls:sys_enter_epoll_wait \
@@ -231,6 +248,7 @@ $checks"
 	rc=$?
 	t1=$(bench_now)
 	cpu1=$(bench_proc_cpu $(bench_tree "$HERALD_PID"))
+	thread_times $(bench_tree "$HERALD_PID") >"$d/threads1"
 	if [ -n "${PERF:-}" ]; then
 		kill -INT "$perf_pid"
 		wait "$perf_pid"
@@ -244,6 +262,15 @@ $checks"
 	n=$(inbox_count "$d")
 	RATE=$(bench_rate "$MESSAGES" "$t0" "$t1")
 	echo "$label: $MESSAGES messages in $(bench_secs "$t0" "$t1") s: $RATE msg/s (herald CPU $(awk -v a="$cpu0" -v b="$cpu1" -v n="$MESSAGES" 'BEGIN { printf "%.0f", (b - a) / n * 1e6 }') us/msg; load $(cut -d' ' -f1 /proc/loadavg))"
+	# the threads' share: the loop's, the store writer's, the pool's
+	awk -v n="$MESSAGES" -v l="$label" 'NR == FNR { t[$1] = $3; v[$1] = $4; x[$1] = $5; next }
+		($1 in t) { k = $2 ~ /writer/ ? "writer" : $2 ~ /pool/ ? "pool" : $2 == "herald" ? "loop" : "other"
+			c[k] += $3 - t[$1]; s[k] += $4 - v[$1]; i[k] += $5 - x[$1] }
+		END { printf "%s: threads:", l
+			split("loop writer pool other", ks, " ")
+			for (j = 1; j <= 4; j++) { k = ks[j]; if (c[k] / n >= 500)
+				printf " %s %.0f us (%.2f+%.2f switches)", k, c[k] / n / 1000, s[k] / n, i[k] / n }
+			printf " a message (switches voluntary+involuntary)\n" }' "$d/threads0" "$d/threads1"
 	if [ "${PERF:-}" = stat ]; then
 		awk -F, -v n="$MESSAGES" -v l="$label" '$3 ~ /^(task-clock|context-switches|raw_syscalls|syscalls)/ {
 			v[$3] = $1 } END { printf "%s: perf stat: task-clock %.1f us/msg, %.2f context switches/msg, %.2f system calls/msg (%.2f epoll_wait)\n", l,
