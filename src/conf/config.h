@@ -121,6 +121,7 @@ struct config_mailauth {
 	uint64_t dkim_expire_s;		/* x= after t=; 0: none */
 	/* inbound checks on port 25 (docs/mailauth.md "Inbound checks") */
 	bool spf;			/* SPF at MAIL FROM */
+	bool received_spf;		/* Received-SPF beside A-R */
 	bool dkim_verify;		/* DKIM while DATA streams in */
 	char *authserv_id;		/* Authentication-Results id; NULL:
 					 * hostname */

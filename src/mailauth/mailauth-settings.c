@@ -87,8 +87,18 @@ static const struct setting mailauth_settings[] = {
 	  .def = "yes", .reloadable = true,
 	  .doc = "Inbound: check SPF (MAIL FROM, or HELO for <>) of mail "
 		 "received on port 25 without AUTH and record the result "
-		 "(Received-SPF, Authentication-Results); the verdict "
-		 "feeds DMARC (dmarc), nothing else acts on it." },
+		 "(Authentication-Results, and Received-SPF with "
+		 "received_spf); the verdict feeds DMARC (dmarc), nothing "
+		 "else acts on it." },
+	{ .key = "received_spf", .type = SETTING_BOOL,
+	  .offset = OFF(mailauth.received_spf), .def = "no",
+	  .reloadable = true,
+	  .doc = "Inbound: with spf, also add a Received-SPF field (RFC 7208 "
+		 "9.1) above Authentication-Results. Off by default: the "
+		 "verdict is in Authentication-Results already, and the "
+		 "field's ~280 octets are stored with every copy of every "
+		 "message (docs/mailauth.md). On for filters that read only "
+		 "Received-SPF." },
 	{ .key = "dkim_verify", .type = SETTING_BOOL,
 	  .offset = OFF(mailauth.dkim_verify), .def = "yes",
 	  .reloadable = true,

@@ -213,9 +213,12 @@ spf_done_cb(const struct spf_verdict *v, void *ctx)
 	a->spf_done = true;
 	a->spf_result = v->result;
 	a->spf_domain = xstrdup(v->domain != NULL ? v->domain : "");
-	a->spf_received = spf_received_spf(v, ioev_conn_peer_ip(s->conn),
-					   s->from != NULL ? s->from : "",
-					   helo, s->srv->cfg->hostname);
+	if (s->srv->cfg->mailauth.received_spf)
+		a->spf_received = spf_received_spf(v,
+						   ioev_conn_peer_ip(s->conn),
+						   s->from != NULL ? s->from
+								   : "",
+						   helo, s->srv->cfg->hostname);
 	a->spf_ar = spf_auth_results(v);
 	authin_maybe_continue(s);
 }

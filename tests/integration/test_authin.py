@@ -46,7 +46,8 @@ def site(herald_factory, dns_server_factory, keys):
                              forward_zones={"slow.test": silent.forward})
     h = herald_factory(listeners=("smtp", "imap"), sections={
         "dns": dns.herald_config(timeout="1s"),
-        "mailauth": "spf = on\ndkim_verify = on\nspf_timeout = 2s",
+        "mailauth": "spf = on\nreceived_spf = yes\ndkim_verify = on\n"
+                    "spf_timeout = 2s",
     }, hostname=HOST)
     h.add_domain()
     h.add_user(USER, PASSWORD)
@@ -183,6 +184,22 @@ def test_forged_ar_removed_on_submission_too(herald_factory):
     assert b"Received-SPF" not in raw   # checks are off here
 
 
+def test_received_spf_off_by_default(herald_factory, dns_server_factory):
+    """Without received_spf the SPF verdict is only in
+    Authentication-Results (RFC 7208 9 asks for one of the two)."""
+    dns = dns_server_factory(records={
+        "pass.test": [("TXT", '"v=spf1 ip4:127.0.0.1 -all"')]})
+    h = herald_factory(listeners=("smtp", "imap"), hostname=HOST, sections={
+        "dns": dns.herald_config(), "mailauth": "spf = on"})
+    h.add_domain()
+    h.add_user(USER, PASSWORD)
+    h.start()
+    send(h, "carol@pass.test", message("carol@pass.test"))
+    raw = fetch_last(h)
+    assert "spf=pass smtp.mailfrom=pass.test" in our_ar(raw)
+    assert b"Received-SPF" not in raw
+
+
 def test_authenticated_submission_not_checked(herald_factory,
                                               dns_server_factory):
     dns = dns_server_factory(records={
@@ -190,8 +207,8 @@ def test_authenticated_submission_not_checked(herald_factory,
     h = herald_factory(listeners=("smtp", "submission", "imap"),
                        hostname=HOST, sections={
                            "dns": dns.herald_config(),
-                           "mailauth": "spf = on\ndkim_verify = on\n"
-                                       "dkim_sign = no"})
+                           "mailauth": "spf = on\nreceived_spf = yes\n"
+                                       "dkim_verify = on\ndkim_sign = no"})
     h.add_domain()
     h.add_user(USER, PASSWORD)
     h.start()
