@@ -230,6 +230,18 @@ class Herald:
             time.sleep(0.05)
         return False
 
+    def wait_log_count(self, needle, n, timeout=10.0):
+        """Whether needle occurs at least n times in the log within
+        timeout: a worker writes its info lines at the end of its loop
+        turn (docs/logging.md), so the line of a reply just read may not
+        be there yet. Callers check the exact count afterwards."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.log().count(needle) >= n:
+                return True
+            time.sleep(0.05)
+        return False
+
     def signal(self, sig):
         self.proc.send_signal(sig)
 

@@ -140,6 +140,8 @@ def test_wrong_password_then_rate_limited(server):
         with pytest.raises(smtplib.SMTPAuthenticationError) as e:
             s.login("bob@example.test", "secret")
         assert e.value.smtp_code == 454
+    # a log line may follow the reply (docs/logging.md)
+    assert server.wait_log("auth-ratelimited", 5), server.log()
     log = server.log()
     fails = re.findall(r"sasl auth-failed user=<bob@example.test> "
                        r"method=PLAIN proto=smtp rip=127\.0\.0\.1", log)
