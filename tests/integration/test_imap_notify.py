@@ -440,7 +440,7 @@ def test_overflow(herald_factory):
     assert not any(ln.startswith("* LIST") for ln in lines), lines
     ok(c.create("Four"))
     assert quiet(r) == []
-    assert "notify-overflow" in h.log()
+    assert h.wait_log("notify-overflow", 5), h.log()
     # a new NOTIFY SET starts again
     notify(r, "SET (personal (MailboxName))", "N2")
     ok(c.create("Five"))
