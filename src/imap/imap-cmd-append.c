@@ -308,14 +308,18 @@ append_submit(void *ctx)
 		t->thread_refs = (const char *const *)job->keys[i].refs;
 		t->n_thread_refs = job->keys[i].n_refs;
 	}
-	if (job->result == STORE_OK)
-		job->result = store_deliver_queue_async(job->store, 0,
-							job->targets,
-							job->count, NULL,
-							append_stored, job,
-							&error);
-	if (job->result == STORE_OK)
-		return;
+	if (job->result == STORE_OK) {
+		/* not into job->result: once queued, the writer may have
+		 * called append_stored and the loop freed job already */
+		enum store_result sr;
+
+		sr = store_deliver_queue_async(job->store, 0, job->targets,
+					       job->count, NULL, append_stored,
+					       job, &error);
+		if (sr == STORE_OK)
+			return;
+		job->result = sr;
+	}
 	/* nothing queued: it ends here */
 	imap_copy_error(job->error, sizeof(job->error), error);
 	ioev_external_done(job->ext);
