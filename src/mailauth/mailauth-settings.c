@@ -86,7 +86,8 @@ static const struct setting mailauth_settings[] = {
 	{ .key = "spf", .type = SETTING_BOOL, .offset = OFF(mailauth.spf),
 	  .def = "yes", .reloadable = true,
 	  .doc = "Inbound: check SPF (MAIL FROM, or HELO for <>) of mail "
-		 "received on port 25 without AUTH and record the result "
+		 "received on port 25 without AUTH (not from relay_networks) "
+		 "and record the result "
 		 "(Authentication-Results, and Received-SPF with "
 		 "received_spf); the verdict feeds DMARC (dmarc), nothing "
 		 "else acts on it." },
@@ -103,7 +104,8 @@ static const struct setting mailauth_settings[] = {
 	  .offset = OFF(mailauth.dkim_verify), .def = "yes",
 	  .reloadable = true,
 	  .doc = "Inbound: verify the DKIM signatures of mail received on "
-		 "port 25 without AUTH and record the results "
+		 "port 25 without AUTH (not from relay_networks) and record "
+		 "the results "
 		 "(Authentication-Results); the verdicts feed DMARC "
 		 "(dmarc), nothing else acts on them." },
 	{ .key = "authserv_id", .type = SETTING_STRING,
@@ -115,7 +117,8 @@ static const struct setting mailauth_settings[] = {
 	  .offset = OFF(mailauth.arc_verify), .def = "yes",
 	  .reloadable = true,
 	  .doc = "Inbound: verify the ARC chain (RFC 8617) of mail received "
-		 "on port 25 without AUTH and record arc= in "
+		 "on port 25 without AUTH (not from relay_networks) and "
+		 "record arc= in "
 		 "Authentication-Results; needed by arc_seal and "
 		 "arc_trusted_sealers." },
 	{ .key = "arc_max_instances", .type = SETTING_UINT,
@@ -142,7 +145,8 @@ static const struct setting mailauth_settings[] = {
 	  .def = "enforce", .enum_values = "off|record|enforce",
 	  .reloadable = true,
 	  .doc = "Inbound: DMARC (RFC 7489) of mail received on port 25 "
-		 "without AUTH. off: not evaluated; record: "
+		 "without AUTH (not from relay_networks). off: not "
+		 "evaluated; record: "
 		 "Authentication-Results and the log only; enforce: "
 		 "p=reject is refused with 550 5.7.1 at the end of data, "
 		 "p=quarantine is filed into each recipient's Junk, and a "

@@ -69,7 +69,12 @@ struct smtp_authin {
 static bool
 session_checked(const struct smtp_session *s)
 {
-	return s->mode == SMTP_MODE_SMTP && s->auth_user == NULL;
+	/* a relay_networks client is trusted as an authenticated user is
+	 * (it may relay, its mail is signed as ours): its mail is not
+	 * checked, as OpenDKIM's InternalHosts, OpenDMARC's IgnoreHosts and
+	 * policyd-spf's skip_addresses leave such hosts alone */
+	return s->mode == SMTP_MODE_SMTP && s->auth_user == NULL &&
+	       !s->relay_ok;
 }
 
 static bool
@@ -641,17 +646,15 @@ authin_dmarc(struct smtp_session *s)
 
 		a->dmarc.env_from_domain = xstrdup(at != NULL ? at + 1 : "");
 	}
-	/* 2. overrides that lower the disposition: record mode, exempt
-	 * networks, and [smtp] relay_networks (our own hosts, a web app,
-	 * sending in our domains' names, signed only after this check) */
+	/* 2. overrides that lower the disposition: record mode and exempt
+	 * networks ([smtp] relay_networks clients are not checked at all:
+	 * session_checked) */
 	const char *exempt = NULL;
 
 	if (m->dmarc_reject_exempt != NULL &&
 	    cidr_list_match(m->dmarc_reject_exempt,
 			    ioev_conn_peer_sockaddr(s->conn)))
 		exempt = "dmarc_reject_exempt";
-	else if (s->relay_ok)
-		exempt = "relay_networks";
 	if (a->dmarc.disposition != DMARC_POLICY_NONE) {
 		if (m->dmarc == CONFIG_DMARC_RECORD)
 			dmarc_result_override(&a->dmarc,

@@ -91,7 +91,8 @@ static const struct setting smtp_settings[] = {
 	  .doc = "Comma-separated networks (`192.0.2.0/24`, `2001:db8::/32`, "
 		 "`127.0.0.1`) whose clients may relay to other domains without "
 		 "authenticating. Their mail is DKIM-signed like a user's "
-		 "when its From domain has keys (docs/mailauth.md). Empty: "
+		 "when its From domain has keys, and not SPF-, DKIM-, ARC- "
+		 "or DMARC-checked (docs/mailauth.md). Empty: "
 		 "only authenticated users relay." },
 	{ .key = "sender_check", .type = SETTING_ENUM,
 	  .offset = OFF(smtp.sender_check), .def = "aliases",

@@ -447,15 +447,45 @@ def test_missing_psl_stops_start(herald_factory, tmp_path):
     assert p.returncode == 0, p.stderr
 
 
+def test_relay_networks_not_checked(herald_factory, dns_server_factory):
+    """A relay_networks client is trusted as an authenticated user is:
+    its p=reject fail is delivered without SPF, DKIM or DMARC checks
+    (no Authentication-Results of ours, every verdict off), and a forged
+    Authentication-Results claiming our id is still removed."""
+    dns = dns_server_factory(records={
+        "_dmarc.reject.test": [("TXT", '"v=DMARC1; p=reject"')],
+        "reject.test": [("TXT", SPF_FAIL)],
+    })
+    h = herald_factory(listeners=("smtp", "imap"), sections={
+        "dns": dns.herald_config(timeout="1s"),
+        "mailauth": "spf = on\ndkim_verify = on\ndmarc = enforce",
+        "smtp": "relay_networks = 127.0.0.1",
+    }, hostname=HOST)
+    h.add_domain()
+    h.add_user(USER, PASSWORD)
+    h.start()
+    forged = f"Authentication-Results: {HOST}; dmarc=pass\r\n"
+    code, _ = send(h, "x@reject.test", message(
+        "x@reject.test", subject="trusted", extra=forged))
+    assert code == 250
+    raw = delivered(h, "trusted")
+    assert not [f for f in email.message_from_bytes(raw).get_all(
+        "Authentication-Results", []) if f.strip().startswith(HOST)], raw
+    assert b"Received-SPF" not in raw
+    # the verdicts line is there for the removed field only
+    assert h.wait_log("delivery sent")
+    assert re.search(r"mailauth verdicts spf=off .*dkim=off arc=off "
+                     r"ar_removed=1 dmarc=off ", h.log()), h.log()
+
+
 @pytest.mark.parametrize("setting", [
     ("mailauth", "dmarc_reject_exempt = 127.0.0.0/8"),
-    ("smtp", "relay_networks = 127.0.0.1"),
 ])
 def test_exempt_networks_not_rejected(herald_factory, dns_server_factory,
                                       setting):
-    """A p=reject fail from a dmarc_reject_exempt or relay_networks
-    client is delivered, recorded as override=local_policy; so is a
-    message with two From fields."""
+    """A p=reject fail from a dmarc_reject_exempt client is delivered,
+    recorded as override=local_policy; so is a message with two From
+    fields."""
     dns = dns_server_factory(records={
         "_dmarc.reject.test": [("TXT", '"v=DMARC1; p=reject"')],
         "reject.test": [("TXT", SPF_FAIL)],
