@@ -471,7 +471,10 @@ job_work(void *ctx)
 		return;
 	}
 	shared_add(job, sh, n_sh);
-	qsort(job->mbs, job->n_mbs, sizeof(*job->mbs), mb_cmp_id);
+	/* qsort and bsearch want a base that is not NULL, even for no
+	 * elements: an account emptied under NOTIFY has no mailboxes */
+	if (job->n_mbs > 0)
+		qsort(job->mbs, job->n_mbs, sizeof(*job->mbs), mb_cmp_id);
 	if (n_sh > 0)
 		qsort(sh, n_sh, sizeof(*sh), shared_cmp_id);
 	rights_fill(job, sh, n_sh);
@@ -707,7 +710,8 @@ write_changes(struct imap_session *s, struct imap_notify *n,
 		const struct notify_box *old = &n->boxes[i];
 		struct store_mailbox key = { .id = old->id };
 
-		if (bsearch(&key, job->mbs, job->n_mbs, sizeof(*job->mbs),
+		if (job->n_mbs > 0 &&
+		    bsearch(&key, job->mbs, job->n_mbs, sizeof(*job->mbs),
 			    mb_cmp_id) != NULL)
 			continue;
 		if (box_events(n, old->name, old->subscribed) &
@@ -767,7 +771,7 @@ write_metadata(struct imap_session *s, const struct imap_notify *n,
 			told = n->server_meta;
 		} else {
 			struct store_mailbox key = { .id = id };
-			const struct store_mailbox *mb =
+			const struct store_mailbox *mb = job->n_mbs == 0 ? NULL :
 				bsearch(&key, job->mbs, job->n_mbs,
 					sizeof(*job->mbs), mb_cmp_id);
 
