@@ -17,6 +17,7 @@
 
 #include "dns/dns.h"
 #include "lib/mem.h"
+#include "lib/sha256.h"
 #include "mailauth/arc-private.h"
 #include "mailauth/arc.h"
 #include "mailauth/dkim-private.h"
@@ -400,7 +401,7 @@ on_header(void *ctx)
 		set->as_key = key_slot(v, set->seal.selector, set->seal.domain);
 	}
 	v->md = EVP_MD_CTX_new();
-	if (v->md == NULL || EVP_DigestInit_ex(v->md, dkim_sha256(), NULL) != 1)
+	if (v->md == NULL || EVP_DigestInit_ex(v->md, sha256_md(), NULL) != 1)
 		abort();
 	dkim_body_canon_init(&v->bc, latest->sig.bcanon, body_out, v);
 	v->msg.skip_body = false;

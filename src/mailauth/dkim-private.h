@@ -119,10 +119,6 @@ void dkim_key_lookups_sync(struct dns_resolver *resolver, void *v,
 bool dkim_verify_data(const struct dkim_key *key, enum dkim_algorithm alg,
 		      const uint8_t *data, size_t len, const uint8_t *sig,
 		      size_t sig_len);
-/* SHA-256 as fetched once from OpenSSL's default provider (EVP_sha256()
- * is looked up again at each use). */
-struct evp_md_st;
-const struct evp_md_st *dkim_sha256(void);
 /* Sets dkim_sign_params.arc_instance once it is known (before finish). */
 void dkim_signer_set_arc_instance(struct dkim_signer *s, unsigned instance);
 /* Appends key's base64 signature of data (alg from the key). Returns 0,

@@ -21,6 +21,7 @@
 
 #include "lib/base64.h"
 #include "lib/mem.h"
+#include "lib/sha256.h"
 #include "mail/header-address.h"
 #include "mailauth/dkim-private.h"
 #include "mailauth/dkim.h"
@@ -304,10 +305,10 @@ dkim_signer_new(const struct dkim_sign_params *params)
 	if (s->params.now == 0)
 		s->params.now = time(NULL);
 	s->md = EVP_MD_CTX_new();
-	/* fetched once (dkim_sha256): a signer is made for every message of
+	/* fetched once (sha256_md): a signer is made for every message of
 	 * a relaying session, most of which no key signs */
 	if (s->md == NULL ||
-	    EVP_DigestInit_ex(s->md, dkim_sha256(), NULL) != 1)
+	    EVP_DigestInit_ex(s->md, sha256_md(), NULL) != 1)
 		abort();
 	dkim_body_canon_init(&s->bc, s->params.bcanon, sign_body_out, s);
 	dkim_msg_init(&s->msg, s->params.header_max, sign_on_header,
@@ -468,7 +469,7 @@ dkim_sign_data(const struct dkim_sign_key *key, const uint8_t *data,
 	if (ctx == NULL)
 		abort();
 	if (key->alg == DKIM_ALG_RSA_SHA256) {
-		ok = EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL,
+		ok = EVP_DigestSignInit(ctx, NULL, sha256_md(), NULL,
 					key->pkey) == 1 &&
 		     EVP_DigestSign(ctx, NULL, &slen, data, len) == 1;
 		if (ok) {
@@ -476,7 +477,7 @@ dkim_sign_data(const struct dkim_sign_key *key, const uint8_t *data,
 			ok = EVP_DigestSign(ctx, sig, &slen, data, len) == 1;
 		}
 	} else {
-		ok = EVP_Digest(data, len, digest, &dlen, EVP_sha256(),
+		ok = EVP_Digest(data, len, digest, &dlen, sha256_md(),
 				NULL) == 1 &&
 		     EVP_DigestSignInit(ctx, NULL, NULL, NULL, key->pkey) == 1 &&
 		     EVP_DigestSign(ctx, NULL, &slen, digest, dlen) == 1;

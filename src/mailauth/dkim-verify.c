@@ -18,6 +18,7 @@
 
 #include "dns/dns.h"
 #include "lib/mem.h"
+#include "lib/sha256.h"
 #include "mailauth/dkim-private.h"
 #include "mailauth/dkim.h"
 
@@ -76,7 +77,7 @@ md_get(struct dkim_verifier *v)
 	}
 	if (md == NULL && (md = EVP_MD_CTX_new()) == NULL)
 		return NULL;
-	if (EVP_DigestInit_ex(md, dkim_sha256(), NULL) != 1) {
+	if (EVP_DigestInit_ex(md, sha256_md(), NULL) != 1) {
 		EVP_MD_CTX_free(md);
 		return NULL;
 	}
@@ -483,25 +484,6 @@ dkim_key_parse_cached(const char *txt, size_t len, struct dkim_key *key_r,
 	return 0;
 }
 
-/* SHA-256 fetched once: OpenSSL 3 looks EVP_sha256() up in its provider
- * store again at every EVP_DigestInit_ex() (a name-map walk under a
- * lock, about twice the cost of hashing a short field). */
-static EVP_MD *sha256_md;
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-
-static void
-sha256_fetch(void)
-{
-	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
-/* dkim-private.h */
-const EVP_MD *
-dkim_sha256(void)
-{
-	pthread_once(&sha256_once, sha256_fetch);
-	return sha256_md != NULL ? sha256_md : EVP_sha256();
-}
 
 /* RSA verification contexts, made ready once per key and copied for each
  * signature: EVP_DigestVerifyInit() fetches the signature algorithm and
@@ -547,7 +529,7 @@ rsa_verify_ctx(EVP_PKEY *pkey)
 	tmpl = EVP_PKEY_CTX_new(pkey, NULL);
 	if (tmpl == NULL || EVP_PKEY_verify_init(tmpl) != 1 ||
 	    EVP_PKEY_CTX_set_rsa_padding(tmpl, RSA_PKCS1_PADDING) != 1 ||
-	    EVP_PKEY_CTX_set_signature_md(tmpl, dkim_sha256()) != 1 ||
+	    EVP_PKEY_CTX_set_signature_md(tmpl, sha256_md()) != 1 ||
 	    (ctx = EVP_PKEY_CTX_dup(tmpl)) == NULL) {
 		EVP_PKEY_CTX_free(tmpl);
 		return NULL;
@@ -620,13 +602,13 @@ dkim_verify_data(const struct dkim_key *key, enum dkim_algorithm alg,
 		/* RFC 8463 3: Ed25519 (pure) over the SHA-256 of the data */
 		unsigned dlen = 0;
 
-		return EVP_Digest(data, len, digest, &dlen, dkim_sha256(),
+		return EVP_Digest(data, len, digest, &dlen, sha256_md(),
 				  NULL) == 1 &&
 		       ed25519_verify(key->pkey, sig, sig_len, digest, dlen);
 	}
 	unsigned dlen = 0;
 
-	if (EVP_Digest(data, len, digest, &dlen, dkim_sha256(), NULL) != 1)
+	if (EVP_Digest(data, len, digest, &dlen, sha256_md(), NULL) != 1)
 		return false;
 	ctx = rsa_verify_ctx(key->pkey);
 	if (ctx == NULL)

@@ -27,6 +27,7 @@
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "lib/sha256.h"
 #include "mail/mime-cache.h"
 #include "mail/mime.h"
 
@@ -41,28 +42,6 @@ struct store_blob_writer {
 	/* the MIME structure, parsed as the octets pass */
 	struct mime_parser *mime;
 };
-
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-static EVP_MD *sha256_md;
-
-static void
-sha256_fetch(void)
-{
-	sha256_md = EVP_MD_fetch(NULL, "SHA2-256", NULL);
-	if (sha256_md == NULL)
-		panic("store: SHA-256 unavailable");
-}
-
-/* SHA-256, fetched once for the process: EVP_sha256() in a digest call
- * makes OpenSSL 3 look the implementation up again every time (a third
- * of a 5 KB message's blob id, in perf of the SMTP worker). Kept until
- * exit. */
-static const EVP_MD *
-blob_sha256(void)
-{
-	pthread_once(&sha256_once, sha256_fetch);
-	return sha256_md;
-}
 
 static enum store_result
 errno_result(int err)
@@ -368,7 +347,7 @@ store_blob_writer_new(struct store *store, struct store_blob_writer **w_r,
 	w->store = store;
 	w->fd = -1;
 	w->md = EVP_MD_CTX_new();
-	if (w->md == NULL || EVP_DigestInit_ex(w->md, blob_sha256(), NULL) != 1)
+	if (w->md == NULL || EVP_DigestInit_ex(w->md, sha256_md(), NULL) != 1)
 		panic("store: SHA-256 unavailable");
 	w->mime = mime_parser_new(NULL);
 	*w_r = w;
@@ -566,7 +545,7 @@ blob_put(struct store *store, const void *data, size_t len, bool mime_record,
 		unsigned int dlen = 0;
 		uint8_t *copy = xmalloc(len + 1);
 
-		if (EVP_Digest(data, len, digest, &dlen, blob_sha256(),
+		if (EVP_Digest(data, len, digest, &dlen, sha256_md(),
 			       NULL) != 1 || dlen != 32)
 			panic("store: SHA-256 failed");
 		hex_id(digest, id_r);
