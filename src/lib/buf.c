@@ -82,6 +82,19 @@ buf_puts(struct buf *b, const char *s)
 }
 
 void
+buf_put_uint(struct buf *b, uint64_t n)
+{
+	char d[20];
+	size_t i = sizeof(d);
+
+	do {
+		d[--i] = (char)('0' + n % 10);
+		n /= 10;
+	} while (n > 0);
+	buf_append(b, d + i, sizeof(d) - i);
+}
+
+void
 buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list ap2;

@@ -26,6 +26,8 @@ void buf_reset(struct buf *b);
 void buf_reserve(struct buf *b, size_t extra);
 void buf_append(struct buf *b, const void *data, size_t len);
 void buf_puts(struct buf *b, const char *s);
+/* Appends n in decimal (without printf: for fields of every message). */
+void buf_put_uint(struct buf *b, uint64_t n);
 /* Inline: writers of IMAP responses (ENVELOPE, quoted strings) append
  * octet by octet, and a call with buf_reserve() per octet was a fifth of
  * a FETCH ENVELOPE. */

@@ -534,20 +534,6 @@ put_value(struct buf *out, const char *v)
 	buf_putc(out, '"');
 }
 
-/* n in decimal (buf_printf's parsing was a visible part of the field) */
-static void
-put_uint(struct buf *out, unsigned n)
-{
-	char d[12];
-	size_t i = sizeof(d);
-
-	do {
-		d[--i] = (char)('0' + n % 10);
-		n /= 10;
-	} while (n > 0);
-	buf_append(out, d + i, sizeof(d) - i);
-}
-
 static void
 dkim_resinfo(struct buf *out, const struct dkim_verify_result *r)
 {
@@ -559,7 +545,7 @@ dkim_resinfo(struct buf *out, const struct dkim_verify_result *r)
 	}
 	if (r->key_bits > 0) {
 		buf_puts(out, " (");
-		put_uint(out, r->key_bits);
+		buf_put_uint(out, r->key_bits);
 		buf_puts(out, r->body_partial ? "-bit key; body partly covered "
 			 "(l=))" : "-bit key)");
 	}
@@ -849,7 +835,7 @@ authin_finish(struct smtp_session *s)
 		buf_puts(&line, ar == NULL ? "off"
 					   : arc_result_name(ar->result));
 		buf_puts(&line, " ar_removed=");
-		put_uint(&line, a->filter.removed);
+		buf_put_uint(&line, a->filter.removed);
 		buf_puts(&line, " dmarc=");
 		buf_puts(&line, !a->dmarc_done ? "off"
 					       : dmarc_result_name(d->result));

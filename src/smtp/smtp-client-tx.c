@@ -338,16 +338,8 @@ tx_build_cmds(struct smtp_client *c)
 	buf_puts(&b, tx->env.mail_from);
 	buf_putc(&b, '>');
 	if ((ext & SMTP_EXT_SIZE) != 0) {
-		char num[24];
-		size_t n = sizeof(num);
-		uint64_t v = tx->msg_size;
-
-		do {
-			num[--n] = (char)('0' + v % 10);
-			v /= 10;
-		} while (v > 0);
 		buf_puts(&b, " SIZE=");
-		buf_append(&b, num + n, sizeof(num) - n);
+		buf_put_uint(&b, tx->msg_size);
 	}
 	if (tx->env.body == SMTP_BODY_8BITMIME)
 		buf_puts(&b, " BODY=8BITMIME");

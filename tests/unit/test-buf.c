@@ -90,11 +90,28 @@ test_steal_out_of_scope_holds_nothing(void **state)
 #endif
 }
 
+static void
+test_put_uint(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b);
+	buf_put_uint(&b, 0);
+	buf_putc(&b, ' ');
+	buf_put_uint(&b, 2048);
+	buf_putc(&b, ' ');
+	buf_put_uint(&b, UINT64_MAX);
+	assert_string_equal(b.data, "0 2048 18446744073709551615");
+	buf_deinit(&b);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_append_printf_consume),
+		cmocka_unit_test(test_put_uint),
 		cmocka_unit_test(test_steal_leaves_usable_empty),
 		cmocka_unit_test(test_steal_out_of_scope_holds_nothing),
 	};
