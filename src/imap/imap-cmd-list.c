@@ -124,6 +124,10 @@ tree_merge(struct tree *t)
 {
 	size_t w = 0;
 
+	/* an account deleted under the session has no node and no array:
+	 * qsort's base may not be NULL even for no elements */
+	if (t->n == 0)
+		return;
 	qsort(t->v, t->n, sizeof(*t->v), node_cmp);
 	for (size_t i = 0; i < t->n; i++) {
 		if (w > 0 && strcmp(t->v[w - 1].name, t->v[i].name) == 0) {

@@ -15,7 +15,7 @@ import imaplib
 import pytest
 
 from imap_util import (SPECIAL, USER, Raw, deliver, login,
-                       make_msg, ok, server)
+                       make_msg, ok, read_until, server)
 
 LIST_RE = re.compile(r'^\* (LIST|LSUB) \(([^)]*)\) "/" (.*)$')
 
@@ -612,4 +612,42 @@ def test_not_before_login(h):
         lines = r.cmd("Z1", cmd)
         assert tagged(lines).startswith("BAD") or \
             tagged(lines).startswith("NO"), (cmd, lines)
+    r.close()
+
+
+def test_lists_of_an_account_deleted_under_the_session(h):
+    """`herald user del` (another process) deletes the account of a
+    session that is logged in with nothing selected: it is left with no
+    mailbox, subscription or shared mailbox at all. LIST, LSUB, LIST
+    (SUBSCRIBED) and NOTIFY over that nothing answer with no mailbox;
+    none sorts or searches an empty array whose base is NULL (undefined
+    behaviour even for no elements, which the sanitizer build stops the
+    worker on; conftest checks its log)."""
+    r = raw(h)
+    assert "INBOX" in parse_list(r.cmd("L0", 'LIST "" "*"'))
+    # one that watches the mailboxes while they go: its next look finds
+    # none of those it had
+    w = raw(h)
+    lines = w.cmd("N0", "NOTIFY SET (personal (MessageNew MessageExpunge"
+                  " MailboxName))")
+    assert tagged(lines).startswith("OK"), lines
+    h.cli("user", "del", USER)
+    lines, found = read_until(
+        w, lambda ln: ln.startswith("* LIST (\\NonExistent") and
+        "INBOX" in ln, 5)
+    assert found, lines
+    lines = w.cmd("N1", "NOOP")
+    assert tagged(lines).startswith("OK"), lines
+    w.close()
+    for cmd in ('LIST "" "*"', 'LSUB "" "*"', 'LIST (SUBSCRIBED) "" "*"',
+                'LIST "" "*" RETURN (SUBSCRIBED CHILDREN)',
+                "NOTIFY SET (personal (MessageNew MessageExpunge"
+                " MailboxName))",
+                "NOTIFY SET (subscribed (MessageNew MessageExpunge))"):
+        lines = r.cmd("L1", cmd)
+        assert not parse_list(lines) and not parse_list(lines, "LSUB"), \
+            (cmd, lines)
+        assert tagged(lines).startswith("OK"), (cmd, lines)
+    lines = r.cmd("N1", "NOOP")
+    assert tagged(lines).startswith("OK"), lines
     r.close()
