@@ -4,8 +4,9 @@
 #
 # relay: MESSAGES messages of LENGTH bytes, each to bench@dNNN.bench.test
 # for DOMAINS domains whose MX (mx.sink.bench.test) is Postfix's smtp-sink
-# on 127.0.9.25:25, handed in over SMTP by smtp-source (SESSIONS parallel
-# sessions, relaying allowed for 127.0.0.0/8 on both MTAs, a 250 durable
+# on 127.0.9.25:25, handed in over SMTP by bench/outbound/smtp-load.c
+# (LOAD=smtp-source: by smtp-source, restarted per domain) in SESSIONS
+# parallel sessions (relaying allowed for 127.0.0.0/8 on both MTAs, a 250 durable
 # on both). Timed from the first connection to the sink's MESSAGESth 250,
 # for a private Postfix from Debian and for Herald, in the same run. DNS
 # comes from a local unbound on 127.0.9.53:53 (a zone bench.test, nothing
@@ -19,7 +20,11 @@
 #
 # usage: bench/outbound/run.sh [-m MESSAGES] [-d DOMAINS] [-l BYTES]
 #                              [-s SESSIONS] [-q QUEUED] [-p PHASES]
-#   -p   any of "postfix herald memory" (default all)
+#   -p   any of "ceiling postfix herald memory" (default all)
+# ceiling: the same load straight into the sink, no MTA
+# between: the most any relay could reach here, since the load tools
+# share the machine's cores with it (a relay's ratio to Postfix cannot
+# exceed the ceiling's).
 # Needs root (private Postfix, ports 25 and 53 on 127.0.9.x, a mount
 # namespace) and scripts/install-bench-deps.sh.
 set -u
@@ -27,7 +32,7 @@ cd "$(dirname "$0")/../.."
 . bench/lib.sh
 
 MESSAGES=10000 DOMAINS=100 LENGTH=5120 SESSIONS=20 QUEUED=100000
-PHASES="postfix herald memory"
+PHASES="ceiling postfix herald memory"
 while getopts "m:d:l:s:q:p:h" o; do
 	case $o in
 	m) MESSAGES=$OPTARG ;;
@@ -36,9 +41,11 @@ while getopts "m:d:l:s:q:p:h" o; do
 	s) SESSIONS=$OPTARG ;;
 	q) QUEUED=$OPTARG ;;
 	p) PHASES=$OPTARG ;;
-	*) sed -n '2,23p' "$0"; exit 2 ;;
+	*) sed -n '2,28p' "$0"; exit 2 ;;
 	esac
 done
+LOAD=${LOAD:-smtp-load}
+[ "$LOAD" = smtp-load ] || [ "$LOAD" = smtp-source ] || bench_die "LOAD is smtp-load or smtp-source"
 PHASE_TIMEOUT=${PHASE_TIMEOUT:-$((120 + MESSAGES / 20))}
 DNS_ADDR=127.0.9.53 SINK_ADDR=127.0.9.25 DEAD_ADDR=127.0.9.26
 [ $((MESSAGES % DOMAINS)) -eq 0 ] || bench_die "-m must be a multiple of -d"
@@ -49,6 +56,10 @@ for t in smtp-source smtp-sink unbound unshare; do
 done
 want() { [[ " $PHASES " == *" $1 "* ]]; }
 bench_init outbound
+if [ "$LOAD" = smtp-load ]; then
+	cc -O2 -Wall -Wextra -Werror -o "$BENCH_TMP/smtp-load" bench/outbound/smtp-load.c ||
+		bench_die "cannot build bench/outbound/smtp-load.c"
+fi
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%d MB", $2/1024 }' /proc/meminfo), $(uname -r)"
 
 # ------------------------------------------------------------------ DNS
@@ -149,40 +160,47 @@ self_children_cpu() {
 	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($14 + $15) / hz }' "/proc/$$/stat"
 }
 
-# load PORT LABEL: MESSAGES messages over SESSIONS parallel sessions, each
-# session working through its share of the domains (smtp-source keeps its
-# connection for all messages of one domain); sets LOAD_START LOAD_END
+# load ADDR:PORT LABEL: MESSAGES messages over SESSIONS parallel sessions,
+# each session working through its share of the domains: smtp-load.c
+# (one connection per session for all its domains) or, with
+# LOAD=smtp-source, one smtp-source per domain (it keeps its connection
+# for all messages of one domain); sets LOAD_START LOAD_END
 load() {
-	local port=$1 label=$2 per=$((MESSAGES / DOMAINS)) s pids=() rc=0
+	local addr=$1 label=$2 per=$((MESSAGES / DOMAINS)) s pids=() rc=0
 	sync
 	sleep 2
 	CPU0=$(bench_cpu_ticks)
 	SRC_CPU0=$(self_children_cpu)
 	SINK_CPU0=$(bench_proc_cpu "$SINK_PID")
 	LOAD_START=$(bench_now)
-	for ((s = 0; s < SESSIONS; s++)); do
-		(
-			for ((i = s + 1; i <= DOMAINS; i += SESSIONS)); do
-				smtp-source -s 1 -d -l "$LENGTH" -m "$per" \
-					-f sender@source.test -M source.test \
-					-t "bench@$(dom $i)" "127.0.0.1:$port" || exit 1
-			done
-		) >>"$BENCH_TMP/source-$label.log" 2>&1 &
-		pids+=($!)
-	done
-	for p in "${pids[@]}"; do
-		wait "$p" || rc=1
-	done
+	if [ "$LOAD" = smtp-load ]; then
+		"$BENCH_TMP/smtp-load" "${addr%:*}" "${addr##*:}" "$SESSIONS" \
+			"$DOMAINS" "$per" "$LENGTH" >>"$BENCH_TMP/source-$label.log" 2>&1 || rc=1
+	else
+		for ((s = 0; s < SESSIONS; s++)); do
+			(
+				for ((i = s + 1; i <= DOMAINS; i += SESSIONS)); do
+					smtp-source -s 1 -d -l "$LENGTH" -m "$per" \
+						-f sender@source.test -M source.test \
+						-t "bench@$(dom $i)" "$addr" || exit 1
+				done
+			) >>"$BENCH_TMP/source-$label.log" 2>&1 &
+			pids+=($!)
+		done
+		for p in "${pids[@]}"; do
+			wait "$p" || rc=1
+		done
+	fi
 	LOAD_END=$(bench_now)
 	SRC_CPU=$(awk -v a="$SRC_CPU0" -v b="$(self_children_cpu)" 'BEGIN { printf "%.2f", b - a }')
 	if [ $rc -ne 0 ]; then
-		echo "$label: smtp-source failed:" >&2
+		echo "$label: $LOAD failed:" >&2
 		tail -5 "$BENCH_TMP/source-$label.log" >&2
 		return 1
 	fi
 }
 
-# relay_phase LABEL PORT: load, then wait for the sink; prints the line
+# relay_phase LABEL ADDR:PORT: load, then wait for the sink; prints the line
 # and sets RATE
 relay_phase() {
 	local label=$1 port=$2 done_at busy
@@ -194,7 +212,7 @@ relay_phase() {
 		RATE=$(bench_rate "$MESSAGES" "$LOAD_START" "$done_at")
 		echo "$label: $MESSAGES messages accepted in $(bench_secs "$LOAD_START" "$LOAD_END") s ($(bench_rate "$MESSAGES" "$LOAD_START" "$LOAD_END") msg/s), all at the sink after $(bench_secs "$LOAD_START" "$done_at") s: $RATE msg/s (machine CPU busy ${busy}%)"
 		sink_cpu=$(awk -v a="$SINK_CPU0" -v b="$(bench_proc_cpu "$SINK_PID")" 'BEGIN { printf "%.2f", b - a }')
-		echo "$label: load tools' CPU: smtp-source $SRC_CPU s, $(awk -v c="$SRC_CPU" -v n="$MESSAGES" 'BEGIN { printf "%.0f", c / n * 1e6 }') us/msg; smtp-sink $sink_cpu s, $(awk -v c="$sink_cpu" -v n="$MESSAGES" 'BEGIN { printf "%.0f", c / n * 1e6 }') us/msg"
+		echo "$label: load tools' CPU: $LOAD $SRC_CPU s, $(awk -v c="$SRC_CPU" -v n="$MESSAGES" 'BEGIN { printf "%.0f", c / n * 1e6 }') us/msg; smtp-sink $sink_cpu s, $(awk -v c="$sink_cpu" -v n="$MESSAGES" 'BEGIN { printf "%.0f", c / n * 1e6 }') us/msg"
 	else
 		echo "$label: $MESSAGES messages accepted in $(bench_secs "$LOAD_START" "$LOAD_END") s ($(bench_rate "$MESSAGES" "$LOAD_START" "$LOAD_END") msg/s), but not every one reached the sink within ${PHASE_TIMEOUT}s" >&2
 		return 1
@@ -202,10 +220,17 @@ relay_phase() {
 }
 
 dns_start
-if want postfix || want herald; then
-	echo "load: $MESSAGES messages of $LENGTH bytes to $DOMAINS domains (MX: smtp-sink on $SINK_ADDR:25), $SESSIONS smtp-source sessions"
+if want ceiling || want postfix || want herald; then
+	echo "load: $MESSAGES messages of $LENGTH bytes to $DOMAINS domains (MX: smtp-sink on $SINK_ADDR:25), $SESSIONS $LOAD sessions"
 fi
-PF_RATE="" HERALD_RATE=""
+PF_RATE="" HERALD_RATE="" CEIL_RATE=""
+
+# -------------------------------------------------------------- ceiling
+if want ceiling; then
+	sink_start
+	relay_phase ceiling "$SINK_ADDR:25" && CEIL_RATE=$RATE
+	sink_stop
+fi
 
 # -------------------------------------------------------------- Postfix
 if want postfix; then
@@ -222,7 +247,7 @@ if want postfix; then
 		if bench_wait_port "$port" 20; then
 			mpid=$(tr -d ' ' < "$pf/spool/pid/master.pid")
 			pcpu0=$(bench_proc_cpu $(bench_tree "$mpid"))
-			if relay_phase postfix "$port"; then
+			if relay_phase postfix "127.0.0.1:$port"; then
 				PF_RATE=$RATE
 				# the master's tree, and the children it reaped
 				pcpu=$(awk -v a="$pcpu0" -v b="$(bench_proc_cpu $(bench_tree "$mpid"))" 'BEGIN { printf "%.2f", b - a }')
@@ -272,7 +297,7 @@ if want herald; then
 		rpid=$(runner_pid "$H_DIR")
 		hcpu0=$(bench_proc_cpu $(bench_tree "$HERALD_PID"))
 		rcpu0=$(bench_proc_cpu $rpid)
-		if relay_phase herald "$H_PORT"; then
+		if relay_phase herald "127.0.0.1:$H_PORT"; then
 			HERALD_RATE=$RATE
 			hcpu=$(awk -v a="$hcpu0" -v b="$(bench_proc_cpu $(bench_tree "$HERALD_PID"))" 'BEGIN { printf "%.2f", b - a }')
 			rcpu=$(awk -v a="$rcpu0" -v b="$(bench_proc_cpu $rpid)" 'BEGIN { printf "%.2f", b - a }')
@@ -287,6 +312,9 @@ if want herald; then
 fi
 if [ -n "$HERALD_RATE" ] && [ -n "$PF_RATE" ]; then
 	echo "ratio herald/postfix: $(awk -v a="$HERALD_RATE" -v b="$PF_RATE" 'BEGIN { printf "%.1f", a / b }') (target: 10)"
+fi
+if [ -n "$CEIL_RATE" ] && [ -n "$PF_RATE" ]; then
+	echo "ratio ceiling/postfix: $(awk -v a="$CEIL_RATE" -v b="$PF_RATE" 'BEGIN { printf "%.1f", a / b }') (no relay can beat this here)"
 fi
 
 # ----------------------------------------------------- runner memory
