@@ -19,6 +19,7 @@
 #include "dns/dns.h"
 #include "lib/mem.h"
 #include "lib/sha256.h"
+#include "lib/textcache.h"
 #include "mailauth/dkim-private.h"
 #include "mailauth/dkim.h"
 
@@ -437,50 +438,33 @@ dkim_verifier_key_name(const struct dkim_verifier *v, size_t i)
  * first one's key. Keyed on the whole record, so a changed record (a
  * rotation, a revocation) is parsed afresh; the DNS cache's TTL decides
  * when it is seen. Only keys that parsed are kept. */
-#define VKEY_CACHE_SIZE 64
-#define VKEY_CACHE_RECORD_MAX 2048	/* an 8192-bit RSA key's is ~1.4 KB */
+static void
+vkey_share(void *dst, void *src)
+{
+	*(struct dkim_key *)dst = *(struct dkim_key *)src;
+	EVP_PKEY_up_ref(((struct dkim_key *)src)->pkey);
+}
 
-static struct vkey_entry {
-	char *rec;
-	size_t len;
-	struct dkim_key key;
-} vkey_cache[VKEY_CACHE_SIZE];
-static size_t vkey_next;
-static pthread_mutex_t vkey_lock = PTHREAD_MUTEX_INITIALIZER;
+static void
+vkey_free(void *key)
+{
+	dkim_key_deinit(key);
+}
+
+/* 64 records of up to 2 KB (an 8192-bit RSA key's is ~1.4 KB) */
+static struct textcache vkey_cache = TEXTCACHE_INIT(64, 2048,
+	sizeof(struct dkim_key), vkey_share, vkey_free);
 
 /* dkim-private.h */
 int
 dkim_key_parse_cached(const char *txt, size_t len, struct dkim_key *key_r,
 		 const char **error_r)
 {
-	struct vkey_entry *e;
-
-	if (len > VKEY_CACHE_RECORD_MAX)
-		return dkim_key_parse(txt, len, key_r, error_r);
-	pthread_mutex_lock(&vkey_lock);
-	for (size_t i = 0; i < VKEY_CACHE_SIZE; i++) {
-		e = &vkey_cache[i];
-		if (e->rec != NULL && e->len == len &&
-		    memcmp(e->rec, txt, len) == 0) {
-			*key_r = e->key;
-			EVP_PKEY_up_ref(key_r->pkey);
-			pthread_mutex_unlock(&vkey_lock);
-			return 0;
-		}
-	}
-	pthread_mutex_unlock(&vkey_lock);
+	if (textcache_get(&vkey_cache, txt, len, key_r))
+		return 0;
 	if (dkim_key_parse(txt, len, key_r, error_r) < 0)
 		return -1;
-	pthread_mutex_lock(&vkey_lock);
-	e = &vkey_cache[vkey_next];
-	vkey_next = (vkey_next + 1) % VKEY_CACHE_SIZE;
-	free(e->rec);
-	dkim_key_deinit(&e->key);
-	e->rec = xmemdup(txt, len);
-	e->len = len;
-	e->key = *key_r;
-	EVP_PKEY_up_ref(e->key.pkey);
-	pthread_mutex_unlock(&vkey_lock);
+	textcache_put(&vkey_cache, txt, len, key_r);
 	return 0;
 }
 

@@ -4,12 +4,12 @@
  * pairs after v=DMARC1, read without I/O into struct dmarc_record, with
  * the defaults and the error rules of RFC 7489 6.6.3.
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "lib/mem.h"
+#include "lib/textcache.h"
 #include "mailauth/dmarc.h"
 
 static bool
@@ -364,51 +364,29 @@ dmarc_record_copy(struct dmarc_record *dst, const struct dmarc_record *src)
  * message whose answers the DNS cache held. Keyed on the whole record, so
  * a changed policy is parsed afresh once the DNS cache lets it through;
  * only records that parsed are kept. */
-#define RECORD_CACHE_SIZE 32
-#define RECORD_CACHE_TEXT_MAX 1024
+static void
+rec_share(void *dst, void *src)
+{
+	dmarc_record_copy(dst, src);
+}
 
-static struct record_entry {
-	char *text;
-	size_t len;
-	struct dmarc_record rec;
-} rec_cache[RECORD_CACHE_SIZE];
-static size_t rec_cache_next;
-static pthread_mutex_t rec_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static void
+rec_free(void *rec)
+{
+	dmarc_record_deinit(rec);
+}
+
+static struct textcache rec_cache = TEXTCACHE_INIT(32, 1024,
+	sizeof(struct dmarc_record), rec_share, rec_free);
 
 int
 dmarc_record_parse_cached(const char *text, size_t len,
 			  struct dmarc_record *rec_r, const char **error_r)
 {
-	struct record_entry *e;
-	struct dmarc_record old, keep;
-	char *old_text;
-
-	if (len > RECORD_CACHE_TEXT_MAX)
-		return dmarc_record_parse(text, len, rec_r, error_r);
-	pthread_mutex_lock(&rec_cache_lock);
-	for (size_t i = 0; i < RECORD_CACHE_SIZE; i++) {
-		e = &rec_cache[i];
-		if (e->text != NULL && e->len == len &&
-		    memcmp(e->text, text, len) == 0) {
-			dmarc_record_copy(rec_r, &e->rec);
-			pthread_mutex_unlock(&rec_cache_lock);
-			return 0;
-		}
-	}
-	pthread_mutex_unlock(&rec_cache_lock);
+	if (textcache_get(&rec_cache, text, len, rec_r))
+		return 0;
 	if (dmarc_record_parse(text, len, rec_r, error_r) < 0)
 		return -1;
-	dmarc_record_copy(&keep, rec_r);
-	pthread_mutex_lock(&rec_cache_lock);
-	e = &rec_cache[rec_cache_next];
-	rec_cache_next = (rec_cache_next + 1) % RECORD_CACHE_SIZE;
-	old = e->rec;
-	old_text = e->text;
-	e->text = xmemdup(text, len);
-	e->len = len;
-	e->rec = keep;
-	pthread_mutex_unlock(&rec_cache_lock);
-	free(old_text);
-	dmarc_record_deinit(&old);
+	textcache_put(&rec_cache, text, len, rec_r);
 	return 0;
 }

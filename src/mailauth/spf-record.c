@@ -6,12 +6,12 @@
  * syntax of unknown ones. A record with any error is a permerror (4.6).
  */
 #include <arpa/inet.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "lib/mem.h"
+#include "lib/textcache.h"
 #include "mailauth/spf-private.h"
 
 bool
@@ -342,52 +342,32 @@ fail:
  * a check whose answers the DNS cache holds. Keyed on the whole record,
  * so an edited record is parsed afresh once the DNS cache lets the new
  * text through; only records that parsed are kept. */
-#define SPF_RECORD_CACHE_SIZE 64
-#define SPF_RECORD_CACHE_TEXT_MAX 1024
+static void
+rec_share(void *dst, void *src)
+{
+	struct spf_record *rec = *(struct spf_record **)src;
 
-static struct spf_record_entry {
-	char *text;
-	size_t len;
-	struct spf_record *rec;
-} rec_cache[SPF_RECORD_CACHE_SIZE];
-static size_t rec_cache_next;
-static pthread_mutex_t rec_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+	__atomic_add_fetch(&rec->refs, 1, __ATOMIC_RELAXED);
+	*(struct spf_record **)dst = rec;
+}
+
+static void
+rec_free(void *rec)
+{
+	spf_record_free(rec);
+}
+
+static struct textcache rec_cache = TEXTCACHE_INIT(64, 1024,
+	sizeof(struct spf_record *), rec_share, rec_free);
 
 int
 spf_record_parse_cached(const char *text, size_t len,
 			struct spf_record **rec_r, const char **error_r)
 {
-	struct spf_record_entry *e;
-	struct spf_record *old = NULL;
-	char *old_text;
-
-	if (len > SPF_RECORD_CACHE_TEXT_MAX)
-		return spf_record_parse(text, len, rec_r, error_r);
-	pthread_mutex_lock(&rec_cache_lock);
-	for (size_t i = 0; i < SPF_RECORD_CACHE_SIZE; i++) {
-		e = &rec_cache[i];
-		if (e->rec != NULL && e->len == len &&
-		    memcmp(e->text, text, len) == 0) {
-			__atomic_add_fetch(&e->rec->refs, 1, __ATOMIC_RELAXED);
-			*rec_r = e->rec;
-			pthread_mutex_unlock(&rec_cache_lock);
-			return 0;
-		}
-	}
-	pthread_mutex_unlock(&rec_cache_lock);
+	if (textcache_get(&rec_cache, text, len, rec_r))
+		return 0;
 	if (spf_record_parse(text, len, rec_r, error_r) < 0)
 		return -1;
-	pthread_mutex_lock(&rec_cache_lock);
-	e = &rec_cache[rec_cache_next];
-	rec_cache_next = (rec_cache_next + 1) % SPF_RECORD_CACHE_SIZE;
-	old = e->rec;
-	old_text = e->text;
-	e->text = xmemdup(text, len);
-	e->len = len;
-	e->rec = *rec_r;
-	__atomic_add_fetch(&e->rec->refs, 1, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&rec_cache_lock);
-	xfree(&old_text);
-	spf_record_free(&old);
+	textcache_put(&rec_cache, text, len, rec_r);
 	return 0;
 }
