@@ -145,6 +145,7 @@ queue_route_for(const struct config *cfg, const char *domain,
 	const char *t = config_map_get(&q->transport, domain);
 	const char *policy = config_map_get(&q->tls_policy, domain);
 	const char *err;
+	enum config_queue_tls def;
 
 	if (t != NULL && queue_route_parse(t, false, r, &err) == 0) {
 		r->tls = r->lmtp ? CONFIG_QUEUE_TLS_NONE : q->tls;
@@ -160,26 +161,48 @@ queue_route_for(const struct config *cfg, const char *domain,
 			*c = (char)tolower((unsigned char)*c);
 		r->tls = q->tls;
 	}
+	def = r->tls;
 	if (policy != NULL)
 		r->tls = tls_named(policy, r->tls);
+	r->tls_override = r->tls != def;
+}
+
+static const char *
+tls_name(enum config_queue_tls t)
+{
+	switch (t) {
+	case CONFIG_QUEUE_TLS_NONE:
+		return "none";
+	case CONFIG_QUEUE_TLS_MAY:
+		return "may";
+	case CONFIG_QUEUE_TLS_ENCRYPT:
+		return "encrypt";
+	case CONFIG_QUEUE_TLS_IMPLICIT:
+		return "implicit";
+	}
+	return "?";
 }
 
 void
 queue_route_key(const struct queue_route *r, char *out, size_t outsz)
 {
 	const char *proto = r->lmtp ? "lmtp" : "smtp";
+	int n = 0;
 
 	switch (r->kind) {
 	case QUEUE_ROUTE_UNIX:
-		snprintf(out, outsz, "lmtp:unix:%s", r->path);
+		n = snprintf(out, outsz, "lmtp:unix:%s", r->path);
 		break;
 	case QUEUE_ROUTE_DIRECT:
-		snprintf(out, outsz, "%s:[%s]:%u", proto, r->host, r->port);
+		n = snprintf(out, outsz, "%s:[%s]:%u", proto, r->host, r->port);
 		break;
 	case QUEUE_ROUTE_MX:
-		snprintf(out, outsz, "%s:mx:%s:%u", proto, r->host, r->port);
+		n = snprintf(out, outsz, "%s:mx:%s:%u", proto, r->host, r->port);
 		break;
 	}
+	if (r->tls_override && n > 0 && (size_t)n < outsz)
+		snprintf(out + n, outsz - (size_t)n, "/tls=%s",
+			 tls_name(r->tls));
 }
 
 uint64_t

@@ -43,6 +43,11 @@ struct queue_route {
 	unsigned port;
 	char path[QUEUE_PATH_MAX];	/* QUEUE_ROUTE_UNIX */
 	enum config_queue_tls tls;
+	/* [tls_policy] gave the domain another policy than its route's
+	 * (relayhost_tls, [queue] tls): part of the key, so that domains
+	 * sharing a transport or the relayhost are never sent under one
+	 * another's policy */
+	bool tls_override;
 	bool relayhost;			/* AUTH with [queue] relayhost_auth */
 };
 
@@ -60,7 +65,9 @@ int queue_route_parse(const char *text, bool relayhost,
 void queue_route_for(const struct config *cfg, const char *domain,
 		     struct queue_route *route_r);
 /* A key that is the same for every route that goes to the same place
- * ("mx:example.org", "smtp:[192.0.2.1]:25", "lmtp:unix:/run/x"): the
+ * under the same TLS policy ("smtp:mx:example.org:25",
+ * "smtp:[192.0.2.1]:25", "lmtp:unix:/run/x"; "smtp:[192.0.2.1]:25/tls=
+ * encrypt" for a [tls_policy] other than the route's own): the
  * recipients of a message with one key share one transaction. */
 void queue_route_key(const struct queue_route *route, char *out,
 		     size_t outsz);

@@ -129,8 +129,10 @@ test_route_for(void **state)
 				  "example.org = smtp:[192.0.2.7]:2525\n"
 				  "[tls_policy]\n"
 				  "example.org = encrypt\n"
-				  "bank.example = none\n", &err);
+				  "bank.example = none\n"
+				  "same.example = encrypt\n", &err);
 	struct queue_route r;
+	char key[512];
 
 	(void)state;
 	if (cfg == NULL)
@@ -145,14 +147,29 @@ test_route_for(void **state)
 	assert_int_equal(r.port, 2525);
 	assert_int_equal(r.tls, CONFIG_QUEUE_TLS_ENCRYPT);
 	assert_false(r.relayhost);
+	/* [tls_policy] other than the transport's own is in the key: no
+	 * other domain on that transport shares its sessions */
+	queue_route_key(&r, key, sizeof(key));
+	assert_string_equal(key, "smtp:[192.0.2.7]:2525/tls=encrypt");
 	/* everything else through the relayhost, with its policy */
 	queue_route_for(cfg, "gmail.example", &r);
 	assert_true(r.relayhost);
 	assert_string_equal(r.host, "smarthost.example");
 	assert_int_equal(r.port, 587);
 	assert_int_equal(r.tls, CONFIG_QUEUE_TLS_ENCRYPT);
+	queue_route_key(&r, key, sizeof(key));
+	assert_string_equal(key, "smtp:[smarthost.example]:587");
+	/* the relayhost's own policy again: the same destination */
+	queue_route_for(cfg, "same.example", &r);
+	assert_int_equal(r.tls, CONFIG_QUEUE_TLS_ENCRYPT);
+	queue_route_key(&r, key, sizeof(key));
+	assert_string_equal(key, "smtp:[smarthost.example]:587");
+	/* a weaker policy for one domain: a destination of its own, never
+	 * mixed with the relayhost's encrypt sessions */
 	queue_route_for(cfg, "bank.example", &r);
 	assert_int_equal(r.tls, CONFIG_QUEUE_TLS_NONE);
+	queue_route_key(&r, key, sizeof(key));
+	assert_string_equal(key, "smtp:[smarthost.example]:587/tls=none");
 	config_free(&cfg);
 
 	/* no relayhost: the domain's MX under [queue] tls */
