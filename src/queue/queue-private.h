@@ -29,6 +29,7 @@ struct queue_target {
 	struct sockaddr_storage ss;
 	socklen_t len;
 	char ip[48];			/* "192.0.2.1", "unix" */
+	unsigned pref;			/* its MX preference; 0 without MX */
 };
 
 /* What resolving a destination gave. */
@@ -61,11 +62,30 @@ void queue_resolve_cancel(struct queue_resolve **r);
  * us over IPv6 for want of a PTR. */
 void queue_targets_prefer_ipv4(struct queue_target *t, size_t n);
 
+/* Whether a connection that routing have opened to have_t (and that is
+ * still usable) can carry mail for route want, whose addresses are
+ * want_t (n, in the order to try), as a new connection of want would:
+ * the address and port are one that want would try first (its most
+ * preferred MX, in the family it tries first), under the same MX host
+ * name (SNI, the certificate's name, relay= in the log), the same kind
+ * of route (MX, [transport] host; never the relayhost's session, which
+ * carries AUTH, for anything else), the same TLS policy, and neither is
+ * LMTP. HELO name, source address and credentials are the runner's, the
+ * same for all. Pure (queue-route.c). */
+bool queue_conn_can_serve(const struct queue_route *have,
+			  const struct queue_target *have_t,
+			  const struct queue_route *want,
+			  const struct queue_target *want_t, size_t n);
+
 /* One connection of a destination: tries its targets in turn until one
  * answers, then carries transactions until it breaks or idles out. */
 struct queue_conn {
 	struct queue_conn *next;
-	struct queue_dest *d;
+	/* the runner's idle connections (ready, no transaction), oldest
+	 * first: for evict_idle and for other destinations to borrow */
+	struct queue_conn *idle_next, *idle_prev;
+	bool in_idle;
+	struct queue_dest *d;		/* the one it serves now */
 	struct smtp_client *cl;
 	size_t ti;			/* target tried or connected */
 	struct queue_target cur;	/* a copy: targets may be replaced */
@@ -74,6 +94,7 @@ struct queue_conn {
 	bool no_tls;			/* MAY: again without, after a failed
 					 * handshake */
 	bool all_perm;			/* every target refused for good */
+	unsigned n_tx;			/* transactions started on it */
 	struct ioev_timer *idle;
 	uint64_t idle_ms;		/* when it last came free */
 	uint64_t t_start_ms;
@@ -134,6 +155,7 @@ struct queue_tx {
 	struct queue_conn *c;
 	size_t *idx;			/* recipients of m->e */
 	size_t n;
+	bool requeued;			/* once, after a dead reused conn */
 	struct queue_outcome *out;	/* n, once decided */
 	uint64_t t_queued_ms, t_conn_ms, t_send_ms, t_done_ms;
 };
@@ -167,6 +189,7 @@ struct queue_runner {
 	size_t n_msgs;
 	struct queue_dest *dests;
 	unsigned n_conns;
+	struct queue_conn *idle_head, *idle_tail;
 	unsigned pool_jobs;
 	/* outcomes waiting for the next record operation: while one is
 	 * being committed the next ones gather, and go in one commit */

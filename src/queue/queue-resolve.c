@@ -24,6 +24,7 @@
 
 struct resolve_host {
 	char name[QUEUE_HOST_MAX];
+	unsigned pref;			/* MX preference; 0 without MX */
 	struct dns_query *q[2];		/* AAAA, A */
 	enum dns_status st[2];
 	bool asked[2];
@@ -87,7 +88,7 @@ family_wanted(const struct queue_runner *rn, int family)
 }
 
 static void
-add_target(struct queue_resolve *r, const char *host,
+add_target(struct queue_resolve *r, const char *host, unsigned pref,
 	   const struct sockaddr_storage *ss, socklen_t len, const char *ip)
 {
 	struct queue_resolved *res = &r->res;
@@ -103,16 +104,19 @@ add_target(struct queue_resolve *r, const char *host,
 	memcpy(&t->ss, ss, len);
 	t->len = len;
 	snprintf(t->ip, sizeof(t->ip), "%s", ip);
+	t->pref = pref;
 }
 
 static void
-add_addr(struct queue_resolve *r, const char *host, const struct dns_addr *a)
+add_addr(struct queue_resolve *r, const struct resolve_host *h,
+	 const struct dns_addr *a)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = dns_addr_sockaddr(a, (uint16_t)r->d->route.port, &ss);
 	char ip[INET6_ADDRSTRLEN];
 
-	add_target(r, host, &ss, len, dns_addr_str(a, ip, sizeof(ip)));
+	add_target(r, h->name, h->pref, &ss, len,
+		   dns_addr_str(a, ip, sizeof(ip)));
 }
 
 void
@@ -148,7 +152,7 @@ hosts_done(struct queue_resolve *r)
 
 			for (size_t k = 0; k < h->n_addrs; k++)
 				if (h->addrs[k].family == fam)
-					add_addr(r, h->name, &h->addrs[k]);
+					add_addr(r, h, &h->addrs[k]);
 		}
 		for (int k = 0; k < 2; k++) {
 			if (!h->asked[k])
@@ -294,6 +298,7 @@ mx_cb(const struct dns_result *result, void *ctx)
 		snprintf(r->hosts[r->n_hosts].name,
 			 sizeof(r->hosts[r->n_hosts].name), "%s",
 			 result->rrs[i].mx.exchange);
+		r->hosts[r->n_hosts].pref = result->rrs[i].mx.preference;
 		r->n_hosts++;
 	}
 	/* RFC 5321 5.1: equal preferences in random order (Fisher-Yates
@@ -346,7 +351,7 @@ queue_resolve_start(struct queue_runner *rn, struct queue_dest *d,
 			fail(r, false, "4.3.5", "socket path too long: %s%s",
 			     route->path, "");
 		else
-			add_target(r, "", &ss, len, "unix");
+			add_target(r, "", 0, &ss, len, "unix");
 		ioev_timer_start(r->later, 0, false);
 		return r;
 	}

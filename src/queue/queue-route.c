@@ -1,18 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Routes and the retry schedule: which server a recipient domain goes to
- * ([transport], relayhost, MX) and when a deferred recipient is tried
- * again. Pure functions of the configuration, shared by the runner, the
- * CLI and the unit tests.
+ * ([transport], relayhost, MX), which open connection may carry another
+ * destination's mail, and when a deferred recipient is tried again. Pure
+ * functions, shared by the runner, the CLI and the unit tests.
  */
 #include <ctype.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "lib/mem.h"
-#include "queue/queue.h"
+#include "queue/queue-private.h"
 
 static int
 parse_port(const char *s, unsigned *port_r)
@@ -203,6 +204,63 @@ queue_route_key(const struct queue_route *r, char *out, size_t outsz)
 	if (r->tls_override && n > 0 && (size_t)n < outsz)
 		snprintf(out + n, outsz - (size_t)n, "/tls=%s",
 			 tls_name(r->tls));
+}
+
+static bool
+same_address(const struct queue_target *a, const struct queue_target *b)
+{
+	if (a->ss.ss_family != b->ss.ss_family)
+		return false;
+	if (a->ss.ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const struct sockaddr_in *)&a->ss;
+		const struct sockaddr_in *y = (const struct sockaddr_in *)&b->ss;
+
+		return x->sin_port == y->sin_port &&
+		       x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x =
+			(const struct sockaddr_in6 *)&a->ss;
+		const struct sockaddr_in6 *y =
+			(const struct sockaddr_in6 *)&b->ss;
+
+		return x->sin6_port == y->sin6_port &&
+		       x->sin6_scope_id == y->sin6_scope_id &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr,
+			      sizeof(x->sin6_addr)) == 0;
+	}
+	return false;			/* a unix socket is LMTP's alone */
+}
+
+bool
+queue_conn_can_serve(const struct queue_route *have,
+		     const struct queue_target *have_t,
+		     const struct queue_route *want,
+		     const struct queue_target *want_t, size_t n)
+{
+	/* LMTP delivers into one server's mailboxes; the relayhost's
+	 * session is logged in (AUTH) and means "relay this for me" */
+	if (have->lmtp || want->lmtp || have->kind == QUEUE_ROUTE_UNIX ||
+	    want->kind == QUEUE_ROUTE_UNIX || have->kind != want->kind ||
+	    have->relayhost != want->relayhost || have->port != want->port ||
+	    have->tls != want->tls || n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		const struct queue_target *t = &want_t[i];
+
+		/* only where a new connection of want could go first: RFC
+		 * 5321 5.1 picks by preference, and after an IPv6 refusal
+		 * (prefer_ipv4) IPv4 comes first */
+		if (t->pref != want_t[0].pref ||
+		    t->ss.ss_family != want_t[0].ss.ss_family)
+			continue;
+		/* the same name: SNI, the name a certificate is verified
+		 * against under encrypt, and relay= in the log */
+		if (same_address(t, have_t) &&
+		    strcasecmp(t->host, have_t->host) == 0)
+			return true;
+	}
+	return false;
 }
 
 uint64_t

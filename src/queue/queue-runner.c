@@ -5,8 +5,10 @@
  * and by a timer for the next retry), groups each message's due
  * recipients by destination, and runs one transaction per message and
  * destination on connections it keeps per destination (reused while
- * busy, within per-destination and global limits). Each transaction's
- * outcome is made durable before its connection carries the next one.
+ * busy, within per-destination and global limits; an idle one may pass
+ * to another destination that would connect to the same address in the
+ * same way, queue_conn_can_serve). Each transaction's outcome is made
+ * durable before its connection carries the next one.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,6 +58,8 @@ static void conn_try(struct queue_conn *c);
 static void conn_close(struct queue_conn *c);
 static void tx_finish(struct queue_tx *tx);
 static bool dest_rate_ok(struct queue_dest *d);
+static void conn_idle_add(struct queue_conn *c);
+static void conn_idle_del(struct queue_conn *c);
 
 /* Everything the runner holds, once it is stopped and no pool job can
  * call back: libunbound's thread and descriptors above all (the worker
@@ -630,13 +634,16 @@ tx_recorded(struct queue_tx *tx)
 			/* with mail waiting (over destination_rate) it stays
 			 * for the rate timer */
 			if (c->tx == NULL && c->cl != NULL && d->head == NULL) {
-				c->idle_ms = queue_now_ms();
-				if (rn->q->connection_cache_ms == 0)
+				if (rn->q->connection_cache_ms == 0) {
 					conn_close(c);
-				else
+				} else {
 					ioev_timer_start(c->idle,
 						rn->q->connection_cache_ms,
 						false);
+					conn_idle_add(c);
+				}
+			} else if (c->tx == NULL && c->cl != NULL) {
+				conn_idle_add(c);
 			}
 		} else {
 			conn_close(c);
@@ -818,6 +825,42 @@ notify_bits(const char *notify)
 	return v;
 }
 
+/* A reused connection the remote had closed (an idle timeout whose
+ * close we had not read yet) lost the transaction before any reply to
+ * MAIL: nothing of it can have been taken. It goes again, once, at the
+ * head of its destination's queue, on another or a new connection,
+ * rather than being deferred for retry_min (a fresh connection that
+ * breaks the same way is a real failure and is recorded). */
+static bool
+tx_requeue_lost(struct queue_tx *tx,
+		const struct smtp_client_send_result *res)
+{
+	struct queue_conn *c = tx->c;
+	struct queue_dest *d = tx->d;
+	char why[300];
+
+	if (c == NULL || c->n_tx < 2 || tx->requeued ||
+	    res->error != SMTP_CLIENT_SEND_LOST ||
+	    (res->mail_reply != NULL && res->mail_reply->code != 0) ||
+	    d->rn->stopping)
+		return false;
+	log_info(tx->m->name, "queue", "reused-conn-lost", "dest=%s "
+		 "relay=%s[%s] reason=%s", d->key, c->cur.host, c->cur.ip,
+		 log_str(why, sizeof(why), res->message != NULL ?
+			 res->message : ""));
+	tx->requeued = true;
+	c->tx = NULL;
+	tx->c = NULL;
+	conn_close(c);
+	tx->next = d->head;
+	d->head = tx;
+	if (d->tail == NULL)
+		d->tail = tx;
+	d->n_waiting++;
+	dest_pump(d);
+	return true;
+}
+
 static void
 tx_sent(struct smtp_client *cl, const struct smtp_client_send_result *res,
 	void *ctx)
@@ -825,6 +868,8 @@ tx_sent(struct smtp_client *cl, const struct smtp_client_send_result *res,
 	struct queue_tx *tx = ctx;
 
 	(void)cl;
+	if (tx_requeue_lost(tx, res))
+		return;
 	queue_outcomes_from_send(tx, res);
 	tx_record(tx);
 }
@@ -853,6 +898,8 @@ tx_send(struct queue_conn *c, struct queue_tx *tx)
 	uint64_t now = queue_now_ms();
 
 	ioev_timer_stop(c->idle);
+	conn_idle_del(c);
+	c->n_tx++;
 	c->tx = tx;
 	tx->c = c;
 	tx->t_conn_ms = c->t_start_ms > tx->t_queued_ms ? c->t_start_ms : now;
@@ -940,13 +987,14 @@ conn_ready(struct smtp_client *cl, const struct smtp_client_failure *failure,
 		d->n_connecting--;
 		/* over destination_rate: idle until the rate timer pumps */
 		tx = dest_rate_ok(d) ? dest_pop(d) : NULL;
-		if (tx != NULL)
+		if (tx != NULL) {
 			tx_send(c, tx);
-		else if (d->head == NULL) {
-			c->idle_ms = queue_now_ms();
+			return;
+		}
+		if (d->head == NULL)
 			ioev_timer_start(c->idle, d->rn->q->connection_cache_ms,
 					 false);
-		}
+		conn_idle_add(c);
 		return;
 	}
 	free(c->last_error);
@@ -1057,6 +1105,48 @@ idle_cb(void *ctx)
 	}
 }
 
+/* c is ready with no transaction: at the end of the runner's idle list
+ * (the order they came free). At the global concurrency limit a
+ * destination may be waiting for a slot: it may borrow this one, or
+ * close it (evict_idle), on the next loop iteration. */
+static void
+conn_idle_add(struct queue_conn *c)
+{
+	struct queue_runner *rn = c->d->rn;
+
+	conn_idle_del(c);
+	c->idle_ms = queue_now_ms();
+	c->in_idle = true;
+	c->idle_next = NULL;
+	c->idle_prev = rn->idle_tail;
+	if (rn->idle_tail != NULL)
+		rn->idle_tail->idle_next = c;
+	else
+		rn->idle_head = c;
+	rn->idle_tail = c;
+	if (rn->n_conns >= rn->q->concurrency && !rn->stopping)
+		ioev_timer_start(rn->pump_timer, 0, false);
+}
+
+static void
+conn_idle_del(struct queue_conn *c)
+{
+	struct queue_runner *rn = c->d->rn;
+
+	if (!c->in_idle)
+		return;
+	c->in_idle = false;
+	if (c->idle_prev != NULL)
+		c->idle_prev->idle_next = c->idle_next;
+	else
+		rn->idle_head = c->idle_next;
+	if (c->idle_next != NULL)
+		c->idle_next->idle_prev = c->idle_prev;
+	else
+		rn->idle_tail = c->idle_prev;
+	c->idle_next = c->idle_prev = NULL;
+}
+
 static void
 conn_open(struct queue_dest *d)
 {
@@ -1080,13 +1170,13 @@ conn_close(struct queue_conn *c)
 	struct queue_dest *d = c->d;
 	struct queue_conn **pp;
 
-
 	for (pp = &d->conns; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;
 			break;
 		}
 	}
+	conn_idle_del(c);
 	d->n_conns--;
 	if (!c->ready)
 		d->n_connecting--;
@@ -1183,13 +1273,15 @@ evict_idle(struct queue_runner *rn, const struct queue_dest *want)
 {
 	struct queue_conn *oldest = NULL;
 
-	for (struct queue_dest *d = rn->dests; d != NULL; d = d->next) {
-		if (d == want || d->head != NULL)
-			continue;
-		for (struct queue_conn *c = d->conns; c != NULL; c = c->next)
-			if (c->ready && c->tx == NULL && c->cl != NULL &&
-			    (oldest == NULL || c->idle_ms < oldest->idle_ms))
-				oldest = c;
+	/* the list is in the order they came free: the first that may go
+	 * is the one idle the longest */
+	for (struct queue_conn *c = rn->idle_head; c != NULL;
+	     c = c->idle_next) {
+		if (c->d != want && c->d->head == NULL && c->ready &&
+		    c->tx == NULL && c->cl != NULL) {
+			oldest = c;
+			break;
+		}
 	}
 	if (oldest == NULL)
 		return false;
@@ -1198,6 +1290,56 @@ evict_idle(struct queue_runner *rn, const struct queue_dest *want)
 		return false;
 	conn_close(oldest);
 	return true;
+}
+
+/* Instead of a new connection for d: an idle one of another destination
+ * with nothing waiting, to an address d would connect to first, in the
+ * same way (queue_conn_can_serve): Postfix's connection cache by
+ * next-hop address. Many domains hosted on one MX (a provider's, a
+ * mailing list host) then share its sessions instead of each paying for
+ * connect, greeting, EHLO and STARTTLS. The connection passes to d: it
+ * counts against d's destination_concurrency and destination_rate, the
+ * destination it serves, and no longer against the one that opened it
+ * (which has nothing waiting); the global concurrency is unchanged. The
+ * one idle the longest goes first. A dead one met on the way (the remote
+ * closed it) is closed now rather than at its idle timeout. True when d
+ * got one. */
+static bool
+conn_borrow(struct queue_dest *d)
+{
+	struct queue_conn *c, *next;
+
+	if (d->n_targets == 0 || d->route.lmtp)
+		return false;
+	for (c = d->rn->idle_head; c != NULL; c = next) {
+		struct queue_dest *from = c->d;
+		struct queue_conn **pp;
+
+		next = c->idle_next;
+		if (from == d || from->head != NULL || !c->ready ||
+		    c->tx != NULL || c->cl == NULL)
+			continue;
+		if (!smtp_client_is_reusable(c->cl)) {
+			conn_close(c);
+			continue;
+		}
+		if (!queue_conn_can_serve(&from->route, &c->cur, &d->route,
+					  d->targets, d->n_targets))
+			continue;
+		for (pp = &from->conns; *pp != c; pp = &(*pp)->next)
+			;
+		*pp = c->next;
+		from->n_conns--;
+		c->d = d;
+		c->next = d->conns;
+		d->conns = c;
+		d->n_conns++;
+		log_debug(NULL, "queue", "conn-reuse", "dest=%s from=%s "
+			  "relay=%s[%s]", d->key, from->key, c->cur.host,
+			  c->cur.ip);
+		return true;
+	}
+	return false;
 }
 
 static void
@@ -1250,10 +1392,14 @@ dest_pump(struct queue_dest *d)
 			continue;
 		}
 		if (d->n_connecting + recording < d->n_waiting &&
-		    d->n_conns < rn->q->destination_concurrency &&
-		    (rn->n_conns < rn->q->concurrency || evict_idle(rn, d))) {
-			conn_open(d);
-			continue;
+		    d->n_conns < rn->q->destination_concurrency) {
+			if (conn_borrow(d))
+				continue;
+			if (rn->n_conns < rn->q->concurrency ||
+			    evict_idle(rn, d)) {
+				conn_open(d);
+				continue;
+			}
 		}
 		return;
 	}

@@ -93,7 +93,8 @@ static const struct setting queue_settings[] = {
 	  .offset = OFF(queue.connection_cache_ms), .def = "2s", .min = 0,
 	  .max = 300000, .unit = DURATION_MS,
 	  .doc = "How long an idle connection is kept for the next message "
-		 "to the same destination; 0: closed after each message." },
+		 "to the same destination, or to another with the same MX "
+		 "host and address; 0: closed after each message." },
 	{ .key = "address_family", .type = SETTING_ENUM,
 	  .offset = OFF(queue.address_family), .def = "any",
 	  .enum_values = "any|ipv4|ipv6|prefer-ipv4",

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The queue runner's pure parts: routes ([transport], relayhost, MX), the
- * retry schedule and the [transport] section of the config loader. */
+ * retry schedule, which connection may carry another destination's mail
+ * and the [transport] section of the config loader. */
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -416,6 +418,161 @@ test_domain(void **state)
 	assert_string_equal(queue_address_domain("postmaster"), "");
 }
 
+static struct queue_target
+target(const char *host, const char *ip, unsigned port, unsigned pref)
+{
+	struct queue_target t;
+
+	memset(&t, 0, sizeof(t));
+	snprintf(t.host, sizeof(t.host), "%s", host);
+	snprintf(t.ip, sizeof(t.ip), "%s", ip);
+	t.pref = pref;
+	if (strchr(ip, ':') != NULL) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&t.ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		assert_int_equal(inet_pton(AF_INET6, ip, &s6->sin6_addr), 1);
+		t.len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&t.ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		assert_int_equal(inet_pton(AF_INET, ip, &s4->sin_addr), 1);
+		t.len = sizeof(*s4);
+	}
+	return t;
+}
+
+static struct queue_route
+route(enum queue_route_kind kind, const char *host, unsigned port,
+      enum config_queue_tls tls, bool lmtp, bool relayhost)
+{
+	struct queue_route r;
+
+	memset(&r, 0, sizeof(r));
+	r.kind = kind;
+	snprintf(r.host, sizeof(r.host), "%s", host);
+	r.port = port;
+	r.tls = tls;
+	r.lmtp = lmtp;
+	r.relayhost = relayhost;
+	return r;
+}
+
+/* queue_conn_can_serve: a connection opened for one destination carries
+ * another's mail only where a new connection of the other would go, and
+ * in the same way. */
+static void
+test_conn_can_serve(void **state)
+{
+	const enum config_queue_tls MAY = CONFIG_QUEUE_TLS_MAY,
+		ENC = CONFIG_QUEUE_TLS_ENCRYPT, NONE = CONFIG_QUEUE_TLS_NONE;
+	struct queue_route a = route(QUEUE_ROUTE_MX, "a.example", 25, MAY,
+				     false, false);
+	struct queue_target have = target("mx.host.example", "192.0.2.25", 25,
+					  10);
+	/* b.example: the same MX host as a.example's connection */
+	struct queue_target same[] = {
+		target("mx.host.example", "192.0.2.25", 25, 10),
+	};
+	/* MX host names in any case (DNS is case-insensitive) */
+	struct queue_target upper[] = {
+		target("MX.Host.Example", "192.0.2.25", 25, 10),
+	};
+	/* two equally preferred MX hosts, ours second; a backup after */
+	struct queue_target equal[] = {
+		target("mx2.host.example", "192.0.2.26", 25, 10),
+		target("mx.host.example", "192.0.2.25", 25, 10),
+		target("backup.example", "192.0.2.99", 25, 20),
+	};
+	/* ours only as the backup MX: a new connection goes to the
+	 * primary first (RFC 5321 5.1) */
+	struct queue_target backup[] = {
+		target("mx1.other.example", "192.0.2.30", 25, 10),
+		target("mx.host.example", "192.0.2.25", 25, 20),
+	};
+	/* another address of the same host name, another port, another
+	 * name on the same address */
+	struct queue_target other_ip[] = {
+		target("mx.host.example", "192.0.2.26", 25, 10),
+	};
+	struct queue_target other_port[] = {
+		target("mx.host.example", "192.0.2.25", 2525, 10),
+	};
+	struct queue_target other_name[] = {
+		target("mail.customer.example", "192.0.2.25", 25, 10),
+	};
+	/* the host has IPv6 too and it comes first: the IPv4 session is not
+	 * where a new connection would go */
+	struct queue_target v6_first[] = {
+		target("mx.host.example", "2001:db8::25", 25, 10),
+		target("mx.host.example", "192.0.2.25", 25, 10),
+	};
+	/* after prefer_ipv4 the same list starts with IPv4 */
+	struct queue_target v4_first[] = {
+		target("mx.host.example", "192.0.2.25", 25, 10),
+		target("mx.host.example", "2001:db8::25", 25, 10),
+	};
+	struct queue_target have6 = target("mx.host.example", "2001:db8::25",
+					   25, 10);
+	struct queue_target v6[] = {
+		target("mx.host.example", "2001:db8::25", 25, 10),
+	};
+	struct queue_target v6_other[] = {
+		target("mx.host.example", "2001:db8::26", 25, 10),
+	};
+	struct queue_route b = route(QUEUE_ROUTE_MX, "b.example", 25, MAY,
+				     false, false);
+	struct queue_route b_enc = route(QUEUE_ROUTE_MX, "b.example", 25, ENC,
+					 false, false);
+	struct queue_route b_none = route(QUEUE_ROUTE_MX, "b.example", 25,
+					  NONE, false, false);
+	struct queue_route b_direct = route(QUEUE_ROUTE_DIRECT,
+					    "mx.host.example", 25, MAY, false,
+					    false);
+	struct queue_route b_relay = route(QUEUE_ROUTE_MX, "mx.host.example",
+					   25, MAY, false, true);
+	struct queue_route b_lmtp = route(QUEUE_ROUTE_DIRECT,
+					  "mx.host.example", 25, NONE, true,
+					  false);
+	struct queue_route a_enc = route(QUEUE_ROUTE_MX, "a.example", 25, ENC,
+					 false, false);
+	static const size_t N = 1;
+
+	(void)state;
+	assert_true(queue_conn_can_serve(&a, &have, &b, same, N));
+	assert_true(queue_conn_can_serve(&a, &have, &b, upper, N));
+	assert_true(queue_conn_can_serve(&a, &have, &b, equal, 3));
+	assert_false(queue_conn_can_serve(&a, &have, &b, backup, 2));
+	assert_false(queue_conn_can_serve(&a, &have, &b, other_ip, N));
+	assert_false(queue_conn_can_serve(&a, &have, &b, other_port, N));
+	assert_false(queue_conn_can_serve(&a, &have, &b, other_name, N));
+	assert_false(queue_conn_can_serve(&a, &have, &b, v6_first, 2));
+	assert_true(queue_conn_can_serve(&a, &have, &b, v4_first, 2));
+	assert_true(queue_conn_can_serve(&a, &have6, &b, v6_first, 2));
+	assert_true(queue_conn_can_serve(&a, &have6, &b, v6, N));
+	assert_false(queue_conn_can_serve(&a, &have6, &b, v6_other, N));
+	assert_false(queue_conn_can_serve(&a, &have, &b, same, 0));
+	/* the TLS policy must be the same: an encrypt destination never
+	 * takes a "may" session (perhaps unverified, perhaps in clear), a
+	 * "may" one never an encrypt one, nor "none" either */
+	assert_false(queue_conn_can_serve(&a, &have, &b_enc, same, N));
+	assert_false(queue_conn_can_serve(&a_enc, &have, &b, same, N));
+	assert_false(queue_conn_can_serve(&a, &have, &b_none, same, N));
+	/* encrypt with encrypt: verified against the same MX name */
+	assert_true(queue_conn_can_serve(&a_enc, &have, &b_enc, same, N));
+	assert_false(queue_conn_can_serve(&a_enc, &have, &b_enc, other_name,
+					  N));
+	/* not across kinds of route, never the relayhost's (AUTH) session,
+	 * never LMTP */
+	assert_false(queue_conn_can_serve(&a, &have, &b_direct, same, N));
+	assert_false(queue_conn_can_serve(&a, &have, &b_relay, same, N));
+	assert_false(queue_conn_can_serve(&b_relay, &have, &a, same, N));
+	assert_false(queue_conn_can_serve(&b_lmtp, &have, &b_lmtp, same, N));
+}
+
 int
 main(void)
 {
@@ -427,6 +584,7 @@ main(void)
 		cmocka_unit_test(test_group),
 		cmocka_unit_test(test_outcomes),
 		cmocka_unit_test(test_domain),
+		cmocka_unit_test(test_conn_can_serve),
 	};
 
 	cli_modules_register();
