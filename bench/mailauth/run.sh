@@ -11,13 +11,18 @@
 # records (nothing else resolves); Herald forwards to it and answers
 # repeats from its own cache, so after the first message a check costs no
 # query. "off": [mailauth] spf, dkim_verify (and dmarc, arc when this
-# build has them) off; "on": all on. Rounds alternate off/on; the ratio
-# is of the medians. See bench/README.md.
+# build has them) off; "on": all on. Rounds alternate off/on (every
+# other round on first, so that a drift of the machine's speed falls on
+# both); the ratio is of the medians, and each round's own ratio is
+# printed too, so that the noise shows. See bench/README.md.
 #
 # usage: bench/mailauth/run.sh [-m MESSAGES] [-s SESSIONS] [-l BYTES] [-r ROUNDS]
 #                              [-k rsa|ed25519|both]
+#   -r: rounds of off and on (default 5, or $ROUNDS: about a minute in
+#   all on a quiet machine)
 #   Each run also prints the CPU and task switches per message of Herald's
-#   threads by kind (loop, store writer, pool; from /proc).
+#   threads by kind (loop, store writer, pool, search indexer, dns:
+#   libunbound's thread; from /proc, read the moment the load ends).
 #   PERF=1: perf record every run's Herald into perf-LABEL.data (repo root)
 #   (PERF=dwarf: with DWARF call graphs); PERF=stat: perf stat instead:
 #   Herald's task-clock, context switches and system calls per message
@@ -27,7 +32,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . bench/lib.sh
 
-MESSAGES=10000 SESSIONS=20 LENGTH=5120 ROUNDS=2 KEYS=rsa
+MESSAGES=10000 SESSIONS=20 LENGTH=5120 ROUNDS=${ROUNDS:-5} KEYS=rsa
 while getopts "m:s:l:r:k:h" o; do
 	case $o in
 	m) MESSAGES=$OPTARG ;;
@@ -35,9 +40,10 @@ while getopts "m:s:l:r:k:h" o; do
 	l) LENGTH=$OPTARG ;;
 	r) ROUNDS=$OPTARG ;;
 	k) KEYS=$OPTARG ;;
-	*) sed -n '2,25p' "$0"; exit 2 ;;
+	*) sed -n '2,31p' "$0"; exit 2 ;;
 	esac
 done
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || bench_die "-r: a number of rounds, at least 1"
 PHASE_TIMEOUT=${PHASE_TIMEOUT:-$((120 + MESSAGES / 25))}
 DNS_ADDR=127.0.9.54
 RCPT=bench@example.test
@@ -176,17 +182,35 @@ echo "checks on: $(echo "$MAILAUTH_ON" | paste -sd, -)"
 echo "load: smtp-source -s $SESSIONS -m $MESSAGES -d -F (the signed message), $ROUNDS round(s) of off and on"
 
 # ------------------------------------------------------------- a run
-# thread_times PID...: "TID NAME RUN_NS VOLUNTARY INVOLUNTARY" for every
-# thread of the processes (schedstat run time, context switch counts)
+# thread_times PID...: "TID KIND RUN_NS VOLUNTARY INVOLUNTARY" for every
+# thread of the processes (schedstat run time, context switch counts).
+# Shell builtins only, so that it is read the moment the load ends: the
+# search indexer starts its rounds once deliveries pause, and a slower
+# reading counted them. KIND: loop (a process's main thread: the
+# worker's event loop, or the idle supervisor), dns (an unnamed thread of
+# a worker: libunbound's), writer, pool, index (the search indexer),
+# other.
 thread_times() {
-	local p t
+	local p t comm run rest k v vol inv kind
 	for p in "$@"; do
 		for t in /proc/"$p"/task/*; do
-			[ -r "$t/schedstat" ] || continue
-			echo "${t##*/} $(tr -d ' ' <"$t/comm") $(cut -d' ' -f1 "$t/schedstat") $(awk '
-				/^voluntary_ctxt/ { v = $2 } /^nonvoluntary_ctxt/ { n = $2 }
-				END { print v, n }' "$t/status")"
-		done 2>/dev/null
+			{ read -r comm <"$t/comm" && read -r run rest <"$t/schedstat"; } 2>/dev/null || continue
+			vol=0 inv=0
+			while read -r k v; do
+				case $k in
+				voluntary_ctxt_switches:) vol=$v ;;
+				nonvoluntary_ctxt_switches:) inv=$v ;;
+				esac
+			done <"$t/status" 2>/dev/null
+			case $comm in
+			herald) [ "${t##*/}" = "$p" ] && kind=loop || kind=dns ;;
+			herald-writer) kind=writer ;;
+			herald-pool) kind=pool ;;
+			herald-index) kind=index ;;
+			*) kind=other ;;
+			esac
+			echo "${t##*/} $kind $run $vol $inv"
+		done
 	done
 }
 
@@ -205,8 +229,8 @@ PYEOF
 # run LABEL MAILAUTH-LINES: a fresh Herald, the load, one result line;
 # sets RATE (empty on failure)
 run() {
-	local label=$1 checks=$2 d port rc t0 t1 cpu0 cpu1 n
-	RATE=""
+	local label=$1 checks=$2 d port rc t0 t1 cpu0 cpu1 n tree
+	RATE="" CPU=""
 	d=$BENCH_TMP/herald-$label
 	port=$(bench_free_port)
 	herald_setup "$d" "smtp = 127.0.0.1:$port" "" "
@@ -247,8 +271,9 @@ $checks"
 		-M client.source.test "127.0.0.1:$port" >"$d/source.log" 2>&1
 	rc=$?
 	t1=$(bench_now)
-	cpu1=$(bench_proc_cpu $(bench_tree "$HERALD_PID"))
-	thread_times $(bench_tree "$HERALD_PID") >"$d/threads1"
+	tree=$(bench_tree "$HERALD_PID")
+	thread_times $tree >"$d/threads1"
+	cpu1=$(bench_proc_cpu $tree)
 	if [ -n "${PERF:-}" ]; then
 		kill -INT "$perf_pid"
 		wait "$perf_pid"
@@ -261,14 +286,14 @@ $checks"
 	fi
 	n=$(inbox_count "$d")
 	RATE=$(bench_rate "$MESSAGES" "$t0" "$t1")
-	echo "$label: $MESSAGES messages in $(bench_secs "$t0" "$t1") s: $RATE msg/s (herald CPU $(awk -v a="$cpu0" -v b="$cpu1" -v n="$MESSAGES" 'BEGIN { printf "%.0f", (b - a) / n * 1e6 }') us/msg; load $(cut -d' ' -f1 /proc/loadavg))"
-	# the threads' share: the loop's, the store writer's, the pool's
+	CPU=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$MESSAGES" 'BEGIN { printf "%.0f", (b - a) / n * 1e6 }')
+	echo "$label: $MESSAGES messages in $(bench_secs "$t0" "$t1") s: $RATE msg/s (herald CPU $CPU us/msg; load $(cut -d' ' -f1 /proc/loadavg))"
+	# the threads' shares (a thread started during the run counts from 0)
 	awk -v n="$MESSAGES" -v l="$label" 'NR == FNR { t[$1] = $3; v[$1] = $4; x[$1] = $5; next }
-		($1 in t) { k = $2 ~ /writer/ ? "writer" : $2 ~ /pool/ ? "pool" : $2 == "herald" ? "loop" : "other"
-			c[k] += $3 - t[$1]; s[k] += $4 - v[$1]; i[k] += $5 - x[$1] }
+		{ k = $2; c[k] += $3 - t[$1]; s[k] += $4 - v[$1]; i[k] += $5 - x[$1] }
 		END { printf "%s: threads:", l
-			split("loop writer pool other", ks, " ")
-			for (j = 1; j <= 4; j++) { k = ks[j]; if (c[k] / n >= 500)
+			split("loop writer pool index dns other", ks, " ")
+			for (j = 1; j <= 6; j++) { k = ks[j]; if (c[k] / n >= 500)
 				printf " %s %.0f us (%.2f+%.2f switches)", k, c[k] / n / 1000, s[k] / n, i[k] / n }
 			printf " a message (switches voluntary+involuntary)\n" }' "$d/threads0" "$d/threads1"
 	if [ "${PERF:-}" = stat ]; then
@@ -289,19 +314,38 @@ $checks"
 	rm -rf "$d/data"
 }
 
-OFF_RATES=() ON_RATES=()
+OFF_RATES=() ON_RATES=() OFF_CPU=() ON_CPU=() ROUND_RATIOS=()
 for ((r = 1; r <= ROUNDS; r++)); do
-	run "off$r" "$MAILAUTH_OFF" && OFF_RATES+=("$RATE")
-	run "on$r" "$MAILAUTH_ON" && ON_RATES+=("$RATE")
+	off_rate="" on_rate=""
+	# odd rounds off first, even rounds on first
+	for which in $([ $((r % 2)) = 1 ] && echo "off on" || echo "on off"); do
+		if [ "$which" = off ]; then
+			run "off$r" "$MAILAUTH_OFF" || continue
+			OFF_RATES+=("$RATE") OFF_CPU+=("$CPU") off_rate=$RATE
+		else
+			run "on$r" "$MAILAUTH_ON" || continue
+			ON_RATES+=("$RATE") ON_CPU+=("$CPU") on_rate=$RATE
+		fi
+	done
+	if [ -n "$off_rate" ] && [ -n "$on_rate" ]; then
+		ROUND_RATIOS+=("$(awk -v a="$on_rate" -v b="$off_rate" 'BEGIN { printf "%.2f", a / b }')")
+		echo "round $r: ratio on/off ${ROUND_RATIOS[-1]}"
+	fi
 done
-median() { [ $# -gt 0 ] || return 0; printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END {
-	if (NR == 0) exit; printf "%.1f", NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+# median VALUE...: printed with $MFMT (default one decimal)
+median() { [ $# -gt 0 ] || return 0; printf '%s\n' "$@" | sort -g | awk -v f="${MFMT:-%.1f}" '{ a[NR] = $1 } END {
+	if (NR == 0) exit; printf f, NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 off=$(median "${OFF_RATES[@]}") on=$(median "${ON_RATES[@]}")
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-if [ -n "$off" ] && [ -n "$on" ]; then
-	echo "median: checks off $off msg/s, checks on $on msg/s"
-	echo "ratio on/off: $(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.2f", a / b }') (target: at least 0.8)"
-else
+if [ -z "$off" ] || [ -z "$on" ]; then
 	echo "no ratio: a run failed" >&2
 	exit 1
 fi
+off_cpu=$(MFMT=%.0f median "${OFF_CPU[@]}") on_cpu=$(MFMT=%.0f median "${ON_CPU[@]}")
+echo "median: checks off $off msg/s, checks on $on msg/s"
+echo "median CPU: checks off $off_cpu us/msg, checks on $on_cpu us/msg (off/on $(awk -v a="$off_cpu" -v b="$on_cpu" 'BEGIN { printf "%.2f", a / b }'))"
+if [ ${#ROUND_RATIOS[@]} -gt 0 ]; then
+	sorted=($(printf '%s\n' "${ROUND_RATIOS[@]}" | sort -g))
+	echo "round ratios on/off: ${ROUND_RATIOS[*]} (median $(MFMT=%.2f median "${ROUND_RATIOS[@]}"); lowest ${sorted[0]}, highest ${sorted[-1]})"
+fi
+echo "ratio on/off: $(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.2f", a / b }') (target: at least 0.8)"
