@@ -42,6 +42,7 @@ struct ioev_loop {
 	void *empty_ctx;
 	struct event *empty_ev;
 	struct event *log_ev;		/* writes the lines of a loop turn */
+	struct event *log_later_ev;	/* and lines that may wait (timer) */
 	/* Timers and watches not yet freed: a loop freed before them
 	 * detaches them (their events go with the base), so that freeing
 	 * them later does not reach into the freed base. */
@@ -197,13 +198,24 @@ ioev_loop_log_event(evutil_socket_t fd, short what, void *arg)
 
 /* The first log line of a turn: an active event runs after every
  * callback already active in this turn, so the lines they log go out
- * in one write(2) instead of one each (two per accepted message). */
+ * in one write(2) instead of one each (two per accepted message). A
+ * line that may wait (log_event_later: the mailauth verdicts at the end
+ * of data) only starts a timer, and goes out with the next turn's lines
+ * (the message's smtp accepted, a group commit later): a write(2) fewer
+ * for most checked messages. */
 static void
-ioev_loop_log_kick(void *ctx)
+ioev_loop_log_kick(void *ctx, bool soon)
 {
 	struct ioev_loop *loop = ctx;
+	static const struct timeval later = {
+		.tv_sec = LOG_LATER_MS / 1000,
+		.tv_usec = (LOG_LATER_MS % 1000) * 1000,
+	};
 
-	event_active(loop->log_ev, 0, 0);
+	if (soon)
+		event_active(loop->log_ev, 0, 0);
+	else if (!evtimer_pending(loop->log_later_ev, NULL))
+		evtimer_add(loop->log_later_ev, &later);
 }
 
 struct ioev_loop *
@@ -220,6 +232,7 @@ ioev_loop_new(unsigned pool_threads)
 	loop->empty_ev = event_new(loop->base, -1, 0, ioev_loop_empty_event,
 				   loop);
 	loop->log_ev = event_new(loop->base, -1, 0, ioev_loop_log_event, loop);
+	loop->log_later_ev = evtimer_new(loop->base, ioev_loop_log_event, loop);
 	return loop;
 }
 
@@ -260,6 +273,7 @@ ioev_loop_free(struct ioev_loop **loopp)
 	}
 	event_free(loop->empty_ev);
 	event_free(loop->log_ev);
+	event_free(loop->log_later_ev);
 	event_base_free(loop->base);
 	free(loop);
 	*loopp = NULL;

@@ -30,7 +30,8 @@ static pthread_once_t log_pid_once = PTHREAD_ONCE_INIT;
 
 struct log_held {
 	bool on;
-	void (*kick)(void *ctx);
+	bool kicked;		/* a flush at the end of this turn is due */
+	void (*kick)(void *ctx, bool soon);
 	void *ctx;
 	size_t len;
 	char data[LOG_HOLD_MAX];
@@ -129,12 +130,15 @@ log_flush(void)
 		log_write(h->data, h->len);
 		h->len = 0;
 	}
+	if (h != NULL)
+		h->kicked = false;
 }
 
 /* One whole line: held when this thread holds lines and the line is
  * info or debug, else written at once after whatever is held. */
 static void
-log_write_line(const char *data, size_t len, enum log_level level)
+log_write_line(const char *data, size_t len, enum log_level level,
+	       bool later)
 {
 	struct log_held *h = log_held;
 
@@ -146,8 +150,16 @@ log_write_line(const char *data, size_t len, enum log_level level)
 	}
 	if (h->len + len > LOG_HOLD_MAX)
 		log_flush();
-	if (h->len == 0 && h->kick != NULL)
-		h->kick(h->ctx);
+	if (h->kick != NULL && !h->kicked) {
+		/* a later line in an empty hold asks for the slow flush;
+		 * one after it, or any other line, for this turn's */
+		if (!later) {
+			h->kicked = true;
+			h->kick(h->ctx, true);
+		} else if (h->len == 0) {
+			h->kick(h->ctx, false);
+		}
+	}
 	memcpy(h->data + h->len, data, len);
 	h->len += len;
 }
@@ -155,11 +167,11 @@ log_write_line(const char *data, size_t len, enum log_level level)
 static void
 log_write_buf(struct buf *b, enum log_level level)
 {
-	log_write_line(b->data, b->len, level);
+	log_write_line(b->data, b->len, level, false);
 }
 
 void
-log_hold(void (*kick)(void *ctx), void *ctx)
+log_hold(void (*kick)(void *ctx, bool soon), void *ctx)
 {
 	/* the fork handler that drops held lines in a child */
 	pthread_once(&log_pid_once, log_pid_init);
@@ -170,6 +182,7 @@ log_hold(void (*kick)(void *ctx), void *ctx)
 	log_flush();
 	log_held->kick = kick;
 	log_held->ctx = ctx;
+	log_held->kicked = false;
 	log_held->on = true;
 }
 
@@ -274,9 +287,10 @@ log_prefix(struct buf *b, enum log_level level)
  * long) and cost a malloc, a realloc and a free. */
 #define LOG_LINE_STACK 2048
 
-void
-log_event(enum log_level level, const char *id, const char *subsys,
-	  const char *event, const char *fmt, ...)
+static void
+log_eventv(enum log_level level, bool later, const char *id,
+	   const char *subsys, const char *event, const char *fmt,
+	   va_list ap0)
 {
 	char line[LOG_LINE_STACK];
 	size_t o, idl, sl, el;
@@ -302,17 +316,17 @@ log_event(enum log_level level, const char *id, const char *subsys,
 		o += el;
 		if (fmt == NULL || fmt[0] == '\0') {
 			line[o++] = '\n';
-			log_write_line(line, o, level);
+			log_write_line(line, o, level, later);
 			return;
 		}
 		line[o++] = ' ';
-		va_start(ap, fmt);
+		va_copy(ap, ap0);
 		n = vsnprintf(line + o, sizeof(line) - o, fmt, ap);
 		va_end(ap);
 		if (n >= 0 && (size_t)n + 1 < sizeof(line) - o) {
 			o += (size_t)n;
 			line[o++] = '\n';
-			log_write_line(line, o, level);
+			log_write_line(line, o, level, later);
 			return;
 		}
 	}
@@ -325,14 +339,36 @@ log_event(enum log_level level, const char *id, const char *subsys,
 		buf_printf(&b, "%s %s %s", id, subsys, event);
 		if (fmt != NULL && fmt[0] != '\0') {
 			buf_putc(&b, ' ');
-			va_start(ap, fmt);
+			va_copy(ap, ap0);
 			buf_vprintf(&b, fmt, ap);
 			va_end(ap);
 		}
 		buf_putc(&b, '\n');
-		log_write_line(b.data, b.len, level);
+		log_write_line(b.data, b.len, level, later);
 		buf_deinit(&b);
 	}
+}
+
+void
+log_event(enum log_level level, const char *id, const char *subsys,
+	  const char *event, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_eventv(level, false, id, subsys, event, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_event_later(enum log_level level, const char *id, const char *subsys,
+		const char *event, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_eventv(level, true, id, subsys, event, fmt, ap);
+	va_end(ap);
 }
 
 /* Code points that stay escaped although they are valid UTF-8: C1

@@ -42,15 +42,33 @@ void log_event(enum log_level level, const char *id, const char *subsys,
 #define log_warn(...) log_event(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_error(...) log_event(LOG_LEVEL_ERROR, __VA_ARGS__)
 
+/* log_event() for an info or debug line that needs no write(2) of its
+ * own turn: on a thread that holds lines (log_hold) it waits for the
+ * next line that does, or for the hold's own later flush (kick with
+ * soon false: the loop's, at most LOG_LATER_MS), whichever comes first.
+ * Elsewhere, and for warn or error, the same as log_event(). For a line
+ * of every message that another line of the same message follows within
+ * milliseconds (mailauth verdicts, then smtp accepted). */
+void log_event_later(enum log_level level, const char *id,
+		     const char *subsys, const char *event,
+		     const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+#define log_info_later(...) log_event_later(LOG_LEVEL_INFO, __VA_ARGS__)
+/* How long the loop lets a line of log_event_later() wait at most. */
+#define LOG_LATER_MS 50
+
 /* Event-loop threads: from now on this thread's info and debug lines
  * are held in memory and written together by log_flush(), which the
- * caller runs once per loop turn; kick(ctx) is called when the first
- * line of a turn is held, to schedule that. A warn or error line, a
- * panic, and a full hold buffer (4 KiB) write what is held at once, in
- * order. log_release() writes what is held and stops holding. Lines of
- * one thread stay in order; another thread's line may be written before
- * a held line that was logged earlier (by at most one loop turn). */
-void log_hold(void (*kick)(void *ctx), void *ctx);
+ * caller runs once per loop turn: kick(ctx, true) is called when the
+ * first line of a turn is held, to schedule that, and kick(ctx, false)
+ * when a line of log_event_later() is held and nothing is scheduled, to
+ * flush within LOG_LATER_MS. A warn or error line, a panic, and a full
+ * hold buffer (4 KiB) write what is held at once, in order.
+ * log_release() writes what is held and stops holding. Lines of one
+ * thread stay in order; another thread's line may be written before a
+ * held line that was logged earlier (by at most one loop turn, or
+ * LOG_LATER_MS for a later line). */
+void log_hold(void (*kick)(void *ctx, bool soon), void *ctx);
 void log_flush(void);
 void log_release(void);
 

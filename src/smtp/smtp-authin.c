@@ -851,7 +851,10 @@ authin_finish(struct smtp_session *s)
 		buf_puts(&line, " override=");
 		buf_puts(&line, d->reason == DMARC_REASON_NONE
 			 ? "-" : dmarc_reason_name(d->reason));
-		log_info(s->msg_id, "mailauth", "verdicts", "%s", line.data);
+		/* written with the message's next line (smtp accepted, or
+		 * its reject), not in a write(2) of this turn's own */
+		log_info_later(s->msg_id, "mailauth", "verdicts", "%s",
+			       line.data);
 		buf_deinit(&line);
 	}
 	buf_deinit(&hdr);

@@ -2,7 +2,9 @@
 /*
  * lib/log: lines an event-loop thread holds (log_hold) are written
  * together, whole and in order, at most 4 KiB per write; warnings are
- * never held; a forked child does not write its parent's held lines.
+ * never held; a forked child does not write its parent's held lines;
+ * a line of log_event_later asks only for the slow flush and goes out
+ * with the next line's.
  * log_str keeps UTF-8 and escapes controls and invalid octets. A line's
  * prefix and fields come out as before the stack-buffer formatting.
  */
@@ -66,13 +68,16 @@ captured(struct capture *c, size_t *len_r)
 	return buf;
 }
 
-static int kicks;
+static int kicks, slow_kicks;
 
 static void
-kick(void *ctx)
+kick(void *ctx, bool soon)
 {
 	(void)ctx;
-	kicks++;
+	if (soon)
+		kicks++;
+	else
+		slow_kicks++;
 }
 
 static size_t
@@ -115,6 +120,59 @@ test_held_until_flush(void **state)
 	/* not holding any more: written at once */
 	log_info("ID4", "test", "fourth", NULL);
 	assert_non_null(strstr(captured(&c, NULL), "ID4 test fourth\n"));
+	capture_end(&c);
+}
+
+/* A later line (mailauth verdicts) schedules only the slow flush; the
+ * next ordinary line schedules the turn's, and both go out in its one
+ * write, in order. Not holding: written at once like any line. */
+static void
+test_later_line(void **state)
+{
+	struct capture c;
+	const char *out, *a, *b;
+
+	(void)state;
+	capture_start(&c);
+	kicks = slow_kicks = 0;
+	log_hold(kick, NULL);
+	log_info_later("ID1", "mailauth", "verdicts", "spf=%s", "pass");
+	assert_int_equal(kicks, 0);
+	assert_int_equal(slow_kicks, 1);
+	log_info_later("ID2", "mailauth", "verdicts", "spf=%s", "fail");
+	assert_int_equal(slow_kicks, 1);	/* one is scheduled already */
+	assert_string_equal(captured(&c, NULL), "");
+	log_info("ID1", "smtp", "accepted", NULL);
+	assert_int_equal(kicks, 1);
+	log_info("ID2", "smtp", "accepted", NULL);
+	assert_int_equal(kicks, 1);		/* once per turn */
+	log_flush();
+	out = captured(&c, NULL);
+	a = strstr(out, "ID1 mailauth verdicts spf=pass\n");
+	b = strstr(out, "ID2 smtp accepted\n");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_true(a < b);
+	assert_int_equal(count_lines(out), 4);
+	/* after a flush: an ordinary line first, a later one after it asks
+	 * for nothing more; a later line alone asks for the slow flush */
+	log_info("ID3", "smtp", "accepted", NULL);
+	log_info_later("ID4", "mailauth", "verdicts", NULL);
+	assert_int_equal(kicks, 2);
+	assert_int_equal(slow_kicks, 1);
+	log_flush();
+	assert_int_equal(count_lines(captured(&c, NULL)), 2);
+	log_info_later("ID5", "mailauth", "verdicts", NULL);
+	assert_int_equal(slow_kicks, 2);
+	log_release();
+	assert_non_null(strstr(captured(&c, NULL), "ID5 mailauth verdicts\n"));
+	log_info_later("ID6", "mailauth", "verdicts", "x=%d", 6);
+	assert_non_null(strstr(captured(&c, NULL), "ID6 mailauth verdicts x=6\n"));
+	/* a warning is never held, later or not */
+	log_hold(kick, NULL);
+	log_event_later(LOG_LEVEL_WARN, "ID7", "t", "w", NULL);
+	assert_non_null(strstr(captured(&c, NULL), "warn ID7 t w\n"));
+	log_release();
 	capture_end(&c);
 }
 
@@ -330,6 +388,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_held_until_flush),
+		cmocka_unit_test(test_later_line),
 		cmocka_unit_test(test_warning_not_held),
 		cmocka_unit_test(test_writes_at_most_4k),
 		cmocka_unit_test(test_fork_child_drops_held),
