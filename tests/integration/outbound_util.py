@@ -11,8 +11,10 @@ smtplib submits with STARTTLS and AUTH, imaplib reads the INBOX.
 
 127.0.0.0/8 is loopback on Linux without setup, so 127.0.0.2, .3 and .4
 need no configuration; when another run on the machine holds port 25 of
-one of them, the sites move to a free 127.0.N.x set (pick_addresses).
+one of them, the sites move to a free 127.0.N.x set (pick_addresses),
+which a lock file keeps to one run at a time.
 """
+import fcntl
 import imaplib
 import os
 import smtplib
@@ -42,15 +44,45 @@ def _port_free(addr, port):
     return True
 
 
+# the lock file of each address set a test holds (pick_addresses)
+_claimed = {}
+
+
 def pick_addresses(n=3, ports=(25, 587, 143)):
     """n loopback addresses whose well-known ports are free: 127.0.0.2,
-    .3, .4 when they are, else the first 127.0.N.2.. set that is."""
+    .3, .4 when they are, else the first 127.0.N.2.. set that is. The set
+    is claimed until release_addresses() (or the end of the process):
+    two runs on one machine (two checkouts testing at once) both found
+    127.0.0.2:25 free before either had bound it, and the second server
+    failed to start with "Address already in use". An flock on a file per
+    127.0.N net, which the kernel drops when the process ends, keeps the
+    set to one run; the port check still skips sets held by anything that
+    takes no lock."""
     for net in [0] + list(range(100, 250)):
         addrs = [f"127.0.{net}.{i + 2}" for i in range(n)]
+        path = os.path.join(tempfile.gettempdir(),
+                            f"herald-it-addrs-127.0.{net}.lock")
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
         if all(_port_free(a, p) for a in addrs for p in ports):
+            _claimed[addrs[0]] = fd
             return addrs
+        os.close(fd)
     raise AssertionError("no free set of loopback addresses for ports "
                          f"{ports}")
+
+
+def release_addresses(addrs):
+    """Gives back a set pick_addresses() claimed, once its servers are
+    stopped or about to be (a run that claims it next checks the ports
+    too)."""
+    fd = _claimed.pop(addrs[0], None)
+    if fd is not None:
+        os.close(fd)
 
 
 class MiniCA:

@@ -18,7 +18,7 @@ import pytest
 
 from dns_util import txt_rdata
 from outbound_util import PREFERRED, MiniCA, Site, headers, make_msg, \
-    mx_records, pick_addresses, wait_imap
+    mx_records, pick_addresses, release_addresses, wait_imap
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="binds port 25: needs root")
@@ -32,6 +32,17 @@ def ca():
     ca = MiniCA()
     yield ca
     ca.cleanup()
+
+
+@pytest.fixture
+def addrs():
+    """Two loopback addresses with port 25 free, claimed for the test
+    (outbound_util.pick_addresses)."""
+    a = pick_addresses(2)
+    if a != list(PREFERRED[:2]):
+        print(f"port 25 of {PREFERRED[:2]} is taken: using {a}")
+    yield a
+    release_addresses(a)
 
 
 def zone_records(keygen_out):
@@ -55,11 +66,8 @@ def ar_methods(raw, authserv_id):
     return [" ".join(m.split()) for m in fields[0].split(";")[1:]]
 
 
-def test_alice_to_bob_passes_dkim_spf_dmarc(herald_factory, ca,
+def test_alice_to_bob_passes_dkim_spf_dmarc(herald_factory, ca, addrs,
                                             dns_server_factory):
-    addrs = pick_addresses(2)
-    if addrs != list(PREFERRED[:2]):
-        print(f"port 25 of {PREFERRED[:2]} is taken: using {addrs}")
     # the sending site first, without DNS: its keys go into the zone
     test = Site(herald_factory, ca, "example.test", addrs[0], ["alice"],
                 sections={"smtp_client": f"bind_address = {addrs[0]}"})

@@ -12,17 +12,21 @@ it ends, whether it passed or not.
 """
 import email
 import email.policy
+import fcntl
 import os
 import re
 import shutil
 import smtplib
+import subprocess
+import sys
+import tempfile
 import time
 
 import pytest
 
 from outbound_util import PASSWORD, PREFERRED, MiniCA, Site, headers, \
     imap_fetch_all, inbox_count, make_msg, message_id, mx_records, \
-    pick_addresses, wait_imap
+    pick_addresses, release_addresses, wait_imap
 from postfix_util import Postfix
 
 # port 25 of each site's address, and the private Postfix, need root
@@ -47,7 +51,8 @@ def addrs():
     a = pick_addresses(3)
     if a != list(PREFERRED):
         print(f"port 25 of {PREFERRED} is taken on this machine: using {a}")
-    return a
+    yield a
+    release_addresses(a)
 
 
 @pytest.fixture
@@ -417,3 +422,32 @@ def test_postfix_relays_to_herald_with_starttls(herald_factory, ca, addrs,
     assert sent and f"relay={addrs[1]}[{addrs[1]}]:25" in sent[0], log
     assert f"TLS connection established to {addrs[1]}[{addrs[1]}]:25" \
         in log, log
+
+
+def test_address_sets_are_claimed_one_run_at_a_time(addrs):
+    """Another run on the machine (a second checkout's tests, here a
+    second Python process) does not get the set this test holds, though
+    none of its ports is bound yet; it gets the same set once this run
+    gives it back (a run that took the other's set failed to start its
+    server with "Address already in use"): its lock is free then."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    probe = ("import sys; sys.path.insert(0, sys.argv[1]); "
+             "from outbound_util import pick_addresses; "
+             "print(' '.join(pick_addresses(3)))")
+
+    def other_run():
+        return subprocess.run([sys.executable, "-c", probe, here],
+                              capture_output=True, text=True, check=True,
+                              timeout=60).stdout.split()
+
+    theirs = other_run()
+    assert len(theirs) == 3 and not set(theirs) & set(addrs), (addrs,
+                                                               theirs)
+    release_addresses(addrs)
+    net = addrs[0].rsplit(".", 1)[0]
+    fd = os.open(os.path.join(tempfile.gettempdir(),
+                              f"herald-it-addrs-{net}.lock"), os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(fd)
