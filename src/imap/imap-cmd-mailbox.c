@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "imap/imap-acl.h"
 #include "imap/imap-private.h"
@@ -201,27 +202,28 @@ mbox_rights(struct mbox_job *job, const char **error_r)
 	return r;
 }
 
-/* RFC 4314 4: a mailbox made in a shared one gets its ACL: the new
- * one, and each that CREATE made on the way to it ("Team/2026" for
+/* RFC 4314 4: a mailbox made in a shared one gets its ACL: the new one
+ * (leaf_id; 0 for a mailbox RENAME moved, which keeps its own), and each
+ * that CREATE or RENAME made on the way to it ("Team/2026" for
  * "Team/2026/Q1" in "Team"), or the grantees would see the leaf under a
  * folder they cannot open. A level that someone else made between the
  * look-up and the create gets the same ACL it would have got itself. */
 static void
-inherit_acl(struct mbox_job *job)
+inherit_acl(struct mbox_job *job, const char *leaf, int64_t leaf_id)
 {
 	struct store_acl_entry *e = NULL;
 	const char *error;
 	char *name;
 	size_t n = 0;
 
-	if (job->parent_id == 0 || job->id == 0 ||
+	if (job->parent_id == 0 ||
 	    store_acl_get(job->store, job->parent_id, &e, &n, &error) !=
 		    STORE_OK)
 		return;
-	for (size_t i = 0; i < n; i++)
-		(void)store_acl_set(job->store, job->id, e[i].grantee_id,
+	for (size_t i = 0; leaf_id != 0 && i < n; i++)
+		(void)store_acl_set(job->store, leaf_id, e[i].grantee_id,
 				    e[i].rights, &error);
-	name = xstrdup(job->store_name);
+	name = xstrdup(leaf);
 	for (unsigned up = 1; up < job->parent_up; up++) {
 		char *slash = strrchr(name, STORE_MAILBOX_DELIM);
 		int64_t id;
@@ -240,13 +242,14 @@ inherit_acl(struct mbox_job *job)
 	store_acl_entries_free(&e, n);
 }
 
-/* The nearest existing mailbox above the owner's own new name, whose
- * ACL it gets (RFC 4314 4 SHOULD): a folder made in a shared one is
- * shared as it is. check_create() found it already for a grantee. */
+/* The nearest existing mailbox above the owner's own new name (CREATE's,
+ * RENAME's target), whose ACL it and the levels made on the way get (RFC
+ * 4314 4 SHOULD): a folder made in a shared one is shared as it is.
+ * check_create() found it already for a grantee. */
 static void
-own_parent(struct mbox_job *job)
+own_parent(struct mbox_job *job, const char *name)
 {
-	char *parent = xstrdup(job->store_name), *slash;
+	char *parent = xstrdup(name), *slash;
 	const char *error;
 	unsigned up = 0;
 
@@ -266,6 +269,23 @@ own_parent(struct mbox_job *job)
 	free(parent);
 }
 
+/* The parents RENAME made for the new name get the ACL CREATE would
+ * have given them, as does the new mailbox that renaming INBOX makes
+ * (RFC 9051 6.3.6); a mailbox moved keeps its own ACL, and so do its
+ * children. */
+static void
+rename_inherit_acl(struct mbox_job *job)
+{
+	const char *error;
+	int64_t id = 0;
+
+	if (strcasecmp(job->store_name, "INBOX") == 0 &&
+	    store_mailbox_find(job->store, job->owner_id, job->store_to, &id,
+			       &error) != STORE_OK)
+		id = 0;
+	inherit_acl(job, job->store_to, id);
+}
+
 static void
 mbox_work(void *ctx)
 {
@@ -283,7 +303,7 @@ mbox_work(void *ctx)
 	}
 	switch (job->op) {
 	case OP_CREATE:
-		own_parent(job);
+		own_parent(job, job->store_name);
 		job->result = store_mailbox_create(job->store, job->owner_id,
 						   job->store_name, job->role,
 						   &job->limits, &job->id,
@@ -293,7 +313,8 @@ mbox_work(void *ctx)
 			 * racing this leaves it out, nothing worse */
 			struct store_mailbox *mb = NULL;
 
-			inherit_acl(job);
+			if (job->id != 0)
+				inherit_acl(job, job->store_name, job->id);
 			if (store_mailbox_lookup(job->store, job->owner_id,
 						 job->store_name, &mb,
 						 &error) == STORE_OK)
@@ -310,12 +331,15 @@ mbox_work(void *ctx)
 						      &job->id, &error);
 		break;
 	case OP_RENAME:
+		own_parent(job, job->store_to);
 		job->result = store_mailbox_rename_id(job->store,
 						      job->owner_id,
 						      job->store_name,
 						      job->checked_id,
 						      job->store_to,
 						      &job->limits, &error);
+		if (job->result == STORE_OK)
+			rename_inherit_acl(job);
 		break;
 	case OP_SUBSCRIBE:
 	case OP_UNSUBSCRIBE:

@@ -729,3 +729,65 @@ def test_create_intermediates_inherit_acl(herald_factory):
         assert b.cmd("m", f'MYRIGHTS "{TEAM}/{box}"')[0] == \
             f'* MYRIGHTS "{TEAM}/{box}" lrskc'
     b.close()
+
+
+def acl_of(c, box):
+    """GETACL over imaplib: {identifier: rights}."""
+    data = ok(c.getacl(box))
+    words = data[0].decode().split()
+    # the mailbox name comes first (an atom in these tests)
+    assert words[0] == box, data
+    return dict(zip(words[1::2], words[2::2]))
+
+
+def test_rename_parents_inherit_acl(herald_factory):
+    """RFC 4314 4, as for CREATE: the parents a RENAME makes for the new
+    name get the ACL of the nearest mailbox above them, or the grantees
+    would find the moved mailbox under a folder they cannot open. The
+    moved mailbox and its children keep their own ACL; renaming INBOX
+    makes a new mailbox, which gets the parent's ACL as a CREATE would.
+    So does a grantee's RENAME in the shared mailbox. Driven by imaplib."""
+    h = acl_server(herald_factory)
+    setacl(h, BOB, "lrskx")
+    owner = "lrswipkxteacd"
+    a = login(h, ALICE)
+    team = acl_of(a, "Team")
+    assert set(team) == {ALICE, BOB}, team
+    ok(a.create("Old/child"))
+    ok(a.setacl("Old", CAROL, "lr"))
+    ok(a.rename("Old", "Team/2026/Q1"))
+    assert acl_of(a, "Team/2026") == team
+    # the moved mailbox and its child keep theirs
+    assert acl_of(a, "Team/2026/Q1") == {ALICE: owner, CAROL: "lr"}
+    assert acl_of(a, "Team/2026/Q1/child") == {ALICE: owner}
+    # no ACL above the new name: the parents get none
+    ok(a.create("Solo"))
+    ok(a.rename("Team/2026/Q1/child", "Solo/a/b"))
+    assert acl_of(a, "Solo/a") == {ALICE: owner}
+    assert acl_of(a, "Solo/a/b") == {ALICE: owner}
+    # INBOX's messages go to a new mailbox: it and its parents inherit
+    ok(a.rename("INBOX", "Team/inbox/2026"))
+    assert acl_of(a, "Team/inbox") == team
+    assert acl_of(a, "Team/inbox/2026") == team
+    assert acl_of(a, "INBOX") == {ALICE: owner}
+    a.logout()
+
+    b = login(h, BOB)
+    listed = ok(b.list('""', "*"))
+    listed = [x.decode() for x in listed]
+    # Q1 is not shared with bob: it is no child of Team/2026 for him
+    assert f'(\\HasNoChildren) "/" "{TEAM}/2026"' in listed, \
+        "\n".join(listed)
+    assert not any(f"{TEAM}/2026/Q1" in x for x in listed), listed
+    mine = ok(b.myrights(f'"{TEAM}"'))[0].decode().rsplit(" ", 1)[1]
+    ok(b.select(f'"{TEAM}/2026"', readonly=True))
+    # a grantee with k and x renames deeper into Team: the levels made
+    # on the way are Team's too
+    ok(b.rename(f'"{TEAM}/inbox/2026"', f'"{TEAM}/x/y/2026"'))
+    for box in ("x", "x/y"):
+        got = ok(b.myrights(f'"{TEAM}/{box}"'))[0].decode()
+        assert got.rsplit(" ", 1)[1] == mine, got
+    b.logout()
+    a = login(h, ALICE)
+    assert acl_of(a, "Team/x") == acl_of(a, "Team/x/y") == team
+    a.logout()
