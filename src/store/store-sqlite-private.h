@@ -93,6 +93,8 @@ const char *sqlite_vfs_name(void);
 /* Completed syncs of WAL files through Herald's VFS on this thread: a
  * commit that moved it synced the WAL after writing its frames. */
 uint64_t sqlite_vfs_wal_syncs(void);
+/* Reads of WAL files served from their mapping on this thread (tests). */
+uint64_t sqlite_vfs_wal_map_reads(void);
 /* Syncs the WAL of db's main database now (a lazy commit made durable,
  * docs/store.md "Lazy commits"). SQLITE_OK when done. */
 int sqlite_vfs_sync_wal(sqlite3 *db);

@@ -27,17 +27,57 @@
  * test-store test_vfs_rollback).
  * Only files opened as SQLITE_OPEN_WAL are buffered; the database file,
  * journals and temporary files pass straight through.
+ *
+ * Reads of the WAL come from a shared read-only mapping of it, one per
+ * WAL file and process, instead of a pread() each. A commit by any other
+ * connection makes SQLite drop a connection's whole page cache at its
+ * next transaction, so every page a transaction touches is read again,
+ * and the hot ones (the queue's and the blobs' tree pages) live in the
+ * WAL: about four pread() calls per relayed message in each of the SMTP
+ * worker and the queue runner (bench/outbound). SQLite reads only frames
+ * that its wal-index names, all written before the index was published,
+ * but a mapping must never be touched past the file's end (SIGBUS): the
+ * size the process last saw (a commit of its own, or an fstat when a read
+ * goes past it, one per new run of the other processes' frames) bounds
+ * what is read from the mapping; anything past it, or past the mapping,
+ * is read as before.
  */
 #include "store/store-sqlite-private.h"
 
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define VFS_NAME "herald"
 /* The unix VFS writes at most 128 KiB - 1 per call (it masks the length
  * with 0x1ffff and reports a short write as a full disk), so a flush must
  * stay below that: 31 pages of 4 KiB, with their frame headers. */
 #define WAL_BUF_SIZE (124 * 1024)
+/* Address space reserved for each WAL's mapping: the WAL restarts at its
+ * start after a checkpoint (every 4,000 pages, about 16 MiB), so it grows
+ * past this only while a reader holds a checkpoint back; reads past it
+ * use pread(). Only pages read count in the resident size, once per
+ * process however many connections read them. */
+#define WAL_MAP_LEN ((size_t)256 << 20)
+
+/* A WAL file's mapping, shared by the process's connections to it. */
+struct wal_map {
+	struct wal_map *next;
+	dev_t dev;
+	ino_t ino;
+	const unsigned char *base;
+	unsigned refs;			/* under map_lock */
+	/* the file is at least this long: reads below it may use base */
+	_Atomic uint64_t size;
+};
+
+static pthread_mutex_t map_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct wal_map *maps;
 
 struct hfile {
 	sqlite3_file base;	/* our methods */
@@ -50,13 +90,97 @@ struct hfile {
 	struct hfile *wal;	/* database file: its WAL, when open */
 	struct hfile *db;	/* WAL file: its database file */
 	sqlite3_file *real;	/* the default VFS's file, right after us */
+	struct wal_map *map;	/* WAL only: its mapping, or NULL */
 	bool is_wal;
 };
 
 static sqlite3_vfs *base_vfs;
 static __thread uint64_t wal_syncs;
+static __thread uint64_t wal_map_reads;
 static sqlite3_vfs herald_vfs;
 static sqlite3_io_methods herald_io;
+
+/* The file is now known to be at least end bytes long. */
+static void
+map_grown(struct wal_map *m, uint64_t end)
+{
+	uint64_t cur;
+
+	if (m == NULL)
+		return;
+	cur = atomic_load_explicit(&m->size, memory_order_relaxed);
+	while (cur < end &&
+	       !atomic_compare_exchange_weak_explicit(&m->size, &cur, end,
+						      memory_order_relaxed,
+						      memory_order_relaxed))
+		;
+}
+
+/* The mapping of the WAL file called name, made or shared; NULL when it
+ * cannot be had (the file is then read with pread as before). */
+static struct wal_map *
+map_get(const char *name)
+{
+	struct wal_map *m = NULL;
+	struct stat st;
+	void *base;
+	int fd;
+
+	if (sizeof(void *) < 8 || name == NULL)
+		return NULL;
+	fd = open(name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return NULL;
+	}
+	pthread_mutex_lock(&map_lock);
+	for (m = maps; m != NULL; m = m->next)
+		if (m->dev == st.st_dev && m->ino == st.st_ino)
+			break;
+	if (m != NULL) {
+		m->refs++;
+	} else {
+		base = mmap(NULL, WAL_MAP_LEN, PROT_READ, MAP_SHARED, fd, 0);
+		if (base != MAP_FAILED) {
+			m = calloc(1, sizeof(*m));
+			if (m == NULL) {
+				munmap(base, WAL_MAP_LEN);
+			} else {
+				m->dev = st.st_dev;
+				m->ino = st.st_ino;
+				m->base = base;
+				m->refs = 1;
+				atomic_init(&m->size, (uint64_t)st.st_size);
+				m->next = maps;
+				maps = m;
+			}
+		}
+	}
+	pthread_mutex_unlock(&map_lock);
+	close(fd);
+	return m;
+}
+
+static void
+map_put(struct wal_map **mp)
+{
+	struct wal_map *m = *mp, **pp;
+
+	if (m == NULL)
+		return;
+	*mp = NULL;
+	pthread_mutex_lock(&map_lock);
+	if (--m->refs == 0) {
+		for (pp = &maps; *pp != m; pp = &(*pp)->next)
+			;
+		*pp = m->next;
+		munmap((void *)m->base, WAL_MAP_LEN);
+		free(m);
+	}
+	pthread_mutex_unlock(&map_lock);
+}
 
 static int
 flush(struct hfile *f)
@@ -66,6 +190,8 @@ flush(struct hfile *f)
 	if (f->len == 0)
 		return SQLITE_OK;
 	rc = f->real->pMethods->xWrite(f->real, f->buf, (int)f->len, f->start);
+	if (rc == SQLITE_OK)
+		map_grown(f->map, (uint64_t)f->start + f->len);
 	f->len = 0;
 	return rc;
 }
@@ -81,6 +207,7 @@ x_close(sqlite3_file *file)
 	f->len = 0;
 	free(f->buf);
 	f->buf = NULL;
+	map_put(&f->map);
 	if (f->db != NULL)
 		f->db->wal = NULL;
 	if (f->wal != NULL)
@@ -96,6 +223,23 @@ x_read(sqlite3_file *file, void *out, int amt, sqlite3_int64 off)
 
 	if (flush(f) != SQLITE_OK)
 		return SQLITE_IOERR_READ;
+	if (f->map != NULL && off >= 0 && amt > 0 &&
+	    (uint64_t)off + (uint64_t)amt <= WAL_MAP_LEN) {
+		uint64_t end = (uint64_t)off + (uint64_t)amt;
+		sqlite3_int64 size;
+
+		if (end > atomic_load_explicit(&f->map->size,
+					       memory_order_relaxed) &&
+		    f->real->pMethods->xFileSize(f->real, &size) ==
+		    SQLITE_OK && size > 0)
+			map_grown(f->map, (uint64_t)size);
+		if (end <= atomic_load_explicit(&f->map->size,
+						memory_order_relaxed)) {
+			memcpy(out, f->map->base + off, (size_t)amt);
+			wal_map_reads++;
+			return SQLITE_OK;
+		}
+	}
 	return f->real->pMethods->xRead(f->real, out, amt, off);
 }
 
@@ -105,8 +249,12 @@ x_write(sqlite3_file *file, const void *data, int amt, sqlite3_int64 off)
 	struct hfile *f = (struct hfile *)file;
 	int rc;
 
-	if (f->buf == NULL)
-		return f->real->pMethods->xWrite(f->real, data, amt, off);
+	if (f->buf == NULL) {
+		rc = f->real->pMethods->xWrite(f->real, data, amt, off);
+		if (rc == SQLITE_OK)
+			map_grown(f->map, (uint64_t)off + (uint64_t)amt);
+		return rc;
+	}
 	if (f->len > 0 &&
 	    (off != f->start + (sqlite3_int64)f->len ||
 	     f->len + (size_t)amt > WAL_BUF_SIZE)) {
@@ -114,8 +262,12 @@ x_write(sqlite3_file *file, const void *data, int amt, sqlite3_int64 off)
 		if (rc != SQLITE_OK)
 			return rc;
 	}
-	if ((size_t)amt > WAL_BUF_SIZE)
-		return f->real->pMethods->xWrite(f->real, data, amt, off);
+	if ((size_t)amt > WAL_BUF_SIZE) {
+		rc = f->real->pMethods->xWrite(f->real, data, amt, off);
+		if (rc == SQLITE_OK)
+			map_grown(f->map, (uint64_t)off + (uint64_t)amt);
+		return rc;
+	}
 	if (f->len == 0)
 		f->start = off;
 	memcpy(f->buf + f->len, data, (size_t)amt);
@@ -129,8 +281,14 @@ x_truncate(sqlite3_file *file, sqlite3_int64 size)
 	struct hfile *f = (struct hfile *)file;
 	int rc = flush(f);
 
-	return rc != SQLITE_OK ? rc :
-	       f->real->pMethods->xTruncate(f->real, size);
+	if (rc != SQLITE_OK)
+		return rc;
+	/* shorter now: nothing past size may be read from the mapping (set
+	 * before the cut, so no read of this process goes past the end) */
+	if (f->map != NULL && size >= 0 &&
+	    (uint64_t)size < atomic_load(&f->map->size))
+		atomic_store(&f->map->size, (uint64_t)size);
+	return f->real->pMethods->xTruncate(f->real, size);
 }
 
 static int
@@ -152,6 +310,12 @@ sqlite_vfs_wal_syncs(void)
 	return wal_syncs;
 }
 
+uint64_t
+sqlite_vfs_wal_map_reads(void)
+{
+	return wal_map_reads;
+}
+
 int
 sqlite_vfs_sync_wal(sqlite3 *db)
 {
@@ -171,8 +335,11 @@ x_file_size(sqlite3_file *file, sqlite3_int64 *size_r)
 	struct hfile *f = (struct hfile *)file;
 	int rc = flush(f);
 
-	return rc != SQLITE_OK ? rc :
-	       f->real->pMethods->xFileSize(f->real, size_r);
+	if (rc == SQLITE_OK)
+		rc = f->real->pMethods->xFileSize(f->real, size_r);
+	if (rc == SQLITE_OK && *size_r > 0)
+		map_grown(f->map, (uint64_t)*size_r);
+	return rc;
 }
 
 static int
@@ -317,6 +484,7 @@ x_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags,
 		sqlite3_file *dbf = sqlite3_database_file_object(name);
 
 		f->is_wal = true;
+		f->map = map_get(name);
 		/* Buffered only when linked to its database file, whose lock
 		 * calls drop uncommitted frames; otherwise the file simply
 		 * passes through. */

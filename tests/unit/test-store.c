@@ -3647,6 +3647,64 @@ test_vfs_rollback(void **state)
 	sqlite3_close(c);
 }
 
+/* WAL reads come from the mapping, also of frames another connection
+ * (here the default VFS, as another process would be: it does not tell
+ * ours the file grew) appended after ours last looked, and after the WAL
+ * was cut back to nothing and written again. */
+static void
+test_vfs_wal_map(void **state)
+{
+	struct fixture *f = *state;
+	const char *vfs = sqlite_vfs_name();
+	char path[128];
+	sqlite3 *a = NULL, *b = NULL;
+	uint64_t reads;
+
+	assert_non_null(vfs);
+	snprintf(path, sizeof(path), "%s/vfsmap.db", f->dir);
+	assert_int_equal(sqlite3_open_v2(path, &a, SQLITE_OPEN_READWRITE |
+					 SQLITE_OPEN_CREATE, vfs), SQLITE_OK);
+	vfs_exec(a, "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;"
+		 "CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);");
+	assert_int_equal(sqlite3_open_v2(path, &b, SQLITE_OPEN_READWRITE,
+					 NULL), SQLITE_OK);
+	vfs_exec(b, "PRAGMA wal_autocheckpoint=0;");
+	for (int round = 0; round < 3; round++) {
+		/* b appends; a's cache is dropped and its pages come from
+		 * b's new frames, past the size a knew */
+		vfs_exec(b, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL"
+			 " SELECT i + 1 FROM n WHERE i < 40) INSERT INTO t (v)"
+			 " SELECT randomblob(2010) FROM n;");
+		reads = sqlite_vfs_wal_map_reads();
+		assert_int_equal(vfs_int(a, "SELECT count(*) FROM t"),
+				 40 * (round + 1));
+		assert_int_equal(vfs_int(a, "SELECT sum(length(v)) FROM t"),
+				 2010 * 40 * (round + 1));
+		assert_int_equal(vfs_int(a, "SELECT count(*) FROM t, (SELECT"
+				 " v AS w FROM t ORDER BY id LIMIT 1 OFFSET 3)"
+				 " WHERE v = w"), 1);
+		assert_true(sqlite_vfs_wal_map_reads() > reads);
+	}
+	/* the WAL cut to nothing by the other side, then shorter frames
+	 * than before at the same offsets */
+	vfs_exec(b, "PRAGMA wal_checkpoint(TRUNCATE);");
+	vfs_exec(b, "UPDATE t SET v = x'0102' WHERE id = 7;");
+	assert_int_equal(vfs_int(a, "SELECT length(v) FROM t WHERE id = 7"),
+			 2);
+	assert_int_equal(vfs_int(a, "SELECT count(*) FROM t"), 120);
+	/* and cut by this side, then written again by it */
+	vfs_exec(a, "PRAGMA wal_checkpoint(TRUNCATE);");
+	vfs_exec(a, "UPDATE t SET v = x'03' WHERE id = 8;");
+	assert_int_equal(vfs_int(b, "SELECT length(v) FROM t WHERE id = 8"),
+			 1);
+	vfs_exec(b, "UPDATE t SET v = x'040506' WHERE id = 9;");
+	assert_int_equal(vfs_int(a, "SELECT length(v) FROM t WHERE id = 9"),
+			 3);
+	assert_int_equal(vfs_int(a, "SELECT sum(length(v)) FROM t"),
+			 2010 * 117 + 2 + 1 + 3);
+	sqlite3_close(a);
+	sqlite3_close(b);
+}
 
 /* ---- the MIME structure cache ---- */
 
@@ -3863,6 +3921,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_mime_cache, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_vfs_rollback, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_vfs_wal_map, setup,
 						teardown),
 	};
 
