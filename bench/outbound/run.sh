@@ -25,6 +25,10 @@
 # between: the most any relay could reach here, since the load tools
 # share the machine's cores with it (a relay's ratio to Postfix cannot
 # exceed the ceiling's).
+# Herald's phase prints CPU and task switches per message of each
+# process's threads; with PERF=stat also perf stat's counts per process,
+# PERF=1 (PERF=dwarf) records perf-outbound.data, STRACE=1 prints
+# strace -c's system calls per message of each process.
 # Needs root (private Postfix, ports 25 and 53 on 127.0.9.x, a mount
 # namespace) and scripts/install-bench-deps.sh.
 set -u
@@ -41,7 +45,7 @@ while getopts "m:d:l:s:q:p:h" o; do
 	s) SESSIONS=$OPTARG ;;
 	q) QUEUED=$OPTARG ;;
 	p) PHASES=$OPTARG ;;
-	*) sed -n '2,28p' "$0"; exit 2 ;;
+	*) sed -n '2,32p' "$0"; exit 2 ;;
 	esac
 done
 LOAD=${LOAD:-smtp-load}
@@ -283,9 +287,105 @@ ${QUEUE_EXTRA:-}"
 	bench_wait_port "$H_PORT" 20 || { tail -20 "$H_DIR/herald.log" >&2; return 1; }
 }
 
+# herald_threads PID...: "PID TID NAME RUN_NS VOLUNTARY INVOLUNTARY" for
+# every thread of the processes (schedstat run time, task switch counts)
+herald_threads() {
+	local p t
+	for p in "$@"; do
+		for t in /proc/"$p"/task/*; do
+			[ -r "$t/schedstat" ] || continue
+			echo "$p ${t##*/} $(tr -d ' ' <"$t/comm") $(cut -d' ' -f1 "$t/schedstat") $(awk '
+				/^voluntary_ctxt/ { v = $2 } /^nonvoluntary_ctxt/ { n = $2 }
+				END { print v, n }' "$t/status")"
+		done 2>/dev/null
+	done
+}
+
+# herald_threads_report RUNNER_PID: each process's threads' CPU and task
+# switches per message between threads0 and threads1 of $H_DIR
+herald_threads_report() {
+	awk -v n="$MESSAGES" -v r="$1" 'NR == FNR { t[$2] = $4; v[$2] = $5; x[$2] = $6; next }
+		($2 in t) && $4 - t[$2] > 0 { p = $1 == r ? "runner" : "worker"
+			k = p " " ($3 ~ /writer/ ? "writer" : $3 ~ /pool/ ? "pool" : "loop")
+			c[k] += $4 - t[$2]; s[k] += $5 - v[$2]; i[k] += $6 - x[$2] }
+		END { printf "herald: threads:"
+			split("worker loop,worker writer,worker pool,runner loop,runner writer,runner pool", ks, ",")
+			for (j = 1; j <= 6; j++) { k = ks[j]; if (k in c)
+				printf " %s %.1f us (%.2f+%.2f sw);", k, c[k] / n / 1000, s[k] / n, i[k] / n }
+			printf " a message (switches voluntary+involuntary)\n" }' "$H_DIR/threads0" "$H_DIR/threads1"
+}
+
+# herald_probe_start / herald_probe_stop: PERF=stat counts each process's
+# CPU, task switches and system calls (perf stat --per-thread); PERF=1 (or
+# dwarf) records a profile of every Herald process into
+# perf-outbound.data (repo root); STRACE=1 counts system calls per
+# process (strace -c; it slows the processes and changes how commits
+# batch: counts, not the effect)
+herald_probe_start() {
+	PROBE_PIDS=()
+	if [ "${PERF:-}" = stat ]; then
+		perf stat --per-thread -x, -e task-clock,context-switches,page-faults,raw_syscalls:sys_enter$(
+			for c in pread64 pwrite64 fcntl futex sendto recvfrom epoll_ctl \
+				epoll_wait write read mprotect fdatasync newfstat newfstatat; do
+				printf ",syscalls:sys_enter_%s" $c; done) \
+			-o "$H_DIR/perf-stat.csv" -p "$htids" >/dev/null 2>&1 &
+		PROBE_PIDS+=($!)
+	elif [ -n "${PERF:-}" ]; then
+		perf record $([ "$PERF" = dwarf ] && echo --call-graph dwarf || echo -g) \
+			-o "$BENCH_ROOT/perf-outbound.data" -p "$htids" >/dev/null 2>&1 &
+		PROBE_PIDS+=($!)
+	fi
+	if [ -n "${STRACE:-}" ]; then
+		local p
+		for p in ${htids//,/ }; do
+			strace -c -f -o "$H_DIR/strace-$p.txt" -p "$p" 2>/dev/null &
+			PROBE_PIDS+=($!)
+		done
+	fi
+	[ ${#PROBE_PIDS[@]} -eq 0 ] || sleep 0.5
+}
+herald_probe_stop() {
+	local p
+	for p in "${PROBE_PIDS[@]}"; do
+		kill -INT "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	if [ "${PERF:-}" = stat ] && [ -s "$H_DIR/perf-stat.csv" ]; then
+		# --per-thread names each thread "comm-tid"; sum per process
+		awk -F, -v n="$MESSAGES" -v r="$rpid" -v tids="$(for p in ${htids//,/ }; do
+				ls /proc/"$p"/task 2>/dev/null | sed "s/$/:$p/"; done | paste -sd' ')" '
+			BEGIN { m = split(tids, a, " "); for (i = 1; i <= m; i++) { split(a[i], b, ":"); pid[b[1]] = b[2] } }
+			$4 ~ /^(task-clock|context-switches|page-faults|raw_syscalls|syscalls)/ { t = $1; sub(/.*-/, "", t)
+				p = pid[t] == r ? "runner" : "worker"; v[p, $4] += $2 }
+			END { for (k = 1; k <= 2; k++) { p = k == 1 ? "worker" : "runner"
+				printf "herald: perf stat: %s task-clock %.1f us/msg, %.2f task switches/msg, %.2f page faults/msg, %.2f system calls/msg:", p,
+					v[p, "task-clock"] * 1000 / n, v[p, "context-switches"] / n, v[p, "page-faults"] / n, v[p, "raw_syscalls:sys_enter"] / n
+				for (pk in v) { split(pk, q, SUBSEP); if (q[1] == p && q[2] ~ /^syscalls:/ && v[pk] / n >= 0.05) {
+					c = q[2]; sub(/^syscalls:sys_enter_/, "", c); printf " %s %.2f", c, v[pk] / n } }
+				printf "\n" } }' \
+			"$H_DIR/perf-stat.csv"
+	fi
+	if [ -n "${STRACE:-}" ]; then
+		for p in ${htids//,/ }; do
+			[ -s "$H_DIR/strace-$p.txt" ] || continue
+			awk -v n="$MESSAGES" -v who="$([ "$p" = "$rpid" ] && echo runner || echo "pid $p")" '
+				$NF == "total" { t = $4 }
+				$1 ~ /^[0-9.]+$/ && $NF != "total" && $4 / n >= 0.05 { l = l sprintf(" %s %.2f", $NF, $4 / n) }
+				END { if (t > 0) printf "herald: strace %s: %.2f system calls/msg:%s\n", who, t / n, l }' \
+				"$H_DIR/strace-$p.txt"
+		done
+	fi
+}
+
 # runner_pid DIR: the queue runner's pid from the log of the Herald in DIR
 runner_pid() {
-	sed -n 's/.* daemon runner-start pid=\([0-9]*\).*/\1/p' "$1/herald.log" | tail -1
+	local i p
+	for ((i = 0; i < 100; i++)); do
+		p=$(sed -n 's/.* daemon runner-start pid=\([0-9]*\).*/\1/p' "$1/herald.log" | tail -1)
+		[ -n "$p" ] && break
+		sleep 0.1
+	done
+	echo "$p"
 }
 
 if want herald || want memory; then
@@ -297,12 +397,20 @@ if want herald; then
 		rpid=$(runner_pid "$H_DIR")
 		hcpu0=$(bench_proc_cpu $(bench_tree "$HERALD_PID"))
 		rcpu0=$(bench_proc_cpu $rpid)
+		htids=$(bench_tree "$HERALD_PID" | paste -sd, -)
+		herald_threads $(bench_tree "$HERALD_PID") >"$H_DIR/threads0"
+		herald_probe_start
 		if relay_phase herald "127.0.0.1:$H_PORT"; then
 			HERALD_RATE=$RATE
 			hcpu=$(awk -v a="$hcpu0" -v b="$(bench_proc_cpu $(bench_tree "$HERALD_PID"))" 'BEGIN { printf "%.2f", b - a }')
 			rcpu=$(awk -v a="$rcpu0" -v b="$(bench_proc_cpu $rpid)" 'BEGIN { printf "%.2f", b - a }')
 			us() { awk -v c="$1" -v n="$MESSAGES" 'BEGIN { printf "%.0f", c / n * 1e6 }'; }
 			echo "herald: CPU $hcpu s, $(us "$hcpu") us/msg (of which the queue runner $rcpu s, $(us "$rcpu") us/msg)"
+			herald_threads $(bench_tree "$HERALD_PID") >"$H_DIR/threads1"
+			herald_probe_stop
+			herald_threads_report "$rpid"
+		else
+			herald_probe_stop
 		fi
 		herald_stop "$HERALD_PID"
 	else
