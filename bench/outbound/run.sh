@@ -27,7 +27,8 @@
 # exceed the ceiling's).
 # Herald's phase prints CPU and task switches per message of each
 # process's threads; with PERF=stat also perf stat's counts per process,
-# PERF=1 (PERF=dwarf) records perf-outbound.data, STRACE=1 prints
+# (PERF_EVENTS=a,b counts those events too, e.g. perf probes), PERF=1
+# (PERF=dwarf) records perf-outbound.data, STRACE=1 prints
 # strace -c's system calls per message of each process.
 # Needs root (private Postfix, ports 25 and 53 on 127.0.9.x, a mount
 # namespace) and scripts/install-bench-deps.sh.
@@ -45,7 +46,7 @@ while getopts "m:d:l:s:q:p:h" o; do
 	s) SESSIONS=$OPTARG ;;
 	q) QUEUED=$OPTARG ;;
 	p) PHASES=$OPTARG ;;
-	*) sed -n '2,32p' "$0"; exit 2 ;;
+	*) sed -n '2,33p' "$0"; exit 2 ;;
 	esac
 done
 LOAD=${LOAD:-smtp-load}
@@ -327,7 +328,7 @@ herald_probe_start() {
 		perf stat --per-thread -x, -e task-clock,context-switches,page-faults,raw_syscalls:sys_enter$(
 			for c in pread64 pwrite64 fcntl futex sendto recvfrom epoll_ctl \
 				epoll_wait write read mprotect fdatasync newfstat newfstatat; do
-				printf ",syscalls:sys_enter_%s" $c; done) \
+				printf ",syscalls:sys_enter_%s" $c; done)${PERF_EVENTS:+,$PERF_EVENTS} \
 			-o "$H_DIR/perf-stat.csv" -p "$htids" >/dev/null 2>&1 &
 		PROBE_PIDS+=($!)
 	elif [ -n "${PERF:-}" ]; then
@@ -355,12 +356,12 @@ herald_probe_stop() {
 		awk -F, -v n="$MESSAGES" -v r="$rpid" -v tids="$(for p in ${htids//,/ }; do
 				ls /proc/"$p"/task 2>/dev/null | sed "s/$/:$p/"; done | paste -sd' ')" '
 			BEGIN { m = split(tids, a, " "); for (i = 1; i <= m; i++) { split(a[i], b, ":"); pid[b[1]] = b[2] } }
-			$4 ~ /^(task-clock|context-switches|page-faults|raw_syscalls|syscalls)/ { t = $1; sub(/.*-/, "", t)
+			$4 ~ /^(task-clock|context-switches|page-faults|raw_syscalls|syscalls|probe)/ { t = $1; sub(/.*-/, "", t)
 				p = pid[t] == r ? "runner" : "worker"; v[p, $4] += $2 }
 			END { for (k = 1; k <= 2; k++) { p = k == 1 ? "worker" : "runner"
 				printf "herald: perf stat: %s task-clock %.1f us/msg, %.2f task switches/msg, %.2f page faults/msg, %.2f system calls/msg:", p,
 					v[p, "task-clock"] * 1000 / n, v[p, "context-switches"] / n, v[p, "page-faults"] / n, v[p, "raw_syscalls:sys_enter"] / n
-				for (pk in v) { split(pk, q, SUBSEP); if (q[1] == p && q[2] ~ /^syscalls:/ && v[pk] / n >= 0.05) {
+				for (pk in v) { split(pk, q, SUBSEP); if (q[1] == p && q[2] ~ /^(syscalls|probe)/ && v[pk] / n >= 0.01) {
 					c = q[2]; sub(/^syscalls:sys_enter_/, "", c); printf " %s %.2f", c, v[pk] / n } }
 				printf "\n" } }' \
 			"$H_DIR/perf-stat.csv"
@@ -453,11 +454,11 @@ while True:
     d = c.execute("SELECT count(*) FROM queue_rcpts WHERE status = 'deferred'"
                   " AND attempts >= ?", (attempts,)).fetchone()[0]
     with open(f"/proc/{pid}/status") as f:
-        st = {l.split(":")[0]: l.split()[1] for l in f if l.startswith(("VmRSS", "VmHWM"))}
+        st = {l.split(":")[0]: l.split()[1] for l in f if l.startswith(("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem"))}
     if d >= n or time.monotonic() > end:
         break
     time.sleep(0.5)
-print(f"memory: {label}: {d} of {n} recipients deferred ({attempts} attempt(s) each) after {time.monotonic() - t0:.1f} s; runner pid {pid}: VmRSS {int(st['VmRSS']) / 1024:.1f} MB, peak (VmHWM) {int(st['VmHWM']) / 1024:.1f} MB (target: under 100 MB)")
+print(f"memory: {label}: {d} of {n} recipients deferred ({attempts} attempt(s) each) after {time.monotonic() - t0:.1f} s; runner pid {pid}: VmRSS {int(st['VmRSS']) / 1024:.1f} MB (heap and stacks, RssAnon, {int(st['RssAnon']) / 1024:.1f} MB; mapped files {(int(st['RssFile']) + int(st['RssShmem'])) / 1024:.1f} MB), peak (VmHWM) {int(st['VmHWM']) / 1024:.1f} MB (target: under 100 MB)")
 PYEOF
 		}
 		runner_mem 1 "queued"
