@@ -81,17 +81,26 @@ buf_puts(struct buf *b, const char *s)
 	buf_append(b, s, strlen(s));
 }
 
-void
-buf_put_uint(struct buf *b, uint64_t n)
+size_t
+buf_uint_to_dec(char *dst, uint64_t n)
 {
-	char d[20];
+	char d[BUF_UINT_DEC_MAX];
 	size_t i = sizeof(d);
 
 	do {
 		d[--i] = (char)('0' + n % 10);
 		n /= 10;
 	} while (n > 0);
-	buf_append(b, d + i, sizeof(d) - i);
+	memcpy(dst, d + i, sizeof(d) - i);
+	return sizeof(d) - i;
+}
+
+void
+buf_put_uint(struct buf *b, uint64_t n)
+{
+	buf_reserve(b, BUF_UINT_DEC_MAX);
+	b->len += buf_uint_to_dec(b->data + b->len, n);
+	b->data[b->len] = '\0';
 }
 
 void

@@ -28,6 +28,12 @@ void buf_append(struct buf *b, const void *data, size_t len);
 void buf_puts(struct buf *b, const char *s);
 /* Appends n in decimal (without printf: for fields of every message). */
 void buf_put_uint(struct buf *b, uint64_t n);
+/* The most digits buf_uint_to_dec() writes (UINT64_MAX has 20). */
+#define BUF_UINT_DEC_MAX 20
+/* Writes n's decimal digits to dst, which has room for BUF_UINT_DEC_MAX
+ * octets, without a NUL; returns how many. The one decimal writer of
+ * buf_put_uint(), the log line prefix and the queue's delay fields. */
+size_t buf_uint_to_dec(char *dst, uint64_t n);
 /* Inline: writers of IMAP responses (ENVELOPE, quoted strings) append
  * octet by octet, and a call with buf_reserve() per octet was a fifth of
  * a FETCH ENVELOPE. */

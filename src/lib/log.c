@@ -206,23 +206,6 @@ struct log_ts_cache {
 
 static __thread struct log_ts_cache log_ts_cache;
 
-/* Appends n's decimal digits to out; returns how many. */
-static size_t
-log_put_uint(char *out, unsigned long n)
-{
-	char tmp[24];
-	size_t k = 0, len;
-
-	do {
-		tmp[k++] = (char)('0' + n % 10);
-		n /= 10;
-	} while (n != 0);
-	len = k;
-	for (size_t i = 0; i < len; i++)
-		out[i] = tmp[--k];
-	return len;
-}
-
 /* Writes the line's prefix ("2026-12-07T07:18:14.671Z herald[3006]: info ")
  * into out, which has room for LOG_PREFIX_MAX bytes; returns its length. */
 #define LOG_PREFIX_MAX 96
@@ -262,7 +245,7 @@ log_prefix_str(char *out, enum log_level level)
 	}
 	memcpy(out + o, "herald[", 7);
 	o += 7;
-	o += log_put_uint(out + o, (unsigned long)log_pid());
+	o += buf_uint_to_dec(out + o, (uint64_t)log_pid());
 	memcpy(out + o, "]: ", 3);
 	o += 3;
 	name = log_level_names[level];

@@ -235,28 +235,21 @@ paren_text(char *out, size_t outsz, const char *s)
 	return out;
 }
 
+/* "%llu.%02llu" below 10 s, else "%llu", without snprintf: five of them
+ * per relayed message cost more than the rest of its line. out has room
+ * for the most digits, ".dd" and the NUL. */
+#define FMT_SECS_MAX (BUF_UINT_DEC_MAX + 4)
 static void
-fmt_secs(char *out, size_t outsz, uint64_t ms)
+fmt_secs(char out[static FMT_SECS_MAX], uint64_t ms)
 {
-	char tmp[24];
-	size_t n = 0, o = 0;
-	uint64_t s = ms / 1000;
+	size_t o = buf_uint_to_dec(out, ms / 1000);
 
-	/* "%llu.%02llu" below 10 s, else "%llu", without snprintf: five of
-	 * them per relayed message cost more than the rest of its line */
-	do {
-		tmp[n++] = (char)('0' + s % 10);
-		s /= 10;
-	} while (s > 0 && n < sizeof(tmp));
-	while (n > 0 && o + 1 < outsz)
-		out[o++] = tmp[--n];
-	if (ms < 10000 && o + 3 < outsz) {
+	if (ms < 10000) {
 		out[o++] = '.';
 		out[o++] = (char)('0' + ms % 1000 / 100);
 		out[o++] = (char)('0' + ms % 100 / 10);
 	}
-	if (outsz > 0)
-		out[o] = '\0';
+	out[o] = '\0';
 }
 
 void
@@ -272,14 +265,15 @@ queue_log_outcomes(const struct queue_tx *tx)
 		tx->t_send_ms - tx->t_conn_ms : 0;
 	uint64_t d = tx->t_done_ms > tx->t_send_ms ?
 		tx->t_done_ms - tx->t_send_ms : 0;
-	char delay[24], a1[24], a2[24], a3[24], a4[24];
+	char delay[FMT_SECS_MAX], a1[FMT_SECS_MAX], a2[FMT_SECS_MAX],
+	     a3[FMT_SECS_MAX], a4[FMT_SECS_MAX];
 
-	fmt_secs(delay, sizeof(delay), tx->t_done_ms > created_ms ?
+	fmt_secs(delay, tx->t_done_ms > created_ms ?
 		 tx->t_done_ms - created_ms : 0);
-	fmt_secs(a1, sizeof(a1), q);
-	fmt_secs(a2, sizeof(a2), b);
-	fmt_secs(a3, sizeof(a3), c);
-	fmt_secs(a4, sizeof(a4), tx->t_send_ms != 0 ? d : 0);
+	fmt_secs(a1, q);
+	fmt_secs(a2, b);
+	fmt_secs(a3, c);
+	fmt_secs(a4, tx->t_send_ms != 0 ? d : 0);
 	for (size_t i = 0; i < tx->n; i++) {
 		const struct queue_outcome *o = &tx->out[i];
 		const char *addr = m->e->rcpts[o->idx].address;

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,12 +107,55 @@ test_put_uint(void **state)
 	buf_deinit(&b);
 }
 
+static void
+expect_dec(uint64_t n, const char *want)
+{
+	/* a guard octet on each side: exactly the digits are written */
+	char out[BUF_UINT_DEC_MAX + 2], text[32];
+	size_t len;
+
+	memset(out, '#', sizeof(out));
+	len = buf_uint_to_dec(out + 1, n);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(out + 1, want, len);
+	assert_int_equal(out[0], '#');
+	assert_int_equal(out[len + 1], '#');
+	snprintf(text, sizeof(text), "%llu", (unsigned long long)n);
+	assert_string_equal(text, want);
+}
+
+static void
+test_uint_to_dec(void **state)
+{
+	char want[32];
+	uint64_t p = 1;
+
+	(void)state;
+	expect_dec(0, "0");
+	expect_dec(9, "9");
+	expect_dec(10, "10");
+	expect_dec(UINT64_MAX, "18446744073709551615");
+	/* every power of ten that fits, and the numbers either side */
+	for (int i = 0; i < 20; i++, p *= 10) {
+		/* "1" then i zeros */
+		memset(want, '0', sizeof(want));
+		want[0] = '1';
+		want[i + 1] = '\0';
+		expect_dec(p, want);
+		snprintf(want, sizeof(want), "%llu", (unsigned long long)p - 1);
+		expect_dec(p - 1, want);
+		snprintf(want, sizeof(want), "%llu", (unsigned long long)p + 1);
+		expect_dec(p + 1, want);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_append_printf_consume),
 		cmocka_unit_test(test_put_uint),
+		cmocka_unit_test(test_uint_to_dec),
 		cmocka_unit_test(test_steal_leaves_usable_empty),
 		cmocka_unit_test(test_steal_out_of_scope_holds_nothing),
 	};
