@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +19,10 @@
 #include <openssl/x509.h>
 
 #include "lib/base64.h"
+#include "lib/buf.h"
 #include "lib/mem.h"
 #include "lib/sha256.h"
+#include "lib/textcache.h"
 #include "mail/header-address.h"
 #include "mailauth/dkim-private.h"
 #include "mailauth/dkim.h"
@@ -70,39 +71,58 @@ dkim_sign_key_free(struct dkim_sign_key **keyp)
 
 /* Parsed private keys by file: OpenSSL's PEM decoding of a 2048-bit RSA
  * key costs more than a signature, and the submission path reads the
- * keys for every message (so that a rotation needs no reload). A file is
- * parsed again when its device, inode, size or mtime change (keygen
- * writes a new file and renames it). Shared by the pool threads: an
- * EVP_PKEY is only read when signing, and each user holds a reference. */
-#define KEY_CACHE_SIZE 64
-
-static struct key_cache_entry {
-	char *path;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime;
-	EVP_PKEY *pkey;
-} key_cache[KEY_CACHE_SIZE];
-static size_t key_cache_next;
-static pthread_mutex_t key_cache_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static bool
-entry_matches(const struct key_cache_entry *e, const char *path,
-	      const struct stat *st)
+ * keys for every message (so that a rotation needs no reload). Keyed on
+ * the path and the file's device, inode, size and mtime, so a file is
+ * parsed again when one changes (keygen writes a new file and renames
+ * it). Shared by the pool threads: an EVP_PKEY is only read when
+ * signing, and each user holds a reference. */
+static void
+skey_share(void *dst, void *src)
 {
-	return e->path != NULL && strcmp(e->path, path) == 0 &&
-	       e->dev == st->st_dev && e->ino == st->st_ino &&
-	       e->size == st->st_size &&
-	       e->mtime.tv_sec == st->st_mtim.tv_sec &&
-	       e->mtime.tv_nsec == st->st_mtim.tv_nsec;
+	*(EVP_PKEY **)dst = *(EVP_PKEY **)src;
+	EVP_PKEY_up_ref(*(EVP_PKEY **)src);
+}
+
+static void
+skey_free(void *pkey)
+{
+	EVP_PKEY_free(*(EVP_PKEY **)pkey);
+}
+
+/* path, a NUL, then five decimal fields each after a space */
+#define SKEY_PATH_MAX 4096
+#define SKEY_TEXT_MAX (SKEY_PATH_MAX + 1 + 5 * (1 + BUF_UINT_DEC_MAX))
+
+static struct textcache skey_cache = TEXTCACHE_INIT(64, SKEY_TEXT_MAX,
+	sizeof(EVP_PKEY *), skey_share, skey_free);
+
+/* The cache's text for path as st describes it into out (SKEY_TEXT_MAX
+ * octets); its length, or 0 for a path too long to keep. */
+static size_t
+skey_text(char *out, const char *path, const struct stat *st)
+{
+	uint64_t f[5] = { (uint64_t)st->st_dev, (uint64_t)st->st_ino,
+		(uint64_t)st->st_size, (uint64_t)st->st_mtim.tv_sec,
+		(uint64_t)st->st_mtim.tv_nsec };
+	size_t o = strlen(path);
+
+	if (o > SKEY_PATH_MAX)
+		return 0;
+	memcpy(out, path, o);
+	out[o++] = '\0';
+	for (size_t i = 0; i < 5; i++) {
+		out[o++] = ' ';
+		o += buf_uint_to_dec(out + o, f[i]);
+	}
+	return o;
 }
 
 /* The parsed key of path (a new reference), from the cache or read now. */
 static EVP_PKEY *
 key_cache_get(const char *path, char **error_r)
 {
-	struct key_cache_entry *e;
+	char text[SKEY_TEXT_MAX];
+	size_t len;
 	EVP_PKEY *pkey = NULL;
 	struct stat st;
 	FILE *fp;
@@ -116,16 +136,8 @@ key_cache_get(const char *path, char **error_r)
 			close(fd);
 		return NULL;
 	}
-	pthread_mutex_lock(&key_cache_lock);
-	for (size_t i = 0; i < KEY_CACHE_SIZE; i++) {
-		if (entry_matches(&key_cache[i], path, &st)) {
-			pkey = key_cache[i].pkey;
-			EVP_PKEY_up_ref(pkey);
-			break;
-		}
-	}
-	pthread_mutex_unlock(&key_cache_lock);
-	if (pkey != NULL) {
+	len = skey_text(text, path, &st);
+	if (len > 0 && textcache_get(&skey_cache, text, len, &pkey)) {
 		close(fd);
 		return pkey;
 	}
@@ -141,19 +153,8 @@ key_cache_get(const char *path, char **error_r)
 		*error_r = xasprintf("%s: not a PEM private key", path);
 		return NULL;
 	}
-	pthread_mutex_lock(&key_cache_lock);
-	e = &key_cache[key_cache_next];
-	key_cache_next = (key_cache_next + 1) % KEY_CACHE_SIZE;
-	free(e->path);
-	EVP_PKEY_free(e->pkey);
-	e->path = xstrdup(path);
-	e->dev = st.st_dev;
-	e->ino = st.st_ino;
-	e->size = st.st_size;
-	e->mtime = st.st_mtim;
-	e->pkey = pkey;
-	EVP_PKEY_up_ref(pkey);
-	pthread_mutex_unlock(&key_cache_lock);
+	if (len > 0)
+		textcache_put(&skey_cache, text, len, &pkey);
 	return pkey;
 }
 
