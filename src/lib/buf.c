@@ -23,6 +23,19 @@ buf_init(struct buf *b)
 }
 
 void
+buf_init_size(struct buf *b, size_t size)
+{
+	if (size > SIZE_MAX / 2)
+		abort();
+	b->cap = 64;
+	while (b->cap < size + 1)
+		b->cap *= 2;
+	b->len = 0;
+	b->data = xmalloc(b->cap);
+	b->data[0] = '\0';
+}
+
+void
 buf_deinit(struct buf *b)
 {
 	if (b->cap != 0)

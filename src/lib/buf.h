@@ -18,6 +18,9 @@ struct buf {
 };
 
 void buf_init(struct buf *b);
+/* buf_init with room for `size` bytes (plus the NUL) in its one
+ * allocation: for a text of known usual length, no regrowth. */
+void buf_init_size(struct buf *b, size_t size);
 /* Frees the storage; the buf may be reused after buf_init. */
 void buf_deinit(struct buf *b);
 /* Empties without freeing. */

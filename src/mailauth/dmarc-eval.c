@@ -223,36 +223,33 @@ dmarc_result_from_problem(enum dmarc_from_status st,
 	}
 }
 
-char *
-dmarc_auth_results(const struct dmarc_result *r)
+void
+dmarc_auth_results_put(struct buf *b, const struct dmarc_result *r)
 {
-	struct buf b;
-
-	buf_init(&b);
 	/* buf_puts, not buf_printf: this runs for every checked message and
 	 * each printf call was a measurable part of building the field */
-	buf_puts(&b, "dmarc=");
-	buf_puts(&b, dmarc_result_name(r->result));
+	buf_puts(b, "dmarc=");
+	buf_puts(b, dmarc_result_name(r->result));
 	if (r->has_record) {
-		buf_puts(&b, " (p=");
-		buf_puts(&b, dmarc_policy_name(r->record.p));
+		buf_puts(b, " (p=");
+		buf_puts(b, dmarc_policy_name(r->record.p));
 		if (r->record.sp != DMARC_POLICY_UNSET)
-			buf_printf(&b, " sp=%s",
+			buf_printf(b, " sp=%s",
 				   dmarc_policy_name(r->record.sp));
 		if (r->record.np != DMARC_POLICY_UNSET)
-			buf_printf(&b, " np=%s",
+			buf_printf(b, " np=%s",
 				   dmarc_policy_name(r->record.np));
 		if (r->record.pct != 100)
-			buf_printf(&b, " pct=%u", r->record.pct);
-		buf_puts(&b, " dis=");
-		buf_puts(&b, dmarc_policy_name(r->disposition));
+			buf_printf(b, " pct=%u", r->record.pct);
+		buf_puts(b, " dis=");
+		buf_puts(b, dmarc_policy_name(r->disposition));
 		if (r->reason != DMARC_REASON_NONE)
-			buf_printf(&b, " override=%s",
+			buf_printf(b, " override=%s",
 				   dmarc_reason_name(r->reason));
-		buf_putc(&b, ')');
+		buf_putc(b, ')');
 	} else if (r->problem != NULL && r->result != DMARC_RESULT_NONE) {
 		/* our own fixed texts: no peer text in a comment */
-		buf_printf(&b, " (%s)", r->problem);
+		buf_printf(b, " (%s)", r->problem);
 	}
 	if (r->from_domain != NULL && r->from_domain[0] != '\0') {
 		bool token = true;
@@ -267,9 +264,18 @@ dmarc_auth_results(const struct dmarc_result *r)
 		/* a From domain passed address_domain_is_valid(): LDH
 		 * labels or UTF-8; anything else is not printed */
 		if (token) {
-			buf_puts(&b, " header.from=");
-			buf_puts(&b, r->from_domain);
+			buf_puts(b, " header.from=");
+			buf_puts(b, r->from_domain);
 		}
 	}
+}
+
+char *
+dmarc_auth_results(const struct dmarc_result *r)
+{
+	struct buf b;
+
+	buf_init(&b);
+	dmarc_auth_results_put(&b, r);
 	return buf_steal(&b);
 }

@@ -319,6 +319,9 @@ void dmarc_result_deinit(struct dmarc_result *r);
  * "dmarc=fail (p=reject sp=none dis=reject) header.from=example.com",
  * allocated. */
 char *dmarc_auth_results(const struct dmarc_result *r);
+/* The same appended to b (no allocation of its own). */
+struct buf;
+void dmarc_auth_results_put(struct buf *b, const struct dmarc_result *r);
 
 /* Whether a is aligned with b under mode: equal (ASCII
  * case-insensitive), or for relaxed the same organisational domain. */

@@ -100,9 +100,8 @@ spf_received_spf(const struct spf_verdict *v, const char *client_ip,
 	struct buf b;
 	const char *who = v->identity == SPF_ID_HELO ? "helo" : "domain of";
 
-	buf_init(&b);
 	/* the usual field in one allocation */
-	buf_reserve(&b, 320);
+	buf_init_size(&b, 320);
 	buf_puts(&b, spf_result_name(v->result));
 	buf_puts(&b, " (");
 	put_comment_text(&b, receiver);

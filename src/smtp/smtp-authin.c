@@ -584,6 +584,8 @@ authin_dmarc(struct smtp_session *s)
 	struct smtp_authin *a = s->authin;
 	const struct config_mailauth *m = &s->srv->cfg->mailauth;
 	size_t n = a->dkim != NULL ? dkim_verifier_count(a->dkim) : 0;
+	/* the usual one or two signatures without an allocation */
+	const struct dkim_verify_result *dk_stack[4];
 	const struct dkim_verify_result **dk = NULL;
 
 	if (!a->dmarc_on)
@@ -610,7 +612,8 @@ authin_dmarc(struct smtp_session *s)
 		};
 
 		if (n > 0) {
-			dk = xcalloc(n, sizeof(*dk));
+			dk = n <= sizeof(dk_stack) / sizeof(dk_stack[0])
+				     ? dk_stack : xcalloc(n, sizeof(*dk));
 			for (size_t i = 0; i < n; i++)
 				dk[i] = dkim_verifier_result(a->dkim, i);
 		}
@@ -624,7 +627,8 @@ authin_dmarc(struct smtp_session *s)
 			       a->found.record.pct < 100 ?
 			       arc4random_uniform(100) : 0,
 			       &a->dmarc);
-		free(dk);
+		if (dk != dk_stack)
+			free(dk);
 	}
 	a->dmarc.source_ip = xstrdup(ioev_conn_peer_ip(s->conn));
 	{
@@ -756,9 +760,8 @@ authin_finish(struct smtp_session *s)
 		arc_verifier_result(a->arc) : NULL;
 
 	authin_dmarc(s);
-	buf_init(&hdr);
-	/* room for the usual fields and our Received: no regrowth */
-	buf_reserve(&hdr, 1000);
+	/* room for the usual fields and our Received: one allocation */
+	buf_init_size(&hdr, 1000);
 	if (any) {
 		/* puts, not printf: built for every checked message */
 		buf_puts(&hdr, "Authentication-Results: ");
@@ -782,11 +785,8 @@ authin_finish(struct smtp_session *s)
 			arc_resinfo(s, &hdr, ar);
 		}
 		if (a->dmarc_done) {
-			char *dm = dmarc_auth_results(&a->dmarc);
-
 			buf_puts(&hdr, ";\r\n\t");
-			buf_puts(&hdr, dm);
-			free(dm);
+			dmarc_auth_results_put(&hdr, &a->dmarc);
 		}
 		/* the body again for our ARC set's AAR (RFC 8617 5.1), which
 		 * only a message with its ARC verifier can get */
@@ -811,8 +811,7 @@ authin_finish(struct smtp_session *s)
 
 		/* put together here, not by log_info's printf: a dozen
 		 * conversions for every checked message */
-		buf_init(&line);
-		buf_reserve(&line, 300);
+		buf_init_size(&line, 300);
 		buf_puts(&line, "spf=");
 		buf_puts(&line, a->spf_on ? spf_result_name(a->spf_result)
 					  : "off");

@@ -149,6 +149,34 @@ test_uint_to_dec(void **state)
 	}
 }
 
+/* buf_init_size: the room asked for in its one allocation (no regrowth
+ * up to size), and an ordinary buf afterwards */
+static void
+test_init_size(void **state)
+{
+	struct buf b;
+	char *before;
+
+	(void)state;
+	buf_init_size(&b, 1000);
+	assert_true(b.cap >= 1001);
+	assert_int_equal(b.len, 0);
+	assert_string_equal(b.data, "");
+	before = b.data;
+	for (int i = 0; i < 100; i++)
+		buf_puts(&b, "0123456789");
+	assert_ptr_equal(b.data, before);
+	assert_int_equal(b.len, 1000);
+	buf_puts(&b, "more");
+	assert_int_equal(b.len, 1004);
+	assert_memory_equal(b.data + 1000, "more", 5);
+	buf_deinit(&b);
+	buf_init_size(&b, 0);
+	buf_puts(&b, "x");
+	assert_string_equal(b.data, "x");
+	buf_deinit(&b);
+}
+
 int
 main(void)
 {
@@ -156,6 +184,7 @@ main(void)
 		cmocka_unit_test(test_append_printf_consume),
 		cmocka_unit_test(test_put_uint),
 		cmocka_unit_test(test_uint_to_dec),
+		cmocka_unit_test(test_init_size),
 		cmocka_unit_test(test_steal_leaves_usable_empty),
 		cmocka_unit_test(test_steal_out_of_scope_holds_nothing),
 	};
