@@ -6,98 +6,10 @@ MX name or another TLS policy never do; a shared connection the remote
 closed is replaced without deferring anything. The receiver is a small
 scripted SMTP server that records each TCP session's commands; DNS is a
 real unbound on loopback."""
-import socket
-import threading
 import time
 
-from harness import free_port
-from test_queue_runner import inject, log_lines, queue_rows, sender, wait_for
-
-
-class Receiver:
-    """An SMTP server on host:port (PIPELINING, no STARTTLS) that records
-    every TCP session's command lines. close_on_mail: on that MAIL of a
-    session (2: the second transaction) it closes without a reply, as a
-    server that dropped an idle session looks to a client that sends on
-    it before reading the close."""
-
-    def __init__(self, host="127.0.0.1", port=None, close_on_mail=0):
-        self.host = host
-        self.port = port or free_port(host)
-        self.close_on_mail = close_on_mail
-        self.sessions = []
-        self.lock = threading.Lock()
-        self.srv = socket.create_server((host, self.port))
-        self.threads = [threading.Thread(target=self._accept, daemon=True)]
-        self.threads[0].start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.srv.accept()
-            except OSError:
-                return
-            t = threading.Thread(target=self._serve, args=(conn,),
-                                 daemon=True)
-            with self.lock:
-                self.threads.append(t)
-            t.start()
-
-    def _serve(self, conn):
-        cmds = []
-        with self.lock:
-            self.sessions.append(cmds)
-        f = conn.makefile("rb")
-        conn.sendall(b"220 receiver ESMTP\r\n")
-        mails = 0
-        try:
-            for raw in f:
-                line = raw.decode().rstrip("\r\n")
-                with self.lock:
-                    cmds.append(line)
-                verb = line.split(" ")[0].split(":")[0].upper()
-                if verb == "EHLO":
-                    conn.sendall(b"250-receiver\r\n250 PIPELINING\r\n")
-                elif verb == "MAIL":
-                    mails += 1
-                    if mails == self.close_on_mail:
-                        break
-                    conn.sendall(b"250 2.1.0 ok\r\n")
-                elif verb == "RCPT":
-                    conn.sendall(b"250 2.1.5 ok\r\n")
-                elif verb == "DATA":
-                    conn.sendall(b"354 go ahead\r\n")
-                    for body in f:
-                        if body == b".\r\n":
-                            break
-                    conn.sendall(b"250 2.0.0 queued\r\n")
-                elif verb == "QUIT":
-                    conn.sendall(b"221 bye\r\n")
-                    break
-                else:
-                    conn.sendall(b"250 2.0.0 ok\r\n")
-        except OSError:
-            pass
-        finally:
-            conn.close()
-
-    def snapshot(self):
-        """Each session's RCPT addresses, in the order they came."""
-        with self.lock:
-            return [[c.split("<", 1)[1].split(">", 1)[0] for c in s
-                     if c.upper().startswith("RCPT")]
-                    for s in self.sessions]
-
-    def close(self):
-        try:
-            self.srv.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.srv.close()
-        with self.lock:
-            threads = list(self.threads)
-        for t in threads:
-            t.join(10)
+from test_queue_runner import (ScriptedSmtp as Receiver, inject, log_lines,
+                               queue_rows, sender, wait_for)
 
 
 QUEUE = ("retry_min = 1h\nretry_max = 1h\nconnection_cache_time = 20s\n"

@@ -628,18 +628,23 @@ def test_idle_connection_gives_up_its_slot(herald_factory, sinks):
 
 
 class ScriptedSmtp:
-    """An SMTP server on a loopback port that offers PIPELINING, refuses
-    RCPT TO:<refused@...> with 550 (and then DATA with 554, as Postfix
-    does without a valid recipient), takes everything else, and records
-    each connection's command lines (raw socket: the commands as sent)."""
+    """An SMTP server on host:port (a free loopback port by default) that
+    offers PIPELINING (no STARTTLS), refuses RCPT TO:<refused@...> with
+    550 (and then DATA with 554, as Postfix does without a valid
+    recipient), takes everything else, and records each connection's
+    command lines (raw socket: the commands as sent). close_on_mail: on
+    that MAIL of a session (2: the second transaction) it closes without
+    a reply, as a server that dropped an idle session looks to a client
+    that sends on it before reading the close."""
 
-    def __init__(self):
+    def __init__(self, host="127.0.0.1", port=None, close_on_mail=0):
         import socket
         import threading
-        self.port = free_port()
+        self.port = port or free_port(host)
+        self.close_on_mail = close_on_mail
         self.sessions = []
         self.lock = threading.Lock()
-        self.srv = socket.create_server(("127.0.0.1", self.port))
+        self.srv = socket.create_server((host, self.port))
         self.threads = [threading.Thread(target=self._accept, daemon=True)]
         self.threads[0].start()
 
@@ -662,7 +667,7 @@ class ScriptedSmtp:
             self.sessions.append(cmds)
         f = conn.makefile("rb")
         conn.sendall(b"220 scripted ESMTP\r\n")
-        rcpts = 0
+        rcpts = mails = 0
         try:
             for raw in f:
                 line = raw.decode().rstrip("\r\n")
@@ -673,6 +678,9 @@ class ScriptedSmtp:
                     conn.sendall(b"250-scripted\r\n250 PIPELINING\r\n")
                 elif verb == "MAIL":
                     rcpts = 0
+                    mails += 1
+                    if mails == self.close_on_mail:
+                        break
                     conn.sendall(b"250 2.1.0 ok\r\n")
                 elif verb == "RCPT" and "refused@" in line:
                     conn.sendall(b"550 5.1.1 no such user\r\n")
@@ -696,6 +704,13 @@ class ScriptedSmtp:
             pass
         finally:
             conn.close()
+
+    def snapshot(self):
+        """Each session's RCPT addresses, in the order they came."""
+        with self.lock:
+            return [[c.split("<", 1)[1].split(">", 1)[0] for c in s
+                     if c.upper().startswith("RCPT")]
+                    for s in self.sessions]
 
     def close(self):
         import socket
