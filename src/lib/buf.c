@@ -25,14 +25,10 @@ buf_init(struct buf *b)
 void
 buf_init_size(struct buf *b, size_t size)
 {
-	if (size > SIZE_MAX / 2)
-		abort();
-	b->cap = 64;
-	while (b->cap < size + 1)
-		b->cap *= 2;
-	b->len = 0;
-	b->data = xmalloc(b->cap);
-	b->data[0] = '\0';
+	/* as buf_steal() leaves it: buf_reserve() makes the one allocation */
+	b->data = buf_empty;
+	b->len = b->cap = 0;
+	buf_reserve(b, size);
 }
 
 void
@@ -64,7 +60,8 @@ buf_reserve(struct buf *b, size_t extra)
 	if (need <= b->cap)
 		return;
 	if (b->cap == 0) {
-		/* emptied by buf_steal(): len is 0, data is buf_empty */
+		/* emptied by buf_steal(), or buf_init_size(): len is 0,
+		 * data is buf_empty */
 		b->cap = 64;
 		while (b->cap < need)
 			b->cap *= 2;
